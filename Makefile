@@ -1,0 +1,119 @@
+# pgfleet — build, test, install.
+#
+# Every module is found by wildcard: add common/foo.c and tests/unit/check_foo.c
+# (defining "Suite *" and, on the next line, "foo_suite(void)") and both are built and run, no edit here.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+ifeq ($(origin CC),default)
+CC        = gcc
+endif
+PKGS      = libpq yaml-0.1 openssl libevent libevent_openssl
+SANFLAGS ?=
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+            -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm
+
+MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c
+LIB_SRC  := $(filter-out $(MAINS),$(wildcard common/*.c transfer/*.c worker/*.c agent/*.c scheduler/*.c cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BINS     := $(BUILD)/bin/pgfleet $(BUILD)/bin/pgfleet-scheduler $(BUILD)/bin/pgfleet-agent
+CHECKBIN := $(BUILD)/bin/check_pgfleet
+TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
+
+.SECONDARY:
+.PHONY: all deps check unit valgrind integration asan demo bench install clean fuzz
+
+all: $(BINS) $(CHECKBIN) $(TOOLS)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit -c -o $@ $<
+
+$(BUILD)/libpgfleet.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/pgfleet: $(BUILD)/cli/pgfleet.o $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/pgfleet-scheduler: $(BUILD)/scheduler/main.o $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/pgfleet-agent: $(BUILD)/agent/main.o $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Small programs the integration tests use (tests/tools/x.c -> pgfleet-test-x).
+$(BUILD)/bin/pgfleet-test-%: $(BUILD)/tests/tools/%.o $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The unit runner learns its suites from the sources: one SUITE(name) per
+# "name_suite(void)" definition line.
+$(BUILD)/tests/unit/suites.h: $(UNIT_SRC)
+	@mkdir -p $(dir $@)
+	sed -n 's/^\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' $(UNIT_SRC) | sort > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/tests/unit/runner.o: $(BUILD)/tests/unit/suites.h
+
+$(CHECKBIN): $(UNIT_OBJ) $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) valgrind
+	$(MAKE) integration
+
+unit: $(CHECKBIN)
+	$(CHECKBIN)
+
+# Leak check of the unit suites (no fork so valgrind sees every case).
+valgrind: $(CHECKBIN)
+	@if command -v valgrind >/dev/null; then \
+	  CK_FORK=no PGFLEET_UNDER_VALGRIND=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=99 --trace-children=no $(CHECKBIN) ; \
+	else echo "valgrind: not installed, skipped (scripts/deps.sh installs it as root)"; fi
+
+integration: $(BINS) $(TOOLS)
+	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bin/check_pgfleet
+	BIN=$(abspath build-asan/bin) ASAN_OPTIONS=detect_leaks=0 tests/integration/run.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgfleet/migrations
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/pgfleet/migrations/
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

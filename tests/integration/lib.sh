@@ -1,0 +1,43 @@
+# Shared helpers for integration tests; sourced by each t_*.sh.
+# Every test: set -eu, source this, start what it needs with spawn, and the
+# trap stops it all. Never sleep for luck: wait_for a condition with a deadline.
+set -eu
+: "${BIN:?BIN must name the folder of the built binaries}"
+TESTDIR=$(mktemp -d /tmp/pgfleet-it.XXXXXX)
+PIDS=""
+
+cleanup() {
+	rc=$?
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $PIDS; do
+		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	if [ "$rc" = 0 ]; then rm -rf "$TESTDIR"; else echo "test files kept in $TESTDIR" >&2; fi
+	exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# spawn CMD...: start in background, remember its pid in $LASTPID
+spawn() { "$@" & LASTPID=$!; PIDS="$PIDS $LASTPID"; }
+
+# wait_for SECONDS DESCRIPTION CMD...: poll CMD every 0.1s until it succeeds
+wait_for() {
+	secs=$1 what=$2; shift 2
+	end=$(( $(date +%s) + secs ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || fail "timed out after ${secs}s waiting for: $what"
+		sleep 0.1
+	done
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on (bind to 0, read it back)
+free_port() { "$BIN/pgfleet-test-freeport"; }
+
+# sql QUERY [ARGS...]: one value per line, unaligned; ARGS become psql variables :v1, :v2...
+sql() { psql -X -v ON_ERROR_STOP=1 -qAt -c "$1"; }
+
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }

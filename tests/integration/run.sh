@@ -1,0 +1,37 @@
+#!/bin/sh
+# Run every tests/integration/t_*.sh against a throwaway PostgreSQL from
+# pg_virtualenv (a temporary cluster, also as root). Each test gets its own
+# database. BIN names the folder of the built binaries.
+#   tests/integration/run.sh [t_name ...]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+: "${BIN:=$here/../../build/bin}"
+export BIN
+export PGFLEET_TESTS="$here"
+
+if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
+	command -v pg_virtualenv >/dev/null || { echo "integration: pg_virtualenv missing (package postgresql-common; run scripts/deps.sh)" >&2; exit 1; }
+	# pg_virtualenv picks its port before starting: two at once on one machine collide
+	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
+		pg_virtualenv -t -o fsync=off -o max_connections=300 "$0" "$@"
+fi
+
+export PGHOST=127.0.0.1
+tests=$*
+[ -n "$tests" ] || tests=$(cd "$here" && ls t_*.sh)
+pass=0 fail=0 failed=""
+for t in $tests; do
+	t=$(basename "$t" .sh)
+	db=$(echo "$t" | tr -c 'a-z0-9_\n' '_')
+	psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+	start=$(date +%s)
+	if PGDATABASE=$db sh "$here/$t.sh" >"/tmp/pgfleet-it-$t.log" 2>&1; then
+		pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s)"
+	else
+		fail=$((fail + 1)); failed="$failed $t"
+		echo "FAIL $t ($(( $(date +%s) - start ))s), last lines of /tmp/pgfleet-it-$t.log:"
+		tail -n 30 "/tmp/pgfleet-it-$t.log" | sed 's/^/    /'
+	fi
+done
+echo "integration: $pass passed, $fail failed${failed:+:$failed}"
+[ "$fail" = 0 ]

@@ -1,0 +1,40 @@
+/* status: the table behind status.h. */
+#include "common/status.h"
+
+#include <stddef.h>
+
+static const struct status_info table[] = {
+	{STATUS_DELIVERED, "DELIVERED", "file delivered to the agent"},
+	{STATUS_STARTED, "STARTED", "script started on the agent"},
+	{STATUS_UNREACHABLE, "AGENT_UNREACHABLE", "agent could not be reached after every retry"},
+	{STATUS_TLS_REFUSED, "TLS_REFUSED", "TLS handshake or certificate verification failed"},
+	{STATUS_TRANSFER_FAILED, "TRANSFER_FAILED", "file transfer failed: key, size, checksum or I/O"},
+	{STATUS_TIMEOUT, "TIMED_OUT", "script ran past its timeout; its process group was killed"},
+	{STATUS_KILLED, "KILLED_BY_SIGNAL", "script was killed by a signal"},
+	{STATUS_REQUIREMENTS, "REQUIREMENTS_NOT_MET", "OS-Required or Boot-Env did not match; nothing ran"},
+	{STATUS_RUNAS_REFUSED, "RUN_AS_REFUSED", "run-as user is not allowed on this agent; nothing ran"},
+	{STATUS_CANCELLED, "CANCELLED", "cancelled by an operator"},
+	{STATUS_RENDER_FAILED, "RENDER_FAILED", "token replacement failed; nothing was sent"},
+	{STATUS_LEASE_LOST, "LEASE_LOST", "the event's lease expired max_attempts times"},
+	{STATUS_PROTOCOL, "PROTOCOL_ERROR", "malformed or unexpected protocol message"},
+	{STATUS_AGENT_ERROR, "AGENT_ERROR", "agent could not run the script: fork, exec or disk failure"},
+	{STATUS_FILE_REFUSED, "FILE_REFUSED", "file name or size refused by the agent; nothing ran"},
+	{STATUS_ROLLOUT_HALTED, "ROLLOUT_HALTED", "schedule reached max_failures; this event was not run"},
+	{STATUS_IDLE_TIMEOUT, "IDLE_TIMEOUT", "agent sent nothing for longer than the idle timeout"},
+};
+
+const struct status_info *
+status_table(int *n)
+{
+	*n = (int)(sizeof(table) / sizeof(table[0]));
+	return table;
+}
+
+const char *
+status_name(int code)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].code == code)
+			return table[i].name;
+	return NULL;
+}

@@ -1,0 +1,40 @@
+/*
+ * status: pgfleet's status codes, the one table the code uses; the
+ * status_code table of migrations/ holds the same rows (a test compares them).
+ * 0..255 are the script's exit code; 2500/2501 are progress; negatives are ours.
+ */
+#ifndef PGFLEET_STATUS_H
+#define PGFLEET_STATUS_H
+
+enum status_code {
+	STATUS_DELIVERED = 2500,        /* file delivered to the agent */
+	STATUS_STARTED = 2501,          /* script started */
+	STATUS_UNREACHABLE = -1,        /* agent unreachable after retries */
+	STATUS_TLS_REFUSED = -2,        /* TLS handshake or certificate check failed */
+	STATUS_TRANSFER_FAILED = -3,    /* file transfer failed (size, checksum, key, I/O) */
+	STATUS_TIMEOUT = -4,            /* script ran past its timeout and was killed */
+	STATUS_KILLED = -5,             /* script killed by a signal */
+	STATUS_REQUIREMENTS = -6,       /* OS-Required or Boot-Env not met; nothing ran */
+	STATUS_RUNAS_REFUSED = -7,      /* run-as user not allowed on this agent */
+	STATUS_CANCELLED = -8,          /* cancelled by an operator */
+	STATUS_RENDER_FAILED = -9,      /* token rendering failed */
+	STATUS_LEASE_LOST = -10,        /* lease lost max_attempts times */
+	STATUS_PROTOCOL = -11,          /* malformed or unexpected protocol message */
+	STATUS_AGENT_ERROR = -12,       /* agent could not run the script (fork, exec, disk) */
+	STATUS_FILE_REFUSED = -13,      /* file name or size refused by the agent */
+	STATUS_ROLLOUT_HALTED = -14,    /* schedule's max_failures reached; event not run */
+	STATUS_IDLE_TIMEOUT = -15,      /* agent went silent past the idle timeout */
+};
+
+struct status_info {
+	int code;
+	const char *name;    /* UPPER_SNAKE, as in the status_code table */
+	const char *meaning; /* one sentence for DBAs */
+};
+
+/* Every code pgfleet itself assigns (not the 0..255 exit codes); n set to the count. */
+const struct status_info *status_table(int *n);
+/* Name of a code: "EXIT_<n>" for 0..255 is not stored; returns NULL for unknown. */
+const char *status_name(int code);
+
+#endif

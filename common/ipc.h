@@ -1,0 +1,61 @@
+/*
+ * ipc: small typed messages between the scheduler parent and its workers over
+ * a socketpair, framed as {type, len} + payload (OpenBSD imsg, much smaller).
+ * Built on libevent evbuffers; no allocation the caller frees.
+ */
+#ifndef PGFLEET_IPC_H
+#define PGFLEET_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+#define IPC_MAX_PAYLOAD 4096
+
+enum ipc_type {
+	IPC_EVENT = 1,  /* parent -> worker: run this claimed event (struct ipc_event) */
+	IPC_CANCEL,     /* parent -> worker: cancel a running event (struct ipc_event_ref) */
+	IPC_DRAIN,      /* parent -> worker: finish in-flight events, take no more */
+	IPC_REOPEN,     /* parent -> worker: reopen the log file */
+	IPC_DONE,       /* worker -> parent: event ended (struct ipc_done) */
+	IPC_RELEASED,   /* worker -> parent: event handed back unfinished (struct ipc_event_ref) */
+	IPC_READY,      /* worker -> parent: connected to the database, accepting events */
+	IPC_TYPE_MAX
+};
+
+struct ipc_event {
+	int64_t event_id;
+	int64_t schedule_id;
+	int64_t computer_id;
+	int32_t next_task_seq;
+	int32_t attempt;
+};
+
+struct ipc_event_ref {
+	int64_t event_id;
+};
+
+struct ipc_done {
+	int64_t event_id;
+	int32_t status_code;
+	int32_t failed; /* 1 when the event ended failed */
+};
+
+struct ipc_msg {
+	uint32_t type;
+	uint32_t len;
+	unsigned char payload[IPC_MAX_PAYLOAD];
+};
+
+/* Append one message to out. Returns 0, or -1 on a bad type or oversize payload. */
+int ipc_compose(struct evbuffer *out, uint32_t type, const void *payload, size_t len);
+/*
+ * Take one whole message from in: 1 = got one, 0 = need more bytes,
+ * -1 = malformed (bad type or length: a bug in our own process; err says which).
+ */
+int ipc_take(struct evbuffer *in, struct ipc_msg *msg, char *err, size_t errlen);
+/* Copy a fixed-size payload out, checking its size. Returns 0 or -1. */
+int ipc_get(const struct ipc_msg *msg, void *dst, size_t size);
+
+#endif

@@ -72,6 +72,12 @@ log_close(void)
 	log_path = NULL;
 }
 
+int
+log_fileno(void)
+{
+	return log_fd;
+}
+
 void
 log_setlevel(int level)
 {

@@ -27,6 +27,8 @@ int log_getlevel(void);
 /* Name of this process in messages ("worker 2"); kept by pointer. */
 void log_procinit(const char *name);
 void log_close(void);
+/* The descriptor lines go to (2 for stderr): a forked child keeps it open. */
+int log_fileno(void);
 
 /* True when a message at this level would be written (skip costly formatting). */
 int log_enabled(int level);

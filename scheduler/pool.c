@@ -188,6 +188,11 @@ slot_spawn(struct slot *s)
 			if (i != fd && i != logfd)
 				close(i);
 		fcntl(fd, F_SETFD, 0);
+		/* the parent's libevent signal handlers point at its closed pipe */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_IGN);
 		p->cb.worker_main(s->index, fd, p->cb.arg);
 		_exit(1);

@@ -18,7 +18,7 @@ fi
 
 export PGHOST=127.0.0.1
 tests=$*
-[ -n "$tests" ] || tests=$(cd "$here" && ls t_*.sh)
+[ -n "$tests" ] || tests=$(cd "$here" && ls t_*.sh 2>/dev/null || true)
 pass=0 fail=0 failed=""
 for t in $tests; do
 	t=$(basename "$t" .sh)

@@ -1,8 +1,9 @@
 /*
  * render: one left-to-right pass over the script. A '%' starts a token only when the text
  * after it is a known built-in name and '%', or one of the custom prefixes %#!, %#^!, %#*;
- * anything else (%PATH%, 100%, %%) is copied as it is. Values go straight to the output and
- * are never scanned again. Each distinct custom token is looked up once per render.
+ * anything else (%PATH%, 100%, %%) is copied as it is, except Deployment Server's aliased
+ * %#Alias!...% form, refused. Values go straight to the output and are never scanned again.
+ * Each distinct custom token is looked up once per render.
  */
 #include "worker/render.h"
 
@@ -377,6 +378,27 @@ builtin_token(struct render *r, size_t pos, size_t *end, int *found)
 	return 0;
 }
 
+/*
+ * Deployment Server's %#Alias!t@c%, %#Alias^!t@c% and %#Alias*"SQL"% read another database;
+ * pgfleet has no such aliases, and silently leaving the token in would hide the mistake.
+ */
+static int
+alias_token(struct render *r, size_t pos)
+{
+	const char *in = r->in;
+	size_t j = pos + 2;
+
+	while (j < r->inlen && ((in[j] >= 'A' && in[j] <= 'Z') || (in[j] >= 'a' && in[j] <= 'z') ||
+	    (in[j] >= '0' && in[j] <= '9') || in[j] == '_'))
+		j++;
+	if (j == pos + 2 || j >= r->inlen)
+		return 0;
+	if (in[j] == '!' || in[j] == '*' || (in[j] == '^' && j + 1 < r->inlen && in[j + 1] == '!'))
+		return tokerr(r, pos, j + 1 - pos, "data source alias \"%.*s\" is not supported "
+		    "(custom tokens read pgfleet's own database)", (int)(j - pos - 2), in + pos + 2);
+	return 0;
+}
+
 static int
 render_pass(struct render *r)
 {
@@ -413,6 +435,8 @@ render_pass(struct render *r)
 				continue;
 			}
 		}
+		if (left >= 3 && in[pos + 1] == '#' && alias_token(r, pos) == -1)
+			return -1;
 		if (builtin_token(r, pos, &end, &found) == -1)
 			return -1;
 		if (found) {

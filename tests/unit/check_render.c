@@ -513,6 +513,25 @@ START_TEST(test_render_refuses_malformed_identifiers)
 }
 END_TEST
 
+START_TEST(test_render_refuses_deployment_server_alias)
+{
+	struct fake f = { .value = "x" };
+
+	refuse("%#FS2!hardware@ram_free%", &policy_sql, &f,
+	    "line 1: token %#FS2!: data source alias \"FS2\" is not supported (custom tokens read "
+	    "pgfleet's own database)");
+	refuse("%#FS2^!hardware@ram_free%", &policy_sql, &f,
+	    "line 1: token %#FS2^: data source alias \"FS2\" is not supported (custom tokens read "
+	    "pgfleet's own database)");
+	refuse("%#db_1*\"SELECT 1\"%", &policy_sql, &f,
+	    "line 1: token %#db_1*: data source alias \"db_1\" is not supported (custom tokens "
+	    "read pgfleet's own database)");
+	ck_assert_int_eq(f.calls, 0);
+	/* Not an alias: left as text. */
+	expect("%#FS2% %#FS2^x %#FS2", NULL, &policy_sql, &f, "%#FS2% %#FS2^x %#FS2");
+}
+END_TEST
+
 START_TEST(test_render_propagates_lookup_error)
 {
 	struct fake f = { .fail = 1 };
@@ -560,6 +579,7 @@ render_suite(void)
 	tcase_add_test(tc, test_render_refuses_output_over_limit);
 	tcase_add_test(tc, test_render_refuses_unterminated_custom_token);
 	tcase_add_test(tc, test_render_refuses_malformed_identifiers);
+	tcase_add_test(tc, test_render_refuses_deployment_server_alias);
 	tcase_add_test(tc, test_render_propagates_lookup_error);
 	tcase_add_test(tc, test_render_refuses_custom_token_without_lookup);
 	suite_add_tcase(s, tc);

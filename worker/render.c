@@ -18,6 +18,7 @@
 #define IDENT_MAX 63      /* PostgreSQL's NAMEDATALEN - 1 */
 #define SHOW_MAX 80       /* bytes of a token quoted in messages and reports */
 #define MAX_LOOKUPS 256   /* distinct custom tokens per script */
+#define NAME_MAX_LEN 14   /* the longest built-in name, CALLINGJOBNAME */
 
 struct buf {
 	char *p;
@@ -360,7 +361,7 @@ builtin_token(struct render *r, size_t pos, size_t *end, int *found)
 	size_t j = pos + 1;
 
 	*found = 0;
-	while (j < r->inlen && in[j] >= 'A' && in[j] <= 'Z')
+	while (j < r->inlen && j - pos <= NAME_MAX_LEN && in[j] >= 'A' && in[j] <= 'Z')
 		j++;
 	if (j == pos + 1 || j >= r->inlen || in[j] != '%')
 		return 0;

@@ -222,6 +222,7 @@ START_TEST(test_render_leaves_unknown_tokens_and_percent_signs)
 		"disk at 90%", "%compname%", "%CompName%", "%COMPNAME", "COMPNAME%", "% COMPNAME%",
 		"%COMPNAME %", "%FOO_BAR%", "echo %1 %~dp0 %%i", "%#", "%#x%", "%#^", "%#^x%",
 		"printf '%s %d%%\\n' a 5", "${#}%", "%#^", "%ID2%", "%2ID%",
+		"%XCALLINGJOBNAME%", "%CALLINGJOBNAMEX%",
 	};
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
 		expect(same[i], &v, NULL, NULL, same[i]);

@@ -29,8 +29,8 @@ enum {
 void db_application_name(const char *name);
 
 /*
- * Connect. conninfo is a libpq connection string or URI; "" means the PG*
- * variables. Returns NULL with the reason in err ("database: ...").
+ * Connect. conninfo is a libpq connection string or URI (a bare word is a
+ * database name); "" means the PG* variables. Returns NULL with the reason in err ("database: ...").
  */
 struct db *db_open(const char *conninfo, char *err, size_t errlen);
 void db_close(struct db *db);

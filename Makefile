@@ -27,7 +27,8 @@ LDLIBS   += $(PKG_LIBS) -lm
 
 MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c
 LIB_SRC  := $(filter-out $(MAINS),$(wildcard common/*.c transfer/*.c worker/*.c agent/*.c scheduler/*.c cli/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+MIG_SQL  := $(sort $(wildcard migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BINS     := $(BUILD)/bin/pgfleet $(BUILD)/bin/pgfleet-scheduler $(BUILD)/bin/pgfleet-agent
@@ -49,6 +50,15 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit -c -o $@ $<
+
+# migrations/*.sql embedded in the binary, in order (cli/migrate.h).
+$(BUILD)/gen/migrations.c: $(MIG_SQL) migrations scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIG_SQL) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libpgfleet.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)

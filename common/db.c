@@ -1,0 +1,594 @@
+/*
+ * db: libpq behind a small interface. Every statement is PQexecParams; the
+ * SQLSTATE of the last one is kept; a lost connection is re-opened with
+ * exponential backoff, and a statement is sent again only when no transaction
+ * was open (inside one, the caller must start the transaction over).
+ */
+#include "common/db.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+#define SQLSTATE_OK "00000"
+#define SQLSTATE_LOST "08006" /* connection_failure */
+
+struct db {
+	PGconn *conn;
+	char sqlstate[6];
+	int attempts;
+	int base_ms;
+	int max_ms;
+	unsigned reconnects;
+	char **channels; /* LISTENed, re-issued after a reconnect */
+	int nchannels;
+};
+
+struct db_result {
+	PGresult *pg;
+};
+
+static const char *appname;
+
+/* snprintf for messages that may be cut to fit: truncation is wanted here. */
+static void __attribute__((format(printf, 3, 4)))
+put(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+void
+db_application_name(const char *name)
+{
+	appname = name;
+}
+
+static void
+set_state(struct db *db, const char *state)
+{
+	put(db->sqlstate, sizeof(db->sqlstate), "%s", state != NULL && *state ? state : "XX000");
+}
+
+/* Copy s into dst on one line: runs of newlines and tabs become one space, no trailing blank. */
+static void
+flatten(char *dst, size_t size, const char *s)
+{
+	size_t n = 0;
+	int blank = 0;
+	if (size == 0)
+		return;
+	for (; s != NULL && *s && n + 1 < size; s++) {
+		if (*s == '\n' || *s == '\t' || *s == '\r') {
+			blank = 1;
+			continue;
+		}
+		if (blank && n > 0 && n + 2 < size && dst[n - 1] != ' ')
+			dst[n++] = ' ';
+		blank = 0;
+		dst[n++] = *s;
+	}
+	while (n > 0 && dst[n - 1] == ' ')
+		n--;
+	dst[n] = '\0';
+}
+
+static void
+notice_processor(void *arg, const char *message)
+{
+	char line[1024];
+	(void)arg;
+	flatten(line, sizeof(line), message);
+	log_debug("database: %s", line);
+}
+
+struct db *
+db_open(const char *conninfo, char *err, size_t errlen)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {conninfo != NULL ? conninfo : "",
+	    appname != NULL ? appname : program_invocation_short_name, NULL};
+	struct db *db = calloc(1, sizeof(*db));
+	if (db == NULL) {
+		put(err, errlen, "database: out of memory");
+		return NULL;
+	}
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		char msg[1024];
+		flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
+		put(err, errlen, "database: %s", msg);
+		PQfinish(db->conn);
+		free(db);
+		return NULL;
+	}
+	PQsetNoticeProcessor(db->conn, notice_processor, NULL);
+	db->attempts = DB_RETRY_ATTEMPTS;
+	db->base_ms = DB_RETRY_BASE_MS;
+	db->max_ms = DB_RETRY_MAX_MS;
+	set_state(db, SQLSTATE_OK);
+	return db;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	PQfinish(db->conn);
+	for (int i = 0; i < db->nchannels; i++)
+		free(db->channels[i]);
+	free(db->channels);
+	free(db);
+}
+
+void
+db_set_retry(struct db *db, int attempts, int base_ms, int max_ms)
+{
+	db->attempts = attempts < 0 ? 0 : attempts;
+	db->base_ms = base_ms < 1 ? 1 : base_ms;
+	db->max_ms = max_ms < db->base_ms ? db->base_ms : max_ms;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* "LISTEN <quoted name>" on the raw connection; 0 or -1 with the reason in err. */
+static int
+listen_raw(struct db *db, const char *channel, char *err, size_t errlen)
+{
+	char *ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
+	if (ident == NULL) {
+		char msg[512];
+		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		put(err, errlen, "database: LISTEN %s: %s", channel, msg);
+		return -1;
+	}
+	size_t len = strlen(ident) + sizeof("LISTEN ");
+	char *sql = malloc(len);
+	if (sql == NULL) {
+		PQfreemem(ident);
+		put(err, errlen, "database: out of memory");
+		return -1;
+	}
+	snprintf(sql, len, "LISTEN %s", ident);
+	PQfreemem(ident);
+	PGresult *res = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	free(sql);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char msg[512];
+		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		put(err, errlen, "database: LISTEN %s: %s", channel, msg);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Re-open the connection: first at once, then after pauses doubling from base_ms
+ * up to max_ms, at most db->attempts tries; LISTENs are re-issued.
+ */
+static int
+reconnect(struct db *db, char *err, size_t errlen)
+{
+	int pause = db->base_ms;
+	char msg[512] = "reconnecting is disabled";
+	for (int i = 0; i < db->attempts; i++) {
+		if (i > 0) {
+			sleep_ms(pause);
+			pause = pause > db->max_ms / 2 ? db->max_ms : pause * 2;
+		}
+		PQreset(db->conn);
+		if (PQstatus(db->conn) != CONNECTION_OK) {
+			flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+			log_debug("database: reconnect attempt %d of %d: %s", i + 1, db->attempts, msg);
+			continue;
+		}
+		int ok = 1;
+		for (int c = 0; c < db->nchannels && ok; c++)
+			if (listen_raw(db, db->channels[c], msg, sizeof(msg)) == -1)
+				ok = 0;
+		if (!ok)
+			continue;
+		db->reconnects++;
+		log_warnx("database: connection re-opened (attempt %d)", i + 1);
+		return 0;
+	}
+	set_state(db, SQLSTATE_LOST);
+	put(err, errlen, "database: connection lost, not re-opened after %d attempts: %s",
+	    db->attempts, msg);
+	return -1;
+}
+
+/* "primary[: detail] (SQLSTATE xxxxx)" from a failed result, and keep the SQLSTATE. */
+static void
+result_error(struct db *db, const PGresult *res, char *msg, size_t size)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	char p[1024], d[1024];
+
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		state = SQLSTATE_LOST;
+	set_state(db, state); /* no SQLSTATE from the server: XX000 */
+	if (primary == NULL) {
+		const char *m = res != NULL ? PQresultErrorMessage(res) : "";
+		flatten(p, sizeof(p), *m ? m : PQerrorMessage(db->conn));
+		if (strncmp(p, "ERROR:  ", 8) == 0 || strncmp(p, "FATAL:  ", 8) == 0)
+			memmove(p, p + 8, strlen(p + 8) + 1);
+		if (!*p)
+			put(p, sizeof(p), "unexpected result %s",
+			    PQresStatus(res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR));
+	} else
+		flatten(p, sizeof(p), primary);
+	if (detail != NULL) {
+		flatten(d, sizeof(d), detail);
+		put(msg, size, "%s: %s (SQLSTATE %s)", p, d, db->sqlstate);
+	} else
+		put(msg, size, "%s (SQLSTATE %s)", p, db->sqlstate);
+}
+
+static int
+result_ok(const PGresult *res)
+{
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+	case PGRES_EMPTY_QUERY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+wrap(struct db_result **out, PGresult *res, char *err, size_t errlen)
+{
+	if (out == NULL) {
+		PQclear(res);
+		return 0;
+	}
+	*out = malloc(sizeof(**out));
+	if (*out == NULL) {
+		PQclear(res);
+		put(err, errlen, "database: out of memory");
+		return -1;
+	}
+	(*out)->pg = res;
+	return 0;
+}
+
+int
+db_exec(struct db *db, struct db_result **out, const char *sql, int nparams,
+    const char *const *params, char *err, size_t errlen)
+{
+	if (out != NULL)
+		*out = NULL;
+	/* Lost earlier (and not re-opened then): no transaction survives that. */
+	if (PQstatus(db->conn) != CONNECTION_OK && reconnect(db, err, errlen) == -1)
+		return -1;
+	int in_tx = db_in_transaction(db);
+	for (int sent = 0;; sent++) {
+		PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		char msg[2048];
+		if (result_ok(res)) {
+			set_state(db, SQLSTATE_OK);
+			return wrap(out, res, err, errlen);
+		}
+		result_error(db, res, msg, sizeof(msg));
+		PQclear(res);
+		if (PQstatus(db->conn) != CONNECTION_BAD || sent > 0 || db->attempts == 0) {
+			put(err, errlen, "%s", msg);
+			return -1;
+		}
+		if (in_tx) {
+			char rerr[512];
+			if (reconnect(db, rerr, sizeof(rerr)) == -1)
+				log_warnx("%s", rerr);
+			set_state(db, SQLSTATE_LOST);
+			put(err, errlen,
+			    "database: connection lost inside a transaction, statement not re-run: %s", msg);
+			return -1;
+		}
+		log_warnx("database: connection lost, re-opening: %s", msg);
+		if (reconnect(db, err, errlen) == -1)
+			return -1;
+	}
+}
+
+/* Line (1-based) of the character position pos (1-based, in characters) of sql. */
+static int
+line_of(const char *sql, long pos)
+{
+	int line = 1;
+	long chars = 0;
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
+		if ((*p & 0xC0) != 0x80 && ++chars >= pos)
+			break;
+		if (*p == '\n')
+			line++;
+	}
+	return line;
+}
+
+int
+db_exec_script(struct db *db, const char *sql, char *err, size_t errlen)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK && reconnect(db, err, errlen) == -1)
+		return -1;
+	PGresult *res = PQexec(db->conn, sql);
+	if (result_ok(res)) {
+		PQclear(res);
+		set_state(db, SQLSTATE_OK);
+		return 0;
+	}
+	char msg[2048];
+	result_error(db, res, msg, sizeof(msg));
+	const char *pos = res != NULL ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+	if (pos != NULL)
+		put(err, errlen, "%s at line %d", msg, line_of(sql, atol(pos)));
+	else
+		put(err, errlen, "%s", msg);
+	PQclear(res);
+	if (PQstatus(db->conn) == CONNECTION_BAD) {
+		char rerr[512];
+		if (reconnect(db, rerr, sizeof(rerr)) == -1)
+			log_warnx("%s", rerr);
+		set_state(db, SQLSTATE_LOST);
+	}
+	return -1;
+}
+
+const char *
+db_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+int
+db_in_transaction(const struct db *db)
+{
+	switch (PQtransactionStatus(db->conn)) {
+	case PQTRANS_ACTIVE:
+	case PQTRANS_INTRANS:
+	case PQTRANS_INERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+db_begin(struct db *db, char *err, size_t errlen)
+{
+	if (db_in_transaction(db)) {
+		put(err, errlen, "database: BEGIN: a transaction is already open");
+		return -1;
+	}
+	return db_exec(db, NULL, "BEGIN", 0, NULL, err, errlen);
+}
+
+int
+db_commit(struct db *db, char *err, size_t errlen)
+{
+	struct db_result *res;
+	if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
+		char rerr[256];
+		(void)db_exec(db, NULL, "ROLLBACK", 0, NULL, rerr, sizeof(rerr));
+		set_state(db, "25P02");
+		put(err, errlen, "database: COMMIT: the transaction failed earlier and was rolled back");
+		return -1;
+	}
+	if (!db_in_transaction(db)) {
+		put(err, errlen, "database: COMMIT: no transaction is open");
+		return -1;
+	}
+	if (db_exec(db, &res, "COMMIT", 0, NULL, err, errlen) == -1) {
+		if (strcmp(db->sqlstate, SQLSTATE_LOST) == 0) {
+			char msg[1024];
+			put(msg, sizeof(msg), "%s", err);
+			put(err, errlen, "database: COMMIT: outcome unknown: %s", msg);
+		}
+		return -1;
+	}
+	/* A deferred constraint can still turn COMMIT into ROLLBACK without an error result. */
+	int rolled_back = strcmp(PQcmdStatus(res->pg), "ROLLBACK") == 0;
+	db_result_free(res);
+	if (rolled_back) {
+		put(err, errlen, "database: COMMIT: the server rolled the transaction back");
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_rollback(struct db *db, char *err, size_t errlen)
+{
+	if (!db_in_transaction(db)) {
+		set_state(db, SQLSTATE_OK);
+		return 0;
+	}
+	if (db_exec(db, NULL, "ROLLBACK", 0, NULL, err, errlen) == -1)
+		/* With the connection went the transaction. */
+		return strcmp(db->sqlstate, SQLSTATE_LOST) == 0 ? 0 : -1;
+	return 0;
+}
+
+int
+db_check_channel(const char *channel, char *err, size_t errlen)
+{
+	size_t n = channel != NULL ? strlen(channel) : 0;
+	if (n == 0 || n > 63) {
+		put(err, errlen, "channel name \"%s\" must have 1 to 63 characters",
+		    channel != NULL ? channel : "");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = channel[i];
+		if (!((c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9'))) {
+			put(err, errlen,
+			    "channel name \"%s\" may hold only a-z, 0-9 and _ (not first a digit)", channel);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+db_listen(struct db *db, const char *channel, char *err, size_t errlen)
+{
+	if (db_check_channel(channel, err, errlen) == -1)
+		return -1;
+	for (int i = 0; i < db->nchannels; i++)
+		if (strcmp(db->channels[i], channel) == 0)
+			return 0;
+	char **ch = realloc(db->channels, sizeof(*ch) * (size_t)(db->nchannels + 1));
+	if (ch == NULL) {
+		put(err, errlen, "database: out of memory");
+		return -1;
+	}
+	db->channels = ch;
+	if ((ch[db->nchannels] = strdup(channel)) == NULL) {
+		put(err, errlen, "database: out of memory");
+		return -1;
+	}
+	/* Remembered first: a reconnect inside db_exec re-issues it. */
+	db->nchannels++;
+	/* Validated above, so the quoted name is no data injection. */
+	char sql[80];
+	snprintf(sql, sizeof(sql), "LISTEN \"%s\"", channel);
+	if (db_exec(db, NULL, sql, 0, NULL, err, errlen) == -1) {
+		free(ch[--db->nchannels]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_notify(struct db *db, const char *channel, const char *payload, char *err, size_t errlen)
+{
+	const char *params[2] = {channel, payload != NULL ? payload : ""};
+	if (db_check_channel(channel, err, errlen) == -1)
+		return -1;
+	return db_exec(db, NULL, "SELECT pg_notify($1, $2)", 2, params, err, errlen);
+}
+
+int
+db_socket(const struct db *db)
+{
+	return PQsocket(db->conn);
+}
+
+unsigned
+db_reconnects(const struct db *db)
+{
+	return db->reconnects;
+}
+
+int
+db_consume_notifies(struct db *db,
+    void (*cb)(const char *channel, const char *payload, void *arg), void *arg,
+    char *err, size_t errlen)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn)) {
+		char msg[1024];
+		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		set_state(db, SQLSTATE_LOST);
+		if (reconnect(db, err, errlen) == -1)
+			return -1;
+		put(err, errlen, "database: connection lost while listening, re-opened: %s", msg);
+		return -1;
+	}
+	int n = 0;
+	PGnotify *nt;
+	while ((nt = PQnotifies(db->conn)) != NULL) {
+		cb(nt->relname, nt->extra, arg);
+		PQfreemem(nt);
+		n++;
+	}
+	return n;
+}
+
+int
+db_ntuples(const struct db_result *res)
+{
+	return res != NULL ? PQntuples(res->pg) : 0;
+}
+
+int
+db_nfields(const struct db_result *res)
+{
+	return res != NULL ? PQnfields(res->pg) : 0;
+}
+
+static int
+in_range(const struct db_result *res, int row, int col)
+{
+	return res != NULL && row >= 0 && row < PQntuples(res->pg) && col >= 0 &&
+	    col < PQnfields(res->pg);
+}
+
+const char *
+db_value(const struct db_result *res, int row, int col)
+{
+	if (!in_range(res, row, col) || PQgetisnull(res->pg, row, col))
+		return "";
+	return PQgetvalue(res->pg, row, col);
+}
+
+int
+db_isnull(const struct db_result *res, int row, int col)
+{
+	return !in_range(res, row, col) || PQgetisnull(res->pg, row, col);
+}
+
+const char *
+db_fname(const struct db_result *res, int col)
+{
+	const char *n = res != NULL ? PQfname(res->pg, col) : NULL;
+	return n != NULL ? n : "";
+}
+
+int
+db_fnumber(const struct db_result *res, const char *name)
+{
+	if (res == NULL)
+		return -1;
+	/* Exact match: PQfnumber would fold unquoted upper case. */
+	for (int i = 0; i < PQnfields(res->pg); i++)
+		if (strcmp(PQfname(res->pg, i), name) == 0)
+			return i;
+	return -1;
+}
+
+long long
+db_cmd_tuples(const struct db_result *res)
+{
+	const char *s = res != NULL ? PQcmdTuples(res->pg) : "";
+	return *s ? atoll(s) : 0;
+}
+
+void
+db_result_free(struct db_result *res)
+{
+	if (res == NULL)
+		return;
+	PQclear(res->pg);
+	free(res);
+}

@@ -1,0 +1,103 @@
+/*
+ * db: the one module that sees libpq. Statements go through db_exec (PQexecParams, $n
+ * parameters, one statement each); the last SQLSTATE is kept, a lost connection is
+ * re-opened with exponential backoff, and LISTEN channels are re-issued after it.
+ * Ownership: db_open returns a struct db freed by db_close; db_exec hands out a
+ * struct db_result freed by db_result_free; strings from db_value/db_fname/db_sqlstate
+ * live as long as the result (or the db). Both free functions accept NULL.
+ * A struct db is for one process: never use it on both sides of a fork.
+ */
+#ifndef PGFLEET_DB_H
+#define PGFLEET_DB_H
+
+#include <stddef.h>
+
+struct db;
+struct db_result;
+
+/* Default limits of the reconnect loop (db_set_retry changes them per connection). */
+enum {
+	DB_RETRY_ATTEMPTS = 6,    /* reconnect attempts before a statement fails */
+	DB_RETRY_BASE_MS = 100,   /* first pause; doubled after each failed attempt */
+	DB_RETRY_MAX_MS = 5000    /* longest pause */
+};
+
+/*
+ * Name this process reports as application_name (fallback_application_name: a
+ * conninfo or PGAPPNAME value wins). Kept by pointer; default: the program's name.
+ */
+void db_application_name(const char *name);
+
+/*
+ * Connect. conninfo is a libpq connection string or URI (a bare word is a
+ * database name); "" means the PG* variables. Returns NULL with the reason in err ("database: ...").
+ */
+struct db *db_open(const char *conninfo, char *err, size_t errlen);
+void db_close(struct db *db);
+/* Reconnect attempts and backoff (ms); attempts 0 disables reconnecting. */
+void db_set_retry(struct db *db, int attempts, int base_ms, int max_ms);
+
+/*
+ * Run one statement with text parameters ($1..$nparams; a NULL entry is SQL NULL).
+ * out, when not NULL, receives the result (also for commands: db_cmd_tuples).
+ * Returns 0, or -1 with "server message[: detail] (SQLSTATE xxxxx)" in err.
+ * A connection lost outside a transaction is re-opened and the statement sent
+ * once more (so a statement outside a transaction may run twice if the server
+ * committed it just before the connection dropped: wrap what must not, in one).
+ * Lost inside a transaction, the statement fails with SQLSTATE 08006 and is not
+ * re-run; the connection is re-opened (the transaction is gone) for the caller to
+ * start over.
+ */
+int db_exec(struct db *db, struct db_result **out, const char *sql, int nparams,
+    const char *const *params, char *err, size_t errlen);
+/*
+ * Run a trusted script of several statements (simple protocol, no parameters):
+ * for migration files only. Never re-run. Errors add "at line N" when the server
+ * gives a position.
+ */
+int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);
+
+/* SQLSTATE of the last statement: "00000" after a success, never NULL. */
+const char *db_sqlstate(const struct db *db);
+
+int db_begin(struct db *db, char *err, size_t errlen);
+int db_commit(struct db *db, char *err, size_t errlen);
+/* Also fine when no transaction is open (or the connection that held it is gone). */
+int db_rollback(struct db *db, char *err, size_t errlen);
+/* 1 when a transaction is open (also when it has failed and awaits ROLLBACK). */
+int db_in_transaction(const struct db *db);
+
+/* A channel name is [a-z_][a-z0-9_]{0,62}; 0, or -1 with the reason in err. */
+int db_check_channel(const char *channel, char *err, size_t errlen);
+/* LISTEN channel; remembered and re-issued after every reconnect. */
+int db_listen(struct db *db, const char *channel, char *err, size_t errlen);
+/* SELECT pg_notify($1, $2); payload may be NULL (empty). */
+int db_notify(struct db *db, const char *channel, const char *payload, char *err, size_t errlen);
+/*
+ * The socket to watch for readability; it changes when the connection is re-opened
+ * (db_reconnects counts that): re-read it after any call. -1 when not connected.
+ */
+int db_socket(const struct db *db);
+unsigned db_reconnects(const struct db *db);
+/*
+ * Read what the server sent and call cb(channel, payload, arg) for each queued
+ * notification (the strings live during the call). Returns how many, or -1 with
+ * the reason in err (the connection is re-opened when it was lost: re-read db_socket).
+ */
+int db_consume_notifies(struct db *db,
+    void (*cb)(const char *channel, const char *payload, void *arg), void *arg,
+    char *err, size_t errlen);
+
+int db_ntuples(const struct db_result *res);
+int db_nfields(const struct db_result *res);
+/* Text of a field; "" for NULL (db_isnull tells them apart) and out of range. */
+const char *db_value(const struct db_result *res, int row, int col);
+int db_isnull(const struct db_result *res, int row, int col);
+/* Column name, or "" out of range; db_fnumber: its index or -1. */
+const char *db_fname(const struct db_result *res, int col);
+int db_fnumber(const struct db_result *res, const char *name);
+/* Rows a command touched (INSERT/UPDATE/DELETE/SELECT); 0 when not given. */
+long long db_cmd_tuples(const struct db_result *res);
+void db_result_free(struct db_result *res);
+
+#endif

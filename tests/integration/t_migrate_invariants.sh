@@ -1,0 +1,65 @@
+#!/bin/sh
+# What the schema itself enforces: one running event per computer, the identity
+# starts, the on_code check, one next occurrence per schedule; and the status_log
+# partition function moving rows out of the default partition.
+. "$PGFLEET_TESTS/lib.sh"
+"$BIN/pgfleet" migrate > /dev/null || fail "migrate"
+
+sql "insert into pgfleet.computer (name, host) values ('web-01', '127.0.0.1'), ('web-02', '127.0.0.1')"
+assert_eq "$(sql "select string_agg(computer_id::text, ',' order by computer_id) from pgfleet.computer")" "5000001,5000002" "computer ids"
+sql "insert into pgfleet.job (name) values ('patch/clean')"
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 0, 'true' from pgfleet.job"
+sql "insert into pgfleet.schedule (job_id, job_version, due_at) select job_id, 1, now() from pgfleet.job"
+assert_eq "$(sql "select schedule_id from pgfleet.schedule")" 100000001 "first schedule id"
+sql "insert into pgfleet.schedule (job_id, job_version, due_at) select job_id, 1, now() from pgfleet.job"
+ok "identities start at 5000001 (computer) and 100000001 (schedule)"
+
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at, state)
+	values (100000001, 5000001, now(), 'running'), (100000002, 5000002, now(), 'running')"
+rc=0
+psql -X -v ON_ERROR_STOP=1 -qAt -c "insert into pgfleet.event (schedule_id, computer_id, due_at, state)
+	values (100000002, 5000001, now(), 'running')" 2> "$TESTDIR/err" || rc=$?
+[ "$rc" != 0 ] || fail "second running event for one computer accepted"
+grep -q 'duplicate key value violates unique constraint "event_one_running_per_computer"' "$TESTDIR/err" || fail "error: $(cat "$TESTDIR/err")"
+# the same event pending is fine, and so is running once the first has ended
+sql "update pgfleet.event set state = 'done' where schedule_id = 100000002 and computer_id = 5000002"
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at) values (100000002, 5000001, now())"
+if sql "update pgfleet.event set state = 'running' where schedule_id = 100000002 and computer_id = 5000001" 2>/dev/null; then
+	fail "update to a second running event accepted"
+fi
+sql "update pgfleet.event set state = 'done' where schedule_id = 100000001 and computer_id = 5000001"
+sql "update pgfleet.event set state = 'running' where schedule_id = 100000002 and computer_id = 5000001"
+if sql "insert into pgfleet.event (schedule_id, computer_id, due_at) values (100000002, 5000001, now())" 2>/dev/null; then
+	fail "second event for one (schedule, computer) accepted"
+fi
+ok "at most one running event per computer; one event per (schedule, computer)"
+
+if sql "insert into pgfleet.schedule (job_id, job_version, due_at, parent_schedule_id) select job_id, 1, now(), s
+	from pgfleet.job, (values (100000001), (100000001)) v(s)" 2>/dev/null; then
+	fail "two next occurrences of one schedule accepted"
+fi
+if sql "insert into pgfleet.task (job_id, version, seq, script, on_code) select job_id, 1, 1, 'x', '{\"3\": \"maybe\"}' from pgfleet.job" 2>/dev/null; then
+	fail "on_code with an unknown action accepted"
+fi
+sql "insert into pgfleet.task (job_id, version, seq, script, on_code) select job_id, 1, 1, 'x', '{\"3010\": \"success\", \"-4\": \"stop\"}' from pgfleet.job"
+if sql "update pgfleet.event set state = 'lost'" 2>/dev/null; then fail "unknown event state accepted"; fi
+ok "parent_schedule_id unique, on_code and state checks"
+
+# rows due 5 and 6 months ahead land in the default partition until their months exist
+sql "insert into pgfleet.status_log (event_id, status_code, at) values
+	(1, 0, now() + interval '5 months'), (2, 1, now() + interval '5 months'), (3, 2, now() + interval '6 months')"
+assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 3 "rows in the default partition"
+m5=$(sql "select to_char(date_trunc('month', (now() + interval '5 months') at time zone 'UTC'), 'YYYY_MM')")
+assert_eq "$(sql "select pgfleet.create_status_log_partitions(5)")" 2 "partitions created (months +4 and +5)"
+assert_eq "$(sql "select count(*) from pgfleet.status_log_$m5")" 2 "rows moved into status_log_$m5"
+assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 1 "the +6 row stays in default"
+assert_eq "$(sql "select count(*) from pgfleet.status_log")" 3 "no row lost"
+# the new partition works like the others: identity from the parent, indexes attached
+sql "insert into pgfleet.status_log (event_id, status_code, at) values (4, 0, now() + interval '5 months')"
+assert_eq "$(sql "select count(*) from pgfleet.status_log_$m5")" 3 "insert routed to the new partition"
+assert_eq "$(sql "select count(distinct id) from pgfleet.status_log")" 4 "ids unique"
+assert_eq "$(sql "select count(*) from pg_indexes where schemaname = 'pgfleet' and tablename = 'status_log_$m5'")" 3 "pk and two indexes on the new partition"
+assert_eq "$(sql "select pgfleet.create_status_log_partitions(6)")" 1 "month +6 created"
+assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 0 "default empty"
+if sql "select pgfleet.create_status_log_partitions(-1)" 2>/dev/null; then fail "negative months accepted"; fi
+ok "create_status_log_partitions creates coming months and moves rows out of the default"

@@ -58,7 +58,7 @@ $(BUILD)/gen/migrations.c: $(MIG_SQL) migrations scripts/embed-migrations.sh
 	mv $@.tmp $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libpgfleet.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,49 @@
+/* Unit tests for worker/record's pure part: bytes made safe for a text column. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/record.h"
+
+START_TEST(test_record_text_keeps_valid_utf8)
+{
+	const char *s = "héllo — ✓ 😀\n";
+	char *t = record_text(s, strlen(s));
+	ck_assert_str_eq(t, s);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_record_text_replaces_nul_and_invalid_bytes)
+{
+	const char in[] = {'a', '\0', 'b', (char)0xff, 'c', (char)0xc3, 0};
+	char *t = record_text(in, 6);
+	ck_assert_str_eq(t, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_record_text_refuses_overlong_and_surrogates)
+{
+	const char overlong[] = {(char)0xc0, (char)0x80};
+	char *t = record_text(overlong, 2);
+	ck_assert_str_eq(t, "\xef\xbf\xbd\xef\xbf\xbd");
+	free(t);
+	const char surrogate[] = {(char)0xed, (char)0xa0, (char)0x80};
+	t = record_text(surrogate, 3);
+	ck_assert_str_eq(t, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	free(t);
+}
+END_TEST
+
+Suite *
+record_suite(void)
+{
+	Suite *s = suite_create("record");
+	TCase *tc = tcase_create("text");
+	tcase_add_test(tc, test_record_text_keeps_valid_utf8);
+	tcase_add_test(tc, test_record_text_replaces_nul_and_invalid_bytes);
+	tcase_add_test(tc, test_record_text_refuses_overlong_and_surrogates);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,429 @@
+/*
+ * record: queue + flush. Each flush is one transaction of three constant
+ * statements fed with arrays: INSERT … SELECT FROM unnest(…) for the status
+ * rows, one UPDATE for the advances, one SELECT of finish_event() for the
+ * ends. Arrays travel as text parameters in PostgreSQL's array syntax.
+ */
+#include "worker/record.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/db.h"
+#include "common/log.h"
+
+enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH };
+
+struct op {
+	enum op_kind kind;
+	int64_t event_id;
+	int64_t schedule_id;
+	int64_t computer_id;
+	int task_seq; /* also next_task_seq of OP_ADVANCE */
+	int attempt;
+	int status_code;
+	char *result, *module, *message, *output; /* output: already made text-safe */
+	char state[12];
+};
+
+struct record {
+	struct db *db;
+	const char *owner;
+	record_finished_fn cb;
+	void *arg;
+	struct op *ops;
+	int n, cap;
+};
+
+static const char SQL_INSERT[] =
+    "INSERT INTO pgfleet.status_log (event_id, schedule_id, computer_id, task_seq, attempt,"
+    " status_code, result, module, message, output, output_size)"
+    " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[],"
+    " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])";
+
+static const char SQL_ADVANCE[] =
+    "UPDATE pgfleet.event e SET next_task_seq = v.seq"
+    " FROM unnest($1::bigint[], $2::int[]) AS v(id, seq)"
+    " WHERE e.event_id = v.id AND e.lease_owner = $3 AND e.state = 'running'";
+
+static const char SQL_FINISH[] =
+    "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code)"
+    " FROM unnest($1::bigint[], $2::text[], $3::int[]) WITH ORDINALITY AS v(id, st, code, n)"
+    " ORDER BY v.n";
+
+struct record *
+record_new(struct db *db, const char *owner, record_finished_fn cb, void *arg)
+{
+	struct record *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->db = db;
+	r->owner = owner;
+	r->cb = cb;
+	r->arg = arg;
+	return r;
+}
+
+static void
+op_clear(struct op *o)
+{
+	free(o->result);
+	free(o->module);
+	free(o->message);
+	free(o->output);
+}
+
+void
+record_free(struct record *r)
+{
+	if (r == NULL)
+		return;
+	for (int i = 0; i < r->n; i++)
+		op_clear(&r->ops[i]);
+	free(r->ops);
+	free(r);
+}
+
+int
+record_pending(const struct record *r)
+{
+	return r->n;
+}
+
+static struct op *
+op_push(struct record *r)
+{
+	if (r->n == r->cap) {
+		int cap = r->cap ? r->cap * 2 : 64;
+		struct op *ops = realloc(r->ops, (size_t)cap * sizeof(*ops));
+		if (ops == NULL)
+			return NULL;
+		r->ops = ops;
+		r->cap = cap;
+	}
+	struct op *o = &r->ops[r->n++];
+	memset(o, 0, sizeof(*o));
+	return o;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid or NUL. */
+static size_t
+utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned min;
+	unsigned cp;
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		n = 2; cp = c & 0x1f; min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3; cp = c & 0x0f; min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4; cp = c & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *
+record_text(const char *s, size_t len)
+{
+	/* worst case every byte becomes the 3-byte replacement character */
+	char *out = malloc(len * 3 + 1);
+	if (out == NULL)
+		return NULL;
+	size_t o = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(u + i, len - i);
+		if (n == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, u + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *
+dup_text(const char *s)
+{
+	return s == NULL ? NULL : record_text(s, strlen(s));
+}
+
+int
+record_status(struct record *r, const struct record_row *row)
+{
+	struct op *o = op_push(r);
+	if (o == NULL)
+		return -1;
+	o->kind = OP_STATUS;
+	o->event_id = row->event_id;
+	o->schedule_id = row->schedule_id;
+	o->computer_id = row->computer_id;
+	o->task_seq = row->task_seq;
+	o->attempt = row->attempt;
+	o->status_code = row->status_code;
+	o->result = dup_text(row->result);
+	o->module = dup_text(row->module);
+	o->message = dup_text(row->message);
+	o->output = row->output != NULL ? record_text(row->output, row->output_len) : NULL;
+	return 0;
+}
+
+int
+record_advance(struct record *r, int64_t event_id, int next_task_seq)
+{
+	struct op *o = op_push(r);
+	if (o == NULL)
+		return -1;
+	o->kind = OP_ADVANCE;
+	o->event_id = event_id;
+	o->task_seq = next_task_seq;
+	return 0;
+}
+
+int
+record_finish(struct record *r, int64_t event_id, const char *state, int status_code)
+{
+	struct op *o = op_push(r);
+	if (o == NULL)
+		return -1;
+	o->kind = OP_FINISH;
+	o->event_id = event_id;
+	o->status_code = status_code;
+	snprintf(o->state, sizeof(o->state), "%s", state);
+	return 0;
+}
+
+/* A growable string for array literals. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_sep(struct sbuf *b)
+{
+	sb_add(b, b->len == 0 ? "{" : ",", 1);
+}
+
+static void
+sb_int(struct sbuf *b, long long v)
+{
+	char num[24];
+	sb_sep(b);
+	sb_add(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+/* A quoted array element: backslash before " and \; NULL stays NULL. */
+static void
+sb_text(struct sbuf *b, const char *s)
+{
+	sb_sep(b);
+	if (s == NULL) {
+		sb_add(b, "NULL", 4);
+		return;
+	}
+	sb_add(b, "\"", 1);
+	for (const char *p = s; *p != '\0';) {
+		size_t run = strcspn(p, "\"\\");
+		sb_add(b, p, run);
+		p += run;
+		if (*p != '\0') {
+			char esc[2] = {'\\', *p};
+			sb_add(b, esc, 2);
+			p++;
+		}
+	}
+	sb_add(b, "\"", 1);
+}
+
+static const char *
+sb_end(struct sbuf *b)
+{
+	if (b->len == 0)
+		sb_add(b, "{", 1);
+	sb_add(b, "}", 1);
+	return b->oom ? NULL : b->p;
+}
+
+#define NARR 11
+
+static int
+flush_status(struct record *r, int *nrows, char *err, size_t errlen)
+{
+	struct sbuf a[NARR];
+	memset(a, 0, sizeof(a));
+	int n = 0;
+	for (int i = 0; i < r->n; i++) {
+		struct op *o = &r->ops[i];
+		if (o->kind != OP_STATUS)
+			continue;
+		sb_int(&a[0], o->event_id);
+		sb_int(&a[1], o->schedule_id);
+		sb_int(&a[2], o->computer_id);
+		sb_int(&a[3], o->task_seq);
+		sb_int(&a[4], o->attempt);
+		sb_int(&a[5], o->status_code);
+		sb_text(&a[6], o->result);
+		sb_text(&a[7], o->module);
+		sb_text(&a[8], o->message);
+		sb_text(&a[9], o->output);
+		sb_int(&a[10], o->output != NULL ? (long long)strlen(o->output) : 0);
+		n++;
+	}
+	int rc = 0;
+	if (n > 0) {
+		const char *params[NARR];
+		for (int k = 0; k < NARR; k++)
+			if ((params[k] = sb_end(&a[k])) == NULL)
+				rc = -1;
+		if (rc == -1)
+			snprintf(err, errlen, "out of memory");
+		else
+			rc = db_exec(r->db, NULL, SQL_INSERT, NARR, params, err, errlen);
+	}
+	for (int k = 0; k < NARR; k++)
+		free(a[k].p);
+	*nrows = n;
+	return rc;
+}
+
+static int
+flush_advance(struct record *r, char *err, size_t errlen)
+{
+	struct sbuf ids = {0}, seqs = {0};
+	int n = 0, rc = 0;
+	for (int i = 0; i < r->n; i++) {
+		if (r->ops[i].kind != OP_ADVANCE)
+			continue;
+		sb_int(&ids, r->ops[i].event_id);
+		sb_int(&seqs, r->ops[i].task_seq);
+		n++;
+	}
+	if (n > 0) {
+		const char *params[] = {sb_end(&ids), sb_end(&seqs), r->owner};
+		if (params[0] == NULL || params[1] == NULL) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		} else {
+			rc = db_exec(r->db, NULL, SQL_ADVANCE, 3, params, err, errlen);
+		}
+	}
+	free(ids.p);
+	free(seqs.p);
+	return rc;
+}
+
+static int
+flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
+{
+	struct sbuf ids = {0}, states = {0}, codes = {0};
+	int n = 0, rc = 0;
+	*res = NULL;
+	for (int i = 0; i < r->n; i++) {
+		if (r->ops[i].kind != OP_FINISH)
+			continue;
+		sb_int(&ids, r->ops[i].event_id);
+		sb_text(&states, r->ops[i].state);
+		sb_int(&codes, r->ops[i].status_code);
+		n++;
+	}
+	if (n > 0) {
+		const char *params[] = {sb_end(&ids), sb_end(&states), sb_end(&codes), r->owner};
+		if (params[0] == NULL || params[1] == NULL || params[2] == NULL) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		} else {
+			rc = db_exec(r->db, res, SQL_FINISH, 4, params, err, errlen);
+		}
+	}
+	free(ids.p);
+	free(states.p);
+	free(codes.p);
+	return rc;
+}
+
+int
+record_flush(struct record *r, char *err, size_t errlen)
+{
+	if (r->n == 0)
+		return 0;
+	struct db_result *fin = NULL;
+	int nrows = 0;
+	/* advances and ends only ever follow the rows they belong to, so applying
+	 * all rows, then all advances, then all ends keeps each event's order */
+	if (db_begin(r->db, err, errlen) == -1)
+		return -1;
+	if (flush_status(r, &nrows, err, errlen) == -1 || flush_advance(r, err, errlen) == -1 ||
+	    flush_finish(r, &fin, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
+		db_result_free(fin);
+		db_rollback(r->db, NULL, 0);
+		return -1;
+	}
+	log_debug("record: %d status rows and %d other changes written", nrows, r->n - nrows);
+	/* the ends are durable: tell the owner, in queue order */
+	int row = 0;
+	for (int i = 0; i < r->n; i++) {
+		struct op *o = &r->ops[i];
+		if (o->kind == OP_FINISH && fin != NULL) {
+			int applied = strcmp(db_value(fin, row, 1), "t") == 0;
+			row++;
+			if (!applied)
+				log_warnx("event %" PRId64 ": lease no longer ours; end not recorded",
+				    o->event_id);
+			if (r->cb != NULL)
+				r->cb(o->event_id, o->status_code, strcmp(o->state, "done") != 0, applied,
+				    r->arg);
+		}
+		op_clear(o);
+	}
+	db_result_free(fin);
+	r->n = 0;
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * record: a worker's batched writes to PostgreSQL: status rows, NEXT_TASK_SEQ
+ * advances and event ends, applied in the order queued, many per transaction.
+ * A failed flush rolls back and keeps everything queued for the next try, so a
+ * reply the worker holds is never lost. The record owns its queue; strings
+ * given to it are copied.
+ */
+#ifndef PGFLEET_RECORD_H
+#define PGFLEET_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct record;
+
+struct record_row {
+	int64_t event_id;
+	int64_t schedule_id;
+	int64_t computer_id;
+	int task_seq;
+	int attempt;
+	int status_code;
+	const char *result;  /* "Success", "Failed" or NULL */
+	const char *module;  /* Status-Module or NULL */
+	const char *message; /* Error text or NULL */
+	const char *output;  /* captured output (may hold any bytes) or NULL */
+	size_t output_len;
+};
+
+/* Called after the flush that ended the event committed; applied is 0 when the
+ * lease was no longer ours (another scheduler took the event over). */
+typedef void (*record_finished_fn)(int64_t event_id, int status_code, int failed, int applied,
+    void *arg);
+
+struct record *record_new(struct db *db, const char *owner, record_finished_fn cb, void *arg);
+void record_free(struct record *r);
+/* Queue; -1 only when out of memory. */
+int record_status(struct record *r, const struct record_row *row);
+int record_advance(struct record *r, int64_t event_id, int next_task_seq);
+/* state: "done", "failed" or "cancelled". */
+int record_finish(struct record *r, int64_t event_id, const char *state, int status_code);
+/* Write everything queued in one transaction. 0 (also when empty), or -1 with err. */
+int record_flush(struct record *r, char *err, size_t errlen);
+/* Operations waiting to be written. */
+int record_pending(const struct record *r);
+
+/* Make bytes safe for a text column: NUL and invalid UTF-8 become U+FFFD. malloc'd. */
+char *record_text(const char *s, size_t len);
+
+#endif

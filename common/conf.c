@@ -1,0 +1,1490 @@
+/*
+ * conf: the YAML config loader of both daemons, built like pgbouncer's: one
+ * table of keys per file kind says each key's type, default and whether a
+ * SIGHUP reload may change it. libyaml's event parser builds a small tree
+ * (aliases and anchors refused, depth and size bounded), then the tree is
+ * walked against the table; every error is collected with file:line:column.
+ */
+#include "common/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <yaml.h>
+
+#include "common/log.h"
+#include "common/units.h"
+
+#define MAX_DEPTH	32	/* nesting of maps and lists */
+#define MAX_NODES	100000	/* YAML nodes in one file */
+#define MAX_ENTRIES	1000	/* entries of one list or map value */
+#define MAX_PATH_LEN	128	/* a key path such as "tokens.sql_timeout" */
+
+enum ctype {
+	T_STR,		/* any string without control characters */
+	T_PATH,		/* an absolute path */
+	T_FILE,		/* an absolute path to an existing regular file */
+	T_KEYFILE,	/* T_FILE that group and others cannot read */
+	T_INT,		/* int in [min, max] */
+	T_INT64,	/* long long in [min, max] */
+	T_BOOL,		/* int, true or false */
+	T_DURATION,	/* long long ms in [min, max] */
+	T_SIZE,		/* unsigned long long bytes in [min, max] */
+	T_PORTS,	/* struct conf_port_range */
+	T_LISTEN,	/* struct conf_listen */
+	T_USER,		/* a user name */
+	T_USERS,	/* struct conf_strlist of user names */
+	T_STRLIST,	/* struct conf_strlist of non-empty strings */
+	T_TABLES,	/* struct conf_token_tables */
+	T_RCODES	/* struct conf_return_codes */
+};
+
+#define F_REQUIRED	0x1	/* no default: the file must set it */
+#define F_RESTART	0x2	/* a SIGHUP reload keeps the running value */
+#define F_EMPTY_OK	0x4	/* a string key that may be "" */
+#define F_SECRET	0x8	/* wiped before free */
+
+struct conf_key {
+	const char *path;	/* "transfer.port_range": a dot per map level */
+	enum ctype type;
+	size_t off;		/* of the field in struct conf_scheduler/agent */
+	const char *def;	/* default in the file's own syntax; NULL: none */
+	unsigned flags;
+	long long min, max;	/* T_INT, T_INT64, T_DURATION (ms), T_SIZE (bytes) */
+};
+
+#define S(f) offsetof(struct conf_scheduler, f)
+#define A(f) offsetof(struct conf_agent, f)
+#define MS_S	1000LL
+#define MS_D	86400000LL
+#define GIB	(1LL << 30)
+
+static const struct conf_key scheduler_keys[] = {
+	{"database", T_STR, S(database), "", F_RESTART | F_EMPTY_OK | F_SECRET, 0, 0},
+	{"name", T_STR, S(name), NULL, F_RESTART, 0, 0},
+	{"workers", T_INT, S(workers), "4", F_RESTART, 1, 256},
+	{"sessions_per_worker", T_INT, S(sessions_per_worker), "512", F_RESTART, 1, 65536},
+	{"poll_interval", T_DURATION, S(poll_interval_ms), "1s", 0, 10, 3600 * MS_S},
+	{"claim_batch", T_INT, S(claim_batch), "100", 0, 1, 10000},
+	{"lease", T_DURATION, S(lease_ms), "60s", 0, MS_S, MS_D},
+	{"heartbeat", T_DURATION, S(heartbeat_ms), NULL, 0, 100, MS_D},
+	{"max_attempts", T_INT, S(max_attempts), "3", 0, 1, 100},
+	{"spool", T_PATH, S(spool), "/var/spool/pgfleet", F_RESTART, 0, 0},
+	{"transfer.port_range", T_PORTS, S(transfer_ports), "20000-20999", F_RESTART, 0, 0},
+	{"transfer.advertise", T_STR, S(transfer_advertise), "127.0.0.1", F_RESTART, 0, 0},
+	{"transfer.key_ttl", T_DURATION, S(transfer_key_ttl_ms), "30s", 0, MS_S, 3600 * MS_S},
+	{"agent_port", T_INT, S(agent_port), "4020", 0, 1, 65535},
+	{"timeouts.connect", T_DURATION, S(timeout_connect_ms), "5s", 0, 1, 3600 * MS_S},
+	{"timeouts.handshake", T_DURATION, S(timeout_handshake_ms), "5s", 0, 1, 3600 * MS_S},
+	{"timeouts.idle", T_DURATION, S(timeout_idle_ms), "60s", 0, 1, MS_D},
+	{"retry.max", T_INT, S(retry_max), "5", 0, 0, 1000},
+	{"retry.backoff", T_DURATION, S(retry_backoff_ms), "1s", 0, 1, MS_D},
+	{"retry.max_backoff", T_DURATION, S(retry_max_backoff_ms), "60s", 0, 1, MS_D},
+	{"tls.ca", T_FILE, S(tls_ca), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tls.cert", T_FILE, S(tls_cert), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tls.key", T_KEYFILE, S(tls_key), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tokens.tables", T_TABLES, S(token_tables), NULL, 0, 0, 0},
+	{"tokens.sql", T_BOOL, S(tokens_sql), "false", 0, 0, 0},
+	{"tokens.sql_timeout", T_DURATION, S(tokens_sql_timeout_ms), "2s", 0, 1, 3600 * MS_S},
+	{"return_codes", T_RCODES, S(return_codes), NULL, 0, 0, 0},
+	{"retention", T_DURATION, S(retention_ms), "180d", 0, MS_D, 36500 * MS_D},
+	{"drain_grace", T_DURATION, S(drain_grace_ms), "30s", 0, 0, MS_D},
+	{"restart_limit.count", T_INT, S(restart_limit_count), "5", 0, 1, 1000},
+	{"restart_limit.window", T_DURATION, S(restart_limit_window_ms), "1m", 0, MS_S, MS_D},
+	{"log.level", T_INT, S(log_level), "5", 0, 1, 7},
+	{"log.file", T_PATH, S(log_file), NULL, 0, 0, 0},
+};
+
+static const struct conf_key agent_keys[] = {
+	{"computer", T_STR, A(computer), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"computer_id", T_INT64, A(computer_id), NULL, F_RESTART, 1, LLONG_MAX},
+	{"listen", T_LISTEN, A(listen), "0.0.0.0:4020", F_RESTART, 0, 0},
+	{"temp_dir", T_PATH, A(temp_dir), "/var/lib/pgfleet-agent/temp", F_RESTART, 0, 0},
+	{"journal", T_PATH, A(journal), "/var/lib/pgfleet-agent/journal", F_RESTART, 0, 0},
+	{"boot_env", T_STR, A(boot_env), "Production", 0, 0, 0},
+	{"os", T_STR, A(os), "Linux", 0, 0, 0},
+	{"run_as.allow", T_USERS, A(run_as_allow), NULL, 0, 0, 0},
+	{"run_as.default", T_USER, A(run_as_default), "root", 0, 0, 0},
+	{"run_as.allow_root", T_BOOL, A(run_as_allow_root), "false", 0, 0, 0},
+	{"max_output", T_SIZE, A(max_output), "64KiB", 0, 0, GIB},
+	{"max_script", T_SIZE, A(max_script), "16MiB", 0, 1, GIB},
+	{"timeout", T_DURATION, A(timeout_ms), "1h", 0, MS_S, 30 * MS_D},
+	{"kill_grace", T_DURATION, A(kill_grace_ms), "10s", 0, 0, 3600 * MS_S},
+	{"tls.ca", T_FILE, A(tls_ca), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tls.cert", T_FILE, A(tls_cert), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tls.key", T_KEYFILE, A(tls_key), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tls.allow_clients", T_STRLIST, A(tls_allow_clients), NULL, 0, 0, 0},
+	{"log.level", T_INT, A(log_level), "5", 0, 1, 7},
+	{"log.file", T_PATH, A(log_file), NULL, 0, 0, 0},
+	{"port_file", T_PATH, A(port_file), NULL, F_RESTART, 0, 0},
+};
+
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* ---- errors ---- */
+
+void
+conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	if (e->n >= CONF_MAX_ERRORS) {
+		e->truncated = 1;
+		return;
+	}
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 8;
+		char **v = realloc(e->msg, cap * sizeof(*v));
+		if (v == NULL)
+			fatal("conf: realloc");
+		e->msg = v;
+		e->cap = cap;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) == -1)
+		fatal("conf: vasprintf");
+	va_end(ap);
+	e->msg[e->n++] = m;
+}
+
+void
+conf_errors_print(const struct conf_errors *e, FILE *f)
+{
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(f, "%s\n", e->msg[i]);
+	if (e->truncated)
+		fprintf(f, "too many errors; only the first %d are shown\n", CONF_MAX_ERRORS);
+}
+
+void
+conf_errors_free(struct conf_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->msg[i]);
+	free(e->msg);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ---- small helpers ---- */
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		fatal("conf: strdup");
+	return p;
+}
+
+static void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		fatalx("conf: array too large");
+	p = realloc(p, n * size);
+	if (p == NULL)
+		fatal("conf: realloc");
+	return p;
+}
+
+static char *aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+aprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) == -1)
+		fatal("conf: vasprintf");
+	va_end(ap);
+	return m;
+}
+
+static void
+str_free(char *s, int secret)
+{
+	if (s != NULL && secret)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+static void
+strlist_free(struct conf_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+strlist_add(struct conf_strlist *l, const char *s)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(s);
+}
+
+static int
+strlist_has(const struct conf_strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+strlist_eq(const struct conf_strlist *a, const struct conf_strlist *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+tables_free(struct conf_token_tables *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].table);
+		strlist_free(&t->v[i].columns);
+	}
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+/* [a-z_][a-z0-9_]*, as PostgreSQL folds an unquoted identifier, 63 bytes at most. */
+static int
+is_identifier(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* The name rule of useradd: [a-z_][a-z0-9_-]*[$]?, 32 bytes at most. */
+static int
+is_user_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '$' && i == n - 1)
+			continue;
+		if (!(islower(c) || isdigit(c) || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static void
+format_size(unsigned long long b, char *buf, size_t size)
+{
+	if (b != 0 && b % (1ULL << 30) == 0)
+		snprintf(buf, size, "%lluGiB", b >> 30);
+	else if (b != 0 && b % (1ULL << 20) == 0)
+		snprintf(buf, size, "%lluMiB", b >> 20);
+	else if (b != 0 && b % (1ULL << 10) == 0)
+		snprintf(buf, size, "%lluKiB", b >> 10);
+	else
+		snprintf(buf, size, "%llu", b);
+}
+
+/* host:port, [v6]:port; port 0..65535. */
+static int
+parse_listen(const char *s, struct conf_listen *out, char *err, size_t errlen)
+{
+	const char *colon = strrchr(s, ':');
+	const char *host = s, *hend;
+	long long port;
+	char perr[128];
+
+	if (colon == NULL || colon == s)
+		goto bad;
+	hend = colon;
+	if (s[0] == '[') {
+		if (colon[-1] != ']' || colon - s < 3)
+			goto bad;
+		host = s + 1;
+		hend = colon - 1;
+	} else if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+		goto bad;	/* a bare IPv6 address needs its [] */
+	}
+	if (units_int(colon + 1, 0, 65535, &port, perr, sizeof(perr)) == -1) {
+		snprintf(err, errlen, "port of \"%s\": %s", s, perr);
+		return -1;
+	}
+	free(out->host);
+	out->host = strndup(host, (size_t)(hend - host));
+	if (out->host == NULL)
+		fatal("conf: strndup");
+	out->port = (int)port;
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%s\" is not host:port (examples: 0.0.0.0:4020, [::]:4020)", s);
+	return -1;
+}
+
+static int
+check_file(const struct conf_key *k, const char *s, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(s, &st) == -1) {
+		snprintf(err, errlen, "cannot stat %s: %s", s, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", s);
+		return -1;
+	}
+	if (k->type == T_KEYFILE && (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s is readable by others (mode %04o); chmod 600 it",
+		    s, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* One scalar value (from the file or a default) into its field. */
+static int
+scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, size_t errlen)
+{
+	long long ll;
+	unsigned long long ull;
+	char a[32], b[32];
+
+	switch (k->type) {
+	case T_STR:
+	case T_PATH:
+	case T_FILE:
+	case T_KEYFILE:
+	case T_USER:
+		if (s[0] == '\0' && !(k->flags & F_EMPTY_OK)) {
+			snprintf(err, errlen, "value is empty");
+			return -1;
+		}
+		if (has_control(s)) {
+			snprintf(err, errlen, "value contains a control character");
+			return -1;
+		}
+		if (k->type == T_USER && !is_user_name(s)) {
+			snprintf(err, errlen, "\"%s\" is not a valid user name", s);
+			return -1;
+		}
+		if (k->type != T_STR && k->type != T_USER && s[0] != '/') {
+			snprintf(err, errlen, "\"%s\" is not an absolute path", s);
+			return -1;
+		}
+		if ((k->type == T_FILE || k->type == T_KEYFILE) && check_file(k, s, err, errlen) == -1)
+			return -1;
+		str_free(*(char **)field, k->flags & F_SECRET);
+		*(char **)field = xstrdup(s);
+		return 0;
+	case T_INT:
+	case T_INT64:
+		if (units_int(s, k->min, k->max, &ll, err, errlen) == -1)
+			return -1;
+		if (k->type == T_INT)
+			*(int *)field = (int)ll;
+		else
+			*(long long *)field = ll;
+		return 0;
+	case T_BOOL:
+		if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
+			*(int *)field = 1;
+		else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
+			*(int *)field = 0;
+		else {
+			snprintf(err, errlen, "\"%s\" is not a boolean (use true or false)", s);
+			return -1;
+		}
+		return 0;
+	case T_DURATION:
+		if (units_duration_ms(s, &ll, err, errlen) == -1)
+			return -1;
+		if (ll < k->min || ll > k->max) {
+			units_format_duration(k->min, a, sizeof(a));
+			units_format_duration(k->max, b, sizeof(b));
+			snprintf(err, errlen, "duration \"%s\" is out of range %s..%s", s, a, b);
+			return -1;
+		}
+		*(long long *)field = ll;
+		return 0;
+	case T_SIZE:
+		if (units_size(s, &ull, err, errlen) == -1)
+			return -1;
+		if (ull < (unsigned long long)k->min || ull > (unsigned long long)k->max) {
+			format_size((unsigned long long)k->min, a, sizeof(a));
+			format_size((unsigned long long)k->max, b, sizeof(b));
+			snprintf(err, errlen, "size \"%s\" is out of range %s..%s", s, a, b);
+			return -1;
+		}
+		*(unsigned long long *)field = ull;
+		return 0;
+	case T_PORTS: {
+		struct conf_port_range *r = field;
+		return units_port_range(s, &r->lo, &r->hi, err, errlen);
+	}
+	case T_LISTEN:
+		return parse_listen(s, field, err, errlen);
+	default:
+		snprintf(err, errlen, "internal error: key type %d has no scalar form", (int)k->type);
+		return -1;
+	}
+}
+
+static int
+is_scalar_type(enum ctype t)
+{
+	return t != T_USERS && t != T_STRLIST && t != T_TABLES && t != T_RCODES;
+}
+
+static const char *
+type_name(enum ctype t)
+{
+	switch (t) {
+	case T_STR: return "a string";
+	case T_PATH: case T_FILE: case T_KEYFILE: return "an absolute path";
+	case T_INT: case T_INT64: return "an integer";
+	case T_BOOL: return "true or false";
+	case T_DURATION: return "a duration";
+	case T_SIZE: return "a size";
+	case T_PORTS: return "a port or port range";
+	case T_LISTEN: return "host:port";
+	case T_USER: return "a user name";
+	case T_USERS: return "a list of user names";
+	case T_STRLIST: return "a list of names";
+	case T_TABLES: return "a map of table: [columns]";
+	case T_RCODES: return "a map of exit code: success|failure";
+	}
+	return "a value";
+}
+
+static void
+field_free(const struct conf_key *k, void *field)
+{
+	switch (k->type) {
+	case T_STR: case T_PATH: case T_FILE: case T_KEYFILE: case T_USER:
+		str_free(*(char **)field, k->flags & F_SECRET);
+		*(char **)field = NULL;
+		break;
+	case T_LISTEN:
+		free(((struct conf_listen *)field)->host);
+		((struct conf_listen *)field)->host = NULL;
+		break;
+	case T_USERS: case T_STRLIST:
+		strlist_free(field);
+		break;
+	case T_TABLES:
+		tables_free(field);
+		break;
+	case T_RCODES:
+		free(((struct conf_return_codes *)field)->v);
+		((struct conf_return_codes *)field)->v = NULL;
+		((struct conf_return_codes *)field)->n = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+static size_t
+field_size(enum ctype t)
+{
+	switch (t) {
+	case T_STR: case T_PATH: case T_FILE: case T_KEYFILE: case T_USER: return sizeof(char *);
+	case T_INT: case T_BOOL: return sizeof(int);
+	case T_INT64: case T_DURATION: return sizeof(long long);
+	case T_SIZE: return sizeof(unsigned long long);
+	case T_PORTS: return sizeof(struct conf_port_range);
+	case T_LISTEN: return sizeof(struct conf_listen);
+	case T_USERS: case T_STRLIST: return sizeof(struct conf_strlist);
+	case T_TABLES: return sizeof(struct conf_token_tables);
+	case T_RCODES: return sizeof(struct conf_return_codes);
+	}
+	return 0;
+}
+
+static int
+nullstr_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+field_eq(enum ctype t, const void *a, const void *b)
+{
+	switch (t) {
+	case T_STR: case T_PATH: case T_FILE: case T_KEYFILE: case T_USER:
+		return nullstr_eq(*(char *const *)a, *(char *const *)b);
+	case T_LISTEN: {
+		const struct conf_listen *x = a, *y = b;
+		return x->port == y->port && nullstr_eq(x->host, y->host);
+	}
+	case T_USERS: case T_STRLIST:
+		return strlist_eq(a, b);
+	case T_TABLES: {
+		const struct conf_token_tables *x = a, *y = b;
+		if (x->n != y->n)
+			return 0;
+		for (size_t i = 0; i < x->n; i++)
+			if (strcmp(x->v[i].table, y->v[i].table) != 0 ||
+			    !strlist_eq(&x->v[i].columns, &y->v[i].columns))
+				return 0;
+		return 1;
+	}
+	case T_RCODES: {
+		const struct conf_return_codes *x = a, *y = b;
+		if (x->n != y->n)
+			return 0;
+		for (size_t i = 0; i < x->n; i++)
+			if (x->v[i].code != y->v[i].code || x->v[i].success != y->v[i].success)
+				return 0;
+		return 1;
+	}
+	default:
+		return memcmp(a, b, field_size(t)) == 0;
+	}
+}
+
+/* ---- the YAML tree ---- */
+
+enum node_kind { NODE_SCALAR, NODE_MAP, NODE_SEQ, NODE_BAD };
+
+struct node {
+	enum node_kind kind;
+	int line, col;		/* 1-based */
+	int null;		/* a plain scalar "", "~" or "null" */
+	char *value;		/* NODE_SCALAR */
+	struct node **kids;	/* NODE_MAP: key, value, key, value...; NODE_SEQ: items */
+	size_t n, cap;
+};
+
+struct mark {
+	int line, col;		/* 0: not seen */
+	int null;
+};
+
+struct pending {
+	int line, col;
+	size_t seq;
+	char *msg;
+};
+
+struct loader {
+	const char *file;
+	const char *kind;		/* "scheduler" or "agent", for messages */
+	const struct conf_key *keys;
+	size_t nkeys;
+	char *base;			/* the struct being filled */
+	struct mark *set;		/* per key: where the file sets it */
+	struct conf_errors *errs;
+	struct pending *pend;		/* errors, sorted by position when done */
+	size_t npend;
+	int failed;
+	size_t nodes;
+	struct node *stack[MAX_DEPTH];
+	int depth;
+	struct mark root;
+	struct {
+		char path[MAX_PATH_LEN];
+		struct mark at;
+	} sections[16];
+	size_t nsections;
+};
+
+static void lerr(struct loader *l, int line, int col, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+lerr(struct loader *l, int line, int col, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	l->failed++;
+	if (l->npend >= CONF_MAX_ERRORS) {
+		l->errs->truncated = 1;
+		return;
+	}
+	l->pend = xreallocarray(l->pend, l->npend + 1, sizeof(*l->pend));
+	struct pending *p = &l->pend[l->npend];
+	p->line = line;
+	p->col = col;
+	p->seq = l->npend++;
+	if (line == 0)
+		p->msg = aprintf("%s: %s", l->file, msg);
+	else if (path != NULL)
+		p->msg = aprintf("%s:%d:%d: %s: %s", l->file, line, col, path, msg);
+	else
+		p->msg = aprintf("%s:%d:%d: %s", l->file, line, col, msg);
+}
+
+static int
+pending_cmp(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Hand the errors to the caller in file order, and free the loader. */
+static void
+loader_done(struct loader *l)
+{
+	if (l->npend > 0)
+		qsort(l->pend, l->npend, sizeof(*l->pend), pending_cmp);
+	for (size_t i = 0; i < l->npend; i++) {
+		conf_errors_add(l->errs, "%s", l->pend[i].msg);
+		free(l->pend[i].msg);
+	}
+	free(l->pend);
+	free(l->set);
+	l->pend = NULL;
+	l->set = NULL;
+}
+
+static void
+node_free(struct node *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		node_free(n->kids[i]);
+	free(n->kids);
+	if (n->value != NULL) {
+		OPENSSL_cleanse(n->value, strlen(n->value));
+		free(n->value);
+	}
+	free(n);
+}
+
+static const char *
+node_kind_name(const struct node *n)
+{
+	switch (n->kind) {
+	case NODE_MAP: return "a map";
+	case NODE_SEQ: return "a list";
+	default: return "a scalar";
+	}
+}
+
+/* The key path of the value being parsed, from the open containers. */
+static void
+stack_path(const struct loader *l, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < l->depth; i++) {
+		const struct node *c = l->stack[i], *key;
+		/* an outer container's last kid is the open one inside it; the
+		 * innermost has not got the node being parsed yet */
+		size_t skip = i < l->depth - 1 ? 1 : 0;
+		if (c->kind != NODE_MAP || c->n < 1 + skip || (c->n - skip) % 2 == 0)
+			continue;
+		key = c->kids[c->n - 1 - skip];
+		if (key->kind != NODE_SCALAR)
+			continue;
+		int w = snprintf(buf + len, size - len, "%s%s", len ? "." : "", key->value);
+		if (w < 0 || (size_t)w >= size - len)
+			break;
+		len += (size_t)w;
+	}
+}
+
+static void
+perr(struct loader *l, const yaml_mark_t *m, const char *msg)
+{
+	char path[MAX_PATH_LEN];
+
+	stack_path(l, path, sizeof(path));
+	lerr(l, (int)m->line + 1, (int)m->column + 1, path[0] ? path : NULL, "%s", msg);
+}
+
+/* Attach n to the open container (or make it the root). */
+static void
+node_attach(struct loader *l, struct node **root, struct node *n)
+{
+	if (l->depth == 0) {
+		*root = n;
+		return;
+	}
+	struct node *p = l->stack[l->depth - 1];
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 4;
+		p->kids = xreallocarray(p->kids, p->cap, sizeof(*p->kids));
+	}
+	p->kids[p->n++] = n;
+}
+
+static struct node *
+node_new(enum node_kind kind, const yaml_mark_t *m)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		fatal("conf: calloc");
+	n->kind = kind;
+	n->line = (int)m->line + 1;
+	n->col = (int)m->column + 1;
+	return n;
+}
+
+/* 1-based line and column of a byte offset (reader errors have no mark). */
+static void
+offset_mark(const unsigned char *buf, size_t len, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else
+			(*col)++;
+	}
+}
+
+static void
+syntax_error(struct loader *l, yaml_parser_t *p, const unsigned char *buf, size_t len)
+{
+	const char *problem = p->problem ? p->problem : "unknown error";
+	int line, col;
+
+	if (p->error == YAML_READER_ERROR) {
+		offset_mark(buf, len, p->problem_offset, &line, &col);
+		lerr(l, line, col, NULL, "YAML error: %s", problem);
+	} else if (p->context != NULL)
+		lerr(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, NULL,
+		    "YAML syntax error: %s (%s at %d:%d)", problem, p->context,
+		    (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+	else
+		lerr(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, NULL,
+		    "YAML syntax error: %s", problem);
+}
+
+/*
+ * Events -> tree. Returns 0 with *root (NULL for an empty file), or -1 when
+ * the file cannot be read as a whole (syntax error, too deep, too big).
+ */
+static int
+parse_tree(struct loader *l, const unsigned char *buf, size_t len, struct node **root)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int done = 0, rc = 0, docs = 0;
+
+	*root = NULL;
+	if (!yaml_parser_initialize(&p))
+		fatalx("conf: yaml_parser_initialize");
+	yaml_parser_set_input_string(&p, buf, len);
+	while (!done) {
+		struct node *n = NULL;
+		const yaml_char_t *anchor = NULL;
+
+		if (!yaml_parser_parse(&p, &ev)) {
+			syntax_error(l, &p, buf, len);
+			rc = -1;
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1) {
+				lerr(l, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1, NULL,
+				    "only one YAML document is allowed");
+				rc = -1;
+				done = 1;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			perr(l, &ev.start_mark, "YAML aliases are not allowed");
+			n = node_new(NODE_BAD, &ev.start_mark);
+			break;
+		case YAML_SCALAR_EVENT:
+			anchor = ev.data.scalar.anchor;
+			n = node_new(NODE_SCALAR, &ev.start_mark);
+			if (strlen((char *)ev.data.scalar.value) != ev.data.scalar.length) {
+				perr(l, &ev.start_mark, "value contains a NUL character");
+				n->kind = NODE_BAD;
+				break;
+			}
+			n->value = xstrdup((char *)ev.data.scalar.value);
+			n->null = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			    (n->value[0] == '\0' || strcmp(n->value, "~") == 0 ||
+			    strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
+			    strcmp(n->value, "NULL") == 0);
+			break;
+		case YAML_MAPPING_START_EVENT:
+			anchor = ev.data.mapping_start.anchor;
+			n = node_new(NODE_MAP, &ev.start_mark);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			anchor = ev.data.sequence_start.anchor;
+			n = node_new(NODE_SEQ, &ev.start_mark);
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			l->depth--;
+			break;
+		default:
+			break;
+		}
+		if (anchor != NULL)
+			perr(l, &ev.start_mark, "YAML anchors are not allowed");
+		if (n != NULL) {
+			if (++l->nodes > MAX_NODES) {
+				lerr(l, n->line, n->col, NULL, "more than %d YAML nodes in one file",
+				    MAX_NODES);
+				node_free(n);
+				rc = -1;
+				done = 1;
+			} else if ((n->kind == NODE_MAP || n->kind == NODE_SEQ) &&
+			    l->depth == MAX_DEPTH) {
+				lerr(l, n->line, n->col, NULL, "maps and lists nest deeper than %d levels",
+				    MAX_DEPTH);
+				free(n);
+				rc = -1;
+				done = 1;
+			} else {
+				node_attach(l, root, n);
+				if (n->kind == NODE_MAP || n->kind == NODE_SEQ)
+					l->stack[l->depth++] = n;
+			}
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
+/* ---- the walk: tree against the table ---- */
+
+static int
+key_index(const struct loader *l, const char *path)
+{
+	for (size_t i = 0; i < l->nkeys; i++)
+		if (strcmp(l->keys[i].path, path) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A section is a map of keys: "tls" for "tls.key". */
+static int
+is_section(const struct loader *l, const char *path)
+{
+	size_t n = strlen(path);
+	for (size_t i = 0; i < l->nkeys; i++)
+		if (strncmp(l->keys[i].path, path, n) == 0 && l->keys[i].path[n] == '.')
+			return 1;
+	return 0;
+}
+
+static struct mark *
+section_mark(struct loader *l, const char *path)
+{
+	for (size_t i = 0; i < l->nsections; i++)
+		if (strcmp(l->sections[i].path, path) == 0)
+			return &l->sections[i].at;
+	return NULL;
+}
+
+/* Where to point at for a key: its value, else its section, else the top. */
+static struct mark
+key_mark(struct loader *l, const char *path)
+{
+	int i = key_index(l, path);
+	char sect[MAX_PATH_LEN];
+
+	if (i >= 0 && l->set[i].line != 0)
+		return l->set[i];
+	snprintf(sect, sizeof(sect), "%s", path);
+	for (char *dot; (dot = strrchr(sect, '.')) != NULL;) {
+		*dot = '\0';
+		struct mark *m = section_mark(l, sect);
+		if (m != NULL)
+			return *m;
+	}
+	return l->root;
+}
+
+static int
+key_given(const struct loader *l, const char *path)
+{
+	int i = key_index(l, path);
+	return i >= 0 && l->set[i].line != 0 && !l->set[i].null;
+}
+
+static void
+type_error(struct loader *l, const struct node *n, const char *path, const char *want)
+{
+	lerr(l, n->line, n->col, path, "expected %s, found %s", want, node_kind_name(n));
+}
+
+/* A list of scalars; user names or any non-empty strings. */
+static void
+set_list(struct loader *l, const struct conf_key *k, const struct node *v, const char *path,
+    struct conf_strlist *out)
+{
+	if (v->kind != NODE_SEQ) {
+		type_error(l, v, path, type_name(k->type));
+		return;
+	}
+	if (v->n > MAX_ENTRIES) {
+		lerr(l, v->line, v->col, path, "more than %d entries", MAX_ENTRIES);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		const struct node *it = v->kids[i];
+		if (it->kind == NODE_BAD)
+			continue;
+		if (it->kind != NODE_SCALAR) {
+			type_error(l, it, path, k->type == T_USERS ? "a user name" : "a name");
+			continue;
+		}
+		if (it->value[0] == '\0' || has_control(it->value))
+			lerr(l, it->line, it->col, path, "entry is empty or has a control character");
+		else if (k->type == T_USERS && !is_user_name(it->value))
+			lerr(l, it->line, it->col, path, "\"%s\" is not a valid user name", it->value);
+		else if (strlist_has(out, it->value))
+			lerr(l, it->line, it->col, path, "\"%s\" is listed twice", it->value);
+		else
+			strlist_add(out, it->value);
+	}
+}
+
+static void
+set_tables(struct loader *l, const struct node *v, const char *path, struct conf_token_tables *out)
+{
+	if (v->kind != NODE_MAP) {
+		type_error(l, v, path, type_name(T_TABLES));
+		return;
+	}
+	if (v->n / 2 > MAX_ENTRIES) {
+		lerr(l, v->line, v->col, path, "more than %d entries", MAX_ENTRIES);
+		return;
+	}
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		const struct node *kn = v->kids[i], *vn = v->kids[i + 1];
+		char sub[MAX_PATH_LEN];
+		int dup = 0;
+
+		if (kn->kind == NODE_BAD || vn->kind == NODE_BAD)
+			continue;
+		if (kn->kind != NODE_SCALAR) {
+			type_error(l, kn, path, "a table name");
+			continue;
+		}
+		if (!is_identifier(kn->value)) {
+			lerr(l, kn->line, kn->col, path, "\"%s\" is not a valid table name "
+			    "(use [a-z_][a-z0-9_]*, at most 63 characters)", kn->value);
+			continue;
+		}
+		for (size_t j = 0; j < out->n; j++)
+			dup |= strcmp(out->v[j].table, kn->value) == 0;
+		if (dup) {
+			lerr(l, kn->line, kn->col, path, "duplicate table \"%s\"", kn->value);
+			continue;
+		}
+		if (snprintf(sub, sizeof(sub), "%s.%s", path, kn->value) >= (int)sizeof(sub))
+			sub[sizeof(sub) - 1] = '\0';	/* only a message's key path */
+		if (vn->kind != NODE_SEQ) {
+			type_error(l, vn, sub, "a list of columns");
+			continue;
+		}
+		if (vn->n > MAX_ENTRIES) {
+			lerr(l, vn->line, vn->col, sub, "more than %d entries", MAX_ENTRIES);
+			continue;
+		}
+		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+		struct conf_token_table *t = &out->v[out->n++];
+		t->table = xstrdup(kn->value);
+		t->columns.v = NULL;
+		t->columns.n = 0;
+		for (size_t j = 0; j < vn->n; j++) {
+			const struct node *c = vn->kids[j];
+			if (c->kind == NODE_BAD)
+				continue;
+			if (c->kind != NODE_SCALAR)
+				type_error(l, c, sub, "a column name");
+			else if (!is_identifier(c->value))
+				lerr(l, c->line, c->col, sub, "\"%s\" is not a valid column name "
+				    "(use [a-z_][a-z0-9_]*, at most 63 characters)", c->value);
+			else if (strlist_has(&t->columns, c->value))
+				lerr(l, c->line, c->col, sub, "\"%s\" is listed twice", c->value);
+			else
+				strlist_add(&t->columns, c->value);
+		}
+	}
+}
+
+static void
+set_rcodes(struct loader *l, const struct node *v, const char *path, struct conf_return_codes *out)
+{
+	char err[256];
+
+	if (v->kind != NODE_MAP) {
+		type_error(l, v, path, type_name(T_RCODES));
+		return;
+	}
+	if (v->n / 2 > MAX_ENTRIES) {
+		lerr(l, v->line, v->col, path, "more than %d entries", MAX_ENTRIES);
+		return;
+	}
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		const struct node *kn = v->kids[i], *vn = v->kids[i + 1];
+		char sub[MAX_PATH_LEN];
+		long long code;
+		int success, dup = 0;
+
+		if (kn->kind == NODE_BAD || vn->kind == NODE_BAD)
+			continue;
+		if (kn->kind != NODE_SCALAR) {
+			type_error(l, kn, path, "an exit code");
+			continue;
+		}
+		if (units_int(kn->value, INT32_MIN, INT32_MAX, &code, err, sizeof(err)) == -1) {
+			lerr(l, kn->line, kn->col, path, "%s", err);
+			continue;
+		}
+		if (snprintf(sub, sizeof(sub), "%s.%s", path, kn->value) >= (int)sizeof(sub))
+			sub[sizeof(sub) - 1] = '\0';	/* only a message's key path */
+		if (vn->kind != NODE_SCALAR) {
+			type_error(l, vn, sub, "success or failure");
+			continue;
+		}
+		if (strcmp(vn->value, "success") == 0)
+			success = 1;
+		else if (strcmp(vn->value, "failure") == 0)
+			success = 0;
+		else {
+			lerr(l, vn->line, vn->col, sub,
+			    "\"%s\" is not an action (use success or failure)", vn->value);
+			continue;
+		}
+		for (size_t j = 0; j < out->n; j++)
+			dup |= out->v[j].code == code;
+		if (dup) {
+			lerr(l, kn->line, kn->col, path, "duplicate code %lld", code);
+			continue;
+		}
+		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+		out->v[out->n].code = code;
+		out->v[out->n].success = success;
+		out->n++;
+	}
+}
+
+static void
+set_key(struct loader *l, int idx, const struct node *v, const char *path)
+{
+	const struct conf_key *k = &l->keys[idx];
+	void *field = l->base + k->off;
+	char err[512];
+
+	if (l->set[idx].line != 0) {
+		lerr(l, v->line, v->col, path, "duplicate key (first set at %d:%d)",
+		    l->set[idx].line, l->set[idx].col);
+		return;
+	}
+	l->set[idx].line = v->line;
+	l->set[idx].col = v->col;
+	l->set[idx].null = v->kind == NODE_SCALAR && v->null;
+	if (l->set[idx].null)
+		return;	/* "key:" with no value: the default */
+	if (is_scalar_type(k->type)) {
+		if (v->kind != NODE_SCALAR)
+			type_error(l, v, path, type_name(k->type));
+		else if (scalar_parse(k, v->value, field, err, sizeof(err)) == -1)
+			lerr(l, v->line, v->col, path, "%s", err);
+		return;
+	}
+	switch (k->type) {
+	case T_USERS:
+	case T_STRLIST:
+		set_list(l, k, v, path, field);
+		break;
+	case T_TABLES:
+		set_tables(l, v, path, field);
+		break;
+	case T_RCODES:
+		set_rcodes(l, v, path, field);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+walk_map(struct loader *l, const struct node *map, const char *prefix)
+{
+	for (size_t i = 0; i + 1 < map->n; i += 2) {
+		const struct node *kn = map->kids[i], *vn = map->kids[i + 1];
+		char path[MAX_PATH_LEN];
+		int idx, w;
+
+		if (kn->kind == NODE_BAD)
+			continue;	/* reported while parsing */
+		if (kn->kind != NODE_SCALAR) {
+			lerr(l, kn->line, kn->col, prefix[0] ? prefix : NULL,
+			    "a key must be a scalar, found %s", node_kind_name(kn));
+			continue;
+		}
+		w = snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", kn->value);
+		if (w < 0 || (size_t)w >= sizeof(path) || strchr(kn->value, '.') != NULL ||
+		    kn->value[0] == '\0') {
+			lerr(l, kn->line, kn->col, NULL, "unknown key \"%.*s%s\" in %s config",
+			    60, path, w >= 60 ? "..." : "", l->kind);
+			continue;
+		}
+		if (vn->kind == NODE_BAD) {
+			/* reported while parsing; a required key is not "missing" */
+			if ((idx = key_index(l, path)) >= 0 && l->set[idx].line == 0) {
+				l->set[idx].line = vn->line;
+				l->set[idx].col = vn->col;
+			}
+			continue;
+		}
+		if ((idx = key_index(l, path)) >= 0) {
+			set_key(l, idx, vn, path);
+			continue;
+		}
+		if (!is_section(l, path)) {
+			lerr(l, kn->line, kn->col, NULL, "unknown key \"%s\" in %s config", path,
+			    l->kind);
+			continue;
+		}
+		struct mark *seen = section_mark(l, path);
+		if (seen != NULL) {
+			lerr(l, vn->line, vn->col, path, "duplicate key (first set at %d:%d)",
+			    seen->line, seen->col);
+			continue;
+		}
+		if (l->nsections < sizeof(l->sections) / sizeof(l->sections[0])) {
+			snprintf(l->sections[l->nsections].path, MAX_PATH_LEN, "%s", path);
+			l->sections[l->nsections].at.line = vn->line;
+			l->sections[l->nsections].at.col = vn->col;
+			l->nsections++;
+		}
+		if (vn->kind == NODE_SCALAR && vn->null)
+			continue;	/* "tls:" alone: an empty section */
+		if (vn->kind != NODE_MAP) {
+			type_error(l, vn, path, "a map");
+			continue;
+		}
+		walk_map(l, vn, path);
+	}
+}
+
+static void
+check_required(struct loader *l)
+{
+	for (size_t i = 0; i < l->nkeys; i++) {
+		if (!(l->keys[i].flags & F_REQUIRED))
+			continue;
+		if (l->set[i].line == 0) {
+			struct mark m = key_mark(l, l->keys[i].path);
+			lerr(l, m.line, m.col, l->keys[i].path, "required key is missing");
+		} else if (l->set[i].null)
+			lerr(l, l->set[i].line, l->set[i].col, l->keys[i].path,
+			    "required key has no value");
+	}
+}
+
+static void
+finish_scheduler(struct loader *l, struct conf_scheduler *c)
+{
+	char a[32], b[32];
+	struct mark m;
+
+	if (c->name == NULL) {
+		char host[256];
+		if (gethostname(host, sizeof(host)) == -1) {
+			m = key_mark(l, "name");
+			lerr(l, m.line, m.col, "name", "not set, and the host name is unknown: %s",
+			    strerror(errno));
+		} else {
+			host[sizeof(host) - 1] = '\0';
+			c->name = xstrdup(host);
+		}
+	}
+	if (!key_given(l, "heartbeat"))
+		c->heartbeat_ms = c->lease_ms / 3;
+	else if (c->heartbeat_ms >= c->lease_ms) {
+		units_format_duration(c->heartbeat_ms, a, sizeof(a));
+		units_format_duration(c->lease_ms, b, sizeof(b));
+		m = key_mark(l, "heartbeat");
+		lerr(l, m.line, m.col, "heartbeat", "%s must be shorter than lease (%s)", a, b);
+	}
+	if (c->retry_backoff_ms > c->retry_max_backoff_ms) {
+		units_format_duration(c->retry_backoff_ms, a, sizeof(a));
+		units_format_duration(c->retry_max_backoff_ms, b, sizeof(b));
+		m = key_mark(l, key_given(l, "retry.backoff") ? "retry.backoff" : "retry.max_backoff");
+		lerr(l, m.line, m.col, "retry.backoff", "%s is longer than retry.max_backoff (%s)",
+		    a, b);
+	}
+}
+
+/* Read the whole file, refusing one over CONF_MAX_FILE before parsing. */
+static unsigned char *
+read_file(const char *path, size_t *len, struct conf_errors *errs)
+{
+	struct stat st;
+	unsigned char *buf;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1) {
+		conf_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > CONF_MAX_FILE) {
+		conf_errors_add(errs, "%s: file is too large (%lld bytes; the limit is 1 MiB)",
+		    path, (long long)st.st_size);
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(CONF_MAX_FILE + 1);
+	if (buf == NULL)
+		fatal("conf: malloc");
+	for (;;) {
+		ssize_t r = read(fd, buf + n, CONF_MAX_FILE + 1 - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			conf_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > CONF_MAX_FILE) {
+			conf_errors_add(errs, "%s: file is too large (more than 1 MiB)", path);
+			goto fail;
+		}
+	}
+	close(fd);
+	*len = n;
+	return buf;
+fail:
+	OPENSSL_cleanse(buf, n);
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static void
+conf_struct_free(const struct conf_key *keys, size_t nkeys, char *base, char **path)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		field_free(&keys[i], base + keys[i].off);
+	free(*path);
+	free(base);
+}
+
+/*
+ * The common part of both loaders: base is a zeroed struct of the kind.
+ * Returns 0 when the whole file was walked (errors in it are counted in
+ * l->failed), -1 when it could not be read or parsed.
+ */
+static int
+conf_load(const char *path, const char *kind, const struct conf_key *keys, size_t nkeys,
+    char *base, struct conf_errors *errs, struct loader *l)
+{
+	unsigned char *buf;
+	size_t len = 0;
+	struct node *root = NULL;
+	char err[512];
+
+	memset(l, 0, sizeof(*l));
+	l->file = path;
+	l->kind = kind;
+	l->keys = keys;
+	l->nkeys = nkeys;
+	l->base = base;
+	l->errs = errs;
+	l->root.line = l->root.col = 1;
+	l->set = calloc(nkeys, sizeof(*l->set));
+	if (l->set == NULL)
+		fatal("conf: calloc");
+	for (size_t i = 0; i < nkeys; i++)
+		if (keys[i].def != NULL &&
+		    scalar_parse(&keys[i], keys[i].def, base + keys[i].off, err, sizeof(err)) == -1)
+			lerr(l, 0, 0, keys[i].path, "internal error: bad default: %s", err);
+
+	if ((buf = read_file(path, &len, errs)) == NULL) {
+		l->failed++;
+		return -1;
+	}
+	int rc = parse_tree(l, buf, len, &root);
+	if (rc == 0 && root != NULL && !(root->kind == NODE_SCALAR && root->null)) {
+		l->root.line = root->line;
+		l->root.col = root->col;
+		if (root->kind == NODE_MAP)
+			walk_map(l, root, "");
+		else {
+			if (root->kind != NODE_BAD)
+				lerr(l, root->line, root->col, NULL, "the %s config must be a map "
+				    "of keys, found %s", kind, node_kind_name(root));
+			rc = -1;
+		}
+	}
+	node_free(root);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
+}
+
+int
+conf_load_scheduler(const char *path, struct conf_scheduler **out, struct conf_errors *errs)
+{
+	struct conf_scheduler *c = calloc(1, sizeof(*c));
+	struct loader l;
+
+	if (c == NULL)
+		fatal("conf: calloc");
+	*out = NULL;
+	c->path = xstrdup(path);
+	if (conf_load(path, "scheduler", scheduler_keys, NKEYS(scheduler_keys), (char *)c, errs,
+	    &l) == 0) {
+		check_required(&l);
+		/* cross-checks only between values that are themselves valid */
+		if (!l.failed)
+			finish_scheduler(&l, c);
+	}
+	loader_done(&l);
+	if (l.failed) {
+		conf_free_scheduler(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+conf_load_agent(const char *path, struct conf_agent **out, struct conf_errors *errs)
+{
+	struct conf_agent *c = calloc(1, sizeof(*c));
+	struct loader l;
+
+	if (c == NULL)
+		fatal("conf: calloc");
+	*out = NULL;
+	c->path = xstrdup(path);
+	if (conf_load(path, "agent", agent_keys, NKEYS(agent_keys), (char *)c, errs, &l) == 0)
+		check_required(&l);
+	loader_done(&l);
+	if (l.failed) {
+		conf_free_agent(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+conf_free_scheduler(struct conf_scheduler *c)
+{
+	if (c != NULL)
+		conf_struct_free(scheduler_keys, NKEYS(scheduler_keys), (char *)c, &c->path);
+}
+
+void
+conf_free_agent(struct conf_agent *c)
+{
+	if (c != NULL)
+		conf_struct_free(agent_keys, NKEYS(agent_keys), (char *)c, &c->path);
+}
+
+static int
+conf_reload(const struct conf_key *keys, size_t nkeys, char *running, char *fresh,
+    const char *file, struct conf_errors *warns)
+{
+	int kept = 0;
+
+	for (size_t i = 0; i < nkeys; i++) {
+		const struct conf_key *k = &keys[i];
+		void *a = running + k->off, *b = fresh + k->off;
+		unsigned char tmp[64];
+		size_t size = field_size(k->type);
+
+		if (!(k->flags & F_RESTART) || field_eq(k->type, a, b) || size > sizeof(tmp))
+			continue;
+		memcpy(tmp, a, size);
+		memcpy(a, b, size);
+		memcpy(b, tmp, size);
+		conf_errors_add(warns, "%s: %s changed; it needs a restart, keeping the running value",
+		    file, k->path);
+		kept++;
+	}
+	return kept;
+}
+
+int
+conf_reload_scheduler(struct conf_scheduler *running, struct conf_scheduler *fresh,
+    struct conf_errors *warns)
+{
+	return conf_reload(scheduler_keys, NKEYS(scheduler_keys), (char *)running, (char *)fresh,
+	    fresh->path, warns);
+}
+
+int
+conf_reload_agent(struct conf_agent *running, struct conf_agent *fresh, struct conf_errors *warns)
+{
+	return conf_reload(agent_keys, NKEYS(agent_keys), (char *)running, (char *)fresh,
+	    fresh->path, warns);
+}
+
+int
+conf_agent_user_allowed(const struct conf_agent *c, const char *user)
+{
+	if (user == NULL || user[0] == '\0')
+		return 0;
+	if (c->run_as_default != NULL && strcmp(user, c->run_as_default) == 0)
+		return 1;
+	if (strcmp(user, "root") == 0 && c->run_as_allow_root)
+		return 1;
+	return strlist_has(&c->run_as_allow, user);
+}

@@ -1,0 +1,161 @@
+/*
+ * conf: config/scheduler.yaml and config/agent.yaml (libyaml) -> plain C
+ * structs, from one table of keys per file kind (type, default, reload or
+ * restart). Every error names file:line:column and the key path; all errors
+ * of a file are collected, not just the first.
+ * Who frees what: conf_load_* hands back a struct the caller frees with
+ * conf_free_*; every string and array in it belongs to that struct. A
+ * struct conf_errors starts zeroed ({0}) and is emptied with conf_errors_free.
+ */
+#ifndef PGFLEET_CONF_H
+#define PGFLEET_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* A config file larger than this is refused before it is parsed. */
+#define CONF_MAX_FILE (1024 * 1024)
+/* At most this many errors are kept; one more line says there were more. */
+#define CONF_MAX_ERRORS 50
+
+/* Messages, one per error (or per warning from conf_reload_*). */
+struct conf_errors {
+	char **msg;
+	size_t n;
+	size_t cap;
+	int truncated;	/* CONF_MAX_ERRORS reached: later messages dropped */
+};
+
+struct conf_strlist {
+	char **v;
+	size_t n;
+};
+
+struct conf_port_range {
+	int lo, hi;
+};
+
+/* host:port; port 0 means "any free port". */
+struct conf_listen {
+	char *host;	/* without the [] of an IPv6 address */
+	int port;
+};
+
+/* tokens.tables: table -> the columns %#!table@column% may read. */
+struct conf_token_table {
+	char *table;
+	struct conf_strlist columns;
+};
+
+struct conf_token_tables {
+	struct conf_token_table *v;
+	size_t n;
+};
+
+/* return_codes: exit code -> success (1) or failure (0). */
+struct conf_return_code {
+	long long code;
+	int success;
+};
+
+struct conf_return_codes {
+	struct conf_return_code *v;
+	size_t n;
+};
+
+struct conf_scheduler {
+	char *path;			/* the file it was loaded from */
+	char *database;			/* libpq conninfo; "" = PG* variables; wiped on free */
+	char *name;			/* default: the host name */
+	int workers;
+	int sessions_per_worker;
+	long long poll_interval_ms;
+	int claim_batch;
+	long long lease_ms;
+	long long heartbeat_ms;		/* default: lease / 3 */
+	int max_attempts;
+	char *spool;
+	struct conf_port_range transfer_ports;
+	char *transfer_advertise;
+	long long transfer_key_ttl_ms;
+	int agent_port;
+	long long timeout_connect_ms;
+	long long timeout_handshake_ms;
+	long long timeout_idle_ms;
+	int retry_max;
+	long long retry_backoff_ms;
+	long long retry_max_backoff_ms;
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	struct conf_token_tables token_tables;
+	int tokens_sql;			/* bool */
+	long long tokens_sql_timeout_ms;
+	struct conf_return_codes return_codes;
+	long long retention_ms;
+	long long drain_grace_ms;
+	int restart_limit_count;	/* worker restarts allowed ... */
+	long long restart_limit_window_ms;	/* ... within this window */
+	int log_level;			/* 1..7 */
+	char *log_file;			/* NULL: stderr */
+};
+
+struct conf_agent {
+	char *path;
+	char *computer;
+	long long computer_id;		/* 0: not set */
+	struct conf_listen listen;
+	char *temp_dir;
+	char *journal;
+	char *boot_env;
+	char *os;
+	struct conf_strlist run_as_allow;
+	char *run_as_default;
+	int run_as_allow_root;		/* bool */
+	unsigned long long max_output;
+	unsigned long long max_script;
+	long long timeout_ms;
+	long long kill_grace_ms;
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	struct conf_strlist tls_allow_clients;	/* empty: any certificate of our CA */
+	int log_level;
+	char *log_file;			/* NULL: stderr */
+	char *port_file;		/* NULL: none */
+};
+
+/*
+ * Load and check a whole file. Returns 0 and *out (free with conf_free_*),
+ * or -1 with *out NULL and at least one message added to errs.
+ */
+int conf_load_scheduler(const char *path, struct conf_scheduler **out, struct conf_errors *errs);
+int conf_load_agent(const char *path, struct conf_agent **out, struct conf_errors *errs);
+void conf_free_scheduler(struct conf_scheduler *c);
+void conf_free_agent(struct conf_agent *c);
+
+/*
+ * SIGHUP: given the running config and a freshly loaded one, every
+ * restart-only key whose value differs is swapped back, so that fresh holds
+ * the running value and running holds the unapplied one; a warning naming the
+ * key is added to warns for each. Use fresh from then on and free running.
+ * Returns the number of keys kept.
+ */
+int conf_reload_scheduler(struct conf_scheduler *running, struct conf_scheduler *fresh,
+    struct conf_errors *warns);
+int conf_reload_agent(struct conf_agent *running, struct conf_agent *fresh,
+    struct conf_errors *warns);
+
+/* Whether the agent may run a script as user: run_as.default, a name in
+ * run_as.allow, or root when run_as.allow_root is true. */
+int conf_agent_user_allowed(const struct conf_agent *c, const char *user);
+
+/* Errors (also usable by callers to add their own). */
+void conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* One message per line. */
+void conf_errors_print(const struct conf_errors *e, FILE *f);
+/* Frees the messages; e is zeroed and may be reused. */
+void conf_errors_free(struct conf_errors *e);
+
+#endif

@@ -1,0 +1,91 @@
+# Both daemons check their configs with -n: the shipped files (TLS paths
+# pointed at temporary files) pass; bad files fail with exit 2 and every
+# error on its own line, file:line:column first.
+. "$PGFLEET_TESTS/lib.sh"
+root=$(cd "$PGFLEET_TESTS/../.." && pwd)
+
+for f in ca.crt scheduler.crt scheduler.key web-01.crt web-01.key; do
+	echo "placeholder" >"$TESTDIR/$f"
+done
+chmod 600 "$TESTDIR/scheduler.key" "$TESTDIR/web-01.key"
+sed "s#/etc/pgfleet/#$TESTDIR/#" "$root/config/scheduler.yaml" >"$TESTDIR/scheduler.yaml"
+sed "s#/etc/pgfleet/#$TESTDIR/#" "$root/config/agent.yaml" >"$TESTDIR/agent.yaml"
+
+# run NAME ARGS...: exit code in $rc, output in $TESTDIR/NAME.out and .err
+run() {
+	name=$1; shift
+	rc=0
+	"$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err" || rc=$?
+}
+
+run sched "$BIN/pgfleet-scheduler" -c "$TESTDIR/scheduler.yaml" -n
+assert_eq "$rc" 0 "scheduler -n exit code"
+assert_eq "$(cat "$TESTDIR/sched.out")" "configuration OK" "scheduler -n output"
+assert_eq "$(cat "$TESTDIR/sched.err")" "" "scheduler -n errors"
+ok "shipped scheduler.yaml passes -n"
+
+run agent "$BIN/pgfleet-agent" -c "$TESTDIR/agent.yaml" -n
+assert_eq "$rc" 0 "agent -n exit code"
+assert_eq "$(cat "$TESTDIR/agent.out")" "configuration OK" "agent -n output"
+ok "shipped agent.yaml passes -n"
+
+run daemon "$BIN/pgfleet-scheduler" -c "$TESTDIR/scheduler.yaml"
+assert_eq "$rc" 2 "scheduler without -n"
+grep -q "daemon mode arrives with the scheduler issue" "$TESTDIR/daemon.err" || fail "no placeholder message"
+ok "without -n a valid config still stops (daemon not built yet)"
+
+# a bad agent config: three errors, all reported, in file order
+cat >"$TESTDIR/bad-agent.yaml" <<YAML
+computer: web-01
+lisen: 0.0.0.0:4020
+max_output: 64XB
+tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/web-01.crt, key: $TESTDIR/open.key}
+YAML
+echo "placeholder" >"$TESTDIR/open.key"
+chmod 644 "$TESTDIR/open.key"
+run bad "$BIN/pgfleet-agent" -c "$TESTDIR/bad-agent.yaml" -n
+assert_eq "$rc" 2 "bad agent config exit code"
+assert_eq "$(wc -l <"$TESTDIR/bad.err")" 3 "number of error lines"
+assert_eq "$(sed -n 1p "$TESTDIR/bad.err")" \
+	"$TESTDIR/bad-agent.yaml:2:1: unknown key \"lisen\" in agent config" "first error"
+assert_eq "$(sed -n 2p "$TESTDIR/bad.err")" \
+	"$TESTDIR/bad-agent.yaml:3:13: max_output: \"64XB\" has an unknown size unit (use B, KiB, MiB or GiB)" \
+	"second error"
+sed -n 3p "$TESTDIR/bad.err" | grep -q "^$TESTDIR/bad-agent.yaml:4:[0-9]*: tls.key: $TESTDIR/open.key is readable by others (mode 0644); chmod 600 it$" ||
+	fail "third error: $(sed -n 3p "$TESTDIR/bad.err")"
+assert_eq "$(cat "$TESTDIR/bad.out")" "" "nothing on stdout"
+ok "bad agent config: exit 2, every error on its own line"
+
+# a bad scheduler config: an alias and a missing required key
+cat >"$TESTDIR/bad-sched.yaml" <<YAML
+workers: &w 4
+tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/scheduler.crt}
+claim_batch: *w
+YAML
+run bads "$BIN/pgfleet-scheduler" -c "$TESTDIR/bad-sched.yaml" -n
+assert_eq "$rc" 2 "bad scheduler config exit code"
+cat >"$TESTDIR/expected" <<TXT
+$TESTDIR/bad-sched.yaml:1:10: workers: YAML anchors are not allowed
+$TESTDIR/bad-sched.yaml:2:6: tls.key: required key is missing
+$TESTDIR/bad-sched.yaml:3:14: claim_batch: YAML aliases are not allowed
+TXT
+diff -u "$TESTDIR/expected" "$TESTDIR/bads.err" || fail "bad scheduler config messages"
+ok "bad scheduler config: exit 2, alias and missing key reported"
+
+run missing "$BIN/pgfleet-scheduler" -c "$TESTDIR/none.yaml" -n
+assert_eq "$rc" 2 "missing file exit code"
+assert_eq "$(cat "$TESTDIR/missing.err")" "$TESTDIR/none.yaml: cannot open: No such file or directory" "missing file"
+ok "missing config file"
+
+run help "$BIN/pgfleet-scheduler" --help
+assert_eq "$rc" 0 "--help exit code"
+grep -q "^usage: pgfleet-scheduler" "$TESTDIR/help.out" || fail "no usage on stdout"
+run helpa "$BIN/pgfleet-agent" -h
+assert_eq "$rc" 0 "agent -h exit code"
+grep -q "^usage: pgfleet-agent" "$TESTDIR/helpa.out" || fail "no agent usage on stdout"
+run badopt "$BIN/pgfleet-agent" -x
+assert_eq "$rc" 2 "bad option exit code"
+grep -q "^usage: pgfleet-agent" "$TESTDIR/badopt.err" || fail "no usage on stderr"
+run extra "$BIN/pgfleet-agent" -n stray
+assert_eq "$rc" 2 "stray argument exit code"
+ok "options: -h/--help, bad option, stray argument"

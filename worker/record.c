@@ -48,6 +48,9 @@ static const char SQL_ADVANCE[] =
     " FROM unnest($1::bigint[], $2::int[]) AS v(id, seq)"
     " WHERE e.event_id = v.id AND e.lease_owner = $3 AND e.state = 'running'";
 
+/* One notification per flush, never per row: the schedules this flush touched. */
+static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
+
 static const char SQL_FINISH[] =
     "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code)"
     " FROM unnest($1::bigint[], $2::text[], $3::int[]) WITH ORDINALITY AS v(id, st, code, n)"
@@ -193,25 +196,28 @@ record_status(struct record *r, const struct record_row *row)
 }
 
 int
-record_advance(struct record *r, int64_t event_id, int next_task_seq)
+record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int next_task_seq)
 {
 	struct op *o = op_push(r);
 	if (o == NULL)
 		return -1;
 	o->kind = OP_ADVANCE;
 	o->event_id = event_id;
+	o->schedule_id = schedule_id;
 	o->task_seq = next_task_seq;
 	return 0;
 }
 
 int
-record_finish(struct record *r, int64_t event_id, const char *state, int status_code)
+record_finish(struct record *r, int64_t event_id, int64_t schedule_id, const char *state,
+    int status_code)
 {
 	struct op *o = op_push(r);
 	if (o == NULL)
 		return -1;
 	o->kind = OP_FINISH;
 	o->event_id = event_id;
+	o->schedule_id = schedule_id;
 	o->status_code = status_code;
 	snprintf(o->state, sizeof(o->state), "%s", state);
 	return 0;
@@ -389,6 +395,32 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 	return rc;
 }
 
+/* "100000001,100000002": the distinct schedules of the queued operations. */
+static int
+flush_notify(struct record *r, char *err, size_t errlen)
+{
+	char payload[7000];
+	size_t len = 0;
+	payload[0] = '\0';
+	int64_t seen[64];
+	int nseen = 0;
+	for (int i = 0; i < r->n && nseen < 64; i++) {
+		int64_t sid = r->ops[i].schedule_id;
+		int dup = sid == 0;
+		for (int k = 0; k < nseen && !dup; k++)
+			dup = seen[k] == sid;
+		if (dup)
+			continue;
+		seen[nseen++] = sid;
+		len += (size_t)snprintf(payload + len, sizeof(payload) - len, "%s%" PRId64,
+		    len > 0 ? "," : "", sid);
+	}
+	if (nseen == 0)
+		return 0;
+	const char *params[] = {payload};
+	return db_exec(r->db, NULL, SQL_PROGRESS, 1, params, err, errlen);
+}
+
 int
 record_flush(struct record *r, char *err, size_t errlen)
 {
@@ -401,7 +433,8 @@ record_flush(struct record *r, char *err, size_t errlen)
 	if (db_begin(r->db, err, errlen) == -1)
 		return -1;
 	if (flush_status(r, &nrows, err, errlen) == -1 || flush_advance(r, err, errlen) == -1 ||
-	    flush_finish(r, &fin, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
+	    flush_finish(r, &fin, err, errlen) == -1 || flush_notify(r, err, errlen) == -1 ||
+	    db_commit(r->db, err, errlen) == -1) {
 		db_result_free(fin);
 		db_rollback(r->db, NULL, 0);
 		return -1;

@@ -2,7 +2,8 @@
  * record: a worker's batched writes to PostgreSQL: status rows, NEXT_TASK_SEQ
  * advances and event ends, applied in the order queued, many per transaction.
  * A failed flush rolls back and keeps everything queued for the next try, so a
- * reply the worker holds is never lost. The record owns its queue; strings
+ * reply the worker holds is never lost. Each flush sends one NOTIFY on
+ * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`). The record owns its queue; strings
  * given to it are copied.
  */
 #ifndef PGFLEET_RECORD_H
@@ -37,9 +38,10 @@ struct record *record_new(struct db *db, const char *owner, record_finished_fn c
 void record_free(struct record *r);
 /* Queue; -1 only when out of memory. */
 int record_status(struct record *r, const struct record_row *row);
-int record_advance(struct record *r, int64_t event_id, int next_task_seq);
+int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int next_task_seq);
 /* state: "done", "failed" or "cancelled". */
-int record_finish(struct record *r, int64_t event_id, const char *state, int status_code);
+int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, const char *state,
+    int status_code);
 /* Write everything queued in one transaction. 0 (also when empty), or -1 with err. */
 int record_flush(struct record *r, char *err, size_t errlen);
 /* Operations waiting to be written. */

@@ -96,9 +96,10 @@ void
 transfer_keys_prune(struct transfer_keys *k)
 {
 	long long now = k->now(k->now_arg);
+	long long keep = k->ttl > TRANSFER_KEY_KEEP_MS ? k->ttl : TRANSFER_KEY_KEEP_MS;
 	int j = 0;
 	for (int i = 0; i < k->n; i++) {
-		if (now >= k->e[i].expires + k->ttl) {
+		if (now >= k->e[i].expires + keep) {
 			entry_clear(&k->e[i]);
 			continue;
 		}

@@ -13,6 +13,7 @@
 
 #define TRANSFER_KEY_HEX 32            /* characters of a key */
 #define TRANSFER_KEY_TTL_MS 30000      /* default lifetime */
+#define TRANSFER_KEY_KEEP_MS 60000     /* spent or expired keys kept at least this long, to name the refusal */
 #define TRANSFER_CHECKSUM_MAX 72       /* "sha256:" + 64 hex + NUL */
 
 struct transfer_keys;
@@ -51,7 +52,10 @@ int transfer_keys_add(struct transfer_keys *k, long long event_id, int seq, cons
 int transfer_keys_take(struct transfer_keys *k, const char *key_hex, long long event_id, int seq,
     struct transfer_key_grant *grant, char *err, size_t errlen);
 void transfer_key_grant_clear(struct transfer_key_grant *g);
-/* Drop entries past their expiry (kept one more TTL to tell "expired" from "unknown"). */
+/*
+ * Drop entries past their expiry plus max(TTL, TRANSFER_KEY_KEEP_MS): until
+ * then a spent or expired key is refused by name rather than as "unknown".
+ */
 void transfer_keys_prune(struct transfer_keys *k);
 /* Entries held, live or spent (tests, stats). */
 int transfer_keys_count(const struct transfer_keys *k);

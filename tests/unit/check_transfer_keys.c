@@ -175,17 +175,18 @@ START_TEST(test_transfer_keys_prune_drops_old_entries)
 	ck_assert_int_eq(transfer_keys_add(k, 1, 0, "/f", 1, SUM, a, err, sizeof(err)), 0);
 	ck_assert_int_eq(transfer_keys_take(k, a, 1, 0, &g, err, sizeof(err)), 0);
 	transfer_key_grant_clear(&g);
-	fake_now += 500;
+	fake_now += 5000;
 	ck_assert_int_eq(transfer_keys_add(k, 1, 0, "/f", 1, SUM, b, err, sizeof(err)), 0);
 	ck_assert_int_eq(transfer_keys_count(k), 2);
-	fake_now += 1500; /* a: expiry + ttl passed; b: expired, still told apart */
+	/* a: expiry + TRANSFER_KEY_KEEP_MS passed; b: expired, still told apart */
+	fake_now += TRANSFER_KEY_KEEP_MS - 4000;
 	transfer_keys_prune(k);
 	ck_assert_int_eq(transfer_keys_count(k), 1);
 	ck_assert_int_eq(transfer_keys_take(k, a, 1, 0, &g, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "transfer key is unknown");
 	ck_assert_int_eq(transfer_keys_take(k, b, 1, 0, &g, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "transfer key has expired");
-	fake_now += 1000;
+	fake_now += 5000;
 	transfer_keys_prune(k);
 	ck_assert_int_eq(transfer_keys_count(k), 0);
 	transfer_keys_free(k);

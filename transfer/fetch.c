@@ -113,6 +113,17 @@ checksum_valid(const char *c)
 	return 1;
 }
 
+/* Level 7: every message, with the key masked by wire_dump. */
+static void
+trace_msg(const char *what, const struct wire_msg *m)
+{
+	if (!log_enabled(LOG_TRACE))
+		return;
+	char *d = wire_dump(m);
+	log_trace("fetch: %s %s", what, d != NULL ? d : "(message)");
+	free(d);
+}
+
 static int
 send_request(SSL *ssl, const char *key, long long event_id, int seq, long long timeout_ms, char *err, size_t errlen)
 {
@@ -130,6 +141,7 @@ send_request(SSL *ssl, const char *key, long long event_id, int seq, long long t
 		snprintf(err, errlen, "fetch request could not be built");
 		goto out;
 	}
+	trace_msg("sent", m);
 	rc = tls_write_all(ssl, buf, len, timeout_ms, err, errlen);
 out:
 	if (buf != NULL) {
@@ -175,6 +187,8 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 			m = wire_parser_take(p);
 			if (m == NULL)
 				snprintf(err, errlen, "out of memory");
+			else
+				trace_msg("received", m);
 			*start = used;
 			*end = (size_t)n;
 			break;

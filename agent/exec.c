@@ -265,6 +265,27 @@ struct child_args {
  */
 static const struct child_args *volatile child_keep;
 
+/*
+ * glibc refuses sigaction on the two signals it keeps for itself (32, 33),
+ * yet they may come ignored from whoever started us (GNU make does this)
+ * and an ignored signal survives exec: reset them with the raw system call.
+ */
+static void
+reset_reserved_signal(int sig)
+{
+#if defined(SYS_rt_sigaction) && (defined(__x86_64__) || defined(__aarch64__) || defined(__riscv))
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned long mask;
+	} k = {SIG_DFL, 0, NULL, 0};
+	(void)syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+#else
+	(void)sig;
+#endif
+}
+
 /* Runs in the forked child; never returns. */
 static void __attribute__((noreturn))
 child_run(const struct child_args *a)
@@ -279,7 +300,8 @@ child_run(const struct child_args *a)
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
+		if (sigaction(sig, &sa, NULL) < 0 && errno == EINVAL)
+			reset_reserved_signal(sig);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -576,7 +576,10 @@ START_TEST(test_exec_child_gets_default_signals)
 	sigaction(SIGHUP, &oldhup, NULL);
 	ck_assert_int_eq(r.status_code, 0);
 	char line[128];
-	ck_assert_str_eq(status_line(r.output, "\nSigIgn:", line, sizeof(line)), "\nSigIgn:\t0000000000000000");
+	unsigned long long ignored = ~0ULL;
+	ck_assert_int_eq(sscanf(status_line(r.output, "\nSigIgn:", line, sizeof(line)), "\nSigIgn:\t%llx",
+	    &ignored), 1);
+	ck_assert_uint_eq(ignored, 0);
 	/* valgrind does not hand the guest's signal mask to execve. */
 	if (!under_valgrind())
 		ck_assert_str_eq(status_line(r.output, "\nSigBlk:", line, sizeof(line)),

@@ -614,8 +614,9 @@ session_result(struct session *s, struct wire_msg *m)
 	s->retries = 0;
 	log_info("event %s: task %d ended with code %d (%s)", s->eid, t->seq, code,
 	    result != NULL ? result : "no result");
-	if (s->cancelled && code == STATUS_CANCELLED) {
-		session_end(s, "cancelled", code);
+	if (s->cancelled && (code == STATUS_CANCELLED || s->cur + 1 < s->ntasks)) {
+		/* the operator's cancel wins over whatever tasks are left */
+		session_end(s, "cancelled", STATUS_CANCELLED);
 		return;
 	}
 	struct outcome_rules rules = {.success_codes = t->success, .nsuccess = t->nsuccess,
@@ -631,7 +632,7 @@ session_result(struct session *s, struct wire_msg *m)
 	rules.nglobal = ng;
 	enum outcome o = outcome_of(code, &rules);
 	int go_on = outcome_next(o, t->on_failure_continue, &s->failed);
-	if (go_on && s->cur + 1 < s->ntasks && !s->cancelled) {
+	if (go_on && s->cur + 1 < s->ntasks) {
 		s->cur++;
 		session_next_task(s);
 		return;

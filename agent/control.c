@@ -220,7 +220,7 @@ conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
 		if (n == 0)
 			return READ_CLOSED;
 		if (n < 0) {
-			log_detail("connection %s: %s", c->env->peer_addr, err);
+			log_debug("connection %s: %s", c->env->peer_addr, err);
 			return READ_CLOSED;
 		}
 		c->len = (size_t)n;

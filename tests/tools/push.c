@@ -12,7 +12,8 @@
  *   --interpreter, --os-required, --boot-env, --port-range LO-HI
  *   forged requests: --key-override HEX, --reuse (spend the key first),
  *   --expire-ms MS (key lifetime, waited out before sending), --filename V,
- *   --execute V, --no-transfer-host
+ *   --execute V, --no-transfer-host, --request NAME (another Request=),
+ *   --drop KEY (leave a key out)
  *   --cancel: Request=Cancel for --event/--seq instead
  *   --wait-ms MS: give up after this long (default 120000)
  */
@@ -45,7 +46,7 @@
 
 struct opts {
 	const char *ca, *cert, *key, *host, *name, *script, *run_as, *interpreter, *os_required, *boot_env;
-	const char *key_override, *filename, *execute, *body_file;
+	const char *key_override, *filename, *execute, *body_file, *request, *drop;
 	long long port, event, seq, schedule, computer, timeout, expire_ms, wait_ms;
 	int port_lo, port_hi, reuse, cancel, no_transfer_host;
 };
@@ -119,6 +120,8 @@ parse(int argc, char **argv)
 		else if (strcmp(a, "--filename") == 0) o.filename = v;
 		else if (strcmp(a, "--execute") == 0) o.execute = v;
 		else if (strcmp(a, "--body") == 0) o.body_file = v;
+		else if (strcmp(a, "--request") == 0) o.request = v;
+		else if (strcmp(a, "--drop") == 0) o.drop = v;
 		else if (strcmp(a, "--port") == 0) o.port = num(v);
 		else if (strcmp(a, "--event") == 0) o.event = num(v);
 		else if (strcmp(a, "--seq") == 0) o.seq = num(v);
@@ -138,7 +141,10 @@ parse(int argc, char **argv)
 		die("%s", "needs --script (or --cancel)");
 }
 
-#define ADD(k, ...) (void)wire_addf(m, err, sizeof(err), k, __VA_ARGS__)
+#define ADD(k, ...) do { \
+	if (o.drop == NULL || strcmp(o.drop, k) != 0) \
+		(void)wire_addf(m, err, sizeof(err), k, __VA_ARGS__); \
+} while (0)
 
 static struct wire_msg *
 build_request(void)
@@ -161,7 +167,7 @@ build_request(void)
 		execute = exec_buf;
 	}
 	long long now = (long long)time(NULL);
-	ADD("Request", "SendFile");
+	ADD("Request", "%s", o.request != NULL ? o.request : "SendFile");
 	ADD("Filename", "%s", filename);
 	ADD("Date", "%lld", now);
 	ADD("Attributes", "32");

@@ -3,7 +3,8 @@
 # code comes back as the seed's replies say (2500, 2501, Reply=SendFile):
 # 0 (Success), 1 and 42 (Failed), the timeout code, 1 MiB of output capped with
 # the mark, run-as refused and OS requirement refused without fetching; the
-# temp dir is left empty; SIGTERM stops the agent.
+# temp dir is left empty; SIGHUP reloads; SIGTERM drains, cancels what still
+# runs (answered -8) and stops the agent.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/agent_lib.sh"
 agent_pki
@@ -74,8 +75,26 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 fi
 empty_dir "$AGENT_DIR/temp" "temp dir after every run"
 
+sed -i 's/^max_output: .*/max_output: 1KiB/' "$AGENT_DIR/agent.yaml"
+kill -HUP "$AGENT_PID"
+wait_for 10 "the agent reloads on SIGHUP" grep -q "configuration .*agent.yaml reloaded" "$AGENT_LOG"
+push "$O.hup" --event 109 --body "$O.hup.body" --script "$(script big2.sh 'head -c 5000 /dev/zero | tr "\0" y')"
+expect_code "$O.hup" 0 "after SIGHUP"
+size=$(wc -c <"$O.hup.body")
+[ "$size" -le 1024 ] || fail "max_output reloaded to 1KiB, body has $size bytes"
+ok "SIGHUP reloads the config (max_output now 1KiB: $size bytes kept) and the agent keeps serving"
+
+spawn "$BIN/pgfleet-test-push" --ca "$P/ca.crt" --cert "$P/sched-a.crt" --key "$P/sched-a.key" \
+	--port "$AGENT_PORT" --name web-01 --computer 5000011 --event 110 \
+	--script "$(script long.sh 'sleep 60')" >"$O.long" 2>"$O.long.err"
+wait_for 10 "a long task started" grep -q '^Status-Code=2501$' "$O.long"
+start=$(date +%s)
 kill -TERM "$AGENT_PID"
-wait_for 10 "the agent stops on SIGTERM" sh -c "! kill -0 $AGENT_PID"
+wait_for 25 "the agent stops on SIGTERM" sh -c "! kill -0 $AGENT_PID"
+expect_code "$O.long" -8 "task running while the agent stops"
+assert_eq "$(value "$O.long" Error)" "cancelled: agent stopping" "Error of a task cut by a stop"
 [ ! -e "$AGENT_DIR/port" ] || fail "port file left behind"
+grep -q "stopping: 1 connection open" "$AGENT_LOG" || fail "no drain line in the log"
 grep -q "stopped" "$AGENT_LOG" || fail "no stop line in the log"
-ok "SIGTERM stops the agent"
+empty_dir "$AGENT_DIR/temp" "temp dir after the stop"
+ok "SIGTERM: drain, then the running task is cancelled and answered -8 (agent stopping), exit in $(( $(date +%s) - start )) s"

@@ -185,6 +185,8 @@ run_one() { # run_one CLAIMERS MAXCONC
 		check "max running per schedule <= $mc" "$([ "$persched" -le "$mc" ] && echo yes || echo "no ($persched)")" yes
 	fi
 	echo "    $nsamples samples: peak running $peak, peak per schedule $persched"
+	echo "    after the run: pgfleet.schedule ($SCHEDULES rows) takes $(q "SELECT pg_relation_size('pgfleet.schedule') / 8192") pages," \
+		"pgfleet.computer $(q "SELECT pg_relation_size('pgfleet.computer') / 8192") pages"
 	[ "$run_ok" = 1 ] || failed=1
 	row=$(printf '| %8s | %14s | %6s | %8s | %9s | %8s | %8s | %12s | %6s | %2s |' \
 		"$nc" "$mc" "$(calc "sprintf(\"%.2f\", $secs)")" "$claims" "$empty" \

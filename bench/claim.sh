@@ -63,8 +63,11 @@ SELECT pg_sleep(0.005), NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE state IN (
 \q
 \endif
 \else
-SELECT count(*) FILTER (WHERE pgfleet.finish_event(v.id, :'owner', 'done', 0)) AS fin
-FROM unnest(string_to_array(:'ids', ',')::bigint[]) AS v(id) \gset
+SELECT count(*) FILTER (WHERE x.ok) AS fin
+FROM (SELECT pgfleet.finish_event(v.id, :'owner', 'done', 0) AS ok
+      FROM unnest(string_to_array(:'ids', ',')::bigint[]) AS v(id)
+      JOIN pgfleet.event e ON e.event_id = v.id
+      ORDER BY e.schedule_id, v.id) x \gset
 \echo F :fin
 \endif
 EOF

@@ -30,51 +30,98 @@ BEGIN
 	RETURN n;
 END $$;
 
--- Claim up to p_limit due events: one per free computer, within each
--- schedule's max_concurrent. The limit is carried on the locked rows
--- (computer.running_event, schedule.running), see DESIGN.md "Claiming".
+-- Claim up to p_limit due events: the oldest due pending event of each free
+-- computer, within each schedule's max_concurrent. The limits live on rows the
+-- claim locks (computer.running_event, schedule.running; DESIGN.md "Claiming").
+-- Lock order, the same in every function here: schedule rows, then computer
+-- rows. A claim takes both with SKIP LOCKED and so never waits for anyone: a
+-- finishing worker (event -> computer -> schedule, batches sorted by schedule)
+-- can wait for a claim but never the other way round, so no cycle can form.
+-- Each schedule row is updated once per claim, however many of its events.
 CREATE FUNCTION pgfleet.claim_events(p_limit int, p_owner text, p_lease interval)
 RETURNS TABLE (event_id bigint, schedule_id bigint, computer_id bigint,
                next_task_seq int, attempt int, status_code int)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
+	c_eid bigint[];
+	c_sid bigint[];
+	c_cid bigint[];
+	l_sid bigint[] := '{}';
+	l_room int[] := '{}';
+	l_cid bigint[];
+	p_eid bigint[] := '{}';
 	r record;
-	n int := 0;
+	j int;
 BEGIN
+	-- candidates: one index probe per free computer, oldest due first
+	SELECT array_agg(x.event_id ORDER BY x.due_at, x.event_id),
+	       array_agg(x.schedule_id ORDER BY x.due_at, x.event_id),
+	       array_agg(x.computer_id ORDER BY x.due_at, x.event_id)
+	INTO c_eid, c_sid, c_cid
+	FROM (SELECT p.event_id, p.schedule_id, c.computer_id, p.due_at
+	      FROM pgfleet.computer c
+	      CROSS JOIN LATERAL (SELECT e.event_id, e.schedule_id, e.due_at
+	                          FROM pgfleet.event e
+	                          WHERE e.computer_id = c.computer_id AND e.state = 'pending'
+	                          ORDER BY e.due_at, e.event_id LIMIT 1) p
+	      WHERE c.running_event IS NULL AND c.enabled AND p.due_at <= now()
+	      ORDER BY p.due_at, p.event_id
+	      LIMIT 4 * p_limit) x;
+	IF c_eid IS NULL THEN
+		RETURN;
+	END IF;
+	-- their schedules, in id order; a schedule another transaction holds waits
+	-- for the next claim
 	FOR r IN
-		SELECT * FROM (
-			SELECT DISTINCT ON (e.computer_id) e.event_id AS eid, e.schedule_id AS sid,
-			       e.computer_id AS cid, e.due_at AS due
-			FROM pgfleet.event e
-			JOIN pgfleet.computer c ON c.computer_id = e.computer_id
-			WHERE e.state = 'pending' AND e.due_at <= now()
-			  AND c.running_event IS NULL AND c.enabled
-			ORDER BY e.computer_id, e.due_at, e.event_id) oldest_per_computer
-		ORDER BY due, eid
+		SELECT s.schedule_id AS sid,
+		       CASE WHEN s.max_concurrent IS NULL THEN p_limit
+		            ELSE greatest(s.max_concurrent - s.running, 0) END AS room
+		FROM pgfleet.schedule s
+		WHERE s.schedule_id = ANY (c_sid) AND s.state IN ('pending', 'running')
+		ORDER BY s.schedule_id
+		FOR UPDATE SKIP LOCKED
 	LOOP
-		EXIT WHEN n >= p_limit;
-		PERFORM 1 FROM pgfleet.computer c
-		WHERE c.computer_id = r.cid AND c.running_event IS NULL
-		FOR UPDATE SKIP LOCKED;
-		CONTINUE WHEN NOT FOUND;
-		UPDATE pgfleet.schedule s SET running = s.running + 1, state = 'running'
-		WHERE s.schedule_id = r.sid AND s.state IN ('pending', 'running')
-		  AND (s.max_concurrent IS NULL OR s.running < s.max_concurrent);
-		CONTINUE WHEN NOT FOUND;
+		l_sid := l_sid || r.sid;
+		l_room := l_room || r.room;
+	END LOOP;
+	-- their computers, still free (a row changed since our snapshot may stay
+	-- locked though it fails the check: harmless, we never wait)
+	SELECT array_agg(f.computer_id) INTO l_cid
+	FROM (SELECT c.computer_id FROM pgfleet.computer c
+	      WHERE c.computer_id = ANY (c_cid) AND c.running_event IS NULL
+	      ORDER BY c.computer_id
+	      FOR UPDATE SKIP LOCKED) f;
+	IF l_cid IS NULL OR cardinality(l_sid) = 0 THEN
+		RETURN;
+	END IF;
+	FOR i IN 1 .. cardinality(c_eid) LOOP
+		EXIT WHEN cardinality(p_eid) >= p_limit;
+		CONTINUE WHEN array_position(l_cid, c_cid[i]) IS NULL;
+		j := array_position(l_sid, c_sid[i]);
+		CONTINUE WHEN j IS NULL OR l_room[j] <= 0;
+		l_room[j] := l_room[j] - 1;
+		p_eid := p_eid || c_eid[i];
+	END LOOP;
+	RETURN QUERY
+	WITH ev AS (
 		UPDATE pgfleet.event e
 		SET state = 'running', lease_owner = p_owner, lease_until = now() + p_lease,
 		    started_at = coalesce(e.started_at, now())
-		WHERE e.event_id = r.eid AND e.state = 'pending';
-		IF NOT FOUND THEN
-			UPDATE pgfleet.schedule s SET running = s.running - 1 WHERE s.schedule_id = r.sid;
-			CONTINUE;
-		END IF;
-		UPDATE pgfleet.computer c SET running_event = r.eid WHERE c.computer_id = r.cid;
-		n := n + 1;
-		RETURN QUERY SELECT e.event_id, e.schedule_id, e.computer_id, e.next_task_seq,
-		                    e.attempt, coalesce(e.status_code, 0)
-		             FROM pgfleet.event e WHERE e.event_id = r.eid;
-	END LOOP;
+		WHERE e.event_id = ANY (p_eid) AND e.state = 'pending'
+		RETURNING e.event_id, e.schedule_id, e.computer_id, e.next_task_seq, e.attempt,
+		          coalesce(e.status_code, 0) AS code),
+	comp AS (
+		UPDATE pgfleet.computer c SET running_event = ev.event_id
+		FROM ev WHERE c.computer_id = ev.computer_id
+		RETURNING c.computer_id),
+	sched AS (
+		UPDATE pgfleet.schedule s SET running = s.running + x.k, state = 'running'
+		FROM (SELECT ev.schedule_id, count(*)::int AS k FROM ev GROUP BY ev.schedule_id) x
+		WHERE s.schedule_id = x.schedule_id
+		RETURNING s.schedule_id)
+	SELECT ev.event_id, ev.schedule_id, ev.computer_id, ev.next_task_seq, ev.attempt, ev.code
+	FROM ev ORDER BY ev.event_id;
 END $$;
 
 -- Settle a schedule whose events have all ended: done, or failed when any
@@ -169,6 +216,7 @@ BEGIN
 		       e.attempt + 1 AS next_attempt
 		FROM pgfleet.event e
 		WHERE e.state = 'running' AND e.lease_until < now()
+		ORDER BY e.schedule_id, e.event_id
 		FOR UPDATE SKIP LOCKED
 	LOOP
 		IF r.next_attempt >= p_max_attempts THEN

@@ -54,10 +54,12 @@ static const char SQL_ADVANCE[] =
 /* One notification per flush, never per row: the schedules this flush touched. */
 static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
 
+/* Ends in schedule, then event order: every transaction takes schedule rows in
+ * the same order, so two workers' batches cannot deadlock (0002_scheduler.sql). */
 static const char SQL_FINISH[] =
     "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code)"
-    " FROM unnest($1::bigint[], $2::text[], $3::int[]) WITH ORDINALITY AS v(id, st, code, n)"
-    " ORDER BY v.n";
+    " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[]) AS v(id, st, code, sid)"
+    " ORDER BY v.sid, v.id";
 
 struct record *
 record_new(struct db *db, const char *owner, record_finished_fn cb, void *arg)
@@ -372,7 +374,7 @@ flush_advance(struct record *r, char *err, size_t errlen)
 static int
 flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, states = {0}, codes = {0};
+	struct sbuf ids = {0}, states = {0}, codes = {0}, sids = {0};
 	int n = 0, rc = 0;
 	*res = NULL;
 	for (int i = 0; i < r->n; i++) {
@@ -381,20 +383,23 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 		sb_int(&ids, r->ops[i].event_id);
 		sb_text(&states, r->ops[i].state);
 		sb_int(&codes, r->ops[i].status_code);
+		sb_int(&sids, r->ops[i].schedule_id);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&states), sb_end(&codes), r->owner};
-		if (params[0] == NULL || params[1] == NULL || params[2] == NULL) {
+		const char *params[] = {sb_end(&ids), sb_end(&states), sb_end(&codes), r->owner,
+		    sb_end(&sids)};
+		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
 		} else {
-			rc = db_exec(r->db, res, SQL_FINISH, 4, params, err, errlen);
+			rc = db_exec(r->db, res, SQL_FINISH, 5, params, err, errlen);
 		}
 	}
 	free(ids.p);
 	free(states.p);
 	free(codes.p);
+	free(sids.p);
 	return rc;
 }
 
@@ -444,12 +449,14 @@ record_flush(struct record *r, char *err, size_t errlen)
 	}
 	log_debug("record: %d status rows and %d other changes written", nrows, r->n - nrows);
 	/* the ends are durable: tell the owner, in queue order */
-	int row = 0;
 	for (int i = 0; i < r->n; i++) {
 		struct op *o = &r->ops[i];
 		if (o->kind == OP_FINISH && fin != NULL) {
-			int applied = strcmp(db_value(fin, row, 1), "t") == 0;
-			row++;
+			/* the rows come back in lock order: find ours by event id */
+			int applied = 0;
+			for (int k = 0; k < db_ntuples(fin); k++)
+				if (strtoll(db_value(fin, k, 0), NULL, 10) == o->event_id)
+					applied = strcmp(db_value(fin, k, 1), "t") == 0;
 			if (!applied)
 				log_warnx("event %" PRId64 ": lease no longer ours; end not recorded",
 				    o->event_id);

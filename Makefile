@@ -120,12 +120,25 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bin/check_pgfleet
 	BIN=$(abspath build-asan/bin) ASAN_OPTIONS=detect_leaks=0 tests/integration/run.sh
 
+# libFuzzer run of the wire parser (needs clang; not part of all or check).
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+fuzz: build-fuzz/fuzz_wire
+	mkdir -p build-fuzz/corpus-wire
+	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_TIME) -max_len=20000 build-fuzz/corpus-wire tests/fuzz/seeds-wire
+
+build-fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c common/wire.c common/log.c common/wire.h common/log.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_wire.c common/wire.c common/log.c \
+	  $(shell pkg-config --cflags --libs openssl)
+
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgfleet/migrations
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/pgfleet/migrations/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

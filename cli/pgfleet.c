@@ -18,6 +18,7 @@ struct cli_cmd {
 
 static const struct cli_cmd commands[] = {
 	{"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
+	{"pki", cmd_pki, "development certificate authority: pki init, pki issue NAME"},
 };
 
 const char *

@@ -35,6 +35,8 @@ int wire_addf(struct wire_msg *m, char *err, size_t errlen, const char *key, con
 int wire_set_body(struct wire_msg *m, const void *body, size_t len);
 /* Serialize; returns a malloc'd buffer of *len bytes, or NULL when over the header limit. */
 char *wire_build(const struct wire_msg *m, size_t *len);
+/* Wipe (the buffer may hold the one-time "Key") and free a wire_build buffer; NULL is fine. */
+void wire_buf_free(char *buf, size_t len);
 /* Header as text for a trace log line, with secrets ("Key") masked; malloc'd. */
 char *wire_dump(const struct wire_msg *m);
 

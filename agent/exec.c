@@ -1,0 +1,896 @@
+/*
+ * exec: fork one script into its own session, drop to the run-as user, and
+ * collect its output and exit status under a timeout. Every user lookup,
+ * allocation and formatting happens in the parent before fork; the child
+ * only makes async-signal-safe calls and reports a failure before exec as
+ * (stage, errno) on a close-on-exec pipe.
+ */
+#include "agent/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/status.h"
+
+#define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define TRUNC_MARK "[pgfleet: output truncated, %llu bytes dropped]\n"
+#define CANCEL_POLL_MS 50
+#define REAP_POLL_MS 20  /* when pidfd_open is not available */
+#define DRAIN_MS 200     /* reading what is left after the main process exited */
+
+struct exec_proc {
+	pid_t pid;
+	int out_fd;   /* read end of the output pipe, -1 once closed */
+	int pidfd;    /* -1 when the kernel has none */
+	int reaped;
+	long long start_ms;
+	long long timeout_ms;
+	long long grace_ms;
+	size_t max_output;
+	int (*cancel_requested)(void *);
+	void *cancel_arg;
+	volatile sig_atomic_t cancel;
+};
+
+/* What the child reports when it fails before exec. */
+enum child_stage {
+	STAGE_SETSID = 1, STAGE_DEVNULL, STAGE_DUP, STAGE_CHDIR, STAGE_SETGROUPS,
+	STAGE_SETGID, STAGE_SETUID, STAGE_REGAIN, STAGE_EXEC,
+};
+
+struct child_report {
+	int stage;
+	int err;
+};
+
+struct ring {
+	char *buf;
+	size_t cap;
+	size_t start; /* oldest byte */
+	size_t len;
+	unsigned long long total;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+on_list(const char *const *list, const char *name)
+{
+	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The passwd entry of name: 1 found (buf to free), 0 none, -1 error. */
+static int
+lookup_user(const char *name, struct passwd *pw, char **buf)
+{
+	long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t size = sz > 0 ? (size_t)sz : 16384;
+	for (;;) {
+		struct passwd *res = NULL;
+		*buf = malloc(size);
+		if (*buf == NULL)
+			return -1;
+		int rc = getpwnam_r(name, pw, *buf, size, &res);
+		if (rc == ERANGE && size < (1 << 20)) {
+			free(*buf);
+			size *= 2;
+			continue;
+		}
+		if (rc == 0 && res != NULL)
+			return 1;
+		free(*buf);
+		*buf = NULL;
+		if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM)
+			return 0;
+		errno = rc;
+		return -1;
+	}
+}
+
+static gid_t *
+user_groups(const char *name, gid_t gid, int *n)
+{
+	int cap = 32;
+	for (;;) {
+		gid_t *g = calloc((size_t)cap, sizeof(*g));
+		if (g == NULL)
+			return NULL;
+		int got = cap;
+		if (getgrouplist(name, gid, g, &got) >= 0) {
+			*n = got;
+			return g;
+		}
+		free(g);
+		if (got <= cap || cap >= 65536) {
+			/* Lookup failed outright: the primary group only. */
+			g = malloc(sizeof(*g));
+			if (g == NULL)
+				return NULL;
+			g[0] = gid;
+			*n = 1;
+			return g;
+		}
+		cap = got;
+	}
+}
+
+static void
+free_strv(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Append one formatted string to env; -1 when out of memory. */
+static int __attribute__((format(printf, 3, 4)))
+env_add(char **env, int *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0 || (env[*n] = malloc((size_t)len + 1)) == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(env[*n], (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	(*n)++;
+	return 0;
+}
+
+static char **
+build_env(const struct exec_req *req, const struct passwd *pw)
+{
+	enum { NENV = 11 };
+	char **env = calloc(NENV + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	const char *shell = pw->pw_shell != NULL && pw->pw_shell[0] != '\0' ? pw->pw_shell : "/bin/sh";
+	const char *home = pw->pw_dir != NULL && pw->pw_dir[0] != '\0' ? pw->pw_dir : "/";
+	int n = 0;
+	if (env_add(env, &n, "PATH=%s", EXEC_PATH) < 0 ||
+	    env_add(env, &n, "HOME=%s", home) < 0 ||
+	    env_add(env, &n, "USER=%s", pw->pw_name) < 0 ||
+	    env_add(env, &n, "LOGNAME=%s", pw->pw_name) < 0 ||
+	    env_add(env, &n, "SHELL=%s", shell) < 0 ||
+	    env_add(env, &n, "LANG=C.UTF-8") < 0 ||
+	    env_add(env, &n, "TMPDIR=%s", req->temp_dir) < 0 ||
+	    env_add(env, &n, "PGFLEET_EVENT_ID=%lld", req->event_id) < 0 ||
+	    env_add(env, &n, "PGFLEET_SCHEDULE_ID=%lld", req->schedule_id) < 0 ||
+	    env_add(env, &n, "PGFLEET_TASK_SEQ=%d", req->task_seq) < 0 ||
+	    env_add(env, &n, "PGFLEET_COMPUTER_ID=%lld", req->computer_id) < 0) {
+		free_strv(env);
+		return NULL;
+	}
+	return env;
+}
+
+/* Child side: report (stage, errno) and leave without running anything of ours. */
+static void __attribute__((noreturn))
+child_fail(int fd, int stage, int e)
+{
+	struct child_report rep = {stage, e};
+	ssize_t w;
+	do
+		w = write(fd, &rep, sizeof(rep));
+	while (w < 0 && errno == EINTR);
+	_exit(127);
+}
+
+static void
+close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	struct rlimit rl;
+	int max = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	for (int fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+/*
+ * A descriptor that polls readable when pid exits, or -1: then exec_wait
+ * polls every REAP_POLL_MS. Tried once per process, so a kernel (or valgrind)
+ * without pidfd_open is asked only once.
+ */
+static int
+open_pidfd(pid_t pid)
+{
+	static int unsupported;
+#ifdef SYS_pidfd_open
+	if (!unsupported) {
+		int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (fd >= 0) {
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+			return fd;
+		}
+		if (errno == ENOSYS)
+			unsupported = 1;
+	}
+#else
+	(void)pid;
+	unsupported = 1;
+#endif
+	return -1;
+}
+
+struct child_args {
+	const char *interp;
+	char *const *argv;
+	char *const *envp;
+	const char *temp_dir;
+	int do_switch;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	int ngroups;
+	int out_w;
+	int rep_w;
+	void *keep; /* the parent's allocation not otherwise named here */
+};
+
+/*
+ * The child's view of the parent's allocations: reachable from here until
+ * exec or _exit, so leak checkers do not report the copies the child drops.
+ */
+static const struct child_args *volatile child_keep;
+
+/*
+ * glibc refuses sigaction on the two signals it keeps for itself (32, 33),
+ * yet they may come ignored from whoever started us (GNU make does this)
+ * and an ignored signal survives exec: reset them with the raw system call.
+ */
+static void
+reset_reserved_signal(int sig)
+{
+#if defined(SYS_rt_sigaction) && (defined(__x86_64__) || defined(__aarch64__) || defined(__riscv))
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned long mask;
+	} k = {SIG_DFL, 0, NULL, 0};
+	(void)syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+#else
+	(void)sig;
+#endif
+}
+
+/* Runs in the forked child; never returns. */
+static void __attribute__((noreturn))
+child_run(const struct child_args *a)
+{
+	int rep = a->rep_w;
+	child_keep = a;
+	if (setsid() < 0)
+		child_fail(rep, STAGE_SETSID, errno);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, &sa, NULL) < 0 && errno == EINVAL)
+			reset_reserved_signal(sig);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* Lift our three descriptors above 0..2 before placing them. */
+	int efd = fcntl(rep, F_DUPFD_CLOEXEC, 3);
+	if (efd < 0)
+		child_fail(rep, STAGE_DUP, errno);
+	rep = efd;
+	int ofd = fcntl(a->out_w, F_DUPFD_CLOEXEC, 3);
+	if (ofd < 0)
+		child_fail(rep, STAGE_DUP, errno);
+	int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nfd < 0)
+		child_fail(rep, STAGE_DEVNULL, errno);
+	if (nfd < 3) {
+		int hi = fcntl(nfd, F_DUPFD_CLOEXEC, 3);
+		if (hi < 0)
+			child_fail(rep, STAGE_DUP, errno);
+		nfd = hi;
+	}
+	if (dup2(nfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(ofd, 2) < 0)
+		child_fail(rep, STAGE_DUP, errno);
+	if (rep != 3) {
+		if (dup3(rep, 3, O_CLOEXEC) < 0)
+			child_fail(rep, STAGE_DUP, errno);
+		rep = 3;
+	}
+	close_from(4);
+	umask(022);
+
+	if (chdir(a->temp_dir) < 0)
+		child_fail(rep, STAGE_CHDIR, errno);
+	if (a->do_switch) {
+		if (setgroups((size_t)a->ngroups, a->groups) < 0)
+			child_fail(rep, STAGE_SETGROUPS, errno);
+		if (setgid(a->gid) < 0)
+			child_fail(rep, STAGE_SETGID, errno);
+		if (setuid(a->uid) < 0)
+			child_fail(rep, STAGE_SETUID, errno);
+		if (getuid() != a->uid || geteuid() != a->uid || getgid() != a->gid ||
+		    getegid() != a->gid)
+			child_fail(rep, STAGE_SETUID, EPERM);
+		if (a->uid != 0 && setuid(0) == 0)
+			child_fail(rep, STAGE_REGAIN, 0);
+	}
+	execve(a->interp, a->argv, a->envp);
+	child_fail(rep, STAGE_EXEC, errno);
+}
+
+static void
+describe_child_failure(const struct child_report *rep, const struct exec_req *req,
+    const char *interp, char *err, size_t errlen)
+{
+	const char *why = strerror(rep->err);
+	switch (rep->stage) {
+	case STAGE_SETSID:
+		snprintf(err, errlen, "script %s: setsid: %s", req->script, why);
+		break;
+	case STAGE_DEVNULL:
+		snprintf(err, errlen, "script %s: open /dev/null: %s", req->script, why);
+		break;
+	case STAGE_DUP:
+		snprintf(err, errlen, "script %s: dup2: %s", req->script, why);
+		break;
+	case STAGE_CHDIR:
+		snprintf(err, errlen, "script %s: chdir %s as %s: %s", req->script, req->temp_dir,
+		    req->run_as, why);
+		break;
+	case STAGE_SETGROUPS:
+		snprintf(err, errlen, "script %s: setgroups for %s: %s", req->script, req->run_as, why);
+		break;
+	case STAGE_SETGID:
+		snprintf(err, errlen, "script %s: setgid for %s: %s", req->script, req->run_as, why);
+		break;
+	case STAGE_SETUID:
+		snprintf(err, errlen, "script %s: setuid to %s: %s", req->script, req->run_as, why);
+		break;
+	case STAGE_REGAIN:
+		snprintf(err, errlen, "script %s: setuid(0) still succeeds after switching to %s",
+		    req->script, req->run_as);
+		break;
+	case STAGE_EXEC:
+		snprintf(err, errlen, "script %s: exec %s: %s", req->script, interp, why);
+		break;
+	default:
+		snprintf(err, errlen, "script %s: child failed before exec", req->script);
+		break;
+	}
+}
+
+/* The run-as checks; 0 or STATUS_RUNAS_REFUSED/STATUS_AGENT_ERROR with err. */
+static int
+check_run_as(const struct exec_req *req, struct passwd *pw, char **pwbuf, char *err, size_t errlen)
+{
+	const char *user = req->run_as;
+	if (user == NULL || user[0] == '\0') {
+		snprintf(err, errlen, "run-as user is empty");
+		return STATUS_RUNAS_REFUSED;
+	}
+	if (!on_list(req->allow, user)) {
+		if (strcmp(user, "root") == 0)
+			snprintf(err, errlen, "run-as user \"root\" refused: root is not allowed on this agent");
+		else
+			snprintf(err, errlen, "run-as user \"%s\" refused: not on this agent's allow-list", user);
+		return STATUS_RUNAS_REFUSED;
+	}
+	int found = lookup_user(user, pw, pwbuf);
+	if (found < 0) {
+		snprintf(err, errlen, "run-as user \"%s\": user lookup failed: %s", user, strerror(errno));
+		return STATUS_AGENT_ERROR;
+	}
+	if (found == 0) {
+		snprintf(err, errlen, "run-as user \"%s\" refused: no such user", user);
+		return STATUS_RUNAS_REFUSED;
+	}
+	if (pw->pw_uid == 0 && !on_list(req->allow, "root")) {
+		snprintf(err, errlen, "run-as user \"%s\" refused: it is uid 0 and root is not allowed on this agent",
+		    user);
+		goto refused;
+	}
+	if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+		snprintf(err, errlen, "run-as user \"%s\" refused: the agent runs as uid %ld, not root, "
+		    "and cannot switch users", user, (long)geteuid());
+		goto refused;
+	}
+	return 0;
+refused:
+	free(*pwbuf);
+	*pwbuf = NULL;
+	return STATUS_RUNAS_REFUSED;
+}
+
+int
+exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (req->script == NULL || req->script[0] == '\0' || req->temp_dir == NULL ||
+	    req->temp_dir[0] == '\0') {
+		snprintf(err, errlen, "exec request needs a script and a temp dir");
+		return STATUS_AGENT_ERROR;
+	}
+	const char *interp = req->interpreter != NULL && req->interpreter[0] != '\0' ?
+	    req->interpreter : EXEC_DEFAULT_INTERPRETER;
+	if (interp[0] != '/') {
+		snprintf(err, errlen, "interpreter \"%s\" is not an absolute path", interp);
+		return STATUS_AGENT_ERROR;
+	}
+	size_t max_output = req->max_output != 0 ? req->max_output : EXEC_DEFAULT_MAX_OUTPUT;
+	if (max_output < EXEC_MIN_MAX_OUTPUT) {
+		snprintf(err, errlen, "max output %zu is below %d bytes", max_output, EXEC_MIN_MAX_OUTPUT);
+		return STATUS_AGENT_ERROR;
+	}
+	if (req->timeout_ms < 0 || req->grace_ms < 0) {
+		snprintf(err, errlen, "timeout and grace period must not be negative");
+		return STATUS_AGENT_ERROR;
+	}
+
+	struct passwd pw;
+	char *pwbuf = NULL;
+	int rc = check_run_as(req, &pw, &pwbuf, err, errlen);
+	if (rc != 0)
+		return rc;
+
+	int ngroups = 0;
+	gid_t *groups = NULL;
+	char **envp = NULL;
+	char *argv[3] = {(char *)interp, (char *)req->script, NULL};
+	struct exec_proc *p = NULL;
+	int outp[2] = {-1, -1}, repp[2] = {-1, -1};
+	int do_switch = geteuid() == 0;
+
+	if (do_switch && (groups = user_groups(pw.pw_name, pw.pw_gid, &ngroups)) == NULL)
+		goto nomem;
+	if ((envp = build_env(req, &pw)) == NULL)
+		goto nomem;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		goto nomem;
+	p->out_fd = -1;
+	p->pidfd = -1;
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(repp, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "script %s: pipe: %s", req->script, strerror(errno));
+		goto fail;
+	}
+
+	struct child_args ca = {
+		.interp = interp, .argv = argv, .envp = envp, .temp_dir = req->temp_dir,
+		.do_switch = do_switch, .uid = pw.pw_uid, .gid = pw.pw_gid,
+		.groups = groups, .ngroups = ngroups, .out_w = outp[1], .rep_w = repp[1],
+		.keep = p,
+	};
+	p->start_ms = now_ms();
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "script %s: fork: %s", req->script, strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		child_run(&ca);
+
+	close(outp[1]);
+	close(repp[1]);
+	outp[1] = repp[1] = -1;
+	p->pid = pid;
+
+	/* Wait for exec (end of file: close-on-exec did it) or a failure report. */
+	struct child_report rep;
+	ssize_t n;
+	do
+		n = read(repp[0], &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	close(repp[0]);
+	repp[0] = -1;
+	if (n != 0) {
+		int st;
+		if (n < 0)
+			(void)kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof(rep))
+			describe_child_failure(&rep, req, interp, err, errlen);
+		else
+			snprintf(err, errlen, "script %s: child failed before exec", req->script);
+		goto fail;
+	}
+
+	p->out_fd = outp[0];
+	(void)fcntl(p->out_fd, F_SETFL, fcntl(p->out_fd, F_GETFL) | O_NONBLOCK);
+	p->pidfd = open_pidfd(pid);
+	p->timeout_ms = req->timeout_ms;
+	p->grace_ms = req->grace_ms != 0 ? req->grace_ms : EXEC_DEFAULT_GRACE_MS;
+	p->max_output = max_output;
+	p->cancel_requested = req->cancel_requested;
+	p->cancel_arg = req->cancel_arg;
+	free(groups);
+	free_strv(envp);
+	free(pwbuf);
+	*out = p;
+	return 0;
+
+nomem:
+	snprintf(err, errlen, "script %s: out of memory", req->script);
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (repp[i] >= 0)
+			close(repp[i]);
+	}
+	free(p);
+	free(groups);
+	free_strv(envp);
+	free(pwbuf);
+	return STATUS_AGENT_ERROR;
+}
+
+pid_t
+exec_proc_pid(const struct exec_proc *p)
+{
+	return p->pid;
+}
+
+pid_t
+exec_proc_pgid(const struct exec_proc *p)
+{
+	return p->pid; /* setsid() made the child its group's leader */
+}
+
+void
+exec_cancel(struct exec_proc *p)
+{
+	p->cancel = 1;
+	if (!p->reaped)
+		(void)kill(-p->pid, SIGTERM);
+}
+
+static void
+ring_put(struct ring *r, const char *data, size_t n)
+{
+	r->total += n;
+	if (n >= r->cap) {
+		memcpy(r->buf, data + (n - r->cap), r->cap);
+		r->start = 0;
+		r->len = r->cap;
+		return;
+	}
+	size_t w = (r->start + r->len) % r->cap;
+	size_t first = r->cap - w < n ? r->cap - w : n;
+	memcpy(r->buf + w, data, first);
+	memcpy(r->buf, data + first, n - first);
+	if (r->len + n > r->cap) {
+		r->start = (r->start + (r->len + n - r->cap)) % r->cap;
+		r->len = r->cap;
+	} else {
+		r->len += n;
+	}
+}
+
+/* Copy the ring's last n bytes to dst. */
+static void
+ring_tail(const struct ring *r, char *dst, size_t n)
+{
+	size_t from = (r->start + (r->len - n)) % r->cap;
+	size_t first = r->cap - from < n ? r->cap - from : n;
+	memcpy(dst, r->buf + from, first);
+	memcpy(dst + first, r->buf, n - first);
+}
+
+/* The kept output: all of it, or a mark and the tail, max_output bytes at most. */
+static char *
+ring_finish(const struct ring *r, size_t *len)
+{
+	char *out = malloc(r->cap + 1);
+	if (out == NULL)
+		return NULL;
+	if (r->total <= r->cap) {
+		ring_tail(r, out, r->len);
+		*len = r->len;
+	} else {
+		size_t marklen = 0;
+		unsigned long long dropped = 0;
+		for (int i = 0; i < 3; i++) {
+			dropped = r->total - (r->cap - marklen);
+			marklen = (size_t)snprintf(NULL, 0, TRUNC_MARK, dropped);
+		}
+		dropped = r->total - (r->cap - marklen);
+		snprintf(out, r->cap + 1, TRUNC_MARK, dropped);
+		ring_tail(r, out + marklen, r->cap - marklen);
+		*len = r->cap;
+	}
+	out[*len] = '\0';
+	return out;
+}
+
+/* Read what the pipe has now; closes it at end of file. -1 on a read error. */
+static int
+drain_pipe(struct exec_proc *p, struct ring *ring)
+{
+	char buf[16384];
+	for (;;) {
+		ssize_t n = read(p->out_fd, buf, sizeof(buf));
+		if (n > 0) {
+			ring_put(ring, buf, (size_t)n);
+			continue;
+		}
+		if (n == 0) {
+			close(p->out_fd);
+			p->out_fd = -1;
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		return -1;
+	}
+}
+
+/* 1 when the main process has exited (not reaped yet), 0 if not, -1 on error. */
+static int
+has_exited(struct exec_proc *p)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == EINTR ? 0 : -1;
+	return si.si_pid == p->pid;
+}
+
+/* Kill the group while the unreaped leader still reserves its id, then reap. */
+static int
+kill_and_reap(struct exec_proc *p, int *status)
+{
+	(void)kill(-p->pid, SIGKILL);
+	pid_t w;
+	do
+		w = waitpid(p->pid, status, 0);
+	while (w < 0 && errno == EINTR);
+	p->reaped = 1;
+	if (p->pidfd >= 0) {
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+	return w == p->pid ? 0 : -1;
+}
+
+static long long
+min_wait(long long cur, long long at, long long now)
+{
+	long long d = at - now;
+	if (d < 0)
+		d = 0;
+	return cur < 0 || d < cur ? d : cur;
+}
+
+int
+exec_wait(struct exec_proc *p, struct exec_result *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	r->exit_code = -1;
+	if (p->reaped) {
+		snprintf(err, errlen, "process %ld was already waited for", (long)p->pid);
+		return -1;
+	}
+	struct ring ring = {.cap = p->max_output};
+	if ((ring.buf = malloc(ring.cap)) == NULL) {
+		int st;
+		kill_and_reap(p, &st);
+		snprintf(err, errlen, "process %ld: out of memory", (long)p->pid);
+		return -1;
+	}
+
+	long long deadline = p->timeout_ms > 0 ? p->start_ms + p->timeout_ms : -1;
+	long long kill_at = -1, drain_until = -1, next_cancel_check = 0;
+	int terminating = 0, killed = 0, exited = 0, status = 0, cancelled = 0, timed_out = 0;
+	int failed = 0;
+
+	for (;;) {
+		long long now = now_ms();
+		if (!exited) {
+			int e = has_exited(p);
+			if (e < 0) {
+				snprintf(err, errlen, "process %ld: waitid: %s", (long)p->pid, strerror(errno));
+				failed = 1;
+				break;
+			}
+			if (e) {
+				/* Whatever it left behind in its group dies with it. */
+				exited = 1;
+				if (kill_and_reap(p, &status) < 0) {
+					snprintf(err, errlen, "process %ld: waitpid: %s", (long)p->pid,
+					    strerror(errno));
+					failed = 1;
+					break;
+				}
+				drain_until = now + DRAIN_MS;
+			}
+		}
+		if (exited && (p->out_fd < 0 || now >= drain_until))
+			break;
+		if (!exited && !terminating) {
+			int want_cancel = p->cancel;
+			if (!want_cancel && p->cancel_requested != NULL && now >= next_cancel_check) {
+				want_cancel = p->cancel_requested(p->cancel_arg) != 0;
+				next_cancel_check = now + CANCEL_POLL_MS;
+			}
+			if (want_cancel)
+				cancelled = 1;
+			else if (deadline >= 0 && now >= deadline)
+				timed_out = 1;
+			if (cancelled || timed_out) {
+				(void)kill(-p->pid, SIGTERM);
+				terminating = 1;
+				kill_at = now + p->grace_ms;
+			}
+		}
+		if (!exited && terminating && !killed && now >= kill_at) {
+			(void)kill(-p->pid, SIGKILL);
+			killed = 1;
+		}
+
+		long long tmo = -1;
+		if (exited) {
+			tmo = min_wait(tmo, drain_until, now);
+		} else {
+			if (!terminating && deadline >= 0)
+				tmo = min_wait(tmo, deadline, now);
+			if (terminating && !killed)
+				tmo = min_wait(tmo, kill_at, now);
+			if (!terminating && p->cancel_requested != NULL)
+				tmo = min_wait(tmo, next_cancel_check, now);
+			if (p->pidfd < 0)
+				tmo = min_wait(tmo, now + REAP_POLL_MS, now);
+		}
+		struct pollfd pfd[2];
+		int nfds = 0, out_ix = -1;
+		if (p->out_fd >= 0) {
+			pfd[nfds].fd = p->out_fd;
+			pfd[nfds].events = POLLIN;
+			out_ix = nfds++;
+		}
+		if (!exited && p->pidfd >= 0) {
+			pfd[nfds].fd = p->pidfd;
+			pfd[nfds].events = POLLIN;
+			nfds++;
+		}
+		int pr = poll(pfd, (nfds_t)nfds, tmo > INT_MAX ? INT_MAX : (int)tmo);
+		if (pr < 0 && errno != EINTR) {
+			snprintf(err, errlen, "process %ld: poll: %s", (long)p->pid, strerror(errno));
+			failed = 1;
+			break;
+		}
+		if (pr > 0 && out_ix >= 0 && (pfd[out_ix].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+		    drain_pipe(p, &ring) < 0) {
+			snprintf(err, errlen, "process %ld: read output: %s", (long)p->pid, strerror(errno));
+			failed = 1;
+			break;
+		}
+	}
+
+	if (failed) {
+		if (!p->reaped)
+			kill_and_reap(p, &status);
+		free(ring.buf);
+		return -1;
+	}
+	if (p->out_fd >= 0) {
+		(void)drain_pipe(p, &ring);
+		if (p->out_fd >= 0) {
+			close(p->out_fd);
+			p->out_fd = -1;
+		}
+	}
+
+	r->duration_ms = now_ms() - p->start_ms;
+	if (WIFEXITED(status))
+		r->exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		r->signal = WTERMSIG(status);
+	/* A group killed from outside after a cancel request counts as cancelled. */
+	if (!cancelled && (p->cancel || (r->signal != 0 && p->cancel_requested != NULL &&
+	    p->cancel_requested(p->cancel_arg) != 0)))
+		cancelled = 1;
+	r->cancelled = cancelled;
+	r->timed_out = timed_out && !cancelled;
+	if (r->cancelled)
+		r->status_code = STATUS_CANCELLED;
+	else if (r->timed_out)
+		r->status_code = STATUS_TIMEOUT;
+	else if (r->exit_code >= 0)
+		r->status_code = r->exit_code;
+	else
+		r->status_code = STATUS_KILLED;
+
+	r->output = ring_finish(&ring, &r->output_len);
+	r->output_total = ring.total;
+	free(ring.buf);
+	if (r->output == NULL) {
+		snprintf(err, errlen, "process %ld: out of memory", (long)p->pid);
+		return -1;
+	}
+	return 0;
+}
+
+void
+exec_proc_free(struct exec_proc *p)
+{
+	if (p == NULL)
+		return;
+	if (!p->reaped) {
+		int st;
+		kill_and_reap(p, &st);
+	}
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p);
+}
+
+void
+exec_result_clear(struct exec_result *r)
+{
+	free(r->output);
+	r->output = NULL;
+	r->output_len = 0;
+}
+
+static int
+matches(const char *want, const char *have)
+{
+	if (want == NULL || want[0] == '\0')
+		return 1;
+	return have != NULL && strcasecmp(want, have) == 0;
+}
+
+int
+exec_check_requirements(const char *os_required, const char *boot_env,
+    const char *my_os, const char *my_boot_env, char *err, size_t errlen)
+{
+	if (!matches(os_required, my_os)) {
+		snprintf(err, errlen, "os \"%s\" required, this computer runs \"%s\"", os_required,
+		    my_os != NULL ? my_os : "");
+		return STATUS_REQUIREMENTS;
+	}
+	if (!matches(boot_env, my_boot_env)) {
+		snprintf(err, errlen, "boot env \"%s\" required, this computer is in \"%s\"", boot_env,
+		    my_boot_env != NULL ? my_boot_env : "");
+		return STATUS_REQUIREMENTS;
+	}
+	return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * journal: (event id, task sequence) -> state and result, one small file per
+ * task, written durably before the agent replies, so a task pushed twice runs
+ * once. Safe across the agent's forked connection processes (flock per task).
+ * journal_open returns a struct journal freed with journal_free; journal_begin
+ * returns a struct journal_entry freed with journal_entry_free.
+ */
+#ifndef PGFLEET_JOURNAL_H
+#define PGFLEET_JOURNAL_H
+
+#include <stddef.h>
+
+#define JOURNAL_DEFAULT_MAX_OUTPUT (64 * 1024)
+#define JOURNAL_DEFAULT_WAIT_MS 60000
+#define JOURNAL_INTERRUPTED "interrupted by agent restart"
+
+enum journal_state {
+	JOURNAL_RUNNING = 1,
+	JOURNAL_DONE = 2,
+};
+
+/* What journal_begin decided. */
+enum journal_begin {
+	JOURNAL_BEGIN_RUN = 0,    /* new: run it, then journal_finish; this process holds the task */
+	JOURNAL_BEGIN_REPLAY = 1, /* done already (or just closed as interrupted): send the stored result */
+	JOURNAL_BEGIN_BUSY = 2,   /* another live process still runs it after the wait: entry is a snapshot */
+};
+
+struct journal_entry {
+	long long event_id;
+	int task_seq;
+	enum journal_state state;
+	int status_code;          /* valid when done */
+	char *result;             /* when done: the result text; else NULL */
+	char *output;             /* when done: output_len bytes, NUL-terminated; else NULL */
+	size_t output_len;
+	long pid;                 /* the script's pid, 0 before journal_started */
+	long pgid;                /* its process group */
+	int cancel_requested;
+	long long started_ms;     /* wall clock, ms since the epoch */
+	long long finished_ms;    /* 0 while running */
+	/* private */
+	int lock_fd;              /* >= 0 while this process holds the task */
+	char *cancel_path;
+};
+
+struct journal_result {
+	int status_code;
+	const char *result;       /* one line: newlines become spaces */
+	const char *output;       /* may be NULL; the tail of max_output bytes is kept */
+	size_t output_len;
+};
+
+struct journal;
+
+/*
+ * Open (creating it, mode 0700, if missing) the journal directory. max_output
+ * 0 means JOURNAL_DEFAULT_MAX_OUTPUT; wait_ms 0 means JOURNAL_DEFAULT_WAIT_MS,
+ * how long journal_begin waits for a task another process is running.
+ */
+struct journal *journal_open(const char *dir, size_t max_output, long long wait_ms,
+    char *err, size_t errlen);
+void journal_free(struct journal *j);
+
+/*
+ * Decide, atomically across processes, what to do with (event, seq): returns
+ * an enum journal_begin with *out set, or -1 with err (a corrupt entry file is
+ * named with the reason; nothing is run or changed then). An entry left
+ * running by a process that died is never run again: it is closed as
+ * STATUS_AGENT_ERROR JOURNAL_INTERRUPTED and replayed.
+ */
+int journal_begin(struct journal *j, long long event_id, int task_seq,
+    struct journal_entry **out, char *err, size_t errlen);
+/* Record the script's pid and process group (for cancel), durably. */
+int journal_started(struct journal *j, struct journal_entry *e, long pid, long pgid,
+    char *err, size_t errlen);
+/* Store the result durably (fsync of file and directory), then let the task go. */
+int journal_finish(struct journal *j, struct journal_entry *e, const struct journal_result *res,
+    char *err, size_t errlen);
+/*
+ * Has a cancel been requested for this held task? Shaped for exec_req's
+ * cancel_requested callback (arg: the struct journal_entry).
+ */
+int journal_entry_cancelled(void *entry);
+/*
+ * Ask for (event, seq) to be cancelled (from any process). Returns
+ * JOURNAL_RUNNING with *pgid set (0 when the script has not started or its
+ * holder is gone: nothing to signal), JOURNAL_DONE when it already finished,
+ * or -1 with err (not in the journal, corrupt entry, I/O). The holder's
+ * exec_wait sees the request within about 50 ms and kills the group itself.
+ */
+int journal_request_cancel(struct journal *j, long long event_id, int task_seq, long *pgid,
+    char *err, size_t errlen);
+/*
+ * Remove entries (and stray files) not modified for older_than_ms; a task
+ * still held by a live process is kept. Returns the number of entries
+ * removed, or -1 with err.
+ */
+int journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errlen);
+/* Free; a task still held is released unfinished (as a crash would). NULL is fine. */
+void journal_entry_free(struct journal_entry *e);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * batch: load and validate a YAML job batch (`pgfleet submit FILE.yaml`) into
+ * plain structs, every error collected as FILE:LINE:COL before anything is returned.
+ * batch_load's struct batch is freed with batch_free (it owns every string and
+ * array in it); struct batch_errors is the caller's, emptied by batch_errors_free.
+ */
+#ifndef PGFLEET_BATCH_H
+#define PGFLEET_BATCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "common/cron.h"
+
+#define BATCH_MAX_FILE (4 * 1024 * 1024)    /* a batch file larger than this is refused */
+#define BATCH_MAX_SCRIPT (16 * 1024 * 1024) /* a script_file larger than this is refused */
+#define BATCH_MAX_ERRORS 1000               /* errors kept; the rest are counted */
+#define BATCH_MAX_DEPTH 64                  /* YAML nesting refused beyond this */
+
+/* Where a value was written: 1-based line and column; 0, 0 for the file as a whole. */
+struct batch_pos {
+	int line, col;
+};
+
+/* One label or attribute; arrays of them are sorted by key, keys unique. */
+struct batch_kv {
+	char *key;
+	char *value;
+};
+
+struct batch_computer {
+	char *name;
+	char *host;          /* default: the name */
+	int port;            /* 0: the scheduler's agent_port */
+	char *os;            /* NULL when absent, as are boot_env, ip and mac */
+	char *boot_env;
+	char *ip;            /* a valid IPv4 or IPv6 address */
+	char *mac;           /* lower case, colon separated */
+	struct batch_kv *labels;
+	size_t nlabels;
+	struct batch_kv *attrs; /* serial, asset_tag, domain, domain_ou, dept, contact, email, free keys */
+	size_t nattrs;
+	char **groups;       /* sorted, unique, each declared in this file's groups: */
+	size_t ngroups;
+	int enabled;         /* default 1 */
+	struct batch_pos pos;
+};
+
+struct batch_group {
+	char *name;
+	char *description;   /* NULL: absent (apply leaves an existing description as it is) */
+	struct batch_pos pos;
+};
+
+enum batch_action {
+	BATCH_SUCCESS,  /* the task succeeded; the next task runs */
+	BATCH_FAILURE,  /* the task failed; on_failure decides */
+	BATCH_CONTINUE, /* the task failed; the next task runs anyway */
+	BATCH_STOP      /* the task failed; the job stops on this computer */
+};
+
+struct batch_code {
+	int code;
+	enum batch_action action;
+};
+
+struct batch_task {
+	char *name;          /* NULL when absent */
+	char *script;        /* the script text; script_file's content when one was given */
+	char *script_file;   /* as written in the YAML, NULL for an inline script */
+	char *interpreter;   /* default "/bin/sh" */
+	char *run_as;        /* NULL: the agent's default */
+	long long timeout_ms; /* 0: the agent's default */
+	int *success_codes;  /* sorted, unique, 0..255; default {0} */
+	size_t nsuccess_codes;
+	struct batch_code *on_code; /* sorted by code, codes unique */
+	size_t non_code;
+	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
+	char *os_required;   /* NULL when absent */
+	char *boot_env;      /* NULL when absent */
+	struct batch_pos pos;
+};
+
+struct batch_targets {
+	char **computers;    /* sorted, unique */
+	size_t ncomputers;
+	char **groups;       /* sorted, unique, each declared in this file's groups: */
+	size_t ngroups;
+	struct batch_kv *labels; /* a computer matches when it has every one of them */
+	size_t nlabels;
+};
+
+struct batch_schedule {
+	int at_now;          /* 1: at submit time (the default) */
+	time_t at;           /* the first run (every) or the window start (cron), when !at_now */
+	long long every_ms;  /* 0: no interval */
+	int has_cron;        /* every and cron exclude each other */
+	struct cron cron;
+	int has_until;
+	time_t until;        /* no run starts at or after it */
+	struct batch_pos pos;
+};
+
+struct batch_rollout {
+	int max_concurrent;  /* 0: unlimited */
+	int max_failures;    /* -1: unlimited; a count, or a percentage when max_failures_pct */
+	int max_failures_pct;
+};
+
+struct batch_job {
+	char *name;          /* unique; may contain '/' as folders */
+	char *description;   /* NULL when absent; not part of the hash */
+	struct batch_task *tasks; /* at least one; index = task seq */
+	size_t ntasks;
+	int has_targets;     /* 0: the job is defined, nothing is scheduled */
+	struct batch_targets targets;
+	struct batch_schedule schedule;
+	struct batch_rollout rollout;
+	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
+	char *plan_canon;    /* canonical text of targets, schedule and rollout */
+	struct batch_pos pos;
+};
+
+/* A target computer this file names but does not declare: apply checks it in the database. */
+struct batch_ref {
+	char *name;
+	size_t job;          /* index in jobs */
+	struct batch_pos pos;
+};
+
+struct batch_arena;
+
+struct batch {
+	char *path;
+	char *source;        /* the file as read, NUL terminated (job.source) */
+	size_t source_len;
+	struct batch_computer *computers;
+	size_t ncomputers;
+	struct batch_group *groups;
+	size_t ngroups;
+	struct batch_job *jobs;
+	size_t njobs;
+	struct batch_ref *refs; /* in source order */
+	size_t nrefs;
+	struct batch_arena *arena; /* owns all of the above */
+};
+
+struct batch_error {
+	struct batch_pos pos;
+	char *msg;
+	size_t seq;          /* order of adding: keeps the sort stable */
+};
+
+/* Zero it before first use ({0}); batch_errors_free empties it for reuse. */
+struct batch_errors {
+	char *file;
+	struct batch_error *v;
+	size_t n, cap;
+	size_t dropped;      /* errors past BATCH_MAX_ERRORS, counted only */
+};
+
+/*
+ * Load and validate path. Returns 0 with *out set (free with batch_free), or
+ * -1 with *out NULL and every error in errs, sorted in source order (errs is
+ * emptied first).
+ */
+int batch_load(const char *path, struct batch **out, struct batch_errors *errs);
+void batch_free(struct batch *b);
+
+/* The computer's attribute key, or NULL. */
+const char *batch_attr(const struct batch_computer *c, const char *key);
+
+/*
+ * The canonical text of a job's definition (name and tasks, defaults filled in),
+ * independent of YAML layout, comments and key order; malloc'd, the caller frees.
+ * Works on any filled struct batch_job, loaded or built from the database.
+ */
+char *batch_job_canon(const struct batch_job *job);
+/* The same for targets, schedule and rollout (what a schedule row holds). */
+char *batch_job_plan_canon(const struct batch_job *job);
+/* sha256 of batch_job_canon, lower-case hex. Returns 0, -1 on out of memory. */
+int batch_job_hash(const struct batch_job *job, char hex[65]);
+/* sha256 of batch_job_plan_canon. */
+int batch_job_plan_hash(const struct batch_job *job, char hex[65]);
+/*
+ * Write the job as a batch (the groups its targets name, then the job) that
+ * loads back to the same hashes. Returns 0, or -1 on a write error.
+ */
+int batch_job_export(const struct batch_job *job, FILE *fp);
+
+/* Add an error at line:col (printf format); used by batch_load and by apply's database checks. */
+void batch_errors_add(struct batch_errors *e, struct batch_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Sort in source order (line, column, then order of adding). */
+void batch_errors_sort(struct batch_errors *e);
+/* "FILE:LINE:COL: message" per line ("FILE: message" for the whole file). */
+void batch_errors_print(const struct batch_errors *e, FILE *fp);
+void batch_errors_free(struct batch_errors *e);
+
+#endif

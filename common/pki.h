@@ -1,0 +1,29 @@
+/*
+ * pki: a development certificate authority made with OpenSSL's API: EC P-256
+ * keys, X509 v3 certificates (CN and DNS SAN = name), random 128-bit serials.
+ * Writes PEM files only (keys 0600, certificates 0644, never overwriting);
+ * nothing is returned for the caller to free.
+ */
+#ifndef PGFLEET_PKI_H
+#define PGFLEET_PKI_H
+
+#include <stddef.h>
+
+struct pki_opts {
+	int days;          /* validity in days, from the start */
+	long backdate;     /* start this many seconds before now (tests: expired certificates) */
+	int localhost;     /* also name DNS:localhost and IP:127.0.0.1 */
+};
+
+/* The longest name accepted (a CN holds at most 64 characters). */
+#define PKI_NAME_MAX 64
+
+/* Make dir (0700 when missing), dir/ca.key and dir/ca.crt. 0, or -1 with err. */
+int pki_init(const char *dir, int days, char *err, size_t errlen);
+/* Issue dir/<name>.key and dir/<name>.crt signed by dir/ca.*. 0, or -1 with err. */
+int pki_issue(const char *dir, const char *name, int days, char *err, size_t errlen);
+int pki_issue_opts(const char *dir, const char *name, const struct pki_opts *o, char *err, size_t errlen);
+/* [A-Za-z0-9][A-Za-z0-9._-]*, at most PKI_NAME_MAX, not "ca". 0, or -1 with err. */
+int pki_name_valid(const char *name, char *err, size_t errlen);
+
+#endif

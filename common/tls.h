@@ -1,0 +1,60 @@
+/*
+ * tls: OpenSSL 3 contexts for pgfleet (TLS 1.3 only, mutual certificates
+ * chained to one CA, session tickets for resumption), peer-name checks and
+ * small blocking helpers (poll-based timeouts) for the agent side. No policy
+ * beyond that: callers decide which names they accept.
+ * Contexts are the caller's (SSL_CTX_free); tls_connect_blocking and
+ * tls_accept_blocking hand back an SSL the caller ends with tls_close.
+ */
+#ifndef PGFLEET_TLS_H
+#define PGFLEET_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+/*
+ * A server context: requires a client certificate chained to ca. ca, cert
+ * and key are PEM file paths. NULL with the reason in err.
+ */
+SSL_CTX *tls_server_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
+/* A client context: the server's certificate must chain to ca; presents cert. */
+SSL_CTX *tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
+
+/* The peer certificate's CN, or its first DNS SAN when it has no CN. 0, or -1 when none. */
+int tls_peer_name(SSL *ssl, char *buf, size_t size);
+/*
+ * The peer certificate must name expected (a DNS SAN, or the CN when it has
+ * no DNS SAN, as X509_check_host does; or an IP SAN when expected is an
+ * address). 0, or -1 with the reason in err.
+ */
+int tls_check_peer_name(SSL *ssl, const char *expected, char *err, size_t errlen);
+/* 1 when the peer's CN or one of its DNS SANs equals one of names (case-insensitive), else 0. */
+int tls_peer_allowed(SSL *ssl, const char *const *names, int n);
+/* Drain OpenSSL's error queue into one line ("" when empty). Returns buf. */
+char *tls_error_string(char *buf, size_t size);
+
+/*
+ * Blocking helpers. Sockets are non-blocking underneath; each call waits
+ * with poll() at most timeout_ms in all (timeout_ms < 0: no limit).
+ */
+/*
+ * Connect to host:port, handshake, and when expected_name is not NULL check
+ * the peer's name. resume (may be NULL) is a session to offer. On success
+ * *out and *fd_out are set; 0, or -1 with the reason in err.
+ */
+int tls_connect_blocking(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
+    const char *expected_name, SSL_SESSION *resume, SSL **out, int *fd_out, char *err, size_t errlen);
+/* Handshake as server on an accepted socket fd (made non-blocking; closed on failure). */
+int tls_accept_blocking(SSL_CTX *ctx, int fd, long long timeout_ms, SSL **out, char *err, size_t errlen);
+/* Write all len bytes. 0, or -1 with the reason in err. */
+int tls_write_all(SSL *ssl, const void *buf, size_t len, long long timeout_ms, char *err, size_t errlen);
+/* Read up to len bytes: >0 bytes read, 0 on a clean close (close_notify), -1 with err. */
+ssize_t tls_read_some(SSL *ssl, void *buf, size_t len, long long timeout_ms, char *err, size_t errlen);
+/* Read exactly len bytes: 0, or -1 with err (an early close is an error). */
+int tls_read_all(SSL *ssl, void *buf, size_t len, long long timeout_ms, char *err, size_t errlen);
+/* Send close_notify (best effort, no wait), free ssl and close its socket. NULL is fine. */
+void tls_close(SSL *ssl);
+
+#endif

@@ -1,0 +1,81 @@
+#!/bin/sh
+# The claim functions of 0002_scheduler.sql against a real PostgreSQL: one
+# event per computer at a time, max_concurrent honoured, four concurrent
+# claimers never claim an event twice, finish settles the schedule, an expired
+# lease is taken back with attempt + 1 and ends LEASE_LOST after max_attempts,
+# max_failures halts the rest with ROLLOUT_HALTED, cancel cancels pending ones.
+. "$PGFLEET_TESTS/lib.sh"
+"$BIN/pgfleet" migrate >/dev/null || fail "migrate"
+
+sql "insert into pgfleet.computer (name, host, labels)
+     select 'c' || i, '127.0.0.1', jsonb_build_object('rack', i % 2) from generate_series(1, 40) i" >/dev/null
+sql "insert into pgfleet.job (name) values ('j')" >/dev/null
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 0, 'true' from pgfleet.job" >/dev/null
+mk() { # mk TARGETS MAXCONC MAXFAIL -> schedule id
+	sid=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at, max_concurrent, max_failures)
+	           select job_id, 1, '$1'::jsonb, now(), $2, $3 from pgfleet.job returning schedule_id")
+	sql "select pgfleet.expand_schedule($sid)" >/dev/null
+	echo "$sid"
+}
+
+# two schedules over the same 40 computers: 80 events, at most 40 running at once
+s1=$(mk '{"labels": {}, "groups": [], "computers": []}' null null)
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $s1")" 0 "empty targets match nothing"
+s1=$(mk "{\"computers\": [$(seq -s, 1 40 | sed 's/\([0-9]*\)/"c\1"/g')]}" null null)
+s2=$(mk '{"labels": {"rack": 0}}' 5 null)
+s3=$(mk '{"labels": {"rack": 1}}' null null)
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $s1")" 40 "computers target"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $s2")" 20 "labels target"
+ok "expand_schedule turns targets into one event per computer"
+
+# four claimers at once, each claiming in small batches until nothing is left
+for i in 1 2 3 4; do
+	( for r in $(seq 1 30); do
+		psql -X -qAt -c "select event_id from pgfleet.claim_events(7, 'claimer$i', interval '60 s')"
+	  done > "$TESTDIR/claims$i" ) &
+done
+wait
+cat "$TESTDIR"/claims? | sort > "$TESTDIR/all"
+assert_eq "$(sort -u "$TESTDIR/all" | wc -l)" "$(wc -l < "$TESTDIR/all")" "no event claimed twice"
+assert_eq "$(wc -l < "$TESTDIR/all")" 40 "one event per computer claimed"
+assert_eq "$(sql "select count(*) from pgfleet.computer where running_event is not null")" 40 "computers carry their running event"
+assert_eq "$(sql "select count(*) from pgfleet.event where state = 'running' and schedule_id = $s2")" 0 "s2 waits: its computers are busy"
+ok "four concurrent claimers: every computer runs exactly one event, none twice"
+
+# finish everything running; then s2 runs at most 5 at a time
+sql "select count(pgfleet.finish_event(event_id, lease_owner, 'done', 0)) from pgfleet.event where state = 'running'" >/dev/null
+assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $s1")" done "s1 settled done"
+got=$(sql "select count(*) from pgfleet.claim_events(100, 'x', interval '60 s') c join pgfleet.event e using (event_id) where e.schedule_id = $s2")
+assert_eq "$got" 5 "max_concurrent 5"
+assert_eq "$(sql "select running from pgfleet.schedule where schedule_id = $s2")" 5 "running counter"
+ok "max_concurrent is kept by the schedule's running counter"
+
+# finishing with a lease that is not ours does nothing
+e=$(sql "select event_id from pgfleet.event where schedule_id = $s2 and state = 'running' limit 1")
+assert_eq "$(sql "select pgfleet.finish_event($e, 'someone-else', 'done', 0)")" f "foreign lease refused"
+# expired leases: back to pending with attempt + 1, then LEASE_LOST after max attempts
+sql "update pgfleet.event set lease_until = now() - interval '1 s' where event_id = $e" >/dev/null
+assert_eq "$(sql "select state || ' ' || attempt from pgfleet.reclaim_leases(3)")" "pending 1" "reclaimed"
+assert_eq "$(sql "select running_event is null from pgfleet.computer c join pgfleet.event e using (computer_id) where e.event_id = $e")" t "computer freed"
+sql "update pgfleet.event set state = 'running', lease_owner = 'x', lease_until = now() - interval '1 s', attempt = 2 where event_id = $e" >/dev/null
+sql "update pgfleet.computer set running_event = $e from pgfleet.event e where e.event_id = $e and computer.computer_id = e.computer_id" >/dev/null
+sql "update pgfleet.schedule set running = running + 1 where schedule_id = $s2" >/dev/null
+assert_eq "$(sql "select state || ' ' || attempt from pgfleet.reclaim_leases(3)")" "failed 3" "lease lost"
+assert_eq "$(sql "select status_code from pgfleet.event where event_id = $e")" -10 "LEASE_LOST code"
+ok "expired leases come back with attempt + 1 and end LEASE_LOST after max_attempts"
+
+# max_failures 0: the first failure cancels the schedule's pending events
+s4=$(mk '{"labels": {"rack": 1}}' 1 0)
+sql "select count(pgfleet.finish_event(event_id, lease_owner, 'done', 0)) from pgfleet.event where state = 'running'" >/dev/null
+e=$(sql "select e.event_id from pgfleet.claim_events(100, 'y', interval '60 s') c join pgfleet.event e using (event_id) where e.schedule_id = $s4")
+[ -n "$e" ] || fail "an s4 event claimed"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'y', 'failed', 1)")" t "finish failed"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $s4 and state = 'cancelled' and status_code = -14")" 19 "rest halted"
+assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $s4")" failed "s4 failed"
+ok "max_failures exceeded halts the remaining events with ROLLOUT_HALTED"
+
+s5=$(mk '{"labels": {"rack": 0}}' null null)
+assert_eq "$(sql "select pgfleet.cancel_schedule($s5)")" 20 "cancelled pending"
+assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $s5")" cancelled "schedule cancelled"
+assert_eq "$(sql "select count(*) from pgfleet.claim_events(100, 'z', interval '60 s') c join pgfleet.event e using (event_id) where e.schedule_id = $s5")" 0 "nothing claimable"
+ok "cancel_schedule cancels pending events at once"

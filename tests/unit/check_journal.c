@@ -1,0 +1,598 @@
+/*
+ * Unit tests for agent/journal: begin/finish/replay, replay after a restart,
+ * a crash between run and reply, concurrent begins from forked processes,
+ * cancel requests (down to a running script), prune, corrupt entry files.
+ * Forked children always leave with _exit so they never run the rest of the suite.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/exec.h"
+#include "agent/journal.h"
+#include "common/status.h"
+
+static char jdir[PATH_MAX];
+static char err[1024];
+/* Keeps a crashing child's allocations reachable until its _exit (quiet under valgrind). */
+static void *volatile child_keep[2];
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	strcpy(jdir, "/tmp/pgfleet-journal-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(jdir));
+	err[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	nftw(jdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct journal *
+open_journal(long long wait_ms)
+{
+	struct journal *j = journal_open(jdir, 0, wait_ms, err, sizeof(err));
+	ck_assert_msg(j != NULL, "journal_open: %s", err);
+	return j;
+}
+
+static void
+jpath(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", jdir, name);
+}
+
+static int
+jexists(const char *name)
+{
+	char path[PATH_MAX + 64];
+	jpath(path, sizeof(path), name);
+	return access(path, F_OK) == 0;
+}
+
+static void
+jwrite(const char *name, const char *data, size_t len)
+{
+	char path[PATH_MAX + 64];
+	jpath(path, sizeof(path), name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The file's text (NUL-terminated, binary-safe length not needed here). */
+static char *
+jread(const char *name)
+{
+	char path[PATH_MAX + 64];
+	jpath(path, sizeof(path), name);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	char *buf = calloc(1, 1 << 17);
+	ck_assert_ptr_nonnull(buf);
+	size_t n = fread(buf, 1, (1 << 17) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void
+jage(const char *name, long long seconds)
+{
+	char path[PATH_MAX + 64];
+	jpath(path, sizeof(path), name);
+	struct timespec ts[2];
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= seconds;
+	ts[1] = ts[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void
+finish(struct journal *j, struct journal_entry *e, int code, const char *result,
+    const char *out, size_t outlen)
+{
+	struct journal_result res = {code, result, out, outlen};
+	ck_assert_msg(journal_finish(j, e, &res, err, sizeof(err)) == 0, "journal_finish: %s", err);
+}
+
+/* For forked children: no ck_assert there (a failure would run the suite on in the child). */
+static int
+child_touch(const char *name)
+{
+	char path[PATH_MAX + 64];
+	jpath(path, sizeof(path), name);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void
+wait_child_ok(pid_t pid)
+{
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed: status %d", st);
+}
+
+static void
+wait_for_file(const char *name)
+{
+	for (int i = 0; i < 1000 && !jexists(name); i++)
+		usleep(5000);
+	ck_assert_msg(jexists(name), "%s never appeared", name);
+}
+
+START_TEST(test_journal_begin_finish_then_replay)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 700001, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_int_eq(e->state, JOURNAL_RUNNING);
+	ck_assert_int_gt(e->started_ms, 0);
+	char *text = jread("700001-0.j");
+	ck_assert_ptr_nonnull(strstr(text, "\nState=running\n"));
+	free(text);
+	ck_assert_int_eq(journal_started(j, e, 4242, 4242, err, sizeof(err)), 0);
+	finish(j, e, 0, "Success", "hello\n", 6);
+	ck_assert_int_eq(e->state, JOURNAL_DONE);
+	journal_entry_free(e);
+
+	ck_assert_int_eq(journal_begin(j, 700001, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->state, JOURNAL_DONE);
+	ck_assert_int_eq(e->status_code, 0);
+	ck_assert_str_eq(e->result, "Success");
+	ck_assert_str_eq(e->output, "hello\n");
+	ck_assert_uint_eq(e->output_len, 6);
+	ck_assert_int_eq(e->pid, 4242);
+	ck_assert_int_eq(e->pgid, 4242);
+	ck_assert_int_eq(e->cancel_requested, 0);
+	ck_assert_int_ge(e->finished_ms, e->started_ms);
+	journal_entry_free(e);
+
+	/* Another sequence of the same event is a different task. */
+	ck_assert_int_eq(journal_begin(j, 700001, 1, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_replays_after_reopen)
+{
+	static const char out[] = "line 1\n\0binary\xff\nlast";
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 5, 3, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 42, "Failed", out, sizeof(out) - 1);
+	journal_entry_free(e);
+	journal_free(j);
+
+	/* A new journal object: what an agent restart sees. */
+	j = open_journal(0);
+	ck_assert_int_eq(journal_begin(j, 5, 3, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, 42);
+	ck_assert_str_eq(e->result, "Failed");
+	ck_assert_uint_eq(e->output_len, sizeof(out) - 1);
+	ck_assert_int_eq(memcmp(e->output, out, sizeof(out) - 1), 0);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_crash_between_run_and_reply_is_never_rerun)
+{
+	/* A connection process begins the task, records its start, and dies before finishing. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct journal *cj = journal_open(jdir, 0, 0, err, sizeof(err));
+		struct journal_entry *ce = NULL;
+		if (cj == NULL || journal_begin(cj, 77, 0, &ce, err, sizeof(err)) != JOURNAL_BEGIN_RUN ||
+		    journal_started(cj, ce, 31337, 31337, err, sizeof(err)) < 0)
+			_exit(1);
+		child_keep[0] = cj;
+		child_keep[1] = ce;
+		_exit(0);
+	}
+	wait_child_ok(pid);
+
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 77, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->state, JOURNAL_DONE);
+	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
+	ck_assert_str_eq(e->result, "interrupted by agent restart");
+	ck_assert_str_eq(e->output, "");
+	ck_assert_int_eq(e->pgid, 31337);
+	journal_entry_free(e);
+	char *text = jread("77-0.j");
+	ck_assert_ptr_nonnull(strstr(text, "\nState=done\nStatus-Code=-12\n"));
+	free(text);
+
+	/* And the same again after yet another restart: stored, not recomputed. */
+	journal_free(j);
+	j = open_journal(0);
+	ck_assert_int_eq(journal_begin(j, 77, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_released_unfinished_entry_is_interrupted)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 78, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	journal_entry_free(e); /* released without journal_finish */
+	ck_assert_int_eq(journal_begin(j, 78, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
+	ck_assert_str_eq(e->result, JOURNAL_INTERRUPTED);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_concurrent_begin_waits_for_result)
+{
+	/* The child runs the task for 300 ms; a second begin here waits and gets its result. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct journal *cj = journal_open(jdir, 0, 0, err, sizeof(err));
+		struct journal_entry *ce = NULL;
+		struct journal_result res = {42, "Failed", "from the child\n", 15};
+		int ok = cj != NULL && journal_begin(cj, 9001, 1, &ce, err, sizeof(err)) == JOURNAL_BEGIN_RUN;
+		if (ok) {
+			ok = child_touch("begun") == 0;
+			usleep(300000);
+			ok = journal_finish(cj, ce, &res, err, sizeof(err)) == 0;
+		}
+		journal_entry_free(ce);
+		journal_free(cj);
+		_exit(ok ? 0 : 1);
+	}
+	wait_for_file("begun");
+	struct journal *j = open_journal(5000);
+	struct journal_entry *e = NULL;
+	long long t0 = mono_ms();
+	int rc = journal_begin(j, 9001, 1, &e, err, sizeof(err));
+	long long waited = mono_ms() - t0;
+	wait_child_ok(pid);
+	ck_assert_int_eq(rc, JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_ge(waited, 100);
+	ck_assert_int_eq(e->status_code, 42);
+	ck_assert_str_eq(e->result, "Failed");
+	ck_assert_str_eq(e->output, "from the child\n");
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_busy_when_holder_outlives_wait)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct journal *cj = journal_open(jdir, 0, 0, err, sizeof(err));
+		struct journal_entry *ce = NULL;
+		struct journal_result res = {0, "Success", NULL, 0};
+		int ok = cj != NULL && journal_begin(cj, 9002, 0, &ce, err, sizeof(err)) == JOURNAL_BEGIN_RUN &&
+		    journal_started(cj, ce, 555, 555, err, sizeof(err)) == 0;
+		if (ok) {
+			ok = child_touch("begun") == 0;
+			usleep(500000);
+			ok = journal_finish(cj, ce, &res, err, sizeof(err)) == 0;
+		}
+		journal_entry_free(ce);
+		journal_free(cj);
+		_exit(ok ? 0 : 1);
+	}
+	wait_for_file("begun");
+	struct journal *j = open_journal(100);
+	struct journal_entry *e = NULL;
+	long long t0 = mono_ms();
+	int rc = journal_begin(j, 9002, 0, &e, err, sizeof(err));
+	long long waited = mono_ms() - t0;
+	ck_assert_int_eq(rc, JOURNAL_BEGIN_BUSY);
+	ck_assert_int_ge(waited, 100);
+	ck_assert_int_lt(waited, 450);
+	ck_assert_int_eq(e->state, JOURNAL_RUNNING);
+	ck_assert_int_eq(e->pgid, 555);
+	ck_assert_ptr_null(e->result);
+	/* A snapshot is not held: it cannot be finished from here. */
+	struct journal_result res = {1, "Failed", NULL, 0};
+	ck_assert_int_eq(journal_finish(j, e, &res, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "event 9002 task 0: not held by this process");
+	journal_entry_free(e);
+	wait_child_ok(pid);
+	ck_assert_int_eq(journal_begin(j, 9002, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, 0);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_cancel_request)
+{
+	struct journal *j = open_journal(0);
+	struct journal *other = open_journal(0); /* another connection: its own descriptors */
+	struct journal_entry *e = NULL;
+	long pgid = -1;
+	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "event 1 task 9: not in the journal");
+
+	ck_assert_int_eq(journal_begin(j, 1, 9, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	/* Before the script started: recorded, nothing to signal yet. */
+	ck_assert_int_eq(journal_entry_cancelled(e), 0);
+	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(pgid, 0);
+	ck_assert_int_eq(journal_entry_cancelled(e), 1);
+	ck_assert_int_eq(journal_started(j, e, 777, 777, err, sizeof(err)), 0);
+	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(pgid, 777);
+	finish(j, e, STATUS_CANCELLED, "Failed", NULL, 0);
+	journal_entry_free(e);
+	ck_assert_int_eq(jexists("1-9.cancel"), 0);
+
+	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), JOURNAL_DONE);
+	ck_assert_int_eq(pgid, 0);
+	ck_assert_int_eq(journal_begin(other, 1, 9, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, STATUS_CANCELLED);
+	ck_assert_int_eq(e->cancel_requested, 1);
+	journal_entry_free(e);
+
+	/* A task whose holder is gone: no pgid handed out (it may have been reused). */
+	ck_assert_int_eq(journal_begin(j, 2, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_int_eq(journal_started(j, e, 888, 888, err, sizeof(err)), 0);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_request_cancel(other, 2, 0, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(pgid, 0);
+	journal_free(other);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_cancel_reaches_running_script)
+{
+	char script[PATH_MAX + 64];
+	jpath(script, sizeof(script), "rx.sh");
+	jwrite("rx.sh", "echo started\nsleep 1000\n", 24);
+	ck_assert_int_eq(chmod(script, 0700), 0);
+	const char *allow[] = {NULL, NULL};
+	char user[256];
+	struct passwd *pw = getpwuid(geteuid());
+	ck_assert_ptr_nonnull(pw);
+	snprintf(user, sizeof(user), "%s", pw->pw_name);
+	allow[0] = user;
+
+	struct journal *j = open_journal(0);
+	struct journal *other = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 3, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	struct exec_req req = {
+		.script = script, .run_as = user, .allow = allow, .temp_dir = jdir,
+		.timeout_ms = 5000, .grace_ms = 200, .max_output = 1024,
+		.cancel_requested = journal_entry_cancelled, .cancel_arg = e,
+	};
+	struct exec_proc *p = NULL;
+	ck_assert_msg(exec_start(&req, &p, err, sizeof(err)) == 0, "exec_start: %s", err);
+	ck_assert_int_eq(journal_started(j, e, exec_proc_pid(p), exec_proc_pgid(p), err, sizeof(err)), 0);
+	long pgid = 0;
+	ck_assert_int_eq(journal_request_cancel(other, 3, 0, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(pgid, exec_proc_pgid(p));
+
+	struct exec_result r;
+	ck_assert_int_eq(exec_wait(p, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.status_code, STATUS_CANCELLED);
+	ck_assert_int_lt(r.duration_ms, getenv("PGFLEET_UNDER_VALGRIND") != NULL ? 3000 : 1000);
+	finish(j, e, r.status_code, "Failed", r.output, r.output_len);
+	exec_result_clear(&r);
+	exec_proc_free(p);
+	journal_entry_free(e);
+
+	ck_assert_int_eq(journal_begin(other, 3, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, STATUS_CANCELLED);
+	ck_assert_int_eq(e->cancel_requested, 1);
+	ck_assert_str_eq(e->output, "started\n");
+	journal_entry_free(e);
+	journal_free(other);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_prune_removes_old_entries_only)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL, *held = NULL;
+	/* 10-0: done, two days old. 11-0: done, fresh. 12-0: old but still held. 13-0: a stray lock. */
+	ck_assert_int_eq(journal_begin(j, 10, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", NULL, 0);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_begin(j, 11, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", NULL, 0);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_begin(j, 12, 0, &held, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	jwrite("13-0.lock", "", 0);
+	jwrite("unrelated.txt", "x", 1);
+	jage("10-0.j", 2 * 86400);
+	jage("12-0.j", 2 * 86400);
+	jage("13-0.lock", 2 * 86400);
+	jage("unrelated.txt", 2 * 86400);
+
+	ck_assert_int_eq(journal_prune(j, 86400000LL, err, sizeof(err)), 1);
+	ck_assert_int_eq(jexists("10-0.j"), 0);
+	ck_assert_int_eq(jexists("10-0.lock"), 0);
+	ck_assert_int_eq(jexists("11-0.j"), 1);
+	ck_assert_int_eq(jexists("12-0.j"), 1);
+	ck_assert_int_eq(jexists("12-0.lock"), 1);
+	ck_assert_int_eq(jexists("13-0.lock"), 0);
+	ck_assert_int_eq(jexists("unrelated.txt"), 1);
+
+	/* Once pruned, the task is unknown again. */
+	ck_assert_int_eq(journal_begin(j, 10, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	journal_entry_free(e);
+	finish(j, held, 0, "Success", NULL, 0);
+	journal_entry_free(held);
+	journal_free(j);
+}
+END_TEST
+
+static void
+assert_corrupt(struct journal *j, const char *content, const char *reason)
+{
+	jwrite("9-0.j", content, strlen(content));
+	struct journal_entry *e = (struct journal_entry *)&e;
+	char want[PATH_MAX + 512];
+	snprintf(want, sizeof(want), "journal entry %s/9-0.j: %s", jdir, reason);
+	ck_assert_int_eq(journal_begin(j, 9, 0, &e, err, sizeof(err)), -1);
+	ck_assert_ptr_null(e);
+	ck_assert_str_eq(err, want);
+	long pgid;
+	ck_assert_int_eq(journal_request_cancel(j, 9, 0, &pgid, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, want);
+	/* Left as it was for an operator to look at. */
+	char *text = jread("9-0.j");
+	ck_assert_str_eq(text, content);
+	free(text);
+}
+
+#define HEAD "pgfleet-journal 1\nEvent-ID=9\nTask-Sequence-ID=0\nState=done\nStatus-Code=0\n" \
+	"Result=Success\nPID=1\nPGID=1\nCancel-Requested=0\nStarted=1\nFinished=2\n"
+
+START_TEST(test_journal_reports_corrupt_entries)
+{
+	struct journal *j = open_journal(0);
+	assert_corrupt(j, "", "not a pgfleet journal entry (bad first line)");
+	assert_corrupt(j, "garbage\n", "not a pgfleet journal entry (bad first line)");
+	assert_corrupt(j, HEAD "Output-Length=3\n", "header not terminated by an empty line");
+	assert_corrupt(j, HEAD "Output-Length=3\n\nab", "output is 2 bytes, Output-Length says 3");
+	assert_corrupt(j, HEAD "Output-Length=x\n\n", "line 12: Output-Length is not a number");
+	assert_corrupt(j, HEAD "\n", "key Output-Length is missing");
+	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key PID");
+	assert_corrupt(j, HEAD "Color=blue\n\n", "line 12: unknown key \"Color\"");
+	assert_corrupt(j, HEAD "no equals\n\n", "line 12 has no '='");
+	assert_corrupt(j, "pgfleet-journal 1\nEvent-ID=8\nTask-Sequence-ID=0\nState=done\nStatus-Code=0\n"
+	    "Result=\nPID=1\nPGID=1\nCancel-Requested=0\nStarted=1\nFinished=2\nOutput-Length=0\n\n",
+	    "entry is for event 8 task 0");
+	assert_corrupt(j, "pgfleet-journal 1\nEvent-ID=9\nTask-Sequence-ID=0\nState=lost\n\n",
+	    "line 4: unknown state \"lost\"");
+	/* A sound entry in the same place reads fine. */
+	jwrite("9-0.j", HEAD "Output-Length=2\n\nok", strlen(HEAD) + 19);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 9, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_str_eq(e->output, "ok");
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_caps_output_and_flattens_result)
+{
+	struct journal *j = journal_open(jdir, 16, 0, err, sizeof(err));
+	ck_assert_ptr_nonnull(j);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 4, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 1, "two\nlines\r", "0123456789abcdefghijklmnopqrstuvwxyz", 36);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_begin(j, 4, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_str_eq(e->output, "klmnopqrstuvwxyz");
+	ck_assert_str_eq(e->result, "two lines ");
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_refuses_misuse)
+{
+	char path[PATH_MAX + 64];
+	jwrite("file", "x", 1);
+	jpath(path, sizeof(path), "file/sub");
+	ck_assert_ptr_null(journal_open(path, 0, 0, err, sizeof(err)));
+	char want[PATH_MAX + 128];
+	snprintf(want, sizeof(want), "journal directory %s: Not a directory", path);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(journal_open("", 0, 0, err, sizeof(err)));
+	ck_assert_str_eq(err, "journal directory is not set");
+
+	/* A missing directory is created, mode 0700. */
+	jpath(path, sizeof(path), "sub");
+	struct journal *j = journal_open(path, 0, 0, err, sizeof(err));
+	ck_assert_ptr_nonnull(j);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, -1, 0, &e, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "event -1 task 0: ids must not be negative");
+	ck_assert_int_eq(journal_begin(j, 6, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", NULL, 0);
+	ck_assert_int_eq(journal_started(j, e, 1, 1, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "event 6 task 0: not held by this process");
+	struct journal_result res = {0, "Success", NULL, 0};
+	ck_assert_int_eq(journal_finish(j, e, &res, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "event 6 task 0: not held by this process");
+	journal_entry_free(e);
+	journal_free(j);
+	journal_free(NULL);
+	journal_entry_free(NULL);
+}
+END_TEST
+
+Suite *
+journal_suite(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_journal_begin_finish_then_replay);
+	tcase_add_test(tc, test_journal_replays_after_reopen);
+	tcase_add_test(tc, test_journal_crash_between_run_and_reply_is_never_rerun);
+	tcase_add_test(tc, test_journal_released_unfinished_entry_is_interrupted);
+	tcase_add_test(tc, test_journal_concurrent_begin_waits_for_result);
+	tcase_add_test(tc, test_journal_busy_when_holder_outlives_wait);
+	tcase_add_test(tc, test_journal_cancel_request);
+	tcase_add_test(tc, test_journal_cancel_reaches_running_script);
+	tcase_add_test(tc, test_journal_prune_removes_old_entries_only);
+	tcase_add_test(tc, test_journal_reports_corrupt_entries);
+	tcase_add_test(tc, test_journal_caps_output_and_flattens_result);
+	tcase_add_test(tc, test_journal_refuses_misuse);
+	suite_add_tcase(s, tc);
+	return s;
+}

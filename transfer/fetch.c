@@ -1,0 +1,372 @@
+/*
+ * transfer fetch: connect back, Request=Fetch, stream into a temp file while
+ * hashing, check, then rename into place. Nothing partial ever carries the
+ * final name.
+ */
+#include "transfer/fetch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/wire.h"
+
+#define FETCH_BUF (64 * 1024)
+#define SESSIONS_MAX 64
+
+struct kept_session {
+	char host[256];
+	SSL_CTX *ctx;
+	SSL_SESSION *sess;
+	unsigned long long used;
+};
+
+static struct kept_session sessions[SESSIONS_MAX];
+static unsigned long long session_clock;
+static int last_resumed;
+
+static struct kept_session *
+session_find(SSL_CTX *ctx, const char *host)
+{
+	for (int i = 0; i < SESSIONS_MAX; i++)
+		if (sessions[i].sess != NULL && sessions[i].ctx == ctx && strcmp(sessions[i].host, host) == 0)
+			return &sessions[i];
+	return NULL;
+}
+
+static void
+session_drop(SSL_CTX *ctx, const char *host)
+{
+	struct kept_session *k = session_find(ctx, host);
+	if (k != NULL) {
+		SSL_SESSION_free(k->sess);
+		memset(k, 0, sizeof(*k));
+	}
+}
+
+/* Keep ssl's current session for host (replacing the least recently used). */
+static void
+session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
+{
+	if (strlen(host) >= sizeof(sessions[0].host))
+		return;
+	SSL_SESSION *s = SSL_get1_session(ssl);
+	if (s == NULL)
+		return;
+	if (!SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(s);
+		return;
+	}
+	struct kept_session *k = session_find(ctx, host);
+	if (k == NULL) {
+		k = &sessions[0];
+		for (int i = 0; i < SESSIONS_MAX; i++) {
+			if (sessions[i].sess == NULL) {
+				k = &sessions[i];
+				break;
+			}
+			if (sessions[i].used < k->used)
+				k = &sessions[i];
+		}
+	}
+	SSL_SESSION_free(k->sess);
+	snprintf(k->host, sizeof(k->host), "%s", host);
+	k->ctx = ctx;
+	k->sess = s;
+	k->used = ++session_clock;
+}
+
+void
+transfer_fetch_forget_sessions(void)
+{
+	for (int i = 0; i < SESSIONS_MAX; i++) {
+		SSL_SESSION_free(sessions[i].sess);
+		memset(&sessions[i], 0, sizeof(sessions[i]));
+	}
+}
+
+int
+transfer_fetch_resumed(void)
+{
+	return last_resumed;
+}
+
+static int
+checksum_valid(const char *c)
+{
+	if (c == NULL || strncmp(c, "sha256:", 7) != 0 || strlen(c) != 7 + 64)
+		return 0;
+	for (const char *p = c + 7; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+			return 0;
+	return 1;
+}
+
+/* Level 7: every message, with the key masked by wire_dump. */
+static void
+trace_msg(const char *what, const struct wire_msg *m)
+{
+	if (!log_enabled(LOG_TRACE))
+		return;
+	char *d = wire_dump(m);
+	log_trace("fetch: %s %s", what, d != NULL ? d : "(message)");
+	free(d);
+}
+
+static int
+send_request(SSL *ssl, const char *key, long long event_id, int seq, long long timeout_ms, char *err, size_t errlen)
+{
+	char why[256];
+	size_t len = 0;
+	char *buf = NULL;
+	int rc = -1;
+
+	struct wire_msg *m = wire_msg_new();
+	if (m == NULL || wire_add(m, "Request", "Fetch", why, sizeof(why)) == -1 ||
+	    wire_add(m, "Key", key, why, sizeof(why)) == -1 ||
+	    wire_addf(m, why, sizeof(why), "Event-ID", "%lld", event_id) == -1 ||
+	    wire_addf(m, why, sizeof(why), "Task-Sequence-ID", "%d", seq) == -1 ||
+	    (buf = wire_build(m, &len)) == NULL) {
+		snprintf(err, errlen, "fetch request could not be built");
+		goto out;
+	}
+	trace_msg("sent", m);
+	rc = tls_write_all(ssl, buf, len, timeout_ms, err, errlen);
+out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	if (m != NULL) {
+		for (int i = 0; i < m->nkeys; i++)
+			OPENSSL_cleanse(m->values[i], strlen(m->values[i]));
+		wire_msg_free(m);
+	}
+	return rc;
+}
+
+/*
+ * Read the reply header; bytes that followed it stay in buf[*start, *end).
+ * Returns the message, or NULL with err.
+ */
+static struct wire_msg *
+read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long long timeout_ms, char *err,
+    size_t errlen)
+{
+	struct wire_parser *p = wire_parser_new(0);
+	struct wire_msg *m = NULL;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n = tls_read_some(ssl, buf, bufsize, timeout_ms, err, errlen);
+		if (n == 0)
+			snprintf(err, errlen, "server closed the connection before its reply");
+		if (n <= 0)
+			break;
+		size_t used = 0;
+		enum wire_status st = wire_feed(p, buf, (size_t)n, &used);
+		if (st == WIRE_ERROR) {
+			snprintf(err, errlen, "bad reply: %s", wire_parser_error(p));
+			break;
+		}
+		if (st == WIRE_DONE) {
+			m = wire_parser_take(p);
+			if (m == NULL)
+				snprintf(err, errlen, "out of memory");
+			else
+				trace_msg("received", m);
+			*start = used;
+			*end = (size_t)n;
+			break;
+		}
+	}
+	wire_parser_free(p);
+	return m;
+}
+
+int
+transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
+    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
+    long long timeout_ms, size_t max_size, char *err, size_t errlen)
+{
+	char why[512], tmp[300];
+	unsigned char rnd[8];
+	SSL *ssl = NULL;
+	struct wire_msg *reply = NULL;
+	char *buf = NULL;
+	EVP_MD_CTX *md = NULL;
+	int fd = -1, rc = -1;
+
+	tmp[0] = '\0';
+	if (final_name == NULL || final_name[0] == '\0' || strchr(final_name, '/') != NULL ||
+	    strcmp(final_name, ".") == 0 || strcmp(final_name, "..") == 0 || strlen(final_name) > 200) {
+		snprintf(err, errlen, "fetch: file name \"%.64s\" is not a plain base name", final_name ? final_name : "");
+		return -1;
+	}
+	if (size > max_size) {
+		snprintf(err, errlen, "fetch: file of %llu bytes is over the limit of %zu",
+		    (unsigned long long)size, max_size);
+		return -1;
+	}
+	if (!checksum_valid(checksum)) {
+		snprintf(err, errlen, "fetch: checksum \"%.80s\" is not sha256:<64 hex>", checksum ? checksum : "");
+		return -1;
+	}
+	if (key == NULL || strlen(key) != 32) {
+		snprintf(err, errlen, "fetch: transfer key is malformed");
+		return -1;
+	}
+	struct kept_session *k = session_find(ctx, host);
+	if (tls_connect_blocking(ctx, host, port, timeout_ms, NULL, k != NULL ? k->sess : NULL, &ssl, NULL, why,
+		sizeof(why)) == -1) {
+		session_drop(ctx, host);
+		snprintf(err, errlen, "fetch: %s", why);
+		return -1;
+	}
+	int resumed = SSL_session_reused(ssl);
+	if (send_request(ssl, key, event_id, seq, timeout_ms, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "fetch: %s", why);
+		goto out;
+	}
+	buf = malloc(FETCH_BUF);
+	if (buf == NULL) {
+		snprintf(err, errlen, "fetch: out of memory");
+		goto out;
+	}
+	size_t start = 0, end = 0;
+	reply = read_reply(ssl, buf, FETCH_BUF, &start, &end, timeout_ms, why, sizeof(why));
+	if (reply == NULL) {
+		snprintf(err, errlen, "fetch: %s", why);
+		goto out;
+	}
+	session_keep(ctx, host, ssl);
+	const char *r = wire_get(reply, "Reply"), *result = wire_get(reply, "Result");
+	if (r == NULL || strcmp(r, "Fetch") != 0 || result == NULL) {
+		snprintf(err, errlen, "fetch: reply is not Reply=Fetch with a Result");
+		goto out;
+	}
+	if (strcmp(result, "Success") != 0) {
+		const char *e = wire_get(reply, "Error");
+		snprintf(err, errlen, "fetch: refused by %s:%d: %s", host, port, e != NULL ? e : "no reason given");
+		goto out;
+	}
+	const char *rsize = wire_get(reply, "Size"), *rsum = wire_get(reply, "Checksum");
+	char expect_size[32];
+	snprintf(expect_size, sizeof(expect_size), "%llu", (unsigned long long)size);
+	if (rsize == NULL || strcmp(rsize, expect_size) != 0) {
+		snprintf(err, errlen, "fetch: server offers Size=%.32s, expected %s", rsize ? rsize : "(none)", expect_size);
+		goto out;
+	}
+	if (rsum == NULL || strcasecmp(rsum, checksum) != 0) {
+		snprintf(err, errlen, "fetch: server offers a different checksum than announced");
+		goto out;
+	}
+	if (end - start > size) {
+		snprintf(err, errlen, "fetch: server sent more than Size=%llu bytes", (unsigned long long)size);
+		goto out;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		snprintf(err, errlen, "fetch: no random bytes");
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), ".%s.%02x%02x%02x%02x%02x%02x%02x%02x.part", final_name, rnd[0], rnd[1], rnd[2],
+	    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		snprintf(err, errlen, "fetch: temp file %s: %s", tmp, strerror(errno));
+		tmp[0] = '\0';
+		goto out;
+	}
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "fetch: out of memory");
+		goto out;
+	}
+	uint64_t got = 0;
+	for (;;) {
+		size_t n = end - start;
+		const char *p = buf + start;
+		EVP_DigestUpdate(md, p, n);
+		while (n > 0) {
+			ssize_t w = write(fd, p, n);
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w == -1) {
+				snprintf(err, errlen, "fetch: write %s: %s", tmp, strerror(errno));
+				goto out;
+			}
+			p += w;
+			n -= (size_t)w;
+		}
+		got += end - start;
+		if (got == size)
+			break;
+		uint64_t want = size - got < FETCH_BUF ? size - got : FETCH_BUF;
+		ssize_t rd = tls_read_some(ssl, buf, (size_t)want, timeout_ms, why, sizeof(why));
+		if (rd <= 0) {
+			snprintf(err, errlen, "fetch: after %llu of %llu bytes: %s", (unsigned long long)got,
+			    (unsigned long long)size, rd == 0 ? "server closed the connection" : why);
+			goto out;
+		}
+		start = 0;
+		end = (size_t)rd;
+	}
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char hex[7 + 2 * EVP_MAX_MD_SIZE + 1] = "sha256:";
+	EVP_DigestFinal_ex(md, digest, &dlen);
+	for (unsigned int i = 0; i < dlen; i++)
+		snprintf(hex + 7 + 2 * i, 3, "%02x", digest[i]);
+	if (strcasecmp(hex, checksum) != 0) {
+		snprintf(err, errlen, "fetch: checksum mismatch: got %s", hex);
+		goto out;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) == -1) {
+		snprintf(err, errlen, "fetch: chown %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
+		snprintf(err, errlen, "fetch: %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		snprintf(err, errlen, "fetch: close %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, final_name) == -1) {
+		snprintf(err, errlen, "fetch: rename to %s: %s", final_name, strerror(errno));
+		goto out;
+	}
+	tmp[0] = '\0';
+	fsync(dirfd); /* the rename itself; a failure here is not worth refusing the file */
+	last_resumed = resumed;
+	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", host, port, event_id, seq,
+	    (unsigned long long)size, final_name, resumed ? " (tls session resumed)" : "");
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (tmp[0] != '\0')
+		unlinkat(dirfd, tmp, 0);
+	EVP_MD_CTX_free(md);
+	free(buf);
+	wire_msg_free(reply);
+	tls_close(ssl);
+	return rc;
+}

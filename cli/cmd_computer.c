@@ -90,9 +90,22 @@ scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o
 		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
 		return -1;
 	}
+	int dashdash = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
 		char k = 0;
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = 1;
+			continue;
+		}
+		if (dashdash) {
+			if (o->npos == 4) {
+				fprintf(stderr, "pgfleet %s: %s: too many arguments\n", cmd, a);
+				return -1;
+			}
+			o->pos[o->npos++] = a;
+			continue;
+		}
 		if (cmdutil_is_help(a)) {
 			*help = 1;
 			return 0;
@@ -438,10 +451,10 @@ computer_remove(struct opts *o)
 	const char *p[1] = {o->pos[0]};
 	if (db_begin(db, err, sizeof(err)) == -1 ||
 	    db_exec(db, &r,
-		"SELECT c.computer_id, count(e.event_id),"
-		" count(e.event_id) FILTER (WHERE e.state IN ('pending', 'running'))"
-		" FROM pgfleet.computer c LEFT JOIN pgfleet.event e USING (computer_id)"
-		" WHERE c.name = $1 GROUP BY c.computer_id FOR UPDATE OF c",
+		"SELECT c.computer_id, (SELECT count(*) FROM pgfleet.event e"
+		"  WHERE e.computer_id = c.computer_id), (SELECT count(*) FROM pgfleet.event e"
+		"  WHERE e.computer_id = c.computer_id AND e.state IN ('pending', 'running'))"
+		" FROM pgfleet.computer c WHERE c.name = $1 FOR UPDATE",
 		1, p, err, sizeof(err)) == -1)
 		goto dberr;
 	if (db_ntuples(r) == 0) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -926,6 +927,7 @@ read_script(struct ld *l, const struct node *n, const char *file, char **out)
 	int fd = -1, rc = -1;
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
+	struct stat st;
 
 	if (file[0] == '\0') {
 		err_at(l, n->pos, "script_file: the file name is empty");
@@ -937,8 +939,13 @@ read_script(struct ld *l, const struct node *n, const char *file, char **out)
 		path = NULL;
 	if (path == NULL)
 		fatal("batch: script path");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
 		goto syserr;
+	if (!S_ISREG(st.st_mode)) {
+		err_at(l, n->pos, "script_file \"%s\": %s is not a regular file", file, path);
+		goto out;
+	}
 	for (;;) {
 		if (len == cap) {
 			cap = cap ? cap * 2 : 8192;

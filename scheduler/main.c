@@ -1,54 +1,346 @@
 /*
- * pgfleet-scheduler: options, then the configuration checked in full before
- * anything starts (-n stops there); the daemon itself comes with its issue.
+ * pgfleet-scheduler: the parent. Checks the whole config, connects, forks the
+ * workers (each closes the parent's socket and opens its own connection), then
+ * loops: claim due events
+ * (on LISTEN pgfleet_wakeup and every poll_interval), hand them out, extend
+ * leases, take back expired ones, create recurring occurrences, pass cancels
+ * on. SIGTERM drains, SIGHUP reloads; signals reach the loop as events.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "common/conf.h"
+#include "common/db.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "scheduler/claim.h"
+#include "scheduler/pool.h"
+#include "worker/worker.h"
 
+#define MAX_CLAIM 1000
 #define DEFAULT_CONFIG "/etc/pgfleet/scheduler.yaml"
+
+struct sched {
+	struct conf_scheduler *conf;
+	const char *conf_path;
+	char owner[160];
+	struct event_base *base;
+	struct pool *pool;
+	struct db *db;
+	int db_fd;
+	struct event *ev_db;
+	struct event *ev_tick;
+	struct event *ev_heartbeat;
+	struct event *ev_drain_deadline;
+	int draining;
+	int stopping;
+};
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: pgfleet-scheduler [-c FILE] [-n] [-d] [-h]\n"
-	    "  -c FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-	    "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
-	    "  -d        stay in the foreground and log to stderr\n"
-	    "  -h        this help\n");
+	fprintf(f, "usage: pgfleet-scheduler [-c FILE] [-n] [-d] [-h]\n"
+		   "  -c FILE   configuration file (default " DEFAULT_CONFIG "; see docs/config.md)\n"
+		   "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
+		   "  -d        stay in the foreground and log to stderr\n"
+		   "  -h        this help\n");
+}
+
+static void sched_tick_now(struct sched *s);
+static void db_readable(evutil_socket_t fd, short what, void *arg);
+
+static void
+worker_entry(int slot, int fd, void *arg)
+{
+	struct sched *s = arg;
+	worker_main(s->conf, s->owner, slot, fd);
+}
+
+static void
+on_done(const struct ipc_done *d, void *arg)
+{
+	struct sched *s = arg;
+	log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
+	if (!s->draining)
+		sched_tick_now(s);
+	else if (pool_inflight(s->pool) == 0)
+		event_base_loopbreak(s->base);
+}
+
+static void
+on_released(int64_t event_id, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	if (claim_release(s->db, s->owner, event_id, err, sizeof(err)) == -1)
+		log_warnx("event %" PRId64 ": release: %s", event_id, err);
+}
+
+static void
+on_give_up(int slot, void *arg)
+{
+	struct sched *s = arg;
+	log_msg(LOG_ERROR, "worker %d is gone for good; %d of %d workers left", slot,
+	    pool_live(s->pool), s->conf->workers);
+}
+
+static void
+db_watch(struct sched *s)
+{
+	int fd = db_socket(s->db);
+	if (fd == s->db_fd)
+		return;
+	if (s->ev_db != NULL) {
+		event_free(s->ev_db);
+		s->ev_db = NULL;
+	}
+	s->db_fd = fd;
+	if (fd == -1)
+		return;
+	s->ev_db = event_new(s->base, fd, EV_READ | EV_PERSIST, db_readable, s);
+	event_add(s->ev_db, NULL);
+}
+
+static void
+on_notify(const char *channel, const char *payload, void *arg)
+{
+	(void)arg;
+	log_debug("notify %s %s", channel, payload);
+}
+
+static void
+db_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	int n = db_consume_notifies(s->db, on_notify, NULL, err, sizeof(err));
+	if (n == -1)
+		log_warnx("database: %s", err);
+	db_watch(s);
+	if (n > 0 && !s->draining)
+		sched_tick_now(s);
+}
+
+/* One pass: take back expired leases, recurring occurrences, cancels, claims. */
+static void
+sched_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	if (s->draining)
+		return;
+	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
+		log_warnx("reclaim: %s", err);
+	if (claim_recur(s->db, err, sizeof(err)) == -1)
+		log_warnx("recurring schedules: %s", err);
+	int64_t cancel[256];
+	int nc = claim_cancelled(s->db, s->owner, cancel, 256, err, sizeof(err));
+	if (nc == -1)
+		log_warnx("cancelled schedules: %s", err);
+	for (int i = 0; i < nc; i++)
+		pool_cancel(s->pool, cancel[i]);
+
+	int room = pool_free_capacity(s->pool);
+	int limit = room < s->conf->claim_batch ? room : s->conf->claim_batch;
+	if (limit > MAX_CLAIM)
+		limit = MAX_CLAIM;
+	int full = 0;
+	if (limit > 0) {
+		static struct ipc_event evs[MAX_CLAIM];
+		int n = 0;
+		if (claim_events(s->db, s->owner, limit, s->conf->lease_ms, evs, &n, err,
+			sizeof(err)) == -1) {
+			log_warnx("claim: %s", err);
+		} else {
+			for (int i = 0; i < n; i++) {
+				if (pool_dispatch(s->pool, &evs[i]) == -1) {
+					log_warnx("event %" PRId64 ": no worker has room, released",
+					    evs[i].event_id);
+					claim_release(s->db, s->owner, evs[i].event_id, err, sizeof(err));
+				}
+			}
+			full = n == limit;
+		}
+	}
+	db_watch(s);
+	struct timeval tv = {0, 0};
+	if (!full) {
+		tv.tv_sec = s->conf->poll_interval_ms / 1000;
+		tv.tv_usec = (s->conf->poll_interval_ms % 1000) * 1000;
+	}
+	evtimer_add(s->ev_tick, &tv);
+}
+
+static void
+sched_tick_now(struct sched *s)
+{
+	struct timeval zero = {0, 0};
+	evtimer_add(s->ev_tick, &zero);
+}
+
+static void
+sched_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	if (pool_inflight(s->pool) > 0 &&
+	    claim_heartbeat(s->db, s->owner, s->conf->lease_ms, err, sizeof(err)) == -1)
+		log_warnx("heartbeat: %s", err);
+	db_watch(s);
+}
+
+static void
+sched_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	(void)fd;
+	(void)what;
+	log_msg(LOG_NOTICE, "drain grace over with %d events in flight", pool_inflight(s->pool));
+	event_base_loopbreak(s->base);
+}
+
+static void
+sched_drain(struct sched *s)
+{
+	if (s->draining)
+		return;
+	s->draining = 1;
+	evtimer_del(s->ev_tick);
+	log_msg(LOG_NOTICE, "draining: %d events in flight, grace %lld ms", pool_inflight(s->pool),
+	    s->conf->drain_grace_ms);
+	pool_broadcast(s->pool, IPC_DRAIN);
+	if (pool_inflight(s->pool) == 0) {
+		event_base_loopbreak(s->base);
+		return;
+	}
+	struct timeval tv = {s->conf->drain_grace_ms / 1000, (s->conf->drain_grace_ms % 1000) * 1000};
+	s->ev_drain_deadline = evtimer_new(s->base, sched_drain_deadline, s);
+	evtimer_add(s->ev_drain_deadline, &tv);
+}
+
+static void
+sched_reload(struct sched *s)
+{
+	struct conf_scheduler *fresh = NULL;
+	struct conf_errors errs = {0};
+	if (log_reopen() == -1)
+		log_warn("log: reopen");
+	pool_broadcast(s->pool, IPC_REOPEN);
+	if (conf_load_scheduler(s->conf_path, &fresh, &errs) == -1) {
+		log_warnx("reload: %s has errors, keeping the running configuration", s->conf_path);
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.msg[i]);
+		conf_errors_free(&errs);
+		return;
+	}
+	/* workers keep the config they were forked with until they are restarted */
+	log_msg(LOG_NOTICE, "reload: configuration reread; worker settings apply to new workers");
+	conf_reload_scheduler(s->conf, fresh, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		log_warnx("reload: %s", errs.msg[i]);
+	conf_errors_free(&errs);
+	log_setlevel(fresh->log_level);
+	/* the pool's forks read s->conf: keep it valid until the swap */
+	struct conf_scheduler *old = s->conf;
+	s->conf = fresh;
+	conf_free_scheduler(old);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct sched *s = arg;
+	(void)what;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (s->draining) {
+			log_msg(LOG_NOTICE, "second stop signal: stopping now");
+			event_base_loopbreak(s->base);
+		} else {
+			sched_drain(s);
+		}
+		break;
+	case SIGHUP:
+		sched_reload(s);
+		break;
+	case SIGCHLD:
+		pool_reap(s->pool);
+		if (s->draining && pool_inflight(s->pool) == 0)
+			event_base_loopbreak(s->base);
+		break;
+	}
+}
+
+static void
+sched_stop(struct sched *s)
+{
+	char err[512];
+	int64_t ids[4096];
+	int n = pool_held_events(s->pool, ids, 4096);
+	pool_shutdown(s->pool, 0);
+	for (int tries = 0; pool_live(s->pool) > 0 && tries < 100; tries++) {
+		usleep(50000);
+		pool_reap(s->pool);
+	}
+	if (pool_live(s->pool) > 0) {
+		pool_shutdown(s->pool, 1);
+		while (pool_live(s->pool) > 0) {
+			usleep(20000);
+			pool_reap(s->pool);
+		}
+	}
+	/* workers are gone: what they still held goes back to pending */
+	int released = 0;
+	for (int i = 0; i < n; i++)
+		if (claim_release(s->db, s->owner, ids[i], err, sizeof(err)) == 0)
+			released++;
+		else
+			log_warnx("event %" PRId64 ": release: %s", ids[i], err);
+	log_msg(LOG_NOTICE, "stopped; %d unfinished events released", released);
+}
+
+static int
+check_config(const char *path, struct conf_scheduler **out)
+{
+	struct conf_errors errs = {0};
+	if (conf_load_scheduler(path, out, &errs) == -1) {
+		conf_errors_print(&errs, stderr);
+		conf_errors_free(&errs);
+		return -1;
+	}
+	conf_errors_free(&errs);
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	const char *path = DEFAULT_CONFIG;
-	int check = 0, ch;
-	struct conf_scheduler *conf;
-	struct conf_errors errs = {0};
-
-	while ((ch = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'd':
-			break;	/* the only mode so far */
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+	int check_only = 0, foreground = 0, c;
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	while ((c = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'n': check_only = 1; break;
+		case 'd': foreground = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc) {
@@ -56,17 +348,77 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (conf_load_scheduler(path, &conf, &errs) == -1) {
-		conf_errors_print(&errs, stderr);
-		conf_errors_free(&errs);
+	struct sched s = {.conf_path = path, .db_fd = -1};
+	if (check_config(path, &s.conf) == -1)
 		return 2;
-	}
-	if (check) {
+	if (check_only) {
 		printf("configuration OK\n");
-		conf_free_scheduler(conf);
+		conf_free_scheduler(s.conf);
 		return 0;
 	}
-	fprintf(stderr, "pgfleet-scheduler: daemon mode arrives with the scheduler issue\n");
-	conf_free_scheduler(conf);
-	return 2;
+	if (log_init(s.conf->log_level, foreground ? NULL : s.conf->log_file) == -1) {
+		fprintf(stderr, "pgfleet-scheduler: log %s: %s\n", s.conf->log_file, strerror(errno));
+		return 1;
+	}
+	if (!foreground && daemon(0, s.conf->log_file == NULL) == -1)
+		fatal("daemon");
+	if (mkdir(s.conf->spool, 0700) == -1 && errno != EEXIST)
+		fatal("spool %s", s.conf->spool);
+	snprintf(s.owner, sizeof(s.owner), "%s:%ld", s.conf->name, (long)getpid());
+	signal(SIGPIPE, SIG_IGN);
+	db_application_name("pgfleet-scheduler");
+
+	s.base = event_base_new();
+	if (s.base == NULL)
+		fatalx("event_base_new failed");
+	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
+	    .on_released = on_released, .on_give_up = on_give_up, .arg = &s};
+	s.pool = pool_new(s.base, s.conf->workers, s.conf->sessions_per_worker,
+	    s.conf->restart_limit_count, &cb);
+	if (s.pool == NULL)
+		fatalx("out of memory");
+	/* signals first, so a worker that dies at once is reaped */
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	struct event *sigev[4];
+	for (int i = 0; i < 4; i++) {
+		sigev[i] = evsignal_new(s.base, sigs[i], on_signal, &s);
+		evsignal_add(sigev[i], NULL);
+	}
+	/* connect first so a wrong conninfo is said at once; workers close this
+	 * socket right after fork and open their own (pool.c) */
+	char err[512];
+	s.db = db_open(s.conf->database, err, sizeof(err));
+	if (s.db == NULL)
+		fatalx("%s", err);
+	if (db_listen(s.db, "pgfleet_wakeup", err, sizeof(err)) == -1)
+		fatalx("listen: %s", err);
+	if (pool_start(s.pool) == -1)
+		fatalx("no worker could be started");
+	log_msg(LOG_NOTICE, "scheduler %s started: %d workers, %d sessions each, poll %lld ms",
+	    s.owner, s.conf->workers, s.conf->sessions_per_worker, s.conf->poll_interval_ms);
+
+	s.ev_tick = evtimer_new(s.base, sched_tick, &s);
+	s.ev_heartbeat = event_new(s.base, -1, EV_PERSIST, sched_heartbeat, &s);
+	struct timeval hb = {s.conf->heartbeat_ms / 1000, (s.conf->heartbeat_ms % 1000) * 1000};
+	event_add(s.ev_heartbeat, &hb);
+	db_watch(&s);
+	sched_tick_now(&s);
+
+	event_base_dispatch(s.base);
+
+	sched_stop(&s);
+	for (int i = 0; i < 4; i++)
+		event_free(sigev[i]);
+	if (s.ev_db != NULL)
+		event_free(s.ev_db);
+	if (s.ev_drain_deadline != NULL)
+		event_free(s.ev_drain_deadline);
+	event_free(s.ev_tick);
+	event_free(s.ev_heartbeat);
+	db_close(s.db);
+	pool_free(s.pool);
+	event_base_free(s.base);
+	conf_free_scheduler(s.conf);
+	log_close();
+	return 0;
 }

@@ -29,10 +29,15 @@ assert_eq "$rc" 0 "agent -n exit code"
 assert_eq "$(cat "$TESTDIR/agent.out")" "configuration OK" "agent -n output"
 ok "shipped agent.yaml passes -n"
 
-run daemon "$BIN/pgfleet-scheduler" -c "$TESTDIR/scheduler.yaml"
-assert_eq "$rc" 2 "scheduler without -n"
-grep -q "daemon mode arrives with the scheduler issue" "$TESTDIR/daemon.err" || fail "no placeholder message"
-ok "without -n a valid config still stops (daemon not built yet)"
+# a valid config whose database cannot be reached: a clear error, exit 1, no worker left behind
+dead=$("$BIN/pgfleet-test-freeport")
+sed -e "s|^database:.*|database: \"host=127.0.0.1 port=$dead connect_timeout=2\"|" \
+    -e "s|^spool:.*|spool: $TESTDIR/spool|" -e "/^log:/,\$d" "$TESTDIR/scheduler.yaml" > "$TESTDIR/nodb.yaml"
+run daemon "$BIN/pgfleet-scheduler" -d -c "$TESTDIR/nodb.yaml"
+assert_eq "$rc" 1 "scheduler without a database"
+grep -q "database: .*$dead" "$TESTDIR/daemon.err" || fail "no database error: $(cat "$TESTDIR/daemon.err")"
+pgrep -f "pgfleet-scheduler -d -c $TESTDIR/nodb.yaml" >/dev/null && fail "a scheduler process was left behind"
+ok "without -n and without a database the scheduler says so and exits 1"
 
 # a bad agent config: three errors, all reported, in file order
 cat >"$TESTDIR/bad-agent.yaml" <<YAML

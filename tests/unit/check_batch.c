@@ -580,11 +580,15 @@ START_TEST(test_batch_refuses_bad_script_file_content)
 		      "      - script_file: nul.sh\n"
 		      "      - script_file: latin1.sh\n"
 		      "      - script_file: empty.sh\n"
-		      "      - script_file: \"\"\n",
+		      "      - script_file: \"\"\n"
+		      "      - script_file: /dev/null\n"
+		      "      - script_file: .\n",
 		      "b.yaml:4:22: script_file \"nul.sh\": holds a NUL byte (a script is text)\n"
 		      "b.yaml:5:22: script_file \"latin1.sh\": not UTF-8 text\n"
 		      "b.yaml:6:22: script_file \"empty.sh\": the file is empty\n"
-		      "b.yaml:7:22: script_file: the file name is empty\n");
+		      "b.yaml:7:22: script_file: the file name is empty\n"
+		      "b.yaml:8:22: script_file \"/dev/null\": /dev/null is not a regular file\n"
+		      "b.yaml:9:22: script_file \".\": . is not a regular file\n");
 }
 END_TEST
 

@@ -1,0 +1,221 @@
+/*
+ * claim: the parent's side of the database. Each function is one short
+ * transaction (or one statement) so that the claim path never waits on
+ * history and two schedulers only ever meet on row locks.
+ */
+#include "scheduler/claim.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/cron.h"
+#include "common/db.h"
+#include "common/log.h"
+
+static const char SQL_CLAIM[] =
+    "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code"
+    " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond')";
+
+static const char SQL_HEARTBEAT[] =
+    "UPDATE pgfleet.event SET lease_until = now() + $2::bigint * interval '1 millisecond'"
+    " WHERE lease_owner = $1 AND state = 'running'";
+
+static const char SQL_RELEASE[] = "SELECT pgfleet.release_event($1::bigint, $2)";
+
+static const char SQL_RECLAIM[] =
+    "SELECT event_id, state, attempt FROM pgfleet.reclaim_leases($1::int)";
+
+static const char SQL_RECUR_DUE[] =
+    "SELECT s.schedule_id, extract(epoch FROM s.due_at)::bigint,"
+    " extract(epoch FROM s.repeat_every)::bigint, s.repeat_cron,"
+    " extract(epoch FROM s.repeat_until)::bigint, extract(epoch FROM now())::bigint"
+    " FROM pgfleet.schedule s"
+    " WHERE (s.repeat_every IS NOT NULL OR s.repeat_cron IS NOT NULL)"
+    " AND s.due_at <= now() AND s.state <> 'cancelled'"
+    " AND (s.repeat_until IS NULL OR s.due_at < s.repeat_until)"
+    " AND NOT EXISTS (SELECT 1 FROM pgfleet.schedule c WHERE c.parent_schedule_id = s.schedule_id)"
+    " ORDER BY s.due_at LIMIT 100";
+
+static const char SQL_RECUR_INSERT[] =
+    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every,"
+    " repeat_cron, repeat_until, parent_schedule_id, max_concurrent, max_failures,"
+    " max_failures_pct, created_by)"
+    " SELECT s.job_id, j.version, s.targets, to_timestamp($2::bigint), s.repeat_every,"
+    " s.repeat_cron, s.repeat_until, s.schedule_id, s.max_concurrent, s.max_failures,"
+    " s.max_failures_pct, s.created_by"
+    " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
+    " WHERE s.schedule_id = $1::bigint"
+    " ON CONFLICT (parent_schedule_id) DO NOTHING RETURNING schedule_id";
+
+static const char SQL_EXPAND[] = "SELECT pgfleet.expand_schedule($1::bigint)";
+
+static const char SQL_CANCELLED[] =
+    "SELECT e.event_id FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
+    " WHERE s.state = 'cancelled' AND e.state = 'running' AND e.lease_owner = $1"
+    " ORDER BY e.event_id LIMIT $2::int";
+
+int
+claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
+    struct ipc_event *out, int *n, char *err, size_t errlen)
+{
+	char slimit[16], slease[24];
+	snprintf(slimit, sizeof(slimit), "%d", limit);
+	snprintf(slease, sizeof(slease), "%lld", lease_ms);
+	const char *params[] = {slimit, owner, slease};
+	struct db_result *res;
+	*n = 0;
+	if (db_exec(db, &res, SQL_CLAIM, 3, params, err, errlen) == -1)
+		return -1;
+	int rows = db_ntuples(res);
+	for (int i = 0; i < rows && i < limit; i++) {
+		struct ipc_event *ev = &out[i];
+		ev->event_id = strtoll(db_value(res, i, 0), NULL, 10);
+		ev->schedule_id = strtoll(db_value(res, i, 1), NULL, 10);
+		ev->computer_id = strtoll(db_value(res, i, 2), NULL, 10);
+		ev->next_task_seq = (int32_t)strtol(db_value(res, i, 3), NULL, 10);
+		ev->attempt = (int32_t)strtol(db_value(res, i, 4), NULL, 10);
+		log_info("Processing scheduled event: EVENT_ID=%" PRId64 "; NEXT_TASK_SEQ=%d;"
+			 " STATUS_CODE=%s; COMPUTER_ID=%" PRId64,
+		    ev->event_id, ev->next_task_seq, db_value(res, i, 5), ev->computer_id);
+		(*n)++;
+	}
+	db_result_free(res);
+	return 0;
+}
+
+int
+claim_heartbeat(struct db *db, const char *owner, long long lease_ms, char *err, size_t errlen)
+{
+	char slease[24];
+	snprintf(slease, sizeof(slease), "%lld", lease_ms);
+	const char *params[] = {owner, slease};
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_HEARTBEAT, 2, params, err, errlen) == -1)
+		return -1;
+	int n = (int)db_cmd_tuples(res);
+	db_result_free(res);
+	return n;
+}
+
+int
+claim_release(struct db *db, const char *owner, int64_t event_id, char *err, size_t errlen)
+{
+	char sid[24];
+	snprintf(sid, sizeof(sid), "%" PRId64, event_id);
+	const char *params[] = {sid, owner};
+	return db_exec(db, NULL, SQL_RELEASE, 2, params, err, errlen);
+}
+
+int
+claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen)
+{
+	char smax[16];
+	snprintf(smax, sizeof(smax), "%d", max_attempts);
+	const char *params[] = {smax};
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_RECLAIM, 1, params, err, errlen) == -1)
+		return -1;
+	int n = db_ntuples(res);
+	for (int i = 0; i < n; i++)
+		log_msg(LOG_NOTICE, "event %s: lease expired, now %s (attempt %s)", db_value(res, i, 0),
+		    db_value(res, i, 1), db_value(res, i, 2));
+	db_result_free(res);
+	return n;
+}
+
+/* The first occurrence after now: interval steps from due, or the cron rule. */
+static long long
+recur_next(long long due, long long every, const char *cron_text, long long now, char *err,
+    size_t errlen)
+{
+	if (every > 0) {
+		long long k = (now - due) / every + 1;
+		return due + k * every;
+	}
+	struct cron c;
+	if (cron_parse(cron_text, &c, err, errlen) == -1)
+		return -1;
+	time_t t = cron_next(&c, (time_t)(now > due ? now : due));
+	return t == (time_t)-1 ? -1 : (long long)t;
+}
+
+static int
+recur_one(struct db *db, const char *sid, long long next, char *err, size_t errlen)
+{
+	char snext[24];
+	snprintf(snext, sizeof(snext), "%lld", next);
+	const char *params[] = {sid, snext};
+	struct db_result *res;
+	if (db_begin(db, err, errlen) == -1)
+		return -1;
+	if (db_exec(db, &res, SQL_RECUR_INSERT, 2, params, err, errlen) == -1)
+		goto fail;
+	int created = db_ntuples(res) == 1;
+	if (created) {
+		const char *p2[] = {db_value(res, 0, 0)};
+		int rc = db_exec(db, NULL, SQL_EXPAND, 1, p2, err, errlen);
+		if (rc == 0)
+			log_info("schedule %s: next occurrence is schedule %s", sid, p2[0]);
+		db_result_free(res);
+		if (rc == -1)
+			goto fail;
+	} else {
+		db_result_free(res);
+	}
+	if (db_commit(db, err, errlen) == -1)
+		goto fail;
+	return created;
+fail:
+	db_rollback(db, NULL, 0);
+	return -1;
+}
+
+int
+claim_recur(struct db *db, char *err, size_t errlen)
+{
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_RECUR_DUE, 0, NULL, err, errlen) == -1)
+		return -1;
+	int created = 0;
+	for (int i = 0; i < db_ntuples(res); i++) {
+		const char *sid = db_value(res, i, 0);
+		long long due = strtoll(db_value(res, i, 1), NULL, 10);
+		long long every = db_isnull(res, i, 2) ? 0 : strtoll(db_value(res, i, 2), NULL, 10);
+		long long until = db_isnull(res, i, 4) ? 0 : strtoll(db_value(res, i, 4), NULL, 10);
+		long long now = strtoll(db_value(res, i, 5), NULL, 10);
+		char why[256];
+		long long next = recur_next(due, every, db_value(res, i, 3), now, why, sizeof(why));
+		if (next == -1) {
+			log_warnx("schedule %s: cannot compute next occurrence: %s", sid, why);
+			continue;
+		}
+		if (until != 0 && next > until)
+			continue;
+		int r = recur_one(db, sid, next, why, sizeof(why));
+		if (r == -1) {
+			log_warnx("schedule %s: next occurrence: %s", sid, why);
+			continue;
+		}
+		created += r;
+	}
+	db_result_free(res);
+	return created;
+}
+
+int
+claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *err, size_t errlen)
+{
+	char smax[16];
+	snprintf(smax, sizeof(smax), "%d", max);
+	const char *params[] = {owner, smax};
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_CANCELLED, 2, params, err, errlen) == -1)
+		return -1;
+	int n = db_ntuples(res);
+	for (int i = 0; i < n && i < max; i++)
+		ids[i] = strtoll(db_value(res, i, 0), NULL, 10);
+	db_result_free(res);
+	return n < max ? n : max;
+}

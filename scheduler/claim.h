@@ -1,0 +1,34 @@
+/*
+ * claim: the scheduler parent's statements: claim due events under a lease,
+ * extend and release leases, take back expired ones, create the next
+ * occurrence of recurring schedules, find running events of cancelled
+ * schedules. Every statement is a constant calling a function of
+ * migrations/0002_scheduler.sql. Nothing returned needs freeing.
+ */
+#ifndef PGFLEET_CLAIM_H
+#define PGFLEET_CLAIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ipc.h"
+
+struct db;
+
+/* Claim up to limit events; fills out[] and *n, and logs the seed's
+ * "Processing scheduled event" line for each. Returns 0 or -1. */
+int claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
+    struct ipc_event *out, int *n, char *err, size_t errlen);
+/* Extend every lease we own. Returns the number of events, or -1. */
+int claim_heartbeat(struct db *db, const char *owner, long long lease_ms, char *err, size_t errlen);
+/* Hand one event back as pending (drain). Returns 0 or -1. */
+int claim_release(struct db *db, const char *owner, int64_t event_id, char *err, size_t errlen);
+/* Take back expired leases. Returns how many, or -1. */
+int claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen);
+/* Create the next occurrence of every due recurring schedule, exactly once
+ * across schedulers. Returns how many were created, or -1. */
+int claim_recur(struct db *db, char *err, size_t errlen);
+/* Running events of cancelled schedules that owner holds. Returns count or -1. */
+int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,92 @@
+#!/bin/sh
+# make demo: a throwaway PostgreSQL (pg_virtualenv), certificates, a scheduler
+# and three agents on 127.0.0.1, the example batch submitted, its progress, the
+# job history report; then everything it started is stopped.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$root/build/bin}
+
+if [ -z "${PGFLEET_DEMO_IN_VIRTUALENV:-}" ]; then
+	echo "==> starting a throwaway PostgreSQL (pg_virtualenv)"
+	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
+		pg_virtualenv -t -o fsync=off "$0" "$@" 2>&1 | grep -v '^Dropping cluster\|^Creating new PostgreSQL cluster'
+fi
+
+export PGHOST=127.0.0.1
+demo=$(mktemp -d /tmp/pgfleet-demo.XXXXXX)
+pids=""
+stop() {
+	rc=$?
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pids; do
+		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	[ "$rc" = 0 ] && rm -rf "$demo" || echo "demo files kept in $demo"
+	exit "$rc"
+}
+trap stop EXIT INT TERM
+P="$BIN/pgfleet"
+
+echo "==> pgfleet migrate"
+"$P" migrate
+echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
+"$P" pki init --dir "$demo/pki" >/dev/null
+for n in sched-demo agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --localhost >/dev/null; done
+
+mkdir -p "$demo/spool"
+lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
+cat > "$demo/scheduler.yaml" <<EOC
+database: ""
+name: sched-demo
+workers: 2
+poll_interval: 500ms
+lease: 30s
+spool: $demo/spool
+transfer: {port_range: $lo-$((lo + 100)), advertise: 127.0.0.1}
+timeouts: {connect: 2s, handshake: 2s, idle: 30s}
+retry: {max: 2, backoff: 200ms, max_backoff: 1s}
+tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/sched-demo.crt, key: $demo/pki/sched-demo.key}
+log: {level: 5, file: $demo/scheduler.log}
+EOC
+cp "$root/examples/demo.yaml" "$demo/demo.yaml"
+for i in 1 2 3; do
+	mkdir -p "$demo/agent-$i/temp" "$demo/agent-$i/journal"
+	cat > "$demo/agent-$i.yaml" <<EOC
+computer: agent-$i
+listen: 127.0.0.1:0
+port_file: $demo/agent-$i.port
+temp_dir: $demo/agent-$i/temp
+journal: $demo/agent-$i/journal
+run_as: {allow: [root], default: root, allow_root: true}
+tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/agent-$i.crt, key: $demo/pki/agent-$i.key}
+log: {level: 5, file: $demo/agent-$i.log}
+EOC
+	"$BIN/pgfleet-agent" -d -c "$demo/agent-$i.yaml" 2>>"$demo/agent-$i.log" &
+	pids="$pids $!"
+done
+echo "==> three agents started on 127.0.0.1 (logs in $demo)"
+for i in 1 2 3; do
+	n=0; while [ ! -s "$demo/agent-$i.port" ]; do
+		n=$((n + 1)); [ $n -lt 100 ] || { echo "agent-$i did not start: $(tail -n 5 "$demo/agent-$i.log")"; exit 1; }
+		sleep 0.1
+	done
+	port=$(cat "$demo/agent-$i.port")
+	sed -i "/name: agent-$i\$/,/port:/ s/port: [0-9]*/port: $port/" "$demo/demo.yaml"
+done
+"$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
+pids="$pids $!"
+echo "==> scheduler sched-demo started"
+
+echo "==> pgfleet submit examples/demo.yaml"
+"$P" submit "$demo/demo.yaml"
+sid=$(psql -X -qAt -c "select max(schedule_id) from pgfleet.schedule")
+echo "==> pgfleet status $sid --watch"
+"$P" status "$sid" --watch || true
+echo
+echo "==> pgfleet report history"
+"$P" report history --since 1h || true
+echo
+echo "==> what the scheduler logged for the first event (level 5):"
+grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
+echo "==> done; stopping the scheduler, the agents and PostgreSQL"

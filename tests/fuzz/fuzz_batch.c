@@ -1,0 +1,92 @@
+/*
+ * libFuzzer target for cli/batch: each input is written to a file in a private
+ * temp dir and loaded. A batch that loads is also exported job by job and
+ * loaded again: the hashes must not change (abort otherwise). Not in `make all`.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+ *     tests/fuzz/fuzz_batch.c cli/batch.c common/cron.c common/units.c common/log.c \
+ *     -lyaml -lcrypto -o build/fuzz_batch
+ *   mkdir -p build/fuzz-corpus && cp examples/demo.yaml examples/fleet.yaml build/fuzz-corpus/
+ *   build/fuzz_batch -max_total_time=30 -max_len=4096 build/fuzz-corpus
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/batch.h"
+
+static char dir[64];
+static char path[128];
+static char epath[128];
+
+static void
+write_file(const char *p, const void *data, size_t size)
+{
+	FILE *fp = fopen(p, "w");
+	if (fp == NULL || fwrite(data, 1, size, fp) != size)
+		abort();
+	fclose(fp);
+}
+
+static void
+roundtrip(const struct batch_job *j)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	char h1[65], p1[65], h2[65], p2[65];
+	struct batch *b2 = NULL;
+	struct batch_errors e = {0};
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL || batch_job_export(j, fp) != 0)
+		abort();
+	fclose(fp);
+	write_file(epath, buf, len);
+	if (batch_load(epath, &b2, &e) != 0) {
+		fprintf(stderr, "export does not load:\n%s\n", buf);
+		batch_errors_print(&e, stderr);
+		abort();
+	}
+	if (batch_job_hash(j, h1) || batch_job_plan_hash(j, p1) ||
+	    batch_job_hash(&b2->jobs[0], h2) || batch_job_plan_hash(&b2->jobs[0], p2) ||
+	    strcmp(h1, h2) != 0 || strcmp(p1, p2) != 0) {
+		fprintf(stderr, "export changes the hash:\n%s\n", buf);
+		abort();
+	}
+	batch_free(b2);
+	batch_errors_free(&e);
+	free(buf);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct batch *b = NULL;
+	struct batch_errors e = {0};
+
+	if (dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "/tmp/pgfleet-fuzz-XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+		snprintf(path, sizeof(path), "%s/in.yaml", dir);
+		snprintf(epath, sizeof(epath), "%s/export.yaml", dir);
+		/* a script file the inputs may name */
+		char sp[128];
+		snprintf(sp, sizeof(sp), "%s/s.sh", dir);
+		write_file(sp, "echo hi\n", 8);
+	}
+	write_file(path, data, size);
+	if (batch_load(path, &b, &e) == 0) {
+		for (size_t i = 0; i < b->njobs; i++)
+			roundtrip(&b->jobs[i]);
+		batch_free(b);
+	} else {
+		FILE *null = fopen("/dev/null", "w");
+		batch_errors_print(&e, null);
+		fclose(null);
+	}
+	batch_errors_free(&e);
+	return 0;
+}

@@ -1,0 +1,96 @@
+# Helpers for tests that run schedulers and agents; source after lib.sh.
+#   fleet_init                      migrate, make a CA and the scheduler certificate
+#   sched_conf NAME [YAML...]       write $TESTDIR/NAME.yaml (extra YAML lines appended)
+#   sched_start NAME                start pgfleet-scheduler -d with it, log in $TESTDIR/NAME.log
+#   agent_start NAME [YAML...]      issue a certificate, start an agent on a free port,
+#                                   register the computer; its port in $TESTDIR/NAME.port
+#   job_add NAME SCRIPT...          a job with one task per SCRIPT (version 1)
+#   schedule_add JOB TARGETS_JSON [MAXCONC]  a schedule due now, expanded; prints its id
+#   wait_schedule ID SECONDS        until the schedule is done/failed/cancelled
+P="$BIN/pgfleet"
+PKI="$TESTDIR/pki"
+
+fleet_init() {
+	"$P" migrate >/dev/null || fail "migrate"
+	"$P" pki init --dir "$PKI" >/dev/null || fail "pki init"
+	for n in sched-a sched-b; do "$P" pki issue "$n" --dir "$PKI" --localhost >/dev/null || fail "pki issue $n"; done
+}
+
+sched_conf() {
+	name=$1; shift
+	lo=$("$BIN/pgfleet-test-freeport")
+	mkdir -p "$TESTDIR/$name-spool"
+	cat > "$TESTDIR/$name.yaml" <<EOC
+database: ""
+name: $name
+workers: 2
+sessions_per_worker: 64
+poll_interval: 200ms
+claim_batch: 50
+lease: 10s
+max_attempts: 3
+spool: $TESTDIR/$name-spool
+transfer: {port_range: $lo-$((lo + 50)), advertise: 127.0.0.1, key_ttl: 30s}
+agent_port: 4020
+timeouts: {connect: 1s, handshake: 2s, idle: 10s}
+retry: {max: 2, backoff: 100ms, max_backoff: 400ms}
+tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
+drain_grace: 5s
+log: {level: ${LOGLEVEL:-6}}
+EOC
+	for line in "$@"; do echo "$line" >> "$TESTDIR/$name.yaml"; done
+}
+
+sched_start() {
+	spawn "$BIN/pgfleet-scheduler" -d -c "$TESTDIR/$1.yaml" 2>> "$TESTDIR/$1.log"
+	eval "PID_$(echo "$1" | tr - _)=$LASTPID"
+}
+
+agent_start() {
+	name=$1; shift
+	[ -f "$PKI/$name.crt" ] || "$P" pki issue "$name" --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
+	mkdir -p "$TESTDIR/$name/temp" "$TESTDIR/$name/journal"
+	rm -f "$TESTDIR/$name.port"
+	cat > "$TESTDIR/$name.yaml" <<EOC
+computer: $name
+listen: 127.0.0.1:0
+port_file: $TESTDIR/$name.port
+temp_dir: $TESTDIR/$name/temp
+journal: $TESTDIR/$name/journal
+run_as: {allow: [root, nobody], default: root, allow_root: true}
+timeout: 1m
+kill_grace: 1s
+tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
+log: {level: ${LOGLEVEL:-6}}
+EOC
+	for line in "$@"; do echo "$line" >> "$TESTDIR/$name.yaml"; done
+	spawn "$BIN/pgfleet-agent" -d -c "$TESTDIR/$name.yaml" 2>> "$TESTDIR/$name.log"
+	eval "PID_$(echo "$name" | tr - _)=$LASTPID"
+	wait_for 10 "agent $name port file" test -s "$TESTDIR/$name.port"
+	port=$(cat "$TESTDIR/$name.port")
+	sql "insert into pgfleet.computer (name, host, port, os, boot_env) values ('$name', '127.0.0.1', $port, 'Linux', 'Production')
+	     on conflict (name) do update set port = excluded.port" >/dev/null
+}
+
+job_add() {
+	job=$1; shift
+	sql "insert into pgfleet.job (name) values ('$job')" >/dev/null
+	seq=0
+	for script in "$@"; do
+		echo "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, :n, :'s' from pgfleet.job where name = :'j'" |
+			psql -X -q -v ON_ERROR_STOP=1 -v s="$script" -v j="$job" -v n="$seq" >/dev/null || fail "task insert"
+		seq=$((seq + 1))
+	done
+}
+
+schedule_add() {
+	sid=$(echo "insert into pgfleet.schedule (job_id, job_version, targets, due_at, max_concurrent)
+		 select job_id, version, :'t'::jsonb, now(), ${3:-null} from pgfleet.job where name = :'j' returning schedule_id" |
+		psql -X -qAt -v ON_ERROR_STOP=1 -v j="$1" -v t="$2")
+	sql "select pgfleet.expand_schedule($sid)" >/dev/null
+	sql "select pg_notify('pgfleet_wakeup', '')" >/dev/null
+	echo "$sid"
+}
+
+schedule_ended() { [ "$(sql "select state in ('done', 'failed', 'cancelled') from pgfleet.schedule where schedule_id = $1")" = t ]; }
+wait_schedule() { wait_for "$2" "schedule $1 to end" schedule_ended "$1"; }

@@ -403,7 +403,7 @@ create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, con
 	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
 	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
 	    "created_by) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()), "
-	    "$5::bigint * interval '1 millisecond', $6, to_timestamp($7::float8), $8::int, $9::int, "
+	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
 	    "$10::numeric, $11, $12) RETURNING schedule_id, "
 	    "to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 	    12, p);

@@ -247,7 +247,7 @@ cmd_retry(int argc, char **argv)
 		"SELECT s.job_id, j.version, j.name, s.max_concurrent, s.max_failures, s.max_failures_pct,"
 		" (SELECT jsonb_build_object('computers', jsonb_agg(c.name ORDER BY c.name))"
 		"  FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
-		"  WHERE e.schedule_id = s.schedule_id AND e.state = 'failed')"
+		"  WHERE e.schedule_id = s.schedule_id AND e.state = 'failed' HAVING count(*) > 0)"
 		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
 		1, ps, err, sizeof(err)) == -1)
 		goto dberr;

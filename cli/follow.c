@@ -39,20 +39,6 @@ follow_counts(struct db *db, const char *schedule_id, struct progress_counts *c,
 	return 0;
 }
 
-int
-follow_payload_names(const char *payload, const char *schedule_id)
-{
-	size_t n = strlen(schedule_id);
-	for (const char *p = payload; p != NULL && *p != '\0';) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (len == n && strncmp(p, schedule_id, n) == 0)
-			return 1;
-		p = comma != NULL ? comma + 1 : NULL;
-	}
-	return 0;
-}
-
 struct wake {
 	const char *id;
 	int refresh;
@@ -62,7 +48,7 @@ static void
 on_notify(const char *channel, const char *payload, void *arg)
 {
 	struct wake *w = arg;
-	if (strcmp(channel, "pgfleet_wakeup") == 0 || follow_payload_names(payload, w->id))
+	if (strcmp(channel, "pgfleet_wakeup") == 0 || progress_payload_names(payload, w->id))
 		w->refresh = 1;
 }
 

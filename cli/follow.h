@@ -30,7 +30,4 @@ int follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FIL
 /* Print the events that did not end done (computer, state, code and its name). */
 int follow_print_failures(struct db *db, const char *cmd, const char *schedule_id, FILE *out);
 
-/* 1 when a comma-separated payload names schedule_id. */
-int follow_payload_names(const char *payload, const char *schedule_id);
-
 #endif

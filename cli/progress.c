@@ -83,3 +83,17 @@ progress_line(const struct progress_counts *c, char *buf, size_t size)
 	return snprintf(buf, size, "%lld/%lld done %lld failed %lld running %lld pending %lld cancelled",
 	    c->done, c->total, c->failed, c->running, c->pending, c->cancelled);
 }
+
+int
+progress_payload_names(const char *payload, const char *schedule_id)
+{
+	size_t n = strlen(schedule_id);
+	for (const char *p = payload; p != NULL && *p != '\0';) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, schedule_id, n) == 0)
+			return 1;
+		p = comma != NULL ? comma + 1 : NULL;
+	}
+	return 0;
+}

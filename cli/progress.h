@@ -42,4 +42,7 @@ int progress_bar(const struct progress_counts *c, const struct progress_rate *r,
 /* "12/20 done 1 failed 3 running 4 pending 0 cancelled" for one line per change. */
 int progress_line(const struct progress_counts *c, char *buf, size_t size);
 
+/* 1 when a pgfleet_progress payload (comma-separated schedule ids) names schedule_id. */
+int progress_payload_names(const char *payload, const char *schedule_id);
+
 #endif

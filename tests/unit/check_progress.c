@@ -77,6 +77,17 @@ START_TEST(test_progress_rate_ignores_events_ended_before_the_watch)
 }
 END_TEST
 
+START_TEST(test_progress_payload_names_matches_whole_ids_only)
+{
+	ck_assert(progress_payload_names("100000001", "100000001"));
+	ck_assert(progress_payload_names("5,100000001,7", "100000001"));
+	ck_assert(progress_payload_names("5,100000001", "100000001"));
+	ck_assert(!progress_payload_names("1000000011,2100000001", "100000001"));
+	ck_assert(!progress_payload_names("", "100000001"));
+	ck_assert(!progress_payload_names(",,", "100000001"));
+}
+END_TEST
+
 Suite *
 progress_suite(void)
 {
@@ -87,6 +98,7 @@ progress_suite(void)
 	tcase_add_test(tc, test_progress_line_is_plain);
 	tcase_add_test(tc, test_progress_eta_formats_seconds_minutes_hours);
 	tcase_add_test(tc, test_progress_rate_ignores_events_ended_before_the_watch);
+	tcase_add_test(tc, test_progress_payload_names_matches_whole_ids_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -155,3 +155,11 @@ rc=0; "$P" submit missing.yaml 2> err || rc=$?
 assert_eq "$rc" 2 "submit of a missing file"
 grep -q '^missing.yaml' err || fail "missing file message: $(cat err)"
 ok "job list/show/export, and submit's usage errors"
+
+# The shipped examples submit, and submit again with no change.
+for f in demo fleet; do
+	"$P" submit "$PGFLEET_TESTS/../../examples/$f.yaml" > out 2> err || fail "examples/$f.yaml: $(cat err)"
+	"$P" submit "$PGFLEET_TESTS/../../examples/$f.yaml" > out 2> err || fail "examples/$f.yaml again"
+	assert_eq "$(cat out)" "$PGFLEET_TESTS/../../examples/$f.yaml: nothing changed" "examples/$f.yaml twice"
+done
+ok "examples/demo.yaml and examples/fleet.yaml submit, twice with no change"

@@ -120,6 +120,10 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bin/check_pgfleet
 	BIN=$(abspath build-asan/bin) ASAN_OPTIONS=detect_leaks=0 tests/integration/run.sh
 
+# Benchmarks: every bench/*.sh, each under its own pg_virtualenv (docs/performance.md).
+bench: $(BINS)
+	@rc=0; for b in bench/*.sh; do echo "== $$b"; BIN=$(abspath $(BUILD)/bin) $$b || rc=1; done; exit $$rc
+
 # libFuzzer run of the wire parser (needs clang; not part of all or check).
 FUZZ_CC   ?= clang
 FUZZ_TIME ?= 60

@@ -590,6 +590,29 @@ journal_finish(struct journal *j, struct journal_entry *e, const struct journal_
 }
 
 int
+journal_abandon(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
+{
+	if (check_held(e, err, errlen) < 0)
+		return -1;
+	static const char *const suffixes[] = {".j", ".cancel"};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char name[NAME_MAX_LEN];
+		file_name(name, sizeof(name), e->event_id, e->task_seq, suffixes[i]);
+		if (unlinkat(j->dirfd, name, 0) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "journal %s/%s: unlink: %s", j->dir, name, strerror(errno));
+			return -1;
+		}
+	}
+	if (fsync(j->dirfd) < 0) {
+		snprintf(err, errlen, "journal %s: fsync: %s", j->dir, strerror(errno));
+		return -1;
+	}
+	close(e->lock_fd);
+	e->lock_fd = -1;
+	return 0;
+}
+
+int
 journal_entry_cancelled(void *entry)
 {
 	struct journal_entry *e = entry;

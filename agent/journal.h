@@ -78,6 +78,13 @@ int journal_started(struct journal *j, struct journal_entry *e, long pid, long p
 int journal_finish(struct journal *j, struct journal_entry *e, const struct journal_result *res,
     char *err, size_t errlen);
 /*
+ * Nothing ran (the transfer failed, or the script could not be started): drop
+ * the held task's entry, so that the same (event, seq) pushed again is run
+ * rather than replayed; e is no longer held afterwards (free it). 0, or -1
+ * with err (the entry then stays and is closed as interrupted by the next begin).
+ */
+int journal_abandon(struct journal *j, struct journal_entry *e, char *err, size_t errlen);
+/*
  * Has a cancel been requested for this held task? Shaped for exec_req's
  * cancel_requested callback (arg: the struct journal_entry).
  */

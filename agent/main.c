@@ -1,14 +1,50 @@
 /*
- * pgfleet-agent: options, then the configuration checked in full before
- * anything starts (-n stops there); the daemon itself comes with its issue.
+ * pgfleet-agent: options, the configuration checked in full before anything
+ * starts (-n stops there), the listening socket, and the accept loop. Each
+ * accepted control connection gets its own forked process (sshd-style: an
+ * agent serves few connections, and the journal's file locks coordinate
+ * them); the parent only accepts, reaps, reloads on SIGHUP, prunes the
+ * journal, and drains on SIGTERM. Signal handlers only set flags.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <openssl/ssl.h>
+
+#include "agent/control.h"
+#include "agent/journal.h"
 #include "common/conf.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "transfer/fetch.h"
 
 #define DEFAULT_CONFIG "/etc/pgfleet/agent.yaml"
+#define MAX_CHILDREN 64
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define JOURNAL_WAIT_MS 5000                   /* a begin on a busy task retries this often */
+#define PRUNE_EVERY_MS (3600LL * 1000)
+#define PRUNE_OLDER_MS (7LL * 24 * 3600 * 1000) /* journal entries kept a week */
+#define DRAIN_MS 10000                         /* on SIGTERM, children may finish this long */
+
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+static volatile sig_atomic_t child_stop;
+static pid_t children[MAX_CHILDREN];
+static int nchildren;
 
 static void
 usage(FILE *f)
@@ -21,6 +57,306 @@ usage(FILE *f)
 	    "  -h        this help\n");
 }
 
+static void
+on_parent_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+}
+
+static void
+on_child_signal(int sig)
+{
+	(void)sig;
+	child_stop = 1;
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* mkdir -p: missing parents 0755, the last one with mode. 0 or -1 (errno). */
+static int
+mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(buf, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+listen_on(const struct conf_listen *l, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", l->port);
+	const char *host = l->host != NULL && l->host[0] != '\0' ? l->host : NULL;
+	int rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen %s:%d: %s", host ? host : "*", l->port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	int one = 1;
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 64) == -1) {
+		snprintf(err, errlen, "listen %s:%d: %s", host ? host : "*", l->port, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Write the port atomically, so a reader never sees half of it. */
+static int
+write_port_file(const char *path, int port)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+addr_string(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	if (getnameinfo((const struct sockaddr *)ss, sizeof(*ss), buf, (socklen_t)size, NULL, 0,
+		NI_NUMERICHOST) != 0)
+		snprintf(buf, size, "?");
+}
+
+struct agent {
+	struct conf_agent *conf;
+	SSL_CTX *server_ctx;
+	SSL_CTX *client_ctx;
+	struct journal *journal;
+	int listen_fd;
+};
+
+/* The forked process of one connection: handshake, check, serve, exit. */
+static void __attribute__((noreturn))
+child_main(struct agent *a, int fd, const char *addr)
+{
+	struct sigaction sa;
+	sigset_t none;
+	char err[512], name[256];
+	SSL *ssl = NULL;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_child_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close(a->listen_fd);
+	log_procinit("control");
+
+	int status = 0;
+	if (tls_accept_blocking(a->server_ctx, fd, HANDSHAKE_TIMEOUT_MS, &ssl, err, sizeof(err)) == -1) {
+		log_warnx("connection from %s refused: %s", addr, err);
+		status = 1;
+		goto out;
+	}
+	if (tls_peer_name(ssl, name, sizeof(name)) == -1)
+		snprintf(name, sizeof(name), "?");
+	const struct conf_strlist *allow = &a->conf->tls_allow_clients;
+	if (allow->n > 0 && !tls_peer_allowed(ssl, (const char *const *)allow->v, (int)allow->n)) {
+		log_warnx("connection from %s refused: certificate \"%s\" is not in tls.allow_clients", addr, name);
+		status = 1;
+		goto out;
+	}
+	log_detail("connection from %s accepted: certificate \"%s\"", addr, name);
+	struct control_env env = {
+		.conf = a->conf,
+		.journal = a->journal,
+		.fetch_ctx = a->client_ctx,
+		.peer_addr = addr,
+		.peer_name = name,
+		.stop = &child_stop,
+	};
+	control_serve(ssl, SSL_get_fd(ssl), &env);
+	log_debug("connection from %s (%s) closed", addr, name);
+out:
+	tls_close(ssl);
+	transfer_fetch_forget_sessions();
+	journal_free(a->journal);
+	SSL_CTX_free(a->server_ctx);
+	SSL_CTX_free(a->client_ctx);
+	conf_free_agent(a->conf);
+	log_close();
+	exit(status);
+}
+
+static void
+reap(void)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < nchildren; i++) {
+			if (children[i] == pid) {
+				children[i] = children[--nchildren];
+				break;
+			}
+		}
+		if (WIFSIGNALED(st))
+			log_warnx("connection process %ld killed by signal %d", (long)pid, WTERMSIG(st));
+		else
+			log_debug("connection process %ld exited with code %d", (long)pid, WEXITSTATUS(st));
+	}
+}
+
+static void
+reload(struct agent *a)
+{
+	struct conf_agent *fresh = NULL;
+	struct conf_errors errs = {0};
+	if (log_reopen() == -1)
+		log_warn("log: reopen");
+	if (conf_load_agent(a->conf->path, &fresh, &errs) == -1) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("reload: %s", errs.msg[i]);
+		log_warnx("reload: configuration %s refused, the running one is kept", a->conf->path);
+		conf_errors_free(&errs);
+		return;
+	}
+	conf_reload_agent(a->conf, fresh, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		log_warnx("reload: %s", errs.msg[i]);
+	conf_errors_free(&errs);
+	conf_free_agent(a->conf);
+	a->conf = fresh;
+	log_setlevel(fresh->log_level);
+	log_msg(LOG_NOTICE, "configuration %s reloaded", fresh->path);
+}
+
+static void
+prune(struct agent *a)
+{
+	char err[512];
+	int n = journal_prune(a->journal, PRUNE_OLDER_MS, err, sizeof(err));
+	if (n == -1)
+		log_warnx("journal: prune: %s", err);
+	else if (n > 0)
+		log_detail("journal: %d entries older than 7 days removed", n);
+}
+
+/* Wait for the children up to ms, reaping; 1 when none is left. */
+static int
+wait_children(long long ms)
+{
+	long long end = mono_ms() + ms;
+	reap();
+	while (nchildren > 0 && mono_ms() < end) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		reap();
+	}
+	return nchildren == 0;
+}
+
+static void
+drain(struct agent *a)
+{
+	log_msg(LOG_NOTICE, "stopping: %d connection%s open", nchildren, nchildren == 1 ? "" : "s");
+	if (wait_children(DRAIN_MS))
+		return;
+	/* their scripts are cancelled (SIGTERM, grace, SIGKILL) and answered with -8 */
+	for (int i = 0; i < nchildren; i++)
+		kill(children[i], SIGTERM);
+	if (wait_children(a->conf->kill_grace_ms + 5000))
+		return;
+	for (int i = 0; i < nchildren; i++) {
+		log_warnx("connection process %ld did not stop, killed", (long)children[i]);
+		kill(children[i], SIGKILL);
+	}
+	wait_children(5000);
+}
+
+static void
+accept_one(struct agent *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	char addr[NI_MAXHOST];
+	addr_string(&ss, addr, sizeof(addr));
+	if (nchildren >= MAX_CHILDREN) {
+		log_warnx("connection from %s refused: %d connections already open", addr, MAX_CHILDREN);
+		close(fd);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == -1) {
+		log_warn("connection from %s: fork", addr);
+		close(fd);
+		return;
+	}
+	if (pid == 0)
+		child_main(a, fd, addr);
+	children[nchildren++] = pid;
+	log_debug("connection from %s: process %ld", addr, (long)pid);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -29,9 +365,10 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	const char *path = DEFAULT_CONFIG;
-	int check = 0, ch;
-	struct conf_agent *conf;
+	int check = 0, foreground = 0, ch;
+	struct agent a = {.listen_fd = -1};
 	struct conf_errors errs = {0};
+	char err[1024];
 
 	while ((ch = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -42,7 +379,8 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'd':
-			break;	/* the only mode so far */
+			foreground = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -56,17 +394,93 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (conf_load_agent(path, &conf, &errs) == -1) {
+	if (conf_load_agent(path, &a.conf, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
 		conf_errors_free(&errs);
 		return 2;
 	}
 	if (check) {
 		printf("configuration OK\n");
-		conf_free_agent(conf);
+		conf_free_agent(a.conf);
 		return 0;
 	}
-	fprintf(stderr, "pgfleet-agent: daemon mode arrives with the agent issue\n");
-	conf_free_agent(conf);
-	return 2;
+	struct conf_agent *cf = a.conf;
+	if (log_init(cf->log_level, foreground ? NULL : cf->log_file) == -1) {
+		fprintf(stderr, "pgfleet-agent: log %s: %s\n", cf->log_file, strerror(errno));
+		return 1;
+	}
+	log_procinit("agent");
+	signal(SIGPIPE, SIG_IGN);
+	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
+	if (mkdirs(cf->temp_dir, 0711) == -1)
+		fatal("temp dir %s", cf->temp_dir);
+	if (mkdirs(cf->journal, 0700) == -1)
+		fatal("journal %s", cf->journal);
+	if ((a.journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((a.server_ctx = tls_server_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
+		fatalx("tls: %s", err);
+	if ((a.client_ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
+		fatalx("tls: %s", err);
+	if ((a.listen_fd = listen_on(&cf->listen, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	int port = bound_port(a.listen_fd);
+	if (!foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	if (cf->port_file != NULL && write_port_file(cf->port_file, port) == -1)
+		fatal("port file %s", cf->port_file);
+
+	struct sigaction sa;
+	sigset_t block, orig;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_parent_signal;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	/* blocked except inside ppoll: a signal can never slip in between check and wait */
+	sigprocmask(SIG_BLOCK, &block, &orig);
+
+	log_msg(LOG_NOTICE, "pgfleet-agent %s listening on %s:%d (computer %s)",
+	    cf->path, cf->listen.host != NULL ? cf->listen.host : "*", port, cf->computer != NULL ? cf->computer : "-");
+	prune(&a);
+	long long last_prune = mono_ms();
+	while (!got_term) {
+		struct pollfd p = {.fd = a.listen_fd, .events = POLLIN};
+		struct timespec ts = {60, 0};
+		int r = ppoll(&p, 1, &ts, &orig);
+		if (r == -1 && errno != EINTR)
+			fatal("poll");
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(&a);
+		}
+		if (got_term)
+			break;
+		if (r > 0 && (p.revents & POLLIN))
+			accept_one(&a);
+		if (mono_ms() - last_prune >= PRUNE_EVERY_MS) {
+			prune(&a);
+			last_prune = mono_ms();
+		}
+	}
+	close(a.listen_fd);
+	drain(&a);
+	if (a.conf->port_file != NULL)
+		(void)unlink(a.conf->port_file);
+	log_msg(LOG_NOTICE, "stopped");
+	journal_free(a.journal);
+	SSL_CTX_free(a.server_ctx);
+	SSL_CTX_free(a.client_ctx);
+	conf_free_agent(a.conf);
+	log_close();
+	return 0;
 }

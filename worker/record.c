@@ -43,9 +43,12 @@ static const char SQL_INSERT[] =
     " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[],"
     " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])";
 
+/* An event may advance twice in one flush: an UPDATE joined to two source rows
+ * would apply just one of them, so the highest wins explicitly. */
 static const char SQL_ADVANCE[] =
     "UPDATE pgfleet.event e SET next_task_seq = v.seq"
-    " FROM unnest($1::bigint[], $2::int[]) AS v(id, seq)"
+    " FROM (SELECT id, max(seq) AS seq FROM unnest($1::bigint[], $2::int[]) AS u(id, seq)"
+    " GROUP BY id) AS v"
     " WHERE e.event_id = v.id AND e.lease_owner = $3 AND e.state = 'running'";
 
 /* One notification per flush, never per row: the schedules this flush touched. */

@@ -45,7 +45,8 @@ struct worker {
 	struct session_env env;
 	struct session **sessions;
 	int nsessions;
-	struct event *flush_timer;
+	struct event *flush_timer;  /* persistent: writes what is queued every FLUSH_MS */
+	struct timeval retry_at;    /* after a failed flush, not before this */
 	struct event *prune_timer;
 	struct event *sig_term;
 	int draining;
@@ -60,12 +61,11 @@ worker_send(struct worker *w, uint32_t type, const void *p, size_t len)
 		fatalx("ipc: cannot compose message type %u", type);
 }
 
+/* Write at once (an event ended), instead of at the next tick. */
 static void
-worker_flush_soon(struct worker *w, long long ms)
+worker_flush_now(struct worker *w)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	if (!evtimer_pending(w->flush_timer, NULL) || ms == 0)
-		evtimer_add(w->flush_timer, &tv);
+	event_active(w->flush_timer, EV_TIMEOUT, 0);
 }
 
 static void
@@ -102,7 +102,7 @@ on_session_end(struct session *s, int recorded, void *arg)
 	struct timeval zero = {0, 0};
 	if (event_base_once(w->base, -1, EV_TIMEOUT, free_session_cb, s, &zero) == -1)
 		fatalx("event_base_once failed");
-	worker_flush_soon(w, 0);
+	worker_flush_now(w);
 }
 
 /* The end of an event is durable: tell the parent. */
@@ -120,16 +120,21 @@ worker_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	char err[512];
+	struct timeval now;
 	(void)fd;
 	(void)what;
 	if (record_pending(w->rec) == 0) {
 		worker_maybe_exit(w);
 		return;
 	}
+	evutil_gettimeofday(&now, NULL);
+	if (evutil_timercmp(&now, &w->retry_at, <))
+		return;
 	if (record_flush(w->rec, err, sizeof(err)) == -1) {
 		/* kept queued: nothing the agents told us is lost */
 		log_warnx("database: %s; %d changes kept for the next try", err, record_pending(w->rec));
-		worker_flush_soon(w, FLUSH_RETRY_MS);
+		struct timeval delay = {FLUSH_RETRY_MS / 1000, (FLUSH_RETRY_MS % 1000) * 1000};
+		evutil_timeradd(&now, &delay, &w->retry_at);
 		return;
 	}
 	worker_maybe_exit(w);
@@ -142,9 +147,6 @@ worker_prune(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	transfer_keys_prune(w->keys);
-	/* status rows are also written on a timer so that a quiet worker never sits on them */
-	if (record_pending(w->rec) > 0)
-		worker_flush_soon(w, 0);
 }
 
 static void
@@ -254,6 +256,15 @@ worker_policy(struct worker *w)
 	w->env.policy.sql_enabled = w->conf->tokens_sql;
 }
 
+/* libevent's own messages go to our log; its note that the parent's signal
+ * events live on in a forked child is expected and harmless. */
+static void
+worker_libevent_log(int severity, const char *msg)
+{
+	log_msg(severity >= EVENT_LOG_WARN && strstr(msg, "Added a signal") == NULL ? LOG_WARNING :
+	    LOG_DEBUG, "libevent: %s", msg);
+}
+
 void
 worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int fd)
 {
@@ -263,6 +274,7 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	log_procinit(w.procname);
 	db_application_name("pgfleet-worker");
 
+	event_set_log_callback(worker_libevent_log);
 	w.base = event_base_new();
 	if (w.base == NULL)
 		fatalx("event_base_new failed");
@@ -303,7 +315,9 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	w.env.arg = &w;
 	worker_policy(&w);
 
-	w.flush_timer = evtimer_new(w.base, worker_flush, &w);
+	w.flush_timer = event_new(w.base, -1, EV_PERSIST, worker_flush, &w);
+	struct timeval flush = {0, FLUSH_MS * 1000};
+	event_add(w.flush_timer, &flush);
 	w.prune_timer = event_new(w.base, -1, EV_PERSIST, worker_prune, &w);
 	struct timeval prune = {PRUNE_MS / 1000, 0};
 	event_add(w.prune_timer, &prune);

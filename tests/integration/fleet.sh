@@ -1,6 +1,6 @@
 # Helpers for tests that run schedulers and agents; source after lib.sh.
 #   fleet_init                      migrate, make a CA and the scheduler certificate
-#   sched_conf NAME [YAML...]       write $TESTDIR/NAME.yaml (extra YAML lines appended)
+#   sched_conf NAME [YAML...]       write $TESTDIR/NAME.yaml (a YAML line given replaces that key)
 #   sched_start NAME                start pgfleet-scheduler -d with it, log in $TESTDIR/NAME.log
 #   agent_start NAME [YAML...]      issue a certificate, start an agent on a free port,
 #                                   register the computer; its port in $TESTDIR/NAME.port
@@ -38,7 +38,10 @@ tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
 drain_grace: 5s
 log: {level: ${LOGLEVEL:-6}}
 EOC
-	for line in "$@"; do echo "$line" >> "$TESTDIR/$name.yaml"; done
+	for line in "$@"; do
+		sed -i "/^${line%%:*}:/d" "$TESTDIR/$name.yaml"  # a line given replaces the default
+		echo "$line" >> "$TESTDIR/$name.yaml"
+	done
 }
 
 sched_start() {

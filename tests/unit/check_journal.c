@@ -574,6 +574,29 @@ START_TEST(test_journal_refuses_misuse)
 }
 END_TEST
 
+START_TEST(test_journal_abandoned_task_runs_again)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 800001, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert(jexists("800001-2.j"));
+	ck_assert_int_eq(journal_abandon(j, e, err, sizeof(err)), 0);
+	ck_assert(!jexists("800001-2.j"));
+	/* no longer held: a second abandon or a finish is misuse */
+	ck_assert_int_eq(journal_abandon(j, e, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "event 800001 task 2: not held by this process");
+	journal_entry_free(e);
+	/* pushed again: run, not replayed as interrupted */
+	ck_assert_int_eq(journal_begin(j, 800001, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", NULL, 0);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_begin(j, 800001, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, 0);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
 Suite *
 journal_suite(void)
 {
@@ -593,6 +616,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_reports_corrupt_entries);
 	tcase_add_test(tc, test_journal_caps_output_and_flattens_result);
 	tcase_add_test(tc, test_journal_refuses_misuse);
+	tcase_add_test(tc, test_journal_abandoned_task_runs_again);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,51 @@
+/*
+ * control: the agent's side of the control channel (docs/protocol.md): reads
+ * Request=SendFile and Request=Cancel on one accepted, verified TLS
+ * connection, checks them, fetches, runs through exec and the journal, and
+ * sends Reply=StatusUpdate / Reply=SendFile / Reply=Cancel / Reply=Error.
+ * Blocking; one connection per process. Nothing here is freed by the caller
+ * except what it passed in (the SSL stays the caller's).
+ */
+#ifndef PGFLEET_CONTROL_H
+#define PGFLEET_CONTROL_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#define CONTROL_MAX_NAME 128          /* bytes of a temp: file name */
+#define CONTROL_IDLE_MS 300000        /* a connection silent this long between requests is closed */
+#define CONTROL_IO_TIMEOUT_MS 30000   /* one message's read or write */
+#define CONTROL_FETCH_TIMEOUT_MS 30000
+#define CONTROL_TASK_DIR_PREFIX "task-" /* temp_dir/task-<event>-<seq>/<name> */
+
+struct conf_agent;
+struct journal;
+
+struct control_env {
+	const struct conf_agent *conf;
+	struct journal *journal;
+	SSL_CTX *fetch_ctx;               /* client context for transfer_fetch */
+	const char *peer_addr;            /* numeric address of the control peer */
+	const char *peer_name;            /* its certificate name */
+	volatile sig_atomic_t *stop;      /* non-zero: the agent is stopping */
+};
+
+/*
+ * Serve requests on ssl (socket fd) until the peer closes, a protocol error,
+ * the idle limit, or *stop between requests. A running script is cancelled
+ * when *stop becomes non-zero. Does not close ssl.
+ */
+void control_serve(SSL *ssl, int fd, const struct control_env *env);
+
+/*
+ * A Filename or Execute value: "temp:<basename>", or for Execute also
+ * "temp:\"<basename>\"" (quoted 1). The base name goes to out (at least
+ * CONTROL_MAX_NAME + 1 bytes). Refused: another prefix, empty, ".", "..",
+ * '/', control characters, quotes inside, longer than CONTROL_MAX_NAME.
+ * 0, or -1 with the reason in err.
+ */
+int control_temp_name(const char *value, int quoted, char *out, size_t outlen, char *err, size_t errlen);
+
+#endif

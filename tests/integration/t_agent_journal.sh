@@ -1,0 +1,77 @@
+#!/bin/sh
+# The journal: the same (event, sequence) pushed twice runs once (a
+# side-effect file proves it) and the second push gets the same code and
+# output with Replayed=1; pushed while still running, the second connection
+# waits and gets the result; the journal survives an agent restart; cancel of
+# a running sleep 60 gives -8 quickly, and of a finished task "not running".
+. "$PGFLEET_TESTS/lib.sh"
+. "$PGFLEET_TESTS/agent_lib.sh"
+agent_pki
+start_agent a
+O=$TESTDIR/out
+SE=$TESTDIR/side-effect
+s=$(script once.sh 'echo line >>"'"$SE"'"; echo "output of the one run"; exit 7')
+lines() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+push "$O.1" --event 401 --script "$s"
+expect_code "$O.1" 7 "first push"
+push "$O.2" --event 401 --script "$s"
+expect_code "$O.2" 7 "second push"
+assert_eq "$(lines "$SE")" 1 "side-effect lines after two pushes"
+assert_eq "$(value "$O.2" Replayed)" 1 "Replayed on the second push"
+grep -q '^Replayed=' "$O.1" && fail "the first push says Replayed"
+assert_eq "$(grep -c '^Replayed=1$' "$O.2")" 3 "Replayed on 2500, 2501 and the result"
+grep -qx "output of the one run" "$O.2" || fail "replayed output differs: $(cat "$O.2")"
+assert_eq "$(value "$O.2" Status-Module)" RunScript "replayed Status-Module"
+grep -q '^transfer:' "$O.2.err" && fail "the replay fetched the file again"
+ok "pushed twice, run once: the second push replays code 7 and the output with Replayed=1"
+
+kill -TERM "$AGENT_PID"
+wait_for 10 "agent stopped" sh -c "! kill -0 $AGENT_PID"
+start_agent a
+push "$O.3" --event 401 --script "$s"
+expect_code "$O.3" 7 "push after a restart"
+assert_eq "$(lines "$SE")" 1 "side-effect lines after a restart"
+assert_eq "$(value "$O.3" Replayed)" 1 "Replayed after a restart"
+ok "the journal outlives an agent restart"
+
+SE2=$TESTDIR/side-effect-2
+slow=$(script slow.sh 'echo line >>"'"$SE2"'"; sleep 2; echo slow done')
+spawn "$BIN/pgfleet-test-push" --ca "$P/ca.crt" --cert "$P/sched-a.crt" --key "$P/sched-a.key" \
+	--port "$AGENT_PORT" --name web-01 --computer 5000011 --event 402 --script "$slow" >"$O.s1" 2>"$O.s1.err"
+first=$LASTPID
+wait_for 10 "first push started" grep -q '^Status-Code=2501$' "$O.s1"
+push "$O.s2" --event 402 --script "$slow"
+wait "$first" || true
+expect_code "$O.s1" 0 "first of two concurrent pushes"
+expect_code "$O.s2" 0 "second of two concurrent pushes"
+assert_eq "$(value "$O.s2" Replayed)" 1 "Replayed on the waiting push"
+grep -qx "slow done" "$O.s2" || fail "the waiting push did not get the output"
+assert_eq "$(lines "$SE2")" 1 "side-effect lines after concurrent pushes"
+ok "pushed again while running: the second connection waits and gets the one result"
+
+spawn "$BIN/pgfleet-test-push" --ca "$P/ca.crt" --cert "$P/sched-a.crt" --key "$P/sched-a.key" \
+	--port "$AGENT_PORT" --name web-01 --computer 5000011 --event 403 --seq 1 \
+	--script "$(script sleep.sh 'sleep 60')" >"$O.c1" 2>"$O.c1.err"
+running=$LASTPID
+wait_for 10 "sleep 60 started" grep -q '^Status-Code=2501$' "$O.c1"
+start=$(date +%s)
+push "$O.cancel" --event 403 --seq 1 --cancel
+assert_eq "$(value "$O.cancel" Reply)" Cancel "Reply to cancel"
+assert_eq "$(value "$O.cancel" Result)" Success "cancel Result"
+wait_for 10 "the cancelled task's final reply" grep -q '^final Status-Code=' "$O.c1"
+wait "$running" || true
+expect_code "$O.c1" -8 "cancelled task"
+[ $(( $(date +%s) - start )) -lt 5 ] || fail "cancel took $(( $(date +%s) - start )) s"
+assert_eq "$(value "$O.c1" Error)" cancelled "cancelled Error"
+spid=$(sed -n 's/.*event 403 task 1: started as root, pid \([0-9]*\)$/\1/p' "$AGENT_LOG")
+[ -n "$spid" ] || fail "no start line for event 403 in the agent log"
+kill -0 "$spid" 2>/dev/null && fail "the script (pid $spid) still runs"
+kill -0 -- "-$spid" 2>/dev/null && fail "its process group $spid still runs"
+push "$O.cancel2" --event 403 --seq 1 --cancel
+assert_eq "$(value "$O.cancel2" Result)" Failed "cancel of a finished task"
+assert_eq "$(value "$O.cancel2" Error)" "not running" "cancel of a finished task"
+push "$O.c2" --event 403 --seq 1 --script "$s"
+expect_code "$O.c2" -8 "a cancelled task pushed again"
+assert_eq "$(value "$O.c2" Replayed)" 1 "cancelled task replayed"
+ok "cancel of a running sleep 60: -8 within $(( $(date +%s) - start )) s; then \"not running\"; a re-push replays -8"

@@ -1,0 +1,48 @@
+#!/bin/sh
+# A 3-task job over 5 agents: every event done; status_log has 2500, 2501 and
+# the final row for seq 0, 1, 2 in order; NEXT_TASK_SEQ is seen advancing while
+# it runs; tokens are rendered with each computer's own values.
+. "$PGFLEET_TESTS/lib.sh"
+. "$PGFLEET_TESTS/fleet.sh"
+fleet_init
+sched_conf sched-a
+for i in 1 2 3 4 5; do agent_start "agent-$i"; done
+sql "update pgfleet.computer set serial = 'SN-' || name, domain = 'corp.example'" >/dev/null
+job_add three \
+	'echo "task 0 on %COMPNAME% id %ID% serial %SERIALNUM% event %EVENTID% seq %TASKSEQ% job %JOBNAME% unknown %NOTATOKEN%"' \
+	'sleep 0.3; echo "task 1 domain %DOMAIN% os %OS%"' \
+	'echo "task 2 schedule %SCHEDULEID% server %DSSERVER%"'
+sid=$(schedule_add three '{"computers": ["agent-1", "agent-2", "agent-3", "agent-4", "agent-5"]}')
+sched_start sched-a
+
+# sample NEXT_TASK_SEQ while the schedule runs
+: > "$TESTDIR/seqs"
+end=$(( $(date +%s) + 60 ))
+while ! schedule_ended "$sid"; do
+	[ "$(date +%s)" -lt "$end" ] || fail "schedule did not end"
+	sql "select string_agg(next_task_seq::text, ',') from pgfleet.event where schedule_id = $sid and state = 'running'" >> "$TESTDIR/seqs"
+	sleep 0.05
+done
+assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $sid")" done "schedule done"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'done' and status_code = 0 and next_task_seq = 2")" 5 "events done at seq 2"
+grep -q 1 "$TESTDIR/seqs" || fail "NEXT_TASK_SEQ never seen at 1: $(sort -u "$TESTDIR/seqs" | tr '\n' ' ')"
+ok "5 events done; NEXT_TASK_SEQ seen advancing ($(tr ',' '\n' < "$TESTDIR/seqs" | sort -u | tr '\n' ' '))"
+
+for e in $(sql "select event_id from pgfleet.event where schedule_id = $sid"); do
+	got=$(sql "select string_agg(task_seq || ':' || status_code, ' ' order by id) from pgfleet.status_log where event_id = $e")
+	assert_eq "$got" "0:2500 0:2501 0:0 1:2500 1:2501 1:0 2:2500 2:2501 2:0" "status rows of event $e"
+done
+ok "status_log holds 2500, 2501 and the final code for seq 0, 1, 2 in order"
+
+for i in 1 2 3 4 5; do
+	cid=$(sql "select computer_id from pgfleet.computer where name = 'agent-$i'")
+	e=$(sql "select event_id from pgfleet.event where schedule_id = $sid and computer_id = $cid")
+	out=$(sql "select output from pgfleet.status_log where event_id = $e and task_seq = 0 and status_code = 0")
+	assert_eq "$out" "task 0 on agent-$i id $cid serial SN-agent-$i event $e seq 0 job three unknown %NOTATOKEN%" "tokens of agent-$i"
+	out=$(sql "select output from pgfleet.status_log where event_id = $e and task_seq = 1 and status_code = 0")
+	assert_eq "$out" "task 1 domain corp.example os Linux" "task 1 tokens"
+	out=$(sql "select output from pgfleet.status_log where event_id = $e and task_seq = 2 and status_code = 0")
+	assert_eq "$out" "task 2 schedule $sid server sched-a" "task 2 tokens"
+done
+grep -q "created in first attempt" "$TESTDIR/sched-a.log" || fail "no spool line in the log"
+ok "tokens rendered with each computer's values; unknown %WORDS% left alone"

@@ -1,0 +1,61 @@
+#!/bin/sh
+# Task outcome rules: on_failure stop vs continue, success_codes [0, 3], on_code,
+# the scheduler's return_codes; max_concurrent 2 is never exceeded (sampled) and
+# no computer ever runs two events at once.
+. "$PGFLEET_TESTS/lib.sh"
+. "$PGFLEET_TESTS/fleet.sh"
+fleet_init
+sched_conf sched-a "return_codes: {77: success}"
+for i in 1 2 3 4 5 6; do agent_start "agent-$i"; done
+all='{"computers": ["agent-1", "agent-2", "agent-3", "agent-4", "agent-5", "agent-6"]}'
+task() { # task JOB SEQ SCRIPT [COLUMN=VALUE...]
+	j=$1 n=$2 s=$3; shift 3
+	sets=""
+	for kv in "$@"; do sets="$sets, ${kv%%=*} = ${kv#*=}"; done
+	echo "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, $n, :'s' from pgfleet.job where name = '$j'" |
+		psql -X -q -v ON_ERROR_STOP=1 -v s="$s" >/dev/null
+	[ -z "$sets" ] || sql "update pgfleet.task set ${sets#, } where seq = $n and job_id = (select job_id from pgfleet.job where name = '$j')" >/dev/null
+}
+run_job() { sid=$(schedule_add "$1" "$all" "${2:-null}"); wait_schedule "$sid" 90; echo "$sid"; }
+codes() { sql "select string_agg(task_seq || ':' || status_code, ' ' order by id) from pgfleet.status_log where event_id = (select min(event_id) from pgfleet.event where schedule_id = $1) and status_code not in (2500, 2501)"; }
+sched_start sched-a
+
+sql "insert into pgfleet.job (name) values ('stop'), ('cont'), ('codes'), ('slow')" >/dev/null
+task stop 0 'exit 1'
+task stop 1 'echo never'
+sid=$(run_job stop)
+assert_eq "$(codes "$sid")" "0:1" "stop: second task not run"
+assert_eq "$(sql "select distinct e.state || ' ' || e.status_code from pgfleet.event e where e.schedule_id = $sid")" "failed 1" "events failed with 1"
+ok "on_failure: stop ends the event failed"
+
+task cont 0 'exit 1' "on_failure='continue'"
+task cont 1 'echo ran'
+sid=$(run_job cont)
+assert_eq "$(codes "$sid")" "0:1 1:0" "continue: second task runs"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed' and status_code = 0")" 6 "event failed, last code 0"
+ok "on_failure: continue goes on and the event still ends failed"
+
+task codes 0 'exit 3' "success_codes='{0,3}'"
+task codes 1 'exit 4' "on_code='{\"4\": \"success\"}'"
+task codes 2 'exit 77'
+task codes 3 'exit 5' "on_code='{\"5\": \"continue\"}'"
+task codes 4 'exit 0'
+sid=$(run_job codes)
+assert_eq "$(codes "$sid")" "0:3 1:4 2:77 3:5 4:0" "codes"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed'")" 6 "continue marks failed"
+ok "success_codes [0, 3], on_code success/continue and return_codes 77 decide as documented"
+
+task slow 0 'sleep 0.4'
+sid=$(schedule_add slow "$all" 2)
+max=0
+while ! schedule_ended "$sid"; do
+	n=$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'running'")
+	[ "$n" -gt "$max" ] && max=$n
+	per=$(sql "select coalesce(max(c), 0) from (select count(*) c from pgfleet.event where state = 'running' group by computer_id) x")
+	[ "$per" -le 1 ] || fail "a computer runs $per events"
+	sleep 0.05
+done
+[ "$max" -le 2 ] || fail "max_concurrent 2 exceeded: $max running"
+[ "$max" -ge 1 ] || fail "never saw a running event"
+assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $sid")" done "slow done"
+ok "max_concurrent 2 never exceeded (max seen $max); one running event per computer"

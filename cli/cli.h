@@ -19,5 +19,20 @@ const char *cli_conninfo(void);
 /* Each subcommand: argv[0] is its name; returns an exit code. */
 int cmd_migrate(int argc, char **argv);
 int cmd_pki(int argc, char **argv);
+int cmd_computer(int argc, char **argv);
+int cmd_group(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_job(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_output(int argc, char **argv);
+
+/*
+ * Validate FILE as a job batch and apply it (submit), or only its computers: and
+ * groups: (inventory_only, computer import). cmd names the command in messages.
+ */
+int cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_only);
 
 #endif

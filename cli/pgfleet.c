@@ -19,6 +19,15 @@ struct cli_cmd {
 static const struct cli_cmd commands[] = {
 	{"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
 	{"pki", cmd_pki, "development certificate authority: pki init, pki issue NAME"},
+	{"computer", cmd_computer, "inventory: computer add|list|show|remove|import"},
+	{"group", cmd_group, "computer groups: group add|list|members"},
+	{"submit", cmd_submit, "validate and apply a YAML job batch (--dry-run to check only)"},
+	{"job", cmd_job, "jobs: job list|show|export"},
+	{"run", cmd_run, "run a job now or at a time: run JOB --on TARGETS [--at TIME] [--wait]"},
+	{"status", cmd_status, "a schedule's progress and events: status SCHEDULE_ID [--watch]"},
+	{"cancel", cmd_cancel, "cancel a schedule: cancel SCHEDULE_ID"},
+	{"retry", cmd_retry, "run a schedule's failed events again: retry SCHEDULE_ID --failed"},
+	{"output", cmd_output, "what each task of an event printed: output EVENT_ID [--seq N]"},
 };
 
 const char *

@@ -1,0 +1,48 @@
+/*
+ * apply: write a validated job batch (cli/batch.h) to the database in one transaction:
+ * groups, computers and memberships, jobs with versioned tasks, and their schedules.
+ * Nothing here allocates what the caller frees; a report of each change goes to out.
+ */
+#ifndef PGFLEET_APPLY_H
+#define PGFLEET_APPLY_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+struct db;
+struct batch;
+struct batch_job;
+struct batch_errors;
+
+struct apply_opts {
+	int dry_run;         /* check and report, write nothing (a READ ONLY transaction) */
+	int inventory_only;  /* computers and groups only: `pgfleet computer import` */
+	const char *created_by; /* schedule.created_by */
+};
+
+struct apply_stats {
+	int computers_added, computers_changed;
+	int groups_added, groups_changed;
+	int jobs_added, jobs_changed;
+	int schedules_created, schedules_superseded;
+	long long events;
+};
+
+/*
+ * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when the database
+ * refuses the batch's content (a target computer neither in the file nor in the
+ * database): every such error in errs, nothing written; -1 on a database failure
+ * with the reason in err, nothing written.
+ */
+int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
+    struct apply_stats *st, struct batch_errors *errs, FILE *out, char *err, size_t errlen);
+
+/*
+ * When a new schedule of the job first runs, as of now: the schedule's at (or now),
+ * moved to the first occurrence at or after now for every/cron. Returns 0, or -1 when
+ * no run starts before until (nothing to schedule).
+ */
+int apply_first_due(const struct batch_job *j, time_t now, time_t *due);
+
+#endif

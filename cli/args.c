@@ -1,0 +1,396 @@
+/*
+ * args: checks of the pgfleet command's argument values, before any database work,
+ * so that a bad value exits 2 with a message naming it.
+ */
+#include "cli/args.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/units.h"
+
+static int
+has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+int
+args_computer_name(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	int ok = len > 0 && len <= ARGS_HOST_MAX && isalnum((unsigned char)s[0]);
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-';
+	if (!ok) {
+		snprintf(err, errlen, "computer name \"%.60s\": use 1 to %d letters, digits, '.', '_' "
+				      "or '-', starting with a letter or digit",
+		    s, ARGS_HOST_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+args_name(const char *what, const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > ARGS_NAME_MAX) {
+		snprintf(err, errlen, "%s name must be 1 to %d characters long", what, ARGS_NAME_MAX);
+		return -1;
+	}
+	if (has_ctl(s)) {
+		snprintf(err, errlen, "%s name \"%.60s\" holds a control character", what, s);
+		return -1;
+	}
+	if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1])) {
+		snprintf(err, errlen, "%s name \"%.60s\" begins or ends with a space", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+args_label(const char *s, char *buf, size_t bufsize, char **key, char **value, char *err,
+    size_t errlen)
+{
+	size_t len = strlen(s);
+	char *eq;
+	if (len >= bufsize) {
+		snprintf(err, errlen, "label \"%.60s...\" is too long", s);
+		return -1;
+	}
+	memcpy(buf, s, len + 1);
+	if ((eq = strchr(buf, '=')) == NULL || eq == buf) {
+		snprintf(err, errlen, "label \"%.200s\": expected KEY=VALUE", s);
+		return -1;
+	}
+	if (has_ctl(buf)) {
+		snprintf(err, errlen, "label \"%.60s\" holds a control character", s);
+		return -1;
+	}
+	*eq = '\0';
+	if (strlen(buf) > ARGS_NAME_MAX) {
+		snprintf(err, errlen, "label \"%.60s...\": a key must be 1 to %d characters long", s,
+		    ARGS_NAME_MAX);
+		return -1;
+	}
+	*key = buf;
+	*value = eq + 1;
+	return 0;
+}
+
+int
+args_id(const char *what, const char *s, long long *out, char *err, size_t errlen)
+{
+	char msg[128];
+	if (units_int(s, 1, 9223372036854775807LL, out, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s \"%.60s\" is not an id (a positive integer)", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- targets ------------------------------------------------------------- */
+
+static int
+push_str(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 0;
+	char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	if ((nv[*n] = strdup(s)) == NULL)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+void
+args_targets_free(struct args_targets *t)
+{
+	for (size_t i = 0; i < t->ncomputers; i++)
+		free(t->computers[i]);
+	for (size_t i = 0; i < t->ngroups; i++)
+		free(t->groups[i]);
+	for (size_t i = 0; i < t->nlabels; i++) {
+		free(t->labels[i].key);
+		free(t->labels[i].value);
+	}
+	free(t->computers);
+	free(t->groups);
+	free(t->labels);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+add_label(struct args_targets *t, const char *item, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < t->nlabels; i++) {
+		if (strcmp(t->labels[i].key, key) != 0)
+			continue;
+		if (strcmp(t->labels[i].value, value) == 0)
+			return 0;
+		snprintf(err, errlen, "\"%.200s\": label %s is already %s=%s (a computer has one "
+				      "value per label)",
+		    item, key, key, t->labels[i].value);
+		return -1;
+	}
+	struct args_label *nv = realloc(t->labels, (t->nlabels + 1) * sizeof(*nv));
+	if (nv == NULL)
+		goto oom;
+	t->labels = nv;
+	nv[t->nlabels].key = strdup(key);
+	nv[t->nlabels].value = strdup(value);
+	t->nlabels++;
+	if (nv[t->nlabels - 1].key == NULL || nv[t->nlabels - 1].value == NULL)
+		goto oom;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int
+target_item(struct args_targets *t, const char *item, char *err, size_t errlen)
+{
+	char msg[512];
+	if (*item == '\0') {
+		snprintf(err, errlen, "empty item (targets are separated by single commas)");
+		return -1;
+	}
+	if (strncmp(item, "group:", 6) == 0) {
+		if (args_name("group", item + 6, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "\"%.200s\": %s", item, msg);
+			return -1;
+		}
+		if (push_str(&t->groups, &t->ngroups, item + 6) == -1)
+			goto oom;
+		return 0;
+	}
+	if (strncmp(item, "label:", 6) == 0) {
+		char buf[512], *key, *value;
+		if (args_label(item + 6, buf, sizeof(buf), &key, &value, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "\"%.200s\": %s", item, msg);
+			return -1;
+		}
+		return add_label(t, item, key, value, err, errlen);
+	}
+	if (strchr(item, ':') != NULL) {
+		snprintf(err, errlen, "\"%.200s\": unknown kind (use NAME, group:NAME or label:KEY=VALUE)",
+		    item);
+		return -1;
+	}
+	if (args_computer_name(item, err, errlen) == -1)
+		return -1;
+	if (push_str(&t->computers, &t->ncomputers, item) == -1)
+		goto oom;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
+args_targets_parse(const char *s, struct args_targets *t, char *err, size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	char *copy = strdup(s), *p = copy;
+	if (copy == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (;;) {
+		char *comma = strchr(p, ',');
+		if (comma != NULL)
+			*comma = '\0';
+		if (target_item(t, p, err, errlen) == -1) {
+			free(copy);
+			args_targets_free(t);
+			return -1;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	free(copy);
+	return 0;
+}
+
+void
+args_json_str(FILE *fp, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	fputc('"', fp);
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", fp);
+			break;
+		case '\\':
+			fputs("\\\\", fp);
+			break;
+		case '\n':
+			fputs("\\n", fp);
+			break;
+		case '\r':
+			fputs("\\r", fp);
+			break;
+		case '\t':
+			fputs("\\t", fp);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(fp, "\\u%04x", *p);
+			else
+				fputc(*p, fp);
+		}
+	}
+	fputc('"', fp);
+}
+
+static void
+json_names(FILE *fp, const char *key, char **v, size_t n)
+{
+	fprintf(fp, "\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		args_json_str(fp, v[i]);
+	}
+	fputc(']', fp);
+}
+
+char *
+args_targets_json(const struct args_targets *t)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *fp = open_memstream(&buf, &size);
+	if (fp == NULL)
+		return NULL;
+	fputc('{', fp);
+	json_names(fp, "computers", t->computers, t->ncomputers);
+	fputc(',', fp);
+	json_names(fp, "groups", t->groups, t->ngroups);
+	fputs(",\"labels\":{", fp);
+	for (size_t i = 0; i < t->nlabels; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		args_json_str(fp, t->labels[i].key);
+		fputc(':', fp);
+		args_json_str(fp, t->labels[i].value);
+	}
+	fputs("}}", fp);
+	if (ferror(fp)) {
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	if (fclose(fp) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- times --------------------------------------------------------------- */
+
+static int
+leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* n digits at *p into *v; advances *p. */
+static int
+num(const char **p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+static int
+rfc3339(const char *s, time_t *out)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	const char *p = s;
+	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
+	if (num(&p, 4, &y) || *p++ != '-' || num(&p, 2, &mo) || *p++ != '-' || num(&p, 2, &d))
+		return -1;
+	if (*p != 'T' && *p != 't' && *p != ' ')
+		return -1;
+	p++;
+	if (num(&p, 2, &h) || *p++ != ':' || num(&p, 2, &mi) || *p++ != ':' || num(&p, 2, &se))
+		return -1;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (num(&p, 2, &oh) || *p++ != ':' || num(&p, 2, &om) || oh > 23 || om > 59)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 || y < 1970)
+		return -1;
+	if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
+		return -1;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+	    .tm_min = mi, .tm_sec = se};
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = t - sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+int
+args_time(const char *s, time_t now, time_t *out, char *err, size_t errlen)
+{
+	char msg[256];
+	if (strcmp(s, "now") == 0) {
+		*out = now;
+		return 0;
+	}
+	if (s[0] == '+') {
+		long long ms;
+		if (units_duration_ms(s + 1, &ms, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "time \"%.60s\": %s", s, msg);
+			return -1;
+		}
+		*out = now + (time_t)(ms / 1000);
+		return 0;
+	}
+	if (rfc3339(s, out) == -1) {
+		snprintf(err, errlen, "time \"%.60s\" is not now, +DURATION (+10m) or RFC 3339 "
+				      "(2026-12-01T02:00:00Z)",
+		    s);
+		return -1;
+	}
+	return 0;
+}

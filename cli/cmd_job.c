@@ -1,0 +1,208 @@
+/*
+ * pgfleet job list|show|export: the jobs submitted so far, one job's versions and
+ * schedules, and a job as YAML that submits back to the same job.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/cmdutil.h"
+#include "common/db.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: pgfleet job list [--json]\n"
+		   "       pgfleet job show NAME [--json]\n"
+		   "       pgfleet job export NAME\n\n"
+		   "  list    every job: version, tasks, schedules, the last schedule's state\n"
+		   "  show    one job: its tasks at the current version and its last 10 schedules\n"
+		   "  export  the job as a YAML batch (its groups, the job, its targets, schedule and\n"
+		   "          rollout as last submitted): submitting it back changes nothing\n\n"
+		   "Options:\n"
+		   "  --json      one JSON document instead of text\n"
+		   "  -h, --help  this help\n");
+}
+
+static int
+exists(struct db *db, const char *cmd, const char *name)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {name};
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.job WHERE name = $1", 1, p, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return CLI_FAILED;
+	}
+	int found = db_ntuples(r) > 0;
+	db_result_free(r);
+	if (!found) {
+		fprintf(stderr, "pgfleet %s: job \"%s\" does not exist (pgfleet job list)\n", cmd, name);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
+static int
+job_list(struct db *db, int json)
+{
+	if (json)
+		return cmdutil_print_json(db, "job list",
+		    "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
+		    " SELECT j.job_id AS id, j.name, j.description, j.version,"
+		    "  (SELECT count(*) FROM pgfleet.task t WHERE t.job_id = j.job_id AND t.version = j.version) AS tasks,"
+		    "  (SELECT count(*) FROM pgfleet.schedule s WHERE s.job_id = j.job_id) AS schedules,"
+		    "  (SELECT json_build_object('schedule_id', s.schedule_id, 'state', s.state)"
+		    "   FROM pgfleet.schedule s WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1)"
+		    "  AS last_schedule, j.updated_at"
+		    " FROM pgfleet.job j) x",
+		    0, NULL);
+	return cmdutil_print_table(db, "job list",
+	    "SELECT j.name AS \"NAME\", j.version AS \"VERSION\","
+	    " (SELECT count(*) FROM pgfleet.task t WHERE t.job_id = j.job_id AND t.version = j.version) AS \"TASKS\","
+	    " (SELECT count(*) FROM pgfleet.schedule s WHERE s.job_id = j.job_id) AS \"SCHEDULES\","
+	    " coalesce((SELECT s.schedule_id || ' ' || s.state FROM pgfleet.schedule s"
+	    "  WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1), '-') AS \"LAST\","
+	    " coalesce(j.description, '') AS \"DESCRIPTION\""
+	    " FROM pgfleet.job j ORDER BY j.name",
+	    0, NULL);
+}
+
+static int
+job_show(struct db *db, const char *name, int json)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {name};
+	if (json)
+		return cmdutil_print_json(db, "job show",
+		    "SELECT to_jsonb(j) - 'source' || jsonb_build_object("
+		    " 'tasks', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'job_id' ORDER BY t.seq), '[]')"
+		    "  FROM pgfleet.task t WHERE t.job_id = j.job_id AND t.version = j.version),"
+		    " 'schedules', (SELECT coalesce(jsonb_agg(x ORDER BY x.schedule_id DESC), '[]') FROM"
+		    "  (SELECT s.schedule_id, s.job_version, s.state, s.due_at, s.targets, s.origin_hash IS NOT NULL"
+		    "   AS from_submit FROM pgfleet.schedule s WHERE s.job_id = j.job_id"
+		    "   ORDER BY s.schedule_id DESC LIMIT 10) x))"
+		    " FROM pgfleet.job j WHERE j.name = $1",
+		    1, p);
+	if (db_exec(db, &r,
+		"SELECT name, description, version, source_hash, plan_hash, created_at, updated_at"
+		" FROM pgfleet.job WHERE name = $1",
+		1, p, err, sizeof(err)) == -1)
+		goto fail;
+	for (int c = 0; c < db_nfields(r); c++)
+		if (!db_isnull(r, 0, c))
+			printf("%-12s %s\n", db_fname(r, c), db_value(r, 0, c));
+	db_result_free(r);
+	if (db_exec(db, &r,
+		"SELECT t.seq AS \"SEQ\", coalesce(t.name, '-') AS \"NAME\", t.interpreter AS \"INTERPRETER\","
+		" coalesce(t.run_as, '-') AS \"RUN_AS\", coalesce(t.timeout_ms::text, '-') AS \"TIMEOUT_MS\","
+		" array_to_string(t.success_codes, ',') AS \"SUCCESS\", t.on_code::text AS \"ON_CODE\","
+		" t.on_failure AS \"ON_FAILURE\""
+		" FROM pgfleet.task t JOIN pgfleet.job j ON j.job_id = t.job_id AND t.version = j.version"
+		" WHERE j.name = $1 ORDER BY t.seq",
+		1, p, err, sizeof(err)) == -1)
+		goto fail;
+	printf("\ntasks:\n");
+	cmdutil_table(r, stdout);
+	db_result_free(r);
+	if (db_exec(db, &r,
+		"SELECT s.schedule_id AS \"SCHEDULE\", s.job_version AS \"VERSION\", s.state AS \"STATE\","
+		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS \"DUE_UTC\","
+		" (SELECT count(*) FILTER (WHERE e.state = 'done') || '/' || count(*) FROM pgfleet.event e"
+		"  WHERE e.schedule_id = s.schedule_id) AS \"DONE\","
+		" CASE WHEN s.origin_hash IS NOT NULL THEN 'submit' ELSE coalesce(s.created_by, '-') END AS \"FROM\""
+		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE j.name = $1"
+		" ORDER BY s.schedule_id DESC LIMIT 10",
+		1, p, err, sizeof(err)) == -1)
+		goto fail;
+	if (db_ntuples(r) > 0) {
+		printf("\nschedules (last 10):\n");
+		cmdutil_table(r, stdout);
+	}
+	db_result_free(r);
+	return CLI_OK;
+fail:
+	fprintf(stderr, "pgfleet job show: %s\n", err);
+	return CLI_FAILED;
+}
+
+static int
+job_export(struct db *db, const char *name)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {name};
+	if (db_exec(db, &r, "SELECT source FROM pgfleet.job WHERE name = $1", 1, p, err,
+		sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet job export: %s\n", err);
+		return CLI_FAILED;
+	}
+	int rc = CLI_OK;
+	if (db_isnull(r, 0, 0)) {
+		fprintf(stderr, "pgfleet job export: job \"%s\" has no stored YAML (not made by submit)\n",
+		    name);
+		rc = CLI_FAILED;
+	} else {
+		fputs(db_value(r, 0, 0), stdout);
+	}
+	db_result_free(r);
+	return rc;
+}
+
+int
+cmd_job(int argc, char **argv)
+{
+	const char *sub, *name = NULL;
+	int json = 0;
+	char err[512];
+	if (argc < 2 || cmdutil_is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 && strcmp(sub, "export") != 0) {
+		fprintf(stderr, "pgfleet job: unknown subcommand \"%s\" (list, show, export)\n", sub);
+		return CLI_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (cmdutil_is_help(argv[i])) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "export") != 0) {
+			json = 1;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "pgfleet job %s: %s: unknown option\n", sub, argv[i]);
+			return CLI_USAGE;
+		} else if (name != NULL || strcmp(sub, "list") == 0) {
+			fprintf(stderr, "pgfleet job %s: %s: unexpected argument\n", sub, argv[i]);
+			return CLI_USAGE;
+		} else {
+			name = argv[i];
+		}
+	}
+	if (strcmp(sub, "list") != 0) {
+		if (name == NULL) {
+			fprintf(stderr, "pgfleet job %s: missing NAME\n", sub);
+			return CLI_USAGE;
+		}
+		if (args_name("job", name, err, sizeof(err)) == -1) {
+			fprintf(stderr, "pgfleet job %s: %s\n", sub, err);
+			return CLI_USAGE;
+		}
+	}
+	char cmd[32];
+	snprintf(cmd, sizeof(cmd), "job %s", sub);
+	struct db *db = cmdutil_open(cmd);
+	if (db == NULL)
+		return CLI_FAILED;
+	int rc;
+	if (strcmp(sub, "list") == 0)
+		rc = job_list(db, json);
+	else if ((rc = exists(db, cmd, name)) == CLI_OK)
+		rc = strcmp(sub, "show") == 0 ? job_show(db, name, json) : job_export(db, name);
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,355 @@
+/*
+ * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet retry SCHEDULE_ID --failed
+ * [--wait], pgfleet cancel SCHEDULE_ID: make or end schedules by hand. A new schedule is
+ * expanded into its events and the schedulers are woken (NOTIFY pgfleet_wakeup) in
+ * the same transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/cmdutil.h"
+#include "cli/follow.h"
+#include "common/db.h"
+
+static void
+usage_run(FILE *f)
+{
+	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--wait]\n\n"
+		   "Run a job (its current version) once on some computers: creates a schedule,\n"
+		   "one event per enabled computer the targets match, and wakes the schedulers.\n"
+		   "Prints the schedule id on stdout.\n\n"
+		   "Options:\n"
+		   "  --on TARGETS  comma-separated: NAME (a computer), group:NAME, label:KEY=VALUE;\n"
+		   "                a computer matches any NAME or group, or all the labels given\n"
+		   "  --at TIME     when: now (default), +DURATION (+10m, +2h) or RFC 3339\n"
+		   "                (2026-12-01T02:00:00Z)\n"
+		   "  --wait        follow the schedule to its end (progress bar on a terminal, one\n"
+		   "                line per change otherwise); exit 1 when any event failed or was\n"
+		   "                cancelled\n"
+		   "  -h, --help    this help\n");
+}
+
+static void
+usage_retry(FILE *f)
+{
+	fprintf(f, "usage: pgfleet retry SCHEDULE_ID --failed [--wait]\n\n"
+		   "Run the schedule's job again, at its current version and with the same rollout\n"
+		   "limits, on the computers whose events failed. Prints the new schedule id.\n\n"
+		   "Options:\n"
+		   "  --failed    retry the failed events (required: the only kind for now)\n"
+		   "  --wait      follow the new schedule to its end, as run --wait\n"
+		   "  -h, --help  this help\n");
+}
+
+static void
+usage_cancel(FILE *f)
+{
+	fprintf(f, "usage: pgfleet cancel SCHEDULE_ID\n\n"
+		   "Cancel a schedule: its pending events end at once as cancelled (code -8); running\n"
+		   "ones are stopped by the scheduler holding them. A recurring schedule stops recurring.\n\n"
+		   "  -h, --help  this help\n");
+}
+
+/* Insert the schedule, expand it, wake the schedulers; in the caller's transaction. */
+static int
+make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, long long *events,
+    char *err, size_t errlen)
+{
+	struct db_result *r;
+	if (db_exec(db, &r,
+		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
+		" max_concurrent, max_failures, max_failures_pct) VALUES ($1, $2, $3::jsonb,"
+		" coalesce(to_timestamp($4::float8), now()), $5, $6::int, $7::int, $8::numeric)"
+		" RETURNING schedule_id",
+		8, p, err, errlen) == -1)
+		return -1;
+	snprintf(id, idlen, "%s", db_value(r, 0, 0));
+	db_result_free(r);
+	const char *sp[1] = {id};
+	if (db_exec(db, &r, "SELECT pgfleet.expand_schedule($1)", 1, sp, err, errlen) == -1)
+		return -1;
+	*events = atoll(db_value(r, 0, 0));
+	db_result_free(r);
+	return db_exec(db, NULL, "SELECT pg_notify('pgfleet_wakeup', '')", 0, NULL, err, errlen);
+}
+
+static int
+finish(struct db *db, const char *cmd, const char *id, int wait)
+{
+	printf("%s\n", id);
+	fflush(stdout);
+	if (!wait)
+		return CLI_OK;
+	int rc = follow_schedule(db, cmd, id, stdout, isatty(STDOUT_FILENO));
+	if (rc == CLI_FAILED)
+		follow_print_failures(db, cmd, id, stdout);
+	return rc;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	const char *job = NULL, *on = NULL, *at = NULL;
+	int wait = 0;
+	char err[1024];
+	for (int i = 1; i < argc; i++) {
+		if (cmdutil_is_help(argv[i])) {
+			usage_run(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--wait") == 0) {
+			wait = 1;
+		} else if (strcmp(argv[i], "--on") == 0 || strcmp(argv[i], "--at") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "pgfleet run: %s needs a value\n", argv[i]);
+				return CLI_USAGE;
+			}
+			*(argv[i][2] == 'o' ? &on : &at) = argv[i + 1];
+			i++;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "pgfleet run: %s: unknown option\n", argv[i]);
+			usage_run(stderr);
+			return CLI_USAGE;
+		} else if (job != NULL) {
+			fprintf(stderr, "pgfleet run: %s: unexpected argument (one job at a time)\n", argv[i]);
+			return CLI_USAGE;
+		} else {
+			job = argv[i];
+		}
+	}
+	if (job == NULL || on == NULL) {
+		fprintf(stderr, "pgfleet run: %s\n", job == NULL ? "which job? (pgfleet run JOB --on TARGETS)"
+							      : "--on TARGETS is required");
+		return CLI_USAGE;
+	}
+	struct args_targets t;
+	time_t when = 0;
+	if (args_name("job", job, err, sizeof(err)) == -1 ||
+	    (at != NULL && args_time(at, time(NULL), &when, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "pgfleet run: %s%s\n", at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
+		return CLI_USAGE;
+	}
+	if (args_targets_parse(on, &t, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet run: --on: %s\n", err);
+		return CLI_USAGE;
+	}
+	char *targets = args_targets_json(&t);
+	args_targets_free(&t);
+	if (targets == NULL) {
+		fprintf(stderr, "pgfleet run: out of memory\n");
+		return CLI_FAILED;
+	}
+
+	int rc = CLI_FAILED;
+	struct db_result *r = NULL;
+	struct db *db = cmdutil_open("run");
+	if (db == NULL)
+		goto out;
+	const char *pj[2] = {job, targets};
+	if (db_begin(db, err, sizeof(err)) == -1 ||
+	    db_exec(db, &r,
+		"SELECT job_id, version,"
+		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer)),"
+		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group))"
+		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
+		2, pj, err, sizeof(err)) == -1)
+		goto dberr;
+	if (db_isnull(r, 0, 0) || !db_isnull(r, 0, 2) || !db_isnull(r, 0, 3)) {
+		if (db_isnull(r, 0, 0))
+			fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
+		if (!db_isnull(r, 0, 2))
+			fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 2));
+		if (!db_isnull(r, 0, 3))
+			fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 3));
+		rc = CLI_USAGE;
+		goto rollback;
+	}
+	char job_id[32], version[32], due[32], id[32];
+	long long events;
+	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
+	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
+	snprintf(due, sizeof(due), "%lld", (long long)when);
+	const char *p[8] = {job_id, version, targets, at != NULL ? due : NULL, cmdutil_user(), NULL,
+	    NULL, NULL};
+	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
+		goto dberr;
+	if (events == 0) {
+		fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n", on);
+		rc = CLI_USAGE;
+		goto rollback;
+	}
+	if (db_commit(db, err, sizeof(err)) == -1)
+		goto dberr;
+	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s\n", id,
+	    job, version, events, at != NULL ? at : "now");
+	rc = finish(db, "run", id, wait);
+	goto out;
+dberr:
+	fprintf(stderr, "pgfleet run: %s\n", err);
+rollback:
+	(void)db_rollback(db, err, sizeof(err));
+out:
+	db_result_free(r);
+	db_close(db);
+	free(targets);
+	return rc;
+}
+
+int
+cmd_retry(int argc, char **argv)
+{
+	const char *sid = NULL;
+	int failed = 0, wait = 0;
+	long long n;
+	char err[1024];
+	for (int i = 1; i < argc; i++) {
+		if (cmdutil_is_help(argv[i])) {
+			usage_retry(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--failed") == 0) {
+			failed = 1;
+		} else if (strcmp(argv[i], "--wait") == 0) {
+			wait = 1;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "pgfleet retry: %s: unknown option\n", argv[i]);
+			usage_retry(stderr);
+			return CLI_USAGE;
+		} else if (sid != NULL) {
+			fprintf(stderr, "pgfleet retry: %s: unexpected argument\n", argv[i]);
+			return CLI_USAGE;
+		} else {
+			sid = argv[i];
+		}
+	}
+	if (sid == NULL || !failed) {
+		fprintf(stderr, "pgfleet retry: %s\n", sid == NULL ? "which schedule? (pgfleet retry SCHEDULE_ID --failed)"
+								: "say what to retry: --failed");
+		return CLI_USAGE;
+	}
+	if (args_id("schedule", sid, &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet retry: %s\n", err);
+		return CLI_USAGE;
+	}
+	int rc = CLI_FAILED;
+	struct db_result *r = NULL;
+	struct db *db = cmdutil_open("retry");
+	if (db == NULL)
+		return CLI_FAILED;
+	const char *ps[1] = {sid};
+	if (db_begin(db, err, sizeof(err)) == -1 ||
+	    db_exec(db, &r,
+		"SELECT s.job_id, j.version, j.name, s.max_concurrent, s.max_failures, s.max_failures_pct,"
+		" (SELECT jsonb_build_object('computers', jsonb_agg(c.name ORDER BY c.name))"
+		"  FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
+		"  WHERE e.schedule_id = s.schedule_id AND e.state = 'failed' HAVING count(*) > 0)"
+		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
+		1, ps, err, sizeof(err)) == -1)
+		goto dberr;
+	if (db_ntuples(r) == 0) {
+		fprintf(stderr, "pgfleet retry: schedule %s does not exist\n", sid);
+		rc = CLI_USAGE;
+		goto rollback;
+	}
+	if (db_isnull(r, 0, 6)) {
+		fprintf(stderr, "pgfleet retry: schedule %s has no failed event: nothing to retry\n", sid);
+		rc = CLI_OK;
+		goto rollback;
+	}
+	char id[32], job[256];
+	long long events;
+	const char *p[8];
+	for (int k = 0; k < 8; k++)
+		p[k] = NULL;
+	p[0] = db_value(r, 0, 0);
+	p[1] = db_value(r, 0, 1);
+	p[2] = db_value(r, 0, 6);
+	p[4] = cmdutil_user();
+	for (int k = 3; k < 6; k++)
+		p[k + 2] = db_isnull(r, 0, k) ? NULL : db_value(r, 0, k);
+	snprintf(job, sizeof(job), "%s", db_value(r, 0, 2));
+	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1 ||
+	    db_commit(db, err, sizeof(err)) == -1)
+		goto dberr;
+	fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %lld event(s) of schedule %s's "
+			"failed ones\n",
+	    id, job, p[1], events, sid);
+	db_result_free(r);
+	r = NULL;
+	rc = finish(db, "retry", id, wait);
+	goto out;
+dberr:
+	fprintf(stderr, "pgfleet retry: %s\n", err);
+rollback:
+	(void)db_rollback(db, err, sizeof(err));
+out:
+	db_result_free(r);
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_cancel(int argc, char **argv)
+{
+	char err[1024];
+	long long n;
+	if (argc == 2 && cmdutil_is_help(argv[1])) {
+		usage_cancel(stdout);
+		return CLI_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "pgfleet cancel: %s\n", argc < 2 ? "which schedule? (pgfleet cancel SCHEDULE_ID)"
+							      : "one schedule at a time");
+		return CLI_USAGE;
+	}
+	if (args_id("schedule", argv[1], &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet cancel: %s\n", err);
+		return CLI_USAGE;
+	}
+	struct db *db = cmdutil_open("cancel");
+	if (db == NULL)
+		return CLI_FAILED;
+	struct db_result *r = NULL;
+	int rc = CLI_FAILED;
+	const char *p[1] = {argv[1]};
+	if (db_begin(db, err, sizeof(err)) == -1 ||
+	    db_exec(db, &r, "SELECT state FROM pgfleet.schedule WHERE schedule_id = $1 FOR UPDATE", 1,
+		p, err, sizeof(err)) == -1)
+		goto dberr;
+	if (db_ntuples(r) == 0) {
+		fprintf(stderr, "pgfleet cancel: schedule %s does not exist\n", argv[1]);
+		rc = CLI_USAGE;
+		goto rollback;
+	}
+	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0) {
+		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
+		rc = CLI_OK;
+		goto rollback;
+	}
+	db_result_free(r);
+	if (db_exec(db, &r,
+		"SELECT pgfleet.cancel_schedule($1), (SELECT count(*) FROM pgfleet.event"
+		" WHERE schedule_id = $1 AND state = 'running')",
+		1, p, err, sizeof(err)) == -1 ||
+	    db_commit(db, err, sizeof(err)) == -1)
+		goto dberr;
+	printf("schedule %s cancelled: %s pending event(s) cancelled", argv[1], db_value(r, 0, 0));
+	if (atoll(db_value(r, 0, 1)) > 0)
+		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 1));
+	printf("\n");
+	rc = CLI_OK;
+	goto out;
+dberr:
+	fprintf(stderr, "pgfleet cancel: %s\n", err);
+rollback:
+	(void)db_rollback(db, err, sizeof(err));
+out:
+	db_result_free(r);
+	db_close(db);
+	return rc;
+}

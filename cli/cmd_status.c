@@ -1,0 +1,291 @@
+/*
+ * pgfleet status SCHEDULE_ID [--watch] [--json] and pgfleet output EVENT_ID [--seq N]:
+ * where a schedule stands, event by event, and what each task printed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/cmdutil.h"
+#include "cli/follow.h"
+#include "common/db.h"
+#include "common/units.h"
+
+static void
+usage_status(FILE *f)
+{
+	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--json]\n\n"
+		   "A schedule's job, version and state, its events counted by state (done, failed,\n"
+		   "running, pending, cancelled), and one line per event: computer, state, status\n"
+		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md).\n\n"
+		   "Options:\n"
+		   "  --watch     follow it first until no event is pending or running: a progress bar\n"
+		   "              on a terminal, one line per change otherwise; then exit 1 when any\n"
+		   "              event failed or was cancelled\n"
+		   "  --json      one JSON document (schedule, counts, events) instead of text\n"
+		   "  -h, --help  this help\n");
+}
+
+static void
+usage_output(FILE *f)
+{
+	fprintf(f, "usage: pgfleet output EVENT_ID [--seq N]\n\n"
+		   "What each task of an event printed: the final status_log row of each task (its\n"
+		   "last attempt), under a header line with the task, its code and result.\n\n"
+		   "Options:\n"
+		   "  --seq N     only task N (0 is the first), its output alone, without header\n"
+		   "  -h, --help  this help\n");
+}
+
+static int
+print_status(struct db *db, const char *id, int json)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {id};
+	if (json)
+		return cmdutil_print_json(db, "status",
+		    "SELECT json_build_object('schedule', to_jsonb(s) || jsonb_build_object('job', j.name),"
+		    " 'counts', (SELECT json_build_object('total', count(*),"
+		    "   'done', count(*) FILTER (WHERE state = 'done'),"
+		    "   'failed', count(*) FILTER (WHERE state = 'failed'),"
+		    "   'running', count(*) FILTER (WHERE state = 'running'),"
+		    "   'pending', count(*) FILTER (WHERE state = 'pending'),"
+		    "   'cancelled', count(*) FILTER (WHERE state = 'cancelled'))"
+		    "   FROM pgfleet.event WHERE schedule_id = s.schedule_id),"
+		    " 'events', (SELECT coalesce(json_agg(json_build_object('event_id', e.event_id,"
+		    "   'computer', c.name, 'state', e.state, 'status_code', e.status_code,"
+		    "   'status_name', coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
+		    "    THEN 'EXIT_' || e.status_code END), 'next_task_seq', e.next_task_seq,"
+		    "   'attempt', e.attempt, 'started_at', e.started_at, 'finished_at', e.finished_at)"
+		    "   ORDER BY c.name), '[]')"
+		    "   FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
+		    "   LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
+		    "   WHERE e.schedule_id = s.schedule_id))"
+		    " FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
+		    1, p);
+	if (db_exec(db, &r,
+		"SELECT j.name, s.job_version, s.state,"
+		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',"
+		" coalesce(s.created_by, '-'), s.targets::text,"
+		" coalesce(s.repeat_cron, (extract(epoch FROM s.repeat_every) * 1000)::bigint::text),"
+		" s.repeat_cron IS NOT NULL"
+		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
+		1, p, err, sizeof(err)) == -1)
+		goto fail;
+	printf("schedule %s  job %s  version %s  state %s\n", id, db_value(r, 0, 0),
+	    db_value(r, 0, 1), db_value(r, 0, 2));
+	printf("due %s  by %s  targets %s", db_value(r, 0, 3), db_value(r, 0, 4), db_value(r, 0, 5));
+	if (!db_isnull(r, 0, 6)) {
+		char every[32];
+		if (strcmp(db_value(r, 0, 7), "t") == 0)
+			snprintf(every, sizeof(every), "cron \"%s\"", db_value(r, 0, 6));
+		else
+			units_format_duration(atoll(db_value(r, 0, 6)), every, sizeof(every));
+		printf("  repeats %s%s", strcmp(db_value(r, 0, 7), "t") == 0 ? "" : "every ", every);
+	}
+	printf("\n");
+	db_result_free(r);
+
+	struct progress_counts c;
+	char line[256];
+	if (follow_counts(db, id, &c, err, sizeof(err)) == -1)
+		goto fail;
+	progress_line(&c, line, sizeof(line));
+	printf("%s\n", line);
+	if (db_exec(db, &r,
+		"SELECT e.event_id AS \"EVENT\", c.name AS \"COMPUTER\", e.state AS \"STATE\","
+		" coalesce(e.status_code::text, '-') AS \"CODE\","
+		" coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
+		"  THEN 'EXIT_' || e.status_code END, '-') AS \"NAME\","
+		" e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\","
+		" coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
+		" FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
+		" LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
+		" WHERE e.schedule_id = $1 ORDER BY c.name",
+		1, p, err, sizeof(err)) == -1)
+		goto fail;
+	if (db_ntuples(r) > 0)
+		cmdutil_table(r, stdout);
+	db_result_free(r);
+	return CLI_OK;
+fail:
+	fprintf(stderr, "pgfleet status: %s\n", err);
+	return CLI_FAILED;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	const char *id = NULL;
+	int watch = 0, json = 0;
+	long long n;
+	char err[1024];
+	for (int i = 1; i < argc; i++) {
+		if (cmdutil_is_help(argv[i])) {
+			usage_status(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--watch") == 0) {
+			watch = 1;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "pgfleet status: %s: unknown option\n", argv[i]);
+			usage_status(stderr);
+			return CLI_USAGE;
+		} else if (id != NULL) {
+			fprintf(stderr, "pgfleet status: %s: unexpected argument\n", argv[i]);
+			return CLI_USAGE;
+		} else {
+			id = argv[i];
+		}
+	}
+	if (id == NULL) {
+		fprintf(stderr, "pgfleet status: which schedule? (pgfleet status SCHEDULE_ID)\n");
+		return CLI_USAGE;
+	}
+	if (args_id("schedule", id, &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet status: %s\n", err);
+		return CLI_USAGE;
+	}
+	struct db *db = cmdutil_open("status");
+	if (db == NULL)
+		return CLI_FAILED;
+	struct db_result *r;
+	const char *p[1] = {id};
+	int rc = CLI_FAILED;
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.schedule WHERE schedule_id = $1", 1, p, err,
+		sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet status: %s\n", err);
+		goto out;
+	}
+	int found = db_ntuples(r) > 0;
+	db_result_free(r);
+	if (!found) {
+		fprintf(stderr, "pgfleet status: schedule %s does not exist\n", id);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	int wrc = CLI_OK;
+	if (watch && (wrc = follow_schedule(db, "status", id, json ? stderr : stdout,
+			  isatty(json ? STDERR_FILENO : STDOUT_FILENO))) == CLI_FAILED) {
+		/* a failed event or a database error: print what we can either way */
+	}
+	rc = print_status(db, id, json);
+	if (rc == CLI_OK)
+		rc = wrc;
+out:
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_output(int argc, char **argv)
+{
+	const char *id = NULL, *seq = NULL;
+	long long n;
+	char err[1024];
+	for (int i = 1; i < argc; i++) {
+		if (cmdutil_is_help(argv[i])) {
+			usage_output(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--seq") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "pgfleet output: --seq needs a task number\n");
+				return CLI_USAGE;
+			}
+			seq = argv[++i];
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "pgfleet output: %s: unknown option\n", argv[i]);
+			usage_output(stderr);
+			return CLI_USAGE;
+		} else if (id != NULL) {
+			fprintf(stderr, "pgfleet output: %s: unexpected argument\n", argv[i]);
+			return CLI_USAGE;
+		} else {
+			id = argv[i];
+		}
+	}
+	if (id == NULL) {
+		fprintf(stderr, "pgfleet output: which event? (pgfleet output EVENT_ID)\n");
+		return CLI_USAGE;
+	}
+	if (args_id("event", id, &n, err, sizeof(err)) == -1 ||
+	    (seq != NULL && units_int(seq, 0, 1000000, &n, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "pgfleet output: %s%s\n", seq != NULL && strncmp(err, "event", 5) != 0 ? "--seq: " : "", err);
+		return CLI_USAGE;
+	}
+	struct db *db = cmdutil_open("output");
+	if (db == NULL)
+		return CLI_FAILED;
+	struct db_result *r = NULL;
+	int rc = CLI_FAILED;
+	const char *p[2] = {id, seq};
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.event WHERE event_id = $1", 1, p, err,
+		sizeof(err)) == -1)
+		goto dberr;
+	int found = db_ntuples(r) > 0;
+	db_result_free(r);
+	r = NULL;
+	if (!found) {
+		fprintf(stderr, "pgfleet output: event %s does not exist\n", id);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (db_exec(db, &r,
+		"SELECT DISTINCT ON (l.task_seq) l.task_seq, l.attempt, l.status_code,"
+		" coalesce(sc.name, CASE WHEN l.status_code BETWEEN 0 AND 255"
+		"  THEN 'EXIT_' || l.status_code END, ''), coalesce(l.result, ''), l.output,"
+		" l.output_size, octet_length(l.output), t.name, coalesce(l.message, '')"
+		" FROM pgfleet.status_log l"
+		" JOIN pgfleet.event e ON e.event_id = l.event_id"
+		" JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
+		" LEFT JOIN pgfleet.task t ON t.job_id = s.job_id AND t.version = s.job_version"
+		"  AND t.seq = l.task_seq"
+		" LEFT JOIN pgfleet.status_code sc ON sc.code = l.status_code"
+		" WHERE l.event_id = $1 AND ($2::int IS NULL OR l.task_seq = $2::int)"
+		" AND l.status_code NOT IN (2500, 2501)"
+		" ORDER BY l.task_seq, l.attempt DESC, l.at DESC, l.id DESC",
+		2, p, err, sizeof(err)) == -1)
+		goto dberr;
+	if (db_ntuples(r) == 0) {
+		if (seq != NULL)
+			fprintf(stderr, "pgfleet output: event %s: task %s has not finished (no output yet)\n", id, seq);
+		else
+			fprintf(stderr, "pgfleet output: event %s: no task has finished yet\n", id);
+		rc = seq != NULL ? CLI_USAGE : CLI_OK;
+		goto out;
+	}
+	for (int i = 0; i < db_ntuples(r); i++) {
+		const char *out = db_value(r, i, 5);
+		size_t len = strlen(out);
+		if (seq == NULL) {
+			char name[256] = "";
+			if (!db_isnull(r, i, 8))
+				snprintf(name, sizeof(name), " \"%s\"", db_value(r, i, 8));
+			printf("--- task %s%s (attempt %s): code %s %s%s%s ---\n",
+			    db_isnull(r, i, 0) ? "-" : db_value(r, i, 0), name, db_value(r, i, 1),
+			    db_value(r, i, 2), db_value(r, i, 3), *db_value(r, i, 4) ? " " : "",
+			    db_value(r, i, 4));
+			if (*db_value(r, i, 9))
+				printf("message: %s\n", db_value(r, i, 9));
+		}
+		fwrite(out, 1, len, stdout);
+		if (seq == NULL && len > 0 && out[len - 1] != '\n')
+			putchar('\n');
+		if (!db_isnull(r, i, 6) && atoll(db_value(r, i, 6)) > atoll(db_value(r, i, 7)))
+			fprintf(seq == NULL ? stdout : stderr, "[output cut: %s of %s bytes kept]\n",
+			    db_value(r, i, 7), db_value(r, i, 6));
+	}
+	rc = CLI_OK;
+	goto out;
+dberr:
+	fprintf(stderr, "pgfleet output: %s\n", err);
+out:
+	db_result_free(r);
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,153 @@
+/*
+ * pgfleet submit FILE.yaml [--dry-run]: validate the whole batch (every error printed
+ * FILE:LINE:COL, nothing written), then apply it in one transaction (cli/apply.c).
+ * cmd_submit_file is shared with `pgfleet computer import`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/apply.h"
+#include "cli/batch.h"
+#include "cli/cli.h"
+#include "cli/cmdutil.h"
+#include "common/db.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: pgfleet submit FILE.yaml [--dry-run]\n\n"
+		   "Validate a job batch (computers:, groups:, jobs:) in full, then apply it in one\n"
+		   "transaction. Any error, each shown as FILE:LINE:COL, writes nothing (exit 2).\n"
+		   "Submitting the same file twice changes nothing; a job whose tasks changed gets\n"
+		   "a new version (schedules already running keep theirs); a job whose tasks,\n"
+		   "targets, schedule or rollout changed gets a new schedule, and the schedules its\n"
+		   "earlier submits made are cancelled when not started yet.\n\n"
+		   "Options:\n"
+		   "  --dry-run   validate and print what would change; write nothing\n"
+		   "  -h, --help  this help\n");
+}
+
+static void
+summary(const char *path, const struct apply_stats *st, int dry_run)
+{
+	char buf[512];
+	size_t len = 0;
+	struct {
+		int n;
+		const char *what;
+	} parts[] = {
+		{st->computers_added, "computer(s) added"},
+		{st->computers_changed, "computer(s) updated"},
+		{st->groups_added, "group(s) added"},
+		{st->groups_changed, "group(s) updated"},
+		{st->jobs_added, "job(s) added"},
+		{st->jobs_changed, "job(s) changed"},
+		{st->schedules_superseded, "earlier schedule(s) superseded"},
+		{st->schedules_created, "schedule(s) created"},
+	};
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (parts[i].n == 0)
+			continue;
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%d %s", len ? ", " : "",
+		    parts[i].n, parts[i].what);
+		if (len >= sizeof(buf))
+			break;
+	}
+	if (len == 0)
+		printf("%s: nothing %schanged\n", path, dry_run ? "would be " : "");
+	else if (dry_run)
+		printf("%s: dry run, nothing written; would apply: %s\n", path, buf);
+	else if (st->schedules_created > 0)
+		printf("%s: applied: %s, %lld event(s)\n", path, buf, st->events);
+	else
+		printf("%s: applied: %s\n", path, buf);
+}
+
+int
+cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_only)
+{
+	struct batch *b = NULL;
+	struct batch_errors errs = {0};
+	struct apply_stats st;
+	char err[2048];
+	int rc;
+
+	if (batch_load(path, &b, &errs) == -1) {
+		batch_errors_print(&errs, stderr);
+		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
+		    errs.n + errs.dropped);
+		batch_errors_free(&errs);
+		return CLI_USAGE;
+	}
+	if (inventory_only && b->njobs > 0)
+		fprintf(stderr, "pgfleet %s: %s: %zu job(s) ignored (pgfleet submit applies them)\n",
+		    cmd, path, b->njobs);
+	struct db *db = cmdutil_open(cmd);
+	if (db == NULL) {
+		batch_free(b);
+		return CLI_FAILED;
+	}
+	/* The report is shown only when the transaction ends as it should. */
+	char *report = NULL;
+	size_t report_len = 0;
+	FILE *out = open_memstream(&report, &report_len);
+	if (out == NULL) {
+		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
+		batch_free(b);
+		db_close(db);
+		return CLI_FAILED;
+	}
+	struct apply_opts o = {dry_run, inventory_only, cmdutil_user()};
+	rc = apply_batch(db, b, &o, &st, &errs, out, err, sizeof(err));
+	fclose(out);
+	if (rc == 1) {
+		batch_errors_print(&errs, stderr);
+		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
+		    errs.n + errs.dropped);
+		rc = CLI_USAGE;
+	} else if (rc == -1) {
+		fprintf(stderr, "pgfleet %s: %s: %s (nothing written)\n", cmd, path, err);
+		rc = CLI_FAILED;
+	} else {
+		fputs(report, stdout);
+		summary(path, &st, dry_run);
+		rc = CLI_OK;
+	}
+	free(report);
+	batch_errors_free(&errs);
+	batch_free(b);
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_submit(int argc, char **argv)
+{
+	const char *path = NULL;
+	int dry_run = 0;
+	for (int i = 1; i < argc; i++) {
+		if (cmdutil_is_help(argv[i])) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--dry-run") == 0) {
+			dry_run = 1;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "pgfleet submit: %s: unknown option\n", argv[i]);
+			usage(stderr);
+			return CLI_USAGE;
+		} else if (path != NULL) {
+			fprintf(stderr, "pgfleet submit: %s: one file at a time\n", argv[i]);
+			return CLI_USAGE;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (path == NULL) {
+		fprintf(stderr, "pgfleet submit: which file? (pgfleet submit FILE.yaml)\n");
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	return cmd_submit_file("submit", path, dry_run, 0);
+}

@@ -1,0 +1,146 @@
+/*
+ * follow: the wait loop of `run --wait` and `status --watch`. No busy polling: it
+ * sleeps in poll() on the database socket, woken by NOTIFY pgfleet_progress (the
+ * workers send one per write batch with the schedule ids as payload) or
+ * pgfleet_wakeup, with a slow timer as the fallback.
+ */
+#include "cli/follow.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/cmdutil.h"
+#include "common/db.h"
+
+int
+follow_counts(struct db *db, const char *schedule_id, struct progress_counts *c, char *err,
+    size_t errlen)
+{
+	struct db_result *r;
+	const char *p[1] = {schedule_id};
+	if (db_exec(db, &r,
+		"SELECT count(*), count(*) FILTER (WHERE state = 'done'),"
+		" count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'running'),"
+		" count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'cancelled')"
+		" FROM pgfleet.event WHERE schedule_id = $1",
+		1, p, err, errlen) == -1)
+		return -1;
+	c->total = atoll(db_value(r, 0, 0));
+	c->done = atoll(db_value(r, 0, 1));
+	c->failed = atoll(db_value(r, 0, 2));
+	c->running = atoll(db_value(r, 0, 3));
+	c->pending = atoll(db_value(r, 0, 4));
+	c->cancelled = atoll(db_value(r, 0, 5));
+	db_result_free(r);
+	return 0;
+}
+
+struct wake {
+	const char *id;
+	int refresh;
+};
+
+static void
+on_notify(const char *channel, const char *payload, void *arg)
+{
+	struct wake *w = arg;
+	if (strcmp(channel, "pgfleet_wakeup") == 0 || progress_payload_names(payload, w->id))
+		w->refresh = 1;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *out, int tty)
+{
+	char err[1024], line[512], last[512] = "";
+	struct progress_counts c;
+	struct progress_rate rate = {0};
+	struct wake w = {schedule_id, 1};
+
+	/* LISTEN before the first count: a change after it is never missed. */
+	if (db_listen(db, "pgfleet_progress", err, sizeof(err)) == -1 ||
+	    db_listen(db, "pgfleet_wakeup", err, sizeof(err)) == -1)
+		goto fail;
+	double next = 0;
+	for (;;) {
+		double t = now_s();
+		if (w.refresh || t >= next) {
+			if (follow_counts(db, schedule_id, &c, err, sizeof(err)) == -1)
+				goto fail;
+			progress_rate_sample(&rate, t, &c);
+			w.refresh = 0;
+			next = t + FOLLOW_FALLBACK_MS / 1000.0;
+			if (tty) {
+				progress_bar(&c, &rate, 30, line, sizeof(line));
+				fprintf(out, "\r%s\033[K", line);
+				fflush(out);
+			} else {
+				progress_line(&c, line, sizeof(line));
+				if (strcmp(line, last) != 0) {
+					fprintf(out, "schedule %s: %s\n", schedule_id, line);
+					fflush(out);
+					snprintf(last, sizeof(last), "%s", line);
+				}
+			}
+			if (progress_finished(&c))
+				break;
+		}
+		int ms = (int)((next - now_s()) * 1000) + 1;
+		struct pollfd pfd = {db_socket(db), POLLIN, 0};
+		if (pfd.fd < 0) {
+			/* the connection is being re-opened: the next count does it */
+			w.refresh = 1;
+			continue;
+		}
+		int n = poll(&pfd, 1, ms > 0 ? ms : 0);
+		if (n == -1 && errno != EINTR) {
+			snprintf(err, sizeof(err), "poll: %s", strerror(errno));
+			goto fail;
+		}
+		if (n > 0 && db_consume_notifies(db, on_notify, &w, err, sizeof(err)) == -1)
+			w.refresh = 1; /* reconnected: count again at once */
+	}
+	if (tty)
+		fputc('\n', out);
+	return c.failed + c.cancelled > 0 ? CLI_FAILED : CLI_OK;
+fail:
+	if (tty)
+		fputc('\n', out);
+	fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	return CLI_FAILED;
+}
+
+int
+follow_print_failures(struct db *db, const char *cmd, const char *schedule_id, FILE *out)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {schedule_id};
+	if (db_exec(db, &r,
+		"SELECT e.event_id AS \"EVENT\", c.name AS \"COMPUTER\", e.state AS \"STATE\","
+		" coalesce(e.status_code::text, '-') AS \"CODE\","
+		" coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
+		"  THEN 'EXIT_' || e.status_code END, '-') AS \"NAME\""
+		" FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
+		" LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
+		" WHERE e.schedule_id = $1 AND e.state IN ('failed', 'cancelled') ORDER BY c.name",
+		1, p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return -1;
+	}
+	if (db_ntuples(r) > 0)
+		cmdutil_table(r, out);
+	db_result_free(r);
+	return 0;
+}

@@ -111,6 +111,12 @@ valgrind: $(CHECKBIN)
 	    --error-exitcode=99 --trace-children=no $(CHECKBIN) ; \
 	else echo "valgrind: not installed, skipped (scripts/deps.sh installs it as root)"; fi
 
+# The README's first command: a throwaway PostgreSQL, a scheduler and three agents,
+# the example batch, its progress and the history report; everything stopped after.
+demo: deps
+	$(MAKE) all
+	BIN=$(abspath $(BUILD)/bin) scripts/demo.sh
+
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
 

@@ -9,7 +9,7 @@ BIN=${BIN:-$root/build/bin}
 if [ -z "${PGFLEET_DEMO_IN_VIRTUALENV:-}" ]; then
 	echo "==> starting a throwaway PostgreSQL (pg_virtualenv)"
 	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
-		pg_virtualenv -t -o fsync=off "$0" "$@" 2>&1 | grep -v '^Dropping cluster\|^Creating new PostgreSQL cluster'
+		pg_virtualenv -t -o fsync=off "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1
@@ -29,7 +29,7 @@ trap stop EXIT INT TERM
 P="$BIN/pgfleet"
 
 echo "==> pgfleet migrate"
-"$P" migrate
+"$P" migrate >/dev/null
 echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
 "$P" pki init --dir "$demo/pki" >/dev/null
 for n in sched-demo agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --localhost >/dev/null; done
@@ -79,8 +79,8 @@ pids="$pids $!"
 echo "==> scheduler sched-demo started"
 
 echo "==> pgfleet submit examples/demo.yaml"
-"$P" submit "$demo/demo.yaml"
-sid=$(psql -X -qAt -c "select max(schedule_id) from pgfleet.schedule")
+"$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
+sid=$(sed -n 's/.*schedule \([0-9]*\) created.*/\1/p' "$demo/submit.out" | head -n 1)
 echo "==> pgfleet status $sid --watch"
 "$P" status "$sid" --watch || true
 echo

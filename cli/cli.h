@@ -18,5 +18,7 @@ const char *cli_conninfo(void);
 
 /* Each subcommand: argv[0] is its name; returns an exit code. */
 int cmd_migrate(int argc, char **argv);
+int cmd_maintain(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ struct cli_cmd {
 
 static const struct cli_cmd commands[] = {
 	{"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
+	{"maintain", cmd_maintain, "retention: new status_log partitions, old history removed"},
+	{"report", cmd_report, "job history reports: history, failures, job, computer, summary"},
 };
 
 const char *

@@ -18,11 +18,13 @@ CREATE INDEX status_log_schedule_at ON pgfleet.status_log (schedule_id, at);
 -- Helpers --------------------------------------------------------------------------
 
 -- The last p_lines lines of a text (trailing newlines ignored); NULL stays NULL.
+-- One expression, so that the planner inlines it (a call per row costs ~0.2 ms).
 CREATE FUNCTION pgfleet.tail_lines(p_text text, p_lines int) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-	SELECT array_to_string(a[greatest(cardinality(a) - p_lines + 1, 1):], E'\n')
-	FROM (SELECT string_to_array(rtrim(p_text, E'\r\n'), E'\n') AS a) s
+	SELECT array_to_string((string_to_array(rtrim(p_text, E'\r\n'), E'\n'))
+		[greatest(cardinality(string_to_array(rtrim(p_text, E'\r\n'), E'\n')) - p_lines + 1, 1):],
+		E'\n')
 $$;
 
 -- Views ------------------------------------------------------------------------------
@@ -128,19 +130,25 @@ ORDER BY h.computer_id, h.computer, h.job_id, h.job, h.finished_at DESC, h.event
 -- Per job and UTC day of finishing: counts and duration percentiles (events that
 -- never started, such as rollout-halted ones, count but have no duration).
 CREATE VIEW pgfleet.job_daily AS
-SELECT h.job_id,
-	h.job,
-	(h.finished_at AT TIME ZONE 'UTC')::date AS day,
-	count(*) AS runs,
-	count(*) FILTER (WHERE h.state = 'done') AS successes,
-	count(*) FILTER (WHERE h.state = 'failed') AS failures,
-	count(*) FILTER (WHERE h.state = 'cancelled') AS cancelled,
-	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.duration_ms))::bigint AS p50_ms,
-	round(percentile_cont(0.95) WITHIN GROUP (ORDER BY h.duration_ms))::bigint AS p95_ms,
-	max(h.duration_ms) AS max_ms
-FROM pgfleet.job_history h
-WHERE h.finished_at IS NOT NULL
-GROUP BY h.job_id, h.job, (h.finished_at AT TIME ZONE 'UTC')::date;
+SELECT d.job_id, d.job, d.day, d.runs, d.successes, d.failures, d.cancelled,
+	round(d.p[1])::bigint AS p50_ms,
+	round(d.p[2])::bigint AS p95_ms,
+	d.max_ms
+FROM (
+	SELECT h.job_id,
+		h.job,
+		(h.finished_at AT TIME ZONE 'UTC')::date AS day,
+		count(*) AS runs,
+		count(*) FILTER (WHERE h.state = 'done') AS successes,
+		count(*) FILTER (WHERE h.state = 'failed') AS failures,
+		count(*) FILTER (WHERE h.state = 'cancelled') AS cancelled,
+		-- both percentiles from one sort
+		percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY h.duration_ms) AS p,
+		max(h.duration_ms) AS max_ms
+	FROM pgfleet.job_history h
+	WHERE h.finished_at IS NOT NULL
+	GROUP BY h.job_id, h.job, (h.finished_at AT TIME ZONE 'UTC')::date
+) d;
 
 -- Failed events with the code's meaning and the end of the failing task's output.
 CREATE VIEW pgfleet.failures AS

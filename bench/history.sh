@@ -72,6 +72,20 @@ claim() {
 		pgbench -n -f "$OUT/claim.sql" -t 50 -r 2>/dev/null | awk '/claim_events/ { print $1 }'
 	done | sort -n | sed -n 3p
 }
+# the plan of the claim's candidate query (the FOR loop of claim_events), by auto_explain
+claim_plan() {
+	echo "### claim_events(100): its candidate query, $1 history"; echo; echo '```'
+	psql -X -q -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" \
+		-c "SET auto_explain.log_analyze = on" -c "SET auto_explain.log_buffers = on" \
+		-c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_level = notice" \
+		-c "BEGIN" -c "SELECT count(*) FROM pgfleet.claim_events(100, 'bench', interval '60 seconds')" \
+		-c "ROLLBACK" 2>&1 >/dev/null |
+	awk 'function flush() { if (blk ~ /DISTINCT ON/) printf "%s", blk; blk = "" }
+		/^NOTICE:/ { flush() } { blk = blk $0 "\n" } END { flush() }'
+	echo '```'; echo
+}
+: > "$OUT/plans.txt"
+claim_plan "an empty" >> "$OUT/plans.txt"
 claimed=$(q -c "BEGIN" -c "SELECT count(*) FROM pgfleet.claim_events(100, 'bench', interval '60 seconds')" -c "ROLLBACK")
 claim_empty=$(claim)
 echo "claim_events(100) with an empty history: ${claim_empty} ms (claims $claimed events)"
@@ -165,11 +179,11 @@ echo "history filled in $(( ($(now_ms) - t0) / 1000 )) s (VACUUM ANALYZE $(( $(n
 echo "status_log size: $(q -c "SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits WHERE inhparent = 'pgfleet.status_log'::regclass")"
 
 claim_full=$(claim)
+claim_plan "the full" >> "$OUT/plans.txt"
 echo "claim_events(100) with the full history: ${claim_full} ms (empty: ${claim_empty} ms)"
 
 # Each report: median wall time of RUNS runs of the whole command (start, connect,
 # name check, query, CSV out), and the server's execution time from EXPLAIN ANALYZE.
-: > "$OUT/plans.txt"
 printf '%-46s %10s %10s %6s\n' "report (--since 30d)" "median ms" "server ms" "rows"
 bench_report() {
 	args="$*"

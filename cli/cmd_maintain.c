@@ -46,15 +46,15 @@ now_ms(void)
 static int
 loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 {
-	char err[2048], rbuf[32], bbuf[32], abuf[32];
+	char err[2048], rbuf[32], bbuf[32], abuf[32], shown[32];
 	const char *params[3] = {rbuf, bbuf, abuf};
 	long long total[5] = {0, 0, 0, 0, 0};
 
 	snprintf(rbuf, sizeof(rbuf), "%lld", retention_ms);
 	snprintf(bbuf, sizeof(bbuf), "%lld", batch);
 	snprintf(abuf, sizeof(abuf), "%lld", ahead);
-	units_format_duration(retention_ms, err, sizeof(err));
-	printf("retention %s, batch %lld\n", err, batch);
+	units_format_duration(retention_ms, shown, sizeof(shown));
+	printf("retention %s, batch %lld\n", shown, batch);
 	for (int step = 1;; step++) {
 		struct db_result *res;
 		long long t0 = now_ms(), n[5];

@@ -28,6 +28,8 @@ static const struct cli_cmd commands[] = {
 	{"cancel", cmd_cancel, "cancel a schedule: cancel SCHEDULE_ID"},
 	{"retry", cmd_retry, "run a schedule's failed events again: retry SCHEDULE_ID --failed"},
 	{"output", cmd_output, "what each task of an event printed: output EVENT_ID [--seq N]"},
+	{"maintain", cmd_maintain, "retention: new status_log partitions, old history removed"},
+	{"report", cmd_report, "job history reports: history, failures, job, computer, summary"},
 };
 
 const char *

@@ -58,7 +58,7 @@ assert_eq "$(sql "select count(*) from pgfleet.status_log")" 3 "no row lost"
 sql "insert into pgfleet.status_log (event_id, status_code, at) values (4, 0, now() + interval '5 months')"
 assert_eq "$(sql "select count(*) from pgfleet.status_log_$m5")" 3 "insert routed to the new partition"
 assert_eq "$(sql "select count(distinct id) from pgfleet.status_log")" 4 "ids unique"
-assert_eq "$(sql "select count(*) from pg_indexes where schemaname = 'pgfleet' and tablename = 'status_log_$m5'")" 3 "pk and two indexes on the new partition"
+assert_eq "$(sql "select count(*) from pg_indexes where schemaname = 'pgfleet' and tablename = 'status_log_$m5'")" 4 "pk and three indexes (0003 adds (schedule_id, at)) on the new partition"
 assert_eq "$(sql "select pgfleet.create_status_log_partitions(6)")" 1 "month +6 created"
 assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 0 "default empty"
 if sql "select pgfleet.create_status_log_partitions(-1)" 2>/dev/null; then fail "negative months accepted"; fi

@@ -121,9 +121,6 @@ integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
 
 # Benchmarks (not tests): bench/history.sh under pg_virtualenv, several minutes.
-bench: $(BINS)
-	BIN=$(abspath $(BUILD)/bin) bench/history.sh
-
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all

@@ -176,7 +176,11 @@ LEFT JOIN LATERAL (
 	FROM pgfleet.status_log x
 	WHERE x.event_id = h.event_id AND x.status_code NOT IN (2500, 2501)
 	  AND x.at >= coalesce(h.started_at, '-infinity') AND x.at <= h.finished_at
-	ORDER BY x.at DESC, x.id DESC
+	-- the row of the task that failed the event (its first row with the event's
+	-- code), else the last row
+	ORDER BY (x.status_code = h.status_code) DESC,
+	         CASE WHEN x.status_code = h.status_code THEN x.id END,
+	         x.at DESC, x.id DESC
 	LIMIT 1
 ) l ON true
 WHERE h.state = 'failed';

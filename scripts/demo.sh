@@ -84,8 +84,14 @@ sid=$(sed -n 's/.*schedule \([0-9]*\) created.*/\1/p' "$demo/submit.out" | head 
 echo "==> pgfleet status $sid --watch"
 "$P" status "$sid" --watch || true
 echo
-echo "==> pgfleet report history"
+echo "==> pgfleet output $(( $(psql -X -qAt -c "select min(event_id) from pgfleet.event where schedule_id = $sid") ))   (what each task printed on one computer)"
+"$P" output "$(psql -X -qAt -c "select min(event_id) from pgfleet.event where schedule_id = $sid")" || true
+echo
+echo "==> pgfleet report history   (the job history report: every event's final code)"
 "$P" report history --since 1h || true
+echo
+echo "==> pgfleet report failures"
+"$P" report failures --since 1h || true
 echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true

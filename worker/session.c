@@ -70,7 +70,8 @@ struct session {
 	int ntasks;
 	int cur;             /* index into tasks */
 	int failed;          /* some task failed: the event ends failed */
-	int last_code;
+	int first_fail;      /* the code of the first task that failed: the event's code when it fails */
+	int has_fail;
 	int got_started;     /* 2501 seen for the current task */
 	int retries;
 	int fail_code;       /* code to end with when retries run out */
@@ -159,6 +160,15 @@ session_free(struct session *s)
 	free(s->job_user);
 	free(s->rendered);
 	free(s);
+}
+
+static void
+session_note_failure(struct session *s, int code)
+{
+	if (!s->has_fail) {
+		s->has_fail = 1;
+		s->first_fail = code;
+	}
 }
 
 /* A status row for the current task. */
@@ -450,14 +460,14 @@ session_push(struct session *s)
 		if (session_render(s, err, sizeof(err)) == -1) {
 			log_warnx("event %s: task %d: %s", s->eid, t->seq, err);
 			session_status(s, STATUS_RENDER_FAILED, "Failed", "Scheduler", err, NULL, 0);
-			s->last_code = STATUS_RENDER_FAILED;
+			session_note_failure(s, STATUS_RENDER_FAILED);
 			enum outcome o = OUTCOME_FAILURE;
 			if (outcome_next(o, t->on_failure_continue, &s->failed) &&
 			    s->cur + 1 < s->ntasks) {
 				s->cur++;
 				session_next_task(s);
 			} else {
-				session_end(s, "failed", STATUS_RENDER_FAILED);
+				session_end(s, "failed", s->first_fail);
 			}
 			return;
 		}
@@ -579,7 +589,6 @@ session_retry(struct session *s, int code, const char *why)
 		log_warnx("event %s: computer %s (%s:%d): %s; giving up after %d retries", s->eid,
 		    s->cid, s->comp.host, s->comp.port, why, s->retries);
 		session_status(s, code, "Failed", "Scheduler", why, NULL, 0);
-		s->last_code = code;
 		session_end(s, "failed", code);
 		return;
 	}
@@ -610,7 +619,6 @@ session_result(struct session *s, struct wire_msg *m)
 	const char *result = wire_get(m, "Result");
 	session_status(s, code, result, wire_get(m, "Status-Module"), wire_get(m, "Error"), m->body,
 	    m->body_len);
-	s->last_code = code;
 	s->retries = 0;
 	log_info("event %s: task %d ended with code %d (%s)", s->eid, t->seq, code,
 	    result != NULL ? result : "no result");
@@ -631,13 +639,16 @@ session_result(struct session *s, struct wire_msg *m)
 	rules.global = global;
 	rules.nglobal = ng;
 	enum outcome o = outcome_of(code, &rules);
+	if (o != OUTCOME_SUCCESS)
+		session_note_failure(s, code);
 	int go_on = outcome_next(o, t->on_failure_continue, &s->failed);
 	if (go_on && s->cur + 1 < s->ntasks) {
 		s->cur++;
 		session_next_task(s);
 		return;
 	}
-	session_end(s, s->failed ? "failed" : "done", code);
+	/* a failed event carries the code that failed it, a done one its last code */
+	session_end(s, s->failed ? "failed" : "done", s->failed ? s->first_fail : code);
 }
 
 static void
@@ -673,7 +684,6 @@ session_message(struct session *s, struct wire_msg *m)
 	    reply != NULL ? reply : "(none)", why != NULL ? why : "");
 	session_close_conn(s);
 	session_status(s, STATUS_PROTOCOL, "Failed", "Agent", why, NULL, 0);
-	s->last_code = STATUS_PROTOCOL;
 	session_end(s, "failed", STATUS_PROTOCOL);
 }
 

@@ -32,7 +32,7 @@ task cont 0 'exit 1' "on_failure='continue'"
 task cont 1 'echo ran'
 sid=$(run_job cont)
 assert_eq "$(codes "$sid")" "0:1 1:0" "continue: second task runs"
-assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed' and status_code = 0")" 6 "event failed, last code 0"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed' and status_code = 1")" 6 "event failed with the failing code"
 ok "on_failure: continue goes on and the event still ends failed"
 
 task codes 0 'exit 3' "success_codes='{0,3}'"
@@ -42,7 +42,7 @@ task codes 3 'exit 5' "on_code='{\"5\": \"continue\"}'"
 task codes 4 'exit 0'
 sid=$(run_job codes)
 assert_eq "$(codes "$sid")" "0:3 1:4 2:77 3:5 4:0" "codes"
-assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed'")" 6 "continue marks failed"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed' and status_code = 5")" 6 "continue marks failed, with code 5"
 ok "success_codes [0, 3], on_code success/continue and return_codes 77 decide as documented"
 
 task slow 0 'sleep 0.4'

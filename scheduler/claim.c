@@ -51,6 +51,11 @@ static const char SQL_RECUR_INSERT[] =
 
 static const char SQL_EXPAND[] = "SELECT pgfleet.expand_schedule($1::bigint)";
 
+static const char SQL_MAINTAIN[] =
+    "SELECT partitions_created, partitions_dropped + status_rows_deleted + events_deleted"
+    " + schedules_deleted, detail"
+    " FROM pgfleet.maintain($1::bigint * interval '1 millisecond', $2::int)";
+
 static const char SQL_CANCELLED[] =
     "SELECT e.event_id FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " WHERE s.state = 'cancelled' AND e.state = 'running' AND e.lease_owner = $1"
@@ -218,4 +223,23 @@ claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *e
 		ids[i] = strtoll(db_value(res, i, 0), NULL, 10);
 	db_result_free(res);
 	return n < max ? n : max;
+}
+
+int
+claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size_t errlen)
+{
+	char sret[24], sbatch[16];
+	snprintf(sret, sizeof(sret), "%lld", retention_ms);
+	snprintf(sbatch, sizeof(sbatch), "%d", batch);
+	const char *params[] = {sret, sbatch};
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_MAINTAIN, 2, params, err, errlen) == -1)
+		return -1;
+	int created = atoi(db_value(res, 0, 0));
+	long long removed = strtoll(db_value(res, 0, 1), NULL, 10);
+	if (created > 0 || removed > 0)
+		log_msg(LOG_NOTICE, "janitor: %d partitions created, %lld rows or partitions removed (%s)",
+		    created, removed, db_value(res, 0, 2));
+	db_result_free(res);
+	return removed > 0;
 }

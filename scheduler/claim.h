@@ -31,4 +31,9 @@ int claim_recur(struct db *db, char *err, size_t errlen);
 /* Running events of cancelled schedules that owner holds. Returns count or -1. */
 int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *err, size_t errlen);
 
+/* One small step of retention (pgfleet.maintain of 0003_reporting.sql): next
+ * months' partitions, then old history in a batch. 1 when more is left to
+ * remove, 0 when done, -1 on error. */
+int claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size_t errlen);
+
 #endif

@@ -28,6 +28,8 @@
 
 #define MAX_CLAIM 1000
 #define DEFAULT_CONFIG "/etc/pgfleet/scheduler.yaml"
+#define JANITOR_INTERVAL_S 600
+#define JANITOR_BATCH 1000
 
 struct sched {
 	struct conf_scheduler *conf;
@@ -41,6 +43,7 @@ struct sched {
 	struct event *ev_tick;
 	struct event *ev_heartbeat;
 	struct event *ev_drain_deadline;
+	struct event *ev_janitor;
 	int draining;
 	int stopping;
 };
@@ -202,6 +205,25 @@ sched_heartbeat(evutil_socket_t fd, short what, void *arg)
 	    claim_heartbeat(s->db, s->owner, s->conf->lease_ms, err, sizeof(err)) == -1)
 		log_warnx("heartbeat: %s", err);
 	db_watch(s);
+}
+
+/* The janitor: partitions ahead of time, history past retention removed in
+ * small batches, one per turn of the loop so claims are never held up. */
+static void
+sched_janitor(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	if (s->draining)
+		return;
+	int more = claim_maintain(s->db, s->conf->retention_ms, JANITOR_BATCH, err, sizeof(err));
+	if (more == -1)
+		log_warnx("janitor: %s", err);
+	db_watch(s);
+	struct timeval tv = {more == 1 ? 0 : JANITOR_INTERVAL_S, more == 1 ? 100000 : 0};
+	evtimer_add(s->ev_janitor, &tv);
 }
 
 static void
@@ -403,6 +425,9 @@ main(int argc, char **argv)
 	event_add(s.ev_heartbeat, &hb);
 	db_watch(&s);
 	sched_tick_now(&s);
+	s.ev_janitor = evtimer_new(s.base, sched_janitor, &s);
+	struct timeval soon = {1, 0};
+	evtimer_add(s.ev_janitor, &soon);
 
 	event_base_dispatch(s.base);
 
@@ -414,6 +439,7 @@ main(int argc, char **argv)
 	if (s.ev_drain_deadline != NULL)
 		event_free(s.ev_drain_deadline);
 	event_free(s.ev_tick);
+	event_free(s.ev_janitor);
 	event_free(s.ev_heartbeat);
 	db_close(s.db);
 	pool_free(s.pool);

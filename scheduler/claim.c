@@ -47,6 +47,7 @@ static const char SQL_RECUR_INSERT[] =
     " s.max_failures_pct, s.created_by"
     " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
     " WHERE s.schedule_id = $1::bigint"
+    " AND (s.repeat_until IS NULL OR to_timestamp($2::bigint) <= s.repeat_until)"
     " ON CONFLICT (parent_schedule_id) DO NOTHING RETURNING schedule_id";
 
 static const char SQL_EXPAND[] = "SELECT pgfleet.expand_schedule($1::bigint)";

@@ -17,6 +17,14 @@ static char flagfile[64];
 /* A worker that answers every event with done, except that the first time it
  * sees event 13 (flag file absent) it creates the file and dies. */
 static void
+fake_exit(struct evbuffer *in, struct evbuffer *out, int code)
+{
+	evbuffer_free(in);
+	evbuffer_free(out);
+	_exit(code);
+}
+
+static void
 fake_worker(int slot, int fd, void *arg)
 {
 	(void)slot;
@@ -29,18 +37,18 @@ fake_worker(int slot, int fd, void *arg)
 		while ((r = ipc_take(in, &msg, err, sizeof(err))) == 1) {
 			struct ipc_event ev;
 			if (msg.type != IPC_EVENT || ipc_get(&msg, &ev, sizeof(ev)) == -1)
-				_exit(2);
+				fake_exit(in, out, 2);
 			if (ev.event_id == 13 && access(flagfile, F_OK) != 0) {
 				FILE *f = fopen(flagfile, "w");
 				fclose(f);
-				_exit(3);
+				fake_exit(in, out, 3);
 			}
 			struct ipc_done d = {.event_id = ev.event_id, .status_code = (int)ev.event_id};
 			ipc_compose(out, IPC_DONE, &d, sizeof(d));
 			evbuffer_write(out, fd);
 		}
 		if (r == -1 || evbuffer_read(in, fd, 4096) <= 0)
-			_exit(0);
+			fake_exit(in, out, 0);
 	}
 }
 

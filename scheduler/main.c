@@ -396,7 +396,7 @@ main(int argc, char **argv)
 	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
 	    .on_released = on_released, .on_give_up = on_give_up, .arg = &s};
 	s.pool = pool_new(s.base, s.conf->workers, s.conf->sessions_per_worker,
-	    s.conf->restart_limit_count, &cb);
+	    s.conf->restart_limit_count, s.conf->restart_limit_window_ms, &cb);
 	if (s.pool == NULL)
 		fatalx("out of memory");
 	/* signals first, so a worker that dies at once is reaped */

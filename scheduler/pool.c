@@ -39,7 +39,8 @@ struct pool {
 	struct slot *slots;
 	int nslots;
 	int capacity;
-	int restarts_per_minute;
+	int restarts_per_minute; /* starts allowed per window */
+	long long window_ms;
 	int shutting_down;
 	struct pool_callbacks cb;
 };
@@ -48,7 +49,7 @@ static int slot_spawn(struct slot *s);
 
 struct pool *
 pool_new(struct event_base *base, int nworkers, int capacity, int restarts_per_minute,
-    const struct pool_callbacks *cb)
+    long long window_ms, const struct pool_callbacks *cb)
 {
 	struct pool *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -62,6 +63,7 @@ pool_new(struct event_base *base, int nworkers, int capacity, int restarts_per_m
 	p->nslots = nworkers;
 	p->capacity = capacity;
 	p->restarts_per_minute = restarts_per_minute > 16 ? 16 : restarts_per_minute;
+	p->window_ms = window_ms > 0 ? window_ms : 60000;
 	p->cb = *cb;
 	for (int i = 0; i < nworkers; i++) {
 		p->slots[i].pool = p;
@@ -326,7 +328,7 @@ slot_may_restart(const struct slot *s)
 	time_t now = time(NULL);
 	int recent = 0;
 	for (int i = 0; i < s->nrestarts; i++)
-		if (now - s->restarts[i] < 60)
+		if ((now - s->restarts[i]) * 1000 < s->pool->window_ms)
 			recent++;
 	return recent < s->pool->restarts_per_minute;
 }
@@ -358,8 +360,8 @@ pool_reap(struct pool *p)
 		if (p->shutting_down || s->given_up)
 			continue;
 		if (!slot_may_restart(s)) {
-			log_msg(LOG_ERROR, "worker %d: restarted %d times in a minute, giving up",
-			    s->index, p->restarts_per_minute);
+			log_msg(LOG_ERROR, "worker %d: started %d times within %lld s, giving up",
+			    s->index, p->restarts_per_minute, p->window_ms / 1000);
 			s->given_up = 1;
 			if (p->cb.on_give_up != NULL)
 				p->cb.on_give_up(s->index, p->cb.arg);

@@ -25,8 +25,9 @@ struct pool_callbacks {
 	void *arg;
 };
 
-struct pool *pool_new(struct event_base *base, int nworkers, int capacity, int restarts_per_minute,
-    const struct pool_callbacks *cb);
+/* A slot whose worker was started restarts times within window_ms is given up. */
+struct pool *pool_new(struct event_base *base, int nworkers, int capacity, int restarts,
+    long long window_ms, const struct pool_callbacks *cb);
 /* Fork every worker. Returns 0, or -1 when not one could be started. */
 int pool_start(struct pool *p);
 /* Free session slots across live workers. */

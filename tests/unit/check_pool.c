@@ -94,7 +94,7 @@ START_TEST(test_pool_dispatches_and_respawns_dead_worker_with_its_events)
 	struct event_base *base = event_base_new();
 	struct seen seen = {.base = base, .want = 3};
 	struct pool_callbacks cb = {.worker_main = fake_worker, .on_done = on_done, .arg = &seen};
-	struct pool *p = pool_new(base, 2, 4, 5, &cb);
+	struct pool *p = pool_new(base, 2, 4, 5, 60000, &cb);
 	reap_pool = p;
 	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
 	evsignal_add(sig, NULL);
@@ -138,7 +138,7 @@ START_TEST(test_pool_refuses_dispatch_when_full)
 	struct event_base *base = event_base_new();
 	struct seen seen = {.base = base, .want = 99};
 	struct pool_callbacks cb = {.worker_main = fake_worker, .on_done = on_done, .arg = &seen};
-	struct pool *p = pool_new(base, 1, 2, 5, &cb);
+	struct pool *p = pool_new(base, 1, 2, 5, 60000, &cb);
 	ck_assert_int_eq(pool_start(p), 0);
 	struct ipc_event ev = {.event_id = 1};
 	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
@@ -157,6 +157,48 @@ START_TEST(test_pool_refuses_dispatch_when_full)
 }
 END_TEST
 
+static void
+dying_worker(int slot, int fd, void *arg)
+{
+	(void)slot;
+	(void)fd;
+	(void)arg;
+	_exit(7);
+}
+
+static int gave_up = -1;
+
+static void
+on_give_up(int slot, void *arg)
+{
+	gave_up = slot;
+	event_base_loopbreak(arg);
+}
+
+START_TEST(test_pool_gives_up_on_a_worker_that_keeps_dying)
+{
+	struct event_base *base = event_base_new();
+	struct pool_callbacks cb = {.worker_main = dying_worker, .on_give_up = on_give_up, .arg = base};
+	struct pool *p = pool_new(base, 1, 4, 3, 60000, &cb);
+	reap_pool = p;
+	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	evsignal_add(sig, NULL);
+	struct timeval tv = {10, 0};
+	struct event *deadline = evtimer_new(base, on_deadline, base);
+	evtimer_add(deadline, &tv);
+	gave_up = -1;
+	ck_assert_int_eq(pool_start(p), 0);
+	event_base_dispatch(base);
+	ck_assert_int_eq(gave_up, 0);        /* started, then 2 restarts, then no more */
+	ck_assert_int_eq(pool_live(p), 0);
+	ck_assert_int_eq(pool_free_capacity(p), 0);
+	event_free(sig);
+	event_free(deadline);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 pool_suite(void)
 {
@@ -165,6 +207,7 @@ pool_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_pool_dispatches_and_respawns_dead_worker_with_its_events);
 	tcase_add_test(tc, test_pool_refuses_dispatch_when_full);
+	tcase_add_test(tc, test_pool_gives_up_on_a_worker_that_keeps_dying);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Custom tokens rendered by the worker against the database: %#!table@column%
+# (the target's row, allow-listed table and column), %#^!table@column% (first
+# row), %#*"SQL"% (read-only, statement timeout, $1 = computer id) when
+# tokens.sql is on; a table not on the allow-list fails the task with
+# RENDER_FAILED (-9) and nothing is sent to the agent.
+. "$PGFLEET_TESTS/lib.sh"
+. "$PGFLEET_TESTS/fleet.sh"
+fleet_init
+sql "create table public.inventory (computer_id bigint, ram_mb int, cpu text)" >/dev/null
+sched_conf sched-a "tokens: {tables: {computer: [serial, domain], inventory: [ram_mb, cpu]}, sql: true, sql_timeout: 1s}"
+agent_start agent-1
+agent_start agent-2
+sql "update pgfleet.computer set serial = 'SN-' || name"
+sql "insert into public.inventory select computer_id, 1024 * (computer_id % 7)::int, 'cpu-' || name from pgfleet.computer" >/dev/null
+job_add custom 'echo "serial=%#!computer@serial% ram=%#!inventory@ram_mb% first=%#^!inventory@cpu% sql=%#*"select upper(name) from pgfleet.computer where computer_id = $1"%"'
+sched_start sched-a
+sid=$(schedule_add custom '{"computers": ["agent-1", "agent-2"]}')
+wait_schedule "$sid" 30
+for n in agent-1 agent-2; do
+	want=$(sql "select 'serial=SN-' || c.name || ' ram=' || i.ram_mb || ' first=' || (select cpu from public.inventory limit 1) || ' sql=' || upper(c.name)
+		from pgfleet.computer c join public.inventory i using (computer_id) where c.name = '$n'")
+	got=$(sql "select l.output from pgfleet.status_log l join pgfleet.computer c using (computer_id) where l.schedule_id = $sid and c.name = '$n' and l.status_code = 0")
+	assert_eq "$got" "$want" "custom tokens of $n"
+done
+ok "table, first-row and SQL tokens rendered from the database"
+
+job_add forbidden 'echo %#!secrets@password%'
+sid=$(schedule_add forbidden '{"computers": ["agent-1"]}')
+wait_schedule "$sid" 30
+assert_eq "$(sql "select state || ' ' || status_code from pgfleet.event where schedule_id = $sid")" "failed -9" "render failure"
+grep -q 'secrets' "$TESTDIR/sched-a.log" || fail "the refusal is not logged"
+assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code in (2500, 2501)")" 0 "nothing sent to the agent"
+ok "a table off the allow-list fails the task with RENDER_FAILED before anything is sent"

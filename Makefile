@@ -148,6 +148,9 @@ install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgfleet/migrations
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/pgfleet/migrations/
+	install -d $(DESTDIR)$(PREFIX)/share/pgfleet/config $(DESTDIR)$(PREFIX)/share/doc/pgfleet
+	install -m 0644 config/*.yaml config/*.service $(DESTDIR)$(PREFIX)/share/pgfleet/config/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/pgfleet/
 
 clean:
 	rm -rf build build-asan build-fuzz

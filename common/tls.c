@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -363,6 +365,13 @@ tcp_connect(const char *host, int port, long long deadline, char *err, size_t er
 }
 
 int
+tls_set_nodelay(int fd)
+{
+	int one = 1;
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 ? 0 : -1;
+}
+
+int
 tls_connect_blocking(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
     const char *expected_name, SSL_SESSION *resume, SSL **out, int *fd_out, char *err, size_t errlen)
 {
@@ -375,6 +384,7 @@ tls_connect_blocking(SSL_CTX *ctx, const char *host, int port, long long timeout
 	int fd = tcp_connect(host, port, deadline, err, errlen);
 	if (fd == -1)
 		return -1;
+	(void)tls_set_nodelay(fd);
 	ERR_clear_error();
 	SSL *ssl = SSL_new(ctx);
 	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
@@ -426,6 +436,7 @@ tls_accept_blocking(SSL_CTX *ctx, int fd, long long timeout_ms, SSL **out, char 
 		close(fd);
 		return -1;
 	}
+	(void)tls_set_nodelay(fd); /* fails harmlessly on a non-TCP socket */
 	ERR_clear_error();
 	SSL *ssl = SSL_new(ctx);
 	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {

@@ -56,5 +56,12 @@ ssize_t tls_read_some(SSL *ssl, void *buf, size_t len, long long timeout_ms, cha
 int tls_read_all(SSL *ssl, void *buf, size_t len, long long timeout_ms, char *err, size_t errlen);
 /* Send close_notify (best effort, no wait), free ssl and close its socket. NULL is fine. */
 void tls_close(SSL *ssl);
+/*
+ * Turn Nagle off on a TCP socket (TCP_NODELAY): our messages are small
+ * request/reply blocks sent as separate TLS records, which Nagle would hold
+ * back until the peer's delayed ACK (40 ms on Linux). 0, or -1 (errno set;
+ * callers may ignore it: the connection works either way, only slower).
+ */
+int tls_set_nodelay(int fd);
 
 #endif

@@ -438,6 +438,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		evutil_closesocket(fd);
 		return;
 	}
+	/* the reply header and the file go out as separate TLS records: without
+	 * this, Nagle holds the second until the peer's delayed ACK (40 ms) */
+	(void)tls_set_nodelay(fd);
 	c->s = s;
 	c->file = -1;
 	c->event_id = -1;

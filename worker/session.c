@@ -29,6 +29,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/tls.h"
 #include "common/wire.h"
 #include "transfer/keys.h"
 #include "worker/outcome.h"
@@ -800,6 +801,8 @@ session_connect(struct session *s)
 		return;
 	}
 	freeaddrinfo(ai);
+	/* small request/reply messages: no Nagle wait for the peer's delayed ACK */
+	(void)tls_set_nodelay(bufferevent_getfd(s->bev));
 }
 
 static void

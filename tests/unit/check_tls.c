@@ -5,6 +5,9 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +297,33 @@ START_TEST(test_tls_error_string_drains_queue_into_one_line)
 }
 END_TEST
 
+/* A fresh TCP socket (never connected: no traffic) gets TCP_NODELAY; a socket
+ * that is not TCP (a socketpair) refuses it with -1, and nothing breaks. */
+START_TEST(test_tls_set_nodelay_turns_nagle_off_on_tcp_only)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	int v = 1;
+	socklen_t len = sizeof(v);
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(tls_set_nodelay(fd), 0);
+	len = sizeof(v);
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	ck_assert_int_ne(v, 0);
+	close(fd);
+
+	int sp[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	errno = 0;
+	ck_assert_int_eq(tls_set_nodelay(sp[0]), -1);
+	ck_assert_int_ne(errno, 0);
+	close(sp[0]);
+	close(sp[1]);
+	ck_assert_int_eq(tls_set_nodelay(-1), -1);
+}
+END_TEST
+
 Suite *
 tls_suite(void)
 {
@@ -309,6 +339,7 @@ tls_suite(void)
 	tcase_add_test(tc, test_tls_server_refuses_expired_client);
 	tcase_add_test(tc, test_tls_client_refuses_server_of_other_ca);
 	tcase_add_test(tc, test_tls_session_is_resumed_with_ticket);
+	tcase_add_test(tc, test_tls_set_nodelay_turns_nagle_off_on_tcp_only);
 	tcase_add_test(tc, test_tls_error_string_drains_queue_into_one_line);
 	suite_add_tcase(s, tc);
 	return s;

@@ -310,30 +310,27 @@ session_load(struct session *s, char *err, size_t errlen)
 }
 
 /* Custom tokens: a read-only transaction with a statement timeout. Table and
- * column names passed the allow-list and render_identifier_ok ([a-z_][a-z0-9_]*),
- * so quoting them is enough to make them identifiers. */
+ * column names (allow-listed, [a-z_][a-z0-9_]*) go as parameters to
+ * pgfleet.token_value(), which quotes them with %I: only constant SQL is sent. */
+static const char SQL_TOKEN_TABLE[] = "SELECT pgfleet.token_value($1, $2, $3::bigint)";
+
 static int
 session_lookup(void *arg, enum render_lookup kind, const char *table, const char *column,
     const char *sql, char **value, char *err, size_t errlen)
 {
 	struct session *s = arg;
 	struct db *db = s->env->db;
-	char q[512], timeout[24];
-	const char *stmt = q;
-	int nparams = 1;
-	const char *params[] = {s->cid};
-	switch (kind) {
-	case RENDER_ROW_OF_COMPUTER:
-		snprintf(q, sizeof(q), "SELECT \"%s\"::text FROM \"%s\" WHERE computer_id = $1::bigint LIMIT 1",
-		    column, table);
-		break;
-	case RENDER_FIRST_ROW:
-		snprintf(q, sizeof(q), "SELECT \"%s\"::text FROM \"%s\" LIMIT 1", column, table);
-		nparams = 0;
-		break;
-	case RENDER_SQL:
+	char timeout[24];
+	const char *stmt = SQL_TOKEN_TABLE;
+	int nparams = 3;
+	const char *tparams[] = {table, column, kind == RENDER_FIRST_ROW ? NULL : s->cid};
+	const char *sparams[] = {s->cid};
+	const char *const *params = tparams;
+	if (kind == RENDER_SQL) {
+		/* the operator's own query (tokens.sql: true), $1 = the computer id */
 		stmt = sql;
-		break;
+		nparams = 1;
+		params = sparams;
 	}
 	snprintf(timeout, sizeof(timeout), "%lld", s->env->conf->tokens_sql_timeout_ms);
 	const char *tp[] = {timeout};

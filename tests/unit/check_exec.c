@@ -417,8 +417,10 @@ START_TEST(test_exec_refuses_user_not_on_allow_list)
 {
 	struct exec_req req;
 	default_req(&req);
-	req.run_as = "daemon";
-	assert_refused(&req, "run-as user \"daemon\" refused: not on this agent's allow-list");
+	req.run_as = strcmp(self_user, "daemon") != 0 ? "daemon" : "nobody";
+	char msg[256];
+	snprintf(msg, sizeof(msg), "run-as user \"%s\" refused: not on this agent's allow-list", req.run_as);
+	assert_refused(&req, msg);
 }
 END_TEST
 
@@ -463,10 +465,11 @@ START_TEST(test_exec_runs_as_nobody_or_refuses_when_not_root)
 	req.run_as = "nobody";
 	req.allow = allow;
 	if (geteuid() != 0) {
-		/* Not root: switching is impossible and must be refused up front. */
+		/* Not root: switching to another user is impossible and must be refused up front. */
 		char msg[256];
-		snprintf(msg, sizeof(msg), "run-as user \"nobody\" refused: the agent runs as uid %ld, "
-		    "not root, and cannot switch users", (long)geteuid());
+		req.run_as = strcmp(self_user, "nobody") != 0 ? "nobody" : "root";
+		snprintf(msg, sizeof(msg), "run-as user \"%s\" refused: the agent runs as uid %ld, "
+		    "not root, and cannot switch users", req.run_as, (long)geteuid());
 		assert_refused(&req, msg);
 		return;
 	}

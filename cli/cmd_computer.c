@@ -499,51 +499,61 @@ out:
 	return rc;
 }
 
-int
-cmd_computer(int argc, char **argv)
+static int
+computer_import(struct opts *o)
 {
-	static const struct {
-		const char *name, *allowed;
-		int (*fn)(struct opts *);
-	} subs[] = {
-		{"add", "hpolg", computer_add},
-		{"list", "j", computer_list},
-		{"show", "j", computer_show},
-		{"remove", "f", computer_remove},
-		{"import", "n", NULL},
-	};
+	if (want_pos("computer import", o, 1, "FILE") == -1)
+		return CLI_USAGE;
+	return cmd_submit_file("computer import", o->pos[0], o->dry_run, 1);
+}
+
+/* One subcommand of NOUN: its name, the options it takes, what runs it. */
+struct sub {
+	const char *name, *allowed;
+	int (*fn)(struct opts *);
+};
+
+/* "pgfleet NOUN SUB [options]": find SUB, scan its options, run it. */
+static int
+dispatch(const char *noun, const struct sub *subs, size_t nsubs, void (*usage)(FILE *),
+    const char *names, int argc, char **argv)
+{
 	struct opts o;
 	int help, rc;
 	char cmd[64];
 	if (argc < 2 || cmdutil_is_help(argv[1])) {
-		usage_computer(argc < 2 ? stderr : stdout);
+		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+	for (size_t i = 0; i < nsubs; i++) {
 		if (strcmp(argv[1], subs[i].name) != 0)
 			continue;
-		snprintf(cmd, sizeof(cmd), "computer %s", subs[i].name);
+		snprintf(cmd, sizeof(cmd), "%s %s", noun, subs[i].name);
 		if (scan(cmd, argc - 1, argv + 1, subs[i].allowed, &o, &help) == -1) {
 			opts_free(&o);
-			fprintf(stderr, "pgfleet computer --help describes the options\n");
+			fprintf(stderr, "pgfleet %s --help describes the options\n", noun);
 			return CLI_USAGE;
 		}
-		if (help) {
-			usage_computer(stdout);
-			rc = CLI_OK;
-		} else if (subs[i].fn != NULL) {
-			rc = subs[i].fn(&o);
-		} else if (want_pos(cmd, &o, 1, "FILE") == -1) {
-			rc = CLI_USAGE;
-		} else {
-			rc = cmd_submit_file(cmd, o.pos[0], o.dry_run, 1);
-		}
+		rc = help ? (usage(stdout), CLI_OK) : subs[i].fn(&o);
 		opts_free(&o);
 		return rc;
 	}
-	fprintf(stderr, "pgfleet computer: unknown subcommand \"%s\" (add, list, show, remove, import)\n",
-	    argv[1]);
+	fprintf(stderr, "pgfleet %s: unknown subcommand \"%s\" (%s)\n", noun, argv[1], names);
 	return CLI_USAGE;
+}
+
+int
+cmd_computer(int argc, char **argv)
+{
+	static const struct sub subs[] = {
+		{"add", "hpolg", computer_add},
+		{"list", "j", computer_list},
+		{"show", "j", computer_show},
+		{"remove", "f", computer_remove},
+		{"import", "n", computer_import},
+	};
+	return dispatch("computer", subs, sizeof(subs) / sizeof(subs[0]), usage_computer,
+	    "add, list, show, remove, import", argc, argv);
 }
 
 /* ---- groups ------------------------------------------------------------- */
@@ -655,34 +665,11 @@ group_members(struct opts *o)
 int
 cmd_group(int argc, char **argv)
 {
-	static const struct {
-		const char *name, *allowed;
-		int (*fn)(struct opts *);
-	} subs[] = {
+	static const struct sub subs[] = {
 		{"add", "d", group_add},
 		{"list", "j", group_list},
 		{"members", "j", group_members},
 	};
-	struct opts o;
-	int help, rc;
-	char cmd[64];
-	if (argc < 2 || cmdutil_is_help(argv[1])) {
-		usage_group(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strcmp(argv[1], subs[i].name) != 0)
-			continue;
-		snprintf(cmd, sizeof(cmd), "group %s", subs[i].name);
-		if (scan(cmd, argc - 1, argv + 1, subs[i].allowed, &o, &help) == -1) {
-			opts_free(&o);
-			fprintf(stderr, "pgfleet group --help describes the options\n");
-			return CLI_USAGE;
-		}
-		rc = help ? (usage_group(stdout), CLI_OK) : subs[i].fn(&o);
-		opts_free(&o);
-		return rc;
-	}
-	fprintf(stderr, "pgfleet group: unknown subcommand \"%s\" (add, list, members)\n", argv[1]);
-	return CLI_USAGE;
+	return dispatch("group", subs, sizeof(subs) / sizeof(subs[0]), usage_group,
+	    "add, list, members", argc, argv);
 }

@@ -760,20 +760,19 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	session_retry(s, code, why);
 }
 
-static void
-session_connect(struct session *s)
+/* A TLS connection to the agent that must present the computer's name: the
+ * bufferevent, connecting, or NULL with the reason in why. */
+static struct bufferevent *
+session_dial(struct session *s, bufferevent_data_cb readcb, bufferevent_event_cb eventcb,
+    long long timeout_ms, char *why, size_t whylen)
 {
-	const struct conf_scheduler *c = s->env->conf;
 	char port[16];
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
 	snprintf(port, sizeof(port), "%d", s->comp.port);
-	s->state = S_CONNECT;
 	int gai = getaddrinfo(s->comp.host, port, &hints, &ai);
 	if (gai != 0) {
-		char why[300];
-		snprintf(why, sizeof(why), "host %s: %s", s->comp.host, gai_strerror(gai));
-		session_retry(s, STATUS_UNREACHABLE, why);
-		return;
+		snprintf(why, whylen, "host %s: %s", s->comp.host, gai_strerror(gai));
+		return NULL;
 	}
 	SSL *ssl = SSL_new(s->env->client_ctx);
 	if (ssl == NULL)
@@ -781,25 +780,38 @@ session_connect(struct session *s)
 	/* the agent's certificate must name the computer we mean to reach */
 	SSL_set1_host(ssl, s->comp.name);
 	SSL_set_tlsext_host_name(ssl, s->comp.name);
-	s->bev = bufferevent_openssl_socket_new(s->env->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->bev == NULL)
+	struct bufferevent *bev = bufferevent_openssl_socket_new(s->env->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL)
 		fatalx("bufferevent_openssl_socket_new failed");
-	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
-	long long ms = c->timeout_connect_ms + c->timeout_handshake_ms;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	log_debug("CRxCtrlServer::CopyFileToComputer (CSession) - Entered.");
-	if (bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen) == -1) {
-		freeaddrinfo(ai);
-		session_retry(s, STATUS_UNREACHABLE, "connect failed");
-		return;
-	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_setcb(bev, readcb, NULL, eventcb, s);
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	int rc = bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen);
 	freeaddrinfo(ai);
+	if (rc == -1) {
+		bufferevent_free(bev);
+		snprintf(why, whylen, "connect failed");
+		return NULL;
+	}
 	/* small request/reply messages: no Nagle wait for the peer's delayed ACK */
-	(void)tls_set_nodelay(bufferevent_getfd(s->bev));
+	(void)tls_set_nodelay(bufferevent_getfd(bev));
+	return bev;
+}
+
+static void
+session_connect(struct session *s)
+{
+	const struct conf_scheduler *c = s->env->conf;
+	char why[300];
+	s->state = S_CONNECT;
+	log_debug("CRxCtrlServer::CopyFileToComputer (CSession) - Entered.");
+	s->bev = session_dial(s, session_read, session_event,
+	    c->timeout_connect_ms + c->timeout_handshake_ms, why, sizeof(why));
+	if (s->bev == NULL)
+		session_retry(s, STATUS_UNREACHABLE, why);
 }
 
 static void
@@ -912,22 +924,8 @@ session_cancel(struct session *s)
 		session_end(s, "cancelled", STATUS_CANCELLED);
 		return;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", s->comp.port);
-	if (getaddrinfo(s->comp.host, port, &hints, &ai) != 0)
-		return;
-	SSL *ssl = SSL_new(s->env->client_ctx);
-	SSL_set1_host(ssl, s->comp.name);
-	s->cancel_bev = bufferevent_openssl_socket_new(s->env->base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_setcb(s->cancel_bev, cancel_read, NULL, cancel_event, s);
-	struct timeval tv = {10, 0};
-	bufferevent_set_timeouts(s->cancel_bev, &tv, &tv);
-	bufferevent_enable(s->cancel_bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(s->cancel_bev, ai->ai_addr, (int)ai->ai_addrlen) == -1) {
-		bufferevent_free(s->cancel_bev);
-		s->cancel_bev = NULL;
-	}
-	freeaddrinfo(ai);
+	char why[300];
+	s->cancel_bev = session_dial(s, cancel_read, cancel_event, 10000, why, sizeof(why));
+	if (s->cancel_bev == NULL)
+		log_warnx("event %s: cancel could not reach computer %s: %s", s->eid, s->cid, why);
 }

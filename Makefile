@@ -36,7 +36,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: all deps check unit valgrind integration asan demo bench install clean fuzz
+.PHONY: all deps check check-repeat unit valgrind integration asan demo bench install clean fuzz
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
 
@@ -119,6 +119,14 @@ demo: deps
 
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+# Flakiness hunt: the unit suites N times, the integration suite M times, and every
+# test that failed even once. PGFLEET_TEST_NOW=HH:MM (or an RFC 3339 instant) runs
+# the integration fixtures as if it were that time (tests/integration/lib.sh).
+N ?= 20
+M ?= 3
+check-repeat: all
+	BIN=$(abspath $(BUILD)/bin) scripts/check-repeat.sh $(N) $(M)
 
 # Benchmarks (not tests): bench/history.sh under pg_virtualenv, several minutes.
 asan:

@@ -5,6 +5,7 @@
 #include "cli/args.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -390,6 +391,22 @@ args_time(const char *s, time_t now, time_t *out, char *err, size_t errlen)
 		snprintf(err, errlen, "time \"%.60s\" is not now, +DURATION (+10m) or RFC 3339 "
 				      "(2026-12-01T02:00:00Z)",
 		    s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+args_now(time_t *now, char *err, size_t errlen)
+{
+	const char *fake = getenv("PGFLEET_NOW");
+	if (fake == NULL || fake[0] == '\0') {
+		*now = time(NULL);
+		return 0;
+	}
+	if (rfc3339(fake, now) == -1) {
+		snprintf(err, errlen, "PGFLEET_NOW: \"%.60s\" is not an RFC 3339 time "
+				      "(2026-12-01T02:00:00Z)", fake);
 		return -1;
 	}
 	return 0;

@@ -52,6 +52,13 @@ int args_id(const char *what, const char *s, long long *out, char *err, size_t e
  * ("2026-12-01T02:00:00Z", "2026-12-01 02:00:00+02:00", fraction ignored).
  */
 int args_time(const char *s, time_t now, time_t *out, char *err, size_t errlen);
+/*
+ * The CLI's "now", from which relative times (--at +10m, --since 36h) count: the
+ * system clock, or the RFC 3339 instant in PGFLEET_NOW when it is set (a report
+ * as of that moment; tests use it to run as if it were another time of day).
+ * -1 with err when PGFLEET_NOW is not a time.
+ */
+int args_now(time_t *now, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Write s as a JSON string, quotes included; NULL writes null. */
 void args_json_str(FILE *fp, const char *s);

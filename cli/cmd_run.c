@@ -127,9 +127,9 @@ cmd_run(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	struct args_targets t;
-	time_t when = 0;
-	if (args_name("job", job, err, sizeof(err)) == -1 ||
-	    (at != NULL && args_time(at, time(NULL), &when, err, sizeof(err)) == -1)) {
+	time_t when = 0, now = 0;
+	if (args_name("job", job, err, sizeof(err)) == -1 || args_now(&now, err, sizeof(err)) == -1 ||
+	    (at != NULL && args_time(at, now, &when, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "pgfleet run: %s%s\n", at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
 		return CLI_USAGE;
 	}

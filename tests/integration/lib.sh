@@ -18,6 +18,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# TEST_NOW: the instant the fixtures hang off, so that no test depends on the hour
+# it runs: PGFLEET_TEST_NOW as HH:MM (that time today, UTC) or an RFC 3339 time
+# (YYYY-MM-DDTHH:MM:SSZ), else the clock. Tests hand it to the CLI as PGFLEET_NOW.
+case "${PGFLEET_TEST_NOW:-}" in
+"") TEST_NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ) ;;
+[0-2][0-9]:[0-5][0-9]) TEST_NOW=$(date -u +%Y-%m-%d)T$PGFLEET_TEST_NOW:00Z ;;
+[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z) TEST_NOW=$PGFLEET_TEST_NOW ;;
+*) echo "PGFLEET_TEST_NOW: \"$PGFLEET_TEST_NOW\" is neither HH:MM nor YYYY-MM-DDTHH:MM:SSZ" >&2; exit 2 ;;
+esac
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
@@ -41,3 +51,11 @@ free_port() { "$BIN/pgfleet-test-freeport"; }
 sql() { psql -X -v ON_ERROR_STOP=1 -qAt -c "$1"; }
 
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+
+# report_demo: load report_demo.sql, its history hung off TEST_NOW, and make the
+# CLI count its rolling windows (--since 36h) from the same instant.
+report_demo() {
+	psql -X -q -v now="$TEST_NOW" -f "$PGFLEET_TESTS/report_demo.sql" > /dev/null || fail "demo history"
+	PGFLEET_NOW=$TEST_NOW
+	export PGFLEET_NOW
+}

@@ -1,11 +1,23 @@
 -- A demo-sized history for the report tests (t_report*.sh), as the scheduler and its
 -- workers would leave it: 2500/2501/final status rows per task, events done, failed,
--- running and pending, schedules settled. Times hang off 10:00 UTC of the last two
--- days so that each schedule's events finish on one UTC day.
+-- running and pending, schedules settled.
+--
+-- The finished history hangs off the psql variable "now" (an RFC 3339 time; the
+-- database's now() when unset), which the test also hands the CLI (PGFLEET_NOW), so
+-- that rolling windows and days agree at any hour: schedule A runs at the whole hour
+-- 54 to 55 hours before "now", schedule B 30 to 31 hours before, each within one UTC
+-- day. Events in flight hang off the database's now(), as the views' ages do.
 \set ON_ERROR_STOP 1
+\if :{?now}
+\else
+SELECT now() AS now \gset
+\endif
 BEGIN;
 CREATE TEMP TABLE t0 AS
-	SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS day0;
+	SELECT date_trunc('hour', (:'now'::timestamptz - interval '54 hours') AT TIME ZONE 'UTC')
+			AT TIME ZONE 'UTC' AS at_a,
+		date_trunc('hour', (:'now'::timestamptz - interval '30 hours') AT TIME ZONE 'UTC')
+			AT TIME ZONE 'UTC' AS at_b;
 
 INSERT INTO pgfleet.computer (name, host, os, dept, labels) VALUES
 	('web-01', '10.0.0.11', 'Linux', 'ops', '{"role": "web"}'),
@@ -27,18 +39,18 @@ INSERT INTO pgfleet.task (job_id, version, seq, name, script)
 	WHERE j.name = 'patch/clean-tmp'
 	UNION ALL SELECT job_id, 1, 0, 'dump', 'pg_dumpall' FROM pgfleet.job WHERE name IN ('backup', 'never-ran');
 
--- schedule A: clean-tmp two days ago on all four; two done, two failed
--- schedule B: backup yesterday on the db computers; both done
+-- schedule A: clean-tmp at at_a on all four; two done, two failed
+-- schedule B: backup at at_b on the db computers; both done
 -- schedule C: backup now: db-01 running (lease of sched-a), db-02 pending
 INSERT INTO pgfleet.schedule (schedule_id, job_id, job_version, targets, due_at, state, failures,
 		running, created_at, finished_at)
-	SELECT 100000001, job_id, 1, '{"groups": ["web", "db"]}', day0 - interval '2 days' + interval '10 hours',
-		'failed', 2, 0, day0 - interval '3 days', day0 - interval '2 days' + interval '10 hours 5 minutes'
+	SELECT 100000001, job_id, 1, '{"groups": ["web", "db"]}', at_a,
+		'failed', 2, 0, at_a - interval '1 day', at_a + interval '5 minutes'
 	FROM pgfleet.job, t0 WHERE name = 'patch/clean-tmp';
 INSERT INTO pgfleet.schedule (schedule_id, job_id, job_version, targets, due_at, state, running,
 		created_at, finished_at)
-	SELECT 100000002, job_id, 1, '{"groups": ["db"]}'::jsonb, day0 - interval '1 day' + interval '10 hours',
-		'done', 0, day0 - interval '3 days', day0 - interval '1 day' + interval '10 hours 5 minutes'
+	SELECT 100000002, job_id, 1, '{"groups": ["db"]}'::jsonb, at_b,
+		'done', 0, at_a - interval '1 day', at_b + interval '5 minutes'
 	FROM pgfleet.job, t0 WHERE name = 'backup'
 	UNION ALL
 	SELECT 100000003, job_id, 1, '{"groups": ["db"]}'::jsonb, now() - interval '15 minutes', 'running', 1,

@@ -5,7 +5,7 @@
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
-psql -X -q -f "$PGFLEET_TESTS/report_demo.sql" > /dev/null || fail "demo history"
+report_demo
 
 # --- views -------------------------------------------------------------------------
 assert_eq "$(sql "select count(*) from pgfleet.job_history")" 8 "job_history rows (one per event)"
@@ -31,7 +31,9 @@ assert_eq "$(sql "select string_agg(computer || '/' || job || ':' || state, ' ' 
 	"computer_last_result"
 ok "computer_last_result: the last finished event per computer and job"
 
-assert_eq "$(sql "select runs || ' ' || successes || ' ' || failures || ' ' || cancelled || ' ' || p50_ms || ' ' || p95_ms || ' ' || max_ms || ' ' || (day = current_date - 2)
+# schedule A's UTC day, from the instant the fixture hangs off
+day_a=$(sql "select (date_trunc('hour', ('$TEST_NOW'::timestamptz - interval '54 hours') at time zone 'UTC'))::date")
+assert_eq "$(sql "select runs || ' ' || successes || ' ' || failures || ' ' || cancelled || ' ' || p50_ms || ' ' || p95_ms || ' ' || max_ms || ' ' || (day = '$day_a')
 	from pgfleet.job_daily where job = 'patch/clean-tmp'")" "4 2 2 0 20000 28500 30000 true" "job_daily clean-tmp"
 assert_eq "$(sql "select count(*) || ' ' || sum(runs) || ' ' || min(p50_ms) from pgfleet.job_daily where job = 'backup'")" "1 2 90000" "job_daily backup"
 ok "job_daily: runs, successes, failures and p50/p95 per job and day"
@@ -121,7 +123,7 @@ assert_eq "$(tail -n +2 "$TESTDIR/j.csv" | cut -d, -f2-9 | tr -d '\r')" "4,2,2,0
 "$P" report computer db-01 --format csv > "$TESTDIR/c.csv" || fail "report computer"
 assert_eq "$(tail -n +2 "$TESTDIR/c.csv" | cut -d, -f1-7,9 | tr -d '\r' | tr '\n' ' ')" \
 	"backup,1,1,0,0,100.0,60000,EXIT_0 patch/clean-tmp,1,0,1,0,0.0,20000,EXIT_3 " "report computer rows"
-"$P" report summary --since "$(date -u -d '3 days ago' +%Y-%m-%d)" --format csv > "$TESTDIR/s.csv" || fail "--since date"
+"$P" report summary --since "$(sql "select (('$TEST_NOW'::timestamptz at time zone 'UTC') - interval '3 days')::date")" --format csv > "$TESTDIR/s.csv" || fail "--since date"
 assert_eq "$(tail -n +2 "$TESTDIR/s.csv" | wc -l | tr -d ' ')" 2 "--since a date three days ago"
 "$P" report summary --since 36h --format csv > "$TESTDIR/s.csv" || fail "--since 36h"
 assert_eq "$(tail -n +2 "$TESTDIR/s.csv" | cut -d, -f1,2 | tr -d '\r')" "backup,2" "--since 36h keeps yesterday only"

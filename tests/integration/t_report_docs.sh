@@ -2,7 +2,7 @@
 # The ten ready queries of docs/reporting.md run as pgfleet_report over the demo history.
 . "$PGFLEET_TESTS/lib.sh"
 "$BIN/pgfleet" migrate > /dev/null || fail "migrate"
-psql -X -q -f "$PGFLEET_TESTS/report_demo.sql" > /dev/null || fail "demo history"
+report_demo
 
 # each ```sql block between <!-- queries --> and <!-- /queries --> into q1.sql, q2.sql, ...
 awk -v dir="$TESTDIR" '/<!-- queries -->/ { on = 1 } /<!-- \/queries -->/ { on = 0 }

@@ -6,7 +6,7 @@
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
-psql -X -q -f "$PGFLEET_TESTS/report_demo.sql" > /dev/null || fail "demo history"
+report_demo
 
 # status_log: a partition of January 2020 (5 rows), one of two months ago (4 rows),
 # 3 rows of 2019 and one two years ahead in the default partition

@@ -4,7 +4,7 @@
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
-psql -X -q -f "$PGFLEET_TESTS/report_demo.sql" > /dev/null || fail "demo history"
+report_demo
 
 assert_eq "$(sql "select rolcanlogin from pg_roles where rolname = 'pgfleet_report'")" f "pgfleet_report is NOLOGIN"
 

@@ -64,12 +64,12 @@ under_valgrind(void)
 	return getenv("PGFLEET_UNDER_VALGRIND") != NULL;
 }
 
-/* Extra time allowed on top of an expected duration. */
-static long long
-slack_ms(void)
-{
-	return under_valgrind() ? 2000 : 400;
-}
+/*
+ * Timeout of the tests that need the script to reach a point first (start a
+ * grandchild, print a line): a deadline for that, not a guess of how long it takes.
+ * No test bounds a duration from above: a status code says what happened.
+ */
+#define START_MS 2000
 
 static void
 write_script(const char *body)
@@ -259,15 +259,14 @@ START_TEST(test_exec_timeout_kills_grandchildren)
 	struct exec_req req;
 	struct exec_result r;
 	default_req(&req);
-	req.timeout_ms = 300;
+	req.timeout_ms = START_MS;
 	req.grace_ms = 200;
-	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.pid\necho started\nsleep 1000\n");
+	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.tmp; mv gc.tmp gc.pid\necho started\nsleep 1000\n");
 	run_req(&req, &r);
 	ck_assert_int_eq(r.status_code, STATUS_TIMEOUT);
 	ck_assert_int_eq(r.timed_out, 1);
 	ck_assert_int_eq(r.cancelled, 0);
-	ck_assert_int_ge(r.duration_ms, 300);
-	ck_assert_int_lt(r.duration_ms, 300 + 200 + slack_ms());
+	ck_assert_int_ge(r.duration_ms, START_MS);
 	ck_assert_str_eq(r.output, "started\n");
 	ck_assert_msg(pid_dead(read_pid_file("gc.pid")), "grandchild still alive");
 	exec_result_clear(&r);
@@ -279,14 +278,13 @@ START_TEST(test_exec_timeout_escalates_to_sigkill_when_term_ignored)
 	struct exec_req req;
 	struct exec_result r;
 	default_req(&req);
-	req.timeout_ms = 200;
+	req.timeout_ms = START_MS;
 	req.grace_ms = 200;
-	write_script("trap '' TERM\nsleep 1000 >/dev/null 2>&1 &\necho $! > gc.pid\nsleep 1000\n");
+	write_script("trap '' TERM\nsleep 1000 >/dev/null 2>&1 &\necho $! > gc.tmp; mv gc.tmp gc.pid\nsleep 1000\n");
 	run_req(&req, &r);
 	ck_assert_int_eq(r.status_code, STATUS_TIMEOUT);
 	ck_assert_int_eq(r.signal, SIGKILL);
-	ck_assert_int_ge(r.duration_ms, 400);
-	ck_assert_int_lt(r.duration_ms, 400 + slack_ms());
+	ck_assert_int_ge(r.duration_ms, START_MS + 200);
 	ck_assert_msg(pid_dead(read_pid_file("gc.pid")), "grandchild ignoring SIGTERM still alive");
 	exec_result_clear(&r);
 }
@@ -298,11 +296,10 @@ START_TEST(test_exec_grandchild_holding_pipe_does_not_hang)
 	struct exec_result r;
 	default_req(&req);
 	req.timeout_ms = 5000;
-	write_script("sleep 1000 &\necho $! > gc.pid\necho done\nexit 3\n");
+	write_script("sleep 1000 &\necho $! > gc.tmp; mv gc.tmp gc.pid\necho done\nexit 3\n");
 	run_req(&req, &r);
 	ck_assert_int_eq(r.status_code, 3);
 	ck_assert_str_eq(r.output, "done\n");
-	ck_assert_int_lt(r.duration_ms, 200 + slack_ms());
 	ck_assert_msg(pid_dead(read_pid_file("gc.pid")), "background child still alive");
 	exec_result_clear(&r);
 }
@@ -333,7 +330,7 @@ START_TEST(test_exec_cancel_by_pgid_from_other_process)
 	req.timeout_ms = 5000;
 	req.cancel_requested = file_exists;
 	req.cancel_arg = flag;
-	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.pid\nsleep 1000\n");
+	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.tmp; mv gc.tmp gc.pid\nsleep 1000\n");
 	ck_assert_int_eq(exec_start(&req, &p, err, sizeof(err)), 0);
 	pid_t pgid = exec_proc_pgid(p);
 	ck_assert_int_eq(pgid, exec_proc_pid(p));
@@ -343,7 +340,11 @@ START_TEST(test_exec_cancel_by_pgid_from_other_process)
 	pid_t helper = fork();
 	ck_assert_int_ge(helper, 0);
 	if (helper == 0) {
-		usleep(150000);
+		/* once the script has started its grandchild (10 s deadline) */
+		char gc[PATH_MAX + 64];
+		path_in_tdir(gc, sizeof(gc), "gc.pid");
+		for (int i = 0; i < 1000 && access(gc, F_OK) != 0; i++)
+			usleep(10000);
 		int fd = open(flag, O_WRONLY | O_CREAT, 0600);
 		if (fd >= 0)
 			close(fd);
@@ -356,7 +357,6 @@ START_TEST(test_exec_cancel_by_pgid_from_other_process)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert_int_eq(r.status_code, STATUS_CANCELLED);
 	ck_assert_int_eq(r.cancelled, 1);
-	ck_assert_int_lt(r.duration_ms, 150 + 200 + slack_ms());
 	ck_assert_msg(pid_dead(read_pid_file("gc.pid")), "grandchild still alive");
 	exec_result_clear(&r);
 	exec_proc_free(p);
@@ -376,7 +376,6 @@ START_TEST(test_exec_cancel_request_seen_by_polling)
 	write_script("touch cancel.flag\nsleep 1000\n");
 	run_req(&req, &r);
 	ck_assert_int_eq(r.status_code, STATUS_CANCELLED);
-	ck_assert_int_lt(r.duration_ms, 1000 + slack_ms());
 	exec_result_clear(&r);
 }
 END_TEST
@@ -694,14 +693,13 @@ START_TEST(test_exec_free_kills_a_running_group)
 	struct exec_req req;
 	struct exec_proc *p = NULL;
 	default_req(&req);
-	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.pid\nsleep 1000\n");
+	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.tmp; mv gc.tmp gc.pid\nsleep 1000\n");
 	ck_assert_int_eq(exec_start(&req, &p, err, sizeof(err)), 0);
 	pid_t pid = exec_proc_pid(p);
 	char path[PATH_MAX + 64];
 	path_in_tdir(path, sizeof(path), "gc.pid");
-	for (int i = 0; i < 200 && access(path, F_OK) != 0; i++)
+	for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
 		usleep(10000);
-	usleep(20000);
 	pid_t gc = read_pid_file("gc.pid");
 	exec_proc_free(p);
 	ck_assert_int_eq(kill(pid, 0), -1);

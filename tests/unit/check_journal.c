@@ -141,6 +141,24 @@ child_touch(const char *name)
 	return 0;
 }
 
+/* For forked children: wait until the parent creates name (10 s deadline); 0 when it did. */
+static int
+child_wait_for(const char *name)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (jexists(name))
+			return 0;
+		usleep(5000);
+	}
+	return -1;
+}
+
+static void
+touch(const char *name)
+{
+	ck_assert_int_eq(child_touch(name), 0);
+}
+
 static void
 wait_child_ok(pid_t pid)
 {
@@ -152,7 +170,7 @@ wait_child_ok(pid_t pid)
 static void
 wait_for_file(const char *name)
 {
-	for (int i = 0; i < 1000 && !jexists(name); i++)
+	for (int i = 0; i < 2000 && !jexists(name); i++)
 		usleep(5000);
 	ck_assert_msg(jexists(name), "%s never appeared", name);
 }
@@ -269,7 +287,11 @@ END_TEST
 
 START_TEST(test_journal_concurrent_begin_waits_for_result)
 {
-	/* The child runs the task for 300 ms; a second begin here waits and gets its result. */
+	/*
+	 * The child holds the task until this process is about to ask for it, then a
+	 * while longer; the second begin waits and gets the child's result. Whether it
+	 * waited or came late, only the child's result may come back: never RUN or BUSY.
+	 */
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -278,23 +300,21 @@ START_TEST(test_journal_concurrent_begin_waits_for_result)
 		struct journal_result res = {42, "Failed", "from the child\n", 15};
 		int ok = cj != NULL && journal_begin(cj, 9001, 1, &ce, err, sizeof(err)) == JOURNAL_BEGIN_RUN;
 		if (ok) {
-			ok = child_touch("begun") == 0;
+			ok = child_touch("begun") == 0 && child_wait_for("asking") == 0;
 			usleep(300000);
-			ok = journal_finish(cj, ce, &res, err, sizeof(err)) == 0;
+			ok = ok && journal_finish(cj, ce, &res, err, sizeof(err)) == 0;
 		}
 		journal_entry_free(ce);
 		journal_free(cj);
 		_exit(ok ? 0 : 1);
 	}
 	wait_for_file("begun");
-	struct journal *j = open_journal(5000);
+	struct journal *j = open_journal(10000);
 	struct journal_entry *e = NULL;
-	long long t0 = mono_ms();
+	touch("asking");
 	int rc = journal_begin(j, 9001, 1, &e, err, sizeof(err));
-	long long waited = mono_ms() - t0;
 	wait_child_ok(pid);
 	ck_assert_int_eq(rc, JOURNAL_BEGIN_REPLAY);
-	ck_assert_int_ge(waited, 100);
 	ck_assert_int_eq(e->status_code, 42);
 	ck_assert_str_eq(e->result, "Failed");
 	ck_assert_str_eq(e->output, "from the child\n");
@@ -314,9 +334,9 @@ START_TEST(test_journal_busy_when_holder_outlives_wait)
 		int ok = cj != NULL && journal_begin(cj, 9002, 0, &ce, err, sizeof(err)) == JOURNAL_BEGIN_RUN &&
 		    journal_started(cj, ce, 555, 555, err, sizeof(err)) == 0;
 		if (ok) {
-			ok = child_touch("begun") == 0;
-			usleep(500000);
-			ok = journal_finish(cj, ce, &res, err, sizeof(err)) == 0;
+			/* held until the parent has seen BUSY */
+			ok = child_touch("begun") == 0 && child_wait_for("seen-busy") == 0;
+			ok = ok && journal_finish(cj, ce, &res, err, sizeof(err)) == 0;
 		}
 		journal_entry_free(ce);
 		journal_free(cj);
@@ -328,9 +348,9 @@ START_TEST(test_journal_busy_when_holder_outlives_wait)
 	long long t0 = mono_ms();
 	int rc = journal_begin(j, 9002, 0, &e, err, sizeof(err));
 	long long waited = mono_ms() - t0;
+	touch("seen-busy");
 	ck_assert_int_eq(rc, JOURNAL_BEGIN_BUSY);
 	ck_assert_int_ge(waited, 100);
-	ck_assert_int_lt(waited, 450);
 	ck_assert_int_eq(e->state, JOURNAL_RUNNING);
 	ck_assert_int_eq(e->pgid, 555);
 	ck_assert_ptr_null(e->result);
@@ -391,7 +411,8 @@ START_TEST(test_journal_cancel_reaches_running_script)
 {
 	char script[PATH_MAX + 64];
 	jpath(script, sizeof(script), "rx.sh");
-	jwrite("rx.sh", "echo started\nsleep 1000\n", 24);
+	static const char body[] = "echo started\n: > rx.started\nsleep 1000\n";
+	jwrite("rx.sh", body, sizeof(body) - 1);
 	ck_assert_int_eq(chmod(script, 0700), 0);
 	const char *allow[] = {NULL, NULL};
 	char user[256];
@@ -412,6 +433,8 @@ START_TEST(test_journal_cancel_reaches_running_script)
 	struct exec_proc *p = NULL;
 	ck_assert_msg(exec_start(&req, &p, err, sizeof(err)) == 0, "exec_start: %s", err);
 	ck_assert_int_eq(journal_started(j, e, exec_proc_pid(p), exec_proc_pgid(p), err, sizeof(err)), 0);
+	/* the script has printed "started" once it creates rx.started: cancel after that */
+	wait_for_file("rx.started");
 	long pgid = 0;
 	ck_assert_int_eq(journal_request_cancel(other, 3, 0, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
 	ck_assert_int_eq(pgid, exec_proc_pgid(p));
@@ -419,7 +442,6 @@ START_TEST(test_journal_cancel_reaches_running_script)
 	struct exec_result r;
 	ck_assert_int_eq(exec_wait(p, &r, err, sizeof(err)), 0);
 	ck_assert_int_eq(r.status_code, STATUS_CANCELLED);
-	ck_assert_int_lt(r.duration_ms, getenv("PGFLEET_UNDER_VALGRIND") != NULL ? 3000 : 1000);
 	finish(j, e, r.status_code, "Failed", r.output, r.output_len);
 	exec_result_clear(&r);
 	exec_proc_free(p);

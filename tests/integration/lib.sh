@@ -44,6 +44,9 @@ wait_for() {
 	done
 }
 
+# gone PID: the process has exited (a zombie its parent has not reaped counts as gone)
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on (bind to 0, read it back)
 free_port() { "$BIN/pgfleet-test-freeport"; }
 

@@ -25,7 +25,8 @@ for t in $tests; do
 	db=$(echo "$t" | tr -c 'a-z0-9_\n' '_')
 	psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 	start=$(date +%s)
-	if PGDATABASE=$db sh "$here/$t.sh" >"/tmp/pgfleet-it-$t.log" 2>&1; then
+	# a hung test fails (exit 124) instead of hanging the suite
+	if PGDATABASE=$db timeout -k 10 "${PGFLEET_TEST_TIMEOUT:-600}" sh "$here/$t.sh" >"/tmp/pgfleet-it-$t.log" 2>&1; then
 		pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s)"
 	else
 		fail=$((fail + 1)); failed="$failed $t"

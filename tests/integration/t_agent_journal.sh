@@ -62,7 +62,8 @@ assert_eq "$(value "$O.cancel" Result)" Success "cancel Result"
 wait_for 10 "the cancelled task's final reply" grep -q '^final Status-Code=' "$O.c1"
 wait "$running" || true
 expect_code "$O.c1" -8 "cancelled task"
-[ $(( $(date +%s) - start )) -lt 5 ] || fail "cancel took $(( $(date +%s) - start )) s"
+# -8 says it was cancelled; ending well before its own 60 s says the sleep did not run on
+[ $(( $(date +%s) - start )) -lt 50 ] || fail "cancel took $(( $(date +%s) - start )) s"
 assert_eq "$(value "$O.c1" Error)" cancelled "cancelled Error"
 spid=$(sed -n 's/.*event 403 task 1: started as root, pid \([0-9]*\)$/\1/p' "$AGENT_LOG")
 [ -n "$spid" ] || fail "no start line for event 403 in the agent log"

@@ -42,10 +42,19 @@ assert_eq "$(events_of "$s1")" "db-01 web-01" "run on a name and a group"
 grep -qxF "pgfleet run: schedule $s1: job ops/hello version 1, 2 event(s), due now" err || fail "run message: $(cat err)"
 s2=$("$P" run ops/hello --on label:env=prod,label:role=web 2> /dev/null) || fail "run on labels"
 assert_eq "$(events_of "$s2")" "web-01 web-02" "run on labels (all of them, enabled only)"
-s3=$("$P" run ops/hello --on label:env=prod --at 2030-01-01T00:00:00Z 2> /dev/null) || fail "run --at"
+# a midnight a year after the test's now, in RFC 3339
+later=$(sql "select to_char(('$TEST_NOW'::timestamptz at time zone 'UTC') + interval '1 year', 'YYYY-MM-DD')")
+s3=$("$P" run ops/hello --on label:env=prod --at "${later}T00:00:00Z" 2> /dev/null) || fail "run --at"
 assert_eq "$(events_of "$s3")" "db-01 web-01 web-02" "disabled computer skipped"
 assert_eq "$(sql "select to_char(due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') || ' ' || job_version || ' ' || (origin_hash is null) from pgfleet.schedule where schedule_id = $s3")" \
-	"2030-01-01 00:00 1 true" "run --at due time"
+	"$later 00:00 1 true" "run --at due time"
+# --at +DURATION counts from the CLI's now (PGFLEET_NOW)
+s4=$(PGFLEET_NOW=$TEST_NOW "$P" run ops/hello --on web-01 --at +90m 2> /dev/null) || fail "run --at +90m"
+assert_eq "$(sql "select due_at = '$TEST_NOW'::timestamptz + interval '90 minutes' from pgfleet.schedule where schedule_id = $s4")" \
+	t "run --at +90m due time"
+rc=0; PGFLEET_NOW=yesterday "$P" run ops/hello --on web-01 > /dev/null 2> "$TESTDIR/err" || rc=$?
+assert_eq "$rc" 2 "exit code with a bad PGFLEET_NOW"
+grep -qF 'pgfleet run: PGFLEET_NOW: "yesterday" is not an RFC 3339 time' "$TESTDIR/err" || fail "bad PGFLEET_NOW: $(cat "$TESTDIR/err")"
 ok "run creates one event per matching enabled computer"
 
 before=$(sql "select count(*) from pgfleet.schedule")

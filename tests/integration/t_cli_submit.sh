@@ -40,10 +40,13 @@ jobs:
   - name: ops/nightly
     tasks: [{script: "echo nightly"}]
     targets: {labels: {env: prod}}
-    schedule: {at: "2026-01-01T02:00:00Z", every: 1d}
+    schedule: {at: "@PAST@T02:00:00Z", every: 1d}
   - name: ops/defined-only
     tasks: [{script: "echo later"}]
 YAML
+# a start three days before the test's now: the first run is the next 02:00 after now
+past=$(sql "select (('$TEST_NOW'::timestamptz at time zone 'UTC') - interval '3 days')::date")
+sed -i "s/@PAST@/$past/" batch.yaml
 
 # One error anywhere: nothing written, exit 2, FILE:LINE:COL.
 sed 's/timeout: 10m/timeout: 10 minutes/' batch.yaml > broken.yaml

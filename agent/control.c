@@ -227,68 +227,89 @@ conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
 	}
 }
 
-#define ADD(m, k, ...) (void)wire_addf((m), err, sizeof(err), (k), __VA_ARGS__)
-
+/*
+ * Build a reply from (key, value) pairs and an optional body, and send it. A
+ * reply that cannot be built is not sent half-built: it is logged and the
+ * connection closed (-1), as a failed send is.
+ */
 static int
-send_error(struct conn *c, int code, const char *why)
+send_reply(struct conn *c, const char *what, const char *const (*kv)[2], size_t n, const char *body,
+    size_t bodylen)
 {
-	char err[256], text[512];
+	char err[256];
 	struct wire_msg *m = wire_msg_new();
-	snprintf(text, sizeof(text), "%s", why);
-	ADD(m, "Reply", "Error");
-	ADD(m, "Status-Code", "%d", code);
-	ADD(m, "Error", "%s", one_line(text));
-	int rc = conn_send(c, m);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = wire_add(m, kv[i][0], kv[i][1], err, sizeof(err));
+	if (rc == 0 && body != NULL && bodylen > 0 && wire_set_body(m, body, bodylen) == -1) {
+		snprintf(err, sizeof(err), "body of %zu bytes refused", bodylen);
+		rc = -1;
+	}
+	if (rc == -1)
+		log_warnx("connection %s: %s reply could not be built: %s", c->env->peer_addr, what, err);
+	else
+		rc = conn_send(c, m);
 	wire_msg_free(m);
 	return rc;
 }
 
 static int
+send_error(struct conn *c, int code, const char *why)
+{
+	char text[512], code_s[16];
+	snprintf(text, sizeof(text), "%s", why);
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", code_s}, {"Error", one_line(text)}};
+	return send_reply(c, "error", kv, 3, NULL, 0);
+}
+
+static int
 send_update(struct conn *c, const struct task *t, int code, int replayed)
 {
-	char err[256];
-	struct wire_msg *m = wire_msg_new();
-	ADD(m, "Reply", "StatusUpdate");
-	ADD(m, "Filename", "%s", t->name);
-	ADD(m, "ID", "%s", t->id_s);
-	ADD(m, "Schedule-ID", "%s", t->schedule_s);
-	ADD(m, "Event-ID", "%s", t->event_s);
-	ADD(m, "Task-Sequence-ID", "%s", t->seq_s);
-	ADD(m, "Status-Code", "%d", code);
-	if (replayed)
-		ADD(m, "Replayed", "1");
-	int rc = conn_send(c, m);
-	wire_msg_free(m);
-	return rc;
+	char code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *const kv[][2] = {
+		{"Reply", "StatusUpdate"},
+		{"Filename", t->name},
+		{"ID", t->id_s},
+		{"Schedule-ID", t->schedule_s},
+		{"Event-ID", t->event_s},
+		{"Task-Sequence-ID", t->seq_s},
+		{"Status-Code", code_s},
+		{"Replayed", "1"},
+	};
+	return send_reply(c, "status update", kv, replayed ? 8 : 7, NULL, 0);
 }
 
 static int
 send_final(struct conn *c, const struct task *t, int code, const char *module, const char *why,
     const char *out, size_t outlen, int replayed)
 {
-	char err[256], text[512];
-	struct wire_msg *m = wire_msg_new();
-	ADD(m, "Reply", "SendFile");
-	ADD(m, "Event", "Execute");
-	ADD(m, "Result", "%s", code == 0 ? "Success" : "Failed");
-	ADD(m, "Schedule-ID", "%s", t->schedule_s);
-	ADD(m, "Event-ID", "%s", t->event_s);
-	ADD(m, "Status-Code", "%d", code);
-	ADD(m, "Status-Module", "%s", module);
-	ADD(m, "SystemUser-ID", "%s", t->user);
-	ADD(m, "Task-Sequence-ID", "%s", t->seq_s);
-	ADD(m, "User-ID", "%s", "");
+	char text[512], code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *kv[12][2] = {
+		{"Reply", "SendFile"},
+		{"Event", "Execute"},
+		{"Result", code == 0 ? "Success" : "Failed"},
+		{"Schedule-ID", t->schedule_s},
+		{"Event-ID", t->event_s},
+		{"Status-Code", code_s},
+		{"Status-Module", module},
+		{"SystemUser-ID", t->user},
+		{"Task-Sequence-ID", t->seq_s},
+		{"User-ID", ""},
+	};
+	size_t n = 10;
 	if (why != NULL && why[0] != '\0') {
 		snprintf(text, sizeof(text), "%s", why);
-		ADD(m, "Error", "%s", one_line(text));
+		kv[n][0] = "Error";
+		kv[n++][1] = one_line(text);
 	}
-	if (replayed)
-		ADD(m, "Replayed", "1");
-	if (out != NULL && outlen > 0)
-		wire_set_body(m, out, outlen);
-	int rc = conn_send(c, m);
-	wire_msg_free(m);
-	return rc;
+	if (replayed) {
+		kv[n][0] = "Replayed";
+		kv[n++][1] = "1";
+	}
+	return send_reply(c, "result", (const char *const (*)[2])kv, n, out, outlen);
 }
 
 /* A refusal before anything was fetched or run. */
@@ -701,28 +722,29 @@ handle_cancel(struct conn *c, struct wire_msg *m)
 	}
 	long pgid = 0;
 	int rc = journal_request_cancel(c->env->journal, ev, (int)seq, &pgid, err, sizeof(err));
-	struct wire_msg *r = wire_msg_new();
-	ADD(r, "Reply", "Cancel");
-	ADD(r, "Event-ID", "%s", ev_s);
-	ADD(r, "Task-Sequence-ID", "%s", seq_s);
+	const char *kv[5][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s}};
+	char code_s[16];
 	if (rc == JOURNAL_RUNNING) {
 		/* the holder's exec_wait sees the request too, and sends SIGKILL after the grace */
 		if (pgid > 0 && kill(-(pid_t)pgid, SIGTERM) == -1 && errno != ESRCH)
 			log_warn("event %s task %s: kill process group %ld", ev_s, seq_s, pgid);
 		log_info("event %s task %s: cancel requested by %s (%s), process group %ld", ev_s, seq_s,
 		    c->env->peer_name, c->env->peer_addr, pgid);
-		ADD(r, "Result", "Success");
-		ADD(r, "Status-Code", "%d", STATUS_CANCELLED);
+		snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
+		kv[3][0] = "Result";
+		kv[3][1] = "Success";
+		kv[4][0] = "Status-Code";
+		kv[4][1] = code_s;
 	} else {
 		if (rc == -1)
 			log_detail("event %s task %s: cancel: %s", ev_s, seq_s, err);
 		log_info("event %s task %s: cancel requested by %s: not running", ev_s, seq_s, c->env->peer_addr);
-		ADD(r, "Result", "Failed");
-		ADD(r, "Error", "not running");
+		kv[3][0] = "Result";
+		kv[3][1] = "Failed";
+		kv[4][0] = "Error";
+		kv[4][1] = "not running";
 	}
-	int sent = conn_send(c, r);
-	wire_msg_free(r);
-	return sent;
+	return send_reply(c, "cancel", (const char *const (*)[2])kv, 5, NULL, 0);
 }
 
 void

@@ -28,6 +28,7 @@
 #include "agent/exec.h"
 #include "agent/journal.h"
 #include "common/conf.h"
+#include "common/field.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -37,7 +38,7 @@
 #define MODULE_SCRIPT "RunScript"
 #define MODULE_AGENT "Agent"
 #define MAX_REQUEST_BODY 0       /* requests carry no body */
-#define MAX_USER 64
+#define MAX_USER (FIELD_RUN_AS_MAX + 1)
 
 struct conn {
 	SSL *ssl;
@@ -571,8 +572,16 @@ run_task(struct conn *c, const struct task *t, struct journal_entry *e, uid_t ui
 	return rc;
 }
 
+/*
+ * Every key whose absence the agent once filled with a default is required: a
+ * worker that failed to add Run-As must not get run_as.default (root) for it.
+ * An empty Run-As, OS-Required or Boot-Env, or a Timeout of 0, still asks for
+ * the agent's default or no requirement, on purpose. Transfer-Host alone stays
+ * optional (the control connection's address).
+ */
 static const char *const sendfile_required[] = {
-	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Schedule-ID", "Event-ID", "Task-Sequence-ID",
+	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Task-Type", "Interpreter",
+	"OS-Required", "Boot-Env", "Run-As", "Timeout", "Schedule-ID", "Event-ID", "Task-Sequence-ID", "ID",
 };
 
 /* 0 to go on serving, -1 to close the connection. */
@@ -596,7 +605,7 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 	t.schedule_s = wire_get(m, "Schedule-ID");
 	t.event_s = wire_get(m, "Event-ID");
 	t.seq_s = wire_get(m, "Task-Sequence-ID");
-	t.id_s = wire_get(m, "ID") != NULL ? wire_get(m, "ID") : "";
+	t.id_s = wire_get(m, "ID");
 	t.host = wire_get(m, "Transfer-Host");
 	t.key = wire_get(m, "Key");
 	t.checksum = wire_get(m, "Checksum");
@@ -614,10 +623,9 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		bad = "Port";
 	if (bad == NULL) {
 		t.port = (int)v;
-		const char *to = wire_get(m, "Timeout");
-		if (to != NULL && to[0] != '\0' && parse_num(to, 0, LLONG_MAX, &t.timeout_ms) == -1)
+		if (parse_num(wire_get(m, "Timeout"), 0, LLONG_MAX, &t.timeout_ms) == -1)
 			bad = "Timeout";
-		else if (t.id_s[0] != '\0' && parse_num(t.id_s, 0, LLONG_MAX, &t.computer_id) == -1)
+		else if (parse_num(t.id_s, 0, LLONG_MAX, &t.computer_id) == -1)
 			bad = "ID";
 	}
 	if (bad != NULL) {
@@ -626,16 +634,14 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		send_error(c, STATUS_PROTOCOL, why);
 		return -1;
 	}
-	if (cf->computer_id != 0 && t.computer_id == 0)
-		t.computer_id = cf->computer_id;
 	/* the name is needed in replies before it is checked: keep a safe form */
 	snprintf(t.name, sizeof(t.name), "%s", "?");
 	const char *ru = wire_get(m, "Run-As");
-	snprintf(t.user, sizeof(t.user), "%s", ru != NULL && ru[0] != '\0' ? ru : cf->run_as_default);
+	snprintf(t.user, sizeof(t.user), "%s", ru[0] != '\0' ? ru : cf->run_as_default);
 
 	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t.event_s, t.seq_s,
 	    c->env->peer_name, c->env->peer_addr, t.schedule_s, t.user);
-	if (cf->computer_id != 0 && t.id_s[0] != '\0' && t.computer_id != cf->computer_id) {
+	if (cf->computer_id != 0 && t.computer_id != cf->computer_id) {
 		snprintf(why, sizeof(why), "message for computer %s, this agent is computer %lld", t.id_s,
 		    cf->computer_id);
 		return refuse(c, &t, STATUS_PROTOCOL, why) == -1 ? -1 : 0;
@@ -655,11 +661,15 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		return refuse(c, &t, STATUS_FILE_REFUSED, why) == -1 ? -1 : 0;
 	}
 	const char *tt = wire_get(m, "Task-Type");
-	if (tt != NULL && tt[0] != '\0' && strcmp(tt, "RunScript") != 0) {
+	if (strcmp(tt, "RunScript") != 0) {
 		snprintf(why, sizeof(why), "Task-Type %s is not supported", tt);
 		return refuse(c, &t, STATUS_PROTOCOL, why) == -1 ? -1 : 0;
 	}
-	if (strlen(ru != NULL && ru[0] != '\0' ? ru : cf->run_as_default) >= sizeof(t.user) ||
+	if (ru[0] != '\0' && field_check(FIELD_RUN_AS, ru, err, sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "run-as user refused: %s", err);
+		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
+	}
+	if (strlen(ru[0] != '\0' ? ru : cf->run_as_default) >= sizeof(t.user) ||
 	    !conf_agent_user_allowed(cf, t.user)) {
 		snprintf(why, sizeof(why), "run-as user \"%s\" refused: not allowed on this agent", t.user);
 		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
@@ -671,6 +681,9 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 	}
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
+	/* the rule exec_start splits it by: refused here, before anything is fetched */
+	if (field_check(FIELD_INTERPRETER, t.interpreter, err, sizeof(err)) == -1)
+		return refuse(c, &t, STATUS_AGENT_ERROR, err) == -1 ? -1 : 0;
 	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
 		err, sizeof(err)) != 0)
 		return refuse(c, &t, STATUS_REQUIREMENTS, err) == -1 ? -1 : 0;

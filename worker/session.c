@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ struct session {
 	int retries;
 	int fail_code;       /* code to end with when retries run out */
 	int cancelled;
+	char peer[NI_MAXHOST]; /* the agent's address on the control connection: %AGENTIPADDR% */
 	char *rendered;      /* the current task's script, rendered */
 	size_t rendered_len;
 	struct bufferevent *bev;
@@ -363,7 +365,7 @@ session_render(struct session *s, char *err, size_t errlen)
 	struct computer *c = &s->comp;
 	struct render_vars v = {
 	    .compname = c->name, .name = c->name, .id = s->cid,
-	    .agentipaddr = c->ip != NULL ? c->ip : c->host, .ipname = c->host, .mac = c->mac,
+	    .agentipaddr = s->peer[0] != '\0' ? s->peer : c->ip, .ipname = c->host, .mac = c->mac,
 	    .serialnum = c->serial, .assettag = c->asset_tag, .domain = c->domain,
 	    .domainou = c->domain_ou, .dept = c->dept, .contact = c->contact, .email = c->email,
 	    .os = c->os, .date = date, .dsserver = s->env->conf->name, .jobname = s->job_name,
@@ -715,6 +717,27 @@ session_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The numeric address the control connection reached (no DNS); on failure the registered ip stands in. */
+static void
+session_peer(struct session *s, evutil_socket_t fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int gai;
+	s->peer[0] = '\0';
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+	} else if ((gai = getnameinfo((struct sockaddr *)&ss, len, s->peer, sizeof(s->peer), NULL, 0,
+			NI_NUMERICHOST)) != 0) {
+		snprintf(err, errlen, "%s", gai_strerror(gai));
+		s->peer[0] = '\0';
+	} else {
+		return;
+	}
+	log_detail("event %s: computer %s: peer address unknown (%s); %%AGENTIPADDR%% is the registered ip",
+	    s->eid, s->cid, err);
+}
+
 static void
 session_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -726,7 +749,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		s->parser = wire_parser_new(MAX_REPLY_BODY);
 		if (s->parser == NULL)
 			fatalx("out of memory");
-		(void)err;
+		session_peer(s, bufferevent_getfd(bev), err, sizeof(err));
 		s->state = S_WAIT;
 		session_push(s);
 		return;

@@ -10,10 +10,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -719,8 +719,10 @@ session_read(struct bufferevent *bev, void *arg)
 
 /* The numeric address the control connection reached (no DNS); on failure the registered ip stands in. */
 static void
-session_peer(struct session *s, evutil_socket_t fd, char *err, size_t errlen)
+session_peer(struct session *s, evutil_socket_t fd)
 {
+	char err[256];
+	size_t errlen = sizeof(err);
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int gai;
@@ -743,13 +745,12 @@ session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 	if (what & BEV_EVENT_CONNECTED) {
-		char err[256];
 		log_detail("event %s: connected to computer %s (%s:%d)", s->eid, s->cid, s->comp.host,
 		    s->comp.port);
 		s->parser = wire_parser_new(MAX_REPLY_BODY);
 		if (s->parser == NULL)
 			fatalx("out of memory");
-		session_peer(s, bufferevent_getfd(bev), err, sizeof(err));
+		session_peer(s, bufferevent_getfd(bev));
 		s->state = S_WAIT;
 		session_push(s);
 		return;

@@ -28,6 +28,7 @@
 #include "agent/exec.h"
 #include "agent/journal.h"
 #include "common/conf.h"
+#include "common/field.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -37,7 +38,7 @@
 #define MODULE_SCRIPT "RunScript"
 #define MODULE_AGENT "Agent"
 #define MAX_REQUEST_BODY 0       /* requests carry no body */
-#define MAX_USER 64
+#define MAX_USER (FIELD_RUN_AS_MAX + 1)
 
 struct conn {
 	SSL *ssl;
@@ -227,68 +228,89 @@ conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
 	}
 }
 
-#define ADD(m, k, ...) (void)wire_addf((m), err, sizeof(err), (k), __VA_ARGS__)
-
+/*
+ * Build a reply from (key, value) pairs and an optional body, and send it. A
+ * reply that cannot be built is not sent half-built: it is logged and the
+ * connection closed (-1), as a failed send is.
+ */
 static int
-send_error(struct conn *c, int code, const char *why)
+send_reply(struct conn *c, const char *what, const char *const (*kv)[2], size_t n, const char *body,
+    size_t bodylen)
 {
-	char err[256], text[512];
+	char err[256];
 	struct wire_msg *m = wire_msg_new();
-	snprintf(text, sizeof(text), "%s", why);
-	ADD(m, "Reply", "Error");
-	ADD(m, "Status-Code", "%d", code);
-	ADD(m, "Error", "%s", one_line(text));
-	int rc = conn_send(c, m);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = wire_add(m, kv[i][0], kv[i][1], err, sizeof(err));
+	if (rc == 0 && body != NULL && bodylen > 0 && wire_set_body(m, body, bodylen) == -1) {
+		snprintf(err, sizeof(err), "body of %zu bytes refused", bodylen);
+		rc = -1;
+	}
+	if (rc == -1)
+		log_warnx("connection %s: %s reply could not be built: %s", c->env->peer_addr, what, err);
+	else
+		rc = conn_send(c, m);
 	wire_msg_free(m);
 	return rc;
 }
 
 static int
+send_error(struct conn *c, int code, const char *why)
+{
+	char text[512], code_s[16];
+	snprintf(text, sizeof(text), "%s", why);
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", code_s}, {"Error", one_line(text)}};
+	return send_reply(c, "error", kv, 3, NULL, 0);
+}
+
+static int
 send_update(struct conn *c, const struct task *t, int code, int replayed)
 {
-	char err[256];
-	struct wire_msg *m = wire_msg_new();
-	ADD(m, "Reply", "StatusUpdate");
-	ADD(m, "Filename", "%s", t->name);
-	ADD(m, "ID", "%s", t->id_s);
-	ADD(m, "Schedule-ID", "%s", t->schedule_s);
-	ADD(m, "Event-ID", "%s", t->event_s);
-	ADD(m, "Task-Sequence-ID", "%s", t->seq_s);
-	ADD(m, "Status-Code", "%d", code);
-	if (replayed)
-		ADD(m, "Replayed", "1");
-	int rc = conn_send(c, m);
-	wire_msg_free(m);
-	return rc;
+	char code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *const kv[][2] = {
+		{"Reply", "StatusUpdate"},
+		{"Filename", t->name},
+		{"ID", t->id_s},
+		{"Schedule-ID", t->schedule_s},
+		{"Event-ID", t->event_s},
+		{"Task-Sequence-ID", t->seq_s},
+		{"Status-Code", code_s},
+		{"Replayed", "1"},
+	};
+	return send_reply(c, "status update", kv, replayed ? 8 : 7, NULL, 0);
 }
 
 static int
 send_final(struct conn *c, const struct task *t, int code, const char *module, const char *why,
     const char *out, size_t outlen, int replayed)
 {
-	char err[256], text[512];
-	struct wire_msg *m = wire_msg_new();
-	ADD(m, "Reply", "SendFile");
-	ADD(m, "Event", "Execute");
-	ADD(m, "Result", "%s", code == 0 ? "Success" : "Failed");
-	ADD(m, "Schedule-ID", "%s", t->schedule_s);
-	ADD(m, "Event-ID", "%s", t->event_s);
-	ADD(m, "Status-Code", "%d", code);
-	ADD(m, "Status-Module", "%s", module);
-	ADD(m, "SystemUser-ID", "%s", t->user);
-	ADD(m, "Task-Sequence-ID", "%s", t->seq_s);
-	ADD(m, "User-ID", "%s", "");
+	char text[512], code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *kv[12][2] = {
+		{"Reply", "SendFile"},
+		{"Event", "Execute"},
+		{"Result", code == 0 ? "Success" : "Failed"},
+		{"Schedule-ID", t->schedule_s},
+		{"Event-ID", t->event_s},
+		{"Status-Code", code_s},
+		{"Status-Module", module},
+		{"SystemUser-ID", t->user},
+		{"Task-Sequence-ID", t->seq_s},
+		{"User-ID", ""},
+	};
+	size_t n = 10;
 	if (why != NULL && why[0] != '\0') {
 		snprintf(text, sizeof(text), "%s", why);
-		ADD(m, "Error", "%s", one_line(text));
+		kv[n][0] = "Error";
+		kv[n++][1] = one_line(text);
 	}
-	if (replayed)
-		ADD(m, "Replayed", "1");
-	if (out != NULL && outlen > 0)
-		wire_set_body(m, out, outlen);
-	int rc = conn_send(c, m);
-	wire_msg_free(m);
-	return rc;
+	if (replayed) {
+		kv[n][0] = "Replayed";
+		kv[n++][1] = "1";
+	}
+	return send_reply(c, "result", (const char *const (*)[2])kv, n, out, outlen);
 }
 
 /* A refusal before anything was fetched or run. */
@@ -550,8 +572,16 @@ run_task(struct conn *c, const struct task *t, struct journal_entry *e, uid_t ui
 	return rc;
 }
 
+/*
+ * Every key whose absence the agent once filled with a default is required: a
+ * worker that failed to add Run-As must not get run_as.default (root) for it.
+ * An empty Run-As, OS-Required or Boot-Env, or a Timeout of 0, still asks for
+ * the agent's default or no requirement, on purpose. Transfer-Host alone stays
+ * optional (the control connection's address).
+ */
 static const char *const sendfile_required[] = {
-	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Schedule-ID", "Event-ID", "Task-Sequence-ID",
+	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Task-Type", "Interpreter",
+	"OS-Required", "Boot-Env", "Run-As", "Timeout", "Schedule-ID", "Event-ID", "Task-Sequence-ID", "ID",
 };
 
 /* 0 to go on serving, -1 to close the connection. */
@@ -575,7 +605,7 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 	t.schedule_s = wire_get(m, "Schedule-ID");
 	t.event_s = wire_get(m, "Event-ID");
 	t.seq_s = wire_get(m, "Task-Sequence-ID");
-	t.id_s = wire_get(m, "ID") != NULL ? wire_get(m, "ID") : "";
+	t.id_s = wire_get(m, "ID");
 	t.host = wire_get(m, "Transfer-Host");
 	t.key = wire_get(m, "Key");
 	t.checksum = wire_get(m, "Checksum");
@@ -593,10 +623,9 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		bad = "Port";
 	if (bad == NULL) {
 		t.port = (int)v;
-		const char *to = wire_get(m, "Timeout");
-		if (to != NULL && to[0] != '\0' && parse_num(to, 0, LLONG_MAX, &t.timeout_ms) == -1)
+		if (parse_num(wire_get(m, "Timeout"), 0, LLONG_MAX, &t.timeout_ms) == -1)
 			bad = "Timeout";
-		else if (t.id_s[0] != '\0' && parse_num(t.id_s, 0, LLONG_MAX, &t.computer_id) == -1)
+		else if (parse_num(t.id_s, 0, LLONG_MAX, &t.computer_id) == -1)
 			bad = "ID";
 	}
 	if (bad != NULL) {
@@ -605,16 +634,14 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		send_error(c, STATUS_PROTOCOL, why);
 		return -1;
 	}
-	if (cf->computer_id != 0 && t.computer_id == 0)
-		t.computer_id = cf->computer_id;
 	/* the name is needed in replies before it is checked: keep a safe form */
 	snprintf(t.name, sizeof(t.name), "%s", "?");
 	const char *ru = wire_get(m, "Run-As");
-	snprintf(t.user, sizeof(t.user), "%s", ru != NULL && ru[0] != '\0' ? ru : cf->run_as_default);
+	snprintf(t.user, sizeof(t.user), "%s", ru[0] != '\0' ? ru : cf->run_as_default);
 
 	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t.event_s, t.seq_s,
 	    c->env->peer_name, c->env->peer_addr, t.schedule_s, t.user);
-	if (cf->computer_id != 0 && t.id_s[0] != '\0' && t.computer_id != cf->computer_id) {
+	if (cf->computer_id != 0 && t.computer_id != cf->computer_id) {
 		snprintf(why, sizeof(why), "message for computer %s, this agent is computer %lld", t.id_s,
 		    cf->computer_id);
 		return refuse(c, &t, STATUS_PROTOCOL, why) == -1 ? -1 : 0;
@@ -634,11 +661,15 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		return refuse(c, &t, STATUS_FILE_REFUSED, why) == -1 ? -1 : 0;
 	}
 	const char *tt = wire_get(m, "Task-Type");
-	if (tt != NULL && tt[0] != '\0' && strcmp(tt, "RunScript") != 0) {
+	if (strcmp(tt, "RunScript") != 0) {
 		snprintf(why, sizeof(why), "Task-Type %s is not supported", tt);
 		return refuse(c, &t, STATUS_PROTOCOL, why) == -1 ? -1 : 0;
 	}
-	if (strlen(ru != NULL && ru[0] != '\0' ? ru : cf->run_as_default) >= sizeof(t.user) ||
+	if (ru[0] != '\0' && field_check(FIELD_RUN_AS, ru, err, sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "run-as user refused: %s", err);
+		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
+	}
+	if (strlen(ru[0] != '\0' ? ru : cf->run_as_default) >= sizeof(t.user) ||
 	    !conf_agent_user_allowed(cf, t.user)) {
 		snprintf(why, sizeof(why), "run-as user \"%s\" refused: not allowed on this agent", t.user);
 		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
@@ -650,6 +681,9 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 	}
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
+	/* the rule exec_start splits it by: refused here, before anything is fetched */
+	if (field_check(FIELD_INTERPRETER, t.interpreter, err, sizeof(err)) == -1)
+		return refuse(c, &t, STATUS_AGENT_ERROR, err) == -1 ? -1 : 0;
 	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
 		err, sizeof(err)) != 0)
 		return refuse(c, &t, STATUS_REQUIREMENTS, err) == -1 ? -1 : 0;
@@ -701,28 +735,29 @@ handle_cancel(struct conn *c, struct wire_msg *m)
 	}
 	long pgid = 0;
 	int rc = journal_request_cancel(c->env->journal, ev, (int)seq, &pgid, err, sizeof(err));
-	struct wire_msg *r = wire_msg_new();
-	ADD(r, "Reply", "Cancel");
-	ADD(r, "Event-ID", "%s", ev_s);
-	ADD(r, "Task-Sequence-ID", "%s", seq_s);
+	const char *kv[5][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s}};
+	char code_s[16];
 	if (rc == JOURNAL_RUNNING) {
 		/* the holder's exec_wait sees the request too, and sends SIGKILL after the grace */
 		if (pgid > 0 && kill(-(pid_t)pgid, SIGTERM) == -1 && errno != ESRCH)
 			log_warn("event %s task %s: kill process group %ld", ev_s, seq_s, pgid);
 		log_info("event %s task %s: cancel requested by %s (%s), process group %ld", ev_s, seq_s,
 		    c->env->peer_name, c->env->peer_addr, pgid);
-		ADD(r, "Result", "Success");
-		ADD(r, "Status-Code", "%d", STATUS_CANCELLED);
+		snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
+		kv[3][0] = "Result";
+		kv[3][1] = "Success";
+		kv[4][0] = "Status-Code";
+		kv[4][1] = code_s;
 	} else {
 		if (rc == -1)
 			log_detail("event %s task %s: cancel: %s", ev_s, seq_s, err);
 		log_info("event %s task %s: cancel requested by %s: not running", ev_s, seq_s, c->env->peer_addr);
-		ADD(r, "Result", "Failed");
-		ADD(r, "Error", "not running");
+		kv[3][0] = "Result";
+		kv[3][1] = "Failed";
+		kv[4][0] = "Error";
+		kv[4][1] = "not running";
 	}
-	int sent = conn_send(c, r);
-	wire_msg_free(r);
-	return sent;
+	return send_reply(c, "cancel", (const char *const (*)[2])kv, 5, NULL, 0);
 }
 
 void

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/field.h"
 #include "common/status.h"
 
 #define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -446,10 +447,14 @@ exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t
 	}
 	const char *interp = req->interpreter != NULL && req->interpreter[0] != '\0' ?
 	    req->interpreter : EXEC_DEFAULT_INTERPRETER;
-	if (interp[0] != '/') {
-		snprintf(err, errlen, "interpreter \"%s\" is not an absolute path", interp);
+	/* "/usr/bin/env python3": words on spaces, no shell (common/field.h), then the script */
+	char ibuf[FIELD_INTERPRETER_MAX + 1], *argv[FIELD_INTERPRETER_WORDS + 2];
+	int argc;
+	if (field_check(FIELD_INTERPRETER, interp, err, errlen) == -1 ||
+	    field_interpreter_split(interp, ibuf, sizeof(ibuf), argv, &argc, err, errlen) == -1)
 		return STATUS_AGENT_ERROR;
-	}
+	argv[argc] = (char *)req->script;
+	argv[argc + 1] = NULL;
 	size_t max_output = req->max_output != 0 ? req->max_output : EXEC_DEFAULT_MAX_OUTPUT;
 	if (max_output < EXEC_MIN_MAX_OUTPUT) {
 		snprintf(err, errlen, "max output %zu is below %d bytes", max_output, EXEC_MIN_MAX_OUTPUT);
@@ -469,7 +474,6 @@ exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t
 	int ngroups = 0;
 	gid_t *groups = NULL;
 	char **envp = NULL;
-	char *argv[3] = {(char *)interp, (char *)req->script, NULL};
 	struct exec_proc *p = NULL;
 	int outp[2] = {-1, -1}, repp[2] = {-1, -1};
 	int do_switch = geteuid() == 0;
@@ -488,7 +492,7 @@ exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t
 	}
 
 	struct child_args ca = {
-		.interp = interp, .argv = argv, .envp = envp, .temp_dir = req->temp_dir,
+		.interp = argv[0], .argv = argv, .envp = envp, .temp_dir = req->temp_dir,
 		.do_switch = do_switch, .uid = pw.pw_uid, .gid = pw.pw_gid,
 		.groups = groups, .ngroups = ngroups, .out_w = outp[1], .rep_w = repp[1],
 		.keep = p,

@@ -18,7 +18,8 @@
 
 struct exec_req {
 	const char *script;       /* path of the script to run (given to the interpreter) */
-	const char *interpreter;  /* absolute path; NULL or "" means /bin/sh */
+	const char *interpreter;  /* "/usr/bin/env python3": words on spaces, the first an absolute
+	                           * path (field_interpreter_split); NULL or "" means /bin/sh */
 	const char *run_as;       /* user name; must be on allow */
 	const char *const *allow; /* NULL-terminated run-as allow-list; uid 0 needs "root" on it */
 	const char *temp_dir;     /* working directory and TMPDIR of the script */

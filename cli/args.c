@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/field.h"
 #include "common/units.h"
 
 static int
@@ -45,7 +46,9 @@ args_name(const char *what, const char *s, char *err, size_t errlen)
 		return -1;
 	}
 	if (has_ctl(s)) {
-		snprintf(err, errlen, "%s name \"%.60s\" holds a control character", what, s);
+		char show[256];
+		field_show(s, show, sizeof(show));
+		snprintf(err, errlen, "%s name \"%s\" holds a control character", what, show);
 		return -1;
 	}
 	if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1])) {
@@ -71,7 +74,9 @@ args_label(const char *s, char *buf, size_t bufsize, char **key, char **value, c
 		return -1;
 	}
 	if (has_ctl(buf)) {
-		snprintf(err, errlen, "label \"%.60s\" holds a control character", s);
+		char show[256];
+		field_show(s, show, sizeof(show));
+		snprintf(err, errlen, "label \"%s\" holds a control character", show);
 		return -1;
 	}
 	*eq = '\0';
@@ -163,14 +168,15 @@ oom:
 static int
 target_item(struct args_targets *t, const char *item, char *err, size_t errlen)
 {
-	char msg[512];
+	char msg[512], show[256];
 	if (*item == '\0') {
 		snprintf(err, errlen, "empty item (targets are separated by single commas)");
 		return -1;
 	}
 	if (strncmp(item, "group:", 6) == 0) {
 		if (args_name("group", item + 6, msg, sizeof(msg)) == -1) {
-			snprintf(err, errlen, "\"%.200s\": %s", item, msg);
+			field_show(item, show, sizeof(show));
+			snprintf(err, errlen, "\"%s\": %s", show, msg);
 			return -1;
 		}
 		if (push_str(&t->groups, &t->ngroups, item + 6) == -1)
@@ -180,7 +186,8 @@ target_item(struct args_targets *t, const char *item, char *err, size_t errlen)
 	if (strncmp(item, "label:", 6) == 0) {
 		char buf[512], *key, *value;
 		if (args_label(item + 6, buf, sizeof(buf), &key, &value, msg, sizeof(msg)) == -1) {
-			snprintf(err, errlen, "\"%.200s\": %s", item, msg);
+			field_show(item, show, sizeof(show));
+			snprintf(err, errlen, "\"%s\": %s", show, msg);
 			return -1;
 		}
 		return add_label(t, item, key, value, err, errlen);

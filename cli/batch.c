@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "common/field.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -405,6 +406,21 @@ as_str(struct ld *l, const char *key, const struct node *n, char **out)
 	if (want(l, key, n, N_SCALAR) == -1)
 		return -1;
 	*out = arena_strndup(&l->b->arena, n->s, n->len);
+	return 0;
+}
+
+/* A string that reaches the control protocol: common/field.h's limits, the value named in the error. */
+static int
+as_field(struct ld *l, enum field f, const struct node *n, char **out)
+{
+	char err[512];
+	if (as_str(l, field_name(f), n, out) == -1)
+		return -1;
+	if (field_check(f, *out, err, sizeof(err)) == -1) {
+		err_at(l, n->pos, "%s", err);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -842,7 +858,7 @@ load_computer(struct ld *l, const struct node *n)
 		bad_name = 1;
 	else
 		c->pos = v[K_NAME]->pos;
-	if (v[K_HOST] != NULL && as_str(l, "host", v[K_HOST], &c->host) == -1)
+	if (v[K_HOST] != NULL && as_field(l, FIELD_HOST, v[K_HOST], &c->host) == -1)
 		bad = 1;
 	if (c->host == NULL)
 		c->host = c->name;
@@ -852,9 +868,9 @@ load_computer(struct ld *l, const struct node *n)
 		else
 			c->port = (int)port;
 	}
-	if (v[K_OS] != NULL && as_str(l, "os", v[K_OS], &c->os) == -1)
+	if (v[K_OS] != NULL && as_field(l, FIELD_OS, v[K_OS], &c->os) == -1)
 		bad = 1;
-	if (v[K_BOOT] != NULL && as_str(l, "boot_env", v[K_BOOT], &c->boot_env) == -1)
+	if (v[K_BOOT] != NULL && as_field(l, FIELD_BOOT_ENV, v[K_BOOT], &c->boot_env) == -1)
 		bad = 1;
 	if (v[K_IP] != NULL) {
 		unsigned char addr[16];
@@ -1062,19 +1078,11 @@ load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
 			*bad = 1;
 		}
 	}
-	if (v[K_INTERP] != NULL) {
-		if (as_str(l, "interpreter", v[K_INTERP], &t->interpreter) == -1)
-			*bad = 1;
-		else if (t->interpreter[0] != '/' || has_ctl(t->interpreter)) {
-			err_at(l, v[K_INTERP]->pos,
-			       "interpreter: \"%.60s\" must be an absolute path (example: /bin/bash)",
-			       t->interpreter);
-			*bad = 1;
-		}
-	}
+	if (v[K_INTERP] != NULL && as_field(l, FIELD_INTERPRETER, v[K_INTERP], &t->interpreter) == -1)
+		*bad = 1;
 	if (t->interpreter == NULL)
 		t->interpreter = arena_strndup(&l->b->arena, "/bin/sh", 7);
-	if (v[K_RUNAS] != NULL && as_str(l, "run_as", v[K_RUNAS], &t->run_as) == -1)
+	if (v[K_RUNAS] != NULL && as_field(l, FIELD_RUN_AS, v[K_RUNAS], &t->run_as) == -1)
 		*bad = 1;
 	if (v[K_TIMEOUT] != NULL && as_duration(l, "timeout", v[K_TIMEOUT], 1, &t->timeout_ms) == -1)
 		*bad = 1;
@@ -1161,9 +1169,9 @@ load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
 			*bad = 1;
 		}
 	}
-	if (v[K_OS] != NULL && as_str(l, "os_required", v[K_OS], &t->os_required) == -1)
+	if (v[K_OS] != NULL && as_field(l, FIELD_OS_REQUIRED, v[K_OS], &t->os_required) == -1)
 		*bad = 1;
-	if (v[K_BOOT] != NULL && as_str(l, "boot_env", v[K_BOOT], &t->boot_env) == -1)
+	if (v[K_BOOT] != NULL && as_field(l, FIELD_BOOT_ENV, v[K_BOOT], &t->boot_env) == -1)
 		*bad = 1;
 }
 

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "common/db.h"
+#include "common/field.h"
 #include "common/units.h"
 
 static void
@@ -250,6 +251,14 @@ computer_add(struct opts *o)
 	}
 	if (o->host == NULL || *o->host == '\0') {
 		fprintf(stderr, "pgfleet %s: --host HOST is required (where its agent listens)\n", cmd);
+		return CLI_USAGE;
+	}
+	if (field_check(FIELD_HOST, o->host, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: --host: %s\n", cmd, err);
+		return CLI_USAGE;
+	}
+	if (o->os != NULL && field_check(FIELD_OS, o->os, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: --os: %s\n", cmd, err);
 		return CLI_USAGE;
 	}
 	for (int i = 0; i < o->nlabels; i++) {

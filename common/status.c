@@ -21,6 +21,8 @@ static const struct status_info table[] = {
 	{STATUS_FILE_REFUSED, "FILE_REFUSED", "file name or size refused by the agent; nothing ran"},
 	{STATUS_ROLLOUT_HALTED, "ROLLOUT_HALTED", "schedule reached max_failures; this event was not run"},
 	{STATUS_IDLE_TIMEOUT, "IDLE_TIMEOUT", "agent sent nothing for longer than the idle timeout"},
+	{STATUS_MESSAGE_NOT_BUILT, "MESSAGE_NOT_BUILT",
+	    "the task's message to the agent could not be built (a value too long or with a control character); nothing was sent"},
 };
 
 const struct status_info *

@@ -24,6 +24,7 @@ enum status_code {
 	STATUS_FILE_REFUSED = -13,      /* file name or size refused by the agent */
 	STATUS_ROLLOUT_HALTED = -14,    /* schedule's max_failures reached; event not run */
 	STATUS_IDLE_TIMEOUT = -15,      /* agent went silent past the idle timeout */
+	STATUS_MESSAGE_NOT_BUILT = -16, /* the task's SendFile could not be built; nothing was sent */
 };
 
 struct status_info {

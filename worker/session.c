@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include "transfer/keys.h"
 #include "worker/outcome.h"
 #include "worker/record.h"
+#include "worker/sendfile.h"
 
 #define MAX_REPLY_BODY (64 * 1024 * 1024)
 
@@ -77,6 +79,7 @@ struct session {
 	int retries;
 	int fail_code;       /* code to end with when retries run out */
 	int cancelled;
+	char peer[NI_MAXHOST]; /* the agent's address on the control connection: %AGENTIPADDR% */
 	char *rendered;      /* the current task's script, rendered */
 	size_t rendered_len;
 	struct bufferevent *bev;
@@ -362,7 +365,7 @@ session_render(struct session *s, char *err, size_t errlen)
 	struct computer *c = &s->comp;
 	struct render_vars v = {
 	    .compname = c->name, .name = c->name, .id = s->cid,
-	    .agentipaddr = c->ip != NULL ? c->ip : c->host, .ipname = c->host, .mac = c->mac,
+	    .agentipaddr = s->peer[0] != '\0' ? s->peer : c->ip, .ipname = c->host, .mac = c->mac,
 	    .serialnum = c->serial, .assettag = c->asset_tag, .domain = c->domain,
 	    .domainou = c->domain_ou, .dept = c->dept, .contact = c->contact, .email = c->email,
 	    .os = c->os, .date = date, .dsserver = s->env->conf->name, .jobname = s->job_name,
@@ -430,45 +433,51 @@ sha256_hex(const char *data, size_t len, char out[72])
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
-static void
-session_send(struct session *s, struct wire_msg *m)
+/* Send a built message; -1 with err when it cannot be serialized. */
+static int
+session_send(struct session *s, struct wire_msg *m, char *err, size_t errlen)
 {
-	char *dump = log_enabled(LOG_TRACE) ? wire_dump(m) : NULL;
 	size_t len;
 	char *buf = wire_build(m, &len);
-	if (buf == NULL)
-		fatalx("event %s: message over the header limit", s->eid);
+	if (buf == NULL) {
+		snprintf(err, errlen, "header over %d bytes", WIRE_MAX_HEADER);
+		return -1;
+	}
+	char *dump = log_enabled(LOG_TRACE) ? wire_dump(m) : NULL;
 	bufferevent_write(s->bev, buf, len);
 	log_trace("Socket: Sent data to computer %s (%s), %zu chars sent.\n%s", s->cid,
 	    s->comp.host, len, dump != NULL ? dump : "");
 	free(dump);
-	free(buf);
+	wire_buf_free(buf, len);
+	return 0;
 }
 
-#define ADD(k, ...) wire_addf(m, err, sizeof(err), k, __VA_ARGS__)
+/* The current task failed before anything reached the agent: record code and go on as on_failure says. */
+static void
+session_task_failed(struct session *s, int code, const char *why)
+{
+	struct task *t = &s->tasks[s->cur];
+	log_warnx("event %s: task %d: %s", s->eid, t->seq, why);
+	session_status(s, code, "Failed", "Scheduler", why, NULL, 0);
+	session_note_failure(s, code);
+	if (outcome_next(OUTCOME_FAILURE, t->on_failure_continue, &s->failed) && s->cur + 1 < s->ntasks) {
+		s->cur++;
+		session_next_task(s);
+	} else {
+		session_end(s, "failed", s->first_fail);
+	}
+}
 
 /* Render, spool and push the current task on the open connection. */
 static void
 session_push(struct session *s)
 {
 	struct task *t = &s->tasks[s->cur];
-	char err[512], path[256], sum[72], key[TRANSFER_KEY_HEX + 1];
+	char err[512], why[600], path[256], sum[72], key[TRANSFER_KEY_HEX + 1];
 	s->got_started = 0;
-	if (s->rendered == NULL) {
-		if (session_render(s, err, sizeof(err)) == -1) {
-			log_warnx("event %s: task %d: %s", s->eid, t->seq, err);
-			session_status(s, STATUS_RENDER_FAILED, "Failed", "Scheduler", err, NULL, 0);
-			session_note_failure(s, STATUS_RENDER_FAILED);
-			enum outcome o = OUTCOME_FAILURE;
-			if (outcome_next(o, t->on_failure_continue, &s->failed) &&
-			    s->cur + 1 < s->ntasks) {
-				s->cur++;
-				session_next_task(s);
-			} else {
-				session_end(s, "failed", s->first_fail);
-			}
-			return;
-		}
+	if (s->rendered == NULL && session_render(s, err, sizeof(err)) == -1) {
+		session_task_failed(s, STATUS_RENDER_FAILED, err);
+		return;
 	}
 	if (session_spool(s, path, sizeof(path), err, sizeof(err)) == -1) {
 		log_warnx("event %s: spool: %s", s->eid, err);
@@ -483,42 +492,33 @@ session_push(struct session *s)
 		fatalx("event %s: transfer key: %s", s->eid, err);
 	log_debug("CFileTxSession::OpenFile(): Got file size %zu, high 32 bits = 0", s->rendered_len);
 	log_debug("CFileTxSession::SetTransferInfo () - Exited.");
-	long long now = (long long)time(NULL);
-	struct wire_msg *m = wire_msg_new();
-	if (m == NULL)
-		fatalx("out of memory");
-	ADD("Request", "SendFile");
-	ADD("Filename", "temp:rxscript.sh");
-	ADD("Date", "%lld", now);
-	ADD("Attributes", "32");
-	ADD("Size", "%zu", s->rendered_len);
-	ADD("Port", "%d", s->env->transfer_port);
-	ADD("Transfer-Host", "%s", s->env->conf->transfer_advertise);
-	ADD("Key", "%s", key);
-	ADD("Checksum", "%s", sum);
-	ADD("Execute", "temp:\"rxscript.sh\"");
-	ADD("Task-Type", "RunScript");
-	ADD("Interpreter", "%s", t->interpreter != NULL ? t->interpreter : "/bin/sh");
-	ADD("OS-Required", "%s", t->os_required != NULL ? t->os_required : "");
-	ADD("Boot-Env", "%s", t->boot_env != NULL ? t->boot_env : "");
-	ADD("Allow-Defer", "5");
-	ADD("Options", "%s", "");
-	ADD("Window", "0");
-	ADD("Run-As", "%s", t->run_as != NULL ? t->run_as : "");
-	ADD("Timeout", "%lld", t->timeout_ms);
-	ADD("Schedule-ID", "%" PRId64, s->ev.schedule_id);
-	ADD("Event-ID", "%s", s->eid);
-	ADD("Task-Sequence-ID", "%d", t->seq);
-	ADD("Attempt", "%d", s->ev.attempt);
-	ADD("CurrentFileCount", "1");
-	ADD("TotalFileCount", "1");
-	ADD("TotalFileCopySize", "%zu", s->rendered_len);
-	ADD("ID", "%s", s->cid);
-	ADD("FileStamp", "%lld", now);
-	OPENSSL_cleanse(key, sizeof(key));
-	log_debug("CRxCtrlServer::SendReply - Entered.");
-	session_send(s, m);
+	struct sendfile_req req = {
+	    .now = (long long)time(NULL), .size = s->rendered_len, .port = s->env->transfer_port,
+	    .transfer_host = s->env->conf->transfer_advertise, .key = key, .checksum = sum,
+	    .interpreter = t->interpreter, .os_required = t->os_required, .boot_env = t->boot_env,
+	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
+	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
+	    .computer_id = s->ev.computer_id};
+	struct wire_msg *m = NULL;
+	int rc = sendfile_build(&req, &m, err, sizeof(err));
+	if (rc == 0) {
+		log_debug("CRxCtrlServer::SendReply - Entered.");
+		rc = session_send(s, m, err, sizeof(err));
+	}
 	wire_msg_free(m);
+	if (rc == -1) {
+		/* nothing was sent: spend the key so that it cannot fetch the file */
+		struct transfer_key_grant g;
+		char ignored[128];
+		if (transfer_keys_take(s->env->keys, key, s->ev.event_id, t->seq, &g, ignored,
+			sizeof(ignored)) == 0)
+			transfer_key_grant_clear(&g);
+		OPENSSL_cleanse(key, sizeof(key));
+		snprintf(why, sizeof(why), "message could not be built: %s", err);
+		session_task_failed(s, STATUS_MESSAGE_NOT_BUILT, why);
+		return;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
 	/* until the agent says the file arrived, only the idle timeout applies */
 	struct timeval idle = {s->env->conf->timeout_idle_ms / 1000,
 	    (s->env->conf->timeout_idle_ms % 1000) * 1000};
@@ -717,18 +717,40 @@ session_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The numeric address the control connection reached (no DNS); on failure the registered ip stands in. */
+static void
+session_peer(struct session *s, evutil_socket_t fd)
+{
+	char err[256];
+	size_t errlen = sizeof(err);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int gai;
+	s->peer[0] = '\0';
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+	} else if ((gai = getnameinfo((struct sockaddr *)&ss, len, s->peer, sizeof(s->peer), NULL, 0,
+			NI_NUMERICHOST)) != 0) {
+		snprintf(err, errlen, "%s", gai_strerror(gai));
+		s->peer[0] = '\0';
+	} else {
+		return;
+	}
+	log_detail("event %s: computer %s: peer address unknown (%s); %%AGENTIPADDR%% is the registered ip",
+	    s->eid, s->cid, err);
+}
+
 static void
 session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 	if (what & BEV_EVENT_CONNECTED) {
-		char err[256];
 		log_detail("event %s: connected to computer %s (%s:%d)", s->eid, s->cid, s->comp.host,
 		    s->comp.port);
 		s->parser = wire_parser_new(MAX_REPLY_BODY);
 		if (s->parser == NULL)
 			fatalx("out of memory");
-		(void)err;
+		session_peer(s, bufferevent_getfd(bev));
 		s->state = S_WAIT;
 		session_push(s);
 		return;
@@ -888,17 +910,24 @@ cancel_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 	if (what & BEV_EVENT_CONNECTED) {
-		char err[256];
+		char err[256] = "";
 		struct wire_msg *m = wire_msg_new();
-		if (m == NULL)
-			fatalx("out of memory");
-		ADD("Request", "Cancel");
-		ADD("Event-ID", "%s", s->eid);
-		ADD("Task-Sequence-ID", "%d", s->tasks[s->cur].seq);
-		size_t len;
-		char *buf = wire_build(m, &len);
+		size_t len = 0;
+		char *buf = NULL;
+		if (wire_add(m, "Request", "Cancel", err, sizeof(err)) == -1 ||
+		    wire_add(m, "Event-ID", s->eid, err, sizeof(err)) == -1 ||
+		    wire_addf(m, err, sizeof(err), "Task-Sequence-ID", "%d", s->tasks[s->cur].seq) == -1 ||
+		    (buf = wire_build(m, &len)) == NULL) {
+			/* cannot happen with these values; said plainly if it does */
+			log_warnx("event %s: cancel message could not be built: %s", s->eid,
+			    err[0] != '\0' ? err : "header too long");
+			wire_msg_free(m);
+			bufferevent_free(bev);
+			s->cancel_bev = NULL;
+			return;
+		}
 		bufferevent_write(bev, buf, len);
-		free(buf);
+		wire_buf_free(buf, len);
 		wire_msg_free(m);
 		return;
 	}

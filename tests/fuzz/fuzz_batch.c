@@ -4,7 +4,7 @@
  * loaded again: the hashes must not change (abort otherwise). Not in `make all`.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_batch.c cli/batch.c common/cron.c common/units.c common/log.c \
+ *     tests/fuzz/fuzz_batch.c cli/batch.c common/cron.c common/field.c common/units.c common/log.c \
  *     -lyaml -lcrypto -o build/fuzz_batch
  *   mkdir -p build/fuzz-corpus && cp examples/demo.yaml examples/fleet.yaml build/fuzz-corpus/
  *   build/fuzz_batch -max_total_time=30 -max_len=4096 build/fuzz-corpus

@@ -65,6 +65,33 @@ expect_code "$O.os" -6 "OS-Required mismatch"
 grep -q '^transfer:' "$O.os.err" && fail "the agent fetched a task for another OS"
 ok "run-as not allowed (-7) and OS-Required not met (-6) are refused before any fetch"
 
+# a SendFile without Run-As once ran as run_as.default (root here): now refused, as is one
+# missing any key the agent used to default
+marker=$TESTDIR/ran-without-run-as
+for k in Run-As Interpreter Timeout OS-Required Boot-Env Task-Type ID; do
+	push "$O.drop" --event 120 --drop "$k" --script "$(script drop.sh "touch $marker")"
+	expect_code "$O.drop" -11 "SendFile without $k"
+	assert_eq "$(value "$O.drop" Reply)" Error "reply to a SendFile without $k"
+	assert_eq "$(value "$O.drop" Error)" "SendFile without $k" "Error of a SendFile without $k"
+	grep -q '^transfer:' "$O.drop.err" && fail "the agent fetched a SendFile without $k"
+	[ ! -e "$marker" ] || fail "a SendFile without $k ran"
+done
+grep -q "SendFile without Run-As" "$AGENT_LOG" || fail "the refusal is not in the agent's log"
+push "$O.ctl" --event 121 --run-as "$(printf 'nobody\tx')" --script "$(script drop.sh "touch $marker")"
+expect_code "$O.ctl" -7 "Run-As with a tab"
+assert_eq "$(value "$O.ctl" Error)" 'run-as user refused: run_as "nobody\tx" holds a control character (\t)' "Error of Run-As with a tab"
+[ ! -e "$marker" ] || fail "a Run-As with a tab ran"
+ok "a SendFile missing Run-As (or Interpreter, Timeout, OS-Required, Boot-Env, Task-Type, ID) is refused (-11), not defaulted"
+
+push "$O.env" --event 122 --interpreter "/usr/bin/env sh" --script "$(script env.sh 'echo "run by env as $(id -un)"; exit 3')"
+expect_code "$O.env" 3 "interpreter /usr/bin/env sh"
+grep -q "^run by env as " "$O.env" || fail "output of /usr/bin/env sh: $(cat "$O.env")"
+push "$O.rel" --event 123 --interpreter "python3 -u" --script "$s"
+expect_code "$O.rel" -12 "relative interpreter"
+assert_eq "$(value "$O.rel" Error)" 'interpreter "python3 -u" must start with an absolute path (example: /usr/bin/env python3)' "Error of a relative interpreter"
+grep -q '^transfer:' "$O.rel.err" && fail "the agent fetched for a relative interpreter"
+ok "Interpreter=/usr/bin/env sh runs the script through env (words split, no shell); a relative one is refused before any fetch"
+
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 711 "$TESTDIR" "$AGENT_DIR"
 	push "$O.nb" --event 108 --run-as nobody --script "$(script nb.sh 'id -un; stat -c "%U %a" "$0"')"

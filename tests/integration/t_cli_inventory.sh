@@ -80,6 +80,11 @@ bad 'pgfleet group add: group "web" already exists' group add web
 bad 'pgfleet group add: group name must be 1 to 200 characters long' group add ""
 bad 'pgfleet group members: group "nope" does not exist' group members nope
 bad 'pgfleet computer remove: computer "nope" does not exist' computer remove nope
+# values that reach the wire: control characters and over-long values refused, the value shown escaped
+bad 'pgfleet computer add: --host: host "h\nx" holds a control character (\n)' computer add web-03 --host "$(printf 'h\nx')"
+bad 'pgfleet computer add: --os: os "Linux\tx" holds a control character (\t)' computer add web-03 --host h --os "$(printf 'Linux\tx')"
+long_os=$(printf '%0129d' 0)
+bad "pgfleet computer add: --os: os \"$(printf '%060d' 0)...\" is 129 bytes long, more than 128" computer add web-03 --host h --os "$long_os"
 assert_eq "$(dump)" "$before" "tables after refused commands"
 ok "every bad value exits 2 with its message and writes nothing"
 

@@ -67,6 +67,8 @@ bad 'pgfleet run: --on: empty item (targets are separated by single commas)' run
 bad 'pgfleet run: --at: time "tomorrow" is not now, +DURATION (+10m) or RFC 3339 (2026-12-01T02:00:00Z)' run ops/hello --on web-01 --at tomorrow
 bad 'pgfleet run: --on TARGETS is required' run ops/hello
 bad 'pgfleet run: --bogus: unknown option' run ops/hello --bogus
+bad 'pgfleet run: job name "ops/hello\nx" holds a control character' run "$(printf 'ops/hello\nx')" --on web-01
+bad 'pgfleet run: --on: "label:env=a\tb": label "env=a\tb" holds a control character' run ops/hello --on "$(printf 'label:env=a\tb')"
 bad 'pgfleet status: schedule "abc" is not an id (a positive integer)' status abc
 bad 'pgfleet status: schedule 42 does not exist' status 42
 bad 'pgfleet cancel: schedule 42 does not exist' cancel 42

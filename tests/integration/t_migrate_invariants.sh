@@ -45,6 +45,29 @@ sql "insert into pgfleet.task (job_id, version, seq, script, on_code) select job
 if sql "update pgfleet.event set state = 'lost'" 2>/dev/null; then fail "unknown event state accepted"; fi
 ok "parent_schedule_id unique, on_code and state checks"
 
+# 0006: values that reach the control protocol, with the limits of common/field.h
+refused() { # refused CONSTRAINT SQL
+	rc=0; psql -X -v ON_ERROR_STOP=1 -qAt -c "$2" 2> "$TESTDIR/err" || rc=$?
+	[ "$rc" != 0 ] || fail "accepted: $2"
+	grep -q "violates check constraint \"$1\"" "$TESTDIR/err" || fail "$2: $(cat "$TESTDIR/err")"
+}
+task="insert into pgfleet.task (job_id, version, seq, script, interpreter, run_as, os_required, boot_env) select job_id, 1, 2, 'x'"
+refused task_run_as_wire "$task, '/bin/sh', E'nobody\\nx', null, null from pgfleet.job"
+refused task_run_as_wire "$task, '/bin/sh', repeat('u', 33), null, null from pgfleet.job"
+refused task_run_as_wire "$task, '/bin/sh', '', null, null from pgfleet.job"
+refused task_interpreter_wire "$task, '/' || repeat('i', 17000), null, null, null from pgfleet.job"
+refused task_interpreter_wire "$task, 'python3', null, null, null from pgfleet.job"
+refused task_interpreter_wire "$task, E'/bin/sh\\t-e', null, null, null from pgfleet.job"
+refused task_os_required_wire "$task, '/bin/sh', null, E'Linux\\r', null from pgfleet.job"
+refused task_boot_env_wire "$task, '/bin/sh', null, null, repeat('b', 129) from pgfleet.job"
+sql "$task, '/usr/bin/env python3', repeat('u', 32), repeat('o', 128), '' from pgfleet.job"
+refused computer_host_wire "insert into pgfleet.computer (name, host) values ('web-09', E'h\\nx')"
+refused computer_os_wire "insert into pgfleet.computer (name, host, os) values ('web-09', 'h', E'Linux\\x01')"
+refused computer_boot_env_wire "insert into pgfleet.computer (name, host, boot_env) values ('web-09', 'h', repeat('b', 129))"
+refused computer_name_wire "insert into pgfleet.computer (name, host) values (E'web\\x7f', 'h')"
+assert_eq "$(sql "select code || ' ' || name from pgfleet.status_code where code = -16")" "-16 MESSAGE_NOT_BUILT" "status code -16"
+ok "CHECK constraints refuse control characters and over-long run_as, interpreter, os_required, boot_env, host, os"
+
 # rows due 5 and 6 months ahead land in the default partition until their months exist
 sql "insert into pgfleet.status_log (event_id, status_code, at) values
 	(1, 0, now() + interval '5 months'), (2, 1, now() + interval '5 months'), (3, 2, now() + interval '6 months')"

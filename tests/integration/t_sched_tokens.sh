@@ -2,7 +2,8 @@
 # Custom tokens rendered by the worker against the database: %#!table@column%
 # (the target's row, allow-listed table and column), %#^!table@column% (first
 # row), %#*"SQL"% (read-only, statement timeout, $1 = computer id) when
-# tokens.sql is on; a table not on the allow-list fails the task with
+# tokens.sql is on; %AGENTIPADDR% is the connection's peer address, not the
+# registered ip; a table not on the allow-list fails the task with
 # RENDER_FAILED (-9) and nothing is sent to the agent.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
@@ -24,6 +25,16 @@ for n in agent-1 agent-2; do
 	assert_eq "$got" "$want" "custom tokens of $n"
 done
 ok "table, first-row and SQL tokens rendered from the database"
+
+# %AGENTIPADDR% is the address the worker's connection reached, not the registered ip;
+# %COMPNAME% and %NAME% are both the registered name
+sql "update pgfleet.computer set ip = '10.9.9.9' where name = 'agent-1'"
+job_add builtins 'echo "addr=%AGENTIPADDR% comp=%COMPNAME% name=%NAME% host=%IPNAME%"'
+sid=$(schedule_add builtins '{"computers": ["agent-1"]}')
+wait_schedule "$sid" 30
+assert_eq "$(sql "select output from pgfleet.status_log where schedule_id = $sid and status_code = 0")" \
+	"addr=127.0.0.1 comp=agent-1 name=agent-1 host=127.0.0.1" "built-in computer tokens"
+ok "%AGENTIPADDR% is the connection's peer address (127.0.0.1, not the registered 10.9.9.9); %COMPNAME% the registered name"
 
 job_add forbidden 'echo %#!secrets@password%'
 sid=$(schedule_add forbidden '{"computers": ["agent-1"]}')

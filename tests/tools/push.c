@@ -142,8 +142,9 @@ parse(int argc, char **argv)
 }
 
 #define ADD(k, ...) do { \
-	if (o.drop == NULL || strcmp(o.drop, k) != 0) \
-		(void)wire_addf(m, err, sizeof(err), k, __VA_ARGS__); \
+	if ((o.drop == NULL || strcmp(o.drop, k) != 0) && \
+	    wire_addf(m, err, sizeof(err), k, __VA_ARGS__) == -1) \
+		die("request cannot be built: %s", err); \
 } while (0)
 
 static struct wire_msg *
@@ -266,6 +267,8 @@ on_event(struct bufferevent *b, short what, void *arg)
 		struct wire_msg *m = build_request();
 		size_t len;
 		char *buf = wire_build(m, &len);
+		if (buf == NULL)
+			die("%s", "request over the header limit");
 		bufferevent_write(b, buf, len);
 		wire_buf_free(buf, len);
 		wire_msg_free(m);

@@ -134,7 +134,7 @@ START_TEST(test_args_names_and_labels_refuse_bad_values)
 	char buf[64], *k, *v;
 	ck_assert_int_eq(args_name("group", "web servers/eu", err, sizeof(err)), 0);
 	ck_assert_int_eq(args_name("group", "a\tb", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "group name \"a\tb\" holds a control character");
+	ck_assert_str_eq(err, "group name \"a\\tb\" holds a control character");
 	ck_assert_int_eq(args_name("job", "", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "job name must be 1 to 200 characters long");
 	ck_assert_int_eq(args_label("env=prod=x", buf, sizeof(buf), &k, &v, err, sizeof(err)), 0);
@@ -143,7 +143,7 @@ START_TEST(test_args_names_and_labels_refuse_bad_values)
 	ck_assert_int_eq(args_label("env", buf, sizeof(buf), &k, &v, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "label \"env\": expected KEY=VALUE");
 	ck_assert_int_eq(args_label("e\nv=1", buf, sizeof(buf), &k, &v, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "label \"e\nv=1\" holds a control character");
+	ck_assert_str_eq(err, "label \"e\\nv=1\" holds a control character");
 	char longer[80];
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';

@@ -634,7 +634,78 @@ START_TEST(test_batch_refuses_bad_on_failure_and_on_code)
 		      "or stop)\n"
 		      "b.yaml:6:29: on_code: \"x\" is not an integer\n"
 		      "b.yaml:6:47: on_code: code 4 is given twice\n"
-		      "b.yaml:7:22: interpreter: \"bash\" must be an absolute path (example: /bin/bash)\n");
+		      "b.yaml:7:22: interpreter \"bash\" must start with an absolute path (example: "
+		      "/usr/bin/env python3)\n");
+}
+END_TEST
+
+/* The values that reach the control protocol: "nobody\nx" once made the worker drop Run-As. */
+START_TEST(test_batch_refuses_control_characters_in_values_that_reach_the_wire)
+{
+	expect_errors("computers:\n"
+		      "  - {name: web-01, host: \"web\\x01\", os: \"Linux\\n\", boot_env: \"a\\tb\"}\n"
+		      "jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - script: x\n"
+		      "        run_as: \"nobody\\nx\"\n"
+		      "        os_required: \"Linux\\r\"\n"
+		      "        boot_env: \"Prod\\x7f\"\n"
+		      "        interpreter: \"/bin/sh\\e\"\n",
+		      "b.yaml:2:26: host \"web\\x01\" holds a control character (\\x01)\n"
+		      "b.yaml:2:41: os \"Linux\\n\" holds a control character (\\n)\n"
+		      "b.yaml:2:62: boot_env \"a\\tb\" holds a control character (\\t)\n"
+		      "b.yaml:7:17: run_as \"nobody\\nx\" holds a control character (\\n)\n"
+		      "b.yaml:8:22: os_required \"Linux\\r\" holds a control character (\\r)\n"
+		      "b.yaml:9:19: boot_env \"Prod\\x7f\" holds a control character (\\x7f)\n"
+		      "b.yaml:10:22: interpreter \"/bin/sh\\x1b\" holds a control character (\\x1b)\n");
+}
+END_TEST
+
+START_TEST(test_batch_refuses_an_interpreter_of_17001_bytes_and_long_values)
+{
+	static const char head[] = "jobs:\n"
+				   "  - name: j\n"
+				   "    tasks:\n"
+				   "      - script: x\n"
+				   "        run_as: a-user-name-that-is-33-bytes-long\n"
+				   "        os_required: ";
+	char *text = malloc(40000), *p = text;
+	p += sprintf(p, "%s", head);
+	memset(p, 'L', 129);
+	p += 129;
+	p += sprintf(p, "\n        interpreter: /");
+	memset(p, 'i', 17000);
+	p += 17000;
+	sprintf(p, "\n");
+	struct batch *b = (struct batch *)1;
+	struct batch_errors e = {0};
+	ck_assert_int_eq(batch_load(wfile("b.yaml", text), &b, &e), -1);
+	ck_assert_ptr_null(b);
+	char *got = errors_text(&e);
+	char want[1024], sixty[61];
+	memset(sixty, 'L', 60);
+	sixty[60] = '\0';
+	snprintf(want, sizeof(want),
+	    "b.yaml:5:17: run_as \"a-user-name-that-is-33-bytes-long\" is 33 bytes long, more than 32\n"
+	    "b.yaml:6:22: os_required \"%s...\" is 129 bytes long, more than 128\n"
+	    "b.yaml:7:22: interpreter \"/iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii...\" is 17001 "
+	    "bytes long, more than 1024\n", sixty);
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(text);
+	batch_errors_free(&e);
+}
+END_TEST
+
+START_TEST(test_batch_accepts_an_interpreter_with_arguments)
+{
+	struct batch *b = load_ok("b.yaml", "jobs:\n"
+					    "  - name: j\n"
+					    "    tasks:\n"
+					    "      - {script: x, interpreter: /usr/bin/env python3, run_as: deploy}\n");
+	ck_assert_str_eq(b->jobs[0].tasks[0].interpreter, "/usr/bin/env python3");
+	batch_free(b);
 }
 END_TEST
 
@@ -1069,6 +1140,9 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_refuses_empty_or_missing_task_list);
 	tcase_add_test(tc, test_batch_refuses_bad_success_codes);
 	tcase_add_test(tc, test_batch_refuses_bad_on_failure_and_on_code);
+	tcase_add_test(tc, test_batch_refuses_control_characters_in_values_that_reach_the_wire);
+	tcase_add_test(tc, test_batch_refuses_an_interpreter_of_17001_bytes_and_long_values);
+	tcase_add_test(tc, test_batch_accepts_an_interpreter_with_arguments);
 	tcase_add_test(tc, test_batch_reports_yaml_syntax_error);
 	tcase_add_test(tc, test_batch_refuses_invalid_utf8);
 	tcase_add_test(tc, test_batch_refuses_aliases);

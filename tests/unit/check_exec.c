@@ -631,6 +631,29 @@ START_TEST(test_exec_named_interpreter_is_used)
 }
 END_TEST
 
+START_TEST(test_exec_interpreter_with_arguments_is_split_without_a_shell)
+{
+	/* "/usr/bin/env sh" was once exec'd as one path: -12, no such file */
+	struct exec_req req;
+	struct exec_result r;
+	default_req(&req);
+	req.interpreter = "/usr/bin/env sh";
+	write_script("echo \"ran by env, \\$0 is $(basename \"$0\")\"; exit 3\n");
+	run_req(&req, &r);
+	ck_assert_int_eq(r.status_code, 3);
+	ck_assert_str_eq(r.output, "ran by env, $0 is rx.sh\n");
+	exec_result_clear(&r);
+	/* each word is one argument: -e reaches sh and stops the script at false */
+	default_req(&req);
+	req.interpreter = "  /bin/sh   -e ";
+	write_script("false\necho not reached\n");
+	run_req(&req, &r);
+	ck_assert_int_eq(r.status_code, 1);
+	ck_assert_str_eq(r.output, "");
+	exec_result_clear(&r);
+}
+END_TEST
+
 START_TEST(test_exec_refuses_bad_requests)
 {
 	struct exec_req req;
@@ -638,7 +661,12 @@ START_TEST(test_exec_refuses_bad_requests)
 	default_req(&req);
 	req.interpreter = "bash";
 	ck_assert_int_eq(exec_start(&req, &p, err, sizeof(err)), STATUS_AGENT_ERROR);
-	ck_assert_str_eq(err, "interpreter \"bash\" is not an absolute path");
+	ck_assert_str_eq(err, "interpreter \"bash\" must start with an absolute path (example: "
+			      "/usr/bin/env python3)");
+	default_req(&req);
+	req.interpreter = "/bin/sh\t-e";
+	ck_assert_int_eq(exec_start(&req, &p, err, sizeof(err)), STATUS_AGENT_ERROR);
+	ck_assert_str_eq(err, "interpreter \"/bin/sh\\t-e\" holds a control character (\\t)");
 	default_req(&req);
 	req.max_output = 10;
 	ck_assert_int_eq(exec_start(&req, &p, err, sizeof(err)), STATUS_AGENT_ERROR);
@@ -736,6 +764,7 @@ exec_suite(void)
 	tcase_add_test(tc, test_exec_script_runs_in_its_own_session);
 	tcase_add_test(tc, test_exec_missing_interpreter_is_agent_error);
 	tcase_add_test(tc, test_exec_named_interpreter_is_used);
+	tcase_add_test(tc, test_exec_interpreter_with_arguments_is_split_without_a_shell);
 	tcase_add_test(tc, test_exec_refuses_bad_requests);
 	tcase_add_test(tc, test_exec_missing_temp_dir_is_agent_error);
 	tcase_add_test(tc, test_exec_requirements);

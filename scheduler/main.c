@@ -312,17 +312,28 @@ sched_reload(struct sched *s)
 		conf_errors_free(&errs);
 		return;
 	}
-	/* workers keep the config they were forked with until they are restarted */
-	log_msg(LOG_NOTICE, "reload: configuration reread; worker settings apply to new workers");
 	conf_reload_scheduler(s->conf, fresh, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_warnx("reload: %s", errs.msg[i]);
 	conf_errors_free(&errs);
 	log_setlevel(fresh->log_level);
+	int changed = conf_changed_scheduler(s->conf, fresh);
+	if (pool_set_restart_limit(s->pool, fresh->restart_limit_count,
+	    fresh->restart_limit_window_ms) == -1)
+		log_warnx("reload: out of memory for restart_limit, keeping the running one");
 	/* the pool's forks read s->conf: keep it valid until the swap */
 	struct conf_scheduler *old = s->conf;
 	s->conf = fresh;
 	conf_free_scheduler(old);
+	/* a worker keeps the config it was forked with: roll them, each running
+	 * one finishing its sessions while a new one takes new events */
+	if (changed > 0 && !s->draining) {
+		int rolled = pool_roll(s->pool);
+		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed; %d workers rolled onto it",
+		    changed, rolled);
+	} else {
+		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed", changed);
+	}
 }
 
 static void

@@ -236,8 +236,10 @@ sched_heartbeat(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	int held = pool_inflight(s->pool);
-	if (held == 0)
+	if (held == 0) {
+		db_watch(s);
 		return;
+	}
 	int64_t *ids = malloc((size_t)held * sizeof(*ids));
 	if (ids == NULL)
 		fatalx("out of memory");

@@ -82,6 +82,8 @@ static const struct conf_key scheduler_keys[] = {
 	{"transfer.port_range", T_PORTS, S(transfer_ports), "20000-20999", F_RESTART, 0, 0},
 	{"transfer.advertise", T_STR, S(transfer_advertise), "127.0.0.1", F_RESTART, 0, 0},
 	{"transfer.key_ttl", T_DURATION, S(transfer_key_ttl_ms), "30s", 0, MS_S, 3600 * MS_S},
+	{"transfer.request_timeout", T_DURATION, S(transfer_request_timeout_ms), "10s", 0, 1, 3600 * MS_S},
+	{"transfer.idle_timeout", T_DURATION, S(transfer_idle_timeout_ms), "60s", 0, 1, MS_D},
 	{"agent_port", T_INT, S(agent_port), "4020", 0, 1, 65535},
 	{"timeouts.connect", T_DURATION, S(timeout_connect_ms), "5s", 0, 1, 3600 * MS_S},
 	{"timeouts.handshake", T_DURATION, S(timeout_handshake_ms), "5s", 0, 1, 3600 * MS_S},
@@ -1468,6 +1470,19 @@ conf_reload_scheduler(struct conf_scheduler *running, struct conf_scheduler *fre
 {
 	return conf_reload(scheduler_keys, NKEYS(scheduler_keys), (char *)running, (char *)fresh,
 	    fresh->path, warns);
+}
+
+int
+conf_changed_scheduler(const struct conf_scheduler *a, const struct conf_scheduler *b)
+{
+	int n = 0;
+	for (size_t i = 0; i < NKEYS(scheduler_keys); i++) {
+		const struct conf_key *k = &scheduler_keys[i];
+		if (!(k->flags & F_RESTART) &&
+		    !field_eq(k->type, (const char *)a + k->off, (const char *)b + k->off))
+			n++;
+	}
+	return n;
 }
 
 int

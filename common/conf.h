@@ -78,6 +78,8 @@ struct conf_scheduler {
 	struct conf_port_range transfer_ports;
 	char *transfer_advertise;
 	long long transfer_key_ttl_ms;
+	long long transfer_request_timeout_ms;	/* accept to a complete fetch request */
+	long long transfer_idle_timeout_ms;	/* no progress while sending a file */
 	int agent_port;
 	long long timeout_connect_ms;
 	long long timeout_handshake_ms;
@@ -143,6 +145,11 @@ void conf_free_agent(struct conf_agent *c);
  */
 int conf_reload_scheduler(struct conf_scheduler *running, struct conf_scheduler *fresh,
     struct conf_errors *warns);
+/*
+ * The number of reloadable keys (those without F_RESTART) whose values differ
+ * between a and b: 0 means a reload changes nothing a worker would see.
+ */
+int conf_changed_scheduler(const struct conf_scheduler *a, const struct conf_scheduler *b);
 int conf_reload_agent(struct conf_agent *running, struct conf_agent *fresh,
     struct conf_errors *warns);
 

@@ -18,9 +18,17 @@ static const char SQL_CLAIM[] =
     "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code"
     " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond')";
 
+/* Only the events our running workers hold: one whose worker is gone must
+ * lose its lease, not keep it forever. */
 static const char SQL_HEARTBEAT[] =
     "UPDATE pgfleet.event SET lease_until = now() + $2::bigint * interval '1 millisecond'"
-    " WHERE lease_owner = $1 AND state = 'running'";
+    " WHERE lease_owner = $1 AND state = 'running' AND event_id = ANY ($3::bigint[])";
+
+/* The lease ends now, so that reclaim_leases takes the event back as for a
+ * dead scheduler: another attempt, or LEASE_LOST after max_attempts. */
+static const char SQL_ABANDON[] =
+    "UPDATE pgfleet.event SET lease_until = now() - interval '1 millisecond'"
+    " WHERE lease_owner = $1 AND state = 'running' AND event_id = ANY ($2::bigint[])";
 
 static const char SQL_RELEASE[] = "SELECT pgfleet.release_event($1::bigint, $2)";
 
@@ -91,18 +99,60 @@ claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
 	return 0;
 }
 
+/* A PostgreSQL array literal of ids, "{1,2,3}"; NULL out of memory. */
+static char *
+ids_array(const int64_t *ids, int n)
+{
+	size_t len = 3 + (size_t)n * 21;
+	char *buf = malloc(len), *p = buf;
+	if (buf == NULL)
+		return NULL;
+	*p++ = '{';
+	for (int i = 0; i < n; i++)
+		p += snprintf(p, len - (size_t)(p - buf), "%s%" PRId64, i > 0 ? "," : "", ids[i]);
+	*p++ = '}';
+	*p = '\0';
+	return buf;
+}
+
+/* Run an UPDATE over a list of our events; returns rows changed or -1. */
+static int
+claim_update_ids(struct db *db, const char *sql, const char *owner, const char *extra,
+    const int64_t *ids, int n, char *err, size_t errlen)
+{
+	char *arr = ids_array(ids, n);
+	if (arr == NULL) {
+		snprintf(err, errlen, "out of memory for %d event ids", n);
+		return -1;
+	}
+	const char *params[] = {owner, extra != NULL ? extra : arr, arr};
+	struct db_result *res;
+	int rc = db_exec(db, &res, sql, extra != NULL ? 3 : 2, params, err, errlen);
+	free(arr);
+	if (rc == -1)
+		return -1;
+	int changed = (int)db_cmd_tuples(res);
+	db_result_free(res);
+	return changed;
+}
+
 int
-claim_heartbeat(struct db *db, const char *owner, long long lease_ms, char *err, size_t errlen)
+claim_heartbeat(struct db *db, const char *owner, long long lease_ms, const int64_t *ids, int n,
+    char *err, size_t errlen)
 {
 	char slease[24];
+	if (n == 0)
+		return 0;
 	snprintf(slease, sizeof(slease), "%lld", lease_ms);
-	const char *params[] = {owner, slease};
-	struct db_result *res;
-	if (db_exec(db, &res, SQL_HEARTBEAT, 2, params, err, errlen) == -1)
-		return -1;
-	int n = (int)db_cmd_tuples(res);
-	db_result_free(res);
-	return n;
+	return claim_update_ids(db, SQL_HEARTBEAT, owner, slease, ids, n, err, errlen);
+}
+
+int
+claim_abandon(struct db *db, const char *owner, const int64_t *ids, int n, char *err, size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	return claim_update_ids(db, SQL_ABANDON, owner, NULL, ids, n, err, errlen);
 }
 
 int

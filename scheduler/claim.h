@@ -19,8 +19,15 @@ struct db;
  * "Processing scheduled event" line for each. Returns 0 or -1. */
 int claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
     struct ipc_event *out, int *n, char *err, size_t errlen);
-/* Extend every lease we own. Returns the number of events, or -1. */
-int claim_heartbeat(struct db *db, const char *owner, long long lease_ms, char *err, size_t errlen);
+/* Extend the leases of ids[0..n), the events our running workers hold (only
+ * those: an event we own that no worker runs must lose its lease). Returns
+ * the number of events renewed, or -1. */
+int claim_heartbeat(struct db *db, const char *owner, long long lease_ms, const int64_t *ids, int n,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
+/* End the leases of ids[0..n) now (their worker died and none took them
+ * over), for claim_reclaim to give them another attempt. Returns how many, or -1. */
+int claim_abandon(struct db *db, const char *owner, const int64_t *ids, int n, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
 /* Hand one event back as pending (drain). Returns 0 or -1. */
 int claim_release(struct db *db, const char *owner, int64_t event_id, char *err, size_t errlen);
 /* Take back expired leases. Returns how many, or -1. */

@@ -46,6 +46,7 @@ struct sched {
 	struct event *ev_janitor;
 	int draining;
 	int stopping;
+	int exit_code;
 };
 
 static void
@@ -60,6 +61,7 @@ usage(FILE *f)
 
 static void sched_tick_now(struct sched *s);
 static void db_readable(evutil_socket_t fd, short what, void *arg);
+static void db_watch(struct sched *s);
 
 static void
 worker_entry(int slot, int fd, void *arg)
@@ -88,12 +90,44 @@ on_released(int64_t event_id, void *arg)
 		log_warnx("event %" PRId64 ": release: %s", event_id, err);
 }
 
+/* A worker died and none took its events over: their leases end now and they
+ * go back as another attempt (or LEASE_LOST after max_attempts), at once
+ * rather than when the lease would have run out. Should the database be
+ * unreachable, the heartbeat no longer renews them, so they expire anyway. */
+static void
+on_abandoned(int slot, const int64_t *ids, int n, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	int ended = claim_abandon(s->db, s->owner, ids, n, err, sizeof(err));
+	if (ended == -1) {
+		log_warnx("worker %d: %d events: ending their leases: %s; they expire within %lld ms",
+		    slot, n, err, s->conf->lease_ms);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		log_msg(LOG_NOTICE, "event %" PRId64 ": its worker %d is gone, lease ended", ids[i], slot);
+	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
+		log_warnx("reclaim: %s", err);
+	db_watch(s);
+	if (!s->draining)
+		sched_tick_now(s);
+}
+
 static void
 on_give_up(int slot, void *arg)
 {
 	struct sched *s = arg;
-	log_msg(LOG_ERROR, "worker %d is gone for good; %d of %d workers left", slot,
-	    pool_live(s->pool), s->conf->workers);
+	int live = pool_live(s->pool);
+	log_msg(LOG_ERROR, "worker %d is not restarted for now; %d of %d workers left", slot, live,
+	    s->conf->workers);
+	if (live == 0 && !s->stopping && !s->draining) {
+		/* nothing can run here: say so and let the service manager restart us */
+		log_msg(LOG_ERROR, "no live worker left: exiting with code 1");
+		s->stopping = 1;
+		s->exit_code = 1;
+		event_base_loopbreak(s->base);
+	}
 }
 
 static void
@@ -201,9 +235,19 @@ sched_heartbeat(evutil_socket_t fd, short what, void *arg)
 	char err[512];
 	(void)fd;
 	(void)what;
-	if (pool_inflight(s->pool) > 0 &&
-	    claim_heartbeat(s->db, s->owner, s->conf->lease_ms, err, sizeof(err)) == -1)
+	int held = pool_inflight(s->pool);
+	if (held == 0) {
+		db_watch(s);
+		return;
+	}
+	int64_t *ids = malloc((size_t)held * sizeof(*ids));
+	if (ids == NULL)
+		fatalx("out of memory");
+	int n = pool_live_events(s->pool, ids, held);
+	if (n > 0 && claim_heartbeat(s->db, s->owner, s->conf->lease_ms, ids, n, err,
+	    sizeof(err)) == -1)
 		log_warnx("heartbeat: %s", err);
+	free(ids);
 	db_watch(s);
 }
 
@@ -270,17 +314,28 @@ sched_reload(struct sched *s)
 		conf_errors_free(&errs);
 		return;
 	}
-	/* workers keep the config they were forked with until they are restarted */
-	log_msg(LOG_NOTICE, "reload: configuration reread; worker settings apply to new workers");
 	conf_reload_scheduler(s->conf, fresh, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_warnx("reload: %s", errs.msg[i]);
 	conf_errors_free(&errs);
 	log_setlevel(fresh->log_level);
+	int changed = conf_changed_scheduler(s->conf, fresh);
+	if (pool_set_restart_limit(s->pool, fresh->restart_limit_count,
+	    fresh->restart_limit_window_ms) == -1)
+		log_warnx("reload: out of memory for restart_limit, keeping the running one");
 	/* the pool's forks read s->conf: keep it valid until the swap */
 	struct conf_scheduler *old = s->conf;
 	s->conf = fresh;
 	conf_free_scheduler(old);
+	/* a worker keeps the config it was forked with: roll them, each running
+	 * one finishing its sessions while a new one takes new events */
+	if (changed > 0 && !s->draining) {
+		int rolled = pool_roll(s->pool);
+		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed; %d workers rolled onto it",
+		    changed, rolled);
+	} else {
+		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed", changed);
+	}
 }
 
 static void
@@ -316,13 +371,13 @@ sched_stop(struct sched *s)
 	int64_t ids[4096];
 	int n = pool_held_events(s->pool, ids, 4096);
 	pool_shutdown(s->pool, 0);
-	for (int tries = 0; pool_live(s->pool) > 0 && tries < 100; tries++) {
+	for (int tries = 0; pool_procs(s->pool) > 0 && tries < 100; tries++) {
 		usleep(50000);
 		pool_reap(s->pool);
 	}
-	if (pool_live(s->pool) > 0) {
+	if (pool_procs(s->pool) > 0) {
 		pool_shutdown(s->pool, 1);
-		while (pool_live(s->pool) > 0) {
+		while (pool_procs(s->pool) > 0) {
 			usleep(20000);
 			pool_reap(s->pool);
 		}
@@ -394,7 +449,8 @@ main(int argc, char **argv)
 	if (s.base == NULL)
 		fatalx("event_base_new failed");
 	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
-	    .on_released = on_released, .on_give_up = on_give_up, .arg = &s};
+	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
+	    .arg = &s};
 	s.pool = pool_new(s.base, s.conf->workers, s.conf->sessions_per_worker,
 	    s.conf->restart_limit_count, s.conf->restart_limit_window_ms, &cb);
 	if (s.pool == NULL)
@@ -446,5 +502,5 @@ main(int argc, char **argv)
 	event_base_free(s.base);
 	conf_free_scheduler(s.conf);
 	log_close();
-	return 0;
+	return s.exit_code;
 }

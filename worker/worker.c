@@ -239,6 +239,19 @@ worker_sigterm(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/* A fetch that failed: the agent reports it with its event; this line says
+ * why on our side. Peers that never authenticated only at debug level, so
+ * that a flood of them cannot fill the log. */
+static void
+on_transfer(const struct transfer_result *r, void *arg)
+{
+	(void)arg;
+	if (r->ok)
+		return;
+	log_msg(r->authorized ? LOG_WARNING : LOG_DEBUG, "transfer from %s%s%s: %s", r->addr,
+	    r->peer[0] != '\0' ? " " : "", r->peer, r->error != NULL ? r->error : "failed");
+}
+
 static void
 worker_policy(struct worker *w)
 {
@@ -302,6 +315,9 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	    conf->transfer_ports.hi, conf->transfer_advertise, w.keys, err, sizeof(err));
 	if (w.serve == NULL)
 		fatalx("transfer: %s", err);
+	transfer_serve_set_timeouts(w.serve, conf->transfer_request_timeout_ms,
+	    conf->transfer_idle_timeout_ms);
+	transfer_serve_set_callback(w.serve, on_transfer, &w);
 
 	w.env.base = w.base;
 	w.env.db = w.db;

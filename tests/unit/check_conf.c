@@ -173,6 +173,8 @@ START_TEST(test_conf_scheduler_defaults_filled)
 	ck_assert_int_eq(c->transfer_ports.hi, 20999);
 	ck_assert_str_eq(c->transfer_advertise, "127.0.0.1");
 	ck_assert_int_eq(c->transfer_key_ttl_ms, 30000);
+	ck_assert_int_eq(c->transfer_request_timeout_ms, 10000);
+	ck_assert_int_eq(c->transfer_idle_timeout_ms, 60000);
 	ck_assert_int_eq(c->agent_port, 4020);
 	ck_assert_int_eq(c->timeout_connect_ms, 5000);
 	ck_assert_int_eq(c->timeout_handshake_ms, 5000);
@@ -213,6 +215,8 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	    "  port_range: 21000-21099\n"
 	    "  advertise: 10.0.0.5\n"
 	    "  key_ttl: 45s\n"
+	    "  request_timeout: 1500ms\n"
+	    "  idle_timeout: 2m\n"
 	    "agent_port: 4021\n"
 	    "timeouts: {connect: 3s, handshake: 4s, idle: 2m}\n"
 	    "retry: {max: 7, backoff: 2s, max_backoff: 5m}\n"
@@ -242,6 +246,8 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	ck_assert_int_eq(c->transfer_ports.hi, 21099);
 	ck_assert_str_eq(c->transfer_advertise, "10.0.0.5");
 	ck_assert_int_eq(c->transfer_key_ttl_ms, 45000);
+	ck_assert_int_eq(c->transfer_request_timeout_ms, 1500);
+	ck_assert_int_eq(c->transfer_idle_timeout_ms, 120000);
 	ck_assert_int_eq(c->agent_port, 4021);
 	ck_assert_int_eq(c->timeout_connect_ms, 3000);
 	ck_assert_int_eq(c->timeout_handshake_ms, 4000);
@@ -738,6 +744,24 @@ START_TEST(test_conf_reload_keeps_restart_only_values)
 }
 END_TEST
 
+START_TEST(test_conf_changed_counts_only_reloadable_keys)
+{
+	struct conf_scheduler *a, *b;
+	ck_assert_int_eq(conf_load_scheduler(yaml("a.yaml", TLS "workers: 4\n"
+	    "return_codes: {100: failure}\n"), &a, &errs), 0);
+	ck_assert_int_eq(conf_load_scheduler(yaml("b.yaml", TLS "workers: 8\n"
+	    "return_codes: {100: success}\ntransfer: {request_timeout: 1s}\n"), &b, &errs), 0);
+	ck_assert_int_eq(conf_changed_scheduler(a, b), 2);   /* workers is restart-only */
+	ck_assert_int_eq(conf_changed_scheduler(a, a), 0);
+	conf_free_scheduler(b);
+	ck_assert_int_eq(conf_load_scheduler(yaml("c.yaml", TLS "workers: 8\n"
+	    "return_codes: {100: failure}\n"), &b, &errs), 0);
+	ck_assert_int_eq(conf_changed_scheduler(a, b), 0);
+	conf_free_scheduler(a);
+	conf_free_scheduler(b);
+}
+END_TEST
+
 START_TEST(test_conf_reload_agent_keeps_listen_applies_run_as)
 {
 	struct conf_agent *old, *fresh;
@@ -827,6 +851,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_conf_caps_the_number_of_errors);
 	tcase_add_test(tc, test_conf_refuses_missing_file);
 	tcase_add_test(tc, test_conf_reload_keeps_restart_only_values);
+	tcase_add_test(tc, test_conf_changed_counts_only_reloadable_keys);
 	tcase_add_test(tc, test_conf_reload_agent_keeps_listen_applies_run_as);
 	tcase_add_test(tc, test_conf_agent_user_allowed);
 	tcase_add_test(tc, test_conf_free_null_is_fine);

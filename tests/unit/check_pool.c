@@ -1,5 +1,9 @@
-/* Unit tests for scheduler/pool: dispatch, done, a dead worker's events go to its successor. */
+/* Unit tests for scheduler/pool: dispatch, done, a dead worker's events go to
+ * its successor; past the restart limit they are handed back and the slot
+ * starts again once the window has passed (on an injected clock); a reload's
+ * roll retires workers without losing their events. */
 #include <check.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +203,287 @@ START_TEST(test_pool_gives_up_on_a_worker_that_keeps_dying)
 }
 END_TEST
 
+START_TEST(test_pool_restart_wait_counts_starts_within_the_window)
+{
+	long long starts[] = {1000, 2000, 3000};
+	ck_assert_int_eq(pool_restart_wait(starts, 0, 3, 5000, 3000), 0);
+	ck_assert_int_eq(pool_restart_wait(starts, 2, 3, 5000, 3000), 0);   /* under the limit */
+	ck_assert_int_eq(pool_restart_wait(starts, 3, 3, 5000, 3000), 3000); /* 1000 leaves at 6000 */
+	ck_assert_int_eq(pool_restart_wait(starts, 3, 3, 5000, 5999), 1);
+	ck_assert_int_eq(pool_restart_wait(starts, 3, 3, 5000, 6000), 0);
+	ck_assert_int_eq(pool_restart_wait(starts, 3, 2, 5000, 3000), 4000); /* 2000 must leave */
+	ck_assert_int_eq(pool_restart_wait(starts, 3, 1, 5000, 9000), 0);
+}
+END_TEST
+
+/* A worker that answers every event with done, except event 13: it dies on it. */
+static void
+poison_worker(int slot, int fd, void *arg)
+{
+	(void)slot;
+	(void)arg;
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	struct ipc_msg msg;
+	char err[128];
+	for (;;) {
+		int r;
+		while ((r = ipc_take(in, &msg, err, sizeof(err))) == 1) {
+			struct ipc_event ev;
+			if (msg.type != IPC_EVENT || ipc_get(&msg, &ev, sizeof(ev)) == -1)
+				fake_exit(in, out, 2);
+			if (ev.event_id == 13)
+				fake_exit(in, out, 5);
+			struct ipc_done d = {.event_id = ev.event_id};
+			ipc_compose(out, IPC_DONE, &d, sizeof(d));
+			evbuffer_write(out, fd);
+		}
+		if (r == -1 || evbuffer_read(in, fd, 4096) <= 0)
+			fake_exit(in, out, 0);
+	}
+}
+
+/* A worker that holds its events until each is cancelled (done with -8);
+ * once told to drain, it exits as soon as it holds none. */
+static void
+holding_worker(int slot, int fd, void *arg)
+{
+	(void)slot;
+	(void)arg;
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	struct ipc_msg msg;
+	char err[128];
+	int64_t held[16];
+	int n = 0, draining = 0;
+	for (;;) {
+		int r;
+		while ((r = ipc_take(in, &msg, err, sizeof(err))) == 1) {
+			struct ipc_event ev;
+			struct ipc_event_ref ref;
+			if (msg.type == IPC_EVENT && ipc_get(&msg, &ev, sizeof(ev)) == 0 && n < 16) {
+				held[n++] = ev.event_id;
+			} else if (msg.type == IPC_CANCEL && ipc_get(&msg, &ref, sizeof(ref)) == 0) {
+				for (int i = 0; i < n; i++) {
+					if (held[i] == ref.event_id) {
+						struct ipc_done d = {.event_id = ref.event_id, .status_code = -8};
+						ipc_compose(out, IPC_DONE, &d, sizeof(d));
+						evbuffer_write(out, fd);
+						held[i] = held[--n];
+						break;
+					}
+				}
+			} else if (msg.type == IPC_DRAIN) {
+				draining = 1;
+			} else {
+				fake_exit(in, out, 2);
+			}
+			if (draining && n == 0)
+				fake_exit(in, out, 0);
+		}
+		if (r == -1 || evbuffer_read(in, fd, 4096) <= 0)
+			fake_exit(in, out, 0);
+	}
+}
+
+struct watch {
+	struct event_base *base;
+	int64_t done[16];
+	int codes[16];
+	int ndone;
+	int64_t abandoned[16];
+	int nabandoned;
+	int gave_up;
+	long long now; /* the pool's clock */
+};
+
+static void
+watch_done(const struct ipc_done *d, void *arg)
+{
+	struct watch *w = arg;
+	if (w->ndone < 16) {
+		w->codes[w->ndone] = d->status_code;
+		w->done[w->ndone++] = d->event_id;
+	}
+}
+
+static void
+watch_abandoned(int slot, const int64_t *ids, int n, void *arg)
+{
+	struct watch *w = arg;
+	(void)slot;
+	for (int i = 0; i < n && w->nabandoned < 16; i++)
+		w->abandoned[w->nabandoned++] = ids[i];
+}
+
+static void
+watch_give_up(int slot, void *arg)
+{
+	struct watch *w = arg;
+	(void)slot;
+	w->gave_up++;
+}
+
+static long long
+watch_clock(void *arg)
+{
+	return ((struct watch *)arg)->now;
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+static long long
+real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Turn the loop until cond holds; 1, or 0 after a 10 s deadline. */
+static int
+run_until(struct event_base *base, int (*cond)(struct pool *, struct watch *), struct pool *p,
+    struct watch *w)
+{
+	struct event *t = event_new(base, -1, EV_PERSIST, tick, NULL);
+	struct timeval tv = {0, 50000};
+	event_add(t, &tv);
+	long long end = real_ms() + 10000;
+	int ok;
+	while (!(ok = cond(p, w)) && real_ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+	return ok;
+}
+
+static int
+gave_up_once(struct pool *p, struct watch *w)
+{
+	(void)p;
+	return w->gave_up == 1;
+}
+
+static int
+fifteen_done(struct pool *p, struct watch *w)
+{
+	(void)p;
+	return w->ndone == 2 && w->done[1] == 15;
+}
+
+static void
+stop_pool(struct pool *p)
+{
+	pool_shutdown(p, 1);
+	while (pool_procs(p) > 0) {
+		usleep(10000);
+		pool_reap(p);
+	}
+}
+
+START_TEST(test_pool_hands_back_events_of_given_up_slot_and_restarts_after_window)
+{
+	struct event_base *base = event_base_new();
+	struct watch w = {.base = base, .now = 1000000};
+	struct pool_callbacks cb = {.worker_main = poison_worker, .on_done = watch_done,
+	    .on_abandoned = watch_abandoned, .on_give_up = watch_give_up, .arg = &w};
+	struct pool *p = pool_new(base, 1, 4, 3, 60000, &cb);
+	pool_set_clock(p, watch_clock, &w);
+	reap_pool = p;
+	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	evsignal_add(sig, NULL);
+	ck_assert_int_eq(pool_start(p), 0);
+	struct ipc_event ev = {.event_id = 12};
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	ev.event_id = 13; /* kills the worker, then its two successors */
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	ck_assert(run_until(base, gave_up_once, p, &w));
+	/* 12 was answered before the first death: done, not handed on */
+	ck_assert_int_eq(w.ndone, 1);
+	ck_assert_int_eq(w.done[0], 12);
+	/* 13 is handed back once, and nothing is held any more */
+	ck_assert_int_eq(w.nabandoned, 1);
+	ck_assert_int_eq(w.abandoned[0], 13);
+	ck_assert(!pool_holds(p, 13));
+	ck_assert_int_eq(pool_inflight(p), 0);
+	int64_t ids[4];
+	ck_assert_int_eq(pool_live_events(p, ids, 4), 0);
+	ck_assert_int_eq(pool_live(p), 0);
+	ck_assert_int_eq(pool_free_capacity(p), 0);
+	/* inside the window nothing starts; once the clock passes it, the slot does */
+	ck_assert_int_eq(pool_maintain(p), 0);
+	w.now += 59999;
+	ck_assert_int_eq(pool_maintain(p), 0);
+	ck_assert_int_eq(pool_live(p), 0);
+	w.now += 1;
+	ck_assert_int_eq(pool_maintain(p), 1);
+	ck_assert_int_eq(pool_live(p), 1);
+	ev.event_id = 15;
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	ck_assert(run_until(base, fifteen_done, p, &w));
+	ck_assert_int_eq(w.gave_up, 1);
+	stop_pool(p);
+	event_free(sig);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
+static int
+rolled_out(struct pool *p, struct watch *w)
+{
+	return w->ndone == 2 && pool_procs(p) == 1;
+}
+
+START_TEST(test_pool_roll_drains_old_worker_and_starts_new_one)
+{
+	struct event_base *base = event_base_new();
+	struct watch w = {.base = base};
+	struct pool_callbacks cb = {.worker_main = holding_worker, .on_done = watch_done,
+	    .on_abandoned = watch_abandoned, .on_give_up = watch_give_up, .arg = &w};
+	struct pool *p = pool_new(base, 1, 4, 3, 60000, &cb);
+	reap_pool = p;
+	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	evsignal_add(sig, NULL);
+	ck_assert_int_eq(pool_start(p), 0);
+	struct ipc_event ev = {.event_id = 21};
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	ev.event_id = 23;
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	ck_assert_int_eq(pool_roll(p), 1);
+	/* the old worker keeps 21 and 23; the new one has room */
+	ck_assert_int_eq(pool_live(p), 1);
+	ck_assert_int_eq(pool_procs(p), 2);
+	ck_assert(pool_holds(p, 21));
+	ck_assert(pool_holds(p, 23));
+	ck_assert_int_eq(pool_free_capacity(p), 4);
+	ev.event_id = 22;
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	ck_assert_int_eq(pool_inflight(p), 3);
+	/* cancels reach the retiring worker; once it holds nothing it leaves */
+	ck_assert_int_eq(pool_cancel(p, 21), 0);
+	ck_assert_int_eq(pool_cancel(p, 23), 0);
+	ck_assert(run_until(base, rolled_out, p, &w));
+	ck_assert_int_eq(w.ndone, 2);
+	ck_assert_int_eq(w.done[0], 21);
+	ck_assert_int_eq(w.done[1], 23);
+	ck_assert_int_eq(w.codes[0], -8);
+	ck_assert_int_eq(w.codes[1], -8);
+	ck_assert_int_eq(w.nabandoned, 0);
+	ck_assert_int_eq(w.gave_up, 0);
+	ck_assert_int_eq(pool_inflight(p), 1);
+	ck_assert(pool_holds(p, 22));
+	ck_assert_int_eq(pool_live(p), 1);
+	stop_pool(p);
+	event_free(sig);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 pool_suite(void)
 {
@@ -208,6 +493,9 @@ pool_suite(void)
 	tcase_add_test(tc, test_pool_dispatches_and_respawns_dead_worker_with_its_events);
 	tcase_add_test(tc, test_pool_refuses_dispatch_when_full);
 	tcase_add_test(tc, test_pool_gives_up_on_a_worker_that_keeps_dying);
+	tcase_add_test(tc, test_pool_restart_wait_counts_starts_within_the_window);
+	tcase_add_test(tc, test_pool_hands_back_events_of_given_up_slot_and_restarts_after_window);
+	tcase_add_test(tc, test_pool_roll_drains_old_worker_and_starts_new_one);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -282,13 +282,15 @@ send_update(struct conn *c, const struct task *t, int code, int replayed)
 	return send_reply(c, "status update", kv, replayed ? 8 : 7, NULL, 0);
 }
 
+/* The result; out NULL: nothing ran (no Output-Size), else output_total is what the
+ * script wrote before the cap (at least outlen). */
 static int
 send_final(struct conn *c, const struct task *t, int code, const char *module, const char *why,
-    const char *out, size_t outlen, int replayed)
+    const char *out, size_t outlen, unsigned long long output_total, int replayed)
 {
 	char text[512], code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *kv[12][2] = {
+	const char *kv[14][2] = {
 		{"Reply", "SendFile"},
 		{"Event", "Execute"},
 		{"Result", code == 0 ? "Success" : "Failed"},
@@ -310,6 +312,13 @@ send_final(struct conn *c, const struct task *t, int code, const char *module, c
 		kv[n][0] = "Replayed";
 		kv[n++][1] = "1";
 	}
+	char size_s[32];
+	if (out != NULL) {
+		snprintf(size_s, sizeof(size_s), "%llu",
+		    output_total > outlen ? output_total : (unsigned long long)outlen);
+		kv[n][0] = "Output-Size";
+		kv[n++][1] = size_s;
+	}
 	return send_reply(c, "result", (const char *const (*)[2])kv, n, out, outlen);
 }
 
@@ -318,7 +327,7 @@ static int
 refuse(struct conn *c, const struct task *t, int code, const char *why)
 {
 	log_warnx("event %s task %s: refused (%d): %s", t->event_s, t->seq_s, code, why);
-	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0);
+	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
 }
 
 /* --- the task directory: temp_dir/task-<event>-<seq>, owned by the run-as user */
@@ -428,7 +437,8 @@ replay(struct conn *c, const struct task *t, const struct journal_entry *e, int 
 	    e->status_code);
 	if (updates && (send_update(c, t, STATUS_DELIVERED, 1) == -1 || send_update(c, t, STATUS_STARTED, 1) == -1))
 		return -1;
-	return send_final(c, t, e->status_code, module, why, e->output, e->output_len, 1);
+	return send_final(c, t, e->status_code, module, why, e->output, e->output_len,
+	    e->output_total, 1);
 }
 
 /* Close a held task that never ran: drop it from the journal and answer code. */
@@ -439,7 +449,7 @@ give_up(struct conn *c, const struct task *t, struct journal_entry *e, int code,
 	if (journal_abandon(c->env->journal, e, err, sizeof(err)) == -1)
 		log_warnx("event %s task %s: %s", t->event_s, t->seq_s, err);
 	log_warnx("event %s task %s: failed (%d): %s", t->event_s, t->seq_s, code, why);
-	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0);
+	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
 }
 
 static void
@@ -562,12 +572,13 @@ run_task(struct conn *c, const struct task *t, struct journal_entry *e, uid_t ui
 
 	char stored[1200];
 	snprintf(stored, sizeof(stored), "%s%s%s", module, why[0] != '\0' ? ": " : "", why);
-	struct journal_result jr = {code, stored, r.output, r.output_len};
+	struct journal_result jr = {code, stored, r.output, r.output_len, r.output_total};
 	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
 		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
 	log_info("event %s task %s: ended with code %d (%s) in %lld ms%s%s", t->event_s, t->seq_s, code,
 	    code == 0 ? "Success" : "Failed", mono_ms() - t0, why[0] != '\0' ? ": " : "", why);
-	rc = connected ? send_final(c, t, code, module, why, r.output, r.output_len, 0) : -1;
+	rc = connected ? send_final(c, t, code, module, why, r.output, r.output_len,
+	    r.output_total, 0) : -1;
 	exec_result_clear(&r);
 	return rc;
 }
@@ -694,7 +705,7 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 		int b = journal_begin(c->env->journal, t.event_id, t.seq, &e, err, sizeof(err));
 		if (b == -1) {
 			log_warnx("event %s task %s: journal: %s", t.event_s, t.seq_s, err);
-			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0) == -1 ? -1 : 0;
+			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0, 0) == -1 ? -1 : 0;
 		}
 		if (b == JOURNAL_BEGIN_RUN) {
 			int rc = run_task(c, &t, e, uid, gid);

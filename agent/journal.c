@@ -7,7 +7,8 @@
  * with the holder's rewrites of the entry).
  *
  * Entry format: "pgfleet-journal 1", Key=Value lines, an empty line, then
- * Output-Length bytes of output.
+ * Output-Length bytes of output. Output-Size (bytes the script wrote before the cap)
+ * may be missing: entries written before it existed mean Output-Length.
  */
 #include "agent/journal.h"
 
@@ -105,6 +106,7 @@ entry_clear_result(struct journal_entry *e)
 	e->result = NULL;
 	e->output = NULL;
 	e->output_len = 0;
+	e->output_total = 0;
 }
 
 void
@@ -160,12 +162,12 @@ parse_ll(const char *s, size_t n, long long *v)
 
 enum key_ix {
 	K_EVENT, K_SEQ, K_STATE, K_STATUS, K_RESULT, K_PID, K_PGID, K_CANCEL, K_STARTED,
-	K_FINISHED, K_OUTLEN, K_COUNT
+	K_FINISHED, K_OUTLEN, K_OUTSIZE, K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"Event-ID", "Task-Sequence-ID", "State", "Status-Code", "Result", "PID", "PGID",
-	"Cancel-Requested", "Started", "Finished", "Output-Length",
+	"Cancel-Requested", "Started", "Finished", "Output-Length", "Output-Size",
 };
 
 /* Parse an entry file's bytes into e (result and output allocated). 0, or -1 with why. */
@@ -235,13 +237,20 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		}
 	}
 	for (int i = 0; i < K_COUNT; i++) {
-		if (!seen[i]) {
+		if (!seen[i] && i != K_OUTSIZE) {
 			snprintf(why, whylen, "key %s is missing", key_names[i]);
 			return -1;
 		}
 	}
 	if (num[K_EVENT] != e->event_id || num[K_SEQ] != e->task_seq) {
 		snprintf(why, whylen, "entry is for event %lld task %lld", num[K_EVENT], num[K_SEQ]);
+		return -1;
+	}
+	if (!seen[K_OUTSIZE])
+		num[K_OUTSIZE] = num[K_OUTLEN];
+	if (num[K_OUTSIZE] < num[K_OUTLEN]) {
+		snprintf(why, whylen, "Output-Size %lld is below Output-Length %lld", num[K_OUTSIZE],
+		    num[K_OUTLEN]);
 		return -1;
 	}
 	if (num[K_OUTLEN] < 0 || (unsigned long long)num[K_OUTLEN] != len - pos) {
@@ -273,6 +282,7 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		memcpy(e->output, buf + pos, len - pos);
 		e->output[len - pos] = '\0';
 		e->output_len = len - pos;
+		e->output_total = (unsigned long long)num[K_OUTSIZE];
 	}
 	return 0;
 }
@@ -357,17 +367,18 @@ write_entry(struct journal *j, const struct journal_entry *e, char *err, size_t 
 	size_t outlen = e->state == JOURNAL_DONE ? e->output_len : 0;
 	const char *fmt = MAGIC "Event-ID=%lld\nTask-Sequence-ID=%d\nState=%s\nStatus-Code=%d\n"
 	    "Result=%s\nPID=%ld\nPGID=%ld\nCancel-Requested=%d\nStarted=%lld\nFinished=%lld\n"
-	    "Output-Length=%zu\n\n";
+	    "Output-Length=%zu\nOutput-Size=%llu\n\n";
 	const char *state = e->state == JOURNAL_DONE ? "done" : "running";
+	unsigned long long total = e->output_total > outlen ? e->output_total : outlen;
 	int hl = snprintf(NULL, 0, fmt, e->event_id, e->task_seq, state, e->status_code, result,
-	    e->pid, e->pgid, e->cancel_requested, e->started_ms, e->finished_ms, outlen);
+	    e->pid, e->pgid, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
 	char *buf = hl < 0 ? NULL : malloc((size_t)hl + 1 + outlen);
 	if (buf == NULL) {
 		snprintf(err, errlen, "journal entry %s/%s: out of memory", j->dir, name);
 		return -1;
 	}
 	snprintf(buf, (size_t)hl + 1, fmt, e->event_id, e->task_seq, state, e->status_code, result,
-	    e->pid, e->pgid, e->cancel_requested, e->started_ms, e->finished_ms, outlen);
+	    e->pid, e->pgid, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
 	if (outlen > 0)
 		memcpy(buf + hl, e->output, outlen);
 
@@ -562,6 +573,7 @@ journal_finish(struct journal *j, struct journal_entry *e, const struct journal_
 	const char *result = res->result != NULL ? res->result : "";
 	size_t rl = strnlen(result, MAX_RESULT);
 	size_t ol = res->output != NULL ? res->output_len : 0;
+	unsigned long long total = res->output_total > ol ? res->output_total : ol;
 	const char *out = res->output;
 	if (ol > j->max_output) {
 		out += ol - j->max_output;
@@ -581,6 +593,7 @@ journal_finish(struct journal *j, struct journal_entry *e, const struct journal_
 		memcpy(e->output, out, ol);
 	e->output[ol] = '\0';
 	e->output_len = ol;
+	e->output_total = total;
 	e->status_code = res->status_code;
 	if (finish_locked(j, e, err, errlen) < 0) {
 		e->state = JOURNAL_RUNNING;

@@ -34,6 +34,7 @@ struct journal_entry {
 	char *result;             /* when done: the result text; else NULL */
 	char *output;             /* when done: output_len bytes, NUL-terminated; else NULL */
 	size_t output_len;
+	unsigned long long output_total; /* when done: bytes the script wrote before the cap */
 	long pid;                 /* the script's pid, 0 before journal_started */
 	long pgid;                /* its process group */
 	int cancel_requested;
@@ -49,6 +50,7 @@ struct journal_result {
 	const char *result;       /* one line: newlines become spaces */
 	const char *output;       /* may be NULL; the tail of max_output bytes is kept */
 	size_t output_len;
+	unsigned long long output_total; /* bytes the script wrote in all; below output_len: output_len */
 };
 
 struct journal;

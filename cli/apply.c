@@ -29,6 +29,7 @@ struct ap {
 	char *err;
 	size_t errlen;
 	const char *would; /* "" or "would be " */
+	time_t now;        /* the database's clock, read once per batch */
 };
 
 static int
@@ -244,14 +245,21 @@ apply_first_due(const struct batch_job *j, time_t now, time_t *due)
 		long long step = s->every_ms / 1000 > 0 ? s->every_ms / 1000 : 1;
 		t += (time_t)(((long long)(now - t) + step - 1) / step * step);
 	} else if (s->has_cron) {
-		time_t base = t > now ? t : now;
-		if ((t = cron_next(&s->cron, base - 1)) == (time_t)-1)
+		/* at or after a window start still to come, else strictly after now: a cron
+		 * schedule never runs at the moment it is submitted */
+		if ((t = cron_next(&s->cron, t > now ? t - 1 : now)) == (time_t)-1)
 			return -1;
 	}
 	if (s->has_until && t >= s->until)
 		return -1;
 	*due = t;
 	return 0;
+}
+
+int
+apply_due_now(const struct batch_job *j)
+{
+	return j->schedule.at_now && !j->schedule.has_cron;
 }
 
 static char *
@@ -369,7 +377,7 @@ create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, con
 	const struct batch_schedule *s = &j->schedule;
 	const struct batch_rollout *ro = &j->rollout;
 
-	if (apply_first_due(j, time(NULL), &due) == -1) {
+	if (apply_first_due(j, a->now, &due) == -1) {
 		fprintf(a->out, "job %s: no run starts before its schedule's until: nothing scheduled\n",
 		    j->name);
 		return 0;
@@ -381,7 +389,7 @@ create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, con
 		gmtime_r(&due, &tm);
 		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		fprintf(a->out, "job %s: a schedule would be created at version %s, due %s\n", j->name,
-		    version, s->at_now ? "now" : buf);
+		    version, apply_due_now(j) ? "now" : buf);
 		return 0;
 	}
 	char *targets = targets_json(a, &j->targets);
@@ -392,19 +400,19 @@ create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, con
 	snprintf(until, sizeof(until), "%lld", (long long)s->until);
 	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
-	const char *p[12] = {job_id, version, targets, s->at_now ? NULL : dues,
+	const char *p[12] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
 	    s->every_ms > 0 ? every : NULL, s->has_cron ? s->cron.text : NULL,
 	    s->has_until ? until : NULL, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
 	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL, plan_hash,
-	    a->o->created_by};
+	    a->o->client_user};
 	struct db_result *r;
 	int rc = q(a, &r,
 	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
 	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
-	    "created_by) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()), "
+	    "created_by, client_user) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()), "
 	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
-	    "$10::numeric, $11, $12) RETURNING schedule_id, "
+	    "$10::numeric, $11, session_user, $12) RETURNING schedule_id, "
 	    "to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
 	    12, p);
 	free(targets);
@@ -423,6 +431,28 @@ create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, con
 	fprintf(a->out, "job %s: schedule %s created at version %s, due %s, %lld event%s\n", j->name,
 	    id, version, when, n, n == 1 ? "" : "s");
 	return 0;
+}
+
+/*
+ * The job's rollout limits, which `pgfleet run` applies: kept on the job row (0007).
+ * Written only when they differ, so a second submit writes nothing.
+ */
+static int
+job_rollout(struct ap *a, const struct batch_job *j, const char *job_id)
+{
+	const struct batch_rollout *ro = &j->rollout;
+	char maxc[32], maxf[32];
+	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
+	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
+	const char *p[4] = {job_id, ro->max_concurrent > 0 ? maxc : NULL,
+	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
+	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL};
+	return q(a, NULL,
+	    "UPDATE pgfleet.job SET rollout_max_concurrent = $2::int, rollout_max_failures = $3::int,"
+	    " rollout_max_failures_pct = $4::numeric WHERE job_id = $1"
+	    " AND (rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct)"
+	    " IS DISTINCT FROM ($2::int, $3::int, $4::numeric)",
+	    4, p);
 }
 
 static int
@@ -504,6 +534,8 @@ apply_job(struct ap *a, const struct batch_job *j)
 				goto out;
 		}
 	}
+	if (!a->o->dry_run && job_rollout(a, j, job_id) == -1)
+		goto out;
 	if (new_version || plan_changed) {
 		if (!added && supersede(a, j, job_id) == -1)
 			goto out;
@@ -542,7 +574,8 @@ int
 apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
     struct apply_stats *st, struct batch_errors *errs, FILE *out, char *err, size_t errlen)
 {
-	struct ap a = {db, o, st, out, err, errlen, o->dry_run ? "would be " : ""};
+	struct ap a = {.db = db, .o = o, .st = st, .out = out, .err = err, .errlen = errlen,
+	    .would = o->dry_run ? "would be " : "", .now = 0};
 	char msg[512];
 	const char *key[1] = {APPLY_LOCK_KEY};
 	int missing = 0;
@@ -553,6 +586,12 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	if ((o->dry_run && q(&a, NULL, "SET TRANSACTION READ ONLY", 0, NULL) == -1) ||
 	    q(&a, NULL, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key) == -1)
 		goto fail;
+	/* schedules start from the database's clock, the one the claim compares due_at with */
+	struct db_result *r;
+	if (q(&a, &r, "SELECT floor(extract(epoch FROM now()))::bigint", 0, NULL) == -1)
+		goto fail;
+	a.now = (time_t)strtoll(db_value(r, 0, 0), NULL, 10);
+	db_result_free(r);
 	if (!o->inventory_only && (missing = check_refs(&a, b, errs)) != 0) {
 		if (missing == -1)
 			goto fail;

@@ -18,7 +18,7 @@ struct batch_errors;
 struct apply_opts {
 	int dry_run;         /* check and report, write nothing (a READ ONLY transaction) */
 	int inventory_only;  /* computers and groups only: `pgfleet computer import` */
-	const char *created_by; /* schedule.created_by */
+	const char *client_user; /* schedule.client_user ($USER); created_by is session_user */
 };
 
 struct apply_stats {
@@ -40,9 +40,16 @@ int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o
 
 /*
  * When a new schedule of the job first runs, as of now: the schedule's at (or now),
- * moved to the first occurrence at or after now for every/cron. Returns 0, or -1 when
+ * moved to the first occurrence at or after now for every; for cron, the first
+ * occurrence at or after a future at, else the first one strictly after now. Returns 0, or -1 when
  * no run starts before until (nothing to schedule).
  */
 int apply_first_due(const struct batch_job *j, time_t now, time_t *due);
+/*
+ * 1 when the new schedule is due at the database's now() itself (at: now, or no at, and
+ * no cron); 0 when it is due at apply_first_due's time, which a cron schedule always is:
+ * its first run is its first occurrence, never the moment of the submit.
+ */
+int apply_due_now(const struct batch_job *j);
 
 #endif

@@ -101,6 +101,38 @@ args_id(const char *what, const char *s, long long *out, char *err, size_t errle
 	return 0;
 }
 
+int
+args_max_failures(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+{
+	char num[32], msg[128];
+	long long x;
+	size_t len = strlen(s);
+	int p = len > 1 && s[len - 1] == '%';
+	if (len >= sizeof(num) ||
+	    (snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s),
+		units_int(num, 0, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)) {
+		snprintf(err, errlen, "%s: \"%.60s\" is not a count (0-1000000) or a percentage "
+				      "(0%%-100%%)", what, s);
+		return -1;
+	}
+	*n = (int)x;
+	*pct = p;
+	return 0;
+}
+
+int
+args_max_concurrent(const char *what, const char *s, int *n, char *err, size_t errlen)
+{
+	char msg[128];
+	long long x;
+	if (units_int(s, 1, 1000000, &x, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s: \"%.60s\" is not a count (1-1000000)", what, s);
+		return -1;
+	}
+	*n = (int)x;
+	return 0;
+}
+
 /* ---- targets ------------------------------------------------------------- */
 
 static int

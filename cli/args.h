@@ -48,6 +48,14 @@ int args_label(const char *s, char *buf, size_t bufsize, char **key, char **valu
 /* A positive id (schedule, event): 1..2^63-1. what names it in the message. */
 int args_id(const char *what, const char *s, long long *out, char *err, size_t errlen);
 /*
+ * A rollout's max_failures: a count "5" (0..1000000) or a percentage "5%" (0..100) of the
+ * schedule's events. *pct is set for a percentage. what names it in the message.
+ */
+int args_max_failures(const char *what, const char *s, int *n, int *pct, char *err,
+    size_t errlen);
+/* A rollout's max_concurrent: 1..1000000. */
+int args_max_concurrent(const char *what, const char *s, int *n, char *err, size_t errlen);
+/*
  * A point in time: "now", "+DURATION" (from now: +10m, +2h) or RFC 3339
  * ("2026-12-01T02:00:00Z", "2026-12-01 02:00:00+02:00", fraction ignored).
  */

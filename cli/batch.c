@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "cli/args.h"
 #include "common/field.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -1271,23 +1272,19 @@ load_rollout(struct ld *l, const struct node *n, struct batch_rollout *r, int *b
 			r->max_concurrent = (int)x;
 	}
 	if (v[1] != NULL) {
-		char num[32], err[256];
+		char err[256];
 		const struct node *m = v[1];
 		if (want(l, "max_failures", m, N_SCALAR) == -1) {
 			*bad = 1;
 			return;
 		}
-		int pct = m->len > 1 && m->s[m->len - 1] == '%';
-		snprintf(num, sizeof(num), "%.*s", (int)(m->len - (size_t)pct), m->s);
-		if (m->len >= sizeof(num) || units_int(num, 0, pct ? 100 : 1000000, &x, err,
-							sizeof(err)) == -1) {
-			err_at(l, m->pos, "max_failures: \"%.60s\" is not a count (0-1000000) or a "
-					  "percentage (0%%-100%%)",
-			       m->s);
+		if (strlen(m->s) != m->len) {
+			err_at(l, m->pos, "max_failures: holds a NUL character");
 			*bad = 1;
-		} else {
-			r->max_failures = (int)x;
-			r->max_failures_pct = pct;
+		} else if (args_max_failures("max_failures", m->s, &r->max_failures,
+			       &r->max_failures_pct, err, sizeof(err)) == -1) {
+			err_at(l, m->pos, "%s", err);
+			*bad = 1;
 		}
 	}
 }

@@ -18,7 +18,9 @@
 /* $1 period in ms or NULL, $2 UTC start or NULL: one of them is set. */
 #define SINCE "coalesce($2::timestamptz, now() - $1::bigint * interval '1 millisecond')"
 #define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-#define RATE(h) "round(100.0 * count(*) FILTER (WHERE " h ".state = 'done') / count(*), 1)"
+/* successes over the events that ended done or failed: a cancelled event is no failed run */
+#define RATE(h) "round(100.0 * count(*) FILTER (WHERE " h ".state = 'done')" \
+	" / nullif(count(*) FILTER (WHERE " h ".state IN ('done', 'failed')), 0), 1)"
 
 #define T REPORTFMT_TEXT
 #define N REPORTFMT_NUMBER
@@ -93,7 +95,8 @@ static const struct report reports[] = {
 	    "One job, one row per UTC day: runs, successes, failures, duration percentiles\n"
 	    "(view pgfleet.job_daily).", "mtn",
 	    "SELECT d.day::text AS day, d.runs, d.successes, d.failures, d.cancelled,"
-	    " round(100.0 * d.successes / d.runs, 1) AS success_pct, d.p50_ms, d.p95_ms, d.max_ms"
+	    " round(100.0 * d.successes / nullif(d.successes + d.failures, 0), 1) AS success_pct,"
+	    " d.p50_ms, d.p95_ms, d.max_ms"
 	    " FROM pgfleet.job_daily d"
 	    " WHERE d.job = $3 AND d.day >= (" SINCE " AT TIME ZONE 'UTC')::date"
 	    " ORDER BY d.day",
@@ -108,7 +111,8 @@ static const struct report reports[] = {
 	    " " RATE("h") " AS success_pct,"
 	    " round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.duration_ms))::bigint AS p50_ms,"
 	    " " TS("max(h.finished_at)") " AS last_finished,"
-	    " (array_agg(h.status_name ORDER BY h.finished_at DESC, h.event_id DESC))[1]"
+	    " (array_agg(h.status_name ORDER BY h.finished_at DESC, h.event_id DESC)"
+	    "  FILTER (WHERE NOT (h.state = 'cancelled' AND h.started_at IS NULL)))[1]"
 	    " AS last_status"
 	    " FROM pgfleet.job_history h"
 	    " WHERE h.computer = $3 AND h.finished_at >= " SINCE
@@ -119,7 +123,7 @@ static const struct report reports[] = {
 	    "(view pgfleet.job_history).", "mtjc",
 	    /* grouped on job_id (an integer sort) with both percentiles from one sort */
 	    "SELECT j.name AS job, a.runs, a.successes, a.failures, a.cancelled,"
-	    " round(100.0 * a.successes / a.runs, 1) AS success_pct,"
+	    " round(100.0 * a.successes / nullif(a.successes + a.failures, 0), 1) AS success_pct,"
 	    " round(a.p[1])::bigint AS p50_ms, round(a.p[2])::bigint AS p95_ms,"
 	    " " TS("a.last") " AS last_finished"
 	    " FROM (SELECT h.job_id, count(*) AS runs,"

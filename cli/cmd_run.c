@@ -19,15 +19,22 @@
 static void
 usage_run(FILE *f)
 {
-	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--wait]\n\n"
+	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--max-concurrent N]\n"
+		   "                   [--max-failures N|N%%] [--wait]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
 		   "one event per enabled computer the targets match, and wakes the schedulers.\n"
+		   "The job's rollout limits (as last submitted) apply unless overridden below.\n"
 		   "Prints the schedule id on stdout.\n\n"
 		   "Options:\n"
 		   "  --on TARGETS  comma-separated: NAME (a computer), group:NAME, label:KEY=VALUE;\n"
 		   "                a computer matches any NAME or group, or all the labels given\n"
 		   "  --at TIME     when: now (default), +DURATION (+10m, +2h) or RFC 3339\n"
 		   "                (2026-12-01T02:00:00Z)\n"
+		   "  --max-concurrent N\n"
+		   "                at most N events of this run at once (1-1000000), or none\n"
+		   "  --max-failures N|N%%\n"
+		   "                after more than N failed events (0-1000000), or N%% of them\n"
+		   "                (0%%-100%%), the pending ones are cancelled (code -14), or none\n"
 		   "  --wait        follow the schedule to its end (progress bar on a terminal, one\n"
 		   "                line per change otherwise); exit 1 when any event failed or was\n"
 		   "                cancelled\n"
@@ -55,7 +62,11 @@ usage_cancel(FILE *f)
 		   "  -h, --help  this help\n");
 }
 
-/* Insert the schedule, expand it, wake the schedulers; in the caller's transaction. */
+/*
+ * Insert the schedule, expand it, wake the schedulers; in the caller's transaction.
+ * p: job_id, version, targets, due (NULL: now), client_user, max_concurrent,
+ * max_failures, max_failures_pct. created_by is the database's session_user.
+ */
 static int
 make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, long long *events,
     char *err, size_t errlen)
@@ -63,9 +74,9 @@ make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, lon
 	struct db_result *r;
 	if (db_exec(db, &r,
 		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
-		" max_concurrent, max_failures, max_failures_pct) VALUES ($1, $2, $3::jsonb,"
-		" coalesce(to_timestamp($4::float8), now()), $5, $6::int, $7::int, $8::numeric)"
-		" RETURNING schedule_id",
+		" client_user, max_concurrent, max_failures, max_failures_pct) VALUES ($1, $2,"
+		" $3::jsonb, coalesce(to_timestamp($4::float8), now()), session_user, $5, $6::int,"
+		" $7::int, $8::numeric) RETURNING schedule_id",
 		8, p, err, errlen) == -1)
 		return -1;
 	snprintf(id, idlen, "%s", db_value(r, 0, 0));
@@ -91,10 +102,29 @@ finish(struct db *db, const char *cmd, const char *id, int wait)
 	return rc;
 }
 
+/* A rollout flag's value: "none", else checked and copied into buf; *out NULL for none. */
+static int
+limit_arg(const char *flag, const char *v, char *buf, size_t buflen, const char **out, int *pct,
+    char *err, size_t errlen)
+{
+	int n;
+	*pct = 0;
+	if (strcmp(v, "none") == 0) {
+		*out = NULL;
+		return 0;
+	}
+	if (strcmp(flag, "--max-concurrent") == 0 ? args_max_concurrent(flag, v, &n, err, errlen)
+						  : args_max_failures(flag, v, &n, pct, err, errlen))
+		return -1;
+	snprintf(buf, buflen, "%d", n);
+	*out = buf;
+	return 0;
+}
+
 int
 cmd_run(int argc, char **argv)
 {
-	const char *job = NULL, *on = NULL, *at = NULL;
+	const char *job = NULL, *on = NULL, *at = NULL, *maxc_arg = NULL, *maxf_arg = NULL;
 	int wait = 0;
 	char err[1024];
 	for (int i = 1; i < argc; i++) {
@@ -103,12 +133,17 @@ cmd_run(int argc, char **argv)
 			return CLI_OK;
 		} else if (strcmp(argv[i], "--wait") == 0) {
 			wait = 1;
-		} else if (strcmp(argv[i], "--on") == 0 || strcmp(argv[i], "--at") == 0) {
+		} else if (strcmp(argv[i], "--on") == 0 || strcmp(argv[i], "--at") == 0 ||
+		    strcmp(argv[i], "--max-concurrent") == 0 || strcmp(argv[i], "--max-failures") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "pgfleet run: %s needs a value\n", argv[i]);
 				return CLI_USAGE;
 			}
-			*(argv[i][2] == 'o' ? &on : &at) = argv[i + 1];
+			const char **dst = strcmp(argv[i], "--on") == 0 ? &on
+			    : strcmp(argv[i], "--at") == 0		 ? &at
+			    : strcmp(argv[i], "--max-concurrent") == 0 ? &maxc_arg
+								   : &maxf_arg;
+			*dst = argv[i + 1];
 			i++;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "pgfleet run: %s: unknown option\n", argv[i]);
@@ -131,6 +166,16 @@ cmd_run(int argc, char **argv)
 	if (args_name("job", job, err, sizeof(err)) == -1 || args_now(&now, err, sizeof(err)) == -1 ||
 	    (at != NULL && args_time(at, now, &when, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "pgfleet run: %s%s\n", at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
+		return CLI_USAGE;
+	}
+	char maxc_buf[32], maxf_buf[32];
+	const char *maxc = NULL, *maxf = NULL;
+	int maxf_pct = 0, unused_pct;
+	if ((maxc_arg != NULL && limit_arg("--max-concurrent", maxc_arg, maxc_buf, sizeof(maxc_buf),
+				     &maxc, &unused_pct, err, sizeof(err)) == -1) ||
+	    (maxf_arg != NULL && limit_arg("--max-failures", maxf_arg, maxf_buf, sizeof(maxf_buf),
+				     &maxf, &maxf_pct, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "pgfleet run: %s\n", err);
 		return CLI_USAGE;
 	}
 	if (args_targets_parse(on, &t, err, sizeof(err)) == -1) {
@@ -156,7 +201,8 @@ cmd_run(int argc, char **argv)
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
 		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer)),"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
-		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group))"
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group)),"
+		" rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct"
 		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
 		2, pj, err, sizeof(err)) == -1)
 		goto dberr;
@@ -175,8 +221,15 @@ cmd_run(int argc, char **argv)
 	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
 	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
 	snprintf(due, sizeof(due), "%lld", (long long)when);
-	const char *p[8] = {job_id, version, targets, at != NULL ? due : NULL, cmdutil_user(), NULL,
-	    NULL, NULL};
+	/* the job's rollout limits, unless a flag says otherwise */
+	char job_maxc[32], job_maxf[32], job_maxf_pct[32];
+	snprintf(job_maxc, sizeof(job_maxc), "%s", db_value(r, 0, 4));
+	snprintf(job_maxf, sizeof(job_maxf), "%s", db_value(r, 0, 5));
+	snprintf(job_maxf_pct, sizeof(job_maxf_pct), "%s", db_value(r, 0, 6));
+	const char *p[8] = {job_id, version, targets, at != NULL ? due : NULL, cmdutil_user(),
+	    maxc_arg != NULL ? maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
+	    maxf_arg != NULL ? (maxf_pct ? NULL : maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
+	    maxf_arg != NULL ? (maxf_pct ? maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct};
 	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
 		goto dberr;
 	if (events == 0) {
@@ -186,8 +239,13 @@ cmd_run(int argc, char **argv)
 	}
 	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
-	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s\n", id,
+	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s", id,
 	    job, version, events, at != NULL ? at : "now");
+	if (p[5] != NULL)
+		fprintf(stderr, ", max_concurrent %s", p[5]);
+	if (p[6] != NULL || p[7] != NULL)
+		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
+	fputc('\n', stderr);
 	rc = finish(db, "run", id, wait);
 	goto out;
 dberr:

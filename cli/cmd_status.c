@@ -34,7 +34,9 @@ usage_output(FILE *f)
 {
 	fprintf(f, "usage: pgfleet output EVENT_ID [--seq N]\n\n"
 		   "What each task of an event printed: the final status_log row of each task (its\n"
-		   "last attempt), under a header line with the task, its code and result.\n\n"
+		   "last attempt), under a header line with the task, its code and result: the\n"
+		   "result pgfleet decided (success_codes, on_code, return_codes), followed by\n"
+		   "\"(agent said Failed)\" when the agent's own result differs.\n\n"
 		   "Options:\n"
 		   "  --seq N     only task N (0 is the first), its output alone, without header\n"
 		   "  -h, --help  this help\n");
@@ -238,8 +240,10 @@ cmd_output(int argc, char **argv)
 	if (db_exec(db, &r,
 		"SELECT DISTINCT ON (l.task_seq) l.task_seq, l.attempt, l.status_code,"
 		" coalesce(sc.name, CASE WHEN l.status_code BETWEEN 0 AND 255"
-		"  THEN 'EXIT_' || l.status_code END, ''), coalesce(l.result, ''), l.output,"
-		" l.output_size, octet_length(l.output), t.name, coalesce(l.message, '')"
+		"  THEN 'EXIT_' || l.status_code END, ''), coalesce(l.outcome, l.result, ''), l.output,"
+		" l.output_size, octet_length(l.output), t.name, coalesce(l.message, ''),"
+		" CASE WHEN l.outcome IS DISTINCT FROM l.result AND l.outcome IS NOT NULL"
+		"  THEN coalesce(l.result, 'nothing') ELSE '' END"
 		" FROM pgfleet.status_log l"
 		" JOIN pgfleet.event e ON e.event_id = l.event_id"
 		" JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
@@ -266,10 +270,14 @@ cmd_output(int argc, char **argv)
 			char name[256] = "";
 			if (!db_isnull(r, i, 8))
 				snprintf(name, sizeof(name), " \"%s\"", db_value(r, i, 8));
-			printf("--- task %s%s (attempt %s): code %s %s%s%s ---\n",
+			/* pgfleet's verdict, and the agent's when it differs */
+			char agent[64] = "";
+			if (*db_value(r, i, 10))
+				snprintf(agent, sizeof(agent), " (agent said %s)", db_value(r, i, 10));
+			printf("--- task %s%s (attempt %s): code %s %s%s%s%s ---\n",
 			    db_isnull(r, i, 0) ? "-" : db_value(r, i, 0), name, db_value(r, i, 1),
 			    db_value(r, i, 2), db_value(r, i, 3), *db_value(r, i, 4) ? " " : "",
-			    db_value(r, i, 4));
+			    db_value(r, i, 4), agent);
 			if (*db_value(r, i, 9))
 				printf("message: %s\n", db_value(r, i, 9));
 		}

@@ -99,7 +99,8 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		db_close(db);
 		return CLI_FAILED;
 	}
-	struct apply_opts o = {dry_run, inventory_only, cmdutil_user()};
+	struct apply_opts o = {.dry_run = dry_run, .inventory_only = inventory_only,
+	    .client_user = cmdutil_user()};
 	rc = apply_batch(db, b, &o, &st, &errs, out, err, sizeof(err));
 	fclose(out);
 	if (rc == 1) {

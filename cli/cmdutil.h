@@ -16,7 +16,10 @@ struct db_result;
 int cmdutil_is_help(const char *arg);
 /* Connect with cli_conninfo(); NULL after "pgfleet CMD: database: ..." on stderr. */
 struct db *cmdutil_open(const char *cmd);
-/* The login name for schedule.created_by (never NULL). */
+/*
+ * The client's own login name ($USER, else the uid's), for schedule.client_user only:
+ * it is the client's word. created_by is the database's session_user. Never NULL.
+ */
 const char *cmdutil_user(void);
 
 /* Print a result as aligned columns with its column names as header. */

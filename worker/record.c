@@ -2,10 +2,12 @@
  * record: queue + flush. Each flush is one transaction of three constant
  * statements fed with arrays: INSERT … SELECT FROM unnest(…) for the status
  * rows, one UPDATE for the advances, one SELECT of finish_event() for the
- * ends. Arrays travel as text parameters in PostgreSQL's array syntax.
+ * ends, one UPDATE of computer.last_seen. Arrays travel as text parameters in
+ * PostgreSQL's array syntax.
  */
 #include "worker/record.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #include "common/db.h"
 #include "common/log.h"
 
-enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH };
+enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH, OP_SEEN };
 
 struct op {
 	enum op_kind kind;
@@ -24,7 +26,8 @@ struct op {
 	int task_seq; /* also next_task_seq of OP_ADVANCE */
 	int attempt;
 	int status_code;
-	char *result, *module, *message, *output; /* output: already made text-safe */
+	char *result, *outcome, *module, *message, *output; /* output: already made text-safe */
+	long long output_size; /* also the contact time (ms) of OP_SEEN */
 	char state[12];
 };
 
@@ -39,9 +42,9 @@ struct record {
 
 static const char SQL_INSERT[] =
     "INSERT INTO pgfleet.status_log (event_id, schedule_id, computer_id, task_seq, attempt,"
-    " status_code, result, module, message, output, output_size)"
+    " status_code, result, module, message, output, output_size, outcome)"
     " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[],"
-    " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[])";
+    " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[])";
 
 /* An event may advance twice in one flush: an UPDATE joined to two source rows
  * would apply just one of them, so the highest wins explicitly. */
@@ -56,6 +59,25 @@ static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
 
 /* Ends in schedule, then event order: every transaction takes schedule rows in
  * the same order, so two workers' batches cannot deadlock (0002_scheduler.sql). */
+/*
+ * last_seen of the computers heard from, each at its latest contact (never moved back).
+ * Last in the transaction and SKIP LOCKED, so it never waits for a claim or another
+ * worker and adds no lock-order cycle; the rows it skipped (locked, but existing) come
+ * back and are kept for the next flush.
+ */
+static const char SQL_SEEN[] =
+    "WITH want AS (SELECT id, max(ms) AS ms FROM unnest($1::bigint[], $2::bigint[]) AS u(id, ms)"
+    "  GROUP BY id),"
+    " lk AS (SELECT c.computer_id FROM pgfleet.computer c JOIN want ON want.id = c.computer_id"
+    "  ORDER BY c.computer_id FOR UPDATE OF c SKIP LOCKED),"
+    " up AS (UPDATE pgfleet.computer c"
+    "  SET last_seen = greatest(c.last_seen, to_timestamp(want.ms / 1000.0))"
+    "  FROM lk JOIN want ON want.id = lk.computer_id WHERE c.computer_id = lk.computer_id"
+    "  RETURNING c.computer_id)"
+    " SELECT want.id, want.ms FROM want"
+    " WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.computer_id = want.id)"
+    " AND EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.computer_id = want.id)";
+
 static const char SQL_FINISH[] =
     "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code)"
     " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[]) AS v(id, st, code, sid)"
@@ -78,6 +100,7 @@ static void
 op_clear(struct op *o)
 {
 	free(o->result);
+	free(o->outcome);
 	free(o->module);
 	free(o->message);
 	free(o->output);
@@ -194,9 +217,55 @@ record_status(struct record *r, const struct record_row *row)
 	o->attempt = row->attempt;
 	o->status_code = row->status_code;
 	o->result = dup_text(row->result);
+	o->outcome = dup_text(row->outcome);
 	o->module = dup_text(row->module);
 	o->message = dup_text(row->message);
 	o->output = row->output != NULL ? record_text(row->output, row->output_len) : NULL;
+	o->output_size = record_output_size(row);
+	return 0;
+}
+
+long long
+record_output_size(const struct record_row *row)
+{
+	long long n = row->output_size >= 0 ? row->output_size
+	    : row->output != NULL ? (long long)row->output_len : 0;
+	return n > INT32_MAX ? INT32_MAX : n;
+}
+
+long long
+record_parse_output_size(const char *value, size_t body_len)
+{
+	if (value == NULL || *value < '0' || *value > '9' || strlen(value) > 19)
+		return -1;
+	char *end;
+	errno = 0;
+	long long n = strtoll(value, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 0 || (unsigned long long)n < body_len)
+		return -1;
+	return n;
+}
+
+int
+record_seen(struct record *r, int64_t computer_id, long long at_ms)
+{
+	/* a session hears from its agent many times between two flushes: a contact just
+	 * queued for the same computer is moved forward instead of queueing another */
+	for (int i = r->n - 1; i >= 0 && i >= r->n - 8; i--) {
+		struct op *p = &r->ops[i];
+		if (p->kind == OP_SEEN && p->computer_id == computer_id) {
+			if (at_ms > p->output_size)
+				p->output_size = at_ms;
+			p->attempt = 0; /* a fresh contact: its own retry */
+			return 0;
+		}
+	}
+	struct op *o = op_push(r);
+	if (o == NULL)
+		return -1;
+	o->kind = OP_SEEN;
+	o->computer_id = computer_id;
+	o->output_size = at_ms;
 	return 0;
 }
 
@@ -303,7 +372,7 @@ sb_end(struct sbuf *b)
 	return b->oom ? NULL : b->p;
 }
 
-#define NARR 11
+#define NARR 12
 
 static int
 flush_status(struct record *r, int *nrows, char *err, size_t errlen)
@@ -325,7 +394,8 @@ flush_status(struct record *r, int *nrows, char *err, size_t errlen)
 		sb_text(&a[7], o->module);
 		sb_text(&a[8], o->message);
 		sb_text(&a[9], o->output);
-		sb_int(&a[10], o->output != NULL ? (long long)strlen(o->output) : 0);
+		sb_int(&a[10], o->output_size);
+		sb_text(&a[11], o->outcome);
 		n++;
 	}
 	int rc = 0;
@@ -403,6 +473,34 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 	return rc;
 }
 
+/* last_seen; *kept gets the (computer, ms) pairs skipped because their row was locked. */
+static int
+flush_seen(struct record *r, struct db_result **kept, char *err, size_t errlen)
+{
+	struct sbuf ids = {0}, ms = {0};
+	int n = 0, rc = 0;
+	*kept = NULL;
+	for (int i = 0; i < r->n; i++) {
+		if (r->ops[i].kind != OP_SEEN)
+			continue;
+		sb_int(&ids, r->ops[i].computer_id);
+		sb_int(&ms, r->ops[i].output_size);
+		n++;
+	}
+	if (n > 0) {
+		const char *params[] = {sb_end(&ids), sb_end(&ms)};
+		if (params[0] == NULL || params[1] == NULL) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		} else {
+			rc = db_exec(r->db, kept, SQL_SEEN, 2, params, err, errlen);
+		}
+	}
+	free(ids.p);
+	free(ms.p);
+	return rc;
+}
+
 /* "100000001,100000002": the distinct schedules of the queued operations. */
 static int
 flush_notify(struct record *r, char *err, size_t errlen)
@@ -434,20 +532,43 @@ record_flush(struct record *r, char *err, size_t errlen)
 {
 	if (r->n == 0)
 		return 0;
-	struct db_result *fin = NULL;
+	struct db_result *fin = NULL, *kept = NULL;
 	int nrows = 0;
 	/* advances and ends only ever follow the rows they belong to, so applying
 	 * all rows, then all advances, then all ends keeps each event's order */
 	if (db_begin(r->db, err, errlen) == -1)
 		return -1;
 	if (flush_status(r, &nrows, err, errlen) == -1 || flush_advance(r, err, errlen) == -1 ||
-	    flush_finish(r, &fin, err, errlen) == -1 || flush_notify(r, err, errlen) == -1 ||
-	    db_commit(r->db, err, errlen) == -1) {
+	    flush_finish(r, &fin, err, errlen) == -1 || flush_seen(r, &kept, err, errlen) == -1 ||
+	    flush_notify(r, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
 		db_result_free(fin);
+		db_result_free(kept);
 		db_rollback(r->db, NULL, 0);
 		return -1;
 	}
 	log_debug("record: %d status rows and %d other changes written", nrows, r->n - nrows);
+	/* contacts whose computer row another transaction held: tried once more with the
+	 * next flush, then given up (the agent's next message writes a newer one) */
+	int nkept = kept != NULL ? db_ntuples(kept) : 0, nretry = 0;
+	struct op *retry = nkept > 0 ? calloc((size_t)nkept, sizeof(*retry)) : NULL;
+	for (int k = 0; retry != NULL && k < nkept; k++) {
+		int64_t cid = strtoll(db_value(kept, k, 0), NULL, 10);
+		int tried = 0;
+		for (int i = 0; i < r->n; i++)
+			if (r->ops[i].kind == OP_SEEN && r->ops[i].computer_id == cid && r->ops[i].attempt > 0)
+				tried = 1;
+		if (tried) {
+			log_debug("computer %" PRId64 ": row still locked; last_seen left to the next contact",
+			    cid);
+			continue;
+		}
+		retry[nretry].computer_id = cid;
+		retry[nretry].output_size = strtoll(db_value(kept, k, 1), NULL, 10);
+		nretry++;
+	}
+	if (nkept > 0 && retry == NULL)
+		log_warnx("record: out of memory; %d last_seen writes dropped", nkept);
+	db_result_free(kept);
 	/* the ends are durable: tell the owner, in queue order */
 	for (int i = 0; i < r->n; i++) {
 		struct op *o = &r->ops[i];
@@ -468,5 +589,17 @@ record_flush(struct record *r, char *err, size_t errlen)
 	}
 	db_result_free(fin);
 	r->n = 0;
+	for (int k = 0; k < nretry; k++) {
+		struct op *o = op_push(r);
+		if (o == NULL) {
+			log_warnx("record: out of memory; %d last_seen writes dropped", nretry - k);
+			break;
+		}
+		o->kind = OP_SEEN;
+		o->computer_id = retry[k].computer_id;
+		o->output_size = retry[k].output_size;
+		o->attempt = 1;
+	}
+	free(retry);
 	return 0;
 }

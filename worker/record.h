@@ -3,8 +3,9 @@
  * advances and event ends, applied in the order queued, many per transaction.
  * A failed flush rolls back and keeps everything queued for the next try, so a
  * reply the worker holds is never lost. Each flush sends one NOTIFY on
- * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`). The record owns its queue; strings
- * given to it are copied.
+ * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`), and
+ * one UPDATE of computer.last_seen for the agents heard from. The record owns its queue;
+ * strings given to it are copied.
  */
 #ifndef PGFLEET_RECORD_H
 #define PGFLEET_RECORD_H
@@ -22,11 +23,13 @@ struct record_row {
 	int task_seq;
 	int attempt;
 	int status_code;
-	const char *result;  /* "Success", "Failed" or NULL */
+	const char *result;  /* "Success", "Failed" or NULL: what the agent said */
+	const char *outcome; /* "Success", "Failed" or NULL: what pgfleet decided */
 	const char *module;  /* Status-Module or NULL */
 	const char *message; /* Error text or NULL */
 	const char *output;  /* captured output (may hold any bytes) or NULL */
 	size_t output_len;
+	long long output_size; /* bytes the script wrote before the agent's cap; -1: output_len */
 };
 
 /* Called after the flush that ended the event committed; applied is 0 when the
@@ -42,10 +45,24 @@ int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int 
 /* state: "done", "failed" or "cancelled". */
 int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, const char *state,
     int status_code);
+/*
+ * The agent of computer_id answered at at_ms (ms since the epoch): computer.last_seen,
+ * written with the next flush (one UPDATE per flush, never per message).
+ */
+int record_seen(struct record *r, int64_t computer_id, long long at_ms);
 /* Write everything queued in one transaction. 0 (also when empty), or -1 with err. */
 int record_flush(struct record *r, char *err, size_t errlen);
 /* Operations waiting to be written. */
 int record_pending(const struct record *r);
+
+/* status_log.output_size of a row: output_size, else output_len; at most INT32_MAX (an int column). */
+long long record_output_size(const struct record_row *row);
+
+/*
+ * The agent's Output-Size header (bytes the script wrote, before the cap) for a body of
+ * body_len bytes: the number, or -1 when absent, not a plain decimal, or below body_len.
+ */
+long long record_parse_output_size(const char *value, size_t body_len);
 
 /* Make bytes safe for a text column: NUL and invalid UTF-8 become U+FFFD. malloc'd. */
 char *record_text(const char *s, size_t len);

@@ -175,18 +175,39 @@ session_note_failure(struct session *s, int code)
 	}
 }
 
-/* A status row for the current task. */
+/* A status row for the current task; outcome is pgfleet's verdict, result the agent's. */
 static void
-session_status(struct session *s, int code, const char *result, const char *module,
-    const char *message, const char *output, size_t output_len)
+session_status_row(struct session *s, int code, const char *result, const char *outcome,
+    const char *module, const char *message, const char *output, size_t output_len,
+    long long output_size)
 {
 	struct record_row row = {
 	    .event_id = s->ev.event_id, .schedule_id = s->ev.schedule_id,
 	    .computer_id = s->ev.computer_id,
 	    .task_seq = s->cur < s->ntasks ? s->tasks[s->cur].seq : s->ev.next_task_seq,
-	    .attempt = s->ev.attempt, .status_code = code, .result = result, .module = module,
-	    .message = message, .output = output, .output_len = output_len};
+	    .attempt = s->ev.attempt, .status_code = code, .result = result, .outcome = outcome,
+	    .module = module, .message = message, .output = output, .output_len = output_len,
+	    .output_size = output_size};
 	if (record_status(s->env->rec, &row) == -1)
+		fatalx("out of memory");
+}
+
+/* A progress row (result NULL) or one the scheduler wrote itself: its result is its verdict. */
+static void
+session_status(struct session *s, int code, const char *result, const char *module,
+    const char *message, const char *output, size_t output_len)
+{
+	session_status_row(s, code, result, result, module, message, output, output_len, -1);
+}
+
+/* The agent answered: computer.last_seen, written with the next flush. */
+static void
+session_seen(struct session *s)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (record_seen(s->env->rec, s->ev.computer_id,
+		(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) == -1)
 		fatalx("out of memory");
 }
 
@@ -615,16 +636,6 @@ session_result(struct session *s, struct wire_msg *m)
 	const char *code_s = wire_get(m, "Status-Code");
 	int code = code_s != NULL ? atoi(code_s) : STATUS_PROTOCOL;
 	const char *result = wire_get(m, "Result");
-	session_status(s, code, result, wire_get(m, "Status-Module"), wire_get(m, "Error"), m->body,
-	    m->body_len);
-	s->retries = 0;
-	log_info("event %s: task %d ended with code %d (%s)", s->eid, t->seq, code,
-	    result != NULL ? result : "no result");
-	if (s->cancelled && (code == STATUS_CANCELLED || s->cur + 1 < s->ntasks)) {
-		/* the operator's cancel wins over whatever tasks are left */
-		session_end(s, "cancelled", STATUS_CANCELLED);
-		return;
-	}
 	struct outcome_rules rules = {.success_codes = t->success, .nsuccess = t->nsuccess,
 	    .on_code = t->on_code, .non_code = t->non_code};
 	const struct conf_return_codes *g = &s->env->conf->return_codes;
@@ -637,6 +648,18 @@ session_result(struct session *s, struct wire_msg *m)
 	rules.global = global;
 	rules.nglobal = ng;
 	enum outcome o = outcome_of(code, &rules);
+	const char *verdict = o == OUTCOME_SUCCESS ? "Success" : "Failed";
+	session_status_row(s, code, result, verdict, wire_get(m, "Status-Module"),
+	    wire_get(m, "Error"), m->body, m->body_len,
+	    record_parse_output_size(wire_get(m, "Output-Size"), m->body_len));
+	s->retries = 0;
+	log_info("event %s: task %d ended with code %d (%s; agent said %s)", s->eid, t->seq, code,
+	    verdict, result != NULL ? result : "nothing");
+	if (s->cancelled && (code == STATUS_CANCELLED || s->cur + 1 < s->ntasks)) {
+		/* the operator's cancel wins over whatever tasks are left */
+		session_end(s, "cancelled", STATUS_CANCELLED);
+		return;
+	}
 	if (o != OUTCOME_SUCCESS)
 		session_note_failure(s, code);
 	int go_on = outcome_next(o, t->on_failure_continue, &s->failed);
@@ -657,6 +680,7 @@ session_message(struct session *s, struct wire_msg *m)
 		log_trace("Socket: Received from computer %s:\n%s", s->cid, dump != NULL ? dump : "");
 		free(dump);
 	}
+	session_seen(s);
 	const char *reply = wire_get(m, "Reply");
 	const char *code_s = wire_get(m, "Status-Code");
 	if (reply != NULL && strcmp(reply, "StatusUpdate") == 0 && code_s != NULL) {
@@ -747,6 +771,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		log_detail("event %s: connected to computer %s (%s:%d)", s->eid, s->cid, s->comp.host,
 		    s->comp.port);
+		session_seen(s);
 		s->parser = wire_parser_new(MAX_REPLY_BODY);
 		if (s->parser == NULL)
 			fatalx("out of memory");

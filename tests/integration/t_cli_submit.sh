@@ -2,7 +2,8 @@
 # pgfleet submit: all or nothing (a file with one error writes nothing), twice changes
 # nothing, a changed task raises the version while a running schedule keeps its own,
 # a changed plan supersedes the pending schedule, export -> submit changes nothing,
-# --dry-run writes nothing, and unknown target computers are found in the database.
+# --dry-run writes nothing, unknown target computers are found in the database, and a
+# cron schedule first runs at its next occurrence, never at submit.
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
@@ -40,13 +41,13 @@ jobs:
   - name: ops/nightly
     tasks: [{script: "echo nightly"}]
     targets: {labels: {env: prod}}
-    schedule: {at: "@PAST@T02:00:00Z", every: 1d}
+    schedule: {at: "PAST_DAY_T02", every: 1d}
   - name: ops/defined-only
     tasks: [{script: "echo later"}]
 YAML
-# a start three days before the test's now: the first run is the next 02:00 after now
-past=$(sql "select (('$TEST_NOW'::timestamptz at time zone 'UTC') - interval '3 days')::date")
-sed -i "s/@PAST@/$past/" batch.yaml
+# nightly's first run lies in the past (two days ago at 02:00 UTC): no calendar date in the test
+past=$(sql "select to_char((now() at time zone 'UTC')::date - 2, 'YYYY-MM-DD') || 'T02:00:00Z'")
+sed -i "s/PAST_DAY_T02/$past/" batch.yaml
 
 # One error anywhere: nothing written, exit 2, FILE:LINE:COL.
 sed 's/timeout: 10m/timeout: 10 minutes/' batch.yaml > broken.yaml
@@ -166,3 +167,29 @@ for f in demo fleet; do
 	assert_eq "$(cat out)" "$PGFLEET_TESTS/../../examples/$f.yaml: nothing changed" "examples/$f.yaml twice"
 done
 ok "examples/demo.yaml and examples/fleet.yaml submit, twice with no change"
+
+# A cron schedule runs at its first occurrence after now, never at submit (it did: due_at
+# was now()). The time: two hours from the database's now, so the next occurrence is today's
+# or tomorrow's, known in advance, whatever the hour the test runs at.
+next=$(sql "select extract(epoch from date_trunc('minute', now() + interval '2 hours'))::bigint")
+hm=$(sql "select to_char(to_timestamp($next) at time zone 'UTC', 'MI HH24')")
+want=$(sql "select to_char(to_timestamp($next) at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+cat > cron.yaml <<YAML
+jobs:
+  - name: ops/cron-check
+    tasks: [{script: "echo cron"}]
+    targets: {computers: [web-01]}
+    schedule: {cron: "$hm * * *"}
+YAML
+before=$(dump)
+"$P" submit cron.yaml --dry-run > out 2> err || fail "cron dry run: $(cat err)"
+grep -qxF "job ops/cron-check: a schedule would be created at version 1, due $want" out || fail "dry run next run time: $(cat out)"
+assert_eq "$(dump)" "$before" "tables after the cron dry run"
+"$P" submit cron.yaml > out 2> err || fail "cron submit: $(cat err)"
+grep -qE "^job ops/cron-check: schedule [0-9]+ created at version 1, due $want, 1 event$" out || fail "submit next run time: $(cat out)"
+assert_eq "$(sql "select (s.due_at > now()) || ' ' || extract(epoch from s.due_at)::bigint || ' ' || (select bool_and(e.due_at = s.due_at) from pgfleet.event e where e.schedule_id = s.schedule_id) from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/cron-check'")" \
+	"true $next true" "cron schedule due at its next occurrence, in the future"
+# the shipped nightly cleanup (cron "30 3 * * *") waits for 03:30 UTC too
+assert_eq "$(sql "select bool_and(s.due_at > now() and to_char(s.due_at at time zone 'UTC', 'HH24:MI') = '03:30') from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'maintenance/nightly-cleanup'")" \
+	"t" "examples/fleet.yaml nightly cleanup waits for 03:30 UTC"
+ok "a cron schedule first runs at its next occurrence (dry run and submit print it), not at submit"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# pgfleet_report reads the report views and nothing else: no base table, no partition,
-# no write anywhere in pgfleet; a login role granted it runs pgfleet report.
+# pgfleet_report reads the report views and the status_code lookup, nothing else: no other
+# base table, no partition, no write anywhere in pgfleet; a login role granted it runs
+# pgfleet report.
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
@@ -21,8 +22,17 @@ done
 assert_eq "$(as_report "select count(*) from pgfleet.failures")" 2 "failures as pgfleet_report"
 ok "pgfleet_report reads every report view"
 
+# docs/status-codes.md tells DBAs to join to pgfleet.status_code: the role can
+assert_eq "$(as_report "select count(*) from pgfleet.failures f join pgfleet.status_code sc on sc.code = f.status_code where sc.name is not null")" \
+	"$(sql "select count(*) from pgfleet.failures f join pgfleet.status_code sc on sc.code = f.status_code")" "failures joined to status_code as pgfleet_report"
+assert_eq "$(as_report "select name from pgfleet.status_code where code = -8")" CANCELLED "status_code as pgfleet_report"
+denied "insert into pgfleet.status_code values (-99, 'X', 'x')"
+denied "update pgfleet.status_code set meaning = 'x'"
+ok "pgfleet_report reads the status_code lookup, and cannot change it"
+
 tables=$(sql "select string_agg(c.oid::regclass::text, ' ' order by c.relname) from pg_class c
-	join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'pgfleet' and c.relkind in ('r', 'p')")
+	join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'pgfleet' and c.relkind in ('r', 'p')
+	and c.relname <> 'status_code'")
 [ "$(echo "$tables" | wc -w)" -ge 14 ] || fail "too few tables found: $tables"
 for t in $tables; do
 	denied "select 1 from $t limit 1"
@@ -49,9 +59,10 @@ denied "select nextval(pg_get_serial_sequence('pgfleet.job', 'job_id'))"
 assert_eq "$(sql "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
 	cross join unnest(array['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) p
 	where n.nspname = 'pgfleet' and c.relkind in ('r', 'p', 'v', 'S')
-	and has_table_privilege('pgfleet_report', c.oid, p) and not (c.relkind = 'v' and p = 'SELECT')")" 0 "privileges beyond SELECT on views"
+	and has_table_privilege('pgfleet_report', c.oid, p)
+	and not ((c.relkind = 'v' or c.oid = 'pgfleet.status_code'::regclass) and p = 'SELECT')")" 0 "privileges beyond SELECT on views and status_code"
 assert_eq "$(sql "select has_schema_privilege('pgfleet_report', 'pgfleet', 'CREATE')")" f "CREATE on schema pgfleet"
-ok "pgfleet_report cannot read any base table or partition, nor write, create or call the writers"
+ok "pgfleet_report cannot read any other base table or partition, nor write, create or call the writers"
 
 # a DBA's own login role: GRANT pgfleet_report TO alice; then pgfleet report works for her
 sql "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'report_alice') THEN

@@ -78,6 +78,41 @@ START_TEST(test_apply_first_due_follows_cron_and_until)
 }
 END_TEST
 
+/* Issue 10 item 2: "0 2 * * *" submitted at 01:07 UTC ran at 01:07 and again at 02:00. */
+START_TEST(test_apply_cron_schedule_is_not_due_at_submit)
+{
+	struct batch_job j;
+	char err[256];
+	time_t now = T(2026, 11, 25, 1, 7) + 23, due;
+	memset(&j, 0, sizeof(j));
+	j.schedule.at_now = 1;
+	ck_assert_int_eq(apply_due_now(&j), 1);
+	j.schedule.every_ms = 3600000;
+	ck_assert_int_eq(apply_due_now(&j), 1);
+	j.schedule.every_ms = 0;
+	j.schedule.has_cron = 1;
+	ck_assert_int_eq(cron_parse("0 2 * * *", &j.schedule.cron, err, sizeof(err)), 0);
+	ck_assert_int_eq(apply_due_now(&j), 0);
+	ck_assert_int_eq(apply_first_due(&j, now, &due), 0);
+	ck_assert_int_eq(due, T(2026, 11, 25, 2, 0));
+	/* every minute: the next whole minute, never the submit's own second */
+	ck_assert_int_eq(cron_parse("* * * * *", &j.schedule.cron, err, sizeof(err)), 0);
+	ck_assert_int_eq(apply_first_due(&j, now, &due), 0);
+	ck_assert_int_eq(due, T(2026, 11, 25, 1, 8));
+	/* exactly on an occurrence: the next one, not now */
+	ck_assert_int_eq(cron_parse("0 2 * * *", &j.schedule.cron, err, sizeof(err)), 0);
+	ck_assert_int_eq(apply_first_due(&j, T(2026, 11, 25, 2, 0), &due), 0);
+	ck_assert_int_eq(due, T(2026, 11, 26, 2, 0));
+	ck_assert_int_eq(cron_parse("* * * * *", &j.schedule.cron, err, sizeof(err)), 0);
+	/* with an at in the past: the same */
+	j.schedule.at_now = 0;
+	j.schedule.at = T(2026, 1, 1, 0, 0);
+	ck_assert_int_eq(apply_due_now(&j), 0);
+	ck_assert_int_eq(apply_first_due(&j, now, &due), 0);
+	ck_assert_int_eq(due, T(2026, 11, 25, 1, 8));
+}
+END_TEST
+
 Suite *
 apply_suite(void)
 {
@@ -86,6 +121,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_apply_first_due_at_now_and_at_a_time);
 	tcase_add_test(tc, test_apply_first_due_moves_every_to_the_next_occurrence);
 	tcase_add_test(tc, test_apply_first_due_follows_cron_and_until);
+	tcase_add_test(tc, test_apply_cron_schedule_is_not_due_at_submit);
 	suite_add_tcase(s, tc);
 	return s;
 }

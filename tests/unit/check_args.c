@@ -167,6 +167,34 @@ START_TEST(test_args_json_str_escapes_quotes_backslashes_and_controls)
 }
 END_TEST
 
+START_TEST(test_args_rollout_limits_counts_and_percentages)
+{
+	int n = -7, pct = -7;
+	ck_assert_int_eq(args_max_failures("--max-failures", "3", &n, &pct, err, sizeof(err)), 0);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(pct, 0);
+	ck_assert_int_eq(args_max_failures("--max-failures", "5%", &n, &pct, err, sizeof(err)), 0);
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(pct, 1);
+	ck_assert_int_eq(args_max_failures("--max-failures", "0", &n, &pct, err, sizeof(err)), 0);
+	ck_assert_int_eq(args_max_failures("--max-failures", "100%", &n, &pct, err, sizeof(err)), 0);
+	static const char *const bad[] = {"101%", "-1", "x", "%", "5%%", "1000001", "", " 5",
+	    "99999999999999999999999999999999%"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = pct = -7;
+		ck_assert_msg(args_max_failures("max_failures", bad[i], &n, &pct, err, sizeof(err)) == -1,
+		    "accepted \"%s\"", bad[i]);
+		ck_assert_int_eq(n, -7);
+		ck_assert_ptr_nonnull(strstr(err, "is not a count (0-1000000) or a percentage (0%-100%)"));
+	}
+	ck_assert_int_eq(args_max_concurrent("--max-concurrent", "1", &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(args_max_concurrent("--max-concurrent", "0", &n, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--max-concurrent: \"0\" is not a count (1-1000000)");
+	ck_assert_int_eq(args_max_concurrent("--max-concurrent", "5%", &n, err, sizeof(err)), -1);
+}
+END_TEST
+
 Suite *
 args_suite(void)
 {
@@ -180,6 +208,7 @@ args_suite(void)
 	tcase_add_test(tc, test_args_id_refuses_zero_negative_and_words);
 	tcase_add_test(tc, test_args_names_and_labels_refuse_bad_values);
 	tcase_add_test(tc, test_args_json_str_escapes_quotes_backslashes_and_controls);
+	tcase_add_test(tc, test_args_rollout_limits_counts_and_percentages);
 	suite_add_tcase(s, tc);
 	return s;
 }

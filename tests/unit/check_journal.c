@@ -124,7 +124,7 @@ static void
 finish(struct journal *j, struct journal_entry *e, int code, const char *result,
     const char *out, size_t outlen)
 {
-	struct journal_result res = {code, result, out, outlen};
+	struct journal_result res = {code, result, out, outlen, outlen};
 	ck_assert_msg(journal_finish(j, e, &res, err, sizeof(err)) == 0, "journal_finish: %s", err);
 }
 
@@ -297,7 +297,7 @@ START_TEST(test_journal_concurrent_begin_waits_for_result)
 	if (pid == 0) {
 		struct journal *cj = journal_open(jdir, 0, 0, err, sizeof(err));
 		struct journal_entry *ce = NULL;
-		struct journal_result res = {42, "Failed", "from the child\n", 15};
+		struct journal_result res = {42, "Failed", "from the child\n", 15, 15};
 		int ok = cj != NULL && journal_begin(cj, 9001, 1, &ce, err, sizeof(err)) == JOURNAL_BEGIN_RUN;
 		if (ok) {
 			ok = child_touch("begun") == 0 && child_wait_for("asking") == 0;
@@ -330,7 +330,7 @@ START_TEST(test_journal_busy_when_holder_outlives_wait)
 	if (pid == 0) {
 		struct journal *cj = journal_open(jdir, 0, 0, err, sizeof(err));
 		struct journal_entry *ce = NULL;
-		struct journal_result res = {0, "Success", NULL, 0};
+		struct journal_result res = {0, "Success", NULL, 0, 0};
 		int ok = cj != NULL && journal_begin(cj, 9002, 0, &ce, err, sizeof(err)) == JOURNAL_BEGIN_RUN &&
 		    journal_started(cj, ce, 555, 555, err, sizeof(err)) == 0;
 		if (ok) {
@@ -355,7 +355,7 @@ START_TEST(test_journal_busy_when_holder_outlives_wait)
 	ck_assert_int_eq(e->pgid, 555);
 	ck_assert_ptr_null(e->result);
 	/* A snapshot is not held: it cannot be finished from here. */
-	struct journal_result res = {1, "Failed", NULL, 0};
+	struct journal_result res = {1, "Failed", NULL, 0, 0};
 	ck_assert_int_eq(journal_finish(j, e, &res, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "event 9002 task 0: not held by this process");
 	journal_entry_free(e);
@@ -559,6 +559,42 @@ START_TEST(test_journal_caps_output_and_flattens_result)
 }
 END_TEST
 
+START_TEST(test_journal_keeps_output_size_before_the_cap)
+{
+	struct journal *j = journal_open(jdir, 16, 0, err, sizeof(err));
+	ck_assert_ptr_nonnull(j);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 6, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	/* the script wrote 100000 bytes; exec kept 36 of them, the journal keeps 16 */
+	struct journal_result res = {1, "Failed", "0123456789abcdefghijklmnopqrstuvwxyz", 36, 100000};
+	ck_assert_int_eq(journal_finish(j, e, &res, err, sizeof(err)), 0);
+	journal_entry_free(e);
+	char *text = jread("6-0.j");
+	ck_assert_ptr_nonnull(strstr(text, "\nOutput-Length=16\nOutput-Size=100000\n\n"));
+	free(text);
+	ck_assert_int_eq(journal_begin(j, 6, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_uint_eq(e->output_len, 16);
+	ck_assert_uint_eq(e->output_total, 100000);
+	journal_entry_free(e);
+
+	/* a total below what was kept is the kept length */
+	ck_assert_int_eq(journal_begin(j, 6, 1, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	struct journal_result small = {0, "Success", "abc", 3, 1};
+	ck_assert_int_eq(journal_finish(j, e, &small, err, sizeof(err)), 0);
+	ck_assert_uint_eq(e->output_total, 3);
+	journal_entry_free(e);
+
+	/* an entry written before Output-Size existed: the kept length */
+	jwrite("9-0.j", HEAD "Output-Length=2\n\nok", strlen(HEAD) + 19);
+	ck_assert_int_eq(journal_begin(j, 9, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_uint_eq(e->output_total, 2);
+	journal_entry_free(e);
+	assert_corrupt(j, HEAD "Output-Length=2\nOutput-Size=1\n\nok",
+	    "Output-Size 1 is below Output-Length 2");
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_journal_refuses_misuse)
 {
 	char path[PATH_MAX + 64];
@@ -586,7 +622,7 @@ START_TEST(test_journal_refuses_misuse)
 	finish(j, e, 0, "Success", NULL, 0);
 	ck_assert_int_eq(journal_started(j, e, 1, 1, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "event 6 task 0: not held by this process");
-	struct journal_result res = {0, "Success", NULL, 0};
+	struct journal_result res = {0, "Success", NULL, 0, 0};
 	ck_assert_int_eq(journal_finish(j, e, &res, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "event 6 task 0: not held by this process");
 	journal_entry_free(e);
@@ -637,6 +673,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_prune_removes_old_entries_only);
 	tcase_add_test(tc, test_journal_reports_corrupt_entries);
 	tcase_add_test(tc, test_journal_caps_output_and_flattens_result);
+	tcase_add_test(tc, test_journal_keeps_output_size_before_the_cap);
 	tcase_add_test(tc, test_journal_refuses_misuse);
 	tcase_add_test(tc, test_journal_abandoned_task_runs_again);
 	suite_add_tcase(s, tc);

@@ -36,6 +36,36 @@ START_TEST(test_record_text_refuses_overlong_and_surrogates)
 }
 END_TEST
 
+START_TEST(test_record_output_size_is_the_size_before_the_cap)
+{
+	/* the agent's Output-Size: a plain decimal, never below the body it came with */
+	ck_assert_int_eq(record_parse_output_size("100000", 64), 100000);
+	ck_assert_int_eq(record_parse_output_size("64", 64), 64);
+	ck_assert_int_eq(record_parse_output_size(NULL, 64), -1);
+	ck_assert_int_eq(record_parse_output_size("63", 64), -1);
+	ck_assert_int_eq(record_parse_output_size("", 0), -1);
+	ck_assert_int_eq(record_parse_output_size("-1", 0), -1);
+	ck_assert_int_eq(record_parse_output_size("+5", 0), -1);
+	ck_assert_int_eq(record_parse_output_size("12x", 0), -1);
+	ck_assert_int_eq(record_parse_output_size("99999999999999999999", 0), -1);
+
+	struct record_row row;
+	memset(&row, 0, sizeof(row));
+	row.output = "kept tail";
+	row.output_len = 9;
+	row.output_size = 100000;
+	ck_assert_int_eq(record_output_size(&row), 100000);
+	row.output_size = -1; /* an agent that does not send it: what arrived */
+	ck_assert_int_eq(record_output_size(&row), 9);
+	row.output_size = 5000000000LL; /* the column is an int */
+	ck_assert_int_eq(record_output_size(&row), 2147483647);
+	row.output = NULL;
+	row.output_len = 0;
+	row.output_size = -1;
+	ck_assert_int_eq(record_output_size(&row), 0);
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -44,6 +74,7 @@ record_suite(void)
 	tcase_add_test(tc, test_record_text_keeps_valid_utf8);
 	tcase_add_test(tc, test_record_text_replaces_nul_and_invalid_bytes);
 	tcase_add_test(tc, test_record_text_refuses_overlong_and_surrogates);
+	tcase_add_test(tc, test_record_output_size_is_the_size_before_the_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

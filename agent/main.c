@@ -423,6 +423,10 @@ main(int argc, char **argv)
 		fatalx("tls: %s", err);
 	if ((a.client_ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
 		fatalx("tls: %s", err);
+	/* only a scheduler pushes tasks and serves their files: never another agent */
+	if (tls_ctx_require_peer_role(a.server_ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1 ||
+	    tls_ctx_require_peer_role(a.client_ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1)
+		fatalx("tls: %s", err);
 	if ((a.listen_fd = listen_on(&cf->listen, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	int port = bound_port(a.listen_fd);

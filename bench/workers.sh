@@ -120,7 +120,7 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	n=$((n + 1))
 	name=sched-$n
 	case_ok=1
-	"$P" pki issue "$name" --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
+	"$P" pki issue "$name" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
 	sched_conf "$name" "workers: $w" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}"
 	sched_start "$name"
 	spid=$LASTPID

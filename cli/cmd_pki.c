@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "common/pki.h"
+#include "common/tls.h"
 #include "common/units.h"
 
 #define PKI_DEFAULT_DIR "pki"
@@ -25,9 +26,11 @@ usage_init(FILE *f)
 static void
 usage_issue(FILE *f)
 {
-	fprintf(f, "usage: pgfleet pki issue NAME [--dir DIR] [--days N] [--localhost]\n\n"
+	fprintf(f, "usage: pgfleet pki issue NAME [--role agent|scheduler] [--dir DIR] [--days N] [--localhost]\n\n"
 		   "Issue DIR/NAME.key (0600) and DIR/NAME.crt signed by DIR/ca.*, with CN and DNS name NAME\n"
 		   "(the computer's or scheduler's name as its configuration gives it).\n\n"
+		   "  --role ROLE     agent (default): a computer's certificate, which can never push a task;\n"
+		   "                  scheduler: the scheduler's, which agents require of whoever pushes\n"
 		   "  --dir DIR       where the CA is and the files go (default: %s)\n"
 		   "  --days N        validity in days (default: 825)\n"
 		   "  --localhost     also name DNS:localhost and IP:127.0.0.1 (tests, one-machine setups)\n"
@@ -40,7 +43,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: pgfleet pki init [--dir DIR] [--days N]\n"
-		   "       pgfleet pki issue NAME [--dir DIR] [--days N] [--localhost]\n"
+		   "       pgfleet pki issue NAME [--role agent|scheduler] [--dir DIR] [--days N] [--localhost]\n"
 		   "pgfleet pki init --help, pgfleet pki issue --help describe each\n");
 }
 
@@ -62,6 +65,7 @@ cmd_pki(int argc, char **argv)
 	const char *dir = PKI_DEFAULT_DIR, *name = NULL;
 	long long days = -1, backdate = 0;
 	int localhost = 0;
+	const char *role = TLS_ROLE_AGENT;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -93,6 +97,12 @@ cmd_pki(int argc, char **argv)
 		} else if (!init && strcmp(a, "--backdate") == 0 && has_val) {
 			if (int_arg(a, argv[++i], 0, 36500LL * 86400, &backdate) == -1)
 				return CLI_USAGE;
+		} else if (!init && strcmp(a, "--role") == 0 && has_val) {
+			role = argv[++i];
+			if (strcmp(role, TLS_ROLE_AGENT) != 0 && strcmp(role, TLS_ROLE_SCHEDULER) != 0) {
+				fprintf(stderr, "pgfleet pki issue: --role: \"%s\" is neither agent nor scheduler\n", role);
+				return CLI_USAGE;
+			}
 		} else if (!init && strcmp(a, "--localhost") == 0) {
 			localhost = 1;
 		} else if (!init && a[0] != '-' && name == NULL) {
@@ -120,7 +130,8 @@ cmd_pki(int argc, char **argv)
 		fprintf(stderr, "pgfleet pki issue: %s\n", err);
 		return CLI_USAGE;
 	}
-	struct pki_opts o = {.days = days > 0 ? (int)days : 825, .backdate = (long)backdate, .localhost = localhost};
+	struct pki_opts o = {.days = days > 0 ? (int)days : 825, .backdate = (long)backdate, .localhost = localhost,
+	    .role = role};
 	if (pki_issue_opts(dir, name, &o, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet pki issue: %s\n", err);
 		return CLI_FAILED;

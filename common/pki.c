@@ -178,8 +178,12 @@ make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, con
 	if (cert == NULL)
 		return NULL;
 	X509_NAME *subj = X509_get_subject_name(cert);
+	/* a leaf's role is its OU (common/tls.h): only the CA can say it */
+	const char *role = o->role != NULL ? o->role : TLS_ROLE_AGENT;
 	if (X509_set_version(cert, 2) != 1 || random_serial(cert) == -1 ||
 	    X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC, (const unsigned char *)"pgfleet", -1, -1, 0) != 1 ||
+	    (issuer != NULL &&
+		X509_NAME_add_entry_by_txt(subj, "OU", MBSTRING_ASC, (const unsigned char *)role, -1, -1, 0) != 1) ||
 	    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : subj) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(cert), -o->backdate) == NULL ||

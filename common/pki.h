@@ -13,6 +13,7 @@ struct pki_opts {
 	int days;          /* validity in days, from the start */
 	long backdate;     /* start this many seconds before now (tests: expired certificates) */
 	int localhost;     /* also name DNS:localhost and IP:127.0.0.1 */
+	const char *role;  /* TLS_ROLE_SCHEDULER or TLS_ROLE_AGENT (NULL: agent), the subject's OU */
 };
 
 /* The longest name accepted (a CN holds at most 64 characters). */

@@ -41,6 +41,11 @@ tls_error_string(char *buf, size_t size)
 		/* keep the reason only: "error:0A000086:SSL routines::certificate verify failed" */
 		const char *reason = strrchr(one, ':');
 		reason = reason != NULL ? reason + 1 : one;
+		/* our own errors (verify_role) are their text alone */
+		if (ERR_GET_LIB(e) == ERR_LIB_USER && (flags & ERR_TXT_STRING) && data != NULL) {
+			reason = data;
+			data = NULL;
+		}
 		if (off < size - 1) {
 			int n = snprintf(buf + off, size - off, "%s%s", off > 0 ? "; " : "", reason);
 			if (n > 0)
@@ -155,6 +160,57 @@ cert_cn(X509 *c, char *buf, size_t size)
 	if (i < 0)
 		return -1;
 	return asn1_copy(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)), buf, size);
+}
+
+int
+tls_cert_role(X509 *c, char *buf, size_t size)
+{
+	X509_NAME *subj = X509_get_subject_name(c);
+	int i = X509_NAME_get_index_by_NID(subj, NID_organizationalUnitName, -1);
+	if (i < 0)
+		return -1;
+	return asn1_copy(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)), buf, size);
+}
+
+static int role_index = -1;
+
+/* The leaf must carry the role its context requires (tls_ctx_require_peer_role). */
+static int
+verify_role(int ok, X509_STORE_CTX *x)
+{
+	if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
+		return ok;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	const char *want = ssl != NULL ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), role_index) : NULL;
+	X509 *c = X509_STORE_CTX_get_current_cert(x);
+	char role[64], name[128];
+	if (want == NULL || c == NULL)
+		return ok;
+	int has = tls_cert_role(c, role, sizeof(role)) == 0;
+	if (has && strcmp(role, want) == 0)
+		return 1;
+	if (cert_cn(c, name, sizeof(name)) == -1)
+		snprintf(name, sizeof(name), "?");
+	if (has)
+		ERR_raise_data(ERR_LIB_USER, 1, "certificate \"%s\" has role %s, not %s", name, role, want);
+	else
+		ERR_raise_data(ERR_LIB_USER, 1, "certificate \"%s\" has no pgfleet role, %s needed "
+		    "(reissue it: pgfleet pki issue %s --role %s)", name, want, name, want);
+	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
+}
+
+int
+tls_ctx_require_peer_role(SSL_CTX *ctx, const char *role, char *err, size_t errlen)
+{
+	if (role_index < 0)
+		role_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (role_index < 0 || SSL_CTX_set_ex_data(ctx, role_index, (void *)role) != 1) {
+		snprintf(err, errlen, "tls context: cannot keep the peer role");
+		return -1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), verify_role);
+	return 0;
 }
 
 int

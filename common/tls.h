@@ -32,6 +32,22 @@ int tls_peer_name(SSL *ssl, char *buf, size_t size);
 int tls_check_peer_name(SSL *ssl, const char *expected, char *err, size_t errlen);
 /* 1 when the peer's CN or one of its DNS SANs equals one of names (case-insensitive), else 0. */
 int tls_peer_allowed(SSL *ssl, const char *const *names, int n);
+/*
+ * Certificate roles. pgfleet pki writes the role into the subject's OU:
+ * TLS_ROLE_SCHEDULER for schedulers (they push tasks and serve files),
+ * TLS_ROLE_AGENT for computers. Only the CA signs, so the role is the CA's word.
+ */
+#define TLS_ROLE_SCHEDULER "scheduler"
+#define TLS_ROLE_AGENT "agent"
+/* The certificate's role (its OU). 0, or -1 when it has none. */
+int tls_cert_role(X509 *c, char *buf, size_t size);
+/*
+ * Every handshake on ctx fails unless the peer's certificate has role (a
+ * string literal, kept by pointer): an agent's certificate can never push a
+ * task, and a scheduler's can never pose as a computer. 0, or -1 with err.
+ */
+int tls_ctx_require_peer_role(SSL_CTX *ctx, const char *role, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Drain OpenSSL's error queue into one line ("" when empty). Returns buf. */
 char *tls_error_string(char *buf, size_t size);
 

@@ -32,7 +32,8 @@ echo "==> pgfleet migrate"
 "$P" migrate >/dev/null
 echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
 "$P" pki init --dir "$demo/pki" >/dev/null
-for n in sched-demo agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --localhost >/dev/null; done
+"$P" pki issue sched-demo --role scheduler --dir "$demo/pki" --localhost >/dev/null
+for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --localhost >/dev/null; done
 
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)

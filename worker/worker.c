@@ -308,6 +308,10 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	w.server_ctx = tls_server_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err));
 	if (w.server_ctx == NULL)
 		fatalx("tls: %s", err);
+	/* the peers are computers, both ways: a scheduler's certificate never poses as one */
+	if (tls_ctx_require_peer_role(w.client_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1 ||
+	    tls_ctx_require_peer_role(w.server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
+		fatalx("tls: %s", err);
 	w.keys = transfer_keys_new(conf->transfer_key_ttl_ms);
 	if (w.keys == NULL || w.rec == NULL)
 		fatalx("out of memory");

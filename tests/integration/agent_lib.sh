@@ -7,17 +7,20 @@ P=$TESTDIR/pki P2=$TESTDIR/pki-other
 # old (expired) and web-01 (the agent); another CA with its own sched-a
 agent_pki() {
 	"$BIN/pgfleet" pki init --dir "$P" >/dev/null
-	for n in sched-a sched-x; do "$BIN/pgfleet" pki issue $n --dir "$P" >/dev/null; done
+	for n in sched-a sched-x; do "$BIN/pgfleet" pki issue $n --role scheduler --dir "$P" >/dev/null; done
 	"$BIN/pgfleet" pki issue web-01 --dir "$P" --localhost >/dev/null
-	"$BIN/pgfleet" pki issue old --dir "$P" --days 1 --backdate 172800 >/dev/null
+	"$BIN/pgfleet" pki issue old --role scheduler --dir "$P" --days 1 --backdate 172800 >/dev/null
 	"$BIN/pgfleet" pki init --dir "$P2" >/dev/null
-	"$BIN/pgfleet" pki issue sched-a --dir "$P2" >/dev/null
+	"$BIN/pgfleet" pki issue sched-a --role scheduler --dir "$P2" >/dev/null
 }
 
 # start_agent NAME: an agent with its files in $TESTDIR/NAME; sets AGENT_DIR,
-# AGENT_PORT, AGENT_PID, AGENT_LOG. Knobs: MAX_OUTPUT, MAX_SCRIPT, RUN_AS_ALLOW, LOG_LEVEL.
+# AGENT_PORT, AGENT_PID, AGENT_LOG. Knobs: MAX_OUTPUT, MAX_SCRIPT, RUN_AS_ALLOW, LOG_LEVEL,
+# NO_ALLOW_CLIENTS=1 (no tls.allow_clients, the documented default).
 start_agent() {
 	AGENT_DIR=$TESTDIR/$1
+	allow=", allow_clients: [sched-a]"
+	[ "${NO_ALLOW_CLIENTS:-0}" = 1 ] && allow=""
 	mkdir -p "$AGENT_DIR"
 	cat >"$AGENT_DIR/agent.yaml" <<YAML
 computer: web-01
@@ -32,7 +35,7 @@ max_output: ${MAX_OUTPUT:-64KiB}
 max_script: ${MAX_SCRIPT:-16MiB}
 timeout: 60s
 kill_grace: 1s
-tls: {ca: $P/ca.crt, cert: $P/web-01.crt, key: $P/web-01.key, allow_clients: [sched-a]}
+tls: {ca: $P/ca.crt, cert: $P/web-01.crt, key: $P/web-01.key$allow}
 log: {level: ${LOG_LEVEL:-7}}
 port_file: $AGENT_DIR/port
 YAML

@@ -13,7 +13,7 @@ PKI="$TESTDIR/pki"
 fleet_init() {
 	"$P" migrate >/dev/null || fail "migrate"
 	"$P" pki init --dir "$PKI" >/dev/null || fail "pki init"
-	for n in sched-a sched-b; do "$P" pki issue "$n" --dir "$PKI" --localhost >/dev/null || fail "pki issue $n"; done
+	for n in sched-a sched-b; do "$P" pki issue "$n" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $n"; done
 }
 
 sched_conf() {

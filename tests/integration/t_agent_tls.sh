@@ -38,6 +38,7 @@ wait_for 10 "agent logs the name" grep -q 'refused: certificate "sched-x" is not
 good_client_served "a client not in allow_clients"
 ok "a certificate of our CA not in tls.allow_clients is refused, its name logged"
 
+
 before=$(refused_count)
 r=$("$BIN/pgfleet-test-transfer" raw --host 127.0.0.1 --port "$AGENT_PORT" --wait-ms 5000 --send "Request=SendFile
 Filename=temp:x.sh
@@ -74,3 +75,22 @@ assert_eq "$(value "$O.unknown" Result)" Failed "cancel of nothing"
 assert_eq "$(value "$O.unknown" Error)" "not running" "cancel of nothing"
 kill -0 "$AGENT_PID" || fail "agent died"
 ok "the agent kept serving through every refusal"
+
+# an agent's certificate of our CA can never push, even with tls.allow_clients unset (the
+# documented default): roles are checked in the handshake
+NO_ALLOW_CLIENTS=1 start_agent b
+"$BIN/pgfleet" pki issue web-02 --dir "$P" --localhost >/dev/null || fail "pki issue web-02"
+push_as "$P" web-02 "$O.lateral" --event 195 --script "$(script lateral.sh "touch $TESTDIR/lateral-ran")"
+grep -q "^final none" "$O.lateral" || fail "an agent certificate got a reply: $(cat "$O.lateral")"
+wait_for 10 "agent logs the agent certificate" grep -q 'refused: .*certificate "web-02" has role agent, not scheduler' "$AGENT_LOG"
+[ ! -e "$TESTDIR/lateral-ran" ] || fail "the lateral push ran"
+# a certificate of our CA without a role (signed before roles existed) is refused too
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/O=pgfleet/CN=sched-legacy" \
+	-keyout "$P/sched-legacy.key" -out "$TESTDIR/legacy.csr" 2>/dev/null || fail "legacy csr"
+openssl x509 -req -in "$TESTDIR/legacy.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial -days 2 \
+	-out "$P/sched-legacy.crt" 2>/dev/null || fail "legacy certificate"
+push_as "$P" sched-legacy "$O.legacy" --event 196 --script "$s"
+grep -q "^final none" "$O.legacy" || fail "a certificate without a role got a reply"
+wait_for 10 "agent logs the role-less certificate" grep -q 'refused: .*certificate "sched-legacy" has no pgfleet role, scheduler needed' "$AGENT_LOG"
+n=20; good_client_served "certificates of the wrong role"
+ok "an agent's certificate and a role-less one cannot push: refused in the handshake, the reason logged"

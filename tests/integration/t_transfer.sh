@@ -9,7 +9,7 @@ T="$BIN/pgfleet-test-transfer"
 P=$TESTDIR/pki P2=$TESTDIR/pki-other
 
 "$BIN/pgfleet" pki init --dir "$P" >/dev/null
-"$BIN/pgfleet" pki issue sched-a --dir "$P" >/dev/null
+"$BIN/pgfleet" pki issue sched-a --role scheduler --dir "$P" >/dev/null
 "$BIN/pgfleet" pki issue web-01 --dir "$P" >/dev/null
 "$BIN/pgfleet" pki issue old --dir "$P" --days 1 --backdate 172800 >/dev/null
 "$BIN/pgfleet" pki init --dir "$P2" >/dev/null

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "common/pki.h"
 #include "common/tls.h"
@@ -51,7 +52,8 @@ setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_ptr_nonnull(mkdtemp(dir2));
 	ck_assert_int_eq(pki_init(dir, 10, err, sizeof(err)), 0);
-	ck_assert_int_eq(pki_issue(dir, "sched-a", 10, err, sizeof(err)), 0);
+	struct pki_opts sched = {.days = 10, .role = TLS_ROLE_SCHEDULER};
+	ck_assert_int_eq(pki_issue_opts(dir, "sched-a", &sched, err, sizeof(err)), 0);
 	ck_assert_int_eq(pki_issue_opts(dir, "web-01", &local, err, sizeof(err)), 0);
 	ck_assert_int_eq(pki_issue_opts(dir, "old", &expired, err, sizeof(err)), 0);
 	ck_assert_int_eq(pki_init(dir2, 10, err, sizeof(err)), 0);
@@ -165,6 +167,54 @@ START_TEST(test_tls_contexts_allow_tls13_only)
 	pair_free(&p);
 	SSL_CTX_free(s);
 	SSL_CTX_free(c);
+}
+END_TEST
+
+START_TEST(test_tls_peer_role_is_required_in_the_handshake)
+{
+	char role[32];
+	X509 *x = NULL;
+	char path[160];
+	snprintf(path, sizeof(path), "%s/sched-a.crt", dir);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(tls_cert_role(x, role, sizeof(role)), 0);
+	ck_assert_str_eq(role, "scheduler");
+	X509_free(x);
+
+	/* an agent's listener: a scheduler may push, another agent may not */
+	SSL_CTX *agent_srv = ctx_for(1, dir, "web-01");
+	ck_assert_int_eq(tls_ctx_require_peer_role(agent_srv, TLS_ROLE_SCHEDULER, err, sizeof(err)), 0);
+	ck_assert_int_eq(SSL_CTX_get_verify_mode(agent_srv), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+	SSL_CTX *sched_cli = ctx_for(0, dir, "sched-a"), *agent_cli = ctx_for(0, dir, "web-01");
+	struct pair p;
+	handshake(sched_cli, agent_srv, NULL, &p);
+	ck_assert_int_eq(p.sok, 1);
+	pair_free(&p);
+	handshake(agent_cli, agent_srv, NULL, &p);
+	ck_assert_int_eq(p.sok, 0);
+	ck_assert_int_eq(SSL_get_verify_result(p.s), X509_V_ERR_APPLICATION_VERIFICATION);
+	pair_free(&p);
+
+	/* a worker dialling a computer: a scheduler's certificate cannot pose as one */
+	SSL_CTX *worker_cli = ctx_for(0, dir, "sched-a"), *sched_srv = ctx_for(1, dir, "sched-a");
+	ck_assert_int_eq(tls_ctx_require_peer_role(worker_cli, TLS_ROLE_AGENT, err, sizeof(err)), 0);
+	handshake(worker_cli, sched_srv, NULL, &p);
+	ck_assert_int_eq(p.cok, 0);
+	ck_assert_int_eq(SSL_get_verify_result(p.c), X509_V_ERR_APPLICATION_VERIFICATION);
+	pair_free(&p);
+	handshake(worker_cli, agent_srv, NULL, &p);
+	ck_assert_int_eq(p.cok, 1);
+	ck_assert_int_eq(p.sok, 1);
+	pair_free(&p);
+	SSL_CTX_free(agent_srv);
+	SSL_CTX_free(sched_cli);
+	SSL_CTX_free(agent_cli);
+	SSL_CTX_free(worker_cli);
+	SSL_CTX_free(sched_srv);
 }
 END_TEST
 
@@ -334,6 +384,7 @@ tls_suite(void)
 	tcase_add_test(tc, test_tls_ctx_refuses_missing_or_mismatched_files);
 	tcase_add_test(tc, test_tls_contexts_allow_tls13_only);
 	tcase_add_test(tc, test_tls_mutual_handshake_names_both_peers);
+	tcase_add_test(tc, test_tls_peer_role_is_required_in_the_handshake);
 	tcase_add_test(tc, test_tls_peer_checks_without_certificate);
 	tcase_add_test(tc, test_tls_server_refuses_client_of_other_ca);
 	tcase_add_test(tc, test_tls_server_refuses_expired_client);

@@ -577,14 +577,40 @@ journal_orphan_result(enum journal_orphan what, int gone, int cancelled, long pg
 	}
 }
 
-/* Wait up to ms for pid to be gone (or a zombie, or another process): 1 gone, 0 not yet. */
+/* Does a process of group pgid still run (zombies do not count)? */
 static int
-wait_gone(long pid, unsigned long long start, long long ms)
+group_running(long pgid)
+{
+	DIR *d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	int found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d)) != NULL) {
+		long long pid;
+		struct journal_proc p;
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    parse_ll(de->d_name, strlen(de->d_name), &pid) < 0)
+			continue;
+		found = proc_read((long)pid, &p) && p.pgrp == pgid && p.state != 'Z' && p.state != 'X';
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Wait up to ms for the script (pid, its start time) to be gone, or a zombie,
+ * or another process, and for no process of its group pgid to run: 1 gone,
+ * 0 not yet.
+ */
+static int
+wait_gone(long pid, unsigned long long start, long pgid, long long ms)
 {
 	long long deadline = mono_ms() + ms;
 	for (;;) {
 		struct journal_proc p;
-		if (!proc_read(pid, &p) || p.state == 'Z' || p.state == 'X' || p.start != start)
+		if ((!proc_read(pid, &p) || p.state == 'Z' || p.state == 'X' || p.start != start) &&
+		    (pgid <= 0 || !group_running(pgid)))
 			return 1;
 		if (mono_ms() >= deadline)
 			return 0;
@@ -606,10 +632,11 @@ close_orphan_locked(struct journal *j, struct journal_entry *e, const char *caus
 	int gone = 1;
 	if (what == JOURNAL_ORPHAN_KILL) {
 		/* the leader is alive, so its group id (its pid) cannot have been reused */
-		if (e->pgid == e->pid)
-			(void)kill(-(pid_t)e->pgid, SIGKILL);
+		long group = e->pgid == e->pid ? e->pgid : 0;
+		if (group > 0)
+			(void)kill(-(pid_t)group, SIGKILL);
 		(void)kill((pid_t)e->pid, SIGKILL);
-		gone = wait_gone(e->pid, e->proc_start, JOURNAL_ORPHAN_KILL_WAIT_MS);
+		gone = wait_gone(e->pid, e->proc_start, group, JOURNAL_ORPHAN_KILL_WAIT_MS);
 	}
 	char text[512];
 	long who = what == JOURNAL_ORPHAN_KILL ? e->pgid : e->pid;

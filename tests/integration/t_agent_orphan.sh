@@ -87,7 +87,7 @@ kill -9 "$AGENT_PID"
 wait_for 10 "the connection process times the script out" grep -q '^final Status-Code=' "$O.2"
 wait "$first" || true
 expect_code "$O.2" -4 "the push whose listener was killed"
-group_alive "$spid" && fail "the timed-out group $spid still runs"
+wait_for 5 "the timed-out group $spid gone" group_gone "$spid"
 restart_agent
 push "$O.2r" --event 602 --timeout 2000 --script "$s2"
 expect_code "$O.2r" -4 "re-push after the listener was killed"

@@ -5,6 +5,7 @@
  * Forked children always leave with _exit so they never run the rest of the suite.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -725,10 +726,39 @@ proc_running(long pid)
 	return journal_parse_proc_stat(buf, n, &p) == 0 && p.state != 'Z' && p.state != 'X';
 }
 
+/* Does a process of group pgid run (zombies do not count)? */
+static int
+group_running(long pgid)
+{
+	DIR *d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	int found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		char path[64], buf[1024];
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		struct journal_proc p;
+		found = journal_parse_proc_stat(buf, n, &p) == 0 && p.pgrp == pgid && p.state != 'Z' &&
+		    p.state != 'X';
+	}
+	closedir(d);
+	return found;
+}
+
 /*
  * What a killed connection process leaves: a child begins (event, seq),
- * starts "sleep 60" in its own session, records it, and dies. Returns the
- * orphaned script's pid, running, with its start time in the journal.
+ * starts "sh -c 'sleep 60 & sleep 60'" (two processes in one group) in its
+ * own session, records it, and dies. Returns the orphaned script's pid,
+ * running, with its start time in the journal.
  */
 static long
 leave_orphan(long long event_id, int seq)
@@ -743,7 +773,7 @@ leave_orphan(long long event_id, int seq)
 		pid_t s = fork();
 		if (s == 0) {
 			setsid();
-			execl("/bin/sleep", "sleep", "60", (char *)NULL);
+			execl("/bin/sh", "sh", "-c", "sleep 60 & sleep 60", (char *)NULL);
 			_exit(127);
 		}
 		if (s < 0 || journal_started(cj, ce, s, s, err, sizeof(err)) < 0)
@@ -797,6 +827,7 @@ START_TEST(test_journal_close_orphans_kills_the_script_and_records_it)
 	ck_assert_int_eq(closed_count, 1);
 	ck_assert_int_eq(closed_event, 61);
 	ck_assert_msg(!proc_running(spid), "the orphaned script %ld still runs", spid);
+	ck_assert_msg(!group_running(spid), "a process of the orphaned group %ld still runs", spid);
 	ck_assert_int_eq(journal_read(other, 61, 0, &e, err, sizeof(err)), 1);
 	ck_assert_int_eq(e->state, JOURNAL_DONE);
 	ck_assert_int_eq(e->status_code, STATUS_KILLED);

@@ -423,7 +423,7 @@ split_result(const char *stored, char *module, size_t msize, const char **why)
 			return;
 		}
 	}
-	snprintf(module, msize, "%s", MODULE_AGENT); /* e.g. the journal's own "interrupted by agent restart" */
+	snprintf(module, msize, "%s", MODULE_AGENT); /* e.g. the journal's own text for an orphan */
 	*why = r;
 }
 
@@ -732,6 +732,11 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 	}
 }
 
+/*
+ * The answer says what happened: Success only when the script was found
+ * running and signalled (or, its supervising process having died, killed
+ * here); else Failed with the reason.
+ */
 static int
 handle_cancel(struct conn *c, struct wire_msg *m)
 {
@@ -748,25 +753,51 @@ handle_cancel(struct conn *c, struct wire_msg *m)
 	int rc = journal_request_cancel(c->env->journal, ev, (int)seq, &pgid, err, sizeof(err));
 	const char *kv[5][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s}};
 	char code_s[16];
-	if (rc == JOURNAL_RUNNING) {
-		/* the holder's exec_wait sees the request too, and sends SIGKILL after the grace */
-		if (pgid > 0 && kill(-(pid_t)pgid, SIGTERM) == -1 && errno != ESRCH)
+	why[0] = '\0';
+	if (rc == JOURNAL_RUNNING && pgid > 0 && kill(-(pid_t)pgid, SIGTERM) == -1) {
+		if (errno == ESRCH) {
+			/* its holder reaps it and records its result */
+			snprintf(why, sizeof(why), "not running: the script had just ended");
+		} else {
 			log_warn("event %s task %s: kill process group %ld", ev_s, seq_s, pgid);
-		log_info("event %s task %s: cancel requested by %s (%s), process group %ld", ev_s, seq_s,
-		    c->env->peer_name, c->env->peer_addr, pgid);
+			snprintf(why, sizeof(why), "process group %ld could not be signalled: %s", pgid,
+			    strerror(errno));
+		}
+	} else if (rc == JOURNAL_DONE) {
+		struct journal_entry *e = NULL;
+		if (journal_read(c->env->journal, ev, (int)seq, &e, err, sizeof(err)) == 1 &&
+		    e->state == JOURNAL_DONE) {
+			char module[32];
+			const char *text;
+			split_result(e->result, module, sizeof(module), &text);
+			snprintf(why, sizeof(why), "not running: ended with code %d%s%s%s", e->status_code,
+			    text[0] != '\0' ? " (" : "", text, text[0] != '\0' ? ")" : "");
+		} else
+			snprintf(why, sizeof(why), "not running: ended");
+		journal_entry_free(e);
+	} else if (rc == -1) {
+		log_detail("event %s task %s: cancel: %s", ev_s, seq_s, err);
+		snprintf(why, sizeof(why), "not running");
+	}
+	if (why[0] == '\0') {
+		/* a live holder's exec_wait sees the request too, and sends SIGKILL after the grace */
+		if (rc == JOURNAL_CANCEL_KILLED)
+			log_warnx("event %s task %s: cancel requested by %s (%s): the process that ran it had "
+			    "died, its script was killed", ev_s, seq_s, c->env->peer_name, c->env->peer_addr);
+		else
+			log_info("event %s task %s: cancel requested by %s (%s), process group %ld", ev_s, seq_s,
+			    c->env->peer_name, c->env->peer_addr, pgid);
 		snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
 		kv[3][0] = "Result";
 		kv[3][1] = "Success";
 		kv[4][0] = "Status-Code";
 		kv[4][1] = code_s;
 	} else {
-		if (rc == -1)
-			log_detail("event %s task %s: cancel: %s", ev_s, seq_s, err);
-		log_info("event %s task %s: cancel requested by %s: not running", ev_s, seq_s, c->env->peer_addr);
+		log_info("event %s task %s: cancel requested by %s: %s", ev_s, seq_s, c->env->peer_addr, why);
 		kv[3][0] = "Result";
 		kv[3][1] = "Failed";
 		kv[4][0] = "Error";
-		kv[4][1] = "not running";
+		kv[4][1] = one_line(why);
 	}
 	return send_reply(c, "cancel", (const char *const (*)[2])kv, 5, NULL, 0);
 }
@@ -806,4 +837,18 @@ control_serve(SSL *ssl, int fd, const struct control_env *env)
 			break;
 	}
 	wire_parser_free(c.parser);
+}
+
+void
+control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq)
+{
+	struct task t;
+	memset(&t, 0, sizeof(t));
+	t.event_id = event_id;
+	t.seq = task_seq;
+	int tempfd = open(temp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tempfd < 0)
+		return;
+	task_dir_remove(tempfd, &t);
+	close(tempfd);
 }

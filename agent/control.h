@@ -48,4 +48,10 @@ void control_serve(SSL *ssl, int fd, const struct control_env *env);
  */
 int control_temp_name(const char *value, int quoted, char *out, size_t outlen, char *err, size_t errlen);
 
+/*
+ * Remove temp_dir/task-<event>-<seq> and what is in it (a task whose script
+ * was killed after its connection process died left it). Quiet when missing.
+ */
+void control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq);
+
 #endif

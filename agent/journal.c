@@ -8,7 +8,13 @@
  *
  * Entry format: "pgfleet-journal 1", Key=Value lines, an empty line, then
  * Output-Length bytes of output. Output-Size (bytes the script wrote before the cap)
- * may be missing: entries written before it existed mean Output-Length.
+ * may be missing: entries written before it existed mean Output-Length. Script-Start
+ * may be missing too (entries written before it existed): read as 0, unknown.
+ *
+ * Orphans (a running entry whose lock nobody holds) are closed by whoever
+ * meets one first, under its lock: the listener when a connection process
+ * dies or at start, a begin, or a cancel. Their scripts are killed rather than
+ * adopted: see docs/agent.md.
  */
 #include "agent/journal.h"
 
@@ -19,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,13 +169,13 @@ parse_ll(const char *s, size_t n, long long *v)
 }
 
 enum key_ix {
-	K_EVENT, K_SEQ, K_STATE, K_STATUS, K_RESULT, K_PID, K_PGID, K_CANCEL, K_STARTED,
+	K_EVENT, K_SEQ, K_STATE, K_STATUS, K_RESULT, K_PID, K_PGID, K_PSTART, K_CANCEL, K_STARTED,
 	K_FINISHED, K_OUTLEN, K_OUTSIZE, K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"Event-ID", "Task-Sequence-ID", "State", "Status-Code", "Result", "PID", "PGID",
-	"Cancel-Requested", "Started", "Finished", "Output-Length", "Output-Size",
+	"Script-Start", "Cancel-Requested", "Started", "Finished", "Output-Length", "Output-Size",
 };
 
 /* Parse an entry file's bytes into e (result and output allocated). 0, or -1 with why. */
@@ -237,7 +245,7 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		}
 	}
 	for (int i = 0; i < K_COUNT; i++) {
-		if (!seen[i] && i != K_OUTSIZE) {
+		if (!seen[i] && i != K_OUTSIZE && i != K_PSTART) {
 			snprintf(why, whylen, "key %s is missing", key_names[i]);
 			return -1;
 		}
@@ -259,8 +267,8 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		return -1;
 	}
 	if (num[K_STATUS] < INT_MIN || num[K_STATUS] > INT_MAX || num[K_CANCEL] < 0 ||
-	    num[K_CANCEL] > 1) {
-		snprintf(why, whylen, "Status-Code or Cancel-Requested out of range");
+	    num[K_CANCEL] > 1 || num[K_PSTART] < 0) {
+		snprintf(why, whylen, "Status-Code, Script-Start or Cancel-Requested out of range");
 		return -1;
 	}
 	entry_clear_result(e);
@@ -268,6 +276,7 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 	e->status_code = (int)num[K_STATUS];
 	e->pid = (long)num[K_PID];
 	e->pgid = (long)num[K_PGID];
+	e->proc_start = (unsigned long long)num[K_PSTART];
 	e->cancel_requested = (int)num[K_CANCEL];
 	e->started_ms = num[K_STARTED];
 	e->finished_ms = num[K_FINISHED];
@@ -366,19 +375,19 @@ write_entry(struct journal *j, const struct journal_entry *e, char *err, size_t 
 	const char *result = e->result != NULL ? e->result : "";
 	size_t outlen = e->state == JOURNAL_DONE ? e->output_len : 0;
 	const char *fmt = MAGIC "Event-ID=%lld\nTask-Sequence-ID=%d\nState=%s\nStatus-Code=%d\n"
-	    "Result=%s\nPID=%ld\nPGID=%ld\nCancel-Requested=%d\nStarted=%lld\nFinished=%lld\n"
-	    "Output-Length=%zu\nOutput-Size=%llu\n\n";
+	    "Result=%s\nPID=%ld\nPGID=%ld\nScript-Start=%llu\nCancel-Requested=%d\nStarted=%lld\n"
+	    "Finished=%lld\nOutput-Length=%zu\nOutput-Size=%llu\n\n";
 	const char *state = e->state == JOURNAL_DONE ? "done" : "running";
 	unsigned long long total = e->output_total > outlen ? e->output_total : outlen;
 	int hl = snprintf(NULL, 0, fmt, e->event_id, e->task_seq, state, e->status_code, result,
-	    e->pid, e->pgid, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
+	    e->pid, e->pgid, e->proc_start, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
 	char *buf = hl < 0 ? NULL : malloc((size_t)hl + 1 + outlen);
 	if (buf == NULL) {
 		snprintf(err, errlen, "journal entry %s/%s: out of memory", j->dir, name);
 		return -1;
 	}
 	snprintf(buf, (size_t)hl + 1, fmt, e->event_id, e->task_seq, state, e->status_code, result,
-	    e->pid, e->pgid, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
+	    e->pid, e->pgid, e->proc_start, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
 	if (outlen > 0)
 		memcpy(buf + hl, e->output, outlen);
 
@@ -482,6 +491,181 @@ finish_locked(struct journal *j, struct journal_entry *e, char *err, size_t errl
 	return 0;
 }
 
+/* --- orphans */
+
+int
+journal_parse_proc_stat(const char *buf, size_t len, struct journal_proc *out)
+{
+	/* "pid (comm) S ppid pgrp ... starttime(22nd)": comm may hold ") ", so from the last ')' */
+	const char *close = NULL;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == ')')
+			close = buf + i;
+	if (close == NULL || (size_t)(close - buf) + 2 >= len || close[1] != ' ')
+		return -1;
+	char tmp[1024];
+	size_t n = len - (size_t)(close + 2 - buf);
+	if (n >= sizeof(tmp))
+		n = sizeof(tmp) - 1;
+	memcpy(tmp, close + 2, n);
+	tmp[n] = '\0';
+	/* fields 3.. : state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime cutime cstime priority nice threads itrealvalue starttime */
+	char *save = NULL, *f = strtok_r(tmp, " \n", &save);
+	for (int field = 3; f != NULL; field++, f = strtok_r(NULL, " \n", &save)) {
+		long long v;
+		if (field == 3) {
+			if (strlen(f) != 1)
+				return -1;
+			out->state = f[0];
+		} else if (field == 5) {
+			if (parse_ll(f, strlen(f), &v) < 0)
+				return -1;
+			out->pgrp = (long)v;
+		} else if (field == 22) {
+			char *end;
+			errno = 0;
+			unsigned long long st = strtoull(f, &end, 10);
+			if (errno != 0 || *end != '\0' || f[0] < '0' || f[0] > '9')
+				return -1;
+			out->start = st;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* /proc/<pid>/stat of a live (or zombie) process: 1 read, 0 no such process or unreadable. */
+static int
+proc_read(long pid, struct journal_proc *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n > 0 && journal_parse_proc_stat(buf, (size_t)n, out) == 0;
+}
+
+enum journal_orphan
+journal_orphan_decide(long pid, unsigned long long recorded_start, const struct journal_proc *seen)
+{
+	if (pid <= 0)
+		return JOURNAL_ORPHAN_NOT_STARTED;
+	if (seen == NULL || seen->state == 'Z' || seen->state == 'X')
+		return JOURNAL_ORPHAN_ENDED;
+	if (recorded_start == 0)
+		return JOURNAL_ORPHAN_UNVERIFIED;
+	if (seen->start != recorded_start)
+		return JOURNAL_ORPHAN_ENDED; /* the pid went to another process */
+	return JOURNAL_ORPHAN_KILL;
+}
+
+int
+journal_orphan_result(enum journal_orphan what, int gone, int cancelled, long pgid,
+    const char *cause, char *buf, size_t size)
+{
+	switch (what) {
+	case JOURNAL_ORPHAN_KILL:
+		snprintf(buf, size, "%s: %s; process group %ld killed with SIGKILL%s",
+		    cancelled ? "cancelled" : "killed", cause, pgid,
+		    gone ? "" : ", not yet ended when last looked at");
+		return cancelled ? STATUS_CANCELLED : STATUS_KILLED;
+	case JOURNAL_ORPHAN_ENDED:
+		snprintf(buf, size, "interrupted: %s; the script had ended, its exit status and output are unknown",
+		    cause);
+		return STATUS_AGENT_ERROR;
+	case JOURNAL_ORPHAN_UNVERIFIED:
+		snprintf(buf, size, "interrupted: %s; process %ld could not be shown to be its script and was "
+		    "not signalled", cause, pgid);
+		return STATUS_AGENT_ERROR;
+	case JOURNAL_ORPHAN_NOT_STARTED:
+	default:
+		snprintf(buf, size, "interrupted: %s before the script was recorded as started", cause);
+		return STATUS_AGENT_ERROR;
+	}
+}
+
+/* Does a process of group pgid still run (zombies do not count)? */
+static int
+group_running(long pgid)
+{
+	DIR *d = opendir("/proc");
+	if (d == NULL)
+		return 0;
+	int found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d)) != NULL) {
+		long long pid;
+		struct journal_proc p;
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    parse_ll(de->d_name, strlen(de->d_name), &pid) < 0)
+			continue;
+		found = proc_read((long)pid, &p) && p.pgrp == pgid && p.state != 'Z' && p.state != 'X';
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Wait up to ms for the script (pid, its start time) to be gone, or a zombie,
+ * or another process, and for no process of its group pgid to run: 1 gone,
+ * 0 not yet.
+ */
+static int
+wait_gone(long pid, unsigned long long start, long pgid, long long ms)
+{
+	long long deadline = mono_ms() + ms;
+	for (;;) {
+		struct journal_proc p;
+		if ((!proc_read(pid, &p) || p.state == 'Z' || p.state == 'X' || p.start != start) &&
+		    (pgid <= 0 || !group_running(pgid)))
+			return 1;
+		if (mono_ms() >= deadline)
+			return 0;
+		usleep(10000);
+	}
+}
+
+/*
+ * Close a held running entry whose previous holder died: kill its script if
+ * it still runs, store what happened. Returns the decision, or -1 with err.
+ */
+static int
+close_orphan_locked(struct journal *j, struct journal_entry *e, const char *cause, int cancelled,
+    char *err, size_t errlen)
+{
+	struct journal_proc seen;
+	int found = e->pid > 0 && proc_read(e->pid, &seen);
+	enum journal_orphan what = journal_orphan_decide(e->pid, e->proc_start, found ? &seen : NULL);
+	int gone = 1;
+	if (what == JOURNAL_ORPHAN_KILL) {
+		/* the leader is alive, so its group id (its pid) cannot have been reused */
+		long group = e->pgid == e->pid ? e->pgid : 0;
+		if (group > 0)
+			(void)kill(-(pid_t)group, SIGKILL);
+		(void)kill((pid_t)e->pid, SIGKILL);
+		gone = wait_gone(e->pid, e->proc_start, group, JOURNAL_ORPHAN_KILL_WAIT_MS);
+	}
+	char text[512];
+	long who = what == JOURNAL_ORPHAN_KILL ? e->pgid : e->pid;
+	int code = journal_orphan_result(what, gone, cancelled, who, cause, text, sizeof(text));
+	entry_clear_result(e);
+	e->status_code = code;
+	if ((e->result = strdup(text)) == NULL || (e->output = strdup("")) == NULL) {
+		entry_clear_result(e);
+		snprintf(err, errlen, "event %lld task %d: out of memory", e->event_id, e->task_seq);
+		return -1;
+	}
+	if (finish_locked(j, e, err, errlen) < 0) {
+		e->state = JOURNAL_RUNNING;
+		return -1;
+	}
+	return (int)what;
+}
+
 int
 journal_begin(struct journal *j, long long event_id, int task_seq,
     struct journal_entry **out, char *err, size_t errlen)
@@ -520,14 +704,7 @@ journal_begin(struct journal *j, long long event_id, int task_seq,
 	}
 	if (e->state == JOURNAL_RUNNING) {
 		/* Its holder died between run and reply: never run it again. */
-		entry_clear_result(e);
-		e->status_code = STATUS_AGENT_ERROR;
-		if ((e->result = strdup(JOURNAL_INTERRUPTED)) == NULL ||
-		    (e->output = strdup("")) == NULL) {
-			snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
-			goto fail;
-		}
-		if (finish_locked(j, e, err, errlen) < 0)
+		if (close_orphan_locked(j, e, JOURNAL_CAUSE_DIED, 0, err, errlen) < 0)
 			goto fail;
 		*out = e;
 		return JOURNAL_BEGIN_REPLAY;
@@ -560,6 +737,13 @@ journal_started(struct journal *j, struct journal_entry *e, long pid, long pgid,
 		return -1;
 	e->pid = pid;
 	e->pgid = pgid;
+	e->proc_start = 0;
+	/* only our own child (alive, or a zombie not reaped yet) is surely the process named pid */
+	siginfo_t si;
+	struct journal_proc p;
+	if (pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    proc_read(pid, &p))
+		e->proc_start = p.start;
 	return write_entry(j, e, err, errlen);
 }
 
@@ -666,16 +850,28 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 		goto out;
 	}
 	close(fd);
-	/* Signal only a group whose holder is alive (else the pgid may be reused). */
 	int lfd = lock_task(j, event_id, task_seq, 0, err, errlen);
 	if (lfd == -1) {
 		rc = -1;
 		goto out;
 	}
-	if (lfd >= 0)
-		close(lfd);
-	else
-		*pgid = e->pgid;
+	if (lfd >= 0) {
+		/* Its holder is gone: nobody else will act on the request. Close it here. */
+		e->lock_fd = lfd;
+		rc = read_entry(j, e, err, errlen);
+		if (rc == 1 && e->state == JOURNAL_RUNNING) {
+			int what = close_orphan_locked(j, e, JOURNAL_CAUSE_DIED, 1, err, errlen);
+			rc = what < 0 ? -1 : what == JOURNAL_ORPHAN_KILL ? JOURNAL_CANCEL_KILLED : JOURNAL_DONE;
+		} else if (rc == 1) {
+			rc = JOURNAL_DONE;
+		} else if (rc == 0) {
+			snprintf(err, errlen, "event %lld task %d: not in the journal", event_id, task_seq);
+			rc = -1;
+		}
+		goto out;
+	}
+	/* Signal only a group whose holder is alive (else the pgid may be reused). */
+	*pgid = e->pgid;
 	rc = JOURNAL_RUNNING;
 	/* It may have finished meanwhile. */
 	if (read_entry(j, e, err, errlen) == 1 && e->state == JOURNAL_DONE) {
@@ -685,6 +881,24 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 out:
 	journal_entry_free(e);
 	return rc < 0 ? -1 : rc;
+}
+
+int
+journal_read(struct journal *j, long long event_id, int task_seq, struct journal_entry **out,
+    char *err, size_t errlen)
+{
+	*out = NULL;
+	struct journal_entry *e = entry_new(j, event_id, task_seq);
+	if (e == NULL) {
+		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		return -1;
+	}
+	int rc = read_entry(j, e, err, errlen);
+	if (rc == 1)
+		*out = e;
+	else
+		journal_entry_free(e);
+	return rc;
 }
 
 /* "<event>-<seq><suffix>": 0 with the parts, -1 for a name that is not ours. */
@@ -787,4 +1001,72 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 	}
 	closedir(d);
 	return count;
+}
+
+/* Is this entry file's state running? Reads its first bytes only (the state is on line 4). */
+static int
+entry_running(struct journal *j, const char *name)
+{
+	char buf[512];
+	int fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strstr(buf, "\nState=running\n") != NULL;
+}
+
+int
+journal_close_orphans(struct journal *j, const char *cause,
+    void (*closed)(void *arg, const struct journal_entry *e), void *arg, char *err, size_t errlen)
+{
+	int dfd = openat(j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (d == NULL) {
+		snprintf(err, errlen, "journal directory %s: %s", j->dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	int count = 0, failed = 0;
+	char why[512];
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		long long ev;
+		int seq;
+		const char *suffix;
+		if (parse_name(de->d_name, &ev, &seq, &suffix) < 0 || strcmp(suffix, ".j") != 0 ||
+		    !entry_running(j, de->d_name))
+			continue;
+		int fd = lock_task(j, ev, seq, 0, why, sizeof(why));
+		if (fd == -2)
+			continue; /* a live process holds it */
+		struct journal_entry *e = fd < 0 ? NULL : entry_new(j, ev, seq);
+		int rc = -1;
+		if (fd >= 0 && e == NULL) {
+			close(fd);
+			snprintf(why, sizeof(why), "event %lld task %d: out of memory", ev, seq);
+		} else if (e != NULL) {
+			e->lock_fd = fd;
+			rc = read_entry(j, e, why, sizeof(why));
+			if (rc == 1 && e->state == JOURNAL_RUNNING) {
+				rc = close_orphan_locked(j, e, cause, 0, why, sizeof(why));
+				if (rc >= 0) {
+					count++;
+					if (closed != NULL)
+						closed(arg, e);
+				}
+			}
+		}
+		if (rc < 0 && !failed) {
+			failed = 1;
+			snprintf(err, errlen, "%s", why);
+		}
+		journal_entry_free(e);
+	}
+	closedir(d);
+	return failed ? -1 : count;
 }

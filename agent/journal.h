@@ -12,7 +12,9 @@
 
 #define JOURNAL_DEFAULT_MAX_OUTPUT (64 * 1024)
 #define JOURNAL_DEFAULT_WAIT_MS 60000
-#define JOURNAL_INTERRUPTED "interrupted by agent restart"
+#define JOURNAL_ORPHAN_KILL_WAIT_MS 2000 /* an orphan's SIGKILL'd script is waited for this long */
+/* Why a running entry's holder is gone, when nothing more precise is known. */
+#define JOURNAL_CAUSE_DIED "the process that ran it died"
 
 enum journal_state {
 	JOURNAL_RUNNING = 1,
@@ -37,6 +39,7 @@ struct journal_entry {
 	unsigned long long output_total; /* when done: bytes the script wrote before the cap */
 	long pid;                 /* the script's pid, 0 before journal_started */
 	long pgid;                /* its process group */
+	unsigned long long proc_start; /* its start time (/proc/<pid>/stat, clock ticks since boot); 0 unknown */
 	int cancel_requested;
 	long long started_ms;     /* wall clock, ms since the epoch */
 	long long finished_ms;    /* 0 while running */
@@ -68,14 +71,19 @@ void journal_free(struct journal *j);
  * Decide, atomically across processes, what to do with (event, seq): returns
  * an enum journal_begin with *out set, or -1 with err (a corrupt entry file is
  * named with the reason; nothing is run or changed then). An entry left
- * running by a process that died is never run again: it is closed as
- * STATUS_AGENT_ERROR JOURNAL_INTERRUPTED and replayed.
+ * running by a process that died is never run again: it is closed as an
+ * orphan (journal_close_orphans, cause JOURNAL_CAUSE_DIED) and replayed.
  */
 int journal_begin(struct journal *j, long long event_id, int task_seq,
     struct journal_entry **out, char *err, size_t errlen);
-/* Record the script's pid and process group (for cancel), durably. */
+/*
+ * Record the script's pid and process group (for cancel), durably. When pid
+ * is the caller's child its start time is recorded too (from /proc), so that
+ * an orphaned script can later be told from another process given the same
+ * pid; a pid that is not the caller's child is never signalled as an orphan.
+ */
 int journal_started(struct journal *j, struct journal_entry *e, long pid, long pgid,
-    char *err, size_t errlen);
+    char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Store the result durably (fsync of file and directory), then let the task go. */
 int journal_finish(struct journal *j, struct journal_entry *e, const struct journal_result *res,
     char *err, size_t errlen);
@@ -93,13 +101,74 @@ int journal_abandon(struct journal *j, struct journal_entry *e, char *err, size_
 int journal_entry_cancelled(void *entry);
 /*
  * Ask for (event, seq) to be cancelled (from any process). Returns
- * JOURNAL_RUNNING with *pgid set (0 when the script has not started or its
- * holder is gone: nothing to signal), JOURNAL_DONE when it already finished,
- * or -1 with err (not in the journal, corrupt entry, I/O). The holder's
- * exec_wait sees the request within about 50 ms and kills the group itself.
+ * JOURNAL_RUNNING with *pgid set when a live process holds it (0 when its
+ * script has not started yet: nothing to signal; it is cancelled as it
+ * starts), JOURNAL_DONE when it had already finished (journal_read tells
+ * how), JOURNAL_CANCEL_KILLED when its holder had died while its script still
+ * ran: this call killed the script's group and recorded the task as
+ * STATUS_CANCELLED; or -1 with err (not in the journal, corrupt entry, I/O).
+ * A task whose holder had died and whose script had ended is closed as an
+ * orphan and answered JOURNAL_DONE. The live holder's exec_wait sees the
+ * request within about 50 ms and kills the group itself.
  */
+#define JOURNAL_CANCEL_KILLED 3
 int journal_request_cancel(struct journal *j, long long event_id, int task_seq, long *pgid,
-    char *err, size_t errlen);
+    char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * A snapshot of (event, seq) as stored, without taking it: 1 with *out (free
+ * with journal_entry_free), 0 when it is not in the journal, -1 with err.
+ */
+int journal_read(struct journal *j, long long event_id, int task_seq, struct journal_entry **out,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Orphans: a running entry whose holder died (a connection process killed,
+ * the whole agent killed). Its script may still run, unsupervised: nobody
+ * enforces its timeout, reads its output or can collect its exit status. It
+ * is killed at once (SIGKILL to its group, when /proc shows the very process
+ * recorded by journal_started) and the entry closed with a result saying
+ * what happened; it is never run again.
+ */
+enum journal_orphan {
+	JOURNAL_ORPHAN_NOT_STARTED = 1, /* no script was recorded as started: nothing to signal */
+	JOURNAL_ORPHAN_ENDED,           /* the script is gone (or a zombie): its exit status is unknown */
+	JOURNAL_ORPHAN_UNVERIFIED,      /* its pid runs but cannot be shown to be the script: not signalled */
+	JOURNAL_ORPHAN_KILL,            /* the script still runs: kill its group */
+};
+
+/* What /proc/<pid>/stat says of a process. */
+struct journal_proc {
+	char state;                     /* 'R', 'S', 'Z'... */
+	long pgrp;
+	unsigned long long start;       /* clock ticks since boot */
+};
+
+/* Parse the text of /proc/<pid>/stat (len bytes). 0, or -1 when it is not that. Pure. */
+int journal_parse_proc_stat(const char *buf, size_t len, struct journal_proc *out)
+    __attribute__((warn_unused_result));
+/*
+ * Decide from the recorded pid and start time and what /proc shows now (seen
+ * NULL: no such process). A process with another start time is another
+ * process: the script ended. Pure.
+ */
+enum journal_orphan journal_orphan_decide(long pid, unsigned long long recorded_start,
+    const struct journal_proc *seen);
+/*
+ * The status code and result text (into buf) an orphan is closed with: what
+ * was decided, whether a killed script is gone, whether a cancel killed it,
+ * its process group, and the cause ("its connection process died"). Pure.
+ */
+int journal_orphan_result(enum journal_orphan what, int gone, int cancelled, long pgid,
+    const char *cause, char *buf, size_t size);
+/*
+ * Close every orphan in the journal (a task held by a live process is left
+ * alone), killing its script as above; closed(arg, e) is called for each one
+ * closed (e done, no longer held). Returns how many, or -1 with err (the
+ * first failure; the other orphans are still closed).
+ */
+int journal_close_orphans(struct journal *j, const char *cause,
+    void (*closed)(void *arg, const struct journal_entry *e), void *arg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /*
  * Remove entries (and stray files) not modified for older_than_ms; a task
  * still held by a live process is kept. Returns the number of entries

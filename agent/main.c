@@ -4,7 +4,11 @@
  * accepted control connection gets its own forked process (sshd-style: an
  * agent serves few connections, and the journal's file locks coordinate
  * them); the parent only accepts, reaps, reloads on SIGHUP, prunes the
- * journal, and drains on SIGTERM. Signal handlers only set flags.
+ * journal, and drains on SIGTERM. Signal handlers only set flags. When a
+ * connection process dies (kill -9, a crash) the parent closes the tasks it
+ * left running in the journal: their scripts are killed, never left running
+ * unsupervised (docs/agent.md says why they are not adopted); so does a new
+ * agent at start for the tasks of one that died.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,11 +44,15 @@
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define PRUNE_OLDER_MS (7LL * 24 * 3600 * 1000) /* journal entries kept a week */
 #define DRAIN_MS 10000                         /* on SIGTERM, children may finish this long */
+#define CHILD_EXIT_REFUSED 3                   /* a connection process's exit code for a refused peer */
+#define CAUSE_CONN_DIED "its connection process died"
+#define CAUSE_AGENT_DIED "the agent that ran it stopped"
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static volatile sig_atomic_t child_stop;
 static pid_t children[MAX_CHILDREN];
 static int nchildren;
+static int orphans_pending;    /* a connection process died: the journal may hold its tasks */
 
 static void
 usage(FILE *f)
@@ -207,7 +215,7 @@ child_main(struct agent *a, int fd, const char *addr)
 	int status = 0;
 	if (tls_accept_blocking(a->server_ctx, fd, HANDSHAKE_TIMEOUT_MS, &ssl, err, sizeof(err)) == -1) {
 		log_warnx("connection from %s refused: %s", addr, err);
-		status = 1;
+		status = CHILD_EXIT_REFUSED;
 		goto out;
 	}
 	if (tls_peer_name(ssl, name, sizeof(name)) == -1)
@@ -215,7 +223,7 @@ child_main(struct agent *a, int fd, const char *addr)
 	const struct conf_strlist *allow = &a->conf->tls_allow_clients;
 	if (allow->n > 0 && !tls_peer_allowed(ssl, (const char *const *)allow->v, (int)allow->n)) {
 		log_warnx("connection from %s refused: certificate \"%s\" is not in tls.allow_clients", addr, name);
-		status = 1;
+		status = CHILD_EXIT_REFUSED;
 		goto out;
 	}
 	log_detail("connection from %s accepted: certificate \"%s\"", addr, name);
@@ -254,9 +262,32 @@ reap(void)
 		}
 		if (WIFSIGNALED(st))
 			log_warnx("connection process %ld killed by signal %d", (long)pid, WTERMSIG(st));
+		else if (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_REFUSED)
+			log_warnx("connection process %ld exited with code %d", (long)pid, WEXITSTATUS(st));
 		else
 			log_debug("connection process %ld exited with code %d", (long)pid, WEXITSTATUS(st));
+		/* one that ended as it should released its tasks itself */
+		if (WIFSIGNALED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_REFUSED))
+			orphans_pending = 1;
 	}
+}
+
+static void
+orphan_closed(void *arg, const struct journal_entry *e)
+{
+	const struct agent *a = arg;
+	log_warnx("event %lld task %d: %s (code %d)", e->event_id, e->task_seq, e->result, e->status_code);
+	control_task_dir_remove(a->conf->temp_dir, e->event_id, e->task_seq);
+}
+
+/* Kill the scripts of tasks left running by a dead process and close them in the journal. */
+static void
+close_orphans(struct agent *a, const char *cause)
+{
+	char err[512];
+	orphans_pending = 0;
+	if (journal_close_orphans(a->journal, cause, orphan_closed, a, err, sizeof(err)) == -1)
+		log_warnx("journal: orphans: %s", err);
 }
 
 static void
@@ -419,6 +450,8 @@ main(int argc, char **argv)
 	if ((a.journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
 	    sizeof(err))) == NULL)
 		fatalx("%s", err);
+	/* before listening: a re-push must find them closed, never running unsupervised */
+	close_orphans(&a, CAUSE_AGENT_DIED);
 	if ((a.server_ctx = tls_server_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
 		fatalx("tls: %s", err);
 	if ((a.client_ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
@@ -463,6 +496,8 @@ main(int argc, char **argv)
 			got_chld = 0;
 			reap();
 		}
+		if (orphans_pending)
+			close_orphans(&a, CAUSE_CONN_DIED);
 		if (got_hup) {
 			got_hup = 0;
 			reload(&a);
@@ -478,6 +513,8 @@ main(int argc, char **argv)
 	}
 	close(a.listen_fd);
 	drain(&a);
+	if (orphans_pending)
+		close_orphans(&a, CAUSE_CONN_DIED);
 	if (a.conf->port_file != NULL)
 		(void)unlink(a.conf->port_file);
 	log_msg(LOG_NOTICE, "stopped");

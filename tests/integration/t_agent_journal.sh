@@ -3,7 +3,8 @@
 # side-effect file proves it) and the second push gets the same code and
 # output with Replayed=1; pushed while still running, the second connection
 # waits and gets the result; the journal survives an agent restart; cancel of
-# a running sleep 60 gives -8 quickly, and of a finished task "not running".
+# a running sleep 60 gives -8 quickly, and of a finished task "not running"
+# with the code it ended with.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/agent_lib.sh"
 agent_pki
@@ -71,7 +72,7 @@ kill -0 "$spid" 2>/dev/null && fail "the script (pid $spid) still runs"
 kill -0 -- "-$spid" 2>/dev/null && fail "its process group $spid still runs"
 push "$O.cancel2" --event 403 --seq 1 --cancel
 assert_eq "$(value "$O.cancel2" Result)" Failed "cancel of a finished task"
-assert_eq "$(value "$O.cancel2" Error)" "not running" "cancel of a finished task"
+assert_eq "$(value "$O.cancel2" Error)" "not running: ended with code -8 (cancelled)" "cancel of a finished task"
 push "$O.c2" --event 403 --seq 1 --script "$s"
 expect_code "$O.c2" -8 "a cancelled task pushed again"
 assert_eq "$(value "$O.c2" Replayed)" 1 "cancelled task replayed"

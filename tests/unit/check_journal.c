@@ -5,6 +5,7 @@
  * Forked children always leave with _exit so they never run the rest of the suite.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -253,7 +254,10 @@ START_TEST(test_journal_crash_between_run_and_reply_is_never_rerun)
 	ck_assert_int_eq(journal_begin(j, 77, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
 	ck_assert_int_eq(e->state, JOURNAL_DONE);
 	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
-	ck_assert_str_eq(e->result, "interrupted by agent restart");
+	/* 31337 was never the child's child: not recorded as verifiable, never signalled */
+	ck_assert_int_eq(e->proc_start, 0);
+	ck_assert_msg(strncmp(e->result, "interrupted: " JOURNAL_CAUSE_DIED "; ", 13 + strlen(JOURNAL_CAUSE_DIED) + 2) == 0,
+	    "result: %s", e->result);
 	ck_assert_str_eq(e->output, "");
 	ck_assert_int_eq(e->pgid, 31337);
 	journal_entry_free(e);
@@ -279,7 +283,7 @@ START_TEST(test_journal_released_unfinished_entry_is_interrupted)
 	journal_entry_free(e); /* released without journal_finish */
 	ck_assert_int_eq(journal_begin(j, 78, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
 	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
-	ck_assert_str_eq(e->result, JOURNAL_INTERRUPTED);
+	ck_assert_str_eq(e->result, "interrupted: " JOURNAL_CAUSE_DIED " before the script was recorded as started");
 	journal_entry_free(e);
 	journal_free(j);
 }
@@ -396,12 +400,23 @@ START_TEST(test_journal_cancel_request)
 	ck_assert_int_eq(e->cancel_requested, 1);
 	journal_entry_free(e);
 
-	/* A task whose holder is gone: no pgid handed out (it may have been reused). */
+	/*
+	 * A task whose holder is gone: no pgid handed out (it may have been reused);
+	 * 888 was never our child, so it is not signalled either: closed as interrupted.
+	 */
 	ck_assert_int_eq(journal_begin(j, 2, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
 	ck_assert_int_eq(journal_started(j, e, 888, 888, err, sizeof(err)), 0);
 	journal_entry_free(e);
-	ck_assert_int_eq(journal_request_cancel(other, 2, 0, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(journal_request_cancel(other, 2, 0, &pgid, err, sizeof(err)), JOURNAL_DONE);
 	ck_assert_int_eq(pgid, 0);
+	ck_assert_int_eq(journal_read(other, 2, 0, &e, err, sizeof(err)), 1);
+	ck_assert_int_eq(e->state, JOURNAL_DONE);
+	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
+	ck_assert_int_eq(e->cancel_requested, 1);
+	journal_entry_free(e);
+	ck_assert_int_eq(jexists("2-0.cancel"), 0);
+	ck_assert_int_eq(journal_read(other, 2, 1, &e, err, sizeof(err)), 0);
+	ck_assert_ptr_null(e);
 	journal_free(other);
 	journal_free(j);
 }
@@ -655,6 +670,278 @@ START_TEST(test_journal_abandoned_task_runs_again)
 }
 END_TEST
 
+START_TEST(test_journal_parse_proc_stat_reads_state_group_and_start)
+{
+	struct journal_proc p;
+	/* a comm holding ") " and spaces: fields count from the last ')' */
+	static const char stat[] = "4242 (a) b (c) S 1 4240 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+	    "987654321 123 45 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n";
+	ck_assert_int_eq(journal_parse_proc_stat(stat, sizeof(stat) - 1, &p), 0);
+	ck_assert_int_eq(p.state, 'S');
+	ck_assert_int_eq(p.pgrp, 4240);
+	ck_assert_uint_eq(p.start, 987654321ULL);
+	static const char zombie[] = "7 (sh) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0";
+	ck_assert_int_eq(journal_parse_proc_stat(zombie, sizeof(zombie) - 1, &p), 0);
+	ck_assert_int_eq(p.state, 'Z');
+	ck_assert_uint_eq(p.start, 55);
+	static const char *const bad[] = {
+		"", "4242 sh S 1", "4242 (sh)", "4242 (sh) S 1 2 3", "4242 (sh) SS 1 2 3 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5",
+		"4242 (sh) S 1 x 3 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5", "4242 (sh) S 1 2 3 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5",
+		"4242 (sh) S 1 2 3 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(journal_parse_proc_stat(bad[i], strlen(bad[i]), &p) == -1, "accepted: %s", bad[i]);
+	/* this very process */
+	FILE *f = fopen("/proc/self/stat", "r");
+	ck_assert_ptr_nonnull(f);
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	ck_assert_int_eq(journal_parse_proc_stat(buf, n, &p), 0);
+	ck_assert_int_eq(p.pgrp, (long)getpgrp());
+	ck_assert_uint_gt(p.start, 0);
+}
+END_TEST
+
+START_TEST(test_journal_orphan_decides_kill_only_for_the_recorded_process)
+{
+	struct journal_proc live = {'S', 500, 9000}, zombie = {'Z', 500, 9000}, other = {'R', 500, 9001};
+	ck_assert_int_eq(journal_orphan_decide(0, 0, NULL), JOURNAL_ORPHAN_NOT_STARTED);
+	ck_assert_int_eq(journal_orphan_decide(0, 9000, &live), JOURNAL_ORPHAN_NOT_STARTED);
+	ck_assert_int_eq(journal_orphan_decide(500, 9000, NULL), JOURNAL_ORPHAN_ENDED);
+	ck_assert_int_eq(journal_orphan_decide(500, 9000, &zombie), JOURNAL_ORPHAN_ENDED);
+	/* the pid now names a process started at another time: ours ended */
+	ck_assert_int_eq(journal_orphan_decide(500, 9000, &other), JOURNAL_ORPHAN_ENDED);
+	/* nothing recorded to tell it by: never signalled */
+	ck_assert_int_eq(journal_orphan_decide(500, 0, &live), JOURNAL_ORPHAN_UNVERIFIED);
+	ck_assert_int_eq(journal_orphan_decide(500, 0, NULL), JOURNAL_ORPHAN_ENDED);
+	ck_assert_int_eq(journal_orphan_decide(500, 9000, &live), JOURNAL_ORPHAN_KILL);
+}
+END_TEST
+
+START_TEST(test_journal_orphan_result_says_what_happened)
+{
+	char buf[512];
+	const char *cause = "its connection process died";
+	ck_assert_int_eq(journal_orphan_result(JOURNAL_ORPHAN_KILL, 1, 0, 321, cause, buf, sizeof(buf)),
+	    STATUS_KILLED);
+	ck_assert_str_eq(buf, "killed: its connection process died; process group 321 killed with SIGKILL");
+	ck_assert_int_eq(journal_orphan_result(JOURNAL_ORPHAN_KILL, 0, 0, 321, cause, buf, sizeof(buf)),
+	    STATUS_KILLED);
+	ck_assert_str_eq(buf, "killed: its connection process died; process group 321 killed with SIGKILL, "
+	    "not yet ended when last looked at");
+	ck_assert_int_eq(journal_orphan_result(JOURNAL_ORPHAN_KILL, 1, 1, 321, cause, buf, sizeof(buf)),
+	    STATUS_CANCELLED);
+	ck_assert_str_eq(buf, "cancelled: its connection process died; process group 321 killed with SIGKILL");
+	ck_assert_int_eq(journal_orphan_result(JOURNAL_ORPHAN_ENDED, 1, 1, 321, cause, buf, sizeof(buf)),
+	    STATUS_AGENT_ERROR);
+	ck_assert_str_eq(buf, "interrupted: its connection process died; the script had ended, its exit "
+	    "status and output are unknown");
+	ck_assert_int_eq(journal_orphan_result(JOURNAL_ORPHAN_UNVERIFIED, 1, 0, 321, cause, buf, sizeof(buf)),
+	    STATUS_AGENT_ERROR);
+	ck_assert_str_eq(buf, "interrupted: its connection process died; process 321 could not be shown to be "
+	    "its script and was not signalled");
+	ck_assert_int_eq(journal_orphan_result(JOURNAL_ORPHAN_NOT_STARTED, 1, 0, 0, cause, buf, sizeof(buf)),
+	    STATUS_AGENT_ERROR);
+	ck_assert_str_eq(buf, "interrupted: its connection process died before the script was recorded as started");
+}
+END_TEST
+
+/* Running, not a zombie: the process the journal names. */
+static int
+proc_running(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	struct journal_proc p;
+	return journal_parse_proc_stat(buf, n, &p) == 0 && p.state != 'Z' && p.state != 'X';
+}
+
+/* Does a process of group pgid run (zombies do not count)? */
+static int
+group_running(long pgid)
+{
+	DIR *d = opendir("/proc");
+	ck_assert_ptr_nonnull(d);
+	int found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0)
+			continue;
+		char path[64], buf[1024];
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		struct journal_proc p;
+		found = journal_parse_proc_stat(buf, n, &p) == 0 && p.pgrp == pgid && p.state != 'Z' &&
+		    p.state != 'X';
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * What a killed connection process leaves: a child begins (event, seq),
+ * starts "sh -c 'sleep 60 & sleep 60'" (two processes in one group) in its
+ * own session, records it, and dies. Returns the orphaned script's pid,
+ * running, with its start time in the journal.
+ */
+static long
+leave_orphan(long long event_id, int seq)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct journal *cj = journal_open(jdir, 0, 0, err, sizeof(err));
+		struct journal_entry *ce = NULL;
+		if (cj == NULL || journal_begin(cj, event_id, seq, &ce, err, sizeof(err)) != JOURNAL_BEGIN_RUN)
+			_exit(1);
+		pid_t s = fork();
+		if (s == 0) {
+			setsid();
+			execl("/bin/sh", "sh", "-c", "sleep 60 & sleep 60", (char *)NULL);
+			_exit(127);
+		}
+		if (s < 0 || journal_started(cj, ce, s, s, err, sizeof(err)) < 0)
+			_exit(1);
+		child_keep[0] = cj;
+		child_keep[1] = ce;
+		_exit(0); /* as kill -9 would: the lock is released, the entry stays running */
+	}
+	wait_child_ok(pid);
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_read(j, event_id, seq, &e, err, sizeof(err)), 1);
+	ck_assert_int_eq(e->state, JOURNAL_RUNNING);
+	ck_assert_int_gt(e->pid, 0);
+	ck_assert_int_eq(e->pgid, e->pid);
+	ck_assert_uint_gt(e->proc_start, 0);
+	long spid = e->pid;
+	journal_entry_free(e);
+	journal_free(j);
+	ck_assert_msg(proc_running(spid), "the orphaned script %ld does not run", spid);
+	return spid;
+}
+
+static int closed_count;
+static long long closed_event;
+
+static void
+count_closed(void *arg, const struct journal_entry *e)
+{
+	(void)arg;
+	closed_count++;
+	closed_event = e->event_id;
+	ck_assert_int_eq(e->state, JOURNAL_DONE);
+	ck_assert_int_lt(e->lock_fd, 0);
+}
+
+START_TEST(test_journal_close_orphans_kills_the_script_and_records_it)
+{
+	long spid = leave_orphan(61, 0);
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL, *held = NULL, *done = NULL;
+	/* a task a live holder runs, and one done, are left as they are */
+	ck_assert_int_eq(journal_begin(j, 62, 0, &held, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_int_eq(journal_begin(j, 63, 0, &done, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, done, 0, "RunScript", NULL, 0);
+	journal_entry_free(done);
+	struct journal *other = open_journal(0); /* the listener: its own descriptors */
+	closed_count = 0;
+	ck_assert_int_eq(journal_close_orphans(other, "its connection process died", count_closed, NULL, err,
+	    sizeof(err)), 1);
+	ck_assert_int_eq(closed_count, 1);
+	ck_assert_int_eq(closed_event, 61);
+	ck_assert_msg(!proc_running(spid), "the orphaned script %ld still runs", spid);
+	ck_assert_msg(!group_running(spid), "a process of the orphaned group %ld still runs", spid);
+	ck_assert_int_eq(journal_read(other, 61, 0, &e, err, sizeof(err)), 1);
+	ck_assert_int_eq(e->state, JOURNAL_DONE);
+	ck_assert_int_eq(e->status_code, STATUS_KILLED);
+	char want[256];
+	snprintf(want, sizeof(want), "killed: its connection process died; process group %ld killed with SIGKILL",
+	    spid);
+	ck_assert_str_eq(e->result, want);
+	journal_entry_free(e);
+	/* a second pass finds nothing; the held task is still held */
+	ck_assert_int_eq(journal_close_orphans(other, "its connection process died", NULL, NULL, err,
+	    sizeof(err)), 0);
+	finish(j, held, 0, "RunScript", NULL, 0);
+	journal_entry_free(held);
+	/* pushed again: replayed, never run */
+	ck_assert_int_eq(journal_begin(j, 61, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, STATUS_KILLED);
+	journal_entry_free(e);
+	journal_free(other);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_begin_kills_an_orphan_it_meets)
+{
+	long spid = leave_orphan(64, 1);
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 64, 1, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_msg(!proc_running(spid), "the orphaned script %ld still runs", spid);
+	ck_assert_int_eq(e->status_code, STATUS_KILLED);
+	ck_assert_ptr_nonnull(strstr(e->result, "killed: " JOURNAL_CAUSE_DIED "; process group"));
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_cancel_of_an_orphan_kills_it_and_says_so)
+{
+	long spid = leave_orphan(65, 0);
+	struct journal *j = open_journal(0);
+	long pgid = -1;
+	ck_assert_int_eq(journal_request_cancel(j, 65, 0, &pgid, err, sizeof(err)), JOURNAL_CANCEL_KILLED);
+	ck_assert_int_eq(pgid, 0);
+	ck_assert_msg(!proc_running(spid), "the orphaned script %ld still runs", spid);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_read(j, 65, 0, &e, err, sizeof(err)), 1);
+	ck_assert_int_eq(e->status_code, STATUS_CANCELLED);
+	ck_assert_int_eq(e->cancel_requested, 1);
+	ck_assert_ptr_nonnull(strstr(e->result, "cancelled: " JOURNAL_CAUSE_DIED));
+	journal_entry_free(e);
+	ck_assert_int_eq(jexists("65-0.cancel"), 0);
+	/* asked again: it has ended */
+	ck_assert_int_eq(journal_request_cancel(j, 65, 0, &pgid, err, sizeof(err)), JOURNAL_DONE);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_orphan_whose_script_ended_is_not_signalled)
+{
+	long spid = leave_orphan(66, 0);
+	/* the script ends by itself before anyone looks (as if the holder died just after it) */
+	ck_assert_int_eq(kill((pid_t)spid, SIGKILL), 0);
+	for (int i = 0; i < 500 && proc_running(spid); i++)
+		usleep(10000);
+	ck_assert(!proc_running(spid));
+	struct journal *j = open_journal(0);
+	long pgid = -1;
+	ck_assert_int_eq(journal_request_cancel(j, 66, 0, &pgid, err, sizeof(err)), JOURNAL_DONE);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_read(j, 66, 0, &e, err, sizeof(err)), 1);
+	ck_assert_int_eq(e->status_code, STATUS_AGENT_ERROR);
+	ck_assert_str_eq(e->result, "interrupted: " JOURNAL_CAUSE_DIED "; the script had ended, its exit status "
+	    "and output are unknown");
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
 Suite *
 journal_suite(void)
 {
@@ -676,6 +963,13 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_keeps_output_size_before_the_cap);
 	tcase_add_test(tc, test_journal_refuses_misuse);
 	tcase_add_test(tc, test_journal_abandoned_task_runs_again);
+	tcase_add_test(tc, test_journal_parse_proc_stat_reads_state_group_and_start);
+	tcase_add_test(tc, test_journal_orphan_decides_kill_only_for_the_recorded_process);
+	tcase_add_test(tc, test_journal_orphan_result_says_what_happened);
+	tcase_add_test(tc, test_journal_close_orphans_kills_the_script_and_records_it);
+	tcase_add_test(tc, test_journal_begin_kills_an_orphan_it_meets);
+	tcase_add_test(tc, test_journal_cancel_of_an_orphan_kills_it_and_says_so);
+	tcase_add_test(tc, test_journal_orphan_whose_script_ended_is_not_signalled);
 	suite_add_tcase(s, tc);
 	return s;
 }

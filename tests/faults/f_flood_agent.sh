@@ -1,5 +1,5 @@
 #!/bin/sh
-# An unauthenticated flood of an agent's control port: 200 idle TCP
+# An unauthenticated flood of an agent's control port from 127.0.0.2: 200 idle TCP
 # connections held on agent-1's port (one more for each it drops) while 40
 # events run. Connections that never complete TLS must not take the
 # scheduler's place: agent-1's events end done like the others'. Its log must

@@ -1,5 +1,5 @@
 #!/bin/sh
-# An unauthenticated flood of the workers' transfer ports: 1,100 idle TCP
+# An unauthenticated flood of the workers' transfer ports from 127.0.0.2: 1,100 idle TCP
 # connections held on each (one more for each the worker drops) while 40
 # events run. Connections that never complete TLS must not take the agents'
 # fetches' place: every event ends done. The worker's log must stay readable
@@ -14,7 +14,7 @@ wait_for 20 "both workers' transfer ports" two_ports
 before=$(grep -c "refused" "$TESTDIR/sched-a.log" || true)
 fault_begin "1,100 idle connections on each transfer port"
 for port in $(transfer_ports); do
-	spawn "$BIN/pgfleet-test-flood" --port "$port" --conns 1100 --seconds 120 > "$TESTDIR/flood-$port.out"
+	spawn "$BIN/pgfleet-test-flood" --port "$port" --conns 1100 --rate 300 --seconds 120 > "$TESTDIR/flood-$port.out"
 	FLOODS="${FLOODS:-} $LASTPID"
 done
 flooding() { for port in $(transfer_ports); do grep -q "^held" "$TESTDIR/flood-$port.out" || return 1; done; }

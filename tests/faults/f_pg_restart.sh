@@ -1,5 +1,5 @@
 #!/bin/sh
-# PostgreSQL fast restart mid-flight (pg_ctlcluster restart -m fast: every
+# PostgreSQL fast restart mid-flight (stopped with -m fast, started at once: every
 # connection cut, the server back within seconds). The scheduler and its
 # workers reconnect by themselves; every event ends done, each task runs once,
 # one final row per (event, task, attempt).

@@ -274,19 +274,24 @@ need_root() {
 }
 
 # PostgreSQL of pg_virtualenv: its cluster, stopped and started by pg_ctlcluster
-pg_cluster() { sql "show cluster_name"; }
+# as its owner; a stop is over when the postmaster's pid file is gone
+pg_cluster() {
+	FAULT_PG_CLUSTER=${FAULT_PG_CLUSTER:-$(sql "show cluster_name")}
+	FAULT_PG_DATA=${FAULT_PG_DATA:-$(sql "show data_directory")}
+}
+pg_stopped() { [ ! -e "$FAULT_PG_DATA/postmaster.pid" ]; }
 pg_stop_cluster() {
-	FAULT_PG_CLUSTER=${FAULT_PG_CLUSTER:-$(pg_cluster)}
+	pg_cluster
 	FAULT_PG_DOWN=1
-	pg_ctlcluster "${FAULT_PG_CLUSTER%%/*}" "${FAULT_PG_CLUSTER#*/}" stop -m fast
+	pg_ctlcluster "${FAULT_PG_CLUSTER%%/*}" "${FAULT_PG_CLUSTER#*/}" stop -m fast || return 1
+	wait_for 60 "PostgreSQL stopped" pg_stopped
 }
 pg_start_cluster() {
-	pg_ctlcluster "${FAULT_PG_CLUSTER%%/*}" "${FAULT_PG_CLUSTER#*/}" start && FAULT_PG_DOWN=""
+	pg_ctlcluster "${FAULT_PG_CLUSTER%%/*}" "${FAULT_PG_CLUSTER#*/}" start || return 1
+	FAULT_PG_DOWN=""
+	wait_for 60 "PostgreSQL accepting connections" sql "select 1"
 }
-pg_restart_cluster() {
-	FAULT_PG_CLUSTER=${FAULT_PG_CLUSTER:-$(pg_cluster)}
-	pg_ctlcluster "${FAULT_PG_CLUSTER%%/*}" "${FAULT_PG_CLUSTER#*/}" restart -m fast
-}
+pg_restart_cluster() { pg_stop_cluster && pg_start_cluster; }
 
 # transfer_ports: the transfer port of each running worker of sched-a, from its log
 transfer_ports() { sed -n 's/.*ready: transfer port \([0-9]*\),.*/\1/p' "$TESTDIR/sched-a.log" | sort -u; }

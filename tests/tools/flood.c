@@ -1,13 +1,15 @@
 /*
  * pgfleet-test-flood: an unauthenticated flood for the fault suite. It keeps
- * up to --conns plain TCP connections open to 127.0.0.1:--port, saying
- * nothing, and opens a new one for each the server closes, until
+ * up to --conns plain TCP connections open to 127.0.0.1:--port from --source
+ * (a loopback address, default 127.0.0.2, so that a per-source limit can tell
+ * the flood from the scheduler and agents on 127.0.0.1), saying nothing, and opens a new one for each the server closes, until
  * --seconds have passed or SIGTERM, at most --rate new connections a second
- * (default 200) once the first --conns are open. Loopback only; bounded in
+ * (default 200; a steady ramp, so that the server's accept queue does not
+ * overflow into half-open connections it never sees). Loopback only; bounded in
  * count, rate and time.
- * Prints "held N" once N connections are established (or after 5 s with what
+ * Prints "held N" once N connections are established (or after 15 s with what
  * it has), and at the end "opened T, closed by the server C, peak P".
- *   pgfleet-test-flood --port P --conns N --seconds S [--rate R]
+ *   pgfleet-test-flood --port P --conns N --seconds S [--rate R] [--source 127.0.0.X]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,13 +51,18 @@ struct conn {
 };
 
 static int
-dial(int port)
+dial(int port, const struct in_addr *source)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = *source};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
@@ -68,11 +75,14 @@ main(int argc, char **argv)
 {
 	int port = 0, nconns = 0;
 	long long seconds = 0, rate = 200;
+	const char *source_s = "127.0.0.2";
+	struct in_addr source;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--port") == 0) port = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--conns") == 0) nconns = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--seconds") == 0) seconds = atoll(argv[i + 1]);
 		else if (strcmp(argv[i], "--rate") == 0) rate = atoll(argv[i + 1]);
+		else if (strcmp(argv[i], "--source") == 0) source_s = argv[i + 1];
 		else {
 			fprintf(stderr, "pgfleet-test-flood: unknown option %s\n", argv[i]);
 			return 2;
@@ -82,6 +92,11 @@ main(int argc, char **argv)
 	    rate <= 0 || rate > 10000) {
 		fprintf(stderr, "pgfleet-test-flood: --port 1..65535 --conns 1..%d --seconds 1..600 --rate 1..10000\n",
 		    MAXCONNS);
+		return 2;
+	}
+	/* loopback only: the flood never leaves the machine */
+	if (inet_pton(AF_INET, source_s, &source) != 1 || (ntohl(source.s_addr) >> 24) != 127) {
+		fprintf(stderr, "pgfleet-test-flood: --source must be an address of 127.0.0.0/8\n");
 		return 2;
 	}
 	struct rlimit rl;
@@ -103,20 +118,20 @@ main(int argc, char **argv)
 	long long opened = 0, closed = 0;
 	int peak = 0, said = 0;
 	char buf[512];
-	double tokens = nconns; /* the first --conns at once, then --rate a second */
+	double tokens = 0;
 	long long last = start;
 
 	while (!stop && now_ms() < end) {
 		/* (re)open what is missing, within the rate */
 		long long t = now_ms();
 		tokens += (double)(t - last) * (double)rate / 1000.0;
-		if (tokens > (double)nconns + (double)rate)
-			tokens = (double)nconns + (double)rate;
+		if (tokens > (double)rate / 10.0 + 1.0)
+			tokens = (double)rate / 10.0 + 1.0;
 		last = t;
 		for (int i = 0; i < nconns && tokens >= 1.0; i++) {
 			if (c[i].fd != -1)
 				continue;
-			c[i].fd = dial(port);
+			c[i].fd = dial(port, &source);
 			c[i].up = 0;
 			c[i].since = t;
 			tokens -= 1.0;
@@ -161,7 +176,7 @@ main(int argc, char **argv)
 		}
 		if (up > peak)
 			peak = up;
-		if (!said && (up >= nconns || now_ms() - start > 5000)) {
+		if (!said && (up >= nconns || now_ms() - start > 15000)) {
 			printf("held %d\n", up);
 			fflush(stdout);
 			said = 1;

@@ -120,7 +120,7 @@ demo: deps
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
 
-# The fault suite (not part of check: about a quarter of an hour): kill -9 of every
+# The fault suite (not part of check: about ten minutes): kill -9 of every
 # process, PostgreSQL restart and outage, hostile agents, floods, full disks, each
 # scenario against the real binaries; prints scenario -> held/broke with figures and
 # fails when any broke (docs/reliability.md). FAULTS="f_a f_b" runs only those.

@@ -5,7 +5,7 @@
 # Exit 1 when any scenario broke or could not run.
 #   tests/faults/run.sh [f_name ...]
 # Its cluster gets a port of its own (not pg_createcluster's next free one),
-# so the suite does not take the integration runs' lock for its quarter hour.
+# so the suite does not take the integration runs' lock for its ten minutes.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../../build/bin}"

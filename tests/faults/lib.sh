@@ -3,7 +3,7 @@
 #   fault_setup [SCHED_YAML...]   migrate, PKI, scheduler config, $NAGENTS agents (default 4)
 #                                 on fixed ports, the job "work" (2 tasks, each appends
 #                                 EVENT-SEQ to $FX); sched_start is the scenario's
-#   fault_submit N [JOB]          N schedules of JOB over $TARGETS (N x agents events)
+#   fault_submit N [JOB [NAMES]]  N schedules of JOB (work) over NAMES (the agents): N events each
 #   wait_runs N SECONDS           until N task runs are in $FX (the fault then hits mid-flight)
 #   fault_begin / fault_end       mark the fault's start and end (recovery counts from the end)
 #   fault_finish                  wait (with deadlines) for every event to end, run a probe
@@ -86,12 +86,12 @@ computer_add() {
 		psql -X -q -v ON_ERROR_STOP=1 -v n="$1" -v h="$2" -v p="$3" >/dev/null || fail "computer $1"
 }
 
-# fault_setup [SCHED_YAML...]: see above. AGENTS lists the agents, TARGETS their JSON.
+# fault_setup [SCHED_YAML...]: see above. AGENTS lists the agents.
 fault_setup() {
 	fleet_init
 	sched_conf sched-a "lease: 4s" "heartbeat: 1s" "retry: {max: 5, backoff: 500ms, max_backoff: 2s}" \
 		"restart_limit: {count: 5, window: 10s}" "$@"
-	AGENTS="" TARGETS=""
+	AGENTS=""
 	for i in $(seq 1 "$NAGENTS"); do
 		n=agent-$i
 		port=$(free_port)

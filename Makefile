@@ -36,7 +36,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: all deps check check-repeat unit valgrind integration asan demo bench install clean fuzz
+.PHONY: all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
 
@@ -119,6 +119,14 @@ demo: deps
 
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+# The fault suite (not part of check: about ten minutes): kill -9 of every
+# process, PostgreSQL restart and outage, hostile agents, floods, full disks, each
+# scenario against the real binaries; prints scenario -> held/broke with figures and
+# fails when any broke (docs/reliability.md). FAULTS="f_a f_b" runs only those.
+FAULTS ?=
+faults: $(BINS) $(TOOLS)
+	BIN=$(abspath $(BUILD)/bin) tests/faults/run.sh $(FAULTS)
 
 # Flakiness hunt: the unit suites N times, the integration suite M times, and every
 # test that failed even once. PGFLEET_TEST_NOW=HH:MM (or an RFC 3339 instant) runs

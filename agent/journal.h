@@ -91,8 +91,8 @@ int journal_abandon(struct journal *j, struct journal_entry *e, char *err, size_
 int journal_entry_cancelled(void *entry);
 /*
  * Ask for (event, seq) to be cancelled (from any process). Returns
- * JOURNAL_RUNNING with *pgid set (0 when the script has not started or its
- * holder is gone: nothing to signal), JOURNAL_DONE when it already finished,
+ * JOURNAL_RUNNING with *pgid set (0 when the script has not started, its
+ * holder is gone, or the entry names group 0 or 1: nothing to signal), JOURNAL_DONE when it already finished,
  * or -1 with err (not in the journal, corrupt entry, I/O). The holder's
  * exec_wait sees the request within about 50 ms and kills the group itself.
  */
@@ -104,6 +104,15 @@ int journal_request_cancel(struct journal *j, long long event_id, int task_seq, 
  * removed, or -1 with err.
  */
 int journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errlen);
+/*
+ * The bytes of an entry file into e, for the task e->event_id, e->task_seq
+ * (refused when the file names another): the fields read replace e's, and
+ * when the state is done e->result and e->output are allocated (freed with
+ * e). 0, or -1 with why (nothing in e changed). No I/O: what journal_begin
+ * and journal_request_cancel apply to the file they read.
+ */
+int journal_entry_parse(const char *buf, size_t len, struct journal_entry *e, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
 /* Free; a task still held is released unfinished (as a crash would). NULL is fine. */
 void journal_entry_free(struct journal_entry *e);
 

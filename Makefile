@@ -36,7 +36,8 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz
+.PHONY: all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
+	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
 
@@ -98,6 +99,7 @@ $(CHECKBIN): $(UNIT_OBJ) $(BUILD)/libpgfleet.a
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) valgrind
 	$(MAKE) integration
 
@@ -147,18 +149,45 @@ asan:
 bench: $(BINS)
 	@rc=0; for b in bench/*.sh; do echo "== $$b"; BIN=$(abspath $(BUILD)/bin) $$b || rc=1; done; exit $$rc
 
-# libFuzzer run of the wire parser (needs clang; not part of all or check).
-FUZZ_CC   ?= clang
-FUZZ_TIME ?= 60
-fuzz: build-fuzz/fuzz_wire
-	mkdir -p build-fuzz/corpus-wire
-	build-fuzz/fuzz_wire -max_total_time=$(FUZZ_TIME) -max_len=20000 build-fuzz/corpus-wire tests/fuzz/seeds-wire
+# libFuzzer targets, one per parser (tests/fuzz/fuzz_<t>.c, seeds in tests/fuzz/<t>/):
+# not part of all; check runs each over its seeds once (fuzz-smoke) when clang is
+# here. The library is built again with clang and the sanitizers under
+# build-fuzz/obj; generated corpora and crash files stay under build-fuzz/.
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS ?= wire batch render config journal request
+FUZZ_DIR      = build-fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+# What the targets reach: the parsers and the modules they call.
+FUZZ_SRC      = $(wildcard common/*.c) agent/control.c agent/exec.c agent/journal.c \
+                transfer/fetch.c cli/batch.c worker/render.c
+FUZZ_OBJ      = $(FUZZ_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
-build-fuzz/fuzz_wire: tests/fuzz/fuzz_wire.c common/wire.c common/log.c common/wire.h common/log.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ tests/fuzz/fuzz_wire.c common/wire.c common/log.c \
-	  $(shell pkg-config --cflags --libs openssl)
+fuzz-build:
+	@scripts/fuzz.sh need $(FUZZ_CC)
+	$(MAKE) BUILD=$(FUZZ_DIR)/obj CC=$(FUZZ_CC) CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_OBJ)
+	$(MAKE) $(FUZZ_BINS)
+
+$(FUZZ_DIR)/libfuzz.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libfuzz.a
+	$(FUZZ_CC) -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror -D_GNU_SOURCE -I. \
+	  $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_DIR)/libfuzz.a $(PKG_LIBS) -lm
+
+# Every target for FUZZ_TIME seconds, one after the other, then a table; non-zero on a crash.
+fuzz: fuzz-build
+	FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh run $(FUZZ_DIR) $(FUZZ_TARGETS)
+
+# Each target over its committed seeds once (seconds): a regression check.
+fuzz-smoke:
+	@if scripts/fuzz.sh need $(FUZZ_CC) 2>/dev/null; then \
+	  $(MAKE) --no-print-directory fuzz-build >/dev/null && \
+	  scripts/fuzz.sh smoke $(FUZZ_DIR) $(FUZZ_TARGETS); \
+	else scripts/fuzz.sh need $(FUZZ_CC) || echo "fuzz-smoke: skipped"; fi
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgfleet/migrations

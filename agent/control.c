@@ -38,7 +38,6 @@
 #define MODULE_SCRIPT "RunScript"
 #define MODULE_AGENT "Agent"
 #define MAX_REQUEST_BODY 0       /* requests carry no body */
-#define MAX_USER (FIELD_RUN_AS_MAX + 1)
 
 struct conn {
 	SSL *ssl;
@@ -47,21 +46,6 @@ struct conn {
 	struct wire_parser *parser;
 	char buf[16384];
 	size_t off, len;
-};
-
-/* What a SendFile asks for, checked. Strings point into the message. */
-struct task {
-	long long event_id;
-	long long schedule_id;
-	long long computer_id;
-	int seq;
-	unsigned long long size;
-	int port;
-	long long timeout_ms;
-	char name[CONTROL_MAX_NAME + 1];
-	char user[MAX_USER];
-	const char *schedule_s, *event_s, *seq_s, *id_s;
-	const char *host, *key, *checksum, *interpreter;
 };
 
 static long long
@@ -265,7 +249,7 @@ send_error(struct conn *c, int code, const char *why)
 }
 
 static int
-send_update(struct conn *c, const struct task *t, int code, int replayed)
+send_update(struct conn *c, const struct control_task *t, int code, int replayed)
 {
 	char code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
@@ -285,7 +269,7 @@ send_update(struct conn *c, const struct task *t, int code, int replayed)
 /* The result; out NULL: nothing ran (no Output-Size), else output_total is what the
  * script wrote before the cap (at least outlen). */
 static int
-send_final(struct conn *c, const struct task *t, int code, const char *module, const char *why,
+send_final(struct conn *c, const struct control_task *t, int code, const char *module, const char *why,
     const char *out, size_t outlen, unsigned long long output_total, int replayed)
 {
 	char text[512], code_s[16];
@@ -324,7 +308,7 @@ send_final(struct conn *c, const struct task *t, int code, const char *module, c
 
 /* A refusal before anything was fetched or run. */
 static int
-refuse(struct conn *c, const struct task *t, int code, const char *why)
+refuse(struct conn *c, const struct control_task *t, int code, const char *why)
 {
 	log_warnx("event %s task %s: refused (%d): %s", t->event_s, t->seq_s, code, why);
 	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
@@ -357,13 +341,13 @@ remove_below(int dirfd)
 }
 
 static void
-task_dir_name(char *buf, size_t size, const struct task *t)
+task_dir_name(char *buf, size_t size, const struct control_task *t)
 {
 	snprintf(buf, size, CONTROL_TASK_DIR_PREFIX "%lld-%d", t->event_id, t->seq);
 }
 
 static void
-task_dir_remove(int tempfd, const struct task *t)
+task_dir_remove(int tempfd, const struct control_task *t)
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
@@ -375,7 +359,7 @@ task_dir_remove(int tempfd, const struct task *t)
 
 /* A fresh task directory; its fd, or -1 with err. */
 static int
-task_dir_make(int tempfd, const struct task *t, uid_t uid, gid_t gid, char *err, size_t errlen)
+task_dir_make(int tempfd, const struct control_task *t, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
@@ -428,7 +412,7 @@ split_result(const char *stored, char *module, size_t msize, const char **why)
 }
 
 static int
-replay(struct conn *c, const struct task *t, const struct journal_entry *e, int updates)
+replay(struct conn *c, const struct control_task *t, const struct journal_entry *e, int updates)
 {
 	char module[32];
 	const char *why;
@@ -443,7 +427,7 @@ replay(struct conn *c, const struct task *t, const struct journal_entry *e, int 
 
 /* Close a held task that never ran: drop it from the journal and answer code. */
 static int
-give_up(struct conn *c, const struct task *t, struct journal_entry *e, int code, const char *why)
+give_up(struct conn *c, const struct control_task *t, struct journal_entry *e, int code, const char *why)
 {
 	char err[256];
 	if (journal_abandon(c->env->journal, e, err, sizeof(err)) == -1)
@@ -467,7 +451,7 @@ exec_allow_list(const struct conf_agent *cf, const char **allow, size_t max)
 
 /* Fetch, run and answer a task this process holds. */
 static int
-run_task(struct conn *c, const struct task *t, struct journal_entry *e, uid_t uid, gid_t gid)
+run_task(struct conn *c, const struct control_task *t, struct journal_entry *e, uid_t uid, gid_t gid)
 {
 	const struct conf_agent *cf = c->env->conf;
 	char err[1024], why[1100], dirname[64], taskdir[PATH_MAX], script[PATH_MAX];
@@ -595,96 +579,160 @@ static const char *const sendfile_required[] = {
 	"OS-Required", "Boot-Env", "Run-As", "Timeout", "Schedule-ID", "Event-ID", "Task-Sequence-ID", "ID",
 };
 
-/* 0 to go on serving, -1 to close the connection. */
+/* Strict decimal of a key in [lo, hi]: 0, or -1 naming the key in why. */
 static int
-handle_sendfile(struct conn *c, struct wire_msg *m)
+key_num(const struct wire_msg *m, const char *key, long long lo, long long hi, long long *v, char *why,
+    size_t whylen)
 {
-	const struct conf_agent *cf = c->env->conf;
-	char err[512], why[700], exec_name[CONTROL_MAX_NAME + 1];
-	struct task t;
-	long long v;
-
-	memset(&t, 0, sizeof(t));
-	for (size_t i = 0; i < sizeof(sendfile_required) / sizeof(sendfile_required[0]); i++) {
-		if (wire_get(m, sendfile_required[i]) == NULL) {
-			snprintf(why, sizeof(why), "SendFile without %s", sendfile_required[i]);
-			log_warnx("connection %s: %s", c->env->peer_addr, why);
-			send_error(c, STATUS_PROTOCOL, why);
-			return -1;
-		}
-	}
-	t.schedule_s = wire_get(m, "Schedule-ID");
-	t.event_s = wire_get(m, "Event-ID");
-	t.seq_s = wire_get(m, "Task-Sequence-ID");
-	t.id_s = wire_get(m, "ID");
-	t.host = wire_get(m, "Transfer-Host");
-	t.key = wire_get(m, "Key");
-	t.checksum = wire_get(m, "Checksum");
-	t.interpreter = wire_get(m, "Interpreter");
-	const char *bad = NULL;
-	if (parse_num(t.event_s, 0, LLONG_MAX, &t.event_id) == -1)
-		bad = "Event-ID";
-	else if (parse_num(t.seq_s, 0, INT_MAX, &v) == -1)
-		bad = "Task-Sequence-ID";
-	else if ((t.seq = (int)v, parse_num(t.schedule_s, 0, LLONG_MAX, &t.schedule_id)) == -1)
-		bad = "Schedule-ID";
-	else if (parse_num(wire_get(m, "Size"), 0, LLONG_MAX, &v) == -1)
-		bad = "Size";
-	else if ((t.size = (unsigned long long)v, parse_num(wire_get(m, "Port"), 1, 65535, &v)) == -1)
-		bad = "Port";
-	if (bad == NULL) {
-		t.port = (int)v;
-		if (parse_num(wire_get(m, "Timeout"), 0, LLONG_MAX, &t.timeout_ms) == -1)
-			bad = "Timeout";
-		else if (parse_num(t.id_s, 0, LLONG_MAX, &t.computer_id) == -1)
-			bad = "ID";
-	}
-	if (bad != NULL) {
-		snprintf(why, sizeof(why), "SendFile: %s is not a valid number", bad);
-		log_warnx("connection %s: %s", c->env->peer_addr, why);
-		send_error(c, STATUS_PROTOCOL, why);
+	if (parse_num(wire_get(m, key), lo, hi, v) == -1) {
+		snprintf(why, whylen, "SendFile: %s is not a valid number", key);
 		return -1;
 	}
-	/* the name is needed in replies before it is checked: keep a safe form */
-	snprintf(t.name, sizeof(t.name), "%s", "?");
-	const char *ru = wire_get(m, "Run-As");
-	snprintf(t.user, sizeof(t.user), "%s", ru[0] != '\0' ? ru : cf->run_as_default);
+	return 0;
+}
 
-	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t.event_s, t.seq_s,
-	    c->env->peer_name, c->env->peer_addr, t.schedule_s, t.user);
-	if (cf->computer_id != 0 && t.computer_id != cf->computer_id) {
-		snprintf(why, sizeof(why), "message for computer %s, this agent is computer %lld", t.id_s,
+static enum control_verdict
+check_cancel(const struct wire_msg *m, struct control_task *t, int *code, char *why, size_t whylen)
+{
+	long long seq;
+	t->event_s = wire_get(m, "Event-ID");
+	t->seq_s = wire_get(m, "Task-Sequence-ID");
+	if (parse_num(t->event_s, 0, LLONG_MAX, &t->event_id) == -1 ||
+	    parse_num(t->seq_s, 0, INT_MAX, &seq) == -1) {
+		*code = STATUS_PROTOCOL;
+		snprintf(why, whylen, "Cancel needs a numeric Event-ID and Task-Sequence-ID");
+		return CONTROL_BAD;
+	}
+	t->seq = (int)seq;
+	return CONTROL_ACT;
+}
+
+static enum control_verdict
+check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, struct control_task *t, int *code,
+    char *why, size_t whylen)
+{
+	char err[512], exec_name[CONTROL_MAX_NAME + 1];
+	long long v;
+
+	*code = STATUS_PROTOCOL;
+	for (size_t i = 0; i < sizeof(sendfile_required) / sizeof(sendfile_required[0]); i++) {
+		if (wire_get(m, sendfile_required[i]) == NULL) {
+			snprintf(why, whylen, "SendFile without %s", sendfile_required[i]);
+			return CONTROL_BAD;
+		}
+	}
+	t->schedule_s = wire_get(m, "Schedule-ID");
+	t->event_s = wire_get(m, "Event-ID");
+	t->seq_s = wire_get(m, "Task-Sequence-ID");
+	t->id_s = wire_get(m, "ID");
+	t->host = wire_get(m, "Transfer-Host");
+	t->key = wire_get(m, "Key");
+	t->checksum = wire_get(m, "Checksum");
+	t->interpreter = wire_get(m, "Interpreter");
+	if (key_num(m, "Event-ID", 0, LLONG_MAX, &t->event_id, why, whylen) == -1 ||
+	    key_num(m, "Task-Sequence-ID", 0, INT_MAX, &v, why, whylen) == -1)
+		return CONTROL_BAD;
+	t->seq = (int)v;
+	if (key_num(m, "Schedule-ID", 0, LLONG_MAX, &t->schedule_id, why, whylen) == -1 ||
+	    key_num(m, "Size", 0, LLONG_MAX, &v, why, whylen) == -1)
+		return CONTROL_BAD;
+	t->size = (unsigned long long)v;
+	if (key_num(m, "Port", 1, 65535, &v, why, whylen) == -1)
+		return CONTROL_BAD;
+	t->port = (int)v;
+	if (key_num(m, "Timeout", 0, LLONG_MAX, &t->timeout_ms, why, whylen) == -1 ||
+	    key_num(m, "ID", 0, LLONG_MAX, &t->computer_id, why, whylen) == -1)
+		return CONTROL_BAD;
+	/* the name is needed in replies before it is checked: keep a safe form */
+	snprintf(t->name, sizeof(t->name), "%s", "?");
+	const char *ru = wire_get(m, "Run-As");
+	const char *user = ru[0] != '\0' ? ru : cf->run_as_default != NULL ? cf->run_as_default : "";
+	snprintf(t->user, sizeof(t->user), "%s", user);
+
+	if (cf->computer_id != 0 && t->computer_id != cf->computer_id) {
+		snprintf(why, whylen, "message for computer %s, this agent is computer %lld", t->id_s,
 		    cf->computer_id);
-		return refuse(c, &t, STATUS_PROTOCOL, why) == -1 ? -1 : 0;
+		return CONTROL_REFUSE;
 	}
-	if (control_temp_name(wire_get(m, "Filename"), 0, t.name, sizeof(t.name), err, sizeof(err)) == -1) {
-		snprintf(t.name, sizeof(t.name), "%s", "?");
-		return refuse(c, &t, STATUS_FILE_REFUSED, err) == -1 ? -1 : 0;
+	*code = STATUS_FILE_REFUSED;
+	if (control_temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name), why, whylen) == -1) {
+		snprintf(t->name, sizeof(t->name), "%s", "?");
+		return CONTROL_REFUSE;
 	}
-	if (control_temp_name(wire_get(m, "Execute"), 1, exec_name, sizeof(exec_name), err, sizeof(err)) == -1)
-		return refuse(c, &t, STATUS_FILE_REFUSED, err) == -1 ? -1 : 0;
-	if (strcmp(exec_name, t.name) != 0) {
-		snprintf(why, sizeof(why), "Execute names \"%s\", not the file sent (\"%s\")", exec_name, t.name);
-		return refuse(c, &t, STATUS_FILE_REFUSED, why) == -1 ? -1 : 0;
+	if (control_temp_name(wire_get(m, "Execute"), 1, exec_name, sizeof(exec_name), why, whylen) == -1)
+		return CONTROL_REFUSE;
+	if (strcmp(exec_name, t->name) != 0) {
+		snprintf(why, whylen, "Execute names \"%s\", not the file sent (\"%s\")", exec_name, t->name);
+		return CONTROL_REFUSE;
 	}
-	if (t.size > cf->max_script) {
-		snprintf(why, sizeof(why), "script of %llu bytes refused: max_script is %llu", t.size, cf->max_script);
-		return refuse(c, &t, STATUS_FILE_REFUSED, why) == -1 ? -1 : 0;
+	if (t->size > cf->max_script) {
+		snprintf(why, whylen, "script of %llu bytes refused: max_script is %llu", t->size, cf->max_script);
+		return CONTROL_REFUSE;
 	}
 	const char *tt = wire_get(m, "Task-Type");
 	if (strcmp(tt, "RunScript") != 0) {
-		snprintf(why, sizeof(why), "Task-Type %s is not supported", tt);
-		return refuse(c, &t, STATUS_PROTOCOL, why) == -1 ? -1 : 0;
+		*code = STATUS_PROTOCOL;
+		snprintf(why, whylen, "Task-Type %s is not supported", tt);
+		return CONTROL_REFUSE;
 	}
+	*code = STATUS_RUNAS_REFUSED;
 	if (ru[0] != '\0' && field_check(FIELD_RUN_AS, ru, err, sizeof(err)) == -1) {
-		snprintf(why, sizeof(why), "run-as user refused: %s", err);
-		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
+		snprintf(why, whylen, "run-as user refused: %s", err);
+		return CONTROL_REFUSE;
 	}
-	if (strlen(ru[0] != '\0' ? ru : cf->run_as_default) >= sizeof(t.user) ||
-	    !conf_agent_user_allowed(cf, t.user)) {
-		snprintf(why, sizeof(why), "run-as user \"%s\" refused: not allowed on this agent", t.user);
-		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
+	if (strlen(user) >= sizeof(t->user) || !conf_agent_user_allowed(cf, t->user)) {
+		snprintf(why, whylen, "run-as user \"%s\" refused: not allowed on this agent", t->user);
+		return CONTROL_REFUSE;
 	}
+	/* the rule exec_start splits it by: refused here, before anything is fetched */
+	*code = STATUS_AGENT_ERROR;
+	if (field_check(FIELD_INTERPRETER, t->interpreter, why, whylen) == -1)
+		return CONTROL_REFUSE;
+	*code = STATUS_REQUIREMENTS;
+	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
+		why, whylen) != 0)
+		return CONTROL_REFUSE;
+	*code = 0;
+	return CONTROL_ACT;
+}
+
+enum control_verdict
+control_check_request(const struct wire_msg *m, const struct conf_agent *cf, struct control_task *t,
+    int *code, char *why, size_t whylen)
+{
+	enum control_verdict v;
+	const char *req = wire_get(m, "Request");
+
+	memset(t, 0, sizeof(*t));
+	*code = 0;
+	why[0] = '\0';
+	if (req != NULL && strcmp(req, "SendFile") == 0) {
+		t->kind = CONTROL_SENDFILE;
+		v = check_sendfile(m, cf, t, code, why, whylen);
+	} else if (req != NULL && strcmp(req, "Cancel") == 0) {
+		t->kind = CONTROL_CANCEL;
+		v = check_cancel(m, t, code, why, whylen);
+	} else {
+		*code = STATUS_PROTOCOL;
+		snprintf(why, whylen, "unknown request \"%s\"", req != NULL ? req : "");
+		v = CONTROL_BAD;
+	}
+	one_line(why);
+	return v;
+}
+
+/* A checked SendFile (CONTROL_ACT or CONTROL_REFUSE): 0 to go on serving, -1 to close the connection. */
+static int
+handle_sendfile(struct conn *c, const struct control_task *checked, enum control_verdict v, int code,
+    const char *why_refused)
+{
+	char err[512], why[700];
+	struct control_task t = *checked;
+
+	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t.event_s, t.seq_s,
+	    c->env->peer_name, c->env->peer_addr, t.schedule_s, t.user);
+	if (v == CONTROL_REFUSE)
+		return refuse(c, &t, code, why_refused) == -1 ? -1 : 0;
 	struct passwd *pw = getpwnam(t.user);
 	if (pw == NULL) {
 		snprintf(why, sizeof(why), "run-as user \"%s\" refused: no such user", t.user);
@@ -692,12 +740,6 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
 	}
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
-	/* the rule exec_start splits it by: refused here, before anything is fetched */
-	if (field_check(FIELD_INTERPRETER, t.interpreter, err, sizeof(err)) == -1)
-		return refuse(c, &t, STATUS_AGENT_ERROR, err) == -1 ? -1 : 0;
-	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
-		err, sizeof(err)) != 0)
-		return refuse(c, &t, STATUS_REQUIREMENTS, err) == -1 ? -1 : 0;
 
 	int updates_sent = 0;
 	for (;;) {
@@ -738,19 +780,12 @@ handle_sendfile(struct conn *c, struct wire_msg *m)
  * here); else Failed with the reason.
  */
 static int
-handle_cancel(struct conn *c, struct wire_msg *m)
+handle_cancel(struct conn *c, const struct control_task *t)
 {
 	char err[512], why[600];
-	long long ev, seq;
-	const char *ev_s = wire_get(m, "Event-ID"), *seq_s = wire_get(m, "Task-Sequence-ID");
-	if (parse_num(ev_s, 0, LLONG_MAX, &ev) == -1 || parse_num(seq_s, 0, INT_MAX, &seq) == -1) {
-		snprintf(why, sizeof(why), "Cancel needs a numeric Event-ID and Task-Sequence-ID");
-		log_warnx("connection %s: %s", c->env->peer_addr, why);
-		send_error(c, STATUS_PROTOCOL, why);
-		return -1;
-	}
+	const char *ev_s = t->event_s, *seq_s = t->seq_s;
 	long pgid = 0;
-	int rc = journal_request_cancel(c->env->journal, ev, (int)seq, &pgid, err, sizeof(err));
+	int rc = journal_request_cancel(c->env->journal, t->event_id, t->seq, &pgid, err, sizeof(err));
 	const char *kv[5][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s}};
 	char code_s[16];
 	why[0] = '\0';
@@ -765,7 +800,7 @@ handle_cancel(struct conn *c, struct wire_msg *m)
 		}
 	} else if (rc == JOURNAL_DONE) {
 		struct journal_entry *e = NULL;
-		if (journal_read(c->env->journal, ev, (int)seq, &e, err, sizeof(err)) == 1 &&
+		if (journal_read(c->env->journal, t->event_id, t->seq, &e, err, sizeof(err)) == 1 &&
 		    e->state == JOURNAL_DONE) {
 			char module[32];
 			const char *text;
@@ -820,17 +855,17 @@ control_serve(SSL *ssl, int fd, const struct control_env *env)
 			send_error(&c, STATUS_PROTOCOL, why);
 			break;
 		}
-		const char *req = wire_get(m, "Request");
-		int rc;
-		if (req != NULL && strcmp(req, "SendFile") == 0) {
-			rc = handle_sendfile(&c, m);
-		} else if (req != NULL && strcmp(req, "Cancel") == 0) {
-			rc = handle_cancel(&c, m);
-		} else {
-			snprintf(why, sizeof(why), "unknown request \"%s\"", req != NULL ? req : "");
+		struct control_task t;
+		int code, rc;
+		enum control_verdict v = control_check_request(m, env->conf, &t, &code, why, sizeof(why));
+		if (v == CONTROL_BAD) {
 			log_warnx("connection %s (%s): %s", env->peer_name, env->peer_addr, why);
-			send_error(&c, STATUS_PROTOCOL, one_line(why));
+			send_error(&c, code, why);
 			rc = -1;
+		} else if (t.kind == CONTROL_SENDFILE) {
+			rc = handle_sendfile(&c, &t, v, code, why);
+		} else {
+			rc = handle_cancel(&c, &t);
 		}
 		wire_msg_free(m);
 		if (rc == -1)
@@ -842,7 +877,7 @@ control_serve(SSL *ssl, int fd, const struct control_env *env)
 void
 control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq)
 {
-	struct task t;
+	struct control_task t;
 	memset(&t, 0, sizeof(t));
 	t.event_id = event_id;
 	t.seq = task_seq;

@@ -271,6 +271,11 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		snprintf(why, whylen, "Status-Code, Script-Start or Cancel-Requested out of range");
 		return -1;
 	}
+	/* a PGID reaches kill(-pgid): (pid_t)4294967297 would be -1, every process */
+	if (num[K_PID] < 0 || num[K_PID] > INT_MAX || num[K_PGID] < 0 || num[K_PGID] > INT_MAX) {
+		snprintf(why, whylen, "PID or PGID out of range");
+		return -1;
+	}
 	entry_clear_result(e);
 	e->state = (enum journal_state)num[K_STATE];
 	e->status_code = (int)num[K_STATUS];
@@ -294,6 +299,12 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		e->output_total = (unsigned long long)num[K_OUTSIZE];
 	}
 	return 0;
+}
+
+int
+journal_entry_parse(const char *buf, size_t len, struct journal_entry *e, char *why, size_t whylen)
+{
+	return parse_entry(buf, len, e, why, whylen);
 }
 
 /*
@@ -870,8 +881,10 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 		}
 		goto out;
 	}
-	/* Signal only a group whose holder is alive (else the pgid may be reused). */
-	*pgid = e->pgid;
+	/* Signal only a group whose holder is alive (else the pgid may be reused), and
+	 * never 1: kill(-1) would signal every process. */
+	if (e->pgid > 1)
+		*pgid = e->pgid;
 	rc = JOURNAL_RUNNING;
 	/* It may have finished meanwhile. */
 	if (read_entry(j, e, err, errlen) == 1 && e->state == JOURNAL_DONE) {

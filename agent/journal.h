@@ -102,8 +102,8 @@ int journal_entry_cancelled(void *entry);
 /*
  * Ask for (event, seq) to be cancelled (from any process). Returns
  * JOURNAL_RUNNING with *pgid set when a live process holds it (0 when its
- * script has not started yet: nothing to signal; it is cancelled as it
- * starts), JOURNAL_DONE when it had already finished (journal_read tells
+ * script has not started yet, or the entry names group 0 or 1: nothing to
+ * signal; it is cancelled as it starts), JOURNAL_DONE when it had already finished (journal_read tells
  * how), JOURNAL_CANCEL_KILLED when its holder had died while its script still
  * ran: this call killed the script's group and recorded the task as
  * STATUS_CANCELLED; or -1 with err (not in the journal, corrupt entry, I/O).
@@ -175,6 +175,15 @@ int journal_close_orphans(struct journal *j, const char *cause,
  * removed, or -1 with err.
  */
 int journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errlen);
+/*
+ * The bytes of an entry file into e, for the task e->event_id, e->task_seq
+ * (refused when the file names another): the fields read replace e's, and
+ * when the state is done e->result and e->output are allocated (freed with
+ * e). 0, or -1 with why (nothing in e changed). No I/O: what journal_begin
+ * and journal_request_cancel apply to the file they read.
+ */
+int journal_entry_parse(const char *buf, size_t len, struct journal_entry *e, char *why, size_t whylen)
+    __attribute__((warn_unused_result));
 /* Free; a task still held is released unfinished (as a crash would). NULL is fine. */
 void journal_entry_free(struct journal_entry *e);
 

@@ -1282,17 +1282,32 @@ read_file(const char *path, size_t *len, struct conf_errors *errs)
 		conf_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > CONF_MAX_FILE) {
+	int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (regular && st.st_size > CONF_MAX_FILE) {
 		conf_errors_add(errs, "%s: file is too large (%lld bytes; the limit is 1 MiB)",
 		    path, (long long)st.st_size);
 		close(fd);
 		return NULL;
 	}
-	buf = malloc(CONF_MAX_FILE + 1);
+	/* sized by the file, not by the limit: a load stays cheap */
+	size_t cap = regular ? (size_t)st.st_size + 1 : 65536;
+	buf = malloc(cap);
 	if (buf == NULL)
 		fatal("conf: malloc");
 	for (;;) {
-		ssize_t r = read(fd, buf + n, CONF_MAX_FILE + 1 - n);
+		if (n == cap) {
+			/* it grew while read, or is not a regular file: up to one byte past the limit */
+			size_t ncap = cap * 2 > CONF_MAX_FILE + 1 ? CONF_MAX_FILE + 1 : cap * 2;
+			unsigned char *nb = malloc(ncap);
+			if (nb == NULL)
+				fatal("conf: malloc");
+			memcpy(nb, buf, n);
+			OPENSSL_cleanse(buf, n);
+			free(buf);
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {

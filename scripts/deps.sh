@@ -2,6 +2,8 @@
 # Install the Debian packages pgfleet needs to build and test, when missing.
 # As root: apt-get update once, then apt-get install. Otherwise: print the
 # exact command and exit non-zero. Silent and fast when nothing is missing.
+# make fuzz also needs clang and libclang-rt-dev (libFuzzer): add them with
+# PGFLEET_DEPS_EXTRA="clang libclang-rt-dev" scripts/deps.sh
 set -eu
 
 pkgs="gcc make pkg-config libpq-dev libyaml-dev libssl-dev libevent-dev check

@@ -1,13 +1,8 @@
 /*
- * libFuzzer target for cli/batch: each input is written to a file in a private
- * temp dir and loaded. A batch that loads is also exported job by job and
- * loaded again: the hashes must not change (abort otherwise). Not in `make all`.
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_batch.c cli/batch.c common/cron.c common/field.c common/units.c common/log.c \
- *     -lyaml -lcrypto -o build/fuzz_batch
- *   mkdir -p build/fuzz-corpus && cp examples/demo.yaml examples/fleet.yaml build/fuzz-corpus/
- *   build/fuzz_batch -max_total_time=30 -max_len=4096 build/fuzz-corpus
+ * libFuzzer target for cli/batch (make fuzz): each input is written to a file
+ * in a private directory under $TMPDIR (which also holds s.sh, a script_file
+ * the inputs may name) and loaded. A batch that loads is also exported job
+ * by job and loaded again: the hashes must not change (abort otherwise).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,10 +11,14 @@
 #include <unistd.h>
 
 #include "cli/batch.h"
+#include "common/log.h"
 
-static char dir[64];
-static char path[128];
-static char epath[128];
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[4096];
+static char path[4200];
+static char epath[4200];
+static char spath[4200];
 
 static void
 write_file(const char *p, const void *data, size_t size)
@@ -60,23 +59,38 @@ roundtrip(const struct batch_job *j)
 	free(buf);
 }
 
+static void
+cleanup(void)
+{
+	unlink(path);
+	unlink(epath);
+	unlink(spath);
+	rmdir(dir);
+}
+
+static void
+setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/pgfleet-fuzz-batch-XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/in.yaml", dir);
+	snprintf(epath, sizeof(epath), "%s/export.yaml", dir);
+	snprintf(spath, sizeof(spath), "%s/s.sh", dir);
+	write_file(spath, "echo hi\n", 8);
+	atexit(cleanup);
+	log_setlevel(LOG_ERROR);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct batch *b = NULL;
 	struct batch_errors e = {0};
 
-	if (dir[0] == '\0') {
-		snprintf(dir, sizeof(dir), "/tmp/pgfleet-fuzz-XXXXXX");
-		if (mkdtemp(dir) == NULL)
-			abort();
-		snprintf(path, sizeof(path), "%s/in.yaml", dir);
-		snprintf(epath, sizeof(epath), "%s/export.yaml", dir);
-		/* a script file the inputs may name */
-		char sp[128];
-		snprintf(sp, sizeof(sp), "%s/s.sh", dir);
-		write_file(sp, "echo hi\n", 8);
-	}
+	if (dir[0] == '\0')
+		setup();
 	write_file(path, data, size);
 	if (batch_load(path, &b, &e) == 0) {
 		for (size_t i = 0; i < b->njobs; i++)

@@ -1,9 +1,6 @@
 /*
- * libFuzzer target for worker/render: any bytes as a script, the first byte choosing the
- * policy, vars, lookup behaviour and output cap. Not built by `make all`; build and run:
- *   clang -g -O1 -std=c11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
- *     -o build/fuzz_render tests/fuzz/fuzz_render.c worker/render.c common/log.c
- *   build/fuzz_render -max_total_time=30 -max_len=4096
+ * libFuzzer target for worker/render (make fuzz): any bytes as a script, the
+ * first byte choosing the policy, vars, lookup behaviour and output cap.
  * Besides the sanitizers it checks: on success the output fits the cap, is NUL-terminated,
  * and equals the input when the input has no '%'; on failure there is a message, no output
  * and an empty report.

@@ -30,18 +30,6 @@ record_add(struct record *r, const void *s, size_t n)
 	r->len += n;
 }
 
-static int
-same_msg(const struct wire_msg *a, const struct wire_msg *b)
-{
-	if (a->nkeys != b->nkeys || a->body_len != b->body_len ||
-	    (a->body == NULL) != (b->body == NULL))
-		return 0;
-	for (int i = 0; i < a->nkeys; i++)
-		if (strcmp(a->keys[i], b->keys[i]) != 0 || strcmp(a->values[i], b->values[i]) != 0)
-			return 0;
-	return a->body == NULL || memcmp(a->body, b->body, a->body_len) == 0;
-}
-
 /* The builder accepts all the parser accepted, and the parser takes back what it builds. */
 static void
 check_msg(const struct wire_msg *m, struct record *r)

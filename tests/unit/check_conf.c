@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/conf.h"
@@ -490,6 +492,57 @@ START_TEST(test_conf_refuses_oversize_file)
 }
 END_TEST
 
+/* A FIFO at path fed by a child with pad bytes of comment, then text; the child's pid. */
+static pid_t
+feed_fifo(const char *path, size_t pad, const char *text)
+{
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_lt(nfiles, 16);
+	snprintf(files[nfiles++], sizeof(files[0]), "%s", path);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		FILE *f = fopen(path, "w");
+		if (f == NULL)
+			_exit(1);
+		fputc('#', f);
+		for (size_t i = 1; i < pad; i++)
+			fputc(i % 80 == 79 ? '\n' : (i % 80 == 0 ? '#' : 'x'), f);
+		fputs("\n", f);
+		fputs(text, f);
+		fclose(f);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Not a regular file (no size known in advance): read as it comes, up to the limit. */
+START_TEST(test_conf_reads_config_from_a_pipe)
+{
+	char path[128], body[512];
+	struct conf_agent *c = NULL;
+	int st;
+	snprintf(path, sizeof(path), "%s/fifo.yaml", dir);
+	snprintf(body, sizeof(body), "%s", expect("computer: web-01\n" TLS));
+	pid_t pid = feed_fifo(path, 200000, body);
+	ck_assert_int_eq(conf_load_agent(path, &c, &errs), 0);
+	ck_assert_str_eq(c->computer, "web-01");
+	conf_free_agent(c);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+
+	unlink(path);
+	nfiles--;
+	pid = feed_fifo(path, CONF_MAX_FILE + 10, body);
+	ck_assert_int_eq(conf_load_agent(path, &c, &errs), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.msg[0], expect("@/fifo.yaml: file is too large (more than 1 MiB)"));
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+}
+END_TEST
+
 START_TEST(test_conf_reports_syntax_error)
 {
 	agent_fails("computer: web-01\nlisten: [0.0.0.0:4020\nos: Linux\n");
@@ -832,6 +885,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_conf_refuses_aliases_and_anchors);
 	tcase_add_test(tc, test_conf_refuses_alias_bomb);
 	tcase_add_test(tc, test_conf_refuses_oversize_file);
+	tcase_add_test(tc, test_conf_reads_config_from_a_pipe);
 	tcase_add_test(tc, test_conf_reports_syntax_error);
 	tcase_add_test(tc, test_conf_refuses_bad_utf8);
 	tcase_add_test(tc, test_conf_refuses_nul_and_control_characters);

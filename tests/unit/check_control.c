@@ -1,11 +1,15 @@
 /*
- * Unit tests for agent/control's file-name checks: only "temp:<basename>"
- * (and temp:"<basename>" for Execute) is accepted; every refusal names why.
+ * Unit tests for agent/control's pure checks: file names (only
+ * "temp:<basename>", and temp:"<basename>" for Execute) and
+ * control_check_request, what a SendFile or Cancel makes the agent do.
  */
 #include <check.h>
 #include <string.h>
 
 #include "agent/control.h"
+#include "common/conf.h"
+#include "common/status.h"
+#include "common/wire.h"
 
 static char out[CONTROL_MAX_NAME + 1];
 static char err[512];
@@ -62,6 +66,160 @@ START_TEST(test_control_refuses_paths_and_odd_names)
 }
 END_TEST
 
+/* --- control_check_request */
+
+static char *allow_users[] = {"deploy"};
+static const struct conf_agent agent_conf = {
+	.computer_id = 5000011,
+	.os = "Linux",
+	.boot_env = "Production",
+	.run_as_allow = {allow_users, 1},
+	.run_as_default = "root",
+	.max_script = 1024,
+};
+
+/* A SendFile the agent acts on, with key=value overrides ("Key=" empties, "Key" drops). */
+static struct wire_msg *
+sendfile(const char *const *over)
+{
+	static const char *const base[][2] = {
+		{"Request", "SendFile"}, {"Filename", "temp:rxscript.sh"}, {"Size", "6"}, {"Port", "20001"},
+		{"Key", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}, {"Checksum", "sha256:00"},
+		{"Execute", "temp:\"rxscript.sh\""}, {"Task-Type", "RunScript"}, {"Interpreter", "/bin/sh"},
+		{"OS-Required", ""}, {"Boot-Env", ""}, {"Run-As", "deploy"}, {"Timeout", "0"},
+		{"Schedule-ID", "100000001"}, {"Event-ID", "7"}, {"Task-Sequence-ID", "1"}, {"ID", "5000011"},
+	};
+	struct wire_msg *m = wire_msg_new();
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		const char *value = base[i][1];
+		int drop = 0;
+		for (const char *const *o = over; o != NULL && *o != NULL; o++) {
+			size_t kl = strlen(base[i][0]);
+			if (strncmp(*o, base[i][0], kl) == 0 && ((*o)[kl] == '=' || (*o)[kl] == '\0')) {
+				drop = (*o)[kl] == '\0';
+				value = *o + kl + 1;
+			}
+		}
+		if (!drop)
+			ck_assert_int_eq(wire_add(m, base[i][0], value, err, sizeof(err)), 0);
+	}
+	return m;
+}
+
+static enum control_verdict
+check(struct wire_msg *m, struct control_task *t, int *code)
+{
+	enum control_verdict v = control_check_request(m, &agent_conf, t, code, err, sizeof(err));
+	wire_msg_free(m);
+	return v;
+}
+
+static void
+refused_with(const char *const *over, enum control_verdict want, int want_code, const char *want_why)
+{
+	struct control_task t;
+	int code;
+	ck_assert_int_eq(check(sendfile(over), &t, &code), want);
+	ck_assert_int_eq(code, want_code);
+	ck_assert_str_eq(err, want_why);
+}
+
+START_TEST(test_control_check_accepts_sendfile)
+{
+	struct control_task t;
+	int code = 99;
+	ck_assert_int_eq(check(sendfile(NULL), &t, &code), CONTROL_ACT);
+	ck_assert_int_eq(code, 0);
+	ck_assert_int_eq(t.kind, CONTROL_SENDFILE);
+	ck_assert_int_eq(t.event_id, 7);
+	ck_assert_int_eq(t.seq, 1);
+	ck_assert_int_eq(t.schedule_id, 100000001);
+	ck_assert_int_eq(t.computer_id, 5000011);
+	ck_assert_uint_eq(t.size, 6);
+	ck_assert_int_eq(t.port, 20001);
+	ck_assert_str_eq(t.name, "rxscript.sh");
+	ck_assert_str_eq(t.user, "deploy");
+	/* an empty Run-As asks for run_as.default */
+	const char *const def[] = {"Run-As=", NULL};
+	ck_assert_int_eq(check(sendfile(def), &t, &code), CONTROL_ACT);
+	ck_assert_str_eq(t.user, "root");
+}
+END_TEST
+
+START_TEST(test_control_check_refuses_sendfile_before_acting)
+{
+	const char *const other[] = {"ID=5000012", NULL};
+	refused_with(other, CONTROL_REFUSE, STATUS_PROTOCOL,
+	    "message for computer 5000012, this agent is computer 5000011");
+	const char *const path[] = {"Filename=temp:../x", NULL};
+	refused_with(path, CONTROL_REFUSE, STATUS_FILE_REFUSED,
+	    "file name \"temp:../x\" refused: '/' in a base name");
+	const char *const exec[] = {"Execute=temp:other.sh", NULL};
+	refused_with(exec, CONTROL_REFUSE, STATUS_FILE_REFUSED,
+	    "Execute names \"other.sh\", not the file sent (\"rxscript.sh\")");
+	const char *const big[] = {"Size=1025", NULL};
+	refused_with(big, CONTROL_REFUSE, STATUS_FILE_REFUSED,
+	    "script of 1025 bytes refused: max_script is 1024");
+	const char *const type[] = {"Task-Type=Reboot", NULL};
+	refused_with(type, CONTROL_REFUSE, STATUS_PROTOCOL, "Task-Type Reboot is not supported");
+	const char *const user[] = {"Run-As=mallory", NULL};
+	refused_with(user, CONTROL_REFUSE, STATUS_RUNAS_REFUSED,
+	    "run-as user \"mallory\" refused: not allowed on this agent");
+	const char *const os[] = {"OS-Required=Windows", NULL};
+	refused_with(os, CONTROL_REFUSE, STATUS_REQUIREMENTS,
+	    "os \"Windows\" required, this computer runs \"Linux\"");
+	const char *const interp[] = {"Interpreter=", NULL};
+	struct control_task t;
+	int code;
+	ck_assert_int_eq(check(sendfile(interp), &t, &code), CONTROL_REFUSE);
+	ck_assert_int_eq(code, STATUS_AGENT_ERROR);
+}
+END_TEST
+
+START_TEST(test_control_check_bad_requests_close)
+{
+	const char *const nokey[] = {"Checksum", NULL};
+	refused_with(nokey, CONTROL_BAD, STATUS_PROTOCOL, "SendFile without Checksum");
+	const char *const port[] = {"Port=0", NULL};
+	refused_with(port, CONTROL_BAD, STATUS_PROTOCOL, "SendFile: Port is not a valid number");
+	const char *const seq[] = {"Task-Sequence-ID=2147483648", NULL};
+	refused_with(seq, CONTROL_BAD, STATUS_PROTOCOL, "SendFile: Task-Sequence-ID is not a valid number");
+	const char *const ev[] = {"Event-ID=-1", NULL};
+	refused_with(ev, CONTROL_BAD, STATUS_PROTOCOL, "SendFile: Event-ID is not a valid number");
+
+	struct control_task t;
+	int code;
+	struct wire_msg *m = wire_msg_new();
+	ck_assert_int_eq(wire_add(m, "Request", "Reboot", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(m, &t, &code), CONTROL_BAD);
+	ck_assert_str_eq(err, "unknown request \"Reboot\"");
+	m = wire_msg_new();
+	ck_assert_int_eq(check(m, &t, &code), CONTROL_BAD);
+	ck_assert_str_eq(err, "unknown request \"\"");
+}
+END_TEST
+
+START_TEST(test_control_check_cancel)
+{
+	struct control_task t;
+	int code;
+	struct wire_msg *m = wire_msg_new();
+	ck_assert_int_eq(wire_add(m, "Request", "Cancel", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Event-ID", "42", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Task-Sequence-ID", "3", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(m, &t, &code), CONTROL_ACT);
+	ck_assert_int_eq(t.kind, CONTROL_CANCEL);
+	ck_assert_int_eq(t.event_id, 42);
+	ck_assert_int_eq(t.seq, 3);
+	m = wire_msg_new();
+	ck_assert_int_eq(wire_add(m, "Request", "Cancel", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Event-ID", "x", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(m, &t, &code), CONTROL_BAD);
+	ck_assert_int_eq(code, STATUS_PROTOCOL);
+	ck_assert_str_eq(err, "Cancel needs a numeric Event-ID and Task-Sequence-ID");
+}
+END_TEST
+
 Suite *
 control_suite(void)
 {
@@ -69,6 +227,10 @@ control_suite(void)
 	TCase *tc = tcase_create("names");
 	tcase_add_test(tc, test_control_accepts_temp_basenames);
 	tcase_add_test(tc, test_control_refuses_paths_and_odd_names);
+	tcase_add_test(tc, test_control_check_accepts_sendfile);
+	tcase_add_test(tc, test_control_check_refuses_sendfile_before_acting);
+	tcase_add_test(tc, test_control_check_bad_requests_close);
+	tcase_add_test(tc, test_control_check_cancel);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -558,6 +558,65 @@ START_TEST(test_journal_reports_corrupt_entries)
 }
 END_TEST
 
+/* A PGID reaches kill(-pgid) as a pid_t: one that does not fit is refused, not truncated. */
+START_TEST(test_journal_refuses_pid_out_of_range)
+{
+	struct journal *j = open_journal(0);
+	static const char *const bad[] = {"PID=1\nPGID=4294967297\n", "PID=1\nPGID=-5\n",
+		"PID=-1\nPGID=1\n", "PID=2147483648\nPGID=1\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char content[512];
+		snprintf(content, sizeof(content), "pgfleet-journal 1\nEvent-ID=9\nTask-Sequence-ID=0\n"
+		    "State=running\nStatus-Code=0\nResult=\n%sCancel-Requested=0\nStarted=1\nFinished=0\n"
+		    "Output-Length=0\n\n", bad[i]);
+		assert_corrupt(j, content, "PID or PGID out of range");
+	}
+	journal_free(j);
+}
+END_TEST
+
+/* PGID 1 (or 0) from the entry would make the canceller's kill(-pgid) signal every process. */
+START_TEST(test_journal_cancel_never_hands_out_group_one)
+{
+	struct journal *j = open_journal(0);
+	struct journal *other = open_journal(0);
+	struct journal_entry *e = NULL;
+	long pgid = -1;
+	ck_assert_int_eq(journal_begin(j, 3, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_int_eq(journal_started(j, e, 1, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(journal_request_cancel(other, 3, 0, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(pgid, 0);
+	journal_entry_free(e);
+	journal_free(other);
+	journal_free(j);
+}
+END_TEST
+
+/* The pure parser: what journal_begin reads, without a file. */
+START_TEST(test_journal_entry_parse_without_io)
+{
+	struct journal_entry e = {.event_id = 9, .task_seq = 0, .lock_fd = -1};
+	char why[256];
+	const char ok[] = HEAD "Output-Length=2\n\nok";
+	ck_assert_int_eq(journal_entry_parse(ok, sizeof(ok) - 1, &e, why, sizeof(why)), 0);
+	ck_assert_int_eq(e.state, JOURNAL_DONE);
+	ck_assert_str_eq(e.result, "Success");
+	ck_assert_uint_eq(e.output_len, 2);
+	ck_assert_str_eq(e.output, "ok");
+	ck_assert_int_eq(e.pgid, 1);
+	/* refused: e keeps what it had */
+	const char other[] = HEAD "Output-Length=1\n\nok";
+	ck_assert_int_eq(journal_entry_parse(other, sizeof(other) - 1, &e, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "output is 2 bytes, Output-Length says 1");
+	ck_assert_str_eq(e.output, "ok");
+	e.event_id = 10;
+	ck_assert_int_eq(journal_entry_parse(ok, sizeof(ok) - 1, &e, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "entry is for event 9 task 0");
+	free(e.result);
+	free(e.output);
+}
+END_TEST
+
 START_TEST(test_journal_caps_output_and_flattens_result)
 {
 	struct journal *j = journal_open(jdir, 16, 0, err, sizeof(err));
@@ -961,6 +1020,9 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_reports_corrupt_entries);
 	tcase_add_test(tc, test_journal_caps_output_and_flattens_result);
 	tcase_add_test(tc, test_journal_keeps_output_size_before_the_cap);
+	tcase_add_test(tc, test_journal_refuses_pid_out_of_range);
+	tcase_add_test(tc, test_journal_cancel_never_hands_out_group_one);
+	tcase_add_test(tc, test_journal_entry_parse_without_io);
 	tcase_add_test(tc, test_journal_refuses_misuse);
 	tcase_add_test(tc, test_journal_abandoned_task_runs_again);
 	tcase_add_test(tc, test_journal_parse_proc_stat_reads_state_group_and_start);

@@ -655,9 +655,11 @@ close_orphan_locked(struct journal *j, struct journal_entry *e, const char *caus
 	if (what == JOURNAL_ORPHAN_KILL) {
 		/* the leader is alive, so its group id (its pid) cannot have been reused */
 		long group = e->pgid == e->pid ? e->pgid : 0;
-		if (group > 0)
+		/* never group or pid 1: kill(-1) signals every process, pid 1 is init */
+		if (group > 1)
 			(void)kill(-(pid_t)group, SIGKILL);
-		(void)kill((pid_t)e->pid, SIGKILL);
+		if (e->pid > 1)
+			(void)kill((pid_t)e->pid, SIGKILL);
 		gone = wait_gone(e->pid, e->proc_start, group, JOURNAL_ORPHAN_KILL_WAIT_MS);
 	}
 	char text[512];

@@ -613,6 +613,31 @@ map_keys(struct ld *l, const char *what, const struct node *n, const char *const
 	return 0;
 }
 
+/*
+ * The attrs with a column of their own feed tokens (%SERIALNUM%, %DEPT%, ...): each is
+ * checked by its grammar (common/field.h); "" means none. Other keys are free.
+ */
+static int
+check_attr(struct ld *l, const struct node *n, const char *key, const char *value)
+{
+	static const struct {
+		const char *key;
+		enum field f;
+	} attrs[] = {
+		{"serial", FIELD_TEXT}, {"asset_tag", FIELD_TEXT}, {"domain", FIELD_DOMAIN},
+		{"domain_ou", FIELD_TEXT}, {"dept", FIELD_TEXT}, {"contact", FIELD_TEXT},
+		{"email", FIELD_EMAIL},
+	};
+	char err[512];
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (strcmp(key, attrs[i].key) == 0 && value[0] != '\0' &&
+		    field_check_as(attrs[i].f, key, value, err, sizeof(err)) == -1) {
+			err_at(l, n->pos, "attrs: %s", err);
+			return -1;
+		}
+	return 0;
+}
+
 /* A mapping of strings to strings (labels, attrs), sorted by key. */
 static int
 as_kv(struct ld *l, const char *key, const struct node *n, struct batch_kv **out, size_t *nout)
@@ -645,6 +670,10 @@ as_kv(struct ld *l, const char *key, const struct node *n, struct batch_kv **out
 		}
 		if (strlen(ks) == 0 || strlen(ks) > NAME_MAX_LEN) {
 			err_at(l, k->pos, "%s: a key must be 1 to %d characters long", key, NAME_MAX_LEN);
+			bad = 1;
+			continue;
+		}
+		if (strcmp(key, "attrs") == 0 && check_attr(l, val, ks, vs) == -1) {
 			bad = 1;
 			continue;
 		}
@@ -814,27 +843,6 @@ load_groups(struct ld *l, const struct node *n)
 	}
 }
 
-static int
-check_mac(const char *s, char *out)
-{
-	/* aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff */
-	if (strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2) {
-			if (s[i] != s[2] || (s[i] != ':' && s[i] != '-'))
-				return -1;
-			out[i] = ':';
-		} else {
-			if (!isxdigit((unsigned char)s[i]))
-				return -1;
-			out[i] = (char)tolower((unsigned char)s[i]);
-		}
-	}
-	out[17] = '\0';
-	return 0;
-}
-
 static void
 load_computer(struct ld *l, const struct node *n)
 {
@@ -860,8 +868,16 @@ load_computer(struct ld *l, const struct node *n)
 		c->pos = v[K_NAME]->pos;
 	if (v[K_HOST] != NULL && as_field(l, FIELD_HOST, v[K_HOST], &c->host) == -1)
 		bad = 1;
-	if (c->host == NULL)
-		c->host = c->name;
+	else if (v[K_HOST] == NULL && c->name != NULL && !bad_name) {
+		if (field_hostname_ok(c->name))
+			c->host = c->name;
+		else {
+			err_at(l, c->pos, "computer \"%.60s\": host is missing and the name is no "
+					  "host name (RFC 1123: letters, digits and '-'); give host:",
+			       c->name);
+			bad = 1;
+		}
+	}
 	if (v[K_PORT] != NULL) {
 		if (as_int(l, "port", v[K_PORT], 1, 65535, &port) == -1)
 			bad = 1;
@@ -872,26 +888,14 @@ load_computer(struct ld *l, const struct node *n)
 		bad = 1;
 	if (v[K_BOOT] != NULL && as_field(l, FIELD_BOOT_ENV, v[K_BOOT], &c->boot_env) == -1)
 		bad = 1;
-	if (v[K_IP] != NULL) {
-		unsigned char addr[16];
-		if (as_str(l, "ip", v[K_IP], &c->ip) == -1)
-			bad = 1;
-		else if (inet_pton(AF_INET, c->ip, addr) != 1 && inet_pton(AF_INET6, c->ip, addr) != 1) {
-			err_at(l, v[K_IP]->pos, "ip: \"%.60s\" is not an IPv4 or IPv6 address", c->ip);
-			bad = 1;
-		}
-	}
+	if (v[K_IP] != NULL && as_field(l, FIELD_IP, v[K_IP], &c->ip) == -1)
+		bad = 1;
 	if (v[K_MAC] != NULL) {
-		char mac[18];
-		if (as_str(l, "mac", v[K_MAC], &c->mac) == -1)
+		if (as_field(l, FIELD_MAC, v[K_MAC], &c->mac) == -1)
 			bad = 1;
-		else if (check_mac(c->mac, mac) == -1) {
-			err_at(l, v[K_MAC]->pos, "mac: \"%.60s\" is not a MAC address (example: "
-						 "52:54:00:12:34:56)",
-			       c->mac);
-			bad = 1;
-		} else
-			memcpy(c->mac, mac, sizeof(mac));
+		else
+			for (char *m = c->mac; *m != '\0'; m++)
+				*m = *m == '-' ? ':' : (char)tolower((unsigned char)*m);
 	}
 	if (v[K_LABELS] != NULL && as_kv(l, "labels", v[K_LABELS], &c->labels, &c->nlabels) == -1)
 		bad = 1;

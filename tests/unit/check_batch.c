@@ -368,8 +368,8 @@ START_TEST(test_batch_refuses_bad_computer_values)
 		      "b.yaml:2:12: computer name \"web 01\": use 1 to 253 letters, digits, '.', '_' "
 		      "or '-', starting with a letter or digit\n"
 		      "b.yaml:3:21: port: 70000 is out of range 1..65535\n"
-		      "b.yaml:3:32: ip: \"10.0.0.300\" is not an IPv4 or IPv6 address\n"
-		      "b.yaml:3:49: mac: \"52:54:00\" is not a MAC address (example: 52:54:00:12:34:56)\n"
+		      "b.yaml:3:32: ip \"10.0.0.300\" is not an IPv4 or IPv6 address\n"
+		      "b.yaml:3:49: mac \"52:54:00\" is not a MAC address (example: 52:54:00:12:34:56)\n"
 		      "b.yaml:3:68: enabled: \"maybe\" is not true or false\n"
 		      "b.yaml:4:21: port: \"x\" is not an integer\n"
 		      "b.yaml:4:36: labels: expected a string, found a list\n"
@@ -754,6 +754,42 @@ START_TEST(test_batch_refuses_alias_bomb_quickly)
 		      "jobs: &b [*a, *a]\n",
 		      "b.yaml:2:11: alias *a refused (aliases are not allowed in a job batch)\n"
 		      "b.yaml:2:15: alias *a refused (aliases are not allowed in a job batch)\n");
+}
+END_TEST
+
+START_TEST(test_batch_refuses_inventory_values_off_their_grammar)
+{
+	expect_errors("computers:\n"
+		      "  - {name: a, host: \"127.0.0.1;id\"}\n"
+		      "  - {name: b, host: \"$(id).example\", ip: \"10.0.0.1;id\", mac: \"52:54:00:12:34:5g\"}\n"
+		      "  - {name: c_1}\n"
+		      "  - name: d\n"
+		      "    attrs: {dept: \"ops\\nid\", email: \"ann@x;id\", domain: \"corp example\",\n"
+		      "            contact: \"Ann $(id)\", serial: \"SN-1\", note: \"free\\ttext\"}\n",
+		      "b.yaml:2:21: host \"127.0.0.1;id\" is neither a host name (RFC 1123: letters, "
+		      "digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address\n"
+		      "b.yaml:3:21: host \"$(id).example\" is neither a host name (RFC 1123: letters, "
+		      "digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address\n"
+		      "b.yaml:3:42: ip \"10.0.0.1;id\" is not an IPv4 or IPv6 address\n"
+		      "b.yaml:3:62: mac \"52:54:00:12:34:5g\" is not a MAC address (example: "
+		      "52:54:00:12:34:56)\n"
+		      "b.yaml:4:12: computer \"c_1\": host is missing and the name is no host name "
+		      "(RFC 1123: letters, digits and '-'); give host:\n"
+		      "b.yaml:6:19: attrs: dept \"ops\\nid\" holds a control character (\\n)\n"
+		      "b.yaml:6:37: attrs: email \"ann@x;id\" is not an e-mail address (example: "
+		      "ann@corp.example)\n"
+		      "b.yaml:6:57: attrs: domain \"corp example\" is not a DNS name (letters, digits, "
+		      "'-' and '_' in dot-separated labels of 1 to 63)\n");
+	/* free text with shell characters is data (the renderer quotes it); addresses of both kinds */
+	struct batch *b = load_ok("ok.yaml", "computers:\n"
+		      "  - {name: a, host: web-01.corp.example, ip: \"fe80::1\", mac: 52-54-00-AB-cd-EF,\n"
+		      "     attrs: {dept: \"Ops $(id) 'x'\", email: \"o'brien+x@corp.example\", domain: _msdcs.corp}}\n"
+		      "  - {name: b, host: \"2001:db8::7\"}\n"
+		      "  - {name: c.example}\n");
+	ck_assert_str_eq(b->computers[0].mac, "52:54:00:ab:cd:ef");
+	ck_assert_str_eq(batch_attr(&b->computers[0], "dept"), "Ops $(id) 'x'");
+	ck_assert_str_eq(b->computers[2].host, "c.example");
+	batch_free(b);
 }
 END_TEST
 
@@ -1147,6 +1183,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_refuses_invalid_utf8);
 	tcase_add_test(tc, test_batch_refuses_aliases);
 	tcase_add_test(tc, test_batch_refuses_alias_bomb_quickly);
+	tcase_add_test(tc, test_batch_refuses_inventory_values_off_their_grammar);
 	tcase_add_test(tc, test_batch_refuses_file_over_4_mib);
 	tcase_add_test(tc, test_batch_refuses_unreadable_empty_and_odd_files);
 	tcase_add_test(tc, test_batch_refuses_deep_nesting);

@@ -194,6 +194,7 @@ struct ld {
 		size_t job;
 	} *pend;
 	size_t npend, cappend;
+	size_t ntasks;           /* tasks of the jobs read so far */
 };
 
 enum { P_COMPUTER_GROUP, P_TARGET_GROUP, P_TARGET_COMPUTER };
@@ -274,6 +275,32 @@ syntax_error(struct ld *l, yaml_parser_t *p)
 }
 
 /*
+ * A YAML tag (!!binary, !!python/object, !foo) asks the loader for a type the batch does not
+ * have; ignoring it would read the value as something else than its author meant.
+ */
+static int
+refuse_tag(struct ld *l, const yaml_event_t *ev)
+{
+	const yaml_char_t *tag = NULL;
+	static const char core[] = "tag:yaml.org,2002:";
+
+	if (ev->type == YAML_SCALAR_EVENT)
+		tag = ev->data.scalar.tag;
+	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		tag = ev->data.sequence_start.tag;
+	else if (ev->type == YAML_MAPPING_START_EVENT)
+		tag = ev->data.mapping_start.tag;
+	if (tag == NULL)
+		return 0;
+	const char *t = (const char *)tag;
+	int short_form = strncmp(t, core, sizeof(core) - 1) == 0;
+	err_at(l, mark_pos(ev->start_mark), "yaml tag %s%.60s refused (tags are not allowed in a "
+					     "job batch)",
+	       short_form ? "!!" : "", short_form ? t + sizeof(core) - 1 : t);
+	return -1;
+}
+
+/*
  * Parse the source into a tree. Returns the root (NULL for an empty document),
  * or sets *fatal_err when the document cannot be read on (syntax error, depth).
  */
@@ -285,6 +312,7 @@ build_tree(struct ld *l, int *fatal_err)
 	struct node *stack[BATCH_MAX_DEPTH];
 	struct node *root = NULL;
 	int depth = 0, docs = 0, done = 0;
+	long nodes = 0;
 
 	*fatal_err = 0;
 	if (!yaml_parser_initialize(&p))
@@ -316,6 +344,10 @@ build_tree(struct ld *l, int *fatal_err)
 			n = node_new(l, N_BAD, ev.start_mark);
 			break;
 		case YAML_SCALAR_EVENT:
+			if (refuse_tag(l, &ev) == -1) {
+				n = node_new(l, N_BAD, ev.start_mark);
+				break;
+			}
 			n = node_new(l, N_SCALAR, ev.start_mark);
 			n->len = ev.data.scalar.length;
 			n->s = arena_strndup(&l->tmp, (const char *)ev.data.scalar.value, n->len);
@@ -327,6 +359,7 @@ build_tree(struct ld *l, int *fatal_err)
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			(void)refuse_tag(l, &ev); /* the node is kept so that nesting stays right */
 			n = node_new(l, ev.type == YAML_SEQUENCE_START_EVENT ? N_SEQ : N_MAP,
 				     ev.start_mark);
 			break;
@@ -336,6 +369,13 @@ build_tree(struct ld *l, int *fatal_err)
 			break;
 		default:
 			break;
+		}
+		if (n != NULL && ++nodes > BATCH_MAX_NODES) {
+			err_at(l, n->pos, "more than %d YAML values in one batch (the limit; split the "
+					  "batch)", BATCH_MAX_NODES);
+			*fatal_err = 1;
+			done = 1;
+			n = NULL;
 		}
 		if (n != NULL) {
 			if (depth > 0)
@@ -1331,10 +1371,33 @@ load_job(struct ld *l, const struct node *n)
 	else if (v[K_TASKS]->n == 0) {
 		err_at(l, v[K_TASKS]->pos, "tasks: the list is empty (a job runs at least one task)");
 		bad = 1;
+	} else if (v[K_TASKS]->n > BATCH_MAX_TASKS) {
+		const struct node *it = v[K_TASKS]->first;
+		for (int i = 0; i < BATCH_MAX_TASKS; i++)
+			it = it->next;
+		err_at(l, it->pos, "tasks: more than %d tasks in one job (the limit; split the job)",
+		       BATCH_MAX_TASKS);
+		bad = 1;
+	} else if (l->ntasks + v[K_TASKS]->n > BATCH_MAX_BATCH_TASKS) {
+		err_at(l, v[K_TASKS]->pos, "tasks: more than %d tasks in one batch (the limit; "
+					   "split the batch)", BATCH_MAX_BATCH_TASKS);
+		l->ntasks += v[K_TASKS]->n;
+		bad = 1;
 	} else {
+		size_t bytes = 0;
+		l->ntasks += v[K_TASKS]->n;
 		j->tasks = arena_alloc(&l->b->arena, v[K_TASKS]->n * sizeof(*j->tasks));
-		for (const struct node *it = v[K_TASKS]->first; it != NULL; it = it->next)
-			load_task(l, it, &j->tasks[j->ntasks++], &bad);
+		for (const struct node *it = v[K_TASKS]->first; it != NULL; it = it->next) {
+			struct batch_task *t = &j->tasks[j->ntasks++];
+			load_task(l, it, t, &bad);
+			bytes += t->script != NULL ? strlen(t->script) : 0;
+			if (bytes > BATCH_MAX_JOB_SCRIPT) {
+				err_at(l, it->pos, "tasks: the scripts of this job pass %d MiB together "
+						   "(the limit; split the job)", BATCH_MAX_JOB_SCRIPT >> 20);
+				bad = 1;
+				break;
+			}
+		}
 	}
 	if (v[K_TARGETS] != NULL)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
@@ -1484,8 +1547,9 @@ read_batch(struct ld *l, const char *path)
 			break;
 		len += (size_t)r;
 		if (len > BATCH_MAX_FILE) {
-			err_at(l, (struct batch_pos){1, 1},
-			       "the file is larger than %d MiB (split the batch)", BATCH_MAX_FILE >> 20);
+			err_at(l, (struct batch_pos){0, 0},
+			       "the file is larger than %d MiB (the limit; split the batch)",
+			       BATCH_MAX_FILE >> 20);
 			close(fd);
 			free(buf);
 			return -1;
@@ -1517,6 +1581,26 @@ load_root(struct ld *l, const struct node *root)
 		return;
 	}
 	if (map_keys(l, "the batch", root, keys, v) == -1)
+		return;
+	/* the limits, before anything of a section is read */
+	static const struct {
+		int key, max;
+		const char *what;
+	} caps[] = {{0, BATCH_MAX_COMPUTERS, "computers"}, {1, BATCH_MAX_GROUPS, "groups"},
+		    {2, BATCH_MAX_JOBS, "jobs"}};
+	int over = 0;
+	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		const struct node *s = v[caps[c].key];
+		if (s == NULL || s->type != N_SEQ || s->n <= (size_t)caps[c].max)
+			continue;
+		const struct node *it = s->first;
+		for (int i = 0; i < caps[c].max; i++)
+			it = it->next;
+		err_at(l, it->pos, "%s: more than %d in one batch (the limit; split the batch)",
+		       caps[c].what, caps[c].max);
+		over = 1;
+	}
+	if (over)
 		return;
 	if (v[1] != NULL)
 		load_groups(l, v[1]);

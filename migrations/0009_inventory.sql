@@ -5,7 +5,8 @@
 -- without control characters, at most 256 bytes. '' in domain and email means none.
 -- The constraints are NOT VALID: rows written before this migration are not checked
 -- (docs/schema.md has the query that lists them and how to validate once they are
--- fixed), every row inserted or updated from now on is.
+-- fixed), every row inserted or updated from now on is. A task's seq is 0-999 (a job
+-- holds at most 1000 tasks, as the batch parser says).
 
 CREATE FUNCTION pgfleet.is_ip_address(t text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE STRICT AS $$
@@ -42,3 +43,7 @@ ALTER TABLE pgfleet.computer
 		domain_ou !~ '[\x01-\x1f\x7f]' AND octet_length(domain_ou) <= 256 AND
 		dept !~ '[\x01-\x1f\x7f]' AND octet_length(dept) <= 256 AND
 		contact !~ '[\x01-\x1f\x7f]' AND octet_length(contact) <= 256) NOT VALID;
+
+-- A job has at most 1000 tasks (cli/batch.h BATCH_MAX_TASKS): seq 0-999.
+ALTER TABLE pgfleet.task
+	ADD CONSTRAINT task_seq_limit CHECK (seq BETWEEN 0 AND 999) NOT VALID;

@@ -84,6 +84,9 @@ sql "$ins, 'web-09.corp.example', 'fe80::1', '52-54-00-AB-cd-EF', '_msdcs.corp',
 sql "insert into pgfleet.computer (name, host, ip) values ('web-10', '2001:db8::7', '10.0.0.10')"
 assert_eq "$(sql "select dept from pgfleet.computer where name = 'web-09'")" "Ops \$(id) 'x'" "free-text dept kept as written"
 ok "CHECK constraints hold host, ip, mac, domain and email to their grammar and free text to printable 256 bytes"
+refused task_seq_limit "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 1000, 'x' from pgfleet.job"
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 999, 'x' from pgfleet.job"
+ok "a job holds at most 1000 tasks (seq 0-999)"
 
 # rows due 5 and 6 months ahead land in the default partition until their months exist
 sql "insert into pgfleet.status_log (event_id, status_code, at) values

@@ -793,6 +793,148 @@ START_TEST(test_batch_refuses_inventory_values_off_their_grammar)
 }
 END_TEST
 
+/* A growing text buffer for generated batches. */
+struct gen {
+	char *p;
+	size_t len;
+	FILE *fp;
+};
+
+static void
+gen_open(struct gen *g)
+{
+	g->p = NULL;
+	g->len = 0;
+	g->fp = open_memstream(&g->p, &g->len);
+	ck_assert_ptr_nonnull(g->fp);
+}
+
+static char *
+gen_close(struct gen *g)
+{
+	fclose(g->fp);
+	return g->p;
+}
+
+/* Load text; expect failure with exactly the one error line want. */
+static void
+expect_one_error(const char *text, const char *want)
+{
+	expect_errors(text, want);
+}
+
+START_TEST(test_batch_refuses_more_tasks_than_the_limit)
+{
+	struct gen g;
+	/* 1000 tasks load; the 1001st is refused where it is written */
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n  - name: many\n    tasks:\n");
+	for (int i = 0; i < BATCH_MAX_TASKS; i++)
+		fprintf(g.fp, "      - {script: \"echo %d\"}\n", i);
+	char *text = gen_close(&g);
+	struct batch *b = load_ok("ok.yaml", text);
+	ck_assert_uint_eq(b->jobs[0].ntasks, BATCH_MAX_TASKS);
+	batch_free(b);
+	gen_open(&g);
+	fprintf(g.fp, "%s      - {script: \"echo last\"}\n", text);
+	free(text);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:1004:9: tasks: more than 1000 tasks in one job (the limit; "
+	    "split the job)\n");
+	free(text);
+	/* 10,000 tasks in one batch, all jobs together */
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n");
+	for (int j = 0; j < 11; j++) {
+		fprintf(g.fp, "  - name: j%d\n    tasks:\n", j);
+		for (int i = 0; i < BATCH_MAX_TASKS; i++)
+			fprintf(g.fp, "      - {script: x}\n");
+	}
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:10024:7: tasks: more than 10000 tasks in one batch (the "
+	    "limit; split the batch)\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_batch_refuses_more_jobs_computers_groups_and_values_than_the_limits)
+{
+	struct gen g;
+	char *text;
+
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n");
+	for (int j = 0; j <= BATCH_MAX_JOBS; j++)
+		fprintf(g.fp, "  - {name: j%d, tasks: [{script: x}]}\n", j);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:1002:5: jobs: more than 1000 in one batch (the limit; split "
+	    "the batch)\n");
+	free(text);
+	gen_open(&g);
+	fprintf(g.fp, "computers:\n");
+	for (int c = 0; c <= BATCH_MAX_COMPUTERS; c++)
+		fprintf(g.fp, "  - {name: c%d}\n", c);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:10002:5: computers: more than 10000 in one batch (the limit; "
+	    "split the batch)\n");
+	free(text);
+	gen_open(&g);
+	fprintf(g.fp, "groups:\n");
+	for (int c = 0; c <= BATCH_MAX_GROUPS; c++)
+		fprintf(g.fp, "  - g%d\n", c);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:10002:5: groups: more than 10000 in one batch (the limit; "
+	    "split the batch)\n");
+	free(text);
+	/* half a million values in one list: refused where the limit is passed */
+	gen_open(&g);
+	fprintf(g.fp, "groups: [");
+	for (int c = 0; c < BATCH_MAX_NODES; c++)
+		fprintf(g.fp, "a,");
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:1:1000004: more than 500000 YAML values in one batch (the "
+	    "limit; split the batch)\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_batch_refuses_a_job_whose_scripts_pass_16_mib)
+{
+	size_t n = 1024 * 1024;
+	char *s = malloc(n + 1);
+	memset(s, 'x', n);
+	s[n] = '\0';
+	wfile("one-mib.sh", s);
+	free(s);
+	struct gen g;
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n  - name: big\n    tasks:\n");
+	for (int i = 0; i < 17; i++)
+		fprintf(g.fp, "      - {script_file: one-mib.sh}\n");
+	char *text = gen_close(&g);
+	expect_one_error(text, "b.yaml:20:9: tasks: the scripts of this job pass 16 MiB together "
+	    "(the limit; split the job)\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_batch_refuses_yaml_tags)
+{
+	expect_errors("groups:\n"
+		      "  - !!binary aGVsbG8=\n"
+		      "  - !!python/object:os.system {name: x}\n"
+		      "  - !local web\n"
+		      "  - !!str db\n"
+		      "jobs: !!seq []\n",
+		      "b.yaml:2:5: yaml tag !!binary refused (tags are not allowed in a job batch)\n"
+		      "b.yaml:3:5: yaml tag !!python/object:os.system refused (tags are not allowed in "
+		      "a job batch)\n"
+		      "b.yaml:4:5: yaml tag !local refused (tags are not allowed in a job batch)\n"
+		      "b.yaml:5:5: yaml tag !!str refused (tags are not allowed in a job batch)\n"
+		      "b.yaml:6:7: yaml tag !!seq refused (tags are not allowed in a job batch)\n");
+}
+END_TEST
+
 START_TEST(test_batch_refuses_file_over_4_mib)
 {
 	size_t n = BATCH_MAX_FILE + 1;
@@ -807,7 +949,7 @@ START_TEST(test_batch_refuses_file_over_4_mib)
 	snprintf(path, sizeof(path), "%s/big.yaml", dir);
 	ck_assert_int_eq(batch_load(path, &b, &e), -1);
 	char *got = errors_text(&e);
-	ck_assert_str_eq(got, "big.yaml:1:1: the file is larger than 4 MiB (split the batch)\n");
+	ck_assert_str_eq(got, "big.yaml: the file is larger than 4 MiB (the limit; split the batch)\n");
 	free(got);
 	batch_errors_free(&e);
 }
@@ -1184,6 +1326,10 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_refuses_aliases);
 	tcase_add_test(tc, test_batch_refuses_alias_bomb_quickly);
 	tcase_add_test(tc, test_batch_refuses_inventory_values_off_their_grammar);
+	tcase_add_test(tc, test_batch_refuses_more_tasks_than_the_limit);
+	tcase_add_test(tc, test_batch_refuses_more_jobs_computers_groups_and_values_than_the_limits);
+	tcase_add_test(tc, test_batch_refuses_a_job_whose_scripts_pass_16_mib);
+	tcase_add_test(tc, test_batch_refuses_yaml_tags);
 	tcase_add_test(tc, test_batch_refuses_file_over_4_mib);
 	tcase_add_test(tc, test_batch_refuses_unreadable_empty_and_odd_files);
 	tcase_add_test(tc, test_batch_refuses_deep_nesting);

@@ -195,6 +195,7 @@ struct ld {
 		size_t job;
 	} *pend;
 	size_t npend, cappend;
+	size_t ntasks;           /* tasks of the jobs read so far */
 };
 
 enum { P_COMPUTER_GROUP, P_TARGET_GROUP, P_TARGET_COMPUTER };
@@ -275,6 +276,32 @@ syntax_error(struct ld *l, yaml_parser_t *p)
 }
 
 /*
+ * A YAML tag (!!binary, !!python/object, !foo) asks the loader for a type the batch does not
+ * have; ignoring it would read the value as something else than its author meant.
+ */
+static int
+refuse_tag(struct ld *l, const yaml_event_t *ev)
+{
+	const yaml_char_t *tag = NULL;
+	static const char core[] = "tag:yaml.org,2002:";
+
+	if (ev->type == YAML_SCALAR_EVENT)
+		tag = ev->data.scalar.tag;
+	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		tag = ev->data.sequence_start.tag;
+	else if (ev->type == YAML_MAPPING_START_EVENT)
+		tag = ev->data.mapping_start.tag;
+	if (tag == NULL)
+		return 0;
+	const char *t = (const char *)tag;
+	int short_form = strncmp(t, core, sizeof(core) - 1) == 0;
+	err_at(l, mark_pos(ev->start_mark), "yaml tag %s%.60s refused (tags are not allowed in a "
+					     "job batch)",
+	       short_form ? "!!" : "", short_form ? t + sizeof(core) - 1 : t);
+	return -1;
+}
+
+/*
  * Parse the source into a tree. Returns the root (NULL for an empty document),
  * or sets *fatal_err when the document cannot be read on (syntax error, depth).
  */
@@ -286,6 +313,7 @@ build_tree(struct ld *l, int *fatal_err)
 	struct node *stack[BATCH_MAX_DEPTH];
 	struct node *root = NULL;
 	int depth = 0, docs = 0, done = 0;
+	long nodes = 0;
 
 	*fatal_err = 0;
 	if (!yaml_parser_initialize(&p))
@@ -317,6 +345,10 @@ build_tree(struct ld *l, int *fatal_err)
 			n = node_new(l, N_BAD, ev.start_mark);
 			break;
 		case YAML_SCALAR_EVENT:
+			if (refuse_tag(l, &ev) == -1) {
+				n = node_new(l, N_BAD, ev.start_mark);
+				break;
+			}
 			n = node_new(l, N_SCALAR, ev.start_mark);
 			n->len = ev.data.scalar.length;
 			n->s = arena_strndup(&l->tmp, (const char *)ev.data.scalar.value, n->len);
@@ -328,6 +360,7 @@ build_tree(struct ld *l, int *fatal_err)
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			(void)refuse_tag(l, &ev); /* the node is kept so that nesting stays right */
 			n = node_new(l, ev.type == YAML_SEQUENCE_START_EVENT ? N_SEQ : N_MAP,
 				     ev.start_mark);
 			break;
@@ -337,6 +370,13 @@ build_tree(struct ld *l, int *fatal_err)
 			break;
 		default:
 			break;
+		}
+		if (n != NULL && ++nodes > BATCH_MAX_NODES) {
+			err_at(l, n->pos, "more than %d YAML values in one batch (the limit; split the "
+					  "batch)", BATCH_MAX_NODES);
+			*fatal_err = 1;
+			done = 1;
+			n = NULL;
 		}
 		if (n != NULL) {
 			if (depth > 0)
@@ -614,6 +654,31 @@ map_keys(struct ld *l, const char *what, const struct node *n, const char *const
 	return 0;
 }
 
+/*
+ * The attrs with a column of their own feed tokens (%SERIALNUM%, %DEPT%, ...): each is
+ * checked by its grammar (common/field.h); "" means none. Other keys are free.
+ */
+static int
+check_attr(struct ld *l, const struct node *n, const char *key, const char *value)
+{
+	static const struct {
+		const char *key;
+		enum field f;
+	} attrs[] = {
+		{"serial", FIELD_TEXT}, {"asset_tag", FIELD_TEXT}, {"domain", FIELD_DOMAIN},
+		{"domain_ou", FIELD_TEXT}, {"dept", FIELD_TEXT}, {"contact", FIELD_TEXT},
+		{"email", FIELD_EMAIL},
+	};
+	char err[512];
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (strcmp(key, attrs[i].key) == 0 && value[0] != '\0' &&
+		    field_check_as(attrs[i].f, key, value, err, sizeof(err)) == -1) {
+			err_at(l, n->pos, "attrs: %s", err);
+			return -1;
+		}
+	return 0;
+}
+
 /* A mapping of strings to strings (labels, attrs), sorted by key. */
 static int
 as_kv(struct ld *l, const char *key, const struct node *n, struct batch_kv **out, size_t *nout)
@@ -646,6 +711,10 @@ as_kv(struct ld *l, const char *key, const struct node *n, struct batch_kv **out
 		}
 		if (strlen(ks) == 0 || strlen(ks) > NAME_MAX_LEN) {
 			err_at(l, k->pos, "%s: a key must be 1 to %d characters long", key, NAME_MAX_LEN);
+			bad = 1;
+			continue;
+		}
+		if (strcmp(key, "attrs") == 0 && check_attr(l, val, ks, vs) == -1) {
 			bad = 1;
 			continue;
 		}
@@ -815,27 +884,6 @@ load_groups(struct ld *l, const struct node *n)
 	}
 }
 
-static int
-check_mac(const char *s, char *out)
-{
-	/* aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff */
-	if (strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2) {
-			if (s[i] != s[2] || (s[i] != ':' && s[i] != '-'))
-				return -1;
-			out[i] = ':';
-		} else {
-			if (!isxdigit((unsigned char)s[i]))
-				return -1;
-			out[i] = (char)tolower((unsigned char)s[i]);
-		}
-	}
-	out[17] = '\0';
-	return 0;
-}
-
 static void
 load_computer(struct ld *l, const struct node *n)
 {
@@ -861,8 +909,16 @@ load_computer(struct ld *l, const struct node *n)
 		c->pos = v[K_NAME]->pos;
 	if (v[K_HOST] != NULL && as_field(l, FIELD_HOST, v[K_HOST], &c->host) == -1)
 		bad = 1;
-	if (c->host == NULL)
-		c->host = c->name;
+	else if (v[K_HOST] == NULL && c->name != NULL && !bad_name) {
+		if (field_hostname_ok(c->name))
+			c->host = c->name;
+		else {
+			err_at(l, c->pos, "computer \"%.60s\": host is missing and the name is no "
+					  "host name (RFC 1123: letters, digits and '-'); give host:",
+			       c->name);
+			bad = 1;
+		}
+	}
 	if (v[K_PORT] != NULL) {
 		if (as_int(l, "port", v[K_PORT], 1, 65535, &port) == -1)
 			bad = 1;
@@ -873,26 +929,14 @@ load_computer(struct ld *l, const struct node *n)
 		bad = 1;
 	if (v[K_BOOT] != NULL && as_field(l, FIELD_BOOT_ENV, v[K_BOOT], &c->boot_env) == -1)
 		bad = 1;
-	if (v[K_IP] != NULL) {
-		unsigned char addr[16];
-		if (as_str(l, "ip", v[K_IP], &c->ip) == -1)
-			bad = 1;
-		else if (inet_pton(AF_INET, c->ip, addr) != 1 && inet_pton(AF_INET6, c->ip, addr) != 1) {
-			err_at(l, v[K_IP]->pos, "ip: \"%.60s\" is not an IPv4 or IPv6 address", c->ip);
-			bad = 1;
-		}
-	}
+	if (v[K_IP] != NULL && as_field(l, FIELD_IP, v[K_IP], &c->ip) == -1)
+		bad = 1;
 	if (v[K_MAC] != NULL) {
-		char mac[18];
-		if (as_str(l, "mac", v[K_MAC], &c->mac) == -1)
+		if (as_field(l, FIELD_MAC, v[K_MAC], &c->mac) == -1)
 			bad = 1;
-		else if (check_mac(c->mac, mac) == -1) {
-			err_at(l, v[K_MAC]->pos, "mac: \"%.60s\" is not a MAC address (example: "
-						 "52:54:00:12:34:56)",
-			       c->mac);
-			bad = 1;
-		} else
-			memcpy(c->mac, mac, sizeof(mac));
+		else
+			for (char *m = c->mac; *m != '\0'; m++)
+				*m = *m == '-' ? ':' : (char)tolower((unsigned char)*m);
 	}
 	if (v[K_LABELS] != NULL && as_kv(l, "labels", v[K_LABELS], &c->labels, &c->nlabels) == -1)
 		bad = 1;
@@ -1324,10 +1368,33 @@ load_job(struct ld *l, const struct node *n)
 	else if (v[K_TASKS]->n == 0) {
 		err_at(l, v[K_TASKS]->pos, "tasks: the list is empty (a job runs at least one task)");
 		bad = 1;
+	} else if (v[K_TASKS]->n > BATCH_MAX_TASKS) {
+		const struct node *it = v[K_TASKS]->first;
+		for (int i = 0; i < BATCH_MAX_TASKS; i++)
+			it = it->next;
+		err_at(l, it->pos, "tasks: more than %d tasks in one job (the limit; split the job)",
+		       BATCH_MAX_TASKS);
+		bad = 1;
+	} else if (l->ntasks + v[K_TASKS]->n > BATCH_MAX_BATCH_TASKS) {
+		err_at(l, v[K_TASKS]->pos, "tasks: more than %d tasks in one batch (the limit; "
+					   "split the batch)", BATCH_MAX_BATCH_TASKS);
+		l->ntasks += v[K_TASKS]->n;
+		bad = 1;
 	} else {
+		size_t bytes = 0;
+		l->ntasks += v[K_TASKS]->n;
 		j->tasks = arena_alloc(&l->b->arena, v[K_TASKS]->n * sizeof(*j->tasks));
-		for (const struct node *it = v[K_TASKS]->first; it != NULL; it = it->next)
-			load_task(l, it, &j->tasks[j->ntasks++], &bad);
+		for (const struct node *it = v[K_TASKS]->first; it != NULL; it = it->next) {
+			struct batch_task *t = &j->tasks[j->ntasks++];
+			load_task(l, it, t, &bad);
+			bytes += t->script != NULL ? strlen(t->script) : 0;
+			if (bytes > BATCH_MAX_JOB_SCRIPT) {
+				err_at(l, it->pos, "tasks: the scripts of this job pass %d MiB together "
+						   "(the limit; split the job)", BATCH_MAX_JOB_SCRIPT >> 20);
+				bad = 1;
+				break;
+			}
+		}
 	}
 	if (v[K_TARGETS] != NULL)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
@@ -1477,8 +1544,9 @@ read_batch(struct ld *l, const char *path)
 			break;
 		len += (size_t)r;
 		if (len > BATCH_MAX_FILE) {
-			err_at(l, (struct batch_pos){1, 1},
-			       "the file is larger than %d MiB (split the batch)", BATCH_MAX_FILE >> 20);
+			err_at(l, (struct batch_pos){0, 0},
+			       "the file is larger than %d MiB (the limit; split the batch)",
+			       BATCH_MAX_FILE >> 20);
 			close(fd);
 			free(buf);
 			return -1;
@@ -1510,6 +1578,26 @@ load_root(struct ld *l, const struct node *root)
 		return;
 	}
 	if (map_keys(l, "the batch", root, keys, v) == -1)
+		return;
+	/* the limits, before anything of a section is read */
+	static const struct {
+		int key, max;
+		const char *what;
+	} caps[] = {{0, BATCH_MAX_COMPUTERS, "computers"}, {1, BATCH_MAX_GROUPS, "groups"},
+		    {2, BATCH_MAX_JOBS, "jobs"}};
+	int over = 0;
+	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		const struct node *s = v[caps[c].key];
+		if (s == NULL || s->type != N_SEQ || s->n <= (size_t)caps[c].max)
+			continue;
+		const struct node *it = s->first;
+		for (int i = 0; i < caps[c].max; i++)
+			it = it->next;
+		err_at(l, it->pos, "%s: more than %d in one batch (the limit; split the batch)",
+		       caps[c].what, caps[c].max);
+		over = 1;
+	}
+	if (over)
 		return;
 	if (v[1] != NULL)
 		load_groups(l, v[1]);

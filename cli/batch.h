@@ -13,8 +13,16 @@
 
 #include "common/cron.h"
 
+/* Limits (docs/yaml.md "Limits"): a batch past one is refused, nothing of it applied. */
 #define BATCH_MAX_FILE (4 * 1024 * 1024)    /* a batch file larger than this is refused */
 #define BATCH_MAX_SCRIPT (16 * 1024 * 1024) /* a script_file larger than this is refused */
+#define BATCH_MAX_JOB_SCRIPT (16 * 1024 * 1024) /* the scripts of one job, together */
+#define BATCH_MAX_TASKS 1000                /* tasks in one job */
+#define BATCH_MAX_BATCH_TASKS 10000         /* tasks in one batch, all jobs together */
+#define BATCH_MAX_JOBS 1000                 /* jobs in one batch */
+#define BATCH_MAX_COMPUTERS 10000           /* computers in one batch */
+#define BATCH_MAX_GROUPS 10000              /* groups in one batch */
+#define BATCH_MAX_NODES 500000              /* YAML nodes (scalars, lists, mappings) in one file */
 #define BATCH_MAX_ERRORS 1000               /* errors kept; the rest are counted */
 #define BATCH_MAX_DEPTH 64                  /* YAML nesting refused beyond this */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/db.h"
 #include "common/log.h"
 
 struct cli_global cli_global;
@@ -46,7 +47,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: pgfleet [-d CONNINFO] [-v] COMMAND [ARGS...]\n\n"
 		   "Options:\n"
-		   "  -d CONNINFO   libpq connection string (default: $PGFLEET_DATABASE, then the PG* variables)\n"
+		   "  -d CONNINFO   libpq connection string (default: $PGFLEET_DATABASE, then the PG* variables);\n"
+		   "                no password: use PGPASSWORD, ~/.pgpass or a service file\n"
 		   "  -v            more log output on stderr (repeat for more)\n"
 		   "  -h, --help    this help; COMMAND --help describes one command\n\n"
 		   "Commands:\n");
@@ -74,6 +76,13 @@ main(int argc, char **argv)
 		}
 	}
 	log_init(level, NULL);
+	/* argv is readable by every user (ps, /proc): a password there is a password given away */
+	if (cli_global.conninfo != NULL && db_conninfo_has_password(cli_global.conninfo)) {
+		fprintf(stderr, "pgfleet: -d: the connection string holds a password, which every "
+				"user of this machine can read in the process list; give it in "
+				"PGPASSWORD, ~/.pgpass or a service file (PGSERVICE) instead\n");
+		return CLI_USAGE;
+	}
 	if (i == argc) {
 		usage(stderr);
 		return CLI_USAGE;

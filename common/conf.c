@@ -805,6 +805,19 @@ syntax_error(struct loader *l, yaml_parser_t *p, const unsigned char *buf, size_
 		    "YAML syntax error: %s", problem);
 }
 
+/* The explicit tag of a node's event, or NULL. */
+static const yaml_char_t *
+yaml_tag(const yaml_event_t *ev)
+{
+	if (ev->type == YAML_SCALAR_EVENT)
+		return ev->data.scalar.tag;
+	if (ev->type == YAML_MAPPING_START_EVENT)
+		return ev->data.mapping_start.tag;
+	if (ev->type == YAML_SEQUENCE_START_EVENT)
+		return ev->data.sequence_start.tag;
+	return NULL;
+}
+
 /*
  * Events -> tree. Returns 0 with *root (NULL for an empty file), or -1 when
  * the file cannot be read as a whole (syntax error, too deep, too big).
@@ -876,6 +889,18 @@ parse_tree(struct loader *l, const unsigned char *buf, size_t len, struct node *
 		}
 		if (anchor != NULL)
 			perr(l, &ev.start_mark, "YAML anchors are not allowed");
+		if (n != NULL && yaml_tag(&ev) != NULL) {
+			/* !!binary, !!python/object: a type the config has not; never ignored */
+			static const char core[] = "tag:yaml.org,2002:";
+			const char *t = (const char *)yaml_tag(&ev);
+			int short_form = strncmp(t, core, sizeof(core) - 1) == 0;
+			char msg[160];
+			snprintf(msg, sizeof(msg), "YAML tag %s%.60s is not allowed",
+			    short_form ? "!!" : "", short_form ? t + sizeof(core) - 1 : t);
+			perr(l, &ev.start_mark, msg);
+			if (n->kind == NODE_SCALAR)
+				n->kind = NODE_BAD;
+		}
 		if (n != NULL) {
 			if (++l->nodes > MAX_NODES) {
 				lerr(l, n->line, n->col, NULL, "more than %d YAML nodes in one file",

@@ -90,6 +90,27 @@ notice_processor(void *arg, const char *message)
 	log_debug("database: %s", line);
 }
 
+int
+db_conninfo_has_password(const char *conninfo)
+{
+	char *msg = NULL;
+	int found = 0;
+
+	if (conninfo == NULL || conninfo[0] == '\0')
+		return 0;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	if (opts == NULL) {
+		/* not a connection string: a bare database name, which holds no password */
+		PQfreemem(msg);
+		return 0;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+			found = 1;
+	PQconninfoFree(opts);
+	return found;
+}
+
 struct db *
 db_open(const char *conninfo, char *err, size_t errlen)
 {

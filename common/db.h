@@ -34,6 +34,11 @@ void db_application_name(const char *name);
  */
 struct db *db_open(const char *conninfo, char *err, size_t errlen);
 void db_close(struct db *db);
+/*
+ * 1 when conninfo (a connection string or URI, as db_open takes it) sets a password, 0 when
+ * not (a bare database name sets none). Parsed only, never connected; nothing is kept.
+ */
+int db_conninfo_has_password(const char *conninfo) __attribute__((warn_unused_result));
 /* Reconnect attempts and backoff (ms); attempts 0 disables reconnecting. */
 void db_set_retry(struct db *db, int attempts, int base_ms, int max_ms);
 

@@ -5,6 +5,7 @@
  */
 #include "common/field.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,7 +21,84 @@ static const struct {
 	[FIELD_BOOT_ENV] = {"boot_env", 0, FIELD_BOOT_ENV_MAX},
 	[FIELD_OS] = {"os", 0, FIELD_OS_MAX},
 	[FIELD_HOST] = {"host", 1, FIELD_HOST_MAX},
+	[FIELD_IP] = {"ip", 1, 45},
+	[FIELD_MAC] = {"mac", 1, 17},
+	[FIELD_DOMAIN] = {"domain", 1, FIELD_HOST_MAX},
+	[FIELD_EMAIL] = {"email", 3, FIELD_EMAIL_MAX},
+	[FIELD_TEXT] = {"text", 0, FIELD_TEXT_MAX},
 };
+
+/* Dot-separated labels of 1-63 bytes of [A-Za-z0-9-] (and '_' when underscore), no label
+ * starting or ending with '-', an optional final dot. */
+static int
+dns_name_ok(const char *s, int underscore)
+{
+	size_t len = strlen(s), label = 0;
+	if (len == 0 || len > FIELD_HOST_MAX || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    (c == '_' && underscore) || (c == '-' && label > 0);
+		if (!ok || ++label > 63)
+			return 0;
+	}
+	return s[len - 1] != '-';
+}
+
+int
+field_hostname_ok(const char *s)
+{
+	return s != NULL && dns_name_ok(s, 0);
+}
+
+static int
+ip_ok(const char *s)
+{
+	unsigned char a[16];
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+static int
+mac_ok(const char *s)
+{
+	if (strlen(s) != 17)
+		return 0;
+	for (int i = 0; i < 17; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i % 3 == 2) {
+			if (c != (unsigned char)s[2] || (c != ':' && c != '-'))
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return 0;
+	}
+	return 1;
+}
+
+/* RFC 5322 dot-atom local part (at most 64 bytes) @ a DNS name. */
+static int
+email_ok(const char *s)
+{
+	const char *at = strrchr(s, '@');
+	size_t n;
+	if (at == NULL || (n = (size_t)(at - s)) == 0 || n > 64 || s[0] == '.' || at[-1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.' && s[i + 1] == '.')
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    (c != '\0' && strchr(".!#$%&'*+/=?^_`{|}~-", c) != NULL)))
+			return 0;
+	}
+	return dns_name_ok(at + 1, 0) && strchr(at + 1, '.') != NULL && s[strlen(s) - 1] != '.';
+}
 
 const char *
 field_name(enum field f)
@@ -65,8 +143,13 @@ field_show(const char *s, char *out, size_t outlen)
 int
 field_check(enum field f, const char *s, char *err, size_t errlen)
 {
+	return field_check_as(f, fields[f].name, s, err, errlen);
+}
+
+int
+field_check_as(enum field f, const char *name, const char *s, char *err, size_t errlen)
+{
 	char show[FIELD_SHOW_MAX * 4 + 4];
-	const char *name = fields[f].name;
 	if (s == NULL) {
 		snprintf(err, errlen, "%s is missing", name);
 		return -1;
@@ -90,6 +173,28 @@ field_check(enum field f, const char *s, char *err, size_t errlen)
 	if (len > fields[f].max) {
 		snprintf(err, errlen, "%s \"%s\" is %zu bytes long, more than %zu", name, show, len,
 		    fields[f].max);
+		return -1;
+	}
+	if ((f == FIELD_HOST && !dns_name_ok(s, 0) && !ip_ok(s)) || (f == FIELD_IP && !ip_ok(s))) {
+		snprintf(err, errlen, "%s \"%s\" is %s", name, show,
+		    f == FIELD_IP ? "not an IPv4 or IPv6 address" : "neither a host name (RFC 1123: "
+		    "letters, digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 "
+		    "address");
+		return -1;
+	}
+	if (f == FIELD_MAC && !mac_ok(s)) {
+		snprintf(err, errlen, "%s \"%s\" is not a MAC address (example: 52:54:00:12:34:56)",
+		    name, show);
+		return -1;
+	}
+	if (f == FIELD_DOMAIN && !dns_name_ok(s, 1)) {
+		snprintf(err, errlen, "%s \"%s\" is not a DNS name (letters, digits, '-' and '_' "
+		    "in dot-separated labels of 1 to 63)", name, show);
+		return -1;
+	}
+	if (f == FIELD_EMAIL && !email_ok(s)) {
+		snprintf(err, errlen, "%s \"%s\" is not an e-mail address (example: "
+		    "ann@corp.example)", name, show);
 		return -1;
 	}
 	if (f == FIELD_INTERPRETER) {

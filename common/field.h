@@ -1,8 +1,9 @@
 /*
- * field: the limits on the free-text values that reach the control protocol (a
- * task's run_as, interpreter, os_required and boot_env; a computer's host, os and
- * boot_env), checked where they enter: the job batch parser, the CLI, the worker
- * before it builds a SendFile, and the agent. Migration 0006 holds the same
+ * field: the limits on the values that reach the control protocol (a task's run_as,
+ * interpreter, os_required and boot_env; a computer's host, os and boot_env) or a
+ * script through its tokens (a computer's ip, mac, email, domain and free-text
+ * inventory), checked where they enter: the job batch parser, the CLI, the worker
+ * before it builds a SendFile, and the agent. Migrations 0006 and 0009 hold the same
  * limits as CHECK constraints. Nothing here allocates.
  */
 #ifndef PGFLEET_FIELD_H
@@ -16,6 +17,8 @@
 #define FIELD_OS_MAX 128            /* os_required, a computer's os */
 #define FIELD_BOOT_ENV_MAX 128      /* boot_env of a task or a computer */
 #define FIELD_HOST_MAX 253          /* a computer's host: a DNS name or an address */
+#define FIELD_TEXT_MAX 256          /* serial, asset_tag, domain_ou, dept, contact */
+#define FIELD_EMAIL_MAX 254         /* RFC 5321's path limit */
 
 enum field {
 	FIELD_RUN_AS,       /* 1..32 bytes */
@@ -23,7 +26,12 @@ enum field {
 	FIELD_OS_REQUIRED,  /* 0..128 bytes; empty: no requirement */
 	FIELD_BOOT_ENV,     /* 0..128 bytes; empty: no requirement */
 	FIELD_OS,           /* 0..128 bytes */
-	FIELD_HOST,         /* 1..253 bytes */
+	FIELD_HOST,         /* an RFC 1123 host name or an IPv4/IPv6 address, 1..253 bytes */
+	FIELD_IP,           /* an IPv4 or IPv6 address */
+	FIELD_MAC,          /* aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff, hex of either case */
+	FIELD_DOMAIN,       /* a DNS name: labels of letters, digits, '-' and '_', 1..253 bytes */
+	FIELD_EMAIL,        /* local@domain: RFC 5322 dot-atom local part, FIELD_DOMAIN domain */
+	FIELD_TEXT,         /* free text (serial, asset_tag, domain_ou, dept, contact): 0..256 */
 };
 
 /* The field's name in messages: "run_as", "interpreter", ... */
@@ -31,10 +39,14 @@ const char *field_name(enum field f);
 
 /*
  * Check s as a value of f: no control character (bytes below 0x20, and 0x7f),
- * within the length limit. Returns 0, or -1 with the reason in err naming the
- * value, escaped: run_as "nobody\nx" holds a control character (\n).
+ * within the length limit, and of its grammar where it has one (host, ip, mac,
+ * domain, email). Returns 0, or -1 with the reason in err naming the value,
+ * escaped: run_as "nobody\nx" holds a control character (\n).
  */
 int field_check(enum field f, const char *s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* The same, naming the value name in err (FIELD_TEXT holds dept, contact, ...). */
+int field_check_as(enum field f, const char *name, const char *s, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /*
@@ -47,6 +59,10 @@ int field_check(enum field f, const char *s, char *err, size_t errlen)
 int field_interpreter_split(const char *s, char *buf, size_t buflen,
     char *argv[FIELD_INTERPRETER_WORDS + 1], int *argc, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* 1 when s is an RFC 1123 host name: dot-separated labels of 1-63 letters, digits and '-'
+ * (not first or last), at most 253 bytes, an optional final dot. */
+int field_hostname_ok(const char *s);
 
 /* s escaped for a message (\n, \t, \xNN), cut at 60 bytes with "..."; out gets at most outlen bytes. */
 void field_show(const char *s, char *out, size_t outlen);

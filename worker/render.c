@@ -1,9 +1,16 @@
 /*
  * render: one left-to-right pass over the script. A '%' starts a token only when the text
- * after it is a known built-in name and '%', or one of the custom prefixes %#!, %#^!, %#*;
- * anything else (%PATH%, 100%, %%) is copied as it is, except Deployment Server's aliased
- * %#Alias!...% form, refused. Values go straight to the output and are never scanned again.
- * Each distinct custom token is looked up once per render.
+ * after it is a known built-in name and '%' (or ':raw%'), or one of the custom prefixes %#!,
+ * %#^!, %#*; anything else (%PATH%, 100%, %%) is copied as it is, except Deployment Server's
+ * aliased %#Alias!...% form, refused. Values go to the output, quoted, and are never scanned
+ * again. Each distinct custom token is looked up once per render.
+ *
+ * Quoting: inventory values are data that reach root scripts, so a value must never become
+ * shell syntax. The text between tokens is fed to a small POSIX shell lexer (struct sh) that
+ * knows which quoting context the next token stands in: unquoted, "...", '...', a comment, a
+ * here-document body, $((...)), or a place it cannot quote in (${...}, `...`, $'...'), where
+ * only plain values pass. Where it loses track it takes only plain values from then on. The
+ * rule is stated for users in docs/tokens.md.
  */
 #include "worker/render.h"
 
@@ -19,6 +26,9 @@
 #define SHOW_MAX 80       /* bytes of a token quoted in messages and reports */
 #define MAX_LOOKUPS 256   /* distinct custom tokens per script */
 #define NAME_MAX_LEN 14   /* the longest built-in name, CALLINGJOBNAME */
+#define SH_STACK 32       /* quoting contexts nested in one another */
+#define SH_PENDING 8      /* here-documents opened on one line */
+#define SH_DELIM_MAX 64   /* bytes of a here-document's delimiter word */
 
 struct buf {
 	char *p;
@@ -31,6 +41,50 @@ struct cached {
 	const char *key; /* the token's text in the input, keylen bytes */
 	size_t keylen;
 	char *value;     /* NULL: missing */
+};
+
+enum sh_kind {
+	SH_WORD,      /* unquoted: the script's top level */
+	SH_CMDSUB,    /* $( ... ): unquoted words again */
+	SH_PARAM,     /* ${ ... }: plain values only */
+	SH_ARITH,     /* $(( ... )): integers only */
+	SH_DQ,        /* " ... " */
+	SH_SQ,        /* ' ... ' */
+	SH_ANSI,      /* $' ... ': plain values only */
+	SH_BQ,        /* ` ... `: plain values only */
+	SH_COMMENT,   /* # to the end of the line */
+	SH_HEREDOC,   /* the body of <<WORD: $ ` \ are special */
+	SH_HEREDOC_Q  /* the body of <<'WORD': literal */
+};
+
+struct sh_frame {
+	enum sh_kind kind;
+	int depth;                /* ( open in CMDSUB and ARITH, { open in PARAM */
+	int restricted;           /* inside PARAM, ANSI or BQ: plain values only */
+	char delim[SH_DELIM_MAX]; /* here-document frames: the delimiter line */
+	int strip;                /* <<-: leading tabs are not part of a line */
+};
+
+struct sh {
+	int on;               /* the interpreter is a POSIX shell */
+	const char *lost;     /* why the lexer gave up (plain values only from then on) */
+	int escaped;          /* the last byte was an escaping backslash */
+	char prev;            /* the last byte read; '\0' at the start, 'a' after a value */
+	struct sh_frame st[SH_STACK];
+	int n;
+	struct {
+		char delim[SH_DELIM_MAX];
+		int strip, quoted;
+	} pend[SH_PENDING];   /* here-documents whose body starts at the next new line */
+	int npend;
+	int dw;               /* the word after <<: 0 none, 1 blanks before it, 2 in it */
+	char dwq;             /* quote open in that word */
+	int dwesc;
+	char dwbuf[SH_DELIM_MAX];
+	size_t dwlen;
+	int dwquoted, dwstrip;
+	size_t line_out;      /* output offset of the here-document line being read */
+	int line_tokens;      /* values put on that line */
 };
 
 struct render {
@@ -46,6 +100,8 @@ struct render {
 	size_t ncache;
 	char *err;
 	size_t errlen;
+	struct sh sh;
+	const char *interpreter;
 };
 
 static const struct builtin {
@@ -192,19 +248,547 @@ report_missing(struct render *r, const char *tok, size_t n)
 	return 0;
 }
 
-/* Put the value of the token in[pos..pos+n) (NULL: missing) into the output. */
-static int
-emit(struct render *r, size_t pos, size_t n, const char *value)
+/* ---- the shell context of a token ----------------------------------------------------- */
+
+int
+render_interpreter_is_shell(const char *interpreter)
 {
-	if (r->rep != NULL)
-		r->rep->replaced++;
-	if (value == NULL)
-		return report_missing(r, r->in + pos, n);
-	if (buf_add(&r->out, value, strlen(value)) == -1) {
+	static const char *const shells[] = { "sh", "bash", "dash", "ash", "ksh", "ksh93", "mksh",
+		"pdksh", "lksh", "zsh", "yash", "posh" };
+	char word[256] = "";
+	const char *p = interpreter;
+	int skip_opts = 0;
+
+	if (p == NULL)
+		return 1;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return word[0] == '\0' ? 1 : 0;
+		size_t n = strcspn(p, " ");
+		if (n >= sizeof(word))
+			return 0;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		p += n;
+		/* env's options and VAR=value, busybox's applet: the shell is a later word */
+		if (skip_opts && (word[0] == '-' || strchr(word, '=') != NULL))
+			continue;
+		const char *base = strrchr(word, '/');
+		base = base != NULL ? base + 1 : word;
+		if (strcmp(base, "env") == 0 || strcmp(base, "busybox") == 0) {
+			skip_opts = 1;
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+			if (strcmp(base, shells[i]) == 0)
+				return 1;
+		return 0;
+	}
+}
+
+static int
+plain_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c >= 0x80 || strchr(" _.,:/@+-", c) != NULL;
+}
+
+int
+render_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!plain_byte((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* A value that means the same bare as quoted in an unquoted word: [A-Za-z0-9_./:@+-]+. */
+static int
+bare_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("_./:@+-", c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+integer_ok(const char *s)
+{
+	size_t i = s[0] == '-' ? 1 : 0, n = strlen(s);
+	if (n == i || n - i > 19)
+		return 0;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static void
+sh_lost(struct sh *sh, const char *why)
+{
+	if (sh->lost == NULL)
+		sh->lost = why;
+}
+
+static void
+sh_push(struct sh *sh, enum sh_kind kind)
+{
+	if (sh->n == SH_STACK) {
+		sh_lost(sh, "quoting nested deeper than 32 levels");
+		return;
+	}
+	struct sh_frame *f = &sh->st[sh->n];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->restricted = (sh->n > 0 && sh->st[sh->n - 1].restricted) || kind == SH_PARAM ||
+	    kind == SH_ANSI || kind == SH_BQ;
+	sh->n++;
+}
+
+static void
+sh_pop(struct sh *sh)
+{
+	if (sh->n > 1)
+		sh->n--;
+}
+
+/* The innermost here-document frame, or -1. */
+static int
+sh_heredoc(const struct sh *sh)
+{
+	for (int i = sh->n - 1; i > 0; i--)
+		if (sh->st[i].kind == SH_HEREDOC || sh->st[i].kind == SH_HEREDOC_Q)
+			return i;
+	return -1;
+}
+
+/* Start the body of the next pending here-document; its first line starts at out. */
+static void
+sh_heredoc_next(struct sh *sh, size_t out)
+{
+	if (sh->npend == 0)
+		return;
+	sh_push(sh, sh->pend[0].quoted ? SH_HEREDOC_Q : SH_HEREDOC);
+	struct sh_frame *f = &sh->st[sh->n - 1];
+	memcpy(f->delim, sh->pend[0].delim, sizeof(f->delim));
+	f->strip = sh->pend[0].strip;
+	memmove(&sh->pend[0], &sh->pend[1], (size_t)(sh->npend - 1) * sizeof(sh->pend[0]));
+	sh->npend--;
+	sh->line_out = out;
+	sh->line_tokens = 0;
+}
+
+/* Is the output line out[from..to) the delimiter of the here-document frame f? */
+static int
+sh_is_delim(const struct render *r, const struct sh_frame *f, size_t from, size_t to)
+{
+	const char *s = r->out.p + from;
+	size_t n = to - from;
+	if (f->strip)
+		while (n > 0 && *s == '\t') {
+			s++;
+			n--;
+		}
+	return n == strlen(f->delim) && memcmp(s, f->delim, n) == 0;
+}
+
+/* One byte of the word after <<; 1 when it was taken, 0 when it ends the word. */
+static int
+sh_delim_byte(struct sh *sh, char c)
+{
+	if (sh->dw == 1) {
+		if (c == ' ' || c == '\t')
+			return 1;
+		sh->dw = 2;
+	}
+	if (!sh->dwesc && sh->dwq == 0 && strchr(" \t\n;&|<>()", c) != NULL) {
+		if (sh->dwlen == 0)
+			sh_lost(sh, "a here-document without a word after <<");
+		else if (sh->npend == SH_PENDING)
+			sh_lost(sh, "more than 8 here-documents on one line");
+		else {
+			memcpy(sh->pend[sh->npend].delim, sh->dwbuf, sh->dwlen);
+			sh->pend[sh->npend].delim[sh->dwlen] = '\0';
+			sh->pend[sh->npend].strip = sh->dwstrip;
+			sh->pend[sh->npend].quoted = sh->dwquoted;
+			sh->npend++;
+		}
+		sh->dw = 0;
+		return 0;
+	}
+	if (sh->dwesc)
+		sh->dwesc = 0;
+	else if (sh->dwq != 0 && c == sh->dwq) {
+		sh->dwq = 0;
+		return 1;
+	} else if (sh->dwq == 0 && (c == '\'' || c == '"')) {
+		sh->dwq = c;
+		sh->dwquoted = 1;
+		return 1;
+	} else if (sh->dwq == 0 && c == '\\') {
+		sh->dwesc = 1;
+		sh->dwquoted = 1;
+		return 1;
+	}
+	if (sh->dwlen + 1 >= SH_DELIM_MAX) {
+		sh_lost(sh, "a here-document word longer than 63 bytes");
+		sh->dw = 0;
+		return 1;
+	}
+	sh->dwbuf[sh->dwlen++] = c;
+	return 1;
+}
+
+/* After '$' at in[i]: open what it starts; returns how many more bytes it used. */
+static size_t
+sh_dollar(struct render *r, size_t i, int unquoted)
+{
+	char c = i + 1 < r->inlen ? r->in[i + 1] : '\0';
+	if (c == '(' && i + 2 < r->inlen && r->in[i + 2] == '(') {
+		sh_push(&r->sh, SH_ARITH);
+		return 2;
+	}
+	if (c == '(') {
+		sh_push(&r->sh, SH_CMDSUB);
+		return 1;
+	}
+	if (c == '{') {
+		sh_push(&r->sh, SH_PARAM);
+		return 1;
+	}
+	if (unquoted && c == '\'') {
+		sh_push(&r->sh, SH_ANSI);
+		return 1;
+	}
+	if (unquoted && c == '"') {
+		sh_push(&r->sh, SH_DQ);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Read the script text in[from..to), already copied to the output at out_at, and follow its
+ * quoting. -1 (err set) when a line of a here-document that holds a value is its delimiter.
+ */
+static int
+sh_text(struct render *r, size_t from, size_t to, size_t out_at)
+{
+	struct sh *sh = &r->sh;
+	const char *in = r->in;
+
+	if (!sh->on || sh->lost != NULL)
+		return 0;
+	for (size_t i = from; i < to && sh->lost == NULL; i++) {
+		char c = in[i];
+		size_t o = out_at + (i - from);
+		if (sh->dw != 0 && sh_delim_byte(sh, c))
+			continue;
+		int h = sh_heredoc(sh);
+		if (c == '\n' && h > 0 && !(sh->escaped && sh->st[h].kind == SH_HEREDOC)) {
+			if (sh_is_delim(r, &sh->st[h], sh->line_out, o)) {
+				if (sh->line_tokens > 0) {
+					snprintf(r->err, r->errlen, "line %d: a value makes this line the "
+					    "end (%s) of its here-document", line_of(r, i), sh->st[h].delim);
+					return -1;
+				}
+				sh->n = h;
+				sh->escaped = 0;
+				sh->prev = '\n';
+				sh_heredoc_next(sh, o + 1);
+				continue;
+			}
+			sh->line_out = o + 1;
+			sh->line_tokens = 0;
+		}
+	again:;
+		struct sh_frame *f = &sh->st[sh->n - 1];
+		char prev = sh->prev;
+		sh->prev = c;
+		switch (f->kind) {
+		case SH_SQ:
+			if (c == '\'')
+				sh_pop(sh);
+			break;
+		case SH_HEREDOC_Q:
+			break;
+		case SH_COMMENT:
+			if (c == '\n') {
+				sh_pop(sh);
+				sh->prev = prev;
+				goto again;
+			}
+			break;
+		case SH_ANSI:
+		case SH_BQ:
+			if (sh->escaped)
+				sh->escaped = 0;
+			else if (c == '\\')
+				sh->escaped = 1;
+			else if (c == (f->kind == SH_ANSI ? '\'' : '`'))
+				sh_pop(sh);
+			break;
+		case SH_DQ:
+		case SH_HEREDOC:
+			if (sh->escaped) {
+				sh->escaped = 0;
+				sh->prev = 'a';
+			} else if (c == '\\')
+				sh->escaped = 1;
+			else if (c == '"' && f->kind == SH_DQ)
+				sh_pop(sh);
+			else if (c == '`')
+				sh_push(sh, SH_BQ);
+			else if (c == '$')
+				i += sh_dollar(r, i, 0);
+			break;
+		default: /* WORD, CMDSUB, PARAM, ARITH */
+			if (sh->escaped) {
+				sh->escaped = 0;
+				sh->prev = 'a';
+				break;
+			}
+			switch (c) {
+			case '\\':
+				sh->escaped = 1;
+				break;
+			case '\'':
+				sh_push(sh, SH_SQ);
+				break;
+			case '"':
+				sh_push(sh, SH_DQ);
+				break;
+			case '`':
+				sh_push(sh, SH_BQ);
+				break;
+			case '$':
+				i += sh_dollar(r, i, 1);
+				break;
+			case '#':
+				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) &&
+				    (prev == '\0' || strchr(" \t\n;&|()<>", prev) != NULL))
+					sh_push(sh, SH_COMMENT);
+				break;
+			case '(':
+				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) &&
+				    (prev == '\0' || strchr(" \t\n;&|(", prev) != NULL) &&
+				    i + 1 < r->inlen && in[i + 1] == '(') {
+					sh_push(sh, SH_ARITH); /* the (( ... )) command */
+					i++;
+				} else if (f->kind == SH_CMDSUB || f->kind == SH_ARITH)
+					f->depth++;
+				break;
+			case ')':
+				if ((f->kind == SH_CMDSUB || f->kind == SH_ARITH) && f->depth > 0)
+					f->depth--;
+				else if (f->kind == SH_CMDSUB)
+					sh_pop(sh);
+				else if (f->kind == SH_ARITH && i + 1 < r->inlen && in[i + 1] == ')') {
+					sh_pop(sh);
+					i++;
+				}
+				break;
+			case '{':
+				if (f->kind == SH_PARAM)
+					f->depth++;
+				break;
+			case '}':
+				if (f->kind == SH_PARAM && f->depth > 0)
+					f->depth--;
+				else if (f->kind == SH_PARAM)
+					sh_pop(sh);
+				break;
+			case '<':
+				/* << and <<- start a here-document; <<< is a here-string */
+				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) && prev != '<' &&
+				    i + 1 < r->inlen && in[i + 1] == '<' &&
+				    (i + 2 >= r->inlen || in[i + 2] != '<')) {
+					i++;
+					sh->dwstrip = i + 1 < r->inlen && in[i + 1] == '-';
+					if (sh->dwstrip)
+						i++;
+					sh->dw = 1;
+					sh->dwq = 0;
+					sh->dwesc = 0;
+					sh->dwlen = 0;
+					sh->dwquoted = 0;
+				}
+				break;
+			case '\n':
+				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) && h < 0)
+					sh_heredoc_next(sh, o + 1);
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The end of the script: its last line, when a here-document is open and it has no new line. */
+static int
+sh_end(struct render *r)
+{
+	struct sh *sh = &r->sh;
+	int h;
+
+	if (!sh->on || sh->lost != NULL || (h = sh_heredoc(sh)) < 0 || sh->line_tokens == 0)
+		return 0;
+	if (sh_is_delim(r, &sh->st[h], sh->line_out, r->out.len)) {
+		snprintf(r->err, r->errlen, "line %d: a value makes this line the end (%s) of its "
+		    "here-document", line_of(r, r->inlen), sh->st[h].delim);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add(struct render *r, const char *s, size_t n)
+{
+	if (buf_add(&r->out, s, n) == -1) {
 		snprintf(r->err, r->errlen, "rendered script is larger than %zu bytes", r->out.max);
 		return -1;
 	}
 	return 0;
+}
+
+/* Write v with a backslash before each byte of specials. */
+static int
+add_escaped(struct render *r, const char *v, const char *specials)
+{
+	for (const char *p = v; *p != '\0'; p++) {
+		if (strchr(specials, *p) != NULL && add(r, "\\", 1) == -1)
+			return -1;
+		if (add(r, p, 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Write v as one single-quoted word; ' becomes '\'' (close, escaped quote, open). */
+static int
+add_single_quoted(struct render *r, const char *v, int open_close)
+{
+	if (open_close && add(r, "'", 1) == -1)
+		return -1;
+	for (const char *p = v; *p != '\0'; p++)
+		if (add(r, *p == '\'' ? "'\\''" : p, *p == '\'' ? 4 : 1) == -1)
+			return -1;
+	return open_close ? add(r, "'", 1) : 0;
+}
+
+/* Where a value stood that only plain values may stand; -1 with the reason. */
+static int
+not_plain(struct render *r, size_t pos, size_t n, const char *v, const char *where)
+{
+	char shown[SHOW_MAX + 4];
+	show(v, strlen(v), shown, sizeof(shown));
+	return tokerr(r, pos, n, "value \"%s\" cannot be quoted %s: only letters, digits, space "
+	    "and _ . , : / @ + - pass there (the :raw form of the token inserts any value as it "
+	    "is, for values you trust)", shown, where);
+}
+
+/* Write v quoted for the innermost context f (not restricted, the lexer on track). */
+static int
+put_quoted(struct render *r, size_t pos, size_t n, const struct sh_frame *f, const char *v)
+{
+	switch (f->kind) {
+	case SH_DQ:
+		return add_escaped(r, v, "\\\"$`");
+	case SH_SQ:
+		return add_single_quoted(r, v, 0);
+	case SH_ARITH:
+		if (!integer_ok(v)) {
+			char shown[SHOW_MAX + 4];
+			show(v, strlen(v), shown, sizeof(shown));
+			return tokerr(r, pos, n, "value \"%s\" is not an integer, the only value "
+			    "allowed inside $((...)) and ((...))", shown);
+		}
+		return add(r, v, strlen(v));
+	case SH_COMMENT:
+		if (strchr(v, '\n') != NULL)
+			return tokerr(r, pos, n, "a value holding a new line cannot stand in a "
+			    "comment: the rest of it would run");
+		return add(r, v, strlen(v));
+	case SH_HEREDOC:
+		return add_escaped(r, v, "\\$`");
+	case SH_HEREDOC_Q:
+		return add(r, v, strlen(v));
+	default: /* WORD, CMDSUB */
+		return bare_ok(v) ? add(r, v, strlen(v)) : add_single_quoted(r, v, 1);
+	}
+}
+
+/*
+ * Put the value v of the token in[pos..pos+n) into the output, quoted for the place it stands
+ * in (see docs/tokens.md); raw: as it is.
+ */
+static int
+put_value(struct render *r, size_t pos, size_t n, const char *v, int raw)
+{
+	struct sh *sh = &r->sh;
+	char why[300];
+	size_t start = r->out.len;
+	int rc, h;
+
+	if (raw)
+		return add(r, v, strlen(v));
+	if (!sh->on) {
+		if (render_plain(v))
+			return add(r, v, strlen(v));
+		snprintf(why, sizeof(why), "for interpreter \"%.200s\", which is no POSIX shell",
+		    r->interpreter);
+		return not_plain(r, pos, n, v, why);
+	}
+	if (sh->dw != 0)
+		return tokerr(r, pos, n, "a token cannot be the word of a here-document (<<)");
+	if (sh->escaped)
+		return tokerr(r, pos, n, "a token cannot follow a backslash, which would quote the "
+		    "first character of its value");
+	sh->prev = 'a';
+	if (sh->lost != NULL) {
+		if (!render_plain(v)) {
+			snprintf(why, sizeof(why), "after %s", sh->lost);
+			return not_plain(r, pos, n, v, why);
+		}
+		return add(r, v, strlen(v));
+	}
+	const struct sh_frame *f = &sh->st[sh->n - 1];
+	if (f->restricted && !render_plain(v))
+		return not_plain(r, pos, n, v, "inside ${...}, `...` or $'...'");
+	rc = f->restricted ? add(r, v, strlen(v)) : put_quoted(r, pos, n, f, v);
+	if (rc == -1 || (h = sh_heredoc(sh)) < 0)
+		return rc;
+	/* a here-document ends at its delimiter line, whatever quotes the line holds */
+	sh->line_tokens++;
+	for (size_t i = start; i < r->out.len; i++)
+		if (r->out.p[i] == '\n') {
+			if (sh_is_delim(r, &sh->st[h], sh->line_out, i))
+				return tokerr(r, pos, n, "a value makes a line the end (%s) of its "
+				    "here-document", sh->st[h].delim);
+			sh->line_out = i + 1;
+		}
+	return 0;
+}
+
+/* Put the value of the token in[pos..pos+n) (NULL: missing) into the output. */
+static int
+emit(struct render *r, size_t pos, size_t n, const char *value, int raw)
+{
+	if (r->rep != NULL)
+		r->rep->replaced++;
+	if (value == NULL) {
+		report_missing(r, r->in + pos, n);
+		value = "";
+	}
+	return put_value(r, pos, n, value, raw);
 }
 
 /* Look up (or find in the cache) the custom token in[pos..pos+n); *value is the cache's. */
@@ -272,6 +856,9 @@ table_token(struct render *r, size_t pos, size_t skip, enum render_lookup kind, 
 	if (e == r->inlen || in[e] != '%')
 		return tokerr(r, pos, e - pos, "not closed by %%");
 	*end = e + 1;
+	int raw = e - k >= 4 && memcmp(in + e - 4, ":raw", 4) == 0;
+	if (raw)
+		e -= 4;
 	const char *at = memchr(in + k, '@', e - k);
 	if (at == NULL)
 		return tokerr(r, pos, *end - pos, "expected table@column");
@@ -298,7 +885,7 @@ table_token(struct render *r, size_t pos, size_t skip, enum render_lookup kind, 
 		    "tokens.tables", column, table);
 	if (lookup(r, pos, *end - pos, kind, table, column, NULL, &value) == -1)
 		return -1;
-	return emit(r, pos, *end - pos, value);
+	return emit(r, pos, *end - pos, value, raw);
 }
 
 /* %#*"SQL"% at pos; \" and \\ inside the quotes stand for " and \. */
@@ -332,6 +919,9 @@ sql_token(struct render *r, size_t pos, size_t *end)
 		buf_add(&sql, in + k, 1);
 	}
 	k++;
+	int raw = r->inlen - k >= 5 && memcmp(in + k, ":raw%", 5) == 0;
+	if (raw)
+		k += 4;
 	if (k >= r->inlen || in[k] != '%') {
 		tokerr(r, pos, k - pos, "expected %% after the closing quote");
 		goto done;
@@ -347,7 +937,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 	}
 	if (lookup(r, pos, *end - pos, RENDER_SQL, NULL, NULL, sql.p, &value) == -1)
 		goto done;
-	rc = emit(r, pos, *end - pos, value);
+	rc = emit(r, pos, *end - pos, value, raw);
 done:
 	free(sql.p);
 	return rc;
@@ -363,7 +953,11 @@ builtin_token(struct render *r, size_t pos, size_t *end, int *found)
 	*found = 0;
 	while (j < r->inlen && j - pos <= NAME_MAX_LEN && in[j] >= 'A' && in[j] <= 'Z')
 		j++;
-	if (j == pos + 1 || j >= r->inlen || in[j] != '%')
+	if (j == pos + 1 || j >= r->inlen)
+		return 0;
+	/* %NAME:raw% opts out of quoting; any other %NAME:...% is text (cmd's %VAR:~0,3%) */
+	int raw = r->inlen - j >= 5 && memcmp(in + j, ":raw%", 5) == 0;
+	if (in[j] != '%' && !raw)
 		return 0;
 	for (size_t i = 0; i < NBUILTINS; i++) {
 		const char *name = builtins[i].name;
@@ -372,8 +966,8 @@ builtin_token(struct render *r, size_t pos, size_t *end, int *found)
 			if (r->vars != NULL)
 				value = *(const char *const *)((const char *)r->vars + builtins[i].off);
 			*found = 1;
-			*end = j + 1;
-			return emit(r, pos, *end - pos, value);
+			*end = j + (raw ? 5 : 1);
+			return emit(r, pos, *end - pos, value, raw);
 		}
 	}
 	return 0;
@@ -413,6 +1007,8 @@ render_pass(struct render *r)
 
 		if (buf_add(&r->out, in + i, pos - i) == -1)
 			goto toolarge;
+		if (sh_text(r, i, pos, r->out.len - (pos - i)) == -1)
+			return -1;
 		if (p == NULL)
 			break;
 		left = r->inlen - pos;
@@ -446,9 +1042,11 @@ render_pass(struct render *r)
 		}
 		if (buf_add(&r->out, "%", 1) == -1)
 			goto toolarge;
+		if (sh_text(r, pos, pos + 1, r->out.len - 1) == -1)
+			return -1;
 		i = pos + 1;
 	}
-	return 0;
+	return sh_end(r);
 toolarge:
 	snprintf(r->err, r->errlen, "rendered script is larger than %zu bytes", r->out.max);
 	return -1;
@@ -478,6 +1076,10 @@ render_script(const char *in, size_t inlen, const struct render_vars *vars,
 	r->rep = rep;
 	r->err = err;
 	r->errlen = errlen;
+	r->interpreter = vars != NULL && vars->interpreter != NULL ? vars->interpreter : "/bin/sh";
+	r->sh.on = render_interpreter_is_shell(r->interpreter);
+	r->sh.st[0].kind = SH_WORD;
+	r->sh.n = 1;
 
 	buf_add(&r->out, "", 0);
 	rc = render_pass(r);

@@ -1,6 +1,7 @@
 /*
  * render: replaces the tokens of a script (%COMPNAME%, %#!table@column%, %#*"SQL"% ...) with
- * their values; pure: no database, no I/O, the custom tokens' values come from a callback.
+ * their values, quoted for where they stand in a POSIX shell script (docs/tokens.md); pure:
+ * no database, no I/O, the custom tokens' values come from a callback.
  * render_script's *out is malloc'd (caller frees); render_report_free frees a report's contents.
  */
 #ifndef PGFLEET_RENDER_H
@@ -36,6 +37,12 @@ struct render_vars {
 	const char *scheduleid;     /* %SCHEDULEID% */
 	const char *eventid;        /* %EVENTID% */
 	const char *taskseq;        /* %TASKSEQ% */
+	/*
+	 * Not a token: the task's interpreter line (NULL: /bin/sh). A POSIX shell gets its
+	 * values quoted for the place they stand in; any other interpreter takes only plain
+	 * values (render_plain) unless the token says :raw.
+	 */
+	const char *interpreter;
 };
 
 /* One allowed table of %#!table@column% and %#^!table@column%, with its allowed columns. */
@@ -78,8 +85,8 @@ struct render_report {
 /*
  * Replace every token of in[0..inlen) and return 0 with *out (malloc'd, NUL-terminated, *outlen
  * bytes without the NUL) and rep filled; or -1 with the reason in err (the task then fails
- * with STATUS_RENDER_FAILED), *out NULL and rep empty. Values are inserted verbatim, never
- * expanded again. max_out caps the output size (0: no cap). lookup may be NULL when no custom
+ * with STATUS_RENDER_FAILED), *out NULL and rep empty. Values are quoted for the shell context
+ * the token stands in (a %TOKEN:raw% value is inserted verbatim) and never expanded again. max_out caps the output size (0: no cap). lookup may be NULL when no custom
  * token is expected (one found is then an error). rep may be NULL.
  */
 int render_script(const char *in, size_t inlen, const struct render_vars *vars,
@@ -88,6 +95,19 @@ int render_script(const char *in, size_t inlen, const struct render_vars *vars,
 
 /* Free what a report holds and empty it; NULL and an empty report are fine. */
 void render_report_free(struct render_report *rep);
+
+/*
+ * 1 when the interpreter line runs a POSIX shell (sh, bash, dash, ash, ksh, mksh, zsh, yash,
+ * posh, lksh; also behind /usr/bin/env or busybox); NULL and "" mean /bin/sh.
+ */
+int render_interpreter_is_shell(const char *interpreter);
+
+/*
+ * 1 when every byte of s is plain: ASCII letters, digits, space, _ . , : / @ + - or a byte of
+ * 0x80 and above (UTF-8 text). Plain values are the only ones a token takes where render
+ * cannot quote (inside backquotes, ${...}, $'...', or for an interpreter that is no shell).
+ */
+int render_plain(const char *s);
 
 /* Format t as %DATE% wants it, mm/dd/yyyy in local time; 0, or -1 (buf "") out of range. */
 int render_date(time_t t, char buf[11]);

@@ -391,7 +391,7 @@ session_render(struct session *s, char *err, size_t errlen)
 	    .domainou = c->domain_ou, .dept = c->dept, .contact = c->contact, .email = c->email,
 	    .os = c->os, .date = date, .dsserver = s->env->conf->name, .jobname = s->job_name,
 	    .callingjobname = s->job_name, .jobuser = s->job_user, .scheduleid = sched,
-	    .eventid = s->eid, .taskseq = seq};
+	    .eventid = s->eid, .taskseq = seq, .interpreter = t->interpreter};
 	struct render_report rep = {0};
 	free(s->rendered);
 	s->rendered = NULL;

@@ -48,7 +48,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct render_table tables[] = { { "computer", cols, 3 }, { "inv", cols, 1 } };
 	struct render_policy policy = { tables, 2, 0 };
 	struct render_vars vars = { .compname = "web-01", .name = "%NAME%", .id = "5000011",
-		.date = "05/15/2017", .os = "" };
+		.date = "05/15/2017", .os = "", .dept = "$(id)'\"`\\\nEOF\n", .contact = "EOF",
+		.email = "Ops, Team 2" };
 	struct render_report rep;
 	char err[256], *out = (char *)1;
 	size_t outlen = 1, max = 0;
@@ -60,6 +61,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	mode = flags >> 5;
+	if (mode == 7)
+		vars.interpreter = "/usr/bin/python3";
 	policy.sql_enabled = flags & 1;
 	if (flags & 16)
 		max = size / 2 + 1;

@@ -70,6 +70,8 @@ bad "pgfleet computer add: computer name \"-x\": use 1 to 253 letters, digits, '
 bad 'pgfleet computer add: --label: label "env": expected KEY=VALUE' computer add web-03 --host h --label env
 bad 'pgfleet computer add: --label env=b: label env given twice' computer add web-03 --host h --label env=a --label env=b
 bad 'pgfleet computer add: --group: no such group: nope (pgfleet group add NAME)' computer add web-03 --host h --group nope
+bad "pgfleet computer add: --host: host \"127.0.0.1;id\" is neither a host name (RFC 1123: letters, digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address" computer add web-03 --host '127.0.0.1;id'
+bad "pgfleet computer add: --host: host \"\$(id)\" is neither a host name (RFC 1123: letters, digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address" computer add web-03 --host '$(id)'
 bad 'pgfleet computer add: --port needs a value' computer add web-03 --host h --port
 bad 'pgfleet computer add: --frobnicate: unknown option' computer add web-03 --frobnicate
 bad 'pgfleet computer list: --force: not an option of this command' computer list --force
@@ -121,3 +123,13 @@ assert_eq "$(sql "select count(*) from pgfleet.job where name = 'ignored'")" 0 "
 "$P" computer import "$TESTDIR/inv.yaml" > "$TESTDIR/out" 2> /dev/null
 assert_eq "$(tail -n 1 "$TESTDIR/out")" "$TESTDIR/inv.yaml: nothing changed" "import twice"
 ok "computer import applies computers and groups only, twice changes nothing"
+
+cat > "$TESTDIR/bad-inv.yaml" <<'YAML'
+computers:
+  - {name: lab-02, host: "127.0.0.1;id", attrs: {dept: "ops\nid"}}
+YAML
+before=$(dump)
+bad "$TESTDIR/bad-inv.yaml:2:26: host \"127.0.0.1;id\" is neither a host name (RFC 1123: letters, digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address" computer import "$TESTDIR/bad-inv.yaml"
+grep -qxF "$TESTDIR/bad-inv.yaml:2:56: attrs: dept \"ops\\nid\" holds a control character (\\n)" "$TESTDIR/bad.err" || fail "dept refusal: $(cat "$TESTDIR/bad.err")"
+assert_eq "$(dump)" "$before" "a refused import writes nothing"
+ok "computer import refuses a host off its grammar and a dept with a new line, at file:line:col"

@@ -68,6 +68,26 @@ refused computer_name_wire "insert into pgfleet.computer (name, host) values (E'
 assert_eq "$(sql "select code || ' ' || name from pgfleet.status_code where code = -16")" "-16 MESSAGE_NOT_BUILT" "status code -16"
 ok "CHECK constraints refuse control characters and over-long run_as, interpreter, os_required, boot_env, host, os"
 
+# 0009: inventory values that feed tokens, by their grammar
+ins="insert into pgfleet.computer (name, host, ip, mac, domain, email, dept) values ('web-09'"
+refused computer_inv_host "$ins, '127.0.0.1;id', null, null, null, null, null)"
+refused computer_inv_host "$ins, 'web_09', null, null, null, null, null)"
+refused computer_inv_host "$ins, '10.0.0.0/8', null, null, null, null, null)"
+refused computer_inv_ip "$ins, 'h', '10.0.0.1;id', null, null, null, null)"
+refused computer_inv_ip "$ins, 'h', 'web-09', null, null, null, null)"
+refused computer_inv_mac "$ins, 'h', null, '52:54:00:12:34:5g', null, null, null)"
+refused computer_inv_domain "$ins, 'h', null, null, 'corp example', null, null)"
+refused computer_inv_email "$ins, 'h', null, null, null, 'ann@x;id', null)"
+refused computer_inv_text "$ins, 'h', null, null, null, null, E'ops\\nid')"
+refused computer_inv_text "$ins, 'h', null, null, null, null, repeat('d', 257))"
+sql "$ins, 'web-09.corp.example', 'fe80::1', '52-54-00-AB-cd-EF', '_msdcs.corp', 'o''brien+x@corp.example', 'Ops \$(id) ''x''')"
+sql "insert into pgfleet.computer (name, host, ip) values ('web-10', '2001:db8::7', '10.0.0.10')"
+assert_eq "$(sql "select dept from pgfleet.computer where name = 'web-09'")" "Ops \$(id) 'x'" "free-text dept kept as written"
+ok "CHECK constraints hold host, ip, mac, domain and email to their grammar and free text to printable 256 bytes"
+refused task_seq_limit "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 1000, 'x' from pgfleet.job"
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 999, 'x' from pgfleet.job"
+ok "a job holds at most 1000 tasks (seq 0-999)"
+
 # rows due 5 and 6 months ahead land in the default partition until their months exist
 sql "insert into pgfleet.status_log (event_id, status_code, at) values
 	(1, 0, now() + interval '5 months'), (2, 1, now() + interval '5 months'), (3, 2, now() + interval '6 months')"

@@ -68,13 +68,14 @@ ok "pgfleet_report cannot read any other base table or partition, nor write, cre
 sql "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'report_alice') THEN
 	CREATE ROLE report_alice LOGIN PASSWORD 'alice-pw'; END IF; END \$\$"
 sql "GRANT pgfleet_report TO report_alice"
-conn="host=$PGHOST port=${PGPORT:-5432} dbname=$PGDATABASE user=report_alice password=alice-pw"
-"$P" -d "$conn" report summary --format csv > "$TESTDIR/alice.csv" || fail "report as report_alice"
+# (no password in -d: pgfleet refuses one on its command line; PGPASSWORD gives it)
+conn="host=$PGHOST port=${PGPORT:-5432} dbname=$PGDATABASE user=report_alice"
+PGPASSWORD=alice-pw "$P" -d "$conn" report summary --format csv > "$TESTDIR/alice.csv" || fail "report as report_alice"
 assert_eq "$(tail -n +2 "$TESTDIR/alice.csv" | wc -l | tr -d ' ')" 2 "report_alice sees the summary"
-"$P" -d "$conn" report failures --job patch/clean-tmp > /dev/null || fail "name check as report_alice"
+PGPASSWORD=alice-pw "$P" -d "$conn" report failures --job patch/clean-tmp > /dev/null || fail "name check as report_alice"
 rc=0; PGPASSWORD=alice-pw psql -X -qAt -d "$conn" -c "select count(*) from pgfleet.event" > "$TESTDIR/err" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -q "permission denied" "$TESTDIR/err" || fail "report_alice reads pgfleet.event: $(cat "$TESTDIR/err")"
-rc=0; "$P" -d "$conn" maintain > /dev/null 2> "$TESTDIR/err" || rc=$?
+rc=0; PGPASSWORD=alice-pw "$P" -d "$conn" maintain > /dev/null 2> "$TESTDIR/err" || rc=$?
 assert_eq "$rc" 1 "maintain as report_alice fails"
 grep -q "permission denied" "$TESTDIR/err" || fail "maintain as report_alice: $(cat "$TESTDIR/err")"
 sql "REVOKE pgfleet_report FROM report_alice"

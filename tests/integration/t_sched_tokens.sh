@@ -43,3 +43,24 @@ assert_eq "$(sql "select state || ' ' || status_code from pgfleet.event where sc
 grep -q 'secrets' "$TESTDIR/sched-a.log" || fail "the refusal is not logged"
 assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code in (2500, 2501)")" 0 "nothing sent to the agent"
 ok "a table off the allow-list fails the task with RENDER_FAILED before anything is sent"
+
+# Inventory values are data, never shell: a dept of $(touch FILE) prints as text
+# unquoted, inside "...", inside '...' and in a here-document, and FILE is never made;
+# %DEPT:raw% is the opt-out (here inside a comment, where it is harmless).
+inj="\$(touch $TESTDIR/INJECTED)\`touch $TESTDIR/INJECTED\`"
+echo "update pgfleet.computer set dept = :'d' where name = 'agent-1'" |
+	psql -X -q -v ON_ERROR_STOP=1 -v d="$inj" >/dev/null || fail "set dept"
+job_add inject 'echo "dq=%DEPT%"
+echo uq=%DEPT%
+echo '"'sq=%DEPT%'"'
+cat <<HD
+hd=%DEPT%
+HD
+# raw: %DEPT:raw%'
+sid=$(schedule_add inject '{"computers": ["agent-1"]}')
+wait_schedule "$sid" 30
+assert_eq "$(sql "select state || ' ' || status_code from pgfleet.event where schedule_id = $sid")" "done 0" "event of the injection job"
+want=$(printf 'dq=%s\nuq=%s\nsq=%s\nhd=%s' "$inj" "$inj" "$inj" "$inj")
+assert_eq "$(sql "select output from pgfleet.status_log where schedule_id = $sid and status_code = 0")" "$want" "dept printed as text"
+[ ! -e "$TESTDIR/INJECTED" ] || fail "a dept value ran as shell: $TESTDIR/INJECTED exists"
+ok "a dept of \$(touch FILE) and \`touch FILE\` renders as text in every quoting context; FILE never created"

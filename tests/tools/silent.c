@@ -1,16 +1,18 @@
 /*
  * A peer that accepts TCP connections on 127.0.0.1 and then says nothing,
  * holding them open: a hung agent for the scheduler's handshake and idle
- * timeouts. Prints its port, serves until killed.
+ * timeouts. Prints its port, serves until killed. With a FILE argument it appends
+ * one line to FILE per connection accepted (a test can prove nobody connected).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -23,7 +25,17 @@ main(void)
 	}
 	printf("%u\n", ntohs(sin.sin_port));
 	fflush(stdout);
-	for (;;)
-		if (accept(fd, NULL, NULL) == -1)
+	for (;;) {
+		if (accept(fd, NULL, NULL) == -1) {
 			perror("silent: accept");
+			continue;
+		}
+		if (argc > 1) {
+			int log = open(argv[1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+			if (log == -1 || write(log, "accepted\n", 9) != 9)
+				perror(argv[1]);
+			if (log != -1)
+				close(log);
+		}
+	}
 }

@@ -368,8 +368,8 @@ START_TEST(test_batch_refuses_bad_computer_values)
 		      "b.yaml:2:12: computer name \"web 01\": use 1 to 253 letters, digits, '.', '_' "
 		      "or '-', starting with a letter or digit\n"
 		      "b.yaml:3:21: port: 70000 is out of range 1..65535\n"
-		      "b.yaml:3:32: ip: \"10.0.0.300\" is not an IPv4 or IPv6 address\n"
-		      "b.yaml:3:49: mac: \"52:54:00\" is not a MAC address (example: 52:54:00:12:34:56)\n"
+		      "b.yaml:3:32: ip \"10.0.0.300\" is not an IPv4 or IPv6 address\n"
+		      "b.yaml:3:49: mac \"52:54:00\" is not a MAC address (example: 52:54:00:12:34:56)\n"
 		      "b.yaml:3:68: enabled: \"maybe\" is not true or false\n"
 		      "b.yaml:4:21: port: \"x\" is not an integer\n"
 		      "b.yaml:4:36: labels: expected a string, found a list\n"
@@ -757,6 +757,184 @@ START_TEST(test_batch_refuses_alias_bomb_quickly)
 }
 END_TEST
 
+START_TEST(test_batch_refuses_inventory_values_off_their_grammar)
+{
+	expect_errors("computers:\n"
+		      "  - {name: a, host: \"127.0.0.1;id\"}\n"
+		      "  - {name: b, host: \"$(id).example\", ip: \"10.0.0.1;id\", mac: \"52:54:00:12:34:5g\"}\n"
+		      "  - {name: c_1}\n"
+		      "  - name: d\n"
+		      "    attrs: {dept: \"ops\\nid\", email: \"ann@x;id\", domain: \"corp example\",\n"
+		      "            contact: \"Ann $(id)\", serial: \"SN-1\", note: \"free\\ttext\"}\n",
+		      "b.yaml:2:21: host \"127.0.0.1;id\" is neither a host name (RFC 1123: letters, "
+		      "digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address\n"
+		      "b.yaml:3:21: host \"$(id).example\" is neither a host name (RFC 1123: letters, "
+		      "digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address\n"
+		      "b.yaml:3:42: ip \"10.0.0.1;id\" is not an IPv4 or IPv6 address\n"
+		      "b.yaml:3:62: mac \"52:54:00:12:34:5g\" is not a MAC address (example: "
+		      "52:54:00:12:34:56)\n"
+		      "b.yaml:4:12: computer \"c_1\": host is missing and the name is no host name "
+		      "(RFC 1123: letters, digits and '-'); give host:\n"
+		      "b.yaml:6:19: attrs: dept \"ops\\nid\" holds a control character (\\n)\n"
+		      "b.yaml:6:37: attrs: email \"ann@x;id\" is not an e-mail address (example: "
+		      "ann@corp.example)\n"
+		      "b.yaml:6:57: attrs: domain \"corp example\" is not a DNS name (letters, digits, "
+		      "'-' and '_' in dot-separated labels of 1 to 63)\n");
+	/* free text with shell characters is data (the renderer quotes it); addresses of both kinds */
+	struct batch *b = load_ok("ok.yaml", "computers:\n"
+		      "  - {name: a, host: web-01.corp.example, ip: \"fe80::1\", mac: 52-54-00-AB-cd-EF,\n"
+		      "     attrs: {dept: \"Ops $(id) 'x'\", email: \"o'brien+x@corp.example\", domain: _msdcs.corp}}\n"
+		      "  - {name: b, host: \"2001:db8::7\"}\n"
+		      "  - {name: c.example}\n");
+	ck_assert_str_eq(b->computers[0].mac, "52:54:00:ab:cd:ef");
+	ck_assert_str_eq(batch_attr(&b->computers[0], "dept"), "Ops $(id) 'x'");
+	ck_assert_str_eq(b->computers[2].host, "c.example");
+	batch_free(b);
+}
+END_TEST
+
+/* A growing text buffer for generated batches. */
+struct gen {
+	char *p;
+	size_t len;
+	FILE *fp;
+};
+
+static void
+gen_open(struct gen *g)
+{
+	g->p = NULL;
+	g->len = 0;
+	g->fp = open_memstream(&g->p, &g->len);
+	ck_assert_ptr_nonnull(g->fp);
+}
+
+static char *
+gen_close(struct gen *g)
+{
+	fclose(g->fp);
+	return g->p;
+}
+
+/* Load text; expect failure with exactly the one error line want. */
+static void
+expect_one_error(const char *text, const char *want)
+{
+	expect_errors(text, want);
+}
+
+START_TEST(test_batch_refuses_more_tasks_than_the_limit)
+{
+	struct gen g;
+	/* 1000 tasks load; the 1001st is refused where it is written */
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n  - name: many\n    tasks:\n");
+	for (int i = 0; i < BATCH_MAX_TASKS; i++)
+		fprintf(g.fp, "      - {script: \"echo %d\"}\n", i);
+	char *text = gen_close(&g);
+	struct batch *b = load_ok("ok.yaml", text);
+	ck_assert_uint_eq(b->jobs[0].ntasks, BATCH_MAX_TASKS);
+	batch_free(b);
+	gen_open(&g);
+	fprintf(g.fp, "%s      - {script: \"echo last\"}\n", text);
+	free(text);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:1004:9: tasks: more than 1000 tasks in one job (the limit; "
+	    "split the job)\n");
+	free(text);
+	/* 10,000 tasks in one batch, all jobs together */
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n");
+	for (int j = 0; j < 11; j++) {
+		fprintf(g.fp, "  - name: j%d\n    tasks:\n", j);
+		for (int i = 0; i < BATCH_MAX_TASKS; i++)
+			fprintf(g.fp, "      - {script: x}\n");
+	}
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:10024:7: tasks: more than 10000 tasks in one batch (the "
+	    "limit; split the batch)\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_batch_refuses_more_jobs_computers_groups_and_values_than_the_limits)
+{
+	struct gen g;
+	char *text;
+
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n");
+	for (int j = 0; j <= BATCH_MAX_JOBS; j++)
+		fprintf(g.fp, "  - {name: j%d, tasks: [{script: x}]}\n", j);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:1002:5: jobs: more than 1000 in one batch (the limit; split "
+	    "the batch)\n");
+	free(text);
+	gen_open(&g);
+	fprintf(g.fp, "computers:\n");
+	for (int c = 0; c <= BATCH_MAX_COMPUTERS; c++)
+		fprintf(g.fp, "  - {name: c%d}\n", c);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:10002:5: computers: more than 10000 in one batch (the limit; "
+	    "split the batch)\n");
+	free(text);
+	gen_open(&g);
+	fprintf(g.fp, "groups:\n");
+	for (int c = 0; c <= BATCH_MAX_GROUPS; c++)
+		fprintf(g.fp, "  - g%d\n", c);
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:10002:5: groups: more than 10000 in one batch (the limit; "
+	    "split the batch)\n");
+	free(text);
+	/* half a million values in one list: refused where the limit is passed */
+	gen_open(&g);
+	fprintf(g.fp, "groups: [");
+	for (int c = 0; c < BATCH_MAX_NODES; c++)
+		fprintf(g.fp, "a,");
+	text = gen_close(&g);
+	expect_one_error(text, "b.yaml:1:1000004: more than 500000 YAML values in one batch (the "
+	    "limit; split the batch)\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_batch_refuses_a_job_whose_scripts_pass_16_mib)
+{
+	size_t n = 1024 * 1024;
+	char *s = malloc(n + 1);
+	memset(s, 'x', n);
+	s[n] = '\0';
+	wfile("one-mib.sh", s);
+	free(s);
+	struct gen g;
+	gen_open(&g);
+	fprintf(g.fp, "jobs:\n  - name: big\n    tasks:\n");
+	for (int i = 0; i < 17; i++)
+		fprintf(g.fp, "      - {script_file: one-mib.sh}\n");
+	char *text = gen_close(&g);
+	expect_one_error(text, "b.yaml:20:9: tasks: the scripts of this job pass 16 MiB together "
+	    "(the limit; split the job)\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_batch_refuses_yaml_tags)
+{
+	expect_errors("groups:\n"
+		      "  - !!binary aGVsbG8=\n"
+		      "  - !!python/object:os.system {name: x}\n"
+		      "  - !local web\n"
+		      "  - !!str db\n"
+		      "jobs: !!seq []\n",
+		      "b.yaml:2:5: yaml tag !!binary refused (tags are not allowed in a job batch)\n"
+		      "b.yaml:3:5: yaml tag !!python/object:os.system refused (tags are not allowed in "
+		      "a job batch)\n"
+		      "b.yaml:4:5: yaml tag !local refused (tags are not allowed in a job batch)\n"
+		      "b.yaml:5:5: yaml tag !!str refused (tags are not allowed in a job batch)\n"
+		      "b.yaml:6:7: yaml tag !!seq refused (tags are not allowed in a job batch)\n");
+}
+END_TEST
+
 START_TEST(test_batch_refuses_file_over_4_mib)
 {
 	size_t n = BATCH_MAX_FILE + 1;
@@ -771,7 +949,7 @@ START_TEST(test_batch_refuses_file_over_4_mib)
 	snprintf(path, sizeof(path), "%s/big.yaml", dir);
 	ck_assert_int_eq(batch_load(path, &b, &e), -1);
 	char *got = errors_text(&e);
-	ck_assert_str_eq(got, "big.yaml:1:1: the file is larger than 4 MiB (split the batch)\n");
+	ck_assert_str_eq(got, "big.yaml: the file is larger than 4 MiB (the limit; split the batch)\n");
 	free(got);
 	batch_errors_free(&e);
 }
@@ -1147,6 +1325,11 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_refuses_invalid_utf8);
 	tcase_add_test(tc, test_batch_refuses_aliases);
 	tcase_add_test(tc, test_batch_refuses_alias_bomb_quickly);
+	tcase_add_test(tc, test_batch_refuses_inventory_values_off_their_grammar);
+	tcase_add_test(tc, test_batch_refuses_more_tasks_than_the_limit);
+	tcase_add_test(tc, test_batch_refuses_more_jobs_computers_groups_and_values_than_the_limits);
+	tcase_add_test(tc, test_batch_refuses_a_job_whose_scripts_pass_16_mib);
+	tcase_add_test(tc, test_batch_refuses_yaml_tags);
 	tcase_add_test(tc, test_batch_refuses_file_over_4_mib);
 	tcase_add_test(tc, test_batch_refuses_unreadable_empty_and_odd_files);
 	tcase_add_test(tc, test_batch_refuses_deep_nesting);

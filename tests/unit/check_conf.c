@@ -463,6 +463,21 @@ START_TEST(test_conf_refuses_aliases_and_anchors)
 }
 END_TEST
 
+START_TEST(test_conf_refuses_yaml_tags)
+{
+	agent_fails("computer: !!binary d2ViLTAx\n" TLS "boot_env: !!python/object:os.system x\n"
+	    "run_as: !local {allow_root: true}\nos: !!str Linux\n");
+	ck_assert_uint_eq(errs.n, 4);
+	ck_assert_str_eq(errs.msg[0],
+	    expect("@/agent.yaml:1:11: computer: YAML tag !!binary is not allowed"));
+	ck_assert_str_eq(errs.msg[1],
+	    expect("@/agent.yaml:3:11: boot_env: YAML tag !!python/object:os.system is not allowed"));
+	ck_assert_str_eq(errs.msg[2],
+	    expect("@/agent.yaml:4:9: run_as: YAML tag !local is not allowed"));
+	ck_assert_str_eq(errs.msg[3], expect("@/agent.yaml:5:5: os: YAML tag !!str is not allowed"));
+}
+END_TEST
+
 START_TEST(test_conf_refuses_alias_bomb)
 {
 	agent_fails("computer: w\n" TLS "a: &a [x, x, x, x, x, x, x, x, x]\n"
@@ -884,6 +899,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_conf_refuses_bad_bool);
 	tcase_add_test(tc, test_conf_refuses_aliases_and_anchors);
 	tcase_add_test(tc, test_conf_refuses_alias_bomb);
+	tcase_add_test(tc, test_conf_refuses_yaml_tags);
 	tcase_add_test(tc, test_conf_refuses_oversize_file);
 	tcase_add_test(tc, test_conf_reads_config_from_a_pipe);
 	tcase_add_test(tc, test_conf_reports_syntax_error);

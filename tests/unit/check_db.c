@@ -13,6 +13,22 @@ START_TEST(test_db_open_refuses_malformed_conninfo)
 }
 END_TEST
 
+START_TEST(test_db_conninfo_has_password_in_every_form)
+{
+	ck_assert_int_eq(db_conninfo_has_password("host=db1 dbname=pgfleet password=s3cret"), 1);
+	ck_assert_int_eq(db_conninfo_has_password("password='a b' host=db1"), 1);
+	ck_assert_int_eq(db_conninfo_has_password("host=db1 password="), 1);
+	ck_assert_int_eq(db_conninfo_has_password("postgresql://ann:s3cret@db1/pgfleet"), 1);
+	ck_assert_int_eq(db_conninfo_has_password("postgres://db1/pgfleet?password=s3cret"), 1);
+	ck_assert_int_eq(db_conninfo_has_password("host=db1 dbname=pgfleet user=ann"), 0);
+	ck_assert_int_eq(db_conninfo_has_password("postgresql://ann@db1/pgfleet"), 0);
+	ck_assert_int_eq(db_conninfo_has_password("host=db1 dbname=passwords passfile=/x"), 0);
+	ck_assert_int_eq(db_conninfo_has_password("pgfleet"), 0);
+	ck_assert_int_eq(db_conninfo_has_password(""), 0);
+	ck_assert_int_eq(db_conninfo_has_password(NULL), 0);
+}
+END_TEST
+
 START_TEST(test_db_open_reports_unreachable_socket_on_one_line)
 {
 	ck_assert_ptr_null(db_open("host=/nonexistent-pgfleet-dir port=1 connect_timeout=2", err,
@@ -83,6 +99,7 @@ db_suite(void)
 	TCase *tc = tcase_create("offline");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_db_open_refuses_malformed_conninfo);
+	tcase_add_test(tc, test_db_conninfo_has_password_in_every_form);
 	tcase_add_test(tc, test_db_open_reports_unreachable_socket_on_one_line);
 	tcase_add_test(tc, test_db_open_cuts_long_message_to_the_buffer);
 	tcase_add_test(tc, test_db_check_channel_accepts_lower_snake);

@@ -115,6 +115,68 @@ START_TEST(test_field_show_escapes_and_cuts)
 }
 END_TEST
 
+START_TEST(test_field_checks_inventory_grammar)
+{
+	const char *hosts_ok[] = { "web-01", "web-01.corp.example", "WEB01.Corp.", "10.0.0.11",
+		"1host", "::1", "2001:db8::7", "a", "xn--bcher-kva.example" };
+	const char *hosts_bad[] = { "127.0.0.1;id", "$(id)", "web_01", "-web", "web-", "a..b",
+		".a", "a b", "web-01.-x", "10.0.0.1/8", "[::1]", "a`id`" };
+	for (size_t i = 0; i < sizeof(hosts_ok) / sizeof(hosts_ok[0]); i++)
+		ck_assert_msg(field_check(FIELD_HOST, hosts_ok[i], err, sizeof(err)) == 0, "%s: %s",
+		    hosts_ok[i], err);
+	for (size_t i = 0; i < sizeof(hosts_bad) / sizeof(hosts_bad[0]); i++)
+		ck_assert_msg(field_check(FIELD_HOST, hosts_bad[i], err, sizeof(err)) == -1, "%s",
+		    hosts_bad[i]);
+	ck_assert_int_eq(field_check(FIELD_HOST, "127.0.0.1;id", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "host \"127.0.0.1;id\" is neither a host name (RFC 1123: letters, "
+	    "digits and '-' in dot-separated labels of 1 to 63) nor an IPv4 or IPv6 address");
+	char label[80];
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	ck_assert_int_eq(field_check(FIELD_HOST, label, err, sizeof(err)), -1);
+	label[63] = '\0';
+	ck_assert_int_eq(field_check(FIELD_HOST, label, err, sizeof(err)), 0);
+	ck_assert(field_hostname_ok("web-01"));
+	ck_assert(!field_hostname_ok("10.0.0.1;id"));
+	ck_assert(!field_hostname_ok(NULL));
+
+	ck_assert_int_eq(field_check(FIELD_IP, "10.0.0.11", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_IP, "fe80::1", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_IP, "web-01", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "ip \"web-01\" is not an IPv4 or IPv6 address");
+	ck_assert_int_eq(field_check(FIELD_IP, "10.0.0.256", err, sizeof(err)), -1);
+
+	ck_assert_int_eq(field_check(FIELD_MAC, "52:54:00:AB:cd:ef", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_MAC, "52-54-00-ab-cd-ef", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_MAC, "52:54-00:ab:cd:ef", err, sizeof(err)), -1);
+	ck_assert_int_eq(field_check(FIELD_MAC, "52:54:00:ab:cd:e;", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "mac \"52:54:00:ab:cd:e;\" is not a MAC address (example: "
+	    "52:54:00:12:34:56)");
+
+	ck_assert_int_eq(field_check(FIELD_DOMAIN, "corp.example", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_DOMAIN, "_msdcs.corp", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_DOMAIN, "corp;id", err, sizeof(err)), -1);
+	ck_assert_int_eq(field_check(FIELD_EMAIL, "ann@corp.example", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check(FIELD_EMAIL, "o'brien+x@corp.example", err, sizeof(err)), 0);
+	const char *mails_bad[] = { "ann", "@corp.example", "ann@", "ann@corp", "a b@corp.example",
+		".a@corp.example", "a..b@corp.example", "ann@corp.example;id", "a\"b@corp.example",
+		"a(b)@corp.example" };
+	for (size_t i = 0; i < sizeof(mails_bad) / sizeof(mails_bad[0]); i++)
+		ck_assert_msg(field_check(FIELD_EMAIL, mails_bad[i], err, sizeof(err)) == -1, "%s",
+		    mails_bad[i]);
+
+	/* free text: any printable value, no control character, at most 256 bytes */
+	ck_assert_int_eq(field_check_as(FIELD_TEXT, "dept", "Ops $(id) 'x' `y`", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_check_as(FIELD_TEXT, "dept", "a\nb", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "dept \"a\\nb\" holds a control character (\\n)");
+	char text[300];
+	memset(text, 'x', 257);
+	text[257] = '\0';
+	ck_assert_int_eq(field_check_as(FIELD_TEXT, "contact", text, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "is 257 bytes long, more than 256"));
+}
+END_TEST
+
 Suite *
 field_suite(void)
 {
@@ -125,6 +187,7 @@ field_suite(void)
 	tcase_add_test(tc, test_field_empty_only_where_it_means_none);
 	tcase_add_test(tc, test_field_interpreter_splits_on_spaces_without_a_shell);
 	tcase_add_test(tc, test_field_show_escapes_and_cuts);
+	tcase_add_test(tc, test_field_checks_inventory_grammar);
 	suite_add_tcase(s, tc);
 	return s;
 }

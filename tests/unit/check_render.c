@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "worker/render.h"
 
@@ -138,18 +140,21 @@ START_TEST(test_render_replaces_every_builtin_token)
 	memset(&v, 0, sizeof(v));
 	for (size_t i = 0; i < n; i++)
 		*cases[i].field = cases[i].value;
+	/* inside double quotes, values without \\ " $ ` come out as they are */
 	for (size_t i = 0; i < n; i++) {
-		snprintf(line, sizeof(line), "<%s>", cases[i].token);
-		snprintf(want, sizeof(want), "<%s>", cases[i].value);
+		snprintf(line, sizeof(line), "\"<%s>\"", cases[i].token);
+		snprintf(want, sizeof(want), "\"<%s>\"", cases[i].value);
 		expect(line, &v, NULL, NULL, want);
 	}
-	/* All in one script, each on its own line. */
+	/* All in one script, each on its own line, unquoted: a word, quoted when needed. */
 	want[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
+		int quote = strchr(cases[i].value, ' ') != NULL || strchr(cases[i].value, '=') != NULL;
 		strcat(in, cases[i].token);
 		strcat(in, "\n");
+		strcat(want, quote ? "'" : "");
 		strcat(want, cases[i].value);
-		strcat(want, "\n");
+		strcat(want, quote ? "'\n" : "\n");
 	}
 	ck_assert_int_eq(run(in, &v, NULL, NULL, 0, &o, &rep), 0);
 	ck_assert_str_eq(o, want);
@@ -192,7 +197,8 @@ START_TEST(test_render_missing_value_becomes_empty_and_is_reported)
 
 	ck_assert_int_eq(run("a%MAC%b%COMPNAME%c%MAC%d%OS%e%ASSETTAG%", &v, NULL, NULL, 0, &o,
 	    &rep), 0);
-	ck_assert_str_eq(o, "abweb-01cde");
+	/* unquoted, a missing or empty value is an empty word: '' */
+	ck_assert_str_eq(o, "a''bweb-01c''d''e''");
 	ck_assert_uint_eq(rep.replaced, 5);
 	/* An empty value is a value; each missing name listed once. */
 	ck_assert_uint_eq(rep.nmissing, 2);
@@ -205,8 +211,8 @@ START_TEST(test_render_missing_value_becomes_empty_and_is_reported)
 	render_report_free(NULL);
 
 	/* No vars at all: every built-in is missing. */
-	ck_assert_int_eq(run("[%ID%]", NULL, NULL, NULL, 0, &o, &rep), 0);
-	ck_assert_str_eq(o, "[]");
+	ck_assert_int_eq(run("\"[%ID%]\"", NULL, NULL, NULL, 0, &o, &rep), 0);
+	ck_assert_str_eq(o, "\"[]\"");
 	ck_assert_uint_eq(rep.nmissing, 1);
 	ck_assert_str_eq(rep.missing[0], "%ID%");
 	free(o);
@@ -283,7 +289,7 @@ START_TEST(test_render_custom_token_without_row_is_empty_and_reported)
 
 	ck_assert_int_eq(run("[%#!computer@serial%][%#^!computer@name%]", NULL, &policy, &f, 0,
 	    &o, &rep), 0);
-	ck_assert_str_eq(o, "[][]");
+	ck_assert_str_eq(o, "['']['']");
 	ck_assert_uint_eq(rep.replaced, 2);
 	ck_assert_uint_eq(rep.nmissing, 2);
 	ck_assert_str_eq(rep.missing[0], "%#!computer@serial%");
@@ -417,8 +423,10 @@ START_TEST(test_render_does_not_expand_values_again)
 	struct fake f = { .value = "%COMPNAME% %#*\"x\"%" };
 
 	expect("%COMPNAME% %NAME% %OS% %#!computer@name%", &v, &policy, &f,
-	    "%NAME% n %#!computer@name% %COMPNAME% %#*\"x\"%");
+	    "'%NAME%' n '%#!computer@name%' '%COMPNAME% %#*\"x\"%'");
 	ck_assert_int_eq(f.calls, 1);
+	expect("%COMPNAME:raw% %NAME:raw% %OS:raw% %#!computer@name:raw%", &v, &policy, &f,
+	    "%NAME% n %#!computer@name% %COMPNAME% %#*\"x\"%");
 }
 END_TEST
 
@@ -557,6 +565,247 @@ START_TEST(test_render_refuses_custom_token_without_lookup)
 }
 END_TEST
 
+/* ---- quoting for the shell ------------------------------------------------------------ */
+
+/* Render s for the shell with %DEPT% = dept and %ID% = 5000011; expect want. */
+static void
+expect_dept(const char *s, const char *dept, const char *want)
+{
+	struct render_vars v = { .dept = dept, .id = "5000011" };
+	expect(s, &v, NULL, NULL, want);
+}
+
+/* Render s with %DEPT% = dept (interpreter interp), expecting the refusal want. */
+static void
+refuse_dept(const char *s, const char *interp, const char *dept, const char *want)
+{
+	struct render_vars v = { .dept = dept, .id = "5000011", .interpreter = interp };
+	char *o = NULL;
+	ck_assert_msg(run(s, &v, NULL, NULL, 0, &o, NULL) == -1, "render \"%s\" succeeded: %s", s, o);
+	ck_assert_str_eq(err, want);
+}
+
+START_TEST(test_render_quotes_values_by_their_shell_context)
+{
+	/* the issue's case: a dept of $(id > file) under echo "%DEPT%" must stay text */
+	expect_dept("echo \"%DEPT%\"", "$(id > file)", "echo \"\\$(id > file)\"");
+	expect_dept("echo %DEPT%", "$(id > file)", "echo '$(id > file)'");
+	expect_dept("echo '%DEPT%'", "$(id > file)", "echo '$(id > file)'");
+	/* backquotes, double quotes and backslashes inside "..." */
+	expect_dept("echo \"%DEPT%\"", "`id`", "echo \"\\`id\\`\"");
+	expect_dept("echo %DEPT%", "`id`", "echo '`id`'");
+	expect_dept("echo \"%DEPT%\"", "a\\\"b", "echo \"a\\\\\\\"b\"");
+	/* single quotes: ' becomes '\'' unquoted and inside '...'; inside "..." it is text */
+	expect_dept("echo %DEPT%", "it's", "echo 'it'\\''s'");
+	expect_dept("echo 'x%DEPT%y'", "'; id; '", "echo 'x'\\''; id; '\\''y'");
+	expect_dept("echo \"%DEPT%\"", "it's", "echo \"it's\"");
+	/* new lines are text inside quotes */
+	expect_dept("echo %DEPT%", "a\nid", "echo 'a\nid'");
+	expect_dept("echo \"%DEPT%\"", "a\nid", "echo \"a\nid\"");
+	/* a plain word needs no quotes; an empty value is an empty word */
+	expect_dept("echo %DEPT% %ID%", "web-01.corp:8080/x@y+z_", "echo web-01.corp:8080/x@y+z_ 5000011");
+	expect_dept("set -- %DEPT% x", "", "set -- '' x");
+	expect_dept("x=%DEPT% cmd", "LD_PRELOAD=/tmp/x.so", "x='LD_PRELOAD=/tmp/x.so' cmd");
+	/* $(...) inside "..." holds unquoted words again, then "..." resumes */
+	expect_dept("echo \"$(echo %DEPT%) %DEPT%\"", "$(id)", "echo \"$(echo '$(id)') \\$(id)\"");
+	expect_dept("echo \"$(echo \"%DEPT%\")\"", "$(id)", "echo \"$(echo \"\\$(id)\")\"");
+	/* escaped quotes do not open or close anything */
+	expect_dept("echo \\\" %DEPT% \\'", "a b", "echo \\\" 'a b' \\'");
+	expect_dept("echo \"\\\" %DEPT%\"", "$x", "echo \"\\\" \\$x\"");
+	/* comments: the rest of the line is text; a # inside a word is no comment */
+	expect_dept("# dept %DEPT%\necho %DEPT%", "a;b", "# dept a;b\necho 'a;b'");
+	expect_dept("echo a#%DEPT%", "a;b", "echo a#'a;b'");
+	/* here-documents: $ ` \ escaped; a quoted one is literal; <<- strips tabs */
+	expect_dept("cat <<EOF\n%DEPT%\nEOF\necho %DEPT%", "$(id)`id`\\",
+	    "cat <<EOF\n\\$(id)\\`id\\`\\\\\nEOF\necho '$(id)`id`\\'");
+	expect_dept("cat <<'EOF'\n%DEPT%\nEOF\necho %DEPT%", "$(id)", "cat <<'EOF'\n$(id)\nEOF\necho '$(id)'");
+	expect_dept("cat <<-\"EOF\" ; echo %DEPT%\n\t%DEPT%\n\tEOF\n%DEPT%", "a b",
+	    "cat <<-\"EOF\" ; echo 'a b'\n\ta b\n\tEOF\n'a b'");
+	expect_dept("cat <<<%DEPT%", "a b", "cat <<<'a b'");
+	/* arithmetic takes integers */
+	expect_dept("echo $((%ID% + 1)); ((%ID% > 0))", "x", "echo $((5000011 + 1)); ((5000011 > 0))");
+	/* the :raw form is the value as it is, anywhere */
+	expect_dept("echo \"%DEPT:raw%\" %DEPT:raw%", "$HOME 'x'", "echo \"$HOME 'x'\" $HOME 'x'");
+}
+END_TEST
+
+START_TEST(test_render_refuses_values_it_cannot_quote)
+{
+	const char *plain = "only letters, digits, space and _ . , : / @ + - pass there (the :raw "
+	    "form of the token inserts any value as it is, for values you trust)";
+	char want[512];
+
+	/* ${...}, `...` and $'...' take plain values only */
+	snprintf(want, sizeof(want), "line 1: token %%DEPT%%: value \"$(id)\" cannot be quoted "
+	    "inside ${...}, `...` or $'...': %s", plain);
+	refuse_dept("echo \"${X:-%DEPT%}\"", NULL, "$(id)", want);
+	refuse_dept("echo `echo %DEPT%`", NULL, "$(id)", want);
+	refuse_dept("echo $'%DEPT%'", NULL, "$(id)", want);
+	refuse_dept("echo \"`echo \"%DEPT%\"`\"", NULL, "$(id)", want);
+	expect_dept("echo \"${X:-%DEPT%}\" `echo %DEPT%` $'%DEPT%'", "Ops, Team 2",
+	    "echo \"${X:-Ops, Team 2}\" `echo Ops, Team 2` $'Ops, Team 2'");
+	/* an interpreter that is no POSIX shell: plain values, or :raw */
+	snprintf(want, sizeof(want), "line 1: token %%DEPT%%: value \"a'b\" cannot be quoted for "
+	    "interpreter \"/usr/bin/env python3\", which is no POSIX shell: %s", plain);
+	refuse_dept("print('%DEPT%')", "/usr/bin/env python3", "a'b", want);
+	struct render_vars py = { .dept = "Ops, Team 2", .interpreter = "/usr/bin/python3" };
+	expect("print('%DEPT%')", &py, NULL, NULL, "print('Ops, Team 2')");
+	py.dept = "a'b";
+	expect("print(\"%DEPT:raw%\")", &py, NULL, NULL, "print(\"a'b\")");
+	/* a token after an escaping backslash, as a here-document word, in arithmetic */
+	refuse_dept("echo \\%DEPT%", NULL, "x", "line 1: token %DEPT%: a token cannot follow a "
+	    "backslash, which would quote the first character of its value");
+	refuse_dept("echo \"\\%DEPT%\"", NULL, "x", "line 1: token %DEPT%: a token cannot follow a "
+	    "backslash, which would quote the first character of its value");
+	refuse_dept("cat <<%DEPT%\nx\n", NULL, "x", "line 1: token %DEPT%: a token cannot be the "
+	    "word of a here-document (<<)");
+	refuse_dept("echo $((%DEPT%))", NULL, "a[$(id)]", "line 1: token %DEPT%: value "
+	    "\"a[$(id)]\" is not an integer, the only value allowed inside $((...)) and ((...))");
+	/* a new line would end a comment; a value must not end its here-document */
+	refuse_dept("true # %DEPT%", NULL, "x\nid", "line 1: token %DEPT%: a value holding a new "
+	    "line cannot stand in a comment: the rest of it would run");
+	refuse_dept("cat <<EOF\n%DEPT%\nEOF", NULL, "EOF", "line 2: a value makes this line the "
+	    "end (EOF) of its here-document");
+	refuse_dept("cat <<EOF\nx%DEPT%\nEOF", NULL, "\nEOF\nid", "line 2: token %DEPT%: a value "
+	    "makes a line the end (EOF) of its here-document");
+	refuse_dept("cat <<EOF\n%DEPT%", NULL, "EOF", "line 2: a value makes this line the end "
+	    "(EOF) of its here-document");
+	/* past what the lexer follows: plain values only */
+	char deep[200] = "echo ";
+	for (int i = 0; i < 33; i++)
+		strcat(deep, "$(");
+	strcat(deep, "%DEPT%");
+	snprintf(want, sizeof(want), "line 1: token %%DEPT%%: value \"$x\" cannot be quoted after "
+	    "quoting nested deeper than 32 levels: %s", plain);
+	refuse_dept(deep, NULL, "$x", want);
+}
+END_TEST
+
+START_TEST(test_render_knows_posix_shell_interpreters)
+{
+	const char *shells[] = { NULL, "", "/bin/sh", "/bin/bash -e", "/usr/bin/dash",
+		"/usr/bin/env bash", "/usr/bin/env -i PATH=/bin sh -eu", "/bin/busybox sh",
+		"/bin/zsh", "/usr/bin/ksh93", "/bin/mksh" };
+	const char *others[] = { "/usr/bin/python3", "/usr/bin/env python3", "/usr/bin/perl -w",
+		"/usr/bin/pwsh", "/bin/csh", "/usr/bin/fish", "/usr/bin/env", "/bin/shx" };
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+		ck_assert_msg(render_interpreter_is_shell(shells[i]), "%s", shells[i] ? shells[i] : "NULL");
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		ck_assert_msg(!render_interpreter_is_shell(others[i]), "%s", others[i]);
+	ck_assert(render_plain("Ops, Team 2: web-01.corp/x@y+z_ M\xc3\xbcller"));
+	ck_assert(!render_plain("a'b"));
+	ck_assert(!render_plain("a=b"));
+	ck_assert(!render_plain("a\nb"));
+}
+END_TEST
+
+/* Run script under shell in dir; stdout into out. Returns the exit status, -1 if none. */
+static int
+shell_run(const char *shell, const char *dir, const char *script, char *out, size_t outlen)
+{
+	int fd[2];
+	size_t len = 0;
+	ck_assert_int_eq(pipe(fd), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		if (chdir(dir) == 0)
+			execl(shell, shell, "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	for (;;) {
+		ssize_t r = read(fd[0], out + len, outlen - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	out[len] = '\0';
+	close(fd[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * The proof: each hostile value in each place a script may hold a token, rendered and run
+ * by dash and bash, prints exactly the value and runs nothing of it.
+ */
+START_TEST(test_render_hostile_values_print_as_text_in_real_shells)
+{
+	static const char *const values[] = {
+		"$(touch PWNED)", "`touch PWNED`", "'; touch PWNED; '", "\"; touch PWNED; \"",
+		"$(id > PWNED)", "a\nb", "\\", "\\\"", "\\`touch PWNED\\`", "$HOME ${HOME}", "*", "~",
+		"a b  c", "", "-n", "it's", "$((1+1))", "x\ntouch PWNED\n", "!", "#x", "a;touch PWNED",
+		"|touch PWNED", "&& touch PWNED", "M\xc3\xbcller", "'", "\"", "$", "{a,b}", "\\\n",
+		"EOFX", "%DEPT%", "<PWNED", ">PWNED",
+	};
+	/* each prints the value and a new line */
+	static const char *const templates[] = {
+		"printf '%s\\n' %DEPT%",
+		"printf '%s\\n' \"%DEPT%\"",
+		"printf '%s\\n' '%DEPT%'",
+		"x=%DEPT%; printf '%s\\n' \"$x\"",
+		"x=\"%DEPT%\"; printf '%s\\n' \"$x\"",
+		"printf '%s\\n' \"$(printf '%s' %DEPT%)\"",
+		"printf '%s\\n' \"$(printf '%s' \"%DEPT%\")\"",
+		"printf '%s\\n' \"$(printf '%s' \"$(printf '%s' '%DEPT%')\")\"",
+		"# a comment\nprintf '%s\\n' %DEPT% # %ID%",
+		"while IFS= read -r l; do printf '%s\\n' \"$l\"; done <<EOF\n%DEPT%\nEOF",
+		"while IFS= read -r l; do printf '%s\\n' \"$l\"; done <<'EOF'\n%DEPT%\nEOF",
+		"while IFS= read -r l; do printf '%s\\n' \"$l\"; done <<-EOF\n\t%DEPT%\n\tEOF",
+		"x=$(cat <<EOF\n%DEPT%\nEOF\n); printf '%s\\n' \"$x\"",
+		"case %DEPT% in *) printf '%s\\n' %DEPT%;; esac",
+		"if [ -n \"%ID%\" ]; then printf '%s\\n' \"%DEPT%\"; fi",
+		"x=\"a\"%DEPT%'b'; x=${x#a}; printf '%s\\n' \"${x%b}\"",
+	};
+	static const char *const shells[] = { "/bin/dash", "/bin/bash" };
+	char dir[] = "/tmp/check_render.XXXXXX", pwned[64], script[16384], out[16384], want[8192];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(pwned, sizeof(pwned), "%s/PWNED", dir);
+	/* one shell run per template: every value's rendering, each followed by a mark */
+	for (size_t t = 0; t < sizeof(templates) / sizeof(templates[0]); t++) {
+		script[0] = want[0] = '\0';
+		for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+			struct render_vars v = { .dept = values[i], .id = "5000011" };
+			char *o = NULL, mark[32];
+			int rc = run(templates[t], &v, NULL, NULL, 0, &o, NULL);
+			/* a value with a new line cannot stand in a comment (refused) */
+			if (rc == -1) {
+				ck_assert_msg(t == 8 && strchr(values[i], '\n') != NULL,
+				    "template %zu, value %zu refused: %s", t, i, err);
+				continue;
+			}
+			snprintf(mark, sizeof(mark), "printf '#%zu\\n'\n", i);
+			ck_assert_uint_lt(strlen(script) + strlen(o) + strlen(mark) + 2, sizeof(script));
+			strcat(script, o);
+			strcat(script, "\n");
+			strcat(script, mark);
+			free(o);
+			/* $(...) drops the trailing new lines of what it captures */
+			size_t w = strlen(want);
+			strcat(want, values[i]);
+			if (t == 5 || t == 6 || t == 7 || t == 12)
+				while (strlen(want) > w && want[strlen(want) - 1] == '\n')
+					want[strlen(want) - 1] = '\0';
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "\n#%zu\n", i);
+		}
+		for (size_t s = 0; s < sizeof(shells) / sizeof(shells[0]); s++) {
+			int st = shell_run(shells[s], dir, script, out, sizeof(out));
+			ck_assert_msg(access(pwned, F_OK) == -1, "%s ran a value: %s", shells[s], script);
+			ck_assert_msg(st == 0 && strcmp(out, want) == 0,
+			    "%s: template %zu: exit %d, printed:\n%s\nnot:\n%s\nfrom:\n%s", shells[s], t,
+			    st, out, want, script);
+		}
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 Suite *
 render_suite(void)
 {
@@ -583,6 +832,14 @@ render_suite(void)
 	tcase_add_test(tc, test_render_refuses_deployment_server_alias);
 	tcase_add_test(tc, test_render_propagates_lookup_error);
 	tcase_add_test(tc, test_render_refuses_custom_token_without_lookup);
+	tcase_add_test(tc, test_render_quotes_values_by_their_shell_context);
+	tcase_add_test(tc, test_render_refuses_values_it_cannot_quote);
+	tcase_add_test(tc, test_render_knows_posix_shell_interpreters);
 	suite_add_tcase(s, tc);
+	/* about 40 runs of dash and bash */
+	TCase *shells = tcase_create("shells");
+	tcase_set_timeout(shells, 60);
+	tcase_add_test(shells, test_render_hostile_values_print_as_text_in_real_shells);
+	suite_add_tcase(s, shells);
 	return s;
 }

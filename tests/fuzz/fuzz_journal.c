@@ -155,9 +155,10 @@ begin_as_agent(int parsed, const struct journal_entry *pe, const char *why)
 		if (!same_entry(e, pe))
 			abort();
 	} else {
-		/* left running by a dead holder: closed, never run again */
-		if (e->status_code != STATUS_AGENT_ERROR || strcmp(e->result, JOURNAL_INTERRUPTED) != 0 ||
-		    e->output_len != 0 || e->cancel_requested != 1)
+		/* left running by a dead holder: closed as an orphan (killed, or ended
+		 * unknown), never run again */
+		if ((e->status_code != STATUS_AGENT_ERROR && e->status_code != STATUS_KILLED) ||
+		    e->result == NULL || e->output_len != 0)
 			abort();
 		/* what it wrote reads back the same */
 		if (journal_begin(jr, EVENT, SEQ, &again, err, sizeof(err)) != JOURNAL_BEGIN_REPLAY ||

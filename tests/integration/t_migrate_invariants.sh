@@ -133,3 +133,13 @@ sql "delete from pgfleet.event where event_id = $e"
 assert_eq "$(sql "select count(*) from pgfleet.task_final where event_id = $e")" 0 "task_final rows of a deleted event"
 assert_eq "$(sql "select count(*) from pgfleet.status_log where event_id = $e and task_seq = 0")" 1 "status rows of a deleted event"
 ok "task_final rows go with their event"
+
+# 0011: finish_event with the attempt ends only the attempt that holds the lease
+e=$(sql "select event_id from pgfleet.event where state = 'running' limit 1")
+sql "update pgfleet.event set lease_owner = 'sched-x', attempt = 1 where event_id = $e"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-x', 'done', 0, 0)")" f "finish by attempt 0 of an event at attempt 1"
+assert_eq "$(sql "select state from pgfleet.event where event_id = $e")" running "event still running"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-y', 'done', 0, 1)")" f "finish by another scheduler"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-x', 'done', 0, 1)")" t "finish by the attempt holding the lease"
+assert_eq "$(sql "select state from pgfleet.event where event_id = $e")" done "event done"
+ok "finish_event(event, owner, state, code, attempt) refuses another attempt or owner"

@@ -24,6 +24,8 @@ enum ipc_type {
 	IPC_TYPE_MAX
 };
 
+/* next_task_seq is the claim's: a worker resumes from the database's, which has moved on
+ * when the event is handed to the successor of a worker that died. */
 struct ipc_event {
 	int64_t event_id;
 	int64_t schedule_id;
@@ -39,7 +41,9 @@ struct ipc_event_ref {
 struct ipc_done {
 	int64_t event_id;
 	int32_t status_code;
-	int32_t failed; /* 1 when the event ended failed */
+	int32_t failed;  /* 1 when the event ended failed (or was not ours any more) */
+	int32_t attempt; /* the attempt that ended: an event claimed again is held on */
+	int32_t pad;
 };
 
 struct ipc_msg {

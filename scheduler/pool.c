@@ -209,6 +209,22 @@ slot_forget(struct slot *s, int64_t event_id)
 	s->held[i] = s->held[--s->nheld];
 }
 
+/* An attempt that ended: forgotten unless the event was claimed again meanwhile and the
+ * slot holds its new attempt (which is still running). */
+static void
+slot_forget_attempt(struct slot *s, int64_t event_id, int attempt)
+{
+	int i = slot_find(s, event_id);
+	if (i == -1)
+		return;
+	if (s->held[i].attempt != attempt) {
+		log_debug("event %lld: attempt %d ended, attempt %d held on", (long long)event_id,
+		    attempt, (int)s->held[i].attempt);
+		return;
+	}
+	s->held[i] = s->held[--s->nheld];
+}
+
 static void
 slot_send(struct slot *s, uint32_t type, const void *payload, size_t len)
 {
@@ -232,7 +248,7 @@ slot_take(struct slot *s, struct evbuffer *in)
 		case IPC_DONE:
 			if (ipc_get(&msg, &done, sizeof(done)) == -1)
 				fatalx("pool: worker %d sent a malformed done message", s->index);
-			slot_forget(s, done.event_id);
+			slot_forget_attempt(s, done.event_id, done.attempt);
 			if (p->cb.on_done != NULL)
 				p->cb.on_done(&done, p->cb.arg);
 			break;
@@ -462,9 +478,19 @@ pool_inflight(const struct pool *p)
 	return n;
 }
 
+static struct slot *pool_holder(const struct pool *p, int64_t event_id);
+
 int
 pool_dispatch(struct pool *p, const struct ipc_event *ev)
 {
+	/* claimed again while still held (its lease ran out meanwhile): the worker that runs
+	 * the old attempt gets the new one, which replaces it there */
+	struct slot *held = pool_holder(p, ev->event_id);
+	if (held != NULL) {
+		held->held[slot_find(held, ev->event_id)] = *ev;
+		slot_send(held, IPC_EVENT, ev, sizeof(*ev));
+		return 0;
+	}
 	struct slot *best = NULL;
 	for (int i = 0; i < p->nslots; i++) {
 		struct slot *s = &p->slots[i];

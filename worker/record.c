@@ -1,8 +1,9 @@
 /*
- * record: queue + flush. Each flush is one transaction of three constant
- * statements fed with arrays: INSERT … SELECT FROM unnest(…) for the status
- * rows, one UPDATE for the advances, one SELECT of finish_event() for the
- * ends, one UPDATE of computer.last_seen. Arrays travel as text parameters in
+ * record: queue + flush. Each flush is one transaction of constant statements
+ * fed with arrays: INSERT … SELECT FROM unnest(…) for the status rows (only
+ * those of events still running under our lease in the row's attempt), one
+ * UPDATE for the advances, one SELECT of finish_event() for the ends, one
+ * UPDATE of computer.last_seen. Arrays travel as text parameters in
  * PostgreSQL's array syntax.
  */
 #include "worker/record.h"
@@ -28,31 +29,61 @@ struct op {
 	int status_code;
 	char *result, *outcome, *module, *message, *output; /* output: already made text-safe */
 	long long output_size; /* also the contact time (ms) of OP_SEEN */
+	int replayed;
+	int applied;           /* OP_ADVANCE: written by the last flush */
 	char state[12];
 };
 
 struct record {
 	struct db *db;
 	const char *owner;
-	record_finished_fn cb;
+	struct record_hooks hooks;
 	void *arg;
 	struct op *ops;
 	int n, cap;
 };
 
+/*
+ * Rows are written only for events still running under our lease in the row's attempt;
+ * those event rows are share-locked until the commit, so that the lease cannot move on
+ * between this check and the end queued after it. A final row whose (event, task, attempt)
+ * has one already is skipped by the status_log_one_final trigger (0011), told to by
+ * SQL_SKIP_DUPLICATES. Answers one row per (event, attempt) whose rows were dropped
+ * ('lost') and one with the number of rows stored ('stored').
+ */
 static const char SQL_INSERT[] =
-    "INSERT INTO pgfleet.status_log (event_id, schedule_id, computer_id, task_seq, attempt,"
-    " status_code, result, module, message, output, output_size, outcome)"
-    " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[],"
-    " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[])";
+    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[],"
+    "  $5::int[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[],"
+    "  $12::text[], $13::boolean[]) WITH ORDINALITY AS v(event_id, schedule_id, computer_id,"
+    "  task_seq, attempt, status_code, result, module, message, output, output_size, outcome,"
+    "  replayed, ord)),"
+    " held AS (SELECT e.event_id, e.attempt FROM pgfleet.event e"
+    "  WHERE e.event_id IN (SELECT v.event_id FROM v) AND e.state = 'running'"
+    "  AND e.lease_owner = $14 ORDER BY e.event_id FOR SHARE OF e),"
+    " ins AS (INSERT INTO pgfleet.status_log (event_id, schedule_id, computer_id, task_seq,"
+    "  attempt, status_code, result, module, message, output, output_size, outcome, replayed)"
+    "  SELECT v.event_id, v.schedule_id, v.computer_id, v.task_seq, v.attempt, v.status_code,"
+    "  v.result, v.module, v.message, v.output, v.output_size, v.outcome, v.replayed"
+    "  FROM v JOIN held h ON h.event_id = v.event_id AND h.attempt = v.attempt ORDER BY v.ord"
+    "  RETURNING 1)"
+    " SELECT 'lost', v.event_id, v.attempt, count(*) FROM v"
+    " WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.event_id = v.event_id AND h.attempt = v.attempt)"
+    " GROUP BY v.event_id, v.attempt"
+    " UNION ALL SELECT 'stored', NULL, NULL, count(*) FROM ins";
+
+/* For this transaction only: a second final row is skipped, not an error. */
+static const char SQL_SKIP_DUPLICATES[] =
+    "SELECT set_config('pgfleet.duplicate_final', 'skip', true)";
 
 /* An event may advance twice in one flush: an UPDATE joined to two source rows
  * would apply just one of them, so the highest wins explicitly. */
 static const char SQL_ADVANCE[] =
     "UPDATE pgfleet.event e SET next_task_seq = v.seq"
-    " FROM (SELECT id, max(seq) AS seq FROM unnest($1::bigint[], $2::int[]) AS u(id, seq)"
-    " GROUP BY id) AS v"
-    " WHERE e.event_id = v.id AND e.lease_owner = $3 AND e.state = 'running'";
+    " FROM (SELECT id, att, max(seq) AS seq"
+    " FROM unnest($1::bigint[], $2::int[], $4::int[]) AS u(id, seq, att) GROUP BY id, att) AS v"
+    " WHERE e.event_id = v.id AND e.attempt = v.att AND e.lease_owner = $3"
+    " AND e.state = 'running'"
+    " RETURNING e.event_id, e.attempt";
 
 /* One notification per flush, never per row: the schedules this flush touched. */
 static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
@@ -78,20 +109,23 @@ static const char SQL_SEEN[] =
     " WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.computer_id = want.id)"
     " AND EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.computer_id = want.id)";
 
+/* finish_event of 0011: false also when the event has moved on to another attempt. */
 static const char SQL_FINISH[] =
-    "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code)"
-    " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[]) AS v(id, st, code, sid)"
+    "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code, v.att)"
+    " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[], $6::int[])"
+    " AS v(id, st, code, sid, att)"
     " ORDER BY v.sid, v.id";
 
 struct record *
-record_new(struct db *db, const char *owner, record_finished_fn cb, void *arg)
+record_new(struct db *db, const char *owner, const struct record_hooks *hooks, void *arg)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
 	r->db = db;
 	r->owner = owner;
-	r->cb = cb;
+	if (hooks != NULL)
+		r->hooks = *hooks;
 	r->arg = arg;
 	return r;
 }
@@ -222,6 +256,7 @@ record_status(struct record *r, const struct record_row *row)
 	o->message = dup_text(row->message);
 	o->output = row->output != NULL ? record_text(row->output, row->output_len) : NULL;
 	o->output_size = record_output_size(row);
+	o->replayed = row->replayed != 0;
 	return 0;
 }
 
@@ -270,7 +305,8 @@ record_seen(struct record *r, int64_t computer_id, long long at_ms)
 }
 
 int
-record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int next_task_seq)
+record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
+    int next_task_seq)
 {
 	struct op *o = op_push(r);
 	if (o == NULL)
@@ -278,13 +314,14 @@ record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int next
 	o->kind = OP_ADVANCE;
 	o->event_id = event_id;
 	o->schedule_id = schedule_id;
+	o->attempt = attempt;
 	o->task_seq = next_task_seq;
 	return 0;
 }
 
 int
-record_finish(struct record *r, int64_t event_id, int64_t schedule_id, const char *state,
-    int status_code)
+record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
+    const char *state, int status_code)
 {
 	struct op *o = op_push(r);
 	if (o == NULL)
@@ -292,6 +329,7 @@ record_finish(struct record *r, int64_t event_id, int64_t schedule_id, const cha
 	o->kind = OP_FINISH;
 	o->event_id = event_id;
 	o->schedule_id = schedule_id;
+	o->attempt = attempt;
 	o->status_code = status_code;
 	snprintf(o->state, sizeof(o->state), "%s", state);
 	return 0;
@@ -372,14 +410,58 @@ sb_end(struct sbuf *b)
 	return b->oom ? NULL : b->p;
 }
 
-#define NARR 12
+/* A boolean array element. */
+static void
+sb_bool(struct sbuf *b, int v)
+{
+	sb_sep(b);
+	sb_add(b, v ? "t" : "f", 1);
+}
 
+/* (event, attempt) pairs whose writes were dropped: the lease was no longer ours. */
+struct lost {
+	struct lost_pair {
+		int64_t event_id;
+		int attempt;
+		long long rows; /* status rows dropped */
+	} *v;
+	int n, cap;
+	int oom;
+};
+
+static void
+lost_add(struct lost *l, int64_t event_id, int attempt, long long rows)
+{
+	for (int i = 0; i < l->n; i++) {
+		if (l->v[i].event_id == event_id && l->v[i].attempt == attempt) {
+			l->v[i].rows += rows;
+			return;
+		}
+	}
+	if (l->n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 8;
+		struct lost_pair *v = realloc(l->v, (size_t)cap * sizeof(*v));
+		if (v == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct lost_pair){event_id, attempt, rows};
+}
+
+#define NARR 13
+
+/* *nrows: status rows queued, *nstored: of them stored; lost: the ones dropped. */
 static int
-flush_status(struct record *r, int *nrows, char *err, size_t errlen)
+flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost, char *err,
+    size_t errlen)
 {
 	struct sbuf a[NARR];
 	memset(a, 0, sizeof(a));
 	int n = 0;
+	*nstored = 0;
 	for (int i = 0; i < r->n; i++) {
 		struct op *o = &r->ops[i];
 		if (o->kind != OP_STATUS)
@@ -396,19 +478,31 @@ flush_status(struct record *r, int *nrows, char *err, size_t errlen)
 		sb_text(&a[9], o->output);
 		sb_int(&a[10], o->output_size);
 		sb_text(&a[11], o->outcome);
+		sb_bool(&a[12], o->replayed);
 		n++;
 	}
 	int rc = 0;
+	struct db_result *res = NULL;
 	if (n > 0) {
-		const char *params[NARR];
+		const char *params[NARR + 1];
 		for (int k = 0; k < NARR; k++)
 			if ((params[k] = sb_end(&a[k])) == NULL)
 				rc = -1;
+		params[NARR] = r->owner;
 		if (rc == -1)
 			snprintf(err, errlen, "out of memory");
-		else
-			rc = db_exec(r->db, NULL, SQL_INSERT, NARR, params, err, errlen);
+		else if ((rc = db_exec(r->db, NULL, SQL_SKIP_DUPLICATES, 0, NULL, err, errlen)) == 0)
+			rc = db_exec(r->db, &res, SQL_INSERT, NARR + 1, params, err, errlen);
 	}
+	for (int k = 0; rc == 0 && res != NULL && k < db_ntuples(res); k++) {
+		long long count = strtoll(db_value(res, k, 3), NULL, 10);
+		if (strcmp(db_value(res, k, 0), "stored") == 0)
+			*nstored = count;
+		else
+			lost_add(lost, strtoll(db_value(res, k, 1), NULL, 10),
+			    (int)strtol(db_value(res, k, 2), NULL, 10), count);
+	}
+	db_result_free(res);
 	for (int k = 0; k < NARR; k++)
 		free(a[k].p);
 	*nrows = n;
@@ -416,35 +510,51 @@ flush_status(struct record *r, int *nrows, char *err, size_t errlen)
 }
 
 static int
-flush_advance(struct record *r, char *err, size_t errlen)
+flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, seqs = {0};
+	struct sbuf ids = {0}, seqs = {0}, atts = {0};
 	int n = 0, rc = 0;
+	struct db_result *res = NULL;
 	for (int i = 0; i < r->n; i++) {
 		if (r->ops[i].kind != OP_ADVANCE)
 			continue;
 		sb_int(&ids, r->ops[i].event_id);
 		sb_int(&seqs, r->ops[i].task_seq);
+		sb_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&seqs), r->owner};
-		if (params[0] == NULL || params[1] == NULL) {
+		const char *params[] = {sb_end(&ids), sb_end(&seqs), r->owner, sb_end(&atts)};
+		if (params[0] == NULL || params[1] == NULL || params[3] == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
 		} else {
-			rc = db_exec(r->db, NULL, SQL_ADVANCE, 3, params, err, errlen);
+			rc = db_exec(r->db, &res, SQL_ADVANCE, 4, params, err, errlen);
 		}
 	}
+	/* an advance that matched no event running under our lease in its attempt is lost */
+	for (int i = 0; rc == 0 && res != NULL && i < r->n; i++) {
+		struct op *o = &r->ops[i];
+		if (o->kind != OP_ADVANCE)
+			continue;
+		o->applied = 0;
+		for (int k = 0; k < db_ntuples(res) && !o->applied; k++)
+			o->applied = strtoll(db_value(res, k, 0), NULL, 10) == o->event_id &&
+			    atoi(db_value(res, k, 1)) == o->attempt;
+		if (!o->applied)
+			lost_add(lost, o->event_id, o->attempt, 0);
+	}
+	db_result_free(res);
 	free(ids.p);
 	free(seqs.p);
+	free(atts.p);
 	return rc;
 }
 
 static int
 flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, states = {0}, codes = {0}, sids = {0};
+	struct sbuf ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
 	int n = 0, rc = 0;
 	*res = NULL;
 	for (int i = 0; i < r->n; i++) {
@@ -454,22 +564,25 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 		sb_text(&states, r->ops[i].state);
 		sb_int(&codes, r->ops[i].status_code);
 		sb_int(&sids, r->ops[i].schedule_id);
+		sb_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
 		const char *params[] = {sb_end(&ids), sb_end(&states), sb_end(&codes), r->owner,
-		    sb_end(&sids)};
-		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL) {
+		    sb_end(&sids), sb_end(&atts)};
+		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL ||
+		    params[5] == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
 		} else {
-			rc = db_exec(r->db, res, SQL_FINISH, 5, params, err, errlen);
+			rc = db_exec(r->db, res, SQL_FINISH, 6, params, err, errlen);
 		}
 	}
 	free(ids.p);
 	free(states.p);
 	free(codes.p);
 	free(sids.p);
+	free(atts.p);
 	return rc;
 }
 
@@ -533,20 +646,37 @@ record_flush(struct record *r, char *err, size_t errlen)
 	if (r->n == 0)
 		return 0;
 	struct db_result *fin = NULL, *kept = NULL;
+	struct lost lost = {0};
 	int nrows = 0;
+	long long nstored = 0;
 	/* advances and ends only ever follow the rows they belong to, so applying
 	 * all rows, then all advances, then all ends keeps each event's order */
 	if (db_begin(r->db, err, errlen) == -1)
 		return -1;
-	if (flush_status(r, &nrows, err, errlen) == -1 || flush_advance(r, err, errlen) == -1 ||
+	if (flush_status(r, &nrows, &nstored, &lost, err, errlen) == -1 ||
+	    flush_advance(r, &lost, err, errlen) == -1 ||
 	    flush_finish(r, &fin, err, errlen) == -1 || flush_seen(r, &kept, err, errlen) == -1 ||
 	    flush_notify(r, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
 		db_result_free(fin);
 		db_result_free(kept);
+		free(lost.v);
 		db_rollback(r->db, NULL, 0);
 		return -1;
 	}
 	log_debug("record: %d status rows and %d other changes written", nrows, r->n - nrows);
+	long long ndropped = 0;
+	for (int i = 0; i < lost.n; i++) {
+		ndropped += lost.v[i].rows;
+		log_warnx("event %" PRId64 ": attempt %d no longer holds the lease: %lld status rows"
+		    " not written", lost.v[i].event_id, lost.v[i].attempt, lost.v[i].rows);
+	}
+	if (lost.oom)
+		log_warnx("record: out of memory; some events whose lease was lost are not named");
+	/* a final row whose (event, task, attempt) had one already: a write retried after
+	 * a commit whose answer was lost, or a replay of what was recorded */
+	if (nrows - ndropped - nstored > 0)
+		log_detail("record: %lld final status rows already recorded, not written again",
+		    nrows - ndropped - nstored);
 	/* contacts whose computer row another transaction held: tried once more with the
 	 * next flush, then given up (the agent's next message writes a newer one) */
 	int nkept = kept != NULL ? db_ntuples(kept) : 0, nretry = 0;
@@ -569,9 +699,19 @@ record_flush(struct record *r, char *err, size_t errlen)
 	if (nkept > 0 && retry == NULL)
 		log_warnx("record: out of memory; %d last_seen writes dropped", nkept);
 	db_result_free(kept);
+	/* the advances written, for the owner once the queue is settled */
+	struct op *adv = NULL;
+	int nadv = 0;
+	for (int i = 0; i < r->n; i++)
+		nadv += r->ops[i].kind == OP_ADVANCE && r->ops[i].applied;
+	if (nadv > 0 && (adv = calloc((size_t)nadv, sizeof(*adv))) == NULL)
+		fatalx("out of memory");
+	nadv = 0;
 	/* the ends are durable: tell the owner, in queue order */
 	for (int i = 0; i < r->n; i++) {
 		struct op *o = &r->ops[i];
+		if (o->kind == OP_ADVANCE && o->applied)
+			adv[nadv++] = *o;
 		if (o->kind == OP_FINISH && fin != NULL) {
 			/* the rows come back in lock order: find ours by event id */
 			int applied = 0;
@@ -581,9 +721,9 @@ record_flush(struct record *r, char *err, size_t errlen)
 			if (!applied)
 				log_warnx("event %" PRId64 ": lease no longer ours; end not recorded",
 				    o->event_id);
-			if (r->cb != NULL)
-				r->cb(o->event_id, o->status_code, strcmp(o->state, "done") != 0, applied,
-				    r->arg);
+			if (r->hooks.finished != NULL)
+				r->hooks.finished(o->event_id, o->attempt, o->status_code,
+				    strcmp(o->state, "done") != 0, applied, r->arg);
 		}
 		op_clear(o);
 	}
@@ -601,5 +741,13 @@ record_flush(struct record *r, char *err, size_t errlen)
 		o->attempt = 1;
 	}
 	free(retry);
+	/* after the queue is settled: sessions whose lease moved on stop, the others go on
+	 * (and may queue more) */
+	for (int i = 0; r->hooks.lost != NULL && i < lost.n; i++)
+		r->hooks.lost(lost.v[i].event_id, lost.v[i].attempt, r->arg);
+	free(lost.v);
+	for (int i = 0; r->hooks.advanced != NULL && i < nadv; i++)
+		r->hooks.advanced(adv[i].event_id, adv[i].attempt, adv[i].task_seq, r->arg);
+	free(adv);
 	return 0;
 }

@@ -1,6 +1,9 @@
 /*
  * record: a worker's batched writes to PostgreSQL: status rows, NEXT_TASK_SEQ
  * advances and event ends, applied in the order queued, many per transaction.
+ * Each is written only while its event runs under our lease in the attempt it
+ * names; what is not is dropped, logged and reported to the owner (lost). A
+ * second final row for one (event, task, attempt) is not written (0011).
  * A failed flush rolls back and keeps everything queued for the next try, so a
  * reply the worker holds is never lost. Each flush sends one NOTIFY on
  * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`), and
@@ -30,21 +33,34 @@ struct record_row {
 	const char *output;  /* captured output (may hold any bytes) or NULL */
 	size_t output_len;
 	long long output_size; /* bytes the script wrote before the agent's cap; -1: output_len */
+	int replayed;          /* 1: the agent answered from its journal (Replayed=1) */
 };
 
-/* Called after the flush that ended the event committed; applied is 0 when the
- * lease was no longer ours (another scheduler took the event over). */
-typedef void (*record_finished_fn)(int64_t event_id, int status_code, int failed, int applied,
-    void *arg);
+/* What the owner hears after a flush committed (each may be NULL). */
+struct record_hooks {
+	/* The end of an event; applied is 0 when the lease was no longer ours (another
+	 * scheduler or another attempt took the event over). In queue order; nothing may
+	 * be queued from inside it. */
+	void (*finished)(int64_t event_id, int attempt, int status_code, int failed, int applied,
+	    void *arg);
+	/* Once per (event, attempt) whose status rows or advance were dropped because the
+	 * event no longer runs under our lease in that attempt: whoever runs it must stop. */
+	void (*lost)(int64_t event_id, int attempt, void *arg);
+	/* NEXT_TASK_SEQ of the event is written under our lease: its next task may start. */
+	void (*advanced)(int64_t event_id, int attempt, int next_task_seq, void *arg);
+};
 
-struct record *record_new(struct db *db, const char *owner, record_finished_fn cb, void *arg);
+/* hooks is copied. */
+struct record *record_new(struct db *db, const char *owner, const struct record_hooks *hooks,
+    void *arg);
 void record_free(struct record *r);
 /* Queue; -1 only when out of memory. */
 int record_status(struct record *r, const struct record_row *row);
-int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int next_task_seq);
+int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
+    int next_task_seq);
 /* state: "done", "failed" or "cancelled". */
-int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, const char *state,
-    int status_code);
+int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
+    const char *state, int status_code);
 /*
  * The agent of computer_id answered at at_ms (ms since the epoch): computer.last_seen,
  * written with the next flush (one UPDATE per flush, never per message).

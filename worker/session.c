@@ -1,8 +1,10 @@
 /*
  * session: the worker's side of the control protocol (docs/protocol.md) for
- * one event. States: LOAD -> CONNECT -> WAIT (replies of one task) -> next
- * task or END; any connection failure goes to BACKOFF and back to CONNECT,
- * pushing the same (event, seq) again: the agent's journal makes that safe.
+ * one event. States: LOAD -> CONNECT -> WAIT (replies of one task) -> ADVANCE
+ * (the result and NEXT_TASK_SEQ being written) -> next task, or END; any
+ * connection failure goes to BACKOFF and back to CONNECT, pushing the same
+ * (event, seq) again: the agent's journal makes that safe. A next task is
+ * pushed only once the database took the previous result under our lease.
  */
 #include "worker/session.h"
 
@@ -39,7 +41,7 @@
 
 #define MAX_REPLY_BODY (64 * 1024 * 1024)
 
-enum state { S_INIT, S_CONNECT, S_WAIT, S_BACKOFF, S_END };
+enum state { S_INIT, S_CONNECT, S_WAIT, S_ADVANCE, S_BACKOFF, S_END };
 
 struct task {
 	int seq;
@@ -96,6 +98,12 @@ int64_t
 session_event_id(const struct session *s)
 {
 	return s->ev.event_id;
+}
+
+int
+session_attempt(const struct session *s)
+{
+	return s->ev.attempt;
 }
 
 static char *
@@ -179,7 +187,7 @@ session_note_failure(struct session *s, int code)
 static void
 session_status_row(struct session *s, int code, const char *result, const char *outcome,
     const char *module, const char *message, const char *output, size_t output_len,
-    long long output_size)
+    long long output_size, int replayed)
 {
 	struct record_row row = {
 	    .event_id = s->ev.event_id, .schedule_id = s->ev.schedule_id,
@@ -187,7 +195,7 @@ session_status_row(struct session *s, int code, const char *result, const char *
 	    .task_seq = s->cur < s->ntasks ? s->tasks[s->cur].seq : s->ev.next_task_seq,
 	    .attempt = s->ev.attempt, .status_code = code, .result = result, .outcome = outcome,
 	    .module = module, .message = message, .output = output, .output_len = output_len,
-	    .output_size = output_size};
+	    .output_size = output_size, .replayed = replayed};
 	if (record_status(s->env->rec, &row) == -1)
 		fatalx("out of memory");
 }
@@ -197,7 +205,7 @@ static void
 session_status(struct session *s, int code, const char *result, const char *module,
     const char *message, const char *output, size_t output_len)
 {
-	session_status_row(s, code, result, result, module, message, output, output_len, -1);
+	session_status_row(s, code, result, result, module, message, output, output_len, -1, 0);
 }
 
 /* The agent answered: computer.last_seen, written with the next flush. */
@@ -211,14 +219,17 @@ session_seen(struct session *s)
 		fatalx("out of memory");
 }
 
+/* Ours only in the attempt we were handed; NEXT_TASK_SEQ is read here, not taken from
+ * the hand-over, which still says what the claim said after a worker died. */
 static const char SQL_LOAD_EVENT[] =
     "SELECT s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name, c.host,"
     " coalesce(c.port, $3::int), c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
-    " c.domain_ou, c.dept, c.contact, c.email"
+    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq"
     " FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
     " JOIN pgfleet.computer c ON c.computer_id = e.computer_id"
-    " WHERE e.event_id = $1::bigint AND e.lease_owner = $2 AND e.state = 'running'";
+    " WHERE e.event_id = $1::bigint AND e.lease_owner = $2 AND e.state = 'running'"
+    " AND e.attempt = $4::int";
 
 static const char SQL_LOAD_TASKS[] =
     "SELECT seq, script, interpreter, coalesce(run_as, ''), coalesce(timeout_ms, 0),"
@@ -257,15 +268,16 @@ static int
 session_load(struct session *s, char *err, size_t errlen)
 {
 	struct session_env *env = s->env;
-	char port[16];
+	char port[16], attempt[16];
 	snprintf(port, sizeof(port), "%d", env->conf->agent_port);
-	const char *p1[] = {s->eid, env->owner, port};
+	snprintf(attempt, sizeof(attempt), "%d", s->ev.attempt);
+	const char *p1[] = {s->eid, env->owner, port, attempt};
 	struct db_result *r;
-	if (db_exec(env->db, &r, SQL_LOAD_EVENT, 3, p1, err, errlen) == -1)
+	if (db_exec(env->db, &r, SQL_LOAD_EVENT, 4, p1, err, errlen) == -1)
 		return -1;
 	if (db_ntuples(r) != 1) {
 		db_result_free(r);
-		snprintf(err, errlen, "not running under our lease any more");
+		snprintf(err, errlen, "attempt %d not running under our lease any more", s->ev.attempt);
 		return 1;
 	}
 	char job_id[24], version[16];
@@ -287,6 +299,7 @@ session_load(struct session *s, char *err, size_t errlen)
 	c->dept = field(r, 0, 14);
 	c->contact = field(r, 0, 15);
 	c->email = field(r, 0, 16);
+	s->ev.next_task_seq = atoi(db_value(r, 0, 17));
 	db_result_free(r);
 
 	const char *p2[] = {job_id, version};
@@ -553,13 +566,31 @@ session_next_task(struct session *s)
 	free(s->rendered);
 	s->rendered = NULL;
 	/* NEXT_TASK_SEQ advances as the next task starts */
-	if (record_advance(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->tasks[s->cur].seq) == -1)
+	if (record_advance(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt,
+		s->tasks[s->cur].seq) == -1)
 		fatalx("out of memory");
 	s->ev.next_task_seq = s->tasks[s->cur].seq;
-	if (s->bev != NULL && s->state == S_WAIT)
+	/* pushed by session_advanced once that is written: should the lease have moved on,
+	 * the session is abandoned instead, and the next task never reaches the agent */
+	s->state = S_ADVANCE;
+	if (s->bev != NULL) {
+		struct timeval idle = {s->env->conf->timeout_idle_ms / 1000,
+		    (s->env->conf->timeout_idle_ms % 1000) * 1000};
+		bufferevent_set_timeouts(s->bev, &idle, &idle);
+	}
+}
+
+void
+session_advanced(struct session *s, int next_task_seq)
+{
+	if (s->state != S_ADVANCE || s->cur >= s->ntasks || s->tasks[s->cur].seq != next_task_seq)
+		return;
+	if (s->bev != NULL) {
+		s->state = S_WAIT;
 		session_push(s);
-	else
+	} else {
 		session_connect(s);
+	}
 }
 
 static void
@@ -571,10 +602,31 @@ session_end(struct session *s, const char *state, int code)
 	session_close_conn(s);
 	if (s->timer != NULL)
 		evtimer_del(s->timer);
-	if (record_finish(s->env->rec, s->ev.event_id, s->ev.schedule_id, state, code) == -1)
+	if (record_finish(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt, state,
+		code) == -1)
 		fatalx("out of memory");
 	log_info("event %s: %s with code %d", s->eid, state, code);
 	s->env->on_end(s, 1, s->env->arg);
+}
+
+/* The lease is gone: stop without writing anything more; the owner hears it ended unrecorded. */
+void
+session_abandon(struct session *s)
+{
+	if (s->state == S_END)
+		return;
+	session_close_conn(s);
+	if (s->cancel_bev != NULL) {
+		bufferevent_free(s->cancel_bev);
+		s->cancel_bev = NULL;
+	}
+	if (s->timer != NULL)
+		evtimer_del(s->timer);
+	log_warnx("event %s: attempt %d no longer holds the lease; abandoned %s task %d", s->eid,
+	    s->ev.attempt, s->state == S_ADVANCE ? "before" : "at",
+	    s->cur < s->ntasks ? s->tasks[s->cur].seq : s->ev.next_task_seq);
+	s->state = S_END;
+	s->env->on_end(s, 0, s->env->arg);
 }
 
 static void session_begin(struct session *s);
@@ -628,6 +680,14 @@ session_retry(struct session *s, int code, const char *why)
 	evtimer_add(s->timer, &tv);
 }
 
+/* Replayed=1: the agent answered from its journal; nothing ran for this push. */
+static int
+session_replayed(const struct wire_msg *m)
+{
+	const char *v = wire_get(m, "Replayed");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
 /* The result of the current task: record it and decide what comes next. */
 static void
 session_result(struct session *s, struct wire_msg *m)
@@ -651,7 +711,7 @@ session_result(struct session *s, struct wire_msg *m)
 	const char *verdict = o == OUTCOME_SUCCESS ? "Success" : "Failed";
 	session_status_row(s, code, result, verdict, wire_get(m, "Status-Module"),
 	    wire_get(m, "Error"), m->body, m->body_len,
-	    record_parse_output_size(wire_get(m, "Output-Size"), m->body_len));
+	    record_parse_output_size(wire_get(m, "Output-Size"), m->body_len), session_replayed(m));
 	s->retries = 0;
 	log_info("event %s: task %d ended with code %d (%s; agent said %s)", s->eid, t->seq, code,
 	    verdict, result != NULL ? result : "nothing");
@@ -685,7 +745,7 @@ session_message(struct session *s, struct wire_msg *m)
 	const char *code_s = wire_get(m, "Status-Code");
 	if (reply != NULL && strcmp(reply, "StatusUpdate") == 0 && code_s != NULL) {
 		int code = atoi(code_s);
-		session_status(s, code, NULL, "Agent", NULL, NULL, 0);
+		session_status_row(s, code, NULL, NULL, "Agent", NULL, NULL, 0, -1, session_replayed(m));
 		if (code == STATUS_STARTED) {
 			/* the script runs: allow its timeout (or the agent's default hour) */
 			struct task *t = &s->tasks[s->cur];
@@ -780,7 +840,14 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		session_push(s);
 		return;
 	}
-	(void)bev;
+	if (s->state == S_ADVANCE) {
+		/* between two tasks: session_advanced connects again */
+		log_detail("event %s: connection to computer %s closed between tasks", s->eid, s->cid);
+		while (ERR_get_error() != 0)
+			;
+		session_close_conn(s);
+		return;
+	}
 	char why[300];
 	unsigned long ssl_err = bufferevent_get_openssl_error(bev);
 	int code;

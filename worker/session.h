@@ -43,7 +43,19 @@ struct session_env {
 struct session *session_start(struct session_env *env, const struct ipc_event *ev);
 /* Operator cancel: Request=Cancel to the agent, or end at once when nothing runs. */
 void session_cancel(struct session *s);
+/*
+ * NEXT_TASK_SEQ of the event is written (with the previous task's result): push that
+ * task. Ignored unless the session waits for exactly this.
+ */
+void session_advanced(struct session *s, int next_task_seq);
+/*
+ * The event's lease moved on (another attempt or scheduler): close the agent
+ * connection, write nothing more, and call env->on_end with recorded 0.
+ */
+void session_abandon(struct session *s);
 int64_t session_event_id(const struct session *s);
+/* The attempt this session runs the event under. */
+int session_attempt(const struct session *s);
 void session_free(struct session *s);
 
 #endif

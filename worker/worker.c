@@ -90,7 +90,8 @@ on_session_end(struct session *s, int recorded, void *arg)
 {
 	struct worker *w = arg;
 	if (!recorded) {
-		struct ipc_done d = {.event_id = session_event_id(s), .failed = 1};
+		struct ipc_done d = {.event_id = session_event_id(s), .failed = 1,
+		    .attempt = session_attempt(s)};
 		worker_send(w, IPC_DONE, &d, sizeof(d));
 	}
 	for (int i = 0; i < w->nsessions; i++) {
@@ -107,12 +108,42 @@ on_session_end(struct session *s, int recorded, void *arg)
 
 /* The end of an event is durable: tell the parent. */
 static void
-on_recorded(int64_t event_id, int status_code, int failed, int applied, void *arg)
+on_recorded(int64_t event_id, int attempt, int status_code, int failed, int applied, void *arg)
 {
 	struct worker *w = arg;
 	(void)applied;
-	struct ipc_done d = {.event_id = event_id, .status_code = status_code, .failed = failed};
+	struct ipc_done d = {.event_id = event_id, .status_code = status_code, .failed = failed,
+	    .attempt = attempt};
 	worker_send(w, IPC_DONE, &d, sizeof(d));
+}
+
+/* A session's next task may start: its previous result is written under our lease. */
+static void
+on_advanced(int64_t event_id, int attempt, int next_task_seq, void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < w->nsessions; i++) {
+		struct session *s = w->sessions[i];
+		if (session_event_id(s) == event_id && session_attempt(s) == attempt) {
+			session_advanced(s, next_task_seq);
+			return;
+		}
+	}
+}
+
+/* Writes of this attempt were dropped: the lease moved on, so its session stops here
+ * rather than push the next task or end an event that is not ours. */
+static void
+on_lost(int64_t event_id, int attempt, void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < w->nsessions; i++) {
+		struct session *s = w->sessions[i];
+		if (session_event_id(s) == event_id && session_attempt(s) == attempt) {
+			session_abandon(s);
+			return;
+		}
+	}
 }
 
 static void
@@ -157,9 +188,20 @@ worker_event(struct worker *w, const struct ipc_event *ev)
 		worker_send(w, IPC_RELEASED, &ref, sizeof(ref));
 		return;
 	}
-	for (int i = 0; i < w->nsessions; i++)
-		if (session_event_id(w->sessions[i]) == ev->event_id)
+	for (int i = 0; i < w->nsessions; i++) {
+		struct session *old = w->sessions[i];
+		if (session_event_id(old) != ev->event_id)
+			continue;
+		if (session_attempt(old) == ev->attempt)
 			return; /* already ours */
+		/* claimed again (its lease ran out meanwhile): the new attempt replaces the old,
+		 * whose writes the database would refuse; the parent holds the new one only */
+		log_warnx("event %" PRId64 ": attempt %d replaces attempt %d", ev->event_id,
+		    (int)ev->attempt, session_attempt(old));
+		w->sessions[i] = w->sessions[--w->nsessions];
+		session_free(old);
+		break;
+	}
 	struct session **v = realloc(w->sessions, (size_t)(w->nsessions + 1) * sizeof(*v));
 	if (v == NULL)
 		fatalx("out of memory");
@@ -301,7 +343,9 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 		log_warnx("%s; retrying in 1s", err);
 		sleep(1);
 	}
-	w.rec = record_new(w.db, owner, on_recorded, &w);
+	const struct record_hooks hooks = {.finished = on_recorded, .lost = on_lost,
+	    .advanced = on_advanced};
+	w.rec = record_new(w.db, owner, &hooks, &w);
 	w.client_ctx = tls_client_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err));
 	if (w.client_ctx == NULL)
 		fatalx("tls: %s", err);

@@ -106,3 +106,60 @@ assert_eq "$(sql "select pgfleet.create_status_log_partitions(6)")" 1 "month +6 
 assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 0 "default empty"
 if sql "select pgfleet.create_status_log_partitions(-1)" 2>/dev/null; then fail "negative months accepted"; fi
 ok "create_status_log_partitions creates coming months and moves rows out of the default"
+
+# 0011: one final row (a code other than 2500, 2501) per (event, task, attempt), across partitions
+sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values
+	(100, 0, 0, 2500), (100, 0, 0, 2501), (100, 0, 0, 0)"
+second() { # second SQL: refused as a second final row
+	rc=0; psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -qAt -c "$1" 2> "$TESTDIR/err" || rc=$?
+	[ "$rc" != 0 ] || fail "second final row accepted: $1"
+	grep -q "23505: status_log: event 100 task 0 attempt 0 has its final row already" "$TESTDIR/err" || fail "$1: $(cat "$TESTDIR/err")"
+}
+second "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values (100, 0, 0, 0)"
+second "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code, replayed) values (100, 0, 0, -4, true)"
+second "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code, at) values (100, 0, 0, 0, now() + interval '7 months')"
+second "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values (100, 2, 0, 0), (100, 0, 0, 1)"
+# progress rows may repeat; another task or attempt has a final row of its own
+sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values
+	(100, 0, 0, 2500), (100, 0, 1, -10), (100, 1, 0, 0)"
+assert_eq "$(sql "select count(*) from pgfleet.status_log where event_id = 100")" 6 "rows of event 100"
+assert_eq "$(sql "select string_agg(task_seq || ':' || attempt, ' ' order by task_seq, attempt) from pgfleet.task_final where event_id = 100")" "0:0 0:1 1:0" "task_final of event 100"
+# a final row in the default partition, moved into its month's partition once it exists
+sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code, at) values (101, 0, 0, 0, now() + interval '7 months')"
+assert_eq "$(sql "select pgfleet.create_status_log_partitions(7)")" 1 "month +7 created"
+m7=$(sql "select to_char(date_trunc('month', (now() + interval '7 months') at time zone 'UTC'), 'YYYY_MM')")
+assert_eq "$(sql "select count(*) from pgfleet.status_log_$m7 where event_id = 101")" 1 "final row moved"
+if sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values (101, 0, 0, 0)" 2>/dev/null; then
+	fail "second final row accepted in another partition"
+fi
+if sql "insert into pgfleet.status_log_$m7 (event_id, task_seq, attempt, status_code, at) values (101, 0, 0, 0, now() + interval '7 months')" 2>/dev/null; then
+	fail "second final row accepted straight into a partition attached later"
+fi
+ok "a second final row for one (event, task, attempt) is refused (23505), whichever partition"
+
+# the workers' way: skipped, not an error, when the transaction says so; the batch goes in
+out=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "begin" -c "select set_config('pgfleet.duplicate_final', 'skip', true)" \
+	-c "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values (100, 0, 0, 0), (100, 2, 0, 0), (100, 2, 0, 2500) returning task_seq || ':' || status_code" \
+	-c "commit" | tr '\n' ' ')
+assert_eq "$out" "skip 2:0 2:2500 " "rows stored with pgfleet.duplicate_final = skip"
+assert_eq "$(sql "select count(*) from pgfleet.status_log where event_id = 100 and task_seq = 0 and attempt = 0 and status_code not in (2500, 2501)")" 1 "final rows of (100, 0, 0)"
+second "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values (100, 0, 0, 0)"
+ok "with pgfleet.duplicate_final = skip a second final row is left out and the rest stored"
+
+# an event deleted takes its task_final rows along (status_log keeps its rows)
+e=$(sql "select event_id from pgfleet.event where schedule_id = 100000001")
+sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values ($e, 0, 0, 0)"
+sql "delete from pgfleet.event where event_id = $e"
+assert_eq "$(sql "select count(*) from pgfleet.task_final where event_id = $e")" 0 "task_final rows of a deleted event"
+assert_eq "$(sql "select count(*) from pgfleet.status_log where event_id = $e and task_seq = 0")" 1 "status rows of a deleted event"
+ok "task_final rows go with their event"
+
+# 0011: finish_event with the attempt ends only the attempt that holds the lease
+e=$(sql "select event_id from pgfleet.event where state = 'running' limit 1")
+sql "update pgfleet.event set lease_owner = 'sched-x', attempt = 1 where event_id = $e"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-x', 'done', 0, 0)")" f "finish by attempt 0 of an event at attempt 1"
+assert_eq "$(sql "select state from pgfleet.event where event_id = $e")" running "event still running"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-y', 'done', 0, 1)")" f "finish by another scheduler"
+assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-x', 'done', 0, 1)")" t "finish by the attempt holding the lease"
+assert_eq "$(sql "select state from pgfleet.event where event_id = $e")" done "event done"
+ok "finish_event(event, owner, state, code, attempt) refuses another attempt or owner"

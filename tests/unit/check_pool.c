@@ -484,6 +484,92 @@ START_TEST(test_pool_roll_drains_old_worker_and_starts_new_one)
 }
 END_TEST
 
+/* A worker that remembers how many hand-overs of each event it got; on attempt 1 of an
+ * event it reports attempt 0 ended (late), then attempt 1, each with that count. */
+static void
+attempt_worker(int slot, int fd, void *arg)
+{
+	(void)slot;
+	(void)arg;
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	struct ipc_msg msg;
+	char err[128];
+	int seen = 0;
+	for (;;) {
+		int r;
+		while ((r = ipc_take(in, &msg, err, sizeof(err))) == 1) {
+			struct ipc_event ev;
+			if (msg.type != IPC_EVENT || ipc_get(&msg, &ev, sizeof(ev)) == -1)
+				fake_exit(in, out, 2);
+			seen++;
+			if (ev.attempt != 1)
+				continue;
+			struct ipc_done late = {.event_id = ev.event_id, .status_code = seen, .attempt = 0};
+			struct ipc_done d = {.event_id = ev.event_id, .status_code = seen, .attempt = 1};
+			ipc_compose(out, IPC_DONE, &late, sizeof(late));
+			ipc_compose(out, IPC_DONE, &d, sizeof(d));
+			evbuffer_write(out, fd);
+		}
+		if (r == -1 || evbuffer_read(in, fd, 4096) <= 0)
+			fake_exit(in, out, 0);
+	}
+}
+
+struct attempt_watch {
+	struct event_base *base;
+	struct pool *pool;
+	int codes[4];
+	int held_after[4];
+	int n;
+};
+
+static void
+attempt_done(const struct ipc_done *d, void *arg)
+{
+	struct attempt_watch *w = arg;
+	if (w->n < 4) {
+		w->codes[w->n] = d->status_code;
+		w->held_after[w->n++] = pool_holds(w->pool, d->event_id);
+	}
+	if (w->n == 2)
+		event_base_loopbreak(w->base);
+}
+
+START_TEST(test_pool_event_claimed_again_goes_to_its_holder_and_stays_held_until_its_attempt_ends)
+{
+	struct event_base *base = event_base_new();
+	struct attempt_watch w = {.base = base};
+	struct pool_callbacks cb = {.worker_main = attempt_worker, .on_done = attempt_done, .arg = &w};
+	struct pool *p = pool_new(base, 2, 4, 5, 60000, &cb);
+	w.pool = p;
+	struct timeval tv = {10, 0};
+	struct event *deadline = evtimer_new(base, on_deadline, base);
+	evtimer_add(deadline, &tv);
+	ck_assert_int_eq(pool_start(p), 0);
+	struct ipc_event first = {.event_id = 21, .attempt = 0};
+	struct ipc_event again = {.event_id = 21, .attempt = 1, .next_task_seq = 1};
+	ck_assert_int_eq(pool_dispatch(p, &first), 0);
+	/* the other slot is less loaded, but the event goes where its old attempt runs */
+	ck_assert_int_eq(pool_dispatch(p, &again), 0);
+	ck_assert_int_eq(pool_inflight(p), 1);
+	event_base_dispatch(base);
+	ck_assert_int_eq(w.n, 2);
+	ck_assert_int_eq(w.codes[1], 2); /* one worker saw both attempts */
+	ck_assert_int_eq(w.held_after[0], 1); /* attempt 0 ended: attempt 1 still held */
+	ck_assert_int_eq(w.held_after[1], 0);
+	ck_assert_int_eq(pool_inflight(p), 0);
+	pool_shutdown(p, 1);
+	while (pool_procs(p) > 0) {
+		pool_reap(p);
+		if (pool_procs(p) > 0)
+			usleep(10000);
+	}
+	event_free(deadline);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 pool_suite(void)
 {
@@ -496,6 +582,8 @@ pool_suite(void)
 	tcase_add_test(tc, test_pool_restart_wait_counts_starts_within_the_window);
 	tcase_add_test(tc, test_pool_hands_back_events_of_given_up_slot_and_restarts_after_window);
 	tcase_add_test(tc, test_pool_roll_drains_old_worker_and_starts_new_one);
+	tcase_add_test(tc,
+	    test_pool_event_claimed_again_goes_to_its_holder_and_stays_held_until_its_attempt_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }

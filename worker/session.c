@@ -81,6 +81,7 @@ struct session {
 	int cancelled;
 	char peer[NI_MAXHOST]; /* the agent's address on the control connection: %AGENTIPADDR% */
 	char *rendered;      /* the current task's script, rendered */
+	long long token_deadline; /* monotonic ms: the current render's custom tokens end by then */
 	size_t rendered_len;
 	struct bufferevent *bev;
 	struct wire_parser *parser;
@@ -314,9 +315,25 @@ session_load(struct session *s, char *err, size_t errlen)
 
 /* Custom tokens: a read-only transaction with a statement timeout. Table and
  * column names (allow-listed, [a-z_][a-z0-9_]*) go as parameters to
- * pgfleet.token_value(), which quotes them with %I: only constant SQL is sent. */
+ * pgfleet.token_value(), which quotes them with %I: only constant SQL is sent.
+ * A %#*"SQL"% token's query goes as a parameter to pgfleet.token_sql()
+ * (migrations/0010_token_role.sql), run as the role pgfleet_token. */
 static const char SQL_TOKEN_TABLE[] = "SELECT pgfleet.token_value($1, $2, $3::bigint)";
+static const char SQL_TOKEN_QUERY[] = "SELECT pgfleet.token_sql($1, $2::bigint)";
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The lookups run on the worker's loop (synchronous libpq): the custom
+ * tokens of one task share tokens.sql_timeout in all, so a script of slow
+ * tokens holds the loop no longer than that.
+ */
 static int
 session_lookup(void *arg, enum render_lookup kind, const char *table, const char *column,
     const char *sql, char **value, char *err, size_t errlen)
@@ -327,31 +344,47 @@ session_lookup(void *arg, enum render_lookup kind, const char *table, const char
 	const char *stmt = SQL_TOKEN_TABLE;
 	int nparams = 3;
 	const char *tparams[] = {table, column, kind == RENDER_FIRST_ROW ? NULL : s->cid};
-	const char *sparams[] = {s->cid};
+	const char *sparams[] = {sql, s->cid};
 	const char *const *params = tparams;
 	if (kind == RENDER_SQL) {
-		/* the operator's own query (tokens.sql: true), $1 = the computer id */
-		stmt = sql;
-		nparams = 1;
+		stmt = SQL_TOKEN_QUERY;
+		nparams = 2;
 		params = sparams;
 	}
-	snprintf(timeout, sizeof(timeout), "%lld", s->env->conf->tokens_sql_timeout_ms);
+	long long left = s->token_deadline - mono_ms();
+	if (left <= 0) {
+		snprintf(err, errlen, "custom tokens of this task took longer than tokens.sql_timeout "
+		    "(%lld ms) in all", s->env->conf->tokens_sql_timeout_ms);
+		return -1;
+	}
+	snprintf(timeout, sizeof(timeout), "%lld", left);
 	const char *tp[] = {timeout};
 	struct db_result *r = NULL;
 	*value = NULL;
 	if (db_exec(db, NULL, "BEGIN READ ONLY", 0, NULL, err, errlen) == -1)
 		return -1;
-	if (db_exec(db, NULL, "SELECT set_config('search_path', 'pgfleet, public', true),"
-			      " set_config('statement_timeout', $1, true)", 1, tp, err, errlen) == -1 ||
-	    db_exec(db, &r, stmt, nparams, params, err, errlen) == -1) {
-		db_rollback(db, NULL, 0);
-		return -1;
+	int rc = db_exec(db, NULL, "SELECT set_config('search_path', 'pgfleet, public', true),"
+			       " set_config('statement_timeout', $1, true)", 1, tp, err, errlen);
+	if (rc == 0 && kind == RENDER_SQL &&
+	    db_exec(db, NULL, "SET LOCAL ROLE pgfleet_token", 0, NULL, err, errlen) == -1) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, "; the scheduler's database user must be a member of "
+		    "pgfleet_token");
+		rc = -1;
 	}
-	if (db_ntuples(r) > 0 && db_nfields(r) > 0 && !db_isnull(r, 0, 0))
+	if (rc == 0)
+		rc = db_exec(db, &r, stmt, nparams, params, err, errlen);
+	if (rc == 0 && db_ntuples(r) > 0 && db_nfields(r) > 0 && !db_isnull(r, 0, 0))
 		*value = xstrdup(db_value(r, 0, 0));
 	db_result_free(r);
-	db_rollback(db, NULL, 0);
-	return 0;
+	char why[256];
+	if (db_rollback(db, why, sizeof(why)) == -1)
+		log_warnx("event %s: token lookup: rollback: %s", s->eid, why);
+	/* a session-level advisory lock outlives the rollback: none may stay */
+	if (kind == RENDER_SQL &&
+	    db_exec(db, NULL, "SELECT pg_advisory_unlock_all()", 0, NULL, why, sizeof(why)) == -1)
+		log_warnx("event %s: token lookup: advisory unlock: %s", s->eid, why);
+	return rc;
 }
 
 static int
@@ -372,6 +405,7 @@ session_render(struct session *s, char *err, size_t errlen)
 	    .callingjobname = s->job_name, .jobuser = s->job_user, .scheduleid = sched,
 	    .eventid = s->eid, .taskseq = seq};
 	struct render_report rep = {0};
+	s->token_deadline = mono_ms() + s->env->conf->tokens_sql_timeout_ms;
 	free(s->rendered);
 	s->rendered = NULL;
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");

@@ -1,5 +1,5 @@
 -- 0010_token_role: %#*"SQL"% tokens run as the role pgfleet_token, never as
--- the scheduler's own database user.
+-- the scheduler's own database user; and the status code -23.
 --
 -- pgfleet_token is NOLOGIN and holds no privilege on any table: the operator
 -- grants it what SQL tokens may read (docs/tokens.md). It gets USAGE on the
@@ -15,6 +15,11 @@
 -- set_config('role', ...) (which SET LOCAL ROLE alone would allow). STABLE:
 -- the query runs read-only. $1 is the computer id, declared bigint, so a query
 -- that does not use $1 is as valid as one that does.
+
+-- -23: a reply of the agent that trickles in (one byte now and then) is cut
+-- off timeouts.message after its first byte, whatever each read brings.
+INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
+	(-23, 'MESSAGE_TIMEOUT', 'a reply of the agent did not arrive whole within timeouts.message of its first byte');
 
 -- Roles are cluster-wide: another database of this cluster may have made it already.
 DO $$

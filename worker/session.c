@@ -86,6 +86,8 @@ struct session {
 	struct bufferevent *bev;
 	struct wire_parser *parser;
 	struct event *timer;
+	struct event *deadline; /* whole connect + handshake, then whole reply message */
+	int msg_open;           /* part of a reply has arrived, not all of it */
 	struct bufferevent *cancel_bev;
 };
 
@@ -145,6 +147,16 @@ session_close_conn(struct session *s)
 	}
 	wire_parser_free(s->parser);
 	s->parser = NULL;
+	s->msg_open = 0;
+	if (s->deadline != NULL)
+		evtimer_del(s->deadline);
+}
+
+static void
+session_deadline_arm(struct session *s, long long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(s->deadline, &tv);
 }
 
 void
@@ -157,6 +169,8 @@ session_free(struct session *s)
 		bufferevent_free(s->cancel_bev);
 	if (s->timer != NULL)
 		event_free(s->timer);
+	if (s->deadline != NULL)
+		event_free(s->deadline);
 	for (int i = 0; i < s->ntasks; i++)
 		task_clear(&s->tasks[i]);
 	free(s->tasks);
@@ -732,8 +746,15 @@ session_read(struct bufferevent *bev, void *arg)
 			size_t used = 0;
 			enum wire_status st = wire_feed(s->parser, buf + off, (size_t)n - off, &used);
 			off += used;
-			if (st == WIRE_MORE)
+			if (st == WIRE_MORE) {
+				/* a reply has begun: all of it must come within timeouts.message,
+				 * however often a byte arrives to keep the idle timeout away */
+				if (used > 0 && !s->msg_open) {
+					s->msg_open = 1;
+					session_deadline_arm(s, s->env->conf->timeout_message_ms);
+				}
 				break;
+			}
 			if (st == WIRE_ERROR) {
 				char why[256];
 				snprintf(why, sizeof(why), "bad message from agent: %s",
@@ -744,6 +765,8 @@ session_read(struct bufferevent *bev, void *arg)
 				session_end(s, "failed", STATUS_PROTOCOL);
 				return;
 			}
+			s->msg_open = 0;
+			evtimer_del(s->deadline);
 			struct wire_msg *m = wire_parser_take(s->parser);
 			session_message(s, m);
 			wire_msg_free(m);
@@ -781,6 +804,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		log_detail("event %s: connected to computer %s (%s:%d)", s->eid, s->cid, s->comp.host,
 		    s->comp.port);
+		evtimer_del(s->deadline);
 		s->parser = wire_parser_new(MAX_REPLY_BODY);
 		if (s->parser == NULL)
 			fatalx("out of memory");
@@ -868,6 +892,29 @@ session_connect(struct session *s)
 	    c->timeout_connect_ms + c->timeout_handshake_ms, why, sizeof(why));
 	if (s->bev == NULL)
 		session_retry(s, STATUS_UNREACHABLE, why);
+	else /* the per-read timeouts alone would let a peer trickle the handshake */
+		session_deadline_arm(s, c->timeout_connect_ms + c->timeout_handshake_ms);
+}
+
+/* The connection or the reply under way took longer than its whole deadline. */
+static void
+session_deadline_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	const struct conf_scheduler *c = s->env->conf;
+	char why[200];
+	(void)fd;
+	(void)what;
+	if (s->state == S_CONNECT) {
+		snprintf(why, sizeof(why), "connect and tls handshake not done within %lld ms",
+		    c->timeout_connect_ms + c->timeout_handshake_ms);
+		session_retry(s, STATUS_UNREACHABLE, why);
+	} else if (s->state == S_WAIT && s->msg_open) {
+		snprintf(why, sizeof(why), "reply from agent not complete within %lld ms of its first "
+		    "byte (timeouts.message)", c->timeout_message_ms);
+		log_warnx("event %s: computer %s: %s", s->eid, s->cid, why);
+		session_retry(s, STATUS_MESSAGE_TIMEOUT, why);
+	}
 }
 
 static void
@@ -917,7 +964,12 @@ session_start(struct session_env *env, const struct ipc_event *ev)
 	snprintf(s->sid, sizeof(s->sid), "%" PRId64, ev->schedule_id);
 	snprintf(s->cid, sizeof(s->cid), "%" PRId64, ev->computer_id);
 	s->timer = evtimer_new(env->base, session_timer_fire, s);
-	if (s->timer == NULL) {
+	s->deadline = evtimer_new(env->base, session_deadline_fire, s);
+	if (s->timer == NULL || s->deadline == NULL) {
+		if (s->timer != NULL)
+			event_free(s->timer);
+		if (s->deadline != NULL)
+			event_free(s->deadline);
 		free(s);
 		return NULL;
 	}

@@ -31,10 +31,10 @@ fetch() {
 spawn "$F" --port "$PORT" --from 127.0.0.2 --sources 65 --each 16 >"$TESTDIR/flood.out"
 wait_for 60 "the flood to connect" grep -q '^opened' "$TESTDIR/flood.out"
 cat "$TESTDIR/flood.out"
-wait_for 10 "the pre-TLS budget to be full" grep -q "connections without tls (limit 64), the oldest closed" "$TESTDIR/serve.err"
 r=$(fetch "$(key 1)" first.sh)
 echo "$r"
 echo "$r" | grep -qx "fetched first.sh resumed=0" || fail "fetch during the flood: $r"
+wait_for 10 "the pre-TLS budget to be full" grep -q "connections without tls (limit 64), the oldest closed" "$TESTDIR/serve.err"
 cmp "$TESTDIR/script.sh" "$TESTDIR/out/first.sh" || fail "fetched file differs"
 ok "a fetch succeeds while 1,040 unauthenticated connections are held open"
 

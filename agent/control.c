@@ -172,13 +172,21 @@ conn_wait_readable(struct conn *c)
 
 enum read_status { READ_MSG, READ_CLOSED, READ_BAD };
 
-/* The next message: READ_MSG with *out, READ_CLOSED (peer closed, error or stop), READ_BAD (parse error in err). */
+/*
+ * The next message: READ_MSG with *out, READ_CLOSED (peer closed, error, stop,
+ * or the message not whole within message_timeout of its first byte: a peer
+ * that trickles a byte now and then is dropped), READ_BAD (parse error in err).
+ */
 static enum read_status
 conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
 {
+	long long limit = c->env->conf->message_timeout_ms;
+	long long deadline = -1; /* set once the message has begun */
 	*out = NULL;
 	for (;;) {
 		if (c->off < c->len) {
+			if (deadline < 0)
+				deadline = mono_ms() + limit;
 			size_t used = 0;
 			enum wire_status st = wire_feed(c->parser, c->buf + c->off, c->len - c->off, &used);
 			c->off += used;
@@ -199,13 +207,21 @@ conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
 			continue;
 		}
 		c->off = c->len = 0;
-		if (!conn_wait_readable(c))
-			return READ_CLOSED;
-		ssize_t n = tls_read_some(c->ssl, c->buf, sizeof(c->buf), CONTROL_IO_TIMEOUT_MS, err, errlen);
+		if (deadline < 0) {
+			if (!conn_wait_readable(c))
+				return READ_CLOSED;
+			deadline = mono_ms() + limit;
+		}
+		long long left = deadline - mono_ms();
+		ssize_t n = left > 0 ? tls_read_some(c->ssl, c->buf, sizeof(c->buf), left, err, errlen) : -1;
 		if (n == 0)
 			return READ_CLOSED;
 		if (n < 0) {
-			log_debug("connection %s: %s", c->env->peer_addr, err);
+			if (mono_ms() >= deadline)
+				log_warnx("connection %s (%s): request not complete within %lld ms of its first "
+				    "byte (message_timeout), closed", c->env->peer_name, c->env->peer_addr, limit);
+			else
+				log_debug("connection %s: %s", c->env->peer_addr, err);
 			return READ_CLOSED;
 		}
 		c->len = (size_t)n;

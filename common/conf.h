@@ -84,6 +84,7 @@ struct conf_scheduler {
 	long long timeout_connect_ms;
 	long long timeout_handshake_ms;
 	long long timeout_idle_ms;
+	long long timeout_message_ms;	/* a message, first byte to last */
 	int retry_max;
 	long long retry_backoff_ms;
 	long long retry_max_backoff_ms;
@@ -118,6 +119,7 @@ struct conf_agent {
 	unsigned long long max_script;
 	long long timeout_ms;
 	long long kill_grace_ms;
+	long long message_timeout_ms;	/* a request, first byte to last */
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;

@@ -23,6 +23,8 @@ static const struct status_info table[] = {
 	{STATUS_IDLE_TIMEOUT, "IDLE_TIMEOUT", "agent sent nothing for longer than the idle timeout"},
 	{STATUS_MESSAGE_NOT_BUILT, "MESSAGE_NOT_BUILT",
 	    "the task's message to the agent could not be built (a value too long or with a control character); nothing was sent"},
+	{STATUS_MESSAGE_TIMEOUT, "MESSAGE_TIMEOUT",
+	    "a reply of the agent did not arrive whole within timeouts.message of its first byte"},
 };
 
 const struct status_info *

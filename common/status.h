@@ -25,6 +25,7 @@ enum status_code {
 	STATUS_ROLLOUT_HALTED = -14,    /* schedule's max_failures reached; event not run */
 	STATUS_IDLE_TIMEOUT = -15,      /* agent went silent past the idle timeout */
 	STATUS_MESSAGE_NOT_BUILT = -16, /* the task's SendFile could not be built; nothing was sent */
+	STATUS_MESSAGE_TIMEOUT = -23,   /* an agent's reply did not arrive whole within timeouts.message */
 };
 
 struct status_info {

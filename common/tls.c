@@ -431,10 +431,21 @@ int
 tls_connect_blocking(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
     const char *expected_name, SSL_SESSION *resume, SSL **out, int *fd_out, char *err, size_t errlen)
 {
+	return tls_connect_refusable(ctx, host, port, timeout_ms, expected_name, resume, out, fd_out, NULL,
+	    err, errlen);
+}
+
+int
+tls_connect_refusable(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
+    const char *expected_name, SSL_SESSION *resume, SSL **out, int *fd_out, int *refused, char *err,
+    size_t errlen)
+{
 	long long deadline = deadline_of(timeout_ms);
 	char what[300], why[512];
 
 	*out = NULL;
+	if (refused != NULL)
+		*refused = 0;
 	if (fd_out != NULL)
 		*fd_out = -1;
 	int fd = tcp_connect(host, port, deadline, err, errlen);
@@ -458,6 +469,12 @@ tls_connect_blocking(SSL_CTX *ctx, const char *host, int port, long long timeout
 		int r = SSL_connect(ssl);
 		if (r == 1)
 			break;
+		/* closed or reset with no TLS alert: the server did not take the connection */
+		int e = SSL_get_error(ssl, r), syserr = errno;
+		if (refused != NULL && ((e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+		    (syserr == 0 || syserr == ECONNRESET || syserr == EPIPE)) || e == SSL_ERROR_ZERO_RETURN))
+			*refused = 1;
+		errno = syserr;
 		int w = ssl_wait(ssl, r, deadline, what, err, errlen);
 		if (w != 0) {
 			if (w == 1)

@@ -62,6 +62,15 @@ char *tls_error_string(char *buf, size_t size);
  */
 int tls_connect_blocking(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
     const char *expected_name, SSL_SESSION *resume, SSL **out, int *fd_out, char *err, size_t errlen);
+/*
+ * The same, and *refused (when not NULL) says 1 when it failed because the
+ * server closed or reset the connection during the handshake without a TLS
+ * alert: how a server out of room for unauthenticated connections turns one
+ * away, so the caller may try again later. A certificate refusal is not that.
+ */
+int tls_connect_refusable(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
+    const char *expected_name, SSL_SESSION *resume, SSL **out, int *fd_out, int *refused, char *err,
+    size_t errlen);
 /* Handshake as server on an accepted socket fd (made non-blocking; closed on failure). */
 int tls_accept_blocking(SSL_CTX *ctx, int fd, long long timeout_ms, SSL **out, char *err, size_t errlen);
 /* Write all len bytes. 0, or -1 with the reason in err. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -156,9 +157,18 @@ out:
 	return rc;
 }
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * Read the reply header; bytes that followed it stay in buf[*start, *end).
- * Returns the message, or NULL with err.
+ * Read the reply header, all of it within timeout_ms (a server that trickles
+ * a byte now and then gets no longer); bytes that followed it stay in
+ * buf[*start, *end). Returns the message, or NULL with err.
  */
 static struct wire_msg *
 read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long long timeout_ms, char *err,
@@ -171,8 +181,14 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	long long deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 	for (;;) {
-		ssize_t n = tls_read_some(ssl, buf, bufsize, timeout_ms, err, errlen);
+		long long left = deadline < 0 ? -1 : deadline - mono_ms();
+		if (deadline >= 0 && left <= 0) {
+			snprintf(err, errlen, "reply not complete within %lld ms", timeout_ms);
+			break;
+		}
+		ssize_t n = tls_read_some(ssl, buf, bufsize, left, err, errlen);
 		if (n == 0)
 			snprintf(err, errlen, "server closed the connection before its reply");
 		if (n <= 0)
@@ -196,6 +212,38 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 	}
 	wire_parser_free(p);
 	return m;
+}
+
+/*
+ * Connect and handshake within timeout_ms in all. A server out of room for
+ * connections that have not finished their handshake closes new ones (or its
+ * oldest) before TLS: that is tried again with backoff (100 ms doubling to
+ * 2 s, jittered) while time remains; nothing was sent, so the key is intact.
+ */
+static int
+connect_retrying(SSL_CTX *ctx, const char *host, int port, long long timeout_ms, SSL **ssl, char *err,
+    size_t errlen)
+{
+	long long deadline = mono_ms() + timeout_ms, pause = 100;
+	for (int attempt = 1;; attempt++) {
+		struct kept_session *k = session_find(ctx, host);
+		int refused = 0;
+		long long left = deadline - mono_ms();
+		if (tls_connect_refusable(ctx, host, port, left > 0 ? left : 1, NULL, k != NULL ? k->sess : NULL,
+			ssl, NULL, &refused, err, errlen) == 0)
+			return 0;
+		unsigned char r = 0;
+		RAND_bytes(&r, 1);
+		long long wait = pause / 2 + (pause / 2) * r / 255;
+		if (!refused || mono_ms() + wait >= deadline)
+			return -1;
+		log_detail("fetch %s:%d: turned away before tls (%s), attempt %d, again in %lld ms", host, port,
+		    err, attempt, wait);
+		struct timespec ts = {wait / 1000, (wait % 1000) * 1000000};
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+		pause = pause * 2 > 2000 ? 2000 : pause * 2;
+	}
 }
 
 int
@@ -230,9 +278,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 		snprintf(err, errlen, "fetch: transfer key is malformed");
 		return -1;
 	}
-	struct kept_session *k = session_find(ctx, host);
-	if (tls_connect_blocking(ctx, host, port, timeout_ms, NULL, k != NULL ? k->sess : NULL, &ssl, NULL, why,
-		sizeof(why)) == -1) {
+	if (connect_retrying(ctx, host, port, timeout_ms, &ssl, why, sizeof(why)) == -1) {
 		session_drop(ctx, host);
 		snprintf(err, errlen, "fetch: %s", why);
 		return -1;

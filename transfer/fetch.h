@@ -21,8 +21,9 @@
  * dirfd/final_name (a base name) with mode, owner uid and group gid
  * ((uid_t)-1 / (gid_t)-1 leave them). size and checksum ("sha256:<hex>") are
  * what the SendFile message announced; the server must agree, and the bytes
- * must match. timeout_ms bounds connect + handshake + reply, then each wait
- * for data. size above max_size is refused before connecting.
+ * must match. timeout_ms bounds the connect and handshake together, the
+ * request, and the whole reply header (however it trickles in), then each
+ * wait for file data. size above max_size is refused before connecting.
  * 0, or -1 with the reason in err and nothing left in the directory.
  */
 int transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,

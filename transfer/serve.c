@@ -1,7 +1,8 @@
 /*
  * transfer serve: one listener per worker on a port of transfer.port_range;
  * each connection is a tiny state machine on a TLS bufferevent:
- *   REQUEST  handshake, then one Request=Fetch header (deadline timer)
+ *   REQUEST  handshake (its own deadline, in the pre-TLS budget), then one
+ *            Request=Fetch header (deadline timer, from accept)
  *   SENDING  the file is read in CHUNK pieces whenever the output buffer
  *            falls under LOWMARK, so memory stays flat whatever the size
  *   FLUSHING every byte queued; wait until the output buffer is empty
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -36,6 +38,8 @@
 #define CHUNK (64 * 1024)
 #define LOWMARK (64 * 1024)
 #define HIGHMARK (256 * 1024)
+#define REFUSAL_SOURCES 64      /* addresses whose refusals are counted between reports */
+#define REFUSAL_REPORT_MS 60000
 
 enum conn_state { C_REQUEST, C_SENDING, C_FLUSHING, C_LINGER, C_CLOSING };
 
@@ -47,6 +51,9 @@ struct conn {
 	struct wire_parser *parser;
 	enum conn_state state;
 	int handshaken;
+	int pretls;             /* counted in the pre-TLS budget */
+	long long accepted_ms;  /* monotonic */
+	char host[INET6_ADDRSTRLEN];
 	int file;
 	uint64_t left, sent;
 	long long event_id;
@@ -68,7 +75,72 @@ struct transfer_serve {
 	void *cb_arg;
 	struct conn *conns;
 	int active;
+	int pretls, pretls_max, per_source;
+	long long handshake_ms;
+	struct refusals {
+		char host[INET6_ADDRSTRLEN];
+		int count; /* since the last report */
+	} refused[REFUSAL_SOURCES];
+	int refused_other; /* from addresses the table had no room for */
+	struct event *report_timer;
 };
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A connection refused or closed before its handshake: the first from an
+ * address is logged at once, the next ones are counted and reported once a
+ * minute, so a flood cannot flood the log too.
+ */
+static void
+note_refusal(struct transfer_serve *s, const char *host, const char *why)
+{
+	struct refusals *free_slot = NULL;
+	for (int i = 0; i < REFUSAL_SOURCES; i++) {
+		if (s->refused[i].host[0] == '\0') {
+			if (free_slot == NULL)
+				free_slot = &s->refused[i];
+		} else if (strcmp(s->refused[i].host, host) == 0) {
+			s->refused[i].count++;
+			return;
+		}
+	}
+	if (free_slot == NULL) {
+		if (s->refused_other++ == 0)
+			log_warnx("transfer: connection from %s refused: %s (refusals from more addresses "
+			    "are counted)", host, why);
+		return;
+	}
+	log_warnx("transfer: connection from %s refused: %s", host, why);
+	snprintf(free_slot->host, sizeof(free_slot->host), "%s", host);
+}
+
+static void
+report_refusals(evutil_socket_t fd, short what, void *arg)
+{
+	struct transfer_serve *s = arg;
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < REFUSAL_SOURCES; i++) {
+		struct refusals *r = &s->refused[i];
+		if (r->host[0] != '\0' && r->count > 0)
+			log_warnx("transfer: %d connections refused from %s in the last minute", r->count,
+			    r->host);
+		if (r->count == 0)
+			r->host[0] = '\0'; /* quiet for a minute: the next refusal is logged at once */
+		r->count = 0;
+	}
+	if (s->refused_other > 1)
+		log_warnx("transfer: %d connections refused from other addresses in the last minute",
+		    s->refused_other - 1);
+	s->refused_other = 0;
+}
 
 static void conn_end(struct conn *c, int ok, const char *error);
 
@@ -89,6 +161,8 @@ conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->s->active--;
+	if (c->pretls)
+		c->s->pretls--;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	if (c->bev != NULL)
@@ -372,12 +446,25 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		struct transfer_serve *s = c->s;
 		c->handshaken = 1;
+		c->pretls = 0;
+		s->pretls--;
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		if (tls_peer_name(ssl, c->peer, sizeof(c->peer)) == -1)
 			snprintf(c->peer, sizeof(c->peer), "(unnamed)");
 		log_debug("transfer %s: tls connection from \"%s\"%s", c->addr, c->peer,
 		    SSL_session_reused(ssl) ? " (resumed)" : "");
+		if (s->active - s->pretls > TRANSFER_MAX_CONNECTIONS) {
+			snprintf(c->error, sizeof(c->error), "%d connections open, limit %d",
+			    s->active - s->pretls - 1, TRANSFER_MAX_CONNECTIONS);
+			conn_end(c, 0, c->error);
+			return;
+		}
+		/* the rest of the request deadline, counted from accept */
+		long long left = s->request_ms - (mono_ms() - c->accepted_ms);
+		struct timeval tv = tv_of(left > 0 ? left : 1);
+		evtimer_add(c->deadline, &tv);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -413,8 +500,9 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
+	long long hs = c->s->handshake_ms < c->s->request_ms ? c->s->handshake_ms : c->s->request_ms;
 	snprintf(c->error, sizeof(c->error), "%s within %lld ms",
-	    c->handshaken ? "no request" : "no tls handshake", c->s->request_ms);
+	    c->handshaken ? "no request" : "no tls handshake", c->handshaken ? c->s->request_ms : hs);
 	conn_end(c, 0, c->error);
 }
 
@@ -425,10 +513,42 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	(void)l;
 	(void)salen;
 
-	if (s->active >= TRANSFER_MAX_CONNECTIONS) {
-		log_warnx("transfer: %d connections open, one refused", s->active);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	/* the pre-TLS budget: per address first (a flood's own), then in all */
+	int from_host = 0;
+	struct conn *oldest = NULL;
+	for (struct conn *o = s->conns; o != NULL; o = o->next) {
+		if (!o->pretls)
+			continue;
+		oldest = o; /* new connections go first in the list */
+		from_host += strcmp(o->host, host) == 0;
+	}
+	if (from_host >= s->per_source) {
+		char why[96];
+		snprintf(why, sizeof(why), "%d connections without tls from it (limit %d)", from_host,
+		    s->per_source);
+		note_refusal(s, host, why);
 		evutil_closesocket(fd);
 		return;
+	}
+	if (s->pretls >= s->pretls_max && oldest != NULL) {
+		/* the oldest has had the longest to finish its handshake: it makes room */
+		char why[96];
+		snprintf(why, sizeof(why), "%d connections without tls (limit %d), the oldest closed",
+		    s->pretls, s->pretls_max);
+		note_refusal(s, oldest->host, why);
+		snprintf(oldest->error, sizeof(oldest->error), "closed before its tls handshake: %s", why);
+		conn_end(oldest, 0, oldest->error);
 	}
 	struct conn *c = calloc(1, sizeof(*c));
 	SSL *ssl = SSL_new(s->ctx);
@@ -445,17 +565,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->file = -1;
 	c->event_id = -1;
 	c->seq = -1;
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-	}
+	c->pretls = 1;
+	c->accepted_ms = mono_ms();
+	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -466,6 +578,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		s->conns->prev = c;
 	s->conns = c;
 	s->active++;
+	s->pretls++;
 	if (c->bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -477,7 +590,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	struct timeval tv = tv_of(s->request_ms);
+	struct timeval tv = tv_of(s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms);
 	evtimer_add(c->deadline, &tv);
 }
 
@@ -560,8 +673,22 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 	s->port = port;
 	s->request_ms = TRANSFER_REQUEST_TIMEOUT_MS;
 	s->idle_ms = TRANSFER_IDLE_TIMEOUT_MS;
+	s->pretls_max = TRANSFER_PRETLS_MAX;
+	s->per_source = TRANSFER_PRETLS_PER_SOURCE;
+	s->handshake_ms = TRANSFER_HANDSHAKE_TIMEOUT_MS;
+	s->report_timer = event_new(base, -1, EV_PERSIST, report_refusals, s);
+	struct timeval every = tv_of(REFUSAL_REPORT_MS);
+	if (s->report_timer == NULL || event_add(s->report_timer, &every) == -1) {
+		if (s->report_timer != NULL)
+			event_free(s->report_timer);
+		close(fd);
+		free(s);
+		snprintf(err, errlen, "transfer: out of memory");
+		return NULL;
+	}
 	s->listener = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (s->listener == NULL) {
+		event_free(s->report_timer);
 		close(fd);
 		free(s);
 		snprintf(err, errlen, "transfer: cannot listen on port %d", port);
@@ -587,6 +714,17 @@ transfer_serve_set_timeouts(struct transfer_serve *s, long long request_ms, long
 		s->idle_ms = idle_ms;
 }
 
+void
+transfer_serve_set_pretls(struct transfer_serve *s, int max, int per_source, long long handshake_ms)
+{
+	if (max > 0)
+		s->pretls_max = max;
+	if (per_source > 0)
+		s->per_source = per_source;
+	if (handshake_ms > 0)
+		s->handshake_ms = handshake_ms;
+}
+
 int
 transfer_serve_port(const struct transfer_serve *s)
 {
@@ -606,6 +744,7 @@ transfer_serve_free(struct transfer_serve *s)
 		return;
 	while (s->conns != NULL)
 		conn_free(s->conns);
+	event_free(s->report_timer);
 	evconnlistener_free(s->listener);
 	free(s);
 }

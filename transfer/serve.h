@@ -2,7 +2,10 @@
  * transfer serve: the worker side of the file-transfer channel. Listens on
  * the first free port of a range, accepts TLS (client certificate required),
  * reads one Request=Fetch, checks its one-time key and streams the file from
- * disk in bounded chunks. Event-driven (libevent); the owner keeps the
+ * disk in bounded chunks. Connections that have not finished the TLS
+ * handshake get a small budget of their own (a total, a limit per source
+ * address and a short deadline), so an unauthenticated flood cannot take the
+ * slots of the agents; refusals are logged at most once a minute per address. Event-driven (libevent); the owner keeps the
  * event_base, the SSL_CTX and the key store, and frees the server with
  * transfer_serve_free. The process must ignore SIGPIPE.
  */
@@ -19,7 +22,11 @@
 
 #define TRANSFER_REQUEST_TIMEOUT_MS 10000 /* from accept to a complete request */
 #define TRANSFER_IDLE_TIMEOUT_MS 60000    /* no progress while sending */
-#define TRANSFER_MAX_CONNECTIONS 1024
+#define TRANSFER_MAX_CONNECTIONS 1024     /* past the TLS handshake */
+/* Connections that have not finished the TLS handshake have their own budget. */
+#define TRANSFER_PRETLS_MAX 64            /* at once; a new one closes the oldest */
+#define TRANSFER_PRETLS_PER_SOURCE 16     /* at once from one address; more are refused */
+#define TRANSFER_HANDSHAKE_TIMEOUT_MS 2000 /* accept to handshake done */
 
 /* One connection's outcome, passed to the owner's callback (valid during the call only). */
 struct transfer_result {
@@ -48,6 +55,8 @@ struct transfer_serve *transfer_serve_new(struct event_base *base, SSL_CTX *ctx,
 void transfer_serve_set_callback(struct transfer_serve *s, transfer_serve_cb cb, void *arg);
 /* request_ms: accept to complete request; idle_ms: no progress while sending. <= 0 keeps the default. */
 void transfer_serve_set_timeouts(struct transfer_serve *s, long long request_ms, long long idle_ms);
+/* The pre-TLS budget (see TRANSFER_PRETLS_*); <= 0 keeps the default. */
+void transfer_serve_set_pretls(struct transfer_serve *s, int max, int per_source, long long handshake_ms);
 int transfer_serve_port(const struct transfer_serve *s);
 /* Connections open now. */
 int transfer_serve_active(const struct transfer_serve *s);

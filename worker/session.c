@@ -83,10 +83,13 @@ struct session {
 	int cancelled;
 	char peer[NI_MAXHOST]; /* the agent's address on the control connection: %AGENTIPADDR% */
 	char *rendered;      /* the current task's script, rendered */
+	long long token_deadline; /* monotonic ms: the current render's custom tokens end by then */
 	size_t rendered_len;
 	struct bufferevent *bev;
 	struct wire_parser *parser;
 	struct event *timer;
+	struct event *deadline; /* whole connect + handshake, then whole reply message */
+	int msg_open;           /* part of a reply has arrived, not all of it */
 	struct bufferevent *cancel_bev;
 };
 
@@ -152,6 +155,16 @@ session_close_conn(struct session *s)
 	}
 	wire_parser_free(s->parser);
 	s->parser = NULL;
+	s->msg_open = 0;
+	if (s->deadline != NULL)
+		evtimer_del(s->deadline);
+}
+
+static void
+session_deadline_arm(struct session *s, long long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(s->deadline, &tv);
 }
 
 void
@@ -164,6 +177,8 @@ session_free(struct session *s)
 		bufferevent_free(s->cancel_bev);
 	if (s->timer != NULL)
 		event_free(s->timer);
+	if (s->deadline != NULL)
+		event_free(s->deadline);
 	for (int i = 0; i < s->ntasks; i++)
 		task_clear(&s->tasks[i]);
 	free(s->tasks);
@@ -348,9 +363,25 @@ session_load(struct session *s, char *err, size_t errlen)
 
 /* Custom tokens: a read-only transaction with a statement timeout. Table and
  * column names (allow-listed, [a-z_][a-z0-9_]*) go as parameters to
- * pgfleet.token_value(), which quotes them with %I: only constant SQL is sent. */
+ * pgfleet.token_value(), which quotes them with %I: only constant SQL is sent.
+ * A %#*"SQL"% token's query goes as a parameter to pgfleet.token_sql()
+ * (migrations/0010_token_role.sql), run as the role pgfleet_token. */
 static const char SQL_TOKEN_TABLE[] = "SELECT pgfleet.token_value($1, $2, $3::bigint)";
+static const char SQL_TOKEN_QUERY[] = "SELECT pgfleet.token_sql($1, $2::bigint)";
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The lookups run on the worker's loop (synchronous libpq): the custom
+ * tokens of one task share tokens.sql_timeout in all, so a script of slow
+ * tokens holds the loop no longer than that.
+ */
 static int
 session_lookup(void *arg, enum render_lookup kind, const char *table, const char *column,
     const char *sql, char **value, char *err, size_t errlen)
@@ -361,31 +392,47 @@ session_lookup(void *arg, enum render_lookup kind, const char *table, const char
 	const char *stmt = SQL_TOKEN_TABLE;
 	int nparams = 3;
 	const char *tparams[] = {table, column, kind == RENDER_FIRST_ROW ? NULL : s->cid};
-	const char *sparams[] = {s->cid};
+	const char *sparams[] = {sql, s->cid};
 	const char *const *params = tparams;
 	if (kind == RENDER_SQL) {
-		/* the operator's own query (tokens.sql: true), $1 = the computer id */
-		stmt = sql;
-		nparams = 1;
+		stmt = SQL_TOKEN_QUERY;
+		nparams = 2;
 		params = sparams;
 	}
-	snprintf(timeout, sizeof(timeout), "%lld", s->env->conf->tokens_sql_timeout_ms);
+	long long left = s->token_deadline - mono_ms();
+	if (left <= 0) {
+		snprintf(err, errlen, "custom tokens of this task took longer than tokens.sql_timeout "
+		    "(%lld ms) in all", s->env->conf->tokens_sql_timeout_ms);
+		return -1;
+	}
+	snprintf(timeout, sizeof(timeout), "%lld", left);
 	const char *tp[] = {timeout};
 	struct db_result *r = NULL;
 	*value = NULL;
 	if (db_exec(db, NULL, "BEGIN READ ONLY", 0, NULL, err, errlen) == -1)
 		return -1;
-	if (db_exec(db, NULL, "SELECT set_config('search_path', 'pgfleet, public', true),"
-			      " set_config('statement_timeout', $1, true)", 1, tp, err, errlen) == -1 ||
-	    db_exec(db, &r, stmt, nparams, params, err, errlen) == -1) {
-		db_rollback(db, NULL, 0);
-		return -1;
+	int rc = db_exec(db, NULL, "SELECT set_config('search_path', 'pgfleet, public', true),"
+			       " set_config('statement_timeout', $1, true)", 1, tp, err, errlen);
+	if (rc == 0 && kind == RENDER_SQL &&
+	    db_exec(db, NULL, "SET LOCAL ROLE pgfleet_token", 0, NULL, err, errlen) == -1) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, "; the scheduler's database user must be a member of "
+		    "pgfleet_token");
+		rc = -1;
 	}
-	if (db_ntuples(r) > 0 && db_nfields(r) > 0 && !db_isnull(r, 0, 0))
+	if (rc == 0)
+		rc = db_exec(db, &r, stmt, nparams, params, err, errlen);
+	if (rc == 0 && db_ntuples(r) > 0 && db_nfields(r) > 0 && !db_isnull(r, 0, 0))
 		*value = xstrdup(db_value(r, 0, 0));
 	db_result_free(r);
-	db_rollback(db, NULL, 0);
-	return 0;
+	char why[256];
+	if (db_rollback(db, why, sizeof(why)) == -1)
+		log_warnx("event %s: token lookup: rollback: %s", s->eid, why);
+	/* a session-level advisory lock outlives the rollback: none may stay */
+	if (kind == RENDER_SQL &&
+	    db_exec(db, NULL, "SELECT pg_advisory_unlock_all()", 0, NULL, why, sizeof(why)) == -1)
+		log_warnx("event %s: token lookup: advisory unlock: %s", s->eid, why);
+	return rc;
 }
 
 static int
@@ -406,6 +453,7 @@ session_render(struct session *s, char *err, size_t errlen)
 	    .callingjobname = s->job_name, .jobuser = s->job_user, .scheduleid = sched,
 	    .eventid = s->eid, .taskseq = seq, .interpreter = t->interpreter};
 	struct render_report rep = {0};
+	s->token_deadline = mono_ms() + s->env->conf->tokens_sql_timeout_ms;
 	free(s->rendered);
 	s->rendered = NULL;
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");
@@ -782,8 +830,15 @@ session_read(struct bufferevent *bev, void *arg)
 			size_t used = 0;
 			enum wire_status st = wire_feed(s->parser, buf + off, (size_t)n - off, &used);
 			off += used;
-			if (st == WIRE_MORE)
+			if (st == WIRE_MORE) {
+				/* a reply has begun: all of it must come within timeouts.message,
+				 * however often a byte arrives to keep the idle timeout away */
+				if (used > 0 && !s->msg_open) {
+					s->msg_open = 1;
+					session_deadline_arm(s, s->env->conf->timeout_message_ms);
+				}
 				break;
+			}
 			if (st == WIRE_ERROR) {
 				char why[256];
 				snprintf(why, sizeof(why), "bad message from agent: %s",
@@ -794,6 +849,8 @@ session_read(struct bufferevent *bev, void *arg)
 				session_end(s, "failed", STATUS_PROTOCOL);
 				return;
 			}
+			s->msg_open = 0;
+			evtimer_del(s->deadline);
 			struct wire_msg *m = wire_parser_take(s->parser);
 			session_message(s, m);
 			wire_msg_free(m);
@@ -832,6 +889,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		log_detail("event %s: connected to computer %s (%s:%d)", s->eid, s->cid, s->comp.host,
 		    s->comp.port);
 		session_seen(s);
+		evtimer_del(s->deadline);
 		s->parser = wire_parser_new(MAX_REPLY_BODY);
 		if (s->parser == NULL)
 			fatalx("out of memory");
@@ -926,6 +984,29 @@ session_connect(struct session *s)
 	    c->timeout_connect_ms + c->timeout_handshake_ms, why, sizeof(why));
 	if (s->bev == NULL)
 		session_retry(s, STATUS_UNREACHABLE, why);
+	else /* the per-read timeouts alone would let a peer trickle the handshake */
+		session_deadline_arm(s, c->timeout_connect_ms + c->timeout_handshake_ms);
+}
+
+/* The connection or the reply under way took longer than its whole deadline. */
+static void
+session_deadline_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	const struct conf_scheduler *c = s->env->conf;
+	char why[200];
+	(void)fd;
+	(void)what;
+	if (s->state == S_CONNECT) {
+		snprintf(why, sizeof(why), "connect and tls handshake not done within %lld ms",
+		    c->timeout_connect_ms + c->timeout_handshake_ms);
+		session_retry(s, STATUS_UNREACHABLE, why);
+	} else if (s->state == S_WAIT && s->msg_open) {
+		snprintf(why, sizeof(why), "reply from agent not complete within %lld ms of its first "
+		    "byte (timeouts.message)", c->timeout_message_ms);
+		log_warnx("event %s: computer %s: %s", s->eid, s->cid, why);
+		session_retry(s, STATUS_MESSAGE_TIMEOUT, why);
+	}
 }
 
 static void
@@ -975,7 +1056,12 @@ session_start(struct session_env *env, const struct ipc_event *ev)
 	snprintf(s->sid, sizeof(s->sid), "%" PRId64, ev->schedule_id);
 	snprintf(s->cid, sizeof(s->cid), "%" PRId64, ev->computer_id);
 	s->timer = evtimer_new(env->base, session_timer_fire, s);
-	if (s->timer == NULL) {
+	s->deadline = evtimer_new(env->base, session_deadline_fire, s);
+	if (s->timer == NULL || s->deadline == NULL) {
+		if (s->timer != NULL)
+			event_free(s->timer);
+		if (s->deadline != NULL)
+			event_free(s->deadline);
 		free(s);
 		return NULL;
 	}

@@ -142,6 +142,7 @@ START_TEST(test_conf_agent_defaults_filled)
 	ck_assert_uint_eq(c->max_script, 16777216);
 	ck_assert_int_eq(c->timeout_ms, 3600000);
 	ck_assert_int_eq(c->kill_grace_ms, 10000);
+	ck_assert_int_eq(c->message_timeout_ms, 30000);
 	ck_assert_str_eq(c->tls_ca, expect("@/ca.crt"));
 	ck_assert_str_eq(c->tls_cert, expect("@/node.crt"));
 	ck_assert_str_eq(c->tls_key, expect("@/node.key"));
@@ -181,6 +182,7 @@ START_TEST(test_conf_scheduler_defaults_filled)
 	ck_assert_int_eq(c->timeout_connect_ms, 5000);
 	ck_assert_int_eq(c->timeout_handshake_ms, 5000);
 	ck_assert_int_eq(c->timeout_idle_ms, 60000);
+	ck_assert_int_eq(c->timeout_message_ms, 30000);
 	ck_assert_int_eq(c->retry_max, 5);
 	ck_assert_int_eq(c->retry_backoff_ms, 1000);
 	ck_assert_int_eq(c->retry_max_backoff_ms, 60000);

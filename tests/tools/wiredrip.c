@@ -1,0 +1,190 @@
+/*
+ * pgfleet-test-wiredrip: a TLS peer that completes the handshake and then sends a
+ * message one byte at a time, to prove that deadlines cover a whole message
+ * and not each read.
+ *   agent  --ca C --cert C --key K --every-ms N --bytes B
+ *     listens on 127.0.0.1 (prints "port P"); for each connection: handshake,
+ *     read the request up to its empty line, then drip a reply that never
+ *     ends (B bytes, one every N ms) and close.
+ *   client --ca C --cert C --key K --host H --port P --every-ms N --bytes B
+ *     connects and drips a request that never ends.
+ * Each connection prints "closed by peer after X bytes in M ms" or
+ * "dripped X bytes in M ms" (the peer held on to the end).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "common/tls.h"
+
+struct opts {
+	const char *ca, *cert, *key, *host;
+	long long port, every_ms, bytes;
+};
+
+static void
+die(const char *what, const char *why)
+{
+	fprintf(stderr, "pgfleet-test-wiredrip: %s: %s\n", what, why);
+	exit(2);
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+parse(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = "127.0.0.1";
+	o->every_ms = 200;
+	o->bytes = 200;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
+		if (strcmp(a, "--ca") == 0) o->ca = v;
+		else if (strcmp(a, "--cert") == 0) o->cert = v;
+		else if (strcmp(a, "--key") == 0) o->key = v;
+		else if (strcmp(a, "--host") == 0) o->host = v;
+		else if (strcmp(a, "--port") == 0) o->port = atoll(v);
+		else if (strcmp(a, "--every-ms") == 0) o->every_ms = atoll(v);
+		else if (strcmp(a, "--bytes") == 0) o->bytes = atoll(v);
+		else die("unknown option", a);
+	}
+	if (o->ca == NULL || o->cert == NULL || o->key == NULL)
+		die("usage", "--ca, --cert and --key are required");
+}
+
+/* 1 when the peer closed (or failed) while we waited ms, 0 when nothing came. */
+static int
+peer_gone(SSL *ssl, int fd, long long ms)
+{
+	long long end = mono_ms() + ms;
+	for (;;) {
+		long long left = end - mono_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0;
+		char buf[4096];
+		int n = SSL_read(ssl, buf, sizeof(buf));
+		if (n > 0)
+			continue; /* the peer may say why before it closes: ignore it */
+		int e = SSL_get_error(ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			return 1;
+	}
+}
+
+/* Send msg one byte every every_ms until bytes are out or the peer is gone. */
+static void
+drip(SSL *ssl, int fd, const char *msg, const struct opts *o)
+{
+	char err[256];
+	long long t0 = mono_ms(), n = 0;
+	size_t len = strlen(msg);
+	for (n = 0; n < o->bytes; n++) {
+		char c = (size_t)n < len ? msg[n] : 'x';
+		if (tls_write_all(ssl, &c, 1, 5000, err, sizeof(err)) == -1 || peer_gone(ssl, fd, o->every_ms)) {
+			printf("closed by peer after %lld bytes in %lld ms\n", n + 1, mono_ms() - t0);
+			fflush(stdout);
+			return;
+		}
+	}
+	printf("dripped %lld bytes in %lld ms\n", n, mono_ms() - t0);
+	fflush(stdout);
+}
+
+static void __attribute__((noreturn))
+agent(const struct opts *o)
+{
+	char err[512];
+	SSL_CTX *ctx = tls_server_ctx(o->ca, o->cert, o->key, err, sizeof(err));
+	if (ctx == NULL)
+		die("tls", err);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sin);
+	if (lfd == -1 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(lfd, 16) == -1 ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &sl) == -1)
+		die("listen", strerror(errno));
+	printf("port %u\n", ntohs(sin.sin_port));
+	fflush(stdout);
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1)
+			continue;
+		SSL *ssl = NULL;
+		if (tls_accept_blocking(ctx, fd, 5000, &ssl, err, sizeof(err)) == -1) {
+			printf("handshake failed: %s\n", err);
+			fflush(stdout);
+			continue;
+		}
+		/* the request, up to its empty line */
+		char buf[16384];
+		size_t got = 0;
+		while (got < sizeof(buf) - 1) {
+			ssize_t n = tls_read_some(ssl, buf + got, sizeof(buf) - 1 - got, 5000, err, sizeof(err));
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (strstr(buf, "\n\n") != NULL)
+				break;
+		}
+		drip(ssl, fd, "Reply=StatusUpdate\nStatus-Code=2500\nPad=", o);
+		tls_close(ssl);
+	}
+}
+
+static int
+client(const struct opts *o)
+{
+	char err[512];
+	SSL_CTX *ctx = tls_client_ctx(o->ca, o->cert, o->key, err, sizeof(err));
+	if (ctx == NULL)
+		die("tls", err);
+	SSL *ssl = NULL;
+	int fd = -1;
+	if (tls_connect_blocking(ctx, o->host, (int)o->port, 5000, NULL, NULL, &ssl, &fd, err, sizeof(err)) == -1)
+		die("connect", err);
+	drip(ssl, fd, "Request=Cancel\nPad=", o);
+	tls_close(ssl);
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		die("usage", "agent|client [options]");
+	parse(argc, argv, &o);
+	if (strcmp(argv[1], "agent") == 0)
+		agent(&o);
+	if (strcmp(argv[1], "client") == 0)
+		return client(&o);
+	die("unknown mode", argv[1]);
+	return 2;
+}

@@ -36,7 +36,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
+.PHONY: all deps check check-repeat unit valgrind integration faults faults-quick asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -102,6 +102,7 @@ check: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) valgrind
 	$(MAKE) integration
+	$(MAKE) faults-quick
 
 unit: $(CHECKBIN)
 	$(CHECKBIN)
@@ -122,13 +123,19 @@ demo: deps
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
 
-# The fault suite (not part of check: about ten minutes): kill -9 of every
+# The fault suite (about ten minutes; check runs the reduced set faults-quick): kill -9 of every
 # process, PostgreSQL restart and outage, hostile agents, floods, full disks, each
 # scenario against the real binaries; prints scenario -> held/broke with figures and
 # fails when any broke (docs/reliability.md). FAULTS="f_a f_b" runs only those.
 FAULTS ?=
 faults: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/faults/run.sh $(FAULTS)
+
+# The reduced fault set make check runs (about 2 minutes): a killed worker, a killed
+# scheduler parent, a PostgreSQL restart and a flood of the transfer port.
+FAULTS_QUICK := f_kill_worker f_kill_sched_parent f_pg_restart f_flood_transfer
+faults-quick: $(BINS) $(TOOLS)
+	BIN=$(abspath $(BUILD)/bin) tests/faults/run.sh $(FAULTS_QUICK)
 
 # Flakiness hunt: the unit suites N times, the integration suite M times, and every
 # test that failed even once. PGFLEET_TEST_NOW=HH:MM (or an RFC 3339 instant) runs

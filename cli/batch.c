@@ -19,18 +19,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "cli/args.h"
 #include "common/field.h"
 #include "common/log.h"
 #include "common/units.h"
+#include "common/util.h"
 
 #define ARENA_BLOCK (64 * 1024)
 #define ARENA_HDR ((sizeof(struct batch_arena) + 15) & ~(size_t)15)
 #define NAME_MAX_LEN 200
-#define HOST_MAX_LEN 253
 
 /* ---- arena ---------------------------------------------------------------- */
 
@@ -753,27 +752,13 @@ sort_unique(char **v, size_t *n)
 	*n = k + 1;
 }
 
-static int
-has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* Computer names: host-name-like, as in certificates and tokens. */
 static int
 check_computer_name(struct ld *l, const struct node *n, const char *s)
 {
-	size_t len = strlen(s);
-	int ok = len > 0 && len <= HOST_MAX_LEN && isalnum((unsigned char)s[0]);
-	for (size_t i = 0; ok && i < len; i++)
-		ok = isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-';
-	if (!ok) {
-		err_at(l, n->pos, "computer name \"%.60s\": use 1 to %d letters, digits, '.', '_' or "
-				  "'-', starting with a letter or digit",
-		       s, HOST_MAX_LEN);
+	char err[512];
+	if (field_computer_name(s, err, sizeof(err)) == -1) {
+		err_at(l, n->pos, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -788,7 +773,7 @@ check_name(struct ld *l, const char *what, const struct node *n, const char *s)
 		err_at(l, n->pos, "%s name must be 1 to %d characters long", what, NAME_MAX_LEN);
 		return -1;
 	}
-	if (has_ctl(s)) {
+	if (util_has_ctl(s)) {
 		err_at(l, n->pos, "%s name \"%.60s\" holds a control character", what, s);
 		return -1;
 	}
@@ -1678,52 +1663,17 @@ batch_attr(const struct batch_computer *c, const char *key)
 
 /* ---- canonical text and hashes -------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		if ((b->p = realloc(b->p, cap)) == NULL)
-			fatal("batch: canon");
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-buf_fmt(struct buf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* "key LEN:bytes\n", or "key -\n" for NULL: unambiguous whatever the bytes are. */
 static void
-buf_str(struct buf *b, const char *key, const char *s)
+buf_str(struct util_buf *b, const char *key, const char *s)
 {
 	if (s == NULL) {
-		buf_fmt(b, "%s -\n", key);
+		util_buf_fmt(b, "%s -\n", key);
 		return;
 	}
-	buf_fmt(b, "%s %zu:", key, strlen(s));
-	buf_add(b, s, strlen(s));
-	buf_add(b, "\n", 1);
+	util_buf_fmt(b, "%s %zu:", key, strlen(s));
+	util_buf_puts(b, s);
+	util_buf_puts(b, "\n");
 }
 
 static const char *const action_names[] = {"success", "failure", "continue", "stop"};
@@ -1731,89 +1681,77 @@ static const char *const action_names[] = {"success", "failure", "continue", "st
 char *
 batch_job_canon(const struct batch_job *j)
 {
-	struct buf b = {0};
-	buf_add(&b, "pgfleet-job 1\n", 14);
+	struct util_buf b = {0};
+	util_buf_puts(&b, "pgfleet-job 1\n");
 	buf_str(&b, "name", j->name);
-	buf_fmt(&b, "tasks %zu\n", j->ntasks);
+	util_buf_fmt(&b, "tasks %zu\n", j->ntasks);
 	for (size_t i = 0; i < j->ntasks; i++) {
 		const struct batch_task *t = &j->tasks[i];
-		buf_fmt(&b, "task %zu\n", i);
+		util_buf_fmt(&b, "task %zu\n", i);
 		buf_str(&b, "name", t->name);
 		buf_str(&b, "script", t->script);
 		buf_str(&b, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
 		buf_str(&b, "run_as", t->run_as);
-		buf_fmt(&b, "timeout_ms %lld\n", t->timeout_ms);
-		buf_add(&b, "success_codes", 13);
+		util_buf_fmt(&b, "timeout_ms %lld\n", t->timeout_ms);
+		util_buf_puts(&b, "success_codes");
 		if (t->nsuccess_codes == 0)
-			buf_add(&b, " 0", 2);
+			util_buf_puts(&b, " 0");
 		for (size_t k = 0; k < t->nsuccess_codes; k++)
-			buf_fmt(&b, " %d", t->success_codes[k]);
-		buf_add(&b, "\non_code", 8);
+			util_buf_fmt(&b, " %d", t->success_codes[k]);
+		util_buf_puts(&b, "\non_code");
 		for (size_t k = 0; k < t->non_code; k++)
-			buf_fmt(&b, " %d=%s", t->on_code[k].code, action_names[t->on_code[k].action]);
-		buf_fmt(&b, "\non_failure %s\n", action_names[t->on_failure]);
+			util_buf_fmt(&b, " %d=%s", t->on_code[k].code, action_names[t->on_code[k].action]);
+		util_buf_fmt(&b, "\non_failure %s\n", action_names[t->on_failure]);
 		buf_str(&b, "os_required", t->os_required);
 		buf_str(&b, "boot_env", t->boot_env);
 	}
-	return b.p;
+	return util_buf_take(&b);
 }
 
 char *
 batch_job_plan_canon(const struct batch_job *j)
 {
-	struct buf b = {0};
+	struct util_buf b = {0};
 	const struct batch_targets *t = &j->targets;
 	const struct batch_schedule *s = &j->schedule;
 
-	buf_add(&b, "pgfleet-plan 1\n", 15);
-	buf_fmt(&b, "targets %d\n", j->has_targets);
-	buf_fmt(&b, "computers %zu\n", t->ncomputers);
+	util_buf_puts(&b, "pgfleet-plan 1\n");
+	util_buf_fmt(&b, "targets %d\n", j->has_targets);
+	util_buf_fmt(&b, "computers %zu\n", t->ncomputers);
 	for (size_t i = 0; i < t->ncomputers; i++)
 		buf_str(&b, "computer", t->computers[i]);
-	buf_fmt(&b, "groups %zu\n", t->ngroups);
+	util_buf_fmt(&b, "groups %zu\n", t->ngroups);
 	for (size_t i = 0; i < t->ngroups; i++)
 		buf_str(&b, "group", t->groups[i]);
-	buf_fmt(&b, "labels %zu\n", t->nlabels);
+	util_buf_fmt(&b, "labels %zu\n", t->nlabels);
 	for (size_t i = 0; i < t->nlabels; i++) {
 		buf_str(&b, "key", t->labels[i].key);
 		buf_str(&b, "value", t->labels[i].value);
 	}
 	if (s->at_now)
-		buf_add(&b, "at now\n", 7);
+		util_buf_puts(&b, "at now\n");
 	else
-		buf_fmt(&b, "at %lld\n", (long long)s->at);
-	buf_fmt(&b, "every_ms %lld\n", s->every_ms);
+		util_buf_fmt(&b, "at %lld\n", (long long)s->at);
+	util_buf_fmt(&b, "every_ms %lld\n", s->every_ms);
 	buf_str(&b, "cron", s->has_cron ? s->cron.text : NULL);
 	if (s->has_until)
-		buf_fmt(&b, "until %lld\n", (long long)s->until);
+		util_buf_fmt(&b, "until %lld\n", (long long)s->until);
 	else
-		buf_add(&b, "until -\n", 8);
-	buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
+		util_buf_puts(&b, "until -\n");
+	util_buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
 	if (j->rollout.max_failures < 0)
-		buf_add(&b, "max_failures -\n", 15);
+		util_buf_puts(&b, "max_failures -\n");
 	else
-		buf_fmt(&b, "max_failures %d%s\n", j->rollout.max_failures,
+		util_buf_fmt(&b, "max_failures %d%s\n", j->rollout.max_failures,
 			j->rollout.max_failures_pct ? "%" : "");
-	return b.p;
-}
-
-static int
-sha256_hex(const char *s, char hex[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return -1;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return 0;
+	return util_buf_take(&b);
 }
 
 int
 batch_job_hash(const struct batch_job *j, char hex[65])
 {
 	char *c = batch_job_canon(j);
-	int rc = sha256_hex(c, hex);
+	int rc = util_sha256_hex(c, strlen(c), hex);
 	free(c);
 	return rc;
 }
@@ -1822,7 +1760,7 @@ int
 batch_job_plan_hash(const struct batch_job *j, char hex[65])
 {
 	char *c = batch_job_plan_canon(j);
-	int rc = sha256_hex(c, hex);
+	int rc = util_sha256_hex(c, strlen(c), hex);
 	free(c);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/migrate.h"
 #include "common/db.h"
+#include "common/util.h"
 
 /* pg_advisory_lock key of `pgfleet migrate`: "pgfleet\0" read as a big-endian bigint. */
 #define MIGRATE_LOCK_KEY "8099006826580817920"
@@ -25,14 +26,6 @@ usage(FILE *f)
 		   "  --status    list each migration as applied (with its time) or pending; change nothing\n"
 		   "  --dir DIR   read the migrations from DIR/*.sql instead of those built in\n"
 		   "  -h, --help  this help\n");
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Read schema_migrations (none when the table does not exist yet). */
@@ -153,7 +146,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 			    steps[i].version);
 		if (steps[i].state != MIGRATE_PENDING)
 			continue;
-		long long t0 = now_ms();
+		long long t0 = util_mono_ms();
 		if (apply(db, steps[i].file, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet migrate: migration %s.sql failed, none of it applied: %s\n",
 			    steps[i].version, err);
@@ -163,7 +156,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 			goto out;
 		}
 		done++;
-		printf("applied %s (%lld ms)\n", steps[i].version, now_ms() - t0);
+		printf("applied %s (%lld ms)\n", steps[i].version, util_mono_ms() - t0);
 	}
 	if (pending == 0)
 		printf("nothing to migrate\n");

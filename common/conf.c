@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "common/util.h"
 
 #define MAX_DEPTH	32	/* nesting of maps and lists */
 #define MAX_NODES	100000	/* YAML nodes in one file */
@@ -303,15 +304,6 @@ is_user_name(const char *s)
 	return 1;
 }
 
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static void
 format_size(unsigned long long b, char *buf, size_t size)
 {
@@ -399,7 +391,7 @@ scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, si
 			snprintf(err, errlen, "value is empty");
 			return -1;
 		}
-		if (has_control(s)) {
+		if (util_has_ctl(s)) {
 			snprintf(err, errlen, "value contains a control character");
 			return -1;
 		}
@@ -1013,7 +1005,7 @@ set_list(struct loader *l, const struct conf_key *k, const struct node *v, const
 			type_error(l, it, path, k->type == T_USERS ? "a user name" : "a name");
 			continue;
 		}
-		if (it->value[0] == '\0' || has_control(it->value))
+		if (it->value[0] == '\0' || util_has_ctl(it->value))
 			lerr(l, it->line, it->col, path, "entry is empty or has a control character");
 		else if (k->type == T_USERS && !is_user_name(it->value))
 			lerr(l, it->line, it->col, path, "\"%s\" is not a valid user name", it->value);

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 #define FETCH_BUF (64 * 1024)
@@ -157,14 +158,6 @@ out:
 	return rc;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read the reply header, all of it within timeout_ms (a server that trickles
  * a byte now and then gets no longer); bytes that followed it stay in
@@ -181,9 +174,9 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	long long deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : util_mono_ms() + timeout_ms;
 	for (;;) {
-		long long left = deadline < 0 ? -1 : deadline - mono_ms();
+		long long left = deadline < 0 ? -1 : deadline - util_mono_ms();
 		if (deadline >= 0 && left <= 0) {
 			snprintf(err, errlen, "reply not complete within %lld ms", timeout_ms);
 			break;
@@ -224,18 +217,18 @@ static int
 connect_retrying(SSL_CTX *ctx, const char *host, int port, long long timeout_ms, SSL **ssl, char *err,
     size_t errlen)
 {
-	long long deadline = mono_ms() + timeout_ms, pause = 100;
+	long long deadline = util_mono_ms() + timeout_ms, pause = 100;
 	for (int attempt = 1;; attempt++) {
 		struct kept_session *k = session_find(ctx, host);
 		int refused = 0;
-		long long left = deadline - mono_ms();
+		long long left = deadline - util_mono_ms();
 		if (tls_connect_refusable(ctx, host, port, left > 0 ? left : 1, NULL, k != NULL ? k->sess : NULL,
 			ssl, NULL, &refused, err, errlen) == 0)
 			return 0;
 		unsigned char r = 0;
 		RAND_bytes(&r, 1);
 		long long wait = pause / 2 + (pause / 2) * r / 255;
-		if (!refused || mono_ms() + wait >= deadline)
+		if (!refused || util_mono_ms() + wait >= deadline)
 			return -1;
 		log_detail("fetch %s:%d: turned away before tls (%s), attempt %d, again in %lld ms", host, port,
 		    err, attempt, wait);
@@ -253,6 +246,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 {
 	char why[512], tmp[300];
 	unsigned char rnd[8];
+	char rnd_hex[2 * sizeof(rnd) + 1];
 	SSL *ssl = NULL;
 	struct wire_msg *reply = NULL;
 	char *buf = NULL;
@@ -329,8 +323,8 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 		snprintf(err, errlen, "fetch: no random bytes");
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), ".%s.%02x%02x%02x%02x%02x%02x%02x%02x.part", final_name, rnd[0], rnd[1], rnd[2],
-	    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	util_hex(rnd, sizeof(rnd), rnd_hex);
+	snprintf(tmp, sizeof(tmp), ".%s.%s.part", final_name, rnd_hex);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		snprintf(err, errlen, "fetch: temp file %s: %s", tmp, strerror(errno));
@@ -375,8 +369,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 	unsigned int dlen = 0;
 	char hex[7 + 2 * EVP_MAX_MD_SIZE + 1] = "sha256:";
 	EVP_DigestFinal_ex(md, digest, &dlen);
-	for (unsigned int i = 0; i < dlen; i++)
-		snprintf(hex + 7 + 2 * i, 3, "%02x", digest[i]);
+	util_hex(digest, dlen, hex + 7);
 	if (strcasecmp(hex, checksum) != 0) {
 		snprintf(err, errlen, "fetch: checksum mismatch: got %s", hex);
 		goto out;

@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tls.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 #define CHUNK (64 * 1024)
@@ -84,14 +85,6 @@ struct transfer_serve {
 	int refused_other; /* from addresses the table had no room for */
 	struct event *report_timer;
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * A connection refused or closed before its handshake: the first from an
@@ -462,7 +455,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		/* the rest of the request deadline, counted from accept */
-		long long left = s->request_ms - (mono_ms() - c->accepted_ms);
+		long long left = s->request_ms - (util_mono_ms() - c->accepted_ms);
 		struct timeval tv = tv_of(left > 0 ? left : 1);
 		evtimer_add(c->deadline, &tv);
 		return;
@@ -566,7 +559,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->event_id = -1;
 	c->seq = -1;
 	c->pretls = 1;
-	c->accepted_ms = mono_ms();
+	c->accepted_ms = util_mono_ms();
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -787,9 +780,8 @@ transfer_file_checksum(const char *path, uint64_t *size, char *checksum, size_t 
 		snprintf(err, errlen, "checksum buffer too small");
 		goto out;
 	}
-	size_t off = (size_t)snprintf(checksum, cslen, "sha256:");
-	for (unsigned int i = 0; i < mdlen; i++)
-		off += (size_t)snprintf(checksum + off, cslen - off, "%02x", md[i]);
+	memcpy(checksum, "sha256:", 7);
+	util_hex(md, mdlen, checksum + 7);
 	*size = total;
 	rc = 0;
 out:

@@ -551,7 +551,7 @@ out:
 
 /* Target computers the file names but does not declare must be in the database. */
 static int
-check_refs(struct ap *a, const struct batch *b, struct batch_errors *errs)
+check_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
 {
 	int missing = 0;
 	for (size_t i = 0; i < b->nrefs; i++) {
@@ -560,7 +560,7 @@ check_refs(struct ap *a, const struct batch *b, struct batch_errors *errs)
 		if (q(a, &r, "SELECT 1 FROM pgfleet.computer WHERE name = $1", 1, p) == -1)
 			return -1;
 		if (db_ntuples(r) == 0) {
-			batch_errors_add(errs, b->refs[i].pos,
+			yt_errors_add(errs, b->refs[i].pos,
 			    "job %s: computer \"%s\" is neither declared in this file nor in the database",
 			    b->jobs[b->refs[i].job].name, b->refs[i].name);
 			missing++;
@@ -572,7 +572,7 @@ check_refs(struct ap *a, const struct batch *b, struct batch_errors *errs)
 
 int
 apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
-    struct apply_stats *st, struct batch_errors *errs, FILE *out, char *err, size_t errlen)
+    struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen)
 {
 	struct ap a = {.db = db, .o = o, .st = st, .out = out, .err = err, .errlen = errlen,
 	    .would = o->dry_run ? "would be " : "", .now = 0};
@@ -595,7 +595,7 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	if (!o->inventory_only && (missing = check_refs(&a, b, errs)) != 0) {
 		if (missing == -1)
 			goto fail;
-		batch_errors_sort(errs);
+		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
 		return 1;
 	}

@@ -1,9 +1,10 @@
 /*
- * batch: YAML job batches. libyaml's event parser builds a small tree (aliases
- * refused, so no alias bombs; positions kept on every node), then one pass per
- * section checks keys, types and values, and a last pass checks names across
- * sections. Errors are collected, never returned early: the user sees them all.
- * Everything a loaded batch holds lives in one arena freed by batch_free.
+ * batch: YAML job batches. common/yamltree.c reads the file into a tree (its one
+ * policy: aliases, anchors and tags refused, size and depth bounded, positions on
+ * every node), then one pass per section checks keys, types and values, and a last
+ * pass checks names across sections. Errors are collected, never returned early:
+ * the user sees them all. Everything a loaded batch holds lives in one arena freed
+ * by batch_free.
  */
 #include "cli/batch.h"
 
@@ -27,170 +28,20 @@
 #include "common/units.h"
 #include "common/util.h"
 
-#define ARENA_BLOCK (64 * 1024)
-#define ARENA_HDR ((sizeof(struct batch_arena) + 15) & ~(size_t)15)
 #define NAME_MAX_LEN 200
 
-/* ---- arena ---------------------------------------------------------------- */
-
-struct batch_arena {
-	struct batch_arena *next;
-	size_t used, size;
-};
-
-/* Zeroed memory that lives until arena_free; out of memory is fatal. */
-static void *
-arena_alloc(struct batch_arena **a, size_t n)
-{
-	struct batch_arena *blk;
-
-	n = (n + 15) & ~(size_t)15;
-	if (n == 0)
-		n = 16;
-	if (*a != NULL && (*a)->size - (*a)->used >= n) {
-		blk = *a;
-	} else {
-		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
-		if ((blk = malloc(ARENA_HDR + size)) == NULL)
-			fatal("batch: arena");
-		blk->used = 0;
-		blk->size = size;
-		if (*a != NULL && size != ARENA_BLOCK) {
-			/* a big block of its own: keep the current block for small things */
-			blk->next = (*a)->next;
-			(*a)->next = blk;
-		} else {
-			blk->next = *a;
-			*a = blk;
-		}
-	}
-	void *p = (char *)blk + ARENA_HDR + blk->used;
-	blk->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-static char *
-arena_strndup(struct batch_arena **a, const char *s, size_t len)
-{
-	char *p = arena_alloc(a, len + 1);
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
-static void
-arena_free(struct batch_arena *a)
-{
-	while (a != NULL) {
-		struct batch_arena *next = a->next;
-		free(a);
-		a = next;
-	}
-}
-
-/* ---- errors --------------------------------------------------------------- */
-
-static void
-errors_vadd(struct batch_errors *e, struct batch_pos pos, const char *fmt, va_list ap)
-{
-	if (e->n >= BATCH_MAX_ERRORS) {
-		e->dropped++;
-		return;
-	}
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 16;
-		struct batch_error *v = realloc(e->v, cap * sizeof(*v));
-		if (v == NULL)
-			fatal("batch: errors");
-		e->v = v;
-		e->cap = cap;
-	}
-	struct batch_error *x = &e->v[e->n];
-	if (vasprintf(&x->msg, fmt, ap) == -1)
-		fatal("batch: errors");
-	x->pos = pos;
-	x->seq = e->n++;
-}
-
-void
-batch_errors_add(struct batch_errors *e, struct batch_pos pos, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	errors_vadd(e, pos, fmt, ap);
-	va_end(ap);
-}
-
-static int
-cmp_error(const void *a, const void *b)
-{
-	const struct batch_error *x = a, *y = b;
-	if (x->pos.line != y->pos.line)
-		return x->pos.line < y->pos.line ? -1 : 1;
-	if (x->pos.col != y->pos.col)
-		return x->pos.col < y->pos.col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-void
-batch_errors_sort(struct batch_errors *e)
-{
-	if (e->n > 1)
-		qsort(e->v, e->n, sizeof(e->v[0]), cmp_error);
-}
-
-void
-batch_errors_print(const struct batch_errors *e, FILE *fp)
-{
-	const char *file = e->file != NULL ? e->file : "-";
-	for (size_t i = 0; i < e->n; i++) {
-		if (e->v[i].pos.line > 0)
-			fprintf(fp, "%s:%d:%d: %s\n", file, e->v[i].pos.line, e->v[i].pos.col,
-				e->v[i].msg);
-		else
-			fprintf(fp, "%s: %s\n", file, e->v[i].msg);
-	}
-	if (e->dropped > 0)
-		fprintf(fp, "%s: %zu more errors not shown\n", file, e->dropped);
-}
-
-void
-batch_errors_free(struct batch_errors *e)
-{
-	if (e == NULL)
-		return;
-	for (size_t i = 0; i < e->n; i++)
-		free(e->v[i].msg);
-	free(e->v);
-	free(e->file);
-	memset(e, 0, sizeof(*e));
-}
-
-/* ---- the YAML tree -------------------------------------------------------- */
-
-enum ntype { N_SCALAR, N_SEQ, N_MAP, N_BAD };
-
-struct node {
-	enum ntype type;
-	struct batch_pos pos;
-	char *s;             /* scalar text, NUL free */
-	size_t len;
-	int plain;           /* unquoted scalar */
-	size_t n;            /* children: items, or keys and values alternately */
-	struct node *first, *last, *next;
-};
+/* ---- the loader's state ------------------------------------------------ */
 
 struct ld {
 	struct batch *b;
-	struct batch_errors *errs;
-	struct batch_arena *tmp; /* the tree and scratch, freed at the end of the load */
+	struct yt_errors *errs;
+	struct arena *tmp; /* the tree and scratch, freed at the end of the load */
 	char *dir;               /* folder of the batch file, for script_file */
 	/* names used before their section may have been read, checked at the end */
 	struct pending {
 		int kind;        /* P_COMPUTER_GROUP, P_TARGET_GROUP, P_TARGET_COMPUTER */
 		const char *name;
-		struct batch_pos pos;
+		struct yt_pos pos;
 		size_t job;
 	} *pend;
 	size_t npend, cappend;
@@ -200,227 +51,36 @@ struct ld {
 enum { P_COMPUTER_GROUP, P_TARGET_GROUP, P_TARGET_COMPUTER };
 
 static void
-err_at(struct ld *l, struct batch_pos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+err_at(struct ld *l, struct yt_pos pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
-err_at(struct ld *l, struct batch_pos pos, const char *fmt, ...)
+err_at(struct ld *l, struct yt_pos pos, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	errors_vadd(l->errs, pos, fmt, ap);
+	yt_errors_vadd(l->errs, pos, fmt, ap);
 	va_end(ap);
-}
-
-static struct batch_pos
-mark_pos(yaml_mark_t m)
-{
-	struct batch_pos p = {(int)m.line + 1, (int)m.column + 1};
-	return p;
-}
-
-/* Line and column of a byte offset (libyaml's reader errors give only the offset). */
-static struct batch_pos
-offset_pos(const char *src, size_t len, size_t off)
-{
-	struct batch_pos p = {1, 1};
-	for (size_t i = 0; i < off && i < len; i++) {
-		if (src[i] == '\n') {
-			p.line++;
-			p.col = 1;
-		} else if (((unsigned char)src[i] & 0xc0) != 0x80)
-			p.col++;
-	}
-	return p;
-}
-
-static struct node *
-node_new(struct ld *l, enum ntype type, yaml_mark_t m)
-{
-	struct node *n = arena_alloc(&l->tmp, sizeof(*n));
-	n->type = type;
-	n->pos = mark_pos(m);
-	return n;
-}
-
-static void
-node_add(struct node *parent, struct node *child)
-{
-	if (parent->last != NULL)
-		parent->last->next = child;
-	else
-		parent->first = child;
-	parent->last = child;
-	parent->n++;
-}
-
-static void
-syntax_error(struct ld *l, yaml_parser_t *p)
-{
-	struct batch_pos pos;
-	const char *problem = p->problem != NULL ? p->problem : "unknown error";
-
-	if (p->error == YAML_READER_ERROR) {
-		pos = offset_pos(l->b->source, l->b->source_len, p->problem_offset);
-		err_at(l, pos, "yaml: %s", problem);
-		return;
-	}
-	if (p->error == YAML_MEMORY_ERROR)
-		fatalx("batch: yaml parser out of memory");
-	pos = mark_pos(p->problem_mark);
-	if (p->context != NULL)
-		err_at(l, pos, "yaml syntax error: %s (%s at line %d column %d)", problem, p->context,
-		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-	else
-		err_at(l, pos, "yaml syntax error: %s", problem);
-}
-
-/*
- * A YAML tag (!!binary, !!python/object, !foo) asks the loader for a type the batch does not
- * have; ignoring it would read the value as something else than its author meant.
- */
-static int
-refuse_tag(struct ld *l, const yaml_event_t *ev)
-{
-	const yaml_char_t *tag = NULL;
-	static const char core[] = "tag:yaml.org,2002:";
-
-	if (ev->type == YAML_SCALAR_EVENT)
-		tag = ev->data.scalar.tag;
-	else if (ev->type == YAML_SEQUENCE_START_EVENT)
-		tag = ev->data.sequence_start.tag;
-	else if (ev->type == YAML_MAPPING_START_EVENT)
-		tag = ev->data.mapping_start.tag;
-	if (tag == NULL)
-		return 0;
-	const char *t = (const char *)tag;
-	int short_form = strncmp(t, core, sizeof(core) - 1) == 0;
-	err_at(l, mark_pos(ev->start_mark), "yaml tag %s%.60s refused (tags are not allowed in a "
-					     "job batch)",
-	       short_form ? "!!" : "", short_form ? t + sizeof(core) - 1 : t);
-	return -1;
-}
-
-/*
- * Parse the source into a tree. Returns the root (NULL for an empty document),
- * or sets *fatal_err when the document cannot be read on (syntax error, depth).
- */
-static struct node *
-build_tree(struct ld *l, int *fatal_err)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	struct node *stack[BATCH_MAX_DEPTH];
-	struct node *root = NULL;
-	int depth = 0, docs = 0, done = 0;
-	long nodes = 0;
-
-	*fatal_err = 0;
-	if (!yaml_parser_initialize(&p))
-		fatalx("batch: yaml parser out of memory");
-	yaml_parser_set_input_string(&p, (const unsigned char *)l->b->source, l->b->source_len);
-	while (!done) {
-		struct node *n = NULL;
-		if (!yaml_parser_parse(&p, &ev)) {
-			syntax_error(l, &p);
-			*fatal_err = 1;
-			break;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				err_at(l, mark_pos(ev.start_mark),
-				       "a job batch is one YAML document; a second one begins here");
-				*fatal_err = 1;
-				done = 1;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			err_at(l, mark_pos(ev.start_mark),
-			       "alias *%s refused (aliases are not allowed in a job batch)",
-			       (const char *)ev.data.alias.anchor);
-			n = node_new(l, N_BAD, ev.start_mark);
-			break;
-		case YAML_SCALAR_EVENT:
-			if (refuse_tag(l, &ev) == -1) {
-				n = node_new(l, N_BAD, ev.start_mark);
-				break;
-			}
-			n = node_new(l, N_SCALAR, ev.start_mark);
-			n->len = ev.data.scalar.length;
-			n->s = arena_strndup(&l->tmp, (const char *)ev.data.scalar.value, n->len);
-			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (memchr(n->s, '\0', n->len) != NULL) {
-				err_at(l, n->pos, "string holds a NUL character");
-				n->type = N_BAD;
-			}
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			(void)refuse_tag(l, &ev); /* the node is kept so that nesting stays right */
-			n = node_new(l, ev.type == YAML_SEQUENCE_START_EVENT ? N_SEQ : N_MAP,
-				     ev.start_mark);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		default:
-			break;
-		}
-		if (n != NULL && ++nodes > BATCH_MAX_NODES) {
-			err_at(l, n->pos, "more than %d YAML values in one batch (the limit; split the "
-					  "batch)", BATCH_MAX_NODES);
-			*fatal_err = 1;
-			done = 1;
-			n = NULL;
-		}
-		if (n != NULL) {
-			if (depth > 0)
-				node_add(stack[depth - 1], n);
-			else
-				root = n;
-			if (n->type == N_SEQ || n->type == N_MAP) {
-				if (depth == BATCH_MAX_DEPTH) {
-					err_at(l, n->pos, "nesting deeper than %d levels", BATCH_MAX_DEPTH);
-					*fatal_err = 1;
-					done = 1;
-				} else
-					stack[depth++] = n;
-			}
-		}
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&p);
-	return root;
 }
 
 /* ---- typed access to nodes ------------------------------------------------ */
 
 static int
-is_null(const struct node *n)
+is_null(const struct yt_node *n)
 {
-	if (n == NULL)
-		return 1;
-	if (n->type != N_SCALAR || !n->plain)
-		return 0;
-	return n->len == 0 || strcmp(n->s, "~") == 0 || strcmp(n->s, "null") == 0 ||
-	       strcmp(n->s, "Null") == 0 || strcmp(n->s, "NULL") == 0;
+	return n == NULL || n->null;
 }
 
 /* Describe what a node is, for "expected X, found Y". */
 static const char *
-found(struct ld *l, const struct node *n)
+found(struct ld *l, const struct yt_node *n)
 {
 	char buf[64];
 	if (is_null(n))
 		return "nothing";
 	switch (n->type) {
-	case N_SEQ:
+	case YT_SEQ:
 		return "a list";
-	case N_MAP:
+	case YT_MAP:
 		return "a mapping";
 	default:
 		snprintf(buf, sizeof(buf), "\"%.40s%s\"", n->s, n->len > 40 ? "..." : "");
@@ -429,21 +89,21 @@ found(struct ld *l, const struct node *n)
 }
 
 static int
-want(struct ld *l, const char *key, const struct node *n, enum ntype t)
+want(struct ld *l, const char *key, const struct yt_node *n, enum yt_type t)
 {
 	static const char *const names[] = {"a string", "a list", "a mapping"};
-	if (n->type == N_BAD)
+	if (n->type == YT_BAD)
 		return -1;
-	if (n->type == t && !(t == N_SCALAR && is_null(n)))
+	if (n->type == t && !(t == YT_SCALAR && is_null(n)))
 		return 0;
 	err_at(l, n->pos, "%s: expected %s, found %s", key, names[t], found(l, n));
 	return -1;
 }
 
 static int
-as_str(struct ld *l, const char *key, const struct node *n, char **out)
+as_str(struct ld *l, const char *key, const struct yt_node *n, char **out)
 {
-	if (want(l, key, n, N_SCALAR) == -1)
+	if (want(l, key, n, YT_SCALAR) == -1)
 		return -1;
 	*out = arena_strndup(&l->b->arena, n->s, n->len);
 	return 0;
@@ -451,7 +111,7 @@ as_str(struct ld *l, const char *key, const struct node *n, char **out)
 
 /* A string that reaches the control protocol: common/field.h's limits, the value named in the error. */
 static int
-as_field(struct ld *l, enum field f, const struct node *n, char **out)
+as_field(struct ld *l, enum field f, const struct yt_node *n, char **out)
 {
 	char err[512];
 	if (as_str(l, field_name(f), n, out) == -1)
@@ -465,11 +125,11 @@ as_field(struct ld *l, enum field f, const struct node *n, char **out)
 }
 
 static int
-as_int(struct ld *l, const char *key, const struct node *n, long long min, long long max,
+as_int(struct ld *l, const char *key, const struct yt_node *n, long long min, long long max,
        long long *out)
 {
 	char err[256];
-	if (want(l, key, n, N_SCALAR) == -1)
+	if (want(l, key, n, YT_SCALAR) == -1)
 		return -1;
 	if (units_int(n->s, min, max, out, err, sizeof(err)) == -1) {
 		err_at(l, n->pos, "%s: %s", key, err);
@@ -479,10 +139,10 @@ as_int(struct ld *l, const char *key, const struct node *n, long long min, long 
 }
 
 static int
-as_bool(struct ld *l, const char *key, const struct node *n, int *out)
+as_bool(struct ld *l, const char *key, const struct yt_node *n, int *out)
 {
 	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-	if (want(l, key, n, N_SCALAR) == -1)
+	if (want(l, key, n, YT_SCALAR) == -1)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		if (strcasecmp(n->s, yes[i]) == 0) {
@@ -499,10 +159,10 @@ as_bool(struct ld *l, const char *key, const struct node *n, int *out)
 }
 
 static int
-as_duration(struct ld *l, const char *key, const struct node *n, long long min_ms, long long *out)
+as_duration(struct ld *l, const char *key, const struct yt_node *n, long long min_ms, long long *out)
 {
 	char err[256];
-	if (want(l, key, n, N_SCALAR) == -1)
+	if (want(l, key, n, YT_SCALAR) == -1)
 		return -1;
 	if (units_duration_ms(n->s, out, err, sizeof(err)) == -1) {
 		err_at(l, n->pos, "%s: %s", key, err);
@@ -594,9 +254,9 @@ parse_rfc3339(const char *s, time_t *out)
 }
 
 static int
-as_time(struct ld *l, const char *key, const struct node *n, time_t *out)
+as_time(struct ld *l, const char *key, const struct yt_node *n, time_t *out)
 {
-	if (want(l, key, n, N_SCALAR) == -1)
+	if (want(l, key, n, YT_SCALAR) == -1)
 		return -1;
 	if (parse_rfc3339(n->s, out) == -1) {
 		err_at(l, n->pos, "%s: \"%s\" is not an RFC 3339 timestamp (example: "
@@ -613,19 +273,19 @@ as_time(struct ld *l, const char *key, const struct node *n, time_t *out)
  * n is not a mapping.
  */
 static int
-map_keys(struct ld *l, const char *what, const struct node *n, const char *const *names,
-	 struct node **vals)
+map_keys(struct ld *l, const char *what, const struct yt_node *n, const char *const *names,
+	 struct yt_node **vals)
 {
 	size_t nnames = 0;
 	while (names[nnames] != NULL)
 		vals[nnames++] = NULL;
-	if (want(l, what, n, N_MAP) == -1)
+	if (want(l, what, n, YT_MAP) == -1)
 		return -1;
-	for (const struct node *k = n->first; k != NULL && k->next != NULL; k = k->next->next) {
+	for (const struct yt_node *k = n->first; k != NULL && k->next != NULL; k = k->next->next) {
 		size_t i;
-		if (k->type == N_BAD)
+		if (k->type == YT_BAD)
 			continue;
-		if (k->type != N_SCALAR) {
+		if (k->type != YT_SCALAR) {
 			err_at(l, k->pos, "%s: a key must be a string, found %s", what, found(l, k));
 			continue;
 		}
@@ -658,7 +318,7 @@ map_keys(struct ld *l, const char *what, const struct node *n, const char *const
  * checked by its grammar (common/field.h); "" means none. Other keys are free.
  */
 static int
-check_attr(struct ld *l, const struct node *n, const char *key, const char *value)
+check_attr(struct ld *l, const struct yt_node *n, const char *key, const char *value)
 {
 	static const struct {
 		const char *key;
@@ -680,15 +340,15 @@ check_attr(struct ld *l, const struct node *n, const char *key, const char *valu
 
 /* A mapping of strings to strings (labels, attrs), sorted by key. */
 static int
-as_kv(struct ld *l, const char *key, const struct node *n, struct batch_kv **out, size_t *nout)
+as_kv(struct ld *l, const char *key, const struct yt_node *n, struct batch_kv **out, size_t *nout)
 {
-	if (want(l, key, n, N_MAP) == -1)
+	if (want(l, key, n, YT_MAP) == -1)
 		return -1;
 	struct batch_kv *v = arena_alloc(&l->b->arena, (n->n / 2 + 1) * sizeof(*v));
 	size_t cnt = 0;
 	int bad = 0;
-	for (const struct node *k = n->first; k != NULL && k->next != NULL; k = k->next->next) {
-		const struct node *val = k->next;
+	for (const struct yt_node *k = n->first; k != NULL && k->next != NULL; k = k->next->next) {
+		const struct yt_node *val = k->next;
 		char *ks, *vs = NULL;
 		if (as_str(l, key, k, &ks) == -1) {
 			bad = 1;
@@ -754,7 +414,7 @@ sort_unique(char **v, size_t *n)
 
 /* Computer names: host-name-like, as in certificates and tokens. */
 static int
-check_computer_name(struct ld *l, const struct node *n, const char *s)
+check_computer_name(struct ld *l, const struct yt_node *n, const char *s)
 {
 	char err[512];
 	if (field_computer_name(s, err, sizeof(err)) == -1) {
@@ -766,7 +426,7 @@ check_computer_name(struct ld *l, const struct node *n, const char *s)
 
 /* Group and job names: printable, at most NAME_MAX_LEN; job names are folder paths. */
 static int
-check_name(struct ld *l, const char *what, const struct node *n, const char *s)
+check_name(struct ld *l, const char *what, const struct yt_node *n, const char *s)
 {
 	size_t len = strlen(s);
 	if (len == 0 || len > NAME_MAX_LEN) {
@@ -791,7 +451,7 @@ check_name(struct ld *l, const char *what, const struct node *n, const char *s)
 }
 
 static void
-pend(struct ld *l, int kind, const char *name, struct batch_pos pos, size_t job)
+pend(struct ld *l, int kind, const char *name, struct yt_pos pos, size_t job)
 {
 	if (l->npend == l->cappend) {
 		size_t cap = l->cappend ? l->cappend * 2 : 64;
@@ -810,15 +470,15 @@ pend(struct ld *l, int kind, const char *name, struct batch_pos pos, size_t job)
 
 /* A list of names: each pended with its position for the last pass. */
 static int
-as_names(struct ld *l, const char *key, const struct node *n, int kind, size_t job, char ***out,
+as_names(struct ld *l, const char *key, const struct yt_node *n, int kind, size_t job, char ***out,
 	 size_t *nout)
 {
-	if (want(l, key, n, N_SEQ) == -1)
+	if (want(l, key, n, YT_SEQ) == -1)
 		return -1;
 	char **v = arena_alloc(&l->b->arena, (n->n + 1) * sizeof(*v));
 	size_t cnt = 0;
 	int bad = 0;
-	for (const struct node *it = n->first; it != NULL; it = it->next) {
+	for (const struct yt_node *it = n->first; it != NULL; it = it->next) {
 		char *s;
 		if (as_str(l, key, it, &s) == -1) {
 			bad = 1;
@@ -836,17 +496,17 @@ as_names(struct ld *l, const char *key, const struct node *n, int kind, size_t j
 /* ---- sections ------------------------------------------------------------- */
 
 static void
-load_groups(struct ld *l, const struct node *n)
+load_groups(struct ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", NULL};
-	if (want(l, "groups", n, N_SEQ) == -1)
+	if (want(l, "groups", n, YT_SEQ) == -1)
 		return;
 	l->b->groups = arena_alloc(&l->b->arena, (n->n + 1) * sizeof(*l->b->groups));
-	for (const struct node *it = n->first; it != NULL; it = it->next) {
+	for (const struct yt_node *it = n->first; it != NULL; it = it->next) {
 		struct batch_group *g = &l->b->groups[l->b->ngroups];
-		const struct node *name = it;
-		struct node *v[2];
-		if (it->type == N_MAP) {
+		const struct yt_node *name = it;
+		struct yt_node *v[2];
+		if (it->type == YT_MAP) {
 			if (map_keys(l, "a group", it, keys, v) == -1)
 				continue;
 			if (v[0] == NULL) {
@@ -856,7 +516,7 @@ load_groups(struct ld *l, const struct node *n)
 			name = v[0];
 			if (v[1] != NULL)
 				(void)as_str(l, "description", v[1], &g->description);
-		} else if (it->type == N_SEQ || is_null(it)) {
+		} else if (it->type == YT_SEQ || is_null(it)) {
 			err_at(l, it->pos, "groups: expected a group name or a mapping {name, "
 					   "description}, found %s",
 			       found(l, it));
@@ -870,12 +530,12 @@ load_groups(struct ld *l, const struct node *n)
 }
 
 static void
-load_computer(struct ld *l, const struct node *n)
+load_computer(struct ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "host", "port", "os", "boot_env", "ip", "mac",
 					   "labels", "attrs", "groups", "enabled", NULL};
 	enum { K_NAME, K_HOST, K_PORT, K_OS, K_BOOT, K_IP, K_MAC, K_LABELS, K_ATTRS, K_GROUPS, K_ENABLED };
-	struct node *v[11];
+	struct yt_node *v[11];
 	struct batch_computer *c = &l->b->computers[l->b->ncomputers];
 	int bad = 0, bad_name = 0;
 	long long port;
@@ -967,7 +627,7 @@ cmp_code(const void *a, const void *b)
 
 /* Read a script file, relative to the batch's folder. */
 static int
-read_script(struct ld *l, const struct node *n, const char *file, char **out)
+read_script(struct ld *l, const struct yt_node *n, const char *file, char **out)
 {
 	char *path = NULL;
 	int fd = -1, rc = -1;
@@ -1069,14 +729,14 @@ utf8_valid(const unsigned char *s, size_t len)
 }
 
 static void
-load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
+load_task(struct ld *l, const struct yt_node *n, struct batch_task *t, int *bad)
 {
 	static const char *const keys[] = {"name", "script", "script_file", "interpreter", "run_as",
 					   "timeout", "success_codes", "on_code", "on_failure",
 					   "os_required", "boot_env", NULL};
 	enum { K_NAME, K_SCRIPT, K_FILE, K_INTERP, K_RUNAS, K_TIMEOUT, K_CODES, K_ONCODE, K_ONFAIL,
 	       K_OS, K_BOOT };
-	struct node *v[11];
+	struct yt_node *v[11];
 	long long x;
 
 	t->pos = n->pos;
@@ -1117,15 +777,15 @@ load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
 	if (v[K_TIMEOUT] != NULL && as_duration(l, "timeout", v[K_TIMEOUT], 1, &t->timeout_ms) == -1)
 		*bad = 1;
 	if (v[K_CODES] != NULL) {
-		const struct node *c = v[K_CODES];
-		if (want(l, "success_codes", c, N_SEQ) == -1)
+		const struct yt_node *c = v[K_CODES];
+		if (want(l, "success_codes", c, YT_SEQ) == -1)
 			*bad = 1;
 		else if (c->n == 0) {
 			err_at(l, c->pos, "success_codes: the list is empty (the default is [0])");
 			*bad = 1;
 		} else {
 			t->success_codes = arena_alloc(&l->b->arena, c->n * sizeof(int));
-			for (const struct node *it = c->first; it != NULL; it = it->next) {
+			for (const struct yt_node *it = c->first; it != NULL; it = it->next) {
 				if (as_int(l, "success_codes", it, 0, 255, &x) == -1)
 					*bad = 1;
 				else
@@ -1146,19 +806,19 @@ load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
 		t->nsuccess_codes = k + 1;
 	}
 	if (v[K_ONCODE] != NULL) {
-		const struct node *m = v[K_ONCODE];
-		if (want(l, "on_code", m, N_MAP) == -1)
+		const struct yt_node *m = v[K_ONCODE];
+		if (want(l, "on_code", m, YT_MAP) == -1)
 			*bad = 1;
 		else {
 			t->on_code = arena_alloc(&l->b->arena, (m->n / 2 + 1) * sizeof(*t->on_code));
-			for (const struct node *k = m->first; k != NULL && k->next != NULL;
+			for (const struct yt_node *k = m->first; k != NULL && k->next != NULL;
 			     k = k->next->next) {
 				enum batch_action a;
 				if (as_int(l, "on_code", k, INT32_MIN, INT32_MAX, &x) == -1) {
 					*bad = 1;
 					continue;
 				}
-				if (want(l, "on_code", k->next, N_SCALAR) == -1) {
+				if (want(l, "on_code", k->next, YT_SCALAR) == -1) {
 					*bad = 1;
 					continue;
 				}
@@ -1187,7 +847,7 @@ load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
 	}
 	t->on_failure = BATCH_STOP;
 	if (v[K_ONFAIL] != NULL) {
-		if (want(l, "on_failure", v[K_ONFAIL], N_SCALAR) == -1)
+		if (want(l, "on_failure", v[K_ONFAIL], YT_SCALAR) == -1)
 			*bad = 1;
 		else if (strcmp(v[K_ONFAIL]->s, "stop") == 0)
 			t->on_failure = BATCH_STOP;
@@ -1206,10 +866,10 @@ load_task(struct ld *l, const struct node *n, struct batch_task *t, int *bad)
 }
 
 static void
-load_targets(struct ld *l, const struct node *n, struct batch_job *j, size_t ji, int *bad)
+load_targets(struct ld *l, const struct yt_node *n, struct batch_job *j, size_t ji, int *bad)
 {
 	static const char *const keys[] = {"computers", "groups", "labels", NULL};
-	struct node *v[3];
+	struct yt_node *v[3];
 	struct batch_targets *t = &j->targets;
 
 	if (map_keys(l, "targets", n, keys, v) == -1) {
@@ -1232,11 +892,11 @@ load_targets(struct ld *l, const struct node *n, struct batch_job *j, size_t ji,
 }
 
 static void
-load_schedule(struct ld *l, const struct node *n, struct batch_schedule *s, int *bad)
+load_schedule(struct ld *l, const struct yt_node *n, struct batch_schedule *s, int *bad)
 {
 	static const char *const keys[] = {"at", "every", "cron", "until", NULL};
 	enum { K_AT, K_EVERY, K_CRON, K_UNTIL };
-	struct node *v[4];
+	struct yt_node *v[4];
 	char err[256];
 
 	s->pos = n->pos;
@@ -1245,7 +905,7 @@ load_schedule(struct ld *l, const struct node *n, struct batch_schedule *s, int 
 		return;
 	}
 	if (v[K_AT] != NULL) {
-		if (want(l, "at", v[K_AT], N_SCALAR) == -1)
+		if (want(l, "at", v[K_AT], YT_SCALAR) == -1)
 			*bad = 1;
 		else if (strcmp(v[K_AT]->s, "now") == 0)
 			s->at_now = 1;
@@ -1261,7 +921,7 @@ load_schedule(struct ld *l, const struct node *n, struct batch_schedule *s, int 
 	if (v[K_EVERY] != NULL && as_duration(l, "every", v[K_EVERY], 1000, &s->every_ms) == -1)
 		*bad = 1;
 	if (v[K_CRON] != NULL) {
-		if (want(l, "cron", v[K_CRON], N_SCALAR) == -1)
+		if (want(l, "cron", v[K_CRON], YT_SCALAR) == -1)
 			*bad = 1;
 		else if (cron_parse(v[K_CRON]->s, &s->cron, err, sizeof(err)) == -1) {
 			err_at(l, v[K_CRON]->pos, "%s", err);
@@ -1284,10 +944,10 @@ load_schedule(struct ld *l, const struct node *n, struct batch_schedule *s, int 
 }
 
 static void
-load_rollout(struct ld *l, const struct node *n, struct batch_rollout *r, int *bad)
+load_rollout(struct ld *l, const struct yt_node *n, struct batch_rollout *r, int *bad)
 {
 	static const char *const keys[] = {"max_concurrent", "max_failures", NULL};
-	struct node *v[2];
+	struct yt_node *v[2];
 	long long x;
 
 	if (map_keys(l, "rollout", n, keys, v) == -1) {
@@ -1302,8 +962,8 @@ load_rollout(struct ld *l, const struct node *n, struct batch_rollout *r, int *b
 	}
 	if (v[1] != NULL) {
 		char err[256];
-		const struct node *m = v[1];
-		if (want(l, "max_failures", m, N_SCALAR) == -1) {
+		const struct yt_node *m = v[1];
+		if (want(l, "max_failures", m, YT_SCALAR) == -1) {
 			*bad = 1;
 			return;
 		}
@@ -1319,12 +979,12 @@ load_rollout(struct ld *l, const struct node *n, struct batch_rollout *r, int *b
 }
 
 static void
-load_job(struct ld *l, const struct node *n)
+load_job(struct ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
 					   "rollout", NULL};
 	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT };
-	struct node *v[6];
+	struct yt_node *v[6];
 	size_t ji = l->b->njobs;
 	struct batch_job *j = &l->b->jobs[ji];
 	int bad = 0;
@@ -1348,13 +1008,13 @@ load_job(struct ld *l, const struct node *n)
 	if (v[K_TASKS] == NULL) {
 		err_at(l, n->pos, "job: tasks is missing (a job runs at least one task)");
 		bad = 1;
-	} else if (want(l, "tasks", v[K_TASKS], N_SEQ) == -1)
+	} else if (want(l, "tasks", v[K_TASKS], YT_SEQ) == -1)
 		bad = 1;
 	else if (v[K_TASKS]->n == 0) {
 		err_at(l, v[K_TASKS]->pos, "tasks: the list is empty (a job runs at least one task)");
 		bad = 1;
 	} else if (v[K_TASKS]->n > BATCH_MAX_TASKS) {
-		const struct node *it = v[K_TASKS]->first;
+		const struct yt_node *it = v[K_TASKS]->first;
 		for (int i = 0; i < BATCH_MAX_TASKS; i++)
 			it = it->next;
 		err_at(l, it->pos, "tasks: more than %d tasks in one job (the limit; split the job)",
@@ -1369,7 +1029,7 @@ load_job(struct ld *l, const struct node *n)
 		size_t bytes = 0;
 		l->ntasks += v[K_TASKS]->n;
 		j->tasks = arena_alloc(&l->b->arena, v[K_TASKS]->n * sizeof(*j->tasks));
-		for (const struct node *it = v[K_TASKS]->first; it != NULL; it = it->next) {
+		for (const struct yt_node *it = v[K_TASKS]->first; it != NULL; it = it->next) {
 			struct batch_task *t = &j->tasks[j->ntasks++];
 			load_task(l, it, t, &bad);
 			bytes += t->script != NULL ? strlen(t->script) : 0;
@@ -1405,7 +1065,7 @@ load_job(struct ld *l, const struct node *n)
 
 struct named {
 	const char *name;
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
 
 static int
@@ -1497,66 +1157,19 @@ cross_check(struct ld *l)
 
 /* ---- load ----------------------------------------------------------------- */
 
-static int
-read_batch(struct ld *l, const char *path)
-{
-	int fd;
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		err_at(l, (struct batch_pos){0, 0}, "cannot read: %s", strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > BATCH_MAX_FILE + 1)
-				cap = BATCH_MAX_FILE + 1;
-			if ((buf = realloc(buf, cap + 1)) == NULL)
-				fatal("batch: read");
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			err_at(l, (struct batch_pos){0, 0}, "cannot read: %s", strerror(errno));
-			close(fd);
-			free(buf);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > BATCH_MAX_FILE) {
-			err_at(l, (struct batch_pos){0, 0},
-			       "the file is larger than %d MiB (the limit; split the batch)",
-			       BATCH_MAX_FILE >> 20);
-			close(fd);
-			free(buf);
-			return -1;
-		}
-	}
-	close(fd);
-	l->b->source = arena_strndup(&l->b->arena, buf != NULL ? buf : "", len);
-	l->b->source_len = len;
-	free(buf);
-	return 0;
-}
-
 static void
-load_root(struct ld *l, const struct node *root)
+load_root(struct ld *l, const struct yt_node *root)
 {
 	static const char *const keys[] = {"computers", "groups", "jobs", NULL};
-	struct node *v[3];
+	struct yt_node *v[3];
 
 	if (is_null(root)) {
-		err_at(l, (struct batch_pos){1, 1},
+		err_at(l, (struct yt_pos){1, 1},
 		       "the batch is empty (expected computers:, groups: or jobs:)");
 		return;
 	}
-	if (root->type != N_MAP) {
-		if (root->type != N_BAD)
+	if (root->type != YT_MAP) {
+		if (root->type != YT_BAD)
 			err_at(l, root->pos, "the batch: expected a mapping of computers:, groups: "
 					     "and jobs:, found %s",
 			       found(l, root));
@@ -1572,10 +1185,10 @@ load_root(struct ld *l, const struct node *root)
 		    {2, BATCH_MAX_JOBS, "jobs"}};
 	int over = 0;
 	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
-		const struct node *s = v[caps[c].key];
-		if (s == NULL || s->type != N_SEQ || s->n <= (size_t)caps[c].max)
+		const struct yt_node *s = v[caps[c].key];
+		if (s == NULL || s->type != YT_SEQ || s->n <= (size_t)caps[c].max)
 			continue;
-		const struct node *it = s->first;
+		const struct yt_node *it = s->first;
 		for (int i = 0; i < caps[c].max; i++)
 			it = it->next;
 		err_at(l, it->pos, "%s: more than %d in one batch (the limit; split the batch)",
@@ -1586,28 +1199,28 @@ load_root(struct ld *l, const struct node *root)
 		return;
 	if (v[1] != NULL)
 		load_groups(l, v[1]);
-	if (v[0] != NULL && want(l, "computers", v[0], N_SEQ) == 0) {
+	if (v[0] != NULL && want(l, "computers", v[0], YT_SEQ) == 0) {
 		l->b->computers = arena_alloc(&l->b->arena, (v[0]->n + 1) * sizeof(*l->b->computers));
-		for (const struct node *it = v[0]->first; it != NULL; it = it->next)
+		for (const struct yt_node *it = v[0]->first; it != NULL; it = it->next)
 			load_computer(l, it);
 	}
-	if (v[2] != NULL && want(l, "jobs", v[2], N_SEQ) == 0) {
+	if (v[2] != NULL && want(l, "jobs", v[2], YT_SEQ) == 0) {
 		l->b->jobs = arena_alloc(&l->b->arena, (v[2]->n + 1) * sizeof(*l->b->jobs));
-		for (const struct node *it = v[2]->first; it != NULL; it = it->next)
+		for (const struct yt_node *it = v[2]->first; it != NULL; it = it->next)
 			load_job(l, it);
 	}
 	cross_check(l);
 }
 
 int
-batch_load(const char *path, struct batch **out, struct batch_errors *errs)
+batch_load(const char *path, struct batch **out, struct yt_errors *errs)
 {
-	struct batch_arena *arena = NULL;
+	static const struct yt_limits limits = {BATCH_MAX_FILE, BATCH_MAX_NODES};
+	struct arena *arena = NULL;
+	struct yt_doc doc;
 	struct ld l;
-	struct node *root;
-	int fatal_err;
 
-	batch_errors_free(errs);
+	yt_errors_free(errs);
 	if ((errs->file = strdup(path)) == NULL)
 		fatal("batch: path");
 	*out = NULL;
@@ -1619,12 +1232,13 @@ batch_load(const char *path, struct batch **out, struct batch_errors *errs)
 	const char *slash = strrchr(path, '/');
 	if (slash != NULL)
 		l.dir = arena_strndup(&l.tmp, path, slash == path ? 1 : (size_t)(slash - path));
-	if (read_batch(&l, path) == 0) {
-		root = build_tree(&l, &fatal_err);
-		if (!fatal_err)
-			load_root(&l, root);
+	if (yt_load(&l.tmp, path, &limits, &doc, errs) == 0)
+		load_root(&l, doc.root);
+	if (doc.src != NULL) {
+		l.b->source = arena_strndup(&l.b->arena, doc.src, doc.len);
+		l.b->source_len = doc.len;
 	}
-	if (errs->n == 0 && errs->dropped == 0) {
+	if (yt_errors_count(errs) == 0) {
 		for (size_t i = 0; i < l.b->njobs; i++) {
 			struct batch_job *j = &l.b->jobs[i];
 			char *c = batch_job_canon(j), *p = batch_job_plan_canon(j);
@@ -1636,8 +1250,8 @@ batch_load(const char *path, struct batch **out, struct batch_errors *errs)
 	}
 	free(l.pend);
 	arena_free(l.tmp);
-	if (errs->n > 0 || errs->dropped > 0) {
-		batch_errors_sort(errs);
+	if (yt_errors_count(errs) > 0) {
+		yt_errors_sort(errs);
 		batch_free(l.b);
 		return -1;
 	}

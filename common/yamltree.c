@@ -396,6 +396,8 @@ node_of(struct parser *p, const yaml_event_t *ev)
 		refuse(p, ev->start_mark, "value contains a NUL character");
 		n->type = YT_BAD;
 	}
+	if (n->type == YT_BAD)
+		n->null = 0;
 	return n;
 }
 

@@ -11,6 +11,8 @@
 
 #include "cli/args.h"
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 #include "common/db.h"
 
 /* pg_advisory_xact_lock key of `pgfleet submit`: "pgfsubmt" read as a big-endian bigint. */

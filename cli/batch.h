@@ -158,23 +158,7 @@ void batch_free(struct batch *b);
 
 /* The computer's attribute key, or NULL. */
 const char *batch_attr(const struct batch_computer *c, const char *key);
-
-/*
- * The canonical text of a job's definition (name and tasks, defaults filled in),
- * independent of YAML layout, comments and key order; malloc'd, the caller frees.
- * Works on any filled struct batch_job, loaded or built from the database.
- */
-char *batch_job_canon(const struct batch_job *job);
-/* The same for targets, schedule and rollout (what a schedule row holds). */
-char *batch_job_plan_canon(const struct batch_job *job);
-/* sha256 of batch_job_canon, lower-case hex. Returns 0, -1 on out of memory. */
-int batch_job_hash(const struct batch_job *job, char hex[65]);
-/* sha256 of batch_job_plan_canon. */
-int batch_job_plan_hash(const struct batch_job *job, char hex[65]);
-/*
- * Write the job as a batch (the groups its targets name, then the job) that
- * loads back to the same hashes. Returns 0, or -1 on a write error.
- */
-int batch_job_export(const struct batch_job *job, FILE *fp);
+/* An action as a batch writes it: "success", "failure", "continue", "stop" (static). */
+const char *batch_action_name(enum batch_action a);
 
 #endif

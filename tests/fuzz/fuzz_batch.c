@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 #include "common/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

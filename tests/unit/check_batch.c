@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 
 static char dir[64];
 

@@ -88,6 +88,24 @@ fail:
 	return -1;
 }
 
+/* Two migrates at once: the second waits here, then finds nothing to do. */
+static int
+take_lock(struct db *db, char *err, size_t errlen)
+{
+	struct db_result *r;
+	const char *key[1] = {MIGRATE_LOCK_KEY};
+
+	if (db_exec(db, &r, "SELECT pg_try_advisory_lock($1::bigint)", 1, key, err, errlen) == -1)
+		return -1;
+	int got = strcmp(db_value(r, 0, 0), "t") == 0;
+	db_result_free(r);
+	if (got)
+		return 0;
+	printf("waiting for another pgfleet migrate to finish\n");
+	fflush(stdout);
+	return db_exec(db, NULL, "SELECT pg_advisory_lock($1::bigint)", 1, key, err, errlen);
+}
+
 static int
 run(struct db *db, const struct migrate_set *set, int status_only)
 {
@@ -97,23 +115,8 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 	struct migrate_step *steps = NULL;
 	int napplied, nsteps, rc = CLI_FAILED, problems = 0, pending = 0, done = 0;
 
-	if (!status_only) {
-		/* Two migrates at once: the second waits here, then finds nothing to do. */
-		struct db_result *r;
-		const char *key[1] = {MIGRATE_LOCK_KEY};
-		if (db_exec(db, &r, "SELECT pg_try_advisory_lock($1::bigint)", 1, key, err,
-			sizeof(err)) == -1)
-			goto fail;
-		int got = strcmp(db_value(r, 0, 0), "t") == 0;
-		db_result_free(r);
-		if (!got) {
-			printf("waiting for another pgfleet migrate to finish\n");
-			fflush(stdout);
-			if (db_exec(db, NULL, "SELECT pg_advisory_lock($1::bigint)", 1, key, err,
-				sizeof(err)) == -1)
-				goto fail;
-		}
-	}
+	if (!status_only && take_lock(db, err, sizeof(err)) == -1)
+		goto fail;
 	if (read_applied(db, &res, &applied, &napplied, err, sizeof(err)) == -1)
 		goto fail;
 	if ((nsteps = migrate_plan(set, applied, napplied, &steps)) == -1) {

@@ -357,6 +357,33 @@ check_file(const struct conf_key *k, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A string, path, file or user name into its field. */
+static int
+scalar_str(const struct conf_key *k, const char *s, void *field, char *err, size_t errlen)
+{
+	if (s[0] == '\0' && !(k->flags & F_EMPTY_OK)) {
+		snprintf(err, errlen, "value is empty");
+		return -1;
+	}
+	if (util_has_ctl(s)) {
+		snprintf(err, errlen, "value contains a control character");
+		return -1;
+	}
+	if (k->type == T_USER && !is_user_name(s)) {
+		snprintf(err, errlen, "\"%s\" is not a valid user name", s);
+		return -1;
+	}
+	if (k->type != T_STR && k->type != T_USER && s[0] != '/') {
+		snprintf(err, errlen, "\"%s\" is not an absolute path", s);
+		return -1;
+	}
+	if ((k->type == T_FILE || k->type == T_KEYFILE) && check_file(k, s, err, errlen) == -1)
+		return -1;
+	str_free(*(char **)field, k->flags & F_SECRET);
+	*(char **)field = xstrdup(s);
+	return 0;
+}
+
 /* One scalar value (from the file or a default) into its field. */
 static int
 scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, size_t errlen)
@@ -371,27 +398,7 @@ scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, si
 	case T_FILE:
 	case T_KEYFILE:
 	case T_USER:
-		if (s[0] == '\0' && !(k->flags & F_EMPTY_OK)) {
-			snprintf(err, errlen, "value is empty");
-			return -1;
-		}
-		if (util_has_ctl(s)) {
-			snprintf(err, errlen, "value contains a control character");
-			return -1;
-		}
-		if (k->type == T_USER && !is_user_name(s)) {
-			snprintf(err, errlen, "\"%s\" is not a valid user name", s);
-			return -1;
-		}
-		if (k->type != T_STR && k->type != T_USER && s[0] != '/') {
-			snprintf(err, errlen, "\"%s\" is not an absolute path", s);
-			return -1;
-		}
-		if ((k->type == T_FILE || k->type == T_KEYFILE) && check_file(k, s, err, errlen) == -1)
-			return -1;
-		str_free(*(char **)field, k->flags & F_SECRET);
-		*(char **)field = xstrdup(s);
-		return 0;
+		return scalar_str(k, s, field, err, errlen);
 	case T_INT:
 	case T_INT64:
 		if (units_int(s, k->min, k->max, &ll, err, errlen) == -1)

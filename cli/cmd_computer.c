@@ -241,7 +241,7 @@ computer_add(struct opts *o)
 	long long port;
 	if (want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
-	if (args_computer_name(o->pos[0], err, sizeof(err)) == -1) {
+	if (field_computer_name(o->pos[0], err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return CLI_USAGE;
 	}

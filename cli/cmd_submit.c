@@ -69,16 +69,16 @@ int
 cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_only)
 {
 	struct batch *b = NULL;
-	struct batch_errors errs = {0};
+	struct yt_errors errs = {0};
 	struct apply_stats st;
 	char err[2048];
 	int rc;
 
 	if (batch_load(path, &b, &errs) == -1) {
-		batch_errors_print(&errs, stderr);
+		yt_errors_print(&errs, stderr);
 		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
 		    errs.n + errs.dropped);
-		batch_errors_free(&errs);
+		yt_errors_free(&errs);
 		return CLI_USAGE;
 	}
 	if (inventory_only && b->njobs > 0)
@@ -104,7 +104,7 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 	rc = apply_batch(db, b, &o, &st, &errs, out, err, sizeof(err));
 	fclose(out);
 	if (rc == 1) {
-		batch_errors_print(&errs, stderr);
+		yt_errors_print(&errs, stderr);
 		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
 		    errs.n + errs.dropped);
 		rc = CLI_USAGE;
@@ -117,7 +117,7 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		rc = CLI_OK;
 	}
 	free(report);
-	batch_errors_free(&errs);
+	yt_errors_free(&errs);
 	batch_free(b);
 	db_close(db);
 	return rc;

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define SPAWN_RETRY_MS 1000 /* after a failed fork or socketpair */
 
@@ -68,10 +69,8 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg);
 static long long
 mono_ms(void *arg)
 {
-	struct timespec ts;
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_mono_ms();
 }
 
 long long

@@ -70,9 +70,9 @@ YAML
 run bads "$BIN/pgfleet-scheduler" -c "$TESTDIR/bad-sched.yaml" -n
 assert_eq "$rc" 2 "bad scheduler config exit code"
 cat >"$TESTDIR/expected" <<TXT
-$TESTDIR/bad-sched.yaml:1:10: workers: YAML anchors are not allowed
+$TESTDIR/bad-sched.yaml:1:10: workers: YAML anchor &w is not allowed
 $TESTDIR/bad-sched.yaml:2:6: tls.key: required key is missing
-$TESTDIR/bad-sched.yaml:3:14: claim_batch: YAML aliases are not allowed
+$TESTDIR/bad-sched.yaml:3:14: claim_batch: YAML alias *w is not allowed
 TXT
 diff -u "$TESTDIR/expected" "$TESTDIR/bads.err" || fail "bad scheduler config messages"
 ok "bad scheduler config: exit 2, alias and missing key reported"

@@ -3,6 +3,7 @@
 # Every module is found by wildcard: add common/foo.c and tests/unit/check_foo.c
 # (defining "Suite *" and, on the next line, "foo_suite(void)") and both are built and run, no edit here.
 
+VERSION  ?= $(shell cat VERSION 2>/dev/null || echo unknown)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
@@ -36,7 +37,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
+.PHONY: FORCE all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -51,6 +52,18 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit -c -o $@ $<
+
+# Only version.o knows the version, so a new one rebuilds one file; the stamp
+# changes only when the version does (make VERSION=... included).
+$(BUILD)/gen/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
+$(BUILD)/common/version.o: common/version.c $(BUILD)/gen/version.txt
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPGFLEET_VERSION='"$(VERSION)"' -c -o $@ $<
+
+FORCE:
 
 # migrations/*.sql embedded in the binary, in order (cli/migrate.h).
 $(BUILD)/gen/migrations.c: $(MIG_SQL) migrations scripts/embed-migrations.sh

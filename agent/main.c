@@ -35,6 +35,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/version.h"
 #include "transfer/fetch.h"
 
 #define DEFAULT_CONFIG "/etc/pgfleet/agent.yaml"
@@ -58,11 +59,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h]\n"
-	    "  -c FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-	    "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
-	    "  -d        stay in the foreground and log to stderr\n"
-	    "  -h        this help\n");
+	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h] [--version]\n"
+	    "  -c FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -n         check the configuration, print \"configuration OK\" or every error, exit\n"
+	    "  -d         stay in the foreground and log to stderr (the journal under systemd)\n"
+	    "  -h, --help this help\n"
+	    "  --version  print the version and exit\n");
 }
 
 static void
@@ -310,8 +312,8 @@ reload(struct agent *a)
 	conf_errors_free(&errs);
 	conf_free_agent(a->conf);
 	a->conf = fresh;
-	log_setlevel(fresh->log_level);
-	log_msg(LOG_NOTICE, "configuration %s reloaded", fresh->path);
+	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-agent");
+	log_notice("configuration %s reloaded", fresh->path);
 }
 
 static void
@@ -342,7 +344,7 @@ wait_children(long long ms)
 static void
 drain(struct agent *a)
 {
-	log_msg(LOG_NOTICE, "stopping: %d connection%s open", nchildren, nchildren == 1 ? "" : "s");
+	log_notice("stopping: %d connection%s open", nchildren, nchildren == 1 ? "" : "s");
 	if (wait_children(DRAIN_MS))
 		return;
 	/* their scripts are cancelled (SIGTERM, grace, SIGKILL) and answered with -8 */
@@ -393,6 +395,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *path = DEFAULT_CONFIG;
@@ -401,7 +404,7 @@ main(int argc, char **argv)
 	struct conf_errors errs = {0};
 	char err[1024];
 
-	while ((ch = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -414,6 +417,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			version_print(stdout, "pgfleet-agent");
 			return 0;
 		default:
 			usage(stderr);
@@ -430,15 +436,21 @@ main(int argc, char **argv)
 		conf_errors_free(&errs);
 		return 2;
 	}
+	if (a.conf->log_file != NULL && log_check_file(a.conf->log_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: log.file: %s\n", path, err);
+		conf_free_agent(a.conf);
+		return 2;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		conf_free_agent(a.conf);
 		return 0;
 	}
 	struct conf_agent *cf = a.conf;
-	if (log_init(cf->log_level, foreground ? NULL : cf->log_file) == -1) {
-		fprintf(stderr, "pgfleet-agent: log %s: %s\n", cf->log_file, strerror(errno));
-		return 1;
+	if (log_start(cf->log_level, cf->log_file, cf->log_format, cf->log_syslog, "pgfleet-agent",
+	    foreground, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-agent: %s\n", err);
+		return 2;
 	}
 	log_procinit("agent");
 	signal(SIGPIPE, SIG_IGN);
@@ -482,7 +494,7 @@ main(int argc, char **argv)
 	/* blocked except inside ppoll: a signal can never slip in between check and wait */
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
-	log_msg(LOG_NOTICE, "pgfleet-agent %s listening on %s:%d (computer %s)",
+	log_notice("pgfleet-agent %s listening on %s:%d (computer %s)",
 	    cf->path, cf->listen.host != NULL ? cf->listen.host : "*", port, cf->computer != NULL ? cf->computer : "-");
 	prune(&a);
 	long long last_prune = mono_ms();
@@ -517,7 +529,7 @@ main(int argc, char **argv)
 		close_orphans(&a, CAUSE_CONN_DIED);
 	if (a.conf->port_file != NULL)
 		(void)unlink(a.conf->port_file);
-	log_msg(LOG_NOTICE, "stopped");
+	log_notice("stopped");
 	journal_free(a.journal);
 	SSL_CTX_free(a.server_ctx);
 	SSL_CTX_free(a.client_ctx);

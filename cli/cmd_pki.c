@@ -116,7 +116,7 @@ cmd_pki(int argc, char **argv)
 	if (init) {
 		if (pki_init(dir, days > 0 ? (int)days : 3650, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet pki init: %s\n", err);
-			return CLI_FAILED;
+			return CLI_ERROR;
 		}
 		printf("%s/ca.crt\n%s/ca.key\n", dir, dir);
 		return CLI_OK;
@@ -134,7 +134,7 @@ cmd_pki(int argc, char **argv)
 	    .role = role};
 	if (pki_issue_opts(dir, name, &o, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet pki issue: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	printf("%s/%s.crt\n%s/%s.key\n", dir, name, dir, name);
 	return CLI_OK;

@@ -22,6 +22,8 @@
 #include "common/db.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/schema.h"
+#include "common/version.h"
 #include "scheduler/claim.h"
 #include "scheduler/pool.h"
 #include "worker/worker.h"
@@ -52,11 +54,12 @@ struct sched {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: pgfleet-scheduler [-c FILE] [-n] [-d] [-h]\n"
-		   "  -c FILE   configuration file (default " DEFAULT_CONFIG "; see docs/config.md)\n"
-		   "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
-		   "  -d        stay in the foreground and log to stderr\n"
-		   "  -h        this help\n");
+	fprintf(f, "usage: pgfleet-scheduler [-c FILE] [-n] [-d] [-h] [--version]\n"
+		   "  -c FILE    configuration file (default " DEFAULT_CONFIG "; see docs/config.md)\n"
+		   "  -n         check the configuration, print \"configuration OK\" or every error, exit\n"
+		   "  -d         stay in the foreground and log to stderr (the journal under systemd)\n"
+		   "  -h, --help this help\n"
+		   "  --version  print the version and exit\n");
 }
 
 static void sched_tick_now(struct sched *s);
@@ -106,7 +109,7 @@ on_abandoned(int slot, const int64_t *ids, int n, void *arg)
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		log_msg(LOG_NOTICE, "event %" PRId64 ": its worker %d is gone, lease ended", ids[i], slot);
+		log_notice("event %" PRId64 ": its worker %d is gone, lease ended", ids[i], slot);
 	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
 		log_warnx("reclaim: %s", err);
 	db_watch(s);
@@ -119,11 +122,11 @@ on_give_up(int slot, void *arg)
 {
 	struct sched *s = arg;
 	int live = pool_live(s->pool);
-	log_msg(LOG_ERROR, "worker %d is not restarted for now; %d of %d workers left", slot, live,
+	log_error("worker %d is not restarted for now; %d of %d workers left", slot, live,
 	    s->conf->workers);
 	if (live == 0 && !s->stopping && !s->draining) {
 		/* nothing can run here: say so and let the service manager restart us */
-		log_msg(LOG_ERROR, "no live worker left: exiting with code 1");
+		log_error("no live worker left: exiting with code 1");
 		s->stopping = 1;
 		s->exit_code = 1;
 		event_base_loopbreak(s->base);
@@ -276,7 +279,7 @@ sched_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	struct sched *s = arg;
 	(void)fd;
 	(void)what;
-	log_msg(LOG_NOTICE, "drain grace over with %d events in flight", pool_inflight(s->pool));
+	log_notice("drain grace over with %d events in flight", pool_inflight(s->pool));
 	event_base_loopbreak(s->base);
 }
 
@@ -287,7 +290,7 @@ sched_drain(struct sched *s)
 		return;
 	s->draining = 1;
 	evtimer_del(s->ev_tick);
-	log_msg(LOG_NOTICE, "draining: %d events in flight, grace %lld ms", pool_inflight(s->pool),
+	log_notice("draining: %d events in flight, grace %lld ms", pool_inflight(s->pool),
 	    s->conf->drain_grace_ms);
 	pool_broadcast(s->pool, IPC_DRAIN);
 	if (pool_inflight(s->pool) == 0) {
@@ -318,7 +321,7 @@ sched_reload(struct sched *s)
 	for (size_t i = 0; i < errs.n; i++)
 		log_warnx("reload: %s", errs.msg[i]);
 	conf_errors_free(&errs);
-	log_setlevel(fresh->log_level);
+	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-scheduler");
 	int changed = conf_changed_scheduler(s->conf, fresh);
 	if (pool_set_restart_limit(s->pool, fresh->restart_limit_count,
 	    fresh->restart_limit_window_ms) == -1)
@@ -331,10 +334,10 @@ sched_reload(struct sched *s)
 	 * one finishing its sessions while a new one takes new events */
 	if (changed > 0 && !s->draining) {
 		int rolled = pool_roll(s->pool);
-		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed; %d workers rolled onto it",
+		log_notice("reload: configuration reread, %d keys changed; %d workers rolled onto it",
 		    changed, rolled);
 	} else {
-		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed", changed);
+		log_notice("reload: configuration reread, %d keys changed", changed);
 	}
 }
 
@@ -347,7 +350,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		if (s->draining) {
-			log_msg(LOG_NOTICE, "second stop signal: stopping now");
+			log_notice("second stop signal: stopping now");
 			event_base_loopbreak(s->base);
 		} else {
 			sched_drain(s);
@@ -389,19 +392,26 @@ sched_stop(struct sched *s)
 			released++;
 		else
 			log_warnx("event %" PRId64 ": release: %s", ids[i], err);
-	log_msg(LOG_NOTICE, "stopped; %d unfinished events released", released);
+	log_notice("stopped; %d unfinished events released", released);
 }
 
 static int
 check_config(const char *path, struct conf_scheduler **out)
 {
 	struct conf_errors errs = {0};
+	char err[512];
 	if (conf_load_scheduler(path, out, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
 		conf_errors_free(&errs);
 		return -1;
 	}
 	conf_errors_free(&errs);
+	if ((*out)->log_file != NULL && log_check_file((*out)->log_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: log.file: %s\n", path, err);
+		conf_free_scheduler(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -410,13 +420,15 @@ main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONFIG;
 	int check_only = 0, foreground = 0, c;
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	while ((c = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'n': check_only = 1; break;
 		case 'd': foreground = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': version_print(stdout, "pgfleet-scheduler"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -433,11 +445,13 @@ main(int argc, char **argv)
 		conf_free_scheduler(s.conf);
 		return 0;
 	}
-	if (log_init(s.conf->log_level, foreground ? NULL : s.conf->log_file) == -1) {
-		fprintf(stderr, "pgfleet-scheduler: log %s: %s\n", s.conf->log_file, strerror(errno));
-		return 1;
+	char err[512];
+	if (log_start(s.conf->log_level, s.conf->log_file, s.conf->log_format, s.conf->log_syslog,
+	    "pgfleet-scheduler", foreground, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-scheduler: %s\n", err);
+		return 2;
 	}
-	if (!foreground && daemon(0, s.conf->log_file == NULL) == -1)
+	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	if (mkdir(s.conf->spool, 0700) == -1 && errno != EEXIST)
 		fatal("spool %s", s.conf->spool);
@@ -464,15 +478,27 @@ main(int argc, char **argv)
 	}
 	/* connect first so a wrong conninfo is said at once; workers close this
 	 * socket right after fork and open their own (pool.c) */
-	char err[512];
 	s.db = db_open(s.conf->database, err, sizeof(err));
 	if (s.db == NULL)
 		fatalx("%s", err);
+	/* an unmigrated or older schema would fail later as "relation does not exist" */
+	char msg[512];
+	switch (schema_check(s.db, msg, sizeof(msg))) {
+	case SCHEMA_OK:
+		break;
+	case SCHEMA_NEWER:
+		log_warnx("%s", msg);
+		break;
+	case -1:
+		fatalx("database: %s", msg);
+	default:
+		fatalx("refusing to start: %s", msg);
+	}
 	if (db_listen(s.db, "pgfleet_wakeup", err, sizeof(err)) == -1)
 		fatalx("listen: %s", err);
 	if (pool_start(s.pool) == -1)
 		fatalx("no worker could be started");
-	log_msg(LOG_NOTICE, "scheduler %s started: %d workers, %d sessions each, poll %lld ms",
+	log_notice("scheduler %s started: %d workers, %d sessions each, poll %lld ms",
 	    s.owner, s.conf->workers, s.conf->sessions_per_worker, s.conf->poll_interval_ms);
 
 	s.ev_tick = evtimer_new(s.base, sched_tick, &s);

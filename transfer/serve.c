@@ -195,7 +195,7 @@ send_msg(struct conn *c, struct wire_msg *m)
 	char *buf = wire_build(m, &len);
 	if (buf == NULL)
 		return -1;
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: sent %s", c->addr, d != NULL ? d : "(message)");
 		free(d);
@@ -294,7 +294,7 @@ handle_request(struct conn *c, struct wire_msg *m)
 	char err[256];
 	long long ev, seq;
 
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: received %s", c->addr, d != NULL ? d : "(message)");
 		free(d);

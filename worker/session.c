@@ -525,7 +525,7 @@ session_send(struct session *s, struct wire_msg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "header over %d bytes", WIRE_MAX_HEADER);
 		return -1;
 	}
-	char *dump = log_enabled(LOG_TRACE) ? wire_dump(m) : NULL;
+	char *dump = log_enabled(LL_TRACE) ? wire_dump(m) : NULL;
 	bufferevent_write(s->bev, buf, len);
 	log_trace("Socket: Sent data to computer %s (%s), %zu chars sent.\n%s", s->cid,
 	    s->comp.host, len, dump != NULL ? dump : "");
@@ -783,7 +783,7 @@ session_result(struct session *s, struct wire_msg *m)
 static void
 session_message(struct session *s, struct wire_msg *m)
 {
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Received from computer %s:\n%s", s->cid, dump != NULL ? dump : "");
 		free(dump);

@@ -60,6 +60,6 @@ ok "migrate --status shows applied with its time"
 # -d CONNINFO reaches the same database
 assert_eq "$("$P" -d "dbname=$PGDATABASE" migrate)" "nothing to migrate" "-d conninfo"
 rc=0; "$P" -d "host=/nonexistent-socket-dir" migrate 2> "$TESTDIR/err" || rc=$?
-assert_eq "$rc" 1 "unreachable database exit code"
+assert_eq "$rc" 3 "unreachable database exit code"
 grep -q '^pgfleet migrate: database: connection to server on socket "/nonexistent-socket-dir/.s.PGSQL' "$TESTDIR/err" || fail "unreachable text: $(cat "$TESTDIR/err")"
 ok "migrate with -d, and a clear error when the database is unreachable"

@@ -37,7 +37,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: FORCE all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -202,13 +202,52 @@ fuzz-smoke:
 	  scripts/fuzz.sh smoke $(FUZZ_DIR) $(FUZZ_TARGETS); \
 	else scripts/fuzz.sh need $(FUZZ_CC) || echo "fuzz-smoke: skipped"; fi
 
+# Where make install puts things; a source install goes under /usr/local and
+# /etc/pgfleet (existing configs are kept), and makes the runtime directories.
+BINDIR        ?= $(PREFIX)/bin
+DATADIR       ?= $(PREFIX)/share
+MANDIR        ?= $(DATADIR)/man
+DOCDIR        ?= $(DATADIR)/doc/pgfleet
+SYSCONFDIR    ?= /etc
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+UNITS    := config/pgfleet-scheduler.service config/pgfleet-agent.service
+MANPAGES := $(wildcard docs/man/*.1)
+
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgfleet/migrations
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/pgfleet/migrations/
-	install -d $(DESTDIR)$(PREFIX)/share/pgfleet/config $(DESTDIR)$(PREFIX)/share/doc/pgfleet
-	install -m 0644 config/*.yaml config/*.service $(DESTDIR)$(PREFIX)/share/pgfleet/config/
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/pgfleet/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/pgfleet/migrations $(DESTDIR)$(DOCDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/pgfleet $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	  $(DESTDIR)$(DOCDIR)/examples/scripts
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/pgfleet/migrations/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(wildcard examples/*.yaml examples/*.json) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0755 examples/scripts/* $(DESTDIR)$(DOCDIR)/examples/scripts/
+	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
+	install -m 0644 config/bash-completion/pgfleet $(DESTDIR)$(COMPLETIONDIR)/
+	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-scheduler
+	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-agent
+	for u in $(UNITS); do sed 's|/usr/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	install -m 0644 config/pgfleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/pgfleet.conf
+	install -m 0644 config/pgfleet.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet.conf
+	install -m 0644 config/pgfleet-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet-agent.conf
+	install -m 0644 config/pgfleet.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet
+	install -m 0644 config/pgfleet-agent.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet-agent
+	for f in scheduler.yaml agent.yaml; do \
+	  [ -e $(DESTDIR)$(SYSCONFDIR)/pgfleet/$$f ] || install -m 0640 config/$$f $(DESTDIR)$(SYSCONFDIR)/pgfleet/; done
+	@if [ -z "$(DESTDIR)" ]; then $(MAKE) --no-print-directory install-dirs; fi
+
+# A source install as root also makes the user and directories the packages make.
+install-dirs:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "install: not root: make the user pgfleet and /var/lib/pgfleet, /var/log/pgfleet, /var/lib/pgfleet-agent, /var/log/pgfleet-agent yourself"; \
+	elif command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then \
+	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf && \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/pgfleet.conf $(TMPFILESDIR)/pgfleet-agent.conf; \
+	else mkdir -p /var/lib/pgfleet/spool /var/log/pgfleet /var/lib/pgfleet-agent /var/log/pgfleet-agent; fi
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -33,7 +33,9 @@
 #include "agent/control.h"
 #include "agent/journal.h"
 #include "common/conf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/tls.h"
 #include "common/version.h"
 #include "transfer/fetch.h"
@@ -91,35 +93,6 @@ mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* mkdir -p: missing parents 0755, the last one with mode. 0 or -1 (errno). */
-static int
-mkdirs(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	struct stat st;
-	if (stat(buf, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -431,6 +404,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	sdnotify_init();
 	if (conf_load_agent(path, &a.conf, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
 		conf_errors_free(&errs);
@@ -455,9 +429,9 @@ main(int argc, char **argv)
 	log_procinit("agent");
 	signal(SIGPIPE, SIG_IGN);
 	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
-	if (mkdirs(cf->temp_dir, 0711) == -1)
+	if (fsutil_mkdirs(cf->temp_dir, 0711) == -1)
 		fatal("temp dir %s", cf->temp_dir);
-	if (mkdirs(cf->journal, 0700) == -1)
+	if (fsutil_mkdirs(cf->journal, 0700) == -1)
 		fatal("journal %s", cf->journal);
 	if ((a.journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
 	    sizeof(err))) == NULL)
@@ -496,11 +470,22 @@ main(int argc, char **argv)
 
 	log_notice("pgfleet-agent %s listening on %s:%d (computer %s)",
 	    cf->path, cf->listen.host != NULL ? cf->listen.host : "*", port, cf->computer != NULL ? cf->computer : "-");
+	sdnotify("READY=1\nSTATUS=listening on port %d\nMAINPID=%ld", port, (long)getpid());
 	prune(&a);
 	long long last_prune = mono_ms();
+	/* systemd's watchdog (WatchdogSec=): the loop wakes at least twice per interval */
+	long long wd = sdnotify_watchdog_ms() / 2, last_ping = 0;
 	while (!got_term) {
 		struct pollfd p = {.fd = a.listen_fd, .events = POLLIN};
 		struct timespec ts = {60, 0};
+		if (wd > 0) {
+			if (mono_ms() - last_ping >= wd / 2) {
+				sdnotify("WATCHDOG=1");
+				last_ping = mono_ms();
+			}
+			if (wd < 60000)
+				ts = (struct timespec){wd / 1000, (wd % 1000) * 1000000};
+		}
 		int r = ppoll(&p, 1, &ts, &orig);
 		if (r == -1 && errno != EINTR)
 			fatal("poll");
@@ -512,7 +497,9 @@ main(int argc, char **argv)
 			close_orphans(&a, CAUSE_CONN_DIED);
 		if (got_hup) {
 			got_hup = 0;
+			sdnotify("RELOADING=1");
 			reload(&a);
+			sdnotify("READY=1");
 		}
 		if (got_term)
 			break;
@@ -523,6 +510,7 @@ main(int argc, char **argv)
 			last_prune = mono_ms();
 		}
 	}
+	sdnotify("STOPPING=1");
 	close(a.listen_fd);
 	drain(&a);
 	if (orphans_pending)

@@ -18,7 +18,7 @@ usage_init(FILE *f)
 	fprintf(f, "usage: pgfleet pki init [--dir DIR] [--days N]\n\n"
 		   "Make a development certificate authority: DIR/ca.key (0600) and DIR/ca.crt.\n"
 		   "Existing files are never replaced.\n\n"
-		   "  --dir DIR   where the files go (default: %s, made 0700 when missing)\n"
+		   "  --dir DIR   where the files go (default: %s, made 0700 with its missing parents)\n"
 		   "  --days N    validity in days (default: 3650)\n",
 	    PKI_DEFAULT_DIR);
 }

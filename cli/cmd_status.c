@@ -22,13 +22,14 @@ usage_status(FILE *f)
 		   "running, pending, cancelled), and one line per event: computer, state, status\n"
 		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md).\n\n"
 		   "Options:\n"
-		   "  --watch     follow it first until no event is pending or running: a progress bar\n"
-		   "              on a terminal (not with TERM=dumb), one line per change otherwise;\n"
-		   "              then exit 1 when any event failed or was cancelled\n"
+		   "  --watch          follow it first until no event is pending or running: a\n"
+		   "                   progress bar on a terminal (not with TERM=dumb), one line\n"
+		   "                   per change otherwise; then exit 1 when any event failed or\n"
+		   "                   was cancelled\n"
 		   "  --format FORMAT  table (default); csv: the events alone (RFC 4180); json: one\n"
-		   "              document (schedule, counts, events); --json is json. With --watch\n"
-		   "              and csv or json, the progress goes to stderr\n"
-		   "  -h, --help  this help\n");
+		   "                   document (schedule, counts, events); --json is json. With\n"
+		   "                   --watch and csv or json, the progress goes to stderr\n"
+		   "  -h, --help       this help\n");
 }
 
 static void

@@ -108,6 +108,7 @@ static const struct conf_key scheduler_keys[] = {
 	{"log.file", T_PATH, S(log_file), NULL, 0, 0, 0},
 	{"log.format", T_LOGFORMAT, S(log_format), "iso", 0, 0, 0},
 	{"log.syslog", T_BOOL, S(log_syslog), "false", 0, 0, 0},
+	{"metrics.listen", T_LISTEN, S(metrics_listen), NULL, F_RESTART, 0, 0},
 };
 
 static const struct conf_key agent_keys[] = {

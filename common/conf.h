@@ -103,6 +103,7 @@ struct conf_scheduler {
 	char *log_file;			/* NULL: stderr */
 	int log_format;			/* enum log_format */
 	int log_syslog;			/* bool: also to syslog */
+	struct conf_listen metrics_listen;	/* host NULL: no /metrics, /healthz */
 };
 
 struct conf_agent {

@@ -69,12 +69,17 @@ schema_check(struct db *db, char *msg, size_t msglen)
 {
 	struct db_result *r = NULL;
 	char err[512];
-	if (db_exec(db, &r, "SELECT version FROM pgfleet.schema_migrations ORDER BY version", 0,
-	    NULL, err, sizeof(err)) == -1) {
+	/* the view every role may read (0013), else the table (an older schema) */
+	int rc = db_exec(db, &r, "SELECT version FROM pgfleet.applied_migrations ORDER BY version",
+	    0, NULL, err, sizeof(err));
+	if (rc == -1 && strcmp(db_sqlstate(db), "42P01") == 0)
+		rc = db_exec(db, &r, "SELECT version FROM pgfleet.schema_migrations ORDER BY version", 0,
+		    NULL, err, sizeof(err));
+	if (rc == -1) {
 		const char *st = db_sqlstate(db);
 		if (strcmp(st, "42P01") == 0 || strcmp(st, "3F000") == 0)
 			return (int)schema_compare(NULL, 0, msg, msglen);
-		/* a role that may not read it (before 0013 granted it): nothing to say */
+		/* a role that may not read the table (a schema before 0013): nothing to say */
 		if (strcmp(st, "42501") == 0) {
 			msg[0] = '\0';
 			return SCHEMA_OK;

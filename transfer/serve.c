@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "common/wire.h"
@@ -254,6 +255,7 @@ refill(struct conn *c)
 		evbuffer_commit_space(out, &v, 1);
 		c->left -= (uint64_t)n;
 		c->sent += (uint64_t)n;
+		metrics_add(MC_TRANSFER_BYTES, (unsigned long long)n);
 	}
 	if (c->left == 0) {
 		close(c->file);

@@ -31,6 +31,7 @@
 #include "common/conf.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "common/wire.h"
@@ -91,6 +92,7 @@ struct session {
 	struct event *deadline; /* whole connect + handshake, then whole reply message */
 	int msg_open;           /* part of a reply has arrived, not all of it */
 	struct bufferevent *cancel_bev;
+	struct metrics_task mt; /* due time, task start: the scheduler's metrics */
 };
 
 static void session_connect(struct session *s);
@@ -172,6 +174,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	metrics_sessions(-1);
 	session_close_conn(s);
 	if (s->cancel_bev != NULL)
 		bufferevent_free(s->cancel_bev);
@@ -213,6 +216,7 @@ session_status_row(struct session *s, int code, const char *result, const char *
 	    .output_size = output_size, .replayed = replayed};
 	if (record_status(s->env->rec, &row) == -1)
 		fatalx("out of memory");
+	metrics_task_status(&s->mt, code, outcome);
 }
 
 /* A progress row (result NULL) or one the scheduler wrote itself: its result is its verdict. */
@@ -239,7 +243,8 @@ session_seen(struct session *s)
 static const char SQL_LOAD_EVENT[] =
     "SELECT s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name, c.host,"
     " coalesce(c.port, $3::int), c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
-    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq"
+    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq,"
+    " (extract(epoch FROM e.due_at) * 1000)::bigint"
     " FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
     " JOIN pgfleet.computer c ON c.computer_id = e.computer_id"
@@ -298,6 +303,7 @@ session_load(struct session *s, char *err, size_t errlen)
 	char job_id[24], version[16];
 	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
 	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
+	s->mt.due_ms = strtoll(db_value(r, 0, 18), NULL, 10);
 	s->job_name = field(r, 0, 2);
 	s->job_user = field(r, 0, 3);
 	struct computer *c = &s->comp;
@@ -1068,6 +1074,7 @@ session_start(struct session_env *env, const struct ipc_event *ev)
 	/* the first step runs from the loop, so on_end never fires inside this call */
 	struct timeval zero = {0, 0};
 	evtimer_add(s->timer, &zero);
+	metrics_sessions(1);
 	return s;
 }
 

@@ -4,13 +4,13 @@
 . "$PGFLEET_TESTS/lib.sh"
 root=$(cd "$PGFLEET_TESTS/../.." && pwd)
 
-for f in ca.crt scheduler.crt scheduler.key web-01.crt web-01.key; do
+for f in ca.crt sched-a.crt sched-a.key web-01.crt web-01.key; do
 	echo "placeholder" >"$TESTDIR/$f"
 done
-chmod 600 "$TESTDIR/scheduler.key" "$TESTDIR/web-01.key"
+chmod 600 "$TESTDIR/sched-a.key" "$TESTDIR/web-01.key"
 mkdir "$TESTDIR/log"
-sed -e "s#/etc/pgfleet/#$TESTDIR/#" -e "s#/var/log/pgfleet/#$TESTDIR/log/#" "$root/config/scheduler.yaml" >"$TESTDIR/scheduler.yaml"
-sed -e "s#/etc/pgfleet/#$TESTDIR/#" -e "s#/var/log/pgfleet/#$TESTDIR/log/#" "$root/config/agent.yaml" >"$TESTDIR/agent.yaml"
+sed -e "s#/etc/pgfleet/#$TESTDIR/#" -e "s#/var/log/pgfleet[a-z-]*/#$TESTDIR/log/#" "$root/config/scheduler.yaml" >"$TESTDIR/scheduler.yaml"
+sed -e "s#/etc/pgfleet/#$TESTDIR/#" -e "s#/var/log/pgfleet[a-z-]*/#$TESTDIR/log/#" "$root/config/agent.yaml" >"$TESTDIR/agent.yaml"
 
 # run NAME ARGS...: exit code in $rc, output in $TESTDIR/NAME.out and .err
 run() {

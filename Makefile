@@ -22,8 +22,9 @@ CFLAGS   ?= -O2 -g
 # Required flags live apart from CFLAGS so that "make CFLAGS=..." keeps them.
 REQ_CFLAGS = -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
             -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
-LDFLAGS  += $(SANFLAGS)
-ALL_CFLAGS = $(CFLAGS) $(REQ_CFLAGS)
+# --as-needed: each program records only the libraries it calls (the agent never needs libpq)
+LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(REQ_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
 MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c
@@ -37,10 +38,13 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: FORCE install-dirs all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
+
+# the three programs alone (the Debian packages build these)
+bins: $(BINS)
 
 deps:
 	@scripts/deps.sh
@@ -115,6 +119,7 @@ check: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) valgrind
 	$(MAKE) integration
+	$(MAKE) package-test
 
 unit: $(CHECKBIN)
 	$(CHECKBIN)
@@ -248,6 +253,17 @@ install-dirs:
 	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf && \
 	  systemd-tmpfiles --create $(TMPFILESDIR)/pgfleet.conf $(TMPFILESDIR)/pgfleet-agent.conf; \
 	else mkdir -p /var/lib/pgfleet/spool /var/log/pgfleet /var/lib/pgfleet-agent /var/log/pgfleet-agent; fi
+
+# Debian packages into build/deb (dpkg-buildpackage -us -uc -b on a copy of the
+# tree, then lintian): docs/operations.md.
+deb:
+	JOBS=2 scripts/deb.sh $(abspath $(BUILD))/deb
+
+# make deb, then the packages' contents, and as root dpkg -i, the installed programs,
+# remove and purge inside throw-away overlays (tests/package/t_deb.sh).
+package-test: $(TOOLS)
+	$(MAKE) deb
+	BIN=$(abspath $(BUILD)/bin) tests/package/t_deb.sh $(abspath $(BUILD))/deb
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -251,7 +251,7 @@ static void
 orphan_closed(void *arg, const struct journal_entry *e)
 {
 	const struct agent *a = arg;
-	log_warnx("event %lld task %d: %s (code %d)", e->event_id, e->task_seq, e->result, e->status_code);
+	log_task(LL_WARNING, e->event_id, e->task_seq, "%s (code %d)", e->result, e->status_code);
 	control_task_dir_remove(a->conf->temp_dir, e->event_id, e->task_seq);
 }
 

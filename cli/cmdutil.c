@@ -62,16 +62,26 @@ cmdutil_table(const struct db_result *r, FILE *fp)
 	free(w);
 }
 
-int
-cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int nparams,
-    const char *const *params)
+/* Run sql; NULL after "pgfleet CMD: ..." on stderr. */
+static struct db_result *
+query(struct db *db, const char *cmd, const char *sql, int nparams, const char *const *params)
 {
 	char err[1024];
 	struct db_result *r;
 	if (db_exec(db, &r, sql, nparams, params, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_ERROR;
+		return NULL;
 	}
+	return r;
+}
+
+int
+cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int nparams,
+    const char *const *params)
+{
+	struct db_result *r = query(db, cmd, sql, nparams, params);
+	if (r == NULL)
+		return CLI_ERROR;
 	printf("%s\n", db_value(r, 0, 0));
 	db_result_free(r);
 	return CLI_OK;
@@ -81,12 +91,9 @@ int
 cmdutil_print_table(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params)
 {
-	char err[1024];
-	struct db_result *r;
-	if (db_exec(db, &r, sql, nparams, params, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	struct db_result *r = query(db, cmd, sql, nparams, params);
+	if (r == NULL)
 		return CLI_ERROR;
-	}
 	cmdutil_table(r, stdout);
 	db_result_free(r);
 	return CLI_OK;
@@ -96,12 +103,10 @@ int
 cmdutil_print_csv(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params)
 {
-	char err[1024];
-	struct db_result *r;
-	if (db_exec(db, &r, sql, nparams, params, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	char err[256];
+	struct db_result *r = query(db, cmd, sql, nparams, params);
+	if (r == NULL)
 		return CLI_ERROR;
-	}
 	int nrows = db_ntuples(r), ncols = db_nfields(r);
 	struct reportfmt_col *cols = calloc((size_t)ncols + 1, sizeof(*cols));
 	const char **cells = calloc((size_t)nrows * (size_t)ncols + 1, sizeof(*cells));

@@ -94,7 +94,7 @@ ok "bad agent config: exit 2, every error on its own line"
 # a bad scheduler config: an alias and a missing required key
 cat >"$TESTDIR/bad-sched.yaml" <<YAML
 workers: &w 4
-tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/scheduler.crt}
+tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/sched-a.crt}
 claim_batch: *w
 YAML
 run bads "$BIN/pgfleet-scheduler" -c "$TESTDIR/bad-sched.yaml" -n

@@ -199,6 +199,7 @@ START_TEST(test_conf_scheduler_defaults_filled)
 	ck_assert_int_eq(c->restart_limit_window_ms, 60000);
 	ck_assert_int_eq(c->log_level, 5);
 	ck_assert_ptr_null(c->log_file);
+	ck_assert_ptr_null(c->metrics_listen.host);
 	conf_free_scheduler(c);
 }
 END_TEST
@@ -236,7 +237,8 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	    "retention: 30d\n"
 	    "drain_grace: 1m\n"
 	    "restart_limit: {count: 3, window: 10m}\n"
-	    "log: {level: 7, file: /var/log/pgfleet/scheduler.log, format: axengine, syslog: true}\n"),
+	    "log: {level: 7, file: /var/log/pgfleet/scheduler.log, format: axengine, syslog: true}\n"
+	    "metrics: {listen: \"[::1]:9187\"}\n"),
 	    &c, &errs);
 	conf_errors_print(&errs, stderr);
 	ck_assert_int_eq(rc, 0);
@@ -293,6 +295,8 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	ck_assert_str_eq(c->log_file, "/var/log/pgfleet/scheduler.log");
 	ck_assert_int_eq(c->log_format, LOG_FORMAT_AXENGINE);
 	ck_assert_int_eq(c->log_syslog, 1);
+	ck_assert_str_eq(c->metrics_listen.host, "::1");
+	ck_assert_int_eq(c->metrics_listen.port, 9187);
 	conf_free_scheduler(c);
 }
 END_TEST

@@ -53,7 +53,7 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 		long long t0 = util_mono_ms(), n[5];
 		if (db_exec(db, &res, SQL_MAINTAIN, 3, params, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet maintain: step %d: %s\n", step, err);
-			return CLI_FAILED;
+			return CLI_ERROR;
 		}
 		for (int i = 0; i < 5; i++) {
 			n[i] = strtoll(db_value(res, 0, i), NULL, 10);
@@ -125,10 +125,10 @@ cmd_maintain(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
+	struct db *db = cli_db_open(1, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet maintain: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int rc = loop(db, retention, batch, ahead);
 	db_close(db);

@@ -113,7 +113,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 	struct db_result *res = NULL;
 	struct migrate_applied *applied = NULL;
 	struct migrate_step *steps = NULL;
-	int napplied, nsteps, rc = CLI_FAILED, problems = 0, pending = 0, done = 0;
+	int napplied, nsteps, rc = CLI_ERROR, problems = 0, pending = 0, done = 0;
 
 	if (!status_only && take_lock(db, err, sizeof(err)) == -1)
 		goto fail;
@@ -136,7 +136,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 		for (int i = 0; i < nsteps; i++)
 			printf("%-40s %-12s %s\n", steps[i].version, migrate_state_name(steps[i].state),
 			    steps[i].applied != NULL ? steps[i].applied->applied_at : "");
-		rc = problems ? CLI_FAILED : CLI_OK;
+		rc = problems ? CLI_ERROR : CLI_OK;
 		goto out;
 	}
 	if (problems) {
@@ -208,13 +208,13 @@ cmd_migrate(int argc, char **argv)
 	if ((dir != NULL ? migrate_load_dir(dir, &set, err, sizeof(err))
 			 : migrate_load_embedded(&set, err, sizeof(err))) == -1) {
 		fprintf(stderr, "pgfleet migrate: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
-	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
+	struct db *db = cli_db_open(0, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet migrate: %s\n", err);
 		migrate_set_free(&set);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int rc = run(db, &set, status_only);
 	/* Closing the session releases the advisory lock. */

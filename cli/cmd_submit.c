@@ -87,7 +87,7 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL) {
 		batch_free(b);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	/* The report is shown only when the transaction ends as it should. */
 	char *report = NULL;
@@ -97,7 +97,7 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
 		batch_free(b);
 		db_close(db);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	struct apply_opts o = {.dry_run = dry_run, .inventory_only = inventory_only,
 	    .client_user = cmdutil_user()};
@@ -110,7 +110,7 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		rc = CLI_USAGE;
 	} else if (rc == -1) {
 		fprintf(stderr, "pgfleet %s: %s: %s (nothing written)\n", cmd, path, err);
-		rc = CLI_FAILED;
+		rc = CLI_ERROR;
 	} else {
 		fputs(report, stdout);
 		summary(path, &st, dry_run);

@@ -76,7 +76,9 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 			next = t + FOLLOW_FALLBACK_MS / 1000.0;
 			if (tty) {
 				progress_bar(&c, &rate, 30, line, sizeof(line));
-				fprintf(out, "\r%s\033[K", line);
+				/* red once an event failed, unless NO_COLOR */
+				int red = c.failed + c.cancelled > 0 && cli_color(out);
+				fprintf(out, "\r%s%s%s\033[K", red ? "\033[31m" : "", line, red ? "\033[0m" : "");
 				fflush(out);
 			} else {
 				progress_line(&c, line, sizeof(line));
@@ -111,7 +113,7 @@ fail:
 	if (tty)
 		fputc('\n', out);
 	fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-	return CLI_FAILED;
+	return CLI_ERROR;
 }
 
 int

@@ -37,6 +37,7 @@ enum ctype {
 	T_INT,		/* int in [min, max] */
 	T_INT64,	/* long long in [min, max] */
 	T_BOOL,		/* int, true or false */
+	T_LOGFORMAT,	/* int, enum log_format: iso or axengine */
 	T_DURATION,	/* long long ms in [min, max] */
 	T_SIZE,		/* unsigned long long bytes in [min, max] */
 	T_PORTS,	/* struct conf_port_range */
@@ -105,6 +106,9 @@ static const struct conf_key scheduler_keys[] = {
 	{"restart_limit.window", T_DURATION, S(restart_limit_window_ms), "1m", 0, MS_S, MS_D},
 	{"log.level", T_INT, S(log_level), "5", 0, 1, 7},
 	{"log.file", T_PATH, S(log_file), NULL, 0, 0, 0},
+	{"log.format", T_LOGFORMAT, S(log_format), "iso", 0, 0, 0},
+	{"log.syslog", T_BOOL, S(log_syslog), "false", 0, 0, 0},
+	{"metrics.listen", T_LISTEN, S(metrics_listen), NULL, F_RESTART, 0, 0},
 };
 
 static const struct conf_key agent_keys[] = {
@@ -129,6 +133,8 @@ static const struct conf_key agent_keys[] = {
 	{"tls.allow_clients", T_STRLIST, A(tls_allow_clients), NULL, 0, 0, 0},
 	{"log.level", T_INT, A(log_level), "5", 0, 1, 7},
 	{"log.file", T_PATH, A(log_file), NULL, 0, 0, 0},
+	{"log.format", T_LOGFORMAT, A(log_format), "iso", 0, 0, 0},
+	{"log.syslog", T_BOOL, A(log_syslog), "false", 0, 0, 0},
 	{"port_file", T_PATH, A(port_file), NULL, F_RESTART, 0, 0},
 };
 
@@ -418,6 +424,15 @@ scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, si
 			return -1;
 		}
 		return 0;
+	case T_LOGFORMAT: {
+		enum log_format f;
+		if (log_format_parse(s, &f) == -1) {
+			snprintf(err, errlen, "\"%s\" is not a log format (use iso or axengine)", s);
+			return -1;
+		}
+		*(int *)field = (int)f;
+		return 0;
+	}
 	case T_DURATION:
 		if (units_duration_ms(s, &ll, err, errlen) == -1)
 			return -1;
@@ -466,6 +481,7 @@ type_name(enum ctype t)
 	case T_PATH: case T_FILE: case T_KEYFILE: return "an absolute path";
 	case T_INT: case T_INT64: return "an integer";
 	case T_BOOL: return "true or false";
+	case T_LOGFORMAT: return "iso or axengine";
 	case T_DURATION: return "a duration";
 	case T_SIZE: return "a size";
 	case T_PORTS: return "a port or port range";
@@ -512,7 +528,7 @@ field_size(enum ctype t)
 {
 	switch (t) {
 	case T_STR: case T_PATH: case T_FILE: case T_KEYFILE: case T_USER: return sizeof(char *);
-	case T_INT: case T_BOOL: return sizeof(int);
+	case T_INT: case T_BOOL: case T_LOGFORMAT: return sizeof(int);
 	case T_INT64: case T_DURATION: return sizeof(long long);
 	case T_SIZE: return sizeof(unsigned long long);
 	case T_PORTS: return sizeof(struct conf_port_range);

@@ -119,7 +119,7 @@ checksum_valid(const char *c)
 static void
 trace_msg(const char *what, const struct wire_msg *m)
 {
-	if (!log_enabled(LOG_TRACE))
+	if (!log_enabled(LL_TRACE))
 		return;
 	char *d = wire_dump(m);
 	log_trace("fetch: %s %s", what, d != NULL ? d : "(message)");

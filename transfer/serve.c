@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -188,7 +189,7 @@ send_msg(struct conn *c, struct wire_msg *m)
 	char *buf = wire_build(m, &len);
 	if (buf == NULL)
 		return -1;
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: sent %s", c->addr, d != NULL ? d : "(message)");
 		free(d);
@@ -247,6 +248,7 @@ refill(struct conn *c)
 		evbuffer_commit_space(out, &v, 1);
 		c->left -= (uint64_t)n;
 		c->sent += (uint64_t)n;
+		metrics_add(MC_TRANSFER_BYTES, (unsigned long long)n);
 	}
 	if (c->left == 0) {
 		close(c->file);
@@ -287,7 +289,7 @@ handle_request(struct conn *c, struct wire_msg *m)
 	char err[256];
 	long long ev, seq;
 
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: received %s", c->addr, d != NULL ? d : "(message)");
 		free(d);

@@ -82,7 +82,7 @@ setup(void)
 	snprintf(spath, sizeof(spath), "%s/s.sh", dir);
 	write_file(spath, "echo hi\n", 8);
 	atexit(cleanup);
-	log_setlevel(LOG_ERROR);
+	log_setlevel(LL_ERROR);
 }
 
 int

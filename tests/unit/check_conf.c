@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/log.h"
 
 static char dir[64];
 static char files[16][128];
@@ -149,6 +150,8 @@ START_TEST(test_conf_agent_defaults_filled)
 	ck_assert_uint_eq(c->tls_allow_clients.n, 0);
 	ck_assert_int_eq(c->log_level, 5);
 	ck_assert_ptr_null(c->log_file);
+	ck_assert_int_eq(c->log_format, LOG_FORMAT_ISO);
+	ck_assert_int_eq(c->log_syslog, 0);
 	ck_assert_ptr_null(c->port_file);
 	conf_free_agent(c);
 }
@@ -196,6 +199,7 @@ START_TEST(test_conf_scheduler_defaults_filled)
 	ck_assert_int_eq(c->restart_limit_window_ms, 60000);
 	ck_assert_int_eq(c->log_level, 5);
 	ck_assert_ptr_null(c->log_file);
+	ck_assert_ptr_null(c->metrics_listen.host);
 	conf_free_scheduler(c);
 }
 END_TEST
@@ -233,7 +237,9 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	    "retention: 30d\n"
 	    "drain_grace: 1m\n"
 	    "restart_limit: {count: 3, window: 10m}\n"
-	    "log: {level: 7, file: /var/log/pgfleet/scheduler.log}\n"), &c, &errs);
+	    "log: {level: 7, file: /var/log/pgfleet/scheduler.log, format: axengine, syslog: true}\n"
+	    "metrics: {listen: \"[::1]:9187\"}\n"),
+	    &c, &errs);
 	conf_errors_print(&errs, stderr);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_str_eq(c->database, "host=/var/run/postgresql dbname=pgfleet");
@@ -287,6 +293,10 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	ck_assert_int_eq(c->restart_limit_window_ms, 600000);
 	ck_assert_int_eq(c->log_level, 7);
 	ck_assert_str_eq(c->log_file, "/var/log/pgfleet/scheduler.log");
+	ck_assert_int_eq(c->log_format, LOG_FORMAT_AXENGINE);
+	ck_assert_int_eq(c->log_syslog, 1);
+	ck_assert_str_eq(c->metrics_listen.host, "::1");
+	ck_assert_int_eq(c->metrics_listen.port, 9187);
 	conf_free_scheduler(c);
 }
 END_TEST
@@ -362,6 +372,15 @@ START_TEST(test_conf_refuses_unknown_key)
 	ck_assert_str_eq(errs.msg[0], expect("@/agent.yaml:2:1: unknown key \"lisen\" in agent config"));
 	ck_assert_str_eq(errs.msg[1],
 	    expect("@/agent.yaml:4:7: unknown key \"log.levle\" in agent config"));
+}
+END_TEST
+
+START_TEST(test_conf_refuses_unknown_log_format_and_non_boolean_syslog)
+{
+	scheduler_fails(TLS "log: {format: json, syslog: yes please}\n");
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_ptr_nonnull(strstr(errs.msg[0], "\"json\" is not a log format (use iso or axengine)"));
+	ck_assert_ptr_nonnull(strstr(errs.msg[1], "is not a boolean"));
 }
 END_TEST
 
@@ -892,6 +911,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_conf_null_value_keeps_default);
 	tcase_add_test(tc, test_conf_refuses_unknown_key);
 	tcase_add_test(tc, test_conf_refuses_dotted_key);
+	tcase_add_test(tc, test_conf_refuses_unknown_log_format_and_non_boolean_syslog);
 	tcase_add_test(tc, test_conf_refuses_wrong_type);
 	tcase_add_test(tc, test_conf_refuses_list_where_scalar_expected);
 	tcase_add_test(tc, test_conf_refuses_bad_duration);

@@ -54,15 +54,10 @@ mono_ms(void)
 
 /* --- messages in and out */
 
+/* The wire trace is the main process's, which writes the socket. */
 static int
 conn_send(struct conn *c, struct wire_msg *m)
 {
-	if (log_enabled(LOG_TRACE)) {
-		char *dump = wire_dump(m);
-		log_trace("Socket: Sent to %s (%s).\n%s", c->env->peer_name, c->env->peer_addr,
-		    dump != NULL ? dump : "");
-		free(dump);
-	}
 	return c->env->out.send(c->env->out.arg, m);
 }
 

@@ -63,7 +63,8 @@ request_temp_name(const char *value, int quoted, char *out, size_t outlen, char 
 static int
 parse_num(const char *s, long long lo, long long hi, long long *v)
 {
-	if (s == NULL || *s == '\0')
+	/* digits only: strtoll alone would take "+7", " 7" and "-0" */
+	if (s == NULL || *s < '0' || *s > '9')
 		return -1;
 	char *end;
 	errno = 0;

@@ -173,8 +173,8 @@ uplink_write(struct uplink *u, const struct wire_msg *m)
 	}
 	if (log_enabled(LOG_TRACE)) {
 		char *dump = wire_dump(m);
-		log_trace("Socket: Sent to %s (%s), %zu chars.\n%s", u->peer_name, u->target, len,
-		    dump != NULL ? dump : "");
+		log_trace("Socket: Sent on socket (%d) - %zu chars sent to %s (%s).\n%s",
+		    (int)bufferevent_getfd(u->bev), len, u->peer_name, u->addr, dump != NULL ? dump : "");
 		free(dump);
 	}
 	int rc = bufferevent_write(u->bev, buf, len);
@@ -249,8 +249,8 @@ uplink_message(struct uplink *u, const struct wire_msg *m)
 {
 	if (log_enabled(LOG_TRACE)) {
 		char *dump = wire_dump(m);
-		log_trace("Socket: Received from %s (%s).\n%s", u->peer_name, u->target,
-		    dump != NULL ? dump : "");
+		log_trace("Socket: Received on socket (%d) from %s (%s).\n%s",
+		    (int)bufferevent_getfd(u->bev), u->peer_name, u->addr, dump != NULL ? dump : "");
 		free(dump);
 	}
 	if (u->state == U_HELLO) {

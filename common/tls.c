@@ -218,8 +218,9 @@ tls_describe(SSL *ssl, const unsigned long *codes, int n, char *buf, size_t size
 		off = (size_t)snprintf(buf, size, "%s", role);
 	for (int i = 0; i < n && off < size; i++) {
 		/* the role text is above; a system error (a refused connect) is the caller's to say */
-		if (ERR_GET_LIB(codes[i]) == ERR_LIB_USER || ERR_GET_LIB(codes[i]) == ERR_LIB_SYS)
-			continue;
+		if (ERR_GET_LIB(codes[i]) == ERR_LIB_USER || ERR_GET_LIB(codes[i]) == ERR_LIB_SYS ||
+		    ERR_reason_error_string(codes[i]) == NULL)
+			continue; /* libevent's own codes ("reason(1)") say nothing either */
 		char one[256];
 		ERR_error_string_n(codes[i], one, sizeof(one));
 		const char *reason = strrchr(one, ':');

@@ -316,7 +316,8 @@ agent_loop(struct agent *a)
 	const struct uplink_hooks hooks = {.request = on_request, .arg = a};
 	if (a->base == NULL ||
 	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, PGFLEET_VERSION, &hooks)) == NULL ||
-	    (a->tasks = tasks_new(a->base, a->uplink, (size_t)a->conf->max_output + REPLY_BODY_SLACK)) == NULL)
+	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
+	    (size_t)a->conf->max_output + REPLY_BODY_SLACK)) == NULL)
 		fatalx("out of memory");
 	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
 	for (int i = 0; i < 4; i++) {

@@ -23,6 +23,7 @@
 #include "agent/uplink.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "transfer/fetch.h"
 
 #define CHILD_EXIT_LOST 3 /* the task ran, but a reply could not be handed on */
 
@@ -38,6 +39,7 @@ struct task {
 struct tasks {
 	struct event_base *base;
 	struct uplink *uplink;
+	SSL_CTX *fetch_ctx;       /* the sessions task processes hand back are kept for it */
 	size_t max_body;
 	struct task *v[TASKS_MAX];
 	int n;
@@ -53,12 +55,13 @@ on_child_term(int sig)
 }
 
 struct tasks *
-tasks_new(struct event_base *base, struct uplink *u, size_t max_body)
+tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx, size_t max_body)
 {
 	struct tasks *ts = calloc(1, sizeof(*ts));
 	if (ts == NULL)
 		return NULL;
 	ts->base = base;
+	ts->fetch_ctx = fetch_ctx;
 	ts->uplink = u;
 	ts->max_body = max_body;
 	return ts;
@@ -111,10 +114,46 @@ tasks_alive(const struct tasks *ts)
 	return n;
 }
 
+static int
+unhex(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A TLS session the task process kept from its fetch: the next task processes resume it. */
+static void
+task_session(struct tasks *ts, const struct wire_msg *m)
+{
+	const char *host = wire_get(m, "Host"), *hex = wire_get(m, "Session");
+	size_t n = hex != NULL ? strlen(hex) / 2 : 0;
+	unsigned char *der = n > 0 ? malloc(n) : NULL;
+	if (host == NULL || der == NULL) {
+		free(der);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int hi = unhex(hex[2 * i]), lo = unhex(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(der);
+			return;
+		}
+		der[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (transfer_fetch_session_import(ts->fetch_ctx, host, der, n) == -1)
+		log_debug("transfer session for %s from a task process does not parse", host);
+	free(der);
+}
+
 /* A whole reply of a task: on to the scheduler, if its connection is still the one. */
 static void
 task_forward(struct tasks *ts, struct task *t, const struct wire_msg *m)
 {
+	const char *local = wire_get(m, "Local");
+	if (local != NULL) {
+		if (strcmp(local, "Session") == 0)
+			task_session(ts, m);
+		return;
+	}
 	if (t->gen == uplink_generation(ts->uplink) && uplink_is_up(ts->uplink)) {
 		if (uplink_send(ts->uplink, m) == 0)
 			return;
@@ -188,6 +227,24 @@ pipe_send(void *arg, const struct wire_msg *m)
 	return off == len ? 0 : -1;
 }
 
+/* Hand a kept TLS session to the main process (Local=Session, never sent on). */
+static void
+send_session(const char *host, const unsigned char *der, size_t len, void *arg)
+{
+	char err[128], *hex = malloc(2 * len + 1);
+	struct wire_msg *m = wire_msg_new();
+	if (hex != NULL && m != NULL) {
+		for (size_t i = 0; i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", der[i]);
+		if (wire_add(m, "Local", "Session", err, sizeof(err)) == 0 &&
+		    wire_add(m, "Host", host, err, sizeof(err)) == 0 &&
+		    wire_add(m, "Session", hex, err, sizeof(err)) == 0)
+			(void)pipe_send(arg, m);
+	}
+	wire_msg_free(m);
+	free(hex);
+}
+
 /* In the child: its signals, then the task, then exit. */
 static void __attribute__((noreturn))
 task_child(struct tasks *ts, const struct control_env *penv, const struct request_task *t, int fd,
@@ -219,6 +276,7 @@ task_child(struct tasks *ts, const struct control_env *penv, const struct reques
 	env.out.send = pipe_send;
 	env.out.arg = &fd;
 	int rc = control_run_task(&env, t);
+	transfer_fetch_sessions_each(send_session, &fd);
 	log_close();
 	_exit(rc == 0 ? 0 : CHILD_EXIT_LOST);
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 struct event_base;
 struct uplink;
 struct control_env;
@@ -20,8 +22,13 @@ struct tasks;
 
 #define TASKS_MAX 64 /* task processes at once */
 
-/* max_body: the largest reply a task may send (its output). NULL when out of memory. */
-struct tasks *tasks_new(struct event_base *base, struct uplink *u, size_t max_body);
+/*
+ * max_body: the largest reply a task may send (its output); fetch_ctx: the transfer
+ * client context, for which the TLS sessions task processes hand back are kept (the next
+ * task processes, forked from the main one, resume them). NULL when out of memory.
+ */
+struct tasks *tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx,
+    size_t max_body);
 void tasks_free(struct tasks *ts);
 /* Task processes running (or whose replies are still being read). */
 int tasks_count(const struct tasks *ts);

@@ -63,7 +63,8 @@ struct links {
 	SSL_CTX *ctx;
 	const struct conf_scheduler *conf;
 	struct evconnlistener *listener;
-	struct gate *gate;
+	struct gate *gate;        /* before and during the TLS handshake */
+	struct gate *refusals;    /* after it (a Hello refused): logged per address on their own */
 	struct link *head;
 	struct link *seen_cursor; /* where links_take_seen goes on */
 	int n, nready;
@@ -288,7 +289,7 @@ link_hello(struct link *l, const struct wire_msg *m)
 	else
 		why[0] = '\0';
 	if (why[0] != '\0') {
-		log_warnx("agents: connection from %s (%s) refused: %s", l->addr, l->name, why);
+		gate_refused(l->ls->refusals, l->host, why);
 		link_refuse(l, why);
 		return;
 	}
@@ -580,12 +581,14 @@ links_new(struct event_base *base, SSL_CTX *ctx, int listen_fd, int slot,
 	ls->conf = conf;
 	ls->hooks = *hooks;
 	ls->gate = gate_new(base, "agents", LINK_PRETLS_MAX, LINK_PRETLS_PER_SOURCE);
+	ls->refusals = gate_new(base, "agents", 1, 1);
 	/* the socket is the parent's and every worker's: never closed here */
-	ls->listener = ls->gate != NULL ? evconnlistener_new(base, link_accept_cb, ls,
+	ls->listener = ls->gate != NULL && ls->refusals != NULL ? evconnlistener_new(base, link_accept_cb, ls,
 	    LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd) : NULL;
 	if (ls->listener == NULL) {
 		snprintf(err, errlen, "agents: cannot accept on the agent listener: %s", strerror(errno));
 		gate_free(ls->gate);
+		gate_free(ls->refusals);
 		free(ls);
 		return NULL;
 	}
@@ -616,6 +619,7 @@ links_free(struct links *ls)
 		link_release(l);
 	}
 	gate_free(ls->gate);
+	gate_free(ls->refusals);
 	free(ls);
 }
 

@@ -569,6 +569,7 @@ session_begin(struct session *s)
 		session_requeue(s, 0);
 		return;
 	}
+	log_detail("event %s: connected to computer %s (%s)", s->eid, s->cid, link_peer(s->link));
 	log_debug("CRxCtrlServer::CopyFileToComputer (CSession) - Entered.");
 	session_push(s);
 }

@@ -84,16 +84,3 @@ expect_code() {
 empty_dir() { [ -z "$(ls -A "$1")" ] || fail "$2: $1 holds $(ls -A "$1" | tr '\n' ' ')"; }
 script() { printf '%s\n' "$2" >"$TESTDIR/$1"; echo "$TESTDIR/$1"; }
 
-# no_listening_socket PID: the process and its children hold no listening TCP socket
-# (the agent connects out only: /proc/net/tcp{,6} state 0A is LISTEN)
-no_listening_socket() {
-	inodes=$(for p in "$1" $(pgrep -P "$1" || true); do
-		ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]/\1/p'
-	done | sort -u)
-	for i in $inodes; do
-		if awk -v i="$i" '$4 == "0A" && $10 == i {found = 1} END {exit !found}' /proc/net/tcp /proc/net/tcp6; then
-			return 1
-		fi
-	done
-	return 0
-}

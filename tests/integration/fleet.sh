@@ -69,7 +69,7 @@ agent_start() {
 	mkdir -p "$TESTDIR/$name/temp" "$TESTDIR/$name/journal"
 	cat > "$TESTDIR/$name.yaml" <<EOC
 computer: $name
-servers: $(servers_of "${SERVERS:-sched-a}")
+servers: ${AGENT_SERVERS:-$(servers_of "${SERVERS:-sched-a}")}
 reconnect: {backoff: 50ms, max_backoff: 500ms}
 keepalive: {interval: 2s, timeout: 6s}
 temp_dir: $TESTDIR/$name/temp

@@ -1,8 +1,9 @@
 #!/bin/sh
-# kill -9 of agent connection processes mid-task: on agent-1 the one running a
+# kill -9 of agent task processes mid-task: on agent-1 the one running a
 # long task (sleep 30, timeout 5 s), on agents 2-4 one running an ordinary
 # task each. Their events may fail (the task's supervisor died), but must end,
-# once; every other event ends done; and the long script must not outlive its
+# once (the agent's main process closes the orphan and answers it at once);
+# every other event ends done; and the long script must not outlive its
 # timeout: the agent has to adopt or kill what the dead process left behind.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
@@ -16,11 +17,11 @@ sched_start sched-a
 wait_for 30 "the long task to start" test -s "$TESTDIR/long.pid"
 long=$(cat "$TESTDIR/long.pid")
 MAY_FAIL=$(sql "select event_id from pgfleet.event e join pgfleet.schedule s using (schedule_id) join pgfleet.job j using (job_id) where j.name = 'long'")
-fault_begin "kill -9 of connection processes mid-task"
+fault_begin "kill -9 of task processes mid-task"
 # the connection process: the script's parent, a child of agent-1's listener
 is_conn_of() { [ -n "$2" ] && [ "$(ps -o ppid= -p "$2" | tr -d ' ')" = "$(eval echo "\$PID_$(echo "$1" | tr - _)")" ]; }
 conn=$(ps -o ppid= -p "$long" | tr -d ' ')
-is_conn_of agent-1 "$conn" || fail "the long script's parent ($conn) is not a connection process of agent-1"
+is_conn_of agent-1 "$conn" || fail "the long script's parent ($conn) is not a task process of agent-1"
 kill -9 "$conn"
 killed_at=$(now_ms)
 # one connection process running a task on each other agent: find a script
@@ -41,9 +42,9 @@ done
 fault_end
 long_gone() { ! kill -0 "$long" 2>/dev/null; }
 if until_ok 15 long_gone; then
-	fault_note "long script gone $(secs_since "$killed_at") s after its connection process died"
+	fault_note "long script gone $(secs_since "$killed_at") s after its task process died"
 else
-	fault_break "the long script of the killed connection process still ran 15 s later (timeout 5 s)"
+	fault_break "the long script of the killed task process still ran 15 s later (timeout 5 s)"
 	kill -9 -- "-$long" 2>/dev/null || true
 fi
 fault_note "events that may fail: $MAY_FAIL"

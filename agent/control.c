@@ -86,7 +86,7 @@ send_update(struct conn *c, const struct request_task *t, int code, int replayed
 {
 	char code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *const kv[][2] = {
+	const char *kv[][2] = {
 		{"Reply", "StatusUpdate"},
 		{"Filename", t->name},
 		{"ID", t->id_s},
@@ -94,9 +94,19 @@ send_update(struct conn *c, const struct request_task *t, int code, int replayed
 		{"Event-ID", t->event_s},
 		{"Task-Sequence-ID", t->seq_s},
 		{"Status-Code", code_s},
-		{"Replayed", "1"},
+		{NULL, NULL},
+		{NULL, NULL},
 	};
-	return send_reply(c, "status update", kv, replayed ? 8 : 7, NULL, 0);
+	size_t n = 7;
+	if (t->attempt_s != NULL) {
+		kv[n][0] = "Attempt";
+		kv[n++][1] = t->attempt_s;
+	}
+	if (replayed) {
+		kv[n][0] = "Replayed";
+		kv[n++][1] = "1";
+	}
+	return send_reply(c, "status update", (const char *const (*)[2])kv, n, NULL, 0);
 }
 
 /* The result; out NULL: nothing ran (no Output-Size), else output_total is what the
@@ -107,7 +117,7 @@ send_final(struct conn *c, const struct request_task *t, int code, const char *m
 {
 	char text[512], code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *kv[14][2] = {
+	const char *kv[15][2] = {
 		{"Reply", "SendFile"},
 		{"Event", "Execute"},
 		{"Result", code == 0 ? "Success" : "Failed"},
@@ -124,6 +134,10 @@ send_final(struct conn *c, const struct request_task *t, int code, const char *m
 		snprintf(text, sizeof(text), "%s", why);
 		kv[n][0] = "Error";
 		kv[n++][1] = request_one_line(text);
+	}
+	if (t->attempt_s != NULL) {
+		kv[n][0] = "Attempt";
+		kv[n++][1] = t->attempt_s;
 	}
 	if (replayed) {
 		kv[n][0] = "Replayed";

@@ -156,6 +156,9 @@ check_sendfile_keys(const struct wire_msg *m, struct request_task *t, char *why,
 	if (key_num(m, "Port", 1, 65535, &v, why, whylen) == -1)
 		return REQUEST_BAD;
 	t->port = (int)v;
+	t->attempt_s = wire_get(m, "Attempt");
+	if (t->attempt_s != NULL && key_num(m, "Attempt", 0, INT_MAX, &v, why, whylen) == -1)
+		return REQUEST_BAD;
 	if (key_num(m, "Timeout", 0, LLONG_MAX, &t->timeout_ms, why, whylen) == -1 ||
 	    key_num(m, "ID", 0, LLONG_MAX, &t->computer_id, why, whylen) == -1)
 		return REQUEST_BAD;

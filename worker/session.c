@@ -416,10 +416,12 @@ session_result(struct session *s, const struct wire_msg *m)
 }
 
 int
-session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq)
+session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq,
+    long long attempt)
 {
 	return s->link == link && s->state == S_WAIT && s->ev.event_id == event_id &&
-	    s->cur < s->job.ntasks && s->job.tasks[s->cur].seq == seq;
+	    s->cur < s->job.ntasks && s->job.tasks[s->cur].seq == seq &&
+	    (attempt == -1 || attempt == session_attempt(s));
 }
 
 void

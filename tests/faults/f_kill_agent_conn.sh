@@ -1,7 +1,7 @@
 #!/bin/sh
 # kill -9 of agent task processes mid-task: on agent-1 the one running a
-# long task (sleep 30, timeout 5 s), on agents 2-4 one running an ordinary
-# task each. Their events may fail (the task's supervisor died), but must end,
+# long task (sleep 30, timeout 5 s), on agents 2-4 one running a task each
+# (sleep 20). Their events may fail (the task's supervisor died), but must end,
 # once (the agent's main process closes the orphan and answers it at once);
 # every other event ends done; and the long script must not outlive its
 # timeout: the agent has to adopt or kill what the dead process left behind.
@@ -11,7 +11,11 @@
 fault_setup
 job_add long "echo %EVENTID%-%TASKSEQ% >> $FX; echo \$\$ > $TESTDIR/long.pid; sleep 30"
 sql "update pgfleet.task set timeout_ms = 5000 from pgfleet.job j where task.job_id = j.job_id and j.name = 'long'" >/dev/null
+# on agents 2-4 a task that is still running when we look (their 10 ordinary
+# events may all have ended by the time agent-1's long task has started)
+job_add mid "echo %EVENTID%-%TASKSEQ% >> $FX; sleep 20"
 fault_submit 1 long agent-1
+fault_submit 1 mid agent-2 agent-3 agent-4
 fault_submit 10
 sched_start sched-a
 wait_for 30 "the long task to start" test -s "$TESTDIR/long.pid"

@@ -12,7 +12,7 @@
  * may be missing too (entries written before it existed): read as 0, unknown.
  *
  * Orphans (a running entry whose lock nobody holds) are closed by whoever
- * meets one first, under its lock: the listener when a connection process
+ * meets one first, under its lock: the main process when a task process
  * dies or at start, a begin, or a cancel. Their scripts are killed rather than
  * adopted: see docs/agent.md.
  */
@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -46,21 +47,7 @@ struct journal {
 	long long wait_ms;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 file_name(char *buf, size_t size, long long event_id, int task_seq, const char *suffix)
@@ -446,7 +433,7 @@ lock_task(struct journal *j, long long event_id, int task_seq, long long wait_ms
 {
 	char name[NAME_MAX_LEN];
 	file_name(name, sizeof(name), event_id, task_seq, ".lock");
-	long long deadline = mono_ms() + wait_ms;
+	long long deadline = clock_mono_ms() + wait_ms;
 	for (;;) {
 		int fd = openat(j->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0) {
@@ -461,7 +448,7 @@ lock_task(struct journal *j, long long event_id, int task_seq, long long wait_ms
 				close(fd);
 				return -1;
 			}
-			if (mono_ms() >= deadline) {
+			if (clock_mono_ms() >= deadline) {
 				close(fd);
 				return -2;
 			}
@@ -490,7 +477,7 @@ static int
 finish_locked(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
 {
 	e->state = JOURNAL_DONE;
-	e->finished_ms = wall_ms();
+	e->finished_ms = clock_wall_ms();
 	if (cancel_file_exists(j, e->event_id, e->task_seq))
 		e->cancel_requested = 1;
 	if (write_entry(j, e, err, errlen) < 0)
@@ -629,13 +616,13 @@ group_running(long pgid)
 static int
 wait_gone(long pid, unsigned long long start, long pgid, long long ms)
 {
-	long long deadline = mono_ms() + ms;
+	long long deadline = clock_mono_ms() + ms;
 	for (;;) {
 		struct journal_proc p;
 		if ((!proc_read(pid, &p) || p.state == 'Z' || p.state == 'X' || p.start != start) &&
 		    (pgid <= 0 || !group_running(pgid)))
 			return 1;
-		if (mono_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return 0;
 		usleep(10000);
 	}
@@ -710,7 +697,7 @@ journal_begin(struct journal *j, long long event_id, int task_seq,
 		goto fail;
 	if (rc == 0) {
 		e->state = JOURNAL_RUNNING;
-		e->started_ms = wall_ms();
+		e->started_ms = clock_wall_ms();
 		if (write_entry(j, e, err, errlen) < 0)
 			goto fail;
 		*out = e;
@@ -986,7 +973,7 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 			close(dfd);
 		return -1;
 	}
-	long long cutoff = wall_ms() - older_than_ms;
+	long long cutoff = clock_wall_ms() - older_than_ms;
 	int count = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {

@@ -460,10 +460,12 @@ part_free(struct part *pt)
 }
 
 int
-transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
-    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
-    long long timeout_ms, size_t max_size, char *err, size_t errlen)
+transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t errlen)
 {
+	const char *host = r->host, *key = r->key, *checksum = r->checksum, *final_name = r->name;
+	int port = r->port, seq = r->seq, dirfd = r->dirfd;
+	long long event_id = r->event_id, timeout_ms = r->timeout_ms;
+	uint64_t size = r->size;
 	char why[512];
 	SSL *ssl = NULL;
 	struct wire_msg *reply = NULL;
@@ -472,7 +474,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 	size_t start = 0, end = 0;
 	int rc = -1;
 
-	if (check_request(key, size, checksum, final_name, max_size, err, errlen) == -1)
+	if (check_request(key, size, checksum, final_name, r->max_size, err, errlen) == -1)
 		return -1;
 	if (connect_retrying(ctx, host, port, timeout_ms, &ssl, why, sizeof(why)) == -1) {
 		session_drop(ctx, host);
@@ -497,7 +499,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 	if (check_reply(reply, host, port, size, checksum, end - start, err, errlen) == -1 ||
 	    part_open(&pt, dirfd, final_name, err, errlen) == -1 ||
 	    part_receive(&pt, ssl, buf, start, end, size, timeout_ms, err, errlen) == -1 ||
-	    part_finish(&pt, checksum, final_name, mode, uid, gid, err, errlen) == -1)
+	    part_finish(&pt, checksum, final_name, r->mode, r->uid, r->gid, err, errlen) == -1)
 		goto out;
 	last_resumed = resumed;
 	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", host, port, event_id, seq,

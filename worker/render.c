@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define IDENT_MAX 63      /* PostgreSQL's NAMEDATALEN - 1 */
 #define SHOW_MAX 80       /* bytes of a token quoted in messages and reports */
@@ -29,13 +30,6 @@
 #define SH_STACK 32       /* quoting contexts nested in one another */
 #define SH_PENDING 8      /* here-documents opened on one line */
 #define SH_DELIM_MAX 64   /* bytes of a here-document's delimiter word */
-
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	size_t max; /* 0: no cap */
-};
 
 struct cached {
 	const char *key; /* the token's text in the input, keylen bytes */
@@ -94,7 +88,7 @@ struct render {
 	const struct render_policy *policy;
 	render_lookup_fn *lookup;
 	void *arg;
-	struct buf out;
+	struct util_buf out;
 	struct render_report *rep;
 	struct cached cache[MAX_LOOKUPS];
 	size_t ncache;
@@ -133,29 +127,6 @@ static const struct builtin {
 };
 
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
-
-/* Append; -1 when the cap would be passed. Out of memory is fatal (STYLE). */
-static int
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->max != 0 && (n > b->max || b->len > b->max - n))
-		return -1;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			fatal("render: realloc %zu bytes", cap);
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
 
 static char *
 xstrndup(const char *s, size_t n)
@@ -652,7 +623,7 @@ sh_end(struct render *r)
 static int
 add(struct render *r, const char *s, size_t n)
 {
-	if (buf_add(&r->out, s, n) == -1) {
+	if (util_buf_add(&r->out, s, n) == -1) {
 		snprintf(r->err, r->errlen, "rendered script is larger than %zu bytes", r->out.max);
 		return -1;
 	}
@@ -894,7 +865,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 {
 	const char *in = r->in;
 	size_t k = pos + 3, eol = pos;
-	struct buf sql = { NULL, 0, 0, 0 };
+	struct util_buf sql = {0};
 	const char *value;
 	int rc = -1;
 
@@ -902,7 +873,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 		eol++;
 	if (k >= r->inlen || in[k] != '"')
 		return tokerr(r, pos, eol - pos, "expected a quoted query after %%#*");
-	buf_add(&sql, "", 0);
+	util_buf_add(&sql, "", 0);
 	for (k++;; k++) {
 		if (k >= r->inlen) {
 			tokerr(r, pos, r->inlen - pos, "quoted query not closed by \"");
@@ -916,7 +887,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 		}
 		if (in[k] == '\\' && k + 1 < r->inlen && (in[k + 1] == '"' || in[k + 1] == '\\'))
 			k++;
-		buf_add(&sql, in + k, 1);
+		util_buf_add(&sql, in + k, 1);
 	}
 	k++;
 	int raw = r->inlen - k >= 5 && memcmp(in + k, ":raw%", 5) == 0;
@@ -1005,7 +976,7 @@ render_pass(struct render *r)
 		size_t pos = p ? (size_t)(p - in) : r->inlen, end = 0, left;
 		int found;
 
-		if (buf_add(&r->out, in + i, pos - i) == -1)
+		if (util_buf_add(&r->out, in + i, pos - i) == -1)
 			goto toolarge;
 		if (sh_text(r, i, pos, r->out.len - (pos - i)) == -1)
 			return -1;
@@ -1040,7 +1011,7 @@ render_pass(struct render *r)
 			i = end;
 			continue;
 		}
-		if (buf_add(&r->out, "%", 1) == -1)
+		if (util_buf_add(&r->out, "%", 1) == -1)
 			goto toolarge;
 		if (sh_text(r, pos, pos + 1, r->out.len - 1) == -1)
 			return -1;
@@ -1081,7 +1052,7 @@ render_script(const char *in, size_t inlen, const struct render_vars *vars,
 	r->sh.st[0].kind = SH_WORD;
 	r->sh.n = 1;
 
-	buf_add(&r->out, "", 0);
+	util_buf_add(&r->out, "", 0);
 	rc = render_pass(r);
 	if (rc == 0) {
 		*out = r->out.p;

@@ -25,13 +25,14 @@ LDFLAGS  += $(SANFLAGS)
 ALL_CFLAGS = $(CFLAGS) $(REQ_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
-MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c
-LIB_SRC  := $(filter-out $(MAINS),$(wildcard common/*.c transfer/*.c worker/*.c agent/*.c scheduler/*.c cli/*.c))
+MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c web/main.c
+LIB_SRC  := $(filter-out $(MAINS),$(wildcard common/*.c transfer/*.c worker/*.c agent/*.c scheduler/*.c cli/*.c web/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 MIG_SQL  := $(sort $(wildcard migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-BINS     := $(BUILD)/bin/pgfleet $(BUILD)/bin/pgfleet-scheduler $(BUILD)/bin/pgfleet-agent
+BINS     := $(BUILD)/bin/pgfleet $(BUILD)/bin/pgfleet-scheduler $(BUILD)/bin/pgfleet-agent \
+            $(BUILD)/bin/pgfleet-web
 CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
@@ -75,6 +76,10 @@ $(BUILD)/bin/pgfleet-scheduler: $(BUILD)/scheduler/main.o $(BUILD)/libpgfleet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/pgfleet-agent: $(BUILD)/agent/main.o $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/pgfleet-web: $(BUILD)/web/main.o $(BUILD)/libpgfleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,0 +1,307 @@
+/*
+ * pgfleet-web: options, the start-up checks (the database is migrated, the role cannot
+ * write), then one libevent loop serving the console: pages over the report views, the
+ * live progress streams, and nothing that writes. SIGTERM and SIGINT end the loop.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/db.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "web/live.h"
+#include "web/web.h"
+
+#define WEB_VERSION "0.1"
+#define DEFAULT_LISTEN "127.0.0.1:8420"
+#define MAX_ALLOW_HOST 16
+
+/* Each connection's first statement: the role, read-only transactions, UTC, a timeout. */
+static const char SQL_SETUP_ROLE[] =
+    "SELECT set_config('role', $1, false), set_config('statement_timeout', $2, false),"
+    " set_config('default_transaction_read_only', 'on', false),"
+    " set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false)";
+static const char SQL_SETUP[] =
+    "SELECT set_config('statement_timeout', $2, false),"
+    " set_config('default_transaction_read_only', 'on', false),"
+    " set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false),"
+    " $1::text IS NULL";
+
+/* What the role may change in schema pgfleet; whether 0014 is there; the scripts. */
+static const char SQL_CHECK[] =
+    "SELECT current_user AS role,"
+    " (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS super,"
+    " to_regnamespace('pgfleet') IS NOT NULL AS schema,"
+    " to_regclass('pgfleet.schedule_list') IS NOT NULL AS migrated,"
+    " CASE WHEN to_regnamespace('pgfleet') IS NOT NULL"
+    "  THEN has_schema_privilege('pgfleet', 'CREATE') END AS can_create,"
+    " (SELECT string_agg(w, ', ') FROM (SELECT c.oid::regclass::text || ' (' || p || ')' AS w"
+    "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    "  CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p"
+    "  WHERE n.nspname = 'pgfleet' AND c.relkind IN ('r', 'p', 'v', 'f')"
+    "  AND has_table_privilege(c.oid, p) ORDER BY 1 LIMIT 4) x) AS writes,"
+    " CASE WHEN to_regclass('pgfleet.task_list') IS NOT NULL"
+    "  THEN has_column_privilege('pgfleet.task_list', 'script', 'SELECT') END AS scripts";
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pgfleet-web [-d CONNINFO] [-l HOST:PORT] [options]\n"
+	    "A read-only web console over pgfleet's report views (docs/web.md).\n\n"
+	    "  -d, --database CONNINFO   libpq connection string (default: $PGFLEET_DATABASE, then\n"
+	    "                            the PG* variables); no password in it: PGPASSWORD, ~/.pgpass\n"
+	    "  -l, --listen HOST:PORT    where to serve (default " DEFAULT_LISTEN "; [::1]:PORT for\n"
+	    "                            IPv6; port 0 takes a free one)\n"
+	    "      --port-file FILE      write the port served on to FILE\n"
+	    "      --role ROLE           SET ROLE after connecting (default pgfleet_report; "
+	    "pgfleet_report_scripts\n"
+	    "                            also shows job scripts; \"\" keeps the login role)\n"
+	    "      --allow-write         start even when the role can change the database (it still\n"
+	    "                            only reads); without it such a role is refused\n"
+	    "      --allow-host NAME     answer requests for Host NAME too (behind a reverse proxy);\n"
+	    "                            localhost, 127.0.0.1, [::1] and the listen host always\n"
+	    "      --stale DURATION      computers not seen for this long are stale (default 24h)\n"
+	    "      --refresh DURATION    live pages count open schedules again this often, NOTIFY or\n"
+	    "                            not (default 5s)\n"
+	    "      --statement-timeout DURATION   per statement (default 5s)\n"
+	    "      --connections N       database connections for pages (default 4, 1..32)\n"
+	    "      --max-live N          live progress streams at once (default 64)\n"
+	    "  -v                        more log output on stderr (repeat)\n"
+	    "  -V, --version             print the version\n"
+	    "  -h, --help                this help\n");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopexit(arg, NULL);
+}
+
+/* "host:port", "[v6]:port" or ":port"; 0, or -1. */
+static int
+parse_listen(char *s, const char **host, int *port)
+{
+	char *colon = strrchr(s, ':');
+	long long p;
+	char err[128];
+	if (colon == NULL || units_int(colon + 1, 0, 65535, &p, err, sizeof(err)) == -1)
+		return -1;
+	*colon = '\0';
+	if (s[0] == '[') {
+		size_t n = strlen(s);
+		if (n < 3 || s[n - 1] != ']')
+			return -1;
+		s[n - 1] = '\0';
+		s++;
+	}
+	*host = *s != '\0' ? s : "127.0.0.1";
+	*port = (int)p;
+	return 0;
+}
+
+static int
+duration_opt(const char *name, const char *v, long long min, long long *out)
+{
+	char err[256];
+	if (units_duration_ms(v, out, err, sizeof(err)) == -1 || *out < min) {
+		fprintf(stderr, "pgfleet-web: %s: %s\n", name, *err ? err : "too short");
+		return -1;
+	}
+	return 0;
+}
+
+/* Connect once, as the pages will, and look at the role and the schema. 0, 1, or 2 (usage). */
+static int
+check_database(struct web *w, const char *timeout)
+{
+	char err[1024];
+	struct db_result *res = NULL;
+	const char *p[2] = {w->conf.role, timeout};
+	struct db *db = db_open(w->conf.conninfo, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "pgfleet-web: %s\n", err);
+		return 1;
+	}
+	if (db_exec(db, NULL, w->conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, p, err, sizeof(err)) == -1 ||
+	    db_exec(db, &res, SQL_CHECK, 0, NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: %s%s\n", err, w->conf.role[0] && strstr(err, "role") ?
+		    " (the login role must be a member of --role)" : "");
+		db_close(db);
+		return 1;
+	}
+	int rc = 0;
+	snprintf(w->role, sizeof(w->role), "%s", db_value(res, 0, 0));
+	if (strcmp(web_val(res, 0, "schema"), "t") != 0 || strcmp(web_val(res, 0, "migrated"), "t") != 0) {
+		fprintf(stderr, "pgfleet-web: the database lacks pgfleet.schedule_list (or the role may "
+				"not see it): run pgfleet migrate, which adds it in 0014_web\n");
+		rc = 1;
+	} else if (strcmp(web_val(res, 0, "super"), "t") == 0 ||
+	    strcmp(web_val(res, 0, "can_create"), "t") == 0 || !web_null(res, 0, "writes")) {
+		char what[600];
+		snprintf(what, sizeof(what), "%s%s%s",
+		    strcmp(web_val(res, 0, "super"), "t") == 0 ? "it is a superuser; " : "",
+		    strcmp(web_val(res, 0, "can_create"), "t") == 0 ? "CREATE on schema pgfleet; " : "",
+		    web_null(res, 0, "writes") ? "" : web_val(res, 0, "writes"));
+		if (w->conf.allow_write)
+			log_warnx("pgfleet-web: role %s can change the database (%s); serving anyway "
+				  "(--allow-write), read-only transactions only", w->role, what);
+		else {
+			fprintf(stderr, "pgfleet-web: role %s can change the database (%s): give the console a "
+					"read-only role (--role pgfleet_report, the default, needs the login role "
+					"to be a member of it), or start it with --allow-write\n", w->role, what);
+			rc = 2;
+		}
+	}
+	w->scripts = strcmp(web_val(res, 0, "scripts"), "t") == 0;
+	db_result_free(res);
+	db_close(db);
+	return rc;
+}
+
+static int
+write_port_file(const char *path, int port)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	int ok = fprintf(f, "%d\n", port) > 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"database", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+	    {"port-file", required_argument, NULL, 'P'}, {"role", required_argument, NULL, 'R'},
+	    {"allow-write", no_argument, NULL, 'W'}, {"allow-host", required_argument, NULL, 'H'},
+	    {"stale", required_argument, NULL, 'S'}, {"refresh", required_argument, NULL, 'F'},
+	    {"statement-timeout", required_argument, NULL, 'T'},
+	    {"connections", required_argument, NULL, 'C'}, {"max-live", required_argument, NULL, 'M'},
+	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	static struct web w;
+	static const char *allow_host[MAX_ALLOW_HOST];
+	char listen_buf[300] = DEFAULT_LISTEN, err[512], timeout[32];
+	int level = LOG_NOTICE, c;
+	long long n;
+
+	w.conf.conninfo = getenv("PGFLEET_DATABASE") != NULL ? getenv("PGFLEET_DATABASE") : "";
+	w.conf.role = "pgfleet_report";
+	w.conf.stale_ms = 24LL * 3600 * 1000;
+	w.conf.refresh_ms = 5000;
+	w.conf.statement_timeout_ms = 5000;
+	w.conf.pool_size = 4;
+	w.conf.max_live = 64;
+	w.conf.allow_host = allow_host;
+	while ((c = getopt_long(argc, argv, "d:l:vVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': w.conf.conninfo = optarg; break;
+		case 'l': snprintf(listen_buf, sizeof(listen_buf), "%s", optarg); break;
+		case 'P': w.conf.port_file = optarg; break;
+		case 'R': w.conf.role = optarg; break;
+		case 'W': w.conf.allow_write = 1; break;
+		case 'H':
+			if (w.conf.nallow_host == MAX_ALLOW_HOST) {
+				fprintf(stderr, "pgfleet-web: at most %d --allow-host\n", MAX_ALLOW_HOST);
+				return 2;
+			}
+			allow_host[w.conf.nallow_host++] = optarg;
+			break;
+		case 'S':
+			if (duration_opt("--stale", optarg, 1000, &w.conf.stale_ms) == -1)
+				return 2;
+			break;
+		case 'F':
+			if (duration_opt("--refresh", optarg, 100, &w.conf.refresh_ms) == -1)
+				return 2;
+			break;
+		case 'T':
+			if (duration_opt("--statement-timeout", optarg, 10, &w.conf.statement_timeout_ms) == -1)
+				return 2;
+			break;
+		case 'C':
+		case 'M':
+			if (units_int(optarg, 1, c == 'C' ? 32 : 10000, &n, err, sizeof(err)) == -1) {
+				fprintf(stderr, "pgfleet-web: %s: %s\n", c == 'C' ? "--connections" : "--max-live", err);
+				return 2;
+			}
+			*(c == 'C' ? &w.conf.pool_size : &w.conf.max_live) = (int)n;
+			break;
+		case 'v': level++; break;
+		case 'V': printf("pgfleet-web %s\n", WEB_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pgfleet-web: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (parse_listen(listen_buf, &w.conf.listen_host, &w.conf.listen_port) == -1) {
+		fprintf(stderr, "pgfleet-web: --listen: \"%s\" is not HOST:PORT\n", listen_buf);
+		return 2;
+	}
+	/* argv is readable by every user of the machine */
+	if (db_conninfo_has_password(w.conf.conninfo)) {
+		fprintf(stderr, "pgfleet-web: -d: the connection string holds a password, which every user "
+				"of this machine can read in the process list; give it in PGPASSWORD, ~/.pgpass "
+				"or a service file instead\n");
+		return 2;
+	}
+	log_init(level, NULL);
+	log_procinit("web");
+	db_application_name("pgfleet-web");
+	snprintf(timeout, sizeof(timeout), "%lld", w.conf.statement_timeout_ms);
+	int rc = check_database(&w, timeout);
+	if (rc != 0)
+		return rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((w.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (web_http_start(&w, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: %s\n", err);
+		return 1;
+	}
+	const char *setup[2] = {w.conf.role[0] ? w.conf.role : NULL, timeout};
+	w.pool = dbpool_new(w.base, w.conf.conninfo, w.conf.pool_size,
+	    w.conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, setup);
+	if (w.pool == NULL || (w.live = live_new(&w)) == NULL)
+		fatalx("pgfleet-web: out of memory");
+	struct event *sigterm = evsignal_new(w.base, SIGTERM, on_signal, w.base);
+	struct event *sigint = evsignal_new(w.base, SIGINT, on_signal, w.base);
+	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) == -1 ||
+	    event_add(sigint, NULL) == -1)
+		fatalx("pgfleet-web: signal events");
+	if (w.conf.port_file != NULL && write_port_file(w.conf.port_file, w.conf.listen_port) == -1)
+		fatal("pgfleet-web: port file %s", w.conf.port_file);
+	log_msg(LOG_NOTICE, "pgfleet-web: serving http://%s%s%s:%d/ as database role %s%s",
+	    strchr(w.conf.listen_host, ':') ? "[" : "", w.conf.listen_host,
+	    strchr(w.conf.listen_host, ':') ? "]" : "", w.conf.listen_port, w.role,
+	    w.scripts ? " (scripts shown)" : "");
+
+	event_base_dispatch(w.base);
+
+	live_free(w.live);
+	evhttp_free(w.http);
+	dbpool_free(w.pool);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(w.base);
+	if (w.conf.port_file != NULL)
+		(void)unlink(w.conf.port_file);
+	return 0;
+}

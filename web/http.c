@@ -221,9 +221,9 @@ web_ll(const struct db_result *res, int row, const char *col)
 }
 
 void
-web_export(struct web_req *r, const struct db_result *res, const char *filename)
+web_export(struct web_req *r, const struct db_result *res, int ncols, const char *filename)
 {
-	int nc = db_nfields(res), nr = db_ntuples(res);
+	int nc = ncols >= 0 && ncols < db_nfields(res) ? ncols : db_nfields(res), nr = db_ntuples(res);
 	struct reportfmt_col *cols = calloc((size_t)nc + 1, sizeof(*cols));
 	const char **cells = calloc((size_t)nc * (size_t)nr + 1, sizeof(*cells));
 	char *text = NULL, err[256] = "out of memory";

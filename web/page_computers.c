@@ -74,7 +74,7 @@ render_computers(struct web_req *r)
 	int n = db_ntuples(c);
 
 	if (r->fmt != WEB_HTML) {
-		web_export(r, c, "computers");
+		web_export(r, c, -1, "computers");
 		return;
 	}
 	struct evbuffer *b = web_page_begin(r, "Computers");
@@ -179,7 +179,7 @@ render_computer(struct web_req *r)
 	}
 	if (r->fmt != WEB_HTML) {
 		snprintf(title, sizeof(title), "computer-%lld-history", r->id);
-		web_export(r, h, title);
+		web_export(r, h, db_nfields(h) - 1, title); /* not finished_key */
 		return;
 	}
 	snprintf(title, sizeof(title), "%s", web_val(c, 0, "name"));

@@ -108,7 +108,7 @@ render_history(struct web_req *r)
 	if (r->fmt != WEB_HTML) {
 		free(d);
 		free(s);
-		web_export(r, res, "history");
+		web_export(r, res, -1, "history");
 		return;
 	}
 	if (d == NULL || s == NULL) {
@@ -214,7 +214,7 @@ render_failures(struct web_req *r)
 	const struct db_result *f = r->res[0];
 	int n = db_ntuples(f);
 	if (r->fmt != WEB_HTML) {
-		web_export(r, f, "failures");
+		web_export(r, f, db_nfields(f) - 1, "failures"); /* not finished_key */
 		return;
 	}
 	struct evbuffer *b = web_page_begin(r, "Failures");

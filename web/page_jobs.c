@@ -67,7 +67,7 @@ render_jobs(struct web_req *r)
 	const struct db_result *j = r->res[0];
 	int n = db_ntuples(j);
 	if (r->fmt != WEB_HTML) {
-		web_export(r, j, "jobs");
+		web_export(r, j, -1, "jobs");
 		return;
 	}
 	struct evbuffer *b = web_page_begin(r, "Jobs");

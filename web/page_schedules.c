@@ -114,7 +114,7 @@ render_schedules(struct web_req *r)
 	int n = db_ntuples(list), more = n > WEB_PAGE;
 
 	if (r->fmt != WEB_HTML) {
-		web_export(r, list, "schedules");
+		web_export(r, list, -1, "schedules");
 		return;
 	}
 	struct evbuffer *b = web_page_begin(r, "Schedules");
@@ -206,7 +206,7 @@ render_schedule(struct web_req *r)
 	if (r->fmt != WEB_HTML) {
 		char name[64];
 		snprintf(name, sizeof(name), "schedule-%lld", r->id);
-		web_export(r, ev, name);
+		web_export(r, ev, -1, name);
 		return;
 	}
 	snprintf(title, sizeof(title), "Schedule %lld", r->id);

@@ -192,7 +192,7 @@ svg_chart(struct evbuffer *b, const struct svg_chart *ch)
 	    ML, ch->title);
 	if (!any || ch->npoints <= 0 || pw <= 0 || ph <= 0) {
 		html_put(b, "<text class=\"nodata\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">no data"
-			    "</text></svg>", ch->width / 2, ch->height / 2);
+			    "</text></svg>\n", ch->width / 2, ch->height / 2);
 		return;
 	}
 	double top = ch->unit == SVG_PCT ? 100 : svg_nice_max(max);
@@ -211,5 +211,5 @@ svg_chart(struct evbuffer *b, const struct svg_chart *ch)
 	else
 		lines(b, ch, top, pw, ph);
 	legend(b, ch);
-	evbuffer_add_printf(b, "</svg>");
+	evbuffer_add_printf(b, "</svg>\n");
 }

@@ -102,9 +102,10 @@ void web_send(struct web_req *r, int code, const char *ctype, struct evbuffer *b
 void web_error(struct web_req *r, int code, const char *msg);
 /*
  * The rows of res as CSV or JSON (r->fmt) in the format of `pgfleet report`, columns as
- * the statement named them, numbers and booleans as such in JSON. Sends, frees r.
+ * the statement named them, numbers and booleans as such in JSON; only the first ncols
+ * columns when ncols >= 0 (the others are the page's own, a paging key). Sends, frees r.
  */
-void web_export(struct web_req *r, const struct db_result *res, const char *filename);
+void web_export(struct web_req *r, const struct db_result *res, int ncols, const char *filename);
 
 /* Result helpers for renderers: a field by name ("" for NULL or no such column). */
 const char *web_val(const struct db_result *res, int row, const char *col);

@@ -105,7 +105,7 @@ START_TEST(test_svg_chart_says_no_data_when_empty)
 	struct svg_chart ch = {"Success rate", SVG_LINE, SVG_PCT, 4, days, 1, s, 400, 200};
 	svg_chart(b, &ch);
 	const char *t = text();
-	ck_assert_ptr_nonnull(strstr(t, ">no data</text></svg>"));
+	ck_assert_ptr_nonnull(strstr(t, ">no data</text></svg>\n"));
 	ck_assert_ptr_null(strstr(t, "<path"));
 }
 END_TEST

@@ -353,7 +353,8 @@ healthz(struct web_req *r)
 		return;
 	}
 	int up = dbpool_up(r->w->pool);
-	evbuffer_add_printf(b, "%s\n", up > 0 ? "ok" : "database unavailable");
+	evbuffer_add_printf(b, "%s\ndatabase connections up: %d\nlive streams: %d\n",
+	    up > 0 ? "ok" : "database unavailable", up, live_count(r->w->live));
 	web_send(r, up > 0 ? 200 : 503, "text/plain; charset=utf-8", b);
 }
 

@@ -1,0 +1,76 @@
+#!/bin/sh
+# pgfleet-web reads as pgfleet_report (SET ROLE after connecting) and refuses to start as a
+# role that could change the database unless told --allow-write; a login role granted
+# pgfleet_report is all it needs; a database without 0014 is named as such; its options
+# are checked before it connects.
+. "$PGFLEET_TESTS/lib.sh"
+. "$PGFLEET_TESTS/web_lib.sh"
+"$BIN/pgfleet" migrate > /dev/null || fail "migrate"
+report_demo
+W="$BIN/pgfleet-web"
+# roles are cluster-wide: a run before this one in the same cluster may have left them
+for r in web_reader web_writer web_stranger; do sql "drop role if exists $r"; done
+base="host=$PGHOST port=${PGPORT:-5432} dbname=$PGDATABASE"
+
+# the test's own user is a superuser: without SET ROLE it could write
+rc=0; "$W" -l 127.0.0.1:0 --port-file "$TESTDIR/no.port" --role '' > "$TESTDIR/out" 2>&1 || rc=$?
+assert_eq "$rc" 2 "exit status with a writing role"
+grep -q "pgfleet-web: role $(sql 'select current_user') can change the database (it is a superuser; CREATE on schema pgfleet; pgfleet.computer (DELETE)" "$TESTDIR/out" \
+	|| fail "the refusal names what it can write: $(cat "$TESTDIR/out")"
+grep -q -- "--allow-write" "$TESTDIR/out" || fail "the refusal names --allow-write"
+[ ! -e "$TESTDIR/no.port" ] || fail "it listened anyway"
+ok "a role that can write is refused, with what it can write"
+
+web_start --role '' --allow-write
+grep -q "role $(sql 'select current_user') can change the database (it is a superuser.*serving anyway (--allow-write), read-only transactions only" "$TESTDIR/web.log" || fail "no warning: $(cat "$TESTDIR/web.log")"
+get /schedules | grep -q '<tr data-schedule="100000003">' || fail "pages with --allow-write"
+web_stop
+ok "--allow-write starts it anyway and says so"
+
+# a login role of its own, granted pgfleet_report (the documented set-up)
+sql "create role web_reader login password 'reader-pw' in role pgfleet_report"
+PGPASSWORD=reader-pw web_start -d "$base user=web_reader"
+grep -q "as database role pgfleet_report$" "$TESTDIR/web.log" || fail "web_reader: $(tail -n 2 "$TESTDIR/web.log")"
+get /schedules | grep -q 'database role pgfleet_report' || fail "footer"
+get "/job/$(sql "select job_id from pgfleet.job where name = 'backup'")" | grep -q 'Scripts are not shown' || fail "scripts hidden"
+web_stop
+# a role that may write, granted pgfleet_report: SET ROLE pgfleet_report leaves it reading only
+sql "create role web_writer login password 'writer-pw' in role pgfleet_report"
+sql "grant usage on schema pgfleet to web_writer"
+sql "grant insert, update on pgfleet.event to web_writer"
+PGPASSWORD=writer-pw web_start -d "$base user=web_writer"
+get /healthz | grep -qx ok || fail "web_writer as pgfleet_report"
+web_stop
+rc=0; PGPASSWORD=writer-pw "$W" -d "$base user=web_writer" --role '' -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?
+assert_eq "$rc" 2 "web_writer without SET ROLE"
+grep -q "role web_writer can change the database (pgfleet.event (INSERT), pgfleet.event (UPDATE))" "$TESTDIR/out" || fail "web_writer's rights: $(cat "$TESTDIR/out")"
+# not a member of pgfleet_report
+sql "create role web_stranger login password 'x-pw'"
+rc=0; PGPASSWORD=x-pw "$W" -d "$base user=web_stranger" -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "a login role outside pgfleet_report"
+grep -q 'permission denied to set role "pgfleet_report".*(the login role must be a member of --role)' "$TESTDIR/out" || fail "stranger: $(cat "$TESTDIR/out")"
+ok "a login role granted pgfleet_report serves read-only; one that can write only through SET ROLE; a stranger is refused"
+
+# a database pgfleet never migrated
+psql -X -q -d postgres -c "set client_min_messages = warning" -c "drop database if exists t_web_role_empty" -c "create database t_web_role_empty"
+rc=0; "$W" -d "$(echo "$base" | sed "s/dbname=[^ ]*/dbname=t_web_role_empty/")" -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "an empty database"
+grep -q 'the database lacks pgfleet.schedule_list.*run pgfleet migrate' "$TESTDIR/out" || fail "empty database: $(cat "$TESTDIR/out")"
+psql -X -q -d postgres -c "drop database t_web_role_empty"
+ok "a database without 0014_web is named as such"
+
+# options
+rc=0; "$W" -d "$base user=x password=secret" > "$TESTDIR/out" 2>&1 || rc=$?
+assert_eq "$rc" 2 "a password in -d"
+grep -q "holds a password" "$TESTDIR/out" || fail "password message"
+for bad in "--listen nowhere" "--listen 127.0.0.1:99999" "--stale 0" "--refresh 10ms" "--connections 0" "--bogus" "extra"; do
+	rc=0; "$W" $bad > "$TESTDIR/out" 2>&1 || rc=$?
+	assert_eq "$rc" 2 "$bad"
+done
+"$W" --help | grep -q "default 127.0.0.1:8420" || fail "--help"
+"$W" --version | grep -q '^pgfleet-web [0-9]' || fail "--version"
+web_start --allow-host fleet.example.com
+assert_eq "$(status /schedules -H 'Host: fleet.example.com')" 200 "an allowed host"
+assert_eq "$(status /schedules -H 'Host: other.example.com')" 421 "another host"
+grep -q "serving http://127.0.0.1:" "$TESTDIR/web.log" || fail "listens on 127.0.0.1"
+ok "options are checked before connecting; --allow-host adds a host name"

@@ -119,10 +119,13 @@ valgrind: $(CHECKBIN)
 	else echo "valgrind: not installed, skipped (scripts/deps.sh installs it as root)"; fi
 
 # The README's first command: a throwaway PostgreSQL, a scheduler and three agents,
-# the example batch, its progress and the history report; everything stopped after.
+# the web console, the example batch, its progress and the history report; everything
+# stopped after.
+# KEEP=1 keeps it all running (the web console too) until Ctrl-C.
+KEEP ?=
 demo: deps
 	$(MAKE) all
-	BIN=$(abspath $(BUILD)/bin) scripts/demo.sh
+	BIN=$(abspath $(BUILD)/bin) PGFLEET_DEMO_KEEP=$(KEEP) scripts/demo.sh
 
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh

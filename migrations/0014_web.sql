@@ -87,6 +87,15 @@ SELECT t.job_id, j.name AS job, t.version, t.seq, t.type, t.name, t.interpreter,
 FROM pgfleet.task t
 JOIN pgfleet.job j ON j.job_id = t.job_id;
 
+-- Indexes for the console's pages; neither is on the claim's path. job_daily filtered by day
+-- (the history charts) reads only those days' events: the view groups by this expression.
+-- Partial like event_finished: the claim never sets finished_at, so its updates add nothing.
+CREATE INDEX event_finished_day ON pgfleet.event (((finished_at AT TIME ZONE 'UTC')::date))
+	WHERE finished_at IS NOT NULL;
+-- A job's newest schedules (job pages, the jobs list's last schedule): job_id and
+-- schedule_id never change, so the claim's updates of a schedule stay as they were.
+CREATE INDEX schedule_job_newest ON pgfleet.schedule (job_id, schedule_id);
+
 GRANT SELECT ON pgfleet.schedule_list, pgfleet.task_output, pgfleet.computer_detail,
 	pgfleet.job_detail TO pgfleet_report;
 GRANT SELECT (job_id, job, version, seq, type, name, interpreter, run_as, timeout_ms,

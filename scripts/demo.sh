@@ -1,7 +1,9 @@
 #!/bin/sh
 # make demo: a throwaway PostgreSQL (pg_virtualenv), certificates, a scheduler
 # and three agents on 127.0.0.1, the example batch submitted, its progress, the
-# job history report; then everything it started is stopped.
+# job history report, with the web console (pgfleet-web) serving on 127.0.0.1 meanwhile;
+# then everything it started is stopped. PGFLEET_DEMO_KEEP=1 (make demo KEEP=1) keeps it
+# all running for a look around, until Ctrl-C.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$root/build/bin}
@@ -78,6 +80,13 @@ done
 "$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
 pids="$pids $!"
 echo "==> scheduler sched-demo started"
+"$BIN/pgfleet-web" -l 127.0.0.1:0 --port-file "$demo/web.port" --refresh 1s 2>>"$demo/web.log" &
+pids="$pids $!"
+n=0; while [ ! -s "$demo/web.port" ]; do
+	n=$((n + 1)); [ $n -lt 100 ] || { echo "pgfleet-web did not start: $(tail -n 5 "$demo/web.log")"; exit 1; }
+	sleep 0.1
+done
+echo "==> the web console (pgfleet-web, read-only): http://127.0.0.1:$(cat "$demo/web.port")/"
 
 echo "==> pgfleet submit examples/demo.yaml"
 "$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
@@ -96,4 +105,9 @@ echo "==> pgfleet report failures"
 echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
-echo "==> done; stopping the scheduler, the agents and PostgreSQL"
+if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
+	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
+	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"
+	while :; do sleep 3600; done
+fi
+echo "==> done; stopping the scheduler, the agents, the web console and PostgreSQL"

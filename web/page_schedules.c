@@ -227,12 +227,13 @@ render_schedule(struct web_req *r)
 	if (!web_null(s, 0, "repeat"))
 		html_put(b, "<dt>Repeats</dt><dd>%s</dd>", web_val(s, 0, "repeat"));
 	html_put(b, "<dt>Rollout</dt><dd>max_concurrent %s, max_failures %s%s</dd>"
-		    "<dt>Created</dt><dd>%s by %s</dd></dl>\n",
+		    "<dt>Created</dt><dd>%s%R%s</dd></dl>\n",
 	    web_null(s, 0, "max_concurrent") ? "none" : web_val(s, 0, "max_concurrent"),
 	    web_null(s, 0, "max_failures") ? (web_null(s, 0, "max_failures_pct") ? "none" :
 	    web_val(s, 0, "max_failures_pct")) : web_val(s, 0, "max_failures"),
 	    web_null(s, 0, "max_failures_pct") ? "" : "%",
-	    web_val(s, 0, "created_at"), web_val(s, 0, "created_by"));
+	    web_val(s, 0, "created_at"), web_null(s, 0, "created_by") ? "" : " by ",
+	    web_val(s, 0, "created_by"));
 	html_put(b, "<p class=\"note\" data-stale hidden>Events have changed since this page was "
 		    "loaded: <a href=\"\">reload</a>.</p>\n");
 	html_put(b, "<h2>Events</h2>\n<p class=\"muted\">Failed first. The events as <a href=\"/schedule/%D.csv\">"
@@ -303,9 +304,10 @@ task_block(struct evbuffer *b, struct web_req *r, const struct db_result *t, int
 	    web_val(t, i, "status_code"), web_val(t, i, "status_name"), web_val(t, i, "codes"),
 	    web_val(t, i, "agent_result"), web_val(t, i, "delivered_at"), web_val(t, i, "started_at"),
 	    web_val(t, i, "finished_at"), d);
-	if (!web_null(t, i, "module") || !web_null(t, i, "message"))
-		html_put(b, "<dt>Module</dt><dd>%s</dd><dt>Message</dt><dd>%s</dd>",
-		    web_val(t, i, "module"), web_val(t, i, "message"));
+	if (!web_null(t, i, "module"))
+		html_put(b, "<dt>Module</dt><dd>%s</dd>", web_val(t, i, "module"));
+	if (!web_null(t, i, "message"))
+		html_put(b, "<dt>Message</dt><dd>%s</dd>", web_val(t, i, "message"));
 	if (strcmp(web_val(t, i, "replayed"), "t") == 0)
 		html_put(b, "<dt>Replayed</dt><dd>the agent answered from its journal: the script did "
 			    "not run again</dd>");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event_struct.h>
 
@@ -24,6 +25,7 @@ struct pq {
 	dbpool_cb *cb;
 	void *arg;
 	int tries;
+	struct timespec queued_at;
 	struct pq *next;
 };
 
@@ -125,6 +127,38 @@ fail_queue(struct dbpool *p, const char *why)
 	}
 }
 
+/*
+ * Statements that waited longer than a connection may take to come up fail: while the
+ * connections keep failing (a role refused, say) one of them may always be on its way,
+ * and nothing would ever answer them.
+ */
+static void
+expire_queue(struct dbpool *p, const char *why)
+{
+	struct timespec now;
+	char msg[600];
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(msg, sizeof(msg), "database unavailable: %s", why);
+	for (struct pq **pp = &p->head; *pp != NULL;) {
+		struct pq *q = *pp;
+		long long waited = (long long)(now.tv_sec - q->queued_at.tv_sec) * 1000 +
+		    (now.tv_nsec - q->queued_at.tv_nsec) / 1000000;
+		if (waited < DBPOOL_CONNECT_MS) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		if (p->tail == q) {
+			p->tail = NULL;
+			for (struct pq *t = p->head; t != NULL; t = t->next)
+				p->tail = t;
+		}
+		p->queued--;
+		q->cb(q->arg, NULL, msg);
+		pq_free(q);
+	}
+}
+
 static void
 push_front(struct dbpool *p, struct pq *q)
 {
@@ -210,8 +244,10 @@ conn_fail(struct pconn *c, const char *why)
 	if (!c->listener) {
 		if (!any_live(p))
 			fail_queue(p, why);
-		else
+		else {
+			expire_queue(p, why);
 			dispatch(p);
+		}
 	}
 }
 
@@ -467,6 +503,7 @@ dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *
 	q->sql = sql;
 	q->cb = cb;
 	q->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &q->queued_at);
 	for (int i = 0; i < nparams; i++) {
 		if (params[i] != NULL && (q->params[i] = strdup(params[i])) == NULL) {
 			pq_free(q);

@@ -3,7 +3,8 @@
  * A query waits in a bounded queue for a free connection and its callback gets the
  * result (the callback owns it: db_result_free) or an error; connections are opened,
  * set up with one statement and re-opened after a loss in the background, with
- * backoff timers: nothing here ever blocks the loop. One more connection can LISTEN.
+ * backoff timers: nothing here ever blocks the loop. A statement that has waited longer
+ * than DBPOOL_CONNECT_MS while connections keep failing fails. One more connection can LISTEN.
  * dbpool_new's strings are copied; dbpool_free ends every connection and drops the queue
  * without calling callbacks.
  */

@@ -180,7 +180,7 @@ page_schedules(struct web_req *r)
 	if (since != NULL && web_since(r, "since", NULL, ts, sizeof(r->scratch[0])) == -1)
 		return;
 	if (r->fmt != WEB_HTML)
-		limit = web_arg(r, "before") != NULL || since != NULL ? EXPORT_MAX : 1000;
+		limit = EXPORT_MAX;
 	snprintf(bs, sizeof(r->scratch[1]), "%lld", before);
 	snprintf(ls, sizeof(r->scratch[2]), "%lld", limit);
 	const char *job = web_arg(r, "job");

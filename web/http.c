@@ -14,9 +14,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+
 #include "cli/args.h"
 #include "cli/reportfmt.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "web/html.h"
 #include "web/live.h"
 #include "web/svg.h"
@@ -327,6 +332,28 @@ host_ok(const struct web *w, const char *host)
 	return 0;
 }
 
+/* The client's certificate (the handshake checked it against the CA) names an allowed client. */
+static int
+client_ok(const struct web *w, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	return ssl != NULL && tls_peer_allowed(ssl, w->conf.tls_allow, w->conf.ntls_allow);
+}
+
+/* Each accepted connection of an HTTPS console: TLS first. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	struct web *w = arg;
+	SSL *ssl = SSL_new(w->tls);
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+}
+
 static void
 serve_static(struct web_req *r, const char *name)
 {
@@ -430,6 +457,10 @@ on_request(struct evhttp_request *req, void *arg)
 	r->req = req;
 	r->tail = "";
 
+	if (w->tls != NULL && !client_ok(w, req)) {
+		web_error(r, 403, "this client certificate is not one of --tls-allow");
+		return;
+	}
 	if (!host_ok(w, evhttp_find_header(evhttp_request_get_input_headers(req), "Host"))) {
 		web_error(r, 421, "this server does not answer to that host name (see --allow-host)");
 		return;
@@ -463,6 +494,12 @@ web_http_start(struct web *w, char *err, size_t errlen)
 	evhttp_set_max_body_size(w->http, 0);
 	evhttp_set_timeout(w->http, 60);
 	evhttp_set_gencb(w->http, on_request, w);
+	if (w->conf.tls_cert != NULL) {
+		w->tls = tls_server_ctx(w->conf.tls_ca, w->conf.tls_cert, w->conf.tls_key, err, errlen);
+		if (w->tls == NULL)
+			return -1;
+		evhttp_set_bevcb(w->http, tls_bev, w);
+	}
 	struct evhttp_bound_socket *s =
 	    evhttp_bind_socket_with_handle(w->http, w->conf.listen_host, (ev_uint16_t)w->conf.listen_port);
 	if (s == NULL) {

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "common/db.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -65,6 +67,10 @@ usage(FILE *f)
 	    "                            only reads); without it such a role is refused\n"
 	    "      --allow-host NAME     answer requests for Host NAME too (behind a reverse proxy);\n"
 	    "                            localhost, 127.0.0.1, [::1] and the listen host always\n"
+	    "      --tls-cert FILE --tls-key FILE --tls-ca FILE\n"
+	    "                            serve HTTPS (TLS 1.3) and require a client certificate signed\n"
+	    "                            by the CA of --tls-ca whose name is one of --tls-allow\n"
+	    "      --tls-allow NAME      a client certificate's name (CN or DNS name) let in; repeatable\n"
 	    "      --stale DURATION      computers not seen for this long are stale (default 24h)\n"
 	    "      --refresh DURATION    live pages count open schedules again this often, NOTIFY or\n"
 	    "                            not (default 5s)\n"
@@ -189,10 +195,12 @@ main(int argc, char **argv)
 	    {"stale", required_argument, NULL, 'S'}, {"refresh", required_argument, NULL, 'F'},
 	    {"statement-timeout", required_argument, NULL, 'T'},
 	    {"connections", required_argument, NULL, 'C'}, {"max-live", required_argument, NULL, 'M'},
+	    {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
+	    {"tls-ca", required_argument, NULL, 'a'}, {"tls-allow", required_argument, NULL, 'A'},
 	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	static struct web w;
-	static const char *allow_host[MAX_ALLOW_HOST];
+	static const char *allow_host[MAX_ALLOW_HOST], *tls_allow[MAX_ALLOW_HOST];
 	char listen_buf[300] = DEFAULT_LISTEN, err[512], timeout[32];
 	int level = LOG_NOTICE, c;
 	long long n;
@@ -205,6 +213,7 @@ main(int argc, char **argv)
 	w.conf.pool_size = 4;
 	w.conf.max_live = 64;
 	w.conf.allow_host = allow_host;
+	w.conf.tls_allow = tls_allow;
 	while ((c = getopt_long(argc, argv, "d:l:vVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': w.conf.conninfo = optarg; break;
@@ -213,12 +222,20 @@ main(int argc, char **argv)
 		case 'R': w.conf.role = optarg; break;
 		case 'W': w.conf.allow_write = 1; break;
 		case 'H':
-			if (w.conf.nallow_host == MAX_ALLOW_HOST) {
-				fprintf(stderr, "pgfleet-web: at most %d --allow-host\n", MAX_ALLOW_HOST);
+		case 'A':
+			if ((c == 'H' ? w.conf.nallow_host : w.conf.ntls_allow) == MAX_ALLOW_HOST) {
+				fprintf(stderr, "pgfleet-web: at most %d %s\n", MAX_ALLOW_HOST,
+				    c == 'H' ? "--allow-host" : "--tls-allow");
 				return 2;
 			}
-			allow_host[w.conf.nallow_host++] = optarg;
+			if (c == 'H')
+				allow_host[w.conf.nallow_host++] = optarg;
+			else
+				tls_allow[w.conf.ntls_allow++] = optarg;
 			break;
+		case 'c': w.conf.tls_cert = optarg; break;
+		case 'k': w.conf.tls_key = optarg; break;
+		case 'a': w.conf.tls_ca = optarg; break;
 		case 'S':
 			if (duration_opt("--stale", optarg, 1000, &w.conf.stale_ms) == -1)
 				return 2;
@@ -252,6 +269,12 @@ main(int argc, char **argv)
 	}
 	if (parse_listen(listen_buf, &w.conf.listen_host, &w.conf.listen_port) == -1) {
 		fprintf(stderr, "pgfleet-web: --listen: \"%s\" is not HOST:PORT\n", listen_buf);
+		return 2;
+	}
+	int ntls = (w.conf.tls_cert != NULL) + (w.conf.tls_key != NULL) + (w.conf.tls_ca != NULL);
+	if ((ntls != 0 && ntls != 3) || (ntls == 3) != (w.conf.ntls_allow > 0)) {
+		fprintf(stderr, "pgfleet-web: HTTPS needs --tls-cert, --tls-key, --tls-ca and at least one "
+				"--tls-allow, all together\n");
 		return 2;
 	}
 	/* argv is readable by every user of the machine */
@@ -288,8 +311,8 @@ main(int argc, char **argv)
 		fatalx("pgfleet-web: signal events");
 	if (w.conf.port_file != NULL && write_port_file(w.conf.port_file, w.conf.listen_port) == -1)
 		fatal("pgfleet-web: port file %s", w.conf.port_file);
-	log_msg(LOG_NOTICE, "pgfleet-web: serving http://%s%s%s:%d/ as database role %s%s",
-	    strchr(w.conf.listen_host, ':') ? "[" : "", w.conf.listen_host,
+	log_msg(LOG_NOTICE, "pgfleet-web: serving %s://%s%s%s:%d/ as database role %s%s",
+	    w.tls != NULL ? "https" : "http", strchr(w.conf.listen_host, ':') ? "[" : "", w.conf.listen_host,
 	    strchr(w.conf.listen_host, ':') ? "]" : "", w.conf.listen_port, w.role,
 	    w.scripts ? " (scripts shown)" : "");
 
@@ -301,6 +324,7 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(w.base);
+	SSL_CTX_free(w.tls);
 	if (w.conf.port_file != NULL)
 		(void)unlink(w.conf.port_file);
 	return 0;

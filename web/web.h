@@ -33,6 +33,9 @@ struct web_conf {
 	int max_live;                /* Server-Sent Events streams at once */
 	const char *const *allow_host; /* more names the Host header may give (a proxy's) */
 	int nallow_host;
+	const char *tls_cert, *tls_key, *tls_ca; /* HTTPS, client certificates of tls_ca required */
+	const char *const *tls_allow;  /* names (CN or DNS name) of the client certificates let in */
+	int ntls_allow;
 };
 
 struct web {
@@ -41,6 +44,7 @@ struct web {
 	struct evhttp *http;
 	struct dbpool *pool;
 	struct live *live;
+	struct ssl_ctx_st *tls; /* the HTTPS server context (SSL_CTX), or NULL */
 	char role[64];     /* current_user after the set-up: shown in the footer */
 	int scripts;       /* the role may read task_list.script */
 };

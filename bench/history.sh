@@ -16,19 +16,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${OUT:=/tmp/pgfleet-bench}"
 export BIN RUNS OUT
 
-if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
-	command -v pg_virtualenv >/dev/null || { echo "bench: pg_virtualenv missing (package postgresql-common)" >&2; exit 1; }
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
-		pg_virtualenv -t -o fsync=off -o shared_buffers=1GB -o maintenance_work_mem=512MB \
-		-o max_wal_size=8GB -o checkpoint_timeout=30min "$0" "$@"
-fi
+. "$here/lib/history.sh"
+bench_virtualenv "$0" "$@"
 
 export PGHOST=127.0.0.1 PGDATABASE=pgfleet_bench
 mkdir -p "$OUT"
 P="$BIN/pgfleet"
 JOB=job-07
 COMPUTER=pc-0250
-. "$here/lib/history.sh"
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS pgfleet_bench" -c "CREATE DATABASE pgfleet_bench"
 "$P" migrate > /dev/null

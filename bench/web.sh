@@ -13,15 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${RUNS:=9}"
 export BIN RUNS
 
-if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
-	command -v pg_virtualenv >/dev/null || { echo "bench: pg_virtualenv missing (package postgresql-common)" >&2; exit 1; }
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
-		pg_virtualenv -t -o fsync=off -o shared_buffers=1GB -o maintenance_work_mem=512MB \
-		-o max_wal_size=8GB -o checkpoint_timeout=30min "$0" "$@"
-fi
+. "$here/lib/history.sh"
+bench_virtualenv "$0" "$@"
 
 export PGHOST=127.0.0.1 PGDATABASE=pgfleet_bench
-. "$here/lib/history.sh"
 work=$(mktemp -d /tmp/pgfleet-bench-web.XXXXXX)
 web=""
 trap '[ -n "$web" ] && kill "$web" 2>/dev/null; rm -rf "$work"' EXIT INT TERM

@@ -50,19 +50,19 @@ static const char SQL_LAST[] =
     " duration_ms, state, status_code, status_name"
     " FROM pgfleet.computer_last_result WHERE computer_id = $1 ORDER BY job LIMIT 500";
 
+/* A computer's events, as both of its event tables show them. */
+#define EVENT_COLS "event_id, job_id, job, schedule_id, state, status_code, status_name," \
+	" " WEB_TS("due_at") " AS due_at, " WEB_TS("started_at") " AS started_at," \
+	" " WEB_TS("finished_at") " AS finished_at, duration_ms, attempt"
+
 static const char SQL_OPEN_EVENTS[] =
-    "SELECT event_id, job_id, job, schedule_id, state, status_code, status_name,"
-    " " WEB_TS("due_at") " AS due_at, " WEB_TS("started_at") " AS started_at,"
-    " " WEB_TS("finished_at") " AS finished_at, duration_ms, attempt"
+    "SELECT " EVENT_COLS
     " FROM pgfleet.job_history WHERE computer_id = $1 AND state IN ('pending', 'running')"
     " ORDER BY due_at, event_id LIMIT 50";
 
 /* Newest first, paged by (finished_at, event_id): $2 the last row's finished_key. */
 static const char SQL_HISTORY[] =
-    "SELECT event_id, job_id, job, schedule_id, state, status_code, status_name,"
-    " " WEB_TS("due_at") " AS due_at, " WEB_TS("started_at") " AS started_at,"
-    " " WEB_TS("finished_at") " AS finished_at, duration_ms, attempt,"
-    " finished_at::text || ',' || event_id AS finished_key"
+    "SELECT " EVENT_COLS ", finished_at::text || ',' || event_id AS finished_key"
     " FROM pgfleet.job_history WHERE computer_id = $1 AND finished_at IS NOT NULL"
     " AND ($2::timestamptz IS NULL OR (finished_at, event_id) < ($2, $3::bigint))"
     " ORDER BY finished_at DESC, event_id DESC LIMIT $4";

@@ -5,6 +5,16 @@
 #   bench_history     12 months of it: 18,250 schedules, 1,113,250 events, 10 million
 #                     status_log rows (the same each run), then VACUUM ANALYZE
 
+# bench_virtualenv "$0" "$@": unless already inside, run the calling script again under a
+# throwaway PostgreSQL sized for a year of history, behind the integration tests' lock
+bench_virtualenv() {
+	[ -z "${PGFLEET_IN_VIRTUALENV:-}" ] || return 0
+	command -v pg_virtualenv >/dev/null || { echo "bench: pg_virtualenv missing (package postgresql-common)" >&2; exit 1; }
+	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
+		pg_virtualenv -t -o fsync=off -o shared_buffers=1GB -o maintenance_work_mem=512MB \
+		-o max_wal_size=8GB -o checkpoint_timeout=30min "$@"
+}
+
 q() { psql -X -v ON_ERROR_STOP=1 -qAt "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 

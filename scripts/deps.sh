@@ -4,10 +4,12 @@
 # exact command and exit non-zero. Silent and fast when nothing is missing.
 # make fuzz also needs clang and libclang-rt-dev (libFuzzer): add them with
 # PGFLEET_DEPS_EXTRA="clang libclang-rt-dev" scripts/deps.sh
+# curl drives pgfleet-web in its tests; chromium (not installed here, a large package) lets
+# t_web_chromium run the pages in a real browser: PGFLEET_DEPS_EXTRA=chromium scripts/deps.sh
 set -eu
 
 pkgs="gcc make pkg-config libpq-dev libyaml-dev libssl-dev libevent-dev check
-      postgresql postgresql-common postgresql-client valgrind openssl util-linux procps"
+      postgresql postgresql-common postgresql-client valgrind openssl util-linux procps curl"
 [ "${PGFLEET_DEPS_EXTRA:-}" ] && pkgs="$pkgs $PGFLEET_DEPS_EXTRA"
 
 missing=""

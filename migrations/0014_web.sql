@@ -3,8 +3,8 @@
 -- output, a computer's inventory and facts, jobs with their rollout settings and
 -- versions, and task definitions. All for pgfleet_report, except the scripts
 -- themselves: task_list.script is readable only by the new role pgfleet_report_scripts
--- (pgfleet_report and the scripts), since a script may hold what a dashboard should not
--- see. No BEGIN/COMMIT here.
+-- (what pgfleet_report reads, and the scripts), since a script may hold what a dashboard
+-- should not see. Two indexes for the console's pages. No BEGIN/COMMIT here.
 
 -- One row per schedule: its job and its events by state (counted only for the rows a
 -- query returns: filter and LIMIT first).
@@ -103,7 +103,10 @@ GRANT SELECT (job_id, job, version, seq, type, name, interpreter, run_as, timeou
 	ON pgfleet.task_list TO pgfleet_report;
 
 -- pgfleet_report and the scripts. Roles are cluster-wide: another database of this
--- cluster may have made it already.
+-- cluster may have made it already. It holds pgfleet_report's grants itself rather than
+-- a membership in pgfleet_report, which only a role with ADMIN on pgfleet_report could
+-- give (the owner migrating need not have it): a view granted to pgfleet_report later
+-- must be granted here too (tests/integration/t_web_role.sh compares the two).
 DO $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pgfleet_report_scripts') THEN
@@ -111,5 +114,9 @@ BEGIN
 	END IF;
 END
 $$;
-GRANT pgfleet_report TO pgfleet_report_scripts;
-GRANT SELECT ON pgfleet.task_list TO pgfleet_report_scripts;
+GRANT USAGE ON SCHEMA pgfleet TO pgfleet_report_scripts;
+GRANT SELECT ON pgfleet.job_history, pgfleet.task_history, pgfleet.computer_last_result,
+	pgfleet.job_daily, pgfleet.failures, pgfleet.running, pgfleet.job_list,
+	pgfleet.computer_list, pgfleet.group_member_list, pgfleet.status_code,
+	pgfleet.schedule_list, pgfleet.task_output, pgfleet.computer_detail, pgfleet.job_detail,
+	pgfleet.task_list TO pgfleet_report_scripts;

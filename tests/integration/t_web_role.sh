@@ -51,6 +51,16 @@ assert_eq "$rc" 1 "a login role outside pgfleet_report"
 grep -q 'permission denied to set role "pgfleet_report".*(the login role must be a member of --role)' "$TESTDIR/out" || fail "stranger: $(cat "$TESTDIR/out")"
 ok "a login role granted pgfleet_report serves read-only; one that can write only through SET ROLE; a stranger is refused"
 
+# pgfleet_report_scripts reads all pgfleet_report reads, and the scripts; neither writes
+assert_eq "$(sql "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+	where n.nspname = 'pgfleet' and has_table_privilege('pgfleet_report', c.oid, 'SELECT')
+	and not has_table_privilege('pgfleet_report_scripts', c.oid, 'SELECT')")" 0 "relations pgfleet_report reads and pgfleet_report_scripts does not"
+assert_eq "$(sql "select has_column_privilege('pgfleet_report', 'pgfleet.task_list', 'script', 'SELECT')
+	|| ' ' || has_column_privilege('pgfleet_report_scripts', 'pgfleet.task_list', 'script', 'SELECT')
+	|| ' ' || has_column_privilege('pgfleet_report', 'pgfleet.task_list', 'script_bytes', 'SELECT')")" "false true true" "the script column"
+assert_eq "$(sql "select rolcanlogin from pg_roles where rolname = 'pgfleet_report_scripts'")" f "pgfleet_report_scripts is NOLOGIN"
+ok "pgfleet_report_scripts reads what pgfleet_report reads and the scripts"
+
 # a database pgfleet never migrated
 psql -X -q -d postgres -c "set client_min_messages = warning" -c "drop database if exists t_web_role_empty" -c "create database t_web_role_empty"
 rc=0; "$W" -d "$(echo "$base" | sed "s/dbname=[^ ]*/dbname=t_web_role_empty/")" -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?

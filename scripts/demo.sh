@@ -39,6 +39,7 @@ for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --loc
 
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
+mport=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 9187)
 cat > "$demo/scheduler.yaml" <<EOC
 database: ""
 name: sched-demo
@@ -51,6 +52,7 @@ timeouts: {connect: 2s, handshake: 2s, idle: 30s}
 retry: {max: 2, backoff: 200ms, max_backoff: 1s}
 tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/sched-demo.crt, key: $demo/pki/sched-demo.key}
 log: {level: 5, file: $demo/scheduler.log}
+metrics: {listen: 127.0.0.1:$mport}
 EOC
 cp "$root/examples/demo.yaml" "$demo/demo.yaml"
 for i in 1 2 3; do
@@ -79,7 +81,7 @@ for i in 1 2 3; do
 done
 "$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
 pids="$pids $!"
-echo "==> scheduler sched-demo started"
+echo "==> scheduler sched-demo started (metrics: curl -s 127.0.0.1:$mport/metrics)"
 "$BIN/pgfleet-web" -l 127.0.0.1:0 --port-file "$demo/web.port" --refresh 1s 2>>"$demo/web.log" &
 pids="$pids $!"
 n=0; while [ ! -s "$demo/web.port" ]; do
@@ -103,6 +105,16 @@ echo
 echo "==> pgfleet report failures"
 "$P" report failures --since 1h || true
 echo
+echo "==> pgfleet schedulers"
+"$P" schedulers || true
+echo
+if command -v curl > /dev/null; then
+	echo "==> curl -s 127.0.0.1:$mport/metrics   (the counters; docs/operations.md lists them all)"
+	curl -s "127.0.0.1:$mport/metrics" | grep -E '^pgfleet_(events_claimed|events_finished|tasks|sessions_open|worker_starts|transfer_bytes)_?[a-z]*[ {]' || true
+	echo "==> curl -s 127.0.0.1:$mport/healthz"
+	curl -s "127.0.0.1:$mport/healthz" || true
+	echo
+fi
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
 if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then

@@ -4,12 +4,15 @@
 # exact command and exit non-zero. Silent and fast when nothing is missing.
 # make fuzz also needs clang and libclang-rt-dev (libFuzzer): add them with
 # PGFLEET_DEPS_EXTRA="clang libclang-rt-dev" scripts/deps.sh
-# curl drives pgfleet-web in its tests; chromium (not installed here, a large package) lets
-# t_web_chromium run the pages in a real browser: PGFLEET_DEPS_EXTRA=chromium scripts/deps.sh
 set -eu
 
+# The second line: what the operations tests use (curl for /metrics, iproute2
+# and util-linux's unshare for the README test, systemd for systemd-analyze,
+# sysusers and tmpfiles, man-db and bash-completion for what make install puts
+# there, dpkg-dev, debhelper and lintian for make deb and the package test).
 pkgs="gcc make pkg-config libpq-dev libyaml-dev libssl-dev libevent-dev check
-      postgresql postgresql-common postgresql-client valgrind openssl util-linux procps curl"
+      postgresql postgresql-common postgresql-client valgrind openssl util-linux procps
+      curl iproute2 systemd man-db bash-completion dpkg-dev debhelper lintian"
 [ "${PGFLEET_DEPS_EXTRA:-}" ] && pkgs="$pkgs $PGFLEET_DEPS_EXTRA"
 
 missing=""

@@ -46,7 +46,7 @@ struct pconn {
 
 struct dbpool {
 	struct event_base *base;
-	char *conninfo;
+	char *target[4];     /* conninfo, host, port, user (NULL: not given) */
 	char *setup_sql;
 	int nsetup;
 	char *setup[DBPOOL_MAX_PARAMS];
@@ -201,7 +201,9 @@ static void
 conn_start(struct pconn *c)
 {
 	char err[1024];
-	c->db = db_open_start(c->p->conninfo, err, sizeof(err));
+	struct db_target t = {.conninfo = c->p->target[0], .host = c->p->target[1],
+	    .port = c->p->target[2], .user = c->p->target[3]};
+	c->db = db_open_start(&t, err, sizeof(err));
 	if (c->db == NULL) {
 		conn_fail(c, err);
 		return;
@@ -413,8 +415,8 @@ conn_init(struct dbpool *p, struct pconn *c, int listener)
 }
 
 struct dbpool *
-dbpool_new(struct event_base *base, const char *conninfo, int size, const char *setup_sql,
-    int nsetup, const char *const *setup_params)
+dbpool_new(struct event_base *base, const struct db_target *target, int size,
+    const char *setup_sql, int nsetup, const char *const *setup_params)
 {
 	if (size < 1 || size > 32 || nsetup < 0 || nsetup > DBPOOL_MAX_PARAMS || setup_sql == NULL)
 		return NULL;
@@ -424,10 +426,15 @@ dbpool_new(struct event_base *base, const char *conninfo, int size, const char *
 	p->base = base;
 	p->size = size;
 	p->nsetup = nsetup;
-	p->conninfo = strdup(conninfo != NULL ? conninfo : "");
+	const char *tv[4] = {target->conninfo != NULL ? target->conninfo : "", target->host,
+	    target->port, target->user};
+	int bad = 0;
+	for (int i = 0; i < 4; i++)
+		if (tv[i] != NULL && (p->target[i] = strdup(tv[i])) == NULL)
+			bad = 1;
 	p->setup_sql = strdup(setup_sql);
 	p->conns = calloc((size_t)size, sizeof(*p->conns));
-	int bad = p->conninfo == NULL || p->setup_sql == NULL || p->conns == NULL;
+	bad = bad || p->setup_sql == NULL || p->conns == NULL;
 	for (int i = 0; i < nsetup && !bad; i++)
 		if (setup_params[i] != NULL && (p->setup[i] = strdup(setup_params[i])) == NULL)
 			bad = 1;
@@ -474,7 +481,8 @@ dbpool_free(struct dbpool *p)
 	for (int i = 0; i < p->nsetup; i++)
 		free(p->setup[i]);
 	free(p->conns);
-	free(p->conninfo);
+	for (int i = 0; i < 4; i++)
+		free(p->target[i]);
 	free(p->setup_sql);
 	free(p);
 }

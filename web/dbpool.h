@@ -32,11 +32,11 @@ typedef void dbpool_notify_cb(void *arg, const char *channel, const char *payloa
 typedef void dbpool_up_cb(void *arg);
 
 /*
- * size connections (1..32) to conninfo; each runs setup_sql with setup_params
+ * size connections (1..32) to target (its strings copied); each runs setup_sql with setup_params
  * (nsetup <= DBPOOL_MAX_PARAMS) once connected, before any query. NULL on bad arguments
  * or out of memory.
  */
-struct dbpool *dbpool_new(struct event_base *base, const char *conninfo, int size,
+struct dbpool *dbpool_new(struct event_base *base, const struct db_target *target, int size,
     const char *setup_sql, int nsetup, const char *const *setup_params)
     __attribute__((warn_unused_result));
 void dbpool_free(struct dbpool *p);

@@ -130,7 +130,7 @@ check_database(struct web *w, const char *timeout)
 	char err[1024];
 	struct db_result *res = NULL;
 	const char *p[2] = {w->conf.role, timeout};
-	struct db *db = db_open(w->conf.conninfo, err, sizeof(err));
+	struct db *db = db_open_target(&w->conf.target, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet-web: %s\n", err);
 		return 1;
@@ -202,10 +202,10 @@ main(int argc, char **argv)
 	static struct web w;
 	static const char *allow_host[MAX_ALLOW_HOST], *tls_allow[MAX_ALLOW_HOST];
 	char listen_buf[300] = DEFAULT_LISTEN, err[512], timeout[32];
-	int level = LOG_NOTICE, c;
+	int level = LL_NOTICE, c;
 	long long n;
 
-	w.conf.conninfo = getenv("PGFLEET_DATABASE") != NULL ? getenv("PGFLEET_DATABASE") : "";
+	w.conf.target.conninfo = getenv("PGFLEET_DATABASE") != NULL ? getenv("PGFLEET_DATABASE") : "";
 	w.conf.role = "pgfleet_report";
 	w.conf.stale_ms = 24LL * 3600 * 1000;
 	w.conf.refresh_ms = 5000;
@@ -216,7 +216,7 @@ main(int argc, char **argv)
 	w.conf.tls_allow = tls_allow;
 	while ((c = getopt_long(argc, argv, "d:l:vVh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': w.conf.conninfo = optarg; break;
+		case 'd': w.conf.target.conninfo = optarg; break;
 		case 'l': snprintf(listen_buf, sizeof(listen_buf), "%s", optarg); break;
 		case 'P': w.conf.port_file = optarg; break;
 		case 'R': w.conf.role = optarg; break;
@@ -278,7 +278,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	/* argv is readable by every user of the machine */
-	if (db_conninfo_has_password(w.conf.conninfo)) {
+	if (db_conninfo_has_password(w.conf.target.conninfo)) {
 		fprintf(stderr, "pgfleet-web: -d: the connection string holds a password, which every user "
 				"of this machine can read in the process list; give it in PGPASSWORD, ~/.pgpass "
 				"or a service file instead\n");
@@ -300,7 +300,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	const char *setup[2] = {w.conf.role[0] ? w.conf.role : NULL, timeout};
-	w.pool = dbpool_new(w.base, w.conf.conninfo, w.conf.pool_size,
+	w.pool = dbpool_new(w.base, &w.conf.target, w.conf.pool_size,
 	    w.conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, setup);
 	if (w.pool == NULL || (w.live = live_new(&w)) == NULL)
 		fatalx("pgfleet-web: out of memory");
@@ -311,7 +311,7 @@ main(int argc, char **argv)
 		fatalx("pgfleet-web: signal events");
 	if (w.conf.port_file != NULL && write_port_file(w.conf.port_file, w.conf.listen_port) == -1)
 		fatal("pgfleet-web: port file %s", w.conf.port_file);
-	log_msg(LOG_NOTICE, "pgfleet-web: serving %s://%s%s%s:%d/ as database role %s%s",
+	log_msg(LL_NOTICE, "pgfleet-web: serving %s://%s%s%s:%d/ as database role %s%s",
 	    w.tls != NULL ? "https" : "http", strchr(w.conf.listen_host, ':') ? "[" : "", w.conf.listen_host,
 	    strchr(w.conf.listen_host, ':') ? "]" : "", w.conf.listen_port, w.role,
 	    w.scripts ? " (scripts shown)" : "");

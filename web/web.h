@@ -20,7 +20,7 @@
 struct live;
 
 struct web_conf {
-	const char *conninfo;        /* -d; "" means the PG* variables */
+	struct db_target target;     /* -d (conninfo; "" means the PG* variables) */
 	const char *listen_host;     /* default 127.0.0.1 */
 	int listen_port;             /* default 8080; 0 picks a free one */
 	const char *port_file;       /* the port actually bound is written here */

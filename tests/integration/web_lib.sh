@@ -15,10 +15,14 @@ web_stop() {
 	wait_for 20 "pgfleet-web stopped" gone "$WEB_PID"
 }
 
-# get PATH [CURL OPTIONS...]: the body of a 200 answer, or the test fails
+# get PATH [CURL OPTIONS...]: the body of a 200 answer, or the test fails. The body is
+# whole before it is written, so that a reader that stops early (grep -q) cannot fail it.
 get() {
 	p=$1; shift
-	curl -sS --fail-with-body --max-time 30 "$@" "$WEB$p" || fail "GET $p failed (web log: $(tail -n 3 "$TESTDIR/web.log"))"
+	body=$(mktemp "$TESTDIR/get.XXXXXX")
+	curl -sS --fail-with-body --max-time 30 -o "$body" "$@" "$WEB$p" || fail "GET $p failed (web log: $(tail -n 3 "$TESTDIR/web.log"))"
+	cat "$body" 2>/dev/null || true
+	rm -f "$body"
 }
 
 # status PATH [CURL OPTIONS...]: the HTTP status code alone

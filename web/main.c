@@ -14,11 +14,12 @@
 
 #include "common/db.h"
 #include "common/log.h"
+#include "common/schema.h"
 #include "common/units.h"
+#include "common/version.h"
 #include "web/live.h"
 #include "web/web.h"
 
-#define WEB_VERSION "0.1"
 #define DEFAULT_LISTEN "127.0.0.1:8420"
 #define MAX_ALLOW_HOST 16
 
@@ -53,16 +54,22 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgfleet-web [-d CONNINFO] [-l HOST:PORT] [options]\n"
+	    "usage: pgfleet-web [-h HOST] [-p PORT] [-U USER] [-d DBNAME] [-l HOST:PORT] [options]\n"
 	    "A read-only web console over pgfleet's report views (docs/web.md).\n\n"
-	    "  -d, --database CONNINFO   libpq connection string (default: $PGFLEET_DATABASE, then\n"
-	    "                            the PG* variables); no password in it: PGPASSWORD, ~/.pgpass\n"
+	    "Connection options (as psql's; the PG* variables and ~/.pgpass fill the rest):\n"
+	    "  -h, --host=HOST           database server host or socket directory\n"
+	    "  -p, --port=PORT           database server port\n"
+	    "  -U, --username=USER       database user name (a member of --role)\n"
+	    "  -d, --dbname=DBNAME       database name, or a connection string or URI (default:\n"
+	    "                            $PGFLEET_DATABASE, then PGDATABASE); never a password:\n"
+	    "                            use PGPASSWORD, ~/.pgpass or a service file\n"
+	    "Serving:\n"
 	    "  -l, --listen HOST:PORT    where to serve (default " DEFAULT_LISTEN "; [::1]:PORT for\n"
 	    "                            IPv6; port 0 takes a free one)\n"
 	    "      --port-file FILE      write the port served on to FILE\n"
-	    "      --role ROLE           SET ROLE after connecting (default pgfleet_report; "
-	    "pgfleet_report_scripts\n"
-	    "                            also shows job scripts; \"\" keeps the login role)\n"
+	    "      --role ROLE           SET ROLE after connecting (default pgfleet_report;\n"
+	    "                            pgfleet_report_scripts also shows job scripts; \"\" keeps\n"
+	    "                            the login role)\n"
 	    "      --allow-write         start even when the role can change the database (it still\n"
 	    "                            only reads); without it such a role is refused\n"
 	    "      --allow-host NAME     answer requests for Host NAME too (behind a reverse proxy);\n"
@@ -77,9 +84,12 @@ usage(FILE *f)
 	    "      --statement-timeout DURATION   per statement (default 5s)\n"
 	    "      --connections N       database connections for pages (default 4, 1..32)\n"
 	    "      --max-live N          live progress streams at once (default 64)\n"
-	    "  -v                        more log output on stderr (repeat)\n"
-	    "  -V, --version             print the version\n"
-	    "  -h, --help                this help\n");
+	    "Other options:\n"
+	    "  -v, --verbose             more log output on stderr (repeat for more)\n"
+	    "  -V, --version             print the version and exit\n"
+	    "  -?, --help                this help\n\n"
+	    "Exit codes: 0 stopped by SIGTERM or SIGINT, 1 could not run (database, schema, role),\n"
+	    "2 usage error or a role that can write.\n");
 }
 
 static void
@@ -112,6 +122,24 @@ parse_listen(char *s, const char **host, int *port)
 	return 0;
 }
 
+/* --help: a value no short option has, so that '?' with optopt 0 is an unknown option */
+enum { OPT_HELP = 1000 };
+
+/* As pgfleet says it: the option that needs a value, or the unknown one (arg as given). */
+static void
+bad_option(const char *arg)
+{
+	if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+		fprintf(stderr, "pgfleet-web: option %s needs a value\n", arg);
+	else if (optopt != 0 && strchr("hpUdl", optopt) != NULL)
+		fprintf(stderr, "pgfleet-web: option -%c needs a value\n", optopt);
+	else if (optopt != 0)
+		fprintf(stderr, "pgfleet-web: unknown option -%c\n", optopt);
+	else
+		fprintf(stderr, "pgfleet-web: unknown option %s\n", arg);
+	fprintf(stderr, "pgfleet-web: pgfleet-web --help lists the options\n");
+}
+
 static int
 duration_opt(const char *name, const char *v, long long min, long long *out)
 {
@@ -133,6 +161,16 @@ check_database(struct web *w, const char *timeout)
 	struct db *db = db_open_target(&w->conf.target, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet-web: %s\n", err);
+		return 1;
+	}
+	/* as the CLI and the scheduler: a missing or older schema is said with its fix */
+	char msg[512];
+	int st = schema_check(db, msg, sizeof(msg));
+	if (st == SCHEMA_NEWER)
+		log_warnx("pgfleet-web: %s", msg);
+	else if (st != SCHEMA_OK) {
+		fprintf(stderr, "pgfleet-web: %s%s\n", st == -1 ? "database: " : "", msg);
+		db_close(db);
 		return 1;
 	}
 	if (db_exec(db, NULL, w->conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, p, err, sizeof(err)) == -1 ||
@@ -189,7 +227,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"database", required_argument, NULL, 'd'}, {"listen", required_argument, NULL, 'l'},
+	    {"host", required_argument, NULL, 'h'}, {"port", required_argument, NULL, 'p'},
+	    {"username", required_argument, NULL, 'U'}, {"dbname", required_argument, NULL, 'd'},
+	    {"listen", required_argument, NULL, 'l'}, {"verbose", no_argument, NULL, 'v'},
 	    {"port-file", required_argument, NULL, 'P'}, {"role", required_argument, NULL, 'R'},
 	    {"allow-write", no_argument, NULL, 'W'}, {"allow-host", required_argument, NULL, 'H'},
 	    {"stale", required_argument, NULL, 'S'}, {"refresh", required_argument, NULL, 'F'},
@@ -197,7 +237,7 @@ main(int argc, char **argv)
 	    {"connections", required_argument, NULL, 'C'}, {"max-live", required_argument, NULL, 'M'},
 	    {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
 	    {"tls-ca", required_argument, NULL, 'a'}, {"tls-allow", required_argument, NULL, 'A'},
-	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0},
 	};
 	static struct web w;
 	static const char *allow_host[MAX_ALLOW_HOST], *tls_allow[MAX_ALLOW_HOST];
@@ -214,8 +254,12 @@ main(int argc, char **argv)
 	w.conf.max_live = 64;
 	w.conf.allow_host = allow_host;
 	w.conf.tls_allow = tls_allow;
-	while ((c = getopt_long(argc, argv, "d:l:vVh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h:p:U:d:l:vV?", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h': w.conf.target.host = optarg; break;
+		case 'p': w.conf.target.port = optarg; break;
+		case 'U': w.conf.target.user = optarg; break;
 		case 'd': w.conf.target.conninfo = optarg; break;
 		case 'l': snprintf(listen_buf, sizeof(listen_buf), "%s", optarg); break;
 		case 'P': w.conf.port_file = optarg; break;
@@ -257,9 +301,20 @@ main(int argc, char **argv)
 			*(c == 'C' ? &w.conf.pool_size : &w.conf.max_live) = (int)n;
 			break;
 		case 'v': level++; break;
-		case 'V': printf("pgfleet-web %s\n", WEB_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'V': version_print(stdout, "pgfleet-web"); return 0;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		case '?':
+			/* -? itself (glibc leaves optopt 0 for it, as for an unknown long option) */
+			if (optopt == 0 && strcmp(argv[optind - 1], "-?") == 0) {
+				usage(stdout);
+				return 0;
+			}
+			/* FALLTHROUGH */
+		default:
+			bad_option(argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind < argc) {

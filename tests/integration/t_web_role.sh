@@ -1,7 +1,8 @@
 #!/bin/sh
 # pgfleet-web reads as pgfleet_report (SET ROLE after connecting) and refuses to start as a
 # role that could change the database unless told --allow-write; a login role granted
-# pgfleet_report is all it needs; a database without 0014 is named as such; its options
+# pgfleet_report is all it needs; a database without the schema or with an older one is
+# named as such; its options (psql's -h, -p, -U, -d; --help and --version as pgfleet's)
 # are checked before it connects.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/web_lib.sh"
@@ -31,6 +32,11 @@ ok "--allow-write starts it anyway and says so"
 sql "create role web_reader login password 'reader-pw' in role pgfleet_report"
 PGPASSWORD=reader-pw web_start -d "$base user=web_reader"
 grep -q "as database role pgfleet_report$" "$TESTDIR/web.log" || fail "web_reader: $(tail -n 2 "$TESTDIR/web.log")"
+web_stop
+# psql's options: -h, -p, -U and -d a database name (PGHOST and PGUSER point elsewhere)
+PGPASSWORD=reader-pw PGHOST=/nonexistent PGUSER=nobody web_start -h "$PGHOST" -p "${PGPORT:-5432}" \
+	-U web_reader -d "$PGDATABASE"
+grep -q "as database role pgfleet_report$" "$TESTDIR/web.log" || fail "-h -p -U -d: $(tail -n 2 "$TESTDIR/web.log")"
 get /schedules | grep -q 'database role pgfleet_report' || fail "footer"
 get "/job/$(sql "select job_id from pgfleet.job where name = 'backup'")" | grep -q 'Scripts are not shown' || fail "scripts hidden"
 web_stop
@@ -65,20 +71,40 @@ ok "pgfleet_report_scripts reads what pgfleet_report reads and the scripts"
 psql -X -q -d postgres -c "set client_min_messages = warning" -c "drop database if exists t_web_role_empty" -c "create database t_web_role_empty"
 rc=0; "$W" -d "$(echo "$base" | sed "s/dbname=[^ ]*/dbname=t_web_role_empty/")" -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "an empty database"
-grep -q 'the database lacks pgfleet.schedule_list.*run pgfleet migrate' "$TESTDIR/out" || fail "empty database: $(cat "$TESTDIR/out")"
+grep -qx 'pgfleet-web: this database has no pgfleet schema: run pgfleet migrate' "$TESTDIR/out" || fail "empty database: $(cat "$TESTDIR/out")"
 psql -X -q -d postgres -c "drop database t_web_role_empty"
-ok "a database without 0014_web is named as such"
+# an older schema: the newest migration not applied
+last=$(sql "select max(version) from pgfleet.schema_migrations")
+sum=$(sql "select checksum from pgfleet.schema_migrations where version = '$last'")
+sql "delete from pgfleet.schema_migrations where version = '$last'" > /dev/null
+rc=0; "$W" -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?
+sql "insert into pgfleet.schema_migrations (version, checksum) values ('$last', '$sum')" > /dev/null
+assert_eq "$rc" 1 "an older schema"
+grep -qx "pgfleet-web: the pgfleet schema is older than this pgfleet ($("$W" --version | cut -d' ' -f3)): 1 migration to apply, from $last: run pgfleet migrate" "$TESTDIR/out" ||
+	fail "older schema: $(cat "$TESTDIR/out")"
+ok "a database without the pgfleet schema, or with an older one, is named as such (exit 1)"
 
 # options
 rc=0; "$W" -d "$base user=x password=secret" > "$TESTDIR/out" 2>&1 || rc=$?
 assert_eq "$rc" 2 "a password in -d"
 grep -q "holds a password" "$TESTDIR/out" || fail "password message"
-for bad in "--listen nowhere" "--listen 127.0.0.1:99999" "--stale 0" "--refresh 10ms" "--connections 0" "--bogus" "extra"; do
+for bad in "--listen nowhere" "--listen 127.0.0.1:99999" "--stale 0" "--refresh 10ms" "--connections 0" "--bogus" "extra" "-x" "-h" "--port-file"; do
 	rc=0; "$W" $bad > "$TESTDIR/out" 2>&1 || rc=$?
 	assert_eq "$rc" 2 "$bad"
+	[ -s "$TESTDIR/out" ] || fail "$bad: no message"
 done
-"$W" --help | grep -q "default 127.0.0.1:8420" || fail "--help"
-"$W" --version | grep -q '^pgfleet-web [0-9]' || fail "--version"
+grep -qx "pgfleet-web: option --port-file needs a value" "$TESTDIR/out" || fail "--port-file: $(cat "$TESTDIR/out")"
+"$W" --bogus 2>&1 | grep -qx "pgfleet-web: unknown option --bogus" || fail "--bogus"
+# --help and --version as pgfleet's: stdout, exit 0; -h is the database host, as in psql
+for h in --help "-?"; do
+	"$W" "$h" > "$TESTDIR/out" || fail "$h: exit $?"
+	grep -q "default 127.0.0.1:8420" "$TESTDIR/out" || fail "$h"
+	grep -q '^  -h, --host=HOST' "$TESTDIR/out" || fail "$h lists -h as the host"
+done
+for v in --version -V; do
+	"$W" "$v" > "$TESTDIR/out" || fail "$v: exit $?"
+	assert_eq "$(cat "$TESTDIR/out")" "pgfleet-web (pgfleet) $("$BIN/pgfleet" --version | cut -d' ' -f3)" "$v"
+done
 web_start --allow-host fleet.example.com
 assert_eq "$(status /schedules -H 'Host: fleet.example.com')" 200 "an allowed host"
 assert_eq "$(status /schedules -H 'Host: other.example.com')" 421 "another host"

@@ -4,7 +4,9 @@
 -- versions, and task definitions. All for pgfleet_report, except the scripts
 -- themselves: task_list.script is readable only by the new role pgfleet_report_scripts
 -- (what pgfleet_report reads, and the scripts), since a script may hold what a dashboard
--- should not see. Two indexes for the console's pages. No BEGIN/COMMIT here.
+-- should not see. Two indexes for the console's pages. The functions of its optional
+-- actions (cancel, retry failed, run now) and the role pgfleet_operator that may call
+-- them and nothing else. No BEGIN/COMMIT here.
 
 -- One row per schedule: its job and its events by state (counted only for the rows a
 -- query returns: filter and LIMIT first).
@@ -120,3 +122,128 @@ GRANT SELECT ON pgfleet.job_history, pgfleet.task_history, pgfleet.computer_last
 	pgfleet.computer_list, pgfleet.group_member_list, pgfleet.status_code, pgfleet.scheduler_list,
 	pgfleet.schedule_list, pgfleet.task_output, pgfleet.computer_detail, pgfleet.job_detail,
 	pgfleet.task_list TO pgfleet_report_scripts;
+
+-- The console's optional actions (pgfleet-web --action-role) and the CLI's run, retry
+-- and cancel share these. new_schedule makes a schedule in the caller's transaction:
+-- the row (created_by is session_user, the role that connected), its events, and a
+-- wake-up for the schedulers; it runs with the caller's rights.
+CREATE FUNCTION pgfleet.new_schedule(p_job bigint, p_version int, p_targets jsonb,
+	p_due timestamptz, p_client text, p_max_concurrent int, p_max_failures int,
+	p_max_failures_pct numeric, OUT new_schedule_id bigint, OUT events int)
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by, client_user,
+		max_concurrent, max_failures, max_failures_pct)
+	VALUES (p_job, p_version, p_targets, coalesce(p_due, now()), session_user, p_client,
+		p_max_concurrent, p_max_failures, p_max_failures_pct)
+	RETURNING schedule_id INTO new_schedule_id;
+	events := pgfleet.expand_schedule(new_schedule_id);
+	PERFORM pg_notify('pgfleet_wakeup', '');
+END $$;
+
+-- The three actions, each one statement, run with the owner's rights (SECURITY
+-- DEFINER) so that pgfleet_operator needs no right on any table: it may do these and
+-- nothing else. search_path is pinned and every name qualified.
+--
+-- Cancel a pending or running schedule (pgfleet cancel). state is the schedule's state
+-- before (NULL: no such schedule); cancelled the pending events cancelled, running the
+-- running ones their scheduler will stop. An ended schedule is left as it is.
+CREATE FUNCTION pgfleet.op_cancel(p_schedule bigint, OUT state text, OUT cancelled int,
+	OUT running bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	SELECT s.state INTO state FROM pgfleet.schedule s WHERE s.schedule_id = p_schedule FOR UPDATE;
+	IF state IN ('pending', 'running') THEN
+		cancelled := pgfleet.cancel_schedule(p_schedule);
+		SELECT count(*) INTO running FROM pgfleet.event e
+		WHERE e.schedule_id = p_schedule AND e.state = 'running';
+	END IF;
+END $$;
+
+-- Run the schedule's job again, at its current version and with the schedule's rollout
+-- limits, on the computers whose events failed (pgfleet retry --failed). job NULL: no
+-- such schedule; new_schedule_id NULL: nothing failed.
+CREATE FUNCTION pgfleet.op_retry_failed(p_schedule bigint, p_client text, OUT job text,
+	OUT version int, OUT new_schedule_id bigint, OUT events int)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s record;
+	t jsonb;
+BEGIN
+	SELECT sc.job_id, j.name, j.version, sc.max_concurrent, sc.max_failures, sc.max_failures_pct
+	INTO s FROM pgfleet.schedule sc JOIN pgfleet.job j ON j.job_id = sc.job_id
+	WHERE sc.schedule_id = p_schedule;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	job := s.name;
+	version := s.version;
+	SELECT jsonb_build_object('computers', jsonb_agg(c.name ORDER BY c.name)) INTO t
+	FROM pgfleet.event e JOIN pgfleet.computer c ON c.computer_id = e.computer_id
+	WHERE e.schedule_id = p_schedule AND e.state = 'failed' HAVING count(*) > 0;
+	IF t IS NULL THEN
+		RETURN;
+	END IF;
+	SELECT n.new_schedule_id, n.events INTO new_schedule_id, events
+	FROM pgfleet.new_schedule(s.job_id, s.version, t, NULL, p_client, s.max_concurrent,
+		s.max_failures, s.max_failures_pct) n;
+END $$;
+
+-- Run a job now, at its current version and with its rollout limits, on targets
+-- ({"computers": [...], "groups": [...], "labels": {...}}, as pgfleet run --on makes
+-- them). job NULL: no such job; unknown names the computers and groups that do not
+-- exist (then nothing is made); new_schedule_id NULL with events 0: the targets match
+-- no enabled computer (nothing is made either).
+CREATE FUNCTION pgfleet.op_run(p_job bigint, p_targets jsonb, p_client text, OUT job text,
+	OUT version int, OUT unknown text, OUT new_schedule_id bigint, OUT events int)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j record;
+BEGIN
+	SELECT x.name, x.version, x.rollout_max_concurrent, x.rollout_max_failures,
+		x.rollout_max_failures_pct INTO j FROM pgfleet.job x WHERE x.job_id = p_job;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	job := j.name;
+	version := j.version;
+	SELECT concat_ws('; ',
+		'no such computer: ' || (SELECT string_agg(x, ', ' ORDER BY x)
+			FROM jsonb_array_elements_text(coalesce(p_targets->'computers', '[]')) x
+			WHERE x NOT IN (SELECT c.name FROM pgfleet.computer c)),
+		'no such group: ' || (SELECT string_agg(x, ', ' ORDER BY x)
+			FROM jsonb_array_elements_text(coalesce(p_targets->'groups', '[]')) x
+			WHERE x NOT IN (SELECT g.name FROM pgfleet.computer_group g)))
+	INTO unknown;
+	IF unknown <> '' THEN
+		RETURN;
+	END IF;
+	unknown := NULL;
+	BEGIN
+		SELECT n.new_schedule_id, n.events INTO new_schedule_id, events
+		FROM pgfleet.new_schedule(p_job, j.version, p_targets, NULL, p_client,
+			j.rollout_max_concurrent, j.rollout_max_failures, j.rollout_max_failures_pct) n;
+		IF events = 0 THEN
+			-- undo the empty schedule (and its wake-up) with this block
+			RAISE EXCEPTION USING ERRCODE = 'no_data_found';
+		END IF;
+	EXCEPTION WHEN no_data_found THEN
+		new_schedule_id := NULL;
+		events := 0;
+	END;
+END $$;
+
+-- pgfleet_operator: the role the console's actions run as (--action-role). It may call
+-- the three functions above and nothing else; NOLOGIN, given to the console's login role.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pgfleet_operator') THEN
+		CREATE ROLE pgfleet_operator NOLOGIN;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION pgfleet.op_cancel(bigint), pgfleet.op_retry_failed(bigint, text),
+	pgfleet.op_run(bigint, jsonb, text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgfleet TO pgfleet_operator;
+GRANT EXECUTE ON FUNCTION pgfleet.op_cancel(bigint), pgfleet.op_retry_failed(bigint, text),
+	pgfleet.op_run(bigint, jsonb, text) TO pgfleet_operator;

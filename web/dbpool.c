@@ -3,7 +3,8 @@
  * one timer (connect deadline, then re-open backoff): down -> connecting -> setup ->
  * idle <-> busy, or -> listening for the LISTEN connection. A lost connection is closed
  * and started again after a pause; the statement it carried is sent once more on
- * another (every statement here only reads), or fails.
+ * another (the pages' statements only read), or fails (a pool of dbpool_once, whose
+ * statements write).
  */
 #include "web/dbpool.h"
 
@@ -60,6 +61,7 @@ struct dbpool {
 	void *arg;
 	struct pq *head, *tail;
 	int queued;
+	int once;         /* statements write: never sent a second time */
 };
 
 static void on_io(evutil_socket_t fd, short what, void *arg);
@@ -234,11 +236,12 @@ conn_fail(struct pconn *c, const char *why)
 	timer_in(c, c->backoff_ms);
 	c->backoff_ms = c->backoff_ms * 2 > DBPOOL_BACKOFF_MAX_MS ? DBPOOL_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	if (q != NULL) {
-		if (q->tries++ == 0)
+		if (q->tries++ == 0 && !p->once)
 			push_front(p, q);
 		else {
-			char msg[600];
-			snprintf(msg, sizeof(msg), "database: %s", why);
+			char msg[700];
+			snprintf(msg, sizeof(msg), "database: %s%s", why, p->once ? " (the connection was lost "
+			    "while the statement ran: it may or may not have been done)" : "");
 			q->cb(q->arg, NULL, msg);
 			pq_free(q);
 		}
@@ -485,6 +488,12 @@ dbpool_free(struct dbpool *p)
 		free(p->target[i]);
 	free(p->setup_sql);
 	free(p);
+}
+
+void
+dbpool_once(struct dbpool *p)
+{
+	p->once = 1;
 }
 
 int

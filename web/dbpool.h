@@ -58,6 +58,12 @@ int dbpool_listen(struct dbpool *p, const char *const *channels, int nchannels,
     dbpool_notify_cb *notify, dbpool_up_cb *up, void *arg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/*
+ * The pool's statements write (pgfleet-web's actions): one in flight on a connection that
+ * is lost fails instead of being sent again on another.
+ */
+void dbpool_once(struct dbpool *p);
+
 /* Connections up and ready (the LISTEN one not counted). */
 int dbpool_up(const struct dbpool *p);
 

@@ -223,7 +223,7 @@ conn_fail(struct pconn *c, const char *why)
 	struct pq *q = c->q;
 
 	if (!c->warned)
-		log_warnx("web: database connection%s lost: %s", c->listener ? " (LISTEN)" : "", why);
+		log_warnx("database connection%s lost: %s", c->listener ? " (LISTEN)" : "", why);
 	c->warned = 1;
 	if (c->io_added)
 		event_del(&c->io);

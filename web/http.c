@@ -1,6 +1,7 @@
 /*
- * http: evhttp set-up, the router, the headers every answer carries, the page frame,
- * and web_fetch: a request's statements run on the pool while the loop serves others.
+ * http: evhttp set-up, the router (and for a POST the checks that it came from our own
+ * form), the headers every answer carries, the page frame, and web_fetch: a request's
+ * statements run on the pool while the loop serves others.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -50,6 +51,7 @@ web_req_free(struct web_req *r)
 	for (int i = 0; i < WEB_MAX_QUERIES; i++)
 		db_result_free(r->res[i]);
 	evhttp_clear_headers(&r->args);
+	evhttp_clear_headers(&r->form);
 	free(r);
 }
 
@@ -67,6 +69,24 @@ web_headers(struct evhttp_request *req, const char *ctype)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
+static const char *
+reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 303: return "See Other";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 415: return "Unsupported Media Type";
+	case 421: return "Misdirected Request";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
 void
 web_send(struct web_req *r, int code, const char *ctype, struct evbuffer *b)
 {
@@ -80,8 +100,7 @@ web_send(struct web_req *r, int code, const char *ctype, struct evbuffer *b)
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Server-Timing", timing);
 	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD)
 		evbuffer_drain(b, evbuffer_get_length(b));
-	evhttp_send_reply(r->req, code, code == 200 ? "OK" : code == 404 ? "Not Found" :
-	    code == 400 ? "Bad Request" : code == 503 ? "Service Unavailable" : "Error", b);
+	evhttp_send_reply(r->req, code, reason(code), b);
 	evbuffer_free(b);
 	web_req_free(r);
 }
@@ -108,9 +127,40 @@ web_page_begin(struct web_req *r, const char *title)
 void
 web_page_end(struct web_req *r, struct evbuffer *b)
 {
-	html_put(b, "</main>\n<footer>read-only console \xC2\xB7 database role %s \xC2\xB7 "
-		    "times in UTC</footer>\n</body></html>\n", r->w->role);
+	if (r->w->apool != NULL)
+		html_put(b, "</main>\n<footer>database role %s \xC2\xB7 actions as %s \xC2\xB7 "
+			    "times in UTC</footer>\n</body></html>\n", r->w->role, r->w->conf.action_role);
+	else
+		html_put(b, "</main>\n<footer>read-only console \xC2\xB7 database role %s \xC2\xB7 "
+			    "times in UTC</footer>\n</body></html>\n", r->w->role);
 	web_send(r, 200, "text/html; charset=utf-8", b);
+}
+
+void
+web_redirect(struct web_req *r, const char *path)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (b == NULL) {
+		web_error(r, 500, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", path);
+	html_put(b, "<!DOCTYPE html>\n<p><a href=\"%s\">%s</a></p>\n", path, path);
+	web_send(r, 303, "text/html; charset=utf-8", b);
+}
+
+void
+web_action_form(struct evbuffer *b, struct web_req *r, const char *path, const char *label,
+    int targets)
+{
+	if (r->w->apool == NULL || r->csrf[0] == '\0')
+		return;
+	html_put(b, "<form class=\"action\" method=\"post\" action=\"%s\">"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", path, r->csrf);
+	if (targets)
+		html_put(b, "<label>on <input name=\"on\" required maxlength=\"2000\" size=\"40\" "
+			    "placeholder=\"group:web, web-01, label:env=prod\"></label> ");
+	html_put(b, "<button type=\"submit\">%s</button></form>\n", label);
 }
 
 void
@@ -160,13 +210,15 @@ web_fetch(struct web_req *r, int n, const struct web_query *q, void (*render)(st
 	struct web_req_full *f = (struct web_req_full *)r;
 	char err[256];
 
+	struct dbpool *pool = r->action ? r->w->apool : r->w->pool;
+
 	r->render = render;
 	r->nq = n;
 	r->pending = n;
 	for (int i = 0; i < n; i++) {
 		f->slots[i].r = r;
 		f->slots[i].i = i;
-		if (dbpool_query(r->w->pool, q[i].sql, q[i].nparams, q[i].params, on_result, &f->slots[i],
+		if (dbpool_query(pool, q[i].sql, q[i].nparams, q[i].params, on_result, &f->slots[i],
 			err, sizeof(err)) == -1) {
 			r->failed = 1;
 			snprintf(r->err, sizeof(r->err), "%s", err);
@@ -404,10 +456,70 @@ format_of(struct web_req *r, const char *tail, const char *rest)
 	return 0;
 }
 
+/*
+ * A POST: an action, once its form proves it came from one of our pages (the token of
+ * the browser's cookie, and Origin and Sec-Fetch-Site when sent); 403 otherwise.
+ */
+static void
+route_post(struct web_req *r)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	const char *p = r->path, *tail;
+	void (*action)(struct web_req *) = NULL;
+
+	if (match_id(p, "/schedule/", &r->id, &tail) && strcmp(tail, "/cancel") == 0)
+		action = action_cancel;
+	else if (match_id(p, "/schedule/", &r->id, &tail) && strcmp(tail, "/retry") == 0)
+		action = action_retry;
+	else if (match_id(p, "/job/", &r->id, &tail) && strcmp(tail, "/run") == 0)
+		action = action_run;
+	if (action == NULL) {
+		web_error(r, 405, "only the actions' forms post here");
+		return;
+	}
+	if (!csrf_same_origin(evhttp_find_header(in, "Origin"), evhttp_find_header(in, "Sec-Fetch-Site"),
+		evhttp_find_header(in, "Host"), r->w->tls != NULL)) {
+		web_error(r, 403, "this form was not sent from this console's own pages");
+		return;
+	}
+	const char *ctype = evhttp_find_header(in, "Content-Type");
+	if (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
+		web_error(r, 415, "a form is sent as application/x-www-form-urlencoded");
+		return;
+	}
+	struct evbuffer *body = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(body);
+	char *text = malloc(len + 1);
+	if (text == NULL) {
+		web_error(r, 500, "out of memory");
+		return;
+	}
+	int bad = evbuffer_copyout(body, text, len) != (ev_ssize_t)len;
+	text[len] = '\0';
+	bad = bad || strlen(text) != len || evhttp_parse_query_str(text, &r->form) == -1;
+	free(text);
+	if (bad) {
+		web_error(r, 400, "malformed form");
+		return;
+	}
+	if (csrf_check(r->w->csrf_key, r->cookie, evhttp_find_header(&r->form, "csrf")) == -1) {
+		web_error(r, 403, "this form has expired or was not made for this browser (the console "
+				  "restarted, or cookies are off): reload the page and try again");
+		return;
+	}
+	r->action = 1;
+	action(r);
+}
+
 static void
 route(struct web_req *r)
 {
 	const char *p = r->path, *tail;
+
+	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_POST) {
+		route_post(r);
+		return;
+	}
 
 	if (strcmp(p, "/") == 0 || format_of(r, p, "/schedules") == 0)
 		page_schedules(r);
@@ -441,6 +553,30 @@ route(struct web_req *r)
 		web_error(r, 404, "no such page");
 }
 
+/*
+ * With actions: the browser's CSRF_COOKIE (a new one sent with this answer when it has
+ * none) and the token forms carry. 0, or -1 when OpenSSL fails.
+ */
+static int
+csrf_setup(struct web_req *r)
+{
+	const char *hdr = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Cookie");
+	char *c = r->cookie;
+	if (csrf_cookie_get(hdr, c) == -1) {
+		char set[160];
+		if (csrf_cookie_new(c) == -1)
+			return -1;
+		/* HttpOnly: no script reads it; SameSite=Strict: no other site's request carries it */
+		snprintf(set, sizeof(set), CSRF_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", c,
+		    r->w->tls != NULL ? "; Secure" : "");
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Set-Cookie", set);
+		/* a POST's check must not pass with the cookie made for its own answer */
+		if (evhttp_request_get_command(r->req) == EVHTTP_REQ_POST)
+			c[0] = '\0';
+	}
+	return c[0] == '\0' ? 0 : csrf_token(r->w->csrf_key, c, r->csrf);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -453,6 +589,7 @@ on_request(struct evhttp_request *req, void *arg)
 	struct web_req *r = &f->r;
 	clock_gettime(CLOCK_MONOTONIC, &f->t0);
 	TAILQ_INIT(&r->args);
+	TAILQ_INIT(&r->form);
 	r->w = w;
 	r->req = req;
 	r->tail = "";
@@ -478,6 +615,10 @@ on_request(struct evhttp_request *req, void *arg)
 	}
 	memcpy(r->path, dec, len + 1);
 	free(dec);
+	if (w->apool != NULL && csrf_setup(r) == -1) {
+		web_error(r, 500, "out of random bytes");
+		return;
+	}
 	route(r);
 }
 
@@ -489,9 +630,11 @@ web_http_start(struct web *w, char *err, size_t errlen)
 		snprintf(err, errlen, "evhttp_new failed");
 		return -1;
 	}
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* a body only for the actions' forms, and small */
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    (w->apool != NULL ? EVHTTP_REQ_POST : 0));
 	evhttp_set_max_headers_size(w->http, 16 * 1024);
-	evhttp_set_max_body_size(w->http, 0);
+	evhttp_set_max_body_size(w->http, w->apool != NULL ? 4096 : 0);
 	evhttp_set_timeout(w->http, 60);
 	evhttp_set_gencb(w->http, on_request, w);
 	if (w->conf.tls_cert != NULL) {

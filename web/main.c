@@ -1,7 +1,8 @@
 /*
  * pgfleet-web: options, the start-up checks (the database is migrated, the role cannot
- * write), then one libevent loop serving the console: pages over the report views, the
- * live progress streams, and nothing that writes. SIGTERM and SIGINT end the loop.
+ * write; with --action-role, that role may call the actions' functions), then one
+ * libevent loop serving the console: pages over the report views, the live progress
+ * streams, and, only with --action-role, the actions. SIGTERM and SIGINT end the loop.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include "common/db.h"
@@ -34,6 +36,16 @@ static const char SQL_SETUP[] =
     " set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false),"
     " $1::text IS NULL";
 
+/* The actions' connection: their role, a timeout, UTC; writes (through pgfleet.op_*). */
+static const char SQL_SETUP_ACTIONS[] =
+    "SELECT set_config('role', $1, false), set_config('statement_timeout', $2, false),"
+    " set_config('TimeZone', 'UTC', false)";
+/* The action role may call the three functions of the actions. */
+static const char SQL_CHECK_ACTIONS[] =
+    "SELECT current_user, has_function_privilege('pgfleet.op_cancel(bigint)', 'EXECUTE')"
+    " AND has_function_privilege('pgfleet.op_retry_failed(bigint, text)', 'EXECUTE')"
+    " AND has_function_privilege('pgfleet.op_run(bigint, jsonb, text)', 'EXECUTE')";
+
 /* What the role may change in schema pgfleet; whether 0014 is there; the scripts. */
 static const char SQL_CHECK[] =
     "SELECT current_user AS role,"
@@ -55,7 +67,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: pgfleet-web [-h HOST] [-p PORT] [-U USER] [-d DBNAME] [-l HOST:PORT] [options]\n"
-	    "A read-only web console over pgfleet's report views (docs/web.md).\n\n"
+	    "A web console over pgfleet's report views (docs/web.md); read-only unless\n"
+	    "--action-role is given.\n\n"
 	    "Connection options (as psql's; the PG* variables and ~/.pgpass fill the rest):\n"
 	    "  -h, --host=HOST           database server host or socket directory\n"
 	    "  -p, --port=PORT           database server port\n"
@@ -72,6 +85,9 @@ usage(FILE *f)
 	    "                            the login role)\n"
 	    "      --allow-write         start even when the role can change the database (it still\n"
 	    "                            only reads); without it such a role is refused\n"
+	    "      --action-role ROLE    offer cancel, retry failed and run now, done as ROLE\n"
+	    "                            (pgfleet_operator; the login role a member of it); off by\n"
+	    "                            default\n"
 	    "      --allow-host NAME     answer requests for Host NAME too (behind a reverse proxy);\n"
 	    "                            localhost, 127.0.0.1, [::1] and the listen host always\n"
 	    "      --tls-cert FILE --tls-key FILE --tls-ca FILE\n"
@@ -209,6 +225,34 @@ check_database(struct web *w, const char *timeout)
 	return rc;
 }
 
+/* With --action-role: connect as the actions will, and see that the role may do them. 0 or 1. */
+static int
+check_actions(struct web *w, const char *timeout)
+{
+	char err[1024];
+	struct db_result *res = NULL;
+	const char *p[2] = {w->conf.action_role, timeout};
+	struct db *db = db_open_target(&w->conf.target, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "pgfleet-web: %s\n", err);
+		return 1;
+	}
+	if (db_exec(db, NULL, SQL_SETUP_ACTIONS, 2, p, err, sizeof(err)) == -1 ||
+	    db_exec(db, &res, SQL_CHECK_ACTIONS, 0, NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: --action-role: %s%s\n", err, strstr(err, "role") != NULL ?
+		    " (the login role must be a member of --action-role)" : "");
+		db_close(db);
+		return 1;
+	}
+	int ok = strcmp(db_value(res, 0, 1), "t") == 0;
+	if (!ok)
+		fprintf(stderr, "pgfleet-web: --action-role: role %s may not call pgfleet.op_cancel, "
+				"op_retry_failed and op_run: use pgfleet_operator, which may\n", db_value(res, 0, 0));
+	db_result_free(res);
+	db_close(db);
+	return ok ? 0 : 1;
+}
+
 static int
 write_port_file(const char *path, int port)
 {
@@ -231,7 +275,7 @@ main(int argc, char **argv)
 	    {"username", required_argument, NULL, 'U'}, {"dbname", required_argument, NULL, 'd'},
 	    {"listen", required_argument, NULL, 'l'}, {"verbose", no_argument, NULL, 'v'},
 	    {"port-file", required_argument, NULL, 'P'}, {"role", required_argument, NULL, 'R'},
-	    {"allow-write", no_argument, NULL, 'W'}, {"allow-host", required_argument, NULL, 'H'},
+	    {"allow-write", no_argument, NULL, 'W'}, {"action-role", required_argument, NULL, 'O'}, {"allow-host", required_argument, NULL, 'H'},
 	    {"stale", required_argument, NULL, 'S'}, {"refresh", required_argument, NULL, 'F'},
 	    {"statement-timeout", required_argument, NULL, 'T'},
 	    {"connections", required_argument, NULL, 'C'}, {"max-live", required_argument, NULL, 'M'},
@@ -265,6 +309,7 @@ main(int argc, char **argv)
 		case 'P': w.conf.port_file = optarg; break;
 		case 'R': w.conf.role = optarg; break;
 		case 'W': w.conf.allow_write = 1; break;
+		case 'O': w.conf.action_role = optarg; break;
 		case 'H':
 		case 'A':
 			if ((c == 'H' ? w.conf.nallow_host : w.conf.ntls_allow) == MAX_ALLOW_HOST) {
@@ -344,21 +389,32 @@ main(int argc, char **argv)
 	db_application_name("pgfleet-web");
 	snprintf(timeout, sizeof(timeout), "%lld", w.conf.statement_timeout_ms);
 	int rc = check_database(&w, timeout);
+	if (rc == 0 && w.conf.action_role != NULL)
+		rc = check_actions(&w, timeout);
 	if (rc != 0)
 		return rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if (web_http_start(&w, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet-web: %s\n", err);
-		return 1;
-	}
 	const char *setup[2] = {w.conf.role[0] ? w.conf.role : NULL, timeout};
 	w.pool = dbpool_new(w.base, &w.conf.target, w.conf.pool_size,
 	    w.conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, setup);
 	if (w.pool == NULL || (w.live = live_new(&w)) == NULL)
 		fatalx("pgfleet-web: out of memory");
+	if (w.conf.action_role != NULL) {
+		/* one connection: an operator's click at a time is plenty */
+		const char *asetup[2] = {w.conf.action_role, timeout};
+		if ((w.apool = dbpool_new(w.base, &w.conf.target, 1, SQL_SETUP_ACTIONS, 2, asetup)) == NULL)
+			fatalx("pgfleet-web: out of memory");
+		dbpool_once(w.apool);
+		if (csrf_key_new(w.csrf_key) == -1)
+			fatalx("pgfleet-web: no random bytes for the CSRF key");
+	}
+	if (web_http_start(&w, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: %s\n", err);
+		return 1;
+	}
 	struct event *sigterm = evsignal_new(w.base, SIGTERM, on_signal, w.base);
 	struct event *sigint = evsignal_new(w.base, SIGINT, on_signal, w.base);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) == -1 ||
@@ -366,16 +422,19 @@ main(int argc, char **argv)
 		fatalx("pgfleet-web: signal events");
 	if (w.conf.port_file != NULL && write_port_file(w.conf.port_file, w.conf.listen_port) == -1)
 		fatal("pgfleet-web: port file %s", w.conf.port_file);
-	log_msg(LL_NOTICE, "pgfleet-web: serving %s://%s%s%s:%d/ as database role %s%s",
+	log_notice("pgfleet-web: serving %s://%s%s%s:%d/ as database role %s%s%s%s",
 	    w.tls != NULL ? "https" : "http", strchr(w.conf.listen_host, ':') ? "[" : "", w.conf.listen_host,
 	    strchr(w.conf.listen_host, ':') ? "]" : "", w.conf.listen_port, w.role,
-	    w.scripts ? " (scripts shown)" : "");
+	    w.scripts ? " (scripts shown)" : "", w.apool != NULL ? "; actions as " : "",
+	    w.apool != NULL ? w.conf.action_role : "");
 
 	event_base_dispatch(w.base);
 
 	live_free(w.live);
 	evhttp_free(w.http);
 	dbpool_free(w.pool);
+	dbpool_free(w.apool);
+	OPENSSL_cleanse(w.csrf_key, sizeof(w.csrf_key));
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(w.base);

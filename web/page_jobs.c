@@ -167,6 +167,15 @@ render_job(struct web_req *r)
 	    web_null(j, 0, "rollout_max_failures_pct") ? "" : "%",
 	    web_val(j, 0, "created_at"), web_val(j, 0, "updated_at"));
 
+	if (r->w->apool != NULL) {
+		char path[64];
+		snprintf(path, sizeof(path), "/job/%lld/run", r->id);
+		html_put(b, "<div class=\"actions\"><p>Run version %s now, with the rollout settings "
+			    "above, on computers named, groups and labels (as <code>pgfleet run --on</code>):"
+			    "</p>", web_val(j, 0, "version"));
+		web_action_form(b, r, path, "Run now", 1);
+		html_put(b, "</div>\n");
+	}
 	html_put(b, "<h2>Tasks of version %D</h2>\n", shown);
 	if (!r->w->scripts)
 		scripts_hidden(b, r);

@@ -192,6 +192,29 @@ page_schedules(struct web_req *r)
 	web_fetch(r, 3, q, render_schedules);
 }
 
+/* With actions: cancel an open schedule, retry one's failed events (as they were loaded). */
+static void
+schedule_actions(struct evbuffer *b, struct web_req *r, const struct db_result *s)
+{
+	const char *state = web_val(s, 0, "state");
+	long long failed = web_ll(s, 0, "failed");
+	int open = strcmp(state, "pending") == 0 || strcmp(state, "running") == 0;
+	char path[64], label[64];
+	if (r->w->apool == NULL || (!open && failed == 0))
+		return;
+	html_put(b, "<div class=\"actions\">");
+	if (open) {
+		snprintf(path, sizeof(path), "/schedule/%lld/cancel", r->id);
+		web_action_form(b, r, path, "Cancel this schedule", 0);
+	}
+	if (failed > 0) {
+		snprintf(path, sizeof(path), "/schedule/%lld/retry", r->id);
+		snprintf(label, sizeof(label), "Retry the %lld failed", failed);
+		web_action_form(b, r, path, label, 0);
+	}
+	html_put(b, "</div>\n");
+}
+
 static void
 render_schedule(struct web_req *r)
 {
@@ -234,6 +257,7 @@ render_schedule(struct web_req *r)
 	    web_null(s, 0, "max_failures_pct") ? "" : "%",
 	    web_val(s, 0, "created_at"), web_null(s, 0, "created_by") ? "" : " by ",
 	    web_val(s, 0, "created_by"));
+	schedule_actions(b, r, s);
 	html_put(b, "<p class=\"note\" data-stale hidden>Events have changed since this page was "
 		    "loaded: <a href=\"\">reload</a>.</p>\n");
 	html_put(b, "<h2>Events</h2>\n<p class=\"muted\">Failed first. The events as <a href=\"/schedule/%D.csv\">"

@@ -1,5 +1,6 @@
 /*
- * web: pgfleet-web, a read-only console over the report views. This header holds what
+ * web: pgfleet-web, a console over the report views, read-only unless given an action
+ * role (cancel, retry failed, run now: actions.c). This header holds what
  * the modules of web/ share: the settings, the server, and one request as it waits for
  * its queries (struct web_req: created by the router, freed by the reply). Pages are
  * page_*.c, each a handler that queues its statements (web_fetch) and a renderer that
@@ -15,6 +16,7 @@
 
 #include "cli/progress.h"
 #include "common/db.h"
+#include "web/csrf.h"
 #include "web/dbpool.h"
 
 struct live;
@@ -26,6 +28,7 @@ struct web_conf {
 	const char *port_file;       /* the port actually bound is written here */
 	const char *role;            /* SET ROLE after connecting; "" keeps the login's own */
 	int allow_write;             /* start even when the role can write (warns) */
+	const char *action_role;     /* the actions' role (pgfleet_operator); NULL: no actions */
 	long long stale_ms;          /* computers not seen for this long are stale */
 	long long refresh_ms;        /* live pages re-read open schedules this often */
 	long long statement_timeout_ms;
@@ -43,6 +46,8 @@ struct web {
 	struct event_base *base;
 	struct evhttp *http;
 	struct dbpool *pool;
+	struct dbpool *apool;   /* the actions' one connection, as action_role; or NULL */
+	unsigned char csrf_key[CSRF_KEY_LEN];
 	struct live *live;
 	struct ssl_ctx_st *tls; /* the HTTPS server context (SSL_CTX), or NULL */
 	char role[64];     /* current_user after the set-up: shown in the footer */
@@ -67,6 +72,11 @@ struct web_req {
 	long long id2;               /* a second number a handler keeps for its renderer */
 	const char *tail;            /* what follows the number ("", "/output", ".csv") */
 	enum web_fmt fmt;
+	int action;                  /* a POST of an action: its statement runs on w->apool */
+	struct evkeyvalq form;       /* a POST's fields */
+	char csrf[CSRF_TOKEN_HEX + 1]; /* the token forms carry ("" without actions) */
+	char cookie[CSRF_COOKIE_HEX + 1]; /* the browser's CSRF_COOKIE ("" when it sent none) */
+	char client[160];            /* an action's schedule.client_user */
 	int nq, pending, failed;
 	struct db_result *res[WEB_MAX_QUERIES];
 	char err[512];
@@ -102,6 +112,8 @@ void web_headers(struct evhttp_request *req, const char *ctype);
 void web_req_free(struct web_req *r);
 /* Send b (freed) with code and content type, then free r. */
 void web_send(struct web_req *r, int code, const char *ctype, struct evbuffer *b);
+/* 303 See Other to path (a page of this server), then free r: after an action. */
+void web_redirect(struct web_req *r, const char *path);
 /* An error page (msg escaped), then free r. */
 void web_error(struct web_req *r, int code, const char *msg);
 /*
@@ -128,6 +140,18 @@ void page_job(struct web_req *r);
 void page_job_diff(struct web_req *r);
 void page_history(struct web_req *r);
 void page_failures(struct web_req *r);
+
+/*
+ * Actions (a POST whose token the router has checked): each owns r, runs one statement
+ * as the action role, and answers with a redirect to the schedule it changed or made,
+ * or an error page. web_action_form writes the form of one (nothing without actions):
+ * a button named label that posts to path, with an input for targets when targets is set.
+ */
+void action_cancel(struct web_req *r);
+void action_retry(struct web_req *r);
+void action_run(struct web_req *r);
+void web_action_form(struct evbuffer *b, struct web_req *r, const char *path, const char *label,
+    int targets);
 
 /* The static files served under /static/ (live.js, style.css); NULL when unknown. */
 const char *web_static(const char *name, const char **ctype);

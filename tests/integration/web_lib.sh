@@ -33,3 +33,14 @@ between() { sed -n "/$2/,/$3/p" "$1"; }
 
 # csv_of SQL: the rows of SQL as psql writes CSV (header, LF line ends)
 csv_of() { psql -X -v ON_ERROR_STOP=1 -q --csv -c "$1"; }
+
+# post PATH [CURL OPTIONS...]: POST (give the body with -d), print the status code; the
+# answer's headers in $TESTDIR/post.head, its body in $TESTDIR/post.body
+post() {
+	p=$1; shift
+	curl -s -o "$TESTDIR/post.body" -D "$TESTDIR/post.head" -w '%{http_code}' --max-time 30 \
+		-X POST "$@" "$WEB$p"
+}
+
+# location: the Location header of the last post, as a path
+location() { sed -n 's/^Location: \([^[:space:]]*\).*/\1/p' "$TESTDIR/post.head"; }

@@ -233,7 +233,7 @@ UNITDIR       ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
-UNITS    := config/pgfleet-scheduler.service config/pgfleet-agent.service
+UNITS    := config/pgfleet-scheduler.service config/pgfleet-agent.service config/pgfleet-web.service
 MANPAGES := $(wildcard docs/man/*.1)
 
 install: $(BINS)
@@ -250,22 +250,27 @@ install: $(BINS)
 	install -m 0644 config/bash-completion/pgfleet $(DESTDIR)$(COMPLETIONDIR)/
 	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-scheduler
 	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-agent
+	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-web
 	for u in $(UNITS); do sed 's|/usr/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	install -m 0644 config/pgfleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/pgfleet.conf
+	install -m 0644 config/pgfleet-web.sysusers $(DESTDIR)$(SYSUSERSDIR)/pgfleet-web.conf
 	install -m 0644 config/pgfleet.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet.conf
 	install -m 0644 config/pgfleet-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet-agent.conf
 	install -m 0644 config/pgfleet.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet
 	install -m 0644 config/pgfleet-agent.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet-agent
 	for f in scheduler.yaml agent.yaml; do \
 	  [ -e $(DESTDIR)$(SYSCONFDIR)/pgfleet/$$f ] || install -m 0640 config/$$f $(DESTDIR)$(SYSCONFDIR)/pgfleet/; done
+	install -d $(DESTDIR)$(SYSCONFDIR)/default
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/pgfleet-web ] || \
+	  install -m 0644 config/pgfleet-web.default $(DESTDIR)$(SYSCONFDIR)/default/pgfleet-web
 	@if [ -z "$(DESTDIR)" ]; then $(MAKE) --no-print-directory install-dirs; fi
 
 # A source install as root also makes the user and directories the packages make.
 install-dirs:
 	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "install: not root: make the user pgfleet and /var/lib/pgfleet, /var/log/pgfleet, /var/lib/pgfleet-agent, /var/log/pgfleet-agent yourself"; \
+	  echo "install: not root: make the users pgfleet and pgfleet_web and /var/lib/pgfleet, /var/log/pgfleet, /var/lib/pgfleet-agent, /var/log/pgfleet-agent yourself"; \
 	elif command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then \
-	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf && \
+	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf $(SYSUSERSDIR)/pgfleet-web.conf && \
 	  systemd-tmpfiles --create $(TMPFILESDIR)/pgfleet.conf $(TMPFILESDIR)/pgfleet-agent.conf; \
 	else mkdir -p /var/lib/pgfleet/spool /var/log/pgfleet /var/lib/pgfleet-agent /var/log/pgfleet-agent; fi
 

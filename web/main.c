@@ -17,6 +17,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/schema.h"
+#include "common/sdnotify.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "web/live.h"
@@ -113,7 +114,18 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
+	sdnotify("STOPPING=1");
 	event_base_loopexit(arg, NULL);
+}
+
+/* systemd's watchdog (WatchdogSec=), pinged from the loop: a loop that stops turning is restarted. */
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sdnotify("WATCHDOG=1");
 }
 
 /* "host:port", "[v6]:port" or ":port"; 0, or -1. */
@@ -384,6 +396,7 @@ main(int argc, char **argv)
 				"or a service file instead\n");
 		return 2;
 	}
+	sdnotify_init();
 	log_init(level, NULL);
 	log_procinit("web");
 	db_application_name("pgfleet-web");
@@ -422,11 +435,22 @@ main(int argc, char **argv)
 		fatalx("pgfleet-web: signal events");
 	if (w.conf.port_file != NULL && write_port_file(w.conf.port_file, w.conf.listen_port) == -1)
 		fatal("pgfleet-web: port file %s", w.conf.port_file);
-	log_notice("pgfleet-web: serving %s://%s%s%s:%d/ as database role %s%s%s%s",
-	    w.tls != NULL ? "https" : "http", strchr(w.conf.listen_host, ':') ? "[" : "", w.conf.listen_host,
-	    strchr(w.conf.listen_host, ':') ? "]" : "", w.conf.listen_port, w.role,
+	char url[320];
+	int v6 = strchr(w.conf.listen_host, ':') != NULL;
+	snprintf(url, sizeof(url), "%s://%s%s%s:%d/", w.tls != NULL ? "https" : "http", v6 ? "[" : "",
+	    w.conf.listen_host, v6 ? "]" : "", w.conf.listen_port);
+	log_notice("pgfleet-web: serving %s as database role %s%s%s%s", url, w.role,
 	    w.scripts ? " (scripts shown)" : "", w.apool != NULL ? "; actions as " : "",
 	    w.apool != NULL ? w.conf.action_role : "");
+	sdnotify("READY=1\nSTATUS=serving %s\nMAINPID=%ld", url, (long)getpid());
+	struct event *watchdog = NULL;
+	long long wd_ms = sdnotify_watchdog_ms();
+	if (wd_ms > 0) {
+		struct timeval half = {.tv_sec = wd_ms / 2000, .tv_usec = (wd_ms / 2 % 1000) * 1000};
+		watchdog = event_new(w.base, -1, EV_PERSIST, on_watchdog, NULL);
+		if (watchdog == NULL || event_add(watchdog, &half) == -1)
+			fatalx("pgfleet-web: watchdog timer");
+	}
 
 	event_base_dispatch(w.base);
 
@@ -435,6 +459,8 @@ main(int argc, char **argv)
 	dbpool_free(w.pool);
 	dbpool_free(w.apool);
 	OPENSSL_cleanse(w.csrf_key, sizeof(w.csrf_key));
+	if (watchdog != NULL)
+		event_free(watchdog);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(w.base);

@@ -3,7 +3,7 @@
 # role that could change the database unless told --allow-write; a login role granted
 # pgfleet_report is all it needs; a database without the schema or with an older one is
 # named as such; its options (psql's -h, -p, -U, -d; --help and --version as pgfleet's)
-# are checked before it connects.
+# are checked before it connects; under systemd it speaks the notify protocol.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/web_lib.sh"
 "$BIN/pgfleet" migrate > /dev/null || fail "migrate"
@@ -110,3 +110,18 @@ assert_eq "$(status /schedules -H 'Host: fleet.example.com')" 200 "an allowed ho
 assert_eq "$(status /schedules -H 'Host: other.example.com')" 421 "another host"
 grep -q "serving http://127.0.0.1:" "$TESTDIR/web.log" || fail "listens on 127.0.0.1"
 ok "options are checked before connecting; --allow-host adds a host name"
+web_stop
+
+# under systemd (Type=notify): READY=1 once it listens, the watchdog pinged from its loop,
+# STOPPING=1 on SIGTERM
+spawn "$BIN/pgfleet-test-notifyrecv" "$TESTDIR/notify" > "$TESTDIR/notify.out" 2>&1
+wait_for 10 "notify socket" test -S "$TESTDIR/notify"
+rm -f "$TESTDIR/web.port"
+NOTIFY_SOCKET=$TESTDIR/notify WATCHDOG_USEC=1000000 spawn "$W" -l 127.0.0.1:0 --port-file "$TESTDIR/web.port" 2>> "$TESTDIR/web.log"
+WEB_PID=$LASTPID
+wait_for 20 "READY=1" grep -q '^READY=1' "$TESTDIR/notify.out"
+grep -q "^READY=1|STATUS=serving http://127.0.0.1:$(cat "$TESTDIR/web.port")/|MAINPID=$WEB_PID$" "$TESTDIR/notify.out" || fail "ready: $(cat "$TESTDIR/notify.out")"
+wait_for 10 "WATCHDOG=1" grep -q '^WATCHDOG=1' "$TESTDIR/notify.out"
+web_stop
+wait_for 10 "STOPPING=1" grep -q '^STOPPING=1' "$TESTDIR/notify.out"
+ok "systemd's notify protocol: READY=1 with the address, watchdog pings, STOPPING=1"

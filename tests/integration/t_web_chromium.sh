@@ -4,8 +4,9 @@
 # open schedule's progress moves to done as its events end (NOTIFY, then the event stream),
 # a failed event's output is two clicks away and shows the HTML it printed as text, and the
 # history charts are drawn. Skipped, with the reason, when chromium is not installed (it
-# is not one of scripts/deps.sh's packages). PGFLEET_WEB_SHOTS=DIR also leaves screenshots
-# of the main pages in DIR.
+# is not one of scripts/deps.sh's packages). Screenshots of the main pages are kept as
+# the test's artifacts: in build/it-logs/t_web_chromium-shots/ (beside the test logs of
+# run.sh), or in PGFLEET_WEB_SHOTS=DIR.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/web_lib.sh"
 if ! command -v chromium > /dev/null 2>&1; then
@@ -67,15 +68,19 @@ assert_eq "$(js "document.querySelector('svg.chart rect.c-failed[x]:not([y=\"10\
 assert_eq "$(js "document.querySelectorAll('svg.chart path.line').length")" 3 "lines: success rate, p50, p95"
 ok "the history charts of the demo's days are drawn"
 
-if [ -n "${PGFLEET_WEB_SHOTS:-}" ]; then
-	mkdir -p "$PGFLEET_WEB_SHOTS"
-	J=$(sql "select job_id from pgfleet.job where name = 'patch/clean-tmp'")
-	for p in schedules:/schedules schedule:/schedule/100000001 event:/event/$E3 computers:/computers \
-		job:/job/$J history:/history?job=patch%2Fclean-tmp failures:/failures?since=30d; do
-		timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run --hide-scrollbars \
-			--user-data-dir="$TESTDIR/shots" --window-size=1280,860 \
-			--screenshot="$PGFLEET_WEB_SHOTS/${p%%:*}.png" "$WEB${p#*:}" > /dev/null 2>>"$TESTDIR/chromium.log" \
-			|| fail "screenshot of ${p#*:}"
-	done
-	ok "screenshots in $PGFLEET_WEB_SHOTS"
-fi
+shots=${PGFLEET_WEB_SHOTS:-${PGFLEET_IT_LOGS:-$TESTDIR}/t_web_chromium-shots}
+rm -rf "$shots"
+mkdir -p "$shots"
+J=$(sql "select job_id from pgfleet.job where name = 'patch/clean-tmp'")
+for p in schedules:/schedules schedule:/schedule/100000001 event:/event/$E3 computers:/computers \
+	job:/job/$J history:/history?job=patch%2Fclean-tmp failures:/failures?since=30d; do
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run --hide-scrollbars \
+		--user-data-dir="$TESTDIR/shots" --window-size=1280,860 \
+		--screenshot="$shots/${p%%:*}.png" "$WEB${p#*:}" > /dev/null 2>>"$TESTDIR/chromium.log" \
+		|| fail "screenshot of ${p#*:}"
+	# a PNG of some size: the page was drawn, not an empty frame
+	[ "$(head -c 8 "$shots/${p%%:*}.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+		fail "${p%%:*}.png is not a PNG"
+	[ "$(wc -c < "$shots/${p%%:*}.png")" -gt 10000 ] || fail "${p%%:*}.png is nearly empty"
+done
+ok "screenshots of the main pages kept in $shots"

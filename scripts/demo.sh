@@ -10,8 +10,11 @@ BIN=${BIN:-$root/build/bin}
 
 if [ -z "${PGFLEET_DEMO_IN_VIRTUALENV:-}" ]; then
 	echo "==> starting a throwaway PostgreSQL (pg_virtualenv)"
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
-		pg_virtualenv -t -o fsync=off "$0" "$@"
+	# a port of its own, as the integration tests do: no machine-wide lock to wait for
+	# (a demo kept running with KEEP=1 would hold it), no clash with another cluster
+	port=$("$BIN/pgfleet-test-freeport")
+	exec env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
+		pg_virtualenv -t -c "-p $port" -o fsync=off "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1
@@ -120,6 +123,7 @@ grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/schedule
 if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
 	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
 	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"
-	while :; do sleep 3600; done
+	# a wait the signal interrupts at once (a plain sleep would run out its hour first)
+	while :; do sleep 3600 & pids="$pids $!"; wait $! || true; done
 fi
 echo "==> done; stopping the scheduler, the agents, the web console and PostgreSQL"

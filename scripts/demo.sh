@@ -27,7 +27,8 @@ stop() {
 		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null || true
 	done
-	[ "$rc" = 0 ] && rm -rf "$demo" || echo "demo files kept in $demo"
+	# a kept demo ends with Ctrl-C or SIGTERM: that is its normal end
+	{ [ "$rc" = 0 ] || [ -n "${kept:-}" ]; } && rm -rf "$demo" || echo "demo files kept in $demo"
 	exit "$rc"
 }
 trap stop EXIT INT TERM
@@ -123,6 +124,7 @@ grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/schedule
 if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
 	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
 	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"
+	kept=1
 	# a wait the signal interrupts at once (a plain sleep would run out its hour first)
 	while :; do sleep 3600 & pids="$pids $!"; wait $! || true; done
 fi

@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/util.h"
 #include "web/web.h"
 
 static const char SQL_CANCEL[] = "SELECT state, cancelled, running FROM pgfleet.op_cancel($1)";
@@ -148,22 +149,17 @@ done_run(struct web_req *r)
 static int
 targets_text(const char *in, char *out, size_t size)
 {
-	size_t n = 0;
-	while (*in != '\0') {
-		while (*in == ' ' || *in == '\t')
-			in++;
-		const char *end = strchr(in, ',');
-		size_t len = end != NULL ? (size_t)(end - in) : strlen(in);
-		while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t'))
-			len--;
+	const char *rest = in, *item;
+	size_t n = 0, len;
+	int first = 1;
+	while ((item = util_next_item(&rest, ',', &len)) != NULL) {
 		if (n + len + 2 > size)
 			return -1;
-		memcpy(out + n, in, len);
+		if (!first)
+			out[n++] = ',';
+		first = 0;
+		memcpy(out + n, item, len);
 		n += len;
-		if (end == NULL)
-			break;
-		out[n++] = ',';
-		in = end + 1;
 	}
 	out[n] = '\0';
 	return 0;

@@ -77,14 +77,9 @@ csrf_cookie_get(const char *header, char out[CSRF_COOKIE_HEX + 1])
 {
 	const size_t nl = sizeof(CSRF_COOKIE) - 1;
 	int found = 0;
-	const char *p = header;
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		const char *end = strchr(p, ';');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
+	const char *rest = header, *p;
+	size_t len;
+	while ((p = util_next_item(&rest, ';', &len)) != NULL) {
 		if (len > nl && strncmp(p, CSRF_COOKIE, nl) == 0 && p[nl] == '=') {
 			/* two of them: one may have been set by a neighbour site (cookie tossing) */
 			if (found || len - nl - 1 != CSRF_COOKIE_HEX)
@@ -95,7 +90,6 @@ csrf_cookie_get(const char *header, char out[CSRF_COOKIE_HEX + 1])
 				return -1;
 			found = 1;
 		}
-		p = end != NULL ? end + 1 : NULL;
 	}
 	return found ? 0 : -1;
 }

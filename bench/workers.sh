@@ -79,13 +79,16 @@ now() { date +%s.%N; }
 # cpu PID: utime + stime of the process in clock ticks (0 when gone)
 cpu() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# cpu_all PID: the same with its waited-for children (an agent forks one process per connection)
+# cpu_all PID: the same with its waited-for children (an agent forks one process per task)
 cpu_all() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(cpu_all "$p"))); done; echo "$s"; }
 
 # ---- fleet ----------------------------------------------------------------
 t0=$(now)
 fleet_init
+# every case's scheduler listens for the agents on this one port; the agents connect out to it
+sched_conf sched-a
+AP=$(cat "$TESTDIR/sched-a.agentport")
 targets='{"computers": ['
 AGENT_PIDS=""
 for i in $(seq 1 "$AGENTS"); do
@@ -121,13 +124,16 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	name=sched-$n
 	case_ok=1
 	"$P" pki issue "$name" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
-	sched_conf "$name" "workers: $w" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}"
+	sched_conf "$name" "workers: $w" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}" \
+		"agents: {listen: 127.0.0.1:$AP, presence_interval: 1s}"
 	sched_start "$name"
 	spid=$LASTPID
 	wait_for 20 "$w workers of $name" sh -c "[ \$(ps -o pid= --ppid $spid | wc -l) -ge $w ]"
 	wpids=$(ps -o pid= --ppid "$spid" | tr '\n' ' ')
 	# let the workers connect before the clock starts
 	wait_for 20 "workers of $name connected" sh -c "[ \$(psql -X -qAt -c \"select count(*) from pg_stat_activity where datname = current_database() and backend_type = 'client backend'\") -ge $((w + 2)) ]"  # workers + parent + this psql
+	# and the agents connected to it (they reconnect with back-off when a case's scheduler stops)
+	wait_for 120 "$AGENTS agents connected to $name" sh -c "[ \$(psql -X -qAt -c \"select count(*) from pgfleet.agent_presence where scheduler like '$name:%'\") -ge $AGENTS ]"
 	job_add "job-$n" "$script"
 	cpu0=$(agents_cpu)
 	rm -f "$WORK/stop"
@@ -198,7 +204,7 @@ EOF
 	echo "    wall time seen by the script $(calc "sprintf(\"%.2f\", $w1 - $w0)") s (polls every 50 ms);" \
 		"$nsamples samples; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
-		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their connection processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s"
+		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s"
 	[ "$case_ok" = 1 ] || failed=1
 	printf '| %7s | %-8s | %6s | %6s | %8s | %7s | %7s | %7s | %14s | %9s | %8s | %8s | %8s | %2s |\n' \
 		"$w" "$script" "$events" "$(calc "sprintf(\"%.2f\", $secs)")" \

@@ -14,14 +14,6 @@
 
 #include "common/log.h"
 
-long long
-util_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 util_hex(const void *in, size_t n, char *out)
 {

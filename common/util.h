@@ -1,6 +1,7 @@
 /*
- * util: the small helpers every part of pgfleet needs once: the monotonic clock,
- * hex and sha256-to-hex, a growable string buffer, the control-character check, list items.
+ * util: the small helpers every part of pgfleet needs once: hex and
+ * sha256-to-hex, a growable string buffer, the control-character check, the
+ * items of a separated list (the clock is common/clock.h).
  * Who frees what: a struct util_buf's text (b->p) belongs to the buffer and is
  * freed by util_buf_free; nothing else here allocates.
  */
@@ -8,9 +9,6 @@
 #define PGFLEET_UTIL_H
 
 #include <stddef.h>
-
-/* CLOCK_MONOTONIC in milliseconds: for deadlines and intervals, never for dates. */
-long long util_mono_ms(void);
 
 /* n bytes as 2n lower-case hex digits and a NUL: out holds 2n + 1 bytes. */
 void util_hex(const void *in, size_t n, char *out);

@@ -120,6 +120,7 @@ GRANT USAGE ON SCHEMA pgfleet TO pgfleet_report_scripts;
 GRANT SELECT ON pgfleet.job_history, pgfleet.task_history, pgfleet.computer_last_result,
 	pgfleet.job_daily, pgfleet.failures, pgfleet.running, pgfleet.job_list,
 	pgfleet.computer_list, pgfleet.group_member_list, pgfleet.status_code, pgfleet.scheduler_list,
+	pgfleet.computer_presence,
 	pgfleet.schedule_list, pgfleet.task_output, pgfleet.computer_detail, pgfleet.job_detail,
 	pgfleet.task_list TO pgfleet_report_scripts;
 

@@ -17,8 +17,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -57,16 +59,11 @@ session_drop(SSL_CTX *ctx, const char *host)
 	}
 }
 
-/* Keep ssl's current session for host (replacing the least recently used). */
+/* Keep session s (a reference the caller gives up) for host, replacing the least recently used. */
 static void
-session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
+session_store(SSL_CTX *ctx, const char *host, SSL_SESSION *s)
 {
-	if (strlen(host) >= sizeof(sessions[0].host))
-		return;
-	SSL_SESSION *s = SSL_get1_session(ssl);
-	if (s == NULL)
-		return;
-	if (!SSL_SESSION_is_resumable(s)) {
+	if (strlen(host) >= sizeof(sessions[0].host) || !SSL_SESSION_is_resumable(s)) {
 		SSL_SESSION_free(s);
 		return;
 	}
@@ -87,6 +84,43 @@ session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
 	k->ctx = ctx;
 	k->sess = s;
 	k->used = ++session_clock;
+}
+
+/* Keep ssl's current session for host. */
+static void
+session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
+{
+	SSL_SESSION *s = SSL_get1_session(ssl);
+	if (s != NULL)
+		session_store(ctx, host, s);
+}
+
+void
+transfer_fetch_sessions_each(void (*cb)(const char *host, const unsigned char *der, size_t len,
+    void *arg), void *arg)
+{
+	for (int i = 0; i < SESSIONS_MAX; i++) {
+		unsigned char *der = NULL;
+		if (sessions[i].sess == NULL)
+			continue;
+		int len = i2d_SSL_SESSION(sessions[i].sess, &der);
+		if (len > 0)
+			cb(sessions[i].host, der, (size_t)len, arg);
+		OPENSSL_free(der);
+	}
+}
+
+int
+transfer_fetch_session_import(SSL_CTX *ctx, const char *host, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	SSL_SESSION *s = d2i_SSL_SESSION(NULL, &p, (long)len);
+	if (s == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	session_store(ctx, host, s);
+	return 0;
 }
 
 void
@@ -174,9 +208,9 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	long long deadline = timeout_ms < 0 ? -1 : util_mono_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 	for (;;) {
-		long long left = deadline < 0 ? -1 : deadline - util_mono_ms();
+		long long left = deadline < 0 ? -1 : deadline - clock_mono_ms();
 		if (deadline >= 0 && left <= 0) {
 			snprintf(err, errlen, "reply not complete within %lld ms", timeout_ms);
 			break;
@@ -217,18 +251,18 @@ static int
 connect_retrying(SSL_CTX *ctx, const char *host, int port, long long timeout_ms, SSL **ssl, char *err,
     size_t errlen)
 {
-	long long deadline = util_mono_ms() + timeout_ms, pause = 100;
+	long long deadline = clock_mono_ms() + timeout_ms, pause = 100;
 	for (int attempt = 1;; attempt++) {
 		struct kept_session *k = session_find(ctx, host);
 		int refused = 0;
-		long long left = deadline - util_mono_ms();
+		long long left = deadline - clock_mono_ms();
 		if (tls_connect_refusable(ctx, host, port, left > 0 ? left : 1, NULL, k != NULL ? k->sess : NULL,
 			ssl, NULL, &refused, err, errlen) == 0)
 			return 0;
 		unsigned char r = 0;
 		RAND_bytes(&r, 1);
 		long long wait = pause / 2 + (pause / 2) * r / 255;
-		if (!refused || util_mono_ms() + wait >= deadline)
+		if (!refused || clock_mono_ms() + wait >= deadline)
 			return -1;
 		log_detail("fetch %s:%d: turned away before tls (%s), attempt %d, again in %lld ms", host, port,
 		    err, attempt, wait);
@@ -426,10 +460,12 @@ part_free(struct part *pt)
 }
 
 int
-transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
-    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
-    long long timeout_ms, size_t max_size, char *err, size_t errlen)
+transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t errlen)
 {
+	const char *host = r->host, *key = r->key, *checksum = r->checksum, *final_name = r->name;
+	int port = r->port, seq = r->seq, dirfd = r->dirfd;
+	long long event_id = r->event_id, timeout_ms = r->timeout_ms;
+	uint64_t size = r->size;
 	char why[512];
 	SSL *ssl = NULL;
 	struct wire_msg *reply = NULL;
@@ -438,7 +474,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 	size_t start = 0, end = 0;
 	int rc = -1;
 
-	if (check_request(key, size, checksum, final_name, max_size, err, errlen) == -1)
+	if (check_request(key, size, checksum, final_name, r->max_size, err, errlen) == -1)
 		return -1;
 	if (connect_retrying(ctx, host, port, timeout_ms, &ssl, why, sizeof(why)) == -1) {
 		session_drop(ctx, host);
@@ -463,7 +499,7 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 	if (check_reply(reply, host, port, size, checksum, end - start, err, errlen) == -1 ||
 	    part_open(&pt, dirfd, final_name, err, errlen) == -1 ||
 	    part_receive(&pt, ssl, buf, start, end, size, timeout_ms, err, errlen) == -1 ||
-	    part_finish(&pt, checksum, final_name, mode, uid, gid, err, errlen) == -1)
+	    part_finish(&pt, checksum, final_name, r->mode, r->uid, r->gid, err, errlen) == -1)
 		goto out;
 	last_resumed = resumed;
 	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", host, port, event_id, seq,

@@ -14,7 +14,7 @@ url=$(sed -n 's|^==> the web console (pgfleet-web, read-only): \(http://127\.0\.
 [ -n "$url" ] || fail "no console address: $(grep '==>' "$TESTDIR/demo.out")"
 grep -q '^==> done; stopping the scheduler, the agents, the web console and PostgreSQL$' "$TESTDIR/demo.out" || fail "no end"
 refused "$url" || fail "the console still answers after the demo"
-dir=$(sed -n 's|^==> three agents started on 127.0.0.1 (logs in \(.*\))$|\1|p' "$TESTDIR/demo.out")
+dir=$(sed -n 's|^==> three agents started on 127.0.0.1 (logs in \([^)]*\)).*|\1|p' "$TESTDIR/demo.out")
 [ -n "$dir" ] && [ ! -e "$dir" ] || fail "demo files left in $dir"
 ok "make demo prints the console's address; at its end the console is stopped with the rest"
 
@@ -31,7 +31,7 @@ gone "$DEMO" && fail "the kept demo ended by itself"
 kill -TERM "$DEMO"
 wait_for 60 "the kept demo stopped" gone "$DEMO"
 refused "$url" || fail "the console still answers after SIGTERM"
-dir=$(sed -n 's|^==> three agents started on 127.0.0.1 (logs in \(.*\))$|\1|p' "$TESTDIR/keep.out")
+dir=$(sed -n 's|^==> three agents started on 127.0.0.1 (logs in \([^)]*\)).*|\1|p' "$TESTDIR/keep.out")
 [ -n "$dir" ] && [ ! -e "$dir" ] || fail "demo files left in $dir"
 psql -X -q -d postgres -c "drop database t_demo_keep"
 ok "KEEP=1 keeps the console (and the rest) up with the demo's schedule until SIGTERM, then stops it all"

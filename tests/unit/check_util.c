@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/util.h"
 
-START_TEST(test_util_mono_ms_never_goes_back)
+START_TEST(test_clock_mono_ms_never_goes_back)
 {
-	long long a = util_mono_ms();
-	long long b = util_mono_ms();
+	long long a = clock_mono_ms();
+	long long b = clock_mono_ms();
 	ck_assert_int_ge(a, 0);
 	ck_assert_int_ge(b, a);
 }
@@ -122,7 +123,7 @@ util_suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_util_mono_ms_never_goes_back);
+	tcase_add_test(tc, test_clock_mono_ms_never_goes_back);
 	tcase_add_test(tc, test_util_hex_is_lower_case_and_terminated);
 	tcase_add_test(tc, test_util_sha256_hex_matches_known_vectors);
 	tcase_add_test(tc, test_util_has_ctl_finds_c0_and_del_only);

@@ -1158,3 +1158,49 @@ render_date(time_t t, char buf[11])
 	buf[10] = '\0';
 	return 0;
 }
+
+size_t
+render_token_len(const char *s, size_t n)
+{
+	size_t k, e;
+
+	if (n < 3 || s[0] != '%')
+		return 0;
+	if (s[1] == '#') {
+		if (s[2] == '*') {
+			if (n < 4 || s[3] != '"')
+				return 0;
+			for (k = 4; k < n && s[k] != '"'; k++)
+				if (s[k] == '\\' && k + 1 < n && (s[k + 1] == '"' || s[k + 1] == '\\'))
+					k++;
+			if (k >= n)
+				return 0;
+			k++;
+			if (n - k >= 5 && memcmp(s + k, ":raw%", 5) == 0)
+				return k + 5;
+			return k < n && s[k] == '%' ? k + 1 : 0;
+		}
+		if (s[2] == '!')
+			k = 3;
+		else if (n >= 4 && s[2] == '^' && s[3] == '!')
+			k = 4;
+		else
+			return 0;
+		for (e = k; e < n && s[e] != '%' && s[e] != '\n'; e++)
+			;
+		if (e >= n || s[e] != '%' || memchr(s + k, '@', e - k) == NULL)
+			return 0;
+		return e + 1;
+	}
+	for (k = 1; k < n && k <= NAME_MAX_LEN && s[k] >= 'A' && s[k] <= 'Z'; k++)
+		;
+	if (k == 1 || k >= n)
+		return 0;
+	int raw = n - k >= 5 && memcmp(s + k, ":raw%", 5) == 0;
+	if (s[k] != '%' && !raw)
+		return 0;
+	for (size_t i = 0; i < NBUILTINS; i++)
+		if (strlen(builtins[i].name) == k - 1 && memcmp(builtins[i].name, s + 1, k - 1) == 0)
+			return k + (raw ? 5 : 1);
+	return 0;
+}

@@ -1,0 +1,1756 @@
+/*
+ * pgfleet-test-fleetsim: a fleet of simulated computers in one event-driven
+ * process (libevent, OpenSSL, non-blocking), for the large-fleet test and
+ * bench/fleet.sh. Each simulated computer does what pgfleet-agent does on
+ * the wire (docs/protocol.md): it connects OUT to one of --servers over
+ * mutual TLS 1.3 with a certificate of its own (CN = its computer name),
+ * sends Request=Hello, keeps the connection with keepalives, reconnects with
+ * back-off and full jitter failing over round the list, answers
+ * Request=SendFile by fetching the file from the worker's transfer port over
+ * TLS (checking Key, Size and Checksum as transfer/fetch.c does, the bytes
+ * hashed, not written), then Reply=StatusUpdate 2500 and 2501 and the final
+ * Reply=SendFile; Request=Cancel is answered as the agent does. No script is
+ * run: the "script" ends after --delay-ms with --code, or as the fate drawn
+ * for it says (fail, hang until its timeout, or lose the connection while
+ * it runs, its result then replayed from a small journal after
+ * reconnecting, Replayed=1, as the agent's journal does).
+ *
+ * A task's fate is a pure function of --seed, the computer and (Event-ID,
+ * Task-Sequence-ID): two runs with one seed draw the same fates.
+ *
+ *   pgfleet-test-fleetsim --servers 127.0.0.1:4020[,HOST:PORT...] --count N
+ *       (--ca DIR | --cert-dir DIR) [--prefix sim-] [--first 1]
+ *       [--code 0] [--delay-ms N|MIN-MAX] [--fail-rate P --fail-code 1]
+ *       [--hang-rate P] [--disconnect-rate P] [--seed 1]
+ *       [--source 127.1.0.1|none] [--ramp-ms 0] [--resume yes|no]
+ *       [--reconnect-backoff-ms 1000 --reconnect-max-ms 60000]
+ *       [--keepalive-ms 30000 --keepalive-timeout-ms 90000 --connect-timeout-ms 10000]
+ *       [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]
+ *
+ * --ca DIR: DIR/ca.crt and DIR/ca.key of `pgfleet pki init`; one certificate
+ * per computer is issued in memory at start (role agent, CN <prefix><i>; the
+ * computers share one key pair, which the scheduler neither sees nor minds).
+ * --cert-dir DIR: DIR/ca.crt and DIR/<prefix><i>.crt and .key made by
+ * `pgfleet pki issue`. --source: computer i connects from ADDR + i (skipping
+ * .0 and .255), so that a fleet on one machine does not look like one
+ * address to the scheduler's per-address limits. A status line goes to
+ * stderr every --status-ms; --stats FILE gets key=value figures at each
+ * status line and at exit; --results FILE one line per final reply sent:
+ * "name computer_id event_id seq attempt code replayed". SIGTERM or SIGINT:
+ * every connection closed, final figures written, exit 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/pki.h"
+#include "common/status.h"
+#include "common/tls.h"
+#include "common/wire.h"
+
+#define PROG "pgfleet-test-fleetsim"
+#define PROTOCOL "1"
+#define VERSION "fleetsim-1"
+#define FETCH_TIMEOUT_MS 30000   /* as the agent's CONTROL_FETCH_TIMEOUT_MS */
+#define MAX_SCRIPT (16ULL << 20) /* the agent's max_script default */
+#define MAX_TASKS 64             /* the agent's TASKS_MAX */
+#define JOURNAL_SLOTS 4          /* results kept per computer for replays */
+#define MAX_SERVERS 16
+#define MAX_HOSTS 64             /* transfer hosts whose sessions are kept */
+
+enum sstate { S_WAIT, S_CONNECTING, S_HELLO, S_UP, S_STOPPED };
+enum fate { F_RUN, F_FAIL, F_HANG, F_DISCONNECT };
+enum tstate { T_FETCH, T_RUN, T_DONE };
+
+struct jentry {
+	long long event_id;
+	int seq;
+	int code;      /* final code, valid when used */
+	int used;
+};
+
+struct sim;
+
+/* One task in flight: fetched, then "running" until its timer fires. */
+struct task {
+	struct task *next;
+	struct sim *s;
+	struct bufferevent *fetch;
+	EVP_MD_CTX *md;
+	struct event *timer;     /* fetch deadline, retry pause, then the script's end */
+	uint64_t gen;            /* the connection its replies go on */
+	uint64_t size, got;
+	long long event_id, timeout_ms, fetch_start, pause_ms, delay_ms;
+	int seq, attempt, port, code;
+	enum fate fate;
+	enum tstate state;
+	int hdr_done, replayed, cancelled, handshook;
+	unsigned char host;      /* index in hosts[] */
+	char key[33], checksum[72], name[129], user[33];
+	char event_s[24], seq_s[16], schedule_s[24], id_s[24];
+};
+
+/* One simulated computer. Kept small: the fleet is large. */
+struct sim {
+	struct bufferevent *bev;   /* the control connection */
+	struct event *timer;       /* back-off wait, attempt deadline, then keepalive tick */
+	X509 *cert;
+	EVP_PKEY *key;             /* --cert-dir only; else the fleet's one key */
+	SSL_SESSION *sess;         /* the last transfer session, for hosts[sess_host] */
+	struct task *tasks;
+	long long id;              /* from Reply=Hello */
+	long long last_rx, last_tx, last_ping;
+	uint64_t gen;              /* connections that came up */
+	struct jentry journal[JOURNAL_SLOTS];
+	uint32_t idx;              /* 0-based */
+	uint32_t src;              /* source address, host order; 0: none */
+	int n;                     /* attempts since the last connection up */
+	unsigned char state, k, cur, started, sess_host, jnext, ever_up;
+};
+
+static struct opts {
+	const char *ca_dir, *cert_dir, *prefix, *results, *stats, *output;
+	char *servers_arg;
+	long long count, first, code, fail_code, delay_min, delay_max, seed, ramp_ms;
+	long long backoff_ms, max_backoff_ms, keepalive_ms, keepalive_timeout_ms, connect_timeout_ms;
+	long long status_ms;
+	double fail_rate, hang_rate, disconnect_rate;
+	uint32_t source;
+	int resume;
+} o = {
+	.prefix = "sim-", .count = 0, .first = 1, .code = 0, .fail_code = 1, .seed = 1,
+	.backoff_ms = 1000, .max_backoff_ms = 60000, .keepalive_ms = 30000, .keepalive_timeout_ms = 90000,
+	.connect_timeout_ms = 10000, .status_ms = 1000, .resume = 1, .source = 0x7f010001, /* 127.1.0.1 */
+};
+
+static struct counters {
+	long long connects, ups, reconnects, attempts_failed, lost, refused_hello;
+	long long tasks, replays, finals, failed, hung, disconnects, cancels, refused_tasks;
+	long long fetches, fetch_full, fetch_resumed, fetch_retries, fetch_failed;
+	long long keepalives, errors_sent, unexpected;
+} c;
+
+static struct event_base *base;
+static SSL_CTX *ctx;
+static struct sim *sims;
+static EVP_PKEY *fleet_key;
+static struct wire_parser *parser;
+static struct sockaddr_storage servers[MAX_SERVERS];
+static socklen_t server_len[MAX_SERVERS];
+static char server_name[MAX_SERVERS][80];
+static int nservers;
+static char *hosts[MAX_HOSTS];
+static int nhosts;
+static FILE *results_f;
+static long long t_start, rss_base_kb;
+static int sess_index = -1;
+static char last_error[300];
+static int errors_shown;
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval
+tv_of(long long ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	return tv;
+}
+
+static void
+die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+/* The first few distinct failures are shown; the rest are counted. */
+static void
+note_error(const struct sim *s, const char *what, const char *why)
+{
+	char line[sizeof(last_error)];
+	snprintf(line, sizeof(line), "%s: %s", what, why);
+	if (strcmp(line, last_error) != 0 && errors_shown < 20) {
+		errors_shown++;
+		fprintf(stderr, PROG ": %s%u: %s\n", o.prefix, (unsigned)(o.first + s->idx), line);
+	}
+	snprintf(last_error, sizeof(last_error), "%s", line);
+}
+
+/* --- randomness: splitmix64, seeded; fates are hashes, jitter a stream */
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static uint64_t rng_state;
+
+static uint32_t
+rng32(void)
+{
+	rng_state += 0x9e3779b97f4a7c15ULL;
+	return (uint32_t)(mix64(rng_state) >> 32);
+}
+
+/* Uniform in [0, 1) from 24 bits of h taken at shift. */
+static double
+unit(uint64_t h, int shift)
+{
+	return (double)((h >> shift) & 0xffffff) / 16777216.0;
+}
+
+static enum fate
+draw_fate(const struct sim *s, long long event_id, int seq, long long *delay)
+{
+	uint64_t h = mix64((uint64_t)o.seed ^ mix64(((uint64_t)s->idx << 32) ^ (uint64_t)seq) ^
+	    mix64((uint64_t)event_id));
+	double u = unit(h, 0);
+	long long span = o.delay_max - o.delay_min;
+	*delay = o.delay_min + (span > 0 ? (long long)(unit(h, 24) * (double)(span + 1)) : 0);
+	if (u < o.disconnect_rate)
+		return F_DISCONNECT;
+	u -= o.disconnect_rate;
+	if (u >= 0 && u < o.hang_rate)
+		return F_HANG;
+	u -= o.hang_rate;
+	if (u >= 0 && u < o.fail_rate)
+		return F_FAIL;
+	return F_RUN;
+}
+
+/* --- names and addresses */
+
+static const char *
+sim_name(const struct sim *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%lld", o.prefix, o.first + (long long)s->idx);
+	return buf;
+}
+
+/* Computer i's source address: o.source + i, skipping host parts .0 and .255. */
+static uint32_t
+source_of(uint32_t idx)
+{
+	if (o.source == 0)
+		return 0;
+	uint32_t a = o.source;
+	for (uint32_t i = 0; i < idx; i++) {
+		a++;
+		while ((a & 0xff) == 0 || (a & 0xff) == 255)
+			a++;
+	}
+	return a;
+}
+
+static int
+host_index(const char *host)
+{
+	for (int i = 0; i < nhosts; i++)
+		if (strcmp(hosts[i], host) == 0)
+			return i;
+	if (nhosts == MAX_HOSTS)
+		return -1;
+	hosts[nhosts] = strdup(host);
+	if (hosts[nhosts] == NULL)
+		die("%s", "out of memory");
+	return nhosts++;
+}
+
+/* A non-blocking TCP socket bound to s's source address. -1 with errno. */
+static int
+sim_socket(const struct sim *s, int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || s->src == 0 || family != AF_INET)
+		return fd;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(s->src)};
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	int one = 1;
+	(void)setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* A TLS client bufferevent for s on fd (the socket closes with it); NULL on failure. */
+static struct bufferevent *
+sim_tls_bev(struct sim *s, int fd, struct task *t)
+{
+	SSL *ssl = SSL_new(ctx);
+	if (ssl == NULL)
+		return NULL;
+	if (SSL_use_certificate(ssl, s->cert) != 1 || SSL_use_PrivateKey(ssl, s->key) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (t != NULL) {
+		SSL_set_ex_data(ssl, sess_index, t);
+		if (o.resume && s->sess != NULL && s->sess_host == t->host)
+			SSL_set_session(ssl, s->sess);
+	}
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* Send close_notify (best effort) and free. */
+static void
+bev_close(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	if (ssl != NULL && SSL_is_init_finished(ssl))
+		(void)SSL_shutdown(ssl);
+	bufferevent_free(bev);
+	ERR_clear_error();
+}
+
+/*
+ * OpenSSL's reasons for a failed connection, one line ("" when none). libevent
+ * adds SSL_get_error's own value (library 0) beside them: left out. *eof_only
+ * says whether the only reason was the peer's unexpected close.
+ */
+static void
+tls_reason(struct bufferevent *bev, char *buf, size_t size, int *eof_only)
+{
+	unsigned long codes[8];
+	int n = 0;
+	unsigned long e;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (n < 8 && ERR_GET_LIB(e) != 0)
+			codes[n++] = e;
+	buf[0] = '\0';
+	*eof_only = 1;
+	for (int i = 0; i < n; i++)
+		if (!(ERR_GET_LIB(codes[i]) == ERR_LIB_SSL && ERR_GET_REASON(codes[i]) == SSL_R_UNEXPECTED_EOF_WHILE_READING) &&
+		    ERR_GET_LIB(codes[i]) != ERR_LIB_SYS)
+			*eof_only = 0;
+	for (int i = 0; i < n; i++) {
+		char one[256];
+		ERR_error_string_n(codes[i], one, sizeof(one));
+		const char *r = strrchr(one, ':');
+		size_t off = strlen(buf);
+		snprintf(buf + off, size - off, "%s%s", off > 0 ? "; " : "", r != NULL ? r + 1 : one);
+	}
+}
+
+/*
+ * One whole header block from in (up to its empty line) through the shared
+ * parser: 1 with *m, 0 when it is not whole yet, -1 with why.
+ */
+static int
+take_msg(struct evbuffer *in, struct wire_msg **m, char *why, size_t whylen)
+{
+	size_t len = evbuffer_get_length(in);
+	if (len == 0)
+		return 0;
+	struct evbuffer_ptr p = evbuffer_search(in, "\n\n", 2, NULL);
+	size_t n;
+	if (p.pos >= 0)
+		n = (size_t)p.pos + 2;
+	else if (len >= 1 && *evbuffer_pullup(in, 1) == '\n')
+		n = 1; /* an empty first line: let the parser say what it is */
+	else if (len > WIRE_MAX_HEADER) {
+		snprintf(why, whylen, "message header over %d bytes", WIRE_MAX_HEADER);
+		return -1;
+	} else
+		return 0;
+	size_t used = 0;
+	enum wire_status st = wire_feed(parser, (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n, &used);
+	evbuffer_drain(in, used);
+	if (st == WIRE_DONE) {
+		*m = wire_parser_take(parser);
+		if (*m == NULL)
+			die("%s", "out of memory");
+		return 1;
+	}
+	snprintf(why, whylen, "%s", st == WIRE_ERROR ? wire_parser_error(parser) : "message with a body");
+	wire_parser_free(parser);
+	parser = wire_parser_new(0);
+	return -1;
+}
+
+/* --- sending */
+
+static int
+send_msg(struct sim *s, struct bufferevent *bev, const struct wire_msg *m)
+{
+	size_t len;
+	char *buf = wire_build(m, &len);
+	if (buf == NULL)
+		return -1;
+	int rc = bufferevent_write(bev, buf, len);
+	wire_buf_free(buf, len);
+	if (s != NULL)
+		s->last_tx = mono_ms();
+	return rc;
+}
+
+/* Build from pairs (a NULL value ends the list early) and an optional body; send on bev. */
+static int
+send_kv(struct sim *s, struct bufferevent *bev, const char *const (*kv)[2], size_t n, const char *body,
+    size_t bodylen)
+{
+	char err[256];
+	struct wire_msg *m = wire_msg_new();
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (kv[i][0] != NULL)
+			rc = wire_add(m, kv[i][0], kv[i][1], err, sizeof(err));
+	if (rc == 0 && body != NULL && bodylen > 0)
+		rc = wire_set_body(m, body, bodylen);
+	if (rc == 0)
+		rc = send_msg(s, bev, m);
+	wire_msg_free(m);
+	return rc;
+}
+
+/* The connection a task's replies go on: the one its SendFile came in on, if still up. */
+static struct bufferevent *
+task_conn(const struct task *t)
+{
+	const struct sim *s = t->s;
+	return s->state == S_UP && s->gen == t->gen ? s->bev : NULL;
+}
+
+static void
+send_update(struct task *t, int code, int replayed)
+{
+	struct bufferevent *bev = task_conn(t);
+	if (bev == NULL)
+		return;
+	char code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *const kv[][2] = {
+		{"Reply", "StatusUpdate"}, {"Filename", t->name}, {"ID", t->id_s},
+		{"Schedule-ID", t->schedule_s}, {"Event-ID", t->event_s}, {"Task-Sequence-ID", t->seq_s},
+		{"Status-Code", code_s}, {replayed ? "Replayed" : NULL, "1"},
+	};
+	if (send_kv(t->s, bev, kv, 8, NULL, 0) == -1)
+		note_error(t->s, "status update", "could not be sent");
+}
+
+static void
+results_line(const struct task *t, int code, int replayed)
+{
+	char name[96];
+	if (results_f != NULL)
+		fprintf(results_f, "%s %lld %s %s %d %d %d\n", sim_name(t->s, name, sizeof(name)), t->s->id,
+		    t->event_s, t->seq_s, t->attempt, code, replayed);
+}
+
+/* The final Reply=SendFile; ran: a script ran (Output-Size is sent). */
+static void
+send_final(struct task *t, int code, const char *module, const char *why, int ran, int replayed)
+{
+	struct bufferevent *bev = task_conn(t);
+	if (bev == NULL)
+		return;
+	char code_s[16], size_s[24];
+	size_t outlen = ran && o.output != NULL ? strlen(o.output) : 0;
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	snprintf(size_s, sizeof(size_s), "%zu", outlen);
+	const char *const kv[][2] = {
+		{"Reply", "SendFile"}, {"Event", "Execute"}, {"Result", code == 0 ? "Success" : "Failed"},
+		{"Schedule-ID", t->schedule_s}, {"Event-ID", t->event_s}, {"Status-Code", code_s},
+		{"Status-Module", module}, {"SystemUser-ID", t->user}, {"Task-Sequence-ID", t->seq_s},
+		{"User-ID", ""}, {why != NULL && why[0] != '\0' ? "Error" : NULL, why},
+		{replayed ? "Replayed" : NULL, "1"}, {ran ? "Output-Size" : NULL, size_s},
+	};
+	if (send_kv(t->s, bev, kv, 13, o.output, outlen) == -1) {
+		note_error(t->s, "result", "could not be sent");
+		return;
+	}
+	c.finals++;
+	results_line(t, code, replayed);
+}
+
+/* --- the journal: recent results, so that a task pushed again is replayed */
+
+static struct jentry *
+journal_find(struct sim *s, long long event_id, int seq)
+{
+	for (int i = 0; i < JOURNAL_SLOTS; i++)
+		if (s->journal[i].used && s->journal[i].event_id == event_id && s->journal[i].seq == seq)
+			return &s->journal[i];
+	return NULL;
+}
+
+static void
+journal_put(struct sim *s, long long event_id, int seq, int code)
+{
+	struct jentry *e = journal_find(s, event_id, seq);
+	if (e == NULL) {
+		e = &s->journal[s->jnext];
+		s->jnext = (unsigned char)((s->jnext + 1) % JOURNAL_SLOTS);
+	}
+	*e = (struct jentry){.event_id = event_id, .seq = seq, .code = code, .used = 1};
+}
+
+/* --- tasks */
+
+static void
+task_free(struct task *t)
+{
+	struct sim *s = t->s;
+	for (struct task **pp = &s->tasks; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	if (t->fetch != NULL)
+		bev_close(t->fetch);
+	EVP_MD_CTX_free(t->md);
+	if (t->timer != NULL)
+		event_free(t->timer);
+	OPENSSL_cleanse(t->key, sizeof(t->key));
+	free(t);
+}
+
+static struct task *
+task_find(struct sim *s, long long event_id, int seq)
+{
+	for (struct task *t = s->tasks; t != NULL; t = t->next)
+		if (t->event_id == event_id && t->seq == seq)
+			return t;
+	return NULL;
+}
+
+static int
+task_count(const struct sim *s)
+{
+	int n = 0;
+	for (const struct task *t = s->tasks; t != NULL; t = t->next)
+		n++;
+	return n;
+}
+
+/* The task is over with code (journaled when something ran) and freed. */
+static void
+task_end(struct task *t, int code, const char *module, const char *why, int ran)
+{
+	if (ran)
+		journal_put(t->s, t->event_id, t->seq, code);
+	if (t->fate == F_HANG && code == STATUS_TIMEOUT)
+		c.hung++;
+	else if (code != 0)
+		c.failed++;
+	send_final(t, code, module, why, ran, t->replayed);
+	task_free(t);
+}
+
+static void sim_lost(struct sim *s, const char *why);
+
+/* The script's end, as its fate says. */
+static void
+task_script_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct task *t = arg;
+	char why[64];
+	(void)fd;
+	(void)what;
+	if (t->cancelled) {
+		task_end(t, STATUS_CANCELLED, "RunScript", "cancelled", 1);
+	} else if (t->fate == F_HANG) {
+		snprintf(why, sizeof(why), "timed out after %lld ms", t->timeout_ms);
+		task_end(t, STATUS_TIMEOUT, "RunScript", why, 1);
+	} else {
+		task_end(t, t->fate == F_FAIL ? (int)o.fail_code : t->code, "RunScript", NULL, 1);
+	}
+}
+
+/*
+ * Delivered: 2500, the script "starts" (2501), and ends after its delay. A
+ * task drawn to disconnect loses the connection right after its fetch,
+ * before 2500: the worker has pushed it and heard nothing, and gets 2500,
+ * 2501 and the result replayed (Replayed=1) when it pushes it again.
+ */
+static void
+task_start_script(struct task *t)
+{
+	t->state = T_RUN;
+	if (t->fate == F_DISCONNECT && task_conn(t) != NULL) {
+		c.disconnects++;
+		sim_lost(t->s, "dropped on purpose (--disconnect-rate)");
+	}
+	send_update(t, STATUS_DELIVERED, 0);
+	send_update(t, STATUS_STARTED, 0);
+	long long delay = t->fate == F_HANG ? t->timeout_ms : t->delay_ms;
+	struct timeval tv = tv_of(delay);
+	event_assign(t->timer, base, -1, 0, task_script_end, t);
+	evtimer_add(t->timer, &tv);
+}
+
+/* --- the transfer fetch */
+
+static void fetch_attempt(evutil_socket_t fd, short what, void *arg);
+
+static void
+fetch_fail(struct task *t, const char *reason)
+{
+	char why[512];
+	c.fetch_failed++;
+	snprintf(why, sizeof(why), "transfer from %s:%d: fetch: %s", hosts[t->host], t->port, reason);
+	note_error(t->s, "fetch", reason);
+	task_end(t, STATUS_TRANSFER_FAILED, "Agent", why, 0);
+}
+
+static void
+fetch_done(struct task *t)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char hex[7 + 2 * EVP_MAX_MD_SIZE + 1] = "sha256:";
+	EVP_DigestFinal_ex(t->md, digest, &dlen);
+	for (unsigned int i = 0; i < dlen; i++)
+		snprintf(hex + 7 + 2 * i, 3, "%02x", digest[i]);
+	if (strcasecmp(hex, t->checksum) != 0) {
+		char why[200];
+		snprintf(why, sizeof(why), "checksum mismatch: got %s", hex);
+		fetch_fail(t, why);
+		return;
+	}
+	bev_close(t->fetch);
+	t->fetch = NULL;
+	evtimer_del(t->timer);
+	task_start_script(t);
+}
+
+/* Body bytes: hashed and counted, never more than Size. */
+static int
+fetch_body(struct task *t, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[8];
+	size_t len = evbuffer_get_length(in);
+	if (t->got + len > t->size) {
+		char why[100];
+		snprintf(why, sizeof(why), "server sent more than Size=%llu bytes", (unsigned long long)t->size);
+		fetch_fail(t, why);
+		return -1;
+	}
+	while (evbuffer_get_length(in) > 0) {
+		int n = evbuffer_peek(in, -1, NULL, v, 8);
+		size_t took = 0;
+		for (int i = 0; i < n && i < 8; i++) {
+			EVP_DigestUpdate(t->md, v[i].iov_base, v[i].iov_len);
+			took += v[i].iov_len;
+		}
+		evbuffer_drain(in, took);
+		t->got += took;
+	}
+	if (t->got == t->size)
+		fetch_done(t);
+	return 0;
+}
+
+static void
+fetch_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct task *t = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char why[300];
+	if (t->hdr_done) {
+		(void)fetch_body(t, in);
+		return;
+	}
+	struct wire_msg *m = NULL;
+	int r = take_msg(in, &m, why, sizeof(why));
+	if (r == 0)
+		return;
+	if (r == -1) {
+		char w2[320];
+		snprintf(w2, sizeof(w2), "bad reply: %s", why);
+		fetch_fail(t, w2);
+		return;
+	}
+	const char *reply = wire_get(m, "Reply"), *result = wire_get(m, "Result");
+	const char *rsize = wire_get(m, "Size"), *rsum = wire_get(m, "Checksum");
+	char expect[32];
+	snprintf(expect, sizeof(expect), "%llu", (unsigned long long)t->size);
+	if (reply == NULL || strcmp(reply, "Fetch") != 0 || result == NULL) {
+		snprintf(why, sizeof(why), "reply is not Reply=Fetch with a Result");
+	} else if (strcmp(result, "Success") != 0) {
+		const char *e = wire_get(m, "Error");
+		snprintf(why, sizeof(why), "refused by %s:%d: %s", hosts[t->host], t->port,
+		    e != NULL ? e : "no reason given");
+	} else if (rsize == NULL || strcmp(rsize, expect) != 0) {
+		snprintf(why, sizeof(why), "server offers Size=%.32s, expected %s", rsize ? rsize : "(none)", expect);
+	} else if (rsum == NULL || strcasecmp(rsum, t->checksum) != 0) {
+		snprintf(why, sizeof(why), "server offers a different checksum than announced");
+	} else {
+		why[0] = '\0';
+	}
+	wire_msg_free(m);
+	if (why[0] != '\0') {
+		fetch_fail(t, why);
+		return;
+	}
+	t->hdr_done = 1;
+	t->md = EVP_MD_CTX_new();
+	if (t->md == NULL || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1)
+		die("%s", "out of memory");
+	(void)fetch_body(t, in);
+}
+
+static void
+fetch_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct task *t = arg;
+	char why[600], tls[500];
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		t->handshook = 1;
+		(void)tls_set_nodelay(bufferevent_getfd(bev));
+		if (SSL_session_reused(ssl))
+			c.fetch_resumed++;
+		else
+			c.fetch_full++;
+		char ev[24], sq[16];
+		snprintf(ev, sizeof(ev), "%lld", t->event_id);
+		snprintf(sq, sizeof(sq), "%d", t->seq);
+		const char *const kv[][2] = {{"Request", "Fetch"}, {"Key", t->key}, {"Event-ID", ev},
+		    {"Task-Sequence-ID", sq}};
+		if (send_kv(NULL, bev, kv, 4, NULL, 0) == -1)
+			fetch_fail(t, "fetch request could not be built");
+		return;
+	}
+	int err = EVUTIL_SOCKET_ERROR(), eof_only;
+	tls_reason(bev, tls, sizeof(tls), &eof_only);
+	/*
+	 * Closed or reset before the handshake ended, with no TLS alert: the
+	 * transfer port's pre-TLS budget turned us away. The agent tries again
+	 * (100 ms doubling to 2 s, jittered) within its fetch timeout.
+	 */
+	if (!t->handshook && eof_only && ((what & BEV_EVENT_EOF) || err == ECONNRESET || err == EPIPE || tls[0] != '\0') &&
+	    mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
+		c.fetch_retries++;
+		bufferevent_free(t->fetch);
+		t->fetch = NULL;
+		evtimer_del(t->timer);
+		long long wait = t->pause_ms / 2 + (long long)(rng32() % (uint32_t)(t->pause_ms / 2 + 1));
+		t->pause_ms = t->pause_ms * 2 > 2000 ? 2000 : t->pause_ms * 2;
+		struct timeval tv = tv_of(wait);
+		event_assign(t->timer, base, -1, 0, fetch_attempt, t);
+		evtimer_add(t->timer, &tv);
+		return;
+	}
+	if (tls[0] != '\0')
+		snprintf(why, sizeof(why), "tls: %s", tls);
+	else if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "after %llu of %llu bytes: server closed the connection",
+		    (unsigned long long)t->got, (unsigned long long)t->size);
+	else
+		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(err));
+	fetch_fail(t, why);
+}
+
+static void
+fetch_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct task *t = arg;
+	char why[100];
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "not done within %d ms", FETCH_TIMEOUT_MS);
+	fetch_fail(t, why);
+}
+
+static void
+fetch_attempt(evutil_socket_t fd, short what, void *arg)
+{
+	struct task *t = arg;
+	struct sim *s = t->s;
+	(void)fd;
+	(void)what;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t->port)};
+	if (inet_pton(AF_INET, hosts[t->host], &sa.sin_addr) != 1) {
+		fetch_fail(t, "Transfer-Host is not an IPv4 address (the simulator takes only those)");
+		return;
+	}
+	int sfd = sim_socket(s, AF_INET);
+	if (sfd == -1) {
+		fetch_fail(t, strerror(errno));
+		return;
+	}
+	t->fetch = sim_tls_bev(s, sfd, t);
+	if (t->fetch == NULL) {
+		close(sfd);
+		fetch_fail(t, "tls setup failed");
+		return;
+	}
+	c.fetches++;
+	bufferevent_setcb(t->fetch, fetch_read_cb, NULL, fetch_event_cb, t);
+	bufferevent_enable(t->fetch, EV_READ | EV_WRITE);
+	long long left = FETCH_TIMEOUT_MS - (mono_ms() - t->fetch_start);
+	struct timeval tv = tv_of(left > 1 ? left : 1);
+	event_assign(t->timer, base, -1, 0, fetch_deadline_cb, t);
+	evtimer_add(t->timer, &tv);
+	if (bufferevent_socket_connect(t->fetch, (struct sockaddr *)&sa, sizeof(sa)) == -1)
+		fetch_fail(t, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* A new TLS session from a transfer port: kept for the next fetch (the control
+ * connection's sessions are not: the agent resumes only on the transfer channel). */
+static int
+new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct task *t = SSL_get_ex_data(ssl, sess_index);
+	if (t == NULL || !o.resume || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	struct sim *s = t->s;
+	s->sess_host = t->host;
+	SSL_SESSION_free(s->sess);
+	s->sess = sess;
+	return 1;
+}
+
+/* --- requests from the scheduler */
+
+/* Reply=Error (-11), naming the task when the request had valid ids. */
+static void
+send_error(struct sim *s, const struct wire_msg *m, const char *why)
+{
+	c.errors_sent++;
+	const char *ev = wire_get(m, "Event-ID"), *sq = wire_get(m, "Task-Sequence-ID");
+	int ids = ev != NULL && sq != NULL && ev[0] != '\0' && sq[0] != '\0' &&
+	    strspn(ev, "0123456789") == strlen(ev) && strspn(sq, "0123456789") == strlen(sq);
+	char code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", STATUS_PROTOCOL);
+	const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", code_s},
+	    {ids ? "Event-ID" : NULL, ev}, {ids ? "Task-Sequence-ID" : NULL, sq}, {"Error", why}};
+	(void)send_kv(s, s->bev, kv, 5, NULL, 0);
+}
+
+static int
+num_of(const char *v, long long lo, long long hi, long long *out)
+{
+	if (v == NULL || *v == '\0' || strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
+		return -1;
+	long long x = strtoll(v, NULL, 10);
+	if (x < lo || x > hi)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static const char *const required[] = {
+	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Task-Type", "Interpreter",
+	"OS-Required", "Boot-Env", "Run-As", "Timeout", "Schedule-ID", "Event-ID", "Task-Sequence-ID", "ID",
+};
+
+/* The base name of "temp:<name>" (Execute may quote it), or NULL. */
+static const char *
+temp_name(const char *v, int quoted, char *out, size_t size)
+{
+	if (v == NULL || strncmp(v, "temp:", 5) != 0)
+		return NULL;
+	const char *p = v + 5;
+	size_t n = strlen(p);
+	if (quoted && n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+		p++;
+		n -= 2;
+	}
+	if (n == 0 || n >= size || n > 128 || memchr(p, '/', n) != NULL || (n == 1 && p[0] == '.') ||
+	    (n == 2 && p[0] == '.' && p[1] == '.'))
+		return NULL;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return out;
+}
+
+static void
+copy_id(char *dst, size_t size, const char *v)
+{
+	snprintf(dst, size, "%s", v != NULL ? v : "");
+}
+
+static void
+handle_sendfile(struct sim *s, const struct wire_msg *m)
+{
+	long long v, ev, seq, sched, id, size, port, timeout;
+	char why[300], exec_name[130];
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (wire_get(m, required[i]) == NULL) {
+			snprintf(why, sizeof(why), "SendFile without %s", required[i]);
+			send_error(s, m, why);
+			return;
+		}
+	static const char *const numeric[] = {"Event-ID", "Task-Sequence-ID", "Schedule-ID", "Size", "Port",
+	    "Timeout", "ID"};
+	long long *dst[] = {&ev, &seq, &sched, &size, &port, &timeout, &id};
+	for (size_t i = 0; i < 7; i++) {
+		long long hi = i == 1 ? 2147483647LL : i == 4 ? 65535 : 999999999999999999LL;
+		if (num_of(wire_get(m, numeric[i]), i == 4 ? 1 : 0, hi, dst[i]) == -1) {
+			snprintf(why, sizeof(why), "SendFile: %s is not a valid number", numeric[i]);
+			send_error(s, m, why);
+			return;
+		}
+	}
+	c.tasks++;
+	struct task *t = task_find(s, ev, (int)seq);
+	struct jentry *je = journal_find(s, ev, (int)seq);
+	if (t != NULL || je != NULL) {
+		/* pushed again after a lost connection: never run twice */
+		c.replays++;
+		if (t == NULL) {
+			struct task tmp = {.s = s, .gen = s->gen, .event_id = ev, .seq = (int)seq};
+			t = &tmp;
+			copy_id(t->event_s, sizeof(t->event_s), wire_get(m, "Event-ID"));
+			copy_id(t->seq_s, sizeof(t->seq_s), wire_get(m, "Task-Sequence-ID"));
+			copy_id(t->schedule_s, sizeof(t->schedule_s), wire_get(m, "Schedule-ID"));
+			copy_id(t->id_s, sizeof(t->id_s), wire_get(m, "ID"));
+			snprintf(t->user, sizeof(t->user), "%s", wire_get(m, "Run-As"));
+			if (temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name)) == NULL)
+				snprintf(t->name, sizeof(t->name), "?");
+			if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
+				t->attempt = (int)v;
+			send_update(t, STATUS_DELIVERED, 1);
+			send_update(t, STATUS_STARTED, 1);
+			send_final(t, je->code, "RunScript", je->code == STATUS_TIMEOUT ? "timed out" : NULL, 1, 1);
+			return;
+		}
+		t->gen = s->gen;
+		t->replayed = 1;
+		if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
+			t->attempt = (int)v;
+		if (t->state == T_RUN) {
+			send_update(t, STATUS_DELIVERED, 1);
+			send_update(t, STATUS_STARTED, 1);
+		}
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		die("%s", "out of memory");
+	t->s = s;
+	t->gen = s->gen;
+	t->event_id = ev;
+	t->seq = (int)seq;
+	t->size = (uint64_t)size;
+	t->port = (int)port;
+	t->timeout_ms = timeout > 0 ? timeout : 3600000;
+	t->code = (int)o.code;
+	copy_id(t->event_s, sizeof(t->event_s), wire_get(m, "Event-ID"));
+	copy_id(t->seq_s, sizeof(t->seq_s), wire_get(m, "Task-Sequence-ID"));
+	copy_id(t->schedule_s, sizeof(t->schedule_s), wire_get(m, "Schedule-ID"));
+	copy_id(t->id_s, sizeof(t->id_s), wire_get(m, "ID"));
+	if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
+		t->attempt = (int)v;
+	const char *ru = wire_get(m, "Run-As");
+	snprintf(t->user, sizeof(t->user), "%s", ru[0] != '\0' ? ru : "root");
+	snprintf(t->name, sizeof(t->name), "?");
+	t->timer = event_new(base, -1, 0, fetch_deadline_cb, t);
+	if (t->timer == NULL)
+		die("%s", "out of memory");
+	t->next = s->tasks;
+	s->tasks = t;
+
+	/* the agent's checks, in its order (docs/protocol.md) */
+	const char *host = wire_get(m, "Transfer-Host"), *key = wire_get(m, "Key");
+	const char *sum = wire_get(m, "Checksum");
+	if (s->id != 0 && id != s->id) {
+		snprintf(why, sizeof(why), "message for computer %s, this agent is computer %lld", t->id_s, s->id);
+		c.refused_tasks++;
+		task_end(t, STATUS_PROTOCOL, "Agent", why, 0);
+		return;
+	}
+	if (temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name)) == NULL ||
+	    temp_name(wire_get(m, "Execute"), 1, exec_name, sizeof(exec_name)) == NULL ||
+	    strcmp(exec_name, t->name) != 0 || (uint64_t)size > MAX_SCRIPT) {
+		c.refused_tasks++;
+		task_end(t, STATUS_FILE_REFUSED, "Agent", "file name, Execute or size refused", 0);
+		return;
+	}
+	if (strcmp(wire_get(m, "Task-Type"), "RunScript") != 0) {
+		c.refused_tasks++;
+		snprintf(why, sizeof(why), "Task-Type %.64s is not supported", wire_get(m, "Task-Type"));
+		task_end(t, STATUS_PROTOCOL, "Agent", why, 0);
+		return;
+	}
+	if (task_count(s) > MAX_TASKS) {
+		c.refused_tasks++;
+		task_end(t, STATUS_AGENT_ERROR, "Agent", "agent busy: 64 tasks running", 0);
+		return;
+	}
+	if (strlen(key) != 32 || strncmp(sum, "sha256:", 7) != 0 || strlen(sum) != 71) {
+		fetch_fail(t, strlen(key) != 32 ? "transfer key is malformed" : "checksum is not sha256:<64 hex>");
+		return;
+	}
+	int hi = host_index(host != NULL && host[0] != '\0' ? host : server_name[s->cur]);
+	if (hi < 0) {
+		fetch_fail(t, "too many transfer hosts");
+		return;
+	}
+	t->host = (unsigned char)hi;
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	snprintf(t->checksum, sizeof(t->checksum), "%s", sum);
+	t->fate = draw_fate(s, ev, (int)seq, &t->delay_ms);
+	t->state = T_FETCH;
+	t->fetch_start = mono_ms();
+	t->pause_ms = 100;
+	fetch_attempt(-1, 0, t);
+}
+
+static void
+handle_cancel(struct sim *s, const struct wire_msg *m)
+{
+	long long ev, seq;
+	const char *ev_s = wire_get(m, "Event-ID"), *seq_s = wire_get(m, "Task-Sequence-ID");
+	if (num_of(ev_s, 0, 999999999999999999LL, &ev) == -1 || num_of(seq_s, 0, 2147483647LL, &seq) == -1) {
+		send_error(s, m, "Cancel needs a numeric Event-ID and Task-Sequence-ID");
+		return;
+	}
+	c.cancels++;
+	struct task *t = task_find(s, ev, (int)seq);
+	struct jentry *je = journal_find(s, ev, (int)seq);
+	char why[100], code_s[16];
+	snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
+	if (t != NULL) {
+		t->cancelled = 1;
+		const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s},
+		    {"Result", "Success"}, {"Status-Code", code_s}};
+		(void)send_kv(s, s->bev, kv, 5, NULL, 0);
+		if (t->state == T_RUN) {
+			/* SIGTERM to the script: it ends now, the final reply follows */
+			struct timeval zero = {0, 0};
+			evtimer_add(t->timer, &zero);
+		}
+		return;
+	}
+	if (je != NULL)
+		snprintf(why, sizeof(why), "not running: ended with code %d", je->code);
+	else
+		snprintf(why, sizeof(why), "not running");
+	const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s},
+	    {"Result", "Failed"}, {"Error", why}};
+	(void)send_kv(s, s->bev, kv, 5, NULL, 0);
+}
+
+/* --- the control connection */
+
+static void sim_attempt(evutil_socket_t fd, short what, void *arg);
+static void sim_tick(evutil_socket_t fd, short what, void *arg);
+
+static void
+sim_close(struct sim *s)
+{
+	if (s->bev != NULL)
+		bev_close(s->bev);
+	s->bev = NULL;
+	evtimer_del(s->timer);
+}
+
+/* The next attempt: full jitter over a window doubling per failure, round the list. */
+static void
+sim_schedule(struct sim *s)
+{
+	long long window = o.backoff_ms;
+	for (int i = 0; i < s->n && window < o.max_backoff_ms; i++)
+		window *= 2;
+	if (window > o.max_backoff_ms)
+		window = o.max_backoff_ms;
+	long long delay = (long long)((double)rng32() / 4294967296.0 * (double)(window + 1));
+	if (!s->started) /* the first attempt after start: at once, or within the ramp */
+		delay = o.ramp_ms > 0 ? (long long)(rng32() % (uint32_t)(o.ramp_ms + 1)) : 0;
+	s->started = 1;
+	s->cur = (unsigned char)((s->k + s->n) % nservers);
+	s->state = S_WAIT;
+	struct timeval tv = tv_of(delay);
+	event_assign(s->timer, base, -1, 0, sim_attempt, s);
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+sim_fail(struct sim *s, const char *why)
+{
+	c.attempts_failed++;
+	note_error(s, server_name[s->cur], why);
+	sim_close(s);
+	if (s->state == S_STOPPED)
+		return;
+	s->n++;
+	sim_schedule(s);
+}
+
+static void
+sim_lost(struct sim *s, const char *why)
+{
+	c.lost++;
+	(void)why;
+	sim_close(s);
+	if (s->state == S_STOPPED)
+		return;
+	s->k = s->cur;
+	s->n = 0;
+	sim_schedule(s);
+}
+
+static void
+sim_down(struct sim *s, const char *why)
+{
+	if (s->state == S_UP)
+		sim_lost(s, why);
+	else if (s->state == S_CONNECTING || s->state == S_HELLO)
+		sim_fail(s, why);
+}
+
+static void
+sim_hello_reply(struct sim *s, const struct wire_msg *m)
+{
+	const char *reply = wire_get(m, "Reply"), *result = wire_get(m, "Result");
+	char why[400];
+	if (reply == NULL || strcmp(reply, "Hello") != 0 || result == NULL) {
+		sim_fail(s, "the scheduler did not answer Request=Hello");
+		return;
+	}
+	if (strcmp(result, "Success") != 0) {
+		const char *e = wire_get(m, "Error");
+		c.refused_hello++;
+		snprintf(why, sizeof(why), "refused us: %s", e != NULL ? e : "(no reason given)");
+		sim_fail(s, why);
+		return;
+	}
+	long long id;
+	if (num_of(wire_get(m, "ID"), 1, 999999999999999999LL, &id) == -1) {
+		sim_fail(s, "Reply=Hello without a valid ID");
+		return;
+	}
+	s->id = id;
+	s->state = S_UP;
+	if (s->ever_up)
+		c.reconnects++;
+	s->ever_up = 1;
+	s->gen++;
+	s->k = s->cur;
+	s->n = 0;
+	c.ups++;
+	evtimer_del(s->timer);
+	s->last_ping = s->last_rx;
+	long long iv = o.keepalive_ms, slack = o.keepalive_timeout_ms - iv;
+	long long every = (iv < slack ? iv : slack) / 2;
+	struct timeval tv = tv_of(every > 20 ? every : 20);
+	event_assign(s->timer, base, -1, EV_PERSIST, sim_tick, s);
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+sim_message(struct sim *s, const struct wire_msg *m)
+{
+	if (s->state == S_HELLO) {
+		sim_hello_reply(s, m);
+		return;
+	}
+	const char *req = wire_get(m, "Request"), *reply = wire_get(m, "Reply");
+	if (req != NULL && strcmp(req, "SendFile") == 0) {
+		handle_sendfile(s, m);
+	} else if (req != NULL && strcmp(req, "Cancel") == 0) {
+		handle_cancel(s, m);
+	} else if (req != NULL) {
+		char why[200];
+		snprintf(why, sizeof(why), "unknown request \"%.100s\"", req);
+		send_error(s, m, why);
+	} else if (reply == NULL || strcmp(reply, "Keepalive") != 0) {
+		c.unexpected++;
+	}
+}
+
+/*
+ * An idle connection's TLS read buffer (about 17 KiB) is dropped: libevent
+ * reads until OpenSSL says it would block, and that last read allocates it
+ * again, which SSL_MODE_RELEASE_BUFFERS alone does not undo. 0 when the
+ * buffers still held data (they are then kept).
+ */
+static void
+idle_buffers(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	if (ssl != NULL && SSL_is_init_finished(ssl) && SSL_pending(ssl) == 0)
+		(void)!SSL_free_buffers(ssl);
+}
+
+static void
+sim_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct sim *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char why[300];
+	s->last_rx = mono_ms();
+	while (s->bev == bev && (s->state == S_HELLO || s->state == S_UP)) {
+		struct wire_msg *m = NULL;
+		int r = take_msg(in, &m, why, sizeof(why));
+		if (r == 0) {
+			idle_buffers(bev);
+			return;
+		}
+		if (r == -1) {
+			char w2[400];
+			snprintf(w2, sizeof(w2), "bad message from the scheduler: %s", why);
+			if (s->state == S_UP) {
+				const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", "-11"}, {"Error", w2}};
+				(void)send_kv(s, bev, kv, 3, NULL, 0);
+			}
+			note_error(s, "control", w2);
+			sim_down(s, w2);
+			return;
+		}
+		sim_message(s, m);
+		wire_msg_free(m);
+	}
+}
+
+static void
+sim_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct sim *s = arg;
+	char why[600], tls[500];
+	int eof_only;
+	if (what & BEV_EVENT_CONNECTED) {
+		char name[96];
+		(void)tls_set_nodelay(bufferevent_getfd(bev));
+		s->state = S_HELLO;
+		s->last_rx = mono_ms();
+		char ka[24];
+		snprintf(ka, sizeof(ka), "%lld", o.keepalive_ms);
+		const char *const kv[][2] = {{"Request", "Hello"}, {"Computer", sim_name(s, name, sizeof(name))},
+		    {"Protocol", PROTOCOL}, {"Agent-Version", VERSION}, {"Keepalive", ka}, {"Facts-Hash", ""}};
+		if (send_kv(s, bev, kv, 6, NULL, 0) == -1)
+			sim_fail(s, "Request=Hello could not be sent");
+		return;
+	}
+	tls_reason(bev, tls, sizeof(tls), &eof_only);
+	if (tls[0] != '\0' && !eof_only)
+		snprintf(why, sizeof(why), "refused: %s", tls);
+	else if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "closed by the scheduler");
+	else
+		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	sim_down(s, why);
+}
+
+static void
+sim_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *s = arg;
+	char why[100];
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof(why), "not connected within %lld ms (connect_timeout)", o.connect_timeout_ms);
+	sim_fail(s, why);
+}
+
+static void
+sim_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->state != S_UP)
+		return;
+	long long now = mono_ms();
+	if (now - s->last_rx >= o.keepalive_timeout_ms) {
+		sim_lost(s, "nothing from the scheduler (keepalive.timeout)");
+		return;
+	}
+	int quiet = now - s->last_rx >= o.keepalive_ms || now - s->last_tx >= o.keepalive_ms;
+	if (quiet && now - s->last_ping >= o.keepalive_ms) {
+		s->last_ping = now;
+		c.keepalives++;
+		const char *const kv[][2] = {{"Request", "Keepalive"}};
+		if (send_kv(s, s->bev, kv, 1, NULL, 0) == -1)
+			sim_lost(s, "keepalive could not be sent");
+	}
+}
+
+static void
+sim_attempt(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *s = arg;
+	(void)fd;
+	(void)what;
+	s->state = S_CONNECTING;
+	c.connects++;
+	const struct sockaddr *sa = (const struct sockaddr *)&servers[s->cur];
+	int sfd = sim_socket(s, sa->sa_family);
+	if (sfd == -1) {
+		sim_fail(s, strerror(errno));
+		return;
+	}
+	s->bev = sim_tls_bev(s, sfd, NULL);
+	if (s->bev == NULL) {
+		close(sfd);
+		sim_fail(s, "tls setup failed");
+		return;
+	}
+	bufferevent_setcb(s->bev, sim_read_cb, NULL, sim_event_cb, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	struct timeval tv = tv_of(o.connect_timeout_ms);
+	event_assign(s->timer, base, -1, 0, sim_deadline, s);
+	evtimer_add(s->timer, &tv);
+	if (bufferevent_socket_connect(s->bev, sa, (int)server_len[s->cur]) == -1)
+		sim_fail(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* --- figures */
+
+static long long
+rss_kb(void)
+{
+	long long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lld %lld", &size, &res) != 2)
+		res = 0;
+	fclose(f);
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int
+open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/* Bytes malloc has handed out and not had back (RSS also counts what it keeps free). */
+static long long
+heap_in_use(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	return (long long)(m.uordblks + m.hblkhd);
+}
+
+static void
+figures(FILE *f, int line)
+{
+	long long up = 0, wait = 0, conn = 0, running = 0, ever = 0;
+	for (long long i = 0; i < o.count; i++) {
+		struct sim *s = &sims[i];
+		ever += s->ever_up;
+		up += s->state == S_UP;
+		wait += s->state == S_WAIT;
+		conn += s->state == S_CONNECTING || s->state == S_HELLO;
+		running += task_count(s);
+	}
+	long long rss = rss_kb();
+	double per = o.count > 0 ? (double)(rss - rss_base_kb) * 1024.0 / (double)o.count : 0;
+	double secs = (double)(mono_ms() - t_start) / 1000.0;
+	if (line) {
+		fprintf(f, PROG ": %.1fs connected %lld/%lld (connecting %lld, waiting %lld), tasks %lld received, "
+			   "%lld done (%lld failed, %lld hung), %lld running, %lld replays; fetches %lld (%lld resumed, "
+			   "%lld retried, %lld failed); reconnects %lld, failed attempts %lld; rss %lld KiB (%.0f B per "
+			   "computer)\n",
+		    secs, up, o.count, conn, wait, c.tasks, c.finals, c.failed, c.hung, running, c.replays, c.fetches,
+		    c.fetch_resumed, c.fetch_retries, c.fetch_failed, c.reconnects,
+		    c.attempts_failed, rss, per);
+		return;
+	}
+	fprintf(f, "seconds=%.3f\ncount=%lld\nconnected=%lld\nconnecting=%lld\nwaiting=%lld\n", secs, o.count, up,
+	    conn, wait);
+	fprintf(f, "ever_connected=%lld\nreconnects=%lld\n", ever, c.reconnects);
+	fprintf(f, "connects=%lld\nups=%lld\nattempts_failed=%lld\nlost=%lld\nrefused_hello=%lld\n", c.connects,
+	    c.ups, c.attempts_failed, c.lost, c.refused_hello);
+	fprintf(f, "tasks=%lld\nfinals=%lld\nfailed=%lld\nhung=%lld\nrunning=%lld\nreplays=%lld\ndisconnects=%lld\n",
+	    c.tasks, c.finals, c.failed, c.hung, running, c.replays, c.disconnects);
+	fprintf(f, "cancels=%lld\nrefused_tasks=%lld\nerrors_sent=%lld\nunexpected=%lld\nkeepalives=%lld\n", c.cancels,
+	    c.refused_tasks, c.errors_sent, c.unexpected, c.keepalives);
+	fprintf(f, "fetches=%lld\nfetch_full=%lld\nfetch_resumed=%lld\nfetch_retries=%lld\nfetch_failed=%lld\n",
+	    c.fetches, c.fetch_full, c.fetch_resumed, c.fetch_retries, c.fetch_failed);
+	fprintf(f, "rss_kb=%lld\nrss_base_kb=%lld\nbytes_per_computer=%.0f\nheap_in_use_kb=%lld\nopen_fds=%d\n", rss,
+	    rss_base_kb, per, heap_in_use() / 1024, open_fds());
+	fprintf(f, "last_error=%s\n", last_error);
+}
+
+static void
+write_stats(void)
+{
+	if (o.stats == NULL)
+		return;
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", o.stats);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return;
+	figures(f, 0);
+	if (fclose(f) == 0)
+		(void)rename(tmp, o.stats);
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* what the handshakes freed goes back, so that RSS tells what the fleet holds */
+	(void)malloc_trim(0);
+	figures(stderr, 1);
+	write_stats();
+	if (results_f != NULL)
+		fflush(results_f);
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	fprintf(stderr, PROG ": signal %d: closing %lld computers\n", (int)sig, o.count);
+	for (long long i = 0; i < o.count; i++) {
+		struct sim *s = &sims[i];
+		s->state = S_STOPPED;
+		while (s->tasks != NULL)
+			task_free(s->tasks);
+		sim_close(s);
+	}
+	event_base_loopbreak(base);
+}
+
+/* --- start-up */
+
+static long long
+num_arg(const char *opt, const char *v, long long lo, long long hi)
+{
+	long long x;
+	if (num_of(v, lo, hi, &x) == -1) {
+		fprintf(stderr, PROG ": %s: \"%s\" is not a number in [%lld, %lld]\n", opt, v, lo, hi);
+		exit(2);
+	}
+	return x;
+}
+
+static double
+rate_arg(const char *opt, const char *v)
+{
+	char *end;
+	double x = strtod(v, &end);
+	if (*v == '\0' || *end != '\0' || !(x >= 0.0 && x <= 1.0)) {
+		fprintf(stderr, PROG ": %s: \"%s\" is not a fraction in [0, 1]\n", opt, v);
+		exit(2);
+	}
+	return x;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: " PROG " --servers HOST:PORT[,...] --count N (--ca DIR | --cert-dir DIR)\n"
+			"  [--prefix sim-] [--first 1] [--code 0] [--delay-ms N|MIN-MAX] [--fail-rate P] [--fail-code 1]\n"
+			"  [--hang-rate P] [--disconnect-rate P] [--seed 1] [--source 127.1.0.1|none] [--ramp-ms 0]\n"
+			"  [--resume yes|no] [--reconnect-backoff-ms 1000] [--reconnect-max-ms 60000]\n"
+			"  [--keepalive-ms 30000] [--keepalive-timeout-ms 90000] [--connect-timeout-ms 10000]\n"
+			"  [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]\n");
+	exit(2);
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (i + 1 >= argc)
+			usage();
+		const char *v = argv[++i];
+		if (strcmp(a, "--servers") == 0)
+			o.servers_arg = strdup(v);
+		else if (strcmp(a, "--count") == 0)
+			o.count = num_arg(a, v, 1, 1000000);
+		else if (strcmp(a, "--first") == 0)
+			o.first = num_arg(a, v, 0, 1000000000);
+		else if (strcmp(a, "--prefix") == 0)
+			o.prefix = v;
+		else if (strcmp(a, "--ca") == 0)
+			o.ca_dir = v;
+		else if (strcmp(a, "--cert-dir") == 0)
+			o.cert_dir = v;
+		else if (strcmp(a, "--code") == 0)
+			o.code = num_arg(a, v, 0, 255);
+		else if (strcmp(a, "--fail-code") == 0)
+			o.fail_code = v[0] == '-' ? -num_arg(a, v + 1, 1, 99) : num_arg(a, v, 0, 255);
+		else if (strcmp(a, "--delay-ms") == 0) {
+			char lo[32];
+			const char *dash = strchr(v, '-');
+			snprintf(lo, sizeof(lo), "%.*s", dash != NULL ? (int)(dash - v) : (int)strlen(v), v);
+			o.delay_min = num_arg(a, lo, 0, 86400000);
+			o.delay_max = dash != NULL ? num_arg(a, dash + 1, o.delay_min, 86400000) : o.delay_min;
+		} else if (strcmp(a, "--fail-rate") == 0)
+			o.fail_rate = rate_arg(a, v);
+		else if (strcmp(a, "--hang-rate") == 0)
+			o.hang_rate = rate_arg(a, v);
+		else if (strcmp(a, "--disconnect-rate") == 0)
+			o.disconnect_rate = rate_arg(a, v);
+		else if (strcmp(a, "--seed") == 0)
+			o.seed = num_arg(a, v, 0, 999999999999999999LL);
+		else if (strcmp(a, "--source") == 0) {
+			struct in_addr in;
+			if (strcmp(v, "none") == 0)
+				o.source = 0;
+			else if (inet_pton(AF_INET, v, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127)
+				o.source = ntohl(in.s_addr);
+			else
+				die("--source: \"%s\" is neither none nor an address in 127.0.0.0/8", v);
+		} else if (strcmp(a, "--ramp-ms") == 0)
+			o.ramp_ms = num_arg(a, v, 0, 3600000);
+		else if (strcmp(a, "--resume") == 0)
+			o.resume = strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 0 : (usage(), 0);
+		else if (strcmp(a, "--reconnect-backoff-ms") == 0)
+			o.backoff_ms = num_arg(a, v, 1, 3600000);
+		else if (strcmp(a, "--reconnect-max-ms") == 0)
+			o.max_backoff_ms = num_arg(a, v, 1, 86400000);
+		else if (strcmp(a, "--keepalive-ms") == 0)
+			o.keepalive_ms = num_arg(a, v, 100, 3600000);
+		else if (strcmp(a, "--keepalive-timeout-ms") == 0)
+			o.keepalive_timeout_ms = num_arg(a, v, 200, 86400000);
+		else if (strcmp(a, "--connect-timeout-ms") == 0)
+			o.connect_timeout_ms = num_arg(a, v, 100, 3600000);
+		else if (strcmp(a, "--output") == 0)
+			o.output = v;
+		else if (strcmp(a, "--results") == 0)
+			o.results = v;
+		else if (strcmp(a, "--stats") == 0)
+			o.stats = v;
+		else if (strcmp(a, "--status-ms") == 0)
+			o.status_ms = num_arg(a, v, 0, 3600000);
+		else
+			usage();
+	}
+	if (o.servers_arg == NULL || o.count == 0 || (o.ca_dir == NULL) == (o.cert_dir == NULL))
+		usage();
+	if (o.keepalive_timeout_ms <= o.keepalive_ms)
+		die("%s", "--keepalive-timeout-ms must be more than --keepalive-ms");
+	if (o.max_backoff_ms < o.backoff_ms)
+		o.max_backoff_ms = o.backoff_ms;
+	if (o.fail_rate + o.hang_rate + o.disconnect_rate > 1.0)
+		die("%s", "--fail-rate, --hang-rate and --disconnect-rate add up to more than 1");
+}
+
+static void
+resolve_servers(void)
+{
+	for (char *save = NULL, *tok = strtok_r(o.servers_arg, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (nservers == MAX_SERVERS)
+			die("%s", "--servers: at most 16");
+		char *colon = strrchr(tok, ':');
+		if (colon == NULL)
+			die("--servers: \"%s\" is not HOST:PORT", tok);
+		*colon = '\0';
+		const char *host = tok;
+		size_t hl = strlen(host);
+		char hbuf[80];
+		if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+			snprintf(hbuf, sizeof(hbuf), "%.*s", (int)(hl - 2), host + 1);
+			host = hbuf;
+		}
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+		int g = getaddrinfo(host, colon + 1, &hints, &ai);
+		if (g != 0)
+			die("--servers: %s", gai_strerror(g));
+		memcpy(&servers[nservers], ai->ai_addr, ai->ai_addrlen);
+		server_len[nservers] = ai->ai_addrlen;
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, server_name[nservers], sizeof(server_name[0]), NULL, 0,
+			NI_NUMERICHOST) != 0)
+			snprintf(server_name[nservers], sizeof(server_name[0]), "%s", host);
+		freeaddrinfo(ai);
+		nservers++;
+	}
+	if (nservers == 0)
+		usage();
+}
+
+static X509 *
+read_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		die("%s: cannot open", path);
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		die("%s: not a PEM certificate", path);
+	return x;
+}
+
+static void
+load_certs(void)
+{
+	char err[1024], name[96], path[4200];
+	long long t0 = mono_ms();
+	if (o.ca_dir != NULL) {
+		X509 *ca;
+		EVP_PKEY *ca_key;
+		if (pki_ca_load(o.ca_dir, &ca, &ca_key, err, sizeof(err)) == -1)
+			die("--ca: %s", err);
+		fleet_key = EVP_EC_gen("P-256");
+		if (fleet_key == NULL)
+			die("%s", "key generation failed");
+		struct pki_opts po = {.days = 30, .role = TLS_ROLE_AGENT};
+		for (long long i = 0; i < o.count; i++) {
+			sims[i].cert = pki_cert_new(sim_name(&sims[i], name, sizeof(name)), fleet_key, ca, ca_key, &po,
+			    err, sizeof(err));
+			if (sims[i].cert == NULL)
+				die("--ca: %s", err);
+			sims[i].key = fleet_key;
+		}
+		X509_free(ca);
+		EVP_PKEY_free(ca_key);
+	} else {
+		for (long long i = 0; i < o.count; i++) {
+			sim_name(&sims[i], name, sizeof(name));
+			snprintf(path, sizeof(path), "%s/%s.crt", o.cert_dir, name);
+			sims[i].cert = read_cert(path);
+			snprintf(path, sizeof(path), "%s/%s.key", o.cert_dir, name);
+			FILE *f = fopen(path, "r");
+			if (f == NULL)
+				die("%s: cannot open", path);
+			sims[i].key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+			fclose(f);
+			if (sims[i].key == NULL)
+				die("%s: not a PEM private key", path);
+		}
+	}
+	fprintf(stderr, PROG ": %lld certificates ready in %lld ms\n", o.count, mono_ms() - t0);
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[1024], ca[4200];
+	parse_args(argc, argv);
+	resolve_servers();
+	signal(SIGPIPE, SIG_IGN);
+	rng_state = mix64((uint64_t)o.seed ^ 0x5eed);
+	rss_base_kb = rss_kb();
+	t_start = mono_ms();
+
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (long long)rl.rlim_cur < o.count + 64)
+		fprintf(stderr, PROG ": open files limit %llu is low for %lld computers (one connection each, and a "
+				"second while fetching): raise ulimit -n\n", (unsigned long long)rl.rlim_cur, o.count);
+
+	sims = calloc((size_t)o.count, sizeof(*sims));
+	if (sims == NULL)
+		die("%s", "out of memory");
+	for (long long i = 0; i < o.count; i++) {
+		sims[i].idx = (uint32_t)i;
+		sims[i].src = source_of((uint32_t)i);
+	}
+	load_certs();
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", o.ca_dir != NULL ? o.ca_dir : o.cert_dir);
+	ctx = tls_client_ctx(ca, NULL, NULL, err, sizeof(err));
+	if (ctx == NULL)
+		die("%s", err);
+	if (tls_ctx_require_peer_role(ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1)
+		die("%s", err);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+	sess_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	parser = wire_parser_new(0);
+
+	base = event_base_new();
+	if (base == NULL)
+		die("%s", "event_base_new failed");
+	for (long long i = 0; i < o.count; i++) {
+		sims[i].timer = evtimer_new(base, sim_attempt, &sims[i]);
+		if (sims[i].timer == NULL)
+			die("%s", "out of memory");
+	}
+	if (o.results != NULL && (results_f = fopen(o.results, "w")) == NULL)
+		die("--results: cannot open %s", o.results);
+	struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, NULL);
+	struct event *sigint = evsignal_new(base, SIGINT, stop_cb, NULL);
+	struct event *status = event_new(base, -1, EV_PERSIST, status_cb, NULL);
+	if (sigterm == NULL || sigint == NULL || status == NULL || evsignal_add(sigterm, NULL) == -1 ||
+	    evsignal_add(sigint, NULL) == -1)
+		die("%s", "event setup failed");
+	if (o.status_ms > 0) {
+		struct timeval tv = tv_of(o.status_ms);
+		evtimer_add(status, &tv);
+	}
+	for (long long i = 0; i < o.count; i++)
+		sim_schedule(&sims[i]);
+	fprintf(stderr, PROG ": %lld computers %s%lld..%s%lld connecting to %s%s\n", o.count, o.prefix, o.first,
+	    o.prefix, o.first + o.count - 1, server_name[0], nservers > 1 ? " (and others)" : "");
+	event_base_dispatch(base);
+
+	figures(stderr, 1);
+	write_stats();
+	if (results_f != NULL && fclose(results_f) != 0)
+		fprintf(stderr, PROG ": %s: %s\n", o.results, strerror(errno));
+	for (long long i = 0; i < o.count; i++) {
+		event_free(sims[i].timer);
+		SSL_SESSION_free(sims[i].sess);
+		X509_free(sims[i].cert);
+		if (sims[i].key != fleet_key)
+			EVP_PKEY_free(sims[i].key);
+	}
+	EVP_PKEY_free(fleet_key);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(status);
+	event_base_free(base);
+	SSL_CTX_free(ctx);
+	wire_parser_free(parser);
+	for (int i = 0; i < nhosts; i++)
+		free(hosts[i]);
+	free(sims);
+	free(o.servers_arg);
+	fprintf(stderr, PROG ": stopped\n");
+	return 0;
+}

@@ -367,7 +367,9 @@ main(int argc, char **argv)
 	ts = transfer_serve_new(base, sctx, o.port_lo, o.port_hi, "127.0.0.1", keys, err, sizeof(err));
 	if (ts == NULL)
 		die("%s", err);
-	transfer_serve_set_pretls(ts, 1024, 1024, 0);
+	/* a test of the simulator, not of these limits: a loaded machine may take seconds per handshake */
+	transfer_serve_set_pretls(ts, 1024, 1024, 60000);
+	transfer_serve_set_timeouts(ts, 60000, 0);
 	transfer_serve_set_callback(ts, transfer_cb, NULL);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct evconnlistener *l = evconnlistener_new_bind(base, accept_cb, NULL,

@@ -1,0 +1,74 @@
+# Helpers for the bench/*.sh scripts that drive a scheduler (workers.sh,
+# fleet.sh); sourced after tests/integration/lib.sh (TESTDIR, spawn, fail).
+#   calc EXPR, now                    arithmetic in awk, wall clock in s.ns
+#   ticks PID...                      utime + stime of the processes, in clock ticks
+#   ticks_all PID                     the same with its waited-for children
+#   rss_kb PID / hwm_kb PID           VmRSS / VmHWM
+#   fds PID...                        open descriptors
+#   db_open, db_q SQL, db_close       ONE long-lived psql session for the whole run:
+#                                     measuring must not fork a psql per sample
+#   db_wait SQL_BOOL SQL_SAMPLE SECS  in that session, every 50 ms until SQL_BOOL is true
+#                                     (or SECS pass): prints the SQL_SAMPLE rows taken,
+#                                     one "clock_seconds|sample" line each, last line "ok"
+#                                     or "timeout"
+TICK=$(getconf CLK_TCK)
+
+calc() { awk "BEGIN { printf \"%s\", $1 }"; }
+now() { date +%s.%N; }
+ticks() {
+	s=0
+	for p in "$@"; do
+		t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+		s=$((s + t))
+	done
+	echo "$s"
+}
+ticks_all() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rss_kb() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() {
+	s=0
+	for p in "$@"; do s=$((s + $(ls "/proc/$p/fd" 2>/dev/null | wc -l))); done
+	echo "$s"
+}
+
+db_open() {
+	mkfifo "$TESTDIR/db.in" "$TESTDIR/db.out"
+	psql -X -qAt -v ON_ERROR_STOP=0 < "$TESTDIR/db.in" > "$TESTDIR/db.out" 2>&1 &
+	DB_PID=$!
+	exec 7> "$TESTDIR/db.in" 8< "$TESTDIR/db.out"
+	[ "$(db_q "SELECT 'up'")" = up ] || fail "the bench's psql session did not answer"
+}
+
+# db_q SQL: its output; an error's text is printed like a row.
+db_q() {
+	printf '%s;\n\\echo __db_done__\n' "$1" >&7
+	while IFS= read -r line <&8; do
+		[ "$line" = __db_done__ ] && return 0
+		printf '%s\n' "$line"
+	done
+	fail "the bench's psql session ended"
+}
+
+db_close() {
+	exec 7>&- 8<&-
+	wait "$DB_PID" 2>/dev/null || true
+}
+
+db_wait() {
+	db_q "DO \$db_wait\$
+DECLARE
+	deadline timestamptz := clock_timestamp() + make_interval(secs => $3);
+	s text;
+	done boolean;
+BEGIN
+	LOOP
+		SELECT ($1) INTO done;
+		SELECT ($2)::text INTO s;
+		RAISE NOTICE 'sample %|%', extract(epoch FROM clock_timestamp()), s;
+		IF done THEN RAISE NOTICE 'sample end|ok'; EXIT; END IF;
+		IF clock_timestamp() > deadline THEN RAISE NOTICE 'sample end|timeout'; EXIT; END IF;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END \$db_wait\$" | sed -n 's/^NOTICE:  sample //p' | sed 's/^end|//'
+}

@@ -1,0 +1,63 @@
+#!/bin/sh
+# A large fleet on the real scheduler: 2,000 simulated computers
+# (pgfleet-test-fleetsim, one process, one certificate each, real mutual TLS
+# and real transfer fetches) connected to one scheduler with two workers; one
+# one-task job fanned out to all of them ends with every event done, exactly
+# one final status row per computer, and the tasks the simulator failed on
+# purpose (1 %, code 3) recorded with their code as failures. FLEET_N changes
+# the size.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fleet.sh"
+N=${FLEET_N:-2000}
+SIM=$TESTDIR/fleetsim
+# until the branch that makes agents connect out is merged here (this line goes then)
+grep -q agentport "$(dirname "$0")/fleet.sh" || { echo "skipped: this tree's agents do not connect out yet"; exit 0; }
+
+fleet_init
+sched_conf sched-a "workers: 2" "sessions_per_worker: 2048" "claim_batch: 500" "log: {level: 4}"
+sched_start sched-a
+psql -X -q -v ON_ERROR_STOP=1 -v n="$N" <<'SQL' || fail "computers"
+INSERT INTO pgfleet.computer (name, host, os, boot_env, labels)
+SELECT 'sim-' || g, '127.0.0.1', 'Linux', 'Production', '{"fleet": "sim"}' FROM generate_series(1, :n) g;
+SQL
+spawn "$BIN/pgfleet-test-fleetsim" --servers "127.0.0.1:$(cat "$TESTDIR/sched-a.agentport")" --count "$N" \
+	--ca "$PKI" --seed 12 --fail-rate 0.01 --fail-code 3 --reconnect-backoff-ms 200 --reconnect-max-ms 2000 \
+	--results "$SIM.results" --stats "$SIM.stats" 2>>"$SIM.log"
+SIM_PID=$LASTPID
+connected() { [ "$(sql "select count(*) from pgfleet.agent_presence")" = "$N" ]; }
+wait_for 120 "$N computers connected" connected
+ok "$N simulated computers connected"
+
+job_add fanout 'echo "%COMPNAME%"'
+sid=$(schedule_add fanout '{"labels": {"fleet": "sim"}}')
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid")" "$N" "events"
+wait_schedule "$sid" 300
+failed=$(awk '$6 == 3' "$SIM.results" | wc -l)
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'done' and status_code = 0")" \
+	"$((N - failed))" "events done with code 0"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed' and status_code = 3")" \
+	"$failed" "events failed with code 3"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and attempt > 0")" 0 "events retried"
+[ "$failed" -ge 5 ] && [ "$failed" -le 60 ] || fail "1 % of $N should fail on purpose, $failed did"
+ok "one-task fan-out to $N: $((N - failed)) done, $failed failed with code 3 as the simulator drew"
+
+# one final row per computer (2500 and 2501 besides), with the code the simulator sent
+assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code not in (2500, 2501)")" \
+	"$N" "final status rows"
+assert_eq "$(sql "select count(*) from (select computer_id from pgfleet.status_log where schedule_id = $sid
+	and status_code not in (2500, 2501) group by computer_id having count(*) = 1) x")" "$N" "computers with one final row"
+assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code = 2501")" "$N" "2501 rows"
+sql "select c.name || ' ' || l.event_id || ' ' || l.status_code from pgfleet.status_log l join pgfleet.computer c
+	using (computer_id) where l.schedule_id = $sid and l.status_code not in (2500, 2501) order by 1" > "$TESTDIR/db.finals"
+awk '{print $1, $3, $6}' "$SIM.results" | sort > "$TESTDIR/sim.finals"
+sort "$TESTDIR/db.finals" > "$TESTDIR/db.sorted"
+cmp -s "$TESTDIR/db.sorted" "$TESTDIR/sim.finals" ||
+	fail "final rows differ from what the simulator sent: $(diff "$TESTDIR/db.sorted" "$TESTDIR/sim.finals" | head -5)"
+ok "each computer has one final row, with the code the simulator sent"
+
+kill -TERM "$SIM_PID"
+wait_for 30 "fleetsim to stop" gone "$SIM_PID"
+wait "$SIM_PID" || fail "fleetsim exited with $?"
+grep -q "fleetsim: stopped" "$SIM.log" || fail "fleetsim did not stop cleanly"
+tail -n 3 "$SIM.log"
+ok "fleetsim stopped on SIGTERM"

@@ -84,6 +84,7 @@ bench_cleanup() {
 	rc=$?
 	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
 	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
+	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
 	(exit "$rc")
 	cleanup
 }

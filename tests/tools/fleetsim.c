@@ -57,9 +57,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -99,7 +96,9 @@ struct sim;
 struct task {
 	struct task *next;
 	struct sim *s;
-	struct bufferevent *fetch;
+	struct tconn *fetch;
+	char *in;                /* the fetch reply's header until it is whole */
+	size_t inlen;
 	EVP_MD_CTX *md;
 	struct event *timer;     /* fetch deadline, retry pause, then the script's end */
 	uint64_t gen;            /* the connection its replies go on */
@@ -116,7 +115,9 @@ struct task {
 
 /* One simulated computer. Kept small: the fleet is large. */
 struct sim {
-	struct bufferevent *bev;   /* the control connection */
+	struct tconn *tc;          /* the control connection */
+	char *in;                  /* a message not yet whole */
+	size_t inlen;
 	struct event *timer;       /* back-off wait, attempt deadline, then keepalive tick */
 	X509 *cert;
 	EVP_PKEY *key;             /* --cert-dir only; else the fleet's one key */
@@ -152,7 +153,7 @@ static struct counters {
 	long long tasks, replays, finals, failed, hung, disconnects, cancels, refused_tasks;
 	long long fetches, fetch_full, fetch_resumed, fetch_retries, fetch_failed;
 	long long keepalives, errors_sent, unexpected;
-} c;
+} cnt;
 
 static struct event_base *base;
 static SSL_CTX *ctx;
@@ -313,127 +314,367 @@ sim_socket(const struct sim *s, int family)
 	return fd;
 }
 
-/* A TLS client bufferevent for s on fd (the socket closes with it); NULL on failure. */
-static struct bufferevent *
-sim_tls_bev(struct sim *s, int fd, struct task *t)
+/*
+ * --- tconn: one non-blocking TLS client connection on one libevent event.
+ * Not bufferevent_openssl: libevent's last SSL_read of each burst (the one
+ * that would block) makes OpenSSL allocate its 17 KiB read buffer again and
+ * leaves an empty 8 KiB evbuffer chain behind, about 25 KiB per idle
+ * connection. Here the read loop ends with SSL_free_buffers, and bytes are
+ * buffered only when a write would block.
+ */
+enum tc_state { TC_TCP, TC_HANDSHAKE, TC_UP };
+enum tc_what { TC_CONNECTED, TC_DATA, TC_CLOSED };
+
+struct tconn;
+/* TC_DATA: data, len; TC_CLOSED: data is why (the owner then calls tconn_free). */
+typedef void (*tconn_cb)(struct tconn *c, enum tc_what what, const char *data, size_t len, void *arg);
+
+struct tconn {
+	SSL *ssl;
+	struct event *ev;
+	tconn_cb cb;
+	void *arg;
+	char *out;               /* what SSL_write has not taken yet */
+	size_t outlen;
+	int fd, err;             /* err: a connect() failure to report */
+	short want;
+	unsigned char state, busy, doomed, failed;
+	unsigned char refused;   /* closed or reset during the handshake without a TLS alert */
+};
+
+static void tconn_io(evutil_socket_t fd, short what, void *arg);
+
+static void
+tconn_want(struct tconn *c, short want)
 {
-	SSL *ssl = SSL_new(ctx);
-	if (ssl == NULL)
-		return NULL;
-	if (SSL_use_certificate(ssl, s->cert) != 1 || SSL_use_PrivateKey(ssl, s->key) != 1) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	if (t != NULL) {
-		SSL_set_ex_data(ssl, sess_index, t);
-		if (o.resume && s->sess != NULL && s->sess_host == t->host)
-			SSL_set_session(ssl, s->sess);
-	}
-	struct bufferevent *bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	if (want == c->want && event_pending(c->ev, EV_READ | EV_WRITE, NULL))
+		return;
+	event_del(c->ev);
+	event_assign(c->ev, base, c->fd, (short)(want | EV_PERSIST), tconn_io, c);
+	event_add(c->ev, NULL);
+	c->want = want;
 }
 
-/* Send close_notify (best effort) and free. */
 static void
-bev_close(struct bufferevent *bev)
+tconn_release(struct tconn *c)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	if (ssl != NULL && SSL_is_init_finished(ssl))
-		(void)SSL_shutdown(ssl);
-	bufferevent_free(bev);
+	if (c->ssl != NULL) {
+		if (c->state == TC_UP)
+			(void)SSL_shutdown(c->ssl); /* close_notify, best effort */
+		SSL_free(c->ssl);
+	}
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->out);
+	free(c);
 	ERR_clear_error();
 }
 
-/*
- * OpenSSL's reasons for a failed connection, one line ("" when none). libevent
- * adds SSL_get_error's own value (library 0) beside them: left out. *eof_only
- * says whether the only reason was the peer's unexpected close.
- */
+/* Close and free; inside one of c's callbacks, once it returns. NULL is fine. */
 static void
-tls_reason(struct bufferevent *bev, char *buf, size_t size, int *eof_only)
+tconn_free(struct tconn *c)
 {
-	unsigned long codes[8];
-	int n = 0;
-	unsigned long e;
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		if (n < 8 && ERR_GET_LIB(e) != 0)
-			codes[n++] = e;
-	buf[0] = '\0';
-	*eof_only = 1;
-	for (int i = 0; i < n; i++)
-		if (!(ERR_GET_LIB(codes[i]) == ERR_LIB_SSL && ERR_GET_REASON(codes[i]) == SSL_R_UNEXPECTED_EOF_WHILE_READING) &&
-		    ERR_GET_LIB(codes[i]) != ERR_LIB_SYS)
-			*eof_only = 0;
-	for (int i = 0; i < n; i++) {
-		char one[256];
-		ERR_error_string_n(codes[i], one, sizeof(one));
-		const char *r = strrchr(one, ':');
-		size_t off = strlen(buf);
-		snprintf(buf + off, size - off, "%s%s", off > 0 ? "; " : "", r != NULL ? r + 1 : one);
+	if (c == NULL)
+		return;
+	if (c->busy)
+		c->doomed = 1;
+	else
+		tconn_release(c);
+}
+
+/* Why a TLS call failed, one line; sets c->refused when the peer just went away mid-handshake. */
+static void
+tconn_reason(struct tconn *c, int r, int sslerr, char *why, size_t size)
+{
+	int e = errno;
+	unsigned long top = ERR_peek_error();
+	int eof = (sslerr == SSL_ERROR_SYSCALL && top == 0) || sslerr == SSL_ERROR_ZERO_RETURN ||
+	    (ERR_GET_LIB(top) == ERR_LIB_SSL && ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+	if (c->state == TC_HANDSHAKE && eof && (e == 0 || e == ECONNRESET || e == EPIPE || r == 0 || top != 0))
+		c->refused = 1;
+	if (sslerr == SSL_ERROR_ZERO_RETURN)
+		snprintf(why, size, "closed by the peer");
+	else if (top != 0)
+		tls_error_string(why, size);
+	else if (sslerr == SSL_ERROR_SYSCALL && e != 0)
+		snprintf(why, size, "%s", strerror(e));
+	else
+		snprintf(why, size, "connection closed by the peer");
+	ERR_clear_error();
+}
+
+static void
+tconn_closed(struct tconn *c, const char *why)
+{
+	if (c->doomed)
+		return;
+	c->failed = 1;
+	event_del(c->ev);
+	c->cb(c, TC_CLOSED, why, strlen(why), c->arg);
+}
+
+/* Write what is queued; 0, or -1 after reporting the connection closed. */
+static int
+tconn_flush(struct tconn *c)
+{
+	while (c->outlen > 0) {
+		ERR_clear_error();
+		errno = 0;
+		int n = SSL_write(c->ssl, c->out, (int)c->outlen);
+		if (n > 0) {
+			memmove(c->out, c->out + n, c->outlen - (size_t)n);
+			c->outlen -= (size_t)n;
+			continue;
+		}
+		int e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+			return 0;
+		char why[300];
+		tconn_reason(c, n, e, why, sizeof(why));
+		tconn_closed(c, why);
+		return -1;
 	}
+	free(c->out);
+	c->out = NULL;
+	return 0;
+}
+
+/* Queue len bytes and write what the socket takes. 0, or -1 when the connection is not up or failed. */
+static int
+tconn_write(struct tconn *c, const char *buf, size_t len)
+{
+	if (c == NULL || c->state != TC_UP || c->failed || c->doomed)
+		return -1;
+	char *p = realloc(c->out, c->outlen + len);
+	if (p == NULL)
+		die("%s", "out of memory");
+	memcpy(p + c->outlen, buf, len);
+	c->out = p;
+	c->outlen += len;
+	if (c->busy)
+		return 0; /* the event handler flushes on its way out */
+	c->busy = 1;
+	int rc = tconn_flush(c);
+	if (rc == 0 && !c->doomed)
+		tconn_want(c, c->outlen > 0 ? EV_READ | EV_WRITE : EV_READ);
+	c->busy = 0;
+	if (c->doomed)
+		tconn_release(c);
+	return rc;
+}
+
+static void
+tconn_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct tconn *c = arg;
+	char buf[16384], why[300];
+	(void)fd;
+	c->busy = 1;
+	if (c->state == TC_TCP) {
+		int soerr = c->err;
+		socklen_t sl = sizeof(soerr);
+		if (soerr == 0 && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+			soerr = errno;
+		if (soerr != 0) {
+			snprintf(why, sizeof(why), "%s", strerror(soerr));
+			tconn_closed(c, why);
+			goto out;
+		}
+		(void)tls_set_nodelay(c->fd);
+		if (SSL_set_fd(c->ssl, c->fd) != 1) {
+			tconn_closed(c, "tls: SSL_set_fd failed");
+			goto out;
+		}
+		c->state = TC_HANDSHAKE;
+	}
+	if (c->state == TC_HANDSHAKE) {
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_connect(c->ssl);
+		if (r != 1) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ)
+				tconn_want(c, EV_READ);
+			else if (e == SSL_ERROR_WANT_WRITE)
+				tconn_want(c, EV_READ | EV_WRITE);
+			else {
+				tconn_reason(c, r, e, why, sizeof(why));
+				tconn_closed(c, why);
+			}
+			goto out;
+		}
+		c->state = TC_UP;
+		c->cb(c, TC_CONNECTED, NULL, 0, c->arg);
+		if (c->doomed || c->failed)
+			goto out;
+	}
+	if (c->outlen > 0 && tconn_flush(c) == -1)
+		goto out;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int n = SSL_read(c->ssl, buf, sizeof(buf));
+		if (n > 0) {
+			c->cb(c, TC_DATA, buf, (size_t)n, c->arg);
+			if (c->doomed || c->failed)
+				goto out;
+			continue;
+		}
+		int e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			break;
+		tconn_reason(c, n, e, why, sizeof(why));
+		tconn_closed(c, why);
+		goto out;
+	}
+	if (c->outlen > 0 && tconn_flush(c) == -1)
+		goto out;
+	if (c->outlen == 0 && SSL_pending(c->ssl) == 0)
+		(void)!SSL_free_buffers(c->ssl);
+	tconn_want(c, c->outlen > 0 ? EV_READ | EV_WRITE : EV_READ);
+out:
+	c->busy = 0;
+	if (c->doomed)
+		tconn_release(c);
+	else if (c->failed)
+		event_del(c->ev);
+	(void)what;
 }
 
 /*
- * One whole header block from in (up to its empty line) through the shared
- * parser: 1 with *m, 0 when it is not whole yet, -1 with why.
+ * Connect s (from its source address) to sa and start TLS with s's
+ * certificate, offering session (may be NULL); ex is kept on the SSL for the
+ * new-session callback. NULL with errno/why on failure.
+ */
+static struct tconn *
+tconn_new(struct sim *s, const struct sockaddr *sa, socklen_t salen, SSL_SESSION *session, void *ex, tconn_cb cb,
+    void *arg, char *why, size_t whylen)
+{
+	struct tconn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		die("%s", "out of memory");
+	c->fd = -1;
+	c->cb = cb;
+	c->arg = arg;
+	c->ssl = SSL_new(ctx);
+	c->ev = event_new(base, -1, 0, tconn_io, c);
+	if (c->ssl == NULL || c->ev == NULL || SSL_use_certificate(c->ssl, s->cert) != 1 ||
+	    SSL_use_PrivateKey(c->ssl, s->key) != 1) {
+		snprintf(why, whylen, "tls setup failed");
+		goto fail;
+	}
+	SSL_set_connect_state(c->ssl);
+	if (ex != NULL)
+		SSL_set_ex_data(c->ssl, sess_index, ex);
+	if (session != NULL)
+		SSL_set_session(c->ssl, session);
+	c->fd = sim_socket(s, sa->sa_family);
+	if (c->fd == -1) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	c->state = TC_TCP;
+	if (connect(c->fd, sa, salen) == -1 && errno != EINPROGRESS)
+		c->err = errno; /* reported from the loop, like a late failure */
+	tconn_want(c, EV_WRITE);
+	if (c->err != 0)
+		event_active(c->ev, EV_WRITE, 0);
+	return c;
+fail:
+	tconn_release(c);
+	return NULL;
+}
+
+/*
+ * Whole messages (header blocks, the scheduler's carry no body) out of what
+ * arrived, through the shared parser; a partial one waits in *in / *inlen.
+ * on_msg returns non-zero to stop (the connection went away). 0, or -1 with
+ * why on a message that does not parse.
  */
 static int
-take_msg(struct evbuffer *in, struct wire_msg **m, char *why, size_t whylen)
+split_msgs(char **in, size_t *inlen, const char *data, size_t len, int (*on_msg)(struct wire_msg *, void *),
+    void *arg, char *why, size_t whylen)
 {
-	size_t len = evbuffer_get_length(in);
-	if (len == 0)
-		return 0;
-	struct evbuffer_ptr p = evbuffer_search(in, "\n\n", 2, NULL);
-	size_t n;
-	if (p.pos >= 0)
-		n = (size_t)p.pos + 2;
-	else if (len >= 1 && *evbuffer_pullup(in, 1) == '\n')
-		n = 1; /* an empty first line: let the parser say what it is */
-	else if (len > WIRE_MAX_HEADER) {
-		snprintf(why, whylen, "message header over %d bytes", WIRE_MAX_HEADER);
-		return -1;
-	} else
-		return 0;
-	size_t used = 0;
-	enum wire_status st = wire_feed(parser, (const char *)evbuffer_pullup(in, (ev_ssize_t)n), n, &used);
-	evbuffer_drain(in, used);
-	if (st == WIRE_DONE) {
-		*m = wire_parser_take(parser);
-		if (*m == NULL)
+	const char *p = data;
+	size_t n = len;
+	if (*inlen > 0) {
+		char *q = realloc(*in, *inlen + len);
+		if (q == NULL)
 			die("%s", "out of memory");
-		return 1;
+		memcpy(q + *inlen, data, len);
+		*in = q;
+		*inlen += len;
+		p = *in;
+		n = *inlen;
 	}
-	snprintf(why, whylen, "%s", st == WIRE_ERROR ? wire_parser_error(parser) : "message with a body");
-	wire_parser_free(parser);
-	parser = wire_parser_new(0);
-	return -1;
+	size_t off = 0;
+	int rc = 0;
+	while (off < n) {
+		const char *end = memmem(p + off, n - off, "\n\n", 2);
+		size_t mlen = end != NULL ? (size_t)(end - (p + off)) + 2 : p[off] == '\n' ? 1 : 0;
+		if (mlen == 0) {
+			if (n - off > WIRE_MAX_HEADER) {
+				snprintf(why, whylen, "message header over %d bytes", WIRE_MAX_HEADER);
+				rc = -1;
+			}
+			break;
+		}
+		size_t used = 0;
+		enum wire_status st = wire_feed(parser, p + off, mlen, &used);
+		off += used > 0 ? used : mlen;
+		if (st != WIRE_DONE) {
+			snprintf(why, whylen, "%s", st == WIRE_ERROR ? wire_parser_error(parser) : "message with a body");
+			wire_parser_free(parser);
+			parser = wire_parser_new(0);
+			rc = -1;
+			break;
+		}
+		struct wire_msg *m = wire_parser_take(parser);
+		if (m == NULL)
+			die("%s", "out of memory");
+		if (on_msg(m, arg) != 0) {
+			rc = 1;
+			break;
+		}
+	}
+	if (rc != 0 || off == n) {
+		free(*in);
+		*in = NULL;
+		*inlen = 0;
+	} else if (p == data) {
+		*in = malloc(n - off);
+		if (*in == NULL)
+			die("%s", "out of memory");
+		memcpy(*in, p + off, n - off);
+		*inlen = n - off;
+	} else {
+		memmove(*in, *in + off, n - off);
+		*inlen = n - off;
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 /* --- sending */
 
 static int
-send_msg(struct sim *s, struct bufferevent *bev, const struct wire_msg *m)
+send_msg(struct sim *s, struct tconn *tc, const struct wire_msg *m)
 {
 	size_t len;
 	char *buf = wire_build(m, &len);
 	if (buf == NULL)
 		return -1;
-	int rc = bufferevent_write(bev, buf, len);
+	int rc = tconn_write(tc, buf, len);
 	wire_buf_free(buf, len);
 	if (s != NULL)
 		s->last_tx = mono_ms();
 	return rc;
 }
 
-/* Build from pairs (a NULL value ends the list early) and an optional body; send on bev. */
+/* Build from pairs (a NULL key leaves that pair out) and an optional body; send on tc. */
 static int
-send_kv(struct sim *s, struct bufferevent *bev, const char *const (*kv)[2], size_t n, const char *body,
+send_kv(struct sim *s, struct tconn *tc, const char *const (*kv)[2], size_t n, const char *body,
     size_t bodylen)
 {
 	char err[256];
@@ -445,24 +686,24 @@ send_kv(struct sim *s, struct bufferevent *bev, const char *const (*kv)[2], size
 	if (rc == 0 && body != NULL && bodylen > 0)
 		rc = wire_set_body(m, body, bodylen);
 	if (rc == 0)
-		rc = send_msg(s, bev, m);
+		rc = send_msg(s, tc, m);
 	wire_msg_free(m);
 	return rc;
 }
 
 /* The connection a task's replies go on: the one its SendFile came in on, if still up. */
-static struct bufferevent *
+static struct tconn *
 task_conn(const struct task *t)
 {
 	const struct sim *s = t->s;
-	return s->state == S_UP && s->gen == t->gen ? s->bev : NULL;
+	return s->state == S_UP && s->gen == t->gen ? s->tc : NULL;
 }
 
 static void
 send_update(struct task *t, int code, int replayed)
 {
-	struct bufferevent *bev = task_conn(t);
-	if (bev == NULL)
+	struct tconn *tc = task_conn(t);
+	if (tc == NULL)
 		return;
 	char code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
@@ -471,7 +712,7 @@ send_update(struct task *t, int code, int replayed)
 		{"Schedule-ID", t->schedule_s}, {"Event-ID", t->event_s}, {"Task-Sequence-ID", t->seq_s},
 		{"Status-Code", code_s}, {replayed ? "Replayed" : NULL, "1"},
 	};
-	if (send_kv(t->s, bev, kv, 8, NULL, 0) == -1)
+	if (send_kv(t->s, tc, kv, 8, NULL, 0) == -1)
 		note_error(t->s, "status update", "could not be sent");
 }
 
@@ -488,8 +729,8 @@ results_line(const struct task *t, int code, int replayed)
 static void
 send_final(struct task *t, int code, const char *module, const char *why, int ran, int replayed)
 {
-	struct bufferevent *bev = task_conn(t);
-	if (bev == NULL)
+	struct tconn *tc = task_conn(t);
+	if (tc == NULL)
 		return;
 	char code_s[16], size_s[24];
 	size_t outlen = ran && o.output != NULL ? strlen(o.output) : 0;
@@ -502,11 +743,11 @@ send_final(struct task *t, int code, const char *module, const char *why, int ra
 		{"User-ID", ""}, {why != NULL && why[0] != '\0' ? "Error" : NULL, why},
 		{replayed ? "Replayed" : NULL, "1"}, {ran ? "Output-Size" : NULL, size_s},
 	};
-	if (send_kv(t->s, bev, kv, 13, o.output, outlen) == -1) {
+	if (send_kv(t->s, tc, kv, 13, o.output, outlen) == -1) {
 		note_error(t->s, "result", "could not be sent");
 		return;
 	}
-	c.finals++;
+	cnt.finals++;
 	results_line(t, code, replayed);
 }
 
@@ -543,8 +784,8 @@ task_free(struct task *t)
 			*pp = t->next;
 			break;
 		}
-	if (t->fetch != NULL)
-		bev_close(t->fetch);
+	tconn_free(t->fetch);
+	free(t->in);
 	EVP_MD_CTX_free(t->md);
 	if (t->timer != NULL)
 		event_free(t->timer);
@@ -577,9 +818,9 @@ task_end(struct task *t, int code, const char *module, const char *why, int ran)
 	if (ran)
 		journal_put(t->s, t->event_id, t->seq, code);
 	if (t->fate == F_HANG && code == STATUS_TIMEOUT)
-		c.hung++;
+		cnt.hung++;
 	else if (code != 0)
-		c.failed++;
+		cnt.failed++;
 	send_final(t, code, module, why, ran, t->replayed);
 	task_free(t);
 }
@@ -615,7 +856,7 @@ task_start_script(struct task *t)
 {
 	t->state = T_RUN;
 	if (t->fate == F_DISCONNECT && task_conn(t) != NULL) {
-		c.disconnects++;
+		cnt.disconnects++;
 		sim_lost(t->s, "dropped on purpose (--disconnect-rate)");
 	}
 	send_update(t, STATUS_DELIVERED, 0);
@@ -634,7 +875,7 @@ static void
 fetch_fail(struct task *t, const char *reason)
 {
 	char why[512];
-	c.fetch_failed++;
+	cnt.fetch_failed++;
 	snprintf(why, sizeof(why), "transfer from %s:%d: fetch: %s", hosts[t->host], t->port, reason);
 	note_error(t->s, "fetch", reason);
 	task_end(t, STATUS_TRANSFER_FAILED, "Agent", why, 0);
@@ -655,76 +896,79 @@ fetch_done(struct task *t)
 		fetch_fail(t, why);
 		return;
 	}
-	bev_close(t->fetch);
+	tconn_free(t->fetch);
 	t->fetch = NULL;
 	evtimer_del(t->timer);
 	task_start_script(t);
 }
 
 /* Body bytes: hashed and counted, never more than Size. */
-static int
-fetch_body(struct task *t, struct evbuffer *in)
+static void
+fetch_body(struct task *t, const char *data, size_t len)
 {
-	struct evbuffer_iovec v[8];
-	size_t len = evbuffer_get_length(in);
 	if (t->got + len > t->size) {
 		char why[100];
 		snprintf(why, sizeof(why), "server sent more than Size=%llu bytes", (unsigned long long)t->size);
 		fetch_fail(t, why);
-		return -1;
+		return;
 	}
-	while (evbuffer_get_length(in) > 0) {
-		int n = evbuffer_peek(in, -1, NULL, v, 8);
-		size_t took = 0;
-		for (int i = 0; i < n && i < 8; i++) {
-			EVP_DigestUpdate(t->md, v[i].iov_base, v[i].iov_len);
-			took += v[i].iov_len;
-		}
-		evbuffer_drain(in, took);
-		t->got += took;
-	}
+	EVP_DigestUpdate(t->md, data, len);
+	t->got += len;
 	if (t->got == t->size)
 		fetch_done(t);
-	return 0;
 }
 
+/* The reply header (Reply=Fetch, Result, Size, Checksum) as transfer/fetch.c checks it; "" when good. */
 static void
-fetch_read_cb(struct bufferevent *bev, void *arg)
+fetch_check_reply(const struct task *t, const struct wire_msg *m, char *why, size_t whylen)
 {
-	struct task *t = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char why[300];
-	if (t->hdr_done) {
-		(void)fetch_body(t, in);
-		return;
-	}
-	struct wire_msg *m = NULL;
-	int r = take_msg(in, &m, why, sizeof(why));
-	if (r == 0)
-		return;
-	if (r == -1) {
-		char w2[320];
-		snprintf(w2, sizeof(w2), "bad reply: %s", why);
-		fetch_fail(t, w2);
-		return;
-	}
 	const char *reply = wire_get(m, "Reply"), *result = wire_get(m, "Result");
 	const char *rsize = wire_get(m, "Size"), *rsum = wire_get(m, "Checksum");
 	char expect[32];
 	snprintf(expect, sizeof(expect), "%llu", (unsigned long long)t->size);
+	why[0] = '\0';
 	if (reply == NULL || strcmp(reply, "Fetch") != 0 || result == NULL) {
-		snprintf(why, sizeof(why), "reply is not Reply=Fetch with a Result");
+		snprintf(why, whylen, "reply is not Reply=Fetch with a Result");
 	} else if (strcmp(result, "Success") != 0) {
 		const char *e = wire_get(m, "Error");
-		snprintf(why, sizeof(why), "refused by %s:%d: %s", hosts[t->host], t->port,
-		    e != NULL ? e : "no reason given");
+		snprintf(why, whylen, "refused by %s:%d: %s", hosts[t->host], t->port, e != NULL ? e : "no reason given");
 	} else if (rsize == NULL || strcmp(rsize, expect) != 0) {
-		snprintf(why, sizeof(why), "server offers Size=%.32s, expected %s", rsize ? rsize : "(none)", expect);
+		snprintf(why, whylen, "server offers Size=%.32s, expected %s", rsize ? rsize : "(none)", expect);
 	} else if (rsum == NULL || strcasecmp(rsum, t->checksum) != 0) {
-		snprintf(why, sizeof(why), "server offers a different checksum than announced");
-	} else {
-		why[0] = '\0';
+		snprintf(why, whylen, "server offers a different checksum than announced");
 	}
+}
+
+/* The reply's header, gathered until its empty line; what follows it is file data. */
+static void
+fetch_header(struct task *t, const char *data, size_t len)
+{
+	char why[300];
+	char *q = realloc(t->in, t->inlen + len);
+	if (q == NULL)
+		die("%s", "out of memory");
+	memcpy(q + t->inlen, data, len);
+	t->in = q;
+	t->inlen += len;
+	const char *end = memmem(t->in, t->inlen, "\n\n", 2);
+	if (end == NULL) {
+		if (t->inlen > WIRE_MAX_HEADER)
+			fetch_fail(t, "bad reply: header over 16 KiB");
+		return;
+	}
+	size_t hlen = (size_t)(end - t->in) + 2, used = 0;
+	enum wire_status st = wire_feed(parser, t->in, hlen, &used);
+	if (st != WIRE_DONE) {
+		snprintf(why, sizeof(why), "bad reply: %s", st == WIRE_ERROR ? wire_parser_error(parser) : "not whole");
+		wire_parser_free(parser);
+		parser = wire_parser_new(0);
+		fetch_fail(t, why);
+		return;
+	}
+	struct wire_msg *m = wire_parser_take(parser);
+	if (m == NULL)
+		die("%s", "out of memory");
+	fetch_check_reply(t, m, why, sizeof(why));
 	wire_msg_free(m);
 	if (why[0] != '\0') {
 		fetch_fail(t, why);
@@ -734,42 +978,50 @@ fetch_read_cb(struct bufferevent *bev, void *arg)
 	t->md = EVP_MD_CTX_new();
 	if (t->md == NULL || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1)
 		die("%s", "out of memory");
-	(void)fetch_body(t, in);
+	char *rest = t->in;
+	size_t restlen = t->inlen - hlen;
+	t->in = NULL;
+	t->inlen = 0;
+	if (restlen > 0 || t->size == 0)
+		fetch_body(t, rest + hlen, restlen);
+	free(rest);
 }
 
 static void
-fetch_event_cb(struct bufferevent *bev, short what, void *arg)
+fetch_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void *arg)
 {
 	struct task *t = arg;
-	char why[600], tls[500];
-	if (what & BEV_EVENT_CONNECTED) {
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		t->handshook = 1;
-		(void)tls_set_nodelay(bufferevent_getfd(bev));
-		if (SSL_session_reused(ssl))
-			c.fetch_resumed++;
+	if (what == TC_CONNECTED) {
+		if (SSL_session_reused(tc->ssl))
+			cnt.fetch_resumed++;
 		else
-			c.fetch_full++;
+			cnt.fetch_full++;
+		t->handshook = 1;
 		char ev[24], sq[16];
 		snprintf(ev, sizeof(ev), "%lld", t->event_id);
 		snprintf(sq, sizeof(sq), "%d", t->seq);
 		const char *const kv[][2] = {{"Request", "Fetch"}, {"Key", t->key}, {"Event-ID", ev},
 		    {"Task-Sequence-ID", sq}};
-		if (send_kv(NULL, bev, kv, 4, NULL, 0) == -1)
-			fetch_fail(t, "fetch request could not be built");
+		if (send_kv(NULL, tc, kv, 4, NULL, 0) == -1 && !tc->failed)
+			fetch_fail(t, "fetch request could not be sent");
 		return;
 	}
-	int err = EVUTIL_SOCKET_ERROR(), eof_only;
-	tls_reason(bev, tls, sizeof(tls), &eof_only);
+	if (what == TC_DATA) {
+		if (t->hdr_done)
+			fetch_body(t, data, len);
+		else
+			fetch_header(t, data, len);
+		return;
+	}
 	/*
 	 * Closed or reset before the handshake ended, with no TLS alert: the
-	 * transfer port's pre-TLS budget turned us away. The agent tries again
-	 * (100 ms doubling to 2 s, jittered) within its fetch timeout.
+	 * transfer port's pre-TLS budget turned us away, and the key was never
+	 * sent. The agent tries again (100 ms doubling to 2 s, jittered) within
+	 * its fetch timeout.
 	 */
-	if (!t->handshook && eof_only && ((what & BEV_EVENT_EOF) || err == ECONNRESET || err == EPIPE || tls[0] != '\0') &&
-	    mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
-		c.fetch_retries++;
-		bufferevent_free(t->fetch);
+	if (!t->handshook && tc->refused && mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
+		cnt.fetch_retries++;
+		tconn_free(t->fetch);
 		t->fetch = NULL;
 		evtimer_del(t->timer);
 		long long wait = t->pause_ms / 2 + (long long)(rng32() % (uint32_t)(t->pause_ms / 2 + 1));
@@ -779,13 +1031,12 @@ fetch_event_cb(struct bufferevent *bev, short what, void *arg)
 		evtimer_add(t->timer, &tv);
 		return;
 	}
-	if (tls[0] != '\0')
-		snprintf(why, sizeof(why), "tls: %s", tls);
-	else if (what & BEV_EVENT_EOF)
-		snprintf(why, sizeof(why), "after %llu of %llu bytes: server closed the connection",
-		    (unsigned long long)t->got, (unsigned long long)t->size);
+	char why[400];
+	if (t->hdr_done)
+		snprintf(why, sizeof(why), "after %llu of %llu bytes: %.*s", (unsigned long long)t->got,
+		    (unsigned long long)t->size, (int)len, data);
 	else
-		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(err));
+		snprintf(why, sizeof(why), "%.*s", (int)len, data);
 	fetch_fail(t, why);
 }
 
@@ -805,6 +1056,7 @@ fetch_attempt(evutil_socket_t fd, short what, void *arg)
 {
 	struct task *t = arg;
 	struct sim *s = t->s;
+	char why[300];
 	(void)fd;
 	(void)what;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t->port)};
@@ -812,26 +1064,18 @@ fetch_attempt(evutil_socket_t fd, short what, void *arg)
 		fetch_fail(t, "Transfer-Host is not an IPv4 address (the simulator takes only those)");
 		return;
 	}
-	int sfd = sim_socket(s, AF_INET);
-	if (sfd == -1) {
-		fetch_fail(t, strerror(errno));
-		return;
-	}
-	t->fetch = sim_tls_bev(s, sfd, t);
+	t->handshook = 0;
+	t->fetch = tconn_new(s, (struct sockaddr *)&sa, sizeof(sa),
+	    o.resume && s->sess != NULL && s->sess_host == t->host ? s->sess : NULL, t, fetch_io, t, why, sizeof(why));
 	if (t->fetch == NULL) {
-		close(sfd);
-		fetch_fail(t, "tls setup failed");
+		fetch_fail(t, why);
 		return;
 	}
-	c.fetches++;
-	bufferevent_setcb(t->fetch, fetch_read_cb, NULL, fetch_event_cb, t);
-	bufferevent_enable(t->fetch, EV_READ | EV_WRITE);
+	cnt.fetches++;
 	long long left = FETCH_TIMEOUT_MS - (mono_ms() - t->fetch_start);
 	struct timeval tv = tv_of(left > 1 ? left : 1);
 	event_assign(t->timer, base, -1, 0, fetch_deadline_cb, t);
 	evtimer_add(t->timer, &tv);
-	if (bufferevent_socket_connect(t->fetch, (struct sockaddr *)&sa, sizeof(sa)) == -1)
-		fetch_fail(t, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
 /* A new TLS session from a transfer port: kept for the next fetch (the control
@@ -855,7 +1099,7 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 static void
 send_error(struct sim *s, const struct wire_msg *m, const char *why)
 {
-	c.errors_sent++;
+	cnt.errors_sent++;
 	const char *ev = wire_get(m, "Event-ID"), *sq = wire_get(m, "Task-Sequence-ID");
 	int ids = ev != NULL && sq != NULL && ev[0] != '\0' && sq[0] != '\0' &&
 	    strspn(ev, "0123456789") == strlen(ev) && strspn(sq, "0123456789") == strlen(sq);
@@ -863,7 +1107,7 @@ send_error(struct sim *s, const struct wire_msg *m, const char *why)
 	snprintf(code_s, sizeof(code_s), "%d", STATUS_PROTOCOL);
 	const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", code_s},
 	    {ids ? "Event-ID" : NULL, ev}, {ids ? "Task-Sequence-ID" : NULL, sq}, {"Error", why}};
-	(void)send_kv(s, s->bev, kv, 5, NULL, 0);
+	(void)send_kv(s, s->tc, kv, 5, NULL, 0);
 }
 
 static int
@@ -931,12 +1175,12 @@ handle_sendfile(struct sim *s, const struct wire_msg *m)
 			return;
 		}
 	}
-	c.tasks++;
+	cnt.tasks++;
 	struct task *t = task_find(s, ev, (int)seq);
 	struct jentry *je = journal_find(s, ev, (int)seq);
 	if (t != NULL || je != NULL) {
 		/* pushed again after a lost connection: never run twice */
-		c.replays++;
+		cnt.replays++;
 		if (t == NULL) {
 			struct task tmp = {.s = s, .gen = s->gen, .event_id = ev, .seq = (int)seq};
 			t = &tmp;
@@ -995,25 +1239,25 @@ handle_sendfile(struct sim *s, const struct wire_msg *m)
 	const char *sum = wire_get(m, "Checksum");
 	if (s->id != 0 && id != s->id) {
 		snprintf(why, sizeof(why), "message for computer %s, this agent is computer %lld", t->id_s, s->id);
-		c.refused_tasks++;
+		cnt.refused_tasks++;
 		task_end(t, STATUS_PROTOCOL, "Agent", why, 0);
 		return;
 	}
 	if (temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name)) == NULL ||
 	    temp_name(wire_get(m, "Execute"), 1, exec_name, sizeof(exec_name)) == NULL ||
 	    strcmp(exec_name, t->name) != 0 || (uint64_t)size > MAX_SCRIPT) {
-		c.refused_tasks++;
+		cnt.refused_tasks++;
 		task_end(t, STATUS_FILE_REFUSED, "Agent", "file name, Execute or size refused", 0);
 		return;
 	}
 	if (strcmp(wire_get(m, "Task-Type"), "RunScript") != 0) {
-		c.refused_tasks++;
+		cnt.refused_tasks++;
 		snprintf(why, sizeof(why), "Task-Type %.64s is not supported", wire_get(m, "Task-Type"));
 		task_end(t, STATUS_PROTOCOL, "Agent", why, 0);
 		return;
 	}
 	if (task_count(s) > MAX_TASKS) {
-		c.refused_tasks++;
+		cnt.refused_tasks++;
 		task_end(t, STATUS_AGENT_ERROR, "Agent", "agent busy: 64 tasks running", 0);
 		return;
 	}
@@ -1045,7 +1289,7 @@ handle_cancel(struct sim *s, const struct wire_msg *m)
 		send_error(s, m, "Cancel needs a numeric Event-ID and Task-Sequence-ID");
 		return;
 	}
-	c.cancels++;
+	cnt.cancels++;
 	struct task *t = task_find(s, ev, (int)seq);
 	struct jentry *je = journal_find(s, ev, (int)seq);
 	char why[100], code_s[16];
@@ -1054,7 +1298,7 @@ handle_cancel(struct sim *s, const struct wire_msg *m)
 		t->cancelled = 1;
 		const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s},
 		    {"Result", "Success"}, {"Status-Code", code_s}};
-		(void)send_kv(s, s->bev, kv, 5, NULL, 0);
+		(void)send_kv(s, s->tc, kv, 5, NULL, 0);
 		if (t->state == T_RUN) {
 			/* SIGTERM to the script: it ends now, the final reply follows */
 			struct timeval zero = {0, 0};
@@ -1068,7 +1312,7 @@ handle_cancel(struct sim *s, const struct wire_msg *m)
 		snprintf(why, sizeof(why), "not running");
 	const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s},
 	    {"Result", "Failed"}, {"Error", why}};
-	(void)send_kv(s, s->bev, kv, 5, NULL, 0);
+	(void)send_kv(s, s->tc, kv, 5, NULL, 0);
 }
 
 /* --- the control connection */
@@ -1079,9 +1323,11 @@ static void sim_tick(evutil_socket_t fd, short what, void *arg);
 static void
 sim_close(struct sim *s)
 {
-	if (s->bev != NULL)
-		bev_close(s->bev);
-	s->bev = NULL;
+	tconn_free(s->tc);
+	s->tc = NULL;
+	free(s->in);
+	s->in = NULL;
+	s->inlen = 0;
 	evtimer_del(s->timer);
 }
 
@@ -1108,7 +1354,7 @@ sim_schedule(struct sim *s)
 static void
 sim_fail(struct sim *s, const char *why)
 {
-	c.attempts_failed++;
+	cnt.attempts_failed++;
 	note_error(s, server_name[s->cur], why);
 	sim_close(s);
 	if (s->state == S_STOPPED)
@@ -1120,7 +1366,7 @@ sim_fail(struct sim *s, const char *why)
 static void
 sim_lost(struct sim *s, const char *why)
 {
-	c.lost++;
+	cnt.lost++;
 	(void)why;
 	sim_close(s);
 	if (s->state == S_STOPPED)
@@ -1150,7 +1396,7 @@ sim_hello_reply(struct sim *s, const struct wire_msg *m)
 	}
 	if (strcmp(result, "Success") != 0) {
 		const char *e = wire_get(m, "Error");
-		c.refused_hello++;
+		cnt.refused_hello++;
 		snprintf(why, sizeof(why), "refused us: %s", e != NULL ? e : "(no reason given)");
 		sim_fail(s, why);
 		return;
@@ -1163,12 +1409,12 @@ sim_hello_reply(struct sim *s, const struct wire_msg *m)
 	s->id = id;
 	s->state = S_UP;
 	if (s->ever_up)
-		c.reconnects++;
+		cnt.reconnects++;
 	s->ever_up = 1;
 	s->gen++;
 	s->k = s->cur;
 	s->n = 0;
-	c.ups++;
+	cnt.ups++;
 	evtimer_del(s->timer);
 	s->last_ping = s->last_rx;
 	long long iv = o.keepalive_ms, slack = o.keepalive_timeout_ms - iv;
@@ -1195,81 +1441,53 @@ sim_message(struct sim *s, const struct wire_msg *m)
 		snprintf(why, sizeof(why), "unknown request \"%.100s\"", req);
 		send_error(s, m, why);
 	} else if (reply == NULL || strcmp(reply, "Keepalive") != 0) {
-		c.unexpected++;
+		cnt.unexpected++;
 	}
 }
 
-/*
- * An idle connection's TLS read buffer (about 17 KiB) is dropped: libevent
- * reads until OpenSSL says it would block, and that last read allocates it
- * again, which SSL_MODE_RELEASE_BUFFERS alone does not undo. 0 when the
- * buffers still held data (they are then kept).
- */
-static void
-idle_buffers(struct bufferevent *bev)
+/* One whole message on the control connection; non-zero when the connection went away meanwhile. */
+static int
+sim_on_msg(struct wire_msg *m, void *arg)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	if (ssl != NULL && SSL_is_init_finished(ssl) && SSL_pending(ssl) == 0)
-		(void)!SSL_free_buffers(ssl);
+	struct sim *s = arg;
+	struct tconn *tc = s->tc;
+	sim_message(s, m);
+	wire_msg_free(m);
+	return s->tc != tc || (s->state != S_HELLO && s->state != S_UP);
 }
 
 static void
-sim_read_cb(struct bufferevent *bev, void *arg)
+sim_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void *arg)
 {
 	struct sim *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char why[300];
-	s->last_rx = mono_ms();
-	while (s->bev == bev && (s->state == S_HELLO || s->state == S_UP)) {
-		struct wire_msg *m = NULL;
-		int r = take_msg(in, &m, why, sizeof(why));
-		if (r == 0) {
-			idle_buffers(bev);
-			return;
-		}
-		if (r == -1) {
-			char w2[400];
-			snprintf(w2, sizeof(w2), "bad message from the scheduler: %s", why);
-			if (s->state == S_UP) {
-				const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", "-11"}, {"Error", w2}};
-				(void)send_kv(s, bev, kv, 3, NULL, 0);
-			}
-			note_error(s, "control", w2);
-			sim_down(s, w2);
-			return;
-		}
-		sim_message(s, m);
-		wire_msg_free(m);
-	}
-}
-
-static void
-sim_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct sim *s = arg;
-	char why[600], tls[500];
-	int eof_only;
-	if (what & BEV_EVENT_CONNECTED) {
-		char name[96];
-		(void)tls_set_nodelay(bufferevent_getfd(bev));
+	char why[400], w2[500];
+	if (what == TC_CONNECTED) {
+		char name[96], ka[24];
 		s->state = S_HELLO;
 		s->last_rx = mono_ms();
-		char ka[24];
 		snprintf(ka, sizeof(ka), "%lld", o.keepalive_ms);
 		const char *const kv[][2] = {{"Request", "Hello"}, {"Computer", sim_name(s, name, sizeof(name))},
 		    {"Protocol", PROTOCOL}, {"Agent-Version", VERSION}, {"Keepalive", ka}, {"Facts-Hash", ""}};
-		if (send_kv(s, bev, kv, 6, NULL, 0) == -1)
+		if (send_kv(s, tc, kv, 6, NULL, 0) == -1 && !tc->failed)
 			sim_fail(s, "Request=Hello could not be sent");
 		return;
 	}
-	tls_reason(bev, tls, sizeof(tls), &eof_only);
-	if (tls[0] != '\0' && !eof_only)
-		snprintf(why, sizeof(why), "refused: %s", tls);
-	else if (what & BEV_EVENT_EOF)
-		snprintf(why, sizeof(why), "closed by the scheduler");
-	else
-		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	sim_down(s, why);
+	if (what == TC_CLOSED) {
+		snprintf(why, sizeof(why), "%s%.*s", tc->state == TC_UP || tc->refused ? "" : "refused: ", (int)len,
+		    data);
+		sim_down(s, why);
+		return;
+	}
+	s->last_rx = mono_ms();
+	if (split_msgs(&s->in, &s->inlen, data, len, sim_on_msg, s, why, sizeof(why)) == -1 && s->tc == tc) {
+		snprintf(w2, sizeof(w2), "bad message from the scheduler: %s", why);
+		if (s->state == S_UP) {
+			const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", "-11"}, {"Error", w2}};
+			(void)send_kv(s, tc, kv, 3, NULL, 0);
+		}
+		note_error(s, "control", w2);
+		sim_down(s, w2);
+	}
 }
 
 static void
@@ -1299,9 +1517,9 @@ sim_tick(evutil_socket_t fd, short what, void *arg)
 	int quiet = now - s->last_rx >= o.keepalive_ms || now - s->last_tx >= o.keepalive_ms;
 	if (quiet && now - s->last_ping >= o.keepalive_ms) {
 		s->last_ping = now;
-		c.keepalives++;
+		cnt.keepalives++;
 		const char *const kv[][2] = {{"Request", "Keepalive"}};
-		if (send_kv(s, s->bev, kv, 1, NULL, 0) == -1)
+		if (send_kv(s, s->tc, kv, 1, NULL, 0) == -1 && s->state == S_UP)
 			sim_lost(s, "keepalive could not be sent");
 	}
 }
@@ -1310,29 +1528,18 @@ static void
 sim_attempt(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim *s = arg;
+	char why[300];
 	(void)fd;
 	(void)what;
 	s->state = S_CONNECTING;
-	c.connects++;
-	const struct sockaddr *sa = (const struct sockaddr *)&servers[s->cur];
-	int sfd = sim_socket(s, sa->sa_family);
-	if (sfd == -1) {
-		sim_fail(s, strerror(errno));
-		return;
-	}
-	s->bev = sim_tls_bev(s, sfd, NULL);
-	if (s->bev == NULL) {
-		close(sfd);
-		sim_fail(s, "tls setup failed");
-		return;
-	}
-	bufferevent_setcb(s->bev, sim_read_cb, NULL, sim_event_cb, s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	cnt.connects++;
 	struct timeval tv = tv_of(o.connect_timeout_ms);
 	event_assign(s->timer, base, -1, 0, sim_deadline, s);
 	evtimer_add(s->timer, &tv);
-	if (bufferevent_socket_connect(s->bev, sa, (int)server_len[s->cur]) == -1)
-		sim_fail(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	s->tc = tconn_new(s, (const struct sockaddr *)&servers[s->cur], server_len[s->cur], NULL, NULL, sim_io, s, why,
+	    sizeof(why));
+	if (s->tc == NULL)
+		sim_fail(s, why);
 }
 
 /* --- figures */
@@ -1391,22 +1598,22 @@ figures(FILE *f, int line)
 			   "%lld done (%lld failed, %lld hung), %lld running, %lld replays; fetches %lld (%lld resumed, "
 			   "%lld retried, %lld failed); reconnects %lld, failed attempts %lld; rss %lld KiB (%.0f B per "
 			   "computer)\n",
-		    secs, up, o.count, conn, wait, c.tasks, c.finals, c.failed, c.hung, running, c.replays, c.fetches,
-		    c.fetch_resumed, c.fetch_retries, c.fetch_failed, c.reconnects,
-		    c.attempts_failed, rss, per);
+		    secs, up, o.count, conn, wait, cnt.tasks, cnt.finals, cnt.failed, cnt.hung, running, cnt.replays, cnt.fetches,
+		    cnt.fetch_resumed, cnt.fetch_retries, cnt.fetch_failed, cnt.reconnects,
+		    cnt.attempts_failed, rss, per);
 		return;
 	}
 	fprintf(f, "seconds=%.3f\ncount=%lld\nconnected=%lld\nconnecting=%lld\nwaiting=%lld\n", secs, o.count, up,
 	    conn, wait);
-	fprintf(f, "ever_connected=%lld\nreconnects=%lld\n", ever, c.reconnects);
-	fprintf(f, "connects=%lld\nups=%lld\nattempts_failed=%lld\nlost=%lld\nrefused_hello=%lld\n", c.connects,
-	    c.ups, c.attempts_failed, c.lost, c.refused_hello);
+	fprintf(f, "ever_connected=%lld\nreconnects=%lld\n", ever, cnt.reconnects);
+	fprintf(f, "connects=%lld\nups=%lld\nattempts_failed=%lld\nlost=%lld\nrefused_hello=%lld\n", cnt.connects,
+	    cnt.ups, cnt.attempts_failed, cnt.lost, cnt.refused_hello);
 	fprintf(f, "tasks=%lld\nfinals=%lld\nfailed=%lld\nhung=%lld\nrunning=%lld\nreplays=%lld\ndisconnects=%lld\n",
-	    c.tasks, c.finals, c.failed, c.hung, running, c.replays, c.disconnects);
-	fprintf(f, "cancels=%lld\nrefused_tasks=%lld\nerrors_sent=%lld\nunexpected=%lld\nkeepalives=%lld\n", c.cancels,
-	    c.refused_tasks, c.errors_sent, c.unexpected, c.keepalives);
+	    cnt.tasks, cnt.finals, cnt.failed, cnt.hung, running, cnt.replays, cnt.disconnects);
+	fprintf(f, "cancels=%lld\nrefused_tasks=%lld\nerrors_sent=%lld\nunexpected=%lld\nkeepalives=%lld\n", cnt.cancels,
+	    cnt.refused_tasks, cnt.errors_sent, cnt.unexpected, cnt.keepalives);
 	fprintf(f, "fetches=%lld\nfetch_full=%lld\nfetch_resumed=%lld\nfetch_retries=%lld\nfetch_failed=%lld\n",
-	    c.fetches, c.fetch_full, c.fetch_resumed, c.fetch_retries, c.fetch_failed);
+	    cnt.fetches, cnt.fetch_full, cnt.fetch_resumed, cnt.fetch_retries, cnt.fetch_failed);
 	fprintf(f, "rss_kb=%lld\nrss_base_kb=%lld\nbytes_per_computer=%.0f\nheap_in_use_kb=%lld\nopen_fds=%d\n", rss,
 	    rss_base_kb, per, heap_in_use() / 1024, open_fds());
 	fprintf(f, "last_error=%s\n", last_error);

@@ -20,6 +20,9 @@
 # also waits for the end: nothing is forked while the clock runs) and computed
 # exactly from the timestamps, the workers' peak RSS (VmHWM) and CPU time, the
 # parent's and the agents' CPU time (with their task processes and scripts).
+# Then the dispatch latency on an idle fleet (BENCH_LATENCY_ROUNDS, default 20):
+# that many schedules over one computer, one at a time, then as many over all
+# the agents: due_at -> 2501 p50/p99.
 #
 # Then, if pdsh and sshd are installed, the same kind of work by pdsh over ssh:
 # a throwaway sshd on 127.0.0.1 (own host key, own authorized key for root, all
@@ -58,6 +61,7 @@ CASES=${BENCH_CASES:-1:20:true 2:20:true 1:1:sleep 1}
 PDSH=${BENCH_PDSH:-yes}
 ANSIBLE=${BENCH_ANSIBLE:-yes}
 TIMEOUT=${BENCH_TIMEOUT:-300}
+LAT_ROUNDS=${BENCH_LATENCY_ROUNDS:-20}
 LOGLEVEL=${BENCH_LOGLEVEL:-5}   # the shipped default (detail); the agents' too
 TICK=$(getconf CLK_TCK)
 
@@ -220,6 +224,53 @@ while IFS= read -r c; do
 	run_case "${c%%:*}" "$(echo "$c" | cut -d: -f2)" "$(echo "$c" | cut -d: -f3-)" < /dev/null
 done < "$WORK/cases"
 
+# ---- dispatch latency on an idle fleet -------------------------------------
+# LAT_ROUNDS times, one after another with the fleet idle in between: a schedule
+# due now over one computer (the latency of one event alone), then one over every
+# agent (a fan-out: the last of the AGENTS pushes waits for the others). Latency
+# is due_at -> the event's 2501 row as stored (status rows are written in batches).
+lat_table=""
+if [ "$LAT_ROUNDS" -gt 0 ]; then
+	n=$((n + 1))
+	name=sched-$n
+	"$P" pki issue "$name" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
+	sched_conf "$name" "workers: 1" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}"
+	sed -i "s/listen: 127.0.0.1:[0-9]*/listen: 127.0.0.1:$AP/" "$TESTDIR/$name.yaml"
+	sched_start "$name"
+	spid=$LASTPID
+	[ "$(db_wait "(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE '$name:%') = $AGENTS
+		AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet-worker') >= 1" "''" 60 |
+		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
+	job_add "job-lat" "true"
+	lat_ok=1
+	for kind in one all; do
+		sids=""
+		for r in $(seq 1 "$LAT_ROUNDS"); do
+			t=$targets
+			[ "$kind" = all ] || t='{"computers": ["agent-'$(( (r - 1) % AGENTS + 1 ))'"]}'
+			sid=$(schedule_add job-lat "$t")
+			sids="$sids${sids:+,}$sid"
+			[ "$(db_wait "NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE schedule_id = $sid
+				AND state IN ('pending', 'running'))" "''" "$TIMEOUT" | tail -n 1)" = ok ] || lat_ok=0
+		done
+		set -- $(db_q "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d)
+			FROM (SELECT extract(epoch FROM l.at - e.due_at) * 1000 AS d FROM pgfleet.status_log l
+			      JOIN pgfleet.event e USING (event_id) WHERE e.schedule_id IN ($sids) AND l.status_code = 2501) x" | tr '|' ' ')
+		done_ok=$(db_q "SELECT count(*) FROM pgfleet.event WHERE schedule_id IN ($sids) AND state = 'done' AND status_code = 0")
+		[ "$done_ok" = "$1" ] || lat_ok=0
+		what=$([ "$kind" = one ] && echo "one computer" || echo "fan-out to $AGENTS")
+		lat_table="$lat_table$(printf '| %-20s | %6s | %6s | %6s | %6s | %2s |' "$what" "$1" \
+			"$(calc "sprintf(\"%.0f\", $2)")" "$(calc "sprintf(\"%.0f\", $3)")" "$(calc "sprintf(\"%.0f\", $4)")" \
+			"$([ "$lat_ok" = 1 ] && echo ok || echo NO)")
+"
+	done
+	[ "$lat_ok" = 1 ] || failed=1
+	kill "$spid" 2>/dev/null || true
+	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
+	echo
+	echo "  dispatch latency on an idle fleet: $LAT_ROUNDS schedules of each kind, one at a time (1 worker)"
+fi
+
 # ---- pdsh over ssh --------------------------------------------------------
 pdsh_note=""
 : > "$WORK/pdsh_table"
@@ -346,6 +397,12 @@ echo "| workers | task     | events | time s | events/s | tasks/s | p50 ms | p95
 echo "|--------:|----------|-------:|-------:|---------:|--------:|-------:|-------:|--------------:|---------------:|----------:|---------:|---------:|---------:|---:|"
 cat "$WORK/table"
 echo
+if [ -n "$lat_table" ]; then
+	echo "| dispatch, idle fleet | events | p50 ms | p99 ms | max ms | ok |"
+	echo "|----------------------|-------:|-------:|-------:|-------:|---:|"
+	printf '%s' "$lat_table"
+	echo
+fi
 if [ -s "$WORK/pdsh_table" ]; then
 	echo "| over ssh, $AGENTS hosts (one local sshd)           | commands | time s | commands/s | ok |"
 	echo "|----------------------------------------------|-------:|-------:|---------:|---:|"

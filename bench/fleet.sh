@@ -28,8 +28,10 @@
 # latency p50/p99 (event due_at -> its 2501 status row, as stored); database
 # rows written per task (pg_stat_user_tables inserts+updates+deletes of schema
 # pgfleet), bytes per task (growth of the schema's tables and indexes) and WAL
-# bytes per task. Per size: worker RSS idle and with N connected, memory per
-# connection, open descriptors, the simulator's memory per computer.
+# bytes per task, and for warm-2 the statements that took the database's time
+# (pg_stat_statements, per task). Per size: worker RSS idle and with N
+# connected, memory per connection, open descriptors, the simulator's memory
+# per computer.
 #
 # Open files: the simulator holds one descriptor per computer and a second
 # while fetching, the workers one per connection and fetch: 10,000 computers
@@ -65,7 +67,8 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 		fi
 	fi
 	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
-		pg_virtualenv -t -o fsync=off -o max_connections=300 "$0" "$@"
+		pg_virtualenv -t -o fsync=off -o max_connections=300 -o shared_preload_libraries=pg_stat_statements \
+		"$0" "$@"
 fi
 
 export PGHOST=127.0.0.1 PGDATABASE=bench_fleet
@@ -92,6 +95,7 @@ trap bench_cleanup EXIT INT TERM
 
 fleet_init
 db_open
+db_q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 for n in $SIZES; do
 	db_q "INSERT INTO pgfleet.computer (name, host, os, boot_env, labels)
 	      SELECT 'f$n-' || g, '127.0.0.1', 'Linux', 'Production', jsonb_build_object('fleet', 'f$n')
@@ -137,6 +141,7 @@ per_task() { calc "sprintf(\"%.0f\", ($1) * 1000000 / $TICK / $N)"; }  # ticks -
 run_fanout() {
 	label=$1
 	pids_of
+	db_q "SELECT pg_stat_statements_reset()" >/dev/null
 	snapshot a
 	if [ "$label" = cold ]; then
 		# the clock starts as the simulator starts connecting (its certificates made)
@@ -162,12 +167,24 @@ run_fanout() {
 		FROM (SELECT extract(epoch FROM l.at - e.due_at) * 1000 AS d FROM pgfleet.status_log l
 		      JOIN pgfleet.event e USING (event_id) WHERE e.schedule_id = $sid AND l.status_code = 2501) x" | tr '|' ' ')
 	p50=${1:-0} p99=${2:-0}
+	# where the database's time went: the statements of the run, per task
+	db_q "SELECT to_char(total_exec_time / $N * 1000, 'FM999990') || ' us/task, ' ||
+		to_char(calls::numeric / $N, 'FM9990.00') || ' calls/task, ' ||
+		to_char(rows::numeric / greatest(calls, 1), 'FM999990.0') || ' rows/call: ' ||
+		regexp_replace(left(query, 110), '\s+', ' ', 'g')
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND query NOT LIKE '%pg_stat%' AND query NOT LIKE 'DO %'
+		ORDER BY total_exec_time DESC LIMIT 12" > "$WORK/statements-$N-$label"
 	conn_at=$(echo "$out" | awk -F'|' -v n="$N" '$2 ~ "^" n " " { print $1; exit }')
 	start_at=$(db_q "SELECT extract(epoch FROM created_at) FROM pgfleet.schedule WHERE schedule_id = $sid")
 	connected_in=$( [ -n "$conn_at" ] && calc "sprintf(\"%.1f\", $conn_at - $start_at)" || echo "-")
 	[ "$okn" = "$N" ] || { echo "    FAIL $label: $okn of $N events done with code 0"; failed=1; }
 	echo "  $label: $N tasks in $(calc "sprintf(\"%.2f\", $secs)") s; all connected after $connected_in s;" \
 		"$okn done with code 0; $rows status rows"
+	if [ "$label" = warm-2 ]; then
+		echo "    statements by database time (pg_stat_statements, this run):"
+		head -n 8 "$WORK/statements-$N-$label" | sed 's/^/      /'
+	fi
 	printf '| %6s | %-6s | %7s | %7s | %6s | %7s | %7s | %7s | %7s | %7s | %7s | %7s | %5s | %6s | %6s | %5s | %2s |\n' \
 		"$N" "$label" "$(calc "sprintf(\"%.2f\", $secs)")" "$(calc "sprintf(\"%.0f\", $N / $secs)")" \
 		"$connected_in" \

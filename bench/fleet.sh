@@ -40,6 +40,7 @@
 #   bench/fleet.sh                         (about 10 minutes)
 #   BENCH_FLEET_SIZES=1000 bench/fleet.sh  (about a minute)
 #   BENCH_KEEP=1 ...                       (keeps the logs in /tmp/pgfleet-it.*.kept)
+#   BENCH_PERF=1 BENCH_KEEP=1 ...          (perf record -a -g over warm-2, or BENCH_PERF_RUN)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"
@@ -76,6 +77,7 @@ WORKERS=${BENCH_WORKERS:-2}
 LOGLEVEL=${BENCH_LOGLEVEL:-5}
 TIMEOUT=${BENCH_TIMEOUT:-900}
 RESUME=${BENCH_RESUME:-yes}
+PERF_RUN=${BENCH_PERF_RUN:-warm-2}   # with BENCH_PERF=1: the run profiled
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
 	-c "CREATE DATABASE $PGDATABASE" >/dev/null
 
@@ -143,6 +145,7 @@ run_fanout() {
 	pids_of
 	db_q "SELECT pg_stat_statements_reset()" >/dev/null
 	snapshot a
+	[ "$label" != "$PERF_RUN" ] || perf_start "$N-$label"
 	if [ "$label" = cold ]; then
 		# the clock starts as the simulator starts connecting (its certificates made)
 		start_sim
@@ -153,6 +156,7 @@ run_fanout() {
 		"(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE 'sched-a:%') || ' ' ||
 		 (SELECT count(*) FROM pgfleet.event WHERE schedule_id = $sid AND state = 'running')" "$TIMEOUT")
 	echo "$out" > "$WORK/samples-$N-$label"
+	[ "$label" != "$PERF_RUN" ] || perf_stop
 	[ "$(echo "$out" | tail -n 1)" = ok ] || { echo "    FAIL $label: not done within ${TIMEOUT}s"; failed=1; }
 	sleep 1.5 # pg_stat counters are flushed about once a second
 	pids_of

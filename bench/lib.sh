@@ -7,6 +7,9 @@
 #   fds PID...                        open descriptors
 #   db_open, db_q SQL, db_close       ONE long-lived psql session for the whole run:
 #                                     measuring must not fork a psql per sample
+#   perf_start NAME, perf_stop        with BENCH_PERF=1: `perf record -a -g` (every process,
+#                                     99 Hz) over the measured window; the report, by process
+#                                     and by symbol, goes to $WORK/perf-NAME.txt
 #   db_wait SQL_BOOL SQL_SAMPLE SECS  in that session, every 50 ms until SQL_BOOL is true
 #                                     (or SECS pass): prints the SQL_SAMPLE rows taken,
 #                                     one "clock_seconds|sample" line each, last line "ok"
@@ -71,4 +74,34 @@ BEGIN
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END \$db_wait\$" | sed -n 's/^NOTICE:  sample //p' | sed 's/^end|//'
+}
+
+PERF_PID=""
+perf_start() {
+	[ "${BENCH_PERF:-0}" = 1 ] || return 0
+	command -v perf >/dev/null || { echo "    perf: not installed (apt-get install linux-perf), not profiled"; return 0; }
+	PERF_NAME=$1
+	perf record -a -g -F 99 -o "$TESTDIR/perf-$1.data" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.5 # perf takes a moment to start counting
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=""
+	d=$TESTDIR/perf-$PERF_NAME
+	{
+		echo "== CPU by process (perf record -a -g -F 99, samples in the measured window)"
+		perf report -i "$d.data" --no-children --sort comm -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep .
+		for comm in pgfleet-schedul pgfleet-agent postgres pgfleet-test-fl; do
+			echo
+			echo "== $comm: by library, then by symbol (self time)"
+			perf report -i "$d.data" --comm "$comm" --no-children --sort dso -g none --percent-limit 2 2>/dev/null |
+				grep -v '^#' | grep .
+			perf report -i "$d.data" --comm "$comm" --no-children --sort dso,symbol -g none --percent-limit 0.7 \
+				2>/dev/null | grep -v '^#' | grep . | head -n 30
+		done
+	} > "$d.txt" 2>&1
+	echo "    profile: $d.txt"
 }

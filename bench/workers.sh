@@ -36,6 +36,7 @@
 # Everything started is stopped at the end.
 #   bench/workers.sh                  (or: make bench)
 #   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no BENCH_ANSIBLE=no bench/workers.sh
+#   BENCH_PERF=1 BENCH_KEEP=1 ...   (perf record -a -g over the first case: where the time goes)
 #   BENCH_KEEP=1 BENCH_LOGLEVEL=7 ...   (copies the logs to /tmp/pgfleet-it.*.kept)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -141,6 +142,7 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	job_add "job-$n" "$script"
 	cpu0=$(agents_cpu)
 	w0=$(now)
+	[ "$n" != 1 ] || perf_start "case-1"
 	psql -X -qAt -v ON_ERROR_STOP=1 -v j="job-$n" -v t="$targets" -v r="$rounds" > "$WORK/case-$n" <<'EOF'
 BEGIN;
 WITH s AS (
@@ -160,6 +162,7 @@ EOF
 	timed_out=0
 	[ "$(tail -n 1 "$WORK/samples-$n")" = ok ] || timed_out=1
 	w1=$(now)
+	[ "$n" != 1 ] || perf_stop
 	# the workers' and the parent's figures, before the scheduler stops
 	rss=0 wcpu=0
 	for p in $wpids; do

@@ -52,6 +52,18 @@ int tls_cert_role(X509 *c, char *buf, size_t size);
  */
 int tls_ctx_require_peer_role(SSL_CTX *ctx, const char *role, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/*
+ * Why the handshake on ssl refused the peer's role (the text also put on
+ * OpenSSL's error queue), or NULL. Valid while ssl lives: for event-driven
+ * callers, which see only error codes.
+ */
+const char *tls_role_refusal(const SSL *ssl);
+/*
+ * One line for a failed handshake from OpenSSL error codes an event-driven
+ * caller collected (bufferevent_get_openssl_error): the role refusal's text,
+ * each reason, and the verify result. "" when there is nothing to say.
+ */
+void tls_describe(SSL *ssl, const unsigned long *codes, int n, char *buf, size_t size);
 /* Drain OpenSSL's error queue into one line ("" when empty). Returns buf. */
 char *tls_error_string(char *buf, size_t size);
 

@@ -1,18 +1,27 @@
 /*
- * pgfleet-scheduler: the parent. Checks the whole config, connects, forks the
- * workers (each closes the parent's socket and opens its own connection), then
- * loops: claim due events
- * (on LISTEN pgfleet_wakeup and every poll_interval), hand them out, extend
- * leases, take back expired ones, create recurring occurrences, pass cancels
- * on. SIGTERM drains, SIGHUP reloads; signals reach the loop as events.
+ * pgfleet-scheduler: the parent. Checks the whole config, opens the agent
+ * listener (agents.listen: every worker accepts on it), connects, forks the
+ * workers (each closes the parent's database socket and opens its own
+ * connection), then loops: decide who connecting agents are and keep
+ * agent_presence (scheduler/presence.c), claim due events of the computers
+ * connected here (on LISTEN pgfleet_wakeup and every poll_interval), hand
+ * each to the worker holding its computer's connection, extend leases, take
+ * back expired ones, expire offline events, create recurring occurrences,
+ * pass cancels on. SIGTERM drains, SIGHUP reloads; signals reach the loop as
+ * events.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,16 +29,20 @@
 
 #include "common/conf.h"
 #include "common/db.h"
+#include "common/gate.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "scheduler/claim.h"
 #include "scheduler/pool.h"
+#include "scheduler/presence.h"
 #include "worker/worker.h"
 
 #define MAX_CLAIM 1000
 #define DEFAULT_CONFIG "/etc/pgfleet/scheduler.yaml"
 #define JANITOR_INTERVAL_S 600
 #define JANITOR_BATCH 1000
+#define HELLO_BATCH_MS 10        /* Hellos wait this long to be written together */
+#define EXPIRE_BATCH 1000
 
 struct sched {
 	struct conf_scheduler *conf;
@@ -44,6 +57,11 @@ struct sched {
 	struct event *ev_heartbeat;
 	struct event *ev_drain_deadline;
 	struct event *ev_janitor;
+	struct event *ev_presence;   /* last_message_at every presence_interval, offline expiry */
+	struct event *ev_hello;      /* Hellos and closes, a moment after the first one */
+	int listen_fd;               /* agents.listen, accepted on by the workers */
+	struct gate *refusals;       /* unknown computers, logged per address */
+	struct presence *presence;
 	int draining;
 	int stopping;
 	int exit_code;
@@ -60,6 +78,7 @@ usage(FILE *f)
 }
 
 static void sched_tick_now(struct sched *s);
+static void sched_dispatch(struct sched *s, struct ipc_event *ev);
 static void db_readable(evutil_socket_t fd, short what, void *arg);
 static void db_watch(struct sched *s);
 
@@ -67,14 +86,17 @@ static void
 worker_entry(int slot, int fd, void *arg)
 {
 	struct sched *s = arg;
-	worker_main(s->conf, s->owner, slot, fd);
+	worker_main(s->conf, s->owner, slot, fd, s->listen_fd);
 }
 
 static void
 on_done(const struct ipc_done *d, void *arg)
 {
 	struct sched *s = arg;
-	log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
+	if (d->requeued)
+		log_debug("event %" PRId64 " handed back pending", d->event_id);
+	else
+		log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
 	if (!s->draining)
 		sched_tick_now(s);
 	else if (pool_inflight(s->pool) == 0)
@@ -127,6 +149,109 @@ on_give_up(int slot, void *arg)
 		s->stopping = 1;
 		s->exit_code = 1;
 		event_base_loopbreak(s->base);
+	}
+}
+
+/* The answer to a Hello goes to the worker holding that connection. */
+static void
+on_verdict(const struct presence_verdict *v, void *arg)
+{
+	struct sched *s = arg;
+	struct ipc_agent_verdict m;
+	memset(&m, 0, sizeof(m));
+	m.link_id = v->link_id;
+	m.computer_id = v->computer_id;
+	if (v->computer_id == 0) {
+		snprintf(m.why, sizeof(m.why), "%s", v->why);
+		(void)pool_send(s->pool, v->pid, IPC_AGENT_REFUSE, &m, sizeof(m));
+		return;
+	}
+	if (v->old_pid != 0) {
+		struct ipc_agent_ref ref = {.link_id = v->old_link, .computer_id = v->computer_id};
+		(void)pool_send(s->pool, v->old_pid, IPC_AGENT_DROP, &ref, sizeof(ref));
+	}
+	if (pool_send(s->pool, v->pid, IPC_AGENT_ACCEPT, &m, sizeof(m)) == -1)
+		presence_gone(s->presence, v->pid, v->link_id, v->computer_id); /* its worker died */
+}
+
+/* Closes and new connections now (before a claim, or a moment after a Hello). */
+static void
+presence_write(struct sched *s, int seen)
+{
+	char err[512];
+	if (!presence_dirty(s->presence, seen))
+		return;
+	if (presence_flush(s->presence, s->db, seen, on_verdict, s, err, sizeof(err)) == -1)
+		log_warnx("presence: %s; kept for the next try", err);
+	db_watch(s);
+}
+
+static void
+sched_hello_batch(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	presence_write(arg, 0);
+}
+
+/* Every agents.presence_interval: last_message_at, then events of offline computers expire. */
+static void
+sched_presence(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	presence_write(s, 1);
+	if (s->draining || s->conf->offline_expire_ms == 0)
+		return;
+	long long stale = s->conf->agents_idle_timeout_ms + 2 * s->conf->agents_presence_interval_ms;
+	if (claim_expire_offline(s->db, s->conf->offline_expire_ms, stale, EXPIRE_BATCH, err,
+		sizeof(err)) == -1)
+		log_warnx("offline expiry: %s", err);
+	db_watch(s);
+}
+
+static void
+on_agent(int slot, pid_t pid, const struct ipc_msg *msg, void *arg)
+{
+	struct sched *s = arg;
+	struct ipc_agent_hello h;
+	struct ipc_agent_ref ref;
+	static struct ipc_agent_seen seen;
+	switch (msg->type) {
+	case IPC_AGENT_HELLO:
+		if (ipc_get(msg, &h, sizeof(h)) == -1)
+			fatalx("ipc: worker %d sent a malformed hello", slot);
+		if (presence_hello(s->presence, slot, pid, &h) == -1)
+			fatalx("out of memory");
+		if (!evtimer_pending(s->ev_hello, NULL)) {
+			struct timeval tv = {0, HELLO_BATCH_MS * 1000};
+			evtimer_add(s->ev_hello, &tv);
+		}
+		break;
+	case IPC_AGENT_GONE:
+		if (ipc_get(msg, &ref, sizeof(ref)) == -1)
+			fatalx("ipc: worker %d sent a malformed gone message", slot);
+		presence_gone(s->presence, pid, ref.link_id, ref.computer_id);
+		break;
+	case IPC_AGENT_SEEN:
+		if (ipc_get(msg, &seen, sizeof(seen)) == -1 || seen.n < 0 || seen.n > IPC_SEEN_MAX)
+			fatalx("ipc: worker %d sent a malformed seen message", slot);
+		presence_seen(s->presence, seen.ids, seen.n);
+		break;
+	}
+}
+
+static void
+on_worker_exit(int slot, pid_t pid, void *arg)
+{
+	struct sched *s = arg;
+	(void)slot;
+	presence_worker_gone(s->presence, pid);
+	if (s->ev_hello != NULL && !evtimer_pending(s->ev_hello, NULL)) {
+		struct timeval tv = {0, HELLO_BATCH_MS * 1000};
+		evtimer_add(s->ev_hello, &tv);
 	}
 }
 
@@ -198,17 +323,14 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 	if (limit > 0) {
 		static struct ipc_event evs[MAX_CLAIM];
 		int n = 0;
+		/* who is connected here, as up to date as it gets before the claim reads it */
+		presence_write(s, 0);
 		if (claim_events(s->db, s->owner, limit, s->conf->lease_ms, evs, &n, err,
 			sizeof(err)) == -1) {
 			log_warnx("claim: %s", err);
 		} else {
-			for (int i = 0; i < n; i++) {
-				if (pool_dispatch(s->pool, &evs[i]) == -1) {
-					log_warnx("event %" PRId64 ": no worker has room, released",
-					    evs[i].event_id);
-					claim_release(s->db, s->owner, evs[i].event_id, err, sizeof(err));
-				}
-			}
+			for (int i = 0; i < n; i++)
+				sched_dispatch(s, &evs[i]);
 			full = n == limit;
 		}
 	}
@@ -219,6 +341,21 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 		tv.tv_usec = (s->conf->poll_interval_ms % 1000) * 1000;
 	}
 	evtimer_add(s->ev_tick, &tv);
+}
+
+/* To the worker holding the computer's connection; gone meanwhile: pending again. */
+static void
+sched_dispatch(struct sched *s, struct ipc_event *ev)
+{
+	char err[512];
+	pid_t pid;
+	if (presence_route(s->presence, ev->computer_id, &pid, &ev->link_id) == 0 &&
+	    pool_dispatch_to(s->pool, pid, ev) == 0)
+		return;
+	log_info("event %" PRId64 ": computer %" PRId64 " is no longer connected to a live worker here, "
+	    "released", ev->event_id, ev->computer_id);
+	if (claim_release(s->db, s->owner, ev->event_id, err, sizeof(err)) == -1)
+		log_warnx("event %" PRId64 ": release: %s", ev->event_id, err);
 }
 
 static void
@@ -323,6 +460,9 @@ sched_reload(struct sched *s)
 	if (pool_set_restart_limit(s->pool, fresh->restart_limit_count,
 	    fresh->restart_limit_window_ms) == -1)
 		log_warnx("reload: out of memory for restart_limit, keeping the running one");
+	struct timeval pi = {fresh->agents_presence_interval_ms / 1000,
+	    (fresh->agents_presence_interval_ms % 1000) * 1000};
+	event_add(s->ev_presence, &pi);
 	/* the pool's forks read s->conf: keep it valid until the swap */
 	struct conf_scheduler *old = s->conf;
 	s->conf = fresh;
@@ -389,7 +529,83 @@ sched_stop(struct sched *s)
 			released++;
 		else
 			log_warnx("event %" PRId64 ": release: %s", ids[i], err);
+	/* and no computer is connected here any more */
+	if (presence_clear(s->db, s->conf->name, NULL, err, sizeof(err)) == -1)
+		log_warnx("presence: %s", err);
 	log_msg(LOG_NOTICE, "stopped; %d unfinished events released", released);
+}
+
+/* agents.listen, before the workers are forked: they all accept on it. */
+static int
+listen_agents(const struct conf_listen *l, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", l->port);
+	int rc = getaddrinfo(l->host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
+	int one = 1;
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Written atomically, so a reader never sees half of it. */
+static int
+write_port_file(const char *path, int port)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
+/* Every agent connection is a descriptor: up to the hard limit, and say when that is short. */
+static void
+raise_nofile(const struct conf_scheduler *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	unsigned long long want = (unsigned long long)c->agents_max_connections + 256;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_msg(LOG_WARNING, "open files limit %llu is below agents.max_connections + 256 (%llu) "
+		    "per worker: raise it (LimitNOFILE=) or lower agents.max_connections",
+		    (unsigned long long)rl.rlim_cur, want);
 }
 
 static int
@@ -425,7 +641,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct sched s = {.conf_path = path, .db_fd = -1};
+	struct sched s = {.conf_path = path, .db_fd = -1, .listen_fd = -1};
 	if (check_config(path, &s.conf) == -1)
 		return 2;
 	if (check_only) {
@@ -443,6 +659,13 @@ main(int argc, char **argv)
 		fatal("spool %s", s.conf->spool);
 	snprintf(s.owner, sizeof(s.owner), "%s:%ld", s.conf->name, (long)getpid());
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(s.conf);
+	char err[512];
+	if ((s.listen_fd = listen_agents(&s.conf->agents_listen, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	int agents_port = bound_port(s.listen_fd);
+	if (s.conf->agents_port_file != NULL && write_port_file(s.conf->agents_port_file, agents_port) == -1)
+		fatal("agents.port_file %s", s.conf->agents_port_file);
 	db_application_name("pgfleet-scheduler");
 
 	s.base = event_base_new();
@@ -450,10 +673,16 @@ main(int argc, char **argv)
 		fatalx("event_base_new failed");
 	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
 	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
-	    .arg = &s};
+	    .on_agent = on_agent, .on_exit = on_worker_exit, .arg = &s};
 	s.pool = pool_new(s.base, s.conf->workers, s.conf->sessions_per_worker,
 	    s.conf->restart_limit_count, s.conf->restart_limit_window_ms, &cb);
 	if (s.pool == NULL)
+		fatalx("out of memory");
+	pool_keep_fd(s.pool, s.listen_fd);
+	s.refusals = gate_new(s.base, "agents", 1, 1);
+	s.presence = s.refusals != NULL ? presence_new(s.owner, s.refusals) : NULL;
+	s.ev_hello = evtimer_new(s.base, sched_hello_batch, &s);
+	if (s.presence == NULL || s.ev_hello == NULL)
 		fatalx("out of memory");
 	/* signals first, so a worker that dies at once is reaped */
 	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
@@ -464,16 +693,23 @@ main(int argc, char **argv)
 	}
 	/* connect first so a wrong conninfo is said at once; workers close this
 	 * socket right after fork and open their own (pool.c) */
-	char err[512];
 	s.db = db_open(s.conf->database, err, sizeof(err));
 	if (s.db == NULL)
 		fatalx("%s", err);
+	/* rows of an earlier process of ours (killed) no longer stand for connections */
+	int stale = presence_clear(s.db, s.conf->name, s.owner, err, sizeof(err));
+	if (stale == -1)
+		fatalx("presence: %s", err);
+	if (stale > 0)
+		log_msg(LOG_NOTICE, "presence: %d connections of an earlier %s forgotten", stale,
+		    s.conf->name);
 	if (db_listen(s.db, "pgfleet_wakeup", err, sizeof(err)) == -1)
 		fatalx("listen: %s", err);
 	if (pool_start(s.pool) == -1)
 		fatalx("no worker could be started");
-	log_msg(LOG_NOTICE, "scheduler %s started: %d workers, %d sessions each, poll %lld ms",
-	    s.owner, s.conf->workers, s.conf->sessions_per_worker, s.conf->poll_interval_ms);
+	log_msg(LOG_NOTICE, "scheduler %s started: %d workers, %d sessions each, poll %lld ms, "
+	    "agents connect to %s:%d", s.owner, s.conf->workers, s.conf->sessions_per_worker,
+	    s.conf->poll_interval_ms, s.conf->agents_listen.host, agents_port);
 
 	s.ev_tick = evtimer_new(s.base, sched_tick, &s);
 	s.ev_heartbeat = event_new(s.base, -1, EV_PERSIST, sched_heartbeat, &s);
@@ -481,6 +717,10 @@ main(int argc, char **argv)
 	event_add(s.ev_heartbeat, &hb);
 	db_watch(&s);
 	sched_tick_now(&s);
+	s.ev_presence = event_new(s.base, -1, EV_PERSIST, sched_presence, &s);
+	struct timeval pi = {s.conf->agents_presence_interval_ms / 1000,
+	    (s.conf->agents_presence_interval_ms % 1000) * 1000};
+	event_add(s.ev_presence, &pi);
 	s.ev_janitor = evtimer_new(s.base, sched_janitor, &s);
 	struct timeval soon = {1, 0};
 	evtimer_add(s.ev_janitor, &soon);
@@ -496,6 +736,11 @@ main(int argc, char **argv)
 		event_free(s.ev_drain_deadline);
 	event_free(s.ev_tick);
 	event_free(s.ev_janitor);
+	event_free(s.ev_presence);
+	event_free(s.ev_hello);
+	presence_free(s.presence);
+	gate_free(s.refusals);
+	close(s.listen_fd);
 	event_free(s.ev_heartbeat);
 	db_close(s.db);
 	pool_free(s.pool);

@@ -37,6 +37,7 @@ for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --loc
 
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
+ap=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 4020)
 cat > "$demo/scheduler.yaml" <<EOC
 database: ""
 name: sched-demo
@@ -45,8 +46,8 @@ poll_interval: 500ms
 lease: 30s
 spool: $demo/spool
 transfer: {port_range: $lo-$((lo + 100)), advertise: 127.0.0.1}
-timeouts: {connect: 2s, handshake: 2s, idle: 30s}
-retry: {max: 2, backoff: 200ms, max_backoff: 1s}
+agents: {listen: 127.0.0.1:$ap, presence_interval: 1s}
+timeouts: {idle: 30s}
 tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/sched-demo.crt, key: $demo/pki/sched-demo.key}
 log: {level: 5, file: $demo/scheduler.log}
 EOC
@@ -55,8 +56,8 @@ for i in 1 2 3; do
 	mkdir -p "$demo/agent-$i/temp" "$demo/agent-$i/journal"
 	cat > "$demo/agent-$i.yaml" <<EOC
 computer: agent-$i
-listen: 127.0.0.1:0
-port_file: $demo/agent-$i.port
+servers: [127.0.0.1:$ap]
+reconnect: {backoff: 200ms, max_backoff: 2s}
 temp_dir: $demo/agent-$i/temp
 journal: $demo/agent-$i/journal
 run_as: {allow: [root], default: root, allow_root: true}
@@ -66,21 +67,20 @@ EOC
 	"$BIN/pgfleet-agent" -d -c "$demo/agent-$i.yaml" 2>>"$demo/agent-$i.log" &
 	pids="$pids $!"
 done
-echo "==> three agents started on 127.0.0.1 (logs in $demo)"
-for i in 1 2 3; do
-	n=0; while [ ! -s "$demo/agent-$i.port" ]; do
-		n=$((n + 1)); [ $n -lt 100 ] || { echo "agent-$i did not start: $(tail -n 5 "$demo/agent-$i.log")"; exit 1; }
-		sleep 0.1
-	done
-	port=$(cat "$demo/agent-$i.port")
-	sed -i "/name: agent-$i\$/,/port:/ s/port: [0-9]*/port: $port/" "$demo/demo.yaml"
-done
+echo "==> three agents started on 127.0.0.1 (logs in $demo): they listen on no port, they connect out"
 "$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
 pids="$pids $!"
-echo "==> scheduler sched-demo started"
+echo "==> scheduler sched-demo started: agents connect to 127.0.0.1:$ap"
 
 echo "==> pgfleet submit examples/demo.yaml"
 "$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
+# the computers are registered now: the agents' next attempt is accepted
+n=0; while [ "$(psql -X -qAt -c "select count(*) from pgfleet.agent_presence")" != 3 ]; do
+	n=$((n + 1)); [ $n -lt 300 ] || { echo "the agents did not connect: $(tail -n 3 "$demo/agent-1.log")"; exit 1; }
+	sleep 0.1
+done
+echo "==> the three agents are connected (pgfleet.computer_presence):"
+psql -X -c "select name, connected, peer, agent_version from pgfleet.computer_presence order by name"
 sid=$(sed -n 's/.*schedule \([0-9]*\) created.*/\1/p' "$demo/submit.out" | head -n 1)
 echo "==> pgfleet status $sid --watch"
 "$P" status "$sid" --watch || true

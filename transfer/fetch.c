@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "common/log.h"
@@ -56,16 +57,11 @@ session_drop(SSL_CTX *ctx, const char *host)
 	}
 }
 
-/* Keep ssl's current session for host (replacing the least recently used). */
+/* Keep session s (a reference the caller gives up) for host, replacing the least recently used. */
 static void
-session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
+session_store(SSL_CTX *ctx, const char *host, SSL_SESSION *s)
 {
-	if (strlen(host) >= sizeof(sessions[0].host))
-		return;
-	SSL_SESSION *s = SSL_get1_session(ssl);
-	if (s == NULL)
-		return;
-	if (!SSL_SESSION_is_resumable(s)) {
+	if (strlen(host) >= sizeof(sessions[0].host) || !SSL_SESSION_is_resumable(s)) {
 		SSL_SESSION_free(s);
 		return;
 	}
@@ -86,6 +82,43 @@ session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
 	k->ctx = ctx;
 	k->sess = s;
 	k->used = ++session_clock;
+}
+
+/* Keep ssl's current session for host. */
+static void
+session_keep(SSL_CTX *ctx, const char *host, SSL *ssl)
+{
+	SSL_SESSION *s = SSL_get1_session(ssl);
+	if (s != NULL)
+		session_store(ctx, host, s);
+}
+
+void
+transfer_fetch_sessions_each(void (*cb)(const char *host, const unsigned char *der, size_t len,
+    void *arg), void *arg)
+{
+	for (int i = 0; i < SESSIONS_MAX; i++) {
+		unsigned char *der = NULL;
+		if (sessions[i].sess == NULL)
+			continue;
+		int len = i2d_SSL_SESSION(sessions[i].sess, &der);
+		if (len > 0)
+			cb(sessions[i].host, der, (size_t)len, arg);
+		OPENSSL_free(der);
+	}
+}
+
+int
+transfer_fetch_session_import(SSL_CTX *ctx, const char *host, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	SSL_SESSION *s = d2i_SSL_SESSION(NULL, &p, (long)len);
+	if (s == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	session_store(ctx, host, s);
+	return 0;
 }
 
 void

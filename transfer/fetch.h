@@ -33,5 +33,15 @@ int transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, lo
 int transfer_fetch_resumed(void);
 /* Free every kept TLS session. */
 void transfer_fetch_forget_sessions(void);
+/*
+ * Each kept session, serialized (DER), to cb: how a process that fetched hands
+ * its sessions to another (the agent's task processes to its main process, whose
+ * next task processes inherit them).
+ */
+void transfer_fetch_sessions_each(void (*cb)(const char *host, const unsigned char *der, size_t len,
+    void *arg), void *arg);
+/* Keep a session another process serialized, for host on ctx. 0, or -1 when it does not parse. */
+int transfer_fetch_session_import(SSL_CTX *ctx, const char *host, const unsigned char *der, size_t len)
+    __attribute__((warn_unused_result));
 
 #endif

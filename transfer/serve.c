@@ -30,6 +30,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "common/gate.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -38,8 +39,6 @@
 #define CHUNK (64 * 1024)
 #define LOWMARK (64 * 1024)
 #define HIGHMARK (256 * 1024)
-#define REFUSAL_SOURCES 64      /* addresses whose refusals are counted between reports */
-#define REFUSAL_REPORT_MS 60000
 
 enum conn_state { C_REQUEST, C_SENDING, C_FLUSHING, C_LINGER, C_CLOSING };
 
@@ -51,9 +50,8 @@ struct conn {
 	struct wire_parser *parser;
 	enum conn_state state;
 	int handshaken;
-	int pretls;             /* counted in the pre-TLS budget */
+	struct gate_entry gate; /* in the pre-TLS budget until the handshake is done */
 	long long accepted_ms;  /* monotonic */
-	char host[INET6_ADDRSTRLEN];
 	int file;
 	uint64_t left, sent;
 	long long event_id;
@@ -75,14 +73,8 @@ struct transfer_serve {
 	void *cb_arg;
 	struct conn *conns;
 	int active;
-	int pretls, pretls_max, per_source;
+	struct gate *gate;
 	long long handshake_ms;
-	struct refusals {
-		char host[INET6_ADDRSTRLEN];
-		int count; /* since the last report */
-	} refused[REFUSAL_SOURCES];
-	int refused_other; /* from addresses the table had no room for */
-	struct event *report_timer;
 };
 
 static long long
@@ -91,55 +83,6 @@ mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * A connection refused or closed before its handshake: the first from an
- * address is logged at once, the next ones are counted and reported once a
- * minute, so a flood cannot flood the log too.
- */
-static void
-note_refusal(struct transfer_serve *s, const char *host, const char *why)
-{
-	struct refusals *free_slot = NULL;
-	for (int i = 0; i < REFUSAL_SOURCES; i++) {
-		if (s->refused[i].host[0] == '\0') {
-			if (free_slot == NULL)
-				free_slot = &s->refused[i];
-		} else if (strcmp(s->refused[i].host, host) == 0) {
-			s->refused[i].count++;
-			return;
-		}
-	}
-	if (free_slot == NULL) {
-		if (s->refused_other++ == 0)
-			log_warnx("transfer: connection from %s refused: %s (refusals from more addresses "
-			    "are counted)", host, why);
-		return;
-	}
-	log_warnx("transfer: connection from %s refused: %s", host, why);
-	snprintf(free_slot->host, sizeof(free_slot->host), "%s", host);
-}
-
-static void
-report_refusals(evutil_socket_t fd, short what, void *arg)
-{
-	struct transfer_serve *s = arg;
-	(void)fd;
-	(void)what;
-	for (int i = 0; i < REFUSAL_SOURCES; i++) {
-		struct refusals *r = &s->refused[i];
-		if (r->host[0] != '\0' && r->count > 0)
-			log_warnx("transfer: %d connections refused from %s in the last minute", r->count,
-			    r->host);
-		if (r->count == 0)
-			r->host[0] = '\0'; /* quiet for a minute: the next refusal is logged at once */
-		r->count = 0;
-	}
-	if (s->refused_other > 1)
-		log_warnx("transfer: %d connections refused from other addresses in the last minute",
-		    s->refused_other - 1);
-	s->refused_other = 0;
 }
 
 static void conn_end(struct conn *c, int ok, const char *error);
@@ -161,8 +104,7 @@ conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->s->active--;
-	if (c->pretls)
-		c->s->pretls--;
+	gate_leave(c->s->gate, &c->gate);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	if (c->bev != NULL)
@@ -418,26 +360,17 @@ write_cb(struct bufferevent *bev, void *arg)
 static void
 ssl_errors(struct conn *c, const char *what)
 {
-	char buf[256];
-	size_t off = (size_t)snprintf(c->error, sizeof(c->error), "%s", what);
+	unsigned long codes[8];
+	int n = 0;
 	unsigned long e;
-	int any = 0;
-
-	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		const char *reason = strrchr(buf, ':');
-		if (off < sizeof(c->error))
-			off += (size_t)snprintf(c->error + off, sizeof(c->error) - off, "%s%s", any ? "; " : ": ",
-			    reason != NULL ? reason + 1 : buf);
-		any = 1;
-	}
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
-	if (v != X509_V_OK && off < sizeof(c->error))
-		off += (size_t)snprintf(c->error + off, sizeof(c->error) - off, "%s%s", any ? ": " : ": ",
-		    X509_verify_cert_error_string(v));
-	else if (!any && errno != 0 && off < sizeof(c->error))
-		snprintf(c->error + off, sizeof(c->error) - off, ": %s", strerror(errno));
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (n < 8)
+			codes[n++] = e;
+	char why[400];
+	tls_describe(bufferevent_openssl_get_ssl(c->bev), codes, n, why, sizeof(why));
+	if (why[0] == '\0' && errno != 0)
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	snprintf(c->error, sizeof(c->error), "%s%s%s", what, why[0] != '\0' ? ": " : "", why);
 }
 
 static void
@@ -448,16 +381,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		struct transfer_serve *s = c->s;
 		c->handshaken = 1;
-		c->pretls = 0;
-		s->pretls--;
+		gate_leave(s->gate, &c->gate);
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		if (tls_peer_name(ssl, c->peer, sizeof(c->peer)) == -1)
 			snprintf(c->peer, sizeof(c->peer), "(unnamed)");
 		log_debug("transfer %s: tls connection from \"%s\"%s", c->addr, c->peer,
 		    SSL_session_reused(ssl) ? " (resumed)" : "");
-		if (s->active - s->pretls > TRANSFER_MAX_CONNECTIONS) {
-			snprintf(c->error, sizeof(c->error), "%d connections open, limit %d",
-			    s->active - s->pretls - 1, TRANSFER_MAX_CONNECTIONS);
+		int past = s->active - gate_count(s->gate);
+		if (past > TRANSFER_MAX_CONNECTIONS) {
+			snprintf(c->error, sizeof(c->error), "%d connections open, limit %d", past - 1,
+			    TRANSFER_MAX_CONNECTIONS);
 			conn_end(c, 0, c->error);
 			return;
 		}
@@ -506,6 +439,15 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_end(c, 0, c->error);
 }
 
+/* The pre-TLS budget closes this connection to make room. */
+static void
+conn_evict(struct gate_entry *e, const char *why)
+{
+	struct conn *c = (struct conn *)((char *)e - offsetof(struct conn, gate));
+	snprintf(c->error, sizeof(c->error), "closed before its tls handshake: %s", why);
+	conn_end(c, 0, c->error);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
@@ -524,35 +466,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
 		port = ntohs(sin6->sin6_port);
 	}
-	/* the pre-TLS budget: per address first (a flood's own), then in all */
-	int from_host = 0;
-	struct conn *oldest = NULL;
-	for (struct conn *o = s->conns; o != NULL; o = o->next) {
-		if (!o->pretls)
-			continue;
-		oldest = o; /* new connections go first in the list */
-		from_host += strcmp(o->host, host) == 0;
-	}
-	if (from_host >= s->per_source) {
-		char why[96];
-		snprintf(why, sizeof(why), "%d connections without tls from it (limit %d)", from_host,
-		    s->per_source);
-		note_refusal(s, host, why);
-		evutil_closesocket(fd);
-		return;
-	}
-	if (s->pretls >= s->pretls_max && oldest != NULL) {
-		/* the oldest has had the longest to finish its handshake: it makes room */
-		char why[96];
-		snprintf(why, sizeof(why), "%d connections without tls (limit %d), the oldest closed",
-		    s->pretls, s->pretls_max);
-		note_refusal(s, oldest->host, why);
-		snprintf(oldest->error, sizeof(oldest->error), "closed before its tls handshake: %s", why);
-		conn_end(oldest, 0, oldest->error);
-	}
 	struct conn *c = calloc(1, sizeof(*c));
-	SSL *ssl = SSL_new(s->ctx);
-	if (c == NULL || ssl == NULL) {
+	SSL *ssl = c != NULL ? SSL_new(s->ctx) : NULL;
+	if (c == NULL || ssl == NULL || gate_enter(s->gate, &c->gate, host, conn_evict) == -1) {
 		free(c);
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -565,9 +481,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->file = -1;
 	c->event_id = -1;
 	c->seq = -1;
-	c->pretls = 1;
 	c->accepted_ms = mono_ms();
-	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -578,7 +492,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		s->conns->prev = c;
 	s->conns = c;
 	s->active++;
-	s->pretls++;
 	if (c->bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -673,14 +586,9 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 	s->port = port;
 	s->request_ms = TRANSFER_REQUEST_TIMEOUT_MS;
 	s->idle_ms = TRANSFER_IDLE_TIMEOUT_MS;
-	s->pretls_max = TRANSFER_PRETLS_MAX;
-	s->per_source = TRANSFER_PRETLS_PER_SOURCE;
 	s->handshake_ms = TRANSFER_HANDSHAKE_TIMEOUT_MS;
-	s->report_timer = event_new(base, -1, EV_PERSIST, report_refusals, s);
-	struct timeval every = tv_of(REFUSAL_REPORT_MS);
-	if (s->report_timer == NULL || event_add(s->report_timer, &every) == -1) {
-		if (s->report_timer != NULL)
-			event_free(s->report_timer);
+	s->gate = gate_new(base, "transfer", TRANSFER_PRETLS_MAX, TRANSFER_PRETLS_PER_SOURCE);
+	if (s->gate == NULL) {
 		close(fd);
 		free(s);
 		snprintf(err, errlen, "transfer: out of memory");
@@ -688,7 +596,7 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 	}
 	s->listener = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (s->listener == NULL) {
-		event_free(s->report_timer);
+		gate_free(s->gate);
 		close(fd);
 		free(s);
 		snprintf(err, errlen, "transfer: cannot listen on port %d", port);
@@ -717,10 +625,7 @@ transfer_serve_set_timeouts(struct transfer_serve *s, long long request_ms, long
 void
 transfer_serve_set_pretls(struct transfer_serve *s, int max, int per_source, long long handshake_ms)
 {
-	if (max > 0)
-		s->pretls_max = max;
-	if (per_source > 0)
-		s->per_source = per_source;
+	gate_set_limits(s->gate, max, per_source);
 	if (handshake_ms > 0)
 		s->handshake_ms = handshake_ms;
 }
@@ -744,7 +649,7 @@ transfer_serve_free(struct transfer_serve *s)
 		return;
 	while (s->conns != NULL)
 		conn_free(s->conns);
-	event_free(s->report_timer);
+	gate_free(s->gate);
 	evconnlistener_free(s->listener);
 	free(s);
 }

@@ -16,6 +16,7 @@
 
 #include "common/db.h"
 #include "common/log.h"
+#include "common/pgarray.h"
 
 enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH, OP_SEEN };
 
@@ -109,9 +110,12 @@ static const char SQL_SEEN[] =
     " WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.computer_id = want.id)"
     " AND EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.computer_id = want.id)";
 
-/* finish_event of 0011: false also when the event has moved on to another attempt. */
+/* finish_event of 0011: false also when the event has moved on to another attempt; the
+ * hand-backs of 0012 (requeue_event) go in the same order. */
 static const char SQL_FINISH[] =
-    "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code, v.att)"
+    "SELECT v.id, CASE WHEN v.st IN ('requeue', 'retry')"
+    " THEN pgfleet.requeue_event(v.id, $4, v.att, v.st = 'retry')"
+    " ELSE pgfleet.finish_event(v.id, $4, v.st, v.code, v.att) END"
     " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[], $6::int[])"
     " AS v(id, st, code, sid, att)"
     " ORDER BY v.sid, v.id";
@@ -335,87 +339,10 @@ record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int attem
 	return 0;
 }
 
-/* A growable string for array literals. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
+int
+record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int attempt, int bump)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_sep(struct sbuf *b)
-{
-	sb_add(b, b->len == 0 ? "{" : ",", 1);
-}
-
-static void
-sb_int(struct sbuf *b, long long v)
-{
-	char num[24];
-	sb_sep(b);
-	sb_add(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
-}
-
-/* A quoted array element: backslash before " and \; NULL stays NULL. */
-static void
-sb_text(struct sbuf *b, const char *s)
-{
-	sb_sep(b);
-	if (s == NULL) {
-		sb_add(b, "NULL", 4);
-		return;
-	}
-	sb_add(b, "\"", 1);
-	for (const char *p = s; *p != '\0';) {
-		size_t run = strcspn(p, "\"\\");
-		sb_add(b, p, run);
-		p += run;
-		if (*p != '\0') {
-			char esc[2] = {'\\', *p};
-			sb_add(b, esc, 2);
-			p++;
-		}
-	}
-	sb_add(b, "\"", 1);
-}
-
-static const char *
-sb_end(struct sbuf *b)
-{
-	if (b->len == 0)
-		sb_add(b, "{", 1);
-	sb_add(b, "}", 1);
-	return b->oom ? NULL : b->p;
-}
-
-/* A boolean array element. */
-static void
-sb_bool(struct sbuf *b, int v)
-{
-	sb_sep(b);
-	sb_add(b, v ? "t" : "f", 1);
+	return record_finish(r, event_id, schedule_id, attempt, bump ? "retry" : "requeue", 0);
 }
 
 /* (event, attempt) pairs whose writes were dropped: the lease was no longer ours. */
@@ -458,7 +385,7 @@ static int
 flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost, char *err,
     size_t errlen)
 {
-	struct sbuf a[NARR];
+	struct pgarray a[NARR];
 	memset(a, 0, sizeof(a));
 	int n = 0;
 	*nstored = 0;
@@ -466,19 +393,19 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 		struct op *o = &r->ops[i];
 		if (o->kind != OP_STATUS)
 			continue;
-		sb_int(&a[0], o->event_id);
-		sb_int(&a[1], o->schedule_id);
-		sb_int(&a[2], o->computer_id);
-		sb_int(&a[3], o->task_seq);
-		sb_int(&a[4], o->attempt);
-		sb_int(&a[5], o->status_code);
-		sb_text(&a[6], o->result);
-		sb_text(&a[7], o->module);
-		sb_text(&a[8], o->message);
-		sb_text(&a[9], o->output);
-		sb_int(&a[10], o->output_size);
-		sb_text(&a[11], o->outcome);
-		sb_bool(&a[12], o->replayed);
+		pgarray_int(&a[0], o->event_id);
+		pgarray_int(&a[1], o->schedule_id);
+		pgarray_int(&a[2], o->computer_id);
+		pgarray_int(&a[3], o->task_seq);
+		pgarray_int(&a[4], o->attempt);
+		pgarray_int(&a[5], o->status_code);
+		pgarray_text(&a[6], o->result);
+		pgarray_text(&a[7], o->module);
+		pgarray_text(&a[8], o->message);
+		pgarray_text(&a[9], o->output);
+		pgarray_int(&a[10], o->output_size);
+		pgarray_text(&a[11], o->outcome);
+		pgarray_bool(&a[12], o->replayed);
 		n++;
 	}
 	int rc = 0;
@@ -486,7 +413,7 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 	if (n > 0) {
 		const char *params[NARR + 1];
 		for (int k = 0; k < NARR; k++)
-			if ((params[k] = sb_end(&a[k])) == NULL)
+			if ((params[k] = pgarray_end(&a[k])) == NULL)
 				rc = -1;
 		params[NARR] = r->owner;
 		if (rc == -1)
@@ -512,19 +439,19 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 static int
 flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, seqs = {0}, atts = {0};
+	struct pgarray ids = {0}, seqs = {0}, atts = {0};
 	int n = 0, rc = 0;
 	struct db_result *res = NULL;
 	for (int i = 0; i < r->n; i++) {
 		if (r->ops[i].kind != OP_ADVANCE)
 			continue;
-		sb_int(&ids, r->ops[i].event_id);
-		sb_int(&seqs, r->ops[i].task_seq);
-		sb_int(&atts, r->ops[i].attempt);
+		pgarray_int(&ids, r->ops[i].event_id);
+		pgarray_int(&seqs, r->ops[i].task_seq);
+		pgarray_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&seqs), r->owner, sb_end(&atts)};
+		const char *params[] = {pgarray_end(&ids), pgarray_end(&seqs), r->owner, pgarray_end(&atts)};
 		if (params[0] == NULL || params[1] == NULL || params[3] == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
@@ -554,22 +481,22 @@ flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
 static int
 flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
+	struct pgarray ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
 	int n = 0, rc = 0;
 	*res = NULL;
 	for (int i = 0; i < r->n; i++) {
 		if (r->ops[i].kind != OP_FINISH)
 			continue;
-		sb_int(&ids, r->ops[i].event_id);
-		sb_text(&states, r->ops[i].state);
-		sb_int(&codes, r->ops[i].status_code);
-		sb_int(&sids, r->ops[i].schedule_id);
-		sb_int(&atts, r->ops[i].attempt);
+		pgarray_int(&ids, r->ops[i].event_id);
+		pgarray_text(&states, r->ops[i].state);
+		pgarray_int(&codes, r->ops[i].status_code);
+		pgarray_int(&sids, r->ops[i].schedule_id);
+		pgarray_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&states), sb_end(&codes), r->owner,
-		    sb_end(&sids), sb_end(&atts)};
+		const char *params[] = {pgarray_end(&ids), pgarray_end(&states), pgarray_end(&codes), r->owner,
+		    pgarray_end(&sids), pgarray_end(&atts)};
 		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL ||
 		    params[5] == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -590,18 +517,18 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 static int
 flush_seen(struct record *r, struct db_result **kept, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, ms = {0};
+	struct pgarray ids = {0}, ms = {0};
 	int n = 0, rc = 0;
 	*kept = NULL;
 	for (int i = 0; i < r->n; i++) {
 		if (r->ops[i].kind != OP_SEEN)
 			continue;
-		sb_int(&ids, r->ops[i].computer_id);
-		sb_int(&ms, r->ops[i].output_size);
+		pgarray_int(&ids, r->ops[i].computer_id);
+		pgarray_int(&ms, r->ops[i].output_size);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&ms)};
+		const char *params[] = {pgarray_end(&ids), pgarray_end(&ms)};
 		if (params[0] == NULL || params[1] == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
@@ -718,10 +645,13 @@ record_flush(struct record *r, char *err, size_t errlen)
 			for (int k = 0; k < db_ntuples(fin); k++)
 				if (strtoll(db_value(fin, k, 0), NULL, 10) == o->event_id)
 					applied = strcmp(db_value(fin, k, 1), "t") == 0;
+			int back = strcmp(o->state, "requeue") == 0 || strcmp(o->state, "retry") == 0;
 			if (!applied)
-				log_warnx("event %" PRId64 ": lease no longer ours; end not recorded",
-				    o->event_id);
-			if (r->hooks.finished != NULL)
+				log_warnx("event %" PRId64 ": lease no longer ours; %s not recorded",
+				    o->event_id, back ? "hand-back" : "end");
+			if (back && r->hooks.requeued != NULL)
+				r->hooks.requeued(o->event_id, o->attempt, applied, r->arg);
+			else if (!back && r->hooks.finished != NULL)
 				r->hooks.finished(o->event_id, o->attempt, o->status_code,
 				    strcmp(o->state, "done") != 0, applied, r->arg);
 		}

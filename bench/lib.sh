@@ -105,3 +105,19 @@ perf_stop() {
 	} > "$d.txt" 2>&1
 	echo "    profile: $d.txt"
 }
+
+# db_schedule JOB TARGETS_JSON [MAXCONC]: a schedule due now over TARGETS, expanded and
+# announced (NOTIFY pgfleet_wakeup) in one transaction of the bench's session, so
+# that due_at -> start measures the scheduler, not the forking of psql; prints its id.
+# The values go through psql variables (single-quoted: no ' or \ in them).
+db_schedule() {
+	printf '\\set bj %s\n\\set bt %s\n\\set bm %s\n' "'$1'" "'$2'" "'${3:-}'" >&7
+	db_q "BEGIN;
+	INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, max_concurrent)
+		SELECT job_id, version, :'bt'::jsonb, now(), nullif(:'bm', '')::int
+		FROM pgfleet.job WHERE name = :'bj' RETURNING schedule_id AS bsid \\gset
+	SELECT pgfleet.expand_schedule(:bsid) \\g /dev/null
+	NOTIFY pgfleet_wakeup;
+	COMMIT;
+	SELECT :bsid"
+}

@@ -251,7 +251,7 @@ if [ "$LAT_ROUNDS" -gt 0 ]; then
 		for r in $(seq 1 "$LAT_ROUNDS"); do
 			t=$targets
 			[ "$kind" = all ] || t='{"computers": ["agent-'$(( (r - 1) % AGENTS + 1 ))'"]}'
-			sid=$(schedule_add job-lat "$t")
+			sid=$(db_schedule job-lat "$t")
 			sids="$sids${sids:+,}$sid"
 			[ "$(db_wait "NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE schedule_id = $sid
 				AND state IN ('pending', 'running'))" "''" "$TIMEOUT" | tail -n 1)" = ok ] || lat_ok=0

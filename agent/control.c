@@ -28,6 +28,7 @@
 #include "agent/exec.h"
 #include "agent/journal.h"
 #include "agent/request.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/field.h"
 #include "common/log.h"
@@ -44,13 +45,6 @@ struct conn {
 	const struct control_env *env;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- messages in and out */
 
@@ -92,7 +86,7 @@ send_update(struct conn *c, const struct request_task *t, int code, int replayed
 {
 	char code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *const kv[][2] = {
+	const char *kv[][2] = {
 		{"Reply", "StatusUpdate"},
 		{"Filename", t->name},
 		{"ID", t->id_s},
@@ -100,9 +94,19 @@ send_update(struct conn *c, const struct request_task *t, int code, int replayed
 		{"Event-ID", t->event_s},
 		{"Task-Sequence-ID", t->seq_s},
 		{"Status-Code", code_s},
-		{"Replayed", "1"},
+		{NULL, NULL},
+		{NULL, NULL},
 	};
-	return send_reply(c, "status update", kv, replayed ? 8 : 7, NULL, 0);
+	size_t n = 7;
+	if (t->attempt_s != NULL) {
+		kv[n][0] = "Attempt";
+		kv[n++][1] = t->attempt_s;
+	}
+	if (replayed) {
+		kv[n][0] = "Replayed";
+		kv[n++][1] = "1";
+	}
+	return send_reply(c, "status update", (const char *const (*)[2])kv, n, NULL, 0);
 }
 
 /* The result; out NULL: nothing ran (no Output-Size), else output_total is what the
@@ -113,7 +117,7 @@ send_final(struct conn *c, const struct request_task *t, int code, const char *m
 {
 	char text[512], code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *kv[14][2] = {
+	const char *kv[15][2] = {
 		{"Reply", "SendFile"},
 		{"Event", "Execute"},
 		{"Result", code == 0 ? "Success" : "Failed"},
@@ -130,6 +134,10 @@ send_final(struct conn *c, const struct request_task *t, int code, const char *m
 		snprintf(text, sizeof(text), "%s", why);
 		kv[n][0] = "Error";
 		kv[n++][1] = request_one_line(text);
+	}
+	if (t->attempt_s != NULL) {
+		kv[n][0] = "Attempt";
+		kv[n++][1] = t->attempt_s;
 	}
 	if (replayed) {
 		kv[n][0] = "Replayed";
@@ -380,7 +388,7 @@ task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
 		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
 	log_info("event %s task %s: ended with code %d (%s) in %lld ms%s%s", t->event_s, t->seq_s, code,
-	    code == 0 ? "Success" : "Failed", mono_ms() - t0, why[0] != '\0' ? ": " : "", why);
+	    code == 0 ? "Success" : "Failed", clock_mono_ms() - t0, why[0] != '\0' ? ": " : "", why);
 	int rc = connected ? send_final(c, t, code, module, why, r.output, r.output_len,
 	    r.output_total, 0) : -1;
 	exec_result_clear(&r);
@@ -393,7 +401,7 @@ run_task(struct conn *c, const struct request_task *t, struct journal_entry *e, 
 {
 	const struct conf_agent *cf = c->env->conf;
 	char why[1100], dirname[64], taskdir[PATH_MAX], script[PATH_MAX];
-	long long t0 = mono_ms();
+	long long t0 = clock_mono_ms();
 	int rc = 0;
 
 	int tempfd = open(cf->temp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -471,6 +479,26 @@ control_run_task(const struct control_env *env, const struct request_task *check
 		if (*c->env->stop)
 			return -1;
 	}
+}
+
+int
+control_orphan_reply(const struct control_env *env, const struct journal_entry *e)
+{
+	struct conn c = {.env = env};
+	struct request_task t;
+	char ev[24], seq[16], module[32];
+	const char *why;
+	memset(&t, 0, sizeof(t));
+	snprintf(ev, sizeof(ev), "%lld", e->event_id);
+	snprintf(seq, sizeof(seq), "%d", e->task_seq);
+	t.event_id = e->event_id;
+	t.seq = e->task_seq;
+	t.event_s = ev;
+	t.seq_s = seq;
+	t.schedule_s = "";
+	snprintf(t.name, sizeof(t.name), "?");
+	split_result(e->result, module, sizeof(module), &why);
+	return send_final(&c, &t, e->status_code, module, why, NULL, 0, 0, 0);
 }
 
 int

@@ -55,6 +55,13 @@ int control_error(const struct control_env *env, const struct wire_msg *req, int
 int control_cancel(const struct control_env *env, const struct request_task *t);
 
 /*
+ * The final reply of a task whose task process died and which the journal has just
+ * closed (an orphan): what it recorded, so that the scheduler need not wait for it.
+ */
+struct journal_entry;
+int control_orphan_reply(const struct control_env *env, const struct journal_entry *e);
+
+/*
  * Remove temp_dir/task-<event>-<seq> and what is in it (a task whose script
  * was killed after its task process died left it). Quiet when missing.
  */

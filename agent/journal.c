@@ -12,7 +12,7 @@
  * may be missing too (entries written before it existed): read as 0, unknown.
  *
  * Orphans (a running entry whose lock nobody holds) are closed by whoever
- * meets one first, under its lock: the listener when a connection process
+ * meets one first, under its lock: the main process when a task process
  * dies or at start, a begin, or a cancel. Their scripts are killed rather than
  * adopted: see docs/agent.md.
  */

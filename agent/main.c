@@ -29,6 +29,7 @@
 #include "agent/request.h"
 #include "agent/tasks.h"
 #include "agent/uplink.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -101,12 +102,19 @@ mkdirs(const char *path, mode_t mode)
 	return 0;
 }
 
+static struct control_env agent_env(struct agent *a);
+
+/* An orphan closed: its directory goes, and the scheduler hears its result at once. */
 static void
 orphan_closed(void *arg, const struct journal_entry *e)
 {
-	const struct agent *a = arg;
+	struct agent *a = arg;
 	log_warnx("event %lld task %d: %s (code %d)", e->event_id, e->task_seq, e->result, e->status_code);
 	control_task_dir_remove(a->conf->temp_dir, e->event_id, e->task_seq);
+	if (a->uplink != NULL && uplink_is_up(a->uplink)) {
+		struct control_env env = agent_env(a);
+		(void)control_orphan_reply(&env, e);
+	}
 }
 
 /* Kill the scripts of tasks left running by a dead process and close them in the journal. */
@@ -176,13 +184,6 @@ agent_stop_loop(struct agent *a)
 	event_base_loopbreak(a->base);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The drain's steps, checked every 100 ms: tasks finish, then are cancelled, then killed. */
 static void
@@ -191,7 +192,7 @@ on_drain(evutil_socket_t fd, short what, void *arg)
 	struct agent *a = arg;
 	(void)fd;
 	(void)what;
-	long long now = mono_ms(), in_step = now - a->drain_step_ms;
+	long long now = clock_mono_ms(), in_step = now - a->drain_step_ms;
 	if (tasks_count(a->tasks) == 0) {
 		agent_stop_loop(a);
 		return;
@@ -217,7 +218,7 @@ drain(struct agent *a)
 	if (a->draining)
 		return;
 	a->draining = 1;
-	a->drain_step_ms = mono_ms();
+	a->drain_step_ms = clock_mono_ms();
 	log_msg(LOG_NOTICE, "stopping: %d tasks running", tasks_count(a->tasks));
 	struct timeval tv = {0, 100 * 1000};
 	event_add(a->drain, &tv);

@@ -125,14 +125,12 @@ check_cancel(const struct wire_msg *m, struct request_task *t, int *code, char *
 	return REQUEST_ACT;
 }
 
+/* Required keys present and numbers valid: REQUEST_ACT, or REQUEST_BAD with why. */
 static enum request_verdict
-check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, long long expect_id,
-    struct request_task *t, int *code, char *why, size_t whylen)
+check_sendfile_keys(const struct wire_msg *m, struct request_task *t, char *why, size_t whylen)
 {
-	char err[512], exec_name[REQUEST_MAX_NAME + 1];
 	long long v;
 
-	*code = STATUS_PROTOCOL;
 	for (size_t i = 0; i < sizeof(sendfile_required) / sizeof(sendfile_required[0]); i++) {
 		if (wire_get(m, sendfile_required[i]) == NULL) {
 			snprintf(why, whylen, "SendFile without %s", sendfile_required[i]);
@@ -158,8 +156,24 @@ check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, long long 
 	if (key_num(m, "Port", 1, 65535, &v, why, whylen) == -1)
 		return REQUEST_BAD;
 	t->port = (int)v;
+	t->attempt_s = wire_get(m, "Attempt");
+	if (t->attempt_s != NULL && key_num(m, "Attempt", 0, INT_MAX, &v, why, whylen) == -1)
+		return REQUEST_BAD;
 	if (key_num(m, "Timeout", 0, LLONG_MAX, &t->timeout_ms, why, whylen) == -1 ||
 	    key_num(m, "ID", 0, LLONG_MAX, &t->computer_id, why, whylen) == -1)
+		return REQUEST_BAD;
+	return REQUEST_ACT;
+}
+
+/* The agent's policy on a well-formed SendFile, in the order it answers. */
+static enum request_verdict
+check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, long long expect_id,
+    struct request_task *t, int *code, char *why, size_t whylen)
+{
+	char err[512], exec_name[REQUEST_MAX_NAME + 1];
+
+	*code = STATUS_PROTOCOL;
+	if (check_sendfile_keys(m, t, why, whylen) == REQUEST_BAD)
 		return REQUEST_BAD;
 	/* the name is needed in replies before it is checked: keep a safe form */
 	snprintf(t->name, sizeof(t->name), "%s", "?");

@@ -34,6 +34,7 @@ struct request_task {
 	char name[REQUEST_MAX_NAME + 1];  /* "?" until Filename is checked */
 	char user[REQUEST_MAX_USER + 1];  /* Run-As, or run_as.default when empty */
 	const char *schedule_s, *id_s;
+	const char *attempt_s;            /* Attempt when the SendFile had one: echoed in replies */
 	const char *host, *key, *checksum, *interpreter;
 };
 

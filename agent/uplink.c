@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "agent/backoff.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -53,6 +54,7 @@ struct uplink {
 	int cur;                  /* the server of this attempt */
 	int started;
 	long long last_rx, last_tx, last_ping;
+	long long up_since;       /* when Reply=Hello said Success */
 	uint64_t gen;
 	long long id;
 	char target[300];         /* servers[cur] as written */
@@ -60,20 +62,7 @@ struct uplink {
 	char peer_name[256];
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static struct timeval
-tv_of(long long ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	return tv;
-}
 
 int uplink_is_up(const struct uplink *u) { return u->state == U_UP; }
 uint64_t uplink_generation(const struct uplink *u) { return u->gen; }
@@ -108,7 +97,7 @@ uplink_schedule(struct uplink *u)
 	int count = (int)cf->servers.n;
 	uint32_t r = 0;
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint32_t)mono_ms();
+		r = (uint32_t)clock_mono_ms();
 	long long window = backoff_window(cf->reconnect_backoff_ms, cf->reconnect_max_backoff_ms, u->n);
 	long long delay = backoff_delay(cf->reconnect_backoff_ms, cf->reconnect_max_backoff_ms, u->n, r);
 	if (!u->started)
@@ -119,7 +108,7 @@ uplink_schedule(struct uplink *u)
 	log_info("reconnect: attempt %d to %s in %lld ms (window %lld ms)", u->n, u->target, delay,
 	    window);
 	u->state = U_WAIT;
-	struct timeval tv = tv_of(delay);
+	struct timeval tv = clock_tv(delay);
 	evtimer_assign(u->timer, u->base, uplink_attempt, u);
 	evtimer_add(u->timer, &tv);
 }
@@ -137,7 +126,12 @@ uplink_fail(struct uplink *u, const char *why)
 	uplink_schedule(u);
 }
 
-/* The connection that was up is lost: the same server first, with the first window. */
+/*
+ * The connection that was up is lost. When it had lasted connect_timeout, the same
+ * server first, with the first window; sooner, it counts as one more failed attempt
+ * (the next server, a wider window): a scheduler that accepts and then always breaks
+ * the connection must not hold the agent.
+ */
 static void
 uplink_lost(struct uplink *u, const char *why)
 {
@@ -148,8 +142,12 @@ uplink_lost(struct uplink *u, const char *why)
 		u->hooks.down(u->hooks.arg);
 	if (u->state == U_STOPPED)
 		return;
-	u->k = u->cur;
-	u->n = 0;
+	if (clock_mono_ms() - u->up_since >= u->conf->connect_timeout_ms) {
+		u->k = u->cur;
+		u->n = 0;
+	} else {
+		u->n++;
+	}
 	uplink_schedule(u);
 }
 
@@ -179,7 +177,7 @@ uplink_write(struct uplink *u, const struct wire_msg *m)
 	}
 	int rc = bufferevent_write(u->bev, buf, len);
 	wire_buf_free(buf, len);
-	u->last_tx = mono_ms();
+	u->last_tx = clock_mono_ms();
 	return rc;
 }
 
@@ -232,12 +230,11 @@ uplink_hello_reply(struct uplink *u, const struct wire_msg *m)
 	u->gen++;
 	log_msg(LOG_NOTICE, "connected to %s (%s) as computer %lld after %d attempt%s", u->target,
 	    name != NULL ? name : u->peer_name, u->id, u->n + 1, u->n == 0 ? "" : "s");
-	u->k = u->cur;
-	u->n = 0;
+	u->up_since = clock_mono_ms();
 	evtimer_del(u->timer);
 	long long iv = u->conf->keepalive_interval_ms, slack = u->conf->keepalive_timeout_ms - iv;
 	long long every = (iv < slack ? iv : slack) / 2;
-	struct timeval tv = tv_of(every > 20 ? every : 20);
+	struct timeval tv = clock_tv(every > 20 ? every : 20);
 	event_add(u->tick, &tv);
 	u->last_ping = u->last_rx;
 	if (u->hooks.up != NULL)
@@ -275,7 +272,7 @@ uplink_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char buf[16384];
 	int n;
-	u->last_rx = mono_ms();
+	u->last_rx = clock_mono_ms();
 	while (u->bev == bev && (u->state == U_HELLO || u->state == U_UP) &&
 	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
 		size_t off = 0;
@@ -286,7 +283,7 @@ uplink_read_cb(struct bufferevent *bev, void *arg)
 			if (st == WIRE_MORE) {
 				if (used > 0 && !u->msg_open) {
 					u->msg_open = 1;
-					struct timeval tv = tv_of(u->conf->message_timeout_ms);
+					struct timeval tv = clock_tv(u->conf->message_timeout_ms);
 					evtimer_add(u->msg_timer, &tv);
 				}
 				break;
@@ -368,7 +365,8 @@ uplink_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "closed by the scheduler");
 	else
-		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		snprintf(why, sizeof(why), "%s", EVUTIL_SOCKET_ERROR() != 0 ?
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) : "connection closed");
 	uplink_down(u, why);
 }
 
@@ -408,7 +406,7 @@ uplink_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (u->state != U_UP)
 		return;
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 	if (now - u->last_rx >= cf->keepalive_timeout_ms) {
 		char why[160];
 		snprintf(why, sizeof(why), "nothing from the scheduler for %lld ms (keepalive.timeout)",
@@ -470,7 +468,7 @@ uplink_attempt(evutil_socket_t fd, short what, void *arg)
 	bufferevent_openssl_set_allow_dirty_shutdown(u->bev, 1);
 	bufferevent_setcb(u->bev, uplink_read_cb, NULL, uplink_event_cb, u);
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	struct timeval tv = tv_of(u->conf->connect_timeout_ms);
+	struct timeval tv = clock_tv(u->conf->connect_timeout_ms);
 	evtimer_assign(u->timer, u->base, uplink_deadline_cb, u);
 	evtimer_add(u->timer, &tv);
 	int rc = bufferevent_socket_connect(u->bev, ai->ai_addr, (int)ai->ai_addrlen);

@@ -98,9 +98,9 @@ agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(ticks_all "$p"))); done;
 t0=$(now)
 fleet_init
 db_open
-# every case's scheduler listens on this one agent port, in turn
-AP=$(free_port)
-echo "$AP" > "$TESTDIR/sched-a.agentport"
+# every case's scheduler listens for the agents on this one port; the agents connect out to it
+sched_conf sched-a
+AP=$(cat "$TESTDIR/sched-a.agentport")
 targets='{"computers": ['
 AGENT_PIDS=""
 for i in $(seq 1 "$AGENTS"); do
@@ -129,8 +129,8 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	name=sched-$n
 	case_ok=1
 	"$P" pki issue "$name" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
-	sched_conf "$name" "workers: $w" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}"
-	sed -i "s/listen: 127.0.0.1:[0-9]*/listen: 127.0.0.1:$AP/" "$TESTDIR/$name.yaml"
+	sched_conf "$name" "workers: $w" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}" \
+		"agents: {listen: 127.0.0.1:$AP, presence_interval: 1s}"
 	sched_start "$name"
 	spid=$LASTPID
 	wait_for 20 "$w workers of $name" sh -c "[ \$(ps -o pid= --ppid $spid | wc -l) -ge $w ]"
@@ -237,8 +237,8 @@ if [ "$LAT_ROUNDS" -gt 0 ]; then
 	n=$((n + 1))
 	name=sched-$n
 	"$P" pki issue "$name" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
-	sched_conf "$name" "workers: 1" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}"
-	sed -i "s/listen: 127.0.0.1:[0-9]*/listen: 127.0.0.1:$AP/" "$TESTDIR/$name.yaml"
+	sched_conf "$name" "workers: 1" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}" \
+		"agents: {listen: 127.0.0.1:$AP, presence_interval: 1s}"
 	sched_start "$name"
 	spid=$LASTPID
 	[ "$(db_wait "(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE '$name:%') = $AGENTS

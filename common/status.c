@@ -6,8 +6,7 @@
 static const struct status_info table[] = {
 	{STATUS_DELIVERED, "DELIVERED", "file delivered to the agent"},
 	{STATUS_STARTED, "STARTED", "script started on the agent"},
-	{STATUS_UNREACHABLE, "AGENT_UNREACHABLE",
-	    "agent could not be reached after every retry (versions before agents connected out)"},
+	{STATUS_UNREACHABLE, "AGENT_UNREACHABLE", "agent could not be reached after every retry"},
 	{STATUS_TLS_REFUSED, "TLS_REFUSED", "TLS handshake or certificate verification failed"},
 	{STATUS_TRANSFER_FAILED, "TRANSFER_FAILED", "file transfer failed: key, size, checksum or I/O"},
 	{STATUS_TIMEOUT, "TIMED_OUT", "script ran past its timeout; its process group was killed"},

@@ -537,8 +537,12 @@ tls_connect_refusable(SSL_CTX *ctx, const char *host, int port, long long timeou
 			break;
 		/* closed or reset with no TLS alert: the server did not take the connection */
 		int e = SSL_get_error(ssl, r), syserr = errno;
-		if (refused != NULL && ((e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
-		    (syserr == 0 || syserr == ECONNRESET || syserr == EPIPE)) || e == SSL_ERROR_ZERO_RETURN))
+		/* (OpenSSL 3 reports a plain close as "unexpected eof while reading") */
+		unsigned long top = ERR_peek_error();
+		if (refused != NULL && ((e == SSL_ERROR_SYSCALL && top == 0 &&
+		    (syserr == 0 || syserr == ECONNRESET || syserr == EPIPE)) || e == SSL_ERROR_ZERO_RETURN ||
+		    (e == SSL_ERROR_SSL && ERR_GET_LIB(top) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING)))
 			*refused = 1;
 		errno = syserr;
 		int w = ssl_wait(ssl, r, deadline, what, err, errlen);

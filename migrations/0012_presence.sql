@@ -275,8 +275,6 @@ END $$;
 INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-24, 'OFFLINE_EXPIRED', 'the computer was not connected to any scheduler within events.offline_expire of the event''s due time'),
 	(-25, 'AGENT_DISCONNECTED', 'the agent''s connection was lost with a task in flight in the last of max_attempts attempts');
-UPDATE pgfleet.status_code SET meaning = 'agent could not be reached after every retry (versions before agents connected out)'
-WHERE code = -1;
 
 -- For reports (pgfleet_report): every computer, and where it is connected when it is.
 -- A row of a scheduler that was killed stays until that scheduler starts again or the

@@ -62,6 +62,7 @@ struct sched {
 	int listen_fd;               /* agents.listen, accepted on by the workers */
 	struct gate *refusals;       /* unknown computers, logged per address */
 	struct presence *presence;
+	struct event *sigev[4];
 	int draining;
 	int stopping;
 	int exit_code;
@@ -621,18 +622,129 @@ check_config(const char *path, struct conf_scheduler **out)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* The agent listener, before any fork: every worker accepts on it. Returns its port. */
+static int
+sched_listen(struct sched *s)
 {
-	const char *path = DEFAULT_CONFIG;
-	int check_only = 0, foreground = 0, c;
+	char err[512];
+	raise_nofile(s->conf);
+	if ((s->listen_fd = listen_agents(&s->conf->agents_listen, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	int port = bound_port(s->listen_fd);
+	if (s->conf->agents_port_file != NULL && write_port_file(s->conf->agents_port_file, port) == -1)
+		fatal("agents.port_file %s", s->conf->agents_port_file);
+	return port;
+}
+
+/* The loop's machinery: the pool, presence, signals. */
+static void
+sched_setup(struct sched *s)
+{
+	s->base = event_base_new();
+	if (s->base == NULL)
+		fatalx("event_base_new failed");
+	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
+	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
+	    .on_agent = on_agent, .on_exit = on_worker_exit, .arg = s};
+	s->pool = pool_new(s->base, s->conf->workers, s->conf->sessions_per_worker,
+	    s->conf->restart_limit_count, s->conf->restart_limit_window_ms, &cb);
+	if (s->pool == NULL)
+		fatalx("out of memory");
+	pool_keep_fd(s->pool, s->listen_fd);
+	s->refusals = gate_new(s->base, "agents", 1, 1);
+	s->presence = s->refusals != NULL ? presence_new(s->owner, s->refusals) : NULL;
+	s->ev_hello = evtimer_new(s->base, sched_hello_batch, s);
+	if (s->presence == NULL || s->ev_hello == NULL)
+		fatalx("out of memory");
+	/* signals first, so a worker that dies at once is reaped */
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	for (int i = 0; i < 4; i++) {
+		s->sigev[i] = evsignal_new(s->base, sigs[i], on_signal, s);
+		evsignal_add(s->sigev[i], NULL);
+	}
+}
+
+/* The database (said at once when the conninfo is wrong; workers close this socket
+ * right after fork and open their own, pool.c), then the workers. */
+static void
+sched_connect(struct sched *s)
+{
+	char err[512];
+	s->db = db_open(s->conf->database, err, sizeof(err));
+	if (s->db == NULL)
+		fatalx("%s", err);
+	/* rows of an earlier process of ours (killed) no longer stand for connections */
+	int stale = presence_clear(s->db, s->conf->name, s->owner, err, sizeof(err));
+	if (stale == -1)
+		fatalx("presence: %s", err);
+	if (stale > 0)
+		log_msg(LOG_NOTICE, "presence: %d connections of an earlier %s forgotten", stale,
+		    s->conf->name);
+	if (db_listen(s->db, "pgfleet_wakeup", err, sizeof(err)) == -1)
+		fatalx("listen: %s", err);
+	if (pool_start(s->pool) == -1)
+		fatalx("no worker could be started");
+}
+
+static struct timeval
+tv_ms(long long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return tv;
+}
+
+static void
+sched_timers(struct sched *s)
+{
+	s->ev_tick = evtimer_new(s->base, sched_tick, s);
+	s->ev_heartbeat = event_new(s->base, -1, EV_PERSIST, sched_heartbeat, s);
+	struct timeval hb = tv_ms(s->conf->heartbeat_ms);
+	event_add(s->ev_heartbeat, &hb);
+	db_watch(s);
+	sched_tick_now(s);
+	s->ev_presence = event_new(s->base, -1, EV_PERSIST, sched_presence, s);
+	struct timeval pi = tv_ms(s->conf->agents_presence_interval_ms);
+	event_add(s->ev_presence, &pi);
+	s->ev_janitor = evtimer_new(s->base, sched_janitor, s);
+	struct timeval soon = {1, 0};
+	evtimer_add(s->ev_janitor, &soon);
+}
+
+static void
+sched_free(struct sched *s)
+{
+	for (int i = 0; i < 4; i++)
+		event_free(s->sigev[i]);
+	if (s->ev_db != NULL)
+		event_free(s->ev_db);
+	if (s->ev_drain_deadline != NULL)
+		event_free(s->ev_drain_deadline);
+	event_free(s->ev_tick);
+	event_free(s->ev_janitor);
+	event_free(s->ev_presence);
+	event_free(s->ev_hello);
+	presence_free(s->presence);
+	gate_free(s->refusals);
+	close(s->listen_fd);
+	event_free(s->ev_heartbeat);
+	db_close(s->db);
+	pool_free(s->pool);
+	event_base_free(s->base);
+	conf_free_scheduler(s->conf);
+}
+
+/* -c, -n, -d, -h: 0 to run, else the exit code. */
+static int
+sched_options(int argc, char **argv, const char **path, int *check_only, int *foreground)
+{
+	int c;
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'n': check_only = 1; break;
-		case 'd': foreground = 1; break;
-		case 'h': usage(stdout); return 0;
+		case 'c': *path = optarg; break;
+		case 'n': *check_only = 1; break;
+		case 'd': *foreground = 1; break;
+		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -641,6 +753,17 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	int check_only = 0, foreground = 0;
+	int rc = sched_options(argc, argv, &path, &check_only, &foreground);
+	if (rc != 0)
+		return rc == -1 ? 0 : rc;
 	struct sched s = {.conf_path = path, .db_fd = -1, .listen_fd = -1};
 	if (check_config(path, &s.conf) == -1)
 		return 2;
@@ -659,93 +782,17 @@ main(int argc, char **argv)
 		fatal("spool %s", s.conf->spool);
 	snprintf(s.owner, sizeof(s.owner), "%s:%ld", s.conf->name, (long)getpid());
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile(s.conf);
-	char err[512];
-	if ((s.listen_fd = listen_agents(&s.conf->agents_listen, err, sizeof(err))) == -1)
-		fatalx("%s", err);
-	int agents_port = bound_port(s.listen_fd);
-	if (s.conf->agents_port_file != NULL && write_port_file(s.conf->agents_port_file, agents_port) == -1)
-		fatal("agents.port_file %s", s.conf->agents_port_file);
+	int agents_port = sched_listen(&s);
 	db_application_name("pgfleet-scheduler");
-
-	s.base = event_base_new();
-	if (s.base == NULL)
-		fatalx("event_base_new failed");
-	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
-	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
-	    .on_agent = on_agent, .on_exit = on_worker_exit, .arg = &s};
-	s.pool = pool_new(s.base, s.conf->workers, s.conf->sessions_per_worker,
-	    s.conf->restart_limit_count, s.conf->restart_limit_window_ms, &cb);
-	if (s.pool == NULL)
-		fatalx("out of memory");
-	pool_keep_fd(s.pool, s.listen_fd);
-	s.refusals = gate_new(s.base, "agents", 1, 1);
-	s.presence = s.refusals != NULL ? presence_new(s.owner, s.refusals) : NULL;
-	s.ev_hello = evtimer_new(s.base, sched_hello_batch, &s);
-	if (s.presence == NULL || s.ev_hello == NULL)
-		fatalx("out of memory");
-	/* signals first, so a worker that dies at once is reaped */
-	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
-	struct event *sigev[4];
-	for (int i = 0; i < 4; i++) {
-		sigev[i] = evsignal_new(s.base, sigs[i], on_signal, &s);
-		evsignal_add(sigev[i], NULL);
-	}
-	/* connect first so a wrong conninfo is said at once; workers close this
-	 * socket right after fork and open their own (pool.c) */
-	s.db = db_open(s.conf->database, err, sizeof(err));
-	if (s.db == NULL)
-		fatalx("%s", err);
-	/* rows of an earlier process of ours (killed) no longer stand for connections */
-	int stale = presence_clear(s.db, s.conf->name, s.owner, err, sizeof(err));
-	if (stale == -1)
-		fatalx("presence: %s", err);
-	if (stale > 0)
-		log_msg(LOG_NOTICE, "presence: %d connections of an earlier %s forgotten", stale,
-		    s.conf->name);
-	if (db_listen(s.db, "pgfleet_wakeup", err, sizeof(err)) == -1)
-		fatalx("listen: %s", err);
-	if (pool_start(s.pool) == -1)
-		fatalx("no worker could be started");
+	sched_setup(&s);
+	sched_connect(&s);
 	log_msg(LOG_NOTICE, "scheduler %s started: %d workers, %d sessions each, poll %lld ms, "
 	    "agents connect to %s:%d", s.owner, s.conf->workers, s.conf->sessions_per_worker,
 	    s.conf->poll_interval_ms, s.conf->agents_listen.host, agents_port);
-
-	s.ev_tick = evtimer_new(s.base, sched_tick, &s);
-	s.ev_heartbeat = event_new(s.base, -1, EV_PERSIST, sched_heartbeat, &s);
-	struct timeval hb = {s.conf->heartbeat_ms / 1000, (s.conf->heartbeat_ms % 1000) * 1000};
-	event_add(s.ev_heartbeat, &hb);
-	db_watch(&s);
-	sched_tick_now(&s);
-	s.ev_presence = event_new(s.base, -1, EV_PERSIST, sched_presence, &s);
-	struct timeval pi = {s.conf->agents_presence_interval_ms / 1000,
-	    (s.conf->agents_presence_interval_ms % 1000) * 1000};
-	event_add(s.ev_presence, &pi);
-	s.ev_janitor = evtimer_new(s.base, sched_janitor, &s);
-	struct timeval soon = {1, 0};
-	evtimer_add(s.ev_janitor, &soon);
-
+	sched_timers(&s);
 	event_base_dispatch(s.base);
-
 	sched_stop(&s);
-	for (int i = 0; i < 4; i++)
-		event_free(sigev[i]);
-	if (s.ev_db != NULL)
-		event_free(s.ev_db);
-	if (s.ev_drain_deadline != NULL)
-		event_free(s.ev_drain_deadline);
-	event_free(s.ev_tick);
-	event_free(s.ev_janitor);
-	event_free(s.ev_presence);
-	event_free(s.ev_hello);
-	presence_free(s.presence);
-	gate_free(s.refusals);
-	close(s.listen_fd);
-	event_free(s.ev_heartbeat);
-	db_close(s.db);
-	pool_free(s.pool);
-	event_base_free(s.base);
-	conf_free_scheduler(s.conf);
+	sched_free(&s);
 	log_close();
 	return s.exit_code;
 }

@@ -30,6 +30,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "common/clock.h"
 #include "common/gate.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -77,22 +78,9 @@ struct transfer_serve {
 	long long handshake_ms;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void conn_end(struct conn *c, int ok, const char *error);
 
-static struct timeval
-tv_of(long long ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	return tv;
-}
 
 static void
 conn_free(struct conn *c)
@@ -166,7 +154,7 @@ refuse(struct conn *c, int code, const char *why)
 	wire_msg_free(m);
 	c->state = C_CLOSING;
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	struct timeval idle = tv_of(c->s->idle_ms);
+	struct timeval idle = clock_tv(c->s->idle_ms);
 	bufferevent_set_timeouts(c->bev, NULL, &idle);
 }
 
@@ -285,7 +273,7 @@ handle_request(struct conn *c, struct wire_msg *m)
 	c->left = g.size;
 	transfer_key_grant_clear(&g);
 	c->state = C_SENDING;
-	struct timeval idle = tv_of(c->s->idle_ms);
+	struct timeval idle = clock_tv(c->s->idle_ms);
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	bufferevent_setwatermark(c->bev, EV_WRITE, LOWMARK, 0);
 	refill(c);
@@ -344,7 +332,7 @@ write_cb(struct bufferevent *bev, void *arg)
 	case C_FLUSHING:
 		if (pending == 0) {
 			c->state = C_LINGER;
-			struct timeval idle = tv_of(c->s->idle_ms);
+			struct timeval idle = clock_tv(c->s->idle_ms);
 			bufferevent_set_timeouts(bev, &idle, NULL);
 		}
 		break;
@@ -395,8 +383,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		/* the rest of the request deadline, counted from accept */
-		long long left = s->request_ms - (mono_ms() - c->accepted_ms);
-		struct timeval tv = tv_of(left > 0 ? left : 1);
+		long long left = s->request_ms - (clock_mono_ms() - c->accepted_ms);
+		struct timeval tv = clock_tv(left > 0 ? left : 1);
 		evtimer_add(c->deadline, &tv);
 		return;
 	}
@@ -481,7 +469,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->file = -1;
 	c->event_id = -1;
 	c->seq = -1;
-	c->accepted_ms = mono_ms();
+	c->accepted_ms = clock_mono_ms();
 	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -503,7 +491,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	struct timeval tv = tv_of(s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms);
+	struct timeval tv = clock_tv(s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms);
 	evtimer_add(c->deadline, &tv);
 }
 

@@ -28,6 +28,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/gate.h"
 #include "common/ipc.h"
@@ -72,20 +73,7 @@ struct links {
 	struct links_hooks hooks;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static struct timeval
-tv_of(long long ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	return tv;
-}
 
 int64_t link_id(const struct link *l) { return l->id; }
 int64_t link_computer(const struct link *l) { return l->computer_id; }
@@ -238,7 +226,7 @@ link_accept(struct link *l, int64_t computer_id)
 	l->ls->nready++;
 	l->seen = 1;
 	evtimer_del(l->deadline);
-	struct timeval idle = tv_of(l->ls->conf->agents_idle_timeout_ms);
+	struct timeval idle = clock_tv(l->ls->conf->agents_idle_timeout_ms);
 	bufferevent_set_timeouts(l->bev, &idle, NULL);
 	if (link_reply(l, kv, 5) == 0)
 		log_info("agents: computer %s (%lld) connected from %s", l->name, (long long)computer_id,
@@ -265,7 +253,7 @@ link_refuse(struct link *l, const char *why)
 	l->state = L_CLOSING;
 	bufferevent_setcb(l->bev, NULL, closing_write_cb, NULL, l);
 	bufferevent_disable(l->bev, EV_READ);
-	struct timeval tv = tv_of(LINK_HANDSHAKE_MS);
+	struct timeval tv = clock_tv(LINK_HANDSHAKE_MS);
 	evtimer_add(l->deadline, &tv);
 }
 
@@ -348,7 +336,7 @@ link_read_cb(struct bufferevent *bev, void *arg)
 				/* all of a message within timeouts.message of its first byte */
 				if (used > 0 && !l->msg_open && l->state == L_READY) {
 					l->msg_open = 1;
-					struct timeval tv = tv_of(l->ls->conf->timeout_message_ms);
+					struct timeval tv = clock_tv(l->ls->conf->timeout_message_ms);
 					evtimer_add(l->deadline, &tv);
 				}
 				break;
@@ -401,8 +389,8 @@ link_connected(struct link *l)
 	l->parser = wire_parser_new(LINK_MAX_BODY);
 	if (l->parser == NULL)
 		fatalx("out of memory");
-	long long left = ls->conf->agents_hello_timeout_ms - (mono_ms() - l->accepted_ms);
-	struct timeval tv = tv_of(left > 0 ? left : 1);
+	long long left = ls->conf->agents_hello_timeout_ms - (clock_mono_ms() - l->accepted_ms);
+	struct timeval tv = clock_tv(left > 0 ? left : 1);
 	evtimer_add(l->deadline, &tv);
 	log_debug("agents: tls connection from %s: certificate \"%s\"", l->addr, l->name);
 }
@@ -449,7 +437,8 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "closed by the agent");
 	else
-		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		snprintf(why, sizeof(why), "%s", EVUTIL_SOCKET_ERROR() != 0 ?
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) : "connection closed");
 	while (ERR_get_error() != 0)
 		;
 	if (l->state == L_READY)
@@ -529,7 +518,7 @@ link_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *
 	}
 	l->ls = ls;
 	l->id = ((int64_t)getpid() << 32) | ++ls->counter;
-	l->accepted_ms = mono_ms();
+	l->accepted_ms = clock_mono_ms();
 	snprintf(l->host, sizeof(l->host), "%s", host);
 	snprintf(l->addr, sizeof(l->addr), "%s:%d", host, port);
 	l->next = ls->head;
@@ -553,7 +542,7 @@ link_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *
 	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	long long hs = ls->conf->agents_hello_timeout_ms < LINK_HANDSHAKE_MS ?
 	    ls->conf->agents_hello_timeout_ms : LINK_HANDSHAKE_MS;
-	struct timeval tv = tv_of(hs);
+	struct timeval tv = clock_tv(hs);
 	evtimer_add(l->deadline, &tv);
 }
 

@@ -2,8 +2,8 @@
  * record: queue + flush. Each flush is one transaction of constant statements
  * fed with arrays: INSERT … SELECT FROM unnest(…) for the status rows (only
  * those of events still running under our lease in the row's attempt), one
- * UPDATE for the advances, one SELECT of finish_event() for the ends, one
- * UPDATE of computer.last_seen. Arrays travel as text parameters in
+ * UPDATE for the advances, one SELECT of finish_event() (or requeue_event(),
+ * a hand-back) for the ends. Arrays travel as text parameters in
  * PostgreSQL's array syntax.
  */
 #include "worker/record.h"
@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "common/pgarray.h"
 
-enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH, OP_SEEN };
+enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH };
 
 struct op {
 	enum op_kind kind;
@@ -29,7 +29,7 @@ struct op {
 	int attempt;
 	int status_code;
 	char *result, *outcome, *module, *message, *output; /* output: already made text-safe */
-	long long output_size; /* also the contact time (ms) of OP_SEEN */
+	long long output_size;
 	int replayed;
 	int applied;           /* OP_ADVANCE: written by the last flush */
 	char state[12];
@@ -91,24 +91,6 @@ static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
 
 /* Ends in schedule, then event order: every transaction takes schedule rows in
  * the same order, so two workers' batches cannot deadlock (0002_scheduler.sql). */
-/*
- * last_seen of the computers heard from, each at its latest contact (never moved back).
- * Last in the transaction and SKIP LOCKED, so it never waits for a claim or another
- * worker and adds no lock-order cycle; the rows it skipped (locked, but existing) come
- * back and are kept for the next flush.
- */
-static const char SQL_SEEN[] =
-    "WITH want AS (SELECT id, max(ms) AS ms FROM unnest($1::bigint[], $2::bigint[]) AS u(id, ms)"
-    "  GROUP BY id),"
-    " lk AS (SELECT c.computer_id FROM pgfleet.computer c JOIN want ON want.id = c.computer_id"
-    "  ORDER BY c.computer_id FOR UPDATE OF c SKIP LOCKED),"
-    " up AS (UPDATE pgfleet.computer c"
-    "  SET last_seen = greatest(c.last_seen, to_timestamp(want.ms / 1000.0))"
-    "  FROM lk JOIN want ON want.id = lk.computer_id WHERE c.computer_id = lk.computer_id"
-    "  RETURNING c.computer_id)"
-    " SELECT want.id, want.ms FROM want"
-    " WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.computer_id = want.id)"
-    " AND EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.computer_id = want.id)";
 
 /* finish_event of 0011: false also when the event has moved on to another attempt; the
  * hand-backs of 0012 (requeue_event) go in the same order. */
@@ -283,29 +265,6 @@ record_parse_output_size(const char *value, size_t body_len)
 	if (errno != 0 || *end != '\0' || n < 0 || (unsigned long long)n < body_len)
 		return -1;
 	return n;
-}
-
-int
-record_seen(struct record *r, int64_t computer_id, long long at_ms)
-{
-	/* a session hears from its agent many times between two flushes: a contact just
-	 * queued for the same computer is moved forward instead of queueing another */
-	for (int i = r->n - 1; i >= 0 && i >= r->n - 8; i--) {
-		struct op *p = &r->ops[i];
-		if (p->kind == OP_SEEN && p->computer_id == computer_id) {
-			if (at_ms > p->output_size)
-				p->output_size = at_ms;
-			p->attempt = 0; /* a fresh contact: its own retry */
-			return 0;
-		}
-	}
-	struct op *o = op_push(r);
-	if (o == NULL)
-		return -1;
-	o->kind = OP_SEEN;
-	o->computer_id = computer_id;
-	o->output_size = at_ms;
-	return 0;
 }
 
 int
@@ -513,34 +472,6 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 	return rc;
 }
 
-/* last_seen; *kept gets the (computer, ms) pairs skipped because their row was locked. */
-static int
-flush_seen(struct record *r, struct db_result **kept, char *err, size_t errlen)
-{
-	struct pgarray ids = {0}, ms = {0};
-	int n = 0, rc = 0;
-	*kept = NULL;
-	for (int i = 0; i < r->n; i++) {
-		if (r->ops[i].kind != OP_SEEN)
-			continue;
-		pgarray_int(&ids, r->ops[i].computer_id);
-		pgarray_int(&ms, r->ops[i].output_size);
-		n++;
-	}
-	if (n > 0) {
-		const char *params[] = {pgarray_end(&ids), pgarray_end(&ms)};
-		if (params[0] == NULL || params[1] == NULL) {
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-		} else {
-			rc = db_exec(r->db, kept, SQL_SEEN, 2, params, err, errlen);
-		}
-	}
-	free(ids.p);
-	free(ms.p);
-	return rc;
-}
-
 /* "100000001,100000002": the distinct schedules of the queued operations. */
 static int
 flush_notify(struct record *r, char *err, size_t errlen)
@@ -572,7 +503,7 @@ record_flush(struct record *r, char *err, size_t errlen)
 {
 	if (r->n == 0)
 		return 0;
-	struct db_result *fin = NULL, *kept = NULL;
+	struct db_result *fin = NULL;
 	struct lost lost = {0};
 	int nrows = 0;
 	long long nstored = 0;
@@ -582,10 +513,9 @@ record_flush(struct record *r, char *err, size_t errlen)
 		return -1;
 	if (flush_status(r, &nrows, &nstored, &lost, err, errlen) == -1 ||
 	    flush_advance(r, &lost, err, errlen) == -1 ||
-	    flush_finish(r, &fin, err, errlen) == -1 || flush_seen(r, &kept, err, errlen) == -1 ||
+	    flush_finish(r, &fin, err, errlen) == -1 ||
 	    flush_notify(r, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
 		db_result_free(fin);
-		db_result_free(kept);
 		free(lost.v);
 		db_rollback(r->db, NULL, 0);
 		return -1;
@@ -604,28 +534,6 @@ record_flush(struct record *r, char *err, size_t errlen)
 	if (nrows - ndropped - nstored > 0)
 		log_detail("record: %lld final status rows already recorded, not written again",
 		    nrows - ndropped - nstored);
-	/* contacts whose computer row another transaction held: tried once more with the
-	 * next flush, then given up (the agent's next message writes a newer one) */
-	int nkept = kept != NULL ? db_ntuples(kept) : 0, nretry = 0;
-	struct op *retry = nkept > 0 ? calloc((size_t)nkept, sizeof(*retry)) : NULL;
-	for (int k = 0; retry != NULL && k < nkept; k++) {
-		int64_t cid = strtoll(db_value(kept, k, 0), NULL, 10);
-		int tried = 0;
-		for (int i = 0; i < r->n; i++)
-			if (r->ops[i].kind == OP_SEEN && r->ops[i].computer_id == cid && r->ops[i].attempt > 0)
-				tried = 1;
-		if (tried) {
-			log_debug("computer %" PRId64 ": row still locked; last_seen left to the next contact",
-			    cid);
-			continue;
-		}
-		retry[nretry].computer_id = cid;
-		retry[nretry].output_size = strtoll(db_value(kept, k, 1), NULL, 10);
-		nretry++;
-	}
-	if (nkept > 0 && retry == NULL)
-		log_warnx("record: out of memory; %d last_seen writes dropped", nkept);
-	db_result_free(kept);
 	/* the advances written, for the owner once the queue is settled */
 	struct op *adv = NULL;
 	int nadv = 0;
@@ -659,18 +567,6 @@ record_flush(struct record *r, char *err, size_t errlen)
 	}
 	db_result_free(fin);
 	r->n = 0;
-	for (int k = 0; k < nretry; k++) {
-		struct op *o = op_push(r);
-		if (o == NULL) {
-			log_warnx("record: out of memory; %d last_seen writes dropped", nretry - k);
-			break;
-		}
-		o->kind = OP_SEEN;
-		o->computer_id = retry[k].computer_id;
-		o->output_size = retry[k].output_size;
-		o->attempt = 1;
-	}
-	free(retry);
 	/* after the queue is settled: sessions whose lease moved on stop, the others go on
 	 * (and may queue more) */
 	for (int i = 0; r->hooks.lost != NULL && i < lost.n; i++)

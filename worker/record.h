@@ -6,8 +6,8 @@
  * second final row for one (event, task, attempt) is not written (0011).
  * A failed flush rolls back and keeps everything queued for the next try, so a
  * reply the worker holds is never lost. Each flush sends one NOTIFY on
- * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`), and
- * one UPDATE of computer.last_seen for the agents heard from. The record owns its queue;
+ * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`).
+ * (computer.last_seen is the scheduler parent's, with agent_presence.) The record owns its queue;
  * strings given to it are copied.
  */
 #ifndef PGFLEET_RECORD_H
@@ -69,11 +69,6 @@ int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int a
  * attempt, or the next one (bump) when a task was in flight. Ordered with the ends.
  */
 int record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int attempt, int bump);
-/*
- * The agent of computer_id answered at at_ms (ms since the epoch): computer.last_seen,
- * written with the next flush (one UPDATE per flush, never per message).
- */
-int record_seen(struct record *r, int64_t computer_id, long long at_ms);
 /* Write everything queued in one transaction. 0 (also when empty), or -1 with err. */
 int record_flush(struct record *r, char *err, size_t errlen);
 /* Operations waiting to be written. */

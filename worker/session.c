@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -199,13 +200,6 @@ session_task_failed(struct session *s, int code, const char *why)
 	session_after_task(s, OUTCOME_FAILURE, code);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 session_render(struct session *s, char *err, size_t errlen)
@@ -226,7 +220,7 @@ session_render(struct session *s, char *err, size_t errlen)
 	    .eventid = s->eid, .taskseq = seq, .interpreter = t->interpreter};
 	struct render_report rep = {0};
 	struct session_db_lookup lk = {.db = s->env->db, .computer_id = s->cid, .event_id = s->eid,
-	    .deadline_ms = mono_ms() + s->env->conf->tokens_sql_timeout_ms,
+	    .deadline_ms = clock_mono_ms() + s->env->conf->tokens_sql_timeout_ms,
 	    .timeout_ms = s->env->conf->tokens_sql_timeout_ms};
 	free(s->rendered);
 	s->rendered = NULL;
@@ -422,10 +416,12 @@ session_result(struct session *s, const struct wire_msg *m)
 }
 
 int
-session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq)
+session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq,
+    long long attempt)
 {
 	return s->link == link && s->state == S_WAIT && s->ev.event_id == event_id &&
-	    s->cur < s->job.ntasks && s->job.tasks[s->cur].seq == seq;
+	    s->cur < s->job.ntasks && s->job.tasks[s->cur].seq == seq &&
+	    (attempt == -1 || attempt == session_attempt(s));
 }
 
 void

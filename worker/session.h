@@ -59,8 +59,12 @@ void session_advanced(struct session *s, int next_task_seq);
  * more, and call env->on_end with recorded 0.
  */
 void session_abandon(struct session *s);
-/* Whether a reply about (event_id, seq) on link is this session's to take. */
-int session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq);
+/*
+ * Whether a reply about (event_id, seq) on link is this session's to take;
+ * attempt: the reply's Attempt, -1 when it had none (then any attempt), -2 when invalid.
+ */
+int session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq,
+    long long attempt);
 /* A reply session_matches said is ours: Reply=StatusUpdate, SendFile, Cancel or Error. */
 void session_reply(struct session *s, const struct wire_msg *m);
 /*

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
 
@@ -212,13 +213,6 @@ session_db_load(struct db *db, const char *owner, int64_t event_id, int attempt,
 	return 0;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The transaction of one lookup: read only, the time left, the token role for SQL. */
 static int
@@ -261,7 +255,7 @@ session_db_token(void *arg, enum render_lookup kind, const char *table, const ch
 		nparams = 2;
 		params = sparams;
 	}
-	long long left = lk->deadline_ms - mono_ms();
+	long long left = lk->deadline_ms - clock_mono_ms();
 	*value = NULL;
 	if (left <= 0) {
 		snprintf(err, errlen, "custom tokens of this task took longer than tokens.sql_timeout "

@@ -440,8 +440,10 @@ static void
 on_link_message(struct link *l, struct wire_msg *m, void *arg)
 {
 	struct worker *w = arg;
-	long long ev, seq;
+	long long ev, seq, attempt = -1;
 	const char *reply = wire_get(m, "Reply");
+	if (wire_get(m, "Attempt") != NULL && msg_num(m, "Attempt", INT_MAX, &attempt) == -1)
+		attempt = -2; /* not a number: matches no session */
 	if (msg_num(m, "Event-ID", LLONG_MAX, &ev) == -1 ||
 	    msg_num(m, "Task-Sequence-ID", INT_MAX, &seq) == -1) {
 		char why[300];
@@ -453,13 +455,13 @@ on_link_message(struct link *l, struct wire_msg *m, void *arg)
 		return;
 	}
 	for (int i = 0; i < w->nsessions; i++) {
-		if (session_matches(w->sessions[i], l, ev, (int)seq)) {
+		if (session_matches(w->sessions[i], l, ev, (int)seq, attempt)) {
 			session_reply(w->sessions[i], m);
 			return;
 		}
 	}
-	log_debug("agents: computer %s: Reply=%s for event %lld task %lld matches no session here, "
-	    "dropped", link_name(l), reply, ev, seq);
+	log_debug("agents: computer %s: Reply=%s for event %lld task %lld (attempt %lld) matches no "
+	    "session here, dropped", link_name(l), reply, ev, seq, attempt);
 }
 
 /* Every agents.presence_interval: the computers heard from, for agent_presence. */

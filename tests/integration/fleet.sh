@@ -4,6 +4,7 @@
 #                                   its agent port (agents.listen) in $TESTDIR/NAME.agentport
 #   sched_start NAME                start pgfleet-scheduler -d with it, log in $TESTDIR/NAME.log
 #   agent_start NAME [YAML...]      issue a certificate, register the computer, start an agent
+#                                   (a YAML line given replaces that key)
 #                                   that connects out to $SERVERS (scheduler names, default
 #                                   "sched-a"; their sched_conf must come first)
 #   agent_connected NAME [SCHED]    wait until the computer is connected (to SCHED)
@@ -80,7 +81,10 @@ kill_grace: 1s
 tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
 log: {level: ${LOGLEVEL:-6}}
 EOC
-	for line in "$@"; do echo "$line" >> "$TESTDIR/$name.yaml"; done
+	for line in "$@"; do
+		sed -i "/^${line%%:*}:/d" "$TESTDIR/$name.yaml"  # a line given replaces the default
+		echo "$line" >> "$TESTDIR/$name.yaml"
+	done
 	sql "insert into pgfleet.computer (name, host, os, boot_env) values ('$name', '127.0.0.1', 'Linux', 'Production')
 	     on conflict (name) do nothing" >/dev/null
 	spawn "$BIN/pgfleet-agent" -d -c "$TESTDIR/$name.yaml" 2>> "$TESTDIR/$name.log"

@@ -38,5 +38,5 @@ r=$("$BIN/pgfleet-test-transfer" raw --host 127.0.0.1 --port "$port" --wait-ms 1
 echo "$r" | grep -q "^closed by server after" || fail "a silent TCP client not dropped: $r"
 ms=$(echo "$r" | sed -n 's/^closed by server after \([0-9]*\) ms$/\1/p')
 [ "$ms" -ge 1900 ] || fail "dropped after $ms ms, before the 2 s handshake deadline"
-wait_for 10 "the dropped client logged" grep -q "agents: connection from 127.0.0.1 refused: no tls handshake within 2000 ms" "$TESTDIR/sched-a.log"
+grep -q "agents: connection from .* refused: no tls handshake within 2000 ms" "$TESTDIR/sched-a.log" || fail "no handshake deadline logged"
 ok "a connection that never starts TLS is closed after 2 s"

@@ -13,7 +13,7 @@ N=50
 sched_conf sched-a "workers: 2" "sessions_per_worker: 64" "log: {level: 5}"
 targets='{"computers": ['
 for i in $(seq 1 $N); do
-	LOGLEVEL=4 agent_start "h-$i" "reconnect: {backoff: 200ms, max_backoff: 1600ms}"
+	LOGLEVEL=4 agent_start "h-$i" "reconnect: {backoff: 200ms, max_backoff: 1600ms}" "connect_timeout: 2s"
 	targets="$targets\"h-$i\","
 done
 targets="${targets%,}]}"
@@ -21,6 +21,9 @@ job_add hello 'echo hello %COMPNAME%'
 connected_count() { [ "$(sql "select count(*) from pgfleet.agent_presence")" -ge "$1" ]; }
 sched_start sched-a
 wait_for 60 "$N agents connected" connected_count $N
+# a connection counts as up (its loss then starts again at attempt 0) once it has lasted connect_timeout
+settled() { [ "$(sql "select count(*) from pgfleet.agent_presence where connected_at < now() - interval '2 s'")" -ge $N ]; }
+wait_for 30 "$N connections up for connect_timeout" settled
 ok "$N agents connected"
 
 # the scheduler goes away and comes back: every agent reconnects on its own schedule

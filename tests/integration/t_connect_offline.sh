@@ -17,7 +17,7 @@ sid=$(schedule_add hello '{"computers": ["agent-1", "agent-2"]}')
 done1() { [ "$(sql "select e.state from pgfleet.event e join pgfleet.computer c using (computer_id) where e.schedule_id = $sid and c.name = 'agent-1'")" = done ]; }
 wait_for 30 "agent-1's event" done1
 state2() { sql "select e.state || ' ' || e.attempt || ' ' || (e.lease_owner is null) from pgfleet.event e join pgfleet.computer c using (computer_id) where e.schedule_id = $sid and c.name = 'agent-2'"; }
-assert_eq "$(state2)" "pending 0 t" "the offline computer's event"
+assert_eq "$(state2)" "pending 0 true" "the offline computer's event"
 assert_eq "$(sql "select count(*) from pgfleet.status_log s join pgfleet.computer c using (computer_id) where c.name = 'agent-2'")" 0 "status rows of the offline computer"
 assert_eq "$(sql "select connected from pgfleet.computer_presence where name = 'agent-2'")" f "agent-2 listed as not connected"
 assert_eq "$(sql "select connected from pgfleet.computer_presence where name = 'agent-1'")" t "agent-1 listed as connected"

@@ -19,7 +19,7 @@ sched_start sched-a
 port=$(cat "$TESTDIR/sched-a.agentport")
 D="$BIN/pgfleet-test-wiredrip"
 spawn "$D" agent --ca "$PKI/ca.crt" --cert "$PKI/hung.crt" --key "$PKI/hung.key" --port "$port" \
-	--name hung --silent > "$TESTDIR/hung.out"
+	--name hung --silent --reconnect > "$TESTDIR/hung.out"
 agent_connected hung sched-a
 # a certificate the CA signed for a computer nobody registered
 spawn "$D" agent --ca "$PKI/ca.crt" --cert "$PKI/stranger.crt" --key "$PKI/stranger.key" --port "$port" \

@@ -17,7 +17,7 @@ sql "insert into pgfleet.computer (name, host) values ('drip', '127.0.0.1')" >/d
 job_add hello 'echo hello %COMPNAME%'
 sched_start sched-a
 spawn "$D" agent --ca "$PKI/ca.crt" --cert "$PKI/drip.crt" --key "$PKI/drip.key" \
-	--port "$(cat "$TESTDIR/sched-a.agentport")" --name drip --every-ms $EVERY --bytes $BYTES > "$TESTDIR/drip.out"
+	--port "$(cat "$TESTDIR/sched-a.agentport")" --name drip --every-ms $EVERY --bytes $BYTES --reconnect > "$TESTDIR/drip.out"
 agent_connected drip sched-a
 
 # --- the worker side

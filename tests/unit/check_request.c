@@ -88,6 +88,7 @@ sendfile(const char *const *over)
 		{"Execute", "temp:\"rxscript.sh\""}, {"Task-Type", "RunScript"}, {"Interpreter", "/bin/sh"},
 		{"OS-Required", ""}, {"Boot-Env", ""}, {"Run-As", "deploy"}, {"Timeout", "0"},
 		{"Schedule-ID", "100000001"}, {"Event-ID", "7"}, {"Task-Sequence-ID", "1"}, {"ID", "5000011"},
+		{"Attempt", "3"},
 	};
 	struct wire_msg *m = wire_msg_new();
 	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
@@ -142,6 +143,14 @@ START_TEST(test_request_check_accepts_sendfile)
 	ck_assert_int_eq(t.port, 20001);
 	ck_assert_str_eq(t.name, "rxscript.sh");
 	ck_assert_str_eq(t.user, "deploy");
+	/* Attempt is optional: echoed when present, else the replies carry none */
+	struct wire_msg *m = sendfile(NULL);
+	ck_assert_int_eq(request_check(m, &agent_conf, 0, &t, &code, err, sizeof(err)), REQUEST_ACT);
+	ck_assert_str_eq(t.attempt_s, "3");
+	wire_msg_free(m);
+	const char *const noattempt[] = {"Attempt", NULL};
+	ck_assert_int_eq(check(sendfile(noattempt), &t, &code), REQUEST_ACT);
+	ck_assert_ptr_null(t.attempt_s);
 	/* an empty Run-As asks for run_as.default */
 	const char *const def[] = {"Run-As=", NULL};
 	ck_assert_int_eq(check(sendfile(def), &t, &code), REQUEST_ACT);
@@ -256,6 +265,8 @@ START_TEST(test_request_refuses_hostile_headers)
 		{"Timeout=-5", REQUEST_BAD, STATUS_PROTOCOL, "SendFile: Timeout is not a valid number"},
 		{"Port=65536", REQUEST_BAD, STATUS_PROTOCOL, "SendFile: Port is not a valid number"},
 		{"ID=", REQUEST_BAD, STATUS_PROTOCOL, "SendFile: ID is not a valid number"},
+		{"Attempt=-1", REQUEST_BAD, STATUS_PROTOCOL, "SendFile: Attempt is not a valid number"},
+		{"Attempt=", REQUEST_BAD, STATUS_PROTOCOL, "SendFile: Attempt is not a valid number"},
 		{"Run-As", REQUEST_BAD, STATUS_PROTOCOL, "SendFile without Run-As"},
 		{"Interpreter", REQUEST_BAD, STATUS_PROTOCOL, "SendFile without Interpreter"},
 		{"Filename=temp:a\x01b", REQUEST_REFUSE, STATUS_FILE_REFUSED,

@@ -22,9 +22,11 @@ spawn "$BIN/pgfleet-test-fleetsim" --servers "127.0.0.1:$(cat "$TESTDIR/sched-a.
 	--ca "$PKI" --seed 12 --fail-rate 0.01 --fail-code 3 --reconnect-backoff-ms 200 --reconnect-max-ms 2000 \
 	--results "$SIM.results" --stats "$SIM.stats" 2>>"$SIM.log"
 SIM_PID=$LASTPID
+t0=$(date +%s)
 connected() { [ "$(sql "select count(*) from pgfleet.agent_presence")" = "$N" ]; }
 wait_for 120 "$N computers connected" connected
-ok "$N simulated computers connected"
+ok "$N simulated computers connected ($(( $(date +%s) - t0 )) s)"
+t0=$(date +%s)
 
 job_add fanout 'echo "%COMPNAME%"'
 # max_concurrent: a fan-out to all 2,000 at once loses most fetches to the transfer
@@ -41,7 +43,7 @@ assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid an
 	"$failed" "events failed with code 3"
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and attempt > 0")" 0 "events retried"
 [ "$failed" -ge 5 ] && [ "$failed" -le 60 ] || fail "1 % of $N should fail on purpose, $failed did"
-ok "one-task fan-out to $N: $((N - failed)) done, $failed failed with code 3 as the simulator drew"
+ok "one-task fan-out to $N: $((N - failed)) done, $failed failed with code 3 as the simulator drew ($(( $(date +%s) - t0 )) s)"
 
 # one final row per computer (2500 and 2501 besides), with the code the simulator sent
 assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code not in (2500, 2501)")" \

@@ -113,7 +113,7 @@ struct task {
 	int seq, attempt, port, code;
 	enum fate fate;
 	enum tstate state;
-	int hdr_done, replayed, cancelled, handshook;
+	int hdr_done, replayed, cancelled, handshook, has_attempt;
 	unsigned char host;      /* index in hosts[] */
 	char key[33], checksum[72], name[129], user[33];
 	char event_s[24], seq_s[16], schedule_s[24], id_s[24];
@@ -717,14 +717,15 @@ send_update(struct task *t, int code, int replayed)
 	struct tconn *tc = task_conn(t);
 	if (tc == NULL)
 		return;
-	char code_s[16];
+	char code_s[16], att[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
+	snprintf(att, sizeof(att), "%d", t->attempt);
 	const char *const kv[][2] = {
 		{"Reply", "StatusUpdate"}, {"Filename", t->name}, {"ID", t->id_s},
 		{"Schedule-ID", t->schedule_s}, {"Event-ID", t->event_s}, {"Task-Sequence-ID", t->seq_s},
-		{"Status-Code", code_s}, {replayed ? "Replayed" : NULL, "1"},
+		{"Status-Code", code_s}, {t->has_attempt ? "Attempt" : NULL, att}, {replayed ? "Replayed" : NULL, "1"},
 	};
-	if (send_kv(t->s, tc, kv, 8, NULL, 0) == -1)
+	if (send_kv(t->s, tc, kv, 9, NULL, 0) == -1)
 		note_error(t->s, "status update", "could not be sent");
 }
 
@@ -744,18 +745,20 @@ send_final(struct task *t, int code, const char *module, const char *why, int ra
 	struct tconn *tc = task_conn(t);
 	if (tc == NULL)
 		return;
-	char code_s[16], size_s[24];
+	char code_s[16], size_s[24], att[16];
 	size_t outlen = ran && o.output != NULL ? strlen(o.output) : 0;
 	snprintf(code_s, sizeof(code_s), "%d", code);
+	snprintf(att, sizeof(att), "%d", t->attempt);
 	snprintf(size_s, sizeof(size_s), "%zu", outlen);
 	const char *const kv[][2] = {
 		{"Reply", "SendFile"}, {"Event", "Execute"}, {"Result", code == 0 ? "Success" : "Failed"},
 		{"Schedule-ID", t->schedule_s}, {"Event-ID", t->event_s}, {"Status-Code", code_s},
 		{"Status-Module", module}, {"SystemUser-ID", t->user}, {"Task-Sequence-ID", t->seq_s},
 		{"User-ID", ""}, {why != NULL && why[0] != '\0' ? "Error" : NULL, why},
-		{replayed ? "Replayed" : NULL, "1"}, {ran ? "Output-Size" : NULL, size_s},
+		{t->has_attempt ? "Attempt" : NULL, att}, {replayed ? "Replayed" : NULL, "1"},
+		{ran ? "Output-Size" : NULL, size_s},
 	};
-	if (send_kv(t->s, tc, kv, 13, o.output, outlen) == -1) {
+	if (send_kv(t->s, tc, kv, 14, o.output, outlen) == -1) {
 		note_error(t->s, "result", "could not be sent");
 		return;
 	}
@@ -1164,7 +1167,7 @@ handle_cancel(struct sim *s, const struct request_task *rt)
 
 /* A task's identity for its replies, from the checked request. */
 static void
-task_fill(struct task *t, struct sim *s, const struct request_task *rt, const struct wire_msg *m)
+task_fill(struct task *t, struct sim *s, const struct request_task *rt)
 {
 	long long v;
 	t->s = s;
@@ -1177,8 +1180,9 @@ task_fill(struct task *t, struct sim *s, const struct request_task *rt, const st
 	snprintf(t->id_s, sizeof(t->id_s), "%s", rt->id_s != NULL ? rt->id_s : "");
 	snprintf(t->name, sizeof(t->name), "%s", rt->name);
 	snprintf(t->user, sizeof(t->user), "%s", rt->user);
-	if (num_of(wire_get(m, "Attempt"), 0, 1000000, &v) == 0)
-		t->attempt = (int)v;
+	/* replies echo the push's Attempt (request_check has checked it is a number) */
+	t->has_attempt = rt->attempt_s != NULL && num_of(rt->attempt_s, 0, 2147483647LL, &v) == 0;
+	t->attempt = t->has_attempt ? (int)v : 0;
 }
 
 /*
@@ -1187,8 +1191,8 @@ task_fill(struct task *t, struct sim *s, const struct request_task *rt, const st
  * (never run twice), else fetched and "run".
  */
 static void
-handle_sendfile(struct sim *s, const struct wire_msg *m, const struct request_task *rt, enum request_verdict v,
-    int code, const char *why)
+handle_sendfile(struct sim *s, const struct request_task *rt, enum request_verdict v, int code,
+    const char *why)
 {
 	cnt.tasks++;
 	struct task *t = task_find(s, rt->event_id, rt->seq);
@@ -1198,7 +1202,7 @@ handle_sendfile(struct sim *s, const struct wire_msg *m, const struct request_ta
 		if (t != NULL) { /* still running: 2500 and 2501 again now, the result when it ends */
 			t->gen = s->gen;
 			t->replayed = 1;
-			task_fill(t, s, rt, m);
+			task_fill(t, s, rt);
 			if (t->state == T_RUN) {
 				send_update(t, STATUS_DELIVERED, 1);
 				send_update(t, STATUS_STARTED, 1);
@@ -1206,7 +1210,7 @@ handle_sendfile(struct sim *s, const struct wire_msg *m, const struct request_ta
 			return;
 		}
 		struct task tmp = {0};
-		task_fill(&tmp, s, rt, m);
+		task_fill(&tmp, s, rt);
 		send_update(&tmp, STATUS_DELIVERED, 1);
 		send_update(&tmp, STATUS_STARTED, 1);
 		send_final(&tmp, je->code, "RunScript", je->code == STATUS_TIMEOUT ? "timed out" : NULL, 1, 1);
@@ -1215,7 +1219,7 @@ handle_sendfile(struct sim *s, const struct wire_msg *m, const struct request_ta
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		die("%s", "out of memory");
-	task_fill(t, s, rt, m);
+	task_fill(t, s, rt);
 	t->timer = event_new(base, -1, 0, fetch_deadline_cb, t);
 	if (t->timer == NULL)
 		die("%s", "out of memory");
@@ -1266,7 +1270,7 @@ handle_request(struct sim *s, const struct wire_msg *m)
 	else if (rt.kind == REQUEST_CANCEL)
 		handle_cancel(s, &rt);
 	else
-		handle_sendfile(s, m, &rt, v, code, why);
+		handle_sendfile(s, &rt, v, code, why);
 }
 
 /* --- the control connection */

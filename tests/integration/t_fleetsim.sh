@@ -97,3 +97,30 @@ grep -q 'refused us: no computer named "sim-100000" is registered' "$TESTDIR/unk
 	fail "the refusal's Error is not shown"
 stop_sim unknown
 ok "an unknown computer is refused and tries again"
+
+# --- hangs and cancels: a hung script ends at its Timeout with -4, a cancelled one with -8
+serve slow 20 1 --cancel-every 2 --timeout-ms 400
+sim slow 20 --seed 3 --hang-rate 0.5 --delay-ms 3000
+wait_for 60 "20 final replies" test -s "$TESTDIR/slow.summary"
+stop_sim slow
+S=$TESTDIR/slow.summary R=$TESTDIR/slow.results
+assert_eq "$(awk '$2 % 2 == 0 && $6 != -8' "$R" | wc -l)" 0 "cancelled computers that did not end with -8"
+assert_eq "$(awk '$2 % 2 == 0' "$R" | wc -l)" 10 "cancelled computers"
+assert_eq "$(stat_of "$S" cancels)" 10 "Reply=Cancel at the server"
+hung=$(awk '$2 % 2 == 1 && $6 == -4' "$R" | wc -l)
+[ "$hung" -ge 1 ] && [ "$hung" -le 9 ] || fail "about half the 10 others should hang, $hung did"
+assert_eq "$(awk '$2 % 2 == 1 && $6 != -4 && $6 != 0' "$R" | wc -l)" 0 "others with another code"
+kill "$SERVE_PID"
+ok "a hung task ends with -4 at its timeout, a cancelled one with -8"
+
+# --- certificates issued beforehand by pgfleet pki (--cert-dir)
+for i in 1 2 3; do "$B/pgfleet" pki issue "c-$i" --dir "$PKI" >/dev/null || fail "pki issue c-$i"; done
+serve files 3 1
+spawn "$B/pgfleet-test-fleetsim" --servers "127.0.0.1:$(cat "$TESTDIR/files.port")" --count 3 --prefix c- \
+	--cert-dir "$PKI" --results "$TESTDIR/files.results" --stats "$TESTDIR/files.stats" --status-ms 200 \
+	2>>"$TESTDIR/files.sim.log"
+SIM_PID=$LASTPID
+wait_for 30 "3 final replies" test -s "$TESTDIR/files.summary"
+stop_sim files
+assert_eq "$(stat_of "$TESTDIR/files.summary" code_0)" 3 "results with code 0"
+ok "certificates from pgfleet pki issue (--cert-dir)"

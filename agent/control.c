@@ -81,6 +81,21 @@ send_reply(struct conn *c, const char *what, const char *const (*kv)[2], size_t 
 	return rc;
 }
 
+/* The keys every reply about a push may end with: its Attempt echoed, Replayed=1. */
+static size_t
+add_echo(const char *kv[][2], size_t n, const struct request_task *t, int replayed)
+{
+	if (t->attempt_s != NULL) {
+		kv[n][0] = "Attempt";
+		kv[n++][1] = t->attempt_s;
+	}
+	if (replayed) {
+		kv[n][0] = "Replayed";
+		kv[n++][1] = "1";
+	}
+	return n;
+}
+
 static int
 send_update(struct conn *c, const struct request_task *t, int code, int replayed)
 {
@@ -98,14 +113,7 @@ send_update(struct conn *c, const struct request_task *t, int code, int replayed
 		{NULL, NULL},
 	};
 	size_t n = 7;
-	if (t->attempt_s != NULL) {
-		kv[n][0] = "Attempt";
-		kv[n++][1] = t->attempt_s;
-	}
-	if (replayed) {
-		kv[n][0] = "Replayed";
-		kv[n++][1] = "1";
-	}
+	n = add_echo(kv, n, t, replayed);
 	return send_reply(c, "status update", (const char *const (*)[2])kv, n, NULL, 0);
 }
 
@@ -135,14 +143,7 @@ send_final(struct conn *c, const struct request_task *t, int code, const char *m
 		kv[n][0] = "Error";
 		kv[n++][1] = request_one_line(text);
 	}
-	if (t->attempt_s != NULL) {
-		kv[n][0] = "Attempt";
-		kv[n++][1] = t->attempt_s;
-	}
-	if (replayed) {
-		kv[n][0] = "Replayed";
-		kv[n++][1] = "1";
-	}
+	n = add_echo(kv, n, t, replayed);
 	char size_s[32];
 	if (out != NULL) {
 		snprintf(size_s, sizeof(size_s), "%llu",

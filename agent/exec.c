@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/field.h"
 #include "common/status.h"
 
@@ -68,13 +69,6 @@ struct ring {
 	unsigned long long total;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 on_list(const char *const *list, const char *name)
@@ -497,7 +491,7 @@ exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t
 		.groups = groups, .ngroups = ngroups, .out_w = outp[1], .rep_w = repp[1],
 		.keep = p,
 	};
-	p->start_ms = now_ms();
+	p->start_ms = clock_mono_ms();
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "script %s: fork: %s", req->script, strerror(errno));
@@ -724,7 +718,7 @@ exec_wait(struct exec_proc *p, struct exec_result *r, char *err, size_t errlen)
 	int failed = 0;
 
 	for (;;) {
-		long long now = now_ms();
+		long long now = clock_mono_ms();
 		if (!exited) {
 			int e = has_exited(p);
 			if (e < 0) {
@@ -820,7 +814,7 @@ exec_wait(struct exec_proc *p, struct exec_result *r, char *err, size_t errlen)
 		}
 	}
 
-	r->duration_ms = now_ms() - p->start_ms;
+	r->duration_ms = clock_mono_ms() - p->start_ms;
 	if (WIFEXITED(status))
 		r->exit_code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "common/status.h"
 
 #define MAGIC "pgfleet-journal 1\n"
@@ -45,21 +47,7 @@ struct journal {
 	long long wait_ms;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 file_name(char *buf, size_t size, long long event_id, int task_seq, const char *suffix)
@@ -445,7 +433,7 @@ lock_task(struct journal *j, long long event_id, int task_seq, long long wait_ms
 {
 	char name[NAME_MAX_LEN];
 	file_name(name, sizeof(name), event_id, task_seq, ".lock");
-	long long deadline = mono_ms() + wait_ms;
+	long long deadline = clock_mono_ms() + wait_ms;
 	for (;;) {
 		int fd = openat(j->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0) {
@@ -460,7 +448,7 @@ lock_task(struct journal *j, long long event_id, int task_seq, long long wait_ms
 				close(fd);
 				return -1;
 			}
-			if (mono_ms() >= deadline) {
+			if (clock_mono_ms() >= deadline) {
 				close(fd);
 				return -2;
 			}
@@ -489,7 +477,7 @@ static int
 finish_locked(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
 {
 	e->state = JOURNAL_DONE;
-	e->finished_ms = wall_ms();
+	e->finished_ms = clock_wall_ms();
 	if (cancel_file_exists(j, e->event_id, e->task_seq))
 		e->cancel_requested = 1;
 	if (write_entry(j, e, err, errlen) < 0)
@@ -628,13 +616,13 @@ group_running(long pgid)
 static int
 wait_gone(long pid, unsigned long long start, long pgid, long long ms)
 {
-	long long deadline = mono_ms() + ms;
+	long long deadline = clock_mono_ms() + ms;
 	for (;;) {
 		struct journal_proc p;
 		if ((!proc_read(pid, &p) || p.state == 'Z' || p.state == 'X' || p.start != start) &&
 		    (pgid <= 0 || !group_running(pgid)))
 			return 1;
-		if (mono_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return 0;
 		usleep(10000);
 	}
@@ -669,7 +657,7 @@ close_orphan_locked(struct journal *j, struct journal_entry *e, const char *caus
 	e->status_code = code;
 	if ((e->result = strdup(text)) == NULL || (e->output = strdup("")) == NULL) {
 		entry_clear_result(e);
-		snprintf(err, errlen, "event %lld task %d: out of memory", e->event_id, e->task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(e->event_id, e->task_seq));
 		return -1;
 	}
 	if (finish_locked(j, e, err, errlen) < 0) {
@@ -685,12 +673,12 @@ journal_begin(struct journal *j, long long event_id, int task_seq,
 {
 	*out = NULL;
 	if (event_id < 0 || task_seq < 0) {
-		snprintf(err, errlen, "event %lld task %d: ids must not be negative", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "ids must not be negative", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	struct journal_entry *e = entry_new(j, event_id, task_seq);
 	if (e == NULL) {
-		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	int fd = lock_task(j, event_id, task_seq, j->wait_ms, err, errlen);
@@ -709,7 +697,7 @@ journal_begin(struct journal *j, long long event_id, int task_seq,
 		goto fail;
 	if (rc == 0) {
 		e->state = JOURNAL_RUNNING;
-		e->started_ms = wall_ms();
+		e->started_ms = clock_wall_ms();
 		if (write_entry(j, e, err, errlen) < 0)
 			goto fail;
 		*out = e;
@@ -735,8 +723,8 @@ static int
 check_held(const struct journal_entry *e, char *err, size_t errlen)
 {
 	if (e->lock_fd < 0 || e->state != JOURNAL_RUNNING) {
-		snprintf(err, errlen, "event %lld task %d: not held by this process", e->event_id,
-		    e->task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "not held by this process",
+		    LOG_TASK_ARGS(e->event_id, e->task_seq));
 		return -1;
 	}
 	return 0;
@@ -780,7 +768,7 @@ journal_finish(struct journal *j, struct journal_entry *e, const struct journal_
 	e->output = malloc(ol + 1);
 	if (e->result == NULL || e->output == NULL) {
 		entry_clear_result(e);
-		snprintf(err, errlen, "event %lld task %d: out of memory", e->event_id, e->task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(e->event_id, e->task_seq));
 		return -1;
 	}
 	for (size_t i = 0; i < rl; i++)
@@ -838,12 +826,12 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 	*pgid = 0;
 	struct journal_entry *e = entry_new(j, event_id, task_seq);
 	if (e == NULL) {
-		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	int rc = read_entry(j, e, err, errlen);
 	if (rc == 0) {
-		snprintf(err, errlen, "event %lld task %d: not in the journal", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "not in the journal", LOG_TASK_ARGS(event_id, task_seq));
 		rc = -1;
 	}
 	if (rc < 0)
@@ -878,7 +866,7 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 		} else if (rc == 1) {
 			rc = JOURNAL_DONE;
 		} else if (rc == 0) {
-			snprintf(err, errlen, "event %lld task %d: not in the journal", event_id, task_seq);
+			snprintf(err, errlen, LOG_TASK_FMT "not in the journal", LOG_TASK_ARGS(event_id, task_seq));
 			rc = -1;
 		}
 		goto out;
@@ -905,7 +893,7 @@ journal_read(struct journal *j, long long event_id, int task_seq, struct journal
 	*out = NULL;
 	struct journal_entry *e = entry_new(j, event_id, task_seq);
 	if (e == NULL) {
-		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	int rc = read_entry(j, e, err, errlen);
@@ -985,7 +973,7 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 			close(dfd);
 		return -1;
 	}
-	long long cutoff = wall_ms() - older_than_ms;
+	long long cutoff = clock_wall_ms() - older_than_ms;
 	int count = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
@@ -1063,7 +1051,7 @@ journal_close_orphans(struct journal *j, const char *cause,
 		int rc = -1;
 		if (fd >= 0 && e == NULL) {
 			close(fd);
-			snprintf(why, sizeof(why), "event %lld task %d: out of memory", ev, seq);
+			snprintf(why, sizeof(why), LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(ev, seq));
 		} else if (e != NULL) {
 			e->lock_fd = fd;
 			rc = read_entry(j, e, why, sizeof(why));

@@ -31,7 +31,9 @@
 #include "agent/uplink.h"
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -57,6 +59,7 @@ struct agent {
 	struct event *sig[4];
 	struct event *prune;
 	struct event *drain;
+	struct event *watchdog;	/* systemd's WatchdogSec=, or NULL */
 	int draining;           /* 1: waiting for tasks; 2: they were told to stop; 3: killed */
 	long long drain_step_ms;
 	volatile sig_atomic_t stop_flag; /* never set: only task processes are cancelled */
@@ -66,40 +69,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h]\n"
-	    "  -c FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-	    "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
-	    "  -d        stay in the foreground and log to stderr\n"
-	    "  -h        this help\n");
-}
-
-/* mkdir -p: missing parents 0755, the last one with mode. 0 or -1 (errno). */
-static int
-mkdirs(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	struct stat st;
-	if (stat(buf, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
+	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h] [--version]\n"
+	    "  -c FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -n         check the configuration, print \"configuration OK\" or every error, exit\n"
+	    "  -d         stay in the foreground and log to stderr (the journal under systemd)\n"
+	    "  -h, --help this help\n"
+	    "  --version  print the version and exit\n");
 }
 
 static struct control_env agent_env(struct agent *a);
@@ -109,7 +84,7 @@ static void
 orphan_closed(void *arg, const struct journal_entry *e)
 {
 	struct agent *a = arg;
-	log_warnx("event %lld task %d: %s (code %d)", e->event_id, e->task_seq, e->result, e->status_code);
+	log_task(LL_WARNING, e->event_id, e->task_seq, "%s (code %d)", e->result, e->status_code);
 	control_task_dir_remove(a->conf->temp_dir, e->event_id, e->task_seq);
 	if (a->uplink != NULL && uplink_is_up(a->uplink)) {
 		struct control_env env = agent_env(a);
@@ -219,7 +194,8 @@ drain(struct agent *a)
 		return;
 	a->draining = 1;
 	a->drain_step_ms = clock_mono_ms();
-	log_msg(LOG_NOTICE, "stopping: %d tasks running", tasks_count(a->tasks));
+	log_notice("stopping: %d tasks running", tasks_count(a->tasks));
+	sdnotify("STOPPING=1");
 	struct timeval tv = {0, 100 * 1000};
 	event_add(a->drain, &tv);
 	event_active(a->drain, EV_TIMEOUT, 0);
@@ -246,8 +222,8 @@ reload(struct agent *a)
 	uplink_set_conf(a->uplink, fresh);
 	conf_free_agent(a->conf);
 	a->conf = fresh;
-	log_setlevel(fresh->log_level);
-	log_msg(LOG_NOTICE, "configuration %s reloaded", fresh->path);
+	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-agent");
+	log_notice("configuration %s reloaded", fresh->path);
 }
 
 static void
@@ -264,6 +240,16 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 		log_detail("journal: %d entries older than 7 days removed", n);
 }
 
+/* systemd's watchdog: pinged at half its interval while the loop turns */
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sdnotify("WATCHDOG=1");
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -272,7 +258,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGTERM || sig == SIGINT) {
 		drain(a);
 	} else if (sig == SIGHUP) {
+		sdnotify("RELOADING=1");
 		reload(a);
+		sdnotify("READY=1");
 	} else if (sig == SIGCHLD) {
 		if (tasks_reap(a->tasks))
 			close_orphans(a, CAUSE_TASK_DIED);
@@ -285,16 +273,17 @@ agent_setup(struct agent *a, int foreground)
 {
 	struct conf_agent *cf = a->conf;
 	char err[1024];
-	if (log_init(cf->log_level, foreground ? NULL : cf->log_file) == -1) {
-		fprintf(stderr, "pgfleet-agent: log %s: %s\n", cf->log_file, strerror(errno));
-		exit(1);
+	if (log_start(cf->log_level, cf->log_file, cf->log_format, cf->log_syslog, "pgfleet-agent",
+	    foreground, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-agent: %s\n", err);
+		exit(2);
 	}
 	log_procinit("agent");
 	signal(SIGPIPE, SIG_IGN);
 	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
-	if (mkdirs(cf->temp_dir, 0711) == -1)
+	if (fsutil_mkdirs(cf->temp_dir, 0711) == -1)
 		fatal("temp dir %s", cf->temp_dir);
-	if (mkdirs(cf->journal, 0700) == -1)
+	if (fsutil_mkdirs(cf->journal, 0700) == -1)
 		fatal("journal %s", cf->journal);
 	if ((a->journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
 	    sizeof(err))) == NULL)
@@ -316,7 +305,7 @@ agent_loop(struct agent *a)
 	a->base = event_base_new();
 	const struct uplink_hooks hooks = {.request = on_request, .arg = a};
 	if (a->base == NULL ||
-	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, PGFLEET_VERSION, &hooks)) == NULL ||
+	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, version_string(), &hooks)) == NULL ||
 	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
 	    (size_t)a->conf->max_output + REPLY_BODY_SLACK)) == NULL)
 		fatalx("out of memory");
@@ -329,9 +318,18 @@ agent_loop(struct agent *a)
 	a->drain = event_new(a->base, -1, EV_PERSIST, on_drain, a);
 	struct timeval hour = {PRUNE_EVERY_MS / 1000, 0};
 	event_add(a->prune, &hour);
-	log_msg(LOG_NOTICE, "pgfleet-agent %s (%s) started: computer %s, %zu scheduler%s, no listening "
-	    "socket", PGFLEET_VERSION, a->conf->path, a->conf->computer, a->conf->servers.n,
+	long long wd = sdnotify_watchdog_ms();
+	if (wd > 0) {
+		struct timeval half = clock_tv(wd / 2);
+		a->watchdog = event_new(a->base, -1, EV_PERSIST, on_watchdog, a);
+		if (a->watchdog == NULL || event_add(a->watchdog, &half) == -1)
+			fatalx("watchdog: out of memory");
+	}
+	log_notice("pgfleet-agent %s (%s) started: computer %s, %zu scheduler%s, no listening "
+	    "socket", version_string(), a->conf->path, a->conf->computer, a->conf->servers.n,
 	    a->conf->servers.n == 1 ? "" : "s");
+	sdnotify("READY=1\nSTATUS=connecting to %zu scheduler%s\nMAINPID=%ld", a->conf->servers.n,
+	    a->conf->servers.n == 1 ? "" : "s", (long)getpid());
 	on_prune(-1, 0, a);
 	uplink_start(a->uplink);
 	event_base_dispatch(a->base);
@@ -342,6 +340,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *path = DEFAULT_CONFIG;
@@ -350,13 +349,26 @@ main(int argc, char **argv)
 	struct conf_errors errs = {0};
 
 	memset(&a, 0, sizeof(a));
-	while ((ch = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'n': check = 1; break;
-		case 'd': foreground = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			version_print(stdout, "pgfleet-agent");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -364,9 +376,16 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	sdnotify_init();
 	if (conf_load_agent(path, &a.conf, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
 		conf_errors_free(&errs);
+		return 2;
+	}
+	char err[1024];
+	if (a.conf->log_file != NULL && log_check_file(a.conf->log_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: log.file: %s\n", path, err);
+		conf_free_agent(a.conf);
 		return 2;
 	}
 	if (check) {
@@ -378,7 +397,9 @@ main(int argc, char **argv)
 	agent_loop(&a);
 	if (tasks_reap(a.tasks))
 		close_orphans(&a, CAUSE_TASK_DIED);
-	log_msg(LOG_NOTICE, "stopped");
+	log_notice("stopped");
+	if (a.watchdog != NULL)
+		event_free(a.watchdog);
 	for (int i = 0; i < 4; i++)
 		event_free(a.sig[i]);
 	event_free(a.prune);

@@ -169,7 +169,7 @@ uplink_write(struct uplink *u, const struct wire_msg *m)
 		log_warnx("connection to %s: message over the header limit not sent", u->target);
 		return -1;
 	}
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Sent on socket (%d) - %zu chars sent to %s (%s).\n%s",
 		    (int)bufferevent_getfd(u->bev), len, u->peer_name, u->addr, dump != NULL ? dump : "");
@@ -228,7 +228,7 @@ uplink_hello_reply(struct uplink *u, const struct wire_msg *m)
 		    "requests are checked against %lld", u->id, u->conf->computer_id, u->id);
 	u->state = U_UP;
 	u->gen++;
-	log_msg(LOG_NOTICE, "connected to %s (%s) as computer %lld after %d attempt%s", u->target,
+	log_notice("connected to %s (%s) as computer %lld after %d attempt%s", u->target,
 	    name != NULL ? name : u->peer_name, u->id, u->n + 1, u->n == 0 ? "" : "s");
 	u->up_since = clock_mono_ms();
 	evtimer_del(u->timer);
@@ -244,7 +244,7 @@ uplink_hello_reply(struct uplink *u, const struct wire_msg *m)
 static void
 uplink_message(struct uplink *u, const struct wire_msg *m)
 {
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Received on socket (%d) from %s (%s).\n%s",
 		    (int)bufferevent_getfd(u->bev), u->peer_name, u->addr, dump != NULL ? dump : "");

@@ -11,6 +11,8 @@
 
 #include "cli/args.h"
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 #include "common/db.h"
 
 /* pg_advisory_xact_lock key of `pgfleet submit`: "pgfsubmt" read as a big-endian bigint. */
@@ -147,26 +149,70 @@ apply_group(struct ap *a, const struct batch_group *g)
 #define COMPUTER_PARAMS "$2, $3::int, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, " \
 			"$15::jsonb, $16::jsonb, $17::bool"
 
+/* The computer's labels, attrs and groups as JSON (malloc'd). -1: all three freed. */
+static int
+computer_json(struct ap *a, const struct batch_computer *c, char **labels, char **attrs,
+    char **groups)
+{
+	struct sb s;
+
+	*labels = *attrs = *groups = NULL;
+	if (sb_open(&s, a) == -1)
+		return -1;
+	json_kvs(s.fp, c->labels, c->nlabels, 0);
+	if ((*labels = sb_close(&s, a)) == NULL || sb_open(&s, a) == -1)
+		goto fail;
+	json_kvs(s.fp, c->attrs, c->nattrs, 1);
+	if ((*attrs = sb_close(&s, a)) == NULL || sb_open(&s, a) == -1)
+		goto fail;
+	json_names(s.fp, c->groups, c->ngroups);
+	if ((*groups = sb_close(&s, a)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	free(*labels);
+	free(*attrs);
+	*labels = *attrs = NULL;
+	return -1;
+}
+
+/* The file is the truth for what it declares: every column, labels and groups. */
+static int
+computer_write(struct ap *a, const char *const *p, const char *name, const char *groups)
+{
+	const char *pg[2] = {name, groups};
+
+	if (q(a, NULL,
+		"INSERT INTO pgfleet.computer (name, " COMPUTER_COLS ") VALUES ($1, " COMPUTER_PARAMS ") "
+		"ON CONFLICT (name) DO UPDATE SET (" COMPUTER_COLS ") = (" COMPUTER_PARAMS ") "
+		"WHERE (" COMPUTER_COLS_Q ") IS DISTINCT FROM (" COMPUTER_PARAMS ")",
+		17, p) == -1)
+		return -1;
+	if (q(a, NULL,
+		"DELETE FROM pgfleet.computer_group_member m USING pgfleet.computer_group g, "
+		"pgfleet.computer c WHERE m.group_id = g.group_id AND m.computer_id = c.computer_id "
+		"AND c.name = $1 AND g.name NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
+		2, pg) == -1 ||
+	    q(a, NULL,
+		"INSERT INTO pgfleet.computer_group_member (group_id, computer_id) "
+		"SELECT g.group_id, c.computer_id FROM pgfleet.computer c, pgfleet.computer_group g "
+		"WHERE c.name = $1 AND g.name IN (SELECT jsonb_array_elements_text($2::jsonb)) "
+		"ON CONFLICT DO NOTHING",
+		2, pg) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 apply_computer(struct ap *a, const struct batch_computer *c)
 {
 	struct db_result *r;
-	char port[16], *labels = NULL, *attrs = NULL, *groups = NULL;
-	struct sb s;
+	char port[16], *labels, *attrs, *groups;
 	int rc = -1;
 
 	snprintf(port, sizeof(port), "%d", c->port);
-	if (sb_open(&s, a) == -1)
+	if (computer_json(a, c, &labels, &attrs, &groups) == -1)
 		return -1;
-	json_kvs(s.fp, c->labels, c->nlabels, 0);
-	if ((labels = sb_close(&s, a)) == NULL || sb_open(&s, a) == -1)
-		goto out;
-	json_kvs(s.fp, c->attrs, c->nattrs, 1);
-	if ((attrs = sb_close(&s, a)) == NULL || sb_open(&s, a) == -1)
-		goto out;
-	json_names(s.fp, c->groups, c->ngroups);
-	if ((groups = sb_close(&s, a)) == NULL)
-		goto out;
 
 	const char *p[18] = {c->name, c->host != NULL ? c->host : c->name,
 	    c->port > 0 ? port : NULL, c->os, c->boot_env, c->ip, c->mac};
@@ -202,31 +248,7 @@ apply_computer(struct ap *a, const struct batch_computer *c)
 		fprintf(a->out, "computer %s: %s%supdated\n", c->name, what == 'g' ? "groups " : "",
 		    a->would);
 	}
-	if (a->o->dry_run) {
-		rc = 0;
-		goto out;
-	}
-	/* The file is the truth for what it declares: every column, labels and groups. */
-	if (q(a, NULL,
-		"INSERT INTO pgfleet.computer (name, " COMPUTER_COLS ") VALUES ($1, " COMPUTER_PARAMS ") "
-		"ON CONFLICT (name) DO UPDATE SET (" COMPUTER_COLS ") = (" COMPUTER_PARAMS ") "
-		"WHERE (" COMPUTER_COLS_Q ") IS DISTINCT FROM (" COMPUTER_PARAMS ")",
-		17, p) == -1)
-		goto out;
-	const char *pg[2] = {c->name, groups};
-	if (q(a, NULL,
-		"DELETE FROM pgfleet.computer_group_member m USING pgfleet.computer_group g, "
-		"pgfleet.computer c WHERE m.group_id = g.group_id AND m.computer_id = c.computer_id "
-		"AND c.name = $1 AND g.name NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
-		2, pg) == -1 ||
-	    q(a, NULL,
-		"INSERT INTO pgfleet.computer_group_member (group_id, computer_id) "
-		"SELECT g.group_id, c.computer_id FROM pgfleet.computer c, pgfleet.computer_group g "
-		"WHERE c.name = $1 AND g.name IN (SELECT jsonb_array_elements_text($2::jsonb)) "
-		"ON CONFLICT DO NOTHING",
-		2, pg) == -1)
-		goto out;
-	rc = 0;
+	rc = a->o->dry_run ? 0 : computer_write(a, p, c->name, groups);
 out:
 	free(labels);
 	free(attrs);
@@ -455,29 +477,102 @@ job_rollout(struct ap *a, const struct batch_job *j, const char *job_id)
 	    4, p);
 }
 
+/* The job exported as YAML (malloc'd): what job.source keeps. */
+static char *
+job_source(struct ap *a, const struct batch_job *j)
+{
+	struct sb s;
+
+	if (sb_open(&s, a) == -1)
+		return NULL;
+	if (batch_job_export(j, s.fp) == -1) {
+		fclose(s.fp);
+		free(s.buf);
+		snprintf(a->err, a->errlen, "job %s: exporting it as YAML failed", j->name);
+		return NULL;
+	}
+	return sb_close(&s, a);
+}
+
+/* A job as apply_job finds and leaves it in the database. */
+struct job_row {
+	char id[32];
+	char version[32];
+	int added, new_version, plan_changed;
+};
+
+/* A job the database has not got: version 1 and its tasks. */
+static int
+job_insert(struct ap *a, const struct batch_job *j, const char *source, const char *hash,
+    const char *plan, struct job_row *jr)
+{
+	const char *p[5] = {j->name, j->description, source, hash, plan};
+	struct db_result *r;
+
+	jr->added = 1;
+	jr->plan_changed = 1;
+	a->st->jobs_added++;
+	fprintf(a->out, "job %s: %sadded (version 1, %zu task%s)\n", j->name, a->would,
+	    j->ntasks, j->ntasks == 1 ? "" : "s");
+	if (a->o->dry_run)
+		return 0;
+	if (q(a, &r,
+		"INSERT INTO pgfleet.job (name, description, version, source, source_hash, "
+		"plan_hash) VALUES ($1, $2, 1, $3, $4, $5) RETURNING job_id",
+		5, p) == -1)
+		return -1;
+	snprintf(jr->id, sizeof(jr->id), "%s", db_value(r, 0, 0));
+	db_result_free(r);
+	return insert_tasks(a, jr->id, jr->version, j);
+}
+
+/* A job the database has (r: its row): a new version when the tasks changed. */
+static int
+job_update(struct ap *a, const struct batch_job *j, struct db_result *r, const char *source,
+    const char *hash, const char *plan, struct job_row *jr)
+{
+	snprintf(jr->id, sizeof(jr->id), "%s", db_value(r, 0, 0));
+	int v = atoi(db_value(r, 0, 1));
+	jr->new_version = strcmp(db_value(r, 0, 2), hash) != 0;
+	jr->plan_changed = strcmp(db_value(r, 0, 3), plan) != 0;
+	int same_text = strcmp(db_value(r, 0, 4), "t") == 0;
+	snprintf(jr->version, sizeof(jr->version), "%d", jr->new_version ? v + 1 : v);
+	if (jr->new_version) {
+		fprintf(a->out, "job %s: tasks changed, version %d -> %s%s\n", j->name, v, jr->version,
+		    a->o->dry_run ? " (dry run)" : "");
+	} else if (jr->plan_changed) {
+		fprintf(a->out, "job %s: targets, schedule or rollout changed\n", j->name);
+	} else if (!same_text) {
+		fprintf(a->out, "job %s: description %supdated\n", j->name, a->would);
+	}
+	if (!jr->new_version && !jr->plan_changed && same_text)
+		return 0;
+	a->st->jobs_changed++;
+	if (a->o->dry_run)
+		return 0;
+	const char *p[6] = {jr->id, jr->version, j->description, source, hash, plan};
+	if (q(a, NULL,
+		"UPDATE pgfleet.job SET version = $2, description = $3, source = $4, "
+		"source_hash = $5, plan_hash = $6 WHERE job_id = $1",
+		6, p) == -1)
+		return -1;
+	return jr->new_version ? insert_tasks(a, jr->id, jr->version, j) : 0;
+}
+
 static int
 apply_job(struct ap *a, const struct batch_job *j)
 {
-	char hash[65], plan[65], job_id[32] = "", version[32] = "1", *source = NULL;
+	char hash[65], plan[65], *source;
 	struct db_result *r = NULL;
-	struct sb s;
-	int rc = -1, added = 0, new_version = 0, plan_changed = 0;
+	struct job_row jr = {.id = "", .version = "1"};
+	int rc = -1;
 
 	if (batch_job_hash(j, hash) == -1 || batch_job_plan_hash(j, plan) == -1) {
 		snprintf(a->err, a->errlen, "out of memory");
 		return -1;
 	}
-	if (sb_open(&s, a) == -1)
+	if ((source = job_source(a, j)) == NULL)
 		return -1;
-	if (batch_job_export(j, s.fp) == -1) {
-		fclose(s.fp);
-		free(s.buf);
-		snprintf(a->err, a->errlen, "job %s: exporting it as YAML failed", j->name);
-		return -1;
-	}
-	if ((source = sb_close(&s, a)) == NULL)
-		return -1;
-
 	const char *p3[3] = {j->name, j->description, source};
 	/* A dry run reads in a READ ONLY transaction, where FOR UPDATE is refused. */
 	if (q(a, &r,
@@ -488,58 +583,15 @@ apply_job(struct ap *a, const struct batch_job *j)
 		      "$2 AND source IS NOT DISTINCT FROM $3) FROM pgfleet.job WHERE name = $1 FOR UPDATE",
 		3, p3) == -1)
 		goto out;
-	if (db_ntuples(r) == 0) {
-		added = 1;
-		plan_changed = 1;
-		a->st->jobs_added++;
-		fprintf(a->out, "job %s: %sadded (version 1, %zu task%s)\n", j->name, a->would,
-		    j->ntasks, j->ntasks == 1 ? "" : "s");
-		if (!a->o->dry_run) {
-			const char *p[5] = {j->name, j->description, source, hash, plan};
-			db_result_free(r);
-			if (q(a, &r,
-				"INSERT INTO pgfleet.job (name, description, version, source, source_hash, "
-				"plan_hash) VALUES ($1, $2, 1, $3, $4, $5) RETURNING job_id",
-				5, p) == -1)
-				goto out;
-			snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
-			if (insert_tasks(a, job_id, version, j) == -1)
-				goto out;
-		}
-	} else {
-		snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
-		int v = atoi(db_value(r, 0, 1));
-		new_version = strcmp(db_value(r, 0, 2), hash) != 0;
-		plan_changed = strcmp(db_value(r, 0, 3), plan) != 0;
-		int same_text = strcmp(db_value(r, 0, 4), "t") == 0;
-		snprintf(version, sizeof(version), "%d", new_version ? v + 1 : v);
-		if (new_version) {
-			fprintf(a->out, "job %s: tasks changed, version %d -> %s%s\n", j->name, v, version,
-			    a->o->dry_run ? " (dry run)" : "");
-		} else if (plan_changed) {
-			fprintf(a->out, "job %s: targets, schedule or rollout changed\n", j->name);
-		} else if (!same_text) {
-			fprintf(a->out, "job %s: description %supdated\n", j->name, a->would);
-		}
-		if (new_version || plan_changed || !same_text)
-			a->st->jobs_changed++;
-		if (!a->o->dry_run && (new_version || plan_changed || !same_text)) {
-			const char *p[6] = {job_id, version, j->description, source, hash, plan};
-			if (q(a, NULL,
-				"UPDATE pgfleet.job SET version = $2, description = $3, source = $4, "
-				"source_hash = $5, plan_hash = $6 WHERE job_id = $1",
-				6, p) == -1)
-				goto out;
-			if (new_version && insert_tasks(a, job_id, version, j) == -1)
-				goto out;
-		}
-	}
-	if (!a->o->dry_run && job_rollout(a, j, job_id) == -1)
+	if ((db_ntuples(r) == 0 ? job_insert(a, j, source, hash, plan, &jr)
+				: job_update(a, j, r, source, hash, plan, &jr)) == -1)
 		goto out;
-	if (new_version || plan_changed) {
-		if (!added && supersede(a, j, job_id) == -1)
+	if (!a->o->dry_run && job_rollout(a, j, jr.id) == -1)
+		goto out;
+	if (jr.new_version || jr.plan_changed) {
+		if (!jr.added && supersede(a, j, jr.id) == -1)
 			goto out;
-		if (j->has_targets && create_schedule(a, j, job_id, version, plan) == -1)
+		if (j->has_targets && create_schedule(a, j, jr.id, jr.version, plan) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -551,7 +603,7 @@ out:
 
 /* Target computers the file names but does not declare must be in the database. */
 static int
-check_refs(struct ap *a, const struct batch *b, struct batch_errors *errs)
+check_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
 {
 	int missing = 0;
 	for (size_t i = 0; i < b->nrefs; i++) {
@@ -560,7 +612,7 @@ check_refs(struct ap *a, const struct batch *b, struct batch_errors *errs)
 		if (q(a, &r, "SELECT 1 FROM pgfleet.computer WHERE name = $1", 1, p) == -1)
 			return -1;
 		if (db_ntuples(r) == 0) {
-			batch_errors_add(errs, b->refs[i].pos,
+			yt_errors_add(errs, b->refs[i].pos,
 			    "job %s: computer \"%s\" is neither declared in this file nor in the database",
 			    b->jobs[b->refs[i].job].name, b->refs[i].name);
 			missing++;
@@ -572,7 +624,7 @@ check_refs(struct ap *a, const struct batch *b, struct batch_errors *errs)
 
 int
 apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
-    struct apply_stats *st, struct batch_errors *errs, FILE *out, char *err, size_t errlen)
+    struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen)
 {
 	struct ap a = {.db = db, .o = o, .st = st, .out = out, .err = err, .errlen = errlen,
 	    .would = o->dry_run ? "would be " : "", .now = 0};
@@ -595,7 +647,7 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	if (!o->inventory_only && (missing = check_refs(&a, b, errs)) != 0) {
 		if (missing == -1)
 			goto fail;
-		batch_errors_sort(errs);
+		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
 		return 1;
 	}

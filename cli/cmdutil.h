@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/reportfmt.h"
+
 struct db;
 struct db_result;
 
@@ -33,5 +35,21 @@ int cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int npar
 /* Run sql and print it as a table; returns an exit code. */
 int cmdutil_print_table(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params);
+/* Run sql and print it as RFC 4180 CSV (header, CRLF) of the same columns; an exit code. */
+int cmdutil_print_csv(struct db *db, const char *cmd, const char *sql, int nparams,
+    const char *const *params);
+/*
+ * A listing in the chosen format: table_sql for table and CSV (the same columns),
+ * json_sql (one row, one column) for JSON. Returns an exit code.
+ */
+int cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
+    const char *table_sql, const char *json_sql, int nparams, const char *const *params);
+/*
+ * The output options of a listing command at argv[*i]: "--format table|csv|json",
+ * "--format=X", and "--json" (the same as --format json). 1 when taken (*i moved past
+ * its value), 0 when argv[*i] is not one, -1 after "pgfleet CMD: ..." on stderr.
+ */
+int cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
+    enum reportfmt_format *fmt);
 
 #endif

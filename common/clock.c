@@ -1,14 +1,28 @@
-/* clock: one monotonic clock for every deadline. */
+/*
+ * clock: CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds.
+ */
 #include "common/clock.h"
 
 #include <time.h>
 
+static long long
+ms_of(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 long long
 clock_mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ms_of(CLOCK_MONOTONIC);
+}
+
+long long
+clock_wall_ms(void)
+{
+	return ms_of(CLOCK_REALTIME);
 }
 
 struct timeval

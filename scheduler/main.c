@@ -27,12 +27,20 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/db.h"
+#include "common/fsutil.h"
 #include "common/gate.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/schema.h"
+#include "common/sdnotify.h"
+#include "common/version.h"
 #include "scheduler/claim.h"
+#include "scheduler/instance.h"
+#include "scheduler/observe.h"
 #include "scheduler/pool.h"
 #include "scheduler/presence.h"
 #include "worker/worker.h"
@@ -57,6 +65,15 @@ struct sched {
 	struct event *ev_heartbeat;
 	struct event *ev_drain_deadline;
 	struct event *ev_janitor;
+	struct event *ev_watchdog;
+	struct observe *observe;	/* /metrics, /healthz; NULL when off */
+	char metrics_addr[300];		/* HOST:PORT for the heartbeat row */
+	long long started_wall_ms;
+	long long last_claim_ms;	/* monotonic: the last claim pass that reached the database */
+	long long last_claim_wall_ms;
+	long long last_db_ok_ms;	/* monotonic: the last statement that worked */
+	char db_error[256];		/* the last database error, "" after a success */
+	int beat_failing;		/* the heartbeat row could not be written: said once */
 	struct event *ev_presence;   /* last_message_at every presence_interval, offline expiry */
 	struct event *ev_hello;      /* Hellos and closes, a moment after the first one */
 	int listen_fd;               /* agents.listen, accepted on by the workers */
@@ -71,11 +88,12 @@ struct sched {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: pgfleet-scheduler [-c FILE] [-n] [-d] [-h]\n"
-		   "  -c FILE   configuration file (default " DEFAULT_CONFIG "; see docs/config.md)\n"
-		   "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
-		   "  -d        stay in the foreground and log to stderr\n"
-		   "  -h        this help\n");
+	fprintf(f, "usage: pgfleet-scheduler [-c FILE] [-n] [-d] [-h] [--version]\n"
+		   "  -c FILE    configuration file (default " DEFAULT_CONFIG "; see docs/config.md)\n"
+		   "  -n         check the configuration, print \"configuration OK\" or every error, exit\n"
+		   "  -d         stay in the foreground and log to stderr (the journal under systemd)\n"
+		   "  -h, --help this help\n"
+		   "  --version  print the version and exit\n");
 }
 
 static void sched_tick_now(struct sched *s);
@@ -87,7 +105,61 @@ static void
 worker_entry(int slot, int fd, void *arg)
 {
 	struct sched *s = arg;
+	metrics_add(MC_WORKER_STARTS, 1);
 	worker_main(s->conf, s->owner, slot, fd, s->listen_fd);
+}
+
+/* A statement of the parent worked (err NULL) or failed: what /healthz reports. */
+static void
+db_result_note(struct sched *s, const char *err)
+{
+	if (err == NULL) {
+		s->last_db_ok_ms = clock_mono_ms();
+		s->db_error[0] = '\0';
+	} else {
+		snprintf(s->db_error, sizeof(s->db_error), "%.*s", (int)sizeof(s->db_error) - 1, err);
+	}
+}
+
+static void
+observe_state(void *arg, struct observe_state *st)
+{
+	struct sched *s = arg;
+	st->workers = s->conf->workers;
+	st->workers_alive = pool_live(s->pool);
+	st->inflight = pool_inflight(s->pool);
+	st->draining = s->draining;
+	st->poll_interval_ms = s->conf->poll_interval_ms;
+	st->last_claim_ms = s->last_claim_ms;
+	st->last_db_ok_ms = s->last_db_ok_ms;
+	st->started_wall_ms = s->started_wall_ms;
+	st->db_error = s->db_error[0] != '\0' ? s->db_error : NULL;
+}
+
+/* This scheduler's row in pgfleet.scheduler_instance (`pgfleet schedulers`). */
+static void
+sched_beat(struct sched *s, int start)
+{
+	char err[512];
+	struct instance_beat b = {.owner = s->owner, .name = s->conf->name, .pid = (long)getpid(),
+	    .heartbeat_ms = s->conf->heartbeat_ms, .workers = s->conf->workers,
+	    .workers_alive = pool_live(s->pool), .inflight = pool_inflight(s->pool),
+	    .last_claim_ms = s->last_claim_wall_ms,
+	    .metrics = s->metrics_addr[0] != '\0' ? s->metrics_addr : NULL};
+	long long t0 = clock_mono_ms();
+	int rc = start ? instance_start(s->db, &b, err, sizeof(err)) : instance_beat(s->db, &b, err,
+	    sizeof(err));
+	if (rc == 0) {
+		metrics_observe(MH_DB_ROUNDTRIP, (double)(clock_mono_ms() - t0) / 1000.0);
+		db_result_note(s, NULL);
+		if (s->beat_failing)
+			log_notice("heartbeat row: written again");
+		s->beat_failing = 0;
+		return;
+	}
+	if (!s->beat_failing)
+		log_warnx("heartbeat row: %s (said once until it works again)", err);
+	s->beat_failing = 1;
 }
 
 static void
@@ -98,6 +170,8 @@ on_done(const struct ipc_done *d, void *arg)
 		log_debug("event %" PRId64 " handed back pending", d->event_id);
 	else
 		log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
+	if (!d->requeued)
+		metrics_event_finished(d->failed, d->status_code);
 	if (!s->draining)
 		sched_tick_now(s);
 	else if (pool_inflight(s->pool) == 0)
@@ -129,7 +203,7 @@ on_abandoned(int slot, const int64_t *ids, int n, void *arg)
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		log_msg(LOG_NOTICE, "event %" PRId64 ": its worker %d is gone, lease ended", ids[i], slot);
+		log_notice("event %" PRId64 ": its worker %d is gone, lease ended", ids[i], slot);
 	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
 		log_warnx("reclaim: %s", err);
 	db_watch(s);
@@ -142,11 +216,11 @@ on_give_up(int slot, void *arg)
 {
 	struct sched *s = arg;
 	int live = pool_live(s->pool);
-	log_msg(LOG_ERROR, "worker %d is not restarted for now; %d of %d workers left", slot, live,
+	log_error("worker %d is not restarted for now; %d of %d workers left", slot, live,
 	    s->conf->workers);
 	if (live == 0 && !s->stopping && !s->draining) {
 		/* nothing can run here: say so and let the service manager restart us */
-		log_msg(LOG_ERROR, "no live worker left: exiting with code 1");
+		log_error("no live worker left: exiting with code 1");
 		s->stopping = 1;
 		s->exit_code = 1;
 		event_base_loopbreak(s->base);
@@ -305,8 +379,12 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->draining)
 		return;
-	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
+	int db_ok = 1;
+	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1) {
 		log_warnx("reclaim: %s", err);
+		db_result_note(s, err);
+		db_ok = 0;
+	}
 	if (claim_recur(s->db, err, sizeof(err)) == -1)
 		log_warnx("recurring schedules: %s", err);
 	int64_t cancel[256];
@@ -326,14 +404,28 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 		int n = 0;
 		/* who is connected here, as up to date as it gets before the claim reads it */
 		presence_write(s, 0);
+		long long t0 = clock_mono_ms();
 		if (claim_events(s->db, s->owner, limit, s->conf->lease_ms, evs, &n, err,
 			sizeof(err)) == -1) {
 			log_warnx("claim: %s", err);
+			metrics_add(MC_CLAIM_ERRORS, 1);
+			db_result_note(s, err);
+			db_ok = 0;
 		} else {
+			metrics_observe(MH_CLAIM, (double)(clock_mono_ms() - t0) / 1000.0);
+			if (n > 0) {
+				metrics_add(MC_EVENTS_CLAIMED, (unsigned long long)n);
+				metrics_observe(MH_CLAIM_BATCH, n);
+			}
 			for (int i = 0; i < n; i++)
 				sched_dispatch(s, &evs[i]);
 			full = n == limit;
 		}
+	}
+	if (db_ok) {
+		db_result_note(s, NULL);
+		s->last_claim_ms = clock_mono_ms();
+		s->last_claim_wall_ms = clock_wall_ms();
 	}
 	db_watch(s);
 	struct timeval tv = {0, 0};
@@ -373,6 +465,7 @@ sched_heartbeat(evutil_socket_t fd, short what, void *arg)
 	char err[512];
 	(void)fd;
 	(void)what;
+	sched_beat(s, 0);
 	int held = pool_inflight(s->pool);
 	if (held == 0) {
 		db_watch(s);
@@ -414,8 +507,19 @@ sched_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	struct sched *s = arg;
 	(void)fd;
 	(void)what;
-	log_msg(LOG_NOTICE, "drain grace over with %d events in flight", pool_inflight(s->pool));
+	log_notice("drain grace over with %d events in flight", pool_inflight(s->pool));
 	event_base_loopbreak(s->base);
+}
+
+/* systemd's watchdog: the loop turns, so the process is alive (a database outage
+ * is not a reason for systemd to restart us: /healthz says it instead) */
+static void
+sched_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sdnotify("WATCHDOG=1");
 }
 
 static void
@@ -424,8 +528,9 @@ sched_drain(struct sched *s)
 	if (s->draining)
 		return;
 	s->draining = 1;
+	sdnotify("STOPPING=1\nSTATUS=draining: %d events in flight", pool_inflight(s->pool));
 	evtimer_del(s->ev_tick);
-	log_msg(LOG_NOTICE, "draining: %d events in flight, grace %lld ms", pool_inflight(s->pool),
+	log_notice("draining: %d events in flight, grace %lld ms", pool_inflight(s->pool),
 	    s->conf->drain_grace_ms);
 	pool_broadcast(s->pool, IPC_DRAIN);
 	if (pool_inflight(s->pool) == 0) {
@@ -442,6 +547,7 @@ sched_reload(struct sched *s)
 {
 	struct conf_scheduler *fresh = NULL;
 	struct conf_errors errs = {0};
+	sdnotify("RELOADING=1");
 	if (log_reopen() == -1)
 		log_warn("log: reopen");
 	pool_broadcast(s->pool, IPC_REOPEN);
@@ -450,13 +556,14 @@ sched_reload(struct sched *s)
 		for (size_t i = 0; i < errs.n; i++)
 			log_warnx("%s", errs.msg[i]);
 		conf_errors_free(&errs);
+		sdnotify("READY=1");
 		return;
 	}
 	conf_reload_scheduler(s->conf, fresh, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_warnx("reload: %s", errs.msg[i]);
 	conf_errors_free(&errs);
-	log_setlevel(fresh->log_level);
+	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-scheduler");
 	int changed = conf_changed_scheduler(s->conf, fresh);
 	if (pool_set_restart_limit(s->pool, fresh->restart_limit_count,
 	    fresh->restart_limit_window_ms) == -1)
@@ -472,11 +579,12 @@ sched_reload(struct sched *s)
 	 * one finishing its sessions while a new one takes new events */
 	if (changed > 0 && !s->draining) {
 		int rolled = pool_roll(s->pool);
-		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed; %d workers rolled onto it",
+		log_notice("reload: configuration reread, %d keys changed; %d workers rolled onto it",
 		    changed, rolled);
 	} else {
-		log_msg(LOG_NOTICE, "reload: configuration reread, %d keys changed", changed);
+		log_notice("reload: configuration reread, %d keys changed", changed);
 	}
+	sdnotify("READY=1");
 }
 
 static void
@@ -488,7 +596,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		if (s->draining) {
-			log_msg(LOG_NOTICE, "second stop signal: stopping now");
+			log_notice("second stop signal: stopping now");
 			event_base_loopbreak(s->base);
 		} else {
 			sched_drain(s);
@@ -533,7 +641,9 @@ sched_stop(struct sched *s)
 	/* and no computer is connected here any more */
 	if (presence_clear(s->db, s->conf->name, NULL, err, sizeof(err)) == -1)
 		log_warnx("presence: %s", err);
-	log_msg(LOG_NOTICE, "stopped; %d unfinished events released", released);
+	if (instance_stop(s->db, s->owner, err, sizeof(err)) == -1)
+		log_warnx("heartbeat row: %s", err);
+	log_notice("stopped; %d unfinished events released", released);
 }
 
 /* agents.listen, before the workers are forked: they all accept on it. */
@@ -602,23 +712,32 @@ raise_nofile(const struct conf_scheduler *c)
 			log_warn("setrlimit RLIMIT_NOFILE");
 	}
 	(void)getrlimit(RLIMIT_NOFILE, &rl);
-	unsigned long long want = (unsigned long long)c->agents_max_connections + 256;
+	/* each agent connection, and per session a transfer and a spool file */
+	unsigned long long want = (unsigned long long)c->agents_max_connections +
+	    (unsigned long long)c->sessions_per_worker * 2 + 256;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
-		log_msg(LOG_WARNING, "open files limit %llu is below agents.max_connections + 256 (%llu) "
-		    "per worker: raise it (LimitNOFILE=) or lower agents.max_connections",
-		    (unsigned long long)rl.rlim_cur, want);
+		log_warnx("open files limit %llu is below agents.max_connections + 2 x "
+		    "sessions_per_worker + 256 (%llu) per worker: raise it (LimitNOFILE= under systemd, "
+		    "ulimit -n) or lower agents.max_connections", (unsigned long long)rl.rlim_cur, want);
 }
 
 static int
 check_config(const char *path, struct conf_scheduler **out)
 {
 	struct conf_errors errs = {0};
+	char err[512];
 	if (conf_load_scheduler(path, out, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
 		conf_errors_free(&errs);
 		return -1;
 	}
 	conf_errors_free(&errs);
+	if ((*out)->log_file != NULL && log_check_file((*out)->log_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: log.file: %s\n", path, err);
+		conf_free_scheduler(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -673,24 +792,51 @@ sched_connect(struct sched *s)
 	s->db = db_open(s->conf->database, err, sizeof(err));
 	if (s->db == NULL)
 		fatalx("%s", err);
+	/* an unmigrated or older schema would fail later as "relation does not exist" */
+	char msg[512];
+	switch (schema_check(s->db, msg, sizeof(msg))) {
+	case SCHEMA_OK:
+		break;
+	case SCHEMA_NEWER:
+		log_warnx("%s", msg);
+		break;
+	case -1:
+		fatalx("database: %s", msg);
+	default:
+		fatalx("refusing to start: %s", msg);
+	}
 	/* rows of an earlier process of ours (killed) no longer stand for connections */
 	int stale = presence_clear(s->db, s->conf->name, s->owner, err, sizeof(err));
 	if (stale == -1)
 		fatalx("presence: %s", err);
 	if (stale > 0)
-		log_msg(LOG_NOTICE, "presence: %d connections of an earlier %s forgotten", stale,
+		log_notice("presence: %d connections of an earlier %s forgotten", stale,
 		    s->conf->name);
 	if (db_listen(s->db, "pgfleet_wakeup", err, sizeof(err)) == -1)
 		fatalx("listen: %s", err);
+	/* shared counters before the first fork, so every worker adds to them */
+	if (s->conf->metrics_listen.host != NULL && metrics_init() == -1)
+		fatal("metrics: shared memory");
 	if (pool_start(s->pool) == -1)
 		fatalx("no worker could be started");
+	s->started_wall_ms = clock_wall_ms();
 }
 
-static struct timeval
-tv_ms(long long ms)
+/* /metrics and /healthz when metrics.listen is set, and the heartbeat row. */
+static void
+sched_observe(struct sched *s)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	return tv;
+	char err[512];
+	if (s->conf->metrics_listen.host != NULL) {
+		const struct conf_listen *ml = &s->conf->metrics_listen;
+		s->observe = observe_new(s->base, ml->host, ml->port, observe_state, s, err, sizeof(err));
+		if (s->observe == NULL)
+			fatalx("%s", err);
+		snprintf(s->metrics_addr, sizeof(s->metrics_addr), strchr(ml->host, ':') != NULL ?
+		    "[%s]:%d" : "%s:%d", ml->host, observe_port(s->observe));
+		log_notice("metrics and health on http://%s/metrics and /healthz", s->metrics_addr);
+	}
+	sched_beat(s, 1);
 }
 
 static void
@@ -698,16 +844,23 @@ sched_timers(struct sched *s)
 {
 	s->ev_tick = evtimer_new(s->base, sched_tick, s);
 	s->ev_heartbeat = event_new(s->base, -1, EV_PERSIST, sched_heartbeat, s);
-	struct timeval hb = tv_ms(s->conf->heartbeat_ms);
+	struct timeval hb = clock_tv(s->conf->heartbeat_ms);
 	event_add(s->ev_heartbeat, &hb);
 	db_watch(s);
 	sched_tick_now(s);
 	s->ev_presence = event_new(s->base, -1, EV_PERSIST, sched_presence, s);
-	struct timeval pi = tv_ms(s->conf->agents_presence_interval_ms);
+	struct timeval pi = clock_tv(s->conf->agents_presence_interval_ms);
 	event_add(s->ev_presence, &pi);
 	s->ev_janitor = evtimer_new(s->base, sched_janitor, s);
 	struct timeval soon = {1, 0};
 	evtimer_add(s->ev_janitor, &soon);
+	long long wd = sdnotify_watchdog_ms();
+	if (wd > 0) {
+		s->ev_watchdog = event_new(s->base, -1, EV_PERSIST, sched_watchdog, s);
+		struct timeval half = clock_tv(wd / 2);
+		if (s->ev_watchdog == NULL || event_add(s->ev_watchdog, &half) == -1)
+			fatalx("watchdog: out of memory");
+	}
 }
 
 static void
@@ -727,24 +880,30 @@ sched_free(struct sched *s)
 	gate_free(s->refusals);
 	close(s->listen_fd);
 	event_free(s->ev_heartbeat);
+	if (s->ev_watchdog != NULL)
+		event_free(s->ev_watchdog);
 	db_close(s->db);
+	observe_free(s->observe);
 	pool_free(s->pool);
+	metrics_free();
 	event_base_free(s->base);
 	conf_free_scheduler(s->conf);
 }
 
-/* -c, -n, -d, -h: 0 to run, else the exit code. */
+/* -c, -n, -d, -h, --version: 0 to run, else the exit code. */
 static int
 sched_options(int argc, char **argv, const char **path, int *check_only, int *foreground)
 {
 	int c;
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	while ((c = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': *path = optarg; break;
 		case 'n': *check_only = 1; break;
 		case 'd': *foreground = 1; break;
 		case 'h': usage(stdout); return -1;
+		case 'V': version_print(stdout, "pgfleet-scheduler"); return -1;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -764,6 +923,7 @@ main(int argc, char **argv)
 	int rc = sched_options(argc, argv, &path, &check_only, &foreground);
 	if (rc != 0)
 		return rc == -1 ? 0 : rc;
+	sdnotify_init();
 	struct sched s = {.conf_path = path, .db_fd = -1, .listen_fd = -1};
 	if (check_config(path, &s.conf) == -1)
 		return 2;
@@ -772,13 +932,15 @@ main(int argc, char **argv)
 		conf_free_scheduler(s.conf);
 		return 0;
 	}
-	if (log_init(s.conf->log_level, foreground ? NULL : s.conf->log_file) == -1) {
-		fprintf(stderr, "pgfleet-scheduler: log %s: %s\n", s.conf->log_file, strerror(errno));
-		return 1;
+	char err[512];
+	if (log_start(s.conf->log_level, s.conf->log_file, s.conf->log_format, s.conf->log_syslog,
+	    "pgfleet-scheduler", foreground, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-scheduler: %s\n", err);
+		return 2;
 	}
-	if (!foreground && daemon(0, s.conf->log_file == NULL) == -1)
+	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
-	if (mkdir(s.conf->spool, 0700) == -1 && errno != EEXIST)
+	if (fsutil_mkdirs(s.conf->spool, 0700) == -1)
 		fatal("spool %s", s.conf->spool);
 	snprintf(s.owner, sizeof(s.owner), "%s:%ld", s.conf->name, (long)getpid());
 	signal(SIGPIPE, SIG_IGN);
@@ -786,9 +948,12 @@ main(int argc, char **argv)
 	db_application_name("pgfleet-scheduler");
 	sched_setup(&s);
 	sched_connect(&s);
-	log_msg(LOG_NOTICE, "scheduler %s started: %d workers, %d sessions each, poll %lld ms, "
+	sched_observe(&s);
+	log_notice("scheduler %s started: %d workers, %d sessions each, poll %lld ms, "
 	    "agents connect to %s:%d", s.owner, s.conf->workers, s.conf->sessions_per_worker,
 	    s.conf->poll_interval_ms, s.conf->agents_listen.host, agents_port);
+	sdnotify("READY=1\nSTATUS=%d workers, %d sessions each, agents on port %d\nMAINPID=%ld",
+	    s.conf->workers, s.conf->sessions_per_worker, agents_port, (long)getpid());
 	sched_timers(&s);
 	event_base_dispatch(s.base);
 	sched_stop(&s);

@@ -239,7 +239,7 @@ decide(struct presence *p, const struct hello *x, const struct db_result *r,
 	nr->pid = x->pid;
 	nr->link_id = x->h.link_id;
 	if (old != NULL) {
-		log_msg(LOG_NOTICE, "agents: computer %s reconnected from %s, its previous connection "
+		log_notice("agents: computer %s reconnected from %s, its previous connection "
 		    "closed", x->h.name, x->h.peer);
 		v.old_pid = old->pid;
 		v.old_link = old->link_id;

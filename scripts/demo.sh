@@ -37,6 +37,7 @@ for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --loc
 
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
+mport=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 9187)
 ap=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 4020)
 cat > "$demo/scheduler.yaml" <<EOC
 database: ""
@@ -50,6 +51,7 @@ agents: {listen: 127.0.0.1:$ap, presence_interval: 1s}
 timeouts: {idle: 30s}
 tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/sched-demo.crt, key: $demo/pki/sched-demo.key}
 log: {level: 5, file: $demo/scheduler.log}
+metrics: {listen: 127.0.0.1:$mport}
 EOC
 cp "$root/examples/demo.yaml" "$demo/demo.yaml"
 for i in 1 2 3; do
@@ -70,7 +72,7 @@ done
 echo "==> three agents started on 127.0.0.1 (logs in $demo): they listen on no port, they connect out"
 "$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
 pids="$pids $!"
-echo "==> scheduler sched-demo started: agents connect to 127.0.0.1:$ap"
+echo "==> scheduler sched-demo started: agents connect to 127.0.0.1:$ap (metrics: curl -s 127.0.0.1:$mport/metrics)"
 
 echo "==> pgfleet submit examples/demo.yaml"
 "$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
@@ -94,6 +96,16 @@ echo
 echo "==> pgfleet report failures"
 "$P" report failures --since 1h || true
 echo
+echo "==> pgfleet schedulers"
+"$P" schedulers || true
+echo
+if command -v curl > /dev/null; then
+	echo "==> curl -s 127.0.0.1:$mport/metrics   (the counters; docs/operations.md lists them all)"
+	curl -s "127.0.0.1:$mport/metrics" | grep -E '^pgfleet_(events_claimed|events_finished|tasks|sessions_open|worker_starts|transfer_bytes)_?[a-z]*[ {]' || true
+	echo "==> curl -s 127.0.0.1:$mport/healthz"
+	curl -s "127.0.0.1:$mport/healthz" || true
+	echo
+fi
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
 echo "==> done; stopping the scheduler, the agents and PostgreSQL"

@@ -33,8 +33,10 @@
 #include "common/clock.h"
 #include "common/gate.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 #define CHUNK (64 * 1024)
@@ -125,7 +127,7 @@ send_msg(struct conn *c, struct wire_msg *m)
 	char *buf = wire_build(m, &len);
 	if (buf == NULL)
 		return -1;
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: sent %s", c->addr, d != NULL ? d : "(message)");
 		free(d);
@@ -184,6 +186,7 @@ refill(struct conn *c)
 		evbuffer_commit_space(out, &v, 1);
 		c->left -= (uint64_t)n;
 		c->sent += (uint64_t)n;
+		metrics_add(MC_TRANSFER_BYTES, (unsigned long long)n);
 	}
 	if (c->left == 0) {
 		close(c->file);
@@ -224,7 +227,7 @@ handle_request(struct conn *c, struct wire_msg *m)
 	char err[256];
 	long long ev, seq;
 
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: received %s", c->addr, d != NULL ? d : "(message)");
 		free(d);
@@ -680,9 +683,8 @@ transfer_file_checksum(const char *path, uint64_t *size, char *checksum, size_t 
 		snprintf(err, errlen, "checksum buffer too small");
 		goto out;
 	}
-	size_t off = (size_t)snprintf(checksum, cslen, "sha256:");
-	for (unsigned int i = 0; i < mdlen; i++)
-		off += (size_t)snprintf(checksum + off, cslen - off, "%02x", md[i]);
+	memcpy(checksum, "sha256:", 7);
+	util_hex(md, mdlen, checksum + 7);
 	*size = total;
 	rc = 0;
 out:

@@ -170,7 +170,7 @@ link_write(struct link *l, const struct wire_msg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "header over %d bytes", WIRE_MAX_HEADER);
 		return -1;
 	}
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Sent data to computer %s (%s), %zu chars sent.\n%s",
 		    l->name[0] != '\0' ? l->name : "?", l->addr, len, dump != NULL ? dump : "");
@@ -290,7 +290,7 @@ link_hello(struct link *l, const struct wire_msg *m)
 static void
 link_message(struct link *l, struct wire_msg *m)
 {
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Received from computer %s (%s):\n%s", l->name, l->addr,
 		    dump != NULL ? dump : "");

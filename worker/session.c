@@ -27,7 +27,9 @@
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
+#include "common/util.h"
 #include "common/wire.h"
 #include "transfer/keys.h"
 #include "worker/link.h"
@@ -56,6 +58,7 @@ struct session {
 	char *rendered;      /* the current task's script, rendered */
 	size_t rendered_len;
 	struct event *timer; /* the first step, then the current task's reply deadline */
+	struct metrics_task mt; /* due time, task start: the scheduler's metrics */
 };
 
 static void session_next_task(struct session *s);
@@ -77,6 +80,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	metrics_sessions(-1);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	session_job_clear(&s->job);
@@ -120,6 +124,7 @@ session_status_row(struct session *s, int code, const char *result, const char *
 	}
 	if (record_status(s->env->rec, &row) == -1)
 		fatalx("out of memory");
+	metrics_task_status(&s->mt, code, outcome);
 }
 
 /* A row the scheduler wrote itself: its result is its verdict. */
@@ -138,7 +143,7 @@ session_requeue(struct session *s, int bump)
 	evtimer_del(s->timer);
 	if (record_requeue(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt, bump) == -1)
 		fatalx("out of memory");
-	log_info("event %s: handed back%s: computer %s is not connected here", s->eid,
+	log_event(LL_INFO, s->ev.event_id, "handed back%s: computer %s is not connected here",
 	    bump ? " for another attempt" : "", s->cid);
 	s->env->on_end(s, 1, s->env->arg);
 }
@@ -153,7 +158,7 @@ session_end(struct session *s, const char *state, int code)
 	if (record_finish(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt, state,
 		code) == -1)
 		fatalx("out of memory");
-	log_info("event %s: %s with code %d", s->eid, state, code);
+	log_event(LL_INFO, s->ev.event_id, "%s with code %d", state, code);
 	s->env->on_end(s, 1, s->env->arg);
 }
 
@@ -164,7 +169,7 @@ session_abandon(struct session *s)
 	if (s->state == S_END)
 		return;
 	evtimer_del(s->timer);
-	log_warnx("event %s: attempt %d no longer holds the lease; abandoned %s task %d", s->eid,
+	log_event(LL_WARNING, s->ev.event_id, "attempt %d no longer holds the lease; abandoned %s task %d",
 	    s->ev.attempt, s->state == S_ADVANCE ? "before" : "at",
 	    s->cur < s->job.ntasks ? cur_task(s)->seq : s->job.next_task_seq);
 	s->state = S_END;
@@ -191,7 +196,7 @@ session_after_task(struct session *s, enum outcome o, int code)
 static void
 session_task_failed(struct session *s, int code, const char *why)
 {
-	log_warnx("event %s: task %d: %s", s->eid, cur_task(s)->seq, why);
+	log_task(LL_WARNING, s->ev.event_id, cur_task(s)->seq, "%s", why);
 	session_status(s, code, why);
 	if (s->cancelled) {
 		session_end(s, "cancelled", STATUS_CANCELLED);
@@ -229,8 +234,8 @@ session_render(struct session *s, char *err, size_t errlen)
 	    &lk, 16 * 1024 * 1024, &s->rendered, &s->rendered_len, &rep, err, errlen);
 	log_debug("CRxDatabase::ReplaceTokens - Exited.");
 	for (size_t i = 0; i < rep.nmissing; i++)
-		log_detail("event %s: task %d: token %s has no value, replaced by nothing", s->eid,
-		    t->seq, rep.missing[i]);
+		log_task(LL_DETAIL, s->ev.event_id, t->seq, "token %s has no value, replaced by nothing",
+		    rep.missing[i]);
 	render_report_free(&rep);
 	return rc;
 }
@@ -270,17 +275,6 @@ session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t e
 	}
 	log_detail("%s created in first attempt", path);
 	return 0;
-}
-
-static void
-sha256_hex(const char *data, size_t len, char out[72])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	strcpy(out, "sha256:");
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
 /* Build the task's SendFile with a fresh key and send it. 0, or -1 with err (nothing sent). */
@@ -331,12 +325,17 @@ session_push(struct session *s)
 		return;
 	}
 	if (session_spool(s, path, sizeof(path), err, sizeof(err)) == -1) {
-		log_warnx("event %s: spool: %s", s->eid, err);
+		log_event(LL_WARNING, s->ev.event_id, "spool: %s", err);
 		session_status(s, STATUS_TRANSFER_FAILED, err);
 		session_end(s, "failed", STATUS_TRANSFER_FAILED);
 		return;
 	}
-	sha256_hex(s->rendered, s->rendered_len, sum);
+	memcpy(sum, "sha256:", 7);
+	if (util_sha256_hex(s->rendered, s->rendered_len, sum + 7) == -1) {
+		session_status(s, STATUS_TRANSFER_FAILED, "sha256 of the script failed");
+		session_end(s, "failed", STATUS_TRANSFER_FAILED);
+		return;
+	}
 	if (session_send_task(s, path, sum, err, sizeof(err)) == -1) {
 		snprintf(why, sizeof(why), "message could not be built: %s", err);
 		session_task_failed(s, STATUS_MESSAGE_NOT_BUILT, why);
@@ -405,7 +404,7 @@ session_result(struct session *s, const struct wire_msg *m)
 	session_status_row(s, code, result, verdict, wire_get(m, "Status-Module"),
 	    wire_get(m, "Error"), m);
 	evtimer_del(s->timer);
-	log_info("event %s: task %d ended with code %d (%s; agent said %s)", s->eid, t->seq, code,
+	log_task(LL_INFO, s->ev.event_id, t->seq, "ended with code %d (%s; agent said %s)", code,
 	    verdict, result != NULL ? result : "nothing");
 	if (s->cancelled && (code == STATUS_CANCELLED || s->cur + 1 < s->job.ntasks)) {
 		/* the operator's cancel wins over whatever tasks are left */
@@ -448,7 +447,7 @@ session_reply(struct session *s, const struct wire_msg *m)
 	}
 	if (strcmp(reply, "Cancel") == 0) {
 		const char *r = wire_get(m, "Result"), *e = wire_get(m, "Error");
-		log_detail("event %s: cancel answered: %s%s%s", s->eid, r != NULL ? r : "?",
+		log_event(LL_DETAIL, s->ev.event_id, "cancel answered: %s%s%s", r != NULL ? r : "?",
 		    e != NULL ? ": " : "", e != NULL ? e : "");
 		return;
 	}
@@ -456,7 +455,7 @@ session_reply(struct session *s, const struct wire_msg *m)
 	char text[600];
 	snprintf(text, sizeof(text), "agent answered %s: %s", reply, why != NULL ? why : "");
 	session_status_row(s, STATUS_PROTOCOL, "Failed", "Failed", "Agent", why, NULL);
-	log_warnx("event %s: computer %s: %s", s->eid, s->cid, text);
+	log_event(LL_WARNING, s->ev.event_id, "computer %s: %s", s->cid, text);
 	if (s->cancelled) {
 		session_end(s, "cancelled", STATUS_CANCELLED);
 		return;
@@ -505,7 +504,7 @@ session_send_cancel(struct session *s)
 	    wire_add(m, "Event-ID", s->eid, err, sizeof(err)) == -1 ||
 	    wire_addf(m, err, sizeof(err), "Task-Sequence-ID", "%d", cur_task(s)->seq) == -1 ||
 	    link_send(s->link, m, err, sizeof(err)) == -1)
-		log_warnx("event %s: cancel could not be sent to computer %s: %s", s->eid, s->cid,
+		log_event(LL_WARNING, s->ev.event_id, "cancel could not be sent to computer %s: %s", s->cid,
 		    err[0] != '\0' ? err : "out of memory");
 	wire_msg_free(m);
 }
@@ -516,7 +515,7 @@ session_cancel(struct session *s)
 	if (s->cancelled || s->state == S_END)
 		return;
 	s->cancelled = 1;
-	log_info("event %s: cancel requested", s->eid);
+	log_event(LL_INFO, s->ev.event_id, "cancel requested");
 	if (s->state == S_INIT)
 		return; /* the first step sees the flag once it has loaded the tasks */
 	if (s->state != S_WAIT) {
@@ -536,8 +535,9 @@ session_begin(struct session *s)
 	char err[512];
 	int rc = session_db_load(env->db, env->owner, s->ev.event_id, s->ev.attempt, &s->job, err,
 	    sizeof(err));
+	s->mt.due_ms = s->job.due_ms;
 	if (rc != 0) {
-		log_warnx("event %s: %s", s->eid, err);
+		log_event(LL_WARNING, s->ev.event_id, "%s", err);
 		if (rc == 1) {
 			/* not ours any more: nothing to record, just report it ended */
 			s->state = S_END;
@@ -565,7 +565,7 @@ session_begin(struct session *s)
 		session_requeue(s, 0);
 		return;
 	}
-	log_detail("event %s: connected to computer %s (%s)", s->eid, s->cid, link_peer(s->link));
+	log_event(LL_DETAIL, s->ev.event_id, "connected to computer %s (%s)", s->cid, link_peer(s->link));
 	log_debug("CRxCtrlServer::CopyFileToComputer (CSession) - Entered.");
 	session_push(s);
 }
@@ -609,5 +609,6 @@ session_start(struct session_env *env, const struct ipc_event *ev, struct link *
 	}
 	/* the first step runs from the loop, so on_end never fires inside this call */
 	session_timer_ms(s, 0);
+	metrics_sessions(1);
 	return s;
 }

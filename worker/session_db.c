@@ -19,7 +19,8 @@
 static const char SQL_LOAD_EVENT[] =
     "SELECT s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name, c.host,"
     " c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
-    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq"
+    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq,"
+    " (extract(epoch FROM e.due_at) * 1000)::bigint"
     " FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
     " JOIN pgfleet.computer c ON c.computer_id = e.computer_id"
@@ -130,6 +131,7 @@ load_computer(const struct db_result *r, struct session_job *job)
 	c->contact = field(r, 0, 14);
 	c->email = field(r, 0, 15);
 	job->next_task_seq = atoi(db_value(r, 0, 16));
+	job->due_ms = strtoll(db_value(r, 0, 17), NULL, 10);
 }
 
 static int

@@ -42,6 +42,7 @@ struct session_job {
 	struct session_task *tasks;
 	int ntasks;
 	int next_task_seq;  /* the database's NEXT_TASK_SEQ */
+	long long due_ms;   /* the event's due_at, ms since the epoch (for the metrics) */
 };
 
 /*

@@ -2,8 +2,9 @@
 # The scheduler works with the least privileges docs/reliability.md lists
 # ("Database roles"): connected as a role holding only USAGE on the schema,
 # SELECT on the inventory, job and schedule tables, UPDATE on event, computer
-# and schedule, INSERT on event, schedule and status_log, and SELECT, INSERT,
-# UPDATE and DELETE on agent_presence, it claims, runs and records an event; only its janitor (partitions, retention: the owner's
+# and schedule, INSERT on event, schedule and status_log, its heartbeat row
+# (scheduler_instance), and SELECT, INSERT, UPDATE and DELETE on agent_presence,
+# it claims, runs and records an event; only its janitor (partitions, retention: the owner's
 # rights) is refused, and says so.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
@@ -19,6 +20,7 @@ GRANT SELECT ON pgfleet.computer, pgfleet.computer_group, pgfleet.computer_group
 	pgfleet.job, pgfleet.task, pgfleet.schedule, pgfleet.event TO pgfleet_sched_least;
 GRANT UPDATE ON pgfleet.event, pgfleet.computer, pgfleet.schedule TO pgfleet_sched_least;
 GRANT INSERT ON pgfleet.event, pgfleet.schedule, pgfleet.status_log TO pgfleet_sched_least;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.scheduler_instance TO pgfleet_sched_least;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.agent_presence TO pgfleet_sched_least;
 SQL
 sched_conf sched-a "database: \"user=pgfleet_sched_least password=least\""

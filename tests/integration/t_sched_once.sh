@@ -66,9 +66,7 @@ ok "kill -9 of the workers: the event resumed at task 1, one final row per task,
 sid=$(schedule_add once '{"computers": ["agent-1"]}')
 e2=$(sql "select event_id from pgfleet.event where schedule_id = $sid")
 wait_for 30 "event $e2: task 0 recorded, task 1 running" task1_running "$e2"
-datadir=$(sql "show data_directory")
-pg_ctlcluster "$PGVERSION" "$(basename "$datadir")" restart -m fast || fail "postgresql restart"
-wait_for 30 "postgresql back" sql "select 1"
+pg_restart_fast || fail "postgresql restart"
 touch "$gate.$e2"
 wait_schedule "$sid" 60
 check "$e2" "database restarted"

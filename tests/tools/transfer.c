@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "transfer/fetch.h"
@@ -203,20 +204,13 @@ fetch(struct opts *o)
 	return failed;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 raw(struct opts *o)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
 	char buf[4096];
-	long long total = 0, start = mono_ms();
+	long long total = 0, start = clock_mono_ms();
 	int closed = 0;
 
 	inet_pton(AF_INET, o->host, &sin.sin_addr);
@@ -226,7 +220,7 @@ raw(struct opts *o)
 	if (o->send != NULL && write(fd, o->send, strlen(o->send)) == -1)
 		die("%s", "raw: write failed");
 	for (;;) {
-		long long left = o->wait_ms - (mono_ms() - start);
+		long long left = o->wait_ms - (clock_mono_ms() - start);
 		if (left <= 0)
 			break;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -240,7 +234,7 @@ raw(struct opts *o)
 		total += n;
 	}
 	printf("received %lld bytes\n%s after %lld ms\n", total, closed ? "closed by server" : "still open",
-	    mono_ms() - start);
+	    clock_mono_ms() - start);
 	close(fd);
 	return 0;
 }
@@ -251,7 +245,7 @@ main(int argc, char **argv)
 	struct opts o;
 
 	signal(SIGPIPE, SIG_IGN);
-	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LOG_WARNING, NULL);
+	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LL_WARNING, NULL);
 	if (argc < 2)
 		die("%s", "usage: pgfleet-test-transfer serve|fetch|raw|checksum ...");
 	if (strcmp(argv[1], "checksum") == 0 && argc == 3) {

@@ -28,6 +28,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/clock.h"
 #include "common/tls.h"
 
 struct opts {
@@ -43,13 +44,6 @@ die(const char *what, const char *why)
 	exit(2);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 parse(int argc, char **argv, struct opts *o)
@@ -86,9 +80,9 @@ parse(int argc, char **argv, struct opts *o)
 static int
 peer_gone(SSL *ssl, int fd, long long ms)
 {
-	long long end = mono_ms() + ms;
+	long long end = clock_mono_ms() + ms;
 	for (;;) {
-		long long left = end - mono_ms();
+		long long left = end - clock_mono_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -112,17 +106,17 @@ static void
 drip(SSL *ssl, int fd, const char *msg, const struct opts *o)
 {
 	char err[256];
-	long long t0 = mono_ms(), n = 0;
+	long long t0 = clock_mono_ms(), n = 0;
 	size_t len = strlen(msg);
 	for (n = 0; n < o->bytes; n++) {
 		char c = (size_t)n < len ? msg[n] : 'x';
 		if (tls_write_all(ssl, &c, 1, 5000, err, sizeof(err)) == -1 || peer_gone(ssl, fd, o->every_ms)) {
-			printf("closed by peer after %lld bytes in %lld ms\n", n + 1, mono_ms() - t0);
+			printf("closed by peer after %lld bytes in %lld ms\n", n + 1, clock_mono_ms() - t0);
 			fflush(stdout);
 			return;
 		}
 	}
-	printf("dripped %lld bytes in %lld ms\n", n, mono_ms() - t0);
+	printf("dripped %lld bytes in %lld ms\n", n, clock_mono_ms() - t0);
 	fflush(stdout);
 }
 

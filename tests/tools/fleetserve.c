@@ -350,7 +350,7 @@ main(int argc, char **argv)
 		die("%s", "usage: --ca --cert --key --port-file --port-range --script [--tasks K] [--count N] "
 			  "[--summary FILE] [--cancel-every M]");
 	signal(SIGPIPE, SIG_IGN);
-	if (log_init(3, NULL) == -1)
+	if (log_init(LL_NOTICE, NULL) == -1)
 		die("%s", "log_init failed");
 	computers = calloc(MAX_COMPUTERS, sizeof(*computers));
 	sctx = tls_server_ctx(o.ca, o.cert, o.key, err, sizeof(err));

@@ -70,6 +70,7 @@
 
 #include "agent/backoff.h"
 #include "agent/request.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/pki.h"
 #include "common/status.h"
@@ -184,20 +185,6 @@ static int sess_index = -1;
 static char last_error[300];
 static int errors_shown;
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timeval
-tv_of(long long ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	return tv;
-}
 
 static void
 die(const char *fmt, const char *arg)
@@ -680,7 +667,7 @@ send_msg(struct sim *s, struct tconn *tc, const struct wire_msg *m)
 	int rc = tconn_write(tc, buf, len);
 	wire_buf_free(buf, len);
 	if (s != NULL)
-		s->last_tx = mono_ms();
+		s->last_tx = clock_mono_ms();
 	return rc;
 }
 
@@ -877,7 +864,7 @@ task_start_script(struct task *t)
 	send_update(t, STATUS_DELIVERED, 0);
 	send_update(t, STATUS_STARTED, 0);
 	long long delay = t->fate == F_HANG ? t->timeout_ms : t->delay_ms;
-	struct timeval tv = tv_of(delay);
+	struct timeval tv = clock_tv(delay);
 	event_assign(t->timer, base, -1, 0, task_script_end, t);
 	evtimer_add(t->timer, &tv);
 }
@@ -1046,14 +1033,14 @@ fetch_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void
 	 * sent. The agent tries again (100 ms doubling to 2 s, jittered) within
 	 * its fetch timeout.
 	 */
-	if (!t->handshook && tc->refused && mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
+	if (!t->handshook && tc->refused && clock_mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
 		cnt.fetch_retries++;
 		tconn_free(t->fetch);
 		t->fetch = NULL;
 		evtimer_del(t->timer);
 		long long wait = t->pause_ms / 2 + (long long)(rng32() % (uint32_t)(t->pause_ms / 2 + 1));
 		t->pause_ms = t->pause_ms * 2 > 2000 ? 2000 : t->pause_ms * 2;
-		struct timeval tv = tv_of(wait);
+		struct timeval tv = clock_tv(wait);
 		event_assign(t->timer, base, -1, 0, fetch_attempt, t);
 		evtimer_add(t->timer, &tv);
 		return;
@@ -1099,8 +1086,8 @@ fetch_attempt(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	cnt.fetches++;
-	long long left = FETCH_TIMEOUT_MS - (mono_ms() - t->fetch_start);
-	struct timeval tv = tv_of(left > 1 ? left : 1);
+	long long left = FETCH_TIMEOUT_MS - (clock_mono_ms() - t->fetch_start);
+	struct timeval tv = clock_tv(left > 1 ? left : 1);
 	event_assign(t->timer, base, -1, 0, fetch_deadline_cb, t);
 	evtimer_add(t->timer, &tv);
 }
@@ -1253,7 +1240,7 @@ handle_sendfile(struct sim *s, const struct request_task *rt, enum request_verdi
 	}
 	t->fate = draw_fate(s, t->event_id, t->seq, &t->delay_ms);
 	t->state = T_FETCH;
-	t->fetch_start = mono_ms();
+	t->fetch_start = clock_mono_ms();
 	t->pause_ms = 100;
 	fetch_attempt(-1, 0, t);
 }
@@ -1299,7 +1286,7 @@ sim_schedule(struct sim *s)
 	s->started = 1;
 	s->cur = (unsigned char)backoff_server(s->k, s->n, nservers);
 	s->state = S_WAIT;
-	struct timeval tv = tv_of(delay);
+	struct timeval tv = clock_tv(delay);
 	event_assign(s->timer, base, -1, 0, sim_attempt, s);
 	evtimer_add(s->timer, &tv);
 }
@@ -1372,7 +1359,7 @@ sim_hello_reply(struct sim *s, const struct wire_msg *m)
 	s->last_ping = s->last_rx;
 	long long iv = o.keepalive_ms, slack = o.keepalive_timeout_ms - iv;
 	long long every = (iv < slack ? iv : slack) / 2;
-	struct timeval tv = tv_of(every > 20 ? every : 20);
+	struct timeval tv = clock_tv(every > 20 ? every : 20);
 	event_assign(s->timer, base, -1, EV_PERSIST, sim_tick, s);
 	evtimer_add(s->timer, &tv);
 }
@@ -1410,7 +1397,7 @@ sim_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void *
 	if (what == TC_CONNECTED) {
 		char name[96], ka[24];
 		s->state = S_HELLO;
-		s->last_rx = mono_ms();
+		s->last_rx = clock_mono_ms();
 		snprintf(ka, sizeof(ka), "%lld", o.keepalive_ms);
 		const char *const kv[][2] = {{"Request", "Hello"}, {"Computer", sim_name(s, name, sizeof(name))},
 		    {"Protocol", PROTOCOL}, {"Agent-Version", VERSION}, {"Keepalive", ka}, {"Facts-Hash", ""}};
@@ -1424,7 +1411,7 @@ sim_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void *
 		sim_down(s, why);
 		return;
 	}
-	s->last_rx = mono_ms();
+	s->last_rx = clock_mono_ms();
 	if (split_msgs(&s->in, &s->inlen, data, len, sim_on_msg, s, why, sizeof(why)) == -1 && s->tc == tc) {
 		snprintf(w2, sizeof(w2), "bad message from the scheduler: %s", why);
 		if (s->state == S_UP) {
@@ -1455,7 +1442,7 @@ sim_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->state != S_UP)
 		return;
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 	if (now - s->last_rx >= o.keepalive_timeout_ms) {
 		sim_lost(s, "nothing from the scheduler (keepalive.timeout)");
 		return;
@@ -1479,7 +1466,7 @@ sim_attempt(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	s->state = S_CONNECTING;
 	cnt.connects++;
-	struct timeval tv = tv_of(o.connect_timeout_ms);
+	struct timeval tv = clock_tv(o.connect_timeout_ms);
 	event_assign(s->timer, base, -1, 0, sim_deadline, s);
 	evtimer_add(s->timer, &tv);
 	s->tc = tconn_new(s, (const struct sockaddr *)&servers[s->cur], server_len[s->cur], NULL, NULL, sim_io, s, why,
@@ -1538,7 +1525,7 @@ figures(FILE *f, int line)
 	}
 	long long rss = rss_kb();
 	double per = o.count > 0 ? (double)(rss - rss_base_kb) * 1024.0 / (double)o.count : 0;
-	double secs = (double)(mono_ms() - t_start) / 1000.0;
+	double secs = (double)(clock_mono_ms() - t_start) / 1000.0;
 	if (line) {
 		fprintf(f, PROG ": %.1fs connected %lld/%lld (connecting %lld, waiting %lld), tasks %lld received, "
 			   "%lld done (%lld failed, %lld hung), %lld running, %lld replays; fetches %lld (%lld resumed, "
@@ -1791,7 +1778,7 @@ static void
 load_certs(void)
 {
 	char err[1024], name[96], path[4200];
-	long long t0 = mono_ms();
+	long long t0 = clock_mono_ms();
 	if (o.ca_dir != NULL) {
 		X509 *ca;
 		EVP_PKEY *ca_key;
@@ -1825,7 +1812,7 @@ load_certs(void)
 				die("%s: not a PEM private key", path);
 		}
 	}
-	fprintf(stderr, PROG ": %lld certificates ready in %lld ms\n", o.count, mono_ms() - t0);
+	fprintf(stderr, PROG ": %lld certificates ready in %lld ms\n", o.count, clock_mono_ms() - t0);
 }
 
 int
@@ -1837,7 +1824,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	rng_state = mix64((uint64_t)o.seed ^ 0x5eed);
 	rss_base_kb = rss_kb();
-	t_start = mono_ms();
+	t_start = clock_mono_ms();
 
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1885,7 +1872,7 @@ main(int argc, char **argv)
 	    evsignal_add(sigint, NULL) == -1)
 		die("%s", "event setup failed");
 	if (o.status_ms > 0) {
-		struct timeval tv = tv_of(o.status_ms);
+		struct timeval tv = clock_tv(o.status_ms);
 		evtimer_add(status, &tv);
 	}
 	for (long long i = 0; i < o.count; i++)

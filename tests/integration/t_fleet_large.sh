@@ -5,7 +5,13 @@
 # one-task job fanned out to all of them ends with every event done, exactly
 # one final status row per computer, and the tasks the simulator failed on
 # purpose (1 %, code 3) recorded with their code as failures. FLEET_N changes
-# the size.
+# the size. The simulator keeps at most 48 connection attempts under way at
+# once (--max-connecting): one process doing 2,000 computers' handshakes on
+# a shared machine falls behind, and its slow handshakes would pile up past
+# the workers' pre-TLS budget (64 each, the oldest closed) and evict each
+# other; the herd itself is bench/fleet.sh's and t_connect_herd's subject.
+# Each computer connects from its own 127.1.x.y address (the simulator's
+# --source), so the per-address limit (16 at once) is never reached.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 N=${FLEET_N:-2000}
@@ -19,7 +25,8 @@ INSERT INTO pgfleet.computer (name, host, os, boot_env, labels)
 SELECT 'sim-' || g, '127.0.0.1', 'Linux', 'Production', '{"fleet": "sim"}' FROM generate_series(1, :n) g;
 SQL
 spawn "$BIN/pgfleet-test-fleetsim" --servers "127.0.0.1:$(cat "$TESTDIR/sched-a.agentport")" --count "$N" \
-	--ca "$PKI" --seed 12 --fail-rate 0.01 --fail-code 3 --reconnect-backoff-ms 200 --reconnect-max-ms 2000 \
+	--ca "$PKI" --seed 12 --fail-rate 0.01 --fail-code 3 --max-connecting 48 \
+	--reconnect-backoff-ms 1000 --reconnect-max-ms 10000 \
 	--results "$SIM.results" --stats "$SIM.stats" 2>>"$SIM.log"
 SIM_PID=$LASTPID
 t0=$(date +%s)
@@ -36,14 +43,22 @@ job_add fanout 'echo "%COMPNAME%"'
 sid=$(schedule_add fanout '{"labels": {"fleet": "sim"}}' "${FLEET_MAXCONC:-100}")
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid")" "$N" "events"
 wait_schedule "$sid" 300
+fanout_s=$(( $(date +%s) - t0 ))
+# stopped before its results are read: they are whole once it has exited
+kill -TERM "$SIM_PID"
+wait_for 30 "fleetsim to stop" gone "$SIM_PID"
+wait "$SIM_PID" || fail "fleetsim exited with $?"
+grep -q "fleetsim: stopped" "$SIM.log" || fail "fleetsim did not stop cleanly"
+tail -n 3 "$SIM.log"
+ok "fleetsim stopped on SIGTERM"
 failed=$(awk '$6 == 3' "$SIM.results" | wc -l)
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'done' and status_code = 0")" \
 	"$((N - failed))" "events done with code 0"
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'failed' and status_code = 3")" \
 	"$failed" "events failed with code 3"
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and attempt > 0")" 0 "events retried"
-[ "$failed" -ge 5 ] && [ "$failed" -le 60 ] || fail "1 % of $N should fail on purpose, $failed did"
-ok "one-task fan-out to $N: $((N - failed)) done, $failed failed with code 3 as the simulator drew ($(( $(date +%s) - t0 )) s)"
+[ "$failed" -ge $((N / 1000)) ] && [ "$failed" -le $((N * 3 / 100)) ] || fail "1 % of $N should fail on purpose, $failed did"
+ok "one-task fan-out to $N: $((N - failed)) done, $failed failed with code 3 as the simulator drew ($fanout_s s)"
 
 # one final row per computer (2500 and 2501 besides), with the code the simulator sent
 assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code not in (2500, 2501)")" \
@@ -59,9 +74,3 @@ cmp -s "$TESTDIR/db.sorted" "$TESTDIR/sim.finals" ||
 	fail "final rows differ from what the simulator sent: $(diff "$TESTDIR/db.sorted" "$TESTDIR/sim.finals" | head -5)"
 ok "each computer has one final row, with the code the simulator sent"
 
-kill -TERM "$SIM_PID"
-wait_for 30 "fleetsim to stop" gone "$SIM_PID"
-wait "$SIM_PID" || fail "fleetsim exited with $?"
-grep -q "fleetsim: stopped" "$SIM.log" || fail "fleetsim did not stop cleanly"
-tail -n 3 "$SIM.log"
-ok "fleetsim stopped on SIGTERM"

@@ -26,7 +26,7 @@
  *       (--ca DIR | --cert-dir DIR) [--prefix sim-] [--first 1]
  *       [--code 0] [--delay-ms N|MIN-MAX] [--fail-rate P --fail-code 1]
  *       [--hang-rate P] [--disconnect-rate P] [--seed 1]
- *       [--source 127.1.0.1|none] [--ramp-ms 0] [--resume yes|no]
+ *       [--source 127.1.0.1|none] [--ramp-ms 0] [--max-connecting 0] [--resume yes|no]
  *       [--reconnect-backoff-ms 1000 --reconnect-max-ms 60000]
  *       [--keepalive-ms 30000 --keepalive-timeout-ms 90000 --connect-timeout-ms 10000]
  *       [--run-as-allow USER,...] [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]
@@ -37,7 +37,14 @@
  * --cert-dir DIR: DIR/ca.crt and DIR/<prefix><i>.crt and .key made by
  * `pgfleet pki issue`. --source: computer i connects from ADDR + i (skipping
  * .0 and .255), so that a fleet on one machine does not look like one
- * address to the scheduler's per-address limits. A status line goes to
+ * address to the scheduler's per-address limits. --max-connecting P: at
+ * most P attempts under way (TCP connect, TLS handshake, Hello) at once, the
+ * others queued in order (0: no limit). On a real fleet each computer does
+ * its handshake on its own CPU; here one process does them all, and when it
+ * falls behind, the scheduler sees slow handshakes pile up past its pre-TLS
+ * budget (64 per worker, the oldest closed) as if the fleet were a herd.
+ * Keep P under that budget to test what happens after connecting; leave it
+ * at 0 to measure a herd. A status line goes to
  * stderr every --status-ms; --stats FILE gets key=value figures at each
  * status line and at exit; --results FILE one line per final reply sent:
  * "name computer_id event_id seq attempt code replayed". SIGTERM or SIGINT:
@@ -138,12 +145,14 @@ struct sim {
 	uint32_t src;              /* source address, host order; 0: none */
 	int n;                     /* attempts since the last connection up */
 	unsigned char state, k, cur, started, sess_host, jnext, ever_up;
+	unsigned char inflight;    /* counted in n_inflight (--max-connecting) */
+	unsigned char queued;      /* waiting in the queue for a slot */
 };
 
 static struct opts {
 	const char *ca_dir, *cert_dir, *prefix, *results, *stats, *output;
 	char *servers_arg;
-	long long count, first, code, fail_code, delay_min, delay_max, seed, ramp_ms;
+	long long count, first, code, fail_code, delay_min, delay_max, seed, ramp_ms, max_connecting;
 	long long backoff_ms, max_backoff_ms, keepalive_ms, keepalive_timeout_ms, connect_timeout_ms;
 	long long status_ms;
 	double fail_rate, hang_rate, disconnect_rate;
@@ -171,6 +180,10 @@ static struct counters {
 static struct event_base *base;
 static SSL_CTX *ctx;
 static struct sim *sims;
+/* --max-connecting: attempts under way, and the ones waiting for a slot (a ring of sims indices) */
+static long long n_inflight, q_head, q_len;
+static uint32_t *queue;
+static struct event *queue_ev;
 static EVP_PKEY *fleet_key;
 static struct wire_parser *parser;
 static struct sockaddr_storage servers[MAX_SERVERS];
@@ -1265,9 +1278,22 @@ handle_request(struct sim *s, const struct wire_msg *m)
 static void sim_attempt(evutil_socket_t fd, short what, void *arg);
 static void sim_tick(evutil_socket_t fd, short what, void *arg);
 
+/* s's attempt is over (up, failed or stopped): its slot goes to the next queued one. */
+static void
+inflight_leave(struct sim *s)
+{
+	if (!s->inflight)
+		return;
+	s->inflight = 0;
+	n_inflight--;
+	if (q_len > 0 && queue_ev != NULL)
+		event_active(queue_ev, EV_TIMEOUT, 0);
+}
+
 static void
 sim_close(struct sim *s)
 {
+	inflight_leave(s);
 	tconn_free(s->tc);
 	s->tc = NULL;
 	free(s->in);
@@ -1348,6 +1374,7 @@ sim_hello_reply(struct sim *s, const struct wire_msg *m)
 	}
 	s->id = id;
 	s->state = S_UP;
+	inflight_leave(s);
 	if (s->ever_up)
 		cnt.reconnects++;
 	s->ever_up = 1;
@@ -1464,6 +1491,16 @@ sim_attempt(evutil_socket_t fd, short what, void *arg)
 	char why[300];
 	(void)fd;
 	(void)what;
+	if (o.max_connecting > 0) {
+		if (n_inflight >= o.max_connecting) {
+			s->queued = 1;
+			queue[(q_head + q_len) % o.count] = s->idx;
+			q_len++;
+			return;
+		}
+		s->inflight = 1;
+		n_inflight++;
+	}
 	s->state = S_CONNECTING;
 	cnt.connects++;
 	struct timeval tv = clock_tv(o.connect_timeout_ms);
@@ -1473,6 +1510,21 @@ sim_attempt(evutil_socket_t fd, short what, void *arg)
 	    sizeof(why));
 	if (s->tc == NULL)
 		sim_fail(s, why);
+}
+
+/* Slots freed: the queued attempts start, oldest first. */
+static void
+queue_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)arg;
+	while (q_len > 0 && n_inflight < o.max_connecting) {
+		struct sim *s = &sims[queue[q_head]];
+		q_head = (q_head + 1) % o.count;
+		q_len--;
+		s->queued = 0;
+		if (s->state == S_WAIT)
+			sim_attempt(fd, what, s);
+	}
 }
 
 /* --- figures */
@@ -1514,12 +1566,13 @@ heap_in_use(void)
 static void
 figures(FILE *f, int line)
 {
-	long long up = 0, wait = 0, conn = 0, running = 0, ever = 0;
+	long long up = 0, wait = 0, conn = 0, running = 0, ever = 0, queued = 0;
 	for (long long i = 0; i < o.count; i++) {
 		struct sim *s = &sims[i];
 		ever += s->ever_up;
 		up += s->state == S_UP;
 		wait += s->state == S_WAIT;
+		queued += s->queued;
 		conn += s->state == S_CONNECTING || s->state == S_HELLO;
 		running += task_count(s);
 	}
@@ -1527,17 +1580,17 @@ figures(FILE *f, int line)
 	double per = o.count > 0 ? (double)(rss - rss_base_kb) * 1024.0 / (double)o.count : 0;
 	double secs = (double)(clock_mono_ms() - t_start) / 1000.0;
 	if (line) {
-		fprintf(f, PROG ": %.1fs connected %lld/%lld (connecting %lld, waiting %lld), tasks %lld received, "
+		fprintf(f, PROG ": %.1fs connected %lld/%lld (connecting %lld, waiting %lld, queued %lld), tasks %lld received, "
 			   "%lld done (%lld failed, %lld hung), %lld running, %lld replays; fetches %lld (%lld resumed, "
 			   "%lld retried, %lld failed); reconnects %lld, failed attempts %lld; rss %lld KiB (%.0f B per "
 			   "computer)\n",
-		    secs, up, o.count, conn, wait, cnt.tasks, cnt.finals, cnt.failed, cnt.hung, running, cnt.replays, cnt.fetches,
+		    secs, up, o.count, conn, wait, queued, cnt.tasks, cnt.finals, cnt.failed, cnt.hung, running, cnt.replays, cnt.fetches,
 		    cnt.fetch_resumed, cnt.fetch_retries, cnt.fetch_failed, cnt.reconnects,
 		    cnt.attempts_failed, rss, per);
 		return;
 	}
-	fprintf(f, "seconds=%.3f\ncount=%lld\nconnected=%lld\nconnecting=%lld\nwaiting=%lld\n", secs, o.count, up,
-	    conn, wait);
+	fprintf(f, "seconds=%.3f\ncount=%lld\nconnected=%lld\nconnecting=%lld\nwaiting=%lld\nqueued=%lld\n", secs,
+	    o.count, up, conn, wait, queued);
 	fprintf(f, "ever_connected=%lld\nreconnects=%lld\n", ever, cnt.reconnects);
 	fprintf(f, "connects=%lld\nups=%lld\nattempts_failed=%lld\nlost=%lld\nrefused_hello=%lld\n", cnt.connects,
 	    cnt.ups, cnt.attempts_failed, cnt.lost, cnt.refused_hello);
@@ -1628,6 +1681,7 @@ usage(void)
 	fprintf(stderr, "usage: " PROG " --servers HOST:PORT[,...] --count N (--ca DIR | --cert-dir DIR)\n"
 			"  [--prefix sim-] [--first 1] [--code 0] [--delay-ms N|MIN-MAX] [--fail-rate P] [--fail-code 1]\n"
 			"  [--hang-rate P] [--disconnect-rate P] [--seed 1] [--source 127.1.0.1|none] [--ramp-ms 0]\n"
+			"  [--max-connecting 0]\n"
 			"  [--resume yes|no] [--reconnect-backoff-ms 1000] [--reconnect-max-ms 60000]\n"
 			"  [--keepalive-ms 30000] [--keepalive-timeout-ms 90000] [--connect-timeout-ms 10000]\n"
 			"  [--run-as-allow USER,...] [--output TEXT] [--results FILE] [--stats FILE] [--status-ms 1000]\n");
@@ -1682,6 +1736,8 @@ parse_args(int argc, char **argv)
 				die("--source: \"%s\" is neither none nor an address in 127.0.0.0/8", v);
 		} else if (strcmp(a, "--ramp-ms") == 0)
 			o.ramp_ms = num_arg(a, v, 0, 3600000);
+		else if (strcmp(a, "--max-connecting") == 0)
+			o.max_connecting = num_arg(a, v, 0, 1000000);
 		else if (strcmp(a, "--resume") == 0)
 			o.resume = strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 0 : (usage(), 0);
 		else if (strcmp(a, "--reconnect-backoff-ms") == 0)
@@ -1865,6 +1921,10 @@ main(int argc, char **argv)
 	}
 	if (o.results != NULL && (results_f = fopen(o.results, "w")) == NULL)
 		die("--results: cannot open %s", o.results);
+	/* a line per final reply, at once: a reader that saw the scheduler record
+	 * a result finds its line within moments, not at the next status line */
+	if (results_f != NULL)
+		setvbuf(results_f, NULL, _IOLBF, 0);
 	struct event *sigterm = evsignal_new(base, SIGTERM, stop_cb, NULL);
 	struct event *sigint = evsignal_new(base, SIGINT, stop_cb, NULL);
 	struct event *status = event_new(base, -1, EV_PERSIST, status_cb, NULL);
@@ -1874,6 +1934,12 @@ main(int argc, char **argv)
 	if (o.status_ms > 0) {
 		struct timeval tv = clock_tv(o.status_ms);
 		evtimer_add(status, &tv);
+	}
+	if (o.max_connecting > 0) {
+		queue = calloc((size_t)o.count, sizeof(*queue));
+		queue_ev = event_new(base, -1, 0, queue_cb, NULL);
+		if (queue == NULL || queue_ev == NULL)
+			die("%s", "out of memory");
 	}
 	for (long long i = 0; i < o.count; i++)
 		sim_schedule(&sims[i]);
@@ -1896,6 +1962,9 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(status);
+	if (queue_ev != NULL)
+		event_free(queue_ev);
+	free(queue);
 	event_base_free(base);
 	SSL_CTX_free(ctx);
 	wire_parser_free(parser);

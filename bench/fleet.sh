@@ -71,7 +71,7 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 			exit 1
 		fi
 	fi
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
+	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
 		pg_virtualenv -t -o fsync=off -o max_connections=300 -o shared_preload_libraries=pg_stat_statements \
 		"$0" "$@"
 fi

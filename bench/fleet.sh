@@ -43,6 +43,9 @@
 #   BENCH_FLEET_SIZES=1000 bench/fleet.sh  (about a minute)
 #   BENCH_KEEP=1 ...                       (keeps the logs in /tmp/pgfleet-it.*.kept)
 #   BENCH_PERF=1 BENCH_KEEP=1 ...          (perf record -a -g over warm-2, or BENCH_PERF_RUN)
+#   BENCH_MAX_CONNECTING=48 ...            (each simulator process keeps at most 48 connection
+#                                           attempts under way, the rest queued: arrivals paced
+#                                           to what the machine can handshake; default 0, a herd)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"
@@ -82,6 +85,7 @@ LOGLEVEL=${BENCH_LOGLEVEL:-5}
 TIMEOUT=${BENCH_TIMEOUT:-900}
 RESUME=${BENCH_RESUME:-yes}
 PERF_RUN=${BENCH_PERF_RUN:-warm-2}   # with BENCH_PERF=1: the run profiled
+MAXCONN=${BENCH_MAX_CONNECTING:-0}   # fleetsim --max-connecting (per simulator process)
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
 	-c "CREATE DATABASE $PGDATABASE" >/dev/null
 
@@ -114,7 +118,8 @@ echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo |
 " $(awk '/^MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg);"\
 " PostgreSQL $(db_q "SHOW server_version") (pg_virtualenv, fsync=off); ulimit -n $(ulimit -n)"
 echo "scheduler: workers $WORKERS, claim_batch 100, poll_interval 200ms, lease 60s, log level $LOGLEVEL;" \
-	"simulator: keepalive 30s, back-off 1s..60s, transfer sessions resumed: $RESUME"
+	"simulator: keepalive 30s, back-off 1s..60s, transfer sessions resumed: $RESUME," \
+	"attempts under way at once per simulator process: $([ "$MAXCONN" = 0 ] && echo "no limit" || echo "$MAXCONN")"
 
 failed=0
 : > "$WORK/runs" ; : > "$WORK/sizes"
@@ -215,7 +220,8 @@ start_sim() {
 	for k in $(seq 0 $((procs - 1))); do
 		first=$((k * N / procs + 1)) count=$(( (k + 1) * N / procs - k * N / procs ))
 		spawn "$BIN/pgfleet-test-fleetsim" --servers "127.0.0.1:$AP" --count "$count" --first "$first" \
-			--prefix "f$N-" --ca "$PKI" --seed "$N" --resume "$RESUME" --stats "$WORK/sim-$N-$k.stats" \
+			--prefix "f$N-" --ca "$PKI" --seed "$N" --resume "$RESUME" --max-connecting "$MAXCONN" \
+			--stats "$WORK/sim-$N-$k.stats" \
 			--status-ms 1000 2>>"$WORK/sim-$N-$k.log"
 		SIMPIDS="$SIMPIDS $LASTPID"
 	done

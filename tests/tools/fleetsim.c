@@ -43,6 +43,8 @@
  * its handshake on its own CPU; here one process does them all, and when it
  * falls behind, the scheduler sees slow handshakes pile up past its pre-TLS
  * budget (64 per worker, the oldest closed) as if the fleet were a herd.
+ * Fetch handshakes have a pool of P of their own (a queued fetch's 30 s
+ * deadline waits with it).
  * Keep P under that budget to test what happens after connecting; leave it
  * at 0 to measure a herd. A status line goes to
  * stderr every --status-ms; --stats FILE gets key=value figures at each
@@ -109,6 +111,8 @@ struct sim;
 /* One task in flight: fetched, then "running" until its timer fires. */
 struct task {
 	struct task *next;
+	struct task *qnext;      /* in the fetch queue (--max-connecting) */
+	long long queued_at;
 	struct sim *s;
 	struct tconn *fetch;
 	char *in;                /* the fetch reply's header until it is whole */
@@ -122,6 +126,7 @@ struct task {
 	enum fate fate;
 	enum tstate state;
 	int hdr_done, replayed, cancelled, handshook, has_attempt;
+	unsigned char fqueued, finflight; /* --max-connecting: waiting for a slot, holding one */
 	unsigned char host;      /* index in hosts[] */
 	char key[33], checksum[72], name[129], user[33];
 	char event_s[24], seq_s[16], schedule_s[24], id_s[24];
@@ -184,6 +189,10 @@ static struct sim *sims;
 static long long n_inflight, q_head, q_len;
 static uint32_t *queue;
 static struct event *queue_ev;
+/* the same for fetch handshakes, a pool of their own */
+static long long f_inflight;
+static struct task *fq_head, *fq_tail;
+static struct event *fq_ev;
 static EVP_PKEY *fleet_key;
 static struct wire_parser *parser;
 static struct sockaddr_storage servers[MAX_SERVERS];
@@ -790,6 +799,18 @@ journal_put(struct sim *s, long long event_id, int seq, int code)
 
 /* --- tasks */
 
+/* t's fetch handshake is over (done, refused or closed): its slot goes to the next queued one. */
+static void
+fetch_leave(struct task *t)
+{
+	if (!t->finflight)
+		return;
+	t->finflight = 0;
+	f_inflight--;
+	if (fq_head != NULL && fq_ev != NULL)
+		event_active(fq_ev, EV_TIMEOUT, 0);
+}
+
 static void
 task_free(struct task *t)
 {
@@ -799,6 +820,20 @@ task_free(struct task *t)
 			*pp = t->next;
 			break;
 		}
+	fetch_leave(t);
+	if (t->fqueued) {
+		struct task *prev = NULL;
+		for (struct task *q = fq_head; q != NULL; prev = q, q = q->qnext)
+			if (q == t) {
+				if (prev == NULL)
+					fq_head = t->qnext;
+				else
+					prev->qnext = t->qnext;
+				if (fq_tail == t)
+					fq_tail = prev;
+				break;
+			}
+	}
 	tconn_free(t->fetch);
 	free(t->in);
 	EVP_MD_CTX_free(t->md);
@@ -1024,6 +1059,7 @@ fetch_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void
 		else
 			cnt.fetch_full++;
 		t->handshook = 1;
+		fetch_leave(t);
 		char ev[24], sq[16];
 		snprintf(ev, sizeof(ev), "%lld", t->event_id);
 		snprintf(sq, sizeof(sq), "%d", t->seq);
@@ -1048,6 +1084,7 @@ fetch_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void
 	 */
 	if (!t->handshook && tc->refused && clock_mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
 		cnt.fetch_retries++;
+		fetch_leave(t);
 		tconn_free(t->fetch);
 		t->fetch = NULL;
 		evtimer_del(t->timer);
@@ -1090,6 +1127,23 @@ fetch_attempt(evutil_socket_t fd, short what, void *arg)
 	if (inet_pton(AF_INET, hosts[t->host], &sa.sin_addr) != 1) {
 		fetch_fail(t, "Transfer-Host is not an IPv4 address (the simulator takes only those)");
 		return;
+	}
+	if (o.max_connecting > 0) {
+		if (f_inflight >= o.max_connecting) {
+			/* the deadline waits too: the queue is the simulator's, not the fleet's */
+			evtimer_del(t->timer);
+			t->fqueued = 1;
+			t->queued_at = clock_mono_ms();
+			t->qnext = NULL;
+			if (fq_tail != NULL)
+				fq_tail->qnext = t;
+			else
+				fq_head = t;
+			fq_tail = t;
+			return;
+		}
+		t->finflight = 1;
+		f_inflight++;
 	}
 	t->handshook = 0;
 	t->fetch = tconn_new(s, (struct sockaddr *)&sa, sizeof(sa),
@@ -1510,6 +1564,22 @@ sim_attempt(evutil_socket_t fd, short what, void *arg)
 	    sizeof(why));
 	if (s->tc == NULL)
 		sim_fail(s, why);
+}
+
+/* Fetch slots freed: the queued fetches start, oldest first, their deadline moved by the wait. */
+static void
+fetch_queue_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)arg;
+	while (fq_head != NULL && f_inflight < o.max_connecting) {
+		struct task *t = fq_head;
+		fq_head = t->qnext;
+		if (fq_head == NULL)
+			fq_tail = NULL;
+		t->fqueued = 0;
+		t->fetch_start += clock_mono_ms() - t->queued_at;
+		fetch_attempt(fd, what, t);
+	}
 }
 
 /* Slots freed: the queued attempts start, oldest first. */
@@ -1938,7 +2008,8 @@ main(int argc, char **argv)
 	if (o.max_connecting > 0) {
 		queue = calloc((size_t)o.count, sizeof(*queue));
 		queue_ev = event_new(base, -1, 0, queue_cb, NULL);
-		if (queue == NULL || queue_ev == NULL)
+		fq_ev = event_new(base, -1, 0, fetch_queue_cb, NULL);
+		if (queue == NULL || queue_ev == NULL || fq_ev == NULL)
 			die("%s", "out of memory");
 	}
 	for (long long i = 0; i < o.count; i++)
@@ -1964,6 +2035,8 @@ main(int argc, char **argv)
 	event_free(status);
 	if (queue_ev != NULL)
 		event_free(queue_ev);
+	if (fq_ev != NULL)
+		event_free(fq_ev);
 	free(queue);
 	event_base_free(base);
 	SSL_CTX_free(ctx);

@@ -39,7 +39,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration faults faults-quick asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration fleet-large faults faults-quick asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -148,6 +148,13 @@ demo: deps
 
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+# The large-fleet test at a size make check does not run (FLEET_N simulated computers,
+# default 2,000; make check runs 1,000; one simulator process needs about FLEET_N + 200
+# open files).
+FLEET_N ?= 2000
+fleet-large: $(BINS) $(TOOLS)
+	FLEET_N=$(FLEET_N) PGFLEET_TEST_TIMEOUT=3600 BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh t_fleet_large
 
 # The fault suite (about ten minutes; check runs the reduced set faults-quick): kill -9 of every
 # process, PostgreSQL restart and outage, hostile agents, floods, full disks, each

@@ -10,7 +10,7 @@
 bench_virtualenv() {
 	[ -z "${PGFLEET_IN_VIRTUALENV:-}" ] || return 0
 	command -v pg_virtualenv >/dev/null || { echo "bench: pg_virtualenv missing (package postgresql-common)" >&2; exit 1; }
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
+	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
 		pg_virtualenv -t -o fsync=off -o shared_buffers=1GB -o maintenance_work_mem=512MB \
 		-o max_wal_size=8GB -o checkpoint_timeout=30min "$@"
 }

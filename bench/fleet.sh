@@ -12,10 +12,9 @@
 # registered computers, then a one-task job fanned out to all N, three times:
 #   cold    the schedule is due before the simulator starts: all N connect
 #           at once (the agents' first attempt has no delay) and run as they come
-#   warm-1  all N connected and idle; the first fetch of each computer from
-#           this scheduler (a full TLS handshake on the transfer port)
-#   warm-2  the same again (the transfer session is resumed when the agent
-#           resumes: BENCH_RESUME, default as the real agent does)
+#   warm-1  all N connected and idle; each fetch resumes the transfer session
+#           of the cold run's (BENCH_RESUME, default yes as the real agent does)
+#   warm-2  the same again
 # and then the scheduler is restarted (SIGTERM, drain, start) and the time
 # until all N are connected again is taken (the reconnect herd, with the
 # agents' default back-off: 1 s doubling to 60 s, full jitter).

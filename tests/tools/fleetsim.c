@@ -1079,11 +1079,21 @@ fetch_io(struct tconn *tc, enum tc_what what, const char *data, size_t len, void
 	/*
 	 * Closed or reset before the handshake ended, with no TLS alert: the
 	 * transfer port's pre-TLS budget turned us away, and the key was never
-	 * sent. The agent tries again (100 ms doubling to 2 s, jittered) within
-	 * its fetch timeout.
+	 * sent. Or closed after our side of the handshake and before the first
+	 * byte of the reply: the worker, behind, still counted us in that budget
+	 * (TLS 1.3: it checks our certificate after we sent our Finished) and
+	 * closed us to make room; it never read the request, so the key is
+	 * intact. The agent tries both again (100 ms doubling to 2 s, jittered)
+	 * within its fetch timeout, the second without the session it resumed.
 	 */
-	if (!t->handshook && tc->refused && clock_mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
+	int silent = t->handshook && !t->hdr_done && t->inlen == 0;
+	if (((!t->handshook && tc->refused) || silent) &&
+	    clock_mono_ms() - t->fetch_start + t->pause_ms < FETCH_TIMEOUT_MS) {
 		cnt.fetch_retries++;
+		if (silent && t->s->sess != NULL) {
+			SSL_SESSION_free(t->s->sess);
+			t->s->sess = NULL;
+		}
 		fetch_leave(t);
 		tconn_free(t->fetch);
 		t->fetch = NULL;

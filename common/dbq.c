@@ -206,6 +206,7 @@ connected(struct dbq *q)
 	q->down_since = 0;
 	watch(q, EV_READ);
 	arm_timer(q);
+	q->kick_later = 1; /* what waited goes now */
 	if (q->ready_cb != NULL)
 		q->ready_cb(q->ready_arg);
 }

@@ -469,6 +469,7 @@ load_missing_jobs(struct session_db *sdb)
 	for (int k = 0; k < jl->n; k++) {
 		pgarray_int(&ids, jl->ids[k]);
 		pgarray_int(&versions, jl->versions[k]);
+		log_debug("loading the tasks of job %" PRId64 " version %d", jl->ids[k], jl->versions[k]);
 	}
 	const char *p[] = {pgarray_end(&ids), pgarray_end(&versions)};
 	struct dbq_unit *u = dbq_unit_new(jobs_done, jl, DBQ_RETRY);

@@ -25,6 +25,8 @@
 #   bench/workers.sh                  (or: make bench)
 #   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no bench/workers.sh
 #   BENCH_KEEP=1 BENCH_LOGLEVEL=7 ...   (copies the logs to /tmp/pgfleet-it.*.kept)
+#   BENCH_PERF=/tmp/w.perf ...          (perf record -g of the workers during each case,
+#                                        to /tmp/w.perf.N; needs perf, as root)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"
@@ -82,6 +84,9 @@ hwm() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/st
 # cpu_all PID: the same with its waited-for children (an agent forks one process per task)
 cpu_all() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(cpu_all "$p"))); done; echo "$s"; }
+# the PostgreSQL backends of the scheduler's parent and workers (same machine: /proc)
+backend_pids() { sql "select pid from pg_stat_activity where application_name in ('pgfleet-scheduler', 'pgfleet-worker')" | tr '\n' ' '; }
+backends_cpu() { s=0; for p in $1; do s=$((s + $(cpu "$p"))); done; echo "$s"; }
 
 # ---- fleet ----------------------------------------------------------------
 t0=$(now)
@@ -135,7 +140,14 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	# and the agents connected to it (they reconnect with back-off when a case's scheduler stops)
 	wait_for 120 "$AGENTS agents connected to $name" sh -c "[ \$(psql -X -qAt -c \"select count(*) from pgfleet.agent_presence where scheduler like '$name:%'\") -ge $AGENTS ]"
 	job_add "job-$n" "$script"
+	perfpid=""
+	if [ -n "${BENCH_PERF:-}" ]; then
+		perf record -q -F 999 -g -o "$BENCH_PERF.$n" -p "$(echo $wpids | tr ' ' ',')" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	cpu0=$(agents_cpu)
+	bpids=$(backend_pids)
+	bcpu0=$(backends_cpu "$bpids")
 	rm -f "$WORK/stop"
 	feed "$WORK/sampler.sql" "$WORK/stop" | psql -X -qAt > "$WORK/samples-$n" 2>&1 &
 	sampler=$!
@@ -161,6 +173,7 @@ EOF
 		sleep 0.05
 	done
 	w1=$(now)
+	[ -z "$perfpid" ] || { kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" 2>/dev/null || true; }
 	touch "$WORK/stop"
 	wait "$sampler" || true
 	# the workers' and the parent's figures, before the scheduler stops
@@ -171,6 +184,7 @@ EOF
 	done
 	pcpu=$(cpu "$spid")
 	acpu=$(( $(agents_cpu) - cpu0 ))
+	bcpu=$(( $(backends_cpu "$bpids") - bcpu0 ))
 	kill "$spid" 2>/dev/null || true
 	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
 
@@ -205,6 +219,11 @@ EOF
 		"$nsamples samples; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
 		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s"
+	echo "    their PostgreSQL backends ($(echo $bpids | wc -w)) CPU $(calc "sprintf(\"%.2f\", $bcpu / $TICK)") s;" \
+		"per event: worker $(calc "sprintf(\"%.2f\", $wcpu * 1000 / $TICK / $events)") ms," \
+		"parent $(calc "sprintf(\"%.2f\", $pcpu * 1000 / $TICK / $events)") ms," \
+		"backends $(calc "sprintf(\"%.2f\", $bcpu * 1000 / $TICK / $events)") ms," \
+		"scheduler side $(calc "sprintf(\"%.2f\", ($wcpu + $pcpu + $bcpu) * 1000 / $TICK / $events)") ms"
 	[ "$case_ok" = 1 ] || failed=1
 	printf '| %7s | %-8s | %6s | %6s | %8s | %7s | %7s | %7s | %14s | %9s | %8s | %8s | %8s | %2s |\n' \
 		"$w" "$script" "$events" "$(calc "sprintf(\"%.2f\", $secs)")" \

@@ -51,6 +51,8 @@ struct record {
 	long long sent_ms;     /* when it went */
 	long long failed_ms;   /* when the last one failed (0: it did not) */
 	long long dropped, dropped_logged;
+	int max_queued;
+	long long max_bytes;
 	/* the statements of the transaction out: which result is which, -1 when not sent */
 	int r_insert, r_advance, r_finish;
 	int status_rows;       /* status rows in it */
@@ -122,6 +124,8 @@ record_new(struct dbq *db, const char *owner, const struct record_hooks *hooks, 
 		return NULL;
 	r->db = db;
 	r->owner = owner;
+	r->max_queued = RECORD_MAX_QUEUED;
+	r->max_bytes = RECORD_MAX_BYTES;
 	if (hooks != NULL)
 		r->hooks = *hooks;
 	r->arg = arg;
@@ -159,6 +163,13 @@ int
 record_busy(const struct record *r)
 {
 	return r->out > 0;
+}
+
+void
+record_set_limits(struct record *r, int max_queued, long long max_bytes)
+{
+	r->max_queued = max_queued;
+	r->max_bytes = max_bytes;
 }
 
 long long
@@ -264,8 +275,8 @@ int
 record_status(struct record *r, const struct record_row *row)
 {
 	/* progress (no outcome) gives way when the queue is full; results never do */
-	if (row->outcome == NULL && (r->n >= RECORD_MAX_QUEUED || r->bytes +
-	    (long long)row->output_len > RECORD_MAX_BYTES)) {
+	if (row->outcome == NULL && (r->n >= r->max_queued || r->bytes +
+	    (long long)row->output_len > r->max_bytes)) {
 		r->dropped++;
 		return 1;
 	}
@@ -635,8 +646,8 @@ flushed(const struct dbq_reply *rep, void *arg)
 	free(lost.v);
 	if (r->dropped > r->dropped_logged) {
 		log_warnx("record: %lld progress rows dropped: more than %d changes or %lld MiB were "
-		    "waiting to be written", r->dropped - r->dropped_logged, RECORD_MAX_QUEUED,
-		    RECORD_MAX_BYTES / (1024 * 1024));
+		    "waiting to be written", r->dropped - r->dropped_logged, r->max_queued,
+		    r->max_bytes / (1024 * 1024));
 		r->dropped_logged = r->dropped;
 	}
 }

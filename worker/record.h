@@ -89,6 +89,8 @@ int record_flush(struct record *r, long long now_ms, long long retry_ms);
 int record_pending(const struct record *r);
 /* 1 while a transaction is out. */
 int record_busy(const struct record *r);
+/* The queue's bounds (default RECORD_MAX_QUEUED and RECORD_MAX_BYTES). */
+void record_set_limits(struct record *r, int max_queued, long long max_bytes);
 /* Progress rows dropped because the queue was full, since the start. */
 long long record_dropped(const struct record *r);
 

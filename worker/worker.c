@@ -9,9 +9,8 @@
  * flowing and the writes wait in record's bounded queue. Status writes are
  * batched by record and sent on a short timer, one transaction at a time; an
  * event's end reaches the parent only after the transaction that wrote it
- * committed. The
- * parent decides who a connecting agent is and which events run here: each
- * event arrives with the connection of its computer.
+ * committed. The parent decides who a connecting agent is and which events
+ * run here: each event arrives with the connection of its computer.
  */
 #include "worker/worker.h"
 

@@ -65,6 +65,7 @@ cm_conf=""
 
 bench_cleanup() {
 	rc=$?
+	set +e # under set -e, "(exit 1)" below would end the trap before cleanup stops the agents
 	if [ -n "$cm_conf" ]; then
 		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" -O exit "h$i" >/dev/null 2>&1 || true; done
 	fi

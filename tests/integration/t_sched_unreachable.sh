@@ -13,9 +13,9 @@ for i in 1 2 3; do
 done
 agent_start agent-1
 job_add unreachable 'echo reached'
+# agent-1 connected first: offline_expire counts from the due time, and a
+# scheduler slow to start on a loaded machine expired agent-1's event too
 sched_start sched-a
-# the schedule is due once agent-1 is connected: on a loaded machine the scheduler's start
-# alone can outlast offline_expire, and agent-1's event would expire with the others
 agent_connected agent-1
 sid=$(schedule_add unreachable '{"computers": ["dead-1", "dead-2", "dead-3", "agent-1"]}')
 live_done() { [ "$(sql "select e.state from pgfleet.event e join pgfleet.computer c using (computer_id) where c.name = 'agent-1'")" = done ]; }

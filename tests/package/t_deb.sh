@@ -104,7 +104,7 @@ i=0; while [ ! -S $T/notify ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); d
 NOTIFY_SOCKET=$T/notify WATCHDOG_USEC=1000000 /usr/bin/pgfleet-agent -c /etc/pgfleet/agent.yaml -d 2> $T/agent.err &
 ag=\$!
 i=0; while ! grep -q '^READY=1' $T/notify.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
-grep -q '^READY=1|STATUS=listening on port 4020|MAINPID=' $T/notify.out
+grep -q '^READY=1|STATUS=connecting to 1 scheduler|MAINPID=' $T/notify.out
 i=0; while ! grep -q '^WATCHDOG=1' $T/notify.out && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
 grep -q '^WATCHDOG=1' $T/notify.out
 kill -TERM \$ag

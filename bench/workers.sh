@@ -79,6 +79,7 @@ cm_conf=""
 
 bench_cleanup() {
 	rc=$?
+	set +e # under set -e, "(exit 1)" below would end the trap before cleanup stops the agents
 	if [ -n "$cm_conf" ]; then
 		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" -O exit "h$i" >/dev/null 2>&1 || true; done
 	fi
@@ -93,6 +94,8 @@ trap bench_cleanup EXIT INT TERM
 
 # the agents' CPU with their waited-for children (a task process per task, and the scripts)
 agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(ticks_all "$p"))); done; echo "$s"; }
+# the PostgreSQL backends of the scheduler's parent and workers (same machine: /proc)
+backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application_name IN ('pgfleet-scheduler', 'pgfleet-worker')" | tr '\n' ' '; }
 
 # ---- fleet ----------------------------------------------------------------
 t0=$(now)
@@ -141,6 +144,8 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
 	job_add "job-$n" "$script"
 	cpu0=$(agents_cpu)
+	bpids=$(backend_pids)
+	bcpu0=$(ticks $bpids)
 	w0=$(now)
 	[ "$n" != 1 ] || perf_start "case-1"
 	psql -X -qAt -v ON_ERROR_STOP=1 -v j="job-$n" -v t="$targets" -v r="$rounds" > "$WORK/case-$n" <<'EOF'
@@ -171,6 +176,7 @@ EOF
 	done
 	pcpu=$(ticks "$spid")
 	acpu=$(( $(agents_cpu) - cpu0 ))
+	bcpu=$(( $(ticks $bpids) - bcpu0 ))
 	kill "$spid" 2>/dev/null || true
 	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
 
@@ -209,6 +215,11 @@ EOF
 		"$nsamples samples; dispatch (due -> 2501) p50 $(calc "sprintf(\"%.0f\", $d50)") ms, p99 $(calc "sprintf(\"%.0f\", $d99)") ms; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
 		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s"
+	echo "    their PostgreSQL backends ($(echo $bpids | wc -w)) CPU $(calc "sprintf(\"%.2f\", $bcpu / $TICK)") s;" \
+		"per event: worker $(calc "sprintf(\"%.2f\", $wcpu * 1000 / $TICK / $events)") ms," \
+		"parent $(calc "sprintf(\"%.2f\", $pcpu * 1000 / $TICK / $events)") ms," \
+		"backends $(calc "sprintf(\"%.2f\", $bcpu * 1000 / $TICK / $events)") ms," \
+		"scheduler side $(calc "sprintf(\"%.2f\", ($wcpu + $pcpu + $bcpu) * 1000 / $TICK / $events)") ms"
 	[ "$case_ok" = 1 ] || failed=1
 	printf '| %7s | %-8s | %6s | %6s | %8s | %7s | %7s | %7s | %13s | %14s | %9s | %8s | %8s | %8s | %2s |\n' \
 		"$w" "$script" "$events" "$(calc "sprintf(\"%.2f\", $secs)")" \

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/db_pg.h"
 #include "common/log.h"
 
 #define SQLSTATE_OK "00000"
@@ -61,8 +62,8 @@ set_state(struct db *db, const char *state)
 }
 
 /* Copy s into dst on one line: runs of newlines and tabs become one space, no trailing blank. */
-static void
-flatten(char *dst, size_t size, const char *s)
+void
+db_pg_flatten(char *dst, size_t size, const char *s)
 {
 	size_t n = 0;
 	int blank = 0;
@@ -83,12 +84,12 @@ flatten(char *dst, size_t size, const char *s)
 	dst[n] = '\0';
 }
 
-static void
-notice_processor(void *arg, const char *message)
+void
+db_pg_notice(void *arg, const char *message)
 {
 	char line[1024];
 	(void)arg;
-	flatten(line, sizeof(line), message);
+	db_pg_flatten(line, sizeof(line), message);
 	log_debug("database: %s", line);
 }
 
@@ -113,14 +114,9 @@ db_conninfo_has_password(const char *conninfo)
 	return found;
 }
 
-/*
- * A new connection to t, made (async 0) or started (async 1); NULL with the reason in err.
- * db_open, db_open_target and db_open_start all come here.
- */
-static struct db *
-open_target(const struct db_target *t, int async, char *err, size_t errlen)
+void
+db_pg_params(const struct db_target *t, const char *keys[7], const char *vals[7])
 {
-	const char *keys[6], *vals[6];
 	int n = 0;
 	if (t->host != NULL)
 		keys[n] = "host", vals[n++] = t->host;
@@ -132,6 +128,17 @@ open_target(const struct db_target *t, int async, char *err, size_t errlen)
 	keys[n] = "fallback_application_name";
 	vals[n++] = appname != NULL ? appname : program_invocation_short_name;
 	keys[n] = NULL, vals[n] = NULL;
+}
+
+/*
+ * A new connection to t, made (async 0) or started (async 1); NULL with the reason in err.
+ * db_open, db_open_target and db_open_start all come here.
+ */
+static struct db *
+open_target(const struct db_target *t, int async, char *err, size_t errlen)
+{
+	const char *keys[7], *vals[7];
+	db_pg_params(t, keys, vals);
 	struct db *db = calloc(1, sizeof(*db));
 	if (db == NULL) {
 		put(err, errlen, "database: out of memory");
@@ -141,7 +148,7 @@ open_target(const struct db_target *t, int async, char *err, size_t errlen)
 	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
 	    (!async && PQstatus(db->conn) != CONNECTION_OK)) {
 		char msg[1024];
-		flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
+		db_pg_flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
 		/* the server's words (3D000); libpq gives no SQLSTATE for a refused connection */
 		int missing = db->conn != NULL && strstr(msg, "database \"") != NULL &&
 		    strstr(msg, "\" does not exist") != NULL;
@@ -151,7 +158,7 @@ open_target(const struct db_target *t, int async, char *err, size_t errlen)
 		free(db);
 		return NULL;
 	}
-	PQsetNoticeProcessor(db->conn, notice_processor, NULL);
+	PQsetNoticeProcessor(db->conn, db_pg_notice, NULL);
 	/* an asynchronous connection never re-opens by itself: its caller's loop does */
 	db->attempts = async ? 0 : DB_RETRY_ATTEMPTS;
 	db->base_ms = DB_RETRY_BASE_MS;
@@ -210,7 +217,7 @@ listen_raw(struct db *db, const char *channel, char *err, size_t errlen)
 	char *ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
 	if (ident == NULL) {
 		char msg[512];
-		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 		put(err, errlen, "database: LISTEN %s: %s", channel, msg);
 		return -1;
 	}
@@ -228,7 +235,7 @@ listen_raw(struct db *db, const char *channel, char *err, size_t errlen)
 	int rc = 0;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		char msg[512];
-		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 		put(err, errlen, "database: LISTEN %s: %s", channel, msg);
 		rc = -1;
 	}
@@ -252,7 +259,7 @@ reconnect(struct db *db, char *err, size_t errlen)
 		}
 		PQreset(db->conn);
 		if (PQstatus(db->conn) != CONNECTION_OK) {
-			flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+			db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 			log_debug("database: reconnect attempt %d of %d: %s", i + 1, db->attempts, msg);
 			continue;
 		}
@@ -272,33 +279,39 @@ reconnect(struct db *db, char *err, size_t errlen)
 	return -1;
 }
 
-/* "primary[: detail] (SQLSTATE xxxxx)" from a failed result, and keep the SQLSTATE. */
-static void
-result_error(struct db *db, const PGresult *res, char *msg, size_t size)
+void
+db_pg_error(PGconn *conn, const PGresult *res, char *msg, size_t size, char state[6])
 {
-	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	char p[1024], d[1024];
 
-	if (PQstatus(db->conn) == CONNECTION_BAD)
-		state = SQLSTATE_LOST;
-	set_state(db, state); /* no SQLSTATE from the server: XX000 */
+	if (PQstatus(conn) == CONNECTION_BAD)
+		st = SQLSTATE_LOST;
+	put(state, 6, "%s", st != NULL && *st ? st : "XX000"); /* no SQLSTATE from the server */
 	if (primary == NULL) {
 		const char *m = res != NULL ? PQresultErrorMessage(res) : "";
-		flatten(p, sizeof(p), *m ? m : PQerrorMessage(db->conn));
+		db_pg_flatten(p, sizeof(p), *m ? m : PQerrorMessage(conn));
 		if (strncmp(p, "ERROR:  ", 8) == 0 || strncmp(p, "FATAL:  ", 8) == 0)
 			memmove(p, p + 8, strlen(p + 8) + 1);
 		if (!*p)
 			put(p, sizeof(p), "unexpected result %s",
 			    PQresStatus(res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR));
 	} else
-		flatten(p, sizeof(p), primary);
+		db_pg_flatten(p, sizeof(p), primary);
 	if (detail != NULL) {
-		flatten(d, sizeof(d), detail);
-		put(msg, size, "%s: %s (SQLSTATE %s)", p, d, db->sqlstate);
+		db_pg_flatten(d, sizeof(d), detail);
+		put(msg, size, "%s: %s (SQLSTATE %s)", p, d, state);
 	} else
-		put(msg, size, "%s (SQLSTATE %s)", p, db->sqlstate);
+		put(msg, size, "%s (SQLSTATE %s)", p, state);
+}
+
+/* The same, keeping the SQLSTATE. */
+static void
+result_error(struct db *db, const PGresult *res, char *msg, size_t size)
+{
+	db_pg_error(db->conn, res, msg, size, db->sqlstate);
 }
 
 static int
@@ -329,6 +342,18 @@ wrap(struct db_result **out, PGresult *res, char *err, size_t errlen)
 	}
 	(*out)->pg = res;
 	return 0;
+}
+
+struct db_result *
+db_pg_result(PGresult *res)
+{
+	struct db_result *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		PQclear(res);
+		return NULL;
+	}
+	r->pg = res;
+	return r;
 }
 
 int
@@ -565,7 +590,7 @@ db_consume_notifies(struct db *db,
 {
 	if (PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn)) {
 		char msg[1024];
-		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 		set_state(db, SQLSTATE_LOST);
 		if (reconnect(db, err, errlen) == -1)
 			return -1;
@@ -683,7 +708,7 @@ static int
 conn_error(struct db *db, const char *what, char *err, size_t errlen)
 {
 	char msg[1024];
-	flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+	db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 	if (PQstatus(db->conn) == CONNECTION_BAD)
 		set_state(db, SQLSTATE_LOST);
 	put(err, errlen, "database: %s%s", what, *msg ? msg : "connection failed");

@@ -1,7 +1,10 @@
 /*
- * db: the one module that sees libpq. Statements go through db_exec (PQexecParams, $n
- * parameters, one statement each); the last SQLSTATE is kept, a lost connection is
- * re-opened with exponential backoff, and LISTEN channels are re-issued after it.
+ * db: libpq the synchronous way (the CLI, the scheduler's parent; a worker's loop uses
+ * common/dbq.c, the other module that sees libpq, which shares db_pg.h with this one).
+ * Statements go through db_exec (PQexecParams, $n parameters, one statement each); the
+ * last SQLSTATE is kept, a lost connection is re-opened with exponential backoff, and
+ * LISTEN channels are re-issued after it. Results of either module are read with
+ * db_value and friends.
  * Ownership: db_open returns a struct db freed by db_close; db_exec hands out a
  * struct db_result freed by db_result_free; strings from db_value/db_fname/db_sqlstate
  * live as long as the result (or the db). Both free functions accept NULL.

@@ -20,7 +20,7 @@
  * read by the agent's own request_check (agent/request.c) against the
  * shipped agent defaults (os Linux, boot_env Production, run_as.default root,
  * max_script 16 MiB; --run-as-allow adds users), reconnection follows the
- * agent's back-off (agent/backoff.c).
+ * agent's back-off (common/backoff.c).
  *
  *   pgfleet-test-fleetsim --servers 127.0.0.1:4020[,HOST:PORT...] --count N
  *       (--ca DIR | --cert-dir DIR) [--prefix sim-] [--first 1]
@@ -77,7 +77,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "agent/backoff.h"
+#include "common/backoff.h"
 #include "agent/request.h"
 #include "common/clock.h"
 #include "common/conf.h"

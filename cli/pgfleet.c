@@ -112,7 +112,7 @@ main(int argc, char **argv)
 		{"dbname", required_argument, NULL, 'd'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, '?'},
+		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
 	int level = LL_WARNING, c;
@@ -128,8 +128,12 @@ main(int argc, char **argv)
 		case 'V':
 			version_print(stdout, "pgfleet");
 			return CLI_OK;
+		case 'H':
+			usage(stdout);
+			return CLI_OK;
 		case '?':
-			if (optopt == 0 || optopt == '?') {
+			/* getopt says '?' for -? itself and for every option it does not know */
+			if (strcmp(argv[optind - 1], "-?") == 0) {
 				usage(stdout);
 				return CLI_OK;
 			}

@@ -22,7 +22,17 @@ expect 0 "$P" "-?"
 grep -q '^  -h, --host=HOST' out || fail "--help lists -h as the host"
 expect 2 "$P" -h
 grep -qx 'pgfleet: option -h needs a value' err || fail "-h without a value: $(cat err)"
-ok "--version, -? and -h HOST"
+expect 0 "$P" --help
+grep -q '^  -h, --host=HOST' out || fail "--help: $(cat out)"
+# an option nobody knows is a usage error, never the help with exit 0
+expect 2 "$P" --bogus
+grep -qx 'pgfleet: unknown option --bogus' err || fail "--bogus: $(cat err)"
+[ ! -s out ] || fail "--bogus printed to stdout: $(cat out)"
+expect 2 "$P" -x
+for d in pgfleet-scheduler pgfleet-agent pgfleet-web; do
+	expect 2 "$BIN/$d" --bogus
+done
+ok "--version, -?, --help and -h HOST; unknown options exit 2"
 
 # an unmigrated database: the CLI and the scheduler say to migrate
 expect 3 "$P" computer list

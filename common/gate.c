@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define REFUSAL_SOURCES 64      /* addresses whose refusals are counted between reports */
@@ -19,6 +20,7 @@ struct gate {
 	char label[32];
 	struct gate_entry *head, *tail;
 	int n, max, per_source;
+	long long stale_ms;
 	struct refusals {
 		char host[INET6_ADDRSTRLEN];
 		int count; /* since the last report */
@@ -80,6 +82,7 @@ gate_new(struct event_base *base, const char *label, int max, int per_source)
 	snprintf(g->label, sizeof(g->label), "%s", label);
 	g->max = max;
 	g->per_source = per_source;
+	g->stale_ms = GATE_STALE_MS;
 	g->report_timer = event_new(base, -1, EV_PERSIST, report_refusals, g);
 	struct timeval every = {REFUSAL_REPORT_MS / 1000, 0};
 	if (g->report_timer == NULL || event_add(g->report_timer, &every) == -1) {
@@ -110,6 +113,13 @@ gate_set_limits(struct gate *g, int max, int per_source)
 }
 
 void
+gate_set_stale(struct gate *g, long long stale_ms)
+{
+	if (stale_ms >= 0)
+		g->stale_ms = stale_ms;
+}
+
+void
 gate_leave(struct gate *g, struct gate_entry *e)
 {
 	if (!e->in)
@@ -127,11 +137,23 @@ gate_leave(struct gate *g, struct gate_entry *e)
 	g->n--;
 }
 
-int
-gate_enter(struct gate *g, struct gate_entry *e, const char *host,
-    void (*evict)(struct gate_entry *e, const char *why))
+/* Who makes room for a newcomer in a full budget: see gate.h. NULL: nobody. */
+static struct gate_entry *
+victim(const struct gate *g, long long now_ms)
 {
-	char why[96];
+	for (struct gate_entry *o = g->tail; o != NULL; o = o->prev)
+		if (o->started == NULL || !o->started(o))
+			return o;
+	if (g->tail != NULL && now_ms - g->tail->entered_ms >= g->stale_ms)
+		return g->tail;
+	return NULL;
+}
+
+int
+gate_enter_at(struct gate *g, struct gate_entry *e, const char *host,
+    void (*evict)(struct gate_entry *e, const char *why), long long now_ms)
+{
+	char why[120];
 	/* per address first (a flood's own), then in all */
 	int from_host = 0;
 	for (const struct gate_entry *o = g->head; o != NULL; o = o->next)
@@ -142,17 +164,24 @@ gate_enter(struct gate *g, struct gate_entry *e, const char *host,
 		gate_refused(g, host, why);
 		return -1;
 	}
-	if (g->n >= g->max && g->tail != NULL) {
-		/* the oldest has had the longest to finish its handshake: it makes room */
-		struct gate_entry *oldest = g->tail;
-		snprintf(why, sizeof(why), "%d connections without tls (limit %d), the oldest closed",
-		    g->n, g->max);
-		gate_refused(g, oldest->host, why);
-		gate_leave(g, oldest);
-		oldest->evict(oldest, why);
+	if (g->n >= g->max) {
+		struct gate_entry *old = victim(g, now_ms);
+		if (old == NULL) {
+			snprintf(why, sizeof(why), "%d tls handshakes under way (limit %d), none idle "
+			    "or stale: try again", g->n, g->max);
+			gate_refused(g, host, why);
+			return -1;
+		}
+		snprintf(why, sizeof(why), "%d connections without tls (limit %d), %s closed", g->n,
+		    g->max, old->started != NULL && old->started(old) ? "a stale handshake" :
+		    "an idle one");
+		gate_refused(g, old->host, why);
+		gate_leave(g, old);
+		old->evict(old, why);
 	}
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	e->evict = evict;
+	e->entered_ms = now_ms;
 	e->prev = NULL;
 	e->next = g->head;
 	if (g->head != NULL)
@@ -163,6 +192,13 @@ gate_enter(struct gate *g, struct gate_entry *e, const char *host,
 	e->in = 1;
 	g->n++;
 	return 0;
+}
+
+int
+gate_enter(struct gate *g, struct gate_entry *e, const char *host,
+    void (*evict)(struct gate_entry *e, const char *why))
+{
+	return gate_enter_at(g, e, host, evict, clock_mono_ms());
 }
 
 int

@@ -1,8 +1,12 @@
 /*
  * gate: the budget of a listener's connections that have not finished their
- * TLS handshake (docs/protocol.md): at most max at once (a new one closes the
- * oldest, which has had the longest to finish), at most per_source at once
- * from one address (more are refused at once). Refusals are logged once per
+ * TLS handshake (docs/protocol.md): at most max at once, at most per_source at
+ * once from one address (more are refused at once). When the budget is full, a
+ * new connection closes the oldest one whose peer has not sent its TLS hello yet
+ * (an idle connect holding a slot), else the oldest one older than stale_ms; when
+ * every connection in the budget is a handshake under way and younger, the new
+ * one is refused instead (its peer tries again): work nearly done is never
+ * thrown away for work not started. Refusals are logged once per
  * address, then counted and reported once a minute ("<label>: N connections
  * refused from X in the last minute"), so a flood cannot flood the log too.
  * The owner embeds a struct gate_entry in each connection, keeps its own
@@ -20,6 +24,9 @@ struct gate_entry {
 	struct gate_entry *prev, *next; /* newest first */
 	char host[INET6_ADDRSTRLEN];
 	int in;                         /* counted in the budget */
+	long long entered_ms;           /* when it entered (monotonic) */
+	/* optional, set by the owner: 1 once the peer's TLS hello has come (NULL: never) */
+	int (*started)(const struct gate_entry *e);
 	/* close the connection (the owner calls gate_leave, or frees it, which must) */
 	void (*evict)(struct gate_entry *e, const char *why);
 };
@@ -29,6 +36,9 @@ struct gate *gate_new(struct event_base *base, const char *label, int max, int p
 void gate_free(struct gate *g);
 /* <= 0 keeps the current value. */
 void gate_set_limits(struct gate *g, int max, int per_source);
+/* A handshake under way this long may be closed for a newcomer (default GATE_STALE_MS). */
+void gate_set_stale(struct gate *g, long long stale_ms);
+#define GATE_STALE_MS 1000
 /*
  * A new connection from host: 0 when it is admitted (e is in the budget; the
  * oldest may have been evicted to make room), -1 when it is refused (logged;
@@ -36,6 +46,10 @@ void gate_set_limits(struct gate *g, int max, int per_source);
  */
 int gate_enter(struct gate *g, struct gate_entry *e, const char *host,
     void (*evict)(struct gate_entry *e, const char *why)) __attribute__((warn_unused_result));
+/* The same at now_ms (monotonic): for tests. */
+int gate_enter_at(struct gate *g, struct gate_entry *e, const char *host,
+    void (*evict)(struct gate_entry *e, const char *why), long long now_ms)
+    __attribute__((warn_unused_result));
 /* Out of the budget (handshake done, or closed); harmless when it is not in. */
 void gate_leave(struct gate *g, struct gate_entry *e);
 /* A refusal decided by the owner (a failed handshake): logged and counted as above. */

@@ -482,6 +482,12 @@ tcp_connect(const char *host, int port, long long deadline, char *err, size_t er
 }
 
 int
+tls_hello_seen(const SSL *ssl)
+{
+	return ssl != NULL && SSL_get_state(ssl) != TLS_ST_BEFORE;
+}
+
+int
 tls_set_nodelay(int fd)
 {
 	int one = 1;

@@ -104,5 +104,7 @@ void tls_close(SSL *ssl);
  * callers may ignore it: the connection works either way, only slower).
  */
 int tls_set_nodelay(int fd);
+/* 1 once a server-side handshake has read the peer's ClientHello (the pre-TLS budget's probe). */
+int tls_hello_seen(const SSL *ssl);
 
 #endif

@@ -439,6 +439,14 @@ conn_evict(struct gate_entry *e, const char *why)
 	conn_end(c, 0, c->error);
 }
 
+/* The budget's probe: has the agent's ClientHello come? */
+static int
+conn_started(const struct gate_entry *e)
+{
+	const struct conn *c = (const struct conn *)((const char *)e - offsetof(struct conn, gate));
+	return c->bev != NULL && tls_hello_seen(bufferevent_openssl_get_ssl(c->bev));
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
@@ -465,6 +473,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		evutil_closesocket(fd);
 		return;
 	}
+	c->gate.started = conn_started;
 	/* the reply header and the file go out as separate TLS records: without
 	 * this, Nagle holds the second until the peer's delayed ACK (40 ms) */
 	(void)tls_set_nodelay(fd);
@@ -585,6 +594,7 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 		snprintf(err, errlen, "transfer: out of memory");
 		return NULL;
 	}
+	gate_set_stale(s->gate, TRANSFER_HANDSHAKE_TIMEOUT_MS / 2);
 	s->listener = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (s->listener == NULL) {
 		gate_free(s->gate);
@@ -619,6 +629,7 @@ transfer_serve_set_pretls(struct transfer_serve *s, int max, int per_source, lon
 	gate_set_limits(s->gate, max, per_source);
 	if (handshake_ms > 0)
 		s->handshake_ms = handshake_ms;
+	gate_set_stale(s->gate, s->handshake_ms / 2);
 }
 
 int

@@ -482,6 +482,14 @@ link_evict(struct gate_entry *e, const char *why)
 	link_close(l, 0, why);
 }
 
+/* The budget's probe: has the agent's ClientHello come? */
+static int
+link_started(const struct gate_entry *e)
+{
+	const struct link *l = (const struct link *)((const char *)e - offsetof(struct link, gate));
+	return l->bev != NULL && tls_hello_seen(bufferevent_openssl_get_ssl(l->bev));
+}
+
 static void
 host_of(const struct sockaddr *sa, char *host, size_t hlen, int *port)
 {
@@ -516,6 +524,7 @@ link_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *
 		evutil_closesocket(fd);
 		return;
 	}
+	l->gate.started = link_started;
 	l->ls = ls;
 	l->id = ((int64_t)getpid() << 32) | ++ls->counter;
 	l->accepted_ms = clock_mono_ms();
@@ -571,6 +580,8 @@ links_new(struct event_base *base, SSL_CTX *ctx, int listen_fd, int slot,
 	ls->hooks = *hooks;
 	ls->gate = gate_new(base, "agents", LINK_PRETLS_MAX, LINK_PRETLS_PER_SOURCE);
 	ls->refusals = gate_new(base, "agents", 1, 1);
+	if (ls->gate != NULL)
+		gate_set_stale(ls->gate, LINK_HANDSHAKE_MS / 2);
 	/* the socket is the parent's and every worker's: never closed here */
 	ls->listener = ls->gate != NULL && ls->refusals != NULL ? evconnlistener_new(base, link_accept_cb, ls,
 	    LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd) : NULL;

@@ -3,7 +3,7 @@
 # point 2): plain TCP connections that never start TLS, 16 from one address
 # and 1,040 from 65 addresses, do not keep a real agent out. Connections that
 # have not finished TLS are in a budget of their own per worker (64 at once,
-# the oldest makes room; 16 per address, more refused at once; 2 s to finish
+# an idle connection makes room; 16 per address, more refused at once; 2 s to finish
 # the handshake); refusals are logged once per address, then counted. A real
 # agent connects and runs a task while the flood is held open.
 . "$PGFLEET_TESTS/lib.sh"
@@ -27,7 +27,7 @@ ok "16 connections per address without TLS, the rest refused and logged once"
 spawn "$F" --port "$port" --from 127.0.0.2 --sources 65 --each 16 >"$TESTDIR/flood2.out"
 wait_for 60 "the big flood to connect" grep -q '^opened' "$TESTDIR/flood2.out"
 cat "$TESTDIR/flood2.out"
-wait_for 10 "the pre-TLS budget full" grep -q "agents: connection from .* refused: .*connections without tls (limit 64), the oldest closed" "$TESTDIR/sched-a.log"
+wait_for 10 "the pre-TLS budget full" grep -q "agents: connection from .* refused: .*connections without tls (limit 64), an idle one closed" "$TESTDIR/sched-a.log"
 agent_start agent-1
 agent_connected agent-1 sched-a
 sid=$(schedule_add hello '{"computers": ["agent-1"]}')

@@ -2,7 +2,7 @@
 # An unauthenticated flood of a transfer port: 1,040 idle TCP connections from
 # 65 addresses (over the old limit of 1,024 connections) no longer shut out
 # agents. Connections that have not finished TLS have a budget of their own
-# (64, the oldest makes room; 16 per address; 2 s to finish the handshake), a
+# (64, an idle connection makes room; 16 per address; 2 s to finish the handshake), a
 # legitimate fetch still succeeds (an agent turned away before TLS tries
 # again), and refusals are logged once per address, then counted.
 . "$PGFLEET_TESTS/lib.sh"
@@ -34,7 +34,7 @@ cat "$TESTDIR/flood.out"
 r=$(fetch "$(key 1)" first.sh)
 echo "$r"
 echo "$r" | grep -qx "fetched first.sh resumed=0" || fail "fetch during the flood: $r"
-wait_for 10 "the pre-TLS budget to be full" grep -q "connections without tls (limit 64), the oldest closed" "$TESTDIR/serve.err"
+wait_for 10 "the pre-TLS budget to be full" grep -q "connections without tls (limit 64), an idle one closed" "$TESTDIR/serve.err"
 cmp "$TESTDIR/script.sh" "$TESTDIR/out/first.sh" || fail "fetched file differs"
 ok "a fetch succeeds while 1,040 unauthenticated connections are held open"
 

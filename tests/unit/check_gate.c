@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/gate: the pre-TLS budget of a listener (the worker's
  * transfer port and agent listener): a limit per address refused at once, a
- * total where the oldest makes room, and leaving the budget.
+ * total where an idle connection (or a stale handshake) makes room and a
+ * handshake under way is never closed for a newcomer, and leaving the budget.
  */
 #include <check.h>
 #include <string.h>
@@ -16,8 +17,18 @@ static int nevicted;
 static void
 evict(struct gate_entry *e, const char *why)
 {
-	ck_assert_ptr_nonnull(strstr(why, "the oldest closed"));
+	ck_assert_ptr_nonnull(strstr(why, " closed"));
 	evicted[nevicted++] = e;
+}
+
+/* entries whose hello has come: a flag per entry, set by the test */
+static int hello[8];
+static struct gate_entry *entries;
+
+static int
+started(const struct gate_entry *e)
+{
+	return hello[e - entries];
 }
 
 START_TEST(test_gate_limits_per_source_and_evicts_the_oldest)
@@ -51,12 +62,51 @@ START_TEST(test_gate_limits_per_source_and_evicts_the_oldest)
 }
 END_TEST
 
+START_TEST(test_gate_keeps_handshakes_under_way)
+{
+	struct event_base *base = event_base_new();
+	struct gate *g = gate_new(base, "transfer", 3, 3);
+	struct gate_entry e[6];
+	memset(e, 0, sizeof(e));
+	memset(hello, 0, sizeof(hello));
+	entries = e;
+	nevicted = 0;
+	gate_set_stale(g, 1000);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(gate_enter_at(g, &e[i], "10.0.0.1", evict, 100 + i), 0);
+		e[i].started = started;
+	}
+	/* all three have sent their hello and are young: the newcomer is refused, nobody closed */
+	hello[0] = hello[1] = hello[2] = 1;
+	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 500), -1);
+	ck_assert_int_eq(nevicted, 0);
+	ck_assert_int_eq(gate_count(g), 3);
+	/* one of them (not the oldest) is an idle connect: it makes room */
+	hello[1] = 0;
+	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 600), 0);
+	e[3].started = started;
+	hello[3] = 1;
+	ck_assert_int_eq(nevicted, 1);
+	ck_assert_ptr_eq(evicted[0], &e[1]);
+	ck_assert_int_eq(e[1].in, 0);
+	/* full of handshakes under way again; once the oldest is stale, it makes room */
+	ck_assert_int_eq(gate_enter_at(g, &e[4], "10.0.0.3", evict, 1099), -1);
+	ck_assert_int_eq(gate_enter_at(g, &e[4], "10.0.0.3", evict, 1100), 0);
+	ck_assert_int_eq(nevicted, 2);
+	ck_assert_ptr_eq(evicted[1], &e[0]);
+	ck_assert_int_eq(gate_count(g), 3);
+	gate_free(g);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 gate_suite(void)
 {
 	Suite *s = suite_create("gate");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_gate_limits_per_source_and_evicts_the_oldest);
+	tcase_add_test(tc, test_gate_keeps_handshakes_under_way);
 	suite_add_tcase(s, tc);
 	return s;
 }

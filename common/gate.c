@@ -141,7 +141,9 @@ gate_leave(struct gate *g, struct gate_entry *e)
 static struct gate_entry *
 victim(const struct gate *g, long long now_ms)
 {
-	for (struct gate_entry *o = g->tail; o != NULL; o = o->prev)
+	/* oldest first: the newer ones after an entry too young are younger still */
+	for (struct gate_entry *o = g->tail; o != NULL && now_ms - o->entered_ms >= GATE_IDLE_MIN_MS;
+	    o = o->prev)
 		if (o->started == NULL || !o->started(o))
 			return o;
 	if (g->tail != NULL && now_ms - g->tail->entered_ms >= g->stale_ms)

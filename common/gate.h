@@ -2,8 +2,9 @@
  * gate: the budget of a listener's connections that have not finished their
  * TLS handshake (docs/protocol.md): at most max at once, at most per_source at
  * once from one address (more are refused at once). When the budget is full, a
- * new connection closes the oldest one whose peer has not sent its TLS hello yet
- * (an idle connect holding a slot), else the oldest one older than stale_ms; when
+ * new connection closes the oldest one whose peer has not sent its TLS hello
+ * GATE_IDLE_MIN_MS after the accept (an idle connect holding a slot), else the
+ * oldest one older than stale_ms; when
  * every connection in the budget is a handshake under way and younger, the new
  * one is refused instead (its peer tries again): work nearly done is never
  * thrown away for work not started. Refusals are logged once per
@@ -39,6 +40,7 @@ void gate_set_limits(struct gate *g, int max, int per_source);
 /* A handshake under way this long may be closed for a newcomer (default GATE_STALE_MS). */
 void gate_set_stale(struct gate *g, long long stale_ms);
 #define GATE_STALE_MS 1000
+#define GATE_IDLE_MIN_MS 250   /* a peer gets this long to send its hello */
 /*
  * A new connection from host: 0 when it is admitted (e is in the budget; the
  * oldest may have been evicted to make room), -1 when it is refused (logged;

@@ -31,21 +31,23 @@ started(const struct gate_entry *e)
 	return hello[e - entries];
 }
 
-START_TEST(test_gate_limits_per_source_and_evicts_the_oldest)
+START_TEST(test_gate_limits_per_source_and_evicts_the_oldest_idle)
 {
 	struct event_base *base = event_base_new();
 	struct gate *g = gate_new(base, "agents", 3, 2);
 	struct gate_entry e[6];
 	memset(e, 0, sizeof(e));
 	nevicted = 0;
-	ck_assert_int_eq(gate_enter(g, &e[0], "10.0.0.1", evict), 0);
-	ck_assert_int_eq(gate_enter(g, &e[1], "10.0.0.1", evict), 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[0], "10.0.0.1", evict, 0), 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[1], "10.0.0.1", evict, 1), 0);
 	/* a third from the same address is refused, not counted */
-	ck_assert_int_eq(gate_enter(g, &e[2], "10.0.0.1", evict), -1);
+	ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.1", evict, 2), -1);
 	ck_assert_int_eq(gate_count(g), 2);
-	ck_assert_int_eq(gate_enter(g, &e[3], "10.0.0.2", evict), 0);
-	/* the budget is full: the oldest (e[0]) is closed to make room */
-	ck_assert_int_eq(gate_enter(g, &e[4], "10.0.0.3", evict), 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 3), 0);
+	/* the budget is full of connections that never sent a hello: the oldest (e[0]) is
+	 * closed to make room once it has had GATE_IDLE_MIN_MS */
+	ck_assert_int_eq(gate_enter_at(g, &e[4], "10.0.0.3", evict, GATE_IDLE_MIN_MS - 1), -1);
+	ck_assert_int_eq(gate_enter_at(g, &e[4], "10.0.0.3", evict, GATE_IDLE_MIN_MS), 0);
 	ck_assert_int_eq(nevicted, 1);
 	ck_assert_ptr_eq(evicted[0], &e[0]);
 	ck_assert_int_eq(e[0].in, 0);
@@ -54,7 +56,7 @@ START_TEST(test_gate_limits_per_source_and_evicts_the_oldest)
 	gate_leave(g, &e[1]);
 	gate_leave(g, &e[1]);
 	ck_assert_int_eq(gate_count(g), 2);
-	ck_assert_int_eq(gate_enter(g, &e[5], "10.0.0.1", evict), 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[5], "10.0.0.1", evict, 1000), 0);
 	ck_assert_int_eq(nevicted, 1);
 	gate_refused(g, "10.0.0.9", "a failed handshake");
 	gate_free(g);
@@ -81,9 +83,12 @@ START_TEST(test_gate_keeps_handshakes_under_way)
 	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 500), -1);
 	ck_assert_int_eq(nevicted, 0);
 	ck_assert_int_eq(gate_count(g), 3);
-	/* one of them (not the oldest) is an idle connect: it makes room */
+	/* one of them (not the oldest) has not sent its hello: not yet an idle connect */
 	hello[1] = 0;
-	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 600), 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 100 + GATE_IDLE_MIN_MS), -1);
+	ck_assert_int_eq(nevicted, 0);
+	/* past GATE_IDLE_MIN_MS it is, and makes room */
+	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.2", evict, 101 + GATE_IDLE_MIN_MS), 0);
 	e[3].started = started;
 	hello[3] = 1;
 	ck_assert_int_eq(nevicted, 1);
@@ -105,7 +110,7 @@ gate_suite(void)
 {
 	Suite *s = suite_create("gate");
 	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_gate_limits_per_source_and_evicts_the_oldest);
+	tcase_add_test(tc, test_gate_limits_per_source_and_evicts_the_oldest_idle);
 	tcase_add_test(tc, test_gate_keeps_handshakes_under_way);
 	suite_add_tcase(s, tc);
 	return s;

@@ -30,6 +30,18 @@ P="$BIN/pgfleet"
 
 echo "==> pgfleet migrate"
 "$P" migrate >/dev/null
+# The scheduler runs as a login role holding pgfleet_scheduler only (docs/security.md)
+sched_pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$ BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgfleet_demo_sched') THEN
+		CREATE ROLE pgfleet_demo_sched LOGIN;
+	END IF;
+END \$\$;
+ALTER ROLE pgfleet_demo_sched PASSWORD '$sched_pw';
+GRANT pgfleet_scheduler TO pgfleet_demo_sched;
+SQL
+echo "==> login role pgfleet_demo_sched (member of pgfleet_scheduler) for the scheduler"
 echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
 "$P" pki init --dir "$demo/pki" >/dev/null
 "$P" pki issue sched-demo --role scheduler --dir "$demo/pki" --localhost >/dev/null
@@ -38,7 +50,7 @@ for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --loc
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
 cat > "$demo/scheduler.yaml" <<EOC
-database: ""
+database: "user=pgfleet_demo_sched password=$sched_pw"
 name: sched-demo
 workers: 2
 poll_interval: 500ms

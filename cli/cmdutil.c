@@ -4,11 +4,14 @@
 #include "cli/cmdutil.h"
 
 #include <pwd.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/reportfmt.h"
 #include "common/db.h"
 
 int
@@ -22,9 +25,54 @@ cmdutil_open(const char *cmd)
 {
 	char err[1024];
 	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
-	if (db == NULL)
+	if (db == NULL) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return NULL;
+	}
+	const char *p[1] = {cmdutil_user()};
+	if (db_exec(db, NULL, "SELECT set_config('pgfleet.client_user', $1, false)", 1, p, err,
+		sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		db_close(db);
+		return NULL;
+	}
 	return db;
+}
+
+int
+cmdutil_state_refused(const char *sqlstate)
+{
+	static const char *const refusals[] = {"22023", "42704", "42710", "42501", "55000", "P0002"};
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (strcmp(sqlstate, refusals[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cmdutil_api_refused(const struct db *db)
+{
+	return cmdutil_state_refused(db_sqlstate(db));
+}
+
+int
+cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
+{
+	if (!cmdutil_api_refused(db)) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return CLI_FAILED;
+	}
+	fprintf(stderr, "pgfleet %s: %.*s\n", cmd, cmdutil_message_len(err), err);
+	return CLI_USAGE;
+}
+
+int
+cmdutil_message_len(const char *err)
+{
+	size_t len = strlen(err), tail = sizeof(" (SQLSTATE xxxxx)") - 1;
+	if (len >= tail && strncmp(err + len - tail, " (SQLSTATE ", 11) == 0)
+		len -= tail;
+	return len > 4096 ? 4096 : (int)len;
 }
 
 const char *
@@ -35,6 +83,33 @@ cmdutil_user(void)
 		return u;
 	struct passwd *pw = getpwuid(getuid());
 	return pw != NULL ? pw->pw_name : "unknown";
+}
+
+int
+cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
+{
+	char why[512];
+	long long ms;
+	if (reportfmt_since_parse(since, &ms, ts, tslen, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--since: %s", why);
+		return -1;
+	}
+	if (ms < 0)
+		return 0;
+	time_t now;
+	if (args_now(&now, err, errlen) == -1)
+		return -1;
+	long long from_ms = (long long)now * 1000 - ms;
+	time_t from = (time_t)(from_ms / 1000);
+	struct tm tm;
+	if (from_ms < 0 || gmtime_r(&from, &tm) == NULL || tm.tm_year + 1900 < 1) {
+		snprintf(err, errlen, "--since: \"%s\" reaches before year 1", since);
+		return -1;
+	}
+	char day[32];
+	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(ts, tslen, "%.19s.%03d+00", day, (int)(from_ms % 1000));
+	return 0;
 }
 
 void

@@ -14,13 +14,40 @@ struct db_result;
 
 /* 1 for -h and --help. */
 int cmdutil_is_help(const char *arg);
-/* Connect with cli_conninfo(); NULL after "pgfleet CMD: database: ..." on stderr. */
+/*
+ * Connect with cli_conninfo(), and tell the session the client's user (cmdutil_user) in
+ * the setting pgfleet.client_user, which the SQL API records as the client's word; NULL
+ * after "pgfleet CMD: database: ..." on stderr.
+ */
 struct db *cmdutil_open(const char *cmd);
+/*
+ * Report err, the failure of a statement on db, for command cmd, and return the exit code.
+ * The SQL API's refusals (SQLSTATE 22023 a bad value, 42704 does not exist, 42710 exists
+ * already, 42501 not allowed, 55000 not in this state, P0002 nothing matched) are input
+ * errors: "pgfleet CMD: message", CLI_USAGE. Anything else is a database failure: the
+ * message with its SQLSTATE, CLI_FAILED.
+ */
+int cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
+    __attribute__((warn_unused_result));
+/* 1 when the last statement on db failed as the SQL API refuses input (see above). */
+int cmdutil_api_refused(const struct db *db);
+/* 1 when sqlstate is one of the SQL API's refusals (see above). */
+int cmdutil_state_refused(const char *sqlstate);
+/* The length of db_exec's err without its " (SQLSTATE xxxxx)" at the end. */
+int cmdutil_message_len(const char *err);
 /*
  * The client's own login name ($USER, else the uid's), for schedule.client_user only:
  * it is the client's word. created_by is the database's session_user. Never NULL.
  */
 const char *cmdutil_user(void);
+
+/*
+ * --since DURATION|DATE as the UTC start of the period, "YYYY-MM-DD HH:MM:SS.mmm+00" in ts
+ * (tslen >= 32): a duration counts back from the CLI's now (args_now, PGFLEET_NOW), as
+ * --at does. 0, or -1 with "--since: why" (or the PGFLEET_NOW error) in err.
+ */
+int cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Print a result as aligned columns with its column names as header. */
 void cmdutil_table(const struct db_result *r, FILE *fp);

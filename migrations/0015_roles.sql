@@ -267,6 +267,8 @@ ALTER FUNCTION pgfleet.maintain(interval, int, int) SECURITY DEFINER;
 REVOKE ALL ON FUNCTION pgfleet.maintain(interval, int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.maintain(interval, int, int) TO pgfleet_scheduler, pgfleet_admin;
 REVOKE ALL ON FUNCTION pgfleet.create_status_log_partitions(integer) FROM PUBLIC;
+-- SECURITY DEFINER trigger functions of 0011: they fire without EXECUTE, nobody calls them
+REVOKE ALL ON FUNCTION pgfleet.status_log_one_final(), pgfleet.event_task_final_delete() FROM PUBLIC;
 
 -- Views ------------------------------------------------------------------------------
 -- The report views of 0003/0007/0011 again, with the same columns, seen through the

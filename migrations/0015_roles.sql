@@ -208,6 +208,24 @@ GRANT EXECUTE ON FUNCTION pgfleet.reads_all(), pgfleet.read_patterns()
 
 -- Expansion within the creator's scopes ----------------------------------------------
 
+-- The enabled computers targets select, in id order (the rule of 0002's expand_schedule).
+CREATE FUNCTION pgfleet.target_computers(t jsonb) RETURNS bigint[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(c.computer_id ORDER BY c.computer_id), '{}')
+	FROM pgfleet.computer c
+	WHERE c.enabled
+	  AND (c.name IN (SELECT jsonb_array_elements_text(coalesce(t->'computers', '[]')))
+	    OR c.computer_id IN (SELECT m.computer_id
+	                         FROM pgfleet.computer_group_member m
+	                         JOIN pgfleet.computer_group g USING (group_id)
+	                         WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(t->'groups', '[]'))))
+	    OR (jsonb_typeof(t->'labels') = 'object' AND t->'labels' <> '{}'::jsonb
+	        AND c.labels @> (t->'labels')))
+$$;
+
+
 -- As in 0002, and only onto computers the schedule's creator (created_by) may run the job
 -- on: a group or a label that gains a computer outside the creator's scopes after the run
 -- was checked (a recurring schedule expands again) never reaches it. Schedules without
@@ -233,16 +251,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'schedule % does not exist', p_schedule USING ERRCODE = 'undefined_object';
 	END IF;
-	SELECT coalesce(array_agg(c.computer_id), '{}') INTO v_ids
-	FROM pgfleet.computer c
-	WHERE c.enabled
-	  AND (c.name IN (SELECT jsonb_array_elements_text(coalesce(t->'computers', '[]')))
-	    OR c.computer_id IN (SELECT m.computer_id
-	                         FROM pgfleet.computer_group_member m
-	                         JOIN pgfleet.computer_group g USING (group_id)
-	                         WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(t->'groups', '[]'))))
-	    OR (jsonb_typeof(t->'labels') = 'object' AND t->'labels' <> '{}'::jsonb
-	        AND c.labels @> (t->'labels')));
+	v_ids := pgfleet.target_computers(t);
 	IF v_by IS NOT NULL THEN
 		v_out := pgfleet.scope_refused(v_by, ARRAY['run', 'submit'], v_job, v_ids);
 		IF cardinality(v_out) > 0 THEN
@@ -258,7 +267,7 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END $$;
-REVOKE ALL ON FUNCTION pgfleet.expand_schedule(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgfleet.expand_schedule(bigint), pgfleet.target_computers(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.expand_schedule(bigint) TO pgfleet_scheduler, pgfleet_admin;
 
 -- The janitor runs with the owner's rights (partitions are the owner's): the scheduler and

@@ -457,23 +457,6 @@ BEGIN
 END
 $$;
 
--- The enabled computers targets select, in id order (expand_schedule's rule).
-CREATE FUNCTION pgfleet.target_computers(t jsonb) RETURNS bigint[]
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT coalesce(array_agg(c.computer_id ORDER BY c.computer_id), '{}')
-	FROM pgfleet.computer c
-	WHERE c.enabled
-	  AND (c.name IN (SELECT jsonb_array_elements_text(coalesce(t->'computers', '[]')))
-	    OR c.computer_id IN (SELECT m.computer_id
-	                         FROM pgfleet.computer_group_member m
-	                         JOIN pgfleet.computer_group g USING (group_id)
-	                         WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(t->'groups', '[]'))))
-	    OR (jsonb_typeof(t->'labels') = 'object' AND t->'labels' <> '{}'::jsonb
-	        AND c.labels @> (t->'labels')))
-$$;
-
 -- Names of computers, sorted, joined: for messages.
 CREATE FUNCTION pgfleet.computer_names(p_ids bigint[]) RETURNS text
 LANGUAGE sql STABLE

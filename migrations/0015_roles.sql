@@ -202,9 +202,10 @@ $$;
 REVOKE ALL ON FUNCTION pgfleet.role_unscoped(text), pgfleet.scope_refused(text, text[], text, bigint[]),
 	pgfleet.scope_job_allowed(text, text[], text), pgfleet.reads_all(), pgfleet.read_patterns()
 	FROM PUBLIC;
--- the views call these two with their reader's rights
+-- the views call these two with their reader's rights (pgfleet_token: when an operator lets
+-- SQL tokens read a view)
 GRANT EXECUTE ON FUNCTION pgfleet.reads_all(), pgfleet.read_patterns()
-	TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
+	TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin, pgfleet_token;
 
 -- Expansion within the creator's scopes ----------------------------------------------
 

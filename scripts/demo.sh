@@ -106,6 +106,9 @@ echo
 echo "==> pgfleet report failures"
 "$P" report failures --since 1h || true
 echo
+echo "==> pgfleet audit   (who changed what: the submit, the inventory it added)"
+"$P" audit --since 1h --limit 8 || true
+echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
 echo "==> done; stopping the scheduler, the agents and PostgreSQL"

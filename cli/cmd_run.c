@@ -234,16 +234,24 @@ cmd_run(int argc, char **argv)
 	}
 	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
 	db_result_free(r);
-	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL || db_commit(db, err, sizeof(err)) == -1)
+	r = NULL;
+	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
-	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %s event(s), due %s", id,
-	    job, db_value(r, 0, 1), db_value(r, 0, 5), at != NULL ? at : "now");
-	if (!db_isnull(r, 0, 2))
-		fprintf(stderr, ", max_concurrent %s", db_value(r, 0, 2));
-	if (!db_isnull(r, 0, 3) || !db_isnull(r, 0, 4))
-		fprintf(stderr, ", max_failures %s%s", db_isnull(r, 0, 3) ? db_value(r, 0, 4) : db_value(r, 0, 3),
-		    db_isnull(r, 0, 3) ? "%" : "");
-	fputc('\n', stderr);
+	/* what it made, as this login may see it (a read scope may hide the job) */
+	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "pgfleet run: schedule %s: job %s, due %s (%s)\n", id, job,
+		    at != NULL ? at : "now", err);
+	} else {
+		fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %s event(s), due %s", id,
+		    job, db_value(r, 0, 1), db_value(r, 0, 5), at != NULL ? at : "now");
+		if (!db_isnull(r, 0, 2))
+			fprintf(stderr, ", max_concurrent %s", db_value(r, 0, 2));
+		if (!db_isnull(r, 0, 3) || !db_isnull(r, 0, 4))
+			fprintf(stderr, ", max_failures %s%s",
+			    db_isnull(r, 0, 3) ? db_value(r, 0, 4) : db_value(r, 0, 3),
+			    db_isnull(r, 0, 3) ? "%" : "");
+		fputc('\n', stderr);
+	}
 	rc = finish(db, "run", id, wait);
 	goto out;
 dberr:
@@ -309,11 +317,16 @@ cmd_retry(int argc, char **argv)
 	char id[32];
 	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
 	db_result_free(r);
-	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL || db_commit(db, err, sizeof(err)) == -1)
+	r = NULL;
+	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
-	fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %s event(s) of schedule %s's "
-			"failed ones\n",
-	    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 5), sid);
+	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL)
+		fprintf(stderr, "pgfleet retry: schedule %s: of schedule %s's failed ones (%s)\n", id, sid,
+		    err);
+	else
+		fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %s event(s) of schedule "
+				"%s's failed ones\n",
+		    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 5), sid);
 	db_result_free(r);
 	r = NULL;
 	rc = finish(db, "retry", id, wait);

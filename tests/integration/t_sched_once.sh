@@ -67,7 +67,11 @@ sid=$(schedule_add once '{"computers": ["agent-1"]}')
 e2=$(sql "select event_id from pgfleet.event where schedule_id = $sid")
 wait_for 30 "event $e2: task 0 recorded, task 1 running" task1_running "$e2"
 datadir=$(sql "show data_directory")
-pg_ctlcluster "$PGVERSION" "$(basename "$datadir")" restart -m fast || fail "postgresql restart"
+# stop, then start: "restart" skips the stop when the cluster's external pid file
+# (/var/run/postgresql/15-regress.pid, shared by every pg_virtualenv cluster of the
+# machine) was removed by another one, and then fails with "Cluster is already running"
+pg_ctlcluster "$PGVERSION" "$(basename "$datadir")" stop -m fast || fail "postgresql stop"
+pg_ctlcluster "$PGVERSION" "$(basename "$datadir")" start || fail "postgresql start"
 wait_for 30 "postgresql back" sql "select 1"
 touch "$gate.$e2"
 wait_schedule "$sid" 60

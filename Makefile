@@ -3,6 +3,7 @@
 # Every module is found by wildcard: add common/foo.c and tests/unit/check_foo.c
 # (defining "Suite *" and, on the next line, "foo_suite(void)") and both are built and run, no edit here.
 
+VERSION  ?= $(shell cat VERSION 2>/dev/null || echo unknown)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
@@ -21,8 +22,9 @@ CFLAGS   ?= -O2 -g
 # Required flags live apart from CFLAGS so that "make CFLAGS=..." keeps them.
 REQ_CFLAGS = -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
             -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
-LDFLAGS  += $(SANFLAGS)
-ALL_CFLAGS = $(CFLAGS) $(REQ_CFLAGS)
+# --as-needed: each program records only the libraries it calls (the agent never needs libpq)
+LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(REQ_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
 MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c
@@ -36,10 +38,13 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: all deps check check-repeat unit valgrind integration faults asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration faults faults-quick asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
+
+# the three programs alone (the Debian packages build these)
+bins: $(BINS)
 
 deps:
 	@scripts/deps.sh
@@ -51,6 +56,18 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests/unit -c -o $@ $<
+
+# Only version.o knows the version, so a new one rebuilds one file; the stamp
+# changes only when the version does (make VERSION=... included).
+$(BUILD)/gen/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
+$(BUILD)/common/version.o: common/version.c $(BUILD)/gen/version.txt
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPGFLEET_VERSION='"$(VERSION)"' -c -o $@ $<
+
+FORCE:
 
 # migrations/*.sql embedded in the binary, in order (cli/migrate.h).
 $(BUILD)/gen/migrations.c: $(MIG_SQL) migrations scripts/embed-migrations.sh
@@ -102,6 +119,8 @@ check: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) valgrind
 	$(MAKE) integration
+	$(MAKE) faults-quick
+	$(MAKE) package-test
 
 unit: $(CHECKBIN)
 	$(CHECKBIN)
@@ -122,13 +141,19 @@ demo: deps
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
 
-# The fault suite (not part of check: about ten minutes): kill -9 of every
+# The fault suite (about ten minutes; check runs the reduced set faults-quick): kill -9 of every
 # process, PostgreSQL restart and outage, hostile agents, floods, full disks, each
 # scenario against the real binaries; prints scenario -> held/broke with figures and
 # fails when any broke (docs/reliability.md). FAULTS="f_a f_b" runs only those.
 FAULTS ?=
 faults: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/faults/run.sh $(FAULTS)
+
+# The reduced fault set make check runs (about 2 minutes): a killed worker, a killed
+# scheduler parent, a PostgreSQL restart and a flood of the transfer port.
+FAULTS_QUICK := f_kill_worker f_kill_sched_parent f_pg_restart f_flood_transfer
+faults-quick: $(BINS) $(TOOLS)
+	BIN=$(abspath $(BUILD)/bin) tests/faults/run.sh $(FAULTS_QUICK)
 
 # Flakiness hunt: the unit suites N times, the integration suite M times, and every
 # test that failed even once. PGFLEET_TEST_NOW=HH:MM (or an RFC 3339 instant) runs
@@ -161,7 +186,7 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # What the targets reach: the parsers and the modules they call.
 FUZZ_SRC      = $(wildcard common/*.c) agent/control.c agent/exec.c agent/journal.c \
-                transfer/fetch.c cli/batch.c cli/args.c worker/render.c
+                transfer/fetch.c $(wildcard cli/batch*.c) cli/args.c worker/render.c
 FUZZ_OBJ      = $(FUZZ_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
 fuzz-build:
@@ -189,13 +214,63 @@ fuzz-smoke:
 	  scripts/fuzz.sh smoke $(FUZZ_DIR) $(FUZZ_TARGETS); \
 	else scripts/fuzz.sh need $(FUZZ_CC) || echo "fuzz-smoke: skipped"; fi
 
+# Where make install puts things; a source install goes under /usr/local and
+# /etc/pgfleet (existing configs are kept), and makes the runtime directories.
+BINDIR        ?= $(PREFIX)/bin
+DATADIR       ?= $(PREFIX)/share
+MANDIR        ?= $(DATADIR)/man
+DOCDIR        ?= $(DATADIR)/doc/pgfleet
+SYSCONFDIR    ?= /etc
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+UNITS    := config/pgfleet-scheduler.service config/pgfleet-agent.service
+MANPAGES := $(wildcard docs/man/*.1)
+
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgfleet/migrations
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/pgfleet/migrations/
-	install -d $(DESTDIR)$(PREFIX)/share/pgfleet/config $(DESTDIR)$(PREFIX)/share/doc/pgfleet
-	install -m 0644 config/*.yaml config/*.service $(DESTDIR)$(PREFIX)/share/pgfleet/config/
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/pgfleet/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/pgfleet/migrations $(DESTDIR)$(DOCDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/pgfleet $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	  $(DESTDIR)$(DOCDIR)/examples/scripts
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/pgfleet/migrations/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(wildcard examples/*.yaml examples/*.json) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0755 examples/scripts/* $(DESTDIR)$(DOCDIR)/examples/scripts/
+	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
+	install -m 0644 config/bash-completion/pgfleet $(DESTDIR)$(COMPLETIONDIR)/
+	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-scheduler
+	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-agent
+	for u in $(UNITS); do sed 's|/usr/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; done
+	install -m 0644 config/pgfleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/pgfleet.conf
+	install -m 0644 config/pgfleet.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet.conf
+	install -m 0644 config/pgfleet-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet-agent.conf
+	install -m 0644 config/pgfleet.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet
+	install -m 0644 config/pgfleet-agent.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet-agent
+	for f in scheduler.yaml agent.yaml; do \
+	  [ -e $(DESTDIR)$(SYSCONFDIR)/pgfleet/$$f ] || install -m 0640 config/$$f $(DESTDIR)$(SYSCONFDIR)/pgfleet/; done
+	@if [ -z "$(DESTDIR)" ]; then $(MAKE) --no-print-directory install-dirs; fi
+
+# A source install as root also makes the user and directories the packages make.
+install-dirs:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "install: not root: make the user pgfleet and /var/lib/pgfleet, /var/log/pgfleet, /var/lib/pgfleet-agent, /var/log/pgfleet-agent yourself"; \
+	elif command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then \
+	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf && \
+	  systemd-tmpfiles --create $(TMPFILESDIR)/pgfleet.conf $(TMPFILESDIR)/pgfleet-agent.conf; \
+	else mkdir -p /var/lib/pgfleet/spool /var/log/pgfleet /var/lib/pgfleet-agent /var/log/pgfleet-agent; fi
+
+# Debian packages into build/deb (dpkg-buildpackage -us -uc -b on a copy of the
+# tree, then lintian): docs/operations.md.
+deb:
+	JOBS=2 scripts/deb.sh $(abspath $(BUILD))/deb
+
+# make deb, then the packages' contents, and as root dpkg -i, the installed programs,
+# remove and purge inside throw-away overlays (tests/package/t_deb.sh).
+package-test: $(TOOLS)
+	$(MAKE) deb
+	BIN=$(abspath $(BUILD)/bin) tests/package/t_deb.sh $(abspath $(BUILD))/deb
 
 clean:
 	rm -rf build build-asan build-fuzz

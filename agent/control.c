@@ -134,7 +134,7 @@ conn_send(struct conn *c, struct wire_msg *m)
 		log_warnx("connection %s: reply over the header limit", c->env->peer_addr);
 		return -1;
 	}
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Sent on socket (%d) - %zu chars sent to %s (%s).\n%s", c->fd, len,
 		    c->env->peer_name, c->env->peer_addr, dump);
@@ -196,7 +196,7 @@ conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
 			}
 			if (st == WIRE_DONE) {
 				*out = wire_parser_take(c->parser);
-				if (log_enabled(LOG_TRACE)) {
+				if (log_enabled(LL_TRACE)) {
 					char *dump = wire_dump(*out);
 					log_trace("Socket: Received on socket (%d) from %s (%s).\n%s", c->fd,
 					    c->env->peer_name, c->env->peer_addr, dump);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/status.h"
 
 #define MAGIC "pgfleet-journal 1\n"
@@ -669,7 +670,7 @@ close_orphan_locked(struct journal *j, struct journal_entry *e, const char *caus
 	e->status_code = code;
 	if ((e->result = strdup(text)) == NULL || (e->output = strdup("")) == NULL) {
 		entry_clear_result(e);
-		snprintf(err, errlen, "event %lld task %d: out of memory", e->event_id, e->task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(e->event_id, e->task_seq));
 		return -1;
 	}
 	if (finish_locked(j, e, err, errlen) < 0) {
@@ -685,12 +686,12 @@ journal_begin(struct journal *j, long long event_id, int task_seq,
 {
 	*out = NULL;
 	if (event_id < 0 || task_seq < 0) {
-		snprintf(err, errlen, "event %lld task %d: ids must not be negative", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "ids must not be negative", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	struct journal_entry *e = entry_new(j, event_id, task_seq);
 	if (e == NULL) {
-		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	int fd = lock_task(j, event_id, task_seq, j->wait_ms, err, errlen);
@@ -735,8 +736,8 @@ static int
 check_held(const struct journal_entry *e, char *err, size_t errlen)
 {
 	if (e->lock_fd < 0 || e->state != JOURNAL_RUNNING) {
-		snprintf(err, errlen, "event %lld task %d: not held by this process", e->event_id,
-		    e->task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "not held by this process",
+		    LOG_TASK_ARGS(e->event_id, e->task_seq));
 		return -1;
 	}
 	return 0;
@@ -780,7 +781,7 @@ journal_finish(struct journal *j, struct journal_entry *e, const struct journal_
 	e->output = malloc(ol + 1);
 	if (e->result == NULL || e->output == NULL) {
 		entry_clear_result(e);
-		snprintf(err, errlen, "event %lld task %d: out of memory", e->event_id, e->task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(e->event_id, e->task_seq));
 		return -1;
 	}
 	for (size_t i = 0; i < rl; i++)
@@ -838,12 +839,12 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 	*pgid = 0;
 	struct journal_entry *e = entry_new(j, event_id, task_seq);
 	if (e == NULL) {
-		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	int rc = read_entry(j, e, err, errlen);
 	if (rc == 0) {
-		snprintf(err, errlen, "event %lld task %d: not in the journal", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "not in the journal", LOG_TASK_ARGS(event_id, task_seq));
 		rc = -1;
 	}
 	if (rc < 0)
@@ -878,7 +879,7 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 		} else if (rc == 1) {
 			rc = JOURNAL_DONE;
 		} else if (rc == 0) {
-			snprintf(err, errlen, "event %lld task %d: not in the journal", event_id, task_seq);
+			snprintf(err, errlen, LOG_TASK_FMT "not in the journal", LOG_TASK_ARGS(event_id, task_seq));
 			rc = -1;
 		}
 		goto out;
@@ -905,7 +906,7 @@ journal_read(struct journal *j, long long event_id, int task_seq, struct journal
 	*out = NULL;
 	struct journal_entry *e = entry_new(j, event_id, task_seq);
 	if (e == NULL) {
-		snprintf(err, errlen, "event %lld task %d: out of memory", event_id, task_seq);
+		snprintf(err, errlen, LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(event_id, task_seq));
 		return -1;
 	}
 	int rc = read_entry(j, e, err, errlen);
@@ -1063,7 +1064,7 @@ journal_close_orphans(struct journal *j, const char *cause,
 		int rc = -1;
 		if (fd >= 0 && e == NULL) {
 			close(fd);
-			snprintf(why, sizeof(why), "event %lld task %d: out of memory", ev, seq);
+			snprintf(why, sizeof(why), LOG_TASK_FMT "out of memory", LOG_TASK_ARGS(ev, seq));
 		} else if (e != NULL) {
 			e->lock_fd = fd;
 			rc = read_entry(j, e, why, sizeof(why));

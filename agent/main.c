@@ -33,8 +33,11 @@
 #include "agent/control.h"
 #include "agent/journal.h"
 #include "common/conf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/tls.h"
+#include "common/version.h"
 #include "transfer/fetch.h"
 
 #define DEFAULT_CONFIG "/etc/pgfleet/agent.yaml"
@@ -58,11 +61,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h]\n"
-	    "  -c FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-	    "  -n        check the configuration, print \"configuration OK\" or every error, exit\n"
-	    "  -d        stay in the foreground and log to stderr\n"
-	    "  -h        this help\n");
+	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h] [--version]\n"
+	    "  -c FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -n         check the configuration, print \"configuration OK\" or every error, exit\n"
+	    "  -d         stay in the foreground and log to stderr (the journal under systemd)\n"
+	    "  -h, --help this help\n"
+	    "  --version  print the version and exit\n");
 }
 
 static void
@@ -89,35 +93,6 @@ mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* mkdir -p: missing parents 0755, the last one with mode. 0 or -1 (errno). */
-static int
-mkdirs(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	struct stat st;
-	if (stat(buf, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -276,7 +251,7 @@ static void
 orphan_closed(void *arg, const struct journal_entry *e)
 {
 	const struct agent *a = arg;
-	log_warnx("event %lld task %d: %s (code %d)", e->event_id, e->task_seq, e->result, e->status_code);
+	log_task(LL_WARNING, e->event_id, e->task_seq, "%s (code %d)", e->result, e->status_code);
 	control_task_dir_remove(a->conf->temp_dir, e->event_id, e->task_seq);
 }
 
@@ -310,8 +285,8 @@ reload(struct agent *a)
 	conf_errors_free(&errs);
 	conf_free_agent(a->conf);
 	a->conf = fresh;
-	log_setlevel(fresh->log_level);
-	log_msg(LOG_NOTICE, "configuration %s reloaded", fresh->path);
+	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-agent");
+	log_notice("configuration %s reloaded", fresh->path);
 }
 
 static void
@@ -342,7 +317,7 @@ wait_children(long long ms)
 static void
 drain(struct agent *a)
 {
-	log_msg(LOG_NOTICE, "stopping: %d connection%s open", nchildren, nchildren == 1 ? "" : "s");
+	log_notice("stopping: %d connection%s open", nchildren, nchildren == 1 ? "" : "s");
 	if (wait_children(DRAIN_MS))
 		return;
 	/* their scripts are cancelled (SIGTERM, grace, SIGKILL) and answered with -8 */
@@ -393,6 +368,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *path = DEFAULT_CONFIG;
@@ -401,7 +377,7 @@ main(int argc, char **argv)
 	struct conf_errors errs = {0};
 	char err[1024];
 
-	while ((ch = getopt_long(argc, argv, "c:ndh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -415,6 +391,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			version_print(stdout, "pgfleet-agent");
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -425,9 +404,15 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	sdnotify_init();
 	if (conf_load_agent(path, &a.conf, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
 		conf_errors_free(&errs);
+		return 2;
+	}
+	if (a.conf->log_file != NULL && log_check_file(a.conf->log_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: log.file: %s\n", path, err);
+		conf_free_agent(a.conf);
 		return 2;
 	}
 	if (check) {
@@ -436,16 +421,17 @@ main(int argc, char **argv)
 		return 0;
 	}
 	struct conf_agent *cf = a.conf;
-	if (log_init(cf->log_level, foreground ? NULL : cf->log_file) == -1) {
-		fprintf(stderr, "pgfleet-agent: log %s: %s\n", cf->log_file, strerror(errno));
-		return 1;
+	if (log_start(cf->log_level, cf->log_file, cf->log_format, cf->log_syslog, "pgfleet-agent",
+	    foreground, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-agent: %s\n", err);
+		return 2;
 	}
 	log_procinit("agent");
 	signal(SIGPIPE, SIG_IGN);
 	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
-	if (mkdirs(cf->temp_dir, 0711) == -1)
+	if (fsutil_mkdirs(cf->temp_dir, 0711) == -1)
 		fatal("temp dir %s", cf->temp_dir);
-	if (mkdirs(cf->journal, 0700) == -1)
+	if (fsutil_mkdirs(cf->journal, 0700) == -1)
 		fatal("journal %s", cf->journal);
 	if ((a.journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
 	    sizeof(err))) == NULL)
@@ -482,13 +468,24 @@ main(int argc, char **argv)
 	/* blocked except inside ppoll: a signal can never slip in between check and wait */
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
-	log_msg(LOG_NOTICE, "pgfleet-agent %s listening on %s:%d (computer %s)",
+	log_notice("pgfleet-agent %s listening on %s:%d (computer %s)",
 	    cf->path, cf->listen.host != NULL ? cf->listen.host : "*", port, cf->computer != NULL ? cf->computer : "-");
+	sdnotify("READY=1\nSTATUS=listening on port %d\nMAINPID=%ld", port, (long)getpid());
 	prune(&a);
 	long long last_prune = mono_ms();
+	/* systemd's watchdog (WatchdogSec=): the loop wakes at least twice per interval */
+	long long wd = sdnotify_watchdog_ms() / 2, last_ping = 0;
 	while (!got_term) {
 		struct pollfd p = {.fd = a.listen_fd, .events = POLLIN};
 		struct timespec ts = {60, 0};
+		if (wd > 0) {
+			if (mono_ms() - last_ping >= wd / 2) {
+				sdnotify("WATCHDOG=1");
+				last_ping = mono_ms();
+			}
+			if (wd < 60000)
+				ts = (struct timespec){wd / 1000, (wd % 1000) * 1000000};
+		}
 		int r = ppoll(&p, 1, &ts, &orig);
 		if (r == -1 && errno != EINTR)
 			fatal("poll");
@@ -500,7 +497,9 @@ main(int argc, char **argv)
 			close_orphans(&a, CAUSE_CONN_DIED);
 		if (got_hup) {
 			got_hup = 0;
+			sdnotify("RELOADING=1");
 			reload(&a);
+			sdnotify("READY=1");
 		}
 		if (got_term)
 			break;
@@ -511,13 +510,14 @@ main(int argc, char **argv)
 			last_prune = mono_ms();
 		}
 	}
+	sdnotify("STOPPING=1");
 	close(a.listen_fd);
 	drain(&a);
 	if (orphans_pending)
 		close_orphans(&a, CAUSE_CONN_DIED);
 	if (a.conf->port_file != NULL)
 		(void)unlink(a.conf->port_file);
-	log_msg(LOG_NOTICE, "stopped");
+	log_notice("stopped");
 	journal_free(a.journal);
 	SSL_CTX_free(a.server_ctx);
 	SSL_CTX_free(a.client_ctx);

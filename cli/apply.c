@@ -12,6 +12,8 @@
 
 #include "cli/args.h"
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 #include "common/db.h"
 
 /* Attributes with a column of their own; the rest go to computer.attrs. */
@@ -110,7 +112,6 @@ json_computer(FILE *fp, const struct batch_computer *c)
 static void
 json_task(FILE *fp, const struct batch_task *t)
 {
-	static const char *const actions[] = {"success", "failure", "continue", "stop"};
 	fputs("{\"name\":", fp);
 	if (t->name != NULL)
 		args_json_str(fp, t->name);
@@ -128,7 +129,7 @@ json_task(FILE *fp, const struct batch_task *t)
 	fputs(",\"on_code\":{", fp);
 	for (size_t k = 0; k < t->non_code; k++)
 		fprintf(fp, "%s\"%d\":\"%s\"", k ? "," : "", t->on_code[k].code,
-		    actions[t->on_code[k].action]);
+		    batch_action_name(t->on_code[k].action));
 	fputc('}', fp);
 	json_key_str(fp, "on_failure", t->on_failure == BATCH_CONTINUE ? "continue" : "stop");
 	json_key_str(fp, "os_required", t->os_required);
@@ -160,6 +161,57 @@ int
 apply_due_now(const struct batch_job *j)
 {
 	return j->schedule.at_now && !j->schedule.has_cron;
+}
+
+/* ,"targets":...,"schedule":...,"rollout":... of a job with targets; now as json_job's. */
+static void
+json_plan(FILE *fp, const struct batch_job *j, time_t now)
+{
+	const struct batch_targets *t = &j->targets;
+	fputs(",\"targets\":{\"computers\":", fp);
+	json_names(fp, t->computers, t->ncomputers);
+	fputs(",\"groups\":", fp);
+	json_names(fp, t->groups, t->ngroups);
+	fputs(",\"labels\":", fp);
+	json_kvs(fp, t->labels, t->nlabels, 0);
+	fputc('}', fp);
+
+	const struct batch_schedule *s = &j->schedule;
+	time_t due;
+	fputs(",\"schedule\":{\"due\":", fp);
+	if (apply_first_due(j, now, &due) == -1) {
+		fputs("null", fp);
+	} else if (apply_due_now(j)) {
+		fputs("\"now\"", fp);
+	} else {
+		char buf[64];
+		struct tm tm;
+		gmtime_r(&due, &tm);
+		strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+		fputs(buf, fp);
+	}
+	if (s->has_cron)
+		json_key_str(fp, "cron", s->cron.text);
+	if (!s->at_now)
+		json_time(fp, "at", s->at);
+	if (s->every_ms > 0)
+		fprintf(fp, ",\"every\":\"%lld milliseconds\"", s->every_ms);
+	if (s->has_until)
+		json_time(fp, "until", s->until);
+	fputc('}', fp);
+
+	const struct batch_rollout *ro = &j->rollout;
+	fputs(",\"rollout\":{\"max_concurrent\":", fp);
+	if (ro->max_concurrent > 0)
+		fprintf(fp, "%d", ro->max_concurrent);
+	else
+		fputs("null", fp);
+	fputs(",\"max_failures\":", fp);
+	if (ro->max_failures < 0)
+		fputs("null", fp);
+	else
+		fprintf(fp, ro->max_failures_pct ? "\"%d%%\"" : "%d", ro->max_failures);
+	fputc('}', fp);
 }
 
 /*
@@ -206,55 +258,9 @@ json_job(FILE *fp, const struct batch_job *j, time_t now, char *err, size_t errl
 		json_task(fp, &j->tasks[i]);
 	}
 	fputc(']', fp);
-	if (!j->has_targets) {
-		fputc('}', fp);
-		return 0;
-	}
-	const struct batch_targets *t = &j->targets;
-	fputs(",\"targets\":{\"computers\":", fp);
-	json_names(fp, t->computers, t->ncomputers);
-	fputs(",\"groups\":", fp);
-	json_names(fp, t->groups, t->ngroups);
-	fputs(",\"labels\":", fp);
-	json_kvs(fp, t->labels, t->nlabels, 0);
+	if (j->has_targets)
+		json_plan(fp, j, now);
 	fputc('}', fp);
-
-	const struct batch_schedule *s = &j->schedule;
-	time_t due;
-	fputs(",\"schedule\":{\"due\":", fp);
-	if (apply_first_due(j, now, &due) == -1) {
-		fputs("null", fp);
-	} else if (apply_due_now(j)) {
-		fputs("\"now\"", fp);
-	} else {
-		char buf[64];
-		struct tm tm;
-		gmtime_r(&due, &tm);
-		strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-		fputs(buf, fp);
-	}
-	if (s->has_cron)
-		json_key_str(fp, "cron", s->cron.text);
-	if (!s->at_now)
-		json_time(fp, "at", s->at);
-	if (s->every_ms > 0)
-		fprintf(fp, ",\"every\":\"%lld milliseconds\"", s->every_ms);
-	if (s->has_until)
-		json_time(fp, "until", s->until);
-	fputc('}', fp);
-
-	const struct batch_rollout *ro = &j->rollout;
-	fputs(",\"rollout\":{\"max_concurrent\":", fp);
-	if (ro->max_concurrent > 0)
-		fprintf(fp, "%d", ro->max_concurrent);
-	else
-		fputs("null", fp);
-	fputs(",\"max_failures\":", fp);
-	if (ro->max_failures < 0)
-		fputs("null", fp);
-	else
-		fprintf(fp, ro->max_failures_pct ? "\"%d%%\"" : "%d", ro->max_failures);
-	fputs("}}", fp);
 	return 0;
 }
 
@@ -301,7 +307,7 @@ batch_json(const struct batch *b, const struct apply_opts *o, time_t now, char *
 
 /* Target computers the file names but does not declare must be in the database. */
 static int
-check_refs(struct db *db, const struct batch *b, struct batch_errors *errs, char *err,
+check_refs(struct db *db, const struct batch *b, struct yt_errors *errs, char *err,
     size_t errlen)
 {
 	int missing = 0;
@@ -312,7 +318,7 @@ check_refs(struct db *db, const struct batch *b, struct batch_errors *errs, char
 			errlen) == -1)
 			return -1;
 		if (db_ntuples(r) == 0) {
-			batch_errors_add(errs, b->refs[i].pos,
+			yt_errors_add(errs, b->refs[i].pos,
 			    "job %s: computer \"%s\" is neither declared in this file nor in the database",
 			    b->jobs[b->refs[i].job].name, b->refs[i].name);
 			missing++;
@@ -346,7 +352,7 @@ count(struct apply_stats *st, const char *kind, const char *change, const char *
 
 int
 apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
-    struct apply_stats *st, struct batch_errors *errs, FILE *out, char *err, size_t errlen)
+    struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen)
 {
 	char msg[512];
 	int missing;
@@ -365,7 +371,7 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	if (!o->inventory_only && (missing = check_refs(db, b, errs, err, errlen)) != 0) {
 		if (missing == -1)
 			goto fail;
-		batch_errors_sort(errs);
+		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
 		return 1;
 	}

@@ -14,7 +14,7 @@
 struct db;
 struct batch;
 struct batch_job;
-struct batch_errors;
+struct yt_errors;
 
 struct apply_opts {
 	int dry_run;         /* check and report, write nothing (a READ ONLY transaction) */
@@ -37,7 +37,7 @@ struct apply_stats {
  * with the reason in err, nothing written.
  */
 int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
-    struct apply_stats *st, struct batch_errors *errs, FILE *out, char *err, size_t errlen);
+    struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen);
 
 /*
  * When a new schedule of the job first runs, as of now: the schedule's at (or now),

@@ -11,31 +11,7 @@
 
 #include "common/field.h"
 #include "common/units.h"
-
-static int
-has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-int
-args_computer_name(const char *s, char *err, size_t errlen)
-{
-	size_t len = strlen(s);
-	int ok = len > 0 && len <= ARGS_HOST_MAX && isalnum((unsigned char)s[0]);
-	for (size_t i = 0; ok && i < len; i++)
-		ok = isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-';
-	if (!ok) {
-		snprintf(err, errlen, "computer name \"%.60s\": use 1 to %d letters, digits, '.', '_' "
-				      "or '-', starting with a letter or digit",
-		    s, ARGS_HOST_MAX);
-		return -1;
-	}
-	return 0;
-}
+#include "common/util.h"
 
 int
 args_name(const char *what, const char *s, char *err, size_t errlen)
@@ -45,7 +21,7 @@ args_name(const char *what, const char *s, char *err, size_t errlen)
 		snprintf(err, errlen, "%s name must be 1 to %d characters long", what, ARGS_NAME_MAX);
 		return -1;
 	}
-	if (has_ctl(s)) {
+	if (util_has_ctl(s)) {
 		char show[256];
 		field_show(s, show, sizeof(show));
 		snprintf(err, errlen, "%s name \"%s\" holds a control character", what, show);
@@ -73,7 +49,7 @@ args_label(const char *s, char *buf, size_t bufsize, char **key, char **value, c
 		snprintf(err, errlen, "label \"%.200s\": expected KEY=VALUE", s);
 		return -1;
 	}
-	if (has_ctl(buf)) {
+	if (util_has_ctl(buf)) {
 		char show[256];
 		field_show(s, show, sizeof(show));
 		snprintf(err, errlen, "label \"%s\" holds a control character", show);
@@ -229,7 +205,7 @@ target_item(struct args_targets *t, const char *item, char *err, size_t errlen)
 		    item);
 		return -1;
 	}
-	if (args_computer_name(item, err, errlen) == -1)
+	if (field_computer_name(item, err, errlen) == -1)
 		return -1;
 	if (push_str(&t->computers, &t->ncomputers, item) == -1)
 		goto oom;

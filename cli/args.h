@@ -12,7 +12,6 @@
 #include <time.h>
 
 #define ARGS_NAME_MAX 200  /* group and job names */
-#define ARGS_HOST_MAX 253  /* computer names */
 
 struct args_label {
 	char *key;
@@ -38,8 +37,6 @@ void args_targets_free(struct args_targets *t);
 /* {"computers":[...],"groups":[...],"labels":{...}}: what schedule.targets holds; NULL on ENOMEM. */
 char *args_targets_json(const struct args_targets *t);
 
-/* Computer names: 1..253 letters, digits, '.', '_', '-', starting with a letter or digit. */
-int args_computer_name(const char *s, char *err, size_t errlen);
 /* Group and job names ("group", "job" in what): 1..200 characters, no control character. */
 int args_name(const char *what, const char *s, char *err, size_t errlen);
 /* "KEY=VALUE" into key and value (pointers into buf, a copy of s of size bufsize). */

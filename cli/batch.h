@@ -2,7 +2,8 @@
  * batch: load and validate a YAML job batch (`pgfleet submit FILE.yaml`) into
  * plain structs, every error collected as FILE:LINE:COL before anything is returned.
  * batch_load's struct batch is freed with batch_free (it owns every string and
- * array in it); struct batch_errors is the caller's, emptied by batch_errors_free.
+ * array in it); the struct yt_errors (common/yamltree.h) is the caller's, emptied by
+ * yt_errors_free.
  */
 #ifndef PGFLEET_BATCH_H
 #define PGFLEET_BATCH_H
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/arena.h"
 #include "common/cron.h"
+#include "common/yamltree.h"
 
 /* Limits (docs/yaml.md "Limits"): a batch past one is refused, nothing of it applied. */
 #define BATCH_MAX_FILE (4 * 1024 * 1024)    /* a batch file larger than this is refused */
@@ -23,13 +26,6 @@
 #define BATCH_MAX_COMPUTERS 10000           /* computers in one batch */
 #define BATCH_MAX_GROUPS 10000              /* groups in one batch */
 #define BATCH_MAX_NODES 500000              /* YAML nodes (scalars, lists, mappings) in one file */
-#define BATCH_MAX_ERRORS 1000               /* errors kept; the rest are counted */
-#define BATCH_MAX_DEPTH 64                  /* YAML nesting refused beyond this */
-
-/* Where a value was written: 1-based line and column; 0, 0 for the file as a whole. */
-struct batch_pos {
-	int line, col;
-};
 
 /* One label or attribute; arrays of them are sorted by key, keys unique. */
 struct batch_kv {
@@ -52,13 +48,13 @@ struct batch_computer {
 	char **groups;       /* sorted, unique, each declared in this file's groups: */
 	size_t ngroups;
 	int enabled;         /* default 1 */
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
 
 struct batch_group {
 	char *name;
 	char *description;   /* NULL: absent (apply leaves an existing description as it is) */
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
 
 enum batch_action {
@@ -87,7 +83,7 @@ struct batch_task {
 	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
 	char *os_required;   /* NULL when absent */
 	char *boot_env;      /* NULL when absent */
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
 
 struct batch_targets {
@@ -107,7 +103,7 @@ struct batch_schedule {
 	struct cron cron;
 	int has_until;
 	time_t until;        /* no run starts at or after it */
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
 
 struct batch_rollout {
@@ -127,17 +123,15 @@ struct batch_job {
 	struct batch_rollout rollout;
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
 
 /* A target computer this file names but does not declare: apply checks it in the database. */
 struct batch_ref {
 	char *name;
 	size_t job;          /* index in jobs */
-	struct batch_pos pos;
+	struct yt_pos pos;
 };
-
-struct batch_arena;
 
 struct batch {
 	char *path;
@@ -151,59 +145,20 @@ struct batch {
 	size_t njobs;
 	struct batch_ref *refs; /* in source order */
 	size_t nrefs;
-	struct batch_arena *arena; /* owns all of the above */
-};
-
-struct batch_error {
-	struct batch_pos pos;
-	char *msg;
-	size_t seq;          /* order of adding: keeps the sort stable */
-};
-
-/* Zero it before first use ({0}); batch_errors_free empties it for reuse. */
-struct batch_errors {
-	char *file;
-	struct batch_error *v;
-	size_t n, cap;
-	size_t dropped;      /* errors past BATCH_MAX_ERRORS, counted only */
+	struct arena *arena; /* owns all of the above */
 };
 
 /*
  * Load and validate path. Returns 0 with *out set (free with batch_free), or
  * -1 with *out NULL and every error in errs, sorted in source order (errs is
- * emptied first).
+ * emptied first; yt_errors_print shows them, yt_errors_free empties them).
  */
-int batch_load(const char *path, struct batch **out, struct batch_errors *errs);
+int batch_load(const char *path, struct batch **out, struct yt_errors *errs);
 void batch_free(struct batch *b);
 
 /* The computer's attribute key, or NULL. */
 const char *batch_attr(const struct batch_computer *c, const char *key);
-
-/*
- * The canonical text of a job's definition (name and tasks, defaults filled in),
- * independent of YAML layout, comments and key order; malloc'd, the caller frees.
- * Works on any filled struct batch_job, loaded or built from the database.
- */
-char *batch_job_canon(const struct batch_job *job);
-/* The same for targets, schedule and rollout (what a schedule row holds). */
-char *batch_job_plan_canon(const struct batch_job *job);
-/* sha256 of batch_job_canon, lower-case hex. Returns 0, -1 on out of memory. */
-int batch_job_hash(const struct batch_job *job, char hex[65]);
-/* sha256 of batch_job_plan_canon. */
-int batch_job_plan_hash(const struct batch_job *job, char hex[65]);
-/*
- * Write the job as a batch (the groups its targets name, then the job) that
- * loads back to the same hashes. Returns 0, or -1 on a write error.
- */
-int batch_job_export(const struct batch_job *job, FILE *fp);
-
-/* Add an error at line:col (printf format); used by batch_load and by apply's database checks. */
-void batch_errors_add(struct batch_errors *e, struct batch_pos pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Sort in source order (line, column, then order of adding). */
-void batch_errors_sort(struct batch_errors *e);
-/* "FILE:LINE:COL: message" per line ("FILE: message" for the whole file). */
-void batch_errors_print(const struct batch_errors *e, FILE *fp);
-void batch_errors_free(struct batch_errors *e);
+/* An action as a batch writes it: "success", "failure", "continue", "stop" (static). */
+const char *batch_action_name(enum batch_action a);
 
 #endif

@@ -1,20 +1,43 @@
 /*
  * cli: the pgfleet command's subcommands, one cmd_<name>.c each.
- * Exit codes: CLI_OK 0, CLI_FAILED 1 (a job failed), CLI_USAGE 2 (usage or input error).
+ * Exit codes (docs/cli.md): CLI_OK 0; CLI_FAILED 1, a job ran and an event failed or
+ * was cancelled; CLI_USAGE 2, usage or input error, nothing done; CLI_ERROR 3, could
+ * not run: the database unreachable, failing or not migrated, a file not written.
  */
 #ifndef PGFLEET_CLI_H
 #define PGFLEET_CLI_H
 
-enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+#include <stddef.h>
+#include <stdio.h>
 
-/* Options every subcommand shares, set from the global flags. */
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_ERROR = 3 };
+
+struct db;
+
+/* Options every subcommand shares, set from the global flags (psql's names). */
 struct cli_global {
-	const char *conninfo; /* -d CONNINFO, else PGFLEET_DATABASE, else PG* variables */
+	const char *conninfo; /* -d/--dbname NAME|CONNINFO, else PGFLEET_DATABASE, else PG* */
+	const char *host;     /* -h/--host, else PGHOST */
+	const char *port;     /* -p/--port, else PGPORT */
+	const char *user;     /* -U/--username, else PGUSER */
 };
 extern struct cli_global cli_global;
 
 /* The conninfo to use ("" lets libpq read the PG* variables); never NULL. */
 const char *cli_conninfo(void);
+/*
+ * Connect with the global options, then check the schema: NULL with the reason in err
+ * (a missing database or schema, or one older than this pgfleet, names the fix:
+ * pgfleet migrate). check_schema 0 skips the check (migrate itself).
+ */
+struct db *cli_db_open(int check_schema, char *err, size_t errlen);
+/*
+ * Whether f may be redrawn in place (a progress bar with \r and ESC[K): a terminal
+ * whose TERM is set and not "dumb".
+ */
+int cli_live(FILE *f);
+/* Whether f may get colours: cli_live and NO_COLOR unset or empty (no-color.org). */
+int cli_color(FILE *f);
 
 /* Each subcommand: argv[0] is its name; returns an exit code. */
 int cmd_migrate(int argc, char **argv);
@@ -37,5 +60,6 @@ int cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventor
 int cmd_maintain(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_schedulers(int argc, char **argv);
 
 #endif

@@ -18,8 +18,8 @@ usage_computer(FILE *f)
 {
 	fprintf(f, "usage: pgfleet computer add NAME --host HOST [--port PORT] [--os OS]\n"
 		   "                            [--label KEY=VALUE ...] [--group GROUP ...]\n"
-		   "       pgfleet computer list [--json]\n"
-		   "       pgfleet computer show NAME [--json]\n"
+		   "       pgfleet computer list [--format table|csv|json]\n"
+		   "       pgfleet computer show NAME [--format table|json]\n"
 		   "       pgfleet computer remove NAME [--force]\n"
 		   "       pgfleet computer import FILE.yaml [--dry-run]\n\n"
 		   "  add      register a computer; each --group must exist (pgfleet group add)\n"
@@ -36,7 +36,7 @@ usage_computer(FILE *f)
 		   "  --os OS            operating system, matched by a task's os_required\n"
 		   "  --label KEY=VALUE  a label (repeat for more); targets select on labels\n"
 		   "  --group GROUP      a group it belongs to (repeat for more)\n"
-		   "  --json             one JSON document instead of a table\n"
+		   "  --format FORMAT    table (default), csv (RFC 4180) or json; --json is json\n"
 		   "  --force            remove: also delete its events\n"
 		   "  --dry-run          import: print what would change, write nothing\n"
 		   "  -h, --help         this help\n");
@@ -46,14 +46,14 @@ static void
 usage_group(FILE *f)
 {
 	fprintf(f, "usage: pgfleet group add NAME [--description TEXT]\n"
-		   "       pgfleet group list [--json]\n"
-		   "       pgfleet group members NAME [--json]\n\n"
+		   "       pgfleet group list [--format table|csv|json]\n"
+		   "       pgfleet group members NAME [--format table|csv|json]\n\n"
 		   "  add      create a group (computers join it with computer add --group or a batch)\n"
 		   "  list     every group with its number of members\n"
 		   "  members  the computers of one group\n\n"
 		   "Options:\n"
 		   "  --description TEXT  what the group is for\n"
-		   "  --json              one JSON document instead of a table\n"
+		   "  --format FORMAT     table (default), csv (RFC 4180) or json; --json is json\n"
 		   "  -h, --help          this help\n");
 }
 
@@ -61,7 +61,8 @@ usage_group(FILE *f)
 struct opts {
 	const char *pos[4];
 	int npos;
-	int json, force, dry_run;
+	enum reportfmt_format fmt;
+	int force, dry_run;
 	const char *host, *port, *os, *description;
 	char **labels, **groups;
 	int nlabels, ngroups;
@@ -111,7 +112,12 @@ scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o
 			*help = 1;
 			return 0;
 		}
-		if (strcmp(a, "--json") == 0)
+		int f = strchr(allowed, 'j') != NULL ? cmdutil_format_option(cmd, argc, argv, &i, &o->fmt) : 0;
+		if (f == -1)
+			return -1;
+		if (f == 1)
+			continue;
+		if (strcmp(a, "--json") == 0 || strncmp(a, "--format", 8) == 0)
 			k = 'j';
 		else if (strcmp(a, "--force") == 0)
 			k = 'f';
@@ -144,9 +150,6 @@ scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o
 				return -1;
 			}
 			o->pos[o->npos++] = a;
-			break;
-		case 'j':
-			o->json = 1;
 			break;
 		case 'f':
 			o->force = 1;
@@ -241,7 +244,7 @@ computer_add(struct opts *o)
 	long long port;
 	if (want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
-	if (args_computer_name(o->pos[0], err, sizeof(err)) == -1) {
+	if (field_computer_name(o->pos[0], err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return CLI_USAGE;
 	}
@@ -282,7 +285,7 @@ computer_add(struct opts *o)
 	char *labels = to_json(o->labels, o->nlabels, 1), *groups = to_json(o->groups, o->ngroups, 0);
 	struct db *db = NULL;
 	struct db_result *r = NULL;
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	if (labels == NULL || groups == NULL) {
 		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
 		goto out;
@@ -332,16 +335,8 @@ computer_list(struct opts *o)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
-	int rc = o->json
-	    ? cmdutil_print_json(db, cmd,
-		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.enabled, c.labels,"
-		  "  coalesce((SELECT json_agg(m.group_name ORDER BY m.group_name) FROM pgfleet.group_member_list m"
-		  "   WHERE m.computer_id = c.computer_id), '[]') AS groups, c.last_seen"
-		  " FROM pgfleet.computer_list c) x",
-		  0, NULL)
-	    : cmdutil_print_table(db, cmd,
+		return CLI_ERROR;
+	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\", coalesce(c.os, '-') AS \"OS\","
 		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","
@@ -351,6 +346,11 @@ computer_list(struct opts *o)
 		  " coalesce((SELECT string_agg(key || '=' || value, ',' ORDER BY key)"
 		  "  FROM jsonb_each_text(c.labels)), '-') AS \"LABELS\""
 		  " FROM pgfleet.computer_list c ORDER BY c.name",
+		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
+		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.enabled, c.labels,"
+		  "  coalesce((SELECT json_agg(m.group_name ORDER BY m.group_name) FROM pgfleet.group_member_list m"
+		  "   WHERE m.computer_id = c.computer_id), '[]') AS groups, c.last_seen"
+		  " FROM pgfleet.computer_list c) x",
 		  0, NULL);
 	db_close(db);
 	return rc;
@@ -366,9 +366,9 @@ computer_show(struct opts *o)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	const char *p[1] = {o->pos[0]};
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.computer_detail WHERE name = $1", 1, p, err,
 		sizeof(err)) == -1)
 		goto dberr;
@@ -379,7 +379,13 @@ computer_show(struct opts *o)
 		db_close(db);
 		return CLI_USAGE;
 	}
-	if (o->json) {
+	if (o->fmt == REPORTFMT_CSV) {
+		fprintf(stderr, "pgfleet %s: --format csv: show prints one computer; use table or json\n",
+		    cmd);
+		db_close(db);
+		return CLI_USAGE;
+	}
+	if (o->fmt == REPORTFMT_JSON) {
 		rc = cmdutil_print_json(db, cmd,
 		    "SELECT to_jsonb(c) - 'running_event' - 'groups' || jsonb_build_object('running_event',"
 		    " c.running_event, 'groups', to_jsonb(c.groups),"
@@ -429,12 +435,12 @@ computer_remove(struct opts *o)
 	const char *cmd = "computer remove";
 	char err[1024];
 	struct db_result *r = NULL;
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	if (want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	/* first the reasons to refuse, in the words of this command's options;
 	 * pgfleet.computer_remove checks them again under a lock */
 	const char *p[2] = {o->pos[0], o->force ? "true" : "false"};
@@ -556,7 +562,7 @@ group_add(struct opts *o)
 	}
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	const char *p[2] = {o->pos[0], o->description};
 	if (db_exec(db, &r, "SELECT pgfleet.group_add($1, $2)", 2, p, err, sizeof(err)) == -1) {
 		int rc = cmdutil_api_error(db, cmd, err);
@@ -577,16 +583,13 @@ group_list(struct opts *o)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
-	int rc = o->json
-	    ? cmdutil_print_json(db, cmd,
-		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT g.name, g.description, g.members FROM pgfleet.group_list g) x",
-		  0, NULL)
-	    : cmdutil_print_table(db, cmd,
+		return CLI_ERROR;
+	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT g.name AS \"NAME\", g.members AS \"MEMBERS\","
 		  " coalesce(g.description, '') AS \"DESCRIPTION\""
 		  " FROM pgfleet.group_list g ORDER BY g.name",
+		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
+		  " SELECT g.name, g.description, g.members FROM pgfleet.group_list g) x",
 		  0, NULL);
 	db_close(db);
 	return rc;
@@ -602,13 +605,13 @@ group_members(struct opts *o)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	const char *p[1] = {o->pos[0]};
 	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.group_list WHERE name = $1", 1, p, err,
 		sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		db_close(db);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int found = db_ntuples(r) > 0;
 	db_result_free(r);
@@ -617,19 +620,16 @@ group_members(struct opts *o)
 		db_close(db);
 		return CLI_USAGE;
 	}
-	int rc = o->json
-	    ? cmdutil_print_json(db, cmd,
-		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled"
-		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
-		  " WHERE m.group_name = $1) x",
-		  1, p)
-	    : cmdutil_print_table(db, cmd,
+	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\","
 		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\""
 		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
 		  " WHERE m.group_name = $1 ORDER BY c.name",
+		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
+		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled"
+		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
+		  " WHERE m.group_name = $1) x",
 		  1, p);
 	db_close(db);
 	return rc;

@@ -13,16 +13,16 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: pgfleet job list [--json]\n"
-		   "       pgfleet job show NAME [--json]\n"
+	fprintf(f, "usage: pgfleet job list [--format table|csv|json]\n"
+		   "       pgfleet job show NAME [--format table|json]\n"
 		   "       pgfleet job export NAME\n\n"
 		   "  list    every job: version, tasks, schedules, the last schedule's state\n"
 		   "  show    one job: its tasks at the current version and its last 10 schedules\n"
 		   "  export  the job as a YAML batch (its groups, the job, its targets, schedule and\n"
 		   "          rollout as last submitted): submitting it back changes nothing\n\n"
 		   "Options:\n"
-		   "  --json      one JSON document instead of text\n"
-		   "  -h, --help  this help\n");
+		   "  --format FORMAT  table (default), csv (RFC 4180) or json; --json is json\n"
+		   "  -h, --help       this help\n");
 }
 
 static int
@@ -34,7 +34,7 @@ exists(struct db *db, const char *cmd, const char *name)
 	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.job_list WHERE name = $1", 1, p, err, sizeof(err)) ==
 	    -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int found = db_ntuples(r) > 0;
 	db_result_free(r);
@@ -46,10 +46,16 @@ exists(struct db *db, const char *cmd, const char *name)
 }
 
 static int
-job_list(struct db *db, int json)
+job_list(struct db *db, enum reportfmt_format fmt)
 {
-	if (json)
-		return cmdutil_print_json(db, "job list",
+	return cmdutil_print_list(db, "job list", fmt,
+	    "SELECT j.name AS \"NAME\", j.version AS \"VERSION\","
+	    " (SELECT count(*) FROM pgfleet.task_list t WHERE t.job_id = j.job_id AND t.version = j.version) AS \"TASKS\","
+	    " (SELECT count(*) FROM pgfleet.schedule_list s WHERE s.job_id = j.job_id) AS \"SCHEDULES\","
+	    " coalesce((SELECT s.schedule_id || ' ' || s.state FROM pgfleet.schedule_list s"
+	    "  WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1), '-') AS \"LAST\","
+	    " coalesce(j.description, '') AS \"DESCRIPTION\""
+	    " FROM pgfleet.job_list j ORDER BY j.name",
 		    "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 		    " SELECT j.job_id AS id, j.name, j.description, j.version,"
 		    "  (SELECT count(*) FROM pgfleet.task_list t WHERE t.job_id = j.job_id AND t.version = j.version) AS tasks,"
@@ -59,15 +65,6 @@ job_list(struct db *db, int json)
 		    "  AS last_schedule, j.updated_at"
 		    " FROM pgfleet.job_list j) x",
 		    0, NULL);
-	return cmdutil_print_table(db, "job list",
-	    "SELECT j.name AS \"NAME\", j.version AS \"VERSION\","
-	    " (SELECT count(*) FROM pgfleet.task_list t WHERE t.job_id = j.job_id AND t.version = j.version) AS \"TASKS\","
-	    " (SELECT count(*) FROM pgfleet.schedule_list s WHERE s.job_id = j.job_id) AS \"SCHEDULES\","
-	    " coalesce((SELECT s.schedule_id || ' ' || s.state FROM pgfleet.schedule_list s"
-	    "  WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1), '-') AS \"LAST\","
-	    " coalesce(j.description, '') AS \"DESCRIPTION\""
-	    " FROM pgfleet.job_list j ORDER BY j.name",
-	    0, NULL);
 }
 
 static int
@@ -126,7 +123,7 @@ job_show(struct db *db, const char *name, int json)
 	return CLI_OK;
 fail:
 	fprintf(stderr, "pgfleet job show: %s\n", err);
-	return CLI_FAILED;
+	return CLI_ERROR;
 }
 
 static int
@@ -138,13 +135,13 @@ job_export(struct db *db, const char *name)
 	if (db_exec(db, &r, "SELECT source FROM pgfleet.job_source WHERE name = $1", 1, p, err,
 		sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet job export: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int rc = CLI_OK;
 	if (db_isnull(r, 0, 0)) {
 		fprintf(stderr, "pgfleet job export: job \"%s\" has no stored YAML (not made by submit)\n",
 		    name);
-		rc = CLI_FAILED;
+		rc = CLI_ERROR;
 	} else {
 		fputs(db_value(r, 0, 0), stdout);
 	}
@@ -156,7 +153,7 @@ int
 cmd_job(int argc, char **argv)
 {
 	const char *sub, *name = NULL;
-	int json = 0;
+	enum reportfmt_format fmt = REPORTFMT_TABLE;
 	char err[512];
 	if (argc < 2 || cmdutil_is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout);
@@ -167,12 +164,17 @@ cmd_job(int argc, char **argv)
 		fprintf(stderr, "pgfleet job: unknown subcommand \"%s\" (list, show, export)\n", sub);
 		return CLI_USAGE;
 	}
+	char cmd[32];
+	int f;
+	snprintf(cmd, sizeof(cmd), "job %s", sub);
 	for (int i = 2; i < argc; i++) {
 		if (cmdutil_is_help(argv[i])) {
 			usage(stdout);
 			return CLI_OK;
-		} else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "export") != 0) {
-			json = 1;
+		} else if (strcmp(sub, "export") != 0 &&
+		    (f = cmdutil_format_option(cmd, argc, argv, &i, &fmt)) != 0) {
+			if (f == -1)
+				return CLI_USAGE;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "pgfleet job %s: %s: unknown option\n", sub, argv[i]);
 			return CLI_USAGE;
@@ -193,16 +195,18 @@ cmd_job(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	char cmd[32];
-	snprintf(cmd, sizeof(cmd), "job %s", sub);
+	if (strcmp(sub, "show") == 0 && fmt == REPORTFMT_CSV) {
+		fprintf(stderr, "pgfleet job show: --format csv: show prints one job; use table or json\n");
+		return CLI_USAGE;
+	}
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	int rc;
 	if (strcmp(sub, "list") == 0)
-		rc = job_list(db, json);
+		rc = job_list(db, fmt);
 	else if ((rc = exists(db, cmd, name)) == CLI_OK)
-		rc = strcmp(sub, "show") == 0 ? job_show(db, name, json) : job_export(db, name);
+		rc = strcmp(sub, "show") == 0 ? job_show(db, name, fmt == REPORTFMT_JSON) : job_export(db, name);
 	db_close(db);
 	return rc;
 }

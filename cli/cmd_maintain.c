@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "common/db.h"
 #include "common/units.h"
+#include "common/util.h"
 
 enum { MAINTAIN_MIN_RETENTION_MS = 86400000 };
 
@@ -35,14 +36,6 @@ usage(FILE *f)
 		   "Exit status: 0 ok, 1 database failure, 2 usage error.\n");
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 {
@@ -57,10 +50,10 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 	printf("retention %s, batch %lld\n", shown, batch);
 	for (int step = 1;; step++) {
 		struct db_result *res;
-		long long t0 = now_ms(), n[5];
+		long long t0 = util_mono_ms(), n[5];
 		if (db_exec(db, &res, SQL_MAINTAIN, 3, params, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet maintain: step %d: %s\n", step, err);
-			return CLI_FAILED;
+			return CLI_ERROR;
 		}
 		for (int i = 0; i < 5; i++) {
 			n[i] = strtoll(db_value(res, 0, i), NULL, 10);
@@ -70,7 +63,7 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 		if (work > 0 || n[0] > 0 || !db_isnull(res, 0, 5))
 			printf("step %d: %lld partitions created, %lld dropped, deleted %lld events, "
 			       "%lld schedules, %lld status rows (%lld ms)%s%s\n",
-			    step, n[0], n[1], n[3], n[4], n[2], now_ms() - t0,
+			    step, n[0], n[1], n[3], n[4], n[2], util_mono_ms() - t0,
 			    db_isnull(res, 0, 5) ? "" : ": ", db_value(res, 0, 5));
 		fflush(stdout);
 		db_result_free(res);
@@ -132,10 +125,10 @@ cmd_maintain(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
+	struct db *db = cli_db_open(1, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet maintain: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int rc = loop(db, retention, batch, ahead);
 	db_close(db);

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/migrate.h"
 #include "common/db.h"
+#include "common/util.h"
 
 /* pg_advisory_lock key of `pgfleet migrate`: "pgfleet\0" read as a big-endian bigint. */
 #define MIGRATE_LOCK_KEY "8099006826580817920"
@@ -25,14 +26,6 @@ usage(FILE *f)
 		   "  --status    list each migration as applied (with its time) or pending; change nothing\n"
 		   "  --dir DIR   read the migrations from DIR/*.sql instead of those built in\n"
 		   "  -h, --help  this help\n");
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Read schema_migrations (none when the table does not exist yet). */
@@ -95,6 +88,24 @@ fail:
 	return -1;
 }
 
+/* Two migrates at once: the second waits here, then finds nothing to do. */
+static int
+take_lock(struct db *db, char *err, size_t errlen)
+{
+	struct db_result *r;
+	const char *key[1] = {MIGRATE_LOCK_KEY};
+
+	if (db_exec(db, &r, "SELECT pg_try_advisory_lock($1::bigint)", 1, key, err, errlen) == -1)
+		return -1;
+	int got = strcmp(db_value(r, 0, 0), "t") == 0;
+	db_result_free(r);
+	if (got)
+		return 0;
+	printf("waiting for another pgfleet migrate to finish\n");
+	fflush(stdout);
+	return db_exec(db, NULL, "SELECT pg_advisory_lock($1::bigint)", 1, key, err, errlen);
+}
+
 static int
 run(struct db *db, const struct migrate_set *set, int status_only)
 {
@@ -102,25 +113,10 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 	struct db_result *res = NULL;
 	struct migrate_applied *applied = NULL;
 	struct migrate_step *steps = NULL;
-	int napplied, nsteps, rc = CLI_FAILED, problems = 0, pending = 0, done = 0;
+	int napplied, nsteps, rc = CLI_ERROR, problems = 0, pending = 0, done = 0;
 
-	if (!status_only) {
-		/* Two migrates at once: the second waits here, then finds nothing to do. */
-		struct db_result *r;
-		const char *key[1] = {MIGRATE_LOCK_KEY};
-		if (db_exec(db, &r, "SELECT pg_try_advisory_lock($1::bigint)", 1, key, err,
-			sizeof(err)) == -1)
-			goto fail;
-		int got = strcmp(db_value(r, 0, 0), "t") == 0;
-		db_result_free(r);
-		if (!got) {
-			printf("waiting for another pgfleet migrate to finish\n");
-			fflush(stdout);
-			if (db_exec(db, NULL, "SELECT pg_advisory_lock($1::bigint)", 1, key, err,
-				sizeof(err)) == -1)
-				goto fail;
-		}
-	}
+	if (!status_only && take_lock(db, err, sizeof(err)) == -1)
+		goto fail;
 	if (read_applied(db, &res, &applied, &napplied, err, sizeof(err)) == -1)
 		goto fail;
 	if ((nsteps = migrate_plan(set, applied, napplied, &steps)) == -1) {
@@ -140,7 +136,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 		for (int i = 0; i < nsteps; i++)
 			printf("%-40s %-12s %s\n", steps[i].version, migrate_state_name(steps[i].state),
 			    steps[i].applied != NULL ? steps[i].applied->applied_at : "");
-		rc = problems ? CLI_FAILED : CLI_OK;
+		rc = problems ? CLI_ERROR : CLI_OK;
 		goto out;
 	}
 	if (problems) {
@@ -153,7 +149,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 			    steps[i].version);
 		if (steps[i].state != MIGRATE_PENDING)
 			continue;
-		long long t0 = now_ms();
+		long long t0 = util_mono_ms();
 		if (apply(db, steps[i].file, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet migrate: migration %s.sql failed, none of it applied: %s\n",
 			    steps[i].version, err);
@@ -163,7 +159,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 			goto out;
 		}
 		done++;
-		printf("applied %s (%lld ms)\n", steps[i].version, now_ms() - t0);
+		printf("applied %s (%lld ms)\n", steps[i].version, util_mono_ms() - t0);
 	}
 	if (pending == 0)
 		printf("nothing to migrate\n");
@@ -212,13 +208,13 @@ cmd_migrate(int argc, char **argv)
 	if ((dir != NULL ? migrate_load_dir(dir, &set, err, sizeof(err))
 			 : migrate_load_embedded(&set, err, sizeof(err))) == -1) {
 		fprintf(stderr, "pgfleet migrate: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
-	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
+	struct db *db = cli_db_open(0, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet migrate: %s\n", err);
 		migrate_set_free(&set);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int rc = run(db, &set, status_only);
 	/* Closing the session releases the advisory lock. */

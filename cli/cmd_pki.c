@@ -18,7 +18,7 @@ usage_init(FILE *f)
 	fprintf(f, "usage: pgfleet pki init [--dir DIR] [--days N]\n\n"
 		   "Make a development certificate authority: DIR/ca.key (0600) and DIR/ca.crt.\n"
 		   "Existing files are never replaced.\n\n"
-		   "  --dir DIR   where the files go (default: %s, made 0700 when missing)\n"
+		   "  --dir DIR   where the files go (default: %s, made 0700 with its missing parents)\n"
 		   "  --days N    validity in days (default: 3650)\n",
 	    PKI_DEFAULT_DIR);
 }
@@ -116,7 +116,7 @@ cmd_pki(int argc, char **argv)
 	if (init) {
 		if (pki_init(dir, days > 0 ? (int)days : 3650, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet pki init: %s\n", err);
-			return CLI_FAILED;
+			return CLI_ERROR;
 		}
 		printf("%s/ca.crt\n%s/ca.key\n", dir, dir);
 		return CLI_OK;
@@ -134,7 +134,7 @@ cmd_pki(int argc, char **argv)
 	    .role = role};
 	if (pki_issue_opts(dir, name, &o, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet pki issue: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	printf("%s/%s.crt\n%s/%s.key\n", dir, name, dir, name);
 	return CLI_OK;

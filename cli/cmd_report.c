@@ -307,7 +307,7 @@ run(struct db *db, const struct options *o)
 {
 	char err[2048], ms[32], lim[32];
 	const char *params[8];
-	int np = 0, rc = CLI_FAILED;
+	int np = 0, rc = CLI_ERROR;
 	struct db_result *res = NULL;
 	const char **cells = NULL;
 	const struct report *r = o->r;
@@ -417,10 +417,10 @@ cmd_report(int argc, char **argv)
 	int p = parse(argc, argv, &o);
 	if (p != 0)
 		return p == 1 ? CLI_OK : CLI_USAGE;
-	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
+	struct db *db = cli_db_open(1, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet report: %s\n", err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	/* JIT compiling costs these millisecond queries more than it gains (100 ms of 200
 	 * for failures over a year of history): off for this session; and room enough for
@@ -429,7 +429,7 @@ cmd_report(int argc, char **argv)
 	    db_exec(db, NULL, "SET work_mem = '32MB'", 0, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet report: %s\n", err);
 		db_close(db);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	int rc = run(db, &o);
 	db_close(db);

@@ -95,7 +95,7 @@ finish(struct db *db, const char *cmd, const char *id, int wait)
 	fflush(stdout);
 	if (!wait)
 		return CLI_OK;
-	int rc = follow_schedule(db, cmd, id, stdout, isatty(STDOUT_FILENO));
+	int rc = follow_schedule(db, cmd, id, stdout, cli_live(stdout));
 	if (rc == CLI_FAILED)
 		follow_print_failures(db, cmd, id, stdout);
 	return rc;
@@ -187,10 +187,10 @@ cmd_run(int argc, char **argv)
 	args_targets_free(&t);
 	if (targets == NULL) {
 		fprintf(stderr, "pgfleet run: out of memory\n");
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	struct db_result *r = NULL;
 	struct db *db = cmdutil_open("run");
 	if (db == NULL)
@@ -300,11 +300,11 @@ cmd_retry(int argc, char **argv)
 		fprintf(stderr, "pgfleet retry: %s\n", err);
 		return CLI_USAGE;
 	}
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	struct db_result *r = NULL;
 	struct db *db = cmdutil_open("retry");
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	const char *ps[1] = {sid};
 	if (db_begin(db, err, sizeof(err)) == -1 ||
 	    db_exec(db, &r, "SELECT pgfleet.retry($1, true)", 1, ps, err, sizeof(err)) == -1)
@@ -361,9 +361,9 @@ cmd_cancel(int argc, char **argv)
 	}
 	struct db *db = cmdutil_open("cancel");
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	struct db_result *r = NULL;
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	const char *p[1] = {argv[1]};
 	if (db_exec(db, &r, "SELECT was, cancelled, still_running FROM pgfleet.cancel($1)", 1, p, err,
 		sizeof(err)) == -1) {

@@ -1,5 +1,5 @@
 /*
- * pgfleet status SCHEDULE_ID [--watch] [--json] and pgfleet output EVENT_ID [--seq N]:
+ * pgfleet status SCHEDULE_ID [--watch] [--format F] and pgfleet output EVENT_ID [--seq N]:
  * where a schedule stands, event by event, and what each task printed.
  */
 #include <stdio.h>
@@ -17,16 +17,19 @@
 static void
 usage_status(FILE *f)
 {
-	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--json]\n\n"
+	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
 		   "A schedule's job, version and state, its events counted by state (done, failed,\n"
 		   "running, pending, cancelled), and one line per event: computer, state, status\n"
 		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md).\n\n"
 		   "Options:\n"
-		   "  --watch     follow it first until no event is pending or running: a progress bar\n"
-		   "              on a terminal, one line per change otherwise; then exit 1 when any\n"
-		   "              event failed or was cancelled\n"
-		   "  --json      one JSON document (schedule, counts, events) instead of text\n"
-		   "  -h, --help  this help\n");
+		   "  --watch          follow it first until no event is pending or running: a\n"
+		   "                   progress bar on a terminal (not with TERM=dumb), one line\n"
+		   "                   per change otherwise; then exit 1 when any event failed or\n"
+		   "                   was cancelled\n"
+		   "  --format FORMAT  table (default); csv: the events alone (RFC 4180); json: one\n"
+		   "                   document (schedule, counts, events); --json is json. With\n"
+		   "                   --watch and csv or json, the progress goes to stderr\n"
+		   "  -h, --help       this help\n");
 }
 
 static void
@@ -42,13 +45,24 @@ usage_output(FILE *f)
 		   "  -h, --help  this help\n");
 }
 
+/* The events of a schedule: the table of print_status, and its CSV. */
+static const char events_sql[] =
+    "SELECT e.event_id AS \"EVENT\", e.computer AS \"COMPUTER\", e.state AS \"STATE\","
+    " coalesce(e.status_code::text, '-') AS \"CODE\", coalesce(e.status_name, '-') AS \"NAME\","
+    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\","
+    " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
+    " FROM pgfleet.event_list e"
+    " WHERE e.schedule_id = $1 ORDER BY e.computer";
+
 static int
-print_status(struct db *db, const char *id, int json)
+print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 {
 	char err[1024];
 	struct db_result *r;
 	const char *p[1] = {id};
-	if (json)
+	if (fmt == REPORTFMT_CSV)
+		return cmdutil_print_csv(db, "status", events_sql, 1, p);
+	if (fmt == REPORTFMT_JSON)
 		return cmdutil_print_json(db, "status",
 		    "SELECT json_build_object('schedule', to_jsonb(s),"
 		    " 'counts', (SELECT json_build_object('total', count(*),"
@@ -95,14 +109,7 @@ print_status(struct db *db, const char *id, int json)
 		goto fail;
 	progress_line(&c, line, sizeof(line));
 	printf("%s\n", line);
-	if (db_exec(db, &r,
-		"SELECT e.event_id AS \"EVENT\", e.computer AS \"COMPUTER\", e.state AS \"STATE\","
-		" coalesce(e.status_code::text, '-') AS \"CODE\", coalesce(e.status_name, '-') AS \"NAME\","
-		" e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\","
-		" coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
-		" FROM pgfleet.event_list e"
-		" WHERE e.schedule_id = $1 ORDER BY e.computer",
-		1, p, err, sizeof(err)) == -1)
+	if (db_exec(db, &r, events_sql, 1, p, err, sizeof(err)) == -1)
 		goto fail;
 	if (db_ntuples(r) > 0)
 		cmdutil_table(r, stdout);
@@ -110,14 +117,15 @@ print_status(struct db *db, const char *id, int json)
 	return CLI_OK;
 fail:
 	fprintf(stderr, "pgfleet status: %s\n", err);
-	return CLI_FAILED;
+	return CLI_ERROR;
 }
 
 int
 cmd_status(int argc, char **argv)
 {
 	const char *id = NULL;
-	int watch = 0, json = 0;
+	int watch = 0, f;
+	enum reportfmt_format fmt = REPORTFMT_TABLE;
 	long long n;
 	char err[1024];
 	for (int i = 1; i < argc; i++) {
@@ -126,8 +134,9 @@ cmd_status(int argc, char **argv)
 			return CLI_OK;
 		} else if (strcmp(argv[i], "--watch") == 0) {
 			watch = 1;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			json = 1;
+		} else if ((f = cmdutil_format_option("status", argc, argv, &i, &fmt)) != 0) {
+			if (f == -1)
+				return CLI_USAGE;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "pgfleet status: %s: unknown option\n", argv[i]);
 			usage_status(stderr);
@@ -149,10 +158,10 @@ cmd_status(int argc, char **argv)
 	}
 	struct db *db = cmdutil_open("status");
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	struct db_result *r;
 	const char *p[1] = {id};
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.schedule_list WHERE schedule_id = $1", 1, p, err,
 		sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet status: %s\n", err);
@@ -166,11 +175,12 @@ cmd_status(int argc, char **argv)
 		goto out;
 	}
 	int wrc = CLI_OK;
-	if (watch && (wrc = follow_schedule(db, "status", id, json ? stderr : stdout,
-			  isatty(json ? STDERR_FILENO : STDOUT_FILENO))) == CLI_FAILED) {
-		/* a failed event or a database error: print what we can either way */
-	}
-	rc = print_status(db, id, json);
+	/* a failed event or a database error: print what we can either way; the
+	 * progress goes to stderr when stdout is for a document */
+	FILE *progress = fmt == REPORTFMT_TABLE ? stdout : stderr;
+	if (watch)
+		wrc = follow_schedule(db, "status", id, progress, cli_live(progress));
+	rc = print_status(db, id, fmt);
 	if (rc == CLI_OK)
 		rc = wrc;
 out:
@@ -216,9 +226,9 @@ cmd_output(int argc, char **argv)
 	}
 	struct db *db = cmdutil_open("output");
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	struct db_result *r = NULL;
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	const char *p[2] = {id, seq};
 	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.event_list WHERE event_id = $1", 1, p, err,
 		sizeof(err)) == -1)

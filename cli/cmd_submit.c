@@ -69,16 +69,16 @@ int
 cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_only)
 {
 	struct batch *b = NULL;
-	struct batch_errors errs = {0};
+	struct yt_errors errs = {0};
 	struct apply_stats st;
 	char err[2048];
 	int rc;
 
 	if (batch_load(path, &b, &errs) == -1) {
-		batch_errors_print(&errs, stderr);
+		yt_errors_print(&errs, stderr);
 		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
 		    errs.n + errs.dropped);
-		batch_errors_free(&errs);
+		yt_errors_free(&errs);
 		return CLI_USAGE;
 	}
 	if (inventory_only && b->njobs > 0)
@@ -87,7 +87,7 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL) {
 		batch_free(b);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	/* The report is shown only when the transaction ends as it should. */
 	char *report = NULL;
@@ -97,13 +97,13 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
 		batch_free(b);
 		db_close(db);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	struct apply_opts o = {.dry_run = dry_run, .inventory_only = inventory_only};
 	rc = apply_batch(db, b, &o, &st, &errs, out, err, sizeof(err));
 	fclose(out);
 	if (rc == 1) {
-		batch_errors_print(&errs, stderr);
+		yt_errors_print(&errs, stderr);
 		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
 		    errs.n + errs.dropped);
 		rc = CLI_USAGE;
@@ -114,14 +114,14 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		rc = CLI_USAGE;
 	} else if (rc == -1) {
 		fprintf(stderr, "pgfleet %s: %s: %s (nothing written)\n", cmd, path, err);
-		rc = CLI_FAILED;
+		rc = CLI_ERROR;
 	} else {
 		fputs(report, stdout);
 		summary(path, &st, dry_run);
 		rc = CLI_OK;
 	}
 	free(report);
-	batch_errors_free(&errs);
+	yt_errors_free(&errs);
 	batch_free(b);
 	db_close(db);
 	return rc;

@@ -24,7 +24,7 @@ struct db *
 cmdutil_open(const char *cmd)
 {
 	char err[1024];
-	struct db *db = db_open(cli_conninfo(), err, sizeof(err));
+	struct db *db = cli_db_open(1, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return NULL;
@@ -60,7 +60,7 @@ cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
 {
 	if (!cmdutil_api_refused(db)) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_FAILED;
+		return CLI_ERROR;
 	}
 	fprintf(stderr, "pgfleet %s: %.*s\n", cmd, cmdutil_message_len(err), err);
 	return CLI_USAGE;
@@ -137,16 +137,26 @@ cmdutil_table(const struct db_result *r, FILE *fp)
 	free(w);
 }
 
-int
-cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int nparams,
-    const char *const *params)
+/* Run sql; NULL after "pgfleet CMD: ..." on stderr. */
+static struct db_result *
+query(struct db *db, const char *cmd, const char *sql, int nparams, const char *const *params)
 {
 	char err[1024];
 	struct db_result *r;
 	if (db_exec(db, &r, sql, nparams, params, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_FAILED;
+		return NULL;
 	}
+	return r;
+}
+
+int
+cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int nparams,
+    const char *const *params)
+{
+	struct db_result *r = query(db, cmd, sql, nparams, params);
+	if (r == NULL)
+		return CLI_ERROR;
 	printf("%s\n", db_value(r, 0, 0));
 	db_result_free(r);
 	return CLI_OK;
@@ -156,13 +166,85 @@ int
 cmdutil_print_table(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params)
 {
-	char err[1024];
-	struct db_result *r;
-	if (db_exec(db, &r, sql, nparams, params, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_FAILED;
-	}
+	struct db_result *r = query(db, cmd, sql, nparams, params);
+	if (r == NULL)
+		return CLI_ERROR;
 	cmdutil_table(r, stdout);
 	db_result_free(r);
 	return CLI_OK;
+}
+
+int
+cmdutil_print_csv(struct db *db, const char *cmd, const char *sql, int nparams,
+    const char *const *params)
+{
+	char err[256];
+	struct db_result *r = query(db, cmd, sql, nparams, params);
+	if (r == NULL)
+		return CLI_ERROR;
+	int nrows = db_ntuples(r), ncols = db_nfields(r);
+	struct reportfmt_col *cols = calloc((size_t)ncols + 1, sizeof(*cols));
+	const char **cells = calloc((size_t)nrows * (size_t)ncols + 1, sizeof(*cells));
+	int rc = CLI_OK;
+	if (cols == NULL || cells == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		rc = CLI_ERROR;
+	} else {
+		for (int c = 0; c < ncols; c++)
+			cols[c] = (struct reportfmt_col){db_fname(r, c), REPORTFMT_TEXT};
+		for (int row = 0; row < nrows; row++)
+			for (int c = 0; c < ncols; c++)
+				cells[row * ncols + c] = db_isnull(r, row, c) ? NULL : db_value(r, row, c);
+		if (reportfmt_write(stdout, REPORTFMT_CSV, cols, ncols, cells, nrows, err,
+		    sizeof(err)) == -1)
+			rc = CLI_ERROR;
+	}
+	if (rc != CLI_OK)
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	free(cols);
+	free(cells);
+	db_result_free(r);
+	return rc;
+}
+
+int
+cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
+    const char *table_sql, const char *json_sql, int nparams, const char *const *params)
+{
+	switch (fmt) {
+	case REPORTFMT_JSON:
+		return cmdutil_print_json(db, cmd, json_sql, nparams, params);
+	case REPORTFMT_CSV:
+		return cmdutil_print_csv(db, cmd, table_sql, nparams, params);
+	default:
+		return cmdutil_print_table(db, cmd, table_sql, nparams, params);
+	}
+}
+
+int
+cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
+    enum reportfmt_format *fmt)
+{
+	const char *a = argv[*i], *v;
+	char err[256];
+	if (strcmp(a, "--json") == 0) {
+		*fmt = REPORTFMT_JSON;
+		return 1;
+	}
+	if (strncmp(a, "--format=", 9) == 0) {
+		v = a + 9;
+	} else if (strcmp(a, "--format") == 0) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "pgfleet %s: --format needs a value (table, csv or json)\n", cmd);
+			return -1;
+		}
+		v = argv[++*i];
+	} else {
+		return 0;
+	}
+	if (reportfmt_format_parse(v, fmt, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: --format: %s\n", cmd, err);
+		return -1;
+	}
+	return 1;
 }

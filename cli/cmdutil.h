@@ -9,15 +9,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/reportfmt.h"
+
 struct db;
 struct db_result;
 
 /* 1 for -h and --help. */
 int cmdutil_is_help(const char *arg);
 /*
- * Connect with cli_conninfo(), and tell the session the client's user (cmdutil_user) in
- * the setting pgfleet.client_user, which the SQL API records as the client's word; NULL
- * after "pgfleet CMD: database: ..." on stderr.
+ * Connect with the global options and check the schema (cli_db_open), then tell the
+ * session the client's user (cmdutil_user) in the setting pgfleet.client_user, which the
+ * SQL API records as the client's word; NULL after "pgfleet CMD: ..." on stderr.
  */
 struct db *cmdutil_open(const char *cmd);
 /*
@@ -25,7 +27,7 @@ struct db *cmdutil_open(const char *cmd);
  * The SQL API's refusals (SQLSTATE 22023 a bad value, 42704 does not exist, 42710 exists
  * already, 42501 not allowed, 55000 not in this state, P0002 nothing matched) are input
  * errors: "pgfleet CMD: message", CLI_USAGE. Anything else is a database failure: the
- * message with its SQLSTATE, CLI_FAILED.
+ * message with its SQLSTATE, CLI_ERROR.
  */
 int cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
     __attribute__((warn_unused_result));
@@ -53,12 +55,28 @@ int cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t e
 void cmdutil_table(const struct db_result *r, FILE *fp);
 /*
  * Run a query returning one row, one column (json text) and print it; "pgfleet CMD: ..."
- * on failure. Returns an exit code (CLI_OK or CLI_FAILED).
+ * on failure. Returns an exit code (CLI_OK or CLI_ERROR).
  */
 int cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params);
 /* Run sql and print it as a table; returns an exit code. */
 int cmdutil_print_table(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params);
+/* Run sql and print it as RFC 4180 CSV (header, CRLF) of the same columns; an exit code. */
+int cmdutil_print_csv(struct db *db, const char *cmd, const char *sql, int nparams,
+    const char *const *params);
+/*
+ * A listing in the chosen format: table_sql for table and CSV (the same columns),
+ * json_sql (one row, one column) for JSON. Returns an exit code.
+ */
+int cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
+    const char *table_sql, const char *json_sql, int nparams, const char *const *params);
+/*
+ * The output options of a listing command at argv[*i]: "--format table|csv|json",
+ * "--format=X", and "--json" (the same as --format json). 1 when taken (*i moved past
+ * its value), 0 when argv[*i] is not one, -1 after "pgfleet CMD: ..." on stderr.
+ */
+int cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
+    enum reportfmt_format *fmt);
 
 #endif

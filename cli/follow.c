@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "common/db.h"
+#include "common/util.h"
 
 int
 follow_counts(struct db *db, const char *schedule_id, struct progress_counts *c, char *err,
@@ -52,14 +53,6 @@ on_notify(const char *channel, const char *payload, void *arg)
 		w->refresh = 1;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *out, int tty)
 {
@@ -74,7 +67,7 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 		goto fail;
 	double next = 0;
 	for (;;) {
-		double t = now_s();
+		double t = (util_mono_ms() / 1000.0);
 		if (w.refresh || t >= next) {
 			if (follow_counts(db, schedule_id, &c, err, sizeof(err)) == -1)
 				goto fail;
@@ -83,7 +76,9 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 			next = t + FOLLOW_FALLBACK_MS / 1000.0;
 			if (tty) {
 				progress_bar(&c, &rate, 30, line, sizeof(line));
-				fprintf(out, "\r%s\033[K", line);
+				/* red once an event failed, unless NO_COLOR */
+				int red = c.failed + c.cancelled > 0 && cli_color(out);
+				fprintf(out, "\r%s%s%s\033[K", red ? "\033[31m" : "", line, red ? "\033[0m" : "");
 				fflush(out);
 			} else {
 				progress_line(&c, line, sizeof(line));
@@ -96,7 +91,7 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 			if (progress_finished(&c))
 				break;
 		}
-		int ms = (int)((next - now_s()) * 1000) + 1;
+		int ms = (int)((next - (util_mono_ms() / 1000.0)) * 1000) + 1;
 		struct pollfd pfd = {db_socket(db), POLLIN, 0};
 		if (pfd.fd < 0) {
 			/* the connection is being re-opened: the next count does it */
@@ -118,7 +113,7 @@ fail:
 	if (tty)
 		fputc('\n', out);
 	fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-	return CLI_FAILED;
+	return CLI_ERROR;
 }
 
 int

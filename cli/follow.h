@@ -21,8 +21,8 @@ int follow_counts(struct db *db, const char *schedule_id, struct progress_counts
 
 /*
  * Follow schedule_id until no event is pending or running. tty: a bar redrawn with \r
- * on out; otherwise one line per change. Returns CLI_OK when every event is done,
- * CLI_FAILED when any failed or was cancelled, or after a database error
+ * on out (cli_live); otherwise one line per change. Returns CLI_OK when every event is
+ * done, CLI_FAILED when any failed or was cancelled, CLI_ERROR after a database error
  * ("pgfleet CMD: ..." on stderr).
  */
 int follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *out, int tty);

@@ -6,11 +6,12 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/util.h"
 
 static void __attribute__((format(printf, 3, 4)))
 put(char *buf, size_t size, const char *fmt, ...)
@@ -19,25 +20,6 @@ put(char *buf, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(buf, size, fmt, ap);
 	va_end(ap);
-}
-
-void
-migrate_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	static const char hex[] = "0123456789abcdef";
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-		/* Only when OpenSSL is broken; an impossible checksum never matches. */
-		memset(out, '?', 64);
-		out[64] = '\0';
-		return;
-	}
-	for (unsigned int i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 int
@@ -92,7 +74,11 @@ add_file(struct migrate_set *set, const char *name, const char *data, size_t len
 	memcpy(f->sql, data, len);
 	f->sql[len] = '\0';
 	f->len = len;
-	migrate_sha256_hex(data, len, f->checksum);
+	if (util_sha256_hex(data, len, f->checksum) == -1) {
+		/* Only when OpenSSL is broken; an impossible checksum never matches. */
+		memset(f->checksum, '?', 64);
+		f->checksum[64] = '\0';
+	}
 	set->n++;
 	return 0;
 oom:

@@ -51,7 +51,6 @@ struct migrate_step {
 	const struct migrate_applied *applied; /* NULL for pending ones */
 };
 
-void migrate_sha256_hex(const void *data, size_t len, char out[65]);
 /* 0 when name ("0001_init.sql") is a valid migration file name; else -1 and why. */
 int migrate_check_name(const char *name, char *err, size_t errlen);
 int migrate_load_embedded(struct migrate_set *set, char *err, size_t errlen);

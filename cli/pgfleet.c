@@ -1,13 +1,17 @@
 /*
  * pgfleet: the admin command. Global options, then a subcommand from the table.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/schema.h"
+#include "common/version.h"
 
 struct cli_global cli_global;
 
@@ -32,6 +36,7 @@ static const struct cli_cmd commands[] = {
 	{"maintain", cmd_maintain, "retention: new status_log partitions, old history removed"},
 	{"report", cmd_report, "job history reports: history, failures, job, computer, summary"},
 	{"audit", cmd_audit, "who changed what: audit [--since 7d] [--actor ROLE] [--action ACTION]"},
+	{"schedulers", cmd_schedulers, "the schedulers sharing this database and their state"},
 };
 
 const char *
@@ -43,15 +48,56 @@ cli_conninfo(void)
 	return env != NULL ? env : "";
 }
 
+struct db *
+cli_db_open(int check_schema, char *err, size_t errlen)
+{
+	struct db_target t = {.conninfo = cli_conninfo(), .host = cli_global.host,
+	    .port = cli_global.port, .user = cli_global.user};
+	struct db *db = db_open_target(&t, err, errlen);
+	if (db == NULL || !check_schema)
+		return db;
+	char msg[512];
+	int st = schema_check(db, msg, sizeof(msg));
+	if (st == SCHEMA_NEWER)
+		fprintf(stderr, "pgfleet: warning: %s\n", msg);
+	if (st == -1 || st == SCHEMA_MISSING || st == SCHEMA_OLDER) {
+		snprintf(err, errlen, "%s%s", st == -1 ? "database: " : "", msg);
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+int
+cli_live(FILE *f)
+{
+	const char *term = getenv("TERM");
+	return isatty(fileno(f)) && term != NULL && term[0] != '\0' && strcmp(term, "dumb") != 0;
+}
+
+int
+cli_color(FILE *f)
+{
+	const char *no = getenv("NO_COLOR");
+	return cli_live(f) && (no == NULL || no[0] == '\0');
+}
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: pgfleet [-d CONNINFO] [-v] COMMAND [ARGS...]\n\n"
-		   "Options:\n"
-		   "  -d CONNINFO   libpq connection string (default: $PGFLEET_DATABASE, then the PG* variables);\n"
-		   "                no password: use PGPASSWORD, ~/.pgpass or a service file\n"
-		   "  -v            more log output on stderr (repeat for more)\n"
-		   "  -h, --help    this help; COMMAND --help describes one command\n\n"
+	fprintf(f, "usage: pgfleet [OPTION]... COMMAND [ARGS...]\n\n"
+		   "Connection options (as psql's; the PG* variables and ~/.pgpass fill the rest):\n"
+		   "  -h, --host=HOST        database server host or socket directory\n"
+		   "  -p, --port=PORT        database server port\n"
+		   "  -U, --username=USER    database user name\n"
+		   "  -d, --dbname=DBNAME    database name, or a connection string or URI\n"
+		   "                         (default: $PGFLEET_DATABASE, then PGDATABASE); never a\n"
+		   "                         password: use PGPASSWORD, ~/.pgpass or a service file\n"
+		   "Other options:\n"
+		   "  -v, --verbose          more log output on stderr (repeat for more)\n"
+		   "  -V, --version          print the version and exit\n"
+		   "  -?, --help             this help; COMMAND --help describes one command\n\n"
+		   "Exit codes: 0 done, 1 a job failed, 2 usage or input error, 3 could not run.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -60,19 +106,43 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	int level = LOG_WARNING;
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
+	static const struct option longopts[] = {
+		{"host", required_argument, NULL, 'h'},
+		{"port", required_argument, NULL, 'p'},
+		{"username", required_argument, NULL, 'U'},
+		{"dbname", required_argument, NULL, 'd'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}
+	};
+	int level = LL_WARNING, c;
+	opterr = 0;
+	/* "+": options stop at the command; its own options are its business */
+	while ((c = getopt_long(argc, argv, "+h:p:U:d:vV?", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': cli_global.host = optarg; break;
+		case 'p': cli_global.port = optarg; break;
+		case 'U': cli_global.user = optarg; break;
+		case 'd': cli_global.conninfo = optarg; break;
+		case 'v': level++; break;
+		case 'V':
+			version_print(stdout, "pgfleet");
 			return CLI_OK;
-		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
-			cli_global.conninfo = argv[++i];
-		} else if (strcmp(argv[i], "-v") == 0) {
-			level++;
-		} else {
-			fprintf(stderr, "pgfleet: unknown option %s\n", argv[i]);
-			usage(stderr);
+		case '?':
+			if (optopt == 0 || optopt == '?') {
+				usage(stdout);
+				return CLI_OK;
+			}
+			/* FALLTHROUGH */
+		default:
+			if (optopt != 0 && strchr("hpUd", optopt) != NULL)
+				fprintf(stderr, "pgfleet: option -%c needs a value\n", optopt);
+			else if (optopt != 0)
+				fprintf(stderr, "pgfleet: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "pgfleet: unknown option %s\n", argv[optind - 1]);
+			fprintf(stderr, "pgfleet: pgfleet --help lists the options\n");
 			return CLI_USAGE;
 		}
 	}
@@ -84,13 +154,13 @@ main(int argc, char **argv)
 				"PGPASSWORD, ~/.pgpass or a service file (PGSERVICE) instead\n");
 		return CLI_USAGE;
 	}
-	if (i == argc) {
+	if (optind == argc) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-		if (strcmp(argv[i], commands[c].name) == 0)
-			return commands[c].fn(argc - i, argv + i);
-	fprintf(stderr, "pgfleet: unknown command \"%s\" (pgfleet --help lists them)\n", argv[i]);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			return commands[i].fn(argc - optind, argv + optind);
+	fprintf(stderr, "pgfleet: unknown command \"%s\" (pgfleet --help lists them)\n", argv[optind]);
 	return CLI_USAGE;
 }

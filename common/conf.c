@@ -1,15 +1,15 @@
 /*
  * conf: the YAML config loader of both daemons, built like pgbouncer's: one
  * table of keys per file kind says each key's type, default and whether a
- * SIGHUP reload may change it. libyaml's event parser builds a small tree
- * (aliases and anchors refused, depth and size bounded), then the tree is
- * walked against the table; every error is collected with file:line:column.
+ * SIGHUP reload may change it. common/yamltree.c reads the file into a tree
+ * (its one policy: aliases, anchors and tags refused, depth and size bounded),
+ * then the tree is walked against the table; every error is collected with
+ * file:line:column.
  */
 #include "common/conf.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -19,12 +19,12 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <yaml.h>
 
 #include "common/log.h"
 #include "common/units.h"
+#include "common/util.h"
+#include "common/yamltree.h"
 
-#define MAX_DEPTH	32	/* nesting of maps and lists */
 #define MAX_NODES	100000	/* YAML nodes in one file */
 #define MAX_ENTRIES	1000	/* entries of one list or map value */
 #define MAX_PATH_LEN	128	/* a key path such as "tokens.sql_timeout" */
@@ -37,6 +37,7 @@ enum ctype {
 	T_INT,		/* int in [min, max] */
 	T_INT64,	/* long long in [min, max] */
 	T_BOOL,		/* int, true or false */
+	T_LOGFORMAT,	/* int, enum log_format: iso or axengine */
 	T_DURATION,	/* long long ms in [min, max] */
 	T_SIZE,		/* unsigned long long bytes in [min, max] */
 	T_PORTS,	/* struct conf_port_range */
@@ -105,6 +106,9 @@ static const struct conf_key scheduler_keys[] = {
 	{"restart_limit.window", T_DURATION, S(restart_limit_window_ms), "1m", 0, MS_S, MS_D},
 	{"log.level", T_INT, S(log_level), "5", 0, 1, 7},
 	{"log.file", T_PATH, S(log_file), NULL, 0, 0, 0},
+	{"log.format", T_LOGFORMAT, S(log_format), "iso", 0, 0, 0},
+	{"log.syslog", T_BOOL, S(log_syslog), "false", 0, 0, 0},
+	{"metrics.listen", T_LISTEN, S(metrics_listen), NULL, F_RESTART, 0, 0},
 };
 
 static const struct conf_key agent_keys[] = {
@@ -129,6 +133,8 @@ static const struct conf_key agent_keys[] = {
 	{"tls.allow_clients", T_STRLIST, A(tls_allow_clients), NULL, 0, 0, 0},
 	{"log.level", T_INT, A(log_level), "5", 0, 1, 7},
 	{"log.file", T_PATH, A(log_file), NULL, 0, 0, 0},
+	{"log.format", T_LOGFORMAT, A(log_format), "iso", 0, 0, 0},
+	{"log.syslog", T_BOOL, A(log_syslog), "false", 0, 0, 0},
 	{"port_file", T_PATH, A(port_file), NULL, F_RESTART, 0, 0},
 };
 
@@ -199,21 +205,6 @@ xreallocarray(void *p, size_t n, size_t size)
 	if (p == NULL)
 		fatal("conf: realloc");
 	return p;
-}
-
-static char *aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-aprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *m;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) == -1)
-		fatal("conf: vasprintf");
-	va_end(ap);
-	return m;
 }
 
 static void
@@ -303,15 +294,6 @@ is_user_name(const char *s)
 	return 1;
 }
 
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static void
 format_size(unsigned long long b, char *buf, size_t size)
 {
@@ -381,6 +363,33 @@ check_file(const struct conf_key *k, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A string, path, file or user name into its field. */
+static int
+scalar_str(const struct conf_key *k, const char *s, void *field, char *err, size_t errlen)
+{
+	if (s[0] == '\0' && !(k->flags & F_EMPTY_OK)) {
+		snprintf(err, errlen, "value is empty");
+		return -1;
+	}
+	if (util_has_ctl(s)) {
+		snprintf(err, errlen, "value contains a control character");
+		return -1;
+	}
+	if (k->type == T_USER && !is_user_name(s)) {
+		snprintf(err, errlen, "\"%s\" is not a valid user name", s);
+		return -1;
+	}
+	if (k->type != T_STR && k->type != T_USER && s[0] != '/') {
+		snprintf(err, errlen, "\"%s\" is not an absolute path", s);
+		return -1;
+	}
+	if ((k->type == T_FILE || k->type == T_KEYFILE) && check_file(k, s, err, errlen) == -1)
+		return -1;
+	str_free(*(char **)field, k->flags & F_SECRET);
+	*(char **)field = xstrdup(s);
+	return 0;
+}
+
 /* One scalar value (from the file or a default) into its field. */
 static int
 scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, size_t errlen)
@@ -395,27 +404,7 @@ scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, si
 	case T_FILE:
 	case T_KEYFILE:
 	case T_USER:
-		if (s[0] == '\0' && !(k->flags & F_EMPTY_OK)) {
-			snprintf(err, errlen, "value is empty");
-			return -1;
-		}
-		if (has_control(s)) {
-			snprintf(err, errlen, "value contains a control character");
-			return -1;
-		}
-		if (k->type == T_USER && !is_user_name(s)) {
-			snprintf(err, errlen, "\"%s\" is not a valid user name", s);
-			return -1;
-		}
-		if (k->type != T_STR && k->type != T_USER && s[0] != '/') {
-			snprintf(err, errlen, "\"%s\" is not an absolute path", s);
-			return -1;
-		}
-		if ((k->type == T_FILE || k->type == T_KEYFILE) && check_file(k, s, err, errlen) == -1)
-			return -1;
-		str_free(*(char **)field, k->flags & F_SECRET);
-		*(char **)field = xstrdup(s);
-		return 0;
+		return scalar_str(k, s, field, err, errlen);
 	case T_INT:
 	case T_INT64:
 		if (units_int(s, k->min, k->max, &ll, err, errlen) == -1)
@@ -435,6 +424,15 @@ scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, si
 			return -1;
 		}
 		return 0;
+	case T_LOGFORMAT: {
+		enum log_format f;
+		if (log_format_parse(s, &f) == -1) {
+			snprintf(err, errlen, "\"%s\" is not a log format (use iso or axengine)", s);
+			return -1;
+		}
+		*(int *)field = (int)f;
+		return 0;
+	}
 	case T_DURATION:
 		if (units_duration_ms(s, &ll, err, errlen) == -1)
 			return -1;
@@ -483,6 +481,7 @@ type_name(enum ctype t)
 	case T_PATH: case T_FILE: case T_KEYFILE: return "an absolute path";
 	case T_INT: case T_INT64: return "an integer";
 	case T_BOOL: return "true or false";
+	case T_LOGFORMAT: return "iso or axengine";
 	case T_DURATION: return "a duration";
 	case T_SIZE: return "a size";
 	case T_PORTS: return "a port or port range";
@@ -529,7 +528,7 @@ field_size(enum ctype t)
 {
 	switch (t) {
 	case T_STR: case T_PATH: case T_FILE: case T_KEYFILE: case T_USER: return sizeof(char *);
-	case T_INT: case T_BOOL: return sizeof(int);
+	case T_INT: case T_BOOL: case T_LOGFORMAT: return sizeof(int);
 	case T_INT64: case T_DURATION: return sizeof(long long);
 	case T_SIZE: return sizeof(unsigned long long);
 	case T_PORTS: return sizeof(struct conf_port_range);
@@ -585,28 +584,11 @@ field_eq(enum ctype t, const void *a, const void *b)
 	}
 }
 
-/* ---- the YAML tree ---- */
-
-enum node_kind { NODE_SCALAR, NODE_MAP, NODE_SEQ, NODE_BAD };
-
-struct node {
-	enum node_kind kind;
-	int line, col;		/* 1-based */
-	int null;		/* a plain scalar "", "~" or "null" */
-	char *value;		/* NODE_SCALAR */
-	struct node **kids;	/* NODE_MAP: key, value, key, value...; NODE_SEQ: items */
-	size_t n, cap;
-};
+/* ---- the loader: a YAML tree (common/yamltree.h) walked against a key table ---- */
 
 struct mark {
 	int line, col;		/* 0: not seen */
 	int null;
-};
-
-struct pending {
-	int line, col;
-	size_t seq;
-	char *msg;
 };
 
 struct loader {
@@ -617,12 +599,7 @@ struct loader {
 	char *base;			/* the struct being filled */
 	struct mark *set;		/* per key: where the file sets it */
 	struct conf_errors *errs;
-	struct pending *pend;		/* errors, sorted by position when done */
-	size_t npend;
-	int failed;
-	size_t nodes;
-	struct node *stack[MAX_DEPTH];
-	int depth;
+	struct yt_errors found;		/* errors, sorted by position when done */
 	struct mark root;
 	struct {
 		char path[MAX_PATH_LEN];
@@ -639,294 +616,52 @@ lerr(struct loader *l, int line, int col, const char *path, const char *fmt, ...
 {
 	char msg[512];
 	va_list ap;
+	struct yt_pos pos = {line, col};
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	l->failed++;
-	if (l->npend >= CONF_MAX_ERRORS) {
-		l->errs->truncated = 1;
-		return;
-	}
-	l->pend = xreallocarray(l->pend, l->npend + 1, sizeof(*l->pend));
-	struct pending *p = &l->pend[l->npend];
-	p->line = line;
-	p->col = col;
-	p->seq = l->npend++;
-	if (line == 0)
-		p->msg = aprintf("%s: %s", l->file, msg);
-	else if (path != NULL)
-		p->msg = aprintf("%s:%d:%d: %s: %s", l->file, line, col, path, msg);
+	if (line != 0 && path != NULL)
+		yt_errors_add(&l->found, pos, "%s: %s", path, msg);
 	else
-		p->msg = aprintf("%s:%d:%d: %s", l->file, line, col, msg);
+		yt_errors_add(&l->found, pos, "%s", msg);
 }
 
-static int
-pending_cmp(const void *a, const void *b)
+/* Errors (kept or not) found so far. */
+static size_t
+failed(const struct loader *l)
 {
-	const struct pending *x = a, *y = b;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return yt_errors_count(&l->found);
 }
 
-/* Hand the errors to the caller in file order, and free the loader. */
-static void
+/* Hand the errors to the caller in file order, and free the loader. Returns their number. */
+static size_t
 loader_done(struct loader *l)
 {
-	if (l->npend > 0)
-		qsort(l->pend, l->npend, sizeof(*l->pend), pending_cmp);
-	for (size_t i = 0; i < l->npend; i++) {
-		conf_errors_add(l->errs, "%s", l->pend[i].msg);
-		free(l->pend[i].msg);
+	size_t n = failed(l);
+
+	yt_errors_sort(&l->found);
+	for (size_t i = 0; i < l->found.n; i++) {
+		char *m = yt_error_text(&l->found, i);
+		conf_errors_add(l->errs, "%s", m);
+		free(m);
 	}
-	free(l->pend);
+	if (l->found.dropped > 0)
+		l->errs->truncated = 1;
+	yt_errors_free(&l->found);
 	free(l->set);
-	l->pend = NULL;
 	l->set = NULL;
-}
-
-static void
-node_free(struct node *n)
-{
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	if (n->value != NULL) {
-		OPENSSL_cleanse(n->value, strlen(n->value));
-		free(n->value);
-	}
-	free(n);
-}
-
-static const char *
-node_kind_name(const struct node *n)
-{
-	switch (n->kind) {
-	case NODE_MAP: return "a map";
-	case NODE_SEQ: return "a list";
-	default: return "a scalar";
-	}
-}
-
-/* The key path of the value being parsed, from the open containers. */
-static void
-stack_path(const struct loader *l, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < l->depth; i++) {
-		const struct node *c = l->stack[i], *key;
-		/* an outer container's last kid is the open one inside it; the
-		 * innermost has not got the node being parsed yet */
-		size_t skip = i < l->depth - 1 ? 1 : 0;
-		if (c->kind != NODE_MAP || c->n < 1 + skip || (c->n - skip) % 2 == 0)
-			continue;
-		key = c->kids[c->n - 1 - skip];
-		if (key->kind != NODE_SCALAR)
-			continue;
-		int w = snprintf(buf + len, size - len, "%s%s", len ? "." : "", key->value);
-		if (w < 0 || (size_t)w >= size - len)
-			break;
-		len += (size_t)w;
-	}
-}
-
-static void
-perr(struct loader *l, const yaml_mark_t *m, const char *msg)
-{
-	char path[MAX_PATH_LEN];
-
-	stack_path(l, path, sizeof(path));
-	lerr(l, (int)m->line + 1, (int)m->column + 1, path[0] ? path : NULL, "%s", msg);
-}
-
-/* Attach n to the open container (or make it the root). */
-static void
-node_attach(struct loader *l, struct node **root, struct node *n)
-{
-	if (l->depth == 0) {
-		*root = n;
-		return;
-	}
-	struct node *p = l->stack[l->depth - 1];
-	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 4;
-		p->kids = xreallocarray(p->kids, p->cap, sizeof(*p->kids));
-	}
-	p->kids[p->n++] = n;
-}
-
-static struct node *
-node_new(enum node_kind kind, const yaml_mark_t *m)
-{
-	struct node *n = calloc(1, sizeof(*n));
-	if (n == NULL)
-		fatal("conf: calloc");
-	n->kind = kind;
-	n->line = (int)m->line + 1;
-	n->col = (int)m->column + 1;
 	return n;
 }
 
-/* 1-based line and column of a byte offset (reader errors have no mark). */
-static void
-offset_mark(const unsigned char *buf, size_t len, size_t off, int *line, int *col)
+static const char *
+node_kind_name(const struct yt_node *n)
 {
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off && i < len; i++) {
-		if (buf[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else
-			(*col)++;
+	switch (n->type) {
+	case YT_MAP: return "a map";
+	case YT_SEQ: return "a list";
+	default: return "a scalar";
 	}
-}
-
-static void
-syntax_error(struct loader *l, yaml_parser_t *p, const unsigned char *buf, size_t len)
-{
-	const char *problem = p->problem ? p->problem : "unknown error";
-	int line, col;
-
-	if (p->error == YAML_READER_ERROR) {
-		offset_mark(buf, len, p->problem_offset, &line, &col);
-		lerr(l, line, col, NULL, "YAML error: %s", problem);
-	} else if (p->context != NULL)
-		lerr(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, NULL,
-		    "YAML syntax error: %s (%s at %d:%d)", problem, p->context,
-		    (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-	else
-		lerr(l, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, NULL,
-		    "YAML syntax error: %s", problem);
-}
-
-/* The explicit tag of a node's event, or NULL. */
-static const yaml_char_t *
-yaml_tag(const yaml_event_t *ev)
-{
-	if (ev->type == YAML_SCALAR_EVENT)
-		return ev->data.scalar.tag;
-	if (ev->type == YAML_MAPPING_START_EVENT)
-		return ev->data.mapping_start.tag;
-	if (ev->type == YAML_SEQUENCE_START_EVENT)
-		return ev->data.sequence_start.tag;
-	return NULL;
-}
-
-/*
- * Events -> tree. Returns 0 with *root (NULL for an empty file), or -1 when
- * the file cannot be read as a whole (syntax error, too deep, too big).
- */
-static int
-parse_tree(struct loader *l, const unsigned char *buf, size_t len, struct node **root)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int done = 0, rc = 0, docs = 0;
-
-	*root = NULL;
-	if (!yaml_parser_initialize(&p))
-		fatalx("conf: yaml_parser_initialize");
-	yaml_parser_set_input_string(&p, buf, len);
-	while (!done) {
-		struct node *n = NULL;
-		const yaml_char_t *anchor = NULL;
-
-		if (!yaml_parser_parse(&p, &ev)) {
-			syntax_error(l, &p, buf, len);
-			rc = -1;
-			break;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				lerr(l, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1, NULL,
-				    "only one YAML document is allowed");
-				rc = -1;
-				done = 1;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			perr(l, &ev.start_mark, "YAML aliases are not allowed");
-			n = node_new(NODE_BAD, &ev.start_mark);
-			break;
-		case YAML_SCALAR_EVENT:
-			anchor = ev.data.scalar.anchor;
-			n = node_new(NODE_SCALAR, &ev.start_mark);
-			if (strlen((char *)ev.data.scalar.value) != ev.data.scalar.length) {
-				perr(l, &ev.start_mark, "value contains a NUL character");
-				n->kind = NODE_BAD;
-				break;
-			}
-			n->value = xstrdup((char *)ev.data.scalar.value);
-			n->null = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-			    (n->value[0] == '\0' || strcmp(n->value, "~") == 0 ||
-			    strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
-			    strcmp(n->value, "NULL") == 0);
-			break;
-		case YAML_MAPPING_START_EVENT:
-			anchor = ev.data.mapping_start.anchor;
-			n = node_new(NODE_MAP, &ev.start_mark);
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-			anchor = ev.data.sequence_start.anchor;
-			n = node_new(NODE_SEQ, &ev.start_mark);
-			break;
-		case YAML_MAPPING_END_EVENT:
-		case YAML_SEQUENCE_END_EVENT:
-			l->depth--;
-			break;
-		default:
-			break;
-		}
-		if (anchor != NULL)
-			perr(l, &ev.start_mark, "YAML anchors are not allowed");
-		if (n != NULL && yaml_tag(&ev) != NULL) {
-			/* !!binary, !!python/object: a type the config has not; never ignored */
-			static const char core[] = "tag:yaml.org,2002:";
-			const char *t = (const char *)yaml_tag(&ev);
-			int short_form = strncmp(t, core, sizeof(core) - 1) == 0;
-			char msg[160];
-			snprintf(msg, sizeof(msg), "YAML tag %s%.60s is not allowed",
-			    short_form ? "!!" : "", short_form ? t + sizeof(core) - 1 : t);
-			perr(l, &ev.start_mark, msg);
-			if (n->kind == NODE_SCALAR)
-				n->kind = NODE_BAD;
-		}
-		if (n != NULL) {
-			if (++l->nodes > MAX_NODES) {
-				lerr(l, n->line, n->col, NULL, "more than %d YAML nodes in one file",
-				    MAX_NODES);
-				node_free(n);
-				rc = -1;
-				done = 1;
-			} else if ((n->kind == NODE_MAP || n->kind == NODE_SEQ) &&
-			    l->depth == MAX_DEPTH) {
-				lerr(l, n->line, n->col, NULL, "maps and lists nest deeper than %d levels",
-				    MAX_DEPTH);
-				free(n);
-				rc = -1;
-				done = 1;
-			} else {
-				node_attach(l, root, n);
-				if (n->kind == NODE_MAP || n->kind == NODE_SEQ)
-					l->stack[l->depth++] = n;
-			}
-		}
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&p);
-	return rc;
 }
 
 /* ---- the walk: tree against the table ---- */
@@ -987,156 +722,154 @@ key_given(const struct loader *l, const char *path)
 }
 
 static void
-type_error(struct loader *l, const struct node *n, const char *path, const char *want)
+type_error(struct loader *l, const struct yt_node *n, const char *path, const char *want)
 {
-	lerr(l, n->line, n->col, path, "expected %s, found %s", want, node_kind_name(n));
+	lerr(l, n->pos.line, n->pos.col, path, "expected %s, found %s", want, node_kind_name(n));
 }
 
 /* A list of scalars; user names or any non-empty strings. */
 static void
-set_list(struct loader *l, const struct conf_key *k, const struct node *v, const char *path,
+set_list(struct loader *l, const struct conf_key *k, const struct yt_node *v, const char *path,
     struct conf_strlist *out)
 {
-	if (v->kind != NODE_SEQ) {
+	if (v->type != YT_SEQ) {
 		type_error(l, v, path, type_name(k->type));
 		return;
 	}
 	if (v->n > MAX_ENTRIES) {
-		lerr(l, v->line, v->col, path, "more than %d entries", MAX_ENTRIES);
+		lerr(l, v->pos.line, v->pos.col, path, "more than %d entries", MAX_ENTRIES);
 		return;
 	}
-	for (size_t i = 0; i < v->n; i++) {
-		const struct node *it = v->kids[i];
-		if (it->kind == NODE_BAD)
+	for (const struct yt_node *it = v->first; it != NULL; it = it->next) {
+		if (it->type == YT_BAD)
 			continue;
-		if (it->kind != NODE_SCALAR) {
+		if (it->type != YT_SCALAR) {
 			type_error(l, it, path, k->type == T_USERS ? "a user name" : "a name");
 			continue;
 		}
-		if (it->value[0] == '\0' || has_control(it->value))
-			lerr(l, it->line, it->col, path, "entry is empty or has a control character");
-		else if (k->type == T_USERS && !is_user_name(it->value))
-			lerr(l, it->line, it->col, path, "\"%s\" is not a valid user name", it->value);
-		else if (strlist_has(out, it->value))
-			lerr(l, it->line, it->col, path, "\"%s\" is listed twice", it->value);
+		if (it->s[0] == '\0' || util_has_ctl(it->s))
+			lerr(l, it->pos.line, it->pos.col, path, "entry is empty or has a control character");
+		else if (k->type == T_USERS && !is_user_name(it->s))
+			lerr(l, it->pos.line, it->pos.col, path, "\"%s\" is not a valid user name", it->s);
+		else if (strlist_has(out, it->s))
+			lerr(l, it->pos.line, it->pos.col, path, "\"%s\" is listed twice", it->s);
 		else
-			strlist_add(out, it->value);
+			strlist_add(out, it->s);
 	}
 }
 
 static void
-set_tables(struct loader *l, const struct node *v, const char *path, struct conf_token_tables *out)
+set_tables(struct loader *l, const struct yt_node *v, const char *path, struct conf_token_tables *out)
 {
-	if (v->kind != NODE_MAP) {
+	if (v->type != YT_MAP) {
 		type_error(l, v, path, type_name(T_TABLES));
 		return;
 	}
 	if (v->n / 2 > MAX_ENTRIES) {
-		lerr(l, v->line, v->col, path, "more than %d entries", MAX_ENTRIES);
+		lerr(l, v->pos.line, v->pos.col, path, "more than %d entries", MAX_ENTRIES);
 		return;
 	}
-	for (size_t i = 0; i + 1 < v->n; i += 2) {
-		const struct node *kn = v->kids[i], *vn = v->kids[i + 1];
+	for (const struct yt_node *kn = v->first; kn != NULL && kn->next != NULL; kn = kn->next->next) {
+		const struct yt_node *vn = kn->next;
 		char sub[MAX_PATH_LEN];
 		int dup = 0;
 
-		if (kn->kind == NODE_BAD || vn->kind == NODE_BAD)
+		if (kn->type == YT_BAD || vn->type == YT_BAD)
 			continue;
-		if (kn->kind != NODE_SCALAR) {
+		if (kn->type != YT_SCALAR) {
 			type_error(l, kn, path, "a table name");
 			continue;
 		}
-		if (!is_identifier(kn->value)) {
-			lerr(l, kn->line, kn->col, path, "\"%s\" is not a valid table name "
-			    "(use [a-z_][a-z0-9_]*, at most 63 characters)", kn->value);
+		if (!is_identifier(kn->s)) {
+			lerr(l, kn->pos.line, kn->pos.col, path, "\"%s\" is not a valid table name "
+			    "(use [a-z_][a-z0-9_]*, at most 63 characters)", kn->s);
 			continue;
 		}
 		for (size_t j = 0; j < out->n; j++)
-			dup |= strcmp(out->v[j].table, kn->value) == 0;
+			dup |= strcmp(out->v[j].table, kn->s) == 0;
 		if (dup) {
-			lerr(l, kn->line, kn->col, path, "duplicate table \"%s\"", kn->value);
+			lerr(l, kn->pos.line, kn->pos.col, path, "duplicate table \"%s\"", kn->s);
 			continue;
 		}
-		if (snprintf(sub, sizeof(sub), "%s.%s", path, kn->value) >= (int)sizeof(sub))
+		if (snprintf(sub, sizeof(sub), "%s.%s", path, kn->s) >= (int)sizeof(sub))
 			sub[sizeof(sub) - 1] = '\0';	/* only a message's key path */
-		if (vn->kind != NODE_SEQ) {
+		if (vn->type != YT_SEQ) {
 			type_error(l, vn, sub, "a list of columns");
 			continue;
 		}
 		if (vn->n > MAX_ENTRIES) {
-			lerr(l, vn->line, vn->col, sub, "more than %d entries", MAX_ENTRIES);
+			lerr(l, vn->pos.line, vn->pos.col, sub, "more than %d entries", MAX_ENTRIES);
 			continue;
 		}
 		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
 		struct conf_token_table *t = &out->v[out->n++];
-		t->table = xstrdup(kn->value);
+		t->table = xstrdup(kn->s);
 		t->columns.v = NULL;
 		t->columns.n = 0;
-		for (size_t j = 0; j < vn->n; j++) {
-			const struct node *c = vn->kids[j];
-			if (c->kind == NODE_BAD)
+		for (const struct yt_node *c = vn->first; c != NULL; c = c->next) {
+			if (c->type == YT_BAD)
 				continue;
-			if (c->kind != NODE_SCALAR)
+			if (c->type != YT_SCALAR)
 				type_error(l, c, sub, "a column name");
-			else if (!is_identifier(c->value))
-				lerr(l, c->line, c->col, sub, "\"%s\" is not a valid column name "
-				    "(use [a-z_][a-z0-9_]*, at most 63 characters)", c->value);
-			else if (strlist_has(&t->columns, c->value))
-				lerr(l, c->line, c->col, sub, "\"%s\" is listed twice", c->value);
+			else if (!is_identifier(c->s))
+				lerr(l, c->pos.line, c->pos.col, sub, "\"%s\" is not a valid column name "
+				    "(use [a-z_][a-z0-9_]*, at most 63 characters)", c->s);
+			else if (strlist_has(&t->columns, c->s))
+				lerr(l, c->pos.line, c->pos.col, sub, "\"%s\" is listed twice", c->s);
 			else
-				strlist_add(&t->columns, c->value);
+				strlist_add(&t->columns, c->s);
 		}
 	}
 }
 
 static void
-set_rcodes(struct loader *l, const struct node *v, const char *path, struct conf_return_codes *out)
+set_rcodes(struct loader *l, const struct yt_node *v, const char *path, struct conf_return_codes *out)
 {
 	char err[256];
 
-	if (v->kind != NODE_MAP) {
+	if (v->type != YT_MAP) {
 		type_error(l, v, path, type_name(T_RCODES));
 		return;
 	}
 	if (v->n / 2 > MAX_ENTRIES) {
-		lerr(l, v->line, v->col, path, "more than %d entries", MAX_ENTRIES);
+		lerr(l, v->pos.line, v->pos.col, path, "more than %d entries", MAX_ENTRIES);
 		return;
 	}
-	for (size_t i = 0; i + 1 < v->n; i += 2) {
-		const struct node *kn = v->kids[i], *vn = v->kids[i + 1];
+	for (const struct yt_node *kn = v->first; kn != NULL && kn->next != NULL; kn = kn->next->next) {
+		const struct yt_node *vn = kn->next;
 		char sub[MAX_PATH_LEN];
 		long long code;
 		int success, dup = 0;
 
-		if (kn->kind == NODE_BAD || vn->kind == NODE_BAD)
+		if (kn->type == YT_BAD || vn->type == YT_BAD)
 			continue;
-		if (kn->kind != NODE_SCALAR) {
+		if (kn->type != YT_SCALAR) {
 			type_error(l, kn, path, "an exit code");
 			continue;
 		}
-		if (units_int(kn->value, INT32_MIN, INT32_MAX, &code, err, sizeof(err)) == -1) {
-			lerr(l, kn->line, kn->col, path, "%s", err);
+		if (units_int(kn->s, INT32_MIN, INT32_MAX, &code, err, sizeof(err)) == -1) {
+			lerr(l, kn->pos.line, kn->pos.col, path, "%s", err);
 			continue;
 		}
-		if (snprintf(sub, sizeof(sub), "%s.%s", path, kn->value) >= (int)sizeof(sub))
+		if (snprintf(sub, sizeof(sub), "%s.%s", path, kn->s) >= (int)sizeof(sub))
 			sub[sizeof(sub) - 1] = '\0';	/* only a message's key path */
-		if (vn->kind != NODE_SCALAR) {
+		if (vn->type != YT_SCALAR) {
 			type_error(l, vn, sub, "success or failure");
 			continue;
 		}
-		if (strcmp(vn->value, "success") == 0)
+		if (strcmp(vn->s, "success") == 0)
 			success = 1;
-		else if (strcmp(vn->value, "failure") == 0)
+		else if (strcmp(vn->s, "failure") == 0)
 			success = 0;
 		else {
-			lerr(l, vn->line, vn->col, sub,
-			    "\"%s\" is not an action (use success or failure)", vn->value);
+			lerr(l, vn->pos.line, vn->pos.col, sub,
+			    "\"%s\" is not an action (use success or failure)", vn->s);
 			continue;
 		}
 		for (size_t j = 0; j < out->n; j++)
 			dup |= out->v[j].code == code;
 		if (dup) {
-			lerr(l, kn->line, kn->col, path, "duplicate code %lld", code);
+			lerr(l, kn->pos.line, kn->pos.col, path, "duplicate code %lld", code);
 			continue;
 		}
 		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
@@ -1147,27 +880,27 @@ set_rcodes(struct loader *l, const struct node *v, const char *path, struct conf
 }
 
 static void
-set_key(struct loader *l, int idx, const struct node *v, const char *path)
+set_key(struct loader *l, int idx, const struct yt_node *v, const char *path)
 {
 	const struct conf_key *k = &l->keys[idx];
 	void *field = l->base + k->off;
 	char err[512];
 
 	if (l->set[idx].line != 0) {
-		lerr(l, v->line, v->col, path, "duplicate key (first set at %d:%d)",
+		lerr(l, v->pos.line, v->pos.col, path, "duplicate key (first set at %d:%d)",
 		    l->set[idx].line, l->set[idx].col);
 		return;
 	}
-	l->set[idx].line = v->line;
-	l->set[idx].col = v->col;
-	l->set[idx].null = v->kind == NODE_SCALAR && v->null;
+	l->set[idx].line = v->pos.line;
+	l->set[idx].col = v->pos.col;
+	l->set[idx].null = v->type == YT_SCALAR && v->null;
 	if (l->set[idx].null)
 		return;	/* "key:" with no value: the default */
 	if (is_scalar_type(k->type)) {
-		if (v->kind != NODE_SCALAR)
+		if (v->type != YT_SCALAR)
 			type_error(l, v, path, type_name(k->type));
-		else if (scalar_parse(k, v->value, field, err, sizeof(err)) == -1)
-			lerr(l, v->line, v->col, path, "%s", err);
+		else if (scalar_parse(k, v->s, field, err, sizeof(err)) == -1)
+			lerr(l, v->pos.line, v->pos.col, path, "%s", err);
 		return;
 	}
 	switch (k->type) {
@@ -1187,32 +920,33 @@ set_key(struct loader *l, int idx, const struct node *v, const char *path)
 }
 
 static void
-walk_map(struct loader *l, const struct node *map, const char *prefix)
+walk_map(struct loader *l, const struct yt_node *map, const char *prefix)
 {
-	for (size_t i = 0; i + 1 < map->n; i += 2) {
-		const struct node *kn = map->kids[i], *vn = map->kids[i + 1];
+	for (const struct yt_node *kn = map->first; kn != NULL && kn->next != NULL;
+	    kn = kn->next->next) {
+		const struct yt_node *vn = kn->next;
 		char path[MAX_PATH_LEN];
 		int idx, w;
 
-		if (kn->kind == NODE_BAD)
+		if (kn->type == YT_BAD)
 			continue;	/* reported while parsing */
-		if (kn->kind != NODE_SCALAR) {
-			lerr(l, kn->line, kn->col, prefix[0] ? prefix : NULL,
+		if (kn->type != YT_SCALAR) {
+			lerr(l, kn->pos.line, kn->pos.col, prefix[0] ? prefix : NULL,
 			    "a key must be a scalar, found %s", node_kind_name(kn));
 			continue;
 		}
-		w = snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", kn->value);
-		if (w < 0 || (size_t)w >= sizeof(path) || strchr(kn->value, '.') != NULL ||
-		    kn->value[0] == '\0') {
-			lerr(l, kn->line, kn->col, NULL, "unknown key \"%.*s%s\" in %s config",
+		w = snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", kn->s);
+		if (w < 0 || (size_t)w >= sizeof(path) || strchr(kn->s, '.') != NULL ||
+		    kn->s[0] == '\0') {
+			lerr(l, kn->pos.line, kn->pos.col, NULL, "unknown key \"%.*s%s\" in %s config",
 			    60, path, w >= 60 ? "..." : "", l->kind);
 			continue;
 		}
-		if (vn->kind == NODE_BAD) {
+		if (vn->type == YT_BAD) {
 			/* reported while parsing; a required key is not "missing" */
 			if ((idx = key_index(l, path)) >= 0 && l->set[idx].line == 0) {
-				l->set[idx].line = vn->line;
-				l->set[idx].col = vn->col;
+				l->set[idx].line = vn->pos.line;
+				l->set[idx].col = vn->pos.col;
 			}
 			continue;
 		}
@@ -1221,25 +955,25 @@ walk_map(struct loader *l, const struct node *map, const char *prefix)
 			continue;
 		}
 		if (!is_section(l, path)) {
-			lerr(l, kn->line, kn->col, NULL, "unknown key \"%s\" in %s config", path,
+			lerr(l, kn->pos.line, kn->pos.col, NULL, "unknown key \"%s\" in %s config", path,
 			    l->kind);
 			continue;
 		}
 		struct mark *seen = section_mark(l, path);
 		if (seen != NULL) {
-			lerr(l, vn->line, vn->col, path, "duplicate key (first set at %d:%d)",
+			lerr(l, vn->pos.line, vn->pos.col, path, "duplicate key (first set at %d:%d)",
 			    seen->line, seen->col);
 			continue;
 		}
 		if (l->nsections < sizeof(l->sections) / sizeof(l->sections[0])) {
 			snprintf(l->sections[l->nsections].path, MAX_PATH_LEN, "%s", path);
-			l->sections[l->nsections].at.line = vn->line;
-			l->sections[l->nsections].at.col = vn->col;
+			l->sections[l->nsections].at.line = vn->pos.line;
+			l->sections[l->nsections].at.col = vn->pos.col;
 			l->nsections++;
 		}
-		if (vn->kind == NODE_SCALAR && vn->null)
+		if (vn->type == YT_SCALAR && vn->null)
 			continue;	/* "tls:" alone: an empty section */
-		if (vn->kind != NODE_MAP) {
+		if (vn->type != YT_MAP) {
 			type_error(l, vn, path, "a map");
 			continue;
 		}
@@ -1296,69 +1030,6 @@ finish_scheduler(struct loader *l, struct conf_scheduler *c)
 	}
 }
 
-/* Read the whole file, refusing one over CONF_MAX_FILE before parsing. */
-static unsigned char *
-read_file(const char *path, size_t *len, struct conf_errors *errs)
-{
-	struct stat st;
-	unsigned char *buf;
-	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd == -1) {
-		conf_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-	if (regular && st.st_size > CONF_MAX_FILE) {
-		conf_errors_add(errs, "%s: file is too large (%lld bytes; the limit is 1 MiB)",
-		    path, (long long)st.st_size);
-		close(fd);
-		return NULL;
-	}
-	/* sized by the file, not by the limit: a load stays cheap */
-	size_t cap = regular ? (size_t)st.st_size + 1 : 65536;
-	buf = malloc(cap);
-	if (buf == NULL)
-		fatal("conf: malloc");
-	for (;;) {
-		if (n == cap) {
-			/* it grew while read, or is not a regular file: up to one byte past the limit */
-			size_t ncap = cap * 2 > CONF_MAX_FILE + 1 ? CONF_MAX_FILE + 1 : cap * 2;
-			unsigned char *nb = malloc(ncap);
-			if (nb == NULL)
-				fatal("conf: malloc");
-			memcpy(nb, buf, n);
-			OPENSSL_cleanse(buf, n);
-			free(buf);
-			buf = nb;
-			cap = ncap;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			conf_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > CONF_MAX_FILE) {
-			conf_errors_add(errs, "%s: file is too large (more than 1 MiB)", path);
-			goto fail;
-		}
-	}
-	close(fd);
-	*len = n;
-	return buf;
-fail:
-	OPENSSL_cleanse(buf, n);
-	free(buf);
-	close(fd);
-	return NULL;
-}
-
 static void
 conf_struct_free(const struct conf_key *keys, size_t nkeys, char *base, char **path)
 {
@@ -1370,16 +1041,16 @@ conf_struct_free(const struct conf_key *keys, size_t nkeys, char *base, char **p
 
 /*
  * The common part of both loaders: base is a zeroed struct of the kind.
- * Returns 0 when the whole file was walked (errors in it are counted in
- * l->failed), -1 when it could not be read or parsed.
+ * Returns 0 when the whole file was walked (errors in it are counted by
+ * failed()), -1 when it could not be read or parsed.
  */
 static int
 conf_load(const char *path, const char *kind, const struct conf_key *keys, size_t nkeys,
     char *base, struct conf_errors *errs, struct loader *l)
 {
-	unsigned char *buf;
-	size_t len = 0;
-	struct node *root = NULL;
+	static const struct yt_limits limits = {CONF_MAX_FILE, MAX_NODES};
+	struct arena *arena = NULL;
+	struct yt_doc doc;
 	char err[512];
 
 	memset(l, 0, sizeof(*l));
@@ -1389,6 +1060,8 @@ conf_load(const char *path, const char *kind, const struct conf_key *keys, size_
 	l->nkeys = nkeys;
 	l->base = base;
 	l->errs = errs;
+	l->found.file = xstrdup(path);
+	l->found.max = CONF_MAX_ERRORS;
 	l->root.line = l->root.col = 1;
 	l->set = calloc(nkeys, sizeof(*l->set));
 	if (l->set == NULL)
@@ -1398,26 +1071,21 @@ conf_load(const char *path, const char *kind, const struct conf_key *keys, size_
 		    scalar_parse(&keys[i], keys[i].def, base + keys[i].off, err, sizeof(err)) == -1)
 			lerr(l, 0, 0, keys[i].path, "internal error: bad default: %s", err);
 
-	if ((buf = read_file(path, &len, errs)) == NULL) {
-		l->failed++;
-		return -1;
-	}
-	int rc = parse_tree(l, buf, len, &root);
-	if (rc == 0 && root != NULL && !(root->kind == NODE_SCALAR && root->null)) {
-		l->root.line = root->line;
-		l->root.col = root->col;
-		if (root->kind == NODE_MAP)
+	int rc = yt_load(&arena, path, &limits, &doc, &l->found);
+	const struct yt_node *root = doc.root;
+	if (rc == 0 && root != NULL && !(root->type == YT_SCALAR && root->null)) {
+		l->root.line = root->pos.line;
+		l->root.col = root->pos.col;
+		if (root->type == YT_MAP)
 			walk_map(l, root, "");
 		else {
-			if (root->kind != NODE_BAD)
-				lerr(l, root->line, root->col, NULL, "the %s config must be a map "
+			if (root->type != YT_BAD)
+				lerr(l, root->pos.line, root->pos.col, NULL, "the %s config must be a map "
 				    "of keys, found %s", kind, node_kind_name(root));
 			rc = -1;
 		}
 	}
-	node_free(root);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	arena_free(arena);
 	return rc;
 }
 
@@ -1435,11 +1103,10 @@ conf_load_scheduler(const char *path, struct conf_scheduler **out, struct conf_e
 	    &l) == 0) {
 		check_required(&l);
 		/* cross-checks only between values that are themselves valid */
-		if (!l.failed)
+		if (!failed(&l))
 			finish_scheduler(&l, c);
 	}
-	loader_done(&l);
-	if (l.failed) {
+	if (loader_done(&l) > 0) {
 		conf_free_scheduler(c);
 		return -1;
 	}
@@ -1459,8 +1126,7 @@ conf_load_agent(const char *path, struct conf_agent **out, struct conf_errors *e
 	c->path = xstrdup(path);
 	if (conf_load(path, "agent", agent_keys, NKEYS(agent_keys), (char *)c, errs, &l) == 0)
 		check_required(&l);
-	loader_done(&l);
-	if (l.failed) {
+	if (loader_done(&l) > 0) {
 		conf_free_agent(c);
 		return -1;
 	}

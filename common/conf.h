@@ -101,6 +101,9 @@ struct conf_scheduler {
 	long long restart_limit_window_ms;	/* ... within this window */
 	int log_level;			/* 1..7 */
 	char *log_file;			/* NULL: stderr */
+	int log_format;			/* enum log_format */
+	int log_syslog;			/* bool: also to syslog */
+	struct conf_listen metrics_listen;	/* host NULL: no /metrics, /healthz */
 };
 
 struct conf_agent {
@@ -126,6 +129,8 @@ struct conf_agent {
 	struct conf_strlist tls_allow_clients;	/* empty: any certificate of our CA */
 	int log_level;
 	char *log_file;			/* NULL: stderr */
+	int log_format;			/* enum log_format */
+	int log_syslog;			/* bool: also to syslog */
 	char *port_file;		/* NULL: none */
 };
 

@@ -114,9 +114,25 @@ db_conninfo_has_password(const char *conninfo)
 struct db *
 db_open(const char *conninfo, char *err, size_t errlen)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo != NULL ? conninfo : "",
-	    appname != NULL ? appname : program_invocation_short_name, NULL};
+	struct db_target t = {.conninfo = conninfo};
+	return db_open_target(&t, err, errlen);
+}
+
+struct db *
+db_open_target(const struct db_target *t, char *err, size_t errlen)
+{
+	const char *keys[6], *vals[6];
+	int n = 0;
+	if (t->host != NULL)
+		keys[n] = "host", vals[n++] = t->host;
+	if (t->port != NULL)
+		keys[n] = "port", vals[n++] = t->port;
+	if (t->user != NULL)
+		keys[n] = "user", vals[n++] = t->user;
+	keys[n] = "dbname", vals[n++] = t->conninfo != NULL ? t->conninfo : "";
+	keys[n] = "fallback_application_name";
+	vals[n++] = appname != NULL ? appname : program_invocation_short_name;
+	keys[n] = NULL, vals[n] = NULL;
 	struct db *db = calloc(1, sizeof(*db));
 	if (db == NULL) {
 		put(err, errlen, "database: out of memory");
@@ -126,7 +142,11 @@ db_open(const char *conninfo, char *err, size_t errlen)
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		char msg[1024];
 		flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
-		put(err, errlen, "database: %s", msg);
+		/* the server's words (3D000); libpq gives no SQLSTATE for a refused connection */
+		int missing = db->conn != NULL && strstr(msg, "database \"") != NULL &&
+		    strstr(msg, "\" does not exist") != NULL;
+		put(err, errlen, "database: %s%s", msg, missing ? " (create it with createdb, then run "
+								  "pgfleet migrate)" : "");
 		PQfinish(db->conn);
 		free(db);
 		return NULL;

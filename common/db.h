@@ -33,6 +33,18 @@ void db_application_name(const char *name);
  * database name); "" means the PG* variables. Returns NULL with the reason in err ("database: ...").
  */
 struct db *db_open(const char *conninfo, char *err, size_t errlen);
+/*
+ * Connect as psql does with -h, -p, -U and -d: host, port and user (each NULL when
+ * not given) come first, then conninfo (as db_open takes it) may override them.
+ * A database that does not exist is said with the fix: createdb, then pgfleet migrate.
+ */
+struct db_target {
+	const char *conninfo;
+	const char *host;
+	const char *port;
+	const char *user;
+};
+struct db *db_open_target(const struct db_target *t, char *err, size_t errlen);
 void db_close(struct db *db);
 /*
  * 1 when conninfo (a connection string or URI, as db_open takes it) sets a password, 0 when

@@ -6,6 +6,7 @@
 #include "common/field.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,22 @@ int
 field_hostname_ok(const char *s)
 {
 	return s != NULL && dns_name_ok(s, 0);
+}
+
+int
+field_computer_name(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	int ok = len > 0 && len <= FIELD_COMPUTER_MAX && isalnum((unsigned char)s[0]);
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '_' || s[i] == '-';
+	if (!ok) {
+		snprintf(err, errlen, "computer name \"%.60s\": use 1 to %d letters, digits, '.', '_' "
+				      "or '-', starting with a letter or digit",
+		    s, FIELD_COMPUTER_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 static int

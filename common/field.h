@@ -19,6 +19,7 @@
 #define FIELD_HOST_MAX 253          /* a computer's host: a DNS name or an address */
 #define FIELD_TEXT_MAX 256          /* serial, asset_tag, domain_ou, dept, contact */
 #define FIELD_EMAIL_MAX 254         /* RFC 5321's path limit */
+#define FIELD_COMPUTER_MAX 253      /* a computer's name */
 
 enum field {
 	FIELD_RUN_AS,       /* 1..32 bytes */
@@ -63,6 +64,13 @@ int field_interpreter_split(const char *s, char *buf, size_t buflen,
 /* 1 when s is an RFC 1123 host name: dot-separated labels of 1-63 letters, digits and '-'
  * (not first or last), at most 253 bytes, an optional final dot. */
 int field_hostname_ok(const char *s);
+
+/*
+ * A computer's name, as in certificates and tokens: 1..FIELD_COMPUTER_MAX letters, digits,
+ * '.', '_' or '-', starting with a letter or digit. Returns 0, or -1 with the reason in err.
+ */
+int field_computer_name(const char *s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* s escaped for a message (\n, \t, \xNN), cut at 60 bytes with "..."; out gets at most outlen bytes. */
 void field_show(const char *s, char *out, size_t outlen);

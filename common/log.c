@@ -1,30 +1,75 @@
 /*
  * log: one line per message, written with a single write(2) so lines from
- * forked workers sharing the file never interleave.
+ * forked workers sharing the file never interleave. The line is built once
+ * (prefix, process name, message, errno text) and then written to the file or
+ * stderr and, when asked, handed to syslog(3) without our prefix.
  */
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 8192
 
-static int log_level = LOG_DETAIL;
+static int log_level = LL_DETAIL;
 static int log_fd = 2;
 static char *log_path;
 static const char *log_proc;
+static enum log_format log_fmt = LOG_FORMAT_ISO;
+static int log_journal;         /* log_fd is the journal's stream: "<N>" prefixes */
+static const char *log_ident;   /* syslog on when set */
+
+static const char *const level_names[] = {
+	"ERROR", "ERROR", "WARNING", "NOTICE", "INFO", "DETAIL", "DEBUG", "TRACE"
+};
+/* 5 (DETAIL) is the default level, so it is "info" to the journal, not "debug" */
+static const int level_prio[] = {
+	LOG_ERR, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_INFO, LOG_DEBUG, LOG_DEBUG
+};
+
+static int
+clamp(int level)
+{
+	return level < LL_ERROR ? LL_ERROR : level > LL_TRACE ? LL_TRACE : level;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return level_names[clamp((int)level)];
+}
+
+int
+log_level_priority(enum log_level level)
+{
+	return level_prio[clamp((int)level)];
+}
 
 static int
 log_open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	return fd;
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+/* systemd sets JOURNAL_STREAM=dev:ino of the stream it gave as stdout/stderr. */
+static int
+is_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(fd, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 int
@@ -33,6 +78,7 @@ log_init(int level, const char *file)
 	log_setlevel(level);
 	if (file == NULL || file[0] == '\0') {
 		log_close();
+		log_journal = is_journal(2);
 		return 0;
 	}
 	int fd = log_open_file(file);
@@ -46,7 +92,36 @@ log_init(int level, const char *file)
 	log_close();
 	log_fd = fd;
 	log_path = copy;
+	log_journal = 0;
 	return 0;
+}
+
+int
+log_start(int level, const char *file, enum log_format format, int use_syslog, const char *ident,
+    int foreground, char *err, size_t errlen)
+{
+	if (!foreground && file == NULL && !use_syslog) {
+		snprintf(err, errlen, "without -d a daemon's stderr goes nowhere: set log.file "
+				      "or log.syslog: true, or run it in the foreground with -d");
+		return -1;
+	}
+	if (log_init(level, foreground ? NULL : file) == -1) {
+		snprintf(err, errlen, "log %s: %s", file, strerror(errno));
+		return -1;
+	}
+	log_apply(level, format, use_syslog, ident);
+	return 0;
+}
+
+void
+log_apply(int level, enum log_format format, int use_syslog, const char *ident)
+{
+	log_setlevel(level);
+	log_setformat(format);
+	if (use_syslog && log_ident == NULL)
+		log_syslog(ident);
+	else if (!use_syslog && log_ident != NULL)
+		log_syslog(NULL);
 }
 
 int
@@ -78,14 +153,45 @@ log_fileno(void)
 	return log_fd;
 }
 
+int
+log_check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "log file %s is not a regular file", path);
+			return -1;
+		}
+		if (access(path, W_OK) == -1) {
+			snprintf(err, errlen, "log file %s: %s", path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "log file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	const char *d = dirname(dir);
+	if (stat(d, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "log file %s: directory %s does not exist (create it, writable "
+				      "by the user the daemon runs as)", path, d);
+		return -1;
+	}
+	if (access(d, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "log file %s: cannot create it in %s: %s", path, d,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 void
 log_setlevel(int level)
 {
-	if (level < LOG_ERROR)
-		level = LOG_ERROR;
-	if (level > LOG_TRACE)
-		level = LOG_TRACE;
-	log_level = level;
+	log_level = clamp(level);
 }
 
 int
@@ -95,15 +201,43 @@ log_getlevel(void)
 }
 
 void
+log_setformat(enum log_format format)
+{
+	log_fmt = format;
+}
+
+int
+log_format_parse(const char *s, enum log_format *out)
+{
+	if (strcmp(s, "iso") == 0)
+		*out = LOG_FORMAT_ISO;
+	else if (strcmp(s, "axengine") == 0)
+		*out = LOG_FORMAT_AXENGINE;
+	else
+		return -1;
+	return 0;
+}
+
+void
+log_syslog(const char *ident)
+{
+	if (log_ident != NULL && ident == NULL)
+		closelog();
+	log_ident = ident;
+	if (ident != NULL)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
 log_procinit(const char *name)
 {
 	log_proc = name;
 }
 
 int
-log_enabled(int level)
+log_enabled(enum log_level level)
 {
-	return level <= log_level;
+	return (int)level <= log_level;
 }
 
 int
@@ -117,71 +251,136 @@ log_prefix(char *buf, unsigned long size, long long ms, long pid)
 	    tm.tm_sec, ms % 1000, pid);
 }
 
-static void
-log_write(int level, const char *suffix, const char *fmt, va_list ap)
+int
+log_iso_time(char *buf, unsigned long size, long long ms)
 {
-	if (level > log_level)
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	return snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+/* Append to line at *n, never past size - 2 (room for the newline). */
+static void
+add(char *line, size_t size, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+add(char *line, size_t size, size_t *n, const char *fmt, ...)
+{
+	if (*n >= size)
 		return;
-	int saved = errno;
-	char line[LOG_LINE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(line + *n, size - *n, fmt, ap);
+	va_end(ap);
+	if (m > 0)
+		*n += (size_t)m;
+	if (*n > size - 1)
+		*n = size - 1;
+}
+
+static size_t
+line_prefix(char *line, size_t size, int level)
+{
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	long long ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	size_t n = (size_t)log_prefix(line, sizeof(line), ms, (long)getpid());
-	if (log_proc != NULL && n < sizeof(line))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: ", log_proc);
-	if (n < sizeof(line)) {
-		int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		if (m > 0)
-			n += (size_t)m;
+	size_t n = 0;
+	if (log_journal)
+		add(line, size, &n, "<%d>", log_level_priority((enum log_level)level));
+	if (log_fmt == LOG_FORMAT_AXENGINE) {
+		char p[64];
+		log_prefix(p, sizeof(p), ms, (long)getpid());
+		add(line, size, &n, "%s", p);
+	} else {
+		char t[40] = "";
+		if (!log_journal)
+			log_iso_time(t, sizeof(t), ms);
+		add(line, size, &n, "%s%s%s [%ld] ", t, t[0] != '\0' ? " " : "",
+		    log_level_name((enum log_level)level), (long)getpid());
 	}
-	if (suffix != NULL && n < sizeof(line))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, ": %s", suffix);
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	ssize_t off = 0;
-	while ((size_t)off < n) {
-		ssize_t w = write(log_fd, line + off, n - (size_t)off);
+	return n;
+}
+
+static void
+write_all(int fd, const char *buf, size_t n)
+{
+	size_t off = 0;
+	while (off < n) {
+		ssize_t w = write(fd, buf + off, n - off);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		off += w;
+		off += (size_t)w;
 	}
+}
+
+static void
+log_write(int level, const char *prefix, const char *suffix, const char *fmt, va_list ap)
+{
+	if (level > log_level)
+		return;
+	int saved = errno;
+	char line[LOG_LINE_MAX];
+	size_t head = line_prefix(line, sizeof(line), level);
+	size_t n = head;
+	if (log_proc != NULL)
+		add(line, sizeof(line), &n, "%s: ", log_proc);
+	if (prefix != NULL)
+		add(line, sizeof(line), &n, "%s", prefix);
+	if (n < sizeof(line) - 1) {
+		int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		if (m > 0)
+			n += (size_t)m;
+		if (n > sizeof(line) - 1)
+			n = sizeof(line) - 1;
+	}
+	if (suffix != NULL)
+		add(line, sizeof(line), &n, ": %s", suffix);
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n] = '\0';
+	if (log_ident != NULL)
+		syslog(log_level_priority((enum log_level)level), "%s", line + head);
+	line[n++] = '\n';
+	write_all(log_fd, line, n);
 	errno = saved;
 }
 
 void
-log_vmsg(int level, const char *fmt, va_list ap)
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	log_write(level, NULL, fmt, ap);
+	log_write((int)level, NULL, NULL, fmt, ap);
 }
 
 void
-log_msg(int level, const char *fmt, ...)
+log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_write(level, NULL, fmt, ap);
+	log_write((int)level, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
-#define LOG_FN(name, level)                          \
-	void name(const char *fmt, ...)              \
-	{                                            \
-		va_list ap;                          \
-		va_start(ap, fmt);                   \
-		log_write(level, NULL, fmt, ap);     \
-		va_end(ap);                          \
+#define LOG_FN(name, level)                                \
+	void name(const char *fmt, ...)                    \
+	{                                                  \
+		va_list ap;                                \
+		va_start(ap, fmt);                         \
+		log_write(level, NULL, NULL, fmt, ap);     \
+		va_end(ap);                                \
 	}
 
-LOG_FN(log_warnx, LOG_WARNING)
-LOG_FN(log_info, LOG_INFO)
-LOG_FN(log_detail, LOG_DETAIL)
-LOG_FN(log_debug, LOG_DEBUG)
-LOG_FN(log_trace, LOG_TRACE)
+LOG_FN(log_error, LL_ERROR)
+LOG_FN(log_warnx, LL_WARNING)
+LOG_FN(log_notice, LL_NOTICE)
+LOG_FN(log_info, LL_INFO)
+LOG_FN(log_detail, LL_DETAIL)
+LOG_FN(log_debug, LL_DEBUG)
+LOG_FN(log_trace, LL_TRACE)
 
 void
 log_warn(const char *fmt, ...)
@@ -189,9 +388,35 @@ log_warn(const char *fmt, ...)
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	log_write(LOG_WARNING, strerror(saved), fmt, ap);
+	log_write(LL_WARNING, NULL, strerror(saved), fmt, ap);
 	va_end(ap);
 	errno = saved;
+}
+
+void
+log_task(enum log_level level, long long event_id, int task_seq, const char *fmt, ...)
+{
+	if ((int)level > log_level)
+		return;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), LOG_TASK_FMT, event_id, task_seq);
+	va_list ap;
+	va_start(ap, fmt);
+	log_write((int)level, prefix, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_event(enum log_level level, long long event_id, const char *fmt, ...)
+{
+	if ((int)level > log_level)
+		return;
+	char prefix[40];
+	snprintf(prefix, sizeof(prefix), "event %lld: ", event_id);
+	va_list ap;
+	va_start(ap, fmt);
+	log_write((int)level, prefix, NULL, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -200,7 +425,7 @@ fatal(const char *fmt, ...)
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	log_write(LOG_ERROR, strerror(saved), fmt, ap);
+	log_write(LL_ERROR, NULL, strerror(saved), fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -210,7 +435,7 @@ fatalx(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_write(LOG_ERROR, NULL, fmt, ap);
+	log_write(LL_ERROR, NULL, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/fsutil.h"
 #include "common/tls.h"
 
 #define PKI_CA_CN "pgfleet development CA"
@@ -74,7 +75,7 @@ static int
 ensure_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+	if (fsutil_mkdirs(dir, 0700) == -1) {
 		snprintf(err, errlen, "directory %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -22,6 +22,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "common/util.h"
+
 #define TLS_SID_CTX "pgfleet"
 
 char *
@@ -294,17 +296,9 @@ tls_peer_allowed(SSL *ssl, const char *const *names, int n)
 }
 
 static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
 deadline_of(long long timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : util_mono_ms() + timeout_ms;
 }
 
 /* Wait for events on fd until deadline (-1: none). 0, or -1 with err. */
@@ -315,7 +309,7 @@ wait_fd(int fd, short events, long long deadline, const char *what, char *err, s
 	for (;;) {
 		int ms = -1;
 		if (deadline >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - util_mono_ms();
 			if (left <= 0) {
 				snprintf(err, errlen, "%s: timed out", what);
 				return -1;
@@ -590,7 +584,7 @@ tls_read_all(SSL *ssl, void *buf, size_t len, long long timeout_ms, char *err, s
 	char *p = buf;
 
 	while (len > 0) {
-		long long left = deadline < 0 ? -1 : deadline - now_ms();
+		long long left = deadline < 0 ? -1 : deadline - util_mono_ms();
 		if (deadline >= 0 && left <= 0) {
 			snprintf(err, errlen, "tls read: timed out");
 			return -1;

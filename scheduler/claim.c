@@ -175,7 +175,7 @@ claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen)
 		return -1;
 	int n = db_ntuples(res);
 	for (int i = 0; i < n; i++)
-		log_msg(LOG_NOTICE, "event %s: lease expired, now %s (attempt %s)", db_value(res, i, 0),
+		log_notice("event %s: lease expired, now %s (attempt %s)", db_value(res, i, 0),
 		    db_value(res, i, 1), db_value(res, i, 2));
 	db_result_free(res);
 	return n;
@@ -289,7 +289,7 @@ claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size
 	int created = atoi(db_value(res, 0, 0));
 	long long removed = strtoll(db_value(res, 0, 1), NULL, 10);
 	if (created > 0 || removed > 0)
-		log_msg(LOG_NOTICE, "janitor: %d partitions created, %lld rows or partitions removed (%s)",
+		log_notice("janitor: %d partitions created, %lld rows or partitions removed (%s)",
 		    created, removed, db_value(res, 0, 2));
 	db_result_free(res);
 	return removed > 0;

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define SPAWN_RETRY_MS 1000 /* after a failed fork or socketpair */
 
@@ -68,10 +69,8 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg);
 static long long
 mono_ms(void *arg)
 {
-	struct timespec ts;
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_mono_ms();
 }
 
 long long
@@ -316,7 +315,7 @@ slot_abandon(struct slot *s)
 	for (int i = 0; i < n; i++)
 		ids[i] = s->held[i].event_id;
 	s->nheld = 0;
-	log_msg(LOG_WARNING, "worker %d: %d events handed back for another attempt", s->index, n);
+	log_warnx("worker %d: %d events handed back for another attempt", s->index, n);
 	if (p->cb.on_abandoned != NULL)
 		p->cb.on_abandoned(s->index, ids, n, p->cb.arg);
 	free(ids);
@@ -594,10 +593,10 @@ log_exit(const struct pool *p, const struct slot *s, pid_t pid, int status)
 		    s->index, (long)pid);
 	int expected = p->shutting_down || (s != NULL && s->retiring);
 	if (WIFSIGNALED(status))
-		log_msg(p->shutting_down ? LOG_NOTICE : LOG_WARNING, "%s killed by signal %d", who,
+		log_msg(p->shutting_down ? LL_NOTICE : LL_WARNING, "%s killed by signal %d", who,
 		    WTERMSIG(status));
 	else
-		log_msg(expected && WEXITSTATUS(status) == 0 ? LOG_NOTICE : LOG_WARNING,
+		log_msg(expected && WEXITSTATUS(status) == 0 ? LL_NOTICE : LL_WARNING,
 		    "%s exited with code %d", who, WEXITSTATUS(status));
 }
 
@@ -647,7 +646,7 @@ pool_reap(struct pool *p)
 		long long wait = pool_restart_wait(s->starts, s->nstarts, p->restart_limit, p->window_ms,
 		    p->now(p->now_arg));
 		if (wait > 0) {
-			log_msg(LOG_ERROR, "worker %d: started %d times within %lld s, giving up;"
+			log_error("worker %d: started %d times within %lld s, giving up;"
 			    " next start in %lld s, when the window has passed", s->index, p->restart_limit,
 			    p->window_ms / 1000, (wait + 999) / 1000);
 			slot_wait(s, wait, 1);
@@ -676,7 +675,7 @@ pool_maintain(struct pool *p)
 			s->retry_at = now + wait;
 		if (now < s->retry_at)
 			continue;
-		log_msg(LOG_NOTICE, "worker %d: restart window passed, starting it again", s->index);
+		log_notice("worker %d: restart window passed, starting it again", s->index);
 		if (slot_spawn(s, 1) == 0)
 			started++;
 		else
@@ -721,7 +720,7 @@ pool_roll(struct pool *p)
 		if (r->bev != NULL)
 			bufferevent_setcb(r->bev, slot_read, NULL, slot_event, r);
 		slot_send(r, IPC_DRAIN, NULL, 0);
-		log_msg(LOG_NOTICE, "worker %d (pid %ld) retiring: finishes its %d events, takes no new ones",
+		log_notice("worker %d (pid %ld) retiring: finishes its %d events, takes no new ones",
 		    r->index, (long)r->pid, r->nheld);
 		s->pid = 0;
 		s->bev = NULL;

@@ -49,6 +49,7 @@ for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --loc
 
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
+mport=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 9187)
 cat > "$demo/scheduler.yaml" <<EOC
 database: "user=pgfleet_demo_sched password=$sched_pw"
 name: sched-demo
@@ -61,6 +62,7 @@ timeouts: {connect: 2s, handshake: 2s, idle: 30s}
 retry: {max: 2, backoff: 200ms, max_backoff: 1s}
 tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/sched-demo.crt, key: $demo/pki/sched-demo.key}
 log: {level: 5, file: $demo/scheduler.log}
+metrics: {listen: 127.0.0.1:$mport}
 EOC
 cp "$root/examples/demo.yaml" "$demo/demo.yaml"
 for i in 1 2 3; do
@@ -89,7 +91,7 @@ for i in 1 2 3; do
 done
 "$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
 pids="$pids $!"
-echo "==> scheduler sched-demo started"
+echo "==> scheduler sched-demo started (metrics: curl -s 127.0.0.1:$mport/metrics)"
 
 echo "==> pgfleet submit examples/demo.yaml"
 "$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
@@ -106,6 +108,16 @@ echo
 echo "==> pgfleet report failures"
 "$P" report failures --since 1h || true
 echo
+echo "==> pgfleet schedulers"
+"$P" schedulers || true
+echo
+if command -v curl > /dev/null; then
+	echo "==> curl -s 127.0.0.1:$mport/metrics   (the counters; docs/operations.md lists them all)"
+	curl -s "127.0.0.1:$mport/metrics" | grep -E '^pgfleet_(events_claimed|events_finished|tasks|sessions_open|worker_starts|transfer_bytes)_?[a-z]*[ {]' || true
+	echo "==> curl -s 127.0.0.1:$mport/healthz"
+	curl -s "127.0.0.1:$mport/healthz" || true
+	echo
+fi
 echo "==> pgfleet audit   (who changed what: the submit, the inventory it added)"
 "$P" audit --since 1h --limit 8 || true
 echo

@@ -6,8 +6,13 @@
 # PGFLEET_DEPS_EXTRA="clang libclang-rt-dev" scripts/deps.sh
 set -eu
 
+# The second line: what the operations tests use (curl for /metrics, iproute2
+# and util-linux's unshare for the README test, systemd for systemd-analyze,
+# sysusers and tmpfiles, man-db and bash-completion for what make install puts
+# there, dpkg-dev, debhelper and lintian for make deb and the package test).
 pkgs="gcc make pkg-config libpq-dev libyaml-dev libssl-dev libevent-dev check
-      postgresql postgresql-common postgresql-client valgrind openssl util-linux procps"
+      postgresql postgresql-common postgresql-client valgrind openssl util-linux procps
+      curl iproute2 systemd man-db bash-completion dpkg-dev debhelper lintian"
 [ "${PGFLEET_DEPS_EXTRA:-}" ] && pkgs="$pkgs $PGFLEET_DEPS_EXTRA"
 
 missing=""

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 #define FETCH_BUF (64 * 1024)
@@ -118,7 +119,7 @@ checksum_valid(const char *c)
 static void
 trace_msg(const char *what, const struct wire_msg *m)
 {
-	if (!log_enabled(LOG_TRACE))
+	if (!log_enabled(LL_TRACE))
 		return;
 	char *d = wire_dump(m);
 	log_trace("fetch: %s %s", what, d != NULL ? d : "(message)");
@@ -157,14 +158,6 @@ out:
 	return rc;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read the reply header, all of it within timeout_ms (a server that trickles
  * a byte now and then gets no longer); bytes that followed it stay in
@@ -181,9 +174,9 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	long long deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : util_mono_ms() + timeout_ms;
 	for (;;) {
-		long long left = deadline < 0 ? -1 : deadline - mono_ms();
+		long long left = deadline < 0 ? -1 : deadline - util_mono_ms();
 		if (deadline >= 0 && left <= 0) {
 			snprintf(err, errlen, "reply not complete within %lld ms", timeout_ms);
 			break;
@@ -224,18 +217,18 @@ static int
 connect_retrying(SSL_CTX *ctx, const char *host, int port, long long timeout_ms, SSL **ssl, char *err,
     size_t errlen)
 {
-	long long deadline = mono_ms() + timeout_ms, pause = 100;
+	long long deadline = util_mono_ms() + timeout_ms, pause = 100;
 	for (int attempt = 1;; attempt++) {
 		struct kept_session *k = session_find(ctx, host);
 		int refused = 0;
-		long long left = deadline - mono_ms();
+		long long left = deadline - util_mono_ms();
 		if (tls_connect_refusable(ctx, host, port, left > 0 ? left : 1, NULL, k != NULL ? k->sess : NULL,
 			ssl, NULL, &refused, err, errlen) == 0)
 			return 0;
 		unsigned char r = 0;
 		RAND_bytes(&r, 1);
 		long long wait = pause / 2 + (pause / 2) * r / 255;
-		if (!refused || mono_ms() + wait >= deadline)
+		if (!refused || util_mono_ms() + wait >= deadline)
 			return -1;
 		log_detail("fetch %s:%d: turned away before tls (%s), attempt %d, again in %lld ms", host, port,
 		    err, attempt, wait);
@@ -246,20 +239,11 @@ connect_retrying(SSL_CTX *ctx, const char *host, int port, long long timeout_ms,
 	}
 }
 
-int
-transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
-    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
-    long long timeout_ms, size_t max_size, char *err, size_t errlen)
+/* What the caller asks for, before anything is connected. */
+static int
+check_request(const char *key, uint64_t size, const char *checksum, const char *final_name,
+    size_t max_size, char *err, size_t errlen)
 {
-	char why[512], tmp[300];
-	unsigned char rnd[8];
-	SSL *ssl = NULL;
-	struct wire_msg *reply = NULL;
-	char *buf = NULL;
-	EVP_MD_CTX *md = NULL;
-	int fd = -1, rc = -1;
-
-	tmp[0] = '\0';
 	if (final_name == NULL || final_name[0] == '\0' || strchr(final_name, '/') != NULL ||
 	    strcmp(final_name, ".") == 0 || strcmp(final_name, "..") == 0 || strlen(final_name) > 200) {
 		snprintf(err, errlen, "fetch: file name \"%.64s\" is not a plain base name", final_name ? final_name : "");
@@ -278,6 +262,184 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 		snprintf(err, errlen, "fetch: transfer key is malformed");
 		return -1;
 	}
+	return 0;
+}
+
+/* The server's reply: Reply=Fetch, Result=Success, the announced Size and Checksum. */
+static int
+check_reply(const struct wire_msg *reply, const char *host, int port, uint64_t size,
+    const char *checksum, size_t early, char *err, size_t errlen)
+{
+	const char *r = wire_get(reply, "Reply"), *result = wire_get(reply, "Result");
+	if (r == NULL || strcmp(r, "Fetch") != 0 || result == NULL) {
+		snprintf(err, errlen, "fetch: reply is not Reply=Fetch with a Result");
+		return -1;
+	}
+	if (strcmp(result, "Success") != 0) {
+		const char *e = wire_get(reply, "Error");
+		snprintf(err, errlen, "fetch: refused by %s:%d: %s", host, port, e != NULL ? e : "no reason given");
+		return -1;
+	}
+	const char *rsize = wire_get(reply, "Size"), *rsum = wire_get(reply, "Checksum");
+	char expect_size[32];
+	snprintf(expect_size, sizeof(expect_size), "%llu", (unsigned long long)size);
+	if (rsize == NULL || strcmp(rsize, expect_size) != 0) {
+		snprintf(err, errlen, "fetch: server offers Size=%.32s, expected %s", rsize ? rsize : "(none)", expect_size);
+		return -1;
+	}
+	if (rsum == NULL || strcasecmp(rsum, checksum) != 0) {
+		snprintf(err, errlen, "fetch: server offers a different checksum than announced");
+		return -1;
+	}
+	if (early > size) {
+		snprintf(err, errlen, "fetch: server sent more than Size=%llu bytes", (unsigned long long)size);
+		return -1;
+	}
+	return 0;
+}
+
+/* The file being received: a temp file beside its final name, and its running sha256. */
+struct part {
+	int dirfd, fd;
+	char name[300];   /* "" once there is nothing to remove */
+	EVP_MD_CTX *md;
+};
+
+static int
+part_open(struct part *pt, int dirfd, const char *final_name, char *err, size_t errlen)
+{
+	unsigned char rnd[8];
+	char rnd_hex[2 * sizeof(rnd) + 1];
+
+	pt->dirfd = dirfd;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		snprintf(err, errlen, "fetch: no random bytes");
+		return -1;
+	}
+	util_hex(rnd, sizeof(rnd), rnd_hex);
+	snprintf(pt->name, sizeof(pt->name), ".%s.%s.part", final_name, rnd_hex);
+	pt->fd = openat(dirfd, pt->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (pt->fd == -1) {
+		snprintf(err, errlen, "fetch: temp file %s: %s", pt->name, strerror(errno));
+		pt->name[0] = '\0';
+		return -1;
+	}
+	pt->md = EVP_MD_CTX_new();
+	if (pt->md == NULL || EVP_DigestInit_ex(pt->md, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "fetch: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+part_write(struct part *pt, const char *p, size_t n, char *err, size_t errlen)
+{
+	EVP_DigestUpdate(pt->md, p, n);
+	while (n > 0) {
+		ssize_t w = write(pt->fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1) {
+			snprintf(err, errlen, "fetch: write %s: %s", pt->name, strerror(errno));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Exactly size bytes: buf[start, end) came with the reply, the rest is read here. */
+static int
+part_receive(struct part *pt, SSL *ssl, char *buf, size_t start, size_t end, uint64_t size,
+    long long timeout_ms, char *err, size_t errlen)
+{
+	char why[512];
+	uint64_t got = 0;
+
+	for (;;) {
+		if (part_write(pt, buf + start, end - start, err, errlen) == -1)
+			return -1;
+		got += end - start;
+		if (got == size)
+			return 0;
+		uint64_t want = size - got < FETCH_BUF ? size - got : FETCH_BUF;
+		ssize_t rd = tls_read_some(ssl, buf, (size_t)want, timeout_ms, why, sizeof(why));
+		if (rd <= 0) {
+			snprintf(err, errlen, "fetch: after %llu of %llu bytes: %s", (unsigned long long)got,
+			    (unsigned long long)size, rd == 0 ? "server closed the connection" : why);
+			return -1;
+		}
+		start = 0;
+		end = (size_t)rd;
+	}
+}
+
+/* Checksum, owner, mode, fsync, then the rename that makes the file appear whole. */
+static int
+part_finish(struct part *pt, const char *checksum, const char *final_name, mode_t mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char hex[7 + 2 * EVP_MAX_MD_SIZE + 1] = "sha256:";
+
+	EVP_DigestFinal_ex(pt->md, digest, &dlen);
+	util_hex(digest, dlen, hex + 7);
+	if (strcasecmp(hex, checksum) != 0) {
+		snprintf(err, errlen, "fetch: checksum mismatch: got %s", hex);
+		return -1;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(pt->fd, uid, gid) == -1) {
+		snprintf(err, errlen, "fetch: chown %s: %s", pt->name, strerror(errno));
+		return -1;
+	}
+	if (fchmod(pt->fd, mode) == -1 || fsync(pt->fd) == -1) {
+		snprintf(err, errlen, "fetch: %s: %s", pt->name, strerror(errno));
+		return -1;
+	}
+	int closed = close(pt->fd);
+	pt->fd = -1;
+	if (closed == -1) {
+		snprintf(err, errlen, "fetch: close %s: %s", pt->name, strerror(errno));
+		return -1;
+	}
+	if (renameat(pt->dirfd, pt->name, pt->dirfd, final_name) == -1) {
+		snprintf(err, errlen, "fetch: rename to %s: %s", final_name, strerror(errno));
+		return -1;
+	}
+	pt->name[0] = '\0';
+	fsync(pt->dirfd); /* the rename itself; a failure here is not worth refusing the file */
+	return 0;
+}
+
+/* Close and remove what is left of a failed transfer. */
+static void
+part_free(struct part *pt)
+{
+	if (pt->fd != -1)
+		close(pt->fd);
+	if (pt->name[0] != '\0')
+		unlinkat(pt->dirfd, pt->name, 0);
+	EVP_MD_CTX_free(pt->md);
+}
+
+int
+transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
+    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
+    long long timeout_ms, size_t max_size, char *err, size_t errlen)
+{
+	char why[512];
+	SSL *ssl = NULL;
+	struct wire_msg *reply = NULL;
+	struct part pt = {.dirfd = dirfd, .fd = -1};
+	char *buf = NULL;
+	size_t start = 0, end = 0;
+	int rc = -1;
+
+	if (check_request(key, size, checksum, final_name, max_size, err, errlen) == -1)
+		return -1;
 	if (connect_retrying(ctx, host, port, timeout_ms, &ssl, why, sizeof(why)) == -1) {
 		session_drop(ctx, host);
 		snprintf(err, errlen, "fetch: %s", why);
@@ -288,129 +450,27 @@ transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long l
 		snprintf(err, errlen, "fetch: %s", why);
 		goto out;
 	}
-	buf = malloc(FETCH_BUF);
-	if (buf == NULL) {
+	if ((buf = malloc(FETCH_BUF)) == NULL) {
 		snprintf(err, errlen, "fetch: out of memory");
 		goto out;
 	}
-	size_t start = 0, end = 0;
 	reply = read_reply(ssl, buf, FETCH_BUF, &start, &end, timeout_ms, why, sizeof(why));
 	if (reply == NULL) {
 		snprintf(err, errlen, "fetch: %s", why);
 		goto out;
 	}
 	session_keep(ctx, host, ssl);
-	const char *r = wire_get(reply, "Reply"), *result = wire_get(reply, "Result");
-	if (r == NULL || strcmp(r, "Fetch") != 0 || result == NULL) {
-		snprintf(err, errlen, "fetch: reply is not Reply=Fetch with a Result");
+	if (check_reply(reply, host, port, size, checksum, end - start, err, errlen) == -1 ||
+	    part_open(&pt, dirfd, final_name, err, errlen) == -1 ||
+	    part_receive(&pt, ssl, buf, start, end, size, timeout_ms, err, errlen) == -1 ||
+	    part_finish(&pt, checksum, final_name, mode, uid, gid, err, errlen) == -1)
 		goto out;
-	}
-	if (strcmp(result, "Success") != 0) {
-		const char *e = wire_get(reply, "Error");
-		snprintf(err, errlen, "fetch: refused by %s:%d: %s", host, port, e != NULL ? e : "no reason given");
-		goto out;
-	}
-	const char *rsize = wire_get(reply, "Size"), *rsum = wire_get(reply, "Checksum");
-	char expect_size[32];
-	snprintf(expect_size, sizeof(expect_size), "%llu", (unsigned long long)size);
-	if (rsize == NULL || strcmp(rsize, expect_size) != 0) {
-		snprintf(err, errlen, "fetch: server offers Size=%.32s, expected %s", rsize ? rsize : "(none)", expect_size);
-		goto out;
-	}
-	if (rsum == NULL || strcasecmp(rsum, checksum) != 0) {
-		snprintf(err, errlen, "fetch: server offers a different checksum than announced");
-		goto out;
-	}
-	if (end - start > size) {
-		snprintf(err, errlen, "fetch: server sent more than Size=%llu bytes", (unsigned long long)size);
-		goto out;
-	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		snprintf(err, errlen, "fetch: no random bytes");
-		goto out;
-	}
-	snprintf(tmp, sizeof(tmp), ".%s.%02x%02x%02x%02x%02x%02x%02x%02x.part", final_name, rnd[0], rnd[1], rnd[2],
-	    rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		snprintf(err, errlen, "fetch: temp file %s: %s", tmp, strerror(errno));
-		tmp[0] = '\0';
-		goto out;
-	}
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		snprintf(err, errlen, "fetch: out of memory");
-		goto out;
-	}
-	uint64_t got = 0;
-	for (;;) {
-		size_t n = end - start;
-		const char *p = buf + start;
-		EVP_DigestUpdate(md, p, n);
-		while (n > 0) {
-			ssize_t w = write(fd, p, n);
-			if (w == -1 && errno == EINTR)
-				continue;
-			if (w == -1) {
-				snprintf(err, errlen, "fetch: write %s: %s", tmp, strerror(errno));
-				goto out;
-			}
-			p += w;
-			n -= (size_t)w;
-		}
-		got += end - start;
-		if (got == size)
-			break;
-		uint64_t want = size - got < FETCH_BUF ? size - got : FETCH_BUF;
-		ssize_t rd = tls_read_some(ssl, buf, (size_t)want, timeout_ms, why, sizeof(why));
-		if (rd <= 0) {
-			snprintf(err, errlen, "fetch: after %llu of %llu bytes: %s", (unsigned long long)got,
-			    (unsigned long long)size, rd == 0 ? "server closed the connection" : why);
-			goto out;
-		}
-		start = 0;
-		end = (size_t)rd;
-	}
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	char hex[7 + 2 * EVP_MAX_MD_SIZE + 1] = "sha256:";
-	EVP_DigestFinal_ex(md, digest, &dlen);
-	for (unsigned int i = 0; i < dlen; i++)
-		snprintf(hex + 7 + 2 * i, 3, "%02x", digest[i]);
-	if (strcasecmp(hex, checksum) != 0) {
-		snprintf(err, errlen, "fetch: checksum mismatch: got %s", hex);
-		goto out;
-	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) == -1) {
-		snprintf(err, errlen, "fetch: chown %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
-		snprintf(err, errlen, "fetch: %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		snprintf(err, errlen, "fetch: close %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dirfd, tmp, dirfd, final_name) == -1) {
-		snprintf(err, errlen, "fetch: rename to %s: %s", final_name, strerror(errno));
-		goto out;
-	}
-	tmp[0] = '\0';
-	fsync(dirfd); /* the rename itself; a failure here is not worth refusing the file */
 	last_resumed = resumed;
 	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", host, port, event_id, seq,
 	    (unsigned long long)size, final_name, resumed ? " (tls session resumed)" : "");
 	rc = 0;
 out:
-	if (fd != -1)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlinkat(dirfd, tmp, 0);
-	EVP_MD_CTX_free(md);
+	part_free(&pt);
 	free(buf);
 	wire_msg_free(reply);
 	tls_close(ssl);

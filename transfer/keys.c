@@ -13,6 +13,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/util.h"
+
 enum key_state { KEY_LIVE, KEY_SPENT };
 
 struct key_entry {
@@ -48,9 +50,7 @@ static long long
 mono_ms(void *arg)
 {
 	(void)arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_mono_ms();
 }
 
 struct transfer_keys *
@@ -141,7 +141,6 @@ int
 transfer_keys_add(struct transfer_keys *k, long long event_id, int seq, const char *path, uint64_t size,
     const char *checksum, char *key_hex, char *err, size_t errlen)
 {
-	static const char hexdig[] = "0123456789abcdef";
 	unsigned char raw[TRANSFER_KEY_HEX / 2];
 
 	if (path == NULL || path[0] == '\0') {
@@ -169,10 +168,7 @@ transfer_keys_add(struct transfer_keys *k, long long event_id, int seq, const ch
 	}
 	struct key_entry *e = &k->e[k->n++];
 	memset(e, 0, sizeof(*e));
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		e->hex[2 * i] = hexdig[raw[i] >> 4];
-		e->hex[2 * i + 1] = hexdig[raw[i] & 15];
-	}
+	util_hex(raw, sizeof(raw), e->hex);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	e->state = KEY_LIVE;
 	e->expires = k->now(k->now_arg) + k->ttl;

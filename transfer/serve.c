@@ -31,8 +31,10 @@
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
+#include "common/util.h"
 #include "common/wire.h"
 
 #define CHUNK (64 * 1024)
@@ -84,14 +86,6 @@ struct transfer_serve {
 	int refused_other; /* from addresses the table had no room for */
 	struct event *report_timer;
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * A connection refused or closed before its handshake: the first from an
@@ -195,7 +189,7 @@ send_msg(struct conn *c, struct wire_msg *m)
 	char *buf = wire_build(m, &len);
 	if (buf == NULL)
 		return -1;
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: sent %s", c->addr, d != NULL ? d : "(message)");
 		free(d);
@@ -254,6 +248,7 @@ refill(struct conn *c)
 		evbuffer_commit_space(out, &v, 1);
 		c->left -= (uint64_t)n;
 		c->sent += (uint64_t)n;
+		metrics_add(MC_TRANSFER_BYTES, (unsigned long long)n);
 	}
 	if (c->left == 0) {
 		close(c->file);
@@ -294,7 +289,7 @@ handle_request(struct conn *c, struct wire_msg *m)
 	char err[256];
 	long long ev, seq;
 
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *d = wire_dump(m);
 		log_trace("transfer %s: received %s", c->addr, d != NULL ? d : "(message)");
 		free(d);
@@ -462,7 +457,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		/* the rest of the request deadline, counted from accept */
-		long long left = s->request_ms - (mono_ms() - c->accepted_ms);
+		long long left = s->request_ms - (util_mono_ms() - c->accepted_ms);
 		struct timeval tv = tv_of(left > 0 ? left : 1);
 		evtimer_add(c->deadline, &tv);
 		return;
@@ -506,25 +501,30 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_end(c, 0, c->error);
 }
 
+/* The peer's address and port ("?" and 0 for another family). */
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+peer_of(const struct sockaddr *sa, char host[INET6_ADDRSTRLEN], int *port)
 {
-	struct transfer_serve *s = arg;
-	(void)l;
-	(void)salen;
-
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	snprintf(host, INET6_ADDRSTRLEN, "?");
+	*port = 0;
 	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, host, INET6_ADDRSTRLEN);
+		*port = ntohs(sin->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, INET6_ADDRSTRLEN);
+		*port = ntohs(sin6->sin6_port);
 	}
-	/* the pre-TLS budget: per address first (a flood's own), then in all */
+}
+
+/*
+ * The pre-TLS budget: per address first (a flood's own), then in all. Returns -1 when
+ * a connection from host is refused; a full table closes its oldest to make room.
+ */
+static int
+pretls_budget(struct transfer_serve *s, const char *host)
+{
 	int from_host = 0;
 	struct conn *oldest = NULL;
 	for (struct conn *o = s->conns; o != NULL; o = o->next) {
@@ -538,8 +538,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		snprintf(why, sizeof(why), "%d connections without tls from it (limit %d)", from_host,
 		    s->per_source);
 		note_refusal(s, host, why);
-		evutil_closesocket(fd);
-		return;
+		return -1;
 	}
 	if (s->pretls >= s->pretls_max && oldest != NULL) {
 		/* the oldest has had the longest to finish its handshake: it makes room */
@@ -549,6 +548,23 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		note_refusal(s, oldest->host, why);
 		snprintf(oldest->error, sizeof(oldest->error), "closed before its tls handshake: %s", why);
 		conn_end(oldest, 0, oldest->error);
+	}
+	return 0;
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct transfer_serve *s = arg;
+	char host[INET6_ADDRSTRLEN];
+	int port;
+	(void)l;
+	(void)salen;
+
+	peer_of(sa, host, &port);
+	if (pretls_budget(s, host) == -1) {
+		evutil_closesocket(fd);
+		return;
 	}
 	struct conn *c = calloc(1, sizeof(*c));
 	SSL *ssl = SSL_new(s->ctx);
@@ -566,7 +582,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->event_id = -1;
 	c->seq = -1;
 	c->pretls = 1;
-	c->accepted_ms = mono_ms();
+	c->accepted_ms = util_mono_ms();
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -787,9 +803,8 @@ transfer_file_checksum(const char *path, uint64_t *size, char *checksum, size_t 
 		snprintf(err, errlen, "checksum buffer too small");
 		goto out;
 	}
-	size_t off = (size_t)snprintf(checksum, cslen, "sha256:");
-	for (unsigned int i = 0; i < mdlen; i++)
-		off += (size_t)snprintf(checksum + off, cslen - off, "%02x", md[i]);
+	memcpy(checksum, "sha256:", 7);
+	util_hex(md, mdlen, checksum + 7);
 	*size = total;
 	rc = 0;
 out:

@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH, OP_SEEN };
 
@@ -651,6 +653,7 @@ record_flush(struct record *r, char *err, size_t errlen)
 	long long nstored = 0;
 	/* advances and ends only ever follow the rows they belong to, so applying
 	 * all rows, then all advances, then all ends keeps each event's order */
+	long long t0 = clock_mono_ms();
 	if (db_begin(r->db, err, errlen) == -1)
 		return -1;
 	if (flush_status(r, &nrows, &nstored, &lost, err, errlen) == -1 ||
@@ -663,6 +666,7 @@ record_flush(struct record *r, char *err, size_t errlen)
 		db_rollback(r->db, NULL, 0);
 		return -1;
 	}
+	metrics_observe(MH_DB_FLUSH, (double)(clock_mono_ms() - t0) / 1000.0);
 	log_debug("record: %d status rows and %d other changes written", nrows, r->n - nrows);
 	long long ndropped = 0;
 	for (int i = 0; i < lost.n; i++) {

@@ -31,6 +31,7 @@
 #include "common/conf.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "common/wire.h"
@@ -91,6 +92,7 @@ struct session {
 	struct event *deadline; /* whole connect + handshake, then whole reply message */
 	int msg_open;           /* part of a reply has arrived, not all of it */
 	struct bufferevent *cancel_bev;
+	struct metrics_task mt; /* due time, task start: the scheduler's metrics */
 };
 
 static void session_connect(struct session *s);
@@ -172,6 +174,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	metrics_sessions(-1);
 	session_close_conn(s);
 	if (s->cancel_bev != NULL)
 		bufferevent_free(s->cancel_bev);
@@ -213,6 +216,7 @@ session_status_row(struct session *s, int code, const char *result, const char *
 	    .output_size = output_size, .replayed = replayed};
 	if (record_status(s->env->rec, &row) == -1)
 		fatalx("out of memory");
+	metrics_task_status(&s->mt, code, outcome);
 }
 
 /* A progress row (result NULL) or one the scheduler wrote itself: its result is its verdict. */
@@ -239,7 +243,8 @@ session_seen(struct session *s)
 static const char SQL_LOAD_EVENT[] =
     "SELECT s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name, c.host,"
     " coalesce(c.port, $3::int), c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
-    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq"
+    " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq,"
+    " (extract(epoch FROM e.due_at) * 1000)::bigint"
     " FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
     " JOIN pgfleet.computer c ON c.computer_id = e.computer_id"
@@ -298,6 +303,7 @@ session_load(struct session *s, char *err, size_t errlen)
 	char job_id[24], version[16];
 	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
 	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
+	s->mt.due_ms = strtoll(db_value(r, 0, 18), NULL, 10);
 	s->job_name = field(r, 0, 2);
 	s->job_user = field(r, 0, 3);
 	struct computer *c = &s->comp;
@@ -427,11 +433,11 @@ session_lookup(void *arg, enum render_lookup kind, const char *table, const char
 	db_result_free(r);
 	char why[256];
 	if (db_rollback(db, why, sizeof(why)) == -1)
-		log_warnx("event %s: token lookup: rollback: %s", s->eid, why);
+		log_event(LL_WARNING, s->ev.event_id, "token lookup: rollback: %s", why);
 	/* a session-level advisory lock outlives the rollback: none may stay */
 	if (kind == RENDER_SQL &&
 	    db_exec(db, NULL, "SELECT pg_advisory_unlock_all()", 0, NULL, why, sizeof(why)) == -1)
-		log_warnx("event %s: token lookup: advisory unlock: %s", s->eid, why);
+		log_event(LL_WARNING, s->ev.event_id, "token lookup: advisory unlock: %s", why);
 	return rc;
 }
 
@@ -461,8 +467,8 @@ session_render(struct session *s, char *err, size_t errlen)
 	    16 * 1024 * 1024, &s->rendered, &s->rendered_len, &rep, err, errlen);
 	log_debug("CRxDatabase::ReplaceTokens - Exited.");
 	for (size_t i = 0; i < rep.nmissing; i++)
-		log_detail("event %s: task %d: token %s has no value, replaced by nothing", s->eid,
-		    t->seq, rep.missing[i]);
+		log_task(LL_DETAIL, s->ev.event_id, t->seq, "token %s has no value, replaced by nothing",
+		    rep.missing[i]);
 	render_report_free(&rep);
 	return rc;
 }
@@ -525,7 +531,7 @@ session_send(struct session *s, struct wire_msg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "header over %d bytes", WIRE_MAX_HEADER);
 		return -1;
 	}
-	char *dump = log_enabled(LOG_TRACE) ? wire_dump(m) : NULL;
+	char *dump = log_enabled(LL_TRACE) ? wire_dump(m) : NULL;
 	bufferevent_write(s->bev, buf, len);
 	log_trace("Socket: Sent data to computer %s (%s), %zu chars sent.\n%s", s->cid,
 	    s->comp.host, len, dump != NULL ? dump : "");
@@ -539,7 +545,7 @@ static void
 session_task_failed(struct session *s, int code, const char *why)
 {
 	struct task *t = &s->tasks[s->cur];
-	log_warnx("event %s: task %d: %s", s->eid, t->seq, why);
+	log_task(LL_WARNING, s->ev.event_id, t->seq, "%s", why);
 	session_status(s, code, "Failed", "Scheduler", why, NULL, 0);
 	session_note_failure(s, code);
 	if (outcome_next(OUTCOME_FAILURE, t->on_failure_continue, &s->failed) && s->cur + 1 < s->ntasks) {
@@ -562,7 +568,7 @@ session_push(struct session *s)
 		return;
 	}
 	if (session_spool(s, path, sizeof(path), err, sizeof(err)) == -1) {
-		log_warnx("event %s: spool: %s", s->eid, err);
+		log_event(LL_WARNING, s->ev.event_id, "spool: %s", err);
 		session_status(s, STATUS_TRANSFER_FAILED, "Failed", "Scheduler", err, NULL, 0);
 		session_end(s, "failed", STATUS_TRANSFER_FAILED);
 		return;
@@ -653,7 +659,7 @@ session_end(struct session *s, const char *state, int code)
 	if (record_finish(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt, state,
 		code) == -1)
 		fatalx("out of memory");
-	log_info("event %s: %s with code %d", s->eid, state, code);
+	log_event(LL_INFO, s->ev.event_id, "%s with code %d", state, code);
 	s->env->on_end(s, 1, s->env->arg);
 }
 
@@ -670,7 +676,7 @@ session_abandon(struct session *s)
 	}
 	if (s->timer != NULL)
 		evtimer_del(s->timer);
-	log_warnx("event %s: attempt %d no longer holds the lease; abandoned %s task %d", s->eid,
+	log_event(LL_WARNING, s->ev.event_id, "attempt %d no longer holds the lease; abandoned %s task %d",
 	    s->ev.attempt, s->state == S_ADVANCE ? "before" : "at",
 	    s->cur < s->ntasks ? s->tasks[s->cur].seq : s->ev.next_task_seq);
 	s->state = S_END;
@@ -705,7 +711,7 @@ session_retry(struct session *s, int code, const char *why)
 		return;
 	}
 	if (s->retries >= c->retry_max) {
-		log_warnx("event %s: computer %s (%s:%d): %s; giving up after %d retries", s->eid,
+		log_event(LL_WARNING, s->ev.event_id, "computer %s (%s:%d): %s; giving up after %d retries",
 		    s->cid, s->comp.host, s->comp.port, why, s->retries);
 		session_status(s, code, "Failed", "Scheduler", why, NULL, 0);
 		session_end(s, "failed", code);
@@ -721,7 +727,7 @@ session_retry(struct session *s, int code, const char *why)
 	RAND_bytes((unsigned char *)&r, sizeof(r));
 	delay = delay / 2 + (delay > 1 ? (long long)(r % (unsigned)(delay / 2 + 1)) : 0);
 	s->retries++;
-	log_detail("event %s: computer %s (%s:%d): %s; retry %d in %lld ms", s->eid, s->cid,
+	log_event(LL_DETAIL, s->ev.event_id, "computer %s (%s:%d): %s; retry %d in %lld ms", s->cid,
 	    s->comp.host, s->comp.port, why, s->retries, delay);
 	s->state = S_BACKOFF;
 	struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
@@ -761,7 +767,7 @@ session_result(struct session *s, struct wire_msg *m)
 	    wire_get(m, "Error"), m->body, m->body_len,
 	    record_parse_output_size(wire_get(m, "Output-Size"), m->body_len), session_replayed(m));
 	s->retries = 0;
-	log_info("event %s: task %d ended with code %d (%s; agent said %s)", s->eid, t->seq, code,
+	log_task(LL_INFO, s->ev.event_id, t->seq, "ended with code %d (%s; agent said %s)", code,
 	    verdict, result != NULL ? result : "nothing");
 	if (s->cancelled && (code == STATUS_CANCELLED || s->cur + 1 < s->ntasks)) {
 		/* the operator's cancel wins over whatever tasks are left */
@@ -783,7 +789,7 @@ session_result(struct session *s, struct wire_msg *m)
 static void
 session_message(struct session *s, struct wire_msg *m)
 {
-	if (log_enabled(LOG_TRACE)) {
+	if (log_enabled(LL_TRACE)) {
 		char *dump = wire_dump(m);
 		log_trace("Socket: Received from computer %s:\n%s", s->cid, dump != NULL ? dump : "");
 		free(dump);
@@ -810,7 +816,7 @@ session_message(struct session *s, struct wire_msg *m)
 		return;
 	}
 	const char *why = wire_get(m, "Error");
-	log_warnx("event %s: computer %s: unexpected reply %s: %s", s->eid, s->cid,
+	log_event(LL_WARNING, s->ev.event_id, "computer %s: unexpected reply %s: %s", s->cid,
 	    reply != NULL ? reply : "(none)", why != NULL ? why : "");
 	session_close_conn(s);
 	session_status(s, STATUS_PROTOCOL, "Failed", "Agent", why, NULL, 0);
@@ -843,7 +849,7 @@ session_read(struct bufferevent *bev, void *arg)
 				char why[256];
 				snprintf(why, sizeof(why), "bad message from agent: %s",
 				    wire_parser_error(s->parser));
-				log_warnx("event %s: %s", s->eid, why);
+				log_event(LL_WARNING, s->ev.event_id, "%s", why);
 				session_close_conn(s);
 				session_status(s, STATUS_PROTOCOL, "Failed", "Agent", why, NULL, 0);
 				session_end(s, "failed", STATUS_PROTOCOL);
@@ -886,7 +892,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 	if (what & BEV_EVENT_CONNECTED) {
-		log_detail("event %s: connected to computer %s (%s:%d)", s->eid, s->cid, s->comp.host,
+		log_event(LL_DETAIL, s->ev.event_id, "connected to computer %s (%s:%d)", s->cid, s->comp.host,
 		    s->comp.port);
 		session_seen(s);
 		evtimer_del(s->deadline);
@@ -900,7 +906,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (s->state == S_ADVANCE) {
 		/* between two tasks: session_advanced connects again */
-		log_detail("event %s: connection to computer %s closed between tasks", s->eid, s->cid);
+		log_event(LL_DETAIL, s->ev.event_id, "connection to computer %s closed between tasks", s->cid);
 		while (ERR_get_error() != 0)
 			;
 		session_close_conn(s);
@@ -1004,7 +1010,7 @@ session_deadline_fire(evutil_socket_t fd, short what, void *arg)
 	} else if (s->state == S_WAIT && s->msg_open) {
 		snprintf(why, sizeof(why), "reply from agent not complete within %lld ms of its first "
 		    "byte (timeouts.message)", c->timeout_message_ms);
-		log_warnx("event %s: computer %s: %s", s->eid, s->cid, why);
+		log_event(LL_WARNING, s->ev.event_id, "computer %s: %s", s->cid, why);
 		session_retry(s, STATUS_MESSAGE_TIMEOUT, why);
 	}
 }
@@ -1016,7 +1022,7 @@ session_begin(struct session *s)
 	char err[512];
 	int rc = session_load(s, err, sizeof(err));
 	if (rc != 0) {
-		log_warnx("event %s: %s", s->eid, err);
+		log_event(LL_WARNING, s->ev.event_id, "%s", err);
 		if (rc == 1) {
 			/* not ours any more: nothing to record, just report it ended */
 			s->state = S_END;
@@ -1068,6 +1074,7 @@ session_start(struct session_env *env, const struct ipc_event *ev)
 	/* the first step runs from the loop, so on_end never fires inside this call */
 	struct timeval zero = {0, 0};
 	evtimer_add(s->timer, &zero);
+	metrics_sessions(1);
 	return s;
 }
 
@@ -1078,7 +1085,7 @@ cancel_read(struct bufferevent *bev, void *arg)
 	char buf[512];
 	size_t n = evbuffer_remove(bufferevent_get_input(bev), buf, sizeof(buf) - 1);
 	buf[n] = '\0';
-	log_detail("event %s: cancel answered: %s", s->eid, strtok(buf, "\n") ? buf : "");
+	log_event(LL_DETAIL, s->ev.event_id, "cancel answered: %s", strtok(buf, "\n") ? buf : "");
 	bufferevent_free(bev);
 	s->cancel_bev = NULL;
 }
@@ -1097,7 +1104,7 @@ cancel_event(struct bufferevent *bev, short what, void *arg)
 		    wire_addf(m, err, sizeof(err), "Task-Sequence-ID", "%d", s->tasks[s->cur].seq) == -1 ||
 		    (buf = wire_build(m, &len)) == NULL) {
 			/* cannot happen with these values; said plainly if it does */
-			log_warnx("event %s: cancel message could not be built: %s", s->eid,
+			log_event(LL_WARNING, s->ev.event_id, "cancel message could not be built: %s",
 			    err[0] != '\0' ? err : "header too long");
 			wire_msg_free(m);
 			bufferevent_free(bev);
@@ -1109,7 +1116,7 @@ cancel_event(struct bufferevent *bev, short what, void *arg)
 		wire_msg_free(m);
 		return;
 	}
-	log_warnx("event %s: cancel could not reach computer %s", s->eid, s->cid);
+	log_event(LL_WARNING, s->ev.event_id, "cancel could not reach computer %s", s->cid);
 	bufferevent_free(bev);
 	s->cancel_bev = NULL;
 }
@@ -1120,7 +1127,7 @@ session_cancel(struct session *s)
 	if (s->cancelled || s->state == S_END)
 		return;
 	s->cancelled = 1;
-	log_info("event %s: cancel requested", s->eid);
+	log_event(LL_INFO, s->ev.event_id, "cancel requested");
 	if (s->state == S_INIT)
 		return; /* the first step sees the flag once it has loaded the tasks */
 	if (s->state != S_WAIT) {
@@ -1134,5 +1141,5 @@ session_cancel(struct session *s)
 	char why[300];
 	s->cancel_bev = session_dial(s, cancel_read, cancel_event, 10000, why, sizeof(why));
 	if (s->cancel_bev == NULL)
-		log_warnx("event %s: cancel could not reach computer %s: %s", s->eid, s->cid, why);
+		log_event(LL_WARNING, s->ev.event_id, "cancel could not reach computer %s: %s", s->cid, why);
 }

@@ -290,7 +290,7 @@ on_transfer(const struct transfer_result *r, void *arg)
 	(void)arg;
 	if (r->ok)
 		return;
-	log_msg(r->authorized ? LOG_WARNING : LOG_DEBUG, "transfer from %s%s%s: %s", r->addr,
+	log_msg(r->authorized ? LL_WARNING : LL_DEBUG, "transfer from %s%s%s: %s", r->addr,
 	    r->peer[0] != '\0' ? " " : "", r->peer, r->error != NULL ? r->error : "failed");
 }
 
@@ -316,8 +316,8 @@ worker_policy(struct worker *w)
 static void
 worker_libevent_log(int severity, const char *msg)
 {
-	log_msg(severity >= EVENT_LOG_WARN && strstr(msg, "Added a signal") == NULL ? LOG_WARNING :
-	    LOG_DEBUG, "libevent: %s", msg);
+	log_msg(severity >= EVENT_LOG_WARN && strstr(msg, "Added a signal") == NULL ? LL_WARNING :
+	    LL_DEBUG, "libevent: %s", msg);
 }
 
 void

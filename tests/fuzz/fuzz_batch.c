@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 #include "common/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,7 +38,7 @@ roundtrip(const struct batch_job *j)
 	size_t len = 0;
 	char h1[65], p1[65], h2[65], p2[65];
 	struct batch *b2 = NULL;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	FILE *fp = open_memstream(&buf, &len);
 
 	if (fp == NULL || batch_job_export(j, fp) != 0)
@@ -45,7 +47,7 @@ roundtrip(const struct batch_job *j)
 	write_file(epath, buf, len);
 	if (batch_load(epath, &b2, &e) != 0) {
 		fprintf(stderr, "export does not load:\n%s\n", buf);
-		batch_errors_print(&e, stderr);
+		yt_errors_print(&e, stderr);
 		abort();
 	}
 	if (batch_job_hash(j, h1) || batch_job_plan_hash(j, p1) ||
@@ -55,7 +57,7 @@ roundtrip(const struct batch_job *j)
 		abort();
 	}
 	batch_free(b2);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 	free(buf);
 }
 
@@ -80,14 +82,14 @@ setup(void)
 	snprintf(spath, sizeof(spath), "%s/s.sh", dir);
 	write_file(spath, "echo hi\n", 8);
 	atexit(cleanup);
-	log_setlevel(LOG_ERROR);
+	log_setlevel(LL_ERROR);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct batch *b = NULL;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 
 	if (dir[0] == '\0')
 		setup();
@@ -98,9 +100,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		batch_free(b);
 	} else {
 		FILE *null = fopen("/dev/null", "w");
-		batch_errors_print(&e, null);
+		yt_errors_print(&e, null);
 		fclose(null);
 	}
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 	return 0;
 }

@@ -59,7 +59,7 @@ setup(void)
 	snprintf(p, sizeof(p), "%s/key.pem", dir);
 	write_file(p, "key\n", 4, 0600);
 	atexit(cleanup);
-	log_setlevel(LOG_ERROR);
+	log_setlevel(LL_ERROR);
 }
 
 /* The input with "@DIR@" replaced by dir. */

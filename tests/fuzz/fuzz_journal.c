@@ -68,7 +68,7 @@ setup(void)
 	if ((jr = journal_open(dir, MAX_OUTPUT, 1, err, sizeof(err))) == NULL)
 		abort();
 	atexit(cleanup);
-	log_setlevel(LOG_ERROR);
+	log_setlevel(LL_ERROR);
 }
 
 static int

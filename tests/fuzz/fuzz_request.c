@@ -155,7 +155,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int inited;
 	if (!inited) {
-		log_setlevel(LOG_ERROR);
+		log_setlevel(LL_ERROR);
 		inited = 1;
 	}
 	struct wire_parser *p = wire_parser_new(0);

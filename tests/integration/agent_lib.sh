@@ -36,7 +36,7 @@ max_script: ${MAX_SCRIPT:-16MiB}
 timeout: 60s
 kill_grace: 1s
 tls: {ca: $P/ca.crt, cert: $P/web-01.crt, key: $P/web-01.key$allow}
-log: {level: ${LOG_LEVEL:-7}}
+log: {level: ${LOG_LEVEL:-7}, format: ${LOG_FORMAT:-iso}}
 port_file: $AGENT_DIR/port
 YAML
 	"$BIN/pgfleet-agent" -c "$AGENT_DIR/agent.yaml" -n >/dev/null || fail "agent config refused"

@@ -11,12 +11,18 @@ export PGFLEET_TESTS="$here"
 
 if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	command -v pg_virtualenv >/dev/null || { echo "integration: pg_virtualenv missing (package postgresql-common; run scripts/deps.sh)" >&2; exit 1; }
-	# pg_virtualenv picks its port before starting: two at once on one machine collide
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
-		pg_virtualenv -t -o fsync=off -o max_connections=300 "$0" "$@"
+	# a port of our own: pg_createcluster's "next free port" collides when two
+	# suites start at once on one machine (several clones, or make faults)
+	port=$("$BIN/pgfleet-test-freeport")
+	exec env PGFLEET_IN_VIRTUALENV=1 \
+		pg_virtualenv -t -c "-p $port" -o fsync=off -o max_connections=300 "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1
+# each test's log, kept after the run; PGFLEET_IT_LOGS chooses the folder
+logs=${PGFLEET_IT_LOGS:-$here/../../build/it-logs}
+mkdir -p "$logs"
+logs=$(cd "$logs" && pwd)
 tests=$*
 [ -n "$tests" ] || tests=$(cd "$here" && ls t_*.sh 2>/dev/null || true)
 pass=0 fail=0 failed=""
@@ -26,12 +32,12 @@ for t in $tests; do
 	psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 	start=$(date +%s)
 	# a hung test fails (exit 124) instead of hanging the suite
-	if PGDATABASE=$db timeout -k 10 "${PGFLEET_TEST_TIMEOUT:-600}" sh "$here/$t.sh" >"/tmp/pgfleet-it-$t.log" 2>&1; then
+	if PGDATABASE=$db timeout -k 10 "${PGFLEET_TEST_TIMEOUT:-600}" sh "$here/$t.sh" >"$logs/$t.log" 2>&1; then
 		pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s)"
 	else
 		fail=$((fail + 1)); failed="$failed $t"
-		echo "FAIL $t ($(( $(date +%s) - start ))s), last lines of /tmp/pgfleet-it-$t.log:"
-		tail -n 30 "/tmp/pgfleet-it-$t.log" | sed 's/^/    /'
+		echo "FAIL $t ($(( $(date +%s) - start ))s), last lines of $logs/$t.log:"
+		tail -n 30 "$logs/$t.log" | sed 's/^/    /'
 	fi
 done
 echo "integration: $pass passed, $fail failed${failed:+:$failed}"

@@ -1,13 +1,14 @@
 #!/bin/sh
-# At log level 7 the agent's log shows one task as the seed's aclient.log
-# does, in order: the Request=SendFile block received, Reply=StatusUpdate with
+# At log level 7, in the seed's format (log.format: axengine), the agent's log
+# shows one task as the seed's aclient.log does, in order: the Request=SendFile block received, Reply=StatusUpdate with
 # Status-Code=2500, the CExecute ExecuteCmdLine line, Status-Code=2501, and
 # Reply=SendFile with Result; the one-time Key is never written. At level 4
-# only one line per task start and end remains.
+# only one line per task start and end remains, in the default format: ISO-8601
+# UTC time with milliseconds, level name, pid.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/agent_lib.sh"
 agent_pki
-start_agent a
+LOG_FORMAT=axengine start_agent a
 O=$TESTDIR/out
 push "$O" --event 501 --schedule 100000029 --script "$(script hello.sh 'echo hello')"
 expect_code "$O" 0 "task"
@@ -51,4 +52,7 @@ expect_code "$O.b" 0 "task at level 4"
 grep -q '^Request=SendFile$' "$AGENT_LOG" && fail "level 4 logs wire messages"
 grep -q 'event 502 task 0: started as root' "$AGENT_LOG" || fail "level 4: no task start line"
 grep -q 'event 502 task 0: ended with code 0 (Success)' "$AGENT_LOG" || fail "level 4: no task end line"
+iso='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z [A-Z]+ \[[0-9]+\] '
+grep -Eq "${iso}control: event 502 task 0: started as root" "$AGENT_LOG" || fail "level 4: not the ISO line: $(cat "$AGENT_LOG")"
+grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z NOTICE \[[0-9]+\] agent: pgfleet-agent .* listening on" "$AGENT_LOG" || fail "level 4: no NOTICE start line"
 ok "level 4: one line per task start and end, no wire messages"

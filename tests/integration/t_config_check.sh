@@ -4,12 +4,13 @@
 . "$PGFLEET_TESTS/lib.sh"
 root=$(cd "$PGFLEET_TESTS/../.." && pwd)
 
-for f in ca.crt scheduler.crt scheduler.key web-01.crt web-01.key; do
+for f in ca.crt sched-a.crt sched-a.key web-01.crt web-01.key; do
 	echo "placeholder" >"$TESTDIR/$f"
 done
-chmod 600 "$TESTDIR/scheduler.key" "$TESTDIR/web-01.key"
-sed "s#/etc/pgfleet/#$TESTDIR/#" "$root/config/scheduler.yaml" >"$TESTDIR/scheduler.yaml"
-sed "s#/etc/pgfleet/#$TESTDIR/#" "$root/config/agent.yaml" >"$TESTDIR/agent.yaml"
+chmod 600 "$TESTDIR/sched-a.key" "$TESTDIR/web-01.key"
+mkdir "$TESTDIR/log"
+sed -e "s#/etc/pgfleet/#$TESTDIR/#" -e "s#/var/log/pgfleet[a-z-]*/#$TESTDIR/log/#" "$root/config/scheduler.yaml" >"$TESTDIR/scheduler.yaml"
+sed -e "s#/etc/pgfleet/#$TESTDIR/#" -e "s#/var/log/pgfleet[a-z-]*/#$TESTDIR/log/#" "$root/config/agent.yaml" >"$TESTDIR/agent.yaml"
 
 # run NAME ARGS...: exit code in $rc, output in $TESTDIR/NAME.out and .err
 run() {
@@ -28,6 +29,35 @@ run agent "$BIN/pgfleet-agent" -c "$TESTDIR/agent.yaml" -n
 assert_eq "$rc" 0 "agent -n exit code"
 assert_eq "$(cat "$TESTDIR/agent.out")" "configuration OK" "agent -n output"
 ok "shipped agent.yaml passes -n"
+[ ! -e "$TESTDIR/log/scheduler.log" ] && [ ! -e "$TESTDIR/log/agent.log" ] || fail "-n created a log file"
+
+# log.file in a directory that does not exist: -n says so, not "configuration OK"
+for d in scheduler agent; do
+	sed "s#$TESTDIR/log/#$TESTDIR/nolog/#" "$TESTDIR/$d.yaml" > "$TESTDIR/$d-nolog.yaml"
+	run nolog "$BIN/pgfleet-$d" -c "$TESTDIR/$d-nolog.yaml" -n
+	assert_eq "$rc" 2 "$d -n with a missing log directory"
+	assert_eq "$(cat "$TESTDIR/nolog.err")" "$TESTDIR/$d-nolog.yaml: log.file: log file $TESTDIR/nolog/$d.log: directory $TESTDIR/nolog does not exist (create it, writable by the user the daemon runs as)" "$d: missing log directory message"
+	assert_eq "$(cat "$TESTDIR/nolog.out")" "" "$d: no configuration OK"
+done
+ok "a log.file whose directory is missing fails -n, naming the directory"
+
+# a daemon (no -d) with neither log.file nor log.syslog would log nowhere: refused
+sed -e "/^log:/,\$d" "$TESTDIR/agent.yaml" > "$TESTDIR/agent-nolog.yaml"
+run nowhere "$BIN/pgfleet-agent" -c "$TESTDIR/agent-nolog.yaml"
+assert_eq "$rc" 2 "agent daemon without a log"
+assert_eq "$(cat "$TESTDIR/nowhere.err")" "pgfleet-agent: without -d a daemon's stderr goes nowhere: set log.file or log.syslog: true, or run it in the foreground with -d" "daemon without a log"
+sed -e "/^log:/,\$d" "$TESTDIR/scheduler.yaml" > "$TESTDIR/sched-nolog.yaml"
+run nowheres "$BIN/pgfleet-scheduler" -c "$TESTDIR/sched-nolog.yaml"
+assert_eq "$rc" 2 "scheduler daemon without a log"
+grep -q "^pgfleet-scheduler: without -d a daemon's stderr goes nowhere" "$TESTDIR/nowheres.err" || fail "scheduler daemon without a log: $(cat "$TESTDIR/nowheres.err")"
+ok "a daemon without log.file or log.syslog refuses to start"
+
+for b in pgfleet pgfleet-scheduler pgfleet-agent; do
+	run version "$BIN/$b" --version
+	assert_eq "$rc" 0 "$b --version exit code"
+	grep -Eq "^$b \(pgfleet\) [0-9]+\.[0-9]+" "$TESTDIR/version.out" || fail "$b --version: $(cat "$TESTDIR/version.out")"
+done
+ok "--version on the three binaries"
 
 # a valid config whose database cannot be reached: a clear error, exit 1, no worker left behind
 dead=$("$BIN/pgfleet-test-freeport")
@@ -64,15 +94,15 @@ ok "bad agent config: exit 2, every error on its own line"
 # a bad scheduler config: an alias and a missing required key
 cat >"$TESTDIR/bad-sched.yaml" <<YAML
 workers: &w 4
-tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/scheduler.crt}
+tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/sched-a.crt}
 claim_batch: *w
 YAML
 run bads "$BIN/pgfleet-scheduler" -c "$TESTDIR/bad-sched.yaml" -n
 assert_eq "$rc" 2 "bad scheduler config exit code"
 cat >"$TESTDIR/expected" <<TXT
-$TESTDIR/bad-sched.yaml:1:10: workers: YAML anchors are not allowed
+$TESTDIR/bad-sched.yaml:1:10: workers: YAML anchor &w is not allowed
 $TESTDIR/bad-sched.yaml:2:6: tls.key: required key is missing
-$TESTDIR/bad-sched.yaml:3:14: claim_batch: YAML aliases are not allowed
+$TESTDIR/bad-sched.yaml:3:14: claim_batch: YAML alias *w is not allowed
 TXT
 diff -u "$TESTDIR/expected" "$TESTDIR/bads.err" || fail "bad scheduler config messages"
 ok "bad scheduler config: exit 2, alias and missing key reported"

@@ -21,7 +21,7 @@ grep -Eq '^applied 0001_init \([0-9]+ ms\)$' "$TESTDIR/out1" || fail "applied li
 tables=$(sql "select string_agg(c.relname, ' ' order by c.relname) from pg_class c
 	join pg_namespace n on n.oid = c.relnamespace
 	where n.nspname = 'pgfleet' and c.relkind in ('r', 'p') and not c.relispartition")
-assert_eq "$tables" "audit computer computer_group computer_group_member event job schedule schema_migrations scope status_code status_log task task_final" "tables"
+assert_eq "$tables" "audit computer computer_group computer_group_member event job schedule scheduler_instance schema_migrations scope status_code status_log task task_final" "tables"
 assert_eq "$(sql "select version || ' ' || length(checksum) from pgfleet.schema_migrations where version = '0001_init'")" "0001_init 64" "schema_migrations row"
 assert_eq "$(sql "select count(*) from pgfleet.schema_migrations")" "$(ls "$PGFLEET_TESTS/../../migrations/"*.sql | wc -l)" "one row per shipped migration"
 assert_eq "$(sql "select checksum from pgfleet.schema_migrations where version = '0001_init'")" \
@@ -60,6 +60,6 @@ ok "migrate --status shows applied with its time"
 # -d CONNINFO reaches the same database
 assert_eq "$("$P" -d "dbname=$PGDATABASE" migrate)" "nothing to migrate" "-d conninfo"
 rc=0; "$P" -d "host=/nonexistent-socket-dir" migrate 2> "$TESTDIR/err" || rc=$?
-assert_eq "$rc" 1 "unreachable database exit code"
+assert_eq "$rc" 3 "unreachable database exit code"
 grep -q '^pgfleet migrate: database: connection to server on socket "/nonexistent-socket-dir/.s.PGSQL' "$TESTDIR/err" || fail "unreachable text: $(cat "$TESTDIR/err")"
 ok "migrate with -d, and a clear error when the database is unreachable"

@@ -149,7 +149,7 @@ expect 2 '^pgfleet report job: --limit is not an option of this report$' report 
 expect 2 '^pgfleet report: weekly: unknown report' report weekly
 expect 2 '^pgfleet report summary: --since needs a value$' report summary --since
 expect 2 '^pgfleet report history: --bogus: unknown option$' report history --bogus
-expect 1 '^pgfleet report: database: ' -d "host=/nonexistent-socket-dir" report summary
+expect 3 '^pgfleet report: database: ' -d "host=/nonexistent-socket-dir" report summary
 "$P" report --help | grep -q '^usage: pgfleet report REPORT' || fail "report --help"
 for r in history failures "job" "computer" summary; do
 	"$P" report $r --help > "$TESTDIR/help" || fail "report $r --help exit code"

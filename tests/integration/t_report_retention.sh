@@ -116,7 +116,7 @@ expect 2 "pgfleet maintain: --batch: 0 is out of range 1..100000" maintain --bat
 expect 2 "pgfleet maintain: --batch needs a value" maintain --batch
 expect 2 "pgfleet maintain: --keep: unknown argument" maintain --keep
 rc=0; "$P" -d "host=/nonexistent-socket-dir" maintain > /dev/null 2> "$TESTDIR/err" || rc=$?
-assert_eq "$rc" 1 "exit code when the database is down"
+assert_eq "$rc" 3 "exit code when the database is down"
 grep -q '^pgfleet maintain: database: connection to server on socket "/nonexistent-socket-dir/' "$TESTDIR/err" || fail "database down: $(cat "$TESTDIR/err")"
 "$P" maintain --help | grep -q '^usage: pgfleet maintain \[--retention DURATION\] \[--batch N\]' || fail "maintain --help"
 rc=0; sql "select * from pgfleet.maintain('1 hour')" 2> "$TESTDIR/err" || rc=$?

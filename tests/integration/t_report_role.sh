@@ -16,7 +16,7 @@ denied() { # denied SQL: fails with permission denied
 	case "$out" in *"permission denied"*) ;; *) fail "not a permission error for: $1 -> $out";; esac
 }
 
-for v in job_history task_history computer_last_result job_daily failures running job_list computer_list group_member_list; do
+for v in job_history task_history computer_last_result job_daily failures running job_list computer_list group_member_list scheduler_list; do
 	as_report "select count(*) from pgfleet.$v" > /dev/null || fail "pgfleet_report cannot read view $v: $(as_report "select 1 from pgfleet.$v")"
 done
 assert_eq "$(as_report "select count(*) from pgfleet.failures")" 2 "failures as pgfleet_report"
@@ -76,7 +76,7 @@ PGPASSWORD=alice-pw "$P" -d "$conn" report failures --job patch/clean-tmp > /dev
 rc=0; PGPASSWORD=alice-pw psql -X -qAt -d "$conn" -c "select count(*) from pgfleet.event" > "$TESTDIR/err" 2>&1 || rc=$?
 [ "$rc" != 0 ] && grep -q "permission denied" "$TESTDIR/err" || fail "report_alice reads pgfleet.event: $(cat "$TESTDIR/err")"
 rc=0; PGPASSWORD=alice-pw "$P" -d "$conn" maintain > /dev/null 2> "$TESTDIR/err" || rc=$?
-assert_eq "$rc" 1 "maintain as report_alice fails"
+assert_eq "$rc" 3 "maintain as report_alice fails"
 grep -q "permission denied" "$TESTDIR/err" || fail "maintain as report_alice: $(cat "$TESTDIR/err")"
 sql "REVOKE pgfleet_report FROM report_alice"
 ok "GRANT pgfleet_report TO a login role: pgfleet report works, base tables and maintain do not"

@@ -43,6 +43,9 @@ mv "$key.away" "$key"
 wait_for 20 "worker $slot restarted after the window" grep -q "worker $slot: restart window passed, starting it again" "$log"
 nworkers() { [ "$(pgrep -P "$PID_sched_a" | wc -l)" -eq 2 ]; }
 wait_for 20 "2 workers again" nworkers
+# and the new one has loaded its certificate (else it dies of the key moved away below)
+wpid=$(sed -n "s/.*worker $slot started, pid \([0-9]*\).*/\1/p" "$log" | tail -n 1)
+wait_for 20 "worker $slot (pid $wpid) ready" grep -q "\[$wpid\] worker $slot: ready" "$log"
 kill -0 "$PID_sched_a" || fail "scheduler gone"
 ok "the given-up slot starts again once restart_limit.window has passed"
 

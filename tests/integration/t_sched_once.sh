@@ -66,13 +66,7 @@ ok "kill -9 of the workers: the event resumed at task 1, one final row per task,
 sid=$(schedule_add once '{"computers": ["agent-1"]}')
 e2=$(sql "select event_id from pgfleet.event where schedule_id = $sid")
 wait_for 30 "event $e2: task 0 recorded, task 1 running" task1_running "$e2"
-datadir=$(sql "show data_directory")
-# stop, then start: "restart" skips the stop when the cluster's external pid file
-# (/var/run/postgresql/15-regress.pid, shared by every pg_virtualenv cluster of the
-# machine) was removed by another one, and then fails with "Cluster is already running"
-pg_ctlcluster "$PGVERSION" "$(basename "$datadir")" stop -m fast || fail "postgresql stop"
-pg_ctlcluster "$PGVERSION" "$(basename "$datadir")" start || fail "postgresql start"
-wait_for 30 "postgresql back" sql "select 1"
+pg_restart_fast || fail "postgresql restart"
 touch "$gate.$e2"
 wait_schedule "$sid" 60
 check "$e2" "database restarted"

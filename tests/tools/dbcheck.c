@@ -88,7 +88,7 @@ int
 main(void)
 {
 	struct db_result *r;
-	log_init(LOG_WARNING, NULL);
+	log_init(LL_WARNING, NULL);
 
 	struct db *a = db_open("", err, sizeof(err));
 	CHECK(a != NULL, "open with the PG* variables");

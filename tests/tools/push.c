@@ -367,7 +367,7 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_IGN);
-	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LOG_WARNING, NULL);
+	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LL_WARNING, NULL);
 	parse(argc, argv);
 	base = event_base_new();
 	cctx = tls_client_ctx(o.ca, o.cert, o.key, err, sizeof(err));

@@ -251,7 +251,7 @@ main(int argc, char **argv)
 	struct opts o;
 
 	signal(SIGPIPE, SIG_IGN);
-	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LOG_WARNING, NULL);
+	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LL_WARNING, NULL);
 	if (argc < 2)
 		die("%s", "usage: pgfleet-test-transfer serve|fetch|raw|checksum ...");
 	if (strcmp(argv[1], "checksum") == 0 && argc == 3) {

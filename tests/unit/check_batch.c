@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "cli/batch.h"
+#include "cli/batch_canon.h"
+#include "cli/batch_export.h"
 
 static char dir[64];
 
@@ -65,12 +67,12 @@ wfile(const char *name, const char *text)
 
 /* Every error printed, with the temp dir cut from the file names. */
 static char *
-errors_text(const struct batch_errors *e)
+errors_text(const struct yt_errors *e)
 {
 	char *buf = NULL, prefix[80];
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
-	batch_errors_print(e, fp);
+	yt_errors_print(e, fp);
 	fclose(fp);
 	snprintf(prefix, sizeof(prefix), "%s/", dir);
 	for (char *p; (p = strstr(buf, prefix)) != NULL;)
@@ -83,14 +85,14 @@ static void
 expect_errors(const char *text, const char *want)
 {
 	struct batch *b = (struct batch *)1;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	const char *path = wfile("b.yaml", text);
 	ck_assert_int_eq(batch_load(path, &b, &e), -1);
 	ck_assert_ptr_null(b);
 	char *got = errors_text(&e);
 	ck_assert_str_eq(got, want);
 	free(got);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 }
 
 /* Load text as name; expect success. */
@@ -98,14 +100,14 @@ static struct batch *
 load_ok(const char *name, const char *text)
 {
 	struct batch *b = NULL;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	const char *path = text != NULL ? wfile(name, text) : name;
 	int rc = batch_load(path, &b, &e);
 	char *got = errors_text(&e);
 	ck_assert_msg(rc == 0, "load failed:\n%s", got);
 	ck_assert_str_eq(got, "");
 	free(got);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 	return b;
 }
 
@@ -679,7 +681,7 @@ START_TEST(test_batch_refuses_an_interpreter_of_17001_bytes_and_long_values)
 	p += 17000;
 	sprintf(p, "\n");
 	struct batch *b = (struct batch *)1;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	ck_assert_int_eq(batch_load(wfile("b.yaml", text), &b, &e), -1);
 	ck_assert_ptr_null(b);
 	char *got = errors_text(&e);
@@ -694,7 +696,7 @@ START_TEST(test_batch_refuses_an_interpreter_of_17001_bytes_and_long_values)
 	ck_assert_str_eq(got, want);
 	free(got);
 	free(text);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 }
 END_TEST
 
@@ -715,20 +717,20 @@ START_TEST(test_batch_reports_yaml_syntax_error)
 		      "  - name: j\n"
 		      "    tasks: [{script: x}\n"
 		      "  - name: k\n",
-		      "b.yaml:4:3: yaml syntax error: did not find expected ',' or ']' (while parsing "
-		      "a flow sequence at line 3 column 12)\n");
+		      "b.yaml:4:3: YAML syntax error: did not find expected ',' or ']' (while parsing "
+		      "a flow sequence at 3:12)\n");
 	expect_errors("jobs:\n"
 		      "  - name: j\n"
 		      " bad: 1\n",
-		      "b.yaml:3:2: yaml syntax error: did not find expected key (while parsing a "
-		      "block mapping at line 1 column 1)\n");
+		      "b.yaml:3:2: YAML syntax error: did not find expected key (while parsing a "
+		      "block mapping at 1:1)\n");
 }
 END_TEST
 
 START_TEST(test_batch_refuses_invalid_utf8)
 {
 	expect_errors("jobs:\n  - name: caf\xc3\x28\n",
-		      "b.yaml:2:15: yaml: invalid trailing UTF-8 octet\n");
+		      "b.yaml:2:15: YAML syntax error: invalid trailing UTF-8 octet\n");
 }
 END_TEST
 
@@ -742,18 +744,22 @@ START_TEST(test_batch_refuses_aliases)
 		      "    tasks: &t [{script: x}]\n"
 		      "  - name: k\n"
 		      "    tasks: *t\n",
-		      "b.yaml:3:23: alias *g refused (aliases are not allowed in a job batch)\n"
-		      "b.yaml:8:12: alias *t refused (aliases are not allowed in a job batch)\n");
+		      "b.yaml:1:9: groups: YAML anchor &g is not allowed\n"
+		      "b.yaml:3:23: computers.groups: YAML alias *g is not allowed\n"
+		      "b.yaml:6:12: jobs.tasks: YAML anchor &t is not allowed\n"
+		      "b.yaml:8:12: jobs.tasks: YAML alias *t is not allowed\n");
 }
 END_TEST
 
 START_TEST(test_batch_refuses_alias_bomb_quickly)
 {
-	/* the classic billion laughs: refused at the first alias, nothing expanded */
+	/* the classic billion laughs: refused at its anchors and aliases, nothing expanded */
 	expect_errors("groups: &a [a, b, c, d, e, f, g, h, i]\n"
 		      "jobs: &b [*a, *a]\n",
-		      "b.yaml:2:11: alias *a refused (aliases are not allowed in a job batch)\n"
-		      "b.yaml:2:15: alias *a refused (aliases are not allowed in a job batch)\n");
+		      "b.yaml:1:9: groups: YAML anchor &a is not allowed\n"
+		      "b.yaml:2:7: jobs: YAML anchor &b is not allowed\n"
+		      "b.yaml:2:11: jobs: YAML alias *a is not allowed\n"
+		      "b.yaml:2:15: jobs: YAML alias *a is not allowed\n");
 }
 END_TEST
 
@@ -892,8 +898,8 @@ START_TEST(test_batch_refuses_more_jobs_computers_groups_and_values_than_the_lim
 	for (int c = 0; c < BATCH_MAX_NODES; c++)
 		fprintf(g.fp, "a,");
 	text = gen_close(&g);
-	expect_one_error(text, "b.yaml:1:1000004: more than 500000 YAML values in one batch (the "
-	    "limit; split the batch)\n");
+	expect_one_error(text, "b.yaml:1:1000004: more than 500000 YAML nodes in one file (the "
+	    "limit)\n");
 	free(text);
 }
 END_TEST
@@ -926,12 +932,11 @@ START_TEST(test_batch_refuses_yaml_tags)
 		      "  - !local web\n"
 		      "  - !!str db\n"
 		      "jobs: !!seq []\n",
-		      "b.yaml:2:5: yaml tag !!binary refused (tags are not allowed in a job batch)\n"
-		      "b.yaml:3:5: yaml tag !!python/object:os.system refused (tags are not allowed in "
-		      "a job batch)\n"
-		      "b.yaml:4:5: yaml tag !local refused (tags are not allowed in a job batch)\n"
-		      "b.yaml:5:5: yaml tag !!str refused (tags are not allowed in a job batch)\n"
-		      "b.yaml:6:7: yaml tag !!seq refused (tags are not allowed in a job batch)\n");
+		      "b.yaml:2:5: groups: YAML tag !!binary is not allowed\n"
+		      "b.yaml:3:5: groups: YAML tag !!python/object:os.system is not allowed\n"
+		      "b.yaml:4:5: groups: YAML tag !local is not allowed\n"
+		      "b.yaml:5:5: groups: YAML tag !!str is not allowed\n"
+		      "b.yaml:6:7: jobs: YAML tag !!seq is not allowed\n");
 }
 END_TEST
 
@@ -944,28 +949,28 @@ START_TEST(test_batch_refuses_file_over_4_mib)
 	wfile_n("big.yaml", big, n);
 	free(big);
 	struct batch *b;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	char path[128];
 	snprintf(path, sizeof(path), "%s/big.yaml", dir);
 	ck_assert_int_eq(batch_load(path, &b, &e), -1);
 	char *got = errors_text(&e);
-	ck_assert_str_eq(got, "big.yaml: the file is larger than 4 MiB (the limit; split the batch)\n");
+	ck_assert_str_eq(got, "big.yaml: the file is larger than 4 MiB (the limit)\n");
 	free(got);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 }
 END_TEST
 
 START_TEST(test_batch_refuses_unreadable_empty_and_odd_files)
 {
 	struct batch *b;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	char path[128];
 	snprintf(path, sizeof(path), "%s/none.yaml", dir);
 	ck_assert_int_eq(batch_load(path, &b, &e), -1);
 	char *got = errors_text(&e);
-	ck_assert_str_eq(got, "none.yaml: cannot read: No such file or directory\n");
+	ck_assert_str_eq(got, "none.yaml: cannot open: No such file or directory\n");
 	free(got);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 
 	expect_errors("", "b.yaml:1:1: the batch is empty (expected computers:, groups: or jobs:)\n");
 	expect_errors("# only a comment\n",
@@ -973,18 +978,19 @@ START_TEST(test_batch_refuses_unreadable_empty_and_odd_files)
 	expect_errors("- a\n- b\n", "b.yaml:1:1: the batch: expected a mapping of computers:, "
 					"groups: and jobs:, found a list\n");
 	expect_errors("groups: [a]\n---\ngroups: [b]\n",
-		      "b.yaml:2:1: a job batch is one YAML document; a second one begins here\n");
-	expect_errors("groups: [\"a\\0b\"]\n", "b.yaml:1:10: string holds a NUL character\n");
+		      "b.yaml:2:1: only one YAML document is allowed\n");
+	expect_errors("groups: [\"a\\0b\"]\n", "b.yaml:1:10: groups: value contains a NUL character\n");
 }
 END_TEST
 
 START_TEST(test_batch_refuses_deep_nesting)
 {
 	char text[400] = "groups: ";
-	for (int i = 0; i < 70; i++)
+	for (int i = 0; i < YT_MAX_DEPTH + 5; i++)
 		strcat(text, "[");
 	strcat(text, "\n");
-	expect_errors(text, "b.yaml:1:72: nesting deeper than 64 levels\n");
+	/* the batch itself is the first level: the 32nd '[' is one too many */
+	expect_errors(text, "b.yaml:1:40: maps and lists nest deeper than 32 levels\n");
 }
 END_TEST
 
@@ -1025,21 +1031,21 @@ END_TEST
 
 START_TEST(test_batch_caps_the_number_of_errors)
 {
-	size_t n = BATCH_MAX_ERRORS + 5, len = 0;
+	size_t n = YT_MAX_ERRORS + 5, len = 0;
 	char *text = malloc(n * 16 + 16);
 	len += (size_t)sprintf(text, "groups:\n");
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)sprintf(text + len, "  - \" g%zu\"\n", i);
 	struct batch *b;
-	struct batch_errors e = {0};
+	struct yt_errors e = {0};
 	ck_assert_int_eq(batch_load(wfile("b.yaml", text), &b, &e), -1);
 	free(text);
-	ck_assert_uint_eq(e.n, BATCH_MAX_ERRORS);
+	ck_assert_uint_eq(e.n, YT_MAX_ERRORS);
 	ck_assert_uint_eq(e.dropped, 5);
 	char *got = errors_text(&e);
 	ck_assert_ptr_nonnull(strstr(got, "\nb.yaml: 5 more errors not shown\n"));
 	free(got);
-	batch_errors_free(&e);
+	yt_errors_free(&e);
 }
 END_TEST
 
@@ -1264,29 +1270,8 @@ START_TEST(test_batch_examples_load_without_errors)
 }
 END_TEST
 
-START_TEST(test_batch_errors_print_and_free)
+START_TEST(test_batch_free_accepts_null)
 {
-	struct batch_errors e = {0};
-	e.file = strdup("x.yaml");
-	batch_errors_add(&e, (struct batch_pos){3, 4}, "third %d", 3);
-	batch_errors_add(&e, (struct batch_pos){0, 0}, "whole file");
-	batch_errors_add(&e, (struct batch_pos){3, 4}, "after third at the same place");
-	batch_errors_add(&e, (struct batch_pos){1, 9}, "first");
-	batch_errors_sort(&e);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-	batch_errors_print(&e, fp);
-	fclose(fp);
-	ck_assert_str_eq(buf, "x.yaml: whole file\n"
-			      "x.yaml:1:9: first\n"
-			      "x.yaml:3:4: third 3\n"
-			      "x.yaml:3:4: after third at the same place\n");
-	free(buf);
-	batch_errors_free(&e);
-	ck_assert_uint_eq(e.n, 0);
-	ck_assert_ptr_null(e.file);
-	batch_errors_free(&e);
 	batch_free(NULL);
 }
 END_TEST
@@ -1340,7 +1325,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_export_loads_back_to_the_same_hash);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);
-	tcase_add_test(tc, test_batch_errors_print_and_free);
+	tcase_add_test(tc, test_batch_free_accepts_null);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/log.h"
 
 static char dir[64];
 static char files[16][128];
@@ -149,6 +150,8 @@ START_TEST(test_conf_agent_defaults_filled)
 	ck_assert_uint_eq(c->tls_allow_clients.n, 0);
 	ck_assert_int_eq(c->log_level, 5);
 	ck_assert_ptr_null(c->log_file);
+	ck_assert_int_eq(c->log_format, LOG_FORMAT_ISO);
+	ck_assert_int_eq(c->log_syslog, 0);
 	ck_assert_ptr_null(c->port_file);
 	conf_free_agent(c);
 }
@@ -196,6 +199,7 @@ START_TEST(test_conf_scheduler_defaults_filled)
 	ck_assert_int_eq(c->restart_limit_window_ms, 60000);
 	ck_assert_int_eq(c->log_level, 5);
 	ck_assert_ptr_null(c->log_file);
+	ck_assert_ptr_null(c->metrics_listen.host);
 	conf_free_scheduler(c);
 }
 END_TEST
@@ -233,7 +237,9 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	    "retention: 30d\n"
 	    "drain_grace: 1m\n"
 	    "restart_limit: {count: 3, window: 10m}\n"
-	    "log: {level: 7, file: /var/log/pgfleet/scheduler.log}\n"), &c, &errs);
+	    "log: {level: 7, file: /var/log/pgfleet/scheduler.log, format: axengine, syslog: true}\n"
+	    "metrics: {listen: \"[::1]:9187\"}\n"),
+	    &c, &errs);
 	conf_errors_print(&errs, stderr);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_str_eq(c->database, "host=/var/run/postgresql dbname=pgfleet");
@@ -287,6 +293,10 @@ START_TEST(test_conf_scheduler_full_example_loads)
 	ck_assert_int_eq(c->restart_limit_window_ms, 600000);
 	ck_assert_int_eq(c->log_level, 7);
 	ck_assert_str_eq(c->log_file, "/var/log/pgfleet/scheduler.log");
+	ck_assert_int_eq(c->log_format, LOG_FORMAT_AXENGINE);
+	ck_assert_int_eq(c->log_syslog, 1);
+	ck_assert_str_eq(c->metrics_listen.host, "::1");
+	ck_assert_int_eq(c->metrics_listen.port, 9187);
 	conf_free_scheduler(c);
 }
 END_TEST
@@ -362,6 +372,15 @@ START_TEST(test_conf_refuses_unknown_key)
 	ck_assert_str_eq(errs.msg[0], expect("@/agent.yaml:2:1: unknown key \"lisen\" in agent config"));
 	ck_assert_str_eq(errs.msg[1],
 	    expect("@/agent.yaml:4:7: unknown key \"log.levle\" in agent config"));
+}
+END_TEST
+
+START_TEST(test_conf_refuses_unknown_log_format_and_non_boolean_syslog)
+{
+	scheduler_fails(TLS "log: {format: json, syslog: yes please}\n");
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_ptr_nonnull(strstr(errs.msg[0], "\"json\" is not a log format (use iso or axengine)"));
+	ck_assert_ptr_nonnull(strstr(errs.msg[1], "is not a boolean"));
 }
 END_TEST
 
@@ -459,9 +478,9 @@ START_TEST(test_conf_refuses_aliases_and_anchors)
 	agent_fails("computer: &name web-01\n" TLS "boot_env: *name\n");
 	ck_assert_uint_eq(errs.n, 2);
 	ck_assert_str_eq(errs.msg[0],
-	    expect("@/agent.yaml:1:11: computer: YAML anchors are not allowed"));
+	    expect("@/agent.yaml:1:11: computer: YAML anchor &name is not allowed"));
 	ck_assert_str_eq(errs.msg[1],
-	    expect("@/agent.yaml:3:11: boot_env: YAML aliases are not allowed"));
+	    expect("@/agent.yaml:3:11: boot_env: YAML alias *name is not allowed"));
 }
 END_TEST
 
@@ -486,10 +505,10 @@ START_TEST(test_conf_refuses_alias_bomb)
 	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
 	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n");
 	ck_assert_str_eq(errs.msg[0], expect("@/agent.yaml:3:1: unknown key \"a\" in agent config"));
-	ck_assert_str_eq(errs.msg[1], expect("@/agent.yaml:3:4: a: YAML anchors are not allowed"));
+	ck_assert_str_eq(errs.msg[1], expect("@/agent.yaml:3:4: a: YAML anchor &a is not allowed"));
 	ck_assert_str_eq(errs.msg[2], expect("@/agent.yaml:4:1: unknown key \"b\" in agent config"));
-	ck_assert_str_eq(errs.msg[3], expect("@/agent.yaml:4:4: b: YAML anchors are not allowed"));
-	ck_assert_str_eq(errs.msg[4], expect("@/agent.yaml:4:8: b: YAML aliases are not allowed"));
+	ck_assert_str_eq(errs.msg[3], expect("@/agent.yaml:4:4: b: YAML anchor &b is not allowed"));
+	ck_assert_str_eq(errs.msg[4], expect("@/agent.yaml:4:8: b: YAML alias *a is not allowed"));
 	ck_assert_uint_eq(errs.n, 24);
 }
 END_TEST
@@ -505,7 +524,7 @@ START_TEST(test_conf_refuses_oversize_file)
 	free(big);
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_str_eq(errs.msg[0],
-	    expect("@/big.yaml: file is too large (1048577 bytes; the limit is 1 MiB)"));
+	    expect("@/big.yaml: the file is larger than 1 MiB (the limit)"));
 }
 END_TEST
 
@@ -554,7 +573,7 @@ START_TEST(test_conf_reads_config_from_a_pipe)
 	ck_assert_int_eq(conf_load_agent(path, &c, &errs), -1);
 	ck_assert_ptr_null(c);
 	ck_assert_uint_eq(errs.n, 1);
-	ck_assert_str_eq(errs.msg[0], expect("@/fifo.yaml: file is too large (more than 1 MiB)"));
+	ck_assert_str_eq(errs.msg[0], expect("@/fifo.yaml: the file is larger than 1 MiB (the limit)"));
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 }
@@ -578,7 +597,7 @@ START_TEST(test_conf_refuses_bad_utf8)
 	agent_fails("computer: web-01\nos: \"\xff\"\n");
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_str_eq(errs.msg[0],
-	    expect("@/agent.yaml:2:6: YAML error: invalid leading UTF-8 octet"));
+	    expect("@/agent.yaml:2:6: YAML syntax error: invalid leading UTF-8 octet"));
 }
 END_TEST
 
@@ -757,7 +776,7 @@ START_TEST(test_conf_reports_all_errors_in_file_order)
 	agent_fails("lisen: x\ncomputer: *c\nmax_output: 1XB\n" TLS "log: {level: 9}\n");
 	ck_assert_uint_eq(errs.n, 4);
 	ck_assert_str_eq(errs.msg[0], expect("@/agent.yaml:1:1: unknown key \"lisen\" in agent config"));
-	ck_assert_str_eq(errs.msg[1], expect("@/agent.yaml:2:11: computer: YAML aliases are not allowed"));
+	ck_assert_str_eq(errs.msg[1], expect("@/agent.yaml:2:11: computer: YAML alias *c is not allowed"));
 	ck_assert_str_eq(errs.msg[2], expect("@/agent.yaml:3:13: max_output: "
 	    "\"1XB\" has an unknown size unit (use B, KiB, MiB or GiB)"));
 	ck_assert_str_eq(errs.msg[3], expect("@/agent.yaml:5:14: log.level: 9 is out of range 1..7"));
@@ -892,6 +911,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_conf_null_value_keeps_default);
 	tcase_add_test(tc, test_conf_refuses_unknown_key);
 	tcase_add_test(tc, test_conf_refuses_dotted_key);
+	tcase_add_test(tc, test_conf_refuses_unknown_log_format_and_non_boolean_syslog);
 	tcase_add_test(tc, test_conf_refuses_wrong_type);
 	tcase_add_test(tc, test_conf_refuses_list_where_scalar_expected);
 	tcase_add_test(tc, test_conf_refuses_bad_duration);

@@ -177,6 +177,26 @@ START_TEST(test_field_checks_inventory_grammar)
 }
 END_TEST
 
+START_TEST(test_field_computer_name_is_host_name_like)
+{
+	char name[300];
+	ck_assert_int_eq(field_computer_name("web-01", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_computer_name("db_2.corp.example", err, sizeof(err)), 0);
+	ck_assert_int_eq(field_computer_name("-web", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "computer name \"-web\": use 1 to 253 letters, digits, '.', '_' or '-', "
+	    "starting with a letter or digit");
+	ck_assert_int_eq(field_computer_name("", err, sizeof(err)), -1);
+	ck_assert_int_eq(field_computer_name("web 01", err, sizeof(err)), -1);
+	ck_assert_int_eq(field_computer_name("web\n01", err, sizeof(err)), -1);
+	memset(name, 'a', 253);
+	name[253] = '\0';
+	ck_assert_int_eq(field_computer_name(name, err, sizeof(err)), 0);
+	name[253] = 'a';
+	name[254] = '\0';
+	ck_assert_int_eq(field_computer_name(name, err, sizeof(err)), -1);
+}
+END_TEST
+
 Suite *
 field_suite(void)
 {
@@ -188,6 +208,7 @@ field_suite(void)
 	tcase_add_test(tc, test_field_interpreter_splits_on_spaces_without_a_shell);
 	tcase_add_test(tc, test_field_show_escapes_and_cuts);
 	tcase_add_test(tc, test_field_checks_inventory_grammar);
+	tcase_add_test(tc, test_field_computer_name_is_host_name_like);
 	suite_add_tcase(s, tc);
 	return s;
 }

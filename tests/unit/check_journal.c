@@ -821,6 +821,31 @@ proc_running(long pid)
 	return journal_parse_proc_stat(buf, n, &p) == 0 && p.state != 'Z' && p.state != 'X';
 }
 
+/*
+ * Wait (deadline 10 s) until pid has exec'd: until then it still holds the
+ * descriptors it inherited across fork, the journal's lock among them (they
+ * are close-on-exec), and the entry would look held by a live process.
+ */
+static void
+wait_exec(long pid)
+{
+	char path[64], self[PATH_MAX], exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ck_assert_int_gt(n, 0);
+	self[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+	for (int i = 0; i < 1000; i++) {
+		n = readlink(path, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			if (strcmp(exe, self) != 0)
+				return;
+		}
+		usleep(10000);
+	}
+	ck_abort_msg("process %ld did not exec within 10 s", pid);
+}
+
 /* Does a process of group pgid run (zombies do not count)? */
 static int
 group_running(long pgid)
@@ -889,6 +914,7 @@ leave_orphan(long long event_id, int seq)
 	journal_entry_free(e);
 	journal_free(j);
 	ck_assert_msg(proc_running(spid), "the orphaned script %ld does not run", spid);
+	wait_exec(spid);
 	return spid;
 }
 

@@ -1,0 +1,264 @@
+/*
+ * batch_export: a job as a batch (cli/batch_export.h), written with libyaml's emitter:
+ * scalars plain where they read back the same, scripts as literal blocks, times in UTC.
+ */
+#include "cli/batch_export.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <yaml.h>
+
+#include "common/log.h"
+#include "common/units.h"
+
+struct em {
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	int failed;
+};
+
+static void
+em_emit(struct em *m)
+{
+	if (!m->failed && !yaml_emitter_emit(&m->e, &m->ev))
+		m->failed = 1;
+	else if (m->failed)
+		yaml_event_delete(&m->ev);
+}
+
+/* A scalar: plain where libyaml allows it, quoted when it would read back as null. */
+static void
+em_str(struct em *m, const char *s)
+{
+	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
+	if (s[0] == '\0' || strcmp(s, "~") == 0 || strcasecmp(s, "null") == 0)
+		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+				     style);
+	em_emit(m);
+}
+
+/* A script: a literal block when libyaml can keep it exact, else double quoted. */
+static void
+em_script(struct em *m, const char *s)
+{
+	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1,
+				     strchr(s, '\n') != NULL ? YAML_LITERAL_SCALAR_STYLE
+							     : YAML_ANY_SCALAR_STYLE);
+	em_emit(m);
+}
+
+static void
+em_int(struct em *m, long long v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lld", v);
+	em_str(m, buf);
+}
+
+static void
+em_kv(struct em *m, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	em_str(m, key);
+	em_str(m, value);
+}
+
+static void
+em_start(struct em *m, int map, int flow)
+{
+	if (map)
+		yaml_mapping_start_event_initialize(&m->ev, NULL, NULL, 1,
+						    flow ? YAML_FLOW_MAPPING_STYLE
+							 : YAML_BLOCK_MAPPING_STYLE);
+	else
+		yaml_sequence_start_event_initialize(&m->ev, NULL, NULL, 1,
+						     flow ? YAML_FLOW_SEQUENCE_STYLE
+							  : YAML_BLOCK_SEQUENCE_STYLE);
+	em_emit(m);
+}
+
+static void
+em_end(struct em *m, int map)
+{
+	if (map)
+		yaml_mapping_end_event_initialize(&m->ev);
+	else
+		yaml_sequence_end_event_initialize(&m->ev);
+	em_emit(m);
+}
+
+static void
+em_names(struct em *m, const char *key, char *const *v, size_t n)
+{
+	if (n == 0)
+		return;
+	em_str(m, key);
+	em_start(m, 0, 1);
+	for (size_t i = 0; i < n; i++)
+		em_str(m, v[i]);
+	em_end(m, 0);
+}
+
+static void
+em_time(struct em *m, const char *key, time_t t)
+{
+	char buf[64];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	em_str(m, key);
+	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)buf, (int)strlen(buf), 1, 1,
+				     YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+	em_emit(m);
+}
+
+static void
+em_task(struct em *m, const struct batch_task *t)
+{
+	char buf[32];
+	em_start(m, 1, 0);
+	em_kv(m, "name", t->name);
+	em_str(m, "script");
+	em_script(m, t->script != NULL ? t->script : "");
+	em_kv(m, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
+	em_kv(m, "run_as", t->run_as);
+	if (t->timeout_ms > 0) {
+		units_format_duration(t->timeout_ms, buf, sizeof(buf));
+		em_kv(m, "timeout", buf);
+	}
+	em_str(m, "success_codes");
+	em_start(m, 0, 1);
+	if (t->nsuccess_codes == 0)
+		em_int(m, 0);
+	for (size_t i = 0; i < t->nsuccess_codes; i++)
+		em_int(m, t->success_codes[i]);
+	em_end(m, 0);
+	if (t->non_code > 0) {
+		em_str(m, "on_code");
+		em_start(m, 1, 1);
+		for (size_t i = 0; i < t->non_code; i++) {
+			em_int(m, t->on_code[i].code);
+			em_str(m, batch_action_name(t->on_code[i].action));
+		}
+		em_end(m, 1);
+	}
+	em_kv(m, "on_failure", batch_action_name(t->on_failure));
+	em_kv(m, "os_required", t->os_required);
+	em_kv(m, "boot_env", t->boot_env);
+	em_end(m, 1);
+}
+
+static void
+em_targets(struct em *m, const struct batch_targets *t)
+{
+	em_str(m, "targets");
+	em_start(m, 1, 0);
+	em_names(m, "computers", t->computers, t->ncomputers);
+	em_names(m, "groups", t->groups, t->ngroups);
+	if (t->nlabels > 0) {
+		em_str(m, "labels");
+		em_start(m, 1, 1);
+		for (size_t i = 0; i < t->nlabels; i++)
+			em_kv(m, t->labels[i].key, t->labels[i].value);
+		em_end(m, 1);
+	}
+	em_end(m, 1);
+}
+
+static void
+em_schedule(struct em *m, const struct batch_schedule *s)
+{
+	char buf[32];
+
+	em_str(m, "schedule");
+	em_start(m, 1, 0);
+	if (s->at_now)
+		em_kv(m, "at", "now");
+	else
+		em_time(m, "at", s->at);
+	if (s->every_ms > 0) {
+		units_format_duration(s->every_ms, buf, sizeof(buf));
+		em_kv(m, "every", buf);
+	}
+	if (s->has_cron)
+		em_kv(m, "cron", s->cron.text);
+	if (s->has_until)
+		em_time(m, "until", s->until);
+	em_end(m, 1);
+}
+
+static void
+em_rollout(struct em *m, const struct batch_rollout *r)
+{
+	char buf[32];
+
+	if (r->max_concurrent <= 0 && r->max_failures < 0)
+		return;
+	em_str(m, "rollout");
+	em_start(m, 1, 0);
+	if (r->max_concurrent > 0) {
+		em_str(m, "max_concurrent");
+		em_int(m, r->max_concurrent);
+	}
+	if (r->max_failures >= 0) {
+		snprintf(buf, sizeof(buf), "%d%s", r->max_failures, r->max_failures_pct ? "%" : "");
+		em_kv(m, "max_failures", buf);
+	}
+	em_end(m, 1);
+}
+
+/* The batch: groups: [the groups the targets name], then jobs: [the job]. */
+static void
+em_batch(struct em *m, const struct batch_job *j)
+{
+	em_start(m, 1, 0);
+	em_names(m, "groups", j->targets.groups, j->targets.ngroups);
+	em_str(m, "jobs");
+	em_start(m, 0, 0);
+	em_start(m, 1, 0);
+	em_kv(m, "name", j->name);
+	em_kv(m, "description", j->description);
+	em_str(m, "tasks");
+	em_start(m, 0, 0);
+	for (size_t i = 0; i < j->ntasks; i++)
+		em_task(m, &j->tasks[i]);
+	em_end(m, 0);
+	if (j->has_targets) {
+		em_targets(m, &j->targets);
+		em_schedule(m, &j->schedule);
+		em_rollout(m, &j->rollout);
+	}
+	em_end(m, 1);
+	em_end(m, 0);
+	em_end(m, 1);
+}
+
+int
+batch_job_export(const struct batch_job *j, FILE *fp)
+{
+	struct em m;
+
+	memset(&m, 0, sizeof(m));
+	if (!yaml_emitter_initialize(&m.e))
+		fatalx("batch: yaml emitter out of memory");
+	yaml_emitter_set_output_file(&m.e, fp);
+	yaml_emitter_set_unicode(&m.e, 1);
+	yaml_emitter_set_width(&m.e, 1 << 20);
+	yaml_emitter_set_indent(&m.e, 2);
+	yaml_stream_start_event_initialize(&m.ev, YAML_UTF8_ENCODING);
+	em_emit(&m);
+	yaml_document_start_event_initialize(&m.ev, NULL, NULL, NULL, 1);
+	em_emit(&m);
+	em_batch(&m, j);
+	yaml_document_end_event_initialize(&m.ev, 1);
+	em_emit(&m);
+	yaml_stream_end_event_initialize(&m.ev);
+	em_emit(&m);
+	int rc = m.failed || !yaml_emitter_flush(&m.e) ? -1 : 0;
+	yaml_emitter_delete(&m.e);
+	return rc;
+}

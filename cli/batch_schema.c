@@ -1,0 +1,635 @@
+/*
+ * batch_schema: the sections of a job batch checked against its schema (groups:,
+ * computers:, jobs: with their tasks, targets, schedule and rollout; docs/yaml.md),
+ * value by value through cli/batch_value.h. Errors are added at their line:col and
+ * reading goes on; a computer or job with errors is still kept so that the checks
+ * across sections (cli/batch.c) see its name.
+ */
+#include "cli/batch_schema.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "common/field.h"
+#include "common/log.h"
+
+void
+batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
+{
+	static const char *const keys[] = {"name", "description", NULL};
+	if (bv_want(l, "groups", n, YT_SEQ) == -1)
+		return;
+	l->b->groups = arena_alloc(&l->b->arena, (n->n + 1) * sizeof(*l->b->groups));
+	for (const struct yt_node *it = n->first; it != NULL; it = it->next) {
+		struct batch_group *g = &l->b->groups[l->b->ngroups];
+		const struct yt_node *name = it;
+		struct yt_node *v[2];
+		if (it->type == YT_MAP) {
+			if (bv_keys(l, "a group", it, keys, v) == -1)
+				continue;
+			if (v[0] == NULL) {
+				bv_err(l, it->pos, "group: name is missing");
+				continue;
+			}
+			name = v[0];
+			if (v[1] != NULL)
+				(void)bv_str(l, "description", v[1], &g->description);
+		} else if (it->type == YT_SEQ || bv_is_null(it)) {
+			bv_err(l, it->pos, "groups: expected a group name or a mapping {name, "
+					   "description}, found %s",
+			       bv_found(l, it));
+			continue;
+		}
+		if (bv_str(l, "name", name, &g->name) == -1 || bv_name(l, "group", name, g->name) == -1)
+			continue;
+		g->pos = name->pos;
+		l->b->ngroups++;
+	}
+}
+
+void
+batch_schema_computer(struct batch_ld *l, const struct yt_node *n)
+{
+	static const char *const keys[] = {"name", "host", "port", "os", "boot_env", "ip", "mac",
+					   "labels", "attrs", "groups", "enabled", NULL};
+	enum { K_NAME, K_HOST, K_PORT, K_OS, K_BOOT, K_IP, K_MAC, K_LABELS, K_ATTRS, K_GROUPS, K_ENABLED };
+	struct yt_node *v[11];
+	struct batch_computer *c = &l->b->computers[l->b->ncomputers];
+	int bad = 0, bad_name = 0;
+	long long port;
+
+	if (bv_keys(l, "a computer", n, keys, v) == -1)
+		return;
+	c->enabled = 1;
+	c->pos = n->pos;
+	if (v[K_NAME] == NULL) {
+		bv_err(l, n->pos, "computer: name is missing");
+		bad_name = 1;
+	} else if (bv_str(l, "name", v[K_NAME], &c->name) == -1 ||
+		   bv_computer_name(l, v[K_NAME], c->name) == -1)
+		bad_name = 1;
+	else
+		c->pos = v[K_NAME]->pos;
+	if (v[K_HOST] != NULL && bv_field(l, FIELD_HOST, v[K_HOST], &c->host) == -1)
+		bad = 1;
+	else if (v[K_HOST] == NULL && c->name != NULL && !bad_name) {
+		if (field_hostname_ok(c->name))
+			c->host = c->name;
+		else {
+			bv_err(l, c->pos, "computer \"%.60s\": host is missing and the name is no "
+					  "host name (RFC 1123: letters, digits and '-'); give host:",
+			       c->name);
+			bad = 1;
+		}
+	}
+	if (v[K_PORT] != NULL) {
+		if (bv_int(l, "port", v[K_PORT], 1, 65535, &port) == -1)
+			bad = 1;
+		else
+			c->port = (int)port;
+	}
+	if (v[K_OS] != NULL && bv_field(l, FIELD_OS, v[K_OS], &c->os) == -1)
+		bad = 1;
+	if (v[K_BOOT] != NULL && bv_field(l, FIELD_BOOT_ENV, v[K_BOOT], &c->boot_env) == -1)
+		bad = 1;
+	if (v[K_IP] != NULL && bv_field(l, FIELD_IP, v[K_IP], &c->ip) == -1)
+		bad = 1;
+	if (v[K_MAC] != NULL) {
+		if (bv_field(l, FIELD_MAC, v[K_MAC], &c->mac) == -1)
+			bad = 1;
+		else
+			for (char *m = c->mac; *m != '\0'; m++)
+				*m = *m == '-' ? ':' : (char)tolower((unsigned char)*m);
+	}
+	if (v[K_LABELS] != NULL && bv_kv(l, "labels", v[K_LABELS], &c->labels, &c->nlabels) == -1)
+		bad = 1;
+	if (v[K_ATTRS] != NULL && bv_kv(l, "attrs", v[K_ATTRS], &c->attrs, &c->nattrs) == -1)
+		bad = 1;
+	if (v[K_GROUPS] != NULL &&
+	    bv_names(l, "groups", v[K_GROUPS], BV_COMPUTER_GROUP, 0, &c->groups, &c->ngroups) == -1)
+		bad = 1;
+	if (v[K_ENABLED] != NULL && bv_bool(l, "enabled", v[K_ENABLED], &c->enabled) == -1)
+		bad = 1;
+	/* kept with other errors too, so that duplicates and references are still checked */
+	if (c->name != NULL && !bad_name)
+		l->b->ncomputers++;
+	else
+		memset(c, 0, sizeof(*c));
+	(void)bad;
+}
+
+static int
+parse_action(const char *s, enum batch_action *a)
+{
+	for (int i = BATCH_SUCCESS; i <= BATCH_STOP; i++)
+		if (strcmp(s, batch_action_name((enum batch_action)i)) == 0) {
+			*a = (enum batch_action)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_code(const void *a, const void *b)
+{
+	return cmp_int(&((const struct batch_code *)a)->code, &((const struct batch_code *)b)->code);
+}
+
+/* Read a script file, relative to the batch's folder. */
+static int
+read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char **out)
+{
+	char *path = NULL;
+	int fd = -1, rc = -1;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	struct stat st;
+
+	if (file[0] == '\0') {
+		bv_err(l, n->pos, "script_file: the file name is empty");
+		return -1;
+	}
+	if (file[0] == '/' || l->dir == NULL)
+		path = strdup(file);
+	else if (asprintf(&path, "%s/%s", l->dir, file) == -1)
+		path = NULL;
+	if (path == NULL)
+		fatal("batch: script path");
+	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
+		goto syserr;
+	if (!S_ISREG(st.st_mode)) {
+		bv_err(l, n->pos, "script_file \"%s\": %s is not a regular file", file, path);
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			if ((buf = realloc(buf, cap + 1)) == NULL)
+				fatal("batch: script");
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			goto syserr;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > BATCH_MAX_SCRIPT) {
+			bv_err(l, n->pos, "script_file \"%s\": larger than %d MiB", file,
+			       BATCH_MAX_SCRIPT >> 20);
+			goto out;
+		}
+	}
+	if (len == 0) {
+		bv_err(l, n->pos, "script_file \"%s\": the file is empty", file);
+		goto out;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		bv_err(l, n->pos, "script_file \"%s\": holds a NUL byte (a script is text)", file);
+		goto out;
+	}
+	*out = arena_strndup(&l->b->arena, buf, len);
+	rc = 0;
+	goto out;
+syserr:
+	bv_err(l, n->pos, "script_file \"%s\": cannot read %s: %s", file, path, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* Valid UTF-8, as PostgreSQL will want it: no overlongs, no surrogates, at most U+10FFFF. */
+static int
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned min, cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, min = 0x80, cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, min = 0x800, cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, min = 0x10000, cp = c & 0x07;
+		} else
+			return 0;
+		if (i + n >= len)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* script: or script_file: (exactly one); a script file is read relative to the batch. */
+static int
+task_script(struct batch_ld *l, const struct yt_node *n, const struct yt_node *script,
+	    const struct yt_node *file, struct batch_task *t)
+{
+	if (script != NULL && file != NULL) {
+		bv_err(l, file->pos, "task has both script and script_file (use one)");
+		return -1;
+	}
+	if (script == NULL && file == NULL) {
+		bv_err(l, n->pos, "task needs script or script_file");
+		return -1;
+	}
+	if (script != NULL) {
+		if (bv_str(l, "script", script, &t->script) == -1)
+			return -1;
+		if (t->script[0] == '\0') {
+			bv_err(l, script->pos, "script: the script is empty");
+			return -1;
+		}
+		return 0;
+	}
+	if (bv_str(l, "script_file", file, &t->script_file) == -1 ||
+	    read_script(l, file, t->script_file, &t->script) == -1)
+		return -1;
+	if (!utf8_valid((const unsigned char *)t->script, strlen(t->script))) {
+		bv_err(l, file->pos, "script_file \"%s\": not UTF-8 text", t->script_file);
+		return -1;
+	}
+	return 0;
+}
+
+/* success_codes: 0..255, sorted and unique; {0} when absent. */
+static int
+task_success_codes(struct batch_ld *l, const struct yt_node *c, struct batch_task *t)
+{
+	int bad = 0;
+	long long x;
+
+	if (c != NULL) {
+		if (bv_want(l, "success_codes", c, YT_SEQ) == -1)
+			bad = 1;
+		else if (c->n == 0) {
+			bv_err(l, c->pos, "success_codes: the list is empty (the default is [0])");
+			bad = 1;
+		} else {
+			t->success_codes = arena_alloc(&l->b->arena, c->n * sizeof(int));
+			for (const struct yt_node *it = c->first; it != NULL; it = it->next) {
+				if (bv_int(l, "success_codes", it, 0, 255, &x) == -1)
+					bad = 1;
+				else
+					t->success_codes[t->nsuccess_codes++] = (int)x;
+			}
+		}
+	}
+	if (t->success_codes == NULL) {
+		t->success_codes = arena_alloc(&l->b->arena, sizeof(int));
+		t->nsuccess_codes = 1;
+	}
+	if (t->nsuccess_codes > 1) {
+		size_t k = 0;
+		qsort(t->success_codes, t->nsuccess_codes, sizeof(int), cmp_int);
+		for (size_t i = 1; i < t->nsuccess_codes; i++)
+			if (t->success_codes[i] != t->success_codes[k])
+				t->success_codes[++k] = t->success_codes[i];
+		t->nsuccess_codes = k + 1;
+	}
+	return bad ? -1 : 0;
+}
+
+/* One "code: action" of on_code, k its key node. */
+static int
+task_on_code_entry(struct batch_ld *l, const struct yt_node *k, struct batch_task *t)
+{
+	enum batch_action a;
+	long long x;
+	size_t j;
+
+	if (bv_int(l, "on_code", k, INT32_MIN, INT32_MAX, &x) == -1 ||
+	    bv_want(l, "on_code", k->next, YT_SCALAR) == -1)
+		return -1;
+	if (parse_action(k->next->s, &a) == -1) {
+		bv_err(l, k->next->pos,
+		       "on_code: \"%.60s\" is not an action (use success, failure, continue or stop)",
+		       k->next->s);
+		return -1;
+	}
+	for (j = 0; j < t->non_code && t->on_code[j].code != (int)x; j++)
+		;
+	if (j < t->non_code) {
+		bv_err(l, k->pos, "on_code: code %lld is given twice", x);
+		return -1;
+	}
+	t->on_code[t->non_code].code = (int)x;
+	t->on_code[t->non_code].action = a;
+	t->non_code++;
+	return 0;
+}
+
+/* on_code: {code: action}, sorted by code. */
+static int
+task_on_code(struct batch_ld *l, const struct yt_node *m, struct batch_task *t)
+{
+	int bad = 0;
+
+	if (bv_want(l, "on_code", m, YT_MAP) == -1)
+		return -1;
+	t->on_code = arena_alloc(&l->b->arena, (m->n / 2 + 1) * sizeof(*t->on_code));
+	for (const struct yt_node *k = m->first; k != NULL && k->next != NULL; k = k->next->next)
+		if (task_on_code_entry(l, k, t) == -1)
+			bad = 1;
+	qsort(t->on_code, t->non_code, sizeof(*t->on_code), cmp_code);
+	return bad ? -1 : 0;
+}
+
+/* on_failure: stop (the default) or continue. */
+static int
+task_on_failure(struct batch_ld *l, const struct yt_node *f, struct batch_task *t)
+{
+	t->on_failure = BATCH_STOP;
+	if (f == NULL)
+		return 0;
+	if (bv_want(l, "on_failure", f, YT_SCALAR) == -1)
+		return -1;
+	if (strcmp(f->s, "stop") == 0)
+		t->on_failure = BATCH_STOP;
+	else if (strcmp(f->s, "continue") == 0)
+		t->on_failure = BATCH_CONTINUE;
+	else {
+		bv_err(l, f->pos, "on_failure: \"%.60s\" is not stop or continue", f->s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int *bad)
+{
+	static const char *const keys[] = {"name", "script", "script_file", "interpreter", "run_as",
+					   "timeout", "success_codes", "on_code", "on_failure",
+					   "os_required", "boot_env", NULL};
+	enum { K_NAME, K_SCRIPT, K_FILE, K_INTERP, K_RUNAS, K_TIMEOUT, K_CODES, K_ONCODE, K_ONFAIL,
+	       K_OS, K_BOOT };
+	struct yt_node *v[11];
+
+	t->pos = n->pos;
+	if (bv_keys(l, "a task", n, keys, v) == -1) {
+		*bad = 1;
+		return;
+	}
+	if (v[K_NAME] != NULL && bv_str(l, "name", v[K_NAME], &t->name) == -1)
+		*bad = 1;
+	if (task_script(l, n, v[K_SCRIPT], v[K_FILE], t) == -1)
+		*bad = 1;
+	if (v[K_INTERP] != NULL && bv_field(l, FIELD_INTERPRETER, v[K_INTERP], &t->interpreter) == -1)
+		*bad = 1;
+	if (t->interpreter == NULL)
+		t->interpreter = arena_strndup(&l->b->arena, "/bin/sh", 7);
+	if (v[K_RUNAS] != NULL && bv_field(l, FIELD_RUN_AS, v[K_RUNAS], &t->run_as) == -1)
+		*bad = 1;
+	if (v[K_TIMEOUT] != NULL && bv_duration(l, "timeout", v[K_TIMEOUT], 1, &t->timeout_ms) == -1)
+		*bad = 1;
+	if (task_success_codes(l, v[K_CODES], t) == -1)
+		*bad = 1;
+	if (v[K_ONCODE] != NULL && task_on_code(l, v[K_ONCODE], t) == -1)
+		*bad = 1;
+	if (task_on_failure(l, v[K_ONFAIL], t) == -1)
+		*bad = 1;
+	if (v[K_OS] != NULL && bv_field(l, FIELD_OS_REQUIRED, v[K_OS], &t->os_required) == -1)
+		*bad = 1;
+	if (v[K_BOOT] != NULL && bv_field(l, FIELD_BOOT_ENV, v[K_BOOT], &t->boot_env) == -1)
+		*bad = 1;
+}
+
+static void
+load_targets(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, size_t ji, int *bad)
+{
+	static const char *const keys[] = {"computers", "groups", "labels", NULL};
+	struct yt_node *v[3];
+	struct batch_targets *t = &j->targets;
+
+	if (bv_keys(l, "targets", n, keys, v) == -1) {
+		*bad = 1;
+		return;
+	}
+	if (v[0] != NULL && bv_names(l, "computers", v[0], BV_TARGET_COMPUTER, ji, &t->computers,
+				     &t->ncomputers) == -1)
+		*bad = 1;
+	if (v[1] != NULL &&
+	    bv_names(l, "groups", v[1], BV_TARGET_GROUP, ji, &t->groups, &t->ngroups) == -1)
+		*bad = 1;
+	if (v[2] != NULL && bv_kv(l, "labels", v[2], &t->labels, &t->nlabels) == -1)
+		*bad = 1;
+	if (!*bad && t->ncomputers == 0 && t->ngroups == 0 && t->nlabels == 0) {
+		bv_err(l, n->pos, "targets: name at least one computer, group or label");
+		*bad = 1;
+	}
+	j->has_targets = 1;
+}
+
+static void
+load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule *s, int *bad)
+{
+	static const char *const keys[] = {"at", "every", "cron", "until", NULL};
+	enum { K_AT, K_EVERY, K_CRON, K_UNTIL };
+	struct yt_node *v[4];
+	char err[256];
+
+	s->pos = n->pos;
+	if (bv_keys(l, "schedule", n, keys, v) == -1) {
+		*bad = 1;
+		return;
+	}
+	if (v[K_AT] != NULL) {
+		if (bv_want(l, "at", v[K_AT], YT_SCALAR) == -1)
+			*bad = 1;
+		else if (strcmp(v[K_AT]->s, "now") == 0)
+			s->at_now = 1;
+		else if (bv_time(l, "at", v[K_AT], &s->at) == -1)
+			*bad = 1;
+		else
+			s->at_now = 0;
+	}
+	if (v[K_EVERY] != NULL && v[K_CRON] != NULL) {
+		bv_err(l, v[K_CRON]->pos, "schedule: every and cron exclude each other (use one)");
+		*bad = 1;
+	}
+	if (v[K_EVERY] != NULL && bv_duration(l, "every", v[K_EVERY], 1000, &s->every_ms) == -1)
+		*bad = 1;
+	if (v[K_CRON] != NULL) {
+		if (bv_want(l, "cron", v[K_CRON], YT_SCALAR) == -1)
+			*bad = 1;
+		else if (cron_parse(v[K_CRON]->s, &s->cron, err, sizeof(err)) == -1) {
+			bv_err(l, v[K_CRON]->pos, "%s", err);
+			*bad = 1;
+		} else
+			s->has_cron = 1;
+	}
+	if (v[K_UNTIL] != NULL) {
+		if (bv_time(l, "until", v[K_UNTIL], &s->until) == -1)
+			*bad = 1;
+		else if (v[K_EVERY] == NULL && v[K_CRON] == NULL) {
+			bv_err(l, v[K_UNTIL]->pos, "until: needs every or cron (a single run has no end)");
+			*bad = 1;
+		} else if (!s->at_now && s->until <= s->at) {
+			bv_err(l, v[K_UNTIL]->pos, "until: \"%s\" is not after at", v[K_UNTIL]->s);
+			*bad = 1;
+		} else
+			s->has_until = 1;
+	}
+}
+
+static void
+load_rollout(struct batch_ld *l, const struct yt_node *n, struct batch_rollout *r, int *bad)
+{
+	static const char *const keys[] = {"max_concurrent", "max_failures", NULL};
+	struct yt_node *v[2];
+	long long x;
+
+	if (bv_keys(l, "rollout", n, keys, v) == -1) {
+		*bad = 1;
+		return;
+	}
+	if (v[0] != NULL) {
+		if (bv_int(l, "max_concurrent", v[0], 1, 1000000, &x) == -1)
+			*bad = 1;
+		else
+			r->max_concurrent = (int)x;
+	}
+	if (v[1] != NULL) {
+		char err[256];
+		const struct yt_node *m = v[1];
+		if (bv_want(l, "max_failures", m, YT_SCALAR) == -1) {
+			*bad = 1;
+			return;
+		}
+		if (args_max_failures("max_failures", m->s, &r->max_failures,
+			       &r->max_failures_pct, err, sizeof(err)) == -1) {
+			bv_err(l, m->pos, "%s", err);
+			*bad = 1;
+		}
+	}
+}
+
+/* The n-th item of a list (n < its length). */
+static const struct yt_node *
+nth(const struct yt_node *list, size_t n)
+{
+	const struct yt_node *it = list->first;
+	while (n-- > 0)
+		it = it->next;
+	return it;
+}
+
+/* tasks: 1 to BATCH_MAX_TASKS of them, BATCH_MAX_BATCH_TASKS in the whole batch. */
+static int
+job_tasks(struct batch_ld *l, const struct yt_node *n, const struct yt_node *tasks,
+	  struct batch_job *j, int *bad)
+{
+	size_t bytes = 0;
+
+	if (tasks == NULL) {
+		bv_err(l, n->pos, "job: tasks is missing (a job runs at least one task)");
+		return -1;
+	}
+	if (bv_want(l, "tasks", tasks, YT_SEQ) == -1)
+		return -1;
+	if (tasks->n == 0) {
+		bv_err(l, tasks->pos, "tasks: the list is empty (a job runs at least one task)");
+		return -1;
+	}
+	if (tasks->n > BATCH_MAX_TASKS) {
+		bv_err(l, nth(tasks, BATCH_MAX_TASKS)->pos, "tasks: more than %d tasks in one job (the "
+		       "limit; split the job)", BATCH_MAX_TASKS);
+		return -1;
+	}
+	l->ntasks += tasks->n;
+	if (l->ntasks > BATCH_MAX_BATCH_TASKS) {
+		bv_err(l, tasks->pos, "tasks: more than %d tasks in one batch (the limit; split the "
+		       "batch)", BATCH_MAX_BATCH_TASKS);
+		return -1;
+	}
+	j->tasks = arena_alloc(&l->b->arena, tasks->n * sizeof(*j->tasks));
+	for (const struct yt_node *it = tasks->first; it != NULL; it = it->next) {
+		struct batch_task *t = &j->tasks[j->ntasks++];
+		load_task(l, it, t, bad);
+		bytes += t->script != NULL ? strlen(t->script) : 0;
+		if (bytes > BATCH_MAX_JOB_SCRIPT) {
+			bv_err(l, it->pos, "tasks: the scripts of this job pass %d MiB together (the "
+			       "limit; split the job)", BATCH_MAX_JOB_SCRIPT >> 20);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+batch_schema_job(struct batch_ld *l, const struct yt_node *n)
+{
+	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
+					   "rollout", NULL};
+	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT };
+	struct yt_node *v[6];
+	size_t ji = l->b->njobs;
+	struct batch_job *j = &l->b->jobs[ji];
+	int bad = 0;
+
+	j->pos = n->pos;
+	j->schedule.at_now = 1;
+	j->schedule.pos = n->pos;
+	j->rollout.max_failures = -1;
+	if (bv_keys(l, "a job", n, keys, v) == -1)
+		return;
+	if (v[K_NAME] == NULL) {
+		bv_err(l, n->pos, "job: name is missing");
+		bad = 1;
+	} else if (bv_str(l, "name", v[K_NAME], &j->name) == -1 ||
+		   bv_name(l, "job", v[K_NAME], j->name) == -1)
+		bad = 1;
+	else
+		j->pos = v[K_NAME]->pos;
+	if (v[K_DESC] != NULL && bv_str(l, "description", v[K_DESC], &j->description) == -1)
+		bad = 1;
+	if (job_tasks(l, n, v[K_TASKS], j, &bad) == -1)
+		bad = 1;
+	/* bad keeps targets: from adding "name at least one" to a job already in error */
+	if (v[K_TARGETS] != NULL)
+		load_targets(l, v[K_TARGETS], j, ji, &bad);
+	if (v[K_SCHEDULE] != NULL) {
+		load_schedule(l, v[K_SCHEDULE], &j->schedule, &bad);
+		if (v[K_TARGETS] == NULL)
+			bv_err(l, v[K_SCHEDULE]->pos, "schedule: needs targets");
+	}
+	if (v[K_ROLLOUT] != NULL) {
+		load_rollout(l, v[K_ROLLOUT], &j->rollout, &bad);
+		if (v[K_TARGETS] == NULL)
+			bv_err(l, v[K_ROLLOUT]->pos, "rollout: needs targets");
+	}
+	/* errors are in l->errs; the job is kept so that later checks see its name */
+	l->b->njobs++;
+}

@@ -1,0 +1,13 @@
+/*
+ * fsutil: small file-system helpers shared by the daemons and the CLI.
+ * Nothing here allocates.
+ */
+#ifndef PGFLEET_FSUTIL_H
+#define PGFLEET_FSUTIL_H
+
+#include <sys/types.h>
+
+/* mkdir -p: missing parents 0755, the last one with mode. 0 or -1 (errno). */
+int fsutil_mkdirs(const char *path, mode_t mode) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * util: the small helpers every part of pgfleet needs once: the monotonic clock,
+ * hex and sha256-to-hex, a growable string buffer, the control-character check.
+ * Who frees what: a struct util_buf's text (b->p) belongs to the buffer and is
+ * freed by util_buf_free; nothing else here allocates.
+ */
+#ifndef PGFLEET_UTIL_H
+#define PGFLEET_UTIL_H
+
+#include <stddef.h>
+
+/* CLOCK_MONOTONIC in milliseconds: for deadlines and intervals, never for dates. */
+long long util_mono_ms(void);
+
+/* n bytes as 2n lower-case hex digits and a NUL: out holds 2n + 1 bytes. */
+void util_hex(const void *in, size_t n, char *out);
+/* sha256 of data as 64 lower-case hex digits and a NUL. Returns 0, or -1 when OpenSSL fails. */
+int util_sha256_hex(const void *data, size_t len, char out[65])
+    __attribute__((warn_unused_result));
+
+/* 1 when s holds a control character (a byte below 0x20, or 0x7f). */
+int util_has_ctl(const char *s);
+
+/*
+ * A growable, always NUL-terminated string: zero it before first use ({0}).
+ * max 0 means no limit; otherwise an append that would pass max bytes is refused
+ * (-1, nothing appended). Out of memory is fatal.
+ */
+struct util_buf {
+	char *p;    /* NULL until the first append */
+	size_t len, cap;
+	size_t max;
+};
+
+int util_buf_add(struct util_buf *b, const void *s, size_t n);
+int util_buf_puts(struct util_buf *b, const char *s);
+int util_buf_fmt(struct util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the text to the caller (malloc'd, "" for an empty buffer) and empties b. */
+char *util_buf_take(struct util_buf *b);
+void util_buf_free(struct util_buf *b);
+
+#endif

@@ -505,6 +505,8 @@ GRANT SELECT ON pgfleet.scope_list           TO pgfleet_report, pgfleet_operator
 GRANT SELECT ON pgfleet.job_source           TO pgfleet_operator, pgfleet_author, pgfleet_admin;
 GRANT SELECT ON pgfleet.task_output          TO pgfleet_operator, pgfleet_author, pgfleet_admin;
 GRANT SELECT ON pgfleet.computer_detail      TO pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.scheduler_list       TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
+-- applied_migrations (0013): SELECT to PUBLIC, so that every login's version check works
 
 -- base tables: status_code is a lookup; the others are written by the owner, by
 -- pgfleet_admin (inventory and scopes, audited) and by the scheduler
@@ -517,8 +519,8 @@ GRANT SELECT ON pgfleet.job, pgfleet.task, pgfleet.schedule, pgfleet.event, pgfl
 	TO pgfleet_admin;
 
 -- pgfleet_scheduler: the claim, leases, an event's job, tasks and computer (tokens),
--- recurrences (new schedule rows, expanded by expand_schedule), status rows, last_seen;
--- its janitor calls maintain(). Tables of %#!table@column% tokens are granted by the
+-- recurrences (new schedule rows, expanded by expand_schedule), status rows, last_seen,
+-- its heartbeat row (scheduler_instance, 0013); its janitor calls maintain(). Tables of %#!table@column% tokens are granted by the
 -- operator (docs/tokens.md).
 GRANT SELECT, UPDATE ON pgfleet.computer          TO pgfleet_scheduler;
 GRANT SELECT ON pgfleet.computer_group            TO pgfleet_scheduler;
@@ -528,3 +530,4 @@ GRANT SELECT ON pgfleet.task                      TO pgfleet_scheduler;
 GRANT SELECT, INSERT, UPDATE ON pgfleet.schedule  TO pgfleet_scheduler;
 GRANT SELECT, UPDATE ON pgfleet.event             TO pgfleet_scheduler;
 GRANT INSERT ON pgfleet.status_log                TO pgfleet_scheduler;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.scheduler_instance TO pgfleet_scheduler;

@@ -71,6 +71,10 @@ case_ "job show" pgfleet_report job show ops/hello
 case_ "report" pgfleet_report report summary --since 1d
 case_ "audit" pgfleet_report audit --since 1d
 grep -q " cancel " out || fail "audit as report: $(cat out)"
+sql "insert into pgfleet.scheduler_instance (owner, name, host, pid, version, heartbeat)
+	values ('rc-sched:4242', 'rc-sched', 'localhost', 4242, 'test', interval '10 seconds')" > /dev/null
+case_ "schedulers" pgfleet_report schedulers --format csv
+grep -q "^rc-sched," out || fail "schedulers as report: $(cat out)"
 case_ "maintain" pgfleet_admin maintain
 ok "every command worked as a login holding only its least role"
 

@@ -50,7 +50,7 @@ usage(FILE *f)
 		   "  --action ACTION        only this action (run, cancel, computer.insert, ...);\n"
 		   "                         a word before the dot takes them all (computer)\n"
 		   "  --limit N              at most N rows (default 1000, 0: all)\n"
-		   "  --format FORMAT        table (default), csv or json\n"
+		   "  --format FORMAT        table (default), csv or json; --json is json\n"
 		   "  -h, --help             this help\n\n"
 		   "Columns: audit_id at actor action object args client_user client_addr "
 		   "application_name\n"
@@ -67,12 +67,18 @@ cmd_audit(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		int f;
 		if (cmdutil_is_help(a)) {
 			usage(stdout);
 			return CLI_OK;
 		}
+		if ((f = cmdutil_format_option("audit", argc, argv, &i, &fmt)) != 0) {
+			if (f == -1)
+				return CLI_USAGE;
+			continue;
+		}
 		if (strcmp(a, "--since") != 0 && strcmp(a, "--actor") != 0 && strcmp(a, "--action") != 0 &&
-		    strcmp(a, "--limit") != 0 && strcmp(a, "--format") != 0) {
+		    strcmp(a, "--limit") != 0) {
 			fprintf(stderr, "pgfleet audit: %s: %s\n", a,
 			    a[0] == '-' ? "unknown option" : "unexpected argument");
 			usage(stderr);
@@ -89,13 +95,8 @@ cmd_audit(int argc, char **argv)
 			actor = v;
 		} else if (strcmp(a, "--action") == 0) {
 			action = v;
-		} else if (strcmp(a, "--limit") == 0) {
-			if (units_int(v, 0, LLONG_MAX, &limit, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet audit: --limit: %s\n", err);
-				return CLI_USAGE;
-			}
-		} else if (reportfmt_format_parse(v, &fmt, err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet audit: --format: %s\n", err);
+		} else if (units_int(v, 0, LLONG_MAX, &limit, err, sizeof(err)) == -1) {
+			fprintf(stderr, "pgfleet audit: --limit: %s\n", err);
 			return CLI_USAGE;
 		}
 	}
@@ -106,10 +107,10 @@ cmd_audit(int argc, char **argv)
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	struct db *db = cmdutil_open("audit");
 	if (db == NULL)
-		return CLI_FAILED;
+		return CLI_ERROR;
 	struct db_result *r = NULL;
 	const char **cells = NULL;
-	int rc = CLI_FAILED;
+	int rc = CLI_ERROR;
 	const char *p[4] = {ts, actor, action, limit > 0 ? lim : NULL};
 	if (db_exec(db, &r, SQL_AUDIT, 4, p, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet audit: %s\n", err);

@@ -156,7 +156,7 @@ refused rm_report "pgfleet cancel: permission denied for function cancel" cancel
 denied rm_report "select output from pgfleet.task_output limit 1"
 denied rm_report "select * from pgfleet.job_source"
 rc=0; as rm_nobody job list || rc=$?
-assert_eq "$rc" 1 "a login without a duty"
+assert_eq "$rc" 3 "a login without a duty: could not run (exit 3)"
 grep -q "permission denied for schema pgfleet" as.err || fail "no duty: $(cat as.err)"
 denied rm_nobody "select pgfleet.run('web/deploy', '{\"computers\": [\"web-01\"]}')"
 ok "pgfleet_report reads reports and status only; a login without a duty reaches nothing"

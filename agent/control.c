@@ -1,10 +1,10 @@
 /*
- * control: one control connection of the agent, message by message as
- * docs/protocol.md says: SendFile is checked (names, size, computer, run-as,
- * requirements) before anything is fetched or run, then goes through the
- * journal (run once, replay after), the transfer fetch into a task directory
- * of temp_dir, exec, and the replies; Cancel goes through the journal to the
- * process that holds the task.
+ * control: the effects of a request agent/request.c checked, as
+ * docs/protocol.md says: a SendFile goes through the journal (run once,
+ * replay after), the transfer fetch into a task directory of temp_dir, exec,
+ * and the replies, in a task process of its own; a Cancel goes through the
+ * journal to the process that holds the task. Replies leave through the
+ * caller's struct control_out.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +27,8 @@
 #include "agent/control.h"
 #include "agent/exec.h"
 #include "agent/journal.h"
+#include "agent/request.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/field.h"
 #include "common/log.h"
@@ -40,192 +42,17 @@
 #define MAX_REQUEST_BODY 0       /* requests carry no body */
 
 struct conn {
-	SSL *ssl;
-	int fd;
 	const struct control_env *env;
-	struct wire_parser *parser;
-	char buf[16384];
-	size_t off, len;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-control_temp_name(const char *value, int quoted, char *out, size_t outlen, char *err, size_t errlen)
-{
-	if (value == NULL || strncmp(value, "temp:", 5) != 0) {
-		snprintf(err, errlen, "file name \"%s\" refused: not temp:<name>", value != NULL ? value : "");
-		return -1;
-	}
-	const char *p = value + 5;
-	size_t n = strlen(p);
-	if (quoted && n >= 2 && p[0] == '"' && p[n - 1] == '"') {
-		p++;
-		n -= 2;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "file name \"%s\" refused: empty", value);
-		return -1;
-	}
-	if (n > CONTROL_MAX_NAME || n + 1 > outlen) {
-		snprintf(err, errlen, "file name refused: longer than %d bytes", CONTROL_MAX_NAME);
-		return -1;
-	}
-	if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
-		snprintf(err, errlen, "file name \"%s\" refused: not a file name", value);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == '/') {
-			snprintf(err, errlen, "file name \"%s\" refused: '/' in a base name", value);
-			return -1;
-		}
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			snprintf(err, errlen, "file name \"%s\" refused: control or quote character", value);
-			return -1;
-		}
-	}
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return 0;
-}
-
-/* Strict decimal in [lo, hi]; 0 or -1. */
-static int
-parse_num(const char *s, long long lo, long long hi, long long *v)
-{
-	if (s == NULL || *s == '\0')
-		return -1;
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || x < lo || x > hi)
-		return -1;
-	*v = x;
-	return 0;
-}
-
-/* A value safe for the wire: CR and LF become spaces. In place. */
-static char *
-one_line(char *s)
-{
-	for (char *p = s; *p != '\0'; p++)
-		if (*p == '\r' || *p == '\n')
-			*p = ' ';
-	return s;
-}
 
 /* --- messages in and out */
 
+/* The wire trace is the main process's, which writes the socket. */
 static int
 conn_send(struct conn *c, struct wire_msg *m)
 {
-	char err[256];
-	size_t len;
-	char *buf = wire_build(m, &len);
-	if (buf == NULL) {
-		log_warnx("connection %s: reply over the header limit", c->env->peer_addr);
-		return -1;
-	}
-	if (log_enabled(LL_TRACE)) {
-		char *dump = wire_dump(m);
-		log_trace("Socket: Sent on socket (%d) - %zu chars sent to %s (%s).\n%s", c->fd, len,
-		    c->env->peer_name, c->env->peer_addr, dump);
-		free(dump);
-	}
-	int rc = tls_write_all(c->ssl, buf, len, CONTROL_IO_TIMEOUT_MS, err, sizeof(err));
-	wire_buf_free(buf, len);
-	if (rc == -1)
-		log_warnx("connection %s: send: %s", c->env->peer_addr, err);
-	return rc;
-}
-
-/* Wait until the connection has data: 1, 0 on idle limit or stop. */
-static int
-conn_wait_readable(struct conn *c)
-{
-	long long deadline = mono_ms() + CONTROL_IDLE_MS;
-	while (SSL_pending(c->ssl) == 0) {
-		if (*c->env->stop)
-			return 0;
-		long long left = deadline - mono_ms();
-		if (left <= 0) {
-			log_detail("connection %s: idle for %d ms, closed", c->env->peer_addr, CONTROL_IDLE_MS);
-			return 0;
-		}
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		int r = poll(&p, 1, left < 500 ? (int)left : 500);
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return 0;
-	}
-	return 1;
-}
-
-enum read_status { READ_MSG, READ_CLOSED, READ_BAD };
-
-/*
- * The next message: READ_MSG with *out, READ_CLOSED (peer closed, error, stop,
- * or the message not whole within message_timeout of its first byte: a peer
- * that trickles a byte now and then is dropped), READ_BAD (parse error in err).
- */
-static enum read_status
-conn_read(struct conn *c, struct wire_msg **out, char *err, size_t errlen)
-{
-	long long limit = c->env->conf->message_timeout_ms;
-	long long deadline = -1; /* set once the message has begun */
-	*out = NULL;
-	for (;;) {
-		if (c->off < c->len) {
-			if (deadline < 0)
-				deadline = mono_ms() + limit;
-			size_t used = 0;
-			enum wire_status st = wire_feed(c->parser, c->buf + c->off, c->len - c->off, &used);
-			c->off += used;
-			if (st == WIRE_ERROR) {
-				snprintf(err, errlen, "%s", wire_parser_error(c->parser));
-				return READ_BAD;
-			}
-			if (st == WIRE_DONE) {
-				*out = wire_parser_take(c->parser);
-				if (log_enabled(LL_TRACE)) {
-					char *dump = wire_dump(*out);
-					log_trace("Socket: Received on socket (%d) from %s (%s).\n%s", c->fd,
-					    c->env->peer_name, c->env->peer_addr, dump);
-					free(dump);
-				}
-				return READ_MSG;
-			}
-			continue;
-		}
-		c->off = c->len = 0;
-		if (deadline < 0) {
-			if (!conn_wait_readable(c))
-				return READ_CLOSED;
-			deadline = mono_ms() + limit;
-		}
-		long long left = deadline - mono_ms();
-		ssize_t n = left > 0 ? tls_read_some(c->ssl, c->buf, sizeof(c->buf), left, err, errlen) : -1;
-		if (n == 0)
-			return READ_CLOSED;
-		if (n < 0) {
-			if (mono_ms() >= deadline)
-				log_warnx("connection %s (%s): request not complete within %lld ms of its first "
-				    "byte (message_timeout), closed", c->env->peer_name, c->env->peer_addr, limit);
-			else
-				log_debug("connection %s: %s", c->env->peer_addr, err);
-			return READ_CLOSED;
-		}
-		c->len = (size_t)n;
-	}
+	return c->env->out.send(c->env->out.arg, m);
 }
 
 /*
@@ -254,22 +81,27 @@ send_reply(struct conn *c, const char *what, const char *const (*kv)[2], size_t 
 	return rc;
 }
 
-static int
-send_error(struct conn *c, int code, const char *why)
+/* The keys every reply about a push may end with: its Attempt echoed, Replayed=1. */
+static size_t
+add_echo(const char *kv[][2], size_t n, const struct request_task *t, int replayed)
 {
-	char text[512], code_s[16];
-	snprintf(text, sizeof(text), "%s", why);
-	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *const kv[][2] = {{"Reply", "Error"}, {"Status-Code", code_s}, {"Error", one_line(text)}};
-	return send_reply(c, "error", kv, 3, NULL, 0);
+	if (t->attempt_s != NULL) {
+		kv[n][0] = "Attempt";
+		kv[n++][1] = t->attempt_s;
+	}
+	if (replayed) {
+		kv[n][0] = "Replayed";
+		kv[n++][1] = "1";
+	}
+	return n;
 }
 
 static int
-send_update(struct conn *c, const struct control_task *t, int code, int replayed)
+send_update(struct conn *c, const struct request_task *t, int code, int replayed)
 {
 	char code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *const kv[][2] = {
+	const char *kv[][2] = {
 		{"Reply", "StatusUpdate"},
 		{"Filename", t->name},
 		{"ID", t->id_s},
@@ -277,20 +109,23 @@ send_update(struct conn *c, const struct control_task *t, int code, int replayed
 		{"Event-ID", t->event_s},
 		{"Task-Sequence-ID", t->seq_s},
 		{"Status-Code", code_s},
-		{"Replayed", "1"},
+		{NULL, NULL},
+		{NULL, NULL},
 	};
-	return send_reply(c, "status update", kv, replayed ? 8 : 7, NULL, 0);
+	size_t n = 7;
+	n = add_echo(kv, n, t, replayed);
+	return send_reply(c, "status update", (const char *const (*)[2])kv, n, NULL, 0);
 }
 
 /* The result; out NULL: nothing ran (no Output-Size), else output_total is what the
  * script wrote before the cap (at least outlen). */
 static int
-send_final(struct conn *c, const struct control_task *t, int code, const char *module, const char *why,
+send_final(struct conn *c, const struct request_task *t, int code, const char *module, const char *why,
     const char *out, size_t outlen, unsigned long long output_total, int replayed)
 {
 	char text[512], code_s[16];
 	snprintf(code_s, sizeof(code_s), "%d", code);
-	const char *kv[14][2] = {
+	const char *kv[15][2] = {
 		{"Reply", "SendFile"},
 		{"Event", "Execute"},
 		{"Result", code == 0 ? "Success" : "Failed"},
@@ -306,12 +141,9 @@ send_final(struct conn *c, const struct control_task *t, int code, const char *m
 	if (why != NULL && why[0] != '\0') {
 		snprintf(text, sizeof(text), "%s", why);
 		kv[n][0] = "Error";
-		kv[n++][1] = one_line(text);
+		kv[n++][1] = request_one_line(text);
 	}
-	if (replayed) {
-		kv[n][0] = "Replayed";
-		kv[n++][1] = "1";
-	}
+	n = add_echo(kv, n, t, replayed);
 	char size_s[32];
 	if (out != NULL) {
 		snprintf(size_s, sizeof(size_s), "%llu",
@@ -324,7 +156,7 @@ send_final(struct conn *c, const struct control_task *t, int code, const char *m
 
 /* A refusal before anything was fetched or run. */
 static int
-refuse(struct conn *c, const struct control_task *t, int code, const char *why)
+refuse(struct conn *c, const struct request_task *t, int code, const char *why)
 {
 	log_warnx("event %s task %s: refused (%d): %s", t->event_s, t->seq_s, code, why);
 	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
@@ -357,13 +189,13 @@ remove_below(int dirfd)
 }
 
 static void
-task_dir_name(char *buf, size_t size, const struct control_task *t)
+task_dir_name(char *buf, size_t size, const struct request_task *t)
 {
 	snprintf(buf, size, CONTROL_TASK_DIR_PREFIX "%lld-%d", t->event_id, t->seq);
 }
 
 static void
-task_dir_remove(int tempfd, const struct control_task *t)
+task_dir_remove(int tempfd, const struct request_task *t)
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
@@ -375,7 +207,7 @@ task_dir_remove(int tempfd, const struct control_task *t)
 
 /* A fresh task directory; its fd, or -1 with err. */
 static int
-task_dir_make(int tempfd, const struct control_task *t, uid_t uid, gid_t gid, char *err, size_t errlen)
+task_dir_make(int tempfd, const struct request_task *t, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
@@ -428,7 +260,7 @@ split_result(const char *stored, char *module, size_t msize, const char **why)
 }
 
 static int
-replay(struct conn *c, const struct control_task *t, const struct journal_entry *e, int updates)
+replay(struct conn *c, const struct request_task *t, const struct journal_entry *e, int updates)
 {
 	char module[32];
 	const char *why;
@@ -443,7 +275,7 @@ replay(struct conn *c, const struct control_task *t, const struct journal_entry 
 
 /* Close a held task that never ran: drop it from the journal and answer code. */
 static int
-give_up(struct conn *c, const struct control_task *t, struct journal_entry *e, int code, const char *why)
+give_up(struct conn *c, const struct request_task *t, struct journal_entry *e, int code, const char *why)
 {
 	char err[256];
 	if (journal_abandon(c->env->journal, e, err, sizeof(err)) == -1)
@@ -465,45 +297,125 @@ exec_allow_list(const struct conf_agent *cf, const char **allow, size_t max)
 	allow[n] = NULL;
 }
 
-/* Fetch, run and answer a task this process holds. */
+/* Fetch the file into a fresh task directory: 0, or give_up's answer (the task closed). */
 static int
-run_task(struct conn *c, const struct control_task *t, struct journal_entry *e, uid_t uid, gid_t gid)
+task_fetch(struct conn *c, const struct request_task *t, struct journal_entry *e, int tempfd,
+    uid_t uid, gid_t gid, int *rc)
 {
 	const struct conf_agent *cf = c->env->conf;
-	char err[1024], why[1100], dirname[64], taskdir[PATH_MAX], script[PATH_MAX];
-	long long t0 = mono_ms();
+	char err[1024], why[1100];
+	int dfd = task_dir_make(tempfd, t, uid, gid, err, sizeof(err));
+	if (dfd < 0) {
+		*rc = give_up(c, t, e, STATUS_AGENT_ERROR, err);
+		return -1;
+	}
+	const char *host = t->host != NULL && t->host[0] != '\0' ? t->host : c->env->peer_addr;
+	log_debug("CTransfer::Fetch - fetching %s (%llu bytes) from %s:%d", t->name, t->size, host, t->port);
+	const struct transfer_req req = {.host = host, .port = t->port, .key = t->key,
+	    .event_id = t->event_id, .seq = t->seq, .size = t->size, .checksum = t->checksum,
+	    .dirfd = dfd, .name = t->name, .mode = 0700, .uid = uid, .gid = gid,
+	    .timeout_ms = CONTROL_FETCH_TIMEOUT_MS, .max_size = cf->max_script};
+	int r = transfer_fetch(c->env->fetch_ctx, &req, err, sizeof(err));
+	OPENSSL_cleanse((char *)t->key, strlen(t->key));
+	close(dfd);
+	if (r == -1) {
+		task_dir_remove(tempfd, t);
+		snprintf(why, sizeof(why), "transfer from %s:%d: %s", host, t->port, err);
+		*rc = give_up(c, t, e, STATUS_TRANSFER_FAILED, why);
+		return -1;
+	}
+	if (send_update(c, t, STATUS_DELIVERED, 0) == -1) {
+		/* the agent's main process is gone before anything ran: the task may be pushed again */
+		task_dir_remove(tempfd, t);
+		journal_abandon(c->env->journal, e, err, sizeof(err));
+		*rc = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* What the script's end says: code, module and why. */
+static int
+task_outcome(struct conn *c, const struct exec_req *req, int waited, const struct exec_result *r,
+    const char *err, const char **module, char *why, size_t whylen)
+{
+	*module = MODULE_SCRIPT;
+	why[0] = '\0';
+	if (waited == -1) {
+		*module = MODULE_AGENT;
+		snprintf(why, whylen, "%s", err);
+		return STATUS_AGENT_ERROR;
+	}
+	if (r->cancelled)
+		snprintf(why, whylen, *c->env->stop ? "cancelled: agent stopping" : "cancelled");
+	else if (r->timed_out)
+		snprintf(why, whylen, "timed out after %lld ms", req->timeout_ms);
+	else if (r->signal != 0)
+		snprintf(why, whylen, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
+	return r->status_code;
+}
+
+/* Run the fetched script, journal its result, answer it. */
+static int
+task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e, int tempfd,
+    struct exec_req *req, long long t0)
+{
+	char err[1024], why[1100];
+	const char *interp = t->interpreter != NULL && t->interpreter[0] != '\0' ? t->interpreter :
+	    EXEC_DEFAULT_INTERPRETER;
+	log_debug("CExecute ExecuteCmdLine() Calling ExecuteCmd. pszCmdExe=%s, pszCmdLine= \"%s\", user=%s, "
+	    "bWait=true, timeout=%lld ms", interp, req->script, t->user, req->timeout_ms);
+	struct exec_proc *p = NULL;
+	int code = exec_start(req, &p, err, sizeof(err));
+	if (code != 0) {
+		task_dir_remove(tempfd, t);
+		return give_up(c, t, e, code, err);
+	}
+	log_info("event %s task %s: started as %s, pid %ld", t->event_s, t->seq_s, t->user,
+	    (long)exec_proc_pid(p));
+	if (journal_started(c->env->journal, e, (long)exec_proc_pid(p), (long)exec_proc_pgid(p), err,
+		sizeof(err)) == -1)
+		log_warnx("event %s task %s: %s", t->event_s, t->seq_s, err);
+	/* a lost connection does not stop the script: its result goes to the journal for a replay */
+	int connected = send_update(c, t, STATUS_STARTED, 0) == 0;
+	struct exec_result r;
+	memset(&r, 0, sizeof(r));
+	const char *module;
+	int waited = exec_wait(p, &r, err, sizeof(err));
+	code = task_outcome(c, req, waited, &r, err, &module, why, sizeof(why));
+	exec_proc_free(p);
+	task_dir_remove(tempfd, t);
+	char stored[1200];
+	snprintf(stored, sizeof(stored), "%s%s%s", module, why[0] != '\0' ? ": " : "", why);
+	struct journal_result jr = {code, stored, r.output, r.output_len, r.output_total};
+	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
+		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
+	log_info("event %s task %s: ended with code %d (%s) in %lld ms%s%s", t->event_s, t->seq_s, code,
+	    code == 0 ? "Success" : "Failed", clock_mono_ms() - t0, why[0] != '\0' ? ": " : "", why);
+	int rc = connected ? send_final(c, t, code, module, why, r.output, r.output_len,
+	    r.output_total, 0) : -1;
+	exec_result_clear(&r);
+	return rc;
+}
+
+/* Fetch, run and answer a task this process holds. */
+static int
+run_task(struct conn *c, const struct request_task *t, struct journal_entry *e, uid_t uid, gid_t gid)
+{
+	const struct conf_agent *cf = c->env->conf;
+	char why[1100], dirname[64], taskdir[PATH_MAX], script[PATH_MAX];
+	long long t0 = clock_mono_ms();
+	int rc = 0;
 
 	int tempfd = open(cf->temp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tempfd < 0) {
 		snprintf(why, sizeof(why), "temp dir %s: %s", cf->temp_dir, strerror(errno));
 		return give_up(c, t, e, STATUS_AGENT_ERROR, why);
 	}
-	int dfd = task_dir_make(tempfd, t, uid, gid, err, sizeof(err));
-	if (dfd < 0) {
+	if (task_fetch(c, t, e, tempfd, uid, gid, &rc) == -1) {
 		close(tempfd);
-		return give_up(c, t, e, STATUS_AGENT_ERROR, err);
+		return rc;
 	}
-	const char *host = t->host != NULL && t->host[0] != '\0' ? t->host : c->env->peer_addr;
-	log_debug("CTransfer::Fetch - fetching %s (%llu bytes) from %s:%d", t->name, t->size, host, t->port);
-	int rc = transfer_fetch(c->env->fetch_ctx, host, t->port, t->key, t->event_id, t->seq, t->size,
-	    t->checksum, dfd, t->name, 0700, uid, gid, CONTROL_FETCH_TIMEOUT_MS, cf->max_script, err,
-	    sizeof(err));
-	OPENSSL_cleanse((char *)t->key, strlen(t->key));
-	close(dfd);
-	if (rc == -1) {
-		task_dir_remove(tempfd, t);
-		close(tempfd);
-		snprintf(why, sizeof(why), "transfer from %s:%d: %s", host, t->port, err);
-		return give_up(c, t, e, STATUS_TRANSFER_FAILED, why);
-	}
-	if (send_update(c, t, STATUS_DELIVERED, 0) == -1) {
-		/* the worker is gone before anything ran: the task may be pushed again */
-		task_dir_remove(tempfd, t);
-		close(tempfd);
-		journal_abandon(c->env->journal, e, err, sizeof(err));
-		return -1;
-	}
-
 	task_dir_name(dirname, sizeof(dirname), t);
 	if (snprintf(taskdir, sizeof(taskdir), "%s/%s", cf->temp_dir, dirname) >= (int)sizeof(taskdir) ||
 	    snprintf(script, sizeof(script), "%s/%s", taskdir, t->name) >= (int)sizeof(script)) {
@@ -515,244 +427,30 @@ run_task(struct conn *c, const struct control_task *t, struct journal_entry *e, 
 	exec_allow_list(cf, allow, cf->run_as_allow.n + 4);
 	struct cancel_arg ca = {e, c->env->stop};
 	struct exec_req req = {
-		.script = script,
-		.interpreter = t->interpreter,
-		.run_as = t->user,
-		.allow = allow,
-		.temp_dir = taskdir,
-		.timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : cf->timeout_ms,
-		.grace_ms = cf->kill_grace_ms,
-		.max_output = (size_t)cf->max_output,
-		.event_id = t->event_id,
-		.schedule_id = t->schedule_id,
-		.computer_id = t->computer_id,
-		.task_seq = t->seq,
-		.cancel_requested = cancel_check,
-		.cancel_arg = &ca,
+		.script = script, .interpreter = t->interpreter, .run_as = t->user, .allow = allow,
+		.temp_dir = taskdir, .timeout_ms = t->timeout_ms > 0 ? t->timeout_ms : cf->timeout_ms,
+		.grace_ms = cf->kill_grace_ms, .max_output = (size_t)cf->max_output,
+		.event_id = t->event_id, .schedule_id = t->schedule_id, .computer_id = t->computer_id,
+		.task_seq = t->seq, .cancel_requested = cancel_check, .cancel_arg = &ca,
 	};
-	const char *interp = t->interpreter != NULL && t->interpreter[0] != '\0' ? t->interpreter :
-	    EXEC_DEFAULT_INTERPRETER;
-	log_debug("CExecute ExecuteCmdLine() Calling ExecuteCmd. pszCmdExe=%s, pszCmdLine= \"%s\", user=%s, "
-	    "bWait=true, timeout=%lld ms", interp, script, t->user, req.timeout_ms);
-	struct exec_proc *p = NULL;
-	int code = exec_start(&req, &p, err, sizeof(err));
-	if (code != 0) {
-		task_dir_remove(tempfd, t);
-		close(tempfd);
-		return give_up(c, t, e, code, err);
-	}
-	log_info("event %s task %s: started as %s, pid %ld", t->event_s, t->seq_s, t->user,
-	    (long)exec_proc_pid(p));
-	if (journal_started(c->env->journal, e, (long)exec_proc_pid(p), (long)exec_proc_pgid(p), err,
-		sizeof(err)) == -1)
-		log_warnx("event %s task %s: %s", t->event_s, t->seq_s, err);
-	/* a lost worker does not stop the script: its result goes to the journal for a replay */
-	int connected = send_update(c, t, STATUS_STARTED, 0) == 0;
-
-	struct exec_result r;
-	memset(&r, 0, sizeof(r));
-	const char *module = MODULE_SCRIPT;
-	why[0] = '\0';
-	if (exec_wait(p, &r, err, sizeof(err)) == -1) {
-		code = STATUS_AGENT_ERROR;
-		module = MODULE_AGENT;
-		snprintf(why, sizeof(why), "%s", err);
-	} else {
-		code = r.status_code;
-		if (r.cancelled)
-			snprintf(why, sizeof(why), *c->env->stop ? "cancelled: agent stopping" : "cancelled");
-		else if (r.timed_out)
-			snprintf(why, sizeof(why), "timed out after %lld ms", req.timeout_ms);
-		else if (r.signal != 0)
-			snprintf(why, sizeof(why), "killed by signal %d (%s)", r.signal, strsignal(r.signal));
-	}
-	exec_proc_free(p);
-	task_dir_remove(tempfd, t);
+	rc = task_exec(c, t, e, tempfd, &req, t0);
 	close(tempfd);
-
-	char stored[1200];
-	snprintf(stored, sizeof(stored), "%s%s%s", module, why[0] != '\0' ? ": " : "", why);
-	struct journal_result jr = {code, stored, r.output, r.output_len, r.output_total};
-	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
-		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
-	log_info("event %s task %s: ended with code %d (%s) in %lld ms%s%s", t->event_s, t->seq_s, code,
-	    code == 0 ? "Success" : "Failed", mono_ms() - t0, why[0] != '\0' ? ": " : "", why);
-	rc = connected ? send_final(c, t, code, module, why, r.output, r.output_len,
-	    r.output_total, 0) : -1;
-	exec_result_clear(&r);
 	return rc;
 }
 
-/*
- * Every key whose absence the agent once filled with a default is required: a
- * worker that failed to add Run-As must not get run_as.default (root) for it.
- * An empty Run-As, OS-Required or Boot-Env, or a Timeout of 0, still asks for
- * the agent's default or no requirement, on purpose. Transfer-Host alone stays
- * optional (the control connection's address).
- */
-static const char *const sendfile_required[] = {
-	"Filename", "Size", "Port", "Key", "Checksum", "Execute", "Task-Type", "Interpreter",
-	"OS-Required", "Boot-Env", "Run-As", "Timeout", "Schedule-ID", "Event-ID", "Task-Sequence-ID", "ID",
-};
-
-/* Strict decimal of a key in [lo, hi]: 0, or -1 naming the key in why. */
-static int
-key_num(const struct wire_msg *m, const char *key, long long lo, long long hi, long long *v, char *why,
-    size_t whylen)
+int
+control_run_task(const struct control_env *env, const struct request_task *checked)
 {
-	if (parse_num(wire_get(m, key), lo, hi, v) == -1) {
-		snprintf(why, whylen, "SendFile: %s is not a valid number", key);
-		return -1;
-	}
-	return 0;
-}
-
-static enum control_verdict
-check_cancel(const struct wire_msg *m, struct control_task *t, int *code, char *why, size_t whylen)
-{
-	long long seq;
-	t->event_s = wire_get(m, "Event-ID");
-	t->seq_s = wire_get(m, "Task-Sequence-ID");
-	if (parse_num(t->event_s, 0, LLONG_MAX, &t->event_id) == -1 ||
-	    parse_num(t->seq_s, 0, INT_MAX, &seq) == -1) {
-		*code = STATUS_PROTOCOL;
-		snprintf(why, whylen, "Cancel needs a numeric Event-ID and Task-Sequence-ID");
-		return CONTROL_BAD;
-	}
-	t->seq = (int)seq;
-	return CONTROL_ACT;
-}
-
-static enum control_verdict
-check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, struct control_task *t, int *code,
-    char *why, size_t whylen)
-{
-	char err[512], exec_name[CONTROL_MAX_NAME + 1];
-	long long v;
-
-	*code = STATUS_PROTOCOL;
-	for (size_t i = 0; i < sizeof(sendfile_required) / sizeof(sendfile_required[0]); i++) {
-		if (wire_get(m, sendfile_required[i]) == NULL) {
-			snprintf(why, whylen, "SendFile without %s", sendfile_required[i]);
-			return CONTROL_BAD;
-		}
-	}
-	t->schedule_s = wire_get(m, "Schedule-ID");
-	t->event_s = wire_get(m, "Event-ID");
-	t->seq_s = wire_get(m, "Task-Sequence-ID");
-	t->id_s = wire_get(m, "ID");
-	t->host = wire_get(m, "Transfer-Host");
-	t->key = wire_get(m, "Key");
-	t->checksum = wire_get(m, "Checksum");
-	t->interpreter = wire_get(m, "Interpreter");
-	if (key_num(m, "Event-ID", 0, LLONG_MAX, &t->event_id, why, whylen) == -1 ||
-	    key_num(m, "Task-Sequence-ID", 0, INT_MAX, &v, why, whylen) == -1)
-		return CONTROL_BAD;
-	t->seq = (int)v;
-	if (key_num(m, "Schedule-ID", 0, LLONG_MAX, &t->schedule_id, why, whylen) == -1 ||
-	    key_num(m, "Size", 0, LLONG_MAX, &v, why, whylen) == -1)
-		return CONTROL_BAD;
-	t->size = (unsigned long long)v;
-	if (key_num(m, "Port", 1, 65535, &v, why, whylen) == -1)
-		return CONTROL_BAD;
-	t->port = (int)v;
-	if (key_num(m, "Timeout", 0, LLONG_MAX, &t->timeout_ms, why, whylen) == -1 ||
-	    key_num(m, "ID", 0, LLONG_MAX, &t->computer_id, why, whylen) == -1)
-		return CONTROL_BAD;
-	/* the name is needed in replies before it is checked: keep a safe form */
-	snprintf(t->name, sizeof(t->name), "%s", "?");
-	const char *ru = wire_get(m, "Run-As");
-	const char *user = ru[0] != '\0' ? ru : cf->run_as_default != NULL ? cf->run_as_default : "";
-	snprintf(t->user, sizeof(t->user), "%s", user);
-
-	if (cf->computer_id != 0 && t->computer_id != cf->computer_id) {
-		snprintf(why, whylen, "message for computer %s, this agent is computer %lld", t->id_s,
-		    cf->computer_id);
-		return CONTROL_REFUSE;
-	}
-	*code = STATUS_FILE_REFUSED;
-	if (control_temp_name(wire_get(m, "Filename"), 0, t->name, sizeof(t->name), why, whylen) == -1) {
-		snprintf(t->name, sizeof(t->name), "%s", "?");
-		return CONTROL_REFUSE;
-	}
-	if (control_temp_name(wire_get(m, "Execute"), 1, exec_name, sizeof(exec_name), why, whylen) == -1)
-		return CONTROL_REFUSE;
-	if (strcmp(exec_name, t->name) != 0) {
-		snprintf(why, whylen, "Execute names \"%s\", not the file sent (\"%s\")", exec_name, t->name);
-		return CONTROL_REFUSE;
-	}
-	if (t->size > cf->max_script) {
-		snprintf(why, whylen, "script of %llu bytes refused: max_script is %llu", t->size, cf->max_script);
-		return CONTROL_REFUSE;
-	}
-	const char *tt = wire_get(m, "Task-Type");
-	if (strcmp(tt, "RunScript") != 0) {
-		*code = STATUS_PROTOCOL;
-		snprintf(why, whylen, "Task-Type %s is not supported", tt);
-		return CONTROL_REFUSE;
-	}
-	*code = STATUS_RUNAS_REFUSED;
-	if (ru[0] != '\0' && field_check(FIELD_RUN_AS, ru, err, sizeof(err)) == -1) {
-		snprintf(why, whylen, "run-as user refused: %s", err);
-		return CONTROL_REFUSE;
-	}
-	if (strlen(user) >= sizeof(t->user) || !conf_agent_user_allowed(cf, t->user)) {
-		snprintf(why, whylen, "run-as user \"%s\" refused: not allowed on this agent", t->user);
-		return CONTROL_REFUSE;
-	}
-	/* the rule exec_start splits it by: refused here, before anything is fetched */
-	*code = STATUS_AGENT_ERROR;
-	if (field_check(FIELD_INTERPRETER, t->interpreter, why, whylen) == -1)
-		return CONTROL_REFUSE;
-	*code = STATUS_REQUIREMENTS;
-	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
-		why, whylen) != 0)
-		return CONTROL_REFUSE;
-	*code = 0;
-	return CONTROL_ACT;
-}
-
-enum control_verdict
-control_check_request(const struct wire_msg *m, const struct conf_agent *cf, struct control_task *t,
-    int *code, char *why, size_t whylen)
-{
-	enum control_verdict v;
-	const char *req = wire_get(m, "Request");
-
-	memset(t, 0, sizeof(*t));
-	*code = 0;
-	why[0] = '\0';
-	if (req != NULL && strcmp(req, "SendFile") == 0) {
-		t->kind = CONTROL_SENDFILE;
-		v = check_sendfile(m, cf, t, code, why, whylen);
-	} else if (req != NULL && strcmp(req, "Cancel") == 0) {
-		t->kind = CONTROL_CANCEL;
-		v = check_cancel(m, t, code, why, whylen);
-	} else {
-		*code = STATUS_PROTOCOL;
-		snprintf(why, whylen, "unknown request \"%s\"", req != NULL ? req : "");
-		v = CONTROL_BAD;
-	}
-	one_line(why);
-	return v;
-}
-
-/* A checked SendFile (CONTROL_ACT or CONTROL_REFUSE): 0 to go on serving, -1 to close the connection. */
-static int
-handle_sendfile(struct conn *c, const struct control_task *checked, enum control_verdict v, int code,
-    const char *why_refused)
-{
+	struct conn cc = {.env = env}, *c = &cc;
 	char err[512], why[700];
-	struct control_task t = *checked;
+	struct request_task t = *checked;
 
 	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t.event_s, t.seq_s,
 	    c->env->peer_name, c->env->peer_addr, t.schedule_s, t.user);
-	if (v == CONTROL_REFUSE)
-		return refuse(c, &t, code, why_refused) == -1 ? -1 : 0;
 	struct passwd *pw = getpwnam(t.user);
 	if (pw == NULL) {
 		snprintf(why, sizeof(why), "run-as user \"%s\" refused: no such user", t.user);
-		return refuse(c, &t, STATUS_RUNAS_REFUSED, why) == -1 ? -1 : 0;
+		return refuse(c, &t, STATUS_RUNAS_REFUSED, why);
 	}
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
@@ -763,19 +461,15 @@ handle_sendfile(struct conn *c, const struct control_task *checked, enum control
 		int b = journal_begin(c->env->journal, t.event_id, t.seq, &e, err, sizeof(err));
 		if (b == -1) {
 			log_warnx("event %s task %s: journal: %s", t.event_s, t.seq_s, err);
-			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0, 0) == -1 ? -1 : 0;
+			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0, 0);
 		}
-		if (b == JOURNAL_BEGIN_RUN) {
-			int rc = run_task(c, &t, e, uid, gid);
+		if (b == JOURNAL_BEGIN_RUN || b == JOURNAL_BEGIN_REPLAY) {
+			int rc = b == JOURNAL_BEGIN_RUN ? run_task(c, &t, e, uid, gid) :
+			    replay(c, &t, e, !updates_sent);
 			journal_entry_free(e);
 			return rc;
 		}
-		if (b == JOURNAL_BEGIN_REPLAY) {
-			int rc = replay(c, &t, e, !updates_sent);
-			journal_entry_free(e);
-			return rc;
-		}
-		/* another connection's process runs it: say so once, then wait for its result */
+		/* another task process runs it (an earlier push): say so once, then wait for its result */
 		journal_entry_free(e);
 		if (!updates_sent) {
 			log_info("event %s task %s: already running in another process, waiting for its result",
@@ -790,14 +484,64 @@ handle_sendfile(struct conn *c, const struct control_task *checked, enum control
 	}
 }
 
+int
+control_orphan_reply(const struct control_env *env, const struct journal_entry *e)
+{
+	struct conn c = {.env = env};
+	struct request_task t;
+	char ev[24], seq[16], module[32];
+	const char *why;
+	memset(&t, 0, sizeof(t));
+	snprintf(ev, sizeof(ev), "%lld", e->event_id);
+	snprintf(seq, sizeof(seq), "%d", e->task_seq);
+	t.event_id = e->event_id;
+	t.seq = e->task_seq;
+	t.event_s = ev;
+	t.seq_s = seq;
+	t.schedule_s = "";
+	snprintf(t.name, sizeof(t.name), "?");
+	split_result(e->result, module, sizeof(module), &why);
+	return send_final(&c, &t, e->status_code, module, why, NULL, 0, 0, 0);
+}
+
+int
+control_refuse(const struct control_env *env, const struct request_task *t, int code,
+    const char *why)
+{
+	struct conn c = {.env = env};
+	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t->event_s, t->seq_s,
+	    env->peer_name, env->peer_addr, t->schedule_s, t->user);
+	return refuse(&c, t, code, why);
+}
+
+int
+control_error(const struct control_env *env, const struct wire_msg *req, int code, const char *why)
+{
+	struct conn c = {.env = env};
+	char text[512], code_s[16];
+	const char *ev_s, *seq_s;
+	snprintf(text, sizeof(text), "%s", why);
+	snprintf(code_s, sizeof(code_s), "%d", code);
+	const char *kv[5][2] = {{"Reply", "Error"}, {"Status-Code", code_s}, {"Error", request_one_line(text)}};
+	size_t n = 3;
+	if (req != NULL && request_ids(req, &ev_s, &seq_s)) {
+		kv[n][0] = "Event-ID";
+		kv[n++][1] = ev_s;
+		kv[n][0] = "Task-Sequence-ID";
+		kv[n++][1] = seq_s;
+	}
+	return send_reply(&c, "error", (const char *const (*)[2])kv, n, NULL, 0);
+}
+
 /*
  * The answer says what happened: Success only when the script was found
  * running and signalled (or, its supervising process having died, killed
  * here); else Failed with the reason.
  */
-static int
-handle_cancel(struct conn *c, const struct control_task *t)
+int
+control_cancel(const struct control_env *env, const struct request_task *t)
 {
+	struct conn cc = {.env = env}, *c = &cc;
 	char err[512], why[600];
 	const char *ev_s = t->event_s, *seq_s = t->seq_s;
 	long pgid = 0;
@@ -848,52 +592,15 @@ handle_cancel(struct conn *c, const struct control_task *t)
 		kv[3][0] = "Result";
 		kv[3][1] = "Failed";
 		kv[4][0] = "Error";
-		kv[4][1] = one_line(why);
+		kv[4][1] = request_one_line(why);
 	}
 	return send_reply(c, "cancel", (const char *const (*)[2])kv, 5, NULL, 0);
 }
 
 void
-control_serve(SSL *ssl, int fd, const struct control_env *env)
-{
-	struct conn c = {.ssl = ssl, .fd = fd, .env = env};
-	char err[512], why[600];
-
-	c.parser = wire_parser_new(MAX_REQUEST_BODY);
-	for (;;) {
-		struct wire_msg *m = NULL;
-		enum read_status st = conn_read(&c, &m, err, sizeof(err));
-		if (st == READ_CLOSED)
-			break;
-		if (st == READ_BAD) {
-			snprintf(why, sizeof(why), "bad message: %s", err);
-			log_warnx("connection %s (%s): %s", env->peer_name, env->peer_addr, why);
-			send_error(&c, STATUS_PROTOCOL, why);
-			break;
-		}
-		struct control_task t;
-		int code, rc;
-		enum control_verdict v = control_check_request(m, env->conf, &t, &code, why, sizeof(why));
-		if (v == CONTROL_BAD) {
-			log_warnx("connection %s (%s): %s", env->peer_name, env->peer_addr, why);
-			send_error(&c, code, why);
-			rc = -1;
-		} else if (t.kind == CONTROL_SENDFILE) {
-			rc = handle_sendfile(&c, &t, v, code, why);
-		} else {
-			rc = handle_cancel(&c, &t);
-		}
-		wire_msg_free(m);
-		if (rc == -1)
-			break;
-	}
-	wire_parser_free(c.parser);
-}
-
-void
 control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq)
 {
-	struct control_task t;
+	struct request_task t;
 	memset(&t, 0, sizeof(t));
 	t.event_id = event_id;
 	t.seq = task_seq;

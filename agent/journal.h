@@ -1,7 +1,7 @@
 /*
  * journal: (event id, task sequence) -> state and result, one small file per
  * task, written durably before the agent replies, so a task pushed twice runs
- * once. Safe across the agent's forked connection processes (flock per task).
+ * once. Safe across the agent's forked task processes (flock per task).
  * journal_open returns a struct journal freed with journal_free; journal_begin
  * returns a struct journal_entry freed with journal_entry_free.
  */
@@ -122,7 +122,7 @@ int journal_read(struct journal *j, long long event_id, int task_seq, struct jou
     char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * Orphans: a running entry whose holder died (a connection process killed,
+ * Orphans: a running entry whose holder died (a task process killed,
  * the whole agent killed). Its script may still run, unsupervised: nobody
  * enforces its timeout, reads its output or can collect its exit status. It
  * is killed at once (SIGKILL to its group, when /proc shows the very process
@@ -156,7 +156,7 @@ enum journal_orphan journal_orphan_decide(long pid, unsigned long long recorded_
 /*
  * The status code and result text (into buf) an orphan is closed with: what
  * was decided, whether a killed script is gone, whether a cancel killed it,
- * its process group, and the cause ("its connection process died"). Pure.
+ * its process group, and the cause ("its task process died"). Pure.
  */
 int journal_orphan_result(enum journal_orphan what, int gone, int cancelled, long pgid,
     const char *cause, char *buf, size_t size);

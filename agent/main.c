@@ -1,61 +1,69 @@
 /*
  * pgfleet-agent: options, the configuration checked in full before anything
- * starts (-n stops there), the listening socket, and the accept loop. Each
- * accepted control connection gets its own forked process (sshd-style: an
- * agent serves few connections, and the journal's file locks coordinate
- * them); the parent only accepts, reaps, reloads on SIGHUP, prunes the
- * journal, and drains on SIGTERM. Signal handlers only set flags. When a
- * connection process dies (kill -9, a crash) the parent closes the tasks it
- * left running in the journal: their scripts are killed, never left running
- * unsupervised (docs/agent.md says why they are not adopted); so does a new
- * agent at start for the tasks of one that died.
+ * starts (-n stops there), then one libevent loop: the connection out to a
+ * scheduler (agent/uplink.c; the agent listens on no port), the requests that
+ * come down it (checked by agent/request.c, done by agent/control.c), each
+ * SendFile in a task process of its own (agent/tasks.c; the journal's file
+ * locks coordinate them), reaping, SIGHUP reloads, the journal's pruning, and
+ * the drain on SIGTERM. When a task process dies (kill -9, a crash) the tasks
+ * it left running in the journal are closed: their scripts are killed, never
+ * left running unsupervised (docs/agent.md says why they are not adopted); so
+ * does a new agent at start for the tasks of one that died.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "agent/control.h"
 #include "agent/journal.h"
+#include "agent/request.h"
+#include "agent/tasks.h"
+#include "agent/uplink.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
+#include "common/status.h"
 #include "common/tls.h"
 #include "common/version.h"
+#include "common/wire.h"
 #include "transfer/fetch.h"
 
 #define DEFAULT_CONFIG "/etc/pgfleet/agent.yaml"
-#define MAX_CHILDREN 64
-#define HANDSHAKE_TIMEOUT_MS 10000
 #define JOURNAL_WAIT_MS 5000                   /* a begin on a busy task retries this often */
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define PRUNE_OLDER_MS (7LL * 24 * 3600 * 1000) /* journal entries kept a week */
-#define DRAIN_MS 10000                         /* on SIGTERM, children may finish this long */
-#define CHILD_EXIT_REFUSED 3                   /* a connection process's exit code for a refused peer */
-#define CAUSE_CONN_DIED "its connection process died"
+#define DRAIN_MS 10000                         /* on SIGTERM, tasks may finish this long */
+#define REPLY_BODY_SLACK (1024 * 1024)         /* a task's reply: its output and some */
+#define CAUSE_TASK_DIED "its task process died"
 #define CAUSE_AGENT_DIED "the agent that ran it stopped"
 
-static volatile sig_atomic_t got_term, got_hup, got_chld;
-static volatile sig_atomic_t child_stop;
-static pid_t children[MAX_CHILDREN];
-static int nchildren;
-static int orphans_pending;    /* a connection process died: the journal may hold its tasks */
+struct agent {
+	struct conf_agent *conf;
+	SSL_CTX *client_ctx;
+	struct journal *journal;
+	struct event_base *base;
+	struct uplink *uplink;
+	struct tasks *tasks;
+	struct event *sig[4];
+	struct event *prune;
+	struct event *drain;
+	struct event *watchdog;	/* systemd's WatchdogSec=, or NULL */
+	int draining;           /* 1: waiting for tasks; 2: they were told to stop; 3: killed */
+	long long drain_step_ms;
+	volatile sig_atomic_t stop_flag; /* never set: only task processes are cancelled */
+};
 
 static void
 usage(FILE *f)
@@ -69,190 +77,19 @@ usage(FILE *f)
 	    "  --version  print the version and exit\n");
 }
 
-static void
-on_parent_signal(int sig)
-{
-	if (sig == SIGTERM || sig == SIGINT)
-		got_term = 1;
-	else if (sig == SIGHUP)
-		got_hup = 1;
-	else if (sig == SIGCHLD)
-		got_chld = 1;
-}
+static struct control_env agent_env(struct agent *a);
 
-static void
-on_child_signal(int sig)
-{
-	(void)sig;
-	child_stop = 1;
-}
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-listen_on(const struct conf_listen *l, char *err, size_t errlen)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", l->port);
-	const char *host = l->host != NULL && l->host[0] != '\0' ? l->host : NULL;
-	int rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "listen %s:%d: %s", host ? host : "*", l->port, gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-	int one = 1;
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 64) == -1) {
-		snprintf(err, errlen, "listen %s:%d: %s", host ? host : "*", l->port, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static int
-bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-/* Write the port atomically, so a reader never sees half of it. */
-static int
-write_port_file(const char *path, int port)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) == -1)
-		return -1;
-	return 0;
-}
-
-static void
-addr_string(const struct sockaddr_storage *ss, char *buf, size_t size)
-{
-	if (getnameinfo((const struct sockaddr *)ss, sizeof(*ss), buf, (socklen_t)size, NULL, 0,
-		NI_NUMERICHOST) != 0)
-		snprintf(buf, size, "?");
-}
-
-struct agent {
-	struct conf_agent *conf;
-	SSL_CTX *server_ctx;
-	SSL_CTX *client_ctx;
-	struct journal *journal;
-	int listen_fd;
-};
-
-/* The forked process of one connection: handshake, check, serve, exit. */
-static void __attribute__((noreturn))
-child_main(struct agent *a, int fd, const char *addr)
-{
-	struct sigaction sa;
-	sigset_t none;
-	char err[512], name[256];
-	SSL *ssl = NULL;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_child_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	close(a->listen_fd);
-	log_procinit("control");
-
-	int status = 0;
-	if (tls_accept_blocking(a->server_ctx, fd, HANDSHAKE_TIMEOUT_MS, &ssl, err, sizeof(err)) == -1) {
-		log_warnx("connection from %s refused: %s", addr, err);
-		status = CHILD_EXIT_REFUSED;
-		goto out;
-	}
-	if (tls_peer_name(ssl, name, sizeof(name)) == -1)
-		snprintf(name, sizeof(name), "?");
-	const struct conf_strlist *allow = &a->conf->tls_allow_clients;
-	if (allow->n > 0 && !tls_peer_allowed(ssl, (const char *const *)allow->v, (int)allow->n)) {
-		log_warnx("connection from %s refused: certificate \"%s\" is not in tls.allow_clients", addr, name);
-		status = CHILD_EXIT_REFUSED;
-		goto out;
-	}
-	log_detail("connection from %s accepted: certificate \"%s\"", addr, name);
-	struct control_env env = {
-		.conf = a->conf,
-		.journal = a->journal,
-		.fetch_ctx = a->client_ctx,
-		.peer_addr = addr,
-		.peer_name = name,
-		.stop = &child_stop,
-	};
-	control_serve(ssl, SSL_get_fd(ssl), &env);
-	log_debug("connection from %s (%s) closed", addr, name);
-out:
-	tls_close(ssl);
-	transfer_fetch_forget_sessions();
-	journal_free(a->journal);
-	SSL_CTX_free(a->server_ctx);
-	SSL_CTX_free(a->client_ctx);
-	conf_free_agent(a->conf);
-	log_close();
-	exit(status);
-}
-
-static void
-reap(void)
-{
-	int st;
-	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (int i = 0; i < nchildren; i++) {
-			if (children[i] == pid) {
-				children[i] = children[--nchildren];
-				break;
-			}
-		}
-		if (WIFSIGNALED(st))
-			log_warnx("connection process %ld killed by signal %d", (long)pid, WTERMSIG(st));
-		else if (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_REFUSED)
-			log_warnx("connection process %ld exited with code %d", (long)pid, WEXITSTATUS(st));
-		else
-			log_debug("connection process %ld exited with code %d", (long)pid, WEXITSTATUS(st));
-		/* one that ended as it should released its tasks itself */
-		if (WIFSIGNALED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_REFUSED))
-			orphans_pending = 1;
-	}
-}
-
+/* An orphan closed: its directory goes, and the scheduler hears its result at once. */
 static void
 orphan_closed(void *arg, const struct journal_entry *e)
 {
-	const struct agent *a = arg;
+	struct agent *a = arg;
 	log_task(LL_WARNING, e->event_id, e->task_seq, "%s (code %d)", e->result, e->status_code);
 	control_task_dir_remove(a->conf->temp_dir, e->event_id, e->task_seq);
+	if (a->uplink != NULL && uplink_is_up(a->uplink)) {
+		struct control_env env = agent_env(a);
+		(void)control_orphan_reply(&env, e);
+	}
 }
 
 /* Kill the scripts of tasks left running by a dead process and close them in the journal. */
@@ -260,9 +97,108 @@ static void
 close_orphans(struct agent *a, const char *cause)
 {
 	char err[512];
-	orphans_pending = 0;
 	if (journal_close_orphans(a->journal, cause, orphan_closed, a, err, sizeof(err)) == -1)
 		log_warnx("journal: orphans: %s", err);
+}
+
+/* Replies of the main process itself (Cancel, refusals, errors) go straight up. */
+static int
+uplink_out(void *arg, const struct wire_msg *m)
+{
+	return uplink_send(arg, m);
+}
+
+static struct control_env
+agent_env(struct agent *a)
+{
+	struct control_env env = {
+		.conf = a->conf,
+		.journal = a->journal,
+		.fetch_ctx = a->client_ctx,
+		.peer_addr = uplink_peer_addr(a->uplink),
+		.peer_name = uplink_peer_name(a->uplink),
+		.stop = &a->stop_flag,
+		.out = {.send = uplink_out, .arg = a->uplink},
+	};
+	return env;
+}
+
+/* A request of the scheduler: checked here, answered here or in a task process. */
+static void
+on_request(const struct wire_msg *m, void *arg)
+{
+	struct agent *a = arg;
+	struct request_task t;
+	struct control_env env = agent_env(a);
+	char why[600];
+	int code;
+	enum request_verdict v = request_check(m, a->conf, uplink_computer_id(a->uplink), &t, &code,
+	    why, sizeof(why));
+	if (v == REQUEST_BAD) {
+		log_warnx("connection %s (%s): %s", env.peer_name, env.peer_addr, why);
+		(void)control_error(&env, m, code, why);
+	} else if (t.kind == REQUEST_CANCEL) {
+		(void)control_cancel(&env, &t);
+	} else if (v == REQUEST_REFUSE) {
+		(void)control_refuse(&env, &t, code, why);
+	} else if (a->draining) {
+		/* pushed again once the agent is back: nothing was begun */
+		log_info("event %s task %s: SendFile while stopping, not taken", t.event_s, t.seq_s);
+	} else if (tasks_count(a->tasks) >= TASKS_MAX) {
+		snprintf(why, sizeof(why), "agent busy: %d tasks running", TASKS_MAX);
+		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, why);
+	} else if (tasks_spawn(a->tasks, &env, &t, uplink_fd(a->uplink)) == -1) {
+		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, "agent could not start a task process");
+	}
+}
+
+static void
+agent_stop_loop(struct agent *a)
+{
+	uplink_stop(a->uplink);
+	event_base_loopbreak(a->base);
+}
+
+
+/* The drain's steps, checked every 100 ms: tasks finish, then are cancelled, then killed. */
+static void
+on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	(void)fd;
+	(void)what;
+	long long now = clock_mono_ms(), in_step = now - a->drain_step_ms;
+	if (tasks_count(a->tasks) == 0) {
+		agent_stop_loop(a);
+		return;
+	}
+	if (a->draining == 1 && in_step >= DRAIN_MS) {
+		/* their scripts are cancelled (SIGTERM, grace, SIGKILL) and answered with -8 */
+		tasks_signal(a->tasks, SIGTERM);
+		a->draining = 2;
+		a->drain_step_ms = now;
+	} else if (a->draining == 2 && in_step >= a->conf->kill_grace_ms + 5000) {
+		log_warnx("%d task processes did not stop, killed", tasks_alive(a->tasks));
+		tasks_signal(a->tasks, SIGKILL);
+		a->draining = 3;
+		a->drain_step_ms = now;
+	} else if (a->draining == 3 && in_step >= 5000) {
+		agent_stop_loop(a);
+	}
+}
+
+static void
+drain(struct agent *a)
+{
+	if (a->draining)
+		return;
+	a->draining = 1;
+	a->drain_step_ms = clock_mono_ms();
+	log_notice("stopping: %d tasks running", tasks_count(a->tasks));
+	sdnotify("STOPPING=1");
+	struct timeval tv = {0, 100 * 1000};
+	event_add(a->drain, &tv);
+	event_active(a->drain, EV_TIMEOUT, 0);
 }
 
 static void
@@ -283,6 +219,7 @@ reload(struct agent *a)
 	for (size_t i = 0; i < errs.n; i++)
 		log_warnx("reload: %s", errs.msg[i]);
 	conf_errors_free(&errs);
+	uplink_set_conf(a->uplink, fresh);
 	conf_free_agent(a->conf);
 	a->conf = fresh;
 	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-agent");
@@ -290,9 +227,12 @@ reload(struct agent *a)
 }
 
 static void
-prune(struct agent *a)
+on_prune(evutil_socket_t fd, short what, void *arg)
 {
+	struct agent *a = arg;
 	char err[512];
+	(void)fd;
+	(void)what;
 	int n = journal_prune(a->journal, PRUNE_OLDER_MS, err, sizeof(err));
 	if (n == -1)
 		log_warnx("journal: prune: %s", err);
@@ -300,67 +240,99 @@ prune(struct agent *a)
 		log_detail("journal: %d entries older than 7 days removed", n);
 }
 
-/* Wait for the children up to ms, reaping; 1 when none is left. */
-static int
-wait_children(long long ms)
+/* systemd's watchdog: pinged at half its interval while the loop turns */
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
-	long long end = mono_ms() + ms;
-	reap();
-	while (nchildren > 0 && mono_ms() < end) {
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-		reap();
-	}
-	return nchildren == 0;
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sdnotify("WATCHDOG=1");
 }
 
 static void
-drain(struct agent *a)
+on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	log_notice("stopping: %d connection%s open", nchildren, nchildren == 1 ? "" : "s");
-	if (wait_children(DRAIN_MS))
-		return;
-	/* their scripts are cancelled (SIGTERM, grace, SIGKILL) and answered with -8 */
-	for (int i = 0; i < nchildren; i++)
-		kill(children[i], SIGTERM);
-	if (wait_children(a->conf->kill_grace_ms + 5000))
-		return;
-	for (int i = 0; i < nchildren; i++) {
-		log_warnx("connection process %ld did not stop, killed", (long)children[i]);
-		kill(children[i], SIGKILL);
+	struct agent *a = arg;
+	(void)what;
+	if (sig == SIGTERM || sig == SIGINT) {
+		drain(a);
+	} else if (sig == SIGHUP) {
+		sdnotify("RELOADING=1");
+		reload(a);
+		sdnotify("READY=1");
+	} else if (sig == SIGCHLD) {
+		if (tasks_reap(a->tasks))
+			close_orphans(a, CAUSE_TASK_DIED);
 	}
-	wait_children(5000);
+}
+
+/* Everything checked and opened before the loop: a wrong setting stops the start. */
+static void
+agent_setup(struct agent *a, int foreground)
+{
+	struct conf_agent *cf = a->conf;
+	char err[1024];
+	if (log_start(cf->log_level, cf->log_file, cf->log_format, cf->log_syslog, "pgfleet-agent",
+	    foreground, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-agent: %s\n", err);
+		exit(2);
+	}
+	log_procinit("agent");
+	signal(SIGPIPE, SIG_IGN);
+	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
+	if (fsutil_mkdirs(cf->temp_dir, 0711) == -1)
+		fatal("temp dir %s", cf->temp_dir);
+	if (fsutil_mkdirs(cf->journal, 0700) == -1)
+		fatal("journal %s", cf->journal);
+	if ((a->journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	/* before connecting: a re-push must find them closed, never running unsupervised */
+	close_orphans(a, CAUSE_AGENT_DIED);
+	if ((a->client_ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
+		fatalx("tls: %s", err);
+	/* only a scheduler pushes tasks and serves their files: never another agent */
+	if (tls_ctx_require_peer_role(a->client_ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1)
+		fatalx("tls: %s", err);
+	if (!foreground && daemon(0, 0) == -1)
+		fatal("daemon");
 }
 
 static void
-accept_one(struct agent *a)
+agent_loop(struct agent *a)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-	if (fd == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept");
-		return;
+	a->base = event_base_new();
+	const struct uplink_hooks hooks = {.request = on_request, .arg = a};
+	if (a->base == NULL ||
+	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, version_string(), &hooks)) == NULL ||
+	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
+	    (size_t)a->conf->max_output + REPLY_BODY_SLACK)) == NULL)
+		fatalx("out of memory");
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	for (int i = 0; i < 4; i++) {
+		a->sig[i] = evsignal_new(a->base, sigs[i], on_signal, a);
+		evsignal_add(a->sig[i], NULL);
 	}
-	char addr[NI_MAXHOST];
-	addr_string(&ss, addr, sizeof(addr));
-	if (nchildren >= MAX_CHILDREN) {
-		log_warnx("connection from %s refused: %d connections already open", addr, MAX_CHILDREN);
-		close(fd);
-		return;
+	a->prune = event_new(a->base, -1, EV_PERSIST, on_prune, a);
+	a->drain = event_new(a->base, -1, EV_PERSIST, on_drain, a);
+	struct timeval hour = {PRUNE_EVERY_MS / 1000, 0};
+	event_add(a->prune, &hour);
+	long long wd = sdnotify_watchdog_ms();
+	if (wd > 0) {
+		struct timeval half = clock_tv(wd / 2);
+		a->watchdog = event_new(a->base, -1, EV_PERSIST, on_watchdog, a);
+		if (a->watchdog == NULL || event_add(a->watchdog, &half) == -1)
+			fatalx("watchdog: out of memory");
 	}
-	pid_t pid = fork();
-	if (pid == -1) {
-		log_warn("connection from %s: fork", addr);
-		close(fd);
-		return;
-	}
-	if (pid == 0)
-		child_main(a, fd, addr);
-	children[nchildren++] = pid;
-	log_debug("connection from %s: process %ld", addr, (long)pid);
-	close(fd);
+	log_notice("pgfleet-agent %s (%s) started: computer %s, %zu scheduler%s, no listening "
+	    "socket", version_string(), a->conf->path, a->conf->computer, a->conf->servers.n,
+	    a->conf->servers.n == 1 ? "" : "s");
+	sdnotify("READY=1\nSTATUS=connecting to %zu scheduler%s\nMAINPID=%ld", a->conf->servers.n,
+	    a->conf->servers.n == 1 ? "" : "s", (long)getpid());
+	on_prune(-1, 0, a);
+	uplink_start(a->uplink);
+	event_base_dispatch(a->base);
 }
 
 int
@@ -373,10 +345,10 @@ main(int argc, char **argv)
 	};
 	const char *path = DEFAULT_CONFIG;
 	int check = 0, foreground = 0, ch;
-	struct agent a = {.listen_fd = -1};
+	struct agent a;
 	struct conf_errors errs = {0};
-	char err[1024];
 
+	memset(&a, 0, sizeof(a));
 	while ((ch = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -410,6 +382,7 @@ main(int argc, char **argv)
 		conf_errors_free(&errs);
 		return 2;
 	}
+	char err[1024];
 	if (a.conf->log_file != NULL && log_check_file(a.conf->log_file, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: log.file: %s\n", path, err);
 		conf_free_agent(a.conf);
@@ -420,106 +393,21 @@ main(int argc, char **argv)
 		conf_free_agent(a.conf);
 		return 0;
 	}
-	struct conf_agent *cf = a.conf;
-	if (log_start(cf->log_level, cf->log_file, cf->log_format, cf->log_syslog, "pgfleet-agent",
-	    foreground, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet-agent: %s\n", err);
-		return 2;
-	}
-	log_procinit("agent");
-	signal(SIGPIPE, SIG_IGN);
-	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
-	if (fsutil_mkdirs(cf->temp_dir, 0711) == -1)
-		fatal("temp dir %s", cf->temp_dir);
-	if (fsutil_mkdirs(cf->journal, 0700) == -1)
-		fatal("journal %s", cf->journal);
-	if ((a.journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,
-	    sizeof(err))) == NULL)
-		fatalx("%s", err);
-	/* before listening: a re-push must find them closed, never running unsupervised */
-	close_orphans(&a, CAUSE_AGENT_DIED);
-	if ((a.server_ctx = tls_server_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
-		fatalx("tls: %s", err);
-	if ((a.client_ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
-		fatalx("tls: %s", err);
-	/* only a scheduler pushes tasks and serves their files: never another agent */
-	if (tls_ctx_require_peer_role(a.server_ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1 ||
-	    tls_ctx_require_peer_role(a.client_ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1)
-		fatalx("tls: %s", err);
-	if ((a.listen_fd = listen_on(&cf->listen, err, sizeof(err))) == -1)
-		fatalx("%s", err);
-	int port = bound_port(a.listen_fd);
-	if (!foreground && daemon(0, 0) == -1)
-		fatal("daemon");
-	if (cf->port_file != NULL && write_port_file(cf->port_file, port) == -1)
-		fatal("port file %s", cf->port_file);
-
-	struct sigaction sa;
-	sigset_t block, orig;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_parent_signal;
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&block);
-	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigaction(sigs[i], &sa, NULL);
-		sigaddset(&block, sigs[i]);
-	}
-	/* blocked except inside ppoll: a signal can never slip in between check and wait */
-	sigprocmask(SIG_BLOCK, &block, &orig);
-
-	log_notice("pgfleet-agent %s listening on %s:%d (computer %s)",
-	    cf->path, cf->listen.host != NULL ? cf->listen.host : "*", port, cf->computer != NULL ? cf->computer : "-");
-	sdnotify("READY=1\nSTATUS=listening on port %d\nMAINPID=%ld", port, (long)getpid());
-	prune(&a);
-	long long last_prune = mono_ms();
-	/* systemd's watchdog (WatchdogSec=): the loop wakes at least twice per interval */
-	long long wd = sdnotify_watchdog_ms() / 2, last_ping = 0;
-	while (!got_term) {
-		struct pollfd p = {.fd = a.listen_fd, .events = POLLIN};
-		struct timespec ts = {60, 0};
-		if (wd > 0) {
-			if (mono_ms() - last_ping >= wd / 2) {
-				sdnotify("WATCHDOG=1");
-				last_ping = mono_ms();
-			}
-			if (wd < 60000)
-				ts = (struct timespec){wd / 1000, (wd % 1000) * 1000000};
-		}
-		int r = ppoll(&p, 1, &ts, &orig);
-		if (r == -1 && errno != EINTR)
-			fatal("poll");
-		if (got_chld) {
-			got_chld = 0;
-			reap();
-		}
-		if (orphans_pending)
-			close_orphans(&a, CAUSE_CONN_DIED);
-		if (got_hup) {
-			got_hup = 0;
-			sdnotify("RELOADING=1");
-			reload(&a);
-			sdnotify("READY=1");
-		}
-		if (got_term)
-			break;
-		if (r > 0 && (p.revents & POLLIN))
-			accept_one(&a);
-		if (mono_ms() - last_prune >= PRUNE_EVERY_MS) {
-			prune(&a);
-			last_prune = mono_ms();
-		}
-	}
-	sdnotify("STOPPING=1");
-	close(a.listen_fd);
-	drain(&a);
-	if (orphans_pending)
-		close_orphans(&a, CAUSE_CONN_DIED);
-	if (a.conf->port_file != NULL)
-		(void)unlink(a.conf->port_file);
+	agent_setup(&a, foreground);
+	agent_loop(&a);
+	if (tasks_reap(a.tasks))
+		close_orphans(&a, CAUSE_TASK_DIED);
 	log_notice("stopped");
+	if (a.watchdog != NULL)
+		event_free(a.watchdog);
+	for (int i = 0; i < 4; i++)
+		event_free(a.sig[i]);
+	event_free(a.prune);
+	event_free(a.drain);
+	tasks_free(a.tasks);
+	uplink_free(a.uplink);
+	event_base_free(a.base);
 	journal_free(a.journal);
-	SSL_CTX_free(a.server_ctx);
 	SSL_CTX_free(a.client_ctx);
 	conf_free_agent(a.conf);
 	log_close();

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/units.h"
 #include "common/util.h"
@@ -50,7 +51,7 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 	printf("retention %s, batch %lld\n", shown, batch);
 	for (int step = 1;; step++) {
 		struct db_result *res;
-		long long t0 = util_mono_ms(), n[5];
+		long long t0 = clock_mono_ms(), n[5];
 		if (db_exec(db, &res, SQL_MAINTAIN, 3, params, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet maintain: step %d: %s\n", step, err);
 			return CLI_ERROR;
@@ -63,7 +64,7 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 		if (work > 0 || n[0] > 0 || !db_isnull(res, 0, 5))
 			printf("step %d: %lld partitions created, %lld dropped, deleted %lld events, "
 			       "%lld schedules, %lld status rows (%lld ms)%s%s\n",
-			    step, n[0], n[1], n[3], n[4], n[2], util_mono_ms() - t0,
+			    step, n[0], n[1], n[3], n[4], n[2], clock_mono_ms() - t0,
 			    db_isnull(res, 0, 5) ? "" : ": ", db_value(res, 0, 5));
 		fflush(stdout);
 		db_result_free(res);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/migrate.h"
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/util.h"
 
@@ -149,7 +150,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 			    steps[i].version);
 		if (steps[i].state != MIGRATE_PENDING)
 			continue;
-		long long t0 = util_mono_ms();
+		long long t0 = clock_mono_ms();
 		if (apply(db, steps[i].file, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet migrate: migration %s.sql failed, none of it applied: %s\n",
 			    steps[i].version, err);
@@ -159,7 +160,7 @@ run(struct db *db, const struct migrate_set *set, int status_only)
 			goto out;
 		}
 		done++;
-		printf("applied %s (%lld ms)\n", steps[i].version, util_mono_ms() - t0);
+		printf("applied %s (%lld ms)\n", steps[i].version, clock_mono_ms() - t0);
 	}
 	if (pending == 0)
 		printf("nothing to migrate\n");

@@ -250,7 +250,7 @@ cmd_output(int argc, char **argv)
 		" FROM pgfleet.task_output l"
 		" WHERE l.event_id = $1 AND ($2::int IS NULL OR l.task_seq = $2::int)"
 		" AND l.status_code NOT IN (2500, 2501)"
-		" ORDER BY l.task_seq, l.attempt DESC, l.at DESC, l.status_id DESC",
+		" ORDER BY l.task_seq, l.attempt DESC, l.finished_at DESC, l.status_id DESC",
 		2, p, err, sizeof(err)) == -1)
 		goto dberr;
 	if (db_ntuples(r) == 0) {

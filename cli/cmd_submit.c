@@ -107,10 +107,10 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
 		    errs.n + errs.dropped);
 		rc = CLI_USAGE;
-	} else if (rc == -1 && cmdutil_state_refused(st.sqlstate)) {
+	} else if (rc == -1 && db_api_refused(st.sqlstate)) {
 		/* refused by pgfleet.submit: a value, or the caller's duty or scopes */
 		fprintf(stderr, "pgfleet %s: %s: %.*s (nothing written)\n", cmd, path,
-		    cmdutil_message_len(err), err);
+		    db_err_split(err, NULL), err);
 		rc = CLI_USAGE;
 	} else if (rc == -1) {
 		fprintf(stderr, "pgfleet %s: %s: %s (nothing written)\n", cmd, path, err);

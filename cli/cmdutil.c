@@ -40,19 +40,9 @@ cmdutil_open(const char *cmd)
 }
 
 int
-cmdutil_state_refused(const char *sqlstate)
-{
-	static const char *const refusals[] = {"22023", "42704", "42710", "42501", "55000", "P0002"};
-	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
-		if (strcmp(sqlstate, refusals[i]) == 0)
-			return 1;
-	return 0;
-}
-
-int
 cmdutil_api_refused(const struct db *db)
 {
-	return cmdutil_state_refused(db_sqlstate(db));
+	return db_api_refused(db_sqlstate(db));
 }
 
 int
@@ -62,17 +52,8 @@ cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return CLI_ERROR;
 	}
-	fprintf(stderr, "pgfleet %s: %.*s\n", cmd, cmdutil_message_len(err), err);
+	fprintf(stderr, "pgfleet %s: %.*s\n", cmd, db_err_split(err, NULL), err);
 	return CLI_USAGE;
-}
-
-int
-cmdutil_message_len(const char *err)
-{
-	size_t len = strlen(err), tail = sizeof(" (SQLSTATE xxxxx)") - 1;
-	if (len >= tail && strncmp(err + len - tail, " (SQLSTATE ", 11) == 0)
-		len -= tail;
-	return len > 4096 ? 4096 : (int)len;
 }
 
 const char *
@@ -89,26 +70,13 @@ int
 cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
 {
 	char why[512];
-	long long ms;
-	if (reportfmt_since_parse(since, &ms, ts, tslen, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "--since: %s", why);
-		return -1;
-	}
-	if (ms < 0)
-		return 0;
 	time_t now;
 	if (args_now(&now, err, errlen) == -1)
 		return -1;
-	long long from_ms = (long long)now * 1000 - ms;
-	time_t from = (time_t)(from_ms / 1000);
-	struct tm tm;
-	if (from_ms < 0 || gmtime_r(&from, &tm) == NULL || tm.tm_year + 1900 < 1) {
-		snprintf(err, errlen, "--since: \"%s\" reaches before year 1", since);
+	if (reportfmt_since_at(since, now, ts, tslen, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--since: %s", why);
 		return -1;
 	}
-	char day[32];
-	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(ts, tslen, "%.19s.%03d+00", day, (int)(from_ms % 1000));
 	return 0;
 }
 

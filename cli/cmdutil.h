@@ -31,12 +31,8 @@ struct db *cmdutil_open(const char *cmd);
  */
 int cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
     __attribute__((warn_unused_result));
-/* 1 when the last statement on db failed as the SQL API refuses input (see above). */
+/* 1 when the last statement on db failed as the SQL API refuses input (db_api_refused). */
 int cmdutil_api_refused(const struct db *db);
-/* 1 when sqlstate is one of the SQL API's refusals (see above). */
-int cmdutil_state_refused(const char *sqlstate);
-/* The length of db_exec's err without its " (SQLSTATE xxxxx)" at the end. */
-int cmdutil_message_len(const char *err);
 /*
  * The client's own login name ($USER, else the uid's), for schedule.client_user only:
  * it is the client's word. created_by is the database's session_user. Never NULL.

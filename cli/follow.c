@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "common/clock.h"
 #include "common/db.h"
 #include "common/util.h"
 
@@ -67,7 +68,7 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 		goto fail;
 	double next = 0;
 	for (;;) {
-		double t = (util_mono_ms() / 1000.0);
+		double t = (clock_mono_ms() / 1000.0);
 		if (w.refresh || t >= next) {
 			if (follow_counts(db, schedule_id, &c, err, sizeof(err)) == -1)
 				goto fail;
@@ -91,7 +92,7 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 			if (progress_finished(&c))
 				break;
 		}
-		int ms = (int)((next - (util_mono_ms() / 1000.0)) * 1000) + 1;
+		int ms = (int)((next - (clock_mono_ms() / 1000.0)) * 1000) + 1;
 		struct pollfd pfd = {db_socket(db), POLLIN, 0};
 		if (pfd.fd < 0) {
 			/* the connection is being re-opened: the next count does it */

@@ -24,3 +24,10 @@ clock_wall_ms(void)
 {
 	return ms_of(CLOCK_REALTIME);
 }
+
+struct timeval
+clock_tv(long long ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	return tv;
+}

@@ -45,6 +45,7 @@ enum ctype {
 	T_USER,		/* a user name */
 	T_USERS,	/* struct conf_strlist of user names */
 	T_STRLIST,	/* struct conf_strlist of non-empty strings */
+	T_SERVERS,	/* struct conf_strlist of host:port, port 1..65535 */
 	T_TABLES,	/* struct conf_token_tables */
 	T_RCODES	/* struct conf_return_codes */
 };
@@ -85,14 +86,16 @@ static const struct conf_key scheduler_keys[] = {
 	{"transfer.key_ttl", T_DURATION, S(transfer_key_ttl_ms), "30s", 0, MS_S, 3600 * MS_S},
 	{"transfer.request_timeout", T_DURATION, S(transfer_request_timeout_ms), "10s", 0, 1, 3600 * MS_S},
 	{"transfer.idle_timeout", T_DURATION, S(transfer_idle_timeout_ms), "60s", 0, 1, MS_D},
-	{"agent_port", T_INT, S(agent_port), "4020", 0, 1, 65535},
-	{"timeouts.connect", T_DURATION, S(timeout_connect_ms), "5s", 0, 1, 3600 * MS_S},
-	{"timeouts.handshake", T_DURATION, S(timeout_handshake_ms), "5s", 0, 1, 3600 * MS_S},
+	{"agents.listen", T_LISTEN, S(agents_listen), "0.0.0.0:4020", F_RESTART, 0, 0},
+	{"agents.port_file", T_PATH, S(agents_port_file), NULL, F_RESTART, 0, 0},
+	{"agents.hello_timeout", T_DURATION, S(agents_hello_timeout_ms), "10s", 0, 10, 3600 * MS_S},
+	{"agents.idle_timeout", T_DURATION, S(agents_idle_timeout_ms), "120s", 0, 100, MS_D},
+	{"agents.presence_interval", T_DURATION, S(agents_presence_interval_ms), "10s", 0, 10,
+	    3600 * MS_S},
+	{"agents.max_connections", T_INT, S(agents_max_connections), "16384", F_RESTART, 1, 1000000},
+	{"events.offline_expire", T_DURATION, S(offline_expire_ms), "24h", 0, 0, 3650 * MS_D},
 	{"timeouts.idle", T_DURATION, S(timeout_idle_ms), "60s", 0, 1, MS_D},
 	{"timeouts.message", T_DURATION, S(timeout_message_ms), "30s", 0, 1, 3600 * MS_S},
-	{"retry.max", T_INT, S(retry_max), "5", 0, 0, 1000},
-	{"retry.backoff", T_DURATION, S(retry_backoff_ms), "1s", 0, 1, MS_D},
-	{"retry.max_backoff", T_DURATION, S(retry_max_backoff_ms), "60s", 0, 1, MS_D},
 	{"tls.ca", T_FILE, S(tls_ca), NULL, F_REQUIRED | F_RESTART, 0, 0},
 	{"tls.cert", T_FILE, S(tls_cert), NULL, F_REQUIRED | F_RESTART, 0, 0},
 	{"tls.key", T_KEYFILE, S(tls_key), NULL, F_REQUIRED | F_RESTART, 0, 0},
@@ -114,7 +117,12 @@ static const struct conf_key scheduler_keys[] = {
 static const struct conf_key agent_keys[] = {
 	{"computer", T_STR, A(computer), NULL, F_REQUIRED | F_RESTART, 0, 0},
 	{"computer_id", T_INT64, A(computer_id), NULL, F_RESTART, 1, LLONG_MAX},
-	{"listen", T_LISTEN, A(listen), "0.0.0.0:4020", F_RESTART, 0, 0},
+	{"servers", T_SERVERS, A(servers), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"reconnect.backoff", T_DURATION, A(reconnect_backoff_ms), "1s", 0, 10, 3600 * MS_S},
+	{"reconnect.max_backoff", T_DURATION, A(reconnect_max_backoff_ms), "60s", 0, 10, MS_D},
+	{"keepalive.interval", T_DURATION, A(keepalive_interval_ms), "30s", 0, 100, 3600 * MS_S},
+	{"keepalive.timeout", T_DURATION, A(keepalive_timeout_ms), "90s", 0, 200, MS_D},
+	{"connect_timeout", T_DURATION, A(connect_timeout_ms), "10s", 0, 100, 3600 * MS_S},
 	{"temp_dir", T_PATH, A(temp_dir), "/var/lib/pgfleet-agent/temp", F_RESTART, 0, 0},
 	{"journal", T_PATH, A(journal), "/var/lib/pgfleet-agent/journal", F_RESTART, 0, 0},
 	{"boot_env", T_STR, A(boot_env), "Production", 0, 0, 0},
@@ -130,12 +138,30 @@ static const struct conf_key agent_keys[] = {
 	{"tls.ca", T_FILE, A(tls_ca), NULL, F_REQUIRED | F_RESTART, 0, 0},
 	{"tls.cert", T_FILE, A(tls_cert), NULL, F_REQUIRED | F_RESTART, 0, 0},
 	{"tls.key", T_KEYFILE, A(tls_key), NULL, F_REQUIRED | F_RESTART, 0, 0},
-	{"tls.allow_clients", T_STRLIST, A(tls_allow_clients), NULL, 0, 0, 0},
+	{"tls.allow_schedulers", T_STRLIST, A(tls_allow_schedulers), NULL, 0, 0, 0},
 	{"log.level", T_INT, A(log_level), "5", 0, 1, 7},
 	{"log.file", T_PATH, A(log_file), NULL, 0, 0, 0},
 	{"log.format", T_LOGFORMAT, A(log_format), "iso", 0, 0, 0},
 	{"log.syslog", T_BOOL, A(log_syslog), "false", 0, 0, 0},
-	{"port_file", T_PATH, A(port_file), NULL, F_RESTART, 0, 0},
+};
+
+/* Keys of earlier versions: refused with what replaced them, not as unknown. */
+struct conf_removed {
+	const char *kind, *path, *why;
+};
+
+static const struct conf_removed removed_keys[] = {
+	{"agent", "listen", "the agent listens on no port any more: name its schedulers in "
+	    "servers: [host:port, ...]"},
+	{"agent", "port_file", "the agent listens on no port any more (servers: names where it "
+	    "connects)"},
+	{"agent", "tls.allow_clients", "renamed tls.allow_schedulers: the agent connects to its "
+	    "schedulers now"},
+	{"scheduler", "agent_port", "agents connect to the scheduler now: agents.listen"},
+	{"scheduler", "timeouts.connect", "agents connect to the scheduler now (agents.hello_timeout)"},
+	{"scheduler", "timeouts.handshake", "agents connect to the scheduler now (agents.hello_timeout)"},
+	{"scheduler", "retry", "agents connect to the scheduler now and reconnect by themselves "
+	    "(reconnect: in agent.yaml)"},
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -342,6 +368,18 @@ bad:
 	return -1;
 }
 
+int
+conf_parse_server(const char *s, struct conf_listen *out, char *err, size_t errlen)
+{
+	if (parse_listen(s, out, err, errlen) == -1)
+		return -1;
+	if (out->port == 0 || out->host[0] == '\0') {
+		snprintf(err, errlen, "\"%s\" needs a host and a port 1..65535 (example: sched-a:4020)", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_file(const struct conf_key *k, const char *s, char *err, size_t errlen)
 {
@@ -470,7 +508,7 @@ scalar_parse(const struct conf_key *k, const char *s, void *field, char *err, si
 static int
 is_scalar_type(enum ctype t)
 {
-	return t != T_USERS && t != T_STRLIST && t != T_TABLES && t != T_RCODES;
+	return t != T_USERS && t != T_STRLIST && t != T_SERVERS && t != T_TABLES && t != T_RCODES;
 }
 
 static const char *
@@ -489,6 +527,7 @@ type_name(enum ctype t)
 	case T_USER: return "a user name";
 	case T_USERS: return "a list of user names";
 	case T_STRLIST: return "a list of names";
+	case T_SERVERS: return "a list of host:port";
 	case T_TABLES: return "a map of table: [columns]";
 	case T_RCODES: return "a map of exit code: success|failure";
 	}
@@ -507,7 +546,7 @@ field_free(const struct conf_key *k, void *field)
 		free(((struct conf_listen *)field)->host);
 		((struct conf_listen *)field)->host = NULL;
 		break;
-	case T_USERS: case T_STRLIST:
+	case T_USERS: case T_STRLIST: case T_SERVERS:
 		strlist_free(field);
 		break;
 	case T_TABLES:
@@ -533,7 +572,7 @@ field_size(enum ctype t)
 	case T_SIZE: return sizeof(unsigned long long);
 	case T_PORTS: return sizeof(struct conf_port_range);
 	case T_LISTEN: return sizeof(struct conf_listen);
-	case T_USERS: case T_STRLIST: return sizeof(struct conf_strlist);
+	case T_USERS: case T_STRLIST: case T_SERVERS: return sizeof(struct conf_strlist);
 	case T_TABLES: return sizeof(struct conf_token_tables);
 	case T_RCODES: return sizeof(struct conf_return_codes);
 	}
@@ -558,7 +597,7 @@ field_eq(enum ctype t, const void *a, const void *b)
 		const struct conf_listen *x = a, *y = b;
 		return x->port == y->port && nullstr_eq(x->host, y->host);
 	}
-	case T_USERS: case T_STRLIST:
+	case T_USERS: case T_STRLIST: case T_SERVERS:
 		return strlist_eq(a, b);
 	case T_TABLES: {
 		const struct conf_token_tables *x = a, *y = b;
@@ -736,10 +775,17 @@ set_list(struct loader *l, const struct conf_key *k, const struct yt_node *v, co
 		type_error(l, v, path, type_name(k->type));
 		return;
 	}
-	if (v->n > MAX_ENTRIES) {
-		lerr(l, v->pos.line, v->pos.col, path, "more than %d entries", MAX_ENTRIES);
+	size_t max = k->type == T_SERVERS ? CONF_MAX_SERVERS : MAX_ENTRIES;
+	if (v->n > max) {
+		lerr(l, v->pos.line, v->pos.col, path, "more than %zu entries", max);
 		return;
 	}
+	if (k->type == T_SERVERS && v->n == 0) {
+		lerr(l, v->pos.line, v->pos.col, path, "at least one scheduler is needed (host:port)");
+		return;
+	}
+	struct conf_listen hp = {0};
+	char err[256];
 	for (const struct yt_node *it = v->first; it != NULL; it = it->next) {
 		if (it->type == YT_BAD)
 			continue;
@@ -751,11 +797,14 @@ set_list(struct loader *l, const struct conf_key *k, const struct yt_node *v, co
 			lerr(l, it->pos.line, it->pos.col, path, "entry is empty or has a control character");
 		else if (k->type == T_USERS && !is_user_name(it->s))
 			lerr(l, it->pos.line, it->pos.col, path, "\"%s\" is not a valid user name", it->s);
+		else if (k->type == T_SERVERS && conf_parse_server(it->s, &hp, err, sizeof(err)) == -1)
+			lerr(l, it->pos.line, it->pos.col, path, "%s", err);
 		else if (strlist_has(out, it->s))
 			lerr(l, it->pos.line, it->pos.col, path, "\"%s\" is listed twice", it->s);
 		else
 			strlist_add(out, it->s);
 	}
+	free(hp.host);
 }
 
 static void
@@ -906,6 +955,7 @@ set_key(struct loader *l, int idx, const struct yt_node *v, const char *path)
 	switch (k->type) {
 	case T_USERS:
 	case T_STRLIST:
+	case T_SERVERS:
 		set_list(l, k, v, path, field);
 		break;
 	case T_TABLES:
@@ -917,6 +967,15 @@ set_key(struct loader *l, int idx, const struct yt_node *v, const char *path)
 	default:
 		break;
 	}
+}
+
+static const char *
+removed_why(const char *kind, const char *path)
+{
+	for (size_t i = 0; i < sizeof(removed_keys) / sizeof(removed_keys[0]); i++)
+		if (strcmp(removed_keys[i].kind, kind) == 0 && strcmp(removed_keys[i].path, path) == 0)
+			return removed_keys[i].why;
+	return NULL;
 }
 
 static void
@@ -955,8 +1014,12 @@ walk_map(struct loader *l, const struct yt_node *map, const char *prefix)
 			continue;
 		}
 		if (!is_section(l, path)) {
-			lerr(l, kn->pos.line, kn->pos.col, NULL, "unknown key \"%s\" in %s config", path,
-			    l->kind);
+			const char *why = removed_why(l->kind, path);
+			if (why != NULL)
+				lerr(l, kn->pos.line, kn->pos.col, path, "no longer a key: %s", why);
+			else
+				lerr(l, kn->pos.line, kn->pos.col, NULL, "unknown key \"%s\" in %s config",
+				    path, l->kind);
 			continue;
 		}
 		struct mark *seen = section_mark(l, path);
@@ -1021,11 +1084,32 @@ finish_scheduler(struct loader *l, struct conf_scheduler *c)
 		m = key_mark(l, "heartbeat");
 		lerr(l, m.line, m.col, "heartbeat", "%s must be shorter than lease (%s)", a, b);
 	}
-	if (c->retry_backoff_ms > c->retry_max_backoff_ms) {
-		units_format_duration(c->retry_backoff_ms, a, sizeof(a));
-		units_format_duration(c->retry_max_backoff_ms, b, sizeof(b));
-		m = key_mark(l, key_given(l, "retry.backoff") ? "retry.backoff" : "retry.max_backoff");
-		lerr(l, m.line, m.col, "retry.backoff", "%s is longer than retry.max_backoff (%s)",
+	if (c->agents_listen.host == NULL || c->agents_listen.host[0] == '\0') {
+		m = key_mark(l, "agents.listen");
+		lerr(l, m.line, m.col, "agents.listen", "needs an address (0.0.0.0:4020 for every one)");
+	}
+}
+
+static void
+finish_agent(struct loader *l, struct conf_agent *c)
+{
+	char a[32], b[32];
+	struct mark m;
+
+	if (c->reconnect_backoff_ms > c->reconnect_max_backoff_ms) {
+		units_format_duration(c->reconnect_backoff_ms, a, sizeof(a));
+		units_format_duration(c->reconnect_max_backoff_ms, b, sizeof(b));
+		m = key_mark(l, key_given(l, "reconnect.backoff") ? "reconnect.backoff" :
+		    "reconnect.max_backoff");
+		lerr(l, m.line, m.col, "reconnect.backoff", "%s is longer than reconnect.max_backoff (%s)",
+		    a, b);
+	}
+	if (c->keepalive_timeout_ms <= c->keepalive_interval_ms) {
+		units_format_duration(c->keepalive_timeout_ms, a, sizeof(a));
+		units_format_duration(c->keepalive_interval_ms, b, sizeof(b));
+		m = key_mark(l, key_given(l, "keepalive.timeout") ? "keepalive.timeout" :
+		    "keepalive.interval");
+		lerr(l, m.line, m.col, "keepalive.timeout", "%s must be longer than keepalive.interval (%s)",
 		    a, b);
 	}
 }
@@ -1124,8 +1208,11 @@ conf_load_agent(const char *path, struct conf_agent **out, struct conf_errors *e
 		fatal("conf: calloc");
 	*out = NULL;
 	c->path = xstrdup(path);
-	if (conf_load(path, "agent", agent_keys, NKEYS(agent_keys), (char *)c, errs, &l) == 0)
+	if (conf_load(path, "agent", agent_keys, NKEYS(agent_keys), (char *)c, errs, &l) == 0) {
 		check_required(&l);
+		if (!failed(&l))
+			finish_agent(&l, c);
+	}
 	if (loader_done(&l) > 0) {
 		conf_free_agent(c);
 		return -1;

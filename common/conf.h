@@ -80,14 +80,15 @@ struct conf_scheduler {
 	long long transfer_key_ttl_ms;
 	long long transfer_request_timeout_ms;	/* accept to a complete fetch request */
 	long long transfer_idle_timeout_ms;	/* no progress while sending a file */
-	int agent_port;
-	long long timeout_connect_ms;
-	long long timeout_handshake_ms;
+	struct conf_listen agents_listen;	/* where agents connect */
+	char *agents_port_file;		/* NULL: none */
+	long long agents_hello_timeout_ms;	/* accept to a whole Request=Hello */
+	long long agents_idle_timeout_ms;	/* silence that closes an agent connection */
+	long long agents_presence_interval_ms;	/* last_message_at batches */
+	int agents_max_connections;	/* per worker, past the TLS handshake */
+	long long offline_expire_ms;	/* 0: never */
 	long long timeout_idle_ms;
 	long long timeout_message_ms;	/* a message, first byte to last */
-	int retry_max;
-	long long retry_backoff_ms;
-	long long retry_max_backoff_ms;
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;
@@ -110,7 +111,12 @@ struct conf_agent {
 	char *path;
 	char *computer;
 	long long computer_id;		/* 0: not set */
-	struct conf_listen listen;
+	struct conf_strlist servers;	/* "host:port", in order (conf_parse_server) */
+	long long reconnect_backoff_ms;
+	long long reconnect_max_backoff_ms;
+	long long keepalive_interval_ms;
+	long long keepalive_timeout_ms;
+	long long connect_timeout_ms;	/* TCP, TLS and Reply=Hello together */
 	char *temp_dir;
 	char *journal;
 	char *boot_env;
@@ -122,17 +128,25 @@ struct conf_agent {
 	unsigned long long max_script;
 	long long timeout_ms;
 	long long kill_grace_ms;
-	long long message_timeout_ms;	/* a request, first byte to last */
+	long long message_timeout_ms;	/* a message of the scheduler, first byte to last */
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;
-	struct conf_strlist tls_allow_clients;	/* empty: any certificate of our CA */
+	struct conf_strlist tls_allow_schedulers;	/* empty: any scheduler certificate of our CA */
 	int log_level;
 	char *log_file;			/* NULL: stderr */
 	int log_format;			/* enum log_format */
 	int log_syslog;			/* bool: also to syslog */
-	char *port_file;		/* NULL: none */
 };
+
+#define CONF_MAX_SERVERS 16
+
+/*
+ * One servers entry, "host:port" or "[v6]:port", port 1..65535, into out
+ * (out->host malloc'd, replacing what was there: start from {0}, free it).
+ * 0, or -1 with err.
+ */
+int conf_parse_server(const char *s, struct conf_listen *out, char *err, size_t errlen);
 
 /*
  * Load and check a whole file. Returns 0 and *out (free with conf_free_*),

@@ -21,6 +21,12 @@ enum ipc_type {
 	IPC_DONE,       /* worker -> parent: event ended (struct ipc_done) */
 	IPC_RELEASED,   /* worker -> parent: event handed back unfinished (struct ipc_event_ref) */
 	IPC_READY,      /* worker -> parent: connected to the database, accepting events */
+	IPC_AGENT_HELLO,  /* worker -> parent: a connection says it is a computer (ipc_agent_hello) */
+	IPC_AGENT_ACCEPT, /* parent -> worker: it is, and is connected (ipc_agent_verdict) */
+	IPC_AGENT_REFUSE, /* parent -> worker: refused, close it (ipc_agent_verdict, why) */
+	IPC_AGENT_GONE,   /* worker -> parent: an accepted connection closed (ipc_agent_ref) */
+	IPC_AGENT_DROP,   /* parent -> worker: close it, a newer one replaced it (ipc_agent_ref) */
+	IPC_AGENT_SEEN,   /* worker -> parent: computers heard from since the last (ipc_agent_seen) */
 	IPC_TYPE_MAX
 };
 
@@ -32,6 +38,7 @@ struct ipc_event {
 	int64_t computer_id;
 	int32_t next_task_seq;
 	int32_t attempt;
+	int64_t link_id; /* the worker's connection of the computer's agent */
 };
 
 struct ipc_event_ref {
@@ -43,7 +50,38 @@ struct ipc_done {
 	int32_t status_code;
 	int32_t failed;  /* 1 when the event ended failed (or was not ours any more) */
 	int32_t attempt; /* the attempt that ended: an event claimed again is held on */
+	int32_t requeued; /* 1: handed back pending (its connection was lost), not ended */
+};
+
+#define IPC_NAME_MAX 64     /* a computer name (common/field.h) */
+#define IPC_PEER_MAX 64     /* a numeric address */
+#define IPC_VERSION_MAX 32
+
+/* Strings are NUL-terminated within their arrays. */
+struct ipc_agent_hello {
+	int64_t link_id;
+	char name[IPC_NAME_MAX + 1];
+	char peer[IPC_PEER_MAX + 1];
+	char version[IPC_VERSION_MAX + 1];
+	char pad[5];
+};
+
+struct ipc_agent_verdict {
+	int64_t link_id;
+	int64_t computer_id;  /* when accepted */
+	char why[240];        /* when refused: the Error of Reply=Hello */
+};
+
+struct ipc_agent_ref {
+	int64_t link_id;
+	int64_t computer_id;
+};
+
+#define IPC_SEEN_MAX 500
+struct ipc_agent_seen {
+	int32_t n;
 	int32_t pad;
+	int64_t ids[IPC_SEEN_MAX]; /* the computers; the first n are valid */
 };
 
 struct ipc_msg {

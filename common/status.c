@@ -25,6 +25,10 @@ static const struct status_info table[] = {
 	    "the task's message to the agent could not be built (a value too long or with a control character); nothing was sent"},
 	{STATUS_MESSAGE_TIMEOUT, "MESSAGE_TIMEOUT",
 	    "a reply of the agent did not arrive whole within timeouts.message of its first byte"},
+	{STATUS_OFFLINE_EXPIRED, "OFFLINE_EXPIRED",
+	    "the computer was not connected to any scheduler within events.offline_expire of the event's due time"},
+	{STATUS_AGENT_DISCONNECTED, "AGENT_DISCONNECTED",
+	    "the agent's connection was lost with a task in flight in the last of max_attempts attempts"},
 };
 
 const struct status_info *

@@ -9,7 +9,7 @@
 enum status_code {
 	STATUS_DELIVERED = 2500,        /* file delivered to the agent */
 	STATUS_STARTED = 2501,          /* script started */
-	STATUS_UNREACHABLE = -1,        /* agent unreachable after retries */
+	STATUS_UNREACHABLE = -1,        /* agent unreachable after retries (before agents connected out) */
 	STATUS_TLS_REFUSED = -2,        /* TLS handshake or certificate check failed */
 	STATUS_TRANSFER_FAILED = -3,    /* file transfer failed (size, checksum, key, I/O) */
 	STATUS_TIMEOUT = -4,            /* script ran past its timeout and was killed */
@@ -26,6 +26,8 @@ enum status_code {
 	STATUS_IDLE_TIMEOUT = -15,      /* agent went silent past the idle timeout */
 	STATUS_MESSAGE_NOT_BUILT = -16, /* the task's SendFile could not be built; nothing was sent */
 	STATUS_MESSAGE_TIMEOUT = -23,   /* an agent's reply did not arrive whole within timeouts.message */
+	STATUS_OFFLINE_EXPIRED = -24,   /* not connected anywhere within events.offline_expire of due_at */
+	STATUS_AGENT_DISCONNECTED = -25, /* connection lost with a task in flight, last attempt */
 };
 
 struct status_info {

@@ -2,6 +2,7 @@
  * tls: OpenSSL contexts (TLS 1.3 only, mutual certificates), peer-name
  * checks and poll()-based blocking helpers used by the agent side.
  */
+#include "common/clock.h"
 #include "common/tls.h"
 
 #include <arpa/inet.h>
@@ -86,6 +87,8 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		snprintf(err, errlen, "tls ca %s: %s", ca, tls_error_string(why, sizeof(why)));
 		goto fail;
 	}
+	if (!server && cert == NULL && key == NULL)
+		goto no_cert; /* one certificate per connection: SSL_use_certificate */
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "tls certificate %s: %s", cert, tls_error_string(why, sizeof(why)));
 		goto fail;
@@ -99,6 +102,7 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		ERR_clear_error();
 		goto fail;
 	}
+no_cert:
 	SSL_CTX_set_verify_depth(ctx, 4);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (server) {
@@ -175,6 +179,64 @@ tls_cert_role(X509 *c, char *buf, size_t size)
 }
 
 static int role_index = -1;
+static int refusal_index = -1; /* on an SSL: the text of its role refusal, malloc'd */
+
+static void
+refusal_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+/* Kept on the SSL too: an event-driven caller sees only error codes, not this text. */
+static void
+keep_refusal(SSL *ssl, const char *text)
+{
+	if (ssl == NULL || refusal_index < 0)
+		return;
+	char *copy = strdup(text);
+	if (copy == NULL)
+		return;
+	free(SSL_get_ex_data(ssl, refusal_index));
+	if (SSL_set_ex_data(ssl, refusal_index, copy) != 1)
+		free(copy);
+}
+
+const char *
+tls_role_refusal(const SSL *ssl)
+{
+	return refusal_index >= 0 && ssl != NULL ? SSL_get_ex_data(ssl, refusal_index) : NULL;
+}
+
+void
+tls_describe(SSL *ssl, const unsigned long *codes, int n, char *buf, size_t size)
+{
+	size_t off = 0;
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	const char *role = tls_role_refusal(ssl);
+	if (role != NULL)
+		off = (size_t)snprintf(buf, size, "%s", role);
+	for (int i = 0; i < n && off < size; i++) {
+		/* the role text is above; a system error (a refused connect) is the caller's to say */
+		if (ERR_GET_LIB(codes[i]) == ERR_LIB_USER || ERR_GET_LIB(codes[i]) == ERR_LIB_SYS ||
+		    ERR_reason_error_string(codes[i]) == NULL)
+			continue; /* libevent's own codes ("reason(1)") say nothing either */
+		char one[256];
+		ERR_error_string_n(codes[i], one, sizeof(one));
+		const char *reason = strrchr(one, ':');
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", off > 0 ? "; " : "",
+		    reason != NULL ? reason + 1 : one);
+	}
+	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	if (v != X509_V_OK && v != X509_V_ERR_APPLICATION_VERIFICATION && off < size)
+		snprintf(buf + off, size - off, "%s%s", off > 0 ? ": " : "", X509_verify_cert_error_string(v));
+}
 
 /* The leaf must carry the role its context requires (tls_ctx_require_peer_role). */
 static int
@@ -193,11 +255,14 @@ verify_role(int ok, X509_STORE_CTX *x)
 		return 1;
 	if (cert_cn(c, name, sizeof(name)) == -1)
 		snprintf(name, sizeof(name), "?");
+	char text[400];
 	if (has)
-		ERR_raise_data(ERR_LIB_USER, 1, "certificate \"%s\" has role %s, not %s", name, role, want);
+		snprintf(text, sizeof(text), "certificate \"%s\" has role %s, not %s", name, role, want);
 	else
-		ERR_raise_data(ERR_LIB_USER, 1, "certificate \"%s\" has no pgfleet role, %s needed "
+		snprintf(text, sizeof(text), "certificate \"%s\" has no pgfleet role, %s needed "
 		    "(reissue it: pgfleet pki issue %s --role %s)", name, want, name, want);
+	ERR_raise_data(ERR_LIB_USER, 1, "%s", text);
+	keep_refusal(ssl, text);
 	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 	return 0;
 }
@@ -207,6 +272,8 @@ tls_ctx_require_peer_role(SSL_CTX *ctx, const char *role, char *err, size_t errl
 {
 	if (role_index < 0)
 		role_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (refusal_index < 0)
+		refusal_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, refusal_free);
 	if (role_index < 0 || SSL_CTX_set_ex_data(ctx, role_index, (void *)role) != 1) {
 		snprintf(err, errlen, "tls context: cannot keep the peer role");
 		return -1;
@@ -298,7 +365,7 @@ tls_peer_allowed(SSL *ssl, const char *const *names, int n)
 static long long
 deadline_of(long long timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : util_mono_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 }
 
 /* Wait for events on fd until deadline (-1: none). 0, or -1 with err. */
@@ -309,7 +376,7 @@ wait_fd(int fd, short events, long long deadline, const char *what, char *err, s
 	for (;;) {
 		int ms = -1;
 		if (deadline >= 0) {
-			long long left = deadline - util_mono_ms();
+			long long left = deadline - clock_mono_ms();
 			if (left <= 0) {
 				snprintf(err, errlen, "%s: timed out", what);
 				return -1;
@@ -465,8 +532,12 @@ tls_connect_refusable(SSL_CTX *ctx, const char *host, int port, long long timeou
 			break;
 		/* closed or reset with no TLS alert: the server did not take the connection */
 		int e = SSL_get_error(ssl, r), syserr = errno;
-		if (refused != NULL && ((e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
-		    (syserr == 0 || syserr == ECONNRESET || syserr == EPIPE)) || e == SSL_ERROR_ZERO_RETURN))
+		/* (OpenSSL 3 reports a plain close as "unexpected eof while reading") */
+		unsigned long top = ERR_peek_error();
+		if (refused != NULL && ((e == SSL_ERROR_SYSCALL && top == 0 &&
+		    (syserr == 0 || syserr == ECONNRESET || syserr == EPIPE)) || e == SSL_ERROR_ZERO_RETURN ||
+		    (e == SSL_ERROR_SSL && ERR_GET_LIB(top) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(top) == SSL_R_UNEXPECTED_EOF_WHILE_READING)))
 			*refused = 1;
 		errno = syserr;
 		int w = ssl_wait(ssl, r, deadline, what, err, errlen);
@@ -584,7 +655,7 @@ tls_read_all(SSL *ssl, void *buf, size_t len, long long timeout_ms, char *err, s
 	char *p = buf;
 
 	while (len > 0) {
-		long long left = deadline < 0 ? -1 : deadline - util_mono_ms();
+		long long left = deadline < 0 ? -1 : deadline - clock_mono_ms();
 		if (deadline >= 0 && left <= 0) {
 			snprintf(err, errlen, "tls read: timed out");
 			return -1;

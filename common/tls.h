@@ -19,7 +19,11 @@
  * and key are PEM file paths. NULL with the reason in err.
  */
 SSL_CTX *tls_server_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
-/* A client context: the server's certificate must chain to ca; presents cert. */
+/*
+ * A client context: the server's certificate must chain to ca; presents cert.
+ * cert and key both NULL: the caller gives each connection its own
+ * (SSL_use_certificate, SSL_use_PrivateKey), as the fleet simulator does.
+ */
 SSL_CTX *tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
 
 /* The peer certificate's CN, or its first DNS SAN when it has no CN. 0, or -1 when none. */
@@ -48,6 +52,18 @@ int tls_cert_role(X509 *c, char *buf, size_t size);
  */
 int tls_ctx_require_peer_role(SSL_CTX *ctx, const char *role, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/*
+ * Why the handshake on ssl refused the peer's role (the text also put on
+ * OpenSSL's error queue), or NULL. Valid while ssl lives: for event-driven
+ * callers, which see only error codes.
+ */
+const char *tls_role_refusal(const SSL *ssl);
+/*
+ * One line for a failed handshake from OpenSSL error codes an event-driven
+ * caller collected (bufferevent_get_openssl_error): the role refusal's text,
+ * each reason, and the verify result. "" when there is nothing to say.
+ */
+void tls_describe(SSL *ssl, const unsigned long *codes, int n, char *buf, size_t size);
 /* Drain OpenSSL's error queue into one line ("" when empty). Returns buf. */
 char *tls_error_string(char *buf, size_t size);
 

@@ -14,14 +14,6 @@
 
 #include "common/log.h"
 
-long long
-util_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 util_hex(const void *in, size_t n, char *out)
 {
@@ -43,6 +35,23 @@ util_sha256_hex(const void *data, size_t len, char out[65])
 		return -1;
 	util_hex(md, 32, out);
 	return 0;
+}
+
+const char *
+util_next_item(const char **s, char sep, size_t *len)
+{
+	const char *p = *s;
+	if (p == NULL)
+		return NULL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	const char *end = strchr(p, sep);
+	size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	*len = n;
+	*s = end != NULL ? end + 1 : NULL;
+	return p;
 }
 
 int

@@ -1,7 +1,9 @@
 -- 0015_roles: a database role for every duty, team scopes, and the views every duty reads
 -- through (docs/security.md "Roles", docs/sql-api.md). No BEGIN/COMMIT here.
 --
---   pgfleet_report     reads the report views (0003), as before
+--   pgfleet_report     reads the report views (0003) and the console's (0014), as before
+--   pgfleet_report_scripts  what pgfleet_report reads, and the job scripts
+--                      (task_list.script): pgfleet-web --role pgfleet_report_scripts
 --   pgfleet_operator   runs, cancels and retries jobs within its scopes (the SQL API, 0016)
 --   pgfleet_author     submits job definitions within its scopes (the SQL API, 0016)
 --   pgfleet_admin      inventory and groups (also directly, audited), team scopes; acts on
@@ -25,8 +27,8 @@ DECLARE
 	r text;
 BEGIN
 	-- Roles are cluster-wide: another database of this cluster may have made them already.
-	FOREACH r IN ARRAY ARRAY['pgfleet_operator', 'pgfleet_author', 'pgfleet_admin',
-		'pgfleet_scheduler']
+	FOREACH r IN ARRAY ARRAY['pgfleet_report_scripts', 'pgfleet_operator', 'pgfleet_author',
+		'pgfleet_admin', 'pgfleet_scheduler']
 	LOOP
 		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
 			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -39,8 +41,8 @@ BEGIN
 END
 $$;
 
-GRANT USAGE ON SCHEMA pgfleet TO pgfleet_operator, pgfleet_author, pgfleet_admin,
-	pgfleet_scheduler;
+GRANT USAGE ON SCHEMA pgfleet TO pgfleet_report_scripts, pgfleet_operator, pgfleet_author,
+	pgfleet_admin, pgfleet_scheduler;
 
 -- Team scopes ----------------------------------------------------------------------
 
@@ -205,7 +207,8 @@ REVOKE ALL ON FUNCTION pgfleet.role_unscoped(text), pgfleet.scope_refused(text, 
 -- the views call these two with their reader's rights (pgfleet_token: when an operator lets
 -- SQL tokens read a view)
 GRANT EXECUTE ON FUNCTION pgfleet.reads_all(), pgfleet.read_patterns()
-	TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin, pgfleet_token;
+	TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin,
+	pgfleet_token;
 
 -- Expansion within the creator's scopes ----------------------------------------------
 
@@ -403,17 +406,31 @@ SELECT job_id, name, description, version, created_at, updated_at, source_hash, 
 FROM pgfleet.job
 WHERE (SELECT pgfleet.reads_all()) OR name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
 
--- The views the CLI reads (docs/sql-api.md "Views"). Scripts are in none of them but
--- job_source; task output only in task_output.
+-- The views the CLI reads (docs/sql-api.md "Views") and the web console's of 0014, with
+-- 0014's columns first (CREATE OR REPLACE keeps them) and the CLI's after them. Scripts are
+-- in none of them but task_list.script (not granted to pgfleet_report) and job_source.
 
--- Every schedule with its job's name.
-CREATE VIEW pgfleet.schedule_list AS
+-- Every schedule with its job's name and its events counted by state (counted only for
+-- the rows a query returns: filter and LIMIT first). running is the count of its running
+-- events; failures the schedule's own count, which max_failures compares.
+CREATE OR REPLACE VIEW pgfleet.schedule_list AS
 SELECT s.schedule_id, s.job_id, j.name AS job, s.job_version, s.targets, s.due_at,
 	s.repeat_every, s.repeat_cron, s.repeat_until, s.parent_schedule_id, s.max_concurrent,
-	s.max_failures, s.max_failures_pct, s.running, s.failures, s.state, s.created_by,
-	s.client_user, s.created_at, s.finished_at, s.origin_hash
+	s.max_failures, s.max_failures_pct, s.state, s.created_by, s.created_at, s.finished_at,
+	n.total, n.pending, n.running, n.done, n.failed, n.cancelled,
+	s.failures, s.client_user, s.origin_hash
 FROM pgfleet.schedule s
 JOIN pgfleet.job j ON j.job_id = s.job_id
+CROSS JOIN LATERAL (
+	SELECT count(*) AS total,
+		count(*) FILTER (WHERE e.state = 'pending') AS pending,
+		count(*) FILTER (WHERE e.state = 'running') AS running,
+		count(*) FILTER (WHERE e.state = 'done') AS done,
+		count(*) FILTER (WHERE e.state = 'failed') AS failed,
+		count(*) FILTER (WHERE e.state = 'cancelled') AS cancelled
+	FROM pgfleet.event e
+	WHERE e.schedule_id = s.schedule_id
+) n
 WHERE (SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
 
 -- Every event with its job, computer and status name.
@@ -430,13 +447,23 @@ LEFT JOIN pgfleet.computer c ON c.computer_id = e.computer_id
 LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code
 WHERE (SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
 
--- Every task of every version, without its script.
-CREATE VIEW pgfleet.task_list AS
+-- Every task of every version; script is the column pgfleet_report is not granted.
+CREATE OR REPLACE VIEW pgfleet.task_list AS
 SELECT t.job_id, j.name AS job, t.version, t.seq, t.type, t.name, t.interpreter, t.run_as,
 	t.timeout_ms, t.success_codes, t.on_code, t.on_failure, t.os_required, t.boot_env,
-	octet_length(t.script) AS script_bytes
+	octet_length(t.script) AS script_bytes,
+	t.script
 FROM pgfleet.task t
 JOIN pgfleet.job j ON j.job_id = t.job_id
+WHERE (SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
+
+-- A job with its rollout settings (those of its last submit) and the task versions it has.
+CREATE OR REPLACE VIEW pgfleet.job_detail AS
+SELECT j.job_id, j.name, j.description, j.version, j.rollout_max_concurrent,
+	j.rollout_max_failures, j.rollout_max_failures_pct, j.created_at, j.updated_at,
+	ARRAY(SELECT DISTINCT t.version FROM pgfleet.task t WHERE t.job_id = j.job_id
+		ORDER BY t.version) AS versions
+FROM pgfleet.job j
 WHERE (SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
 
 -- A job's YAML as last submitted (its scripts included): pgfleet job export.
@@ -445,22 +472,28 @@ SELECT job_id, name, version, source
 FROM pgfleet.job
 WHERE (SELECT pgfleet.reads_all()) OR name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
 
--- Every status row with its output (pgfleet output).
-CREATE VIEW pgfleet.task_output AS
-SELECT l.id AS status_id, l.event_id, l.schedule_id, s.job_id, j.name AS job, l.computer_id,
-	l.task_seq, t.name AS task_name, l.attempt, l.status_code,
+-- What each task run printed: the final status row of each (event, task, attempt), output
+-- as the agent kept it (its max_output), output_size as the script wrote it (pgfleet
+-- output, the console's event pages). A row whose schedule retention already deleted has
+-- no job: only readers without a read scope see it.
+CREATE OR REPLACE VIEW pgfleet.task_output AS
+SELECT l.id AS status_id, l.event_id, l.schedule_id, l.computer_id, l.task_seq, l.attempt,
+	l.status_code, l.at AS finished_at, l.output, octet_length(l.output) AS output_bytes,
+	l.output_size,
+	s.job_id, j.name AS job, t.name AS task_name,
 	coalesce(sc.name, CASE WHEN l.status_code BETWEEN 0 AND 255
 		THEN 'EXIT_' || l.status_code END) AS status_name,
-	l.result, l.outcome, l.module, l.message, l.output, l.output_size, l.replayed, l.at
+	l.result, l.outcome, l.module, l.message, l.replayed
 FROM pgfleet.status_log l
 LEFT JOIN pgfleet.schedule s ON s.schedule_id = l.schedule_id
 LEFT JOIN pgfleet.job j ON j.job_id = s.job_id
 LEFT JOIN pgfleet.task t ON t.job_id = s.job_id AND t.version = s.job_version AND t.seq = l.task_seq
 LEFT JOIN pgfleet.status_code sc ON sc.code = l.status_code
-WHERE (SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
+WHERE l.status_code NOT IN (2500, 2501)
+  AND ((SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]));
 
 -- Every column of every computer, with its groups.
-CREATE VIEW pgfleet.computer_detail AS
+CREATE OR REPLACE VIEW pgfleet.computer_detail AS
 SELECT c.computer_id, c.name, c.host, c.port, c.os, c.boot_env, c.ip, c.mac, c.serial,
 	c.asset_tag, c.domain, c.domain_ou, c.dept, c.contact, c.email, c.labels, c.attrs,
 	c.enabled, c.last_seen, c.running_event, c.created_at, c.updated_at,
@@ -483,34 +516,43 @@ WHERE pgfleet.role_unscoped(session_user)
    OR EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = s.grantee
               AND pg_has_role(session_user, g.oid, 'MEMBER'));
 GRANT EXECUTE ON FUNCTION pgfleet.role_unscoped(text)
-	TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
+	TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
 
 -- Grants: one line per object, naming the duties that need it ------------------------
 
--- views
-GRANT SELECT ON pgfleet.job_history          TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.task_history         TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.computer_last_result TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.job_daily            TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.failures             TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.running              TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.job_list             TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.computer_list        TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.group_member_list    TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.schedule_list        TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.event_list           TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.task_list            TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.group_list           TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.scope_list           TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
+-- views (pgfleet_report_scripts holds pgfleet_report's grants itself, not a membership,
+-- which only a role with ADMIN on pgfleet_report could give: a view granted to one is
+-- granted to both, as t_web_role checks)
+GRANT SELECT ON pgfleet.job_history          TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.task_history         TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.computer_last_result TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.job_daily            TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.failures             TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.running              TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.job_list             TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.computer_list        TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.group_member_list    TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.computer_presence    TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.scheduler_list       TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.schedule_list        TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.event_list           TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.task_output          TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.computer_detail      TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.job_detail           TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.group_list           TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.scope_list           TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+-- task_list: pgfleet_report reads every column but script (job scripts may hold what a
+-- dashboard should not see); the others read job sources anyway
+GRANT SELECT (job_id, job, version, seq, type, name, interpreter, run_as, timeout_ms,
+	success_codes, on_code, on_failure, os_required, boot_env, script_bytes)
+	ON pgfleet.task_list                     TO pgfleet_report;
+GRANT SELECT ON pgfleet.task_list            TO pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
 GRANT SELECT ON pgfleet.job_source           TO pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.task_output          TO pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.computer_detail      TO pgfleet_operator, pgfleet_author, pgfleet_admin;
-GRANT SELECT ON pgfleet.scheduler_list       TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
 -- applied_migrations (0013): SELECT to PUBLIC, so that every login's version check works
 
 -- base tables: status_code is a lookup; the others are written by the owner, by
 -- pgfleet_admin (inventory and scopes, audited) and by the scheduler
-GRANT SELECT ON pgfleet.status_code                              TO pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.status_code                              TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.computer         TO pgfleet_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.computer_group   TO pgfleet_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.computer_group_member TO pgfleet_admin;
@@ -520,8 +562,10 @@ GRANT SELECT ON pgfleet.job, pgfleet.task, pgfleet.schedule, pgfleet.event, pgfl
 
 -- pgfleet_scheduler: the claim, leases, an event's job, tasks and computer (tokens),
 -- recurrences (new schedule rows, expanded by expand_schedule), status rows, last_seen,
--- its heartbeat row (scheduler_instance, 0013); its janitor calls maintain(). Tables of %#!table@column% tokens are granted by the
--- operator (docs/tokens.md).
+-- who is connected where (agent_presence, 0012: rows written as agents connect, deleted
+-- as they leave), offline expiry (0012's expire_offline: events, status rows, schedules),
+-- its heartbeat row (scheduler_instance, 0013); its janitor calls maintain(). Tables of
+-- %#!table@column% tokens are granted by the operator (docs/tokens.md).
 GRANT SELECT, UPDATE ON pgfleet.computer          TO pgfleet_scheduler;
 GRANT SELECT ON pgfleet.computer_group            TO pgfleet_scheduler;
 GRANT SELECT ON pgfleet.computer_group_member     TO pgfleet_scheduler;
@@ -531,3 +575,4 @@ GRANT SELECT, INSERT, UPDATE ON pgfleet.schedule  TO pgfleet_scheduler;
 GRANT SELECT, UPDATE ON pgfleet.event             TO pgfleet_scheduler;
 GRANT INSERT ON pgfleet.status_log                TO pgfleet_scheduler;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.scheduler_instance TO pgfleet_scheduler;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgfleet.agent_presence TO pgfleet_scheduler;

@@ -1341,5 +1341,5 @@ GRANT EXECUTE ON FUNCTION pgfleet.group_add(text, text)                        T
 GRANT EXECUTE ON FUNCTION pgfleet.scope_grant(text, text, text, jsonb)         TO pgfleet_admin;
 GRANT EXECUTE ON FUNCTION pgfleet.scope_revoke(text, text, text)               TO pgfleet_admin;
 
-GRANT SELECT ON pgfleet.audit_history TO pgfleet_report, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.audit_history TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
 GRANT SELECT ON pgfleet.audit         TO pgfleet_admin;

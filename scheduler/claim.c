@@ -14,9 +14,14 @@
 #include "common/db.h"
 #include "common/log.h"
 
+/* Only computers whose agent is connected to us (0012_presence.sql). */
 static const char SQL_CLAIM[] =
     "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code"
-    " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond')";
+    " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond', true)";
+
+static const char SQL_EXPIRE[] =
+    "SELECT pgfleet.expire_offline($1::bigint * interval '1 millisecond',"
+    " $2::bigint * interval '1 millisecond', $3::int)";
 
 /* Only the events our running workers hold: one whose worker is gone must
  * lose its lease, not keep it forever. */
@@ -90,6 +95,7 @@ claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
 		ev->computer_id = strtoll(db_value(res, i, 2), NULL, 10);
 		ev->next_task_seq = (int32_t)strtol(db_value(res, i, 3), NULL, 10);
 		ev->attempt = (int32_t)strtol(db_value(res, i, 4), NULL, 10);
+		ev->link_id = 0;
 		log_info("Processing scheduled event: EVENT_ID=%" PRId64 "; NEXT_TASK_SEQ=%d;"
 			 " STATUS_CODE=%s; COMPUTER_ID=%" PRId64,
 		    ev->event_id, ev->next_task_seq, db_value(res, i, 5), ev->computer_id);
@@ -274,6 +280,26 @@ claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *e
 		ids[i] = strtoll(db_value(res, i, 0), NULL, 10);
 	db_result_free(res);
 	return n < max ? n : max;
+}
+
+int
+claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int limit, char *err,
+    size_t errlen)
+{
+	char sexp[24], sstale[24], slimit[16];
+	snprintf(sexp, sizeof(sexp), "%lld", expire_ms);
+	snprintf(sstale, sizeof(sstale), "%lld", stale_ms);
+	snprintf(slimit, sizeof(slimit), "%d", limit);
+	const char *params[] = {sexp, sstale, slimit};
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_EXPIRE, 3, params, err, errlen) == -1)
+		return -1;
+	int n = atoi(db_value(res, 0, 0));
+	db_result_free(res);
+	if (n > 0)
+		log_notice("%d pending events expired: their computers were connected nowhere "
+		    "within %lld ms of their due time (events.offline_expire)", n, expire_ms);
+	return n;
 }
 
 int

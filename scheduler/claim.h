@@ -15,8 +15,9 @@
 
 struct db;
 
-/* Claim up to limit events; fills out[] and *n, and logs the seed's
- * "Processing scheduled event" line for each. Returns 0 or -1. */
+/* Claim up to limit events of the computers connected to owner (agent_presence);
+ * fills out[] and *n (link_id left 0), and logs the seed's "Processing scheduled
+ * event" line for each. Returns 0 or -1. */
 int claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
     struct ipc_event *out, int *n, char *err, size_t errlen);
 /* Extend the leases of ids[0..n), the events our running workers hold (only
@@ -37,6 +38,12 @@ int claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen);
 int claim_recur(struct db *db, char *err, size_t errlen);
 /* Running events of cancelled schedules that owner holds. Returns count or -1. */
 int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *err, size_t errlen);
+
+/* Fail with OFFLINE_EXPIRED (-24) up to limit pending events due more than expire_ms
+ * ago whose computers are connected nowhere (no presence row heard from within
+ * stale_ms). Returns how many, or -1. */
+int claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int limit, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
 
 /* One small step of retention (pgfleet.maintain of 0003_reporting.sql): next
  * months' partitions, then old history in a batch. 1 when more is left to

@@ -1,28 +1,37 @@
 /*
- * pgfleet-scheduler: the parent. Checks the whole config, connects, forks the
- * workers (each closes the parent's socket and opens its own connection), then
- * loops: claim due events
- * (on LISTEN pgfleet_wakeup and every poll_interval), hand them out, extend
- * leases, take back expired ones, create recurring occurrences, pass cancels
- * on. SIGTERM drains, SIGHUP reloads; signals reach the loop as events.
+ * pgfleet-scheduler: the parent. Checks the whole config, opens the agent
+ * listener (agents.listen: every worker accepts on it), connects, forks the
+ * workers (each closes the parent's database socket and opens its own
+ * connection), then loops: decide who connecting agents are and keep
+ * agent_presence (scheduler/presence.c), claim due events of the computers
+ * connected here (on LISTEN pgfleet_wakeup and every poll_interval), hand
+ * each to the worker holding its computer's connection, extend leases, take
+ * back expired ones, expire offline events, create recurring occurrences,
+ * pass cancels on. SIGTERM drains, SIGHUP reloads; signals reach the loop as
+ * events.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
-#include "common/conf.h"
 #include "common/clock.h"
+#include "common/conf.h"
 #include "common/db.h"
 #include "common/fsutil.h"
+#include "common/gate.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -33,12 +42,15 @@
 #include "scheduler/instance.h"
 #include "scheduler/observe.h"
 #include "scheduler/pool.h"
+#include "scheduler/presence.h"
 #include "worker/worker.h"
 
 #define MAX_CLAIM 1000
 #define DEFAULT_CONFIG "/etc/pgfleet/scheduler.yaml"
 #define JANITOR_INTERVAL_S 600
 #define JANITOR_BATCH 1000
+#define HELLO_BATCH_MS 10        /* Hellos wait this long to be written together */
+#define EXPIRE_BATCH 1000
 
 struct sched {
 	struct conf_scheduler *conf;
@@ -62,6 +74,12 @@ struct sched {
 	long long last_db_ok_ms;	/* monotonic: the last statement that worked */
 	char db_error[256];		/* the last database error, "" after a success */
 	int beat_failing;		/* the heartbeat row could not be written: said once */
+	struct event *ev_presence;   /* last_message_at every presence_interval, offline expiry */
+	struct event *ev_hello;      /* Hellos and closes, a moment after the first one */
+	int listen_fd;               /* agents.listen, accepted on by the workers */
+	struct gate *refusals;       /* unknown computers, logged per address */
+	struct presence *presence;
+	struct event *sigev[4];
 	int draining;
 	int stopping;
 	int exit_code;
@@ -79,6 +97,7 @@ usage(FILE *f)
 }
 
 static void sched_tick_now(struct sched *s);
+static void sched_dispatch(struct sched *s, struct ipc_event *ev);
 static void db_readable(evutil_socket_t fd, short what, void *arg);
 static void db_watch(struct sched *s);
 
@@ -87,7 +106,7 @@ worker_entry(int slot, int fd, void *arg)
 {
 	struct sched *s = arg;
 	metrics_add(MC_WORKER_STARTS, 1);
-	worker_main(s->conf, s->owner, slot, fd);
+	worker_main(s->conf, s->owner, slot, fd, s->listen_fd);
 }
 
 /* A statement of the parent worked (err NULL) or failed: what /healthz reports. */
@@ -147,8 +166,12 @@ static void
 on_done(const struct ipc_done *d, void *arg)
 {
 	struct sched *s = arg;
-	log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
-	metrics_event_finished(d->failed, d->status_code);
+	if (d->requeued)
+		log_debug("event %" PRId64 " handed back pending", d->event_id);
+	else
+		log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
+	if (!d->requeued)
+		metrics_event_finished(d->failed, d->status_code);
 	if (!s->draining)
 		sched_tick_now(s);
 	else if (pool_inflight(s->pool) == 0)
@@ -201,6 +224,109 @@ on_give_up(int slot, void *arg)
 		s->stopping = 1;
 		s->exit_code = 1;
 		event_base_loopbreak(s->base);
+	}
+}
+
+/* The answer to a Hello goes to the worker holding that connection. */
+static void
+on_verdict(const struct presence_verdict *v, void *arg)
+{
+	struct sched *s = arg;
+	struct ipc_agent_verdict m;
+	memset(&m, 0, sizeof(m));
+	m.link_id = v->link_id;
+	m.computer_id = v->computer_id;
+	if (v->computer_id == 0) {
+		snprintf(m.why, sizeof(m.why), "%s", v->why);
+		(void)pool_send(s->pool, v->pid, IPC_AGENT_REFUSE, &m, sizeof(m));
+		return;
+	}
+	if (v->old_pid != 0) {
+		struct ipc_agent_ref ref = {.link_id = v->old_link, .computer_id = v->computer_id};
+		(void)pool_send(s->pool, v->old_pid, IPC_AGENT_DROP, &ref, sizeof(ref));
+	}
+	if (pool_send(s->pool, v->pid, IPC_AGENT_ACCEPT, &m, sizeof(m)) == -1)
+		presence_gone(s->presence, v->pid, v->link_id, v->computer_id); /* its worker died */
+}
+
+/* Closes and new connections now (before a claim, or a moment after a Hello). */
+static void
+presence_write(struct sched *s, int seen)
+{
+	char err[512];
+	if (!presence_dirty(s->presence, seen))
+		return;
+	if (presence_flush(s->presence, s->db, seen, on_verdict, s, err, sizeof(err)) == -1)
+		log_warnx("presence: %s; kept for the next try", err);
+	db_watch(s);
+}
+
+static void
+sched_hello_batch(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	presence_write(arg, 0);
+}
+
+/* Every agents.presence_interval: last_message_at, then events of offline computers expire. */
+static void
+sched_presence(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	presence_write(s, 1);
+	if (s->draining || s->conf->offline_expire_ms == 0)
+		return;
+	long long stale = s->conf->agents_idle_timeout_ms + 2 * s->conf->agents_presence_interval_ms;
+	if (claim_expire_offline(s->db, s->conf->offline_expire_ms, stale, EXPIRE_BATCH, err,
+		sizeof(err)) == -1)
+		log_warnx("offline expiry: %s", err);
+	db_watch(s);
+}
+
+static void
+on_agent(int slot, pid_t pid, const struct ipc_msg *msg, void *arg)
+{
+	struct sched *s = arg;
+	struct ipc_agent_hello h;
+	struct ipc_agent_ref ref;
+	static struct ipc_agent_seen seen;
+	switch (msg->type) {
+	case IPC_AGENT_HELLO:
+		if (ipc_get(msg, &h, sizeof(h)) == -1)
+			fatalx("ipc: worker %d sent a malformed hello", slot);
+		if (presence_hello(s->presence, slot, pid, &h) == -1)
+			fatalx("out of memory");
+		if (!evtimer_pending(s->ev_hello, NULL)) {
+			struct timeval tv = {0, HELLO_BATCH_MS * 1000};
+			evtimer_add(s->ev_hello, &tv);
+		}
+		break;
+	case IPC_AGENT_GONE:
+		if (ipc_get(msg, &ref, sizeof(ref)) == -1)
+			fatalx("ipc: worker %d sent a malformed gone message", slot);
+		presence_gone(s->presence, pid, ref.link_id, ref.computer_id);
+		break;
+	case IPC_AGENT_SEEN:
+		if (ipc_get(msg, &seen, sizeof(seen)) == -1 || seen.n < 0 || seen.n > IPC_SEEN_MAX)
+			fatalx("ipc: worker %d sent a malformed seen message", slot);
+		presence_seen(s->presence, seen.ids, seen.n);
+		break;
+	}
+}
+
+static void
+on_worker_exit(int slot, pid_t pid, void *arg)
+{
+	struct sched *s = arg;
+	(void)slot;
+	presence_worker_gone(s->presence, pid);
+	if (s->ev_hello != NULL && !evtimer_pending(s->ev_hello, NULL)) {
+		struct timeval tv = {0, HELLO_BATCH_MS * 1000};
+		evtimer_add(s->ev_hello, &tv);
 	}
 }
 
@@ -276,6 +402,8 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 	if (limit > 0) {
 		static struct ipc_event evs[MAX_CLAIM];
 		int n = 0;
+		/* who is connected here, as up to date as it gets before the claim reads it */
+		presence_write(s, 0);
 		long long t0 = clock_mono_ms();
 		if (claim_events(s->db, s->owner, limit, s->conf->lease_ms, evs, &n, err,
 			sizeof(err)) == -1) {
@@ -289,13 +417,8 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 				metrics_add(MC_EVENTS_CLAIMED, (unsigned long long)n);
 				metrics_observe(MH_CLAIM_BATCH, n);
 			}
-			for (int i = 0; i < n; i++) {
-				if (pool_dispatch(s->pool, &evs[i]) == -1) {
-					log_warnx("event %" PRId64 ": no worker has room, released",
-					    evs[i].event_id);
-					claim_release(s->db, s->owner, evs[i].event_id, err, sizeof(err));
-				}
-			}
+			for (int i = 0; i < n; i++)
+				sched_dispatch(s, &evs[i]);
 			full = n == limit;
 		}
 	}
@@ -311,6 +434,21 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 		tv.tv_usec = (s->conf->poll_interval_ms % 1000) * 1000;
 	}
 	evtimer_add(s->ev_tick, &tv);
+}
+
+/* To the worker holding the computer's connection; gone meanwhile: pending again. */
+static void
+sched_dispatch(struct sched *s, struct ipc_event *ev)
+{
+	char err[512];
+	pid_t pid;
+	if (presence_route(s->presence, ev->computer_id, &pid, &ev->link_id) == 0 &&
+	    pool_dispatch_to(s->pool, pid, ev) == 0)
+		return;
+	log_info("event %" PRId64 ": computer %" PRId64 " is no longer connected to a live worker here, "
+	    "released", ev->event_id, ev->computer_id);
+	if (claim_release(s->db, s->owner, ev->event_id, err, sizeof(err)) == -1)
+		log_warnx("event %" PRId64 ": release: %s", ev->event_id, err);
 }
 
 static void
@@ -430,6 +568,9 @@ sched_reload(struct sched *s)
 	if (pool_set_restart_limit(s->pool, fresh->restart_limit_count,
 	    fresh->restart_limit_window_ms) == -1)
 		log_warnx("reload: out of memory for restart_limit, keeping the running one");
+	struct timeval pi = {fresh->agents_presence_interval_ms / 1000,
+	    (fresh->agents_presence_interval_ms % 1000) * 1000};
+	event_add(s->ev_presence, &pi);
 	/* the pool's forks read s->conf: keep it valid until the swap */
 	struct conf_scheduler *old = s->conf;
 	s->conf = fresh;
@@ -497,31 +638,87 @@ sched_stop(struct sched *s)
 			released++;
 		else
 			log_warnx("event %" PRId64 ": release: %s", ids[i], err);
+	/* and no computer is connected here any more */
+	if (presence_clear(s->db, s->conf->name, NULL, err, sizeof(err)) == -1)
+		log_warnx("presence: %s", err);
 	if (instance_stop(s->db, s->owner, err, sizeof(err)) == -1)
 		log_warnx("heartbeat row: %s", err);
 	log_notice("stopped; %d unfinished events released", released);
 }
 
-/*
- * Each worker holds about three descriptors per session (the agent's connection,
- * its transfer, a spool file) besides its own few: raise the soft limit up to the
- * hard one when needed, and say so when even that is short (LimitNOFILE=).
- */
+/* agents.listen, before the workers are forked: they all accept on it. */
+static int
+listen_agents(const struct conf_listen *l, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", l->port);
+	int rc = getaddrinfo(l->host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
+	int one = 1;
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Written atomically, so a reader never sees half of it. */
+static int
+write_port_file(const char *path, int port)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
+/* Every agent connection is a descriptor: up to the hard limit, and say when that is short. */
 static void
-check_nofile(const struct conf_scheduler *c)
+raise_nofile(const struct conf_scheduler *c)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)c->sessions_per_worker * 3 + 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
-	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-	struct rlimit raised = {want, rl.rlim_max};
-	if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-		rl.rlim_cur = want;
-	if (rl.rlim_cur < need)
-		log_warnx("open files: %llu allowed, sessions_per_worker %d needs about %llu; raise "
-			  "LimitNOFILE= (systemd) or ulimit -n, or lower sessions_per_worker",
-		    (unsigned long long)rl.rlim_cur, c->sessions_per_worker, (unsigned long long)need);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	/* each agent connection, and per session a transfer and a spool file */
+	unsigned long long want = (unsigned long long)c->agents_max_connections +
+	    (unsigned long long)c->sessions_per_worker * 2 + 256;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warnx("open files limit %llu is below agents.max_connections + 2 x "
+		    "sessions_per_worker + 256 (%llu) per worker: raise it (LimitNOFILE= under systemd, "
+		    "ulimit -n) or lower agents.max_connections", (unsigned long long)rl.rlim_cur, want);
 }
 
 static int
@@ -544,20 +741,169 @@ check_config(const char *path, struct conf_scheduler **out)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* The agent listener, before any fork: every worker accepts on it. Returns its port. */
+static int
+sched_listen(struct sched *s)
 {
-	const char *path = DEFAULT_CONFIG;
-	int check_only = 0, foreground = 0, c;
+	char err[512];
+	raise_nofile(s->conf);
+	if ((s->listen_fd = listen_agents(&s->conf->agents_listen, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	int port = bound_port(s->listen_fd);
+	if (s->conf->agents_port_file != NULL && write_port_file(s->conf->agents_port_file, port) == -1)
+		fatal("agents.port_file %s", s->conf->agents_port_file);
+	return port;
+}
+
+/* The loop's machinery: the pool, presence, signals. */
+static void
+sched_setup(struct sched *s)
+{
+	s->base = event_base_new();
+	if (s->base == NULL)
+		fatalx("event_base_new failed");
+	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
+	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
+	    .on_agent = on_agent, .on_exit = on_worker_exit, .arg = s};
+	s->pool = pool_new(s->base, s->conf->workers, s->conf->sessions_per_worker,
+	    s->conf->restart_limit_count, s->conf->restart_limit_window_ms, &cb);
+	if (s->pool == NULL)
+		fatalx("out of memory");
+	pool_keep_fd(s->pool, s->listen_fd);
+	s->refusals = gate_new(s->base, "agents", 1, 1);
+	s->presence = s->refusals != NULL ? presence_new(s->owner, s->refusals) : NULL;
+	s->ev_hello = evtimer_new(s->base, sched_hello_batch, s);
+	if (s->presence == NULL || s->ev_hello == NULL)
+		fatalx("out of memory");
+	/* signals first, so a worker that dies at once is reaped */
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	for (int i = 0; i < 4; i++) {
+		s->sigev[i] = evsignal_new(s->base, sigs[i], on_signal, s);
+		evsignal_add(s->sigev[i], NULL);
+	}
+}
+
+/* The database (said at once when the conninfo is wrong; workers close this socket
+ * right after fork and open their own, pool.c), then the workers. */
+static void
+sched_connect(struct sched *s)
+{
+	char err[512];
+	s->db = db_open(s->conf->database, err, sizeof(err));
+	if (s->db == NULL)
+		fatalx("%s", err);
+	/* an unmigrated or older schema would fail later as "relation does not exist" */
+	char msg[512];
+	switch (schema_check(s->db, msg, sizeof(msg))) {
+	case SCHEMA_OK:
+		break;
+	case SCHEMA_NEWER:
+		log_warnx("%s", msg);
+		break;
+	case -1:
+		fatalx("database: %s", msg);
+	default:
+		fatalx("refusing to start: %s", msg);
+	}
+	/* rows of an earlier process of ours (killed) no longer stand for connections */
+	int stale = presence_clear(s->db, s->conf->name, s->owner, err, sizeof(err));
+	if (stale == -1)
+		fatalx("presence: %s", err);
+	if (stale > 0)
+		log_notice("presence: %d connections of an earlier %s forgotten", stale,
+		    s->conf->name);
+	if (db_listen(s->db, "pgfleet_wakeup", err, sizeof(err)) == -1)
+		fatalx("listen: %s", err);
+	/* shared counters before the first fork, so every worker adds to them */
+	if (s->conf->metrics_listen.host != NULL && metrics_init() == -1)
+		fatal("metrics: shared memory");
+	if (pool_start(s->pool) == -1)
+		fatalx("no worker could be started");
+	s->started_wall_ms = clock_wall_ms();
+}
+
+/* /metrics and /healthz when metrics.listen is set, and the heartbeat row. */
+static void
+sched_observe(struct sched *s)
+{
+	char err[512];
+	if (s->conf->metrics_listen.host != NULL) {
+		const struct conf_listen *ml = &s->conf->metrics_listen;
+		s->observe = observe_new(s->base, ml->host, ml->port, observe_state, s, err, sizeof(err));
+		if (s->observe == NULL)
+			fatalx("%s", err);
+		snprintf(s->metrics_addr, sizeof(s->metrics_addr), strchr(ml->host, ':') != NULL ?
+		    "[%s]:%d" : "%s:%d", ml->host, observe_port(s->observe));
+		log_notice("metrics and health on http://%s/metrics and /healthz", s->metrics_addr);
+	}
+	sched_beat(s, 1);
+}
+
+static void
+sched_timers(struct sched *s)
+{
+	s->ev_tick = evtimer_new(s->base, sched_tick, s);
+	s->ev_heartbeat = event_new(s->base, -1, EV_PERSIST, sched_heartbeat, s);
+	struct timeval hb = clock_tv(s->conf->heartbeat_ms);
+	event_add(s->ev_heartbeat, &hb);
+	db_watch(s);
+	sched_tick_now(s);
+	s->ev_presence = event_new(s->base, -1, EV_PERSIST, sched_presence, s);
+	struct timeval pi = clock_tv(s->conf->agents_presence_interval_ms);
+	event_add(s->ev_presence, &pi);
+	s->ev_janitor = evtimer_new(s->base, sched_janitor, s);
+	struct timeval soon = {1, 0};
+	evtimer_add(s->ev_janitor, &soon);
+	long long wd = sdnotify_watchdog_ms();
+	if (wd > 0) {
+		s->ev_watchdog = event_new(s->base, -1, EV_PERSIST, sched_watchdog, s);
+		struct timeval half = clock_tv(wd / 2);
+		if (s->ev_watchdog == NULL || event_add(s->ev_watchdog, &half) == -1)
+			fatalx("watchdog: out of memory");
+	}
+}
+
+static void
+sched_free(struct sched *s)
+{
+	for (int i = 0; i < 4; i++)
+		event_free(s->sigev[i]);
+	if (s->ev_db != NULL)
+		event_free(s->ev_db);
+	if (s->ev_drain_deadline != NULL)
+		event_free(s->ev_drain_deadline);
+	event_free(s->ev_tick);
+	event_free(s->ev_janitor);
+	event_free(s->ev_presence);
+	event_free(s->ev_hello);
+	presence_free(s->presence);
+	gate_free(s->refusals);
+	close(s->listen_fd);
+	event_free(s->ev_heartbeat);
+	if (s->ev_watchdog != NULL)
+		event_free(s->ev_watchdog);
+	db_close(s->db);
+	observe_free(s->observe);
+	pool_free(s->pool);
+	metrics_free();
+	event_base_free(s->base);
+	conf_free_scheduler(s->conf);
+}
+
+/* -c, -n, -d, -h, --version: 0 to run, else the exit code. */
+static int
+sched_options(int argc, char **argv, const char **path, int *check_only, int *foreground)
+{
+	int c;
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'n': check_only = 1; break;
-		case 'd': foreground = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': version_print(stdout, "pgfleet-scheduler"); return 0;
+		case 'c': *path = optarg; break;
+		case 'n': *check_only = 1; break;
+		case 'd': *foreground = 1; break;
+		case 'h': usage(stdout); return -1;
+		case 'V': version_print(stdout, "pgfleet-scheduler"); return -1;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -566,8 +912,19 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	int check_only = 0, foreground = 0;
+	int rc = sched_options(argc, argv, &path, &check_only, &foreground);
+	if (rc != 0)
+		return rc == -1 ? 0 : rc;
 	sdnotify_init();
-	struct sched s = {.conf_path = path, .db_fd = -1};
+	struct sched s = {.conf_path = path, .db_fd = -1, .listen_fd = -1};
 	if (check_config(path, &s.conf) == -1)
 		return 2;
 	if (check_only) {
@@ -585,105 +942,22 @@ main(int argc, char **argv)
 		fatal("daemon");
 	if (fsutil_mkdirs(s.conf->spool, 0700) == -1)
 		fatal("spool %s", s.conf->spool);
-	check_nofile(s.conf);
 	snprintf(s.owner, sizeof(s.owner), "%s:%ld", s.conf->name, (long)getpid());
 	signal(SIGPIPE, SIG_IGN);
+	int agents_port = sched_listen(&s);
 	db_application_name("pgfleet-scheduler");
-
-	s.base = event_base_new();
-	if (s.base == NULL)
-		fatalx("event_base_new failed");
-	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
-	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
-	    .arg = &s};
-	s.pool = pool_new(s.base, s.conf->workers, s.conf->sessions_per_worker,
-	    s.conf->restart_limit_count, s.conf->restart_limit_window_ms, &cb);
-	if (s.pool == NULL)
-		fatalx("out of memory");
-	/* signals first, so a worker that dies at once is reaped */
-	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
-	struct event *sigev[4];
-	for (int i = 0; i < 4; i++) {
-		sigev[i] = evsignal_new(s.base, sigs[i], on_signal, &s);
-		evsignal_add(sigev[i], NULL);
-	}
-	/* connect first so a wrong conninfo is said at once; workers close this
-	 * socket right after fork and open their own (pool.c) */
-	s.db = db_open(s.conf->database, err, sizeof(err));
-	if (s.db == NULL)
-		fatalx("%s", err);
-	/* an unmigrated or older schema would fail later as "relation does not exist" */
-	char msg[512];
-	switch (schema_check(s.db, msg, sizeof(msg))) {
-	case SCHEMA_OK:
-		break;
-	case SCHEMA_NEWER:
-		log_warnx("%s", msg);
-		break;
-	case -1:
-		fatalx("database: %s", msg);
-	default:
-		fatalx("refusing to start: %s", msg);
-	}
-	if (db_listen(s.db, "pgfleet_wakeup", err, sizeof(err)) == -1)
-		fatalx("listen: %s", err);
-	/* shared counters before the first fork, so every worker adds to them */
-	if (s.conf->metrics_listen.host != NULL && metrics_init() == -1)
-		fatal("metrics: shared memory");
-	if (pool_start(s.pool) == -1)
-		fatalx("no worker could be started");
-	s.started_wall_ms = clock_wall_ms();
-	if (s.conf->metrics_listen.host != NULL) {
-		const struct conf_listen *ml = &s.conf->metrics_listen;
-		s.observe = observe_new(s.base, ml->host, ml->port, observe_state, &s, err, sizeof(err));
-		if (s.observe == NULL)
-			fatalx("%s", err);
-		snprintf(s.metrics_addr, sizeof(s.metrics_addr), strchr(ml->host, ':') != NULL ?
-		    "[%s]:%d" : "%s:%d", ml->host, observe_port(s.observe));
-		log_notice("metrics and health on http://%s/metrics and /healthz", s.metrics_addr);
-	}
-	sched_beat(&s, 1);
-	log_notice("scheduler %s started: %d workers, %d sessions each, poll %lld ms",
-	    s.owner, s.conf->workers, s.conf->sessions_per_worker, s.conf->poll_interval_ms);
-	sdnotify("READY=1\nSTATUS=%d workers, %d sessions each\nMAINPID=%ld", s.conf->workers,
-	    s.conf->sessions_per_worker, (long)getpid());
-	long long wd = sdnotify_watchdog_ms();
-	if (wd > 0) {
-		s.ev_watchdog = event_new(s.base, -1, EV_PERSIST, sched_watchdog, &s);
-		struct timeval half = {wd / 2000, (wd / 2 % 1000) * 1000};
-		event_add(s.ev_watchdog, &half);
-	}
-
-	s.ev_tick = evtimer_new(s.base, sched_tick, &s);
-	s.ev_heartbeat = event_new(s.base, -1, EV_PERSIST, sched_heartbeat, &s);
-	struct timeval hb = {s.conf->heartbeat_ms / 1000, (s.conf->heartbeat_ms % 1000) * 1000};
-	event_add(s.ev_heartbeat, &hb);
-	db_watch(&s);
-	sched_tick_now(&s);
-	s.ev_janitor = evtimer_new(s.base, sched_janitor, &s);
-	struct timeval soon = {1, 0};
-	evtimer_add(s.ev_janitor, &soon);
-
+	sched_setup(&s);
+	sched_connect(&s);
+	sched_observe(&s);
+	log_notice("scheduler %s started: %d workers, %d sessions each, poll %lld ms, "
+	    "agents connect to %s:%d", s.owner, s.conf->workers, s.conf->sessions_per_worker,
+	    s.conf->poll_interval_ms, s.conf->agents_listen.host, agents_port);
+	sdnotify("READY=1\nSTATUS=%d workers, %d sessions each, agents on port %d\nMAINPID=%ld",
+	    s.conf->workers, s.conf->sessions_per_worker, agents_port, (long)getpid());
+	sched_timers(&s);
 	event_base_dispatch(s.base);
-
 	sched_stop(&s);
-	for (int i = 0; i < 4; i++)
-		event_free(sigev[i]);
-	if (s.ev_db != NULL)
-		event_free(s.ev_db);
-	if (s.ev_drain_deadline != NULL)
-		event_free(s.ev_drain_deadline);
-	event_free(s.ev_tick);
-	event_free(s.ev_janitor);
-	event_free(s.ev_heartbeat);
-	if (s.ev_watchdog != NULL)
-		event_free(s.ev_watchdog);
-	db_close(s.db);
-	observe_free(s.observe);
-	pool_free(s.pool);
-	metrics_free();
-	event_base_free(s.base);
-	conf_free_scheduler(s.conf);
+	sched_free(&s);
 	log_close();
 	return s.exit_code;
 }

@@ -27,6 +27,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -58,6 +59,7 @@ struct pool {
 	int draining;           /* IPC_DRAIN was broadcast: tell new workers too */
 	struct slot *retiring;
 	struct event *retry_timer;
+	int keep_fd;            /* open in the workers too; -1 none */
 	long long (*now)(void *);
 	void *now_arg;
 	struct pool_callbacks cb;
@@ -70,7 +72,7 @@ static long long
 mono_ms(void *arg)
 {
 	(void)arg;
-	return util_mono_ms();
+	return clock_mono_ms();
 }
 
 long long
@@ -100,6 +102,7 @@ pool_new(struct event_base *base, int nworkers, int capacity, int restarts, long
 		return NULL;
 	}
 	p->base = base;
+	p->keep_fd = -1;
 	p->nslots = nworkers;
 	p->capacity = capacity;
 	p->now = mono_ms;
@@ -261,6 +264,12 @@ slot_take(struct slot *s, struct evbuffer *in)
 		case IPC_READY:
 			log_debug("worker %d ready", s->index);
 			break;
+		case IPC_AGENT_HELLO:
+		case IPC_AGENT_GONE:
+		case IPC_AGENT_SEEN:
+			if (p->cb.on_agent != NULL)
+				p->cb.on_agent(s->index, s->pid, &msg, p->cb.arg);
+			break;
 		default:
 			/* a bad message from our own process is a bug */
 			fatalx("pool: worker %d sent unexpected message type %u", s->index, msg.type);
@@ -387,7 +396,7 @@ slot_spawn(struct slot *s, int counted)
 		int logfd = log_fileno();
 		int fd = sv[1];
 		for (int i = 3; i < 65536; i++)
-			if (i != fd && i != logfd)
+			if (i != fd && i != logfd && i != p->keep_fd)
 				close(i);
 		fcntl(fd, F_SETFD, 0);
 		/* the parent's libevent signal handlers point at its closed pipe */
@@ -415,9 +424,6 @@ slot_spawn(struct slot *s, int counted)
 	if (counted)
 		slot_note_start(s);
 	log_info("worker %d started, pid %ld", s->index, (long)pid);
-	/* events the previous worker of this slot held go to the new one */
-	for (int i = 0; i < s->nheld; i++)
-		slot_send(s, IPC_EVENT, &s->held[i], sizeof(s->held[i]));
 	if (p->draining)
 		slot_send(s, IPC_DRAIN, NULL, 0);
 	return 0;
@@ -503,6 +509,55 @@ pool_dispatch(struct pool *p, const struct ipc_event *ev)
 	best->held[best->nheld++] = *ev;
 	slot_send(best, IPC_EVENT, ev, sizeof(*ev));
 	return 0;
+}
+
+static struct slot *
+pool_by_pid(const struct pool *p, pid_t pid)
+{
+	if (pid <= 0)
+		return NULL;
+	for (int i = 0; i < p->nslots; i++)
+		if (p->slots[i].pid == pid)
+			return &p->slots[i];
+	for (struct slot *r = p->retiring; r != NULL; r = r->next)
+		if (r->pid == pid)
+			return r;
+	return NULL;
+}
+
+int
+pool_dispatch_to(struct pool *p, pid_t pid, const struct ipc_event *ev)
+{
+	struct slot *s = pool_by_pid(p, pid);
+	if (s == NULL || s->retiring || s->bev == NULL || s->nheld >= p->capacity)
+		return -1;
+	struct slot *old = pool_holder(p, ev->event_id);
+	if (old == s) {
+		s->held[slot_find(s, ev->event_id)] = *ev; /* claimed again: the new attempt */
+	} else {
+		/* an older attempt on another worker: the database refuses its writes now */
+		if (old != NULL)
+			slot_forget(old, ev->event_id);
+		s->held[s->nheld++] = *ev;
+	}
+	slot_send(s, IPC_EVENT, ev, sizeof(*ev));
+	return 0;
+}
+
+int
+pool_send(struct pool *p, pid_t pid, uint32_t type, const void *payload, size_t len)
+{
+	struct slot *s = pool_by_pid(p, pid);
+	if (s == NULL || s->bev == NULL)
+		return -1;
+	slot_send(s, type, payload, len);
+	return 0;
+}
+
+void
+pool_keep_fd(struct pool *p, int fd)
+{
+	p->keep_fd = fd;
 }
 
 /* The slot or retiring worker holding event_id, or NULL. */
@@ -637,6 +692,11 @@ pool_reap(struct pool *p)
 		slot_drain_channel(s);
 		slot_close(s);
 		s->pid = 0;
+		if (p->cb.on_exit != NULL)
+			p->cb.on_exit(s->index, pid, p->cb.arg);
+		/* its agents' connections died with it: a successor cannot take its events */
+		if (!p->shutting_down && !s->retiring)
+			slot_abandon(s);
 		if (s->retiring) {
 			retired_exit(p, s);
 			continue;

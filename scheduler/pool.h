@@ -1,9 +1,10 @@
 /*
  * pool: the scheduler parent's worker slots: fork each worker with its own
- * socketpair, hand out claimed events to the least loaded, reap every child.
- * A worker that dies is restarted at once and its events go to the new one;
- * past the restart limit its slot waits for the window to pass, and its
- * events are handed back (on_abandoned) for another attempt. A reload rolls
+ * socketpair, hand out claimed events to the worker holding the computer's
+ * connection, reap every child. A worker that dies is restarted at once (past
+ * the restart limit its slot waits for the window to pass); its events are
+ * handed back (on_abandoned) for another attempt, since its agents'
+ * connections died with it. A reload rolls
  * the workers: each running one drains (finishes what it holds, takes nothing
  * new) while a fresh one takes its slot. The pool owns its slots and their
  * in-flight tables; pool_free releases all.
@@ -12,6 +13,7 @@
 #define PGFLEET_POOL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/ipc.h"
 
@@ -29,6 +31,11 @@ struct pool_callbacks {
 	void (*on_abandoned)(int slot, const int64_t *ids, int n, void *arg);
 	/* A worker died and hit the restart limit: its slot waits for the window. */
 	void (*on_give_up)(int slot, void *arg);
+	/* A worker's message about its agents' connections (IPC_AGENT_HELLO, _GONE, _SEEN);
+	 * pid names the worker (a retiring one shares its slot's index). */
+	void (*on_agent)(int slot, pid_t pid, const struct ipc_msg *msg, void *arg);
+	/* A worker exited (or was killed): every connection it held is gone. */
+	void (*on_exit)(int slot, pid_t pid, void *arg);
 	void *arg;
 };
 
@@ -49,6 +56,13 @@ int pool_free_capacity(const struct pool *p);
 int pool_inflight(const struct pool *p);
 /* Give an event to the least loaded live worker; -1 when none has room. */
 int pool_dispatch(struct pool *p, const struct ipc_event *ev);
+/* Give an event to the live worker pid (the one holding its computer's connection);
+ * -1 when it is gone, retiring or full. */
+int pool_dispatch_to(struct pool *p, pid_t pid, const struct ipc_event *ev);
+/* Send a message to worker pid (retiring ones too); -1 when it is gone. */
+int pool_send(struct pool *p, pid_t pid, uint32_t type, const void *payload, size_t len);
+/* A descriptor the workers keep open across the fork (the agent listener); -1: none. */
+void pool_keep_fd(struct pool *p, int fd);
 /* Ask the worker holding event_id to cancel it; -1 when no worker holds it. */
 int pool_cancel(struct pool *p, int64_t event_id);
 /* True when the event is held by one of our workers. */

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/clock.h"
 #include "common/util.h"
 
 enum key_state { KEY_LIVE, KEY_SPENT };
@@ -50,7 +51,7 @@ static long long
 mono_ms(void *arg)
 {
 	(void)arg;
-	return util_mono_ms();
+	return clock_mono_ms();
 }
 
 struct transfer_keys *

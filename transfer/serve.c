@@ -30,6 +30,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "common/clock.h"
+#include "common/gate.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -40,8 +42,6 @@
 #define CHUNK (64 * 1024)
 #define LOWMARK (64 * 1024)
 #define HIGHMARK (256 * 1024)
-#define REFUSAL_SOURCES 64      /* addresses whose refusals are counted between reports */
-#define REFUSAL_REPORT_MS 60000
 
 enum conn_state { C_REQUEST, C_SENDING, C_FLUSHING, C_LINGER, C_CLOSING };
 
@@ -53,9 +53,8 @@ struct conn {
 	struct wire_parser *parser;
 	enum conn_state state;
 	int handshaken;
-	int pretls;             /* counted in the pre-TLS budget */
+	struct gate_entry gate; /* in the pre-TLS budget until the handshake is done */
 	long long accepted_ms;  /* monotonic */
-	char host[INET6_ADDRSTRLEN];
 	int file;
 	uint64_t left, sent;
 	long long event_id;
@@ -77,73 +76,13 @@ struct transfer_serve {
 	void *cb_arg;
 	struct conn *conns;
 	int active;
-	int pretls, pretls_max, per_source;
+	struct gate *gate;
 	long long handshake_ms;
-	struct refusals {
-		char host[INET6_ADDRSTRLEN];
-		int count; /* since the last report */
-	} refused[REFUSAL_SOURCES];
-	int refused_other; /* from addresses the table had no room for */
-	struct event *report_timer;
 };
 
-/*
- * A connection refused or closed before its handshake: the first from an
- * address is logged at once, the next ones are counted and reported once a
- * minute, so a flood cannot flood the log too.
- */
-static void
-note_refusal(struct transfer_serve *s, const char *host, const char *why)
-{
-	struct refusals *free_slot = NULL;
-	for (int i = 0; i < REFUSAL_SOURCES; i++) {
-		if (s->refused[i].host[0] == '\0') {
-			if (free_slot == NULL)
-				free_slot = &s->refused[i];
-		} else if (strcmp(s->refused[i].host, host) == 0) {
-			s->refused[i].count++;
-			return;
-		}
-	}
-	if (free_slot == NULL) {
-		if (s->refused_other++ == 0)
-			log_warnx("transfer: connection from %s refused: %s (refusals from more addresses "
-			    "are counted)", host, why);
-		return;
-	}
-	log_warnx("transfer: connection from %s refused: %s", host, why);
-	snprintf(free_slot->host, sizeof(free_slot->host), "%s", host);
-}
-
-static void
-report_refusals(evutil_socket_t fd, short what, void *arg)
-{
-	struct transfer_serve *s = arg;
-	(void)fd;
-	(void)what;
-	for (int i = 0; i < REFUSAL_SOURCES; i++) {
-		struct refusals *r = &s->refused[i];
-		if (r->host[0] != '\0' && r->count > 0)
-			log_warnx("transfer: %d connections refused from %s in the last minute", r->count,
-			    r->host);
-		if (r->count == 0)
-			r->host[0] = '\0'; /* quiet for a minute: the next refusal is logged at once */
-		r->count = 0;
-	}
-	if (s->refused_other > 1)
-		log_warnx("transfer: %d connections refused from other addresses in the last minute",
-		    s->refused_other - 1);
-	s->refused_other = 0;
-}
 
 static void conn_end(struct conn *c, int ok, const char *error);
 
-static struct timeval
-tv_of(long long ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	return tv;
-}
 
 static void
 conn_free(struct conn *c)
@@ -155,8 +94,7 @@ conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	c->s->active--;
-	if (c->pretls)
-		c->s->pretls--;
+	gate_leave(c->s->gate, &c->gate);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	if (c->bev != NULL)
@@ -218,7 +156,7 @@ refuse(struct conn *c, int code, const char *why)
 	wire_msg_free(m);
 	c->state = C_CLOSING;
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	struct timeval idle = tv_of(c->s->idle_ms);
+	struct timeval idle = clock_tv(c->s->idle_ms);
 	bufferevent_set_timeouts(c->bev, NULL, &idle);
 }
 
@@ -338,7 +276,7 @@ handle_request(struct conn *c, struct wire_msg *m)
 	c->left = g.size;
 	transfer_key_grant_clear(&g);
 	c->state = C_SENDING;
-	struct timeval idle = tv_of(c->s->idle_ms);
+	struct timeval idle = clock_tv(c->s->idle_ms);
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	bufferevent_setwatermark(c->bev, EV_WRITE, LOWMARK, 0);
 	refill(c);
@@ -397,7 +335,7 @@ write_cb(struct bufferevent *bev, void *arg)
 	case C_FLUSHING:
 		if (pending == 0) {
 			c->state = C_LINGER;
-			struct timeval idle = tv_of(c->s->idle_ms);
+			struct timeval idle = clock_tv(c->s->idle_ms);
 			bufferevent_set_timeouts(bev, &idle, NULL);
 		}
 		break;
@@ -413,26 +351,17 @@ write_cb(struct bufferevent *bev, void *arg)
 static void
 ssl_errors(struct conn *c, const char *what)
 {
-	char buf[256];
-	size_t off = (size_t)snprintf(c->error, sizeof(c->error), "%s", what);
+	unsigned long codes[8];
+	int n = 0;
 	unsigned long e;
-	int any = 0;
-
-	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		const char *reason = strrchr(buf, ':');
-		if (off < sizeof(c->error))
-			off += (size_t)snprintf(c->error + off, sizeof(c->error) - off, "%s%s", any ? "; " : ": ",
-			    reason != NULL ? reason + 1 : buf);
-		any = 1;
-	}
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
-	if (v != X509_V_OK && off < sizeof(c->error))
-		off += (size_t)snprintf(c->error + off, sizeof(c->error) - off, "%s%s", any ? ": " : ": ",
-		    X509_verify_cert_error_string(v));
-	else if (!any && errno != 0 && off < sizeof(c->error))
-		snprintf(c->error + off, sizeof(c->error) - off, ": %s", strerror(errno));
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (n < 8)
+			codes[n++] = e;
+	char why[400];
+	tls_describe(bufferevent_openssl_get_ssl(c->bev), codes, n, why, sizeof(why));
+	if (why[0] == '\0' && errno != 0)
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	snprintf(c->error, sizeof(c->error), "%s%s%s", what, why[0] != '\0' ? ": " : "", why);
 }
 
 static void
@@ -443,22 +372,22 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		struct transfer_serve *s = c->s;
 		c->handshaken = 1;
-		c->pretls = 0;
-		s->pretls--;
+		gate_leave(s->gate, &c->gate);
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		if (tls_peer_name(ssl, c->peer, sizeof(c->peer)) == -1)
 			snprintf(c->peer, sizeof(c->peer), "(unnamed)");
 		log_debug("transfer %s: tls connection from \"%s\"%s", c->addr, c->peer,
 		    SSL_session_reused(ssl) ? " (resumed)" : "");
-		if (s->active - s->pretls > TRANSFER_MAX_CONNECTIONS) {
-			snprintf(c->error, sizeof(c->error), "%d connections open, limit %d",
-			    s->active - s->pretls - 1, TRANSFER_MAX_CONNECTIONS);
+		int past = s->active - gate_count(s->gate);
+		if (past > TRANSFER_MAX_CONNECTIONS) {
+			snprintf(c->error, sizeof(c->error), "%d connections open, limit %d", past - 1,
+			    TRANSFER_MAX_CONNECTIONS);
 			conn_end(c, 0, c->error);
 			return;
 		}
 		/* the rest of the request deadline, counted from accept */
-		long long left = s->request_ms - (util_mono_ms() - c->accepted_ms);
-		struct timeval tv = tv_of(left > 0 ? left : 1);
+		long long left = s->request_ms - (clock_mono_ms() - c->accepted_ms);
+		struct timeval tv = clock_tv(left > 0 ? left : 1);
 		evtimer_add(c->deadline, &tv);
 		return;
 	}
@@ -501,74 +430,36 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_end(c, 0, c->error);
 }
 
-/* The peer's address and port ("?" and 0 for another family). */
+/* The pre-TLS budget closes this connection to make room. */
 static void
-peer_of(const struct sockaddr *sa, char host[INET6_ADDRSTRLEN], int *port)
+conn_evict(struct gate_entry *e, const char *why)
 {
-	snprintf(host, INET6_ADDRSTRLEN, "?");
-	*port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &sin->sin_addr, host, INET6_ADDRSTRLEN);
-		*port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, INET6_ADDRSTRLEN);
-		*port = ntohs(sin6->sin6_port);
-	}
-}
-
-/*
- * The pre-TLS budget: per address first (a flood's own), then in all. Returns -1 when
- * a connection from host is refused; a full table closes its oldest to make room.
- */
-static int
-pretls_budget(struct transfer_serve *s, const char *host)
-{
-	int from_host = 0;
-	struct conn *oldest = NULL;
-	for (struct conn *o = s->conns; o != NULL; o = o->next) {
-		if (!o->pretls)
-			continue;
-		oldest = o; /* new connections go first in the list */
-		from_host += strcmp(o->host, host) == 0;
-	}
-	if (from_host >= s->per_source) {
-		char why[96];
-		snprintf(why, sizeof(why), "%d connections without tls from it (limit %d)", from_host,
-		    s->per_source);
-		note_refusal(s, host, why);
-		return -1;
-	}
-	if (s->pretls >= s->pretls_max && oldest != NULL) {
-		/* the oldest has had the longest to finish its handshake: it makes room */
-		char why[96];
-		snprintf(why, sizeof(why), "%d connections without tls (limit %d), the oldest closed",
-		    s->pretls, s->pretls_max);
-		note_refusal(s, oldest->host, why);
-		snprintf(oldest->error, sizeof(oldest->error), "closed before its tls handshake: %s", why);
-		conn_end(oldest, 0, oldest->error);
-	}
-	return 0;
+	struct conn *c = (struct conn *)((char *)e - offsetof(struct conn, gate));
+	snprintf(c->error, sizeof(c->error), "closed before its tls handshake: %s", why);
+	conn_end(c, 0, c->error);
 }
 
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct transfer_serve *s = arg;
-	char host[INET6_ADDRSTRLEN];
-	int port;
 	(void)l;
 	(void)salen;
 
-	peer_of(sa, host, &port);
-	if (pretls_budget(s, host) == -1) {
-		evutil_closesocket(fd);
-		return;
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
 	}
 	struct conn *c = calloc(1, sizeof(*c));
-	SSL *ssl = SSL_new(s->ctx);
-	if (c == NULL || ssl == NULL) {
+	SSL *ssl = c != NULL ? SSL_new(s->ctx) : NULL;
+	if (c == NULL || ssl == NULL || gate_enter(s->gate, &c->gate, host, conn_evict) == -1) {
 		free(c);
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -581,9 +472,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->file = -1;
 	c->event_id = -1;
 	c->seq = -1;
-	c->pretls = 1;
-	c->accepted_ms = util_mono_ms();
-	snprintf(c->host, sizeof(c->host), "%s", host);
+	c->accepted_ms = clock_mono_ms();
 	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -594,7 +483,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		s->conns->prev = c;
 	s->conns = c;
 	s->active++;
-	s->pretls++;
 	if (c->bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -606,7 +494,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	struct timeval tv = tv_of(s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms);
+	struct timeval tv = clock_tv(s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms);
 	evtimer_add(c->deadline, &tv);
 }
 
@@ -689,14 +577,9 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 	s->port = port;
 	s->request_ms = TRANSFER_REQUEST_TIMEOUT_MS;
 	s->idle_ms = TRANSFER_IDLE_TIMEOUT_MS;
-	s->pretls_max = TRANSFER_PRETLS_MAX;
-	s->per_source = TRANSFER_PRETLS_PER_SOURCE;
 	s->handshake_ms = TRANSFER_HANDSHAKE_TIMEOUT_MS;
-	s->report_timer = event_new(base, -1, EV_PERSIST, report_refusals, s);
-	struct timeval every = tv_of(REFUSAL_REPORT_MS);
-	if (s->report_timer == NULL || event_add(s->report_timer, &every) == -1) {
-		if (s->report_timer != NULL)
-			event_free(s->report_timer);
+	s->gate = gate_new(base, "transfer", TRANSFER_PRETLS_MAX, TRANSFER_PRETLS_PER_SOURCE);
+	if (s->gate == NULL) {
 		close(fd);
 		free(s);
 		snprintf(err, errlen, "transfer: out of memory");
@@ -704,7 +587,7 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 	}
 	s->listener = evconnlistener_new(base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (s->listener == NULL) {
-		event_free(s->report_timer);
+		gate_free(s->gate);
 		close(fd);
 		free(s);
 		snprintf(err, errlen, "transfer: cannot listen on port %d", port);
@@ -733,10 +616,7 @@ transfer_serve_set_timeouts(struct transfer_serve *s, long long request_ms, long
 void
 transfer_serve_set_pretls(struct transfer_serve *s, int max, int per_source, long long handshake_ms)
 {
-	if (max > 0)
-		s->pretls_max = max;
-	if (per_source > 0)
-		s->per_source = per_source;
+	gate_set_limits(s->gate, max, per_source);
 	if (handshake_ms > 0)
 		s->handshake_ms = handshake_ms;
 }
@@ -760,7 +640,7 @@ transfer_serve_free(struct transfer_serve *s)
 		return;
 	while (s->conns != NULL)
 		conn_free(s->conns);
-	event_free(s->report_timer);
+	gate_free(s->gate);
 	evconnlistener_free(s->listener);
 	free(s);
 }

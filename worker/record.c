@@ -2,8 +2,8 @@
  * record: queue + flush. Each flush is one transaction of constant statements
  * fed with arrays: INSERT … SELECT FROM unnest(…) for the status rows (only
  * those of events still running under our lease in the row's attempt), one
- * UPDATE for the advances, one SELECT of finish_event() for the ends, one
- * UPDATE of computer.last_seen. Arrays travel as text parameters in
+ * UPDATE for the advances, one SELECT of finish_event() (or requeue_event(),
+ * a hand-back) for the ends. Arrays travel as text parameters in
  * PostgreSQL's array syntax.
  */
 #include "worker/record.h"
@@ -18,8 +18,9 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/pgarray.h"
 
-enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH, OP_SEEN };
+enum op_kind { OP_STATUS, OP_ADVANCE, OP_FINISH };
 
 struct op {
 	enum op_kind kind;
@@ -30,7 +31,7 @@ struct op {
 	int attempt;
 	int status_code;
 	char *result, *outcome, *module, *message, *output; /* output: already made text-safe */
-	long long output_size; /* also the contact time (ms) of OP_SEEN */
+	long long output_size;
 	int replayed;
 	int applied;           /* OP_ADVANCE: written by the last flush */
 	char state[12];
@@ -92,28 +93,13 @@ static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
 
 /* Ends in schedule, then event order: every transaction takes schedule rows in
  * the same order, so two workers' batches cannot deadlock (0002_scheduler.sql). */
-/*
- * last_seen of the computers heard from, each at its latest contact (never moved back).
- * Last in the transaction and SKIP LOCKED, so it never waits for a claim or another
- * worker and adds no lock-order cycle; the rows it skipped (locked, but existing) come
- * back and are kept for the next flush.
- */
-static const char SQL_SEEN[] =
-    "WITH want AS (SELECT id, max(ms) AS ms FROM unnest($1::bigint[], $2::bigint[]) AS u(id, ms)"
-    "  GROUP BY id),"
-    " lk AS (SELECT c.computer_id FROM pgfleet.computer c JOIN want ON want.id = c.computer_id"
-    "  ORDER BY c.computer_id FOR UPDATE OF c SKIP LOCKED),"
-    " up AS (UPDATE pgfleet.computer c"
-    "  SET last_seen = greatest(c.last_seen, to_timestamp(want.ms / 1000.0))"
-    "  FROM lk JOIN want ON want.id = lk.computer_id WHERE c.computer_id = lk.computer_id"
-    "  RETURNING c.computer_id)"
-    " SELECT want.id, want.ms FROM want"
-    " WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.computer_id = want.id)"
-    " AND EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.computer_id = want.id)";
 
-/* finish_event of 0011: false also when the event has moved on to another attempt. */
+/* finish_event of 0011: false also when the event has moved on to another attempt; the
+ * hand-backs of 0012 (requeue_event) go in the same order. */
 static const char SQL_FINISH[] =
-    "SELECT v.id, pgfleet.finish_event(v.id, $4, v.st, v.code, v.att)"
+    "SELECT v.id, CASE WHEN v.st IN ('requeue', 'retry')"
+    " THEN pgfleet.requeue_event(v.id, $4, v.att, v.st = 'retry')"
+    " ELSE pgfleet.finish_event(v.id, $4, v.st, v.code, v.att) END"
     " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[], $6::int[])"
     " AS v(id, st, code, sid, att)"
     " ORDER BY v.sid, v.id";
@@ -284,29 +270,6 @@ record_parse_output_size(const char *value, size_t body_len)
 }
 
 int
-record_seen(struct record *r, int64_t computer_id, long long at_ms)
-{
-	/* a session hears from its agent many times between two flushes: a contact just
-	 * queued for the same computer is moved forward instead of queueing another */
-	for (int i = r->n - 1; i >= 0 && i >= r->n - 8; i--) {
-		struct op *p = &r->ops[i];
-		if (p->kind == OP_SEEN && p->computer_id == computer_id) {
-			if (at_ms > p->output_size)
-				p->output_size = at_ms;
-			p->attempt = 0; /* a fresh contact: its own retry */
-			return 0;
-		}
-	}
-	struct op *o = op_push(r);
-	if (o == NULL)
-		return -1;
-	o->kind = OP_SEEN;
-	o->computer_id = computer_id;
-	o->output_size = at_ms;
-	return 0;
-}
-
-int
 record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
     int next_task_seq)
 {
@@ -337,87 +300,10 @@ record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int attem
 	return 0;
 }
 
-/* A growable string for array literals. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
+int
+record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int attempt, int bump)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_sep(struct sbuf *b)
-{
-	sb_add(b, b->len == 0 ? "{" : ",", 1);
-}
-
-static void
-sb_int(struct sbuf *b, long long v)
-{
-	char num[24];
-	sb_sep(b);
-	sb_add(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
-}
-
-/* A quoted array element: backslash before " and \; NULL stays NULL. */
-static void
-sb_text(struct sbuf *b, const char *s)
-{
-	sb_sep(b);
-	if (s == NULL) {
-		sb_add(b, "NULL", 4);
-		return;
-	}
-	sb_add(b, "\"", 1);
-	for (const char *p = s; *p != '\0';) {
-		size_t run = strcspn(p, "\"\\");
-		sb_add(b, p, run);
-		p += run;
-		if (*p != '\0') {
-			char esc[2] = {'\\', *p};
-			sb_add(b, esc, 2);
-			p++;
-		}
-	}
-	sb_add(b, "\"", 1);
-}
-
-static const char *
-sb_end(struct sbuf *b)
-{
-	if (b->len == 0)
-		sb_add(b, "{", 1);
-	sb_add(b, "}", 1);
-	return b->oom ? NULL : b->p;
-}
-
-/* A boolean array element. */
-static void
-sb_bool(struct sbuf *b, int v)
-{
-	sb_sep(b);
-	sb_add(b, v ? "t" : "f", 1);
+	return record_finish(r, event_id, schedule_id, attempt, bump ? "retry" : "requeue", 0);
 }
 
 /* (event, attempt) pairs whose writes were dropped: the lease was no longer ours. */
@@ -460,7 +346,7 @@ static int
 flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost, char *err,
     size_t errlen)
 {
-	struct sbuf a[NARR];
+	struct pgarray a[NARR];
 	memset(a, 0, sizeof(a));
 	int n = 0;
 	*nstored = 0;
@@ -468,19 +354,19 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 		struct op *o = &r->ops[i];
 		if (o->kind != OP_STATUS)
 			continue;
-		sb_int(&a[0], o->event_id);
-		sb_int(&a[1], o->schedule_id);
-		sb_int(&a[2], o->computer_id);
-		sb_int(&a[3], o->task_seq);
-		sb_int(&a[4], o->attempt);
-		sb_int(&a[5], o->status_code);
-		sb_text(&a[6], o->result);
-		sb_text(&a[7], o->module);
-		sb_text(&a[8], o->message);
-		sb_text(&a[9], o->output);
-		sb_int(&a[10], o->output_size);
-		sb_text(&a[11], o->outcome);
-		sb_bool(&a[12], o->replayed);
+		pgarray_int(&a[0], o->event_id);
+		pgarray_int(&a[1], o->schedule_id);
+		pgarray_int(&a[2], o->computer_id);
+		pgarray_int(&a[3], o->task_seq);
+		pgarray_int(&a[4], o->attempt);
+		pgarray_int(&a[5], o->status_code);
+		pgarray_text(&a[6], o->result);
+		pgarray_text(&a[7], o->module);
+		pgarray_text(&a[8], o->message);
+		pgarray_text(&a[9], o->output);
+		pgarray_int(&a[10], o->output_size);
+		pgarray_text(&a[11], o->outcome);
+		pgarray_bool(&a[12], o->replayed);
 		n++;
 	}
 	int rc = 0;
@@ -488,7 +374,7 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 	if (n > 0) {
 		const char *params[NARR + 1];
 		for (int k = 0; k < NARR; k++)
-			if ((params[k] = sb_end(&a[k])) == NULL)
+			if ((params[k] = pgarray_end(&a[k])) == NULL)
 				rc = -1;
 		params[NARR] = r->owner;
 		if (rc == -1)
@@ -514,19 +400,19 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 static int
 flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, seqs = {0}, atts = {0};
+	struct pgarray ids = {0}, seqs = {0}, atts = {0};
 	int n = 0, rc = 0;
 	struct db_result *res = NULL;
 	for (int i = 0; i < r->n; i++) {
 		if (r->ops[i].kind != OP_ADVANCE)
 			continue;
-		sb_int(&ids, r->ops[i].event_id);
-		sb_int(&seqs, r->ops[i].task_seq);
-		sb_int(&atts, r->ops[i].attempt);
+		pgarray_int(&ids, r->ops[i].event_id);
+		pgarray_int(&seqs, r->ops[i].task_seq);
+		pgarray_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&seqs), r->owner, sb_end(&atts)};
+		const char *params[] = {pgarray_end(&ids), pgarray_end(&seqs), r->owner, pgarray_end(&atts)};
 		if (params[0] == NULL || params[1] == NULL || params[3] == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -1;
@@ -556,22 +442,22 @@ flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
 static int
 flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 {
-	struct sbuf ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
+	struct pgarray ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
 	int n = 0, rc = 0;
 	*res = NULL;
 	for (int i = 0; i < r->n; i++) {
 		if (r->ops[i].kind != OP_FINISH)
 			continue;
-		sb_int(&ids, r->ops[i].event_id);
-		sb_text(&states, r->ops[i].state);
-		sb_int(&codes, r->ops[i].status_code);
-		sb_int(&sids, r->ops[i].schedule_id);
-		sb_int(&atts, r->ops[i].attempt);
+		pgarray_int(&ids, r->ops[i].event_id);
+		pgarray_text(&states, r->ops[i].state);
+		pgarray_int(&codes, r->ops[i].status_code);
+		pgarray_int(&sids, r->ops[i].schedule_id);
+		pgarray_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&states), sb_end(&codes), r->owner,
-		    sb_end(&sids), sb_end(&atts)};
+		const char *params[] = {pgarray_end(&ids), pgarray_end(&states), pgarray_end(&codes), r->owner,
+		    pgarray_end(&sids), pgarray_end(&atts)};
 		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL ||
 		    params[5] == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -585,34 +471,6 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 	free(codes.p);
 	free(sids.p);
 	free(atts.p);
-	return rc;
-}
-
-/* last_seen; *kept gets the (computer, ms) pairs skipped because their row was locked. */
-static int
-flush_seen(struct record *r, struct db_result **kept, char *err, size_t errlen)
-{
-	struct sbuf ids = {0}, ms = {0};
-	int n = 0, rc = 0;
-	*kept = NULL;
-	for (int i = 0; i < r->n; i++) {
-		if (r->ops[i].kind != OP_SEEN)
-			continue;
-		sb_int(&ids, r->ops[i].computer_id);
-		sb_int(&ms, r->ops[i].output_size);
-		n++;
-	}
-	if (n > 0) {
-		const char *params[] = {sb_end(&ids), sb_end(&ms)};
-		if (params[0] == NULL || params[1] == NULL) {
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-		} else {
-			rc = db_exec(r->db, kept, SQL_SEEN, 2, params, err, errlen);
-		}
-	}
-	free(ids.p);
-	free(ms.p);
 	return rc;
 }
 
@@ -647,7 +505,7 @@ record_flush(struct record *r, char *err, size_t errlen)
 {
 	if (r->n == 0)
 		return 0;
-	struct db_result *fin = NULL, *kept = NULL;
+	struct db_result *fin = NULL;
 	struct lost lost = {0};
 	int nrows = 0;
 	long long nstored = 0;
@@ -658,10 +516,9 @@ record_flush(struct record *r, char *err, size_t errlen)
 		return -1;
 	if (flush_status(r, &nrows, &nstored, &lost, err, errlen) == -1 ||
 	    flush_advance(r, &lost, err, errlen) == -1 ||
-	    flush_finish(r, &fin, err, errlen) == -1 || flush_seen(r, &kept, err, errlen) == -1 ||
+	    flush_finish(r, &fin, err, errlen) == -1 ||
 	    flush_notify(r, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
 		db_result_free(fin);
-		db_result_free(kept);
 		free(lost.v);
 		db_rollback(r->db, NULL, 0);
 		return -1;
@@ -681,28 +538,6 @@ record_flush(struct record *r, char *err, size_t errlen)
 	if (nrows - ndropped - nstored > 0)
 		log_detail("record: %lld final status rows already recorded, not written again",
 		    nrows - ndropped - nstored);
-	/* contacts whose computer row another transaction held: tried once more with the
-	 * next flush, then given up (the agent's next message writes a newer one) */
-	int nkept = kept != NULL ? db_ntuples(kept) : 0, nretry = 0;
-	struct op *retry = nkept > 0 ? calloc((size_t)nkept, sizeof(*retry)) : NULL;
-	for (int k = 0; retry != NULL && k < nkept; k++) {
-		int64_t cid = strtoll(db_value(kept, k, 0), NULL, 10);
-		int tried = 0;
-		for (int i = 0; i < r->n; i++)
-			if (r->ops[i].kind == OP_SEEN && r->ops[i].computer_id == cid && r->ops[i].attempt > 0)
-				tried = 1;
-		if (tried) {
-			log_debug("computer %" PRId64 ": row still locked; last_seen left to the next contact",
-			    cid);
-			continue;
-		}
-		retry[nretry].computer_id = cid;
-		retry[nretry].output_size = strtoll(db_value(kept, k, 1), NULL, 10);
-		nretry++;
-	}
-	if (nkept > 0 && retry == NULL)
-		log_warnx("record: out of memory; %d last_seen writes dropped", nkept);
-	db_result_free(kept);
 	/* the advances written, for the owner once the queue is settled */
 	struct op *adv = NULL;
 	int nadv = 0;
@@ -722,10 +557,13 @@ record_flush(struct record *r, char *err, size_t errlen)
 			for (int k = 0; k < db_ntuples(fin); k++)
 				if (strtoll(db_value(fin, k, 0), NULL, 10) == o->event_id)
 					applied = strcmp(db_value(fin, k, 1), "t") == 0;
+			int back = strcmp(o->state, "requeue") == 0 || strcmp(o->state, "retry") == 0;
 			if (!applied)
-				log_warnx("event %" PRId64 ": lease no longer ours; end not recorded",
-				    o->event_id);
-			if (r->hooks.finished != NULL)
+				log_warnx("event %" PRId64 ": lease no longer ours; %s not recorded",
+				    o->event_id, back ? "hand-back" : "end");
+			if (back && r->hooks.requeued != NULL)
+				r->hooks.requeued(o->event_id, o->attempt, applied, r->arg);
+			else if (!back && r->hooks.finished != NULL)
 				r->hooks.finished(o->event_id, o->attempt, o->status_code,
 				    strcmp(o->state, "done") != 0, applied, r->arg);
 		}
@@ -733,18 +571,6 @@ record_flush(struct record *r, char *err, size_t errlen)
 	}
 	db_result_free(fin);
 	r->n = 0;
-	for (int k = 0; k < nretry; k++) {
-		struct op *o = op_push(r);
-		if (o == NULL) {
-			log_warnx("record: out of memory; %d last_seen writes dropped", nretry - k);
-			break;
-		}
-		o->kind = OP_SEEN;
-		o->computer_id = retry[k].computer_id;
-		o->output_size = retry[k].output_size;
-		o->attempt = 1;
-	}
-	free(retry);
 	/* after the queue is settled: sessions whose lease moved on stop, the others go on
 	 * (and may queue more) */
 	for (int i = 0; r->hooks.lost != NULL && i < lost.n; i++)

@@ -6,8 +6,8 @@
  * second final row for one (event, task, attempt) is not written (0011).
  * A failed flush rolls back and keeps everything queued for the next try, so a
  * reply the worker holds is never lost. Each flush sends one NOTIFY on
- * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`), and
- * one UPDATE of computer.last_seen for the agents heard from. The record owns its queue;
+ * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`).
+ * (computer.last_seen is the scheduler parent's, with agent_presence.) The record owns its queue;
  * strings given to it are copied.
  */
 #ifndef PGFLEET_RECORD_H
@@ -48,6 +48,9 @@ struct record_hooks {
 	void (*lost)(int64_t event_id, int attempt, void *arg);
 	/* NEXT_TASK_SEQ of the event is written under our lease: its next task may start. */
 	void (*advanced)(int64_t event_id, int attempt, int next_task_seq, void *arg);
+	/* A hand-back (record_requeue) was written: the event is pending again (applied 0:
+	 * the lease was not ours any more). In queue order with the ends. */
+	void (*requeued)(int64_t event_id, int attempt, int applied, void *arg);
 };
 
 /* hooks is copied. */
@@ -62,10 +65,10 @@ int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int 
 int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
     const char *state, int status_code);
 /*
- * The agent of computer_id answered at at_ms (ms since the epoch): computer.last_seen,
- * written with the next flush (one UPDATE per flush, never per message).
+ * Hand a running event back, pending (its agent's connection is gone): the same
+ * attempt, or the next one (bump) when a task was in flight. Ordered with the ends.
  */
-int record_seen(struct record *r, int64_t computer_id, long long at_ms);
+int record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int attempt, int bump);
 /* Write everything queued in one transaction. 0 (also when empty), or -1 with err. */
 int record_flush(struct record *r, char *err, size_t errlen);
 /* Operations waiting to be written. */

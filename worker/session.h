@@ -1,17 +1,18 @@
 /*
- * session: one claimed event as a state machine on the worker's event loop:
- * load the job and computer, render each task, push it to the agent over TLS
- * (one control connection for all tasks of the event), read 2500, 2501 and the
- * result, decide what comes next, retry an unreachable agent with backoff.
- * Every status is queued on the worker's record; the session ends by queueing
- * the event's end and calling env->on_end, after which the owner frees it.
+ * session: one claimed event as a state machine on the worker's event loop,
+ * on the connection its computer's agent opened (worker/link.c): load the job
+ * and computer (session_db.c), render each task, push it down the connection
+ * (one Request=SendFile built by sendfile.c), take 2500, 2501 and the result
+ * as the worker hands them over, decide what comes next. A lost connection
+ * hands the event back (pending) for whichever scheduler the computer
+ * connects to next. Every status is queued on the worker's record; the
+ * session ends by queueing the event's end (or its hand-back) and calling
+ * env->on_end, after which the owner frees it.
  */
 #ifndef PGFLEET_SESSION_H
 #define PGFLEET_SESSION_H
 
 #include <stdint.h>
-
-#include <openssl/ssl.h>
 
 #include "common/ipc.h"
 #include "worker/render.h"
@@ -21,6 +22,8 @@ struct db;
 struct record;
 struct conf_scheduler;
 struct transfer_keys;
+struct link;
+struct wire_msg;
 struct session;
 
 struct session_env {
@@ -29,18 +32,21 @@ struct session_env {
 	struct record *rec;
 	const struct conf_scheduler *conf;
 	const char *owner;
-	SSL_CTX *client_ctx;
 	struct transfer_keys *keys;
 	int transfer_port;
 	struct render_policy policy;
-	/* recorded: 1 when the event's end was queued on rec, 0 when the event
-	 * was not ours any more and nothing was written */
+	/* recorded: 1 when the event's end (or hand-back) was queued on rec, 0 when the
+	 * event was not ours any more and nothing was written */
 	void (*on_end)(struct session *s, int recorded, void *arg);
 	void *arg;
 };
 
-/* Start an event; NULL only when out of memory (the event is then ended failed). */
-struct session *session_start(struct session_env *env, const struct ipc_event *ev);
+/*
+ * Start an event on link (NULL: the computer's connection is gone already: the
+ * event is handed back). NULL only when out of memory.
+ */
+struct session *session_start(struct session_env *env, const struct ipc_event *ev,
+    struct link *link);
 /* Operator cancel: Request=Cancel to the agent, or end at once when nothing runs. */
 void session_cancel(struct session *s);
 /*
@@ -49,10 +55,25 @@ void session_cancel(struct session *s);
  */
 void session_advanced(struct session *s, int next_task_seq);
 /*
- * The event's lease moved on (another attempt or scheduler): close the agent
- * connection, write nothing more, and call env->on_end with recorded 0.
+ * The event's lease moved on (another attempt or scheduler): write nothing
+ * more, and call env->on_end with recorded 0.
  */
 void session_abandon(struct session *s);
+/*
+ * Whether a reply about (event_id, seq) on link is this session's to take;
+ * attempt: the reply's Attempt, -1 when it had none (then any attempt), -2 when invalid.
+ */
+int session_matches(const struct session *s, const struct link *link, int64_t event_id, int seq,
+    long long attempt);
+/* A reply session_matches said is ours: Reply=StatusUpdate, SendFile, Cancel or Error. */
+void session_reply(struct session *s, const struct wire_msg *m);
+/*
+ * The session's connection is closing: code 0 when it was lost (the event is
+ * handed back; a task in flight costs an attempt), else the status the task in
+ * flight fails with (a malformed or too slow message).
+ */
+void session_link_gone(struct session *s, int code, const char *why);
+struct link *session_link(const struct session *s);
 int64_t session_event_id(const struct session *s);
 /* The attempt this session runs the event under. */
 int session_attempt(const struct session *s);

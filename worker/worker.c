@@ -1,13 +1,18 @@
 /*
  * worker: a forked worker process. Its own database connection (opened here,
  * after the fork), its own transfer listener on a port of transfer.port_range,
- * and one libevent loop carrying every session. Status writes are batched by
- * record and flushed on a short timer; an event's end reaches the parent only
- * after the transaction that wrote it committed.
+ * the agents' connections it accepted on the scheduler's agent listener
+ * (worker/link.c), and one libevent loop carrying every session. Status
+ * writes are batched by record and flushed on a short timer; an event's end
+ * reaches the parent only after the transaction that wrote it committed. The
+ * parent decides who a connecting agent is and which events run here: each
+ * event arrives with the connection of its computer.
  */
 #include "worker/worker.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +27,12 @@
 #include "common/db.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/tls.h"
 #include "transfer/keys.h"
 #include "transfer/serve.h"
+#include "common/wire.h"
+#include "worker/link.h"
 #include "worker/record.h"
 #include "worker/session.h"
 
@@ -39,9 +47,12 @@ struct worker {
 	struct bufferevent *ipc;
 	struct db *db;
 	struct record *rec;
-	SSL_CTX *client_ctx, *server_ctx;
+	SSL_CTX *server_ctx;
 	struct transfer_keys *keys;
 	struct transfer_serve *serve;
+	struct links *links;
+	struct event *seen_timer;   /* persistent: agents.presence_interval */
+	int slot;
 	struct session_env env;
 	struct session **sessions;
 	int nsessions;
@@ -66,6 +77,29 @@ static void
 worker_flush_now(struct worker *w)
 {
 	event_active(w->flush_timer, EV_TIMEOUT, 0);
+}
+
+/* Sessions riding on the connection l. */
+static int
+worker_link_sessions(const struct worker *w, const struct link *l)
+{
+	int n = 0;
+	for (int i = 0; i < w->nsessions; i++)
+		n += session_link(w->sessions[i]) == l;
+	return n;
+}
+
+/* Draining: a connection no session needs is closed (its agent goes to a live worker). */
+static void
+worker_close_idle_links(struct worker *w)
+{
+	struct link *l = links_first(w->links);
+	while (l != NULL) {
+		struct link *next = link_next(l);
+		if (link_ready(l) && worker_link_sessions(w, l) == 0)
+			link_close(l, 0, "worker draining");
+		l = next;
+	}
 }
 
 static void
@@ -100,6 +134,9 @@ on_session_end(struct session *s, int recorded, void *arg)
 			break;
 		}
 	}
+	struct link *l = session_link(s);
+	if ((w->draining || w->stopping) && l != NULL && link_ready(l) && worker_link_sessions(w, l) == 0)
+		link_close(l, 0, "worker draining");
 	struct timeval zero = {0, 0};
 	if (event_base_once(w->base, -1, EV_TIMEOUT, free_session_cb, s, &zero) == -1)
 		fatalx("event_base_once failed");
@@ -114,6 +151,16 @@ on_recorded(int64_t event_id, int attempt, int status_code, int failed, int appl
 	(void)applied;
 	struct ipc_done d = {.event_id = event_id, .status_code = status_code, .failed = failed,
 	    .attempt = attempt};
+	worker_send(w, IPC_DONE, &d, sizeof(d));
+}
+
+/* A hand-back is written: the event is pending again, the parent forgets it. */
+static void
+on_requeued(int64_t event_id, int attempt, int applied, void *arg)
+{
+	struct worker *w = arg;
+	(void)applied;
+	struct ipc_done d = {.event_id = event_id, .attempt = attempt, .requeued = 1};
 	worker_send(w, IPC_DONE, &d, sizeof(d));
 }
 
@@ -206,10 +253,50 @@ worker_event(struct worker *w, const struct ipc_event *ev)
 	if (v == NULL)
 		fatalx("out of memory");
 	w->sessions = v;
-	struct session *s = session_start(&w->env, ev);
+	/* the computer's connection, as the parent knew it; gone since: the event goes back */
+	struct link *l = links_find(w->links, ev->link_id);
+	if (l != NULL && (!link_ready(l) || link_computer(l) != ev->computer_id))
+		l = NULL;
+	struct session *s = session_start(&w->env, ev, l);
 	if (s == NULL)
 		fatalx("out of memory");
 	w->sessions[w->nsessions++] = s;
+}
+
+/* The parent's word on a connection: accepted, refused, or replaced by a newer one. */
+static void
+worker_agent_verdict(struct worker *w, uint32_t type, const struct ipc_msg *msg)
+{
+	struct ipc_agent_verdict v;
+	struct ipc_agent_ref ref;
+	if (type == IPC_AGENT_DROP) {
+		if (ipc_get(msg, &ref, sizeof(ref)) == -1)
+			fatalx("ipc: malformed drop message");
+		struct link *l = links_find(w->links, ref.link_id);
+		if (l != NULL)
+			link_close(l, 0, "replaced by a newer connection of the computer");
+		return;
+	}
+	if (ipc_get(msg, &v, sizeof(v)) == -1)
+		fatalx("ipc: malformed agent verdict");
+	struct link *l = links_find(w->links, v.link_id);
+	if (l == NULL) {
+		/* closed while the parent looked: it must not stay connected in its books */
+		if (type == IPC_AGENT_ACCEPT) {
+			struct ipc_agent_ref gone = {.link_id = v.link_id, .computer_id = v.computer_id};
+			worker_send(w, IPC_AGENT_GONE, &gone, sizeof(gone));
+		}
+		return;
+	}
+	v.why[sizeof(v.why) - 1] = '\0';
+	if (type == IPC_AGENT_ACCEPT && !w->draining && !w->stopping)
+		link_accept(l, v.computer_id);
+	else
+		link_refuse(l, type == IPC_AGENT_ACCEPT ? "scheduler stopping" : v.why);
+	if (type == IPC_AGENT_ACCEPT && (w->draining || w->stopping)) {
+		struct ipc_agent_ref gone = {.link_id = v.link_id, .computer_id = v.computer_id};
+		worker_send(w, IPC_AGENT_GONE, &gone, sizeof(gone));
+	}
 }
 
 static void
@@ -236,9 +323,17 @@ worker_ipc_read(struct bufferevent *bev, void *arg)
 					session_cancel(w->sessions[i]);
 			break;
 		case IPC_DRAIN:
-			log_info("draining: %d sessions in flight", w->nsessions);
+			log_info("draining: %d sessions in flight, %d agents connected", w->nsessions,
+			    links_ready(w->links));
 			w->draining = 1;
+			links_stop_accepting(w->links);
+			worker_close_idle_links(w);
 			worker_maybe_exit(w);
+			break;
+		case IPC_AGENT_ACCEPT:
+		case IPC_AGENT_REFUSE:
+		case IPC_AGENT_DROP:
+			worker_agent_verdict(w, msg.type, &msg);
 			break;
 		case IPC_REOPEN:
 			if (log_reopen() == -1)
@@ -294,6 +389,94 @@ on_transfer(const struct transfer_result *r, void *arg)
 	    r->peer[0] != '\0' ? " " : "", r->peer, r->error != NULL ? r->error : "failed");
 }
 
+/* A connection said who it is: the parent knows the computers. */
+static void
+on_link_hello(struct link *l, void *arg)
+{
+	struct worker *w = arg;
+	struct ipc_agent_hello h;
+	memset(&h, 0, sizeof(h));
+	h.link_id = link_id(l);
+	snprintf(h.name, sizeof(h.name), "%s", link_name(l));
+	snprintf(h.peer, sizeof(h.peer), "%s", link_peer(l));
+	snprintf(h.version, sizeof(h.version), "%s", link_version(l));
+	worker_send(w, IPC_AGENT_HELLO, &h, sizeof(h));
+}
+
+/* A connection closes: its sessions hand their events back (or fail the task in flight). */
+static void
+on_link_gone(struct link *l, int accepted, int code, const char *why, void *arg)
+{
+	struct worker *w = arg;
+	/* from the end: a session that ends leaves the array by a swap with the last one */
+	for (int i = w->nsessions - 1; i >= 0; i--) {
+		if (i < w->nsessions && session_link(w->sessions[i]) == l)
+			session_link_gone(w->sessions[i], code, why);
+	}
+	if (accepted) {
+		struct ipc_agent_ref ref = {.link_id = link_id(l), .computer_id = link_computer(l)};
+		worker_send(w, IPC_AGENT_GONE, &ref, sizeof(ref));
+	}
+	worker_flush_now(w);
+}
+
+static int
+msg_num(const struct wire_msg *m, const char *key, long long max, long long *out)
+{
+	const char *v = wire_get(m, key);
+	char *end;
+	if (v == NULL || *v == '\0')
+		return -1;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || x < 0 || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/* A reply about a task: to the session pushing exactly that task on that connection. */
+static void
+on_link_message(struct link *l, struct wire_msg *m, void *arg)
+{
+	struct worker *w = arg;
+	long long ev, seq, attempt = -1;
+	const char *reply = wire_get(m, "Reply");
+	if (wire_get(m, "Attempt") != NULL && msg_num(m, "Attempt", INT_MAX, &attempt) == -1)
+		attempt = -2; /* not a number: matches no session */
+	if (msg_num(m, "Event-ID", LLONG_MAX, &ev) == -1 ||
+	    msg_num(m, "Task-Sequence-ID", INT_MAX, &seq) == -1) {
+		char why[300];
+		const char *e = wire_get(m, "Error");
+		snprintf(why, sizeof(why), "Reply=%.32s without Event-ID and Task-Sequence-ID%s%.200s",
+		    reply, e != NULL ? ": " : "", e != NULL ? e : "");
+		log_warnx("agents: computer %s: %s; connection closed", link_name(l), why);
+		link_close(l, STATUS_PROTOCOL, why);
+		return;
+	}
+	for (int i = 0; i < w->nsessions; i++) {
+		if (session_matches(w->sessions[i], l, ev, (int)seq, attempt)) {
+			session_reply(w->sessions[i], m);
+			return;
+		}
+	}
+	log_debug("agents: computer %s: Reply=%s for event %lld task %lld (attempt %lld) matches no "
+	    "session here, dropped", link_name(l), reply, ev, seq, attempt);
+}
+
+/* Every agents.presence_interval: the computers heard from, for agent_presence. */
+static void
+worker_seen(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	struct ipc_agent_seen seen;
+	memset(&seen, 0, sizeof(seen));
+	while ((seen.n = links_take_seen(w->links, seen.ids, IPC_SEEN_MAX)) > 0)
+		worker_send(w, IPC_AGENT_SEEN, &seen, sizeof(seen));
+}
+
 static void
 worker_policy(struct worker *w)
 {
@@ -321,9 +504,9 @@ worker_libevent_log(int severity, const char *msg)
 }
 
 void
-worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int fd)
+worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int fd, int listen_fd)
 {
-	struct worker w = {.conf = conf};
+	struct worker w = {.conf = conf, .slot = slot};
 	char err[512];
 	snprintf(w.procname, sizeof(w.procname), "worker %d", slot);
 	log_procinit(w.procname);
@@ -344,17 +527,13 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 		sleep(1);
 	}
 	const struct record_hooks hooks = {.finished = on_recorded, .lost = on_lost,
-	    .advanced = on_advanced};
+	    .advanced = on_advanced, .requeued = on_requeued};
 	w.rec = record_new(w.db, owner, &hooks, &w);
-	w.client_ctx = tls_client_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err));
-	if (w.client_ctx == NULL)
-		fatalx("tls: %s", err);
 	w.server_ctx = tls_server_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err));
 	if (w.server_ctx == NULL)
 		fatalx("tls: %s", err);
-	/* the peers are computers, both ways: a scheduler's certificate never poses as one */
-	if (tls_ctx_require_peer_role(w.client_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1 ||
-	    tls_ctx_require_peer_role(w.server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
+	/* the peers are computers: a scheduler's certificate never poses as one */
+	if (tls_ctx_require_peer_role(w.server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
 		fatalx("tls: %s", err);
 	w.keys = transfer_keys_new(conf->transfer_key_ttl_ms);
 	if (w.keys == NULL || w.rec == NULL)
@@ -366,13 +545,17 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	transfer_serve_set_timeouts(w.serve, conf->transfer_request_timeout_ms,
 	    conf->transfer_idle_timeout_ms);
 	transfer_serve_set_callback(w.serve, on_transfer, &w);
+	const struct links_hooks lh = {.hello = on_link_hello, .gone = on_link_gone,
+	    .message = on_link_message, .arg = &w};
+	w.links = links_new(w.base, w.server_ctx, listen_fd, slot, conf, &lh, err, sizeof(err));
+	if (w.links == NULL)
+		fatalx("%s", err);
 
 	w.env.base = w.base;
 	w.env.db = w.db;
 	w.env.rec = w.rec;
 	w.env.conf = conf;
 	w.env.owner = owner;
-	w.env.client_ctx = w.client_ctx;
 	w.env.keys = w.keys;
 	w.env.transfer_port = transfer_serve_port(w.serve);
 	w.env.on_end = on_session_end;
@@ -385,6 +568,10 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	w.prune_timer = event_new(w.base, -1, EV_PERSIST, worker_prune, &w);
 	struct timeval prune = {PRUNE_MS / 1000, 0};
 	event_add(w.prune_timer, &prune);
+	w.seen_timer = event_new(w.base, -1, EV_PERSIST, worker_seen, &w);
+	struct timeval seen = {conf->agents_presence_interval_ms / 1000,
+	    (conf->agents_presence_interval_ms % 1000) * 1000};
+	event_add(w.seen_timer, &seen);
 	w.sig_term = evsignal_new(w.base, SIGTERM, worker_sigterm, &w);
 	evsignal_add(w.sig_term, NULL);
 

@@ -9,8 +9,12 @@
 
 struct conf_scheduler;
 
-/* owner: the lease owner of the parent ("name:pid"), used in every lease check. */
-void worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int fd)
-    __attribute__((noreturn));
+/*
+ * owner: the lease owner of the parent ("name:pid"), used in every lease check;
+ * fd: the channel to the parent; listen_fd: the agent listener every worker
+ * accepts on (the parent's, kept open by it).
+ */
+void worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int fd,
+    int listen_fd) __attribute__((noreturn));
 
 #endif

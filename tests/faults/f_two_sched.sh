@@ -1,12 +1,13 @@
 #!/bin/sh
-# Two schedulers on one database; sched-a (parent and workers) is killed -9
-# mid-flight and not restarted. sched-b takes its events over when their
-# leases expire; every event ends done, each task runs once.
+# Two schedulers on one database, the agents listing both (sched-a first);
+# sched-a (parent and workers) is killed -9 mid-flight and not restarted. The
+# agents fail over to sched-b, which takes the events over when their leases
+# expire; every event ends done, each task runs once.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 . "$PGFLEET_FAULTS/lib.sh"
+FAULT_SCHEDS="sched-a sched-b"
 fault_setup
-sched_conf sched-b "lease: 4s" "heartbeat: 1s" "retry: {max: 5, backoff: 500ms, max_backoff: 2s}"
 fault_submit 10
 sched_start sched-a
 sched_start sched-b

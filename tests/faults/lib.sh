@@ -1,8 +1,9 @@
 # Helpers for the fault scenarios (tests/faults/f_*.sh), sourced after
 # tests/integration/lib.sh and fleet.sh. A scenario:
-#   fault_setup [SCHED_YAML...]   migrate, PKI, scheduler config, $NAGENTS agents (default 4)
-#                                 on fixed ports, the job "work" (2 tasks, each appends
-#                                 EVENT-SEQ to $FX); sched_start is the scenario's
+#   fault_setup [SCHED_YAML...]   migrate, PKI, the config of each scheduler of $FAULT_SCHEDS
+#                                 (default sched-a), $NAGENTS agents (default 4) that connect
+#                                 out to them (in that order), the job "work" (2 tasks, each
+#                                 appends EVENT-SEQ to $FX); sched_start is the scenario's
 #   fault_submit N [JOB [NAMES]]  N schedules of JOB (work) over NAMES (the agents): N events each
 #   wait_runs N SECONDS           until N task runs are in $FX (the fault then hits mid-flight)
 #   fault_begin / fault_end       mark the fault's start and end (recovery counts from the end)
@@ -49,16 +50,17 @@ secs_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 
 fault_note() { FAULT_NOTES="${FAULT_NOTES:+$FAULT_NOTES; }$*"; echo "note: $*"; }
 fault_break() { FAULT_BREAKS="${FAULT_BREAKS:+$FAULT_BREAKS; }$*"; echo "broke: $*"; }
 
-# fagent_conf NAME PORT [YAML...]: an agent's config on a fixed port (a restarted
-# agent must come back where the computer row says it is)
+# fagent_conf NAME [YAML...]: an agent's config; it connects out to the schedulers of
+# $FAULT_SCHEDS (or the YAML list $FAGENT_SERVERS)
 fagent_conf() {
-	name=$1 port=$2; shift 2
+	name=$1; shift
 	[ -f "$PKI/$name.crt" ] || "$P" pki issue "$name" --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
 	mkdir -p "$TESTDIR/$name/temp" "$TESTDIR/$name/journal"
 	cat > "$TESTDIR/$name.yaml" <<EOC
 computer: $name
-listen: 127.0.0.1:$port
-port_file: $TESTDIR/$name.port
+servers: ${FAGENT_SERVERS:-$(servers_of "$FAULT_SCHEDS")}
+reconnect: {backoff: 100ms, max_backoff: 1s}
+keepalive: {interval: 2s, timeout: 6s}
 temp_dir: $TESTDIR/$name/temp
 journal: $TESTDIR/$name/journal
 run_as: {allow: [root, nobody], default: root, allow_root: true}
@@ -67,37 +69,39 @@ kill_grace: 1s
 tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
 log: {level: ${LOGLEVEL:-5}}
 EOC
-	for line in "$@"; do echo "$line" >> "$TESTDIR/$name.yaml"; done
-	echo "$port" > "$TESTDIR/$name.fixedport"
+	for line in "$@"; do
+		sed -i "/^${line%%:*}:/d" "$TESTDIR/$name.yaml"
+		echo "$line" >> "$TESTDIR/$name.yaml"
+	done
 }
 
-# fagent_run NAME: start (or restart) the agent of fagent_conf; PID_<name> its pid
+# fagent_run NAME: start (or restart) the agent of fagent_conf; PID_<name> its pid. It
+# connects once its scheduler runs (the scenario starts that).
 fagent_run() {
-	rm -f "$TESTDIR/$1.port"
 	spawn "$BIN/pgfleet-agent" -d -c "$TESTDIR/$1.yaml" 2>> "$TESTDIR/$1.log"
 	eval "PID_$(echo "$1" | tr - _)=$LASTPID"
-	wait_for 20 "agent $1 listening" test -s "$TESTDIR/$1.port"
 }
 
-# computer_add NAME HOST PORT: register a computer (good, hostile or absent)
+# computer_add NAME: register a computer (good, hostile or absent)
 computer_add() {
-	echo "insert into pgfleet.computer (name, host, port, os, boot_env) values (:'n', :'h', :p, 'Linux', 'Production')
-	      on conflict (name) do update set host = excluded.host, port = excluded.port" |
-		psql -X -q -v ON_ERROR_STOP=1 -v n="$1" -v h="$2" -v p="$3" >/dev/null || fail "computer $1"
+	echo "insert into pgfleet.computer (name, host, os, boot_env) values (:'n', '127.0.0.1', 'Linux', 'Production')
+	      on conflict (name) do nothing" |
+		psql -X -q -v ON_ERROR_STOP=1 -v n="$1" >/dev/null || fail "computer $1"
 }
 
 # fault_setup [SCHED_YAML...]: see above. AGENTS lists the agents.
+FAULT_SCHEDS=${FAULT_SCHEDS:-sched-a}
 fault_setup() {
 	fleet_init
-	sched_conf sched-a "lease: 4s" "heartbeat: 1s" "retry: {max: 5, backoff: 500ms, max_backoff: 2s}" \
-		"restart_limit: {count: 5, window: 10s}" "$@"
+	for sn in $FAULT_SCHEDS; do
+		sched_conf "$sn" "lease: 4s" "heartbeat: 1s" "restart_limit: {count: 5, window: 10s}" "$@"
+	done
 	AGENTS=""
 	for i in $(seq 1 "$NAGENTS"); do
 		n=agent-$i
-		port=$(free_port)
-		fagent_conf "$n" "$port"
+		computer_add "$n"
+		fagent_conf "$n"
 		fagent_run "$n"
-		computer_add "$n" 127.0.0.1 "$port"
 		AGENTS="$AGENTS $n"
 	done
 	AGENTS=${AGENTS# }

@@ -108,7 +108,7 @@ load_scheduler(void)
 		if (conf_load_scheduler(path, &b, &e) != 0 || conf_changed_scheduler(a, b) != 0 ||
 		    conf_reload_scheduler(a, b, &w) != 0 || w.n != 0)
 			abort();
-		if (a->heartbeat_ms >= a->lease_ms || a->retry_backoff_ms > a->retry_max_backoff_ms ||
+		if (a->heartbeat_ms >= a->lease_ms || a->agents_listen.port < 0 || a->agents_listen.port > 65535 ||
 		    a->transfer_ports.lo > a->transfer_ports.hi || a->log_level < 1 || a->log_level > 7)
 			abort();
 	}
@@ -128,7 +128,9 @@ load_agent(void)
 	if (rc == 0) {
 		if (conf_load_agent(path, &b, &e) != 0 || conf_reload_agent(a, b, &w) != 0 || w.n != 0)
 			abort();
-		if (a->computer == NULL || a->run_as_default == NULL || !conf_agent_user_allowed(a, a->run_as_default))
+		if (a->computer == NULL || a->run_as_default == NULL || !conf_agent_user_allowed(a, a->run_as_default) ||
+		    a->servers.n < 1 || a->reconnect_backoff_ms > a->reconnect_max_backoff_ms ||
+		    a->keepalive_timeout_ms <= a->keepalive_interval_ms)
 			abort();
 	}
 	conf_free_agent(a);

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the agent's requests (make fuzz): the input is the
- * byte stream of a control connection, parsed as control_serve does (wire,
- * no body) and each message checked by control_check_request against two
+ * byte stream of a control connection, parsed as the agent does (wire,
+ * no body) and each message checked by request_check against two
  * agent configs. Nothing is fetched, run or signalled. Besides the
  * sanitizers it checks what the agent would act on: an accepted SendFile
  * names a plain file of the temp dir, fits max_script, a user the config
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/control.h"
+#include "agent/request.h"
 #include "agent/exec.h"
 #include "common/conf.h"
 #include "common/field.h"
@@ -64,29 +64,29 @@ reply_or_die(const char *key, const char *why)
 }
 
 static void
-check_act(const struct wire_msg *m, const struct conf_agent *cf, const struct control_task *t)
+check_act(const struct wire_msg *m, const struct conf_agent *cf, const struct request_task *t)
 {
-	char name[CONTROL_MAX_NAME + 1], err[512];
+	char name[REQUEST_MAX_NAME + 1], err[512];
 
-	if (t->kind == CONTROL_CANCEL) {
+	if (t->kind == REQUEST_CANCEL) {
 		if (t->event_id < 0 || t->seq < 0 || t->event_s == NULL || t->seq_s == NULL)
 			abort();
 		return;
 	}
-	if (t->kind != CONTROL_SENDFILE)
+	if (t->kind != REQUEST_SENDFILE)
 		abort();
 	/* the file lands in temp_dir/task-<event>-<seq>/<name>: one plain name */
 	size_t n = strlen(t->name);
-	if (n == 0 || n > CONTROL_MAX_NAME || strchr(t->name, '/') != NULL || strcmp(t->name, ".") == 0 ||
+	if (n == 0 || n > REQUEST_MAX_NAME || strchr(t->name, '/') != NULL || strcmp(t->name, ".") == 0 ||
 	    strcmp(t->name, "..") == 0)
 		abort();
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)t->name[i] < 0x20 || t->name[i] == 0x7f)
 			abort();
-	if (control_temp_name(wire_get(m, "Filename"), 0, name, sizeof(name), err, sizeof(err)) != 0 ||
+	if (request_temp_name(wire_get(m, "Filename"), 0, name, sizeof(name), err, sizeof(err)) != 0 ||
 	    strcmp(name, t->name) != 0)
 		abort();
-	if (control_temp_name(wire_get(m, "Execute"), 1, name, sizeof(name), err, sizeof(err)) != 0 ||
+	if (request_temp_name(wire_get(m, "Execute"), 1, name, sizeof(name), err, sizeof(err)) != 0 ||
 	    strcmp(name, t->name) != 0)
 		abort();
 	if (t->event_id < 0 || t->seq < 0 || t->schedule_id < 0 || t->timeout_ms < 0 || t->computer_id < 0)
@@ -95,7 +95,7 @@ check_act(const struct wire_msg *m, const struct conf_agent *cf, const struct co
 		abort();
 	if (cf->computer_id != 0 && t->computer_id != cf->computer_id)
 		abort();
-	if (strlen(t->user) > CONTROL_MAX_USER || !conf_agent_user_allowed(cf, t->user))
+	if (strlen(t->user) > REQUEST_MAX_USER || !conf_agent_user_allowed(cf, t->user))
 		abort();
 	const char *ru = wire_get(m, "Run-As");
 	if (ru == NULL || strcmp(t->user, ru[0] != '\0' ? ru : cf->run_as_default) != 0)
@@ -114,19 +114,19 @@ check_act(const struct wire_msg *m, const struct conf_agent *cf, const struct co
 static void
 check_msg(const struct wire_msg *m, const struct conf_agent *cf)
 {
-	struct control_task t;
+	struct request_task t;
 	char why[600];
 	int code = 12345;
 
-	enum control_verdict v = control_check_request(m, cf, &t, &code, why, sizeof(why));
+	enum request_verdict v = request_check(m, cf, 0, &t, &code, why, sizeof(why));
 	switch (v) {
-	case CONTROL_ACT:
+	case REQUEST_ACT:
 		if (code != 0 || why[0] != '\0')
 			abort();
 		check_act(m, cf, &t);
 		break;
-	case CONTROL_REFUSE:
-		if (t.kind != CONTROL_SENDFILE)
+	case REQUEST_REFUSE:
+		if (t.kind != REQUEST_SENDFILE)
 			abort();
 		if (code != STATUS_PROTOCOL && code != STATUS_FILE_REFUSED && code != STATUS_RUNAS_REFUSED &&
 		    code != STATUS_AGENT_ERROR && code != STATUS_REQUIREMENTS)
@@ -139,7 +139,7 @@ check_msg(const struct wire_msg *m, const struct conf_agent *cf)
 		reply_or_die("SystemUser-ID", t.user);
 		reply_or_die("Filename", t.name);
 		break;
-	case CONTROL_BAD:
+	case REQUEST_BAD:
 		if (code != STATUS_PROTOCOL)
 			abort();
 		one_line_or_die(why);

@@ -3,10 +3,14 @@
 #                                   the scheduler's login role (SCHED_DB_USER, a member of
 #                                   pgfleet_scheduler and nothing else)
 #   sched_conf NAME [YAML...]       write $TESTDIR/NAME.yaml (a YAML line given replaces that key);
-#                                   its database: connects as SCHED_DB_USER
+#                                   its database: connects as SCHED_DB_USER; its agent port
+#                                   (agents.listen) in $TESTDIR/NAME.agentport
 #   sched_start NAME                start pgfleet-scheduler -d with it, log in $TESTDIR/NAME.log
-#   agent_start NAME [YAML...]      issue a certificate, start an agent on a free port,
-#                                   register the computer; its port in $TESTDIR/NAME.port
+#   agent_start NAME [YAML...]      issue a certificate, register the computer, start an agent
+#                                   (a YAML line given replaces that key)
+#                                   that connects out to $SERVERS (scheduler names, default
+#                                   "sched-a"; their sched_conf must come first)
+#   agent_connected NAME [SCHED]    wait until the computer is connected (to SCHED)
 #   job_add NAME SCRIPT...          a job with one task per SCRIPT (version 1)
 #   schedule_add JOB TARGETS_JSON [MAXCONC]  a schedule due now, expanded; prints its id
 #   wait_schedule ID SECONDS        until the schedule is done/failed/cancelled
@@ -33,6 +37,8 @@ fleet_init() {
 sched_conf() {
 	name=$1; shift
 	lo=$("$BIN/pgfleet-test-freeport")
+	ap=$("$BIN/pgfleet-test-freeport")
+	echo "$ap" > "$TESTDIR/$name.agentport"
 	mkdir -p "$TESTDIR/$name-spool"
 	cat > "$TESTDIR/$name.yaml" <<EOC
 database: "user=$SCHED_DB_USER password=$SCHED_DB_PASSWORD"
@@ -45,9 +51,8 @@ lease: 10s
 max_attempts: 3
 spool: $TESTDIR/$name-spool
 transfer: {port_range: $lo-$((lo + 50)), advertise: 127.0.0.1, key_ttl: 30s}
-agent_port: 4020
-timeouts: {connect: 1s, handshake: 2s, idle: 10s}
-retry: {max: 2, backoff: 100ms, max_backoff: 400ms}
+agents: {listen: 127.0.0.1:$ap, presence_interval: 500ms}
+timeouts: {idle: 10s}
 tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
 drain_grace: 5s
 log: {level: ${LOGLEVEL:-6}}
@@ -63,15 +68,25 @@ sched_start() {
 	eval "PID_$(echo "$1" | tr - _)=$LASTPID"
 }
 
+# servers_of "sched-a sched-b": the YAML list of their agent ports
+servers_of() {
+	list=""
+	for n in $1; do
+		[ -s "$TESTDIR/$n.agentport" ] || fail "servers_of: sched_conf $n first"
+		list="$list${list:+, }127.0.0.1:$(cat "$TESTDIR/$n.agentport")"
+	done
+	echo "[$list]"
+}
+
 agent_start() {
 	name=$1; shift
 	[ -f "$PKI/$name.crt" ] || "$P" pki issue "$name" --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
 	mkdir -p "$TESTDIR/$name/temp" "$TESTDIR/$name/journal"
-	rm -f "$TESTDIR/$name.port"
 	cat > "$TESTDIR/$name.yaml" <<EOC
 computer: $name
-listen: 127.0.0.1:0
-port_file: $TESTDIR/$name.port
+servers: ${AGENT_SERVERS:-$(servers_of "${SERVERS:-sched-a}")}
+reconnect: {backoff: 50ms, max_backoff: 500ms}
+keepalive: {interval: 2s, timeout: 6s}
 temp_dir: $TESTDIR/$name/temp
 journal: $TESTDIR/$name/journal
 run_as: {allow: [root, nobody], default: root, allow_root: true}
@@ -80,14 +95,21 @@ kill_grace: 1s
 tls: {ca: $PKI/ca.crt, cert: $PKI/$name.crt, key: $PKI/$name.key}
 log: {level: ${LOGLEVEL:-6}}
 EOC
-	for line in "$@"; do echo "$line" >> "$TESTDIR/$name.yaml"; done
+	for line in "$@"; do
+		sed -i "/^${line%%:*}:/d" "$TESTDIR/$name.yaml"  # a line given replaces the default
+		echo "$line" >> "$TESTDIR/$name.yaml"
+	done
+	sql "insert into pgfleet.computer (name, host, os, boot_env) values ('$name', '127.0.0.1', 'Linux', 'Production')
+	     on conflict (name) do nothing" >/dev/null
 	spawn "$BIN/pgfleet-agent" -d -c "$TESTDIR/$name.yaml" 2>> "$TESTDIR/$name.log"
 	eval "PID_$(echo "$name" | tr - _)=$LASTPID"
-	wait_for 10 "agent $name port file" test -s "$TESTDIR/$name.port"
-	port=$(cat "$TESTDIR/$name.port")
-	sql "insert into pgfleet.computer (name, host, port, os, boot_env) values ('$name', '127.0.0.1', $port, 'Linux', 'Production')
-	     on conflict (name) do update set port = excluded.port" >/dev/null
 }
+
+is_connected() {
+	[ "$(sql "select count(*) from pgfleet.agent_presence p join pgfleet.computer c using (computer_id)
+	          where c.name = '$1' and p.scheduler like '${2:-%}:%'")" = 1 ]
+}
+agent_connected() { wait_for 30 "computer $1 connected${2:+ to $2}" is_connected "$1" "${2:-}"; }
 
 job_add() {
 	job=$1; shift

@@ -50,6 +50,20 @@ gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:[[:space:]]*Z' "/proc/$1/
 # free_port: a TCP port on 127.0.0.1 nobody listens on (bind to 0, read it back)
 free_port() { "$BIN/pgfleet-test-freeport"; }
 
+# no_listening_socket PID: the process and its children hold no listening TCP socket
+# (the agent connects out only: /proc/net/tcp{,6} state 0A is LISTEN)
+no_listening_socket() {
+	inodes=$(for p in "$1" $(pgrep -P "$1" || true); do
+		ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]/\1/p'
+	done | sort -u)
+	for i in $inodes; do
+		if awk -v i="$i" '$4 == "0A" && $10 == i {found = 1} END {exit !found}' /proc/net/tcp /proc/net/tcp6; then
+			return 1
+		fi
+	done
+	return 0
+}
+
 # sql QUERY [ARGS...]: one value per line, unaligned; ARGS become psql variables :v1, :v2...
 sql() { psql -X -v ON_ERROR_STOP=1 -qAt -c "$1"; }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The journal: the same (event, sequence) pushed twice runs once (a
 # side-effect file proves it) and the second push gets the same code and
-# output with Replayed=1; pushed while still running, the second connection
+# output with Replayed=1; pushed while still running, the second push
 # waits and gets the result; the journal survives an agent restart; cancel of
 # a running sleep 60 gives -8 quickly, and of a finished task "not running"
 # with the code it ended with.
@@ -38,8 +38,7 @@ ok "the journal outlives an agent restart"
 
 SE2=$TESTDIR/side-effect-2
 slow=$(script slow.sh 'echo line >>"'"$SE2"'"; sleep 2; echo slow done')
-spawn "$BIN/pgfleet-test-push" --ca "$P/ca.crt" --cert "$P/sched-a.crt" --key "$P/sched-a.key" \
-	--port "$AGENT_PORT" --name web-01 --computer 5000011 --event 402 --script "$slow" >"$O.s1" 2>"$O.s1.err"
+spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 402 --script "$slow" >"$O.s1" 2>"$O.s1.err"
 first=$LASTPID
 wait_for 10 "first push started" grep -q '^Status-Code=2501$' "$O.s1"
 push "$O.s2" --event 402 --script "$slow"
@@ -49,10 +48,9 @@ expect_code "$O.s2" 0 "second of two concurrent pushes"
 assert_eq "$(value "$O.s2" Replayed)" 1 "Replayed on the waiting push"
 grep -qx "slow done" "$O.s2" || fail "the waiting push did not get the output"
 assert_eq "$(lines "$SE2")" 1 "side-effect lines after concurrent pushes"
-ok "pushed again while running: the second connection waits and gets the one result"
+ok "pushed again while running: the second push waits and gets the one result"
 
-spawn "$BIN/pgfleet-test-push" --ca "$P/ca.crt" --cert "$P/sched-a.crt" --key "$P/sched-a.key" \
-	--port "$AGENT_PORT" --name web-01 --computer 5000011 --event 403 --seq 1 \
+spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 403 --seq 1 \
 	--script "$(script sleep.sh 'sleep 60')" >"$O.c1" 2>"$O.c1.err"
 running=$LASTPID
 wait_for 10 "sleep 60 started" grep -q '^Status-Code=2501$' "$O.c1"

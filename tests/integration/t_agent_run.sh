@@ -1,5 +1,6 @@
 #!/bin/sh
-# A real pgfleet-agent over real TLS on 127.0.0.1: scripts run and their exit
+# A real pgfleet-agent over real TLS on 127.0.0.1, connected out to a test
+# scheduler (it listens on no port): scripts run and their exit
 # code comes back as the seed's replies say (2500, 2501, Reply=SendFile):
 # 0 (Success), 1 and 42 (Failed), the timeout code, 1 MiB of output capped with
 # the mark, run-as refused and OS requirement refused without fetching; the
@@ -10,6 +11,8 @@
 agent_pki
 MAX_OUTPUT=4KiB start_agent a
 O=$TESTDIR/out
+no_listening_socket "$AGENT_PID" || fail "the agent holds a listening socket"
+ok "the agent connected out and listens on no port"
 
 s=$(script ok.sh 'echo "hello from $PGFLEET_COMPUTER_ID event $PGFLEET_EVENT_ID seq $PGFLEET_TASK_SEQ schedule $PGFLEET_SCHEDULE_ID"; pwd')
 push "$O.ok" --event 101 --seq 2 --schedule 100000029 --script "$s"
@@ -112,8 +115,7 @@ size=$(wc -c <"$O.hup.body")
 [ "$size" -le 1024 ] || fail "max_output reloaded to 1KiB, body has $size bytes"
 ok "SIGHUP reloads the config (max_output now 1KiB: $size bytes kept) and the agent keeps serving"
 
-spawn "$BIN/pgfleet-test-push" --ca "$P/ca.crt" --cert "$P/sched-a.crt" --key "$P/sched-a.key" \
-	--port "$AGENT_PORT" --name web-01 --computer 5000011 --event 110 \
+spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 110 \
 	--script "$(script long.sh 'sleep 60')" >"$O.long" 2>"$O.long.err"
 wait_for 10 "a long task started" grep -q '^Status-Code=2501$' "$O.long"
 start=$(date +%s)
@@ -121,8 +123,7 @@ kill -TERM "$AGENT_PID"
 wait_for 25 "the agent stops on SIGTERM" sh -c "! kill -0 $AGENT_PID"
 expect_code "$O.long" -8 "task running while the agent stops"
 assert_eq "$(value "$O.long" Error)" "cancelled: agent stopping" "Error of a task cut by a stop"
-[ ! -e "$AGENT_DIR/port" ] || fail "port file left behind"
-grep -q "stopping: 1 connection open" "$AGENT_LOG" || fail "no drain line in the log"
+grep -q "stopping: 1 tasks running" "$AGENT_LOG" || fail "no drain line in the log"
 grep -q "stopped" "$AGENT_LOG" || fail "no stop line in the log"
 empty_dir "$AGENT_DIR/temp" "temp dir after the stop"
 ok "SIGTERM: drain, then the running task is cancelled and answered -8 (agent stopping), exit in $(( $(date +%s) - start )) s"

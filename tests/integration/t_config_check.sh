@@ -62,7 +62,8 @@ ok "--version on the three binaries"
 # a valid config whose database cannot be reached: a clear error, exit 1, no worker left behind
 dead=$("$BIN/pgfleet-test-freeport")
 sed -e "s|^database:.*|database: \"host=127.0.0.1 port=$dead connect_timeout=2\"|" \
-    -e "s|^spool:.*|spool: $TESTDIR/spool|" -e "/^log:/,\$d" "$TESTDIR/scheduler.yaml" > "$TESTDIR/nodb.yaml"
+    -e "s|^spool:.*|spool: $TESTDIR/spool|" -e "s|^  listen: .*|  listen: 127.0.0.1:0|" \
+    -e "/^log:/,\$d" "$TESTDIR/scheduler.yaml" > "$TESTDIR/nodb.yaml"
 run daemon "$BIN/pgfleet-scheduler" -d -c "$TESTDIR/nodb.yaml"
 assert_eq "$rc" 1 "scheduler without a database"
 grep -q "database: .*$dead" "$TESTDIR/daemon.err" || fail "no database error: $(cat "$TESTDIR/daemon.err")"
@@ -75,6 +76,7 @@ computer: web-01
 lisen: 0.0.0.0:4020
 max_output: 64XB
 tls: {ca: $TESTDIR/ca.crt, cert: $TESTDIR/web-01.crt, key: $TESTDIR/open.key}
+servers: [127.0.0.1:4020]
 YAML
 echo "placeholder" >"$TESTDIR/open.key"
 chmod 644 "$TESTDIR/open.key"

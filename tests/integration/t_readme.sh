@@ -60,15 +60,19 @@ pgfleet -d pgfleet schedulers --format csv > $TESTDIR/schedulers.csv
 grep -q '^sched-a,' $TESTDIR/schedulers.csv
 grep -q ',running,' $TESTDIR/schedulers.csv
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z NOTICE \[[0-9]+\] scheduler sched-a:[0-9]+ started' /var/log/pgfleet/scheduler.log
-grep -Eq 'NOTICE \[[0-9]+\] agent: pgfleet-agent .* listening on' /var/log/pgfleet-agent/agent.log
+grep -Eq 'NOTICE \[[0-9]+\] agent: pgfleet-agent .* started: computer web-01' /var/log/pgfleet-agent/agent.log
 grep -q 'event [0-9]* task 0: ended with code 0 (Success)' /var/log/pgfleet-agent/agent.log
 [ "\$(readlink -f "\$(man -w pgfleet)")" = /usr/local/share/man/man1/pgfleet.1 ]
 man -w pgfleet-scheduler > /dev/null
 man -w pgfleet-agent > /dev/null
+man -w pgfleet-web > /dev/null
 grep -q '^ExecStart=/usr/local/bin/pgfleet-scheduler ' /usr/local/lib/systemd/system/pgfleet-scheduler.service
+grep -q '^ExecStart=/usr/local/bin/pgfleet-web ' /usr/local/lib/systemd/system/pgfleet-web.service
+grep -q '^PGFLEET_WEB_OPTS=' /etc/default/pgfleet-web
+! command -v systemd-sysusers > /dev/null || getent passwd pgfleet_web > /dev/null
 if command -v systemd-analyze > /dev/null; then
 	systemd-analyze verify /usr/local/lib/systemd/system/pgfleet-scheduler.service \
-		/usr/local/lib/systemd/system/pgfleet-agent.service
+		/usr/local/lib/systemd/system/pgfleet-agent.service /usr/local/lib/systemd/system/pgfleet-web.service
 fi
 echo "== all checked"
 EOS

@@ -16,7 +16,7 @@ denied() { # denied SQL: fails with permission denied
 	case "$out" in *"permission denied"*) ;; *) fail "not a permission error for: $1 -> $out";; esac
 }
 
-for v in job_history task_history computer_last_result job_daily failures running job_list computer_list group_member_list scheduler_list; do
+for v in job_history task_history computer_last_result job_daily failures running job_list computer_list group_member_list scheduler_list computer_presence; do
 	as_report "select count(*) from pgfleet.$v" > /dev/null || fail "pgfleet_report cannot read view $v: $(as_report "select 1 from pgfleet.$v")"
 done
 assert_eq "$(as_report "select count(*) from pgfleet.failures")" 2 "failures as pgfleet_report"

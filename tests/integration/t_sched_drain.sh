@@ -9,8 +9,10 @@ fleet_init
 fx="$TESTDIR/effects"
 : > "$fx"
 sched_conf sched-a "drain_grace: 10s"
-agent_start agent-1
-agent_start agent-2
+sched_conf sched-b "drain_grace: 1s"
+# the agents fail over to sched-b once sched-a is gone
+SERVERS="sched-a sched-b" agent_start agent-1
+SERVERS="sched-a sched-b" agent_start agent-2
 job_add short "echo %EVENTID% >> $fx; sleep 1"
 sched_start sched-a
 sid=$(schedule_add short '{"computers": ["agent-1", "agent-2"]}')
@@ -23,7 +25,6 @@ assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $sid")"
 grep -q "draining" "$TESTDIR/sched-a.log" || fail "no draining line"
 ok "SIGTERM lets in-flight events finish within drain_grace, then exits 0"
 
-sched_conf sched-b "drain_grace: 1s"
 job_add long "echo %EVENTID% >> $fx; sleep 4"
 sid=$(schedule_add long '{"computers": ["agent-1", "agent-2"]}')
 sched_start sched-b

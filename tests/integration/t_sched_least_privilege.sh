@@ -1,8 +1,9 @@
 #!/bin/sh
 # The scheduler needs pgfleet_scheduler and nothing else (docs/security.md "Roles"): a
-# login role granted only that role claims, runs and records events, makes and expands the
-# next occurrence of a recurring schedule, and runs its janitor (partitions, retention)
-# with nothing refused; the same login cannot write jobs, tasks, scopes or the inventory,
+# login role granted only that role accepts agents (presence rows), claims, runs and
+# records events, makes and expands the next occurrence of a recurring schedule, fails the
+# events of a computer that stays offline, writes its heartbeat row and runs its janitor
+# (partitions, retention) with nothing refused; the same login cannot write jobs, tasks, scopes or the inventory,
 # read status output, nor call the SQL API.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
@@ -14,12 +15,16 @@ assert_eq "$(sql "select rolsuper or rolcreaterole or rolbypassrls from pg_roles
 # an old partition for the janitor to drop
 sql "CREATE TABLE pgfleet.status_log_2020_01 PARTITION OF pgfleet.status_log
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" >/dev/null
-sched_conf sched-a "retention: 30d"
+sched_conf sched-a "retention: 30d" "events: {offline_expire: 1h}"
 fx="$TESTDIR/effects"
 agent_start agent-1
 agent_start agent-2
 job_add two "echo %EVENTID%-%TASKSEQ%-%JOBUSER% >> $fx" "echo %EVENTID%-%TASKSEQ% >> $fx"
 sid=$(schedule_add two '{"computers": ["agent-1", "agent-2"]}')
+# a computer that never connects, with an event due two hours ago: expired as offline
+sql "insert into pgfleet.computer (name, host, os, boot_env) values ('agent-3', '127.0.0.1', 'Linux', 'Production')" >/dev/null
+off=$(schedule_add two '{"computers": ["agent-3"]}')
+sql "update pgfleet.event set due_at = now() - interval '2 hours' where schedule_id = $off" >/dev/null
 # a recurring schedule whose next occurrence the scheduler makes and expands
 rec=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, created_by)
 	select job_id, 1, '{\"computers\": [\"agent-1\"]}', now(), interval '1 hour', current_user
@@ -30,11 +35,16 @@ wait_schedule "$sid" 60
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'done'")" 2 "events done"
 assert_eq "$(sql "select count(*) from pgfleet.status_log where schedule_id = $sid and status_code = 0")" 4 "final rows"
 [ "$(sql "select count(*) from pgfleet.computer where last_seen is not null")" -ge 1 ] || fail "last_seen not written"
+agent_connected agent-1 sched-a
+agent_connected agent-2 sched-a
+[ "$(sql "select count(*) from pgfleet.scheduler_instance where name = 'sched-a'")" -ge 1 ] || fail "no heartbeat row"
+expired() { [ "$(sql "select state || ' ' || status_code from pgfleet.event where schedule_id = $off")" = "failed -24" ]; }
+wait_for 30 "the offline computer's event expired" expired
 nextocc() { [ "$(sql "select count(*) from pgfleet.schedule s join pgfleet.event e using (schedule_id) where s.parent_schedule_id = $rec")" = 1 ]; }
 wait_for 30 "the next occurrence, expanded" nextocc
 assert_eq "$(sql "select usename from pg_stat_activity where application_name like 'pgfleet%' and usename is not null group by usename")" \
 	"$SCHED_DB_USER" "the scheduler's database user"
-ok "a scheduler connected as a pgfleet_scheduler login claims, runs, records and recurs"
+ok "a scheduler connected as a pgfleet_scheduler login accepts agents, claims, runs, records, recurs, expires offline events and writes its heartbeat row"
 
 dropped() { [ "$(sql "select to_regclass('pgfleet.status_log_2020_01') is null")" = t ]; }
 wait_for 30 "the janitor to drop the 2020 partition" dropped

@@ -12,6 +12,7 @@ sql "do \$\$ begin
 	if not exists (select from pg_roles where rolname = '$owner') then create role $owner login; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_token') then create role pgfleet_token nologin; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_report') then create role pgfleet_report nologin; end if;
+	if not exists (select from pg_roles where rolname = 'pgfleet_report_scripts') then create role pgfleet_report_scripts nologin; end if;
 	-- the duty roles of 0015: an owner that is no superuser cannot create roles
 	if not exists (select from pg_roles where rolname = 'pgfleet_operator') then create role pgfleet_operator nologin; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_author') then create role pgfleet_author nologin; end if;

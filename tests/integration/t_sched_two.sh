@@ -1,8 +1,9 @@
 #!/bin/sh
-# Two schedulers on one database, 200 events over 10 agents (20 schedules):
-# none runs twice (the side-effect file and the agents' journals agree), no
-# event is claimed by both, no computer runs two events at once; then, with
-# sched-a stopped, sched-b alone carries the next schedule.
+# Two schedulers on one database, 200 events over 10 agents (20 schedules),
+# five agents connected to each: none runs twice (the side-effect file and the
+# agents' journals agree), no event is claimed by both, no computer runs two
+# events at once; then, with sched-a stopped, its agents fail over to sched-b,
+# which alone carries the next schedule.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
@@ -12,7 +13,12 @@ sched_conf sched-b
 fx="$TESTDIR/effects"
 : > "$fx"
 targets='{"computers": ['
-for i in $(seq 1 10); do agent_start "agent-$i"; targets="$targets\"agent-$i\","; done
+# half the agents prefer sched-a, half sched-b; each fails over to the other
+for i in $(seq 1 10); do
+	if [ "$i" -le 5 ]; then SERVERS="sched-a sched-b"; else SERVERS="sched-b sched-a"; fi
+	SERVERS=$SERVERS agent_start "agent-$i"
+	targets="$targets\"agent-$i\","
+done
 targets="${targets%,}]}"
 job_add once "echo %EVENTID% %COMPNAME% start >> $fx; sleep 0.05; echo %EVENTID% %COMPNAME% end >> $fx"
 sched_start sched-a

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 #define MAXCONNS 5000
 
 static volatile sig_atomic_t stop;
@@ -36,13 +38,6 @@ on_term(int sig)
 	stop = 1;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct conn {
 	int fd;
@@ -114,16 +109,16 @@ main(int argc, char **argv)
 		return 2;
 	for (int i = 0; i < nconns; i++)
 		c[i].fd = -1;
-	long long start = now_ms(), end = start + seconds * 1000;
+	long long start = clock_mono_ms(), end = start + seconds * 1000;
 	long long opened = 0, closed = 0;
 	int peak = 0, said = 0;
 	char buf[512];
 	double tokens = 0;
 	long long last = start;
 
-	while (!stop && now_ms() < end) {
+	while (!stop && clock_mono_ms() < end) {
 		/* (re)open what is missing, within the rate */
-		long long t = now_ms();
+		long long t = clock_mono_ms();
 		tokens += (double)(t - last) * (double)rate / 1000.0;
 		if (tokens > (double)rate / 10.0 + 1.0)
 			tokens = (double)rate / 10.0 + 1.0;
@@ -157,7 +152,7 @@ main(int argc, char **argv)
 					drop = 1;
 				else
 					c[i].up = 1;
-			} else if (!c[i].up && now_ms() - c[i].since > 2000) {
+			} else if (!c[i].up && clock_mono_ms() - c[i].since > 2000) {
 				drop = 1; /* a connect the server's backlog never took */
 			} else if (c[i].up && (p[i].revents & (POLLIN | POLLERR | POLLHUP))) {
 				ssize_t n = read(c[i].fd, buf, sizeof(buf));
@@ -176,7 +171,7 @@ main(int argc, char **argv)
 		}
 		if (up > peak)
 			peak = up;
-		if (!said && (up >= nconns || now_ms() - start > 15000)) {
+		if (!said && (up >= nconns || clock_mono_ms() - start > 15000)) {
 			printf("held %d\n", up);
 			fflush(stdout);
 			said = 1;
@@ -190,3 +185,4 @@ main(int argc, char **argv)
 	free(p);
 	return 0;
 }
+

@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "transfer/fetch.h"
@@ -187,9 +188,12 @@ fetch(struct opts *o)
 	if (dirfd == -1)
 		die("cannot open --dir %s", o->dir);
 	for (int i = 0; i < o->nkeyhex; i++) {
-		if (transfer_fetch(ctx, o->host, (int)o->port, o->keyhex[i], o->event, (int)o->seq, (uint64_t)o->size,
-			o->checksum, dirfd, o->name[i], 0700, (uid_t)-1, (gid_t)-1, o->timeout, (size_t)1 << 31, err,
-			sizeof(err)) == -1) {
+		const struct transfer_req req = {.host = o->host, .port = (int)o->port,
+		    .key = o->keyhex[i], .event_id = o->event, .seq = (int)o->seq,
+		    .size = (uint64_t)o->size, .checksum = o->checksum, .dirfd = dirfd,
+		    .name = o->name[i], .mode = 0700, .uid = (uid_t)-1, .gid = (gid_t)-1,
+		    .timeout_ms = o->timeout, .max_size = (size_t)1 << 31};
+		if (transfer_fetch(ctx, &req, err, sizeof(err)) == -1) {
 			printf("error %s: %s\n", o->name[i], err);
 			failed = 1;
 		} else {
@@ -203,20 +207,13 @@ fetch(struct opts *o)
 	return failed;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 raw(struct opts *o)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
 	char buf[4096];
-	long long total = 0, start = mono_ms();
+	long long total = 0, start = clock_mono_ms();
 	int closed = 0;
 
 	inet_pton(AF_INET, o->host, &sin.sin_addr);
@@ -226,7 +223,7 @@ raw(struct opts *o)
 	if (o->send != NULL && write(fd, o->send, strlen(o->send)) == -1)
 		die("%s", "raw: write failed");
 	for (;;) {
-		long long left = o->wait_ms - (mono_ms() - start);
+		long long left = o->wait_ms - (clock_mono_ms() - start);
 		if (left <= 0)
 			break;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -240,7 +237,7 @@ raw(struct opts *o)
 		total += n;
 	}
 	printf("received %lld bytes\n%s after %lld ms\n", total, closed ? "closed by server" : "still open",
-	    mono_ms() - start);
+	    clock_mono_ms() - start);
 	close(fd);
 	return 0;
 }

@@ -1,13 +1,16 @@
 /*
- * pgfleet-test-wiredrip: a TLS peer that completes the handshake and then sends a
- * message one byte at a time, to prove that deadlines cover a whole message
- * and not each read.
- *   agent  --ca C --cert C --key K --every-ms N --bytes B
- *     listens on 127.0.0.1 (prints "port P"); for each connection: handshake,
- *     read the request up to its empty line, then drip a reply that never
- *     ends (B bytes, one every N ms) and close.
- *   client --ca C --cert C --key K --host H --port P --every-ms N --bytes B
- *     connects and drips a request that never ends.
+ * pgfleet-test-wiredrip: a TLS peer that completes the handshake and the Hello,
+ * then sends a message one byte at a time, to prove that deadlines cover a
+ * whole message and not each read.
+ *   agent  --ca C --cert C --key K --port P [--host H] --name NAME --every-ms N --bytes B
+ *          [--silent] [--reconnect]
+ *     connects to a scheduler's agent port as computer NAME (Request=Hello),
+ *     then answers each request it reads with a reply that never ends (B bytes,
+ *     one every N ms); --silent: reads requests and never answers (a hung
+ *     agent); --reconnect: connects again, 500 ms after a connection ends.
+ *   server --ca C --cert C --key K --every-ms N --bytes B
+ *     listens on 127.0.0.1 (prints "port P") as a scheduler; for each agent:
+ *     handshake, its Hello answered, then a request that never ends dripped.
  * Each connection prints "closed by peer after X bytes in M ms" or
  * "dripped X bytes in M ms" (the peer held on to the end).
  */
@@ -25,11 +28,13 @@
 
 #include <openssl/ssl.h>
 
+#include "common/clock.h"
 #include "common/tls.h"
 
 struct opts {
-	const char *ca, *cert, *key, *host;
+	const char *ca, *cert, *key, *host, *name;
 	long long port, every_ms, bytes;
+	int silent, reconnect;
 };
 
 static void
@@ -39,13 +44,6 @@ die(const char *what, const char *why)
 	exit(2);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 parse(int argc, char **argv, struct opts *o)
@@ -54,8 +52,16 @@ parse(int argc, char **argv, struct opts *o)
 	o->host = "127.0.0.1";
 	o->every_ms = 200;
 	o->bytes = 200;
-	for (int i = 2; i + 1 < argc; i += 2) {
-		const char *a = argv[i], *v = argv[i + 1];
+	for (int i = 2; i < argc; i += 2) {
+		const char *a = argv[i];
+		if (strcmp(a, "--silent") == 0 || strcmp(a, "--reconnect") == 0) {
+			*(a[2] == 's' ? &o->silent : &o->reconnect) = 1;
+			i--;
+			continue;
+		}
+		if (i + 1 >= argc)
+			die("needs a value", a);
+		const char *v = argv[i + 1];
 		if (strcmp(a, "--ca") == 0) o->ca = v;
 		else if (strcmp(a, "--cert") == 0) o->cert = v;
 		else if (strcmp(a, "--key") == 0) o->key = v;
@@ -63,6 +69,7 @@ parse(int argc, char **argv, struct opts *o)
 		else if (strcmp(a, "--port") == 0) o->port = atoll(v);
 		else if (strcmp(a, "--every-ms") == 0) o->every_ms = atoll(v);
 		else if (strcmp(a, "--bytes") == 0) o->bytes = atoll(v);
+		else if (strcmp(a, "--name") == 0) o->name = v;
 		else die("unknown option", a);
 	}
 	if (o->ca == NULL || o->cert == NULL || o->key == NULL)
@@ -73,9 +80,9 @@ parse(int argc, char **argv, struct opts *o)
 static int
 peer_gone(SSL *ssl, int fd, long long ms)
 {
-	long long end = mono_ms() + ms;
+	long long end = clock_mono_ms() + ms;
 	for (;;) {
-		long long left = end - mono_ms();
+		long long left = end - clock_mono_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -99,24 +106,98 @@ static void
 drip(SSL *ssl, int fd, const char *msg, const struct opts *o)
 {
 	char err[256];
-	long long t0 = mono_ms(), n = 0;
+	long long t0 = clock_mono_ms(), n = 0;
 	size_t len = strlen(msg);
 	for (n = 0; n < o->bytes; n++) {
 		char c = (size_t)n < len ? msg[n] : 'x';
 		if (tls_write_all(ssl, &c, 1, 5000, err, sizeof(err)) == -1 || peer_gone(ssl, fd, o->every_ms)) {
-			printf("closed by peer after %lld bytes in %lld ms\n", n + 1, mono_ms() - t0);
+			printf("closed by peer after %lld bytes in %lld ms\n", n + 1, clock_mono_ms() - t0);
 			fflush(stdout);
 			return;
 		}
 	}
-	printf("dripped %lld bytes in %lld ms\n", n, mono_ms() - t0);
+	printf("dripped %lld bytes in %lld ms\n", n, clock_mono_ms() - t0);
 	fflush(stdout);
+}
+
+/* One message, up to its empty line (bytes after it are kept for the next). 0, or -1. */
+static int
+read_msg(SSL *ssl, char *buf, size_t size, size_t *have, long long timeout_ms)
+{
+	char err[256];
+	for (;;) {
+		buf[*have] = '\0';
+		char *end = strstr(buf, "\n\n");
+		if (end != NULL) {
+			size_t used = (size_t)(end + 2 - buf);
+			memmove(buf, end + 2, *have - used);
+			*have -= used;
+			return 0;
+		}
+		if (*have >= size - 1)
+			return -1;
+		ssize_t n = tls_read_some(ssl, buf + *have, size - 1 - *have, timeout_ms, err, sizeof(err));
+		if (n <= 0)
+			return -1;
+		*have += (size_t)n;
+	}
+}
+
+/* One connection of the agent: Hello, then drip (or say nothing) for each request. */
+static void
+agent_once(SSL_CTX *ctx, const struct opts *o)
+{
+	char err[512], hello[512], buf[16384];
+	SSL *ssl = NULL;
+	int fd = -1;
+	size_t have = 0;
+	if (tls_connect_blocking(ctx, o->host, (int)o->port, 5000, NULL, NULL, &ssl, &fd, err,
+		sizeof(err)) == -1) {
+		printf("connect failed: %s\n", err);
+		fflush(stdout);
+		return;
+	}
+	int n = snprintf(hello, sizeof(hello), "Request=Hello\nComputer=%s\nProtocol=1\n"
+	    "Agent-Version=wiredrip\n\n", o->name);
+	if (tls_write_all(ssl, hello, (size_t)n, 5000, err, sizeof(err)) == -1 ||
+	    read_msg(ssl, buf, sizeof(buf), &have, 10000) == -1) {
+		printf("hello failed\n");
+		fflush(stdout);
+		tls_close(ssl);
+		return;
+	}
+	printf("connected\n");
+	fflush(stdout);
+	while (read_msg(ssl, buf, sizeof(buf), &have, -1) == 0) {
+		if (o->silent)
+			continue;
+		drip(ssl, fd, "Reply=StatusUpdate\nStatus-Code=2500\nPad=", o);
+		break;
+	}
+	tls_close(ssl);
 }
 
 static void __attribute__((noreturn))
 agent(const struct opts *o)
 {
 	char err[512];
+	if (o->name == NULL || o->port <= 0)
+		die("usage", "agent needs --name and --port");
+	SSL_CTX *ctx = tls_client_ctx(o->ca, o->cert, o->key, err, sizeof(err));
+	if (ctx == NULL)
+		die("tls", err);
+	do {
+		agent_once(ctx, o);
+		if (o->reconnect)
+			usleep(500000);
+	} while (o->reconnect);
+	exit(0);
+}
+
+static void __attribute__((noreturn))
+server(const struct opts *o)
+{
+	char err[512], buf[16384];
 	SSL_CTX *ctx = tls_server_ctx(o->ca, o->cert, o->key, err, sizeof(err));
 	if (ctx == NULL)
 		die("tls", err);
@@ -134,43 +215,19 @@ agent(const struct opts *o)
 		if (fd == -1)
 			continue;
 		SSL *ssl = NULL;
+		size_t have = 0;
 		if (tls_accept_blocking(ctx, fd, 5000, &ssl, err, sizeof(err)) == -1) {
 			printf("handshake failed: %s\n", err);
 			fflush(stdout);
 			continue;
 		}
-		/* the request, up to its empty line */
-		char buf[16384];
-		size_t got = 0;
-		while (got < sizeof(buf) - 1) {
-			ssize_t n = tls_read_some(ssl, buf + got, sizeof(buf) - 1 - got, 5000, err, sizeof(err));
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			buf[got] = '\0';
-			if (strstr(buf, "\n\n") != NULL)
-				break;
-		}
-		drip(ssl, fd, "Reply=StatusUpdate\nStatus-Code=2500\nPad=", o);
+		static const char ok[] = "Reply=Hello\nResult=Success\nID=5000011\nScheduler=drip\n"
+		    "Protocol=1\n\n";
+		if (read_msg(ssl, buf, sizeof(buf), &have, 5000) == 0 &&
+		    tls_write_all(ssl, ok, sizeof(ok) - 1, 5000, err, sizeof(err)) == 0)
+			drip(ssl, fd, "Request=Cancel\nPad=", o);
 		tls_close(ssl);
 	}
-}
-
-static int
-client(const struct opts *o)
-{
-	char err[512];
-	SSL_CTX *ctx = tls_client_ctx(o->ca, o->cert, o->key, err, sizeof(err));
-	if (ctx == NULL)
-		die("tls", err);
-	SSL *ssl = NULL;
-	int fd = -1;
-	if (tls_connect_blocking(ctx, o->host, (int)o->port, 5000, NULL, NULL, &ssl, &fd, err, sizeof(err)) == -1)
-		die("connect", err);
-	drip(ssl, fd, "Request=Cancel\nPad=", o);
-	tls_close(ssl);
-	SSL_CTX_free(ctx);
-	return 0;
 }
 
 int
@@ -179,12 +236,12 @@ main(int argc, char **argv)
 	struct opts o;
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
-		die("usage", "agent|client [options]");
+		die("usage", "agent|server [options]");
 	parse(argc, argv, &o);
 	if (strcmp(argv[1], "agent") == 0)
 		agent(&o);
-	if (strcmp(argv[1], "client") == 0)
-		return client(&o);
+	if (strcmp(argv[1], "server") == 0)
+		server(&o);
 	die("unknown mode", argv[1]);
 	return 2;
 }

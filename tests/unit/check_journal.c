@@ -22,6 +22,7 @@
 
 #include "agent/exec.h"
 #include "agent/journal.h"
+#include "common/clock.h"
 #include "common/status.h"
 
 static char jdir[PATH_MAX];
@@ -52,13 +53,6 @@ teardown(void)
 	nftw(jdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct journal *
 open_journal(long long wait_ms)
@@ -349,9 +343,9 @@ START_TEST(test_journal_busy_when_holder_outlives_wait)
 	wait_for_file("begun");
 	struct journal *j = open_journal(100);
 	struct journal_entry *e = NULL;
-	long long t0 = mono_ms();
+	long long t0 = clock_mono_ms();
 	int rc = journal_begin(j, 9002, 0, &e, err, sizeof(err));
-	long long waited = mono_ms() - t0;
+	long long waited = clock_mono_ms() - t0;
 	touch("seen-busy");
 	ck_assert_int_eq(rc, JOURNAL_BEGIN_BUSY);
 	ck_assert_int_ge(waited, 100);
@@ -540,9 +534,9 @@ START_TEST(test_journal_reports_corrupt_entries)
 	assert_corrupt(j, HEAD "Output-Length=3\n\nab", "output is 2 bytes, Output-Length says 3");
 	assert_corrupt(j, HEAD "Output-Length=x\n\n", "line 12: Output-Length is not a number");
 	assert_corrupt(j, HEAD "\n", "key Output-Length is missing");
-	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key PID");
+	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key \"PID\"");
 	assert_corrupt(j, HEAD "Color=blue\n\n", "line 12: unknown key \"Color\"");
-	assert_corrupt(j, HEAD "no equals\n\n", "line 12 has no '='");
+	assert_corrupt(j, HEAD "no equals\n\n", "line 12: no '=' in line");
 	assert_corrupt(j, "pgfleet-journal 1\nEvent-ID=8\nTask-Sequence-ID=0\nState=done\nStatus-Code=0\n"
 	    "Result=\nPID=1\nPGID=1\nCancel-Requested=0\nStarted=1\nFinished=2\nOutput-Length=0\n\n",
 	    "entry is for event 8 task 0");

@@ -1,7 +1,8 @@
-/* Unit tests for scheduler/pool: dispatch, done, a dead worker's events go to
- * its successor; past the restart limit they are handed back and the slot
- * starts again once the window has passed (on an injected clock); a reload's
- * roll retires workers without losing their events. */
+/* Unit tests for scheduler/pool: dispatch, done, a dead worker is restarted and
+ * its events are handed back (its agents' connections died with it); past the
+ * restart limit the slot starts again once the window has passed (on an
+ * injected clock); a reload's roll retires workers without losing their events;
+ * dispatch to the worker that holds a computer's connection. */
 #include <check.h>
 #include <time.h>
 #include <signal.h>
@@ -90,52 +91,6 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	event_base_loopbreak(arg);
 }
-
-START_TEST(test_pool_dispatches_and_respawns_dead_worker_with_its_events)
-{
-	snprintf(flagfile, sizeof(flagfile), "/tmp/pgfleet-pool-%ld", (long)getpid());
-	unlink(flagfile);
-	struct event_base *base = event_base_new();
-	struct seen seen = {.base = base, .want = 3};
-	struct pool_callbacks cb = {.worker_main = fake_worker, .on_done = on_done, .arg = &seen};
-	struct pool *p = pool_new(base, 2, 4, 5, 60000, &cb);
-	reap_pool = p;
-	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
-	evsignal_add(sig, NULL);
-	struct timeval tv = {10, 0};
-	struct event *deadline = evtimer_new(base, on_deadline, base);
-	evtimer_add(deadline, &tv);
-	ck_assert_int_eq(pool_start(p), 0);
-	ck_assert_int_eq(pool_live(p), 2);
-	ck_assert_int_eq(pool_free_capacity(p), 8);
-	int64_t ids[] = {11, 12, 13};
-	for (int i = 0; i < 3; i++) {
-		struct ipc_event ev = {.event_id = ids[i]};
-		ck_assert_int_eq(pool_dispatch(p, &ev), 0);
-	}
-	ck_assert_int_eq(pool_inflight(p), 3);
-	ck_assert(pool_holds(p, 13));
-	event_base_dispatch(base);
-	ck_assert_int_eq(seen.n, 3);
-	int got13 = 0;
-	for (int i = 0; i < seen.n; i++)
-		got13 |= seen.ids[i] == 13;
-	ck_assert(got13);
-	ck_assert_int_eq(access(flagfile, F_OK), 0); /* the first worker did die on 13 */
-	ck_assert_int_eq(pool_inflight(p), 0);
-	ck_assert_int_eq(pool_live(p), 2);
-	pool_shutdown(p, 0);
-	while (pool_live(p) > 0) {
-		usleep(10000);
-		pool_reap(p);
-	}
-	unlink(flagfile);
-	event_free(sig);
-	event_free(deadline);
-	pool_free(p);
-	event_base_free(base);
-}
-END_TEST
 
 START_TEST(test_pool_refuses_dispatch_when_full)
 {
@@ -292,8 +247,20 @@ struct watch {
 	int64_t abandoned[16];
 	int nabandoned;
 	int gave_up;
+	int exits;
+	pid_t exited[16];
 	long long now; /* the pool's clock */
 };
+
+static void
+watch_exit(int slot, pid_t pid, void *arg)
+{
+	struct watch *w = arg;
+	(void)slot;
+	if (w->exits < 16)
+		w->exited[w->exits] = pid;
+	w->exits++;
+}
 
 static void
 watch_done(const struct ipc_done *d, void *arg)
@@ -360,6 +327,16 @@ run_until(struct event_base *base, int (*cond)(struct pool *, struct watch *), s
 	return ok;
 }
 
+static int want_exits;
+
+/* The worker died (want_exits times in all) and a successor runs. */
+static int
+one_more_live(struct pool *p, struct watch *w)
+{
+	return w->exits == want_exits && w->nabandoned == w->exits && pool_live(p) == 1 &&
+	    w->abandoned[w->nabandoned - 1] == 13 && w->ndone >= 1;
+}
+
 static int
 gave_up_once(struct pool *p, struct watch *w)
 {
@@ -384,12 +361,75 @@ stop_pool(struct pool *p)
 	}
 }
 
+static int
+eleven_twelve_done_thirteen_back(struct pool *p, struct watch *w)
+{
+	return w->ndone == 2 && w->nabandoned == 1 && pool_live(p) == 2;
+}
+
+START_TEST(test_pool_respawns_dead_worker_and_hands_back_its_events)
+{
+	snprintf(flagfile, sizeof(flagfile), "/tmp/pgfleet-pool-%ld", (long)getpid());
+	unlink(flagfile);
+	struct event_base *base = event_base_new();
+	struct watch w = {.base = base};
+	struct pool_callbacks cb = {.worker_main = fake_worker, .on_done = watch_done,
+	    .on_abandoned = watch_abandoned, .on_exit = watch_exit, .arg = &w};
+	struct pool *p = pool_new(base, 2, 4, 5, 60000, &cb);
+	reap_pool = p;
+	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	evsignal_add(sig, NULL);
+	ck_assert_int_eq(pool_start(p), 0);
+	ck_assert_int_eq(pool_live(p), 2);
+	ck_assert_int_eq(pool_free_capacity(p), 8);
+	int64_t ids[] = {11, 12, 13};
+	for (int i = 0; i < 3; i++) {
+		struct ipc_event ev = {.event_id = ids[i]};
+		ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	}
+	ck_assert_int_eq(pool_inflight(p), 3);
+	ck_assert(pool_holds(p, 13));
+	ck_assert(run_until(base, eleven_twelve_done_thirteen_back, p, &w));
+	/* 13 killed its worker: handed back (its computer's connection died too), not re-sent */
+	ck_assert_int_eq(w.abandoned[0], 13);
+	ck_assert_int_eq(w.exits, 1);
+	ck_assert_int_eq(access(flagfile, F_OK), 0);
+	ck_assert_int_eq(pool_inflight(p), 0);
+	stop_pool(p);
+	unlink(flagfile);
+	event_free(sig);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_pool_dispatches_to_the_worker_holding_the_connection)
+{
+	struct event_base *base = event_base_new();
+	struct watch w = {.base = base};
+	struct pool_callbacks cb = {.worker_main = holding_worker, .on_done = watch_done,
+	    .arg = &w};
+	struct pool *p = pool_new(base, 2, 1, 5, 60000, &cb);
+	ck_assert_int_eq(pool_start(p), 0);
+	struct ipc_event ev = {.event_id = 21};
+	/* no such worker: refused, the caller hands the event back */
+	ck_assert_int_eq(pool_dispatch_to(p, 1, &ev), -1);
+	ck_assert_int_eq(pool_send(p, 1, IPC_REOPEN, NULL, 0), -1);
+	ck_assert_int_eq(pool_free_capacity(p), 2);
+	ck_assert_int_eq(pool_inflight(p), 0);
+	stop_pool(p);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_pool_hands_back_events_of_given_up_slot_and_restarts_after_window)
 {
 	struct event_base *base = event_base_new();
 	struct watch w = {.base = base, .now = 1000000};
 	struct pool_callbacks cb = {.worker_main = poison_worker, .on_done = watch_done,
-	    .on_abandoned = watch_abandoned, .on_give_up = watch_give_up, .arg = &w};
+	    .on_abandoned = watch_abandoned, .on_give_up = watch_give_up, .on_exit = watch_exit,
+	    .arg = &w};
 	struct pool *p = pool_new(base, 1, 4, 3, 60000, &cb);
 	pool_set_clock(p, watch_clock, &w);
 	reap_pool = p;
@@ -398,15 +438,20 @@ START_TEST(test_pool_hands_back_events_of_given_up_slot_and_restarts_after_windo
 	ck_assert_int_eq(pool_start(p), 0);
 	struct ipc_event ev = {.event_id = 12};
 	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
-	ev.event_id = 13; /* kills the worker, then its two successors */
-	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
-	ck_assert(run_until(base, gave_up_once, p, &w));
+	/* 13 kills each worker it reaches: the first and its two successors */
+	for (int k = 0; k < 3; k++) {
+		ev.event_id = 13;
+		want_exits = k + 1;
+		ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+		ck_assert(run_until(base, k < 2 ? one_more_live : gave_up_once, p, &w));
+	}
 	/* 12 was answered before the first death: done, not handed on */
 	ck_assert_int_eq(w.ndone, 1);
 	ck_assert_int_eq(w.done[0], 12);
-	/* 13 is handed back once, and nothing is held any more */
-	ck_assert_int_eq(w.nabandoned, 1);
-	ck_assert_int_eq(w.abandoned[0], 13);
+	/* 13 is handed back at each death, never given to a successor */
+	ck_assert_int_eq(w.nabandoned, 3);
+	ck_assert_int_eq(w.abandoned[2], 13);
+	ck_assert_int_eq(w.exits, 3);
 	ck_assert(!pool_holds(p, 13));
 	ck_assert_int_eq(pool_inflight(p), 0);
 	int64_t ids[4];
@@ -576,7 +621,8 @@ pool_suite(void)
 	Suite *s = suite_create("pool");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_pool_dispatches_and_respawns_dead_worker_with_its_events);
+	tcase_add_test(tc, test_pool_respawns_dead_worker_and_hands_back_its_events);
+	tcase_add_test(tc, test_pool_dispatches_to_the_worker_holding_the_connection);
 	tcase_add_test(tc, test_pool_refuses_dispatch_when_full);
 	tcase_add_test(tc, test_pool_gives_up_on_a_worker_that_keeps_dying);
 	tcase_add_test(tc, test_pool_restart_wait_counts_starts_within_the_window);

@@ -1,0 +1,360 @@
+/*
+ * tasks: fork, the pipe back, forwarding and reaping. A task's entry lives
+ * until its process is reaped and its pipe has been read to the end, so that
+ * a result written just before the exit is never lost.
+ */
+#include "agent/tasks.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "agent/control.h"
+#include "agent/request.h"
+#include "agent/uplink.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "transfer/fetch.h"
+
+#define CHILD_EXIT_LOST 3 /* the task ran, but a reply could not be handed on */
+
+struct task {
+	struct tasks *ts;
+	pid_t pid;                /* 0 once reaped */
+	struct bufferevent *bev;  /* NULL once read to the end */
+	struct wire_parser *parser;
+	uint64_t gen;             /* the connection its SendFile came in on */
+	char what[48];            /* "event E task S", for logs */
+};
+
+struct tasks {
+	struct event_base *base;
+	struct uplink *uplink;
+	SSL_CTX *fetch_ctx;       /* the sessions task processes hand back are kept for it */
+	size_t max_body;
+	struct task *v[TASKS_MAX];
+	int n;
+};
+
+static volatile sig_atomic_t child_stop;
+
+static void
+on_child_term(int sig)
+{
+	(void)sig;
+	child_stop = 1;
+}
+
+struct tasks *
+tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx, size_t max_body)
+{
+	struct tasks *ts = calloc(1, sizeof(*ts));
+	if (ts == NULL)
+		return NULL;
+	ts->base = base;
+	ts->fetch_ctx = fetch_ctx;
+	ts->uplink = u;
+	ts->max_body = max_body;
+	return ts;
+}
+
+static void
+task_close_pipe(struct task *t)
+{
+	if (t->bev != NULL)
+		bufferevent_free(t->bev);
+	t->bev = NULL;
+	wire_parser_free(t->parser);
+	t->parser = NULL;
+}
+
+/* Forget entries whose process is reaped and whose pipe is read to the end. */
+static void
+tasks_compact(struct tasks *ts)
+{
+	int k = 0;
+	for (int i = 0; i < ts->n; i++) {
+		if (ts->v[i]->pid != 0 || ts->v[i]->bev != NULL)
+			ts->v[k++] = ts->v[i];
+		else
+			free(ts->v[i]);
+	}
+	ts->n = k;
+}
+
+void
+tasks_free(struct tasks *ts)
+{
+	if (ts == NULL)
+		return;
+	for (int i = 0; i < ts->n; i++) {
+		task_close_pipe(ts->v[i]);
+		free(ts->v[i]);
+	}
+	free(ts);
+}
+
+int tasks_count(const struct tasks *ts) { return ts->n; }
+
+int
+tasks_alive(const struct tasks *ts)
+{
+	int n = 0;
+	for (int i = 0; i < ts->n; i++)
+		n += ts->v[i]->pid != 0;
+	return n;
+}
+
+static int
+unhex(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A TLS session the task process kept from its fetch: the next task processes resume it. */
+static void
+task_session(struct tasks *ts, const struct wire_msg *m)
+{
+	const char *host = wire_get(m, "Host"), *hex = wire_get(m, "Session");
+	size_t n = hex != NULL ? strlen(hex) / 2 : 0;
+	unsigned char *der = n > 0 ? malloc(n) : NULL;
+	if (host == NULL || der == NULL) {
+		free(der);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int hi = unhex(hex[2 * i]), lo = unhex(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(der);
+			return;
+		}
+		der[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (transfer_fetch_session_import(ts->fetch_ctx, host, der, n) == -1)
+		log_debug("transfer session for %s from a task process does not parse", host);
+	free(der);
+}
+
+/* A whole reply of a task: on to the scheduler, if its connection is still the one. */
+static void
+task_forward(struct tasks *ts, struct task *t, const struct wire_msg *m)
+{
+	const char *local = wire_get(m, "Local");
+	if (local != NULL) {
+		if (strcmp(local, "Session") == 0)
+			task_session(ts, m);
+		return;
+	}
+	if (t->gen == uplink_generation(ts->uplink) && uplink_is_up(ts->uplink)) {
+		if (uplink_send(ts->uplink, m) == 0)
+			return;
+	}
+	const char *reply = wire_get(m, "Reply"), *code = wire_get(m, "Status-Code");
+	log_detail("%s: Reply=%s Status-Code=%s not sent: its connection is gone (the journal "
+	    "keeps the result for a re-push)", t->what, reply != NULL ? reply : "?",
+	    code != NULL ? code : "?");
+}
+
+static void
+task_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct task *t = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char buf[16384];
+	int n;
+	while (t->bev == bev && (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
+		size_t off = 0;
+		while (off < (size_t)n) {
+			size_t used = 0;
+			enum wire_status st = wire_feed(t->parser, buf + off, (size_t)n - off, &used);
+			off += used;
+			if (st == WIRE_MORE)
+				break;
+			if (st == WIRE_ERROR) {
+				/* our own child: a bug, but only its replies are lost */
+				log_warnx("%s: bad message from its task process: %s", t->what,
+				    wire_parser_error(t->parser));
+				task_close_pipe(t);
+				return;
+			}
+			struct wire_msg *m = wire_parser_take(t->parser);
+			if (m == NULL)
+				fatalx("out of memory");
+			task_forward(t->ts, t, m);
+			wire_msg_free(m);
+		}
+	}
+}
+
+static void
+task_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct task *t = arg;
+	(void)what;
+	task_read_cb(bev, arg); /* whatever came before the end */
+	task_close_pipe(t);
+	tasks_compact(t->ts);
+}
+
+/* The task process's replies: whole messages, blocking, down the pipe. */
+static int
+pipe_send(void *arg, const struct wire_msg *m)
+{
+	int fd = *(int *)arg;
+	size_t len;
+	char *buf = wire_build(m, &len);
+	if (buf == NULL)
+		return -1;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	wire_buf_free(buf, len);
+	return off == len ? 0 : -1;
+}
+
+/* Hand a kept TLS session to the main process (Local=Session, never sent on). */
+static void
+send_session(const char *host, const unsigned char *der, size_t len, void *arg)
+{
+	char err[128], *hex = malloc(2 * len + 1);
+	struct wire_msg *m = wire_msg_new();
+	if (hex != NULL && m != NULL) {
+		for (size_t i = 0; i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", der[i]);
+		if (wire_add(m, "Local", "Session", err, sizeof(err)) == 0 &&
+		    wire_add(m, "Host", host, err, sizeof(err)) == 0 &&
+		    wire_add(m, "Session", hex, err, sizeof(err)) == 0)
+			(void)pipe_send(arg, m);
+	}
+	wire_msg_free(m);
+	free(hex);
+}
+
+/* In the child: its signals, then the task, then exit. */
+static void __attribute__((noreturn))
+task_child(struct tasks *ts, const struct control_env *penv, const struct request_task *t, int fd,
+    int close_fd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_child_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the connection belongs to the main process: a copy here would keep it open */
+	if (close_fd >= 0)
+		close(close_fd);
+	for (int i = 0; i < ts->n; i++)
+		if (ts->v[i]->bev != NULL)
+			close(bufferevent_getfd(ts->v[i]->bev));
+	log_procinit("task");
+	struct control_env env = *penv;
+	env.stop = &child_stop;
+	env.out.send = pipe_send;
+	env.out.arg = &fd;
+	int rc = control_run_task(&env, t);
+	transfer_fetch_sessions_each(send_session, &fd);
+	log_close();
+	_exit(rc == 0 ? 0 : CHILD_EXIT_LOST);
+}
+
+int
+tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
+    int close_fd)
+{
+	int sv[2];
+	if (ts->n >= TASKS_MAX)
+		return -1;
+	struct task *k = calloc(1, sizeof(*k));
+	if (k == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("event %s task %s: socketpair", t->event_s, t->seq_s);
+		free(k);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid == -1) {
+		log_warn("event %s task %s: fork", t->event_s, t->seq_s);
+		close(sv[0]);
+		close(sv[1]);
+		free(k);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		task_child(ts, env, t, sv[1], close_fd);
+	}
+	close(sv[1]);
+	evutil_make_socket_nonblocking(sv[0]);
+	k->ts = ts;
+	k->pid = pid;
+	k->gen = uplink_generation(ts->uplink);
+	snprintf(k->what, sizeof(k->what), "event %.16s task %.10s", t->event_s, t->seq_s);
+	k->parser = wire_parser_new(ts->max_body);
+	k->bev = bufferevent_socket_new(ts->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	if (k->parser == NULL || k->bev == NULL)
+		fatalx("out of memory");
+	bufferevent_setcb(k->bev, task_read_cb, NULL, task_event_cb, k);
+	bufferevent_enable(k->bev, EV_READ);
+	ts->v[ts->n++] = k;
+	log_debug("%s: task process %ld", k->what, (long)pid);
+	return 0;
+}
+
+int
+tasks_reap(struct tasks *ts)
+{
+	int st, died = 0;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		struct task *t = NULL;
+		for (int i = 0; i < ts->n && t == NULL; i++)
+			if (ts->v[i]->pid == pid)
+				t = ts->v[i];
+		const char *what = t != NULL ? t->what : "child";
+		int bad = WIFSIGNALED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_LOST);
+		if (WIFSIGNALED(st))
+			log_warnx("%s: task process %ld killed by signal %d", what, (long)pid, WTERMSIG(st));
+		else if (bad)
+			log_warnx("%s: task process %ld exited with code %d", what, (long)pid,
+			    WEXITSTATUS(st));
+		else
+			log_debug("%s: task process %ld exited with code %d", what, (long)pid, WEXITSTATUS(st));
+		/* one that ended as it should released its task itself */
+		died |= bad;
+		if (t != NULL)
+			t->pid = 0;
+	}
+	tasks_compact(ts);
+	return died;
+}
+
+void
+tasks_signal(struct tasks *ts, int sig)
+{
+	for (int i = 0; i < ts->n; i++)
+		if (ts->v[i]->pid != 0)
+			kill(ts->v[i]->pid, sig);
+}

@@ -1,0 +1,49 @@
+/*
+ * tasks: the agent's task processes. Each SendFile runs in a process of its
+ * own (forked from the agent's main process), which writes its replies as
+ * whole messages down a socketpair; the main process forwards them to the
+ * scheduler on the connection the SendFile came in on, and drops them when
+ * that connection is gone (the journal keeps the result for a re-push).
+ * tasks_new returns a struct freed with tasks_free.
+ */
+#ifndef PGFLEET_TASKS_H
+#define PGFLEET_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+struct uplink;
+struct control_env;
+struct request_task;
+struct tasks;
+
+#define TASKS_MAX 64 /* task processes at once */
+
+/*
+ * max_body: the largest reply a task may send (its output); fetch_ctx: the transfer
+ * client context, for which the TLS sessions task processes hand back are kept (the next
+ * task processes, forked from the main one, resume them). NULL when out of memory.
+ */
+struct tasks *tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx,
+    size_t max_body);
+void tasks_free(struct tasks *ts);
+/* Task processes running (or whose replies are still being read). */
+int tasks_count(const struct tasks *ts);
+/*
+ * Fork a task process that runs control_run_task(env, t) with its replies
+ * going to the main process; close_fd (the connection's socket, or -1) is
+ * closed in the child. 0, or -1 (fork or socketpair failed, logged).
+ */
+int tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
+    int close_fd) __attribute__((warn_unused_result));
+/* Reap the exited ones; 1 when one of them died abnormally (its task may be an orphan). */
+int tasks_reap(struct tasks *ts);
+/* Send sig to every task process. */
+void tasks_signal(struct tasks *ts, int sig);
+/* The processes not yet reaped. */
+int tasks_alive(const struct tasks *ts);
+
+#endif

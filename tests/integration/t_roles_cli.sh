@@ -57,11 +57,11 @@ ev=$(sql "select min(event_id) from pgfleet.event where schedule_id = $sid")
 sql "update pgfleet.event set state = 'failed', status_code = 1 where event_id = $ev" > /dev/null
 sql "insert into pgfleet.status_log (event_id, schedule_id, task_seq, attempt, status_code, result, output, output_size)
 	values ($ev, $sid, 0, 0, 1, 'Failed', 'hi', 2)" > /dev/null
-case_ "output" pgfleet_operator output "$ev"
-assert_eq "$(sed -n 2p out)" "hi" "output as operator"
+case_ "output" pgfleet_report output "$ev"
+assert_eq "$(sed -n 2p out)" "hi" "output as report"
 case_ "retry" pgfleet_operator retry "$sid" --failed
 case_ "cancel" pgfleet_operator cancel "$(cat out)"
-case_ "computer show" pgfleet_operator computer show web-01
+case_ "computer show" pgfleet_report computer show web-01
 case_ "status" pgfleet_report status "$sid"
 case_ "computer list" pgfleet_report computer list
 case_ "group list" pgfleet_report group list

@@ -153,13 +153,14 @@ ok_as rm_report status "$s_web"
 ok_as rm_report job list
 refused rm_report 'pgfleet run: permission denied for function run' run web/deploy --on web-01
 refused rm_report "pgfleet cancel: permission denied for function cancel" cancel "$s_db"
-denied rm_report "select output from pgfleet.task_output limit 1"
+denied rm_report "select script from pgfleet.task_list limit 1"
 denied rm_report "select * from pgfleet.job_source"
+denied rm_report "select pgfleet.retry($s_db, true)"
 rc=0; as rm_nobody job list || rc=$?
 assert_eq "$rc" 3 "a login without a duty: could not run (exit 3)"
 grep -q "permission denied for schema pgfleet" as.err || fail "no duty: $(cat as.err)"
 denied rm_nobody "select pgfleet.run('web/deploy', '{\"computers\": [\"web-01\"]}')"
-ok "pgfleet_report reads reports and status only; a login without a duty reaches nothing"
+ok "pgfleet_report reads reports, status and output, no script, and changes nothing; a login without a duty reaches nothing"
 
 # --- later expansions stay within the creator's scopes -----------------------------------
 # a computer labelled role=web joins, but in group db: outside rm_team_web's computers

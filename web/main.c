@@ -1,6 +1,6 @@
 /*
  * pgfleet-web: options, the start-up checks (the database is migrated, the role cannot
- * write; with --action-role, that role may call the actions' functions), then one
+ * write; with --action-role, that role may call the SQL API's run, cancel, retry), then one
  * libevent loop serving the console: pages over the report views, the live progress
  * streams, and, only with --action-role, the actions. SIGTERM and SIGINT end the loop.
  */
@@ -41,7 +41,7 @@ static const char SQL_SETUP[] =
 static const char SQL_SETUP_ACTIONS[] =
     "SELECT set_config('role', $1, false), set_config('statement_timeout', $2, false),"
     " set_config('TimeZone', 'UTC', false)";
-/* The action role may call the three functions of the actions. */
+/* The action role may call the SQL API functions of the actions. */
 static const char SQL_CHECK_ACTIONS[] =
     "SELECT current_user,"
     " has_function_privilege('pgfleet.cancel(bigint)', 'EXECUTE')"

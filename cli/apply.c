@@ -1,8 +1,9 @@
 /*
- * apply: one transaction per batch, serialised by an advisory lock. Every object is
- * read first and compared; only what differs is written, so a file submitted twice
- * writes nothing. A dry run takes the same path in a READ ONLY transaction with the
- * writes skipped. See docs/cli.md ("submit") for the rules this implements.
+ * apply: a validated job batch as the JSON of pgfleet.submit (docs/sql-api.md), sent in
+ * one transaction: the function compares, writes only what differs, checks the caller's
+ * duty and scopes, and reports each change, which is printed as it comes. A dry run takes
+ * the same path in a READ ONLY transaction. What is computed here: when each new schedule
+ * first runs (cron is parsed here, not in SQL) and the hashes of a job and of its plan.
  */
 #include "cli/apply.h"
 
@@ -15,62 +16,10 @@
 #include "cli/batch_export.h"
 #include "common/db.h"
 
-/* pg_advisory_xact_lock key of `pgfleet submit`: "pgfsubmt" read as a big-endian bigint. */
-#define APPLY_LOCK_KEY "8099006823464332660"
-
 /* Attributes with a column of their own; the rest go to computer.attrs. */
 static const char *const attr_cols[] = {"serial", "asset_tag", "domain", "domain_ou", "dept",
     "contact", "email"};
 #define NATTR_COLS (sizeof(attr_cols) / sizeof(attr_cols[0]))
-
-struct ap {
-	struct db *db;
-	const struct apply_opts *o;
-	struct apply_stats *st;
-	FILE *out;
-	char *err;
-	size_t errlen;
-	const char *would; /* "" or "would be " */
-	time_t now;        /* the database's clock, read once per batch */
-};
-
-static int
-q(struct ap *a, struct db_result **r, const char *sql, int n, const char *const *p)
-{
-	return db_exec(a->db, r, sql, n, p, a->err, a->errlen);
-}
-
-/* A memstream for building JSON parameters. */
-struct sb {
-	char *buf;
-	size_t size;
-	FILE *fp;
-};
-
-static int
-sb_open(struct sb *s, struct ap *a)
-{
-	s->buf = NULL;
-	s->size = 0;
-	if ((s->fp = open_memstream(&s->buf, &s->size)) == NULL) {
-		snprintf(a->err, a->errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* Close and return the text (the caller frees), NULL after an error. */
-static char *
-sb_close(struct sb *s, struct ap *a)
-{
-	int bad = ferror(s->fp);
-	if (fclose(s->fp) != 0 || bad) {
-		free(s->buf);
-		snprintf(a->err, a->errlen, "out of memory");
-		return NULL;
-	}
-	return s->buf;
-}
 
 static void
 json_names(FILE *fp, char *const *v, size_t n)
@@ -105,158 +54,88 @@ json_kvs(FILE *fp, const struct batch_kv *v, size_t n, int skip_cols)
 	fputc('}', fp);
 }
 
-/* ---- groups --------------------------------------------------------------- */
-
-static int
-apply_group(struct ap *a, const struct batch_group *g)
+/* "key":value for a string that may be absent (null), after a comma unless first. */
+static void
+json_key_str(FILE *fp, const char *key, const char *v)
 {
-	struct db_result *r;
-	const char *p[2] = {g->name, g->description};
-	if (q(a, &r,
-		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pgfleet.computer_group WHERE name = $1) "
-		"THEN 'add' WHEN $2::text IS NOT NULL AND EXISTS (SELECT 1 FROM pgfleet.computer_group "
-		"WHERE name = $1 AND description IS DISTINCT FROM $2) THEN 'update' ELSE 'same' END",
-		2, p) == -1)
-		return -1;
-	char what = db_value(r, 0, 0)[0];
-	db_result_free(r);
-	if (what == 's')
-		return 0;
-	if (what == 'a') {
-		a->st->groups_added++;
-		fprintf(a->out, "group %s: %sadded\n", g->name, a->would);
-	} else {
-		a->st->groups_changed++;
-		fprintf(a->out, "group %s: description %supdated\n", g->name, a->would);
-	}
-	if (a->o->dry_run)
-		return 0;
-	return q(a, NULL,
-	    "INSERT INTO pgfleet.computer_group (name, description) VALUES ($1, $2) "
-	    "ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, "
-	    "computer_group.description)",
-	    2, p);
+	fprintf(fp, ",\"%s\":", key);
+	if (v == NULL)
+		fputs("null", fp);
+	else
+		args_json_str(fp, v);
 }
 
-/* ---- computers ------------------------------------------------------------ */
-
-#define COMPUTER_COLS "host, port, os, boot_env, ip, mac, serial, asset_tag, domain, domain_ou, " \
-		      "dept, contact, email, labels, attrs, enabled"
-#define COMPUTER_COLS_Q "computer.host, computer.port, computer.os, computer.boot_env, " \
-	"computer.ip, computer.mac, computer.serial, computer.asset_tag, computer.domain, " \
-	"computer.domain_ou, computer.dept, computer.contact, computer.email, computer.labels, " \
-	"computer.attrs, computer.enabled"
-#define COMPUTER_PARAMS "$2, $3::int, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, " \
-			"$15::jsonb, $16::jsonb, $17::bool"
-
-/* The computer's labels, attrs and groups as JSON (malloc'd). -1: all three freed. */
-static int
-computer_json(struct ap *a, const struct batch_computer *c, char **labels, char **attrs,
-    char **groups)
+/* ,"key":"RFC 3339 time" */
+static void
+json_time(FILE *fp, const char *key, time_t t)
 {
-	struct sb s;
-
-	*labels = *attrs = *groups = NULL;
-	if (sb_open(&s, a) == -1)
-		return -1;
-	json_kvs(s.fp, c->labels, c->nlabels, 0);
-	if ((*labels = sb_close(&s, a)) == NULL || sb_open(&s, a) == -1)
-		goto fail;
-	json_kvs(s.fp, c->attrs, c->nattrs, 1);
-	if ((*attrs = sb_close(&s, a)) == NULL || sb_open(&s, a) == -1)
-		goto fail;
-	json_names(s.fp, c->groups, c->ngroups);
-	if ((*groups = sb_close(&s, a)) == NULL)
-		goto fail;
-	return 0;
-fail:
-	free(*labels);
-	free(*attrs);
-	*labels = *attrs = NULL;
-	return -1;
+	char buf[64];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(fp, ",\"%s\":\"%s\"", key, buf);
 }
 
-/* The file is the truth for what it declares: every column, labels and groups. */
-static int
-computer_write(struct ap *a, const char *const *p, const char *name, const char *groups)
+static void
+json_group(FILE *fp, const struct batch_group *g)
 {
-	const char *pg[2] = {name, groups};
-
-	if (q(a, NULL,
-		"INSERT INTO pgfleet.computer (name, " COMPUTER_COLS ") VALUES ($1, " COMPUTER_PARAMS ") "
-		"ON CONFLICT (name) DO UPDATE SET (" COMPUTER_COLS ") = (" COMPUTER_PARAMS ") "
-		"WHERE (" COMPUTER_COLS_Q ") IS DISTINCT FROM (" COMPUTER_PARAMS ")",
-		17, p) == -1)
-		return -1;
-	if (q(a, NULL,
-		"DELETE FROM pgfleet.computer_group_member m USING pgfleet.computer_group g, "
-		"pgfleet.computer c WHERE m.group_id = g.group_id AND m.computer_id = c.computer_id "
-		"AND c.name = $1 AND g.name NOT IN (SELECT jsonb_array_elements_text($2::jsonb))",
-		2, pg) == -1 ||
-	    q(a, NULL,
-		"INSERT INTO pgfleet.computer_group_member (group_id, computer_id) "
-		"SELECT g.group_id, c.computer_id FROM pgfleet.computer c, pgfleet.computer_group g "
-		"WHERE c.name = $1 AND g.name IN (SELECT jsonb_array_elements_text($2::jsonb)) "
-		"ON CONFLICT DO NOTHING",
-		2, pg) == -1)
-		return -1;
-	return 0;
+	fputs("{\"name\":", fp);
+	args_json_str(fp, g->name);
+	if (g->description != NULL)
+		json_key_str(fp, "description", g->description);
+	fputc('}', fp);
 }
 
-static int
-apply_computer(struct ap *a, const struct batch_computer *c)
+static void
+json_computer(FILE *fp, const struct batch_computer *c)
 {
-	struct db_result *r;
-	char port[16], *labels, *attrs, *groups;
-	int rc = -1;
-
-	snprintf(port, sizeof(port), "%d", c->port);
-	if (computer_json(a, c, &labels, &attrs, &groups) == -1)
-		return -1;
-
-	const char *p[18] = {c->name, c->host != NULL ? c->host : c->name,
-	    c->port > 0 ? port : NULL, c->os, c->boot_env, c->ip, c->mac};
+	fputs("{\"name\":", fp);
+	args_json_str(fp, c->name);
+	json_key_str(fp, "host", c->host != NULL ? c->host : c->name);
+	if (c->port > 0)
+		fprintf(fp, ",\"port\":%d", c->port);
+	json_key_str(fp, "os", c->os);
+	json_key_str(fp, "boot_env", c->boot_env);
+	json_key_str(fp, "ip", c->ip);
+	json_key_str(fp, "mac", c->mac);
 	for (size_t k = 0; k < NATTR_COLS; k++)
-		p[7 + k] = batch_attr(c, attr_cols[k]);
-	p[14] = labels;
-	p[15] = attrs;
-	p[16] = c->enabled ? "true" : "false";
-	p[17] = groups;
-
-	if (q(a, &r,
-		"SELECT CASE WHEN c.computer_id IS NULL THEN 'add' "
-		"WHEN (" COMPUTER_COLS ") IS DISTINCT FROM (" COMPUTER_PARAMS ") THEN 'update' "
-		"WHEN (SELECT coalesce(jsonb_agg(g.name ORDER BY g.name), '[]') "
-		"      FROM pgfleet.computer_group_member m JOIN pgfleet.computer_group g USING (group_id) "
-		"      WHERE m.computer_id = c.computer_id) "
-		"  <> (SELECT coalesce(jsonb_agg(x ORDER BY x), '[]') FROM jsonb_array_elements_text($18) x) "
-		"THEN 'groups' ELSE 'same' END "
-		"FROM (SELECT 1) one LEFT JOIN pgfleet.computer c ON c.name = $1",
-		18, p) == -1)
-		goto out;
-	char what = db_value(r, 0, 0)[0];
-	db_result_free(r);
-	if (what == 's') {
-		rc = 0;
-		goto out;
-	}
-	if (what == 'a') {
-		a->st->computers_added++;
-		fprintf(a->out, "computer %s: %sadded\n", c->name, a->would);
-	} else {
-		a->st->computers_changed++;
-		fprintf(a->out, "computer %s: %s%supdated\n", c->name, what == 'g' ? "groups " : "",
-		    a->would);
-	}
-	rc = a->o->dry_run ? 0 : computer_write(a, p, c->name, groups);
-out:
-	free(labels);
-	free(attrs);
-	free(groups);
-	return rc;
+		json_key_str(fp, attr_cols[k], batch_attr(c, attr_cols[k]));
+	fputs(",\"labels\":", fp);
+	json_kvs(fp, c->labels, c->nlabels, 0);
+	fputs(",\"attrs\":", fp);
+	json_kvs(fp, c->attrs, c->nattrs, 1);
+	fputs(",\"groups\":", fp);
+	json_names(fp, c->groups, c->ngroups);
+	fprintf(fp, ",\"enabled\":%s}", c->enabled ? "true" : "false");
 }
 
-/* ---- jobs ----------------------------------------------------------------- */
+static void
+json_task(FILE *fp, const struct batch_task *t)
+{
+	fputs("{\"name\":", fp);
+	if (t->name != NULL)
+		args_json_str(fp, t->name);
+	else
+		fputs("null", fp);
+	json_key_str(fp, "script", t->script);
+	json_key_str(fp, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
+	json_key_str(fp, "run_as", t->run_as);
+	if (t->timeout_ms > 0)
+		fprintf(fp, ",\"timeout_ms\":%lld", t->timeout_ms);
+	fputs(",\"success_codes\":[", fp);
+	for (size_t k = 0; k < t->nsuccess_codes; k++)
+		fprintf(fp, "%s%d", k ? "," : "", t->success_codes[k]);
+	fputs(t->nsuccess_codes == 0 ? "0]" : "]", fp);
+	fputs(",\"on_code\":{", fp);
+	for (size_t k = 0; k < t->non_code; k++)
+		fprintf(fp, "%s\"%d\":\"%s\"", k ? "," : "", t->on_code[k].code,
+		    batch_action_name(t->on_code[k].action));
+	fputc('}', fp);
+	json_key_str(fp, "on_failure", t->on_failure == BATCH_CONTINUE ? "continue" : "stop");
+	json_key_str(fp, "os_required", t->os_required);
+	json_key_str(fp, "boot_env", t->boot_env);
+	fputc('}', fp);
+}
 
 int
 apply_first_due(const struct batch_job *j, time_t now, time_t *due)
@@ -284,332 +163,159 @@ apply_due_now(const struct batch_job *j)
 	return j->schedule.at_now && !j->schedule.has_cron;
 }
 
-static char *
-targets_json(struct ap *a, const struct batch_targets *t)
+/* ,"targets":...,"schedule":...,"rollout":... of a job with targets; now as json_job's. */
+static void
+json_plan(FILE *fp, const struct batch_job *j, time_t now)
 {
-	struct sb s;
-	if (sb_open(&s, a) == -1)
-		return NULL;
-	fputs("{\"computers\":", s.fp);
-	json_names(s.fp, t->computers, t->ncomputers);
-	fputs(",\"groups\":", s.fp);
-	json_names(s.fp, t->groups, t->ngroups);
-	fputs(",\"labels\":", s.fp);
-	json_kvs(s.fp, t->labels, t->nlabels, 0);
-	fputc('}', s.fp);
-	return sb_close(&s, a);
-}
+	const struct batch_targets *t = &j->targets;
+	fputs(",\"targets\":{\"computers\":", fp);
+	json_names(fp, t->computers, t->ncomputers);
+	fputs(",\"groups\":", fp);
+	json_names(fp, t->groups, t->ngroups);
+	fputs(",\"labels\":", fp);
+	json_kvs(fp, t->labels, t->nlabels, 0);
+	fputc('}', fp);
 
-static int
-insert_tasks(struct ap *a, const char *job_id, const char *version, const struct batch_job *j)
-{
-	static const char *const actions[] = {"success", "failure", "continue", "stop"};
-	for (size_t i = 0; i < j->ntasks; i++) {
-		const struct batch_task *t = &j->tasks[i];
-		char seq[32], timeout[32], codes[4096], *on_code;
-		size_t len = 0;
-		struct sb s;
-
-		snprintf(seq, sizeof(seq), "%zu", i);
-		snprintf(timeout, sizeof(timeout), "%lld", t->timeout_ms);
-		len += (size_t)snprintf(codes, sizeof(codes), "{");
-		for (size_t k = 0; k < t->nsuccess_codes && len < sizeof(codes) - 8; k++)
-			len += (size_t)snprintf(codes + len, sizeof(codes) - len, "%s%d", k ? "," : "",
-			    t->success_codes[k]);
-		snprintf(codes + len, sizeof(codes) - len, "%s}", t->nsuccess_codes == 0 ? "0" : "");
-		if (sb_open(&s, a) == -1)
-			return -1;
-		fputc('{', s.fp);
-		for (size_t k = 0; k < t->non_code; k++)
-			fprintf(s.fp, "%s\"%d\":\"%s\"", k ? "," : "", t->on_code[k].code,
-			    actions[t->on_code[k].action]);
-		fputc('}', s.fp);
-		if ((on_code = sb_close(&s, a)) == NULL)
-			return -1;
-		const char *p[13] = {job_id, version, seq, t->name, t->script,
-		    t->interpreter != NULL ? t->interpreter : "/bin/sh", t->run_as,
-		    t->timeout_ms > 0 ? timeout : NULL, codes, on_code,
-		    t->on_failure == BATCH_CONTINUE ? "continue" : "stop", t->os_required, t->boot_env};
-		int rc = q(a, NULL,
-		    "INSERT INTO pgfleet.task (job_id, version, seq, name, script, interpreter, run_as, "
-		    "timeout_ms, success_codes, on_code, on_failure, os_required, boot_env) "
-		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10::jsonb, $11, $12, $13)",
-		    13, p);
-		free(on_code);
-		if (rc == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * End what earlier submits of this job planned: open schedules that came from a submit
- * (and the occurrences recurring ones made). Pending ones are cancelled; running ones
- * finish with the version they started with, but do not recur.
- */
-static int
-supersede(struct ap *a, const struct batch_job *j, const char *job_id)
-{
-	struct db_result *r;
-	const char *p[1] = {job_id};
-	if (q(a, &r,
-		"WITH RECURSIVE chain AS ("
-		"  SELECT schedule_id FROM pgfleet.schedule WHERE job_id = $1 AND origin_hash IS NOT NULL"
-		"  UNION SELECT s.schedule_id FROM pgfleet.schedule s JOIN chain c "
-		"        ON s.parent_schedule_id = c.schedule_id) "
-		"SELECT s.schedule_id, s.state, s.repeat_every IS NOT NULL OR s.repeat_cron IS NOT NULL "
-		"FROM pgfleet.schedule s JOIN chain USING (schedule_id) "
-		"WHERE s.state IN ('pending', 'running') ORDER BY 1",
-		1, p) == -1)
-		return -1;
-	int rc = 0;
-	for (int i = 0; i < db_ntuples(r) && rc == 0; i++) {
-		const char *sp[1] = {db_value(r, i, 0)};
-		int pending = strcmp(db_value(r, i, 1), "pending") == 0;
-		int recurring = strcmp(db_value(r, i, 2), "t") == 0;
-		if (!pending && !recurring)
-			continue;
-		a->st->schedules_superseded++;
-		if (pending)
-			fprintf(a->out, "job %s: schedule %s (not started) %scancelled\n", j->name, sp[0],
-			    a->would);
-		else
-			fprintf(a->out, "job %s: schedule %s keeps running, its recurrence %sended\n",
-			    j->name, sp[0], a->would);
-		if (a->o->dry_run)
-			continue;
-		if (pending)
-			rc = q(a, NULL, "SELECT pgfleet.cancel_schedule($1)", 1, sp);
-		else
-			rc = q(a, NULL,
-			    "UPDATE pgfleet.schedule SET repeat_until = now() WHERE schedule_id = $1 "
-			    "AND (repeat_until IS NULL OR repeat_until > now())",
-			    1, sp);
-	}
-	db_result_free(r);
-	return rc;
-}
-
-static int
-create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, const char *version,
-    const char *plan_hash)
-{
-	time_t due;
-	char dues[32], every[32], until[32], maxc[32], maxf[32];
 	const struct batch_schedule *s = &j->schedule;
-	const struct batch_rollout *ro = &j->rollout;
-
-	if (apply_first_due(j, a->now, &due) == -1) {
-		fprintf(a->out, "job %s: no run starts before its schedule's until: nothing scheduled\n",
-		    j->name);
-		return 0;
-	}
-	a->st->schedules_created++;
-	if (a->o->dry_run) {
+	time_t due;
+	fputs(",\"schedule\":{\"due\":", fp);
+	if (apply_first_due(j, now, &due) == -1) {
+		fputs("null", fp);
+	} else if (apply_due_now(j)) {
+		fputs("\"now\"", fp);
+	} else {
 		char buf[64];
 		struct tm tm;
 		gmtime_r(&due, &tm);
-		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(a->out, "job %s: a schedule would be created at version %s, due %s\n", j->name,
-		    version, apply_due_now(j) ? "now" : buf);
-		return 0;
+		strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+		fputs(buf, fp);
 	}
-	char *targets = targets_json(a, &j->targets);
-	if (targets == NULL)
-		return -1;
-	snprintf(dues, sizeof(dues), "%lld", (long long)due);
-	snprintf(every, sizeof(every), "%lld", s->every_ms);
-	snprintf(until, sizeof(until), "%lld", (long long)s->until);
-	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
-	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
-	const char *p[12] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
-	    s->every_ms > 0 ? every : NULL, s->has_cron ? s->cron.text : NULL,
-	    s->has_until ? until : NULL, ro->max_concurrent > 0 ? maxc : NULL,
-	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
-	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL, plan_hash,
-	    a->o->client_user};
-	struct db_result *r;
-	int rc = q(a, &r,
-	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
-	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
-	    "created_by, client_user) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()), "
-	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
-	    "$10::numeric, $11, session_user, $12) RETURNING schedule_id, "
-	    "to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	    12, p);
-	free(targets);
-	if (rc == -1)
-		return -1;
-	char id[32], when[64];
-	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
-	snprintf(when, sizeof(when), "%s", db_value(r, 0, 1));
-	db_result_free(r);
-	const char *sp[1] = {id};
-	if (q(a, &r, "SELECT pgfleet.expand_schedule($1)", 1, sp) == -1)
-		return -1;
-	long long n = atoll(db_value(r, 0, 0));
-	db_result_free(r);
-	a->st->events += n;
-	fprintf(a->out, "job %s: schedule %s created at version %s, due %s, %lld event%s\n", j->name,
-	    id, version, when, n, n == 1 ? "" : "s");
-	return 0;
+	if (s->has_cron)
+		json_key_str(fp, "cron", s->cron.text);
+	if (!s->at_now)
+		json_time(fp, "at", s->at);
+	if (s->every_ms > 0)
+		fprintf(fp, ",\"every\":\"%lld milliseconds\"", s->every_ms);
+	if (s->has_until)
+		json_time(fp, "until", s->until);
+	fputc('}', fp);
+
+	const struct batch_rollout *ro = &j->rollout;
+	fputs(",\"rollout\":{\"max_concurrent\":", fp);
+	if (ro->max_concurrent > 0)
+		fprintf(fp, "%d", ro->max_concurrent);
+	else
+		fputs("null", fp);
+	fputs(",\"max_failures\":", fp);
+	if (ro->max_failures < 0)
+		fputs("null", fp);
+	else
+		fprintf(fp, ro->max_failures_pct ? "\"%d%%\"" : "%d", ro->max_failures);
+	fputc('}', fp);
 }
 
 /*
- * The job's rollout limits, which `pgfleet run` applies: kept on the job row (0007).
- * Written only when they differ, so a second submit writes nothing.
+ * One job. now is the database's clock: a new schedule's first run (due) is computed
+ * here, "now" when it is due at the submit itself, null when none starts before until.
  */
 static int
-job_rollout(struct ap *a, const struct batch_job *j, const char *job_id)
+json_job(FILE *fp, const struct batch_job *j, time_t now, char *err, size_t errlen)
 {
-	const struct batch_rollout *ro = &j->rollout;
-	char maxc[32], maxf[32];
-	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
-	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
-	const char *p[4] = {job_id, ro->max_concurrent > 0 ? maxc : NULL,
-	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
-	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL};
-	return q(a, NULL,
-	    "UPDATE pgfleet.job SET rollout_max_concurrent = $2::int, rollout_max_failures = $3::int,"
-	    " rollout_max_failures_pct = $4::numeric WHERE job_id = $1"
-	    " AND (rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct)"
-	    " IS DISTINCT FROM ($2::int, $3::int, $4::numeric)",
-	    4, p);
-}
-
-/* The job exported as YAML (malloc'd): what job.source keeps. */
-static char *
-job_source(struct ap *a, const struct batch_job *j)
-{
-	struct sb s;
-
-	if (sb_open(&s, a) == -1)
-		return NULL;
-	if (batch_job_export(j, s.fp) == -1) {
-		fclose(s.fp);
-		free(s.buf);
-		snprintf(a->err, a->errlen, "job %s: exporting it as YAML failed", j->name);
-		return NULL;
-	}
-	return sb_close(&s, a);
-}
-
-/* A job as apply_job finds and leaves it in the database. */
-struct job_row {
-	char id[32];
-	char version[32];
-	int added, new_version, plan_changed;
-};
-
-/* A job the database has not got: version 1 and its tasks. */
-static int
-job_insert(struct ap *a, const struct batch_job *j, const char *source, const char *hash,
-    const char *plan, struct job_row *jr)
-{
-	const char *p[5] = {j->name, j->description, source, hash, plan};
-	struct db_result *r;
-
-	jr->added = 1;
-	jr->plan_changed = 1;
-	a->st->jobs_added++;
-	fprintf(a->out, "job %s: %sadded (version 1, %zu task%s)\n", j->name, a->would,
-	    j->ntasks, j->ntasks == 1 ? "" : "s");
-	if (a->o->dry_run)
-		return 0;
-	if (q(a, &r,
-		"INSERT INTO pgfleet.job (name, description, version, source, source_hash, "
-		"plan_hash) VALUES ($1, $2, 1, $3, $4, $5) RETURNING job_id",
-		5, p) == -1)
-		return -1;
-	snprintf(jr->id, sizeof(jr->id), "%s", db_value(r, 0, 0));
-	db_result_free(r);
-	return insert_tasks(a, jr->id, jr->version, j);
-}
-
-/* A job the database has (r: its row): a new version when the tasks changed. */
-static int
-job_update(struct ap *a, const struct batch_job *j, struct db_result *r, const char *source,
-    const char *hash, const char *plan, struct job_row *jr)
-{
-	snprintf(jr->id, sizeof(jr->id), "%s", db_value(r, 0, 0));
-	int v = atoi(db_value(r, 0, 1));
-	jr->new_version = strcmp(db_value(r, 0, 2), hash) != 0;
-	jr->plan_changed = strcmp(db_value(r, 0, 3), plan) != 0;
-	int same_text = strcmp(db_value(r, 0, 4), "t") == 0;
-	snprintf(jr->version, sizeof(jr->version), "%d", jr->new_version ? v + 1 : v);
-	if (jr->new_version) {
-		fprintf(a->out, "job %s: tasks changed, version %d -> %s%s\n", j->name, v, jr->version,
-		    a->o->dry_run ? " (dry run)" : "");
-	} else if (jr->plan_changed) {
-		fprintf(a->out, "job %s: targets, schedule or rollout changed\n", j->name);
-	} else if (!same_text) {
-		fprintf(a->out, "job %s: description %supdated\n", j->name, a->would);
-	}
-	if (!jr->new_version && !jr->plan_changed && same_text)
-		return 0;
-	a->st->jobs_changed++;
-	if (a->o->dry_run)
-		return 0;
-	const char *p[6] = {jr->id, jr->version, j->description, source, hash, plan};
-	if (q(a, NULL,
-		"UPDATE pgfleet.job SET version = $2, description = $3, source = $4, "
-		"source_hash = $5, plan_hash = $6 WHERE job_id = $1",
-		6, p) == -1)
-		return -1;
-	return jr->new_version ? insert_tasks(a, jr->id, jr->version, j) : 0;
-}
-
-static int
-apply_job(struct ap *a, const struct batch_job *j)
-{
-	char hash[65], plan[65], *source;
-	struct db_result *r = NULL;
-	struct job_row jr = {.id = "", .version = "1"};
-	int rc = -1;
-
+	char hash[65], plan[65];
+	char *source = NULL;
+	size_t source_len = 0;
 	if (batch_job_hash(j, hash) == -1 || batch_job_plan_hash(j, plan) == -1) {
-		snprintf(a->err, a->errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((source = job_source(a, j)) == NULL)
+	FILE *sp = open_memstream(&source, &source_len);
+	if (sp == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	const char *p3[3] = {j->name, j->description, source};
-	/* A dry run reads in a READ ONLY transaction, where FOR UPDATE is refused. */
-	if (q(a, &r,
-		a->o->dry_run
-		    ? "SELECT job_id, version, source_hash, plan_hash, (description IS NOT DISTINCT FROM "
-		      "$2 AND source IS NOT DISTINCT FROM $3) FROM pgfleet.job WHERE name = $1"
-		    : "SELECT job_id, version, source_hash, plan_hash, (description IS NOT DISTINCT FROM "
-		      "$2 AND source IS NOT DISTINCT FROM $3) FROM pgfleet.job WHERE name = $1 FOR UPDATE",
-		3, p3) == -1)
-		goto out;
-	if ((db_ntuples(r) == 0 ? job_insert(a, j, source, hash, plan, &jr)
-				: job_update(a, j, r, source, hash, plan, &jr)) == -1)
-		goto out;
-	if (!a->o->dry_run && job_rollout(a, j, jr.id) == -1)
-		goto out;
-	if (jr.new_version || jr.plan_changed) {
-		if (!jr.added && supersede(a, j, jr.id) == -1)
-			goto out;
-		if (j->has_targets && create_schedule(a, j, jr.id, jr.version, plan) == -1)
-			goto out;
 	}
-	rc = 0;
-out:
-	db_result_free(r);
+	if (batch_job_export(j, sp) == -1) {
+		fclose(sp);
+		free(source);
+		snprintf(err, errlen, "job %s: exporting it as YAML failed", j->name);
+		return -1;
+	}
+	if (fclose(sp) != 0) {
+		free(source);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	fputs("{\"name\":", fp);
+	args_json_str(fp, j->name);
+	json_key_str(fp, "description", j->description);
+	json_key_str(fp, "source", source);
+	json_key_str(fp, "source_hash", hash);
+	json_key_str(fp, "plan_hash", plan);
 	free(source);
-	return rc;
+	fputs(",\"tasks\":[", fp);
+	for (size_t i = 0; i < j->ntasks; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		json_task(fp, &j->tasks[i]);
+	}
+	fputc(']', fp);
+	if (j->has_targets)
+		json_plan(fp, j, now);
+	fputc('}', fp);
+	return 0;
+}
+
+/* The batch as pgfleet.submit's argument (the caller frees), NULL with err set. */
+static char *
+batch_json(const struct batch *b, const struct apply_opts *o, time_t now, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *fp = open_memstream(&buf, &size);
+	if (fp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	int rc = 0;
+	fputs("{\"groups\":[", fp);
+	for (size_t i = 0; i < b->ngroups; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		json_group(fp, &b->groups[i]);
+	}
+	fputs("],\"computers\":[", fp);
+	for (size_t i = 0; i < b->ncomputers; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		json_computer(fp, &b->computers[i]);
+	}
+	fputs("],\"jobs\":[", fp);
+	for (size_t i = 0; !o->inventory_only && i < b->njobs && rc == 0; i++) {
+		if (i > 0)
+			fputc(',', fp);
+		rc = json_job(fp, &b->jobs[i], now, err, errlen);
+	}
+	fputs("]}", fp);
+	int bad = ferror(fp);
+	if (fclose(fp) != 0 || bad || rc == -1) {
+		if (rc == 0)
+			snprintf(err, errlen, "out of memory");
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 /* Target computers the file names but does not declare must be in the database. */
 static int
-check_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
+check_refs(struct db *db, const struct batch *b, struct yt_errors *errs, char *err,
+    size_t errlen)
 {
 	int missing = 0;
 	for (size_t i = 0; i < b->nrefs; i++) {
 		struct db_result *r;
 		const char *p[1] = {b->refs[i].name};
-		if (q(a, &r, "SELECT 1 FROM pgfleet.computer WHERE name = $1", 1, p) == -1)
+		if (db_exec(db, &r, "SELECT 1 FROM pgfleet.computer_list WHERE name = $1", 1, p, err,
+			errlen) == -1)
 			return -1;
 		if (db_ntuples(r) == 0) {
 			yt_errors_add(errs, b->refs[i].pos,
@@ -622,47 +328,69 @@ check_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
 	return missing;
 }
 
+/* Count a change pgfleet.submit reported. */
+static void
+count(struct apply_stats *st, const char *kind, const char *change, const char *events)
+{
+	int added = strcmp(change, "added") == 0, updated = strcmp(change, "updated") == 0;
+	if (strcmp(kind, "group") == 0) {
+		st->groups_added += added;
+		st->groups_changed += updated;
+	} else if (strcmp(kind, "computer") == 0) {
+		st->computers_added += added;
+		st->computers_changed += updated;
+	} else if (strcmp(kind, "job") == 0) {
+		st->jobs_added += added;
+		st->jobs_changed += updated;
+	} else if (strcmp(change, "superseded") == 0) {
+		st->schedules_superseded++;
+	} else if (strcmp(change, "created") == 0) {
+		st->schedules_created++;
+		st->events += atoll(events);
+	}
+}
+
 int
 apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
     struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen)
 {
-	struct ap a = {.db = db, .o = o, .st = st, .out = out, .err = err, .errlen = errlen,
-	    .would = o->dry_run ? "would be " : "", .now = 0};
 	char msg[512];
-	const char *key[1] = {APPLY_LOCK_KEY};
-	int missing = 0;
+	int missing;
+	struct db_result *r;
 
 	memset(st, 0, sizeof(*st));
 	if (db_begin(db, err, errlen) == -1)
 		return -1;
-	if ((o->dry_run && q(&a, NULL, "SET TRANSACTION READ ONLY", 0, NULL) == -1) ||
-	    q(&a, NULL, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key) == -1)
+	if (o->dry_run && db_exec(db, NULL, "SET TRANSACTION READ ONLY", 0, NULL, err, errlen) == -1)
 		goto fail;
 	/* schedules start from the database's clock, the one the claim compares due_at with */
-	struct db_result *r;
-	if (q(&a, &r, "SELECT floor(extract(epoch FROM now()))::bigint", 0, NULL) == -1)
+	if (db_exec(db, &r, "SELECT floor(extract(epoch FROM now()))::bigint", 0, NULL, err, errlen) == -1)
 		goto fail;
-	a.now = (time_t)strtoll(db_value(r, 0, 0), NULL, 10);
+	time_t now = (time_t)strtoll(db_value(r, 0, 0), NULL, 10);
 	db_result_free(r);
-	if (!o->inventory_only && (missing = check_refs(&a, b, errs)) != 0) {
+	if (!o->inventory_only && (missing = check_refs(db, b, errs, err, errlen)) != 0) {
 		if (missing == -1)
 			goto fail;
 		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
 		return 1;
 	}
-	for (size_t i = 0; i < b->ngroups; i++)
-		if (apply_group(&a, &b->groups[i]) == -1)
-			goto fail;
-	for (size_t i = 0; i < b->ncomputers; i++)
-		if (apply_computer(&a, &b->computers[i]) == -1)
-			goto fail;
-	for (size_t i = 0; !o->inventory_only && i < b->njobs; i++)
-		if (apply_job(&a, &b->jobs[i]) == -1)
-			goto fail;
-	if (!o->dry_run && st->schedules_created > 0 &&
-	    q(&a, NULL, "SELECT pg_notify('pgfleet_wakeup', '')", 0, NULL) == -1)
+	char *json = batch_json(b, o, now, err, errlen);
+	if (json == NULL)
 		goto fail;
+	const char *p[2] = {json, o->dry_run ? "true" : "false"};
+	int rc = db_exec(db, &r, "SELECT kind, change, line, events FROM pgfleet.submit($1::jsonb, $2::boolean)",
+	    2, p, err, errlen);
+	free(json);
+	if (rc == -1) {
+		snprintf(st->sqlstate, sizeof(st->sqlstate), "%s", db_sqlstate(db));
+		goto fail;
+	}
+	for (int i = 0; i < db_ntuples(r); i++) {
+		fprintf(out, "%s\n", db_value(r, i, 2));
+		count(st, db_value(r, i, 0), db_value(r, i, 1), db_value(r, i, 3));
+	}
+	db_result_free(r);
 	if (o->dry_run)
 		return db_rollback(db, err, errlen);
 	return db_commit(db, err, errlen);

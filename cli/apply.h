@@ -1,7 +1,8 @@
 /*
- * apply: write a validated job batch (cli/batch.h) to the database in one transaction:
- * groups, computers and memberships, jobs with versioned tasks, and their schedules.
- * Nothing here allocates what the caller frees; a report of each change goes to out.
+ * apply: write a validated job batch (cli/batch.h) to the database in one transaction,
+ * through pgfleet.submit (docs/sql-api.md): groups, computers and memberships, jobs with
+ * versioned tasks, and their schedules. Nothing here allocates what the caller frees; a
+ * report of each change goes to out.
  */
 #ifndef PGFLEET_APPLY_H
 #define PGFLEET_APPLY_H
@@ -18,7 +19,6 @@ struct yt_errors;
 struct apply_opts {
 	int dry_run;         /* check and report, write nothing (a READ ONLY transaction) */
 	int inventory_only;  /* computers and groups only: `pgfleet computer import` */
-	const char *client_user; /* schedule.client_user ($USER); created_by is session_user */
 };
 
 struct apply_stats {
@@ -27,12 +27,13 @@ struct apply_stats {
 	int jobs_added, jobs_changed;
 	int schedules_created, schedules_superseded;
 	long long events;
+	char sqlstate[6];    /* of pgfleet.submit's failure, when apply_batch returned -1 */
 };
 
 /*
- * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when the database
- * refuses the batch's content (a target computer neither in the file nor in the
- * database): every such error in errs, nothing written; -1 on a database failure
+ * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when a target computer
+ * is neither in the file nor in the database: every such error in errs, nothing written;
+ * -1 when the database failed or pgfleet.submit refused the batch (db_sqlstate tells),
  * with the reason in err, nothing written.
  */
 int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,

@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/cmdutil.h"
 #include "cli/reportfmt.h"
 #include "common/db.h"
 #include "common/units.h"
@@ -276,14 +277,8 @@ parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, "pgfleet report %s: needs a %s name\n", o->r->name, o->r->name);
 		return -1;
 	}
-	/* a duration counts back from the CLI's now (args_now), as --at does */
-	time_t now;
-	if (args_now(&now, err, sizeof(err)) == -1) {
+	if (cmdutil_since(since, o->since_ts, sizeof(o->since_ts), err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet report: %s\n", err);
-		return -1;
-	}
-	if (reportfmt_since_at(since, now, o->since_ts, sizeof(o->since_ts), err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet report: --since: %s\n", err);
 		return -1;
 	}
 	o->since_ms = -1;

@@ -1,8 +1,10 @@
 /*
  * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet retry SCHEDULE_ID --failed
- * [--wait], pgfleet cancel SCHEDULE_ID: make or end schedules by hand. A new schedule is
- * expanded into its events and the schedulers are woken (NOTIFY pgfleet_wakeup) in
- * the same transaction.
+ * [--wait], pgfleet cancel SCHEDULE_ID: make or end schedules by hand, through the SQL
+ * API (pgfleet.run, pgfleet.retry, pgfleet.cancel: docs/sql-api.md), which checks,
+ * writes, expands, wakes the schedulers and records the change in one transaction.
+ * What the command checks before (arguments, names that do not exist) it checks only to
+ * say so in its own words; the functions check everything again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,25 +65,27 @@ usage_cancel(FILE *f)
 }
 
 /*
- * Insert the schedule, expand it, wake the schedulers (pgfleet.new_schedule, which the web
- * console's actions use too); in the caller's transaction. p: job_id, version, targets,
- * due (NULL: now), client_user, max_concurrent, max_failures, max_failures_pct.
- * created_by is the database's session_user.
+ * What a new schedule got: its job, version, rollout limits and number of events, read
+ * back through the views. Returns the result (the caller frees), NULL on a failure.
+ * Columns: job, job_version, max_concurrent, max_failures, max_failures_pct, events.
  */
-static int
-make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, long long *events,
-    char *err, size_t errlen)
+static struct db_result *
+schedule_made(struct db *db, const char *id, char *err, size_t errlen)
 {
 	struct db_result *r;
+	const char *p[1] = {id};
 	if (db_exec(db, &r,
-		"SELECT new_schedule_id, events FROM pgfleet.new_schedule($1, $2, $3::jsonb,"
-		" to_timestamp($4::float8), $5, $6::int, $7::int, $8::numeric)",
-		8, p, err, errlen) == -1)
-		return -1;
-	snprintf(id, idlen, "%s", db_value(r, 0, 0));
-	*events = atoll(db_value(r, 0, 1));
-	db_result_free(r);
-	return 0;
+		"SELECT s.job, s.job_version, s.max_concurrent, s.max_failures, s.max_failures_pct,"
+		" (SELECT count(*) FROM pgfleet.event_list e WHERE e.schedule_id = s.schedule_id)"
+		" FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
+		1, p, err, errlen) == -1)
+		return NULL;
+	if (db_ntuples(r) == 0) {
+		db_result_free(r);
+		snprintf(err, errlen, "schedule %s: not visible to this role (a read scope hides its job)", id);
+		return NULL;
+	}
+	return r;
 }
 
 static int
@@ -97,22 +101,22 @@ finish(struct db *db, const char *cmd, const char *id, int wait)
 	return rc;
 }
 
-/* A rollout flag's value: "none", else checked and copied into buf; *out NULL for none. */
+/*
+ * A rollout flag's value as the JSON value of pgfleet.run's rollout: null for "none", a
+ * count, or "N%" for --max-failures N%; checked, written into buf.
+ */
 static int
-limit_arg(const char *flag, const char *v, char *buf, size_t buflen, const char **out, int *pct,
-    char *err, size_t errlen)
+limit_arg(const char *flag, const char *v, char *buf, size_t buflen, char *err, size_t errlen)
 {
-	int n;
-	*pct = 0;
+	int n, pct = 0;
 	if (strcmp(v, "none") == 0) {
-		*out = NULL;
+		snprintf(buf, buflen, "null");
 		return 0;
 	}
 	if (strcmp(flag, "--max-concurrent") == 0 ? args_max_concurrent(flag, v, &n, err, errlen)
-						  : args_max_failures(flag, v, &n, pct, err, errlen))
+						  : args_max_failures(flag, v, &n, &pct, err, errlen))
 		return -1;
-	snprintf(buf, buflen, "%d", n);
-	*out = buf;
+	snprintf(buf, buflen, pct ? "\"%d%%\"" : "%d", n);
 	return 0;
 }
 
@@ -163,16 +167,18 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "pgfleet run: %s%s\n", at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
 		return CLI_USAGE;
 	}
-	char maxc_buf[32], maxf_buf[32];
-	const char *maxc = NULL, *maxf = NULL;
-	int maxf_pct = 0, unused_pct;
-	if ((maxc_arg != NULL && limit_arg("--max-concurrent", maxc_arg, maxc_buf, sizeof(maxc_buf),
-				     &maxc, &unused_pct, err, sizeof(err)) == -1) ||
-	    (maxf_arg != NULL && limit_arg("--max-failures", maxf_arg, maxf_buf, sizeof(maxf_buf),
-				     &maxf, &maxf_pct, err, sizeof(err)) == -1)) {
+	/* the rollout argument: only the limits a flag gives, the job's own for the rest */
+	char maxc[32], maxf[32], rollout[128];
+	if ((maxc_arg != NULL &&
+		limit_arg("--max-concurrent", maxc_arg, maxc, sizeof(maxc), err, sizeof(err)) == -1) ||
+	    (maxf_arg != NULL &&
+		limit_arg("--max-failures", maxf_arg, maxf, sizeof(maxf), err, sizeof(err)) == -1)) {
 		fprintf(stderr, "pgfleet run: %s\n", err);
 		return CLI_USAGE;
 	}
+	snprintf(rollout, sizeof(rollout), "{%s%s%s%s%s}", maxc_arg != NULL ? "\"max_concurrent\":" : "",
+	    maxc_arg != NULL ? maxc : "", maxc_arg != NULL && maxf_arg != NULL ? "," : "",
+	    maxf_arg != NULL ? "\"max_failures\":" : "", maxf_arg != NULL ? maxf : "");
 	if (args_targets_parse(on, &t, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet run: --on: %s\n", err);
 		return CLI_USAGE;
@@ -189,62 +195,67 @@ cmd_run(int argc, char **argv)
 	struct db *db = cmdutil_open("run");
 	if (db == NULL)
 		goto out;
+	/* names that do not exist, each said in this command's words */
 	const char *pj[2] = {job, targets};
 	if (db_begin(db, err, sizeof(err)) == -1 ||
 	    db_exec(db, &r,
-		"SELECT job_id, version,"
+		"SELECT EXISTS (SELECT 1 FROM pgfleet.job_list WHERE name = $1),"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
-		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer)),"
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_list)),"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
-		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group)),"
-		" rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct"
-		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.group_list))",
 		2, pj, err, sizeof(err)) == -1)
 		goto dberr;
-	if (db_isnull(r, 0, 0) || !db_isnull(r, 0, 2) || !db_isnull(r, 0, 3)) {
-		if (db_isnull(r, 0, 0))
+	if (strcmp(db_value(r, 0, 0), "t") != 0 || !db_isnull(r, 0, 1) || !db_isnull(r, 0, 2)) {
+		if (strcmp(db_value(r, 0, 0), "t") != 0)
 			fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
+		if (!db_isnull(r, 0, 1))
+			fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 1));
 		if (!db_isnull(r, 0, 2))
-			fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 2));
-		if (!db_isnull(r, 0, 3))
-			fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 3));
+			fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 2));
 		rc = CLI_USAGE;
 		goto rollback;
 	}
-	char job_id[32], version[32], due[32], id[32];
-	long long events;
-	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
-	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
+	db_result_free(r);
+	char due[32], id[32];
 	snprintf(due, sizeof(due), "%lld", (long long)when);
-	/* the job's rollout limits, unless a flag says otherwise */
-	char job_maxc[32], job_maxf[32], job_maxf_pct[32];
-	snprintf(job_maxc, sizeof(job_maxc), "%s", db_value(r, 0, 4));
-	snprintf(job_maxf, sizeof(job_maxf), "%s", db_value(r, 0, 5));
-	snprintf(job_maxf_pct, sizeof(job_maxf_pct), "%s", db_value(r, 0, 6));
-	const char *p[8] = {job_id, version, targets, at != NULL ? due : NULL, cmdutil_user(),
-	    maxc_arg != NULL ? maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
-	    maxf_arg != NULL ? (maxf_pct ? NULL : maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
-	    maxf_arg != NULL ? (maxf_pct ? maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct};
-	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
+	const char *p[4] = {job, targets, at != NULL ? due : NULL,
+	    maxc_arg != NULL || maxf_arg != NULL ? rollout : NULL};
+	if (db_exec(db, &r,
+		"SELECT pgfleet.run($1, $2::jsonb, coalesce(to_timestamp($3::float8), now()), $4::jsonb)",
+		4, p, err, sizeof(err)) == -1) {
+		r = NULL;
+		if (strcmp(db_sqlstate(db), "P0002") == 0) {
+			fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n", on);
+			rc = CLI_USAGE;
+			goto rollback;
+		}
 		goto dberr;
-	if (events == 0) {
-		fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n", on);
-		rc = CLI_USAGE;
-		goto rollback;
 	}
+	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
+	db_result_free(r);
+	r = NULL;
 	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
-	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s", id,
-	    job, version, events, at != NULL ? at : "now");
-	if (p[5] != NULL)
-		fprintf(stderr, ", max_concurrent %s", p[5]);
-	if (p[6] != NULL || p[7] != NULL)
-		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
-	fputc('\n', stderr);
+	/* what it made, as this login may see it (a read scope may hide the job) */
+	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "pgfleet run: schedule %s: job %s, due %s (%s)\n", id, job,
+		    at != NULL ? at : "now", err);
+	} else {
+		fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %s event(s), due %s", id,
+		    job, db_value(r, 0, 1), db_value(r, 0, 5), at != NULL ? at : "now");
+		if (!db_isnull(r, 0, 2))
+			fprintf(stderr, ", max_concurrent %s", db_value(r, 0, 2));
+		if (!db_isnull(r, 0, 3) || !db_isnull(r, 0, 4))
+			fprintf(stderr, ", max_failures %s%s",
+			    db_isnull(r, 0, 3) ? db_value(r, 0, 4) : db_value(r, 0, 3),
+			    db_isnull(r, 0, 3) ? "%" : "");
+		fputc('\n', stderr);
+	}
 	rc = finish(db, "run", id, wait);
 	goto out;
 dberr:
-	fprintf(stderr, "pgfleet run: %s\n", err);
+	rc = cmdutil_api_error(db, "run", err);
 rollback:
 	(void)db_rollback(db, err, sizeof(err));
 out:
@@ -294,33 +305,36 @@ cmd_retry(int argc, char **argv)
 	struct db *db = cmdutil_open("retry");
 	if (db == NULL)
 		return CLI_ERROR;
-	/* one statement: pgfleet.op_retry_failed, as the web console's "retry failed" */
-	const char *ps[2] = {sid, cmdutil_user()};
-	if (db_exec(db, &r,
-		"SELECT job, version, new_schedule_id, events FROM pgfleet.op_retry_failed($1, $2)",
-		2, ps, err, sizeof(err)) == -1)
+	const char *ps[1] = {sid};
+	if (db_begin(db, err, sizeof(err)) == -1 ||
+	    db_exec(db, &r, "SELECT pgfleet.retry($1, true)", 1, ps, err, sizeof(err)) == -1)
 		goto dberr;
 	if (db_isnull(r, 0, 0)) {
-		fprintf(stderr, "pgfleet retry: schedule %s does not exist\n", sid);
-		rc = CLI_USAGE;
-		goto out;
-	}
-	if (db_isnull(r, 0, 2)) {
 		fprintf(stderr, "pgfleet retry: schedule %s has no failed event: nothing to retry\n", sid);
 		rc = CLI_OK;
-		goto out;
+		goto rollback;
 	}
 	char id[32];
-	snprintf(id, sizeof(id), "%s", db_value(r, 0, 2));
-	fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %s event(s) of schedule %s's "
-			"failed ones\n",
-	    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 3), sid);
+	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
+	db_result_free(r);
+	r = NULL;
+	if (db_commit(db, err, sizeof(err)) == -1)
+		goto dberr;
+	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL)
+		fprintf(stderr, "pgfleet retry: schedule %s: of schedule %s's failed ones (%s)\n", id, sid,
+		    err);
+	else
+		fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %s event(s) of schedule "
+				"%s's failed ones\n",
+		    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 5), sid);
 	db_result_free(r);
 	r = NULL;
 	rc = finish(db, "retry", id, wait);
 	goto out;
 dberr:
-	fprintf(stderr, "pgfleet retry: %s\n", err);
+	rc = cmdutil_api_error(db, "retry", err);
+rollback:
+	(void)db_rollback(db, err, sizeof(err));
 out:
 	db_result_free(r);
 	db_close(db);
@@ -350,17 +364,13 @@ cmd_cancel(int argc, char **argv)
 		return CLI_ERROR;
 	struct db_result *r = NULL;
 	int rc = CLI_ERROR;
-	/* one statement: pgfleet.op_cancel, as the web console's "cancel" */
 	const char *p[1] = {argv[1]};
-	if (db_exec(db, &r, "SELECT state, cancelled, running FROM pgfleet.op_cancel($1)", 1, p, err,
-		sizeof(err)) == -1)
-		goto dberr;
-	if (db_isnull(r, 0, 0)) {
-		fprintf(stderr, "pgfleet cancel: schedule %s does not exist\n", argv[1]);
-		rc = CLI_USAGE;
+	if (db_exec(db, &r, "SELECT was, cancelled, still_running FROM pgfleet.cancel($1)", 1, p, err,
+		sizeof(err)) == -1) {
+		rc = cmdutil_api_error(db, "cancel", err);
 		goto out;
 	}
-	if (db_isnull(r, 0, 1)) {
+	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0) {
 		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
 		rc = CLI_OK;
 		goto out;
@@ -370,9 +380,6 @@ cmd_cancel(int argc, char **argv)
 		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 2));
 	printf("\n");
 	rc = CLI_OK;
-	goto out;
-dberr:
-	fprintf(stderr, "pgfleet cancel: %s\n", err);
 out:
 	db_result_free(r);
 	db_close(db);

@@ -444,6 +444,31 @@ db_sqlstate(const struct db *db)
 }
 
 int
+db_err_split(const char *err, char *state)
+{
+	static const char tail[] = " (SQLSTATE xxxxx)";
+	size_t len = strlen(err), n = sizeof(tail) - 1;
+	if (state != NULL)
+		state[0] = '\0';
+	if (len >= n && strncmp(err + len - n, tail, 11) == 0 && err[len - 1] == ')') {
+		if (state != NULL)
+			put(state, 6, "%.5s", err + len - 6);
+		len -= n;
+	}
+	return len > 4096 ? 4096 : (int)len;
+}
+
+int
+db_api_refused(const char *sqlstate)
+{
+	static const char *const refusals[] = {"22023", "42704", "42710", "42501", "55000", "P0002"};
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (strcmp(sqlstate, refusals[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
 db_in_transaction(const struct db *db)
 {
 	switch (PQtransactionStatus(db->conn)) {

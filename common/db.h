@@ -79,6 +79,18 @@ int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);
 
 /* SQLSTATE of the last statement: "00000" after a success, never NULL. */
 const char *db_sqlstate(const struct db *db);
+/*
+ * An err written by this module ("message[: detail] (SQLSTATE xxxxx)", also as a caller
+ * passed it on): the length of its message without the SQLSTATE (at most 4096), and the
+ * SQLSTATE into state (6 bytes; "" when err has none) unless state is NULL.
+ */
+int db_err_split(const char *err, char *state);
+/*
+ * 1 when sqlstate is one of the SQL API's refusals of its input (0016, docs/sql-api.md):
+ * 22023 a bad value, 42704 does not exist, 42710 exists already, 42501 not allowed,
+ * 55000 not in this state, P0002 nothing matched.
+ */
+int db_api_refused(const char *sqlstate);
 
 int db_begin(struct db *db, char *err, size_t errlen);
 int db_commit(struct db *db, char *err, size_t errlen);

@@ -36,6 +36,18 @@ P="$BIN/pgfleet"
 
 echo "==> pgfleet migrate"
 "$P" migrate >/dev/null
+# The scheduler runs as a login role holding pgfleet_scheduler only (docs/security.md)
+sched_pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$ BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgfleet_demo_sched') THEN
+		CREATE ROLE pgfleet_demo_sched LOGIN;
+	END IF;
+END \$\$;
+ALTER ROLE pgfleet_demo_sched PASSWORD '$sched_pw';
+GRANT pgfleet_scheduler TO pgfleet_demo_sched;
+SQL
+echo "==> login role pgfleet_demo_sched (member of pgfleet_scheduler) for the scheduler"
 echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
 "$P" pki init --dir "$demo/pki" >/dev/null
 "$P" pki issue sched-demo --role scheduler --dir "$demo/pki" --localhost >/dev/null
@@ -46,7 +58,7 @@ lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
 mport=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 9187)
 ap=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 4020)
 cat > "$demo/scheduler.yaml" <<EOC
-database: ""
+database: "user=pgfleet_demo_sched password=$sched_pw"
 name: sched-demo
 workers: 2
 poll_interval: 500ms
@@ -119,6 +131,9 @@ if command -v curl > /dev/null; then
 	curl -s "127.0.0.1:$mport/healthz" || true
 	echo
 fi
+echo "==> pgfleet audit   (who changed what: the submit, the inventory it added)"
+"$P" audit --since 1h --limit 8 || true
+echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
 if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then

@@ -1,10 +1,13 @@
 /*
  * actions: what pgfleet-web changes when started with --action-role: cancel a schedule,
- * retry its failed events, run a job now. Each is one call of a pgfleet.op_* function
- * (0014_web, the same the CLI's cancel, retry and run use) on the actions' own
- * connection, as the action role, never sent twice; the router has already checked the
- * form's CSRF token. An action that did something is logged with who asked and from
- * where, and answered with a redirect to the schedule it changed or made.
+ * retry its failed events, run a job now. Each is one call of the SQL API (pgfleet.cancel,
+ * pgfleet.retry, pgfleet.run of 0016, as the CLI's cancel, retry and run), so the login's
+ * team scopes apply and the change is audited; on the actions' own connection, as the
+ * action role, never sent twice; the router has already checked the form's CSRF token.
+ * Who asked (the console and the name of an HTTPS client's certificate) goes to the API
+ * as the setting pgfleet.client_user, for the audit row and schedule.client_user. An
+ * action that did something is logged with who asked and from where, and answered with a
+ * redirect to the schedule it changed or made; one the API refused gets its message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +18,42 @@
 #include <openssl/ssl.h>
 
 #include "cli/args.h"
+#include "common/db.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/util.h"
 #include "web/web.h"
 
-static const char SQL_CANCEL[] = "SELECT state, cancelled, running FROM pgfleet.op_cancel($1)";
+/*
+ * Each statement sets pgfleet.client_user (for its own transaction) in a subquery that
+ * yields one row and that OFFSET 0 keeps whole; the API function takes an argument from
+ * that row (LATERAL), so the setting is made before the function runs.
+ */
+#define AS_CLIENT(param) "set_config('pgfleet.client_user', " param ", true) AS client"
+
+static const char SQL_CANCEL[] =
+    "SELECT c.was, c.cancelled, c.still_running"
+    " FROM (SELECT $1::bigint AS id, " AS_CLIENT("$2") " OFFSET 0) a,"
+    " LATERAL pgfleet.cancel(a.id) c";
+/* the job and its version as the retry finds them, for the log line */
 static const char SQL_RETRY[] =
-    "SELECT job, version, new_schedule_id, events FROM pgfleet.op_retry_failed($1, $2)";
+    "SELECT r.new_schedule_id, a.job, a.version"
+    " FROM (SELECT x.id, s.job, j.version, " AS_CLIENT("$2")
+    "  FROM (VALUES ($1::bigint)) x(id)"
+    "  LEFT JOIN pgfleet.schedule_list s ON s.schedule_id = x.id"
+    "  LEFT JOIN pgfleet.job_list j ON j.job_id = s.job_id OFFSET 0) a,"
+    " LATERAL pgfleet.retry(a.id, true) r(new_schedule_id)";
+/* no row: no such job (or one a read scope hides) */
 static const char SQL_RUN[] =
-    "SELECT job, version, unknown, new_schedule_id, events FROM pgfleet.op_run($1, $2::jsonb, $3)";
+    "SELECT r.new_schedule_id, a.job, a.version"
+    " FROM (SELECT j.name AS job, j.version, " AS_CLIENT("$3")
+    "  FROM pgfleet.job_list j WHERE j.job_id = $1 OFFSET 0) a,"
+    " LATERAL pgfleet.run(a.job, $2::jsonb) r(new_schedule_id)";
 
 /*
- * Who asked: schedule.client_user gets "pgfleet-web", or "pgfleet-web:NAME" with the
- * name of an HTTPS client's certificate; the log line also names the peer address.
+ * Who asked, as pgfleet.client_user (the audit row's and schedule.client_user):
+ * "pgfleet-web", or "pgfleet-web:NAME" with the name of an HTTPS client's certificate;
+ * the log line also names the peer address.
  */
 static void
 who(struct web_req *r, char *client, size_t clen, char *peer, size_t plen)
@@ -53,20 +78,17 @@ done_cancel(struct web_req *r)
 {
 	const struct db_result *res = r->res[0];
 	char msg[160], path[64];
-	if (web_null(res, 0, "state")) {
-		web_error(r, 404, "no such schedule");
-		return;
-	}
-	if (web_null(res, 0, "cancelled")) {
-		snprintf(msg, sizeof(msg), "schedule %lld already ended (%s): nothing to cancel", r->id,
-		    web_val(res, 0, "state"));
+	const char *was = web_val(res, 0, "was");
+	if (strcmp(was, "pending") != 0 && strcmp(was, "running") != 0) {
+		snprintf(msg, sizeof(msg), "schedule %lld already ended (%s): nothing to cancel", r->id, was);
 		web_error(r, 409, msg);
 		return;
 	}
-	char client[160], peer[64];
-	who(r, client, sizeof(client), peer, sizeof(peer));
+	char peer[64];
+	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
 	log_notice("schedule %lld cancelled by %s from %s: %s pending event(s) cancelled, %s "
-		   "running", r->id, client, peer, web_val(res, 0, "cancelled"), web_val(res, 0, "running"));
+		   "running", r->id, r->client, peer, web_val(res, 0, "cancelled"),
+	    web_val(res, 0, "still_running"));
 	snprintf(path, sizeof(path), "/schedule/%lld", r->id);
 	web_redirect(r, path);
 }
@@ -74,9 +96,11 @@ done_cancel(struct web_req *r)
 void
 action_cancel(struct web_req *r)
 {
-	char *id = r->scratch[0];
+	char *id = r->scratch[0], peer[64];
 	snprintf(id, sizeof(r->scratch[0]), "%lld", r->id);
-	struct web_query q[1] = {{SQL_CANCEL, 1, {id}}};
+	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
+	r->missing = 404;
+	struct web_query q[1] = {{SQL_CANCEL, 2, {id, r->client}}};
 	web_fetch(r, 1, q, done_cancel);
 }
 
@@ -84,11 +108,11 @@ action_cancel(struct web_req *r)
 static void
 made(struct web_req *r, const char *what, const struct db_result *res)
 {
-	char client[160], peer[64], path[64];
-	who(r, client, sizeof(client), peer, sizeof(peer));
-	log_notice("%s: schedule %s of job %s version %s, %s event(s), by %s from %s", what,
+	char peer[64], path[64];
+	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
+	log_notice("%s: schedule %s of job %s version %s, by %s from %s", what,
 	    web_val(res, 0, "new_schedule_id"), web_val(res, 0, "job"), web_val(res, 0, "version"),
-	    web_val(res, 0, "events"), client, peer);
+	    r->client, peer);
 	snprintf(path, sizeof(path), "/schedule/%s", web_val(res, 0, "new_schedule_id"));
 	web_redirect(r, path);
 }
@@ -98,10 +122,6 @@ done_retry(struct web_req *r)
 {
 	const struct db_result *res = r->res[0];
 	char msg[160], what[64];
-	if (web_null(res, 0, "job")) {
-		web_error(r, 404, "no such schedule");
-		return;
-	}
 	if (web_null(res, 0, "new_schedule_id")) {
 		snprintf(msg, sizeof(msg), "schedule %lld has no failed event: nothing to retry", r->id);
 		web_error(r, 409, msg);
@@ -117,6 +137,7 @@ action_retry(struct web_req *r)
 	char *id = r->scratch[0], peer[64];
 	snprintf(id, sizeof(r->scratch[0]), "%lld", r->id);
 	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
+	r->missing = 404;
 	struct web_query q[1] = {{SQL_RETRY, 2, {id, r->client}}};
 	web_fetch(r, 1, q, done_retry);
 }
@@ -125,18 +146,8 @@ static void
 done_run(struct web_req *r)
 {
 	const struct db_result *res = r->res[0];
-	char msg[600];
-	if (web_null(res, 0, "job")) {
+	if (db_ntuples(res) == 0) {
 		web_error(r, 404, "no such job");
-		return;
-	}
-	if (!web_null(res, 0, "unknown")) {
-		snprintf(msg, sizeof(msg), "on: %s; nothing scheduled", web_val(res, 0, "unknown"));
-		web_error(r, 400, msg);
-		return;
-	}
-	if (web_null(res, 0, "new_schedule_id")) {
-		web_error(r, 400, "on: the targets match no enabled computer; nothing scheduled");
 		return;
 	}
 	made(r, "run now", res);
@@ -193,8 +204,24 @@ action_run(struct web_req *r)
 	}
 	snprintf(id, sizeof(r->scratch[0]), "%lld", r->id);
 	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
+	/* names the targets do not know are a bad request here: the job was found */
+	r->missing = 400;
 	/* dbpool_query copies its parameters: json may go at once */
 	struct web_query q[1] = {{SQL_RUN, 3, {id, json, r->client}}};
 	web_fetch(r, 1, q, done_run);
 	free(json);
+}
+
+int
+action_refused(const struct web_req *r, const char *err, int *code)
+{
+	char state[6];
+	int len = db_err_split(err, state);
+	if (!r->action || !db_api_refused(state))
+		return -1;
+	*code = strcmp(state, "42501") == 0 ? 403
+	    : strcmp(state, "42704") == 0   ? r->missing
+	    : strcmp(state, "42710") == 0 || strcmp(state, "55000") == 0 ? 409
+									 : 400;
+	return len;
 }

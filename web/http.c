@@ -183,6 +183,12 @@ static void
 finish(struct web_req *r)
 {
 	if (r->failed) {
+		int code, len = action_refused(r, r->err, &code);
+		if (len >= 0) {
+			r->err[len] = '\0';
+			web_error(r, code, r->err);
+			return;
+		}
 		int down = strstr(r->err, "unavailable") != NULL;
 		web_error(r, down ? 503 : 500, r->err);
 		return;

@@ -1,6 +1,6 @@
 /*
  * pgfleet-web: options, the start-up checks (the database is migrated, the role cannot
- * write; with --action-role, that role may call the actions' functions), then one
+ * write; with --action-role, that role may call the SQL API's run, cancel, retry), then one
  * libevent loop serving the console: pages over the report views, the live progress
  * streams, and, only with --action-role, the actions. SIGTERM and SIGINT end the loop.
  */
@@ -37,15 +37,16 @@ static const char SQL_SETUP[] =
     " set_config('TimeZone', 'UTC', false), set_config('jit', 'off', false),"
     " $1::text IS NULL";
 
-/* The actions' connection: their role, a timeout, UTC; writes (through pgfleet.op_*). */
+/* The actions' connection: their role, a timeout, UTC; writes (through the SQL API). */
 static const char SQL_SETUP_ACTIONS[] =
     "SELECT set_config('role', $1, false), set_config('statement_timeout', $2, false),"
     " set_config('TimeZone', 'UTC', false)";
-/* The action role may call the three functions of the actions. */
+/* The action role may call the SQL API functions of the actions. */
 static const char SQL_CHECK_ACTIONS[] =
-    "SELECT current_user, has_function_privilege('pgfleet.op_cancel(bigint)', 'EXECUTE')"
-    " AND has_function_privilege('pgfleet.op_retry_failed(bigint, text)', 'EXECUTE')"
-    " AND has_function_privilege('pgfleet.op_run(bigint, jsonb, text)', 'EXECUTE')";
+    "SELECT current_user,"
+    " has_function_privilege('pgfleet.cancel(bigint)', 'EXECUTE')"
+    " AND has_function_privilege('pgfleet.retry(bigint, boolean)', 'EXECUTE')"
+    " AND has_function_privilege('pgfleet.run(text, jsonb, timestamptz, jsonb)', 'EXECUTE')";
 
 /* What the role may change in schema pgfleet; whether 0014 is there; the scripts. */
 static const char SQL_CHECK[] =
@@ -258,8 +259,8 @@ check_actions(struct web *w, const char *timeout)
 	}
 	int ok = strcmp(db_value(res, 0, 1), "t") == 0;
 	if (!ok)
-		fprintf(stderr, "pgfleet-web: --action-role: role %s may not call pgfleet.op_cancel, "
-				"op_retry_failed and op_run: use pgfleet_operator, which may\n", db_value(res, 0, 0));
+		fprintf(stderr, "pgfleet-web: --action-role: role %s may not call pgfleet.cancel, retry "
+				"and run: use pgfleet_operator, which may\n", db_value(res, 0, 0));
 	db_result_free(res);
 	db_close(db);
 	return ok ? 0 : 1;

@@ -76,7 +76,8 @@ struct web_req {
 	struct evkeyvalq form;       /* a POST's fields */
 	char csrf[CSRF_TOKEN_HEX + 1]; /* the token forms carry ("" without actions) */
 	char cookie[CSRF_COOKIE_HEX + 1]; /* the browser's CSRF_COOKIE ("" when it sent none) */
-	char client[160];            /* an action's schedule.client_user */
+	char client[160];            /* an action's pgfleet.client_user */
+	int missing;                 /* an action's answer when the API says 42704 (no such …) */
 	int nq, pending, failed;
 	struct db_result *res[WEB_MAX_QUERIES];
 	char err[512];
@@ -150,6 +151,13 @@ void page_failures(struct web_req *r);
 void action_cancel(struct web_req *r);
 void action_retry(struct web_req *r);
 void action_run(struct web_req *r);
+/*
+ * An action's statement failed with err: when the SQL API refused it (db_api_refused),
+ * the HTTP status to answer in *code (403 outside the login's scopes, 409 not in this
+ * state, r->missing for something that does not exist, 400 otherwise) and the length of
+ * its message; -1 when it is no refusal, or r no action.
+ */
+int action_refused(const struct web_req *r, const char *err, int *code);
 void web_action_form(struct evbuffer *b, struct web_req *r, const char *path, const char *label,
     int targets);
 

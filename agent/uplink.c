@@ -70,6 +70,7 @@ const char *uplink_peer_addr(const struct uplink *u) { return u->addr; }
 const char *uplink_peer_name(const struct uplink *u) { return u->peer_name; }
 long long uplink_computer_id(const struct uplink *u) { return u->id; }
 void uplink_set_conf(struct uplink *u, const struct conf_agent *conf) { u->conf = conf; }
+void uplink_set_ctx(struct uplink *u, SSL_CTX *ctx) { u->ctx = ctx; }
 
 static void uplink_attempt(evutil_socket_t fd, short what, void *arg);
 

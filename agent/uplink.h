@@ -37,6 +37,8 @@ struct uplink *uplink_new(struct event_base *base, SSL_CTX *ctx, const struct co
 /* The first attempt, at once. */
 void uplink_start(struct uplink *u);
 void uplink_set_conf(struct uplink *u, const struct conf_agent *conf);
+/* A renewed certificate's context, for the next attempts (the connection up keeps its own). */
+void uplink_set_ctx(struct uplink *u, SSL_CTX *ctx);
 /* Close the connection and make no more attempts. */
 void uplink_stop(struct uplink *u);
 void uplink_free(struct uplink *u);

@@ -60,5 +60,9 @@ int cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventor
 int cmd_maintain(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_schedulers(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+/* pgfleet computer pending, and accept|reject|revoke NAME (cli/cmd_enrol.c). */
+int enrol_cmd_pending(int fmt);
+int enrol_cmd_decide(const char *verb, const char *name);
 
 #endif

@@ -21,7 +21,9 @@ usage_computer(FILE *f)
 		   "       pgfleet computer list [--format table|csv|json]\n"
 		   "       pgfleet computer show NAME [--format table|json]\n"
 		   "       pgfleet computer remove NAME [--force]\n"
-		   "       pgfleet computer import FILE.yaml [--dry-run]\n\n"
+		   "       pgfleet computer import FILE.yaml [--dry-run]\n"
+		   "       pgfleet computer pending [--format table|csv|json]\n"
+		   "       pgfleet computer accept|reject|revoke NAME\n\n"
 		   "  add      register a computer; each --group must exist (pgfleet group add)\n"
 		   "  list     every computer with its groups and labels\n"
 		   "  show     one computer: every column, its groups, its last 10 events\n"
@@ -29,7 +31,13 @@ usage_computer(FILE *f)
 		   "           which deletes those events too (status_log rows stay); refused while\n"
 		   "           one of its events is pending or running\n"
 		   "  import   apply the computers: and groups: of a job batch (see pgfleet submit);\n"
-		   "           its jobs are ignored\n\n"
+		   "           its jobs are ignored\n"
+		   "  pending  enrolment requests waiting for an operator (docs/enrolment.md)\n"
+		   "  accept   accept NAME's newest pending enrolment (its agent gets its certificate\n"
+		   "           at its next try); for a revoked computer without one, lift the revocation\n"
+		   "  reject   reject NAME's pending enrolments\n"
+		   "  revoke   refuse every certificate of NAME from now on, disable it and fail its\n"
+		   "           pending events with -26 (CERT_REVOKED); its connection is closed\n\n"
 		   "Options:\n"
 		   "  --host HOST        where its agent listens (name or address)\n"
 		   "  --port PORT        its agent's port, 1-65535 (default: the scheduler's agent_port)\n"
@@ -515,6 +523,32 @@ out:
 }
 
 static int
+computer_pending(struct opts *o)
+{
+	if (want_pos("computer pending", o, 0, "") == -1)
+		return CLI_USAGE;
+	return enrol_cmd_pending(o->fmt);
+}
+
+static int
+computer_accept(struct opts *o)
+{
+	return want_pos("computer accept", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("accept", o->pos[0]);
+}
+
+static int
+computer_reject(struct opts *o)
+{
+	return want_pos("computer reject", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("reject", o->pos[0]);
+}
+
+static int
+computer_revoke(struct opts *o)
+{
+	return want_pos("computer revoke", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("revoke", o->pos[0]);
+}
+
+static int
 computer_import(struct opts *o)
 {
 	if (want_pos("computer import", o, 1, "FILE") == -1)
@@ -566,9 +600,13 @@ cmd_computer(int argc, char **argv)
 		{"show", "j", computer_show},
 		{"remove", "f", computer_remove},
 		{"import", "n", computer_import},
+		{"pending", "j", computer_pending},
+		{"accept", "", computer_accept},
+		{"reject", "", computer_reject},
+		{"revoke", "", computer_revoke},
 	};
 	return dispatch("computer", subs, sizeof(subs) / sizeof(subs[0]), usage_computer,
-	    "add, list, show, remove, import", argc, argv);
+	    "add, list, show, remove, import, pending, accept, reject, revoke", argc, argv);
 }
 
 /* ---- groups ------------------------------------------------------------- */

@@ -87,6 +87,8 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		snprintf(err, errlen, "tls ca %s: %s", ca, tls_error_string(why, sizeof(why)));
 		goto fail;
 	}
+	if (cert == NULL)
+		goto no_cert; /* a client that has none yet (enrolment) */
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "tls certificate %s: %s", cert, tls_error_string(why, sizeof(why)));
 		goto fail;
@@ -100,6 +102,7 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		ERR_clear_error();
 		goto fail;
 	}
+no_cert:
 	SSL_CTX_set_verify_depth(ctx, 4);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (server) {
@@ -135,6 +138,18 @@ SSL_CTX *
 tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen)
 {
 	return ctx_new(0, ca, cert, key, err, errlen);
+}
+
+SSL_CTX *
+tls_client_ctx_anonymous(const char *ca, char *err, size_t errlen)
+{
+	return ctx_new(0, ca, NULL, NULL, err, errlen);
+}
+
+void
+tls_ctx_client_cert_optional(SSL_CTX *ctx)
+{
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 }
 
 /* An ASN1 string as a C string; -1 when it holds a NUL or does not fit. */

@@ -27,6 +27,7 @@
 
 #include "agent/control.h"
 #include "agent/enroll.h"
+#include "agent/facts.h"
 #include "agent/journal.h"
 #include "agent/request.h"
 #include "agent/tasks.h"
@@ -66,6 +67,9 @@ struct agent {
 	struct event *drain;
 	struct event *watchdog;	/* systemd's WatchdogSec=, or NULL */
 	struct event *renew;    /* enroll.server set: renewal before expiry */
+	struct event *facts_timer; /* facts.interval: gathered again, sent when changed */
+	char *facts;            /* the facts document (agent/facts.c) */
+	char facts_hash[72];
 	char serial[PKI_SERIAL_HEX]; /* of the certificate client_ctx presents */
 	long long renew_tried_ms;
 	int draining;           /* 1: waiting for tasks; 2: they were told to stop; 3: killed */
@@ -164,6 +168,60 @@ on_request(const struct wire_msg *m, void *arg)
 	} else if (tasks_spawn(a->tasks, &env, &t, uplink_fd(a->uplink)) == -1) {
 		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, "agent could not start a task process");
 	}
+}
+
+/* Request=Facts with the document as body, on the connection up. */
+static void
+facts_send(struct agent *a)
+{
+	char err[256];
+	struct wire_msg *m = wire_msg_new();
+	if (m == NULL)
+		fatalx("out of memory");
+	if (wire_add(m, "Request", "Facts", err, sizeof(err)) == -1 ||
+	    wire_add(m, "Facts-Hash", a->facts_hash, err, sizeof(err)) == -1 ||
+	    wire_set_body(m, a->facts, strlen(a->facts)) == -1 || uplink_send(a->uplink, m) == -1)
+		log_warnx("facts: not sent");
+	else
+		log_info("facts: sent (%zu bytes, %s)", strlen(a->facts), a->facts_hash);
+	wire_msg_free(m);
+}
+
+static void
+on_facts_wanted(int wanted, void *arg)
+{
+	struct agent *a = arg;
+	if (wanted && a->facts != NULL)
+		facts_send(a);
+}
+
+/* Gather the facts again; changed ones go up at once when the scheduler takes them. */
+static void
+facts_refresh(struct agent *a)
+{
+	char *doc = facts_gather(version_string());
+	char hash[72];
+	if (doc == NULL || strlen(doc) > FACTS_MAX || facts_hash(doc, hash) == -1) {
+		log_warnx("facts: could not be gathered");
+		free(doc);
+		return;
+	}
+	int changed = strcmp(hash, a->facts_hash) != 0;
+	free(a->facts);
+	a->facts = doc;
+	snprintf(a->facts_hash, sizeof(a->facts_hash), "%s", hash);
+	if (a->uplink != NULL)
+		uplink_set_facts_hash(a->uplink, hash);
+	if (changed && a->uplink != NULL && uplink_facts_supported(a->uplink))
+		facts_send(a);
+}
+
+static void
+on_facts_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	facts_refresh(arg);
 }
 
 static void
@@ -440,7 +498,7 @@ static void
 agent_loop(struct agent *a)
 {
 	a->base = event_base_new();
-	const struct uplink_hooks hooks = {.request = on_request, .arg = a};
+	const struct uplink_hooks hooks = {.request = on_request, .facts = on_facts_wanted, .arg = a};
 	if (a->base == NULL ||
 	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, version_string(), &hooks)) == NULL ||
 	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
@@ -455,6 +513,13 @@ agent_loop(struct agent *a)
 	a->drain = event_new(a->base, -1, EV_PERSIST, on_drain, a);
 	struct timeval hour = {PRUNE_EVERY_MS / 1000, 0};
 	event_add(a->prune, &hour);
+	facts_refresh(a);
+	if (a->conf->facts_interval_ms > 0) {
+		struct timeval ft = clock_tv(a->conf->facts_interval_ms);
+		a->facts_timer = event_new(a->base, -1, EV_PERSIST, on_facts_timer, a);
+		if (a->facts_timer == NULL || event_add(a->facts_timer, &ft) == -1)
+			fatalx("facts: out of memory");
+	}
 	if (a->conf->enroll_server != NULL) {
 		long long every = a->conf->enroll_poll_ms < RENEW_CHECK_MS ? a->conf->enroll_poll_ms : RENEW_CHECK_MS;
 		struct timeval rt = clock_tv(every);
@@ -635,6 +700,9 @@ main(int argc, char **argv)
 		event_free(a.watchdog);
 	if (a.renew != NULL)
 		event_free(a.renew);
+	if (a.facts_timer != NULL)
+		event_free(a.facts_timer);
+	free(a.facts);
 	for (int i = 0; i < 4; i++)
 		event_free(a.sig[i]);
 	event_free(a.prune);

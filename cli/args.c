@@ -3,6 +3,7 @@
  * so that a bad value exits 2 with a message naming it.
  */
 #include "cli/args.h"
+#include "common/json.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -244,36 +245,10 @@ args_targets_parse(const char *s, struct args_targets *t, char *err, size_t errl
 void
 args_json_str(FILE *fp, const char *s)
 {
-	if (s == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	fputc('"', fp);
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", fp);
-			break;
-		case '\\':
-			fputs("\\\\", fp);
-			break;
-		case '\n':
-			fputs("\\n", fp);
-			break;
-		case '\r':
-			fputs("\\r", fp);
-			break;
-		case '\t':
-			fputs("\\t", fp);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(fp, "\\u%04x", *p);
-			else
-				fputc(*p, fp);
-		}
-	}
-	fputc('"', fp);
+	struct util_buf b = {0};
+	json_quote(&b, s);
+	fputs(b.p, fp);
+	util_buf_free(&b);
 }
 
 static void

@@ -241,6 +241,7 @@ on_verdict(const struct presence_verdict *v, void *arg)
 	memset(&m, 0, sizeof(m));
 	m.link_id = v->link_id;
 	m.computer_id = v->computer_id;
+	m.want_facts = v->want_facts;
 	if (v->computer_id == 0) {
 		snprintf(m.why, sizeof(m.why), "%s", v->why);
 		(void)pool_send(s->pool, v->pid, IPC_AGENT_REFUSE, &m, sizeof(m));

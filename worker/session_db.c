@@ -16,14 +16,17 @@
 
 /* Ours only in the attempt we were handed; NEXT_TASK_SEQ is read here, not taken from
  * the hand-over, which still says what the claim said after a worker died. */
+/* c: the token values, registered columns first, then the agent's facts (0018_facts.sql) */
 static const char SQL_LOAD_EVENT[] =
     "SELECT s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name, c.host,"
     " c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
     " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq,"
-    " (extract(epoch FROM e.due_at) * 1000)::bigint"
+    " (extract(epoch FROM e.due_at) * 1000)::bigint,"
+    " c.compname, c.nodename, c.model, c.dns_search, array_to_string(c.nic_macs, ','),"
+    " array_to_string(c.nic_ips, ',')"
     " FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
-    " JOIN pgfleet.computer c ON c.computer_id = e.computer_id"
+    " JOIN pgfleet.computer_tokens c ON c.computer_id = e.computer_id"
     " WHERE e.event_id = $1::bigint AND e.lease_owner = $2 AND e.state = 'running'"
     " AND e.attempt = $3::int";
 
@@ -78,7 +81,8 @@ session_job_clear(struct session_job *job)
 {
 	struct session_computer *c = &job->comp;
 	char **f[] = {&c->name, &c->host, &c->os, &c->ip, &c->mac, &c->serial, &c->asset_tag,
-	    &c->domain, &c->domain_ou, &c->dept, &c->contact, &c->email};
+	    &c->domain, &c->domain_ou, &c->dept, &c->contact, &c->email, &c->compname, &c->nodename,
+	    &c->model, &c->dns_search, &c->nic_macs, &c->nic_ips};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(*f[i]);
 	for (int i = 0; i < job->ntasks; i++)
@@ -112,6 +116,18 @@ parse_codes(const char *list, int **out, size_t *n)
 	return 0;
 }
 
+/* The token values from the agent's facts (columns 18-23 of SQL_LOAD_EVENT). */
+static void
+load_computer_facts(const struct db_result *r, struct session_computer *c)
+{
+	c->compname = field(r, 0, 18);
+	c->nodename = field(r, 0, 19);
+	c->model = field(r, 0, 20);
+	c->dns_search = field(r, 0, 21);
+	c->nic_macs = field(r, 0, 22);
+	c->nic_ips = field(r, 0, 23);
+}
+
 static void
 load_computer(const struct db_result *r, struct session_job *job)
 {
@@ -132,6 +148,7 @@ load_computer(const struct db_result *r, struct session_job *job)
 	c->email = field(r, 0, 15);
 	job->next_task_seq = atoi(db_value(r, 0, 16));
 	job->due_ms = strtoll(db_value(r, 0, 17), NULL, 10);
+	load_computer_facts(r, c);
 }
 
 static int

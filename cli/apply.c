@@ -296,6 +296,10 @@ targets_json(struct ap *a, const struct batch_targets *t)
 	json_names(s.fp, t->groups, t->ngroups);
 	fputs(",\"labels\":", s.fp);
 	json_kvs(s.fp, t->labels, t->nlabels, 0);
+	if (t->nfacts > 0) {
+		fputs(",\"facts\":", s.fp);
+		json_kvs(s.fp, t->facts, t->nfacts, 0);
+	}
 	fputc('}', s.fp);
 	return sb_close(&s, a);
 }

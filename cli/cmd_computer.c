@@ -753,8 +753,8 @@ group_list(struct opts *o)
 	if (db == NULL)
 		return CLI_ERROR;
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
-		  "SELECT g.name AS \"NAME\", (SELECT count(*) FROM pgfleet.group_computers(ARRAY[g.name]))"
-		  " AS \"MEMBERS\", coalesce(pgfleet.rule_sql(g.rule), '') AS \"RULE\","
+		  "SELECT g.name AS \"NAME\", (SELECT count(DISTINCT x) FROM pgfleet.group_computers(ARRAY[g.name]) x)"
+		  " AS \"MEMBERS\", coalesce(g.rule::text, '') AS \"RULE\","
 		  " coalesce(g.description, '') AS \"DESCRIPTION\""
 		  " FROM pgfleet.computer_group g ORDER BY g.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("

@@ -91,7 +91,8 @@ usage(FILE *f)
 	    "  --version  print the version and exit\n"
 	    "enroll: make this host's key, send a certificate request with the token to the\n"
 	    "scheduler's enrolment service and install the certificate (docs/enrolment.md);\n"
-	    "values not given come from the configuration's computer, tls and enroll keys.\n"
+	    "values not given come from the configuration's computer, tls and enroll keys\n"
+	    "(-c FILE, else " DEFAULT_CONFIG " unless --name is given).\n"
 	    "Exit 0 enrolled, 1 refused, 3 still pending after --wait (default 0: ask once).\n");
 }
 
@@ -584,7 +585,8 @@ cmd_enroll(int argc, char **argv)
 	}
 	struct conf_agent *cf = NULL;
 	struct conf_errors errs = {0};
-	if (path != NULL || access(DEFAULT_CONFIG, F_OK) == 0) {
+	/* the default configuration fills in what is not given, unless --name says all is */
+	if (path != NULL || (p.name == NULL && access(DEFAULT_CONFIG, F_OK) == 0)) {
 		if (conf_load_agent(path != NULL ? path : DEFAULT_CONFIG, &cf, &errs) == -1) {
 			conf_errors_print(&errs, stderr);
 			conf_errors_free(&errs);

@@ -160,3 +160,21 @@ EOC
 	spawn "$BIN/pgfleet-agent" -d -c "$TESTDIR/$name.yaml" 2>> "$TESTDIR/$name.log"
 	eval "PID_$(echo "$name" | tr - _)=$LASTPID"
 }
+
+# facts_root DIR OS_ID MODEL SERIAL: a tree for PGFLEET_FACTS_ROOT: this host's /proc,
+# /sys/class/net and /sys/block, and an os-release, resolv.conf and DMI of the test's own
+facts_root() {
+	mkdir -p "$1/sys/class/dmi/id" "$1/etc"
+	ln -sfn /proc "$1/proc"
+	ln -sfn /sys/class/net "$1/sys/class/net"
+	ln -sfn /sys/block "$1/sys/block"
+	printf 'ID=%s\nVERSION_ID="12"\nPRETTY_NAME="%s test"\n' "$2" "$2" > "$1/etc/os-release"
+	printf 'search corp.example lab.example\nnameserver 192.0.2.53\n' > "$1/etc/resolv.conf"
+	[ -r /etc/hosts ] && cp /etc/hosts "$1/etc/hosts"
+	echo "Acme" > "$1/sys/class/dmi/id/sys_vendor"
+	echo "$3" > "$1/sys/class/dmi/id/product_name"
+	echo "$4" > "$1/sys/class/dmi/id/product_serial"
+	echo "To Be Filled By O.E.M." > "$1/sys/class/dmi/id/chassis_asset_tag"
+}
+has_facts() { [ "$(sql "select facts is not null from pgfleet.computer where name = '$1'")" = t ]; }
+facts_known() { wait_for 30 "facts of $1" has_facts "$1"; }

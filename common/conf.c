@@ -1264,6 +1264,8 @@ conf_load_agent(const char *path, struct conf_agent **out, struct conf_errors *e
 		check_required(&l);
 		if (!failed(&l))
 			finish_agent(&l, c);
+		else
+			finish_agent_enroll(&l, c); /* the tls files: every error of the file is said */
 	}
 	if (loader_done(&l) > 0) {
 		conf_free_agent(c);

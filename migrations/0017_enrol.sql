@@ -88,9 +88,10 @@ CREATE TRIGGER computer_cert_orphan BEFORE DELETE ON pgfleet.computer
 FOR EACH ROW EXECUTE FUNCTION pgfleet.computer_cert_orphan();
 
 -- Why a certificate of computer p_name with serial p_serial (upper-case hex, NULL when
--- unknown) is refused, or NULL when it is not.
+-- unknown) is refused, or NULL when it is not. Security definer: a scheduler connected with
+-- only the least privileges of docs/config.md checks the deny-list without reading it.
 CREATE FUNCTION pgfleet.cert_refusal(p_name text, p_serial text) RETURNS text
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE
 		WHEN EXISTS (SELECT 1 FROM pgfleet.computer_cert cc
 		             WHERE cc.serial = p_serial AND cc.revoked_at IS NOT NULL)
@@ -400,7 +401,3 @@ INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-28, 'ENROL_PENDING', 'enrolment waits for an operator: pgfleet computer accept'),
 	(-29, 'ENROL_REFUSED', 'enrolment or renewal refused: rejected by an operator, or the computer is unknown');
 
--- Reports: the enrolment audit, the tokens (never their hash), the certificates.
-GRANT SELECT ON pgfleet.enrol_log TO pgfleet_report;
-GRANT SELECT ON pgfleet.computer_cert TO pgfleet_report;
-GRANT SELECT ON pgfleet.enrolment TO pgfleet_report;

@@ -80,25 +80,35 @@ LANGUAGE sql IMMUTABLE AS $$
 	WHERE jsonb_typeof(p_facts->'nics') = 'array'
 $$;
 
--- The values of the built-in tokens (docs/tokens.md): a registered column wins where it
--- is set; else the agent's fact; NULL when neither has it.
+-- The values of the built-in tokens (docs/tokens.md) of one computer row: a registered
+-- column wins where it is set; else the agent's fact; NULL when neither has it. A function
+-- of the row, so that whoever may read the row (the scheduler's role) may compute them.
+CREATE FUNCTION pgfleet.token_values(c pgfleet.computer)
+RETURNS TABLE (computer_id bigint, name text, host text, os text, ip text, mac text, serial text,
+	asset_tag text, domain text, domain_ou text, dept text, contact text, email text,
+	compname text, nodename text, model text, dns_search text, nic_macs text[], nic_ips text[],
+	has_facts boolean)
+LANGUAGE sql STABLE AS $$
+	SELECT c.computer_id, c.name, c.host,
+		coalesce(c.os, c.facts->'kernel'->>'name'),
+		coalesce(c.ip, c.facts->>'ip'),
+		coalesce(c.mac, c.facts->>'mac'),
+		coalesce(c.serial, c.facts->'dmi'->>'serial'),
+		coalesce(c.asset_tag, c.facts->'dmi'->>'asset_tag'),
+		coalesce(nullif(c.domain, ''), c.facts->>'domain'),
+		c.domain_ou, c.dept, c.contact, c.email,
+		coalesce(split_part(c.facts->>'hostname', '.', 1), c.name),
+		c.facts->>'hostname',
+		c.facts->'dmi'->>'model',
+		(SELECT string_agg(s, ',' ORDER BY o) FROM jsonb_array_elements_text(
+			CASE WHEN jsonb_typeof(c.facts->'dns'->'search') = 'array' THEN c.facts->'dns'->'search'
+			     ELSE '[]' END) WITH ORDINALITY AS t(s, o)),
+		(SELECT array_agg(coalesce(f.mac, '') ORDER BY f.n) FROM pgfleet.fact_nics(c.facts) f),
+		(SELECT array_agg(coalesce(f.ipv4, '') ORDER BY f.n) FROM pgfleet.fact_nics(c.facts) f),
+		c.facts IS NOT NULL
+$$;
+
+-- The same for every computer, for reports.
 CREATE VIEW pgfleet.computer_tokens AS
-SELECT c.computer_id, c.name, c.host,
-	coalesce(c.os, c.facts->'kernel'->>'name') AS os,
-	coalesce(c.ip, c.facts->>'ip') AS ip,
-	coalesce(c.mac, c.facts->>'mac') AS mac,
-	coalesce(c.serial, c.facts->'dmi'->>'serial') AS serial,
-	coalesce(c.asset_tag, c.facts->'dmi'->>'asset_tag') AS asset_tag,
-	coalesce(nullif(c.domain, ''), c.facts->>'domain') AS domain,
-	c.domain_ou, c.dept, c.contact, c.email,
-	coalesce(split_part(c.facts->>'hostname', '.', 1), c.name) AS compname,
-	c.facts->>'hostname' AS nodename,
-	c.facts->'dmi'->>'model' AS model,
-	(SELECT string_agg(s, ',' ORDER BY o) FROM jsonb_array_elements_text(
-		CASE WHEN jsonb_typeof(c.facts->'dns'->'search') = 'array' THEN c.facts->'dns'->'search'
-		     ELSE '[]' END) WITH ORDINALITY AS t(s, o)) AS dns_search,
-	(SELECT array_agg(coalesce(f.mac, '') ORDER BY f.n) FROM pgfleet.fact_nics(c.facts) f) AS nic_macs,
-	(SELECT array_agg(coalesce(f.ipv4, '') ORDER BY f.n) FROM pgfleet.fact_nics(c.facts) f) AS nic_ips,
-	c.facts IS NOT NULL AS has_facts
-FROM pgfleet.computer c;
+SELECT t.* FROM pgfleet.computer c CROSS JOIN LATERAL pgfleet.token_values(c) t;
 GRANT SELECT ON pgfleet.computer_tokens TO pgfleet_report;

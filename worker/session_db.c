@@ -16,7 +16,8 @@
 
 /* Ours only in the attempt we were handed; NEXT_TASK_SEQ is read here, not taken from
  * the hand-over, which still says what the claim said after a worker died. */
-/* c: the token values, registered columns first, then the agent's facts (0018_facts.sql) */
+/* c: the token values of the computer row, registered columns first, then the agent's
+ * facts (pgfleet.token_values, 0018_facts.sql) */
 static const char SQL_LOAD_EVENT[] =
     "SELECT s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name, c.host,"
     " c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
@@ -26,7 +27,8 @@ static const char SQL_LOAD_EVENT[] =
     " array_to_string(c.nic_ips, ',')"
     " FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
-    " JOIN pgfleet.computer_tokens c ON c.computer_id = e.computer_id"
+    " JOIN pgfleet.computer c0 ON c0.computer_id = e.computer_id"
+    " CROSS JOIN LATERAL pgfleet.token_values(c0) c"
     " WHERE e.event_id = $1::bigint AND e.lease_owner = $2 AND e.state = 'running'"
     " AND e.attempt = $3::int";
 

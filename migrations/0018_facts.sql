@@ -17,6 +17,7 @@ CREATE INDEX computer_facts ON pgfleet.computer USING gin (facts jsonb_path_ops)
 -- Hellos. A name whose certificate or computer is revoked gets a refusal and no presence
 -- row; the others are written as before and told whether their facts are wanted (the
 -- stored hash differs). computer.agent_version follows the Hello.
+DROP FUNCTION pgfleet.presence_connect(text, text[], int[], bigint[], text[], text[]);
 CREATE FUNCTION pgfleet.presence_connect(p_owner text, p_names text[], p_slots int[],
 	p_links bigint[], p_peers text[], p_versions text[], p_serials text[], p_hashes text[])
 RETURNS TABLE (name text, computer_id bigint, refusal text, want_facts boolean)

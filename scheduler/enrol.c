@@ -76,40 +76,6 @@ struct enrol {
 	struct event *sig[3];
 };
 
-int
-enrol_listen(const struct conf_scheduler *c, int *port, char *err, size_t errlen)
-{
-	const struct conf_listen *l = &c->enrol_listen;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-	char ps[16];
-	snprintf(ps, sizeof(ps), "%d", l->port);
-	int rc = getaddrinfo(l->host, ps, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "enrol.listen %s:%d: %s", l->host, l->port, gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	int one = 1;
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 1024) == -1) {
-		snprintf(err, errlen, "enrol.listen %s:%d: %s", l->host, l->port, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	if (fd == -1)
-		return -1;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	*port = l->port;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		*port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
-		    ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 static void
 econn_free_cb(evutil_socket_t fd, short what, void *arg)
 {

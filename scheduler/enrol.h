@@ -2,7 +2,7 @@
  * enrol: the scheduler's enrolment service (docs/enrolment.md), a child process
  * of its own so that the CA key is read only after the fork, by it alone (the
  * workers, which face the agents' connections, never hold it). The parent binds
- * enrol.listen before anything forks (enrol_listen), starts the child
+ * enrol.listen before anything forks (common/listen.c), starts the child
  * (enrol_spawn) and starts it again when it dies. The child accepts TLS
  * connections (the scheduler's certificate; a client certificate optional, for
  * renewals), reads one Request=Enroll, decides in the database
@@ -21,8 +21,6 @@ struct conf_scheduler;
 #define ENROL_PRETLS_PER_SOURCE 16  /* ... from one address */
 #define ENROL_HANDSHAKE_MS 2000     /* accept to TLS handshake done */
 
-/* Bind enrol.listen: the socket, or -1 with err. *port is the port bound. */
-int enrol_listen(const struct conf_scheduler *c, int *port, char *err, size_t errlen);
 /*
  * Fork the service on listen_fd; the child keeps only listen_fd and the log and
  * never returns. The child's pid, or -1 (logged).

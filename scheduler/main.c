@@ -33,6 +33,7 @@
 #include "common/db.h"
 #include "common/fsutil.h"
 #include "common/gate.h"
+#include "common/listen.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -716,44 +717,6 @@ sched_stop(struct sched *s)
 	log_notice("stopped; %d unfinished events released", released);
 }
 
-/* agents.listen, before the workers are forked: they all accept on it. */
-static int
-listen_agents(const struct conf_listen *l, char *err, size_t errlen)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", l->port);
-	int rc = getaddrinfo(l->host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
-	int one = 1;
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
-		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static int
-bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 /* Written atomically, so a reader never sees half of it. */
 static int
 write_port_file(const char *path, int port)
@@ -817,14 +780,16 @@ sched_listen(struct sched *s)
 {
 	char err[512];
 	raise_nofile(s->conf);
-	if ((s->listen_fd = listen_agents(&s->conf->agents_listen, err, sizeof(err))) == -1)
+	int port;
+	if ((s->listen_fd = listen_tcp(&s->conf->agents_listen, "agents.listen", 4096, &port, err,
+	    sizeof(err))) == -1)
 		fatalx("%s", err);
-	int port = bound_port(s->listen_fd);
 	if (s->conf->agents_port_file != NULL && write_port_file(s->conf->agents_port_file, port) == -1)
 		fatal("agents.port_file %s", s->conf->agents_port_file);
 	if (s->conf->enrol_listen.host != NULL) {
 		int eport;
-		if ((s->enrol_fd = enrol_listen(s->conf, &eport, err, sizeof(err))) == -1)
+		if ((s->enrol_fd = listen_tcp(&s->conf->enrol_listen, "enrol.listen", 1024, &eport, err,
+		    sizeof(err))) == -1)
 			fatalx("%s", err);
 		if (s->conf->enrol_port_file != NULL && write_port_file(s->conf->enrol_port_file, eport) == -1)
 			fatal("enrol.port_file %s", s->conf->enrol_port_file);

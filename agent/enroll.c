@@ -126,7 +126,7 @@ enroll_once(const struct enroll_params *p, int *code, char *msg, size_t msglen)
 		return ENROLL_REFUSED;
 	}
 	SSL_CTX *ctx = p->token == NULL ? tls_client_ctx(p->ca, p->cert, p->key, err, sizeof(err)) :
-	    tls_client_ctx_anonymous(p->ca, err, sizeof(err));
+	    tls_client_ctx(p->ca, NULL, NULL, err, sizeof(err));
 	enum enroll_outcome out = ENROLL_RETRY;
 	struct conf_listen hp = {0};
 	SSL *ssl = NULL;

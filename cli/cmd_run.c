@@ -63,9 +63,10 @@ usage_cancel(FILE *f)
 }
 
 /*
- * Insert the schedule, expand it, wake the schedulers; in the caller's transaction.
- * p: job_id, version, targets, due (NULL: now), client_user, max_concurrent,
- * max_failures, max_failures_pct. created_by is the database's session_user.
+ * Insert the schedule, expand it, wake the schedulers (pgfleet.new_schedule, which the web
+ * console's actions use too); in the caller's transaction. p: job_id, version, targets,
+ * due (NULL: now), client_user, max_concurrent, max_failures, max_failures_pct.
+ * created_by is the database's session_user.
  */
 static int
 make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, long long *events,
@@ -73,20 +74,14 @@ make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, lon
 {
 	struct db_result *r;
 	if (db_exec(db, &r,
-		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
-		" client_user, max_concurrent, max_failures, max_failures_pct) VALUES ($1, $2,"
-		" $3::jsonb, coalesce(to_timestamp($4::float8), now()), session_user, $5, $6::int,"
-		" $7::int, $8::numeric) RETURNING schedule_id",
+		"SELECT new_schedule_id, events FROM pgfleet.new_schedule($1, $2, $3::jsonb,"
+		" to_timestamp($4::float8), $5, $6::int, $7::int, $8::numeric)",
 		8, p, err, errlen) == -1)
 		return -1;
 	snprintf(id, idlen, "%s", db_value(r, 0, 0));
+	*events = atoll(db_value(r, 0, 1));
 	db_result_free(r);
-	const char *sp[1] = {id};
-	if (db_exec(db, &r, "SELECT pgfleet.expand_schedule($1)", 1, sp, err, errlen) == -1)
-		return -1;
-	*events = atoll(db_value(r, 0, 0));
-	db_result_free(r);
-	return db_exec(db, NULL, "SELECT pg_notify('pgfleet_wakeup', '')", 0, NULL, err, errlen);
+	return 0;
 }
 
 static int
@@ -299,52 +294,33 @@ cmd_retry(int argc, char **argv)
 	struct db *db = cmdutil_open("retry");
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *ps[1] = {sid};
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r,
-		"SELECT s.job_id, j.version, j.name, s.max_concurrent, s.max_failures, s.max_failures_pct,"
-		" (SELECT jsonb_build_object('computers', jsonb_agg(c.name ORDER BY c.name))"
-		"  FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
-		"  WHERE e.schedule_id = s.schedule_id AND e.state = 'failed' HAVING count(*) > 0)"
-		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
-		1, ps, err, sizeof(err)) == -1)
+	/* one statement: pgfleet.op_retry_failed, as the web console's "retry failed" */
+	const char *ps[2] = {sid, cmdutil_user()};
+	if (db_exec(db, &r,
+		"SELECT job, version, new_schedule_id, events FROM pgfleet.op_retry_failed($1, $2)",
+		2, ps, err, sizeof(err)) == -1)
 		goto dberr;
-	if (db_ntuples(r) == 0) {
+	if (db_isnull(r, 0, 0)) {
 		fprintf(stderr, "pgfleet retry: schedule %s does not exist\n", sid);
 		rc = CLI_USAGE;
-		goto rollback;
+		goto out;
 	}
-	if (db_isnull(r, 0, 6)) {
+	if (db_isnull(r, 0, 2)) {
 		fprintf(stderr, "pgfleet retry: schedule %s has no failed event: nothing to retry\n", sid);
 		rc = CLI_OK;
-		goto rollback;
+		goto out;
 	}
-	char id[32], job[256];
-	long long events;
-	const char *p[8];
-	for (int k = 0; k < 8; k++)
-		p[k] = NULL;
-	p[0] = db_value(r, 0, 0);
-	p[1] = db_value(r, 0, 1);
-	p[2] = db_value(r, 0, 6);
-	p[4] = cmdutil_user();
-	for (int k = 3; k < 6; k++)
-		p[k + 2] = db_isnull(r, 0, k) ? NULL : db_value(r, 0, k);
-	snprintf(job, sizeof(job), "%s", db_value(r, 0, 2));
-	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1 ||
-	    db_commit(db, err, sizeof(err)) == -1)
-		goto dberr;
-	fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %lld event(s) of schedule %s's "
+	char id[32];
+	snprintf(id, sizeof(id), "%s", db_value(r, 0, 2));
+	fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %s event(s) of schedule %s's "
 			"failed ones\n",
-	    id, job, p[1], events, sid);
+	    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 3), sid);
 	db_result_free(r);
 	r = NULL;
 	rc = finish(db, "retry", id, wait);
 	goto out;
 dberr:
 	fprintf(stderr, "pgfleet retry: %s\n", err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
 out:
 	db_result_free(r);
 	db_close(db);
@@ -374,38 +350,29 @@ cmd_cancel(int argc, char **argv)
 		return CLI_ERROR;
 	struct db_result *r = NULL;
 	int rc = CLI_ERROR;
+	/* one statement: pgfleet.op_cancel, as the web console's "cancel" */
 	const char *p[1] = {argv[1]};
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r, "SELECT state FROM pgfleet.schedule WHERE schedule_id = $1 FOR UPDATE", 1,
-		p, err, sizeof(err)) == -1)
+	if (db_exec(db, &r, "SELECT state, cancelled, running FROM pgfleet.op_cancel($1)", 1, p, err,
+		sizeof(err)) == -1)
 		goto dberr;
-	if (db_ntuples(r) == 0) {
+	if (db_isnull(r, 0, 0)) {
 		fprintf(stderr, "pgfleet cancel: schedule %s does not exist\n", argv[1]);
 		rc = CLI_USAGE;
-		goto rollback;
+		goto out;
 	}
-	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0) {
+	if (db_isnull(r, 0, 1)) {
 		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
 		rc = CLI_OK;
-		goto rollback;
+		goto out;
 	}
-	db_result_free(r);
-	if (db_exec(db, &r,
-		"SELECT pgfleet.cancel_schedule($1), (SELECT count(*) FROM pgfleet.event"
-		" WHERE schedule_id = $1 AND state = 'running')",
-		1, p, err, sizeof(err)) == -1 ||
-	    db_commit(db, err, sizeof(err)) == -1)
-		goto dberr;
-	printf("schedule %s cancelled: %s pending event(s) cancelled", argv[1], db_value(r, 0, 0));
-	if (atoll(db_value(r, 0, 1)) > 0)
-		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 1));
+	printf("schedule %s cancelled: %s pending event(s) cancelled", argv[1], db_value(r, 0, 1));
+	if (atoll(db_value(r, 0, 2)) > 0)
+		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 2));
 	printf("\n");
 	rc = CLI_OK;
 	goto out;
 dberr:
 	fprintf(stderr, "pgfleet cancel: %s\n", err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
 out:
 	db_result_free(r);
 	db_close(db);

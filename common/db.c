@@ -28,6 +28,8 @@ struct db {
 	unsigned reconnects;
 	char **channels; /* LISTENed, re-issued after a reconnect */
 	int nchannels;
+	PGresult *held;  /* db_receive: the result of a statement not yet over */
+	char *held_err;  /* db_receive: its first error */
 };
 
 struct db_result {
@@ -111,15 +113,12 @@ db_conninfo_has_password(const char *conninfo)
 	return found;
 }
 
-struct db *
-db_open(const char *conninfo, char *err, size_t errlen)
-{
-	struct db_target t = {.conninfo = conninfo};
-	return db_open_target(&t, err, errlen);
-}
-
-struct db *
-db_open_target(const struct db_target *t, char *err, size_t errlen)
+/*
+ * A new connection to t, made (async 0) or started (async 1); NULL with the reason in err.
+ * db_open, db_open_target and db_open_start all come here.
+ */
+static struct db *
+open_target(const struct db_target *t, int async, char *err, size_t errlen)
 {
 	const char *keys[6], *vals[6];
 	int n = 0;
@@ -138,8 +137,9 @@ db_open_target(const struct db_target *t, char *err, size_t errlen)
 		put(err, errlen, "database: out of memory");
 		return NULL;
 	}
-	db->conn = PQconnectdbParams(keys, vals, 1);
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+	db->conn = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
+	    (!async && PQstatus(db->conn) != CONNECTION_OK)) {
 		char msg[1024];
 		flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
 		/* the server's words (3D000); libpq gives no SQLSTATE for a refused connection */
@@ -152,11 +152,25 @@ db_open_target(const struct db_target *t, char *err, size_t errlen)
 		return NULL;
 	}
 	PQsetNoticeProcessor(db->conn, notice_processor, NULL);
-	db->attempts = DB_RETRY_ATTEMPTS;
+	/* an asynchronous connection never re-opens by itself: its caller's loop does */
+	db->attempts = async ? 0 : DB_RETRY_ATTEMPTS;
 	db->base_ms = DB_RETRY_BASE_MS;
 	db->max_ms = DB_RETRY_MAX_MS;
 	set_state(db, SQLSTATE_OK);
 	return db;
+}
+
+struct db *
+db_open_target(const struct db_target *t, char *err, size_t errlen)
+{
+	return open_target(t, 0, err, errlen);
+}
+
+struct db *
+db_open(const char *conninfo, char *err, size_t errlen)
+{
+	struct db_target t = {.conninfo = conninfo};
+	return open_target(&t, 0, err, errlen);
 }
 
 void
@@ -165,6 +179,8 @@ db_close(struct db *db)
 	if (db == NULL)
 		return;
 	PQfinish(db->conn);
+	PQclear(db->held);
+	free(db->held_err);
 	for (int i = 0; i < db->nchannels; i++)
 		free(db->channels[i]);
 	free(db->channels);
@@ -618,6 +634,27 @@ db_fnumber(const struct db_result *res, const char *name)
 	return -1;
 }
 
+char
+db_fkind(const struct db_result *res, int col)
+{
+	if (res == NULL || col < 0 || col >= PQnfields(res->pg))
+		return 't';
+	switch (PQftype(res->pg, col)) {
+	case 20: /* int8 */
+	case 21: /* int2 */
+	case 23: /* int4 */
+	case 26: /* oid */
+	case 700: /* float4 */
+	case 701: /* float8 */
+	case 1700: /* numeric */
+		return 'n';
+	case 16: /* bool */
+		return 'b';
+	default:
+		return 't';
+	}
+}
+
 long long
 db_cmd_tuples(const struct db_result *res)
 {
@@ -632,4 +669,124 @@ db_result_free(struct db_result *res)
 		return;
 	PQclear(res->pg);
 	free(res);
+}
+
+/* Asynchronous use ------------------------------------------------------------ */
+
+struct db *
+db_open_start(const struct db_target *t, char *err, size_t errlen)
+{
+	return open_target(t, 1, err, errlen);
+}
+
+static int
+conn_error(struct db *db, const char *what, char *err, size_t errlen)
+{
+	char msg[1024];
+	flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		set_state(db, SQLSTATE_LOST);
+	put(err, errlen, "database: %s%s", what, *msg ? msg : "connection failed");
+	return -1;
+}
+
+int
+db_open_poll(struct db *db, char *err, size_t errlen)
+{
+	switch (PQconnectPoll(db->conn)) {
+	case PGRES_POLLING_READING:
+		return DB_WANT_READ;
+	case PGRES_POLLING_WRITING:
+		return DB_WANT_WRITE;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(db->conn, 1) == -1)
+			return conn_error(db, "", err, errlen);
+		return 0;
+	default:
+		return conn_error(db, "", err, errlen);
+	}
+}
+
+int
+db_flush(struct db *db, char *err, size_t errlen)
+{
+	int rc = PQflush(db->conn);
+	if (rc == -1)
+		return conn_error(db, "send: ", err, errlen);
+	return rc == 1 ? DB_WANT_WRITE : 0;
+}
+
+int
+db_send(struct db *db, const char *sql, int nparams, const char *const *params, char *err,
+    size_t errlen)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return conn_error(db, "send: ", err, errlen);
+	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return conn_error(db, "send: ", err, errlen);
+	return db_flush(db, err, errlen);
+}
+
+/* Forget a statement's partial result (db_receive keeps it across calls). */
+static void
+held_clear(struct db *db)
+{
+	PQclear(db->held);
+	db->held = NULL;
+	free(db->held_err);
+	db->held_err = NULL;
+}
+
+int
+db_receive(struct db *db, struct db_result **out, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!PQconsumeInput(db->conn)) {
+		held_clear(db);
+		return conn_error(db, "receive: ", err, errlen);
+	}
+	/* one statement: its result, then NULL; the first error wins over a success */
+	for (;;) {
+		if (PQisBusy(db->conn))
+			return DB_WANT_READ;
+		if ((res = PQgetResult(db->conn)) == NULL)
+			break;
+		if (!result_ok(res)) {
+			char msg[2048];
+			result_error(db, res, msg, sizeof(msg));
+			if (db->held_err == NULL && (db->held_err = strdup(msg)) == NULL) {
+				PQclear(res);
+				held_clear(db);
+				put(err, errlen, "database: out of memory");
+				return -1;
+			}
+			PQclear(res);
+		} else if (db->held == NULL)
+			db->held = res;
+		else
+			PQclear(res);
+	}
+	if (db->held_err != NULL || db->held == NULL) {
+		if (db->held_err != NULL)
+			put(err, errlen, "%s", db->held_err);
+		else if (PQstatus(db->conn) != CONNECTION_OK)
+			(void)conn_error(db, "receive: ", err, errlen);
+		else
+			put(err, errlen, "database: receive: no statement was sent");
+		held_clear(db);
+		return -1;
+	}
+	res = db->held;
+	db->held = NULL;
+	set_state(db, SQLSTATE_OK);
+	return wrap(out, res, err, errlen);
+}
+
+int
+db_connected(const struct db *db)
+{
+	return db != NULL && PQstatus(db->conn) == CONNECTION_OK;
 }

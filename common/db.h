@@ -105,6 +105,42 @@ int db_consume_notifies(struct db *db,
     void (*cb)(const char *channel, const char *payload, void *arg), void *arg,
     char *err, size_t errlen);
 
+/*
+ * Asynchronous use, for a process whose event loop must never wait on the database
+ * (pgfleet-web). A connection opened with db_open_start is non-blocking: drive the
+ * handshake with db_open_poll, then send one statement at a time with db_send and
+ * collect its result with db_receive, each when db_socket is ready as they ask.
+ * Nothing here reconnects by itself (the caller closes and starts again, on its
+ * own timer); db_exec still works on such a connection, and blocks.
+ */
+enum {
+	DB_WANT_READ = 1,  /* wait until db_socket is readable, then call again */
+	DB_WANT_WRITE = 2  /* wait until db_socket is writable, then call again */
+};
+/* Start connecting (PQconnectStartParams). NULL with the reason in err. */
+struct db *db_open_start(const struct db_target *t, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Advance the handshake: 0 connected, DB_WANT_READ / DB_WANT_WRITE, or -1 with err. */
+int db_open_poll(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Send one statement with text parameters (copied: they may go at once). 0 sent,
+ * DB_WANT_WRITE when part of it waits for db_flush, or -1 with err.
+ */
+int db_send(struct db *db, const char *sql, int nparams, const char *const *params, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
+/* Push what db_send left: 0 all sent, DB_WANT_WRITE, or -1 with err. */
+int db_flush(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Read what arrived for the statement sent: DB_WANT_READ while it runs; 0 when it is
+ * done, with its result in *out (freed by db_result_free; NULL out to drop it); -1
+ * when it failed, with err (db_connected then says whether the connection survived).
+ * Notifications that arrived meanwhile stay queued for db_consume_notifies.
+ */
+int db_receive(struct db *db, struct db_result **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* 1 while the connection is up (also between statements), 0 once lost or failed. */
+int db_connected(const struct db *db);
+
 int db_ntuples(const struct db_result *res);
 int db_nfields(const struct db_result *res);
 /* Text of a field; "" for NULL (db_isnull tells them apart) and out of range. */
@@ -113,6 +149,8 @@ int db_isnull(const struct db_result *res, int row, int col);
 /* Column name, or "" out of range; db_fnumber: its index or -1. */
 const char *db_fname(const struct db_result *res, int col);
 int db_fnumber(const struct db_result *res, const char *name);
+/* What a column holds: 'n' a number (integer, numeric, float), 'b' a boolean, 't' else. */
+char db_fkind(const struct db_result *res, int col);
 /* Rows a command touched (INSERT/UPDATE/DELETE/SELECT); 0 when not given. */
 long long db_cmd_tuples(const struct db_result *res);
 void db_result_free(struct db_result *res);

@@ -87,8 +87,8 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		snprintf(err, errlen, "tls ca %s: %s", ca, tls_error_string(why, sizeof(why)));
 		goto fail;
 	}
-	if (cert == NULL)
-		goto no_cert; /* a client that has none yet (enrolment) */
+	if (!server && cert == NULL && key == NULL)
+		goto no_cert; /* none yet (enrolment), or one per connection: SSL_use_certificate */
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "tls certificate %s: %s", cert, tls_error_string(why, sizeof(why)));
 		goto fail;
@@ -138,12 +138,6 @@ SSL_CTX *
 tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen)
 {
 	return ctx_new(0, ca, cert, key, err, errlen);
-}
-
-SSL_CTX *
-tls_client_ctx_anonymous(const char *ca, char *err, size_t errlen)
-{
-	return ctx_new(0, ca, NULL, NULL, err, errlen);
 }
 
 void

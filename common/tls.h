@@ -19,10 +19,12 @@
  * and key are PEM file paths. NULL with the reason in err.
  */
 SSL_CTX *tls_server_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
-/* A client context: the server's certificate must chain to ca; presents cert. */
+/*
+ * A client context: the server's certificate must chain to ca; presents cert.
+ * cert and key both NULL: the caller gives each connection its own
+ * (SSL_use_certificate, SSL_use_PrivateKey), as the fleet simulator does.
+ */
 SSL_CTX *tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
-/* A client context that presents no certificate (an agent enrolling for its first one). */
-SSL_CTX *tls_client_ctx_anonymous(const char *ca, char *err, size_t errlen);
 /* A server context that asks for a client certificate but accepts none (enrolment: a
  * presented one must still chain to the CA). */
 void tls_ctx_client_cert_optional(SSL_CTX *ctx);

@@ -418,7 +418,7 @@ enrol_main(const struct conf_scheduler *conf, int listen_fd)
 	log_procinit("enrol");
 	db_application_name("pgfleet-enrol");
 	/* the key is read here, after the fork: no other process of ours ever holds it */
-	if ((e.ca = pki_ca_load(conf->enrol_ca_cert, conf->enrol_ca_key, err, sizeof(err))) == NULL)
+	if ((e.ca = pki_ca_open(conf->enrol_ca_cert, conf->enrol_ca_key, err, sizeof(err))) == NULL)
 		fatalx("enrol: %s", err);
 	if ((e.ctx = tls_server_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err))) == NULL)
 		fatalx("enrol: tls: %s", err);

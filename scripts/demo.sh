@@ -2,16 +2,21 @@
 # make demo: a throwaway PostgreSQL (pg_virtualenv), a development CA and the
 # scheduler's certificate, a scheduler with its enrolment service, three agents on
 # 127.0.0.1 that enrol themselves with a token (their keys made on the spot, never
-# copied), the example batch submitted, its progress, the job history report; then
-# everything it started is stopped.
+# copied), the example batch submitted, its progress, the job history report, with the
+# web console (pgfleet-web) serving on 127.0.0.1 meanwhile; then everything it started is
+# stopped. PGFLEET_DEMO_KEEP=1 (make demo KEEP=1) keeps it all running for a look around,
+# until Ctrl-C.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$root/build/bin}
 
 if [ -z "${PGFLEET_DEMO_IN_VIRTUALENV:-}" ]; then
 	echo "==> starting a throwaway PostgreSQL (pg_virtualenv)"
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
-		pg_virtualenv -t -o fsync=off "$0" "$@"
+	# a port of its own, as the integration tests do: no machine-wide lock to wait for
+	# (a demo kept running with KEEP=1 would hold it), no clash with another cluster
+	port=$("$BIN/pgfleet-test-freeport")
+	exec env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
+		pg_virtualenv -t -c "-p $port" -o fsync=off "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1
@@ -24,7 +29,8 @@ stop() {
 		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null || true
 	done
-	[ "$rc" = 0 ] && rm -rf "$demo" || echo "demo files kept in $demo"
+	# a kept demo ends with Ctrl-C or SIGTERM: that is its normal end
+	{ [ "$rc" = 0 ] || [ -n "${kept:-}" ]; } && rm -rf "$demo" || echo "demo files kept in $demo"
 	exit "$rc"
 }
 trap stop EXIT INT TERM
@@ -83,6 +89,13 @@ EOC
 done
 echo "==> three agents started on 127.0.0.1 (logs in $demo): each makes its key, enrols with the"
 echo "    token, registers itself and connects out (they listen on no port)"
+"$BIN/pgfleet-web" -l 127.0.0.1:0 --port-file "$demo/web.port" --refresh 1s 2>>"$demo/web.log" &
+pids="$pids $!"
+n=0; while [ ! -s "$demo/web.port" ]; do
+	n=$((n + 1)); [ $n -lt 100 ] || { echo "pgfleet-web did not start: $(tail -n 5 "$demo/web.log")"; exit 1; }
+	sleep 0.1
+done
+echo "==> the web console (pgfleet-web, read-only): http://127.0.0.1:$(cat "$demo/web.port")/"
 n=0; while [ "$(psql -X -qAt -c "select count(*) from pgfleet.agent_presence")" != 3 ]; do
 	n=$((n + 1)); [ $n -lt 300 ] || { echo "the agents did not connect: $(tail -n 3 "$demo/agent-1.log")"; exit 1; }
 	sleep 0.1
@@ -122,4 +135,11 @@ if command -v curl > /dev/null; then
 fi
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
-echo "==> done; stopping the scheduler, the agents and PostgreSQL"
+if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
+	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
+	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"
+	kept=1
+	# a wait the signal interrupts at once (a plain sleep would run out its hour first)
+	while :; do sleep 3600 & pids="$pids $!"; wait $! || true; done
+fi
+echo "==> done; stopping the scheduler, the agents, the web console and PostgreSQL"

@@ -12,6 +12,7 @@ sql "do \$\$ begin
 	if not exists (select from pg_roles where rolname = '$owner') then create role $owner login; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_token') then create role pgfleet_token nologin; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_report') then create role pgfleet_report nologin; end if;
+	if not exists (select from pg_roles where rolname = 'pgfleet_report_scripts') then create role pgfleet_report_scripts nologin; end if;
 end \$\$" >/dev/null
 sql "alter role $owner nosuperuser nocreaterole nocreatedb password '$pw'" >/dev/null
 sql "grant pgfleet_token to $owner" >/dev/null

@@ -534,9 +534,9 @@ START_TEST(test_journal_reports_corrupt_entries)
 	assert_corrupt(j, HEAD "Output-Length=3\n\nab", "output is 2 bytes, Output-Length says 3");
 	assert_corrupt(j, HEAD "Output-Length=x\n\n", "line 12: Output-Length is not a number");
 	assert_corrupt(j, HEAD "\n", "key Output-Length is missing");
-	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key PID");
+	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key \"PID\"");
 	assert_corrupt(j, HEAD "Color=blue\n\n", "line 12: unknown key \"Color\"");
-	assert_corrupt(j, HEAD "no equals\n\n", "line 12 has no '='");
+	assert_corrupt(j, HEAD "no equals\n\n", "line 12: no '=' in line");
 	assert_corrupt(j, "pgfleet-journal 1\nEvent-ID=8\nTask-Sequence-ID=0\nState=done\nStatus-Code=0\n"
 	    "Result=\nPID=1\nPGID=1\nCancel-Requested=0\nStarted=1\nFinished=2\nOutput-Length=0\n\n",
 	    "entry is for event 8 task 0");

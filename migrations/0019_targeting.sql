@@ -93,12 +93,30 @@ BEGIN
 	RETURN array_to_string(v_parts, ' AND ');
 END $$;
 
--- The computers a rule matches (enabled or not), by one read-only SELECT.
+-- The computers a rule matches (enabled or not), by one read-only SELECT; none for NULL.
 CREATE FUNCTION pgfleet.rule_matches(p_rule jsonb) RETURNS SETOF bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
+	IF p_rule IS NULL THEN
+		RETURN;
+	END IF;
 	RETURN QUERY EXECUTE 'SELECT c.computer_id FROM pgfleet.computer c WHERE ' ||
 		pgfleet.rule_sql(p_rule);
+END $$;
+
+-- true when the rule matches computer p_computer: one lookup by its key, for the scope
+-- checks of computer_in, which ask of one computer at a time.
+CREATE FUNCTION pgfleet.rule_matches_computer(p_rule jsonb, p_computer bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	v boolean;
+BEGIN
+	IF p_rule IS NULL THEN
+		RETURN false;
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.computer_id = $1 AND ' ||
+		pgfleet.rule_sql(p_rule) || ')' INTO v USING p_computer;
+	RETURN v;
 END $$;
 
 -- A group's rule must be valid when it is written.
@@ -145,36 +163,186 @@ BEGIN
 	SELECT pgfleet.rule_matches(v_facts) WHERE v_facts IS NOT NULL;
 END $$;
 
--- expand_schedule of 0002, and: groups include dynamic members, targets.facts selects the
--- computers whose facts match, and a targeted computer that is revoked gets its event
--- failed at once with CERT_REVOKED (-26): the push is refused.
+-- 0015's one rule for which computers targets select (run, retry and submit check the
+-- scopes on it; expand_schedule makes the events of it): the enabled computers among
+-- those schedule_targets selects, dynamic group members and targets.facts included, in
+-- id order.
+CREATE OR REPLACE FUNCTION pgfleet.target_computers(t jsonb) RETURNS bigint[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(c.computer_id ORDER BY c.computer_id), '{}')
+	FROM pgfleet.computer c
+	WHERE c.enabled AND c.computer_id IN (SELECT pgfleet.schedule_targets(t))
+$$;
+
+-- 0015's scope membership, and: a scope naming a dynamic group covers the computers its
+-- rule matches, as targets naming it select them. No SET clause, so that a query can
+-- inline it.
+CREATE OR REPLACE FUNCTION pgfleet.computer_in(p_spec jsonb, p_computer bigint, p_name text,
+	p_labels jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+	SELECT coalesce(p_spec->'all' = 'true'::jsonb, false)
+	    OR p_name IN (SELECT jsonb_array_elements_text(coalesce(p_spec->'computers', '[]')))
+	    OR EXISTS (SELECT 1 FROM pgfleet.computer_group g
+	               WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(p_spec->'groups', '[]')))
+	                 AND (EXISTS (SELECT 1 FROM pgfleet.computer_group_member m
+	                              WHERE m.group_id = g.group_id AND m.computer_id = p_computer)
+	                      OR (g.rule IS NOT NULL AND pgfleet.rule_matches_computer(g.rule, p_computer))))
+	    OR (jsonb_typeof(p_spec->'labels') = 'object' AND p_spec->'labels' <> '{}'::jsonb
+	        AND p_labels @> (p_spec->'labels'))
+$$;
+
+-- 0016's check of targets, and "facts": an object {PATH: CONDITION} checked as a rule.
+CREATE OR REPLACE FUNCTION pgfleet.check_targets(p_targets jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+BEGIN
+	IF p_targets IS NULL OR jsonb_typeof(p_targets) <> 'object' THEN
+		RAISE EXCEPTION 'targets must be a JSON object: {"computers": [...], "groups": [...], "labels": {...}, "facts": {...}}'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k IN SELECT jsonb_object_keys(p_targets) LOOP
+		IF k NOT IN ('computers', 'groups', 'labels', 'facts') THEN
+			RAISE EXCEPTION 'targets: unknown key % (computers, groups, labels, facts)', pgfleet.show(k)
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	FOREACH k IN ARRAY ARRAY['computers', 'groups'] LOOP
+		IF p_targets ? k AND (jsonb_typeof(p_targets->k) <> 'array'
+		    OR EXISTS (SELECT 1 FROM jsonb_array_elements(p_targets->k) e
+		               WHERE jsonb_typeof(e) <> 'string')) THEN
+			RAISE EXCEPTION 'targets: % must be an array of names', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF p_targets ? 'labels' AND (jsonb_typeof(p_targets->'labels') <> 'object'
+	    OR EXISTS (SELECT 1 FROM jsonb_each(p_targets->'labels') e
+	               WHERE jsonb_typeof(e.value) <> 'string')) THEN
+		RAISE EXCEPTION 'targets: labels must be an object of strings'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF p_targets ? 'facts' THEN
+		IF jsonb_typeof(p_targets->'facts') <> 'object' OR p_targets->'facts' = '{}' THEN
+			RAISE EXCEPTION 'targets: facts must be an object {PATH: CONDITION}'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		PERFORM pgfleet.rule_sql(pgfleet.facts_rule(p_targets->'facts'));
+	END IF;
+	IF coalesce(jsonb_array_length(p_targets->'computers'), 0) = 0
+	   AND coalesce(jsonb_array_length(p_targets->'groups'), 0) = 0
+	   AND coalesce(p_targets->'labels', '{}') = '{}'
+	   AND coalesce(p_targets->'facts', '{}') = '{}' THEN
+		RAISE EXCEPTION 'targets select nothing: name computers, groups, labels or facts'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN p_targets;
+END
+$$;
+
+-- 0016's scope_grant, and a scope's computers take no "facts" (targets may): a scope
+-- selects by dynamic groups instead, whose rule every scope check evaluates.
+CREATE OR REPLACE FUNCTION pgfleet.scope_grant(role text, action text, jobs text,
+	computers jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_comp jsonb := coalesce(scope_grant.computers, '{}');
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = scope_grant.role) THEN
+		RAISE EXCEPTION 'role % does not exist', coalesce(pgfleet.show(scope_grant.role), 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF scope_grant.action IS NULL OR scope_grant.action NOT IN ('run', 'submit', 'read') THEN
+		RAISE EXCEPTION 'action must be run, submit or read, not %', coalesce(pgfleet.show(scope_grant.action), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF scope_grant.jobs IS DISTINCT FROM '*' THEN
+		PERFORM pgfleet.check_name('job', scope_grant.jobs);
+	END IF;
+	IF scope_grant.action = 'read' THEN
+		IF v_comp <> '{}' THEN
+			RAISE EXCEPTION 'a read scope takes no computers' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	ELSIF v_comp = '{"all": true}' THEN
+		NULL;
+	ELSIF v_comp ? 'all' THEN
+		RAISE EXCEPTION 'computers: {"all": true} stands alone' USING ERRCODE = 'invalid_parameter_value';
+	ELSIF v_comp ? 'facts' THEN
+		RAISE EXCEPTION 'computers: a scope selects computers, groups or labels, not facts (a dynamic group does: pgfleet group add NAME --where)'
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSE
+		PERFORM pgfleet.check_targets(v_comp);
+	END IF;
+	INSERT INTO pgfleet.scope AS s (grantee, action, jobs, computers)
+	VALUES (scope_grant.role, scope_grant.action, scope_grant.jobs, v_comp)
+	ON CONFLICT ON CONSTRAINT scope_grantee_action_jobs_key DO UPDATE SET computers = EXCLUDED.computers
+	RETURNING s.scope_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+
+-- 0015's expand_schedule (SECURITY DEFINER, narrowed to the computers the schedule's
+-- creator may run the job on, the others named in a NOTICE), over target_computers (dynamic
+-- groups and targets.facts), and: a targeted computer that is revoked gets its event
+-- failed at once with CERT_REVOKED (-26), a status row saying why: the push is refused.
+-- Revoked computers outside the creator's scopes get no event at all.
 CREATE OR REPLACE FUNCTION pgfleet.expand_schedule(p_schedule bigint) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	t jsonb;
 	v_due timestamptz;
+	v_by text;
+	v_job text;
 	v_ids bigint[];
+	v_revoked bigint[] := '{}';
+	v_out bigint[] := '{}';
 	n int;
 	r record;
 BEGIN
-	SELECT targets, due_at INTO t, v_due FROM pgfleet.schedule WHERE schedule_id = p_schedule;
+	SELECT s.targets, s.due_at, s.created_by, j.name INTO t, v_due, v_by, v_job
+	FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id
+	WHERE s.schedule_id = p_schedule;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'schedule % does not exist', p_schedule;
+		RAISE EXCEPTION 'schedule % does not exist', p_schedule USING ERRCODE = 'undefined_object';
 	END IF;
-	v_ids := ARRAY(SELECT pgfleet.schedule_targets(t));
+	v_ids := pgfleet.target_computers(t);
+	IF EXISTS (SELECT 1 FROM pgfleet.computer c WHERE c.revoked_at IS NOT NULL) THEN
+		SELECT coalesce(array_agg(c.computer_id ORDER BY c.computer_id), '{}') INTO v_revoked
+		FROM pgfleet.computer c
+		WHERE c.revoked_at IS NOT NULL AND c.computer_id IN (SELECT pgfleet.schedule_targets(t));
+	END IF;
+	IF v_by IS NOT NULL THEN
+		v_out := pgfleet.scope_refused(v_by, ARRAY['run', 'submit'], v_job,
+			ARRAY(SELECT DISTINCT x FROM unnest(v_ids || v_revoked) x));
+		IF cardinality(v_out) > 0 THEN
+			RAISE NOTICE 'schedule %: % computer(s) outside the scopes of %, left out: %', p_schedule,
+				cardinality(v_out), v_by,
+				(SELECT string_agg(c.name, ', ' ORDER BY c.name) FROM pgfleet.computer c
+				 WHERE c.computer_id = ANY (v_out));
+		END IF;
+	END IF;
 	INSERT INTO pgfleet.event (schedule_id, computer_id, due_at)
-	SELECT p_schedule, c.computer_id, v_due
-	FROM pgfleet.computer c
-	WHERE c.computer_id = ANY (v_ids) AND c.enabled AND c.revoked_at IS NULL
+	SELECT p_schedule, x, v_due FROM unnest(v_ids) x
+	WHERE x <> ALL (v_out) AND x <> ALL (v_revoked)
 	ON CONFLICT (schedule_id, computer_id) DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	-- revoked: refused now, with a status row saying why
 	FOR r IN
 		WITH ins AS (
 			INSERT INTO pgfleet.event (schedule_id, computer_id, due_at)
-			SELECT p_schedule, c.computer_id, v_due
-			FROM pgfleet.computer c
-			WHERE c.computer_id = ANY (v_ids) AND c.revoked_at IS NOT NULL
+			SELECT p_schedule, x, v_due FROM unnest(v_revoked) x
+			WHERE x <> ALL (v_out)
 			ON CONFLICT (schedule_id, computer_id) DO NOTHING
 			RETURNING event_id, computer_id)
 		SELECT * FROM ins ORDER BY event_id
@@ -184,3 +352,8 @@ BEGIN
 	END LOOP;
 	RETURN n;
 END $$;
+
+-- Helpers of the functions above, which run as the owner: nobody else calls them (0015's
+-- REVOKE of target_computers stays with CREATE OR REPLACE).
+REVOKE ALL ON FUNCTION pgfleet.rule_matches_computer(jsonb, bigint), pgfleet.group_computers(text[]),
+	pgfleet.schedule_targets(jsonb) FROM PUBLIC;

@@ -76,9 +76,20 @@ CREATE TABLE pgfleet.enrol_log (
 );
 CREATE INDEX enrol_log_at ON pgfleet.enrol_log (at);
 
--- A computer deleted: its certificates are revoked with it.
+-- Grants (0015's rule, one line per object): pgfleet_admin reads them; the scheduler's
+-- enrolment service and the operators' decisions change them only through the SECURITY
+-- DEFINER functions below; nobody else sees them (the token hashes among them).
+GRANT SELECT ON pgfleet.enrol_token   TO pgfleet_admin;
+GRANT SELECT ON pgfleet.enrolment     TO pgfleet_admin;
+GRANT SELECT ON pgfleet.computer_cert TO pgfleet_admin;
+GRANT SELECT ON pgfleet.enrol_log     TO pgfleet_admin;
+
+-- A computer deleted: its certificates are revoked with it. SECURITY DEFINER: pgfleet_admin
+-- deletes computers without any right on computer_cert.
 CREATE FUNCTION pgfleet.computer_cert_orphan() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
 	UPDATE pgfleet.computer_cert SET revoked_at = coalesce(revoked_at, now())
 	WHERE computer_id = OLD.computer_id;
@@ -88,10 +99,10 @@ CREATE TRIGGER computer_cert_orphan BEFORE DELETE ON pgfleet.computer
 FOR EACH ROW EXECUTE FUNCTION pgfleet.computer_cert_orphan();
 
 -- Why a certificate of computer p_name with serial p_serial (upper-case hex, NULL when
--- unknown) is refused, or NULL when it is not. Security definer: a scheduler connected with
--- only the least privileges of docs/config.md checks the deny-list without reading it.
+-- unknown) is refused, or NULL when it is not. Called by enrol_request and presence_connect
+-- (0018), which run as the owner: the scheduler checks the deny-list without reading it.
 CREATE FUNCTION pgfleet.cert_refusal(p_name text, p_serial text) RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE
 		WHEN EXISTS (SELECT 1 FROM pgfleet.computer_cert cc
 		             WHERE cc.serial = p_serial AND cc.revoked_at IS NOT NULL)
@@ -103,7 +114,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Register (or update) the computer of an accepted enrolment: the address it connects
--- from, the token's labels and groups. Returns its id.
+-- from, the token's labels and groups. Returns its id. Called by enrol_request and
+-- enrol_accept, as the owner.
 CREATE FUNCTION pgfleet.enrol_register(p_name text, p_peer text, p_token bigint)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -138,12 +150,15 @@ END $$;
 -- p_name), p_token_hash NULL. Otherwise p_token_hash is the sha256 of the token sent.
 -- Returns the verdict: 'issue' (sign for computer_id), 'pending' or 'refused', with the
 -- status code (0, -26 to -29) and a message for the agent and the logs. Every call is
--- one row of enrol_log.
+-- one row of enrol_log. SECURITY DEFINER: the scheduler's login (pgfleet_scheduler)
+-- enrols without any right on the tables it writes.
 CREATE FUNCTION pgfleet.enrol_request(p_name text, p_pubkey text, p_token_hash text,
 	p_serial text, p_peer text, p_version text,
 	OUT verdict text, OUT code int, OUT message text, OUT computer_id bigint,
 	OUT enrolment_id bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 #variable_conflict use_variable
 DECLARE
 	t pgfleet.enrol_token%ROWTYPE;
@@ -276,7 +291,9 @@ END $$;
 CREATE FUNCTION pgfleet.enrol_issued(p_computer bigint, p_enrolment bigint, p_serial text,
 	p_pubkey text, p_not_before timestamptz, p_not_after timestamptz, p_by text,
 	p_renewal boolean) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
 	INSERT INTO pgfleet.computer_cert (serial, name, computer_id, pubkey_sha256, not_before,
 		not_after, issued_by, renewal)
@@ -294,7 +311,9 @@ END $$;
 -- next poll gets its certificate. With no pending request, a revoked computer is
 -- pardoned: it may enrol again. Returns what was done, NULL when nothing.
 CREATE FUNCTION pgfleet.enrol_accept(p_name text) RETURNS text
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	e pgfleet.enrolment%ROWTYPE;
 	v_id bigint;
@@ -330,7 +349,9 @@ END $$;
 
 -- pgfleet computer reject NAME: every pending request of NAME. Returns how many.
 CREATE FUNCTION pgfleet.enrol_reject(p_name text) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	n int;
 BEGIN
@@ -350,7 +371,9 @@ END $$;
 -- (-26), and the schedulers told (NOTIFY pgfleet_revoke, the computer id) so that its
 -- connection is closed. Returns the number of events failed, NULL when no such computer.
 CREATE FUNCTION pgfleet.computer_revoke(p_name text) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	v_id bigint;
 	r record;
@@ -380,7 +403,8 @@ BEGIN
 	RETURN n;
 END $$;
 
--- One pending event of a revoked computer: failed with -26 and one status row.
+-- One pending event of a revoked computer: failed with -26 and one status row. Called by
+-- computer_revoke and expand_schedule (0019), as the owner.
 CREATE FUNCTION pgfleet.fail_event_revoked(p_event bigint, p_schedule bigint, p_computer bigint,
 	p_seq int, p_attempt int) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -401,3 +425,18 @@ INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-28, 'ENROL_PENDING', 'enrolment waits for an operator: pgfleet computer accept'),
 	(-29, 'ENROL_REFUSED', 'enrolment or renewal refused: rejected by an operator, or the computer is unknown');
 
+-- Who may call what (0015's rule): the scheduler's enrolment service asks and records; the
+-- decisions are pgfleet_admin's; the helpers are the owner's (the functions above call
+-- them with its rights).
+REVOKE ALL ON FUNCTION pgfleet.computer_cert_orphan(), pgfleet.cert_refusal(text, text),
+	pgfleet.enrol_register(text, text, bigint),
+	pgfleet.enrol_request(text, text, text, text, text, text),
+	pgfleet.enrol_issued(bigint, bigint, text, text, timestamptz, timestamptz, text, boolean),
+	pgfleet.enrol_accept(text), pgfleet.enrol_reject(text), pgfleet.computer_revoke(text),
+	pgfleet.fail_event_revoked(bigint, bigint, bigint, int, int)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.enrol_request(text, text, text, text, text, text) TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.enrol_issued(bigint, bigint, text, text, timestamptz, timestamptz, text, boolean) TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.enrol_accept(text)    TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.enrol_reject(text)    TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.computer_revoke(text) TO pgfleet_admin;

@@ -16,12 +16,15 @@ CREATE INDEX computer_facts ON pgfleet.computer USING gin (facts jsonb_path_ops)
 -- certificates the agents presented (upper-case hex), p_hashes the Facts-Hash of their
 -- Hellos. A name whose certificate or computer is revoked gets a refusal and no presence
 -- row; the others are written as before and told whether their facts are wanted (the
--- stored hash differs). computer.agent_version follows the Hello.
+-- stored hash differs). computer.agent_version follows the Hello. SECURITY DEFINER: the
+-- scheduler's login checks the deny-list (cert_refusal) without reading it.
 DROP FUNCTION pgfleet.presence_connect(text, text[], int[], bigint[], text[], text[]);
 CREATE FUNCTION pgfleet.presence_connect(p_owner text, p_names text[], p_slots int[],
 	p_links bigint[], p_peers text[], p_versions text[], p_serials text[], p_hashes text[])
 RETURNS TABLE (name text, computer_id bigint, refusal text, want_facts boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 #variable_conflict use_column
 BEGIN
 	RETURN QUERY
@@ -55,8 +58,11 @@ END $$;
 
 -- A batch of facts documents (the worker checked each is one JSON object). A document
 -- whose hash is already stored only moves facts_at. Returns how many computers.
+-- SECURITY DEFINER: the scheduler's workers write facts and nothing else of the row.
 CREATE FUNCTION pgfleet.facts_store(p_ids bigint[], p_hashes text[], p_docs text[]) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	n int;
 BEGIN
@@ -112,4 +118,15 @@ $$;
 -- The same for every computer, for reports.
 CREATE VIEW pgfleet.computer_tokens AS
 SELECT t.* FROM pgfleet.computer c CROSS JOIN LATERAL pgfleet.token_values(c) t;
-GRANT SELECT ON pgfleet.computer_tokens TO pgfleet_report;
+
+-- Who may call and read what (0015's rule): the scheduler connects agents and stores their
+-- facts through the two definer functions; token_values runs with its caller's rights on
+-- the row it is given (the worker's event query, the view's readers).
+REVOKE ALL ON FUNCTION pgfleet.presence_connect(text, text[], int[], bigint[], text[], text[], text[], text[]),
+	pgfleet.facts_store(bigint[], text[], text[]), pgfleet.token_values(pgfleet.computer)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.presence_connect(text, text[], int[], bigint[], text[], text[], text[], text[]) TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.facts_store(bigint[], text[], text[]) TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.token_values(pgfleet.computer)
+	TO pgfleet_scheduler, pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.computer_tokens TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;

@@ -94,8 +94,12 @@ BEGIN
 END $$;
 
 -- The computers a rule matches (enabled or not), by one read-only SELECT; none for NULL.
+-- SECURITY DEFINER: the read duties evaluate rules (computer list --where, the members of
+-- dynamic groups in the views) over the columns and facts the views show them.
 CREATE FUNCTION pgfleet.rule_matches(p_rule jsonb) RETURNS SETOF bigint
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
 	IF p_rule IS NULL THEN
 		RETURN;
@@ -357,3 +361,8 @@ END $$;
 -- REVOKE of target_computers stays with CREATE OR REPLACE).
 REVOKE ALL ON FUNCTION pgfleet.rule_matches_computer(jsonb, bigint), pgfleet.group_computers(text[]),
 	pgfleet.schedule_targets(jsonb) FROM PUBLIC;
+-- rule_matches: every reader (rule_field, rule_condition, rule_sql and facts_rule read no
+-- table: PUBLIC's, as computer_group's CHECK evaluates rule_sql for whoever writes a rule)
+REVOKE ALL ON FUNCTION pgfleet.rule_matches(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.rule_matches(jsonb)
+	TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;

@@ -443,6 +443,10 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 		s->last_claim_ms = clock_mono_ms();
 		s->last_claim_wall_ms = clock_wall_ms();
 	}
+	/* A notification that came in while a statement above ran waits in libpq's queue and
+	 * the socket will not tell of it: a revocation would wait for the next notification. */
+	if (db_consume_notifies(s->db, on_notify, s, err, sizeof(err)) == -1)
+		log_warnx("database: %s", err);
 	db_watch(s);
 	struct timeval tv = {0, 0};
 	if (!full) {

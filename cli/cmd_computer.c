@@ -65,8 +65,9 @@ usage_group(FILE *f)
 		   "  add      create a group (computers join it with computer add --group or a batch);\n"
 		   "           with --where it is dynamic: it also holds every computer the conditions\n"
 		   "           match when a schedule is expanded (FIELD=VALUE as computer list --where)\n"
-		   "  list     every group with its number of members\n"
-		   "  members  the computers of one group\n\n"
+		   "  list     every group with its number of members (a dynamic one's: with those\n"
+		   "           its rule matches now) and its rule\n"
+		   "  members  the computers of one group, each a static member or one by its rule\n\n"
 		   "Options:\n"
 		   "  --description TEXT  what the group is for\n"
 		   "  --where COND        a condition of a dynamic group (repeatable: all must hold)\n"
@@ -403,28 +404,28 @@ computer_list(struct opts *o)
 		return CLI_ERROR;
 	}
 	const char *p[1] = {rule};
-	/* --where: the rule is evaluated by pgfleet.rule_matches (migrations/0019_targeting.sql) */
+	/* --where: the rule is evaluated by pgfleet.rule_matches (migrations/0019_targeting.sql);
+	 * the memberships, dynamic ones too, are read once for all computers */
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\", coalesce(c.os, '-') AS \"OS\","
 		  " CASE WHEN c.revoked_at IS NOT NULL THEN 'revoked' WHEN c.enabled THEN 'yes' ELSE 'no' END"
-		  "  AS \"ENABLED\","
-		  " coalesce((SELECT string_agg(g.name, ',' ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		  "  JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id), '-')"
-		  "  AS \"GROUPS\","
+		  "  AS \"ENABLED\", coalesce(m.groups, '-') AS \"GROUPS\","
 		  " coalesce((SELECT string_agg(key || '=' || value, ',' ORDER BY key)"
 		  "  FROM jsonb_each_text(c.labels)), '-') AS \"LABELS\","
 		  " coalesce(to_char(c.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"LAST_SEEN\","
 		  " coalesce(c.agent_version, '-') AS \"AGENT\""
-		  " FROM pgfleet.computer c"
+		  " FROM pgfleet.computer_list c"
+		  " LEFT JOIN (SELECT g.computer_id, string_agg(g.group_name, ',' ORDER BY g.group_name) AS groups"
+		  "  FROM pgfleet.group_member_list g GROUP BY g.computer_id) m ON m.computer_id = c.computer_id"
 		  " WHERE $1::jsonb IS NULL OR c.computer_id IN (SELECT pgfleet.rule_matches($1::jsonb))"
 		  " ORDER BY c.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.enabled, c.labels,"
-		  "  coalesce((SELECT json_agg(g.name ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		  "   JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id),"
-		  "   '[]') AS groups, c.last_seen, c.agent_version, c.facts_at, c.revoked_at"
-		  " FROM pgfleet.computer c"
+		  "  coalesce(m.groups, '[]') AS groups, c.last_seen, c.agent_version, c.facts_at, c.revoked_at"
+		  " FROM pgfleet.computer_list c"
+		  " LEFT JOIN (SELECT g.computer_id, json_agg(g.group_name ORDER BY g.group_name) AS groups"
+		  "  FROM pgfleet.group_member_list g GROUP BY g.computer_id) m ON m.computer_id = c.computer_id"
 		  " WHERE $1::jsonb IS NULL OR c.computer_id IN (SELECT pgfleet.rule_matches($1::jsonb))) x",
 		  1, p);
 	db_close(db);
@@ -464,7 +465,8 @@ computer_show(struct opts *o)
 	if (o->fmt == REPORTFMT_JSON) {
 		rc = cmdutil_print_json(db, cmd,
 		    "SELECT to_jsonb(c) - 'running_event' - 'groups' || jsonb_build_object('running_event',"
-		    " c.running_event, 'groups', to_jsonb(c.groups),"
+		    " c.running_event, 'groups', coalesce((SELECT jsonb_agg(g.group_name ORDER BY g.group_name)"
+		    "  FROM pgfleet.group_member_list g WHERE g.computer_id = c.computer_id), '[]'),"
 		    " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.event_id DESC) FROM"
 		    "  (SELECT event_id, schedule_id, state, status_code, due_at, started_at, finished_at"
 		    "   FROM pgfleet.event_list WHERE computer_id = c.computer_id ORDER BY event_id DESC LIMIT 10) e),"
@@ -474,15 +476,15 @@ computer_show(struct opts *o)
 		return rc;
 	}
 	if (db_exec(db, &r,
-		"SELECT computer_id AS id, name, host, port, os, boot_env, ip, mac, serial, asset_tag,"
-		" domain, domain_ou, dept, contact, email, labels, attrs, enabled,"
-		" (SELECT string_agg(g.name, ', ' ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		"  JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id) AS groups,"
-		" last_seen, agent_version, revoked_at,"
-		" (SELECT cc.serial || ' until ' || cc.not_after FROM pgfleet.computer_cert cc"
-		"  WHERE cc.computer_id = c.computer_id ORDER BY cc.issued_at DESC LIMIT 1) AS certificate,"
-		" facts_at, running_event, created_at, updated_at"
-		" FROM pgfleet.computer c WHERE name = $1",
+		"SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.boot_env, c.ip, c.mac, c.serial,"
+		" c.asset_tag, c.domain, c.domain_ou, c.dept, c.contact, c.email, c.labels, c.attrs, c.enabled,"
+		" (SELECT string_agg(g.group_name || CASE WHEN g.by_rule THEN ' (by rule)' ELSE '' END, ', '"
+		"  ORDER BY g.group_name) FROM pgfleet.group_member_list g WHERE g.computer_id = c.computer_id)"
+		"  AS groups,"
+		" c.last_seen, c.agent_version, c.revoked_at,"
+		" c.cert_serial || ' until ' || c.cert_not_after AS certificate,"
+		" c.facts_at, c.running_event, c.created_at, c.updated_at"
+		" FROM pgfleet.computer_detail c WHERE c.name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto dberr;
 	for (int c = 0; c < db_nfields(r); c++)
@@ -492,7 +494,7 @@ computer_show(struct opts *o)
 	/* the agent's facts, one path = value a line (docs/enrolment.md) */
 	if (db_exec(db, &r,
 		"WITH RECURSIVE f(path, v) AS ("
-		" SELECT e.key, e.value FROM pgfleet.computer c, jsonb_each(c.facts) e WHERE c.name = $1"
+		" SELECT e.key, e.value FROM pgfleet.computer_detail c, jsonb_each(c.facts) e WHERE c.name = $1"
 		" UNION ALL"
 		" SELECT f.path || CASE WHEN jsonb_typeof(f.v) = 'array' THEN '[' || (a.o - 1) || ']'"
 		"  ELSE '.' || a.k END, a.val"
@@ -721,12 +723,11 @@ group_list(struct opts *o)
 	if (db == NULL)
 		return CLI_ERROR;
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
-		  "SELECT g.name AS \"NAME\", (SELECT count(DISTINCT x) FROM pgfleet.group_computers(ARRAY[g.name]) x)"
-		  " AS \"MEMBERS\", coalesce(g.rule::text, '') AS \"RULE\","
+		  "SELECT g.name AS \"NAME\", g.members AS \"MEMBERS\", coalesce(g.rule::text, '') AS \"RULE\","
 		  " coalesce(g.description, '') AS \"DESCRIPTION\""
 		  " FROM pgfleet.group_list g ORDER BY g.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT g.name, g.description, g.members FROM pgfleet.group_list g) x",
+		  " SELECT g.name, g.description, g.members, g.rule FROM pgfleet.group_list g) x",
 		  0, NULL);
 	db_close(db);
 	return rc;
@@ -760,12 +761,14 @@ group_members(struct opts *o)
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\","
-		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\""
-		  " FROM pgfleet.computer c WHERE c.computer_id IN (SELECT pgfleet.group_computers(ARRAY[$1]))"
-		  " ORDER BY c.name",
+		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","
+		  " CASE WHEN m.by_rule THEN 'rule' ELSE 'static' END AS \"BY\""
+		  " FROM pgfleet.group_member_list m JOIN pgfleet.computer_list c ON c.computer_id = m.computer_id"
+		  " WHERE m.group_name = $1 ORDER BY c.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled"
-		  " FROM pgfleet.computer c WHERE c.computer_id IN (SELECT pgfleet.group_computers(ARRAY[$1]))) x",
+		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled, m.by_rule"
+		  " FROM pgfleet.group_member_list m JOIN pgfleet.computer_list c ON c.computer_id = m.computer_id"
+		  " WHERE m.group_name = $1) x",
 		  1, p);
 	db_close(db);
 	return rc;

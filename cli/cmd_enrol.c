@@ -1,8 +1,10 @@
 /*
  * pgfleet token create|list|revoke and the enrolment verbs of pgfleet computer
- * (pending, accept, reject, revoke): docs/enrolment.md. The token is printed once
- * and only its sha256 is stored; decisions are functions of
- * migrations/0017_enrol.sql.
+ * (pending, accept, reject, revoke): docs/enrolment.md. The token is made here, printed
+ * once, and only its sha256 is sent; every change is a function of the SQL API
+ * (pgfleet.token_create, token_revoke, computer_accept, computer_reject,
+ * computer_revoke: migrations/0017_enrol.sql, docs/sql-api.md), which checks and
+ * audits it; the lists read the views enrol_token_list and enrolment_list.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,13 +157,12 @@ token_create(int argc, char **argv)
 	    desc};
 	struct db_result *r = NULL;
 	if (db_exec(db, &r,
-		"INSERT INTO pgfleet.enrol_token (token_hash, max_uses, expires_at, approve, groups, labels,"
-		" description) VALUES ($1, $2::int, now() + make_interval(secs => $3::bigint), $4, $5::text[],"
-		" $6::jsonb, $7) RETURNING token_id, coalesce(to_char(expires_at AT TIME ZONE 'UTC',"
-		" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'never')",
+		"SELECT t.token_id, coalesce(to_char(t.expires_at AT TIME ZONE 'UTC',"
+		" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'never')"
+		" FROM pgfleet.token_create($1, $2::int, $3::bigint * interval '1 second', $4, $5::text[],"
+		" $6::jsonb, $7) t",
 		7, p, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		rc = CLI_ERROR;
+		rc = cmdutil_api_error(db, cmd, err);
 	} else {
 		fprintf(stderr, "token %s: %s, expires %s, approve %s (shown once: keep it secret)\n",
 		    db_value(r, 0, 0), uses > 0 ? us : "any number of uses", db_value(r, 0, 1), approve);
@@ -197,15 +198,14 @@ token_list(int argc, char **argv)
 	int rc = cmdutil_print_list(db, cmd, fmt,
 	    "SELECT t.token_id AS \"ID\", t.uses || '/' || coalesce(t.max_uses::text, 'any') AS \"USES\","
 	    " coalesce(to_char(t.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'never') AS \"EXPIRES\","
-	    " CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked' WHEN t.expires_at <= now() THEN 'expired'"
-	    "  WHEN t.uses >= t.max_uses THEN 'used up' ELSE 'valid' END AS \"STATE\","
+	    " t.state AS \"STATE\","
 	    " t.approve AS \"APPROVE\", coalesce(nullif(array_to_string(t.groups, ','), ''), '-') AS \"GROUPS\","
 	    " coalesce((SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM jsonb_each_text(t.labels)),"
 	    "  '-') AS \"LABELS\", t.created_by AS \"BY\", coalesce(t.description, '') AS \"DESCRIPTION\""
-	    " FROM pgfleet.enrol_token t ORDER BY t.token_id",
+	    " FROM pgfleet.enrol_token_list t ORDER BY t.token_id",
 	    "SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM (SELECT t.token_id AS id, t.uses, t.max_uses,"
 	    " t.expires_at, t.revoked_at, t.approve, t.groups, t.labels, t.created_by, t.created_at,"
-	    " t.description FROM pgfleet.enrol_token t) x",
+	    " t.description FROM pgfleet.enrol_token_list t) x",
 	    0, NULL);
 	db_close(db);
 	return rc;
@@ -227,16 +227,12 @@ token_revoke(int argc, char **argv)
 	const char *p[] = {argv[1]};
 	struct db_result *r = NULL;
 	int rc = CLI_OK;
-	if (db_exec(db, &r, "UPDATE pgfleet.enrol_token SET revoked_at = coalesce(revoked_at, now())"
-		" WHERE token_id = $1::bigint RETURNING token_id", 1, p, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		rc = CLI_ERROR;
-	} else if (db_ntuples(r) == 0) {
-		fprintf(stderr, "pgfleet %s: no token %s\n", cmd, argv[1]);
-		rc = CLI_USAGE;
-	} else {
+	if (db_exec(db, &r, "SELECT pgfleet.token_revoke($1::bigint)", 1, p, err, sizeof(err)) == -1)
+		rc = cmdutil_api_error(db, cmd, err);
+	else if (strcmp(db_value(r, 0, 0), "t") == 0)
 		printf("token %s revoked\n", argv[1]);
-	}
+	else
+		printf("token %s was revoked already\n", argv[1]);
 	db_result_free(r);
 	db_close(db);
 	return rc;
@@ -273,10 +269,10 @@ enrol_cmd_pending(int fmt)
 	    " \"TOKEN\", left(e.pubkey_sha256, 16) AS \"KEY\", coalesce(e.reason, '') AS \"WHY\","
 	    " to_char(e.requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS \"REQUESTED\","
 	    " to_char(e.last_request_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS \"LAST_ASKED\""
-	    " FROM pgfleet.enrolment e WHERE e.state = 'pending' ORDER BY e.requested_at, e.name",
+	    " FROM pgfleet.enrolment_list e WHERE e.state = 'pending' ORDER BY e.requested_at, e.name",
 	    "SELECT coalesce(json_agg(x ORDER BY x.requested_at), '[]') FROM (SELECT e.name, e.peer,"
 	    " e.token_id, e.pubkey_sha256, e.reason, e.agent_version, e.requested_at, e.last_request_at"
-	    " FROM pgfleet.enrolment e WHERE e.state = 'pending') x",
+	    " FROM pgfleet.enrolment_list e WHERE e.state = 'pending') x",
 	    0, NULL);
 	db_close(db);
 	return rc;
@@ -295,19 +291,14 @@ enrol_cmd_decide(const char *verb, const char *name)
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *sql = strcmp(verb, "accept") == 0 ? "SELECT pgfleet.enrol_accept($1)" :
-	    strcmp(verb, "reject") == 0 ? "SELECT nullif(pgfleet.enrol_reject($1), 0)" :
+	const char *sql = strcmp(verb, "accept") == 0 ? "SELECT pgfleet.computer_accept($1)" :
+	    strcmp(verb, "reject") == 0 ? "SELECT pgfleet.computer_reject($1)" :
 	    "SELECT pgfleet.computer_revoke($1)";
 	const char *p[] = {name};
 	struct db_result *r = NULL;
 	int rc = CLI_OK;
 	if (db_exec(db, &r, sql, 1, p, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		rc = CLI_ERROR;
-	} else if (db_isnull(r, 0, 0)) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, strcmp(verb, "revoke") == 0 ?
-		    "no such computer" : "no pending enrolment of that name (pgfleet computer pending)");
-		rc = CLI_USAGE;
+		rc = cmdutil_api_error(db, cmd, err);
 	} else if (strcmp(verb, "accept") == 0) {
 		printf("computer %s: %s\n", name, db_value(r, 0, 0));
 	} else if (strcmp(verb, "reject") == 0) {

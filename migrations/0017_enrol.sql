@@ -24,6 +24,17 @@ CREATE TABLE pgfleet.enrol_token (
 
 -- Computers may be revoked: no certificate of theirs is accepted any more.
 ALTER TABLE pgfleet.computer ADD COLUMN revoked_at timestamptz;
+-- 0016's audit of inventory edits, and revoked_at: a revocation set or lifted by any path
+-- (the API below, or pgfleet_admin writing the table) is an audited change.
+DROP TRIGGER computer_audit_update ON pgfleet.computer;
+CREATE TRIGGER computer_audit_update AFTER UPDATE ON pgfleet.computer
+FOR EACH ROW WHEN ((OLD.name, OLD.host, OLD.port, OLD.os, OLD.boot_env, OLD.ip, OLD.mac,
+	OLD.serial, OLD.asset_tag, OLD.domain, OLD.domain_ou, OLD.dept, OLD.contact, OLD.email,
+	OLD.labels, OLD.attrs, OLD.enabled, OLD.revoked_at)
+	IS DISTINCT FROM (NEW.name, NEW.host, NEW.port, NEW.os, NEW.boot_env, NEW.ip, NEW.mac,
+	NEW.serial, NEW.asset_tag, NEW.domain, NEW.domain_ou, NEW.dept, NEW.contact, NEW.email,
+	NEW.labels, NEW.attrs, NEW.enabled, NEW.revoked_at))
+EXECUTE FUNCTION pgfleet.audit_row();
 
 -- One row per (computer name, public key) that asked to enrol with a token.
 CREATE TABLE pgfleet.enrolment (
@@ -115,7 +126,7 @@ $$;
 
 -- Register (or update) the computer of an accepted enrolment: the address it connects
 -- from, the token's labels and groups. Returns its id. Called by enrol_request and
--- enrol_accept, as the owner.
+-- computer_accept, as the owner.
 CREATE FUNCTION pgfleet.enrol_register(p_name text, p_peer text, p_token bigint)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -282,6 +293,9 @@ BEGIN
 		UPDATE pgfleet.enrolment x SET computer_id = computer_id, decided_at = now(),
 			decided_by = 'token'
 		WHERE x.enrolment_id = enrolment_id;
+		PERFORM pgfleet.audit_write('computer.enrol', p_name, jsonb_build_object(
+			'enrolment_id', enrolment_id, 'token_id', t.token_id, 'peer', p_peer,
+			'pubkey_sha256', p_pubkey));
 	END IF;
 	INSERT INTO pgfleet.enrol_log (name, peer, token_id, status_code, message)
 	VALUES (p_name, p_peer, t.token_id, code, message);
@@ -306,88 +320,190 @@ BEGIN
 	                AND x.serial IS NULL AND x.status_code = 0);
 END $$;
 
+-- SQL API (docs/sql-api.md): enrolment tokens and decisions, pgfleet_admin's -----------
+-- As 0016's functions: arguments checked (22023), something named that does not exist
+-- 42704, one audit row in the caller's transaction. The token itself never reaches the
+-- database: pgfleet token create makes it and sends its sha256.
+
+-- Make a bootstrap token of sha256 token_sha256 (64 lower-case hex digits): it allows uses
+-- enrolments (NULL: any number) for expires from now (NULL: never); approve 'auto' accepts
+-- an enrolment at once, 'manual' holds it for computer_accept; the computers it enrols join
+-- groups (made when missing) and get labels. Returns its id and expiry.
+CREATE FUNCTION pgfleet.token_create(token_sha256 text, uses integer DEFAULT 1,
+	expires interval DEFAULT '24 hours', approve text DEFAULT 'auto', groups text[] DEFAULT '{}',
+	labels jsonb DEFAULT '{}', description text DEFAULT NULL,
+	OUT token_id bigint, OUT expires_at timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g text;
+BEGIN
+	IF token_create.token_sha256 IS NULL OR token_create.token_sha256 !~ '^[0-9a-f]{64}$' THEN
+		RAISE EXCEPTION 'token_sha256 must be the sha256 of the token, 64 lower-case hex digits (the token itself never reaches the database)'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF token_create.uses IS NOT NULL AND token_create.uses NOT BETWEEN 1 AND 1000000 THEN
+		RAISE EXCEPTION 'uses % is out of range 1..1000000 (NULL: any number)', token_create.uses
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF token_create.expires IS NOT NULL AND token_create.expires <= interval '0' THEN
+		RAISE EXCEPTION 'expires must be positive (NULL: never)' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF token_create.approve IS NULL OR token_create.approve NOT IN ('auto', 'manual') THEN
+		RAISE EXCEPTION 'approve must be auto or manual, not %', coalesce(pgfleet.show(token_create.approve), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOREACH g IN ARRAY coalesce(token_create.groups, '{}') LOOP
+		PERFORM pgfleet.check_name('group', g);
+	END LOOP;
+	IF jsonb_typeof(coalesce(token_create.labels, '{}')) <> 'object'
+	   OR EXISTS (SELECT 1 FROM jsonb_each(token_create.labels) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+		RAISE EXCEPTION 'labels must be an object of strings' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF token_create.description ~ '[\x01-\x1f\x7f]' OR octet_length(token_create.description) > 256 THEN
+		RAISE EXCEPTION 'description: at most 256 bytes, no control character'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO pgfleet.enrol_token AS t (token_hash, max_uses, expires_at, approve, groups, labels,
+		description)
+	VALUES (token_create.token_sha256, token_create.uses, now() + token_create.expires,
+		token_create.approve, coalesce(token_create.groups, '{}'), coalesce(token_create.labels, '{}'),
+		token_create.description)
+	ON CONFLICT ON CONSTRAINT enrol_token_token_hash_key DO NOTHING
+	RETURNING t.token_id, t.expires_at INTO token_id, expires_at;
+	IF token_id IS NULL THEN
+		RAISE EXCEPTION 'a token of this sha256 exists already' USING ERRCODE = 'duplicate_object';
+	END IF;
+	PERFORM pgfleet.audit_write('token.create', token_id::text, jsonb_build_object(
+		'uses', token_create.uses, 'expires_at', expires_at, 'approve', token_create.approve,
+		'groups', coalesce(token_create.groups, '{}'), 'labels', coalesce(token_create.labels, '{}'),
+		'description', token_create.description));
+END
+$$;
+
+-- No more enrolment with token token (a renewal needs none). Returns false when it was
+-- revoked already.
+CREATE FUNCTION pgfleet.token_revoke(token bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v timestamptz;
+BEGIN
+	SELECT t.revoked_at INTO v FROM pgfleet.enrol_token t WHERE t.token_id = token_revoke.token FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'token % does not exist', coalesce(token_revoke.token::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF v IS NOT NULL THEN
+		RETURN false;
+	END IF;
+	UPDATE pgfleet.enrol_token t SET revoked_at = now() WHERE t.token_id = token_revoke.token;
+	PERFORM pgfleet.audit_write('token.revoke', token_revoke.token::text, '{}');
+	RETURN true;
+END
+$$;
+
 -- pgfleet computer accept NAME: the newest pending request of NAME is accepted (older
 -- ones of the name are rejected as superseded), the computer registered; the agent's
 -- next poll gets its certificate. With no pending request, a revoked computer is
--- pardoned: it may enrol again. Returns what was done, NULL when nothing.
-CREATE FUNCTION pgfleet.enrol_accept(p_name text) RETURNS text
+-- pardoned: it may enrol again. Returns what was done ('accepted', 'revocation lifted');
+-- 42704 when there is neither.
+CREATE FUNCTION pgfleet.computer_accept(name text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	e pgfleet.enrolment%ROWTYPE;
+	v_name text := pgfleet.check_computer_name(computer_accept.name);
 	v_id bigint;
 BEGIN
-	SELECT * INTO e FROM pgfleet.enrolment x WHERE x.name = p_name AND x.state = 'pending'
+	SELECT * INTO e FROM pgfleet.enrolment x WHERE x.name = v_name AND x.state = 'pending'
 	ORDER BY x.last_request_at DESC, x.enrolment_id DESC LIMIT 1 FOR UPDATE;
 	IF NOT FOUND THEN
 		UPDATE pgfleet.computer c SET revoked_at = NULL, enabled = true
-		WHERE c.name = p_name AND c.revoked_at IS NOT NULL;
-		IF FOUND THEN
-			INSERT INTO pgfleet.enrol_log (name, status_code, message)
-			VALUES (p_name, 0, 'revocation lifted by ' || session_user);
-			RETURN 'revocation lifted';
+		WHERE c.name = v_name AND c.revoked_at IS NOT NULL;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'computer % has no pending enrolment and is not revoked (pgfleet computer pending)',
+				pgfleet.show(v_name) USING ERRCODE = 'undefined_object';
 		END IF;
-		RETURN NULL;
+		INSERT INTO pgfleet.enrol_log (name, status_code, message)
+		VALUES (v_name, 0, 'revocation lifted by ' || session_user);
+		PERFORM pgfleet.audit_write('computer.accept', v_name, '{"revocation": "lifted"}');
+		RETURN 'revocation lifted';
 	END IF;
 	UPDATE pgfleet.enrolment x SET state = 'rejected', reason = 'superseded by a newer request',
 		decided_at = now(), decided_by = session_user
-	WHERE x.name = p_name AND x.state = 'pending' AND x.enrolment_id <> e.enrolment_id;
+	WHERE x.name = v_name AND x.state = 'pending' AND x.enrolment_id <> e.enrolment_id;
 	UPDATE pgfleet.computer c SET revoked_at = NULL, enabled = true
-	WHERE c.name = p_name AND c.revoked_at IS NOT NULL;
+	WHERE c.name = v_name AND c.revoked_at IS NOT NULL;
 	-- the key it replaces: its certificates go on the deny-list
 	UPDATE pgfleet.computer_cert cc SET revoked_at = now()
-	WHERE cc.name = p_name AND cc.revoked_at IS NULL AND cc.pubkey_sha256 <> e.pubkey_sha256;
-	v_id := pgfleet.enrol_register(p_name, e.peer, e.token_id);
+	WHERE cc.name = v_name AND cc.revoked_at IS NULL AND cc.pubkey_sha256 <> e.pubkey_sha256;
+	v_id := pgfleet.enrol_register(v_name, e.peer, e.token_id);
 	UPDATE pgfleet.enrolment x SET state = 'accepted', computer_id = v_id, decided_at = now(),
 		decided_by = session_user
 	WHERE x.enrolment_id = e.enrolment_id;
 	INSERT INTO pgfleet.enrol_log (name, peer, token_id, status_code, message)
-	VALUES (p_name, e.peer, e.token_id, 0, 'accepted by ' || session_user);
+	VALUES (v_name, e.peer, e.token_id, 0, 'accepted by ' || session_user);
+	PERFORM pgfleet.audit_write('computer.accept', v_name, jsonb_build_object(
+		'enrolment_id', e.enrolment_id, 'token_id', e.token_id, 'peer', e.peer,
+		'pubkey_sha256', e.pubkey_sha256, 'computer_id', v_id));
 	RETURN 'accepted';
-END $$;
+END
+$$;
 
--- pgfleet computer reject NAME: every pending request of NAME. Returns how many.
-CREATE FUNCTION pgfleet.enrol_reject(p_name text) RETURNS int
+-- pgfleet computer reject NAME: every pending request of NAME. Returns how many; 42704
+-- when there is none.
+CREATE FUNCTION pgfleet.computer_reject(name text) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_name text := pgfleet.check_computer_name(computer_reject.name);
 	n int;
 BEGIN
 	UPDATE pgfleet.enrolment x SET state = 'rejected', reason = 'rejected by ' || session_user,
 		decided_at = now(), decided_by = session_user
-	WHERE x.name = p_name AND x.state = 'pending';
+	WHERE x.name = v_name AND x.state = 'pending';
 	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n > 0 THEN
-		INSERT INTO pgfleet.enrol_log (name, status_code, message)
-		VALUES (p_name, -29, 'rejected by ' || session_user);
+	IF n = 0 THEN
+		RAISE EXCEPTION 'computer % has no pending enrolment (pgfleet computer pending)', pgfleet.show(v_name)
+			USING ERRCODE = 'undefined_object';
 	END IF;
+	INSERT INTO pgfleet.enrol_log (name, status_code, message)
+	VALUES (v_name, -29, 'rejected by ' || session_user);
+	PERFORM pgfleet.audit_write('computer.reject', v_name, jsonb_build_object('rejected', n));
 	RETURN n;
-END $$;
+END
+$$;
 
 -- pgfleet computer revoke NAME: every certificate of the computer on the deny-list, the
 -- computer disabled and marked revoked, its pending events failed with CERT_REVOKED
 -- (-26), and the schedulers told (NOTIFY pgfleet_revoke, the computer id) so that its
--- connection is closed. Returns the number of events failed, NULL when no such computer.
-CREATE FUNCTION pgfleet.computer_revoke(p_name text) RETURNS int
+-- connection is closed. Returns the number of events failed; 42704 when no such computer.
+CREATE FUNCTION pgfleet.computer_revoke(name text) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_name text := pgfleet.check_computer_name(computer_revoke.name);
 	v_id bigint;
+	v_certs int;
 	r record;
 	n int := 0;
 BEGIN
 	UPDATE pgfleet.computer c SET revoked_at = coalesce(c.revoked_at, now()), enabled = false
-	WHERE c.name = p_name RETURNING c.computer_id INTO v_id;
+	WHERE c.name = v_name RETURNING c.computer_id INTO v_id;
 	IF NOT FOUND THEN
-		RETURN NULL;
+		RAISE EXCEPTION 'computer % does not exist', pgfleet.show(v_name) USING ERRCODE = 'undefined_object';
 	END IF;
 	UPDATE pgfleet.computer_cert cc SET revoked_at = now()
-	WHERE (cc.computer_id = v_id OR cc.name = p_name) AND cc.revoked_at IS NULL;
+	WHERE (cc.computer_id = v_id OR cc.name = v_name) AND cc.revoked_at IS NULL;
+	GET DIAGNOSTICS v_certs = ROW_COUNT;
 	UPDATE pgfleet.enrolment x SET state = 'revoked', decided_at = now(), decided_by = session_user
-	WHERE x.name = p_name AND x.state IN ('accepted', 'issued', 'pending');
+	WHERE x.name = v_name AND x.state IN ('accepted', 'issued', 'pending');
 	FOR r IN
 		SELECT e.event_id, e.schedule_id, e.next_task_seq, e.attempt FROM pgfleet.event e
 		WHERE e.computer_id = v_id AND e.state = 'pending'
@@ -398,10 +514,27 @@ BEGIN
 		n := n + 1;
 	END LOOP;
 	INSERT INTO pgfleet.enrol_log (name, status_code, message)
-	VALUES (p_name, -26, 'revoked by ' || session_user);
+	VALUES (v_name, -26, 'revoked by ' || session_user);
 	PERFORM pg_notify('pgfleet_revoke', v_id::text);
+	PERFORM pgfleet.audit_write('computer.revoke', v_name, jsonb_build_object('computer_id', v_id,
+		'certificates', v_certs, 'events_failed', n));
 	RETURN n;
-END $$;
+END
+$$;
+
+-- Views for pgfleet_admin: the tokens without their hashes (pgfleet token list), the
+-- enrolment requests (pgfleet computer pending).
+CREATE VIEW pgfleet.enrol_token_list AS
+SELECT t.token_id, t.uses, t.max_uses, t.expires_at, t.approve, t.groups, t.labels, t.description,
+	t.created_by, t.created_at, t.revoked_at,
+	CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked' WHEN t.expires_at <= now() THEN 'expired'
+	     WHEN t.uses >= t.max_uses THEN 'used up' ELSE 'valid' END AS state
+FROM pgfleet.enrol_token t;
+
+CREATE VIEW pgfleet.enrolment_list AS
+SELECT e.enrolment_id, e.name, e.state, e.reason, e.peer, e.token_id, e.pubkey_sha256,
+	e.agent_version, e.computer_id, e.requested_at, e.last_request_at, e.decided_at, e.decided_by
+FROM pgfleet.enrolment e;
 
 -- One pending event of a revoked computer: failed with -26 and one status row. Called by
 -- computer_revoke and expand_schedule (0019), as the owner.
@@ -432,11 +565,16 @@ REVOKE ALL ON FUNCTION pgfleet.computer_cert_orphan(), pgfleet.cert_refusal(text
 	pgfleet.enrol_register(text, text, bigint),
 	pgfleet.enrol_request(text, text, text, text, text, text),
 	pgfleet.enrol_issued(bigint, bigint, text, text, timestamptz, timestamptz, text, boolean),
-	pgfleet.enrol_accept(text), pgfleet.enrol_reject(text), pgfleet.computer_revoke(text),
-	pgfleet.fail_event_revoked(bigint, bigint, bigint, int, int)
+	pgfleet.token_create(text, integer, interval, text, text[], jsonb, text),
+	pgfleet.token_revoke(bigint), pgfleet.computer_accept(text), pgfleet.computer_reject(text),
+	pgfleet.computer_revoke(text), pgfleet.fail_event_revoked(bigint, bigint, bigint, int, int)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.enrol_request(text, text, text, text, text, text) TO pgfleet_scheduler;
 GRANT EXECUTE ON FUNCTION pgfleet.enrol_issued(bigint, bigint, text, text, timestamptz, timestamptz, text, boolean) TO pgfleet_scheduler;
-GRANT EXECUTE ON FUNCTION pgfleet.enrol_accept(text)    TO pgfleet_admin;
-GRANT EXECUTE ON FUNCTION pgfleet.enrol_reject(text)    TO pgfleet_admin;
-GRANT EXECUTE ON FUNCTION pgfleet.computer_revoke(text) TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.token_create(text, integer, interval, text, text[], jsonb, text) TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.token_revoke(bigint)    TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.computer_accept(text)   TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.computer_reject(text)   TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.computer_revoke(text)   TO pgfleet_admin;
+GRANT SELECT ON pgfleet.enrol_token_list TO pgfleet_admin;
+GRANT SELECT ON pgfleet.enrolment_list   TO pgfleet_admin;

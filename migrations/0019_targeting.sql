@@ -366,3 +366,82 @@ REVOKE ALL ON FUNCTION pgfleet.rule_matches_computer(jsonb, bigint), pgfleet.gro
 REVOKE ALL ON FUNCTION pgfleet.rule_matches(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.rule_matches(jsonb)
 	TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+
+-- 0016's group_add, and rule: NULL for a static group, else a dynamic group's rule
+-- (pgfleet group add NAME --where), checked by rule_sql (22023 naming what is wrong).
+-- The inventory trigger audits the row, its rule included.
+DROP FUNCTION pgfleet.group_add(text, text);
+CREATE FUNCTION pgfleet.group_add(name text, description text DEFAULT NULL, rule jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	PERFORM pgfleet.check_name('group', group_add.name);
+	IF group_add.rule IS NOT NULL THEN
+		PERFORM pgfleet.rule_sql(group_add.rule);
+	END IF;
+	INSERT INTO pgfleet.computer_group AS g (name, description, rule)
+	VALUES (group_add.name, group_add.description, group_add.rule)
+	ON CONFLICT ON CONSTRAINT computer_group_name_key DO NOTHING
+	RETURNING g.group_id INTO v_id;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'group % already exists', pgfleet.show(group_add.name)
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	RETURN v_id;
+END
+$$;
+REVOKE ALL ON FUNCTION pgfleet.group_add(text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.group_add(text, text, jsonb) TO pgfleet_admin;
+
+-- The views the CLI and the console read (0003, 0014, 0015), with enrol's columns appended
+-- (CREATE OR REPLACE keeps their columns and grants): a dynamic group's members are those
+-- its rule matches now (rule_matches, which every reader may call) besides its static ones.
+
+-- A membership: static (by_rule false), or by the group's rule only (by_rule true).
+-- Filtered by computer, the rules are still evaluated once per dynamic group: read it for
+-- many computers at once rather than once per computer.
+CREATE OR REPLACE VIEW pgfleet.group_member_list AS
+SELECT g.group_id, g.name AS group_name, m.computer_id, c.name AS computer, false AS by_rule
+FROM pgfleet.computer_group g
+JOIN pgfleet.computer_group_member m ON m.group_id = g.group_id
+JOIN pgfleet.computer c ON c.computer_id = m.computer_id
+UNION ALL
+SELECT g.group_id, g.name, c.computer_id, c.name, true
+FROM pgfleet.computer_group g
+CROSS JOIN LATERAL pgfleet.rule_matches(g.rule) x
+JOIN pgfleet.computer c ON c.computer_id = x
+WHERE g.rule IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM pgfleet.computer_group_member m
+                  WHERE m.group_id = g.group_id AND m.computer_id = x);
+
+-- members counts both kinds; rule makes a group dynamic.
+CREATE OR REPLACE VIEW pgfleet.group_list AS
+SELECT g.group_id, g.name, g.description, g.created_at,
+	(SELECT count(*) FROM pgfleet.group_member_list m WHERE m.group_id = g.group_id) AS members,
+	g.rule
+FROM pgfleet.computer_group g;
+
+CREATE OR REPLACE VIEW pgfleet.computer_list AS
+SELECT computer_id, name, host, port, os, boot_env, dept, labels, enabled, last_seen,
+	running_event, created_at, agent_version, facts_at, revoked_at
+FROM pgfleet.computer;
+
+-- groups: the static ones (group_member_list has the dynamic ones too); facts as the agent
+-- reported them; cert_*: its newest certificate.
+CREATE OR REPLACE VIEW pgfleet.computer_detail AS
+SELECT c.computer_id, c.name, c.host, c.port, c.os, c.boot_env, c.ip, c.mac, c.serial,
+	c.asset_tag, c.domain, c.domain_ou, c.dept, c.contact, c.email, c.labels, c.attrs,
+	c.enabled, c.last_seen, c.running_event, c.created_at, c.updated_at,
+	coalesce((SELECT array_agg(g.name ORDER BY g.name) FROM pgfleet.computer_group_member m
+		JOIN pgfleet.computer_group g ON g.group_id = m.group_id
+		WHERE m.computer_id = c.computer_id), '{}') AS groups,
+	c.revoked_at, c.agent_version, c.facts_at, c.facts,
+	(SELECT x.serial FROM pgfleet.computer_cert x WHERE x.computer_id = c.computer_id
+	 ORDER BY x.issued_at DESC, x.serial LIMIT 1) AS cert_serial,
+	(SELECT x.not_after FROM pgfleet.computer_cert x WHERE x.computer_id = c.computer_id
+	 ORDER BY x.issued_at DESC, x.serial LIMIT 1) AS cert_not_after
+FROM pgfleet.computer c;

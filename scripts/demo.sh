@@ -150,6 +150,14 @@ echo "==> pgfleet audit   (who changed what: the submit, the inventory it added)
 echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
+# the least privilege it ran with was enough: enrolment, facts, tokens and the rest
+if grep -iE "permission denied|must be owner" "$demo/scheduler.log"; then
+	echo "the scheduler's login pgfleet_demo_sched was refused something (above)"
+	exit 1
+fi
+echo "==> the scheduler ran as pgfleet_demo_sched (a member of pgfleet_scheduler only) and was refused nothing:"
+echo "    $(psql -X -qAt -c "select count(*) from pgfleet.computer_cert") certificates signed by its enrolment service," \
+	"$(psql -X -qAt -c "select count(*) from pgfleet.computer where facts is not null") computers with facts"
 if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
 	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
 	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"

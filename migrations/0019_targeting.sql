@@ -361,11 +361,14 @@ END $$;
 -- REVOKE of target_computers stays with CREATE OR REPLACE).
 REVOKE ALL ON FUNCTION pgfleet.rule_matches_computer(jsonb, bigint), pgfleet.group_computers(text[]),
 	pgfleet.schedule_targets(jsonb) FROM PUBLIC;
--- rule_matches: every reader (rule_field, rule_condition, rule_sql and facts_rule read no
--- table: PUBLIC's, as computer_group's CHECK evaluates rule_sql for whoever writes a rule)
+-- rule_matches: every reader, and pgfleet_token as for 0015's reads_all() (a view a SQL
+-- token is allowed to read, group_member_list, calls it). rule_field, rule_condition,
+-- rule_sql and facts_rule read no table: PUBLIC's, as computer_group's CHECK evaluates
+-- rule_sql for whoever writes a rule.
 REVOKE ALL ON FUNCTION pgfleet.rule_matches(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.rule_matches(jsonb)
-	TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+	TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin,
+	pgfleet_token;
 
 -- 0016's group_add, and rule: NULL for a static group, else a dynamic group's rule
 -- (pgfleet group add NAME --where), checked by rule_sql (22023 naming what is wrong).

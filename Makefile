@@ -195,7 +195,7 @@ bench: $(BINS)
 # build-fuzz/obj; generated corpora and crash files stay under build-fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
-FUZZ_TARGETS ?= wire batch render config journal request
+FUZZ_TARGETS ?= wire batch render config journal request enrol
 FUZZ_DIR      = build-fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #include <openssl/ssl.h>
 
 #include "agent/control.h"
+#include "agent/enroll.h"
+#include "agent/facts.h"
 #include "agent/journal.h"
 #include "agent/request.h"
 #include "agent/tasks.h"
@@ -33,8 +36,10 @@
 #include "common/conf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/pki.h"
 #include "common/sdnotify.h"
 #include "common/status.h"
+#include "common/units.h"
 #include "common/tls.h"
 #include "common/version.h"
 #include "common/wire.h"
@@ -48,6 +53,7 @@
 #define REPLY_BODY_SLACK (1024 * 1024)         /* a task's reply: its output and some */
 #define CAUSE_TASK_DIED "its task process died"
 #define CAUSE_AGENT_DIED "the agent that ran it stopped"
+#define RENEW_CHECK_MS 60000                   /* the certificate's expiry looked at this often */
 
 struct agent {
 	struct conf_agent *conf;
@@ -60,6 +66,12 @@ struct agent {
 	struct event *prune;
 	struct event *drain;
 	struct event *watchdog;	/* systemd's WatchdogSec=, or NULL */
+	struct event *renew;    /* enroll.server set: renewal before expiry */
+	struct event *facts_timer; /* facts.interval: gathered again, sent when changed */
+	char *facts;            /* the facts document (agent/facts.c) */
+	char facts_hash[72];
+	char serial[PKI_SERIAL_HEX]; /* of the certificate client_ctx presents */
+	long long renew_tried_ms;
 	int draining;           /* 1: waiting for tasks; 2: they were told to stop; 3: killed */
 	long long drain_step_ms;
 	volatile sig_atomic_t stop_flag; /* never set: only task processes are cancelled */
@@ -70,11 +82,18 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: pgfleet-agent [-c FILE] [-n] [-d] [-h] [--version]\n"
+	    "       pgfleet-agent enroll [-c FILE] [--server HOST:PORT] [--token TOKEN] [--ca FILE]\n"
+	    "                            [--name NAME] [--cert FILE] [--key FILE] [--wait DURATION]\n"
 	    "  -c FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -n         check the configuration, print \"configuration OK\" or every error, exit\n"
 	    "  -d         stay in the foreground and log to stderr (the journal under systemd)\n"
 	    "  -h, --help this help\n"
-	    "  --version  print the version and exit\n");
+	    "  --version  print the version and exit\n"
+	    "enroll: make this host's key, send a certificate request with the token to the\n"
+	    "scheduler's enrolment service and install the certificate (docs/enrolment.md);\n"
+	    "values not given come from the configuration's computer, tls and enroll keys\n"
+	    "(-c FILE, else " DEFAULT_CONFIG " unless --name is given).\n"
+	    "Exit 0 enrolled, 1 refused, 3 still pending after --wait (default 0: ask once).\n");
 }
 
 static struct control_env agent_env(struct agent *a);
@@ -150,6 +169,60 @@ on_request(const struct wire_msg *m, void *arg)
 	} else if (tasks_spawn(a->tasks, &env, &t, uplink_fd(a->uplink)) == -1) {
 		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, "agent could not start a task process");
 	}
+}
+
+/* Request=Facts with the document as body, on the connection up. */
+static void
+facts_send(struct agent *a)
+{
+	char err[256];
+	struct wire_msg *m = wire_msg_new();
+	if (m == NULL)
+		fatalx("out of memory");
+	if (wire_add(m, "Request", "Facts", err, sizeof(err)) == -1 ||
+	    wire_add(m, "Facts-Hash", a->facts_hash, err, sizeof(err)) == -1 ||
+	    wire_set_body(m, a->facts, strlen(a->facts)) == -1 || uplink_send(a->uplink, m) == -1)
+		log_warnx("facts: not sent");
+	else
+		log_info("facts: sent (%zu bytes, %s)", strlen(a->facts), a->facts_hash);
+	wire_msg_free(m);
+}
+
+static void
+on_facts_wanted(int wanted, void *arg)
+{
+	struct agent *a = arg;
+	if (wanted && a->facts != NULL)
+		facts_send(a);
+}
+
+/* Gather the facts again; changed ones go up at once when the scheduler takes them. */
+static void
+facts_refresh(struct agent *a)
+{
+	char *doc = facts_gather(version_string());
+	char hash[72];
+	if (doc == NULL || strlen(doc) > FACTS_MAX || facts_hash(doc, hash) == -1) {
+		log_warnx("facts: could not be gathered");
+		free(doc);
+		return;
+	}
+	int changed = strcmp(hash, a->facts_hash) != 0;
+	free(a->facts);
+	a->facts = doc;
+	snprintf(a->facts_hash, sizeof(a->facts_hash), "%s", hash);
+	if (a->uplink != NULL)
+		uplink_set_facts_hash(a->uplink, hash);
+	if (changed && a->uplink != NULL && uplink_facts_supported(a->uplink))
+		facts_send(a);
+}
+
+static void
+on_facts_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	facts_refresh(arg);
 }
 
 static void
@@ -267,6 +340,131 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+static struct enroll_params
+enroll_params_of(const struct conf_agent *cf, const char *token)
+{
+	struct enroll_params p = {.server = cf->enroll_server, .ca = cf->enroll_ca, .name = cf->computer,
+	    .token = token, .cert = cf->tls_cert, .key = cf->tls_key, .version = version_string(),
+	    .timeout_ms = cf->connect_timeout_ms};
+	return p;
+}
+
+/*
+ * enroll.server set and no usable certificate (none yet, or expired): enrol with the
+ * token before anything connects, asking again every enroll.poll while it is pending.
+ */
+static void
+agent_enroll_at_start(struct agent *a)
+{
+	const struct conf_agent *cf = a->conf;
+	struct pki_cert_info info;
+	char err[512], msg[512];
+	int code;
+	if (cf->enroll_server == NULL)
+		return;
+	if (access(cf->tls_cert, F_OK) == 0) {
+		if (pki_cert_file_info(cf->tls_cert, &info, err, sizeof(err)) == 0 && info.not_after > time(NULL))
+			return;
+		log_warnx("enroll: certificate %s is expired or unreadable: enrolling again", cf->tls_cert);
+	}
+	if (cf->enroll_token == NULL)
+		fatalx("enroll: no certificate at %s and no enroll.token to ask for one", cf->tls_cert);
+	struct enroll_params p = enroll_params_of(cf, cf->enroll_token);
+	log_notice("enroll: asking %s for a certificate for %s", cf->enroll_server, cf->computer);
+	sdnotify("STATUS=enrolling with %s", cf->enroll_server);
+	enum enroll_outcome o = enroll_wait(&p, -1, cf->enroll_poll_ms, &code, msg, sizeof(msg));
+	if (o != ENROLL_DONE)
+		fatalx("enroll: refused (code %d): %s", code, msg);
+	log_notice("enroll: %s", msg);
+}
+
+/* A renewal in a child of its own: blocking, short, it only writes the certificate file. */
+static void
+renew_spawn(struct agent *a)
+{
+	pid_t pid = fork();
+	if (pid == -1) {
+		log_warn("renew: fork");
+		return;
+	}
+	if (pid > 0)
+		return;
+	int logfd = log_fileno();
+	for (int i = 3; i < 65536; i++)
+		if (i != logfd)
+			close(i);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	log_procinit("renew");
+	struct enroll_params p = enroll_params_of(a->conf, NULL);
+	char msg[512];
+	int code;
+	enum enroll_outcome o = enroll_once(&p, &code, msg, sizeof(msg));
+	if (o == ENROLL_DONE)
+		log_notice("renew: %s", msg);
+	else
+		log_warnx("renew: %s (code %d)%s", msg, code, o == ENROLL_REFUSED ? "" : "; tried again later");
+	_exit(o == ENROLL_DONE ? 0 : 1);
+}
+
+/* The client context of the certificate on disk now; its serial noted. */
+static SSL_CTX *
+agent_ctx_load(struct agent *a, char *err, size_t errlen)
+{
+	const struct conf_agent *cf = a->conf;
+	struct pki_cert_info info;
+	SSL_CTX *ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, errlen);
+	/* only a scheduler pushes tasks and serves their files: never another agent */
+	if (ctx != NULL && tls_ctx_require_peer_role(ctx, TLS_ROLE_SCHEDULER, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	char why[256];
+	if (ctx != NULL && pki_cert_file_info(cf->tls_cert, &info, why, sizeof(why)) == 0)
+		snprintf(a->serial, sizeof(a->serial), "%s", info.serial);
+	return ctx;
+}
+
+/* Every RENEW_CHECK_MS (and enroll.poll): a renewed certificate on disk is taken into use;
+ * one due for renewal is renewed (at most one try per enroll.poll). */
+static void
+on_renew(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct pki_cert_info info;
+	char err[512];
+	(void)fd;
+	(void)what;
+	if (a->draining)
+		return;
+	if (pki_cert_file_info(a->conf->tls_cert, &info, err, sizeof(err)) == 0 &&
+	    strcmp(info.serial, a->serial) != 0) {
+		SSL_CTX *ctx = agent_ctx_load(a, err, sizeof(err));
+		if (ctx == NULL) {
+			log_warnx("renew: new certificate %s not usable: %s", a->conf->tls_cert, err);
+		} else {
+			uplink_set_ctx(a->uplink, ctx);
+			tasks_set_ctx(a->tasks, ctx);
+			SSL_CTX_free(a->client_ctx);
+			a->client_ctx = ctx;
+			log_notice("renew: certificate %s (serial %s) in use from the next connection",
+			    a->conf->tls_cert, a->serial);
+		}
+	}
+	long long at = enroll_renew_at(a->conf->tls_cert, a->conf->enroll_renew_before_ms, err, sizeof(err));
+	long long now = clock_mono_ms();
+	if (at == -1 || time(NULL) < at)
+		return;
+	if (a->renew_tried_ms != 0 && now - a->renew_tried_ms < a->conf->enroll_poll_ms)
+		return;
+	a->renew_tried_ms = now;
+	log_info("renew: certificate %s expires soon, renewing with %s", a->conf->tls_cert,
+	    a->conf->enroll_server);
+	renew_spawn(a);
+}
+
 /* Everything checked and opened before the loop: a wrong setting stops the start. */
 static void
 agent_setup(struct agent *a, int foreground)
@@ -290,10 +488,8 @@ agent_setup(struct agent *a, int foreground)
 		fatalx("%s", err);
 	/* before connecting: a re-push must find them closed, never running unsupervised */
 	close_orphans(a, CAUSE_AGENT_DIED);
-	if ((a->client_ctx = tls_client_ctx(cf->tls_ca, cf->tls_cert, cf->tls_key, err, sizeof(err))) == NULL)
-		fatalx("tls: %s", err);
-	/* only a scheduler pushes tasks and serves their files: never another agent */
-	if (tls_ctx_require_peer_role(a->client_ctx, TLS_ROLE_SCHEDULER, err, sizeof(err)) == -1)
+	agent_enroll_at_start(a);
+	if ((a->client_ctx = agent_ctx_load(a, err, sizeof(err))) == NULL)
 		fatalx("tls: %s", err);
 	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
@@ -303,7 +499,7 @@ static void
 agent_loop(struct agent *a)
 {
 	a->base = event_base_new();
-	const struct uplink_hooks hooks = {.request = on_request, .arg = a};
+	const struct uplink_hooks hooks = {.request = on_request, .facts = on_facts_wanted, .arg = a};
 	if (a->base == NULL ||
 	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, version_string(), &hooks)) == NULL ||
 	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
@@ -318,6 +514,20 @@ agent_loop(struct agent *a)
 	a->drain = event_new(a->base, -1, EV_PERSIST, on_drain, a);
 	struct timeval hour = {PRUNE_EVERY_MS / 1000, 0};
 	event_add(a->prune, &hour);
+	facts_refresh(a);
+	if (a->conf->facts_interval_ms > 0) {
+		struct timeval ft = clock_tv(a->conf->facts_interval_ms);
+		a->facts_timer = event_new(a->base, -1, EV_PERSIST, on_facts_timer, a);
+		if (a->facts_timer == NULL || event_add(a->facts_timer, &ft) == -1)
+			fatalx("facts: out of memory");
+	}
+	if (a->conf->enroll_server != NULL) {
+		long long every = a->conf->enroll_poll_ms < RENEW_CHECK_MS ? a->conf->enroll_poll_ms : RENEW_CHECK_MS;
+		struct timeval rt = clock_tv(every);
+		a->renew = event_new(a->base, -1, EV_PERSIST, on_renew, a);
+		if (a->renew == NULL || event_add(a->renew, &rt) == -1)
+			fatalx("renew: out of memory");
+	}
 	long long wd = sdnotify_watchdog_ms();
 	if (wd > 0) {
 		struct timeval half = clock_tv(wd / 2);
@@ -335,9 +545,99 @@ agent_loop(struct agent *a)
 	event_base_dispatch(a->base);
 }
 
+/* pgfleet-agent enroll: the values of the options, else of the configuration when it loads. */
+static int
+cmd_enroll(int argc, char **argv)
+{
+	static const struct option lo[] = {{"server", required_argument, NULL, 's'},
+	    {"token", required_argument, NULL, 't'}, {"ca", required_argument, NULL, 'a'},
+	    {"name", required_argument, NULL, 'N'}, {"cert", required_argument, NULL, 'C'},
+	    {"key", required_argument, NULL, 'K'}, {"wait", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const char *path = NULL;
+	struct enroll_params p = {.version = version_string(), .timeout_ms = 10000};
+	long long wait_ms = 0, poll_ms = 5000;
+	char err[512], msg[512];
+	int ch, code;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 's': p.server = optarg; break;
+		case 't': p.token = optarg; break;
+		case 'a': p.ca = optarg; break;
+		case 'N': p.name = optarg; break;
+		case 'C': p.cert = optarg; break;
+		case 'K': p.key = optarg; break;
+		case 'w':
+			if (units_duration_ms(optarg, &wait_ms, err, sizeof(err)) == -1) {
+				fprintf(stderr, "pgfleet-agent enroll: --wait: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pgfleet-agent enroll: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	struct conf_agent *cf = NULL;
+	struct conf_errors errs = {0};
+	/* the default configuration fills in what is not given, unless --name says all is */
+	if (path != NULL || (p.name == NULL && access(DEFAULT_CONFIG, F_OK) == 0)) {
+		if (conf_load_agent(path != NULL ? path : DEFAULT_CONFIG, &cf, &errs) == -1) {
+			conf_errors_print(&errs, stderr);
+			conf_errors_free(&errs);
+			return 2;
+		}
+		p.server = p.server != NULL ? p.server : cf->enroll_server;
+		p.token = p.token != NULL ? p.token : cf->enroll_token;
+		p.ca = p.ca != NULL ? p.ca : cf->enroll_ca != NULL ? cf->enroll_ca : cf->tls_ca;
+		p.name = p.name != NULL ? p.name : cf->computer;
+		p.cert = p.cert != NULL ? p.cert : cf->tls_cert;
+		p.key = p.key != NULL ? p.key : cf->tls_key;
+		p.timeout_ms = cf->connect_timeout_ms;
+		poll_ms = cf->enroll_poll_ms;
+	}
+	const char *missing = p.server == NULL ? "--server" : p.ca == NULL ? "--ca" : p.name == NULL ?
+	    "--name" : p.cert == NULL ? "--cert" : p.key == NULL ? "--key" : NULL;
+	if (missing == NULL && p.token == NULL && access(p.cert, F_OK) == -1)
+		missing = "--token";
+	if (missing != NULL) {
+		fprintf(stderr, "pgfleet-agent enroll: %s is needed (or its key in the configuration)\n", missing);
+		conf_free_agent(cf);
+		return 2;
+	}
+	if (log_start(cf != NULL ? cf->log_level : 5, NULL, 0, 0, "pgfleet-agent", 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-agent enroll: %s\n", err);
+		conf_free_agent(cf);
+		return 2;
+	}
+	enum enroll_outcome o = enroll_wait(&p, wait_ms, poll_ms, &code, msg, sizeof(msg));
+	conf_free_agent(cf);
+	switch (o) {
+	case ENROLL_DONE:
+		printf("%s\n", msg);
+		return 0;
+	case ENROLL_PENDING:
+		fprintf(stderr, "pgfleet-agent enroll: pending (code %d): %s\n", code, msg);
+		return 3;
+	case ENROLL_RETRY:
+		fprintf(stderr, "pgfleet-agent enroll: %s\n", msg);
+		return 3;
+	default:
+		fprintf(stderr, "pgfleet-agent enroll: refused (code %d): %s\n", code, msg);
+		return 1;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "enroll") == 0)
+		return cmd_enroll(argc - 1, argv + 1);
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -400,6 +700,11 @@ main(int argc, char **argv)
 	log_notice("stopped");
 	if (a.watchdog != NULL)
 		event_free(a.watchdog);
+	if (a.renew != NULL)
+		event_free(a.renew);
+	if (a.facts_timer != NULL)
+		event_free(a.facts_timer);
+	free(a.facts);
 	for (int i = 0; i < 4; i++)
 		event_free(a.sig[i]);
 	event_free(a.prune);

@@ -54,6 +54,12 @@ on_child_term(int sig)
 	child_stop = 1;
 }
 
+void
+tasks_set_ctx(struct tasks *ts, SSL_CTX *fetch_ctx)
+{
+	ts->fetch_ctx = fetch_ctx;
+}
+
 struct tasks *
 tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx, size_t max_body)
 {

@@ -30,6 +30,8 @@ struct tasks;
 struct tasks *tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx,
     size_t max_body);
 void tasks_free(struct tasks *ts);
+/* A renewed certificate's context for the task processes started from now on. */
+void tasks_set_ctx(struct tasks *ts, SSL_CTX *fetch_ctx);
 /* Task processes running (or whose replies are still being read). */
 int tasks_count(const struct tasks *ts);
 /*

@@ -60,6 +60,8 @@ struct uplink {
 	char target[300];         /* servers[cur] as written */
 	char addr[INET6_ADDRSTRLEN];
 	char peer_name[256];
+	char facts_hash[72];
+	int facts_supported;
 };
 
 
@@ -70,6 +72,14 @@ const char *uplink_peer_addr(const struct uplink *u) { return u->addr; }
 const char *uplink_peer_name(const struct uplink *u) { return u->peer_name; }
 long long uplink_computer_id(const struct uplink *u) { return u->id; }
 void uplink_set_conf(struct uplink *u, const struct conf_agent *conf) { u->conf = conf; }
+void uplink_set_ctx(struct uplink *u, SSL_CTX *ctx) { u->ctx = ctx; }
+int uplink_facts_supported(const struct uplink *u) { return u->state == U_UP && u->facts_supported; }
+
+void
+uplink_set_facts_hash(struct uplink *u, const char *hash)
+{
+	snprintf(u->facts_hash, sizeof(u->facts_hash), "%s", hash != NULL ? hash : "");
+}
 
 static void uplink_attempt(evutil_socket_t fd, short what, void *arg);
 
@@ -239,6 +249,10 @@ uplink_hello_reply(struct uplink *u, const struct wire_msg *m)
 	u->last_ping = u->last_rx;
 	if (u->hooks.up != NULL)
 		u->hooks.up(u->hooks.arg);
+	const char *facts = wire_get(m, "Facts");
+	u->facts_supported = facts != NULL;
+	if (facts != NULL && u->hooks.facts != NULL && u->state == U_UP)
+		u->hooks.facts(strcmp(facts, "Send") == 0, u->hooks.arg);
 }
 
 static void
@@ -344,7 +358,7 @@ uplink_connected(struct uplink *u)
 	snprintf(ka, sizeof(ka), "%lld", cf->keepalive_interval_ms);
 	const char *const kv[][2] = {{"Request", "Hello"}, {"Computer", cf->computer},
 	    {"Protocol", UPLINK_PROTOCOL}, {"Agent-Version", u->version}, {"Keepalive", ka},
-	    {"Facts-Hash", ""}};
+	    {"Facts-Hash", u->facts_hash}};
 	if (uplink_send_kv(u, kv, 6) == -1)
 		uplink_fail(u, "Request=Hello could not be sent");
 }

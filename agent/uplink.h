@@ -28,6 +28,9 @@ struct uplink_hooks {
 	/* The connection is up (Reply=Hello said Success) or down. */
 	void (*up)(void *arg);
 	void (*down)(void *arg);
+	/* Reply=Hello said Facts=Send (wanted 1) or Facts=Known (0); not called by a scheduler
+	 * that does not take facts. */
+	void (*facts)(int wanted, void *arg);
 	void *arg;
 };
 
@@ -37,6 +40,12 @@ struct uplink *uplink_new(struct event_base *base, SSL_CTX *ctx, const struct co
 /* The first attempt, at once. */
 void uplink_start(struct uplink *u);
 void uplink_set_conf(struct uplink *u, const struct conf_agent *conf);
+/* The Facts-Hash the next Hello carries ("" or "sha256:<hex>"; copied). */
+void uplink_set_facts_hash(struct uplink *u, const char *hash);
+/* The scheduler of the connection up takes Request=Facts. */
+int uplink_facts_supported(const struct uplink *u);
+/* A renewed certificate's context, for the next attempts (the connection up keeps its own). */
+void uplink_set_ctx(struct uplink *u, SSL_CTX *ctx);
 /* Close the connection and make no more attempts. */
 void uplink_stop(struct uplink *u);
 void uplink_free(struct uplink *u);

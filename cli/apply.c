@@ -174,6 +174,10 @@ json_plan(FILE *fp, const struct batch_job *j, time_t now)
 	json_names(fp, t->groups, t->ngroups);
 	fputs(",\"labels\":", fp);
 	json_kvs(fp, t->labels, t->nlabels, 0);
+	if (t->nfacts > 0) {
+		fputs(",\"facts\":", fp);
+		json_kvs(fp, t->facts, t->nfacts, 0);
+	}
 	fputc('}', fp);
 
 	const struct batch_schedule *s = &j->schedule;

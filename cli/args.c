@@ -3,6 +3,7 @@
  * so that a bad value exits 2 with a message naming it.
  */
 #include "cli/args.h"
+#include "common/json.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "common/field.h"
+#include "common/rule.h"
 #include "common/units.h"
 #include "common/util.h"
 
@@ -138,9 +140,14 @@ args_targets_free(struct args_targets *t)
 		free(t->labels[i].key);
 		free(t->labels[i].value);
 	}
+	for (size_t i = 0; i < t->nfacts; i++) {
+		free(t->facts[i].key);
+		free(t->facts[i].value);
+	}
 	free(t->computers);
 	free(t->groups);
 	free(t->labels);
+	free(t->facts);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -166,6 +173,37 @@ add_label(struct args_targets *t, const char *item, const char *key, const char 
 	nv[t->nlabels].value = strdup(value);
 	t->nlabels++;
 	if (nv[t->nlabels - 1].key == NULL || nv[t->nlabels - 1].value == NULL)
+		goto oom;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* fact:PATH=VALUE, fact:PATH>=N ...: one condition per path. */
+static int
+add_fact(struct args_targets *t, const char *item, char *err, size_t errlen)
+{
+	char field[300], cond[RULE_MAX_COND + 8], full[320], msg[300];
+	if (snprintf(full, sizeof(full), "facts.%s", item + 5) >= (int)sizeof(full) ||
+	    rule_parse(full, field, sizeof(field), cond, sizeof(cond), msg, sizeof(msg)) == -1 ||
+	    strncmp(field, "facts.", 6) != 0) {
+		snprintf(err, errlen, "\"%.200s\": %s", item, msg);
+		return -1;
+	}
+	for (size_t i = 0; i < t->nfacts; i++)
+		if (strcmp(t->facts[i].key, field + 6) == 0) {
+			snprintf(err, errlen, "\"%.200s\": fact %s given twice", item, field + 6);
+			return -1;
+		}
+	struct args_label *nv = realloc(t->facts, (t->nfacts + 1) * sizeof(*nv));
+	if (nv == NULL)
+		goto oom;
+	t->facts = nv;
+	nv[t->nfacts].key = strdup(field + 6);
+	nv[t->nfacts].value = strdup(cond);
+	t->nfacts++;
+	if (nv[t->nfacts - 1].key == NULL || nv[t->nfacts - 1].value == NULL)
 		goto oom;
 	return 0;
 oom:
@@ -200,9 +238,11 @@ target_item(struct args_targets *t, const char *item, char *err, size_t errlen)
 		}
 		return add_label(t, item, key, value, err, errlen);
 	}
+	if (strncmp(item, "fact:", 5) == 0)
+		return add_fact(t, item, err, errlen);
 	if (strchr(item, ':') != NULL) {
-		snprintf(err, errlen, "\"%.200s\": unknown kind (use NAME, group:NAME or label:KEY=VALUE)",
-		    item);
+		snprintf(err, errlen, "\"%.200s\": unknown kind (use NAME, group:NAME, label:KEY=VALUE or "
+		    "fact:PATH=VALUE)", item);
 		return -1;
 	}
 	if (field_computer_name(item, err, errlen) == -1)
@@ -244,36 +284,10 @@ args_targets_parse(const char *s, struct args_targets *t, char *err, size_t errl
 void
 args_json_str(FILE *fp, const char *s)
 {
-	if (s == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	fputc('"', fp);
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", fp);
-			break;
-		case '\\':
-			fputs("\\\\", fp);
-			break;
-		case '\n':
-			fputs("\\n", fp);
-			break;
-		case '\r':
-			fputs("\\r", fp);
-			break;
-		case '\t':
-			fputs("\\t", fp);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(fp, "\\u%04x", *p);
-			else
-				fputc(*p, fp);
-		}
-	}
-	fputc('"', fp);
+	struct util_buf b = {0};
+	json_quote(&b, s);
+	fputs(b.p, fp);
+	util_buf_free(&b);
 }
 
 static void
@@ -308,7 +322,19 @@ args_targets_json(const struct args_targets *t)
 		fputc(':', fp);
 		args_json_str(fp, t->labels[i].value);
 	}
-	fputs("}}", fp);
+	fputc('}', fp);
+	if (t->nfacts > 0) {
+		fputs(",\"facts\":{", fp);
+		for (size_t i = 0; i < t->nfacts; i++) {
+			if (i > 0)
+				fputc(',', fp);
+			args_json_str(fp, t->facts[i].key);
+			fputc(':', fp);
+			args_json_str(fp, t->facts[i].value);
+		}
+		fputc('}', fp);
+	}
+	fputc('}', fp);
 	if (ferror(fp)) {
 		fclose(fp);
 		free(buf);

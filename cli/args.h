@@ -26,10 +26,13 @@ struct args_targets {
 	size_t ngroups;
 	struct args_label *labels;
 	size_t nlabels;
+	struct args_label *facts;  /* fact:PATH=VALUE (key the path, value the condition) */
+	size_t nfacts;
 };
 
 /*
- * Parse "web-01,group:web,label:env=prod" (duplicates dropped, order kept). Returns 0,
+ * Parse "web-01,group:web,label:env=prod,fact:os.id=debian,fact:memory_mb>=4096"
+ * (duplicates dropped, order kept). Returns 0,
  * or -1 with err naming the offending item; t is then empty. Free with args_targets_free.
  */
 int args_targets_parse(const char *s, struct args_targets *t, char *err, size_t errlen);

@@ -93,6 +93,8 @@ struct batch_targets {
 	size_t ngroups;
 	struct batch_kv *labels; /* a computer matches when it has every one of them */
 	size_t nlabels;
+	struct batch_kv *facts;  /* fact path -> condition; a computer matches when all hold */
+	size_t nfacts;
 };
 
 struct batch_schedule {

@@ -74,6 +74,13 @@ batch_job_plan_canon(const struct batch_job *j)
 		buf_str(&b, "key", t->labels[i].key);
 		buf_str(&b, "value", t->labels[i].value);
 	}
+	/* only when set: the plans of batches written before facts keep their hash */
+	if (t->nfacts > 0)
+		util_buf_fmt(&b, "facts %zu\n", t->nfacts);
+	for (size_t i = 0; i < t->nfacts; i++) {
+		buf_str(&b, "path", t->facts[i].key);
+		buf_str(&b, "cond", t->facts[i].value);
+	}
 	if (s->at_now)
 		util_buf_puts(&b, "at now\n");
 	else

@@ -166,6 +166,13 @@ em_targets(struct em *m, const struct batch_targets *t)
 			em_kv(m, t->labels[i].key, t->labels[i].value);
 		em_end(m, 1);
 	}
+	if (t->nfacts > 0) {
+		em_str(m, "facts");
+		em_start(m, 1, 1);
+		for (size_t i = 0; i < t->nfacts; i++)
+			em_kv(m, t->facts[i].key, t->facts[i].value);
+		em_end(m, 1);
+	}
 	em_end(m, 1);
 }
 

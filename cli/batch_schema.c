@@ -429,8 +429,8 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 static void
 load_targets(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, size_t ji, int *bad)
 {
-	static const char *const keys[] = {"computers", "groups", "labels", NULL};
-	struct yt_node *v[3];
+	static const char *const keys[] = {"computers", "groups", "labels", "facts", NULL};
+	struct yt_node *v[4];
 	struct batch_targets *t = &j->targets;
 
 	if (bv_keys(l, "targets", n, keys, v) == -1) {
@@ -445,8 +445,10 @@ load_targets(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, s
 		*bad = 1;
 	if (v[2] != NULL && bv_kv(l, "labels", v[2], &t->labels, &t->nlabels) == -1)
 		*bad = 1;
-	if (!*bad && t->ncomputers == 0 && t->ngroups == 0 && t->nlabels == 0) {
-		bv_err(l, n->pos, "targets: name at least one computer, group or label");
+	if (v[3] != NULL && bv_kv(l, "facts", v[3], &t->facts, &t->nfacts) == -1)
+		*bad = 1;
+	if (!*bad && t->ncomputers == 0 && t->ngroups == 0 && t->nlabels == 0 && t->nfacts == 0) {
+		bv_err(l, n->pos, "targets: name at least one computer, group, label or fact");
 		*bad = 1;
 	}
 	j->has_targets = 1;

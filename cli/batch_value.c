@@ -4,6 +4,7 @@
  * user sees every error of the file at once.
  */
 #include "cli/batch_value.h"
+#include "common/rule.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -334,6 +335,13 @@ bv_kv(struct batch_ld *l, const char *key, const struct yt_node *n, struct batch
 			continue;
 		}
 		if (strcmp(key, "attrs") == 0 && check_attr(l, val, ks, vs) == -1) {
+			bad = 1;
+			continue;
+		}
+		char why[300];
+		if (strcmp(key, "facts") == 0 && (rule_fact_path_ok(ks, why, sizeof(why)) == -1 ||
+		    rule_cond_ok(vs, why, sizeof(why)) == -1)) {
+			bv_err(l, k->pos, "facts: %s", why);
 			bad = 1;
 			continue;
 		}

@@ -61,5 +61,9 @@ int cmd_maintain(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_schedulers(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+/* pgfleet computer pending, and accept|reject|revoke NAME (cli/cmd_enrol.c). */
+int enrol_cmd_pending(int fmt);
+int enrol_cmd_decide(const char *verb, const char *name);
 
 #endif

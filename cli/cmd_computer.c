@@ -11,6 +11,9 @@
 #include "cli/cmdutil.h"
 #include "common/db.h"
 #include "common/field.h"
+#include "common/json.h"
+#include "common/rule.h"
+#include "common/util.h"
 #include "common/units.h"
 
 static void
@@ -18,18 +21,29 @@ usage_computer(FILE *f)
 {
 	fprintf(f, "usage: pgfleet computer add NAME --host HOST [--port PORT] [--os OS]\n"
 		   "                            [--label KEY=VALUE ...] [--group GROUP ...]\n"
-		   "       pgfleet computer list [--format table|csv|json]\n"
+		   "       pgfleet computer list [--where COND ...] [--format table|csv|json]\n"
 		   "       pgfleet computer show NAME [--format table|json]\n"
 		   "       pgfleet computer remove NAME [--force]\n"
-		   "       pgfleet computer import FILE.yaml [--dry-run]\n\n"
+		   "       pgfleet computer import FILE.yaml [--dry-run]\n"
+		   "       pgfleet computer pending [--format table|csv|json]\n"
+		   "       pgfleet computer accept|reject|revoke NAME\n\n"
 		   "  add      register a computer; each --group must exist (pgfleet group add)\n"
-		   "  list     every computer with its groups and labels\n"
-		   "  show     one computer: every column, its groups, its last 10 events\n"
+		   "  list     every computer with its groups, labels, last_seen and agent version;\n"
+		   "           --where FIELD=VALUE (or != >= <= > <; repeat: all must hold) keeps those\n"
+		   "           that match, FIELD a column (name, os, ip, serial, agent_version, ...),\n"
+		   "           facts.PATH (facts.os.id, facts.memory_mb) or labels.KEY\n"
+		   "  show     one computer: every column, its certificate, its facts, its last 10 events\n"
 		   "  remove   delete a computer; one with events in its history needs --force,\n"
 		   "           which deletes those events too (status_log rows stay); refused while\n"
 		   "           one of its events is pending or running\n"
 		   "  import   apply the computers: and groups: of a job batch (see pgfleet submit);\n"
-		   "           its jobs are ignored\n\n"
+		   "           its jobs are ignored\n"
+		   "  pending  enrolment requests waiting for an operator (docs/enrolment.md)\n"
+		   "  accept   accept NAME's newest pending enrolment (its agent gets its certificate\n"
+		   "           at its next try); for a revoked computer without one, lift the revocation\n"
+		   "  reject   reject NAME's pending enrolments\n"
+		   "  revoke   refuse every certificate of NAME from now on, disable it and fail its\n"
+		   "           pending events with -26 (CERT_REVOKED); its connection is closed\n\n"
 		   "Options:\n"
 		   "  --host HOST        where its agent listens (name or address)\n"
 		   "  --port PORT        its agent's port, 1-65535 (default: the scheduler's agent_port)\n"
@@ -45,14 +59,18 @@ usage_computer(FILE *f)
 static void
 usage_group(FILE *f)
 {
-	fprintf(f, "usage: pgfleet group add NAME [--description TEXT]\n"
+	fprintf(f, "usage: pgfleet group add NAME [--description TEXT] [--where COND ...]\n"
 		   "       pgfleet group list [--format table|csv|json]\n"
 		   "       pgfleet group members NAME [--format table|csv|json]\n\n"
-		   "  add      create a group (computers join it with computer add --group or a batch)\n"
-		   "  list     every group with its number of members\n"
-		   "  members  the computers of one group\n\n"
+		   "  add      create a group (computers join it with computer add --group or a batch);\n"
+		   "           with --where it is dynamic: it also holds every computer the conditions\n"
+		   "           match when a schedule is expanded (FIELD=VALUE as computer list --where)\n"
+		   "  list     every group with its number of members (a dynamic one's: with those\n"
+		   "           its rule matches now) and its rule\n"
+		   "  members  the computers of one group, each a static member or one by its rule\n\n"
 		   "Options:\n"
 		   "  --description TEXT  what the group is for\n"
+		   "  --where COND        a condition of a dynamic group (repeatable: all must hold)\n"
 		   "  --format FORMAT     table (default), csv (RFC 4180) or json; --json is json\n"
 		   "  -h, --help          this help\n");
 }
@@ -64,8 +82,8 @@ struct opts {
 	enum reportfmt_format fmt;
 	int force, dry_run;
 	const char *host, *port, *os, *description;
-	char **labels, **groups;
-	int nlabels, ngroups;
+	char **labels, **groups, **wheres;
+	int nlabels, ngroups, nwheres;
 };
 
 static int
@@ -88,7 +106,8 @@ scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o
 	*help = 0;
 	o->labels = calloc((size_t)argc, sizeof(char *));
 	o->groups = calloc((size_t)argc, sizeof(char *));
-	if (o->labels == NULL || o->groups == NULL) {
+	o->wheres = calloc((size_t)argc, sizeof(char *));
+	if (o->labels == NULL || o->groups == NULL || o->wheres == NULL) {
 		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
 		return -1;
 	}
@@ -135,6 +154,8 @@ scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o
 			k = 'g';
 		else if (strcmp(a, "--description") == 0)
 			k = 'd';
+		else if (strcmp(a, "--where") == 0)
+			k = 'w';
 		if (k == 0 && a[0] == '-' && a[1] != '\0') {
 			fprintf(stderr, "pgfleet %s: %s: unknown option\n", cmd, a);
 			return -1;
@@ -170,6 +191,8 @@ scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o
 				o->description = v;
 			else if (k == 'l')
 				o->labels[o->nlabels++] = argv[i];
+			else if (k == 'w')
+				o->wheres[o->nwheres++] = argv[i];
 			else
 				o->groups[o->ngroups++] = argv[i];
 		}
@@ -182,6 +205,45 @@ opts_free(struct opts *o)
 {
 	free(o->labels);
 	free(o->groups);
+	free(o->wheres);
+}
+
+/*
+ * The --where conditions as a rule {"FIELD": "CONDITION", ...} (common/rule.h), NULL with
+ * the message printed when one is not valid. Malloc'd.
+ */
+static char *
+where_rule(const char *cmd, const struct opts *o)
+{
+	struct util_buf b = {0};
+	char field[300], cond[RULE_MAX_COND + 8], err[400], (*seen)[300] = calloc((size_t)o->nwheres + 1,
+	    300);
+	if (seen == NULL)
+		return NULL;
+	util_buf_puts(&b, "{");
+	for (int i = 0; i < o->nwheres; i++) {
+		if (rule_parse(o->wheres[i], field, sizeof(field), cond, sizeof(cond), err, sizeof(err)) == -1) {
+			fprintf(stderr, "pgfleet %s: --where: %s\n", cmd, err);
+			goto bad;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(seen[j], field) == 0) {
+				fprintf(stderr, "pgfleet %s: --where: %s given twice\n", cmd, field);
+				goto bad;
+			}
+		snprintf(seen[i], 300, "%s", field);
+		util_buf_puts(&b, i > 0 ? "," : "");
+		json_quote(&b, field);
+		util_buf_puts(&b, ":");
+		json_quote(&b, cond);
+	}
+	util_buf_puts(&b, "}");
+	free(seen);
+	return util_buf_take(&b);
+bad:
+	free(seen);
+	util_buf_free(&b);
+	return NULL;
 }
 
 /* Exactly n positional arguments, named in what ("NAME"). */
@@ -333,26 +395,41 @@ computer_list(struct opts *o)
 	const char *cmd = "computer list";
 	if (want_pos(cmd, o, 0, "") == -1)
 		return CLI_USAGE;
+	char *rule = o->nwheres > 0 ? where_rule(cmd, o) : NULL;
+	if (o->nwheres > 0 && rule == NULL)
+		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
-	if (db == NULL)
+	if (db == NULL) {
+		free(rule);
 		return CLI_ERROR;
+	}
+	const char *p[1] = {rule};
+	/* --where: the rule is evaluated by pgfleet.rule_matches (migrations/0019_targeting.sql);
+	 * the memberships, dynamic ones too, are read once for all computers */
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\", coalesce(c.os, '-') AS \"OS\","
-		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","
-		  " coalesce((SELECT string_agg(m.group_name, ',' ORDER BY m.group_name)"
-		  "  FROM pgfleet.group_member_list m WHERE m.computer_id = c.computer_id), '-')"
-		  "  AS \"GROUPS\","
+		  " CASE WHEN c.revoked_at IS NOT NULL THEN 'revoked' WHEN c.enabled THEN 'yes' ELSE 'no' END"
+		  "  AS \"ENABLED\", coalesce(m.groups, '-') AS \"GROUPS\","
 		  " coalesce((SELECT string_agg(key || '=' || value, ',' ORDER BY key)"
-		  "  FROM jsonb_each_text(c.labels)), '-') AS \"LABELS\""
-		  " FROM pgfleet.computer_list c ORDER BY c.name",
+		  "  FROM jsonb_each_text(c.labels)), '-') AS \"LABELS\","
+		  " coalesce(to_char(c.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"LAST_SEEN\","
+		  " coalesce(c.agent_version, '-') AS \"AGENT\""
+		  " FROM pgfleet.computer_list c"
+		  " LEFT JOIN (SELECT g.computer_id, string_agg(g.group_name, ',' ORDER BY g.group_name) AS groups"
+		  "  FROM pgfleet.group_member_list g GROUP BY g.computer_id) m ON m.computer_id = c.computer_id"
+		  " WHERE $1::jsonb IS NULL OR c.computer_id IN (SELECT pgfleet.rule_matches($1::jsonb))"
+		  " ORDER BY c.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.enabled, c.labels,"
-		  "  coalesce((SELECT json_agg(m.group_name ORDER BY m.group_name) FROM pgfleet.group_member_list m"
-		  "   WHERE m.computer_id = c.computer_id), '[]') AS groups, c.last_seen"
-		  " FROM pgfleet.computer_list c) x",
-		  0, NULL);
+		  "  coalesce(m.groups, '[]') AS groups, c.last_seen, c.agent_version, c.facts_at, c.revoked_at"
+		  " FROM pgfleet.computer_list c"
+		  " LEFT JOIN (SELECT g.computer_id, json_agg(g.group_name ORDER BY g.group_name) AS groups"
+		  "  FROM pgfleet.group_member_list g GROUP BY g.computer_id) m ON m.computer_id = c.computer_id"
+		  " WHERE $1::jsonb IS NULL OR c.computer_id IN (SELECT pgfleet.rule_matches($1::jsonb))) x",
+		  1, p);
 	db_close(db);
+	free(rule);
 	return rc;
 }
 
@@ -388,7 +465,8 @@ computer_show(struct opts *o)
 	if (o->fmt == REPORTFMT_JSON) {
 		rc = cmdutil_print_json(db, cmd,
 		    "SELECT to_jsonb(c) - 'running_event' - 'groups' || jsonb_build_object('running_event',"
-		    " c.running_event, 'groups', to_jsonb(c.groups),"
+		    " c.running_event, 'groups', coalesce((SELECT jsonb_agg(g.group_name ORDER BY g.group_name)"
+		    "  FROM pgfleet.group_member_list g WHERE g.computer_id = c.computer_id), '[]'),"
 		    " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.event_id DESC) FROM"
 		    "  (SELECT event_id, schedule_id, state, status_code, due_at, started_at, finished_at"
 		    "   FROM pgfleet.event_list WHERE computer_id = c.computer_id ORDER BY event_id DESC LIMIT 10) e),"
@@ -398,16 +476,39 @@ computer_show(struct opts *o)
 		return rc;
 	}
 	if (db_exec(db, &r,
-		"SELECT computer_id AS id, name, host, port, os, boot_env, ip, mac, serial, asset_tag,"
-		" domain, domain_ou, dept, contact, email, labels, attrs, enabled,"
-		" nullif(array_to_string(groups, ', '), '') AS groups,"
-		" last_seen, running_event, created_at, updated_at"
-		" FROM pgfleet.computer_detail c WHERE name = $1",
+		"SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.boot_env, c.ip, c.mac, c.serial,"
+		" c.asset_tag, c.domain, c.domain_ou, c.dept, c.contact, c.email, c.labels, c.attrs, c.enabled,"
+		" (SELECT string_agg(g.group_name || CASE WHEN g.by_rule THEN ' (by rule)' ELSE '' END, ', '"
+		"  ORDER BY g.group_name) FROM pgfleet.group_member_list g WHERE g.computer_id = c.computer_id)"
+		"  AS groups,"
+		" c.last_seen, c.agent_version, c.revoked_at,"
+		" c.cert_serial || ' until ' || c.cert_not_after AS certificate,"
+		" c.facts_at, c.running_event, c.created_at, c.updated_at"
+		" FROM pgfleet.computer_detail c WHERE c.name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto dberr;
 	for (int c = 0; c < db_nfields(r); c++)
 		if (!db_isnull(r, 0, c))
 			printf("%-14s %s\n", db_fname(r, c), db_value(r, 0, c));
+	db_result_free(r);
+	/* the agent's facts, one path = value a line (docs/enrolment.md) */
+	if (db_exec(db, &r,
+		"WITH RECURSIVE f(path, v) AS ("
+		" SELECT e.key, e.value FROM pgfleet.computer_detail c, jsonb_each(c.facts) e WHERE c.name = $1"
+		" UNION ALL"
+		" SELECT f.path || CASE WHEN jsonb_typeof(f.v) = 'array' THEN '[' || (a.o - 1) || ']'"
+		"  ELSE '.' || a.k END, a.val"
+		" FROM f CROSS JOIN LATERAL (SELECT x.key AS k, x.value AS val, 0::bigint AS o"
+		"  FROM jsonb_each(CASE WHEN jsonb_typeof(f.v) = 'object' THEN f.v END) x"
+		"  UNION ALL SELECT NULL, y.value, y.o FROM jsonb_array_elements(CASE WHEN jsonb_typeof(f.v) = 'array'"
+		"  THEN f.v END) WITH ORDINALITY y(value, o)) a)"
+		" SELECT path, v #>> '{}' FROM f WHERE jsonb_typeof(v) NOT IN ('object', 'array') ORDER BY path",
+		1, p, err, sizeof(err)) == -1)
+		goto dberr;
+	if (db_ntuples(r) > 0)
+		printf("\nfacts:\n");
+	for (int i = 0; i < db_ntuples(r); i++)
+		printf("  %s = %s\n", db_value(r, i, 0), db_value(r, i, 1));
 	db_result_free(r);
 	if (db_exec(db, &r,
 		"SELECT e.event_id AS \"EVENT\", e.schedule_id AS \"SCHEDULE\", e.job AS \"JOB\","
@@ -490,6 +591,32 @@ out:
 }
 
 static int
+computer_pending(struct opts *o)
+{
+	if (want_pos("computer pending", o, 0, "") == -1)
+		return CLI_USAGE;
+	return enrol_cmd_pending(o->fmt);
+}
+
+static int
+computer_accept(struct opts *o)
+{
+	return want_pos("computer accept", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("accept", o->pos[0]);
+}
+
+static int
+computer_reject(struct opts *o)
+{
+	return want_pos("computer reject", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("reject", o->pos[0]);
+}
+
+static int
+computer_revoke(struct opts *o)
+{
+	return want_pos("computer revoke", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("revoke", o->pos[0]);
+}
+
+static int
 computer_import(struct opts *o)
 {
 	if (want_pos("computer import", o, 1, "FILE") == -1)
@@ -537,13 +664,17 @@ cmd_computer(int argc, char **argv)
 {
 	static const struct sub subs[] = {
 		{"add", "hpolg", computer_add},
-		{"list", "j", computer_list},
+		{"list", "jw", computer_list},
 		{"show", "j", computer_show},
 		{"remove", "f", computer_remove},
 		{"import", "n", computer_import},
+		{"pending", "j", computer_pending},
+		{"accept", "", computer_accept},
+		{"reject", "", computer_reject},
+		{"revoke", "", computer_revoke},
 	};
 	return dispatch("computer", subs, sizeof(subs) / sizeof(subs[0]), usage_computer,
-	    "add, list, show, remove, import", argc, argv);
+	    "add, list, show, remove, import, pending, accept, reject, revoke", argc, argv);
 }
 
 /* ---- groups ------------------------------------------------------------- */
@@ -560,11 +691,18 @@ group_add(struct opts *o)
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return CLI_USAGE;
 	}
+	char *rule = o->nwheres > 0 ? where_rule(cmd, o) : NULL;
+	if (o->nwheres > 0 && rule == NULL)
+		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
-	if (db == NULL)
+	if (db == NULL) {
+		free(rule);
 		return CLI_ERROR;
-	const char *p[2] = {o->pos[0], o->description};
-	if (db_exec(db, &r, "SELECT pgfleet.group_add($1, $2)", 2, p, err, sizeof(err)) == -1) {
+	}
+	const char *p[3] = {o->pos[0], o->description, rule};
+	int dbrc = db_exec(db, &r, "SELECT pgfleet.group_add($1, $2, $3::jsonb)", 3, p, err, sizeof(err));
+	free(rule);
+	if (dbrc == -1) {
 		int rc = cmdutil_api_error(db, cmd, err);
 		db_close(db);
 		return rc;
@@ -585,11 +723,11 @@ group_list(struct opts *o)
 	if (db == NULL)
 		return CLI_ERROR;
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
-		  "SELECT g.name AS \"NAME\", g.members AS \"MEMBERS\","
+		  "SELECT g.name AS \"NAME\", g.members AS \"MEMBERS\", coalesce(g.rule::text, '') AS \"RULE\","
 		  " coalesce(g.description, '') AS \"DESCRIPTION\""
 		  " FROM pgfleet.group_list g ORDER BY g.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT g.name, g.description, g.members FROM pgfleet.group_list g) x",
+		  " SELECT g.name, g.description, g.members, g.rule FROM pgfleet.group_list g) x",
 		  0, NULL);
 	db_close(db);
 	return rc;
@@ -623,12 +761,13 @@ group_members(struct opts *o)
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\","
-		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\""
-		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
+		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","
+		  " CASE WHEN m.by_rule THEN 'rule' ELSE 'static' END AS \"BY\""
+		  " FROM pgfleet.group_member_list m JOIN pgfleet.computer_list c ON c.computer_id = m.computer_id"
 		  " WHERE m.group_name = $1 ORDER BY c.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled"
-		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
+		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled, m.by_rule"
+		  " FROM pgfleet.group_member_list m JOIN pgfleet.computer_list c ON c.computer_id = m.computer_id"
 		  " WHERE m.group_name = $1) x",
 		  1, p);
 	db_close(db);
@@ -639,7 +778,7 @@ int
 cmd_group(int argc, char **argv)
 {
 	static const struct sub subs[] = {
-		{"add", "d", group_add},
+		{"add", "dw", group_add},
 		{"list", "j", group_list},
 		{"members", "j", group_members},
 	};

@@ -24,8 +24,9 @@ struct cli_cmd {
 static const struct cli_cmd commands[] = {
 	{"migrate", cmd_migrate, "apply pending database migrations (--status to list them)"},
 	{"pki", cmd_pki, "development certificate authority: pki init, pki issue NAME"},
-	{"computer", cmd_computer, "inventory: computer add|list|show|remove|import"},
+	{"computer", cmd_computer, "inventory: computer add|list|show|remove|import|pending|accept|reject|revoke"},
 	{"group", cmd_group, "computer groups: group add|list|members"},
+	{"token", cmd_token, "enrolment tokens: token create|list|revoke"},
 	{"submit", cmd_submit, "validate and apply a YAML job batch (--dry-run to check only)"},
 	{"job", cmd_job, "jobs: job list|show|export"},
 	{"run", cmd_run, "run a job now or at a time: run JOB --on TARGETS [--at TIME] [--wait]"},

@@ -112,6 +112,11 @@ static const struct conf_key scheduler_keys[] = {
 	{"log.format", T_LOGFORMAT, S(log_format), "iso", 0, 0, 0},
 	{"log.syslog", T_BOOL, S(log_syslog), "false", 0, 0, 0},
 	{"metrics.listen", T_LISTEN, S(metrics_listen), NULL, F_RESTART, 0, 0},
+	{"enrol.listen", T_LISTEN, S(enrol_listen), NULL, F_RESTART, 0, 0},
+	{"enrol.ca_cert", T_FILE, S(enrol_ca_cert), NULL, F_RESTART, 0, 0},
+	{"enrol.ca_key", T_KEYFILE, S(enrol_ca_key), NULL, F_RESTART, 0, 0},
+	{"enrol.lifetime", T_DURATION, S(enrol_lifetime_ms), "90d", F_RESTART, 60 * MS_S, 3650 * MS_D},
+	{"enrol.port_file", T_PATH, S(enrol_port_file), NULL, F_RESTART, 0, 0},
 };
 
 static const struct conf_key agent_keys[] = {
@@ -136,13 +141,20 @@ static const struct conf_key agent_keys[] = {
 	{"kill_grace", T_DURATION, A(kill_grace_ms), "10s", 0, 0, 3600 * MS_S},
 	{"message_timeout", T_DURATION, A(message_timeout_ms), "30s", 0, 1, 3600 * MS_S},
 	{"tls.ca", T_FILE, A(tls_ca), NULL, F_REQUIRED | F_RESTART, 0, 0},
-	{"tls.cert", T_FILE, A(tls_cert), NULL, F_REQUIRED | F_RESTART, 0, 0},
-	{"tls.key", T_KEYFILE, A(tls_key), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	/* files checked by finish_agent: with enroll.server they may not exist yet */
+	{"tls.cert", T_PATH, A(tls_cert), NULL, F_REQUIRED | F_RESTART, 0, 0},
+	{"tls.key", T_PATH, A(tls_key), NULL, F_REQUIRED | F_RESTART, 0, 0},
 	{"tls.allow_schedulers", T_STRLIST, A(tls_allow_schedulers), NULL, 0, 0, 0},
 	{"log.level", T_INT, A(log_level), "5", 0, 1, 7},
 	{"log.file", T_PATH, A(log_file), NULL, 0, 0, 0},
 	{"log.format", T_LOGFORMAT, A(log_format), "iso", 0, 0, 0},
 	{"log.syslog", T_BOOL, A(log_syslog), "false", 0, 0, 0},
+	{"enroll.server", T_STR, A(enroll_server), NULL, F_RESTART, 0, 0},
+	{"enroll.token", T_STR, A(enroll_token), NULL, F_RESTART | F_SECRET, 0, 0},
+	{"enroll.ca", T_FILE, A(enroll_ca), NULL, F_RESTART, 0, 0},
+	{"enroll.renew_before", T_DURATION, A(enroll_renew_before_ms), "30d", 0, 10 * MS_S, 3650 * MS_D},
+	{"enroll.poll", T_DURATION, A(enroll_poll_ms), "30s", 0, 100, MS_D},
+	{"facts.interval", T_DURATION, A(facts_interval_ms), "1h", 0, 0, 30 * MS_D},
 };
 
 /* Keys of earlier versions: refused with what replaced them, not as unknown. */
@@ -1088,6 +1100,45 @@ finish_scheduler(struct loader *l, struct conf_scheduler *c)
 		m = key_mark(l, "agents.listen");
 		lerr(l, m.line, m.col, "agents.listen", "needs an address (0.0.0.0:4020 for every one)");
 	}
+	if (c->enrol_listen.host != NULL && c->enrol_ca_key == NULL) {
+		m = key_mark(l, "enrol.listen");
+		lerr(l, m.line, m.col, "enrol.ca_key", "is required with enrol.listen (the key that signs "
+		    "the agents' certificates)");
+	}
+	if (c->enrol_ca_cert == NULL && c->tls_ca != NULL)
+		c->enrol_ca_cert = xstrdup(c->tls_ca);
+}
+
+/* tls.cert and tls.key must exist, unless enroll.server will make them. */
+static void
+finish_agent_enroll(struct loader *l, struct conf_agent *c)
+{
+	static const struct conf_key cert = {"tls.cert", T_FILE, 0, NULL, 0, 0, 0};
+	static const struct conf_key key = {"tls.key", T_KEYFILE, 0, NULL, 0, 0, 0};
+	char err[512];
+	struct mark m;
+	if (c->enroll_server != NULL) {
+		struct conf_listen hp = {0};
+		if (conf_parse_server(c->enroll_server, &hp, err, sizeof(err)) == -1) {
+			m = key_mark(l, "enroll.server");
+			lerr(l, m.line, m.col, "enroll.server", "%s", err);
+		}
+		free(hp.host);
+		if (c->enroll_ca == NULL && c->tls_ca != NULL)
+			c->enroll_ca = xstrdup(c->tls_ca);
+	}
+	const struct conf_key *ks[] = {&cert, &key};
+	char *vals[] = {c->tls_cert, c->tls_key};
+	for (int i = 0; i < 2; i++) {
+		if (vals[i] == NULL)
+			continue;
+		if (c->enroll_server != NULL && access(vals[i], F_OK) == -1 && errno == ENOENT)
+			continue;
+		if (check_file(ks[i], vals[i], err, sizeof(err)) == -1) {
+			m = key_mark(l, ks[i]->path);
+			lerr(l, m.line, m.col, ks[i]->path, "%s", err);
+		}
+	}
 }
 
 static void
@@ -1112,6 +1163,7 @@ finish_agent(struct loader *l, struct conf_agent *c)
 		lerr(l, m.line, m.col, "keepalive.timeout", "%s must be longer than keepalive.interval (%s)",
 		    a, b);
 	}
+	finish_agent_enroll(l, c);
 }
 
 static void
@@ -1212,6 +1264,8 @@ conf_load_agent(const char *path, struct conf_agent **out, struct conf_errors *e
 		check_required(&l);
 		if (!failed(&l))
 			finish_agent(&l, c);
+		else
+			finish_agent_enroll(&l, c); /* the tls files: every error of the file is said */
 	}
 	if (loader_done(&l) > 0) {
 		conf_free_agent(c);

@@ -105,6 +105,11 @@ struct conf_scheduler {
 	int log_format;			/* enum log_format */
 	int log_syslog;			/* bool: also to syslog */
 	struct conf_listen metrics_listen;	/* host NULL: no /metrics, /healthz */
+	struct conf_listen enrol_listen;	/* host NULL: no enrolment service */
+	char *enrol_ca_cert;		/* default: tls.ca */
+	char *enrol_ca_key;		/* required with enrol.listen */
+	long long enrol_lifetime_ms;	/* of the certificates it signs */
+	char *enrol_port_file;		/* NULL: none */
 };
 
 struct conf_agent {
@@ -137,6 +142,12 @@ struct conf_agent {
 	char *log_file;			/* NULL: stderr */
 	int log_format;			/* enum log_format */
 	int log_syslog;			/* bool: also to syslog */
+	char *enroll_server;		/* host:port of an enrolment service; NULL: none */
+	char *enroll_token;		/* bootstrap token; wiped on free */
+	char *enroll_ca;		/* the CA that authenticates the service; default tls.ca */
+	long long enroll_renew_before_ms;	/* renew this long before expiry (at most a third of the lifetime) */
+	long long enroll_poll_ms;	/* while pending, ask again this often */
+	long long facts_interval_ms;	/* facts gathered again this often; 0: only at connect */
 };
 
 #define CONF_MAX_SERVERS 16

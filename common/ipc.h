@@ -56,6 +56,8 @@ struct ipc_done {
 #define IPC_NAME_MAX 64     /* a computer name (common/field.h) */
 #define IPC_PEER_MAX 64     /* a numeric address */
 #define IPC_VERSION_MAX 32
+#define IPC_SERIAL_MAX 40   /* a certificate serial, upper-case hex (common/pki.h) */
+#define IPC_HASH_MAX 71     /* "sha256:" and 64 hex digits */
 
 /* Strings are NUL-terminated within their arrays. */
 struct ipc_agent_hello {
@@ -63,12 +65,16 @@ struct ipc_agent_hello {
 	char name[IPC_NAME_MAX + 1];
 	char peer[IPC_PEER_MAX + 1];
 	char version[IPC_VERSION_MAX + 1];
-	char pad[5];
+	char serial[IPC_SERIAL_MAX + 1];    /* of the certificate it presented */
+	char facts_hash[IPC_HASH_MAX + 1];  /* its Facts-Hash, "" when none */
+	char pad[4];
 };
 
 struct ipc_agent_verdict {
 	int64_t link_id;
 	int64_t computer_id;  /* when accepted */
+	int32_t want_facts;   /* when accepted: the scheduler lacks the agent's facts */
+	int32_t pad;
 	char why[240];        /* when refused: the Error of Reply=Hello */
 };
 

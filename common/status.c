@@ -29,6 +29,13 @@ static const struct status_info table[] = {
 	    "the computer was not connected to any scheduler within events.offline_expire of the event's due time"},
 	{STATUS_AGENT_DISCONNECTED, "AGENT_DISCONNECTED",
 	    "the agent's connection was lost with a task in flight in the last of max_attempts attempts"},
+	{STATUS_CERT_REVOKED, "CERT_REVOKED",
+	    "the computer or its certificate is revoked: its events fail, its connections and renewals are refused"},
+	{STATUS_ENROL_TOKEN_REFUSED, "ENROL_TOKEN_REFUSED",
+	    "enrolment refused: the token is unknown, used up, expired or revoked"},
+	{STATUS_ENROL_PENDING, "ENROL_PENDING", "enrolment waits for an operator: pgfleet computer accept"},
+	{STATUS_ENROL_REFUSED, "ENROL_REFUSED",
+	    "enrolment or renewal refused: rejected by an operator, or the computer is unknown"},
 };
 
 const struct status_info *

@@ -28,6 +28,10 @@ enum status_code {
 	STATUS_MESSAGE_TIMEOUT = -23,   /* an agent's reply did not arrive whole within timeouts.message */
 	STATUS_OFFLINE_EXPIRED = -24,   /* not connected anywhere within events.offline_expire of due_at */
 	STATUS_AGENT_DISCONNECTED = -25, /* connection lost with a task in flight, last attempt */
+	STATUS_CERT_REVOKED = -26,      /* the computer or its certificate is revoked */
+	STATUS_ENROL_TOKEN_REFUSED = -27, /* enrolment: token unknown, used up, expired or revoked */
+	STATUS_ENROL_PENDING = -28,     /* enrolment waits for pgfleet computer accept */
+	STATUS_ENROL_REFUSED = -29,     /* enrolment or renewal refused (rejected, unknown computer) */
 };
 
 struct status_info {

@@ -88,7 +88,7 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		goto fail;
 	}
 	if (!server && cert == NULL && key == NULL)
-		goto no_cert; /* one certificate per connection: SSL_use_certificate */
+		goto no_cert; /* none yet (enrolment), or one per connection: SSL_use_certificate */
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "tls certificate %s: %s", cert, tls_error_string(why, sizeof(why)));
 		goto fail;
@@ -141,6 +141,12 @@ SSL_CTX *
 tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen)
 {
 	return ctx_new(0, ca, cert, key, err, errlen);
+}
+
+void
+tls_ctx_client_cert_optional(SSL_CTX *ctx)
+{
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 }
 
 /* An ASN1 string as a C string; -1 when it holds a NUL or does not fit. */

@@ -25,6 +25,9 @@ SSL_CTX *tls_server_ctx(const char *ca, const char *cert, const char *key, char 
  * (SSL_use_certificate, SSL_use_PrivateKey), as the fleet simulator does.
  */
 SSL_CTX *tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
+/* A server context that asks for a client certificate but accepts none (enrolment: a
+ * presented one must still chain to the CA). */
+void tls_ctx_client_cert_optional(SSL_CTX *ctx);
 
 /* The peer certificate's CN, or its first DNS SAN when it has no CN. 0, or -1 when none. */
 int tls_peer_name(SSL *ssl, char *buf, size_t size);

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +33,7 @@
 #include "common/db.h"
 #include "common/fsutil.h"
 #include "common/gate.h"
+#include "common/listen.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -39,6 +41,7 @@
 #include "common/sdnotify.h"
 #include "common/version.h"
 #include "scheduler/claim.h"
+#include "scheduler/enrol.h"
 #include "scheduler/instance.h"
 #include "scheduler/observe.h"
 #include "scheduler/pool.h"
@@ -78,6 +81,9 @@ struct sched {
 	struct event *ev_presence;   /* last_message_at every presence_interval, offline expiry */
 	struct event *ev_hello;      /* Hellos and closes, a moment after the first one */
 	int listen_fd;               /* agents.listen, accepted on by the workers */
+	int enrol_fd;                /* enrol.listen, -1: no enrolment service */
+	pid_t enrol_pid;             /* the service's process, 0 while it is not running */
+	struct event *ev_enrol;      /* starts it again a moment after it died */
 	struct gate *refusals;       /* unknown computers, logged per address */
 	struct presence *presence;
 	struct event *sigev[4];
@@ -237,6 +243,7 @@ on_verdict(const struct presence_verdict *v, void *arg)
 	memset(&m, 0, sizeof(m));
 	m.link_id = v->link_id;
 	m.computer_id = v->computer_id;
+	m.want_facts = v->want_facts;
 	if (v->computer_id == 0) {
 		snprintf(m.why, sizeof(m.why), "%s", v->why);
 		(void)pool_send(s->pool, v->pid, IPC_AGENT_REFUSE, &m, sizeof(m));
@@ -352,11 +359,20 @@ db_watch(struct sched *s)
 	event_add(s->ev_db, NULL);
 }
 
+/* pgfleet_revoke: a computer was revoked; its connection here, if any, is closed. */
 static void
 on_notify(const char *channel, const char *payload, void *arg)
 {
-	(void)arg;
+	struct sched *s = arg;
 	log_debug("notify %s %s", channel, payload);
+	if (strcmp(channel, "pgfleet_revoke") != 0)
+		return;
+	struct ipc_agent_ref ref = {.computer_id = strtoll(payload, NULL, 10)};
+	pid_t pid;
+	if (ref.computer_id > 0 && presence_route(s->presence, ref.computer_id, &pid, &ref.link_id) == 0) {
+		log_notice("agents: computer %lld revoked, its connection closed", (long long)ref.computer_id);
+		(void)pool_send(s->pool, pid, IPC_AGENT_DROP, &ref, sizeof(ref));
+	}
 }
 
 static void
@@ -366,7 +382,7 @@ db_readable(evutil_socket_t fd, short what, void *arg)
 	char err[512];
 	(void)fd;
 	(void)what;
-	int n = db_consume_notifies(s->db, on_notify, NULL, err, sizeof(err));
+	int n = db_consume_notifies(s->db, on_notify, s, err, sizeof(err));
 	if (n == -1)
 		log_warnx("database: %s", err);
 	db_watch(s);
@@ -432,6 +448,10 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 		s->last_claim_ms = clock_mono_ms();
 		s->last_claim_wall_ms = clock_wall_ms();
 	}
+	/* A notification that came in while a statement above ran waits in libpq's queue and
+	 * the socket will not tell of it: a revocation would wait for the next notification. */
+	if (db_consume_notifies(s->db, on_notify, s, err, sizeof(err)) == -1)
+		log_warnx("database: %s", err);
 	db_watch(s);
 	struct timeval tv = {0, 0};
 	if (!full) {
@@ -507,6 +527,57 @@ sched_janitor(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+sched_enrol_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->enrol_fd == -1 || s->enrol_pid > 0 || s->stopping || s->draining)
+		return;
+	s->enrol_pid = enrol_spawn(s->conf, s->enrol_fd);
+	if (s->enrol_pid == -1) {
+		s->enrol_pid = 0;
+		struct timeval tv = {1, 0};
+		evtimer_add(s->ev_enrol, &tv);
+	}
+}
+
+/* The enrolment service died: started again a second later. */
+static void
+on_other_exit(pid_t pid, int status, void *arg)
+{
+	struct sched *s = arg;
+	(void)status;
+	if (pid != s->enrol_pid)
+		return;
+	s->enrol_pid = 0;
+	if (!s->stopping && !s->draining) {
+		struct timeval tv = {1, 0};
+		evtimer_add(s->ev_enrol, &tv);
+	}
+}
+
+static void
+sched_enrol_stop(struct sched *s)
+{
+	if (s->enrol_pid <= 0)
+		return;
+	pid_t pid = s->enrol_pid;
+	int status;
+	kill(pid, SIGTERM);
+	for (int tries = 0; tries < 100; tries++) {
+		if (waitpid(pid, &status, WNOHANG) != 0)
+			break;
+		usleep(20000);
+		if (tries == 99) {
+			kill(pid, SIGKILL);
+			(void)waitpid(pid, &status, 0);
+		}
+	}
+	s->enrol_pid = 0;
+}
+
+static void
 sched_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
@@ -556,6 +627,8 @@ sched_reload(struct sched *s)
 	if (log_reopen() == -1)
 		log_warn("log: reopen");
 	pool_broadcast(s->pool, IPC_REOPEN);
+	if (s->enrol_pid > 0)
+		kill(s->enrol_pid, SIGHUP);
 	if (conf_load_scheduler(s->conf_path, &fresh, &errs) == -1) {
 		log_warnx("reload: %s has errors, keeping the running configuration", s->conf_path);
 		for (size_t i = 0; i < errs.n; i++)
@@ -624,6 +697,8 @@ sched_stop(struct sched *s)
 	char err[512];
 	int64_t ids[4096];
 	int n = pool_held_events(s->pool, ids, 4096);
+	s->stopping = 1;
+	sched_enrol_stop(s);
 	pool_shutdown(s->pool, 0);
 	for (int tries = 0; pool_procs(s->pool) > 0 && tries < 100; tries++) {
 		usleep(50000);
@@ -649,44 +724,6 @@ sched_stop(struct sched *s)
 	if (instance_stop(s->db, s->owner, err, sizeof(err)) == -1)
 		log_warnx("heartbeat row: %s", err);
 	log_notice("stopped; %d unfinished events released", released);
-}
-
-/* agents.listen, before the workers are forked: they all accept on it. */
-static int
-listen_agents(const struct conf_listen *l, char *err, size_t errlen)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", l->port);
-	int rc = getaddrinfo(l->host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
-	int one = 1;
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
-		snprintf(err, errlen, "agents.listen %s:%d: %s", l->host, l->port, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-static int
-bound_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* Written atomically, so a reader never sees half of it. */
@@ -752,11 +789,21 @@ sched_listen(struct sched *s)
 {
 	char err[512];
 	raise_nofile(s->conf);
-	if ((s->listen_fd = listen_agents(&s->conf->agents_listen, err, sizeof(err))) == -1)
+	int port;
+	if ((s->listen_fd = listen_tcp(&s->conf->agents_listen, "agents.listen", 4096, &port, err,
+	    sizeof(err))) == -1)
 		fatalx("%s", err);
-	int port = bound_port(s->listen_fd);
 	if (s->conf->agents_port_file != NULL && write_port_file(s->conf->agents_port_file, port) == -1)
 		fatal("agents.port_file %s", s->conf->agents_port_file);
+	if (s->conf->enrol_listen.host != NULL) {
+		int eport;
+		if ((s->enrol_fd = listen_tcp(&s->conf->enrol_listen, "enrol.listen", 1024, &eport, err,
+		    sizeof(err))) == -1)
+			fatalx("%s", err);
+		if (s->conf->enrol_port_file != NULL && write_port_file(s->conf->enrol_port_file, eport) == -1)
+			fatal("enrol.port_file %s", s->conf->enrol_port_file);
+		log_notice("enrolment service on %s:%d", s->conf->enrol_listen.host, eport);
+	}
 	return port;
 }
 
@@ -769,7 +816,7 @@ sched_setup(struct sched *s)
 		fatalx("event_base_new failed");
 	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
 	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
-	    .on_agent = on_agent, .on_exit = on_worker_exit, .arg = s};
+	    .on_agent = on_agent, .on_exit = on_worker_exit, .on_other_exit = on_other_exit, .arg = s};
 	s->pool = pool_new(s->base, s->conf->workers, s->conf->sessions_per_worker,
 	    s->conf->restart_limit_count, s->conf->restart_limit_window_ms, &cb);
 	if (s->pool == NULL)
@@ -817,13 +864,17 @@ sched_connect(struct sched *s)
 	if (stale > 0)
 		log_notice("presence: %d connections of an earlier %s forgotten", stale,
 		    s->conf->name);
-	if (db_listen(s->db, "pgfleet_wakeup", err, sizeof(err)) == -1)
+	if (db_listen(s->db, "pgfleet_wakeup", err, sizeof(err)) == -1 ||
+	    db_listen(s->db, "pgfleet_revoke", err, sizeof(err)) == -1)
 		fatalx("listen: %s", err);
 	/* shared counters before the first fork, so every worker adds to them */
 	if (s->conf->metrics_listen.host != NULL && metrics_init() == -1)
 		fatal("metrics: shared memory");
 	if (pool_start(s->pool) == -1)
 		fatalx("no worker could be started");
+	if ((s->ev_enrol = evtimer_new(s->base, sched_enrol_start, s)) == NULL)
+		fatalx("out of memory");
+	sched_enrol_start(-1, 0, s);
 	s->started_wall_ms = clock_wall_ms();
 	s->started_mono_ms = clock_mono_ms();
 }
@@ -882,6 +933,10 @@ sched_free(struct sched *s)
 	event_free(s->ev_janitor);
 	event_free(s->ev_presence);
 	event_free(s->ev_hello);
+	if (s->ev_enrol != NULL)
+		event_free(s->ev_enrol);
+	if (s->enrol_fd != -1)
+		close(s->enrol_fd);
 	presence_free(s->presence);
 	gate_free(s->refusals);
 	close(s->listen_fd);
@@ -930,7 +985,7 @@ main(int argc, char **argv)
 	if (rc != 0)
 		return rc == -1 ? 0 : rc;
 	sdnotify_init();
-	struct sched s = {.conf_path = path, .db_fd = -1, .listen_fd = -1};
+	struct sched s = {.conf_path = path, .db_fd = -1, .listen_fd = -1, .enrol_fd = -1};
 	if (check_config(path, &s.conf) == -1)
 		return 2;
 	if (check_only) {

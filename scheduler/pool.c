@@ -687,8 +687,11 @@ pool_reap(struct pool *p)
 			if (r->pid == pid)
 				s = r;
 		log_exit(p, s, pid, status);
-		if (s == NULL)
+		if (s == NULL) {
+			if (p->cb.on_other_exit != NULL)
+				p->cb.on_other_exit(pid, status, p->cb.arg);
 			continue;
+		}
 		slot_drain_channel(s);
 		slot_close(s);
 		s->pid = 0;

@@ -36,6 +36,8 @@ struct pool_callbacks {
 	void (*on_agent)(int slot, pid_t pid, const struct ipc_msg *msg, void *arg);
 	/* A worker exited (or was killed): every connection it held is gone. */
 	void (*on_exit)(int slot, pid_t pid, void *arg);
+	/* A child that is no worker exited (the enrolment service); may be NULL. */
+	void (*on_other_exit)(pid_t pid, int status, void *arg);
 	void *arg;
 };
 

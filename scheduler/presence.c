@@ -17,8 +17,8 @@
 #include "common/pgarray.h"
 
 static const char SQL_CONNECT[] =
-    "SELECT name, computer_id FROM pgfleet.presence_connect($1, $2::text[], $3::int[],"
-    " $4::bigint[], $5::text[], $6::text[])";
+    "SELECT name, computer_id, refusal, want_facts FROM pgfleet.presence_connect($1, $2::text[],"
+    " $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])";
 static const char SQL_DISCONNECT[] =
     "SELECT pgfleet.presence_disconnect($1, $2::bigint[], $3::bigint[])";
 static const char SQL_SEEN[] = "SELECT pgfleet.presence_seen($1, $2::bigint[])";
@@ -112,6 +112,8 @@ presence_hello(struct presence *p, int slot, pid_t pid, const struct ipc_agent_h
 	x->h.name[sizeof(x->h.name) - 1] = '\0';
 	x->h.peer[sizeof(x->h.peer) - 1] = '\0';
 	x->h.version[sizeof(x->h.version) - 1] = '\0';
+	x->h.serial[sizeof(x->h.serial) - 1] = '\0';
+	x->h.facts_hash[sizeof(x->h.facts_hash) - 1] = '\0';
 	return 0;
 }
 
@@ -223,9 +225,24 @@ decide(struct presence *p, const struct hello *x, const struct db_result *r,
 {
 	char why[200];
 	struct presence_verdict v = {.pid = x->pid, .link_id = x->h.link_id};
-	for (int k = 0; k < db_ntuples(r) && v.computer_id == 0; k++)
-		if (strcmp(db_value(r, k, 0), x->h.name) == 0)
-			v.computer_id = strtoll(db_value(r, k, 1), NULL, 10);
+	const char *refusal = NULL;
+	for (int k = 0; k < db_ntuples(r) && v.computer_id == 0; k++) {
+		if (strcmp(db_value(r, k, 0), x->h.name) != 0)
+			continue;
+		v.computer_id = strtoll(db_value(r, k, 1), NULL, 10);
+		refusal = db_isnull(r, k, 2) ? NULL : db_value(r, k, 2);
+		v.want_facts = strcmp(db_value(r, k, 3), "t") == 0;
+	}
+	if (refusal != NULL) {
+		/* revoked (docs/enrolment.md): refused like an unknown name, said why */
+		snprintf(why, sizeof(why), "%s", refusal);
+		log_warnx("agents: computer %s from %s refused: %s", x->h.name, x->h.peer, refusal);
+		gate_refused(p->refusals, x->h.peer, why);
+		v.computer_id = 0;
+		v.why = why;
+		verdict(&v, arg);
+		return;
+	}
 	if (v.computer_id == 0) {
 		snprintf(why, sizeof(why), "no computer named \"%s\" is registered", x->h.name);
 		gate_refused(p->refusals, x->h.peer, why);
@@ -254,7 +271,8 @@ flush_hellos(struct presence *p, struct db *db, presence_verdict_fn *verdict, vo
 {
 	if (p->nhellos == 0)
 		return 0;
-	struct pgarray names = {0}, slots = {0}, links = {0}, peers = {0}, versions = {0};
+	struct pgarray names = {0}, slots = {0}, links = {0}, peers = {0}, versions = {0}, serials = {0},
+	    hashes = {0};
 	for (int i = 0; i < p->nhellos; i++) {
 		const struct hello *x = &p->hellos[i];
 		pgarray_text(&names, x->h.name);
@@ -262,21 +280,26 @@ flush_hellos(struct presence *p, struct db *db, presence_verdict_fn *verdict, vo
 		pgarray_int(&links, x->h.link_id);
 		pgarray_text(&peers, x->h.peer);
 		pgarray_text(&versions, x->h.version[0] != '\0' ? x->h.version : NULL);
+		pgarray_text(&serials, x->h.serial[0] != '\0' ? x->h.serial : NULL);
+		pgarray_text(&hashes, x->h.facts_hash);
 	}
 	const char *params[] = {p->owner, pgarray_end(&names), pgarray_end(&slots),
-	    pgarray_end(&links), pgarray_end(&peers), pgarray_end(&versions)};
+	    pgarray_end(&links), pgarray_end(&peers), pgarray_end(&versions), pgarray_end(&serials),
+	    pgarray_end(&hashes)};
 	struct db_result *r = NULL;
 	int rc = -1;
 	if (params[1] == NULL || params[2] == NULL || params[3] == NULL || params[4] == NULL ||
-	    params[5] == NULL)
+	    params[5] == NULL || params[6] == NULL || params[7] == NULL)
 		snprintf(err, errlen, "out of memory");
 	else
-		rc = db_exec(db, &r, SQL_CONNECT, 6, params, err, errlen);
+		rc = db_exec(db, &r, SQL_CONNECT, 8, params, err, errlen);
 	free(names.p);
 	free(slots.p);
 	free(links.p);
 	free(peers.p);
 	free(versions.p);
+	free(serials.p);
+	free(hashes.p);
 	if (rc == -1)
 		return -1;
 	int n = p->nhellos;

@@ -30,6 +30,7 @@ struct presence_verdict {
 	const char *why;
 	pid_t old_pid;
 	int64_t old_link;
+	int want_facts;       /* accepted: ask the agent for its facts */
 };
 
 typedef void presence_verdict_fn(const struct presence_verdict *v, void *arg);

@@ -1,9 +1,11 @@
 #!/bin/sh
-# make demo: a throwaway PostgreSQL (pg_virtualenv), certificates, a scheduler
-# and three agents on 127.0.0.1, the example batch submitted, its progress, the
-# job history report, with the web console (pgfleet-web) serving on 127.0.0.1 meanwhile;
-# then everything it started is stopped. PGFLEET_DEMO_KEEP=1 (make demo KEEP=1) keeps it
-# all running for a look around, until Ctrl-C.
+# make demo: a throwaway PostgreSQL (pg_virtualenv), a development CA and the
+# scheduler's certificate, a scheduler with its enrolment service, three agents on
+# 127.0.0.1 that enrol themselves with a token (their keys made on the spot, never
+# copied), the example batch submitted, its progress, the job history report, with the
+# web console (pgfleet-web) serving on 127.0.0.1 meanwhile; then everything it started is
+# stopped. PGFLEET_DEMO_KEEP=1 (make demo KEEP=1) keeps it all running for a look around,
+# until Ctrl-C.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$root/build/bin}
@@ -48,15 +50,15 @@ ALTER ROLE pgfleet_demo_sched PASSWORD '$sched_pw';
 GRANT pgfleet_scheduler TO pgfleet_demo_sched;
 SQL
 echo "==> login role pgfleet_demo_sched (member of pgfleet_scheduler) for the scheduler"
-echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
+echo "==> pgfleet pki: a development CA and the scheduler's certificate (the agents enrol for theirs)"
 "$P" pki init --dir "$demo/pki" >/dev/null
 "$P" pki issue sched-demo --role scheduler --dir "$demo/pki" --localhost >/dev/null
-for n in agent-1 agent-2 agent-3; do "$P" pki issue "$n" --dir "$demo/pki" --localhost >/dev/null; done
 
 mkdir -p "$demo/spool"
 lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
 mport=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 9187)
 ap=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 4020)
+ep=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 4021)
 cat > "$demo/scheduler.yaml" <<EOC
 database: "user=pgfleet_demo_sched password=$sched_pw"
 name: sched-demo
@@ -70,8 +72,16 @@ timeouts: {idle: 30s}
 tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/sched-demo.crt, key: $demo/pki/sched-demo.key}
 log: {level: 5, file: $demo/scheduler.log}
 metrics: {listen: 127.0.0.1:$mport}
+enrol: {listen: 127.0.0.1:$ep, ca_key: $demo/pki/ca.key, lifetime: 30d}
 EOC
 cp "$root/examples/demo.yaml" "$demo/demo.yaml"
+"$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
+pids="$pids $!"
+echo "==> scheduler sched-demo started: agents connect to 127.0.0.1:$ap, enrol at 127.0.0.1:$ep"
+echo "    (metrics: curl -s 127.0.0.1:$mport/metrics)"
+echo "==> pgfleet token create --uses 3 --expires 10m --label enrolled=demo   (printed once, stored hashed)"
+token=$("$P" token create --uses 3 --expires 10m --label enrolled=demo 2>/dev/null)
+echo "    ${token%"${token#????????????}"}..."
 for i in 1 2 3; do
 	mkdir -p "$demo/agent-$i/temp" "$demo/agent-$i/journal"
 	cat > "$demo/agent-$i.yaml" <<EOC
@@ -81,16 +91,16 @@ reconnect: {backoff: 200ms, max_backoff: 2s}
 temp_dir: $demo/agent-$i/temp
 journal: $demo/agent-$i/journal
 run_as: {allow: [root], default: root, allow_root: true}
-tls: {ca: $demo/pki/ca.crt, cert: $demo/pki/agent-$i.crt, key: $demo/pki/agent-$i.key}
+tls: {ca: $demo/pki/ca.crt, cert: $demo/agent-$i/agent.crt, key: $demo/agent-$i/agent.key}
+enroll: {server: 127.0.0.1:$ep, token: "$token", poll: 1s}
 log: {level: 5, file: $demo/agent-$i.log}
 EOC
+	chmod 600 "$demo/agent-$i.yaml"
 	"$BIN/pgfleet-agent" -d -c "$demo/agent-$i.yaml" 2>>"$demo/agent-$i.log" &
 	pids="$pids $!"
 done
-echo "==> three agents started on 127.0.0.1 (logs in $demo): they listen on no port, they connect out"
-"$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
-pids="$pids $!"
-echo "==> scheduler sched-demo started: agents connect to 127.0.0.1:$ap (metrics: curl -s 127.0.0.1:$mport/metrics)"
+echo "==> three agents started on 127.0.0.1 (logs in $demo): each makes its key, enrols with the"
+echo "    token, registers itself and connects out (they listen on no port)"
 "$BIN/pgfleet-web" -l 127.0.0.1:0 --port-file "$demo/web.port" --refresh 1s 2>>"$demo/web.log" &
 pids="$pids $!"
 n=0; while [ ! -s "$demo/web.port" ]; do
@@ -98,16 +108,20 @@ n=0; while [ ! -s "$demo/web.port" ]; do
 	sleep 0.1
 done
 echo "==> the web console (pgfleet-web, read-only): http://127.0.0.1:$(cat "$demo/web.port")/"
-
-echo "==> pgfleet submit examples/demo.yaml"
-"$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
-# the computers are registered now: the agents' next attempt is accepted
 n=0; while [ "$(psql -X -qAt -c "select count(*) from pgfleet.agent_presence")" != 3 ]; do
 	n=$((n + 1)); [ $n -lt 300 ] || { echo "the agents did not connect: $(tail -n 3 "$demo/agent-1.log")"; exit 1; }
 	sleep 0.1
 done
-echo "==> the three agents are connected (pgfleet.computer_presence):"
-psql -X -c "select name, connected, peer, agent_version from pgfleet.computer_presence order by name"
+echo "==> the three agents enrolled and are connected (pgfleet computer list):"
+"$P" computer list
+echo "==> pgfleet computer show agent-1   (its certificate and the facts its agent reported)"
+n=0; while [ "$(psql -X -qAt -c "select count(*) from pgfleet.computer where facts is not null")" != 3 ] && [ $n -lt 100 ]; do
+	n=$((n + 1)); sleep 0.1
+done
+"$P" computer show agent-1 | sed -n '/^certificate\|^agent_version\|^facts:/,/^$/p' | head -n 16
+
+echo "==> pgfleet submit examples/demo.yaml   (labels, serials and a group for the enrolled computers)"
+"$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
 sid=$(sed -n 's/.*schedule \([0-9]*\) created.*/\1/p' "$demo/submit.out" | head -n 1)
 echo "==> pgfleet status $sid --watch"
 "$P" status "$sid" --watch || true
@@ -136,6 +150,14 @@ echo "==> pgfleet audit   (who changed what: the submit, the inventory it added)
 echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
+# the least privilege it ran with was enough: enrolment, facts, tokens and the rest
+if grep -iE "permission denied|must be owner" "$demo/scheduler.log"; then
+	echo "the scheduler's login pgfleet_demo_sched was refused something (above)"
+	exit 1
+fi
+echo "==> the scheduler ran as pgfleet_demo_sched (a member of pgfleet_scheduler only) and was refused nothing:"
+echo "    $(psql -X -qAt -c "select count(*) from pgfleet.computer_cert") certificates signed by its enrolment service," \
+	"$(psql -X -qAt -c "select count(*) from pgfleet.computer where facts is not null") computers with facts"
 if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
 	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
 	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"

@@ -10,26 +10,36 @@
 #include "web/html.h"
 #include "web/web.h"
 
-/* $4: milliseconds without news after which a computer is stale. */
+/* $4: milliseconds without news after which a computer is stale. The page's computers
+ * first, then their groups read once for all of them (a dynamic group's rule is evaluated
+ * once per read of group_member_list, not once per computer). */
 static const char SQL_COMPUTERS[] =
-    "SELECT c.computer_id, c.name, c.host, c.os, c.dept, c.labels::text AS labels, c.enabled,"
-    " " WEB_TS("c.last_seen") " AS last_seen, c.running_event,"
-    " (c.last_seen IS NULL OR c.last_seen < now() - $4::bigint * interval '1 ms') AS stale,"
-    " (SELECT string_agg(g.group_name, ', ' ORDER BY g.group_name) FROM pgfleet.group_member_list g"
-    "  WHERE g.computer_id = c.computer_id) AS groups,"
-    " l.job AS last_job, l.state AS last_state, l.status_name AS last_status,"
-    " l.event_id AS last_event, " WEB_TS("l.finished_at") " AS last_finished"
+    "WITH page AS ("
+    " SELECT c.computer_id, c.name, c.host, c.os, c.dept, c.labels, c.enabled, c.last_seen,"
+    "  c.running_event"
     " FROM pgfleet.computer_list c"
-    " LEFT JOIN LATERAL (SELECT h.job, h.state, h.status_name, h.event_id, h.finished_at"
-    "  FROM pgfleet.job_history h WHERE h.computer_id = c.computer_id"
-    "  AND h.finished_at IS NOT NULL ORDER BY h.finished_at DESC, h.event_id DESC LIMIT 1) l ON true"
     " WHERE ($1::text IS NULL OR strpos(c.name, $1) > 0)"
-    " AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM pgfleet.group_member_list g"
-    "  WHERE g.computer_id = c.computer_id AND g.group_name = $2))"
+    " AND ($2::text IS NULL OR c.computer_id IN (SELECT g.computer_id FROM pgfleet.group_member_list g"
+    "  WHERE g.group_name = $2))"
     " AND ($3::boolean IS NOT TRUE OR c.last_seen IS NULL"
     "  OR c.last_seen < now() - $4::bigint * interval '1 ms')"
     " AND ($5::text IS NULL OR c.name > $5)"
-    " ORDER BY c.name LIMIT $6";
+    " ORDER BY c.name LIMIT $6),"
+    " gm AS (SELECT g.computer_id, string_agg(g.group_name, ', ' ORDER BY g.group_name) AS groups"
+    " FROM pgfleet.group_member_list g WHERE g.computer_id IN (SELECT p.computer_id FROM page p)"
+    " GROUP BY g.computer_id)"
+    " SELECT c.computer_id, c.name, c.host, c.os, c.dept, c.labels::text AS labels, c.enabled,"
+    " " WEB_TS("c.last_seen") " AS last_seen, c.running_event,"
+    " (c.last_seen IS NULL OR c.last_seen < now() - $4::bigint * interval '1 ms') AS stale,"
+    " gm.groups,"
+    " l.job AS last_job, l.state AS last_state, l.status_name AS last_status,"
+    " l.event_id AS last_event, " WEB_TS("l.finished_at") " AS last_finished"
+    " FROM page c"
+    " LEFT JOIN gm ON gm.computer_id = c.computer_id"
+    " LEFT JOIN LATERAL (SELECT h.job, h.state, h.status_name, h.event_id, h.finished_at"
+    "  FROM pgfleet.job_history h WHERE h.computer_id = c.computer_id"
+    "  AND h.finished_at IS NOT NULL ORDER BY h.finished_at DESC, h.event_id DESC LIMIT 1) l ON true"
+    " ORDER BY c.name";
 
 static const char SQL_GROUPS[] =
     "SELECT DISTINCT group_name FROM pgfleet.group_member_list ORDER BY group_name LIMIT 500";

@@ -33,6 +33,7 @@
 #include "common/gate.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/pki.h"
 #include "common/status.h"
 #include "common/tls.h"
 #include "common/wire.h"
@@ -57,6 +58,8 @@ struct link {
 	char addr[INET6_ADDRSTRLEN + 8];
 	char name[IPC_NAME_MAX + 1];
 	char version[IPC_VERSION_MAX + 1];
+	char serial[IPC_SERIAL_MAX + 1];
+	char facts_hash[IPC_HASH_MAX + 1];
 };
 
 struct links {
@@ -80,6 +83,8 @@ int64_t link_computer(const struct link *l) { return l->computer_id; }
 const char *link_name(const struct link *l) { return l->name; }
 const char *link_peer(const struct link *l) { return l->host; }
 const char *link_version(const struct link *l) { return l->version; }
+const char *link_serial(const struct link *l) { return l->serial; }
+const char *link_facts_hash(const struct link *l) { return l->facts_hash; }
 int link_ready(const struct link *l) { return l->state == L_READY; }
 int links_ready(const struct links *ls) { return ls->nready; }
 
@@ -213,14 +218,15 @@ link_reply(struct link *l, const char *const (*kv)[2], size_t n)
 }
 
 void
-link_accept(struct link *l, int64_t computer_id)
+link_accept(struct link *l, int64_t computer_id, int want_facts)
 {
 	if (l->state != L_VERDICT)
 		return;
 	char id[24];
 	snprintf(id, sizeof(id), "%lld", (long long)computer_id);
 	const char *const kv[][2] = {{"Reply", "Hello"}, {"Result", "Success"}, {"ID", id},
-	    {"Scheduler", l->ls->conf->name}, {"Protocol", LINK_PROTOCOL}};
+	    {"Scheduler", l->ls->conf->name}, {"Protocol", LINK_PROTOCOL},
+	    {"Facts", want_facts ? "Send" : "Known"}};
 	l->computer_id = computer_id;
 	l->state = L_READY;
 	l->ls->nready++;
@@ -228,7 +234,7 @@ link_accept(struct link *l, int64_t computer_id)
 	evtimer_del(l->deadline);
 	struct timeval idle = clock_tv(l->ls->conf->agents_idle_timeout_ms);
 	bufferevent_set_timeouts(l->bev, &idle, NULL);
-	if (link_reply(l, kv, 5) == 0)
+	if (link_reply(l, kv, 6) == 0)
 		log_info("agents: computer %s (%lld) connected from %s", l->name, (long long)computer_id,
 		    l->host);
 }
@@ -257,6 +263,20 @@ link_refuse(struct link *l, const char *why)
 	evtimer_add(l->deadline, &tv);
 }
 
+/* Facts-Hash: absent, empty, or sha256: and 64 lower-case hex digits. */
+static int
+link_facts_hash_ok(const char *h)
+{
+	if (h == NULL || h[0] == '\0')
+		return 1;
+	if (strlen(h) != 71 || strncmp(h, "sha256:", 7) != 0)
+		return 0;
+	for (int i = 7; i < 71; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /* Request=Hello: the name it gives must be the certificate's; the parent decides the rest. */
 static void
 link_hello(struct link *l, const struct wire_msg *m)
@@ -264,6 +284,7 @@ link_hello(struct link *l, const struct wire_msg *m)
 	char why[200];
 	const char *req = wire_get(m, "Request"), *proto = wire_get(m, "Protocol");
 	const char *comp = wire_get(m, "Computer"), *ver = wire_get(m, "Agent-Version");
+	const char *fh = wire_get(m, "Facts-Hash");
 	if (req == NULL || strcmp(req, "Hello") != 0)
 		snprintf(why, sizeof(why), "expected Request=Hello");
 	else if (comp == NULL)
@@ -274,6 +295,8 @@ link_hello(struct link *l, const struct wire_msg *m)
 	else if (strcmp(comp, l->name) != 0)
 		snprintf(why, sizeof(why), "Computer \"%.64s\" does not match the certificate name \"%s\"",
 		    comp, l->name);
+	else if (!link_facts_hash_ok(fh))
+		snprintf(why, sizeof(why), "Facts-Hash is not sha256:<64 hex digits>");
 	else
 		why[0] = '\0';
 	if (why[0] != '\0') {
@@ -282,6 +305,7 @@ link_hello(struct link *l, const struct wire_msg *m)
 		return;
 	}
 	snprintf(l->version, sizeof(l->version), "%s", ver != NULL ? ver : "");
+	snprintf(l->facts_hash, sizeof(l->facts_hash), "%s", fh != NULL ? fh : "");
 	l->state = L_VERDICT;
 	l->ls->hooks.hello(l, l->ls->hooks.arg);
 }
@@ -310,6 +334,11 @@ link_message(struct link *l, struct wire_msg *m)
 	if (l->state == L_READY && reply != NULL) {
 		l->seen = 1;
 		l->ls->hooks.message(l, m, l->ls->hooks.arg);
+		return;
+	}
+	if (l->state == L_READY && req != NULL && strcmp(req, "Facts") == 0 && l->ls->hooks.facts != NULL) {
+		l->seen = 1;
+		l->ls->hooks.facts(l, m, l->ls->hooks.arg);
 		return;
 	}
 	char why[160];
@@ -376,6 +405,10 @@ link_connected(struct link *l)
 		return;
 	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
+	/* the serial goes with the Hello: revoked ones are refused (docs/enrolment.md) */
+	X509 *pc = SSL_get0_peer_certificate(ssl);
+	if (pc == NULL || pki_serial_hex(pc, l->serial) == -1)
+		l->serial[0] = '\0';
 	if (ls->n - gate_count(ls->gate) > ls->conf->agents_max_connections) {
 		char why[96];
 		snprintf(why, sizeof(why), "%d agent connections open (agents.max_connections)",

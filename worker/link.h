@@ -40,6 +40,9 @@ struct links_hooks {
 	/* A message about a task (Reply=StatusUpdate, SendFile, Cancel, Error); m is the
 	 * caller's to free. */
 	void (*message)(struct link *l, struct wire_msg *m, void *arg);
+	/* Request=Facts (docs/enrolment.md): the agent's facts document in m's body; m is the
+	 * caller's to free. NULL: facts are refused as unexpected. */
+	void (*facts)(struct link *l, struct wire_msg *m, void *arg);
 	void *arg;
 };
 
@@ -65,8 +68,8 @@ int links_ready(const struct links *ls);
  */
 int links_take_seen(struct links *ls, int64_t *ids, int max);
 
-/* The parent's verdict on a Hello. */
-void link_accept(struct link *l, int64_t computer_id);
+/* The parent's verdict on a Hello; want_facts: ask the agent for its facts (Facts=Send). */
+void link_accept(struct link *l, int64_t computer_id, int want_facts);
 void link_refuse(struct link *l, const char *why);
 /* Close now; the gone hook runs with code and why. */
 void link_close(struct link *l, int code, const char *why);
@@ -82,6 +85,8 @@ int64_t link_computer(const struct link *l);   /* 0 until accepted */
 const char *link_name(const struct link *l);   /* the certificate's name */
 const char *link_peer(const struct link *l);   /* numeric address of the agent */
 const char *link_version(const struct link *l); /* Agent-Version, "" when not sent */
+const char *link_serial(const struct link *l);  /* the certificate's serial (upper-case hex) */
+const char *link_facts_hash(const struct link *l); /* Facts-Hash of the Hello, "" when none */
 int link_ready(const struct link *l);
 
 #endif

@@ -26,7 +26,7 @@
 #define IDENT_MAX 63      /* PostgreSQL's NAMEDATALEN - 1 */
 #define SHOW_MAX 80       /* bytes of a token quoted in messages and reports */
 #define MAX_LOOKUPS 256   /* distinct custom tokens per script */
-#define NAME_MAX_LEN 14   /* the longest built-in name, CALLINGJOBNAME */
+#define NAME_MAX_LEN 20   /* the longest built-in name, DNSSUFFIXSEARCHORDER */
 #define SH_STACK 32       /* quoting contexts nested in one another */
 #define SH_PENDING 8      /* here-documents opened on one line */
 #define SH_DELIM_MAX 64   /* bytes of a here-document's delimiter word */
@@ -124,6 +124,12 @@ static const struct builtin {
 	{ "SCHEDULEID", offsetof(struct render_vars, scheduleid) },
 	{ "EVENTID", offsetof(struct render_vars, eventid) },
 	{ "TASKSEQ", offsetof(struct render_vars, taskseq) },
+	{ "IP", offsetof(struct render_vars, ip) },
+	{ "NICMACADDR", offsetof(struct render_vars, nicmacaddr) },
+	{ "MODEL", offsetof(struct render_vars, model) },
+	{ "NODENAME", offsetof(struct render_vars, nodename) },
+	{ "BWIPADDR", offsetof(struct render_vars, bwipaddr) },
+	{ "DNSSUFFIXSEARCHORDER", offsetof(struct render_vars, dnssuffix) },
 };
 
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
@@ -980,6 +986,30 @@ done:
 	return rc;
 }
 
+/* NIC<y>MACADDR or NIC<y>IPADDR (y 1..999, no leading zero): 1 and its value (NULL when
+ * the computer has no such NIC or value), else 0. */
+static int
+nic_token(const struct render_vars *v, const char *name, size_t len, const char **value)
+{
+	size_t k = 3, y = 0;
+	*value = NULL;
+	if (len < 4 || memcmp(name, "NIC", 3) != 0 || name[3] < '1' || name[3] > '9')
+		return 0;
+	while (k < len && name[k] >= '0' && name[k] <= '9' && k < 6)
+		y = y * 10 + (size_t)(name[k++] - '0');
+	const char *rest = name + k;
+	size_t rl = len - k;
+	int mac = rl == 7 && memcmp(rest, "MACADDR", 7) == 0, ip = rl == 6 && memcmp(rest, "IPADDR", 6) == 0;
+	if (!mac && !ip)
+		return 0;
+	if (v != NULL && y <= v->nnics) {
+		const char *const *arr = mac ? v->nic_macs : v->nic_ips;
+		if (arr != NULL && arr[y - 1] != NULL && arr[y - 1][0] != '\0')
+			*value = arr[y - 1];
+	}
+	return 1;
+}
+
 /* A built-in at pos? *end past its closing '%'; 0 when not one (the '%' is then text). */
 static int
 builtin_token(struct render *r, size_t pos, size_t *end, int *found)
@@ -988,7 +1018,8 @@ builtin_token(struct render *r, size_t pos, size_t *end, int *found)
 	size_t j = pos + 1;
 
 	*found = 0;
-	while (j < r->inlen && j - pos <= NAME_MAX_LEN && in[j] >= 'A' && in[j] <= 'Z')
+	while (j < r->inlen && j - pos <= NAME_MAX_LEN && ((in[j] >= 'A' && in[j] <= 'Z') ||
+	    (j > pos + 1 && in[j] >= '0' && in[j] <= '9')))
 		j++;
 	if (j == pos + 1 || j >= r->inlen)
 		return 0;
@@ -1006,6 +1037,12 @@ builtin_token(struct render *r, size_t pos, size_t *end, int *found)
 			*end = j + (raw ? 5 : 1);
 			return emit(r, pos, *end - pos, value, raw);
 		}
+	}
+	const char *value;
+	if (nic_token(r->vars, in + pos + 1, j - pos - 1, &value)) {
+		*found = 1;
+		*end = j + (raw ? 5 : 1);
+		return emit(r, pos, *end - pos, value, raw);
 	}
 	return 0;
 }
@@ -1192,7 +1229,8 @@ render_token_len(const char *s, size_t n)
 			return 0;
 		return e + 1;
 	}
-	for (k = 1; k < n && k <= NAME_MAX_LEN && s[k] >= 'A' && s[k] <= 'Z'; k++)
+	for (k = 1; k < n && k <= NAME_MAX_LEN && ((s[k] >= 'A' && s[k] <= 'Z') || (k > 1 && s[k] >= '0' &&
+	    s[k] <= '9')); k++)
 		;
 	if (k == 1 || k >= n)
 		return 0;
@@ -1202,5 +1240,8 @@ render_token_len(const char *s, size_t n)
 	for (size_t i = 0; i < NBUILTINS; i++)
 		if (strlen(builtins[i].name) == k - 1 && memcmp(builtins[i].name, s + 1, k - 1) == 0)
 			return k + (raw ? 5 : 1);
+	const char *value;
+	if (nic_token(NULL, s + 1, k - 1, &value))
+		return k + (raw ? 5 : 1);
 	return 0;
 }

@@ -37,6 +37,17 @@ struct render_vars {
 	const char *scheduleid;     /* %SCHEDULEID% */
 	const char *eventid;        /* %EVENTID% */
 	const char *taskseq;        /* %TASKSEQ% */
+	/* from the agent's facts (docs/tokens.md lists each token's source) */
+	const char *ip;             /* %IP%: the address of the NIC with the default route */
+	const char *nicmacaddr;     /* %NICMACADDR%: that NIC's MAC */
+	const char *model;          /* %MODEL%: DMI product name */
+	const char *nodename;       /* %NODENAME%: the host name the kernel reports */
+	const char *bwipaddr;       /* %BWIPADDR%: Deployment Server's old name of %AGENTIPADDR% */
+	const char *dnssuffix;      /* %DNSSUFFIXSEARCHORDER%: the DNS search list, comma-separated */
+	/* %NICyMACADDR%, %NICyIPADDR% (y from 1): the NICs in the agent's order; "" or NULL: none */
+	const char *const *nic_macs;
+	const char *const *nic_ips;
+	size_t nnics;
 	/*
 	 * Not a token: the task's interpreter line (NULL: /bin/sh). A POSIX shell gets its
 	 * values quoted for the place they stand in; any other interpreter takes only plain

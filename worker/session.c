@@ -212,6 +212,27 @@ session_task_failed(struct session *s, int code, const char *why)
 }
 
 
+#define SESSION_MAX_NICS 64
+
+/* "a,,b" into v (pointers into buf, a copy of csv): the NICs' values in order, "" for none. */
+static size_t
+nic_split(const char *csv, char *buf, size_t size, const char **v)
+{
+	if (csv == NULL || csv[0] == '\0' || strlen(csv) >= size)
+		return 0;
+	strcpy(buf, csv);
+	size_t n = 0;
+	for (char *p = buf; n < SESSION_MAX_NICS;) {
+		v[n++] = p;
+		char *comma = strchr(p, ',');
+		if (comma == NULL)
+			break;
+		*comma = '\0';
+		p = comma + 1;
+	}
+	return n;
+}
+
 /* Render the current task with lookup giving the custom tokens' values. */
 static int
 session_render(struct session *s, render_lookup_fn *lookup, struct render_report *rep, char *err,
@@ -231,6 +252,24 @@ session_render(struct session *s, render_lookup_fn *lookup, struct render_report
 	    .os = c->os, .date = date, .dsserver = s->env->conf->name, .jobname = s->job.job_name,
 	    .callingjobname = s->job.job_name, .jobuser = s->job.job_user, .scheduleid = s->sid,
 	    .eventid = s->eid, .taskseq = seq, .interpreter = t->interpreter};
+	static char macbuf[4096], ipbuf[4096];
+	static const char *macs[SESSION_MAX_NICS], *ips[SESSION_MAX_NICS];
+	size_t nm = nic_split(c->nic_macs, macbuf, sizeof(macbuf), macs);
+	size_t ni = nic_split(c->nic_ips, ipbuf, sizeof(ipbuf), ips);
+	v.compname = c->compname != NULL ? c->compname : c->name;
+	v.ip = c->ip;
+	v.nicmacaddr = c->mac;
+	v.model = c->model;
+	v.nodename = c->nodename;
+	v.bwipaddr = v.agentipaddr;
+	v.dnssuffix = c->dns_search;
+	v.nic_macs = macs;
+	v.nic_ips = ips;
+	v.nnics = nm < ni ? ni : nm;
+	for (size_t i = nm; i < v.nnics; i++)
+		macs[i] = NULL;
+	for (size_t i = ni; i < v.nnics; i++)
+		ips[i] = NULL;
 	free(s->rendered);
 	s->rendered = NULL;
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");

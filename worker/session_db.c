@@ -30,17 +30,22 @@
 /* The events handed over, each in the attempt we were handed (a claim's, or one that
  * replaced it): ours only while running under our lease in that attempt. NEXT_TASK_SEQ
  * is read here, not taken from the hand-over, which still says what the claim said
- * after a worker died. ord: the position in the batch. */
+ * after a worker died. ord: the position in the batch. c: the token values of the
+ * computer row, registered columns first, then the agent's facts (pgfleet.token_values,
+ * 0018_facts.sql). */
 static const char SQL_LOAD_EVENTS[] =
     "SELECT v.ord, s.job_id, s.job_version, j.name, coalesce(s.created_by, ''), c.name,"
     " c.host, c.os, c.ip, c.mac, c.serial, c.asset_tag, c.domain,"
     " c.domain_ou, c.dept, c.contact, c.email, e.next_task_seq,"
-    " (extract(epoch FROM e.due_at) * 1000)::bigint"
+    " (extract(epoch FROM e.due_at) * 1000)::bigint,"
+    " c.compname, c.nodename, c.model, c.dns_search, array_to_string(c.nic_macs, ','),"
+    " array_to_string(c.nic_ips, ',')"
     " FROM unnest($1::bigint[], $3::int[]) WITH ORDINALITY AS v(event_id, attempt, ord)"
     " JOIN pgfleet.event e ON e.event_id = v.event_id AND e.attempt = v.attempt"
     " JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
     " JOIN pgfleet.job j ON j.job_id = s.job_id"
-    " JOIN pgfleet.computer c ON c.computer_id = e.computer_id"
+    " JOIN pgfleet.computer c0 ON c0.computer_id = e.computer_id"
+    " CROSS JOIN LATERAL pgfleet.token_values(c0) c"
     " WHERE e.lease_owner = $2 AND e.state = 'running'";
 
 /* The tasks of several job versions, and their on_code maps. */
@@ -159,7 +164,8 @@ session_job_clear(struct session_db *sdb, struct session_job *job)
 {
 	struct session_computer *c = &job->comp;
 	char **f[] = {&c->name, &c->host, &c->os, &c->ip, &c->mac, &c->serial, &c->asset_tag,
-	    &c->domain, &c->domain_ou, &c->dept, &c->contact, &c->email};
+	    &c->domain, &c->domain_ou, &c->dept, &c->contact, &c->email, &c->compname, &c->nodename,
+	    &c->model, &c->dns_search, &c->nic_macs, &c->nic_ips};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		free(*f[i]);
 	free(job->job_name);
@@ -506,6 +512,13 @@ job_from_row(const struct db_result *r, int i, struct session_load *l)
 	c->email = field(r, i, 16);
 	l->job.next_task_seq = atoi(db_value(r, i, 17));
 	l->job.due_ms = strtoll(db_value(r, i, 18), NULL, 10);
+	/* the token values from the agent's facts */
+	c->compname = field(r, i, 19);
+	c->nodename = field(r, i, 20);
+	c->model = field(r, i, 21);
+	c->dns_search = field(r, i, 22);
+	c->nic_macs = field(r, i, 23);
+	c->nic_ips = field(r, i, 24);
 }
 
 static void

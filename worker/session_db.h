@@ -34,6 +34,8 @@ struct session_load;
 struct session_computer {
 	char *name, *host, *os, *ip, *mac, *serial, *asset_tag, *domain, *domain_ou, *dept,
 	    *contact, *email;
+	/* from the agent's facts; nic_macs and nic_ips comma-separated in NIC order */
+	char *compname, *nodename, *model, *dns_search, *nic_macs, *nic_ips;
 };
 
 struct session_job {

@@ -38,6 +38,7 @@
 #include "transfer/keys.h"
 #include "transfer/serve.h"
 #include "common/wire.h"
+#include "worker/facts_db.h"
 #include "worker/link.h"
 #include "worker/record.h"
 #include "worker/session.h"
@@ -62,6 +63,7 @@ struct worker {
 	struct transfer_keys *keys;
 	struct transfer_serve *serve;
 	struct links *links;
+	struct facts_db *facts;     /* agents' facts, written in batches */
 	struct event *seen_timer;   /* persistent: agents.presence_interval */
 	int slot;
 	struct session_env env;
@@ -319,7 +321,7 @@ worker_agent_verdict(struct worker *w, uint32_t type, const struct ipc_msg *msg)
 	}
 	v.why[sizeof(v.why) - 1] = '\0';
 	if (type == IPC_AGENT_ACCEPT && !w->draining && !w->stopping)
-		link_accept(l, v.computer_id);
+		link_accept(l, v.computer_id, v.want_facts);
 	else
 		link_refuse(l, type == IPC_AGENT_ACCEPT ? "scheduler stopping" : v.why);
 	if (type == IPC_AGENT_ACCEPT && (w->draining || w->stopping)) {
@@ -421,7 +423,20 @@ on_link_hello(struct link *l, void *arg)
 	snprintf(h.name, sizeof(h.name), "%s", link_name(l));
 	snprintf(h.peer, sizeof(h.peer), "%s", link_peer(l));
 	snprintf(h.version, sizeof(h.version), "%s", link_version(l));
+	snprintf(h.serial, sizeof(h.serial), "%s", link_serial(l));
+	snprintf(h.facts_hash, sizeof(h.facts_hash), "%s", link_facts_hash(l));
 	worker_send(w, IPC_AGENT_HELLO, &h, sizeof(h));
+}
+
+/* Request=Facts: the document goes to the database with the next batch (worker/facts_db.c). */
+static void
+on_link_facts(struct link *l, struct wire_msg *m, void *arg)
+{
+	struct worker *w = arg;
+	char err[300];
+	if (facts_db_add(w->facts, link_computer(l), wire_get(m, "Facts-Hash"), m->body, m->body_len, err,
+	    sizeof(err)) == -1)
+		log_warnx("agents: computer %s: facts refused: %s", link_name(l), err);
 }
 
 /* A connection closes: its sessions hand their events back (or fail the task in flight). */
@@ -570,7 +585,9 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	    conf->transfer_idle_timeout_ms);
 	transfer_serve_set_callback(w.serve, on_transfer, &w);
 	const struct links_hooks lh = {.hello = on_link_hello, .gone = on_link_gone,
-	    .message = on_link_message, .arg = &w};
+	    .message = on_link_message, .facts = on_link_facts, .arg = &w};
+	if ((w.facts = facts_db_new(w.base, w.db)) == NULL)
+		fatalx("out of memory");
 	w.links = links_new(w.base, w.server_ctx, listen_fd, slot, conf, &lh, err, sizeof(err));
 	if (w.links == NULL)
 		fatalx("%s", err);
@@ -605,5 +622,6 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	event_base_dispatch(w.base);
 
 	log_info("stopping with %d sessions in flight", w.nsessions);
+	facts_db_flush(w.facts);
 	_exit(0);
 }

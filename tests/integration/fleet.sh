@@ -133,3 +133,62 @@ schedule_add() {
 
 schedule_ended() { [ "$(sql "select state in ('done', 'failed', 'cancelled') from pgfleet.schedule where schedule_id = $1")" = t ]; }
 wait_schedule() { wait_for "$2" "schedule $1 to end" schedule_ended "$1"; }
+
+# Enrolment (docs/enrolment.md):
+#   enrol_conf NAME [LIFETIME]      sched_conf NAME with an enrolment service (CA key $PKI/ca.key);
+#                                   its port in $TESTDIR/NAME.enrolport
+#   token_new [OPTIONS...]          pgfleet token create OPTIONS; prints the token
+#   agent_enrol_start NAME TOKEN [YAML...]  an agent with no certificate: it enrols with TOKEN at
+#                                   start (nothing registered, nothing issued by hand)
+enrol_conf() {
+	name=$1
+	ep=$("$BIN/pgfleet-test-freeport")
+	echo "$ep" > "$TESTDIR/$name.enrolport"
+	sched_conf "$name"
+	echo "enrol: {listen: 127.0.0.1:$ep, ca_key: $PKI/ca.key, lifetime: ${2:-90d}}" >> "$TESTDIR/$name.yaml"
+}
+
+token_new() { "$P" token create "$@" 2>>"$TESTDIR/tokens.log" || fail "token create $*"; }
+
+agent_enrol_start() {
+	name=$1 token=$2; shift 2
+	mkdir -p "$TESTDIR/$name/temp" "$TESTDIR/$name/journal" "$TESTDIR/$name/tls"
+	cat > "$TESTDIR/$name.yaml" <<EOC
+computer: $name
+servers: ${AGENT_SERVERS:-$(servers_of "${SERVERS:-sched-a}")}
+reconnect: {backoff: 50ms, max_backoff: 500ms}
+keepalive: {interval: 2s, timeout: 6s}
+temp_dir: $TESTDIR/$name/temp
+journal: $TESTDIR/$name/journal
+run_as: {allow: [root, nobody], default: root, allow_root: true}
+timeout: 1m
+kill_grace: 1s
+tls: {ca: $PKI/ca.crt, cert: $TESTDIR/$name/tls/agent.crt, key: $TESTDIR/$name/tls/agent.key}
+enroll: {server: 127.0.0.1:$(cat "$TESTDIR/${ENROL_SCHED:-sched-a}.enrolport"), token: "$token", poll: 300ms}
+log: {level: ${LOGLEVEL:-6}}
+EOC
+	for line in "$@"; do
+		sed -i "/^${line%%:*}:/d" "$TESTDIR/$name.yaml"  # a line given replaces the default
+		echo "$line" >> "$TESTDIR/$name.yaml"
+	done
+	spawn "$BIN/pgfleet-agent" -d -c "$TESTDIR/$name.yaml" 2>> "$TESTDIR/$name.log"
+	eval "PID_$(echo "$name" | tr - _)=$LASTPID"
+}
+
+# facts_root DIR OS_ID MODEL SERIAL: a tree for PGFLEET_FACTS_ROOT: this host's /proc,
+# /sys/class/net and /sys/block, and an os-release, resolv.conf and DMI of the test's own
+facts_root() {
+	mkdir -p "$1/sys/class/dmi/id" "$1/etc"
+	ln -sfn /proc "$1/proc"
+	ln -sfn /sys/class/net "$1/sys/class/net"
+	ln -sfn /sys/block "$1/sys/block"
+	printf 'ID=%s\nVERSION_ID="12"\nPRETTY_NAME="%s test"\n' "$2" "$2" > "$1/etc/os-release"
+	printf 'search corp.example lab.example\nnameserver 192.0.2.53\n' > "$1/etc/resolv.conf"
+	[ -r /etc/hosts ] && cp /etc/hosts "$1/etc/hosts"
+	echo "Acme" > "$1/sys/class/dmi/id/sys_vendor"
+	echo "$3" > "$1/sys/class/dmi/id/product_name"
+	echo "$4" > "$1/sys/class/dmi/id/product_serial"
+	echo "To Be Filled By O.E.M." > "$1/sys/class/dmi/id/chassis_asset_tag"
+}
+has_facts() { [ "$(sql "select facts is not null from pgfleet.computer where name = '$1'")" = t ]; }
+facts_known() { wait_for 30 "facts of $1" has_facts "$1"; }

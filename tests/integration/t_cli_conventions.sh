@@ -92,7 +92,7 @@ ok "-h -p -U -d, --host --port --username --dbname, -d CONNINFO"
 
 # --format on listing commands
 expect 0 "$P" computer list --format csv
-assert_eq "$(head -n 1 out | tr -d '\r')" "ID,NAME,HOST,PORT,OS,ENABLED,GROUPS,LABELS" "computer list csv header"
+assert_eq "$(head -n 1 out | tr -d '\r')" "ID,NAME,HOST,PORT,OS,ENABLED,GROUPS,LABELS,LAST_SEEN,AGENT" "computer list csv header"
 grep -q ',web-01,10.0.0.11,-,-,yes,web,env=prod' out || fail "computer list csv: $(cat out)"
 expect 0 "$P" computer list --format=json
 grep -q '"name" *: *"web-01"' out || fail "computer list json: $(cat out)"

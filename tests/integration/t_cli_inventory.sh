@@ -43,7 +43,7 @@ assert_eq "$(sql "select string_agg(g.name, ',' order by g.name) from pgfleet.co
 ok "group add and computer add write what was asked"
 
 "$P" computer list > "$TESTDIR/list" || fail "computer list"
-grep -Eq '^5000001 +web-01 +10\.0\.0\.11 +4021 +Linux +yes +db,web +env=prod,role=web$' "$TESTDIR/list" || fail "list row: $(cat "$TESTDIR/list")"
+grep -Eq '^5000001 +web-01 +10\.0\.0\.11 +4021 +Linux +yes +db,web +env=prod,role=web +- +-$' "$TESTDIR/list" || fail "list row: $(cat "$TESTDIR/list")"
 "$P" computer list --json > "$TESTDIR/j" || fail "computer list --json"
 assert_eq "$(json_ok "$TESTDIR/j")" array "computer list --json"
 assert_eq "$(jq_sql "$TESTDIR/j" "select (:'j'::jsonb)->0->>'name' || ((:'j'::jsonb)->0->'groups'->>1) || jsonb_array_length(:'j'::jsonb)")" \
@@ -77,7 +77,7 @@ bad 'pgfleet computer add: --frobnicate: unknown option' computer add web-03 --f
 bad 'pgfleet computer list: --force: not an option of this command' computer list --force
 bad 'pgfleet computer show: computer "nope" does not exist' computer show nope
 bad 'pgfleet computer show: missing NAME' computer show
-bad 'pgfleet computer: unknown subcommand "frob" (add, list, show, remove, import)' computer frob
+bad 'pgfleet computer: unknown subcommand "frob" (add, list, show, remove, import, pending, accept, reject, revoke)' computer frob
 bad 'pgfleet group add: group "web" already exists' group add web
 bad 'pgfleet group add: group name must be 1 to 200 characters long' group add ""
 bad 'pgfleet group members: group "nope" does not exist' group members nope

@@ -62,7 +62,7 @@ bad 'pgfleet run: job "nope" does not exist (pgfleet job list)' run nope --on we
 bad 'pgfleet run: --on: no such computer: ghost' run ops/hello --on web-01,ghost
 bad 'pgfleet run: --on: no such group: nogroup' run ops/hello --on group:nogroup
 bad 'pgfleet run: --on label:env=nowhere: matches no enabled computer; nothing scheduled' run ops/hello --on label:env=nowhere
-bad 'pgfleet run: --on: "kind:x": unknown kind (use NAME, group:NAME or label:KEY=VALUE)' run ops/hello --on kind:x
+bad 'pgfleet run: --on: "kind:x": unknown kind (use NAME, group:NAME, label:KEY=VALUE or fact:PATH=VALUE)' run ops/hello --on kind:x
 bad 'pgfleet run: --on: empty item (targets are separated by single commas)' run ops/hello --on web-01,
 bad 'pgfleet run: --at: time "tomorrow" is not now, +DURATION (+10m) or RFC 3339 (2026-12-01T02:00:00Z)' run ops/hello --on web-01 --at tomorrow
 bad 'pgfleet run: --on TARGETS is required' run ops/hello

@@ -7,7 +7,7 @@
 fleet_init
 sched_conf sched-a
 agent_start agent-1
-job_add hello 'echo hello %COMPNAME% from %AGENTIPADDR%' 'echo second'
+job_add hello 'echo hello %NAME% from %AGENTIPADDR%' 'echo second'
 sched_start sched-a
 agent_connected agent-1 sched-a
 sid=$(schedule_add hello '{"computers": ["agent-1"]}')

@@ -11,7 +11,7 @@
 F="$BIN/pgfleet-test-wireflood"
 fleet_init
 sched_conf sched-a "workers: 1"
-job_add hello 'echo hello %COMPNAME%'
+job_add hello 'echo hello %NAME%'
 sched_start sched-a
 port=$(cat "$TESTDIR/sched-a.agentport")
 wait_for 20 "the worker ready" grep -q "ready: transfer port" "$TESTDIR/sched-a.log"

@@ -17,7 +17,7 @@ for i in $(seq 1 $N); do
 	targets="$targets\"h-$i\","
 done
 targets="${targets%,}]}"
-job_add hello 'echo hello %COMPNAME%'
+job_add hello 'echo hello %NAME%'
 connected_count() { [ "$(sql "select count(*) from pgfleet.agent_presence")" -ge "$1" ]; }
 sched_start sched-a
 wait_for 60 "$N agents connected" connected_count $N

@@ -10,7 +10,7 @@ fleet_init
 sched_conf sched-a
 agent_start agent-1
 sql "insert into pgfleet.computer (name, host, os, boot_env) values ('agent-2', '127.0.0.1', 'Linux', 'Production')" >/dev/null
-job_add hello 'echo hello %COMPNAME%'
+job_add hello 'echo hello %NAME%'
 sched_start sched-a
 agent_connected agent-1 sched-a
 sid=$(schedule_add hello '{"computers": ["agent-1", "agent-2"]}')

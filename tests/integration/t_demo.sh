@@ -2,7 +2,9 @@
 # make demo's script (scripts/demo.sh), run inside the test's PostgreSQL: it prints the web
 # console's address and stops the console with everything else when it ends; with
 # PGFLEET_DEMO_KEEP=1 (make demo KEEP=1) everything stays up, the console serving the
-# demo's schedule, until SIGTERM (Ctrl-C alike), and then nothing is left.
+# demo's schedule, until SIGTERM (Ctrl-C alike), and then nothing is left. Its scheduler runs
+# as a pgfleet_scheduler login and its agents enrol with a token: enrolment, facts and the
+# tokens rendered from them work with that least privilege.
 . "$PGFLEET_TESTS/lib.sh"
 root=$(cd "$PGFLEET_TESTS/../.." && pwd)
 # demo KEEP: the script, to its end
@@ -17,6 +19,16 @@ refused "$url" || fail "the console still answers after the demo"
 dir=$(sed -n 's|^==> three agents started on 127.0.0.1 (logs in \([^)]*\)).*|\1|p' "$TESTDIR/demo.out")
 [ -n "$dir" ] && [ ! -e "$dir" ] || fail "demo files left in $dir"
 ok "make demo prints the console's address; at its end the console is stopped with the rest"
+# the scheduler runs as a pgfleet_scheduler login: the agents enrolled with a token, their
+# facts were stored and tokens rendered from them, and nothing was refused
+grep -q '^==> the scheduler ran as pgfleet_demo_sched (a member of pgfleet_scheduler only) and was refused nothing:$' "$TESTDIR/demo.out" ||
+	fail "the scheduler's privileges: $(grep -A 3 'refused' "$TESTDIR/demo.out")"
+grep -q '^    3 certificates signed by its enrolment service, 3 computers with facts$' "$TESTDIR/demo.out" ||
+	fail "enrolment and facts: $(grep -A 1 'refused nothing' "$TESTDIR/demo.out")"
+grep -q '^  hostname = ' "$TESTDIR/demo.out" || fail "no facts in computer show: $(grep -A 16 'computer show agent-1' "$TESTDIR/demo.out")"
+grep -q "^its agent reports host $(uname -n | cut -d. -f1), MAC [0-9a-f:]*, IP " "$TESTDIR/demo.out" ||
+	fail "tokens from facts: $(grep -A 8 'pgfleet output' "$TESTDIR/demo.out")"
+ok "make demo: its scheduler, a pgfleet_scheduler login, enrols the agents, stores their facts and renders tokens from them"
 
 psql -X -q -d postgres -c "drop database if exists t_demo_keep" -c "create database t_demo_keep"
 PGDATABASE=t_demo_keep PGFLEET_DEMO_IN_VIRTUALENV=1 PGFLEET_DEMO_KEEP=1 \

@@ -7,6 +7,8 @@ P="$BIN/pgfleet"
 cd "$TESTDIR"
 
 pw=roles-cli-pw
+# the duty roles exist once a database of the cluster is migrated (this test may be the first)
+"$P" migrate > /dev/null || fail "migrate"
 for r in report operator author admin; do
 	sql "do \$\$ begin if not exists (select from pg_roles where rolname = 'rc_$r') then
 		create role rc_$r login; end if; end \$\$" > /dev/null || fail "role rc_$r"
@@ -37,6 +39,19 @@ computers:
   - {name: web-02, host: 10.0.0.12, labels: {env: prod}, groups: [web]}
 YAML
 case_ "computer import" pgfleet_admin computer import inv.yaml
+case_ "token create" pgfleet_admin token create --uses 2 --group web --label site=lab
+case "$(cat out)" in pgfe_*) ;; *) fail "token create as admin: $(cat out)";; esac
+case_ "token list" pgfleet_admin token list
+grep -q " valid " out || fail "token list as admin: $(cat out)"
+case_ "token revoke" pgfleet_admin token revoke "$(sql "select max(token_id) from pgfleet.enrol_token")"
+# two requests waiting, as the scheduler's enrolment service records them
+sql "insert into pgfleet.enrolment (name, pubkey_sha256, state, reason)
+	values ('new-01', repeat('a', 64), 'pending', 'test'), ('new-02', repeat('b', 64), 'pending', 'test')" > /dev/null
+case_ "computer pending" pgfleet_admin computer pending
+grep -q "^new-01 " out || fail "computer pending as admin: $(cat out)"
+case_ "computer accept" pgfleet_admin computer accept new-01
+case_ "computer reject" pgfleet_admin computer reject new-02
+case_ "computer revoke" pgfleet_admin computer revoke new-01
 PGUSER=rc_admin PGPASSWORD=$pw psql -X -qAt -v ON_ERROR_STOP=1 \
 	-c "select pgfleet.scope_grant('rc_operator', 'run', '*', '{\"all\": true}')" \
 	-c "select pgfleet.scope_grant('rc_author', 'submit', 'ops', '{\"groups\": [\"web\"]}')" > /dev/null || fail "scopes"
@@ -66,6 +81,20 @@ case_ "status" pgfleet_report status "$sid"
 case_ "computer list" pgfleet_report computer list
 case_ "group list" pgfleet_report group list
 case_ "group members" pgfleet_report group members web
+# what agents report and dynamic groups, read as pgfleet_report: through the views and
+# rule_matches, without any right on the computer table
+sql "update pgfleet.computer set facts = '{\"os\": {\"id\": \"debian\"}}' where name = 'web-01'" > /dev/null
+sql "select pgfleet.group_add('debian', null, '{\"facts.os.id\": \"debian\"}')" > /dev/null
+case_ "computer list" pgfleet_report computer list --where facts.os.id=debian --format csv
+grep -q '^[0-9]*,web-01,.*,"debian,web",' out || fail "computer list --where as report: $(cat out)"
+[ "$(tail -n +2 out | wc -l)" = 1 ] || fail "computer list --where matched more: $(cat out)"
+case_ "group members" pgfleet_report group members debian --format csv
+assert_eq "$(tail -n +2 out | cut -d, -f2,6 | tr -d '\r')" "web-01,rule" "a dynamic group's members as report"
+case_ "group list" pgfleet_report group list --format csv
+grep -q '^debian,1,' out || fail "group list as report: $(cat out)"
+case_ "computer show" pgfleet_report computer show web-01
+grep -q "^  os.id = debian$" out || fail "computer show's facts as report: $(cat out)"
+grep -q "^groups  *debian (by rule), web$" out || fail "computer show's groups as report: $(cat out)"
 case_ "job list" pgfleet_report job list
 case_ "job show" pgfleet_report job show ops/hello
 case_ "report" pgfleet_report report summary --since 1d

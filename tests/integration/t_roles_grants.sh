@@ -17,7 +17,7 @@ awk -F'|' '/<!-- privileges -->/ { on = 1; next } /<!-- \/privileges -->/ { on =
 
 sql "with roles(r, i) as (values ('pgfleet_report', 1), ('pgfleet_report_scripts', 2),
 		('pgfleet_operator', 3), ('pgfleet_author', 4), ('pgfleet_admin', 5), ('pgfleet_scheduler', 6)),
-	rels as (select c.oid, c.relname as name, case c.relkind when 'v' then 'view' else 'table' end as kind
+	rels as (select c.oid, c.relname::text as name, case c.relkind when 'v' then 'view' else 'table' end as kind
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
 		where n.nspname = 'pgfleet' and c.relkind in ('r', 'p', 'v') and not c.relispartition),
 	rel_privs as (select o.name, o.kind, r.i, coalesce(string_agg(p, ', ' order by k)

@@ -10,7 +10,7 @@ sched_conf sched-a
 for i in 1 2 3 4 5; do agent_start "agent-$i"; done
 sql "update pgfleet.computer set serial = 'SN-' || name, domain = 'corp.example'" >/dev/null
 job_add three \
-	'echo "task 0 on %COMPNAME% id %ID% serial %SERIALNUM% event %EVENTID% seq %TASKSEQ% job %JOBNAME% unknown %NOTATOKEN%"' \
+	'echo "task 0 on %NAME% id %ID% serial %SERIALNUM% event %EVENTID% seq %TASKSEQ% job %JOBNAME% unknown %NOTATOKEN%"' \
 	"i=0; while [ ! -e $TESTDIR/gate ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done"'; echo "task 1 domain %DOMAIN% os %OS%"' \
 	'echo "task 2 schedule %SCHEDULEID% server %DSSERVER%"'
 sid=$(schedule_add three '{"computers": ["agent-1", "agent-2", "agent-3", "agent-4", "agent-5"]}')

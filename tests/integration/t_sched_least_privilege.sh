@@ -3,8 +3,10 @@
 # login role granted only that role accepts agents (presence rows), claims, runs and
 # records events, makes and expands the next occurrence of a recurring schedule, fails the
 # events of a computer that stays offline, writes its heartbeat row and runs its janitor
-# (partitions, retention) with nothing refused; the same login cannot write jobs, tasks, scopes or the inventory,
-# read status output, nor call the SQL API.
+# (partitions, retention) with nothing refused; its enrolment service enrols an agent with a
+# token, the agent's facts are stored and its tokens (%MODEL%, %COMPNAME%, %NICMACADDR%,
+# %IP%) render from them; the same login cannot write jobs, tasks, scopes or the inventory,
+# read status output or the enrolment tables, nor call the SQL API.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
@@ -16,6 +18,10 @@ assert_eq "$(sql "select rolsuper or rolcreaterole or rolbypassrls from pg_roles
 sql "CREATE TABLE pgfleet.status_log_2020_01 PARTITION OF pgfleet.status_log
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" >/dev/null
 sched_conf sched-a "retention: 30d" "events: {offline_expire: 5s}"
+# and its enrolment service (enrol_conf's line)
+ep=$("$BIN/pgfleet-test-freeport")
+echo "$ep" > "$TESTDIR/sched-a.enrolport"
+echo "enrol: {listen: 127.0.0.1:$ep, ca_key: $PKI/ca.key, lifetime: 90d}" >> "$TESTDIR/sched-a.yaml"
 fx="$TESTDIR/effects"
 agent_start agent-1
 agent_start agent-2
@@ -55,6 +61,32 @@ if grep -qiE "permission denied|must be owner" "$TESTDIR/sched-a.log"; then
 fi
 ok "its janitor drops and creates partitions through maintain(); nothing was refused"
 
+# enrolment, facts and the tokens they feed, all through the same login
+tok=$(token_new --uses 1 --group enrolled)
+facts_root "$TESTDIR/root" debian "Model LP" "SN-LP"
+PGFLEET_FACTS_ROOT="$TESTDIR/root" agent_enrol_start enr-1 "$tok"
+agent_connected enr-1 sched-a
+facts_known enr-1
+assert_eq "$(sql "select count(*) from pgfleet.computer_cert c join pgfleet.computer p using (computer_id)
+	where p.name = 'enr-1' and c.revoked_at is null")" 1 "the certificate the service signed, recorded"
+assert_eq "$(sql "select actor from pgfleet.audit where action = 'computer.enrol' and object = 'enr-1'")" "$SCHED_DB_USER" 	"the enrolment accepted by token, audited as the scheduler's login"
+[ -n "$(sql "select agent_version from pgfleet.computer where name = 'enr-1'")" ] || fail "agent_version not written"
+host=$(uname -n | cut -d. -f1)
+dev=$(awk '$2 == "00000000" && $8 == "00000000" { print $1; exit }' /proc/net/route)
+[ -n "$dev" ] || fail "this host has no IPv4 default route"
+mac=$(cat "/sys/class/net/$dev/address")
+ip=$(ip -4 -o addr show dev "$dev" | awk '{ split($4, a, "/"); print a[1]; exit }')
+job_add inv 'echo "model=%MODEL% comp=%COMPNAME% mac=%NICMACADDR% ip=%IP%"'
+sid=$(schedule_add inv '{"groups": ["enrolled"]}')
+wait_schedule "$sid" 30
+assert_eq "$(sql "select output from pgfleet.status_log where schedule_id = $sid and status_code = 0")" \
+	"model=Model LP comp=$host mac=$mac ip=$ip" "tokens from the enrolled agent's facts"
+if grep -qiE "permission denied|must be owner" "$TESTDIR/sched-a.log"; then
+	grep -iE "permission denied|must be owner" "$TESTDIR/sched-a.log"
+	fail "the scheduler was refused something"
+fi
+ok "as a pgfleet_scheduler login it enrols an agent with a token, stores its facts and renders its tokens from them"
+
 # what the same login may not do
 as_sched() { PGPASSWORD=$SCHED_DB_PASSWORD psql -X -qAt -v ON_ERROR_STOP=1 -U "$SCHED_DB_USER" -c "$1" 2>&1; }
 denied() {
@@ -72,4 +104,11 @@ denied "select output from pgfleet.status_log limit 1"
 denied "update pgfleet.status_log set status_code = 0"
 denied "select * from pgfleet.job_history limit 1"
 denied "select pgfleet.create_status_log_partitions()"
-ok "the scheduler's login cannot write jobs, tasks, scopes or the inventory, nor read output"
+denied "select token_hash from pgfleet.enrol_token"
+denied "update pgfleet.computer_cert set revoked_at = null"
+denied "insert into pgfleet.enrolment (name, pubkey_sha256, state) values ('x', repeat('a', 64), 'accepted')"
+denied "select pgfleet.computer_accept('enr-1')"
+denied "select pgfleet.computer_revoke('enr-1')"
+denied "select pgfleet.token_create(repeat('a', 64))"
+denied "select * from pgfleet.enrol_token_list"
+ok "the scheduler's login cannot write jobs, tasks, scopes or the inventory, nor read output, tokens or enrolments, nor decide"

@@ -13,8 +13,8 @@ mport=$(free_port)
 sched_conf sched-a "metrics: {listen: 127.0.0.1:$mport}"
 for i in 1 2 3; do agent_start "agent-$i"; done
 # task 1 holds until the gate exists; agent-3 fails task 1 (exit 3): its event fails there
-job_add two 'echo "hello from %COMPNAME%"' \
-	"i=0; while [ ! -e $TESTDIR/gate ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done; [ %COMPNAME% != agent-3 ] || exit 3"
+job_add two 'echo "hello from %NAME%"' \
+	"i=0; while [ ! -e $TESTDIR/gate ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done; [ %NAME% != agent-3 ] || exit 3"
 M=http://127.0.0.1:$mport
 sched_start sched-a
 wait_for 30 "/metrics answers" curl -sf "$M/metrics" -o "$TESTDIR/m0"

@@ -14,7 +14,7 @@ agent_start agent-2
 "$P" pki issue hung --dir "$PKI" --localhost >/dev/null || fail "pki issue hung"
 "$P" pki issue stranger --dir "$PKI" --localhost >/dev/null || fail "pki issue stranger"
 sql "insert into pgfleet.computer (name, host) values ('hung', '127.0.0.1')" >/dev/null
-job_add hello 'echo hello %COMPNAME%'
+job_add hello 'echo hello %NAME%'
 sched_start sched-a
 port=$(cat "$TESTDIR/sched-a.agentport")
 D="$BIN/pgfleet-test-wiredrip"

@@ -31,14 +31,17 @@ done
 ok "table, first-row and SQL tokens rendered from the database"
 
 # %AGENTIPADDR% is the address the worker's connection reached, not the registered ip;
-# %COMPNAME% and %NAME% are both the registered name
+# %COMPNAME% is the host name the agent's host reports (its facts), %NAME% the registered name
 sql "update pgfleet.computer set ip = '10.9.9.9' where name = 'agent-1'"
+has_facts() { [ "$(sql "select facts is not null from pgfleet.computer where name = 'agent-1'")" = t ]; }
+wait_for 30 "facts of agent-1" has_facts
+host=$(uname -n | cut -d. -f1)
 job_add builtins 'echo "addr=%AGENTIPADDR% comp=%COMPNAME% name=%NAME% host=%IPNAME%"'
 sid=$(schedule_add builtins '{"computers": ["agent-1"]}')
 wait_schedule "$sid" 30
 assert_eq "$(sql "select output from pgfleet.status_log where schedule_id = $sid and status_code = 0")" \
-	"addr=127.0.0.1 comp=agent-1 name=agent-1 host=127.0.0.1" "built-in computer tokens"
-ok "%AGENTIPADDR% is the connection's peer address (127.0.0.1, not the registered 10.9.9.9); %COMPNAME% the registered name"
+	"addr=127.0.0.1 comp=$host name=agent-1 host=127.0.0.1" "built-in computer tokens"
+ok "%AGENTIPADDR% is the connection's peer address (127.0.0.1, not the registered 10.9.9.9); %COMPNAME% the host's own name, %NAME% the registered one"
 
 job_add forbidden 'echo %#!secrets@password%'
 sid=$(schedule_add forbidden '{"computers": ["agent-1"]}')

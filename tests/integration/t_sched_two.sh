@@ -20,7 +20,7 @@ for i in $(seq 1 10); do
 	targets="$targets\"agent-$i\","
 done
 targets="${targets%,}]}"
-job_add once "echo %EVENTID% %COMPNAME% start >> $fx; sleep 0.05; echo %EVENTID% %COMPNAME% end >> $fx"
+job_add once "echo %EVENTID% %NAME% start >> $fx; sleep 0.05; echo %EVENTID% %NAME% end >> $fx"
 sched_start sched-a
 sched_start sched-b
 ids=""

@@ -3,7 +3,8 @@
 # tables directly is audited like the API (an update records only what changed), the
 # claim's and workers' running_event and last_seen are not; secrets and scripts are
 # removed from what is recorded; the client's word for its user is kept apart from the
-# login; a refused call leaves no row; maintain() keeps the audit partitions like
+# login; a refused call leaves no row; enrolment's tokens and decisions are audited API
+# calls that never record the token; maintain() keeps the audit partitions like
 # status_log's, dropping those past the retention.
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
@@ -55,6 +56,44 @@ assert_eq "$(sql "select count(*) from pgfleet.audit")" "$n" "refused calls leav
 assert_eq "$(sql "select args->>'version' || ' ' || (args->>'events') from pgfleet.audit where action = 'run'")" "1 1" "run's row"
 [ "$rid" -gt 0 ] || fail "no schedule"
 ok "API calls record the login, the client's word and their arguments, never a script; refusals record nothing"
+
+# enrolment: tokens and decisions go through the API as pgfleet_admin, each audited; the
+# token is made by the CLI and neither it nor its hash is recorded
+as_pgfleet() { PGUSER=au_admin PGPASSWORD=$pw "$P" "$@" > cmd.out 2> cmd.err; }
+as_pgfleet token create --uses 3 --group g1 --label site=lab || fail "token create as pgfleet_admin: $(cat cmd.err)"
+tok=$(cat cmd.out)
+tid=$(sql "select max(token_id) from pgfleet.enrol_token")
+assert_eq "$(sql "select actor || ' ' || object || ' ' || (args->>'uses') || ' ' || (args->'groups')::text || ' ' || (args->'labels')::text
+	from pgfleet.audit where action = 'token.create'")" "au_admin $tid 3 [\"g1\"] {\"site\": \"lab\"}" "token.create's row"
+hash=$(printf %s "$tok" | sha256sum | cut -d' ' -f1)
+sql "select coalesce(object, '') || args::text from pgfleet.audit" | grep -q -e "$tok" -e "$hash" && fail "the token or its hash reached the audit log"
+sql "insert into pgfleet.enrolment (name, pubkey_sha256, token_id, state, reason, peer)
+	values ('pc-9', repeat('a', 64), $tid, 'pending', 'test', '10.0.0.9'),
+	       ('pc-8', repeat('b', 64), $tid, 'pending', 'test', '10.0.0.8')" > /dev/null
+as_pgfleet computer accept pc-9 || fail "accept: $(cat cmd.err)"
+as_pgfleet computer reject pc-8 || fail "reject: $(cat cmd.err)"
+as_pgfleet computer revoke pc-9 || fail "revoke: $(cat cmd.err)"
+as_pgfleet token revoke "$tid" || fail "token revoke: $(cat cmd.err)"
+assert_eq "$(sql "select string_agg(action || ':' || object, ' ' order by audit_id) from pgfleet.audit
+	where action in ('token.create', 'token.revoke') or action like 'computer.accept' or action like 'computer.re%'")" \
+	"token.create:$tid computer.accept:pc-9 computer.reject:pc-8 computer.revoke:pc-9 token.revoke:$tid" "enrolment's audit rows"
+assert_eq "$(sql "select (args->>'computer_id') is not null and args->>'peer' = '10.0.0.9' from pgfleet.audit where action = 'computer.accept'")" t "accept's row"
+n=$(sql "select count(*) from pgfleet.audit")
+refused() { # refused MESSAGE CMD...: exit 2, that message, no audit row
+	want=$1; shift
+	rc=0; as_pgfleet "$@" || rc=$?
+	assert_eq "$rc" 2 "exit code of pgfleet $*"
+	grep -qxF "$want" cmd.err || fail "pgfleet $*: $(cat cmd.err)"
+}
+refused 'pgfleet computer accept: computer "pc-8" has no pending enrolment and is not revoked (pgfleet computer pending)' computer accept pc-8
+refused 'pgfleet computer reject: computer "pc-8" has no pending enrolment (pgfleet computer pending)' computer reject pc-8
+refused 'pgfleet computer revoke: computer "ghost" does not exist' computer revoke ghost
+refused 'pgfleet token revoke: token 99999 does not exist' token revoke 99999
+assert_eq "$(sql "select count(*) from pgfleet.audit")" "$n" "refused decisions leave no row"
+as_admin "update pgfleet.computer set revoked_at = null, enabled = true where name = 'pc-9'" > /dev/null
+assert_eq "$(sql "select action || ' ' || object || ' ' || (args ? 'revoked_at') from pgfleet.audit order by audit_id desc limit 1")" \
+	"computer.update pc-9 true" "a revocation lifted by hand"
+ok "token create and revoke, computer accept, reject and revoke are audited API calls (never the token); refusals record nothing; revoked_at edits are audited"
 
 # retention: an audit partition wholly past the retention is dropped, as status_log's
 sql "CREATE TABLE pgfleet.audit_2020_01 PARTITION OF pgfleet.audit

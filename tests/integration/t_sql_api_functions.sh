@@ -23,11 +23,15 @@ sql "select pgfleet.computer_add('web-01', '10.0.0.11', labels => '{\"env\": \"p
 	pgfleet.computer_add('db-01', '10.0.1.21', groups => '{db}')" > /dev/null
 
 # --- arguments ----------------------------------------------------------------------------
-expect '22023: targets: unknown key "hosts" (computers, groups, labels)' \
+expect '22023: targets: unknown key "hosts" (computers, groups, labels, facts)' \
 	"select pgfleet.run('x', '{\"hosts\": [\"a\"]}')"
-expect '22023: targets select nothing: name computers, groups or labels' "select pgfleet.run('x', '{}')"
+expect '22023: targets select nothing: name computers, groups, labels or facts' "select pgfleet.run('x', '{}')"
 expect '22023: targets: computers must be an array of names' "select pgfleet.run('x', '{\"computers\": \"web-01\"}')"
 expect '22023: targets: labels must be an object of strings' "select pgfleet.run('x', '{\"labels\": {\"env\": 1}}')"
+expect '22023: targets: facts must be an object {PATH: CONDITION}' "select pgfleet.run('x', '{\"facts\": [\"os.id\"]}')"
+expect '22023: rule field "facts.os id" is not allowed (a computer column, facts.PATH or labels.KEY)' \
+	"select pgfleet.run('x', '{\"facts\": {\"os id\": \"debian\"}}')"
+expect '22023: rule facts.memory_mb: >= needs a number, not "x"' "select pgfleet.run('x', '{\"facts\": {\"memory_mb\": \">=x\"}}')"
 expect '22023: job name "a\nb" holds a control character' "select pgfleet.run(E'a\\nb', '{\"computers\": [\"web-01\"]}')"
 expect '22023: job name "a//b": folders are split by single "/", none at either end' "select pgfleet.run('a//b', '{\"computers\": [\"web-01\"]}')"
 expect "22023: computer name \"-x\": use 1 to 253 letters, digits, '.', '_' or '-', starting with a letter or digit" \

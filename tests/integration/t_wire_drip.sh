@@ -14,7 +14,7 @@ fleet_init
 sched_conf sched-a "timeouts: {idle: 10s, message: 2s}"
 "$P" pki issue drip --dir "$PKI" --localhost >/dev/null || fail "pki issue drip"
 sql "insert into pgfleet.computer (name, host) values ('drip', '127.0.0.1')" >/dev/null
-job_add hello 'echo hello %COMPNAME%'
+job_add hello 'echo hello %NAME%'
 sched_start sched-a
 spawn "$D" agent --ca "$PKI/ca.crt" --cert "$PKI/drip.crt" --key "$PKI/drip.key" \
 	--port "$(cat "$TESTDIR/sched-a.agentport")" --name drip --every-ms $EVERY --bytes $BYTES --reconnect > "$TESTDIR/drip.out"

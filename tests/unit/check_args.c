@@ -66,7 +66,7 @@ START_TEST(test_args_targets_refuses_bad_items_naming_them)
 		{"label:=prod", "\"label:=prod\": label \"=prod\": expected KEY=VALUE"},
 		{"label:env=a,label:env=b",
 		    "\"label:env=b\": label env is already env=a (a computer has one value per label)"},
-		{"host:web", "\"host:web\": unknown kind (use NAME, group:NAME or label:KEY=VALUE)"},
+		{"host:web", "\"host:web\": unknown kind (use NAME, group:NAME, label:KEY=VALUE or fact:PATH=VALUE)"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct args_targets t;

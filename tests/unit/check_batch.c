@@ -316,7 +316,7 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "b.yaml:4:21: unknown key \"retries\" in a task (known: name, script, script_file, "
 		      "interpreter, run_as, timeout, success_codes, on_code, on_failure, os_required, "
 		      "boot_env)\n"
-		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels)\n"
+		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels, facts)\n"
 		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
 		      "max_failures)\n");
@@ -468,7 +468,7 @@ START_TEST(test_batch_refuses_bad_schedule_combinations)
 		      "b.yaml:13:62: until: \"2027-01-01T00:00:00Z\" is not after at\n"
 		      "b.yaml:16:15: schedule: needs targets\n"
 		      "b.yaml:17:14: rollout: needs targets\n"
-		      "b.yaml:20:14: targets: name at least one computer, group or label\n");
+		      "b.yaml:20:14: targets: name at least one computer, group, label or fact\n");
 }
 END_TEST
 
@@ -1252,7 +1252,7 @@ START_TEST(test_batch_examples_load_without_errors)
 	}
 	ck_assert_int_eq(mapped, 1);
 	ck_assert_int_eq(continues, 1);
-	ck_assert_ptr_nonnull(strstr(b->jobs[0].tasks[0].script, "%COMPNAME%"));
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].tasks[0].script, "%NAME%"));
 	ck_assert_uint_eq(b->nrefs, 0);
 	roundtrip(b, 0);
 	batch_free(b);

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/pki.h"
+#include "common/tls.h"
 
 static char err[1024];
 static char dir[64], dir2[64];
@@ -246,6 +247,64 @@ START_TEST(test_pki_other_ca_does_not_verify)
 }
 END_TEST
 
+/* The enrolment path: a key made where the agent lives, its request, signed by the loaded CA. */
+START_TEST(test_pki_sign_csr_keeps_only_the_key_of_the_request)
+{
+	char path[256], cpath[256], kpath[256];
+	int created;
+	ck_assert_int_eq(pki_init(dir, 30, err, sizeof(err)), 0);
+	snprintf(cpath, sizeof(cpath), "%s/ca.crt", dir);
+	snprintf(kpath, sizeof(kpath), "%s/ca.key", dir);
+	struct pki_ca *ca = pki_ca_open(cpath, kpath, err, sizeof(err));
+	ck_assert_msg(ca != NULL, "%s", err);
+	snprintf(path, sizeof(path), "%s/agent.key", dir2);
+	EVP_PKEY *key = pki_key_load_or_create(path, &created, err, sizeof(err));
+	ck_assert_ptr_nonnull(key);
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(mode_of(dir2, "agent.key"), 0600);
+	char *csr = pki_csr_pem(key, "web-01", err, sizeof(err));
+	ck_assert_ptr_nonnull(csr);
+	struct pki_issued is;
+	/* the request names web-01: signing it for another name is refused */
+	ck_assert_int_eq(pki_sign_csr(ca, csr, strlen(csr), "db-01", "agent", 3600, &is, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "the request's common name is not \"db-01\"");
+	ck_assert_int_eq(pki_sign_csr(ca, csr, strlen(csr), "web-01", "agent", 3600, &is, err, sizeof(err)), 0);
+	ck_assert_int_eq(pki_cert_matches_key(is.pem, is.pem_len, key, "web-01", err, sizeof(err)), 0);
+	ck_assert_int_eq(is.not_after - is.not_before, 3600);
+	char pub[65];
+	ck_assert_int_eq(pki_pubkey_sha256(key, pub), 0);
+	ck_assert_str_eq(pub, is.pubkey_sha256);
+	/* written where verify() finds it: it chains to the CA, with the agent role */
+	snprintf(path, sizeof(path), "%s/web-01.crt", dir2);
+	ck_assert_int_eq(pki_write_atomic(path, is.pem, is.pem_len, 0644, err, sizeof(err)), 0);
+	ck_assert_int_eq(verify(dir, dir2, "web-01"), X509_V_OK);
+	X509 *c = load_cert(dir2, "web-01");
+	char role[32], serial[PKI_SERIAL_HEX];
+	ck_assert_int_eq(tls_cert_role(c, role, sizeof(role)), 0);
+	ck_assert_str_eq(role, "agent");
+	ck_assert_int_eq(pki_serial_hex(c, serial), 0);
+	ck_assert_str_eq(serial, is.serial);
+	X509_free(c);
+	/* the same file again: the key is loaded, not replaced */
+	EVP_PKEY *again = pki_key_load_or_create(path[0] ? strcat(strcpy(path, dir2), "/agent.key") : path, &created,
+	    err, sizeof(err));
+	ck_assert_ptr_nonnull(again);
+	ck_assert_int_eq(created, 0);
+	ck_assert_int_eq(EVP_PKEY_eq(again, key), 1);
+	/* garbage and a tampered request are refused */
+	ck_assert_int_eq(pki_csr_check("junk", 4, "web-01", pub, err, sizeof(err)), -1);
+	char *t = strdup(csr);
+	t[strlen(t) / 2] = t[strlen(t) / 2] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(pki_csr_check(t, strlen(t), "web-01", pub, err, sizeof(err)), -1);
+	free(t);
+	pki_issued_free(&is);
+	free(csr);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(again);
+	pki_ca_free(ca);
+}
+END_TEST
+
 START_TEST(test_pki_cert_new_in_memory_verifies_with_role_and_name)
 {
 	X509 *ca = NULL;
@@ -303,6 +362,7 @@ pki_suite(void)
 	tcase_add_test(tc, test_pki_refuses_bad_validity);
 	tcase_add_test(tc, test_pki_backdated_certificate_is_expired);
 	tcase_add_test(tc, test_pki_other_ca_does_not_verify);
+	tcase_add_test(tc, test_pki_sign_csr_keeps_only_the_key_of_the_request);
 	tcase_add_test(tc, test_pki_cert_new_in_memory_verifies_with_role_and_name);
 	suite_add_tcase(s, tc);
 	return s;

@@ -806,6 +806,27 @@ START_TEST(test_render_hostile_values_print_as_text_in_real_shells)
 }
 END_TEST
 
+START_TEST(test_render_fact_tokens_and_nic_indexes)
+{
+	static const char *const macs[] = {"52:54:00:00:00:01", "", "52:54:00:00:00:03"};
+	static const char *const ips[] = {"10.0.0.1", NULL, "10.0.0.3"};
+	struct render_vars v = {.ip = "10.0.0.1", .nicmacaddr = "52:54:00:00:00:01", .model = "Rack 9000",
+	    .nodename = "web-01.corp", .bwipaddr = "10.9.9.9", .dnssuffix = "corp.example,lab.example",
+	    .nic_macs = macs, .nic_ips = ips, .nnics = 3};
+	const char *in = "%IP% %NICMACADDR% %MODEL% %NODENAME% %BWIPADDR% %DNSSUFFIXSEARCHORDER% "
+	    "%NIC1MACADDR% %NIC1IPADDR% %NIC2MACADDR% %NIC3IPADDR% %NIC4IPADDR% %NIC0IPADDR% %NIC01MACADDR% %NIC1X%";
+	char *out = NULL;
+	size_t len;
+	struct render_report rep = {0};
+	ck_assert_int_eq(render_script(in, strlen(in), &v, NULL, NULL, NULL, 0, &out, &len, &rep, err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "10.0.0.1 52:54:00:00:00:01 'Rack 9000' web-01.corp 10.9.9.9 "
+	    "'corp.example,lab.example' 52:54:00:00:00:01 10.0.0.1 '' 10.0.0.3 '' %NIC0IPADDR% %NIC01MACADDR% %NIC1X%");
+	ck_assert_uint_eq(rep.nmissing, 2);
+	free(out);
+	render_report_free(&rep);
+}
+END_TEST
+
 START_TEST(test_render_token_len_measures_the_tokens_render_replaces)
 {
 	const char *s = "%COMPNAME% rest";
@@ -834,6 +855,7 @@ render_suite(void)
 	Suite *s = suite_create("render");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_render_replaces_every_builtin_token);
+	tcase_add_test(tc, test_render_fact_tokens_and_nic_indexes);
 	tcase_add_test(tc, test_render_date_is_mm_dd_yyyy);
 	tcase_add_test(tc, test_render_missing_value_becomes_empty_and_is_reported);
 	tcase_add_test(tc, test_render_leaves_unknown_tokens_and_percent_signs);

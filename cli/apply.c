@@ -14,6 +14,7 @@
 #include "cli/batch_canon.h"
 #include "cli/batch_export.h"
 #include "common/db.h"
+#include "common/tzdb.h"
 
 /* pg_advisory_xact_lock key of `pgfleet submit`: "pgfsubmt" read as a big-endian bigint. */
 #define APPLY_LOCK_KEY "8099006823464332660"
@@ -390,16 +391,49 @@ supersede(struct ap *a, const struct batch_job *j, const char *job_id)
 	return rc;
 }
 
+/*
+ * The job with its schedule's wall-clock times resolved into instants (*r, a copy sharing
+ * j's strings), and its first due time: 0, 1 when no run starts before until (*due unset),
+ * -1 on a database error.
+ */
 static int
-create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, const char *version,
+resolve_schedule(struct ap *a, const struct batch_job *j, struct batch_job *r, time_t *due)
+{
+	struct batch_schedule *s = &r->schedule;
+	*r = *j;
+	if (s->at_local && !s->at_now && tzdb_local(a->db, s->at_zone, s->at, &s->at, a->err,
+		a->errlen) == -1)
+		return -1;
+	if (s->has_until && s->until_local && tzdb_local(a->db, s->until_zone, s->until, &s->until,
+		a->err, a->errlen) == -1)
+		return -1;
+	s->at_local = s->until_local = 0;
+	if (!s->has_cron || s->timezone == NULL)
+		return apply_first_due(r, a->now, due) == -1 ? 1 : 0;
+	/* cron in a zone: as apply_first_due, the zone's wall clock read with its offsets */
+	time_t t = s->at_now ? a->now : s->at;
+	int rc = tzdb_cron_next(a->db, &s->cron, s->timezone, t > a->now ? t - 1 : a->now, due,
+	    a->err, a->errlen);
+	if (rc != 0)
+		return rc;
+	return s->has_until && *due >= s->until ? 1 : 0;
+}
+
+static int
+create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, const char *version,
     const char *plan_hash)
 {
 	time_t due;
 	char dues[32], every[32], until[32], maxc[32], maxf[32];
-	const struct batch_schedule *s = &j->schedule;
-	const struct batch_rollout *ro = &j->rollout;
+	struct batch_job rj;
+	const struct batch_job *j = &rj;
+	const struct batch_schedule *s = &rj.schedule;
+	const struct batch_rollout *ro = &rj.rollout;
 
-	if (apply_first_due(j, a->now, &due) == -1) {
+	int rs = resolve_schedule(a, j0, &rj, &due);
+	if (rs == -1)
+		return -1;
+	if (rs == 1) {
 		fprintf(a->out, "job %s: no run starts before its schedule's until: nothing scheduled\n",
 		    j->name);
 		return 0;
@@ -422,21 +456,22 @@ create_schedule(struct ap *a, const struct batch_job *j, const char *job_id, con
 	snprintf(until, sizeof(until), "%lld", (long long)s->until);
 	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
-	const char *p[12] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
+	const char *p[13] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
 	    s->every_ms > 0 ? every : NULL, s->has_cron ? s->cron.text : NULL,
 	    s->has_until ? until : NULL, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
 	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL, plan_hash,
-	    a->o->client_user};
+	    a->o->client_user, s->timezone};
 	struct db_result *r;
 	int rc = q(a, &r,
 	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
 	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
-	    "created_by, client_user) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()), "
+	    "created_by, client_user, timezone) VALUES ($1, $2, $3::jsonb, "
+	    "coalesce(to_timestamp($4::float8), now()), "
 	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
-	    "$10::numeric, $11, session_user, $12) RETURNING schedule_id, "
+	    "$10::numeric, $11, session_user, $12, $13) RETURNING schedule_id, "
 	    "to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	    12, p);
+	    13, p);
 	free(targets);
 	if (rc == -1)
 		return -1;
@@ -622,6 +657,43 @@ check_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
 	return missing;
 }
 
+/* One zone name of a schedule: known to PostgreSQL? 0, 1 (an error added), -1. */
+static int
+check_zone(struct ap *a, const struct batch_job *j, const char *zone, struct yt_pos pos,
+    struct yt_errors *errs)
+{
+	if (zone == NULL)
+		return 0;
+	int known = tzdb_known(a->db, zone, a->err, a->errlen);
+	if (known == -1)
+		return -1;
+	if (!known)
+		yt_errors_add(errs, pos, "job %s: time zone \"%s\" is not one PostgreSQL knows "
+		    "(pg_timezone_names; examples: Europe/Berlin, America/New_York, UTC)", j->name, zone);
+	return !known;
+}
+
+/* The time zones schedules name must be PostgreSQL's. Returns how many are not, or -1. */
+static int
+check_zones(struct ap *a, const struct batch *b, struct yt_errors *errs)
+{
+	int bad = 0;
+	for (size_t i = 0; i < b->njobs; i++) {
+		const struct batch_schedule *s = &b->jobs[i].schedule;
+		int r[3] = {check_zone(a, &b->jobs[i], s->timezone, s->tz_pos, errs),
+		    s->at_zone != s->timezone && !s->at_now
+			? check_zone(a, &b->jobs[i], s->at_zone, s->at_pos, errs) : 0,
+		    s->until_zone != s->timezone && s->has_until
+			? check_zone(a, &b->jobs[i], s->until_zone, s->until_pos, errs) : 0};
+		for (int k = 0; k < 3; k++) {
+			if (r[k] == -1)
+				return -1;
+			bad += r[k];
+		}
+	}
+	return bad;
+}
+
 int
 apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
     struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen)
@@ -644,9 +716,17 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 		goto fail;
 	a.now = (time_t)strtoll(db_value(r, 0, 0), NULL, 10);
 	db_result_free(r);
-	if (!o->inventory_only && (missing = check_refs(&a, b, errs)) != 0) {
-		if (missing == -1)
+	/* PGFLEET_NOW: first occurrences as of that instant (tests, "what if I submit at …") */
+	if (getenv("PGFLEET_NOW") != NULL && args_now(&a.now, err, errlen) == -1)
+		goto fail;
+	if (!o->inventory_only) {
+		int zones = 0;
+		if ((missing = check_refs(&a, b, errs)) == -1 ||
+		    (zones = check_zones(&a, b, errs)) == -1)
 			goto fail;
+		missing += zones;
+	}
+	if (missing != 0) {
 		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
 		return 1;

@@ -103,7 +103,12 @@ struct batch_schedule {
 	struct cron cron;
 	int has_until;
 	time_t until;        /* no run starts at or after it */
-	struct yt_pos pos;
+	char *timezone;      /* the zone cron (and a zone-less at or until) is read in; NULL: UTC */
+	/* at (until) is a wall-clock time, its fields read as UTC, in at_zone (until_zone):
+	 * the zone written with it in brackets, else timezone. apply resolves it. */
+	int at_local, until_local;
+	char *at_zone, *until_zone;
+	struct yt_pos pos, tz_pos, at_pos, until_pos;
 };
 
 struct batch_rollout {

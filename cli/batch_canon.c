@@ -76,14 +76,23 @@ batch_job_plan_canon(const struct batch_job *j)
 	}
 	if (s->at_now)
 		util_buf_puts(&b, "at now\n");
-	else
+	else if (s->at_local) {
+		util_buf_fmt(&b, "at local %lld\n", (long long)s->at);
+		buf_str(&b, "at_zone", s->at_zone);
+	} else
 		util_buf_fmt(&b, "at %lld\n", (long long)s->at);
 	util_buf_fmt(&b, "every_ms %lld\n", s->every_ms);
 	buf_str(&b, "cron", s->has_cron ? s->cron.text : NULL);
-	if (s->has_until)
+	if (s->has_until && s->until_local) {
+		util_buf_fmt(&b, "until local %lld\n", (long long)s->until);
+		buf_str(&b, "until_zone", s->until_zone);
+	} else if (s->has_until)
 		util_buf_fmt(&b, "until %lld\n", (long long)s->until);
 	else
 		util_buf_puts(&b, "until -\n");
+	/* keys added later are written only when set: the plans of older files hash as before */
+	if (s->timezone != NULL)
+		buf_str(&b, "timezone", s->timezone);
 	util_buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
 	if (j->rollout.max_failures < 0)
 		util_buf_puts(&b, "max_failures -\n");

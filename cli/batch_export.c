@@ -169,6 +169,22 @@ em_targets(struct em *m, const struct batch_targets *t)
 	em_end(m, 1);
 }
 
+/* A wall-clock time, with its zone in brackets unless it is the schedule's timezone. */
+static void
+em_local_time(struct em *m, const char *key, time_t t, const char *zone, const char *timezone)
+{
+	char buf[128];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (timezone == NULL || strcmp(zone, timezone) != 0)
+		snprintf(buf + n, sizeof(buf) - n, "[%s]", zone);
+	em_str(m, key);
+	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)buf, (int)strlen(buf), 1, 1,
+				     YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+	em_emit(m);
+}
+
 static void
 em_schedule(struct em *m, const struct batch_schedule *s)
 {
@@ -176,8 +192,11 @@ em_schedule(struct em *m, const struct batch_schedule *s)
 
 	em_str(m, "schedule");
 	em_start(m, 1, 0);
+	em_kv(m, "timezone", s->timezone);
 	if (s->at_now)
 		em_kv(m, "at", "now");
+	else if (s->at_local)
+		em_local_time(m, "at", s->at, s->at_zone, s->timezone);
 	else
 		em_time(m, "at", s->at);
 	if (s->every_ms > 0) {
@@ -186,7 +205,9 @@ em_schedule(struct em *m, const struct batch_schedule *s)
 	}
 	if (s->has_cron)
 		em_kv(m, "cron", s->cron.text);
-	if (s->has_until)
+	if (s->has_until && s->until_local)
+		em_local_time(m, "until", s->until, s->until_zone, s->timezone);
+	else if (s->has_until)
 		em_time(m, "until", s->until);
 	em_end(m, 1);
 }

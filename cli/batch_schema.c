@@ -19,6 +19,7 @@
 #include "cli/args.h"
 #include "common/field.h"
 #include "common/log.h"
+#include "common/units.h"
 
 void
 batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
@@ -452,12 +453,39 @@ load_targets(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, s
 	j->has_targets = 1;
 }
 
+/*
+ * at: or until: into *t: an instant, or a wall-clock time in its [zone] or the
+ * schedule's timezone (*local set, *zone named), resolved by apply with the database.
+ */
+static int
+schedule_time(struct batch_ld *l, const char *key, const struct yt_node *n,
+	      const struct batch_schedule *s, time_t *t, int *local, char **zone)
+{
+	struct units_time ut;
+	if (bv_time_spec(l, key, n, &ut) == -1)
+		return -1;
+	*t = ut.t;
+	*local = !ut.has_offset;
+	if (ut.has_offset)
+		return 0;
+	if (ut.zone[0] != '\0')
+		*zone = arena_strndup(&l->b->arena, ut.zone, strlen(ut.zone));
+	else if (s->timezone != NULL)
+		*zone = s->timezone;
+	else {
+		bv_err(l, n->pos, "%s: \"%s\" names no offset and the schedule no timezone (add Z, "
+		       "+01:00 or [Europe/Berlin], or give timezone:)", key, n->s);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule *s, int *bad)
 {
-	static const char *const keys[] = {"at", "every", "cron", "until", NULL};
-	enum { K_AT, K_EVERY, K_CRON, K_UNTIL };
-	struct yt_node *v[4];
+	static const char *const keys[] = {"at", "every", "cron", "until", "timezone", NULL};
+	enum { K_AT, K_EVERY, K_CRON, K_UNTIL, K_TZ };
+	struct yt_node *v[5];
 	char err[256];
 
 	s->pos = n->pos;
@@ -465,12 +493,23 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 		*bad = 1;
 		return;
 	}
+	if (v[K_TZ] != NULL) {
+		if (bv_str(l, "timezone", v[K_TZ], &s->timezone) == -1)
+			*bad = 1;
+		else if (units_zone_name(s->timezone, err, sizeof(err)) == -1) {
+			bv_err(l, v[K_TZ]->pos, "timezone: %s", err);
+			s->timezone = NULL;
+			*bad = 1;
+		} else
+			s->tz_pos = v[K_TZ]->pos;
+	}
 	if (v[K_AT] != NULL) {
+		s->at_pos = v[K_AT]->pos;
 		if (bv_want(l, "at", v[K_AT], YT_SCALAR) == -1)
 			*bad = 1;
 		else if (strcmp(v[K_AT]->s, "now") == 0)
 			s->at_now = 1;
-		else if (bv_time(l, "at", v[K_AT], &s->at) == -1)
+		else if (schedule_time(l, "at", v[K_AT], s, &s->at, &s->at_local, &s->at_zone) == -1)
 			*bad = 1;
 		else
 			s->at_now = 0;
@@ -491,12 +530,16 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 			s->has_cron = 1;
 	}
 	if (v[K_UNTIL] != NULL) {
-		if (bv_time(l, "until", v[K_UNTIL], &s->until) == -1)
+		s->until_pos = v[K_UNTIL]->pos;
+		if (schedule_time(l, "until", v[K_UNTIL], s, &s->until, &s->until_local,
+				  &s->until_zone) == -1)
 			*bad = 1;
 		else if (v[K_EVERY] == NULL && v[K_CRON] == NULL) {
 			bv_err(l, v[K_UNTIL]->pos, "until: needs every or cron (a single run has no end)");
 			*bad = 1;
-		} else if (!s->at_now && s->until <= s->at) {
+		} else if (!s->at_now && s->at_local == s->until_local &&
+			   (!s->at_local || strcmp(s->at_zone, s->until_zone) == 0) && s->until <= s->at) {
+			/* in two zones, or one instant and one wall-clock time, apply compares them */
 			bv_err(l, v[K_UNTIL]->pos, "until: \"%s\" is not after at", v[K_UNTIL]->s);
 			*bad = 1;
 		} else

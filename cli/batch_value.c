@@ -137,91 +137,34 @@ bv_duration(struct batch_ld *l, const char *key, const struct yt_node *n, long l
 	return 0;
 }
 
-static int
-leap(int y)
+int
+bv_time(struct batch_ld *l, const char *key, const struct yt_node *n, time_t *out)
 {
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/*
- * RFC 3339: 2026-12-01T02:00:00Z, 2026-12-01 02:00:00.5+02:00; fractions of a
- * second are dropped, leap seconds refused.
- */
-static int
-parse_rfc3339(const char *s, time_t *out)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int v[6];
-	const char *p = s;
-	static const struct { int len; char after; } part[6] = {
-		{4, '-'}, {2, '-'}, {2, 'T'}, {2, ':'}, {2, ':'}, {2, 0},
-	};
-	for (int i = 0; i < 6; i++) {
-		v[i] = 0;
-		for (int k = 0; k < part[i].len; k++, p++) {
-			if (!isdigit((unsigned char)*p))
-				return -1;
-			v[i] = v[i] * 10 + (*p - '0');
-		}
-		if (part[i].after == 'T') {
-			if (*p != 'T' && *p != 't' && *p != ' ')
-				return -1;
-			p++;
-		} else if (part[i].after != 0) {
-			if (*p++ != part[i].after)
-				return -1;
-		}
+	struct units_time ut;
+	if (bv_time_spec(l, key, n, &ut) == -1)
+		return -1;
+	if (!ut.has_offset) {
+		bv_err(l, n->pos, "%s: \"%s\" names no offset (add Z, +01:00 or a zone: "
+		       "2026-12-01T02:00:00Z)", key, n->s);
+		return -1;
 	}
-	if (*p == '.') {
-		if (!isdigit((unsigned char)*++p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	int off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
-		    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
-			return -1;
-		int oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
-		if (oh > 23 || om > 59)
-			return -1;
-		off = sign * (oh * 3600 + om * 60);
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0')
-		return -1;
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 ||
-	    v[2] > mdays[v[1] - 1] + (v[1] == 2 && leap(v[0])) || v[3] > 23 || v[4] > 59 || v[5] > 59)
-		return -1;
-	struct tm tm = {0};
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	time_t t = timegm(&tm) - off;
-	/* 1970 to 9999 in UTC: what export writes back as four-digit years */
-	if (t < 0 || t >= (time_t)253402300800LL)
-		return -1;
-	*out = t;
+	*out = ut.t;
 	return 0;
 }
 
 int
-bv_time(struct batch_ld *l, const char *key, const struct yt_node *n, time_t *out)
+bv_time_spec(struct batch_ld *l, const char *key, const struct yt_node *n, struct units_time *out)
 {
+	char err[256];
 	if (bv_want(l, key, n, YT_SCALAR) == -1)
 		return -1;
-	if (parse_rfc3339(n->s, out) == -1) {
-		bv_err(l, n->pos, "%s: \"%s\" is not an RFC 3339 timestamp (example: "
-				  "2026-12-01T02:00:00Z)",
-		       key, n->s);
+	if (units_time(n->s, out, err, sizeof(err)) == -1) {
+		bv_err(l, n->pos, "%s: %s", key, err);
+		return -1;
+	}
+	/* 1970 to 9999 in UTC: what export writes back as four-digit years */
+	if (out->t < 0 || out->t >= (time_t)253402300800LL) {
+		bv_err(l, n->pos, "%s: \"%s\" is outside 1970-9999", key, n->s);
 		return -1;
 	}
 	return 0;

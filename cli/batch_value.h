@@ -16,6 +16,7 @@
 
 #include "cli/batch.h"
 #include "common/field.h"
+#include "common/units.h"
 #include "common/yamltree.h"
 
 #define BV_NAME_MAX 200 /* group and job names, label and attribute keys */
@@ -59,8 +60,11 @@ int bv_bool(struct batch_ld *l, const char *key, const struct yt_node *n, int *o
 /* A duration of at least min_ms. */
 int bv_duration(struct batch_ld *l, const char *key, const struct yt_node *n, long long min_ms,
     long long *out);
-/* An RFC 3339 timestamp from 1970 to 9999 (UTC). */
+/* An RFC 3339 timestamp from 1970 to 9999 (UTC), with Z or an offset. */
 int bv_time(struct batch_ld *l, const char *key, const struct yt_node *n, time_t *out);
+/* A timestamp that may also be a wall-clock time, alone or with a [zone] (common/units.h). */
+int bv_time_spec(struct batch_ld *l, const char *key, const struct yt_node *n,
+    struct units_time *out);
 /*
  * A mapping of known keys: vals[i] gets the value of names[i] (NULL when absent or
  * null; names ends with NULL). Unknown and duplicate keys are errors; -1 only when

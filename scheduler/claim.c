@@ -13,6 +13,7 @@
 #include "common/cron.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/tzdb.h"
 
 /* Only computers whose agent is connected to us (0012_presence.sql). */
 static const char SQL_CLAIM[] =
@@ -43,7 +44,8 @@ static const char SQL_RECLAIM[] =
 static const char SQL_RECUR_DUE[] =
     "SELECT s.schedule_id, extract(epoch FROM s.due_at)::bigint,"
     " extract(epoch FROM s.repeat_every)::bigint, s.repeat_cron,"
-    " extract(epoch FROM s.repeat_until)::bigint, extract(epoch FROM now())::bigint"
+    " extract(epoch FROM s.repeat_until)::bigint, extract(epoch FROM now())::bigint,"
+    " s.timezone"
     " FROM pgfleet.schedule s"
     " WHERE (s.repeat_every IS NOT NULL OR s.repeat_cron IS NOT NULL)"
     " AND s.due_at <= now() AND s.state <> 'cancelled'"
@@ -54,10 +56,10 @@ static const char SQL_RECUR_DUE[] =
 static const char SQL_RECUR_INSERT[] =
     "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every,"
     " repeat_cron, repeat_until, parent_schedule_id, max_concurrent, max_failures,"
-    " max_failures_pct, created_by, client_user)"
+    " max_failures_pct, created_by, client_user, timezone)"
     " SELECT s.job_id, j.version, s.targets, to_timestamp($2::bigint), s.repeat_every,"
     " s.repeat_cron, s.repeat_until, s.schedule_id, s.max_concurrent, s.max_failures,"
-    " s.max_failures_pct, s.created_by, s.client_user"
+    " s.max_failures_pct, s.created_by, s.client_user, s.timezone"
     " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
     " WHERE s.schedule_id = $1::bigint"
     " AND (s.repeat_until IS NULL OR to_timestamp($2::bigint) <= s.repeat_until)"
@@ -187,10 +189,11 @@ claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen)
 	return n;
 }
 
-/* The first occurrence after now: interval steps from due, or the cron rule. */
+/* The first occurrence after now: interval steps from due, or the cron rule, in the
+ * schedule's time zone (tz, NULL: UTC) with PostgreSQL's offsets. */
 static long long
-recur_next(long long due, long long every, const char *cron_text, long long now, char *err,
-    size_t errlen)
+recur_next(struct db *db, long long due, long long every, const char *cron_text, const char *tz,
+    long long now, char *err, size_t errlen)
 {
 	if (every > 0) {
 		long long k = (now - due) / every + 1;
@@ -199,7 +202,16 @@ recur_next(long long due, long long every, const char *cron_text, long long now,
 	struct cron c;
 	if (cron_parse(cron_text, &c, err, errlen) == -1)
 		return -1;
-	time_t t = cron_next(&c, (time_t)(now > due ? now : due));
+	time_t after = (time_t)(now > due ? now : due), t;
+	if (tz != NULL) {
+		int rc = tzdb_cron_next(db, &c, tz, after, &t, err, errlen);
+		if (rc == 1)
+			snprintf(err, errlen, "no occurrence within ten years");
+		return rc == 0 ? (long long)t : -1;
+	}
+	t = cron_next(&c, after);
+	if (t == (time_t)-1)
+		snprintf(err, errlen, "no occurrence within ten years");
 	return t == (time_t)-1 ? -1 : (long long)t;
 }
 
@@ -248,7 +260,8 @@ claim_recur(struct db *db, char *err, size_t errlen)
 		long long until = db_isnull(res, i, 4) ? 0 : strtoll(db_value(res, i, 4), NULL, 10);
 		long long now = strtoll(db_value(res, i, 5), NULL, 10);
 		char why[256];
-		long long next = recur_next(due, every, db_value(res, i, 3), now, why, sizeof(why));
+		long long next = recur_next(db, due, every, db_value(res, i, 3),
+		    db_isnull(res, i, 6) ? NULL : db_value(res, i, 6), now, why, sizeof(why));
 		if (next == -1) {
 			log_warnx("schedule %s: cannot compute next occurrence: %s", sid, why);
 			continue;

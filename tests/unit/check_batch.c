@@ -317,7 +317,7 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "interpreter, run_as, timeout, success_codes, on_code, on_failure, os_required, "
 		      "boot_env)\n"
 		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels)\n"
-		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until)\n"
+		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
 		      "max_failures)\n");
 }
@@ -413,6 +413,9 @@ START_TEST(test_batch_refuses_bad_cron)
 }
 END_TEST
 
+#define EXAMPLES "(examples: 2026-12-01T02:00:00Z, 2026-12-01T03:00:00+01:00, " \
+		 "2026-12-01T03:00:00[Europe/Berlin])"
+
 START_TEST(test_batch_refuses_bad_timestamps)
 {
 	expect_errors("jobs:\n"
@@ -429,14 +432,11 @@ START_TEST(test_batch_refuses_bad_timestamps)
 		      "    tasks: [{script: x}]\n"
 		      "    targets: {computers: [a]}\n"
 		      "    schedule: {at: \"1969-12-31T23:59:59Z\"}\n",
-		      "b.yaml:5:20: at: \"tomorrow\" is not an RFC 3339 timestamp (example: "
-		      "2026-12-01T02:00:00Z)\n"
-		      "b.yaml:9:20: at: \"2027-02-29T00:00:00Z\" is not an RFC 3339 timestamp (example: "
-		      "2026-12-01T02:00:00Z)\n"
-		      "b.yaml:10:23: until: \"2026-12-01T02:00:00\" is not an RFC 3339 timestamp "
-		      "(example: 2026-12-01T02:00:00Z)\n"
-		      "b.yaml:14:20: at: \"1969-12-31T23:59:59Z\" is not an RFC 3339 timestamp "
-		      "(example: 2026-12-01T02:00:00Z)\n");
+		      "b.yaml:5:20: at: \"tomorrow\" is not an RFC 3339 timestamp " EXAMPLES "\n"
+		      "b.yaml:9:20: at: \"2027-02-29T00:00:00Z\" is not an RFC 3339 timestamp " EXAMPLES "\n"
+		      "b.yaml:10:23: until: \"2026-12-01T02:00:00\" names no offset and the schedule no "
+		      "timezone (add Z, +01:00 or [Europe/Berlin], or give timezone:)\n"
+		      "b.yaml:14:20: at: \"1969-12-31T23:59:59Z\" is not an RFC 3339 timestamp " EXAMPLES "\n");
 }
 END_TEST
 
@@ -1201,6 +1201,65 @@ START_TEST(test_batch_export_loads_back_to_the_same_hash)
 }
 END_TEST
 
+START_TEST(test_batch_reads_time_zones_and_wall_clock_times)
+{
+	struct batch *b = load_ok("tz.yaml",
+				  "jobs:\n"
+				  "  - name: nightly\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    schedule: {cron: \"30 3 * * *\", timezone: Europe/Berlin,\n"
+				  "               at: \"2026-12-01T00:00:00\", until: \"2027-06-01T00:00:00[UTC]\"}\n"
+				  "  - name: once\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    schedule: {at: \"2026-03-29T02:30:00[Europe/Berlin]\"}\n"
+				  "  - name: offset\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    schedule: {at: \"2026-03-29T02:30:00+01:00\"}\n");
+	const struct batch_schedule *s = &b->jobs[0].schedule;
+	ck_assert_str_eq(s->timezone, "Europe/Berlin");
+	ck_assert_int_eq(s->at_local, 1);
+	ck_assert_str_eq(s->at_zone, "Europe/Berlin");
+	ck_assert_int_eq((long long)s->at, 1796083200LL); /* the wall-clock fields read as UTC */
+	ck_assert_int_eq(s->until_local, 1);
+	ck_assert_str_eq(s->until_zone, "UTC");
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].plan_canon, "timezone 13:Europe/Berlin\n"));
+	s = &b->jobs[1].schedule;
+	ck_assert_ptr_null(s->timezone);
+	ck_assert_str_eq(s->at_zone, "Europe/Berlin");
+	s = &b->jobs[2].schedule;
+	ck_assert_int_eq(s->at_local, 0);
+	ck_assert_int_eq((long long)s->at, 1774747800LL); /* 01:30 UTC */
+	/* a plan without the new keys hashes as before they existed */
+	ck_assert_ptr_null(strstr(b->jobs[2].plan_canon, "timezone"));
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks: [{script: x}]\n"
+		      "    targets: {computers: [a]}\n"
+		      "    schedule: {cron: \"0 2 * * *\", timezone: \"Europe//Berlin\"}\n"
+		      "  - name: k\n"
+		      "    tasks: [{script: x}]\n"
+		      "    targets: {computers: [a]}\n"
+		      "    schedule: {at: \"2026-12-01T02:00:00+01:00[Europe/Berlin]\"}\n"
+		      "  - name: l\n"
+		      "    tasks: [{script: x}]\n"
+		      "    targets: {computers: [a]}\n"
+		      "    schedule: {timezone: Europe/Berlin, cron: \"0 2 * * *\",\n"
+		      "               at: \"2026-12-01T02:00:00\", until: \"2026-11-01T00:00:00\"}\n",
+		      "b.yaml:5:45: timezone: \"Europe//Berlin\" is not a time zone name (examples: "
+		      "Europe/Berlin, America/New_York, UTC)\n"
+		      "b.yaml:9:20: at: \"2026-12-01T02:00:00+01:00[Europe/Berlin]\": give an offset or a "
+		      "zone, not both\n"
+		      "b.yaml:14:50: until: \"2026-11-01T00:00:00\" is not after at\n");
+}
+END_TEST
+
 START_TEST(test_batch_export_writes_readable_yaml)
 {
 	struct batch *b = load_ok("r.yaml", base);
@@ -1323,6 +1382,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_hash_ignores_layout_comments_order_and_defaults);
 	tcase_add_test(tc, test_batch_hash_changes_with_a_task_change);
 	tcase_add_test(tc, test_batch_export_loads_back_to_the_same_hash);
+	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);
 	tcase_add_test(tc, test_batch_free_accepts_null);

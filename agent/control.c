@@ -191,7 +191,7 @@ remove_below(int dirfd)
 static void
 task_dir_name(char *buf, size_t size, const struct request_task *t)
 {
-	snprintf(buf, size, CONTROL_TASK_DIR_PREFIX "%lld-%d", t->event_id, t->seq);
+	snprintf(buf, size, CONTROL_TASK_DIR_PREFIX "%lld-%d", t->event_id, request_journal_seq(t));
 }
 
 static void
@@ -456,7 +456,8 @@ control_run_task(const struct control_env *env, const struct request_task *check
 	int updates_sent = 0;
 	for (;;) {
 		struct journal_entry *e = NULL;
-		int b = journal_begin(c->env->journal, t.event_id, t.seq, &e, err, sizeof(err));
+		int b = journal_begin(c->env->journal, t.event_id, request_journal_seq(&t), &e, err,
+		    sizeof(err));
 		if (b == -1) {
 			log_warnx("event %s task %s: journal: %s", t.event_s, t.seq_s, err);
 			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0, 0);
@@ -491,9 +492,9 @@ control_orphan_reply(const struct control_env *env, const struct journal_entry *
 	const char *why;
 	memset(&t, 0, sizeof(t));
 	snprintf(ev, sizeof(ev), "%lld", e->event_id);
-	snprintf(seq, sizeof(seq), "%d", e->task_seq);
 	t.event_id = e->event_id;
-	t.seq = e->task_seq;
+	request_journal_split(e->task_seq, &t.seq, &t.retry);
+	snprintf(seq, sizeof(seq), "%d", t.seq);
 	t.event_s = ev;
 	t.seq_s = seq;
 	t.schedule_s = "";
@@ -543,7 +544,8 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 	char err[512], why[600];
 	const char *ev_s = t->event_s, *seq_s = t->seq_s;
 	long pgid = 0;
-	int rc = journal_request_cancel(c->env->journal, t->event_id, t->seq, &pgid, err, sizeof(err));
+	int rc = journal_request_cancel(c->env->journal, t->event_id, request_journal_seq(t), &pgid,
+	    err, sizeof(err));
 	const char *kv[5][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s}};
 	char code_s[16];
 	why[0] = '\0';
@@ -558,7 +560,8 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 		}
 	} else if (rc == JOURNAL_DONE) {
 		struct journal_entry *e = NULL;
-		if (journal_read(c->env->journal, t->event_id, t->seq, &e, err, sizeof(err)) == 1 &&
+		if (journal_read(c->env->journal, t->event_id, request_journal_seq(t), &e, err,
+			sizeof(err)) == 1 &&
 		    e->state == JOURNAL_DONE) {
 			char module[32];
 			const char *text;
@@ -601,7 +604,7 @@ control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq)
 	struct request_task t;
 	memset(&t, 0, sizeof(t));
 	t.event_id = event_id;
-	t.seq = task_seq;
+	request_journal_split(task_seq, &t.seq, &t.retry);
 	int tempfd = open(temp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tempfd < 0)
 		return;

@@ -109,6 +109,41 @@ key_num(const struct wire_msg *m, const char *key, long long lo, long long hi, l
 	return 0;
 }
 
+int
+request_journal_seq(const struct request_task *t)
+{
+	return t->seq + t->retry * REQUEST_RETRY_STRIDE;
+}
+
+void
+request_journal_split(int key, int *seq, int *retry)
+{
+	*seq = key % REQUEST_RETRY_STRIDE;
+	*retry = key / REQUEST_RETRY_STRIDE;
+	if (*retry > REQUEST_MAX_RETRY) { /* a seq past the stride from before retries: as it is */
+		*seq = key;
+		*retry = 0;
+	}
+}
+
+/* Retry, when given: 1..REQUEST_MAX_RETRY, with a seq below the stride. */
+static int
+check_retry(const struct wire_msg *m, struct request_task *t, char *why, size_t whylen)
+{
+	long long v;
+	const char *r = wire_get(m, "Retry");
+	t->retry = 0;
+	if (r == NULL)
+		return 0;
+	if (parse_num(r, 1, REQUEST_MAX_RETRY, &v) == -1 || t->seq >= REQUEST_RETRY_STRIDE) {
+		snprintf(why, whylen, "Retry must be 1-%d with a Task-Sequence-ID below %d",
+		    REQUEST_MAX_RETRY, REQUEST_RETRY_STRIDE);
+		return -1;
+	}
+	t->retry = (int)v;
+	return 0;
+}
+
 static enum request_verdict
 check_cancel(const struct wire_msg *m, struct request_task *t, int *code, char *why, size_t whylen)
 {
@@ -122,6 +157,10 @@ check_cancel(const struct wire_msg *m, struct request_task *t, int *code, char *
 		return REQUEST_BAD;
 	}
 	t->seq = (int)seq;
+	if (check_retry(m, t, why, whylen) == -1) {
+		*code = STATUS_PROTOCOL;
+		return REQUEST_BAD;
+	}
 	return REQUEST_ACT;
 }
 
@@ -158,6 +197,8 @@ check_sendfile_keys(const struct wire_msg *m, struct request_task *t, char *why,
 	t->port = (int)v;
 	t->attempt_s = wire_get(m, "Attempt");
 	if (t->attempt_s != NULL && key_num(m, "Attempt", 0, INT_MAX, &v, why, whylen) == -1)
+		return REQUEST_BAD;
+	if (check_retry(m, t, why, whylen) == -1)
 		return REQUEST_BAD;
 	if (key_num(m, "Timeout", 0, LLONG_MAX, &t->timeout_ms, why, whylen) == -1 ||
 	    key_num(m, "ID", 0, LLONG_MAX, &t->computer_id, why, whylen) == -1)

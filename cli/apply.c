@@ -15,6 +15,7 @@
 #include "cli/batch_export.h"
 #include "common/db.h"
 #include "common/tzdb.h"
+#include "common/util.h"
 
 /* pg_advisory_xact_lock key of `pgfleet submit`: "pgfsubmt" read as a big-endian bigint. */
 #define APPLY_LOCK_KEY "8099006823464332660"
@@ -301,6 +302,20 @@ targets_json(struct ap *a, const struct batch_targets *t)
 	return sb_close(&s, a);
 }
 
+/* "{1,-25}": a task's retry on_codes as an array literal (malloc'd); NULL when none. */
+static char *
+retry_codes(const struct batch_retries *r)
+{
+	if (r->on_codes == NULL)
+		return NULL;
+	struct util_buf b = {0};
+	util_buf_puts(&b, "{");
+	for (size_t i = 0; i < r->non_codes; i++)
+		util_buf_fmt(&b, "%s%d", i > 0 ? "," : "", r->on_codes[i]);
+	util_buf_puts(&b, "}");
+	return util_buf_take(&b);
+}
+
 static int
 insert_tasks(struct ap *a, const char *job_id, const char *version, const struct batch_job *j)
 {
@@ -327,16 +342,31 @@ insert_tasks(struct ap *a, const char *job_id, const char *version, const struct
 		fputc('}', s.fp);
 		if ((on_code = sb_close(&s, a)) == NULL)
 			return -1;
-		const char *p[13] = {job_id, version, seq, t->name, t->script,
+		char *rcodes = retry_codes(&t->retries);
+		if (rcodes == NULL && t->retries.on_codes != NULL) {
+			free(on_code);
+			snprintf(a->err, a->errlen, "out of memory");
+			return -1;
+		}
+		char rcount[16], rback[24], rmax[24];
+		int has = t->retries.count > 0;
+		snprintf(rcount, sizeof(rcount), "%d", t->retries.count);
+		snprintf(rback, sizeof(rback), "%lld", has ? t->retries.backoff_ms : BATCH_RETRY_BACKOFF_MS);
+		snprintf(rmax, sizeof(rmax), "%lld", has ? t->retries.max_ms : BATCH_RETRY_MAX_MS);
+		const char *p[17] = {job_id, version, seq, t->name, t->script,
 		    t->interpreter != NULL ? t->interpreter : "/bin/sh", t->run_as,
 		    t->timeout_ms > 0 ? timeout : NULL, codes, on_code,
-		    t->on_failure == BATCH_CONTINUE ? "continue" : "stop", t->os_required, t->boot_env};
+		    t->on_failure == BATCH_CONTINUE ? "continue" : "stop", t->os_required, t->boot_env,
+		    rcount, rback, rmax, has ? rcodes : NULL};
 		int rc = q(a, NULL,
 		    "INSERT INTO pgfleet.task (job_id, version, seq, name, script, interpreter, run_as, "
-		    "timeout_ms, success_codes, on_code, on_failure, os_required, boot_env) "
-		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10::jsonb, $11, $12, $13)",
-		    13, p);
+		    "timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, retry_count, "
+		    "retry_backoff_ms, retry_max_ms, retry_on_codes) "
+		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10::jsonb, $11, $12, $13, "
+		    "$14::int, $15::bigint, $16::bigint, $17::int[])",
+		    17, p);
 		free(on_code);
+		free(rcodes);
 		if (rc == -1)
 			return -1;
 	}

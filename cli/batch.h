@@ -26,6 +26,9 @@
 #define BATCH_MAX_COMPUTERS 10000           /* computers in one batch */
 #define BATCH_MAX_GROUPS 10000              /* groups in one batch */
 #define BATCH_MAX_NODES 500000              /* YAML nodes (scalars, lists, mappings) in one file */
+#define BATCH_RETRY_BACKOFF_MS 30000LL      /* retries: backoff's default */
+#define BATCH_RETRY_MAX_MS 600000LL         /* retries: max's default */
+#define BATCH_RETRY_LIMIT_MS 604800000LL    /* retries: backoff and max at most 7 days */
 
 /* One label or attribute; arrays of them are sorted by key, keys unique. */
 struct batch_kv {
@@ -69,6 +72,15 @@ struct batch_code {
 	enum batch_action action;
 };
 
+/* retries: of a task, or of a job as the default of its tasks (docs/yaml.md "retries:"). */
+struct batch_retries {
+	int count;            /* runs again at most this often; 0: never (the default) */
+	long long backoff_ms; /* the first wait, doubled each time (default 30 s) */
+	long long max_ms;     /* the longest wait (default 10 min, at least backoff_ms) */
+	int *on_codes;        /* sorted, unique; NULL: every failure a retry can change */
+	size_t non_codes;
+};
+
 struct batch_task {
 	char *name;          /* NULL when absent */
 	char *script;        /* the script text; script_file's content when one was given */
@@ -83,6 +95,8 @@ struct batch_task {
 	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
 	char *os_required;   /* NULL when absent */
 	char *boot_env;      /* NULL when absent */
+	struct batch_retries retries; /* the task's, else the job's */
+	int has_retries;     /* the task gave retries: (else the job's apply) */
 	struct yt_pos pos;
 };
 
@@ -126,6 +140,7 @@ struct batch_job {
 	struct batch_targets targets;
 	struct batch_schedule schedule;
 	struct batch_rollout rollout;
+	struct batch_retries retries; /* the default of its tasks; count 0: none */
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
 	struct yt_pos pos;

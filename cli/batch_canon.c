@@ -50,6 +50,16 @@ batch_job_canon(const struct batch_job *j)
 		util_buf_fmt(&b, "\non_failure %s\n", batch_action_name(t->on_failure));
 		buf_str(&b, "os_required", t->os_required);
 		buf_str(&b, "boot_env", t->boot_env);
+		/* written only when set: the tasks of older files hash as before */
+		if (t->retries.count > 0) {
+			util_buf_fmt(&b, "retries %d %lld %lld", t->retries.count, t->retries.backoff_ms,
+			    t->retries.max_ms);
+			if (t->retries.on_codes == NULL)
+				util_buf_puts(&b, " -");
+			for (size_t k = 0; k < t->retries.non_codes; k++)
+				util_buf_fmt(&b, " %d", t->retries.on_codes[k]);
+			util_buf_puts(&b, "\n");
+		}
 	}
 	return util_buf_take(&b);
 }

@@ -149,6 +149,24 @@ em_task(struct em *m, const struct batch_task *t)
 	em_kv(m, "on_failure", batch_action_name(t->on_failure));
 	em_kv(m, "os_required", t->os_required);
 	em_kv(m, "boot_env", t->boot_env);
+	if (t->retries.count > 0) {
+		em_str(m, "retries");
+		em_start(m, 1, 1);
+		em_str(m, "count");
+		em_int(m, t->retries.count);
+		units_format_duration(t->retries.backoff_ms, buf, sizeof(buf));
+		em_kv(m, "backoff", buf);
+		units_format_duration(t->retries.max_ms, buf, sizeof(buf));
+		em_kv(m, "max", buf);
+		if (t->retries.on_codes != NULL) {
+			em_str(m, "on_codes");
+			em_start(m, 0, 1);
+			for (size_t i = 0; i < t->retries.non_codes; i++)
+				em_int(m, t->retries.on_codes[i]);
+			em_end(m, 0);
+		}
+		em_end(m, 1);
+	}
 	em_end(m, 1);
 }
 

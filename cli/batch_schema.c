@@ -388,15 +388,88 @@ task_on_failure(struct batch_ld *l, const struct yt_node *f, struct batch_task *
 	return 0;
 }
 
+/* on_codes: 1 to 256 codes, sorted and unique; never -8 or -14 (what a retry cannot undo). */
+static int
+retries_on_codes(struct batch_ld *l, const struct yt_node *c, struct batch_retries *r)
+{
+	int bad = 0;
+	long long x;
+	if (bv_want(l, "on_codes", c, YT_SEQ) == -1)
+		return -1;
+	if (c->n == 0 || c->n > 256) {
+		bv_err(l, c->pos, "on_codes: give 1 to 256 codes (absent: every failure a retry can "
+		       "change)");
+		return -1;
+	}
+	r->on_codes = arena_alloc(&l->b->arena, c->n * sizeof(int));
+	for (const struct yt_node *it = c->first; it != NULL; it = it->next) {
+		if (bv_int(l, "on_codes", it, INT32_MIN, INT32_MAX, &x) == -1)
+			bad = 1;
+		else if (x == -8 || x == -14) {
+			bv_err(l, it->pos, "on_codes: %lld (%s) is never retried", x,
+			       x == -8 ? "cancelled by an operator" : "rollout halted");
+			bad = 1;
+		} else
+			r->on_codes[r->non_codes++] = (int)x;
+	}
+	qsort(r->on_codes, r->non_codes, sizeof(int), cmp_int);
+	size_t k = 0;
+	for (size_t i = 1; i < r->non_codes; i++)
+		if (r->on_codes[i] != r->on_codes[k])
+			r->on_codes[++k] = r->on_codes[i];
+	r->non_codes = r->non_codes > 0 ? k + 1 : 0;
+	return bad ? -1 : 0;
+}
+
+/* retries: {count, backoff, max, on_codes} of a task or a job. */
+static int
+load_retries(struct batch_ld *l, const struct yt_node *n, struct batch_retries *r)
+{
+	static const char *const keys[] = {"count", "backoff", "max", "on_codes", NULL};
+	enum { K_COUNT, K_BACKOFF, K_MAX, K_CODES };
+	struct yt_node *v[4];
+	long long x;
+	int bad = 0;
+
+	r->backoff_ms = BATCH_RETRY_BACKOFF_MS;
+	r->max_ms = BATCH_RETRY_MAX_MS;
+	if (bv_keys(l, "retries", n, keys, v) == -1)
+		return -1;
+	if (v[K_COUNT] == NULL) {
+		bv_err(l, n->pos, "retries: count is missing (how many times a failed task runs again)");
+		bad = 1;
+	} else if (bv_int(l, "count", v[K_COUNT], 0, 100, &x) == -1)
+		bad = 1;
+	else
+		r->count = (int)x;
+	if (v[K_BACKOFF] != NULL &&
+	    bv_duration(l, "backoff", v[K_BACKOFF], 1000, &r->backoff_ms) == -1)
+		bad = 1;
+	if (v[K_MAX] != NULL && bv_duration(l, "max", v[K_MAX], 1000, &r->max_ms) == -1)
+		bad = 1;
+	else if (v[K_MAX] == NULL && r->max_ms < r->backoff_ms)
+		r->max_ms = r->backoff_ms;
+	if (r->backoff_ms > BATCH_RETRY_LIMIT_MS || r->max_ms > BATCH_RETRY_LIMIT_MS) {
+		bv_err(l, n->pos, "retries: backoff and max are at most 7d");
+		bad = 1;
+	} else if (!bad && r->max_ms < r->backoff_ms) {
+		bv_err(l, v[K_MAX]->pos, "max: %s is shorter than backoff", v[K_MAX]->s);
+		bad = 1;
+	}
+	if (v[K_CODES] != NULL && retries_on_codes(l, v[K_CODES], r) == -1)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
 static void
 load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int *bad)
 {
 	static const char *const keys[] = {"name", "script", "script_file", "interpreter", "run_as",
 					   "timeout", "success_codes", "on_code", "on_failure",
-					   "os_required", "boot_env", NULL};
+					   "os_required", "boot_env", "retries", NULL};
 	enum { K_NAME, K_SCRIPT, K_FILE, K_INTERP, K_RUNAS, K_TIMEOUT, K_CODES, K_ONCODE, K_ONFAIL,
-	       K_OS, K_BOOT };
-	struct yt_node *v[11];
+	       K_OS, K_BOOT, K_RETRIES };
+	struct yt_node *v[12];
 
 	t->pos = n->pos;
 	if (bv_keys(l, "a task", n, keys, v) == -1) {
@@ -425,6 +498,11 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 		*bad = 1;
 	if (v[K_BOOT] != NULL && bv_field(l, FIELD_BOOT_ENV, v[K_BOOT], &t->boot_env) == -1)
 		*bad = 1;
+	if (v[K_RETRIES] != NULL) {
+		t->has_retries = 1;
+		if (load_retries(l, v[K_RETRIES], &t->retries) == -1)
+			*bad = 1;
+	}
 }
 
 static void
@@ -635,9 +713,9 @@ void
 batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
-					   "rollout", NULL};
-	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT };
-	struct yt_node *v[6];
+					   "rollout", "retries", NULL};
+	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT, K_RETRIES };
+	struct yt_node *v[7];
 	size_t ji = l->b->njobs;
 	struct batch_job *j = &l->b->jobs[ji];
 	int bad = 0;
@@ -660,6 +738,12 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 		bad = 1;
 	if (job_tasks(l, n, v[K_TASKS], j, &bad) == -1)
 		bad = 1;
+	/* the job's retries: are the default of each task that gives none */
+	if (v[K_RETRIES] != NULL && load_retries(l, v[K_RETRIES], &j->retries) == -1)
+		bad = 1;
+	for (size_t i = 0; i < j->ntasks; i++)
+		if (!j->tasks[i].has_retries)
+			j->tasks[i].retries = j->retries;
 	/* bad keeps targets: from adding "name at least one" to a job already in error */
 	if (v[K_TARGETS] != NULL)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);

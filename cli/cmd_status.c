@@ -20,7 +20,9 @@ usage_status(FILE *f)
 	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
 		   "A schedule's job, version and state, its events counted by state (done, failed,\n"
 		   "running, pending, cancelled), and one line per event: computer, state, status\n"
-		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md).\n\n"
+		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md),\n"
+		   "task, attempt, retries so far, when it ended, and when a pending event waiting\n"
+		   "for a retry's backoff (or its next window) runs next.\n\n"
 		   "Options:\n"
 		   "  --watch          follow it first until no event is pending or running: a\n"
 		   "                   progress bar on a terminal (not with TERM=dumb), one line\n"
@@ -51,8 +53,10 @@ static const char events_sql[] =
     " coalesce(e.status_code::text, '-') AS \"CODE\","
     " coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
     "  THEN 'EXIT_' || e.status_code END, '-') AS \"NAME\","
-    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\","
-    " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
+    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\", e.retried AS \"RETRIES\","
+    " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\","
+    " CASE WHEN e.state = 'pending' AND e.due_at > now()"
+    "  THEN to_char(e.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') ELSE '-' END AS \"NEXT\""
     " FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
     " LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
     " WHERE e.schedule_id = $1 ORDER BY c.name";
@@ -79,7 +83,8 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		    "   'computer', c.name, 'state', e.state, 'status_code', e.status_code,"
 		    "   'status_name', coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
 		    "    THEN 'EXIT_' || e.status_code END), 'next_task_seq', e.next_task_seq,"
-		    "   'attempt', e.attempt, 'started_at', e.started_at, 'finished_at', e.finished_at)"
+		    "   'attempt', e.attempt, 'retried', e.retried, 'task_retries', e.task_retries,"
+		    "   'due_at', e.due_at, 'started_at', e.started_at, 'finished_at', e.finished_at)"
 		    "   ORDER BY c.name), '[]')"
 		    "   FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
 		    "   LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
@@ -91,7 +96,7 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',"
 		" coalesce(s.created_by, '-'), s.targets::text,"
 		" coalesce(s.repeat_cron, (extract(epoch FROM s.repeat_every) * 1000)::bigint::text),"
-		" s.repeat_cron IS NOT NULL"
+		" s.repeat_cron IS NOT NULL, s.timezone"
 		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
@@ -105,6 +110,8 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		else
 			units_format_duration(atoll(db_value(r, 0, 6)), every, sizeof(every));
 		printf("  repeats %s%s", strcmp(db_value(r, 0, 7), "t") == 0 ? "" : "every ", every);
+		if (!db_isnull(r, 0, 8) && strcmp(db_value(r, 0, 7), "t") == 0)
+			printf(" in %s", db_value(r, 0, 8));
 	}
 	printf("\n");
 	db_result_free(r);

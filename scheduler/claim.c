@@ -17,7 +17,7 @@
 
 /* Only computers whose agent is connected to us (0012_presence.sql). */
 static const char SQL_CLAIM[] =
-    "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code"
+    "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code, lost, retry"
     " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond', true)";
 
 static const char SQL_EXPIRE[] =
@@ -97,6 +97,8 @@ claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
 		ev->computer_id = strtoll(db_value(res, i, 2), NULL, 10);
 		ev->next_task_seq = (int32_t)strtol(db_value(res, i, 3), NULL, 10);
 		ev->attempt = (int32_t)strtol(db_value(res, i, 4), NULL, 10);
+		ev->lost = (int32_t)strtol(db_value(res, i, 6), NULL, 10);
+		ev->retry = (int32_t)strtol(db_value(res, i, 7), NULL, 10);
 		ev->link_id = 0;
 		log_info("Processing scheduled event: EVENT_ID=%" PRId64 "; NEXT_TASK_SEQ=%d;"
 			 " STATUS_CODE=%s; COMPUTER_ID=%" PRId64,

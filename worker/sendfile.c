@@ -84,6 +84,14 @@ sendfile_build(const struct sendfile_req *r, struct wire_msg **out, char *err, s
 			return -1;
 		}
 	}
+	if (r->retry > 0) {
+		char why[256];
+		if (wire_addf(m, why, sizeof(why), "Retry", "%d", r->retry) == -1) {
+			snprintf(err, errlen, "Retry: %s", why);
+			wire_msg_free(m);
+			return -1;
+		}
+	}
 	*out = m;
 	return 0;
 }

@@ -28,6 +28,7 @@ struct sendfile_req {
 	int64_t event_id;
 	int seq;
 	int attempt;
+	int retry;                 /* the task's retries so far; > 0 adds Retry (a new run, not a replay) */
 	int64_t computer_id;
 };
 

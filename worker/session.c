@@ -277,6 +277,14 @@ session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t e
 	return 0;
 }
 
+/* The current task's retries so far: the claim's count applies to the task it was claimed at
+ * (a later task starts at 0; retries of the database reset as the event moves on). */
+static int
+session_retry(struct session *s)
+{
+	return cur_task(s)->seq == s->ev.next_task_seq ? s->ev.retry : 0;
+}
+
 /* Build the task's SendFile with a fresh key and send it. 0, or -1 with err (nothing sent). */
 static int
 session_send_task(struct session *s, const char *path, const char *sum, char *err, size_t errlen)
@@ -295,7 +303,7 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	    .interpreter = t->interpreter, .os_required = t->os_required, .boot_env = t->boot_env,
 	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
 	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
-	    .computer_id = s->ev.computer_id};
+	    .retry = session_retry(s), .computer_id = s->ev.computer_id};
 	struct wire_msg *m = NULL;
 	int rc = sendfile_build(&req, &m, err, errlen);
 	if (rc == 0) {
@@ -483,10 +491,11 @@ session_link_gone(struct session *s, int code, const char *why)
 		session_end(s, "cancelled", STATUS_CANCELLED);
 		return;
 	}
-	if (s->ev.attempt + 1 >= s->env->conf->max_attempts) {
+	/* max_attempts counts the attempts lost this way, not those a task's retries began */
+	if (s->ev.lost + 1 >= s->env->conf->max_attempts) {
 		char text[400];
 		snprintf(text, sizeof(text), "connection to the agent lost with task %d in flight, in "
-		    "attempt %d of %d: %s", cur_task(s)->seq, s->ev.attempt + 1,
+		    "attempt %d of %d: %s", cur_task(s)->seq, s->ev.lost + 1,
 		    s->env->conf->max_attempts, why);
 		session_status(s, STATUS_AGENT_DISCONNECTED, text);
 		session_end(s, "failed", STATUS_AGENT_DISCONNECTED);
@@ -503,6 +512,7 @@ session_send_cancel(struct session *s)
 	if (m == NULL || wire_add(m, "Request", "Cancel", err, sizeof(err)) == -1 ||
 	    wire_add(m, "Event-ID", s->eid, err, sizeof(err)) == -1 ||
 	    wire_addf(m, err, sizeof(err), "Task-Sequence-ID", "%d", cur_task(s)->seq) == -1 ||
+	    (session_retry(s) > 0 && wire_addf(m, err, sizeof(err), "Retry", "%d", session_retry(s)) == -1) ||
 	    link_send(s->link, m, err, sizeof(err)) == -1)
 		log_event(LL_WARNING, s->ev.event_id, "cancel could not be sent to computer %s: %s", s->cid,
 		    err[0] != '\0' ? err : "out of memory");

@@ -309,13 +309,13 @@ START_TEST(test_batch_refuses_unknown_keys)
 	expect_errors("jobs:\n"
 		      "  - name: j\n"
 		      "    tasks:\n"
-		      "      - {script: x, retries: 3}\n"
+		      "      - {script: x, retry: 3}\n"
 		      "    targets: {computers: [a], hosts: [b]}\n"
 		      "    schedule: {at: now, when: later}\n"
 		      "    rollout: {max_concurent: 1}\n",
-		      "b.yaml:4:21: unknown key \"retries\" in a task (known: name, script, script_file, "
+		      "b.yaml:4:21: unknown key \"retry\" in a task (known: name, script, script_file, "
 		      "interpreter, run_as, timeout, success_codes, on_code, on_failure, os_required, "
-		      "boot_env)\n"
+		      "boot_env, retries)\n"
 		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels)\n"
 		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
@@ -1260,6 +1260,61 @@ START_TEST(test_batch_reads_time_zones_and_wall_clock_times)
 }
 END_TEST
 
+START_TEST(test_batch_reads_retries_of_tasks_and_jobs)
+{
+	struct batch *b = load_ok("r.yaml",
+				  "jobs:\n"
+				  "  - name: j\n"
+				  "    retries: {count: 2, backoff: 5s}\n"
+				  "    tasks:\n"
+				  "      - {script: a}\n"
+				  "      - {script: b, retries: {count: 3, backoff: 30s, max: 10m,\n"
+				  "                              on_codes: [1, -25, 1]}}\n"
+				  "      - {script: c, retries: {count: 0}}\n"
+				  "  - name: k\n"
+				  "    tasks: [{script: d, retries: {count: 1, backoff: 1h}}]\n"
+				  "  - name: plain\n"
+				  "    tasks: [{script: e}]\n");
+	const struct batch_job *j = &b->jobs[0];
+	ck_assert_int_eq(j->tasks[0].retries.count, 2); /* the job's */
+	ck_assert_int_eq(j->tasks[0].retries.backoff_ms, 5000);
+	ck_assert_int_eq(j->tasks[0].retries.max_ms, 600000);
+	ck_assert_ptr_null(j->tasks[0].retries.on_codes);
+	ck_assert_int_eq(j->tasks[1].retries.count, 3);
+	ck_assert_uint_eq(j->tasks[1].retries.non_codes, 2);
+	ck_assert_int_eq(j->tasks[1].retries.on_codes[0], -25);
+	ck_assert_int_eq(j->tasks[1].retries.on_codes[1], 1);
+	ck_assert_int_eq(j->tasks[2].retries.count, 0); /* its own count: 0 wins over the job's */
+	ck_assert_ptr_nonnull(strstr(j->canon, "retries 3 30000 600000 -25 1\n"));
+	ck_assert_ptr_nonnull(strstr(j->canon, "retries 2 5000 600000 -\n"));
+	/* a backoff past the default max raises max with it */
+	ck_assert_int_eq(b->jobs[1].tasks[0].retries.max_ms, 3600000);
+	/* a task without retries hashes as before retries existed */
+	ck_assert_ptr_null(strstr(b->jobs[2].canon, "retries"));
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - {script: a, retries: {backoff: 5s}}\n"
+		      "      - {script: b, retries: {count: 101}}\n"
+		      "      - {script: c, retries: {count: 1, backoff: 1m, max: 30s}}\n"
+		      "      - {script: d, retries: {count: 1, on_codes: [-8, x]}}\n"
+		      "      - {script: e, retries: {count: 1, on_codes: []}}\n"
+		      "      - {script: f, retries: {count: 1, backoff: 500ms}}\n",
+		      "b.yaml:4:30: retries: count is missing (how many times a failed task runs again)\n"
+		      "b.yaml:5:38: count: 101 is out of range 0..100\n"
+		      "b.yaml:6:59: max: 30s is shorter than backoff\n"
+		      "b.yaml:7:52: on_codes: -8 (cancelled by an operator) is never retried\n"
+		      "b.yaml:7:56: on_codes: \"x\" is not an integer\n"
+		      "b.yaml:8:51: on_codes: give 1 to 256 codes (absent: every failure a retry can "
+		      "change)\n"
+		      "b.yaml:9:50: backoff: 500ms is shorter than 1s\n");
+}
+END_TEST
+
 START_TEST(test_batch_export_writes_readable_yaml)
 {
 	struct batch *b = load_ok("r.yaml", base);
@@ -1383,6 +1438,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_hash_changes_with_a_task_change);
 	tcase_add_test(tc, test_batch_export_loads_back_to_the_same_hash);
 	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
+	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);
 	tcase_add_test(tc, test_batch_free_accepts_null);

@@ -6,6 +6,7 @@
  */
 #include "cli/apply.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,7 +455,7 @@ create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, co
     const char *plan_hash)
 {
 	time_t due;
-	char dues[32], every[32], until[32], maxc[32], maxf[32];
+	char dues[32], every[32], until[32], maxc[32], maxf[32], splay[32];
 	struct batch_job rj;
 	const struct batch_job *j = &rj;
 	const struct batch_schedule *s = &rj.schedule;
@@ -486,22 +487,23 @@ create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, co
 	snprintf(until, sizeof(until), "%lld", (long long)s->until);
 	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
-	const char *p[13] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
+	snprintf(splay, sizeof(splay), "%lld", s->splay_ms);
+	const char *p[14] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
 	    s->every_ms > 0 ? every : NULL, s->has_cron ? s->cron.text : NULL,
 	    s->has_until ? until : NULL, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
 	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL, plan_hash,
-	    a->o->client_user, s->timezone};
+	    a->o->client_user, s->timezone, s->splay_ms > 0 ? splay : NULL};
 	struct db_result *r;
 	int rc = q(a, &r,
 	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
 	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
-	    "created_by, client_user, timezone) VALUES ($1, $2, $3::jsonb, "
+	    "created_by, client_user, timezone, splay) VALUES ($1, $2, $3::jsonb, "
 	    "coalesce(to_timestamp($4::float8), now()), "
 	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
-	    "$10::numeric, $11, session_user, $12, $13) RETURNING schedule_id, "
-	    "to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	    13, p);
+	    "$10::numeric, $11, session_user, $12, $13, $14::bigint * interval '1 millisecond') "
+	    "RETURNING schedule_id, to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+	    14, p);
 	free(targets);
 	if (rc == -1)
 		return -1;
@@ -663,6 +665,54 @@ apply_job(struct ap *a, const struct batch_job *j)
 out:
 	db_result_free(r);
 	free(source);
+	return rc;
+}
+
+int
+apply_job_version(struct db *db, const struct batch_job *j, char *job_id, char *version,
+    char *err, size_t errlen)
+{
+	struct apply_opts o = {0};
+	struct apply_stats st;
+	char hash[65], plan[65], *source = NULL;
+	struct db_result *r = NULL;
+	struct job_row jr = {.id = "", .version = "1"};
+	const char *key[1] = {APPLY_LOCK_KEY};
+	int rc = -1;
+	/* what a submit reports goes nowhere: the caller says what it made */
+	FILE *sink = fopen("/dev/null", "w");
+	if (sink == NULL) {
+		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	struct ap a = {.db = db, .o = &o, .st = &st, .out = sink, .err = err, .errlen = errlen,
+	    .would = ""};
+	memset(&st, 0, sizeof(st));
+	if (batch_job_hash(j, hash) == -1 || batch_job_plan_hash(j, plan) == -1) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (q(&a, NULL, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key) == -1 ||
+	    (source = job_source(&a, j)) == NULL)
+		goto out;
+	const char *p3[3] = {j->name, j->description, source};
+	if (q(&a, &r,
+		"SELECT job_id, version, source_hash, coalesce(plan_hash, ''), (description IS NOT "
+		"DISTINCT FROM $2 AND source IS NOT DISTINCT FROM $3) FROM pgfleet.job WHERE name = $1 "
+		"FOR UPDATE",
+		3, p3) == -1)
+		goto out;
+	/* an existing job keeps its plan: the hash it has is passed back unchanged */
+	if ((db_ntuples(r) == 0 ? job_insert(&a, j, source, hash, plan, &jr)
+				: job_update(&a, j, r, source, hash, db_value(r, 0, 3), &jr)) == -1)
+		goto out;
+	snprintf(job_id, 32, "%s", jr.id);
+	snprintf(version, 32, "%s", jr.version);
+	rc = 0;
+out:
+	db_result_free(r);
+	free(source);
+	fclose(sink);
 	return rc;
 }
 

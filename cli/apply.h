@@ -39,6 +39,16 @@ int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o
     struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen);
 
 /*
+ * The job j (name, description, tasks; no plan) as `pgfleet run --script` makes it, in the
+ * caller's transaction and serialised with submits: inserted at version 1, or given a new
+ * version when its tasks differ from its current ones (the same script twice reuses the
+ * version). Its schedules and plan are left alone. 0 with job_id and version (decimal,
+ * 32 bytes each), or -1 with err.
+ */
+int apply_job_version(struct db *db, const struct batch_job *j, char *job_id, char *version,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
  * When a new schedule of the job first runs, as of now: the schedule's at (or now),
  * moved to the first occurrence at or after now for every; for cron, the first
  * occurrence at or after a future at, else the first one strictly after now. Returns 0, or -1 when

@@ -29,6 +29,7 @@
 #define BATCH_RETRY_BACKOFF_MS 30000LL      /* retries: backoff's default */
 #define BATCH_RETRY_MAX_MS 600000LL         /* retries: max's default */
 #define BATCH_RETRY_LIMIT_MS 604800000LL    /* retries: backoff and max at most 7 days */
+#define BATCH_MAX_SPLAY_MS 604800000LL      /* schedule: splay at most 7 days */
 
 /* One label or attribute; arrays of them are sorted by key, keys unique. */
 struct batch_kv {
@@ -118,6 +119,7 @@ struct batch_schedule {
 	int has_until;
 	time_t until;        /* no run starts at or after it */
 	char *timezone;      /* the zone cron (and a zone-less at or until) is read in; NULL: UTC */
+	long long splay_ms;  /* each event due at a random moment within this after due; 0: none */
 	/* at (until) is a wall-clock time, its fields read as UTC, in at_zone (until_zone):
 	 * the zone written with it in brackets, else timezone. apply resolves it. */
 	int at_local, until_local;

@@ -103,6 +103,8 @@ batch_job_plan_canon(const struct batch_job *j)
 	/* keys added later are written only when set: the plans of older files hash as before */
 	if (s->timezone != NULL)
 		buf_str(&b, "timezone", s->timezone);
+	if (s->splay_ms > 0)
+		util_buf_fmt(&b, "splay_ms %lld\n", s->splay_ms);
 	util_buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
 	if (j->rollout.max_failures < 0)
 		util_buf_puts(&b, "max_failures -\n");

@@ -223,6 +223,10 @@ em_schedule(struct em *m, const struct batch_schedule *s)
 	}
 	if (s->has_cron)
 		em_kv(m, "cron", s->cron.text);
+	if (s->splay_ms > 0) {
+		units_format_duration(s->splay_ms, buf, sizeof(buf));
+		em_kv(m, "splay", buf);
+	}
 	if (s->has_until && s->until_local)
 		em_local_time(m, "until", s->until, s->until_zone, s->timezone);
 	else if (s->has_until)

@@ -8,13 +8,9 @@
 #include "cli/batch_schema.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "common/field.h"
@@ -154,11 +150,8 @@ cmp_code(const void *a, const void *b)
 static int
 read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char **out)
 {
-	char *path = NULL;
-	int fd = -1, rc = -1;
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	struct stat st;
+	char *path = NULL, *buf = NULL, why[512];
+	size_t len;
 
 	if (file[0] == '\0') {
 		bv_err(l, n->pos, "script_file: the file name is empty");
@@ -170,87 +163,14 @@ read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char 
 		path = NULL;
 	if (path == NULL)
 		fatal("batch: script path");
-	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
-		goto syserr;
-	if (!S_ISREG(st.st_mode)) {
-		bv_err(l, n->pos, "script_file \"%s\": %s is not a regular file", file, path);
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8192;
-			if ((buf = realloc(buf, cap + 1)) == NULL)
-				fatal("batch: script");
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			goto syserr;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > BATCH_MAX_SCRIPT) {
-			bv_err(l, n->pos, "script_file \"%s\": larger than %d MiB", file,
-			       BATCH_MAX_SCRIPT >> 20);
-			goto out;
-		}
-	}
-	if (len == 0) {
-		bv_err(l, n->pos, "script_file \"%s\": the file is empty", file);
-		goto out;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		bv_err(l, n->pos, "script_file \"%s\": holds a NUL byte (a script is text)", file);
-		goto out;
-	}
-	*out = arena_strndup(&l->b->arena, buf, len);
-	rc = 0;
-	goto out;
-syserr:
-	bv_err(l, n->pos, "script_file \"%s\": cannot read %s: %s", file, path, strerror(errno));
-out:
-	if (fd != -1)
-		close(fd);
+	int rc = batch_script_read(path, &buf, &len, why, sizeof(why));
+	if (rc == 0)
+		*out = arena_strndup(&l->b->arena, buf, len);
+	else
+		bv_err(l, n->pos, "script_file \"%s\": %s", file, why);
 	free(buf);
 	free(path);
 	return rc;
-}
-
-/* Valid UTF-8, as PostgreSQL will want it: no overlongs, no surrogates, at most U+10FFFF. */
-static int
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		unsigned c = s[i];
-		size_t n;
-		unsigned min, cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, min = 0x80, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, min = 0x800, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, min = 0x10000, cp = c & 0x07;
-		} else
-			return 0;
-		if (i + n >= len)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 /* script: or script_file: (exactly one); a script file is read relative to the batch. */
@@ -278,10 +198,6 @@ task_script(struct batch_ld *l, const struct yt_node *n, const struct yt_node *s
 	if (bv_str(l, "script_file", file, &t->script_file) == -1 ||
 	    read_script(l, file, t->script_file, &t->script) == -1)
 		return -1;
-	if (!utf8_valid((const unsigned char *)t->script, strlen(t->script))) {
-		bv_err(l, file->pos, "script_file \"%s\": not UTF-8 text", t->script_file);
-		return -1;
-	}
 	return 0;
 }
 
@@ -561,9 +477,9 @@ schedule_time(struct batch_ld *l, const char *key, const struct yt_node *n,
 static void
 load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule *s, int *bad)
 {
-	static const char *const keys[] = {"at", "every", "cron", "until", "timezone", NULL};
-	enum { K_AT, K_EVERY, K_CRON, K_UNTIL, K_TZ };
-	struct yt_node *v[5];
+	static const char *const keys[] = {"at", "every", "cron", "until", "timezone", "splay", NULL};
+	enum { K_AT, K_EVERY, K_CRON, K_UNTIL, K_TZ, K_SPLAY };
+	struct yt_node *v[6];
 	char err[256];
 
 	s->pos = n->pos;
@@ -591,6 +507,14 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 			*bad = 1;
 		else
 			s->at_now = 0;
+	}
+	if (v[K_SPLAY] != NULL) {
+		if (bv_duration(l, "splay", v[K_SPLAY], 1000, &s->splay_ms) == -1)
+			*bad = 1;
+		else if (s->splay_ms > BATCH_MAX_SPLAY_MS) {
+			bv_err(l, v[K_SPLAY]->pos, "splay: %s is longer than 7d", v[K_SPLAY]->s);
+			*bad = 1;
+		}
 	}
 	if (v[K_EVERY] != NULL && v[K_CRON] != NULL) {
 		bv_err(l, v[K_CRON]->pos, "schedule: every and cron exclude each other (use one)");

@@ -6,10 +6,14 @@
 #include "cli/batch_value.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/units.h"
@@ -394,4 +398,97 @@ bv_names(struct batch_ld *l, const char *key, const struct yt_node *n, enum bv_p
 	*out = v;
 	*nout = cnt;
 	return bad ? -1 : 0;
+}
+
+/* Valid UTF-8, as PostgreSQL will want it: no overlongs, no surrogates, at most U+10FFFF. */
+static int
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned min, cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, min = 0x80, cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, min = 0x800, cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, min = 0x10000, cp = c & 0x07;
+		} else
+			return 0;
+		if (i + n >= len)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int
+batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+{
+	int fd = -1, rc = -1;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	struct stat st;
+
+	*out = NULL;
+	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
+		goto syserr;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			if ((buf = realloc(buf, cap + 1)) == NULL)
+				fatal("batch: script");
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			goto syserr;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > BATCH_MAX_SCRIPT) {
+			snprintf(why, whylen, "larger than %d MiB", BATCH_MAX_SCRIPT >> 20);
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	if (len == 0)
+		snprintf(why, whylen, "the file is empty");
+	else if (memchr(buf, '\0', len) != NULL)
+		snprintf(why, whylen, "holds a NUL byte (a script is text)");
+	else if (!utf8_valid((const unsigned char *)buf, len))
+		snprintf(why, whylen, "not UTF-8 text");
+	else {
+		*out = buf;
+		*outlen = len;
+		buf = NULL;
+		rc = 0;
+	}
+	goto out;
+syserr:
+	snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	return rc;
 }

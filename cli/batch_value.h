@@ -82,4 +82,11 @@ int bv_names(struct batch_ld *l, const char *key, const struct yt_node *n, enum 
 int bv_computer_name(struct batch_ld *l, const struct yt_node *n, const char *s);
 int bv_name(struct batch_ld *l, const char *what, const struct yt_node *n, const char *s);
 
+/*
+ * A script file (script_file:, pgfleet run --script-file): a regular file of 1 byte to
+ * BATCH_MAX_SCRIPT, UTF-8 text without NUL. 0 with *out (malloc'd, NUL-terminated, the
+ * caller frees) and *outlen, or -1 with the reason in why ("the file is empty").
+ */
+int batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen);
+
 #endif

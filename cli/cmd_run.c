@@ -1,8 +1,9 @@
 /*
- * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet retry SCHEDULE_ID --failed
- * [--wait], pgfleet cancel SCHEDULE_ID: make or end schedules by hand. A new schedule is
- * expanded into its events and the schedulers are woken (NOTIFY pgfleet_wakeup) in
- * the same transaction.
+ * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet run --script TEXT|--script-file
+ * F --on TARGETS (an ad-hoc run: a one-off version of a job made from the script),
+ * pgfleet retry SCHEDULE_ID --failed [--wait], pgfleet cancel SCHEDULE_ID: make or end
+ * schedules by hand. A new schedule is expanded into its events and the schedulers are
+ * woken (NOTIFY pgfleet_wakeup) in the same transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,26 +11,42 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/apply.h"
 #include "cli/args.h"
+#include "cli/batch.h"
+#include "cli/batch_value.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "cli/follow.h"
 #include "common/db.h"
+#include "common/field.h"
+#include "common/units.h"
 
 static void
 usage_run(FILE *f)
 {
-	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--max-concurrent N]\n"
-		   "                   [--max-failures N|N%%] [--wait]\n\n"
+	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
+		   "                   [--max-failures N|N%%] [--wait]\n"
+		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
+		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
 		   "one event per enabled computer the targets match, and wakes the schedulers.\n"
 		   "The job's rollout limits (as last submitted) apply unless overridden below.\n"
-		   "Prints the schedule id on stdout.\n\n"
+		   "With --script or --script-file, an ad-hoc run: the script becomes a version of\n"
+		   "the job --name (default adhoc/$USER; the same script again reuses its version),\n"
+		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"
 		   "Options:\n"
 		   "  --on TARGETS  comma-separated: NAME (a computer), group:NAME, label:KEY=VALUE;\n"
 		   "                a computer matches any NAME or group, or all the labels given\n"
 		   "  --at TIME     when: now (default), +DURATION (+10m, +2h) or RFC 3339\n"
 		   "                (2026-12-01T02:00:00Z)\n"
+		   "  --splay D     spread the events: each due at a random moment within D (1s-7d)\n"
+		   "                after the schedule's time\n"
+		   "  --script TEXT, --script-file FILE\n"
+		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
+		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/$USER)\n"
+		   "  --interpreter P, --run-as USER, --timeout D\n"
+		   "                as a task's interpreter, run_as and timeout (docs/yaml.md)\n"
 		   "  --max-concurrent N\n"
 		   "                at most N events of this run at once (1-1000000), or none\n"
 		   "  --max-failures N|N%%\n"
@@ -65,19 +82,20 @@ usage_cancel(FILE *f)
 /*
  * Insert the schedule, expand it, wake the schedulers; in the caller's transaction.
  * p: job_id, version, targets, due (NULL: now), client_user, max_concurrent,
- * max_failures, max_failures_pct. created_by is the database's session_user.
+ * max_failures, max_failures_pct, splay in ms (NULL: none). created_by is the
+ * database's session_user.
  */
 static int
-make_schedule(struct db *db, const char *const p[8], char *id, size_t idlen, long long *events,
+make_schedule(struct db *db, const char *const p[9], char *id, size_t idlen, long long *events,
     char *err, size_t errlen)
 {
 	struct db_result *r;
 	if (db_exec(db, &r,
 		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
-		" client_user, max_concurrent, max_failures, max_failures_pct) VALUES ($1, $2,"
+		" client_user, max_concurrent, max_failures, max_failures_pct, splay) VALUES ($1, $2,"
 		" $3::jsonb, coalesce(to_timestamp($4::float8), now()), session_user, $5, $6::int,"
-		" $7::int, $8::numeric) RETURNING schedule_id",
-		8, p, err, errlen) == -1)
+		" $7::int, $8::numeric, $9::bigint * interval '1 millisecond') RETURNING schedule_id",
+		9, p, err, errlen) == -1)
 		return -1;
 	snprintf(id, idlen, "%s", db_value(r, 0, 0));
 	db_result_free(r);
@@ -121,81 +139,213 @@ limit_arg(const char *flag, const char *v, char *buf, size_t buflen, const char 
 	return 0;
 }
 
-int
-cmd_run(int argc, char **argv)
+/* What `pgfleet run` was asked. */
+struct run_args {
+	const char *job, *on, *at, *maxc, *maxf, *splay;
+	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
+	int wait;
+};
+
+/* The options that take a value, and where each goes. */
+static const char **
+run_option(struct run_args *ra, const char *o)
 {
-	const char *job = NULL, *on = NULL, *at = NULL, *maxc_arg = NULL, *maxf_arg = NULL;
-	int wait = 0;
-	char err[1024];
+	static const char *const names[] = {"--on", "--at", "--max-concurrent", "--max-failures",
+	    "--splay", "--script", "--script-file", "--name", "--interpreter", "--run-as", "--timeout"};
+	const char **dst[] = {&ra->on, &ra->at, &ra->maxc, &ra->maxf, &ra->splay, &ra->script,
+	    &ra->script_file, &ra->name, &ra->interpreter, &ra->run_as, &ra->timeout};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(o, names[i]) == 0)
+			return dst[i];
+	return NULL;
+}
+
+/* Parse argv into ra: CLI_OK, or an exit code after saying why (help: -1). */
+static int
+run_parse(int argc, char **argv, struct run_args *ra)
+{
+	memset(ra, 0, sizeof(*ra));
 	for (int i = 1; i < argc; i++) {
+		const char **dst = run_option(ra, argv[i]);
 		if (cmdutil_is_help(argv[i])) {
 			usage_run(stdout);
-			return CLI_OK;
+			return -1;
 		} else if (strcmp(argv[i], "--wait") == 0) {
-			wait = 1;
-		} else if (strcmp(argv[i], "--on") == 0 || strcmp(argv[i], "--at") == 0 ||
-		    strcmp(argv[i], "--max-concurrent") == 0 || strcmp(argv[i], "--max-failures") == 0) {
+			ra->wait = 1;
+		} else if (dst != NULL) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "pgfleet run: %s needs a value\n", argv[i]);
 				return CLI_USAGE;
 			}
-			const char **dst = strcmp(argv[i], "--on") == 0 ? &on
-			    : strcmp(argv[i], "--at") == 0		 ? &at
-			    : strcmp(argv[i], "--max-concurrent") == 0 ? &maxc_arg
-								   : &maxf_arg;
-			*dst = argv[i + 1];
-			i++;
+			*dst = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "pgfleet run: %s: unknown option\n", argv[i]);
 			usage_run(stderr);
 			return CLI_USAGE;
-		} else if (job != NULL) {
+		} else if (ra->job != NULL) {
 			fprintf(stderr, "pgfleet run: %s: unexpected argument (one job at a time)\n", argv[i]);
 			return CLI_USAGE;
 		} else {
-			job = argv[i];
+			ra->job = argv[i];
 		}
 	}
-	if (job == NULL || on == NULL) {
-		fprintf(stderr, "pgfleet run: %s\n", job == NULL ? "which job? (pgfleet run JOB --on TARGETS)"
-							      : "--on TARGETS is required");
+	const char *why = NULL;
+	int adhoc = ra->script != NULL || ra->script_file != NULL;
+	if (ra->script != NULL && ra->script_file != NULL)
+		why = "--script and --script-file exclude each other (use one)";
+	else if (adhoc && ra->job != NULL)
+		why = "a job or an ad-hoc --script, not both (name the ad-hoc job with --name)";
+	else if (!adhoc && (ra->name != NULL || ra->interpreter != NULL || ra->run_as != NULL ||
+		     ra->timeout != NULL))
+		why = "--name, --interpreter, --run-as and --timeout go with --script or --script-file";
+	else if (!adhoc && ra->job == NULL)
+		why = "which job? (pgfleet run JOB --on TARGETS, or pgfleet run --script TEXT --on TARGETS)";
+	else if (ra->on == NULL)
+		why = "--on TARGETS is required";
+	if (why != NULL) {
+		fprintf(stderr, "pgfleet run: %s\n", why);
 		return CLI_USAGE;
 	}
-	struct args_targets t;
-	time_t when = 0, now = 0;
-	if (args_name("job", job, err, sizeof(err)) == -1 || args_now(&now, err, sizeof(err)) == -1 ||
-	    (at != NULL && args_time(at, now, &when, err, sizeof(err)) == -1)) {
-		fprintf(stderr, "pgfleet run: %s%s\n", at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
+	return CLI_OK;
+}
+
+/* The one-task job of an ad-hoc run, every value checked as a batch checks it. */
+struct adhoc {
+	struct batch_task task;
+	struct batch_job job;
+	char name[ARGS_NAME_MAX + 1];
+	char *script; /* malloc'd */
+};
+
+static int
+adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errlen)
+{
+	char why[512];
+	size_t len;
+	memset(ad, 0, sizeof(*ad));
+	if (ra->script_file != NULL) {
+		if (batch_script_read(ra->script_file, &ad->script, &len, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "--script-file \"%s\": %s", ra->script_file, why);
+			return -1;
+		}
+	} else if (ra->script[0] == '\0') {
+		snprintf(err, errlen, "--script: the script is empty");
+		return -1;
+	} else if ((ad->script = strdup(ra->script)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (ra->name != NULL)
+		snprintf(ad->name, sizeof(ad->name), "%s", ra->name);
+	else
+		snprintf(ad->name, sizeof(ad->name), "adhoc/%.60s", cmdutil_user());
+	struct batch_task *t = &ad->task;
+	t->script = ad->script;
+	t->interpreter = (char *)(ra->interpreter != NULL ? ra->interpreter : "/bin/sh");
+	t->run_as = (char *)ra->run_as;
+	t->on_failure = BATCH_STOP;
+	ad->job.name = ad->name;
+	ad->job.description = (char *)"ad-hoc runs (pgfleet run --script)";
+	ad->job.tasks = t;
+	ad->job.ntasks = 1;
+	if (args_name("job", ad->name, err, errlen) == -1 ||
+	    field_check_as(FIELD_INTERPRETER, "--interpreter", t->interpreter, err, errlen) == -1 ||
+	    (t->run_as != NULL && field_check_as(FIELD_RUN_AS, "--run-as", t->run_as, err, errlen) == -1))
+		return -1;
+	if (ra->timeout != NULL && (units_duration_ms(ra->timeout, &t->timeout_ms, why, sizeof(why)) == -1 ||
+		t->timeout_ms < 1)) {
+		snprintf(err, errlen, "--timeout: %s", t->timeout_ms < 1 ? "must be positive" : why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The values of run's options, checked before the database is asked anything. */
+struct run_values {
+	time_t when;
+	char maxc_buf[32], maxf_buf[32], splay[32];
+	const char *maxc, *maxf;
+	int maxf_pct;
+	char *targets; /* malloc'd */
+};
+
+static int
+run_values(const struct run_args *ra, struct run_values *v)
+{
+	char err[1024];
+	time_t now = 0;
+	int unused_pct;
+	long long splay_ms = 0;
+	memset(v, 0, sizeof(*v));
+	if ((ra->job != NULL && args_name("job", ra->job, err, sizeof(err)) == -1) ||
+	    args_now(&now, err, sizeof(err)) == -1 ||
+	    (ra->at != NULL && args_time(ra->at, now, &v->when, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "pgfleet run: %s%s\n",
+		    ra->at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
 		return CLI_USAGE;
 	}
-	char maxc_buf[32], maxf_buf[32];
-	const char *maxc = NULL, *maxf = NULL;
-	int maxf_pct = 0, unused_pct;
-	if ((maxc_arg != NULL && limit_arg("--max-concurrent", maxc_arg, maxc_buf, sizeof(maxc_buf),
-				     &maxc, &unused_pct, err, sizeof(err)) == -1) ||
-	    (maxf_arg != NULL && limit_arg("--max-failures", maxf_arg, maxf_buf, sizeof(maxf_buf),
-				     &maxf, &maxf_pct, err, sizeof(err)) == -1)) {
+	if ((ra->maxc != NULL && limit_arg("--max-concurrent", ra->maxc, v->maxc_buf,
+				     sizeof(v->maxc_buf), &v->maxc, &unused_pct, err, sizeof(err)) == -1) ||
+	    (ra->maxf != NULL && limit_arg("--max-failures", ra->maxf, v->maxf_buf, sizeof(v->maxf_buf),
+				     &v->maxf, &v->maxf_pct, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "pgfleet run: %s\n", err);
 		return CLI_USAGE;
 	}
-	if (args_targets_parse(on, &t, err, sizeof(err)) == -1) {
+	if (ra->splay != NULL) {
+		int parsed = units_duration_ms(ra->splay, &splay_ms, err, sizeof(err)) == 0;
+		if (!parsed || splay_ms < 1000 || splay_ms > BATCH_MAX_SPLAY_MS) {
+			fprintf(stderr, "pgfleet run: --splay: %s\n",
+			    parsed ? "give a duration from 1s to 7d" : err);
+			return CLI_USAGE;
+		}
+		snprintf(v->splay, sizeof(v->splay), "%lld", splay_ms);
+	}
+	struct args_targets t;
+	if (args_targets_parse(ra->on, &t, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet run: --on: %s\n", err);
 		return CLI_USAGE;
 	}
-	char *targets = args_targets_json(&t);
+	v->targets = args_targets_json(&t);
 	args_targets_free(&t);
-	if (targets == NULL) {
+	if (v->targets == NULL) {
 		fprintf(stderr, "pgfleet run: out of memory\n");
 		return CLI_ERROR;
 	}
+	return CLI_OK;
+}
 
-	int rc = CLI_ERROR;
+int
+cmd_run(int argc, char **argv)
+{
+	struct run_args ra;
+	struct run_values v;
+	struct adhoc ad;
+	char err[1024];
+	int rc = run_parse(argc, argv, &ra);
+	if (rc != CLI_OK)
+		return rc == -1 ? CLI_OK : rc;
+	int adhoc = ra.script != NULL || ra.script_file != NULL;
+	memset(&ad, 0, sizeof(ad));
+	if (adhoc && adhoc_build(&ra, &ad, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet run: %s\n", err);
+		free(ad.script);
+		return CLI_USAGE;
+	}
+	if ((rc = run_values(&ra, &v)) != CLI_OK) {
+		free(ad.script);
+		return rc;
+	}
+	const char *job = adhoc ? ad.name : ra.job;
+
+	rc = CLI_ERROR;
 	struct db_result *r = NULL;
 	struct db *db = cmdutil_open("run");
 	if (db == NULL)
 		goto out;
-	const char *pj[2] = {job, targets};
+	const char *pj[2] = {job, v.targets};
+	char job_id[32], version[32];
 	if (db_begin(db, err, sizeof(err)) == -1 ||
+	    (adhoc && apply_job_version(db, &ad.job, job_id, version, err, sizeof(err)) == -1) ||
 	    db_exec(db, &r,
 		"SELECT job_id, version,"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
@@ -216,37 +366,41 @@ cmd_run(int argc, char **argv)
 		rc = CLI_USAGE;
 		goto rollback;
 	}
-	char job_id[32], version[32], due[32], id[32];
+	char due[32], id[32];
 	long long events;
 	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
 	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
-	snprintf(due, sizeof(due), "%lld", (long long)when);
+	snprintf(due, sizeof(due), "%lld", (long long)v.when);
 	/* the job's rollout limits, unless a flag says otherwise */
 	char job_maxc[32], job_maxf[32], job_maxf_pct[32];
 	snprintf(job_maxc, sizeof(job_maxc), "%s", db_value(r, 0, 4));
 	snprintf(job_maxf, sizeof(job_maxf), "%s", db_value(r, 0, 5));
 	snprintf(job_maxf_pct, sizeof(job_maxf_pct), "%s", db_value(r, 0, 6));
-	const char *p[8] = {job_id, version, targets, at != NULL ? due : NULL, cmdutil_user(),
-	    maxc_arg != NULL ? maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
-	    maxf_arg != NULL ? (maxf_pct ? NULL : maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
-	    maxf_arg != NULL ? (maxf_pct ? maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct};
+	const char *p[9] = {job_id, version, v.targets, ra.at != NULL ? due : NULL, cmdutil_user(),
+	    ra.maxc != NULL ? v.maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
+	    ra.maxf != NULL ? (v.maxf_pct ? NULL : v.maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
+	    ra.maxf != NULL ? (v.maxf_pct ? v.maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct,
+	    ra.splay != NULL ? v.splay : NULL};
 	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
 		goto dberr;
 	if (events == 0) {
-		fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n", on);
+		fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n",
+		    ra.on);
 		rc = CLI_USAGE;
 		goto rollback;
 	}
 	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
 	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s", id,
-	    job, version, events, at != NULL ? at : "now");
+	    job, version, events, ra.at != NULL ? ra.at : "now");
+	if (ra.splay != NULL)
+		fprintf(stderr, " within %s", ra.splay);
 	if (p[5] != NULL)
 		fprintf(stderr, ", max_concurrent %s", p[5]);
 	if (p[6] != NULL || p[7] != NULL)
 		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
 	fputc('\n', stderr);
-	rc = finish(db, "run", id, wait);
+	rc = finish(db, "run", id, ra.wait);
 	goto out;
 dberr:
 	fprintf(stderr, "pgfleet run: %s\n", err);
@@ -255,7 +409,8 @@ rollback:
 out:
 	db_result_free(r);
 	db_close(db);
-	free(targets);
+	free(v.targets);
+	free(ad.script);
 	return rc;
 }
 
@@ -321,8 +476,8 @@ cmd_retry(int argc, char **argv)
 	}
 	char id[32], job[256];
 	long long events;
-	const char *p[8];
-	for (int k = 0; k < 8; k++)
+	const char *p[9];
+	for (int k = 0; k < 9; k++)
 		p[k] = NULL;
 	p[0] = db_value(r, 0, 0);
 	p[1] = db_value(r, 0, 1);

@@ -17,6 +17,7 @@
 #include "common/db.h"
 #include "common/tzdb.h"
 #include "common/util.h"
+#include "common/windows.h"
 
 /* pg_advisory_xact_lock key of `pgfleet submit`: "pgfsubmt" read as a big-endian bigint. */
 #define APPLY_LOCK_KEY "8099006823464332660"
@@ -108,6 +109,118 @@ json_kvs(FILE *fp, const struct batch_kv *v, size_t n, int skip_cols)
 	fputc('}', fp);
 }
 
+/* ---- maintenance windows -------------------------------------------------- */
+
+enum win_owner { WIN_COMPUTER, WIN_GROUP, WIN_JOB };
+
+/* Per owner: are its windows exactly $2 (a JSON list of names)? then detach all, attach $2.
+ * $1 names the owner: a computer's or a group's name, a job's id. */
+static const struct {
+	const char *same, *detach, *attach;
+} win_sql[] = {
+	[WIN_COMPUTER] = {
+	    "SELECT (SELECT coalesce(jsonb_agg(w.name ORDER BY w.name), '[]') FROM pgfleet.window_attach a"
+	    " JOIN pgfleet.maintenance_window w USING (window_id) JOIN pgfleet.computer c"
+	    " ON c.computer_id = a.computer_id WHERE c.name = $1)"
+	    " = (SELECT coalesce(jsonb_agg(x ORDER BY x), '[]') FROM jsonb_array_elements_text($2::jsonb) x)",
+	    "DELETE FROM pgfleet.window_attach a USING pgfleet.computer c"
+	    " WHERE a.computer_id = c.computer_id AND c.name = $1",
+	    "INSERT INTO pgfleet.window_attach (window_id, computer_id) SELECT w.window_id, c.computer_id"
+	    " FROM pgfleet.maintenance_window w, pgfleet.computer c WHERE c.name = $1"
+	    " AND w.name IN (SELECT jsonb_array_elements_text($2::jsonb))"},
+	[WIN_GROUP] = {
+	    "SELECT (SELECT coalesce(jsonb_agg(w.name ORDER BY w.name), '[]') FROM pgfleet.window_attach a"
+	    " JOIN pgfleet.maintenance_window w USING (window_id) JOIN pgfleet.computer_group g"
+	    " ON g.group_id = a.group_id WHERE g.name = $1)"
+	    " = (SELECT coalesce(jsonb_agg(x ORDER BY x), '[]') FROM jsonb_array_elements_text($2::jsonb) x)",
+	    "DELETE FROM pgfleet.window_attach a USING pgfleet.computer_group g"
+	    " WHERE a.group_id = g.group_id AND g.name = $1",
+	    "INSERT INTO pgfleet.window_attach (window_id, group_id) SELECT w.window_id, g.group_id"
+	    " FROM pgfleet.maintenance_window w, pgfleet.computer_group g WHERE g.name = $1"
+	    " AND w.name IN (SELECT jsonb_array_elements_text($2::jsonb))"},
+	[WIN_JOB] = {
+	    "SELECT (SELECT coalesce(jsonb_agg(w.name ORDER BY w.name), '[]') FROM pgfleet.window_attach a"
+	    " JOIN pgfleet.maintenance_window w USING (window_id) WHERE a.job_id = $1::bigint)"
+	    " = (SELECT coalesce(jsonb_agg(x ORDER BY x), '[]') FROM jsonb_array_elements_text($2::jsonb) x)",
+	    "DELETE FROM pgfleet.window_attach WHERE job_id = $1::bigint",
+	    "INSERT INTO pgfleet.window_attach (window_id, job_id) SELECT w.window_id, $1::bigint"
+	    " FROM pgfleet.maintenance_window w WHERE w.name IN (SELECT jsonb_array_elements_text($2::jsonb))"},
+};
+
+/* The windows of a computer, group or job become exactly names; what changed is said. */
+static int
+sync_windows(struct ap *a, enum win_owner kind, const char *what, const char *label,
+    const char *owner, char *const *names, size_t n)
+{
+	struct sb s;
+	struct db_result *r;
+	if (sb_open(&s, a) == -1)
+		return -1;
+	json_names(s.fp, names, n);
+	char *list = sb_close(&s, a);
+	if (list == NULL)
+		return -1;
+	const char *p[2] = {owner, list};
+	int rc = q(a, &r, win_sql[kind].same, 2, p);
+	if (rc == 0) {
+		int same = db_value(r, 0, 0)[0] == 't';
+		db_result_free(r);
+		if (!same) {
+			fprintf(a->out, "%s %s: windows %sset to [", what, label, a->would);
+			for (size_t i = 0; i < n; i++)
+				fprintf(a->out, "%s%s", i > 0 ? ", " : "", names[i]);
+			fprintf(a->out, "]\n");
+			if (!a->o->dry_run && (q(a, NULL, win_sql[kind].detach, 1, p) == -1 ||
+				q(a, NULL, win_sql[kind].attach, 2, p) == -1))
+				rc = -1;
+		}
+	}
+	free(list);
+	return rc;
+}
+
+/* A window of the file: added or changed (its spans computed anew), else left alone. */
+static int
+apply_window(struct ap *a, const struct batch_window *w)
+{
+	struct db_result *r;
+	char dur[32];
+	snprintf(dur, sizeof(dur), "%lld", w->duration_ms);
+	const char *p[6] = {w->name, w->blackout ? "true" : "false", w->cron.text, dur, w->timezone,
+	    w->description};
+	if (q(a, &r,
+		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1)"
+		" THEN 'add' WHEN EXISTS (SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1"
+		" AND (blackout, cron, duration, timezone) IS DISTINCT FROM ($2::bool, $3,"
+		" $4::bigint * interval '1 millisecond', $5)) THEN 'redefine'"
+		" WHEN EXISTS (SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1"
+		" AND description IS DISTINCT FROM $6) THEN 'describe' ELSE 'same' END",
+		6, p) == -1)
+		return -1;
+	char what = db_value(r, 0, 0)[0];
+	db_result_free(r);
+	if (what == 's')
+		return 0;
+	fprintf(a->out, "%s %s: %s%s\n", w->blackout ? "blackout" : "window", w->name, a->would,
+	    what == 'a' ? "added" : what == 'r' ? "changed, its spans computed anew" : "description updated");
+	if (a->o->dry_run)
+		return 0;
+	if (q(a, &r,
+		"INSERT INTO pgfleet.maintenance_window (name, blackout, cron, duration, timezone, description)"
+		" VALUES ($1, $2::bool, $3, $4::bigint * interval '1 millisecond', $5, $6)"
+		" ON CONFLICT (name) DO UPDATE SET blackout = EXCLUDED.blackout, cron = EXCLUDED.cron,"
+		" duration = EXCLUDED.duration, timezone = EXCLUDED.timezone,"
+		" description = EXCLUDED.description, updated_at = now() RETURNING window_id",
+		6, p) == -1)
+		return -1;
+	char id[32];
+	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
+	db_result_free(r);
+	if (what != 'd' && windows_refill(a->db, id, a->now, a->err, a->errlen) == -1)
+		return -1;
+	return 0;
+}
+
 /* ---- groups --------------------------------------------------------------- */
 
 static int
@@ -139,6 +252,15 @@ apply_group(struct ap *a, const struct batch_group *g)
 	    "ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, "
 	    "computer_group.description)",
 	    2, p);
+}
+
+/* A group's windows, when the file gives them. */
+static int
+apply_group_windows(struct ap *a, const struct batch_group *g)
+{
+	if (!g->has_windows)
+		return 0;
+	return sync_windows(a, WIN_GROUP, "group", g->name, g->name, g->windows, g->nwindows);
 }
 
 /* ---- computers ------------------------------------------------------------ */
@@ -626,6 +748,31 @@ job_update(struct ap *a, const struct batch_job *j, struct db_result *r, const c
 	return jr->new_version ? insert_tasks(a, jr->id, jr->version, j) : 0;
 }
 
+/* The job's windows and allow_defer (not part of its version or plan: the claim reads them). */
+static int
+job_windows(struct ap *a, const struct batch_job *j, const struct job_row *jr)
+{
+	char defer[16];
+	snprintf(defer, sizeof(defer), "%d", j->allow_defer);
+	if (jr->added && a->o->dry_run) {
+		if (j->nwindows > 0 || j->allow_defer > 0)
+			fprintf(a->out, "job %s: would get %zu window(s), allow_defer %d\n", j->name,
+			    j->nwindows, j->allow_defer);
+		return 0;
+	}
+	if (jr->id[0] == '\0')
+		return 0;
+	if (sync_windows(a, WIN_JOB, "job", j->name, jr->id, j->windows, j->nwindows) == -1)
+		return -1;
+	if (a->o->dry_run)
+		return 0;
+	const char *p[2] = {jr->id, defer};
+	return q(a, NULL,
+	    "UPDATE pgfleet.job SET allow_defer = $2::int WHERE job_id = $1::bigint"
+	    " AND allow_defer <> $2::int",
+	    2, p);
+}
+
 static int
 apply_job(struct ap *a, const struct batch_job *j)
 {
@@ -654,6 +801,8 @@ apply_job(struct ap *a, const struct batch_job *j)
 				: job_update(a, j, r, source, hash, plan, &jr)) == -1)
 		goto out;
 	if (!a->o->dry_run && job_rollout(a, j, jr.id) == -1)
+		goto out;
+	if (job_windows(a, j, &jr) == -1)
 		goto out;
 	if (jr.new_version || jr.plan_changed) {
 		if (!jr.added && supersede(a, j, jr.id) == -1)
@@ -753,6 +902,27 @@ check_zone(struct ap *a, const struct batch_job *j, const char *zone, struct yt_
 	return !known;
 }
 
+/* Windows the file names but does not declare must be in the database. */
+static int
+check_window_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
+{
+	int missing = 0;
+	for (size_t i = 0; i < b->nwrefs; i++) {
+		struct db_result *r;
+		const char *p[1] = {b->wrefs[i].name};
+		if (q(a, &r, "SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1", 1, p) == -1)
+			return -1;
+		if (db_ntuples(r) == 0) {
+			yt_errors_add(errs, b->wrefs[i].pos,
+			    "window \"%s\" is neither declared in this file nor in the database",
+			    b->wrefs[i].name);
+			missing++;
+		}
+		db_result_free(r);
+	}
+	return missing;
+}
+
 /* The time zones schedules name must be PostgreSQL's. Returns how many are not, or -1. */
 static int
 check_zones(struct ap *a, const struct batch *b, struct yt_errors *errs)
@@ -769,6 +939,19 @@ check_zones(struct ap *a, const struct batch *b, struct yt_errors *errs)
 			if (r[k] == -1)
 				return -1;
 			bad += r[k];
+		}
+	}
+	for (size_t i = 0; i < b->nwindows; i++) {
+		int r = 0;
+		if (b->windows[i].timezone != NULL) {
+			const char *p[1] = {b->windows[i].timezone};
+			if ((r = tzdb_known(a->db, p[0], a->err, a->errlen)) == -1)
+				return -1;
+			if (r == 0)
+				yt_errors_add(errs, b->windows[i].tz_pos, "window %s: time zone \"%s\" is "
+				    "not one PostgreSQL knows (pg_timezone_names; examples: Europe/Berlin, "
+				    "America/New_York, UTC)", b->windows[i].name, p[0]);
+			bad += r == 0;
 		}
 	}
 	return bad;
@@ -799,23 +982,28 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	/* PGFLEET_NOW: first occurrences as of that instant (tests, "what if I submit at …") */
 	if (getenv("PGFLEET_NOW") != NULL && args_now(&a.now, err, errlen) == -1)
 		goto fail;
-	if (!o->inventory_only) {
-		int zones = 0;
-		if ((missing = check_refs(&a, b, errs)) == -1 ||
-		    (zones = check_zones(&a, b, errs)) == -1)
-			goto fail;
-		missing += zones;
-	}
+	int wmissing = 0, zones = 0;
+	if ((!o->inventory_only && (missing = check_refs(&a, b, errs)) == -1) ||
+	    (wmissing = check_window_refs(&a, b, errs)) == -1 ||
+	    (zones = check_zones(&a, b, errs)) == -1)
+		goto fail;
+	missing += wmissing + zones;
 	if (missing != 0) {
 		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
 		return 1;
 	}
-	for (size_t i = 0; i < b->ngroups; i++)
-		if (apply_group(&a, &b->groups[i]) == -1)
+	for (size_t i = 0; i < b->nwindows; i++)
+		if (apply_window(&a, &b->windows[i]) == -1)
 			goto fail;
+	for (size_t i = 0; i < b->ngroups; i++)
+		if (apply_group(&a, &b->groups[i]) == -1 || apply_group_windows(&a, &b->groups[i]) == -1)
+			goto fail;
+	/* the file is the truth for the computers it declares: their windows too */
 	for (size_t i = 0; i < b->ncomputers; i++)
-		if (apply_computer(&a, &b->computers[i]) == -1)
+		if (apply_computer(&a, &b->computers[i]) == -1 ||
+		    sync_windows(&a, WIN_COMPUTER, "computer", b->computers[i].name, b->computers[i].name,
+			b->computers[i].windows, b->computers[i].nwindows) == -1)
 			goto fail;
 	for (size_t i = 0; !o->inventory_only && i < b->njobs; i++)
 		if (apply_job(&a, &b->jobs[i]) == -1)

@@ -25,6 +25,7 @@
 #define BATCH_MAX_JOBS 1000                 /* jobs in one batch */
 #define BATCH_MAX_COMPUTERS 10000           /* computers in one batch */
 #define BATCH_MAX_GROUPS 10000              /* groups in one batch */
+#define BATCH_MAX_WINDOWS 1000              /* maintenance windows in one batch */
 #define BATCH_MAX_NODES 500000              /* YAML nodes (scalars, lists, mappings) in one file */
 #define BATCH_RETRY_BACKOFF_MS 30000LL      /* retries: backoff's default */
 #define BATCH_RETRY_MAX_MS 600000LL         /* retries: max's default */
@@ -51,6 +52,8 @@ struct batch_computer {
 	size_t nattrs;
 	char **groups;       /* sorted, unique, each declared in this file's groups: */
 	size_t ngroups;
+	char **windows;      /* maintenance windows, sorted, unique (the file or the database has them) */
+	size_t nwindows;
 	int enabled;         /* default 1 */
 	struct yt_pos pos;
 };
@@ -58,7 +61,21 @@ struct batch_computer {
 struct batch_group {
 	char *name;
 	char *description;   /* NULL: absent (apply leaves an existing description as it is) */
+	char **windows;      /* maintenance windows of every member, when has_windows */
+	size_t nwindows;
+	int has_windows;     /* 0: absent (apply leaves the group's windows as they are) */
 	struct yt_pos pos;
+};
+
+/* A named maintenance window or blackout (docs/yaml.md "windows:"). */
+struct batch_window {
+	char *name;
+	char *description;   /* NULL when absent */
+	struct cron cron;    /* when it opens */
+	long long duration_ms; /* how long it stays open: 1 minute to 366 days */
+	char *timezone;      /* the zone cron is read in; NULL: UTC */
+	int blackout;        /* 1: nothing starts while it is open */
+	struct yt_pos pos, tz_pos;
 };
 
 enum batch_action {
@@ -143,6 +160,9 @@ struct batch_job {
 	struct batch_schedule schedule;
 	struct batch_rollout rollout;
 	struct batch_retries retries; /* the default of its tasks; count 0: none */
+	char **windows;      /* maintenance windows of the job, sorted, unique; not part of its hashes */
+	size_t nwindows;
+	int allow_defer;     /* deferrals when a window closes between tasks (0: fail, -31) */
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
 	struct yt_pos pos;
@@ -152,6 +172,12 @@ struct batch_job {
 struct batch_ref {
 	char *name;
 	size_t job;          /* index in jobs */
+	struct yt_pos pos;
+};
+
+/* A window a computer, group or job names that this file does not declare. */
+struct batch_wref {
+	char *name;
 	struct yt_pos pos;
 };
 
@@ -167,6 +193,10 @@ struct batch {
 	size_t njobs;
 	struct batch_ref *refs; /* in source order */
 	size_t nrefs;
+	struct batch_window *windows;
+	size_t nwindows;
+	struct batch_wref *wrefs; /* in source order: apply checks them in the database */
+	size_t nwrefs;
 	struct arena *arena; /* owns all of the above */
 };
 

@@ -275,6 +275,12 @@ em_batch(struct em *m, const struct batch_job *j)
 		em_schedule(m, &j->schedule);
 		em_rollout(m, &j->rollout);
 	}
+	if (j->nwindows > 0)
+		em_names(m, "windows", j->windows, j->nwindows);
+	if (j->allow_defer > 0) {
+		em_str(m, "allow_defer");
+		em_int(m, j->allow_defer);
+	}
 	em_end(m, 1);
 	em_end(m, 0);
 	em_end(m, 1);

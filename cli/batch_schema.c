@@ -20,14 +20,14 @@
 void
 batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
 {
-	static const char *const keys[] = {"name", "description", NULL};
+	static const char *const keys[] = {"name", "description", "windows", NULL};
 	if (bv_want(l, "groups", n, YT_SEQ) == -1)
 		return;
 	l->b->groups = arena_alloc(&l->b->arena, (n->n + 1) * sizeof(*l->b->groups));
 	for (const struct yt_node *it = n->first; it != NULL; it = it->next) {
 		struct batch_group *g = &l->b->groups[l->b->ngroups];
 		const struct yt_node *name = it;
-		struct yt_node *v[2];
+		struct yt_node *v[3];
 		if (it->type == YT_MAP) {
 			if (bv_keys(l, "a group", it, keys, v) == -1)
 				continue;
@@ -38,6 +38,9 @@ batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
 			name = v[0];
 			if (v[1] != NULL)
 				(void)bv_str(l, "description", v[1], &g->description);
+			if (v[2] != NULL)
+				g->has_windows = bv_names(l, "windows", v[2], BV_WINDOW, 0, &g->windows,
+							  &g->nwindows) == 0;
 		} else if (it->type == YT_SEQ || bv_is_null(it)) {
 			bv_err(l, it->pos, "groups: expected a group name or a mapping {name, "
 					   "description}, found %s",
@@ -55,9 +58,10 @@ void
 batch_schema_computer(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "host", "port", "os", "boot_env", "ip", "mac",
-					   "labels", "attrs", "groups", "enabled", NULL};
-	enum { K_NAME, K_HOST, K_PORT, K_OS, K_BOOT, K_IP, K_MAC, K_LABELS, K_ATTRS, K_GROUPS, K_ENABLED };
-	struct yt_node *v[11];
+					   "labels", "attrs", "groups", "enabled", "windows", NULL};
+	enum { K_NAME, K_HOST, K_PORT, K_OS, K_BOOT, K_IP, K_MAC, K_LABELS, K_ATTRS, K_GROUPS, K_ENABLED,
+	       K_WINDOWS };
+	struct yt_node *v[12];
 	struct batch_computer *c = &l->b->computers[l->b->ncomputers];
 	int bad = 0, bad_name = 0;
 	long long port;
@@ -113,6 +117,9 @@ batch_schema_computer(struct batch_ld *l, const struct yt_node *n)
 	    bv_names(l, "groups", v[K_GROUPS], BV_COMPUTER_GROUP, 0, &c->groups, &c->ngroups) == -1)
 		bad = 1;
 	if (v[K_ENABLED] != NULL && bv_bool(l, "enabled", v[K_ENABLED], &c->enabled) == -1)
+		bad = 1;
+	if (v[K_WINDOWS] != NULL &&
+	    bv_names(l, "windows", v[K_WINDOWS], BV_WINDOW, 0, &c->windows, &c->nwindows) == -1)
 		bad = 1;
 	/* kept with other errors too, so that duplicates and references are still checked */
 	if (c->name != NULL && !bad_name)
@@ -637,9 +644,11 @@ void
 batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
-					   "rollout", "retries", NULL};
-	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT, K_RETRIES };
-	struct yt_node *v[7];
+					   "rollout", "retries", "windows", "allow_defer", NULL};
+	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT, K_RETRIES, K_WINDOWS,
+	       K_DEFER };
+	struct yt_node *v[9];
+	long long x;
 	size_t ji = l->b->njobs;
 	struct batch_job *j = &l->b->jobs[ji];
 	int bad = 0;
@@ -668,6 +677,15 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 	for (size_t i = 0; i < j->ntasks; i++)
 		if (!j->tasks[i].has_retries)
 			j->tasks[i].retries = j->retries;
+	if (v[K_WINDOWS] != NULL &&
+	    bv_names(l, "windows", v[K_WINDOWS], BV_WINDOW, ji, &j->windows, &j->nwindows) == -1)
+		bad = 1;
+	if (v[K_DEFER] != NULL) {
+		if (bv_int(l, "allow_defer", v[K_DEFER], 0, 100, &x) == -1)
+			bad = 1;
+		else
+			j->allow_defer = (int)x;
+	}
 	/* bad keeps targets: from adding "name at least one" to a job already in error */
 	if (v[K_TARGETS] != NULL)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
@@ -683,4 +701,63 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 	}
 	/* errors are in l->errs; the job is kept so that later checks see its name */
 	l->b->njobs++;
+}
+
+void
+batch_schema_window(struct batch_ld *l, const struct yt_node *n)
+{
+	static const char *const keys[] = {"name", "cron", "duration", "timezone", "blackout",
+					   "description", NULL};
+	enum { K_NAME, K_CRON, K_DURATION, K_TZ, K_BLACKOUT, K_DESC };
+	struct yt_node *v[6];
+	struct batch_window *w = &l->b->windows[l->b->nwindows];
+	char err[256];
+	int bad = 0;
+
+	if (bv_keys(l, "a window", n, keys, v) == -1)
+		return;
+	w->pos = n->pos;
+	if (v[K_NAME] == NULL) {
+		bv_err(l, n->pos, "window: name is missing");
+		return;
+	}
+	if (bv_str(l, "name", v[K_NAME], &w->name) == -1 ||
+	    bv_name(l, "window", v[K_NAME], w->name) == -1)
+		return;
+	w->pos = v[K_NAME]->pos;
+	if (v[K_CRON] == NULL) {
+		bv_err(l, n->pos, "window %.60s: cron is missing (when it opens)", w->name);
+		bad = 1;
+	} else if (bv_want(l, "cron", v[K_CRON], YT_SCALAR) == -1)
+		bad = 1;
+	else if (cron_parse(v[K_CRON]->s, &w->cron, err, sizeof(err)) == -1) {
+		bv_err(l, v[K_CRON]->pos, "%s", err);
+		bad = 1;
+	}
+	if (v[K_DURATION] == NULL) {
+		bv_err(l, n->pos, "window %.60s: duration is missing (how long it stays open)", w->name);
+		bad = 1;
+	} else if (bv_duration(l, "duration", v[K_DURATION], 60000, &w->duration_ms) == -1)
+		bad = 1;
+	else if (w->duration_ms > 366LL * 86400000) {
+		bv_err(l, v[K_DURATION]->pos, "duration: %s is longer than 366d", v[K_DURATION]->s);
+		bad = 1;
+	}
+	if (v[K_TZ] != NULL) {
+		if (bv_str(l, "timezone", v[K_TZ], &w->timezone) == -1)
+			bad = 1;
+		else if (units_zone_name(w->timezone, err, sizeof(err)) == -1) {
+			bv_err(l, v[K_TZ]->pos, "timezone: %s", err);
+			w->timezone = NULL;
+			bad = 1;
+		} else
+			w->tz_pos = v[K_TZ]->pos;
+	}
+	if (v[K_BLACKOUT] != NULL && bv_bool(l, "blackout", v[K_BLACKOUT], &w->blackout) == -1)
+		bad = 1;
+	if (v[K_DESC] != NULL && bv_str(l, "description", v[K_DESC], &w->description) == -1)
+		bad = 1;
+	/* kept with other errors too: duplicates and references are still checked */
+	(void)bad;
+	l->b->nwindows++;
 }

@@ -22,7 +22,7 @@
 #define BV_NAME_MAX 200 /* group and job names, label and attribute keys */
 
 /* A name used before its section may have been read: checked across sections at the end. */
-enum bv_pend { BV_COMPUTER_GROUP, BV_TARGET_GROUP, BV_TARGET_COMPUTER };
+enum bv_pend { BV_COMPUTER_GROUP, BV_TARGET_GROUP, BV_TARGET_COMPUTER, BV_WINDOW };
 
 struct bv_pending {
 	enum bv_pend kind;

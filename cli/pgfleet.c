@@ -30,6 +30,7 @@ static const struct cli_cmd commands[] = {
 	{"job", cmd_job, "jobs: job list|show|export"},
 	{"run", cmd_run, "run a job now or at a time: run JOB --on TARGETS [--at TIME] [--wait]"},
 	{"status", cmd_status, "a schedule's progress and events: status SCHEDULE_ID [--watch]"},
+	{"window", cmd_window, "maintenance windows: window add|list|show|remove|attach|detach|check"},
 	{"next", cmd_next, "when a cron expression runs, in a time zone: next CRON [--timezone Z]"},
 	{"cancel", cmd_cancel, "cancel a schedule: cancel SCHEDULE_ID"},
 	{"retry", cmd_retry, "run a schedule's failed events again: retry SCHEDULE_ID --failed"},

@@ -29,6 +29,10 @@ static const struct status_info table[] = {
 	    "the computer was not connected to any scheduler within events.offline_expire of the event's due time"},
 	{STATUS_AGENT_DISCONNECTED, "AGENT_DISCONNECTED",
 	    "the agent's connection was lost with a task in flight in the last of max_attempts attempts"},
+	{STATUS_WINDOW_CLOSED, "WINDOW_CLOSED",
+	    "the maintenance window closed (or a blackout began) before the event's next task could start, and the job's allow_defer allows no more deferral"},
+	{STATUS_DEFERRED, "DEFERRED",
+	    "the maintenance window closed before the event's next task could start: the rest of the event waits for the next window (allow_defer)"},
 };
 
 const struct status_info *

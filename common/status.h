@@ -28,6 +28,8 @@ enum status_code {
 	STATUS_MESSAGE_TIMEOUT = -23,   /* an agent's reply did not arrive whole within timeouts.message */
 	STATUS_OFFLINE_EXPIRED = -24,   /* not connected anywhere within events.offline_expire of due_at */
 	STATUS_AGENT_DISCONNECTED = -25, /* connection lost with a task in flight, last attempt */
+	STATUS_WINDOW_CLOSED = -31,     /* window closed before the next task, no deferral left */
+	STATUS_DEFERRED = -32,          /* window closed before the next task: deferred to the next one */
 };
 
 struct status_info {

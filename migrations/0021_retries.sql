@@ -104,6 +104,27 @@ BEGIN
 	RETURN true;
 END $$;
 
+-- A running event of the schedule failed: one less running, one more failure, and once
+-- more than max_failures have failed, the events not started end ROLLOUT_HALTED (-14).
+CREATE FUNCTION pgfleet.schedule_event_failed(p_schedule bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	s pgfleet.schedule%ROWTYPE;
+	v_total int;
+BEGIN
+	UPDATE pgfleet.schedule
+	SET running = greatest(running - 1, 0), failures = failures + 1
+	WHERE schedule_id = p_schedule
+	RETURNING * INTO s;
+	SELECT count(*) INTO v_total FROM pgfleet.event WHERE schedule_id = p_schedule;
+	IF (s.max_failures IS NOT NULL AND s.failures > s.max_failures)
+	   OR (s.max_failures_pct IS NOT NULL AND s.failures > s.max_failures_pct * v_total / 100.0) THEN
+		UPDATE pgfleet.event
+		SET state = 'cancelled', status_code = -14, finished_at = now()
+		WHERE schedule_id = p_schedule AND state = 'pending';
+	END IF;
+END $$;
+
 -- finish_event of 0002, with retries: a failed end first asks retry_event.
 CREATE OR REPLACE FUNCTION pgfleet.finish_event(p_event bigint, p_owner text, p_state text, p_code int)
 RETURNS boolean
@@ -111,8 +132,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	v_sched bigint;
 	v_comp bigint;
-	s pgfleet.schedule%ROWTYPE;
-	v_total int;
 BEGIN
 	IF p_state NOT IN ('done', 'failed', 'cancelled') THEN
 		RAISE EXCEPTION 'finish_event: bad state %', p_state;
@@ -130,19 +149,10 @@ BEGIN
 	END IF;
 	UPDATE pgfleet.computer SET running_event = NULL
 	WHERE computer_id = v_comp AND running_event = p_event;
-	UPDATE pgfleet.schedule
-	SET running = greatest(running - 1, 0),
-	    failures = failures + CASE WHEN p_state = 'failed' THEN 1 ELSE 0 END
-	WHERE schedule_id = v_sched
-	RETURNING * INTO s;
 	IF p_state = 'failed' THEN
-		SELECT count(*) INTO v_total FROM pgfleet.event WHERE schedule_id = v_sched;
-		IF (s.max_failures IS NOT NULL AND s.failures > s.max_failures)
-		   OR (s.max_failures_pct IS NOT NULL AND s.failures > s.max_failures_pct * v_total / 100.0) THEN
-			UPDATE pgfleet.event
-			SET state = 'cancelled', status_code = -14, finished_at = now()
-			WHERE schedule_id = v_sched AND state = 'pending';
-		END IF;
+		PERFORM pgfleet.schedule_event_failed(v_sched);
+	ELSE
+		UPDATE pgfleet.schedule SET running = greatest(running - 1, 0) WHERE schedule_id = v_sched;
 	END IF;
 	PERFORM pgfleet.settle_schedule(v_sched);
 	RETURN true;

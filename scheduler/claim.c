@@ -14,6 +14,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/tzdb.h"
+#include "common/windows.h"
 
 /* Only computers whose agent is connected to us (0012_presence.sql). */
 static const char SQL_CLAIM[] =
@@ -314,6 +315,20 @@ claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int
 	if (n > 0)
 		log_notice("%d pending events expired: their computers were connected nowhere "
 		    "within %lld ms of their due time (events.offline_expire)", n, expire_ms);
+	return n;
+}
+
+static const char SQL_WINDOWS_PRUNE[] =
+    "DELETE FROM pgfleet.window_span WHERE closes_at < now() - interval '1 day'";
+
+int
+claim_windows(struct db *db, char *err, size_t errlen)
+{
+	int n = windows_fill(db, NULL, time(NULL), err, errlen);
+	if (n == -1 || db_exec(db, NULL, SQL_WINDOWS_PRUNE, 0, NULL, err, errlen) == -1)
+		return -1;
+	if (n > 0)
+		log_info("maintenance windows: %d spans computed ahead", n);
 	return n;
 }
 

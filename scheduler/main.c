@@ -496,6 +496,8 @@ sched_janitor(evutil_socket_t fd, short what, void *arg)
 	int more = claim_maintain(s->db, s->conf->retention_ms, JANITOR_BATCH, err, sizeof(err));
 	if (more == -1)
 		log_warnx("janitor: %s", err);
+	if (claim_windows(s->db, err, sizeof(err)) == -1)
+		log_warnx("janitor: maintenance windows: %s", err);
 	db_watch(s);
 	struct timeval tv = {more == 1 ? 0 : JANITOR_INTERVAL_S, more == 1 ? 100000 : 0};
 	evtimer_add(s->ev_janitor, &tv);

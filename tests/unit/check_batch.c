@@ -304,8 +304,8 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "    hots: x\n"
 		      "jobz: []\n",
 		      "b.yaml:3:5: unknown key \"hots\" in a computer (known: name, host, port, os, "
-		      "boot_env, ip, mac, labels, attrs, groups, enabled)\n"
-		      "b.yaml:4:1: unknown key \"jobz\" in the batch (known: computers, groups, jobs)\n");
+		      "boot_env, ip, mac, labels, attrs, groups, enabled, windows)\n"
+		      "b.yaml:4:1: unknown key \"jobz\" in the batch (known: computers, groups, jobs, windows)\n");
 	expect_errors("jobs:\n"
 		      "  - name: j\n"
 		      "    tasks:\n"
@@ -317,7 +317,7 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "interpreter, run_as, timeout, success_codes, on_code, on_failure, os_required, "
 		      "boot_env, retries)\n"
 		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels)\n"
-		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone)\n"
+		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone, splay)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
 		      "max_failures)\n");
 }
@@ -972,9 +972,9 @@ START_TEST(test_batch_refuses_unreadable_empty_and_odd_files)
 	free(got);
 	yt_errors_free(&e);
 
-	expect_errors("", "b.yaml:1:1: the batch is empty (expected computers:, groups: or jobs:)\n");
+	expect_errors("", "b.yaml:1:1: the batch is empty (expected computers:, groups:, jobs: or windows:)\n");
 	expect_errors("# only a comment\n",
-		      "b.yaml:1:1: the batch is empty (expected computers:, groups: or jobs:)\n");
+		      "b.yaml:1:1: the batch is empty (expected computers:, groups:, jobs: or windows:)\n");
 	expect_errors("- a\n- b\n", "b.yaml:1:1: the batch: expected a mapping of computers:, "
 					"groups: and jobs:, found a list\n");
 	expect_errors("groups: [a]\n---\ngroups: [b]\n",
@@ -1025,7 +1025,7 @@ START_TEST(test_batch_reports_all_errors_in_source_order)
 		      "b.yaml:10:11: duplicate job name \"j\" (first at 4:11)\n"
 		      "b.yaml:11:12: tasks: the list is empty (a job runs at least one task)\n"
 		      "b.yaml:13:1: unknown key \"surprise\" in the batch (known: computers, groups, "
-		      "jobs)\n");
+		      "jobs, windows)\n");
 }
 END_TEST
 

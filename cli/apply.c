@@ -513,13 +513,13 @@ supersede(struct ap *a, const struct batch_job *j, const char *job_id)
 		"        ON s.parent_schedule_id = c.schedule_id) "
 		"SELECT s.schedule_id, s.state, s.repeat_every IS NOT NULL OR s.repeat_cron IS NOT NULL "
 		"FROM pgfleet.schedule s JOIN chain USING (schedule_id) "
-		"WHERE s.state IN ('pending', 'running') ORDER BY 1",
+		"WHERE s.state IN ('pending', 'running', 'halted') ORDER BY 1",
 		1, p) == -1)
 		return -1;
 	int rc = 0;
 	for (int i = 0; i < db_ntuples(r) && rc == 0; i++) {
 		const char *sp[1] = {db_value(r, i, 0)};
-		int pending = strcmp(db_value(r, i, 1), "pending") == 0;
+		int pending = strcmp(db_value(r, i, 1), "running") != 0;
 		int recurring = strcmp(db_value(r, i, 2), "t") == 0;
 		if (!pending && !recurring)
 			continue;
@@ -542,6 +542,19 @@ supersede(struct ap *a, const struct batch_job *j, const char *job_id)
 	}
 	db_result_free(r);
 	return rc;
+}
+
+void
+apply_waves_literal(const struct batch_rollout *ro, char *waves, size_t wlen, char *pause,
+    size_t plen)
+{
+	size_t n = (size_t)snprintf(waves, wlen, "{");
+	for (int i = 0; i < ro->nwaves && n < wlen; i++)
+		n += (size_t)snprintf(waves + n, wlen - n, "%s%d%s", i > 0 ? "," : "", ro->waves[i],
+		    ro->waves_pct[i] ? "%" : "");
+	if (n < wlen)
+		snprintf(waves + n, wlen - n, "}");
+	snprintf(pause, plen, "%lld", ro->pause_ms > 0 ? ro->pause_ms : 0);
 }
 
 /*
@@ -578,6 +591,7 @@ create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, co
 {
 	time_t due;
 	char dues[32], every[32], until[32], maxc[32], maxf[32], splay[32];
+	char waves[APPLY_WAVES_MAX], pause[32];
 	struct batch_job rj;
 	const struct batch_job *j = &rj;
 	const struct batch_schedule *s = &rj.schedule;
@@ -610,22 +624,25 @@ create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, co
 	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
 	snprintf(splay, sizeof(splay), "%lld", s->splay_ms);
-	const char *p[14] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
+	apply_waves_literal(ro, waves, sizeof(waves), pause, sizeof(pause));
+	const char *p[16] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
 	    s->every_ms > 0 ? every : NULL, s->has_cron ? s->cron.text : NULL,
 	    s->has_until ? until : NULL, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
 	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL, plan_hash,
-	    a->o->client_user, s->timezone, s->splay_ms > 0 ? splay : NULL};
+	    a->o->client_user, s->timezone, s->splay_ms > 0 ? splay : NULL,
+	    ro->nwaves > 0 ? waves : NULL, ro->nwaves > 0 ? pause : NULL};
 	struct db_result *r;
 	int rc = q(a, &r,
 	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
 	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
-	    "created_by, client_user, timezone, splay) VALUES ($1, $2, $3::jsonb, "
-	    "coalesce(to_timestamp($4::float8), now()), "
+	    "created_by, client_user, timezone, splay, rollout_waves, rollout_pause) VALUES ($1, $2, "
+	    "$3::jsonb, coalesce(to_timestamp($4::float8), now()), "
 	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
-	    "$10::numeric, $11, session_user, $12, $13, $14::bigint * interval '1 millisecond') "
+	    "$10::numeric, $11, session_user, $12, $13, $14::bigint * interval '1 millisecond', "
+	    "$15::text[], $16::bigint * interval '1 millisecond') "
 	    "RETURNING schedule_id, to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	    14, p);
+	    16, p);
 	free(targets);
 	if (rc == -1)
 		return -1;
@@ -652,18 +669,22 @@ static int
 job_rollout(struct ap *a, const struct batch_job *j, const char *job_id)
 {
 	const struct batch_rollout *ro = &j->rollout;
-	char maxc[32], maxf[32];
+	char maxc[32], maxf[32], waves[APPLY_WAVES_MAX], pause[32];
 	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
-	const char *p[4] = {job_id, ro->max_concurrent > 0 ? maxc : NULL,
+	apply_waves_literal(ro, waves, sizeof(waves), pause, sizeof(pause));
+	const char *p[6] = {job_id, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
-	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL};
+	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL,
+	    ro->nwaves > 0 ? waves : NULL, ro->nwaves > 0 ? pause : NULL};
 	return q(a, NULL,
 	    "UPDATE pgfleet.job SET rollout_max_concurrent = $2::int, rollout_max_failures = $3::int,"
-	    " rollout_max_failures_pct = $4::numeric WHERE job_id = $1"
-	    " AND (rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct)"
-	    " IS DISTINCT FROM ($2::int, $3::int, $4::numeric)",
-	    4, p);
+	    " rollout_max_failures_pct = $4::numeric, rollout_waves = $5::text[],"
+	    " rollout_pause = $6::bigint * interval '1 millisecond' WHERE job_id = $1"
+	    " AND (rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct, rollout_waves,"
+	    " rollout_pause) IS DISTINCT FROM ($2::int, $3::int, $4::numeric, $5::text[],"
+	    " $6::bigint * interval '1 millisecond')",
+	    6, p);
 }
 
 /* The job exported as YAML (malloc'd): what job.source keeps. */

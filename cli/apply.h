@@ -48,6 +48,12 @@ int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o
 int apply_job_version(struct db *db, const struct batch_job *j, char *job_id, char *version,
     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* "{1,10%,100%}" (a text[] literal) and the pause in ms (0 when none) of a rollout's waves. */
+#define APPLY_WAVES_MAX 256
+struct batch_rollout;
+void apply_waves_literal(const struct batch_rollout *ro, char *waves, size_t wlen, char *pause,
+    size_t plen);
+
 /*
  * When a new schedule of the job first runs, as of now: the schedule's at (or now),
  * moved to the first occurrence at or after now for every; for cron, the first

@@ -97,6 +97,68 @@ args_max_failures(const char *what, const char *s, int *n, int *pct, char *err, 
 }
 
 int
+args_wave(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+{
+	char num[32], msg[128];
+	long long x;
+	size_t len = strlen(s);
+	int p = len > 1 && s[len - 1] == '%';
+	if (len >= sizeof(num) ||
+	    (snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s),
+		units_int(num, 1, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)) {
+		snprintf(err, errlen, "%s: wave \"%.60s\" is not a count (1-1000000) or a percentage "
+				      "(1%%-100%%)", what, s);
+		return -1;
+	}
+	*n = (int)x;
+	*pct = p;
+	return 0;
+}
+
+int
+args_waves(const char *what, const char *list, int *n, int *pct, int max, int *count, char *err,
+    size_t errlen)
+{
+	char buf[512];
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: too long", what);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	*count = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		if (*count == max) {
+			snprintf(err, errlen, "%s: more than %d waves", what, max);
+			return -1;
+		}
+		if (args_wave(what, t, &n[*count], &pct[*count], err, errlen) == -1)
+			return -1;
+		(*count)++;
+	}
+	if (*count == 0) {
+		snprintf(err, errlen, "%s: no wave given (example: 1,10%%,100%%)", what);
+		return -1;
+	}
+	return args_waves_ascending(what, n, pct, *count, err, errlen);
+}
+
+int
+args_waves_ascending(const char *what, const int *n, const int *pct, int count, char *err,
+    size_t errlen)
+{
+	/* a count and a percentage cannot be compared before the schedule is expanded */
+	for (int i = 1; i < count; i++)
+		for (int k = 0; k < i; k++)
+			if (pct[k] == pct[i] && n[i] <= n[k]) {
+				snprintf(err, errlen, "%s: each wave counts the computers reached so far: "
+				    "%d%s after %d%s does not grow", what, n[i], pct[i] ? "%" : "", n[k],
+				    pct[k] ? "%" : "");
+				return -1;
+			}
+	return 0;
+}
+
+int
 args_max_concurrent(const char *what, const char *s, int *n, char *err, size_t errlen)
 {
 	char msg[128];

@@ -144,10 +144,18 @@ struct batch_schedule {
 	struct yt_pos pos, tz_pos, at_pos, until_pos;
 };
 
+#define BATCH_MAX_WAVES 20
+
 struct batch_rollout {
 	int max_concurrent;  /* 0: unlimited */
 	int max_failures;    /* -1: unlimited; a count, or a percentage when max_failures_pct */
 	int max_failures_pct;
+	/* waves: the computers reached so far after each wave, a count or a percentage of the
+	 * schedule's events ("1", "10%", "100%"), ascending; nwaves 0: no waves */
+	int waves[BATCH_MAX_WAVES];
+	int waves_pct[BATCH_MAX_WAVES];
+	int nwaves;
+	long long pause_ms;  /* between two waves; -1: absent */
 };
 
 struct batch_job {

@@ -111,6 +111,12 @@ batch_job_plan_canon(const struct batch_job *j)
 	else
 		util_buf_fmt(&b, "max_failures %d%s\n", j->rollout.max_failures,
 			j->rollout.max_failures_pct ? "%" : "");
+	if (j->rollout.nwaves > 0) {
+		util_buf_puts(&b, "waves");
+		for (int i = 0; i < j->rollout.nwaves; i++)
+			util_buf_fmt(&b, " %d%s", j->rollout.waves[i], j->rollout.waves_pct[i] ? "%" : "");
+		util_buf_fmt(&b, "\npause_ms %lld\n", j->rollout.pause_ms);
+	}
 	return util_buf_take(&b);
 }
 

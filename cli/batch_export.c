@@ -239,7 +239,7 @@ em_rollout(struct em *m, const struct batch_rollout *r)
 {
 	char buf[32];
 
-	if (r->max_concurrent <= 0 && r->max_failures < 0)
+	if (r->max_concurrent <= 0 && r->max_failures < 0 && r->nwaves == 0)
 		return;
 	em_str(m, "rollout");
 	em_start(m, 1, 0);
@@ -250,6 +250,19 @@ em_rollout(struct em *m, const struct batch_rollout *r)
 	if (r->max_failures >= 0) {
 		snprintf(buf, sizeof(buf), "%d%s", r->max_failures, r->max_failures_pct ? "%" : "");
 		em_kv(m, "max_failures", buf);
+	}
+	if (r->nwaves > 0) {
+		em_str(m, "waves");
+		em_start(m, 0, 1);
+		for (int i = 0; i < r->nwaves; i++) {
+			snprintf(buf, sizeof(buf), "%d%s", r->waves[i], r->waves_pct[i] ? "%" : "");
+			em_str(m, buf);
+		}
+		em_end(m, 0);
+		if (r->pause_ms >= 0) {
+			units_format_duration(r->pause_ms, buf, sizeof(buf));
+			em_kv(m, "pause", buf);
+		}
 	}
 	em_end(m, 1);
 }

@@ -556,16 +556,55 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 	}
 }
 
+/* waves: 1 to BATCH_MAX_WAVES counts or percentages, each growing. */
+static int
+load_waves(struct batch_ld *l, const struct yt_node *w, struct batch_rollout *r)
+{
+	char err[256];
+	if (bv_want(l, "waves", w, YT_SEQ) == -1)
+		return -1;
+	if (w->n == 0 || w->n > BATCH_MAX_WAVES) {
+		bv_err(l, w->pos, "waves: give 1 to %d waves (example: [\"1\", \"10%%\", \"100%%\"])",
+		       BATCH_MAX_WAVES);
+		return -1;
+	}
+	for (const struct yt_node *it = w->first; it != NULL; it = it->next) {
+		if (bv_want(l, "waves", it, YT_SCALAR) == -1)
+			return -1;
+		if (args_wave("waves", it->s, &r->waves[r->nwaves], &r->waves_pct[r->nwaves], err,
+			sizeof(err)) == -1 ||
+		    args_waves_ascending("waves", r->waves, r->waves_pct, r->nwaves + 1, err, sizeof(err)) == -1) {
+			bv_err(l, it->pos, "%s", err);
+			return -1;
+		}
+		r->nwaves++;
+	}
+	return 0;
+}
+
 static void
 load_rollout(struct batch_ld *l, const struct yt_node *n, struct batch_rollout *r, int *bad)
 {
-	static const char *const keys[] = {"max_concurrent", "max_failures", NULL};
-	struct yt_node *v[2];
+	static const char *const keys[] = {"max_concurrent", "max_failures", "waves", "pause", NULL};
+	struct yt_node *v[4];
 	long long x;
 
 	if (bv_keys(l, "rollout", n, keys, v) == -1) {
 		*bad = 1;
 		return;
+	}
+	if (v[2] != NULL && load_waves(l, v[2], r) == -1)
+		*bad = 1;
+	if (v[3] != NULL) {
+		if (v[2] == NULL) {
+			bv_err(l, v[3]->pos, "pause: needs waves (the pause is between two waves)");
+			*bad = 1;
+		} else if (bv_duration(l, "pause", v[3], 0, &r->pause_ms) == -1)
+			*bad = 1;
+		else if (r->pause_ms > BATCH_MAX_SPLAY_MS) {
+			bv_err(l, v[3]->pos, "pause: %s is longer than 7d", v[3]->s);
+			*bad = 1;
+		}
 	}
 	if (v[0] != NULL) {
 		if (bv_int(l, "max_concurrent", v[0], 1, 1000000, &x) == -1)
@@ -657,6 +696,7 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 	j->schedule.at_now = 1;
 	j->schedule.pos = n->pos;
 	j->rollout.max_failures = -1;
+	j->rollout.pause_ms = -1;
 	if (bv_keys(l, "a job", n, keys, v) == -1)
 		return;
 	if (v[K_NAME] == NULL) {

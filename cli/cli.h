@@ -53,6 +53,8 @@ int cmd_retry(int argc, char **argv);
 int cmd_output(int argc, char **argv);
 int cmd_next(int argc, char **argv);
 int cmd_window(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
 
 /*
  * Validate FILE as a job batch and apply it (submit), or only its computers: and

@@ -26,7 +26,7 @@ static void
 usage_run(FILE *f)
 {
 	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
-		   "                   [--max-failures N|N%%] [--wait]\n"
+		   "                   [--max-failures N|N%%] [--waves LIST [--pause D]] [--wait]\n"
 		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
 		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
@@ -42,6 +42,10 @@ usage_run(FILE *f)
 		   "                (2026-12-01T02:00:00Z)\n"
 		   "  --splay D     spread the events: each due at a random moment within D (1s-7d)\n"
 		   "                after the schedule's time\n"
+		   "  --waves LIST  roll out in waves, each the computers reached so far: 1,10%%,100%%\n"
+		   "                (a wave opens when the one before has ended); --pause D between\n"
+		   "                two waves; past --max-failures the rollout halts (pgfleet resume,\n"
+		   "                pgfleet abort)\n"
 		   "  --script TEXT, --script-file FILE\n"
 		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
 		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/$USER)\n"
@@ -82,20 +86,22 @@ usage_cancel(FILE *f)
 /*
  * Insert the schedule, expand it, wake the schedulers; in the caller's transaction.
  * p: job_id, version, targets, due (NULL: now), client_user, max_concurrent,
- * max_failures, max_failures_pct, splay in ms (NULL: none). created_by is the
- * database's session_user.
+ * max_failures, max_failures_pct, splay in ms (NULL: none), rollout waves (a text[]
+ * literal, NULL: none), the pause between waves in ms. created_by is the database's
+ * session_user.
  */
 static int
-make_schedule(struct db *db, const char *const p[9], char *id, size_t idlen, long long *events,
+make_schedule(struct db *db, const char *const p[11], char *id, size_t idlen, long long *events,
     char *err, size_t errlen)
 {
 	struct db_result *r;
 	if (db_exec(db, &r,
 		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
-		" client_user, max_concurrent, max_failures, max_failures_pct, splay) VALUES ($1, $2,"
-		" $3::jsonb, coalesce(to_timestamp($4::float8), now()), session_user, $5, $6::int,"
-		" $7::int, $8::numeric, $9::bigint * interval '1 millisecond') RETURNING schedule_id",
-		9, p, err, errlen) == -1)
+		" client_user, max_concurrent, max_failures, max_failures_pct, splay, rollout_waves,"
+		" rollout_pause) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()),"
+		" session_user, $5, $6::int, $7::int, $8::numeric, $9::bigint * interval '1 millisecond',"
+		" $10::text[], $11::bigint * interval '1 millisecond') RETURNING schedule_id",
+		11, p, err, errlen) == -1)
 		return -1;
 	snprintf(id, idlen, "%s", db_value(r, 0, 0));
 	db_result_free(r);
@@ -141,7 +147,7 @@ limit_arg(const char *flag, const char *v, char *buf, size_t buflen, const char 
 
 /* What `pgfleet run` was asked. */
 struct run_args {
-	const char *job, *on, *at, *maxc, *maxf, *splay;
+	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause;
 	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
 	int wait;
 };
@@ -151,9 +157,11 @@ static const char **
 run_option(struct run_args *ra, const char *o)
 {
 	static const char *const names[] = {"--on", "--at", "--max-concurrent", "--max-failures",
-	    "--splay", "--script", "--script-file", "--name", "--interpreter", "--run-as", "--timeout"};
+	    "--splay", "--script", "--script-file", "--name", "--interpreter", "--run-as", "--timeout",
+	    "--waves", "--pause"};
 	const char **dst[] = {&ra->on, &ra->at, &ra->maxc, &ra->maxf, &ra->splay, &ra->script,
-	    &ra->script_file, &ra->name, &ra->interpreter, &ra->run_as, &ra->timeout};
+	    &ra->script_file, &ra->name, &ra->interpreter, &ra->run_as, &ra->timeout, &ra->waves,
+	    &ra->pause};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(o, names[i]) == 0)
 			return dst[i];
@@ -263,7 +271,7 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 /* The values of run's options, checked before the database is asked anything. */
 struct run_values {
 	time_t when;
-	char maxc_buf[32], maxf_buf[32], splay[32];
+	char maxc_buf[32], maxf_buf[32], splay[32], waves[APPLY_WAVES_MAX], pause[32];
 	const char *maxc, *maxf;
 	int maxf_pct;
 	char *targets; /* malloc'd */
@@ -299,6 +307,26 @@ run_values(const struct run_args *ra, struct run_values *v)
 			return CLI_USAGE;
 		}
 		snprintf(v->splay, sizeof(v->splay), "%lld", splay_ms);
+	}
+	if (ra->pause != NULL && ra->waves == NULL) {
+		fprintf(stderr, "pgfleet run: --pause needs --waves (the pause is between two waves)\n");
+		return CLI_USAGE;
+	}
+	if (ra->waves != NULL) {
+		struct batch_rollout ro = {.pause_ms = 0};
+		long long ms = 0;
+		if (args_waves("--waves", ra->waves, ro.waves, ro.waves_pct, BATCH_MAX_WAVES, &ro.nwaves,
+			err, sizeof(err)) == -1 ||
+		    (ra->pause != NULL && units_duration_ms(ra->pause, &ms, err, sizeof(err)) == -1)) {
+			fprintf(stderr, "pgfleet run: %s\n", err);
+			return CLI_USAGE;
+		}
+		if (ms > BATCH_MAX_SPLAY_MS) {
+			fprintf(stderr, "pgfleet run: --pause: at most 7d\n");
+			return CLI_USAGE;
+		}
+		ro.pause_ms = ms;
+		apply_waves_literal(&ro, v->waves, sizeof(v->waves), v->pause, sizeof(v->pause));
 	}
 	struct args_targets t;
 	if (args_targets_parse(ra->on, &t, err, sizeof(err)) == -1) {
@@ -352,7 +380,8 @@ cmd_run(int argc, char **argv)
 		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer)),"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
 		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group)),"
-		" rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct"
+		" rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct, rollout_waves::text,"
+		" (extract(epoch FROM rollout_pause) * 1000)::bigint"
 		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
 		2, pj, err, sizeof(err)) == -1)
 		goto dberr;
@@ -376,11 +405,16 @@ cmd_run(int argc, char **argv)
 	snprintf(job_maxc, sizeof(job_maxc), "%s", db_value(r, 0, 4));
 	snprintf(job_maxf, sizeof(job_maxf), "%s", db_value(r, 0, 5));
 	snprintf(job_maxf_pct, sizeof(job_maxf_pct), "%s", db_value(r, 0, 6));
-	const char *p[9] = {job_id, version, v.targets, ra.at != NULL ? due : NULL, cmdutil_user(),
+	char job_waves[APPLY_WAVES_MAX], job_pause[32];
+	snprintf(job_waves, sizeof(job_waves), "%s", db_value(r, 0, 7));
+	snprintf(job_pause, sizeof(job_pause), "%s", db_value(r, 0, 8));
+	const char *p[11] = {job_id, version, v.targets, ra.at != NULL ? due : NULL, cmdutil_user(),
 	    ra.maxc != NULL ? v.maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
 	    ra.maxf != NULL ? (v.maxf_pct ? NULL : v.maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
 	    ra.maxf != NULL ? (v.maxf_pct ? v.maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct,
-	    ra.splay != NULL ? v.splay : NULL};
+	    ra.splay != NULL ? v.splay : NULL,
+	    ra.waves != NULL ? v.waves : db_isnull(r, 0, 7) ? NULL : job_waves,
+	    ra.waves != NULL ? v.pause : db_isnull(r, 0, 8) ? NULL : job_pause};
 	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
 		goto dberr;
 	if (events == 0) {
@@ -399,6 +433,8 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, ", max_concurrent %s", p[5]);
 	if (p[6] != NULL || p[7] != NULL)
 		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
+	if (p[9] != NULL)
+		fprintf(stderr, ", waves %s", p[9]);
 	fputc('\n', stderr);
 	rc = finish(db, "run", id, ra.wait);
 	goto out;
@@ -476,8 +512,8 @@ cmd_retry(int argc, char **argv)
 	}
 	char id[32], job[256];
 	long long events;
-	const char *p[9];
-	for (int k = 0; k < 9; k++)
+	const char *p[11];
+	for (int k = 0; k < 11; k++)
 		p[k] = NULL;
 	p[0] = db_value(r, 0, 0);
 	p[1] = db_value(r, 0, 1);
@@ -539,7 +575,8 @@ cmd_cancel(int argc, char **argv)
 		rc = CLI_USAGE;
 		goto rollback;
 	}
-	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0) {
+	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0 &&
+	    strcmp(db_value(r, 0, 0), "halted") != 0) {
 		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
 		rc = CLI_OK;
 		goto rollback;
@@ -565,4 +602,87 @@ out:
 	db_result_free(r);
 	db_close(db);
 	return rc;
+}
+
+static void
+usage_rollout(FILE *f, const char *cmd)
+{
+	if (strcmp(cmd, "resume") == 0)
+		fprintf(f, "usage: pgfleet resume SCHEDULE_ID\n\n"
+			   "Resume a rollout halted by its max_failures: the waiting events of the open\n"
+			   "wave run, later waves open as before, and only failures from now on count\n"
+			   "toward max_failures.\n\n"
+			   "  -h, --help  this help\n");
+	else
+		fprintf(f, "usage: pgfleet abort SCHEDULE_ID\n\n"
+			   "End a rollout (halted or not): the events not started end with code -33\n"
+			   "(ROLLOUT_ABORTED); running ones are stopped by the scheduler holding them.\n\n"
+			   "  -h, --help  this help\n");
+}
+
+/* pgfleet resume|abort SCHEDULE_ID */
+static int
+rollout_command(const char *cmd, int argc, char **argv)
+{
+	char err[1024];
+	long long n;
+	if (argc == 2 && cmdutil_is_help(argv[1])) {
+		usage_rollout(stdout, cmd);
+		return CLI_OK;
+	}
+	if (argc != 2 || args_id("schedule", argv[1], &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, argc != 2 ? "one SCHEDULE_ID" : err);
+		return CLI_USAGE;
+	}
+	struct db *db = cmdutil_open(cmd);
+	if (db == NULL)
+		return CLI_ERROR;
+	const char *p[1] = {argv[1]};
+	struct db_result *r;
+	int rc = CLI_ERROR;
+	if (db_exec(db, &r,
+		strcmp(cmd, "resume") == 0
+		    ? "SELECT s.state, pgfleet.resume_schedule(s.schedule_id)::int FROM pgfleet.schedule s"
+		      " WHERE s.schedule_id = $1"
+		    : "SELECT s.state, pgfleet.abort_schedule(s.schedule_id) FROM pgfleet.schedule s"
+		      " WHERE s.schedule_id = $1",
+		1, p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		db_close(db);
+		return CLI_ERROR;
+	}
+	if (db_ntuples(r) == 0) {
+		fprintf(stderr, "pgfleet %s: schedule %s does not exist\n", cmd, argv[1]);
+		rc = CLI_USAGE;
+	} else if (strcmp(cmd, "resume") == 0) {
+		if (strcmp(db_value(r, 0, 1), "1") == 0) {
+			printf("schedule %s resumed\n", argv[1]);
+			rc = CLI_OK;
+		} else {
+			fprintf(stderr, "pgfleet resume: schedule %s is %s, not halted: nothing to resume\n",
+			    argv[1], db_value(r, 0, 0));
+			rc = CLI_USAGE;
+		}
+	} else if (strcmp(db_value(r, 0, 1), "-1") == 0) {
+		printf("schedule %s already ended (%s): nothing to abort\n", argv[1], db_value(r, 0, 0));
+		rc = CLI_OK;
+	} else {
+		printf("schedule %s aborted: %s waiting event(s) ended (-33)\n", argv[1], db_value(r, 0, 1));
+		rc = CLI_OK;
+	}
+	db_result_free(r);
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_resume(int argc, char **argv)
+{
+	return rollout_command("resume", argc, argv);
+}
+
+int
+cmd_abort(int argc, char **argv)
+{
+	return rollout_command("abort", argc, argv);
 }

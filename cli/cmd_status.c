@@ -53,9 +53,10 @@ static const char events_sql[] =
     " coalesce(e.status_code::text, '-') AS \"CODE\","
     " coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
     "  THEN 'EXIT_' || e.status_code END, '-') AS \"NAME\","
-    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\", e.retried AS \"RETRIES\","
+    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\", e.retried AS \"RETRIES\", e.wave + 1 AS \"WAVE\","
     " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\","
-    " CASE WHEN e.state = 'pending' AND e.due_at > now()"
+    " CASE WHEN e.state = 'pending' AND e.due_at = 'infinity' THEN 'its wave'"
+    "  WHEN e.state = 'pending' AND e.due_at > now()"
     "  THEN to_char(e.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') ELSE '-' END AS \"NEXT\""
     " FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
     " LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
@@ -83,7 +84,7 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		    "   'computer', c.name, 'state', e.state, 'status_code', e.status_code,"
 		    "   'status_name', coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
 		    "    THEN 'EXIT_' || e.status_code END), 'next_task_seq', e.next_task_seq,"
-		    "   'attempt', e.attempt, 'retried', e.retried, 'task_retries', e.task_retries,"
+		    "   'attempt', e.attempt, 'retried', e.retried, 'task_retries', e.task_retries, 'wave', e.wave,"
 		    "   'due_at', e.due_at, 'started_at', e.started_at, 'finished_at', e.finished_at)"
 		    "   ORDER BY c.name), '[]')"
 		    "   FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
@@ -96,7 +97,13 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',"
 		" coalesce(s.created_by, '-'), s.targets::text,"
 		" coalesce(s.repeat_cron, (extract(epoch FROM s.repeat_every) * 1000)::bigint::text),"
-		" s.repeat_cron IS NOT NULL, s.timezone"
+		" s.repeat_cron IS NOT NULL, s.timezone, array_to_string(s.rollout_waves, ', '), s.wave + 1,"
+		" (SELECT max(e.wave) + 1 FROM pgfleet.event e WHERE e.schedule_id = s.schedule_id),"
+		" coalesce((extract(epoch FROM s.rollout_pause) * 1000)::bigint, 0), s.failures - s.halt_base,"
+		" coalesce(s.max_failures::text, s.max_failures_pct || '%'),"
+		" (SELECT to_char(min(e.due_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM pgfleet.event e"
+		"  WHERE e.schedule_id = s.schedule_id AND e.wave = s.wave AND e.state = 'pending'"
+		"  AND e.due_at > now() AND e.due_at < 'infinity')"
 		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
@@ -114,6 +121,18 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 			printf(" in %s", db_value(r, 0, 8));
 	}
 	printf("\n");
+	if (!db_isnull(r, 0, 9)) {
+		char pause[32];
+		units_format_duration(atoll(db_value(r, 0, 12)), pause, sizeof(pause));
+		printf("rollout: wave %s of %s (waves %s, pause %s)", db_value(r, 0, 10), db_value(r, 0, 11),
+		    db_value(r, 0, 9), pause);
+		if (!db_isnull(r, 0, 15))
+			printf(", opens %s UTC", db_value(r, 0, 15));
+		if (strcmp(db_value(r, 0, 2), "halted") == 0)
+			printf("; HALTED: %s failures past max_failures %s: pgfleet resume %s | pgfleet abort %s",
+			    db_value(r, 0, 13), db_value(r, 0, 14), id, id);
+		printf("\n");
+	}
 	db_result_free(r);
 
 	struct progress_counts c;

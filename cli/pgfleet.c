@@ -32,6 +32,8 @@ static const struct cli_cmd commands[] = {
 	{"status", cmd_status, "a schedule's progress and events: status SCHEDULE_ID [--watch]"},
 	{"window", cmd_window, "maintenance windows: window add|list|show|remove|attach|detach|check"},
 	{"next", cmd_next, "when a cron expression runs, in a time zone: next CRON [--timezone Z]"},
+	{"resume", cmd_resume, "resume a rollout halted by its max_failures: resume SCHEDULE_ID"},
+	{"abort", cmd_abort, "end a rollout, halted or not: abort SCHEDULE_ID"},
 	{"cancel", cmd_cancel, "cancel a schedule: cancel SCHEDULE_ID"},
 	{"retry", cmd_retry, "run a schedule's failed events again: retry SCHEDULE_ID --failed"},
 	{"output", cmd_output, "what each task of an event printed: output EVENT_ID [--seq N]"},

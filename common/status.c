@@ -33,6 +33,8 @@ static const struct status_info table[] = {
 	    "the maintenance window closed (or a blackout began) before the event's next task could start, and the job's allow_defer allows no more deferral"},
 	{STATUS_DEFERRED, "DEFERRED",
 	    "the maintenance window closed before the event's next task could start: the rest of the event waits for the next window (allow_defer)"},
+	{STATUS_ROLLOUT_ABORTED, "ROLLOUT_ABORTED",
+	    "the rollout was aborted by an operator (pgfleet abort) before this event started"},
 };
 
 const struct status_info *

@@ -30,6 +30,7 @@ enum status_code {
 	STATUS_AGENT_DISCONNECTED = -25, /* connection lost with a task in flight, last attempt */
 	STATUS_WINDOW_CLOSED = -31,     /* window closed before the next task, no deferral left */
 	STATUS_DEFERRED = -32,          /* window closed before the next task: deferred to the next one */
+	STATUS_ROLLOUT_ABORTED = -33,   /* the rollout was aborted (pgfleet abort) before the event ran */
 };
 
 struct status_info {

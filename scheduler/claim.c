@@ -57,10 +57,11 @@ static const char SQL_RECUR_DUE[] =
 static const char SQL_RECUR_INSERT[] =
     "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every,"
     " repeat_cron, repeat_until, parent_schedule_id, max_concurrent, max_failures,"
-    " max_failures_pct, created_by, client_user, timezone, splay)"
+    " max_failures_pct, created_by, client_user, timezone, splay, rollout_waves, rollout_pause)"
     " SELECT s.job_id, j.version, s.targets, to_timestamp($2::bigint), s.repeat_every,"
     " s.repeat_cron, s.repeat_until, s.schedule_id, s.max_concurrent, s.max_failures,"
-    " s.max_failures_pct, s.created_by, s.client_user, s.timezone, s.splay"
+    " s.max_failures_pct, s.created_by, s.client_user, s.timezone, s.splay, s.rollout_waves,"
+    " s.rollout_pause"
     " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
     " WHERE s.schedule_id = $1::bigint"
     " AND (s.repeat_until IS NULL OR to_timestamp($2::bigint) <= s.repeat_until)"

@@ -1,0 +1,223 @@
+-- 0023_waves_outbox: rollout waves (docs/yaml.md "rollout:"): a schedule's events in waves
+-- (a canary, then wider ones), each opened when the one before has ended and a pause has
+-- passed, the rollout halted when its failures cross max_failures, then resumed or aborted
+-- (`pgfleet resume|abort`). No BEGIN/COMMIT here.
+
+-- A wave schedule can be halted: no event of it starts until it is resumed or aborted.
+ALTER TABLE pgfleet.schedule DROP CONSTRAINT schedule_state_check;
+ALTER TABLE pgfleet.schedule ADD CONSTRAINT schedule_state_check
+	CHECK (state IN ('pending', 'running', 'halted', 'done', 'failed', 'cancelled'));
+
+-- The waves as asked ('1', '10%', '100%': each the computers reached so far, a count or a
+-- percentage of the schedule's events), the pause between two waves, the wave open now
+-- (0: the first), and failures before the last resume (the threshold counts those after).
+ALTER TABLE pgfleet.schedule
+	ADD COLUMN rollout_waves text[] CONSTRAINT schedule_rollout_waves
+		CHECK (cardinality(rollout_waves) BETWEEN 1 AND 20
+		       AND array_to_string(rollout_waves, ',') ~ '^[0-9]{1,7}%?(,[0-9]{1,7}%?)*$'),
+	ADD COLUMN rollout_pause interval CONSTRAINT schedule_rollout_pause
+		CHECK (rollout_pause >= interval '0' AND rollout_pause <= interval '7 days'),
+	ADD COLUMN wave int NOT NULL DEFAULT 0 CONSTRAINT schedule_wave CHECK (wave >= 0),
+	ADD COLUMN halt_base int NOT NULL DEFAULT 0 CONSTRAINT schedule_halt_base CHECK (halt_base >= 0),
+	ADD COLUMN halted_at timestamptz;
+-- The job's waves as last submitted, which `pgfleet run` applies (as rollout_max_*).
+ALTER TABLE pgfleet.job
+	ADD COLUMN rollout_waves text[] CONSTRAINT job_rollout_waves
+		CHECK (cardinality(rollout_waves) BETWEEN 1 AND 20
+		       AND array_to_string(rollout_waves, ',') ~ '^[0-9]{1,7}%?(,[0-9]{1,7}%?)*$'),
+	ADD COLUMN rollout_pause interval CONSTRAINT job_rollout_pause
+		CHECK (rollout_pause >= interval '0' AND rollout_pause <= interval '7 days');
+-- The wave of each event (0 when the schedule has none).
+ALTER TABLE pgfleet.event ADD COLUMN wave int NOT NULL DEFAULT 0 CONSTRAINT event_wave CHECK (wave >= 0);
+
+-- The waves of a schedule's p_total events as cumulative counts, ascending, the last one all
+-- of them ('10%' of 25 is 3; a wave that adds nobody is dropped; the events a list not
+-- ending in 100% leaves out make one more wave).
+CREATE FUNCTION pgfleet.wave_sizes(p_waves text[], p_total int) RETURNS int[]
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT array_agg(n ORDER BY n)
+	FROM (SELECT DISTINCT least(p_total, CASE WHEN w LIKE '%\%' THEN
+	                          ceil(p_total * rtrim(w, '%')::numeric / 100)::int ELSE w::int END) AS n
+	      FROM unnest(p_waves || ARRAY['100%']) w) x
+	WHERE n > 0
+$$;
+
+-- expand_schedule of 0022, with waves: the events get their wave, in an order that mixes the
+-- fleet (a hash of schedule and computer, not names: a canary is not always the same host);
+-- those of a later wave wait, due at 'infinity', until rollout_advance opens it.
+CREATE OR REPLACE FUNCTION pgfleet.expand_schedule(p_schedule bigint) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+	t jsonb;
+	v_due timestamptz;
+	v_splay interval;
+	v_waves text[];
+	n int;
+BEGIN
+	SELECT targets, due_at, splay, rollout_waves INTO t, v_due, v_splay, v_waves
+	FROM pgfleet.schedule WHERE schedule_id = p_schedule;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schedule % does not exist', p_schedule;
+	END IF;
+	INSERT INTO pgfleet.event (schedule_id, computer_id, due_at)
+	SELECT p_schedule, c.computer_id,
+	       v_due + CASE WHEN v_splay IS NULL THEN interval '0' ELSE random() * v_splay END
+	FROM pgfleet.computer c
+	WHERE c.enabled
+	  AND (c.name IN (SELECT jsonb_array_elements_text(coalesce(t->'computers', '[]')))
+	    OR c.computer_id IN (SELECT m.computer_id
+	                         FROM pgfleet.computer_group_member m
+	                         JOIN pgfleet.computer_group g USING (group_id)
+	                         WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(t->'groups', '[]'))))
+	    OR (jsonb_typeof(t->'labels') = 'object' AND t->'labels' <> '{}'::jsonb
+	        AND c.labels @> (t->'labels')))
+	ON CONFLICT (schedule_id, computer_id) DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF v_waves IS NOT NULL AND n > 0 THEN
+		WITH sizes AS (SELECT pgfleet.wave_sizes(v_waves, n) AS s),
+		ranked AS (
+			SELECT e.event_id, row_number() OVER (ORDER BY md5(p_schedule || ':' || e.computer_id)) AS rn
+			FROM pgfleet.event e WHERE e.schedule_id = p_schedule)
+		UPDATE pgfleet.event e
+		SET wave = w.wave,
+		    due_at = CASE WHEN w.wave = 0 THEN e.due_at ELSE 'infinity' END
+		FROM (SELECT r.event_id, (SELECT count(*) FROM unnest(sizes.s) k WHERE k < r.rn)::int AS wave
+		      FROM ranked r, sizes) w
+		WHERE e.event_id = w.event_id;
+	END IF;
+	RETURN n;
+END $$;
+
+-- When a wave's events have all ended (and the schedule is not halted), the next wave
+-- opens: its events are due after the pause.
+CREATE FUNCTION pgfleet.rollout_advance(p_schedule bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	s pgfleet.schedule%ROWTYPE;
+	v_next int;
+BEGIN
+	SELECT * INTO s FROM pgfleet.schedule WHERE schedule_id = p_schedule;
+	IF NOT FOUND OR s.rollout_waves IS NULL OR s.state NOT IN ('pending', 'running') THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgfleet.event WHERE schedule_id = p_schedule AND wave <= s.wave
+	           AND state IN ('pending', 'running')) THEN
+		RETURN;
+	END IF;
+	SELECT min(wave) INTO v_next FROM pgfleet.event
+	WHERE schedule_id = p_schedule AND wave > s.wave AND state = 'pending';
+	IF v_next IS NULL THEN
+		RETURN;
+	END IF;
+	UPDATE pgfleet.schedule SET wave = v_next WHERE schedule_id = p_schedule;
+	UPDATE pgfleet.event SET due_at = now() + coalesce(s.rollout_pause, interval '0')
+	WHERE schedule_id = p_schedule AND wave = v_next AND state = 'pending';
+END $$;
+
+-- settle_schedule of 0002, opening the next wave first: the schedule settles when its
+-- events have all ended (a halted one keeps its waiting events, and never settles).
+CREATE OR REPLACE FUNCTION pgfleet.settle_schedule(p_schedule bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pgfleet.rollout_advance(p_schedule);
+	IF EXISTS (SELECT 1 FROM pgfleet.event
+	           WHERE schedule_id = p_schedule AND state IN ('pending', 'running')) THEN
+		RETURN;
+	END IF;
+	UPDATE pgfleet.schedule s
+	SET state = CASE WHEN EXISTS (SELECT 1 FROM pgfleet.event
+	                              WHERE schedule_id = p_schedule AND state IN ('failed', 'cancelled'))
+	                 THEN 'failed' ELSE 'done' END,
+	    finished_at = now()
+	WHERE s.schedule_id = p_schedule AND s.state IN ('pending', 'running');
+END $$;
+
+-- schedule_event_failed of 0021: past max_failures (counting the failures since the last
+-- resume), a schedule with waves is halted — its waiting events stay, due at 'infinity',
+-- until `pgfleet resume` or `pgfleet abort` — while one without waves ends its events not
+-- started with ROLLOUT_HALTED (-14) as before.
+CREATE OR REPLACE FUNCTION pgfleet.schedule_event_failed(p_schedule bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	s pgfleet.schedule%ROWTYPE;
+	v_total int;
+	v_failures int;
+BEGIN
+	UPDATE pgfleet.schedule
+	SET running = greatest(running - 1, 0), failures = failures + 1
+	WHERE schedule_id = p_schedule
+	RETURNING * INTO s;
+	SELECT count(*) INTO v_total FROM pgfleet.event WHERE schedule_id = p_schedule;
+	v_failures := s.failures - s.halt_base;
+	IF (s.max_failures IS NOT NULL AND v_failures > s.max_failures)
+	   OR (s.max_failures_pct IS NOT NULL AND v_failures > s.max_failures_pct * v_total / 100.0) THEN
+		IF s.rollout_waves IS NOT NULL THEN
+			UPDATE pgfleet.schedule SET state = 'halted', halted_at = now()
+			WHERE schedule_id = p_schedule AND state IN ('pending', 'running');
+			UPDATE pgfleet.event SET due_at = 'infinity'
+			WHERE schedule_id = p_schedule AND state = 'pending';
+		ELSE
+			UPDATE pgfleet.event
+			SET state = 'cancelled', status_code = -14, finished_at = now()
+			WHERE schedule_id = p_schedule AND state = 'pending';
+		END IF;
+	END IF;
+END $$;
+
+-- `pgfleet resume`: a halted schedule goes on where it stopped, its failures so far no
+-- longer counted toward max_failures. Returns false when it was not halted.
+CREATE FUNCTION pgfleet.resume_schedule(p_schedule bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	s pgfleet.schedule%ROWTYPE;
+BEGIN
+	UPDATE pgfleet.schedule SET state = 'running', halt_base = failures, halted_at = NULL
+	WHERE schedule_id = p_schedule AND state = 'halted'
+	RETURNING * INTO s;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	UPDATE pgfleet.event SET due_at = now()
+	WHERE schedule_id = p_schedule AND state = 'pending' AND wave <= s.wave;
+	PERFORM pgfleet.settle_schedule(p_schedule);
+	PERFORM pg_notify('pgfleet_wakeup', 'resume ' || p_schedule);
+	RETURN true;
+END $$;
+
+-- `pgfleet abort`: the rollout ends; events not started end ROLLOUT_ABORTED (-33), running
+-- ones are stopped by the scheduler holding them (as for a cancel). Returns the events
+-- ended, or -1 when the schedule had ended already.
+CREATE FUNCTION pgfleet.abort_schedule(p_schedule bigint) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+	n int;
+BEGIN
+	UPDATE pgfleet.schedule SET state = 'cancelled', finished_at = coalesce(finished_at, now())
+	WHERE schedule_id = p_schedule AND state IN ('pending', 'running', 'halted');
+	IF NOT FOUND THEN
+		RETURN -1;
+	END IF;
+	UPDATE pgfleet.event SET state = 'cancelled', status_code = -33, finished_at = now()
+	WHERE schedule_id = p_schedule AND state = 'pending';
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM pg_notify('pgfleet_wakeup', 'cancel ' || p_schedule);
+	RETURN n;
+END $$;
+
+-- cancel_schedule of 0002, a halted schedule too.
+CREATE OR REPLACE FUNCTION pgfleet.cancel_schedule(p_schedule bigint) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+	n int;
+BEGIN
+	UPDATE pgfleet.schedule SET state = 'cancelled', finished_at = coalesce(finished_at, now())
+	WHERE schedule_id = p_schedule AND state IN ('pending', 'running', 'halted');
+	UPDATE pgfleet.event SET state = 'cancelled', status_code = -8, finished_at = now()
+	WHERE schedule_id = p_schedule AND state = 'pending';
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM pg_notify('pgfleet_wakeup', 'cancel ' || p_schedule);
+	RETURN n;
+END $$;
+
+INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
+	(-33, 'ROLLOUT_ABORTED', 'the rollout was aborted by an operator (pgfleet abort) before this event started');

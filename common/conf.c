@@ -112,6 +112,16 @@ static const struct conf_key scheduler_keys[] = {
 	{"log.format", T_LOGFORMAT, S(log_format), "iso", 0, 0, 0},
 	{"log.syslog", T_BOOL, S(log_syslog), "false", 0, 0, 0},
 	{"metrics.listen", T_LISTEN, S(metrics_listen), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.url", T_STR, S(notify_webhook_url), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.secret_file", T_KEYFILE, S(notify_webhook_secret_file), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.timeout", T_DURATION, S(notify_webhook_timeout_ms), "10s", F_RESTART, 100,
+	    3600 * MS_S},
+	{"notify.command", T_STRLIST, S(notify_command), NULL, F_RESTART, 0, 0},
+	{"notify.command_timeout", T_DURATION, S(notify_command_timeout_ms), "30s", F_RESTART, 100,
+	    3600 * MS_S},
+	{"notify.on", T_STRLIST, S(notify_on), NULL, F_RESTART, 0, 0},
+	{"notify.retry.backoff", T_DURATION, S(notify_retry_backoff_ms), "5s", F_RESTART, 100, MS_D},
+	{"notify.retry.max_backoff", T_DURATION, S(notify_retry_max_ms), "10m", F_RESTART, 100, MS_D},
 };
 
 static const struct conf_key agent_keys[] = {
@@ -1059,6 +1069,43 @@ check_required(struct loader *l)
 	}
 }
 
+/* notify: a URL the sender can post to, known topics, a command that is an absolute path. */
+static void
+finish_notify(struct loader *l, struct conf_scheduler *c)
+{
+	static const char *const topics[] = {CONF_NOTIFY_TOPICS};
+	struct mark m;
+	const char *u = c->notify_webhook_url;
+	if (u != NULL) {
+		const char *host = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+		if (host == NULL || *host == '\0' || *host == '/' || strpbrk(u, " \t") != NULL) {
+			m = key_mark(l, "notify.webhook.url");
+			lerr(l, m.line, m.col, "notify.webhook.url", "\"%.80s\" is not an http:// or https:// URL",
+			    u);
+		}
+	}
+	for (size_t i = 0; i < c->notify_on.n; i++) {
+		size_t k = 0;
+		while (k < sizeof(topics) / sizeof(topics[0]) && strcmp(topics[k], c->notify_on.v[i]) != 0)
+			k++;
+		if (k == sizeof(topics) / sizeof(topics[0])) {
+			m = key_mark(l, "notify.on");
+			lerr(l, m.line, m.col, "notify.on", "\"%.60s\" is not a topic (schedule.done, "
+			    "schedule.failed, schedule.halted, schedule.cancelled, event.failed)",
+			    c->notify_on.v[i]);
+		}
+	}
+	if (c->notify_command.n > 0 && c->notify_command.v[0][0] != '/') {
+		m = key_mark(l, "notify.command");
+		lerr(l, m.line, m.col, "notify.command", "\"%.80s\" is not an absolute path",
+		    c->notify_command.v[0]);
+	}
+	if (c->notify_retry_backoff_ms > c->notify_retry_max_ms) {
+		m = key_mark(l, "notify.retry.backoff");
+		lerr(l, m.line, m.col, "notify.retry.backoff", "longer than notify.retry.max_backoff");
+	}
+}
+
 static void
 finish_scheduler(struct loader *l, struct conf_scheduler *c)
 {
@@ -1088,6 +1135,7 @@ finish_scheduler(struct loader *l, struct conf_scheduler *c)
 		m = key_mark(l, "agents.listen");
 		lerr(l, m.line, m.col, "agents.listen", "needs an address (0.0.0.0:4020 for every one)");
 	}
+	finish_notify(l, c);
 }
 
 static void

@@ -105,7 +105,19 @@ struct conf_scheduler {
 	int log_format;			/* enum log_format */
 	int log_syslog;			/* bool: also to syslog */
 	struct conf_listen metrics_listen;	/* host NULL: no /metrics, /healthz */
+	char *notify_webhook_url;	/* http:// or https://; NULL: no webhook */
+	char *notify_webhook_secret_file;	/* the HMAC-SHA256 key; NULL: unsigned */
+	long long notify_webhook_timeout_ms;
+	struct conf_strlist notify_command;	/* program and arguments, JSON on stdin; n 0: none */
+	long long notify_command_timeout_ms;
+	struct conf_strlist notify_on;	/* topics sent (CONF_NOTIFY_TOPICS); n 0: all */
+	long long notify_retry_backoff_ms;	/* first wait after a failed delivery, doubled */
+	long long notify_retry_max_ms;
 };
+
+/* The topics of notify.on, as the outbox writes them (migrations/0023). */
+#define CONF_NOTIFY_TOPICS "schedule.done", "schedule.failed", "schedule.halted", \
+	"schedule.cancelled", "event.failed"
 
 struct conf_agent {
 	char *path;

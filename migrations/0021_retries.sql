@@ -59,9 +59,13 @@ $$;
 -- code is one it retries: the event goes back to pending as its next attempt, due after
 -- the task's backoff. p_code is the event's code; the task's own final row of this attempt,
 -- when there is one, says better what failed. Caller holds the event (running, p_owner).
--- Returns true when the event was put back.
+-- Returns true when the event was put back. SECURITY DEFINER: the scheduler's role need not
+-- read status_log (docs/reliability.md "Database roles").
 CREATE FUNCTION pgfleet.retry_event(p_event bigint, p_owner text, p_code int) RETURNS boolean
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	e pgfleet.event%ROWTYPE;
 	t pgfleet.task%ROWTYPE;

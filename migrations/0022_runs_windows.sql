@@ -98,11 +98,26 @@ ALTER TABLE pgfleet.job ADD COLUMN allow_defer int NOT NULL DEFAULT 0
 ALTER TABLE pgfleet.event ADD COLUMN defers int NOT NULL DEFAULT 0
 	CONSTRAINT event_defers CHECK (defers >= 0);
 
+-- The functions of windows the scheduler and its workers call are SECURITY DEFINER: their
+-- role needs no right on the window tables (docs/reliability.md "Database roles").
+
+-- Is any window attached to anything? (The claim skips windows at no cost when not.)
+CREATE FUNCTION pgfleet.windows_in_use() RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM pgfleet.window_attach)
+$$;
+
 -- May an event of p_job start on p_computer at p_at? Not while a blackout of the computer,
 -- its groups or the job is open; and, when any allow window applies, only while one is open.
 CREATE FUNCTION pgfleet.window_allows(p_computer bigint, p_job bigint, p_at timestamptz)
 RETURNS boolean
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 	WITH w AS (
 		SELECT a.window_id FROM pgfleet.window_attach a WHERE a.computer_id = p_computer
 		UNION
@@ -125,7 +140,10 @@ $$;
 -- ahead), or NULL when none is known.
 CREATE FUNCTION pgfleet.window_next_open(p_computer bigint, p_job bigint, p_after timestamptz)
 RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 	WITH w AS (
 		SELECT a.window_id FROM pgfleet.window_attach a WHERE a.computer_id = p_computer
 		UNION
@@ -149,12 +167,15 @@ $$;
 -- lost and stops: the next task never reaches the agent) while the job's allow_defer lasts,
 -- else failed with WINDOW_CLOSED (-31). The rest of the bookkeeping is event_window_after's.
 CREATE FUNCTION pgfleet.event_window_check() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	v_job bigint;
 	v_allow int;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pgfleet.window_attach) THEN
+	IF NOT pgfleet.windows_in_use() THEN
 		RETURN NEW;
 	END IF;
 	SELECT s.job_id, j.allow_defer INTO v_job, v_allow
@@ -190,7 +211,10 @@ EXECUTE FUNCTION pgfleet.event_window_check();
 -- running counter are freed, one status row says what happened (DEFERRED -32 under the
 -- attempt that stopped, or WINDOW_CLOSED -31), a failure counts as finish_event counts it.
 CREATE FUNCTION pgfleet.event_window_after() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
 	UPDATE pgfleet.computer SET running_event = NULL
 	WHERE computer_id = NEW.computer_id AND running_event = NEW.event_id;
@@ -250,7 +274,7 @@ DECLARE
 	r record;
 	j int;
 	v_now timestamptz := coalesce(p_now, now());
-	v_windows boolean := EXISTS (SELECT 1 FROM pgfleet.window_attach);
+	v_windows boolean := pgfleet.windows_in_use();
 BEGIN
 	-- candidates: one index probe per free computer, oldest due first; an event handed
 	-- back after it started (its connection was lost) before any other of its computer.

@@ -1,7 +1,10 @@
 -- 0023_waves_outbox: rollout waves (docs/yaml.md "rollout:"): a schedule's events in waves
 -- (a canary, then wider ones), each opened when the one before has ended and a pause has
 -- passed, the rollout halted when its failures cross max_failures, then resumed or aborted
--- (`pgfleet resume|abort`). No BEGIN/COMMIT here.
+-- (`pgfleet resume|abort`); and notifications that cannot be lost (docs/operations.md
+-- "Notifications"): a transactional outbox, written by triggers in the transaction that
+-- settles, halts or cancels a schedule or fails an event, sent by the schedulers.
+-- No BEGIN/COMMIT here.
 
 -- A wave schedule can be halted: no event of it starts until it is resumed or aborted.
 ALTER TABLE pgfleet.schedule DROP CONSTRAINT schedule_state_check;
@@ -221,3 +224,158 @@ END $$;
 
 INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-33, 'ROLLOUT_ABORTED', 'the rollout was aborted by an operator (pgfleet abort) before this event started');
+
+-- Notifications ---------------------------------------------------------------------
+
+-- One row per notification, written in the transaction of what it tells; a scheduler with
+-- notify: configured claims due rows (claimed_until, SKIP LOCKED: one sender at a time),
+-- posts the webhook and/or runs the command, then marks it sent, or due again after a
+-- backoff. At least once: a receiver tells repeats apart by id (X-Pgfleet-Delivery).
+CREATE TABLE pgfleet.outbox (
+	id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	topic         text NOT NULL CONSTRAINT outbox_topic CHECK (topic IN ('schedule.done',
+		'schedule.failed', 'schedule.halted', 'schedule.cancelled', 'event.failed')),
+	schedule_id   bigint NOT NULL,
+	event_id      bigint,
+	payload       jsonb NOT NULL CONSTRAINT outbox_payload CHECK (jsonb_typeof(payload) = 'object'),
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	next_at       timestamptz NOT NULL DEFAULT now(),
+	attempts      int NOT NULL DEFAULT 0 CONSTRAINT outbox_attempts CHECK (attempts >= 0),
+	claimed_by    text,
+	claimed_until timestamptz,
+	sent_at       timestamptz,
+	last_error    text
+);
+CREATE INDEX outbox_due ON pgfleet.outbox (next_at) WHERE sent_at IS NULL;
+CREATE INDEX outbox_created ON pgfleet.outbox (created_at);
+
+-- What a notification about schedule p_schedule says.
+CREATE FUNCTION pgfleet.outbox_schedule_payload(p_schedule bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('schedule_id', s.schedule_id, 'state', s.state, 'job', j.name,
+		'job_version', s.job_version, 'due_at', s.due_at, 'finished_at', s.finished_at,
+		'failures', s.failures, 'wave', CASE WHEN s.rollout_waves IS NULL THEN NULL ELSE s.wave + 1 END,
+		'events', (SELECT jsonb_build_object('total', count(*),
+			'done', count(*) FILTER (WHERE e.state = 'done'),
+			'failed', count(*) FILTER (WHERE e.state = 'failed'),
+			'cancelled', count(*) FILTER (WHERE e.state = 'cancelled'),
+			'pending', count(*) FILTER (WHERE e.state = 'pending'),
+			'running', count(*) FILTER (WHERE e.state = 'running'))
+			FROM pgfleet.event e WHERE e.schedule_id = s.schedule_id))
+	FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id)
+	WHERE s.schedule_id = p_schedule
+$$;
+
+-- A schedule settles (done, failed), halts or is cancelled: a row, and a NOTIFY on
+-- pgfleet_schedule carrying its id and state ({"schedule_id": …, "state": …}).
+CREATE FUNCTION pgfleet.schedule_outbox() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO pgfleet.outbox (topic, schedule_id, payload)
+	VALUES ('schedule.' || NEW.state, NEW.schedule_id,
+		jsonb_build_object('topic', 'schedule.' || NEW.state)
+		|| pgfleet.outbox_schedule_payload(NEW.schedule_id));
+	PERFORM pg_notify('pgfleet_schedule',
+		json_build_object('schedule_id', NEW.schedule_id, 'state', NEW.state)::text);
+	PERFORM pg_notify('pgfleet_outbox', '');
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER schedule_outbox AFTER UPDATE OF state ON pgfleet.schedule
+FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state
+	AND NEW.state IN ('done', 'failed', 'halted', 'cancelled'))
+EXECUTE FUNCTION pgfleet.schedule_outbox();
+
+-- An event fails (whichever way: a task, a lost lease, offline expiry, a closed window):
+-- a row. One statement that fails many events writes many rows; the NOTIFY is once per
+-- transaction (PostgreSQL folds equal notifications).
+CREATE FUNCTION pgfleet.event_outbox() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO pgfleet.outbox (topic, schedule_id, event_id, payload)
+	SELECT 'event.failed', NEW.schedule_id, NEW.event_id,
+		jsonb_build_object('topic', 'event.failed', 'event_id', NEW.event_id,
+			'schedule_id', NEW.schedule_id, 'job', j.name, 'computer_id', NEW.computer_id,
+			'computer', c.name, 'status_code', NEW.status_code,
+			'status_name', coalesce(sc.name, CASE WHEN NEW.status_code BETWEEN 0 AND 255
+			                                  THEN 'EXIT_' || NEW.status_code END),
+			'task_seq', NEW.next_task_seq, 'attempt', NEW.attempt, 'finished_at', NEW.finished_at)
+	FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id), pgfleet.computer c
+	LEFT JOIN pgfleet.status_code sc ON sc.code = NEW.status_code
+	WHERE s.schedule_id = NEW.schedule_id AND c.computer_id = NEW.computer_id;
+	PERFORM pg_notify('pgfleet_outbox', '');
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER event_outbox AFTER UPDATE OF state ON pgfleet.event
+FOR EACH ROW WHEN (NEW.state = 'failed' AND OLD.state IS DISTINCT FROM 'failed')
+EXECUTE FUNCTION pgfleet.event_outbox();
+
+-- The sender's statements (scheduler/notify.c): claim due rows of the topics it sends,
+-- then each ends sent or due again. These, and the triggers above, are SECURITY DEFINER:
+-- the roles that end events and send notifications need no right on outbox.
+CREATE FUNCTION pgfleet.outbox_claim(p_owner text, p_topics text[], p_limit int, p_lease interval)
+RETURNS TABLE (id bigint, topic text, payload text, attempts int)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE pgfleet.outbox o
+	SET claimed_by = p_owner, claimed_until = now() + p_lease, attempts = o.attempts + 1
+	WHERE o.id IN (SELECT x.id FROM pgfleet.outbox x
+	               WHERE x.sent_at IS NULL AND x.next_at <= now() AND x.topic = ANY (p_topics)
+	                 AND (x.claimed_until IS NULL OR x.claimed_until < now())
+	               ORDER BY x.id LIMIT p_limit FOR UPDATE SKIP LOCKED)
+	RETURNING o.id, o.topic, o.payload::text, o.attempts
+$$;
+
+CREATE FUNCTION pgfleet.outbox_done(p_id bigint, p_owner text, p_error text, p_retry_in interval)
+RETURNS boolean
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE pgfleet.outbox
+	SET sent_at = CASE WHEN p_error IS NULL THEN now() END, last_error = p_error,
+	    next_at = CASE WHEN p_error IS NULL THEN next_at ELSE now() + p_retry_in END,
+	    claimed_by = NULL, claimed_until = NULL
+	WHERE id = p_id AND claimed_by = p_owner AND sent_at IS NULL
+	RETURNING true
+$$;
+
+-- At a scheduler's start: the claims of an earlier process of the same name (killed) are
+-- released at once rather than when they lapse.
+CREATE FUNCTION pgfleet.outbox_release(p_name text, p_keep text) RETURNS int
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n int;
+BEGIN
+	UPDATE pgfleet.outbox SET claimed_by = NULL, claimed_until = NULL
+	WHERE sent_at IS NULL AND left(claimed_by, length(p_name) + 1) = p_name || ':'
+	  AND claimed_by IS DISTINCT FROM p_keep;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END $$;
+
+-- The janitor: rows older than the retention go, sent or not.
+CREATE FUNCTION pgfleet.outbox_prune(p_retention interval) RETURNS int
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n int;
+BEGIN
+	DELETE FROM pgfleet.outbox WHERE created_at < now() - p_retention;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END $$;

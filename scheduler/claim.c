@@ -323,6 +323,16 @@ static const char SQL_WINDOWS_PRUNE[] =
     "DELETE FROM pgfleet.window_span WHERE closes_at < now() - interval '1 day'";
 
 int
+claim_outbox_prune(struct db *db, long long retention_ms, char *err, size_t errlen)
+{
+	char sret[24];
+	snprintf(sret, sizeof(sret), "%lld", retention_ms);
+	const char *p[] = {sret};
+	return db_exec(db, NULL, "SELECT pgfleet.outbox_prune($1::bigint * interval '1 millisecond')",
+	    1, p, err, errlen);
+}
+
+int
 claim_windows(struct db *db, char *err, size_t errlen)
 {
 	int n = windows_fill(db, NULL, time(NULL), err, errlen);

@@ -36,6 +36,9 @@ struct pool_callbacks {
 	void (*on_agent)(int slot, pid_t pid, const struct ipc_msg *msg, void *arg);
 	/* A worker exited (or was killed): every connection it held is gone. */
 	void (*on_exit)(int slot, pid_t pid, void *arg);
+	/* A child that is no worker exited (a notification command): 1 when the callback
+	 * knew it (not logged here), 0 to have it logged as an unknown child. */
+	int (*on_child)(pid_t pid, int status, void *arg);
 	void *arg;
 };
 

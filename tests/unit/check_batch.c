@@ -319,7 +319,7 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels)\n"
 		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone, splay)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
-		      "max_failures)\n");
+		      "max_failures, waves, pause)\n");
 }
 END_TEST
 

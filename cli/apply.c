@@ -828,7 +828,9 @@ apply_job(struct ap *a, const struct batch_job *j)
 	if (jr.new_version || jr.plan_changed) {
 		if (!jr.added && supersede(a, j, jr.id) == -1)
 			goto out;
-		if (j->has_targets && create_schedule(a, j, jr.id, jr.version, plan) == -1)
+		/* a chained job runs after another: a schedule of its own only when it asks */
+		if (j->has_targets && (j->nafter == 0 || j->has_schedule) &&
+		    create_schedule(a, j, jr.id, jr.version, plan) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -923,6 +925,125 @@ check_zone(struct ap *a, const struct batch_job *j, const char *zone, struct yt_
 	return !known;
 }
 
+/* ---- chains ---------------------------------------------------------------- */
+
+/* The after: of a job as job_after rows: [{after, on, scope, targets}] as JSON (malloc'd). */
+static char *
+after_json(struct ap *a, const struct batch_job *j)
+{
+	static const char *const on[] = {"success", "failure", "any"};
+	struct sb s;
+	if (sb_open(&s, a) == -1)
+		return NULL;
+	fputc('[', s.fp);
+	for (size_t i = 0; i < j->nafter; i++) {
+		fprintf(s.fp, "%s{\"after\":", i > 0 ? "," : "");
+		args_json_str(s.fp, j->after[i].job);
+		fprintf(s.fp, ",\"on\":\"%s\",\"scope\":\"%s\"}", on[j->after[i].on],
+		    j->after[i].per_computer ? "computer" : "schedule");
+	}
+	fputc(']', s.fp);
+	return sb_close(&s, a);
+}
+
+/*
+ * The job's after: rows become exactly the file's (with its targets for the schedules of
+ * the chain); what changed is said. $1 the job's name, $2 the rows, $3 its targets.
+ */
+static int
+apply_after(struct ap *a, const struct batch_job *j)
+{
+	char *rows = after_json(a, j), *targets = NULL;
+	struct db_result *r;
+	int rc = -1;
+	if (rows == NULL || (j->has_targets && (targets = targets_json(a, &j->targets)) == NULL))
+		goto out;
+	const char *p[3] = {j->name, rows, targets};
+	if (q(a, &r,
+		"SELECT coalesce((SELECT jsonb_agg(jsonb_build_object('after', p.name, 'on', x.on_result,"
+		" 'scope', x.scope, 'targets', x.targets) ORDER BY p.name) FROM pgfleet.job_after x"
+		" JOIN pgfleet.job p ON p.job_id = x.after_job_id JOIN pgfleet.job j ON j.job_id = x.job_id"
+		" WHERE j.name = $1), '[]') = coalesce((SELECT jsonb_agg(v || jsonb_build_object('targets',"
+		" CASE WHEN v->>'scope' = 'computer' AND $3::jsonb IS NULL THEN NULL ELSE $3::jsonb END)"
+		" ORDER BY v->>'after') FROM jsonb_array_elements($2::jsonb) v), '[]')",
+		3, p) == -1)
+		goto out;
+	int same = db_value(r, 0, 0)[0] == 't';
+	db_result_free(r);
+	rc = 0;
+	if (same)
+		goto out;
+	fprintf(a->out, "job %s: runs after %s%s\n", j->name, j->nafter > 0 ? "" : "no job",
+	    a->o->dry_run ? " (dry run)" : "");
+	for (size_t i = 0; i < j->nafter; i++)
+		fprintf(a->out, "  after %s\n", j->after[i].job);
+	if (a->o->dry_run)
+		goto out;
+	rc = q(a, NULL,
+	    "WITH d AS (DELETE FROM pgfleet.job_after x USING pgfleet.job j WHERE j.job_id = x.job_id"
+	    " AND j.name = $1) INSERT INTO pgfleet.job_after (job_id, after_job_id, on_result, scope,"
+	    " targets) SELECT j.job_id, p.job_id, v->>'on', v->>'scope', $3::jsonb"
+	    " FROM jsonb_array_elements($2::jsonb) v JOIN pgfleet.job p ON p.name = v->>'after',"
+	    " pgfleet.job j WHERE j.name = $1",
+	    3, p);
+out:
+	free(rows);
+	free(targets);
+	return rc;
+}
+
+/* After every job is written: a job that would run after itself is refused. 0, 1, -1. */
+static int
+check_after_cycles(struct ap *a, const struct batch *b, struct yt_errors *errs)
+{
+	int bad = 0;
+	for (size_t i = 0; i < b->njobs; i++) {
+		const struct batch_job *j = &b->jobs[i];
+		if (j->nafter == 0)
+			continue;
+		struct db_result *r;
+		const char *p[1] = {j->name};
+		if (q(a, &r, "SELECT pgfleet.job_after_cycle(job_id) FROM pgfleet.job WHERE name = $1", 1,
+			p) == -1)
+			return -1;
+		if (db_ntuples(r) == 1 && !db_isnull(r, 0, 0)) {
+			yt_errors_add(errs, j->after[0].pos, "job %s: runs after itself: %s", j->name,
+			    db_value(r, 0, 0));
+			bad = 1;
+		}
+		db_result_free(r);
+	}
+	return bad;
+}
+
+/* Jobs after: names must be this file's or the database's. */
+static int
+check_after_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
+{
+	int missing = 0;
+	for (size_t i = 0; i < b->njobs; i++) {
+		for (size_t k = 0; k < b->jobs[i].nafter; k++) {
+			const struct batch_after *af = &b->jobs[i].after[k];
+			size_t m = 0;
+			while (m < b->njobs && (b->jobs[m].name == NULL || strcmp(b->jobs[m].name, af->job) != 0))
+				m++;
+			if (m < b->njobs)
+				continue;
+			struct db_result *r;
+			const char *p[1] = {af->job};
+			if (q(a, &r, "SELECT 1 FROM pgfleet.job WHERE name = $1", 1, p) == -1)
+				return -1;
+			if (db_ntuples(r) == 0) {
+				yt_errors_add(errs, af->pos, "job %s: runs after job \"%s\", which is neither "
+				    "in this file nor in the database", b->jobs[i].name, af->job);
+				missing++;
+			}
+			db_result_free(r);
+		}
+	}
+	return missing;
+}
+
 /* Windows the file names but does not declare must be in the database. */
 static int
 check_window_refs(struct ap *a, const struct batch *b, struct yt_errors *errs)
@@ -1003,12 +1124,13 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	/* PGFLEET_NOW: first occurrences as of that instant (tests, "what if I submit at …") */
 	if (getenv("PGFLEET_NOW") != NULL && args_now(&a.now, err, errlen) == -1)
 		goto fail;
-	int wmissing = 0, zones = 0;
+	int wmissing = 0, zones = 0, amissing = 0;
 	if ((!o->inventory_only && (missing = check_refs(&a, b, errs)) == -1) ||
 	    (wmissing = check_window_refs(&a, b, errs)) == -1 ||
-	    (zones = check_zones(&a, b, errs)) == -1)
+	    (zones = check_zones(&a, b, errs)) == -1 ||
+	    (!o->inventory_only && (amissing = check_after_refs(&a, b, errs)) == -1))
 		goto fail;
-	missing += wmissing + zones;
+	missing += wmissing + zones + amissing;
 	if (missing != 0) {
 		yt_errors_sort(errs);
 		(void)db_rollback(db, msg, sizeof(msg));
@@ -1029,6 +1151,20 @@ apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
 	for (size_t i = 0; !o->inventory_only && i < b->njobs; i++)
 		if (apply_job(&a, &b->jobs[i]) == -1)
 			goto fail;
+	/* chains once every job of the file exists */
+	for (size_t i = 0; !o->inventory_only && i < b->njobs; i++)
+		if (apply_after(&a, &b->jobs[i]) == -1)
+			goto fail;
+	if (!o->inventory_only && !o->dry_run) {
+		int cyc = check_after_cycles(&a, b, errs);
+		if (cyc == -1)
+			goto fail;
+		if (cyc == 1) {
+			yt_errors_sort(errs);
+			(void)db_rollback(db, msg, sizeof(msg));
+			return 1;
+		}
+	}
 	if (!o->dry_run && st->schedules_created > 0 &&
 	    q(&a, NULL, "SELECT pg_notify('pgfleet_wakeup', '')", 0, NULL) == -1)
 		goto fail;

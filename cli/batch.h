@@ -158,6 +158,16 @@ struct batch_rollout {
 	long long pause_ms;  /* between two waves; -1: absent */
 };
 
+/* after: a job this one runs after (docs/yaml.md "after:"). */
+enum batch_after_on { BATCH_AFTER_SUCCESS, BATCH_AFTER_FAILURE, BATCH_AFTER_ANY };
+
+struct batch_after {
+	char *job;              /* the job it runs after (this file's, or the database's) */
+	enum batch_after_on on;
+	int per_computer;       /* 1: on the computers whose event ended that way */
+	struct yt_pos pos;
+};
+
 struct batch_job {
 	char *name;          /* unique; may contain '/' as folders */
 	char *description;   /* NULL when absent; not part of the hash */
@@ -171,6 +181,9 @@ struct batch_job {
 	char **windows;      /* maintenance windows of the job, sorted, unique; not part of its hashes */
 	size_t nwindows;
 	int allow_defer;     /* deferrals when a window closes between tasks (0: fail, -31) */
+	struct batch_after *after; /* sorted by job name, unique; not part of its hashes */
+	size_t nafter;
+	int has_schedule;    /* schedule: was given (a chained job gets none without it) */
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
 	struct yt_pos pos;

@@ -285,11 +285,26 @@ em_batch(struct em *m, const struct batch_job *j)
 	em_end(m, 0);
 	if (j->has_targets) {
 		em_targets(m, &j->targets);
-		em_schedule(m, &j->schedule);
+		/* a chained job runs after another, not at a time of its own, unless it says so */
+		if (j->nafter == 0 || j->has_schedule)
+			em_schedule(m, &j->schedule);
 		em_rollout(m, &j->rollout);
 	}
 	if (j->nwindows > 0)
 		em_names(m, "windows", j->windows, j->nwindows);
+	if (j->nafter > 0) {
+		static const char *const on[] = {"success", "failure", "any"};
+		em_str(m, "after");
+		em_start(m, 0, 0);
+		for (size_t i = 0; i < j->nafter; i++) {
+			em_start(m, 1, 1);
+			em_kv(m, "job", j->after[i].job);
+			em_kv(m, "on", on[j->after[i].on]);
+			em_kv(m, "scope", j->after[i].per_computer ? "computer" : "schedule");
+			em_end(m, 1);
+		}
+		em_end(m, 0);
+	}
 	if (j->allow_defer > 0) {
 		em_str(m, "allow_defer");
 		em_int(m, j->allow_defer);

@@ -627,6 +627,102 @@ load_rollout(struct batch_ld *l, const struct yt_node *n, struct batch_rollout *
 	}
 }
 
+static int
+cmp_after(const void *a, const void *b)
+{
+	return strcmp(((const struct batch_after *)a)->job, ((const struct batch_after *)b)->job);
+}
+
+/* One {job, on, scope} of after:. */
+static int
+load_after_one(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, struct batch_after *a)
+{
+	static const char *const keys[] = {"job", "on", "scope", NULL};
+	struct yt_node *v[3];
+	if (bv_keys(l, "after", n, keys, v) == -1)
+		return -1;
+	a->pos = n->pos;
+	if (v[0] == NULL) {
+		bv_err(l, n->pos, "after: job is missing (the job this one runs after)");
+		return -1;
+	}
+	if (bv_str(l, "job", v[0], &a->job) == -1 || bv_name(l, "job", v[0], a->job) == -1)
+		return -1;
+	a->pos = v[0]->pos;
+	if (j->name != NULL && strcmp(a->job, j->name) == 0) {
+		bv_err(l, v[0]->pos, "after: a job cannot run after itself");
+		return -1;
+	}
+	if (v[1] != NULL) {
+		if (bv_want(l, "on", v[1], YT_SCALAR) == -1)
+			return -1;
+		if (strcmp(v[1]->s, "success") == 0)
+			a->on = BATCH_AFTER_SUCCESS;
+		else if (strcmp(v[1]->s, "failure") == 0)
+			a->on = BATCH_AFTER_FAILURE;
+		else if (strcmp(v[1]->s, "any") == 0)
+			a->on = BATCH_AFTER_ANY;
+		else {
+			bv_err(l, v[1]->pos, "on: \"%.60s\" is not success, failure or any", v[1]->s);
+			return -1;
+		}
+	}
+	if (v[2] != NULL) {
+		if (bv_want(l, "scope", v[2], YT_SCALAR) == -1)
+			return -1;
+		if (strcmp(v[2]->s, "computer") == 0)
+			a->per_computer = 1;
+		else if (strcmp(v[2]->s, "schedule") != 0) {
+			bv_err(l, v[2]->pos, "scope: \"%.60s\" is not schedule or computer", v[2]->s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* after: a mapping or a list of them, each a job named once. */
+static void
+load_after(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, int has_targets, int *bad)
+{
+	size_t cnt = n->type == YT_SEQ ? n->n : 1;
+	if (n->type != YT_SEQ && n->type != YT_MAP) {
+		bv_err(l, n->pos, "after: expected {job, on, scope} or a list of them, found %s",
+		       bv_found(l, n));
+		*bad = 1;
+		return;
+	}
+	if (cnt == 0 || cnt > 100) {
+		bv_err(l, n->pos, "after: name 1 to 100 jobs");
+		*bad = 1;
+		return;
+	}
+	j->after = arena_alloc(&l->b->arena, cnt * sizeof(*j->after));
+	for (const struct yt_node *it = n->type == YT_SEQ ? n->first : n; it != NULL;
+	     it = n->type == YT_SEQ ? it->next : NULL) {
+		struct batch_after *a = &j->after[j->nafter];
+		if (load_after_one(l, it, j, a) == -1) {
+			*bad = 1;
+			continue;
+		}
+		for (size_t k = 0; k < j->nafter; k++)
+			if (strcmp(j->after[k].job, a->job) == 0) {
+				bv_err(l, a->pos, "after: job %.60s is named twice", a->job);
+				*bad = 1;
+				a = NULL;
+				break;
+			}
+		if (a == NULL)
+			continue;
+		if (!a->per_computer && !has_targets) {
+			bv_err(l, a->pos, "after: needs targets (or scope: computer, the computers of "
+			       "the job it runs after)");
+			*bad = 1;
+		}
+		j->nafter++;
+	}
+	qsort(j->after, j->nafter, sizeof(*j->after), cmp_after);
+}
+
 /* The n-th item of a list (n < its length). */
 static const struct yt_node *
 nth(const struct yt_node *list, size_t n)
@@ -683,10 +779,10 @@ void
 batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
-					   "rollout", "retries", "windows", "allow_defer", NULL};
+					   "rollout", "retries", "windows", "allow_defer", "after", NULL};
 	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT, K_RETRIES, K_WINDOWS,
-	       K_DEFER };
-	struct yt_node *v[9];
+	       K_DEFER, K_AFTER };
+	struct yt_node *v[10];
 	long long x;
 	size_t ji = l->b->njobs;
 	struct batch_job *j = &l->b->jobs[ji];
@@ -729,7 +825,10 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 	/* bad keeps targets: from adding "name at least one" to a job already in error */
 	if (v[K_TARGETS] != NULL)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
+	if (v[K_AFTER] != NULL)
+		load_after(l, v[K_AFTER], j, v[K_TARGETS] != NULL, &bad);
 	if (v[K_SCHEDULE] != NULL) {
+		j->has_schedule = 1;
 		load_schedule(l, v[K_SCHEDULE], &j->schedule, &bad);
 		if (v[K_TARGETS] == NULL)
 			bv_err(l, v[K_SCHEDULE]->pos, "schedule: needs targets");

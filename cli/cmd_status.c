@@ -103,7 +103,9 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		" coalesce(s.max_failures::text, s.max_failures_pct || '%'),"
 		" (SELECT to_char(min(e.due_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM pgfleet.event e"
 		"  WHERE e.schedule_id = s.schedule_id AND e.wave = s.wave AND e.state = 'pending'"
-		"  AND e.due_at > now() AND e.due_at < 'infinity')"
+		"  AND e.due_at > now() AND e.due_at < 'infinity'),"
+		" s.after_schedule_id, (SELECT pj.name || ' ' || p.state FROM pgfleet.schedule p"
+		"  JOIN pgfleet.job pj USING (job_id) WHERE p.schedule_id = s.after_schedule_id)"
 		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
@@ -121,6 +123,8 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 			printf(" in %s", db_value(r, 0, 8));
 	}
 	printf("\n");
+	if (!db_isnull(r, 0, 16))
+		printf("after schedule %s (%s)\n", db_value(r, 0, 16), db_value(r, 0, 17));
 	if (!db_isnull(r, 0, 9)) {
 		char pause[32];
 		units_format_duration(atoll(db_value(r, 0, 12)), pause, sizeof(pause));

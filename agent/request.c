@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/copy.h"
 #include "agent/exec.h"
 #include "common/conf.h"
 #include "common/field.h"
@@ -206,6 +207,45 @@ check_sendfile_keys(const struct wire_msg *m, struct request_task *t, char *why,
 	return REQUEST_ACT;
 }
 
+/* A CopyFile's Destination and Mode, and copy.allow: REQUEST_ACT or REQUEST_REFUSE (-36). */
+static enum request_verdict
+check_copy(const struct wire_msg *m, const struct conf_agent *cf, struct request_task *t, int *code,
+    char *why, size_t whylen)
+{
+	const char *mode = wire_get(m, "Mode");
+	char *end;
+	*code = STATUS_COPY_REFUSED;
+	t->copy = 1;
+	t->dest = wire_get(m, "Destination");
+	if (t->dest == NULL || !copy_dest_ok(t->dest)) {
+		snprintf(why, whylen, "CopyFile: Destination \"%.100s\" is not an absolute file path",
+		    t->dest != NULL ? t->dest : "");
+		return REQUEST_REFUSE;
+	}
+	long v = mode != NULL && mode[0] >= '0' && mode[0] <= '7' ? strtol(mode, &end, 8) : -1;
+	if (v < 0 || v > 07777 || *end != '\0' || strlen(mode) > 5) {
+		snprintf(why, whylen, "CopyFile: Mode \"%.20s\" is not an octal mode", mode != NULL ? mode : "");
+		return REQUEST_REFUSE;
+	}
+	t->mode = (int)v;
+	if (!copy_allowed(&cf->copy_allow, t->dest)) {
+		snprintf(why, whylen, "copy to %s refused: outside copy.allow", t->dest);
+		return REQUEST_REFUSE;
+	}
+	/* the owner is the run-as user, on the allow-list as for a script */
+	*code = STATUS_RUNAS_REFUSED;
+	if (!conf_agent_user_allowed(cf, t->user)) {
+		snprintf(why, whylen, "run-as user \"%s\" refused: not allowed on this agent", t->user);
+		return REQUEST_REFUSE;
+	}
+	*code = STATUS_REQUIREMENTS;
+	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
+		why, whylen) != 0)
+		return REQUEST_REFUSE;
+	*code = 0;
+	return REQUEST_ACT;
+}
+
 /* The agent's policy on a well-formed SendFile, in the order it answers. */
 static enum request_verdict
 check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, long long expect_id,
@@ -243,6 +283,8 @@ check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, long long 
 		return REQUEST_REFUSE;
 	}
 	const char *tt = wire_get(m, "Task-Type");
+	if (strcmp(tt, "CopyFile") == 0)
+		return check_copy(m, cf, t, code, why, whylen);
 	if (strcmp(tt, "RunScript") != 0) {
 		*code = STATUS_PROTOCOL;
 		snprintf(why, whylen, "Task-Type %s is not supported", tt);

@@ -44,6 +44,9 @@ struct request_task {
 	const char *schedule_s, *id_s;
 	const char *attempt_s;            /* Attempt when the SendFile had one: echoed in replies */
 	int retry;                        /* Retry (0 when absent): the task's retry number */
+	int copy;                         /* Task-Type=CopyFile: install at dest, run nothing */
+	const char *dest;                 /* CopyFile: Destination */
+	int mode;                         /* CopyFile: Mode (octal in the message) */
 	const char *host, *key, *checksum, *interpreter;
 };
 

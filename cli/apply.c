@@ -471,23 +471,25 @@ insert_tasks(struct ap *a, const char *job_id, const char *version, const struct
 			snprintf(a->err, a->errlen, "out of memory");
 			return -1;
 		}
-		char rcount[16], rback[24], rmax[24];
+		char rcount[16], rback[24], rmax[24], cmode[16];
 		int has = t->retries.count > 0;
+		snprintf(cmode, sizeof(cmode), "%d", t->copy_mode);
 		snprintf(rcount, sizeof(rcount), "%d", t->retries.count);
 		snprintf(rback, sizeof(rback), "%lld", has ? t->retries.backoff_ms : BATCH_RETRY_BACKOFF_MS);
 		snprintf(rmax, sizeof(rmax), "%lld", has ? t->retries.max_ms : BATCH_RETRY_MAX_MS);
-		const char *p[17] = {job_id, version, seq, t->name, t->script,
+		const char *p[20] = {job_id, version, seq, t->name, t->script,
 		    t->interpreter != NULL ? t->interpreter : "/bin/sh", t->run_as,
 		    t->timeout_ms > 0 ? timeout : NULL, codes, on_code,
 		    t->on_failure == BATCH_CONTINUE ? "continue" : "stop", t->os_required, t->boot_env,
-		    rcount, rback, rmax, has ? rcodes : NULL};
+		    rcount, rback, rmax, has ? rcodes : NULL, t->copy ? "copy_file" : "run_script",
+		    t->copy ? t->copy_dest : NULL, t->copy ? cmode : NULL};
 		int rc = q(a, NULL,
 		    "INSERT INTO pgfleet.task (job_id, version, seq, name, script, interpreter, run_as, "
 		    "timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, retry_count, "
-		    "retry_backoff_ms, retry_max_ms, retry_on_codes) "
+		    "retry_backoff_ms, retry_max_ms, retry_on_codes, type, copy_dest, copy_mode) "
 		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10::jsonb, $11, $12, $13, "
-		    "$14::int, $15::bigint, $16::bigint, $17::int[])",
-		    17, p);
+		    "$14::int, $15::bigint, $16::bigint, $17::int[], $18, $19, $20::int)",
+		    20, p);
 		free(on_code);
 		free(rcodes);
 		if (rc == -1)
@@ -591,7 +593,7 @@ create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, co
 {
 	time_t due;
 	char dues[32], every[32], until[32], maxc[32], maxf[32], splay[32];
-	char waves[APPLY_WAVES_MAX], pause[32];
+	char waves[APPLY_WAVES_MAX], pause[32], offline[32];
 	struct batch_job rj;
 	const struct batch_job *j = &rj;
 	const struct batch_schedule *s = &rj.schedule;
@@ -625,24 +627,27 @@ create_schedule(struct ap *a, const struct batch_job *j0, const char *job_id, co
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
 	snprintf(splay, sizeof(splay), "%lld", s->splay_ms);
 	apply_waves_literal(ro, waves, sizeof(waves), pause, sizeof(pause));
-	const char *p[16] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
+	snprintf(offline, sizeof(offline), "%lld", j->offline_wait_ms);
+	const char *p[17] = {job_id, version, targets, apply_due_now(j) ? NULL : dues,
 	    s->every_ms > 0 ? every : NULL, s->has_cron ? s->cron.text : NULL,
 	    s->has_until ? until : NULL, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
 	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL, plan_hash,
 	    a->o->client_user, s->timezone, s->splay_ms > 0 ? splay : NULL,
-	    ro->nwaves > 0 ? waves : NULL, ro->nwaves > 0 ? pause : NULL};
+	    ro->nwaves > 0 ? waves : NULL, ro->nwaves > 0 ? pause : NULL,
+	    j->offline_wait_ms > 0 ? offline : NULL};
 	struct db_result *r;
 	int rc = q(a, &r,
 	    "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every, "
 	    "repeat_cron, repeat_until, max_concurrent, max_failures, max_failures_pct, origin_hash, "
-	    "created_by, client_user, timezone, splay, rollout_waves, rollout_pause) VALUES ($1, $2, "
+	    "created_by, client_user, timezone, splay, rollout_waves, rollout_pause, offline_wait) "
+	    "VALUES ($1, $2, "
 	    "$3::jsonb, coalesce(to_timestamp($4::float8), now()), "
 	    "justify_hours($5::bigint * interval '1 millisecond'), $6, to_timestamp($7::float8), $8::int, $9::int, "
 	    "$10::numeric, $11, session_user, $12, $13, $14::bigint * interval '1 millisecond', "
-	    "$15::text[], $16::bigint * interval '1 millisecond') "
+	    "$15::text[], $16::bigint * interval '1 millisecond', $17::bigint * interval '1 millisecond') "
 	    "RETURNING schedule_id, to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-	    16, p);
+	    17, p);
 	free(targets);
 	if (rc == -1)
 		return -1;
@@ -669,22 +674,25 @@ static int
 job_rollout(struct ap *a, const struct batch_job *j, const char *job_id)
 {
 	const struct batch_rollout *ro = &j->rollout;
-	char maxc[32], maxf[32], waves[APPLY_WAVES_MAX], pause[32];
+	char maxc[32], maxf[32], waves[APPLY_WAVES_MAX], pause[32], offline[32];
 	snprintf(maxc, sizeof(maxc), "%d", ro->max_concurrent);
 	snprintf(maxf, sizeof(maxf), "%d", ro->max_failures);
+	snprintf(offline, sizeof(offline), "%lld", j->offline_wait_ms);
 	apply_waves_literal(ro, waves, sizeof(waves), pause, sizeof(pause));
-	const char *p[6] = {job_id, ro->max_concurrent > 0 ? maxc : NULL,
+	const char *p[7] = {job_id, ro->max_concurrent > 0 ? maxc : NULL,
 	    ro->max_failures >= 0 && !ro->max_failures_pct ? maxf : NULL,
 	    ro->max_failures >= 0 && ro->max_failures_pct ? maxf : NULL,
-	    ro->nwaves > 0 ? waves : NULL, ro->nwaves > 0 ? pause : NULL};
+	    ro->nwaves > 0 ? waves : NULL, ro->nwaves > 0 ? pause : NULL,
+	    j->offline_wait_ms > 0 ? offline : NULL};
 	return q(a, NULL,
 	    "UPDATE pgfleet.job SET rollout_max_concurrent = $2::int, rollout_max_failures = $3::int,"
 	    " rollout_max_failures_pct = $4::numeric, rollout_waves = $5::text[],"
-	    " rollout_pause = $6::bigint * interval '1 millisecond' WHERE job_id = $1"
+	    " rollout_pause = $6::bigint * interval '1 millisecond',"
+	    " offline_wait = $7::bigint * interval '1 millisecond' WHERE job_id = $1"
 	    " AND (rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct, rollout_waves,"
-	    " rollout_pause) IS DISTINCT FROM ($2::int, $3::int, $4::numeric, $5::text[],"
-	    " $6::bigint * interval '1 millisecond')",
-	    6, p);
+	    " rollout_pause, offline_wait) IS DISTINCT FROM ($2::int, $3::int, $4::numeric, $5::text[],"
+	    " $6::bigint * interval '1 millisecond', $7::bigint * interval '1 millisecond')",
+	    7, p);
 }
 
 /* The job exported as YAML (malloc'd): what job.source keeps. */

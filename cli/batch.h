@@ -113,6 +113,10 @@ struct batch_task {
 	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
 	char *os_required;   /* NULL when absent */
 	char *boot_env;      /* NULL when absent */
+	int copy;            /* 1: a copy-file task: script holds the file's content */
+	char *copy_source;   /* copy: source as written (NULL: content was inline) */
+	char *copy_dest;     /* where the agent installs it: an absolute path */
+	int copy_mode;       /* its mode, 0-07777 */
 	struct batch_retries retries; /* the task's, else the job's */
 	int has_retries;     /* the task gave retries: (else the job's apply) */
 	struct yt_pos pos;
@@ -184,6 +188,7 @@ struct batch_job {
 	struct batch_after *after; /* sorted by job name, unique; not part of its hashes */
 	size_t nafter;
 	int has_schedule;    /* schedule: was given (a chained job gets none without it) */
+	long long offline_wait_ms; /* offline: {wait}: how long an event waits for its computer; 0: the scheduler's */
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
 	struct yt_pos pos;

@@ -51,6 +51,10 @@ batch_job_canon(const struct batch_job *j)
 		buf_str(&b, "os_required", t->os_required);
 		buf_str(&b, "boot_env", t->boot_env);
 		/* written only when set: the tasks of older files hash as before */
+		if (t->copy) {
+			buf_str(&b, "copy_dest", t->copy_dest);
+			util_buf_fmt(&b, "copy_mode %o\n", t->copy_mode);
+		}
 		if (t->retries.count > 0) {
 			util_buf_fmt(&b, "retries %d %lld %lld", t->retries.count, t->retries.backoff_ms,
 			    t->retries.max_ms);
@@ -105,6 +109,8 @@ batch_job_plan_canon(const struct batch_job *j)
 		buf_str(&b, "timezone", s->timezone);
 	if (s->splay_ms > 0)
 		util_buf_fmt(&b, "splay_ms %lld\n", s->splay_ms);
+	if (j->offline_wait_ms > 0)
+		util_buf_fmt(&b, "offline_wait_ms %lld\n", j->offline_wait_ms);
 	util_buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
 	if (j->rollout.max_failures < 0)
 		util_buf_puts(&b, "max_failures -\n");

@@ -122,9 +122,21 @@ em_task(struct em *m, const struct batch_task *t)
 	char buf[32];
 	em_start(m, 1, 0);
 	em_kv(m, "name", t->name);
-	em_str(m, "script");
-	em_script(m, t->script != NULL ? t->script : "");
-	em_kv(m, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
+	if (t->copy) {
+		/* the content inline, as scripts are: the export stands alone */
+		em_str(m, "copy");
+		em_start(m, 1, 0);
+		em_str(m, "content");
+		em_script(m, t->script != NULL ? t->script : "");
+		em_kv(m, "destination", t->copy_dest);
+		snprintf(buf, sizeof(buf), "%04o", t->copy_mode);
+		em_kv(m, "mode", buf);
+		em_end(m, 1);
+	} else {
+		em_str(m, "script");
+		em_script(m, t->script != NULL ? t->script : "");
+		em_kv(m, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
+	}
 	em_kv(m, "run_as", t->run_as);
 	if (t->timeout_ms > 0) {
 		units_format_duration(t->timeout_ms, buf, sizeof(buf));
@@ -308,6 +320,14 @@ em_batch(struct em *m, const struct batch_job *j)
 	if (j->allow_defer > 0) {
 		em_str(m, "allow_defer");
 		em_int(m, j->allow_defer);
+	}
+	if (j->offline_wait_ms > 0) {
+		char buf[32];
+		units_format_duration(j->offline_wait_ms, buf, sizeof(buf));
+		em_str(m, "offline");
+		em_start(m, 1, 1);
+		em_kv(m, "wait", buf);
+		em_end(m, 1);
 	}
 	em_end(m, 1);
 	em_end(m, 0);

@@ -16,6 +16,7 @@
 #include "common/field.h"
 #include "common/log.h"
 #include "common/units.h"
+#include "common/util.h"
 
 void
 batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
@@ -180,6 +181,70 @@ read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char 
 	return rc;
 }
 
+/* A copy's destination: absolute, no "." or ".." part, not a folder, no control character. */
+static int
+copy_dest_ok(const char *d)
+{
+	size_t len = strlen(d);
+	if (len < 2 || len > 1024 || d[0] != '/' || d[len - 1] == '/' || util_has_ctl(d) ||
+	    strstr(d, "//") != NULL)
+		return 0;
+	for (const char *p = d + 1;; p += strcspn(p, "/") + 1) {
+		size_t part = strcspn(p, "/");
+		if ((part == 1 && p[0] == '.') || (part == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (p[part] == '\0')
+			return 1;
+	}
+}
+
+/* copy: {source | content, destination, mode}: a copy-file task. */
+static int
+task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
+{
+	static const char *const keys[] = {"source", "content", "destination", "mode", NULL};
+	struct yt_node *v[4];
+	if (bv_keys(l, "copy", n, keys, v) == -1)
+		return -1;
+	t->copy = 1;
+	if ((v[0] == NULL) == (v[1] == NULL)) {
+		bv_err(l, n->pos, "copy: give source (a file read now) or content, one of them");
+		return -1;
+	}
+	if (v[0] != NULL) {
+		if (bv_str(l, "source", v[0], &t->copy_source) == -1 ||
+		    read_script(l, v[0], t->copy_source, &t->script) == -1)
+			return -1;
+	} else if (bv_str(l, "content", v[1], &t->script) == -1)
+		return -1;
+	if (v[2] == NULL) {
+		bv_err(l, n->pos, "copy: destination is missing");
+		return -1;
+	}
+	if (bv_str(l, "destination", v[2], &t->copy_dest) == -1)
+		return -1;
+	if (!copy_dest_ok(t->copy_dest)) {
+		bv_err(l, v[2]->pos, "destination: \"%.80s\" is not an absolute file path (no . or .. "
+		       "part, no trailing /, no control character, at most 1024 bytes)", t->copy_dest);
+		return -1;
+	}
+	t->copy_mode = 0644;
+	if (v[3] != NULL) {
+		char *end;
+		if (bv_want(l, "mode", v[3], YT_SCALAR) == -1)
+			return -1;
+		long m = strtol(v[3]->s, &end, 8);
+		if (*end != '\0' || v[3]->s[0] == '\0' || v[3]->s[0] == '-' || m < 0 || m > 07777 ||
+		    strlen(v[3]->s) > 5) {
+			bv_err(l, v[3]->pos, "mode: \"%.20s\" is not an octal mode (0644, 0755, 0600)",
+			       v[3]->s);
+			return -1;
+		}
+		t->copy_mode = (int)m;
+	}
+	return 0;
+}
+
 /* script: or script_file: (exactly one); a script file is read relative to the batch. */
 static int
 task_script(struct batch_ld *l, const struct yt_node *n, const struct yt_node *script,
@@ -190,7 +255,7 @@ task_script(struct batch_ld *l, const struct yt_node *n, const struct yt_node *s
 		return -1;
 	}
 	if (script == NULL && file == NULL) {
-		bv_err(l, n->pos, "task needs script or script_file");
+		bv_err(l, n->pos, "task needs script, script_file or copy");
 		return -1;
 	}
 	if (script != NULL) {
@@ -389,10 +454,10 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 {
 	static const char *const keys[] = {"name", "script", "script_file", "interpreter", "run_as",
 					   "timeout", "success_codes", "on_code", "on_failure",
-					   "os_required", "boot_env", "retries", NULL};
+					   "os_required", "boot_env", "retries", "copy", NULL};
 	enum { K_NAME, K_SCRIPT, K_FILE, K_INTERP, K_RUNAS, K_TIMEOUT, K_CODES, K_ONCODE, K_ONFAIL,
-	       K_OS, K_BOOT, K_RETRIES };
-	struct yt_node *v[12];
+	       K_OS, K_BOOT, K_RETRIES, K_COPY };
+	struct yt_node *v[13];
 
 	t->pos = n->pos;
 	if (bv_keys(l, "a task", n, keys, v) == -1) {
@@ -401,7 +466,14 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 	}
 	if (v[K_NAME] != NULL && bv_str(l, "name", v[K_NAME], &t->name) == -1)
 		*bad = 1;
-	if (task_script(l, n, v[K_SCRIPT], v[K_FILE], t) == -1)
+	if (v[K_COPY] != NULL) {
+		if (v[K_SCRIPT] != NULL || v[K_FILE] != NULL || v[K_INTERP] != NULL) {
+			bv_err(l, v[K_COPY]->pos, "copy: a copy-file task has no script, script_file or "
+			       "interpreter");
+			*bad = 1;
+		} else if (task_copy(l, v[K_COPY], t) == -1)
+			*bad = 1;
+	} else if (task_script(l, n, v[K_SCRIPT], v[K_FILE], t) == -1)
 		*bad = 1;
 	if (v[K_INTERP] != NULL && bv_field(l, FIELD_INTERPRETER, v[K_INTERP], &t->interpreter) == -1)
 		*bad = 1;
@@ -779,10 +851,11 @@ void
 batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
-					   "rollout", "retries", "windows", "allow_defer", "after", NULL};
+					   "rollout", "retries", "windows", "allow_defer", "after",
+					   "offline", NULL};
 	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT, K_RETRIES, K_WINDOWS,
-	       K_DEFER, K_AFTER };
-	struct yt_node *v[10];
+	       K_DEFER, K_AFTER, K_OFFLINE };
+	struct yt_node *v[11];
 	long long x;
 	size_t ji = l->b->njobs;
 	struct batch_job *j = &l->b->jobs[ji];
@@ -827,6 +900,22 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
 	if (v[K_AFTER] != NULL)
 		load_after(l, v[K_AFTER], j, v[K_TARGETS] != NULL, &bad);
+	if (v[K_OFFLINE] != NULL) {
+		static const char *const okeys[] = {"wait", NULL};
+		struct yt_node *ov[1];
+		if (bv_keys(l, "offline", v[K_OFFLINE], okeys, ov) == -1)
+			bad = 1;
+		else if (ov[0] == NULL) {
+			bv_err(l, v[K_OFFLINE]->pos, "offline: wait is missing (how long an event waits for "
+			       "its computer)");
+			bad = 1;
+		} else if (bv_duration(l, "wait", ov[0], 1000, &j->offline_wait_ms) == -1)
+			bad = 1;
+		else if (j->offline_wait_ms > 3650LL * 86400000) {
+			bv_err(l, ov[0]->pos, "wait: %s is longer than 3650d", ov[0]->s);
+			bad = 1;
+		}
+	}
 	if (v[K_SCHEDULE] != NULL) {
 		j->has_schedule = 1;
 		load_schedule(l, v[K_SCHEDULE], &j->schedule, &bad);

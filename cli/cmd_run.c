@@ -46,6 +46,10 @@ usage_run(FILE *f)
 		   "                (a wave opens when the one before has ended); --pause D between\n"
 		   "                two waves; past --max-failures the rollout halts (pgfleet resume,\n"
 		   "                pgfleet abort)\n"
+		   "  --offline-wait D\n"
+		   "                how long an event waits for a computer connected nowhere before\n"
+		   "                it fails with -24 (default: the job's offline: wait, else the\n"
+		   "                scheduler's events.offline_expire)\n"
 		   "  --script TEXT, --script-file FILE\n"
 		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
 		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/$USER)\n"
@@ -87,21 +91,23 @@ usage_cancel(FILE *f)
  * Insert the schedule, expand it, wake the schedulers; in the caller's transaction.
  * p: job_id, version, targets, due (NULL: now), client_user, max_concurrent,
  * max_failures, max_failures_pct, splay in ms (NULL: none), rollout waves (a text[]
- * literal, NULL: none), the pause between waves in ms. created_by is the database's
- * session_user.
+ * literal, NULL: none), the pause between waves in ms, the offline wait in ms (NULL:
+ * the scheduler's). created_by is the database's session_user.
  */
 static int
-make_schedule(struct db *db, const char *const p[11], char *id, size_t idlen, long long *events,
+make_schedule(struct db *db, const char *const p[12], char *id, size_t idlen, long long *events,
     char *err, size_t errlen)
 {
 	struct db_result *r;
 	if (db_exec(db, &r,
 		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
 		" client_user, max_concurrent, max_failures, max_failures_pct, splay, rollout_waves,"
-		" rollout_pause) VALUES ($1, $2, $3::jsonb, coalesce(to_timestamp($4::float8), now()),"
-		" session_user, $5, $6::int, $7::int, $8::numeric, $9::bigint * interval '1 millisecond',"
-		" $10::text[], $11::bigint * interval '1 millisecond') RETURNING schedule_id",
-		11, p, err, errlen) == -1)
+		" rollout_pause, offline_wait) VALUES ($1, $2, $3::jsonb,"
+		" coalesce(to_timestamp($4::float8), now()), session_user, $5, $6::int, $7::int,"
+		" $8::numeric, $9::bigint * interval '1 millisecond', $10::text[],"
+		" $11::bigint * interval '1 millisecond', $12::bigint * interval '1 millisecond')"
+		" RETURNING schedule_id",
+		12, p, err, errlen) == -1)
 		return -1;
 	snprintf(id, idlen, "%s", db_value(r, 0, 0));
 	db_result_free(r);
@@ -147,7 +153,7 @@ limit_arg(const char *flag, const char *v, char *buf, size_t buflen, const char 
 
 /* What `pgfleet run` was asked. */
 struct run_args {
-	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause;
+	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause, *offline;
 	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
 	int wait;
 };
@@ -158,10 +164,10 @@ run_option(struct run_args *ra, const char *o)
 {
 	static const char *const names[] = {"--on", "--at", "--max-concurrent", "--max-failures",
 	    "--splay", "--script", "--script-file", "--name", "--interpreter", "--run-as", "--timeout",
-	    "--waves", "--pause"};
+	    "--waves", "--pause", "--offline-wait"};
 	const char **dst[] = {&ra->on, &ra->at, &ra->maxc, &ra->maxf, &ra->splay, &ra->script,
 	    &ra->script_file, &ra->name, &ra->interpreter, &ra->run_as, &ra->timeout, &ra->waves,
-	    &ra->pause};
+	    &ra->pause, &ra->offline};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(o, names[i]) == 0)
 			return dst[i];
@@ -271,7 +277,7 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 /* The values of run's options, checked before the database is asked anything. */
 struct run_values {
 	time_t when;
-	char maxc_buf[32], maxf_buf[32], splay[32], waves[APPLY_WAVES_MAX], pause[32];
+	char maxc_buf[32], maxf_buf[32], splay[32], waves[APPLY_WAVES_MAX], pause[32], offline[32];
 	const char *maxc, *maxf;
 	int maxf_pct;
 	char *targets; /* malloc'd */
@@ -307,6 +313,16 @@ run_values(const struct run_args *ra, struct run_values *v)
 			return CLI_USAGE;
 		}
 		snprintf(v->splay, sizeof(v->splay), "%lld", splay_ms);
+	}
+	if (ra->offline != NULL) {
+		long long ms = 0;
+		int parsed = units_duration_ms(ra->offline, &ms, err, sizeof(err)) == 0;
+		if (!parsed || ms < 1000 || ms > 3650LL * 86400000) {
+			fprintf(stderr, "pgfleet run: --offline-wait: %s\n",
+			    parsed ? "give a duration from 1s to 3650d" : err);
+			return CLI_USAGE;
+		}
+		snprintf(v->offline, sizeof(v->offline), "%lld", ms);
 	}
 	if (ra->pause != NULL && ra->waves == NULL) {
 		fprintf(stderr, "pgfleet run: --pause needs --waves (the pause is between two waves)\n");
@@ -381,7 +397,8 @@ cmd_run(int argc, char **argv)
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
 		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group)),"
 		" rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct, rollout_waves::text,"
-		" (extract(epoch FROM rollout_pause) * 1000)::bigint"
+		" (extract(epoch FROM rollout_pause) * 1000)::bigint,"
+		" (extract(epoch FROM offline_wait) * 1000)::bigint"
 		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
 		2, pj, err, sizeof(err)) == -1)
 		goto dberr;
@@ -408,13 +425,16 @@ cmd_run(int argc, char **argv)
 	char job_waves[APPLY_WAVES_MAX], job_pause[32];
 	snprintf(job_waves, sizeof(job_waves), "%s", db_value(r, 0, 7));
 	snprintf(job_pause, sizeof(job_pause), "%s", db_value(r, 0, 8));
-	const char *p[11] = {job_id, version, v.targets, ra.at != NULL ? due : NULL, cmdutil_user(),
+	char job_offline[32];
+	snprintf(job_offline, sizeof(job_offline), "%s", db_value(r, 0, 9));
+	const char *p[12] = {job_id, version, v.targets, ra.at != NULL ? due : NULL, cmdutil_user(),
 	    ra.maxc != NULL ? v.maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
 	    ra.maxf != NULL ? (v.maxf_pct ? NULL : v.maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
 	    ra.maxf != NULL ? (v.maxf_pct ? v.maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct,
 	    ra.splay != NULL ? v.splay : NULL,
 	    ra.waves != NULL ? v.waves : db_isnull(r, 0, 7) ? NULL : job_waves,
-	    ra.waves != NULL ? v.pause : db_isnull(r, 0, 8) ? NULL : job_pause};
+	    ra.waves != NULL ? v.pause : db_isnull(r, 0, 8) ? NULL : job_pause,
+	    ra.offline != NULL ? v.offline : db_isnull(r, 0, 9) ? NULL : job_offline};
 	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
 		goto dberr;
 	if (events == 0) {
@@ -512,8 +532,8 @@ cmd_retry(int argc, char **argv)
 	}
 	char id[32], job[256];
 	long long events;
-	const char *p[11];
-	for (int k = 0; k < 11; k++)
+	const char *p[12];
+	for (int k = 0; k < 12; k++)
 		p[k] = NULL;
 	p[0] = db_value(r, 0, 0);
 	p[1] = db_value(r, 0, 1);

@@ -140,6 +140,7 @@ static const struct conf_key agent_keys[] = {
 	{"run_as.allow", T_USERS, A(run_as_allow), NULL, 0, 0, 0},
 	{"run_as.default", T_USER, A(run_as_default), "root", 0, 0, 0},
 	{"run_as.allow_root", T_BOOL, A(run_as_allow_root), "false", 0, 0, 0},
+	{"copy.allow", T_STRLIST, A(copy_allow), NULL, 0, 0, 0},
 	{"max_output", T_SIZE, A(max_output), "64KiB", 0, 0, GIB},
 	{"max_script", T_SIZE, A(max_script), "16MiB", 0, 1, GIB},
 	{"timeout", T_DURATION, A(timeout_ms), "1h", 0, MS_S, 30 * MS_D},
@@ -1160,6 +1161,12 @@ finish_agent(struct loader *l, struct conf_agent *c)
 		lerr(l, m.line, m.col, "keepalive.timeout", "%s must be longer than keepalive.interval (%s)",
 		    a, b);
 	}
+	for (size_t i = 0; i < c->copy_allow.n; i++)
+		if (c->copy_allow.v[i][0] != '/' || strstr(c->copy_allow.v[i], "..") != NULL) {
+			m = key_mark(l, "copy.allow");
+			lerr(l, m.line, m.col, "copy.allow", "\"%.80s\" is not an absolute folder (no ..)",
+			    c->copy_allow.v[i]);
+		}
 }
 
 static void

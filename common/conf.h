@@ -136,6 +136,7 @@ struct conf_agent {
 	struct conf_strlist run_as_allow;
 	char *run_as_default;
 	int run_as_allow_root;		/* bool */
+	struct conf_strlist copy_allow;	/* folders copy-file tasks may write into; n 0: none */
 	unsigned long long max_output;
 	unsigned long long max_script;
 	long long timeout_ms;

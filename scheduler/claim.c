@@ -21,6 +21,7 @@ static const char SQL_CLAIM[] =
     "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code, lost, retry"
     " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond', true)";
 
+/* $1 NULL: events.offline_expire is 0, only schedules with an offline wait expire. */
 static const char SQL_EXPIRE[] =
     "SELECT pgfleet.expire_offline($1::bigint * interval '1 millisecond',"
     " $2::bigint * interval '1 millisecond', $3::int)";
@@ -57,11 +58,12 @@ static const char SQL_RECUR_DUE[] =
 static const char SQL_RECUR_INSERT[] =
     "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every,"
     " repeat_cron, repeat_until, parent_schedule_id, max_concurrent, max_failures,"
-    " max_failures_pct, created_by, client_user, timezone, splay, rollout_waves, rollout_pause)"
+    " max_failures_pct, created_by, client_user, timezone, splay, rollout_waves, rollout_pause,"
+    " offline_wait)"
     " SELECT s.job_id, j.version, s.targets, to_timestamp($2::bigint), s.repeat_every,"
     " s.repeat_cron, s.repeat_until, s.schedule_id, s.max_concurrent, s.max_failures,"
     " s.max_failures_pct, s.created_by, s.client_user, s.timezone, s.splay, s.rollout_waves,"
-    " s.rollout_pause"
+    " s.rollout_pause, s.offline_wait"
     " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
     " WHERE s.schedule_id = $1::bigint"
     " AND (s.repeat_until IS NULL OR to_timestamp($2::bigint) <= s.repeat_until)"
@@ -307,7 +309,7 @@ claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int
 	snprintf(sexp, sizeof(sexp), "%lld", expire_ms);
 	snprintf(sstale, sizeof(sstale), "%lld", stale_ms);
 	snprintf(slimit, sizeof(slimit), "%d", limit);
-	const char *params[] = {sexp, sstale, slimit};
+	const char *params[] = {expire_ms > 0 ? sexp : NULL, sstale, slimit};
 	struct db_result *res;
 	if (db_exec(db, &res, SQL_EXPIRE, 3, params, err, errlen) == -1)
 		return -1;
@@ -315,7 +317,8 @@ claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int
 	db_result_free(res);
 	if (n > 0)
 		log_notice("%d pending events expired: their computers were connected nowhere "
-		    "within %lld ms of their due time (events.offline_expire)", n, expire_ms);
+		    "within their schedule's offline wait (else events.offline_expire, %lld ms) of their "
+		    "due time", n, expire_ms);
 	return n;
 }
 

@@ -283,7 +283,7 @@ sched_presence(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	presence_write(s, 1);
-	if (s->draining || s->conf->offline_expire_ms == 0)
+	if (s->draining)
 		return;
 	long long stale = s->conf->agents_idle_timeout_ms + 2 * s->conf->agents_presence_interval_ms;
 	if (claim_expire_offline(s->db, s->conf->offline_expire_ms, stale, EXPIRE_BATCH, err,

@@ -56,7 +56,7 @@ sendfile_build(const struct sendfile_req *r, struct wire_msg **out, char *err, s
 		{"Key", r->key},
 		{"Checksum", r->checksum},
 		{"Execute", "temp:\"rxscript.sh\""},
-		{"Task-Type", "RunScript"},
+		{"Task-Type", r->copy_dest != NULL ? "CopyFile" : "RunScript"},
 		{"Interpreter", interp},
 		{"OS-Required", or_empty(r->os_required)},
 		{"Boot-Env", or_empty(r->boot_env)},
@@ -88,6 +88,15 @@ sendfile_build(const struct sendfile_req *r, struct wire_msg **out, char *err, s
 		char why[256];
 		if (wire_addf(m, why, sizeof(why), "Retry", "%d", r->retry) == -1) {
 			snprintf(err, errlen, "Retry: %s", why);
+			wire_msg_free(m);
+			return -1;
+		}
+	}
+	if (r->copy_dest != NULL) {
+		char why[256];
+		if (wire_add(m, "Destination", r->copy_dest, why, sizeof(why)) == -1 ||
+		    wire_addf(m, why, sizeof(why), "Mode", "%04o", (unsigned)r->copy_mode) == -1) {
+			snprintf(err, errlen, "copy: %s", why);
 			wire_msg_free(m);
 			return -1;
 		}

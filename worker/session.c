@@ -229,6 +229,13 @@ session_render(struct session *s, char *err, size_t errlen)
 	    .timeout_ms = s->env->conf->tokens_sql_timeout_ms};
 	free(s->rendered);
 	s->rendered = NULL;
+	if (t->copy_dest != NULL) {
+		/* a file to copy is sent as it is: no tokens in it */
+		s->rendered_len = strlen(t->script);
+		if ((s->rendered = strdup(t->script)) == NULL)
+			fatalx("out of memory");
+		return 0;
+	}
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");
 	int rc = render_script(t->script, strlen(t->script), &v, &s->env->policy, session_db_token,
 	    &lk, 16 * 1024 * 1024, &s->rendered, &s->rendered_len, &rep, err, errlen);
@@ -303,7 +310,8 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	    .interpreter = t->interpreter, .os_required = t->os_required, .boot_env = t->boot_env,
 	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
 	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
-	    .retry = session_retry(s), .computer_id = s->ev.computer_id};
+	    .retry = session_retry(s), .computer_id = s->ev.computer_id,
+	    .copy_dest = t->copy_dest, .copy_mode = t->copy_mode};
 	struct wire_msg *m = NULL;
 	int rc = sendfile_build(&req, &m, err, errlen);
 	if (rc == 0) {

@@ -30,7 +30,7 @@ static const char SQL_LOAD_EVENT[] =
 static const char SQL_LOAD_TASKS[] =
     "SELECT seq, script, interpreter, coalesce(run_as, ''), coalesce(timeout_ms, 0),"
     " array_to_string(success_codes, ','), on_failure, coalesce(os_required, ''),"
-    " coalesce(boot_env, '')"
+    " coalesce(boot_env, ''), copy_dest, coalesce(copy_mode, 0)"
     " FROM pgfleet.task WHERE job_id = $1::bigint AND version = $2::int ORDER BY seq";
 
 static const char SQL_LOAD_ON_CODE[] =
@@ -71,6 +71,7 @@ task_clear(struct session_task *t)
 	free(t->on_code);
 	free(t->os_required);
 	free(t->boot_env);
+	free(t->copy_dest);
 }
 
 void
@@ -156,6 +157,8 @@ load_tasks(struct db *db, const char *const p[2], struct session_job *job, char 
 		t->on_failure_continue = strcmp(db_value(r, i, 6), "continue") == 0;
 		t->os_required = field(r, i, 7);
 		t->boot_env = field(r, i, 8);
+		t->copy_dest = field(r, i, 9);
+		t->copy_mode = atoi(db_value(r, i, 10));
 	}
 	db_result_free(r);
 	return 0;

@@ -29,6 +29,8 @@ struct session_task {
 	int on_failure_continue;
 	char *os_required;
 	char *boot_env;
+	char *copy_dest;     /* a copy-file task's destination; NULL: a script */
+	int copy_mode;
 };
 
 struct session_computer {

@@ -315,7 +315,7 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "    rollout: {max_concurent: 1}\n",
 		      "b.yaml:4:21: unknown key \"retry\" in a task (known: name, script, script_file, "
 		      "interpreter, run_as, timeout, success_codes, on_code, on_failure, os_required, "
-		      "boot_env, retries)\n"
+		      "boot_env, retries, copy)\n"
 		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels)\n"
 		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone, splay)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
@@ -550,7 +550,7 @@ START_TEST(test_batch_refuses_missing_or_double_script)
 		      "      - script: echo a\n"
 		      "        script_file: there.sh\n"
 		      "      - script: \"\"\n",
-		      "b.yaml:4:9: task needs script or script_file\n"
+		      "b.yaml:4:9: task needs script, script_file or copy\n"
 		      "b.yaml:6:22: task has both script and script_file (use one)\n"
 		      "b.yaml:7:17: script: the script is empty\n");
 }
@@ -1315,6 +1315,59 @@ START_TEST(test_batch_reads_retries_of_tasks_and_jobs)
 }
 END_TEST
 
+START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
+{
+	wfile("files/app.conf", "port = 8080\n");
+	struct batch *b = load_ok("c.yaml",
+				  "jobs:\n"
+				  "  - name: deploy\n"
+				  "    tasks:\n"
+				  "      - copy: {source: files/app.conf, destination: /etc/app/app.conf, mode: \"0640\"}\n"
+				  "      - copy: {content: \"x\\n\", destination: /etc/app/x}\n"
+				  "      - script: systemctl reload app\n"
+				  "    targets: {computers: [a]}\n"
+				  "    offline: {wait: 2h}\n"
+				  "    rollout: {waves: [\"1\", \"10%\", \"100%\"], pause: 10m, max_failures: 2%}\n"
+				  "    after: {job: build, on: any, scope: computer}\n");
+	const struct batch_job *j = &b->jobs[0];
+	ck_assert_int_eq(j->tasks[0].copy, 1);
+	ck_assert_str_eq(j->tasks[0].script, "port = 8080\n");
+	ck_assert_str_eq(j->tasks[0].copy_dest, "/etc/app/app.conf");
+	ck_assert_int_eq(j->tasks[0].copy_mode, 0640);
+	ck_assert_int_eq(j->tasks[1].copy_mode, 0644);
+	ck_assert_int_eq(j->tasks[2].copy, 0);
+	ck_assert_int_eq(j->offline_wait_ms, 7200000);
+	ck_assert_int_eq(j->rollout.nwaves, 3);
+	ck_assert_int_eq(j->rollout.waves[1], 10);
+	ck_assert_int_eq(j->rollout.waves_pct[1], 1);
+	ck_assert_int_eq(j->rollout.pause_ms, 600000);
+	ck_assert_uint_eq(j->nafter, 1);
+	ck_assert_int_eq(j->after[0].on, BATCH_AFTER_ANY);
+	ck_assert_int_eq(j->after[0].per_computer, 1);
+	ck_assert_ptr_nonnull(strstr(j->canon, "copy_dest 17:/etc/app/app.conf\ncopy_mode 640\n"));
+	roundtrip(b, 0);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - {copy: {content: x, destination: etc/x}}\n"
+		      "      - {copy: {content: x, destination: /etc/../x}}\n"
+		      "      - {copy: {content: x, destination: /etc/x, mode: \"999\"}}\n"
+		      "      - {script: x, copy: {content: x, destination: /etc/x}}\n"
+		      "      - {copy: {destination: /etc/x}}\n"
+		      "    offline: {wait: 0s}\n",
+		      "b.yaml:4:42: destination: \"etc/x\" is not an absolute file path (no . or .. part, no "
+		      "trailing /, no control character, at most 1024 bytes)\n"
+		      "b.yaml:5:42: destination: \"/etc/../x\" is not an absolute file path (no . or .. part, "
+		      "no trailing /, no control character, at most 1024 bytes)\n"
+		      "b.yaml:6:56: mode: \"999\" is not an octal mode (0644, 0755, 0600)\n"
+		      "b.yaml:7:27: copy: a copy-file task has no script, script_file or interpreter\n"
+		      "b.yaml:8:16: copy: give source (a file read now) or content, one of them\n"
+		      "b.yaml:9:21: wait: 0s is shorter than 1s\n");
+}
+END_TEST
+
 START_TEST(test_batch_export_writes_readable_yaml)
 {
 	struct batch *b = load_ok("r.yaml", base);
@@ -1439,6 +1492,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_export_loads_back_to_the_same_hash);
 	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
 	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
+	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);
 	tcase_add_test(tc, test_batch_free_accepts_null);

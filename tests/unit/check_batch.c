@@ -1434,6 +1434,22 @@ START_TEST(test_batch_examples_load_without_errors)
 	for (size_t i = 0; i < b->njobs; i++)
 		roundtrip(b, i);
 	batch_free(b);
+
+	b = load_ok("examples/operations.yaml", NULL);
+	ck_assert_uint_eq(b->nwindows, 3);
+	ck_assert_int_eq(b->windows[2].blackout, 1);
+	ck_assert_uint_eq(b->njobs, 6);
+	ck_assert_int_eq(b->jobs[0].rollout.nwaves, 3);
+	ck_assert_int_eq(b->jobs[0].tasks[0].retries.count, 3);
+	ck_assert_int_eq(b->jobs[0].tasks[1].retries.count, 0);
+	ck_assert_str_eq(b->jobs[1].schedule.timezone, "America/New_York");
+	ck_assert_uint_eq(b->jobs[3].nafter, 1);
+	ck_assert_int_eq(b->jobs[4].tasks[0].copy, 1);
+	ck_assert_int_eq(b->jobs[5].schedule.splay_ms, 600000);
+	ck_assert_uint_eq(b->nwrefs, 0);
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	batch_free(b);
 }
 END_TEST
 

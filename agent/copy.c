@@ -15,23 +15,14 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/field.h"
 #include "common/status.h"
 #include "common/util.h"
 
 int
-copy_dest_ok(const char *d)
+copy_dest_ok(const char *dest)
 {
-	size_t len = strlen(d);
-	if (len < 2 || len > 1024 || d[0] != '/' || d[len - 1] == '/' || util_has_ctl(d) ||
-	    strstr(d, "//") != NULL)
-		return 0;
-	for (const char *p = d + 1;; p += strcspn(p, "/") + 1) {
-		size_t part = strcspn(p, "/");
-		if ((part == 1 && p[0] == '.') || (part == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (p[part] == '\0')
-			return 1;
-	}
+	return field_file_path_ok(dest);
 }
 
 /* path is dir itself or inside it (dir without a trailing '/', or "/"). */

@@ -77,41 +77,43 @@ args_id(const char *what, const char *s, long long *out, char *err, size_t errle
 	return 0;
 }
 
-int
-args_max_failures(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+/* "5" (min..1000000) or "5%" (min..100) into *n and *pct: 0, or -1. */
+static int
+count_or_pct(const char *s, long long min, int *n, int *pct)
 {
 	char num[32], msg[128];
 	long long x;
 	size_t len = strlen(s);
 	int p = len > 1 && s[len - 1] == '%';
-	if (len >= sizeof(num) ||
-	    (snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s),
-		units_int(num, 0, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)) {
-		snprintf(err, errlen, "%s: \"%.60s\" is not a count (0-1000000) or a percentage "
-				      "(0%%-100%%)", what, s);
+	if (len >= sizeof(num))
 		return -1;
-	}
+	snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s);
+	if (units_int(num, min, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)
+		return -1;
 	*n = (int)x;
 	*pct = p;
 	return 0;
 }
 
 int
+args_max_failures(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+{
+	if (count_or_pct(s, 0, n, pct) == -1) {
+		snprintf(err, errlen, "%s: \"%.60s\" is not a count (0-1000000) or a percentage "
+				      "(0%%-100%%)", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+int
 args_wave(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
 {
-	char num[32], msg[128];
-	long long x;
-	size_t len = strlen(s);
-	int p = len > 1 && s[len - 1] == '%';
-	if (len >= sizeof(num) ||
-	    (snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s),
-		units_int(num, 1, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)) {
+	if (count_or_pct(s, 1, n, pct) == -1) {
 		snprintf(err, errlen, "%s: wave \"%.60s\" is not a count (1-1000000) or a percentage "
 				      "(1%%-100%%)", what, s);
 		return -1;
 	}
-	*n = (int)x;
-	*pct = p;
 	return 0;
 }
 

@@ -181,23 +181,6 @@ read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char 
 	return rc;
 }
 
-/* A copy's destination: absolute, no "." or ".." part, not a folder, no control character. */
-static int
-copy_dest_ok(const char *d)
-{
-	size_t len = strlen(d);
-	if (len < 2 || len > 1024 || d[0] != '/' || d[len - 1] == '/' || util_has_ctl(d) ||
-	    strstr(d, "//") != NULL)
-		return 0;
-	for (const char *p = d + 1;; p += strcspn(p, "/") + 1) {
-		size_t part = strcspn(p, "/");
-		if ((part == 1 && p[0] == '.') || (part == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (p[part] == '\0')
-			return 1;
-	}
-}
-
 /* copy: {source | content, destination, mode}: a copy-file task. */
 static int
 task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
@@ -223,7 +206,7 @@ task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 	}
 	if (bv_str(l, "destination", v[2], &t->copy_dest) == -1)
 		return -1;
-	if (!copy_dest_ok(t->copy_dest)) {
+	if (!field_file_path_ok(t->copy_dest)) {
 		bv_err(l, v[2]->pos, "destination: \"%.80s\" is not an absolute file path (no . or .. "
 		       "part, no trailing /, no control character, at most 1024 bytes)", t->copy_dest);
 		return -1;

@@ -110,6 +110,21 @@ AS $$
 	SELECT EXISTS (SELECT 1 FROM pgfleet.window_attach)
 $$;
 
+-- The windows of an event of p_job on p_computer: the computer's, its groups', the job's.
+CREATE FUNCTION pgfleet.window_ids(p_computer bigint, p_job bigint) RETURNS SETOF bigint
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.window_id FROM pgfleet.window_attach a WHERE a.computer_id = p_computer
+	UNION
+	SELECT a.window_id FROM pgfleet.window_attach a
+	JOIN pgfleet.computer_group_member m ON m.group_id = a.group_id
+	WHERE m.computer_id = p_computer
+	UNION
+	SELECT a.window_id FROM pgfleet.window_attach a WHERE a.job_id = p_job
+$$;
+
 -- May an event of p_job start on p_computer at p_at? Not while a blackout of the computer,
 -- its groups or the job is open; and, when any allow window applies, only while one is open.
 CREATE FUNCTION pgfleet.window_allows(p_computer bigint, p_job bigint, p_at timestamptz)
@@ -118,19 +133,12 @@ LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH w AS (
-		SELECT a.window_id FROM pgfleet.window_attach a WHERE a.computer_id = p_computer
-		UNION
-		SELECT a.window_id FROM pgfleet.window_attach a
-		JOIN pgfleet.computer_group_member m ON m.group_id = a.group_id
-		WHERE m.computer_id = p_computer
-		UNION
-		SELECT a.window_id FROM pgfleet.window_attach a WHERE a.job_id = p_job),
-	ws AS (
+	WITH ws AS (
 		SELECT mw.blackout, EXISTS (SELECT 1 FROM pgfleet.window_span s
 		                            WHERE s.window_id = mw.window_id AND s.closes_at > p_at
 		                              AND s.opens_at <= p_at) AS open
-		FROM w JOIN pgfleet.maintenance_window mw USING (window_id))
+		FROM pgfleet.window_ids(p_computer, p_job) w(window_id)
+		JOIN pgfleet.maintenance_window mw USING (window_id))
 	SELECT NOT EXISTS (SELECT 1 FROM ws WHERE blackout AND open)
 	   AND (NOT EXISTS (SELECT 1 FROM ws WHERE NOT blackout)
 	        OR EXISTS (SELECT 1 FROM ws WHERE NOT blackout AND open))
@@ -144,19 +152,12 @@ LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH w AS (
-		SELECT a.window_id FROM pgfleet.window_attach a WHERE a.computer_id = p_computer
-		UNION
-		SELECT a.window_id FROM pgfleet.window_attach a
-		JOIN pgfleet.computer_group_member m ON m.group_id = a.group_id
-		WHERE m.computer_id = p_computer
-		UNION
-		SELECT a.window_id FROM pgfleet.window_attach a WHERE a.job_id = p_job),
-	c AS (
+	WITH c AS (
 		SELECT p_after AS t
 		UNION
 		SELECT CASE WHEN mw.blackout THEN s.closes_at ELSE s.opens_at END
-		FROM w JOIN pgfleet.maintenance_window mw USING (window_id)
+		FROM pgfleet.window_ids(p_computer, p_job) w(window_id)
+		JOIN pgfleet.maintenance_window mw USING (window_id)
 		JOIN pgfleet.window_span s ON s.window_id = mw.window_id
 		WHERE (mw.blackout AND s.closes_at > p_after) OR (NOT mw.blackout AND s.opens_at > p_after))
 	SELECT min(t) FROM c WHERE pgfleet.window_allows(p_computer, p_job, t)
@@ -252,10 +253,14 @@ INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-31, 'WINDOW_CLOSED', 'the maintenance window closed (or a blackout began) before the event''s next task could start, and the job''s allow_defer allows no more deferral'),
 	(-32, 'DEFERRED', 'the maintenance window closed before the event''s next task could start: the rest of the event waits for the next window (allow_defer)');
 
--- The claim of 0021, with windows: of each free computer, the oldest due pending event whose
--- windows allow it now (window_allows; skipped at no cost while no window is attached to
--- anything). p_now, when given, is the "now" due times and windows are compared with (tests
--- inject it; leases still count from the clock).
+-- The claim of 0012, with retries and windows: of each free computer, the oldest due pending
+-- event whose windows allow it now (window_allows; skipped at no cost while no window is
+-- attached to anything): an event not due yet (a retry waiting for its backoff) no longer
+-- holds back its computer's other due events. It also returns lost (attempts whose lease or
+-- connection was lost: attempt - retried, what max_attempts limits) and retry (the task's
+-- retries so far, which the worker sends as Retry so that the agent's journal runs a retry
+-- instead of replaying the failed run). p_now, when given, is the "now" due times and windows
+-- are compared with (tests inject it; leases still count from the clock).
 DROP FUNCTION pgfleet.claim_events(int, text, interval, boolean);
 CREATE FUNCTION pgfleet.claim_events(p_limit int, p_owner text, p_lease interval,
 	p_connected boolean DEFAULT false, p_now timestamptz DEFAULT NULL)

@@ -128,8 +128,10 @@ ALTER TABLE pgfleet.schedule ADD COLUMN offline_wait interval
 ALTER TABLE pgfleet.job ADD COLUMN offline_wait interval
 	CONSTRAINT job_offline_wait CHECK (offline_wait > interval '0' AND offline_wait <= interval '3650 days');
 
--- expire_offline of 0021, the wait per schedule: p_expire (NULL: never) applies to the
--- schedules that set none.
+-- expire_offline of 0012, with retries and the wait per schedule: p_expire (NULL: never)
+-- applies to the schedules that set none; an event whose task retries OFFLINE_EXPIRED (-24,
+-- a default one) waits again, as its next attempt, after the task's backoff; the status row
+-- saying it expired is written either way, under the attempt that expired.
 CREATE OR REPLACE FUNCTION pgfleet.expire_offline(p_expire interval, p_stale interval, p_limit int)
 RETURNS int
 LANGUAGE plpgsql AS $$

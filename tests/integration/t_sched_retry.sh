@@ -63,7 +63,7 @@ assert_eq "$(sql "select string_agg(task_seq || '/' || attempt || ':' || status_
 	where schedule_id = $s3 and status_code not in (2500, 2501)")" "0/0:0 1/0:4 1/1:4 1/2:4" "task 0 once, task 1 three times"
 assert_eq "$(sql "select state || ' ' || failures from pgfleet.schedule where schedule_id = $s3")" "failed 1" "one failure counted"
 "$P" status "$s3" > st || fail "status"
-grep -q '^EVENT .* ATTEMPT  RETRIES  FINISHED' st || fail "status columns: $(cat st)"
+grep -q '^EVENT .* ATTEMPT  RETRIES  WAVE  FINISHED' st || fail "status columns: $(cat st)"
 ok "retries that run out fail the event once, from the task that failed"
 
 # the delays: doubled, at most max, between half and all of it

@@ -778,6 +778,27 @@ load_after(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, int
 	qsort(j->after, j->nafter, sizeof(*j->after), cmp_after);
 }
 
+/* offline: {wait}: how long an event waits for a computer connected nowhere. */
+static int
+load_offline(struct batch_ld *l, const struct yt_node *n, struct batch_job *j)
+{
+	static const char *const keys[] = {"wait", NULL};
+	struct yt_node *v[1];
+	if (bv_keys(l, "offline", n, keys, v) == -1)
+		return -1;
+	if (v[0] == NULL) {
+		bv_err(l, n->pos, "offline: wait is missing (how long an event waits for its computer)");
+		return -1;
+	}
+	if (bv_duration(l, "wait", v[0], 1000, &j->offline_wait_ms) == -1)
+		return -1;
+	if (j->offline_wait_ms > 3650LL * 86400000) {
+		bv_err(l, v[0]->pos, "wait: %s is longer than 3650d", v[0]->s);
+		return -1;
+	}
+	return 0;
+}
+
 /* The n-th item of a list (n < its length). */
 static const struct yt_node *
 nth(const struct yt_node *list, size_t n)
@@ -883,22 +904,8 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
 	if (v[K_AFTER] != NULL)
 		load_after(l, v[K_AFTER], j, v[K_TARGETS] != NULL, &bad);
-	if (v[K_OFFLINE] != NULL) {
-		static const char *const okeys[] = {"wait", NULL};
-		struct yt_node *ov[1];
-		if (bv_keys(l, "offline", v[K_OFFLINE], okeys, ov) == -1)
-			bad = 1;
-		else if (ov[0] == NULL) {
-			bv_err(l, v[K_OFFLINE]->pos, "offline: wait is missing (how long an event waits for "
-			       "its computer)");
-			bad = 1;
-		} else if (bv_duration(l, "wait", ov[0], 1000, &j->offline_wait_ms) == -1)
-			bad = 1;
-		else if (j->offline_wait_ms > 3650LL * 86400000) {
-			bv_err(l, ov[0]->pos, "wait: %s is longer than 3650d", ov[0]->s);
-			bad = 1;
-		}
-	}
+	if (v[K_OFFLINE] != NULL && load_offline(l, v[K_OFFLINE], j) == -1)
+		bad = 1;
 	if (v[K_SCHEDULE] != NULL) {
 		j->has_schedule = 1;
 		load_schedule(l, v[K_SCHEDULE], &j->schedule, &bad);

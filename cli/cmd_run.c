@@ -358,6 +358,71 @@ run_values(const struct run_args *ra, struct run_values *v)
 	return CLI_OK;
 }
 
+/* What the run made, on stderr: its schedule, job, events, when, and the limits in force. */
+static void
+run_said(const char *id, const char *job, long long events, const struct run_args *ra,
+    const char *const *p)
+{
+	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s", id,
+	    job, p[1], events, ra->at != NULL ? ra->at : "now");
+	if (ra->splay != NULL)
+		fprintf(stderr, " within %s", ra->splay);
+	if (p[5] != NULL)
+		fprintf(stderr, ", max_concurrent %s", p[5]);
+	if (p[6] != NULL || p[7] != NULL)
+		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
+	if (p[9] != NULL)
+		fprintf(stderr, ", waves %s", p[9]);
+	fputc('\n', stderr);
+}
+
+/* The job or a computer or group of --on missing: said, 1. */
+static int
+run_refused(const struct db_result *r, const char *job)
+{
+	if (!db_isnull(r, 0, 0) && db_isnull(r, 0, 2) && db_isnull(r, 0, 3))
+		return 0;
+	if (db_isnull(r, 0, 0))
+		fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
+	if (!db_isnull(r, 0, 2))
+		fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 2));
+	if (!db_isnull(r, 0, 3))
+		fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 3));
+	return 1;
+}
+
+/* The values of a run's schedule: the job's row (job_id, version, its rollout and offline
+ * wait as last submitted), overridden by the flags given. */
+struct run_row {
+	char job_id[32], version[32], due[32], maxc[32], maxf[32], maxf_pct[32];
+	char waves[APPLY_WAVES_MAX], pause[32], offline[32];
+	const char *p[12];
+};
+
+static const char *const *
+run_params(struct run_row *w, const struct db_result *r, const struct run_args *ra,
+    const struct run_values *v)
+{
+	char *const col[] = {w->job_id, w->version, NULL, NULL, w->maxc, w->maxf, w->maxf_pct, w->waves,
+	    w->pause, w->offline};
+	for (int i = 0; i < 10; i++)
+		if (col[i] != NULL)
+			snprintf(col[i], 32, "%s", db_value(r, 0, i));
+	snprintf(w->waves, sizeof(w->waves), "%s", db_value(r, 0, 7));
+	snprintf(w->due, sizeof(w->due), "%lld", (long long)v->when);
+	const char *p[12] = {w->job_id, w->version, v->targets, ra->at != NULL ? w->due : NULL,
+	    cmdutil_user(),
+	    ra->maxc != NULL ? v->maxc : db_isnull(r, 0, 4) ? NULL : w->maxc,
+	    ra->maxf != NULL ? (v->maxf_pct ? NULL : v->maxf) : db_isnull(r, 0, 5) ? NULL : w->maxf,
+	    ra->maxf != NULL ? (v->maxf_pct ? v->maxf : NULL) : db_isnull(r, 0, 6) ? NULL : w->maxf_pct,
+	    ra->splay != NULL ? v->splay : NULL,
+	    ra->waves != NULL ? v->waves : db_isnull(r, 0, 7) ? NULL : w->waves,
+	    ra->waves != NULL ? v->pause : db_isnull(r, 0, 8) ? NULL : w->pause,
+	    ra->offline != NULL ? v->offline : db_isnull(r, 0, 9) ? NULL : w->offline};
+	memcpy(w->p, p, sizeof(p));
+	return w->p;
+}
+
 int
 cmd_run(int argc, char **argv)
 {
@@ -402,39 +467,14 @@ cmd_run(int argc, char **argv)
 		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
 		2, pj, err, sizeof(err)) == -1)
 		goto dberr;
-	if (db_isnull(r, 0, 0) || !db_isnull(r, 0, 2) || !db_isnull(r, 0, 3)) {
-		if (db_isnull(r, 0, 0))
-			fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
-		if (!db_isnull(r, 0, 2))
-			fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 2));
-		if (!db_isnull(r, 0, 3))
-			fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 3));
+	if (run_refused(r, job)) {
 		rc = CLI_USAGE;
 		goto rollback;
 	}
-	char due[32], id[32];
+	char id[32];
 	long long events;
-	snprintf(job_id, sizeof(job_id), "%s", db_value(r, 0, 0));
-	snprintf(version, sizeof(version), "%s", db_value(r, 0, 1));
-	snprintf(due, sizeof(due), "%lld", (long long)v.when);
-	/* the job's rollout limits, unless a flag says otherwise */
-	char job_maxc[32], job_maxf[32], job_maxf_pct[32];
-	snprintf(job_maxc, sizeof(job_maxc), "%s", db_value(r, 0, 4));
-	snprintf(job_maxf, sizeof(job_maxf), "%s", db_value(r, 0, 5));
-	snprintf(job_maxf_pct, sizeof(job_maxf_pct), "%s", db_value(r, 0, 6));
-	char job_waves[APPLY_WAVES_MAX], job_pause[32];
-	snprintf(job_waves, sizeof(job_waves), "%s", db_value(r, 0, 7));
-	snprintf(job_pause, sizeof(job_pause), "%s", db_value(r, 0, 8));
-	char job_offline[32];
-	snprintf(job_offline, sizeof(job_offline), "%s", db_value(r, 0, 9));
-	const char *p[12] = {job_id, version, v.targets, ra.at != NULL ? due : NULL, cmdutil_user(),
-	    ra.maxc != NULL ? v.maxc : db_isnull(r, 0, 4) ? NULL : job_maxc,
-	    ra.maxf != NULL ? (v.maxf_pct ? NULL : v.maxf) : db_isnull(r, 0, 5) ? NULL : job_maxf,
-	    ra.maxf != NULL ? (v.maxf_pct ? v.maxf : NULL) : db_isnull(r, 0, 6) ? NULL : job_maxf_pct,
-	    ra.splay != NULL ? v.splay : NULL,
-	    ra.waves != NULL ? v.waves : db_isnull(r, 0, 7) ? NULL : job_waves,
-	    ra.waves != NULL ? v.pause : db_isnull(r, 0, 8) ? NULL : job_pause,
-	    ra.offline != NULL ? v.offline : db_isnull(r, 0, 9) ? NULL : job_offline};
+	struct run_row row;
+	const char *const *p = run_params(&row, r, &ra, &v);
 	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
 		goto dberr;
 	if (events == 0) {
@@ -445,17 +485,7 @@ cmd_run(int argc, char **argv)
 	}
 	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
-	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s", id,
-	    job, version, events, ra.at != NULL ? ra.at : "now");
-	if (ra.splay != NULL)
-		fprintf(stderr, " within %s", ra.splay);
-	if (p[5] != NULL)
-		fprintf(stderr, ", max_concurrent %s", p[5]);
-	if (p[6] != NULL || p[7] != NULL)
-		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
-	if (p[9] != NULL)
-		fprintf(stderr, ", waves %s", p[9]);
-	fputc('\n', stderr);
+	run_said(id, job, events, &ra, p);
 	rc = finish(db, "run", id, ra.wait);
 	goto out;
 dberr:

@@ -62,6 +62,26 @@ static const char events_sql[] =
     " LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
     " WHERE e.schedule_id = $1 ORDER BY c.name";
 
+/* The schedule it came after (after:), and its rollout in waves, when it has them. */
+static void
+print_chain_and_rollout(const struct db_result *r, const char *id)
+{
+	if (!db_isnull(r, 0, 16))
+		printf("after schedule %s (%s)\n", db_value(r, 0, 16), db_value(r, 0, 17));
+	if (db_isnull(r, 0, 9))
+		return;
+	char pause[32];
+	units_format_duration(atoll(db_value(r, 0, 12)), pause, sizeof(pause));
+	printf("rollout: wave %s of %s (waves %s, pause %s)", db_value(r, 0, 10), db_value(r, 0, 11),
+	    db_value(r, 0, 9), pause);
+	if (!db_isnull(r, 0, 15))
+		printf(", opens %s UTC", db_value(r, 0, 15));
+	if (strcmp(db_value(r, 0, 2), "halted") == 0)
+		printf("; HALTED: %s failures past max_failures %s: pgfleet resume %s | pgfleet abort %s",
+		    db_value(r, 0, 13), db_value(r, 0, 14), id, id);
+	printf("\n");
+}
+
 static int
 print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 {
@@ -123,20 +143,7 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 			printf(" in %s", db_value(r, 0, 8));
 	}
 	printf("\n");
-	if (!db_isnull(r, 0, 16))
-		printf("after schedule %s (%s)\n", db_value(r, 0, 16), db_value(r, 0, 17));
-	if (!db_isnull(r, 0, 9)) {
-		char pause[32];
-		units_format_duration(atoll(db_value(r, 0, 12)), pause, sizeof(pause));
-		printf("rollout: wave %s of %s (waves %s, pause %s)", db_value(r, 0, 10), db_value(r, 0, 11),
-		    db_value(r, 0, 9), pause);
-		if (!db_isnull(r, 0, 15))
-			printf(", opens %s UTC", db_value(r, 0, 15));
-		if (strcmp(db_value(r, 0, 2), "halted") == 0)
-			printf("; HALTED: %s failures past max_failures %s: pgfleet resume %s | pgfleet abort %s",
-			    db_value(r, 0, 13), db_value(r, 0, 14), id, id);
-		printf("\n");
-	}
+	print_chain_and_rollout(r, id);
 	db_result_free(r);
 
 	struct progress_counts c;

@@ -201,13 +201,13 @@ em_targets(struct em *m, const struct batch_targets *t)
 
 /* A wall-clock time, with its zone in brackets unless it is the schedule's timezone. */
 static void
-em_local_time(struct em *m, const char *key, time_t t, const char *zone, const char *timezone)
+em_local_time(struct em *m, const char *key, time_t t, const char *zone, const char *sched_zone)
 {
 	char buf[128];
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (timezone == NULL || strcmp(zone, timezone) != 0)
+	if (sched_zone == NULL || strcmp(zone, sched_zone) != 0)
 		snprintf(buf + n, sizeof(buf) - n, "[%s]", zone);
 	em_str(m, key);
 	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)buf, (int)strlen(buf), 1, 1,

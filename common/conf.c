@@ -114,6 +114,7 @@ static const struct conf_key scheduler_keys[] = {
 	{"metrics.listen", T_LISTEN, S(metrics_listen), NULL, F_RESTART, 0, 0},
 	{"notify.webhook.url", T_STR, S(notify_webhook_url), NULL, F_RESTART, 0, 0},
 	{"notify.webhook.secret_file", T_KEYFILE, S(notify_webhook_secret_file), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.ca", T_FILE, S(notify_webhook_ca), NULL, F_RESTART, 0, 0},
 	{"notify.webhook.timeout", T_DURATION, S(notify_webhook_timeout_ms), "10s", F_RESTART, 100,
 	    3600 * MS_S},
 	{"notify.command", T_STRLIST, S(notify_command), NULL, F_RESTART, 0, 0},

@@ -107,6 +107,7 @@ struct conf_scheduler {
 	struct conf_listen metrics_listen;	/* host NULL: no /metrics, /healthz */
 	char *notify_webhook_url;	/* http:// or https://; NULL: no webhook */
 	char *notify_webhook_secret_file;	/* the HMAC-SHA256 key; NULL: unsigned */
+	char *notify_webhook_ca;	/* https: the CA file to verify with; NULL: the system's */
 	long long notify_webhook_timeout_ms;
 	struct conf_strlist notify_command;	/* program and arguments, JSON on stdin; n 0: none */
 	long long notify_command_timeout_ms;

@@ -152,8 +152,12 @@ setup_webhook(struct notify *n, const struct conf_scheduler *c, char *err, size_
 	if (strcmp(evhttp_uri_get_scheme(n->uri), "https") == 0) {
 		if ((n->ssl = SSL_CTX_new(TLS_client_method())) == NULL ||
 		    SSL_CTX_set_min_proto_version(n->ssl, TLS1_2_VERSION) != 1 ||
-		    SSL_CTX_set_default_verify_paths(n->ssl) != 1) {
-			snprintf(err, errlen, "notify: TLS client context failed");
+		    (c->notify_webhook_ca != NULL
+			? SSL_CTX_load_verify_locations(n->ssl, c->notify_webhook_ca, NULL)
+			: SSL_CTX_set_default_verify_paths(n->ssl)) != 1) {
+			snprintf(err, errlen, "notify: TLS client context failed%s%s",
+			    c->notify_webhook_ca != NULL ? ": cannot load " : "",
+			    c->notify_webhook_ca != NULL ? c->notify_webhook_ca : "");
 			return -1;
 		}
 		SSL_CTX_set_verify(n->ssl, SSL_VERIFY_PEER, NULL);
@@ -329,7 +333,9 @@ http_connection(struct notify *n, const char *host, int port)
 	SSL *ssl = SSL_new(n->ssl);
 	if (ssl == NULL)
 		return NULL;
-	if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1) {
+	/* the certificate must name the host: its address for an address, else its name (SNI) */
+	int is_ip = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1;
+	if (!is_ip && (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1)) {
 		SSL_free(ssl);
 		return NULL;
 	}

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""A webhook receiver for tests: hookrecv.py PORT_FILE OUT_DIR [--fail N] [--hang N]
+"""A webhook receiver for tests: hookrecv.py PORT_FILE OUT_DIR [--fail N] [--hang N] [--tls CERT KEY]
 
 Listens on 127.0.0.1 (a free port, written to PORT_FILE), stores each POST as
 OUT_DIR/NNN.json (the body) and OUT_DIR/NNN.hdr (the headers, "Name: value" lines),
 answers 500 to the first --fail requests and never answers the next --hang ones
-(the connection is kept open), then 200. Runs until killed."""
+(the connection is kept open), then 200; with --tls, HTTPS with that certificate. Runs
+until killed."""
 import http.server
 import os
+import ssl
 import sys
 import threading
 import time
@@ -45,6 +47,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
+if "--tls" in sys.argv:
+    i = sys.argv.index("--tls")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(port_file + ".tmp", port_file)

@@ -3,7 +3,8 @@
 # settles a schedule or fails an event (and NOTIFY pgfleet_schedule carries id and state);
 # the scheduler posts each to a webhook on 127.0.0.1 (JSON, X-Pgfleet-Signature an
 # HMAC-SHA256 of the body) and runs the command with it on stdin, retries after a failed
-# post with a backoff, and a delivery cut short by kill -9 is sent by the next process.
+# post with a backoff, a delivery cut short by kill -9 is sent by the next process, and an
+# https receiver is verified against notify.webhook.ca.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 command -v python3 > /dev/null || { echo "skip: python3 missing"; exit 0; }
@@ -102,3 +103,21 @@ s3_sent() { [ "$(sql "select count(*) from pgfleet.outbox where schedule_id = $s
 wait_for 60 "the notifications of schedule $s3 sent" s3_sent
 grep -q "notifications: 1 claims of an earlier sched-a released" "$TESTDIR/sched-a.log" || fail "release logged"
 ok "a delivery cut short by kill -9 is sent by the scheduler's next process"
+
+# https: the receiver's certificate verified against notify.webhook.ca, its address checked
+kill "$PID_sched_a"
+wait_for 30 "scheduler stopped" gone "$PID_sched_a"
+"$P" pki issue hook --role scheduler --dir "$PKI" --localhost > /dev/null || fail "pki issue hook"
+mkdir -p "$TESTDIR/hooks3"
+spawn python3 "$PGFLEET_TESTS/hookrecv.py" "$TESTDIR/hookport3" "$TESTDIR/hooks3" --tls "$PKI/hook.crt" "$PKI/hook.key"
+wait_for 30 "the https receiver" test -s "$TESTDIR/hookport3"
+sed -i '/^notify:/d' "$TESTDIR/sched-a.yaml"
+echo "notify: {webhook: {url: \"https://127.0.0.1:$(cat "$TESTDIR/hookport3")/tls\", ca: $PKI/ca.crt}, on: [event.failed]}" >> "$TESTDIR/sched-a.yaml"
+sched_start sched-a
+agent_connected agent-1
+s4=$(schedule_add bad '{"computers": ["agent-1"]}')
+s4_sent() { [ "$(sql "select count(*) from pgfleet.outbox where schedule_id = $s4 and topic = 'event.failed' and sent_at is not null")" = 1 ]; }
+wait_for 60 "the event.failed of schedule $s4 sent over https" s4_sent
+grep -l "\"schedule_id\": $s4" "$TESTDIR/hooks3"/*.json > /dev/null || fail "the https receiver got it"
+assert_eq "$(sql "select count(*) from pgfleet.outbox where schedule_id = $s4 and topic like 'schedule.%' and sent_at is null")" 1 "schedule.failed not in notify.on: left for another sender"
+ok "an https webhook is posted to, its certificate verified against notify.webhook.ca"

@@ -27,18 +27,19 @@ LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(REQ_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
-MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c
-LIB_SRC  := $(filter-out $(MAINS),$(wildcard common/*.c transfer/*.c worker/*.c agent/*.c scheduler/*.c cli/*.c))
+MAINS    := cli/pgfleet.c scheduler/main.c agent/main.c web/main.c
+LIB_SRC  := $(filter-out $(MAINS),$(wildcard common/*.c transfer/*.c worker/*.c agent/*.c scheduler/*.c cli/*.c web/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 MIG_SQL  := $(sort $(wildcard migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-BINS     := $(BUILD)/bin/pgfleet $(BUILD)/bin/pgfleet-scheduler $(BUILD)/bin/pgfleet-agent
+BINS     := $(BUILD)/bin/pgfleet $(BUILD)/bin/pgfleet-scheduler $(BUILD)/bin/pgfleet-agent \
+            $(BUILD)/bin/pgfleet-web
 CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration faults faults-quick asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration fleet-large faults faults-quick asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -95,6 +96,10 @@ $(BUILD)/bin/pgfleet-agent: $(BUILD)/agent/main.o $(BUILD)/libpgfleet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bin/pgfleet-web: $(BUILD)/web/main.o $(BUILD)/libpgfleet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Small programs the integration tests use (tests/tools/x.c -> pgfleet-test-x).
 $(BUILD)/bin/pgfleet-test-%: $(BUILD)/tests/tools/%.o $(BUILD)/libpgfleet.a
 	@mkdir -p $(dir $@)
@@ -133,13 +138,23 @@ valgrind: $(CHECKBIN)
 	else echo "valgrind: not installed, skipped (scripts/deps.sh installs it as root)"; fi
 
 # The README's first command: a throwaway PostgreSQL, a scheduler and three agents,
-# the example batch, its progress and the history report; everything stopped after.
+# the web console, the example batch, its progress and the history report; everything
+# stopped after.
+# KEEP=1 keeps it all running (the web console too) until Ctrl-C.
+KEEP ?=
 demo: deps
 	$(MAKE) all
-	BIN=$(abspath $(BUILD)/bin) scripts/demo.sh
+	BIN=$(abspath $(BUILD)/bin) PGFLEET_DEMO_KEEP=$(KEEP) scripts/demo.sh
 
 integration: $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+# The large-fleet test at a size make check does not run (FLEET_N simulated computers,
+# default 2,000; make check runs 1,000; one simulator process needs about FLEET_N + 200
+# open files).
+FLEET_N ?= 2000
+fleet-large: $(BINS) $(TOOLS)
+	FLEET_N=$(FLEET_N) PGFLEET_TEST_TIMEOUT=3600 BIN=$(abspath $(BUILD)/bin) tests/integration/run.sh t_fleet_large
 
 # The fault suite (about ten minutes; check runs the reduced set faults-quick): kill -9 of every
 # process, PostgreSQL restart and outage, hostile agents, floods, full disks, each
@@ -225,7 +240,7 @@ UNITDIR       ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
-UNITS    := config/pgfleet-scheduler.service config/pgfleet-agent.service
+UNITS    := config/pgfleet-scheduler.service config/pgfleet-agent.service config/pgfleet-web.service
 MANPAGES := $(wildcard docs/man/*.1)
 
 install: $(BINS)
@@ -243,22 +258,27 @@ install: $(BINS)
 	install -m 0644 config/bash-completion/pgfleet $(DESTDIR)$(COMPLETIONDIR)/
 	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-scheduler
 	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-agent
+	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-web
 	for u in $(UNITS); do sed 's|/usr/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	install -m 0644 config/pgfleet.sysusers $(DESTDIR)$(SYSUSERSDIR)/pgfleet.conf
+	install -m 0644 config/pgfleet-web.sysusers $(DESTDIR)$(SYSUSERSDIR)/pgfleet-web.conf
 	install -m 0644 config/pgfleet.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet.conf
 	install -m 0644 config/pgfleet-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pgfleet-agent.conf
 	install -m 0644 config/pgfleet.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet
 	install -m 0644 config/pgfleet-agent.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pgfleet-agent
 	for f in scheduler.yaml agent.yaml; do \
 	  [ -e $(DESTDIR)$(SYSCONFDIR)/pgfleet/$$f ] || install -m 0640 config/$$f $(DESTDIR)$(SYSCONFDIR)/pgfleet/; done
+	install -d $(DESTDIR)$(SYSCONFDIR)/default
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/pgfleet-web ] || \
+	  install -m 0644 config/pgfleet-web.default $(DESTDIR)$(SYSCONFDIR)/default/pgfleet-web
 	@if [ -z "$(DESTDIR)" ]; then $(MAKE) --no-print-directory install-dirs; fi
 
 # A source install as root also makes the user and directories the packages make.
 install-dirs:
 	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "install: not root: make the user pgfleet and /var/lib/pgfleet, /var/log/pgfleet, /var/lib/pgfleet-agent, /var/log/pgfleet-agent yourself"; \
+	  echo "install: not root: make the users pgfleet and pgfleet_web and /var/lib/pgfleet, /var/log/pgfleet, /var/lib/pgfleet-agent, /var/log/pgfleet-agent yourself"; \
 	elif command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then \
-	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf && \
+	  systemd-sysusers $(SYSUSERSDIR)/pgfleet.conf $(SYSUSERSDIR)/pgfleet-web.conf && \
 	  systemd-tmpfiles --create $(TMPFILESDIR)/pgfleet.conf $(TMPFILESDIR)/pgfleet-agent.conf; \
 	else mkdir -p /var/lib/pgfleet/spool /var/log/pgfleet /var/lib/pgfleet-agent /var/log/pgfleet-agent; fi
 

@@ -313,9 +313,11 @@ task_fetch(struct conn *c, const struct request_task *t, struct journal_entry *e
 	}
 	const char *host = t->host != NULL && t->host[0] != '\0' ? t->host : c->env->peer_addr;
 	log_debug("CTransfer::Fetch - fetching %s (%llu bytes) from %s:%d", t->name, t->size, host, t->port);
-	int r = transfer_fetch(c->env->fetch_ctx, host, t->port, t->key, t->event_id, t->seq, t->size,
-	    t->checksum, dfd, t->name, 0700, uid, gid, CONTROL_FETCH_TIMEOUT_MS, cf->max_script, err,
-	    sizeof(err));
+	const struct transfer_req req = {.host = host, .port = t->port, .key = t->key,
+	    .event_id = t->event_id, .seq = t->seq, .size = t->size, .checksum = t->checksum,
+	    .dirfd = dfd, .name = t->name, .mode = 0700, .uid = uid, .gid = gid,
+	    .timeout_ms = CONTROL_FETCH_TIMEOUT_MS, .max_size = cf->max_script};
+	int r = transfer_fetch(c->env->fetch_ctx, &req, err, sizeof(err));
 	OPENSSL_cleanse((char *)t->key, strlen(t->key));
 	close(dfd);
 	if (r == -1) {

@@ -416,10 +416,16 @@ refused:
 	return STATUS_RUNAS_REFUSED;
 }
 
-int
-exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t errlen)
+/*
+ * What exec_start can check before anything is created: a script and a temp dir,
+ * the interpreter split into argv (ibuf holds its words; the script is last),
+ * the output cap and the timeouts. 0, or STATUS_AGENT_ERROR with err.
+ */
+static int
+check_req(const struct exec_req *req, char *ibuf, size_t ibuflen, char **argv, size_t *max_output,
+    char *err, size_t errlen)
 {
-	*out = NULL;
+	int argc;
 	if (req->script == NULL || req->script[0] == '\0' || req->temp_dir == NULL ||
 	    req->temp_dir[0] == '\0') {
 		snprintf(err, errlen, "exec request needs a script and a temp dir");
@@ -428,27 +434,78 @@ exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t
 	const char *interp = req->interpreter != NULL && req->interpreter[0] != '\0' ?
 	    req->interpreter : EXEC_DEFAULT_INTERPRETER;
 	/* "/usr/bin/env python3": words on spaces, no shell (common/field.h), then the script */
-	char ibuf[FIELD_INTERPRETER_MAX + 1], *argv[FIELD_INTERPRETER_WORDS + 2];
-	int argc;
 	if (field_check(FIELD_INTERPRETER, interp, err, errlen) == -1 ||
-	    field_interpreter_split(interp, ibuf, sizeof(ibuf), argv, &argc, err, errlen) == -1)
+	    field_interpreter_split(interp, ibuf, ibuflen, argv, &argc, err, errlen) == -1)
 		return STATUS_AGENT_ERROR;
 	argv[argc] = (char *)req->script;
 	argv[argc + 1] = NULL;
-	size_t max_output = req->max_output != 0 ? req->max_output : EXEC_DEFAULT_MAX_OUTPUT;
-	if (max_output < EXEC_MIN_MAX_OUTPUT) {
-		snprintf(err, errlen, "max output %zu is below %d bytes", max_output, EXEC_MIN_MAX_OUTPUT);
+	*max_output = req->max_output != 0 ? req->max_output : EXEC_DEFAULT_MAX_OUTPUT;
+	if (*max_output < EXEC_MIN_MAX_OUTPUT) {
+		snprintf(err, errlen, "max output %zu is below %d bytes", *max_output, EXEC_MIN_MAX_OUTPUT);
 		return STATUS_AGENT_ERROR;
 	}
 	if (req->timeout_ms < 0 || req->grace_ms < 0) {
 		snprintf(err, errlen, "timeout and grace period must not be negative");
 		return STATUS_AGENT_ERROR;
 	}
+	return 0;
+}
 
+/*
+ * Wait for the child's exec (end of file on rep_r: close-on-exec did it) or its
+ * failure report, which reaps it. Closes rep_r. 0 once it runs the script, or -1
+ * with err.
+ */
+static int
+wait_exec(int rep_r, pid_t pid, const struct exec_req *req, const char *interp, char *err,
+    size_t errlen)
+{
+	struct child_report rep;
+	ssize_t n;
+	do
+		n = read(rep_r, &rep, sizeof(rep));
+	while (n < 0 && errno == EINTR);
+	close(rep_r);
+	if (n == 0)
+		return 0;
+	int st;
+	if (n < 0)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(rep))
+		describe_child_failure(&rep, req, interp, err, errlen);
+	else
+		snprintf(err, errlen, "script %s: child failed before exec", req->script);
+	return -1;
+}
+
+/* The script runs: p takes the output pipe's read end and the request's limits. */
+static void
+proc_running(struct exec_proc *p, int out_fd, const struct exec_req *req, size_t max_output)
+{
+	p->out_fd = out_fd;
+	(void)fcntl(p->out_fd, F_SETFL, fcntl(p->out_fd, F_GETFL) | O_NONBLOCK);
+	p->pidfd = open_pidfd(p->pid);
+	p->timeout_ms = req->timeout_ms;
+	p->grace_ms = req->grace_ms != 0 ? req->grace_ms : EXEC_DEFAULT_GRACE_MS;
+	p->max_output = max_output;
+	p->cancel_requested = req->cancel_requested;
+	p->cancel_arg = req->cancel_arg;
+}
+
+int
+exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t errlen)
+{
+	char ibuf[FIELD_INTERPRETER_MAX + 1], *argv[FIELD_INTERPRETER_WORDS + 2];
+	size_t max_output;
+	*out = NULL;
+	int rc = check_req(req, ibuf, sizeof(ibuf), argv, &max_output, err, errlen);
+	if (rc != 0)
+		return rc;
 	struct passwd pw;
 	char *pwbuf = NULL;
-	int rc = check_run_as(req, &pw, &pwbuf, err, errlen);
-	if (rc != 0)
+	if ((rc = check_run_as(req, &pw, &pwbuf, err, errlen)) != 0)
 		return rc;
 
 	int ngroups = 0;
@@ -490,36 +547,14 @@ exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t
 	close(repp[1]);
 	outp[1] = repp[1] = -1;
 	p->pid = pid;
-
-	/* Wait for exec (end of file: close-on-exec did it) or a failure report. */
-	struct child_report rep;
-	ssize_t n;
-	do
-		n = read(repp[0], &rep, sizeof(rep));
-	while (n < 0 && errno == EINTR);
-	close(repp[0]);
+	const char *interp = req->interpreter != NULL && req->interpreter[0] != '\0' ?
+	    req->interpreter : EXEC_DEFAULT_INTERPRETER;
+	int ran = wait_exec(repp[0], pid, req, interp, err, errlen);
 	repp[0] = -1;
-	if (n != 0) {
-		int st;
-		if (n < 0)
-			(void)kill(pid, SIGKILL);
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		if (n == (ssize_t)sizeof(rep))
-			describe_child_failure(&rep, req, interp, err, errlen);
-		else
-			snprintf(err, errlen, "script %s: child failed before exec", req->script);
+	if (ran == -1)
 		goto fail;
-	}
 
-	p->out_fd = outp[0];
-	(void)fcntl(p->out_fd, F_SETFL, fcntl(p->out_fd, F_GETFL) | O_NONBLOCK);
-	p->pidfd = open_pidfd(pid);
-	p->timeout_ms = req->timeout_ms;
-	p->grace_ms = req->grace_ms != 0 ? req->grace_ms : EXEC_DEFAULT_GRACE_MS;
-	p->max_output = max_output;
-	p->cancel_requested = req->cancel_requested;
-	p->cancel_arg = req->cancel_arg;
+	proc_running(p, outp[0], req, max_output);
 	free(groups);
 	free_strv(envp);
 	free(pwbuf);
@@ -681,6 +716,138 @@ min_wait(long long cur, long long at, long long now)
 	return cur < 0 || d < cur ? d : cur;
 }
 
+/* Where exec_wait is: its deadlines (monotonic ms, -1 for none) and what happened. */
+struct wait_state {
+	long long deadline, kill_at, drain_until, next_cancel_check;
+	int terminating, killed, exited, status, cancelled, timed_out;
+};
+
+/* Has the script ended? Then its group is killed and reaped, its pipe drained a while. */
+static int
+wait_exited(struct exec_proc *p, struct wait_state *w, long long now, char *err, size_t errlen)
+{
+	if (w->exited)
+		return 0;
+	int e = has_exited(p);
+	if (e < 0) {
+		snprintf(err, errlen, "process %ld: waitid: %s", (long)p->pid, strerror(errno));
+		return -1;
+	}
+	if (e) {
+		/* Whatever it left behind in its group dies with it. */
+		w->exited = 1;
+		if (kill_and_reap(p, &w->status) < 0) {
+			snprintf(err, errlen, "process %ld: waitpid: %s", (long)p->pid, strerror(errno));
+			return -1;
+		}
+		w->drain_until = now + DRAIN_MS;
+	}
+	return 0;
+}
+
+/* A cancel or the timeout: SIGTERM to the group, SIGKILL after the grace period. */
+static void
+wait_decide(struct exec_proc *p, struct wait_state *w, long long now)
+{
+	if (!w->exited && !w->terminating) {
+		int want_cancel = p->cancel;
+		if (!want_cancel && p->cancel_requested != NULL && now >= w->next_cancel_check) {
+			want_cancel = p->cancel_requested(p->cancel_arg) != 0;
+			w->next_cancel_check = now + CANCEL_POLL_MS;
+		}
+		if (want_cancel)
+			w->cancelled = 1;
+		else if (w->deadline >= 0 && now >= w->deadline)
+			w->timed_out = 1;
+		if (w->cancelled || w->timed_out) {
+			(void)kill(-p->pid, SIGTERM);
+			w->terminating = 1;
+			w->kill_at = now + p->grace_ms;
+		}
+	}
+	if (!w->exited && w->terminating && !w->killed && now >= w->kill_at) {
+		(void)kill(-p->pid, SIGKILL);
+		w->killed = 1;
+	}
+}
+
+/* Wait for output, the exit or the next deadline; output goes into ring. 0 or -1 with err. */
+static int
+wait_poll(struct exec_proc *p, const struct wait_state *w, struct ring *ring, long long now,
+    char *err, size_t errlen)
+{
+	long long tmo = -1;
+	if (w->exited) {
+		tmo = min_wait(tmo, w->drain_until, now);
+	} else {
+		if (!w->terminating && w->deadline >= 0)
+			tmo = min_wait(tmo, w->deadline, now);
+		if (w->terminating && !w->killed)
+			tmo = min_wait(tmo, w->kill_at, now);
+		if (!w->terminating && p->cancel_requested != NULL)
+			tmo = min_wait(tmo, w->next_cancel_check, now);
+		if (p->pidfd < 0)
+			tmo = min_wait(tmo, now + REAP_POLL_MS, now);
+	}
+	struct pollfd pfd[2];
+	int nfds = 0, out_ix = -1;
+	if (p->out_fd >= 0) {
+		pfd[nfds].fd = p->out_fd;
+		pfd[nfds].events = POLLIN;
+		out_ix = nfds++;
+	}
+	if (!w->exited && p->pidfd >= 0) {
+		pfd[nfds].fd = p->pidfd;
+		pfd[nfds].events = POLLIN;
+		nfds++;
+	}
+	int pr = poll(pfd, (nfds_t)nfds, tmo > INT_MAX ? INT_MAX : (int)tmo);
+	if (pr < 0 && errno != EINTR) {
+		snprintf(err, errlen, "process %ld: poll: %s", (long)p->pid, strerror(errno));
+		return -1;
+	}
+	if (pr > 0 && out_ix >= 0 && (pfd[out_ix].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+	    drain_pipe(p, ring) < 0) {
+		snprintf(err, errlen, "process %ld: read output: %s", (long)p->pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The ended script's result: its code (or cancelled, timed out, killed) and output. */
+static int
+wait_result(struct exec_proc *p, const struct wait_state *w, struct ring *ring,
+    struct exec_result *r, char *err, size_t errlen)
+{
+	int cancelled = w->cancelled;
+	r->duration_ms = clock_mono_ms() - p->start_ms;
+	if (WIFEXITED(w->status))
+		r->exit_code = WEXITSTATUS(w->status);
+	else if (WIFSIGNALED(w->status))
+		r->signal = WTERMSIG(w->status);
+	/* A group killed from outside after a cancel request counts as cancelled. */
+	if (!cancelled && (p->cancel || (r->signal != 0 && p->cancel_requested != NULL &&
+	    p->cancel_requested(p->cancel_arg) != 0)))
+		cancelled = 1;
+	r->cancelled = cancelled;
+	r->timed_out = w->timed_out && !cancelled;
+	if (r->cancelled)
+		r->status_code = STATUS_CANCELLED;
+	else if (r->timed_out)
+		r->status_code = STATUS_TIMEOUT;
+	else if (r->exit_code >= 0)
+		r->status_code = r->exit_code;
+	else
+		r->status_code = STATUS_KILLED;
+	r->output = ring_finish(ring, &r->output_len);
+	r->output_total = ring->total;
+	if (r->output == NULL) {
+		snprintf(err, errlen, "process %ld: out of memory", (long)p->pid);
+		return -1;
+	}
+	return 0;
+}
+
 int
 exec_wait(struct exec_proc *p, struct exec_result *r, char *err, size_t errlen)
 {
@@ -697,100 +864,17 @@ exec_wait(struct exec_proc *p, struct exec_result *r, char *err, size_t errlen)
 		snprintf(err, errlen, "process %ld: out of memory", (long)p->pid);
 		return -1;
 	}
-
-	long long deadline = p->timeout_ms > 0 ? p->start_ms + p->timeout_ms : -1;
-	long long kill_at = -1, drain_until = -1, next_cancel_check = 0;
-	int terminating = 0, killed = 0, exited = 0, status = 0, cancelled = 0, timed_out = 0;
-	int failed = 0;
-
+	struct wait_state w = {.deadline = p->timeout_ms > 0 ? p->start_ms + p->timeout_ms : -1,
+	    .kill_at = -1, .drain_until = -1};
 	for (;;) {
 		long long now = clock_mono_ms();
-		if (!exited) {
-			int e = has_exited(p);
-			if (e < 0) {
-				snprintf(err, errlen, "process %ld: waitid: %s", (long)p->pid, strerror(errno));
-				failed = 1;
-				break;
-			}
-			if (e) {
-				/* Whatever it left behind in its group dies with it. */
-				exited = 1;
-				if (kill_and_reap(p, &status) < 0) {
-					snprintf(err, errlen, "process %ld: waitpid: %s", (long)p->pid,
-					    strerror(errno));
-					failed = 1;
-					break;
-				}
-				drain_until = now + DRAIN_MS;
-			}
-		}
-		if (exited && (p->out_fd < 0 || now >= drain_until))
+		if (wait_exited(p, &w, now, err, errlen) == -1)
+			goto failed;
+		if (w.exited && (p->out_fd < 0 || now >= w.drain_until))
 			break;
-		if (!exited && !terminating) {
-			int want_cancel = p->cancel;
-			if (!want_cancel && p->cancel_requested != NULL && now >= next_cancel_check) {
-				want_cancel = p->cancel_requested(p->cancel_arg) != 0;
-				next_cancel_check = now + CANCEL_POLL_MS;
-			}
-			if (want_cancel)
-				cancelled = 1;
-			else if (deadline >= 0 && now >= deadline)
-				timed_out = 1;
-			if (cancelled || timed_out) {
-				(void)kill(-p->pid, SIGTERM);
-				terminating = 1;
-				kill_at = now + p->grace_ms;
-			}
-		}
-		if (!exited && terminating && !killed && now >= kill_at) {
-			(void)kill(-p->pid, SIGKILL);
-			killed = 1;
-		}
-
-		long long tmo = -1;
-		if (exited) {
-			tmo = min_wait(tmo, drain_until, now);
-		} else {
-			if (!terminating && deadline >= 0)
-				tmo = min_wait(tmo, deadline, now);
-			if (terminating && !killed)
-				tmo = min_wait(tmo, kill_at, now);
-			if (!terminating && p->cancel_requested != NULL)
-				tmo = min_wait(tmo, next_cancel_check, now);
-			if (p->pidfd < 0)
-				tmo = min_wait(tmo, now + REAP_POLL_MS, now);
-		}
-		struct pollfd pfd[2];
-		int nfds = 0, out_ix = -1;
-		if (p->out_fd >= 0) {
-			pfd[nfds].fd = p->out_fd;
-			pfd[nfds].events = POLLIN;
-			out_ix = nfds++;
-		}
-		if (!exited && p->pidfd >= 0) {
-			pfd[nfds].fd = p->pidfd;
-			pfd[nfds].events = POLLIN;
-			nfds++;
-		}
-		int pr = poll(pfd, (nfds_t)nfds, tmo > INT_MAX ? INT_MAX : (int)tmo);
-		if (pr < 0 && errno != EINTR) {
-			snprintf(err, errlen, "process %ld: poll: %s", (long)p->pid, strerror(errno));
-			failed = 1;
-			break;
-		}
-		if (pr > 0 && out_ix >= 0 && (pfd[out_ix].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
-		    drain_pipe(p, &ring) < 0) {
-			snprintf(err, errlen, "process %ld: read output: %s", (long)p->pid, strerror(errno));
-			failed = 1;
-			break;
-		}
-	}
-
-	if (failed) {
-		if (!p->reaped)
-			kill_and_reap(p, &status);
-		free(ring.buf);
-		return -1;
+		wait_decide(p, &w, now);
+		if (wait_poll(p, &w, &ring, now, err, errlen) == -1)
+			goto failed;
 	}
 	if (p->out_fd >= 0) {
 		(void)drain_pipe(p, &ring);
@@ -799,35 +883,14 @@ exec_wait(struct exec_proc *p, struct exec_result *r, char *err, size_t errlen)
 			p->out_fd = -1;
 		}
 	}
-
-	r->duration_ms = clock_mono_ms() - p->start_ms;
-	if (WIFEXITED(status))
-		r->exit_code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		r->signal = WTERMSIG(status);
-	/* A group killed from outside after a cancel request counts as cancelled. */
-	if (!cancelled && (p->cancel || (r->signal != 0 && p->cancel_requested != NULL &&
-	    p->cancel_requested(p->cancel_arg) != 0)))
-		cancelled = 1;
-	r->cancelled = cancelled;
-	r->timed_out = timed_out && !cancelled;
-	if (r->cancelled)
-		r->status_code = STATUS_CANCELLED;
-	else if (r->timed_out)
-		r->status_code = STATUS_TIMEOUT;
-	else if (r->exit_code >= 0)
-		r->status_code = r->exit_code;
-	else
-		r->status_code = STATUS_KILLED;
-
-	r->output = ring_finish(&ring, &r->output_len);
-	r->output_total = ring.total;
+	int rc = wait_result(p, &w, &ring, r, err, errlen);
 	free(ring.buf);
-	if (r->output == NULL) {
-		snprintf(err, errlen, "process %ld: out of memory", (long)p->pid);
-		return -1;
-	}
-	return 0;
+	return rc;
+failed:
+	if (!p->reaped)
+		kill_and_reap(p, &w.status);
+	free(ring.buf);
+	return -1;
 }
 
 void

@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/wire.h"
 
 #define MAGIC "pgfleet-journal 1\n"
 #define MAX_RESULT 4096
@@ -166,72 +167,68 @@ static const char *const key_names[K_COUNT] = {
 	"Script-Start", "Cancel-Requested", "Started", "Finished", "Output-Length", "Output-Size",
 };
 
-/* Parse an entry file's bytes into e (result and output allocated). 0, or -1 with why. */
-static int
-parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, size_t whylen)
+/*
+ * The header of an entry (after the first line, so key n is on line n + 2)
+ * through the wire codec: each key known and at most once, numbers in num, the result pointed at in the
+ * message. *body_at is where the output begins. The message (or NULL with why).
+ */
+static struct wire_msg *
+read_header(const char *buf, size_t len, size_t *body_at, long long num[K_COUNT],
+    int seen[K_COUNT], char *why, size_t whylen)
 {
-	size_t ml = strlen(MAGIC);
-	if (len < ml || memcmp(buf, MAGIC, ml) != 0) {
-		snprintf(why, whylen, "not a pgfleet journal entry (bad first line)");
-		return -1;
+	struct wire_parser *wp = wire_parser_new(0);
+	size_t used = 0;
+	if (wp == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
 	}
-	long long num[K_COUNT] = {0};
-	const char *result = NULL;
-	size_t result_len = 0;
-	int seen[K_COUNT] = {0};
-	size_t pos = ml;
-	int line = 1;
-	for (;;) {
-		line++;
-		const char *nl = memchr(buf + pos, '\n', len - pos);
-		if (nl == NULL) {
-			snprintf(why, whylen, "header not terminated by an empty line");
-			return -1;
-		}
-		size_t ll = (size_t)(nl - (buf + pos));
-		const char *l = buf + pos;
-		pos += ll + 1;
-		if (ll == 0)
-			break;
-		const char *eq = memchr(l, '=', ll);
-		if (eq == NULL) {
-			snprintf(why, whylen, "line %d has no '='", line);
-			return -1;
-		}
-		size_t kl = (size_t)(eq - l);
-		const char *v = eq + 1;
-		size_t vl = ll - kl - 1;
+	enum wire_status st = wire_feed(wp, buf, len, &used);
+	if (st != WIRE_DONE) {
+		const char *e = wire_parser_error(wp);
+		int line = 0, off = 0;
+		/* the codec counts from the line after the first */
+		if (st == WIRE_ERROR && sscanf(e, "line %d: %n", &line, &off) == 1 && off > 0)
+			snprintf(why, whylen, "line %d: %s", line + 1, e + off);
+		else
+			snprintf(why, whylen, "%s", st == WIRE_ERROR ? e :
+			    "header not terminated by an empty line");
+		wire_parser_free(wp);
+		return NULL;
+	}
+	struct wire_msg *m = wire_parser_take(wp);
+	wire_parser_free(wp);
+	*body_at = used;
+	for (int n = 0; m != NULL && n < m->nkeys; n++) {
+		const char *key = m->keys[n], *v = m->values[n];
 		int k = -1;
 		for (int i = 0; i < K_COUNT; i++)
-			if (strlen(key_names[i]) == kl && memcmp(key_names[i], l, kl) == 0)
+			if (strcmp(key_names[i], key) == 0)
 				k = i;
-		if (k < 0) {
-			snprintf(why, whylen, "line %d: unknown key \"%.*s\"", line, (int)(kl > 40 ? 40 : kl), l);
-			return -1;
+		if (k < 0)
+			snprintf(why, whylen, "line %d: unknown key \"%.40s\"", n + 2, key);
+		else if (k == K_STATE && strcmp(v, "running") != 0 && strcmp(v, "done") != 0)
+			snprintf(why, whylen, "line %d: unknown state \"%.40s\"", n + 2, v);
+		else if (k != K_STATE && k != K_RESULT && parse_ll(v, strlen(v), &num[k]) < 0)
+			snprintf(why, whylen, "line %d: %s is not a number", n + 2, key_names[k]);
+		else {
+			if (k == K_STATE)
+				num[k] = strcmp(v, "running") == 0 ? JOURNAL_RUNNING : JOURNAL_DONE;
+			seen[k] = 1;
+			continue;
 		}
-		if (seen[k]) {
-			snprintf(why, whylen, "line %d: duplicate key %s", line, key_names[k]);
-			return -1;
-		}
-		seen[k] = 1;
-		if (k == K_RESULT) {
-			result = v;
-			result_len = vl;
-		} else if (k == K_STATE) {
-			if (vl == 7 && memcmp(v, "running", 7) == 0)
-				num[k] = JOURNAL_RUNNING;
-			else if (vl == 4 && memcmp(v, "done", 4) == 0)
-				num[k] = JOURNAL_DONE;
-			else {
-				snprintf(why, whylen, "line %d: unknown state \"%.*s\"", line,
-				    (int)(vl > 40 ? 40 : vl), v);
-				return -1;
-			}
-		} else if (parse_ll(v, vl, &num[k]) < 0) {
-			snprintf(why, whylen, "line %d: %s is not a number", line, key_names[k]);
-			return -1;
-		}
+		wire_msg_free(m);
+		return NULL;
 	}
+	if (m == NULL)
+		snprintf(why, whylen, "out of memory");
+	return m;
+}
+
+/* Every required key there, and the values consistent with e and the output's length. */
+static int
+check_entry(const long long num[K_COUNT], const int seen[K_COUNT], const struct journal_entry *e,
+    size_t outlen, char *why, size_t whylen)
+{
 	for (int i = 0; i < K_COUNT; i++) {
 		if (!seen[i] && i != K_OUTSIZE && i != K_PSTART) {
 			snprintf(why, whylen, "key %s is missing", key_names[i]);
@@ -242,15 +239,13 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		snprintf(why, whylen, "entry is for event %lld task %lld", num[K_EVENT], num[K_SEQ]);
 		return -1;
 	}
-	if (!seen[K_OUTSIZE])
-		num[K_OUTSIZE] = num[K_OUTLEN];
 	if (num[K_OUTSIZE] < num[K_OUTLEN]) {
 		snprintf(why, whylen, "Output-Size %lld is below Output-Length %lld", num[K_OUTSIZE],
 		    num[K_OUTLEN]);
 		return -1;
 	}
-	if (num[K_OUTLEN] < 0 || (unsigned long long)num[K_OUTLEN] != len - pos) {
-		snprintf(why, whylen, "output is %zu bytes, Output-Length says %lld", len - pos,
+	if (num[K_OUTLEN] < 0 || (unsigned long long)num[K_OUTLEN] != outlen) {
+		snprintf(why, whylen, "output is %zu bytes, Output-Length says %lld", outlen,
 		    num[K_OUTLEN]);
 		return -1;
 	}
@@ -264,6 +259,30 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 		snprintf(why, whylen, "PID or PGID out of range");
 		return -1;
 	}
+	return 0;
+}
+
+/* Parse an entry file's bytes into e (result and output allocated). 0, or -1 with why. */
+static int
+parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, size_t whylen)
+{
+	size_t ml = strlen(MAGIC), at = 0;
+	long long num[K_COUNT] = {0};
+	int seen[K_COUNT] = {0};
+	if (len < ml || memcmp(buf, MAGIC, ml) != 0) {
+		snprintf(why, whylen, "not a pgfleet journal entry (bad first line)");
+		return -1;
+	}
+	struct wire_msg *m = read_header(buf + ml, len - ml, &at, num, seen, why, whylen);
+	if (m == NULL)
+		return -1;
+	size_t pos = ml + at;
+	if (!seen[K_OUTSIZE])
+		num[K_OUTSIZE] = num[K_OUTLEN];
+	if (check_entry(num, seen, e, len - pos, why, whylen) == -1) {
+		wire_msg_free(m);
+		return -1;
+	}
 	entry_clear_result(e);
 	e->state = (enum journal_state)num[K_STATE];
 	e->status_code = (int)num[K_STATUS];
@@ -273,20 +292,24 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 	e->cancel_requested = (int)num[K_CANCEL];
 	e->started_ms = num[K_STARTED];
 	e->finished_ms = num[K_FINISHED];
+	int rc = 0;
 	if (e->state == JOURNAL_DONE) {
-		e->result = strndup(result, result_len);
+		const char *result = wire_get(m, key_names[K_RESULT]);
+		e->result = strdup(result != NULL ? result : "");
 		e->output = malloc(len - pos + 1);
 		if (e->result == NULL || e->output == NULL) {
 			entry_clear_result(e);
 			snprintf(why, whylen, "out of memory");
-			return -1;
+			rc = -1;
+		} else {
+			memcpy(e->output, buf + pos, len - pos);
+			e->output[len - pos] = '\0';
+			e->output_len = len - pos;
+			e->output_total = (unsigned long long)num[K_OUTSIZE];
 		}
-		memcpy(e->output, buf + pos, len - pos);
-		e->output[len - pos] = '\0';
-		e->output_len = len - pos;
-		e->output_total = (unsigned long long)num[K_OUTSIZE];
 	}
-	return 0;
+	wire_msg_free(m);
+	return rc;
 }
 
 int

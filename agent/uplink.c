@@ -25,7 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "agent/backoff.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/log.h"

@@ -4,7 +4,7 @@
  * peer must be a scheduler, and in tls.allow_schedulers when that is set),
  * Request=Hello and the scheduler's Reply=Hello, keepalives, whole-message
  * deadlines, and reconnection with back-off and full jitter, failing over
- * round the servers list (agent/backoff.c). Requests go to the owner's hook.
+ * round the servers list (common/backoff.c). Requests go to the owner's hook.
  * Event-driven (libevent). uplink_new returns a struct freed with uplink_free.
  */
 #ifndef PGFLEET_UPLINK_H

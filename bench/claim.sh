@@ -25,7 +25,7 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	done
 	[ -x "$BIN/pgfleet" ] || { echo "bench: $BIN/pgfleet missing: run make all first" >&2; exit 1; }
 	# same lock as tests/integration/run.sh: one pg_virtualenv at a time
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
+	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
 		pg_virtualenv -t -o fsync=off -o max_connections=100 "$0" "$@"
 fi
 

@@ -5,25 +5,38 @@
 # and exits 1 if an event did not end done with code 0 or a status row is missing.
 #
 # It migrates, makes certificates with `pgfleet pki`, starts BENCH_AGENTS agents
-# (one process each, run_as default root) and registers them. Then per case
-# ("WORKERS:ROUNDS:SCRIPT" in BENCH_CASES) a fresh scheduler with that many
-# workers and sessions_per_worker 512, a job with one task SCRIPT, and ROUNDS
+# (one process each, run_as default root) and registers them; they connect out
+# to one agent port that every case's scheduler listens on in turn (agents.listen),
+# and come back by themselves (back-off 50 ms to 500 ms) when a case starts its
+# scheduler. Then per case ("WORKERS:ROUNDS:SCRIPT" in BENCH_CASES) a fresh
+# scheduler with that many workers and sessions_per_worker 512, all agents
+# connected to it before the clock starts, a job with one task SCRIPT, and ROUNDS
 # schedules over every agent created in one transaction (ROUNDS x AGENTS events;
 # one running event per computer, so the rounds of one computer run one after
 # another). Printed per case: events/s and tasks/s (first schedule created to
 # last event finished, by the database clock), p50/p95 event duration
-# (finished_at - started_at), the most running events seen by a sampler (every
-# 50 ms) and computed exactly from the timestamps, the workers' peak RSS (VmHWM)
-# and CPU time, the parent's and the agents' CPU time.
+# (finished_at - started_at), dispatch p50/p99 (due_at -> the 2501 row), the most
+# running events seen by a sampler (every 50 ms, one long-lived psql session that
+# also waits for the end: nothing is forked while the clock runs) and computed
+# exactly from the timestamps, the workers' peak RSS (VmHWM) and CPU time, the
+# parent's and the agents' CPU time (with their task processes and scripts).
+# Then the dispatch latency on an idle fleet (BENCH_LATENCY_ROUNDS, default 20):
+# that many schedules over one computer, one at a time, then as many over all
+# the agents: due_at -> 2501 p50/p99.
 #
 # Then, if pdsh and sshd are installed, the same kind of work by pdsh over ssh:
 # a throwaway sshd on 127.0.0.1 (own host key, own authorized key for root, all
 # in the temp dir), BENCH_AGENTS host aliases of it in a private ssh_config,
 # `pdsh -R ssh -f AGENTS -w h[1-AGENTS] true` ROUNDS times; once with a fresh
 # ssh connection per host and run, once with ssh connection sharing
-# (ControlMaster) set up beforehand. Everything started is stopped at the end.
+# (ControlMaster) set up beforehand. And, if Ansible is installed (Debian's
+# ansible-core), `ansible all -m raw -a true -f AGENTS` ROUNDS times over the
+# same host aliases, with Ansible's own connection sharing (ControlPersist);
+# either is skipped with the reason printed when missing.
+# Everything started is stopped at the end.
 #   bench/workers.sh                  (or: make bench)
-#   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no bench/workers.sh
+#   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no BENCH_ANSIBLE=no bench/workers.sh
+#   BENCH_PERF=1 BENCH_KEEP=1 ...   (perf record -a -g over the first case: where the time goes)
 #   BENCH_KEEP=1 BENCH_LOGLEVEL=7 ...   (copies the logs to /tmp/pgfleet-it.*.kept)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +52,7 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 		[ -x "$BIN/$b" ] || { echo "bench: $BIN/$b missing: run make all first" >&2; exit 1; }
 	done
 	# same lock as tests/integration/run.sh: one pg_virtualenv at a time
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
+	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
 		pg_virtualenv -t -o fsync=off -o max_connections=300 "$0" "$@"
 fi
 
@@ -47,7 +60,9 @@ export PGHOST=127.0.0.1 PGDATABASE=bench_workers
 AGENTS=${BENCH_AGENTS:-50}
 CASES=${BENCH_CASES:-1:20:true 2:20:true 1:1:sleep 1}
 PDSH=${BENCH_PDSH:-yes}
+ANSIBLE=${BENCH_ANSIBLE:-yes}
 TIMEOUT=${BENCH_TIMEOUT:-300}
+LAT_ROUNDS=${BENCH_LATENCY_ROUNDS:-20}
 LOGLEVEL=${BENCH_LOGLEVEL:-5}   # the shipped default (detail); the agents' too
 TICK=$(getconf CLK_TCK)
 
@@ -57,35 +72,35 @@ psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE 
 # the integration tests' helpers: TESTDIR, spawn, wait_for, sql, agent_start ...
 . "$here/../tests/integration/lib.sh"
 . "$here/../tests/integration/fleet.sh"
+. "$here/lib.sh"
 WORK=$TESTDIR
 made_run_sshd=""
 cm_conf=""
 
 bench_cleanup() {
 	rc=$?
+	set +e # under set -e, "(exit 1)" below would end the trap before cleanup stops the agents
 	if [ -n "$cm_conf" ]; then
 		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" -O exit "h$i" >/dev/null 2>&1 || true; done
 	fi
 	[ -z "$made_run_sshd" ] || rmdir /run/sshd 2>/dev/null || true
 	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
 	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
+	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
 	(exit "$rc")
 	cleanup
 }
 trap bench_cleanup EXIT INT TERM
 
-calc() { awk "BEGIN { printf \"%s\", $1 }"; }
-now() { date +%s.%N; }
-# cpu PID: utime + stime of the process in clock ticks (0 when gone)
-cpu() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-hwm() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# cpu_all PID: the same with its waited-for children (an agent forks one process per task)
-cpu_all() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(cpu_all "$p"))); done; echo "$s"; }
+# the agents' CPU with their waited-for children (a task process per task, and the scripts)
+agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(ticks_all "$p"))); done; echo "$s"; }
+# the PostgreSQL backends of the scheduler's parent and workers (same machine: /proc)
+backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application_name IN ('pgfleet-scheduler', 'pgfleet-worker')" | tr '\n' ' '; }
 
 # ---- fleet ----------------------------------------------------------------
 t0=$(now)
 fleet_init
+db_open
 # every case's scheduler listens for the agents on this one port; the agents connect out to it
 sched_conf sched-a
 AP=$(cat "$TESTDIR/sched-a.agentport")
@@ -97,19 +112,12 @@ for i in $(seq 1 "$AGENTS"); do
 	targets="$targets\"agent-$i\","
 done
 targets="${targets%,}]}"
-pgver=$(sql "SHOW server_version")
+pgver=$(db_q "SHOW server_version")
 echo "pgfleet worker benchmark: $AGENTS agents on 127.0.0.1 (one process each), started and registered in $(calc "sprintf(\"%.1f\", $(now) - $t0)") s"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | sort -u | head -n 1)),"\
 " $(awk '/^MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo),"\
 " load before: $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL $pgver (pg_virtualenv, fsync=off)"
 echo "scheduler: sessions_per_worker 512, claim_batch 100, poll_interval 200ms, log level $LOGLEVEL; agents log level $LOGLEVEL"
-
-# sampler: the number of running events every 50 ms, until $1 appears
-cat > "$WORK/sampler.sql" <<'EOF'
-SELECT count(*) FROM pgfleet.event WHERE state = 'running';
-SELECT pg_sleep(0.05) \g /dev/null
-EOF
-feed() { while [ ! -e "$2" ] && cat "$1" 2>/dev/null; do :; done; }
 
 failed=0
 check() { # check WHAT GOT WANT
@@ -130,16 +138,16 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	spid=$LASTPID
 	wait_for 20 "$w workers of $name" sh -c "[ \$(ps -o pid= --ppid $spid | wc -l) -ge $w ]"
 	wpids=$(ps -o pid= --ppid "$spid" | tr '\n' ' ')
-	# let the workers connect before the clock starts
-	wait_for 20 "workers of $name connected" sh -c "[ \$(psql -X -qAt -c \"select count(*) from pg_stat_activity where datname = current_database() and backend_type = 'client backend'\") -ge $((w + 2)) ]"  # workers + parent + this psql
-	# and the agents connected to it (they reconnect with back-off when a case's scheduler stops)
-	wait_for 120 "$AGENTS agents connected to $name" sh -c "[ \$(psql -X -qAt -c \"select count(*) from pgfleet.agent_presence where scheduler like '$name:%'\") -ge $AGENTS ]"
+	# every agent connected to this scheduler, and its workers' database sessions up, before the clock starts
+	[ "$(db_wait "(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE '$name:%') = $AGENTS
+		AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet-worker') >= $w" "''" 60 |
+		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
 	job_add "job-$n" "$script"
 	cpu0=$(agents_cpu)
-	rm -f "$WORK/stop"
-	feed "$WORK/sampler.sql" "$WORK/stop" | psql -X -qAt > "$WORK/samples-$n" 2>&1 &
-	sampler=$!
+	bpids=$(backend_pids)
+	bcpu0=$(ticks $bpids)
 	w0=$(now)
+	[ "$n" != 1 ] || perf_start "case-1"
 	psql -X -qAt -v ON_ERROR_STOP=1 -v j="job-$n" -v t="$targets" -v r="$rounds" > "$WORK/case-$n" <<'EOF'
 BEGIN;
 WITH s AS (
@@ -153,63 +161,71 @@ EOF
 	set -- $(cat "$WORK/case-$n")
 	lo=$1 hi=$2 events=$3
 	inrange="schedule_id BETWEEN $lo AND $hi"
-	ended() { [ "$(sql "SELECT count(*) FROM pgfleet.event WHERE $inrange AND state IN ('pending', 'running')")" = 0 ]; }
+	# the sampler: one statement in the bench's one psql session, every 50 ms until the end
+	db_wait "NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE $inrange AND state IN ('pending', 'running'))" \
+		"(SELECT count(*) FROM pgfleet.event WHERE state = 'running')" "$TIMEOUT" > "$WORK/samples-$n"
 	timed_out=0
-	wait_for_end=$(( $(date +%s) + TIMEOUT ))
-	while ! ended; do
-		[ "$(date +%s)" -lt "$wait_for_end" ] || { timed_out=1; break; }
-		sleep 0.05
-	done
+	[ "$(tail -n 1 "$WORK/samples-$n")" = ok ] || timed_out=1
 	w1=$(now)
-	touch "$WORK/stop"
-	wait "$sampler" || true
+	[ "$n" != 1 ] || perf_stop
 	# the workers' and the parent's figures, before the scheduler stops
 	rss=0 wcpu=0
 	for p in $wpids; do
-		h=$(hwm "$p"); [ "$h" -le "$rss" ] || rss=$h
-		wcpu=$((wcpu + $(cpu "$p")))
+		h=$(hwm_kb "$p"); [ "$h" -le "$rss" ] || rss=$h
+		wcpu=$((wcpu + $(ticks "$p")))
 	done
-	pcpu=$(cpu "$spid")
+	pcpu=$(ticks "$spid")
 	acpu=$(( $(agents_cpu) - cpu0 ))
+	bcpu=$(( $(ticks $bpids) - bcpu0 ))
 	kill "$spid" 2>/dev/null || true
 	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
 
 	# figures from the database clock: schedules created -> last event finished
-	set -- $(sql "SELECT extract(epoch FROM max(e.finished_at) - min(s.created_at)),
+	set -- $(db_q "SELECT extract(epoch FROM max(e.finished_at) - min(s.created_at)),
 		percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.finished_at - e.started_at)) * 1000,
 		percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM e.finished_at - e.started_at)) * 1000,
 		max(extract(epoch FROM e.finished_at - e.started_at)) * 1000
 		FROM pgfleet.event e JOIN pgfleet.schedule s USING (schedule_id) WHERE e.$inrange" | tr '|' ' ')
 	secs=$1 p50=$2 p95=$3 pmax=$4
-	exact=$(sql "SELECT coalesce(max(c), 0) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c
+	set -- $(db_q "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d)
+		FROM (SELECT extract(epoch FROM l.at - e.due_at) * 1000 AS d FROM pgfleet.status_log l
+		      JOIN pgfleet.event e USING (event_id) WHERE e.$inrange AND l.status_code = 2501) x" | tr '|' ' ')
+	d50=$1 d99=$2
+	exact=$(db_q "SELECT coalesce(max(c), 0) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c
 		FROM (SELECT started_at AS t, 1 AS d FROM pgfleet.event WHERE $inrange
 		      UNION ALL SELECT finished_at, -1 FROM pgfleet.event WHERE $inrange) x) y")
-	sampled=$(awk '/^[0-9]+$/ && $1 > m { m = $1 } END { print m + 0 }' "$WORK/samples-$n")
-	nsamples=$(grep -c '^[0-9]*$' "$WORK/samples-$n" || true)
-	tasks=$(sql "SELECT count(*) FROM pgfleet.task t JOIN pgfleet.job j USING (job_id) WHERE j.name = 'job-$n'")
+	sampled=$(awk -F'|' 'NF == 2 && $2 + 0 > m { m = $2 + 0 } END { print m + 0 }' "$WORK/samples-$n")
+	nsamples=$(grep -c '|' "$WORK/samples-$n" || true)
+	tasks=$(db_q "SELECT count(*) FROM pgfleet.task t JOIN pgfleet.job j USING (job_id) WHERE j.name = 'job-$n'")
 
 	echo
 	echo "  case $n: $w worker(s), $rounds schedule(s) x $AGENTS agents, task: $script"
 	check "finished before the ${TIMEOUT}s timeout" "$timed_out" 0
 	check "events created" "$events" "$((rounds * AGENTS))"
-	check "events done with status_code 0" "$(sql "SELECT count(*) FROM pgfleet.event WHERE $inrange AND state = 'done' AND status_code = 0")" "$events"
-	check "events with another state or code" "$(sql "SELECT count(*) FROM pgfleet.event WHERE $inrange AND (state <> 'done' OR status_code IS DISTINCT FROM 0)")" 0
-	check "events retried (attempt > 0)" "$(sql "SELECT count(*) FROM pgfleet.event WHERE $inrange AND attempt > 0")" 0
-	check "status_log rows (3 per task)" "$(sql "SELECT count(*) FROM pgfleet.status_log WHERE $inrange")" "$((3 * events * tasks))"
+	check "events done with status_code 0" "$(db_q "SELECT count(*) FROM pgfleet.event WHERE $inrange AND state = 'done' AND status_code = 0")" "$events"
+	check "events with another state or code" "$(db_q "SELECT count(*) FROM pgfleet.event WHERE $inrange AND (state <> 'done' OR status_code IS DISTINCT FROM 0)")" 0
+	check "events retried (attempt > 0)" "$(db_q "SELECT count(*) FROM pgfleet.event WHERE $inrange AND attempt > 0")" 0
+	check "status_log rows (3 per task)" "$(db_q "SELECT count(*) FROM pgfleet.status_log WHERE $inrange")" "$((3 * events * tasks))"
 	check "status_log rows per code (2500, 2501, 0)" \
-		"$(sql "SELECT string_agg(status_code || ':' || n, ' ' ORDER BY status_code DESC) FROM (SELECT status_code, count(*) AS n FROM pgfleet.status_log WHERE $inrange GROUP BY 1) x")" \
+		"$(db_q "SELECT string_agg(status_code || ':' || n, ' ' ORDER BY status_code DESC) FROM (SELECT status_code, count(*) AS n FROM pgfleet.status_log WHERE $inrange GROUP BY 1) x")" \
 		"2501:$events 2500:$events 0:$events"
-	check "schedules done" "$(sql "SELECT count(*) FROM pgfleet.schedule WHERE $inrange AND state = 'done'")" "$rounds"
+	check "schedules done" "$(db_q "SELECT count(*) FROM pgfleet.schedule WHERE $inrange AND state = 'done'")" "$rounds"
 	check "warnings or errors in $name's log" "$(grep -ciE 'warn|error|fatal' "$WORK/$name.log" || true)" 0
 	echo "    wall time seen by the script $(calc "sprintf(\"%.2f\", $w1 - $w0)") s (polls every 50 ms);" \
-		"$nsamples samples; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
+		"$nsamples samples; dispatch (due -> 2501) p50 $(calc "sprintf(\"%.0f\", $d50)") ms, p99 $(calc "sprintf(\"%.0f\", $d99)") ms; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
 		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s"
+	echo "    their PostgreSQL backends ($(echo $bpids | wc -w)) CPU $(calc "sprintf(\"%.2f\", $bcpu / $TICK)") s;" \
+		"per event: worker $(calc "sprintf(\"%.2f\", $wcpu * 1000 / $TICK / $events)") ms," \
+		"parent $(calc "sprintf(\"%.2f\", $pcpu * 1000 / $TICK / $events)") ms," \
+		"backends $(calc "sprintf(\"%.2f\", $bcpu * 1000 / $TICK / $events)") ms," \
+		"scheduler side $(calc "sprintf(\"%.2f\", ($wcpu + $pcpu + $bcpu) * 1000 / $TICK / $events)") ms"
 	[ "$case_ok" = 1 ] || failed=1
-	printf '| %7s | %-8s | %6s | %6s | %8s | %7s | %7s | %7s | %14s | %9s | %8s | %8s | %8s | %2s |\n' \
+	printf '| %7s | %-8s | %6s | %6s | %8s | %7s | %7s | %7s | %13s | %14s | %9s | %8s | %8s | %8s | %2s |\n' \
 		"$w" "$script" "$events" "$(calc "sprintf(\"%.2f\", $secs)")" \
 		"$(calc "sprintf(\"%.0f\", $events / $secs)")" "$(calc "sprintf(\"%.0f\", $events * $tasks / $secs)")" \
-		"$(calc "sprintf(\"%.0f\", $p50)")" "$(calc "sprintf(\"%.0f\", $p95)")" "$sampled / $exact" \
+		"$(calc "sprintf(\"%.0f\", $p50)")" "$(calc "sprintf(\"%.0f\", $p95)")" \
+		"$(calc "sprintf(\"%.0f\", $d50)") / $(calc "sprintf(\"%.0f\", $d99)")" "$sampled / $exact" \
 		"$(calc "sprintf(\"%.1f\", $rss / 1024)")" "$(calc "sprintf(\"%.2f\", $wcpu / $TICK)")" \
 		"$(calc "sprintf(\"%.2f\", $pcpu / $TICK)")" "$(calc "sprintf(\"%.2f\", $acpu / $TICK)")" \
 		"$([ "$case_ok" = 1 ] && echo ok || echo NO)" >> "$WORK/table"
@@ -221,6 +237,53 @@ while IFS= read -r c; do
 	[ -n "$c" ] || continue
 	run_case "${c%%:*}" "$(echo "$c" | cut -d: -f2)" "$(echo "$c" | cut -d: -f3-)" < /dev/null
 done < "$WORK/cases"
+
+# ---- dispatch latency on an idle fleet -------------------------------------
+# LAT_ROUNDS times, one after another with the fleet idle in between: a schedule
+# due now over one computer (the latency of one event alone), then one over every
+# agent (a fan-out: the last of the AGENTS pushes waits for the others). Latency
+# is due_at -> the event's 2501 row as stored (status rows are written in batches).
+lat_table=""
+if [ "$LAT_ROUNDS" -gt 0 ]; then
+	n=$((n + 1))
+	name=sched-$n
+	"$P" pki issue "$name" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $name"
+	sched_conf "$name" "workers: 1" "sessions_per_worker: 512" "claim_batch: 100" "log: {level: $LOGLEVEL}" \
+		"agents: {listen: 127.0.0.1:$AP, presence_interval: 1s}"
+	sched_start "$name"
+	spid=$LASTPID
+	[ "$(db_wait "(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE '$name:%') = $AGENTS
+		AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet-worker') >= 1" "''" 60 |
+		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
+	job_add "job-lat" "true"
+	lat_ok=1
+	for kind in one all; do
+		sids=""
+		for r in $(seq 1 "$LAT_ROUNDS"); do
+			t=$targets
+			[ "$kind" = all ] || t='{"computers": ["agent-'$(( (r - 1) % AGENTS + 1 ))'"]}'
+			sid=$(db_schedule job-lat "$t")
+			sids="$sids${sids:+,}$sid"
+			[ "$(db_wait "NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE schedule_id = $sid
+				AND state IN ('pending', 'running'))" "''" "$TIMEOUT" | tail -n 1)" = ok ] || lat_ok=0
+		done
+		set -- $(db_q "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d)
+			FROM (SELECT extract(epoch FROM l.at - e.due_at) * 1000 AS d FROM pgfleet.status_log l
+			      JOIN pgfleet.event e USING (event_id) WHERE e.schedule_id IN ($sids) AND l.status_code = 2501) x" | tr '|' ' ')
+		done_ok=$(db_q "SELECT count(*) FROM pgfleet.event WHERE schedule_id IN ($sids) AND state = 'done' AND status_code = 0")
+		[ "$done_ok" = "$1" ] || lat_ok=0
+		what=$([ "$kind" = one ] && echo "one computer" || echo "fan-out to $AGENTS")
+		lat_table="$lat_table$(printf '| %-20s | %6s | %6s | %6s | %6s | %2s |' "$what" "$1" \
+			"$(calc "sprintf(\"%.0f\", $2)")" "$(calc "sprintf(\"%.0f\", $3)")" "$(calc "sprintf(\"%.0f\", $4)")" \
+			"$([ "$lat_ok" = 1 ] && echo ok || echo NO)")
+"
+	done
+	[ "$lat_ok" = 1 ] || failed=1
+	kill "$spid" 2>/dev/null || true
+	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
+	echo
+	echo "  dispatch latency on an idle fleet: $LAT_ROUNDS schedules of each kind, one at a time (1 worker)"
+fi
 
 # ---- pdsh over ssh --------------------------------------------------------
 pdsh_note=""
@@ -241,15 +304,35 @@ pdsh_case() { # pdsh_case LABEL SSH_CONFIG
 	printf '| %-44s | %6s | %6s | %8s | %2s |\n' "$1" "$total" "$(calc "sprintf(\"%.2f\", $secs)")" \
 		"$(calc "sprintf(\"%.0f\", $total / $secs)")" "$([ "$bad" = 0 ] && echo ok || echo NO)" >> "$WORK/pdsh_table"
 }
+ansible_case() { # ansible_case LABEL: ROUNDS runs of the raw module over every host alias
+	bad=0
+	a=$(now)
+	for r in $(seq 1 "$ROUNDS_PDSH"); do
+		got=$(ANSIBLE_SSH_ARGS="-F $d/ssh_config -o ControlMaster=auto -o ControlPersist=300s" \
+			ANSIBLE_SSH_CONTROL_PATH_DIR="$d/ansible-cp" ANSIBLE_LOCAL_TEMP="$d/ansible-tmp" \
+			ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_CONFIG="$d/ansible.cfg" \
+			ansible all -i "$d/inventory" -m raw -a true -f "$AGENTS" -o 2>>"$WORK/ansible.err" |
+			tee -a "$WORK/ansible.out" | grep -c 'CHANGED\|SUCCESS' || true)
+		[ "$got" = "$AGENTS" ] || bad=$((bad + 1))
+	done
+	b=$(now)
+	secs=$(calc "$b - $a")
+	total=$((ROUNDS_PDSH * AGENTS))
+	echo "    $1: $ROUNDS_PDSH runs x $AGENTS hosts = $total commands in $(calc "sprintf(\"%.2f\", $secs)") s, runs failed: $bad"
+	[ "$bad" = 0 ] || failed=1
+	printf '| %-44s | %6s | %6s | %8s | %2s |\n' "$1" "$total" "$(calc "sprintf(\"%.2f\", $secs)")" \
+		"$(calc "sprintf(\"%.0f\", $total / $secs)")" "$([ "$bad" = 0 ] && echo ok || echo NO)" >> "$WORK/pdsh_table"
+}
 ROUNDS_PDSH=$(head -n 1 "$WORK/cases" | cut -d: -f2)
 echo
-if [ "$PDSH" != yes ]; then
-	pdsh_note="pdsh comparison skipped (BENCH_PDSH=$PDSH)"
-elif ! command -v pdsh >/dev/null || [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then
-	pdsh_note="pdsh comparison not run: pdsh, /usr/sbin/sshd or ssh-keygen missing (apt-get install pdsh openssh-server openssh-client)"
+ssh_ok=""
+if [ "$PDSH" != yes ] && [ "$ANSIBLE" != yes ]; then
+	pdsh_note="pdsh and Ansible comparisons skipped (BENCH_PDSH=$PDSH, BENCH_ANSIBLE=$ANSIBLE)"
+elif [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then
+	pdsh_note="pdsh and Ansible comparisons not run: /usr/sbin/sshd or ssh-keygen missing (apt-get install openssh-server openssh-client)"
 else
 	d=$WORK/ssh
-	mkdir -m 700 "$d"
+	mkdir -m 700 "$d" "$d/ansible-cp" "$d/ansible-tmp"
 	ssh-keygen -q -t ed25519 -N '' -C bench-host -f "$d/host_key"
 	ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$d/id"
 	cp "$d/id.pub" "$d/authorized_keys"
@@ -284,32 +367,65 @@ EOF
 		cat "$d/ssh_config"
 		printf '\tControlMaster auto\n\tControlPath %s/cm-%%n\n\tControlPersist 300\n' "$d"
 	} > "$d/ssh_config_cm"
+	{ echo "[all]"; for i in $(seq 1 "$AGENTS"); do echo "h$i"; done; } > "$d/inventory"
+	printf '[defaults]\nforks = %s\n' "$AGENTS" > "$d/ansible.cfg"
+	ssh_ok=1
+	echo "  $(ssh -V 2>&1 | cut -d, -f1), sshd on 127.0.0.1:$sport (ed25519 keys, MaxStartups 1000)," \
+		"$AGENTS host aliases of it, fanout $AGENTS"
+fi
+if [ -n "$ssh_ok" ] && [ "$PDSH" = yes ] && ! command -v pdsh >/dev/null; then
+	pdsh_note="pdsh comparison not run: pdsh missing (apt-get install pdsh)"
+elif [ -n "$ssh_ok" ] && [ "$PDSH" = yes ]; then
 	got=$(PDSH_SSH_ARGS="-F $d/ssh_config -x -l%u %h" pdsh -R ssh -f "$AGENTS" -w "h[1-$AGENTS]" 'echo ran' 2>&1 | grep -c ': ran$' || true)
 	if [ "$got" != "$AGENTS" ]; then
 		pdsh_note="pdsh comparison not run: a check run of pdsh over the local sshd answered on $got of $AGENTS hosts (see $d/sshd.log)"
 		failed=1
 	else
-		echo "  pdsh $(pdsh -V 2>&1 | head -n 1 | cut -d' ' -f1), $(ssh -V 2>&1 | cut -d, -f1), sshd on 127.0.0.1:$sport (ed25519 keys," \
-			"MaxStartups 1000), $AGENTS host aliases of it, fanout $AGENTS"
+		echo "  pdsh $(pdsh -V 2>&1 | head -n 1 | cut -d' ' -f1)"
 		pdsh_case "pdsh -R ssh, a new ssh connection per host+run" "$d/ssh_config"
 		cm_conf=$d/ssh_config_cm
 		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" "h$i" true; done  # open the masters
 		pdsh_case "pdsh -R ssh, connections shared (ControlMaster)" "$cm_conf"
-		check_errs=$(grep -ciE 'error|fatal' "$d/sshd.log" || true)
-		echo "    sshd log errors: $check_errs"
+		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" -O exit "h$i" >/dev/null 2>&1 || true; done
+		cm_conf=""
 	fi
+elif [ "$PDSH" != yes ]; then
+	pdsh_note="pdsh comparison skipped (BENCH_PDSH=$PDSH)"
+fi
+if [ -n "$ssh_ok" ] && [ "$ANSIBLE" = yes ] && ! command -v ansible >/dev/null; then
+	ansible_note="Ansible comparison not run: ansible missing (apt-get install ansible-core)"
+elif [ -n "$ssh_ok" ] && [ "$ANSIBLE" = yes ]; then
+	echo "  $(ansible --version 2>/dev/null | head -n 1), raw module (no Python on the host side)"
+	ansible_case "ansible -m raw -f $AGENTS, ControlPersist"
+	for f in "$d"/ansible-cp/*; do [ -S "$f" ] && ssh -o ControlPath="$f" -O exit h1 >/dev/null 2>&1 || true; done
+elif [ "$ANSIBLE" != yes ]; then
+	ansible_note="Ansible comparison skipped (BENCH_ANSIBLE=$ANSIBLE)"
+fi
+if [ -n "$ssh_ok" ]; then
+	echo "    sshd log errors: $(grep -ciE 'error|fatal' "$d/sshd.log" || true)"
 fi
 
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| workers | task     | events | time s | events/s | tasks/s | p50 ms | p95 ms | max running sampled/exact | worker RSS MB | worker CPU s | parent CPU s | agents CPU s | ok |"
-echo "|--------:|----------|-------:|-------:|---------:|--------:|-------:|-------:|---------------:|----------:|---------:|---------:|---------:|---:|"
+echo "| workers | task     | events | time s | events/s | tasks/s | p50 ms | p95 ms | dispatch p50 / p99 ms | max running sampled/exact | worker RSS MB | worker CPU s | parent CPU s | agents CPU s | ok |"
+echo "|--------:|----------|-------:|-------:|---------:|--------:|-------:|-------:|--------------:|---------------:|----------:|---------:|---------:|---------:|---:|"
 cat "$WORK/table"
 echo
+if [ -n "$lat_table" ]; then
+	echo "| dispatch, idle fleet | events | p50 ms | p99 ms | max ms | ok |"
+	echo "|----------------------|-------:|-------:|-------:|-------:|---:|"
+	printf '%s' "$lat_table"
+	echo
+fi
 if [ -s "$WORK/pdsh_table" ]; then
-	echo "| pdsh over ssh, $AGENTS hosts (one local sshd) | commands | time s | commands/s | ok |"
+	echo "| over ssh, $AGENTS hosts (one local sshd)           | commands | time s | commands/s | ok |"
 	echo "|----------------------------------------------|-------:|-------:|---------:|---:|"
 	cat "$WORK/pdsh_table"
+	first=$(head -n 1 "$WORK/table" | awk -F'|' '{ gsub(/ /, "", $7); print $7 }')
+	awk -F'|' -v p="$first" '{ gsub(/ /, "", $3); gsub(/ /, "", $4); gsub(/^ +| +$/, "", $2)
+		if ($3 > 0 && $4 > 0) printf "pgfleet (first case, %s tasks/s) = %.0fx %s (%.1f commands/s)\n", p, p * $4 / $3, $2, $3 / $4 }' \
+		"$WORK/pdsh_table"
 fi
 [ -z "$pdsh_note" ] || echo "$pdsh_note"
+[ -z "${ansible_note:-}" ] || echo "$ansible_note"
 [ "$failed" = 0 ] || { echo "bench: a check failed (see above)" >&2; exit 1; }

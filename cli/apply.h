@@ -1,7 +1,8 @@
 /*
- * apply: write a validated job batch (cli/batch.h) to the database in one transaction:
- * groups, computers and memberships, jobs with versioned tasks, and their schedules.
- * Nothing here allocates what the caller frees; a report of each change goes to out.
+ * apply: write a validated job batch (cli/batch.h) to the database in one transaction,
+ * through pgfleet.submit (docs/sql-api.md): maintenance windows, groups, computers and
+ * memberships, jobs with versioned tasks, their windows and chains, and their schedules. Nothing here allocates what the caller frees; a
+ * report of each change goes to out.
  */
 #ifndef PGFLEET_APPLY_H
 #define PGFLEET_APPLY_H
@@ -18,7 +19,6 @@ struct yt_errors;
 struct apply_opts {
 	int dry_run;         /* check and report, write nothing (a READ ONLY transaction) */
 	int inventory_only;  /* computers and groups only: `pgfleet computer import` */
-	const char *client_user; /* schedule.client_user ($USER); created_by is session_user */
 };
 
 struct apply_stats {
@@ -27,32 +27,28 @@ struct apply_stats {
 	int jobs_added, jobs_changed;
 	int schedules_created, schedules_superseded;
 	long long events;
+	char sqlstate[6];    /* of pgfleet.submit's failure, when apply_batch returned -1 */
 };
 
 /*
- * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when the database
- * refuses the batch's content (a target computer neither in the file nor in the
- * database): every such error in errs, nothing written; -1 on a database failure
+ * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when a target computer,
+ * a window or a job run after is neither in the file nor in the database, a time zone is
+ * not PostgreSQL's, or a job would run after itself: every such error in errs, nothing written;
+ * -1 when the database failed or pgfleet.submit refused the batch (db_sqlstate tells),
  * with the reason in err, nothing written.
  */
 int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
     struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen);
 
 /*
- * The job j (name, description, tasks; no plan) as `pgfleet run --script` makes it, in the
- * caller's transaction and serialised with submits: inserted at version 1, or given a new
- * version when its tasks differ from its current ones (the same script twice reuses the
- * version). Its schedules and plan are left alone. 0 with job_id and version (decimal,
- * 32 bytes each), or -1 with err.
+ * The job j (name, description, tasks; no plan) as `pgfleet run --script` makes it, through
+ * pgfleet.submit (tasks_only) in the caller's transaction, serialised with submits: added
+ * at version 1, or given a new version when its tasks differ from its current ones (the
+ * same script twice reuses the version). Its plan, windows, chains and schedules are left
+ * alone. 0, or -1 with err (db_sqlstate tells a refusal).
  */
-int apply_job_version(struct db *db, const struct batch_job *j, char *job_id, char *version,
-    char *err, size_t errlen) __attribute__((warn_unused_result));
-
-/* "{1,10%,100%}" (a text[] literal) and the pause in ms (0 when none) of a rollout's waves. */
-#define APPLY_WAVES_MAX 256
-struct batch_rollout;
-void apply_waves_literal(const struct batch_rollout *ro, char *waves, size_t wlen, char *pause,
-    size_t plen);
+int apply_job_tasks(struct db *db, const struct batch_job *j, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * When a new schedule of the job first runs, as of now: the schedule's at (or now),

@@ -63,6 +63,7 @@ int cmd_abort(int argc, char **argv);
 int cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_only);
 int cmd_maintain(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_schedulers(int argc, char **argv);
 
 #endif

@@ -292,50 +292,33 @@ computer_add(struct opts *o)
 	}
 	if ((db = cmdutil_open(cmd)) == NULL)
 		goto out;
-	if (db_begin(db, err, sizeof(err)) == -1)
-		goto dberr;
+	/* the groups first, for a message naming the option; pgfleet.computer_add checks again */
 	const char *pg[1] = {groups};
 	if (db_exec(db, &r,
 		"SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($1::jsonb) x "
-		"WHERE x NOT IN (SELECT name FROM pgfleet.computer_group)",
-		1, pg, err, sizeof(err)) == -1)
-		goto dberr;
+		"WHERE x NOT IN (SELECT name FROM pgfleet.group_list)",
+		1, pg, err, sizeof(err)) == -1) {
+		rc = cmdutil_api_error(db, cmd, err);
+		goto out;
+	}
 	if (!db_isnull(r, 0, 0)) {
 		fprintf(stderr, "pgfleet %s: --group: no such group: %s (pgfleet group add NAME)\n", cmd,
 		    db_value(r, 0, 0));
 		rc = CLI_USAGE;
-		goto rollback;
+		goto out;
 	}
 	db_result_free(r);
-	const char *p[5] = {o->pos[0], o->host, o->port, o->os, labels};
+	r = NULL;
+	const char *p[6] = {o->pos[0], o->host, o->port, o->os, labels, groups};
 	if (db_exec(db, &r,
-		"INSERT INTO pgfleet.computer (name, host, port, os, labels) "
-		"VALUES ($1, $2, $3::int, $4, $5::jsonb) ON CONFLICT (name) DO NOTHING "
-		"RETURNING computer_id",
-		5, p, err, sizeof(err)) == -1)
-		goto dberr;
-	if (db_ntuples(r) == 0) {
-		fprintf(stderr, "pgfleet %s: computer \"%s\" already exists\n", cmd, o->pos[0]);
-		rc = CLI_USAGE;
-		goto rollback;
+		"SELECT pgfleet.computer_add($1, $2, $3::int, $4, $5::jsonb,"
+		" ARRAY(SELECT jsonb_array_elements_text($6::jsonb)))",
+		6, p, err, sizeof(err)) == -1) {
+		rc = cmdutil_api_error(db, cmd, err);
+		goto out;
 	}
-	char id[32];
-	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
-	const char *pm[2] = {id, groups};
-	if (db_exec(db, NULL,
-		"INSERT INTO pgfleet.computer_group_member (group_id, computer_id) "
-		"SELECT group_id, $1 FROM pgfleet.computer_group "
-		"WHERE name IN (SELECT jsonb_array_elements_text($2::jsonb))",
-		2, pm, err, sizeof(err)) == -1 ||
-	    db_commit(db, err, sizeof(err)) == -1)
-		goto dberr;
-	printf("computer %s added (id %s)\n", o->pos[0], id);
+	printf("computer %s added (id %s)\n", o->pos[0], db_value(r, 0, 0));
 	rc = CLI_OK;
-	goto out;
-dberr:
-	fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
 out:
 	db_result_free(r);
 	db_close(db);
@@ -357,18 +340,17 @@ computer_list(struct opts *o)
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\", coalesce(c.os, '-') AS \"OS\","
 		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","
-		  " coalesce((SELECT string_agg(g.name, ',' ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		  "  JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id), '-')"
+		  " coalesce((SELECT string_agg(m.group_name, ',' ORDER BY m.group_name)"
+		  "  FROM pgfleet.group_member_list m WHERE m.computer_id = c.computer_id), '-')"
 		  "  AS \"GROUPS\","
 		  " coalesce((SELECT string_agg(key || '=' || value, ',' ORDER BY key)"
 		  "  FROM jsonb_each_text(c.labels)), '-') AS \"LABELS\""
-		  " FROM pgfleet.computer c ORDER BY c.name",
+		  " FROM pgfleet.computer_list c ORDER BY c.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.enabled, c.labels,"
-		  "  coalesce((SELECT json_agg(g.name ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		  "   JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id),"
-		  "   '[]') AS groups, c.last_seen"
-		  " FROM pgfleet.computer c) x",
+		  "  coalesce((SELECT json_agg(m.group_name ORDER BY m.group_name) FROM pgfleet.group_member_list m"
+		  "   WHERE m.computer_id = c.computer_id), '[]') AS groups, c.last_seen"
+		  " FROM pgfleet.computer_list c) x",
 		  0, NULL);
 	db_close(db);
 	return rc;
@@ -387,7 +369,7 @@ computer_show(struct opts *o)
 		return CLI_ERROR;
 	const char *p[1] = {o->pos[0]};
 	int rc = CLI_ERROR;
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.computer WHERE name = $1", 1, p, err,
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.computer_detail WHERE name = $1", 1, p, err,
 		sizeof(err)) == -1)
 		goto dberr;
 	int found = db_ntuples(r) > 0;
@@ -405,13 +387,12 @@ computer_show(struct opts *o)
 	}
 	if (o->fmt == REPORTFMT_JSON) {
 		rc = cmdutil_print_json(db, cmd,
-		    "SELECT to_jsonb(c) - 'running_event' || jsonb_build_object('running_event', c.running_event,"
-		    " 'groups', coalesce((SELECT jsonb_agg(g.name ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		    "  JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id), '[]'),"
+		    "SELECT to_jsonb(c) - 'running_event' - 'groups' || jsonb_build_object('running_event',"
+		    " c.running_event, 'groups', to_jsonb(c.groups),"
 		    " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.event_id DESC) FROM"
 		    "  (SELECT event_id, schedule_id, state, status_code, due_at, started_at, finished_at"
-		    "   FROM pgfleet.event WHERE computer_id = c.computer_id ORDER BY event_id DESC LIMIT 10) e),"
-		    "  '[]')) FROM pgfleet.computer c WHERE c.name = $1",
+		    "   FROM pgfleet.event_list WHERE computer_id = c.computer_id ORDER BY event_id DESC LIMIT 10) e),"
+		    "  '[]')) FROM pgfleet.computer_detail c WHERE c.name = $1",
 		    1, p);
 		db_close(db);
 		return rc;
@@ -419,10 +400,9 @@ computer_show(struct opts *o)
 	if (db_exec(db, &r,
 		"SELECT computer_id AS id, name, host, port, os, boot_env, ip, mac, serial, asset_tag,"
 		" domain, domain_ou, dept, contact, email, labels, attrs, enabled,"
-		" (SELECT string_agg(g.name, ', ' ORDER BY g.name) FROM pgfleet.computer_group_member m"
-		"  JOIN pgfleet.computer_group g USING (group_id) WHERE m.computer_id = c.computer_id) AS groups,"
+		" nullif(array_to_string(groups, ', '), '') AS groups,"
 		" last_seen, running_event, created_at, updated_at"
-		" FROM pgfleet.computer c WHERE name = $1",
+		" FROM pgfleet.computer_detail c WHERE name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto dberr;
 	for (int c = 0; c < db_nfields(r); c++)
@@ -430,12 +410,10 @@ computer_show(struct opts *o)
 			printf("%-14s %s\n", db_fname(r, c), db_value(r, 0, c));
 	db_result_free(r);
 	if (db_exec(db, &r,
-		"SELECT e.event_id AS \"EVENT\", e.schedule_id AS \"SCHEDULE\", j.name AS \"JOB\","
+		"SELECT e.event_id AS \"EVENT\", e.schedule_id AS \"SCHEDULE\", e.job AS \"JOB\","
 		" e.state AS \"STATE\", coalesce(e.status_code::text, '-') AS \"CODE\","
 		" coalesce(to_char(e.finished_at, 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
-		" FROM pgfleet.event e JOIN pgfleet.schedule s USING (schedule_id)"
-		" JOIN pgfleet.job j USING (job_id) JOIN pgfleet.computer c USING (computer_id)"
-		" WHERE c.name = $1 ORDER BY e.event_id DESC LIMIT 10",
+		" FROM pgfleet.event_list e WHERE e.computer = $1 ORDER BY e.event_id DESC LIMIT 10",
 		1, p, err, sizeof(err)) == -1)
 		goto dberr;
 	if (db_ntuples(r) > 0) {
@@ -463,51 +441,48 @@ computer_remove(struct opts *o)
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *p[1] = {o->pos[0]};
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r,
-		"SELECT c.computer_id, (SELECT count(*) FROM pgfleet.event e"
-		"  WHERE e.computer_id = c.computer_id), (SELECT count(*) FROM pgfleet.event e"
-		"  WHERE e.computer_id = c.computer_id AND e.state IN ('pending', 'running'))"
-		" FROM pgfleet.computer c WHERE c.name = $1 FOR UPDATE",
+	/* first the reasons to refuse, in the words of this command's options;
+	 * pgfleet.computer_remove checks them again under a lock */
+	const char *p[2] = {o->pos[0], o->force ? "true" : "false"};
+	if (db_exec(db, &r,
+		"SELECT (SELECT count(*) FROM pgfleet.event_list e WHERE e.computer_id = c.computer_id),"
+		" (SELECT count(*) FROM pgfleet.event_list e WHERE e.computer_id = c.computer_id"
+		"  AND e.state IN ('pending', 'running'))"
+		" FROM pgfleet.computer_list c WHERE c.name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto dberr;
 	if (db_ntuples(r) == 0) {
 		fprintf(stderr, "pgfleet %s: computer \"%s\" does not exist\n", cmd, o->pos[0]);
 		rc = CLI_USAGE;
-		goto rollback;
+		goto out;
 	}
-	long long events = atoll(db_value(r, 0, 1)), open = atoll(db_value(r, 0, 2));
-	char id[32];
-	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
+	long long events = atoll(db_value(r, 0, 0)), open = atoll(db_value(r, 0, 1));
 	if (open > 0) {
 		fprintf(stderr, "pgfleet %s: computer \"%s\" has %lld pending or running event(s); "
 				"cancel their schedules first\n",
 		    cmd, o->pos[0], open);
 		rc = CLI_USAGE;
-		goto rollback;
+		goto out;
 	}
 	if (events > 0 && !o->force) {
 		fprintf(stderr, "pgfleet %s: computer \"%s\" has %lld event(s) in its history; "
 				"--force deletes them with it\n",
 		    cmd, o->pos[0], events);
 		rc = CLI_USAGE;
-		goto rollback;
+		goto out;
 	}
-	const char *pid[1] = {id};
-	if (db_exec(db, NULL, "DELETE FROM pgfleet.event WHERE computer_id = $1", 1, pid, err,
-		sizeof(err)) == -1 ||
-	    db_exec(db, NULL, "DELETE FROM pgfleet.computer WHERE computer_id = $1", 1, pid, err,
-		sizeof(err)) == -1 ||
-	    db_commit(db, err, sizeof(err)) == -1)
+	db_result_free(r);
+	if (db_exec(db, &r, "SELECT pgfleet.computer_remove($1, $2::boolean)", 2, p, err,
+		sizeof(err)) == -1) {
+		r = NULL;
 		goto dberr;
+	}
+	events = atoll(db_value(r, 0, 0));
 	printf("computer %s removed%s\n", o->pos[0], events > 0 ? " with its events" : "");
 	rc = CLI_OK;
 	goto out;
 dberr:
-	fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
+	rc = cmdutil_api_error(db, cmd, err);
 out:
 	db_result_free(r);
 	db_close(db);
@@ -589,24 +564,15 @@ group_add(struct opts *o)
 	if (db == NULL)
 		return CLI_ERROR;
 	const char *p[2] = {o->pos[0], o->description};
-	if (db_exec(db, &r,
-		"INSERT INTO pgfleet.computer_group (name, description) VALUES ($1, $2) "
-		"ON CONFLICT (name) DO NOTHING RETURNING group_id",
-		2, p, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	if (db_exec(db, &r, "SELECT pgfleet.group_add($1, $2)", 2, p, err, sizeof(err)) == -1) {
+		int rc = cmdutil_api_error(db, cmd, err);
 		db_close(db);
-		return CLI_ERROR;
+		return rc;
 	}
-	int rc = CLI_OK;
-	if (db_ntuples(r) == 0) {
-		fprintf(stderr, "pgfleet %s: group \"%s\" already exists\n", cmd, o->pos[0]);
-		rc = CLI_USAGE;
-	} else {
-		printf("group %s added\n", o->pos[0]);
-	}
+	printf("group %s added\n", o->pos[0]);
 	db_result_free(r);
 	db_close(db);
-	return rc;
+	return CLI_OK;
 }
 
 static int
@@ -619,13 +585,11 @@ group_list(struct opts *o)
 	if (db == NULL)
 		return CLI_ERROR;
 	int rc = cmdutil_print_list(db, cmd, o->fmt,
-		  "SELECT g.name AS \"NAME\", (SELECT count(*) FROM pgfleet.computer_group_member m"
-		  " WHERE m.group_id = g.group_id) AS \"MEMBERS\","
+		  "SELECT g.name AS \"NAME\", g.members AS \"MEMBERS\","
 		  " coalesce(g.description, '') AS \"DESCRIPTION\""
-		  " FROM pgfleet.computer_group g ORDER BY g.name",
+		  " FROM pgfleet.group_list g ORDER BY g.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT g.name, g.description, (SELECT count(*) FROM pgfleet.computer_group_member m"
-		  "  WHERE m.group_id = g.group_id) AS members FROM pgfleet.computer_group g) x",
+		  " SELECT g.name, g.description, g.members FROM pgfleet.group_list g) x",
 		  0, NULL);
 	db_close(db);
 	return rc;
@@ -643,7 +607,7 @@ group_members(struct opts *o)
 	if (db == NULL)
 		return CLI_ERROR;
 	const char *p[1] = {o->pos[0]};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.computer_group WHERE name = $1", 1, p, err,
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.group_list WHERE name = $1", 1, p, err,
 		sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		db_close(db);
@@ -660,12 +624,12 @@ group_members(struct opts *o)
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\","
 		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\""
-		  " FROM pgfleet.computer c JOIN pgfleet.computer_group_member m USING (computer_id)"
-		  " JOIN pgfleet.computer_group g USING (group_id) WHERE g.name = $1 ORDER BY c.name",
+		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
+		  " WHERE m.group_name = $1 ORDER BY c.name",
 		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled"
-		  " FROM pgfleet.computer c JOIN pgfleet.computer_group_member m USING (computer_id)"
-		  " JOIN pgfleet.computer_group g USING (group_id) WHERE g.name = $1) x",
+		  " FROM pgfleet.computer_list c JOIN pgfleet.group_member_list m USING (computer_id)"
+		  " WHERE m.group_name = $1) x",
 		  1, p);
 	db_close(db);
 	return rc;

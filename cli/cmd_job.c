@@ -31,7 +31,7 @@ exists(struct db *db, const char *cmd, const char *name)
 	char err[1024];
 	struct db_result *r;
 	const char *p[1] = {name};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.job WHERE name = $1", 1, p, err, sizeof(err)) ==
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.job_list WHERE name = $1", 1, p, err, sizeof(err)) ==
 	    -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return CLI_ERROR;
@@ -50,20 +50,20 @@ job_list(struct db *db, enum reportfmt_format fmt)
 {
 	return cmdutil_print_list(db, "job list", fmt,
 	    "SELECT j.name AS \"NAME\", j.version AS \"VERSION\","
-	    " (SELECT count(*) FROM pgfleet.task t WHERE t.job_id = j.job_id AND t.version = j.version) AS \"TASKS\","
-	    " (SELECT count(*) FROM pgfleet.schedule s WHERE s.job_id = j.job_id) AS \"SCHEDULES\","
-	    " coalesce((SELECT s.schedule_id || ' ' || s.state FROM pgfleet.schedule s"
+	    " (SELECT count(*) FROM pgfleet.task_list t WHERE t.job_id = j.job_id AND t.version = j.version) AS \"TASKS\","
+	    " (SELECT count(*) FROM pgfleet.schedule_list s WHERE s.job_id = j.job_id) AS \"SCHEDULES\","
+	    " coalesce((SELECT s.schedule_id || ' ' || s.state FROM pgfleet.schedule_list s"
 	    "  WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1), '-') AS \"LAST\","
 	    " coalesce(j.description, '') AS \"DESCRIPTION\""
-	    " FROM pgfleet.job j ORDER BY j.name",
+	    " FROM pgfleet.job_list j ORDER BY j.name",
 		    "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 		    " SELECT j.job_id AS id, j.name, j.description, j.version,"
-		    "  (SELECT count(*) FROM pgfleet.task t WHERE t.job_id = j.job_id AND t.version = j.version) AS tasks,"
-		    "  (SELECT count(*) FROM pgfleet.schedule s WHERE s.job_id = j.job_id) AS schedules,"
+		    "  (SELECT count(*) FROM pgfleet.task_list t WHERE t.job_id = j.job_id AND t.version = j.version) AS tasks,"
+		    "  (SELECT count(*) FROM pgfleet.schedule_list s WHERE s.job_id = j.job_id) AS schedules,"
 		    "  (SELECT json_build_object('schedule_id', s.schedule_id, 'state', s.state)"
-		    "   FROM pgfleet.schedule s WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1)"
+		    "   FROM pgfleet.schedule_list s WHERE s.job_id = j.job_id ORDER BY s.schedule_id DESC LIMIT 1)"
 		    "  AS last_schedule, j.updated_at"
-		    " FROM pgfleet.job j) x",
+		    " FROM pgfleet.job_list j) x",
 		    0, NULL);
 }
 
@@ -75,18 +75,18 @@ job_show(struct db *db, const char *name, int json)
 	const char *p[1] = {name};
 	if (json)
 		return cmdutil_print_json(db, "job show",
-		    "SELECT to_jsonb(j) - 'source' || jsonb_build_object("
-		    " 'tasks', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'job_id' ORDER BY t.seq), '[]')"
-		    "  FROM pgfleet.task t WHERE t.job_id = j.job_id AND t.version = j.version),"
+		    "SELECT to_jsonb(j) || jsonb_build_object("
+		    " 'tasks', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'job_id' - 'job' ORDER BY t.seq), '[]')"
+		    "  FROM pgfleet.task_list t WHERE t.job_id = j.job_id AND t.version = j.version),"
 		    " 'schedules', (SELECT coalesce(jsonb_agg(x ORDER BY x.schedule_id DESC), '[]') FROM"
 		    "  (SELECT s.schedule_id, s.job_version, s.state, s.due_at, s.targets, s.origin_hash IS NOT NULL"
-		    "   AS from_submit FROM pgfleet.schedule s WHERE s.job_id = j.job_id"
+		    "   AS from_submit FROM pgfleet.schedule_list s WHERE s.job_id = j.job_id"
 		    "   ORDER BY s.schedule_id DESC LIMIT 10) x))"
-		    " FROM pgfleet.job j WHERE j.name = $1",
+		    " FROM pgfleet.job_list j WHERE j.name = $1",
 		    1, p);
 	if (db_exec(db, &r,
 		"SELECT name, description, version, source_hash, plan_hash, created_at, updated_at"
-		" FROM pgfleet.job WHERE name = $1",
+		" FROM pgfleet.job_list WHERE name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
 	for (int c = 0; c < db_nfields(r); c++)
@@ -98,7 +98,7 @@ job_show(struct db *db, const char *name, int json)
 		" coalesce(t.run_as, '-') AS \"RUN_AS\", coalesce(t.timeout_ms::text, '-') AS \"TIMEOUT_MS\","
 		" array_to_string(t.success_codes, ',') AS \"SUCCESS\", t.on_code::text AS \"ON_CODE\","
 		" t.on_failure AS \"ON_FAILURE\""
-		" FROM pgfleet.task t JOIN pgfleet.job j ON j.job_id = t.job_id AND t.version = j.version"
+		" FROM pgfleet.task_list t JOIN pgfleet.job_list j ON j.job_id = t.job_id AND t.version = j.version"
 		" WHERE j.name = $1 ORDER BY t.seq",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
@@ -108,10 +108,10 @@ job_show(struct db *db, const char *name, int json)
 	if (db_exec(db, &r,
 		"SELECT s.schedule_id AS \"SCHEDULE\", s.job_version AS \"VERSION\", s.state AS \"STATE\","
 		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS \"DUE_UTC\","
-		" (SELECT count(*) FILTER (WHERE e.state = 'done') || '/' || count(*) FROM pgfleet.event e"
+		" (SELECT count(*) FILTER (WHERE e.state = 'done') || '/' || count(*) FROM pgfleet.event_list e"
 		"  WHERE e.schedule_id = s.schedule_id) AS \"DONE\","
 		" CASE WHEN s.origin_hash IS NOT NULL THEN 'submit' ELSE coalesce(s.created_by, '-') END AS \"FROM\""
-		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE j.name = $1"
+		" FROM pgfleet.schedule_list s WHERE s.job = $1"
 		" ORDER BY s.schedule_id DESC LIMIT 10",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
@@ -132,7 +132,7 @@ job_export(struct db *db, const char *name)
 	char err[1024];
 	struct db_result *r;
 	const char *p[1] = {name};
-	if (db_exec(db, &r, "SELECT source FROM pgfleet.job WHERE name = $1", 1, p, err,
+	if (db_exec(db, &r, "SELECT source FROM pgfleet.job_source WHERE name = $1", 1, p, err,
 		sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet job export: %s\n", err);
 		return CLI_ERROR;

@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/cmdutil.h"
 #include "cli/reportfmt.h"
 #include "common/db.h"
 #include "common/units.h"
@@ -276,30 +277,11 @@ parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, "pgfleet report %s: needs a %s name\n", o->r->name, o->r->name);
 		return -1;
 	}
-	if (reportfmt_since_parse(since, &o->since_ms, o->since_ts, sizeof(o->since_ts), err,
-		sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet report: --since: %s\n", err);
+	if (cmdutil_since(since, o->since_ts, sizeof(o->since_ts), err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet report: %s\n", err);
 		return -1;
 	}
-	if (o->since_ms >= 0) {
-		/* a duration counts back from the CLI's now (args_now), as --at does */
-		time_t now;
-		if (args_now(&now, err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet report: %s\n", err);
-			return -1;
-		}
-		long long from_ms = (long long)now * 1000 - o->since_ms;
-		time_t from = (time_t)(from_ms / 1000);
-		struct tm tm;
-		if (from_ms < 0 || gmtime_r(&from, &tm) == NULL || tm.tm_year + 1900 < 1) {
-			fprintf(stderr, "pgfleet report: --since: \"%s\" reaches before year 1\n", since);
-			return -1;
-		}
-		char day[32];
-		strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
-		snprintf(o->since_ts, sizeof(o->since_ts), "%.19s.%03d+00", day, (int)(from_ms % 1000));
-		o->since_ms = -1;
-	}
+	o->since_ms = -1;
 	return 0;
 }
 

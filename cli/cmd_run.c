@@ -1,9 +1,12 @@
 /*
  * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet run --script TEXT|--script-file
  * F --on TARGETS (an ad-hoc run: a one-off version of a job made from the script),
- * pgfleet retry SCHEDULE_ID --failed [--wait], pgfleet cancel SCHEDULE_ID: make or end
- * schedules by hand. A new schedule is expanded into its events and the schedulers are
- * woken (NOTIFY pgfleet_wakeup) in the same transaction.
+ * pgfleet retry SCHEDULE_ID --failed [--wait], pgfleet cancel|resume|abort SCHEDULE_ID: make
+ * or end schedules by hand, through the SQL API (pgfleet.run, retry, cancel, resume, abort;
+ * an ad-hoc run's version through pgfleet.submit: docs/sql-api.md), which checks, writes,
+ * expands, wakes the schedulers and records the change in one transaction. What the command
+ * checks before (arguments, names that do not exist) it checks only to say so in its own
+ * words; the functions check everything again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +36,8 @@ usage_run(FILE *f)
 		   "one event per enabled computer the targets match, and wakes the schedulers.\n"
 		   "The job's rollout limits (as last submitted) apply unless overridden below.\n"
 		   "With --script or --script-file, an ad-hoc run: the script becomes a version of\n"
-		   "the job --name (default adhoc/$USER; the same script again reuses its version),\n"
+		   "the job --name (default adhoc/LOGIN, LOGIN the database's session_user; the same\n"
+		   "script again reuses its version),\n"
 		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"
 		   "Options:\n"
 		   "  --on TARGETS  comma-separated: NAME (a computer), group:NAME, label:KEY=VALUE;\n"
@@ -52,7 +56,7 @@ usage_run(FILE *f)
 		   "                scheduler's events.offline_expire)\n"
 		   "  --script TEXT, --script-file FILE\n"
 		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
-		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/$USER)\n"
+		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/LOGIN)\n"
 		   "  --interpreter P, --run-as USER, --timeout D\n"
 		   "                as a task's interpreter, run_as and timeout (docs/yaml.md)\n"
 		   "  --max-concurrent N\n"
@@ -88,35 +92,29 @@ usage_cancel(FILE *f)
 }
 
 /*
- * Insert the schedule, expand it, wake the schedulers; in the caller's transaction.
- * p: job_id, version, targets, due (NULL: now), client_user, max_concurrent,
- * max_failures, max_failures_pct, splay in ms (NULL: none), rollout waves (a text[]
- * literal, NULL: none), the pause between waves in ms, the offline wait in ms (NULL:
- * the scheduler's). created_by is the database's session_user.
+ * What a new schedule got: its job, version, rollout limits and number of events, read
+ * back through the views. Returns the result (the caller frees), NULL on a failure.
+ * Columns: job, job_version, max_concurrent, max_failures, max_failures_pct, events,
+ * splay (as given), waves.
  */
-static int
-make_schedule(struct db *db, const char *const p[12], char *id, size_t idlen, long long *events,
-    char *err, size_t errlen)
+static struct db_result *
+schedule_made(struct db *db, const char *id, char *err, size_t errlen)
 {
 	struct db_result *r;
+	const char *p[1] = {id};
 	if (db_exec(db, &r,
-		"INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, created_by,"
-		" client_user, max_concurrent, max_failures, max_failures_pct, splay, rollout_waves,"
-		" rollout_pause, offline_wait) VALUES ($1, $2, $3::jsonb,"
-		" coalesce(to_timestamp($4::float8), now()), session_user, $5, $6::int, $7::int,"
-		" $8::numeric, $9::bigint * interval '1 millisecond', $10::text[],"
-		" $11::bigint * interval '1 millisecond', $12::bigint * interval '1 millisecond')"
-		" RETURNING schedule_id",
-		12, p, err, errlen) == -1)
-		return -1;
-	snprintf(id, idlen, "%s", db_value(r, 0, 0));
-	db_result_free(r);
-	const char *sp[1] = {id};
-	if (db_exec(db, &r, "SELECT pgfleet.expand_schedule($1)", 1, sp, err, errlen) == -1)
-		return -1;
-	*events = atoll(db_value(r, 0, 0));
-	db_result_free(r);
-	return db_exec(db, NULL, "SELECT pg_notify('pgfleet_wakeup', '')", 0, NULL, err, errlen);
+		"SELECT s.job, s.job_version, s.max_concurrent, s.max_failures, s.max_failures_pct,"
+		" (SELECT count(*) FROM pgfleet.event_list e WHERE e.schedule_id = s.schedule_id),"
+		" s.splay::text, s.rollout_waves::text"
+		" FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
+		1, p, err, errlen) == -1)
+		return NULL;
+	if (db_ntuples(r) == 0) {
+		db_result_free(r);
+		snprintf(err, errlen, "schedule %s: not visible to this role (a read scope hides its job)", id);
+		return NULL;
+	}
+	return r;
 }
 
 static int
@@ -132,22 +130,22 @@ finish(struct db *db, const char *cmd, const char *id, int wait)
 	return rc;
 }
 
-/* A rollout flag's value: "none", else checked and copied into buf; *out NULL for none. */
+/*
+ * A rollout flag's value as the JSON value of pgfleet.run's rollout: null for "none", a
+ * count, or "N%" for --max-failures N%; checked, written into buf.
+ */
 static int
-limit_arg(const char *flag, const char *v, char *buf, size_t buflen, const char **out, int *pct,
-    char *err, size_t errlen)
+limit_arg(const char *flag, const char *v, char *buf, size_t buflen, char *err, size_t errlen)
 {
-	int n;
-	*pct = 0;
+	int n, pct = 0;
 	if (strcmp(v, "none") == 0) {
-		*out = NULL;
+		snprintf(buf, buflen, "null");
 		return 0;
 	}
 	if (strcmp(flag, "--max-concurrent") == 0 ? args_max_concurrent(flag, v, &n, err, errlen)
-						  : args_max_failures(flag, v, &n, pct, err, errlen))
+						  : args_max_failures(flag, v, &n, &pct, err, errlen))
 		return -1;
-	snprintf(buf, buflen, "%d", n);
-	*out = buf;
+	snprintf(buf, buflen, pct ? "\"%d%%\"" : "%d", n);
 	return 0;
 }
 
@@ -249,10 +247,9 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* without --name: adhoc/LOGIN, named once connected (adhoc_name) */
 	if (ra->name != NULL)
 		snprintf(ad->name, sizeof(ad->name), "%s", ra->name);
-	else
-		snprintf(ad->name, sizeof(ad->name), "adhoc/%.60s", cmdutil_user());
 	struct batch_task *t = &ad->task;
 	t->script = ad->script;
 	t->interpreter = (char *)(ra->interpreter != NULL ? ra->interpreter : "/bin/sh");
@@ -262,7 +259,7 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 	ad->job.description = (char *)"ad-hoc runs (pgfleet run --script)";
 	ad->job.tasks = t;
 	ad->job.ntasks = 1;
-	if (args_name("job", ad->name, err, errlen) == -1 ||
+	if ((ra->name != NULL && args_name("job", ad->name, err, errlen) == -1) ||
 	    field_check_as(FIELD_INTERPRETER, "--interpreter", t->interpreter, err, errlen) == -1 ||
 	    (t->run_as != NULL && field_check_as(FIELD_RUN_AS, "--run-as", t->run_as, err, errlen) == -1))
 		return -1;
@@ -274,22 +271,108 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 	return 0;
 }
 
-/* The values of run's options, checked before the database is asked anything. */
+/* An ad-hoc run without --name is a version of adhoc/LOGIN: the database's session_user
+ * (the login, not what the client says its user is). 0, CLI_USAGE, or -1 with err. */
+static int
+adhoc_name(struct db *db, struct adhoc *ad, char *err, size_t errlen)
+{
+	struct db_result *r;
+	if (ad->name[0] != '\0')
+		return 0;
+	if (db_exec(db, &r, "SELECT session_user", 0, NULL, err, errlen) == -1)
+		return -1;
+	snprintf(ad->name, sizeof(ad->name), "adhoc/%.60s", db_value(r, 0, 0));
+	db_result_free(r);
+	if (args_name("job", ad->name, err, errlen) == -1) {
+		fprintf(stderr, "pgfleet run: %s (name the job with --name)\n", err);
+		return CLI_USAGE;
+	}
+	return 0;
+}
+
+/* The values of run's options, checked before the database is asked anything: the
+ * targets and the rollout argument of pgfleet.run (the limits the flags give; the job's own
+ * for the rest). */
 struct run_values {
 	time_t when;
-	char maxc_buf[32], maxf_buf[32], splay[32], waves[APPLY_WAVES_MAX], pause[32], offline[32];
-	const char *maxc, *maxf;
-	int maxf_pct;
 	char *targets; /* malloc'd */
+	char rollout[512];
 };
+
+/* ,"key":value of a flag's duration (ms, within [lo, hi]) as pgfleet.run reads it. */
+static int
+rollout_duration(const char *flag, const char *v, long long lo, const char *range, long long hi,
+    const char *key, char *buf, size_t buflen)
+{
+	char err[512];
+	long long ms = 0;
+	int parsed = units_duration_ms(v, &ms, err, sizeof(err)) == 0;
+	if (!parsed || ms < lo || ms > hi) {
+		fprintf(stderr, "pgfleet run: %s: %s\n", flag, parsed ? range : err);
+		return -1;
+	}
+	size_t n = strlen(buf);
+	snprintf(buf + n, buflen - n, "%s\"%s\":\"%lld milliseconds\"", n > 1 ? "," : "", key, ms);
+	return 0;
+}
+
+/* ,"waves":[...] of --waves (checked as a batch's) */
+static int
+rollout_waves(const char *list, char *buf, size_t buflen)
+{
+	char err[512];
+	int waves[BATCH_MAX_WAVES], pct[BATCH_MAX_WAVES], nwaves;
+	if (args_waves("--waves", list, waves, pct, BATCH_MAX_WAVES, &nwaves, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet run: %s\n", err);
+		return -1;
+	}
+	size_t n = strlen(buf);
+	n += (size_t)snprintf(buf + n, buflen - n, "%s\"waves\":[", n > 1 ? "," : "");
+	for (int i = 0; i < nwaves && n < buflen; i++)
+		n += (size_t)snprintf(buf + n, buflen - n, "%s\"%d%s\"", i > 0 ? "," : "", waves[i],
+		    pct[i] ? "%" : "");
+	if (n < buflen)
+		snprintf(buf + n, buflen - n, "]");
+	return 0;
+}
+
+/* The rollout argument: {} with what the flags give. CLI_OK or CLI_USAGE (said). */
+static int
+run_rollout(const struct run_args *ra, char *buf, size_t buflen)
+{
+	char err[1024], maxc[32], maxf[32];
+	snprintf(buf, buflen, "{");
+	if ((ra->maxc != NULL && limit_arg("--max-concurrent", ra->maxc, maxc, sizeof(maxc), err, sizeof(err)) == -1) ||
+	    (ra->maxf != NULL && limit_arg("--max-failures", ra->maxf, maxf, sizeof(maxf), err, sizeof(err)) == -1)) {
+		fprintf(stderr, "pgfleet run: %s\n", err);
+		return CLI_USAGE;
+	}
+	if (ra->maxc != NULL)
+		snprintf(buf + strlen(buf), buflen - strlen(buf), "\"max_concurrent\":%s", maxc);
+	if (ra->maxf != NULL)
+		snprintf(buf + strlen(buf), buflen - strlen(buf), "%s\"max_failures\":%s",
+		    strlen(buf) > 1 ? "," : "", maxf);
+	if (ra->pause != NULL && ra->waves == NULL) {
+		fprintf(stderr, "pgfleet run: --pause needs --waves (the pause is between two waves)\n");
+		return CLI_USAGE;
+	}
+	if ((ra->waves != NULL && rollout_waves(ra->waves, buf, buflen) == -1) ||
+	    (ra->pause != NULL && rollout_duration("--pause", ra->pause, 0, "at most 7d",
+		BATCH_MAX_SPLAY_MS, "pause", buf, buflen) == -1) ||
+	    (ra->splay != NULL && rollout_duration("--splay", ra->splay, 1000,
+		"give a duration from 1s to 7d", BATCH_MAX_SPLAY_MS, "splay", buf, buflen) == -1) ||
+	    (ra->offline != NULL && rollout_duration("--offline-wait", ra->offline, 1000,
+		"give a duration from 1s to 3650d", 3650LL * 86400000, "offline_wait", buf, buflen) == -1))
+		return CLI_USAGE;
+	snprintf(buf + strlen(buf), buflen - strlen(buf), "}");
+	return CLI_OK;
+}
 
 static int
 run_values(const struct run_args *ra, struct run_values *v)
 {
 	char err[1024];
 	time_t now = 0;
-	int unused_pct;
-	long long splay_ms = 0;
 	memset(v, 0, sizeof(*v));
 	if ((ra->job != NULL && args_name("job", ra->job, err, sizeof(err)) == -1) ||
 	    args_now(&now, err, sizeof(err)) == -1 ||
@@ -298,52 +381,9 @@ run_values(const struct run_args *ra, struct run_values *v)
 		    ra->at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
 		return CLI_USAGE;
 	}
-	if ((ra->maxc != NULL && limit_arg("--max-concurrent", ra->maxc, v->maxc_buf,
-				     sizeof(v->maxc_buf), &v->maxc, &unused_pct, err, sizeof(err)) == -1) ||
-	    (ra->maxf != NULL && limit_arg("--max-failures", ra->maxf, v->maxf_buf, sizeof(v->maxf_buf),
-				     &v->maxf, &v->maxf_pct, err, sizeof(err)) == -1)) {
-		fprintf(stderr, "pgfleet run: %s\n", err);
-		return CLI_USAGE;
-	}
-	if (ra->splay != NULL) {
-		int parsed = units_duration_ms(ra->splay, &splay_ms, err, sizeof(err)) == 0;
-		if (!parsed || splay_ms < 1000 || splay_ms > BATCH_MAX_SPLAY_MS) {
-			fprintf(stderr, "pgfleet run: --splay: %s\n",
-			    parsed ? "give a duration from 1s to 7d" : err);
-			return CLI_USAGE;
-		}
-		snprintf(v->splay, sizeof(v->splay), "%lld", splay_ms);
-	}
-	if (ra->offline != NULL) {
-		long long ms = 0;
-		int parsed = units_duration_ms(ra->offline, &ms, err, sizeof(err)) == 0;
-		if (!parsed || ms < 1000 || ms > 3650LL * 86400000) {
-			fprintf(stderr, "pgfleet run: --offline-wait: %s\n",
-			    parsed ? "give a duration from 1s to 3650d" : err);
-			return CLI_USAGE;
-		}
-		snprintf(v->offline, sizeof(v->offline), "%lld", ms);
-	}
-	if (ra->pause != NULL && ra->waves == NULL) {
-		fprintf(stderr, "pgfleet run: --pause needs --waves (the pause is between two waves)\n");
-		return CLI_USAGE;
-	}
-	if (ra->waves != NULL) {
-		struct batch_rollout ro = {.pause_ms = 0};
-		long long ms = 0;
-		if (args_waves("--waves", ra->waves, ro.waves, ro.waves_pct, BATCH_MAX_WAVES, &ro.nwaves,
-			err, sizeof(err)) == -1 ||
-		    (ra->pause != NULL && units_duration_ms(ra->pause, &ms, err, sizeof(err)) == -1)) {
-			fprintf(stderr, "pgfleet run: %s\n", err);
-			return CLI_USAGE;
-		}
-		if (ms > BATCH_MAX_SPLAY_MS) {
-			fprintf(stderr, "pgfleet run: --pause: at most 7d\n");
-			return CLI_USAGE;
-		}
-		ro.pause_ms = ms;
-		apply_waves_literal(&ro, v->waves, sizeof(v->waves), v->pause, sizeof(v->pause));
-	}
+	int rc = run_rollout(ra, v->rollout, sizeof(v->rollout));
+	if (rc != CLI_OK)
+		return rc;
 	struct args_targets t;
 	if (args_targets_parse(ra->on, &t, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet run: --on: %s\n", err);
@@ -358,69 +398,98 @@ run_values(const struct run_args *ra, struct run_values *v)
 	return CLI_OK;
 }
 
-/* What the run made, on stderr: its schedule, job, events, when, and the limits in force. */
+/* What the run made, on stderr, as this login may see it (a read scope may hide the job). */
 static void
-run_said(const char *id, const char *job, long long events, const struct run_args *ra,
-    const char *const *p)
+run_said(struct db *db, const char *id, const char *job, const struct run_args *ra)
 {
-	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %lld event(s), due %s", id,
-	    job, p[1], events, ra->at != NULL ? ra->at : "now");
+	char err[1024];
+	struct db_result *r = schedule_made(db, id, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "pgfleet run: schedule %s: job %s, due %s (%s)\n", id, job,
+		    ra->at != NULL ? ra->at : "now", err);
+		return;
+	}
+	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %s event(s), due %s", id, job,
+	    db_value(r, 0, 1), db_value(r, 0, 5), ra->at != NULL ? ra->at : "now");
 	if (ra->splay != NULL)
 		fprintf(stderr, " within %s", ra->splay);
-	if (p[5] != NULL)
-		fprintf(stderr, ", max_concurrent %s", p[5]);
-	if (p[6] != NULL || p[7] != NULL)
-		fprintf(stderr, ", max_failures %s%s", p[6] != NULL ? p[6] : p[7], p[6] != NULL ? "" : "%");
-	if (p[9] != NULL)
-		fprintf(stderr, ", waves %s", p[9]);
-	fputc('\n', stderr);
-}
-
-/* The job or a computer or group of --on missing: said, 1. */
-static int
-run_refused(const struct db_result *r, const char *job)
-{
-	if (!db_isnull(r, 0, 0) && db_isnull(r, 0, 2) && db_isnull(r, 0, 3))
-		return 0;
-	if (db_isnull(r, 0, 0))
-		fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
 	if (!db_isnull(r, 0, 2))
-		fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 2));
-	if (!db_isnull(r, 0, 3))
-		fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 3));
-	return 1;
+		fprintf(stderr, ", max_concurrent %s", db_value(r, 0, 2));
+	if (!db_isnull(r, 0, 3) || !db_isnull(r, 0, 4))
+		fprintf(stderr, ", max_failures %s%s", db_isnull(r, 0, 3) ? db_value(r, 0, 4) : db_value(r, 0, 3),
+		    db_isnull(r, 0, 3) ? "%" : "");
+	if (!db_isnull(r, 0, 7))
+		fprintf(stderr, ", waves %s", db_value(r, 0, 7));
+	fputc('\n', stderr);
+	db_result_free(r);
 }
 
-/* The values of a run's schedule: the job's row (job_id, version, its rollout and offline
- * wait as last submitted), overridden by the flags given. */
-struct run_row {
-	char job_id[32], version[32], due[32], maxc[32], maxf[32], maxf_pct[32];
-	char waves[APPLY_WAVES_MAX], pause[32], offline[32];
-	const char *p[12];
-};
-
-static const char *const *
-run_params(struct run_row *w, const struct db_result *r, const struct run_args *ra,
-    const struct run_values *v)
+/* The job or a computer or group of --on missing, said in this command's words: 1; 0: none. */
+static int
+run_refused(struct db *db, const char *job, const char *targets, int adhoc, char *err, size_t errlen)
 {
-	char *const col[] = {w->job_id, w->version, NULL, NULL, w->maxc, w->maxf, w->maxf_pct, w->waves,
-	    w->pause, w->offline};
-	for (int i = 0; i < 10; i++)
-		if (col[i] != NULL)
-			snprintf(col[i], 32, "%s", db_value(r, 0, i));
-	snprintf(w->waves, sizeof(w->waves), "%s", db_value(r, 0, 7));
-	snprintf(w->due, sizeof(w->due), "%lld", (long long)v->when);
-	const char *p[12] = {w->job_id, w->version, v->targets, ra->at != NULL ? w->due : NULL,
-	    cmdutil_user(),
-	    ra->maxc != NULL ? v->maxc : db_isnull(r, 0, 4) ? NULL : w->maxc,
-	    ra->maxf != NULL ? (v->maxf_pct ? NULL : v->maxf) : db_isnull(r, 0, 5) ? NULL : w->maxf,
-	    ra->maxf != NULL ? (v->maxf_pct ? v->maxf : NULL) : db_isnull(r, 0, 6) ? NULL : w->maxf_pct,
-	    ra->splay != NULL ? v->splay : NULL,
-	    ra->waves != NULL ? v->waves : db_isnull(r, 0, 7) ? NULL : w->waves,
-	    ra->waves != NULL ? v->pause : db_isnull(r, 0, 8) ? NULL : w->pause,
-	    ra->offline != NULL ? v->offline : db_isnull(r, 0, 9) ? NULL : w->offline};
-	memcpy(w->p, p, sizeof(p));
-	return w->p;
+	struct db_result *r;
+	const char *pj[2] = {job, targets};
+	if (db_exec(db, &r,
+		"SELECT EXISTS (SELECT 1 FROM pgfleet.job_list WHERE name = $1),"
+		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_list)),"
+		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
+		"  WHERE x NOT IN (SELECT name FROM pgfleet.group_list))",
+		2, pj, err, errlen) == -1)
+		return -1;
+	int bad = (!adhoc && strcmp(db_value(r, 0, 0), "t") != 0) || !db_isnull(r, 0, 1) || !db_isnull(r, 0, 2);
+	if (!adhoc && strcmp(db_value(r, 0, 0), "t") != 0)
+		fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
+	if (!db_isnull(r, 0, 1))
+		fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 1));
+	if (!db_isnull(r, 0, 2))
+		fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 2));
+	db_result_free(r);
+	return bad;
+}
+
+/* pgfleet.run, after an ad-hoc run's version (pgfleet.submit), in one transaction: the new
+ * schedule's id into id, CLI_OK; or an exit code, said. */
+static int
+run_call(struct db *db, const struct run_args *ra, const struct run_values *v, struct adhoc *ad,
+    char *id, size_t idlen)
+{
+	char err[1024], due[32];
+	struct db_result *r;
+	int adhoc = ra->job == NULL, refused;
+	if (db_begin(db, err, sizeof(err)) == -1)
+		return cmdutil_api_error(db, "run", err);
+	int rc = adhoc ? adhoc_name(db, ad, err, sizeof(err)) : 0;
+	const char *job = adhoc ? ad->name : ra->job;
+	if (rc == 0 && (refused = run_refused(db, job, v->targets, adhoc, err, sizeof(err))) != 0)
+		rc = refused == -1 ? -1 : CLI_USAGE;
+	if (rc == 0 && adhoc && apply_job_tasks(db, &ad->job, err, sizeof(err)) == -1)
+		rc = -1;
+	snprintf(due, sizeof(due), "%lld", (long long)v->when);
+	const char *p[4] = {job, v->targets, ra->at != NULL ? due : NULL, v->rollout};
+	if (rc == 0 && db_exec(db, &r,
+		"SELECT pgfleet.run($1, $2::jsonb, coalesce(to_timestamp($3::float8), now()), $4::jsonb)",
+		4, p, err, sizeof(err)) == -1) {
+		if (strcmp(db_sqlstate(db), "P0002") == 0) {
+			fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n",
+			    ra->on);
+			rc = CLI_USAGE;
+		} else {
+			rc = -1;
+		}
+	}
+	if (rc == 0) {
+		snprintf(id, idlen, "%s", db_value(r, 0, 0));
+		db_result_free(r);
+		if (db_commit(db, err, sizeof(err)) == -1)
+			rc = -1;
+	}
+	if (rc == -1)
+		rc = cmdutil_api_error(db, "run", err);
+	if (rc != 0 && db_in_transaction(db))
+		(void)db_rollback(db, err, sizeof(err));
+	return rc;
 }
 
 int
@@ -429,7 +498,7 @@ cmd_run(int argc, char **argv)
 	struct run_args ra;
 	struct run_values v;
 	struct adhoc ad;
-	char err[1024];
+	char err[1024], id[32];
 	int rc = run_parse(argc, argv, &ra);
 	if (rc != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
@@ -444,56 +513,12 @@ cmd_run(int argc, char **argv)
 		free(ad.script);
 		return rc;
 	}
-	const char *job = adhoc ? ad.name : ra.job;
-
-	rc = CLI_ERROR;
-	struct db_result *r = NULL;
 	struct db *db = cmdutil_open("run");
-	if (db == NULL)
-		goto out;
-	const char *pj[2] = {job, v.targets};
-	char job_id[32], version[32];
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    (adhoc && apply_job_version(db, &ad.job, job_id, version, err, sizeof(err)) == -1) ||
-	    db_exec(db, &r,
-		"SELECT job_id, version,"
-		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
-		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer)),"
-		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
-		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_group)),"
-		" rollout_max_concurrent, rollout_max_failures, rollout_max_failures_pct, rollout_waves::text,"
-		" (extract(epoch FROM rollout_pause) * 1000)::bigint,"
-		" (extract(epoch FROM offline_wait) * 1000)::bigint"
-		" FROM (SELECT 1) one LEFT JOIN pgfleet.job ON name = $1",
-		2, pj, err, sizeof(err)) == -1)
-		goto dberr;
-	if (run_refused(r, job)) {
-		rc = CLI_USAGE;
-		goto rollback;
+	rc = db == NULL ? CLI_ERROR : run_call(db, &ra, &v, &ad, id, sizeof(id));
+	if (rc == CLI_OK) {
+		run_said(db, id, adhoc ? ad.name : ra.job, &ra);
+		rc = finish(db, "run", id, ra.wait);
 	}
-	char id[32];
-	long long events;
-	struct run_row row;
-	const char *const *p = run_params(&row, r, &ra, &v);
-	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1)
-		goto dberr;
-	if (events == 0) {
-		fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n",
-		    ra.on);
-		rc = CLI_USAGE;
-		goto rollback;
-	}
-	if (db_commit(db, err, sizeof(err)) == -1)
-		goto dberr;
-	run_said(id, job, events, &ra, p);
-	rc = finish(db, "run", id, ra.wait);
-	goto out;
-dberr:
-	fprintf(stderr, "pgfleet run: %s\n", err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
-out:
-	db_result_free(r);
 	db_close(db);
 	free(v.targets);
 	free(ad.script);
@@ -542,48 +567,32 @@ cmd_retry(int argc, char **argv)
 		return CLI_ERROR;
 	const char *ps[1] = {sid};
 	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r,
-		"SELECT s.job_id, j.version, j.name, s.max_concurrent, s.max_failures, s.max_failures_pct,"
-		" (SELECT jsonb_build_object('computers', jsonb_agg(c.name ORDER BY c.name))"
-		"  FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
-		"  WHERE e.schedule_id = s.schedule_id AND e.state = 'failed' HAVING count(*) > 0)"
-		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
-		1, ps, err, sizeof(err)) == -1)
+	    db_exec(db, &r, "SELECT pgfleet.retry($1, true)", 1, ps, err, sizeof(err)) == -1)
 		goto dberr;
-	if (db_ntuples(r) == 0) {
-		fprintf(stderr, "pgfleet retry: schedule %s does not exist\n", sid);
-		rc = CLI_USAGE;
-		goto rollback;
-	}
-	if (db_isnull(r, 0, 6)) {
+	if (db_isnull(r, 0, 0)) {
 		fprintf(stderr, "pgfleet retry: schedule %s has no failed event: nothing to retry\n", sid);
 		rc = CLI_OK;
 		goto rollback;
 	}
-	char id[32], job[256];
-	long long events;
-	const char *p[12];
-	for (int k = 0; k < 12; k++)
-		p[k] = NULL;
-	p[0] = db_value(r, 0, 0);
-	p[1] = db_value(r, 0, 1);
-	p[2] = db_value(r, 0, 6);
-	p[4] = cmdutil_user();
-	for (int k = 3; k < 6; k++)
-		p[k + 2] = db_isnull(r, 0, k) ? NULL : db_value(r, 0, k);
-	snprintf(job, sizeof(job), "%s", db_value(r, 0, 2));
-	if (make_schedule(db, p, id, sizeof(id), &events, err, sizeof(err)) == -1 ||
-	    db_commit(db, err, sizeof(err)) == -1)
+	char id[32];
+	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
+	db_result_free(r);
+	r = NULL;
+	if (db_commit(db, err, sizeof(err)) == -1)
 		goto dberr;
-	fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %lld event(s) of schedule %s's "
-			"failed ones\n",
-	    id, job, p[1], events, sid);
+	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL)
+		fprintf(stderr, "pgfleet retry: schedule %s: of schedule %s's failed ones (%s)\n", id, sid,
+		    err);
+	else
+		fprintf(stderr, "pgfleet retry: schedule %s: job %s version %s, %s event(s) of schedule "
+				"%s's failed ones\n",
+		    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 5), sid);
 	db_result_free(r);
 	r = NULL;
 	rc = finish(db, "retry", id, wait);
 	goto out;
 dberr:
-	fprintf(stderr, "pgfleet retry: %s\n", err);
+	rc = cmdutil_api_error(db, "retry", err);
 rollback:
 	(void)db_rollback(db, err, sizeof(err));
 out:
@@ -616,38 +625,22 @@ cmd_cancel(int argc, char **argv)
 	struct db_result *r = NULL;
 	int rc = CLI_ERROR;
 	const char *p[1] = {argv[1]};
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r, "SELECT state FROM pgfleet.schedule WHERE schedule_id = $1 FOR UPDATE", 1,
-		p, err, sizeof(err)) == -1)
-		goto dberr;
-	if (db_ntuples(r) == 0) {
-		fprintf(stderr, "pgfleet cancel: schedule %s does not exist\n", argv[1]);
-		rc = CLI_USAGE;
-		goto rollback;
+	if (db_exec(db, &r, "SELECT was, cancelled, still_running FROM pgfleet.cancel($1)", 1, p, err,
+		sizeof(err)) == -1) {
+		rc = cmdutil_api_error(db, "cancel", err);
+		goto out;
 	}
 	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0 &&
 	    strcmp(db_value(r, 0, 0), "halted") != 0) {
 		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
 		rc = CLI_OK;
-		goto rollback;
+		goto out;
 	}
-	db_result_free(r);
-	if (db_exec(db, &r,
-		"SELECT pgfleet.cancel_schedule($1), (SELECT count(*) FROM pgfleet.event"
-		" WHERE schedule_id = $1 AND state = 'running')",
-		1, p, err, sizeof(err)) == -1 ||
-	    db_commit(db, err, sizeof(err)) == -1)
-		goto dberr;
-	printf("schedule %s cancelled: %s pending event(s) cancelled", argv[1], db_value(r, 0, 0));
-	if (atoll(db_value(r, 0, 1)) > 0)
-		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 1));
+	printf("schedule %s cancelled: %s pending event(s) cancelled", argv[1], db_value(r, 0, 1));
+	if (atoll(db_value(r, 0, 2)) > 0)
+		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 2));
 	printf("\n");
 	rc = CLI_OK;
-	goto out;
-dberr:
-	fprintf(stderr, "pgfleet cancel: %s\n", err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
 out:
 	db_result_free(r);
 	db_close(db);
@@ -691,20 +684,14 @@ rollout_command(const char *cmd, int argc, char **argv)
 	struct db_result *r;
 	int rc = CLI_ERROR;
 	if (db_exec(db, &r,
-		strcmp(cmd, "resume") == 0
-		    ? "SELECT s.state, pgfleet.resume_schedule(s.schedule_id)::int FROM pgfleet.schedule s"
-		      " WHERE s.schedule_id = $1"
-		    : "SELECT s.state, pgfleet.abort_schedule(s.schedule_id) FROM pgfleet.schedule s"
-		      " WHERE s.schedule_id = $1",
+		strcmp(cmd, "resume") == 0 ? "SELECT was, resumed::int FROM pgfleet.resume($1)"
+					   : "SELECT was, aborted FROM pgfleet.abort($1)",
 		1, p, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		rc = cmdutil_api_error(db, cmd, err);
 		db_close(db);
-		return CLI_ERROR;
+		return rc;
 	}
-	if (db_ntuples(r) == 0) {
-		fprintf(stderr, "pgfleet %s: schedule %s does not exist\n", cmd, argv[1]);
-		rc = CLI_USAGE;
-	} else if (strcmp(cmd, "resume") == 0) {
+	if (strcmp(cmd, "resume") == 0) {
 		if (strcmp(db_value(r, 0, 1), "1") == 0) {
 			printf("schedule %s resumed\n", argv[1]);
 			rc = CLI_OK;

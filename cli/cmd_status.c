@@ -49,18 +49,15 @@ usage_output(FILE *f)
 
 /* The events of a schedule: the table of print_status, and its CSV. */
 static const char events_sql[] =
-    "SELECT e.event_id AS \"EVENT\", c.name AS \"COMPUTER\", e.state AS \"STATE\","
-    " coalesce(e.status_code::text, '-') AS \"CODE\","
-    " coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
-    "  THEN 'EXIT_' || e.status_code END, '-') AS \"NAME\","
+    "SELECT e.event_id AS \"EVENT\", e.computer AS \"COMPUTER\", e.state AS \"STATE\","
+    " coalesce(e.status_code::text, '-') AS \"CODE\", coalesce(e.status_name, '-') AS \"NAME\","
     " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\", e.retried AS \"RETRIES\", e.wave + 1 AS \"WAVE\","
     " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\","
     " CASE WHEN e.state = 'pending' AND e.due_at = 'infinity' THEN 'its wave'"
     "  WHEN e.state = 'pending' AND e.due_at > now()"
     "  THEN to_char(e.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') ELSE '-' END AS \"NEXT\""
-    " FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
-    " LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
-    " WHERE e.schedule_id = $1 ORDER BY c.name";
+    " FROM pgfleet.event_list e"
+    " WHERE e.schedule_id = $1 ORDER BY e.computer";
 
 /* The schedule it came after (after:), and its rollout in waves, when it has them. */
 static void
@@ -92,41 +89,37 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		return cmdutil_print_csv(db, "status", events_sql, 1, p);
 	if (fmt == REPORTFMT_JSON)
 		return cmdutil_print_json(db, "status",
-		    "SELECT json_build_object('schedule', to_jsonb(s) || jsonb_build_object('job', j.name),"
+		    "SELECT json_build_object('schedule', to_jsonb(s),"
 		    " 'counts', (SELECT json_build_object('total', count(*),"
 		    "   'done', count(*) FILTER (WHERE state = 'done'),"
 		    "   'failed', count(*) FILTER (WHERE state = 'failed'),"
 		    "   'running', count(*) FILTER (WHERE state = 'running'),"
 		    "   'pending', count(*) FILTER (WHERE state = 'pending'),"
 		    "   'cancelled', count(*) FILTER (WHERE state = 'cancelled'))"
-		    "   FROM pgfleet.event WHERE schedule_id = s.schedule_id),"
+		    "   FROM pgfleet.event_list WHERE schedule_id = s.schedule_id),"
 		    " 'events', (SELECT coalesce(json_agg(json_build_object('event_id', e.event_id,"
-		    "   'computer', c.name, 'state', e.state, 'status_code', e.status_code,"
-		    "   'status_name', coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
-		    "    THEN 'EXIT_' || e.status_code END), 'next_task_seq', e.next_task_seq,"
+		    "   'computer', e.computer, 'state', e.state, 'status_code', e.status_code,"
+		    "   'status_name', e.status_name, 'next_task_seq', e.next_task_seq,"
 		    "   'attempt', e.attempt, 'retried', e.retried, 'task_retries', e.task_retries, 'wave', e.wave,"
 		    "   'due_at', e.due_at, 'started_at', e.started_at, 'finished_at', e.finished_at)"
-		    "   ORDER BY c.name), '[]')"
-		    "   FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
-		    "   LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
-		    "   WHERE e.schedule_id = s.schedule_id))"
-		    " FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
+		    "   ORDER BY e.computer), '[]')"
+		    "   FROM pgfleet.event_list e WHERE e.schedule_id = s.schedule_id))"
+		    " FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
 		    1, p);
 	if (db_exec(db, &r,
-		"SELECT j.name, s.job_version, s.state,"
+		"SELECT s.job, s.job_version, s.state,"
 		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',"
 		" coalesce(s.created_by, '-'), s.targets::text,"
 		" coalesce(s.repeat_cron, (extract(epoch FROM s.repeat_every) * 1000)::bigint::text),"
 		" s.repeat_cron IS NOT NULL, s.timezone, array_to_string(s.rollout_waves, ', '), s.wave + 1,"
-		" (SELECT max(e.wave) + 1 FROM pgfleet.event e WHERE e.schedule_id = s.schedule_id),"
-		" coalesce((extract(epoch FROM s.rollout_pause) * 1000)::bigint, 0), s.failures - s.halt_base,"
-		" coalesce(s.max_failures::text, s.max_failures_pct || '%'),"
-		" (SELECT to_char(min(e.due_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM pgfleet.event e"
+		" s.waves, coalesce((extract(epoch FROM s.rollout_pause) * 1000)::bigint, 0),"
+		" s.failures - s.halt_base, coalesce(s.max_failures::text, s.max_failures_pct || '%'),"
+		" (SELECT to_char(min(e.due_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM pgfleet.event_list e"
 		"  WHERE e.schedule_id = s.schedule_id AND e.wave = s.wave AND e.state = 'pending'"
 		"  AND e.due_at > now() AND e.due_at < 'infinity'),"
-		" s.after_schedule_id, (SELECT pj.name || ' ' || p.state FROM pgfleet.schedule p"
-		"  JOIN pgfleet.job pj USING (job_id) WHERE p.schedule_id = s.after_schedule_id)"
-		" FROM pgfleet.schedule s JOIN pgfleet.job j USING (job_id) WHERE s.schedule_id = $1",
+		" s.after_schedule_id, (SELECT p.job || ' ' || p.state FROM pgfleet.schedule_list p"
+		"  WHERE p.schedule_id = s.after_schedule_id)"
+		" FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
 	printf("schedule %s  job %s  version %s  state %s\n", id, db_value(r, 0, 0),
@@ -205,7 +198,7 @@ cmd_status(int argc, char **argv)
 	struct db_result *r;
 	const char *p[1] = {id};
 	int rc = CLI_ERROR;
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.schedule WHERE schedule_id = $1", 1, p, err,
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.schedule_list WHERE schedule_id = $1", 1, p, err,
 		sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet status: %s\n", err);
 		goto out;
@@ -273,7 +266,7 @@ cmd_output(int argc, char **argv)
 	struct db_result *r = NULL;
 	int rc = CLI_ERROR;
 	const char *p[2] = {id, seq};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.event WHERE event_id = $1", 1, p, err,
+	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.event_list WHERE event_id = $1", 1, p, err,
 		sizeof(err)) == -1)
 		goto dberr;
 	int found = db_ntuples(r) > 0;
@@ -286,20 +279,14 @@ cmd_output(int argc, char **argv)
 	}
 	if (db_exec(db, &r,
 		"SELECT DISTINCT ON (l.task_seq) l.task_seq, l.attempt, l.status_code,"
-		" coalesce(sc.name, CASE WHEN l.status_code BETWEEN 0 AND 255"
-		"  THEN 'EXIT_' || l.status_code END, ''), coalesce(l.outcome, l.result, ''), l.output,"
-		" l.output_size, octet_length(l.output), t.name, coalesce(l.message, ''),"
+		" coalesce(l.status_name, ''), coalesce(l.outcome, l.result, ''), l.output,"
+		" l.output_size, octet_length(l.output), l.task_name, coalesce(l.message, ''),"
 		" CASE WHEN l.outcome IS DISTINCT FROM l.result AND l.outcome IS NOT NULL"
 		"  THEN coalesce(l.result, 'nothing') ELSE '' END"
-		" FROM pgfleet.status_log l"
-		" JOIN pgfleet.event e ON e.event_id = l.event_id"
-		" JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
-		" LEFT JOIN pgfleet.task t ON t.job_id = s.job_id AND t.version = s.job_version"
-		"  AND t.seq = l.task_seq"
-		" LEFT JOIN pgfleet.status_code sc ON sc.code = l.status_code"
+		" FROM pgfleet.task_output l"
 		" WHERE l.event_id = $1 AND ($2::int IS NULL OR l.task_seq = $2::int)"
 		" AND l.status_code NOT IN (2500, 2501)"
-		" ORDER BY l.task_seq, l.attempt DESC, l.at DESC, l.id DESC",
+		" ORDER BY l.task_seq, l.attempt DESC, l.finished_at DESC, l.status_id DESC",
 		2, p, err, sizeof(err)) == -1)
 		goto dberr;
 	if (db_ntuples(r) == 0) {

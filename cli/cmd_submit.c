@@ -99,14 +99,18 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 		db_close(db);
 		return CLI_ERROR;
 	}
-	struct apply_opts o = {.dry_run = dry_run, .inventory_only = inventory_only,
-	    .client_user = cmdutil_user()};
+	struct apply_opts o = {.dry_run = dry_run, .inventory_only = inventory_only};
 	rc = apply_batch(db, b, &o, &st, &errs, out, err, sizeof(err));
 	fclose(out);
 	if (rc == 1) {
 		yt_errors_print(&errs, stderr);
 		fprintf(stderr, "pgfleet %s: %s: %zu error(s), nothing written\n", cmd, path,
 		    errs.n + errs.dropped);
+		rc = CLI_USAGE;
+	} else if (rc == -1 && db_api_refused(st.sqlstate)) {
+		/* refused by pgfleet.submit: a value, or the caller's duty or scopes */
+		fprintf(stderr, "pgfleet %s: %s: %.*s (nothing written)\n", cmd, path,
+		    db_err_split(err, NULL), err);
 		rc = CLI_USAGE;
 	} else if (rc == -1) {
 		fprintf(stderr, "pgfleet %s: %s: %s (nothing written)\n", cmd, path, err);

@@ -1,7 +1,9 @@
 /*
  * pgfleet window add|list|show|remove|attach|detach|check: maintenance windows and
- * blackouts by hand (a batch's windows: is the other way in). A window's spans are
- * computed at once (common/windows.c), in the transaction that adds or changes it.
+ * blackouts by hand (a batch's windows: is the other way in), through the SQL API
+ * (pgfleet.window_add, window_remove, window_attach, window_detach: docs/sql-api.md),
+ * read through the views window_list and window_span_list. A window's spans are computed
+ * here (common/windows.c) and written by window_add with it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "cli/cmdutil.h"
 #include "common/cron.h"
 #include "common/db.h"
+#include "common/pgarray.h"
 #include "common/tzdb.h"
 #include "common/units.h"
 #include "common/windows.h"
@@ -123,10 +126,6 @@ window_add(const struct wopts *o)
 	struct db *db = cmdutil_open("window");
 	if (db == NULL)
 		return CLI_ERROR;
-	char dur[32];
-	snprintf(dur, sizeof(dur), "%lld", ms);
-	const char *p[6] = {o->name, o->blackout ? "true" : "false", c.text, dur, o->tz, o->description};
-	struct db_result *r;
 	int known = o->tz != NULL ? tzdb_known(db, o->tz, err, sizeof(err)) : 1;
 	if (known == -1)
 		return fail_db(db, err);
@@ -135,21 +134,36 @@ window_add(const struct wopts *o)
 		db_close(db);
 		return CLI_USAGE;
 	}
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r,
-		"INSERT INTO pgfleet.maintenance_window (name, blackout, cron, duration, timezone, description)"
-		" VALUES ($1, $2::bool, $3, $4::bigint * interval '1 millisecond', $5, $6)"
-		" ON CONFLICT (name) DO UPDATE SET blackout = EXCLUDED.blackout, cron = EXCLUDED.cron,"
-		" duration = EXCLUDED.duration, timezone = EXCLUDED.timezone,"
-		" description = EXCLUDED.description, updated_at = now() RETURNING window_id",
-		6, p, err, sizeof(err)) == -1)
+	/* its spans from as far back as one still open now began */
+	time_t *spans;
+	int n;
+	if (windows_spans(db, c.text, o->tz, now - (time_t)(ms / 1000), now + (time_t)WINDOWS_AHEAD_S,
+		&spans, &n, err, sizeof(err)) == -1)
 		return fail_db(db, err);
-	char id[32];
-	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
+	struct pgarray a = {0};
+	for (int i = 0; i < n; i++)
+		pgarray_int(&a, (long long)spans[i]);
+	free(spans);
+	char dur[32];
+	snprintf(dur, sizeof(dur), "%lld", ms);
+	const char *p[7] = {o->name, c.text, dur, o->tz, o->blackout ? "true" : "false", o->description,
+	    pgarray_end(&a)};
+	struct db_result *r;
+	if (p[6] == NULL) {
+		free(a.p);
+		return fail_db(db, "out of memory");
+	}
+	int rc = db_exec(db, &r,
+	    "SELECT pgfleet.window_add($1, $2, $3::bigint * interval '1 millisecond', $4, $5::boolean, $6,"
+	    " ARRAY(SELECT to_timestamp(x) FROM unnest($7::bigint[]) x))",
+	    7, p, err, sizeof(err));
+	free(a.p);
+	if (rc == -1) {
+		rc = cmdutil_api_error(db, "window add", err);
+		db_close(db);
+		return rc;
+	}
 	db_result_free(r);
-	int n = windows_refill(db, id, now, err, sizeof(err));
-	if (n == -1 || db_commit(db, err, sizeof(err)) == -1)
-		return fail_db(db, err);
 	printf("%s %s: %d spans ahead\n", o->blackout ? "blackout" : "window", o->name, n);
 	db_close(db);
 	return CLI_OK;
@@ -158,58 +172,24 @@ window_add(const struct wopts *o)
 static const char list_sql[] =
     "SELECT w.name AS \"NAME\", CASE WHEN w.blackout THEN 'blackout' ELSE 'window' END AS \"KIND\","
     " w.cron AS \"CRON\", w.duration::text AS \"DURATION\", coalesce(w.timezone, 'UTC') AS \"TIMEZONE\","
-    " CASE WHEN EXISTS (SELECT 1 FROM pgfleet.window_span s WHERE s.window_id = w.window_id"
-    "  AND s.opens_at <= now() AND s.closes_at > now()) THEN 'open' ELSE 'closed' END AS \"NOW\","
-    " coalesce((SELECT to_char(min(s.opens_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM"
-    "  pgfleet.window_span s WHERE s.window_id = w.window_id AND s.opens_at > now()), '-') AS \"NEXT\","
-    " (SELECT count(*) FILTER (WHERE computer_id IS NOT NULL) || 'c ' || count(*) FILTER (WHERE group_id"
-    "  IS NOT NULL) || 'g ' || count(*) FILTER (WHERE job_id IS NOT NULL) || 'j' FROM pgfleet.window_attach a"
-    "  WHERE a.window_id = w.window_id) AS \"ATTACHED\""
-    " FROM pgfleet.maintenance_window w ORDER BY w.name";
+    " CASE WHEN w.open_now THEN 'open' ELSE 'closed' END AS \"NOW\","
+    " coalesce(to_char(w.next_opens_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), '-') AS \"NEXT\","
+    " cardinality(w.computers) || 'c ' || cardinality(w.groups) || 'g ' || cardinality(w.jobs) || 'j'"
+    "  AS \"ATTACHED\""
+    " FROM pgfleet.window_list w ORDER BY w.name";
 
 static const char list_json[] =
     "SELECT coalesce(json_agg(json_build_object('name', w.name, 'blackout', w.blackout, 'cron', w.cron,"
     " 'duration_s', extract(epoch FROM w.duration), 'timezone', w.timezone, 'description', w.description,"
-    " 'computers', (SELECT coalesce(json_agg(c.name ORDER BY c.name), '[]') FROM pgfleet.window_attach a"
-    "  JOIN pgfleet.computer c USING (computer_id) WHERE a.window_id = w.window_id),"
-    " 'groups', (SELECT coalesce(json_agg(g.name ORDER BY g.name), '[]') FROM pgfleet.window_attach a"
-    "  JOIN pgfleet.computer_group g USING (group_id) WHERE a.window_id = w.window_id),"
-    " 'jobs', (SELECT coalesce(json_agg(j.name ORDER BY j.name), '[]') FROM pgfleet.window_attach a"
-    "  JOIN pgfleet.job j USING (job_id) WHERE a.window_id = w.window_id)) ORDER BY w.name), '[]')"
-    " FROM pgfleet.maintenance_window w";
+    " 'computers', to_json(w.computers), 'groups', to_json(w.groups), 'jobs', to_json(w.jobs))"
+    " ORDER BY w.name), '[]')"
+    " FROM pgfleet.window_list w";
 
 static const char show_sql[] =
     "SELECT to_char(s.opens_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS \"OPENS\","
     " to_char(s.closes_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS \"CLOSES\""
-    " FROM pgfleet.window_span s JOIN pgfleet.maintenance_window w USING (window_id)"
-    " WHERE w.name = $1 AND s.closes_at > to_timestamp($2::bigint) ORDER BY s.opens_at LIMIT $3::int";
-
-/* attach and detach: one statement each per kind of owner, $1 the window, $2 the owner. */
-static const char *const attach_sql[] = {
-    "INSERT INTO pgfleet.window_attach (window_id, computer_id) SELECT w.window_id, c.computer_id"
-    " FROM pgfleet.maintenance_window w, pgfleet.computer c WHERE w.name = $1 AND c.name = $2"
-    " ON CONFLICT DO NOTHING RETURNING 1",
-    "INSERT INTO pgfleet.window_attach (window_id, group_id) SELECT w.window_id, g.group_id"
-    " FROM pgfleet.maintenance_window w, pgfleet.computer_group g WHERE w.name = $1 AND g.name = $2"
-    " ON CONFLICT DO NOTHING RETURNING 1",
-    "INSERT INTO pgfleet.window_attach (window_id, job_id) SELECT w.window_id, j.job_id"
-    " FROM pgfleet.maintenance_window w, pgfleet.job j WHERE w.name = $1 AND j.name = $2"
-    " ON CONFLICT DO NOTHING RETURNING 1"};
-static const char *const detach_sql[] = {
-    "DELETE FROM pgfleet.window_attach a USING pgfleet.maintenance_window w, pgfleet.computer c"
-    " WHERE a.window_id = w.window_id AND a.computer_id = c.computer_id AND w.name = $1 AND c.name = $2",
-    "DELETE FROM pgfleet.window_attach a USING pgfleet.maintenance_window w, pgfleet.computer_group g"
-    " WHERE a.window_id = w.window_id AND a.group_id = g.group_id AND w.name = $1 AND g.name = $2",
-    "DELETE FROM pgfleet.window_attach a USING pgfleet.maintenance_window w, pgfleet.job j"
-    " WHERE a.window_id = w.window_id AND a.job_id = j.job_id AND w.name = $1 AND j.name = $2"};
-/* whether window and owner exist, to say which is missing */
-static const char *const exists_sql[] = {
-    "SELECT EXISTS (SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1),"
-    " EXISTS (SELECT 1 FROM pgfleet.computer WHERE name = $2)",
-    "SELECT EXISTS (SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1),"
-    " EXISTS (SELECT 1 FROM pgfleet.computer_group WHERE name = $2)",
-    "SELECT EXISTS (SELECT 1 FROM pgfleet.maintenance_window WHERE name = $1),"
-    " EXISTS (SELECT 1 FROM pgfleet.job WHERE name = $2)"};
+    " FROM pgfleet.window_span_list s"
+    " WHERE s.name = $1 AND s.closes_at > to_timestamp($2::bigint) ORDER BY s.opens_at LIMIT $3::int";
 
 static int
 window_attach(const struct wopts *o, int detach)
@@ -231,24 +211,19 @@ window_attach(const struct wopts *o, int detach)
 	struct db *db = cmdutil_open("window");
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *p[2] = {o->name, owner[k]};
+	const char *p[3] = {o->name, kinds[k], owner[k]};
 	struct db_result *r;
-	if (db_exec(db, &r, exists_sql[k], 2, p, err, sizeof(err)) == -1)
-		return fail_db(db, err);
-	int wok = db_value(r, 0, 0)[0] == 't', ook = db_value(r, 0, 1)[0] == 't';
-	db_result_free(r);
-	if (!wok || !ook) {
-		fprintf(stderr, "pgfleet window: no such %s: %s\n", !wok ? "window" : kinds[k],
-		    !wok ? o->name : owner[k]);
+	if (db_exec(db, &r,
+		detach ? "SELECT pgfleet.window_detach($1, $2, $3)" : "SELECT pgfleet.window_attach($1, $2, $3)",
+		3, p, err, sizeof(err)) == -1) {
+		int rc = cmdutil_api_error(db, detach ? "window detach" : "window attach", err);
 		db_close(db);
-		return CLI_USAGE;
+		return rc;
 	}
-	if (db_exec(db, &r, detach ? detach_sql[k] : attach_sql[k], 2, p, err, sizeof(err)) == -1)
-		return fail_db(db, err);
-	long long n = detach ? db_cmd_tuples(r) : db_ntuples(r);
+	int changed = db_value(r, 0, 0)[0] == 't';
 	db_result_free(r);
 	printf("window %s: %s %s %s%s\n", o->name, detach ? "detached from" : "attached to", kinds[k],
-	    owner[k], n == 0 ? detach ? " (was not attached)" : " (already)" : "");
+	    owner[k], !changed ? detach ? " (was not attached)" : " (already)" : "");
 	db_close(db);
 	return CLI_OK;
 }
@@ -278,8 +253,8 @@ window_check(const struct wopts *o)
 		" pgfleet.window_allows(c.computer_id, j.job_id, to_timestamp($3::bigint)),"
 		" to_char(pgfleet.window_next_open(c.computer_id, j.job_id, to_timestamp($3::bigint))"
 		"  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-		" FROM (SELECT 1) one LEFT JOIN pgfleet.computer c ON c.name = $1"
-		" LEFT JOIN pgfleet.job j ON j.name = $2",
+		" FROM (SELECT 1) one LEFT JOIN pgfleet.computer_list c ON c.name = $1"
+		" LEFT JOIN pgfleet.job_list j ON j.name = $2",
 		3, p, err, sizeof(err)) == -1)
 		return fail_db(db, err);
 	int rc;
@@ -336,17 +311,12 @@ window_simple(const struct wopts *o, const char *sub)
 	if ((db = cmdutil_open("window")) == NULL)
 		return CLI_ERROR;
 	const char *p[1] = {o->name};
-	struct db_result *r;
-	if (db_exec(db, &r, "DELETE FROM pgfleet.maintenance_window WHERE name = $1", 1, p, err,
-		sizeof(err)) == -1)
-		return fail_db(db, err);
-	long long n = db_cmd_tuples(r);
-	db_result_free(r);
-	db_close(db);
-	if (n == 0) {
-		fprintf(stderr, "pgfleet window remove: no such window: %s\n", o->name);
-		return CLI_USAGE;
+	if (db_exec(db, NULL, "SELECT pgfleet.window_remove($1)", 1, p, err, sizeof(err)) == -1) {
+		int rc = cmdutil_api_error(db, "window remove", err);
+		db_close(db);
+		return rc;
 	}
+	db_close(db);
 	printf("window %s: removed\n", o->name);
 	return CLI_OK;
 }

@@ -4,11 +4,14 @@
 #include "cli/cmdutil.h"
 
 #include <pwd.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/reportfmt.h"
 #include "common/db.h"
 
 int
@@ -22,9 +25,35 @@ cmdutil_open(const char *cmd)
 {
 	char err[1024];
 	struct db *db = cli_db_open(1, err, sizeof(err));
-	if (db == NULL)
+	if (db == NULL) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return NULL;
+	}
+	const char *p[1] = {cmdutil_user()};
+	if (db_exec(db, NULL, "SELECT set_config('pgfleet.client_user', $1, false)", 1, p, err,
+		sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		db_close(db);
+		return NULL;
+	}
 	return db;
+}
+
+int
+cmdutil_api_refused(const struct db *db)
+{
+	return db_api_refused(db_sqlstate(db));
+}
+
+int
+cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
+{
+	if (!cmdutil_api_refused(db)) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return CLI_ERROR;
+	}
+	fprintf(stderr, "pgfleet %s: %.*s\n", cmd, db_err_split(err, NULL), err);
+	return CLI_USAGE;
 }
 
 const char *
@@ -35,6 +64,20 @@ cmdutil_user(void)
 		return u;
 	struct passwd *pw = getpwuid(getuid());
 	return pw != NULL ? pw->pw_name : "unknown";
+}
+
+int
+cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
+{
+	char why[512];
+	time_t now;
+	if (args_now(&now, err, errlen) == -1)
+		return -1;
+	if (reportfmt_since_at(since, now, ts, tslen, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--since: %s", why);
+		return -1;
+	}
+	return 0;
 }
 
 void

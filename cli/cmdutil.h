@@ -16,19 +16,42 @@ struct db_result;
 
 /* 1 for -h and --help. */
 int cmdutil_is_help(const char *arg);
-/* Connect with cli_conninfo(); NULL after "pgfleet CMD: database: ..." on stderr. */
+/*
+ * Connect with the global options and check the schema (cli_db_open), then tell the
+ * session the client's user (cmdutil_user) in the setting pgfleet.client_user, which the
+ * SQL API records as the client's word; NULL after "pgfleet CMD: ..." on stderr.
+ */
 struct db *cmdutil_open(const char *cmd);
+/*
+ * Report err, the failure of a statement on db, for command cmd, and return the exit code.
+ * The SQL API's refusals (SQLSTATE 22023 a bad value, 42704 does not exist, 42710 exists
+ * already, 42501 not allowed, 55000 not in this state, P0002 nothing matched) are input
+ * errors: "pgfleet CMD: message", CLI_USAGE. Anything else is a database failure: the
+ * message with its SQLSTATE, CLI_ERROR.
+ */
+int cmdutil_api_error(const struct db *db, const char *cmd, const char *err)
+    __attribute__((warn_unused_result));
+/* 1 when the last statement on db failed as the SQL API refuses input (db_api_refused). */
+int cmdutil_api_refused(const struct db *db);
 /*
  * The client's own login name ($USER, else the uid's), for schedule.client_user only:
  * it is the client's word. created_by is the database's session_user. Never NULL.
  */
 const char *cmdutil_user(void);
 
+/*
+ * --since DURATION|DATE as the UTC start of the period, "YYYY-MM-DD HH:MM:SS.mmm+00" in ts
+ * (tslen >= 32): a duration counts back from the CLI's now (args_now, PGFLEET_NOW), as
+ * --at does. 0, or -1 with "--since: why" (or the PGFLEET_NOW error) in err.
+ */
+int cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Print a result as aligned columns with its column names as header. */
 void cmdutil_table(const struct db_result *r, FILE *fp);
 /*
  * Run a query returning one row, one column (json text) and print it; "pgfleet CMD: ..."
- * on failure. Returns an exit code (CLI_OK or CLI_FAILED).
+ * on failure. Returns an exit code (CLI_OK or CLI_ERROR).
  */
 int cmdutil_print_json(struct db *db, const char *cmd, const char *sql, int nparams,
     const char *const *params);

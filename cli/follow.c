@@ -28,8 +28,8 @@ follow_counts(struct db *db, const char *schedule_id, struct progress_counts *c,
 		"SELECT count(*), count(*) FILTER (WHERE state = 'done'),"
 		" count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'running'),"
 		" count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'cancelled'),"
-		" (SELECT state = 'halted' FROM pgfleet.schedule WHERE schedule_id = $1)"
-		" FROM pgfleet.event WHERE schedule_id = $1",
+		" (SELECT state = 'halted' FROM pgfleet.schedule_list WHERE schedule_id = $1)"
+		" FROM pgfleet.event_list WHERE schedule_id = $1",
 		1, p, err, errlen) == -1)
 		return -1;
 	c->total = atoll(db_value(r, 0, 0));
@@ -130,13 +130,10 @@ follow_print_failures(struct db *db, const char *cmd, const char *schedule_id, F
 	struct db_result *r;
 	const char *p[1] = {schedule_id};
 	if (db_exec(db, &r,
-		"SELECT e.event_id AS \"EVENT\", c.name AS \"COMPUTER\", e.state AS \"STATE\","
-		" coalesce(e.status_code::text, '-') AS \"CODE\","
-		" coalesce(sc.name, CASE WHEN e.status_code BETWEEN 0 AND 255"
-		"  THEN 'EXIT_' || e.status_code END, '-') AS \"NAME\""
-		" FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id)"
-		" LEFT JOIN pgfleet.status_code sc ON sc.code = e.status_code"
-		" WHERE e.schedule_id = $1 AND e.state IN ('failed', 'cancelled') ORDER BY c.name",
+		"SELECT event_id AS \"EVENT\", computer AS \"COMPUTER\", state AS \"STATE\","
+		" coalesce(status_code::text, '-') AS \"CODE\", coalesce(status_name, '-') AS \"NAME\""
+		" FROM pgfleet.event_list"
+		" WHERE schedule_id = $1 AND state IN ('failed', 'cancelled') ORDER BY computer",
 		1, p, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
 		return -1;

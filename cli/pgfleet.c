@@ -39,6 +39,7 @@ static const struct cli_cmd commands[] = {
 	{"output", cmd_output, "what each task of an event printed: output EVENT_ID [--seq N]"},
 	{"maintain", cmd_maintain, "retention: new status_log partitions, old history removed"},
 	{"report", cmd_report, "job history reports: history, failures, job, computer, summary"},
+	{"audit", cmd_audit, "who changed what: audit [--since 7d] [--actor ROLE] [--action ACTION]"},
 	{"schedulers", cmd_schedulers, "the schedulers sharing this database and their state"},
 };
 

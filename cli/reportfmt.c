@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/units.h"
+#include "common/utf8.h"
 
 int
 reportfmt_format_parse(const char *s, enum reportfmt_format *fmt, char *err, size_t errlen)
@@ -91,6 +92,27 @@ reportfmt_since_parse(const char *s, long long *ms, char *ts, size_t tslen, char
 	}
 	if (tslen > 0)
 		ts[0] = '\0';
+	return 0;
+}
+
+int
+reportfmt_since_at(const char *s, time_t now, char *ts, size_t tslen, char *err, size_t errlen)
+{
+	long long ms;
+	if (reportfmt_since_parse(s, &ms, ts, tslen, err, errlen) == -1)
+		return -1;
+	if (ms < 0)
+		return 0;
+	long long from_ms = (long long)now * 1000 - ms;
+	time_t from = (time_t)(from_ms / 1000);
+	struct tm tm;
+	if (from_ms < 0 || gmtime_r(&from, &tm) == NULL || tm.tm_year + 1900 < 1) {
+		snprintf(err, errlen, "\"%s\" reaches before year 1", s);
+		return -1;
+	}
+	char day[32];
+	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(ts, tslen, "%.19s.%03d+00", day, (int)(from_ms % 1000));
 	return 0;
 }
 
@@ -219,40 +241,14 @@ write_csv(FILE *f, const struct reportfmt_col *cols, int ncols, const char *cons
 	}
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned cp, min;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0)
-		n = 2, cp = c & 0x1F, min = 0x80;
-	else if ((c & 0xF0) == 0xE0)
-		n = 3, cp = c & 0x0F, min = 0x800;
-	else if ((c & 0xF8) == 0xF0)
-		n = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
-
 static void
 put_json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s);
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = utf8_seq_len(p, (size_t)(end - p));
 		if (n == 0) {
 			fputs("\\ufffd", f);
 			p++;

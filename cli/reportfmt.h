@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 enum reportfmt_format { REPORTFMT_TABLE, REPORTFMT_CSV, REPORTFMT_JSON };
 
@@ -36,6 +37,14 @@ int reportfmt_format_parse(const char *s, enum reportfmt_format *fmt, char *err,
  */
 int reportfmt_since_parse(const char *s, long long *ms, char *ts, size_t tslen, char *err,
     size_t errlen);
+
+/*
+ * --since as one instant: a date or time as reportfmt_since_parse takes it, or a duration
+ * counted back from now. ts = "YYYY-MM-DD HH:MM:SS[.mmm]+00" (tslen >= 32). 0, or -1
+ * with the reason in err (also when a duration reaches before year 1).
+ */
+int reportfmt_since_at(const char *s, time_t now, char *ts, size_t tslen, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Write nrows rows of ncols cells (row-major: cells[r * ncols + c]; NULL is SQL NULL)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/db_pg.h"
 #include "common/log.h"
 
 #define SQLSTATE_OK "00000"
@@ -28,6 +29,8 @@ struct db {
 	unsigned reconnects;
 	char **channels; /* LISTENed, re-issued after a reconnect */
 	int nchannels;
+	PGresult *held;  /* db_receive: the result of a statement not yet over */
+	char *held_err;  /* db_receive: its first error */
 };
 
 struct db_result {
@@ -59,8 +62,8 @@ set_state(struct db *db, const char *state)
 }
 
 /* Copy s into dst on one line: runs of newlines and tabs become one space, no trailing blank. */
-static void
-flatten(char *dst, size_t size, const char *s)
+void
+db_pg_flatten(char *dst, size_t size, const char *s)
 {
 	size_t n = 0;
 	int blank = 0;
@@ -81,12 +84,12 @@ flatten(char *dst, size_t size, const char *s)
 	dst[n] = '\0';
 }
 
-static void
-notice_processor(void *arg, const char *message)
+void
+db_pg_notice(void *arg, const char *message)
 {
 	char line[1024];
 	(void)arg;
-	flatten(line, sizeof(line), message);
+	db_pg_flatten(line, sizeof(line), message);
 	log_debug("database: %s", line);
 }
 
@@ -111,17 +114,9 @@ db_conninfo_has_password(const char *conninfo)
 	return found;
 }
 
-struct db *
-db_open(const char *conninfo, char *err, size_t errlen)
+void
+db_pg_params(const struct db_target *t, const char *keys[7], const char *vals[7])
 {
-	struct db_target t = {.conninfo = conninfo};
-	return db_open_target(&t, err, errlen);
-}
-
-struct db *
-db_open_target(const struct db_target *t, char *err, size_t errlen)
-{
-	const char *keys[6], *vals[6];
 	int n = 0;
 	if (t->host != NULL)
 		keys[n] = "host", vals[n++] = t->host;
@@ -133,15 +128,27 @@ db_open_target(const struct db_target *t, char *err, size_t errlen)
 	keys[n] = "fallback_application_name";
 	vals[n++] = appname != NULL ? appname : program_invocation_short_name;
 	keys[n] = NULL, vals[n] = NULL;
+}
+
+/*
+ * A new connection to t, made (async 0) or started (async 1); NULL with the reason in err.
+ * db_open, db_open_target and db_open_start all come here.
+ */
+static struct db *
+open_target(const struct db_target *t, int async, char *err, size_t errlen)
+{
+	const char *keys[7], *vals[7];
+	db_pg_params(t, keys, vals);
 	struct db *db = calloc(1, sizeof(*db));
 	if (db == NULL) {
 		put(err, errlen, "database: out of memory");
 		return NULL;
 	}
-	db->conn = PQconnectdbParams(keys, vals, 1);
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+	db->conn = async ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
+	    (!async && PQstatus(db->conn) != CONNECTION_OK)) {
 		char msg[1024];
-		flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
+		db_pg_flatten(msg, sizeof(msg), db->conn != NULL ? PQerrorMessage(db->conn) : "out of memory");
 		/* the server's words (3D000); libpq gives no SQLSTATE for a refused connection */
 		int missing = db->conn != NULL && strstr(msg, "database \"") != NULL &&
 		    strstr(msg, "\" does not exist") != NULL;
@@ -151,12 +158,26 @@ db_open_target(const struct db_target *t, char *err, size_t errlen)
 		free(db);
 		return NULL;
 	}
-	PQsetNoticeProcessor(db->conn, notice_processor, NULL);
-	db->attempts = DB_RETRY_ATTEMPTS;
+	PQsetNoticeProcessor(db->conn, db_pg_notice, NULL);
+	/* an asynchronous connection never re-opens by itself: its caller's loop does */
+	db->attempts = async ? 0 : DB_RETRY_ATTEMPTS;
 	db->base_ms = DB_RETRY_BASE_MS;
 	db->max_ms = DB_RETRY_MAX_MS;
 	set_state(db, SQLSTATE_OK);
 	return db;
+}
+
+struct db *
+db_open_target(const struct db_target *t, char *err, size_t errlen)
+{
+	return open_target(t, 0, err, errlen);
+}
+
+struct db *
+db_open(const char *conninfo, char *err, size_t errlen)
+{
+	struct db_target t = {.conninfo = conninfo};
+	return open_target(&t, 0, err, errlen);
 }
 
 void
@@ -165,6 +186,8 @@ db_close(struct db *db)
 	if (db == NULL)
 		return;
 	PQfinish(db->conn);
+	PQclear(db->held);
+	free(db->held_err);
 	for (int i = 0; i < db->nchannels; i++)
 		free(db->channels[i]);
 	free(db->channels);
@@ -194,7 +217,7 @@ listen_raw(struct db *db, const char *channel, char *err, size_t errlen)
 	char *ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
 	if (ident == NULL) {
 		char msg[512];
-		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 		put(err, errlen, "database: LISTEN %s: %s", channel, msg);
 		return -1;
 	}
@@ -212,7 +235,7 @@ listen_raw(struct db *db, const char *channel, char *err, size_t errlen)
 	int rc = 0;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		char msg[512];
-		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 		put(err, errlen, "database: LISTEN %s: %s", channel, msg);
 		rc = -1;
 	}
@@ -236,7 +259,7 @@ reconnect(struct db *db, char *err, size_t errlen)
 		}
 		PQreset(db->conn);
 		if (PQstatus(db->conn) != CONNECTION_OK) {
-			flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+			db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 			log_debug("database: reconnect attempt %d of %d: %s", i + 1, db->attempts, msg);
 			continue;
 		}
@@ -256,33 +279,39 @@ reconnect(struct db *db, char *err, size_t errlen)
 	return -1;
 }
 
-/* "primary[: detail] (SQLSTATE xxxxx)" from a failed result, and keep the SQLSTATE. */
-static void
-result_error(struct db *db, const PGresult *res, char *msg, size_t size)
+void
+db_pg_error(PGconn *conn, const PGresult *res, char *msg, size_t size, char state[6])
 {
-	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *st = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	char p[1024], d[1024];
 
-	if (PQstatus(db->conn) == CONNECTION_BAD)
-		state = SQLSTATE_LOST;
-	set_state(db, state); /* no SQLSTATE from the server: XX000 */
+	if (PQstatus(conn) == CONNECTION_BAD)
+		st = SQLSTATE_LOST;
+	put(state, 6, "%s", st != NULL && *st ? st : "XX000"); /* no SQLSTATE from the server */
 	if (primary == NULL) {
 		const char *m = res != NULL ? PQresultErrorMessage(res) : "";
-		flatten(p, sizeof(p), *m ? m : PQerrorMessage(db->conn));
+		db_pg_flatten(p, sizeof(p), *m ? m : PQerrorMessage(conn));
 		if (strncmp(p, "ERROR:  ", 8) == 0 || strncmp(p, "FATAL:  ", 8) == 0)
 			memmove(p, p + 8, strlen(p + 8) + 1);
 		if (!*p)
 			put(p, sizeof(p), "unexpected result %s",
 			    PQresStatus(res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR));
 	} else
-		flatten(p, sizeof(p), primary);
+		db_pg_flatten(p, sizeof(p), primary);
 	if (detail != NULL) {
-		flatten(d, sizeof(d), detail);
-		put(msg, size, "%s: %s (SQLSTATE %s)", p, d, db->sqlstate);
+		db_pg_flatten(d, sizeof(d), detail);
+		put(msg, size, "%s: %s (SQLSTATE %s)", p, d, state);
 	} else
-		put(msg, size, "%s (SQLSTATE %s)", p, db->sqlstate);
+		put(msg, size, "%s (SQLSTATE %s)", p, state);
+}
+
+/* The same, keeping the SQLSTATE. */
+static void
+result_error(struct db *db, const PGresult *res, char *msg, size_t size)
+{
+	db_pg_error(db->conn, res, msg, size, db->sqlstate);
 }
 
 static int
@@ -313,6 +342,18 @@ wrap(struct db_result **out, PGresult *res, char *err, size_t errlen)
 	}
 	(*out)->pg = res;
 	return 0;
+}
+
+struct db_result *
+db_pg_result(PGresult *res)
+{
+	struct db_result *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		PQclear(res);
+		return NULL;
+	}
+	r->pg = res;
+	return r;
 }
 
 int
@@ -400,6 +441,31 @@ const char *
 db_sqlstate(const struct db *db)
 {
 	return db->sqlstate;
+}
+
+int
+db_err_split(const char *err, char *state)
+{
+	static const char tail[] = " (SQLSTATE xxxxx)";
+	size_t len = strlen(err), n = sizeof(tail) - 1;
+	if (state != NULL)
+		state[0] = '\0';
+	if (len >= n && strncmp(err + len - n, tail, 11) == 0 && err[len - 1] == ')') {
+		if (state != NULL)
+			put(state, 6, "%.5s", err + len - 6);
+		len -= n;
+	}
+	return len > 4096 ? 4096 : (int)len;
+}
+
+int
+db_api_refused(const char *sqlstate)
+{
+	static const char *const refusals[] = {"22023", "42704", "42710", "42501", "55000", "P0002"};
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (strcmp(sqlstate, refusals[i]) == 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -549,7 +615,7 @@ db_consume_notifies(struct db *db,
 {
 	if (PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn)) {
 		char msg[1024];
-		flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+		db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
 		set_state(db, SQLSTATE_LOST);
 		if (reconnect(db, err, errlen) == -1)
 			return -1;
@@ -618,6 +684,27 @@ db_fnumber(const struct db_result *res, const char *name)
 	return -1;
 }
 
+char
+db_fkind(const struct db_result *res, int col)
+{
+	if (res == NULL || col < 0 || col >= PQnfields(res->pg))
+		return 't';
+	switch (PQftype(res->pg, col)) {
+	case 20: /* int8 */
+	case 21: /* int2 */
+	case 23: /* int4 */
+	case 26: /* oid */
+	case 700: /* float4 */
+	case 701: /* float8 */
+	case 1700: /* numeric */
+		return 'n';
+	case 16: /* bool */
+		return 'b';
+	default:
+		return 't';
+	}
+}
+
 long long
 db_cmd_tuples(const struct db_result *res)
 {
@@ -632,4 +719,124 @@ db_result_free(struct db_result *res)
 		return;
 	PQclear(res->pg);
 	free(res);
+}
+
+/* Asynchronous use ------------------------------------------------------------ */
+
+struct db *
+db_open_start(const struct db_target *t, char *err, size_t errlen)
+{
+	return open_target(t, 1, err, errlen);
+}
+
+static int
+conn_error(struct db *db, const char *what, char *err, size_t errlen)
+{
+	char msg[1024];
+	db_pg_flatten(msg, sizeof(msg), PQerrorMessage(db->conn));
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		set_state(db, SQLSTATE_LOST);
+	put(err, errlen, "database: %s%s", what, *msg ? msg : "connection failed");
+	return -1;
+}
+
+int
+db_open_poll(struct db *db, char *err, size_t errlen)
+{
+	switch (PQconnectPoll(db->conn)) {
+	case PGRES_POLLING_READING:
+		return DB_WANT_READ;
+	case PGRES_POLLING_WRITING:
+		return DB_WANT_WRITE;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(db->conn, 1) == -1)
+			return conn_error(db, "", err, errlen);
+		return 0;
+	default:
+		return conn_error(db, "", err, errlen);
+	}
+}
+
+int
+db_flush(struct db *db, char *err, size_t errlen)
+{
+	int rc = PQflush(db->conn);
+	if (rc == -1)
+		return conn_error(db, "send: ", err, errlen);
+	return rc == 1 ? DB_WANT_WRITE : 0;
+}
+
+int
+db_send(struct db *db, const char *sql, int nparams, const char *const *params, char *err,
+    size_t errlen)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return conn_error(db, "send: ", err, errlen);
+	if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return conn_error(db, "send: ", err, errlen);
+	return db_flush(db, err, errlen);
+}
+
+/* Forget a statement's partial result (db_receive keeps it across calls). */
+static void
+held_clear(struct db *db)
+{
+	PQclear(db->held);
+	db->held = NULL;
+	free(db->held_err);
+	db->held_err = NULL;
+}
+
+int
+db_receive(struct db *db, struct db_result **out, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!PQconsumeInput(db->conn)) {
+		held_clear(db);
+		return conn_error(db, "receive: ", err, errlen);
+	}
+	/* one statement: its result, then NULL; the first error wins over a success */
+	for (;;) {
+		if (PQisBusy(db->conn))
+			return DB_WANT_READ;
+		if ((res = PQgetResult(db->conn)) == NULL)
+			break;
+		if (!result_ok(res)) {
+			char msg[2048];
+			result_error(db, res, msg, sizeof(msg));
+			if (db->held_err == NULL && (db->held_err = strdup(msg)) == NULL) {
+				PQclear(res);
+				held_clear(db);
+				put(err, errlen, "database: out of memory");
+				return -1;
+			}
+			PQclear(res);
+		} else if (db->held == NULL)
+			db->held = res;
+		else
+			PQclear(res);
+	}
+	if (db->held_err != NULL || db->held == NULL) {
+		if (db->held_err != NULL)
+			put(err, errlen, "%s", db->held_err);
+		else if (PQstatus(db->conn) != CONNECTION_OK)
+			(void)conn_error(db, "receive: ", err, errlen);
+		else
+			put(err, errlen, "database: receive: no statement was sent");
+		held_clear(db);
+		return -1;
+	}
+	res = db->held;
+	db->held = NULL;
+	set_state(db, SQLSTATE_OK);
+	return wrap(out, res, err, errlen);
+}
+
+int
+db_connected(const struct db *db)
+{
+	return db != NULL && PQstatus(db->conn) == CONNECTION_OK;
 }

@@ -1,7 +1,10 @@
 /*
- * db: the one module that sees libpq. Statements go through db_exec (PQexecParams, $n
- * parameters, one statement each); the last SQLSTATE is kept, a lost connection is
- * re-opened with exponential backoff, and LISTEN channels are re-issued after it.
+ * db: libpq the synchronous way (the CLI, the scheduler's parent; a worker's loop uses
+ * common/dbq.c, the other module that sees libpq, which shares db_pg.h with this one).
+ * Statements go through db_exec (PQexecParams, $n parameters, one statement each); the
+ * last SQLSTATE is kept, a lost connection is re-opened with exponential backoff, and
+ * LISTEN channels are re-issued after it. Results of either module are read with
+ * db_value and friends.
  * Ownership: db_open returns a struct db freed by db_close; db_exec hands out a
  * struct db_result freed by db_result_free; strings from db_value/db_fname/db_sqlstate
  * live as long as the result (or the db). Both free functions accept NULL.
@@ -76,6 +79,18 @@ int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);
 
 /* SQLSTATE of the last statement: "00000" after a success, never NULL. */
 const char *db_sqlstate(const struct db *db);
+/*
+ * An err written by this module ("message[: detail] (SQLSTATE xxxxx)", also as a caller
+ * passed it on): the length of its message without the SQLSTATE (at most 4096), and the
+ * SQLSTATE into state (6 bytes; "" when err has none) unless state is NULL.
+ */
+int db_err_split(const char *err, char *state);
+/*
+ * 1 when sqlstate is one of the SQL API's refusals of its input (0016, docs/sql-api.md):
+ * 22023 a bad value, 42704 does not exist, 42710 exists already, 42501 not allowed,
+ * 55000 not in this state, P0002 nothing matched.
+ */
+int db_api_refused(const char *sqlstate);
 
 int db_begin(struct db *db, char *err, size_t errlen);
 int db_commit(struct db *db, char *err, size_t errlen);
@@ -105,6 +120,42 @@ int db_consume_notifies(struct db *db,
     void (*cb)(const char *channel, const char *payload, void *arg), void *arg,
     char *err, size_t errlen);
 
+/*
+ * Asynchronous use, for a process whose event loop must never wait on the database
+ * (pgfleet-web). A connection opened with db_open_start is non-blocking: drive the
+ * handshake with db_open_poll, then send one statement at a time with db_send and
+ * collect its result with db_receive, each when db_socket is ready as they ask.
+ * Nothing here reconnects by itself (the caller closes and starts again, on its
+ * own timer); db_exec still works on such a connection, and blocks.
+ */
+enum {
+	DB_WANT_READ = 1,  /* wait until db_socket is readable, then call again */
+	DB_WANT_WRITE = 2  /* wait until db_socket is writable, then call again */
+};
+/* Start connecting (PQconnectStartParams). NULL with the reason in err. */
+struct db *db_open_start(const struct db_target *t, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Advance the handshake: 0 connected, DB_WANT_READ / DB_WANT_WRITE, or -1 with err. */
+int db_open_poll(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Send one statement with text parameters (copied: they may go at once). 0 sent,
+ * DB_WANT_WRITE when part of it waits for db_flush, or -1 with err.
+ */
+int db_send(struct db *db, const char *sql, int nparams, const char *const *params, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
+/* Push what db_send left: 0 all sent, DB_WANT_WRITE, or -1 with err. */
+int db_flush(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Read what arrived for the statement sent: DB_WANT_READ while it runs; 0 when it is
+ * done, with its result in *out (freed by db_result_free; NULL out to drop it); -1
+ * when it failed, with err (db_connected then says whether the connection survived).
+ * Notifications that arrived meanwhile stay queued for db_consume_notifies.
+ */
+int db_receive(struct db *db, struct db_result **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* 1 while the connection is up (also between statements), 0 once lost or failed. */
+int db_connected(const struct db *db);
+
 int db_ntuples(const struct db_result *res);
 int db_nfields(const struct db_result *res);
 /* Text of a field; "" for NULL (db_isnull tells them apart) and out of range. */
@@ -113,6 +164,8 @@ int db_isnull(const struct db_result *res, int row, int col);
 /* Column name, or "" out of range; db_fnumber: its index or -1. */
 const char *db_fname(const struct db_result *res, int col);
 int db_fnumber(const struct db_result *res, const char *name);
+/* What a column holds: 'n' a number (integer, numeric, float), 'b' a boolean, 't' else. */
+char db_fkind(const struct db_result *res, int col);
 /* Rows a command touched (INSERT/UPDATE/DELETE/SELECT); 0 when not given. */
 long long db_cmd_tuples(const struct db_result *res);
 void db_result_free(struct db_result *res);

@@ -263,8 +263,8 @@ pki_init(const char *dir, int days, char *err, size_t errlen)
 	return rc;
 }
 
-static int
-load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err, size_t errlen)
+int
+pki_ca_load(const char *dir, X509 **cert, EVP_PKEY **key, char *err, size_t errlen)
 {
 	char path[4096];
 	FILE *f;
@@ -307,29 +307,48 @@ fail:
 	return -1;
 }
 
-int
-pki_issue_opts(const char *dir, const char *name, const struct pki_opts *o, char *err, size_t errlen)
+static int
+opts_valid(const char *name, const struct pki_opts *o, char *err, size_t errlen)
 {
-	X509 *ca;
-	EVP_PKEY *ca_key;
-
 	if (pki_name_valid(name, err, errlen) == -1 || days_valid(o->days, err, errlen) == -1)
 		return -1;
 	if (o->backdate < 0 || o->backdate > (long)PKI_MAX_DAYS * 86400) {
 		snprintf(err, errlen, "backdate of %ld seconds is out of range", o->backdate);
 		return -1;
 	}
+	return 0;
+}
+
+X509 *
+pki_cert_new(const char *name, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const struct pki_opts *o,
+    char *err, size_t errlen)
+{
+	if (opts_valid(name, o, err, errlen) == -1)
+		return NULL;
 	ERR_clear_error();
-	if (load_ca(dir, &ca, &ca_key, err, errlen) == -1)
+	X509 *cert = make_cert(name, key, ca, ca_key, o);
+	if (cert == NULL)
+		ossl_err(err, errlen, "certificate");
+	return cert;
+}
+
+int
+pki_issue_opts(const char *dir, const char *name, const struct pki_opts *o, char *err, size_t errlen)
+{
+	X509 *ca;
+	EVP_PKEY *ca_key;
+
+	if (opts_valid(name, o, err, errlen) == -1)
+		return -1;
+	ERR_clear_error();
+	if (pki_ca_load(dir, &ca, &ca_key, err, errlen) == -1)
 		return -1;
 	int rc = -1;
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *cert = NULL;
 	if (key == NULL) {
 		ossl_err(err, errlen, "key");
-	} else if ((cert = make_cert(name, key, ca, ca_key, o)) == NULL) {
-		ossl_err(err, errlen, "certificate");
-	} else {
+	} else if ((cert = pki_cert_new(name, key, ca, ca_key, o, err, errlen)) != NULL) {
 		rc = write_pair(dir, name, key, cert, err, errlen);
 	}
 	X509_free(cert);

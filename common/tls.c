@@ -87,6 +87,8 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		snprintf(err, errlen, "tls ca %s: %s", ca, tls_error_string(why, sizeof(why)));
 		goto fail;
 	}
+	if (!server && cert == NULL && key == NULL)
+		goto no_cert; /* one certificate per connection: SSL_use_certificate */
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "tls certificate %s: %s", cert, tls_error_string(why, sizeof(why)));
 		goto fail;
@@ -100,6 +102,7 @@ ctx_new(int server, const char *ca, const char *cert, const char *key, char *err
 		ERR_clear_error();
 		goto fail;
 	}
+no_cert:
 	SSL_CTX_set_verify_depth(ctx, 4);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (server) {

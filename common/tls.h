@@ -19,7 +19,11 @@
  * and key are PEM file paths. NULL with the reason in err.
  */
 SSL_CTX *tls_server_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
-/* A client context: the server's certificate must chain to ca; presents cert. */
+/*
+ * A client context: the server's certificate must chain to ca; presents cert.
+ * cert and key both NULL: the caller gives each connection its own
+ * (SSL_use_certificate, SSL_use_PrivateKey), as the fleet simulator does.
+ */
 SSL_CTX *tls_client_ctx(const char *ca, const char *cert, const char *key, char *err, size_t errlen);
 
 /* The peer certificate's CN, or its first DNS SAN when it has no CN. 0, or -1 when none. */

@@ -37,6 +37,23 @@ util_sha256_hex(const void *data, size_t len, char out[65])
 	return 0;
 }
 
+const char *
+util_next_item(const char **s, char sep, size_t *len)
+{
+	const char *p = *s;
+	if (p == NULL)
+		return NULL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	const char *end = strchr(p, sep);
+	size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	*len = n;
+	*s = end != NULL ? end + 1 : NULL;
+	return p;
+}
+
 int
 util_has_ctl(const char *s)
 {

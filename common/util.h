@@ -1,7 +1,7 @@
 /*
  * util: the small helpers every part of pgfleet needs once: hex and
- * sha256-to-hex, a growable string buffer, the control-character check (the
- * clock is common/clock.h).
+ * sha256-to-hex, a growable string buffer, the control-character check, the
+ * items of a separated list (the clock is common/clock.h).
  * Who frees what: a struct util_buf's text (b->p) belongs to the buffer and is
  * freed by util_buf_free; nothing else here allocates.
  */
@@ -18,6 +18,14 @@ int util_sha256_hex(const void *data, size_t len, char out[65])
 
 /* 1 when s holds a control character (a byte below 0x20, or 0x7f). */
 int util_has_ctl(const char *s);
+
+/*
+ * Lists such as "a, b" or a Cookie header's "x=1; y=2": the next item of *s up to sep,
+ * with the blanks (space, tab) around it dropped. Returns where it starts (its length in
+ * *len) and moves *s past the separator, to NULL after the last item; returns NULL once
+ * *s is NULL. "" is one empty item; "a,,b" three.
+ */
+const char *util_next_item(const char **s, char sep, size_t *len);
 
 /*
  * A growable, always NUL-terminated string: zero it before first use ({0}).

@@ -28,29 +28,59 @@ static const char SQL_INSERT[] =
     " SELECT $1::bigint, to_timestamp(o), to_timestamp(o) + $3::bigint * interval '1 second'"
     " FROM unnest($2::bigint[]) o ON CONFLICT DO NOTHING";
 
-static const char SQL_CLEAR[] = "DELETE FROM pgfleet.window_span WHERE window_id = $1::bigint";
+
+int
+windows_spans(struct db *db, const char *cron_text, const char *tz, time_t after, time_t to,
+    time_t **out, int *n, char *err, size_t errlen)
+{
+	struct cron c;
+	struct cron_zone z;
+	*out = NULL;
+	*n = 0;
+	if (cron_parse(cron_text, &c, err, errlen) == -1)
+		return -1;
+	if (tz != NULL && tzdb_zone(db, tz, after - 2 * 86400, to + 1, &z, err, errlen) == -1)
+		return -1;
+	time_t *v = NULL;
+	int cap = 0;
+	for (time_t t = after; *n < WINDOWS_MAX_SPANS;) {
+		t = tz != NULL ? cron_next_tz(&c, &z, t) : cron_next(&c, t);
+		if (t == (time_t)-1 || t > to)
+			break;
+		if (*n == cap) {
+			cap = cap > 0 ? 2 * cap : 64;
+			time_t *nv = realloc(v, (size_t)cap * sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				*n = 0;
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			v = nv;
+		}
+		v[(*n)++] = t;
+	}
+	*out = v;
+	return 0;
+}
 
 /* One window's occurrences after `after` up to `to`, inserted. Spans added, or -1. */
 static int
 fill_one(struct db *db, const char *id, const char *cron_text, long long duration, const char *tz,
     time_t after, time_t to, char *err, size_t errlen)
 {
-	struct cron c;
-	struct cron_zone z;
 	struct pgarray a = {0};
-	int n = 0;
-	if (cron_parse(cron_text, &c, err, errlen) == -1)
+	time_t *v;
+	int n;
+	if (windows_spans(db, cron_text, tz, after, to, &v, &n, err, errlen) == -1)
 		return -1;
-	if (tz != NULL && tzdb_zone(db, tz, after - 2 * 86400, to + 1, &z, err, errlen) == -1)
-		return -1;
-	for (time_t t = after; n < WINDOWS_MAX_SPANS; n++) {
-		t = tz != NULL ? cron_next_tz(&c, &z, t) : cron_next(&c, t);
-		if (t == (time_t)-1 || t > to)
-			break;
-		pgarray_int(&a, (long long)t);
-	}
-	if (n == 0)
+	if (n == 0) {
+		free(v);
 		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		pgarray_int(&a, (long long)v[i]);
+	free(v);
 	char sdur[24];
 	snprintf(sdur, sizeof(sdur), "%lld", duration);
 	const char *p[] = {id, pgarray_end(&a), sdur};
@@ -95,13 +125,4 @@ windows_fill(struct db *db, const char *window_id, time_t now, char *err, size_t
 	}
 	db_result_free(r);
 	return added;
-}
-
-int
-windows_refill(struct db *db, const char *window_id, time_t now, char *err, size_t errlen)
-{
-	const char *p[] = {window_id};
-	if (db_exec(db, NULL, SQL_CLEAR, 1, p, err, errlen) == -1)
-		return -1;
-	return windows_fill(db, window_id, now, err, errlen);
 }

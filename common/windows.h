@@ -1,9 +1,10 @@
 /*
  * windows: when maintenance windows and blackouts (migrations/0022) are open: each
  * window's spans (opens_at, closes_at) computed ahead from its cron, duration and time
- * zone with common/cron.c and PostgreSQL's zone data (common/tzdb.c), written to
- * pgfleet.window_span, which the claim reads. Run by `pgfleet submit`, `pgfleet window
- * add` and the scheduler's janitor, on the caller's connection. Nothing to free.
+ * zone with common/cron.c and PostgreSQL's zone data (common/tzdb.c). `pgfleet submit`
+ * and `pgfleet window add` compute them (windows_spans) for the SQL API to write; the
+ * scheduler's janitor writes more to pgfleet.window_span as time goes (windows_fill), on
+ * the caller's connection. windows_spans' times are the caller's to free.
  */
 #ifndef PGFLEET_WINDOWS_H
 #define PGFLEET_WINDOWS_H
@@ -24,8 +25,12 @@ struct db;
  */
 int windows_fill(struct db *db, const char *window_id, time_t now, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* A window whose cron, duration or zone changed: its spans deleted and filled anew. */
-int windows_refill(struct db *db, const char *window_id, time_t now, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+/*
+ * The opening times of a window whose cron is read in tz (NULL: UTC) strictly after `after`
+ * up to `to`, at most WINDOWS_MAX_SPANS: *out (malloc'd, the caller frees it, also when *n
+ * is 0) and *n. 0, or -1 with err.
+ */
+int windows_spans(struct db *db, const char *cron_text, const char *tz, time_t after, time_t to,
+    time_t **out, int *n, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

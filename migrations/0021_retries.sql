@@ -59,8 +59,8 @@ $$;
 -- code is one it retries: the event goes back to pending as its next attempt, due after
 -- the task's backoff. p_code is the event's code; the task's own final row of this attempt,
 -- when there is one, says better what failed. Caller holds the event (running, p_owner).
--- Returns true when the event was put back. SECURITY DEFINER: the scheduler's role need not
--- read status_log (docs/reliability.md "Database roles").
+-- Returns true when the event was put back. SECURITY DEFINER: pgfleet_scheduler need not
+-- read status_log (docs/security.md "Roles"), which finish_event calls it with.
 CREATE FUNCTION pgfleet.retry_event(p_event bigint, p_owner text, p_code int) RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -107,6 +107,8 @@ BEGIN
 	UPDATE pgfleet.schedule SET running = greatest(running - 1, 0) WHERE schedule_id = e.schedule_id;
 	RETURN true;
 END $$;
+REVOKE ALL ON FUNCTION pgfleet.retry_event(bigint, text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.retry_event(bigint, text, int) TO pgfleet_scheduler;
 
 -- A running event of the schedule failed: one less running, one more failure, and once
 -- more than max_failures have failed, the events not started end ROLLOUT_HALTED (-14).

@@ -10,37 +10,8 @@
 ALTER TABLE pgfleet.schedule ADD COLUMN splay interval
 	CONSTRAINT schedule_splay CHECK (splay > interval '0' AND splay <= interval '7 days');
 
--- expand_schedule of 0002, with the splay: the events of one schedule are due between
--- due_at and due_at + splay, each at its own random moment.
-CREATE OR REPLACE FUNCTION pgfleet.expand_schedule(p_schedule bigint) RETURNS int
-LANGUAGE plpgsql AS $$
-DECLARE
-	t jsonb;
-	v_due timestamptz;
-	v_splay interval;
-	n int;
-BEGIN
-	SELECT targets, due_at, splay INTO t, v_due, v_splay
-	FROM pgfleet.schedule WHERE schedule_id = p_schedule;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'schedule % does not exist', p_schedule;
-	END IF;
-	INSERT INTO pgfleet.event (schedule_id, computer_id, due_at)
-	SELECT p_schedule, c.computer_id,
-	       v_due + CASE WHEN v_splay IS NULL THEN interval '0' ELSE random() * v_splay END
-	FROM pgfleet.computer c
-	WHERE c.enabled
-	  AND (c.name IN (SELECT jsonb_array_elements_text(coalesce(t->'computers', '[]')))
-	    OR c.computer_id IN (SELECT m.computer_id
-	                         FROM pgfleet.computer_group_member m
-	                         JOIN pgfleet.computer_group g USING (group_id)
-	                         WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(t->'groups', '[]'))))
-	    OR (jsonb_typeof(t->'labels') = 'object' AND t->'labels' <> '{}'::jsonb
-	        AND c.labels @> (t->'labels')))
-	ON CONFLICT (schedule_id, computer_id) DO NOTHING;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN n;
-END $$;
+-- expand_schedule spreads the events over the splay: 0023 defines it once, with the waves
+-- and the scope narrowing of 0015.
 
 -- Windows ------------------------------------------------------------------------------
 
@@ -98,8 +69,8 @@ ALTER TABLE pgfleet.job ADD COLUMN allow_defer int NOT NULL DEFAULT 0
 ALTER TABLE pgfleet.event ADD COLUMN defers int NOT NULL DEFAULT 0
 	CONSTRAINT event_defers CHECK (defers >= 0);
 
--- The functions of windows the scheduler and its workers call are SECURITY DEFINER: their
--- role needs no right on the window tables (docs/reliability.md "Database roles").
+-- The functions of windows the claim and the triggers call are SECURITY DEFINER:
+-- pgfleet_scheduler needs no right on window_attach (docs/security.md "Roles").
 
 -- Is any window attached to anything? (The claim skips windows at no cost when not.)
 CREATE FUNCTION pgfleet.windows_in_use() RETURNS boolean
@@ -249,6 +220,10 @@ FOR EACH ROW WHEN (OLD.state = 'running' AND NEW.state IN ('pending', 'failed')
 	AND NEW.next_task_seq IS DISTINCT FROM OLD.next_task_seq)
 EXECUTE FUNCTION pgfleet.event_window_after();
 
+REVOKE ALL ON FUNCTION pgfleet.windows_in_use(), pgfleet.window_ids(bigint, bigint),
+	pgfleet.window_allows(bigint, bigint, timestamptz), pgfleet.window_next_open(bigint, bigint, timestamptz),
+	pgfleet.event_window_check(), pgfleet.event_window_after() FROM PUBLIC;
+
 INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-31, 'WINDOW_CLOSED', 'the maintenance window closed (or a blackout began) before the event''s next task could start, and the job''s allow_defer allows no more deferral'),
 	(-32, 'DEFERRED', 'the maintenance window closed before the event''s next task could start: the rest of the event waits for the next window (allow_defer)');
@@ -381,3 +356,240 @@ BEGIN
 	FROM ev ORDER BY ev.event_id;
 END $$;
 
+
+-- Windows through the SQL API (docs/sql-api.md "Windows") ---------------------------------
+-- Windows, their spans and attachments are written by these functions and by pgfleet.submit
+-- (0024), each change audited; nobody but the owner and the scheduler's janitor (spans)
+-- writes the tables. Defining a window, or attaching one to a computer or a group, takes
+-- pgfleet_admin (it is inventory); attaching one to a job, a submit scope over the job.
+
+-- Error 22023 unless these make a window: a name as check_name's, cron of five fields
+-- (common/cron.c checks the rest where it enters), a duration from 1 minute to 366 days and
+-- a zone PostgreSQL knows.
+CREATE FUNCTION pgfleet.check_window(p_name text, p_cron text, p_duration interval, p_timezone text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgfleet.check_name('window', p_name);
+	IF p_cron IS NULL OR octet_length(p_cron) > 127 OR p_cron ~ '[\x01-\x1f\x7f]'
+	   OR p_cron !~ '^\s*\S+(\s+\S+){4}\s*$' THEN
+		RAISE EXCEPTION 'window %: cron % is not five fields', p_name, coalesce(pgfleet.show(p_cron), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF p_duration IS NULL OR p_duration < interval '1 minute' OR p_duration > interval '366 days' THEN
+		RAISE EXCEPTION 'window %: duration must be between 1 minute and 366 days, not %', p_name,
+			coalesce(p_duration::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF p_timezone IS NOT NULL AND NOT pgfleet.is_time_zone(p_timezone) THEN
+		RAISE EXCEPTION 'window %: time zone % is not one PostgreSQL knows (pg_timezone_names)', p_name,
+			pgfleet.show(p_timezone) USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+
+-- The spans of window p_id become those opening at p_spans, each open for its duration
+-- (pgfleet submit and pgfleet window add compute them with common/windows.c); NULL: none
+-- until a scheduler's janitor computes them. Returns how many. The callers' helper.
+CREATE FUNCTION pgfleet.window_spans_set(p_id bigint, p_spans timestamptz[]) RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n int;
+BEGIN
+	IF cardinality(p_spans) > 5000 OR array_position(p_spans, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'spans: at most 5000 opening times, none of them null'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	DELETE FROM pgfleet.window_span s WHERE s.window_id = p_id;
+	INSERT INTO pgfleet.window_span (window_id, opens_at, closes_at)
+	SELECT p_id, o, o + w.duration
+	FROM pgfleet.maintenance_window w, unnest(coalesce(p_spans, '{}')) o
+	WHERE w.window_id = p_id
+	ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+-- Create or change a window. Its spans are replaced by spans when given, and deleted when
+-- its cron, duration, zone or kind changed without them. Returns its id.
+CREATE FUNCTION pgfleet.window_add(name text, cron text, duration interval, timezone text DEFAULT NULL,
+	blackout boolean DEFAULT false, description text DEFAULT NULL, spans timestamptz[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_old record;
+	v_id bigint;
+	v_change text;
+BEGIN
+	PERFORM pgfleet.check_window(window_add.name, window_add.cron, window_add.duration, window_add.timezone);
+	IF window_add.blackout IS NULL THEN
+		RAISE EXCEPTION 'blackout must be true or false' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT pgfleet.role_unscoped(session_user) THEN
+		RAISE EXCEPTION 'role % may not change maintenance windows (window %): that takes pgfleet_admin',
+			session_user, pgfleet.show(window_add.name) USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT w.* INTO v_old FROM pgfleet.maintenance_window w WHERE w.name = window_add.name FOR UPDATE;
+	v_change := CASE WHEN NOT FOUND THEN 'added'
+		WHEN (v_old.blackout, v_old.cron, v_old.duration, v_old.timezone) IS DISTINCT FROM
+		     (window_add.blackout, window_add.cron, window_add.duration, window_add.timezone) THEN 'redefined'
+		WHEN v_old.description IS DISTINCT FROM window_add.description THEN 'described'
+		ELSE 'same' END;
+	INSERT INTO pgfleet.maintenance_window AS w (name, blackout, cron, duration, timezone, description)
+	VALUES (window_add.name, window_add.blackout, window_add.cron, window_add.duration,
+		window_add.timezone, window_add.description)
+	ON CONFLICT ON CONSTRAINT maintenance_window_name_key DO UPDATE
+	SET blackout = EXCLUDED.blackout, cron = EXCLUDED.cron, duration = EXCLUDED.duration,
+		timezone = EXCLUDED.timezone, description = EXCLUDED.description, updated_at = now()
+	RETURNING w.window_id INTO v_id;
+	IF window_add.spans IS NOT NULL OR v_change IN ('added', 'redefined') THEN
+		PERFORM pgfleet.window_spans_set(v_id, window_add.spans);
+	END IF;
+	PERFORM pgfleet.audit_write('window.add', window_add.name, jsonb_build_object('window_id', v_id,
+		'change', v_change, 'blackout', window_add.blackout, 'cron', window_add.cron,
+		'duration', window_add.duration, 'timezone', window_add.timezone,
+		'description', window_add.description, 'spans', cardinality(window_add.spans)));
+	RETURN v_id;
+END
+$$;
+
+-- Delete a window, its spans and its attachments.
+CREATE FUNCTION pgfleet.window_remove(name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT pgfleet.role_unscoped(session_user) THEN
+		RAISE EXCEPTION 'role % may not change maintenance windows (window %): that takes pgfleet_admin',
+			session_user, coalesce(pgfleet.show(window_remove.name), 'NULL') USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	DELETE FROM pgfleet.maintenance_window w WHERE w.name = window_remove.name RETURNING w.window_id INTO v_id;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'no such window: %', coalesce(window_remove.name, 'NULL') USING ERRCODE = 'undefined_object';
+	END IF;
+	PERFORM pgfleet.audit_write('window.remove', window_remove.name, jsonb_build_object('window_id', v_id));
+END
+$$;
+
+-- The window's attachment to a computer, a group (every member) or a job (kind), added
+-- (attach true) or removed. Returns whether anything changed.
+CREATE FUNCTION pgfleet.window_attach_set(p_window text, p_kind text, p_target text, p_attach boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_wid bigint;
+	v_tid bigint;
+	n int;
+BEGIN
+	IF p_kind IS NULL OR p_kind NOT IN ('computer', 'group', 'job') THEN
+		RAISE EXCEPTION 'kind must be computer, group or job, not %', coalesce(pgfleet.show(p_kind), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF p_kind = 'job' THEN
+		IF NOT pgfleet.scope_job_allowed(session_user, ARRAY['submit'], p_target) THEN
+			RAISE EXCEPTION 'role % may not attach windows to job %: no submit scope covers it', session_user,
+				coalesce(pgfleet.show(p_target), 'NULL') USING ERRCODE = 'insufficient_privilege';
+		END IF;
+	ELSIF NOT pgfleet.role_unscoped(session_user) THEN
+		RAISE EXCEPTION 'role % may not attach windows to a %: that takes pgfleet_admin', session_user, p_kind
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT w.window_id INTO v_wid FROM pgfleet.maintenance_window w WHERE w.name = p_window;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such window: %', coalesce(p_window, 'NULL') USING ERRCODE = 'undefined_object';
+	END IF;
+	v_tid := CASE p_kind
+		WHEN 'computer' THEN (SELECT c.computer_id FROM pgfleet.computer c WHERE c.name = p_target)
+		WHEN 'group' THEN (SELECT g.group_id FROM pgfleet.computer_group g WHERE g.name = p_target)
+		ELSE (SELECT j.job_id FROM pgfleet.job j WHERE j.name = p_target) END;
+	IF v_tid IS NULL THEN
+		RAISE EXCEPTION 'no such %: %', p_kind, coalesce(p_target, 'NULL') USING ERRCODE = 'undefined_object';
+	END IF;
+	IF p_attach THEN
+		INSERT INTO pgfleet.window_attach (window_id, computer_id, group_id, job_id)
+		VALUES (v_wid, CASE WHEN p_kind = 'computer' THEN v_tid END, CASE WHEN p_kind = 'group' THEN v_tid END,
+			CASE WHEN p_kind = 'job' THEN v_tid END)
+		ON CONFLICT DO NOTHING;
+	ELSE
+		DELETE FROM pgfleet.window_attach a WHERE a.window_id = v_wid
+		  AND CASE p_kind WHEN 'computer' THEN a.computer_id WHEN 'group' THEN a.group_id ELSE a.job_id END = v_tid;
+	END IF;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM pgfleet.audit_write(CASE WHEN p_attach THEN 'window.attach' ELSE 'window.detach' END, p_window,
+			jsonb_build_object(p_kind, p_target));
+	END IF;
+	RETURN n > 0;
+END
+$$;
+
+-- Make window apply to a computer, a group or a job (kind). Returns false when it did already.
+CREATE FUNCTION pgfleet.window_attach(window_name text, kind text, target text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pgfleet.window_attach_set(window_name, kind, target, true) $$;
+
+-- Undo window_attach. Returns false when it was not attached.
+CREATE FUNCTION pgfleet.window_detach(window_name text, kind text, target text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pgfleet.window_attach_set(window_name, kind, target, false) $$;
+
+-- Every window, open now or not, when it opens next and what it applies to (jobs a read
+-- scope hides are left out).
+CREATE VIEW pgfleet.window_list AS
+SELECT w.window_id, w.name, w.blackout, w.cron, w.duration, w.timezone, w.description,
+	w.created_at, w.updated_at,
+	EXISTS (SELECT 1 FROM pgfleet.window_span s WHERE s.window_id = w.window_id
+	        AND s.opens_at <= now() AND s.closes_at > now()) AS open_now,
+	(SELECT min(s.opens_at) FROM pgfleet.window_span s
+	 WHERE s.window_id = w.window_id AND s.opens_at > now()) AS next_opens_at,
+	ARRAY(SELECT c.name FROM pgfleet.window_attach a JOIN pgfleet.computer c ON c.computer_id = a.computer_id
+	      WHERE a.window_id = w.window_id ORDER BY c.name) AS computers,
+	ARRAY(SELECT g.name FROM pgfleet.window_attach a JOIN pgfleet.computer_group g ON g.group_id = a.group_id
+	      WHERE a.window_id = w.window_id ORDER BY g.name) AS groups,
+	ARRAY(SELECT j.name FROM pgfleet.window_attach a JOIN pgfleet.job j ON j.job_id = a.job_id
+	      WHERE a.window_id = w.window_id
+	        AND ((SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]))
+	      ORDER BY j.name) AS jobs
+FROM pgfleet.maintenance_window w;
+
+-- When each window is open, as computed ahead.
+CREATE VIEW pgfleet.window_span_list AS
+SELECT w.window_id, w.name, w.blackout, s.opens_at, s.closes_at
+FROM pgfleet.window_span s
+JOIN pgfleet.maintenance_window w ON w.window_id = s.window_id;
+
+-- Grants (0015's rule: one line per object) ----------------------------------------------
+
+REVOKE ALL ON FUNCTION pgfleet.window_add(text, text, interval, text, boolean, text, timestamptz[]),
+	pgfleet.window_remove(text), pgfleet.window_attach(text, text, text),
+	pgfleet.window_detach(text, text, text), pgfleet.window_attach_set(text, text, text, boolean),
+	pgfleet.window_spans_set(bigint, timestamptz[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.window_add(text, text, interval, text, boolean, text, timestamptz[]) TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.window_remove(text)                          TO pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.window_attach(text, text, text)              TO pgfleet_author, pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.window_detach(text, text, text)              TO pgfleet_author, pgfleet_admin;
+-- the claim (the scheduler's rights) asks these; pgfleet window check too
+GRANT EXECUTE ON FUNCTION pgfleet.windows_in_use()                             TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.window_allows(bigint, bigint, timestamptz)   TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin, pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.window_next_open(bigint, bigint, timestamptz) TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+
+GRANT SELECT ON pgfleet.window_list          TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.window_span_list     TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+-- base tables: the scheduler's janitor computes spans ahead (common/windows.c) and removes
+-- old ones; the claim reads windows through the definer functions above
+GRANT SELECT ON pgfleet.maintenance_window   TO pgfleet_admin, pgfleet_scheduler;
+GRANT SELECT ON pgfleet.window_attach        TO pgfleet_admin;
+GRANT SELECT ON pgfleet.window_span          TO pgfleet_admin;
+GRANT SELECT, INSERT, DELETE ON pgfleet.window_span TO pgfleet_scheduler;

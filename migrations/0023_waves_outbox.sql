@@ -45,35 +45,47 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
 	WHERE n > 0
 $$;
 
--- expand_schedule of 0022, with waves: the events get their wave, in an order that mixes the
--- fleet (a hash of schedule and computer, not names: a canary is not always the same host);
--- those of a later wave wait, due at 'infinity', until rollout_advance opens it.
+-- expand_schedule of 0015 (SECURITY DEFINER: the scheduler expands recurrences with no right
+-- on writing events; only onto computers within the creator's run or submit scopes), with
+-- the splay of 0022 (each event due at its own random moment within splay after due_at) and
+-- waves: the events get their wave, in an order that mixes the fleet (a hash of schedule and
+-- computer, not names: a canary is not always the same host); those of a later wave wait,
+-- due at 'infinity', until rollout_advance opens it.
 CREATE OR REPLACE FUNCTION pgfleet.expand_schedule(p_schedule bigint) RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	t jsonb;
 	v_due timestamptz;
 	v_splay interval;
 	v_waves text[];
+	v_by text;
+	v_job text;
+	v_ids bigint[];
+	v_out bigint[] := '{}';
 	n int;
 BEGIN
-	SELECT targets, due_at, splay, rollout_waves INTO t, v_due, v_splay, v_waves
-	FROM pgfleet.schedule WHERE schedule_id = p_schedule;
+	SELECT s.targets, s.due_at, s.splay, s.rollout_waves, s.created_by, j.name
+	INTO t, v_due, v_splay, v_waves, v_by, v_job
+	FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id
+	WHERE s.schedule_id = p_schedule;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'schedule % does not exist', p_schedule;
+		RAISE EXCEPTION 'schedule % does not exist', p_schedule USING ERRCODE = 'undefined_object';
+	END IF;
+	v_ids := pgfleet.target_computers(t);
+	IF v_by IS NOT NULL THEN
+		v_out := pgfleet.scope_refused(v_by, ARRAY['run', 'submit'], v_job, v_ids);
+		IF cardinality(v_out) > 0 THEN
+			RAISE NOTICE 'schedule %: % computer(s) outside the scopes of %, left out: %', p_schedule,
+				cardinality(v_out), v_by,
+				(SELECT string_agg(c.name, ', ' ORDER BY c.name) FROM pgfleet.computer c
+				 WHERE c.computer_id = ANY (v_out));
+		END IF;
 	END IF;
 	INSERT INTO pgfleet.event (schedule_id, computer_id, due_at)
-	SELECT p_schedule, c.computer_id,
-	       v_due + CASE WHEN v_splay IS NULL THEN interval '0' ELSE random() * v_splay END
-	FROM pgfleet.computer c
-	WHERE c.enabled
-	  AND (c.name IN (SELECT jsonb_array_elements_text(coalesce(t->'computers', '[]')))
-	    OR c.computer_id IN (SELECT m.computer_id
-	                         FROM pgfleet.computer_group_member m
-	                         JOIN pgfleet.computer_group g USING (group_id)
-	                         WHERE g.name IN (SELECT jsonb_array_elements_text(coalesce(t->'groups', '[]'))))
-	    OR (jsonb_typeof(t->'labels') = 'object' AND t->'labels' <> '{}'::jsonb
-	        AND c.labels @> (t->'labels')))
+	SELECT p_schedule, x, v_due + CASE WHEN v_splay IS NULL THEN interval '0' ELSE random() * v_splay END
+	FROM unnest(v_ids) x WHERE x <> ALL (v_out)
 	ON CONFLICT (schedule_id, computer_id) DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	IF v_waves IS NOT NULL AND n > 0 THEN
@@ -221,6 +233,103 @@ BEGIN
 	PERFORM pg_notify('pgfleet_wakeup', 'cancel ' || p_schedule);
 	RETURN n;
 END $$;
+
+-- The SQL API (0016) for halted rollouts -----------------------------------------------
+
+-- cancel of 0016, a halted schedule too (its every check and its audit row as there).
+CREATE OR REPLACE FUNCTION pgfleet.cancel(schedule bigint,
+	OUT was text, OUT cancelled int, OUT still_running int)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_job text;
+BEGIN
+	SELECT s.state, j.name INTO was, v_job
+	FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id
+	WHERE s.schedule_id = cancel.schedule FOR UPDATE OF s;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schedule % does not exist', coalesce(cancel.schedule::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pgfleet.scope_job_allowed(session_user, ARRAY['run'], v_job) THEN
+		RAISE EXCEPTION 'role % may not cancel schedule % of job %: no run scope covers it',
+			session_user, cancel.schedule, pgfleet.show(v_job) USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	cancelled := 0;
+	still_running := 0;
+	IF was NOT IN ('pending', 'running', 'halted') THEN
+		RETURN;
+	END IF;
+	cancelled := pgfleet.cancel_schedule(cancel.schedule);
+	SELECT count(*) INTO still_running FROM pgfleet.event e
+	WHERE e.schedule_id = cancel.schedule AND e.state = 'running';
+	PERFORM pgfleet.audit_write('cancel', v_job, jsonb_build_object('schedule_id', cancel.schedule,
+		'was', was, 'cancelled', cancelled, 'still_running', still_running));
+END
+$$;
+
+-- The schedule, locked, and its job's name; errors 42704 (none) and 42501 (no run scope over
+-- the job: the rule of cancel) for p_action.
+CREATE FUNCTION pgfleet.schedule_for_action(p_schedule bigint, p_action text, OUT state text, OUT job text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT s.state, j.name INTO state, job
+	FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id
+	WHERE s.schedule_id = p_schedule FOR UPDATE OF s;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'schedule % does not exist', coalesce(p_schedule::text, 'NULL')
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pgfleet.scope_job_allowed(session_user, ARRAY['run'], job) THEN
+		RAISE EXCEPTION 'role % may not % schedule % of job %: no run scope covers it',
+			session_user, p_action, p_schedule, pgfleet.show(job) USING ERRCODE = 'insufficient_privilege';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION pgfleet.schedule_for_action(bigint, text) FROM PUBLIC;
+
+-- pgfleet resume: a halted rollout goes on (resume_schedule). was: the schedule's state
+-- before; resumed: false when it was not halted (nothing changed).
+CREATE FUNCTION pgfleet.resume(schedule bigint, OUT was text, OUT resumed boolean)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_job text;
+BEGIN
+	SELECT x.state, x.job INTO was, v_job FROM pgfleet.schedule_for_action(resume.schedule, 'resume') x;
+	resumed := pgfleet.resume_schedule(resume.schedule);
+	IF resumed THEN
+		PERFORM pgfleet.audit_write('resume', v_job, jsonb_build_object('schedule_id', resume.schedule));
+	END IF;
+END
+$$;
+
+-- pgfleet abort: a rollout (halted or not) ends, its events not started ROLLOUT_ABORTED
+-- (abort_schedule). was: the state before; aborted: the events ended, -1 when the schedule
+-- had ended already (nothing changed).
+CREATE FUNCTION pgfleet.abort(schedule bigint, OUT was text, OUT aborted int)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_job text;
+BEGIN
+	SELECT x.state, x.job INTO was, v_job FROM pgfleet.schedule_for_action(abort.schedule, 'abort') x;
+	aborted := pgfleet.abort_schedule(abort.schedule);
+	IF aborted >= 0 THEN
+		PERFORM pgfleet.audit_write('abort', v_job, jsonb_build_object('schedule_id', abort.schedule,
+			'was', was, 'aborted', aborted));
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION pgfleet.resume(bigint), pgfleet.abort(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.resume(bigint)                               TO pgfleet_operator, pgfleet_admin;
+GRANT EXECUTE ON FUNCTION pgfleet.abort(bigint)                                TO pgfleet_operator, pgfleet_admin;
 
 INSERT INTO pgfleet.status_code (code, name, meaning) VALUES
 	(-33, 'ROLLOUT_ABORTED', 'the rollout was aborted by an operator (pgfleet abort) before this event started');
@@ -379,3 +488,23 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END $$;
+
+-- What the outbox holds, for dashboards and for finding what a receiver did not take
+-- (sent_at NULL, last_error): each notification with its job, through the read scopes.
+CREATE VIEW pgfleet.outbox_list AS
+SELECT o.id, o.topic, o.schedule_id, o.event_id, o.payload->>'job' AS job, o.payload,
+	o.created_at, o.next_at, o.attempts, o.sent_at, o.last_error
+FROM pgfleet.outbox o
+WHERE (SELECT pgfleet.reads_all()) OR o.payload->>'job' LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
+
+-- Grants (0015's rule: one line per object) ----------------------------------------------
+-- The scheduler sends through the definer functions above; the triggers fire without EXECUTE.
+REVOKE ALL ON FUNCTION pgfleet.outbox_claim(text, text[], int, interval),
+	pgfleet.outbox_done(bigint, text, text, interval), pgfleet.outbox_release(text, text),
+	pgfleet.outbox_prune(interval), pgfleet.schedule_outbox(), pgfleet.event_outbox() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgfleet.outbox_claim(text, text[], int, interval)    TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.outbox_done(bigint, text, text, interval)    TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.outbox_release(text, text)                   TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.outbox_prune(interval)                       TO pgfleet_scheduler;
+GRANT SELECT ON pgfleet.outbox_list          TO pgfleet_report, pgfleet_report_scripts, pgfleet_operator, pgfleet_author, pgfleet_admin;
+GRANT SELECT ON pgfleet.outbox               TO pgfleet_admin;

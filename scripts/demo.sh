@@ -1,15 +1,20 @@
 #!/bin/sh
 # make demo: a throwaway PostgreSQL (pg_virtualenv), certificates, a scheduler
 # and three agents on 127.0.0.1, the example batch submitted, its progress, the
-# job history report; then everything it started is stopped.
+# job history report, with the web console (pgfleet-web) serving on 127.0.0.1 meanwhile;
+# then everything it started is stopped. PGFLEET_DEMO_KEEP=1 (make demo KEEP=1) keeps it
+# all running for a look around, until Ctrl-C.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$root/build/bin}
 
 if [ -z "${PGFLEET_DEMO_IN_VIRTUALENV:-}" ]; then
 	echo "==> starting a throwaway PostgreSQL (pg_virtualenv)"
-	exec flock /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
-		pg_virtualenv -t -o fsync=off "$0" "$@"
+	# a port of its own, as the integration tests do: no machine-wide lock to wait for
+	# (a demo kept running with KEEP=1 would hold it), no clash with another cluster
+	port=$("$BIN/pgfleet-test-freeport")
+	exec env PGFLEET_DEMO_IN_VIRTUALENV=1 BIN="$BIN" \
+		pg_virtualenv -t -c "-p $port" -o fsync=off "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1
@@ -22,7 +27,8 @@ stop() {
 		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null || true
 	done
-	[ "$rc" = 0 ] && rm -rf "$demo" || echo "demo files kept in $demo"
+	# a kept demo ends with Ctrl-C or SIGTERM: that is its normal end
+	{ [ "$rc" = 0 ] || [ -n "${kept:-}" ]; } && rm -rf "$demo" || echo "demo files kept in $demo"
 	exit "$rc"
 }
 trap stop EXIT INT TERM
@@ -30,6 +36,18 @@ P="$BIN/pgfleet"
 
 echo "==> pgfleet migrate"
 "$P" migrate >/dev/null
+# The scheduler runs as a login role holding pgfleet_scheduler only (docs/security.md)
+sched_pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$ BEGIN
+	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgfleet_demo_sched') THEN
+		CREATE ROLE pgfleet_demo_sched LOGIN;
+	END IF;
+END \$\$;
+ALTER ROLE pgfleet_demo_sched PASSWORD '$sched_pw';
+GRANT pgfleet_scheduler TO pgfleet_demo_sched;
+SQL
+echo "==> login role pgfleet_demo_sched (member of pgfleet_scheduler) for the scheduler"
 echo "==> pgfleet pki: a development CA, certificates for the scheduler and three agents"
 "$P" pki init --dir "$demo/pki" >/dev/null
 "$P" pki issue sched-demo --role scheduler --dir "$demo/pki" --localhost >/dev/null
@@ -40,7 +58,7 @@ lo=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 20000)
 mport=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 9187)
 ap=$("$BIN/pgfleet-test-freeport" 2>/dev/null || echo 4020)
 cat > "$demo/scheduler.yaml" <<EOC
-database: ""
+database: "user=pgfleet_demo_sched password=$sched_pw"
 name: sched-demo
 workers: 2
 poll_interval: 500ms
@@ -73,6 +91,13 @@ echo "==> three agents started on 127.0.0.1 (logs in $demo): they listen on no p
 "$BIN/pgfleet-scheduler" -d -c "$demo/scheduler.yaml" 2>>"$demo/scheduler.log" &
 pids="$pids $!"
 echo "==> scheduler sched-demo started: agents connect to 127.0.0.1:$ap (metrics: curl -s 127.0.0.1:$mport/metrics)"
+"$BIN/pgfleet-web" -l 127.0.0.1:0 --port-file "$demo/web.port" --refresh 1s 2>>"$demo/web.log" &
+pids="$pids $!"
+n=0; while [ ! -s "$demo/web.port" ]; do
+	n=$((n + 1)); [ $n -lt 100 ] || { echo "pgfleet-web did not start: $(tail -n 5 "$demo/web.log")"; exit 1; }
+	sleep 0.1
+done
+echo "==> the web console (pgfleet-web, read-only): http://127.0.0.1:$(cat "$demo/web.port")/"
 
 echo "==> pgfleet submit examples/demo.yaml"
 "$P" submit "$demo/demo.yaml" | tee "$demo/submit.out"
@@ -106,6 +131,16 @@ if command -v curl > /dev/null; then
 	curl -s "127.0.0.1:$mport/healthz" || true
 	echo
 fi
+echo "==> pgfleet audit   (who changed what: the submit, the inventory it added)"
+"$P" audit --since 1h --limit 8 || true
+echo
 echo "==> what the scheduler logged for the first event (level 5):"
 grep -m 3 "Processing scheduled event\|created in first attempt" "$demo/scheduler.log" || true
-echo "==> done; stopping the scheduler, the agents and PostgreSQL"
+if [ -n "${PGFLEET_DEMO_KEEP:-}" ]; then
+	echo "==> everything keeps running: the console at http://127.0.0.1:$(cat "$demo/web.port")/,"
+	echo "    PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGDATABASE=${PGDATABASE:-} for psql and pgfleet; Ctrl-C stops it all"
+	kept=1
+	# a wait the signal interrupts at once (a plain sleep would run out its hour first)
+	while :; do sleep 3600 & pids="$pids $!"; wait $! || true; done
+fi
+echo "==> done; stopping the scheduler, the agents, the web console and PostgreSQL"

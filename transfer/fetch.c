@@ -195,12 +195,15 @@ out:
 /*
  * Read the reply header, all of it within timeout_ms (a server that trickles
  * a byte now and then gets no longer); bytes that followed it stay in
- * buf[*start, *end). Returns the message, or NULL with err.
+ * buf[*start, *end). Returns the message, or NULL with err and *closed set when
+ * the server closed or reset the connection before the first byte of a reply.
  */
 static struct wire_msg *
-read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long long timeout_ms, char *err,
-    size_t errlen)
+read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long long timeout_ms,
+    int *closed, char *err, size_t errlen)
 {
+	int got = 0;
+	*closed = 0;
 	struct wire_parser *p = wire_parser_new(0);
 	struct wire_msg *m = NULL;
 
@@ -218,8 +221,12 @@ read_reply(SSL *ssl, char *buf, size_t bufsize, size_t *start, size_t *end, long
 		ssize_t n = tls_read_some(ssl, buf, bufsize, left, err, errlen);
 		if (n == 0)
 			snprintf(err, errlen, "server closed the connection before its reply");
-		if (n <= 0)
+		if (n <= 0) {
+			/* a closed or reset connection, not our own deadline */
+			*closed = !got && (n == 0 || deadline < 0 || clock_mono_ms() < deadline);
 			break;
+		}
+		got = 1;
 		size_t used = 0;
 		enum wire_status st = wire_feed(p, buf, (size_t)n, &used);
 		if (st == WIRE_ERROR) {
@@ -459,49 +466,85 @@ part_free(struct part *pt)
 	EVP_MD_CTX_free(pt->md);
 }
 
+/*
+ * Connect, send the request and read the reply header. A server whose pre-TLS
+ * budget is full may close a connection whose handshake the client already
+ * thinks done (TLS 1.3: the server checks the client's certificate after the
+ * client sent its Finished): a connection closed or reset before the first byte
+ * of the reply is tried again like a refusal, while timeout_ms lasts. The key is
+ * spent only when the server has read the request, and then it answers (an
+ * error at worst): a retry after a silent close cannot run a task twice.
+ * Returns the reply (with *ssl connected and buf[*start, *end) the bytes after
+ * its header), or NULL with err.
+ */
+static struct wire_msg *
+request_reply(SSL_CTX *ctx, const struct transfer_req *r, SSL **ssl, char *buf, size_t *start,
+    size_t *end, char *err, size_t errlen)
+{
+	long long deadline = clock_mono_ms() + r->timeout_ms, pause = 100;
+	for (int attempt = 1;; attempt++) {
+		long long left = deadline - clock_mono_ms();
+		int closed = 0;
+		if (connect_retrying(ctx, r->host, r->port, left > 0 ? left : 1, ssl, err, errlen) == -1) {
+			session_drop(ctx, r->host);
+			return NULL;
+		}
+		struct wire_msg *m = NULL;
+		if (send_request(*ssl, r->key, r->event_id, r->seq, r->timeout_ms, err, errlen) == 0)
+			m = read_reply(*ssl, buf, FETCH_BUF, start, end, r->timeout_ms, &closed, err, errlen);
+		else
+			closed = 1; /* broken under the request: the server never read all of it */
+		if (m != NULL)
+			return m;
+		tls_close(*ssl);
+		*ssl = NULL;
+		unsigned char rnd = 0;
+		RAND_bytes(&rnd, 1);
+		long long wait = pause / 2 + (pause / 2) * rnd / 255;
+		if (!closed || clock_mono_ms() + wait >= deadline)
+			return NULL;
+		session_drop(ctx, r->host);
+		log_detail("fetch %s:%d: closed before its reply (%s), attempt %d, again in %lld ms",
+		    r->host, r->port, err, attempt, wait);
+		struct timespec ts = {wait / 1000, (wait % 1000) * 1000000};
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+		pause = pause * 2 > 2000 ? 2000 : pause * 2;
+	}
+}
+
 int
-transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
-    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
-    long long timeout_ms, size_t max_size, char *err, size_t errlen)
+transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t errlen)
 {
 	char why[512];
 	SSL *ssl = NULL;
 	struct wire_msg *reply = NULL;
-	struct part pt = {.dirfd = dirfd, .fd = -1};
+	struct part pt = {.dirfd = r->dirfd, .fd = -1};
 	char *buf = NULL;
 	size_t start = 0, end = 0;
 	int rc = -1;
 
-	if (check_request(key, size, checksum, final_name, max_size, err, errlen) == -1)
+	if (check_request(r->key, r->size, r->checksum, r->name, r->max_size, err, errlen) == -1)
 		return -1;
-	if (connect_retrying(ctx, host, port, timeout_ms, &ssl, why, sizeof(why)) == -1) {
-		session_drop(ctx, host);
-		snprintf(err, errlen, "fetch: %s", why);
-		return -1;
-	}
-	int resumed = SSL_session_reused(ssl);
-	if (send_request(ssl, key, event_id, seq, timeout_ms, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "fetch: %s", why);
-		goto out;
-	}
 	if ((buf = malloc(FETCH_BUF)) == NULL) {
 		snprintf(err, errlen, "fetch: out of memory");
-		goto out;
+		return -1;
 	}
-	reply = read_reply(ssl, buf, FETCH_BUF, &start, &end, timeout_ms, why, sizeof(why));
+	reply = request_reply(ctx, r, &ssl, buf, &start, &end, why, sizeof(why));
 	if (reply == NULL) {
 		snprintf(err, errlen, "fetch: %s", why);
 		goto out;
 	}
-	session_keep(ctx, host, ssl);
-	if (check_reply(reply, host, port, size, checksum, end - start, err, errlen) == -1 ||
-	    part_open(&pt, dirfd, final_name, err, errlen) == -1 ||
-	    part_receive(&pt, ssl, buf, start, end, size, timeout_ms, err, errlen) == -1 ||
-	    part_finish(&pt, checksum, final_name, mode, uid, gid, err, errlen) == -1)
+	int resumed = SSL_session_reused(ssl);
+	session_keep(ctx, r->host, ssl);
+	if (check_reply(reply, r->host, r->port, r->size, r->checksum, end - start, err, errlen) == -1 ||
+	    part_open(&pt, r->dirfd, r->name, err, errlen) == -1 ||
+	    part_receive(&pt, ssl, buf, start, end, r->size, r->timeout_ms, err, errlen) == -1 ||
+	    part_finish(&pt, r->checksum, r->name, r->mode, r->uid, r->gid, err, errlen) == -1)
 		goto out;
 	last_resumed = resumed;
-	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", host, port, event_id, seq,
-	    (unsigned long long)size, final_name, resumed ? " (tls session resumed)" : "");
+	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", r->host, r->port, r->event_id,
+	    r->seq, (unsigned long long)r->size, r->name, resumed ? " (tls session resumed)" : "");
 	rc = 0;
 out:
 	part_free(&pt);

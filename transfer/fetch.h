@@ -16,19 +16,35 @@
 
 #include <openssl/ssl.h>
 
+/* One fetch: the caller's strings, borrowed for the call. */
+struct transfer_req {
+	/* where from, and what the SendFile message announced */
+	const char *host;
+	int port;
+	const char *key;        /* the one-time key, hex */
+	long long event_id;
+	int seq;
+	uint64_t size;
+	const char *checksum;   /* "sha256:<hex>" */
+	/* where it lands: dirfd/name (a base name), mode, owner ((uid_t)-1 / (gid_t)-1 leave them) */
+	int dirfd;
+	const char *name;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	/* bounds the connect and handshake together, the request, and the whole reply
+	 * header (however it trickles in), then each wait for file data */
+	long long timeout_ms;
+	size_t max_size;        /* a larger size is refused before connecting */
+};
+
 /*
- * Fetch the file of (event_id, seq) with key from host:port into
- * dirfd/final_name (a base name) with mode, owner uid and group gid
- * ((uid_t)-1 / (gid_t)-1 leave them). size and checksum ("sha256:<hex>") are
- * what the SendFile message announced; the server must agree, and the bytes
- * must match. timeout_ms bounds the connect and handshake together, the
- * request, and the whole reply header (however it trickles in), then each
- * wait for file data. size above max_size is refused before connecting.
- * 0, or -1 with the reason in err and nothing left in the directory.
+ * Fetch the file of r->(event_id, seq) with r->key from r->host:r->port into
+ * r->dirfd/r->name. The server must agree with size and checksum, and the bytes
+ * must match. 0, or -1 with the reason in err and nothing left in the directory.
  */
-int transfer_fetch(SSL_CTX *ctx, const char *host, int port, const char *key, long long event_id, int seq,
-    uint64_t size, const char *checksum, int dirfd, const char *final_name, mode_t mode, uid_t uid, gid_t gid,
-    long long timeout_ms, size_t max_size, char *err, size_t errlen);
+int transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* 1 when the last successful transfer_fetch resumed a TLS session, else 0. */
 int transfer_fetch_resumed(void);
 /* Free every kept TLS session. */

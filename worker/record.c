@@ -1,6 +1,7 @@
 /*
- * record: queue + flush. Each flush is one transaction of constant statements
- * fed with arrays: INSERT … SELECT FROM unnest(…) for the status rows (only
+ * record: queue + flush. Each flush is one unit of common/dbq.c: its
+ * statements go out pipelined in one implicit transaction (committed at its
+ * Sync, rolled back whole when one fails), constant statements fed with arrays: INSERT … SELECT FROM unnest(…) for the status rows (only
  * those of events still running under our lease in the row's attempt), one
  * UPDATE for the advances, one SELECT of finish_event() (or requeue_event(),
  * a hand-back) for the ends. Arrays travel as text parameters in
@@ -16,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "common/dbq.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pgarray.h"
@@ -38,12 +40,22 @@ struct op {
 };
 
 struct record {
-	struct db *db;
+	struct dbq *db;
 	const char *owner;
 	struct record_hooks hooks;
 	void *arg;
 	struct op *ops;
 	int n, cap;
+	long long bytes;       /* text held by the queued operations */
+	int out;               /* operations in the transaction out (the first ones), 0: none */
+	long long sent_ms;     /* when it went */
+	long long failed_ms;   /* when the last one failed (0: it did not) */
+	long long dropped, dropped_logged;
+	int max_queued;
+	long long max_bytes;
+	/* the statements of the transaction out: which result is which, -1 when not sent */
+	int r_insert, r_advance, r_finish;
+	int status_rows;       /* status rows in it */
 };
 
 /*
@@ -105,13 +117,15 @@ static const char SQL_FINISH[] =
     " ORDER BY v.sid, v.id";
 
 struct record *
-record_new(struct db *db, const char *owner, const struct record_hooks *hooks, void *arg)
+record_new(struct dbq *db, const char *owner, const struct record_hooks *hooks, void *arg)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
 	r->db = db;
 	r->owner = owner;
+	r->max_queued = RECORD_MAX_QUEUED;
+	r->max_bytes = RECORD_MAX_BYTES;
 	if (hooks != NULL)
 		r->hooks = *hooks;
 	r->arg = arg;
@@ -143,6 +157,38 @@ int
 record_pending(const struct record *r)
 {
 	return r->n;
+}
+
+int
+record_busy(const struct record *r)
+{
+	return r->out > 0;
+}
+
+void
+record_set_limits(struct record *r, int max_queued, long long max_bytes)
+{
+	r->max_queued = max_queued;
+	r->max_bytes = max_bytes;
+}
+
+long long
+record_dropped(const struct record *r)
+{
+	return r->dropped;
+}
+
+static long long
+len_of(const char *s)
+{
+	return s != NULL ? (long long)strlen(s) : 0;
+}
+
+static long long
+op_bytes(const struct op *o)
+{
+	return len_of(o->result) + len_of(o->outcome) + len_of(o->module) + len_of(o->message) +
+	    len_of(o->output);
 }
 
 static struct op *
@@ -228,6 +274,12 @@ dup_text(const char *s)
 int
 record_status(struct record *r, const struct record_row *row)
 {
+	/* progress (no outcome) gives way when the queue is full; results never do */
+	if (row->outcome == NULL && (r->n >= r->max_queued || r->bytes +
+	    (long long)row->output_len > r->max_bytes)) {
+		r->dropped++;
+		return 1;
+	}
 	struct op *o = op_push(r);
 	if (o == NULL)
 		return -1;
@@ -245,6 +297,7 @@ record_status(struct record *r, const struct record_row *row)
 	o->output = row->output != NULL ? record_text(row->output, row->output_len) : NULL;
 	o->output_size = record_output_size(row);
 	o->replayed = row->replayed != 0;
+	r->bytes += op_bytes(o);
 	return 0;
 }
 
@@ -341,16 +394,25 @@ lost_add(struct lost *l, int64_t event_id, int attempt, long long rows)
 
 #define NARR 13
 
-/* *nrows: status rows queued, *nstored: of them stored; lost: the ones dropped. */
-static int
-flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost, char *err,
-    size_t errlen)
+/* Statement k of the unit is the next one added. */
+static void
+add(struct dbq_unit *u, int *next, int *which, const char *sql, int n, const char *const *p)
+{
+	if (dbq_add(u, sql, n, p) == -1)
+		fatalx("out of memory");
+	if (which != NULL)
+		*which = *next;
+	(*next)++;
+}
+
+/* The status rows of the first r->out operations. */
+static void
+add_status(struct record *r, struct dbq_unit *u, int *next)
 {
 	struct pgarray a[NARR];
 	memset(a, 0, sizeof(a));
 	int n = 0;
-	*nstored = 0;
-	for (int i = 0; i < r->n; i++) {
+	for (int i = 0; i < r->out; i++) {
 		struct op *o = &r->ops[i];
 		if (o->kind != OP_STATUS)
 			continue;
@@ -369,41 +431,26 @@ flush_status(struct record *r, int *nrows, long long *nstored, struct lost *lost
 		pgarray_bool(&a[12], o->replayed);
 		n++;
 	}
-	int rc = 0;
-	struct db_result *res = NULL;
+	r->status_rows = n;
 	if (n > 0) {
 		const char *params[NARR + 1];
 		for (int k = 0; k < NARR; k++)
 			if ((params[k] = pgarray_end(&a[k])) == NULL)
-				rc = -1;
+				fatalx("out of memory");
 		params[NARR] = r->owner;
-		if (rc == -1)
-			snprintf(err, errlen, "out of memory");
-		else if ((rc = db_exec(r->db, NULL, SQL_SKIP_DUPLICATES, 0, NULL, err, errlen)) == 0)
-			rc = db_exec(r->db, &res, SQL_INSERT, NARR + 1, params, err, errlen);
+		add(u, next, NULL, SQL_SKIP_DUPLICATES, 0, NULL);
+		add(u, next, &r->r_insert, SQL_INSERT, NARR + 1, params);
 	}
-	for (int k = 0; rc == 0 && res != NULL && k < db_ntuples(res); k++) {
-		long long count = strtoll(db_value(res, k, 3), NULL, 10);
-		if (strcmp(db_value(res, k, 0), "stored") == 0)
-			*nstored = count;
-		else
-			lost_add(lost, strtoll(db_value(res, k, 1), NULL, 10),
-			    (int)strtol(db_value(res, k, 2), NULL, 10), count);
-	}
-	db_result_free(res);
 	for (int k = 0; k < NARR; k++)
 		free(a[k].p);
-	*nrows = n;
-	return rc;
 }
 
-static int
-flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
+static void
+add_advance(struct record *r, struct dbq_unit *u, int *next)
 {
 	struct pgarray ids = {0}, seqs = {0}, atts = {0};
-	int n = 0, rc = 0;
-	struct db_result *res = NULL;
-	for (int i = 0; i < r->n; i++) {
+	int n = 0;
+	for (int i = 0; i < r->out; i++) {
 		if (r->ops[i].kind != OP_ADVANCE)
 			continue;
 		pgarray_int(&ids, r->ops[i].event_id);
@@ -413,39 +460,21 @@ flush_advance(struct record *r, struct lost *lost, char *err, size_t errlen)
 	}
 	if (n > 0) {
 		const char *params[] = {pgarray_end(&ids), pgarray_end(&seqs), r->owner, pgarray_end(&atts)};
-		if (params[0] == NULL || params[1] == NULL || params[3] == NULL) {
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-		} else {
-			rc = db_exec(r->db, &res, SQL_ADVANCE, 4, params, err, errlen);
-		}
+		if (params[0] == NULL || params[1] == NULL || params[3] == NULL)
+			fatalx("out of memory");
+		add(u, next, &r->r_advance, SQL_ADVANCE, 4, params);
 	}
-	/* an advance that matched no event running under our lease in its attempt is lost */
-	for (int i = 0; rc == 0 && res != NULL && i < r->n; i++) {
-		struct op *o = &r->ops[i];
-		if (o->kind != OP_ADVANCE)
-			continue;
-		o->applied = 0;
-		for (int k = 0; k < db_ntuples(res) && !o->applied; k++)
-			o->applied = strtoll(db_value(res, k, 0), NULL, 10) == o->event_id &&
-			    atoi(db_value(res, k, 1)) == o->attempt;
-		if (!o->applied)
-			lost_add(lost, o->event_id, o->attempt, 0);
-	}
-	db_result_free(res);
 	free(ids.p);
 	free(seqs.p);
 	free(atts.p);
-	return rc;
 }
 
-static int
-flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
+static void
+add_finish(struct record *r, struct dbq_unit *u, int *next)
 {
 	struct pgarray ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
-	int n = 0, rc = 0;
-	*res = NULL;
-	for (int i = 0; i < r->n; i++) {
+	int n = 0;
+	for (int i = 0; i < r->out; i++) {
 		if (r->ops[i].kind != OP_FINISH)
 			continue;
 		pgarray_int(&ids, r->ops[i].event_id);
@@ -459,31 +488,27 @@ flush_finish(struct record *r, struct db_result **res, char *err, size_t errlen)
 		const char *params[] = {pgarray_end(&ids), pgarray_end(&states), pgarray_end(&codes), r->owner,
 		    pgarray_end(&sids), pgarray_end(&atts)};
 		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL ||
-		    params[5] == NULL) {
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-		} else {
-			rc = db_exec(r->db, res, SQL_FINISH, 6, params, err, errlen);
-		}
+		    params[5] == NULL)
+			fatalx("out of memory");
+		add(u, next, &r->r_finish, SQL_FINISH, 6, params);
 	}
 	free(ids.p);
 	free(states.p);
 	free(codes.p);
 	free(sids.p);
 	free(atts.p);
-	return rc;
 }
 
-/* "100000001,100000002": the distinct schedules of the queued operations. */
-static int
-flush_notify(struct record *r, char *err, size_t errlen)
+/* "100000001,100000002": the distinct schedules of the operations out. */
+static void
+add_notify(struct record *r, struct dbq_unit *u, int *next)
 {
 	char payload[7000];
 	size_t len = 0;
 	payload[0] = '\0';
 	int64_t seen[64];
 	int nseen = 0;
-	for (int i = 0; i < r->n && nseen < 64; i++) {
+	for (int i = 0; i < r->out && nseen < 64; i++) {
 		int64_t sid = r->ops[i].schedule_id;
 		int dup = sid == 0;
 		for (int k = 0; k < nseen && !dup; k++)
@@ -495,89 +520,156 @@ flush_notify(struct record *r, char *err, size_t errlen)
 		    len > 0 ? "," : "", sid);
 	}
 	if (nseen == 0)
-		return 0;
+		return;
 	const char *params[] = {payload};
-	return db_exec(r->db, NULL, SQL_PROGRESS, 1, params, err, errlen);
+	add(u, next, NULL, SQL_PROGRESS, 1, params);
 }
 
-int
-record_flush(struct record *r, char *err, size_t errlen)
+/* The INSERT's answer: rows stored, and the (event, attempt) pairs whose rows were dropped. */
+static long long
+status_answer(const struct db_result *res, struct lost *lost)
 {
-	if (r->n == 0)
-		return 0;
-	struct db_result *fin = NULL;
-	struct lost lost = {0};
-	int nrows = 0;
-	long long nstored = 0;
-	/* advances and ends only ever follow the rows they belong to, so applying
-	 * all rows, then all advances, then all ends keeps each event's order */
-	long long t0 = clock_mono_ms();
-	if (db_begin(r->db, err, errlen) == -1)
-		return -1;
-	if (flush_status(r, &nrows, &nstored, &lost, err, errlen) == -1 ||
-	    flush_advance(r, &lost, err, errlen) == -1 ||
-	    flush_finish(r, &fin, err, errlen) == -1 ||
-	    flush_notify(r, err, errlen) == -1 || db_commit(r->db, err, errlen) == -1) {
-		db_result_free(fin);
-		free(lost.v);
-		db_rollback(r->db, NULL, 0);
-		return -1;
+	long long stored = 0;
+	for (int k = 0; k < db_ntuples(res); k++) {
+		long long count = strtoll(db_value(res, k, 3), NULL, 10);
+		if (strcmp(db_value(res, k, 0), "stored") == 0)
+			stored = count;
+		else
+			lost_add(lost, strtoll(db_value(res, k, 1), NULL, 10),
+			    (int)strtol(db_value(res, k, 2), NULL, 10), count);
 	}
-	metrics_observe(MH_DB_FLUSH, (double)(clock_mono_ms() - t0) / 1000.0);
-	log_debug("record: %d status rows and %d other changes written", nrows, r->n - nrows);
+	return stored;
+}
+
+/* The UPDATE's answer: an advance that matched no event running under our lease in its
+ * attempt is lost. */
+static void
+advance_answer(struct op *ops, int n, const struct db_result *res, struct lost *lost)
+{
+	for (int i = 0; i < n; i++) {
+		struct op *o = &ops[i];
+		if (o->kind != OP_ADVANCE)
+			continue;
+		o->applied = 0;
+		for (int k = 0; k < db_ntuples(res) && !o->applied; k++)
+			o->applied = strtoll(db_value(res, k, 0), NULL, 10) == o->event_id &&
+			    atoi(db_value(res, k, 1)) == o->attempt;
+		if (!o->applied)
+			lost_add(lost, o->event_id, o->attempt, 0);
+	}
+}
+
+static void
+log_outcome(const struct lost *lost, int nrows, long long nstored, int nops)
+{
+	log_debug("record: %d status rows and %d other changes written", nrows, nops - nrows);
 	long long ndropped = 0;
-	for (int i = 0; i < lost.n; i++) {
-		ndropped += lost.v[i].rows;
+	for (int i = 0; i < lost->n; i++) {
+		ndropped += lost->v[i].rows;
 		log_warnx("event %" PRId64 ": attempt %d no longer holds the lease: %lld status rows"
-		    " not written", lost.v[i].event_id, lost.v[i].attempt, lost.v[i].rows);
+		    " not written", lost->v[i].event_id, lost->v[i].attempt, lost->v[i].rows);
 	}
-	if (lost.oom)
+	if (lost->oom)
 		log_warnx("record: out of memory; some events whose lease was lost are not named");
 	/* a final row whose (event, task, attempt) had one already: a write retried after
 	 * a commit whose answer was lost, or a replay of what was recorded */
 	if (nrows - ndropped - nstored > 0)
 		log_detail("record: %lld final status rows already recorded, not written again",
 		    nrows - ndropped - nstored);
-	/* the advances written, for the owner once the queue is settled */
-	struct op *adv = NULL;
-	int nadv = 0;
-	for (int i = 0; i < r->n; i++)
-		nadv += r->ops[i].kind == OP_ADVANCE && r->ops[i].applied;
-	if (nadv > 0 && (adv = calloc((size_t)nadv, sizeof(*adv))) == NULL)
-		fatalx("out of memory");
-	nadv = 0;
-	/* the ends are durable: tell the owner, in queue order */
-	for (int i = 0; i < r->n; i++) {
-		struct op *o = &r->ops[i];
-		if (o->kind == OP_ADVANCE && o->applied)
-			adv[nadv++] = *o;
-		if (o->kind == OP_FINISH && fin != NULL) {
-			/* the rows come back in lock order: find ours by event id */
-			int applied = 0;
-			for (int k = 0; k < db_ntuples(fin); k++)
-				if (strtoll(db_value(fin, k, 0), NULL, 10) == o->event_id)
-					applied = strcmp(db_value(fin, k, 1), "t") == 0;
-			int back = strcmp(o->state, "requeue") == 0 || strcmp(o->state, "retry") == 0;
-			if (!applied)
-				log_warnx("event %" PRId64 ": lease no longer ours; %s not recorded",
-				    o->event_id, back ? "hand-back" : "end");
-			if (back && r->hooks.requeued != NULL)
-				r->hooks.requeued(o->event_id, o->attempt, applied, r->arg);
-			else if (!back && r->hooks.finished != NULL)
-				r->hooks.finished(o->event_id, o->attempt, o->status_code,
-				    strcmp(o->state, "done") != 0, applied, r->arg);
-		}
-		op_clear(o);
+}
+
+/* The owner hears of the ends (in queue order), then of the lost, then of the advances. */
+static void
+tell_owner(struct record *r, struct op *ops, int n, const struct db_result *fin,
+    const struct lost *lost)
+{
+	for (int i = 0; i < n; i++) {
+		struct op *o = &ops[i];
+		if (o->kind != OP_FINISH || fin == NULL)
+			continue;
+		/* the rows come back in lock order: find ours by event id */
+		int applied = 0;
+		for (int k = 0; k < db_ntuples(fin); k++)
+			if (strtoll(db_value(fin, k, 0), NULL, 10) == o->event_id)
+				applied = strcmp(db_value(fin, k, 1), "t") == 0;
+		int back = strcmp(o->state, "requeue") == 0 || strcmp(o->state, "retry") == 0;
+		if (!applied)
+			log_warnx("event %" PRId64 ": lease no longer ours; %s not recorded",
+			    o->event_id, back ? "hand-back" : "end");
+		if (back && r->hooks.requeued != NULL)
+			r->hooks.requeued(o->event_id, o->attempt, applied, r->arg);
+		else if (!back && r->hooks.finished != NULL)
+			r->hooks.finished(o->event_id, o->attempt, o->status_code,
+			    strcmp(o->state, "done") != 0, applied, r->arg);
 	}
-	db_result_free(fin);
-	r->n = 0;
-	/* after the queue is settled: sessions whose lease moved on stop, the others go on
-	 * (and may queue more) */
-	for (int i = 0; r->hooks.lost != NULL && i < lost.n; i++)
-		r->hooks.lost(lost.v[i].event_id, lost.v[i].attempt, r->arg);
+	/* sessions whose lease moved on stop, the others go on (and may queue more) */
+	for (int i = 0; r->hooks.lost != NULL && i < lost->n; i++)
+		r->hooks.lost(lost->v[i].event_id, lost->v[i].attempt, r->arg);
+	for (int i = 0; r->hooks.advanced != NULL && i < n; i++)
+		if (ops[i].kind == OP_ADVANCE && ops[i].applied)
+			r->hooks.advanced(ops[i].event_id, ops[i].attempt, ops[i].task_seq, r->arg);
+}
+
+static void
+flushed(const struct dbq_reply *rep, void *arg)
+{
+	struct record *r = arg;
+	int n = r->out;
+	r->out = 0;
+	if (!rep->ok) {
+		/* rolled back (or its outcome unknown, the connection lost): all kept queued */
+		r->failed_ms = clock_mono_ms();
+		log_warnx("database: %s; %d changes kept for the next try%s", rep->err, r->n,
+		    rep->lost ? " (written again once the connection is back)" : "");
+		return;
+	}
+	r->failed_ms = 0;
+	metrics_observe(MH_DB_FLUSH, (double)(clock_mono_ms() - r->sent_ms) / 1000.0);
+	struct lost lost = {0};
+	long long nstored = r->r_insert >= 0 ? status_answer(rep->results[r->r_insert], &lost) : 0;
+	if (r->r_advance >= 0)
+		advance_answer(r->ops, n, rep->results[r->r_advance], &lost);
+	log_outcome(&lost, r->status_rows, nstored, n);
+	/* the queue first: the hooks may queue more */
+	struct op *done = malloc((size_t)(n > 0 ? n : 1) * sizeof(*done));
+	if (done == NULL)
+		fatalx("out of memory");
+	memcpy(done, r->ops, (size_t)n * sizeof(*done));
+	memmove(r->ops, r->ops + n, (size_t)(r->n - n) * sizeof(*r->ops));
+	r->n -= n;
+	for (int i = 0; i < n; i++)
+		r->bytes -= op_bytes(&done[i]);
+	tell_owner(r, done, n, r->r_finish >= 0 ? rep->results[r->r_finish] : NULL, &lost);
+	for (int i = 0; i < n; i++)
+		op_clear(&done[i]);
+	free(done);
 	free(lost.v);
-	for (int i = 0; r->hooks.advanced != NULL && i < nadv; i++)
-		r->hooks.advanced(adv[i].event_id, adv[i].attempt, adv[i].task_seq, r->arg);
-	free(adv);
-	return 0;
+	if (r->dropped > r->dropped_logged) {
+		log_warnx("record: %lld progress rows dropped: more than %d changes or %lld MiB were "
+		    "waiting to be written", r->dropped - r->dropped_logged, r->max_queued,
+		    r->max_bytes / (1024 * 1024));
+		r->dropped_logged = r->dropped;
+	}
+}
+
+int
+record_flush(struct record *r, long long now_ms, long long retry_ms)
+{
+	if (r->n == 0 || r->out > 0 || (r->failed_ms != 0 && now_ms - r->failed_ms < retry_ms))
+		return 0;
+	/* advances and ends only ever follow the rows they belong to, so applying
+	 * all rows, then all advances, then all ends keeps each event's order */
+	struct dbq_unit *u = dbq_unit_new(flushed, r, 0);
+	if (u == NULL)
+		fatalx("out of memory");
+	r->out = r->n;
+	r->sent_ms = now_ms;
+	r->r_insert = r->r_advance = r->r_finish = -1;
+	int next = 0;
+	add_status(r, u, &next);
+	add_advance(r, u, &next);
+	add_finish(r, u, &next);
+	add_notify(r, u, &next);
+	dbq_submit(r->db, u);
+	return 1;
 }

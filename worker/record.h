@@ -1,11 +1,16 @@
 /*
  * record: a worker's batched writes to PostgreSQL: status rows, NEXT_TASK_SEQ
- * advances and event ends, applied in the order queued, many per transaction.
+ * advances and event ends, applied in the order queued, many per transaction,
+ * one transaction at a time, sent without waiting (common/dbq.c): the hooks run
+ * from the loop once it committed.
  * Each is written only while its event runs under our lease in the attempt it
  * names; what is not is dropped, logged and reported to the owner (lost). A
  * second final row for one (event, task, attempt) is not written (0011).
  * A failed flush rolls back and keeps everything queued for the next try, so a
- * reply the worker holds is never lost. Each flush sends one NOTIFY on
+ * reply the worker holds is never lost. The queue is bounded: past
+ * RECORD_MAX_QUEUED operations or RECORD_MAX_BYTES of text (the database away
+ * for long, an agent flooding progress), progress rows (those without an
+ * outcome) are dropped and counted; results, advances and ends are always kept. Each flush sends one NOTIFY on
  * pgfleet_progress naming the schedules it touched (for `pgfleet status --watch`).
  * (computer.last_seen is the scheduler parent's, with agent_presence.) The record owns its queue;
  * strings given to it are copied.
@@ -16,8 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct db;
+struct dbq;
 struct record;
+
+#define RECORD_MAX_QUEUED 50000
+#define RECORD_MAX_BYTES (64LL * 1024 * 1024)
 
 struct record_row {
 	int64_t event_id;
@@ -53,11 +61,12 @@ struct record_hooks {
 	void (*requeued)(int64_t event_id, int attempt, int applied, void *arg);
 };
 
-/* hooks is copied. */
-struct record *record_new(struct db *db, const char *owner, const struct record_hooks *hooks,
+/* hooks is copied; db and owner are kept by pointer. */
+struct record *record_new(struct dbq *db, const char *owner, const struct record_hooks *hooks,
     void *arg);
+/* After the dbq (whose units may point here) is freed. */
 void record_free(struct record *r);
-/* Queue; -1 only when out of memory. */
+/* Queue; -1 only when out of memory, 1 when a progress row was dropped (queue full). */
 int record_status(struct record *r, const struct record_row *row);
 int record_advance(struct record *r, int64_t event_id, int64_t schedule_id, int attempt,
     int next_task_seq);
@@ -69,10 +78,21 @@ int record_finish(struct record *r, int64_t event_id, int64_t schedule_id, int a
  * attempt, or the next one (bump) when a task was in flight. Ordered with the ends.
  */
 int record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int attempt, int bump);
-/* Write everything queued in one transaction. 0 (also when empty), or -1 with err. */
-int record_flush(struct record *r, char *err, size_t errlen);
-/* Operations waiting to be written. */
+/*
+ * Send everything queued as one transaction, unless one is out already, nothing is
+ * queued, or the last one failed less than retry_ms ago (now_ms: clock_mono_ms).
+ * Returns 1 when a transaction went out. Its outcome reaches the hooks (committed)
+ * or the log (failed: everything stays queued).
+ */
+int record_flush(struct record *r, long long now_ms, long long retry_ms);
+/* Operations not yet written (those of the transaction out included). */
 int record_pending(const struct record *r);
+/* 1 while a transaction is out. */
+int record_busy(const struct record *r);
+/* The queue's bounds (default RECORD_MAX_QUEUED and RECORD_MAX_BYTES). */
+void record_set_limits(struct record *r, int max_queued, long long max_bytes);
+/* Progress rows dropped because the queue was full, since the start. */
+long long record_dropped(const struct record *r);
 
 /* status_log.output_size of a row: output_size, else output_len; at most INT32_MAX (an int column). */
 long long record_output_size(const struct record_row *row);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define IDENT_MAX 63      /* PostgreSQL's NAMEDATALEN - 1 */
 #define SHOW_MAX 80       /* bytes of a token quoted in messages and reports */
@@ -29,13 +30,6 @@
 #define SH_STACK 32       /* quoting contexts nested in one another */
 #define SH_PENDING 8      /* here-documents opened on one line */
 #define SH_DELIM_MAX 64   /* bytes of a here-document's delimiter word */
-
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	size_t max; /* 0: no cap */
-};
 
 struct cached {
 	const char *key; /* the token's text in the input, keylen bytes */
@@ -94,7 +88,7 @@ struct render {
 	const struct render_policy *policy;
 	render_lookup_fn *lookup;
 	void *arg;
-	struct buf out;
+	struct util_buf out;
 	struct render_report *rep;
 	struct cached cache[MAX_LOOKUPS];
 	size_t ncache;
@@ -133,29 +127,6 @@ static const struct builtin {
 };
 
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
-
-/* Append; -1 when the cap would be passed. Out of memory is fatal (STYLE). */
-static int
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->max != 0 && (n > b->max || b->len > b->max - n))
-		return -1;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			fatal("render: realloc %zu bytes", cap);
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
 
 static char *
 xstrndup(const char *s, size_t n)
@@ -475,6 +446,189 @@ sh_dollar(struct render *r, size_t i, int unquoted)
 	return 0;
 }
 
+/* "<<" or "<<-" at i: a here-document's delimiter word follows. Returns the new i. */
+static size_t
+sh_heredoc_op(struct render *r, size_t i)
+{
+	struct sh *sh = &r->sh;
+	i++;
+	sh->dwstrip = i + 1 < r->inlen && r->in[i + 1] == '-';
+	if (sh->dwstrip)
+		i++;
+	sh->dw = 1;
+	sh->dwq = 0;
+	sh->dwesc = 0;
+	sh->dwlen = 0;
+	sh->dwquoted = 0;
+	return i;
+}
+
+/* ( and ) in a word, a command substitution or an arithmetic context. Returns the new i. */
+static size_t
+sh_paren(struct render *r, struct sh_frame *f, size_t i, char prev)
+{
+	struct sh *sh = &r->sh;
+	const char *in = r->in;
+	if (in[i] == '(') {
+		if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) &&
+		    (prev == '\0' || strchr(" \t\n;&|(", prev) != NULL) &&
+		    i + 1 < r->inlen && in[i + 1] == '(') {
+			sh_push(sh, SH_ARITH); /* the (( ... )) command */
+			i++;
+		} else if (f->kind == SH_CMDSUB || f->kind == SH_ARITH)
+			f->depth++;
+	} else if ((f->kind == SH_CMDSUB || f->kind == SH_ARITH) && f->depth > 0) {
+		f->depth--;
+	} else if (f->kind == SH_CMDSUB) {
+		sh_pop(sh);
+	} else if (f->kind == SH_ARITH && i + 1 < r->inlen && in[i + 1] == ')') {
+		sh_pop(sh);
+		i++;
+	}
+	return i;
+}
+
+/*
+ * One byte c = in[i] in an unquoted context (WORD, CMDSUB, PARAM, ARITH): h is the
+ * pending here-document (or -1), o the byte's place in the output. Returns the new i.
+ */
+static size_t
+sh_word(struct render *r, struct sh_frame *f, size_t i, char prev, int h, size_t o)
+{
+	struct sh *sh = &r->sh;
+	const char *in = r->in;
+	char c = in[i];
+	int cmd = f->kind == SH_WORD || f->kind == SH_CMDSUB;
+	if (sh->escaped) {
+		sh->escaped = 0;
+		sh->prev = 'a';
+		return i;
+	}
+	switch (c) {
+	case '\\':
+		sh->escaped = 1;
+		break;
+	case '\'':
+		sh_push(sh, SH_SQ);
+		break;
+	case '"':
+		sh_push(sh, SH_DQ);
+		break;
+	case '`':
+		sh_push(sh, SH_BQ);
+		break;
+	case '$':
+		i += sh_dollar(r, i, 1);
+		break;
+	case '#':
+		if (cmd && (prev == '\0' || strchr(" \t\n;&|()<>", prev) != NULL))
+			sh_push(sh, SH_COMMENT);
+		break;
+	case '(':
+	case ')':
+		i = sh_paren(r, f, i, prev);
+		break;
+	case '{':
+		if (f->kind == SH_PARAM)
+			f->depth++;
+		break;
+	case '}':
+		if (f->kind == SH_PARAM && f->depth > 0)
+			f->depth--;
+		else if (f->kind == SH_PARAM)
+			sh_pop(sh);
+		break;
+	case '<':
+		/* << and <<- start a here-document; <<< is a here-string */
+		if (cmd && prev != '<' && i + 1 < r->inlen && in[i + 1] == '<' &&
+		    (i + 2 >= r->inlen || in[i + 2] != '<'))
+			i = sh_heredoc_op(r, i);
+		break;
+	case '\n':
+		if (cmd && h < 0)
+			sh_heredoc_next(sh, o + 1);
+		break;
+	}
+	return i;
+}
+
+/*
+ * A newline at i (output place o) while here-document h is open: its delimiter line
+ * ends it. 1 when it did (the byte is used up), 0 to go on, -1 (err set) when a value
+ * made the line the delimiter.
+ */
+static int
+sh_heredoc_line(struct render *r, size_t i, size_t o, int h)
+{
+	struct sh *sh = &r->sh;
+	if (sh_is_delim(r, &sh->st[h], sh->line_out, o)) {
+		if (sh->line_tokens > 0) {
+			snprintf(r->err, r->errlen, "line %d: a value makes this line the "
+			    "end (%s) of its here-document", line_of(r, i), sh->st[h].delim);
+			return -1;
+		}
+		sh->n = h;
+		sh->escaped = 0;
+		sh->prev = '\n';
+		sh_heredoc_next(sh, o + 1);
+		return 1;
+	}
+	sh->line_out = o + 1;
+	sh->line_tokens = 0;
+	return 0;
+}
+
+/*
+ * One byte c = in[i] in a quoted context or a comment (f is the innermost frame).
+ * Returns the new i, or (size_t)-1 when the byte ended a comment and must be read
+ * again in the frame below.
+ */
+static size_t
+sh_quoted(struct render *r, struct sh_frame *f, size_t i, char prev)
+{
+	struct sh *sh = &r->sh;
+	char c = r->in[i];
+	switch (f->kind) {
+	case SH_SQ:
+		if (c == '\'')
+			sh_pop(sh);
+		break;
+	case SH_COMMENT:
+		if (c == '\n') {
+			sh_pop(sh);
+			sh->prev = prev;
+			return (size_t)-1;
+		}
+		break;
+	case SH_ANSI:
+	case SH_BQ:
+		if (sh->escaped)
+			sh->escaped = 0;
+		else if (c == '\\')
+			sh->escaped = 1;
+		else if (c == (f->kind == SH_ANSI ? '\'' : '`'))
+			sh_pop(sh);
+		break;
+	case SH_DQ:
+	case SH_HEREDOC:
+		if (sh->escaped) {
+			sh->escaped = 0;
+			sh->prev = 'a';
+		} else if (c == '\\')
+			sh->escaped = 1;
+		else if (c == '"' && f->kind == SH_DQ)
+			sh_pop(sh);
+		else if (c == '`')
+			sh_push(sh, SH_BQ);
+		else if (c == '$')
+			i += sh_dollar(r, i, 0);
+		break;
+	default: /* SH_HEREDOC_Q: nothing is special */
+		break;
+	}
+	return i;
+}
+
 /*
  * Read the script text in[from..to), already copied to the output at out_at, and follow its
  * quoting. -1 (err set) when a line of a here-document that holds a value is its delimiter.
@@ -483,148 +637,31 @@ static int
 sh_text(struct render *r, size_t from, size_t to, size_t out_at)
 {
 	struct sh *sh = &r->sh;
-	const char *in = r->in;
 
 	if (!sh->on || sh->lost != NULL)
 		return 0;
 	for (size_t i = from; i < to && sh->lost == NULL; i++) {
-		char c = in[i];
+		char c = r->in[i];
 		size_t o = out_at + (i - from);
 		if (sh->dw != 0 && sh_delim_byte(sh, c))
 			continue;
 		int h = sh_heredoc(sh);
 		if (c == '\n' && h > 0 && !(sh->escaped && sh->st[h].kind == SH_HEREDOC)) {
-			if (sh_is_delim(r, &sh->st[h], sh->line_out, o)) {
-				if (sh->line_tokens > 0) {
-					snprintf(r->err, r->errlen, "line %d: a value makes this line the "
-					    "end (%s) of its here-document", line_of(r, i), sh->st[h].delim);
-					return -1;
-				}
-				sh->n = h;
-				sh->escaped = 0;
-				sh->prev = '\n';
-				sh_heredoc_next(sh, o + 1);
+			int ended = sh_heredoc_line(r, i, o, h);
+			if (ended == -1)
+				return -1;
+			if (ended)
 				continue;
-			}
-			sh->line_out = o + 1;
-			sh->line_tokens = 0;
 		}
-	again:;
-		struct sh_frame *f = &sh->st[sh->n - 1];
-		char prev = sh->prev;
-		sh->prev = c;
-		switch (f->kind) {
-		case SH_SQ:
-			if (c == '\'')
-				sh_pop(sh);
-			break;
-		case SH_HEREDOC_Q:
-			break;
-		case SH_COMMENT:
-			if (c == '\n') {
-				sh_pop(sh);
-				sh->prev = prev;
-				goto again;
-			}
-			break;
-		case SH_ANSI:
-		case SH_BQ:
-			if (sh->escaped)
-				sh->escaped = 0;
-			else if (c == '\\')
-				sh->escaped = 1;
-			else if (c == (f->kind == SH_ANSI ? '\'' : '`'))
-				sh_pop(sh);
-			break;
-		case SH_DQ:
-		case SH_HEREDOC:
-			if (sh->escaped) {
-				sh->escaped = 0;
-				sh->prev = 'a';
-			} else if (c == '\\')
-				sh->escaped = 1;
-			else if (c == '"' && f->kind == SH_DQ)
-				sh_pop(sh);
-			else if (c == '`')
-				sh_push(sh, SH_BQ);
-			else if (c == '$')
-				i += sh_dollar(r, i, 0);
-			break;
-		default: /* WORD, CMDSUB, PARAM, ARITH */
-			if (sh->escaped) {
-				sh->escaped = 0;
-				sh->prev = 'a';
-				break;
-			}
-			switch (c) {
-			case '\\':
-				sh->escaped = 1;
-				break;
-			case '\'':
-				sh_push(sh, SH_SQ);
-				break;
-			case '"':
-				sh_push(sh, SH_DQ);
-				break;
-			case '`':
-				sh_push(sh, SH_BQ);
-				break;
-			case '$':
-				i += sh_dollar(r, i, 1);
-				break;
-			case '#':
-				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) &&
-				    (prev == '\0' || strchr(" \t\n;&|()<>", prev) != NULL))
-					sh_push(sh, SH_COMMENT);
-				break;
-			case '(':
-				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) &&
-				    (prev == '\0' || strchr(" \t\n;&|(", prev) != NULL) &&
-				    i + 1 < r->inlen && in[i + 1] == '(') {
-					sh_push(sh, SH_ARITH); /* the (( ... )) command */
-					i++;
-				} else if (f->kind == SH_CMDSUB || f->kind == SH_ARITH)
-					f->depth++;
-				break;
-			case ')':
-				if ((f->kind == SH_CMDSUB || f->kind == SH_ARITH) && f->depth > 0)
-					f->depth--;
-				else if (f->kind == SH_CMDSUB)
-					sh_pop(sh);
-				else if (f->kind == SH_ARITH && i + 1 < r->inlen && in[i + 1] == ')') {
-					sh_pop(sh);
-					i++;
-				}
-				break;
-			case '{':
-				if (f->kind == SH_PARAM)
-					f->depth++;
-				break;
-			case '}':
-				if (f->kind == SH_PARAM && f->depth > 0)
-					f->depth--;
-				else if (f->kind == SH_PARAM)
-					sh_pop(sh);
-				break;
-			case '<':
-				/* << and <<- start a here-document; <<< is a here-string */
-				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) && prev != '<' &&
-				    i + 1 < r->inlen && in[i + 1] == '<' &&
-				    (i + 2 >= r->inlen || in[i + 2] != '<')) {
-					i++;
-					sh->dwstrip = i + 1 < r->inlen && in[i + 1] == '-';
-					if (sh->dwstrip)
-						i++;
-					sh->dw = 1;
-					sh->dwq = 0;
-					sh->dwesc = 0;
-					sh->dwlen = 0;
-					sh->dwquoted = 0;
-				}
-				break;
-			case '\n':
-				if ((f->kind == SH_WORD || f->kind == SH_CMDSUB) && h < 0)
-					sh_heredoc_next(sh, o + 1);
+		for (;;) {
+			struct sh_frame *f = &sh->st[sh->n - 1];
+			char prev = sh->prev;
+			sh->prev = c;
+			int word = f->kind == SH_WORD || f->kind == SH_CMDSUB || f->kind == SH_PARAM ||
+			    f->kind == SH_ARITH;
+			size_t next = word ? sh_word(r, f, i, prev, h, o) : sh_quoted(r, f, i, prev);
+			if (next != (size_t)-1) {
+				i = next;
 				break;
 			}
 		}
@@ -652,7 +689,7 @@ sh_end(struct render *r)
 static int
 add(struct render *r, const char *s, size_t n)
 {
-	if (buf_add(&r->out, s, n) == -1) {
+	if (util_buf_add(&r->out, s, n) == -1) {
 		snprintf(r->err, r->errlen, "rendered script is larger than %zu bytes", r->out.max);
 		return -1;
 	}
@@ -894,7 +931,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 {
 	const char *in = r->in;
 	size_t k = pos + 3, eol = pos;
-	struct buf sql = { NULL, 0, 0, 0 };
+	struct util_buf sql = {0};
 	const char *value;
 	int rc = -1;
 
@@ -902,7 +939,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 		eol++;
 	if (k >= r->inlen || in[k] != '"')
 		return tokerr(r, pos, eol - pos, "expected a quoted query after %%#*");
-	buf_add(&sql, "", 0);
+	util_buf_add(&sql, "", 0);
 	for (k++;; k++) {
 		if (k >= r->inlen) {
 			tokerr(r, pos, r->inlen - pos, "quoted query not closed by \"");
@@ -916,7 +953,7 @@ sql_token(struct render *r, size_t pos, size_t *end)
 		}
 		if (in[k] == '\\' && k + 1 < r->inlen && (in[k + 1] == '"' || in[k + 1] == '\\'))
 			k++;
-		buf_add(&sql, in + k, 1);
+		util_buf_add(&sql, in + k, 1);
 	}
 	k++;
 	int raw = r->inlen - k >= 5 && memcmp(in + k, ":raw%", 5) == 0;
@@ -1005,7 +1042,7 @@ render_pass(struct render *r)
 		size_t pos = p ? (size_t)(p - in) : r->inlen, end = 0, left;
 		int found;
 
-		if (buf_add(&r->out, in + i, pos - i) == -1)
+		if (util_buf_add(&r->out, in + i, pos - i) == -1)
 			goto toolarge;
 		if (sh_text(r, i, pos, r->out.len - (pos - i)) == -1)
 			return -1;
@@ -1040,7 +1077,7 @@ render_pass(struct render *r)
 			i = end;
 			continue;
 		}
-		if (buf_add(&r->out, "%", 1) == -1)
+		if (util_buf_add(&r->out, "%", 1) == -1)
 			goto toolarge;
 		if (sh_text(r, pos, pos + 1, r->out.len - 1) == -1)
 			return -1;
@@ -1081,7 +1118,7 @@ render_script(const char *in, size_t inlen, const struct render_vars *vars,
 	r->sh.st[0].kind = SH_WORD;
 	r->sh.n = 1;
 
-	buf_add(&r->out, "", 0);
+	util_buf_add(&r->out, "", 0);
 	rc = render_pass(r);
 	if (rc == 0) {
 		*out = r->out.p;
@@ -1119,5 +1156,51 @@ render_date(time_t t, char buf[11])
 	snprintf(tmp, sizeof(tmp), "%02d/%02d/%04d", tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900);
 	memcpy(buf, tmp, 11);
 	buf[10] = '\0';
+	return 0;
+}
+
+size_t
+render_token_len(const char *s, size_t n)
+{
+	size_t k, e;
+
+	if (n < 3 || s[0] != '%')
+		return 0;
+	if (s[1] == '#') {
+		if (s[2] == '*') {
+			if (n < 4 || s[3] != '"')
+				return 0;
+			for (k = 4; k < n && s[k] != '"'; k++)
+				if (s[k] == '\\' && k + 1 < n && (s[k + 1] == '"' || s[k + 1] == '\\'))
+					k++;
+			if (k >= n)
+				return 0;
+			k++;
+			if (n - k >= 5 && memcmp(s + k, ":raw%", 5) == 0)
+				return k + 5;
+			return k < n && s[k] == '%' ? k + 1 : 0;
+		}
+		if (s[2] == '!')
+			k = 3;
+		else if (n >= 4 && s[2] == '^' && s[3] == '!')
+			k = 4;
+		else
+			return 0;
+		for (e = k; e < n && s[e] != '%' && s[e] != '\n'; e++)
+			;
+		if (e >= n || s[e] != '%' || memchr(s + k, '@', e - k) == NULL)
+			return 0;
+		return e + 1;
+	}
+	for (k = 1; k < n && k <= NAME_MAX_LEN && s[k] >= 'A' && s[k] <= 'Z'; k++)
+		;
+	if (k == 1 || k >= n)
+		return 0;
+	int raw = n - k >= 5 && memcmp(s + k, ":raw%", 5) == 0;
+	if (s[k] != '%' && !raw)
+		return 0;
+	for (size_t i = 0; i < NBUILTINS; i++)
+		if (strlen(builtins[i].name) == k - 1 && memcmp(builtins[i].name, s + 1, k - 1) == 0)
+			return k + (raw ? 5 : 1);
 	return 0;
 }

@@ -118,4 +118,12 @@ int render_date(time_t t, char buf[11]);
  */
 int render_identifier_ok(const char *s);
 
+/*
+ * Length of the token render_script would replace at s[0] (a '%'): a built-in %NAME% or
+ * %NAME:raw%, %#!table@column%, %#^!table@column% or %#*"SQL"% (with or without :raw);
+ * 0 when the '%' there is plain text (a shell or batch variable, a lone '%'). Only the
+ * shape is checked, not the config's allow-lists. Pure; for showing scripts.
+ */
+size_t render_token_len(const char *s, size_t n);
+
 #endif

@@ -1,8 +1,10 @@
 /*
  * session: the worker's side of the control protocol (docs/protocol.md) for
- * one event. States: INIT (load, on the next loop turn) -> WAIT (one task
- * pushed, its replies coming) -> ADVANCE (the result and NEXT_TASK_SEQ being
- * written) -> next task, or END. A next task is pushed only once the database
+ * one event. States: INIT (its rows and job loading, session_db.c) -> RENDER
+ * (only while a task's custom tokens are looked up) -> WAIT (one task pushed,
+ * its replies coming) -> ADVANCE (the result and NEXT_TASK_SEQ being written)
+ * -> next task, or END. Nothing here waits for the database: each of those
+ * states ends with a callback from the loop. A next task is pushed only once the database
  * took the previous result under our lease. The connection belongs to the
  * worker's links; when it closes, the event goes back to pending (a task in
  * flight costing an attempt), and whoever claims it next pushes the same
@@ -41,7 +43,7 @@
 #define DEFAULT_TASK_TIMEOUT_MS 3600000LL /* the agent's default timeout */
 #define STARTED_SLACK_MS 60000LL
 
-enum state { S_INIT, S_WAIT, S_ADVANCE, S_END };
+enum state { S_INIT, S_RENDER, S_WAIT, S_ADVANCE, S_END };
 
 struct session {
 	struct session_env *env;
@@ -49,7 +51,9 @@ struct session {
 	struct link *link;   /* NULL once it closed */
 	char sid[24], eid[24], cid[24];
 	enum state state;
+	struct session_load *load; /* INIT: the load in progress */
 	struct session_job job;
+	struct session_lookups lk; /* RENDER: the current task's custom tokens */
 	int cur;             /* index into job.tasks */
 	int failed;          /* some task failed: the event ends failed */
 	int first_fail;      /* the code of the first task that failed: the event's code when it fails */
@@ -57,7 +61,7 @@ struct session {
 	int cancelled;
 	char *rendered;      /* the current task's script, rendered */
 	size_t rendered_len;
-	struct event *timer; /* the first step, then the current task's reply deadline */
+	struct event *timer; /* the current task's reply deadline */
 	struct metrics_task mt; /* due time, task start: the scheduler's metrics */
 };
 
@@ -69,7 +73,7 @@ int64_t session_event_id(const struct session *s) { return s->ev.event_id; }
 int session_attempt(const struct session *s) { return s->ev.attempt; }
 struct link *session_link(const struct session *s) { return s->link; }
 
-static struct session_task *
+static const struct job_task *
 cur_task(struct session *s)
 {
 	return &s->job.tasks[s->cur];
@@ -83,7 +87,9 @@ session_free(struct session *s)
 	metrics_sessions(-1);
 	if (s->timer != NULL)
 		event_free(s->timer);
-	session_job_clear(&s->job);
+	session_db_forget(s->env->sdb, s->load);
+	session_lookups_clear(&s->lk);
+	session_job_clear(s->env->sdb, &s->job);
 	free(s->rendered);
 	free(s);
 }
@@ -206,10 +212,12 @@ session_task_failed(struct session *s, int code, const char *why)
 }
 
 
+/* Render the current task with lookup giving the custom tokens' values. */
 static int
-session_render(struct session *s, char *err, size_t errlen)
+session_render(struct session *s, render_lookup_fn *lookup, struct render_report *rep, char *err,
+    size_t errlen)
 {
-	struct session_task *t = cur_task(s);
+	const struct job_task *t = cur_task(s);
 	struct session_computer *c = &s->job.comp;
 	char date[11], seq[16];
 	render_date(time(NULL), date);
@@ -223,13 +231,9 @@ session_render(struct session *s, char *err, size_t errlen)
 	    .os = c->os, .date = date, .dsserver = s->env->conf->name, .jobname = s->job.job_name,
 	    .callingjobname = s->job.job_name, .jobuser = s->job.job_user, .scheduleid = s->sid,
 	    .eventid = s->eid, .taskseq = seq, .interpreter = t->interpreter};
-	struct render_report rep = {0};
-	struct session_db_lookup lk = {.db = s->env->db, .computer_id = s->cid, .event_id = s->eid,
-	    .deadline_ms = clock_mono_ms() + s->env->conf->tokens_sql_timeout_ms,
-	    .timeout_ms = s->env->conf->tokens_sql_timeout_ms};
 	free(s->rendered);
 	s->rendered = NULL;
-	if (t->copy_dest != NULL) {
+	if (t->copy) {
 		/* a file to copy is sent as it is: no tokens in it */
 		s->rendered_len = strlen(t->script);
 		if ((s->rendered = strdup(t->script)) == NULL)
@@ -237,14 +241,19 @@ session_render(struct session *s, char *err, size_t errlen)
 		return 0;
 	}
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");
-	int rc = render_script(t->script, strlen(t->script), &v, &s->env->policy, session_db_token,
-	    &lk, 16 * 1024 * 1024, &s->rendered, &s->rendered_len, &rep, err, errlen);
+	int rc = render_script(t->script, strlen(t->script), &v, &s->env->policy, lookup, &s->lk,
+	    16 * 1024 * 1024, &s->rendered, &s->rendered_len, rep, err, errlen);
 	log_debug("CRxDatabase::ReplaceTokens - Exited.");
-	for (size_t i = 0; i < rep.nmissing; i++)
-		log_task(LL_DETAIL, s->ev.event_id, t->seq, "token %s has no value, replaced by nothing",
-		    rep.missing[i]);
-	render_report_free(&rep);
 	return rc;
+}
+
+static void
+session_log_missing(struct session *s, struct render_report *rep)
+{
+	for (size_t i = 0; i < rep->nmissing; i++)
+		log_task(LL_DETAIL, s->ev.event_id, cur_task(s)->seq, "token %s has no value, replaced "
+		    "by nothing", rep->missing[i]);
+	render_report_free(rep);
 }
 
 /* Write spool/<computer_id>.sh atomically, as the seed writes Temp\<id>.bat. */
@@ -296,7 +305,7 @@ session_retry(struct session *s)
 static int
 session_send_task(struct session *s, const char *path, const char *sum, char *err, size_t errlen)
 {
-	struct session_task *t = cur_task(s);
+	const struct job_task *t = cur_task(s);
 	char key[TRANSFER_KEY_HEX + 1];
 	log_debug("CFileTxSession::SetTransferInfo () - Entered.");
 	if (transfer_keys_add(s->env->keys, s->ev.event_id, t->seq, path, s->rendered_len, sum, key,
@@ -311,7 +320,7 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
 	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
 	    .retry = session_retry(s), .computer_id = s->ev.computer_id,
-	    .copy_dest = t->copy_dest, .copy_mode = t->copy_mode};
+	    .copy_dest = t->copy ? t->copy_dest : NULL, .copy_mode = t->copy_mode};
 	struct wire_msg *m = NULL;
 	int rc = sendfile_build(&req, &m, err, errlen);
 	if (rc == 0) {
@@ -331,13 +340,13 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	return rc;
 }
 
-/* Render, spool and push the current task on the connection. */
+/* Spool and push the current task, rendered, on the connection. */
 static void
-session_push(struct session *s)
+session_send_rendered(struct session *s)
 {
 	char err[512], why[600], path[256], sum[72];
-	if (session_render(s, err, sizeof(err)) == -1) {
-		session_task_failed(s, STATUS_RENDER_FAILED, err);
+	if (s->link == NULL) {
+		session_requeue(s, 0); /* gone while its tokens were looked up: nothing was sent */
 		return;
 	}
 	if (session_spool(s, path, sizeof(path), err, sizeof(err)) == -1) {
@@ -361,6 +370,54 @@ session_push(struct session *s)
 	/* until the agent says the file arrived, only the idle timeout applies */
 	s->state = S_WAIT;
 	session_timer_ms(s, s->env->conf->timeout_idle_ms);
+}
+
+/* The custom tokens are looked up (or one failed): render with their values. */
+static void
+session_tokens_in(void *arg)
+{
+	struct session *s = arg;
+	char err[512];
+	struct render_report rep = {0};
+	if (s->state != S_RENDER)
+		return;
+	int rc = session_render(s, session_lookups_replay, &rep, err, sizeof(err));
+	session_lookups_clear(&s->lk);
+	if (rc == -1) {
+		session_task_failed(s, STATUS_RENDER_FAILED, err);
+		return;
+	}
+	session_log_missing(s, &rep);
+	session_send_rendered(s);
+}
+
+/*
+ * Render and push the current task: at once, or, when its script has custom tokens,
+ * once they are looked up (RENDER; the loop goes on meanwhile).
+ */
+static void
+session_push(struct session *s)
+{
+	char err[512];
+	struct render_report rep = {0};
+	session_lookups_clear(&s->lk);
+	s->lk.computer_id = s->cid;
+	s->lk.event_id = s->eid;
+	if (session_render(s, session_lookups_collect, &rep, err, sizeof(err)) == -1) {
+		session_lookups_clear(&s->lk);
+		session_task_failed(s, STATUS_RENDER_FAILED, err);
+		return;
+	}
+	if (s->lk.n == 0) {
+		session_log_missing(s, &rep);
+		session_send_rendered(s);
+		return;
+	}
+	render_report_free(&rep);
+	s->state = S_RENDER;
+	evtimer_del(s->timer);
+	session_lookups_start(s->env->sdb, &s->lk, s->env->conf->tokens_sql_timeout_ms,
+	    session_tokens_in, s);
 }
 
 static void
@@ -400,7 +457,7 @@ session_advanced(struct session *s, int next_task_seq)
 static void
 session_result(struct session *s, const struct wire_msg *m)
 {
-	struct session_task *t = cur_task(s);
+	const struct job_task *t = cur_task(s);
 	const char *code_s = wire_get(m, "Status-Code");
 	int code = code_s != NULL ? atoi(code_s) : STATUS_PROTOCOL;
 	const char *result = wire_get(m, "Result");
@@ -484,8 +541,9 @@ session_link_gone(struct session *s, int code, const char *why)
 {
 	struct link *was = s->link;
 	s->link = NULL;
-	if (was == NULL || s->state == S_END || s->state == S_INIT || s->state == S_ADVANCE) {
-		/* INIT and ADVANCE see the missing link and hand the event back */
+	if (was == NULL || s->state == S_END || s->state == S_INIT || s->state == S_ADVANCE ||
+	    s->state == S_RENDER) {
+		/* INIT, RENDER and ADVANCE see the missing link and hand the event back */
 		return;
 	}
 	evtimer_del(s->timer);
@@ -546,13 +604,17 @@ session_cancel(struct session *s)
 	session_send_cancel(s); /* the task's final reply (-8) follows */
 }
 
+/* The event's rows and job are loaded (or not ours, or the database refused). */
 static void
-session_begin(struct session *s)
+session_loaded(void *arg, int rc, struct session_job *job, const char *err)
 {
+	struct session *s = arg;
 	struct session_env *env = s->env;
-	char err[512];
-	int rc = session_db_load(env->db, env->owner, s->ev.event_id, s->ev.attempt, &s->job, err,
-	    sizeof(err));
+	s->load = NULL;
+	if (rc == 0) {
+		s->job = *job;
+		memset(job, 0, sizeof(*job));
+	}
 	s->mt.due_ms = s->job.due_ms;
 	if (rc != 0) {
 		log_event(LL_WARNING, s->ev.event_id, "%s", err);
@@ -588,7 +650,7 @@ session_begin(struct session *s)
 	session_push(s);
 }
 
-/* The session's one timer: its first step, then the current task's reply deadline. */
+/* The session's one timer: the current task's reply deadline. */
 static void
 session_timer_fire(evutil_socket_t fd, short what, void *arg)
 {
@@ -596,10 +658,6 @@ session_timer_fire(evutil_socket_t fd, short what, void *arg)
 	char why[200];
 	(void)fd;
 	(void)what;
-	if (s->state == S_INIT) {
-		session_begin(s);
-		return;
-	}
 	if (s->state != S_WAIT)
 		return;
 	snprintf(why, sizeof(why), "agent silent about task %d past the idle timeout",
@@ -625,8 +683,13 @@ session_start(struct session_env *env, const struct ipc_event *ev, struct link *
 		free(s);
 		return NULL;
 	}
-	/* the first step runs from the loop, so on_end never fires inside this call */
-	session_timer_ms(s, 0);
+	/* its first step is the load's callback, from the loop: on_end never fires in here */
+	s->load = session_db_load(env->sdb, ev->event_id, ev->attempt, session_loaded, s);
+	if (s->load == NULL) {
+		event_free(s->timer);
+		free(s);
+		return NULL;
+	}
 	metrics_sessions(1);
 	return s;
 }

@@ -1,7 +1,8 @@
 /*
  * session: one claimed event as a state machine on the worker's event loop,
  * on the connection its computer's agent opened (worker/link.c): load the job
- * and computer (session_db.c), render each task, push it down the connection
+ * and computer (session_db.c, asynchronously), render each task (its custom
+ * tokens looked up asynchronously too), push it down the connection
  * (one Request=SendFile built by sendfile.c), take 2500, 2501 and the result
  * as the worker hands them over, decide what comes next. A lost connection
  * hands the event back (pending) for whichever scheduler the computer
@@ -18,7 +19,7 @@
 #include "worker/render.h"
 
 struct event_base;
-struct db;
+struct session_db;
 struct record;
 struct conf_scheduler;
 struct transfer_keys;
@@ -28,7 +29,7 @@ struct session;
 
 struct session_env {
 	struct event_base *base;
-	struct db *db;
+	struct session_db *sdb;
 	struct record *rec;
 	const struct conf_scheduler *conf;
 	const char *owner;

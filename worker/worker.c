@@ -1,12 +1,16 @@
 /*
- * worker: a forked worker process. Its own database connection (opened here,
- * after the fork), its own transfer listener on a port of transfer.port_range,
- * the agents' connections it accepted on the scheduler's agent listener
- * (worker/link.c), and one libevent loop carrying every session. Status
- * writes are batched by record and flushed on a short timer; an event's end
- * reaches the parent only after the transaction that wrote it committed. The
- * parent decides who a connecting agent is and which events run here: each
- * event arrives with the connection of its computer.
+ * worker: a forked worker process. Its own database connections (opened here,
+ * after the fork, asynchronous: common/dbq.c), its own transfer listener on a
+ * port of transfer.port_range, the agents' connections it accepted on the
+ * scheduler's agent listener (worker/link.c), and one libevent loop carrying
+ * every session. Nothing in the loop waits for the database: loads, custom
+ * tokens and status writes are units answered from the loop, and a lost
+ * connection is re-opened with back-off while the agents' messages keep
+ * flowing and the writes wait in record's bounded queue. Status writes are
+ * batched by record and sent on a short timer, one transaction at a time; an
+ * event's end reaches the parent only after the transaction that wrote it
+ * committed. The parent decides who a connecting agent is and which events
+ * run here: each event arrives with the connection of its computer.
  */
 #include "worker/worker.h"
 
@@ -23,8 +27,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/db.h"
+#include "common/dbq.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -35,17 +41,22 @@
 #include "worker/link.h"
 #include "worker/record.h"
 #include "worker/session.h"
+#include "worker/session_db.h"
 
 #define FLUSH_MS 20
 #define FLUSH_RETRY_MS 1000
 #define PRUNE_MS 10000
+#define STOP_FLUSH_MS 5000   /* stopping: the last writes get this long */
+#define DB_INFLIGHT 16       /* units answered at once on the worker's connection */
 
 struct worker {
 	const struct conf_scheduler *conf;
 	char procname[32];
 	struct event_base *base;
 	struct bufferevent *ipc;
-	struct db *db;
+	struct dbq *db;        /* loads and status writes */
+	struct dbq *db_tokens; /* custom tokens: a slow one holds up no other session */
+	struct session_db *sdb;
 	struct record *rec;
 	SSL_CTX *server_ctx;
 	struct transfer_keys *keys;
@@ -57,7 +68,7 @@ struct worker {
 	struct session **sessions;
 	int nsessions;
 	struct event *flush_timer;  /* persistent: writes what is queued every FLUSH_MS */
-	struct timeval retry_at;    /* after a failed flush, not before this */
+	struct event *stop_timer;   /* stopping: leave even if the last writes did not go */
 	struct event *prune_timer;
 	struct event *sig_term;
 	int draining;
@@ -102,10 +113,11 @@ worker_close_idle_links(struct worker *w)
 	}
 }
 
+/* Draining ends with the last session, stopping at once; both once everything is written. */
 static void
 worker_maybe_exit(struct worker *w)
 {
-	if ((w->draining || w->stopping) && w->nsessions == 0 && record_pending(w->rec) == 0)
+	if (record_pending(w->rec) == 0 && (w->stopping || (w->draining && w->nsessions == 0)))
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -164,11 +176,14 @@ on_requeued(int64_t event_id, int attempt, int applied, void *arg)
 	worker_send(w, IPC_DONE, &d, sizeof(d));
 }
 
-/* A session's next task may start: its previous result is written under our lease. */
+/* A session's next task may start: its previous result is written under our lease
+ * (not while stopping: the event is released, whoever runs it next pushes that task). */
 static void
 on_advanced(int64_t event_id, int attempt, int next_task_seq, void *arg)
 {
 	struct worker *w = arg;
+	if (w->stopping)
+		return;
 	for (int i = 0; i < w->nsessions; i++) {
 		struct session *s = w->sessions[i];
 		if (session_event_id(s) == event_id && session_attempt(s) == attempt) {
@@ -193,29 +208,43 @@ on_lost(int64_t event_id, int attempt, void *arg)
 	}
 }
 
+/* What is queued goes out (one transaction at a time; a failed one is tried again
+ * after FLUSH_RETRY_MS, nothing the agents told us is lost meanwhile). */
 static void
 worker_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	char err[512];
-	struct timeval now;
 	(void)fd;
 	(void)what;
-	if (record_pending(w->rec) == 0) {
-		worker_maybe_exit(w);
-		return;
-	}
-	evutil_gettimeofday(&now, NULL);
-	if (evutil_timercmp(&now, &w->retry_at, <))
-		return;
-	if (record_flush(w->rec, err, sizeof(err)) == -1) {
-		/* kept queued: nothing the agents told us is lost */
-		log_warnx("database: %s; %d changes kept for the next try", err, record_pending(w->rec));
-		struct timeval delay = {FLUSH_RETRY_MS / 1000, (FLUSH_RETRY_MS % 1000) * 1000};
-		evutil_timeradd(&now, &delay, &w->retry_at);
-		return;
-	}
+	(void)record_flush(w->rec, clock_mono_ms(), FLUSH_RETRY_MS);
 	worker_maybe_exit(w);
+}
+
+/* Stopping took too long (the database away): what is not written is lost with us. */
+static void
+worker_stop_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	log_warnx("database: %d changes not written after %d s; lost with this worker",
+	    record_pending(w->rec), STOP_FLUSH_MS / 1000);
+	event_base_loopexit(w->base, NULL);
+}
+
+/* Stop: a last write of everything held, then leave (the parent releases the unfinished). */
+static void
+worker_stop(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	struct timeval tv = {STOP_FLUSH_MS / 1000, (STOP_FLUSH_MS % 1000) * 1000};
+	w->stop_timer = evtimer_new(w->base, worker_stop_late, w);
+	if (w->stop_timer == NULL)
+		fatalx("out of memory");
+	evtimer_add(w->stop_timer, &tv);
+	worker_flush_now(w);
 }
 
 static void
@@ -355,11 +384,8 @@ worker_ipc_event(struct bufferevent *bev, short what, void *arg)
 	(void)what;
 	/* the parent is gone: write what we hold and leave; leases expire for the rest */
 	log_warnx("parent closed the channel: stopping");
-	w->stopping = 1;
-	char err[512];
-	if (record_pending(w->rec) > 0 && record_flush(w->rec, err, sizeof(err)) == -1)
-		log_warnx("database: %s", err);
-	event_base_loopexit(w->base, NULL);
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	worker_stop(w);
 }
 
 static void
@@ -368,12 +394,7 @@ worker_sigterm(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	(void)fd;
 	(void)what;
-	w->stopping = 1;
-	/* a last write of everything held; the parent releases the unfinished */
-	char err[512];
-	if (record_pending(w->rec) > 0 && record_flush(w->rec, err, sizeof(err)) == -1)
-		log_warnx("database: %s; %d changes lost with this worker", err, record_pending(w->rec));
-	event_base_loopexit(w->base, NULL);
+	worker_stop(w);
 }
 
 /* A fetch that failed: the agent reports it with its event; this line says
@@ -521,11 +542,14 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	bufferevent_setcb(w.ipc, worker_ipc_read, NULL, worker_ipc_event, &w);
 	bufferevent_enable(w.ipc, EV_READ | EV_WRITE);
 
-	/* our own connection, opened after the fork */
-	while ((w.db = db_open(conf->database, err, sizeof(err))) == NULL) {
-		log_warnx("%s; retrying in 1s", err);
-		sleep(1);
-	}
+	/* our own connections, opened after the fork, from the loop (the tokens' one with
+	 * the first custom token) */
+	w.db = dbq_new(w.base, conf->database, "database", DB_INFLIGHT);
+	w.db_tokens = dbq_new(w.base, conf->database, "database (tokens)", 1);
+	if (w.db == NULL || w.db_tokens == NULL)
+		fatalx("out of memory");
+	dbq_connect(w.db);
+	w.sdb = session_db_new(w.base, w.db, w.db_tokens, owner);
 	const struct record_hooks hooks = {.finished = on_recorded, .lost = on_lost,
 	    .advanced = on_advanced, .requeued = on_requeued};
 	w.rec = record_new(w.db, owner, &hooks, &w);
@@ -536,7 +560,7 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	if (tls_ctx_require_peer_role(w.server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
 		fatalx("tls: %s", err);
 	w.keys = transfer_keys_new(conf->transfer_key_ttl_ms);
-	if (w.keys == NULL || w.rec == NULL)
+	if (w.keys == NULL || w.rec == NULL || w.sdb == NULL)
 		fatalx("out of memory");
 	w.serve = transfer_serve_new(w.base, w.server_ctx, conf->transfer_ports.lo,
 	    conf->transfer_ports.hi, conf->transfer_advertise, w.keys, err, sizeof(err));
@@ -552,7 +576,7 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 		fatalx("%s", err);
 
 	w.env.base = w.base;
-	w.env.db = w.db;
+	w.env.sdb = w.sdb;
 	w.env.rec = w.rec;
 	w.env.conf = conf;
 	w.env.owner = owner;

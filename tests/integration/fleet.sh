@@ -1,7 +1,10 @@
 # Helpers for tests that run schedulers and agents; source after lib.sh.
-#   fleet_init                      migrate, make a CA and the scheduler certificate
+#   fleet_init                      migrate, make a CA and the scheduler certificate, and
+#                                   the scheduler's login role (SCHED_DB_USER, a member of
+#                                   pgfleet_scheduler and nothing else)
 #   sched_conf NAME [YAML...]       write $TESTDIR/NAME.yaml (a YAML line given replaces that key);
-#                                   its agent port (agents.listen) in $TESTDIR/NAME.agentport
+#                                   its database: connects as SCHED_DB_USER; its agent port
+#                                   (agents.listen) in $TESTDIR/NAME.agentport
 #   sched_start NAME                start pgfleet-scheduler -d with it, log in $TESTDIR/NAME.log
 #   agent_start NAME [YAML...]      issue a certificate, register the computer, start an agent
 #                                   (a YAML line given replaces that key)
@@ -13,9 +16,20 @@
 #   wait_schedule ID SECONDS        until the schedule is done/failed/cancelled
 P="$BIN/pgfleet"
 PKI="$TESTDIR/pki"
+# The scheduler runs as a login role granted pgfleet_scheduler only, as docs/security.md
+# says it should: a privilege it lacks fails the tests that need it.
+SCHED_DB_USER=pgfleet_it_sched
+SCHED_DB_PASSWORD=it-sched-pw
 
 fleet_init() {
 	"$P" migrate >/dev/null || fail "migrate"
+	# roles are cluster-wide: an earlier test may have made it; only a superuser can
+	if [ "$(sql "select rolsuper from pg_roles where rolname = current_user")" = t ]; then
+		sql "do \$\$ begin if not exists (select from pg_roles where rolname = '$SCHED_DB_USER') then
+			create role $SCHED_DB_USER login; end if; end \$\$" >/dev/null || fail "scheduler login role"
+		sql "alter role $SCHED_DB_USER nosuperuser password '$SCHED_DB_PASSWORD'" >/dev/null
+		sql "grant pgfleet_scheduler to $SCHED_DB_USER" >/dev/null || fail "grant pgfleet_scheduler"
+	fi
 	"$P" pki init --dir "$PKI" >/dev/null || fail "pki init"
 	for n in sched-a sched-b; do "$P" pki issue "$n" --role scheduler --dir "$PKI" --localhost >/dev/null || fail "pki issue $n"; done
 }
@@ -27,7 +41,7 @@ sched_conf() {
 	echo "$ap" > "$TESTDIR/$name.agentport"
 	mkdir -p "$TESTDIR/$name-spool"
 	cat > "$TESTDIR/$name.yaml" <<EOC
-database: ""
+database: "user=$SCHED_DB_USER password=$SCHED_DB_PASSWORD"
 name: $name
 workers: 2
 sessions_per_worker: 64

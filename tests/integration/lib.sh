@@ -77,14 +77,20 @@ report_demo() {
 	export PGFLEET_NOW
 }
 
-# pg_restart_fast: stop the test cluster (-m fast), wait until its postmaster is
-# gone, start it again and wait until it accepts connections. (pg_ctlcluster's own
-# restart can find the old postmaster still there on a loaded machine and fail
-# with "Cluster is already running".)
-pg_restart_fast() {
+# pg_stop_fast / pg_start: stop the test cluster (-m fast) and wait until its
+# postmaster is gone; start it again and wait until it accepts connections.
+# pg_restart_fast: both. (pg_ctlcluster's own restart can find the old postmaster
+# still there on a loaded machine and fail with "Cluster is already running".)
+pg_stop_fast() {
 	_pgc=$(sql "show cluster_name") _pgd=$(sql "show data_directory")
 	pg_ctlcluster "${_pgc%%/*}" "${_pgc#*/}" stop -m fast || return 1
 	wait_for 60 "PostgreSQL stopped" test ! -e "$_pgd/postmaster.pid"
+}
+pg_start() {
 	pg_ctlcluster "${_pgc%%/*}" "${_pgc#*/}" start || return 1
 	wait_for 60 "PostgreSQL accepting connections" sql "select 1"
+}
+pg_restart_fast() {
+	pg_stop_fast || return 1
+	pg_start
 }

@@ -23,6 +23,9 @@ export PGHOST=127.0.0.1
 logs=${PGFLEET_IT_LOGS:-$here/../../build/it-logs}
 mkdir -p "$logs"
 logs=$(cd "$logs" && pwd)
+# a test's artifacts (t_web_chromium's screenshots) go beside the logs
+PGFLEET_IT_LOGS=$logs
+export PGFLEET_IT_LOGS
 tests=$*
 [ -n "$tests" ] || tests=$(cd "$here" && ls t_*.sh 2>/dev/null || true)
 pass=0 fail=0 failed=""

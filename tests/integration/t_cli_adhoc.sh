@@ -1,6 +1,7 @@
 #!/bin/sh
 # Ad-hoc runs: pgfleet run --script TEXT --on group:web --wait runs the script on the group
-# as a version of the job adhoc/$USER, recorded and reported like any job (output, export);
+# as a version of the job adhoc/LOGIN (the database's session_user, not $USER), through
+# pgfleet.submit and pgfleet.run, recorded, audited and reported like any job (output, export);
 # the same script again reuses its version, another one makes the next; --script-file and
 # --name; bad combinations and values refused with exit 2 before anything is written; the
 # splay (--splay and schedule: splay:) spreads the events' due times over the window.
@@ -18,26 +19,28 @@ agent_connected agent-1
 agent_connected agent-2
 USER=tester
 export USER
+who=$(sql "select session_user")
 
 # the README's one-liner
 s1=$("$P" run --script 'echo "up on %COMPNAME%"' --on group:web --wait 2> "$TESTDIR/err") || fail "adhoc run: $(cat "$TESTDIR/err")"
-grep -q '^pgfleet run: schedule [0-9]*: job adhoc/tester version 1, 2 event(s), due now' "$TESTDIR/err" || fail "run line: $(cat "$TESTDIR/err")"
+grep -q "^pgfleet run: schedule [0-9]*: job adhoc/$who version 1, 2 event(s), due now" "$TESTDIR/err" || fail "run line: $(cat "$TESTDIR/err")"
 s1=$(echo "$s1" | head -n 1)
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $s1 and state = 'done'")" 2 "both done"
 e=$(sql "select e.event_id from pgfleet.event e join pgfleet.computer c using (computer_id) where e.schedule_id = $s1 and c.name = 'agent-2'")
 assert_eq "$("$P" output "$e" --seq 0)" "up on agent-2" "output, tokens replaced"
-assert_eq "$(sql "select count(*) from pgfleet.job_history where job = 'adhoc/tester'")" 2 "in the reports"
-"$P" job export adhoc/tester > "$TESTDIR/export.yaml" || fail "export"
+assert_eq "$(sql "select count(*) from pgfleet.job_history where job = 'adhoc/$who'")" 2 "in the reports"
+"$P" job export adhoc/$who > "$TESTDIR/export.yaml" || fail "export"
 grep -qF 'up on %COMPNAME%' "$TESTDIR/export.yaml" || fail "export holds the script: $(cat "$TESTDIR/export.yaml")"
-ok "run --script --on group:web --wait: a version of adhoc/\$USER, recorded, reported, exported"
+assert_eq "$(sql "select string_agg(action, ' ' order by audit_id) from pgfleet.audit where object = 'adhoc/$who' or args->'changes'->0->>'job' = 'adhoc/$who'")" "submit run" "audited: the version, then the run"
+ok "run --script --on group:web --wait: a version of adhoc/LOGIN (not \$USER), recorded, audited, reported, exported"
 
 # the same script reuses the version; another makes version 2; a failure exits 1
 "$P" run --script 'echo "up on %COMPNAME%"' --on agent-1 --wait > /dev/null 2>&1 || fail "same script"
-assert_eq "$(sql "select version from pgfleet.job where name = 'adhoc/tester'")" 1 "same script, same version"
+assert_eq "$(sql "select version from pgfleet.job where name = 'adhoc/$who'")" 1 "same script, same version"
 rc=0; "$P" run --script 'exit 3' --on agent-1 --wait > /dev/null 2>&1 || rc=$?
 assert_eq "$rc" 1 "a failing ad-hoc run exits 1"
-assert_eq "$(sql "select version from pgfleet.job where name = 'adhoc/tester'")" 2 "another script, version 2"
-assert_eq "$(sql "select count(*) from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'adhoc/tester'")" 2 "both versions kept"
+assert_eq "$(sql "select version from pgfleet.job where name = 'adhoc/$who'")" 2 "another script, version 2"
+assert_eq "$(sql "select count(*) from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'adhoc/$who'")" 2 "both versions kept"
 ok "the same script reuses its version, another makes the next; a failure exits 1"
 
 # --script-file, --name, --interpreter, --timeout

@@ -65,10 +65,14 @@ grep -q 'event [0-9]* task 0: ended with code 0 (Success)' /var/log/pgfleet-agen
 [ "\$(readlink -f "\$(man -w pgfleet)")" = /usr/local/share/man/man1/pgfleet.1 ]
 man -w pgfleet-scheduler > /dev/null
 man -w pgfleet-agent > /dev/null
+man -w pgfleet-web > /dev/null
 grep -q '^ExecStart=/usr/local/bin/pgfleet-scheduler ' /usr/local/lib/systemd/system/pgfleet-scheduler.service
+grep -q '^ExecStart=/usr/local/bin/pgfleet-web ' /usr/local/lib/systemd/system/pgfleet-web.service
+grep -q '^PGFLEET_WEB_OPTS=' /etc/default/pgfleet-web
+! command -v systemd-sysusers > /dev/null || getent passwd pgfleet_web > /dev/null
 if command -v systemd-analyze > /dev/null; then
 	systemd-analyze verify /usr/local/lib/systemd/system/pgfleet-scheduler.service \
-		/usr/local/lib/systemd/system/pgfleet-agent.service
+		/usr/local/lib/systemd/system/pgfleet-agent.service /usr/local/lib/systemd/system/pgfleet-web.service
 fi
 echo "== all checked"
 EOS

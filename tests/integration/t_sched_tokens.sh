@@ -9,6 +9,8 @@
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
 sql "create table public.inventory (computer_id bigint, ram_mb int, cpu text)" >/dev/null
+# %#!table@column% tokens read as the scheduler: the operator grants it the allow-listed tables
+sql "grant select on public.inventory to pgfleet_scheduler" >/dev/null
 # SQL tokens run as pgfleet_token: the operator grants what they may read
 sql "grant select on pgfleet.computer to pgfleet_token" >/dev/null
 sched_conf sched-a "tokens: {tables: {computer: [serial, domain], inventory: [ram_mb, cpu]}, sql: true, sql_timeout: 1s}"

@@ -12,7 +12,14 @@ sql "do \$\$ begin
 	if not exists (select from pg_roles where rolname = '$owner') then create role $owner login; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_token') then create role pgfleet_token nologin; end if;
 	if not exists (select from pg_roles where rolname = 'pgfleet_report') then create role pgfleet_report nologin; end if;
+	if not exists (select from pg_roles where rolname = 'pgfleet_report_scripts') then create role pgfleet_report_scripts nologin; end if;
+	-- the duty roles of 0015: an owner that is no superuser cannot create roles
+	if not exists (select from pg_roles where rolname = 'pgfleet_operator') then create role pgfleet_operator nologin; end if;
+	if not exists (select from pg_roles where rolname = 'pgfleet_author') then create role pgfleet_author nologin; end if;
+	if not exists (select from pg_roles where rolname = 'pgfleet_admin') then create role pgfleet_admin nologin; end if;
+	if not exists (select from pg_roles where rolname = 'pgfleet_scheduler') then create role pgfleet_scheduler nologin; end if;
 end \$\$" >/dev/null
+sql "grant pgfleet_token to pgfleet_scheduler" >/dev/null
 sql "alter role $owner nosuperuser nocreaterole nocreatedb password '$pw'" >/dev/null
 sql "grant pgfleet_token to $owner" >/dev/null
 sql "alter database \"$PGDATABASE\" owner to $owner" >/dev/null
@@ -21,7 +28,8 @@ export PGUSER PGPASSWORD
 assert_eq "$(sql "select rolsuper from pg_roles where rolname = current_user")" f "the owner is no superuser"
 
 fleet_init
-sched_conf sched-a "tokens: {sql: true, sql_timeout: 2s}" "retention: 30d"
+# this scheduler connects as the owner itself (PGUSER), not as the pgfleet_scheduler login
+sched_conf sched-a "tokens: {sql: true, sql_timeout: 2s}" "retention: 30d" 'database: ""'
 agent_start agent-1
 sql "grant select on pgfleet.computer to pgfleet_token" >/dev/null
 job_add roles 'echo "name=%#*"SELECT name FROM pgfleet.computer WHERE computer_id = $1"%"' \

@@ -13,8 +13,11 @@ for i in 1 2 3; do
 done
 agent_start agent-1
 job_add unreachable 'echo reached'
-sid=$(schedule_add unreachable '{"computers": ["dead-1", "dead-2", "dead-3", "agent-1"]}')
+# agent-1 connected first: offline_expire counts from the due time, and a
+# scheduler slow to start on a loaded machine expired agent-1's event too
 sched_start sched-a
+agent_connected agent-1
+sid=$(schedule_add unreachable '{"computers": ["dead-1", "dead-2", "dead-3", "agent-1"]}')
 live_done() { [ "$(sql "select e.state from pgfleet.event e join pgfleet.computer c using (computer_id) where c.name = 'agent-1'")" = done ]; }
 wait_for 30 "the connected computer's event" live_done
 # offline events are never claimed: no lease, no attempt, no status row while they wait

@@ -488,9 +488,11 @@ spend_key(struct req *r)
 		_exit(1);
 	SSL_CTX *c = tls_client_ctx(r->s->ca, r->s->cert, r->s->key, err, sizeof(err));
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-	int rc = c == NULL ? -1 : transfer_fetch(c, "127.0.0.1", transfer_serve_port(r->srv), r->keyhex,
-	    r->o.event, (int)r->o.seq, r->fsize, r->fsum, dfd, "spent", 0700, (uid_t)-1, (gid_t)-1, 10000,
-	    1 << 30, err, sizeof(err));
+	const struct transfer_req req = {.host = "127.0.0.1", .port = transfer_serve_port(r->srv),
+	    .key = r->keyhex, .event_id = r->o.event, .seq = (int)r->o.seq, .size = r->fsize,
+	    .checksum = r->fsum, .dirfd = dfd, .name = "spent", .mode = 0700, .uid = (uid_t)-1,
+	    .gid = (gid_t)-1, .timeout_ms = 10000, .max_size = 1 << 30};
+	int rc = c == NULL ? -1 : transfer_fetch(c, &req, err, sizeof(err));
 	if (rc == 0)
 		unlinkat(dfd, "spent", 0);
 	close(dfd);

@@ -188,9 +188,12 @@ fetch(struct opts *o)
 	if (dirfd == -1)
 		die("cannot open --dir %s", o->dir);
 	for (int i = 0; i < o->nkeyhex; i++) {
-		if (transfer_fetch(ctx, o->host, (int)o->port, o->keyhex[i], o->event, (int)o->seq, (uint64_t)o->size,
-			o->checksum, dirfd, o->name[i], 0700, (uid_t)-1, (gid_t)-1, o->timeout, (size_t)1 << 31, err,
-			sizeof(err)) == -1) {
+		const struct transfer_req req = {.host = o->host, .port = (int)o->port,
+		    .key = o->keyhex[i], .event_id = o->event, .seq = (int)o->seq,
+		    .size = (uint64_t)o->size, .checksum = o->checksum, .dirfd = dirfd,
+		    .name = o->name[i], .mode = 0700, .uid = (uid_t)-1, .gid = (gid_t)-1,
+		    .timeout_ms = o->timeout, .max_size = (size_t)1 << 31};
+		if (transfer_fetch(ctx, &req, err, sizeof(err)) == -1) {
 			printf("error %s: %s\n", o->name[i], err);
 			failed = 1;
 		} else {

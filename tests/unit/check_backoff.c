@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/backoff: the reconnection schedule of docs/protocol.md.
+ * Unit tests for common/backoff: the reconnection schedule of docs/protocol.md.
  * The window doubles from reconnect.backoff up to reconnect.max_backoff, the
  * delay is drawn from the whole window (full jitter: both ends reachable), and
  * the attempts walk round the servers list from the last one that was up.
@@ -7,7 +7,7 @@
 #include <check.h>
 #include <stdint.h>
 
-#include "agent/backoff.h"
+#include "common/backoff.h"
 
 START_TEST(test_backoff_window_doubles_up_to_the_cap)
 {

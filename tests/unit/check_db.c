@@ -92,6 +92,27 @@ START_TEST(test_db_result_accessors_accept_null)
 }
 END_TEST
 
+START_TEST(test_db_err_split_takes_the_sqlstate_off_the_end)
+{
+	char st[6];
+	const char *e = "role alice may not run job \"x\": no run scope covers it (SQLSTATE 42501)";
+	ck_assert_int_eq(db_err_split(e, st), (int)strlen(e) - 17);
+	ck_assert_str_eq(st, "42501");
+	ck_assert_int_eq(db_api_refused(st), 1);
+	ck_assert_int_eq(db_err_split("no such computer: a; no such group: b (SQLSTATE 42704)", NULL), 37);
+	/* no SQLSTATE, or one in the middle: the whole text, no state */
+	ck_assert_int_eq(db_err_split("database unavailable (reconnecting)", st), 35);
+	ck_assert_str_eq(st, "");
+	ck_assert_int_eq(db_err_split("x (SQLSTATE 42501) y", st), 20);
+	ck_assert_str_eq(st, "");
+	ck_assert_int_eq(db_err_split("", st), 0);
+	ck_assert_int_eq(db_api_refused("P0002"), 1);
+	ck_assert_int_eq(db_api_refused("08006"), 0);
+	ck_assert_int_eq(db_api_refused("XX000"), 0);
+	ck_assert_int_eq(db_api_refused(""), 0);
+}
+END_TEST
+
 Suite *
 db_suite(void)
 {
@@ -104,6 +125,7 @@ db_suite(void)
 	tcase_add_test(tc, test_db_open_cuts_long_message_to_the_buffer);
 	tcase_add_test(tc, test_db_check_channel_accepts_lower_snake);
 	tcase_add_test(tc, test_db_check_channel_refuses_bad_names);
+	tcase_add_test(tc, test_db_err_split_takes_the_sqlstate_off_the_end);
 	tcase_add_test(tc, test_db_result_accessors_accept_null);
 	suite_add_tcase(s, tc);
 	return s;

@@ -534,9 +534,9 @@ START_TEST(test_journal_reports_corrupt_entries)
 	assert_corrupt(j, HEAD "Output-Length=3\n\nab", "output is 2 bytes, Output-Length says 3");
 	assert_corrupt(j, HEAD "Output-Length=x\n\n", "line 12: Output-Length is not a number");
 	assert_corrupt(j, HEAD "\n", "key Output-Length is missing");
-	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key PID");
+	assert_corrupt(j, HEAD "Output-Length=0\nPID=2\n\n", "line 13: duplicate key \"PID\"");
 	assert_corrupt(j, HEAD "Color=blue\n\n", "line 12: unknown key \"Color\"");
-	assert_corrupt(j, HEAD "no equals\n\n", "line 12 has no '='");
+	assert_corrupt(j, HEAD "no equals\n\n", "line 12: no '=' in line");
 	assert_corrupt(j, "pgfleet-journal 1\nEvent-ID=8\nTask-Sequence-ID=0\nState=done\nStatus-Code=0\n"
 	    "Result=\nPID=1\nPGID=1\nCancel-Requested=0\nStarted=1\nFinished=2\nOutput-Length=0\n\n",
 	    "entry is for event 8 task 0");
@@ -815,10 +815,35 @@ proc_running(long pid)
 	return journal_parse_proc_stat(buf, n, &p) == 0 && p.state != 'Z' && p.state != 'X';
 }
 
+/* Does pid have a descriptor open on the journal's directory or a file in it? */
+static int
+holds_journal(long pid)
+{
+	char path[64], fd[PATH_MAX + 64], target[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return 0;
+	int held = 0;
+	struct dirent *de;
+	while (!held && (de = readdir(d)) != NULL) {
+		snprintf(fd, sizeof(fd), "%s/%s", path, de->d_name);
+		ssize_t n = readlink(fd, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			held = strncmp(target, jdir, strlen(jdir)) == 0;
+		}
+	}
+	closedir(d);
+	return held;
+}
+
 /*
- * Wait (deadline 10 s) until pid has exec'd: until then it still holds the
- * descriptors it inherited across fork, the journal's lock among them (they
- * are close-on-exec), and the entry would look held by a live process.
+ * Wait (deadline 10 s) until pid has exec'd and closed the descriptors it
+ * inherited across fork, the journal's lock among them (they are
+ * close-on-exec): until then the entry would look held by a live process.
+ * The kernel shows the new executable a moment before it closes them, so
+ * both are waited for.
  */
 static void
 wait_exec(long pid)
@@ -832,7 +857,7 @@ wait_exec(long pid)
 		n = readlink(path, exe, sizeof(exe) - 1);
 		if (n > 0) {
 			exe[n] = '\0';
-			if (strcmp(exe, self) != 0)
+			if (strcmp(exe, self) != 0 && !holds_journal(pid))
 				return;
 		}
 		usleep(10000);

@@ -246,6 +246,45 @@ START_TEST(test_pki_other_ca_does_not_verify)
 }
 END_TEST
 
+START_TEST(test_pki_cert_new_in_memory_verifies_with_role_and_name)
+{
+	X509 *ca = NULL;
+	EVP_PKEY *ca_key = NULL;
+	ck_assert_int_eq(pki_ca_load(dir, &ca, &ca_key, err, sizeof(err)), -1);
+	ck_assert_int_eq(pki_init(dir, 30, err, sizeof(err)), 0);
+	ck_assert_int_eq(pki_ca_load(dir, &ca, &ca_key, err, sizeof(err)), 0);
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	ck_assert_ptr_nonnull(key);
+	struct pki_opts o = {.days = 1};
+	X509 *a = pki_cert_new("sim-1", key, ca, ca_key, &o, err, sizeof(err));
+	X509 *b = pki_cert_new("sim-2", key, ca, ca_key, &o, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	/* one key pair, two computers: each certificate names its own */
+	char cn[64], ou[64];
+	X509_NAME_get_text_by_NID(X509_get_subject_name(b), NID_commonName, cn, sizeof(cn));
+	X509_NAME_get_text_by_NID(X509_get_subject_name(b), NID_organizationalUnitName, ou, sizeof(ou));
+	ck_assert_str_eq(cn, "sim-2");
+	ck_assert_str_eq(ou, "agent");
+	ck_assert_int_eq(X509_check_private_key(a, key), 1);
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	ck_assert_int_eq(X509_STORE_add_cert(store, ca), 1);
+	ck_assert_int_eq(X509_STORE_CTX_init(ctx, store, a, NULL), 1);
+	ck_assert_int_eq(X509_verify_cert(ctx), 1);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ck_assert_ptr_null(pki_cert_new("bad name", key, ca, ca_key, &o, err, sizeof(err)));
+	ck_assert_str_eq(err, "certificate name \"bad name\" is not valid (letters, digits, '.', '_', '-'; "
+			      "starting with a letter or digit)");
+	X509_free(a);
+	X509_free(b);
+	EVP_PKEY_free(key);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+}
+END_TEST
+
 Suite *
 pki_suite(void)
 {
@@ -264,6 +303,7 @@ pki_suite(void)
 	tcase_add_test(tc, test_pki_refuses_bad_validity);
 	tcase_add_test(tc, test_pki_backdated_certificate_is_expired);
 	tcase_add_test(tc, test_pki_other_ca_does_not_verify);
+	tcase_add_test(tc, test_pki_cert_new_in_memory_verifies_with_role_and_name);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,4 +1,4 @@
-/* Unit tests for worker/record's pure part: bytes made safe for a text column. */
+/* Unit tests for worker/record's pure part: bytes made safe for a text column, the queue's bound. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +66,50 @@ START_TEST(test_record_output_size_is_the_size_before_the_cap)
 }
 END_TEST
 
+START_TEST(test_record_queue_full_drops_progress_rows_never_results)
+{
+	struct record *r = record_new(NULL, "owner", NULL, NULL);
+	ck_assert_ptr_nonnull(r);
+	record_set_limits(r, 100, RECORD_MAX_BYTES);
+	struct record_row progress = {.event_id = 1, .schedule_id = 2, .computer_id = 3,
+	    .status_code = 2501, .output_size = -1};
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(record_status(r, &progress), 0);
+	ck_assert_int_eq(record_pending(r), 100);
+	/* full: progress gives way, a result, an advance and an end are kept */
+	ck_assert_int_eq(record_status(r, &progress), 1);
+	ck_assert_int_eq(record_dropped(r), 1);
+	struct record_row result = progress;
+	result.status_code = 0;
+	result.result = "Success";
+	result.outcome = "Success";
+	ck_assert_int_eq(record_status(r, &result), 0);
+	ck_assert_int_eq(record_advance(r, 1, 2, 0, 1), 0);
+	ck_assert_int_eq(record_finish(r, 1, 2, 0, "done", 0), 0);
+	ck_assert_int_eq(record_pending(r), 103);
+	ck_assert_int_eq(record_busy(r), 0);
+	record_free(r);
+
+	/* the bytes bound: one big progress row fills it */
+	r = record_new(NULL, "owner", NULL, NULL);
+	record_set_limits(r, 100, 1000);
+	size_t big = 501;
+	char *out = malloc(big);
+	ck_assert_ptr_nonnull(out);
+	memset(out, 'x', big);
+	progress.output = out;
+	progress.output_len = big;
+	ck_assert_int_eq(record_status(r, &progress), 0);
+	ck_assert_int_eq(record_status(r, &progress), 1);
+	result.output = out;
+	result.output_len = big;
+	ck_assert_int_eq(record_status(r, &result), 0);
+	ck_assert_int_eq(record_pending(r), 2);
+	free(out);
+	record_free(r);
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -75,6 +119,7 @@ record_suite(void)
 	tcase_add_test(tc, test_record_text_replaces_nul_and_invalid_bytes);
 	tcase_add_test(tc, test_record_text_refuses_overlong_and_surrogates);
 	tcase_add_test(tc, test_record_output_size_is_the_size_before_the_cap);
+	tcase_add_test(tc, test_record_queue_full_drops_progress_rows_never_results);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -806,6 +806,28 @@ START_TEST(test_render_hostile_values_print_as_text_in_real_shells)
 }
 END_TEST
 
+START_TEST(test_render_token_len_measures_the_tokens_render_replaces)
+{
+	const char *s = "%COMPNAME% rest";
+	ck_assert_uint_eq(render_token_len(s, strlen(s)), 10);
+	ck_assert_uint_eq(render_token_len("%CALLINGJOBNAME%", 16), 16);
+	ck_assert_uint_eq(render_token_len("%ID:raw%x", 9), 8);
+	ck_assert_uint_eq(render_token_len("%#!inventory@ram_mb:raw% x", 26), 24);
+	ck_assert_uint_eq(render_token_len("%#^!site@name%", 14), 14);
+	ck_assert_uint_eq(render_token_len("%#*\"SELECT \\\"%\\\" || $1\"%", 24), 24);
+	ck_assert_uint_eq(render_token_len("%#*\"SELECT 1\":raw%", 18), 18);
+	/* plain text: shell and batch variables, a lone %, unclosed or shapeless tokens */
+	ck_assert_uint_eq(render_token_len("%PATH%", 6), 0);
+	ck_assert_uint_eq(render_token_len("%COMPNAME", 9), 0);
+	ck_assert_uint_eq(render_token_len("%ID:~0,3%", 9), 0);
+	ck_assert_uint_eq(render_token_len("% ", 2), 0);
+	ck_assert_uint_eq(render_token_len("%#!nocolumn%", 12), 0);
+	ck_assert_uint_eq(render_token_len("%#!t@c\n%", 8), 0);
+	ck_assert_uint_eq(render_token_len("%#*\"open", 8), 0);
+	ck_assert_uint_eq(render_token_len("x%ID%", 5), 0);
+}
+END_TEST
+
 Suite *
 render_suite(void)
 {
@@ -835,6 +857,7 @@ render_suite(void)
 	tcase_add_test(tc, test_render_quotes_values_by_their_shell_context);
 	tcase_add_test(tc, test_render_refuses_values_it_cannot_quote);
 	tcase_add_test(tc, test_render_knows_posix_shell_interpreters);
+	tcase_add_test(tc, test_render_token_len_measures_the_tokens_render_replaces);
 	suite_add_tcase(s, tc);
 	/* about 40 runs of dash and bash */
 	TCase *shells = tcase_create("shells");

@@ -209,6 +209,21 @@ START_TEST(test_reportfmt_write_reports_a_failed_write)
 }
 END_TEST
 
+START_TEST(test_reportfmt_since_at_counts_a_duration_back_from_now)
+{
+	char ts[32];
+	/* 2026-11-24T10:02:00Z */
+	time_t now = 1795514520;
+	ck_assert_int_eq(reportfmt_since_at("36h", now, ts, sizeof(ts), err, sizeof(err)), 0);
+	ck_assert_str_eq(ts, "2026-11-22 22:02:00.000+00");
+	ck_assert_int_eq(reportfmt_since_at("2025-01-31", now, ts, sizeof(ts), err, sizeof(err)), 0);
+	ck_assert_str_eq(ts, "2025-01-31 00:00:00+00");
+	ck_assert_int_eq(reportfmt_since_at("3000000d", now, ts, sizeof(ts), err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "\"3000000d\" reaches before year 1");
+	ck_assert_int_eq(reportfmt_since_at("soon", now, ts, sizeof(ts), err, sizeof(err)), -1);
+}
+END_TEST
+
 Suite *
 reportfmt_suite(void)
 {
@@ -218,6 +233,7 @@ reportfmt_suite(void)
 	tcase_add_test(tc, test_reportfmt_since_takes_a_duration);
 	tcase_add_test(tc, test_reportfmt_since_takes_a_utc_date_or_time);
 	tcase_add_test(tc, test_reportfmt_since_refuses_bad_values_with_their_reason);
+	tcase_add_test(tc, test_reportfmt_since_at_counts_a_duration_back_from_now);
 	tcase_add_test(tc, test_reportfmt_table_aligns_and_right_aligns_numbers);
 	tcase_add_test(tc, test_reportfmt_table_counts_characters_not_bytes);
 	tcase_add_test(tc, test_reportfmt_table_cuts_long_cells_and_blanks_control_characters);

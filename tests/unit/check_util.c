@@ -48,6 +48,31 @@ START_TEST(test_util_has_ctl_finds_c0_and_del_only)
 }
 END_TEST
 
+START_TEST(test_util_next_item_splits_and_trims)
+{
+	const char *s = " a=1;b = 2 ;\tc;", *it;
+	size_t n;
+	const char *want[] = {"a=1", "b = 2", "c", ""};
+	for (int i = 0; i < 4; i++) {
+		it = util_next_item(&s, ';', &n);
+		ck_assert_ptr_nonnull(it);
+		ck_assert_uint_eq(n, strlen(want[i]));
+		ck_assert(strncmp(it, want[i], n) == 0);
+	}
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_null(util_next_item(&s, ';', &n));
+	s = "";
+	ck_assert_ptr_nonnull(util_next_item(&s, ',', &n));
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(util_next_item(&s, ',', &n));
+	s = "a,,b";
+	int count = 0;
+	while (util_next_item(&s, ',', &n) != NULL)
+		count++;
+	ck_assert_int_eq(count, 3);
+}
+END_TEST
+
 START_TEST(test_util_buf_grows_formats_and_hands_over)
 {
 	struct util_buf b = {0};
@@ -102,6 +127,7 @@ util_suite(void)
 	tcase_add_test(tc, test_util_hex_is_lower_case_and_terminated);
 	tcase_add_test(tc, test_util_sha256_hex_matches_known_vectors);
 	tcase_add_test(tc, test_util_has_ctl_finds_c0_and_del_only);
+	tcase_add_test(tc, test_util_next_item_splits_and_trims);
 	tcase_add_test(tc, test_util_buf_grows_formats_and_hands_over);
 	tcase_add_test(tc, test_util_buf_refuses_past_its_max);
 	suite_add_tcase(s, tc);

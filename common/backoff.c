@@ -1,5 +1,5 @@
 /* backoff: the reconnection schedule, pure. */
-#include "agent/backoff.h"
+#include "common/backoff.h"
 
 long long
 backoff_window(long long base_ms, long long max_ms, int n)

@@ -1,8 +1,8 @@
 /*
- * backoff: when and where the agent's next connection attempt goes
- * (docs/protocol.md, "Reconnecting"): full jitter over a window that doubles
- * with each failed attempt up to a cap, and a walk round the servers list.
- * Pure: the random number is the caller's.
+ * backoff: when and where the next connection attempt goes (an agent's to its
+ * schedulers, docs/protocol.md "Reconnecting"; a worker's to the database):
+ * full jitter over a window that doubles with each failed attempt up to a cap,
+ * and a walk round a servers list. Pure: the random number is the caller's.
  */
 #ifndef PGFLEET_BACKOFF_H
 #define PGFLEET_BACKOFF_H

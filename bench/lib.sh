@@ -1,0 +1,123 @@
+# Helpers for the bench/*.sh scripts that drive a scheduler (workers.sh,
+# fleet.sh); sourced after tests/integration/lib.sh (TESTDIR, spawn, fail).
+#   calc EXPR, now                    arithmetic in awk, wall clock in s.ns
+#   ticks PID...                      utime + stime of the processes, in clock ticks
+#   ticks_all PID                     the same with its waited-for children
+#   rss_kb PID / hwm_kb PID           VmRSS / VmHWM
+#   fds PID...                        open descriptors
+#   db_open, db_q SQL, db_close       ONE long-lived psql session for the whole run:
+#                                     measuring must not fork a psql per sample
+#   perf_start NAME, perf_stop        with BENCH_PERF=1: `perf record -a -g` (every process,
+#                                     99 Hz) over the measured window; the report, by process
+#                                     and by symbol, goes to $WORK/perf-NAME.txt
+#   db_wait SQL_BOOL SQL_SAMPLE SECS  in that session, every 50 ms until SQL_BOOL is true
+#                                     (or SECS pass): prints the SQL_SAMPLE rows taken,
+#                                     one "clock_seconds|sample" line each, last line "ok"
+#                                     or "timeout"
+TICK=$(getconf CLK_TCK)
+
+calc() { awk "BEGIN { printf \"%s\", $1 }"; }
+now() { date +%s.%N; }
+ticks() {
+	s=0
+	for p in "$@"; do
+		t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+		s=$((s + t))
+	done
+	echo "$s"
+}
+ticks_all() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rss_kb() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() {
+	s=0
+	for p in "$@"; do s=$((s + $(ls "/proc/$p/fd" 2>/dev/null | wc -l))); done
+	echo "$s"
+}
+
+db_open() {
+	mkfifo "$TESTDIR/db.in" "$TESTDIR/db.out"
+	psql -X -qAt -v ON_ERROR_STOP=0 < "$TESTDIR/db.in" > "$TESTDIR/db.out" 2>&1 &
+	DB_PID=$!
+	exec 7> "$TESTDIR/db.in" 8< "$TESTDIR/db.out"
+	[ "$(db_q "SELECT 'up'")" = up ] || fail "the bench's psql session did not answer"
+}
+
+# db_q SQL: its output; an error's text is printed like a row.
+db_q() {
+	printf '%s;\n\\echo __db_done__\n' "$1" >&7
+	while IFS= read -r line <&8; do
+		[ "$line" = __db_done__ ] && return 0
+		printf '%s\n' "$line"
+	done
+	fail "the bench's psql session ended"
+}
+
+db_close() {
+	exec 7>&- 8<&-
+	wait "$DB_PID" 2>/dev/null || true
+}
+
+db_wait() {
+	db_q "DO \$db_wait\$
+DECLARE
+	deadline timestamptz := clock_timestamp() + make_interval(secs => $3);
+	s text;
+	done boolean;
+BEGIN
+	LOOP
+		SELECT ($1) INTO done;
+		SELECT ($2)::text INTO s;
+		RAISE NOTICE 'sample %|%', extract(epoch FROM clock_timestamp()), s;
+		IF done THEN RAISE NOTICE 'sample end|ok'; EXIT; END IF;
+		IF clock_timestamp() > deadline THEN RAISE NOTICE 'sample end|timeout'; EXIT; END IF;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END \$db_wait\$" | sed -n 's/^NOTICE:  sample //p' | sed 's/^end|//'
+}
+
+PERF_PID=""
+perf_start() {
+	[ "${BENCH_PERF:-0}" = 1 ] || return 0
+	command -v perf >/dev/null || { echo "    perf: not installed (apt-get install linux-perf), not profiled"; return 0; }
+	PERF_NAME=$1
+	perf record -a -g -F 99 -o "$TESTDIR/perf-$1.data" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.5 # perf takes a moment to start counting
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=""
+	d=$TESTDIR/perf-$PERF_NAME
+	{
+		echo "== CPU by process (perf record -a -g -F 99, samples in the measured window)"
+		perf report -i "$d.data" --no-children --sort comm -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep .
+		for comm in pgfleet-schedul pgfleet-agent postgres pgfleet-test-fl; do
+			echo
+			echo "== $comm: by library, then by symbol (self time)"
+			perf report -i "$d.data" --comm "$comm" --no-children --sort dso -g none --percent-limit 2 2>/dev/null |
+				grep -v '^#' | grep .
+			perf report -i "$d.data" --comm "$comm" --no-children --sort dso,symbol -g none --percent-limit 0.7 \
+				2>/dev/null | grep -v '^#' | grep . | head -n 30
+		done
+	} > "$d.txt" 2>&1
+	echo "    profile: $d.txt"
+}
+
+# db_schedule JOB TARGETS_JSON [MAXCONC]: a schedule due now over TARGETS, expanded and
+# announced (NOTIFY pgfleet_wakeup) in one transaction of the bench's session, so
+# that due_at -> start measures the scheduler, not the forking of psql; prints its id.
+# The values go through psql variables (single-quoted: no ' or \ in them).
+db_schedule() {
+	printf '\\set bj %s\n\\set bt %s\n\\set bm %s\n' "'$1'" "'$2'" "'${3:-}'" >&7
+	db_q "BEGIN;
+	INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, max_concurrent)
+		SELECT job_id, version, :'bt'::jsonb, now(), nullif(:'bm', '')::int
+		FROM pgfleet.job WHERE name = :'bj' RETURNING schedule_id AS bsid \\gset
+	SELECT pgfleet.expand_schedule(:bsid) \\g /dev/null
+	NOTIFY pgfleet_wakeup;
+	COMMIT;
+	SELECT :bsid"
+}

@@ -1,0 +1,72 @@
+#!/bin/sh
+# bench/web: pgfleet-web's pages over a year of history (bench/lib/history.sh: 1.1 million
+# events, 10 million status_log rows). Under a throwaway PostgreSQL (pg_virtualenv, the
+# integration tests' lock) it migrates, fills the history, starts pgfleet-web and fetches
+# each page RUNS times: the median of the server's own time (its Server-Timing header:
+# from the request read to the answer queued, queries included) and of curl's whole
+# request. Not a test: it prints figures (docs/performance.md).
+#   make bench            or   BIN=build/bin bench/web.sh
+#   RUNS=9
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+: "${BIN:=$here/../build/bin}"
+: "${RUNS:=9}"
+export BIN RUNS
+
+. "$here/lib/history.sh"
+bench_virtualenv "$0" "$@"
+
+export PGHOST=127.0.0.1 PGDATABASE=pgfleet_bench
+work=$(mktemp -d /tmp/pgfleet-bench-web.XXXXXX)
+web=""
+trap '[ -n "$web" ] && kill "$web" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS pgfleet_bench" -c "CREATE DATABASE pgfleet_bench"
+"$BIN/pgfleet" migrate > /dev/null
+echo "PostgreSQL: $(q -c 'show server_version'), shared_buffers $(q -c 'show shared_buffers')"
+bench_inventory
+bench_history
+
+"$BIN/pgfleet-web" -l 127.0.0.1:0 --port-file "$work/port" 2>"$work/web.log" &
+web=$!
+n=0; while [ ! -s "$work/port" ]; do
+	n=$((n + 1)); [ $n -lt 300 ] || { echo "pgfleet-web did not start: $(cat "$work/web.log")"; exit 1; }
+	sleep 0.1
+done
+W=http://127.0.0.1:$(cat "$work/port")
+JOB=$(q -c "select job_id from pgfleet.job where name = 'job-07'")
+PC=$(q -c "select computer_id from pgfleet.computer where name = 'pc-0250'")
+SCHED=$(q -c "select max(schedule_id) from pgfleet.schedule where job_id = $JOB")
+EV=$(q -c "select max(event_id) from pgfleet.event where state = 'failed'")
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+printf '%-44s %10s %10s %9s\n' "page" "server ms" "total ms" "bytes"
+page() {
+	curl -sf -o /dev/null "$W$1" || { echo "$1: failed"; return; }   # warm the cache and the plan
+	srv="" tot="" i=0
+	while [ $i -lt "$RUNS" ]; do
+		out=$(curl -sf -D - -o "$work/body" -w 'TOTAL %{time_total}\n' "$W$1") || { echo "$1: failed"; return; }
+		srv="$srv $(echo "$out" | tr -d '\r' | sed -n 's/^Server-Timing: total;dur=//p')"
+		tot="$tot $(echo "$out" | awk '/^TOTAL/ { printf "%.1f", $2 * 1000 }')"
+		i=$((i + 1))
+	done
+	printf '%-44s %10s %10s %9s\n' "$1" "$(echo $srv | median)" "$(echo $tot | median)" "$(wc -c < "$work/body")"
+}
+page /schedules
+page "/schedules?job=job-07"
+page "/schedules?state=failed"
+page "/schedule/$SCHED"
+page "/schedule/$SCHED.csv"
+page "/event/$EV"
+page /computers
+page "/computers?stale=1"
+page "/computer/$PC"
+page /jobs
+page "/job/$JOB"
+page "/job/$JOB/diff?a=1&b=2"
+page /history
+page "/history?job=job-07"
+page "/history?days=90"
+page /failures
+page "/failures?job=job-07&since=30d"
+page "/failures.csv?since=30d"

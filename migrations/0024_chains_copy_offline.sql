@@ -45,7 +45,7 @@ DECLARE
 	v_n int := 0;
 BEGIN
 	FOR r IN
-		SELECT a.*, j.version, j.rollout_max_concurrent, j.rollout_max_failures,
+		SELECT a.*, j.name AS job_name, j.version, j.rollout_max_concurrent, j.rollout_max_failures,
 		       j.rollout_max_failures_pct, j.rollout_waves, j.rollout_pause, j.offline_wait
 		FROM pgfleet.job_after a JOIN pgfleet.job j ON j.job_id = a.job_id
 		WHERE a.after_job_id = NEW.job_id
@@ -73,10 +73,15 @@ BEGIN
 			r.offline_wait, r.created_by, NULL, NEW.schedule_id)
 		ON CONFLICT DO NOTHING
 		RETURNING schedule_id INTO v_sid;
-		IF v_sid IS NOT NULL THEN
-			PERFORM pgfleet.expand_schedule(v_sid);
-			v_n := v_n + 1;
+		CONTINUE WHEN v_sid IS NULL;
+		-- none of its computers within the scopes of the after:'s submitter: nothing to run
+		IF pgfleet.expand_schedule(v_sid) = 0 THEN
+			DELETE FROM pgfleet.schedule s WHERE s.schedule_id = v_sid;
+			RAISE NOTICE 'schedule %: job % (after it) has no computer to run on within the scopes of %: not scheduled',
+				NEW.schedule_id, r.job_name, r.created_by;
+			CONTINUE;
 		END IF;
+		v_n := v_n + 1;
 	END LOOP;
 	IF v_n > 0 THEN
 		PERFORM pg_notify('pgfleet_wakeup', 'chain ' || NEW.schedule_id);
@@ -1055,8 +1060,12 @@ BEGIN
 			END LOOP;
 		END IF;
 		CONTINUE WHEN jsonb_typeof(jb->'targets') IS DISTINCT FROM 'object';
-		-- a chained job runs after another: a schedule of its own only when it asks
-		CONTINUE WHEN jsonb_array_length(v_after) > 0 AND jsonb_typeof(jb->'schedule') IS DISTINCT FROM 'object';
+		-- a chained job runs after another: a schedule of its own only when it asks; its
+		-- targets are within the caller's submit scopes all the same
+		IF jsonb_array_length(v_after) > 0 AND jsonb_typeof(jb->'schedule') IS DISTINCT FROM 'object' THEN
+			PERFORM pgfleet.check_scope('submit', v_name, pgfleet.target_computers(jb->'targets'));
+			CONTINUE;
+		END IF;
 
 		-- The new schedule: due at "due" when given ("now", a time, or null for none), else
 		-- at (default now) moved to its first occurrence at or after now for every; a cron

@@ -200,7 +200,7 @@ FUZZ_DIR      = build-fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # What the targets reach: the parsers and the modules they call.
-FUZZ_SRC      = $(wildcard common/*.c) agent/request.c agent/control.c agent/exec.c agent/journal.c \
+FUZZ_SRC      = $(wildcard common/*.c) agent/request.c agent/control.c agent/copy.c agent/exec.c agent/journal.c \
                 transfer/fetch.c $(wildcard cli/batch*.c) cli/args.c worker/render.c
 FUZZ_OBJ      = $(FUZZ_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
@@ -247,12 +247,13 @@ install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/pgfleet/migrations $(DESTDIR)$(DOCDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/pgfleet $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
-	  $(DESTDIR)$(DOCDIR)/examples/scripts
+	  $(DESTDIR)$(DOCDIR)/examples/scripts $(DESTDIR)$(DOCDIR)/examples/files
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/pgfleet/migrations/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(wildcard examples/*.yaml examples/*.json) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0755 examples/scripts/* $(DESTDIR)$(DOCDIR)/examples/scripts/
+	install -m 0644 examples/files/* $(DESTDIR)$(DOCDIR)/examples/files/
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 	install -m 0644 config/bash-completion/pgfleet $(DESTDIR)$(COMPLETIONDIR)/
 	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-scheduler

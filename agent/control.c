@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "agent/control.h"
+#include "agent/copy.h"
 #include "agent/exec.h"
 #include "agent/journal.h"
 #include "agent/request.h"
@@ -39,6 +40,7 @@
 
 #define MODULE_SCRIPT "RunScript"
 #define MODULE_AGENT "Agent"
+#define MODULE_COPY "CopyFile"
 #define MAX_REQUEST_BODY 0       /* requests carry no body */
 
 struct conn {
@@ -191,7 +193,7 @@ remove_below(int dirfd)
 static void
 task_dir_name(char *buf, size_t size, const struct request_task *t)
 {
-	snprintf(buf, size, CONTROL_TASK_DIR_PREFIX "%lld-%d", t->event_id, t->seq);
+	snprintf(buf, size, CONTROL_TASK_DIR_PREFIX "%lld-%d", t->event_id, request_journal_seq(t));
 }
 
 static void
@@ -246,8 +248,8 @@ static void
 split_result(const char *stored, char *module, size_t msize, const char **why)
 {
 	const char *r = stored != NULL ? stored : "";
-	static const char *const modules[] = {MODULE_SCRIPT, MODULE_AGENT};
-	for (size_t i = 0; i < 2; i++) {
+	static const char *const modules[] = {MODULE_SCRIPT, MODULE_AGENT, MODULE_COPY};
+	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
 		size_t n = strlen(modules[i]);
 		if (strncmp(r, modules[i], n) == 0 && (r[n] == '\0' || strncmp(r + n, ": ", 2) == 0)) {
 			snprintf(module, msize, "%s", modules[i]);
@@ -398,6 +400,27 @@ task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	return rc;
 }
 
+/* Install the fetched file (a CopyFile task), journal the result, answer it. */
+static int
+task_copy(struct conn *c, const struct request_task *t, struct journal_entry *e, int tempfd,
+    const char *src, uid_t uid, gid_t gid, long long t0)
+{
+	char why[1100], err[512], stored[1200];
+	int code = copy_install(&c->env->conf->copy_allow, src, t->dest, (mode_t)t->mode, uid, gid, why,
+	    sizeof(why));
+	task_dir_remove(tempfd, t);
+	if (code == 0)
+		why[0] = '\0';
+	snprintf(stored, sizeof(stored), "%s%s%s", MODULE_COPY, why[0] != '\0' ? ": " : "", why);
+	struct journal_result jr = {code, stored, NULL, 0, 0};
+	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
+		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
+	log_info("event %s task %s: copy to %s (mode %04o, %s) %s in %lld ms%s%s", t->event_s, t->seq_s,
+	    t->dest, (unsigned)t->mode, t->user, code == 0 ? "done" : "failed", clock_mono_ms() - t0,
+	    why[0] != '\0' ? ": " : "", why);
+	return send_final(c, t, code, MODULE_COPY, why, NULL, 0, 0, 0);
+}
+
 /* Fetch, run and answer a task this process holds. */
 static int
 run_task(struct conn *c, const struct request_task *t, struct journal_entry *e, uid_t uid, gid_t gid)
@@ -422,6 +445,11 @@ run_task(struct conn *c, const struct request_task *t, struct journal_entry *e, 
 		task_dir_remove(tempfd, t);
 		close(tempfd);
 		return give_up(c, t, e, STATUS_AGENT_ERROR, "script path too long");
+	}
+	if (t->copy) {
+		rc = task_copy(c, t, e, tempfd, script, uid, gid, t0);
+		close(tempfd);
+		return rc;
 	}
 	const char *allow[cf->run_as_allow.n + 4];
 	exec_allow_list(cf, allow, cf->run_as_allow.n + 4);
@@ -458,7 +486,8 @@ control_run_task(const struct control_env *env, const struct request_task *check
 	int updates_sent = 0;
 	for (;;) {
 		struct journal_entry *e = NULL;
-		int b = journal_begin(c->env->journal, t.event_id, t.seq, &e, err, sizeof(err));
+		int b = journal_begin(c->env->journal, t.event_id, request_journal_seq(&t), &e, err,
+		    sizeof(err));
 		if (b == -1) {
 			log_warnx("event %s task %s: journal: %s", t.event_s, t.seq_s, err);
 			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0, 0);
@@ -493,9 +522,9 @@ control_orphan_reply(const struct control_env *env, const struct journal_entry *
 	const char *why;
 	memset(&t, 0, sizeof(t));
 	snprintf(ev, sizeof(ev), "%lld", e->event_id);
-	snprintf(seq, sizeof(seq), "%d", e->task_seq);
 	t.event_id = e->event_id;
-	t.seq = e->task_seq;
+	request_journal_split(e->task_seq, &t.seq, &t.retry);
+	snprintf(seq, sizeof(seq), "%d", t.seq);
 	t.event_s = ev;
 	t.seq_s = seq;
 	t.schedule_s = "";
@@ -545,7 +574,8 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 	char err[512], why[600];
 	const char *ev_s = t->event_s, *seq_s = t->seq_s;
 	long pgid = 0;
-	int rc = journal_request_cancel(c->env->journal, t->event_id, t->seq, &pgid, err, sizeof(err));
+	int rc = journal_request_cancel(c->env->journal, t->event_id, request_journal_seq(t), &pgid,
+	    err, sizeof(err));
 	const char *kv[5][2] = {{"Reply", "Cancel"}, {"Event-ID", ev_s}, {"Task-Sequence-ID", seq_s}};
 	char code_s[16];
 	why[0] = '\0';
@@ -560,7 +590,8 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 		}
 	} else if (rc == JOURNAL_DONE) {
 		struct journal_entry *e = NULL;
-		if (journal_read(c->env->journal, t->event_id, t->seq, &e, err, sizeof(err)) == 1 &&
+		if (journal_read(c->env->journal, t->event_id, request_journal_seq(t), &e, err,
+			sizeof(err)) == 1 &&
 		    e->state == JOURNAL_DONE) {
 			char module[32];
 			const char *text;
@@ -603,7 +634,7 @@ control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq)
 	struct request_task t;
 	memset(&t, 0, sizeof(t));
 	t.event_id = event_id;
-	t.seq = task_seq;
+	request_journal_split(task_seq, &t.seq, &t.retry);
 	int tempfd = open(temp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tempfd < 0)
 		return;

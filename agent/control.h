@@ -62,8 +62,9 @@ struct journal_entry;
 int control_orphan_reply(const struct control_env *env, const struct journal_entry *e);
 
 /*
- * Remove temp_dir/task-<event>-<seq> and what is in it (a task whose script
- * was killed after its task process died left it). Quiet when missing.
+ * Remove temp_dir/task-<event>-<key> and what is in it (a task whose script
+ * was killed after its task process died left it). Quiet when missing. task_seq
+ * is the journal's task key (request_journal_seq: seq, or seq + 1000 * Retry).
  */
 void control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq);
 

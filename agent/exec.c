@@ -28,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/field.h"
+#include "common/fsutil.h"
 #include "common/status.h"
 
 #define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -198,21 +199,6 @@ child_fail(int fd, int stage, int e)
 	_exit(127);
 }
 
-static void
-close_from(int lowfd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	struct rlimit rl;
-	int max = 1024;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
-	for (int fd = lowfd; fd < max; fd++)
-		close(fd);
-}
-
 /*
  * A descriptor that polls readable when pid exits, or -1: then exec_wait
  * polls every REAP_POLL_MS. Tried once per process, so a kernel (or valgrind)
@@ -325,7 +311,7 @@ child_run(const struct child_args *a)
 			child_fail(rep, STAGE_DUP, errno);
 		rep = 3;
 	}
-	close_from(4);
+	fsutil_close_from(4);
 	umask(022);
 
 	if (chdir(a->temp_dir) < 0)

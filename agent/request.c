@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/copy.h"
 #include "agent/exec.h"
 #include "common/conf.h"
 #include "common/field.h"
@@ -109,6 +110,41 @@ key_num(const struct wire_msg *m, const char *key, long long lo, long long hi, l
 	return 0;
 }
 
+int
+request_journal_seq(const struct request_task *t)
+{
+	return t->seq + t->retry * REQUEST_RETRY_STRIDE;
+}
+
+void
+request_journal_split(int key, int *seq, int *retry)
+{
+	*seq = key % REQUEST_RETRY_STRIDE;
+	*retry = key / REQUEST_RETRY_STRIDE;
+	if (*retry > REQUEST_MAX_RETRY) { /* a seq past the stride from before retries: as it is */
+		*seq = key;
+		*retry = 0;
+	}
+}
+
+/* Retry, when given: 1..REQUEST_MAX_RETRY, with a seq below the stride. */
+static int
+check_retry(const struct wire_msg *m, struct request_task *t, char *why, size_t whylen)
+{
+	long long v;
+	const char *r = wire_get(m, "Retry");
+	t->retry = 0;
+	if (r == NULL)
+		return 0;
+	if (parse_num(r, 1, REQUEST_MAX_RETRY, &v) == -1 || t->seq >= REQUEST_RETRY_STRIDE) {
+		snprintf(why, whylen, "Retry must be 1-%d with a Task-Sequence-ID below %d",
+		    REQUEST_MAX_RETRY, REQUEST_RETRY_STRIDE);
+		return -1;
+	}
+	t->retry = (int)v;
+	return 0;
+}
+
 static enum request_verdict
 check_cancel(const struct wire_msg *m, struct request_task *t, int *code, char *why, size_t whylen)
 {
@@ -122,6 +158,10 @@ check_cancel(const struct wire_msg *m, struct request_task *t, int *code, char *
 		return REQUEST_BAD;
 	}
 	t->seq = (int)seq;
+	if (check_retry(m, t, why, whylen) == -1) {
+		*code = STATUS_PROTOCOL;
+		return REQUEST_BAD;
+	}
 	return REQUEST_ACT;
 }
 
@@ -159,9 +199,50 @@ check_sendfile_keys(const struct wire_msg *m, struct request_task *t, char *why,
 	t->attempt_s = wire_get(m, "Attempt");
 	if (t->attempt_s != NULL && key_num(m, "Attempt", 0, INT_MAX, &v, why, whylen) == -1)
 		return REQUEST_BAD;
+	if (check_retry(m, t, why, whylen) == -1)
+		return REQUEST_BAD;
 	if (key_num(m, "Timeout", 0, LLONG_MAX, &t->timeout_ms, why, whylen) == -1 ||
 	    key_num(m, "ID", 0, LLONG_MAX, &t->computer_id, why, whylen) == -1)
 		return REQUEST_BAD;
+	return REQUEST_ACT;
+}
+
+/* A CopyFile's Destination and Mode, and copy.allow: REQUEST_ACT or REQUEST_REFUSE (-36). */
+static enum request_verdict
+check_copy(const struct wire_msg *m, const struct conf_agent *cf, struct request_task *t, int *code,
+    char *why, size_t whylen)
+{
+	const char *mode = wire_get(m, "Mode");
+	char *end;
+	*code = STATUS_COPY_REFUSED;
+	t->copy = 1;
+	t->dest = wire_get(m, "Destination");
+	if (t->dest == NULL || !copy_dest_ok(t->dest)) {
+		snprintf(why, whylen, "CopyFile: Destination \"%.100s\" is not an absolute file path",
+		    t->dest != NULL ? t->dest : "");
+		return REQUEST_REFUSE;
+	}
+	long v = mode != NULL && mode[0] >= '0' && mode[0] <= '7' ? strtol(mode, &end, 8) : -1;
+	if (v < 0 || v > 07777 || *end != '\0' || strlen(mode) > 5) {
+		snprintf(why, whylen, "CopyFile: Mode \"%.20s\" is not an octal mode", mode != NULL ? mode : "");
+		return REQUEST_REFUSE;
+	}
+	t->mode = (int)v;
+	if (!copy_allowed(&cf->copy_allow, t->dest)) {
+		snprintf(why, whylen, "copy to %s refused: outside copy.allow", t->dest);
+		return REQUEST_REFUSE;
+	}
+	/* the owner is the run-as user, on the allow-list as for a script */
+	*code = STATUS_RUNAS_REFUSED;
+	if (!conf_agent_user_allowed(cf, t->user)) {
+		snprintf(why, whylen, "run-as user \"%s\" refused: not allowed on this agent", t->user);
+		return REQUEST_REFUSE;
+	}
+	*code = STATUS_REQUIREMENTS;
+	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
+		why, whylen) != 0)
+		return REQUEST_REFUSE;
+	*code = 0;
 	return REQUEST_ACT;
 }
 
@@ -202,6 +283,8 @@ check_sendfile(const struct wire_msg *m, const struct conf_agent *cf, long long 
 		return REQUEST_REFUSE;
 	}
 	const char *tt = wire_get(m, "Task-Type");
+	if (strcmp(tt, "CopyFile") == 0)
+		return check_copy(m, cf, t, code, why, whylen);
 	if (strcmp(tt, "RunScript") != 0) {
 		*code = STATUS_PROTOCOL;
 		snprintf(why, whylen, "Task-Type %s is not supported", tt);

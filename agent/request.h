@@ -19,6 +19,14 @@ struct wire_msg;
 
 enum request_kind { REQUEST_SENDFILE = 1, REQUEST_CANCEL = 2 };
 
+/*
+ * A retry of a task (Retry=N, N > 0) is a new run, not a replay of the failed one: the
+ * journal knows a task by (event, seq + N * REQUEST_RETRY_STRIDE), and a Retry needs a
+ * seq below the stride (a job has at most 1000 tasks).
+ */
+#define REQUEST_MAX_RETRY 100
+#define REQUEST_RETRY_STRIDE 1000
+
 /* What a request asks for, as request_check read it. Strings point into the message. */
 struct request_task {
 	enum request_kind kind;
@@ -35,6 +43,10 @@ struct request_task {
 	char user[REQUEST_MAX_USER + 1];  /* Run-As, or run_as.default when empty */
 	const char *schedule_s, *id_s;
 	const char *attempt_s;            /* Attempt when the SendFile had one: echoed in replies */
+	int retry;                        /* Retry (0 when absent): the task's retry number */
+	int copy;                         /* Task-Type=CopyFile: install at dest, run nothing */
+	const char *dest;                 /* CopyFile: Destination */
+	int mode;                         /* CopyFile: Mode (octal in the message) */
 	const char *host, *key, *checksum, *interpreter;
 };
 
@@ -54,6 +66,11 @@ enum request_verdict {
  */
 enum request_verdict request_check(const struct wire_msg *m, const struct conf_agent *cf,
     long long expect_id, struct request_task *t, int *code, char *why, size_t whylen);
+
+/* The journal's task key of t (seq + retry * REQUEST_RETRY_STRIDE). */
+int request_journal_seq(const struct request_task *t);
+/* A journal task key back into seq and retry. */
+void request_journal_split(int key, int *seq, int *retry);
 
 /*
  * A Filename or Execute value: "temp:<basename>", or for Execute also

@@ -1,7 +1,7 @@
 /*
  * apply: write a validated job batch (cli/batch.h) to the database in one transaction,
- * through pgfleet.submit (docs/sql-api.md): groups, computers and memberships, jobs with
- * versioned tasks, and their schedules. Nothing here allocates what the caller frees; a
+ * through pgfleet.submit (docs/sql-api.md): maintenance windows, groups, computers and
+ * memberships, jobs with versioned tasks, their windows and chains, and their schedules. Nothing here allocates what the caller frees; a
  * report of each change goes to out.
  */
 #ifndef PGFLEET_APPLY_H
@@ -31,13 +31,24 @@ struct apply_stats {
 };
 
 /*
- * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when a target computer
- * is neither in the file nor in the database: every such error in errs, nothing written;
+ * Apply b. Returns 0 (committed, or rolled back after a dry run); 1 when a target computer,
+ * a window or a job run after is neither in the file nor in the database, a time zone is
+ * not PostgreSQL's, or a job would run after itself: every such error in errs, nothing written;
  * -1 when the database failed or pgfleet.submit refused the batch (db_sqlstate tells),
  * with the reason in err, nothing written.
  */
 int apply_batch(struct db *db, const struct batch *b, const struct apply_opts *o,
     struct apply_stats *st, struct yt_errors *errs, FILE *out, char *err, size_t errlen);
+
+/*
+ * The job j (name, description, tasks; no plan) as `pgfleet run --script` makes it, through
+ * pgfleet.submit (tasks_only) in the caller's transaction, serialised with submits: added
+ * at version 1, or given a new version when its tasks differ from its current ones (the
+ * same script twice reuses the version). Its plan, windows, chains and schedules are left
+ * alone. 0, or -1 with err (db_sqlstate tells a refusal).
+ */
+int apply_job_tasks(struct db *db, const struct batch_job *j, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * When a new schedule of the job first runs, as of now: the schedule's at (or now),

@@ -79,22 +79,86 @@ args_id(const char *what, const char *s, long long *out, char *err, size_t errle
 	return 0;
 }
 
-int
-args_max_failures(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+/* "5" (min..1000000) or "5%" (min..100) into *n and *pct: 0, or -1. */
+static int
+count_or_pct(const char *s, long long min, int *n, int *pct)
 {
 	char num[32], msg[128];
 	long long x;
 	size_t len = strlen(s);
 	int p = len > 1 && s[len - 1] == '%';
-	if (len >= sizeof(num) ||
-	    (snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s),
-		units_int(num, 0, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)) {
+	if (len >= sizeof(num))
+		return -1;
+	snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)p), s);
+	if (units_int(num, min, p ? 100 : 1000000, &x, msg, sizeof(msg)) == -1)
+		return -1;
+	*n = (int)x;
+	*pct = p;
+	return 0;
+}
+
+int
+args_max_failures(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+{
+	if (count_or_pct(s, 0, n, pct) == -1) {
 		snprintf(err, errlen, "%s: \"%.60s\" is not a count (0-1000000) or a percentage "
 				      "(0%%-100%%)", what, s);
 		return -1;
 	}
-	*n = (int)x;
-	*pct = p;
+	return 0;
+}
+
+int
+args_wave(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen)
+{
+	if (count_or_pct(s, 1, n, pct) == -1) {
+		snprintf(err, errlen, "%s: wave \"%.60s\" is not a count (1-1000000) or a percentage "
+				      "(1%%-100%%)", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+args_waves(const char *what, const char *list, int *n, int *pct, int max, int *count, char *err,
+    size_t errlen)
+{
+	char buf[512];
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: too long", what);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	*count = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		if (*count == max) {
+			snprintf(err, errlen, "%s: more than %d waves", what, max);
+			return -1;
+		}
+		if (args_wave(what, t, &n[*count], &pct[*count], err, errlen) == -1)
+			return -1;
+		(*count)++;
+	}
+	if (*count == 0) {
+		snprintf(err, errlen, "%s: no wave given (example: 1,10%%,100%%)", what);
+		return -1;
+	}
+	return args_waves_ascending(what, n, pct, *count, err, errlen);
+}
+
+int
+args_waves_ascending(const char *what, const int *n, const int *pct, int count, char *err,
+    size_t errlen)
+{
+	/* a count and a percentage cannot be compared before the schedule is expanded */
+	for (int i = 1; i < count; i++)
+		for (int k = 0; k < i; k++)
+			if (pct[k] == pct[i] && n[i] <= n[k]) {
+				snprintf(err, errlen, "%s: each wave counts the computers reached so far: "
+				    "%d%s after %d%s does not grow", what, n[i], pct[i] ? "%" : "", n[k],
+				    pct[k] ? "%" : "");
+				return -1;
+			}
 	return 0;
 }
 
@@ -349,65 +413,15 @@ args_targets_json(const struct args_targets *t)
 
 /* ---- times --------------------------------------------------------------- */
 
-static int
-leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* n digits at *p into *v; advances *p. */
-static int
-num(const char **p, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*p)[i]))
-			return -1;
-		*v = *v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return 0;
-}
-
+/* An instant: RFC 3339 with Z or an offset (a zone needs the database: args_time refuses it). */
 static int
 rfc3339(const char *s, time_t *out)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	const char *p = s;
-	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-	if (num(&p, 4, &y) || *p++ != '-' || num(&p, 2, &mo) || *p++ != '-' || num(&p, 2, &d))
+	struct units_time ut;
+	char err[200];
+	if (units_time(s, &ut, err, sizeof(err)) == -1 || !ut.has_offset)
 		return -1;
-	if (*p != 'T' && *p != 't' && *p != ' ')
-		return -1;
-	p++;
-	if (num(&p, 2, &h) || *p++ != ':' || num(&p, 2, &mi) || *p++ != ':' || num(&p, 2, &se))
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (num(&p, 2, &oh) || *p++ != ':' || num(&p, 2, &om) || oh > 23 || om > 59)
-			return -1;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 || y < 1970)
-		return -1;
-	if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
-		return -1;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-	    .tm_min = mi, .tm_sec = se};
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = t - sign * (oh * 3600 + om * 60);
+	*out = ut.t;
 	return 0;
 }
 

@@ -53,6 +53,15 @@ int args_id(const char *what, const char *s, long long *out, char *err, size_t e
  */
 int args_max_failures(const char *what, const char *s, int *n, int *pct, char *err,
     size_t errlen);
+/* One rollout wave: a count "5" (1..1000000) or a percentage "10%" (1..100). */
+int args_wave(const char *what, const char *s, int *n, int *pct, char *err, size_t errlen);
+/* "1,10%,100%": up to max waves into n[] and pct[], *count set; each must grow (a count
+ * after a smaller count, a percentage after a smaller percentage). */
+int args_waves(const char *what, const char *list, int *n, int *pct, int max, int *count,
+    char *err, size_t errlen);
+/* The growth check of args_waves, on waves already read. */
+int args_waves_ascending(const char *what, const int *n, const int *pct, int count, char *err,
+    size_t errlen);
 /* A rollout's max_concurrent: 1..1000000. */
 int args_max_concurrent(const char *what, const char *s, int *n, char *err, size_t errlen);
 /*

@@ -80,6 +80,15 @@ cmp_ref(const void *a, const void *b)
 	return x->pos.col < y->pos.col ? -1 : x->pos.col > y->pos.col;
 }
 
+static int
+cmp_wref(const void *a, const void *b)
+{
+	const struct batch_wref *x = a, *y = b;
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	return x->pos.col < y->pos.col ? -1 : x->pos.col > y->pos.col;
+}
+
 static void
 cross_check(struct batch_ld *l)
 {
@@ -87,6 +96,7 @@ cross_check(struct batch_ld *l)
 	struct named *g = arena_alloc(&l->tmp, (b->ngroups + 1) * sizeof(*g));
 	struct named *c = arena_alloc(&l->tmp, (b->ncomputers + 1) * sizeof(*c));
 	struct named *j = arena_alloc(&l->tmp, (b->njobs + 1) * sizeof(*j));
+	struct named *w = arena_alloc(&l->tmp, (b->nwindows + 1) * sizeof(*w));
 	size_t nj = 0;
 
 	for (size_t i = 0; i < b->ngroups; i++)
@@ -99,8 +109,12 @@ cross_check(struct batch_ld *l)
 	check_dups(l, "group", g, b->ngroups);
 	check_dups(l, "computer", c, b->ncomputers);
 	check_dups(l, "job", j, nj);
+	for (size_t i = 0; i < b->nwindows; i++)
+		w[i] = (struct named){b->windows[i].name, b->windows[i].pos};
+	check_dups(l, "window", w, b->nwindows);
 
 	b->refs = arena_alloc(&b->arena, (l->npend + 1) * sizeof(*b->refs));
+	b->wrefs = arena_alloc(&b->arena, (l->npend + 1) * sizeof(*b->wrefs));
 	for (size_t i = 0; i < l->npend; i++) {
 		const struct bv_pending *p = &l->pend[i];
 		if (p->kind == BV_TARGET_COMPUTER) {
@@ -110,11 +124,18 @@ cross_check(struct batch_ld *l)
 				r->job = p->job;
 				r->pos = p->pos;
 			}
+		} else if (p->kind == BV_WINDOW) {
+			if (!known(w, b->nwindows, p->name)) {
+				struct batch_wref *r = &b->wrefs[b->nwrefs++];
+				r->name = (char *)p->name;
+				r->pos = p->pos;
+			}
 		} else if (!known(g, b->ngroups, p->name))
 			bv_err(l, p->pos, "group \"%.60s\" is not declared in groups: of this file",
 			       p->name);
 	}
 	qsort(b->refs, b->nrefs, sizeof(*b->refs), cmp_ref);
+	qsort(b->wrefs, b->nwrefs, sizeof(*b->wrefs), cmp_wref);
 }
 
 /* ---- load ----------------------------------------------------------------- */
@@ -122,12 +143,12 @@ cross_check(struct batch_ld *l)
 static void
 load_root(struct batch_ld *l, const struct yt_node *root)
 {
-	static const char *const keys[] = {"computers", "groups", "jobs", NULL};
-	struct yt_node *v[3];
+	static const char *const keys[] = {"computers", "groups", "jobs", "windows", NULL};
+	struct yt_node *v[4];
 
 	if (bv_is_null(root)) {
 		bv_err(l, (struct yt_pos){1, 1},
-		       "the batch is empty (expected computers:, groups: or jobs:)");
+		       "the batch is empty (expected computers:, groups:, jobs: or windows:)");
 		return;
 	}
 	if (root->type != YT_MAP) {
@@ -144,7 +165,7 @@ load_root(struct batch_ld *l, const struct yt_node *root)
 		int key, max;
 		const char *what;
 	} caps[] = {{0, BATCH_MAX_COMPUTERS, "computers"}, {1, BATCH_MAX_GROUPS, "groups"},
-		    {2, BATCH_MAX_JOBS, "jobs"}};
+		    {2, BATCH_MAX_JOBS, "jobs"}, {3, BATCH_MAX_WINDOWS, "windows"}};
 	int over = 0;
 	for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
 		const struct yt_node *s = v[caps[c].key];
@@ -159,6 +180,11 @@ load_root(struct batch_ld *l, const struct yt_node *root)
 	}
 	if (over)
 		return;
+	if (v[3] != NULL && bv_want(l, "windows", v[3], YT_SEQ) == 0) {
+		l->b->windows = arena_alloc(&l->b->arena, (v[3]->n + 1) * sizeof(*l->b->windows));
+		for (const struct yt_node *it = v[3]->first; it != NULL; it = it->next)
+			batch_schema_window(l, it);
+	}
 	if (v[1] != NULL)
 		batch_schema_groups(l, v[1]);
 	if (v[0] != NULL && bv_want(l, "computers", v[0], YT_SEQ) == 0) {

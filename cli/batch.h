@@ -25,7 +25,12 @@
 #define BATCH_MAX_JOBS 1000                 /* jobs in one batch */
 #define BATCH_MAX_COMPUTERS 10000           /* computers in one batch */
 #define BATCH_MAX_GROUPS 10000              /* groups in one batch */
+#define BATCH_MAX_WINDOWS 1000              /* maintenance windows in one batch */
 #define BATCH_MAX_NODES 500000              /* YAML nodes (scalars, lists, mappings) in one file */
+#define BATCH_RETRY_BACKOFF_MS 30000LL      /* retries: backoff's default */
+#define BATCH_RETRY_MAX_MS 600000LL         /* retries: max's default */
+#define BATCH_RETRY_LIMIT_MS 604800000LL    /* retries: backoff and max at most 7 days */
+#define BATCH_MAX_SPLAY_MS 604800000LL      /* schedule: splay at most 7 days */
 
 /* One label or attribute; arrays of them are sorted by key, keys unique. */
 struct batch_kv {
@@ -47,6 +52,8 @@ struct batch_computer {
 	size_t nattrs;
 	char **groups;       /* sorted, unique, each declared in this file's groups: */
 	size_t ngroups;
+	char **windows;      /* maintenance windows, sorted, unique (the file or the database has them) */
+	size_t nwindows;
 	int enabled;         /* default 1 */
 	struct yt_pos pos;
 };
@@ -54,7 +61,21 @@ struct batch_computer {
 struct batch_group {
 	char *name;
 	char *description;   /* NULL: absent (apply leaves an existing description as it is) */
+	char **windows;      /* maintenance windows of every member, when has_windows */
+	size_t nwindows;
+	int has_windows;     /* 0: absent (apply leaves the group's windows as they are) */
 	struct yt_pos pos;
+};
+
+/* A named maintenance window or blackout (docs/yaml.md "windows:"). */
+struct batch_window {
+	char *name;
+	char *description;   /* NULL when absent */
+	struct cron cron;    /* when it opens */
+	long long duration_ms; /* how long it stays open: 1 minute to 366 days */
+	char *timezone;      /* the zone cron is read in; NULL: UTC */
+	int blackout;        /* 1: nothing starts while it is open */
+	struct yt_pos pos, tz_pos;
 };
 
 enum batch_action {
@@ -67,6 +88,15 @@ enum batch_action {
 struct batch_code {
 	int code;
 	enum batch_action action;
+};
+
+/* retries: of a task, or of a job as the default of its tasks (docs/yaml.md "retries:"). */
+struct batch_retries {
+	int count;            /* runs again at most this often; 0: never (the default) */
+	long long backoff_ms; /* the first wait, doubled each time (default 30 s) */
+	long long max_ms;     /* the longest wait (default 10 min, at least backoff_ms) */
+	int *on_codes;        /* sorted, unique; NULL: every failure a retry can change */
+	size_t non_codes;
 };
 
 struct batch_task {
@@ -83,6 +113,12 @@ struct batch_task {
 	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
 	char *os_required;   /* NULL when absent */
 	char *boot_env;      /* NULL when absent */
+	int copy;            /* 1: a copy-file task: script holds the file's content */
+	char *copy_source;   /* copy: source as written (NULL: content was inline) */
+	char *copy_dest;     /* where the agent installs it: an absolute path */
+	int copy_mode;       /* its mode, 0-07777 */
+	struct batch_retries retries; /* the task's, else the job's */
+	int has_retries;     /* the task gave retries: (else the job's apply) */
 	struct yt_pos pos;
 };
 
@@ -105,13 +141,37 @@ struct batch_schedule {
 	struct cron cron;
 	int has_until;
 	time_t until;        /* no run starts at or after it */
-	struct yt_pos pos;
+	char *timezone;      /* the zone cron (and a zone-less at or until) is read in; NULL: UTC */
+	long long splay_ms;  /* each event due at a random moment within this after due; 0: none */
+	/* at (until) is a wall-clock time, its fields read as UTC, in at_zone (until_zone):
+	 * the zone written with it in brackets, else timezone. apply resolves it. */
+	int at_local, until_local;
+	char *at_zone, *until_zone;
+	struct yt_pos pos, tz_pos, at_pos, until_pos;
 };
+
+#define BATCH_MAX_WAVES 20
 
 struct batch_rollout {
 	int max_concurrent;  /* 0: unlimited */
 	int max_failures;    /* -1: unlimited; a count, or a percentage when max_failures_pct */
 	int max_failures_pct;
+	/* waves: the computers reached so far after each wave, a count or a percentage of the
+	 * schedule's events ("1", "10%", "100%"), ascending; nwaves 0: no waves */
+	int waves[BATCH_MAX_WAVES];
+	int waves_pct[BATCH_MAX_WAVES];
+	int nwaves;
+	long long pause_ms;  /* between two waves; -1: absent */
+};
+
+/* after: a job this one runs after (docs/yaml.md "after:"). */
+enum batch_after_on { BATCH_AFTER_SUCCESS, BATCH_AFTER_FAILURE, BATCH_AFTER_ANY };
+
+struct batch_after {
+	char *job;              /* the job it runs after (this file's, or the database's) */
+	enum batch_after_on on;
+	int per_computer;       /* 1: on the computers whose event ended that way */
+	struct yt_pos pos;
 };
 
 struct batch_job {
@@ -123,6 +183,14 @@ struct batch_job {
 	struct batch_targets targets;
 	struct batch_schedule schedule;
 	struct batch_rollout rollout;
+	struct batch_retries retries; /* the default of its tasks; count 0: none */
+	char **windows;      /* maintenance windows of the job, sorted, unique; not part of its hashes */
+	size_t nwindows;
+	int allow_defer;     /* deferrals when a window closes between tasks (0: fail, -31) */
+	struct batch_after *after; /* sorted by job name, unique; not part of its hashes */
+	size_t nafter;
+	int has_schedule;    /* schedule: was given (a chained job gets none without it) */
+	long long offline_wait_ms; /* offline: {wait}: how long an event waits for its computer; 0: the scheduler's */
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
 	struct yt_pos pos;
@@ -132,6 +200,12 @@ struct batch_job {
 struct batch_ref {
 	char *name;
 	size_t job;          /* index in jobs */
+	struct yt_pos pos;
+};
+
+/* A window a computer, group or job names that this file does not declare. */
+struct batch_wref {
+	char *name;
 	struct yt_pos pos;
 };
 
@@ -147,6 +221,10 @@ struct batch {
 	size_t njobs;
 	struct batch_ref *refs; /* in source order */
 	size_t nrefs;
+	struct batch_window *windows;
+	size_t nwindows;
+	struct batch_wref *wrefs; /* in source order: apply checks them in the database */
+	size_t nwrefs;
 	struct arena *arena; /* owns all of the above */
 };
 

@@ -50,6 +50,20 @@ batch_job_canon(const struct batch_job *j)
 		util_buf_fmt(&b, "\non_failure %s\n", batch_action_name(t->on_failure));
 		buf_str(&b, "os_required", t->os_required);
 		buf_str(&b, "boot_env", t->boot_env);
+		/* written only when set: the tasks of older files hash as before */
+		if (t->copy) {
+			buf_str(&b, "copy_dest", t->copy_dest);
+			util_buf_fmt(&b, "copy_mode %o\n", t->copy_mode);
+		}
+		if (t->retries.count > 0) {
+			util_buf_fmt(&b, "retries %d %lld %lld", t->retries.count, t->retries.backoff_ms,
+			    t->retries.max_ms);
+			if (t->retries.on_codes == NULL)
+				util_buf_puts(&b, " -");
+			for (size_t k = 0; k < t->retries.non_codes; k++)
+				util_buf_fmt(&b, " %d", t->retries.on_codes[k]);
+			util_buf_puts(&b, "\n");
+		}
 	}
 	return util_buf_take(&b);
 }
@@ -83,20 +97,39 @@ batch_job_plan_canon(const struct batch_job *j)
 	}
 	if (s->at_now)
 		util_buf_puts(&b, "at now\n");
-	else
+	else if (s->at_local) {
+		util_buf_fmt(&b, "at local %lld\n", (long long)s->at);
+		buf_str(&b, "at_zone", s->at_zone);
+	} else
 		util_buf_fmt(&b, "at %lld\n", (long long)s->at);
 	util_buf_fmt(&b, "every_ms %lld\n", s->every_ms);
 	buf_str(&b, "cron", s->has_cron ? s->cron.text : NULL);
-	if (s->has_until)
+	if (s->has_until && s->until_local) {
+		util_buf_fmt(&b, "until local %lld\n", (long long)s->until);
+		buf_str(&b, "until_zone", s->until_zone);
+	} else if (s->has_until)
 		util_buf_fmt(&b, "until %lld\n", (long long)s->until);
 	else
 		util_buf_puts(&b, "until -\n");
+	/* keys added later are written only when set: the plans of older files hash as before */
+	if (s->timezone != NULL)
+		buf_str(&b, "timezone", s->timezone);
+	if (s->splay_ms > 0)
+		util_buf_fmt(&b, "splay_ms %lld\n", s->splay_ms);
+	if (j->offline_wait_ms > 0)
+		util_buf_fmt(&b, "offline_wait_ms %lld\n", j->offline_wait_ms);
 	util_buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
 	if (j->rollout.max_failures < 0)
 		util_buf_puts(&b, "max_failures -\n");
 	else
 		util_buf_fmt(&b, "max_failures %d%s\n", j->rollout.max_failures,
 			j->rollout.max_failures_pct ? "%" : "");
+	if (j->rollout.nwaves > 0) {
+		util_buf_puts(&b, "waves");
+		for (int i = 0; i < j->rollout.nwaves; i++)
+			util_buf_fmt(&b, " %d%s", j->rollout.waves[i], j->rollout.waves_pct[i] ? "%" : "");
+		util_buf_fmt(&b, "\npause_ms %lld\n", j->rollout.pause_ms);
+	}
 	return util_buf_take(&b);
 }
 

@@ -122,9 +122,21 @@ em_task(struct em *m, const struct batch_task *t)
 	char buf[32];
 	em_start(m, 1, 0);
 	em_kv(m, "name", t->name);
-	em_str(m, "script");
-	em_script(m, t->script != NULL ? t->script : "");
-	em_kv(m, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
+	if (t->copy) {
+		/* the content inline, as scripts are: the export stands alone */
+		em_str(m, "copy");
+		em_start(m, 1, 0);
+		em_str(m, "content");
+		em_script(m, t->script != NULL ? t->script : "");
+		em_kv(m, "destination", t->copy_dest);
+		snprintf(buf, sizeof(buf), "%04o", t->copy_mode);
+		em_kv(m, "mode", buf);
+		em_end(m, 1);
+	} else {
+		em_str(m, "script");
+		em_script(m, t->script != NULL ? t->script : "");
+		em_kv(m, "interpreter", t->interpreter != NULL ? t->interpreter : "/bin/sh");
+	}
 	em_kv(m, "run_as", t->run_as);
 	if (t->timeout_ms > 0) {
 		units_format_duration(t->timeout_ms, buf, sizeof(buf));
@@ -149,6 +161,24 @@ em_task(struct em *m, const struct batch_task *t)
 	em_kv(m, "on_failure", batch_action_name(t->on_failure));
 	em_kv(m, "os_required", t->os_required);
 	em_kv(m, "boot_env", t->boot_env);
+	if (t->retries.count > 0) {
+		em_str(m, "retries");
+		em_start(m, 1, 1);
+		em_str(m, "count");
+		em_int(m, t->retries.count);
+		units_format_duration(t->retries.backoff_ms, buf, sizeof(buf));
+		em_kv(m, "backoff", buf);
+		units_format_duration(t->retries.max_ms, buf, sizeof(buf));
+		em_kv(m, "max", buf);
+		if (t->retries.on_codes != NULL) {
+			em_str(m, "on_codes");
+			em_start(m, 0, 1);
+			for (size_t i = 0; i < t->retries.non_codes; i++)
+				em_int(m, t->retries.on_codes[i]);
+			em_end(m, 0);
+		}
+		em_end(m, 1);
+	}
 	em_end(m, 1);
 }
 
@@ -176,6 +206,22 @@ em_targets(struct em *m, const struct batch_targets *t)
 	em_end(m, 1);
 }
 
+/* A wall-clock time, with its zone in brackets unless it is the schedule's timezone. */
+static void
+em_local_time(struct em *m, const char *key, time_t t, const char *zone, const char *sched_zone)
+{
+	char buf[128];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (sched_zone == NULL || strcmp(zone, sched_zone) != 0)
+		snprintf(buf + n, sizeof(buf) - n, "[%s]", zone);
+	em_str(m, key);
+	yaml_scalar_event_initialize(&m->ev, NULL, NULL, (yaml_char_t *)buf, (int)strlen(buf), 1, 1,
+				     YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+	em_emit(m);
+}
+
 static void
 em_schedule(struct em *m, const struct batch_schedule *s)
 {
@@ -183,8 +229,11 @@ em_schedule(struct em *m, const struct batch_schedule *s)
 
 	em_str(m, "schedule");
 	em_start(m, 1, 0);
+	em_kv(m, "timezone", s->timezone);
 	if (s->at_now)
 		em_kv(m, "at", "now");
+	else if (s->at_local)
+		em_local_time(m, "at", s->at, s->at_zone, s->timezone);
 	else
 		em_time(m, "at", s->at);
 	if (s->every_ms > 0) {
@@ -193,7 +242,13 @@ em_schedule(struct em *m, const struct batch_schedule *s)
 	}
 	if (s->has_cron)
 		em_kv(m, "cron", s->cron.text);
-	if (s->has_until)
+	if (s->splay_ms > 0) {
+		units_format_duration(s->splay_ms, buf, sizeof(buf));
+		em_kv(m, "splay", buf);
+	}
+	if (s->has_until && s->until_local)
+		em_local_time(m, "until", s->until, s->until_zone, s->timezone);
+	else if (s->has_until)
 		em_time(m, "until", s->until);
 	em_end(m, 1);
 }
@@ -203,7 +258,7 @@ em_rollout(struct em *m, const struct batch_rollout *r)
 {
 	char buf[32];
 
-	if (r->max_concurrent <= 0 && r->max_failures < 0)
+	if (r->max_concurrent <= 0 && r->max_failures < 0 && r->nwaves == 0)
 		return;
 	em_str(m, "rollout");
 	em_start(m, 1, 0);
@@ -214,6 +269,19 @@ em_rollout(struct em *m, const struct batch_rollout *r)
 	if (r->max_failures >= 0) {
 		snprintf(buf, sizeof(buf), "%d%s", r->max_failures, r->max_failures_pct ? "%" : "");
 		em_kv(m, "max_failures", buf);
+	}
+	if (r->nwaves > 0) {
+		em_str(m, "waves");
+		em_start(m, 0, 1);
+		for (int i = 0; i < r->nwaves; i++) {
+			snprintf(buf, sizeof(buf), "%d%s", r->waves[i], r->waves_pct[i] ? "%" : "");
+			em_str(m, buf);
+		}
+		em_end(m, 0);
+		if (r->pause_ms >= 0) {
+			units_format_duration(r->pause_ms, buf, sizeof(buf));
+			em_kv(m, "pause", buf);
+		}
 	}
 	em_end(m, 1);
 }
@@ -236,8 +304,37 @@ em_batch(struct em *m, const struct batch_job *j)
 	em_end(m, 0);
 	if (j->has_targets) {
 		em_targets(m, &j->targets);
-		em_schedule(m, &j->schedule);
+		/* a chained job runs after another, not at a time of its own, unless it says so */
+		if (j->nafter == 0 || j->has_schedule)
+			em_schedule(m, &j->schedule);
 		em_rollout(m, &j->rollout);
+	}
+	if (j->nwindows > 0)
+		em_names(m, "windows", j->windows, j->nwindows);
+	if (j->nafter > 0) {
+		static const char *const on[] = {"success", "failure", "any"};
+		em_str(m, "after");
+		em_start(m, 0, 0);
+		for (size_t i = 0; i < j->nafter; i++) {
+			em_start(m, 1, 1);
+			em_kv(m, "job", j->after[i].job);
+			em_kv(m, "on", on[j->after[i].on]);
+			em_kv(m, "scope", j->after[i].per_computer ? "computer" : "schedule");
+			em_end(m, 1);
+		}
+		em_end(m, 0);
+	}
+	if (j->allow_defer > 0) {
+		em_str(m, "allow_defer");
+		em_int(m, j->allow_defer);
+	}
+	if (j->offline_wait_ms > 0) {
+		char buf[32];
+		units_format_duration(j->offline_wait_ms, buf, sizeof(buf));
+		em_str(m, "offline");
+		em_start(m, 1, 1);
+		em_kv(m, "wait", buf);
+		em_end(m, 1);
 	}
 	em_end(m, 1);
 	em_end(m, 0);

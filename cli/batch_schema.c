@@ -8,29 +8,27 @@
 #include "cli/batch_schema.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "common/field.h"
 #include "common/log.h"
+#include "common/units.h"
+#include "common/util.h"
 
 void
 batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
 {
-	static const char *const keys[] = {"name", "description", NULL};
+	static const char *const keys[] = {"name", "description", "windows", NULL};
 	if (bv_want(l, "groups", n, YT_SEQ) == -1)
 		return;
 	l->b->groups = arena_alloc(&l->b->arena, (n->n + 1) * sizeof(*l->b->groups));
 	for (const struct yt_node *it = n->first; it != NULL; it = it->next) {
 		struct batch_group *g = &l->b->groups[l->b->ngroups];
 		const struct yt_node *name = it;
-		struct yt_node *v[2];
+		struct yt_node *v[3];
 		if (it->type == YT_MAP) {
 			if (bv_keys(l, "a group", it, keys, v) == -1)
 				continue;
@@ -41,6 +39,9 @@ batch_schema_groups(struct batch_ld *l, const struct yt_node *n)
 			name = v[0];
 			if (v[1] != NULL)
 				(void)bv_str(l, "description", v[1], &g->description);
+			if (v[2] != NULL)
+				g->has_windows = bv_names(l, "windows", v[2], BV_WINDOW, 0, &g->windows,
+							  &g->nwindows) == 0;
 		} else if (it->type == YT_SEQ || bv_is_null(it)) {
 			bv_err(l, it->pos, "groups: expected a group name or a mapping {name, "
 					   "description}, found %s",
@@ -58,9 +59,10 @@ void
 batch_schema_computer(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "host", "port", "os", "boot_env", "ip", "mac",
-					   "labels", "attrs", "groups", "enabled", NULL};
-	enum { K_NAME, K_HOST, K_PORT, K_OS, K_BOOT, K_IP, K_MAC, K_LABELS, K_ATTRS, K_GROUPS, K_ENABLED };
-	struct yt_node *v[11];
+					   "labels", "attrs", "groups", "enabled", "windows", NULL};
+	enum { K_NAME, K_HOST, K_PORT, K_OS, K_BOOT, K_IP, K_MAC, K_LABELS, K_ATTRS, K_GROUPS, K_ENABLED,
+	       K_WINDOWS };
+	struct yt_node *v[12];
 	struct batch_computer *c = &l->b->computers[l->b->ncomputers];
 	int bad = 0, bad_name = 0;
 	long long port;
@@ -117,6 +119,9 @@ batch_schema_computer(struct batch_ld *l, const struct yt_node *n)
 		bad = 1;
 	if (v[K_ENABLED] != NULL && bv_bool(l, "enabled", v[K_ENABLED], &c->enabled) == -1)
 		bad = 1;
+	if (v[K_WINDOWS] != NULL &&
+	    bv_names(l, "windows", v[K_WINDOWS], BV_WINDOW, 0, &c->windows, &c->nwindows) == -1)
+		bad = 1;
 	/* kept with other errors too, so that duplicates and references are still checked */
 	if (c->name != NULL && !bad_name)
 		l->b->ncomputers++;
@@ -153,11 +158,8 @@ cmp_code(const void *a, const void *b)
 static int
 read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char **out)
 {
-	char *path = NULL;
-	int fd = -1, rc = -1;
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	struct stat st;
+	char *path = NULL, *buf = NULL, why[512];
+	size_t len;
 
 	if (file[0] == '\0') {
 		bv_err(l, n->pos, "script_file: the file name is empty");
@@ -169,87 +171,61 @@ read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char 
 		path = NULL;
 	if (path == NULL)
 		fatal("batch: script path");
-	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
-		goto syserr;
-	if (!S_ISREG(st.st_mode)) {
-		bv_err(l, n->pos, "script_file \"%s\": %s is not a regular file", file, path);
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8192;
-			if ((buf = realloc(buf, cap + 1)) == NULL)
-				fatal("batch: script");
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			goto syserr;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > BATCH_MAX_SCRIPT) {
-			bv_err(l, n->pos, "script_file \"%s\": larger than %d MiB", file,
-			       BATCH_MAX_SCRIPT >> 20);
-			goto out;
-		}
-	}
-	if (len == 0) {
-		bv_err(l, n->pos, "script_file \"%s\": the file is empty", file);
-		goto out;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		bv_err(l, n->pos, "script_file \"%s\": holds a NUL byte (a script is text)", file);
-		goto out;
-	}
-	*out = arena_strndup(&l->b->arena, buf, len);
-	rc = 0;
-	goto out;
-syserr:
-	bv_err(l, n->pos, "script_file \"%s\": cannot read %s: %s", file, path, strerror(errno));
-out:
-	if (fd != -1)
-		close(fd);
+	int rc = batch_script_read(path, &buf, &len, why, sizeof(why));
+	if (rc == 0)
+		*out = arena_strndup(&l->b->arena, buf, len);
+	else
+		bv_err(l, n->pos, "script_file \"%s\": %s", file, why);
 	free(buf);
 	free(path);
 	return rc;
 }
 
-/* Valid UTF-8, as PostgreSQL will want it: no overlongs, no surrogates, at most U+10FFFF. */
+/* copy: {source | content, destination, mode}: a copy-file task. */
 static int
-utf8_valid(const unsigned char *s, size_t len)
+task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 {
-	size_t i = 0;
-	while (i < len) {
-		unsigned c = s[i];
-		size_t n;
-		unsigned min, cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, min = 0x80, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, min = 0x800, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, min = 0x10000, cp = c & 0x07;
-		} else
-			return 0;
-		if (i + n >= len)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+	static const char *const keys[] = {"source", "content", "destination", "mode", NULL};
+	struct yt_node *v[4];
+	if (bv_keys(l, "copy", n, keys, v) == -1)
+		return -1;
+	t->copy = 1;
+	if ((v[0] == NULL) == (v[1] == NULL)) {
+		bv_err(l, n->pos, "copy: give source (a file read now) or content, one of them");
+		return -1;
 	}
-	return 1;
+	if (v[0] != NULL) {
+		if (bv_str(l, "source", v[0], &t->copy_source) == -1 ||
+		    read_script(l, v[0], t->copy_source, &t->script) == -1)
+			return -1;
+	} else if (bv_str(l, "content", v[1], &t->script) == -1)
+		return -1;
+	if (v[2] == NULL) {
+		bv_err(l, n->pos, "copy: destination is missing");
+		return -1;
+	}
+	if (bv_str(l, "destination", v[2], &t->copy_dest) == -1)
+		return -1;
+	if (!field_file_path_ok(t->copy_dest)) {
+		bv_err(l, v[2]->pos, "destination: \"%.80s\" is not an absolute file path (no . or .. "
+		       "part, no trailing /, no control character, at most 1024 bytes)", t->copy_dest);
+		return -1;
+	}
+	t->copy_mode = 0644;
+	if (v[3] != NULL) {
+		char *end;
+		if (bv_want(l, "mode", v[3], YT_SCALAR) == -1)
+			return -1;
+		long m = strtol(v[3]->s, &end, 8);
+		if (*end != '\0' || v[3]->s[0] == '\0' || v[3]->s[0] == '-' || m < 0 || m > 07777 ||
+		    strlen(v[3]->s) > 5) {
+			bv_err(l, v[3]->pos, "mode: \"%.20s\" is not an octal mode (0644, 0755, 0600)",
+			       v[3]->s);
+			return -1;
+		}
+		t->copy_mode = (int)m;
+	}
+	return 0;
 }
 
 /* script: or script_file: (exactly one); a script file is read relative to the batch. */
@@ -262,7 +238,7 @@ task_script(struct batch_ld *l, const struct yt_node *n, const struct yt_node *s
 		return -1;
 	}
 	if (script == NULL && file == NULL) {
-		bv_err(l, n->pos, "task needs script or script_file");
+		bv_err(l, n->pos, "task needs script, script_file or copy");
 		return -1;
 	}
 	if (script != NULL) {
@@ -277,10 +253,6 @@ task_script(struct batch_ld *l, const struct yt_node *n, const struct yt_node *s
 	if (bv_str(l, "script_file", file, &t->script_file) == -1 ||
 	    read_script(l, file, t->script_file, &t->script) == -1)
 		return -1;
-	if (!utf8_valid((const unsigned char *)t->script, strlen(t->script))) {
-		bv_err(l, file->pos, "script_file \"%s\": not UTF-8 text", t->script_file);
-		return -1;
-	}
 	return 0;
 }
 
@@ -387,15 +359,88 @@ task_on_failure(struct batch_ld *l, const struct yt_node *f, struct batch_task *
 	return 0;
 }
 
+/* on_codes: 1 to 256 codes, sorted and unique; never -8 or -14 (what a retry cannot undo). */
+static int
+retries_on_codes(struct batch_ld *l, const struct yt_node *c, struct batch_retries *r)
+{
+	int bad = 0;
+	long long x;
+	if (bv_want(l, "on_codes", c, YT_SEQ) == -1)
+		return -1;
+	if (c->n == 0 || c->n > 256) {
+		bv_err(l, c->pos, "on_codes: give 1 to 256 codes (absent: every failure a retry can "
+		       "change)");
+		return -1;
+	}
+	r->on_codes = arena_alloc(&l->b->arena, c->n * sizeof(int));
+	for (const struct yt_node *it = c->first; it != NULL; it = it->next) {
+		if (bv_int(l, "on_codes", it, INT32_MIN, INT32_MAX, &x) == -1)
+			bad = 1;
+		else if (x == -8 || x == -14) {
+			bv_err(l, it->pos, "on_codes: %lld (%s) is never retried", x,
+			       x == -8 ? "cancelled by an operator" : "rollout halted");
+			bad = 1;
+		} else
+			r->on_codes[r->non_codes++] = (int)x;
+	}
+	qsort(r->on_codes, r->non_codes, sizeof(int), cmp_int);
+	size_t k = 0;
+	for (size_t i = 1; i < r->non_codes; i++)
+		if (r->on_codes[i] != r->on_codes[k])
+			r->on_codes[++k] = r->on_codes[i];
+	r->non_codes = r->non_codes > 0 ? k + 1 : 0;
+	return bad ? -1 : 0;
+}
+
+/* retries: {count, backoff, max, on_codes} of a task or a job. */
+static int
+load_retries(struct batch_ld *l, const struct yt_node *n, struct batch_retries *r)
+{
+	static const char *const keys[] = {"count", "backoff", "max", "on_codes", NULL};
+	enum { K_COUNT, K_BACKOFF, K_MAX, K_CODES };
+	struct yt_node *v[4];
+	long long x;
+	int bad = 0;
+
+	r->backoff_ms = BATCH_RETRY_BACKOFF_MS;
+	r->max_ms = BATCH_RETRY_MAX_MS;
+	if (bv_keys(l, "retries", n, keys, v) == -1)
+		return -1;
+	if (v[K_COUNT] == NULL) {
+		bv_err(l, n->pos, "retries: count is missing (how many times a failed task runs again)");
+		bad = 1;
+	} else if (bv_int(l, "count", v[K_COUNT], 0, 100, &x) == -1)
+		bad = 1;
+	else
+		r->count = (int)x;
+	if (v[K_BACKOFF] != NULL &&
+	    bv_duration(l, "backoff", v[K_BACKOFF], 1000, &r->backoff_ms) == -1)
+		bad = 1;
+	if (v[K_MAX] != NULL && bv_duration(l, "max", v[K_MAX], 1000, &r->max_ms) == -1)
+		bad = 1;
+	else if (v[K_MAX] == NULL && r->max_ms < r->backoff_ms)
+		r->max_ms = r->backoff_ms;
+	if (r->backoff_ms > BATCH_RETRY_LIMIT_MS || r->max_ms > BATCH_RETRY_LIMIT_MS) {
+		bv_err(l, n->pos, "retries: backoff and max are at most 7d");
+		bad = 1;
+	} else if (!bad && r->max_ms < r->backoff_ms) {
+		bv_err(l, v[K_MAX]->pos, "max: %s is shorter than backoff", v[K_MAX]->s);
+		bad = 1;
+	}
+	if (v[K_CODES] != NULL && retries_on_codes(l, v[K_CODES], r) == -1)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
 static void
 load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int *bad)
 {
 	static const char *const keys[] = {"name", "script", "script_file", "interpreter", "run_as",
 					   "timeout", "success_codes", "on_code", "on_failure",
-					   "os_required", "boot_env", NULL};
+					   "os_required", "boot_env", "retries", "copy", NULL};
 	enum { K_NAME, K_SCRIPT, K_FILE, K_INTERP, K_RUNAS, K_TIMEOUT, K_CODES, K_ONCODE, K_ONFAIL,
-	       K_OS, K_BOOT };
-	struct yt_node *v[11];
+	       K_OS, K_BOOT, K_RETRIES, K_COPY };
+	struct yt_node *v[13];
 
 	t->pos = n->pos;
 	if (bv_keys(l, "a task", n, keys, v) == -1) {
@@ -404,7 +449,14 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 	}
 	if (v[K_NAME] != NULL && bv_str(l, "name", v[K_NAME], &t->name) == -1)
 		*bad = 1;
-	if (task_script(l, n, v[K_SCRIPT], v[K_FILE], t) == -1)
+	if (v[K_COPY] != NULL) {
+		if (v[K_SCRIPT] != NULL || v[K_FILE] != NULL || v[K_INTERP] != NULL) {
+			bv_err(l, v[K_COPY]->pos, "copy: a copy-file task has no script, script_file or "
+			       "interpreter");
+			*bad = 1;
+		} else if (task_copy(l, v[K_COPY], t) == -1)
+			*bad = 1;
+	} else if (task_script(l, n, v[K_SCRIPT], v[K_FILE], t) == -1)
 		*bad = 1;
 	if (v[K_INTERP] != NULL && bv_field(l, FIELD_INTERPRETER, v[K_INTERP], &t->interpreter) == -1)
 		*bad = 1;
@@ -424,6 +476,11 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 		*bad = 1;
 	if (v[K_BOOT] != NULL && bv_field(l, FIELD_BOOT_ENV, v[K_BOOT], &t->boot_env) == -1)
 		*bad = 1;
+	if (v[K_RETRIES] != NULL) {
+		t->has_retries = 1;
+		if (load_retries(l, v[K_RETRIES], &t->retries) == -1)
+			*bad = 1;
+	}
 }
 
 static void
@@ -454,12 +511,39 @@ load_targets(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, s
 	j->has_targets = 1;
 }
 
+/*
+ * at: or until: into *t: an instant, or a wall-clock time in its [zone] or the
+ * schedule's timezone (*local set, *zone named), resolved by apply with the database.
+ */
+static int
+schedule_time(struct batch_ld *l, const char *key, const struct yt_node *n,
+	      const struct batch_schedule *s, time_t *t, int *local, char **zone)
+{
+	struct units_time ut;
+	if (bv_time_spec(l, key, n, &ut) == -1)
+		return -1;
+	*t = ut.t;
+	*local = !ut.has_offset;
+	if (ut.has_offset)
+		return 0;
+	if (ut.zone[0] != '\0')
+		*zone = arena_strndup(&l->b->arena, ut.zone, strlen(ut.zone));
+	else if (s->timezone != NULL)
+		*zone = s->timezone;
+	else {
+		bv_err(l, n->pos, "%s: \"%s\" names no offset and the schedule no timezone (add Z, "
+		       "+01:00 or [Europe/Berlin], or give timezone:)", key, n->s);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule *s, int *bad)
 {
-	static const char *const keys[] = {"at", "every", "cron", "until", NULL};
-	enum { K_AT, K_EVERY, K_CRON, K_UNTIL };
-	struct yt_node *v[4];
+	static const char *const keys[] = {"at", "every", "cron", "until", "timezone", "splay", NULL};
+	enum { K_AT, K_EVERY, K_CRON, K_UNTIL, K_TZ, K_SPLAY };
+	struct yt_node *v[6];
 	char err[256];
 
 	s->pos = n->pos;
@@ -467,15 +551,34 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 		*bad = 1;
 		return;
 	}
+	if (v[K_TZ] != NULL) {
+		if (bv_str(l, "timezone", v[K_TZ], &s->timezone) == -1)
+			*bad = 1;
+		else if (units_zone_name(s->timezone, err, sizeof(err)) == -1) {
+			bv_err(l, v[K_TZ]->pos, "timezone: %s", err);
+			s->timezone = NULL;
+			*bad = 1;
+		} else
+			s->tz_pos = v[K_TZ]->pos;
+	}
 	if (v[K_AT] != NULL) {
+		s->at_pos = v[K_AT]->pos;
 		if (bv_want(l, "at", v[K_AT], YT_SCALAR) == -1)
 			*bad = 1;
 		else if (strcmp(v[K_AT]->s, "now") == 0)
 			s->at_now = 1;
-		else if (bv_time(l, "at", v[K_AT], &s->at) == -1)
+		else if (schedule_time(l, "at", v[K_AT], s, &s->at, &s->at_local, &s->at_zone) == -1)
 			*bad = 1;
 		else
 			s->at_now = 0;
+	}
+	if (v[K_SPLAY] != NULL) {
+		if (bv_duration(l, "splay", v[K_SPLAY], 1000, &s->splay_ms) == -1)
+			*bad = 1;
+		else if (s->splay_ms > BATCH_MAX_SPLAY_MS) {
+			bv_err(l, v[K_SPLAY]->pos, "splay: %s is longer than 7d", v[K_SPLAY]->s);
+			*bad = 1;
+		}
 	}
 	if (v[K_EVERY] != NULL && v[K_CRON] != NULL) {
 		bv_err(l, v[K_CRON]->pos, "schedule: every and cron exclude each other (use one)");
@@ -493,12 +596,16 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 			s->has_cron = 1;
 	}
 	if (v[K_UNTIL] != NULL) {
-		if (bv_time(l, "until", v[K_UNTIL], &s->until) == -1)
+		s->until_pos = v[K_UNTIL]->pos;
+		if (schedule_time(l, "until", v[K_UNTIL], s, &s->until, &s->until_local,
+				  &s->until_zone) == -1)
 			*bad = 1;
 		else if (v[K_EVERY] == NULL && v[K_CRON] == NULL) {
 			bv_err(l, v[K_UNTIL]->pos, "until: needs every or cron (a single run has no end)");
 			*bad = 1;
-		} else if (!s->at_now && s->until <= s->at) {
+		} else if (!s->at_now && s->at_local == s->until_local &&
+			   (!s->at_local || strcmp(s->at_zone, s->until_zone) == 0) && s->until <= s->at) {
+			/* in two zones, or one instant and one wall-clock time, apply compares them */
 			bv_err(l, v[K_UNTIL]->pos, "until: \"%s\" is not after at", v[K_UNTIL]->s);
 			*bad = 1;
 		} else
@@ -506,16 +613,55 @@ load_schedule(struct batch_ld *l, const struct yt_node *n, struct batch_schedule
 	}
 }
 
+/* waves: 1 to BATCH_MAX_WAVES counts or percentages, each growing. */
+static int
+load_waves(struct batch_ld *l, const struct yt_node *w, struct batch_rollout *r)
+{
+	char err[256];
+	if (bv_want(l, "waves", w, YT_SEQ) == -1)
+		return -1;
+	if (w->n == 0 || w->n > BATCH_MAX_WAVES) {
+		bv_err(l, w->pos, "waves: give 1 to %d waves (example: [\"1\", \"10%%\", \"100%%\"])",
+		       BATCH_MAX_WAVES);
+		return -1;
+	}
+	for (const struct yt_node *it = w->first; it != NULL; it = it->next) {
+		if (bv_want(l, "waves", it, YT_SCALAR) == -1)
+			return -1;
+		if (args_wave("waves", it->s, &r->waves[r->nwaves], &r->waves_pct[r->nwaves], err,
+			sizeof(err)) == -1 ||
+		    args_waves_ascending("waves", r->waves, r->waves_pct, r->nwaves + 1, err, sizeof(err)) == -1) {
+			bv_err(l, it->pos, "%s", err);
+			return -1;
+		}
+		r->nwaves++;
+	}
+	return 0;
+}
+
 static void
 load_rollout(struct batch_ld *l, const struct yt_node *n, struct batch_rollout *r, int *bad)
 {
-	static const char *const keys[] = {"max_concurrent", "max_failures", NULL};
-	struct yt_node *v[2];
+	static const char *const keys[] = {"max_concurrent", "max_failures", "waves", "pause", NULL};
+	struct yt_node *v[4];
 	long long x;
 
 	if (bv_keys(l, "rollout", n, keys, v) == -1) {
 		*bad = 1;
 		return;
+	}
+	if (v[2] != NULL && load_waves(l, v[2], r) == -1)
+		*bad = 1;
+	if (v[3] != NULL) {
+		if (v[2] == NULL) {
+			bv_err(l, v[3]->pos, "pause: needs waves (the pause is between two waves)");
+			*bad = 1;
+		} else if (bv_duration(l, "pause", v[3], 0, &r->pause_ms) == -1)
+			*bad = 1;
+		else if (r->pause_ms > BATCH_MAX_SPLAY_MS) {
+			bv_err(l, v[3]->pos, "pause: %s is longer than 7d", v[3]->s);
+			*bad = 1;
+		}
 	}
 	if (v[0] != NULL) {
 		if (bv_int(l, "max_concurrent", v[0], 1, 1000000, &x) == -1)
@@ -536,6 +682,123 @@ load_rollout(struct batch_ld *l, const struct yt_node *n, struct batch_rollout *
 			*bad = 1;
 		}
 	}
+}
+
+static int
+cmp_after(const void *a, const void *b)
+{
+	return strcmp(((const struct batch_after *)a)->job, ((const struct batch_after *)b)->job);
+}
+
+/* One {job, on, scope} of after:. */
+static int
+load_after_one(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, struct batch_after *a)
+{
+	static const char *const keys[] = {"job", "on", "scope", NULL};
+	struct yt_node *v[3];
+	if (bv_keys(l, "after", n, keys, v) == -1)
+		return -1;
+	a->pos = n->pos;
+	if (v[0] == NULL) {
+		bv_err(l, n->pos, "after: job is missing (the job this one runs after)");
+		return -1;
+	}
+	if (bv_str(l, "job", v[0], &a->job) == -1 || bv_name(l, "job", v[0], a->job) == -1)
+		return -1;
+	a->pos = v[0]->pos;
+	if (j->name != NULL && strcmp(a->job, j->name) == 0) {
+		bv_err(l, v[0]->pos, "after: a job cannot run after itself");
+		return -1;
+	}
+	if (v[1] != NULL) {
+		if (bv_want(l, "on", v[1], YT_SCALAR) == -1)
+			return -1;
+		if (strcmp(v[1]->s, "success") == 0)
+			a->on = BATCH_AFTER_SUCCESS;
+		else if (strcmp(v[1]->s, "failure") == 0)
+			a->on = BATCH_AFTER_FAILURE;
+		else if (strcmp(v[1]->s, "any") == 0)
+			a->on = BATCH_AFTER_ANY;
+		else {
+			bv_err(l, v[1]->pos, "on: \"%.60s\" is not success, failure or any", v[1]->s);
+			return -1;
+		}
+	}
+	if (v[2] != NULL) {
+		if (bv_want(l, "scope", v[2], YT_SCALAR) == -1)
+			return -1;
+		if (strcmp(v[2]->s, "computer") == 0)
+			a->per_computer = 1;
+		else if (strcmp(v[2]->s, "schedule") != 0) {
+			bv_err(l, v[2]->pos, "scope: \"%.60s\" is not schedule or computer", v[2]->s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* after: a mapping or a list of them, each a job named once. */
+static void
+load_after(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, int has_targets, int *bad)
+{
+	size_t cnt = n->type == YT_SEQ ? n->n : 1;
+	if (n->type != YT_SEQ && n->type != YT_MAP) {
+		bv_err(l, n->pos, "after: expected {job, on, scope} or a list of them, found %s",
+		       bv_found(l, n));
+		*bad = 1;
+		return;
+	}
+	if (cnt == 0 || cnt > 100) {
+		bv_err(l, n->pos, "after: name 1 to 100 jobs");
+		*bad = 1;
+		return;
+	}
+	j->after = arena_alloc(&l->b->arena, cnt * sizeof(*j->after));
+	for (const struct yt_node *it = n->type == YT_SEQ ? n->first : n; it != NULL;
+	     it = n->type == YT_SEQ ? it->next : NULL) {
+		struct batch_after *a = &j->after[j->nafter];
+		if (load_after_one(l, it, j, a) == -1) {
+			*bad = 1;
+			continue;
+		}
+		for (size_t k = 0; k < j->nafter; k++)
+			if (strcmp(j->after[k].job, a->job) == 0) {
+				bv_err(l, a->pos, "after: job %.60s is named twice", a->job);
+				*bad = 1;
+				a = NULL;
+				break;
+			}
+		if (a == NULL)
+			continue;
+		if (!a->per_computer && !has_targets) {
+			bv_err(l, a->pos, "after: needs targets (or scope: computer, the computers of "
+			       "the job it runs after)");
+			*bad = 1;
+		}
+		j->nafter++;
+	}
+	qsort(j->after, j->nafter, sizeof(*j->after), cmp_after);
+}
+
+/* offline: {wait}: how long an event waits for a computer connected nowhere. */
+static int
+load_offline(struct batch_ld *l, const struct yt_node *n, struct batch_job *j)
+{
+	static const char *const keys[] = {"wait", NULL};
+	struct yt_node *v[1];
+	if (bv_keys(l, "offline", n, keys, v) == -1)
+		return -1;
+	if (v[0] == NULL) {
+		bv_err(l, n->pos, "offline: wait is missing (how long an event waits for its computer)");
+		return -1;
+	}
+	if (bv_duration(l, "wait", v[0], 1000, &j->offline_wait_ms) == -1)
+		return -1;
+	if (j->offline_wait_ms > 3650LL * 86400000) {
+		bv_err(l, v[0]->pos, "wait: %s is longer than 3650d", v[0]->s);
+		return -1;
+	}
+	return 0;
 }
 
 /* The n-th item of a list (n < its length). */
@@ -594,9 +857,12 @@ void
 batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 {
 	static const char *const keys[] = {"name", "description", "tasks", "targets", "schedule",
-					   "rollout", NULL};
-	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT };
-	struct yt_node *v[6];
+					   "rollout", "retries", "windows", "allow_defer", "after",
+					   "offline", NULL};
+	enum { K_NAME, K_DESC, K_TASKS, K_TARGETS, K_SCHEDULE, K_ROLLOUT, K_RETRIES, K_WINDOWS,
+	       K_DEFER, K_AFTER, K_OFFLINE };
+	struct yt_node *v[11];
+	long long x;
 	size_t ji = l->b->njobs;
 	struct batch_job *j = &l->b->jobs[ji];
 	int bad = 0;
@@ -605,6 +871,7 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 	j->schedule.at_now = 1;
 	j->schedule.pos = n->pos;
 	j->rollout.max_failures = -1;
+	j->rollout.pause_ms = -1;
 	if (bv_keys(l, "a job", n, keys, v) == -1)
 		return;
 	if (v[K_NAME] == NULL) {
@@ -619,10 +886,30 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 		bad = 1;
 	if (job_tasks(l, n, v[K_TASKS], j, &bad) == -1)
 		bad = 1;
+	/* the job's retries: are the default of each task that gives none */
+	if (v[K_RETRIES] != NULL && load_retries(l, v[K_RETRIES], &j->retries) == -1)
+		bad = 1;
+	for (size_t i = 0; i < j->ntasks; i++)
+		if (!j->tasks[i].has_retries)
+			j->tasks[i].retries = j->retries;
+	if (v[K_WINDOWS] != NULL &&
+	    bv_names(l, "windows", v[K_WINDOWS], BV_WINDOW, ji, &j->windows, &j->nwindows) == -1)
+		bad = 1;
+	if (v[K_DEFER] != NULL) {
+		if (bv_int(l, "allow_defer", v[K_DEFER], 0, 100, &x) == -1)
+			bad = 1;
+		else
+			j->allow_defer = (int)x;
+	}
 	/* bad keeps targets: from adding "name at least one" to a job already in error */
 	if (v[K_TARGETS] != NULL)
 		load_targets(l, v[K_TARGETS], j, ji, &bad);
+	if (v[K_AFTER] != NULL)
+		load_after(l, v[K_AFTER], j, v[K_TARGETS] != NULL, &bad);
+	if (v[K_OFFLINE] != NULL && load_offline(l, v[K_OFFLINE], j) == -1)
+		bad = 1;
 	if (v[K_SCHEDULE] != NULL) {
+		j->has_schedule = 1;
 		load_schedule(l, v[K_SCHEDULE], &j->schedule, &bad);
 		if (v[K_TARGETS] == NULL)
 			bv_err(l, v[K_SCHEDULE]->pos, "schedule: needs targets");
@@ -634,4 +921,63 @@ batch_schema_job(struct batch_ld *l, const struct yt_node *n)
 	}
 	/* errors are in l->errs; the job is kept so that later checks see its name */
 	l->b->njobs++;
+}
+
+void
+batch_schema_window(struct batch_ld *l, const struct yt_node *n)
+{
+	static const char *const keys[] = {"name", "cron", "duration", "timezone", "blackout",
+					   "description", NULL};
+	enum { K_NAME, K_CRON, K_DURATION, K_TZ, K_BLACKOUT, K_DESC };
+	struct yt_node *v[6];
+	struct batch_window *w = &l->b->windows[l->b->nwindows];
+	char err[256];
+	int bad = 0;
+
+	if (bv_keys(l, "a window", n, keys, v) == -1)
+		return;
+	w->pos = n->pos;
+	if (v[K_NAME] == NULL) {
+		bv_err(l, n->pos, "window: name is missing");
+		return;
+	}
+	if (bv_str(l, "name", v[K_NAME], &w->name) == -1 ||
+	    bv_name(l, "window", v[K_NAME], w->name) == -1)
+		return;
+	w->pos = v[K_NAME]->pos;
+	if (v[K_CRON] == NULL) {
+		bv_err(l, n->pos, "window %.60s: cron is missing (when it opens)", w->name);
+		bad = 1;
+	} else if (bv_want(l, "cron", v[K_CRON], YT_SCALAR) == -1)
+		bad = 1;
+	else if (cron_parse(v[K_CRON]->s, &w->cron, err, sizeof(err)) == -1) {
+		bv_err(l, v[K_CRON]->pos, "%s", err);
+		bad = 1;
+	}
+	if (v[K_DURATION] == NULL) {
+		bv_err(l, n->pos, "window %.60s: duration is missing (how long it stays open)", w->name);
+		bad = 1;
+	} else if (bv_duration(l, "duration", v[K_DURATION], 60000, &w->duration_ms) == -1)
+		bad = 1;
+	else if (w->duration_ms > 366LL * 86400000) {
+		bv_err(l, v[K_DURATION]->pos, "duration: %s is longer than 366d", v[K_DURATION]->s);
+		bad = 1;
+	}
+	if (v[K_TZ] != NULL) {
+		if (bv_str(l, "timezone", v[K_TZ], &w->timezone) == -1)
+			bad = 1;
+		else if (units_zone_name(w->timezone, err, sizeof(err)) == -1) {
+			bv_err(l, v[K_TZ]->pos, "timezone: %s", err);
+			w->timezone = NULL;
+			bad = 1;
+		} else
+			w->tz_pos = v[K_TZ]->pos;
+	}
+	if (v[K_BLACKOUT] != NULL && bv_bool(l, "blackout", v[K_BLACKOUT], &w->blackout) == -1)
+		bad = 1;
+	if (v[K_DESC] != NULL && bv_str(l, "description", v[K_DESC], &w->description) == -1)
+		bad = 1;
+	/* kept with other errors too: duplicates and references are still checked */
+	(void)bad;
+	l->b->nwindows++;
 }

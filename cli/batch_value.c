@@ -7,10 +7,14 @@
 #include "common/rule.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/units.h"
@@ -138,91 +142,34 @@ bv_duration(struct batch_ld *l, const char *key, const struct yt_node *n, long l
 	return 0;
 }
 
-static int
-leap(int y)
+int
+bv_time(struct batch_ld *l, const char *key, const struct yt_node *n, time_t *out)
 {
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/*
- * RFC 3339: 2026-12-01T02:00:00Z, 2026-12-01 02:00:00.5+02:00; fractions of a
- * second are dropped, leap seconds refused.
- */
-static int
-parse_rfc3339(const char *s, time_t *out)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int v[6];
-	const char *p = s;
-	static const struct { int len; char after; } part[6] = {
-		{4, '-'}, {2, '-'}, {2, 'T'}, {2, ':'}, {2, ':'}, {2, 0},
-	};
-	for (int i = 0; i < 6; i++) {
-		v[i] = 0;
-		for (int k = 0; k < part[i].len; k++, p++) {
-			if (!isdigit((unsigned char)*p))
-				return -1;
-			v[i] = v[i] * 10 + (*p - '0');
-		}
-		if (part[i].after == 'T') {
-			if (*p != 'T' && *p != 't' && *p != ' ')
-				return -1;
-			p++;
-		} else if (part[i].after != 0) {
-			if (*p++ != part[i].after)
-				return -1;
-		}
+	struct units_time ut;
+	if (bv_time_spec(l, key, n, &ut) == -1)
+		return -1;
+	if (!ut.has_offset) {
+		bv_err(l, n->pos, "%s: \"%s\" names no offset (add Z, +01:00 or a zone: "
+		       "2026-12-01T02:00:00Z)", key, n->s);
+		return -1;
 	}
-	if (*p == '.') {
-		if (!isdigit((unsigned char)*++p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	int off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
-		    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
-			return -1;
-		int oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
-		if (oh > 23 || om > 59)
-			return -1;
-		off = sign * (oh * 3600 + om * 60);
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0')
-		return -1;
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 ||
-	    v[2] > mdays[v[1] - 1] + (v[1] == 2 && leap(v[0])) || v[3] > 23 || v[4] > 59 || v[5] > 59)
-		return -1;
-	struct tm tm = {0};
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	time_t t = timegm(&tm) - off;
-	/* 1970 to 9999 in UTC: what export writes back as four-digit years */
-	if (t < 0 || t >= (time_t)253402300800LL)
-		return -1;
-	*out = t;
+	*out = ut.t;
 	return 0;
 }
 
 int
-bv_time(struct batch_ld *l, const char *key, const struct yt_node *n, time_t *out)
+bv_time_spec(struct batch_ld *l, const char *key, const struct yt_node *n, struct units_time *out)
 {
+	char err[256];
 	if (bv_want(l, key, n, YT_SCALAR) == -1)
 		return -1;
-	if (parse_rfc3339(n->s, out) == -1) {
-		bv_err(l, n->pos, "%s: \"%s\" is not an RFC 3339 timestamp (example: "
-				  "2026-12-01T02:00:00Z)",
-		       key, n->s);
+	if (units_time(n->s, out, err, sizeof(err)) == -1) {
+		bv_err(l, n->pos, "%s: %s", key, err);
+		return -1;
+	}
+	/* 1970 to 9999 in UTC: what export writes back as four-digit years */
+	if (out->t < 0 || out->t >= (time_t)253402300800LL) {
+		bv_err(l, n->pos, "%s: \"%s\" is outside 1970-9999", key, n->s);
 		return -1;
 	}
 	return 0;
@@ -459,4 +406,97 @@ bv_names(struct batch_ld *l, const char *key, const struct yt_node *n, enum bv_p
 	*out = v;
 	*nout = cnt;
 	return bad ? -1 : 0;
+}
+
+/* Valid UTF-8, as PostgreSQL will want it: no overlongs, no surrogates, at most U+10FFFF. */
+static int
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned min, cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, min = 0x80, cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, min = 0x800, cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, min = 0x10000, cp = c & 0x07;
+		} else
+			return 0;
+		if (i + n >= len)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int
+batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+{
+	int fd = -1, rc = -1;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	struct stat st;
+
+	*out = NULL;
+	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
+		goto syserr;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			if ((buf = realloc(buf, cap + 1)) == NULL)
+				fatal("batch: script");
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			goto syserr;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > BATCH_MAX_SCRIPT) {
+			snprintf(why, whylen, "larger than %d MiB", BATCH_MAX_SCRIPT >> 20);
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	if (len == 0)
+		snprintf(why, whylen, "the file is empty");
+	else if (memchr(buf, '\0', len) != NULL)
+		snprintf(why, whylen, "holds a NUL byte (a script is text)");
+	else if (!utf8_valid((const unsigned char *)buf, len))
+		snprintf(why, whylen, "not UTF-8 text");
+	else {
+		*out = buf;
+		*outlen = len;
+		buf = NULL;
+		rc = 0;
+	}
+	goto out;
+syserr:
+	snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+out:
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	return rc;
 }

@@ -16,12 +16,13 @@
 
 #include "cli/batch.h"
 #include "common/field.h"
+#include "common/units.h"
 #include "common/yamltree.h"
 
 #define BV_NAME_MAX 200 /* group and job names, label and attribute keys */
 
 /* A name used before its section may have been read: checked across sections at the end. */
-enum bv_pend { BV_COMPUTER_GROUP, BV_TARGET_GROUP, BV_TARGET_COMPUTER };
+enum bv_pend { BV_COMPUTER_GROUP, BV_TARGET_GROUP, BV_TARGET_COMPUTER, BV_WINDOW };
 
 struct bv_pending {
 	enum bv_pend kind;
@@ -59,8 +60,11 @@ int bv_bool(struct batch_ld *l, const char *key, const struct yt_node *n, int *o
 /* A duration of at least min_ms. */
 int bv_duration(struct batch_ld *l, const char *key, const struct yt_node *n, long long min_ms,
     long long *out);
-/* An RFC 3339 timestamp from 1970 to 9999 (UTC). */
+/* An RFC 3339 timestamp from 1970 to 9999 (UTC), with Z or an offset. */
 int bv_time(struct batch_ld *l, const char *key, const struct yt_node *n, time_t *out);
+/* A timestamp that may also be a wall-clock time, alone or with a [zone] (common/units.h). */
+int bv_time_spec(struct batch_ld *l, const char *key, const struct yt_node *n,
+    struct units_time *out);
 /*
  * A mapping of known keys: vals[i] gets the value of names[i] (NULL when absent or
  * null; names ends with NULL). Unknown and duplicate keys are errors; -1 only when
@@ -77,5 +81,12 @@ int bv_names(struct batch_ld *l, const char *key, const struct yt_node *n, enum 
 /* A computer's name (common/field.h), or a group or job name ("group", "job" in what). */
 int bv_computer_name(struct batch_ld *l, const struct yt_node *n, const char *s);
 int bv_name(struct batch_ld *l, const char *what, const struct yt_node *n, const char *s);
+
+/*
+ * A script file (script_file:, pgfleet run --script-file): a regular file of 1 byte to
+ * BATCH_MAX_SCRIPT, UTF-8 text without NUL. 0 with *out (malloc'd, NUL-terminated, the
+ * caller frees) and *outlen, or -1 with the reason in why ("the file is empty").
+ */
+int batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen);
 
 #endif

@@ -51,6 +51,10 @@ int cmd_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_output(int argc, char **argv);
+int cmd_next(int argc, char **argv);
+int cmd_window(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
 
 /*
  * Validate FILE as a job batch and apply it (submit), or only its computers: and

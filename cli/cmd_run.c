@@ -1,10 +1,12 @@
 /*
- * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet retry SCHEDULE_ID --failed
- * [--wait], pgfleet cancel SCHEDULE_ID: make or end schedules by hand, through the SQL
- * API (pgfleet.run, pgfleet.retry, pgfleet.cancel: docs/sql-api.md), which checks,
- * writes, expands, wakes the schedulers and records the change in one transaction.
- * What the command checks before (arguments, names that do not exist) it checks only to
- * say so in its own words; the functions check everything again.
+ * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet run --script TEXT|--script-file
+ * F --on TARGETS (an ad-hoc run: a one-off version of a job made from the script),
+ * pgfleet retry SCHEDULE_ID --failed [--wait], pgfleet cancel|resume|abort SCHEDULE_ID: make
+ * or end schedules by hand, through the SQL API (pgfleet.run, retry, cancel, resume, abort;
+ * an ad-hoc run's version through pgfleet.submit: docs/sql-api.md), which checks, writes,
+ * expands, wakes the schedulers and records the change in one transaction. What the command
+ * checks before (arguments, names that do not exist) it checks only to say so in its own
+ * words; the functions check everything again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,26 +14,51 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/apply.h"
 #include "cli/args.h"
+#include "cli/batch.h"
+#include "cli/batch_value.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "cli/follow.h"
 #include "common/db.h"
+#include "common/field.h"
+#include "common/units.h"
 
 static void
 usage_run(FILE *f)
 {
-	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--max-concurrent N]\n"
-		   "                   [--max-failures N|N%%] [--wait]\n\n"
+	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
+		   "                   [--max-failures N|N%%] [--waves LIST [--pause D]] [--wait]\n"
+		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
+		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
 		   "one event per enabled computer the targets match, and wakes the schedulers.\n"
 		   "The job's rollout limits (as last submitted) apply unless overridden below.\n"
-		   "Prints the schedule id on stdout.\n\n"
+		   "With --script or --script-file, an ad-hoc run: the script becomes a version of\n"
+		   "the job --name (default adhoc/LOGIN, LOGIN the database's session_user; the same\n"
+		   "script again reuses its version),\n"
+		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"
 		   "Options:\n"
 		   "  --on TARGETS  comma-separated: NAME (a computer), group:NAME, label:KEY=VALUE;\n"
 		   "                a computer matches any NAME or group, or all the labels given\n"
 		   "  --at TIME     when: now (default), +DURATION (+10m, +2h) or RFC 3339\n"
 		   "                (2026-12-01T02:00:00Z)\n"
+		   "  --splay D     spread the events: each due at a random moment within D (1s-7d)\n"
+		   "                after the schedule's time\n"
+		   "  --waves LIST  roll out in waves, each the computers reached so far: 1,10%%,100%%\n"
+		   "                (a wave opens when the one before has ended); --pause D between\n"
+		   "                two waves; past --max-failures the rollout halts (pgfleet resume,\n"
+		   "                pgfleet abort)\n"
+		   "  --offline-wait D\n"
+		   "                how long an event waits for a computer connected nowhere before\n"
+		   "                it fails with -24 (default: the job's offline: wait, else the\n"
+		   "                scheduler's events.offline_expire)\n"
+		   "  --script TEXT, --script-file FILE\n"
+		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
+		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/LOGIN)\n"
+		   "  --interpreter P, --run-as USER, --timeout D\n"
+		   "                as a task's interpreter, run_as and timeout (docs/yaml.md)\n"
 		   "  --max-concurrent N\n"
 		   "                at most N events of this run at once (1-1000000), or none\n"
 		   "  --max-failures N|N%%\n"
@@ -67,7 +94,8 @@ usage_cancel(FILE *f)
 /*
  * What a new schedule got: its job, version, rollout limits and number of events, read
  * back through the views. Returns the result (the caller frees), NULL on a failure.
- * Columns: job, job_version, max_concurrent, max_failures, max_failures_pct, events.
+ * Columns: job, job_version, max_concurrent, max_failures, max_failures_pct, events,
+ * splay (as given), waves.
  */
 static struct db_result *
 schedule_made(struct db *db, const char *id, char *err, size_t errlen)
@@ -76,7 +104,8 @@ schedule_made(struct db *db, const char *id, char *err, size_t errlen)
 	const char *p[1] = {id};
 	if (db_exec(db, &r,
 		"SELECT s.job, s.job_version, s.max_concurrent, s.max_failures, s.max_failures_pct,"
-		" (SELECT count(*) FROM pgfleet.event_list e WHERE e.schedule_id = s.schedule_id)"
+		" (SELECT count(*) FROM pgfleet.event_list e WHERE e.schedule_id = s.schedule_id),"
+		" s.splay::text, s.rollout_waves::text"
 		" FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
 		1, p, err, errlen) == -1)
 		return NULL;
@@ -120,148 +149,379 @@ limit_arg(const char *flag, const char *v, char *buf, size_t buflen, char *err, 
 	return 0;
 }
 
-int
-cmd_run(int argc, char **argv)
+/* What `pgfleet run` was asked. */
+struct run_args {
+	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause, *offline;
+	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
+	int wait;
+};
+
+/* The options that take a value, and where each goes. */
+static const char **
+run_option(struct run_args *ra, const char *o)
 {
-	const char *job = NULL, *on = NULL, *at = NULL, *maxc_arg = NULL, *maxf_arg = NULL;
-	int wait = 0;
-	char err[1024];
+	static const char *const names[] = {"--on", "--at", "--max-concurrent", "--max-failures",
+	    "--splay", "--script", "--script-file", "--name", "--interpreter", "--run-as", "--timeout",
+	    "--waves", "--pause", "--offline-wait"};
+	const char **dst[] = {&ra->on, &ra->at, &ra->maxc, &ra->maxf, &ra->splay, &ra->script,
+	    &ra->script_file, &ra->name, &ra->interpreter, &ra->run_as, &ra->timeout, &ra->waves,
+	    &ra->pause, &ra->offline};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(o, names[i]) == 0)
+			return dst[i];
+	return NULL;
+}
+
+/* Parse argv into ra: CLI_OK, or an exit code after saying why (help: -1). */
+static int
+run_parse(int argc, char **argv, struct run_args *ra)
+{
+	memset(ra, 0, sizeof(*ra));
 	for (int i = 1; i < argc; i++) {
+		const char **dst = run_option(ra, argv[i]);
 		if (cmdutil_is_help(argv[i])) {
 			usage_run(stdout);
-			return CLI_OK;
+			return -1;
 		} else if (strcmp(argv[i], "--wait") == 0) {
-			wait = 1;
-		} else if (strcmp(argv[i], "--on") == 0 || strcmp(argv[i], "--at") == 0 ||
-		    strcmp(argv[i], "--max-concurrent") == 0 || strcmp(argv[i], "--max-failures") == 0) {
+			ra->wait = 1;
+		} else if (dst != NULL) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "pgfleet run: %s needs a value\n", argv[i]);
 				return CLI_USAGE;
 			}
-			const char **dst = strcmp(argv[i], "--on") == 0 ? &on
-			    : strcmp(argv[i], "--at") == 0		 ? &at
-			    : strcmp(argv[i], "--max-concurrent") == 0 ? &maxc_arg
-								   : &maxf_arg;
-			*dst = argv[i + 1];
-			i++;
+			*dst = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "pgfleet run: %s: unknown option\n", argv[i]);
 			usage_run(stderr);
 			return CLI_USAGE;
-		} else if (job != NULL) {
+		} else if (ra->job != NULL) {
 			fprintf(stderr, "pgfleet run: %s: unexpected argument (one job at a time)\n", argv[i]);
 			return CLI_USAGE;
 		} else {
-			job = argv[i];
+			ra->job = argv[i];
 		}
 	}
-	if (job == NULL || on == NULL) {
-		fprintf(stderr, "pgfleet run: %s\n", job == NULL ? "which job? (pgfleet run JOB --on TARGETS)"
-							      : "--on TARGETS is required");
+	const char *why = NULL;
+	int adhoc = ra->script != NULL || ra->script_file != NULL;
+	if (ra->script != NULL && ra->script_file != NULL)
+		why = "--script and --script-file exclude each other (use one)";
+	else if (adhoc && ra->job != NULL)
+		why = "a job or an ad-hoc --script, not both (name the ad-hoc job with --name)";
+	else if (!adhoc && (ra->name != NULL || ra->interpreter != NULL || ra->run_as != NULL ||
+		     ra->timeout != NULL))
+		why = "--name, --interpreter, --run-as and --timeout go with --script or --script-file";
+	else if (!adhoc && ra->job == NULL)
+		why = "which job? (pgfleet run JOB --on TARGETS, or pgfleet run --script TEXT --on TARGETS)";
+	else if (ra->on == NULL)
+		why = "--on TARGETS is required";
+	if (why != NULL) {
+		fprintf(stderr, "pgfleet run: %s\n", why);
 		return CLI_USAGE;
 	}
-	struct args_targets t;
-	time_t when = 0, now = 0;
-	if (args_name("job", job, err, sizeof(err)) == -1 || args_now(&now, err, sizeof(err)) == -1 ||
-	    (at != NULL && args_time(at, now, &when, err, sizeof(err)) == -1)) {
-		fprintf(stderr, "pgfleet run: %s%s\n", at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
+	return CLI_OK;
+}
+
+/* The one-task job of an ad-hoc run, every value checked as a batch checks it. */
+struct adhoc {
+	struct batch_task task;
+	struct batch_job job;
+	char name[ARGS_NAME_MAX + 1];
+	char *script; /* malloc'd */
+};
+
+static int
+adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errlen)
+{
+	char why[512];
+	size_t len;
+	memset(ad, 0, sizeof(*ad));
+	if (ra->script_file != NULL) {
+		if (batch_script_read(ra->script_file, &ad->script, &len, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "--script-file \"%s\": %s", ra->script_file, why);
+			return -1;
+		}
+	} else if (ra->script[0] == '\0') {
+		snprintf(err, errlen, "--script: the script is empty");
+		return -1;
+	} else if ((ad->script = strdup(ra->script)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* without --name: adhoc/LOGIN, named once connected (adhoc_name) */
+	if (ra->name != NULL)
+		snprintf(ad->name, sizeof(ad->name), "%s", ra->name);
+	struct batch_task *t = &ad->task;
+	t->script = ad->script;
+	t->interpreter = (char *)(ra->interpreter != NULL ? ra->interpreter : "/bin/sh");
+	t->run_as = (char *)ra->run_as;
+	t->on_failure = BATCH_STOP;
+	ad->job.name = ad->name;
+	ad->job.description = (char *)"ad-hoc runs (pgfleet run --script)";
+	ad->job.tasks = t;
+	ad->job.ntasks = 1;
+	if ((ra->name != NULL && args_name("job", ad->name, err, errlen) == -1) ||
+	    field_check_as(FIELD_INTERPRETER, "--interpreter", t->interpreter, err, errlen) == -1 ||
+	    (t->run_as != NULL && field_check_as(FIELD_RUN_AS, "--run-as", t->run_as, err, errlen) == -1))
+		return -1;
+	if (ra->timeout != NULL && (units_duration_ms(ra->timeout, &t->timeout_ms, why, sizeof(why)) == -1 ||
+		t->timeout_ms < 1)) {
+		snprintf(err, errlen, "--timeout: %s", t->timeout_ms < 1 ? "must be positive" : why);
+		return -1;
+	}
+	return 0;
+}
+
+/* An ad-hoc run without --name is a version of adhoc/LOGIN: the database's session_user
+ * (the login, not what the client says its user is). 0, CLI_USAGE, or -1 with err. */
+static int
+adhoc_name(struct db *db, struct adhoc *ad, char *err, size_t errlen)
+{
+	struct db_result *r;
+	if (ad->name[0] != '\0')
+		return 0;
+	if (db_exec(db, &r, "SELECT session_user", 0, NULL, err, errlen) == -1)
+		return -1;
+	snprintf(ad->name, sizeof(ad->name), "adhoc/%.60s", db_value(r, 0, 0));
+	db_result_free(r);
+	if (args_name("job", ad->name, err, errlen) == -1) {
+		fprintf(stderr, "pgfleet run: %s (name the job with --name)\n", err);
 		return CLI_USAGE;
 	}
-	/* the rollout argument: only the limits a flag gives, the job's own for the rest */
-	char maxc[32], maxf[32], rollout[128];
-	if ((maxc_arg != NULL &&
-		limit_arg("--max-concurrent", maxc_arg, maxc, sizeof(maxc), err, sizeof(err)) == -1) ||
-	    (maxf_arg != NULL &&
-		limit_arg("--max-failures", maxf_arg, maxf, sizeof(maxf), err, sizeof(err)) == -1)) {
+	return 0;
+}
+
+/* The values of run's options, checked before the database is asked anything: the
+ * targets and the rollout argument of pgfleet.run (the limits the flags give; the job's own
+ * for the rest). */
+struct run_values {
+	time_t when;
+	char *targets; /* malloc'd */
+	char rollout[512];
+};
+
+/* ,"key":value of a flag's duration (ms, within [lo, hi]) as pgfleet.run reads it. */
+static int
+rollout_duration(const char *flag, const char *v, long long lo, const char *range, long long hi,
+    const char *key, char *buf, size_t buflen)
+{
+	char err[512];
+	long long ms = 0;
+	int parsed = units_duration_ms(v, &ms, err, sizeof(err)) == 0;
+	if (!parsed || ms < lo || ms > hi) {
+		fprintf(stderr, "pgfleet run: %s: %s\n", flag, parsed ? range : err);
+		return -1;
+	}
+	size_t n = strlen(buf);
+	snprintf(buf + n, buflen - n, "%s\"%s\":\"%lld milliseconds\"", n > 1 ? "," : "", key, ms);
+	return 0;
+}
+
+/* ,"waves":[...] of --waves (checked as a batch's) */
+static int
+rollout_waves(const char *list, char *buf, size_t buflen)
+{
+	char err[512];
+	int waves[BATCH_MAX_WAVES], pct[BATCH_MAX_WAVES], nwaves;
+	if (args_waves("--waves", list, waves, pct, BATCH_MAX_WAVES, &nwaves, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet run: %s\n", err);
+		return -1;
+	}
+	size_t n = strlen(buf);
+	n += (size_t)snprintf(buf + n, buflen - n, "%s\"waves\":[", n > 1 ? "," : "");
+	for (int i = 0; i < nwaves && n < buflen; i++)
+		n += (size_t)snprintf(buf + n, buflen - n, "%s\"%d%s\"", i > 0 ? "," : "", waves[i],
+		    pct[i] ? "%" : "");
+	if (n < buflen)
+		snprintf(buf + n, buflen - n, "]");
+	return 0;
+}
+
+/* The rollout argument: {} with what the flags give. CLI_OK or CLI_USAGE (said). */
+static int
+run_rollout(const struct run_args *ra, char *buf, size_t buflen)
+{
+	char err[1024], maxc[32], maxf[32];
+	snprintf(buf, buflen, "{");
+	if ((ra->maxc != NULL && limit_arg("--max-concurrent", ra->maxc, maxc, sizeof(maxc), err, sizeof(err)) == -1) ||
+	    (ra->maxf != NULL && limit_arg("--max-failures", ra->maxf, maxf, sizeof(maxf), err, sizeof(err)) == -1)) {
 		fprintf(stderr, "pgfleet run: %s\n", err);
 		return CLI_USAGE;
 	}
-	snprintf(rollout, sizeof(rollout), "{%s%s%s%s%s}", maxc_arg != NULL ? "\"max_concurrent\":" : "",
-	    maxc_arg != NULL ? maxc : "", maxc_arg != NULL && maxf_arg != NULL ? "," : "",
-	    maxf_arg != NULL ? "\"max_failures\":" : "", maxf_arg != NULL ? maxf : "");
-	if (args_targets_parse(on, &t, err, sizeof(err)) == -1) {
+	if (ra->maxc != NULL)
+		snprintf(buf + strlen(buf), buflen - strlen(buf), "\"max_concurrent\":%s", maxc);
+	if (ra->maxf != NULL)
+		snprintf(buf + strlen(buf), buflen - strlen(buf), "%s\"max_failures\":%s",
+		    strlen(buf) > 1 ? "," : "", maxf);
+	if (ra->pause != NULL && ra->waves == NULL) {
+		fprintf(stderr, "pgfleet run: --pause needs --waves (the pause is between two waves)\n");
+		return CLI_USAGE;
+	}
+	if ((ra->waves != NULL && rollout_waves(ra->waves, buf, buflen) == -1) ||
+	    (ra->pause != NULL && rollout_duration("--pause", ra->pause, 0, "at most 7d",
+		BATCH_MAX_SPLAY_MS, "pause", buf, buflen) == -1) ||
+	    (ra->splay != NULL && rollout_duration("--splay", ra->splay, 1000,
+		"give a duration from 1s to 7d", BATCH_MAX_SPLAY_MS, "splay", buf, buflen) == -1) ||
+	    (ra->offline != NULL && rollout_duration("--offline-wait", ra->offline, 1000,
+		"give a duration from 1s to 3650d", 3650LL * 86400000, "offline_wait", buf, buflen) == -1))
+		return CLI_USAGE;
+	snprintf(buf + strlen(buf), buflen - strlen(buf), "}");
+	return CLI_OK;
+}
+
+static int
+run_values(const struct run_args *ra, struct run_values *v)
+{
+	char err[1024];
+	time_t now = 0;
+	memset(v, 0, sizeof(*v));
+	if ((ra->job != NULL && args_name("job", ra->job, err, sizeof(err)) == -1) ||
+	    args_now(&now, err, sizeof(err)) == -1 ||
+	    (ra->at != NULL && args_time(ra->at, now, &v->when, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "pgfleet run: %s%s\n",
+		    ra->at != NULL && strncmp(err, "time", 4) == 0 ? "--at: " : "", err);
+		return CLI_USAGE;
+	}
+	int rc = run_rollout(ra, v->rollout, sizeof(v->rollout));
+	if (rc != CLI_OK)
+		return rc;
+	struct args_targets t;
+	if (args_targets_parse(ra->on, &t, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet run: --on: %s\n", err);
 		return CLI_USAGE;
 	}
-	char *targets = args_targets_json(&t);
+	v->targets = args_targets_json(&t);
 	args_targets_free(&t);
-	if (targets == NULL) {
+	if (v->targets == NULL) {
 		fprintf(stderr, "pgfleet run: out of memory\n");
 		return CLI_ERROR;
 	}
+	return CLI_OK;
+}
 
-	int rc = CLI_ERROR;
-	struct db_result *r = NULL;
-	struct db *db = cmdutil_open("run");
-	if (db == NULL)
-		goto out;
-	/* names that do not exist, each said in this command's words */
+/* What the run made, on stderr, as this login may see it (a read scope may hide the job). */
+static void
+run_said(struct db *db, const char *id, const char *job, const struct run_args *ra)
+{
+	char err[1024];
+	struct db_result *r = schedule_made(db, id, err, sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "pgfleet run: schedule %s: job %s, due %s (%s)\n", id, job,
+		    ra->at != NULL ? ra->at : "now", err);
+		return;
+	}
+	fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %s event(s), due %s", id, job,
+	    db_value(r, 0, 1), db_value(r, 0, 5), ra->at != NULL ? ra->at : "now");
+	if (ra->splay != NULL)
+		fprintf(stderr, " within %s", ra->splay);
+	if (!db_isnull(r, 0, 2))
+		fprintf(stderr, ", max_concurrent %s", db_value(r, 0, 2));
+	if (!db_isnull(r, 0, 3) || !db_isnull(r, 0, 4))
+		fprintf(stderr, ", max_failures %s%s", db_isnull(r, 0, 3) ? db_value(r, 0, 4) : db_value(r, 0, 3),
+		    db_isnull(r, 0, 3) ? "%" : "");
+	if (!db_isnull(r, 0, 7))
+		fprintf(stderr, ", waves %s", db_value(r, 0, 7));
+	fputc('\n', stderr);
+	db_result_free(r);
+}
+
+/* The job or a computer or group of --on missing, said in this command's words: 1; 0: none. */
+static int
+run_refused(struct db *db, const char *job, const char *targets, int adhoc, char *err, size_t errlen)
+{
+	struct db_result *r;
 	const char *pj[2] = {job, targets};
-	if (db_begin(db, err, sizeof(err)) == -1 ||
-	    db_exec(db, &r,
+	if (db_exec(db, &r,
 		"SELECT EXISTS (SELECT 1 FROM pgfleet.job_list WHERE name = $1),"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'computers') x"
 		"  WHERE x NOT IN (SELECT name FROM pgfleet.computer_list)),"
 		" (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($2::jsonb->'groups') x"
 		"  WHERE x NOT IN (SELECT name FROM pgfleet.group_list))",
-		2, pj, err, sizeof(err)) == -1)
-		goto dberr;
-	if (strcmp(db_value(r, 0, 0), "t") != 0 || !db_isnull(r, 0, 1) || !db_isnull(r, 0, 2)) {
-		if (strcmp(db_value(r, 0, 0), "t") != 0)
-			fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
-		if (!db_isnull(r, 0, 1))
-			fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 1));
-		if (!db_isnull(r, 0, 2))
-			fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 2));
-		rc = CLI_USAGE;
-		goto rollback;
-	}
+		2, pj, err, errlen) == -1)
+		return -1;
+	int bad = (!adhoc && strcmp(db_value(r, 0, 0), "t") != 0) || !db_isnull(r, 0, 1) || !db_isnull(r, 0, 2);
+	if (!adhoc && strcmp(db_value(r, 0, 0), "t") != 0)
+		fprintf(stderr, "pgfleet run: job \"%s\" does not exist (pgfleet job list)\n", job);
+	if (!db_isnull(r, 0, 1))
+		fprintf(stderr, "pgfleet run: --on: no such computer: %s\n", db_value(r, 0, 1));
+	if (!db_isnull(r, 0, 2))
+		fprintf(stderr, "pgfleet run: --on: no such group: %s\n", db_value(r, 0, 2));
 	db_result_free(r);
-	char due[32], id[32];
-	snprintf(due, sizeof(due), "%lld", (long long)when);
-	const char *p[4] = {job, targets, at != NULL ? due : NULL,
-	    maxc_arg != NULL || maxf_arg != NULL ? rollout : NULL};
-	if (db_exec(db, &r,
+	return bad;
+}
+
+/* pgfleet.run, after an ad-hoc run's version (pgfleet.submit), in one transaction: the new
+ * schedule's id into id, CLI_OK; or an exit code, said. */
+static int
+run_call(struct db *db, const struct run_args *ra, const struct run_values *v, struct adhoc *ad,
+    char *id, size_t idlen)
+{
+	char err[1024], due[32];
+	struct db_result *r;
+	int adhoc = ra->job == NULL, refused;
+	if (db_begin(db, err, sizeof(err)) == -1)
+		return cmdutil_api_error(db, "run", err);
+	int rc = adhoc ? adhoc_name(db, ad, err, sizeof(err)) : 0;
+	const char *job = adhoc ? ad->name : ra->job;
+	if (rc == 0 && (refused = run_refused(db, job, v->targets, adhoc, err, sizeof(err))) != 0)
+		rc = refused == -1 ? -1 : CLI_USAGE;
+	if (rc == 0 && adhoc && apply_job_tasks(db, &ad->job, err, sizeof(err)) == -1)
+		rc = -1;
+	snprintf(due, sizeof(due), "%lld", (long long)v->when);
+	const char *p[4] = {job, v->targets, ra->at != NULL ? due : NULL, v->rollout};
+	if (rc == 0 && db_exec(db, &r,
 		"SELECT pgfleet.run($1, $2::jsonb, coalesce(to_timestamp($3::float8), now()), $4::jsonb)",
 		4, p, err, sizeof(err)) == -1) {
-		r = NULL;
 		if (strcmp(db_sqlstate(db), "P0002") == 0) {
-			fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n", on);
+			fprintf(stderr, "pgfleet run: --on %s: matches no enabled computer; nothing scheduled\n",
+			    ra->on);
 			rc = CLI_USAGE;
-			goto rollback;
+		} else {
+			rc = -1;
 		}
-		goto dberr;
 	}
-	snprintf(id, sizeof(id), "%s", db_value(r, 0, 0));
-	db_result_free(r);
-	r = NULL;
-	if (db_commit(db, err, sizeof(err)) == -1)
-		goto dberr;
-	/* what it made, as this login may see it (a read scope may hide the job) */
-	if ((r = schedule_made(db, id, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "pgfleet run: schedule %s: job %s, due %s (%s)\n", id, job,
-		    at != NULL ? at : "now", err);
-	} else {
-		fprintf(stderr, "pgfleet run: schedule %s: job %s version %s, %s event(s), due %s", id,
-		    job, db_value(r, 0, 1), db_value(r, 0, 5), at != NULL ? at : "now");
-		if (!db_isnull(r, 0, 2))
-			fprintf(stderr, ", max_concurrent %s", db_value(r, 0, 2));
-		if (!db_isnull(r, 0, 3) || !db_isnull(r, 0, 4))
-			fprintf(stderr, ", max_failures %s%s",
-			    db_isnull(r, 0, 3) ? db_value(r, 0, 4) : db_value(r, 0, 3),
-			    db_isnull(r, 0, 3) ? "%" : "");
-		fputc('\n', stderr);
+	if (rc == 0) {
+		snprintf(id, idlen, "%s", db_value(r, 0, 0));
+		db_result_free(r);
+		if (db_commit(db, err, sizeof(err)) == -1)
+			rc = -1;
 	}
-	rc = finish(db, "run", id, wait);
-	goto out;
-dberr:
-	rc = cmdutil_api_error(db, "run", err);
-rollback:
-	(void)db_rollback(db, err, sizeof(err));
-out:
-	db_result_free(r);
+	if (rc == -1)
+		rc = cmdutil_api_error(db, "run", err);
+	if (rc != 0 && db_in_transaction(db))
+		(void)db_rollback(db, err, sizeof(err));
+	return rc;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	struct run_args ra;
+	struct run_values v;
+	struct adhoc ad;
+	char err[1024], id[32];
+	int rc = run_parse(argc, argv, &ra);
+	if (rc != CLI_OK)
+		return rc == -1 ? CLI_OK : rc;
+	int adhoc = ra.script != NULL || ra.script_file != NULL;
+	memset(&ad, 0, sizeof(ad));
+	if (adhoc && adhoc_build(&ra, &ad, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet run: %s\n", err);
+		free(ad.script);
+		return CLI_USAGE;
+	}
+	if ((rc = run_values(&ra, &v)) != CLI_OK) {
+		free(ad.script);
+		return rc;
+	}
+	struct db *db = cmdutil_open("run");
+	rc = db == NULL ? CLI_ERROR : run_call(db, &ra, &v, &ad, id, sizeof(id));
+	if (rc == CLI_OK) {
+		run_said(db, id, adhoc ? ad.name : ra.job, &ra);
+		rc = finish(db, "run", id, ra.wait);
+	}
 	db_close(db);
-	free(targets);
+	free(v.targets);
+	free(ad.script);
 	return rc;
 }
 
@@ -370,7 +630,8 @@ cmd_cancel(int argc, char **argv)
 		rc = cmdutil_api_error(db, "cancel", err);
 		goto out;
 	}
-	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0) {
+	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0 &&
+	    strcmp(db_value(r, 0, 0), "halted") != 0) {
 		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
 		rc = CLI_OK;
 		goto out;
@@ -384,4 +645,81 @@ out:
 	db_result_free(r);
 	db_close(db);
 	return rc;
+}
+
+static void
+usage_rollout(FILE *f, const char *cmd)
+{
+	if (strcmp(cmd, "resume") == 0)
+		fprintf(f, "usage: pgfleet resume SCHEDULE_ID\n\n"
+			   "Resume a rollout halted by its max_failures: the waiting events of the open\n"
+			   "wave run, later waves open as before, and only failures from now on count\n"
+			   "toward max_failures.\n\n"
+			   "  -h, --help  this help\n");
+	else
+		fprintf(f, "usage: pgfleet abort SCHEDULE_ID\n\n"
+			   "End a rollout (halted or not): the events not started end with code -33\n"
+			   "(ROLLOUT_ABORTED); running ones are stopped by the scheduler holding them.\n\n"
+			   "  -h, --help  this help\n");
+}
+
+/* pgfleet resume|abort SCHEDULE_ID */
+static int
+rollout_command(const char *cmd, int argc, char **argv)
+{
+	char err[1024];
+	long long n;
+	if (argc == 2 && cmdutil_is_help(argv[1])) {
+		usage_rollout(stdout, cmd);
+		return CLI_OK;
+	}
+	if (argc != 2 || args_id("schedule", argv[1], &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, argc != 2 ? "one SCHEDULE_ID" : err);
+		return CLI_USAGE;
+	}
+	struct db *db = cmdutil_open(cmd);
+	if (db == NULL)
+		return CLI_ERROR;
+	const char *p[1] = {argv[1]};
+	struct db_result *r;
+	int rc = CLI_ERROR;
+	if (db_exec(db, &r,
+		strcmp(cmd, "resume") == 0 ? "SELECT was, resumed::int FROM pgfleet.resume($1)"
+					   : "SELECT was, aborted FROM pgfleet.abort($1)",
+		1, p, err, sizeof(err)) == -1) {
+		rc = cmdutil_api_error(db, cmd, err);
+		db_close(db);
+		return rc;
+	}
+	if (strcmp(cmd, "resume") == 0) {
+		if (strcmp(db_value(r, 0, 1), "1") == 0) {
+			printf("schedule %s resumed\n", argv[1]);
+			rc = CLI_OK;
+		} else {
+			fprintf(stderr, "pgfleet resume: schedule %s is %s, not halted: nothing to resume\n",
+			    argv[1], db_value(r, 0, 0));
+			rc = CLI_USAGE;
+		}
+	} else if (strcmp(db_value(r, 0, 1), "-1") == 0) {
+		printf("schedule %s already ended (%s): nothing to abort\n", argv[1], db_value(r, 0, 0));
+		rc = CLI_OK;
+	} else {
+		printf("schedule %s aborted: %s waiting event(s) ended (-33)\n", argv[1], db_value(r, 0, 1));
+		rc = CLI_OK;
+	}
+	db_result_free(r);
+	db_close(db);
+	return rc;
+}
+
+int
+cmd_resume(int argc, char **argv)
+{
+	return rollout_command("resume", argc, argv);
+}
+
+int
+cmd_abort(int argc, char **argv)
+{
+	return rollout_command("abort", argc, argv);
 }

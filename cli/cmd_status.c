@@ -20,7 +20,9 @@ usage_status(FILE *f)
 	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
 		   "A schedule's job, version and state, its events counted by state (done, failed,\n"
 		   "running, pending, cancelled), and one line per event: computer, state, status\n"
-		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md).\n\n"
+		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md),\n"
+		   "task, attempt, retries so far, when it ended, and when a pending event waiting\n"
+		   "for a retry's backoff (or its next window) runs next.\n\n"
 		   "Options:\n"
 		   "  --watch          follow it first until no event is pending or running: a\n"
 		   "                   progress bar on a terminal (not with TERM=dumb), one line\n"
@@ -49,10 +51,33 @@ usage_output(FILE *f)
 static const char events_sql[] =
     "SELECT e.event_id AS \"EVENT\", e.computer AS \"COMPUTER\", e.state AS \"STATE\","
     " coalesce(e.status_code::text, '-') AS \"CODE\", coalesce(e.status_name, '-') AS \"NAME\","
-    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\","
-    " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
+    " e.next_task_seq AS \"TASK\", e.attempt AS \"ATTEMPT\", e.retried AS \"RETRIES\", e.wave + 1 AS \"WAVE\","
+    " coalesce(to_char(e.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\","
+    " CASE WHEN e.state = 'pending' AND e.due_at = 'infinity' THEN 'its wave'"
+    "  WHEN e.state = 'pending' AND e.due_at > now()"
+    "  THEN to_char(e.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') ELSE '-' END AS \"NEXT\""
     " FROM pgfleet.event_list e"
     " WHERE e.schedule_id = $1 ORDER BY e.computer";
+
+/* The schedule it came after (after:), and its rollout in waves, when it has them. */
+static void
+print_chain_and_rollout(const struct db_result *r, const char *id)
+{
+	if (!db_isnull(r, 0, 16))
+		printf("after schedule %s (%s)\n", db_value(r, 0, 16), db_value(r, 0, 17));
+	if (db_isnull(r, 0, 9))
+		return;
+	char pause[32];
+	units_format_duration(atoll(db_value(r, 0, 12)), pause, sizeof(pause));
+	printf("rollout: wave %s of %s (waves %s, pause %s)", db_value(r, 0, 10), db_value(r, 0, 11),
+	    db_value(r, 0, 9), pause);
+	if (!db_isnull(r, 0, 15))
+		printf(", opens %s UTC", db_value(r, 0, 15));
+	if (strcmp(db_value(r, 0, 2), "halted") == 0)
+		printf("; HALTED: %s failures past max_failures %s: pgfleet resume %s | pgfleet abort %s",
+		    db_value(r, 0, 13), db_value(r, 0, 14), id, id);
+	printf("\n");
+}
 
 static int
 print_status(struct db *db, const char *id, enum reportfmt_format fmt)
@@ -75,7 +100,8 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		    " 'events', (SELECT coalesce(json_agg(json_build_object('event_id', e.event_id,"
 		    "   'computer', e.computer, 'state', e.state, 'status_code', e.status_code,"
 		    "   'status_name', e.status_name, 'next_task_seq', e.next_task_seq,"
-		    "   'attempt', e.attempt, 'started_at', e.started_at, 'finished_at', e.finished_at)"
+		    "   'attempt', e.attempt, 'retried', e.retried, 'task_retries', e.task_retries, 'wave', e.wave,"
+		    "   'due_at', e.due_at, 'started_at', e.started_at, 'finished_at', e.finished_at)"
 		    "   ORDER BY e.computer), '[]')"
 		    "   FROM pgfleet.event_list e WHERE e.schedule_id = s.schedule_id))"
 		    " FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
@@ -85,7 +111,14 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		" to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',"
 		" coalesce(s.created_by, '-'), s.targets::text,"
 		" coalesce(s.repeat_cron, (extract(epoch FROM s.repeat_every) * 1000)::bigint::text),"
-		" s.repeat_cron IS NOT NULL"
+		" s.repeat_cron IS NOT NULL, s.timezone, array_to_string(s.rollout_waves, ', '), s.wave + 1,"
+		" s.waves, coalesce((extract(epoch FROM s.rollout_pause) * 1000)::bigint, 0),"
+		" s.failures - s.halt_base, coalesce(s.max_failures::text, s.max_failures_pct || '%'),"
+		" (SELECT to_char(min(e.due_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM pgfleet.event_list e"
+		"  WHERE e.schedule_id = s.schedule_id AND e.wave = s.wave AND e.state = 'pending'"
+		"  AND e.due_at > now() AND e.due_at < 'infinity'),"
+		" s.after_schedule_id, (SELECT p.job || ' ' || p.state FROM pgfleet.schedule_list p"
+		"  WHERE p.schedule_id = s.after_schedule_id)"
 		" FROM pgfleet.schedule_list s WHERE s.schedule_id = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
@@ -99,8 +132,11 @@ print_status(struct db *db, const char *id, enum reportfmt_format fmt)
 		else
 			units_format_duration(atoll(db_value(r, 0, 6)), every, sizeof(every));
 		printf("  repeats %s%s", strcmp(db_value(r, 0, 7), "t") == 0 ? "" : "every ", every);
+		if (!db_isnull(r, 0, 8) && strcmp(db_value(r, 0, 7), "t") == 0)
+			printf(" in %s", db_value(r, 0, 8));
 	}
 	printf("\n");
+	print_chain_and_rollout(r, id);
 	db_result_free(r);
 
 	struct progress_counts c;

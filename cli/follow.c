@@ -27,7 +27,8 @@ follow_counts(struct db *db, const char *schedule_id, struct progress_counts *c,
 	if (db_exec(db, &r,
 		"SELECT count(*), count(*) FILTER (WHERE state = 'done'),"
 		" count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'running'),"
-		" count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'cancelled')"
+		" count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'cancelled'),"
+		" (SELECT state = 'halted' FROM pgfleet.schedule_list WHERE schedule_id = $1)"
 		" FROM pgfleet.event_list WHERE schedule_id = $1",
 		1, p, err, errlen) == -1)
 		return -1;
@@ -37,6 +38,7 @@ follow_counts(struct db *db, const char *schedule_id, struct progress_counts *c,
 	c->running = atoll(db_value(r, 0, 3));
 	c->pending = atoll(db_value(r, 0, 4));
 	c->cancelled = atoll(db_value(r, 0, 5));
+	c->halted = strcmp(db_value(r, 0, 6), "t") == 0;
 	db_result_free(r);
 	return 0;
 }
@@ -89,7 +91,8 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 					snprintf(last, sizeof(last), "%s", line);
 				}
 			}
-			if (progress_finished(&c))
+			/* a halted rollout waits for an operator: no use waiting here */
+			if (progress_finished(&c) || (c.halted && c.running == 0))
 				break;
 		}
 		int ms = (int)((next - (clock_mono_ms() / 1000.0)) * 1000) + 1;
@@ -109,7 +112,10 @@ follow_schedule(struct db *db, const char *cmd, const char *schedule_id, FILE *o
 	}
 	if (tty)
 		fputc('\n', out);
-	return c.failed + c.cancelled > 0 ? CLI_FAILED : CLI_OK;
+	if (c.halted)
+		fprintf(out, "schedule %s: rollout halted past max_failures: pgfleet resume %s or "
+		    "pgfleet abort %s\n", schedule_id, schedule_id, schedule_id);
+	return c.failed + c.cancelled > 0 || c.halted ? CLI_FAILED : CLI_OK;
 fail:
 	if (tty)
 		fputc('\n', out);

@@ -11,6 +11,7 @@
 /* Events of one schedule by state. */
 struct progress_counts {
 	long long total, done, failed, running, pending, cancelled;
+	int halted; /* the schedule's rollout is halted (its waiting events wait for an operator) */
 };
 
 /* Rate of ended events since the first sample (the watch's start). */

@@ -117,6 +117,17 @@ static const struct conf_key scheduler_keys[] = {
 	{"enrol.ca_key", T_KEYFILE, S(enrol_ca_key), NULL, F_RESTART, 0, 0},
 	{"enrol.lifetime", T_DURATION, S(enrol_lifetime_ms), "90d", F_RESTART, 60 * MS_S, 3650 * MS_D},
 	{"enrol.port_file", T_PATH, S(enrol_port_file), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.url", T_STR, S(notify_webhook_url), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.secret_file", T_KEYFILE, S(notify_webhook_secret_file), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.ca", T_FILE, S(notify_webhook_ca), NULL, F_RESTART, 0, 0},
+	{"notify.webhook.timeout", T_DURATION, S(notify_webhook_timeout_ms), "10s", F_RESTART, 100,
+	    3600 * MS_S},
+	{"notify.command", T_STRLIST, S(notify_command), NULL, F_RESTART, 0, 0},
+	{"notify.command_timeout", T_DURATION, S(notify_command_timeout_ms), "30s", F_RESTART, 100,
+	    3600 * MS_S},
+	{"notify.on", T_STRLIST, S(notify_on), NULL, F_RESTART, 0, 0},
+	{"notify.retry.backoff", T_DURATION, S(notify_retry_backoff_ms), "5s", F_RESTART, 100, MS_D},
+	{"notify.retry.max_backoff", T_DURATION, S(notify_retry_max_ms), "10m", F_RESTART, 100, MS_D},
 };
 
 static const struct conf_key agent_keys[] = {
@@ -135,6 +146,7 @@ static const struct conf_key agent_keys[] = {
 	{"run_as.allow", T_USERS, A(run_as_allow), NULL, 0, 0, 0},
 	{"run_as.default", T_USER, A(run_as_default), "root", 0, 0, 0},
 	{"run_as.allow_root", T_BOOL, A(run_as_allow_root), "false", 0, 0, 0},
+	{"copy.allow", T_STRLIST, A(copy_allow), NULL, 0, 0, 0},
 	{"max_output", T_SIZE, A(max_output), "64KiB", 0, 0, GIB},
 	{"max_script", T_SIZE, A(max_script), "16MiB", 0, 1, GIB},
 	{"timeout", T_DURATION, A(timeout_ms), "1h", 0, MS_S, 30 * MS_D},
@@ -1071,6 +1083,43 @@ check_required(struct loader *l)
 	}
 }
 
+/* notify: a URL the sender can post to, known topics, a command that is an absolute path. */
+static void
+finish_notify(struct loader *l, struct conf_scheduler *c)
+{
+	static const char *const topics[] = {CONF_NOTIFY_TOPICS};
+	struct mark m;
+	const char *u = c->notify_webhook_url;
+	if (u != NULL) {
+		const char *host = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+		if (host == NULL || *host == '\0' || *host == '/' || strpbrk(u, " \t") != NULL) {
+			m = key_mark(l, "notify.webhook.url");
+			lerr(l, m.line, m.col, "notify.webhook.url", "\"%.80s\" is not an http:// or https:// URL",
+			    u);
+		}
+	}
+	for (size_t i = 0; i < c->notify_on.n; i++) {
+		size_t k = 0;
+		while (k < sizeof(topics) / sizeof(topics[0]) && strcmp(topics[k], c->notify_on.v[i]) != 0)
+			k++;
+		if (k == sizeof(topics) / sizeof(topics[0])) {
+			m = key_mark(l, "notify.on");
+			lerr(l, m.line, m.col, "notify.on", "\"%.60s\" is not a topic (schedule.done, "
+			    "schedule.failed, schedule.halted, schedule.cancelled, event.failed)",
+			    c->notify_on.v[i]);
+		}
+	}
+	if (c->notify_command.n > 0 && c->notify_command.v[0][0] != '/') {
+		m = key_mark(l, "notify.command");
+		lerr(l, m.line, m.col, "notify.command", "\"%.80s\" is not an absolute path",
+		    c->notify_command.v[0]);
+	}
+	if (c->notify_retry_backoff_ms > c->notify_retry_max_ms) {
+		m = key_mark(l, "notify.retry.backoff");
+		lerr(l, m.line, m.col, "notify.retry.backoff", "longer than notify.retry.max_backoff");
+	}
+}
+
 static void
 finish_scheduler(struct loader *l, struct conf_scheduler *c)
 {
@@ -1107,6 +1156,7 @@ finish_scheduler(struct loader *l, struct conf_scheduler *c)
 	}
 	if (c->enrol_ca_cert == NULL && c->tls_ca != NULL)
 		c->enrol_ca_cert = xstrdup(c->tls_ca);
+	finish_notify(l, c);
 }
 
 /* tls.cert and tls.key must exist, unless enroll.server will make them. */
@@ -1164,6 +1214,12 @@ finish_agent(struct loader *l, struct conf_agent *c)
 		    a, b);
 	}
 	finish_agent_enroll(l, c);
+	for (size_t i = 0; i < c->copy_allow.n; i++)
+		if (c->copy_allow.v[i][0] != '/' || strstr(c->copy_allow.v[i], "..") != NULL) {
+			m = key_mark(l, "copy.allow");
+			lerr(l, m.line, m.col, "copy.allow", "\"%.80s\" is not an absolute folder (no ..)",
+			    c->copy_allow.v[i]);
+		}
 }
 
 static void

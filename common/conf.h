@@ -110,7 +110,20 @@ struct conf_scheduler {
 	char *enrol_ca_key;		/* required with enrol.listen */
 	long long enrol_lifetime_ms;	/* of the certificates it signs */
 	char *enrol_port_file;		/* NULL: none */
+	char *notify_webhook_url;	/* http:// or https://; NULL: no webhook */
+	char *notify_webhook_secret_file;	/* the HMAC-SHA256 key; NULL: unsigned */
+	char *notify_webhook_ca;	/* https: the CA file to verify with; NULL: the system's */
+	long long notify_webhook_timeout_ms;
+	struct conf_strlist notify_command;	/* program and arguments, JSON on stdin; n 0: none */
+	long long notify_command_timeout_ms;
+	struct conf_strlist notify_on;	/* topics sent (CONF_NOTIFY_TOPICS); n 0: all */
+	long long notify_retry_backoff_ms;	/* first wait after a failed delivery, doubled */
+	long long notify_retry_max_ms;
 };
+
+/* The topics of notify.on, as the outbox writes them (migrations/0023). */
+#define CONF_NOTIFY_TOPICS "schedule.done", "schedule.failed", "schedule.halted", \
+	"schedule.cancelled", "event.failed"
 
 struct conf_agent {
 	char *path;
@@ -129,6 +142,7 @@ struct conf_agent {
 	struct conf_strlist run_as_allow;
 	char *run_as_default;
 	int run_as_allow_root;		/* bool */
+	struct conf_strlist copy_allow;	/* folders copy-file tasks may write into; n 0: none */
 	unsigned long long max_output;
 	unsigned long long max_script;
 	long long timeout_ms;

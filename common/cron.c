@@ -226,6 +226,8 @@ cron_parse(const char *s, struct cron *c, char *err, size_t errlen)
 	c->dow = (uint8_t)bits[F_DOW];
 	c->dom_star = *start[F_DOM] == '*';
 	c->dow_star = *start[F_DOW] == '*';
+	c->min_star = *start[F_MINUTE] == '*';
+	c->hour_star = *start[F_HOUR] == '*';
 	if (c->dow_star && !days_can_match(c)) {
 		snprintf(err, errlen,
 			 "cron \"%s\": never matches (no chosen day-of-month occurs in a chosen month)",
@@ -284,6 +286,78 @@ cron_next(const struct cron *c, time_t after)
 			return timegm(&tm);
 		tm.tm_sec = 0;
 		normalize(&tm);
+	}
+	return (time_t)-1;
+}
+
+/* Segment i of the zone: [*s, *e) with offset *off. Segments: 0..z->n. */
+static void
+zone_segment(const struct cron_zone *z, int i, time_t *s, time_t *e, int *off)
+{
+	*s = i == 0 ? z->from : z->tr[i - 1].at;
+	*e = i == z->n ? z->to : z->tr[i].at;
+	*off = i == 0 ? z->off0 : z->tr[i - 1].off;
+}
+
+int
+cron_zone_offset(const struct cron_zone *z, time_t t)
+{
+	int off = z->off0;
+	for (int i = 0; i < z->n && z->tr[i].at <= t; i++)
+		off = z->tr[i].off;
+	return off;
+}
+
+time_t
+cron_next_tz(const struct cron *c, const struct cron_zone *z, time_t after)
+{
+	int fixed = !c->min_star && !c->hour_star;
+	int k = 0;
+	if (after < z->from || after >= z->to)
+		return (time_t)-1;
+	while (k < z->n && z->tr[k].at <= after)
+		k++;
+	for (int i = k; i <= z->n; i++) {
+		time_t s, e, lo;
+		int off, prev;
+		zone_segment(z, i, &s, &e, &off);
+		/* local times are searched strictly after lo: from after, or from the segment start */
+		lo = i == k ? after + off : s + off - 1;
+		if (i > 0) {
+			prev = i == 1 ? z->off0 : z->tr[i - 2].off;
+			if (off > prev && fixed && i > k) {
+				/* clocks went forward at s: a fixed time in the gap runs once, at s */
+				time_t g = cron_next(c, s + prev - 1);
+				if (g != (time_t)-1 && g < s + off)
+					return s;
+			} else if (off < prev && fixed && lo < s + prev - 1) {
+				/* clocks went back at s: the repeated local times ran already */
+				lo = s + prev - 1;
+			}
+		}
+		time_t l = cron_next(c, lo);
+		if (l == (time_t)-1)
+			return (time_t)-1;
+		if (l < e + off)
+			return l - off;
+	}
+	return (time_t)-1;
+}
+
+time_t
+cron_zone_utc(const struct cron_zone *z, time_t local)
+{
+	for (int i = 0; i <= z->n; i++) {
+		time_t s, e;
+		int off;
+		zone_segment(z, i, &s, &e, &off);
+		if (local >= s + off && local < e + off)
+			return local - off;
+		if (i > 0) {
+			int prev = i == 1 ? z->off0 : z->tr[i - 2].off;
+			if (off > prev && local >= s + prev && local < s + off)
+				return s; /* skipped: the moment clocks went forward */
+		}
 	}
 	return (time_t)-1;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 #define FIELD_SHOW_MAX 60
 
 static const struct {
@@ -270,4 +272,20 @@ field_interpreter_split(const char *s, char *buf, size_t buflen,
 	}
 	*argc = n;
 	return 0;
+}
+
+int
+field_file_path_ok(const char *d)
+{
+	size_t len = strlen(d);
+	if (len < 2 || len > FIELD_PATH_MAX || d[0] != '/' || d[len - 1] == '/' || util_has_ctl(d) ||
+	    strstr(d, "//") != NULL)
+		return 0;
+	for (const char *p = d + 1;; p += strcspn(p, "/") + 1) {
+		size_t part = strcspn(p, "/");
+		if ((part == 1 && p[0] == '.') || (part == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (p[part] == '\0')
+			return 1;
+	}
 }

@@ -64,6 +64,10 @@ int field_interpreter_split(const char *s, char *buf, size_t buflen,
 /* 1 when s is an RFC 1123 host name: dot-separated labels of 1-63 letters, digits and '-'
  * (not first or last), at most 253 bytes, an optional final dot. */
 int field_hostname_ok(const char *s);
+/* A copy-file destination: absolute, no "." or ".." part, no "//", no trailing "/", no
+ * control character, at most FIELD_PATH_MAX bytes. 1 or 0. */
+#define FIELD_PATH_MAX 1024
+int field_file_path_ok(const char *s);
 
 /*
  * A computer's name, as in certificates and tokens: 1..FIELD_COMPUTER_MAX letters, digits,

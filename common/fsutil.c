@@ -1,12 +1,17 @@
 /*
- * fsutil: mkdir -p for the agent's directories and the CLI's pki folder.
+ * fsutil: mkdir -p for the agent's directories and the CLI's pki folder; closing the
+ * inherited descriptors of a child before it execs (the agent's scripts, the
+ * scheduler's notification command).
  */
 #include "common/fsutil.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 int
 fsutil_mkdirs(const char *path, mode_t mode)
@@ -34,4 +39,19 @@ fsutil_mkdirs(const char *path, mode_t mode)
 		return -1;
 	}
 	return 0;
+}
+
+void
+fsutil_close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	struct rlimit rl;
+	int max = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	for (int fd = lowfd; fd < max; fd++)
+		close(fd);
 }

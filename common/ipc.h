@@ -38,6 +38,8 @@ struct ipc_event {
 	int64_t computer_id;
 	int32_t next_task_seq;
 	int32_t attempt;
+	int32_t lost;    /* attempts before this one lost to a lease or a connection (max_attempts) */
+	int32_t retry;   /* retries of the task at next_task_seq so far: its Retry header */
 	int64_t link_id; /* the worker's connection of the computer's agent */
 };
 

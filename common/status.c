@@ -36,6 +36,16 @@ static const struct status_info table[] = {
 	{STATUS_ENROL_PENDING, "ENROL_PENDING", "enrolment waits for an operator: pgfleet computer accept"},
 	{STATUS_ENROL_REFUSED, "ENROL_REFUSED",
 	    "enrolment or renewal refused: rejected by an operator, or the computer is unknown"},
+	{STATUS_WINDOW_CLOSED, "WINDOW_CLOSED",
+	    "the maintenance window closed (or a blackout began) before the event's next task could start, and the job's allow_defer allows no more deferral"},
+	{STATUS_DEFERRED, "DEFERRED",
+	    "the maintenance window closed before the event's next task could start: the rest of the event waits for the next window (allow_defer)"},
+	{STATUS_ROLLOUT_ABORTED, "ROLLOUT_ABORTED",
+	    "the rollout was aborted by an operator (pgfleet abort) before this event started"},
+	{STATUS_COPY_REFUSED, "COPY_REFUSED",
+	    "the copy-file destination is outside the agent's copy.allow (or its owner is unknown); nothing was written"},
+	{STATUS_COPY_FAILED, "COPY_FAILED",
+	    "the copy-file task could not write its destination (disk, permissions); nothing was replaced"},
 };
 
 const struct status_info *

@@ -32,6 +32,11 @@ enum status_code {
 	STATUS_ENROL_TOKEN_REFUSED = -27, /* enrolment: token unknown, used up, expired or revoked */
 	STATUS_ENROL_PENDING = -28,     /* enrolment waits for pgfleet computer accept */
 	STATUS_ENROL_REFUSED = -29,     /* enrolment or renewal refused (rejected, unknown computer) */
+	STATUS_WINDOW_CLOSED = -31,     /* window closed before the next task, no deferral left */
+	STATUS_DEFERRED = -32,          /* window closed before the next task: deferred to the next one */
+	STATUS_ROLLOUT_ABORTED = -33,   /* the rollout was aborted (pgfleet abort) before the event ran */
+	STATUS_COPY_REFUSED = -36,      /* copy-file destination outside the agent's copy.allow */
+	STATUS_COPY_FAILED = -37,       /* copy-file destination could not be written */
 };
 
 struct status_info {

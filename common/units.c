@@ -141,3 +141,105 @@ units_format_duration(long long ms, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%lldms", ms);
 }
+
+static int
+leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* n decimal digits at *p into *v, *p moved past them. */
+static int
+fixed_digits(const char **p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+int
+units_zone_name(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	int ok = len > 0 && len < UNITS_ZONE_MAX && isalpha((unsigned char)s[0]) && s[len - 1] != '/';
+	for (size_t i = 0; ok && i < len; i++)
+		ok = (isalnum((unsigned char)s[i]) || strchr("_+-/", s[i]) != NULL) &&
+		    !(s[i] == '/' && s[i + 1] == '/');
+	if (!ok) {
+		snprintf(err, errlen, "\"%.70s\" is not a time zone name (examples: Europe/Berlin, "
+		    "America/New_York, UTC)", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The zone in "[...]" at p, which must end the string. */
+static int
+time_zone_suffix(const char *s, const char *p, struct units_time *out, char *err, size_t errlen)
+{
+	const char *close = strchr(p, ']');
+	if (close == NULL || close[1] != '\0' || (size_t)(close - p - 1) >= UNITS_ZONE_MAX) {
+		snprintf(err, errlen, "\"%.80s\": a zone is written in brackets at the end "
+		    "(2026-12-01T02:00:00[Europe/Berlin])", s);
+		return -1;
+	}
+	memcpy(out->zone, p + 1, (size_t)(close - p - 1));
+	out->zone[close - p - 1] = '\0';
+	return units_zone_name(out->zone, err, errlen);
+}
+
+int
+units_time(const char *s, struct units_time *out, char *err, size_t errlen)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	const char *p = s;
+	int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (fixed_digits(&p, 4, &y) || *p++ != '-' || fixed_digits(&p, 2, &mo) || *p++ != '-' ||
+	    fixed_digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' ') ||
+	    (p++, fixed_digits(&p, 2, &h)) || *p++ != ':' || fixed_digits(&p, 2, &mi) ||
+	    *p++ != ':' || fixed_digits(&p, 2, &se))
+		goto bad;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			goto bad;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		out->has_offset = 1;
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (fixed_digits(&p, 2, &oh) || *p++ != ':' || fixed_digits(&p, 2, &om) || oh > 23 ||
+		    om > 59)
+			goto bad;
+		out->has_offset = 1;
+	}
+	if (*p == '[') {
+		if (out->has_offset) {
+			snprintf(err, errlen, "\"%.80s\": give an offset or a zone, not both", s);
+			return -1;
+		}
+		if (time_zone_suffix(s, p, out, err, errlen) == -1)
+			return -1;
+	} else if (*p != '\0')
+		goto bad;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap_year(y)) ||
+	    h > 23 || mi > 59 || se > 59)
+		goto bad;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+	    .tm_min = mi, .tm_sec = se};
+	out->t = timegm(&tm) - sign * (oh * 3600 + om * 60);
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%.80s\" is not an RFC 3339 timestamp (examples: "
+	    "2026-12-01T02:00:00Z, 2026-12-01T03:00:00+01:00, 2026-12-01T03:00:00[Europe/Berlin])", s);
+	return -1;
+}

@@ -13,12 +13,15 @@
 #include "common/cron.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/tzdb.h"
+#include "common/windows.h"
 
 /* Only computers whose agent is connected to us (0012_presence.sql). */
 static const char SQL_CLAIM[] =
-    "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code"
+    "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code, lost, retry"
     " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond', true)";
 
+/* $1 NULL: events.offline_expire is 0, only schedules with an offline wait expire. */
 static const char SQL_EXPIRE[] =
     "SELECT pgfleet.expire_offline($1::bigint * interval '1 millisecond',"
     " $2::bigint * interval '1 millisecond', $3::int)";
@@ -43,7 +46,8 @@ static const char SQL_RECLAIM[] =
 static const char SQL_RECUR_DUE[] =
     "SELECT s.schedule_id, extract(epoch FROM s.due_at)::bigint,"
     " extract(epoch FROM s.repeat_every)::bigint, s.repeat_cron,"
-    " extract(epoch FROM s.repeat_until)::bigint, extract(epoch FROM now())::bigint"
+    " extract(epoch FROM s.repeat_until)::bigint, extract(epoch FROM now())::bigint,"
+    " s.timezone"
     " FROM pgfleet.schedule s"
     " WHERE (s.repeat_every IS NOT NULL OR s.repeat_cron IS NOT NULL)"
     " AND s.due_at <= now() AND s.state <> 'cancelled'"
@@ -54,10 +58,12 @@ static const char SQL_RECUR_DUE[] =
 static const char SQL_RECUR_INSERT[] =
     "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every,"
     " repeat_cron, repeat_until, parent_schedule_id, max_concurrent, max_failures,"
-    " max_failures_pct, created_by, client_user)"
+    " max_failures_pct, created_by, client_user, timezone, splay, rollout_waves, rollout_pause,"
+    " offline_wait)"
     " SELECT s.job_id, j.version, s.targets, to_timestamp($2::bigint), s.repeat_every,"
     " s.repeat_cron, s.repeat_until, s.schedule_id, s.max_concurrent, s.max_failures,"
-    " s.max_failures_pct, s.created_by, s.client_user"
+    " s.max_failures_pct, s.created_by, s.client_user, s.timezone, s.splay, s.rollout_waves,"
+    " s.rollout_pause, s.offline_wait"
     " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
     " WHERE s.schedule_id = $1::bigint"
     " AND (s.repeat_until IS NULL OR to_timestamp($2::bigint) <= s.repeat_until)"
@@ -95,6 +101,8 @@ claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
 		ev->computer_id = strtoll(db_value(res, i, 2), NULL, 10);
 		ev->next_task_seq = (int32_t)strtol(db_value(res, i, 3), NULL, 10);
 		ev->attempt = (int32_t)strtol(db_value(res, i, 4), NULL, 10);
+		ev->lost = (int32_t)strtol(db_value(res, i, 6), NULL, 10);
+		ev->retry = (int32_t)strtol(db_value(res, i, 7), NULL, 10);
 		ev->link_id = 0;
 		log_info("Processing scheduled event: EVENT_ID=%" PRId64 "; NEXT_TASK_SEQ=%d;"
 			 " STATUS_CODE=%s; COMPUTER_ID=%" PRId64,
@@ -187,10 +195,11 @@ claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen)
 	return n;
 }
 
-/* The first occurrence after now: interval steps from due, or the cron rule. */
+/* The first occurrence after now: interval steps from due, or the cron rule, in the
+ * schedule's time zone (tz, NULL: UTC) with PostgreSQL's offsets. */
 static long long
-recur_next(long long due, long long every, const char *cron_text, long long now, char *err,
-    size_t errlen)
+recur_next(struct db *db, long long due, long long every, const char *cron_text, const char *tz,
+    long long now, char *err, size_t errlen)
 {
 	if (every > 0) {
 		long long k = (now - due) / every + 1;
@@ -199,7 +208,16 @@ recur_next(long long due, long long every, const char *cron_text, long long now,
 	struct cron c;
 	if (cron_parse(cron_text, &c, err, errlen) == -1)
 		return -1;
-	time_t t = cron_next(&c, (time_t)(now > due ? now : due));
+	time_t after = (time_t)(now > due ? now : due), t;
+	if (tz != NULL) {
+		int rc = tzdb_cron_next(db, &c, tz, after, &t, err, errlen);
+		if (rc == 1)
+			snprintf(err, errlen, "no occurrence within ten years");
+		return rc == 0 ? (long long)t : -1;
+	}
+	t = cron_next(&c, after);
+	if (t == (time_t)-1)
+		snprintf(err, errlen, "no occurrence within ten years");
 	return t == (time_t)-1 ? -1 : (long long)t;
 }
 
@@ -248,7 +266,8 @@ claim_recur(struct db *db, char *err, size_t errlen)
 		long long until = db_isnull(res, i, 4) ? 0 : strtoll(db_value(res, i, 4), NULL, 10);
 		long long now = strtoll(db_value(res, i, 5), NULL, 10);
 		char why[256];
-		long long next = recur_next(due, every, db_value(res, i, 3), now, why, sizeof(why));
+		long long next = recur_next(db, due, every, db_value(res, i, 3),
+		    db_isnull(res, i, 6) ? NULL : db_value(res, i, 6), now, why, sizeof(why));
 		if (next == -1) {
 			log_warnx("schedule %s: cannot compute next occurrence: %s", sid, why);
 			continue;
@@ -290,7 +309,7 @@ claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int
 	snprintf(sexp, sizeof(sexp), "%lld", expire_ms);
 	snprintf(sstale, sizeof(sstale), "%lld", stale_ms);
 	snprintf(slimit, sizeof(slimit), "%d", limit);
-	const char *params[] = {sexp, sstale, slimit};
+	const char *params[] = {expire_ms > 0 ? sexp : NULL, sstale, slimit};
 	struct db_result *res;
 	if (db_exec(db, &res, SQL_EXPIRE, 3, params, err, errlen) == -1)
 		return -1;
@@ -298,7 +317,32 @@ claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int
 	db_result_free(res);
 	if (n > 0)
 		log_notice("%d pending events expired: their computers were connected nowhere "
-		    "within %lld ms of their due time (events.offline_expire)", n, expire_ms);
+		    "within their schedule's offline wait (else events.offline_expire, %lld ms) of their "
+		    "due time", n, expire_ms);
+	return n;
+}
+
+static const char SQL_WINDOWS_PRUNE[] =
+    "DELETE FROM pgfleet.window_span WHERE closes_at < now() - interval '1 day'";
+
+int
+claim_outbox_prune(struct db *db, long long retention_ms, char *err, size_t errlen)
+{
+	char sret[24];
+	snprintf(sret, sizeof(sret), "%lld", retention_ms);
+	const char *p[] = {sret};
+	return db_exec(db, NULL, "SELECT pgfleet.outbox_prune($1::bigint * interval '1 millisecond')",
+	    1, p, err, errlen);
+}
+
+int
+claim_windows(struct db *db, char *err, size_t errlen)
+{
+	int n = windows_fill(db, NULL, time(NULL), err, errlen);
+	if (n == -1 || db_exec(db, NULL, SQL_WINDOWS_PRUNE, 0, NULL, err, errlen) == -1)
+		return -1;
+	if (n > 0)
+		log_info("maintenance windows: %d spans computed ahead", n);
 	return n;
 }
 

@@ -45,6 +45,14 @@ int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, cha
 int claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int limit, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 
+/* Maintenance windows: spans computed ahead for the windows that need more
+ * (common/windows.h), spans closed for a day removed. Returns spans added, or -1. */
+int claim_windows(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Notifications older than the retention removed (sent or not). 0 or -1. */
+int claim_outbox_prune(struct db *db, long long retention_ms, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* One small step of retention (pgfleet.maintain of 0003_reporting.sql): next
  * months' partitions, then old history in a batch. 1 when more is left to
  * remove, 0 when done, -1 on error. */

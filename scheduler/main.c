@@ -42,6 +42,7 @@
 #include "common/version.h"
 #include "scheduler/claim.h"
 #include "scheduler/enrol.h"
+#include "scheduler/notify.h"
 #include "scheduler/instance.h"
 #include "scheduler/observe.h"
 #include "scheduler/pool.h"
@@ -51,6 +52,7 @@
 #define MAX_CLAIM 1000
 #define DEFAULT_CONFIG "/etc/pgfleet/scheduler.yaml"
 #define JANITOR_INTERVAL_S 600
+#define NOTIFY_POLL_S 1 /* notifications due again after a backoff are looked for this often */
 #define JANITOR_BATCH 1000
 #define HELLO_BATCH_MS 10        /* Hellos wait this long to be written together */
 #define EXPIRE_BATCH 1000
@@ -86,6 +88,9 @@ struct sched {
 	struct event *ev_enrol;      /* starts it again a moment after it died */
 	struct gate *refusals;       /* unknown computers, logged per address */
 	struct presence *presence;
+	struct notify *notify;       /* the outbox's sender; NULL when notify: is not set */
+	struct event *ev_notify;     /* notifications due again after a backoff */
+	int notify_wake;             /* NOTIFY pgfleet_outbox heard */
 	struct event *sigev[4];
 	int draining;
 	int stopping;
@@ -286,7 +291,7 @@ sched_presence(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	presence_write(s, 1);
-	if (s->draining || s->conf->offline_expire_ms == 0)
+	if (s->draining)
 		return;
 	/* a computer gets offline_expire from this scheduler's start too: after an outage of
 	 * every scheduler, agents coming back must not find their events failed at once */
@@ -359,12 +364,19 @@ db_watch(struct sched *s)
 	event_add(s->ev_db, NULL);
 }
 
-/* pgfleet_revoke: a computer was revoked; its connection here, if any, is closed. */
+/* pgfleet_outbox: notifications to send; pgfleet_revoke: a computer was revoked, its
+ * connection here, if any, is closed. */
 static void
 on_notify(const char *channel, const char *payload, void *arg)
 {
 	struct sched *s = arg;
 	log_debug("notify %s %s", channel, payload);
+	if (s == NULL)
+		return;
+	if (strcmp(channel, "pgfleet_outbox") == 0) {
+		s->notify_wake = 1;
+		return;
+	}
 	if (strcmp(channel, "pgfleet_revoke") != 0)
 		return;
 	struct ipc_agent_ref ref = {.computer_id = strtoll(payload, NULL, 10)};
@@ -373,6 +385,30 @@ on_notify(const char *channel, const char *payload, void *arg)
 		log_notice("agents: computer %lld revoked, its connection closed", (long long)ref.computer_id);
 		(void)pool_send(s->pool, pid, IPC_AGENT_DROP, &ref, sizeof(ref));
 	}
+}
+
+/* Notifications due: sent while there is room (timer, NOTIFY pgfleet_outbox, a delivery
+ * that ended). */
+static void
+sched_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char err[512];
+	(void)fd;
+	(void)what;
+	s->notify_wake = 0;
+	if (s->notify == NULL || s->stopping)
+		return;
+	if (notify_kick(s->notify, err, sizeof(err)) == -1)
+		log_warnx("notifications: %s", err);
+	db_watch(s);
+}
+
+static int
+on_child(pid_t pid, int status, void *arg)
+{
+	struct sched *s = arg;
+	return notify_child(s->notify, pid, status);
 }
 
 static void
@@ -386,6 +422,8 @@ db_readable(evutil_socket_t fd, short what, void *arg)
 	if (n == -1)
 		log_warnx("database: %s", err);
 	db_watch(s);
+	if (s->notify_wake)
+		sched_notify(-1, 0, s);
 	if (n > 0 && !s->draining)
 		sched_tick_now(s);
 }
@@ -521,6 +559,10 @@ sched_janitor(evutil_socket_t fd, short what, void *arg)
 	int more = claim_maintain(s->db, s->conf->retention_ms, JANITOR_BATCH, err, sizeof(err));
 	if (more == -1)
 		log_warnx("janitor: %s", err);
+	if (claim_windows(s->db, err, sizeof(err)) == -1)
+		log_warnx("janitor: maintenance windows: %s", err);
+	if (claim_outbox_prune(s->db, s->conf->retention_ms, err, sizeof(err)) == -1)
+		log_warnx("janitor: notifications: %s", err);
 	db_watch(s);
 	struct timeval tv = {more == 1 ? 0 : JANITOR_INTERVAL_S, more == 1 ? 100000 : 0};
 	evtimer_add(s->ev_janitor, &tv);
@@ -816,7 +858,8 @@ sched_setup(struct sched *s)
 		fatalx("event_base_new failed");
 	struct pool_callbacks cb = {.worker_main = worker_entry, .on_done = on_done,
 	    .on_released = on_released, .on_abandoned = on_abandoned, .on_give_up = on_give_up,
-	    .on_agent = on_agent, .on_exit = on_worker_exit, .on_other_exit = on_other_exit, .arg = s};
+	    .on_agent = on_agent, .on_exit = on_worker_exit, .on_other_exit = on_other_exit,
+	    .on_child = on_child, .arg = s};
 	s->pool = pool_new(s->base, s->conf->workers, s->conf->sessions_per_worker,
 	    s->conf->restart_limit_count, s->conf->restart_limit_window_ms, &cb);
 	if (s->pool == NULL)
@@ -867,6 +910,17 @@ sched_connect(struct sched *s)
 	if (db_listen(s->db, "pgfleet_wakeup", err, sizeof(err)) == -1 ||
 	    db_listen(s->db, "pgfleet_revoke", err, sizeof(err)) == -1)
 		fatalx("listen: %s", err);
+	int nfail;
+	s->notify = notify_new(s->base, s->db, s->owner, s->conf, &nfail, err, sizeof(err));
+	if (nfail)
+		fatalx("%s", err);
+	if (s->notify != NULL && db_listen(s->db, "pgfleet_outbox", err, sizeof(err)) == -1)
+		fatalx("listen: %s", err);
+	int released = s->notify != NULL ? notify_release(s->notify, s->conf->name, err, sizeof(err)) : 0;
+	if (released == -1)
+		log_warnx("notifications: %s", err);
+	else if (released > 0)
+		log_notice("notifications: %d claims of an earlier %s released", released, s->conf->name);
 	/* shared counters before the first fork, so every worker adds to them */
 	if (s->conf->metrics_listen.host != NULL && metrics_init() == -1)
 		fatal("metrics: shared memory");
@@ -911,6 +965,13 @@ sched_timers(struct sched *s)
 	s->ev_janitor = evtimer_new(s->base, sched_janitor, s);
 	struct timeval soon = {1, 0};
 	evtimer_add(s->ev_janitor, &soon);
+	if (s->notify != NULL) {
+		s->ev_notify = event_new(s->base, -1, EV_PERSIST, sched_notify, s);
+		struct timeval every = {NOTIFY_POLL_S, 0};
+		if (s->ev_notify == NULL || event_add(s->ev_notify, &every) == -1)
+			fatalx("notify: out of memory");
+		sched_notify(-1, 0, s);
+	}
 	long long wd = sdnotify_watchdog_ms();
 	if (wd > 0) {
 		s->ev_watchdog = event_new(s->base, -1, EV_PERSIST, sched_watchdog, s);
@@ -943,6 +1004,10 @@ sched_free(struct sched *s)
 	event_free(s->ev_heartbeat);
 	if (s->ev_watchdog != NULL)
 		event_free(s->ev_watchdog);
+	if (s->ev_notify != NULL)
+		event_free(s->ev_notify);
+	/* deliveries under way are dropped: their rows are due again when the claim lapses */
+	notify_free(s->notify);
 	db_close(s->db);
 	observe_free(s->observe);
 	pool_free(s->pool);

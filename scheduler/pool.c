@@ -686,6 +686,8 @@ pool_reap(struct pool *p)
 		for (struct slot *r = p->retiring; r != NULL && s == NULL; r = r->next)
 			if (r->pid == pid)
 				s = r;
+		if (s == NULL && p->cb.on_child != NULL && p->cb.on_child(pid, status, p->cb.arg))
+			continue;
 		log_exit(p, s, pid, status);
 		if (s == NULL) {
 			if (p->cb.on_other_exit != NULL)

@@ -38,6 +38,9 @@ struct pool_callbacks {
 	void (*on_exit)(int slot, pid_t pid, void *arg);
 	/* A child that is no worker exited (the enrolment service); may be NULL. */
 	void (*on_other_exit)(pid_t pid, int status, void *arg);
+	/* A child that is no worker exited (a notification command): 1 when the callback
+	 * knew it (not logged here), 0 to have it logged as an unknown child. */
+	int (*on_child)(pid_t pid, int status, void *arg);
 	void *arg;
 };
 

@@ -43,6 +43,7 @@ job_task_clear(struct job_task *t)
 	free(t->on_code);
 	free(t->os_required);
 	free(t->boot_env);
+	free(t->copy_dest);
 	memset(t, 0, sizeof(*t));
 }
 

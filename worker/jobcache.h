@@ -1,5 +1,6 @@
 /*
- * jobcache: the worker's job definitions (tasks, on_code maps, success codes)
+ * jobcache: the worker's job definitions (tasks, on_code maps, success codes,
+ * task types with a copy's destination and mode, retry counts)
  * by (job_id, version). A version's tasks never change once a schedule runs
  * them, so a fan-out of one job to N computers loads them once. Entries that
  * no session holds are kept up to a count, least recently used first out, and
@@ -30,6 +31,10 @@ struct job_task {
 	int on_failure_continue;
 	char *os_required;
 	char *boot_env;
+	int copy;            /* task.type copy_file: the script is a file sent as it is */
+	char *copy_dest;     /* a copy-file task's destination (Destination); NULL: a script */
+	int copy_mode;       /* and its mode (Mode) */
+	int retry_count;     /* retries the database grants the task (0021): for the log only */
 };
 
 struct jobdef {

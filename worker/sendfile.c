@@ -19,6 +19,23 @@ or_empty(const char *s)
 	return s != NULL ? s : "";
 }
 
+/* The keys only some tasks have: Retry (a retry), Destination and Mode (CopyFile). */
+static int
+sendfile_extras(const struct sendfile_req *r, struct wire_msg *m, char *err, size_t errlen)
+{
+	char why[256];
+	if (r->retry > 0 && wire_addf(m, why, sizeof(why), "Retry", "%d", r->retry) == -1) {
+		snprintf(err, errlen, "Retry: %s", why);
+		return -1;
+	}
+	if (r->copy_dest != NULL && (wire_add(m, "Destination", r->copy_dest, why, sizeof(why)) == -1 ||
+		wire_addf(m, why, sizeof(why), "Mode", "%04o", (unsigned)r->copy_mode) == -1)) {
+		snprintf(err, errlen, "copy: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 sendfile_build(const struct sendfile_req *r, struct wire_msg **out, char *err, size_t errlen)
 {
@@ -56,7 +73,7 @@ sendfile_build(const struct sendfile_req *r, struct wire_msg **out, char *err, s
 		{"Key", r->key},
 		{"Checksum", r->checksum},
 		{"Execute", "temp:\"rxscript.sh\""},
-		{"Task-Type", "RunScript"},
+		{"Task-Type", r->copy_dest != NULL ? "CopyFile" : "RunScript"},
 		{"Interpreter", interp},
 		{"OS-Required", or_empty(r->os_required)},
 		{"Boot-Env", or_empty(r->boot_env)},
@@ -83,6 +100,10 @@ sendfile_build(const struct sendfile_req *r, struct wire_msg **out, char *err, s
 			wire_msg_free(m);
 			return -1;
 		}
+	}
+	if (sendfile_extras(r, m, err, errlen) == -1) {
+		wire_msg_free(m);
+		return -1;
 	}
 	*out = m;
 	return 0;

@@ -28,6 +28,9 @@ struct sendfile_req {
 	int64_t event_id;
 	int seq;
 	int attempt;
+	int retry;                 /* the task's retries so far; > 0 adds Retry (a new run, not a replay) */
+	const char *copy_dest;     /* NULL: RunScript; else CopyFile to this path (Destination) */
+	int copy_mode;             /* CopyFile: Mode, octal */
 	int64_t computer_id;
 };
 

@@ -272,6 +272,13 @@ session_render(struct session *s, render_lookup_fn *lookup, struct render_report
 		ips[i] = NULL;
 	free(s->rendered);
 	s->rendered = NULL;
+	if (t->copy) {
+		/* a file to copy is sent as it is: no tokens in it */
+		s->rendered_len = strlen(t->script);
+		if ((s->rendered = strdup(t->script)) == NULL)
+			fatalx("out of memory");
+		return 0;
+	}
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");
 	int rc = render_script(t->script, strlen(t->script), &v, &s->env->policy, lookup, &s->lk,
 	    16 * 1024 * 1024, &s->rendered, &s->rendered_len, rep, err, errlen);
@@ -325,6 +332,14 @@ session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t e
 	return 0;
 }
 
+/* The current task's retries so far: the claim's count applies to the task it was claimed at
+ * (a later task starts at 0; retries of the database reset as the event moves on). */
+static int
+session_retry(struct session *s)
+{
+	return cur_task(s)->seq == s->ev.next_task_seq ? s->ev.retry : 0;
+}
+
 /* Build the task's SendFile with a fresh key and send it. 0, or -1 with err (nothing sent). */
 static int
 session_send_task(struct session *s, const char *path, const char *sum, char *err, size_t errlen)
@@ -343,7 +358,8 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	    .interpreter = t->interpreter, .os_required = t->os_required, .boot_env = t->boot_env,
 	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
 	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
-	    .computer_id = s->ev.computer_id};
+	    .retry = session_retry(s), .computer_id = s->ev.computer_id,
+	    .copy_dest = t->copy ? t->copy_dest : NULL, .copy_mode = t->copy_mode};
 	struct wire_msg *m = NULL;
 	int rc = sendfile_build(&req, &m, err, errlen);
 	if (rc == 0) {
@@ -580,10 +596,11 @@ session_link_gone(struct session *s, int code, const char *why)
 		session_end(s, "cancelled", STATUS_CANCELLED);
 		return;
 	}
-	if (s->ev.attempt + 1 >= s->env->conf->max_attempts) {
+	/* max_attempts counts the attempts lost this way, not those a task's retries began */
+	if (s->ev.lost + 1 >= s->env->conf->max_attempts) {
 		char text[400];
 		snprintf(text, sizeof(text), "connection to the agent lost with task %d in flight, in "
-		    "attempt %d of %d: %s", cur_task(s)->seq, s->ev.attempt + 1,
+		    "attempt %d of %d: %s", cur_task(s)->seq, s->ev.lost + 1,
 		    s->env->conf->max_attempts, why);
 		session_status(s, STATUS_AGENT_DISCONNECTED, text);
 		session_end(s, "failed", STATUS_AGENT_DISCONNECTED);
@@ -600,6 +617,7 @@ session_send_cancel(struct session *s)
 	if (m == NULL || wire_add(m, "Request", "Cancel", err, sizeof(err)) == -1 ||
 	    wire_add(m, "Event-ID", s->eid, err, sizeof(err)) == -1 ||
 	    wire_addf(m, err, sizeof(err), "Task-Sequence-ID", "%d", cur_task(s)->seq) == -1 ||
+	    (session_retry(s) > 0 && wire_addf(m, err, sizeof(err), "Retry", "%d", session_retry(s)) == -1) ||
 	    link_send(s->link, m, err, sizeof(err)) == -1)
 		log_event(LL_WARNING, s->ev.event_id, "cancel could not be sent to computer %s: %s", s->cid,
 		    err[0] != '\0' ? err : "out of memory");

@@ -52,7 +52,8 @@ static const char SQL_LOAD_EVENTS[] =
 static const char SQL_LOAD_TASKS[] =
     "SELECT t.job_id, t.version, t.seq, t.script, t.interpreter, coalesce(t.run_as, ''),"
     " coalesce(t.timeout_ms, 0), array_to_string(t.success_codes, ','), t.on_failure,"
-    " coalesce(t.os_required, ''), coalesce(t.boot_env, '')"
+    " coalesce(t.os_required, ''), coalesce(t.boot_env, ''), t.type, t.copy_dest,"
+    " coalesce(t.copy_mode, 0), t.retry_count"
     " FROM unnest($1::bigint[], $2::int[]) AS v(job_id, version)"
     " JOIN pgfleet.task t ON t.job_id = v.job_id AND t.version = v.version"
     " ORDER BY t.job_id, t.version, t.seq";
@@ -316,6 +317,10 @@ task_from_row(const struct db_result *r, int i, struct job_task *t)
 	t->on_failure_continue = strcmp(db_value(r, i, 8), "continue") == 0;
 	t->os_required = field(r, i, 9);
 	t->boot_env = field(r, i, 10);
+	t->copy = strcmp(db_value(r, i, 11), "copy_file") == 0;
+	t->copy_dest = field(r, i, 12);
+	t->copy_mode = atoi(db_value(r, i, 13));
+	t->retry_count = atoi(db_value(r, i, 14));
 }
 
 static int

@@ -161,12 +161,12 @@ grep -q '^missing.yaml' err || fail "missing file message: $(cat err)"
 ok "job list/show/export, and submit's usage errors"
 
 # The shipped examples submit, and submit again with no change.
-for f in demo fleet; do
+for f in demo fleet operations; do
 	"$P" submit "$PGFLEET_TESTS/../../examples/$f.yaml" > out 2> err || fail "examples/$f.yaml: $(cat err)"
 	"$P" submit "$PGFLEET_TESTS/../../examples/$f.yaml" > out 2> err || fail "examples/$f.yaml again"
 	assert_eq "$(cat out)" "$PGFLEET_TESTS/../../examples/$f.yaml: nothing changed" "examples/$f.yaml twice"
 done
-ok "examples/demo.yaml and examples/fleet.yaml submit, twice with no change"
+ok "examples/demo.yaml, fleet.yaml and operations.yaml submit, twice with no change"
 
 # A cron schedule runs at its first occurrence after now, never at submit (it did: due_at
 # was now()). The time: two hours from the database's now, so the next occurrence is today's

@@ -105,7 +105,40 @@ sql "insert into pgfleet.scheduler_instance (owner, name, host, pid, version, he
 case_ "schedulers" pgfleet_report schedulers --format csv
 grep -q "^rc-sched," out || fail "schedulers as report: $(cat out)"
 case_ "maintain" pgfleet_admin maintain
+# maintenance windows: defined by an admin, attached to a job by its author, read by all
+case_ "window add" pgfleet_admin window add nights --cron "0 2 * * *" --duration 2h --timezone Europe/Berlin
+case_ "window attach" pgfleet_author window attach nights --job ops/hello
+case_ "window list" pgfleet_report window list
+grep -q "^nights " out || fail "window list as report: $(cat out)"
+case_ "window show" pgfleet_report window show nights
+case_ "window check" pgfleet_report window check --computer web-01 --at 2026-07-01T00:30:00Z
+grep -qx open out || fail "window check as report: $(cat out)"
+case_ "window detach" pgfleet_author window detach nights --job ops/hello
+rc=0; PGUSER=rc_author PGPASSWORD=$pw "$P" window attach nights --computer web-01 > out 2> err || rc=$?
+assert_eq "$rc" 2 "author attaching a window to a computer"
+grep -q "that takes pgfleet_admin" err || fail "refusal: $(cat err)"
+case_ "window remove" pgfleet_admin window remove nights
+case_ "next" pgfleet_report next "0 9 * * *" --timezone America/New_York --after 2026-07-01T00:00:00Z
+# a rollout halted (as max_failures would), resumed, then aborted
+sw=$(PGUSER=rc_operator PGPASSWORD=$pw "$P" run ops/hello --on group:web --waves 1,100% 2> /dev/null) || fail "run with waves"
+sql "update pgfleet.schedule set state = 'halted' where schedule_id = $sw" > /dev/null
+case_ "resume" pgfleet_operator resume "$sw"
+case_ "abort" pgfleet_operator abort "$sw"
+grep -q "aborted" out || fail "abort as operator: $(cat out)"
 ok "every command worked as a login holding only its least role"
+
+# an ad-hoc run defines a job version: an operator alone may not, an operator who is also
+# an author (within a submit scope) may
+rc=0; PGUSER=rc_operator PGPASSWORD=$pw "$P" run --script "echo hi" --name ops/adhoc --on group:web > out 2> err || rc=$?
+assert_eq "$rc" 2 "run --script as an operator alone"
+grep -q "pgfleet run: permission denied for function submit\|may not submit" err || fail "refusal: $(cat err)"
+sql "do \$\$ begin if not exists (select from pg_roles where rolname = 'rc_both') then
+	create role rc_both login; end if; end \$\$" > /dev/null
+sql "alter role rc_both password '$pw'" > /dev/null
+sql "grant rc_operator, rc_author to rc_both" > /dev/null
+PGUSER=rc_both PGPASSWORD=$pw "$P" run --script "echo hi" --name ops/adhoc --on group:web > out 2> err || fail "run --script as operator and author: $(cat err)"
+assert_eq "$(sql "select created_by from pgfleet.schedule where schedule_id = $(cat out)")" rc_both "created by the login"
+ok "run --script takes pgfleet_operator and pgfleet_author (a submit scope over the job)"
 
 awk -F'|' '/<!-- commands -->/ { on = 1; next } /<!-- \/commands -->/ { on = 0 }
 	on && /^\| `pgfleet / { c = $2; gsub(/^ +`pgfleet |` +$/, "", c); r = $3; sub(/^ +/, "", r);

@@ -147,6 +147,72 @@ denied rm_op_web "select pgfleet.scope_grant('rm_team_web', 'run', '*', '{\"all\
 denied rm_op_web "set role pgfleet_admin"
 ok "pgfleet_operator runs, cancels and retries in its folder on its groups; another folder, a computer outside its groups (named, by label, by group) and every table write are refused"
 
+# --- what schedules a fleet operator can trust add, under the same rules ------------------
+# windows are inventory: pgfleet_admin defines them; an author attaches one to its own job
+ok_as rm_admin window add nights --cron "0 2 * * *" --duration 2h
+refused rm_author_web 'pgfleet window add: permission denied for function window_add' window add mine --cron "0 2 * * *" --duration 2h
+refused rm_op_web 'pgfleet window attach: permission denied for function window_attach' window attach nights --job web/deploy
+ok_as rm_author_web window attach nights --job web/deploy
+refused rm_author_web 'pgfleet window attach: role rm_author_web may not attach windows to job "db/backup": no submit scope covers it' window attach nights --job db/backup
+refused rm_author_web 'pgfleet window attach: role rm_author_web may not attach windows to a group: that takes pgfleet_admin' window attach nights --group web
+cat > win.yaml <<'YAML'
+windows: [{name: weekend, cron: "0 22 * * fri", duration: 2d}]
+groups: [web]
+jobs:
+  - name: web/deploy
+    tasks: [{script: "echo deploy %COMPNAME%"}]
+    targets: {groups: [web]}
+    schedule: {at: "2099-01-01T00:00:00Z"}
+    windows: [nights]
+YAML
+refused rm_author_web 'pgfleet submit: win.yaml: role rm_author_web may not change maintenance windows (window "weekend" would be added): that takes pgfleet_admin (nothing written)' submit win.yaml
+# a chained job is scoped: its targets at submit, and its schedule (made by the trigger as
+# the job it follows settles) only on the computers within its submitter's scopes
+cat > chain.yaml <<'YAML'
+jobs:
+  - name: web/after-backup
+    tasks: [{script: "echo after"}]
+    targets: {labels: {env: prod}}
+    after: {job: db/backup, on: any}
+YAML
+refused rm_author_web 'pgfleet submit: chain.yaml: role rm_author_web may not submit job "web/after-backup" on db-01: outside its submit scopes for the job (nothing written)' submit chain.yaml
+cat > chain.yaml <<'YAML'
+groups: [web]
+jobs:
+  - name: web/after-backup
+    tasks: [{script: "echo after %COMPNAME%"}]
+    after: {job: db/backup, on: any, scope: computer}
+  - name: web/after-all
+    tasks: [{script: "echo after all"}]
+    targets: {groups: [web]}
+    after: {job: db/backup, on: any}
+YAML
+ok_as rm_author_web submit chain.yaml
+ok_as rm_op_db run db/backup --on group:db
+s_chain=$(cat as.out)
+sql "update pgfleet.event set state = 'done', status_code = 0, finished_at = now() where schedule_id = $s_chain" > /dev/null
+sql "select pgfleet.settle_schedule($s_chain)" > /dev/null
+assert_eq "$(sql "select j.name || ' ' || s.created_by from pgfleet.schedule s join pgfleet.job j using (job_id) where s.after_schedule_id = $s_chain order by 1")" \
+	"web/after-all rm_author_web" "chained schedules (the one on db computers, outside the author's scopes, not made)"
+# rollouts: resume and abort as cancel, a run scope over the job
+ok_as rm_op_db run db/backup --on group:db --waves 1,100% --max-failures 0
+s_waves=$(cat as.out)
+sql "update pgfleet.schedule set state = 'halted' where schedule_id = $s_waves" > /dev/null
+refused rm_op_web "pgfleet resume: role rm_op_web may not resume schedule $s_waves of job \"db/backup\": no run scope covers it" resume "$s_waves"
+refused rm_op_web "pgfleet abort: role rm_op_web may not abort schedule $s_waves of job \"db/backup\": no run scope covers it" abort "$s_waves"
+refused rm_author_web 'pgfleet abort: permission denied for function abort' abort "$s_waves"
+ok_as rm_op_db resume "$s_waves"
+ok_as rm_op_db abort "$s_waves"
+denied rm_op_db "select pgfleet.abort_schedule($s_waves)"
+denied rm_op_web "insert into pgfleet.maintenance_window (name, cron, duration) values ('x', '* * * * *', interval '1 hour')"
+denied rm_author_web "insert into pgfleet.job_after (job_id, after_job_id) select a.job_id, b.job_id from pgfleet.job a, pgfleet.job b limit 1"
+# run --script is defining a job: an operator alone may not
+refused rm_op_web 'pgfleet run: permission denied for function submit' run --script "echo hi" --name web/adhoc --on group:web
+for a in window.add window.attach resume abort; do
+	[ "$(sql "select count(*) from pgfleet.audit where action = '$a'")" -ge 1 ] || fail "no audit row for $a"
+done
+ok "windows, chains, waves and ad-hoc runs keep the duties and the team scopes; each change audited"
+
 # --- pgfleet_report and a login without a duty -------------------------------------------
 ok_as rm_report report summary --since 1d
 ok_as rm_report status "$s_web"
@@ -181,7 +247,7 @@ ok "a recurring schedule's next occurrence leaves out a computer that joined out
 as_sql rm_admin "select pgfleet.scope_grant('rm_team_db', 'read', 'db')" > /dev/null || fail "read scope"
 assert_eq "$(as_sql rm_op_db "select string_agg(distinct job, ' ') from pgfleet.job_history")" "db/backup" "history seen by a read-scoped team"
 assert_eq "$(as_sql rm_op_db "select string_agg(name, ' ' order by name) from pgfleet.job_list")" "db/backup" "jobs seen by a read-scoped team"
-assert_eq "$(as_sql rm_op_web "select string_agg(distinct job, ' ' order by job) from pgfleet.job_history")" "db/backup web/deploy web/nightly" "history seen without a read scope"
+assert_eq "$(as_sql rm_op_web "select string_agg(distinct job, ' ' order by job) from pgfleet.job_history")" "db/backup web/after-all web/deploy web/nightly" "history seen without a read scope"
 assert_eq "$(as_sql rm_op_db "select count(*) from pgfleet.audit_history where actor <> 'rm_op_db'")" 0 "a read-scoped team's audit rows"
 as rm_op_db status "$s_web" && fail "a read-scoped team reads another team's schedule"
 grep -qxF "pgfleet status: schedule $s_web does not exist" as.err || fail "hidden schedule: $(cat as.err)"
@@ -192,7 +258,7 @@ for a in group.insert computer.insert member.insert scope.insert submit run canc
 	[ "$(sql "select count(*) from pgfleet.audit where action = '$a'")" -ge 1 ] || fail "no audit row for $a"
 done
 assert_eq "$(sql "select actor from pgfleet.audit where action = 'run' and (args->>'schedule_id')::bigint = $s_web")" rm_op_web "actor of the run"
-assert_eq "$(sql "select count(*) from pgfleet.audit where actor = 'rm_author_web' and action = 'submit'")" 1 "the author's one submit (refusals leave no row)"
+assert_eq "$(sql "select count(*) from pgfleet.audit where actor = 'rm_author_web' and action = 'submit'")" 2 "the author's two submits (refusals leave no row)"
 ok_as rm_admin audit --actor rm_op_web --since 1h --format csv
 assert_eq "$(tail -n +2 as.out | cut -d, -f4 | sort | tr '\n' ' ')" "cancel run run " "pgfleet audit --actor"
 denied rm_admin "delete from pgfleet.audit"

@@ -5,8 +5,11 @@
 # events of a computer that stays offline, writes its heartbeat row and runs its janitor
 # (partitions, retention) with nothing refused; its enrolment service enrols an agent with a
 # token, the agent's facts are stored and its tokens (%MODEL%, %COMPNAME%, %NICMACADDR%,
-# %IP%) render from them; the same login cannot write jobs, tasks, scopes or the inventory,
-# read status output or the enrolment tables, nor call the SQL API.
+# %IP%) render from them; so with what 0020-0024 add: spans of a maintenance window computed
+# ahead by the janitor and read by the claim, a task retried, a rollout in waves, a chained
+# job scheduled as its predecessor settles, notifications claimed and sent; the same login
+# cannot write jobs, tasks, scopes, windows, the outbox or the inventory, read status output
+# or the enrolment tables, nor call the SQL API.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
@@ -17,15 +20,21 @@ assert_eq "$(sql "select rolsuper or rolcreaterole or rolbypassrls from pg_roles
 # an old partition for the janitor to drop
 sql "CREATE TABLE pgfleet.status_log_2020_01 PARTITION OF pgfleet.status_log
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" >/dev/null
-sched_conf sched-a "retention: 30d" "events: {offline_expire: 5s}"
+fx="$TESTDIR/effects"
+mkdir -p "$TESTDIR/sent"
+printf '#!/bin/sh\ncat > "%s/sent/$PGFLEET_DELIVERY.json"\n' "$TESTDIR" > "$TESTDIR/hook.sh"
+chmod 755 "$TESTDIR/hook.sh"
+sched_conf sched-a "retention: 30d" "events: {offline_expire: 5s}" "notify: {command: [$TESTDIR/hook.sh]}"
 # and its enrolment service (enrol_conf's line)
 ep=$("$BIN/pgfleet-test-freeport")
 echo "$ep" > "$TESTDIR/sched-a.enrolport"
 echo "enrol: {listen: 127.0.0.1:$ep, ca_key: $PKI/ca.key, lifetime: 90d}" >> "$TESTDIR/sched-a.yaml"
-fx="$TESTDIR/effects"
+# a window always open once the janitor has computed its spans (none yet): the claim asks it
+sql "insert into pgfleet.maintenance_window (name, cron, duration) values ('lp', '* * * * *', interval '1 hour')" >/dev/null
 agent_start agent-1
 agent_start agent-2
 job_add two "echo %EVENTID%-%TASKSEQ%-%JOBUSER% >> $fx" "echo %EVENTID%-%TASKSEQ% >> $fx"
+sql "select pgfleet.window_attach('lp', 'job', 'two')" >/dev/null
 sid=$(schedule_add two '{"computers": ["agent-1", "agent-2"]}')
 # a computer that never connects, with an event due two hours ago: expired as offline
 # (offline_expire counts from the scheduler's start too: 5 s, so that the test sees it)
@@ -52,6 +61,30 @@ wait_for 30 "the next occurrence, expanded" nextocc
 assert_eq "$(sql "select usename from pg_stat_activity where application_name like 'pgfleet%' and usename is not null group by usename")" \
 	"$SCHED_DB_USER" "the scheduler's database user"
 ok "a scheduler connected as a pgfleet_scheduler login accepts agents, claims, runs, records, recurs, expires offline events and writes its heartbeat row"
+
+assert_eq "$(sql "select count(*) > 0 from pgfleet.window_span s join pgfleet.maintenance_window w using (window_id) where w.name = 'lp'")" t "spans computed by the janitor"
+
+# a task retried once, in waves (1, then the rest), and a job chained after it
+job_add flaky "[ -f $TESTDIR/flaky.%COMPNAME% ] || { touch $TESTDIR/flaky.%COMPNAME%; exit 3; }"
+sql "update pgfleet.task set retry_count = 1, retry_backoff_ms = 1000, retry_max_ms = 1000
+	where job_id = (select job_id from pgfleet.job where name = 'flaky')" >/dev/null
+job_add follow "true"
+sql "insert into pgfleet.job_after (job_id, after_job_id, targets) select f.job_id, p.job_id, '{\"computers\": [\"agent-1\"]}'
+	from pgfleet.job f, pgfleet.job p where f.name = 'follow' and p.name = 'flaky'" >/dev/null
+wv=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at, rollout_waves, rollout_pause)
+	select job_id, 1, '{\"computers\": [\"agent-1\", \"agent-2\"]}', now(), '{1,100%}', interval '0'
+	from pgfleet.job where name = 'flaky' returning schedule_id")
+sql "select pgfleet.expand_schedule($wv)" >/dev/null
+sql "select pg_notify('pgfleet_wakeup', '')" >/dev/null
+wait_schedule "$wv" 60
+assert_eq "$(sql "select state || ' ' || wave from pgfleet.schedule where schedule_id = $wv")" "done 1" "waves: the second opened"
+assert_eq "$(sql "select string_agg(state || ' ' || retried, ',') from pgfleet.event where schedule_id = $wv")" "done 1,done 1" "each retried once"
+chained() { [ -n "$(sql "select schedule_id from pgfleet.schedule where after_schedule_id = $wv")" ]; }
+wait_for 30 "the chained schedule" chained
+wait_schedule "$(sql "select schedule_id from pgfleet.schedule where after_schedule_id = $wv")" 60
+sent() { [ "$(sql "select count(*) from pgfleet.outbox where sent_at is null")" = 0 ] && [ "$(ls "$TESTDIR/sent" | wc -l)" -ge 1 ]; }
+wait_for 60 "notifications sent" sent
+ok "the same login fills window spans, claims through a window, retries a task, opens waves, chains a job and sends notifications"
 
 dropped() { [ "$(sql "select to_regclass('pgfleet.status_log_2020_01') is null")" = t ]; }
 wait_for 30 "the janitor to drop the 2020 partition" dropped
@@ -111,4 +144,10 @@ denied "select pgfleet.computer_accept('enr-1')"
 denied "select pgfleet.computer_revoke('enr-1')"
 denied "select pgfleet.token_create(repeat('a', 64))"
 denied "select * from pgfleet.enrol_token_list"
-ok "the scheduler's login cannot write jobs, tasks, scopes or the inventory, nor read output, tokens or enrolments, nor decide"
+denied "insert into pgfleet.maintenance_window (name, cron, duration) values ('x', '* * * * *', interval '1 hour')"
+denied "delete from pgfleet.window_attach"
+denied "update pgfleet.outbox set sent_at = now()"
+denied "insert into pgfleet.job_after (job_id, after_job_id) values (1, 2)"
+denied "select pgfleet.window_add('x', '* * * * *', interval '1 hour')"
+denied "select pgfleet.abort(1)"
+ok "the scheduler's login cannot write jobs, tasks, scopes, windows, chains, the outbox or the inventory, nor read output, tokens or enrolments, nor decide"

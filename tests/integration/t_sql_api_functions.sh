@@ -42,14 +42,14 @@ expect '42704: role "nobody_here" does not exist' "select pgfleet.scope_grant('n
 expect '42710: group "web" already exists' "select pgfleet.group_add('web')"
 expect '42704: no such group: nope' "select pgfleet.computer_add('web-02', 'h', groups => '{nope}')"
 expect '42704: schedule 42 does not exist' "select * from pgfleet.cancel(42)"
-expect '22023: batch: unknown key "job" (groups, computers, jobs)' "select * from pgfleet.submit('{\"job\": []}')"
-expect '22023: task 0: unknown key "shell" (name, script, interpreter, run_as, timeout_ms, success_codes, on_code, on_failure, os_required, boot_env)' \
+expect '22023: batch: unknown key "job" (groups, computers, jobs, windows)' "select * from pgfleet.submit('{\"job\": []}')"
+expect '22023: task 0: unknown key "shell" (name, script, interpreter, run_as, timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, type, copy_dest, copy_mode, retries)' \
 	"select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\", \"shell\": \"sh\"}]}]}')"
 expect '22023: job j: a cron schedule needs its first run in due' \
 	"select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\"}], \"targets\": {\"groups\": [\"web\"]}, \"schedule\": {\"cron\": \"0 2 * * *\"}}]}')"
 expect '42704: job j: computer "ghost" is neither declared in this batch nor in the database' \
 	"select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\"}], \"targets\": {\"computers\": [\"ghost\"]}}]}')"
-expect '22023: rollout: unknown key "max_parallel" (max_concurrent, max_failures)' \
+expect '22023: rollout: unknown key "max_parallel" (max_concurrent, max_failures, waves, pause)' \
 	"select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\"}], \"rollout\": {\"max_parallel\": 3}}]}')"
 # a CHECK of the table still guards what reaches the agent
 err "select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\", \"run_as\": \"root\\nx\"}]}]}')" | grep -q '^23514: .*task_run_as_wire' \

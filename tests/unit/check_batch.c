@@ -304,22 +304,22 @@ START_TEST(test_batch_refuses_unknown_keys)
 		      "    hots: x\n"
 		      "jobz: []\n",
 		      "b.yaml:3:5: unknown key \"hots\" in a computer (known: name, host, port, os, "
-		      "boot_env, ip, mac, labels, attrs, groups, enabled)\n"
-		      "b.yaml:4:1: unknown key \"jobz\" in the batch (known: computers, groups, jobs)\n");
+		      "boot_env, ip, mac, labels, attrs, groups, enabled, windows)\n"
+		      "b.yaml:4:1: unknown key \"jobz\" in the batch (known: computers, groups, jobs, windows)\n");
 	expect_errors("jobs:\n"
 		      "  - name: j\n"
 		      "    tasks:\n"
-		      "      - {script: x, retries: 3}\n"
+		      "      - {script: x, retry: 3}\n"
 		      "    targets: {computers: [a], hosts: [b]}\n"
 		      "    schedule: {at: now, when: later}\n"
 		      "    rollout: {max_concurent: 1}\n",
-		      "b.yaml:4:21: unknown key \"retries\" in a task (known: name, script, script_file, "
+		      "b.yaml:4:21: unknown key \"retry\" in a task (known: name, script, script_file, "
 		      "interpreter, run_as, timeout, success_codes, on_code, on_failure, os_required, "
-		      "boot_env)\n"
+		      "boot_env, retries, copy)\n"
 		      "b.yaml:5:31: unknown key \"hosts\" in targets (known: computers, groups, labels, facts)\n"
-		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until)\n"
+		      "b.yaml:6:25: unknown key \"when\" in schedule (known: at, every, cron, until, timezone, splay)\n"
 		      "b.yaml:7:15: unknown key \"max_concurent\" in rollout (known: max_concurrent, "
-		      "max_failures)\n");
+		      "max_failures, waves, pause)\n");
 }
 END_TEST
 
@@ -413,6 +413,9 @@ START_TEST(test_batch_refuses_bad_cron)
 }
 END_TEST
 
+#define EXAMPLES "(examples: 2026-12-01T02:00:00Z, 2026-12-01T03:00:00+01:00, " \
+		 "2026-12-01T03:00:00[Europe/Berlin])"
+
 START_TEST(test_batch_refuses_bad_timestamps)
 {
 	expect_errors("jobs:\n"
@@ -429,14 +432,11 @@ START_TEST(test_batch_refuses_bad_timestamps)
 		      "    tasks: [{script: x}]\n"
 		      "    targets: {computers: [a]}\n"
 		      "    schedule: {at: \"1969-12-31T23:59:59Z\"}\n",
-		      "b.yaml:5:20: at: \"tomorrow\" is not an RFC 3339 timestamp (example: "
-		      "2026-12-01T02:00:00Z)\n"
-		      "b.yaml:9:20: at: \"2027-02-29T00:00:00Z\" is not an RFC 3339 timestamp (example: "
-		      "2026-12-01T02:00:00Z)\n"
-		      "b.yaml:10:23: until: \"2026-12-01T02:00:00\" is not an RFC 3339 timestamp "
-		      "(example: 2026-12-01T02:00:00Z)\n"
-		      "b.yaml:14:20: at: \"1969-12-31T23:59:59Z\" is not an RFC 3339 timestamp "
-		      "(example: 2026-12-01T02:00:00Z)\n");
+		      "b.yaml:5:20: at: \"tomorrow\" is not an RFC 3339 timestamp " EXAMPLES "\n"
+		      "b.yaml:9:20: at: \"2027-02-29T00:00:00Z\" is not an RFC 3339 timestamp " EXAMPLES "\n"
+		      "b.yaml:10:23: until: \"2026-12-01T02:00:00\" names no offset and the schedule no "
+		      "timezone (add Z, +01:00 or [Europe/Berlin], or give timezone:)\n"
+		      "b.yaml:14:20: at: \"1969-12-31T23:59:59Z\" is not an RFC 3339 timestamp " EXAMPLES "\n");
 }
 END_TEST
 
@@ -550,7 +550,7 @@ START_TEST(test_batch_refuses_missing_or_double_script)
 		      "      - script: echo a\n"
 		      "        script_file: there.sh\n"
 		      "      - script: \"\"\n",
-		      "b.yaml:4:9: task needs script or script_file\n"
+		      "b.yaml:4:9: task needs script, script_file or copy\n"
 		      "b.yaml:6:22: task has both script and script_file (use one)\n"
 		      "b.yaml:7:17: script: the script is empty\n");
 }
@@ -972,9 +972,9 @@ START_TEST(test_batch_refuses_unreadable_empty_and_odd_files)
 	free(got);
 	yt_errors_free(&e);
 
-	expect_errors("", "b.yaml:1:1: the batch is empty (expected computers:, groups: or jobs:)\n");
+	expect_errors("", "b.yaml:1:1: the batch is empty (expected computers:, groups:, jobs: or windows:)\n");
 	expect_errors("# only a comment\n",
-		      "b.yaml:1:1: the batch is empty (expected computers:, groups: or jobs:)\n");
+		      "b.yaml:1:1: the batch is empty (expected computers:, groups:, jobs: or windows:)\n");
 	expect_errors("- a\n- b\n", "b.yaml:1:1: the batch: expected a mapping of computers:, "
 					"groups: and jobs:, found a list\n");
 	expect_errors("groups: [a]\n---\ngroups: [b]\n",
@@ -1025,7 +1025,7 @@ START_TEST(test_batch_reports_all_errors_in_source_order)
 		      "b.yaml:10:11: duplicate job name \"j\" (first at 4:11)\n"
 		      "b.yaml:11:12: tasks: the list is empty (a job runs at least one task)\n"
 		      "b.yaml:13:1: unknown key \"surprise\" in the batch (known: computers, groups, "
-		      "jobs)\n");
+		      "jobs, windows)\n");
 }
 END_TEST
 
@@ -1201,6 +1201,173 @@ START_TEST(test_batch_export_loads_back_to_the_same_hash)
 }
 END_TEST
 
+START_TEST(test_batch_reads_time_zones_and_wall_clock_times)
+{
+	struct batch *b = load_ok("tz.yaml",
+				  "jobs:\n"
+				  "  - name: nightly\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    schedule: {cron: \"30 3 * * *\", timezone: Europe/Berlin,\n"
+				  "               at: \"2026-12-01T00:00:00\", until: \"2027-06-01T00:00:00[UTC]\"}\n"
+				  "  - name: once\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    schedule: {at: \"2026-03-29T02:30:00[Europe/Berlin]\"}\n"
+				  "  - name: offset\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    schedule: {at: \"2026-03-29T02:30:00+01:00\"}\n");
+	const struct batch_schedule *s = &b->jobs[0].schedule;
+	ck_assert_str_eq(s->timezone, "Europe/Berlin");
+	ck_assert_int_eq(s->at_local, 1);
+	ck_assert_str_eq(s->at_zone, "Europe/Berlin");
+	ck_assert_int_eq((long long)s->at, 1796083200LL); /* the wall-clock fields read as UTC */
+	ck_assert_int_eq(s->until_local, 1);
+	ck_assert_str_eq(s->until_zone, "UTC");
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].plan_canon, "timezone 13:Europe/Berlin\n"));
+	s = &b->jobs[1].schedule;
+	ck_assert_ptr_null(s->timezone);
+	ck_assert_str_eq(s->at_zone, "Europe/Berlin");
+	s = &b->jobs[2].schedule;
+	ck_assert_int_eq(s->at_local, 0);
+	ck_assert_int_eq((long long)s->at, 1774747800LL); /* 01:30 UTC */
+	/* a plan without the new keys hashes as before they existed */
+	ck_assert_ptr_null(strstr(b->jobs[2].plan_canon, "timezone"));
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks: [{script: x}]\n"
+		      "    targets: {computers: [a]}\n"
+		      "    schedule: {cron: \"0 2 * * *\", timezone: \"Europe//Berlin\"}\n"
+		      "  - name: k\n"
+		      "    tasks: [{script: x}]\n"
+		      "    targets: {computers: [a]}\n"
+		      "    schedule: {at: \"2026-12-01T02:00:00+01:00[Europe/Berlin]\"}\n"
+		      "  - name: l\n"
+		      "    tasks: [{script: x}]\n"
+		      "    targets: {computers: [a]}\n"
+		      "    schedule: {timezone: Europe/Berlin, cron: \"0 2 * * *\",\n"
+		      "               at: \"2026-12-01T02:00:00\", until: \"2026-11-01T00:00:00\"}\n",
+		      "b.yaml:5:45: timezone: \"Europe//Berlin\" is not a time zone name (examples: "
+		      "Europe/Berlin, America/New_York, UTC)\n"
+		      "b.yaml:9:20: at: \"2026-12-01T02:00:00+01:00[Europe/Berlin]\": give an offset or a "
+		      "zone, not both\n"
+		      "b.yaml:14:50: until: \"2026-11-01T00:00:00\" is not after at\n");
+}
+END_TEST
+
+START_TEST(test_batch_reads_retries_of_tasks_and_jobs)
+{
+	struct batch *b = load_ok("r.yaml",
+				  "jobs:\n"
+				  "  - name: j\n"
+				  "    retries: {count: 2, backoff: 5s}\n"
+				  "    tasks:\n"
+				  "      - {script: a}\n"
+				  "      - {script: b, retries: {count: 3, backoff: 30s, max: 10m,\n"
+				  "                              on_codes: [1, -25, 1]}}\n"
+				  "      - {script: c, retries: {count: 0}}\n"
+				  "  - name: k\n"
+				  "    tasks: [{script: d, retries: {count: 1, backoff: 1h}}]\n"
+				  "  - name: plain\n"
+				  "    tasks: [{script: e}]\n");
+	const struct batch_job *j = &b->jobs[0];
+	ck_assert_int_eq(j->tasks[0].retries.count, 2); /* the job's */
+	ck_assert_int_eq(j->tasks[0].retries.backoff_ms, 5000);
+	ck_assert_int_eq(j->tasks[0].retries.max_ms, 600000);
+	ck_assert_ptr_null(j->tasks[0].retries.on_codes);
+	ck_assert_int_eq(j->tasks[1].retries.count, 3);
+	ck_assert_uint_eq(j->tasks[1].retries.non_codes, 2);
+	ck_assert_int_eq(j->tasks[1].retries.on_codes[0], -25);
+	ck_assert_int_eq(j->tasks[1].retries.on_codes[1], 1);
+	ck_assert_int_eq(j->tasks[2].retries.count, 0); /* its own count: 0 wins over the job's */
+	ck_assert_ptr_nonnull(strstr(j->canon, "retries 3 30000 600000 -25 1\n"));
+	ck_assert_ptr_nonnull(strstr(j->canon, "retries 2 5000 600000 -\n"));
+	/* a backoff past the default max raises max with it */
+	ck_assert_int_eq(b->jobs[1].tasks[0].retries.max_ms, 3600000);
+	/* a task without retries hashes as before retries existed */
+	ck_assert_ptr_null(strstr(b->jobs[2].canon, "retries"));
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - {script: a, retries: {backoff: 5s}}\n"
+		      "      - {script: b, retries: {count: 101}}\n"
+		      "      - {script: c, retries: {count: 1, backoff: 1m, max: 30s}}\n"
+		      "      - {script: d, retries: {count: 1, on_codes: [-8, x]}}\n"
+		      "      - {script: e, retries: {count: 1, on_codes: []}}\n"
+		      "      - {script: f, retries: {count: 1, backoff: 500ms}}\n",
+		      "b.yaml:4:30: retries: count is missing (how many times a failed task runs again)\n"
+		      "b.yaml:5:38: count: 101 is out of range 0..100\n"
+		      "b.yaml:6:59: max: 30s is shorter than backoff\n"
+		      "b.yaml:7:52: on_codes: -8 (cancelled by an operator) is never retried\n"
+		      "b.yaml:7:56: on_codes: \"x\" is not an integer\n"
+		      "b.yaml:8:51: on_codes: give 1 to 256 codes (absent: every failure a retry can "
+		      "change)\n"
+		      "b.yaml:9:50: backoff: 500ms is shorter than 1s\n");
+}
+END_TEST
+
+START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
+{
+	wfile("files/app.conf", "port = 8080\n");
+	struct batch *b = load_ok("c.yaml",
+				  "jobs:\n"
+				  "  - name: deploy\n"
+				  "    tasks:\n"
+				  "      - copy: {source: files/app.conf, destination: /etc/app/app.conf, mode: \"0640\"}\n"
+				  "      - copy: {content: \"x\\n\", destination: /etc/app/x}\n"
+				  "      - script: systemctl reload app\n"
+				  "    targets: {computers: [a]}\n"
+				  "    offline: {wait: 2h}\n"
+				  "    rollout: {waves: [\"1\", \"10%\", \"100%\"], pause: 10m, max_failures: 2%}\n"
+				  "    after: {job: build, on: any, scope: computer}\n");
+	const struct batch_job *j = &b->jobs[0];
+	ck_assert_int_eq(j->tasks[0].copy, 1);
+	ck_assert_str_eq(j->tasks[0].script, "port = 8080\n");
+	ck_assert_str_eq(j->tasks[0].copy_dest, "/etc/app/app.conf");
+	ck_assert_int_eq(j->tasks[0].copy_mode, 0640);
+	ck_assert_int_eq(j->tasks[1].copy_mode, 0644);
+	ck_assert_int_eq(j->tasks[2].copy, 0);
+	ck_assert_int_eq(j->offline_wait_ms, 7200000);
+	ck_assert_int_eq(j->rollout.nwaves, 3);
+	ck_assert_int_eq(j->rollout.waves[1], 10);
+	ck_assert_int_eq(j->rollout.waves_pct[1], 1);
+	ck_assert_int_eq(j->rollout.pause_ms, 600000);
+	ck_assert_uint_eq(j->nafter, 1);
+	ck_assert_int_eq(j->after[0].on, BATCH_AFTER_ANY);
+	ck_assert_int_eq(j->after[0].per_computer, 1);
+	ck_assert_ptr_nonnull(strstr(j->canon, "copy_dest 17:/etc/app/app.conf\ncopy_mode 640\n"));
+	roundtrip(b, 0);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - {copy: {content: x, destination: etc/x}}\n"
+		      "      - {copy: {content: x, destination: /etc/../x}}\n"
+		      "      - {copy: {content: x, destination: /etc/x, mode: \"999\"}}\n"
+		      "      - {script: x, copy: {content: x, destination: /etc/x}}\n"
+		      "      - {copy: {destination: /etc/x}}\n"
+		      "    offline: {wait: 0s}\n",
+		      "b.yaml:4:42: destination: \"etc/x\" is not an absolute file path (no . or .. part, no "
+		      "trailing /, no control character, at most 1024 bytes)\n"
+		      "b.yaml:5:42: destination: \"/etc/../x\" is not an absolute file path (no . or .. part, "
+		      "no trailing /, no control character, at most 1024 bytes)\n"
+		      "b.yaml:6:56: mode: \"999\" is not an octal mode (0644, 0755, 0600)\n"
+		      "b.yaml:7:27: copy: a copy-file task has no script, script_file or interpreter\n"
+		      "b.yaml:8:16: copy: give source (a file read now) or content, one of them\n"
+		      "b.yaml:9:21: wait: 0s is shorter than 1s\n");
+}
+END_TEST
+
 START_TEST(test_batch_export_writes_readable_yaml)
 {
 	struct batch *b = load_ok("r.yaml", base);
@@ -1267,6 +1434,22 @@ START_TEST(test_batch_examples_load_without_errors)
 	for (size_t i = 0; i < b->njobs; i++)
 		roundtrip(b, i);
 	batch_free(b);
+
+	b = load_ok("examples/operations.yaml", NULL);
+	ck_assert_uint_eq(b->nwindows, 3);
+	ck_assert_int_eq(b->windows[2].blackout, 1);
+	ck_assert_uint_eq(b->njobs, 6);
+	ck_assert_int_eq(b->jobs[0].rollout.nwaves, 3);
+	ck_assert_int_eq(b->jobs[0].tasks[0].retries.count, 3);
+	ck_assert_int_eq(b->jobs[0].tasks[1].retries.count, 0);
+	ck_assert_str_eq(b->jobs[1].schedule.timezone, "America/New_York");
+	ck_assert_uint_eq(b->jobs[3].nafter, 1);
+	ck_assert_int_eq(b->jobs[4].tasks[0].copy, 1);
+	ck_assert_int_eq(b->jobs[5].schedule.splay_ms, 600000);
+	ck_assert_uint_eq(b->nwrefs, 0);
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	batch_free(b);
 }
 END_TEST
 
@@ -1323,6 +1506,9 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_hash_ignores_layout_comments_order_and_defaults);
 	tcase_add_test(tc, test_batch_hash_changes_with_a_task_change);
 	tcase_add_test(tc, test_batch_export_loads_back_to_the_same_hash);
+	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
+	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
+	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);
 	tcase_add_test(tc, test_batch_free_accepts_null);

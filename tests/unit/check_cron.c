@@ -1,4 +1,5 @@
-/* Unit tests for common/cron: parsing, refusals with their messages, next-time search in UTC. */
+/* Unit tests for common/cron: parsing, refusals with their messages, next-time search in UTC
+ * and in a zone's wall clock around the two 2026 EU daylight saving changes. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,6 +226,119 @@ START_TEST(test_cron_next_gives_up_after_ten_years)
 }
 END_TEST
 
+/*
+ * Europe/Berlin over 2026 as PostgreSQL's pgfleet.tz_offsets gives it: CET (+1) until
+ * the last Sunday of March, 01:00 UTC, CEST (+2) until the last Sunday of October,
+ * 01:00 UTC, then CET again.
+ */
+static struct cron_zone
+berlin_2026(void)
+{
+	struct cron_zone z = {.from = utc("2026-01-01 00:00"), .to = utc("2027-01-01 00:00"),
+	    .off0 = 3600, .n = 2};
+	z.tr[0].at = utc("2026-03-29 01:00");
+	z.tr[0].off = 7200;
+	z.tr[1].at = utc("2026-10-25 01:00");
+	z.tr[1].off = 3600;
+	return z;
+}
+
+/* The next `count` runs of e after `after` in zone z, in UTC, joined by ", ". */
+static const char *
+runs_tz(const char *e, const struct cron_zone *z, const char *after, int count)
+{
+	static char out[512];
+	struct cron c;
+	time_t t = utc(after);
+	ck_assert_msg(cron_parse(e, &c, err, sizeof(err)) == 0, "%s: %s", e, err);
+	out[0] = '\0';
+	for (int i = 0; i < count; i++) {
+		t = cron_next_tz(&c, z, t);
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? ", " : "", fmt(t));
+		if (t == (time_t)-1)
+			break;
+	}
+	return out;
+}
+
+START_TEST(test_cron_tz_reads_the_zones_wall_clock)
+{
+	struct cron_zone z = berlin_2026();
+	/* 03:30 in Berlin is 02:30 UTC in winter and 01:30 UTC in summer */
+	ck_assert_str_eq(runs_tz("30 3 * * *", &z, "2026-01-10 12:00", 2),
+			 "2026-01-11 02:30 Sun, 2026-01-12 02:30 Mon");
+	ck_assert_str_eq(runs_tz("30 3 * * *", &z, "2026-07-01 12:00", 1), "2026-07-02 01:30 Thu");
+	/* the day of the week is the local one: 00:30 Monday in Berlin is Sunday in UTC */
+	ck_assert_str_eq(runs_tz("30 0 * * mon", &z, "2026-07-01 00:00", 1), "2026-07-05 22:30 Sun");
+}
+END_TEST
+
+START_TEST(test_cron_tz_skipped_local_time_runs_once_at_the_change)
+{
+	struct cron_zone z = berlin_2026();
+	/* 2026-03-29: 02:00-02:59 does not exist in Berlin; 02:30 runs at 03:00 CEST (01:00 UTC),
+	 * once, then at 02:30 CEST (00:30 UTC) the next day */
+	ck_assert_str_eq(runs_tz("30 2 * * *", &z, "2026-03-28 12:00", 2),
+			 "2026-03-29 01:00 Sun, 2026-03-30 00:30 Mon");
+	/* several fixed times in the gap (02:00, 02:15, 02:30, 02:45) still run once; 03:00 at the
+	 * same instant is that same run */
+	ck_assert_str_eq(runs_tz("0,15,30,45 2,3 * * *", &z, "2026-03-29 00:50", 3),
+			 "2026-03-29 01:00 Sun, 2026-03-29 01:15 Sun, 2026-03-29 01:30 Sun");
+	/* a wildcard job follows the wall clock: 02:15 does not exist, the next is 03:15 CEST */
+	ck_assert_str_eq(runs_tz("15 * * * *", &z, "2026-03-29 00:20", 2),
+			 "2026-03-29 01:15 Sun, 2026-03-29 02:15 Sun");
+	/* the day before and after: an ordinary day */
+	ck_assert_str_eq(runs_tz("30 2 * * *", &z, "2026-03-27 12:00", 1), "2026-03-28 01:30 Sat");
+}
+END_TEST
+
+START_TEST(test_cron_tz_repeated_local_time_runs_once)
+{
+	struct cron_zone z = berlin_2026();
+	/* 2026-10-25: 02:00-02:59 comes twice (CEST, then CET); 02:30 runs at the first, 00:30 UTC */
+	ck_assert_str_eq(runs_tz("30 2 * * *", &z, "2026-10-24 12:00", 2),
+			 "2026-10-25 00:30 Sun, 2026-10-26 01:30 Mon");
+	/* asked during the second pass (02:10 CET, 01:10 UTC): 02:30 ran already, the next is tomorrow */
+	ck_assert_str_eq(runs_tz("30 2 * * *", &z, "2026-10-25 01:10", 1), "2026-10-26 01:30 Mon");
+	/* a wildcard job runs in both passes: every half hour of wall clock, repeated hour included */
+	ck_assert_str_eq(runs_tz("*/30 * * * *", &z, "2026-10-25 00:10", 4),
+			 "2026-10-25 00:30 Sun, 2026-10-25 01:00 Sun, 2026-10-25 01:30 Sun, "
+			 "2026-10-25 02:00 Sun");
+	/* a fixed time right after the repeated hour is unaffected */
+	ck_assert_str_eq(runs_tz("0 3 * * *", &z, "2026-10-24 12:00", 1), "2026-10-25 02:00 Sun");
+}
+END_TEST
+
+START_TEST(test_cron_tz_without_changes_and_past_the_range)
+{
+	/* Asia/Kathmandu, +05:45 all year */
+	struct cron_zone k = {.from = utc("2026-01-01 00:00"), .to = utc("2026-02-01 00:00"),
+	    .off0 = 20700, .n = 0};
+	ck_assert_str_eq(runs_tz("0 0 * * *", &k, "2026-01-01 00:00", 2),
+			 "2026-01-01 18:15 Thu, 2026-01-02 18:15 Fri");
+	/* nothing before the end of the range: never, the caller asks with the next range */
+	ck_assert_str_eq(runs_tz("0 0 1 6 *", &k, "2026-01-01 00:00", 1), "never");
+	struct cron c;
+	ck_assert_int_eq(cron_parse("* * * * *", &c, err, sizeof(err)), 0);
+	ck_assert(cron_next_tz(&c, &k, utc("2025-12-31 00:00")) == (time_t)-1);
+}
+END_TEST
+
+START_TEST(test_cron_zone_utc_maps_wall_clock_times)
+{
+	struct cron_zone z = berlin_2026();
+	ck_assert_str_eq(fmt(cron_zone_utc(&z, utc("2026-07-01 12:00"))), "2026-07-01 10:00 Wed");
+	ck_assert_str_eq(fmt(cron_zone_utc(&z, utc("2026-01-01 12:00"))), "2026-01-01 11:00 Thu");
+	/* skipped: the moment of the change; repeated: the first of the two */
+	ck_assert_str_eq(fmt(cron_zone_utc(&z, utc("2026-03-29 02:30"))), "2026-03-29 01:00 Sun");
+	ck_assert_str_eq(fmt(cron_zone_utc(&z, utc("2026-10-25 02:30"))), "2026-10-25 00:30 Sun");
+	ck_assert_int_eq(cron_zone_offset(&z, utc("2026-03-29 00:59")), 3600);
+	ck_assert_int_eq(cron_zone_offset(&z, utc("2026-03-29 01:00")), 7200);
+	ck_assert_int_eq(cron_zone_offset(&z, utc("2026-10-25 01:00")), 3600);
+	ck_assert(cron_zone_utc(&z, utc("2027-06-01 00:00")) == (time_t)-1);
+}
+END_TEST
+
 Suite *
 cron_suite(void)
 {
@@ -242,6 +356,11 @@ cron_suite(void)
 	tcase_add_test(tc, test_cron_next_applies_or_rule_when_both_days_restricted);
 	tcase_add_test(tc, test_cron_next_weekday_ranges);
 	tcase_add_test(tc, test_cron_next_gives_up_after_ten_years);
+	tcase_add_test(tc, test_cron_tz_reads_the_zones_wall_clock);
+	tcase_add_test(tc, test_cron_tz_skipped_local_time_runs_once_at_the_change);
+	tcase_add_test(tc, test_cron_tz_repeated_local_time_runs_once);
+	tcase_add_test(tc, test_cron_tz_without_changes_and_past_the_range);
+	tcase_add_test(tc, test_cron_zone_utc_maps_wall_clock_times);
 	suite_add_tcase(s, tc);
 	return s;
 }

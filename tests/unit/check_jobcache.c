@@ -1,7 +1,8 @@
 /*
  * Unit tests for worker/jobcache: a fan-out shares one definition, held entries
  * stay, unused ones are kept up to a count (least recently used out) and
- * dropped once idle.
+ * dropped once idle; a copy-file task's destination is part of the definition
+ * (and freed with it: valgrind).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -118,6 +119,33 @@ START_TEST(test_jobcache_second_load_of_a_held_version_keeps_the_first)
 }
 END_TEST
 
+START_TEST(test_jobcache_keeps_a_copy_tasks_type_destination_and_retries)
+{
+	struct jobcache *c = jobcache_new(1, 60000);
+	struct job_task *t = tasks(2);
+	t[1].copy = 1;
+	t[1].copy_dest = strdup("/etc/motd");
+	t[1].copy_mode = 0644;
+	t[0].retry_count = 3;
+	const struct jobdef *d = jobcache_put(c, 9, 4, t, 2, 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->tasks[0].copy, 0);
+	ck_assert_ptr_null(d->tasks[0].copy_dest);
+	ck_assert_int_eq(d->tasks[0].retry_count, 3);
+	ck_assert_int_eq(d->tasks[1].copy, 1);
+	ck_assert_str_eq(d->tasks[1].copy_dest, "/etc/motd");
+	ck_assert_int_eq(d->tasks[1].copy_mode, 0644);
+	/* loaded twice while held: the second copy is freed, the first kept */
+	struct job_task *again = tasks(2);
+	again[1].copy_dest = strdup("/etc/other");
+	ck_assert_ptr_eq(jobcache_put(c, 9, 4, again, 2, 1), d);
+	ck_assert_str_eq(d->tasks[1].copy_dest, "/etc/motd");
+	jobcache_release(c, d, 2);
+	jobcache_release(c, d, 2);
+	jobcache_free(c);
+}
+END_TEST
+
 Suite *
 jobcache_suite(void)
 {
@@ -127,6 +155,7 @@ jobcache_suite(void)
 	tcase_add_test(tc, test_jobcache_keeps_held_entries_and_drops_lru_unused);
 	tcase_add_test(tc, test_jobcache_drops_unused_entries_once_idle);
 	tcase_add_test(tc, test_jobcache_second_load_of_a_held_version_keeps_the_first);
+	tcase_add_test(tc, test_jobcache_keeps_a_copy_tasks_type_destination_and_retries);
 	suite_add_tcase(s, tc);
 	return s;
 }

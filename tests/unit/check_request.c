@@ -232,6 +232,48 @@ START_TEST(test_request_check_cancel)
 }
 END_TEST
 
+START_TEST(test_request_retry_is_part_of_the_journal_key)
+{
+	struct request_task t;
+	int code;
+	/* absent: 0, the key is the seq as before retries */
+	ck_assert_int_eq(check(sendfile(NULL), &t, &code), REQUEST_ACT);
+	ck_assert_int_eq(t.retry, 0);
+	ck_assert_int_eq(request_journal_seq(&t), 1);
+	struct wire_msg *m = sendfile(NULL);
+	ck_assert_int_eq(wire_add(m, "Retry", "2", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(m, &t, &code), REQUEST_ACT);
+	ck_assert_int_eq(t.retry, 2);
+	ck_assert_int_eq(request_journal_seq(&t), 2001);
+	int seq, retry;
+	request_journal_split(2001, &seq, &retry);
+	ck_assert_int_eq(seq, 1);
+	ck_assert_int_eq(retry, 2);
+	request_journal_split(7, &seq, &retry);
+	ck_assert_int_eq(seq, 7);
+	ck_assert_int_eq(retry, 0);
+	static const char *const bad[] = {"0", "101", "x", "-1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = sendfile(NULL);
+		ck_assert_int_eq(wire_add(m, "Retry", bad[i], err, sizeof(err)), 0);
+		ck_assert_msg(check(m, &t, &code) == REQUEST_BAD, "Retry=%s accepted", bad[i]);
+		ck_assert_str_eq(err, "Retry must be 1-100 with a Task-Sequence-ID below 1000");
+	}
+	const char *const big[] = {"Task-Sequence-ID=1000", NULL};
+	m = sendfile(big);
+	ck_assert_int_eq(wire_add(m, "Retry", "1", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(m, &t, &code), REQUEST_BAD);
+	/* a cancel of a retry names it too */
+	m = wire_msg_new();
+	ck_assert_int_eq(wire_add(m, "Request", "Cancel", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Event-ID", "42", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Task-Sequence-ID", "3", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Retry", "1", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(m, &t, &code), REQUEST_ACT);
+	ck_assert_int_eq(request_journal_seq(&t), 1003);
+}
+END_TEST
+
 START_TEST(test_request_hello_id_names_the_computer)
 {
 	/* the scheduler's word (from the certificate) wins over the config's computer_id */
@@ -322,6 +364,7 @@ request_suite(void)
 	tcase_add_test(tc, test_request_check_refuses_sendfile_before_acting);
 	tcase_add_test(tc, test_request_check_bad_requests_close);
 	tcase_add_test(tc, test_request_check_cancel);
+	tcase_add_test(tc, test_request_retry_is_part_of_the_journal_key);
 	tcase_add_test(tc, test_request_hello_id_names_the_computer);
 	tcase_add_test(tc, test_request_refuses_hostile_headers);
 	tcase_add_test(tc, test_request_ids_only_when_both_are_numbers);

@@ -1,4 +1,4 @@
-/* Unit tests for common/units: durations, sizes, port ranges, integers. */
+/* Unit tests for common/units: durations, sizes, port ranges, integers, timestamps, zone names. */
 #include <check.h>
 #include <string.h>
 
@@ -109,12 +109,45 @@ START_TEST(test_units_format_duration_round_trips)
 }
 END_TEST
 
+START_TEST(test_units_time_takes_offsets_zones_and_wall_clock_times)
+{
+	struct units_time t;
+	ck_assert_int_eq(units_time("2026-12-01T02:00:00Z", &t, err, sizeof(err)), 0);
+	ck_assert_int_eq((long long)t.t, 1796090400LL);
+	ck_assert_int_eq(t.has_offset, 1);
+	ck_assert_str_eq(t.zone, "");
+	ck_assert_int_eq(units_time("2026-12-01 03:00:00.25+01:00", &t, err, sizeof(err)), 0);
+	ck_assert_int_eq((long long)t.t, 1796090400LL);
+	ck_assert_int_eq(units_time("2026-12-01T02:00:00", &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(t.has_offset, 0);
+	ck_assert_int_eq((long long)t.t, 1796090400LL);
+	ck_assert_int_eq(units_time("2026-12-01T02:00:00[America/Port-au-Prince]", &t, err,
+			     sizeof(err)), 0);
+	ck_assert_str_eq(t.zone, "America/Port-au-Prince");
+	ck_assert_int_eq(t.has_offset, 0);
+	static const char *const bad[] = {"2026-02-29T00:00:00Z", "2026-12-01T02:00", "1969-12-31T23:59:59Z",
+	    "2026-12-01T02:00:00+1:00", "2026-12-01T02:00:00[Europe/Berlin", "2026-12-01T02:00:00[]",
+	    "2026-12-01T02:00:00[Europe/Berlin]x", "2026-12-01T02:00:00Z[UTC]", "tomorrow"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(units_time(bad[i], &t, err, sizeof(err)) == -1, "%s accepted", bad[i]);
+	ck_assert_str_eq(err, "\"tomorrow\" is not an RFC 3339 timestamp (examples: 2026-12-01T02:00:00Z, "
+			      "2026-12-01T03:00:00+01:00, 2026-12-01T03:00:00[Europe/Berlin])");
+	ck_assert_int_eq(units_zone_name("Etc/GMT+5", err, sizeof(err)), 0);
+	ck_assert_int_eq(units_zone_name("UTC", err, sizeof(err)), 0);
+	ck_assert_int_eq(units_zone_name("/etc/passwd", err, sizeof(err)), -1);
+	ck_assert_int_eq(units_zone_name("Europe/", err, sizeof(err)), -1);
+	ck_assert_int_eq(units_zone_name("EST5EDT,M3.2.0,M11.1.0", err, sizeof(err)), -1);
+	ck_assert_int_eq(units_zone_name("", err, sizeof(err)), -1);
+}
+END_TEST
+
 Suite *
 units_suite(void)
 {
 	Suite *s = suite_create("units");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_units_duration_accepts_each_unit);
+	tcase_add_test(tc, test_units_time_takes_offsets_zones_and_wall_clock_times);
 	tcase_add_test(tc, test_units_duration_refuses_bad_values);
 	tcase_add_test(tc, test_units_size_accepts_binary_units);
 	tcase_add_test(tc, test_units_size_refuses_bad_values);

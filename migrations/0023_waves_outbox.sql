@@ -67,7 +67,7 @@ DECLARE
 	v_revoked bigint[] := '{}';
 	v_out bigint[] := '{}';
 	n int;
-	r record;
+	rv record;
 BEGIN
 	SELECT s.targets, s.due_at, s.splay, s.rollout_waves, s.created_by, j.name
 	INTO t, v_due, v_splay, v_waves, v_by, v_job
@@ -111,7 +111,7 @@ BEGIN
 		WHERE e.event_id = w.event_id;
 	END IF;
 	-- revoked: refused now, with a status row saying why (after the waves: no wave of theirs)
-	FOR r IN
+	FOR rv IN
 		WITH ins AS (
 			INSERT INTO pgfleet.event (schedule_id, computer_id, due_at)
 			SELECT p_schedule, x, v_due FROM unnest(v_revoked) x
@@ -120,7 +120,7 @@ BEGIN
 			RETURNING event_id, computer_id)
 		SELECT * FROM ins ORDER BY event_id
 	LOOP
-		PERFORM pgfleet.fail_event_revoked(r.event_id, p_schedule, r.computer_id, 0, 1);
+		PERFORM pgfleet.fail_event_revoked(rv.event_id, p_schedule, rv.computer_id, 0, 1);
 		n := n + 1;
 	END LOOP;
 	RETURN n;

@@ -65,7 +65,7 @@ ok "a scheduler connected as a pgfleet_scheduler login accepts agents, claims, r
 assert_eq "$(sql "select count(*) > 0 from pgfleet.window_span s join pgfleet.maintenance_window w using (window_id) where w.name = 'lp'")" t "spans computed by the janitor"
 
 # a task retried once, in waves (1, then the rest), and a job chained after it
-job_add flaky "[ -f $TESTDIR/flaky.%COMPNAME% ] || { touch $TESTDIR/flaky.%COMPNAME%; exit 3; }"
+job_add flaky "[ -f $TESTDIR/flaky.%EVENTID% ] || { touch $TESTDIR/flaky.%EVENTID%; exit 3; }"
 sql "update pgfleet.task set retry_count = 1, retry_backoff_ms = 1000, retry_max_ms = 1000
 	where job_id = (select job_id from pgfleet.job where name = 'flaky')" >/dev/null
 job_add follow "true"

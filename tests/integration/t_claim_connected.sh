@@ -1,0 +1,72 @@
+#!/bin/sh
+# A scheduler's claim (claim_events with p_connected, 0026) against a real PostgreSQL:
+# only computers connected to the claimer, free and enabled; candidates found from the
+# oldest due events, and every connected computer probed when those belong to computers
+# that cannot run here (offline, connected elsewhere, busy); an event handed back after
+# it started runs before its computer's other events; concurrent claimers never claim an
+# event twice.
+. "$PGFLEET_TESTS/lib.sh"
+"$BIN/pgfleet" migrate >/dev/null || fail "migrate"
+
+sql "insert into pgfleet.computer (name, host) select 'c' || i, '127.0.0.1' from generate_series(1, 60) i" >/dev/null
+sql "insert into pgfleet.job (name) values ('j')" >/dev/null
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 0, 'true' from pgfleet.job" >/dev/null
+id() { sql "select computer_id from pgfleet.computer where name = '$1'"; }
+# c1-c20 offline, c21-c40 connected to sched-b, c41-c60 connected here (sched-a)
+sql "insert into pgfleet.agent_presence (computer_id, scheduler, worker_slot, link_id)
+     select computer_id, case when substr(name, 2)::int <= 40 then 'sched-b' else 'sched-a' end, 0, computer_id
+     from pgfleet.computer where substr(name, 2)::int > 20" >/dev/null
+# one schedule over all 60; the events of c1-c40 are the oldest due (an hour ago)
+sid=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
+           select job_id, 1, '{}'::jsonb, now() - interval '1 hour' from pgfleet.job returning schedule_id")
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at)
+     select $sid, computer_id, case when substr(name, 2)::int <= 40 then now() - interval '1 hour' else now() - interval '1 minute' end
+     from pgfleet.computer" >/dev/null
+claim() { # claim LIMIT OWNER -> the computers' names, sorted
+	sql "select string_agg(c.name, ' ' order by substr(c.name, 2)::int)
+	     from pgfleet.claim_events($1, '$2', interval '60 s', true) x join pgfleet.computer c using (computer_id)"
+}
+
+# a limit of 2 scans the 16 oldest due events: all of computers that cannot run here, so
+# every connected computer is probed and two of sched-a's run
+got=$(claim 2 sched-a)
+assert_eq "$(echo "$got" | wc -w)" 2 "two claimed past a window of others' events"
+for n in $got; do
+	[ "${n#c}" -gt 40 ] || fail "claimed $n, which is not connected to sched-a"
+done
+ok "the oldest due events all unrunnable here: the connected computers are probed"
+
+# a large limit: the window holds every due event, sched-a's 18 free ones are taken
+got=$(claim 100 sched-a)
+assert_eq "$(echo "$got" | wc -w)" 18 "the rest of sched-a's computers"
+assert_eq "$(claim 100 sched-a)" "" "nothing left for sched-a: its computers are busy"
+assert_eq "$(sql "select count(*) from pgfleet.event where state = 'running' and lease_owner = 'sched-a'")" 20 "20 running under sched-a"
+ok "a scheduler claims only its connected computers, one event each"
+
+# sched-b: two claimers at once never take an event twice
+for i in 1 2; do
+	( for r in $(seq 1 10); do
+		psql -X -qAt -c "select event_id from pgfleet.claim_events(3, 'sched-b', interval '60 s', true)"
+	  done > "$TESTDIR/claims$i" ) &
+done
+wait
+cat "$TESTDIR"/claims? | sort > "$TESTDIR/all"
+assert_eq "$(sort -u "$TESTDIR/all" | wc -l)" "$(wc -l < "$TESTDIR/all")" "no event claimed twice"
+assert_eq "$(wc -l < "$TESTDIR/all")" 20 "every sched-b computer once"
+assert_eq "$(sql "select count(*) from pgfleet.event e join pgfleet.computer c using (computer_id)
+	where e.state = 'running' and substr(c.name, 2)::int <= 20")" 0 "offline computers never claimed"
+ok "concurrent claims of one scheduler: each event once, none of an offline computer"
+
+# c41: a second schedule's event due earlier, and this one handed back after it started:
+# the started one runs first
+c41=$(id c41)
+e41=$(sql "select event_id from pgfleet.event where computer_id = $c41 and schedule_id = $sid")
+sql "select pgfleet.finish_event(event_id, lease_owner, 'done', 0) from pgfleet.event
+     where state = 'running' and computer_id = $c41" >/dev/null
+sid2=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
+            select job_id, 1, '{}'::jsonb, now() - interval '2 hours' from pgfleet.job returning schedule_id")
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at) values ($sid2, $c41, now() - interval '2 hours')" >/dev/null
+sql "update pgfleet.event set state = 'pending', started_at = now() - interval '5 minutes', due_at = now() - interval '1 minute',
+     finished_at = null, status_code = null where event_id = $e41" >/dev/null
+assert_eq "$(sql "select event_id from pgfleet.claim_events(1, 'sched-a', interval '60 s', true)")" "$e41" "the started event first"
+ok "an event handed back after it started runs before its computer's other events"

@@ -1,6 +1,7 @@
 /*
- * pgfleet computer add|list|show|remove|import and pgfleet group add|list|members:
- * the inventory by hand (job batches are the other way in: pgfleet submit).
+ * pgfleet computer add|list|show|remove|import|pending|accept|reject|revoke: the
+ * inventory by hand (job batches are the other way in: pgfleet submit); groups are
+ * cmd_group.c's, the options of both invopts.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/invopts.h"
 #include "cli/cmdutil.h"
 #include "common/db.h"
 #include "common/field.h"
@@ -57,211 +59,6 @@ usage_computer(FILE *f)
 }
 
 static void
-usage_group(FILE *f)
-{
-	fprintf(f, "usage: pgfleet group add NAME [--description TEXT] [--where COND ...]\n"
-		   "       pgfleet group list [--format table|csv|json]\n"
-		   "       pgfleet group members NAME [--format table|csv|json]\n\n"
-		   "  add      create a group (computers join it with computer add --group or a batch);\n"
-		   "           with --where it is dynamic: it also holds every computer the conditions\n"
-		   "           match when a schedule is expanded (FIELD=VALUE as computer list --where)\n"
-		   "  list     every group with its number of members (a dynamic one's: with those\n"
-		   "           its rule matches now) and its rule\n"
-		   "  members  the computers of one group, each a static member or one by its rule\n\n"
-		   "Options:\n"
-		   "  --description TEXT  what the group is for\n"
-		   "  --where COND        a condition of a dynamic group (repeatable: all must hold)\n"
-		   "  --format FORMAT     table (default), csv (RFC 4180) or json; --json is json\n"
-		   "  -h, --help          this help\n");
-}
-
-/* Shared option scanner: positional arguments, flags and valued options. */
-struct opts {
-	const char *pos[4];
-	int npos;
-	enum reportfmt_format fmt;
-	int force, dry_run;
-	const char *host, *port, *os, *description;
-	char **labels, **groups, **wheres;
-	int nlabels, ngroups, nwheres;
-};
-
-static int
-take(const char *cmd, int argc, char **argv, int *i, const char **out)
-{
-	const char *opt = argv[*i];
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "pgfleet %s: %s needs a value\n", cmd, opt);
-		return -1;
-	}
-	*out = argv[++*i];
-	return 0;
-}
-
-/* allowed: letters of the options this subcommand takes (j f n h p o l g d). */
-static int
-scan(const char *cmd, int argc, char **argv, const char *allowed, struct opts *o, int *help)
-{
-	memset(o, 0, sizeof(*o));
-	*help = 0;
-	o->labels = calloc((size_t)argc, sizeof(char *));
-	o->groups = calloc((size_t)argc, sizeof(char *));
-	o->wheres = calloc((size_t)argc, sizeof(char *));
-	if (o->labels == NULL || o->groups == NULL || o->wheres == NULL) {
-		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
-		return -1;
-	}
-	int dashdash = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		char k = 0;
-		if (!dashdash && strcmp(a, "--") == 0) {
-			dashdash = 1;
-			continue;
-		}
-		if (dashdash) {
-			if (o->npos == 4) {
-				fprintf(stderr, "pgfleet %s: %s: too many arguments\n", cmd, a);
-				return -1;
-			}
-			o->pos[o->npos++] = a;
-			continue;
-		}
-		if (cmdutil_is_help(a)) {
-			*help = 1;
-			return 0;
-		}
-		int f = strchr(allowed, 'j') != NULL ? cmdutil_format_option(cmd, argc, argv, &i, &o->fmt) : 0;
-		if (f == -1)
-			return -1;
-		if (f == 1)
-			continue;
-		if (strcmp(a, "--json") == 0 || strncmp(a, "--format", 8) == 0)
-			k = 'j';
-		else if (strcmp(a, "--force") == 0)
-			k = 'f';
-		else if (strcmp(a, "--dry-run") == 0)
-			k = 'n';
-		else if (strcmp(a, "--host") == 0)
-			k = 'h';
-		else if (strcmp(a, "--port") == 0)
-			k = 'p';
-		else if (strcmp(a, "--os") == 0)
-			k = 'o';
-		else if (strcmp(a, "--label") == 0)
-			k = 'l';
-		else if (strcmp(a, "--group") == 0)
-			k = 'g';
-		else if (strcmp(a, "--description") == 0)
-			k = 'd';
-		else if (strcmp(a, "--where") == 0)
-			k = 'w';
-		if (k == 0 && a[0] == '-' && a[1] != '\0') {
-			fprintf(stderr, "pgfleet %s: %s: unknown option\n", cmd, a);
-			return -1;
-		}
-		if (k != 0 && strchr(allowed, k) == NULL) {
-			fprintf(stderr, "pgfleet %s: %s: not an option of this command\n", cmd, a);
-			return -1;
-		}
-		switch (k) {
-		case 0:
-			if (o->npos == 4) {
-				fprintf(stderr, "pgfleet %s: %s: too many arguments\n", cmd, a);
-				return -1;
-			}
-			o->pos[o->npos++] = a;
-			break;
-		case 'f':
-			o->force = 1;
-			break;
-		case 'n':
-			o->dry_run = 1;
-			break;
-		default:
-			if (take(cmd, argc, argv, &i, &v) == -1)
-				return -1;
-			if (k == 'h')
-				o->host = v;
-			else if (k == 'p')
-				o->port = v;
-			else if (k == 'o')
-				o->os = v;
-			else if (k == 'd')
-				o->description = v;
-			else if (k == 'l')
-				o->labels[o->nlabels++] = argv[i];
-			else if (k == 'w')
-				o->wheres[o->nwheres++] = argv[i];
-			else
-				o->groups[o->ngroups++] = argv[i];
-		}
-	}
-	return 0;
-}
-
-static void
-opts_free(struct opts *o)
-{
-	free(o->labels);
-	free(o->groups);
-	free(o->wheres);
-}
-
-/*
- * The --where conditions as a rule {"FIELD": "CONDITION", ...} (common/rule.h), NULL with
- * the message printed when one is not valid. Malloc'd.
- */
-static char *
-where_rule(const char *cmd, const struct opts *o)
-{
-	struct util_buf b = {0};
-	char field[300], cond[RULE_MAX_COND + 8], err[400], (*seen)[300] = calloc((size_t)o->nwheres + 1,
-	    300);
-	if (seen == NULL)
-		return NULL;
-	util_buf_puts(&b, "{");
-	for (int i = 0; i < o->nwheres; i++) {
-		if (rule_parse(o->wheres[i], field, sizeof(field), cond, sizeof(cond), err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet %s: --where: %s\n", cmd, err);
-			goto bad;
-		}
-		for (int j = 0; j < i; j++)
-			if (strcmp(seen[j], field) == 0) {
-				fprintf(stderr, "pgfleet %s: --where: %s given twice\n", cmd, field);
-				goto bad;
-			}
-		snprintf(seen[i], 300, "%s", field);
-		util_buf_puts(&b, i > 0 ? "," : "");
-		json_quote(&b, field);
-		util_buf_puts(&b, ":");
-		json_quote(&b, cond);
-	}
-	util_buf_puts(&b, "}");
-	free(seen);
-	return util_buf_take(&b);
-bad:
-	free(seen);
-	util_buf_free(&b);
-	return NULL;
-}
-
-/* Exactly n positional arguments, named in what ("NAME"). */
-static int
-want_pos(const char *cmd, const struct opts *o, int n, const char *what)
-{
-	if (o->npos < n) {
-		fprintf(stderr, "pgfleet %s: missing %s\n", cmd, what);
-		return -1;
-	}
-	if (o->npos > n) {
-		fprintf(stderr, "pgfleet %s: %s: unexpected argument\n", cmd, o->pos[n]);
-		return -1;
-	}
-	return 0;
-}
-
-static void
 json_list(FILE *fp, char **v, int n, int labels)
 {
 	fputc(labels ? '{' : '[', fp);
@@ -299,12 +96,12 @@ to_json(char **v, int n, int labels)
 }
 
 static int
-computer_add(struct opts *o)
+computer_add(struct invopts *o)
 {
 	const char *cmd = "computer add";
 	char err[1024], buf[512], *k, *v;
 	long long port;
-	if (want_pos(cmd, o, 1, "NAME") == -1)
+	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
 	if (field_computer_name(o->pos[0], err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
@@ -390,12 +187,12 @@ out:
 }
 
 static int
-computer_list(struct opts *o)
+computer_list(struct invopts *o)
 {
 	const char *cmd = "computer list";
-	if (want_pos(cmd, o, 0, "") == -1)
+	if (invopts_want_pos(cmd, o, 0, "") == -1)
 		return CLI_USAGE;
-	char *rule = o->nwheres > 0 ? where_rule(cmd, o) : NULL;
+	char *rule = o->nwheres > 0 ? invopts_where_rule(cmd, o) : NULL;
 	if (o->nwheres > 0 && rule == NULL)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
@@ -434,12 +231,12 @@ computer_list(struct opts *o)
 }
 
 static int
-computer_show(struct opts *o)
+computer_show(struct invopts *o)
 {
 	const char *cmd = "computer show";
 	char err[1024];
 	struct db_result *r;
-	if (want_pos(cmd, o, 1, "NAME") == -1)
+	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
@@ -531,13 +328,13 @@ dberr:
 }
 
 static int
-computer_remove(struct opts *o)
+computer_remove(struct invopts *o)
 {
 	const char *cmd = "computer remove";
 	char err[1024];
 	struct db_result *r = NULL;
 	int rc = CLI_ERROR;
-	if (want_pos(cmd, o, 1, "NAME") == -1)
+	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
@@ -591,78 +388,43 @@ out:
 }
 
 static int
-computer_pending(struct opts *o)
+computer_pending(struct invopts *o)
 {
-	if (want_pos("computer pending", o, 0, "") == -1)
+	if (invopts_want_pos("computer pending", o, 0, "") == -1)
 		return CLI_USAGE;
 	return enrol_cmd_pending(o->fmt);
 }
 
 static int
-computer_accept(struct opts *o)
+computer_accept(struct invopts *o)
 {
-	return want_pos("computer accept", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("accept", o->pos[0]);
+	return invopts_want_pos("computer accept", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("accept", o->pos[0]);
 }
 
 static int
-computer_reject(struct opts *o)
+computer_reject(struct invopts *o)
 {
-	return want_pos("computer reject", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("reject", o->pos[0]);
+	return invopts_want_pos("computer reject", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("reject", o->pos[0]);
 }
 
 static int
-computer_revoke(struct opts *o)
+computer_revoke(struct invopts *o)
 {
-	return want_pos("computer revoke", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("revoke", o->pos[0]);
+	return invopts_want_pos("computer revoke", o, 1, "NAME") == -1 ? CLI_USAGE : enrol_cmd_decide("revoke", o->pos[0]);
 }
 
 static int
-computer_import(struct opts *o)
+computer_import(struct invopts *o)
 {
-	if (want_pos("computer import", o, 1, "FILE") == -1)
+	if (invopts_want_pos("computer import", o, 1, "FILE") == -1)
 		return CLI_USAGE;
 	return cmd_submit_file("computer import", o->pos[0], o->dry_run, 1);
-}
-
-/* One subcommand of NOUN: its name, the options it takes, what runs it. */
-struct sub {
-	const char *name, *allowed;
-	int (*fn)(struct opts *);
-};
-
-/* "pgfleet NOUN SUB [options]": find SUB, scan its options, run it. */
-static int
-dispatch(const char *noun, const struct sub *subs, size_t nsubs, void (*usage)(FILE *),
-    const char *names, int argc, char **argv)
-{
-	struct opts o;
-	int help, rc;
-	char cmd[64];
-	if (argc < 2 || cmdutil_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
-	for (size_t i = 0; i < nsubs; i++) {
-		if (strcmp(argv[1], subs[i].name) != 0)
-			continue;
-		snprintf(cmd, sizeof(cmd), "%s %s", noun, subs[i].name);
-		if (scan(cmd, argc - 1, argv + 1, subs[i].allowed, &o, &help) == -1) {
-			opts_free(&o);
-			fprintf(stderr, "pgfleet %s --help describes the options\n", noun);
-			return CLI_USAGE;
-		}
-		rc = help ? (usage(stdout), CLI_OK) : subs[i].fn(&o);
-		opts_free(&o);
-		return rc;
-	}
-	fprintf(stderr, "pgfleet %s: unknown subcommand \"%s\" (%s)\n", noun, argv[1], names);
-	return CLI_USAGE;
 }
 
 int
 cmd_computer(int argc, char **argv)
 {
-	static const struct sub subs[] = {
+	static const struct invopts_sub subs[] = {
 		{"add", "hpolg", computer_add},
 		{"list", "jw", computer_list},
 		{"show", "j", computer_show},
@@ -673,115 +435,6 @@ cmd_computer(int argc, char **argv)
 		{"reject", "", computer_reject},
 		{"revoke", "", computer_revoke},
 	};
-	return dispatch("computer", subs, sizeof(subs) / sizeof(subs[0]), usage_computer,
+	return invopts_dispatch("computer", subs, sizeof(subs) / sizeof(subs[0]), usage_computer,
 	    "add, list, show, remove, import, pending, accept, reject, revoke", argc, argv);
-}
-
-/* ---- groups ------------------------------------------------------------- */
-
-static int
-group_add(struct opts *o)
-{
-	const char *cmd = "group add";
-	char err[1024];
-	struct db_result *r;
-	if (want_pos(cmd, o, 1, "NAME") == -1)
-		return CLI_USAGE;
-	if (args_name("group", o->pos[0], err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_USAGE;
-	}
-	char *rule = o->nwheres > 0 ? where_rule(cmd, o) : NULL;
-	if (o->nwheres > 0 && rule == NULL)
-		return CLI_USAGE;
-	struct db *db = cmdutil_open(cmd);
-	if (db == NULL) {
-		free(rule);
-		return CLI_ERROR;
-	}
-	const char *p[3] = {o->pos[0], o->description, rule};
-	int dbrc = db_exec(db, &r, "SELECT pgfleet.group_add($1, $2, $3::jsonb)", 3, p, err, sizeof(err));
-	free(rule);
-	if (dbrc == -1) {
-		int rc = cmdutil_api_error(db, cmd, err);
-		db_close(db);
-		return rc;
-	}
-	printf("group %s added\n", o->pos[0]);
-	db_result_free(r);
-	db_close(db);
-	return CLI_OK;
-}
-
-static int
-group_list(struct opts *o)
-{
-	const char *cmd = "group list";
-	if (want_pos(cmd, o, 0, "") == -1)
-		return CLI_USAGE;
-	struct db *db = cmdutil_open(cmd);
-	if (db == NULL)
-		return CLI_ERROR;
-	int rc = cmdutil_print_list(db, cmd, o->fmt,
-		  "SELECT g.name AS \"NAME\", g.members AS \"MEMBERS\", coalesce(g.rule::text, '') AS \"RULE\","
-		  " coalesce(g.description, '') AS \"DESCRIPTION\""
-		  " FROM pgfleet.group_list g ORDER BY g.name",
-		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT g.name, g.description, g.members, g.rule FROM pgfleet.group_list g) x",
-		  0, NULL);
-	db_close(db);
-	return rc;
-}
-
-static int
-group_members(struct opts *o)
-{
-	const char *cmd = "group members";
-	char err[1024];
-	struct db_result *r;
-	if (want_pos(cmd, o, 1, "NAME") == -1)
-		return CLI_USAGE;
-	struct db *db = cmdutil_open(cmd);
-	if (db == NULL)
-		return CLI_ERROR;
-	const char *p[1] = {o->pos[0]};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.group_list WHERE name = $1", 1, p, err,
-		sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		db_close(db);
-		return CLI_ERROR;
-	}
-	int found = db_ntuples(r) > 0;
-	db_result_free(r);
-	if (!found) {
-		fprintf(stderr, "pgfleet %s: group \"%s\" does not exist\n", cmd, o->pos[0]);
-		db_close(db);
-		return CLI_USAGE;
-	}
-	int rc = cmdutil_print_list(db, cmd, o->fmt,
-		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
-		  " coalesce(c.port::text, '-') AS \"PORT\","
-		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","
-		  " CASE WHEN m.by_rule THEN 'rule' ELSE 'static' END AS \"BY\""
-		  " FROM pgfleet.group_member_list m JOIN pgfleet.computer_list c ON c.computer_id = m.computer_id"
-		  " WHERE m.group_name = $1 ORDER BY c.name",
-		  "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
-		  " SELECT c.computer_id AS id, c.name, c.host, c.port, c.enabled, m.by_rule"
-		  " FROM pgfleet.group_member_list m JOIN pgfleet.computer_list c ON c.computer_id = m.computer_id"
-		  " WHERE m.group_name = $1) x",
-		  1, p);
-	db_close(db);
-	return rc;
-}
-
-int
-cmd_group(int argc, char **argv)
-{
-	static const struct sub subs[] = {
-		{"add", "dw", group_add},
-		{"list", "j", group_list},
-		{"members", "j", group_members},
-	};
-	return dispatch("group", subs, sizeof(subs) / sizeof(subs[0]), usage_group,
-	    "add, list, members", argc, argv);
 }

@@ -22,7 +22,7 @@ export USER
 who=$(sql "select session_user")
 
 # the README's one-liner
-s1=$("$P" run --script 'echo "up on %COMPNAME%"' --on group:web --wait 2> "$TESTDIR/err") || fail "adhoc run: $(cat "$TESTDIR/err")"
+s1=$("$P" run --script 'echo "up on %NAME%"' --on group:web --wait 2> "$TESTDIR/err") || fail "adhoc run: $(cat "$TESTDIR/err")"
 grep -q "^pgfleet run: schedule [0-9]*: job adhoc/$who version 1, 2 event(s), due now" "$TESTDIR/err" || fail "run line: $(cat "$TESTDIR/err")"
 s1=$(echo "$s1" | head -n 1)
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $s1 and state = 'done'")" 2 "both done"
@@ -30,12 +30,12 @@ e=$(sql "select e.event_id from pgfleet.event e join pgfleet.computer c using (c
 assert_eq "$("$P" output "$e" --seq 0)" "up on agent-2" "output, tokens replaced"
 assert_eq "$(sql "select count(*) from pgfleet.job_history where job = 'adhoc/$who'")" 2 "in the reports"
 "$P" job export adhoc/$who > "$TESTDIR/export.yaml" || fail "export"
-grep -qF 'up on %COMPNAME%' "$TESTDIR/export.yaml" || fail "export holds the script: $(cat "$TESTDIR/export.yaml")"
+grep -qF 'up on %NAME%' "$TESTDIR/export.yaml" || fail "export holds the script: $(cat "$TESTDIR/export.yaml")"
 assert_eq "$(sql "select string_agg(action, ' ' order by audit_id) from pgfleet.audit where object = 'adhoc/$who' or args->'changes'->0->>'job' = 'adhoc/$who'")" "submit run" "audited: the version, then the run"
 ok "run --script --on group:web --wait: a version of adhoc/LOGIN (not \$USER), recorded, audited, reported, exported"
 
 # the same script reuses the version; another makes version 2; a failure exits 1
-"$P" run --script 'echo "up on %COMPNAME%"' --on agent-1 --wait > /dev/null 2>&1 || fail "same script"
+"$P" run --script 'echo "up on %NAME%"' --on agent-1 --wait > /dev/null 2>&1 || fail "same script"
 assert_eq "$(sql "select version from pgfleet.job where name = 'adhoc/$who'")" 1 "same script, same version"
 rc=0; "$P" run --script 'exit 3' --on agent-1 --wait > /dev/null 2>&1 || rc=$?
 assert_eq "$rc" 1 "a failing ad-hoc run exits 1"

@@ -57,7 +57,7 @@ ok "after a success: the followers' schedules made in the settling transaction, 
 cat > fail.yaml <<'YAML'
 jobs:
   - name: patch
-    tasks: [{script: "[ %COMPNAME% = agent-1 ] && exit 5; echo ok"}]
+    tasks: [{script: "[ %NAME% = agent-1 ] && exit 5; echo ok"}]
     targets: {computers: [agent-1, agent-2]}
   - name: patch/rollback
     tasks: [{script: "echo rollback %COMPNAME%"}]

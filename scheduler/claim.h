@@ -45,9 +45,9 @@ int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, cha
 int claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int limit, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 
-/* One small step of retention (pgfleet.maintain of 0003_reporting.sql): next
- * months' partitions, then old history in a batch. 1 when more is left to
- * remove, 0 when done, -1 on error. */
+/* One small step of retention (pgfleet.maintain of 0003_reporting.sql, 0025): next
+ * months' partitions, the days that are over rolled up for job_daily, then old
+ * history in a batch. 1 when more is left to do, 0 when done, -1 on error. */
 int claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 -- 0025_history_rollup: job_daily from a daily rollup kept by maintain(), and the failures
--- view's status row found by the event's own task (docs/reporting.md "job_daily",
--- docs/schema.md "job_daily_rollup"). No BEGIN/COMMIT here.
+-- view's status row kept once per failed event (docs/reporting.md "job_daily", "failures";
+-- docs/schema.md "job_daily_rollup", "event_failure"). No BEGIN/COMMIT here.
 
 -- Per job and UTC day, the figures of job_daily computed once, after the day is over
 -- (job_daily_roll). Kept when retention or a computer's removal deletes the day's events:
@@ -302,3 +302,117 @@ END
 $$;
 REVOKE ALL ON FUNCTION pgfleet.maintain(interval, int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.maintain(interval, int, int) TO pgfleet_scheduler, pgfleet_admin;
+
+-- Failures ---------------------------------------------------------------------------
+-- The failures view found the failing task's status row of each failed event by a LATERAL
+-- over status_log: cheap to run (one partition after run-time pruning), but planning it
+-- over every monthly partition cost more than the rest of the page, and each row read
+-- that partition's index. Now the row's key and what the view shows of it are kept once,
+-- when the event fails: one row per failed event, found by its primary key.
+CREATE TABLE pgfleet.event_failure (
+	event_id     bigint PRIMARY KEY REFERENCES pgfleet.event ON DELETE CASCADE,
+	status_id    bigint,
+	status_at    timestamptz,
+	task_seq     integer,
+	module       text,
+	message      text,
+	output_size  integer,
+	output_tail  text
+);
+
+-- Keep (again) the failing task's row of event p_event, when it has failed: its first
+-- status row with the event's code, else its last row, within its run (0003's rule).
+CREATE FUNCTION pgfleet.event_failure_note(p_event bigint) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO pgfleet.event_failure AS f (event_id, status_id, status_at, task_seq, module,
+		message, output_size, output_tail)
+	SELECT e.event_id, l.id, l.at, l.task_seq, l.module, l.message, l.output_size,
+		pgfleet.tail_lines(l.output, 10)
+	FROM pgfleet.event e
+	LEFT JOIN LATERAL (
+		SELECT x.id, x.at, x.task_seq, x.module, x.message, x.output_size, x.output
+		FROM pgfleet.status_log x
+		WHERE x.event_id = e.event_id AND x.status_code NOT IN (2500, 2501)
+		  AND x.at >= coalesce(e.started_at, '-infinity') AND x.at <= e.finished_at
+		ORDER BY (x.status_code = e.status_code) DESC,
+		         CASE WHEN x.status_code = e.status_code THEN x.id END,
+		         x.at DESC, x.id DESC
+		LIMIT 1
+	) l ON true
+	WHERE e.event_id = p_event AND e.state = 'failed'
+	ON CONFLICT (event_id) DO UPDATE
+	SET status_id = EXCLUDED.status_id, status_at = EXCLUDED.status_at,
+		task_seq = EXCLUDED.task_seq, module = EXCLUDED.module, message = EXCLUDED.message,
+		output_size = EXCLUDED.output_size, output_tail = EXCLUDED.output_tail
+$$;
+REVOKE ALL ON FUNCTION pgfleet.event_failure_note(bigint) FROM PUBLIC;
+
+-- At the commit of the transaction that failed the event (deferred): its status rows
+-- written in the same transaction, before or after the UPDATE, are there by then. The
+-- WHEN leaves every other event write as it was. SECURITY DEFINER: whoever fails an event
+-- (the scheduler, the SQL API) need not be granted event_failure.
+CREATE FUNCTION pgfleet.event_failure_keep() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgfleet.event_failure_note(NEW.event_id);
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION pgfleet.event_failure_keep() FROM PUBLIC;
+CREATE CONSTRAINT TRIGGER event_failure AFTER INSERT OR UPDATE OF state ON pgfleet.event
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.state = 'failed')
+EXECUTE FUNCTION pgfleet.event_failure_keep();
+
+-- The failed events already there.
+INSERT INTO pgfleet.event_failure (event_id, status_id, status_at, task_seq, module, message,
+	output_size, output_tail)
+SELECT e.event_id, l.id, l.at, l.task_seq, l.module, l.message, l.output_size,
+	pgfleet.tail_lines(l.output, 10)
+FROM pgfleet.event e
+LEFT JOIN LATERAL (
+	SELECT x.id, x.at, x.task_seq, x.module, x.message, x.output_size, x.output
+	FROM pgfleet.status_log x
+	WHERE x.event_id = e.event_id AND x.status_code NOT IN (2500, 2501)
+	  AND x.at >= coalesce(e.started_at, '-infinity') AND x.at <= e.finished_at
+	ORDER BY (x.status_code = e.status_code) DESC,
+	         CASE WHEN x.status_code = e.status_code THEN x.id END,
+	         x.at DESC, x.id DESC
+	LIMIT 1
+) l ON true
+WHERE e.state = 'failed';
+
+-- Same columns as 0003's (read-scoped through job_history, as before).
+CREATE OR REPLACE VIEW pgfleet.failures AS
+SELECT h.event_id,
+	h.finished_at,
+	h.job_id,
+	h.job,
+	h.schedule_id,
+	h.computer_id,
+	h.computer,
+	h.attempt,
+	f.task_seq,
+	h.status_code,
+	h.status_name,
+	coalesce(sc.meaning, CASE WHEN h.status_code BETWEEN 0 AND 255
+		THEN 'script exited with code ' || h.status_code END) AS meaning,
+	f.module,
+	f.message,
+	f.output_size,
+	f.output_tail
+FROM pgfleet.job_history h
+LEFT JOIN pgfleet.status_code sc ON sc.code = h.status_code
+LEFT JOIN pgfleet.event_failure f ON f.event_id = h.event_id
+WHERE h.state = 'failed';
+
+-- Grants, one line per object (0015's rule): the views read the rollup with their owner's
+-- rights; pgfleet_admin reads every table; maintain() writes it as the owner.
+GRANT SELECT ON pgfleet.job_daily_rollup    TO pgfleet_admin;
+GRANT SELECT ON pgfleet.job_daily_watermark TO pgfleet_admin;
+GRANT SELECT ON pgfleet.event_failure       TO pgfleet_admin;

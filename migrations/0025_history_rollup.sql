@@ -47,6 +47,7 @@ DECLARE
 	nxt date;
 	last_job bigint;
 	jobs bigint[];
+	scheds bigint[];
 	whole boolean;
 	g record;
 	n bigint := 0;
@@ -71,12 +72,16 @@ BEGIN
 		SELECT max(r.job_id) INTO last_job FROM pgfleet.job_daily_rollup r WHERE r.day = w;
 		jobs := '{}';
 		whole := true;
+		-- (events counted by schedule first: a few schedules to look up, not every one)
+		scheds := '{}';
 		FOR g IN
-			SELECT s.job_id, count(*) AS c
-			FROM pgfleet.event e
-			JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id
-			WHERE e.finished_at IS NOT NULL AND (e.finished_at AT TIME ZONE 'UTC')::date = w
-			  AND (last_job IS NULL OR s.job_id > last_job)
+			SELECT s.job_id, sum(c.n)::bigint AS c, array_agg(c.schedule_id) AS ids
+			FROM (SELECT e.schedule_id, count(*) AS n
+			      FROM pgfleet.event e
+			      WHERE e.finished_at IS NOT NULL AND (e.finished_at AT TIME ZONE 'UTC')::date = w
+			      GROUP BY e.schedule_id) c
+			JOIN pgfleet.schedule s ON s.schedule_id = c.schedule_id
+			WHERE last_job IS NULL OR s.job_id > last_job
 			GROUP BY s.job_id
 			ORDER BY s.job_id
 		LOOP
@@ -85,6 +90,7 @@ BEGIN
 				EXIT;
 			END IF;
 			jobs := jobs || g.job_id;
+			scheds := scheds || g.ids;
 			n := n + g.c;
 		END LOOP;
 		IF cardinality(jobs) > 0 THEN
@@ -105,7 +111,7 @@ BEGIN
 				FROM pgfleet.event e
 				JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id
 				WHERE e.finished_at IS NOT NULL AND (e.finished_at AT TIME ZONE 'UTC')::date = w
-				  AND s.job_id = ANY (jobs)
+				  AND e.schedule_id = ANY (scheds) AND s.schedule_id = ANY (scheds)
 				GROUP BY s.job_id
 			) a;
 			GET DIAGNOSTICS k = ROW_COUNT;

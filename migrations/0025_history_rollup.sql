@@ -376,22 +376,7 @@ FOR EACH ROW WHEN (NEW.state = 'failed')
 EXECUTE FUNCTION pgfleet.event_failure_keep();
 
 -- The failed events already there.
-INSERT INTO pgfleet.event_failure (event_id, status_id, status_at, task_seq, module, message,
-	output_size, output_tail)
-SELECT e.event_id, l.id, l.at, l.task_seq, l.module, l.message, l.output_size,
-	pgfleet.tail_lines(l.output, 10)
-FROM pgfleet.event e
-LEFT JOIN LATERAL (
-	SELECT x.id, x.at, x.task_seq, x.module, x.message, x.output_size, x.output
-	FROM pgfleet.status_log x
-	WHERE x.event_id = e.event_id AND x.status_code NOT IN (2500, 2501)
-	  AND x.at >= coalesce(e.started_at, '-infinity') AND x.at <= e.finished_at
-	ORDER BY (x.status_code = e.status_code) DESC,
-	         CASE WHEN x.status_code = e.status_code THEN x.id END,
-	         x.at DESC, x.id DESC
-	LIMIT 1
-) l ON true
-WHERE e.state = 'failed';
+SELECT count(pgfleet.event_failure_note(e.event_id)) FROM pgfleet.event e WHERE e.state = 'failed';
 
 -- Same columns as 0003's (read-scoped through job_history, as before).
 CREATE OR REPLACE VIEW pgfleet.failures AS

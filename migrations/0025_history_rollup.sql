@@ -329,9 +329,13 @@ CREATE TABLE pgfleet.event_failure (
 -- Keep (again) the failing task's row of event p_event, when it has failed: its first
 -- status row with the event's code, else its last row, within its run (0003's rule).
 CREATE FUNCTION pgfleet.event_failure_note(p_event bigint) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+	-- plpgsql: its plan is kept for the session (a worker's connection) and pruned to the
+	-- event's partitions when it runs; a LANGUAGE sql body would be planned again over
+	-- every partition at each call
 	INSERT INTO pgfleet.event_failure AS f (event_id, status_id, status_at, task_seq, module,
 		message, output_size, output_tail)
 	SELECT e.event_id, l.id, l.at, l.task_seq, l.module, l.message, l.output_size,
@@ -351,7 +355,8 @@ AS $$
 	ON CONFLICT (event_id) DO UPDATE
 	SET status_id = EXCLUDED.status_id, status_at = EXCLUDED.status_at,
 		task_seq = EXCLUDED.task_seq, module = EXCLUDED.module, message = EXCLUDED.message,
-		output_size = EXCLUDED.output_size, output_tail = EXCLUDED.output_tail
+		output_size = EXCLUDED.output_size, output_tail = EXCLUDED.output_tail;
+END
 $$;
 REVOKE ALL ON FUNCTION pgfleet.event_failure_note(bigint) FROM PUBLIC;
 

@@ -9,13 +9,15 @@
 # version's migrations and its pages are measured first; then BIN's pgfleet migrate, the
 # rollup caught up as the janitor does it, and BIN's pages on the same data.
 #   make bench            or   BIN=build/bin bench/web.sh
-#   RUNS=9  BASE_BIN=/path/to/old/build/bin
+#   RUNS=9  BASE_BIN=/path/to/old/build/bin  OUT=/tmp/pgfleet-bench (web-plans.txt: the
+#   plans of the fleet-wide history and failures statements, before and after)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"
 : "${RUNS:=9}"
 : "${BASE_BIN:=}"
-export BIN RUNS BASE_BIN
+: "${OUT:=/tmp/pgfleet-bench}"
+export BIN RUNS BASE_BIN OUT
 
 . "$here/lib/history.sh"
 bench_virtualenv "$0" "$@"
@@ -25,6 +27,7 @@ work=$(mktemp -d /tmp/pgfleet-bench-web.XXXXXX)
 web=""
 trap '[ -n "$web" ] && kill "$web" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
+mkdir -p "$OUT"; : > "$OUT/web-plans.txt"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS pgfleet_bench" -c "CREATE DATABASE pgfleet_bench"
 "${BASE_BIN:-$BIN}/pgfleet" migrate > /dev/null
 echo "PostgreSQL: $(q -c 'show server_version'), shared_buffers $(q -c 'show shared_buffers')"
@@ -47,6 +50,27 @@ PC=$(q -c "select computer_id from pgfleet.computer where name = 'pc-0250'")
 SCHED=$(q -c "select max(schedule_id) from pgfleet.schedule where job_id = $JOB")
 EV=$(q -c "select max(event_id) from pgfleet.event where state = 'failed'")
 
+# EXPLAIN (ANALYZE, BUFFERS) of the fleet-wide history and failures pages' statements, as
+# pgfleet-web sends them, in one session (the second of two runs: plans and caches warm)
+plans() {
+	{
+		echo "## $1"
+		for i in 1 2; do
+			psql -X -q -c "SET ROLE pgfleet_report" -c "EXPLAIN (ANALYZE, BUFFERS)
+				SELECT job_id, job, day::text AS day, runs, successes, failures, cancelled, p50_ms,
+					p95_ms, max_ms, success_pct
+				FROM pgfleet.job_daily
+				WHERE day >= (now() AT TIME ZONE 'UTC')::date - 29 AND day <= (now() AT TIME ZONE 'UTC')::date
+				ORDER BY job, day LIMIT 20000" -c "EXPLAIN (ANALYZE, BUFFERS)
+				SELECT event_id, finished_at, job_id, job, schedule_id, computer_id, computer, attempt,
+					task_seq, status_code, status_name, meaning, module, message, output_size,
+					output_tail, finished_at::text || ',' || event_id AS finished_key
+				FROM pgfleet.failures WHERE finished_at >= now() - interval '7 days'
+				ORDER BY finished_at DESC, event_id DESC LIMIT 51" > "$work/plan"
+		done
+		cat "$work/plan"
+	} >> "$OUT/web-plans.txt"
+}
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 page() {
 	curl -sf -o /dev/null "$W$1" || { echo "$1: failed"; return; }   # warm the cache and the plan
@@ -88,6 +112,7 @@ if [ -n "$BASE_BIN" ]; then
 	start_web "$BASE_BIN"
 	pages
 	stop_web
+	plans "before: $("$BASE_BIN/pgfleet" --version 2>/dev/null)"
 	t0=$(now_ms)
 	"$BIN/pgfleet" migrate
 	echo "migrate: $(( $(now_ms) - t0 )) ms"
@@ -105,6 +130,7 @@ if [ "$(q -c "SELECT to_regclass('pgfleet.job_daily_rollup') IS NOT NULL")" = t 
 fi
 start_web "$BIN"
 pages
+plans "after: $("$BIN/pgfleet" --version 2>/dev/null), job_daily rolled up"
 if [ "$(q -c "SELECT to_regclass('pgfleet.job_daily_rollup') IS NOT NULL")" = t ]; then
 	# the history has no event today: with the watermark a day back, job_daily aggregates
 	# yesterday's 3,050 events live, as it does with today's (and before 01:00 UTC yesterday's)

@@ -18,7 +18,7 @@ enum { MAINTAIN_MIN_RETENTION_MS = 86400000 };
 
 static const char SQL_MAINTAIN[] =
     "SELECT partitions_created, partitions_dropped, status_rows_deleted, events_deleted,"
-    " schedules_deleted, detail"
+    " schedules_deleted, job_days_rolled_up, detail"
     " FROM pgfleet.maintain($1::bigint * interval '1 millisecond', $2::int, $3::int)";
 
 static void
@@ -27,7 +27,8 @@ usage(FILE *f)
 	fprintf(f, "usage: pgfleet maintain [--retention DURATION] [--batch N] [--months-ahead N]\n\n"
 		   "Create the coming months' status_log partitions, drop the partitions lying\n"
 		   "wholly before now - retention, and delete finished events and schedules older\n"
-		   "than that in small batches (one short transaction each), until none is left.\n"
+		   "than that in small batches (one short transaction each), until none is left;\n"
+		   "roll up the days that are over for job_daily (about N events a step).\n"
 		   "The scheduler's janitor does the same with its `retention` setting.\n\n"
 		   "Options:\n"
 		   "  --retention DURATION  history to keep (default 180d; at least 1d)\n"
@@ -42,7 +43,7 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 {
 	char err[2048], rbuf[32], bbuf[32], abuf[32], shown[32];
 	const char *params[3] = {rbuf, bbuf, abuf};
-	long long total[5] = {0, 0, 0, 0, 0};
+	long long total[6] = {0, 0, 0, 0, 0, 0};
 
 	snprintf(rbuf, sizeof(rbuf), "%lld", retention_ms);
 	snprintf(bbuf, sizeof(bbuf), "%lld", batch);
@@ -51,29 +52,29 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 	printf("retention %s, batch %lld\n", shown, batch);
 	for (int step = 1;; step++) {
 		struct db_result *res;
-		long long t0 = clock_mono_ms(), n[5];
+		long long t0 = clock_mono_ms(), n[6];
 		if (db_exec(db, &res, SQL_MAINTAIN, 3, params, err, sizeof(err)) == -1) {
 			fprintf(stderr, "pgfleet maintain: step %d: %s\n", step, err);
 			return CLI_ERROR;
 		}
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < 6; i++) {
 			n[i] = strtoll(db_value(res, 0, i), NULL, 10);
 			total[i] += n[i];
 		}
-		long long work = n[1] + n[2] + n[3] + n[4];
-		if (work > 0 || n[0] > 0 || !db_isnull(res, 0, 5))
+		long long work = n[1] + n[2] + n[3] + n[4] + n[5];
+		if (work > 0 || n[0] > 0 || !db_isnull(res, 0, 6))
 			printf("step %d: %lld partitions created, %lld dropped, deleted %lld events, "
-			       "%lld schedules, %lld status rows (%lld ms)%s%s\n",
-			    step, n[0], n[1], n[3], n[4], n[2], clock_mono_ms() - t0,
-			    db_isnull(res, 0, 5) ? "" : ": ", db_value(res, 0, 5));
+			       "%lld schedules, %lld status rows, rolled up %lld job days (%lld ms)%s%s\n",
+			    step, n[0], n[1], n[3], n[4], n[2], n[5], clock_mono_ms() - t0,
+			    db_isnull(res, 0, 6) ? "" : ": ", db_value(res, 0, 6));
 		fflush(stdout);
 		db_result_free(res);
 		if (work == 0)
 			break;
 	}
 	printf("done: %lld partitions created, %lld dropped, deleted %lld events, %lld schedules, "
-	       "%lld status rows\n",
-	    total[0], total[1], total[3], total[4], total[2]);
+	       "%lld status rows, rolled up %lld job days\n",
+	    total[0], total[1], total[3], total[4], total[2], total[5]);
 	return CLI_OK;
 }
 

@@ -73,7 +73,7 @@ static const char SQL_EXPAND[] = "SELECT pgfleet.expand_schedule($1::bigint)";
 
 static const char SQL_MAINTAIN[] =
     "SELECT partitions_created, partitions_dropped + status_rows_deleted + events_deleted"
-    " + schedules_deleted, detail"
+    " + schedules_deleted, job_days_rolled_up, detail"
     " FROM pgfleet.maintain($1::bigint * interval '1 millisecond', $2::int)";
 
 static const char SQL_CANCELLED[] =
@@ -358,9 +358,12 @@ claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size
 		return -1;
 	int created = atoi(db_value(res, 0, 0));
 	long long removed = strtoll(db_value(res, 0, 1), NULL, 10);
+	long long rolled = strtoll(db_value(res, 0, 2), NULL, 10);
 	if (created > 0 || removed > 0)
 		log_notice("janitor: %d partitions created, %lld rows or partitions removed (%s)",
-		    created, removed, db_value(res, 0, 2));
+		    created, removed, db_value(res, 0, 3));
+	if (rolled > 0)
+		log_info("janitor: %lld job days rolled up into job_daily_rollup", rolled);
 	db_result_free(res);
-	return removed > 0;
+	return removed > 0 || rolled > 0;
 }

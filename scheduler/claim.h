@@ -53,9 +53,9 @@ int claim_windows(struct db *db, char *err, size_t errlen) __attribute__((warn_u
 int claim_outbox_prune(struct db *db, long long retention_ms, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* One small step of retention (pgfleet.maintain of 0003_reporting.sql): next
- * months' partitions, then old history in a batch. 1 when more is left to
- * remove, 0 when done, -1 on error. */
+/* One small step of retention (pgfleet.maintain of 0003_reporting.sql, 0025): next
+ * months' partitions, the days that are over rolled up for job_daily, then old
+ * history in a batch. 1 when more is left to do, 0 when done, -1 on error. */
 int claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size_t errlen);
 
 #endif

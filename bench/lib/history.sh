@@ -4,6 +4,8 @@
 #                     pending events of a job "claim-bench" the claim finds each time
 #   bench_history     12 months of it: 18,250 schedules, 1,113,250 events, 10 million
 #                     status_log rows (the same each run), then VACUUM ANALYZE
+#   bench_rollup      job_daily's rollup caught up as the janitor would (maintain() with
+#                     its batch of 1000, nothing past retention): calls, total, longest
 
 # bench_virtualenv "$0" "$@": unless already inside, run the calling script again under a
 # throwaway PostgreSQL sized for a year of history, behind the integration tests' lock
@@ -78,6 +80,13 @@ SELECT s.schedule_id, 5000001 + ((s.job_id - 1) * 40 + i) % 2000 AS computer_id,
 	(s.schedule_id - 200000000) * 61 + i AS k
 FROM pgfleet.schedule s, generate_series(0, 60) i
 WHERE s.schedule_id > 200000000;
+-- 0025's trigger keeping each failed event's status row is for events failing one at a
+-- time; here they are written before their status rows (event_failure is computed after)
+DO $$ BEGIN
+	IF to_regclass('pgfleet.event_failure') IS NOT NULL THEN
+		ALTER TABLE pgfleet.event DISABLE TRIGGER event_failure;
+	END IF;
+END $$;
 INSERT INTO pgfleet.event (event_id, schedule_id, computer_id, due_at, next_task_seq, status_code,
 	state, attempt, started_at, finished_at)
 SELECT 1000000 + k, schedule_id, computer_id, due_at, 2,
@@ -87,6 +96,11 @@ SELECT 1000000 + k, schedule_id, computer_id, due_at, 2,
 	due_at + (pg_temp.h(k * 11, 600) + 6 + pg_temp.h(k * 3, 40) + pg_temp.h(k * 3 + 1, 40)
 		+ pg_temp.h(k * 3 + 2, 120)) * interval '1 s'
 FROM ev;
+DO $$ BEGIN
+	IF to_regclass('pgfleet.event_failure') IS NOT NULL THEN
+		ALTER TABLE pgfleet.event ENABLE TRIGGER event_failure;
+	END IF;
+END $$;
 UPDATE pgfleet.schedule s SET state = 'failed', failures = f.n
 FROM (SELECT schedule_id, count(*) AS n FROM pgfleet.event WHERE state = 'failed' GROUP BY 1) f
 WHERE f.schedule_id = s.schedule_id;
@@ -125,10 +139,48 @@ for m in $(seq 13 -1 0); do
 	echo "status_log, tasks started in month -$m: $(( $(now_ms) - t1 )) ms"
 done
 q -c "DROP TABLE public.bench_tk"
+# 0025 keeps each failed event's failing status row at the commit that failed it; here the
+# events were written failed before their status rows: compute those rows now
+if [ "$(q -c "SELECT to_regprocedure('pgfleet.event_failure_note(bigint)') IS NOT NULL")" = t ]; then
+	t1=$(now_ms)
+	q -c "SELECT count(pgfleet.event_failure_note(event_id)) FROM pgfleet.event WHERE state = 'failed'" > /dev/null
+	echo "event_failure of the failed events: $(( $(now_ms) - t1 )) ms"
+fi
 echo "status_log rows: $(q -c 'SELECT count(*) FROM pgfleet.status_log')"
 echo "events: $(q -c 'SELECT count(*) FROM pgfleet.event'), schedules: $(q -c 'SELECT count(*) FROM pgfleet.schedule')"
 t1=$(now_ms)
 q -c "VACUUM (ANALYZE)"
 echo "history filled in $(( ($(now_ms) - t0) / 1000 )) s (VACUUM ANALYZE $(( $(now_ms) - t1 )) ms)"
 echo "status_log size: $(q -c "SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits WHERE inhparent = 'pgfleet.status_log'::regclass")"
+}
+
+bench_rollup() {
+# maintain() until it rolls up nothing more, as the janitor calls it (batch 1000), with a
+# retention of 100 years so that nothing is deleted; each call in its own transaction
+q <<'SQL'
+DO $$
+DECLARE
+	t0 timestamptz;
+	d double precision;
+	longest double precision := 0;
+	total double precision := 0;
+	calls int := 0;
+	r bigint;
+	days bigint := 0;
+BEGIN
+	LOOP
+		t0 := clock_timestamp();
+		SELECT job_days_rolled_up INTO r FROM pgfleet.maintain('36500 days', 1000);
+		d := extract(epoch FROM clock_timestamp() - t0) * 1000;
+		COMMIT;
+		EXIT WHEN r = 0;
+		calls := calls + 1;
+		days := days + r;
+		total := total + d;
+		longest := greatest(longest, d);
+	END LOOP;
+	RAISE NOTICE 'rollup: % calls of maintain(batch 1000), % job days, % ms in all, % ms a call on average, longest %',
+		calls, days, round(total), round((total / greatest(calls, 1))::numeric, 1), round(longest::numeric, 1);
+END $$;
+SQL
 }

@@ -56,27 +56,32 @@ sql "insert into pgfleet.computer (name, host) select 'old-' || i, 'h' from gene
 	update pgfleet.computer set running_event = 800000002 where name = 'old-1';
 	update pgfleet.schedule set parent_schedule_id = 300000003 where schedule_id = 100000003"
 assert_eq "$(sql "select count(*) from pgfleet.event where finished_at < now() - interval '180 days'")" 2502 "old events"
+# the old events span 41 minutes: one UTC day, or two when they cross a midnight; the
+# first call below rolls up the first (one group, above its batch), the CLI's step 2 the
+# rest and the demo's two job days
+later=$(sql "select count(distinct (finished_at at time zone 'UTC')::date) - 1 + 2 from pgfleet.event
+	where finished_at < now() - interval '180 days'")
 
 # a reader holding status_log_2020_01: the drop gives up after lock_timeout, the rest goes on
 spawn psql -X -q -c "BEGIN" -c "SET application_name = 'report_reader'" -c "SELECT count(*) FROM pgfleet.status_log_2020_01" -c "SELECT pg_sleep(60)" > /dev/null 2>&1
 wait_for 10 "the reader's lock" sh -c "[ \"\$(psql -X -qAt -c \"select count(*) from pg_locks where relation = 'pgfleet.status_log_2020_01'::regclass and granted\")\" = 1 ]"
-assert_eq "$(sql "select concat_ws(' ', partitions_created, partitions_dropped, status_rows_deleted, events_deleted, schedules_deleted, detail)
+assert_eq "$(sql "select concat_ws(' ', partitions_created, partitions_dropped, status_rows_deleted, events_deleted, schedules_deleted, job_days_rolled_up, detail)
 	from pgfleet.maintain('180 days', 10)")" \
-	"1 0 3 10 1 status_log_2020_01 is in use, kept for a later call" "maintain while the partition is read"
+	"1 0 3 10 1 1 status_log_2020_01 is in use, kept for a later call" "maintain while the partition is read"
 sql "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'report_reader'" > /dev/null
 wait_for 10 "the reader to go" sh -c "[ \"\$(psql -X -qAt -c \"select count(*) from pg_stat_activity where application_name = 'report_reader'\")\" = 0 ]"
-ok "a partition in use is kept (lock_timeout); the call still makes the missing partition and deletes its batches"
+ok "a partition in use is kept (lock_timeout); the call still makes the missing partition, rolls up the oldest day (one group of 2,502 events) and deletes its batches"
 
 "$P" maintain --retention 180d --batch 1000 > "$TESTDIR/out" || fail "pgfleet maintain: $(cat "$TESTDIR/out")"
 assert_eq "$(head -n 1 "$TESTDIR/out")" "retention 180d, batch 1000" "first line"
-grep -Eq '^step 1: 0 partitions created, 1 dropped, deleted 0 events, 0 schedules, 0 status rows \([0-9]+ ms\): dropped status_log_2020_01$' "$TESTDIR/out" \
+grep -Eq '^step 1: 0 partitions created, 1 dropped, deleted 0 events, 0 schedules, 0 status rows, rolled up 0 job days \([0-9]+ ms\): dropped status_log_2020_01$' "$TESTDIR/out" \
 	|| fail "step 1 drops the old partition alone"
-grep -Eq '^step 2: 0 partitions created, 0 dropped, deleted 1000 events, 0 schedules, 0 status rows ' "$TESTDIR/out" || fail "step 2"
-grep -Eq '^step 3: 0 partitions created, 0 dropped, deleted 1000 events, 0 schedules, 0 status rows ' "$TESTDIR/out" || fail "step 3"
-grep -Eq '^step 4: 0 partitions created, 0 dropped, deleted 490 events, 3 schedules, 0 status rows ' "$TESTDIR/out" || fail "step 4"
+grep -Eq "^step 2: 0 partitions created, 0 dropped, deleted 1000 events, 0 schedules, 0 status rows, rolled up $later job days " "$TESTDIR/out" || fail "step 2"
+grep -Eq '^step 3: 0 partitions created, 0 dropped, deleted 1000 events, 0 schedules, 0 status rows, rolled up 0 job days ' "$TESTDIR/out" || fail "step 3"
+grep -Eq '^step 4: 0 partitions created, 0 dropped, deleted 490 events, 3 schedules, 0 status rows, rolled up 0 job days ' "$TESTDIR/out" || fail "step 4"
 assert_eq "$(grep -c '^step' "$TESTDIR/out")" 4 "steps printed (the last, empty one is not)"
-assert_eq "$(tail -n 1 "$TESTDIR/out")" "done: 0 partitions created, 1 dropped, deleted 2490 events, 3 schedules, 0 status rows" "totals"
-ok "pgfleet maintain: one step per batch of 1000, the partition first, totals last"
+assert_eq "$(tail -n 1 "$TESTDIR/out")" "done: 0 partitions created, 1 dropped, deleted 2490 events, 3 schedules, 0 status rows, rolled up $later job days" "totals"
+ok "pgfleet maintain: one step per batch of 1000, the partition first, totals last; the days over rolled up before their events go"
 
 assert_eq "$(sql "select to_regclass('pgfleet.status_log_2020_01') is null")" t "old partition dropped"
 assert_eq "$(sql "select count(*) from pgfleet.$recent")" 4 "partition of two months ago kept with its rows"
@@ -97,11 +102,12 @@ assert_eq "$(sql "select coalesce(parent_schedule_id::text, 'null') from pgfleet
 assert_eq "$(sql "select count(*) from pgfleet.job_history where job <> 'old-job'")" 8 "recent history untouched"
 assert_eq "$(sql "select count(*) from pgfleet.status_log where event_id < 900000")" "$(sql "select count(*) from pgfleet.status_log where event_id < 900000 and at > now() - interval '30 days'")" "recent status rows untouched"
 assert_eq "$(sql "select running_event from pgfleet.computer where name = 'old-1'")" 800000002 "running_event kept"
-ok "old finished events and schedules deleted; in-use ones and recent history kept"
+assert_eq "$(sql "select sum(runs) from pgfleet.job_daily where job = 'old-job'")" 2502 "job_daily keeps the old days"
+ok "old finished events and schedules deleted; in-use ones and recent history kept; job_daily keeps the deleted day"
 
 "$P" maintain > "$TESTDIR/out2" || fail "second maintain"
 assert_eq "$(grep -c '^step' "$TESTDIR/out2")" 0 "nothing left to do"
-assert_eq "$(tail -n 1 "$TESTDIR/out2")" "done: 0 partitions created, 0 dropped, deleted 0 events, 0 schedules, 0 status rows" "second totals"
+assert_eq "$(tail -n 1 "$TESTDIR/out2")" "done: 0 partitions created, 0 dropped, deleted 0 events, 0 schedules, 0 status rows, rolled up 0 job days" "second totals"
 ok "a second maintain finds nothing to do"
 
 expect() { # expect CODE MESSAGE ARGS...

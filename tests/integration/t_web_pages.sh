@@ -16,6 +16,8 @@ UPDATE pgfleet.status_log SET output = E'<script>alert(1)</script>\n<img src=x o
 	|| (SELECT string_agg('line ' || i, E'\n') FROM generate_series(1, 200) i)
 	|| E'\n</pre><script>alert(3)</script>\n'
 WHERE event_id = :e3 AND task_seq = 1 AND status_code = 3;
+-- a status row changed by hand: the failures view's copy (event_failure, 0025) computed again
+SELECT pgfleet.event_failure_note(:e3);
 INSERT INTO pgfleet.computer (name, host, labels)
 	VALUES ('<script>alert(4)</script>', 'evil.example', '{"k": "<img src=x onerror=alert(5)>"}');
 INSERT INTO pgfleet.job (name, description) VALUES ('<script>alert(6)</script>', '<b>bold</b> & co');

@@ -140,8 +140,12 @@ ALTER TABLE pgfleet.job ADD COLUMN offline_wait interval
 -- expire_offline of 0012, with retries and the wait per schedule: p_expire (NULL: never)
 -- applies to the schedules that set none; an event whose task retries OFFLINE_EXPIRED (-24,
 -- a default one) waits again, as its next attempt, after the task's backoff; the status row
--- saying it expired is written either way, under the attempt that expired.
-CREATE OR REPLACE FUNCTION pgfleet.expire_offline(p_expire interval, p_stale interval, p_limit int)
+-- saying it expired is written either way, under the attempt that expired. p_since: the
+-- wait counts from the later of the event's due time and this moment (the calling
+-- scheduler's start: after an outage of every scheduler, agents get their wait to come back).
+DROP FUNCTION pgfleet.expire_offline(interval, interval, int);
+CREATE FUNCTION pgfleet.expire_offline(p_expire interval, p_stale interval, p_limit int,
+	p_since timestamptz DEFAULT '-infinity')
 RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -157,7 +161,8 @@ BEGIN
 		JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id
 		LEFT JOIN pgfleet.task t ON t.job_id = s.job_id AND t.version = s.job_version
 		                        AND t.seq = e.next_task_seq
-		WHERE e.state = 'pending' AND e.due_at < now() - coalesce(s.offline_wait, p_expire)
+		WHERE e.state = 'pending'
+		  AND greatest(e.due_at, p_since) < now() - coalesce(s.offline_wait, p_expire)
 		  AND NOT EXISTS (SELECT 1 FROM pgfleet.agent_presence ap
 		                  WHERE ap.computer_id = e.computer_id
 		                    AND ap.last_message_at > now() - p_stale)

@@ -24,7 +24,8 @@ static const char SQL_CLAIM[] =
 /* $1 NULL: events.offline_expire is 0, only schedules with an offline wait expire. */
 static const char SQL_EXPIRE[] =
     "SELECT pgfleet.expire_offline($1::bigint * interval '1 millisecond',"
-    " $2::bigint * interval '1 millisecond', $3::int)";
+    " $2::bigint * interval '1 millisecond', $3::int,"
+    " to_timestamp($4::bigint / 1000.0))";
 
 /* Only the events our running workers hold: one whose worker is gone must
  * lose its lease, not keep it forever. */
@@ -302,16 +303,17 @@ claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *e
 }
 
 int
-claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int limit, char *err,
-    size_t errlen)
+claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, long long since_ms,
+    int limit, char *err, size_t errlen)
 {
-	char sexp[24], sstale[24], slimit[16];
+	char sexp[24], sstale[24], slimit[16], ssince[24];
+	snprintf(ssince, sizeof(ssince), "%lld", since_ms);
 	snprintf(sexp, sizeof(sexp), "%lld", expire_ms);
 	snprintf(sstale, sizeof(sstale), "%lld", stale_ms);
 	snprintf(slimit, sizeof(slimit), "%d", limit);
-	const char *params[] = {expire_ms > 0 ? sexp : NULL, sstale, slimit};
+	const char *params[] = {expire_ms > 0 ? sexp : NULL, sstale, slimit, ssince};
 	struct db_result *res;
-	if (db_exec(db, &res, SQL_EXPIRE, 3, params, err, errlen) == -1)
+	if (db_exec(db, &res, SQL_EXPIRE, 4, params, err, errlen) == -1)
 		return -1;
 	int n = atoi(db_value(res, 0, 0));
 	db_result_free(res);

@@ -39,11 +39,12 @@ int claim_recur(struct db *db, char *err, size_t errlen);
 /* Running events of cancelled schedules that owner holds. Returns count or -1. */
 int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, char *err, size_t errlen);
 
-/* Fail with OFFLINE_EXPIRED (-24) up to limit pending events due more than expire_ms
- * ago whose computers are connected nowhere (no presence row heard from within
- * stale_ms). Returns how many, or -1. */
-int claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, int limit, char *err,
-    size_t errlen) __attribute__((warn_unused_result));
+/* Fail with OFFLINE_EXPIRED (-24) up to limit pending events due more than their
+ * schedule's offline wait (else expire_ms) ago, and as long after since_ms (the
+ * scheduler's start, wall clock in ms), whose computers are connected nowhere (no
+ * presence row heard from within stale_ms). Returns how many, or -1. */
+int claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, long long since_ms,
+    int limit, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Maintenance windows: spans computed ahead for the windows that need more
  * (common/windows.h), spans closed for a day removed. Returns spans added, or -1. */

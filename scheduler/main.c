@@ -74,7 +74,6 @@ struct sched {
 	struct observe *observe;	/* /metrics, /healthz; NULL when off */
 	char metrics_addr[300];		/* HOST:PORT for the heartbeat row */
 	long long started_wall_ms;
-	long long started_mono_ms;	/* offline expiry waits events.offline_expire after it */
 	long long last_claim_ms;	/* monotonic: the last claim pass that reached the database */
 	long long last_claim_wall_ms;
 	long long last_db_ok_ms;	/* monotonic: the last statement that worked */
@@ -293,13 +292,11 @@ sched_presence(evutil_socket_t fd, short what, void *arg)
 	presence_write(s, 1);
 	if (s->draining)
 		return;
-	/* a computer gets offline_expire from this scheduler's start too: after an outage of
-	 * every scheduler, agents coming back must not find their events failed at once */
-	if (clock_mono_ms() - s->started_mono_ms < s->conf->offline_expire_ms)
-		return;
 	long long stale = s->conf->agents_idle_timeout_ms + 2 * s->conf->agents_presence_interval_ms;
-	if (claim_expire_offline(s->db, s->conf->offline_expire_ms, stale, EXPIRE_BATCH, err,
-		sizeof(err)) == -1)
+	/* the waits count from this scheduler's start too: after an outage of every scheduler,
+	 * agents coming back must not find their events failed at once */
+	if (claim_expire_offline(s->db, s->conf->offline_expire_ms, stale, s->started_wall_ms,
+		EXPIRE_BATCH, err, sizeof(err)) == -1)
 		log_warnx("offline expiry: %s", err);
 	db_watch(s);
 }
@@ -930,7 +927,6 @@ sched_connect(struct sched *s)
 		fatalx("out of memory");
 	sched_enrol_start(-1, 0, s);
 	s->started_wall_ms = clock_wall_ms();
-	s->started_mono_ms = clock_mono_ms();
 }
 
 /* /metrics and /healthz when metrics.listen is set, and the heartbeat row. */

@@ -1,7 +1,8 @@
 /*
  * actions: what pgfleet-web changes when started with --action-role: cancel a schedule,
- * retry its failed events, run a job now. Each is one call of the SQL API (pgfleet.cancel,
- * pgfleet.retry, pgfleet.run of 0016, as the CLI's cancel, retry and run), so the login's
+ * retry its failed events, run a job now, resume or abort a halted rollout. Each is one
+ * call of the SQL API (pgfleet.cancel, retry, run, resume, abort, as the CLI's commands
+ * of the same names), so the login's
  * team scopes apply and the change is audited; on the actions' own connection, as the
  * action role, never sent twice; the router has already checked the form's CSRF token.
  * Who asked (the console and the name of an HTTPS client's certificate) goes to the API
@@ -35,6 +36,14 @@ static const char SQL_CANCEL[] =
     "SELECT c.was, c.cancelled, c.still_running"
     " FROM (SELECT $1::bigint AS id, " AS_CLIENT("$2") " OFFSET 0) a,"
     " LATERAL pgfleet.cancel(a.id) c";
+static const char SQL_RESUME[] =
+    "SELECT c.was, c.resumed"
+    " FROM (SELECT $1::bigint AS id, " AS_CLIENT("$2") " OFFSET 0) a,"
+    " LATERAL pgfleet.resume(a.id) c";
+static const char SQL_ABORT[] =
+    "SELECT c.was, c.aborted"
+    " FROM (SELECT $1::bigint AS id, " AS_CLIENT("$2") " OFFSET 0) a,"
+    " LATERAL pgfleet.abort(a.id) c";
 /* the job and its version as the retry finds them, for the log line */
 static const char SQL_RETRY[] =
     "SELECT r.new_schedule_id, a.job, a.version"
@@ -79,7 +88,7 @@ done_cancel(struct web_req *r)
 	const struct db_result *res = r->res[0];
 	char msg[160], path[64];
 	const char *was = web_val(res, 0, "was");
-	if (strcmp(was, "pending") != 0 && strcmp(was, "running") != 0) {
+	if (strcmp(was, "pending") != 0 && strcmp(was, "running") != 0 && strcmp(was, "halted") != 0) {
 		snprintf(msg, sizeof(msg), "schedule %lld already ended (%s): nothing to cancel", r->id, was);
 		web_error(r, 409, msg);
 		return;
@@ -93,15 +102,74 @@ done_cancel(struct web_req *r)
 	web_redirect(r, path);
 }
 
-void
-action_cancel(struct web_req *r)
+/* One call of sql on schedule r->id as who asked, answered by done. */
+static void
+schedule_call(struct web_req *r, const char *sql, void (*done)(struct web_req *))
 {
 	char *id = r->scratch[0], peer[64];
 	snprintf(id, sizeof(r->scratch[0]), "%lld", r->id);
 	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
 	r->missing = 404;
-	struct web_query q[1] = {{SQL_CANCEL, 2, {id, r->client}}};
-	web_fetch(r, 1, q, done_cancel);
+	struct web_query q[1] = {{sql, 2, {id, r->client}}};
+	web_fetch(r, 1, q, done);
+}
+
+void
+action_cancel(struct web_req *r)
+{
+	schedule_call(r, SQL_CANCEL, done_cancel);
+}
+
+/* The rollout changed: logged with who asked, and the browser goes back to it. */
+static void
+rollout_changed(struct web_req *r, const char *what)
+{
+	char peer[64], path[64];
+	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
+	log_notice("schedule %lld %s by %s from %s", r->id, what, r->client, peer);
+	snprintf(path, sizeof(path), "/schedule/%lld", r->id);
+	web_redirect(r, path);
+}
+
+static void
+done_resume(struct web_req *r)
+{
+	const struct db_result *res = r->res[0];
+	char msg[160];
+	if (strcmp(web_val(res, 0, "resumed"), "t") != 0) {
+		snprintf(msg, sizeof(msg), "schedule %lld is %s, not halted: nothing to resume", r->id,
+		    web_val(res, 0, "was"));
+		web_error(r, 409, msg);
+		return;
+	}
+	rollout_changed(r, "resumed");
+}
+
+void
+action_resume(struct web_req *r)
+{
+	schedule_call(r, SQL_RESUME, done_resume);
+}
+
+static void
+done_abort(struct web_req *r)
+{
+	const struct db_result *res = r->res[0];
+	char msg[160];
+	if (web_ll(res, 0, "aborted") < 0) {
+		snprintf(msg, sizeof(msg), "schedule %lld already ended (%s): nothing to abort", r->id,
+		    web_val(res, 0, "was"));
+		web_error(r, 409, msg);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "aborted: %s waiting event(s) ended (-33)", web_val(res, 0, "aborted"));
+	rollout_changed(r, msg);
+}
+
+void
+action_abort(struct web_req *r)
+{
+	schedule_call(r, SQL_ABORT, done_abort);
 }
 
 /* A new schedule made by retry or run: logged, then the browser is sent to it. */
@@ -134,12 +202,7 @@ done_retry(struct web_req *r)
 void
 action_retry(struct web_req *r)
 {
-	char *id = r->scratch[0], peer[64];
-	snprintf(id, sizeof(r->scratch[0]), "%lld", r->id);
-	who(r, r->client, sizeof(r->client), peer, sizeof(peer));
-	r->missing = 404;
-	struct web_query q[1] = {{SQL_RETRY, 2, {id, r->client}}};
-	web_fetch(r, 1, q, done_retry);
+	schedule_call(r, SQL_RETRY, done_retry);
 }
 
 static void

@@ -477,6 +477,10 @@ route_post(struct web_req *r)
 		action = action_cancel;
 	else if (match_id(p, "/schedule/", &r->id, &tail) && strcmp(tail, "/retry") == 0)
 		action = action_retry;
+	else if (match_id(p, "/schedule/", &r->id, &tail) && strcmp(tail, "/resume") == 0)
+		action = action_resume;
+	else if (match_id(p, "/schedule/", &r->id, &tail) && strcmp(tail, "/abort") == 0)
+		action = action_abort;
 	else if (match_id(p, "/job/", &r->id, &tail) && strcmp(tail, "/run") == 0)
 		action = action_run;
 	if (action == NULL) {
@@ -734,6 +738,10 @@ web_progress(struct evbuffer *b, const struct db_result *res, int i)
 	    c.done, c.total, c.failed, c.running, c.pending);
 	if (c.cancelled > 0)
 		html_put(b, " \xC2\xB7 <span data-field=\"cancelled\">%D</span> cancelled", c.cancelled);
+	/* a rollout in waves (columns wave and waves, null without one) */
+	if (!web_null(res, i, "wave"))
+		html_put(b, " \xC2\xB7 wave <span data-field=\"wave\">%s</span> of %s",
+		    web_val(res, i, "wave"), web_val(res, i, "waves"));
 	html_put(b, "</span>");
 }
 

@@ -22,13 +22,15 @@ enum {
 };
 
 static const char SQL_COUNTS[] =
-    "SELECT schedule_id, state, total, pending, running, done, failed, cancelled"
+    "SELECT schedule_id, state, total, pending, running, done, failed, cancelled,"
+    " CASE WHEN rollout_waves IS NOT NULL THEN wave + 1 ELSE 0 END AS wave"
     " FROM pgfleet.schedule_list WHERE schedule_id = ANY ($1::bigint[])";
 
 struct seen {
 	long long id;
 	int known;
 	struct progress_counts c;
+	long long wave;         /* the open wave of a rollout (1, 2, ...); 0 without waves */
 	char state[16];
 };
 
@@ -179,13 +181,14 @@ schedule_flush(struct live *l)
 }
 
 static void
-deliver(struct live *l, long long id, const char *state, const struct progress_counts *c)
+deliver(struct live *l, long long id, const char *state, const struct progress_counts *c,
+    long long wave)
 {
 	char msg[512];
 	int n = snprintf(msg, sizeof(msg), "event: progress\ndata: {\"id\":%lld,\"state\":\"%s\","
 					   "\"total\":%lld,\"done\":%lld,\"failed\":%lld,\"running\":%lld,"
-					   "\"pending\":%lld,\"cancelled\":%lld}\n\n",
-	    id, state, c->total, c->done, c->failed, c->running, c->pending, c->cancelled);
+					   "\"pending\":%lld,\"cancelled\":%lld,\"wave\":%lld}\n\n",
+	    id, state, c->total, c->done, c->failed, c->running, c->pending, c->cancelled, wave);
 	struct stream *next;
 	for (struct stream *s = l->streams; s != NULL; s = next) {
 		next = s->next;
@@ -193,10 +196,12 @@ deliver(struct live *l, long long id, const char *state, const struct progress_c
 			struct seen *v = &s->seen[i];
 			if (v->id != id)
 				continue;
-			if (v->known && memcmp(&v->c, c, sizeof(*c)) == 0 && strcmp(v->state, state) == 0)
+			if (v->known && memcmp(&v->c, c, sizeof(*c)) == 0 && v->wave == wave &&
+			    strcmp(v->state, state) == 0)
 				break;
 			v->known = 1;
 			v->c = *c;
+			v->wave = wave;
 			snprintf(v->state, sizeof(v->state), "%s", state);
 			(void)stream_send(s, msg, (size_t)n);
 			break;
@@ -219,7 +224,8 @@ on_counts(void *arg, struct db_result *res, const char *err)
 			for (const char *p = state; ok && *p; p++)
 				ok = *p >= 'a' && *p <= 'z';
 			web_counts(res, i, &c);
-			deliver(l, web_ll(res, i, "schedule_id"), ok ? state : "unknown", &c);
+			deliver(l, web_ll(res, i, "schedule_id"), ok ? state : "unknown", &c,
+			    web_ll(res, i, "wave"));
 		}
 	}
 	db_result_free(res);

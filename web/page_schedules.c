@@ -13,11 +13,13 @@
 #define SCHED_COLS "schedule_id, job_id, job, job_version, state, " \
 	WEB_TS("due_at") " AS due_at, " WEB_TS("finished_at") " AS finished_at, " \
 	"total, pending, running, done, failed, cancelled, created_by, " \
-	"coalesce(repeat_cron, repeat_every::text) AS repeat"
+	"coalesce(repeat_cron, repeat_every::text) AS repeat, " \
+	"array_to_string(rollout_waves, ', ') AS rollout, CASE WHEN rollout_waves IS NOT NULL " \
+	"THEN wave + 1 END AS wave, CASE WHEN rollout_waves IS NOT NULL THEN waves END AS waves"
 
 static const char SQL_OPEN[] =
     "SELECT " SCHED_COLS " FROM pgfleet.schedule_list"
-    " WHERE state IN ('pending', 'running') AND ($1::text IS NULL OR job = $1)"
+    " WHERE state IN ('pending', 'running', 'halted') AND ($1::text IS NULL OR job = $1)"
     " ORDER BY due_at, schedule_id LIMIT 100";
 
 static const char SQL_LIST[] =
@@ -31,15 +33,16 @@ static const char SQL_JOB_NAMES[] = "SELECT name FROM pgfleet.job_list ORDER BY 
 
 static const char SQL_SCHEDULE[] =
     "SELECT " SCHED_COLS ", targets::text AS targets, max_concurrent, max_failures,"
-    " max_failures_pct, " WEB_TS("created_at") " AS created_at"
+    " max_failures_pct, " WEB_TS("created_at") " AS created_at, " WEB_TS("halted_at") " AS halted_at,"
+    " rollout_pause::text AS pause, failures - halt_base AS counted_failures"
     " FROM pgfleet.schedule_list WHERE schedule_id = $1";
 
 /* Failed first, then cancelled, running, pending, done; by computer. */
 static const char SQL_EVENTS[] =
     "SELECT event_id, computer_id, computer, state, attempt, status_code, status_name, result,"
     " " WEB_TS("started_at") " AS started_at, " WEB_TS("finished_at") " AS finished_at,"
-    " duration_ms"
-    " FROM pgfleet.job_history WHERE schedule_id = $1"
+    " duration_ms, (SELECT e.wave + 1 FROM pgfleet.event_list e WHERE e.event_id = h.event_id) AS wave"
+    " FROM pgfleet.job_history h WHERE schedule_id = $1"
     " ORDER BY CASE state WHEN 'failed' THEN 0 WHEN 'cancelled' THEN 1 WHEN 'running' THEN 2"
     "  WHEN 'pending' THEN 3 ELSE 4 END, computer, event_id"
     " LIMIT $2 OFFSET $3";
@@ -76,7 +79,7 @@ enum {
 	OUTPUT_LINES = 60
 };
 
-static const char *const states[] = {"pending", "running", "done", "failed", "cancelled"};
+static const char *const states[] = {"pending", "running", "halted", "done", "failed", "cancelled"};
 
 static void
 sched_head(struct evbuffer *b, int finished)
@@ -137,7 +140,7 @@ render_schedules(struct web_req *r)
 	if (open != NULL && web_arg(r, "before") == NULL) {
 		html_put(b, "<h2>Open</h2>\n");
 		if (db_ntuples(open) == 0)
-			html_put(b, "<p class=\"muted\">No schedule is pending or running.</p>\n");
+			html_put(b, "<p class=\"muted\">No schedule is pending, running or halted.</p>\n");
 		else {
 			sched_head(b, 0);
 			for (int i = 0; i < db_ntuples(open); i++)
@@ -171,7 +174,7 @@ page_schedules(struct web_req *r)
 		while (i < sizeof(states) / sizeof(states[0]) && strcmp(state, states[i]) != 0)
 			i++;
 		if (i == sizeof(states) / sizeof(states[0])) {
-			web_error(r, 400, "state: one of pending, running, done, failed, cancelled");
+			web_error(r, 400, "state: one of pending, running, halted, done, failed, cancelled");
 			return;
 		}
 	}
@@ -192,20 +195,30 @@ page_schedules(struct web_req *r)
 	web_fetch(r, 3, q, render_schedules);
 }
 
-/* With actions: cancel an open schedule, retry one's failed events (as they were loaded). */
+/*
+ * With actions: cancel an open schedule, resume or abort a halted rollout, retry one's
+ * failed events (as they were loaded).
+ */
 static void
 schedule_actions(struct evbuffer *b, struct web_req *r, const struct db_result *s)
 {
 	const char *state = web_val(s, 0, "state");
 	long long failed = web_ll(s, 0, "failed");
 	int open = strcmp(state, "pending") == 0 || strcmp(state, "running") == 0;
+	int halted = strcmp(state, "halted") == 0;
 	char path[64], label[64];
-	if (r->w->apool == NULL || (!open && failed == 0))
+	if (r->w->apool == NULL || (!open && !halted && failed == 0))
 		return;
 	html_put(b, "<div class=\"actions\">");
 	if (open) {
 		snprintf(path, sizeof(path), "/schedule/%lld/cancel", r->id);
 		web_action_form(b, r, path, "Cancel this schedule", 0);
+	}
+	if (halted) {
+		snprintf(path, sizeof(path), "/schedule/%lld/resume", r->id);
+		web_action_form(b, r, path, "Resume the rollout", 0);
+		snprintf(path, sizeof(path), "/schedule/%lld/abort", r->id);
+		web_action_form(b, r, path, "Abort the rollout", 0);
 	}
 	if (failed > 0) {
 		snprintf(path, sizeof(path), "/schedule/%lld/retry", r->id);
@@ -213,6 +226,61 @@ schedule_actions(struct evbuffer *b, struct web_req *r, const struct db_result *
 		web_action_form(b, r, path, label, 0);
 	}
 	html_put(b, "</div>\n");
+}
+
+/*
+ * The rollout's terms: max_concurrent and max_failures, and for a rollout in waves the
+ * waves asked for, the open one, the pause, and when and why it halted.
+ */
+static void
+schedule_rollout(struct evbuffer *b, const struct db_result *s)
+{
+	html_put(b, "<dt>Rollout</dt><dd>max_concurrent %s, max_failures %s%s",
+	    web_null(s, 0, "max_concurrent") ? "none" : web_val(s, 0, "max_concurrent"),
+	    web_null(s, 0, "max_failures") ? (web_null(s, 0, "max_failures_pct") ? "none" :
+	    web_val(s, 0, "max_failures_pct")) : web_val(s, 0, "max_failures"),
+	    web_null(s, 0, "max_failures_pct") ? "" : "%");
+	if (web_null(s, 0, "rollout")) {
+		html_put(b, "</dd>");
+		return;
+	}
+	html_put(b, "</dd><dt>Waves</dt><dd data-schedule=\"%s\">wave <span data-field=\"wave\">%s"
+		    "</span> of %s <span class=\"muted\">(asked: %s; pause %s; failures counted "
+		    "toward max_failures: %s)</span></dd>",
+	    web_val(s, 0, "schedule_id"), web_val(s, 0, "wave"), web_val(s, 0, "waves"),
+	    web_val(s, 0, "rollout"), web_null(s, 0, "pause") ? "none" : web_val(s, 0, "pause"),
+	    web_val(s, 0, "counted_failures"));
+	if (strcmp(web_val(s, 0, "state"), "halted") == 0)
+		html_put(b, "<dt>Halted</dt><dd class=\"error\">at %s: its failures crossed max_failures; "
+			    "no event starts until it is resumed or aborted (pgfleet resume %s, "
+			    "pgfleet abort %s)</dd>", web_val(s, 0, "halted_at"),
+		    web_val(s, 0, "schedule_id"), web_val(s, 0, "schedule_id"));
+}
+
+/* The events table: failed first, with their wave when the rollout has waves. */
+static void
+schedule_events(struct evbuffer *b, const struct db_result *ev, int waves)
+{
+	html_put(b, "<table class=\"events\"><thead><tr><th>Event</th><th>Computer</th><th>State</th>"
+		    "<th class=\"num\">Code</th><th>Name</th><th class=\"num\">Attempt</th>%R<th>Started</th>"
+		    "<th>Finished</th><th class=\"num\">Duration</th></tr></thead><tbody>\n",
+	    waves ? "<th class=\"num\">Wave</th>" : "");
+	int n = db_ntuples(ev);
+	for (int i = 0; i < n && i < EVENTS_PAGE; i++) {
+		html_put(b, "<tr><td><a href=\"/event/%s\">%s</a></td><td><a href=\"/computer/%s\">%s</a></td><td>",
+		    web_val(ev, i, "event_id"), web_val(ev, i, "event_id"), web_val(ev, i, "computer_id"),
+		    web_val(ev, i, "computer"));
+		web_state(b, web_val(ev, i, "state"));
+		html_put(b, "</td><td class=\"num\">%s</td><td>%s</td><td class=\"num\">%s</td>",
+		    web_val(ev, i, "status_code"), web_val(ev, i, "status_name"), web_val(ev, i, "attempt"));
+		if (waves)
+			html_put(b, "<td class=\"num\">%s</td>", web_val(ev, i, "wave"));
+		web_cell_time(b, web_val(ev, i, "started_at"));
+		web_cell_time(b, web_val(ev, i, "finished_at"));
+		web_cell_ms(b, ev, i, "duration_ms");
+		html_put(b, "</tr>\n");
+	}
+	html_put(b, "</tbody></table>\n");
 }
 
 static void
@@ -249,12 +317,8 @@ render_schedule(struct web_req *r)
 	    web_val(s, 0, "targets"));
 	if (!web_null(s, 0, "repeat"))
 		html_put(b, "<dt>Repeats</dt><dd>%s</dd>", web_val(s, 0, "repeat"));
-	html_put(b, "<dt>Rollout</dt><dd>max_concurrent %s, max_failures %s%s</dd>"
-		    "<dt>Created</dt><dd>%s%R%s</dd></dl>\n",
-	    web_null(s, 0, "max_concurrent") ? "none" : web_val(s, 0, "max_concurrent"),
-	    web_null(s, 0, "max_failures") ? (web_null(s, 0, "max_failures_pct") ? "none" :
-	    web_val(s, 0, "max_failures_pct")) : web_val(s, 0, "max_failures"),
-	    web_null(s, 0, "max_failures_pct") ? "" : "%",
+	schedule_rollout(b, s);
+	html_put(b, "<dt>Created</dt><dd>%s%R%s</dd></dl>\n",
 	    web_val(s, 0, "created_at"), web_null(s, 0, "created_by") ? "" : " by ",
 	    web_val(s, 0, "created_by"));
 	schedule_actions(b, r, s);
@@ -262,23 +326,9 @@ render_schedule(struct web_req *r)
 		    "loaded: <a href=\"\">reload</a>.</p>\n");
 	html_put(b, "<h2>Events</h2>\n<p class=\"muted\">Failed first. The events as <a href=\"/schedule/%D.csv\">"
 		    "CSV</a> or <a href=\"/schedule/%D.json\">JSON</a>.</p>\n", r->id, r->id);
-	html_put(b, "<table class=\"events\"><thead><tr><th>Event</th><th>Computer</th><th>State</th>"
-		    "<th class=\"num\">Code</th><th>Name</th><th class=\"num\">Attempt</th><th>Started</th>"
-		    "<th>Finished</th><th class=\"num\">Duration</th></tr></thead><tbody>\n");
+	schedule_events(b, ev, !web_null(s, 0, "rollout"));
 	int n = db_ntuples(ev);
-	for (int i = 0; i < n && i < EVENTS_PAGE; i++) {
-		html_put(b, "<tr><td><a href=\"/event/%s\">%s</a></td><td><a href=\"/computer/%s\">%s</a></td><td>",
-		    web_val(ev, i, "event_id"), web_val(ev, i, "event_id"), web_val(ev, i, "computer_id"),
-		    web_val(ev, i, "computer"));
-		web_state(b, web_val(ev, i, "state"));
-		html_put(b, "</td><td class=\"num\">%s</td><td>%s</td><td class=\"num\">%s</td>",
-		    web_val(ev, i, "status_code"), web_val(ev, i, "status_name"), web_val(ev, i, "attempt"));
-		web_cell_time(b, web_val(ev, i, "started_at"));
-		web_cell_time(b, web_val(ev, i, "finished_at"));
-		web_cell_ms(b, ev, i, "duration_ms");
-		html_put(b, "</tr>\n");
-	}
-	html_put(b, "</tbody></table>\n<p class=\"pager\">");
+	html_put(b, "<p class=\"pager\">");
 	snprintf(d, sizeof(d), "%lld", page - 1);
 	if (page > 1)
 		web_link(b, r, "page", page > 2 ? d : NULL, "\xE2\x86\x90 previous");

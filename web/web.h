@@ -151,6 +151,8 @@ void page_failures(struct web_req *r);
 void action_cancel(struct web_req *r);
 void action_retry(struct web_req *r);
 void action_run(struct web_req *r);
+void action_resume(struct web_req *r);
+void action_abort(struct web_req *r);
 /*
  * An action's statement failed with err: when the SQL API refused it (db_api_refused),
  * the HTTP status to answer in *code (403 outside the login's scopes, 409 not in this
@@ -193,7 +195,10 @@ int web_keyset(struct web_req *r, char *ts, size_t tslen, char *id, size_t idlen
     __attribute__((warn_unused_result));
 /* The events of row i by state, from columns total, done, failed, ... */
 void web_counts(const struct db_result *res, int i, struct progress_counts *c);
-/* The progress cell: bar and counts, both moved by live.js (data-schedule). */
+/*
+ * The progress cell: bar and counts, both moved by live.js (data-schedule); with
+ * columns wave and waves not null (a rollout in waves), "wave N of M" too.
+ */
 void web_progress(struct evbuffer *b, const struct db_result *res, int i);
 
 /* Shared bits of pages: a state badge, a time cell ("" as "-"), a duration cell. */

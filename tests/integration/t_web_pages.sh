@@ -44,11 +44,12 @@ grep -q '<td class="num">-1</td><td>AGENT_UNREACHABLE</td>' "$TESTDIR/s.html" ||
 grep -q '<td class="num">20.0 s</td>' "$TESTDIR/s.html" || fail "a duration"
 cols="event_id, computer_id, computer, state, attempt, status_code, status_name, result,
 	to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS started_at,
-	to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS finished_at, duration_ms"
+	to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS finished_at, duration_ms,
+	(select e.wave + 1 from pgfleet.event_list e where e.event_id = h.event_id) AS wave"
 order="order by case state when 'failed' then 0 when 'cancelled' then 1 when 'running' then 2 when 'pending' then 3 else 4 end, computer, event_id"
 for s in 100000001 100000003; do
 	get "/schedule/$s.csv" | tr -d '\r' > "$TESTDIR/web.csv"
-	csv_of "select $cols from pgfleet.job_history where schedule_id = $s $order" > "$TESTDIR/sql.csv"
+	csv_of "select $cols from pgfleet.job_history h where schedule_id = $s $order" > "$TESTDIR/sql.csv"
 	diff -u "$TESTDIR/sql.csv" "$TESTDIR/web.csv" || fail "/schedule/$s.csv differs from SQL"
 done
 get /schedule/100000001.json > "$TESTDIR/s.json"

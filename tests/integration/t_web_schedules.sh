@@ -40,7 +40,9 @@ ok "filters by job, state and due time; bad values are 400"
 cols="schedule_id, job_id, job, job_version, state,
 	to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS due_at,
 	to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS finished_at,
-	total, pending, running, done, failed, cancelled, created_by, coalesce(repeat_cron, repeat_every::text) AS repeat"
+	total, pending, running, done, failed, cancelled, created_by, coalesce(repeat_cron, repeat_every::text) AS repeat,
+	array_to_string(rollout_waves, ', ') AS rollout, case when rollout_waves is not null then wave + 1 end AS wave,
+	case when rollout_waves is not null then waves end AS waves"
 get /schedules.csv | tr -d '\r' > "$TESTDIR/web.csv"
 csv_of "select $cols from pgfleet.schedule_list order by schedule_id desc" > "$TESTDIR/sql.csv"
 diff -u "$TESTDIR/sql.csv" "$TESTDIR/web.csv" || fail "/schedules.csv differs from SQL"

@@ -93,14 +93,16 @@ perf_stop() {
 	d=$TESTDIR/perf-$PERF_NAME
 	{
 		echo "== CPU by process (perf record -a -g -F 99, samples in the measured window)"
-		perf report -i "$d.data" --no-children --sort comm -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep .
+		perf report -i "$d.data" --no-children --sort comm -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep . || true
 		for comm in pgfleet-schedul pgfleet-agent postgres pgfleet-test-fl; do
 			echo
-			echo "== $comm: by library, then by symbol (self time)"
-			perf report -i "$d.data" --comm "$comm" --no-children --sort dso -g none --percent-limit 2 2>/dev/null |
-				grep -v '^#' | grep .
-			perf report -i "$d.data" --comm "$comm" --no-children --sort dso,symbol -g none --percent-limit 0.7 \
-				2>/dev/null | grep -v '^#' | grep . | head -n 30
+			echo "== $comm: by library, then by symbol (self time, % of all samples)"
+			# sorted by comm first and filtered here: perf's --comms filter with a dso
+			# sort loses most samples (perf 6.1); a process with no samples prints nothing
+			perf report -i "$d.data" --no-children --sort comm,dso -g none 2>/dev/null |
+				grep -v '^#' | grep " $comm " | head -n 12 || true
+			perf report -i "$d.data" --no-children --sort comm,dso,symbol -g none 2>/dev/null |
+				grep -v '^#' | grep " $comm " | sed 's/[[:space:]-]*$//' | head -n 30 || true
 		done
 	} > "$d.txt" 2>&1
 	echo "    profile: $d.txt"

@@ -28,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -295,7 +296,11 @@ session_log_missing(struct session *s, struct render_report *rep)
 	render_report_free(rep);
 }
 
-/* Write spool/<computer_id>.sh atomically, as the seed writes Temp\<id>.bat. */
+/*
+ * Write spool/<computer_id>.sh atomically, as the seed writes Temp\<id>.bat. A file that
+ * already holds the rendered script (the same job run on this computer again) is kept as
+ * it is: reading it back costs far less than a new file, a rename and freeing the old one.
+ */
 static int
 session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t errlen)
 {
@@ -304,6 +309,10 @@ session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t e
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
 		snprintf(err, errlen, "spool path %s is too long", s->env->conf->spool);
 		return -1;
+	}
+	if (fsutil_same_content(path, s->rendered, s->rendered_len)) {
+		log_detail("%s unchanged since the last push, kept", path);
+		return 0;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {

@@ -43,3 +43,27 @@ for i in 1 2 3 4 5; do
 done
 grep -q "created in first attempt" "$TESTDIR/sched-a.log" || fail "no spool line in the log"
 ok "tokens rendered with each computer's values; unknown %WORDS% left alone"
+
+# the same script pushed to the same computer again: its spool file is kept, not rewritten;
+# a script that renders otherwise is written anew
+cid1=$(sql "select computer_id from pgfleet.computer where name = 'agent-1'")
+spool="$TESTDIR/sched-a-spool/$cid1.sh"
+job_add again 'echo "again on %NAME%"'
+s1=$(schedule_add again '{"computers": ["agent-1"]}')
+wait_schedule "$s1" 60
+ino1=$(stat -c %i "$spool")
+s2=$(schedule_add again '{"computers": ["agent-1"]}')
+wait_schedule "$s2" 60
+assert_eq "$(stat -c %i "$spool")" "$ino1" "the spool file kept"
+grep -q "$spool unchanged since the last push, kept" "$TESTDIR/sched-a.log" || fail "no line for the kept spool file"
+assert_eq "$(sql "select string_agg(rtrim(l.output, E'\n'), ',' order by l.id) from pgfleet.status_log l join pgfleet.event e using (event_id)
+	where e.schedule_id in ($s1, $s2) and l.status_code = 0")" "again on agent-1,again on agent-1" "both runs' output"
+# version 2 of the job (a version's tasks never change: the workers cache them)
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 2, 0, 'echo \"changed on %NAME%\"' from pgfleet.job where name = 'again';
+	update pgfleet.job set version = 2 where name = 'again'" >/dev/null
+s3=$(schedule_add again '{"computers": ["agent-1"]}')
+wait_schedule "$s3" 60
+assert_eq "$(cat "$spool")" 'echo "changed on agent-1"' "the spool file rewritten"
+assert_eq "$(sql "select l.output from pgfleet.status_log l join pgfleet.event e using (event_id) where e.schedule_id = $s3 and l.status_code = 0")" \
+	"changed on agent-1" "the changed script ran"
+ok "a spool file that already holds the script is kept; a changed script is written anew"

@@ -82,3 +82,9 @@ assert_eq "$(sql "select offline_wake from pgfleet.schedule where schedule_id = 
 sid=$("$P" run wake/on --on faraway 2>/dev/null) || fail "run"
 assert_eq "$(sql "select offline_wake from pgfleet.schedule where schedule_id = $sid")" t "run takes the job's wake"
 ok "pgfleet run --wake sets the run's wake; without it the job's applies"
+
+# a schedule chained after another (after:) takes its job's wake, as it takes its offline wait
+on_sid=$(sql "select schedule_id from pgfleet.event where event_id = $e_on")
+assert_eq "$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at, after_schedule_id)
+	select job_id, version, '{}', 'infinity', $on_sid from pgfleet.job where name = 'wake/on' returning offline_wake")" t "chained schedule"
+ok "a chained schedule takes its job's wake"

@@ -32,6 +32,7 @@
 #include "agent/request.h"
 #include "agent/tasks.h"
 #include "agent/uplink.h"
+#include "agent/wake.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/fsutil.h"
@@ -151,6 +152,10 @@ on_request(const struct wire_msg *m, void *arg)
 	struct control_env env = agent_env(a);
 	char why[600];
 	int code;
+	if (wake_is_request(m)) {
+		wake_handle(a->conf, m);
+		return;
+	}
 	enum request_verdict v = request_check(m, a->conf, uplink_computer_id(a->uplink), &t, &code,
 	    why, sizeof(why));
 	if (v == REQUEST_BAD) {

@@ -358,7 +358,7 @@ json_plan(FILE *fp, const struct batch_job *j, const struct ctx *c)
 	return 0;
 }
 
-/* ,"windows":[...],"allow_defer":N,"after":[...],"offline_wait":... */
+/* ,"windows":[...],"allow_defer":N,"after":[...],"offline_wait":...,"offline_wake":true */
 static void
 json_job_extras(FILE *fp, const struct batch_job *j)
 {
@@ -376,6 +376,8 @@ json_job_extras(FILE *fp, const struct batch_job *j)
 	fputc(']', fp);
 	if (j->offline_wait_ms > 0)
 		json_ms(fp, "offline_wait", j->offline_wait_ms);
+	if (j->offline_wake)
+		fputs(",\"offline_wake\":true", fp);
 }
 
 /*

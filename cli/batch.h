@@ -191,6 +191,7 @@ struct batch_job {
 	size_t nafter;
 	int has_schedule;    /* schedule: was given (a chained job gets none without it) */
 	long long offline_wait_ms; /* offline: {wait}: how long an event waits for its computer; 0: the scheduler's */
+	int offline_wake;    /* offline: {wake}: wake-on-LAN through an agent on the computer's subnet */
 	char *canon;         /* canonical text of name and tasks (batch_job_canon) */
 	char *plan_canon;    /* canonical text of targets, schedule and rollout */
 	struct yt_pos pos;

@@ -118,6 +118,8 @@ batch_job_plan_canon(const struct batch_job *j)
 		util_buf_fmt(&b, "splay_ms %lld\n", s->splay_ms);
 	if (j->offline_wait_ms > 0)
 		util_buf_fmt(&b, "offline_wait_ms %lld\n", j->offline_wait_ms);
+	if (j->offline_wake)
+		util_buf_puts(&b, "offline_wake 1\n");
 	util_buf_fmt(&b, "max_concurrent %d\n", j->rollout.max_concurrent);
 	if (j->rollout.max_failures < 0)
 		util_buf_puts(&b, "max_failures -\n");

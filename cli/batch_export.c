@@ -328,12 +328,15 @@ em_batch(struct em *m, const struct batch_job *j)
 		em_str(m, "allow_defer");
 		em_int(m, j->allow_defer);
 	}
-	if (j->offline_wait_ms > 0) {
+	if (j->offline_wait_ms > 0 || j->offline_wake) {
 		char buf[32];
 		units_format_duration(j->offline_wait_ms, buf, sizeof(buf));
 		em_str(m, "offline");
 		em_start(m, 1, 1);
-		em_kv(m, "wait", buf);
+		if (j->offline_wait_ms > 0)
+			em_kv(m, "wait", buf);
+		if (j->offline_wake)
+			em_kv(m, "wake", "true");
 		em_end(m, 1);
 	}
 	em_end(m, 1);

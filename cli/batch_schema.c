@@ -780,18 +780,24 @@ load_after(struct batch_ld *l, const struct yt_node *n, struct batch_job *j, int
 	qsort(j->after, j->nafter, sizeof(*j->after), cmp_after);
 }
 
-/* offline: {wait}: how long an event waits for a computer connected nowhere. */
+/* offline: {wait, wake}: how long an event waits for a computer connected nowhere, and
+ * whether an agent on its subnet wakes it (wake-on-LAN). */
 static int
 load_offline(struct batch_ld *l, const struct yt_node *n, struct batch_job *j)
 {
-	static const char *const keys[] = {"wait", NULL};
-	struct yt_node *v[1];
+	static const char *const keys[] = {"wait", "wake", NULL};
+	struct yt_node *v[2];
 	if (bv_keys(l, "offline", n, keys, v) == -1)
 		return -1;
-	if (v[0] == NULL) {
-		bv_err(l, n->pos, "offline: wait is missing (how long an event waits for its computer)");
+	if (v[0] == NULL && v[1] == NULL) {
+		bv_err(l, n->pos, "offline: give wait (how long an event waits for its computer), "
+		       "wake (true: wake-on-LAN) or both");
 		return -1;
 	}
+	if (v[1] != NULL && bv_bool(l, "wake", v[1], &j->offline_wake) == -1)
+		return -1;
+	if (v[0] == NULL)
+		return 0;
 	if (bv_duration(l, "wait", v[0], 1000, &j->offline_wait_ms) == -1)
 		return -1;
 	if (j->offline_wait_ms > 3650LL * 86400000) {

@@ -29,7 +29,7 @@ static void
 usage_run(FILE *f)
 {
 	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
-		   "                   [--max-failures N|N%%] [--waves LIST [--pause D]] [--wait]\n"
+		   "                   [--max-failures N|N%%] [--waves LIST [--pause D]] [--wake] [--wait]\n"
 		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
 		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
@@ -54,6 +54,8 @@ usage_run(FILE *f)
 		   "                how long an event waits for a computer connected nowhere before\n"
 		   "                it fails with -24 (default: the job's offline: wait, else the\n"
 		   "                scheduler's events.offline_expire)\n"
+		   "  --wake        wake the computers connected nowhere: an agent on each one's\n"
+		   "                subnet sends it wake-on-LAN (default: the job's offline: wake)\n"
 		   "  --script TEXT, --script-file FILE\n"
 		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
 		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/LOGIN)\n"
@@ -154,6 +156,7 @@ struct run_args {
 	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause, *offline;
 	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
 	int wait;
+	int wake; /* --wake: offline_wake in the rollout */
 };
 
 /* The options that take a value, and where each goes. */
@@ -184,6 +187,8 @@ run_parse(int argc, char **argv, struct run_args *ra)
 			return -1;
 		} else if (strcmp(argv[i], "--wait") == 0) {
 			ra->wait = 1;
+		} else if (strcmp(argv[i], "--wake") == 0) {
+			ra->wake = 1;
 		} else if (dst != NULL) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "pgfleet run: %s needs a value\n", argv[i]);
@@ -364,6 +369,9 @@ run_rollout(const struct run_args *ra, char *buf, size_t buflen)
 	    (ra->offline != NULL && rollout_duration("--offline-wait", ra->offline, 1000,
 		"give a duration from 1s to 3650d", 3650LL * 86400000, "offline_wait", buf, buflen) == -1))
 		return CLI_USAGE;
+	if (ra->wake)
+		snprintf(buf + strlen(buf), buflen - strlen(buf), "%s\"offline_wake\":true",
+		    strlen(buf) > 1 ? "," : "");
 	snprintf(buf + strlen(buf), buflen - strlen(buf), "}");
 	return CLI_OK;
 }

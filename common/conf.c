@@ -167,6 +167,7 @@ static const struct conf_key agent_keys[] = {
 	{"enroll.renew_before", T_DURATION, A(enroll_renew_before_ms), "30d", 0, 10 * MS_S, 3650 * MS_D},
 	{"enroll.poll", T_DURATION, A(enroll_poll_ms), "30s", 0, 100, MS_D},
 	{"facts.interval", T_DURATION, A(facts_interval_ms), "1h", 0, 0, 30 * MS_D},
+	{"wake.port", T_INT, A(wake_port), "9", 0, 0, 65535},
 };
 
 /* Keys of earlier versions: refused with what replaced them, not as unknown. */

@@ -162,6 +162,7 @@ struct conf_agent {
 	long long enroll_renew_before_ms;	/* renew this long before expiry (at most a third of the lifetime) */
 	long long enroll_poll_ms;	/* while pending, ask again this often */
 	long long facts_interval_ms;	/* facts gathered again this often; 0: only at connect */
+	int wake_port;			/* UDP port of the wake-on-LAN packets it sends; 0: none sent */
 };
 
 #define CONF_MAX_SERVERS 16

@@ -27,6 +27,7 @@ enum ipc_type {
 	IPC_AGENT_GONE,   /* worker -> parent: an accepted connection closed (ipc_agent_ref) */
 	IPC_AGENT_DROP,   /* parent -> worker: close it, a newer one replaced it (ipc_agent_ref) */
 	IPC_AGENT_SEEN,   /* worker -> parent: computers heard from since the last (ipc_agent_seen) */
+	IPC_WAKE,         /* parent -> worker: send Request=Wake down a connection (ipc_wake) */
 	IPC_TYPE_MAX
 };
 
@@ -90,6 +91,20 @@ struct ipc_agent_seen {
 	int32_t n;
 	int32_t pad;
 	int64_t ids[IPC_SEEN_MAX]; /* the computers; the first n are valid */
+};
+
+/* A wake-on-LAN for event_id's computer (target), sent by the relay's agent (its
+ * connection link_id of the worker); mac and broadcast as wake_offline gave them. */
+#define IPC_MAC_MAX 17   /* "aa:bb:cc:dd:ee:ff" */
+#define IPC_IPV4_MAX 15  /* "255.255.255.255" */
+struct ipc_wake {
+	int64_t link_id;
+	int64_t relay_id;    /* the relay's computer */
+	int64_t event_id;
+	char mac[IPC_MAC_MAX + 1];
+	char broadcast[IPC_IPV4_MAX + 1];
+	char target[IPC_NAME_MAX + 1];
+	char pad[6];
 };
 
 struct ipc_msg {

@@ -46,6 +46,10 @@ static const struct status_info table[] = {
 	    "the copy-file destination is outside the agent's copy.allow (or its owner is unknown); nothing was written"},
 	{STATUS_COPY_FAILED, "COPY_FAILED",
 	    "the copy-file task could not write its destination (disk, permissions); nothing was replaced"},
+	{STATUS_WAKE_SENT, "WAKE_SENT",
+	    "a note: wake-on-LAN was sent for the computer, connected nowhere, through an agent on its subnet; the event still waits"},
+	{STATUS_WAKE_NO_RELAY, "WAKE_NO_RELAY",
+	    "a note: no agent connected on the computer's subnet could send it wake-on-LAN; the event still waits"},
 };
 
 const struct status_info *

@@ -37,6 +37,8 @@ enum status_code {
 	STATUS_ROLLOUT_ABORTED = -33,   /* the rollout was aborted (pgfleet abort) before the event ran */
 	STATUS_COPY_REFUSED = -36,      /* copy-file destination outside the agent's copy.allow */
 	STATUS_COPY_FAILED = -37,       /* copy-file destination could not be written */
+	STATUS_WAKE_SENT = -38,         /* a note: wake-on-LAN sent through a relay; still waiting */
+	STATUS_WAKE_NO_RELAY = -39,     /* a note: no relay on the computer's subnet; still waiting */
 };
 
 struct status_info {

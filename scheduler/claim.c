@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/cron.h"
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "common/tzdb.h"
 #include "common/windows.h"
+#include "common/wol.h"
 
 /* Only computers whose agent is connected to us (0012_presence.sql). */
 static const char SQL_CLAIM[] =
@@ -60,11 +62,11 @@ static const char SQL_RECUR_INSERT[] =
     "INSERT INTO pgfleet.schedule (job_id, job_version, targets, due_at, repeat_every,"
     " repeat_cron, repeat_until, parent_schedule_id, max_concurrent, max_failures,"
     " max_failures_pct, created_by, client_user, timezone, splay, rollout_waves, rollout_pause,"
-    " offline_wait)"
+    " offline_wait, offline_wake)"
     " SELECT s.job_id, j.version, s.targets, to_timestamp($2::bigint), s.repeat_every,"
     " s.repeat_cron, s.repeat_until, s.schedule_id, s.max_concurrent, s.max_failures,"
     " s.max_failures_pct, s.created_by, s.client_user, s.timezone, s.splay, s.rollout_waves,"
-    " s.rollout_pause, s.offline_wait"
+    " s.rollout_pause, s.offline_wait, s.offline_wake"
     " FROM pgfleet.schedule s JOIN pgfleet.job j ON j.job_id = s.job_id"
     " WHERE s.schedule_id = $1::bigint"
     " AND (s.repeat_until IS NULL OR to_timestamp($2::bigint) <= s.repeat_until)"
@@ -321,6 +323,58 @@ claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, lon
 		log_notice("%d pending events expired: their computers were connected nowhere "
 		    "within their schedule's offline wait (else events.offline_expire, %lld ms) of their "
 		    "due time", n, expire_ms);
+	return n;
+}
+
+static const char SQL_WAKE[] =
+    "SELECT event_id, computer, mac, broadcast, relay, relay_id FROM pgfleet.wake_offline($1, $2::int,"
+    " $3::bigint * interval '1 millisecond', $4::bigint * interval '1 millisecond')";
+
+/* One row of SQL_WAKE into w: 0, or -1 when a value does not fit or is not what it says. */
+static int
+wake_row(const struct db_result *res, int i, struct ipc_wake *w)
+{
+	unsigned char mac[WOL_MAC_LEN];
+	uint32_t bc;
+	char why[128];
+	memset(w, 0, sizeof(*w));
+	w->event_id = strtoll(db_value(res, i, 0), NULL, 10);
+	w->relay_id = strtoll(db_value(res, i, 5), NULL, 10);
+	if (snprintf(w->target, sizeof(w->target), "%s", db_value(res, i, 1)) >= (int)sizeof(w->target) ||
+	    snprintf(w->mac, sizeof(w->mac), "%s", db_value(res, i, 2)) >= (int)sizeof(w->mac) ||
+	    snprintf(w->broadcast, sizeof(w->broadcast), "%s", db_value(res, i, 3)) >= (int)sizeof(w->broadcast) ||
+	    wol_parse_mac(w->mac, mac, why, sizeof(why)) == -1 ||
+	    wol_parse_ipv4(w->broadcast, &bc, why, sizeof(why)) == -1)
+		return -1;
+	return 0;
+}
+
+int
+claim_wake_offline(struct db *db, const char *owner, long long resend_ms, long long stale_ms,
+    struct ipc_wake *out, int max, char *err, size_t errlen)
+{
+	char smax[16], sresend[24], sstale[24];
+	snprintf(smax, sizeof(smax), "%d", max);
+	snprintf(sresend, sizeof(sresend), "%lld", resend_ms);
+	snprintf(sstale, sizeof(sstale), "%lld", stale_ms);
+	const char *params[] = {owner, smax, sresend, sstale};
+	struct db_result *res;
+	if (db_exec(db, &res, SQL_WAKE, 4, params, err, errlen) == -1)
+		return -1;
+	int n = 0;
+	for (int i = 0; i < db_ntuples(res) && n < max; i++) {
+		if (wake_row(res, i, &out[n]) == -1) {
+			log_warnx("event %s: wake-on-LAN: the database gave a MAC or broadcast address that "
+			    "is none (%s, %s): not sent", db_value(res, i, 0), db_value(res, i, 2),
+			    db_value(res, i, 3));
+			continue;
+		}
+		log_info("event %lld: computer %s is connected nowhere: wake-on-LAN for %s through %s (%s)",
+		    (long long)out[n].event_id, out[n].target, out[n].mac, db_value(res, i, 4),
+		    out[n].broadcast);
+		n++;
+	}
+	db_result_free(res);
 	return n;
 }
 

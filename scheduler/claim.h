@@ -46,6 +46,16 @@ int claim_cancelled(struct db *db, const char *owner, int64_t *ids, int max, cha
 int claim_expire_offline(struct db *db, long long expire_ms, long long stale_ms, long long since_ms,
     int limit, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Wake-on-LAN (pgfleet.wake_offline, 0027): up to max pending events of schedules with
+ * offline_wake whose computer is connected nowhere (stale_ms as above), not looked at
+ * within resend_ms, each with a relay connected to owner on its subnet; fills out[] (MAC
+ * and broadcast checked with common/wol, link_id left 0) and logs each. The database has
+ * noted them (and the events without a relay) already. Returns how many, or -1.
+ */
+int claim_wake_offline(struct db *db, const char *owner, long long resend_ms, long long stale_ms,
+    struct ipc_wake *out, int max, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* Maintenance windows: spans computed ahead for the windows that need more
  * (common/windows.h), spans closed for a day removed. Returns spans added, or -1. */
 int claim_windows(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -56,6 +56,8 @@
 #define JANITOR_BATCH 1000
 #define HELLO_BATCH_MS 10        /* Hellos wait this long to be written together */
 #define EXPIRE_BATCH 1000
+#define WAKE_BATCH 100
+#define WAKE_RESEND_MS (5 * 60 * 1000) /* an event's computer is woken again this often */
 
 struct sched {
 	struct conf_scheduler *conf;
@@ -281,6 +283,27 @@ sched_hello_batch(evutil_socket_t fd, short what, void *arg)
 	presence_write(arg, 0);
 }
 
+/* Wake-on-LAN for waiting events of computers connected nowhere (offline: {wake: true}):
+ * each goes to the worker holding its relay's connection. A relay gone meanwhile: the
+ * event is looked at again WAKE_RESEND_MS later. */
+static void
+sched_wake(struct sched *s, long long stale)
+{
+	static struct ipc_wake wk[WAKE_BATCH];
+	char err[512];
+	int n = claim_wake_offline(s->db, s->owner, WAKE_RESEND_MS, stale, wk, WAKE_BATCH, err,
+	    sizeof(err));
+	if (n == -1)
+		log_warnx("wake-on-LAN: %s", err);
+	for (int i = 0; i < n; i++) {
+		pid_t pid;
+		if (presence_route(s->presence, wk[i].relay_id, &pid, &wk[i].link_id) == -1 ||
+		    pool_send(s->pool, pid, IPC_WAKE, &wk[i], sizeof(wk[i])) == -1)
+			log_notice("event %" PRId64 ": wake-on-LAN for %s not sent: its relay, computer %"
+			    PRId64 ", is no longer connected here", wk[i].event_id, wk[i].mac, wk[i].relay_id);
+	}
+}
+
 /* Every agents.presence_interval: last_message_at, then events of offline computers expire. */
 static void
 sched_presence(evutil_socket_t fd, short what, void *arg)
@@ -298,6 +321,7 @@ sched_presence(evutil_socket_t fd, short what, void *arg)
 	if (claim_expire_offline(s->db, s->conf->offline_expire_ms, stale, s->started_wall_ms,
 		EXPIRE_BATCH, err, sizeof(err)) == -1)
 		log_warnx("offline expiry: %s", err);
+	sched_wake(s, stale);
 	db_watch(s);
 }
 

@@ -43,6 +43,7 @@
 #include "worker/record.h"
 #include "worker/session.h"
 #include "worker/session_db.h"
+#include "worker/wakesend.h"
 
 #define FLUSH_MS 20
 #define FLUSH_RETRY_MS 1000
@@ -340,6 +341,7 @@ worker_ipc_read(struct bufferevent *bev, void *arg)
 	while ((r = ipc_take(bufferevent_get_input(bev), &msg, err, sizeof(err))) == 1) {
 		struct ipc_event ev;
 		struct ipc_event_ref ref;
+		struct ipc_wake wk;
 		switch (msg.type) {
 		case IPC_EVENT:
 			if (ipc_get(&msg, &ev, sizeof(ev)) == -1)
@@ -365,6 +367,11 @@ worker_ipc_read(struct bufferevent *bev, void *arg)
 		case IPC_AGENT_REFUSE:
 		case IPC_AGENT_DROP:
 			worker_agent_verdict(w, msg.type, &msg);
+			break;
+		case IPC_WAKE:
+			if (ipc_get(&msg, &wk, sizeof(wk)) == -1)
+				fatalx("ipc: malformed wake message");
+			wakesend_relay(w->links, &wk);
 			break;
 		case IPC_REOPEN:
 			if (log_reopen() == -1)

@@ -1368,6 +1368,65 @@ START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
 }
 END_TEST
 
+START_TEST(test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export)
+{
+	struct batch *b = load_ok("w.yaml",
+				  "jobs:\n"
+				  "  - name: a\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    offline: {wait: 24h, wake: true}\n"
+				  "  - name: b\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    offline: {wake: yes}\n"
+				  "  - name: c\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    offline: {wait: 24h, wake: false}\n"
+				  "  - name: d\n"
+				  "    tasks: [{script: x}]\n"
+				  "    targets: {computers: [a]}\n"
+				  "    offline: {wait: 24h}\n");
+	ck_assert_int_eq(b->jobs[0].offline_wake, 1);
+	ck_assert_int_eq(b->jobs[0].offline_wait_ms, 86400000);
+	ck_assert_int_eq(b->jobs[1].offline_wake, 1);
+	ck_assert_int_eq(b->jobs[1].offline_wait_ms, 0);
+	ck_assert_int_eq(b->jobs[2].offline_wake, 0);
+	char p0[65], p2[65], p3[65];
+	ck_assert_int_eq(batch_job_plan_hash(&b->jobs[0], p0), 0);
+	ck_assert_int_eq(batch_job_plan_hash(&b->jobs[2], p2), 0);
+	ck_assert_int_eq(batch_job_plan_hash(&b->jobs[3], p3), 0);
+	ck_assert_str_ne(p0, p2);  /* the wake is part of the plan */
+	ck_assert_str_eq(p2, p3);  /* wake: false hashes as before it existed */
+	for (size_t i = 0; i < b->njobs; i++)
+		roundtrip(b, i);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+	ck_assert_int_eq(batch_job_export(&b->jobs[1], fp), 0);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(buf, "  offline: {wake: true}\n"));
+	free(buf);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks: [{script: x}]\n"
+		      "    offline: {wake: maybe}\n"
+		      "  - name: k\n"
+		      "    tasks: [{script: x}]\n"
+		      "    offline: {}\n"
+		      "  - name: l\n"
+		      "    tasks: [{script: x}]\n"
+		      "    offline: {wake: [true]}\n",
+		      "b.yaml:4:21: wake: \"maybe\" is not true or false\n"
+		      "b.yaml:7:14: offline: give wait (how long an event waits for its computer), wake "
+		      "(true: wake-on-LAN) or both\n"
+		      "b.yaml:10:21: wake: expected a string, found a list\n");
+}
+END_TEST
+
 START_TEST(test_batch_export_writes_readable_yaml)
 {
 	struct batch *b = load_ok("r.yaml", base);
@@ -1509,6 +1568,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
 	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
 	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
+	tcase_add_test(tc, test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);
 	tcase_add_test(tc, test_batch_free_accepts_null);

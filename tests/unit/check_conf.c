@@ -163,6 +163,7 @@ START_TEST(test_conf_agent_defaults_filled)
 	ck_assert_ptr_null(c->log_file);
 	ck_assert_int_eq(c->log_format, LOG_FORMAT_ISO);
 	ck_assert_int_eq(c->log_syslog, 0);
+	ck_assert_int_eq(c->wake_port, 9);
 	conf_free_agent(c);
 }
 END_TEST
@@ -804,6 +805,22 @@ START_TEST(test_conf_refuses_log_level_out_of_range)
 }
 END_TEST
 
+START_TEST(test_conf_agent_wake_port_in_range)
+{
+	struct conf_agent *c;
+	ck_assert_int_eq(conf_load_agent(yaml("agent.yaml",
+	    "computer: web-01\n" TLS "wake: {port: 40009}\n" SERVERS), &c, &errs), 0);
+	ck_assert_int_eq(c->wake_port, 40009);
+	conf_free_agent(c);
+	agent_fails("computer: web-01\n" TLS "wake: {port: 65536}\n");
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.msg[0], expect("@/agent.yaml:3:14: wake.port: 65536 is out of range 0..65535"));
+	conf_errors_free(&errs);
+	agent_fails("computer: web-01\n" TLS "wake: {port: nine}\n");
+	ck_assert_uint_eq(errs.n, 1);
+}
+END_TEST
+
 START_TEST(test_conf_refuses_bad_user_names)
 {
 	agent_fails("computer: web-01\n" TLS "run_as: {allow: [deploy, \"Bad User\", deploy], "
@@ -1006,6 +1023,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_conf_refuses_bad_return_codes);
 	tcase_add_test(tc, test_conf_refuses_log_level_out_of_range);
 	tcase_add_test(tc, test_conf_refuses_bad_user_names);
+	tcase_add_test(tc, test_conf_agent_wake_port_in_range);
 	tcase_add_test(tc, test_conf_refuses_duplicate_key);
 	tcase_add_test(tc, test_conf_refuses_heartbeat_not_below_lease);
 	tcase_add_test(tc, test_conf_reports_all_errors_in_file_order);

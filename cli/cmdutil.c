@@ -190,6 +190,16 @@ cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
 }
 
 int
+cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
+{
+	if (value == NULL) {
+		*(enum reportfmt_format *)fmt = REPORTFMT_JSON;
+		return 0;
+	}
+	return reportfmt_format_parse(value, fmt, err, errlen);
+}
+
+int
 cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
     enum reportfmt_format *fmt)
 {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/opts.h"
 #include "cli/reportfmt.h"
 
 struct db;
@@ -68,11 +69,21 @@ int cmdutil_print_csv(struct db *db, const char *cmd, const char *sql, int npara
 int cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
     const char *table_sql, const char *json_sql, int nparams, const char *const *params);
 /*
- * The output options of a listing command at argv[*i]: "--format table|csv|json",
- * "--format=X", and "--json" (the same as --format json). 1 when taken (*i moved past
- * its value), 0 when argv[*i] is not one, -1 after "pgfleet CMD: ..." on stderr.
+ * The output options of a listing command, for its opts table (cli/opts.h): --format
+ * table|csv|json (value) and --json (NULL: the same as --format json), into an enum
+ * reportfmt_format; 0, or -1 with err.
  */
+int cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* The two table rows of cmdutil_format_arg: --format FORMAT (help text HELP) and --json,
+ * for the subcommands SUBS (0: all), into the enum at offset OFF. */
+#define CMDUTIL_FORMAT_OPTS(OFF, HELP, SUBS) \
+	OPTS_ROW_CALL("--format", OFF, "FORMAT", cmdutil_format_arg, HELP, .only = (SUBS)), \
+	OPTS_ROW_CALL("--json", OFF, NULL, cmdutil_format_arg, NULL, .only = (SUBS))
+/* The old scanner of the same (until every command reads an opts table). */
 int cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
     enum reportfmt_format *fmt);
+/* The usual help text of --format. */
+#define CMDUTIL_FORMAT_HELP "table (default), csv (RFC 4180) or json; --json is json"
 
 #endif

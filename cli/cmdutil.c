@@ -80,6 +80,34 @@ cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errle
 	return 0;
 }
 
+int
+cmdutil_exists(struct db *db, const char *cmd, const char *sql, const char *key, const char *missing)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {key};
+	if (db_exec(db, &r, sql, 1, p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return CLI_ERROR;
+	}
+	int found = db_ntuples(r) > 0;
+	db_result_free(r);
+	if (found)
+		return CLI_OK;
+	fprintf(stderr, "pgfleet %s: ", cmd);
+	fprintf(stderr, missing, key);
+	fputc('\n', stderr);
+	return CLI_USAGE;
+}
+
+void
+cmdutil_fields(const struct db_result *r, int width, FILE *fp)
+{
+	for (int c = 0; c < db_nfields(r); c++)
+		if (!db_isnull(r, 0, c))
+			fprintf(fp, "%-*s %s\n", width, db_fname(r, c), db_value(r, 0, c));
+}
+
 void
 cmdutil_table(const struct db_result *r, FILE *fp)
 {

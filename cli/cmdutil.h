@@ -48,6 +48,15 @@ const char *cmdutil_user(void);
 int cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/*
+ * Does sql (one parameter, key) return a row? CLI_OK; CLI_USAGE after "pgfleet CMD: "
+ * and missing (a format with key's %s: "job \"%s\" does not exist"); CLI_ERROR after
+ * the database's error.
+ */
+int cmdutil_exists(struct db *db, const char *cmd, const char *sql, const char *key,
+    const char *missing) __attribute__((warn_unused_result));
+/* The first row of r, a line a column that is not NULL: its name padded to width, its value. */
+void cmdutil_fields(const struct db_result *r, int width, FILE *fp);
 /* Print a result as aligned columns with its column names as header. */
 void cmdutil_table(const struct db_result *r, FILE *fp);
 /*

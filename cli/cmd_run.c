@@ -142,31 +142,6 @@ usage_abort(FILE *f)
 }
 
 /*
- * The one SCHEDULE_ID argument of cancel, resume and abort (and retry, with its options
- * in dst): *id, and 0; or an exit code after --help or the message.
- */
-static int
-schedule_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char **id)
-{
-	char err[1024];
-	long long n;
-	struct opts_pos pos;
-	int rc = opts_parse(c, argc, argv, dst, &pos);
-	if (rc != 0)
-		return opts_exit(rc);
-	if (pos.n == 0) {
-		fprintf(stderr, "pgfleet %s: which schedule? (pgfleet %s SCHEDULE_ID)\n", c->cmd, c->cmd);
-		return CLI_USAGE;
-	}
-	if (args_id("schedule", pos.v[0], &n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", c->cmd, err);
-		return CLI_USAGE;
-	}
-	*id = pos.v[0];
-	return 0;
-}
-
-/*
  * What a new schedule got: its job, version, rollout limits and number of events, read
  * back through the views. Returns the result (the caller frees), NULL on a failure.
  * Columns: job, job_version, max_concurrent, max_failures, max_failures_pct, events,
@@ -564,7 +539,7 @@ cmd_retry(int argc, char **argv)
 	const char *sid = NULL;
 	struct retry_args ra = {0};
 	char err[1024];
-	int rc = schedule_arg(&retry_cmd, argc, argv, &ra, &sid);
+	int rc = cmdutil_id_arg(&retry_cmd, argc, argv, &ra, "schedule", &sid);
 	if (rc != 0)
 		return rc;
 	if (!ra.failed) {
@@ -619,7 +594,7 @@ cmd_cancel(int argc, char **argv)
 	    "%s: one schedule at a time", NULL};
 	const char *id;
 	char err[1024];
-	int rc = schedule_arg(&c, argc, argv, NULL, &id);
+	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "schedule", &id);
 	if (rc != 0)
 		return rc;
 	struct db *db = cmdutil_open("cancel");
@@ -658,7 +633,7 @@ rollout_command(const char *cmd, int argc, char **argv)
 	    0, NULL, "%s: one SCHEDULE_ID", NULL};
 	const char *id;
 	char err[1024];
-	int rc = schedule_arg(&c, argc, argv, NULL, &id);
+	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "schedule", &id);
 	if (rc != 0)
 		return rc;
 	struct db *db = cmdutil_open(cmd);

@@ -3,6 +3,7 @@
  */
 #include "cli/cmdutil.h"
 
+#include <ctype.h>
 #include <pwd.h>
 #include <time.h>
 #include <stdlib.h>
@@ -215,6 +216,32 @@ cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
 	default:
 		return cmdutil_print_table(db, cmd, table_sql, nparams, params);
 	}
+}
+
+int
+cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char *what,
+    const char **id)
+{
+	char err[1024], upper[32];
+	long long n;
+	struct opts_pos pos;
+	int rc = opts_parse(c, argc, argv, dst, &pos);
+	if (rc != 0)
+		return opts_exit(rc);
+	if (pos.n == 0) {
+		size_t i;
+		for (i = 0; what[i] != '\0' && i + 1 < sizeof(upper); i++)
+			upper[i] = (char)toupper((unsigned char)what[i]);
+		upper[i] = '\0';
+		fprintf(stderr, "pgfleet %s: which %s? (pgfleet %s %s_ID)\n", c->cmd, what, c->cmd, upper);
+		return CLI_USAGE;
+	}
+	if (args_id(what, pos.v[0], &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", c->cmd, err);
+		return CLI_USAGE;
+	}
+	*id = pos.v[0];
+	return 0;
 }
 
 int

@@ -89,6 +89,13 @@ int cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
 #define CMDUTIL_FORMAT_OPTS(OFF, HELP, SUBS) \
 	OPTS_ROW_CALL("--format", OFF, "FORMAT", cmdutil_format_arg, HELP, .only = (SUBS)), \
 	OPTS_ROW_CALL("--json", OFF, NULL, cmdutil_format_arg, NULL, .only = (SUBS))
+/*
+ * The options of command c into dst and its one argument, an id of what ("schedule",
+ * "event"): *id and 0; or an exit code after --help or "pgfleet CMD: ..." (no id, not
+ * an id, an unknown option).
+ */
+int cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char *what,
+    const char **id) __attribute__((warn_unused_result));
 /* The old scanner of the same (until every command reads an opts table). */
 int cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
     enum reportfmt_format *fmt);

@@ -541,7 +541,7 @@ cmd_retry(int argc, char **argv)
 	char err[1024];
 	int rc = cmdutil_id_arg(&retry_cmd, argc, argv, &ra, "schedule", &sid);
 	if (rc != 0)
-		return rc;
+		return opts_exit(rc);
 	if (!ra.failed) {
 		fprintf(stderr, "pgfleet retry: say what to retry: --failed\n");
 		return CLI_USAGE;
@@ -596,7 +596,7 @@ cmd_cancel(int argc, char **argv)
 	char err[1024];
 	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "schedule", &id);
 	if (rc != 0)
-		return rc;
+		return opts_exit(rc);
 	struct db *db = cmdutil_open("cancel");
 	if (db == NULL)
 		return CLI_ERROR;
@@ -635,7 +635,7 @@ rollout_command(const char *cmd, int argc, char **argv)
 	char err[1024];
 	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "schedule", &id);
 	if (rc != 0)
-		return rc;
+		return opts_exit(rc);
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;

@@ -186,7 +186,7 @@ cmd_status(int argc, char **argv)
 	struct status_args sa = {0, REPORTFMT_TABLE};
 	int rc = cmdutil_id_arg(&status_cmd, argc, argv, &sa, "schedule", &id);
 	if (rc != 0)
-		return rc;
+		return opts_exit(rc);
 	struct db *db = cmdutil_open("status");
 	if (db == NULL)
 		return CLI_ERROR;
@@ -279,7 +279,7 @@ cmd_output(int argc, char **argv)
 	char seqs[24];
 	int rc = cmdutil_id_arg(&output_cmd, argc, argv, &seq, "event", &id);
 	if (rc != 0)
-		return rc;
+		return opts_exit(rc);
 	snprintf(seqs, sizeof(seqs), "%lld", seq);
 	struct db *db = cmdutil_open("output");
 	if (db == NULL)

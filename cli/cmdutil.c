@@ -227,18 +227,18 @@ cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const
 	struct opts_pos pos;
 	int rc = opts_parse(c, argc, argv, dst, &pos);
 	if (rc != 0)
-		return opts_exit(rc);
+		return rc;
 	if (pos.n == 0) {
 		size_t i;
 		for (i = 0; what[i] != '\0' && i + 1 < sizeof(upper); i++)
 			upper[i] = (char)toupper((unsigned char)what[i]);
 		upper[i] = '\0';
 		fprintf(stderr, "pgfleet %s: which %s? (pgfleet %s %s_ID)\n", c->cmd, what, c->cmd, upper);
-		return CLI_USAGE;
+		return -1;
 	}
 	if (args_id(what, pos.v[0], &n, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet %s: %s\n", c->cmd, err);
-		return CLI_USAGE;
+		return -1;
 	}
 	*id = pos.v[0];
 	return 0;

@@ -91,8 +91,8 @@ int cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
 	OPTS_ROW_CALL("--json", OFF, NULL, cmdutil_format_arg, NULL, .only = (SUBS))
 /*
  * The options of command c into dst and its one argument, an id of what ("schedule",
- * "event"): *id and 0; or an exit code after --help or "pgfleet CMD: ..." (no id, not
- * an id, an unknown option).
+ * "event"): *id and 0; or as opts_parse, 1 after --help, -1 after "pgfleet CMD: ..." (no
+ * id, not an id, an unknown option).
  */
 int cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char *what,
     const char **id) __attribute__((warn_unused_result));

@@ -27,7 +27,7 @@ struct scan {
 #define O(f) offsetof(struct scan, f)
 static const struct opts_spec specs[] = {
 	OPTS_ROW_STR("--host", O(o.host), "HOST", "where its agent listens (name or address)", .only = K_H),
-	OPTS_ROW_STR("--port", O(o.port), "PORT", "its agent's port, 1-65535 (default: the scheduler's agent_port)",
+	OPTS_ROW_STR("--port", O(o.port), "PORT", "its agent's port, 1-65535 (default: the\nscheduler's agent_port)",
 	    .only = K_P),
 	OPTS_ROW_STR("--os", O(o.os), "OS", "operating system, matched by a task's os_required", .only = K_O),
 	OPTS_ROW_LIST("--label", O(labels), "KEY=VALUE", "a label (repeat for more); targets select on labels",

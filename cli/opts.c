@@ -11,7 +11,7 @@
 #include "common/units.h"
 
 /* The help text starts in this column at the most; a longer option has its own line. */
-#define HELP_COL 24
+#define HELP_COL 28
 
 static int
 allowed(const struct opts_cmd *c, const struct opts_spec *s)

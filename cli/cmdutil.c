@@ -253,31 +253,3 @@ cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
 	}
 	return reportfmt_format_parse(value, fmt, err, errlen);
 }
-
-int
-cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
-    enum reportfmt_format *fmt)
-{
-	const char *a = argv[*i], *v;
-	char err[256];
-	if (strcmp(a, "--json") == 0) {
-		*fmt = REPORTFMT_JSON;
-		return 1;
-	}
-	if (strncmp(a, "--format=", 9) == 0) {
-		v = a + 9;
-	} else if (strcmp(a, "--format") == 0) {
-		if (*i + 1 >= argc) {
-			fprintf(stderr, "pgfleet %s: --format needs a value (table, csv or json)\n", cmd);
-			return -1;
-		}
-		v = argv[++*i];
-	} else {
-		return 0;
-	}
-	if (reportfmt_format_parse(v, fmt, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: --format: %s\n", cmd, err);
-		return -1;
-	}
-	return 1;
-}

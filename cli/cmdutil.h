@@ -96,9 +96,6 @@ int cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
  */
 int cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char *what,
     const char **id) __attribute__((warn_unused_result));
-/* The old scanner of the same (until every command reads an opts table). */
-int cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
-    enum reportfmt_format *fmt);
 /* The usual help text of --format. */
 #define CMDUTIL_FORMAT_HELP "table (default), csv (RFC 4180) or json; --json is json"
 

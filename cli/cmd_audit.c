@@ -54,25 +54,16 @@ static const struct opts_spec specs[] = {
 };
 #undef O
 
-static void usage(FILE *f);
-
-static const struct opts_cmd audit_cmd = {"audit", specs, OPTS_N(specs), 0, 0, usage, 0, NULL, NULL, NULL};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet audit [--since DURATION|DATE] [--actor ROLE] [--action ACTION]\n"
+static const struct opts_cmd audit_cmd = {.cmd = "audit", OPTS_TABLE(specs),
+    .about = "usage: pgfleet audit [--since DURATION|DATE] [--actor ROLE] [--action ACTION]\n"
 		   "                     [--limit N] [--format table|csv|json]\n\n"
 		   "Who changed what, newest first: every call of the SQL API (run, cancel, retry,\n"
 		   "submit) and every change of the inventory and of the team scopes, with the\n"
 		   "database login that made it (view pgfleet.audit_history). Read-scoped roles see\n"
-		   "their own rows only.\n\n"
-		   "Options:\n");
-	opts_help(f, &audit_cmd);
-	fprintf(f, "\nColumns: audit_id at actor action object args client_user client_addr "
+		   "their own rows only.\n\n",
+    .epilog = "\nColumns: audit_id at actor action object args client_user client_addr "
 		   "application_name\n"
-		   "Times are UTC. client_user is what the client said its user was, never checked.\n");
-}
+		   "Times are UTC. client_user is what the client said its user was, never checked.\n"};
 
 int
 cmd_audit(int argc, char **argv)

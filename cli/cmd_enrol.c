@@ -68,7 +68,7 @@ static const struct opts_spec token_specs[] = {
 static void
 usage_token(FILE *f)
 {
-	const struct opts_cmd c = {"token", token_specs, OPTS_N(token_specs), 0, 0, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = "token", OPTS_TABLE(token_specs)};
 	fprintf(f, "usage: pgfleet token create [--uses N] [--expires DURATION] [--group GROUP ...]\n"
 		   "                            [--label KEY=VALUE ...] [--approve auto|manual]\n"
 		   "                            [--description TEXT]\n"
@@ -80,6 +80,13 @@ usage_token(FILE *f)
 		   "  revoke  no more enrolment with token ID\n\n"
 		   "Options:\n");
 	opts_help(f, &c);
+}
+
+/* The parse of token create (sub SUB_CREATE) or list (SUB_LIST). */
+static struct opts_cmd
+token_cmd(const char *cmd, unsigned sub)
+{
+	return (struct opts_cmd){.cmd = cmd, OPTS_TABLE(token_specs), .sub = sub, .usage = usage_token, .terse = 1};
 }
 
 /* The token's groups as a PostgreSQL array literal and its labels as a JSON object, each
@@ -169,8 +176,7 @@ static int
 token_create(int argc, char **argv)
 {
 	const char *cmd = "token create";
-	const struct opts_cmd c = {cmd, token_specs, OPTS_N(token_specs), SUB_CREATE, 0, usage_token, 1, NULL,
-	    NULL, NULL};
+	const struct opts_cmd c = token_cmd(cmd, SUB_CREATE);
 	struct token_args ta = {.uses = 1, .expires_ms = 24LL * 3600 * 1000, .approve = "auto"};
 	struct util_buf groups = {0}, labels = {0};
 	char token[sizeof(TOKEN_PREFIX) + 2 * TOKEN_BYTES], hash[65];
@@ -202,8 +208,7 @@ static int
 token_list(int argc, char **argv)
 {
 	const char *cmd = "token list";
-	const struct opts_cmd c = {cmd, token_specs, OPTS_N(token_specs), SUB_LIST, 0, usage_token, 1, NULL,
-	    NULL, NULL};
+	const struct opts_cmd c = token_cmd(cmd, SUB_LIST);
 	struct token_args ta = {.fmt = REPORTFMT_TABLE};
 	int rc = opts_parse(&c, argc, argv, &ta, NULL);
 	if (rc != 0)
@@ -232,7 +237,7 @@ static int
 token_revoke(int argc, char **argv)
 {
 	const char *cmd = "token revoke", *id;
-	const struct opts_cmd c = {cmd, NULL, 0, 0, 1, usage_token, 1, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = cmd, .maxpos = 1, .usage = usage_token, .terse = 1};
 	char err[512];
 	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "token", &id);
 	if (rc != 0)

@@ -20,7 +20,7 @@ static const struct opts_spec specs[] = {
 static void
 usage(FILE *f)
 {
-	const struct opts_cmd c = {"job", specs, OPTS_N(specs), 0, 0, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = "job", OPTS_TABLE(specs)};
 	fprintf(f, "usage: pgfleet job list [--format table|csv|json]\n"
 		   "       pgfleet job show NAME [--format table|json]\n"
 		   "       pgfleet job export NAME\n\n"
@@ -154,7 +154,8 @@ cmd_job(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	snprintf(cmd, sizeof(cmd), "job %s", sub);
-	const struct opts_cmd c = {cmd, specs, OPTS_N(specs), 1u << k, k == 0 ? 0 : 1, usage, 1, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = cmd, OPTS_TABLE(specs), .sub = 1u << k,
+	    .maxpos = k == 0 ? 0 : 1, .usage = usage, .terse = 1};
 	int rc = opts_parse(&c, argc - 1, argv + 1, &fmt, &pos);
 	if (rc != 0)
 		return opts_exit(rc);

@@ -48,24 +48,15 @@ static const struct opts_spec specs[] = {
 };
 #undef O
 
-static void usage(FILE *f);
-
-static const struct opts_cmd maintain_cmd = {"maintain", specs, OPTS_N(specs), 0, 0, usage, 0,
-    "%s: unknown argument", "%s: unknown argument", NULL};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet maintain [--retention DURATION] [--batch N] [--months-ahead N]\n\n"
+static const struct opts_cmd maintain_cmd = {.cmd = "maintain", OPTS_TABLE(specs),
+    .unknown = "%s: unknown argument", .extra = "%s: unknown argument",
+    .about = "usage: pgfleet maintain [--retention DURATION] [--batch N] [--months-ahead N]\n\n"
 		   "Create the coming months' status_log partitions, drop the partitions lying\n"
 		   "wholly before now - retention, and delete finished events and schedules older\n"
 		   "than that in small batches (one short transaction each), until none is left;\n"
 		   "roll up the days that are over for job_daily (about N events a step).\n"
-		   "The scheduler's janitor does the same with its `retention` setting.\n\n"
-		   "Options:\n");
-	opts_help(f, &maintain_cmd);
-	fprintf(f, "\nExit status: 0 ok, 1 database failure, 2 usage error.\n");
-}
+		   "The scheduler's janitor does the same with its `retention` setting.\n\n",
+    .epilog = "\nExit status: 0 ok, 1 database failure, 2 usage error.\n"};
 
 static int
 loop(struct db *db, long long retention_ms, long long batch, long long ahead)

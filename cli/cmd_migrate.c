@@ -31,20 +31,11 @@ static const struct opts_spec specs[] = {
 	    "those built in"),
 };
 
-static void usage(FILE *f);
-
-static const struct opts_cmd migrate_cmd = {"migrate", specs, OPTS_N(specs), 0, 0, usage, 0,
-    "%s: unknown argument", "%s: unknown argument", NULL};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet migrate [--status] [--dir DIR]\n\n"
+static const struct opts_cmd migrate_cmd = {.cmd = "migrate", OPTS_TABLE(specs),
+    .unknown = "%s: unknown argument", .extra = "%s: unknown argument",
+    .about = "usage: pgfleet migrate [--status] [--dir DIR]\n\n"
 		   "Apply the pending database migrations in order, each in one transaction.\n"
-		   "A migration applied earlier whose file has changed stops everything.\n\n"
-		   "Options:\n");
-	opts_help(f, &migrate_cmd);
-}
+		   "A migration applied earlier whose file has changed stops everything.\n\n"};
 
 /* Read schema_migrations (none when the table does not exist yet). */
 static int

@@ -36,22 +36,13 @@ static const struct opts_spec specs[] = {
 };
 #undef O
 
-static void usage(FILE *f);
-
-static const struct opts_cmd next_cmd = {"next", specs, OPTS_N(specs), 0, 1, usage, 0, NULL,
-    "%s: one CRON only", NULL};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet next CRON [--timezone ZONE] [--after TIME] [--count N]\n\n"
+static const struct opts_cmd next_cmd = {.cmd = "next", OPTS_TABLE(specs), .maxpos = 1,
+    .extra = "%s: one CRON only",
+    .about = "usage: pgfleet next CRON [--timezone ZONE] [--after TIME] [--count N]\n\n"
 		   "The next runs of a cron expression (docs/yaml.md \"Cron expressions\"), one\n"
 		   "line each: the instant in UTC, then the wall-clock time in ZONE with its\n"
 		   "offset. Daylight saving time as the scheduler handles it: a skipped local time\n"
-		   "runs once at the change, a repeated one runs once (docs/yaml.md \"Time zones\").\n\n"
-		   "Options:\n");
-	opts_help(f, &next_cmd);
-}
+		   "runs once at the change, a repeated one runs once (docs/yaml.md \"Time zones\").\n\n"};
 
 /* "2026-03-29T03:00:00+02:00": t in the zone's wall clock. */
 static int
@@ -109,7 +100,7 @@ cmd_next(int argc, char **argv)
 	if (rc != 0)
 		return opts_exit(rc);
 	if (pos.n == 0) {
-		usage(stderr);
+		opts_usage(stderr, &next_cmd);
 		return CLI_USAGE;
 	}
 	const char *expr = pos.v[0], *tz = na.tz, *after_s = na.after;

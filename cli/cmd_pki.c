@@ -41,7 +41,8 @@ static const struct opts_spec specs[] = {
 static void
 usage_init(FILE *f)
 {
-	const struct opts_cmd c = {"pki init", specs, OPTS_N(specs), SUB_INIT, 0, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = "pki init", OPTS_TABLE(specs),
+	    .sub = SUB_INIT};
 	fprintf(f, "usage: pgfleet pki init [--dir DIR] [--days N]\n\n"
 		   "Make a development certificate authority: DIR/ca.key (0600) and DIR/ca.crt.\n"
 		   "Existing files are never replaced.\n\n"
@@ -52,7 +53,8 @@ usage_init(FILE *f)
 static void
 usage_issue(FILE *f)
 {
-	const struct opts_cmd c = {"pki issue", specs, OPTS_N(specs), SUB_ISSUE, 1, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = "pki issue", OPTS_TABLE(specs),
+	    .sub = SUB_ISSUE, .maxpos = 1};
 	fprintf(f, "usage: pgfleet pki issue NAME [--role agent|scheduler] [--dir DIR] [--days N] [--localhost]\n\n"
 		   "Issue DIR/NAME.key (0600) and DIR/NAME.crt signed by DIR/ca.*, with CN and DNS name NAME\n"
 		   "(the computer's or scheduler's name as its configuration gives it).\n\n"
@@ -112,8 +114,9 @@ cmd_pki(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	const struct opts_cmd c = {init ? "pki init" : "pki issue", specs, OPTS_N(specs), init ? SUB_INIT : SUB_ISSUE,
-	    init ? 0 : 1, init ? usage_init : usage_issue, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = init ? "pki init" : "pki issue", OPTS_TABLE(specs),
+	    .sub = init ? SUB_INIT : SUB_ISSUE, .maxpos = init ? 0 : 1,
+	    .usage = init ? usage_init : usage_issue};
 	int rc = opts_parse(&c, argc - 1, argv + 1, &a, &pos);
 	if (rc != 0)
 		return opts_exit(rc);

@@ -165,7 +165,8 @@ static const struct opts_spec specs[] = {
 	OPTS_ROW_STR("--format", O(format), "table|csv|json", "aligned table (default), RFC 4180 CSV or a JSON array"),
 	OPTS_ROW_STR("--job", O(job), "NAME", "only this job", .only = OPT_FILTER),
 	OPTS_ROW_STR("--computer", O(computer), "NAME", "only this computer", .only = OPT_FILTER),
-	OPTS_ROW_INT("--limit", O(limit), "N", 0, LLONG_MAX, "at most N rows, newest first (default 1000, 0: all)", .only = OPT_LIMIT),
+	OPTS_ROW_INT("--limit", O(limit), "N", 0, LLONG_MAX, "at most N rows, newest first (default 1000, 0: all)",
+	    .only = OPT_LIMIT),
 	OPTS_ROW_FLAG("--explain", O(explain), "print EXPLAIN (ANALYZE, BUFFERS) of the query instead"),
 };
 #undef O
@@ -175,8 +176,9 @@ static struct opts_cmd
 report_cmd(const struct report *r, char *cmd, size_t cmdlen)
 {
 	snprintf(cmd, cmdlen, "report %s", r != NULL ? r->name : "");
-	return (struct opts_cmd){cmd, specs, OPTS_N(specs), r != NULL ? (unsigned)r->opts : 0,
-	    r != NULL && (r->opts & OPT_NAME) ? 1 : 0, NULL, 1, NULL, NULL, "%s is not an option of this report"};
+	return (struct opts_cmd){.cmd = cmd, OPTS_TABLE(specs),
+	    .sub = r != NULL ? (unsigned)r->opts : 0, .maxpos = r != NULL && (r->opts & OPT_NAME) ? 1 : 0,
+	    .terse = 1, .elsewhere = "%s is not an option of this report"};
 }
 
 static void

@@ -64,16 +64,10 @@ static const struct opts_spec run_specs[] = {
 };
 #undef O
 
-static void usage_run(FILE *f);
-
-static const struct opts_cmd run_cmd = {"run", run_specs, OPTS_N(run_specs), 0, 1, usage_run, 0, NULL,
-    "%s: unexpected argument (one job at a time)", NULL};
-
-static void
-usage_run(FILE *f)
-{
-	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
-		   "                   [--max-failures N|N%%] [--waves LIST [--pause D]] [--wait]\n"
+static const struct opts_cmd run_cmd = {.cmd = "run", OPTS_TABLE(run_specs), .maxpos = 1,
+    .extra = "%s: unexpected argument (one job at a time)",
+    .about = "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
+		   "                   [--max-failures N|N%] [--waves LIST [--pause D]] [--wait]\n"
 		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
 		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
@@ -82,10 +76,7 @@ usage_run(FILE *f)
 		   "With --script or --script-file, an ad-hoc run: the script becomes a version of\n"
 		   "the job --name (default adhoc/LOGIN, LOGIN the database's session_user; the same\n"
 		   "script again reuses its version),\n"
-		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"
-		   "Options:\n");
-	opts_help(f, &run_cmd);
-}
+		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"};
 
 /* What `pgfleet retry` was asked. */
 struct retry_args {
@@ -98,48 +89,28 @@ static const struct opts_spec retry_specs[] = {
 	OPTS_ROW_FLAG("--wait", offsetof(struct retry_args, wait), "follow the new schedule to its end, as run --wait"),
 };
 
-static void usage_retry(FILE *f);
-
-static const struct opts_cmd retry_cmd = {"retry", retry_specs, OPTS_N(retry_specs), 0, 1, usage_retry, 0,
-    NULL, NULL, NULL};
-
-static void
-usage_retry(FILE *f)
-{
-	fprintf(f, "usage: pgfleet retry SCHEDULE_ID --failed [--wait]\n\n"
+static const struct opts_cmd retry_cmd = {.cmd = "retry", OPTS_TABLE(retry_specs), .maxpos = 1,
+    .about = "usage: pgfleet retry SCHEDULE_ID --failed [--wait]\n\n"
 		   "Run the schedule's job again, at its current version and with the same rollout\n"
-		   "limits, on the computers whose events failed. Prints the new schedule id.\n\n"
-		   "Options:\n");
-	opts_help(f, &retry_cmd);
-}
+		   "limits, on the computers whose events failed. Prints the new schedule id.\n\n"};
 
-static void
-usage_cancel(FILE *f)
-{
-	fprintf(f, "usage: pgfleet cancel SCHEDULE_ID\n\n"
-		   "Cancel a schedule: its pending events end at once as cancelled (code -8); running\n"
-		   "ones are stopped by the scheduler holding them. A recurring schedule stops recurring.\n\n"
-		   "  -h, --help  this help\n");
-}
+/* cancel, resume and abort: one SCHEDULE_ID, no option */
+static const struct opts_cmd cancel_cmd = {.cmd = "cancel", .maxpos = 1,
+    .extra = "%s: one schedule at a time",
+    .about = "usage: pgfleet cancel SCHEDULE_ID\n\n"
+	     "Cancel a schedule: its pending events end at once as cancelled (code -8); running\n"
+	     "ones are stopped by the scheduler holding them. A recurring schedule stops recurring.\n\n"};
 
-static void
-usage_resume(FILE *f)
-{
-	fprintf(f, "usage: pgfleet resume SCHEDULE_ID\n\n"
-		   "Resume a rollout halted by its max_failures: the waiting events of the open\n"
-		   "wave run, later waves open as before, and only failures from now on count\n"
-		   "toward max_failures.\n\n"
-		   "  -h, --help  this help\n");
-}
+static const struct opts_cmd resume_cmd = {.cmd = "resume", .maxpos = 1, .extra = "%s: one SCHEDULE_ID",
+    .about = "usage: pgfleet resume SCHEDULE_ID\n\n"
+	     "Resume a rollout halted by its max_failures: the waiting events of the open\n"
+	     "wave run, later waves open as before, and only failures from now on count\n"
+	     "toward max_failures.\n\n"};
 
-static void
-usage_abort(FILE *f)
-{
-	fprintf(f, "usage: pgfleet abort SCHEDULE_ID\n\n"
-		   "End a rollout (halted or not): the events not started end with code -33\n"
-		   "(ROLLOUT_ABORTED); running ones are stopped by the scheduler holding them.\n\n"
-		   "  -h, --help  this help\n");
-}
+static const struct opts_cmd abort_cmd = {.cmd = "abort", .maxpos = 1, .extra = "%s: one SCHEDULE_ID",
+    .about = "usage: pgfleet abort SCHEDULE_ID\n\n"
+	     "End a rollout (halted or not): the events not started end with code -33\n"
+	     "(ROLLOUT_ABORTED); running ones are stopped by the scheduler holding them.\n\n"};
 
 /*
  * What a new schedule got: its job, version, rollout limits and number of events, read
@@ -590,11 +561,9 @@ out:
 int
 cmd_cancel(int argc, char **argv)
 {
-	static const struct opts_cmd c = {"cancel", NULL, 0, 0, 1, usage_cancel, 0, NULL,
-	    "%s: one schedule at a time", NULL};
 	const char *id;
 	char err[1024];
-	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "schedule", &id);
+	int rc = cmdutil_id_arg(&cancel_cmd, argc, argv, NULL, "schedule", &id);
 	if (rc != 0)
 		return opts_exit(rc);
 	struct db *db = cmdutil_open("cancel");
@@ -629,11 +598,10 @@ out:
 static int
 rollout_command(const char *cmd, int argc, char **argv)
 {
-	const struct opts_cmd c = {cmd, NULL, 0, 0, 1, strcmp(cmd, "resume") == 0 ? usage_resume : usage_abort,
-	    0, NULL, "%s: one SCHEDULE_ID", NULL};
 	const char *id;
 	char err[1024];
-	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "schedule", &id);
+	int rc = cmdutil_id_arg(strcmp(cmd, "resume") == 0 ? &resume_cmd : &abort_cmd, argc, argv, NULL, "schedule",
+	    &id);
 	if (rc != 0)
 		return opts_exit(rc);
 	struct db *db = cmdutil_open(cmd);

@@ -22,22 +22,13 @@ static const struct opts_spec specs[] = {
 	CMDUTIL_FORMAT_OPTS(offsetof(struct sched_args, fmt), "table (default), csv (RFC 4180) or json", 0),
 };
 
-static void usage(FILE *f);
-
-static const struct opts_cmd sched_cmd = {"schedulers", specs, OPTS_N(specs), 0, 0, usage, 0, NULL,
-    "%s: unknown argument", NULL};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet schedulers [--all] [--format table|csv|json]\n\n"
+static const struct opts_cmd sched_cmd = {.cmd = "schedulers", OPTS_TABLE(specs),
+    .extra = "%s: unknown argument",
+    .about = "usage: pgfleet schedulers [--all] [--format table|csv|json]\n\n"
 		   "The schedulers sharing this database, one line each: name, host, pid, version,\n"
 		   "state (running; lost: no heartbeat for three intervals; stopped), when it\n"
 		   "started and was last seen (UTC), its workers alive of those configured, the\n"
-		   "events it holds, its last claim, and where it serves /metrics.\n\n"
-		   "Options:\n");
-	opts_help(f, &sched_cmd);
-}
+		   "events it holds, its last claim, and where it serves /metrics.\n\n"};
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
 

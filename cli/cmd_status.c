@@ -30,45 +30,25 @@ static const struct opts_spec status_specs[] = {
 	    "or json, the progress goes to stderr", 0),
 };
 
-static void usage_status(FILE *f);
-
-static const struct opts_cmd status_cmd = {"status", status_specs, OPTS_N(status_specs), 0, 1, usage_status,
-    0, NULL, NULL, NULL};
-
-static void
-usage_status(FILE *f)
-{
-	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
+static const struct opts_cmd status_cmd = {.cmd = "status", OPTS_TABLE(status_specs), .maxpos = 1,
+    .about = "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
 		   "A schedule's job, version and state, its events counted by state (done, failed,\n"
 		   "running, pending, cancelled), and one line per event: computer, state, status\n"
 		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md),\n"
 		   "task, attempt, retries so far, when it ended, and when a pending event waiting\n"
-		   "for a retry's backoff (or its next window) runs next.\n\n"
-		   "Options:\n");
-	opts_help(f, &status_cmd);
-}
+		   "for a retry's backoff (or its next window) runs next.\n\n"};
 
 /* --seq N, -1 when not given */
 static const struct opts_spec output_specs[] = {
 	OPTS_ROW_INT("--seq", 0, "N", 0, 1000000, "only task N (0 is the first), its output alone,\nwithout header"),
 };
 
-static void usage_output(FILE *f);
-
-static const struct opts_cmd output_cmd = {"output", output_specs, OPTS_N(output_specs), 0, 1, usage_output,
-    0, NULL, NULL, NULL};
-
-static void
-usage_output(FILE *f)
-{
-	fprintf(f, "usage: pgfleet output EVENT_ID [--seq N]\n\n"
+static const struct opts_cmd output_cmd = {.cmd = "output", OPTS_TABLE(output_specs), .maxpos = 1,
+    .about = "usage: pgfleet output EVENT_ID [--seq N]\n\n"
 		   "What each task of an event printed: the final status_log row of each task (its\n"
 		   "last attempt), under a header line with the task, its code and result: the\n"
 		   "result pgfleet decided (success_codes, on_code, return_codes), followed by\n"
-		   "\"(agent said Failed)\" when the agent's own result differs.\n\n"
-		   "Options:\n");
-	opts_help(f, &output_cmd);
-}
+		   "\"(agent said Failed)\" when the agent's own result differs.\n\n"};
 
 /* The events of a schedule: the table of print_status, and its CSV. */
 static const char events_sql[] =

@@ -18,24 +18,15 @@ static const struct opts_spec specs[] = {
 	OPTS_ROW_FLAG("--dry-run", 0, "validate and print what would change; write nothing"),
 };
 
-static void usage(FILE *f);
-
-static const struct opts_cmd submit_cmd = {"submit", specs, OPTS_N(specs), 0, 1, usage, 0, NULL,
-    "%s: one file at a time", NULL};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet submit FILE.yaml [--dry-run]\n\n"
+static const struct opts_cmd submit_cmd = {.cmd = "submit", OPTS_TABLE(specs), .maxpos = 1,
+    .extra = "%s: one file at a time",
+    .about = "usage: pgfleet submit FILE.yaml [--dry-run]\n\n"
 		   "Validate a job batch (computers:, groups:, jobs:) in full, then apply it in one\n"
 		   "transaction. Any error, each shown as FILE:LINE:COL, writes nothing (exit 2).\n"
 		   "Submitting the same file twice changes nothing; a job whose tasks changed gets\n"
 		   "a new version (schedules already running keep theirs); a job whose tasks,\n"
 		   "targets, schedule or rollout changed gets a new schedule, and the schedules its\n"
-		   "earlier submits made are cancelled when not started yet.\n\n"
-		   "Options:\n");
-	opts_help(f, &submit_cmd);
-}
+		   "earlier submits made are cancelled when not started yet.\n\n"};
 
 static void
 summary(const char *path, const struct apply_stats *st, int dry_run)
@@ -146,7 +137,7 @@ cmd_submit(int argc, char **argv)
 		return opts_exit(rc);
 	if (pos.n == 0) {
 		fprintf(stderr, "pgfleet submit: which file? (pgfleet submit FILE.yaml)\n");
-		usage(stderr);
+		opts_usage(stderr, &submit_cmd);
 		return CLI_USAGE;
 	}
 	return cmd_submit_file("submit", pos.v[0], dry_run, 0);

@@ -47,7 +47,7 @@ static const struct opts_spec specs[] = {
 static void
 usage(FILE *f)
 {
-	const struct opts_cmd c = {"window", specs, OPTS_N(specs), 0, 0, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = "window", OPTS_TABLE(specs)};
 	fprintf(f, "usage: pgfleet window add NAME --cron CRON --duration D [--timezone ZONE]\n"
 		   "                          [--blackout] [--description TEXT]\n"
 		   "       pgfleet window list [--format table|csv|json]\n"
@@ -75,7 +75,8 @@ wparse(int argc, char **argv, struct wopts *o)
 	char cmd[48];
 	struct opts_pos pos;
 	snprintf(cmd, sizeof(cmd), "window %s", argv[1]);
-	const struct opts_cmd c = {cmd, specs, OPTS_N(specs), 0, 1, usage, 1, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = cmd, OPTS_TABLE(specs), .maxpos = 1,
+	    .usage = usage, .terse = 1};
 	memset(o, 0, sizeof(*o));
 	o->fmt = REPORTFMT_TABLE;
 	int rc = opts_parse(&c, argc - 1, argv + 1, o, &pos);

@@ -38,7 +38,8 @@ static const struct opts_spec specs[] = {
 	    "all must hold)", .only = K_W),
 	CMDUTIL_FORMAT_OPTS(O(o.fmt), CMDUTIL_FORMAT_HELP, K_J),
 	OPTS_ROW_FLAG("--force", O(o.force), "remove: also delete its events", .only = K_F),
-	OPTS_ROW_FLAG("--dry-run", O(o.dry_run), "import: print what would change, write nothing", .only = K_N),
+	OPTS_ROW_FLAG("--dry-run", O(o.dry_run), "import: print what would change, write nothing",
+	    .only = K_N),
 };
 
 /* The bits of the keys in letters. */
@@ -60,8 +61,8 @@ invopts_scan(const char *cmd, int argc, char **argv, const char *allowed, struct
 	struct opts_pos pos;
 	/* no usage after a refusal: invopts_dispatch points to --help; bit 31, no key's, makes
 	 * the mask of a subcommand without options other than 0 (which would take them all) */
-	const struct opts_cmd c = {cmd, specs, OPTS_N(specs), mask(allowed) | (1u << 31), 4, NULL, 1, NULL,
-	    "%s: too many arguments", NULL};
+	const struct opts_cmd c = {.cmd = cmd, OPTS_TABLE(specs),
+	    .sub = mask(allowed) | (1u << 31), .maxpos = 4, .terse = 1, .extra = "%s: too many arguments"};
 	memset(&s, 0, sizeof(s));
 	int rc = opts_parse(&c, argc, argv, &s, &pos);
 	*o = s.o;
@@ -80,7 +81,7 @@ invopts_scan(const char *cmd, int argc, char **argv, const char *allowed, struct
 void
 invopts_help(FILE *f, const char *letters)
 {
-	const struct opts_cmd c = {"", specs, OPTS_N(specs), mask(letters), 0, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd c = {.cmd = "", OPTS_TABLE(specs), .sub = mask(letters)};
 	opts_help(f, &c);
 }
 

@@ -103,8 +103,8 @@ option(const struct opts_cmd *c, int argc, char **argv, int *i, void *dst)
 			say(c, c->elsewhere, "%s: not an option of this command", s->name);
 		else
 			say(c, c->unknown, "%s: unknown option", a);
-		if (s == NULL && c->usage != NULL && !c->terse)
-			c->usage(stderr);
+		if (s == NULL && !c->terse)
+			opts_usage(stderr, c);
 		return -1;
 	}
 	char *value = eq != NULL ? eq + 1 : NULL;
@@ -152,8 +152,7 @@ opts_parse(const struct opts_cmd *c, int argc, char **argv, void *dst, struct op
 			dashdash = 1;
 			rc = 0;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			if (c->usage != NULL)
-				c->usage(stdout);
+			opts_usage(stdout, c);
 			return 1;
 		} else {
 			rc = option(c, argc, argv, &i, dst);
@@ -227,6 +226,19 @@ help_lines(FILE *f, const char *opt, const char *text, int col)
 			break;
 		p = nl + 1;
 		w = 0;
+	}
+}
+
+void
+opts_usage(FILE *f, const struct opts_cmd *c)
+{
+	if (c->usage != NULL) {
+		c->usage(f);
+	} else if (c->about != NULL) {
+		fprintf(f, "%sOptions:\n", c->about);
+		opts_help(f, c);
+		if (c->epilog != NULL)
+			fputs(c->epilog, f);
 	}
 }
 

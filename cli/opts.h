@@ -76,7 +76,13 @@ struct opts_cmd {
 	const char *unknown;           /* "%s: unknown option" */
 	const char *extra;             /* "%s: unexpected argument" (one positional too many) */
 	const char *elsewhere;         /* "%s: not an option of this command" (another sub's) */
+	/* without usage: --help is about (the synopsis and what it does), "Options:", the
+	 * options from the table, then epilog (may be NULL) */
+	const char *about, *epilog;
 };
+
+/* The table of an opts_cmd: .specs and .nspecs. */
+#define OPTS_TABLE(a) .specs = (a), .nspecs = OPTS_N(a)
 
 #define OPTS_N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -93,6 +99,8 @@ int opts_exit(int rc);
 /* Free the arrays of dst's OPTS_LIST options (and leave them empty). */
 void opts_free(const struct opts_cmd *c, void *dst);
 
+/* The whole --help of c: its usage function's, else its about, options and epilog. */
+void opts_usage(FILE *f, const struct opts_cmd *c);
 /*
  * The options part of --help: one line (or more) per option of this subcommand that
  * has a help text, "  -x, --name VALUE  help", aligned, then "  -h, --help  this help".

@@ -54,7 +54,8 @@ usage(FILE *f)
 	fprintf(f, "usage: pgfleet test\n");
 }
 
-static const struct opts_cmd cmd = {"test", specs, OPTS_N(specs), 1, 2, usage, 0, NULL, NULL, NULL};
+static const struct opts_cmd cmd = {.cmd = "test", OPTS_TABLE(specs), .sub = 1,
+    .maxpos = 2, .usage = usage};
 
 static char *said; /* what the last parse wrote on stderr (and stdout) */
 static size_t saidlen;
@@ -161,8 +162,9 @@ START_TEST(test_opts_messages_and_positionals_as_the_command_says)
 {
 	struct topts o;
 	struct opts_pos pos;
-	const struct opts_cmd c = {"maintain", specs, OPTS_N(specs), 2, 0, usage, 1, "%s: unknown argument",
-	    "%s: one at a time", "%s is not an option of this report"};
+	const struct opts_cmd c = {.cmd = "maintain", OPTS_TABLE(specs), .sub = 2,
+	    .usage = usage, .terse = 1, .unknown = "%s: unknown argument", .extra = "%s: one at a time",
+	    .elsewhere = "%s is not an option of this report"};
 	char *unknown[] = {"x", "--keep", NULL};
 	ck_assert_int_eq(parse(&c, &o, NULL, unknown), -1);
 	ck_assert_str_eq(said, "pgfleet maintain: --keep: unknown argument\n"); /* terse: no usage */
@@ -171,8 +173,8 @@ START_TEST(test_opts_messages_and_positionals_as_the_command_says)
 	ck_assert_str_eq(said, "pgfleet maintain: file: one at a time\n");
 	char *elsewhere[] = {"x", "--count=3", NULL};
 	ck_assert_int_eq(parse(&c, &o, &pos, elsewhere), 0); /* only 0: every subcommand's */
-	const struct opts_cmd d = {"report job", specs, OPTS_N(specs), 1, 0, NULL, 0, NULL, NULL,
-	    "%s is not an option of this report"};
+	const struct opts_cmd d = {.cmd = "report job", OPTS_TABLE(specs), .sub = 1,
+	    .elsewhere = "%s is not an option of this report"};
 	char *other[] = {"x", "--a-very-long-option-name", NULL};
 	ck_assert_int_eq(parse(&d, &o, NULL, other), -1);
 	ck_assert_str_eq(said, "pgfleet report job: --a-very-long-option-name is not an option of this report\n");
@@ -215,7 +217,7 @@ START_TEST(test_opts_help_is_generated_from_the_table)
 	    "  -h, --help         this help\n");
 	free(buf);
 	/* every subcommand's options, the one too long for the column on a line of its own */
-	const struct opts_cmd all = {"test", specs + 5, 1, 0, 0, NULL, 0, NULL, NULL, NULL};
+	const struct opts_cmd all = {.cmd = "test", .specs = specs + 5, .nspecs = 1};
 	buf = NULL;
 	f = open_memstream(&buf, &len);
 	ck_assert_ptr_nonnull(f);

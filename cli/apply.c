@@ -505,40 +505,32 @@ named(const struct ctx *c, const char *sql, const char *name)
 	return n;
 }
 
-/* Target computers the file names but does not declare must be in the database. */
+/*
+ * The target computers (unless inventory_only) and the windows the file names but does
+ * not declare must be in the database. Returns how many are not, or -1.
+ */
 static int
-check_refs(const struct ctx *c, const struct batch *b, struct yt_errors *errs)
+check_refs(const struct ctx *c, const struct batch *b, int inventory_only, struct yt_errors *errs)
 {
 	int missing = 0;
-	for (size_t i = 0; i < b->nrefs; i++) {
-		int k = named(c, "SELECT 1 FROM pgfleet.computer_list WHERE name = $1", b->refs[i].name);
+	size_t nc = inventory_only ? 0 : b->nrefs;
+	for (size_t i = 0; i < nc + b->nwrefs; i++) {
+		int win = i >= nc;
+		const char *name = win ? b->wrefs[i - nc].name : b->refs[i].name;
+		int k = named(c, win ? "SELECT 1 FROM pgfleet.window_list WHERE name = $1"
+				     : "SELECT 1 FROM pgfleet.computer_list WHERE name = $1", name);
 		if (k == -1)
 			return -1;
-		if (k == 0) {
+		if (k == 1)
+			continue;
+		if (win)
+			yt_errors_add(errs, b->wrefs[i - nc].pos,
+			    "window \"%s\" is neither declared in this file nor in the database", name);
+		else
 			yt_errors_add(errs, b->refs[i].pos,
 			    "job %s: computer \"%s\" is neither declared in this file nor in the database",
-			    b->jobs[b->refs[i].job].name, b->refs[i].name);
-			missing++;
-		}
-	}
-	return missing;
-}
-
-/* Windows the file names but does not declare must be in the database. */
-static int
-check_window_refs(const struct ctx *c, const struct batch *b, struct yt_errors *errs)
-{
-	int missing = 0;
-	for (size_t i = 0; i < b->nwrefs; i++) {
-		int k = named(c, "SELECT 1 FROM pgfleet.window_list WHERE name = $1", b->wrefs[i].name);
-		if (k == -1)
-			return -1;
-		if (k == 0) {
-			yt_errors_add(errs, b->wrefs[i].pos,
-			    "window \"%s\" is neither declared in this file nor in the database",
-			    b->wrefs[i].name);
-			missing++;
-		}
+			    b->jobs[b->refs[i].job].name, name);
+		missing++;
 	}
 	return missing;
 }
@@ -725,8 +717,7 @@ check_batch(const struct ctx *c, const struct batch *b, const struct apply_opts 
     struct yt_errors *errs)
 {
 	int n[5] = {0};
-	if ((!o->inventory_only && (n[0] = check_refs(c, b, errs)) == -1) ||
-	    (n[1] = check_window_refs(c, b, errs)) == -1 || (n[2] = check_zones(c, b, errs)) == -1 ||
+	if ((n[0] = check_refs(c, b, o->inventory_only, errs)) == -1 || (n[2] = check_zones(c, b, errs)) == -1 ||
 	    (!o->inventory_only && (n[3] = check_after_refs(c, b, errs)) == -1))
 		return -1;
 	/* a loop only once every name is known */

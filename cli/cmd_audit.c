@@ -3,12 +3,14 @@
  * [--format table|csv|json]: the audit log (view pgfleet.audit_history), newest first.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "cli/reportfmt.h"
 #include "common/db.h"
 #include "common/units.h"
@@ -34,84 +36,57 @@ static const struct reportfmt_col audit_cols[] = {
 };
 #define NCOLS ((int)(sizeof(audit_cols) / sizeof(audit_cols[0])))
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet audit [--since DURATION|DATE] [--actor ROLE] [--action ACTION]\n"
+struct audit_args {
+	const char *since, *actor, *action;
+	long long limit;
+	enum reportfmt_format fmt;
+};
+
+#define O(f) offsetof(struct audit_args, f)
+static const struct opts_spec specs[] = {
+	OPTS_ROW_STR("--since", O(since), "DURATION|DATE", "the period: 7d (default), 12h, or from a UTC\n"
+	    "date (2026-12-01) or time (2026-12-01T02:00:00Z)"),
+	OPTS_ROW_STR("--actor", O(actor), "ROLE", "only what this login did"),
+	OPTS_ROW_STR("--action", O(action), "ACTION", "only this action (run, cancel, computer.insert,\n"
+	    "...); a word before the dot takes them all\n(computer)"),
+	OPTS_ROW_INT("--limit", O(limit), "N", 0, LLONG_MAX, "at most N rows (default 1000, 0: all)"),
+	CMDUTIL_FORMAT_OPTS(O(fmt), "table (default), csv or json; --json is json", 0),
+};
+#undef O
+
+static const struct opts_cmd audit_cmd = {.cmd = "audit", OPTS_TABLE(specs),
+    .about = "usage: pgfleet audit [--since DURATION|DATE] [--actor ROLE] [--action ACTION]\n"
 		   "                     [--limit N] [--format table|csv|json]\n\n"
 		   "Who changed what, newest first: every call of the SQL API (run, cancel, retry,\n"
 		   "submit) and every change of the inventory and of the team scopes, with the\n"
 		   "database login that made it (view pgfleet.audit_history). Read-scoped roles see\n"
-		   "their own rows only.\n\n"
-		   "Options:\n"
-		   "  --since DURATION|DATE  the period: 7d (default), 12h, or from a UTC date\n"
-		   "                         (2026-12-01) or time (2026-12-01T02:00:00Z)\n"
-		   "  --actor ROLE           only what this login did\n"
-		   "  --action ACTION        only this action (run, cancel, computer.insert, ...);\n"
-		   "                         a word before the dot takes them all (computer)\n"
-		   "  --limit N              at most N rows (default 1000, 0: all)\n"
-		   "  --format FORMAT        table (default), csv or json; --json is json\n"
-		   "  -h, --help             this help\n\n"
-		   "Columns: audit_id at actor action object args client_user client_addr "
+		   "their own rows only.\n\n",
+    .epilog = "\nColumns: audit_id at actor action object args client_user client_addr "
 		   "application_name\n"
-		   "Times are UTC. client_user is what the client said its user was, never checked.\n");
-}
+		   "Times are UTC. client_user is what the client said its user was, never checked.\n"};
 
 int
 cmd_audit(int argc, char **argv)
 {
-	const char *since = "7d", *actor = NULL, *action = NULL;
-	long long limit = AUDIT_DEFAULT_LIMIT;
-	enum reportfmt_format fmt = REPORTFMT_TABLE;
+	struct audit_args aa = {"7d", NULL, NULL, AUDIT_DEFAULT_LIMIT, REPORTFMT_TABLE};
 	char err[2048], ts[32], lim[32];
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		int f;
-		if (cmdutil_is_help(a)) {
-			usage(stdout);
-			return CLI_OK;
-		}
-		if ((f = cmdutil_format_option("audit", argc, argv, &i, &fmt)) != 0) {
-			if (f == -1)
-				return CLI_USAGE;
-			continue;
-		}
-		if (strcmp(a, "--since") != 0 && strcmp(a, "--actor") != 0 && strcmp(a, "--action") != 0 &&
-		    strcmp(a, "--limit") != 0) {
-			fprintf(stderr, "pgfleet audit: %s: %s\n", a,
-			    a[0] == '-' ? "unknown option" : "unexpected argument");
-			usage(stderr);
-			return CLI_USAGE;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "pgfleet audit: %s needs a value\n", a);
-			return CLI_USAGE;
-		}
-		const char *v = argv[++i];
-		if (strcmp(a, "--since") == 0) {
-			since = v;
-		} else if (strcmp(a, "--actor") == 0) {
-			actor = v;
-		} else if (strcmp(a, "--action") == 0) {
-			action = v;
-		} else if (units_int(v, 0, LLONG_MAX, &limit, err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet audit: --limit: %s\n", err);
-			return CLI_USAGE;
-		}
-	}
-	if (cmdutil_since(since, ts, sizeof(ts), err, sizeof(err)) == -1) {
+	int rc = opts_parse(&audit_cmd, argc, argv, &aa, NULL);
+	if (rc != 0)
+		return opts_exit(rc);
+	if (cmdutil_since(aa.since, ts, sizeof(ts), err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet audit: %s\n", err);
 		return CLI_USAGE;
 	}
+	long long limit = aa.limit;
+	enum reportfmt_format fmt = aa.fmt;
 	snprintf(lim, sizeof(lim), "%lld", limit);
 	struct db *db = cmdutil_open("audit");
 	if (db == NULL)
 		return CLI_ERROR;
 	struct db_result *r = NULL;
 	const char **cells = NULL;
-	int rc = CLI_ERROR;
-	const char *p[4] = {ts, actor, action, limit > 0 ? lim : NULL};
+	rc = CLI_ERROR;
+	const char *p[4] = {ts, aa.actor, aa.action, limit > 0 ? lim : NULL};
 	if (db_exec(db, &r, SQL_AUDIT, 4, p, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet audit: %s\n", err);
 		goto out;

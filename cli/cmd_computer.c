@@ -46,16 +46,8 @@ usage_computer(FILE *f)
 		   "  reject   reject NAME's pending enrolments\n"
 		   "  revoke   refuse every certificate of NAME from now on, disable it and fail its\n"
 		   "           pending events with -26 (CERT_REVOKED); its connection is closed\n\n"
-		   "Options:\n"
-		   "  --host HOST        where its agent listens (name or address)\n"
-		   "  --port PORT        its agent's port, 1-65535 (default: the scheduler's agent_port)\n"
-		   "  --os OS            operating system, matched by a task's os_required\n"
-		   "  --label KEY=VALUE  a label (repeat for more); targets select on labels\n"
-		   "  --group GROUP      a group it belongs to (repeat for more)\n"
-		   "  --format FORMAT    table (default), csv (RFC 4180) or json; --json is json\n"
-		   "  --force            remove: also delete its events\n"
-		   "  --dry-run          import: print what would change, write nothing\n"
-		   "  -h, --help         this help\n");
+		   "Options:\n");
+	invopts_help(f, "hpolgwjfn");
 }
 
 static void
@@ -95,91 +87,92 @@ to_json(char **v, int n, int labels)
 	return buf;
 }
 
+/* "pgfleet CMD: OPT: why" (OPT NULL: none) on stderr; CLI_USAGE. */
 static int
-computer_add(struct invopts *o)
+refuse(const char *cmd, const char *opt, const char *why)
 {
-	const char *cmd = "computer add";
+	fprintf(stderr, "pgfleet %s: %s%s%s\n", cmd, opt != NULL ? opt : "", opt != NULL ? ": " : "", why);
+	return CLI_USAGE;
+}
+
+/* The values of add's options, checked before the database is asked: CLI_OK or CLI_USAGE. */
+static int
+add_check(const char *cmd, const struct invopts *o)
+{
 	char err[1024], buf[512], *k, *v;
 	long long port;
-	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
-		return CLI_USAGE;
-	if (field_computer_name(o->pos[0], err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_USAGE;
-	}
-	if (o->port != NULL && units_int(o->port, 1, 65535, &port, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: --port: %s\n", cmd, err);
-		return CLI_USAGE;
-	}
-	if (o->host == NULL || *o->host == '\0') {
-		fprintf(stderr, "pgfleet %s: --host HOST is required (where its agent listens)\n", cmd);
-		return CLI_USAGE;
-	}
-	if (field_check(FIELD_HOST, o->host, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: --host: %s\n", cmd, err);
-		return CLI_USAGE;
-	}
-	if (o->os != NULL && field_check(FIELD_OS, o->os, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: --os: %s\n", cmd, err);
-		return CLI_USAGE;
-	}
+	if (field_computer_name(o->pos[0], err, sizeof(err)) == -1)
+		return refuse(cmd, NULL, err);
+	if (o->port != NULL && units_int(o->port, 1, 65535, &port, err, sizeof(err)) == -1)
+		return refuse(cmd, "--port", err);
+	if (o->host == NULL || *o->host == '\0')
+		return refuse(cmd, NULL, "--host HOST is required (where its agent listens)");
+	if (field_check(FIELD_HOST, o->host, err, sizeof(err)) == -1)
+		return refuse(cmd, "--host", err);
+	if (o->os != NULL && field_check(FIELD_OS, o->os, err, sizeof(err)) == -1)
+		return refuse(cmd, "--os", err);
 	for (int i = 0; i < o->nlabels; i++) {
-		if (args_label(o->labels[i], buf, sizeof(buf), &k, &v, err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet %s: --label: %s\n", cmd, err);
-			return CLI_USAGE;
-		}
+		if (args_label(o->labels[i], buf, sizeof(buf), &k, &v, err, sizeof(err)) == -1)
+			return refuse(cmd, "--label", err);
 		for (int j = 0; j < i; j++)
 			if (strncmp(o->labels[j], o->labels[i], strlen(k) + 1) == 0) {
-				fprintf(stderr, "pgfleet %s: --label %s: label %s given twice\n", cmd,
-				    o->labels[i], k);
+				fprintf(stderr, "pgfleet %s: --label %s: label %s given twice\n", cmd, o->labels[i], k);
 				return CLI_USAGE;
 			}
 	}
 	for (int i = 0; i < o->ngroups; i++)
-		if (args_name("group", o->groups[i], err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet %s: --group: %s\n", cmd, err);
-			return CLI_USAGE;
-		}
+		if (args_name("group", o->groups[i], err, sizeof(err)) == -1)
+			return refuse(cmd, "--group", err);
+	return CLI_OK;
+}
 
-	char *labels = to_json(o->labels, o->nlabels, 1), *groups = to_json(o->groups, o->ngroups, 0);
-	struct db *db = NULL;
-	struct db_result *r = NULL;
-	int rc = CLI_ERROR;
-	if (labels == NULL || groups == NULL) {
-		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
-		goto out;
-	}
-	if ((db = cmdutil_open(cmd)) == NULL)
-		goto out;
-	/* the groups first, for a message naming the option; pgfleet.computer_add checks again */
+/* Its groups checked (for a message naming the option; pgfleet.computer_add checks again),
+ * then pgfleet.computer_add; an exit code. */
+static int
+add_call(struct db *db, const char *cmd, const struct invopts *o, const char *labels, const char *groups)
+{
+	char err[1024];
+	struct db_result *r;
 	const char *pg[1] = {groups};
 	if (db_exec(db, &r,
 		"SELECT string_agg(x, ', ') FROM jsonb_array_elements_text($1::jsonb) x "
 		"WHERE x NOT IN (SELECT name FROM pgfleet.group_list)",
-		1, pg, err, sizeof(err)) == -1) {
-		rc = cmdutil_api_error(db, cmd, err);
-		goto out;
-	}
+		1, pg, err, sizeof(err)) == -1)
+		return cmdutil_api_error(db, cmd, err);
 	if (!db_isnull(r, 0, 0)) {
 		fprintf(stderr, "pgfleet %s: --group: no such group: %s (pgfleet group add NAME)\n", cmd,
 		    db_value(r, 0, 0));
-		rc = CLI_USAGE;
-		goto out;
+		db_result_free(r);
+		return CLI_USAGE;
 	}
 	db_result_free(r);
-	r = NULL;
 	const char *p[6] = {o->pos[0], o->host, o->port, o->os, labels, groups};
 	if (db_exec(db, &r,
 		"SELECT pgfleet.computer_add($1, $2, $3::int, $4, $5::jsonb,"
 		" ARRAY(SELECT jsonb_array_elements_text($6::jsonb)))",
-		6, p, err, sizeof(err)) == -1) {
-		rc = cmdutil_api_error(db, cmd, err);
-		goto out;
-	}
+		6, p, err, sizeof(err)) == -1)
+		return cmdutil_api_error(db, cmd, err);
 	printf("computer %s added (id %s)\n", o->pos[0], db_value(r, 0, 0));
-	rc = CLI_OK;
-out:
 	db_result_free(r);
+	return CLI_OK;
+}
+
+static int
+computer_add(struct invopts *o)
+{
+	const char *cmd = "computer add";
+	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
+		return CLI_USAGE;
+	int rc = add_check(cmd, o);
+	if (rc != CLI_OK)
+		return rc;
+	char *labels = to_json(o->labels, o->nlabels, 1), *groups = to_json(o->groups, o->ngroups, 0);
+	struct db *db = NULL;
+	rc = CLI_ERROR;
+	if (labels == NULL || groups == NULL)
+		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
+	else if ((db = cmdutil_open(cmd)) != NULL)
+		rc = add_call(db, cmd, o, labels, groups);
 	db_close(db);
 	free(labels);
 	free(groups);
@@ -230,48 +223,12 @@ computer_list(struct invopts *o)
 	return rc;
 }
 
+/* Every column of the computer, then its facts, one path = value a line (docs/enrolment.md),
+ * then its last events; 0, or -1 with err. */
 static int
-computer_show(struct invopts *o)
+show_text(struct db *db, const char *const *p, char *err, size_t errlen)
 {
-	const char *cmd = "computer show";
-	char err[1024];
 	struct db_result *r;
-	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
-		return CLI_USAGE;
-	struct db *db = cmdutil_open(cmd);
-	if (db == NULL)
-		return CLI_ERROR;
-	const char *p[1] = {o->pos[0]};
-	int rc = CLI_ERROR;
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.computer_detail WHERE name = $1", 1, p, err,
-		sizeof(err)) == -1)
-		goto dberr;
-	int found = db_ntuples(r) > 0;
-	db_result_free(r);
-	if (!found) {
-		fprintf(stderr, "pgfleet %s: computer \"%s\" does not exist\n", cmd, o->pos[0]);
-		db_close(db);
-		return CLI_USAGE;
-	}
-	if (o->fmt == REPORTFMT_CSV) {
-		fprintf(stderr, "pgfleet %s: --format csv: show prints one computer; use table or json\n",
-		    cmd);
-		db_close(db);
-		return CLI_USAGE;
-	}
-	if (o->fmt == REPORTFMT_JSON) {
-		rc = cmdutil_print_json(db, cmd,
-		    "SELECT to_jsonb(c) - 'running_event' - 'groups' || jsonb_build_object('running_event',"
-		    " c.running_event, 'groups', coalesce((SELECT jsonb_agg(g.group_name ORDER BY g.group_name)"
-		    "  FROM pgfleet.group_member_list g WHERE g.computer_id = c.computer_id), '[]'),"
-		    " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.event_id DESC) FROM"
-		    "  (SELECT event_id, schedule_id, state, status_code, due_at, started_at, finished_at"
-		    "   FROM pgfleet.event_list WHERE computer_id = c.computer_id ORDER BY event_id DESC LIMIT 10) e),"
-		    "  '[]')) FROM pgfleet.computer_detail c WHERE c.name = $1",
-		    1, p);
-		db_close(db);
-		return rc;
-	}
 	if (db_exec(db, &r,
 		"SELECT c.computer_id AS id, c.name, c.host, c.port, c.os, c.boot_env, c.ip, c.mac, c.serial,"
 		" c.asset_tag, c.domain, c.domain_ou, c.dept, c.contact, c.email, c.labels, c.attrs, c.enabled,"
@@ -282,13 +239,10 @@ computer_show(struct invopts *o)
 		" c.cert_serial || ' until ' || c.cert_not_after AS certificate,"
 		" c.facts_at, c.running_event, c.created_at, c.updated_at"
 		" FROM pgfleet.computer_detail c WHERE c.name = $1",
-		1, p, err, sizeof(err)) == -1)
-		goto dberr;
-	for (int c = 0; c < db_nfields(r); c++)
-		if (!db_isnull(r, 0, c))
-			printf("%-14s %s\n", db_fname(r, c), db_value(r, 0, c));
+		1, p, err, errlen) == -1)
+		return -1;
+	cmdutil_fields(r, 14, stdout);
 	db_result_free(r);
-	/* the agent's facts, one path = value a line (docs/enrolment.md) */
 	if (db_exec(db, &r,
 		"WITH RECURSIVE f(path, v) AS ("
 		" SELECT e.key, e.value FROM pgfleet.computer_detail c, jsonb_each(c.facts) e WHERE c.name = $1"
@@ -300,8 +254,8 @@ computer_show(struct invopts *o)
 		"  UNION ALL SELECT NULL, y.value, y.o FROM jsonb_array_elements(CASE WHEN jsonb_typeof(f.v) = 'array'"
 		"  THEN f.v END) WITH ORDINALITY y(value, o)) a)"
 		" SELECT path, v #>> '{}' FROM f WHERE jsonb_typeof(v) NOT IN ('object', 'array') ORDER BY path",
-		1, p, err, sizeof(err)) == -1)
-		goto dberr;
+		1, p, err, errlen) == -1)
+		return -1;
 	if (db_ntuples(r) > 0)
 		printf("\nfacts:\n");
 	for (int i = 0; i < db_ntuples(r); i++)
@@ -312,17 +266,46 @@ computer_show(struct invopts *o)
 		" e.state AS \"STATE\", coalesce(e.status_code::text, '-') AS \"CODE\","
 		" coalesce(to_char(e.finished_at, 'YYYY-MM-DD HH24:MI:SS'), '-') AS \"FINISHED\""
 		" FROM pgfleet.event_list e WHERE e.computer = $1 ORDER BY e.event_id DESC LIMIT 10",
-		1, p, err, sizeof(err)) == -1)
-		goto dberr;
+		1, p, err, errlen) == -1)
+		return -1;
 	if (db_ntuples(r) > 0) {
 		printf("\nlast events:\n");
 		cmdutil_table(r, stdout);
 	}
 	db_result_free(r);
-	db_close(db);
-	return CLI_OK;
-dberr:
-	fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	return 0;
+}
+
+static int
+computer_show(struct invopts *o)
+{
+	const char *cmd = "computer show";
+	char err[1024];
+	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
+		return CLI_USAGE;
+	struct db *db = cmdutil_open(cmd);
+	if (db == NULL)
+		return CLI_ERROR;
+	const char *p[1] = {o->pos[0]};
+	int rc = cmdutil_exists(db, cmd, "SELECT 1 FROM pgfleet.computer_detail WHERE name = $1", o->pos[0],
+	    "computer \"%s\" does not exist");
+	if (rc == CLI_OK && o->fmt == REPORTFMT_CSV) {
+		fprintf(stderr, "pgfleet %s: --format csv: show prints one computer; use table or json\n", cmd);
+		rc = CLI_USAGE;
+	} else if (rc == CLI_OK && o->fmt == REPORTFMT_JSON) {
+		rc = cmdutil_print_json(db, cmd,
+		    "SELECT to_jsonb(c) - 'running_event' - 'groups' || jsonb_build_object('running_event',"
+		    " c.running_event, 'groups', coalesce((SELECT jsonb_agg(g.group_name ORDER BY g.group_name)"
+		    "  FROM pgfleet.group_member_list g WHERE g.computer_id = c.computer_id), '[]'),"
+		    " 'events', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.event_id DESC) FROM"
+		    "  (SELECT event_id, schedule_id, state, status_code, due_at, started_at, finished_at"
+		    "   FROM pgfleet.event_list WHERE computer_id = c.computer_id ORDER BY event_id DESC LIMIT 10) e),"
+		    "  '[]')) FROM pgfleet.computer_detail c WHERE c.name = $1",
+		    1, p);
+	} else if (rc == CLI_OK && show_text(db, p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		rc = CLI_ERROR;
+	}
 	db_close(db);
 	return rc;
 }

@@ -6,6 +6,7 @@
  * computer_revoke: migrations/0017_enrol.sql, docs/sql-api.md), which checks and
  * audits it; the lists read the views enrol_token_list and enrolment_list.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
+#include "common/json.h"
 #include "common/db.h"
 #include "common/pki.h"
 #include "common/units.h"
@@ -24,9 +27,48 @@
 #define TOKEN_BYTES 24
 #define TOKEN_PREFIX "pgfe_"
 
+/* What `pgfleet token create` and `token list` were asked. */
+struct token_args {
+	long long uses, expires_ms;
+	struct opts_list groups, labels;
+	const char *approve, *description;
+	enum reportfmt_format fmt;
+};
+
+enum { SUB_CREATE = 1, SUB_LIST = 2 };
+
+/* --expires DURATION, 0 for never */
+static int
+expires_arg(void *field, const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "0") == 0) {
+		*(long long *)field = 0;
+		return 0;
+	}
+	return units_duration_ms(value, field, err, errlen);
+}
+
+#define O(f) offsetof(struct token_args, f)
+static const struct opts_spec token_specs[] = {
+	OPTS_ROW_INT("--uses", O(uses), "N", 0, 1000000, "how many enrolments it allows (default: 1; 0: any\n"
+	    "number)", .only = SUB_CREATE),
+	OPTS_ROW_CALL("--expires", O(expires_ms), "DURATION", expires_arg, "valid this long from now (default 24h;\n"
+	    "0: never), e.g. 30m, 7d", .only = SUB_CREATE),
+	OPTS_ROW_LIST("--group", O(groups), "GROUP", "enrolled computers join GROUP (made when missing;\n"
+	    "repeatable)", .only = SUB_CREATE),
+	OPTS_ROW_LIST("--label", O(labels), "KEY=VALUE", "enrolled computers get this label (repeatable)",
+	    .only = SUB_CREATE),
+	OPTS_ROW_STR("--approve", O(approve), "POLICY", "auto (default): enrolment is accepted at once;\n"
+	    "manual: it waits for pgfleet computer accept NAME", .only = SUB_CREATE),
+	OPTS_ROW_STR("--description", O(description), "TEXT", "what the token is for", .only = SUB_CREATE),
+	CMDUTIL_FORMAT_OPTS(O(fmt), "list: table (default), csv or json", SUB_LIST),
+};
+#undef O
+
 static void
 usage_token(FILE *f)
 {
+	const struct opts_cmd c = {.cmd = "token", OPTS_TABLE(token_specs)};
 	fprintf(f, "usage: pgfleet token create [--uses N] [--expires DURATION] [--group GROUP ...]\n"
 		   "                            [--label KEY=VALUE ...] [--approve auto|manual]\n"
 		   "                            [--description TEXT]\n"
@@ -36,126 +78,83 @@ usage_token(FILE *f)
 		   "          sha256 is kept); the agents that enrol with it join GROUPs and get the labels\n"
 		   "  list    every token: uses, expiry, policy (never the token itself)\n"
 		   "  revoke  no more enrolment with token ID\n\n"
-		   "Options:\n"
-		   "  --uses N             how many enrolments it allows (default: 1; 0: any number)\n"
-		   "  --expires DURATION   valid this long from now (default 24h; 0: never), e.g. 30m, 7d\n"
-		   "  --group GROUP        enrolled computers join GROUP (made when missing; repeatable)\n"
-		   "  --label KEY=VALUE    enrolled computers get this label (repeatable)\n"
-		   "  --approve POLICY     auto (default): enrolment is accepted at once; manual: it waits\n"
-		   "                       for pgfleet computer accept NAME\n"
-		   "  --description TEXT   what the token is for\n"
-		   "  --format FORMAT      list: table (default), csv or json\n");
+		   "Options:\n");
+	opts_help(f, &c);
 }
 
-static int
-token_create(int argc, char **argv)
+/* The parse of token create (sub SUB_CREATE) or list (SUB_LIST). */
+static struct opts_cmd
+token_cmd(const char *cmd, unsigned sub)
 {
-	const char *cmd = "token create", *approve = "auto", *desc = NULL;
-	long long uses = 1, expires_ms = 24LL * 3600 * 1000;
+	return (struct opts_cmd){.cmd = cmd, OPTS_TABLE(token_specs), .sub = sub, .usage = usage_token, .terse = 1};
+}
+
+/* The token's groups as a PostgreSQL array literal and its labels as a JSON object, each
+ * checked; 0, or -1 after the message. */
+static int
+token_policy(const char *cmd, const struct token_args *ta, struct util_buf *groups, struct util_buf *labels)
+{
 	char err[512], buf[512], *k, *v;
-	struct util_buf groups = {0}, labels = {0};
-	int ng = 0, nl = 0, rc = CLI_USAGE;
-	util_buf_puts(&groups, "{");
-	util_buf_puts(&labels, "{");
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (cmdutil_is_help(a)) {
-			usage_token(stdout);
-			rc = CLI_OK;
-			goto out;
+	util_buf_puts(groups, "{");
+	util_buf_puts(labels, "{");
+	for (int i = 0; i < ta->groups.n; i++) {
+		const char *g = ta->groups.v[i];
+		if (args_name("group", g, err, sizeof(err)) == -1) {
+			fprintf(stderr, "pgfleet %s: --group: %s\n", cmd, err);
+			return -1;
 		}
-		if (val == NULL) {
-			fprintf(stderr, "pgfleet %s: %s: unknown option or missing value\n", cmd, a);
-			goto out;
+		/* every element quoted */
+		util_buf_puts(groups, i > 0 ? ",\"" : "\"");
+		for (const char *p = g; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				util_buf_puts(groups, "\\");
+			util_buf_add(groups, p, 1);
 		}
-		i++;
-		if (strcmp(a, "--uses") == 0) {
-			if (units_int(val, 0, 1000000, &uses, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet %s: --uses: %s\n", cmd, err);
-				goto out;
-			}
-		} else if (strcmp(a, "--expires") == 0) {
-			if (strcmp(val, "0") != 0 && units_duration_ms(val, &expires_ms, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet %s: --expires: %s\n", cmd, err);
-				goto out;
-			}
-			if (strcmp(val, "0") == 0)
-				expires_ms = 0;
-		} else if (strcmp(a, "--group") == 0) {
-			if (args_name("group", val, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet %s: --group: %s\n", cmd, err);
-				goto out;
-			}
-			/* a PostgreSQL array literal, every element quoted */
-			util_buf_puts(&groups, ng++ > 0 ? ",\"" : "\"");
-			for (const char *p = val; *p; p++) {
-				if (*p == '"' || *p == '\\')
-					util_buf_puts(&groups, "\\");
-				util_buf_add(&groups, p, 1);
-			}
-			util_buf_puts(&groups, "\"");
-		} else if (strcmp(a, "--label") == 0) {
-			if (args_label(val, buf, sizeof(buf), &k, &v, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet %s: --label: %s\n", cmd, err);
-				goto out;
-			}
-			util_buf_puts(&labels, nl++ > 0 ? "," : "");
-			char *js = NULL;
-			size_t jn = 0;
-			FILE *m = open_memstream(&js, &jn);
-			if (m == NULL)
-				goto out;
-			args_json_str(m, k);
-			fputc(':', m);
-			args_json_str(m, v);
-			fclose(m);
-			util_buf_puts(&labels, js);
-			free(js);
-		} else if (strcmp(a, "--approve") == 0) {
-			if (strcmp(val, "auto") != 0 && strcmp(val, "manual") != 0) {
-				fprintf(stderr, "pgfleet %s: --approve: \"%s\" is neither auto nor manual\n", cmd, val);
-				goto out;
-			}
-			approve = val;
-		} else if (strcmp(a, "--description") == 0) {
-			if (util_has_ctl(val) || strlen(val) > 256) {
-				fprintf(stderr, "pgfleet %s: --description: at most 256 bytes, no control character\n",
-				    cmd);
-				goto out;
-			}
-			desc = val;
-		} else {
-			fprintf(stderr, "pgfleet %s: %s: unknown option\n", cmd, a);
-			goto out;
-		}
+		util_buf_puts(groups, "\"");
 	}
-	util_buf_puts(&groups, "}");
-	util_buf_puts(&labels, "}");
+	for (int i = 0; i < ta->labels.n; i++) {
+		if (args_label(ta->labels.v[i], buf, sizeof(buf), &k, &v, err, sizeof(err)) == -1) {
+			fprintf(stderr, "pgfleet %s: --label: %s\n", cmd, err);
+			return -1;
+		}
+		util_buf_puts(labels, i > 0 ? "," : "");
+		json_quote(labels, k);
+		util_buf_puts(labels, ":");
+		json_quote(labels, v);
+	}
+	util_buf_puts(groups, "}");
+	util_buf_puts(labels, "}");
+	return 0;
+}
+
+/* A new token (TOKEN_PREFIX and random hex) and its sha256 in hex; 0 or -1. */
+static int
+token_new(char *token, size_t tokenlen, char hash[65])
+{
 	unsigned char raw[TOKEN_BYTES];
-	char token[sizeof(TOKEN_PREFIX) + 2 * TOKEN_BYTES], hash[65], us[24], ex[32];
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		fprintf(stderr, "pgfleet %s: no random bytes\n", cmd);
-		rc = CLI_ERROR;
-		goto out;
-	}
+	if (tokenlen < sizeof(TOKEN_PREFIX) + 2 * TOKEN_BYTES || RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
 	memcpy(token, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
 	util_hex(raw, sizeof(raw), token + sizeof(TOKEN_PREFIX) - 1);
 	OPENSSL_cleanse(raw, sizeof(raw));
-	if (util_sha256_hex(token, strlen(token), hash) == -1) {
-		rc = CLI_ERROR;
-		goto out;
-	}
-	snprintf(us, sizeof(us), "%lld", uses);
-	snprintf(ex, sizeof(ex), "%lld", expires_ms / 1000);
+	return util_sha256_hex(token, strlen(token), hash);
+}
+
+/* pgfleet.token_create with the token's hash and policy; the token printed when it is made. */
+static int
+token_call(const char *cmd, const struct token_args *ta, const char *token, const char *hash, const char *groups,
+    const char *labels)
+{
+	char err[512], us[24], ex[32];
+	snprintf(us, sizeof(us), "%lld", ta->uses);
+	snprintf(ex, sizeof(ex), "%lld", ta->expires_ms / 1000);
 	struct db *db = cmdutil_open(cmd);
-	if (db == NULL) {
-		rc = CLI_ERROR;
-		goto out;
-	}
-	const char *p[] = {hash, uses > 0 ? us : NULL, expires_ms > 0 ? ex : NULL, approve, groups.p, labels.p,
-	    desc};
+	if (db == NULL)
+		return CLI_ERROR;
+	const char *p[] = {hash, ta->uses > 0 ? us : NULL, ta->expires_ms > 0 ? ex : NULL, ta->approve, groups,
+	    labels, ta->description};
 	struct db_result *r = NULL;
+	int rc = CLI_OK;
 	if (db_exec(db, &r,
 		"SELECT t.token_id, coalesce(to_char(t.expires_at AT TIME ZONE 'UTC',"
 		" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'never')"
@@ -165,14 +164,41 @@ token_create(int argc, char **argv)
 		rc = cmdutil_api_error(db, cmd, err);
 	} else {
 		fprintf(stderr, "token %s: %s, expires %s, approve %s (shown once: keep it secret)\n",
-		    db_value(r, 0, 0), uses > 0 ? us : "any number of uses", db_value(r, 0, 1), approve);
+		    db_value(r, 0, 0), ta->uses > 0 ? us : "any number of uses", db_value(r, 0, 1), ta->approve);
 		printf("%s\n", token);
-		rc = CLI_OK;
 	}
-	OPENSSL_cleanse(token, sizeof(token));
 	db_result_free(r);
 	db_close(db);
-out:
+	return rc;
+}
+
+static int
+token_create(int argc, char **argv)
+{
+	const char *cmd = "token create";
+	const struct opts_cmd c = token_cmd(cmd, SUB_CREATE);
+	struct token_args ta = {.uses = 1, .expires_ms = 24LL * 3600 * 1000, .approve = "auto"};
+	struct util_buf groups = {0}, labels = {0};
+	char token[sizeof(TOKEN_PREFIX) + 2 * TOKEN_BYTES], hash[65];
+	int rc = opts_parse(&c, argc, argv, &ta, NULL);
+	if (rc != 0) {
+		rc = opts_exit(rc);
+	} else if (strcmp(ta.approve, "auto") != 0 && strcmp(ta.approve, "manual") != 0) {
+		fprintf(stderr, "pgfleet %s: --approve: \"%s\" is neither auto nor manual\n", cmd, ta.approve);
+		rc = CLI_USAGE;
+	} else if (ta.description != NULL && (util_has_ctl(ta.description) || strlen(ta.description) > 256)) {
+		fprintf(stderr, "pgfleet %s: --description: at most 256 bytes, no control character\n", cmd);
+		rc = CLI_USAGE;
+	} else if (token_policy(cmd, &ta, &groups, &labels) == -1) {
+		rc = CLI_USAGE;
+	} else if (token_new(token, sizeof(token), hash) == -1) {
+		fprintf(stderr, "pgfleet %s: no random bytes\n", cmd);
+		rc = CLI_ERROR;
+	} else {
+		rc = token_call(cmd, &ta, token, hash, groups.p, labels.p);
+		OPENSSL_cleanse(token, sizeof(token));
+	}
+	opts_free(&c, &ta);
 	util_buf_free(&groups);
 	util_buf_free(&labels);
 	return rc;
@@ -182,20 +208,16 @@ static int
 token_list(int argc, char **argv)
 {
 	const char *cmd = "token list";
-	enum reportfmt_format fmt = REPORTFMT_TABLE;
-	for (int i = 1; i < argc; i++) {
-		int f = cmdutil_format_option(cmd, argc, argv, &i, &fmt);
-		if (f == -1)
-			return CLI_USAGE;
-		if (f == 0) {
-			fprintf(stderr, "pgfleet %s: %s: unexpected argument\n", cmd, argv[i]);
-			return CLI_USAGE;
-		}
-	}
+	const struct opts_cmd c = token_cmd(cmd, SUB_LIST);
+	struct token_args ta = {.fmt = REPORTFMT_TABLE};
+	int rc = opts_parse(&c, argc, argv, &ta, NULL);
+	if (rc != 0)
+		return opts_exit(rc);
+	enum reportfmt_format fmt = ta.fmt;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
-	int rc = cmdutil_print_list(db, cmd, fmt,
+	rc = cmdutil_print_list(db, cmd, fmt,
 	    "SELECT t.token_id AS \"ID\", t.uses || '/' || coalesce(t.max_uses::text, 'any') AS \"USES\","
 	    " coalesce(to_char(t.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'never') AS \"EXPIRES\","
 	    " t.state AS \"STATE\","
@@ -214,25 +236,24 @@ token_list(int argc, char **argv)
 static int
 token_revoke(int argc, char **argv)
 {
-	const char *cmd = "token revoke";
+	const char *cmd = "token revoke", *id;
+	const struct opts_cmd c = {.cmd = cmd, .maxpos = 1, .usage = usage_token, .terse = 1};
 	char err[512];
-	long long id;
-	if (argc != 2 || args_id("token", argv[1], &id, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, argc != 2 ? "usage: pgfleet token revoke ID" : err);
-		return CLI_USAGE;
-	}
+	int rc = cmdutil_id_arg(&c, argc, argv, NULL, "token", &id);
+	if (rc != 0)
+		return opts_exit(rc);
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *p[] = {argv[1]};
+	const char *p[] = {id};
 	struct db_result *r = NULL;
-	int rc = CLI_OK;
+	rc = CLI_OK;
 	if (db_exec(db, &r, "SELECT pgfleet.token_revoke($1::bigint)", 1, p, err, sizeof(err)) == -1)
 		rc = cmdutil_api_error(db, cmd, err);
 	else if (strcmp(db_value(r, 0, 0), "t") == 0)
-		printf("token %s revoked\n", argv[1]);
+		printf("token %s revoked\n", id);
 	else
-		printf("token %s was revoked already\n", argv[1]);
+		printf("token %s was revoked already\n", id);
 	db_result_free(r);
 	db_close(db);
 	return rc;

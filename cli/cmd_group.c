@@ -22,11 +22,8 @@ usage_group(FILE *f)
 		   "  list     every group with its number of members (a dynamic one's: with those\n"
 		   "           its rule matches now) and its rule\n"
 		   "  members  the computers of one group, each a static member or one by its rule\n\n"
-		   "Options:\n"
-		   "  --description TEXT  what the group is for\n"
-		   "  --where COND        a condition of a dynamic group (repeatable: all must hold)\n"
-		   "  --format FORMAT     table (default), csv (RFC 4180) or json; --json is json\n"
-		   "  -h, --help          this help\n");
+		   "Options:\n");
+	invopts_help(f, "dwj");
 }
 
 /* ---- groups ------------------------------------------------------------- */
@@ -89,28 +86,19 @@ static int
 group_members(struct invopts *o)
 {
 	const char *cmd = "group members";
-	char err[1024];
-	struct db_result *r;
 	if (invopts_want_pos(cmd, o, 1, "NAME") == -1)
 		return CLI_USAGE;
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
 	const char *p[1] = {o->pos[0]};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.group_list WHERE name = $1", 1, p, err,
-		sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+	int rc = cmdutil_exists(db, cmd, "SELECT 1 FROM pgfleet.group_list WHERE name = $1", o->pos[0],
+	    "group \"%s\" does not exist");
+	if (rc != CLI_OK) {
 		db_close(db);
-		return CLI_ERROR;
+		return rc;
 	}
-	int found = db_ntuples(r) > 0;
-	db_result_free(r);
-	if (!found) {
-		fprintf(stderr, "pgfleet %s: group \"%s\" does not exist\n", cmd, o->pos[0]);
-		db_close(db);
-		return CLI_USAGE;
-	}
-	int rc = cmdutil_print_list(db, cmd, o->fmt,
+	rc = cmdutil_print_list(db, cmd, o->fmt,
 		  "SELECT c.computer_id AS \"ID\", c.name AS \"NAME\", c.host AS \"HOST\","
 		  " coalesce(c.port::text, '-') AS \"PORT\","
 		  " CASE WHEN c.enabled THEN 'yes' ELSE 'no' END AS \"ENABLED\","

@@ -8,11 +8,19 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "common/db.h"
+
+enum { SUB_LIST = 1, SUB_SHOW = 2, SUB_EXPORT = 4 };
+
+static const struct opts_spec specs[] = {
+	CMDUTIL_FORMAT_OPTS(0, CMDUTIL_FORMAT_HELP, SUB_LIST | SUB_SHOW),
+};
 
 static void
 usage(FILE *f)
 {
+	const struct opts_cmd c = {.cmd = "job", OPTS_TABLE(specs)};
 	fprintf(f, "usage: pgfleet job list [--format table|csv|json]\n"
 		   "       pgfleet job show NAME [--format table|json]\n"
 		   "       pgfleet job export NAME\n\n"
@@ -20,29 +28,8 @@ usage(FILE *f)
 		   "  show    one job: its tasks at the current version and its last 10 schedules\n"
 		   "  export  the job as a YAML batch (its groups, the job, its targets, schedule and\n"
 		   "          rollout as last submitted): submitting it back changes nothing\n\n"
-		   "Options:\n"
-		   "  --format FORMAT  table (default), csv (RFC 4180) or json; --json is json\n"
-		   "  -h, --help       this help\n");
-}
-
-static int
-exists(struct db *db, const char *cmd, const char *name)
-{
-	char err[1024];
-	struct db_result *r;
-	const char *p[1] = {name};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.job_list WHERE name = $1", 1, p, err, sizeof(err)) ==
-	    -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
-		return CLI_ERROR;
-	}
-	int found = db_ntuples(r) > 0;
-	db_result_free(r);
-	if (!found) {
-		fprintf(stderr, "pgfleet %s: job \"%s\" does not exist (pgfleet job list)\n", cmd, name);
-		return CLI_USAGE;
-	}
-	return CLI_OK;
+		   "Options:\n");
+	opts_help(f, &c);
 }
 
 static int
@@ -89,9 +76,7 @@ job_show(struct db *db, const char *name, int json)
 		" FROM pgfleet.job_list WHERE name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
-	for (int c = 0; c < db_nfields(r); c++)
-		if (!db_isnull(r, 0, c))
-			printf("%-12s %s\n", db_fname(r, c), db_value(r, 0, c));
+	cmdutil_fields(r, 12, stdout);
 	db_result_free(r);
 	if (db_exec(db, &r,
 		"SELECT t.seq AS \"SEQ\", coalesce(t.name, '-') AS \"NAME\", t.interpreter AS \"INTERPRETER\","
@@ -152,61 +137,49 @@ job_export(struct db *db, const char *name)
 int
 cmd_job(int argc, char **argv)
 {
-	const char *sub, *name = NULL;
+	static const char *const subs[] = {"list", "show", "export"};
 	enum reportfmt_format fmt = REPORTFMT_TABLE;
-	char err[512];
+	char err[512], cmd[32];
+	struct opts_pos pos;
 	if (argc < 2 || cmdutil_is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
-	sub = argv[1];
-	if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 && strcmp(sub, "export") != 0) {
+	const char *sub = argv[1];
+	unsigned k = 0;
+	while (k < OPTS_N(subs) && strcmp(sub, subs[k]) != 0)
+		k++;
+	if (k == OPTS_N(subs)) {
 		fprintf(stderr, "pgfleet job: unknown subcommand \"%s\" (list, show, export)\n", sub);
 		return CLI_USAGE;
 	}
-	char cmd[32];
-	int f;
 	snprintf(cmd, sizeof(cmd), "job %s", sub);
-	for (int i = 2; i < argc; i++) {
-		if (cmdutil_is_help(argv[i])) {
-			usage(stdout);
-			return CLI_OK;
-		} else if (strcmp(sub, "export") != 0 &&
-		    (f = cmdutil_format_option(cmd, argc, argv, &i, &fmt)) != 0) {
-			if (f == -1)
-				return CLI_USAGE;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "pgfleet job %s: %s: unknown option\n", sub, argv[i]);
-			return CLI_USAGE;
-		} else if (name != NULL || strcmp(sub, "list") == 0) {
-			fprintf(stderr, "pgfleet job %s: %s: unexpected argument\n", sub, argv[i]);
-			return CLI_USAGE;
-		} else {
-			name = argv[i];
-		}
+	const struct opts_cmd c = {.cmd = cmd, OPTS_TABLE(specs), .sub = 1u << k,
+	    .maxpos = k == 0 ? 0 : 1, .usage = usage, .terse = 1};
+	int rc = opts_parse(&c, argc - 1, argv + 1, &fmt, &pos);
+	if (rc != 0)
+		return opts_exit(rc);
+	const char *name = pos.n > 0 ? pos.v[0] : NULL;
+	if (k != 0 && name == NULL) {
+		fprintf(stderr, "pgfleet %s: missing NAME\n", cmd);
+		return CLI_USAGE;
 	}
-	if (strcmp(sub, "list") != 0) {
-		if (name == NULL) {
-			fprintf(stderr, "pgfleet job %s: missing NAME\n", sub);
-			return CLI_USAGE;
-		}
-		if (args_name("job", name, err, sizeof(err)) == -1) {
-			fprintf(stderr, "pgfleet job %s: %s\n", sub, err);
-			return CLI_USAGE;
-		}
+	if (k != 0 && args_name("job", name, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return CLI_USAGE;
 	}
-	if (strcmp(sub, "show") == 0 && fmt == REPORTFMT_CSV) {
+	if (k == 1 && fmt == REPORTFMT_CSV) {
 		fprintf(stderr, "pgfleet job show: --format csv: show prints one job; use table or json\n");
 		return CLI_USAGE;
 	}
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
-	int rc;
-	if (strcmp(sub, "list") == 0)
+	if (k == 0)
 		rc = job_list(db, fmt);
-	else if ((rc = exists(db, cmd, name)) == CLI_OK)
-		rc = strcmp(sub, "show") == 0 ? job_show(db, name, fmt == REPORTFMT_JSON) : job_export(db, name);
+	else if ((rc = cmdutil_exists(db, cmd, "SELECT 1 FROM pgfleet.job_list WHERE name = $1", name,
+		      "job \"%s\" does not exist (pgfleet job list)")) == CLI_OK)
+		rc = k == 1 ? job_show(db, name, fmt == REPORTFMT_JSON) : job_export(db, name);
 	db_close(db);
 	return rc;
 }

@@ -3,12 +3,14 @@
  * janitor by hand. Calls pgfleet.maintain() (0003_reporting) until it has nothing left
  * to do, one small committed step per call, and prints a line per step.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/units.h"
@@ -21,22 +23,40 @@ static const char SQL_MAINTAIN[] =
     " schedules_deleted, job_days_rolled_up, detail"
     " FROM pgfleet.maintain($1::bigint * interval '1 millisecond', $2::int, $3::int)";
 
-static void
-usage(FILE *f)
+struct maintain_args {
+	long long retention, batch, ahead;
+};
+
+/* --retention DURATION, at least a day */
+static int
+retention_arg(void *field, const char *value, char *err, size_t errlen)
 {
-	fprintf(f, "usage: pgfleet maintain [--retention DURATION] [--batch N] [--months-ahead N]\n\n"
+	if (units_duration_ms(value, field, err, errlen) == -1)
+		return -1;
+	if (*(long long *)field < MAINTAIN_MIN_RETENTION_MS) {
+		snprintf(err, errlen, "%s is shorter than 1d", value);
+		return -1;
+	}
+	return 0;
+}
+
+#define O(f) offsetof(struct maintain_args, f)
+static const struct opts_spec specs[] = {
+	OPTS_ROW_CALL("--retention", O(retention), "DURATION", retention_arg, "history to keep (default 180d; at least 1d)"),
+	OPTS_ROW_INT("--batch", O(batch), "N", 1, 100000, "rows per transaction (default 1000, 1..100000)"),
+	OPTS_ROW_INT("--months-ahead", O(ahead), "N", 0, 120, "partitions to keep ready after this month (default 3)"),
+};
+#undef O
+
+static const struct opts_cmd maintain_cmd = {.cmd = "maintain", OPTS_TABLE(specs),
+    .unknown = "%s: unknown argument", .extra = "%s: unknown argument",
+    .about = "usage: pgfleet maintain [--retention DURATION] [--batch N] [--months-ahead N]\n\n"
 		   "Create the coming months' status_log partitions, drop the partitions lying\n"
 		   "wholly before now - retention, and delete finished events and schedules older\n"
 		   "than that in small batches (one short transaction each), until none is left;\n"
 		   "roll up the days that are over for job_daily (about N events a step).\n"
-		   "The scheduler's janitor does the same with its `retention` setting.\n\n"
-		   "Options:\n"
-		   "  --retention DURATION  history to keep (default 180d; at least 1d)\n"
-		   "  --batch N             rows per transaction (default 1000, 1..100000)\n"
-		   "  --months-ahead N      partitions to keep ready after this month (default 3)\n"
-		   "  -h, --help            this help\n\n"
-		   "Exit status: 0 ok, 1 database failure, 2 usage error.\n");
-}
+		   "The scheduler's janitor does the same with its `retention` setting.\n\n",
+    .epilog = "\nExit status: 0 ok, 1 database failure, 2 usage error.\n"};
 
 static int
 loop(struct db *db, long long retention_ms, long long batch, long long ahead)
@@ -81,58 +101,17 @@ loop(struct db *db, long long retention_ms, long long batch, long long ahead)
 int
 cmd_maintain(int argc, char **argv)
 {
-	long long retention = 180LL * 86400000, batch = 1000, ahead = 3;
+	struct maintain_args ma = {180LL * 86400000, 1000, 3};
 	char err[1024];
-
-	for (int i = 1; i < argc; i++) {
-		static const char *const names[] = {"--retention", "--batch", "--months-ahead"};
-		const char *a = argv[i], *v = NULL;
-		int which = -1;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return CLI_OK;
-		}
-		for (int k = 0; k < 3; k++) {
-			size_t n = strlen(names[k]);
-			if (strncmp(a, names[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
-				which = k;
-				v = a[n] == '=' ? a + n + 1 : NULL;
-			}
-		}
-		if (which == -1) {
-			fprintf(stderr, "pgfleet maintain: %s: unknown argument\n", a);
-			usage(stderr);
-			return CLI_USAGE;
-		}
-		if (v == NULL && i + 1 < argc)
-			v = argv[++i];
-		if (v == NULL) {
-			fprintf(stderr, "pgfleet maintain: %s needs a value\n", a);
-			return CLI_USAGE;
-		}
-		int bad;
-		if (which == 0) {
-			bad = units_duration_ms(v, &retention, err, sizeof(err)) == -1;
-			if (!bad && retention < MAINTAIN_MIN_RETENTION_MS) {
-				snprintf(err, sizeof(err), "%s is shorter than 1d", v);
-				bad = 1;
-			}
-		} else if (which == 1) {
-			bad = units_int(v, 1, 100000, &batch, err, sizeof(err)) == -1;
-		} else {
-			bad = units_int(v, 0, 120, &ahead, err, sizeof(err)) == -1;
-		}
-		if (bad) {
-			fprintf(stderr, "pgfleet maintain: %s: %s\n", names[which], err);
-			return CLI_USAGE;
-		}
-	}
+	int rc = opts_parse(&maintain_cmd, argc, argv, &ma, NULL);
+	if (rc != 0)
+		return opts_exit(rc);
 	struct db *db = cli_db_open(1, err, sizeof(err));
 	if (db == NULL) {
 		fprintf(stderr, "pgfleet maintain: %s\n", err);
 		return CLI_ERROR;
 	}
-	int rc = loop(db, retention, batch, ahead);
+	rc = loop(db, ma.retention, ma.batch, ma.ahead);
 	db_close(db);
 	return rc;
 }

@@ -3,6 +3,7 @@
  * the binary, or read from DIR), each in one transaction with its schema_migrations
  * row, under an advisory lock; refuse everything when an applied file has changed.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/migrate.h"
+#include "cli/opts.h"
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/util.h"
@@ -17,17 +19,23 @@
 /* pg_advisory_lock key of `pgfleet migrate`: "pgfleet\0" read as a big-endian bigint. */
 #define MIGRATE_LOCK_KEY "8099006826580817920"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet migrate [--status] [--dir DIR]\n\n"
+struct migrate_args {
+	int status;
+	const char *dir;
+};
+
+static const struct opts_spec specs[] = {
+	OPTS_ROW_FLAG("--status", offsetof(struct migrate_args, status), "list each migration as applied (with its time)\n"
+	    "or pending; change nothing"),
+	OPTS_ROW_STR("--dir", offsetof(struct migrate_args, dir), "DIR", "read the migrations from DIR/*.sql instead of\n"
+	    "those built in"),
+};
+
+static const struct opts_cmd migrate_cmd = {.cmd = "migrate", OPTS_TABLE(specs),
+    .unknown = "%s: unknown argument", .extra = "%s: unknown argument",
+    .about = "usage: pgfleet migrate [--status] [--dir DIR]\n\n"
 		   "Apply the pending database migrations in order, each in one transaction.\n"
-		   "A migration applied earlier whose file has changed stops everything.\n\n"
-		   "Options:\n"
-		   "  --status    list each migration as applied (with its time) or pending; change nothing\n"
-		   "  --dir DIR   read the migrations from DIR/*.sql instead of those built in\n"
-		   "  -h, --help  this help\n");
-}
+		   "A migration applied earlier whose file has changed stops everything.\n\n"};
 
 /* Read schema_migrations (none when the table does not exist yet). */
 static int
@@ -180,28 +188,13 @@ out:
 int
 cmd_migrate(int argc, char **argv)
 {
-	const char *dir = NULL;
-	int status_only = 0;
+	struct migrate_args ma = {0, NULL};
 	char err[1024];
 	struct migrate_set set;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return CLI_OK;
-		} else if (strcmp(argv[i], "--status") == 0) {
-			status_only = 1;
-		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-			dir = argv[++i];
-		} else if (strncmp(argv[i], "--dir=", 6) == 0) {
-			dir = argv[i] + 6;
-		} else {
-			fprintf(stderr, "pgfleet migrate: %s: %s\n", argv[i],
-			    strcmp(argv[i], "--dir") == 0 ? "needs a folder" : "unknown argument");
-			usage(stderr);
-			return CLI_USAGE;
-		}
-	}
+	int rc = opts_parse(&migrate_cmd, argc, argv, &ma, NULL);
+	if (rc != 0)
+		return opts_exit(rc);
+	const char *dir = ma.dir;
 	if (dir != NULL && *dir == '\0') {
 		fprintf(stderr, "pgfleet migrate: --dir needs a folder\n");
 		return CLI_USAGE;
@@ -217,7 +210,7 @@ cmd_migrate(int argc, char **argv)
 		migrate_set_free(&set);
 		return CLI_ERROR;
 	}
-	int rc = run(db, &set, status_only);
+	rc = run(db, &set, ma.status);
 	/* Closing the session releases the advisory lock. */
 	db_close(db);
 	migrate_set_free(&set);

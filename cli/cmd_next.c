@@ -5,6 +5,7 @@
  * zone data, common/tzdb.c): a way to check a schedule, daylight saving included,
  * before submitting it.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "common/cron.h"
 #include "common/db.h"
 #include "common/tzdb.h"
@@ -20,22 +22,27 @@
 
 #define NEXT_MAX_COUNT 1000
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet next CRON [--timezone ZONE] [--after TIME] [--count N]\n\n"
+struct next_args {
+	const char *tz, *after;
+	long long count;
+};
+
+#define O(f) offsetof(struct next_args, f)
+static const struct opts_spec specs[] = {
+	OPTS_ROW_STR("--timezone", O(tz), "ZONE", "an IANA zone PostgreSQL knows (Europe/Berlin);\ndefault UTC"),
+	OPTS_ROW_STR("--after", O(after), "TIME", "count from this instant (RFC 3339, +DURATION or\n"
+	    "now; default now, or PGFLEET_NOW when set)"),
+	OPTS_ROW_INT("--count", O(count), "N", 1, NEXT_MAX_COUNT, "how many runs, 1-1000 (default 5)"),
+};
+#undef O
+
+static const struct opts_cmd next_cmd = {.cmd = "next", OPTS_TABLE(specs), .maxpos = 1,
+    .extra = "%s: one CRON only",
+    .about = "usage: pgfleet next CRON [--timezone ZONE] [--after TIME] [--count N]\n\n"
 		   "The next runs of a cron expression (docs/yaml.md \"Cron expressions\"), one\n"
 		   "line each: the instant in UTC, then the wall-clock time in ZONE with its\n"
 		   "offset. Daylight saving time as the scheduler handles it: a skipped local time\n"
-		   "runs once at the change, a repeated one runs once (docs/yaml.md \"Time zones\").\n\n"
-		   "Options:\n"
-		   "  --timezone ZONE  an IANA zone PostgreSQL knows (Europe/Berlin); default UTC\n"
-		   "  --after TIME     count from this instant (RFC 3339, +DURATION or now; default\n"
-		   "                   now, or PGFLEET_NOW when set)\n"
-		   "  --count N        how many runs, 1-%d (default 5)\n"
-		   "  -h, --help       this help\n",
-	    NEXT_MAX_COUNT);
-}
+		   "runs once at the change, a repeated one runs once (docs/yaml.md \"Time zones\").\n\n"};
 
 /* "2026-03-29T03:00:00+02:00": t in the zone's wall clock. */
 static int
@@ -84,41 +91,19 @@ next_print(struct db *db, const struct cron *c, const char *tz, time_t after, in
 int
 cmd_next(int argc, char **argv)
 {
-	const char *expr = NULL, *tz = "UTC", *after_s = NULL;
-	long long count = 5;
+	struct next_args na = {"UTC", NULL, 5};
+	struct opts_pos pos;
 	char err[512];
 	struct cron c;
 	time_t now, after;
-
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		if (cmdutil_is_help(o)) {
-			usage(stdout);
-			return CLI_OK;
-		} else if ((strcmp(o, "--timezone") == 0 || strcmp(o, "--after") == 0 ||
-			       strcmp(o, "--count") == 0) && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (o[2] == 't')
-				tz = v;
-			else if (o[2] == 'a')
-				after_s = v;
-			else if (units_int(v, 1, NEXT_MAX_COUNT, &count, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet next: --count: %s\n", err);
-				return CLI_USAGE;
-			}
-		} else if (o[0] != '-' && expr == NULL) {
-			expr = o;
-		} else {
-			fprintf(stderr, "pgfleet next: %s: %s\n", o,
-			    o[0] == '-' ? "unknown option or missing value" : "one CRON only");
-			usage(stderr);
-			return CLI_USAGE;
-		}
-	}
-	if (expr == NULL) {
-		usage(stderr);
+	int rc = opts_parse(&next_cmd, argc, argv, &na, &pos);
+	if (rc != 0)
+		return opts_exit(rc);
+	if (pos.n == 0) {
+		opts_usage(stderr, &next_cmd);
 		return CLI_USAGE;
 	}
+	const char *expr = pos.v[0], *tz = na.tz, *after_s = na.after;
 	if (cron_parse(expr, &c, err, sizeof(err)) == -1 ||
 	    units_zone_name(tz, err, sizeof(err)) == -1 || args_now(&now, err, sizeof(err)) == -1 ||
 	    args_time(after_s != NULL ? after_s : "now", now, &after, err, sizeof(err)) == -1) {
@@ -129,7 +114,7 @@ cmd_next(int argc, char **argv)
 	if (db == NULL)
 		return CLI_ERROR;
 	int known = tzdb_known(db, tz, err, sizeof(err));
-	int rc = CLI_ERROR;
+	rc = CLI_ERROR;
 	if (known == -1)
 		fprintf(stderr, "pgfleet next: %s\n", err);
 	else if (known == 0) {
@@ -137,7 +122,7 @@ cmd_next(int argc, char **argv)
 		    "(pg_timezone_names)\n", tz);
 		rc = CLI_USAGE;
 	} else
-		rc = next_print(db, &c, tz, after, (int)count);
+		rc = next_print(db, &c, tz, after, (int)na.count);
 	db_close(db);
 	return rc;
 }

@@ -4,6 +4,7 @@
  * a member of pgfleet_report may run it), with its values as $n parameters.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "cli/reportfmt.h"
 #include "common/db.h"
 #include "common/units.h"
@@ -144,51 +146,10 @@ static const struct report reports[] = {
 
 #define NREPORTS (sizeof(reports) / sizeof(reports[0]))
 
-static const char OPTIONS_HELP[] =
-    "  --since DURATION|DATE    the period: 30d (default), 12h, or from a UTC date\n"
-    "                           2025-01-31 or time 2025-01-31T08:00:00Z\n"
-    "  --format table|csv|json  aligned table (default), RFC 4180 CSV or a JSON array\n";
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet report REPORT [options]\n\n"
-		   "Reports on the job history (finished events), read from the pgfleet views:\n");
-	for (size_t i = 0; i < NREPORTS; i++)
-		fprintf(f, "  pgfleet report %s\n", reports[i].synopsis);
-	fprintf(f, "\nOptions:\n%s"
-		   "  --job NAME, --computer NAME  only this job or computer (history, failures, summary)\n"
-		   "  --limit N                at most N rows, newest first (default %d, 0: all)\n"
-		   "  --explain                print EXPLAIN (ANALYZE, BUFFERS) of the query instead\n"
-		   "  -h, --help               this help; pgfleet report REPORT --help for one\n\n"
-		   "Exit status: 0 ok, 1 database failure, 2 usage error or unknown name.\n",
-	    OPTIONS_HELP, DEFAULT_LIMIT);
-}
-
-static void
-report_usage(FILE *f, const struct report *r)
-{
-	fprintf(f, "usage: pgfleet report %s [--since DURATION|DATE] [--format table|csv|json]\n\n"
-		   "%s\n\nOptions:\n%s",
-	    r->synopsis, r->about, OPTIONS_HELP);
-	if (r->opts & OPT_FILTER)
-		fprintf(f, "  --job NAME               only this job\n"
-			   "  --computer NAME          only this computer\n");
-	if (r->opts & OPT_LIMIT)
-		fprintf(f, "  --limit N                at most N rows (default %d, 0: all)\n",
-		    DEFAULT_LIMIT);
-	fprintf(f, "  --explain                print EXPLAIN (ANALYZE, BUFFERS) of the query instead\n"
-		   "  -h, --help               this help\n\n"
-		   "Columns:");
-	for (int c = 0; c < r->ncols; c++)
-		fprintf(f, " %s", r->cols[c].name);
-	fprintf(f, "\nTimes are UTC, durations in milliseconds.\n");
-}
-
 struct options {
 	const struct report *r;
 	const char *name; /* NAME of job/computer */
-	const char *job, *computer;
+	const char *job, *computer, *since, *format;
 	long long since_ms;
 	char since_ts[32];
 	long long limit;
@@ -196,88 +157,84 @@ struct options {
 	int explain;
 };
 
-/* Value of --opt VALUE or --opt=VALUE at argv[*i]; NULL when this is not that option. */
-static const char *
-option_value(int argc, char **argv, int *i, const char *opt, int *missing)
+/* --since and --format are checked after the parse, to say "pgfleet report: --since: ..." */
+#define O(f) offsetof(struct options, f)
+static const struct opts_spec specs[] = {
+	OPTS_ROW_STR("--since", O(since), "DURATION|DATE", "the period: 30d (default), 12h, or from a UTC date\n"
+	    "2025-01-31 or time 2025-01-31T08:00:00Z"),
+	OPTS_ROW_STR("--format", O(format), "table|csv|json", "aligned table (default), RFC 4180 CSV or a JSON array"),
+	OPTS_ROW_STR("--job", O(job), "NAME", "only this job", .only = OPT_FILTER),
+	OPTS_ROW_STR("--computer", O(computer), "NAME", "only this computer", .only = OPT_FILTER),
+	OPTS_ROW_INT("--limit", O(limit), "N", 0, LLONG_MAX, "at most N rows, newest first (default 1000, 0: all)",
+	    .only = OPT_LIMIT),
+	OPTS_ROW_FLAG("--explain", O(explain), "print EXPLAIN (ANALYZE, BUFFERS) of the query instead"),
+};
+#undef O
+
+/* The parse of report r's options (its usage is report_usage's, with r). */
+static struct opts_cmd
+report_cmd(const struct report *r, char *cmd, size_t cmdlen)
 {
-	size_t n = strlen(opt);
-	if (strncmp(argv[*i], opt, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = 1;
-		return NULL;
-	}
-	return argv[++*i];
+	snprintf(cmd, cmdlen, "report %s", r != NULL ? r->name : "");
+	return (struct opts_cmd){.cmd = cmd, OPTS_TABLE(specs),
+	    .sub = r != NULL ? (unsigned)r->opts : 0, .maxpos = r != NULL && (r->opts & OPT_NAME) ? 1 : 0,
+	    .terse = 1, .elsewhere = "%s is not an option of this report"};
+}
+
+static void
+usage(FILE *f)
+{
+	char cmd[64];
+	const struct opts_cmd c = report_cmd(NULL, cmd, sizeof(cmd));
+	fprintf(f, "usage: pgfleet report REPORT [options]\n\n"
+		   "Reports on the job history (finished events), read from the pgfleet views:\n");
+	for (size_t i = 0; i < NREPORTS; i++)
+		fprintf(f, "  pgfleet report %s\n", reports[i].synopsis);
+	fprintf(f, "\nOptions (pgfleet report REPORT --help: those of one):\n");
+	opts_help(f, &c);
+	fprintf(f, "\nExit status: 0 ok, 1 database failure, 2 usage error or unknown name.\n");
+}
+
+static void
+report_usage(FILE *f, const struct report *r)
+{
+	char cmd[64];
+	const struct opts_cmd oc = report_cmd(r, cmd, sizeof(cmd));
+	fprintf(f, "usage: pgfleet report %s [--since DURATION|DATE] [--format table|csv|json]\n\n"
+		   "%s\n\nOptions:\n",
+	    r->synopsis, r->about);
+	opts_help(f, &oc);
+	fprintf(f, "\nColumns:");
+	for (int c = 0; c < r->ncols; c++)
+		fprintf(f, " %s", r->cols[c].name);
+	fprintf(f, "\nTimes are UTC, durations in milliseconds.\n");
 }
 
 /* 0 ok, 1 help shown, -1 usage error (said on stderr). */
 static int
 parse(int argc, char **argv, struct options *o)
 {
-	char err[512];
-	const char *since = "30d";
-	int missing = 0;
-
-	o->since_ms = 30LL * 86400000;
+	char err[512], cmd[64];
+	const struct opts_cmd c = report_cmd(o->r, cmd, sizeof(cmd));
+	struct opts_pos pos;
+	o->since = "30d";
 	o->limit = DEFAULT_LIMIT;
 	o->fmt = REPORTFMT_TABLE;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i], *v;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			report_usage(stdout, o->r);
-			return 1;
-		} else if (strcmp(a, "--explain") == 0) {
-			o->explain = 1;
-		} else if ((v = option_value(argc, argv, &i, "--since", &missing)) != NULL) {
-			since = v;
-		} else if ((v = option_value(argc, argv, &i, "--format", &missing)) != NULL) {
-			if (reportfmt_format_parse(v, &o->fmt, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet report: --format: %s\n", err);
-				return -1;
-			}
-		} else if ((v = option_value(argc, argv, &i, "--job", &missing)) != NULL ||
-		    (v = option_value(argc, argv, &i, "--computer", &missing)) != NULL) {
-			if (!(o->r->opts & OPT_FILTER)) {
-				fprintf(stderr, "pgfleet report %s: %s is not an option of this "
-						"report\n", o->r->name, a);
-				return -1;
-			}
-			*(strncmp(a, "--job", 5) == 0 ? &o->job : &o->computer) = v;
-		} else if ((v = option_value(argc, argv, &i, "--limit", &missing)) != NULL) {
-			if (!(o->r->opts & OPT_LIMIT)) {
-				fprintf(stderr, "pgfleet report %s: --limit is not an option of this "
-						"report\n", o->r->name);
-				return -1;
-			}
-			if (units_int(v, 0, LLONG_MAX, &o->limit, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet report: --limit: %s\n", err);
-				return -1;
-			}
-		} else if (missing) {
-			break;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			fprintf(stderr, "pgfleet report %s: %s: unknown option\n", o->r->name, a);
-			return -1;
-		} else if ((o->r->opts & OPT_NAME) && o->name == NULL) {
-			o->name = a;
-		} else {
-			fprintf(stderr, "pgfleet report %s: %s: unexpected argument\n", o->r->name, a);
-			return -1;
-		}
-	}
-	if (missing) {
-		fprintf(stderr, "pgfleet report %s: %s needs a value\n", o->r->name, argv[argc - 1]);
-		return -1;
-	}
+	int rc = opts_parse(&c, argc - 1, argv + 1, o, &pos);
+	if (rc == 1)
+		report_usage(stdout, o->r);
+	if (rc != 0)
+		return rc;
+	o->name = pos.n > 0 ? pos.v[0] : NULL;
 	if ((o->r->opts & OPT_NAME) && (o->name == NULL || o->name[0] == '\0')) {
 		fprintf(stderr, "pgfleet report %s: needs a %s name\n", o->r->name, o->r->name);
 		return -1;
 	}
-	if (cmdutil_since(since, o->since_ts, sizeof(o->since_ts), err, sizeof(err)) == -1) {
+	if (o->format != NULL && reportfmt_format_parse(o->format, &o->fmt, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet report: --format: %s\n", err);
+		return -1;
+	}
+	if (cmdutil_since(o->since, o->since_ts, sizeof(o->since_ts), err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet report: %s\n", err);
 		return -1;
 	}
@@ -302,34 +259,40 @@ check_name(struct db *db, const char *what, const char *name, char *err, size_t 
 	return rc;
 }
 
+/* The names the report is of (NAME, --job, --computer) exist: CLI_OK; CLI_USAGE or
+ * CLI_ERROR, said. */
 static int
-run(struct db *db, const struct options *o)
+names_exist(struct db *db, const struct options *o)
 {
-	char err[2048], ms[32], lim[32];
-	const char *params[8];
-	int np = 0, rc = CLI_ERROR;
-	struct db_result *res = NULL;
-	const char **cells = NULL;
-	const struct report *r = o->r;
+	char err[2048];
 	struct { const char *what, *name; } names[] = {
-		{r->name, o->name}, {"job", o->job}, {"computer", o->computer},
+		{o->r->name, o->name}, {"job", o->job}, {"computer", o->computer},
 	};
-
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (names[i].name == NULL)
 			continue;
 		int e = check_name(db, names[i].what, names[i].name, err, sizeof(err));
-		if (e == -1)
-			goto fail;
+		if (e == -1) {
+			fprintf(stderr, "pgfleet report %s: %s\n", o->r->name, err);
+			return CLI_ERROR;
+		}
 		if (e == 1) {
 			fprintf(stderr, "pgfleet report: %s \"%s\" does not exist\n", names[i].what,
 			    names[i].name);
 			return CLI_USAGE;
 		}
 	}
-	snprintf(ms, sizeof(ms), "%lld", o->since_ms);
-	snprintf(lim, sizeof(lim), "%lld", o->limit);
-	for (const char *a = r->args; *a; a++) {
+	return CLI_OK;
+}
+
+/* The report's parameters in $n order (its args); ms and lim hold the numbers' text. */
+static int
+report_params(const struct options *o, const char **params, char *ms, char *lim, size_t len)
+{
+	int np = 0;
+	snprintf(ms, len, "%lld", o->since_ms);
+	snprintf(lim, len, "%lld", o->limit);
+	for (const char *a = o->r->args; *a; a++) {
 		switch (*a) {
 		case 'm': params[np++] = o->since_ms >= 0 ? ms : NULL; break;
 		case 't': params[np++] = o->since_ms >= 0 ? NULL : o->since_ts; break;
@@ -339,56 +302,80 @@ run(struct db *db, const struct options *o)
 		case 'n': params[np++] = o->name; break;
 		}
 	}
-	if (o->explain) {
-		char *sql = malloc(strlen(r->sql) + 64);
-		if (sql == NULL) {
-			snprintf(err, sizeof(err), "out of memory");
-			goto fail;
-		}
-		sprintf(sql, "EXPLAIN (ANALYZE, BUFFERS) %s", r->sql);
-		int e = db_exec(db, &res, sql, np, params, err, sizeof(err));
-		free(sql);
-		if (e == -1)
-			goto fail;
-		for (int i = 0; i < db_ntuples(res); i++)
-			printf("%s\n", db_value(res, i, 0));
-		rc = CLI_OK;
-		goto out;
+	return np;
+}
+
+/* EXPLAIN (ANALYZE, BUFFERS) of the report's query, printed; 0, or -1 with err. */
+static int
+explain(struct db *db, const struct report *r, int np, const char *const *params, char *err, size_t errlen)
+{
+	struct db_result *res;
+	char *sql = malloc(strlen(r->sql) + 64);
+	if (sql == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	if (db_exec(db, &res, r->sql, np, params, err, sizeof(err)) == -1)
-		goto fail;
+	sprintf(sql, "EXPLAIN (ANALYZE, BUFFERS) %s", r->sql);
+	int e = db_exec(db, &res, sql, np, params, err, errlen);
+	free(sql);
+	if (e == -1)
+		return -1;
+	for (int i = 0; i < db_ntuples(res); i++)
+		printf("%s\n", db_value(res, i, 0));
+	db_result_free(res);
+	return 0;
+}
+
+/* The report's rows in the chosen format; 0, or -1 with err. */
+static int
+write_rows(const struct options *o, const struct db_result *res, char *err, size_t errlen)
+{
+	const struct report *r = o->r;
 	int nrows = db_ntuples(res), ncols = db_nfields(res);
 	if (ncols != r->ncols) {
-		snprintf(err, sizeof(err), "the query returned %d columns, not %d", ncols, r->ncols);
-		goto fail;
+		snprintf(err, errlen, "the query returned %d columns, not %d", ncols, r->ncols);
+		return -1;
 	}
 	for (int c = 0; c < ncols; c++)
 		if (strcmp(db_fname(res, c), r->cols[c].name) != 0) {
-			snprintf(err, sizeof(err), "column %d is %s, not %s", c + 1, db_fname(res, c),
-			    r->cols[c].name);
-			goto fail;
+			snprintf(err, errlen, "column %d is %s, not %s", c + 1, db_fname(res, c), r->cols[c].name);
+			return -1;
 		}
-	cells = calloc((size_t)nrows * (size_t)ncols + 1, sizeof(*cells));
+	const char **cells = calloc((size_t)nrows * (size_t)ncols + 1, sizeof(*cells));
 	if (cells == NULL) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	for (int i = 0; i < nrows; i++)
 		for (int c = 0; c < ncols; c++)
 			cells[(size_t)i * ncols + c] = db_isnull(res, i, c) ? NULL : db_value(res, i, c);
-	if (reportfmt_write(stdout, o->fmt, r->cols, ncols, cells, nrows, err, sizeof(err)) == -1)
-		goto fail;
-	if (o->fmt == REPORTFMT_TABLE && (r->opts & OPT_LIMIT) && o->limit > 0 && nrows == o->limit)
-		fprintf(stderr, "pgfleet report: the first %lld rows only (--limit 0 shows all)\n",
-		    o->limit);
-	rc = CLI_OK;
-	goto out;
-fail:
-	fprintf(stderr, "pgfleet report %s: %s\n", r->name, err);
-out:
+	int rc = reportfmt_write(stdout, o->fmt, r->cols, ncols, cells, nrows, err, errlen);
 	free(cells);
-	db_result_free(res);
+	if (rc == 0 && o->fmt == REPORTFMT_TABLE && (r->opts & OPT_LIMIT) && o->limit > 0 && nrows == o->limit)
+		fprintf(stderr, "pgfleet report: the first %lld rows only (--limit 0 shows all)\n", o->limit);
 	return rc;
+}
+
+static int
+run(struct db *db, const struct options *o)
+{
+	char err[2048], ms[32], lim[32];
+	const char *params[8];
+	struct db_result *res = NULL;
+	int rc = names_exist(db, o);
+	if (rc != CLI_OK)
+		return rc;
+	int np = report_params(o, params, ms, lim, sizeof(ms));
+	if (o->explain)
+		rc = explain(db, o->r, np, params, err, sizeof(err));
+	else if ((rc = db_exec(db, &res, o->r->sql, np, params, err, sizeof(err))) == 0)
+		rc = write_rows(o, res, err, sizeof(err));
+	db_result_free(res);
+	if (rc == -1) {
+		fprintf(stderr, "pgfleet report %s: %s\n", o->r->name, err);
+		return CLI_ERROR;
+	}
+	return CLI_OK;
 }
 
 int

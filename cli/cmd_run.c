@@ -8,6 +8,7 @@
  * checks before (arguments, names that do not exist) it checks only to say so in its own
  * words; the functions check everything again.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +22,55 @@
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "cli/follow.h"
+#include "cli/opts.h"
 #include "common/db.h"
 #include "common/field.h"
 #include "common/units.h"
 
-static void
-usage_run(FILE *f)
-{
-	fprintf(f, "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
-		   "                   [--max-failures N|N%%] [--waves LIST [--pause D]] [--wake] [--wait]\n"
+/* What `pgfleet run` was asked. */
+struct run_args {
+	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause, *offline;
+	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
+	int wait;
+	int wake; /* --wake: offline_wake in the rollout */
+};
+
+#define O(f) offsetof(struct run_args, f)
+static const struct opts_spec run_specs[] = {
+	OPTS_ROW_STR("--on", O(on), "TARGETS", "comma-separated: NAME (a computer), group:NAME,\n"
+	    "label:KEY=VALUE; a computer matches any NAME or\ngroup, or all the labels given"),
+	OPTS_ROW_STR("--at", O(at), "TIME", "when: now (default), +DURATION (+10m, +2h) or\n"
+	    "RFC 3339 (2026-12-01T02:00:00Z)"),
+	OPTS_ROW_STR("--splay", O(splay), "D", "spread the events: each due at a random moment\n"
+	    "within D (1s-7d) after the schedule's time"),
+	OPTS_ROW_STR("--waves", O(waves), "LIST", "roll out in waves, each the computers reached so\n"
+	    "far: 1,10%,100% (a wave opens when the one before\nhas ended); past --max-failures the rollout\n"
+	    "halts (pgfleet resume, pgfleet abort)"),
+	OPTS_ROW_STR("--pause", O(pause), "D", "the pause between two waves (at most 7d)"),
+	OPTS_ROW_STR("--offline-wait", O(offline), "D", "how long an event waits for a computer connected\n"
+	    "nowhere before it fails with -24 (default: the\njob's offline: wait, else the scheduler's\n"
+	    "events.offline_expire)"),
+	OPTS_ROW_FLAG("--wake", O(wake), "wake the computers connected nowhere: an agent on\n"
+	    "each one's subnet sends it wake-on-LAN (default:\nthe job's offline: wake)"),
+	OPTS_ROW_STR("--script", O(script), "TEXT", "the script of an ad-hoc run"),
+	OPTS_ROW_STR("--script-file", O(script_file), "FILE", "the same from a file (UTF-8 text, at most\n16 MiB)"),
+	OPTS_ROW_STR("--name", O(name), "JOB", "the job an ad-hoc run is a version of (default\nadhoc/LOGIN)"),
+	OPTS_ROW_STR("--interpreter", O(interpreter), "P", "as a task's interpreter (docs/yaml.md)"),
+	OPTS_ROW_STR("--run-as", O(run_as), "USER", "as a task's run_as"),
+	OPTS_ROW_STR("--timeout", O(timeout), "D", "as a task's timeout"),
+	OPTS_ROW_STR("--max-concurrent", O(maxc), "N", "at most N events of this run at once (1-1000000),\n"
+	    "or none"),
+	OPTS_ROW_STR("--max-failures", O(maxf), "N|N%", "after more than N failed events (0-1000000), or\n"
+	    "N% of them (0%-100%), the pending ones are\ncancelled (code -14), or none"),
+	OPTS_ROW_FLAG("--wait", O(wait), "follow the schedule to its end (progress bar on a\n"
+	    "terminal, one line per change otherwise); exit 1\nwhen any event failed or was cancelled"),
+};
+#undef O
+
+static const struct opts_cmd run_cmd = {.cmd = "run", OPTS_TABLE(run_specs), .maxpos = 1,
+    .extra = "%s: unexpected argument (one job at a time)",
+    .about = "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
+		   "                   [--max-failures N|N%] [--waves LIST [--pause D]] [--wake] [--wait]\n"
 		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
 		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
@@ -38,60 +79,41 @@ usage_run(FILE *f)
 		   "With --script or --script-file, an ad-hoc run: the script becomes a version of\n"
 		   "the job --name (default adhoc/LOGIN, LOGIN the database's session_user; the same\n"
 		   "script again reuses its version),\n"
-		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"
-		   "Options:\n"
-		   "  --on TARGETS  comma-separated: NAME (a computer), group:NAME, label:KEY=VALUE;\n"
-		   "                a computer matches any NAME or group, or all the labels given\n"
-		   "  --at TIME     when: now (default), +DURATION (+10m, +2h) or RFC 3339\n"
-		   "                (2026-12-01T02:00:00Z)\n"
-		   "  --splay D     spread the events: each due at a random moment within D (1s-7d)\n"
-		   "                after the schedule's time\n"
-		   "  --waves LIST  roll out in waves, each the computers reached so far: 1,10%%,100%%\n"
-		   "                (a wave opens when the one before has ended); --pause D between\n"
-		   "                two waves; past --max-failures the rollout halts (pgfleet resume,\n"
-		   "                pgfleet abort)\n"
-		   "  --offline-wait D\n"
-		   "                how long an event waits for a computer connected nowhere before\n"
-		   "                it fails with -24 (default: the job's offline: wait, else the\n"
-		   "                scheduler's events.offline_expire)\n"
-		   "  --wake        wake the computers connected nowhere: an agent on each one's\n"
-		   "                subnet sends it wake-on-LAN (default: the job's offline: wake)\n"
-		   "  --script TEXT, --script-file FILE\n"
-		   "                the script of an ad-hoc run (a file: UTF-8 text, at most 16 MiB)\n"
-		   "  --name JOB    the job an ad-hoc run is a version of (default adhoc/LOGIN)\n"
-		   "  --interpreter P, --run-as USER, --timeout D\n"
-		   "                as a task's interpreter, run_as and timeout (docs/yaml.md)\n"
-		   "  --max-concurrent N\n"
-		   "                at most N events of this run at once (1-1000000), or none\n"
-		   "  --max-failures N|N%%\n"
-		   "                after more than N failed events (0-1000000), or N%% of them\n"
-		   "                (0%%-100%%), the pending ones are cancelled (code -14), or none\n"
-		   "  --wait        follow the schedule to its end (progress bar on a terminal, one\n"
-		   "                line per change otherwise); exit 1 when any event failed or was\n"
-		   "                cancelled\n"
-		   "  -h, --help    this help\n");
-}
+		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"};
 
-static void
-usage_retry(FILE *f)
-{
-	fprintf(f, "usage: pgfleet retry SCHEDULE_ID --failed [--wait]\n\n"
+/* What `pgfleet retry` was asked. */
+struct retry_args {
+	int failed, wait;
+};
+
+static const struct opts_spec retry_specs[] = {
+	OPTS_ROW_FLAG("--failed", offsetof(struct retry_args, failed),
+	    "retry the failed events (required: the only kind for now)"),
+	OPTS_ROW_FLAG("--wait", offsetof(struct retry_args, wait), "follow the new schedule to its end, as run --wait"),
+};
+
+static const struct opts_cmd retry_cmd = {.cmd = "retry", OPTS_TABLE(retry_specs), .maxpos = 1,
+    .about = "usage: pgfleet retry SCHEDULE_ID --failed [--wait]\n\n"
 		   "Run the schedule's job again, at its current version and with the same rollout\n"
-		   "limits, on the computers whose events failed. Prints the new schedule id.\n\n"
-		   "Options:\n"
-		   "  --failed    retry the failed events (required: the only kind for now)\n"
-		   "  --wait      follow the new schedule to its end, as run --wait\n"
-		   "  -h, --help  this help\n");
-}
+		   "limits, on the computers whose events failed. Prints the new schedule id.\n\n"};
 
-static void
-usage_cancel(FILE *f)
-{
-	fprintf(f, "usage: pgfleet cancel SCHEDULE_ID\n\n"
-		   "Cancel a schedule: its pending events end at once as cancelled (code -8); running\n"
-		   "ones are stopped by the scheduler holding them. A recurring schedule stops recurring.\n\n"
-		   "  -h, --help  this help\n");
-}
+/* cancel, resume and abort: one SCHEDULE_ID, no option */
+static const struct opts_cmd cancel_cmd = {.cmd = "cancel", .maxpos = 1,
+    .extra = "%s: one schedule at a time",
+    .about = "usage: pgfleet cancel SCHEDULE_ID\n\n"
+	     "Cancel a schedule: its pending events end at once as cancelled (code -8); running\n"
+	     "ones are stopped by the scheduler holding them. A recurring schedule stops recurring.\n\n"};
+
+static const struct opts_cmd resume_cmd = {.cmd = "resume", .maxpos = 1, .extra = "%s: one SCHEDULE_ID",
+    .about = "usage: pgfleet resume SCHEDULE_ID\n\n"
+	     "Resume a rollout halted by its max_failures: the waiting events of the open\n"
+	     "wave run, later waves open as before, and only failures from now on count\n"
+	     "toward max_failures.\n\n"};
+
+static const struct opts_cmd abort_cmd = {.cmd = "abort", .maxpos = 1, .extra = "%s: one SCHEDULE_ID",
+    .about = "usage: pgfleet abort SCHEDULE_ID\n\n"
+	     "End a rollout (halted or not): the events not started end with code -33\n"
+	     "(ROLLOUT_ABORTED); running ones are stopped by the scheduler holding them.\n\n"};
 
 /*
  * What a new schedule got: its job, version, rollout limits and number of events, read
@@ -151,61 +173,16 @@ limit_arg(const char *flag, const char *v, char *buf, size_t buflen, char *err, 
 	return 0;
 }
 
-/* What `pgfleet run` was asked. */
-struct run_args {
-	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause, *offline;
-	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
-	int wait;
-	int wake; /* --wake: offline_wake in the rollout */
-};
-
-/* The options that take a value, and where each goes. */
-static const char **
-run_option(struct run_args *ra, const char *o)
-{
-	static const char *const names[] = {"--on", "--at", "--max-concurrent", "--max-failures",
-	    "--splay", "--script", "--script-file", "--name", "--interpreter", "--run-as", "--timeout",
-	    "--waves", "--pause", "--offline-wait"};
-	const char **dst[] = {&ra->on, &ra->at, &ra->maxc, &ra->maxf, &ra->splay, &ra->script,
-	    &ra->script_file, &ra->name, &ra->interpreter, &ra->run_as, &ra->timeout, &ra->waves,
-	    &ra->pause, &ra->offline};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(o, names[i]) == 0)
-			return dst[i];
-	return NULL;
-}
-
 /* Parse argv into ra: CLI_OK, or an exit code after saying why (help: -1). */
 static int
 run_parse(int argc, char **argv, struct run_args *ra)
 {
+	struct opts_pos pos;
 	memset(ra, 0, sizeof(*ra));
-	for (int i = 1; i < argc; i++) {
-		const char **dst = run_option(ra, argv[i]);
-		if (cmdutil_is_help(argv[i])) {
-			usage_run(stdout);
-			return -1;
-		} else if (strcmp(argv[i], "--wait") == 0) {
-			ra->wait = 1;
-		} else if (strcmp(argv[i], "--wake") == 0) {
-			ra->wake = 1;
-		} else if (dst != NULL) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "pgfleet run: %s needs a value\n", argv[i]);
-				return CLI_USAGE;
-			}
-			*dst = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "pgfleet run: %s: unknown option\n", argv[i]);
-			usage_run(stderr);
-			return CLI_USAGE;
-		} else if (ra->job != NULL) {
-			fprintf(stderr, "pgfleet run: %s: unexpected argument (one job at a time)\n", argv[i]);
-			return CLI_USAGE;
-		} else {
-			ra->job = argv[i];
-		}
-	}
+	int rc = opts_parse(&run_cmd, argc, argv, ra, &pos);
+	if (rc != 0)
+		return rc == 1 ? -1 : CLI_USAGE;
+	ra->job = pos.n > 0 ? pos.v[0] : NULL;
 	const char *why = NULL;
 	int adhoc = ra->script != NULL || ra->script_file != NULL;
 	if (ra->script != NULL && ra->script_file != NULL)
@@ -537,38 +514,16 @@ int
 cmd_retry(int argc, char **argv)
 {
 	const char *sid = NULL;
-	int failed = 0, wait = 0;
-	long long n;
+	struct retry_args ra = {0};
 	char err[1024];
-	for (int i = 1; i < argc; i++) {
-		if (cmdutil_is_help(argv[i])) {
-			usage_retry(stdout);
-			return CLI_OK;
-		} else if (strcmp(argv[i], "--failed") == 0) {
-			failed = 1;
-		} else if (strcmp(argv[i], "--wait") == 0) {
-			wait = 1;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "pgfleet retry: %s: unknown option\n", argv[i]);
-			usage_retry(stderr);
-			return CLI_USAGE;
-		} else if (sid != NULL) {
-			fprintf(stderr, "pgfleet retry: %s: unexpected argument\n", argv[i]);
-			return CLI_USAGE;
-		} else {
-			sid = argv[i];
-		}
-	}
-	if (sid == NULL || !failed) {
-		fprintf(stderr, "pgfleet retry: %s\n", sid == NULL ? "which schedule? (pgfleet retry SCHEDULE_ID --failed)"
-								: "say what to retry: --failed");
+	int rc = cmdutil_id_arg(&retry_cmd, argc, argv, &ra, "schedule", &sid);
+	if (rc != 0)
+		return opts_exit(rc);
+	if (!ra.failed) {
+		fprintf(stderr, "pgfleet retry: say what to retry: --failed\n");
 		return CLI_USAGE;
 	}
-	if (args_id("schedule", sid, &n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet retry: %s\n", err);
-		return CLI_USAGE;
-	}
-	int rc = CLI_ERROR;
+	rc = CLI_ERROR;
 	struct db_result *r = NULL;
 	struct db *db = cmdutil_open("retry");
 	if (db == NULL)
@@ -597,7 +552,7 @@ cmd_retry(int argc, char **argv)
 		    id, db_value(r, 0, 0), db_value(r, 0, 1), db_value(r, 0, 5), sid);
 	db_result_free(r);
 	r = NULL;
-	rc = finish(db, "retry", id, wait);
+	rc = finish(db, "retry", id, ra.wait);
 	goto out;
 dberr:
 	rc = cmdutil_api_error(db, "retry", err);
@@ -612,27 +567,17 @@ out:
 int
 cmd_cancel(int argc, char **argv)
 {
+	const char *id;
 	char err[1024];
-	long long n;
-	if (argc == 2 && cmdutil_is_help(argv[1])) {
-		usage_cancel(stdout);
-		return CLI_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "pgfleet cancel: %s\n", argc < 2 ? "which schedule? (pgfleet cancel SCHEDULE_ID)"
-							      : "one schedule at a time");
-		return CLI_USAGE;
-	}
-	if (args_id("schedule", argv[1], &n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet cancel: %s\n", err);
-		return CLI_USAGE;
-	}
+	int rc = cmdutil_id_arg(&cancel_cmd, argc, argv, NULL, "schedule", &id);
+	if (rc != 0)
+		return opts_exit(rc);
 	struct db *db = cmdutil_open("cancel");
 	if (db == NULL)
 		return CLI_ERROR;
 	struct db_result *r = NULL;
-	int rc = CLI_ERROR;
-	const char *p[1] = {argv[1]};
+	rc = CLI_ERROR;
+	const char *p[1] = {id};
 	if (db_exec(db, &r, "SELECT was, cancelled, still_running FROM pgfleet.cancel($1)", 1, p, err,
 		sizeof(err)) == -1) {
 		rc = cmdutil_api_error(db, "cancel", err);
@@ -640,11 +585,11 @@ cmd_cancel(int argc, char **argv)
 	}
 	if (strcmp(db_value(r, 0, 0), "pending") != 0 && strcmp(db_value(r, 0, 0), "running") != 0 &&
 	    strcmp(db_value(r, 0, 0), "halted") != 0) {
-		printf("schedule %s already ended (%s): nothing to cancel\n", argv[1], db_value(r, 0, 0));
+		printf("schedule %s already ended (%s): nothing to cancel\n", id, db_value(r, 0, 0));
 		rc = CLI_OK;
 		goto out;
 	}
-	printf("schedule %s cancelled: %s pending event(s) cancelled", argv[1], db_value(r, 0, 1));
+	printf("schedule %s cancelled: %s pending event(s) cancelled", id, db_value(r, 0, 1));
 	if (atoll(db_value(r, 0, 2)) > 0)
 		printf(", %s running event(s) stop when their scheduler cancels them", db_value(r, 0, 2));
 	printf("\n");
@@ -655,42 +600,22 @@ out:
 	return rc;
 }
 
-static void
-usage_rollout(FILE *f, const char *cmd)
-{
-	if (strcmp(cmd, "resume") == 0)
-		fprintf(f, "usage: pgfleet resume SCHEDULE_ID\n\n"
-			   "Resume a rollout halted by its max_failures: the waiting events of the open\n"
-			   "wave run, later waves open as before, and only failures from now on count\n"
-			   "toward max_failures.\n\n"
-			   "  -h, --help  this help\n");
-	else
-		fprintf(f, "usage: pgfleet abort SCHEDULE_ID\n\n"
-			   "End a rollout (halted or not): the events not started end with code -33\n"
-			   "(ROLLOUT_ABORTED); running ones are stopped by the scheduler holding them.\n\n"
-			   "  -h, --help  this help\n");
-}
-
 /* pgfleet resume|abort SCHEDULE_ID */
 static int
 rollout_command(const char *cmd, int argc, char **argv)
 {
+	const char *id;
 	char err[1024];
-	long long n;
-	if (argc == 2 && cmdutil_is_help(argv[1])) {
-		usage_rollout(stdout, cmd);
-		return CLI_OK;
-	}
-	if (argc != 2 || args_id("schedule", argv[1], &n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s\n", cmd, argc != 2 ? "one SCHEDULE_ID" : err);
-		return CLI_USAGE;
-	}
+	int rc = cmdutil_id_arg(strcmp(cmd, "resume") == 0 ? &resume_cmd : &abort_cmd, argc, argv, NULL, "schedule",
+	    &id);
+	if (rc != 0)
+		return opts_exit(rc);
 	struct db *db = cmdutil_open(cmd);
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *p[1] = {argv[1]};
+	const char *p[1] = {id};
 	struct db_result *r;
-	int rc = CLI_ERROR;
+	rc = CLI_ERROR;
 	if (db_exec(db, &r,
 		strcmp(cmd, "resume") == 0 ? "SELECT was, resumed::int FROM pgfleet.resume($1)"
 					   : "SELECT was, aborted FROM pgfleet.abort($1)",
@@ -701,18 +626,18 @@ rollout_command(const char *cmd, int argc, char **argv)
 	}
 	if (strcmp(cmd, "resume") == 0) {
 		if (strcmp(db_value(r, 0, 1), "1") == 0) {
-			printf("schedule %s resumed\n", argv[1]);
+			printf("schedule %s resumed\n", id);
 			rc = CLI_OK;
 		} else {
 			fprintf(stderr, "pgfleet resume: schedule %s is %s, not halted: nothing to resume\n",
-			    argv[1], db_value(r, 0, 0));
+			    id, db_value(r, 0, 0));
 			rc = CLI_USAGE;
 		}
 	} else if (strcmp(db_value(r, 0, 1), "-1") == 0) {
-		printf("schedule %s already ended (%s): nothing to abort\n", argv[1], db_value(r, 0, 0));
+		printf("schedule %s already ended (%s): nothing to abort\n", id, db_value(r, 0, 0));
 		rc = CLI_OK;
 	} else {
-		printf("schedule %s aborted: %s waiting event(s) ended (-33)\n", argv[1], db_value(r, 0, 1));
+		printf("schedule %s aborted: %s waiting event(s) ended (-33)\n", id, db_value(r, 0, 1));
 		rc = CLI_OK;
 	}
 	db_result_free(r);

@@ -2,27 +2,33 @@
  * pgfleet schedulers [--all] [--format table|csv|json]: the schedulers sharing this
  * database, from their heartbeat rows (pgfleet.scheduler_list, migration 0013).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "common/db.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet schedulers [--all] [--format table|csv|json]\n\n"
+struct sched_args {
+	int all;
+	enum reportfmt_format fmt;
+};
+
+static const struct opts_spec specs[] = {
+	OPTS_ROW_FLAG("--all", offsetof(struct sched_args, all), "also the stopped ones (a scheduler removes its own\n"
+	    "old rows when it starts again)"),
+	CMDUTIL_FORMAT_OPTS(offsetof(struct sched_args, fmt), "table (default), csv (RFC 4180) or json", 0),
+};
+
+static const struct opts_cmd sched_cmd = {.cmd = "schedulers", OPTS_TABLE(specs),
+    .extra = "%s: unknown argument",
+    .about = "usage: pgfleet schedulers [--all] [--format table|csv|json]\n\n"
 		   "The schedulers sharing this database, one line each: name, host, pid, version,\n"
 		   "state (running; lost: no heartbeat for three intervals; stopped), when it\n"
 		   "started and was last seen (UTC), its workers alive of those configured, the\n"
-		   "events it holds, its last claim, and where it serves /metrics.\n\n"
-		   "Options:\n"
-		   "  --all            also the stopped ones (a scheduler removes its own old rows\n"
-		   "                   when it starts again)\n"
-		   "  --format FORMAT  table (default), csv (RFC 4180) or json\n"
-		   "  -h, --help       this help\n");
-}
+		   "events it holds, its last claim, and where it serves /metrics.\n\n"};
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
 
@@ -43,29 +49,15 @@ static const char json_sql[] =
 int
 cmd_schedulers(int argc, char **argv)
 {
-	enum reportfmt_format fmt = REPORTFMT_TABLE;
-	int all = 0, f;
-	for (int i = 1; i < argc; i++) {
-		if (cmdutil_is_help(argv[i])) {
-			usage(stdout);
-			return CLI_OK;
-		} else if (strcmp(argv[i], "--all") == 0) {
-			all = 1;
-		} else if ((f = cmdutil_format_option("schedulers", argc, argv, &i, &fmt)) != 0) {
-			if (f == -1)
-				return CLI_USAGE;
-		} else {
-			fprintf(stderr, "pgfleet schedulers: %s: unknown %s\n", argv[i],
-			    argv[i][0] == '-' ? "option" : "argument");
-			usage(stderr);
-			return CLI_USAGE;
-		}
-	}
+	struct sched_args sa = {0, REPORTFMT_TABLE};
+	int rc = opts_parse(&sched_cmd, argc, argv, &sa, NULL);
+	if (rc != 0)
+		return opts_exit(rc);
 	struct db *db = cmdutil_open("schedulers");
 	if (db == NULL)
 		return CLI_ERROR;
-	const char *p[1] = {all ? "true" : "false"};
-	int rc = cmdutil_print_list(db, "schedulers", fmt, table_sql, json_sql, 1, p);
+	const char *p[1] = {sa.all ? "true" : "false"};
+	rc = cmdutil_print_list(db, "schedulers", sa.fmt, table_sql, json_sql, 1, p);
 	db_close(db);
 	return rc;
 }

@@ -2,6 +2,7 @@
  * pgfleet status SCHEDULE_ID [--watch] [--format F] and pgfleet output EVENT_ID [--seq N]:
  * where a schedule stands, event by event, and what each task printed.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,41 +12,43 @@
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "cli/follow.h"
+#include "cli/opts.h"
 #include "common/db.h"
 #include "common/units.h"
 
-static void
-usage_status(FILE *f)
-{
-	fprintf(f, "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
+struct status_args {
+	int watch;
+	enum reportfmt_format fmt;
+};
+
+static const struct opts_spec status_specs[] = {
+	OPTS_ROW_FLAG("--watch", offsetof(struct status_args, watch), "follow it first until no event is pending or\n"
+	    "running: a progress bar on a terminal (not with\nTERM=dumb), one line per change otherwise; then\n"
+	    "exit 1 when any event failed or was cancelled"),
+	CMDUTIL_FORMAT_OPTS(offsetof(struct status_args, fmt), "table (default); csv: the events alone (RFC\n"
+	    "4180); json: one document (schedule, counts,\nevents); --json is json. With --watch and csv\n"
+	    "or json, the progress goes to stderr", 0),
+};
+
+static const struct opts_cmd status_cmd = {.cmd = "status", OPTS_TABLE(status_specs), .maxpos = 1,
+    .about = "usage: pgfleet status SCHEDULE_ID [--watch] [--format table|csv|json]\n\n"
 		   "A schedule's job, version and state, its events counted by state (done, failed,\n"
 		   "running, pending, cancelled), and one line per event: computer, state, status\n"
 		   "code and its name (EXIT_n for a script's exit code n; docs/status-codes.md),\n"
 		   "task, attempt, retries so far, when it ended, and when a pending event waiting\n"
-		   "for a retry's backoff (or its next window) runs next.\n\n"
-		   "Options:\n"
-		   "  --watch          follow it first until no event is pending or running: a\n"
-		   "                   progress bar on a terminal (not with TERM=dumb), one line\n"
-		   "                   per change otherwise; then exit 1 when any event failed or\n"
-		   "                   was cancelled\n"
-		   "  --format FORMAT  table (default); csv: the events alone (RFC 4180); json: one\n"
-		   "                   document (schedule, counts, events); --json is json. With\n"
-		   "                   --watch and csv or json, the progress goes to stderr\n"
-		   "  -h, --help       this help\n");
-}
+		   "for a retry's backoff (or its next window) runs next.\n\n"};
 
-static void
-usage_output(FILE *f)
-{
-	fprintf(f, "usage: pgfleet output EVENT_ID [--seq N]\n\n"
+/* --seq N, -1 when not given */
+static const struct opts_spec output_specs[] = {
+	OPTS_ROW_INT("--seq", 0, "N", 0, 1000000, "only task N (0 is the first), its output alone,\nwithout header"),
+};
+
+static const struct opts_cmd output_cmd = {.cmd = "output", OPTS_TABLE(output_specs), .maxpos = 1,
+    .about = "usage: pgfleet output EVENT_ID [--seq N]\n\n"
 		   "What each task of an event printed: the final status_log row of each task (its\n"
 		   "last attempt), under a header line with the task, its code and result: the\n"
 		   "result pgfleet decided (success_codes, on_code, return_codes), followed by\n"
-		   "\"(agent said Failed)\" when the agent's own result differs.\n\n"
-		   "Options:\n"
-		   "  --seq N     only task N (0 is the first), its output alone, without header\n"
-		   "  -h, --help  this help\n");
-}
+		   "\"(agent said Failed)\" when the agent's own result differs.\n\n"};
 
 /* The events of a schedule: the table of print_status, and its CSV. */
 static const char events_sql[] =
@@ -160,147 +163,38 @@ int
 cmd_status(int argc, char **argv)
 {
 	const char *id = NULL;
-	int watch = 0, f;
-	enum reportfmt_format fmt = REPORTFMT_TABLE;
-	long long n;
-	char err[1024];
-	for (int i = 1; i < argc; i++) {
-		if (cmdutil_is_help(argv[i])) {
-			usage_status(stdout);
-			return CLI_OK;
-		} else if (strcmp(argv[i], "--watch") == 0) {
-			watch = 1;
-		} else if ((f = cmdutil_format_option("status", argc, argv, &i, &fmt)) != 0) {
-			if (f == -1)
-				return CLI_USAGE;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "pgfleet status: %s: unknown option\n", argv[i]);
-			usage_status(stderr);
-			return CLI_USAGE;
-		} else if (id != NULL) {
-			fprintf(stderr, "pgfleet status: %s: unexpected argument\n", argv[i]);
-			return CLI_USAGE;
-		} else {
-			id = argv[i];
-		}
-	}
-	if (id == NULL) {
-		fprintf(stderr, "pgfleet status: which schedule? (pgfleet status SCHEDULE_ID)\n");
-		return CLI_USAGE;
-	}
-	if (args_id("schedule", id, &n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet status: %s\n", err);
-		return CLI_USAGE;
-	}
+	struct status_args sa = {0, REPORTFMT_TABLE};
+	int rc = cmdutil_id_arg(&status_cmd, argc, argv, &sa, "schedule", &id);
+	if (rc != 0)
+		return opts_exit(rc);
 	struct db *db = cmdutil_open("status");
 	if (db == NULL)
 		return CLI_ERROR;
-	struct db_result *r;
-	const char *p[1] = {id};
-	int rc = CLI_ERROR;
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.schedule_list WHERE schedule_id = $1", 1, p, err,
-		sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet status: %s\n", err);
-		goto out;
+	rc = cmdutil_exists(db, "status", "SELECT 1 FROM pgfleet.schedule_list WHERE schedule_id = $1", id,
+	    "schedule %s does not exist");
+	if (rc == CLI_OK) {
+		int wrc = CLI_OK;
+		/* a failed event or a database error: print what we can either way; the
+		 * progress goes to stderr when stdout is for a document */
+		FILE *progress = sa.fmt == REPORTFMT_TABLE ? stdout : stderr;
+		if (sa.watch)
+			wrc = follow_schedule(db, "status", id, progress, cli_live(progress));
+		rc = print_status(db, id, sa.fmt);
+		if (rc == CLI_OK)
+			rc = wrc;
 	}
-	int found = db_ntuples(r) > 0;
-	db_result_free(r);
-	if (!found) {
-		fprintf(stderr, "pgfleet status: schedule %s does not exist\n", id);
-		rc = CLI_USAGE;
-		goto out;
-	}
-	int wrc = CLI_OK;
-	/* a failed event or a database error: print what we can either way; the
-	 * progress goes to stderr when stdout is for a document */
-	FILE *progress = fmt == REPORTFMT_TABLE ? stdout : stderr;
-	if (watch)
-		wrc = follow_schedule(db, "status", id, progress, cli_live(progress));
-	rc = print_status(db, id, fmt);
-	if (rc == CLI_OK)
-		rc = wrc;
-out:
 	db_close(db);
 	return rc;
 }
 
-int
-cmd_output(int argc, char **argv)
+/* The output of each task in r, under a header line unless seq (only one task's asked). */
+static void
+print_output(const struct db_result *r, int seq)
 {
-	const char *id = NULL, *seq = NULL;
-	long long n;
-	char err[1024];
-	for (int i = 1; i < argc; i++) {
-		if (cmdutil_is_help(argv[i])) {
-			usage_output(stdout);
-			return CLI_OK;
-		} else if (strcmp(argv[i], "--seq") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "pgfleet output: --seq needs a task number\n");
-				return CLI_USAGE;
-			}
-			seq = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "pgfleet output: %s: unknown option\n", argv[i]);
-			usage_output(stderr);
-			return CLI_USAGE;
-		} else if (id != NULL) {
-			fprintf(stderr, "pgfleet output: %s: unexpected argument\n", argv[i]);
-			return CLI_USAGE;
-		} else {
-			id = argv[i];
-		}
-	}
-	if (id == NULL) {
-		fprintf(stderr, "pgfleet output: which event? (pgfleet output EVENT_ID)\n");
-		return CLI_USAGE;
-	}
-	if (args_id("event", id, &n, err, sizeof(err)) == -1 ||
-	    (seq != NULL && units_int(seq, 0, 1000000, &n, err, sizeof(err)) == -1)) {
-		fprintf(stderr, "pgfleet output: %s%s\n", seq != NULL && strncmp(err, "event", 5) != 0 ? "--seq: " : "", err);
-		return CLI_USAGE;
-	}
-	struct db *db = cmdutil_open("output");
-	if (db == NULL)
-		return CLI_ERROR;
-	struct db_result *r = NULL;
-	int rc = CLI_ERROR;
-	const char *p[2] = {id, seq};
-	if (db_exec(db, &r, "SELECT 1 FROM pgfleet.event_list WHERE event_id = $1", 1, p, err,
-		sizeof(err)) == -1)
-		goto dberr;
-	int found = db_ntuples(r) > 0;
-	db_result_free(r);
-	r = NULL;
-	if (!found) {
-		fprintf(stderr, "pgfleet output: event %s does not exist\n", id);
-		rc = CLI_USAGE;
-		goto out;
-	}
-	if (db_exec(db, &r,
-		"SELECT DISTINCT ON (l.task_seq) l.task_seq, l.attempt, l.status_code,"
-		" coalesce(l.status_name, ''), coalesce(l.outcome, l.result, ''), l.output,"
-		" l.output_size, octet_length(l.output), l.task_name, coalesce(l.message, ''),"
-		" CASE WHEN l.outcome IS DISTINCT FROM l.result AND l.outcome IS NOT NULL"
-		"  THEN coalesce(l.result, 'nothing') ELSE '' END"
-		" FROM pgfleet.task_output l"
-		" WHERE l.event_id = $1 AND ($2::int IS NULL OR l.task_seq = $2::int)"
-		" AND l.status_code NOT IN (2500, 2501)"
-		" ORDER BY l.task_seq, l.attempt DESC, l.finished_at DESC, l.status_id DESC",
-		2, p, err, sizeof(err)) == -1)
-		goto dberr;
-	if (db_ntuples(r) == 0) {
-		if (seq != NULL)
-			fprintf(stderr, "pgfleet output: event %s: task %s has not finished (no output yet)\n", id, seq);
-		else
-			fprintf(stderr, "pgfleet output: event %s: no task has finished yet\n", id);
-		rc = seq != NULL ? CLI_USAGE : CLI_OK;
-		goto out;
-	}
 	for (int i = 0; i < db_ntuples(r); i++) {
 		const char *out = db_value(r, i, 5);
 		size_t len = strlen(out);
-		if (seq == NULL) {
+		if (!seq) {
 			char name[256] = "";
 			if (!db_isnull(r, i, 8))
 				snprintf(name, sizeof(name), " \"%s\"", db_value(r, i, 8));
@@ -316,18 +210,64 @@ cmd_output(int argc, char **argv)
 				printf("message: %s\n", db_value(r, i, 9));
 		}
 		fwrite(out, 1, len, stdout);
-		if (seq == NULL && len > 0 && out[len - 1] != '\n')
+		if (!seq && len > 0 && out[len - 1] != '\n')
 			putchar('\n');
 		if (!db_isnull(r, i, 6) && atoll(db_value(r, i, 6)) > atoll(db_value(r, i, 7)))
-			fprintf(seq == NULL ? stdout : stderr, "[output cut: %s of %s bytes kept]\n",
-			    db_value(r, i, 7), db_value(r, i, 6));
+			fprintf(!seq ? stdout : stderr, "[output cut: %s of %s bytes kept]\n", db_value(r, i, 7),
+			    db_value(r, i, 6));
 	}
-	rc = CLI_OK;
-	goto out;
-dberr:
-	fprintf(stderr, "pgfleet output: %s\n", err);
-out:
+}
+
+/* The last row of each task of event id (of task seq alone unless NULL), printed. */
+static int
+output_query(struct db *db, const char *id, const char *seq)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[2] = {id, seq};
+	if (db_exec(db, &r,
+		"SELECT DISTINCT ON (l.task_seq) l.task_seq, l.attempt, l.status_code,"
+		" coalesce(l.status_name, ''), coalesce(l.outcome, l.result, ''), l.output,"
+		" l.output_size, octet_length(l.output), l.task_name, coalesce(l.message, ''),"
+		" CASE WHEN l.outcome IS DISTINCT FROM l.result AND l.outcome IS NOT NULL"
+		"  THEN coalesce(l.result, 'nothing') ELSE '' END"
+		" FROM pgfleet.task_output l"
+		" WHERE l.event_id = $1 AND ($2::int IS NULL OR l.task_seq = $2::int)"
+		" AND l.status_code NOT IN (2500, 2501)"
+		" ORDER BY l.task_seq, l.attempt DESC, l.finished_at DESC, l.status_id DESC",
+		2, p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet output: %s\n", err);
+		return CLI_ERROR;
+	}
+	int rc = CLI_OK;
+	if (db_ntuples(r) == 0 && seq != NULL) {
+		fprintf(stderr, "pgfleet output: event %s: task %s has not finished (no output yet)\n", id, seq);
+		rc = CLI_USAGE;
+	} else if (db_ntuples(r) == 0) {
+		fprintf(stderr, "pgfleet output: event %s: no task has finished yet\n", id);
+	}
+	print_output(r, seq != NULL);
 	db_result_free(r);
+	return rc;
+}
+
+int
+cmd_output(int argc, char **argv)
+{
+	const char *id = NULL;
+	long long seq = -1;
+	char seqs[24];
+	int rc = cmdutil_id_arg(&output_cmd, argc, argv, &seq, "event", &id);
+	if (rc != 0)
+		return opts_exit(rc);
+	snprintf(seqs, sizeof(seqs), "%lld", seq);
+	struct db *db = cmdutil_open("output");
+	if (db == NULL)
+		return CLI_ERROR;
+	rc = cmdutil_exists(db, "output", "SELECT 1 FROM pgfleet.event_list WHERE event_id = $1", id,
+	    "event %s does not exist");
+	if (rc == CLI_OK)
+		rc = output_query(db, id, seq >= 0 ? seqs : NULL);
 	db_close(db);
 	return rc;
 }

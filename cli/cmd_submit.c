@@ -11,22 +11,22 @@
 #include "cli/batch.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "common/db.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: pgfleet submit FILE.yaml [--dry-run]\n\n"
+static const struct opts_spec specs[] = {
+	OPTS_ROW_FLAG("--dry-run", 0, "validate and print what would change; write nothing"),
+};
+
+static const struct opts_cmd submit_cmd = {.cmd = "submit", OPTS_TABLE(specs), .maxpos = 1,
+    .extra = "%s: one file at a time",
+    .about = "usage: pgfleet submit FILE.yaml [--dry-run]\n\n"
 		   "Validate a job batch (computers:, groups:, jobs:) in full, then apply it in one\n"
 		   "transaction. Any error, each shown as FILE:LINE:COL, writes nothing (exit 2).\n"
 		   "Submitting the same file twice changes nothing; a job whose tasks changed gets\n"
 		   "a new version (schedules already running keep theirs); a job whose tasks,\n"
 		   "targets, schedule or rollout changed gets a new schedule, and the schedules its\n"
-		   "earlier submits made are cancelled when not started yet.\n\n"
-		   "Options:\n"
-		   "  --dry-run   validate and print what would change; write nothing\n"
-		   "  -h, --help  this help\n");
-}
+		   "earlier submits made are cancelled when not started yet.\n\n"};
 
 static void
 summary(const char *path, const struct apply_stats *st, int dry_run)
@@ -130,29 +130,15 @@ cmd_submit_file(const char *cmd, const char *path, int dry_run, int inventory_on
 int
 cmd_submit(int argc, char **argv)
 {
-	const char *path = NULL;
 	int dry_run = 0;
-	for (int i = 1; i < argc; i++) {
-		if (cmdutil_is_help(argv[i])) {
-			usage(stdout);
-			return CLI_OK;
-		} else if (strcmp(argv[i], "--dry-run") == 0) {
-			dry_run = 1;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "pgfleet submit: %s: unknown option\n", argv[i]);
-			usage(stderr);
-			return CLI_USAGE;
-		} else if (path != NULL) {
-			fprintf(stderr, "pgfleet submit: %s: one file at a time\n", argv[i]);
-			return CLI_USAGE;
-		} else {
-			path = argv[i];
-		}
-	}
-	if (path == NULL) {
+	struct opts_pos pos;
+	int rc = opts_parse(&submit_cmd, argc, argv, &dry_run, &pos);
+	if (rc != 0)
+		return opts_exit(rc);
+	if (pos.n == 0) {
 		fprintf(stderr, "pgfleet submit: which file? (pgfleet submit FILE.yaml)\n");
-		usage(stderr);
+		opts_usage(stderr, &submit_cmd);
 		return CLI_USAGE;
 	}
-	return cmd_submit_file("submit", path, dry_run, 0);
+	return cmd_submit_file("submit", pos.v[0], dry_run, 0);
 }

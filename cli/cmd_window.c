@@ -5,6 +5,7 @@
  * read through the views window_list and window_span_list. A window's spans are computed
  * here (common/windows.c) and written by window_add with it.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
+#include "cli/opts.h"
 #include "common/cron.h"
 #include "common/db.h"
 #include "common/pgarray.h"
@@ -20,9 +22,32 @@
 #include "common/units.h"
 #include "common/windows.h"
 
+struct wopts {
+	const char *name, *cron, *duration, *tz, *description, *computer, *group, *job, *at, *count;
+	int blackout;
+	enum reportfmt_format fmt;
+};
+
+#define O(f) offsetof(struct wopts, f)
+static const struct opts_spec specs[] = {
+	OPTS_ROW_STR("--cron", O(cron), "CRON", "when it opens (docs/yaml.md \"Cron expressions\")"),
+	OPTS_ROW_STR("--duration", O(duration), "D", "how long it stays open, 1m-366d"),
+	OPTS_ROW_STR("--timezone", O(tz), "ZONE", "an IANA zone PostgreSQL knows; default UTC"),
+	OPTS_ROW_FLAG("--blackout", O(blackout), "add: a blackout, which stops events"),
+	OPTS_ROW_STR("--description", O(description), "TEXT", "add: what it is for"),
+	OPTS_ROW_STR("--computer", O(computer), "C", "attach, detach, check: a computer"),
+	OPTS_ROW_STR("--group", O(group), "G", "attach, detach: every member of a group"),
+	OPTS_ROW_STR("--job", O(job), "J", "attach, detach: a job; check: an event of it"),
+	OPTS_ROW_STR("--at", O(at), "TIME", "check: now (default, or PGFLEET_NOW), +DURATION or\nRFC 3339"),
+	OPTS_ROW_STR("--count", O(count), "N", "show: how many spans (1-1000, default 5)"),
+	CMDUTIL_FORMAT_OPTS(O(fmt), "list: " CMDUTIL_FORMAT_HELP, 0),
+};
+#undef O
+
 static void
 usage(FILE *f)
 {
+	const struct opts_cmd c = {.cmd = "window", OPTS_TABLE(specs)};
 	fprintf(f, "usage: pgfleet window add NAME --cron CRON --duration D [--timezone ZONE]\n"
 		   "                          [--blackout] [--description TEXT]\n"
 		   "       pgfleet window list [--format table|csv|json]\n"
@@ -39,53 +64,24 @@ usage(FILE *f)
 		   "  detach   undo attach\n"
 		   "  check    may an event (of JOB) start on computer C at TIME? exit 0: open;\n"
 		   "           1: closed, with when it opens\n\n"
-		   "Options:\n"
-		   "  --cron CRON       when it opens (docs/yaml.md \"Cron expressions\")\n"
-		   "  --duration D      how long it stays open, 1m-366d\n"
-		   "  --timezone ZONE   an IANA zone PostgreSQL knows; default UTC\n"
-		   "  --at TIME         check: now (default, or PGFLEET_NOW), +DURATION or RFC 3339\n"
-		   "  -h, --help        this help\n");
+		   "Options:\n");
+	opts_help(f, &c);
 }
 
-struct wopts {
-	const char *name, *cron, *duration, *tz, *description, *computer, *group, *job, *at, *count;
-	int blackout;
-	enum reportfmt_format fmt;
-};
-
+/* The options of window SUB and its NAME into o: as opts_parse. */
 static int
 wparse(int argc, char **argv, struct wopts *o)
 {
-	static const char *const names[] = {"--cron", "--duration", "--timezone", "--description",
-	    "--computer", "--group", "--job", "--at", "--count"};
+	char cmd[48];
+	struct opts_pos pos;
+	snprintf(cmd, sizeof(cmd), "window %s", argv[1]);
+	const struct opts_cmd c = {.cmd = cmd, OPTS_TABLE(specs), .maxpos = 1,
+	    .usage = usage, .terse = 1};
 	memset(o, 0, sizeof(*o));
 	o->fmt = REPORTFMT_TABLE;
-	for (int i = 2; i < argc; i++) {
-		const char **dst[] = {&o->cron, &o->duration, &o->tz, &o->description, &o->computer,
-		    &o->group, &o->job, &o->at, &o->count};
-		size_t k;
-		int f;
-		for (k = 0; k < sizeof(names) / sizeof(names[0]) && strcmp(argv[i], names[k]) != 0; k++)
-			;
-		if (k < sizeof(names) / sizeof(names[0])) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "pgfleet window: %s needs a value\n", argv[i]);
-				return -1;
-			}
-			*dst[k] = argv[++i];
-		} else if (strcmp(argv[i], "--blackout") == 0) {
-			o->blackout = 1;
-		} else if ((f = cmdutil_format_option("window", argc, argv, &i, &o->fmt)) != 0) {
-			if (f == -1)
-				return -1;
-		} else if (argv[i][0] != '-' && o->name == NULL) {
-			o->name = argv[i];
-		} else {
-			fprintf(stderr, "pgfleet window %s: %s: unknown option or argument\n", argv[1], argv[i]);
-			return -1;
-		}
-	}
-	return 0;
+	int rc = opts_parse(&c, argc - 1, argv + 1, o, &pos);
+	o->name = pos.n > 0 ? pos.v[0] : NULL;
+	return rc;
 }
 
 static int
@@ -330,13 +326,9 @@ cmd_window(int argc, char **argv)
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
 	const char *sub = argv[1];
-	for (int i = 2; i < argc; i++)
-		if (cmdutil_is_help(argv[i])) {
-			usage(stdout);
-			return CLI_OK;
-		}
-	if (wparse(argc, argv, &o) == -1)
-		return CLI_USAGE;
+	int rc = wparse(argc, argv, &o);
+	if (rc != 0)
+		return opts_exit(rc);
 	if (strcmp(sub, "add") == 0)
 		return window_add(&o);
 	if (strcmp(sub, "attach") == 0 || strcmp(sub, "detach") == 0)

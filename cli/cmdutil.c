@@ -3,6 +3,7 @@
  */
 #include "cli/cmdutil.h"
 
+#include <ctype.h>
 #include <pwd.h>
 #include <time.h>
 #include <stdlib.h>
@@ -78,6 +79,34 @@ cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errle
 		return -1;
 	}
 	return 0;
+}
+
+int
+cmdutil_exists(struct db *db, const char *cmd, const char *sql, const char *key, const char *missing)
+{
+	char err[1024];
+	struct db_result *r;
+	const char *p[1] = {key};
+	if (db_exec(db, &r, sql, 1, p, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", cmd, err);
+		return CLI_ERROR;
+	}
+	int found = db_ntuples(r) > 0;
+	db_result_free(r);
+	if (found)
+		return CLI_OK;
+	fprintf(stderr, "pgfleet %s: ", cmd);
+	fprintf(stderr, missing, key);
+	fputc('\n', stderr);
+	return CLI_USAGE;
+}
+
+void
+cmdutil_fields(const struct db_result *r, int width, FILE *fp)
+{
+	for (int c = 0; c < db_nfields(r); c++)
+		if (!db_isnull(r, 0, c))
+			fprintf(fp, "%-*s %s\n", width, db_fname(r, c), db_value(r, 0, c));
 }
 
 void
@@ -190,29 +219,37 @@ cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
 }
 
 int
-cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
-    enum reportfmt_format *fmt)
+cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char *what,
+    const char **id)
 {
-	const char *a = argv[*i], *v;
-	char err[256];
-	if (strcmp(a, "--json") == 0) {
-		*fmt = REPORTFMT_JSON;
-		return 1;
-	}
-	if (strncmp(a, "--format=", 9) == 0) {
-		v = a + 9;
-	} else if (strcmp(a, "--format") == 0) {
-		if (*i + 1 >= argc) {
-			fprintf(stderr, "pgfleet %s: --format needs a value (table, csv or json)\n", cmd);
-			return -1;
-		}
-		v = argv[++*i];
-	} else {
-		return 0;
-	}
-	if (reportfmt_format_parse(v, fmt, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: --format: %s\n", cmd, err);
+	char err[1024], upper[32];
+	long long n;
+	struct opts_pos pos;
+	int rc = opts_parse(c, argc, argv, dst, &pos);
+	if (rc != 0)
+		return rc;
+	if (pos.n == 0) {
+		size_t i;
+		for (i = 0; what[i] != '\0' && i + 1 < sizeof(upper); i++)
+			upper[i] = (char)toupper((unsigned char)what[i]);
+		upper[i] = '\0';
+		fprintf(stderr, "pgfleet %s: which %s? (pgfleet %s %s_ID)\n", c->cmd, what, c->cmd, upper);
 		return -1;
 	}
-	return 1;
+	if (args_id(what, pos.v[0], &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet %s: %s\n", c->cmd, err);
+		return -1;
+	}
+	*id = pos.v[0];
+	return 0;
+}
+
+int
+cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
+{
+	if (value == NULL) {
+		*(enum reportfmt_format *)fmt = REPORTFMT_JSON;
+		return 0;
+	}
+	return reportfmt_format_parse(value, fmt, err, errlen);
 }

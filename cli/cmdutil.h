@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/opts.h"
 #include "cli/reportfmt.h"
 
 struct db;
@@ -47,6 +48,15 @@ const char *cmdutil_user(void);
 int cmdutil_since(const char *since, char *ts, size_t tslen, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/*
+ * Does sql (one parameter, key) return a row? CLI_OK; CLI_USAGE after "pgfleet CMD: "
+ * and missing (a format with key's %s: "job \"%s\" does not exist"); CLI_ERROR after
+ * the database's error.
+ */
+int cmdutil_exists(struct db *db, const char *cmd, const char *sql, const char *key,
+    const char *missing) __attribute__((warn_unused_result));
+/* The first row of r, a line a column that is not NULL: its name padded to width, its value. */
+void cmdutil_fields(const struct db_result *r, int width, FILE *fp);
 /* Print a result as aligned columns with its column names as header. */
 void cmdutil_table(const struct db_result *r, FILE *fp);
 /*
@@ -68,11 +78,25 @@ int cmdutil_print_csv(struct db *db, const char *cmd, const char *sql, int npara
 int cmdutil_print_list(struct db *db, const char *cmd, enum reportfmt_format fmt,
     const char *table_sql, const char *json_sql, int nparams, const char *const *params);
 /*
- * The output options of a listing command at argv[*i]: "--format table|csv|json",
- * "--format=X", and "--json" (the same as --format json). 1 when taken (*i moved past
- * its value), 0 when argv[*i] is not one, -1 after "pgfleet CMD: ..." on stderr.
+ * The output options of a listing command, for its opts table (cli/opts.h): --format
+ * table|csv|json (value) and --json (NULL: the same as --format json), into an enum
+ * reportfmt_format; 0, or -1 with err.
  */
-int cmdutil_format_option(const char *cmd, int argc, char **argv, int *i,
-    enum reportfmt_format *fmt);
+int cmdutil_format_arg(void *fmt, const char *value, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* The two table rows of cmdutil_format_arg: --format FORMAT (help text HELP) and --json,
+ * for the subcommands SUBS (0: all), into the enum at offset OFF. */
+#define CMDUTIL_FORMAT_OPTS(OFF, HELP, SUBS) \
+	OPTS_ROW_CALL("--format", OFF, "FORMAT", cmdutil_format_arg, HELP, .only = (SUBS)), \
+	OPTS_ROW_CALL("--json", OFF, NULL, cmdutil_format_arg, NULL, .only = (SUBS))
+/*
+ * The options of command c into dst and its one argument, an id of what ("schedule",
+ * "event"): *id and 0; or as opts_parse, 1 after --help, -1 after "pgfleet CMD: ..." (no
+ * id, not an id, an unknown option).
+ */
+int cmdutil_id_arg(const struct opts_cmd *c, int argc, char **argv, void *dst, const char *what,
+    const char **id) __attribute__((warn_unused_result));
+/* The usual help text of --format. */
+#define CMDUTIL_FORMAT_HELP "table (default), csv (RFC 4180) or json; --json is json"
 
 #endif

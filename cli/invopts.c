@@ -1,8 +1,9 @@
 /*
- * invopts: one table of the inventory commands' options and the scanner that reads it.
+ * invopts: one table of the inventory commands' options, read by cli/opts.c.
  */
 #include "cli/invopts.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,119 +13,76 @@
 #include "common/rule.h"
 #include "common/util.h"
 
-/* Every option but --format/--json (cmdutil_format_option's): its letter, and whether a
- * value follows it. */
-static const struct invopt {
-	const char *name;
-	char key;
-	int value;
-} options[] = {
-	{"--force", 'f', 0},
-	{"--dry-run", 'n', 0},
-	{"--host", 'h', 1},
-	{"--port", 'p', 1},
-	{"--os", 'o', 1},
-	{"--label", 'l', 1},
-	{"--group", 'g', 1},
-	{"--description", 'd', 1},
-	{"--where", 'w', 1},
+/* The options' keys: a subcommand names those it takes by these letters (bit i: keys[i]). */
+static const char keys[] = "fnhpolgdwj";
+
+enum { K_F = 1, K_N = 2, K_H = 4, K_P = 8, K_O = 16, K_L = 32, K_G = 64, K_D = 128, K_W = 256, K_J = 512 };
+
+/* What the parser fills: the struct invopts, and its lists as opts keeps them. */
+struct scan {
+	struct invopts o;
+	struct opts_list labels, groups, wheres;
 };
 
-static const struct invopt *
-lookup(const char *a)
-{
-	static const struct invopt format = {"--format", 'j', 0};
-	if (strcmp(a, "--json") == 0 || strncmp(a, "--format", 8) == 0)
-		return &format;
-	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
-		if (strcmp(a, options[i].name) == 0)
-			return &options[i];
-	return NULL;
-}
+#define O(f) offsetof(struct scan, f)
+static const struct opts_spec specs[] = {
+	OPTS_ROW_STR("--host", O(o.host), "HOST", "where its agent listens (name or address)", .only = K_H),
+	OPTS_ROW_STR("--port", O(o.port), "PORT", "its agent's port, 1-65535 (default: the\nscheduler's agent_port)",
+	    .only = K_P),
+	OPTS_ROW_STR("--os", O(o.os), "OS", "operating system, matched by a task's os_required", .only = K_O),
+	OPTS_ROW_LIST("--label", O(labels), "KEY=VALUE", "a label (repeat for more); targets select on labels",
+	    .only = K_L),
+	OPTS_ROW_LIST("--group", O(groups), "GROUP", "a group it belongs to (repeat for more)", .only = K_G),
+	OPTS_ROW_STR("--description", O(o.description), "TEXT", "what the group is for", .only = K_D),
+	OPTS_ROW_LIST("--where", O(wheres), "COND", "a condition FIELD=VALUE (or != >= <= > <; repeatable:\n"
+	    "all must hold)", .only = K_W),
+	CMDUTIL_FORMAT_OPTS(O(o.fmt), CMDUTIL_FORMAT_HELP, K_J),
+	OPTS_ROW_FLAG("--force", O(o.force), "remove: also delete its events", .only = K_F),
+	OPTS_ROW_FLAG("--dry-run", O(o.dry_run), "import: print what would change, write nothing",
+	    .only = K_N),
+};
 
-static int
-positional(const char *cmd, struct invopts *o, const char *a)
+/* The bits of the keys in letters. */
+static unsigned
+mask(const char *letters)
 {
-	if (o->npos == 4) {
-		fprintf(stderr, "pgfleet %s: %s: too many arguments\n", cmd, a);
-		return -1;
-	}
-	o->pos[o->npos++] = a;
-	return 0;
-}
-
-/* The value v of option key, where it belongs in o. */
-static void
-store(struct invopts *o, char key, char *v)
-{
-	switch (key) {
-	case 'f': o->force = 1; break;
-	case 'n': o->dry_run = 1; break;
-	case 'h': o->host = v; break;
-	case 'p': o->port = v; break;
-	case 'o': o->os = v; break;
-	case 'd': o->description = v; break;
-	case 'l': o->labels[o->nlabels++] = v; break;
-	case 'w': o->wheres[o->nwheres++] = v; break;
-	default: o->groups[o->ngroups++] = v; break;
-	}
+	unsigned m = 0;
+	for (const char *p = letters; *p != '\0'; p++)
+		if (strchr(keys, *p) != NULL)
+			m |= 1u << (strchr(keys, *p) - keys);
+	return m;
 }
 
 int
 invopts_scan(const char *cmd, int argc, char **argv, const char *allowed, struct invopts *o,
     int *help)
 {
-	memset(o, 0, sizeof(*o));
-	*help = 0;
-	o->labels = calloc((size_t)argc, sizeof(char *));
-	o->groups = calloc((size_t)argc, sizeof(char *));
-	o->wheres = calloc((size_t)argc, sizeof(char *));
-	if (o->labels == NULL || o->groups == NULL || o->wheres == NULL) {
-		fprintf(stderr, "pgfleet %s: out of memory\n", cmd);
-		return -1;
-	}
-	int dashdash = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (dashdash || (a[0] != '-' || a[1] == '\0')) {
-			if (positional(cmd, o, a) == -1)
-				return -1;
-			continue;
-		}
-		if (strcmp(a, "--") == 0) {
-			dashdash = 1;
-			continue;
-		}
-		if (cmdutil_is_help(a)) {
-			*help = 1;
-			return 0;
-		}
-		int f = strchr(allowed, 'j') != NULL ? cmdutil_format_option(cmd, argc, argv, &i, &o->fmt) : 0;
-		if (f == -1)
-			return -1;
-		if (f == 1)
-			continue;
-		const struct invopt *opt = lookup(a);
-		if (opt == NULL) {
-			fprintf(stderr, "pgfleet %s: %s: unknown option\n", cmd, a);
-			return -1;
-		}
-		if (opt->key == 'j' && strchr(allowed, 'j') != NULL) {
-			/* a spelling cmdutil_format_option did not take: --formatx */
-			fprintf(stderr, "pgfleet %s: %s: unknown option\n", cmd, a);
-			return -1;
-		}
-		if (strchr(allowed, opt->key) == NULL) {
-			fprintf(stderr, "pgfleet %s: %s: not an option of this command\n", cmd, a);
-			return -1;
-		}
-		if (opt->value && i + 1 >= argc) {
-			fprintf(stderr, "pgfleet %s: %s needs a value\n", cmd, a);
-			return -1;
-		}
-		store(o, opt->key, opt->value ? argv[++i] : NULL);
-	}
-	return 0;
+	struct scan s;
+	struct opts_pos pos;
+	/* no usage after a refusal: invopts_dispatch points to --help; bit 31, no key's, makes
+	 * the mask of a subcommand without options other than 0 (which would take them all) */
+	const struct opts_cmd c = {.cmd = cmd, OPTS_TABLE(specs),
+	    .sub = mask(allowed) | (1u << 31), .maxpos = 4, .terse = 1, .extra = "%s: too many arguments"};
+	memset(&s, 0, sizeof(s));
+	int rc = opts_parse(&c, argc, argv, &s, &pos);
+	*o = s.o;
+	o->labels = s.labels.v;
+	o->nlabels = s.labels.n;
+	o->groups = s.groups.v;
+	o->ngroups = s.groups.n;
+	o->wheres = s.wheres.v;
+	o->nwheres = s.wheres.n;
+	for (int i = 0; rc == 0 && i < pos.n; i++)
+		o->pos[o->npos++] = pos.v[i];
+	*help = rc == 1;
+	return rc == -1 ? -1 : 0;
+}
+
+void
+invopts_help(FILE *f, const char *letters)
+{
+	const struct opts_cmd c = {.cmd = "", OPTS_TABLE(specs), .sub = mask(letters)};
+	opts_help(f, &c);
 }
 
 void

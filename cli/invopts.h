@@ -1,8 +1,9 @@
 /*
  * invopts: the options of the inventory commands (pgfleet computer, pgfleet group),
- * read by one table (cli/invopts.c): each subcommand names the options it takes by
- * their letters, and invopts_dispatch finds the subcommand, scans its options and runs
- * it. The strings a struct invopts holds point into argv; invopts_free frees its lists.
+ * one table (cli/invopts.c) read by cli/opts.c: each subcommand names the options it
+ * takes by their letters, and invopts_dispatch finds the subcommand, scans its options
+ * and runs it. The strings a struct invopts holds point into argv; invopts_free frees
+ * its lists.
  */
 #ifndef PGFLEET_INVOPTS_H
 #define PGFLEET_INVOPTS_H
@@ -30,6 +31,8 @@ struct invopts {
 int invopts_scan(const char *cmd, int argc, char **argv, const char *allowed, struct invopts *o,
     int *help) __attribute__((warn_unused_result));
 void invopts_free(struct invopts *o);
+/* The options part of a noun's --help: those whose letters are in letters. */
+void invopts_help(FILE *f, const char *letters);
 
 /* Exactly n positional arguments, named in what ("NAME"); -1 with the message printed. */
 int invopts_want_pos(const char *cmd, const struct invopts *o, int n, const char *what);

@@ -34,6 +34,15 @@ for d in pgfleet-scheduler pgfleet-agent pgfleet-web; do
 done
 ok "--version, -?, --help and -h HOST; unknown options exit 2"
 
+# every command's --help: its usage on stdout, exit 0, without a database
+for c in $("$P" --help | awk '/^Commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }'); do
+	expect 0 "$P" -d "host=/nonexistent-socket-dir" "$c" --help
+	grep -q "^usage: pgfleet $c" out || fail "$c --help: $(cat out err)"
+	[ ! -s err ] || fail "$c --help wrote to stderr: $(cat err)"
+done
+[ -n "${c:-}" ] || fail "pgfleet --help lists no command"
+ok "each command's --help: usage on stdout, exit 0, no database asked"
+
 # an unmigrated database: the CLI and the scheduler say to migrate
 expect 3 "$P" computer list
 grep -qx 'pgfleet computer list: this database has no pgfleet schema: run pgfleet migrate' err || fail "no schema: $(cat err)"

@@ -162,7 +162,7 @@ on_request(const struct wire_msg *m, void *arg)
 		(void)control_refuse(&env, &t, code, why);
 	} else if (a->draining) {
 		/* pushed again once the agent is back: nothing was begun */
-		log_info("event %s task %s: SendFile while stopping, not taken", t.event_s, t.seq_s);
+		log_task_s(LL_INFO, t.event_s, t.seq_s, "SendFile while stopping, not taken");
 	} else if (tasks_count(a->tasks) >= TASKS_MAX) {
 		snprintf(why, sizeof(why), "agent busy: %d tasks running", TASKS_MAX);
 		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, why);

@@ -34,6 +34,7 @@
 #include "agent/uplink.h"
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/evloop.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -712,12 +713,9 @@ agent_teardown(struct agent *a)
 	if (tasks_reap(a->tasks))
 		close_orphans(a, CAUSE_TASK_DIED);
 	log_notice("stopped");
-	if (a->watchdog != NULL)
-		event_free(a->watchdog);
-	if (a->renew != NULL)
-		event_free(a->renew);
-	if (a->facts_timer != NULL)
-		event_free(a->facts_timer);
+	evloop_event_free(a->watchdog);
+	evloop_event_free(a->renew);
+	evloop_event_free(a->facts_timer);
 	free(a->facts);
 	for (int i = 0; i < 4; i++)
 		event_free(a->sig[i]);

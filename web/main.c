@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "common/db.h"
+#include "common/evloop.h"
 #include "common/log.h"
 #include "common/schema.h"
 #include "common/sdnotify.h"
@@ -500,8 +501,7 @@ serve_end(struct web *w, struct loop_events *ev)
 	dbpool_free(w->pool);
 	dbpool_free(w->apool);
 	OPENSSL_cleanse(w->csrf_key, sizeof(w->csrf_key));
-	if (ev->watchdog != NULL)
-		event_free(ev->watchdog);
+	evloop_event_free(ev->watchdog);
 	event_free(ev->sigterm);
 	event_free(ev->sigint);
 	event_base_free(w->base);

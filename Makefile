@@ -39,7 +39,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat unit valgrind integration fleet-large faults faults-quick asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat lint unit valgrind integration fleet-large faults faults-quick asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -119,6 +119,7 @@ $(CHECKBIN): $(UNIT_OBJ) $(BUILD)/libpgfleet.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
 check: deps
+	$(MAKE) lint
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
@@ -126,6 +127,10 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) faults-quick
 	$(MAKE) package-test
+
+# Cheap checks of the sources, run first by check: no production function over 80 lines.
+lint:
+	scripts/funclen.sh
 
 unit: $(CHECKBIN)
 	$(CHECKBIN)

@@ -160,7 +160,7 @@ send_final(struct conn *c, const struct request_task *t, int code, const char *m
 static int
 refuse(struct conn *c, const struct request_task *t, int code, const char *why)
 {
-	log_warnx("event %s task %s: refused (%d): %s", t->event_s, t->seq_s, code, why);
+	log_task_s(LL_WARNING, t->event_s, t->seq_s, "refused (%d): %s", code, why);
 	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
 }
 
@@ -267,7 +267,7 @@ replay(struct conn *c, const struct request_task *t, const struct journal_entry 
 	char module[32];
 	const char *why;
 	split_result(e->result, module, sizeof(module), &why);
-	log_info("event %s task %s: already ran, replaying code %d from the journal", t->event_s, t->seq_s,
+	log_task_s(LL_INFO, t->event_s, t->seq_s, "already ran, replaying code %d from the journal",
 	    e->status_code);
 	if (updates && (send_update(c, t, STATUS_DELIVERED, 1) == -1 || send_update(c, t, STATUS_STARTED, 1) == -1))
 		return -1;
@@ -281,8 +281,8 @@ give_up(struct conn *c, const struct request_task *t, struct journal_entry *e, i
 {
 	char err[256];
 	if (journal_abandon(c->env->journal, e, err, sizeof(err)) == -1)
-		log_warnx("event %s task %s: %s", t->event_s, t->seq_s, err);
-	log_warnx("event %s task %s: failed (%d): %s", t->event_s, t->seq_s, code, why);
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "%s", err);
+	log_task_s(LL_WARNING, t->event_s, t->seq_s, "failed (%d): %s", code, why);
 	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
 }
 
@@ -373,11 +373,11 @@ task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e,
 		task_dir_remove(tempfd, t);
 		return give_up(c, t, e, code, err);
 	}
-	log_info("event %s task %s: started as %s, pid %ld", t->event_s, t->seq_s, t->user,
+	log_task_s(LL_INFO, t->event_s, t->seq_s, "started as %s, pid %ld", t->user,
 	    (long)exec_proc_pid(p));
 	if (journal_started(c->env->journal, e, (long)exec_proc_pid(p), (long)exec_proc_pgid(p), err,
 		sizeof(err)) == -1)
-		log_warnx("event %s task %s: %s", t->event_s, t->seq_s, err);
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "%s", err);
 	/* a lost connection does not stop the script: its result goes to the journal for a replay */
 	int connected = send_update(c, t, STATUS_STARTED, 0) == 0;
 	struct exec_result r;
@@ -391,8 +391,8 @@ task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	snprintf(stored, sizeof(stored), "%s%s%s", module, why[0] != '\0' ? ": " : "", why);
 	struct journal_result jr = {code, stored, r.output, r.output_len, r.output_total};
 	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
-		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
-	log_info("event %s task %s: ended with code %d (%s) in %lld ms%s%s", t->event_s, t->seq_s, code,
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "journal: %s", err);
+	log_task_s(LL_INFO, t->event_s, t->seq_s, "ended with code %d (%s) in %lld ms%s%s", code,
 	    code == 0 ? "Success" : "Failed", clock_mono_ms() - t0, why[0] != '\0' ? ": " : "", why);
 	int rc = connected ? send_final(c, t, code, module, why, r.output, r.output_len,
 	    r.output_total, 0) : -1;
@@ -414,8 +414,8 @@ task_copy(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	snprintf(stored, sizeof(stored), "%s%s%s", MODULE_COPY, why[0] != '\0' ? ": " : "", why);
 	struct journal_result jr = {code, stored, NULL, 0, 0};
 	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
-		log_warnx("event %s task %s: journal: %s", t->event_s, t->seq_s, err);
-	log_info("event %s task %s: copy to %s (mode %04o, %s) %s in %lld ms%s%s", t->event_s, t->seq_s,
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "journal: %s", err);
+	log_task_s(LL_INFO, t->event_s, t->seq_s, "copy to %s (mode %04o, %s) %s in %lld ms%s%s",
 	    t->dest, (unsigned)t->mode, t->user, code == 0 ? "done" : "failed", clock_mono_ms() - t0,
 	    why[0] != '\0' ? ": " : "", why);
 	return send_final(c, t, code, MODULE_COPY, why, NULL, 0, 0, 0);
@@ -473,7 +473,7 @@ control_run_task(const struct control_env *env, const struct request_task *check
 	char err[512], why[700];
 	struct request_task t = *checked;
 
-	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t.event_s, t.seq_s,
+	log_task_s(LL_INFO, t.event_s, t.seq_s, "SendFile from %s (%s), schedule %s, run as %s",
 	    c->env->peer_name, c->env->peer_addr, t.schedule_s, t.user);
 	struct passwd *pw = getpwnam(t.user);
 	if (pw == NULL) {
@@ -489,7 +489,7 @@ control_run_task(const struct control_env *env, const struct request_task *check
 		int b = journal_begin(c->env->journal, t.event_id, request_journal_seq(&t), &e, err,
 		    sizeof(err));
 		if (b == -1) {
-			log_warnx("event %s task %s: journal: %s", t.event_s, t.seq_s, err);
+			log_task_s(LL_WARNING, t.event_s, t.seq_s, "journal: %s", err);
 			return send_final(c, &t, STATUS_AGENT_ERROR, MODULE_AGENT, err, NULL, 0, 0, 0);
 		}
 		if (b == JOURNAL_BEGIN_RUN || b == JOURNAL_BEGIN_REPLAY) {
@@ -501,8 +501,8 @@ control_run_task(const struct control_env *env, const struct request_task *check
 		/* another task process runs it (an earlier push): say so once, then wait for its result */
 		journal_entry_free(e);
 		if (!updates_sent) {
-			log_info("event %s task %s: already running in another process, waiting for its result",
-			    t.event_s, t.seq_s);
+			log_task_s(LL_INFO, t.event_s, t.seq_s,
+			    "already running in another process, waiting for its result");
 			if (send_update(c, &t, STATUS_DELIVERED, 1) == -1 ||
 			    send_update(c, &t, STATUS_STARTED, 1) == -1)
 				return -1;
@@ -538,7 +538,7 @@ control_refuse(const struct control_env *env, const struct request_task *t, int 
     const char *why)
 {
 	struct conn c = {.env = env};
-	log_info("event %s task %s: SendFile from %s (%s), schedule %s, run as %s", t->event_s, t->seq_s,
+	log_task_s(LL_INFO, t->event_s, t->seq_s, "SendFile from %s (%s), schedule %s, run as %s",
 	    env->peer_name, env->peer_addr, t->schedule_s, t->user);
 	return refuse(&c, t, code, why);
 }
@@ -584,7 +584,7 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 			/* its holder reaps it and records its result */
 			snprintf(why, sizeof(why), "not running: the script had just ended");
 		} else {
-			log_warn("event %s task %s: kill process group %ld", ev_s, seq_s, pgid);
+			log_task_s(LL_WARNING, ev_s, seq_s, "kill process group %ld: %s", pgid, strerror(errno));
 			snprintf(why, sizeof(why), "process group %ld could not be signalled: %s", pgid,
 			    strerror(errno));
 		}
@@ -602,16 +602,16 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 			snprintf(why, sizeof(why), "not running: ended");
 		journal_entry_free(e);
 	} else if (rc == -1) {
-		log_detail("event %s task %s: cancel: %s", ev_s, seq_s, err);
+		log_task_s(LL_DETAIL, ev_s, seq_s, "cancel: %s", err);
 		snprintf(why, sizeof(why), "not running");
 	}
 	if (why[0] == '\0') {
 		/* a live holder's exec_wait sees the request too, and sends SIGKILL after the grace */
 		if (rc == JOURNAL_CANCEL_KILLED)
-			log_warnx("event %s task %s: cancel requested by %s (%s): the process that ran it had "
-			    "died, its script was killed", ev_s, seq_s, c->env->peer_name, c->env->peer_addr);
+			log_task_s(LL_WARNING, ev_s, seq_s, "cancel requested by %s (%s): the process that ran "
+			    "it had died, its script was killed", c->env->peer_name, c->env->peer_addr);
 		else
-			log_info("event %s task %s: cancel requested by %s (%s), process group %ld", ev_s, seq_s,
+			log_task_s(LL_INFO, ev_s, seq_s, "cancel requested by %s (%s), process group %ld",
 			    c->env->peer_name, c->env->peer_addr, pgid);
 		snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
 		kv[3][0] = "Result";
@@ -619,7 +619,7 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 		kv[4][0] = "Status-Code";
 		kv[4][1] = code_s;
 	} else {
-		log_info("event %s task %s: cancel requested by %s: %s", ev_s, seq_s, c->env->peer_addr, why);
+		log_task_s(LL_INFO, ev_s, seq_s, "cancel requested by %s: %s", c->env->peer_addr, why);
 		kv[3][0] = "Result";
 		kv[3][1] = "Failed";
 		kv[4][0] = "Error";

@@ -35,6 +35,7 @@
 #include "agent/wake.h"
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/evloop.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -167,7 +168,7 @@ on_request(const struct wire_msg *m, void *arg)
 		(void)control_refuse(&env, &t, code, why);
 	} else if (a->draining) {
 		/* pushed again once the agent is back: nothing was begun */
-		log_info("event %s task %s: SendFile while stopping, not taken", t.event_s, t.seq_s);
+		log_task_s(LL_INFO, t.event_s, t.seq_s, "SendFile while stopping, not taken");
 	} else if (tasks_count(a->tasks) >= TASKS_MAX) {
 		snprintf(why, sizeof(why), "agent busy: %d tasks running", TASKS_MAX);
 		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, why);
@@ -550,32 +551,29 @@ agent_loop(struct agent *a)
 	event_base_dispatch(a->base);
 }
 
-/* pgfleet-agent enroll: the values of the options, else of the configuration when it loads. */
+/* enroll's options into p, *path and *wait_ms. -1 to go on, else the exit code. */
 static int
-cmd_enroll(int argc, char **argv)
+enroll_options(int argc, char **argv, struct enroll_params *p, const char **path, long long *wait_ms)
 {
 	static const struct option lo[] = {{"server", required_argument, NULL, 's'},
 	    {"token", required_argument, NULL, 't'}, {"ca", required_argument, NULL, 'a'},
 	    {"name", required_argument, NULL, 'N'}, {"cert", required_argument, NULL, 'C'},
 	    {"key", required_argument, NULL, 'K'}, {"wait", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	const char *path = NULL;
-	struct enroll_params p = {.version = version_string(), .timeout_ms = 10000};
-	long long wait_ms = 0, poll_ms = 5000;
-	char err[512], msg[512];
-	int ch, code;
+	char err[512];
+	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
-		case 's': p.server = optarg; break;
-		case 't': p.token = optarg; break;
-		case 'a': p.ca = optarg; break;
-		case 'N': p.name = optarg; break;
-		case 'C': p.cert = optarg; break;
-		case 'K': p.key = optarg; break;
+		case 'c': *path = optarg; break;
+		case 's': p->server = optarg; break;
+		case 't': p->token = optarg; break;
+		case 'a': p->ca = optarg; break;
+		case 'N': p->name = optarg; break;
+		case 'C': p->cert = optarg; break;
+		case 'K': p->key = optarg; break;
 		case 'w':
-			if (units_duration_ms(optarg, &wait_ms, err, sizeof(err)) == -1) {
+			if (units_duration_ms(optarg, wait_ms, err, sizeof(err)) == -1) {
 				fprintf(stderr, "pgfleet-agent enroll: --wait: %s\n", err);
 				return 2;
 			}
@@ -588,40 +586,41 @@ cmd_enroll(int argc, char **argv)
 		fprintf(stderr, "pgfleet-agent enroll: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
-	struct conf_agent *cf = NULL;
+	return -1;
+}
+
+/*
+ * What the options leave out, from the configuration path (or the default one, unless
+ * --name says all is given): *cf is it, or NULL when none was read. 0, or 2 after saying why.
+ */
+static int
+enroll_conf(const char *path, struct enroll_params *p, long long *poll_ms, struct conf_agent **cf)
+{
 	struct conf_errors errs = {0};
-	/* the default configuration fills in what is not given, unless --name says all is */
-	if (path != NULL || (p.name == NULL && access(DEFAULT_CONFIG, F_OK) == 0)) {
-		if (conf_load_agent(path != NULL ? path : DEFAULT_CONFIG, &cf, &errs) == -1) {
-			conf_errors_print(&errs, stderr);
-			conf_errors_free(&errs);
-			return 2;
-		}
-		p.server = p.server != NULL ? p.server : cf->enroll_server;
-		p.token = p.token != NULL ? p.token : cf->enroll_token;
-		p.ca = p.ca != NULL ? p.ca : cf->enroll_ca != NULL ? cf->enroll_ca : cf->tls_ca;
-		p.name = p.name != NULL ? p.name : cf->computer;
-		p.cert = p.cert != NULL ? p.cert : cf->tls_cert;
-		p.key = p.key != NULL ? p.key : cf->tls_key;
-		p.timeout_ms = cf->connect_timeout_ms;
-		poll_ms = cf->enroll_poll_ms;
-	}
-	const char *missing = p.server == NULL ? "--server" : p.ca == NULL ? "--ca" : p.name == NULL ?
-	    "--name" : p.cert == NULL ? "--cert" : p.key == NULL ? "--key" : NULL;
-	if (missing == NULL && p.token == NULL && access(p.cert, F_OK) == -1)
-		missing = "--token";
-	if (missing != NULL) {
-		fprintf(stderr, "pgfleet-agent enroll: %s is needed (or its key in the configuration)\n", missing);
-		conf_free_agent(cf);
+	*cf = NULL;
+	if (path == NULL && (p->name != NULL || access(DEFAULT_CONFIG, F_OK) != 0))
+		return 0;
+	if (conf_load_agent(path != NULL ? path : DEFAULT_CONFIG, cf, &errs) == -1) {
+		conf_errors_print(&errs, stderr);
+		conf_errors_free(&errs);
 		return 2;
 	}
-	if (log_start(cf != NULL ? cf->log_level : 5, NULL, 0, 0, "pgfleet-agent", 1, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet-agent enroll: %s\n", err);
-		conf_free_agent(cf);
-		return 2;
-	}
-	enum enroll_outcome o = enroll_wait(&p, wait_ms, poll_ms, &code, msg, sizeof(msg));
-	conf_free_agent(cf);
+	const struct conf_agent *c = *cf;
+	p->server = p->server != NULL ? p->server : c->enroll_server;
+	p->token = p->token != NULL ? p->token : c->enroll_token;
+	p->ca = p->ca != NULL ? p->ca : c->enroll_ca != NULL ? c->enroll_ca : c->tls_ca;
+	p->name = p->name != NULL ? p->name : c->computer;
+	p->cert = p->cert != NULL ? p->cert : c->tls_cert;
+	p->key = p->key != NULL ? p->key : c->tls_key;
+	p->timeout_ms = c->connect_timeout_ms;
+	*poll_ms = c->enroll_poll_ms;
+	return 0;
+}
+
+/* The outcome said, and as the exit code: 0 done, 3 pending or to try again, 1 refused. */
+static int
+enroll_exit(enum enroll_outcome o, int code, const char *msg)
+{
 	switch (o) {
 	case ENROLL_DONE:
 		printf("%s\n", msg);
@@ -638,32 +637,60 @@ cmd_enroll(int argc, char **argv)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* pgfleet-agent enroll: the values of the options, else of the configuration when it loads. */
+static int
+cmd_enroll(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "enroll") == 0)
-		return cmd_enroll(argc - 1, argv + 1);
+	const char *path = NULL;
+	struct enroll_params p = {.version = version_string(), .timeout_ms = 10000};
+	long long wait_ms = 0, poll_ms = 5000;
+	char err[512], msg[512];
+	int code;
+	struct conf_agent *cf = NULL;
+	int rc = enroll_options(argc, argv, &p, &path, &wait_ms);
+	if (rc != -1)
+		return rc;
+	if (enroll_conf(path, &p, &poll_ms, &cf) != 0)
+		return 2;
+	const char *missing = p.server == NULL ? "--server" : p.ca == NULL ? "--ca" : p.name == NULL ?
+	    "--name" : p.cert == NULL ? "--cert" : p.key == NULL ? "--key" : NULL;
+	if (missing == NULL && p.token == NULL && access(p.cert, F_OK) == -1)
+		missing = "--token";
+	if (missing != NULL) {
+		fprintf(stderr, "pgfleet-agent enroll: %s is needed (or its key in the configuration)\n", missing);
+		conf_free_agent(cf);
+		return 2;
+	}
+	if (log_start(cf != NULL ? cf->log_level : 5, NULL, 0, 0, "pgfleet-agent", 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-agent enroll: %s\n", err);
+		conf_free_agent(cf);
+		return 2;
+	}
+	enum enroll_outcome o = enroll_wait(&p, wait_ms, poll_ms, &code, msg, sizeof(msg));
+	conf_free_agent(cf);
+	return enroll_exit(o, code, msg);
+}
+
+/* The daemon's options. -1 to go on, else the exit code (0 after --help or --version). */
+static int
+agent_options(int argc, char **argv, const char **path, int *check, int *foreground)
+{
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
-	const char *path = DEFAULT_CONFIG;
-	int check = 0, foreground = 0, ch;
-	struct agent a;
-	struct conf_errors errs = {0};
-
-	memset(&a, 0, sizeof(a));
+	int ch;
 	while ((ch = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'n':
-			check = 1;
+			*check = 1;
 			break;
 		case 'd':
-			foreground = 1;
+			*foreground = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -681,6 +708,47 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* After the loop: what is left of the tasks, then everything freed. */
+static void
+agent_teardown(struct agent *a)
+{
+	if (tasks_reap(a->tasks))
+		close_orphans(a, CAUSE_TASK_DIED);
+	log_notice("stopped");
+	evloop_event_free(a->watchdog);
+	evloop_event_free(a->renew);
+	evloop_event_free(a->facts_timer);
+	free(a->facts);
+	for (int i = 0; i < 4; i++)
+		event_free(a->sig[i]);
+	event_free(a->prune);
+	event_free(a->drain);
+	tasks_free(a->tasks);
+	uplink_free(a->uplink);
+	event_base_free(a->base);
+	journal_free(a->journal);
+	SSL_CTX_free(a->client_ctx);
+	conf_free_agent(a->conf);
+	log_close();
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "enroll") == 0)
+		return cmd_enroll(argc - 1, argv + 1);
+	const char *path = DEFAULT_CONFIG;
+	int check = 0, foreground = 0;
+	struct agent a;
+	struct conf_errors errs = {0};
+
+	memset(&a, 0, sizeof(a));
+	int rc = agent_options(argc, argv, &path, &check, &foreground);
+	if (rc != -1)
+		return rc;
 	sdnotify_init();
 	if (conf_load_agent(path, &a.conf, &errs) == -1) {
 		conf_errors_print(&errs, stderr);
@@ -700,26 +768,6 @@ main(int argc, char **argv)
 	}
 	agent_setup(&a, foreground);
 	agent_loop(&a);
-	if (tasks_reap(a.tasks))
-		close_orphans(&a, CAUSE_TASK_DIED);
-	log_notice("stopped");
-	if (a.watchdog != NULL)
-		event_free(a.watchdog);
-	if (a.renew != NULL)
-		event_free(a.renew);
-	if (a.facts_timer != NULL)
-		event_free(a.facts_timer);
-	free(a.facts);
-	for (int i = 0; i < 4; i++)
-		event_free(a.sig[i]);
-	event_free(a.prune);
-	event_free(a.drain);
-	tasks_free(a.tasks);
-	uplink_free(a.uplink);
-	event_base_free(a.base);
-	journal_free(a.journal);
-	SSL_CTX_free(a.client_ctx);
-	conf_free_agent(a.conf);
-	log_close();
+	agent_teardown(&a);
 	return 0;
 }

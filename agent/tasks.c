@@ -296,13 +296,13 @@ tasks_spawn(struct tasks *ts, const struct control_env *env, const struct reques
 		return -1;
 	struct task *k = calloc(1, sizeof(*k));
 	if (k == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("event %s task %s: socketpair", t->event_s, t->seq_s);
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "socketpair: %s", strerror(errno));
 		free(k);
 		return -1;
 	}
 	pid_t pid = fork();
 	if (pid == -1) {
-		log_warn("event %s task %s: fork", t->event_s, t->seq_s);
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		free(k);

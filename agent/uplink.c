@@ -28,6 +28,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/evloop.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/wire.h"
@@ -533,12 +534,9 @@ uplink_free(struct uplink *u)
 	if (u == NULL)
 		return;
 	uplink_close(u);
-	if (u->timer != NULL)
-		event_free(u->timer);
-	if (u->tick != NULL)
-		event_free(u->tick);
-	if (u->msg_timer != NULL)
-		event_free(u->msg_timer);
+	evloop_event_free(u->timer);
+	evloop_event_free(u->tick);
+	evloop_event_free(u->msg_timer);
 	free(u);
 }
 

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/db_pg.h"
+#include "common/evloop.h"
 #include "common/log.h"
 
 #define DBQ_CONNECT_TIMEOUT_MS 10000
@@ -77,8 +78,7 @@ dbq_new(struct event_base *base, const char *conninfo, const char *what, int max
 static void
 unwatch(struct dbq *q)
 {
-	if (q->io != NULL)
-		event_free(q->io);
+	evloop_event_free(q->io);
 	q->io = NULL;
 	q->io_fd = -1;
 	q->io_flags = 0;
@@ -90,10 +90,8 @@ dbq_free(struct dbq *q)
 	if (q == NULL)
 		return;
 	unwatch(q);
-	if (q->timer != NULL)
-		event_free(q->timer);
-	if (q->kick != NULL)
-		event_free(q->kick);
+	evloop_event_free(q->timer);
+	evloop_event_free(q->kick);
 	if (q->conn != NULL)
 		PQfinish(q->conn);
 	dbqueue_free(q->qs);

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "common/clock.h"
+#include "common/evloop.h"
 #include "common/log.h"
 
 #define REFUSAL_SOURCES 64      /* addresses whose refusals are counted between reports */
@@ -86,8 +87,7 @@ gate_new(struct event_base *base, const char *label, int max, int per_source)
 	g->report_timer = event_new(base, -1, EV_PERSIST, report_refusals, g);
 	struct timeval every = {REFUSAL_REPORT_MS / 1000, 0};
 	if (g->report_timer == NULL || event_add(g->report_timer, &every) == -1) {
-		if (g->report_timer != NULL)
-			event_free(g->report_timer);
+		evloop_event_free(g->report_timer);
 		free(g);
 		return NULL;
 	}

@@ -393,16 +393,40 @@ log_warn(const char *fmt, ...)
 	errno = saved;
 }
 
+/* "event E task S: " before the message, E and S as the caller has them. */
+static void task_line(enum log_level level, const char *event_s, const char *seq_s, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+task_line(enum log_level level, const char *event_s, const char *seq_s, const char *fmt, va_list ap)
+{
+	char prefix[128];
+	snprintf(prefix, sizeof(prefix), "event %s task %s: ", event_s, seq_s);
+	log_write((int)level, prefix, NULL, fmt, ap);
+}
+
 void
 log_task(enum log_level level, long long event_id, int task_seq, const char *fmt, ...)
 {
 	if ((int)level > log_level)
 		return;
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), LOG_TASK_FMT, event_id, task_seq);
+	char ev[24], seq[16];
+	snprintf(ev, sizeof(ev), "%lld", event_id);
+	snprintf(seq, sizeof(seq), "%d", task_seq);
 	va_list ap;
 	va_start(ap, fmt);
-	log_write((int)level, prefix, NULL, fmt, ap);
+	task_line(level, ev, seq, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_task_s(enum log_level level, const char *event_s, const char *seq_s, const char *fmt, ...)
+{
+	if ((int)level > log_level)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	task_line(level, event_s, seq_s, fmt, ap);
 	va_end(ap);
 }
 

@@ -98,6 +98,13 @@ void log_task(enum log_level level, long long event_id, int task_seq, const char
     __attribute__((format(printf, 4, 5)));
 void log_event(enum log_level level, long long event_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * log_task with the ids as text, as the agent has them from the wire:
+ * log_task_s(LL_INFO, "501", "0", "started as %s", user). Where log_warn was meant,
+ * give ": %s", strerror(errno) at the end: no variant appends it.
+ */
+void log_task_s(enum log_level level, const char *event_s, const char *seq_s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The same prefix for error buffers: snprintf(err, n, LOG_TASK_FMT "...", LOG_TASK_ARGS(e, s), ...) */
 #define LOG_TASK_FMT "event %lld task %d: "
 #define LOG_TASK_ARGS(event_id, task_seq) (long long)(event_id), (int)(task_seq)

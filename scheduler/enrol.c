@@ -10,10 +10,10 @@
  */
 #include "scheduler/enrol.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +35,7 @@
 #include "common/conf.h"
 #include "common/db.h"
 #include "common/enrolmsg.h"
+#include "common/evloop.h"
 #include "common/gate.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -96,8 +97,7 @@ econn_close(struct econn *c)
 	c->bev = NULL;
 	wire_parser_free(c->parser);
 	c->parser = NULL;
-	if (c->deadline != NULL)
-		event_free(c->deadline);
+	evloop_event_free(c->deadline);
 	c->deadline = NULL;
 	struct timeval zero = {0, 0};
 	if (event_base_once(c->e->base, -1, EV_TIMEOUT, econn_free_cb, c, &zero) == -1)
@@ -354,38 +354,19 @@ enrol_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr 
 	struct enrol *e = arg;
 	(void)lis;
 	(void)salen;
-	char host[INET6_ADDRSTRLEN] = "?";
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
 	struct econn *c = calloc(1, sizeof(*c));
-	SSL *ssl = c != NULL ? SSL_new(e->ctx) : NULL;
-	if (c == NULL || ssl == NULL || gate_enter(e->gate, &c->gate, host, econn_evict) == -1) {
+	SSL *ssl = evloop_tls_admit(e->ctx, e->gate, c != NULL ? &c->gate : NULL, econn_evict, fd, sa, NULL);
+	if (ssl == NULL) {
 		free(c);
-		SSL_free(ssl);
-		evutil_closesocket(fd);
 		return;
 	}
 	c->e = e;
 	c->accepted_ms = clock_mono_ms();
-	snprintf(c->host, sizeof(c->host), "%s", host);
-	c->deadline = evtimer_new(e->base, econn_deadline_cb, c);
-	c->bev = bufferevent_openssl_socket_new(e->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (c->bev == NULL) {
-		SSL_free(ssl);
-		evutil_closesocket(fd);
-	}
-	if (c->bev == NULL || c->deadline == NULL) {
+	snprintf(c->host, sizeof(c->host), "%s", c->gate.host);
+	const struct evloop_tls_cbs cbs = {.read = econn_read_cb, .event = econn_event_cb,
+	    .deadline = econn_deadline_cb, .arg = c};
+	if (evloop_tls_accept(e->base, fd, ssl, &cbs, ENROL_HANDSHAKE_MS, &c->bev, &c->deadline) == -1)
 		econn_close(c);
-		return;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, econn_read_cb, NULL, econn_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	struct timeval tv = clock_tv(ENROL_HANDSHAKE_MS);
-	evtimer_add(c->deadline, &tv);
 }
 
 static void

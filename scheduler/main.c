@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/db.h"
+#include "common/evloop.h"
 #include "common/fsutil.h"
 #include "common/gate.h"
 #include "common/listen.h"
@@ -1006,26 +1007,21 @@ sched_free(struct sched *s)
 {
 	for (int i = 0; i < 4; i++)
 		event_free(s->sigev[i]);
-	if (s->ev_db != NULL)
-		event_free(s->ev_db);
-	if (s->ev_drain_deadline != NULL)
-		event_free(s->ev_drain_deadline);
+	evloop_event_free(s->ev_db);
+	evloop_event_free(s->ev_drain_deadline);
 	event_free(s->ev_tick);
 	event_free(s->ev_janitor);
 	event_free(s->ev_presence);
 	event_free(s->ev_hello);
-	if (s->ev_enrol != NULL)
-		event_free(s->ev_enrol);
+	evloop_event_free(s->ev_enrol);
 	if (s->enrol_fd != -1)
 		close(s->enrol_fd);
 	presence_free(s->presence);
 	gate_free(s->refusals);
 	close(s->listen_fd);
 	event_free(s->ev_heartbeat);
-	if (s->ev_watchdog != NULL)
-		event_free(s->ev_watchdog);
-	if (s->ev_notify != NULL)
-		event_free(s->ev_notify);
+	evloop_event_free(s->ev_watchdog);
+	evloop_event_free(s->ev_notify);
 	/* deliveries under way are dropped: their rows are due again when the claim lapses */
 	notify_free(s->notify);
 	db_close(s->db);

@@ -29,6 +29,7 @@
 
 #include "common/conf.h"
 #include "common/db.h"
+#include "common/evloop.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/pgarray.h"
@@ -211,8 +212,7 @@ notify_new(struct event_base *base, struct db *db, const char *owner,
 static void
 delivery_free(struct delivery *d)
 {
-	if (d->timer != NULL)
-		event_free(d->timer);
+	evloop_event_free(d->timer);
 	free(d->body);
 	free(d);
 }

@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "common/clock.h"
+#include "common/evloop.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -95,8 +96,7 @@ pool_new(struct event_base *base, int nworkers, int capacity, int restarts, long
 	p->slots = calloc((size_t)nworkers, sizeof(*p->slots));
 	p->retry_timer = evtimer_new(base, pool_retry_cb, p);
 	if (p->slots == NULL || p->retry_timer == NULL) {
-		if (p->retry_timer != NULL)
-			event_free(p->retry_timer);
+		evloop_event_free(p->retry_timer);
 		free(p->slots);
 		free(p);
 		return NULL;
@@ -187,8 +187,7 @@ pool_free(struct pool *p)
 		slot_free(r);
 		free(r);
 	}
-	if (p->retry_timer != NULL)
-		event_free(p->retry_timer);
+	evloop_event_free(p->retry_timer);
 	free(p->slots);
 	free(p);
 }

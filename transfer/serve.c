@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "common/clock.h"
+#include "common/evloop.h"
 #include "common/gate.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -95,8 +96,7 @@ conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	c->s->active--;
 	gate_leave(c->s->gate, &c->gate);
-	if (c->deadline != NULL)
-		event_free(c->deadline);
+	evloop_event_free(c->deadline);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev); /* frees the SSL and closes the socket */
 	wire_parser_free(c->parser);
@@ -453,24 +453,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	struct transfer_serve *s = arg;
 	(void)l;
 	(void)salen;
-
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-	}
+	int port;
 	struct conn *c = calloc(1, sizeof(*c));
-	SSL *ssl = c != NULL ? SSL_new(s->ctx) : NULL;
-	if (c == NULL || ssl == NULL || gate_enter(s->gate, &c->gate, host, conn_evict) == -1) {
+	SSL *ssl = evloop_tls_admit(s->ctx, s->gate, c != NULL ? &c->gate : NULL, conn_evict, fd, sa, &port);
+	if (ssl == NULL) {
 		free(c);
-		SSL_free(ssl);
-		evutil_closesocket(fd);
 		return;
 	}
 	c->gate.started = conn_started;
@@ -482,29 +469,23 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	c->event_id = -1;
 	c->seq = -1;
 	c->accepted_ms = clock_mono_ms();
-	snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
-	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	c->parser = wire_parser_new(0);
-	c->deadline = evtimer_new(s->base, deadline_cb, c);
+	snprintf(c->addr, sizeof(c->addr), "%s:%d", c->gate.host, port);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
 	s->conns = c;
 	s->active++;
-	if (c->bev == NULL) {
+	if ((c->parser = wire_parser_new(0)) == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
-	}
-	if (c->bev == NULL || c->parser == NULL || c->deadline == NULL) {
 		conn_free(c);
 		return;
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	struct timeval tv = clock_tv(s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms);
-	evtimer_add(c->deadline, &tv);
+	long long first = s->handshake_ms < s->request_ms ? s->handshake_ms : s->request_ms;
+	const struct evloop_tls_cbs cbs = {.read = read_cb, .write = write_cb, .event = event_cb,
+	    .deadline = deadline_cb, .arg = c};
+	if (evloop_tls_accept(s->base, fd, ssl, &cbs, first, &c->bev, &c->deadline) == -1)
+		conn_free(c);
 }
 
 static void

@@ -13,6 +13,7 @@
 
 #include <event2/bufferevent.h>
 
+#include "common/evloop.h"
 #include "web/html.h"
 
 enum {
@@ -362,12 +363,9 @@ live_free(struct live *l)
 		return;
 	while (l->streams != NULL)
 		stream_end(l->streams);
-	if (l->flush != NULL)
-		event_free(l->flush);
-	if (l->refresh != NULL)
-		event_free(l->refresh);
-	if (l->keepalive != NULL)
-		event_free(l->keepalive);
+	evloop_event_free(l->flush);
+	evloop_event_free(l->refresh);
+	evloop_event_free(l->keepalive);
 	free(l);
 }
 

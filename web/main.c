@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "common/db.h"
+#include "common/evloop.h"
 #include "common/log.h"
 #include "common/schema.h"
 #include "common/sdnotify.h"
@@ -280,85 +281,110 @@ write_port_file(const char *path, int port)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    {"host", required_argument, NULL, 'h'}, {"port", required_argument, NULL, 'p'},
-	    {"username", required_argument, NULL, 'U'}, {"dbname", required_argument, NULL, 'd'},
-	    {"listen", required_argument, NULL, 'l'}, {"verbose", no_argument, NULL, 'v'},
-	    {"port-file", required_argument, NULL, 'P'}, {"role", required_argument, NULL, 'R'},
-	    {"allow-write", no_argument, NULL, 'W'}, {"action-role", required_argument, NULL, 'O'}, {"allow-host", required_argument, NULL, 'H'},
-	    {"stale", required_argument, NULL, 'S'}, {"refresh", required_argument, NULL, 'F'},
-	    {"statement-timeout", required_argument, NULL, 'T'},
-	    {"connections", required_argument, NULL, 'C'}, {"max-live", required_argument, NULL, 'M'},
-	    {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
-	    {"tls-ca", required_argument, NULL, 'a'}, {"tls-allow", required_argument, NULL, 'A'},
-	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0},
-	};
-	static struct web w;
-	static const char *allow_host[MAX_ALLOW_HOST], *tls_allow[MAX_ALLOW_HOST];
-	char listen_buf[300] = DEFAULT_LISTEN, err[512], timeout[32];
-	int level = LL_NOTICE, c;
-	long long n;
+static const struct option longopts[] = {
+    {"host", required_argument, NULL, 'h'}, {"port", required_argument, NULL, 'p'},
+    {"username", required_argument, NULL, 'U'}, {"dbname", required_argument, NULL, 'd'},
+    {"listen", required_argument, NULL, 'l'}, {"verbose", no_argument, NULL, 'v'},
+    {"port-file", required_argument, NULL, 'P'}, {"role", required_argument, NULL, 'R'},
+    {"allow-write", no_argument, NULL, 'W'}, {"action-role", required_argument, NULL, 'O'}, {"allow-host", required_argument, NULL, 'H'},
+    {"stale", required_argument, NULL, 'S'}, {"refresh", required_argument, NULL, 'F'},
+    {"statement-timeout", required_argument, NULL, 'T'},
+    {"connections", required_argument, NULL, 'C'}, {"max-live", required_argument, NULL, 'M'},
+    {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
+    {"tls-ca", required_argument, NULL, 'a'}, {"tls-allow", required_argument, NULL, 'A'},
+    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, OPT_HELP}, {NULL, 0, NULL, 0},
+};
 
-	w.conf.target.conninfo = getenv("PGFLEET_DATABASE") != NULL ? getenv("PGFLEET_DATABASE") : "";
-	w.conf.role = "pgfleet_report";
-	w.conf.stale_ms = 24LL * 3600 * 1000;
-	w.conf.refresh_ms = 5000;
-	w.conf.statement_timeout_ms = 5000;
-	w.conf.pool_size = 4;
-	w.conf.max_live = 64;
-	w.conf.allow_host = allow_host;
-	w.conf.tls_allow = tls_allow;
+/* The values of the repeatable --allow-host and --tls-allow (argv's strings). */
+static const char *allow_host[MAX_ALLOW_HOST], *tls_allow[MAX_ALLOW_HOST];
+
+/* What main frees after the loop. */
+struct loop_events {
+	struct event *sigterm, *sigint, *watchdog;
+};
+
+static void
+web_defaults(struct web *w)
+{
+	w->conf.target.conninfo = getenv("PGFLEET_DATABASE") != NULL ? getenv("PGFLEET_DATABASE") : "";
+	w->conf.role = "pgfleet_report";
+	w->conf.stale_ms = 24LL * 3600 * 1000;
+	w->conf.refresh_ms = 5000;
+	w->conf.statement_timeout_ms = 5000;
+	w->conf.pool_size = 4;
+	w->conf.max_live = 64;
+	w->conf.allow_host = allow_host;
+	w->conf.tls_allow = tls_allow;
+}
+
+/* --allow-host (c 'H') or --tls-allow (c 'A'): one more name. 0, or -1 when there are too many. */
+static int
+name_opt(struct web *w, int c, const char *v)
+{
+	if ((c == 'H' ? w->conf.nallow_host : w->conf.ntls_allow) == MAX_ALLOW_HOST) {
+		fprintf(stderr, "pgfleet-web: at most %d %s\n", MAX_ALLOW_HOST,
+		    c == 'H' ? "--allow-host" : "--tls-allow");
+		return -1;
+	}
+	if (c == 'H')
+		allow_host[w->conf.nallow_host++] = v;
+	else
+		tls_allow[w->conf.ntls_allow++] = v;
+	return 0;
+}
+
+/* --connections (c 'C') or --max-live (c 'M'). 0, or -1 after saying why. */
+static int
+count_opt(struct web *w, int c, const char *v)
+{
+	char err[512];
+	long long n;
+	if (units_int(v, 1, c == 'C' ? 32 : 10000, &n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: %s: %s\n", c == 'C' ? "--connections" : "--max-live", err);
+		return -1;
+	}
+	*(c == 'C' ? &w->conf.pool_size : &w->conf.max_live) = (int)n;
+	return 0;
+}
+
+/* An option that sets a value (--listen into listen_buf). 0, -1 after saying why, 1 when c is none. */
+static int
+value_opt(struct web *w, int c, const char *v, char *listen_buf, size_t listen_len)
+{
+	switch (c) {
+	case 'h': w->conf.target.host = v; break;
+	case 'p': w->conf.target.port = v; break;
+	case 'U': w->conf.target.user = v; break;
+	case 'd': w->conf.target.conninfo = v; break;
+	case 'l': snprintf(listen_buf, listen_len, "%s", v); break;
+	case 'P': w->conf.port_file = v; break;
+	case 'R': w->conf.role = v; break;
+	case 'W': w->conf.allow_write = 1; break;
+	case 'O': w->conf.action_role = v; break;
+	case 'c': w->conf.tls_cert = v; break;
+	case 'k': w->conf.tls_key = v; break;
+	case 'a': w->conf.tls_ca = v; break;
+	case 'H':
+	case 'A': return name_opt(w, c, v);
+	case 'S': return duration_opt("--stale", v, 1000, &w->conf.stale_ms);
+	case 'F': return duration_opt("--refresh", v, 100, &w->conf.refresh_ms);
+	case 'T': return duration_opt("--statement-timeout", v, 10, &w->conf.statement_timeout_ms);
+	case 'C':
+	case 'M': return count_opt(w, c, v);
+	default: return 1;
+	}
+	return 0;
+}
+
+/* The command line into w. -1 to go on, else the exit code (0 after --help or --version). */
+static int
+parse_options(int argc, char **argv, struct web *w, char *listen_buf, size_t listen_len, int *level)
+{
+	int c, rc;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h:p:U:d:l:vV?", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'h': w.conf.target.host = optarg; break;
-		case 'p': w.conf.target.port = optarg; break;
-		case 'U': w.conf.target.user = optarg; break;
-		case 'd': w.conf.target.conninfo = optarg; break;
-		case 'l': snprintf(listen_buf, sizeof(listen_buf), "%s", optarg); break;
-		case 'P': w.conf.port_file = optarg; break;
-		case 'R': w.conf.role = optarg; break;
-		case 'W': w.conf.allow_write = 1; break;
-		case 'O': w.conf.action_role = optarg; break;
-		case 'H':
-		case 'A':
-			if ((c == 'H' ? w.conf.nallow_host : w.conf.ntls_allow) == MAX_ALLOW_HOST) {
-				fprintf(stderr, "pgfleet-web: at most %d %s\n", MAX_ALLOW_HOST,
-				    c == 'H' ? "--allow-host" : "--tls-allow");
-				return 2;
-			}
-			if (c == 'H')
-				allow_host[w.conf.nallow_host++] = optarg;
-			else
-				tls_allow[w.conf.ntls_allow++] = optarg;
-			break;
-		case 'c': w.conf.tls_cert = optarg; break;
-		case 'k': w.conf.tls_key = optarg; break;
-		case 'a': w.conf.tls_ca = optarg; break;
-		case 'S':
-			if (duration_opt("--stale", optarg, 1000, &w.conf.stale_ms) == -1)
-				return 2;
-			break;
-		case 'F':
-			if (duration_opt("--refresh", optarg, 100, &w.conf.refresh_ms) == -1)
-				return 2;
-			break;
-		case 'T':
-			if (duration_opt("--statement-timeout", optarg, 10, &w.conf.statement_timeout_ms) == -1)
-				return 2;
-			break;
-		case 'C':
-		case 'M':
-			if (units_int(optarg, 1, c == 'C' ? 32 : 10000, &n, err, sizeof(err)) == -1) {
-				fprintf(stderr, "pgfleet-web: %s: %s\n", c == 'C' ? "--connections" : "--max-live", err);
-				return 2;
-			}
-			*(c == 'C' ? &w.conf.pool_size : &w.conf.max_live) = (int)n;
-			break;
-		case 'v': level++; break;
+		case 'v': (*level)++; break;
 		case 'V': version_print(stdout, "pgfleet-web"); return 0;
 		case OPT_HELP:
 			usage(stdout);
@@ -369,10 +395,13 @@ main(int argc, char **argv)
 				usage(stdout);
 				return 0;
 			}
-			/* FALLTHROUGH */
-		default:
 			bad_option(argv[optind - 1]);
 			return 2;
+		default:
+			if ((rc = value_opt(w, c, optarg, listen_buf, listen_len)) == 1)
+				bad_option(argv[optind - 1]);
+			if (rc != 0)
+				return 2;
 		}
 	}
 	if (optind < argc) {
@@ -380,93 +409,137 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (parse_listen(listen_buf, &w.conf.listen_host, &w.conf.listen_port) == -1) {
+	return -1;
+}
+
+/* The options taken together: the listen address, HTTPS's four, no password in argv. 0, or 2. */
+static int
+check_options(struct web *w, char *listen_buf)
+{
+	if (parse_listen(listen_buf, &w->conf.listen_host, &w->conf.listen_port) == -1) {
 		fprintf(stderr, "pgfleet-web: --listen: \"%s\" is not HOST:PORT\n", listen_buf);
 		return 2;
 	}
-	int ntls = (w.conf.tls_cert != NULL) + (w.conf.tls_key != NULL) + (w.conf.tls_ca != NULL);
-	if ((ntls != 0 && ntls != 3) || (ntls == 3) != (w.conf.ntls_allow > 0)) {
+	int ntls = (w->conf.tls_cert != NULL) + (w->conf.tls_key != NULL) + (w->conf.tls_ca != NULL);
+	if ((ntls != 0 && ntls != 3) || (ntls == 3) != (w->conf.ntls_allow > 0)) {
 		fprintf(stderr, "pgfleet-web: HTTPS needs --tls-cert, --tls-key, --tls-ca and at least one "
 				"--tls-allow, all together\n");
 		return 2;
 	}
 	/* argv is readable by every user of the machine */
-	if (db_conninfo_has_password(w.conf.target.conninfo)) {
+	if (db_conninfo_has_password(w->conf.target.conninfo)) {
 		fprintf(stderr, "pgfleet-web: -d: the connection string holds a password, which every user "
 				"of this machine can read in the process list; give it in PGPASSWORD, ~/.pgpass "
 				"or a service file instead\n");
 		return 2;
 	}
+	return 0;
+}
+
+/* The loop, the pools, the server and the signal events. 0, or 1 when the server cannot start. */
+static int
+serve_start(struct web *w, const char *timeout, struct loop_events *ev)
+{
+	char err[512];
+	signal(SIGPIPE, SIG_IGN);
+	if ((w->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	const char *setup[2] = {w->conf.role[0] ? w->conf.role : NULL, timeout};
+	w->pool = dbpool_new(w->base, &w->conf.target, w->conf.pool_size,
+	    w->conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, setup);
+	if (w->pool == NULL || (w->live = live_new(w)) == NULL)
+		fatalx("pgfleet-web: out of memory");
+	if (w->conf.action_role != NULL) {
+		/* one connection: an operator's click at a time is plenty */
+		const char *asetup[2] = {w->conf.action_role, timeout};
+		if ((w->apool = dbpool_new(w->base, &w->conf.target, 1, SQL_SETUP_ACTIONS, 2, asetup)) == NULL)
+			fatalx("pgfleet-web: out of memory");
+		dbpool_once(w->apool);
+		if (csrf_key_new(w->csrf_key) == -1)
+			fatalx("pgfleet-web: no random bytes for the CSRF key");
+	}
+	if (web_http_start(w, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: %s\n", err);
+		return 1;
+	}
+	ev->sigterm = evsignal_new(w->base, SIGTERM, on_signal, w->base);
+	ev->sigint = evsignal_new(w->base, SIGINT, on_signal, w->base);
+	if (ev->sigterm == NULL || ev->sigint == NULL || event_add(ev->sigterm, NULL) == -1 ||
+	    event_add(ev->sigint, NULL) == -1)
+		fatalx("pgfleet-web: signal events");
+	return 0;
+}
+
+/* Serving: the port file, the log line, systemd's READY and its watchdog timer. */
+static void
+serve_announce(struct web *w, struct loop_events *ev)
+{
+	if (w->conf.port_file != NULL && write_port_file(w->conf.port_file, w->conf.listen_port) == -1)
+		fatal("pgfleet-web: port file %s", w->conf.port_file);
+	char url[320];
+	int v6 = strchr(w->conf.listen_host, ':') != NULL;
+	snprintf(url, sizeof(url), "%s://%s%s%s:%d/", w->tls != NULL ? "https" : "http", v6 ? "[" : "",
+	    w->conf.listen_host, v6 ? "]" : "", w->conf.listen_port);
+	log_notice("pgfleet-web: serving %s as database role %s%s%s%s", url, w->role,
+	    w->scripts ? " (scripts shown)" : "", w->apool != NULL ? "; actions as " : "",
+	    w->apool != NULL ? w->conf.action_role : "");
+	sdnotify("READY=1\nSTATUS=serving %s\nMAINPID=%ld", url, (long)getpid());
+	long long wd_ms = sdnotify_watchdog_ms();
+	if (wd_ms > 0) {
+		struct timeval half = {.tv_sec = wd_ms / 2000, .tv_usec = (wd_ms / 2 % 1000) * 1000};
+		ev->watchdog = event_new(w->base, -1, EV_PERSIST, on_watchdog, NULL);
+		if (ev->watchdog == NULL || event_add(ev->watchdog, &half) == -1)
+			fatalx("pgfleet-web: watchdog timer");
+	}
+}
+
+static void
+serve_end(struct web *w, struct loop_events *ev)
+{
+	live_free(w->live);
+	evhttp_free(w->http);
+	dbpool_free(w->pool);
+	dbpool_free(w->apool);
+	OPENSSL_cleanse(w->csrf_key, sizeof(w->csrf_key));
+	evloop_event_free(ev->watchdog);
+	event_free(ev->sigterm);
+	event_free(ev->sigint);
+	event_base_free(w->base);
+	SSL_CTX_free(w->tls);
+	if (w->conf.port_file != NULL)
+		(void)unlink(w->conf.port_file);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct web w;
+	char listen_buf[300] = DEFAULT_LISTEN, timeout[32];
+	int level = LL_NOTICE;
+	struct loop_events ev = {NULL, NULL, NULL};
+
+	web_defaults(&w);
+	int rc = parse_options(argc, argv, &w, listen_buf, sizeof(listen_buf), &level);
+	if (rc != -1)
+		return rc;
+	if (check_options(&w, listen_buf) != 0)
+		return 2;
 	sdnotify_init();
 	log_init(level, NULL);
 	log_procinit("web");
 	db_application_name("pgfleet-web");
 	snprintf(timeout, sizeof(timeout), "%lld", w.conf.statement_timeout_ms);
-	int rc = check_database(&w, timeout);
+	rc = check_database(&w, timeout);
 	if (rc == 0 && w.conf.action_role != NULL)
 		rc = check_actions(&w, timeout);
 	if (rc != 0)
 		return rc;
-
-	signal(SIGPIPE, SIG_IGN);
-	if ((w.base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	const char *setup[2] = {w.conf.role[0] ? w.conf.role : NULL, timeout};
-	w.pool = dbpool_new(w.base, &w.conf.target, w.conf.pool_size,
-	    w.conf.role[0] ? SQL_SETUP_ROLE : SQL_SETUP, 2, setup);
-	if (w.pool == NULL || (w.live = live_new(&w)) == NULL)
-		fatalx("pgfleet-web: out of memory");
-	if (w.conf.action_role != NULL) {
-		/* one connection: an operator's click at a time is plenty */
-		const char *asetup[2] = {w.conf.action_role, timeout};
-		if ((w.apool = dbpool_new(w.base, &w.conf.target, 1, SQL_SETUP_ACTIONS, 2, asetup)) == NULL)
-			fatalx("pgfleet-web: out of memory");
-		dbpool_once(w.apool);
-		if (csrf_key_new(w.csrf_key) == -1)
-			fatalx("pgfleet-web: no random bytes for the CSRF key");
-	}
-	if (web_http_start(&w, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet-web: %s\n", err);
+	if (serve_start(&w, timeout, &ev) != 0)
 		return 1;
-	}
-	struct event *sigterm = evsignal_new(w.base, SIGTERM, on_signal, w.base);
-	struct event *sigint = evsignal_new(w.base, SIGINT, on_signal, w.base);
-	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) == -1 ||
-	    event_add(sigint, NULL) == -1)
-		fatalx("pgfleet-web: signal events");
-	if (w.conf.port_file != NULL && write_port_file(w.conf.port_file, w.conf.listen_port) == -1)
-		fatal("pgfleet-web: port file %s", w.conf.port_file);
-	char url[320];
-	int v6 = strchr(w.conf.listen_host, ':') != NULL;
-	snprintf(url, sizeof(url), "%s://%s%s%s:%d/", w.tls != NULL ? "https" : "http", v6 ? "[" : "",
-	    w.conf.listen_host, v6 ? "]" : "", w.conf.listen_port);
-	log_notice("pgfleet-web: serving %s as database role %s%s%s%s", url, w.role,
-	    w.scripts ? " (scripts shown)" : "", w.apool != NULL ? "; actions as " : "",
-	    w.apool != NULL ? w.conf.action_role : "");
-	sdnotify("READY=1\nSTATUS=serving %s\nMAINPID=%ld", url, (long)getpid());
-	struct event *watchdog = NULL;
-	long long wd_ms = sdnotify_watchdog_ms();
-	if (wd_ms > 0) {
-		struct timeval half = {.tv_sec = wd_ms / 2000, .tv_usec = (wd_ms / 2 % 1000) * 1000};
-		watchdog = event_new(w.base, -1, EV_PERSIST, on_watchdog, NULL);
-		if (watchdog == NULL || event_add(watchdog, &half) == -1)
-			fatalx("pgfleet-web: watchdog timer");
-	}
+	serve_announce(&w, &ev);
 
 	event_base_dispatch(w.base);
 
-	live_free(w.live);
-	evhttp_free(w.http);
-	dbpool_free(w.pool);
-	dbpool_free(w.apool);
-	OPENSSL_cleanse(w.csrf_key, sizeof(w.csrf_key));
-	if (watchdog != NULL)
-		event_free(watchdog);
-	event_free(sigterm);
-	event_free(sigint);
-	event_base_free(w.base);
-	SSL_CTX_free(w.tls);
-	if (w.conf.port_file != NULL)
-		(void)unlink(w.conf.port_file);
+	serve_end(&w, &ev);
 	return 0;
 }

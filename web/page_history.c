@@ -97,6 +97,60 @@ charts(struct evbuffer *b, const struct days *d, struct sums *s, int durations, 
 	svg_chart(b, &t);
 }
 
+/* The rows (job, day) added up per day of d; a day without runs has no rate or duration (NAN). */
+static void
+sum_days(const struct db_result *res, const struct days *d, struct sums *s)
+{
+	for (int i = 0; i < d->n; i++)
+		s->pct[i] = s->p50[i] = s->p95[i] = NAN;
+	for (int i = 0; i < db_ntuples(res); i++) {
+		int k = day_index(d, web_val(res, i, "day"));
+		if (k < 0)
+			continue;
+		s->ok[k] += num(res, i, "successes");
+		s->failed[k] += num(res, i, "failures");
+		s->cancelled[k] += num(res, i, "cancelled");
+		s->p50[k] = num(res, i, "p50_ms");
+		s->p95[k] = num(res, i, "p95_ms");
+	}
+	for (int k = 0; k < d->n; k++)
+		if (s->ok[k] + s->failed[k] > 0)
+			s->pct[k] = round(1000.0 * s->ok[k] / (s->ok[k] + s->failed[k])) / 10.0;
+}
+
+/* The fleet's page: one row per job (the rows come ordered by job, then day). */
+static void
+per_job(struct evbuffer *b, const struct db_result *res)
+{
+	html_put(b, "<h2>Per job</h2>\n<table><thead><tr><th>Job</th><th class=\"num\">Runs</th>"
+		    "<th class=\"num\">Failed</th><th class=\"num\">Cancelled</th>"
+		    "<th class=\"num\">Success</th><th class=\"num\">Worst day p95</th></tr></thead><tbody>\n");
+	int n = db_ntuples(res);
+	for (int i = 0; i < n;) {
+		const char *name = web_val(res, i, "job");
+		double runs = 0, ok = 0, failed = 0, cancelled = 0, p95 = -1;
+		int j = i;
+		for (; j < n && strcmp(web_val(res, j, "job"), name) == 0; j++) {
+			runs += num(res, j, "runs");
+			ok += num(res, j, "successes");
+			failed += num(res, j, "failures");
+			cancelled += num(res, j, "cancelled");
+			if (!isnan(num(res, j, "p95_ms")) && num(res, j, "p95_ms") > p95)
+				p95 = num(res, j, "p95_ms");
+		}
+		char pct[16] = "-", dur[32];
+		if (ok + failed > 0)
+			snprintf(pct, sizeof(pct), "%.1f%%", 100.0 * ok / (ok + failed));
+		html_duration(p95 < 0 ? -1 : (long long)p95, dur, sizeof(dur));
+		html_put(b, "<tr><td><a href=\"/history?job=%u\">%s</a></td><td class=\"num\">%D</td>"
+			    "<td class=\"num\">%D</td><td class=\"num\">%D</td><td class=\"num\">%s</td>"
+			    "<td class=\"num\">%s</td></tr>\n", name, name, (long long)runs,
+		    (long long)failed, (long long)cancelled, pct, dur);
+		i = j;
+	}
+	html_put(b, "</tbody></table>\n");
+}
+
 static void
 render_history(struct web_req *r)
 {
@@ -118,21 +172,7 @@ render_history(struct web_req *r)
 		return;
 	}
 	days_up_to((time_t)(r->id2 >> 16), (int)(r->id2 & 0xffff), d);
-	for (int i = 0; i < d->n; i++)
-		s->pct[i] = s->p50[i] = s->p95[i] = NAN;
-	for (int i = 0; i < db_ntuples(res); i++) {
-		int k = day_index(d, web_val(res, i, "day"));
-		if (k < 0)
-			continue;
-		s->ok[k] += num(res, i, "successes");
-		s->failed[k] += num(res, i, "failures");
-		s->cancelled[k] += num(res, i, "cancelled");
-		s->p50[k] = num(res, i, "p50_ms");
-		s->p95[k] = num(res, i, "p95_ms");
-	}
-	for (int k = 0; k < d->n; k++)
-		if (s->ok[k] + s->failed[k] > 0)
-			s->pct[k] = round(1000.0 * s->ok[k] / (s->ok[k] + s->failed[k])) / 10.0;
+	sum_days(res, d, s);
 
 	struct evbuffer *b = web_page_begin(r, "History");
 	html_put(b, "<h1>History</h1>\n<form class=\"filter\" method=\"get\" action=\"/history\">"
@@ -149,33 +189,7 @@ render_history(struct web_req *r)
 	charts(b, d, s, job != NULL, job != NULL ? job : "all jobs");
 
 	if (job == NULL) {
-		html_put(b, "<h2>Per job</h2>\n<table><thead><tr><th>Job</th><th class=\"num\">Runs</th>"
-			    "<th class=\"num\">Failed</th><th class=\"num\">Cancelled</th>"
-			    "<th class=\"num\">Success</th><th class=\"num\">Worst day p95</th></tr></thead><tbody>\n");
-		int n = db_ntuples(res);
-		for (int i = 0; i < n;) {
-			const char *name = web_val(res, i, "job");
-			double runs = 0, ok = 0, failed = 0, cancelled = 0, p95 = -1;
-			int j = i;
-			for (; j < n && strcmp(web_val(res, j, "job"), name) == 0; j++) {
-				runs += num(res, j, "runs");
-				ok += num(res, j, "successes");
-				failed += num(res, j, "failures");
-				cancelled += num(res, j, "cancelled");
-				if (!isnan(num(res, j, "p95_ms")) && num(res, j, "p95_ms") > p95)
-					p95 = num(res, j, "p95_ms");
-			}
-			char pct[16] = "-", dur[32];
-			if (ok + failed > 0)
-				snprintf(pct, sizeof(pct), "%.1f%%", 100.0 * ok / (ok + failed));
-			html_duration(p95 < 0 ? -1 : (long long)p95, dur, sizeof(dur));
-			html_put(b, "<tr><td><a href=\"/history?job=%u\">%s</a></td><td class=\"num\">%D</td>"
-				    "<td class=\"num\">%D</td><td class=\"num\">%D</td><td class=\"num\">%s</td>"
-				    "<td class=\"num\">%s</td></tr>\n", name, name, (long long)runs,
-			    (long long)failed, (long long)cancelled, pct, dur);
-			i = j;
-		}
-		html_put(b, "</tbody></table>\n");
+		per_job(b, res);
 	} else {
 		html_put(b, "<p><a href=\"/failures?job=%u\">Its failures</a> \xC2\xB7 <a href=\"/schedules?job=%u\">"
 			    "its schedules</a></p>\n", job, job);

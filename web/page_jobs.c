@@ -128,21 +128,10 @@ scripts_hidden(struct evbuffer *b, struct web_req *r)
 	    r->w->role);
 }
 
+/* "1,2,3": numbers from the database, each a link; diffs between neighbours */
 static void
-render_job(struct web_req *r)
+job_versions(struct evbuffer *b, struct web_req *r, const char *v, long long shown)
 {
-	const struct db_result *j = r->res[0], *t = r->res[1], *s = r->res[2];
-	if (db_ntuples(j) == 0) {
-		web_error(r, 404, "no such job");
-		return;
-	}
-	long long shown = db_ntuples(t) > 0 ? web_ll(t, 0, "version") : r->id2;
-	struct evbuffer *b = web_page_begin(r, web_val(j, 0, "name"));
-	html_put(b, "<h1>%s</h1>\n<p>%s</p>\n<dl class=\"kv\"><dt>Current version</dt><dd>%s</dd>",
-	    web_val(j, 0, "name"), web_val(j, 0, "description"), web_val(j, 0, "version"));
-	html_put(b, "<dt>Versions</dt><dd>");
-	/* "1,2,3": numbers from the database, each a link; diffs between neighbours */
-	const char *v = web_val(j, 0, "versions");
 	long long prev = 0;
 	while (*v != '\0') {
 		char *end;
@@ -159,6 +148,16 @@ render_job(struct web_req *r)
 		prev = x;
 		v = *end == ',' ? end + 1 : end;
 	}
+}
+
+/* The job's name, description, versions and rollout settings; with actions, "Run now". */
+static void
+job_head(struct evbuffer *b, struct web_req *r, const struct db_result *j, long long shown)
+{
+	html_put(b, "<h1>%s</h1>\n<p>%s</p>\n<dl class=\"kv\"><dt>Current version</dt><dd>%s</dd>",
+	    web_val(j, 0, "name"), web_val(j, 0, "description"), web_val(j, 0, "version"));
+	html_put(b, "<dt>Versions</dt><dd>");
+	job_versions(b, r, web_val(j, 0, "versions"), shown);
 	html_put(b, "</dd><dt>Rollout</dt><dd>max_concurrent %s, max_failures %s%s</dd>"
 		    "<dt>Created</dt><dd>%s</dd><dt>Changed</dt><dd>%s</dd></dl>\n",
 	    web_null(j, 0, "rollout_max_concurrent") ? "none" : web_val(j, 0, "rollout_max_concurrent"),
@@ -176,6 +175,12 @@ render_job(struct web_req *r)
 		web_action_form(b, r, path, "Run now", 1);
 		html_put(b, "</div>\n");
 	}
+}
+
+/* The tasks of the version shown, each with its settings and, when the role may read it, its script. */
+static void
+job_tasks(struct evbuffer *b, struct web_req *r, const struct db_result *t, long long shown)
+{
 	html_put(b, "<h2>Tasks of version %D</h2>\n", shown);
 	if (!r->w->scripts)
 		scripts_hidden(b, r);
@@ -195,29 +200,50 @@ render_job(struct web_req *r)
 		}
 		html_put(b, "</section>\n");
 	}
+}
+
+/* The job's last schedules, with links to all of them and to its history. */
+static void
+job_schedules(struct evbuffer *b, const struct db_result *j, const struct db_result *s)
+{
 	html_put(b, "<h2>Schedules</h2>\n");
-	if (db_ntuples(s) == 0)
+	if (db_ntuples(s) == 0) {
 		html_put(b, "<p class=\"muted\">Never scheduled.</p>\n");
-	else {
-		html_put(b, "<table><thead><tr><th>Schedule</th><th class=\"num\">Version</th><th>State</th>"
-			    "<th>Progress</th><th>Due</th><th>Finished</th></tr></thead><tbody>\n");
-		for (int i = 0; i < db_ntuples(s); i++) {
-			html_put(b, "<tr data-schedule=\"%s\"><td><a href=\"/schedule/%s\">%s</a></td>"
-				    "<td class=\"num\">%s</td><td>", web_val(s, i, "schedule_id"),
-			    web_val(s, i, "schedule_id"), web_val(s, i, "schedule_id"),
-			    web_val(s, i, "job_version"));
-			web_state(b, web_val(s, i, "state"));
-			html_put(b, "</td><td>");
-			web_progress(b, s, i);
-			html_put(b, "</td>");
-			web_cell_time(b, web_val(s, i, "due_at"));
-			web_cell_time(b, web_val(s, i, "finished_at"));
-			html_put(b, "</tr>\n");
-		}
-		html_put(b, "</tbody></table>\n<p><a href=\"/schedules?job=%u\">All its schedules</a> \xC2\xB7 "
-			    "<a href=\"/history?job=%u\">its history</a></p>\n",
-		    web_val(j, 0, "name"), web_val(j, 0, "name"));
+		return;
 	}
+	html_put(b, "<table><thead><tr><th>Schedule</th><th class=\"num\">Version</th><th>State</th>"
+		    "<th>Progress</th><th>Due</th><th>Finished</th></tr></thead><tbody>\n");
+	for (int i = 0; i < db_ntuples(s); i++) {
+		html_put(b, "<tr data-schedule=\"%s\"><td><a href=\"/schedule/%s\">%s</a></td>"
+			    "<td class=\"num\">%s</td><td>", web_val(s, i, "schedule_id"),
+		    web_val(s, i, "schedule_id"), web_val(s, i, "schedule_id"),
+		    web_val(s, i, "job_version"));
+		web_state(b, web_val(s, i, "state"));
+		html_put(b, "</td><td>");
+		web_progress(b, s, i);
+		html_put(b, "</td>");
+		web_cell_time(b, web_val(s, i, "due_at"));
+		web_cell_time(b, web_val(s, i, "finished_at"));
+		html_put(b, "</tr>\n");
+	}
+	html_put(b, "</tbody></table>\n<p><a href=\"/schedules?job=%u\">All its schedules</a> \xC2\xB7 "
+		    "<a href=\"/history?job=%u\">its history</a></p>\n",
+	    web_val(j, 0, "name"), web_val(j, 0, "name"));
+}
+
+static void
+render_job(struct web_req *r)
+{
+	const struct db_result *j = r->res[0], *t = r->res[1], *s = r->res[2];
+	if (db_ntuples(j) == 0) {
+		web_error(r, 404, "no such job");
+		return;
+	}
+	long long shown = db_ntuples(t) > 0 ? web_ll(t, 0, "version") : r->id2;
+	struct evbuffer *b = web_page_begin(r, web_val(j, 0, "name"));
+	job_head(b, r, j, shown);
+	job_tasks(b, r, t, shown);
+	job_schedules(b, j, s);
 	web_page_end(r, b);
 }
 

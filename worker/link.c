@@ -11,8 +11,8 @@
  */
 #include "worker/link.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/evloop.h"
 #include "common/gate.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -142,8 +143,7 @@ link_release(struct link *l)
 	l->bev = NULL;
 	wire_parser_free(l->parser);
 	l->parser = NULL;
-	if (l->deadline != NULL)
-		event_free(l->deadline);
+	evloop_event_free(l->deadline);
 	l->deadline = NULL;
 	l->state = L_CLOSED;
 	struct timeval zero = {0, 0};
@@ -524,68 +524,36 @@ link_started(const struct gate_entry *e)
 }
 
 static void
-host_of(const struct sockaddr *sa, char *host, size_t hlen, int *port)
-{
-	snprintf(host, hlen, "?");
-	*port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hlen);
-		*port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hlen);
-		*port = ntohs(sin6->sin6_port);
-	}
-}
-
-static void
 link_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa, int salen,
     void *arg)
 {
 	struct links *ls = arg;
 	(void)lis;
 	(void)salen;
-	char host[INET6_ADDRSTRLEN];
 	int port;
-	host_of(sa, host, sizeof(host), &port);
 	struct link *l = calloc(1, sizeof(*l));
-	SSL *ssl = l != NULL ? SSL_new(ls->ctx) : NULL;
-	if (l == NULL || ssl == NULL || gate_enter(ls->gate, &l->gate, host, link_evict) == -1) {
+	SSL *ssl = evloop_tls_admit(ls->ctx, ls->gate, l != NULL ? &l->gate : NULL, link_evict, fd, sa, &port);
+	if (ssl == NULL) {
 		free(l);
-		SSL_free(ssl);
-		evutil_closesocket(fd);
 		return;
 	}
 	l->gate.started = link_started;
 	l->ls = ls;
 	l->id = ((int64_t)getpid() << 32) | ++ls->counter;
 	l->accepted_ms = clock_mono_ms();
-	snprintf(l->host, sizeof(l->host), "%s", host);
-	snprintf(l->addr, sizeof(l->addr), "%s:%d", host, port);
+	snprintf(l->host, sizeof(l->host), "%s", l->gate.host);
+	snprintf(l->addr, sizeof(l->addr), "%s:%d", l->gate.host, port);
 	l->next = ls->head;
 	if (ls->head != NULL)
 		ls->head->prev = l;
 	ls->head = l;
 	ls->n++;
-	l->deadline = evtimer_new(ls->base, link_deadline_cb, l);
-	l->bev = bufferevent_openssl_socket_new(ls->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (l->bev == NULL) {
-		SSL_free(ssl);
-		evutil_closesocket(fd);
-	}
-	if (l->bev == NULL || l->deadline == NULL) {
-		link_release(l);
-		return;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
-	bufferevent_setcb(l->bev, link_read_cb, NULL, link_event_cb, l);
-	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	long long hs = ls->conf->agents_hello_timeout_ms < LINK_HANDSHAKE_MS ?
 	    ls->conf->agents_hello_timeout_ms : LINK_HANDSHAKE_MS;
-	struct timeval tv = clock_tv(hs);
-	evtimer_add(l->deadline, &tv);
+	const struct evloop_tls_cbs cbs = {.read = link_read_cb, .event = link_event_cb,
+	    .deadline = link_deadline_cb, .arg = l};
+	if (evloop_tls_accept(ls->base, fd, ssl, &cbs, hs, &l->bev, &l->deadline) == -1)
+		link_release(l);
 }
 
 static void

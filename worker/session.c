@@ -28,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/conf.h"
+#include "common/evloop.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -86,8 +87,7 @@ session_free(struct session *s)
 	if (s == NULL)
 		return;
 	metrics_sessions(-1);
-	if (s->timer != NULL)
-		event_free(s->timer);
+	evloop_event_free(s->timer);
 	session_db_forget(s->env->sdb, s->load);
 	session_lookups_clear(&s->lk);
 	session_job_clear(s->env->sdb, &s->job);

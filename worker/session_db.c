@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/dbq.h"
+#include "common/evloop.h"
 #include "common/log.h"
 #include "common/pgarray.h"
 
@@ -199,8 +200,7 @@ session_db_free(struct session_db *sdb)
 	}
 	/* batches and job loads in flight go with their dbq's units (freed with the dbq,
 	 * which the worker frees before this) */
-	if (sdb->send_ev != NULL)
-		event_free(sdb->send_ev);
+	evloop_event_free(sdb->send_ev);
 	jobcache_free(sdb->jobs);
 	free(sdb);
 }

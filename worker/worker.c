@@ -546,11 +546,93 @@ worker_libevent_log(int severity, const char *msg)
 	    LL_DEBUG, "libevent: %s", msg);
 }
 
+/* Our own database connections, opened after the fork, from the loop (the tokens' one with
+ * the first custom token); the sessions' loader and the status writer on them. */
+static void
+worker_open_db(struct worker *w, const char *owner)
+{
+	w->db = dbq_new(w->base, w->conf->database, "database", DB_INFLIGHT);
+	w->db_tokens = dbq_new(w->base, w->conf->database, "database (tokens)", 1);
+	if (w->db == NULL || w->db_tokens == NULL)
+		fatalx("out of memory");
+	dbq_connect(w->db);
+	w->sdb = session_db_new(w->base, w->db, w->db_tokens, owner);
+	const struct record_hooks hooks = {.finished = on_recorded, .lost = on_lost,
+	    .advanced = on_advanced, .requeued = on_requeued};
+	w->rec = record_new(w->db, owner, &hooks, w);
+	if (w->rec == NULL || w->sdb == NULL)
+		fatalx("out of memory");
+}
+
+/* TLS for the computers, the transfer server and the agents' connections on listen_fd. */
+static void
+worker_open_net(struct worker *w, int listen_fd)
+{
+	const struct conf_scheduler *conf = w->conf;
+	char err[512];
+	w->server_ctx = tls_server_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err));
+	if (w->server_ctx == NULL)
+		fatalx("tls: %s", err);
+	/* the peers are computers: a scheduler's certificate never poses as one */
+	if (tls_ctx_require_peer_role(w->server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
+		fatalx("tls: %s", err);
+	w->keys = transfer_keys_new(conf->transfer_key_ttl_ms);
+	if (w->keys == NULL)
+		fatalx("out of memory");
+	w->serve = transfer_serve_new(w->base, w->server_ctx, conf->transfer_ports.lo,
+	    conf->transfer_ports.hi, conf->transfer_advertise, w->keys, err, sizeof(err));
+	if (w->serve == NULL)
+		fatalx("transfer: %s", err);
+	transfer_serve_set_timeouts(w->serve, conf->transfer_request_timeout_ms,
+	    conf->transfer_idle_timeout_ms);
+	transfer_serve_set_callback(w->serve, on_transfer, w);
+	const struct links_hooks lh = {.hello = on_link_hello, .gone = on_link_gone,
+	    .message = on_link_message, .facts = on_link_facts, .arg = w};
+	if ((w->facts = facts_db_new(w->base, w->db)) == NULL)
+		fatalx("out of memory");
+	w->links = links_new(w->base, w->server_ctx, listen_fd, w->slot, conf, &lh, err, sizeof(err));
+	if (w->links == NULL)
+		fatalx("%s", err);
+}
+
+/* What every session of this worker shares. */
+static void
+worker_session_env(struct worker *w, const char *owner)
+{
+	w->env.base = w->base;
+	w->env.sdb = w->sdb;
+	w->env.rec = w->rec;
+	w->env.conf = w->conf;
+	w->env.owner = owner;
+	w->env.keys = w->keys;
+	w->env.transfer_port = transfer_serve_port(w->serve);
+	w->env.on_end = on_session_end;
+	w->env.arg = w;
+	worker_policy(w);
+}
+
+/* The periodic writes, prunes and presence reports; SIGTERM. */
+static void
+worker_timers(struct worker *w)
+{
+	w->flush_timer = event_new(w->base, -1, EV_PERSIST, worker_flush, w);
+	struct timeval flush = {0, FLUSH_MS * 1000};
+	event_add(w->flush_timer, &flush);
+	w->prune_timer = event_new(w->base, -1, EV_PERSIST, worker_prune, w);
+	struct timeval prune = {PRUNE_MS / 1000, 0};
+	event_add(w->prune_timer, &prune);
+	w->seen_timer = event_new(w->base, -1, EV_PERSIST, worker_seen, w);
+	struct timeval seen = {w->conf->agents_presence_interval_ms / 1000,
+	    (w->conf->agents_presence_interval_ms % 1000) * 1000};
+	event_add(w->seen_timer, &seen);
+	w->sig_term = evsignal_new(w->base, SIGTERM, worker_sigterm, w);
+	evsignal_add(w->sig_term, NULL);
+}
+
 void
 worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int fd, int listen_fd)
 {
 	struct worker w = {.conf = conf, .slot = slot};
-	char err[512];
 	snprintf(w.procname, sizeof(w.procname), "worker %d", slot);
 	log_procinit(w.procname);
 	db_application_name("pgfleet-worker");
@@ -564,64 +646,10 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	bufferevent_setcb(w.ipc, worker_ipc_read, NULL, worker_ipc_event, &w);
 	bufferevent_enable(w.ipc, EV_READ | EV_WRITE);
 
-	/* our own connections, opened after the fork, from the loop (the tokens' one with
-	 * the first custom token) */
-	w.db = dbq_new(w.base, conf->database, "database", DB_INFLIGHT);
-	w.db_tokens = dbq_new(w.base, conf->database, "database (tokens)", 1);
-	if (w.db == NULL || w.db_tokens == NULL)
-		fatalx("out of memory");
-	dbq_connect(w.db);
-	w.sdb = session_db_new(w.base, w.db, w.db_tokens, owner);
-	const struct record_hooks hooks = {.finished = on_recorded, .lost = on_lost,
-	    .advanced = on_advanced, .requeued = on_requeued};
-	w.rec = record_new(w.db, owner, &hooks, &w);
-	w.server_ctx = tls_server_ctx(conf->tls_ca, conf->tls_cert, conf->tls_key, err, sizeof(err));
-	if (w.server_ctx == NULL)
-		fatalx("tls: %s", err);
-	/* the peers are computers: a scheduler's certificate never poses as one */
-	if (tls_ctx_require_peer_role(w.server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
-		fatalx("tls: %s", err);
-	w.keys = transfer_keys_new(conf->transfer_key_ttl_ms);
-	if (w.keys == NULL || w.rec == NULL || w.sdb == NULL)
-		fatalx("out of memory");
-	w.serve = transfer_serve_new(w.base, w.server_ctx, conf->transfer_ports.lo,
-	    conf->transfer_ports.hi, conf->transfer_advertise, w.keys, err, sizeof(err));
-	if (w.serve == NULL)
-		fatalx("transfer: %s", err);
-	transfer_serve_set_timeouts(w.serve, conf->transfer_request_timeout_ms,
-	    conf->transfer_idle_timeout_ms);
-	transfer_serve_set_callback(w.serve, on_transfer, &w);
-	const struct links_hooks lh = {.hello = on_link_hello, .gone = on_link_gone,
-	    .message = on_link_message, .facts = on_link_facts, .arg = &w};
-	if ((w.facts = facts_db_new(w.base, w.db)) == NULL)
-		fatalx("out of memory");
-	w.links = links_new(w.base, w.server_ctx, listen_fd, slot, conf, &lh, err, sizeof(err));
-	if (w.links == NULL)
-		fatalx("%s", err);
-
-	w.env.base = w.base;
-	w.env.sdb = w.sdb;
-	w.env.rec = w.rec;
-	w.env.conf = conf;
-	w.env.owner = owner;
-	w.env.keys = w.keys;
-	w.env.transfer_port = transfer_serve_port(w.serve);
-	w.env.on_end = on_session_end;
-	w.env.arg = &w;
-	worker_policy(&w);
-
-	w.flush_timer = event_new(w.base, -1, EV_PERSIST, worker_flush, &w);
-	struct timeval flush = {0, FLUSH_MS * 1000};
-	event_add(w.flush_timer, &flush);
-	w.prune_timer = event_new(w.base, -1, EV_PERSIST, worker_prune, &w);
-	struct timeval prune = {PRUNE_MS / 1000, 0};
-	event_add(w.prune_timer, &prune);
-	w.seen_timer = event_new(w.base, -1, EV_PERSIST, worker_seen, &w);
-	struct timeval seen = {conf->agents_presence_interval_ms / 1000,
-	    (conf->agents_presence_interval_ms % 1000) * 1000};
-	event_add(w.seen_timer, &seen);
-	w.sig_term = evsignal_new(w.base, SIGTERM, worker_sigterm, &w);
-	evsignal_add(w.sig_term, NULL);
+	worker_open_db(&w, owner);
+	worker_open_net(&w, listen_fd);
+	worker_session_env(&w, owner);
+	worker_timers(&w);
 
 	log_info("ready: transfer port %d, up to %d sessions", w.env.transfer_port,
 	    conf->sessions_per_worker);

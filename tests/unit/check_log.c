@@ -161,6 +161,23 @@ START_TEST(test_log_task_prefix_names_event_and_task)
 }
 END_TEST
 
+START_TEST(test_log_task_s_prefix_is_the_ids_as_text)
+{
+	/* the agent's ids as the wire gave them, leading zeros and all */
+	errno = ENOENT;
+	log_task_s(LL_INFO, "501", "0", "started as %s, pid %ld", "root", 42L);
+	ck_assert_int_eq(errno, ENOENT);
+	log_task_s(LL_WARNING, "0502", "3", "fork: %s", strerror(EAGAIN));
+	log_task_s(LL_TRACE, "503", "1", "hidden at level 5");
+	char *s = slurp(logpath);
+	ck_assert_ptr_nonnull(strstr(s, "] event 501 task 0: started as root, pid 42\n"));
+	char want[128];
+	snprintf(want, sizeof(want), "] event 0502 task 3: fork: %s\n", strerror(EAGAIN));
+	ck_assert_ptr_nonnull(strstr(s, want));
+	ck_assert_ptr_null(strstr(s, "hidden"));
+}
+END_TEST
+
 START_TEST(test_log_format_parse_knows_iso_and_axengine)
 {
 	enum log_format f;
@@ -285,6 +302,7 @@ log_suite(void)
 	tcase_add_test(tc, test_log_levels_map_to_syslog_priorities);
 	tcase_add_test(tc, test_log_journal_stream_gets_priority_prefix_without_time);
 	tcase_add_test(tc, test_log_task_prefix_names_event_and_task);
+	tcase_add_test(tc, test_log_task_s_prefix_is_the_ids_as_text);
 	tcase_add_test(tc, test_log_format_parse_knows_iso_and_axengine);
 	tcase_add_test(tc, test_log_check_file_wants_an_existing_writable_directory);
 	tcase_add_test(tc, test_log_level_filters_messages);

@@ -178,12 +178,15 @@ M ?= 3
 check-repeat: all
 	BIN=$(abspath $(BUILD)/bin) scripts/check-repeat.sh $(N) $(M)
 
-# Benchmarks (not tests): bench/history.sh under pg_virtualenv, several minutes.
+# Everything again under build-asan/ with ASan and UBSan (the first finding aborts):
+# the unit suites with leak detection, then the integration suite on those binaries,
+# whose deadlines PGFLEET_TEST_SLOW=3 scales to the sanitizers' pace
+# (tests/integration/lib.sh).
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bin/check_pgfleet
-	BIN=$(abspath build-asan/bin) ASAN_OPTIONS=detect_leaks=0 tests/integration/run.sh
+	BIN=$(abspath build-asan/bin) PGFLEET_TEST_SLOW=3 ASAN_OPTIONS=detect_leaks=0 tests/integration/run.sh
 
 # Benchmarks: every bench/*.sh, each under its own pg_virtualenv (docs/performance.md).
 bench: $(BINS)

@@ -85,15 +85,20 @@ run() {
 		    -artifact_prefix="$dir/crashes/$t/" "$dir/corpus/$t" "tests/fuzz/$t" >"$log" 2>&1
 		st=$?
 		secs=$(($(date +%s) - start))
-		crashes=$(find "$dir/crashes/$t" -type f -newer "$stamp" ! -name .stamp | wc -l)
+		# a slow-unit-* file is libFuzzer's note of a run over -report_slow_units
+		# (10 s) of wall time, which a loaded machine gives any input: not a
+		# failure (the fuzzer goes on and exits 0); -timeout's timeout-* is one
+		crashes=$(find "$dir/crashes/$t" -type f -newer "$stamp" ! -name .stamp ! -name 'slow-unit-*' | wc -l)
 		[ "$st" -ne 0 ] && [ "$crashes" -eq 0 ] && crashes=1
+		find "$dir/crashes/$t" -type f -newer "$stamp" -name 'slow-unit-*' |
+		    sed "s|^|fuzz: $t: slow unit (not counted as a crash; rerun it alone to time it): |"
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 		corp=$(find "$dir/corpus/$t" -type f | wc -l)
 		cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2)
 		if [ "$crashes" -ne 0 ]; then
 			rc=1
 			grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$log" | head -n 5
-			find "$dir/crashes/$t" -type f -newer "$stamp" ! -name .stamp
+			find "$dir/crashes/$t" -type f -newer "$stamp" ! -name .stamp ! -name 'slow-unit-*'
 		fi
 		table="$table$(printf '%-8s %12s %8s %6s %8s %6s' "$t" "${execs:-?}" "$corp" "${cov:-?}" \
 		    "$crashes" "${secs}s")

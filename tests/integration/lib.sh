@@ -3,6 +3,13 @@
 # trap stops it all. Never sleep for luck: wait_for a condition with a deadline.
 set -eu
 : "${BIN:?BIN must name the folder of the built binaries}"
+# SLOW: how many times slower than a plain build the binaries run (PGFLEET_TEST_SLOW, a
+# whole number, default 1; make asan sets it). wait_for's deadlines are multiplied by it,
+# and so are the timeouts a test writes into a configuration only for the test's pace.
+SLOW=${PGFLEET_TEST_SLOW:-1}
+case "$SLOW" in
+'' | 0* | *[!0-9]*) echo "PGFLEET_TEST_SLOW: \"$SLOW\" is not a whole number from 1" >&2; exit 2 ;;
+esac
 TESTDIR=$(mktemp -d /tmp/pgfleet-it.XXXXXX)
 PIDS=""
 
@@ -13,6 +20,12 @@ cleanup() {
 		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null || true
 	done
+	# a sanitizer's report in a daemon's log (make asan) fails the test even when what it
+	# checked held: the log would go with the test directory, and a worker is respawned
+	if grep -E -l 'runtime error: |^==[0-9]+==ERROR: ' "$TESTDIR"/*.log >&2 2>/dev/null; then
+		echo "FAIL: sanitizer report in the logs above" >&2
+		rc=1
+	fi
 	if [ "$rc" = 0 ]; then rm -rf "$TESTDIR"; else echo "test files kept in $TESTDIR" >&2; fi
 	exit "$rc"
 }
@@ -34,9 +47,10 @@ ok() { echo "ok - $*"; }
 # spawn CMD...: start in background, remember its pid in $LASTPID
 spawn() { "$@" & LASTPID=$!; PIDS="$PIDS $LASTPID"; }
 
-# wait_for SECONDS DESCRIPTION CMD...: poll CMD every 0.1s until it succeeds
+# wait_for SECONDS DESCRIPTION CMD...: poll CMD every 0.1s until it succeeds, for
+# SECONDS times SLOW
 wait_for() {
-	secs=$1 what=$2; shift 2
+	secs=$(($1 * SLOW)) what=$2; shift 2
 	end=$(( $(date +%s) + secs ))
 	while ! "$@" >/dev/null 2>&1; do
 		[ "$(date +%s)" -lt "$end" ] || fail "timed out after ${secs}s waiting for: $what"

@@ -35,7 +35,7 @@ for t in $tests; do
 	psql -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 	start=$(date +%s)
 	# a hung test fails (exit 124) instead of hanging the suite
-	if PGDATABASE=$db timeout -k 10 "${PGFLEET_TEST_TIMEOUT:-600}" sh "$here/$t.sh" >"$logs/$t.log" 2>&1; then
+	if PGDATABASE=$db timeout -k 10 "${PGFLEET_TEST_TIMEOUT:-$((600 * ${PGFLEET_TEST_SLOW:-1}))}" sh "$here/$t.sh" >"$logs/$t.log" 2>&1; then
 		pass=$((pass + 1)); echo "PASS $t ($(( $(date +%s) - start ))s)"
 	else
 		fail=$((fail + 1)); failed="$failed $t"

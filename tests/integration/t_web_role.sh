@@ -45,6 +45,9 @@ sql "create role web_writer login password 'writer-pw' in role pgfleet_report"
 sql "grant usage on schema pgfleet to web_writer"
 sql "grant insert, update on pgfleet.event to web_writer"
 PGPASSWORD=writer-pw web_start -d "$base user=web_writer"
+# /healthz is 503 until a pool connection is up, which comes after the port file (docs/web.md)
+healthz_ok() { [ "$(status /healthz)" = 200 ]; }
+wait_for 20 "web_writer's connection up, as pgfleet_report" healthz_ok
 get /healthz | grep -qx ok || fail "web_writer as pgfleet_report"
 web_stop
 rc=0; PGPASSWORD=writer-pw "$W" -d "$base user=web_writer" --role '' -l 127.0.0.1:0 > "$TESTDIR/out" 2>&1 || rc=$?

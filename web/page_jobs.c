@@ -23,7 +23,9 @@ static const char SQL_JOBS[] =
 static const char SQL_JOB[] =
     "SELECT job_id, name, description, version, rollout_max_concurrent, rollout_max_failures,"
     " rollout_max_failures_pct, " WEB_TS("created_at") " AS created_at,"
-    " " WEB_TS("updated_at") " AS updated_at, array_to_string(versions, ',') AS versions"
+    " " WEB_TS("updated_at") " AS updated_at, array_to_string(versions, ',') AS versions,"
+    " array_to_string(rollout_waves, ', ') AS waves, rollout_pause::text AS pause,"
+    " offline_wait::text AS offline_wait, offline_wake, allow_defer"
     " FROM pgfleet.job_detail WHERE job_id = $1";
 
 #define TASK_COLS "version, seq, name, type, interpreter, run_as, timeout_ms," \
@@ -150,6 +152,26 @@ job_versions(struct evbuffer *b, struct web_req *r, const char *v, long long sho
 	}
 }
 
+/*
+ * What the job's batch set besides max_concurrent and max_failures (docs/yaml.md): its
+ * waves and their pause, how long an event waits for a computer connected nowhere and
+ * whether it is woken, how often a closing window may defer the rest of an event.
+ */
+static void
+job_settings(struct evbuffer *b, const struct db_result *j)
+{
+	if (!web_null(j, 0, "waves"))
+		html_put(b, "<dt>Waves</dt><dd>%s <span class=\"muted\">pause %s</span></dd>",
+		    web_val(j, 0, "waves"), web_null(j, 0, "pause") ? "none" : web_val(j, 0, "pause"));
+	html_put(b, "<dt>Offline</dt><dd>wait %s%R</dd><dt>Window closes</dt><dd>%R%s%R</dd>",
+	    web_null(j, 0, "offline_wait") ? "the scheduler's events.offline_expire" :
+	    web_val(j, 0, "offline_wait"),
+	    strcmp(web_val(j, 0, "offline_wake"), "t") == 0 ? "; wake-on-LAN through an agent on "
+	    "the computer's subnet" : "", web_ll(j, 0, "allow_defer") > 0 ? "deferred up to " : "",
+	    web_ll(j, 0, "allow_defer") > 0 ? web_val(j, 0, "allow_defer") : "",
+	    web_ll(j, 0, "allow_defer") > 0 ? " times (allow_defer)" : "fails with -31 (allow_defer 0)");
+}
+
 /* The job's name, description, versions and rollout settings; with actions, "Run now". */
 static void
 job_head(struct evbuffer *b, struct web_req *r, const struct db_result *j, long long shown)
@@ -158,12 +180,13 @@ job_head(struct evbuffer *b, struct web_req *r, const struct db_result *j, long 
 	    web_val(j, 0, "name"), web_val(j, 0, "description"), web_val(j, 0, "version"));
 	html_put(b, "<dt>Versions</dt><dd>");
 	job_versions(b, r, web_val(j, 0, "versions"), shown);
-	html_put(b, "</dd><dt>Rollout</dt><dd>max_concurrent %s, max_failures %s%s</dd>"
-		    "<dt>Created</dt><dd>%s</dd><dt>Changed</dt><dd>%s</dd></dl>\n",
+	html_put(b, "</dd><dt>Rollout</dt><dd>max_concurrent %s, max_failures %s%s</dd>",
 	    web_null(j, 0, "rollout_max_concurrent") ? "none" : web_val(j, 0, "rollout_max_concurrent"),
 	    !web_null(j, 0, "rollout_max_failures") ? web_val(j, 0, "rollout_max_failures") :
 	    !web_null(j, 0, "rollout_max_failures_pct") ? web_val(j, 0, "rollout_max_failures_pct") : "none",
-	    web_null(j, 0, "rollout_max_failures_pct") ? "" : "%",
+	    web_null(j, 0, "rollout_max_failures_pct") ? "" : "%");
+	job_settings(b, j);
+	html_put(b, "<dt>Created</dt><dd>%s</dd><dt>Changed</dt><dd>%s</dd></dl>\n",
 	    web_val(j, 0, "created_at"), web_val(j, 0, "updated_at"));
 
 	if (r->w->apool != NULL) {

@@ -80,3 +80,17 @@ assert_eq "$(post "/schedule/$s/abort" $J -d "csrf=$token")" 409 "abort again"
 grep -q "already ended (cancelled): nothing to abort" "$TESTDIR/post.body" || fail "409 page"
 assert_eq "$(post "/schedule/999/abort" $J -d "csrf=$token")" 404 "no such schedule"
 ok "abort from the console: the waiting events end with -33, logged and audited; 409 once ended, 404 for none"
+
+# the job's page shows the settings its batch gave: waves and pause, offline wait and wake,
+# allow_defer; a job without them says what applies
+job=$(sql "select job_id from pgfleet.job where name = 'backup'")
+get "/job/$job" > "$TESTDIR/job"
+grep -q '<dt>Offline</dt><dd>wait the scheduler&#39;s events.offline_expire</dd><dt>Window closes</dt><dd>fails with -31 (allow_defer 0)</dd>' "$TESTDIR/job" \
+	|| fail "defaults on the job page: $(grep -o '<dt>Rollout.*' "$TESTDIR/job")"
+grep -q '<dt>Waves</dt>' "$TESTDIR/job" && fail "waves on a job without them"
+sql "update pgfleet.job set rollout_waves = '{1,10%,100%}', rollout_pause = interval '10 minutes',
+	offline_wait = interval '2 hours', offline_wake = true, allow_defer = 3 where job_id = $job" > /dev/null
+get "/job/$job" > "$TESTDIR/job"
+grep -q '<dt>Waves</dt><dd>1, 10%, 100% <span class="muted">pause 00:10:00</span></dd><dt>Offline</dt><dd>wait 02:00:00; wake-on-LAN through an agent on the computer'"'"'s subnet</dd><dt>Window closes</dt><dd>deferred up to 3 times (allow_defer)</dd>' "$TESTDIR/job" \
+	|| fail "settings on the job page: $(grep -o '<dt>Rollout.*' "$TESTDIR/job")"
+ok "a job's page shows its waves, pause, offline wait and wake, and allow_defer"

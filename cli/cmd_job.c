@@ -72,8 +72,16 @@ job_show(struct db *db, const char *name, int json)
 		    " FROM pgfleet.job_list j WHERE j.name = $1",
 		    1, p);
 	if (db_exec(db, &r,
-		"SELECT name, description, version, source_hash, plan_hash, created_at, updated_at"
-		" FROM pgfleet.job_list WHERE name = $1",
+		"SELECT l.name, l.description, l.version, l.source_hash, l.plan_hash, l.created_at,"
+		" l.updated_at, coalesce(d.rollout_max_concurrent::text, 'none') AS max_concurrent,"
+		" coalesce(d.rollout_max_failures::text, d.rollout_max_failures_pct || '%', 'none')"
+		" AS max_failures, coalesce(array_to_string(d.rollout_waves, ', ')"
+		"  || coalesce(', pause ' || d.rollout_pause, ''), 'none') AS waves,"
+		" 'wait ' || coalesce(d.offline_wait::text, 'events.offline_expire')"
+		"  || CASE WHEN d.offline_wake THEN ', wake-on-LAN' ELSE '' END AS offline,"
+		" d.allow_defer"
+		" FROM pgfleet.job_list l JOIN pgfleet.job_detail d ON d.job_id = l.job_id"
+		" WHERE l.name = $1",
 		1, p, err, sizeof(err)) == -1)
 		goto fail;
 	cmdutil_fields(r, 12, stdout);

@@ -41,6 +41,7 @@ YAML
 "$P" submit wake.yaml > out 2>&1 || fail "submit: $(cat out)"
 "$P" job export wake/on > export.yaml || fail "job export"
 grep -q "offline: {wait: 10m, wake: true}" export.yaml || fail "export lost the wake: $(cat export.yaml)"
+"$P" job show wake/on | grep -Eq '^offline +wait 00:10:00, wake-on-LAN$' || fail "job show: $("$P" job show wake/on)"
 ev() { sql "select e.event_id from pgfleet.event e join pgfleet.schedule s using (schedule_id) join pgfleet.job j using (job_id)
 	join pgfleet.computer c on c.computer_id = e.computer_id where j.name = '$1' and c.name = '$2' order by e.event_id desc limit 1"; }
 e_on=$(ev wake/on sleeper) e_far=$(ev wake/on faraway) e_off=$(ev wake/off sleeper)

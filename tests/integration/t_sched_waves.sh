@@ -76,6 +76,10 @@ assert_eq "$(sql "select s.rollout_waves::text || ' ' || s.rollout_pause || ' ' 
 assert_eq "$(sql "select string_agg(e.wave::text, '' order by e.wave) from pgfleet.event e join pgfleet.schedule s using (schedule_id) join pgfleet.job j using (job_id) where j.name = 'staged'")" "0111" "1, then 10% of 4 (1: the same, dropped), then the rest"
 assert_eq "$(sql "select rollout_waves::text from pgfleet.job where name = 'staged'")" "{1,10%,100%}" "job keeps its waves"
 "$P" job export staged | grep -q 'waves:' || fail "export keeps the waves"
+"$P" job show staged > show || fail "job show"
+grep -Eq '^waves +1, 10%, 100%, pause 00:10:00$' show || fail "job show waves: $(cat show)"
+grep -Eq '^max_failures +2%$' show || fail "job show max_failures"
+grep -Eq '^offline +wait events.offline_expire$' show || fail "job show offline"
 "$P" submit waves.yaml > out2 2>&1 || fail "submit again"
 assert_eq "$(sql "select count(*) from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'staged'")" 1 "twice changes nothing"
 cat > bad.yaml <<'YAML'

@@ -3,7 +3,8 @@
 # database grants: every table and view of the schema pgfleet (partitions aside) and every
 # SECURITY DEFINER function, for each duty role (pgfleet_report_scripts too), and no
 # SECURITY DEFINER function is executable by PUBLIC. Each definer function fixes its
-# search_path. A SELECT granted on some columns only reads "SELECT (but COLUMNS)".
+# search_path. A SELECT granted on some columns only reads "SELECT (but COLUMNS)"; an INSERT
+# or UPDATE granted on some columns only, "UPDATE (COLUMNS)".
 . "$PGFLEET_TESTS/lib.sh"
 "$BIN/pgfleet" migrate > /dev/null || fail "migrate"
 
@@ -20,8 +21,12 @@ sql "with roles(r, i) as (values ('pgfleet_report', 1), ('pgfleet_report_scripts
 	rels as (select c.oid, c.relname::text as name, case c.relkind when 'v' then 'view' else 'table' end as kind
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
 		where n.nspname = 'pgfleet' and c.relkind in ('r', 'p', 'v') and not c.relispartition),
-	rel_privs as (select o.name, o.kind, r.i, coalesce(string_agg(p, ', ' order by k)
-			filter (where has_table_privilege(r.r, o.oid, p)),
+	rel_privs as (select o.name, o.kind, r.i, coalesce(string_agg(case
+				when has_table_privilege(r.r, o.oid, p) then p
+				when p in ('INSERT', 'UPDATE') and has_any_column_privilege(r.r, o.oid, p) then p || ' ('
+					|| (select string_agg(a.attname, ', ' order by a.attnum) from pg_attribute a
+					    where a.attrelid = o.oid and a.attnum > 0 and not a.attisdropped
+					      and has_column_privilege(r.r, o.oid, a.attnum, p)) || ')' end, ', ' order by k),
 			case when has_any_column_privilege(r.r, o.oid, 'SELECT') then 'SELECT (but '
 				|| (select string_agg(a.attname, ', ' order by a.attnum) from pg_attribute a
 				    where a.attrelid = o.oid and a.attnum > 0 and not a.attisdropped

@@ -86,6 +86,7 @@ static const struct conf_key scheduler_keys[] = {
 	{"transfer.key_ttl", T_DURATION, S(transfer_key_ttl_ms), "30s", 0, MS_S, 3600 * MS_S},
 	{"transfer.request_timeout", T_DURATION, S(transfer_request_timeout_ms), "10s", 0, 1, 3600 * MS_S},
 	{"transfer.idle_timeout", T_DURATION, S(transfer_idle_timeout_ms), "60s", 0, 1, MS_D},
+	{"transfer.max_pending", T_INT, S(transfer_max_pending), "64", 0, 1, 65536},
 	{"agents.listen", T_LISTEN, S(agents_listen), "0.0.0.0:4020", F_RESTART, 0, 0},
 	{"agents.port_file", T_PATH, S(agents_port_file), NULL, F_RESTART, 0, 0},
 	{"agents.hello_timeout", T_DURATION, S(agents_hello_timeout_ms), "10s", 0, 10, 3600 * MS_S},

@@ -80,6 +80,7 @@ struct conf_scheduler {
 	long long transfer_key_ttl_ms;
 	long long transfer_request_timeout_ms;	/* accept to a complete fetch request */
 	long long transfer_idle_timeout_ms;	/* no progress while sending a file */
+	int transfer_max_pending;		/* per worker: tasks pushed, file not fetched yet */
 	struct conf_listen agents_listen;	/* where agents connect */
 	char *agents_port_file;		/* NULL: none */
 	long long agents_hello_timeout_ms;	/* accept to a whole Request=Hello */

@@ -255,6 +255,8 @@ metrics_write(FILE *f)
 	counter(f, "pgfleet_worker_starts_total", "Worker processes started: the first start of "
 	    "each, restarts after one died, and reload rolls.", MC_WORKER_STARTS);
 	counter(f, "pgfleet_claim_errors_total", "Claim passes the database failed.", MC_CLAIM_ERRORS);
+	counter(f, "pgfleet_pushes_waited_total",
+	    "Tasks whose push waited for a worker's slot (transfer.max_pending).", MC_PUSHES_WAITED);
 	long long open = 0;
 	for (int i = 0; i < MAX_CELLS; i++) {
 		long pid = atomic_load(&shm->cell[i].pid);

@@ -23,6 +23,7 @@ enum metrics_counter {
 	MC_TRANSFER_BYTES,   /* script bytes sent to agents */
 	MC_WORKER_STARTS,    /* worker processes started (first starts, restarts, rolls) */
 	MC_CLAIM_ERRORS,     /* claim passes the database failed */
+	MC_PUSHES_WAITED,    /* pushes that waited for a slot (transfer.max_pending) */
 	MC_N
 };
 

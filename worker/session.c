@@ -38,6 +38,7 @@
 #include "transfer/keys.h"
 #include "worker/link.h"
 #include "worker/outcome.h"
+#include "worker/pushq.h"
 #include "worker/record.h"
 #include "worker/sendfile.h"
 #include "worker/session_db.h"
@@ -45,7 +46,7 @@
 #define DEFAULT_TASK_TIMEOUT_MS 3600000LL /* the agent's default timeout */
 #define STARTED_SLACK_MS 60000LL
 
-enum state { S_INIT, S_RENDER, S_WAIT, S_ADVANCE, S_END };
+enum state { S_INIT, S_RENDER, S_QUEUED, S_WAIT, S_ADVANCE, S_END };
 
 struct session {
 	struct session_env *env;
@@ -65,6 +66,7 @@ struct session {
 	size_t rendered_len;
 	struct event *timer; /* the current task's reply deadline */
 	struct metrics_task mt; /* due time, task start: the scheduler's metrics */
+	struct pushq_item pq; /* QUEUED, then WAIT until the agent first answers: a push slot */
 };
 
 static void session_next_task(struct session *s);
@@ -87,6 +89,7 @@ session_free(struct session *s)
 	if (s == NULL)
 		return;
 	metrics_sessions(-1);
+	pushq_leave(s->env->pushq, &s->pq);
 	evloop_event_free(s->timer);
 	session_db_forget(s->env->sdb, s->load);
 	session_lookups_clear(&s->lk);
@@ -147,6 +150,7 @@ session_requeue(struct session *s, int bump)
 	if (s->state == S_END)
 		return;
 	s->state = S_END;
+	pushq_leave(s->env->pushq, &s->pq);
 	evtimer_del(s->timer);
 	if (record_requeue(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt, bump) == -1)
 		fatalx("out of memory");
@@ -161,6 +165,7 @@ session_end(struct session *s, const char *state, int code)
 	if (s->state == S_END)
 		return;
 	s->state = S_END;
+	pushq_leave(s->env->pushq, &s->pq);
 	evtimer_del(s->timer);
 	if (record_finish(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt, state,
 		code) == -1)
@@ -176,6 +181,7 @@ session_abandon(struct session *s)
 	if (s->state == S_END)
 		return;
 	evtimer_del(s->timer);
+	pushq_leave(s->env->pushq, &s->pq);
 	log_event(LL_WARNING, s->ev.event_id, "attempt %d no longer holds the lease; abandoned %s task %d",
 	    s->ev.attempt, s->state == S_ADVANCE ? "before" : "at",
 	    s->cur < s->job.ntasks ? cur_task(s)->seq : s->job.next_task_seq);
@@ -397,6 +403,13 @@ session_send_rendered(struct session *s)
 		session_requeue(s, 0); /* gone while its tokens were looked up: nothing was sent */
 		return;
 	}
+	if (!pushq_enter(s->env->pushq, &s->pq, s->env->conf->transfer_max_pending, s)) {
+		/* every slot holds a file not fetched yet: session_dequeued sends it in turn */
+		s->state = S_QUEUED;
+		evtimer_del(s->timer);
+		metrics_add(MC_PUSHES_WAITED, 1);
+		return;
+	}
 	if (session_spool(s, path, sizeof(path), err, sizeof(err)) == -1) {
 		log_event(LL_WARNING, s->ev.event_id, "spool: %s", err);
 		session_status(s, STATUS_TRANSFER_FAILED, err);
@@ -418,6 +431,18 @@ session_send_rendered(struct session *s)
 	/* until the agent says the file arrived, only the idle timeout applies */
 	s->state = S_WAIT;
 	session_timer_ms(s, s->env->conf->timeout_idle_ms);
+}
+
+/* A push waiting for a slot got one (from the loop). */
+void
+session_dequeued(void *owner)
+{
+	struct session *s = owner;
+	if (s->state != S_QUEUED) {
+		pushq_leave(s->env->pushq, &s->pq);
+		return;
+	}
+	session_send_rendered(s);
 }
 
 /* The custom tokens are looked up (or one failed): render with their values. */
@@ -473,6 +498,7 @@ session_next_task(struct session *s)
 {
 	free(s->rendered);
 	s->rendered = NULL;
+	pushq_leave(s->env->pushq, &s->pq); /* the last task is over: its slot too */
 	/* NEXT_TASK_SEQ advances as the next task starts */
 	if (record_advance(s->env->rec, s->ev.event_id, s->ev.schedule_id, s->ev.attempt,
 		cur_task(s)->seq) == -1)
@@ -549,6 +575,8 @@ session_reply(struct session *s, const struct wire_msg *m)
 {
 	const char *reply = wire_get(m, "Reply");
 	const char *code_s = wire_get(m, "Status-Code");
+	/* the agent answers about the task: its fetch is over, the slot goes to the next push */
+	pushq_leave(s->env->pushq, &s->pq);
 	if (strcmp(reply, "StatusUpdate") == 0 && code_s != NULL) {
 		int code = atoi(code_s);
 		session_status_row(s, code, NULL, NULL, "Agent", NULL, m);
@@ -589,6 +617,10 @@ session_link_gone(struct session *s, int code, const char *why)
 {
 	struct link *was = s->link;
 	s->link = NULL;
+	if (s->state == S_QUEUED) {
+		session_requeue(s, 0); /* waiting for a push slot: nothing was sent */
+		return;
+	}
 	if (was == NULL || s->state == S_END || s->state == S_INIT || s->state == S_ADVANCE ||
 	    s->state == S_RENDER) {
 		/* INIT, RENDER and ADVANCE see the missing link and hand the event back */
@@ -708,6 +740,7 @@ session_timer_fire(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->state != S_WAIT)
 		return;
+	pushq_leave(s->env->pushq, &s->pq);
 	snprintf(why, sizeof(why), "agent silent about task %d past the idle timeout",
 	    cur_task(s)->seq);
 	session_task_failed(s, STATUS_IDLE_TIMEOUT, why);

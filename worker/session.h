@@ -24,6 +24,7 @@ struct record;
 struct conf_scheduler;
 struct transfer_keys;
 struct link;
+struct pushq;
 struct wire_msg;
 struct session;
 
@@ -34,6 +35,7 @@ struct session_env {
 	const struct conf_scheduler *conf;
 	const char *owner;
 	struct transfer_keys *keys;
+	struct pushq *pushq;  /* the worker's window of pushes not fetched yet (pushq.h) */
 	int transfer_port;
 	struct render_policy policy;
 	/* recorded: 1 when the event's end (or hand-back) was queued on rec, 0 when the
@@ -48,6 +50,8 @@ struct session_env {
  */
 struct session *session_start(struct session_env *env, const struct ipc_event *ev,
     struct link *link);
+/* A push that waited for its slot in env->pushq has it: the pushq's go(). */
+void session_dequeued(void *owner);
 /* Operator cancel: Request=Cancel to the agent, or end at once when nothing runs. */
 void session_cancel(struct session *s);
 /*

@@ -36,6 +36,7 @@
 #include "common/status.h"
 #include "common/tls.h"
 #include "transfer/keys.h"
+#include "worker/pushq.h"
 #include "transfer/serve.h"
 #include "common/wire.h"
 #include "worker/facts_db.h"
@@ -605,6 +606,8 @@ worker_session_env(struct worker *w, const char *owner)
 	w->env.conf = w->conf;
 	w->env.owner = owner;
 	w->env.keys = w->keys;
+	if ((w->env.pushq = pushq_new(w->base, session_dequeued)) == NULL)
+		fatalx("out of memory");
 	w->env.transfer_port = transfer_serve_port(w->serve);
 	w->env.on_end = on_session_end;
 	w->env.arg = w;
@@ -651,8 +654,8 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	worker_session_env(&w, owner);
 	worker_timers(&w);
 
-	log_info("ready: transfer port %d, up to %d sessions", w.env.transfer_port,
-	    conf->sessions_per_worker);
+	log_info("ready: transfer port %d, up to %d sessions, %d pushes awaiting their fetch",
+	    w.env.transfer_port, conf->sessions_per_worker, conf->transfer_max_pending);
 	worker_send(&w, IPC_READY, NULL, 0);
 	event_base_dispatch(w.base);
 

@@ -19,7 +19,13 @@ N=${FLEET_N:-1000}
 SIM=$TESTDIR/fleetsim
 
 fleet_init
-sched_conf sched-a "workers: 2" "sessions_per_worker: 2048" "claim_batch: 500" "log: {level: 4}"
+mport=$(free_port)
+sched_conf sched-a "workers: 2" "sessions_per_worker: 2048" "claim_batch: 500" "log: {level: 4}" \
+	"metrics: {listen: 127.0.0.1:$mport}"
+# a window of 8 pushes awaiting their fetch per worker (transfer.max_pending, 64 by
+# default): the fan-out below goes through it 8 at a time per worker
+sed -i 's/key_ttl: 30s}/key_ttl: 30s, max_pending: 8}/' "$TESTDIR/sched-a.yaml"
+grep -q 'max_pending: 8' "$TESTDIR/sched-a.yaml" || fail "transfer.max_pending not set"
 sched_start sched-a
 psql -X -q -v ON_ERROR_STOP=1 -v n="$N" <<'SQL' || fail "computers"
 INSERT INTO pgfleet.computer (name, host, os, boot_env, labels)
@@ -38,15 +44,15 @@ ok "$N simulated computers connected ($(( $(date +%s) - t0 )) s)"
 t0=$(date +%s)
 
 job_add fanout 'echo "%COMPNAME%"'
-# max_concurrent: a fan-out to all at once loses many fetches to the transfer
-# port's pre-TLS budget (64 per worker, the oldest closed: the handshakes of a
-# herd of fetches evict each other and the tasks fail with -3; see
-# docs/performance.md). A rollout of 50 at a time (under 64 even if one worker
-# holds every connection) is what this test proves.
-sid=$(schedule_add fanout '{"labels": {"fleet": "sim"}}' "${FLEET_MAXCONC:-50}")
+# all at once (FLEET_MAXCONC sets a rollout limit): every computer gets its task
+# pushed as a push slot frees, so that no fetch queues past its key's lifetime
+sid=$(schedule_add fanout '{"labels": {"fleet": "sim"}}' "${FLEET_MAXCONC:-}")
 assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid")" "$N" "events"
 wait_schedule "$sid" $((N / 5 > 300 ? N / 5 : 300))
 fanout_s=$(( $(date +%s) - t0 ))
+waited=$(curl -sf "http://127.0.0.1:$mport/metrics" | awk '$1 == "pgfleet_pushes_waited_total" {print $2}')
+[ -n "$waited" ] && [ "$waited" -gt 0 ] || fail "no push waited for a slot (pgfleet_pushes_waited_total: '$waited')"
+ok "$waited pushes waited for one of the workers' 8 slots"
 # stopped before its results are read: they are whole once it has exited
 kill -TERM "$SIM_PID"
 wait_for 30 "fleetsim to stop" gone "$SIM_PID"

@@ -16,6 +16,7 @@
 
 #define REFUSAL_SOURCES 64      /* addresses whose refusals are counted between reports */
 #define REFUSAL_REPORT_MS 60000
+#define PAUSE_RECHECK_MS 50     /* while paused: how often to look for room again */
 
 struct gate {
 	char label[32];
@@ -28,6 +29,10 @@ struct gate {
 	} refused[REFUSAL_SOURCES];
 	int refused_other; /* from addresses the table had no room for */
 	struct event *report_timer;
+	void (*pause)(void *arg, int paused); /* NULL: never paused, newcomers refused */
+	void *pause_arg;
+	int paused;
+	struct event *recheck;  /* while paused */
 };
 
 void
@@ -74,6 +79,58 @@ report_refusals(evutil_socket_t fd, short what, void *arg)
 	g->refused_other = 0;
 }
 
+static void
+gate_resume(struct gate *g)
+{
+	g->paused = 0;
+	evtimer_del(g->recheck);
+	g->pause(g->pause_arg, 0);
+}
+
+static struct gate_entry *victim(const struct gate *g, long long now_ms);
+
+/* Paused: room again (a slot free, or an idle or stale connection to close for a newcomer)? */
+static void
+gate_recheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct gate *g = arg;
+	(void)fd;
+	(void)what;
+	if (!g->paused)
+		return;
+	if (g->n < g->max || victim(g, clock_mono_ms()) != NULL) {
+		gate_resume(g);
+		return;
+	}
+	struct timeval tv = clock_tv(PAUSE_RECHECK_MS);
+	evtimer_add(g->recheck, &tv);
+}
+
+/* Full of handshakes under way, none to close for a newcomer: stop accepting until there is room. */
+static void
+gate_maybe_pause(struct gate *g, long long now_ms)
+{
+	if (g->pause == NULL || g->paused || g->n < g->max || victim(g, now_ms) != NULL)
+		return;
+	g->paused = 1;
+	g->pause(g->pause_arg, 1);
+	struct timeval tv = clock_tv(PAUSE_RECHECK_MS);
+	evtimer_add(g->recheck, &tv);
+}
+
+void
+gate_set_pause(struct gate *g, void (*pause)(void *arg, int paused), void *arg)
+{
+	g->pause = pause;
+	g->pause_arg = arg;
+}
+
+int
+gate_paused(const struct gate *g)
+{
+	return g->paused;
+}
+
 struct gate *
 gate_new(struct event_base *base, const char *label, int max, int per_source)
 {
@@ -85,9 +142,12 @@ gate_new(struct event_base *base, const char *label, int max, int per_source)
 	g->per_source = per_source;
 	g->stale_ms = GATE_STALE_MS;
 	g->report_timer = event_new(base, -1, EV_PERSIST, report_refusals, g);
+	g->recheck = evtimer_new(base, gate_recheck, g);
 	struct timeval every = {REFUSAL_REPORT_MS / 1000, 0};
-	if (g->report_timer == NULL || event_add(g->report_timer, &every) == -1) {
+	if (g->report_timer == NULL || g->recheck == NULL ||
+	    event_add(g->report_timer, &every) == -1) {
 		evloop_event_free(g->report_timer);
+		evloop_event_free(g->recheck);
 		free(g);
 		return NULL;
 	}
@@ -100,6 +160,7 @@ gate_free(struct gate *g)
 	if (g == NULL)
 		return;
 	event_free(g->report_timer);
+	event_free(g->recheck);
 	free(g);
 }
 
@@ -135,6 +196,8 @@ gate_leave(struct gate *g, struct gate_entry *e)
 	e->prev = e->next = NULL;
 	e->in = 0;
 	g->n--;
+	if (g->paused && g->n < g->max)
+		gate_resume(g);
 }
 
 /* Who makes room for a newcomer in a full budget: see gate.h. NULL: nobody. */
@@ -193,6 +256,7 @@ gate_enter_at(struct gate *g, struct gate_entry *e, const char *host,
 	g->head = e;
 	e->in = 1;
 	g->n++;
+	gate_maybe_pause(g, now_ms);
 	return 0;
 }
 

@@ -7,7 +7,9 @@
  * oldest one older than stale_ms; when
  * every connection in the budget is a handshake under way and younger, the new
  * one is refused instead (its peer tries again): work nearly done is never
- * thrown away for work not started. Refusals are logged once per
+ * thrown away for work not started; an owner that set a pause callback stops
+ * accepting meanwhile instead, so that newcomers wait in the kernel's listen
+ * queue rather than being refused into their back-off. Refusals are logged once per
  * address, then counted and reported once a minute ("<label>: N connections
  * refused from X in the last minute"), so a flood cannot flood the log too.
  * The owner embeds a struct gate_entry in each connection, keeps its own
@@ -56,6 +58,15 @@ int gate_enter_at(struct gate *g, struct gate_entry *e, const char *host,
 void gate_leave(struct gate *g, struct gate_entry *e);
 /* A refusal decided by the owner (a failed handshake): logged and counted as above. */
 void gate_refused(struct gate *g, const char *host, const char *why);
+/*
+ * Instead of refusing newcomers while the budget is full of handshakes under way,
+ * none idle or stale: pause(arg, 1) once it is so (the owner stops accepting: new
+ * connections wait in the kernel's listen queue, their handshakes not yet begun,
+ * instead of being refused into their back-off), pause(arg, 0) once there is room
+ * (a slot freed, or a connection became idle or stale: checked every 50 ms).
+ */
+void gate_set_pause(struct gate *g, void (*pause)(void *arg, int paused), void *arg);
+int gate_paused(const struct gate *g);
 /* Connections in the budget now. */
 int gate_count(const struct gate *g);
 

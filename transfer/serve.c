@@ -547,6 +547,17 @@ bind_range(const char *bind_addr, int lo, int hi, int *port_out, char *err, size
 	return -1;
 }
 
+/* The budget is full of fetch handshakes under way: new fetches wait in the listen queue. */
+static void
+serve_pause(void *arg, int paused)
+{
+	struct transfer_serve *s = arg;
+	if (paused)
+		evconnlistener_disable(s->listener);
+	else
+		evconnlistener_enable(s->listener);
+}
+
 struct transfer_serve *
 transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_hi, const char *bind_addr,
     struct transfer_keys *keys, char *err, size_t errlen)
@@ -585,6 +596,7 @@ transfer_serve_new(struct event_base *base, SSL_CTX *ctx, int port_lo, int port_
 		return NULL;
 	}
 	evconnlistener_set_error_cb(s->listener, accept_error_cb);
+	gate_set_pause(s->gate, serve_pause, s);
 	return s;
 }
 

@@ -568,6 +568,21 @@ link_accept_error_cb(struct evconnlistener *lis, void *arg)
 	log_warn("agents: accept");
 }
 
+/*
+ * This worker's budget is full of agents' handshakes under way: it stops accepting, and
+ * the listening socket's queue holds new agents for the other workers, or for this one
+ * once a handshake is done, instead of refusing them into their back-off.
+ */
+static void
+links_pause(void *arg, int paused)
+{
+	struct links *ls = arg;
+	if (paused)
+		evconnlistener_disable(ls->listener);
+	else
+		evconnlistener_enable(ls->listener);
+}
+
 struct links *
 links_new(struct event_base *base, SSL_CTX *ctx, int listen_fd, int slot,
     const struct conf_scheduler *conf, const struct links_hooks *hooks, char *err, size_t errlen)
@@ -597,6 +612,7 @@ links_new(struct event_base *base, SSL_CTX *ctx, int listen_fd, int slot,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(ls->listener, link_accept_error_cb);
+	gate_set_pause(ls->gate, links_pause, ls);
 	return ls;
 }
 

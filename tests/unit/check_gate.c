@@ -2,10 +2,14 @@
  * Unit tests for common/gate: the pre-TLS budget of a listener (the worker's
  * transfer port and agent listener): a limit per address refused at once, a
  * total where an idle connection (or a stale handshake) makes room and a
- * handshake under way is never closed for a newcomer, and leaving the budget.
+ * handshake under way is never closed for a newcomer, and leaving the budget;
+ * with a pause callback, a budget full of handshakes under way pauses its owner
+ * (which stops accepting) until there is room.
  */
 #include <check.h>
 #include <string.h>
+
+#include "common/clock.h"
 
 #include <event2/event.h>
 
@@ -105,6 +109,60 @@ START_TEST(test_gate_keeps_handshakes_under_way)
 }
 END_TEST
 
+static int pauses[8], npauses;
+
+static void
+on_pause(void *arg, int paused)
+{
+	ck_assert_ptr_eq(arg, &npauses);
+	pauses[npauses++] = paused;
+}
+
+START_TEST(test_gate_pauses_while_full_of_handshakes)
+{
+	struct event_base *base = event_base_new();
+	struct gate *g = gate_new(base, "agents", 2, 2);
+	struct gate_entry e[4];
+	memset(e, 0, sizeof(e));
+	memset(hello, 0, sizeof(hello));
+	entries = e;
+	npauses = 0;
+	gate_set_pause(g, on_pause, &npauses);
+	long long now = clock_mono_ms();
+	ck_assert_int_eq(gate_enter_at(g, &e[0], "10.0.0.1", evict, now), 0);
+	e[0].started = started;
+	hello[0] = 1;
+	ck_assert_int_eq(npauses, 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[1], "10.0.0.2", evict, now), 0);
+	e[1].started = started;
+	hello[1] = 1;
+	/* full, nobody idle or stale: the owner stops accepting */
+	ck_assert_int_eq(npauses, 1);
+	ck_assert_int_eq(pauses[0], 1);
+	ck_assert_int_eq(gate_paused(g), 1);
+	/* a handshake done: room, accepting again */
+	gate_leave(g, &e[0]);
+	ck_assert_int_eq(npauses, 2);
+	ck_assert_int_eq(pauses[1], 0);
+	ck_assert_int_eq(gate_paused(g), 0);
+	/* full again, and this time one never sends its hello: once it is idle
+	 * (GATE_IDLE_MIN_MS), the owner accepts again so that a newcomer may close it */
+	now = clock_mono_ms();
+	ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.3", evict, now), 0);
+	ck_assert_int_eq(npauses, 3);
+	ck_assert_int_eq(pauses[2], 1);
+	long long deadline = now + 10000;
+	while (gate_paused(g) && clock_mono_ms() < deadline)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	ck_assert_int_eq(gate_paused(g), 0);
+	ck_assert_int_eq(npauses, 4);
+	ck_assert_int_eq(pauses[3], 0);
+	ck_assert_int_ge(clock_mono_ms() - now, GATE_IDLE_MIN_MS);
+	gate_free(g);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 gate_suite(void)
 {
@@ -112,6 +170,7 @@ gate_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_gate_limits_per_source_and_evicts_the_oldest_idle);
 	tcase_add_test(tc, test_gate_keeps_handshakes_under_way);
+	tcase_add_test(tc, test_gate_pauses_while_full_of_handshakes);
 	suite_add_tcase(s, tc);
 	return s;
 }

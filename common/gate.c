@@ -209,7 +209,9 @@ victim(const struct gate *g, long long now_ms)
 	    o = o->prev)
 		if (o->started == NULL || !o->started(o))
 			return o;
-	if (g->tail != NULL && now_ms - g->tail->entered_ms >= g->stale_ms)
+	/* a paused owner lets handshakes run to their deadline: under load, closing slow ones
+	 * for newcomers throws away work that the newcomers then have to redo */
+	if (g->pause == NULL && g->tail != NULL && now_ms - g->tail->entered_ms >= g->stale_ms)
 		return g->tail;
 	return NULL;
 }

@@ -63,7 +63,9 @@ void gate_refused(struct gate *g, const char *host, const char *why);
  * none idle or stale: pause(arg, 1) once it is so (the owner stops accepting: new
  * connections wait in the kernel's listen queue, their handshakes not yet begun,
  * instead of being refused into their back-off), pause(arg, 0) once there is room
- * (a slot freed, or a connection became idle or stale: checked every 50 ms).
+ * (a slot freed, or a connection became idle: checked every 50 ms). With a pause
+ * callback, a stale handshake is never closed for a newcomer: it runs to the
+ * owner's handshake deadline.
  */
 void gate_set_pause(struct gate *g, void (*pause)(void *arg, int paused), void *arg);
 int gate_paused(const struct gate *g);

@@ -158,6 +158,18 @@ START_TEST(test_gate_pauses_while_full_of_handshakes)
 	ck_assert_int_eq(npauses, 4);
 	ck_assert_int_eq(pauses[3], 0);
 	ck_assert_int_ge(clock_mono_ms() - now, GATE_IDLE_MIN_MS);
+	/* handshakes under way that grow stale are not closed for newcomers: still paused */
+	gate_leave(g, &e[2]);
+	gate_set_stale(g, 1);
+	now = clock_mono_ms();
+	ck_assert_int_eq(gate_enter_at(g, &e[3], "10.0.0.4", evict, now), 0);
+	e[3].started = started;
+	hello[3] = 1;
+	ck_assert_int_eq(gate_paused(g), 1); /* e[1], stale, is no victim */
+	/* the rechecks of the next 300 ms find no room either */
+	while (clock_mono_ms() - now < 300)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	ck_assert_int_eq(gate_paused(g), 1);
 	gate_free(g);
 	event_base_free(base);
 }

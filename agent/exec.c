@@ -494,6 +494,18 @@ proc_running(struct exec_proc *p, int out_fd, const struct exec_req *req, size_t
 	p->cancel_arg = req->cancel_arg;
 }
 
+void
+exec_warm_users(const char *name)
+{
+	struct passwd pw;
+	char *buf = NULL;
+	if (name == NULL || lookup_user(name, &pw, &buf) != 1)
+		return;
+	int n = 0;
+	free(user_groups(name, pw.pw_gid, &n));
+	free(buf);
+}
+
 int
 exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t errlen)
 {

@@ -60,6 +60,12 @@ struct exec_proc;
  * it: nothing forked) or STATUS_AGENT_ERROR (bad request, fork, or the child
  * failed before or at exec: chdir, setuid, interpreter missing).
  */
+/*
+ * Look name up once (its user and groups) in the agent itself, so that the name
+ * service's modules (nsswitch.conf) are loaded before any task process is forked:
+ * each task's own lookups then skip loading them again. Nothing when it fails.
+ */
+void exec_warm_users(const char *name);
 int exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t errlen);
 pid_t exec_proc_pid(const struct exec_proc *p);
 /* The script's process group (its pid); kill(-pgid, sig) reaches every descendant left in it. */

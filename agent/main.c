@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "agent/control.h"
+#include "agent/exec.h"
 #include "agent/enroll.h"
 #include "agent/facts.h"
 #include "agent/journal.h"
@@ -497,6 +498,7 @@ agent_setup(struct agent *a, int foreground)
 	agent_enroll_at_start(a);
 	if ((a->client_ctx = agent_ctx_load(a, err, sizeof(err))) == NULL)
 		fatalx("tls: %s", err);
+	exec_warm_users(a->conf->run_as_default);
 	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 }

@@ -7,6 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+int
+progress_counts_equal(const struct progress_counts *a, const struct progress_counts *b)
+{
+	return a->total == b->total && a->done == b->done && a->failed == b->failed &&
+	    a->running == b->running && a->pending == b->pending && a->cancelled == b->cancelled &&
+	    a->halted == b->halted;
+}
+
 long long
 progress_ended(const struct progress_counts *c)
 {

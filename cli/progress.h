@@ -23,6 +23,9 @@ struct progress_rate {
 	double eta;       /* seconds left; < 0 when unknown */
 };
 
+/* 1 when a and b hold the same counts and halted (field by field: never memcmp, the
+ * struct has padding). */
+int progress_counts_equal(const struct progress_counts *a, const struct progress_counts *b);
 /* Events no longer pending or running. */
 long long progress_ended(const struct progress_counts *c);
 /* 1 when every event has ended (also when there are none). */

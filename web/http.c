@@ -717,12 +717,10 @@ web_since(struct web_req *r, const char *name, const char *def, char *ts, size_t
 void
 web_counts(const struct db_result *res, int i, struct progress_counts *c)
 {
-	c->total = web_ll(res, i, "total");
-	c->done = web_ll(res, i, "done");
-	c->failed = web_ll(res, i, "failed");
-	c->running = web_ll(res, i, "running");
-	c->pending = web_ll(res, i, "pending");
-	c->cancelled = web_ll(res, i, "cancelled");
+	/* every field set: halted (the schedule's state tells it here) is 0 */
+	*c = (struct progress_counts){.total = web_ll(res, i, "total"), .done = web_ll(res, i, "done"),
+	    .failed = web_ll(res, i, "failed"), .running = web_ll(res, i, "running"),
+	    .pending = web_ll(res, i, "pending"), .cancelled = web_ll(res, i, "cancelled")};
 }
 
 void

@@ -197,7 +197,7 @@ deliver(struct live *l, long long id, const char *state, const struct progress_c
 			struct seen *v = &s->seen[i];
 			if (v->id != id)
 				continue;
-			if (v->known && memcmp(&v->c, c, sizeof(*c)) == 0 && v->wave == wave &&
+			if (v->known && progress_counts_equal(&v->c, c) && v->wave == wave &&
 			    strcmp(v->state, state) == 0)
 				break;
 			v->known = 1;

@@ -193,7 +193,7 @@ int web_since(struct web_req *r, const char *name, const char *def, char *ts, si
  */
 int web_keyset(struct web_req *r, char *ts, size_t tslen, char *id, size_t idlen)
     __attribute__((warn_unused_result));
-/* The events of row i by state, from columns total, done, failed, ... */
+/* The events of row i by state, from columns total, done, failed, ...; halted is 0. */
 void web_counts(const struct db_result *res, int i, struct progress_counts *c);
 /*
  * The progress cell: bar and counts, both moved by live.js (data-schedule); with

@@ -88,6 +88,30 @@ START_TEST(test_progress_payload_names_matches_whole_ids_only)
 }
 END_TEST
 
+START_TEST(test_progress_counts_equal_compares_fields_not_padding)
+{
+	struct progress_counts a, b;
+	memset(&a, 0x55, sizeof(a));
+	memset(&b, 0xaa, sizeof(b));
+	a.total = b.total = 4;
+	a.done = b.done = 2;
+	a.failed = b.failed = 2;
+	a.running = b.running = 0;
+	a.pending = b.pending = 0;
+	a.cancelled = b.cancelled = 0;
+	a.halted = b.halted = 0;
+	ck_assert(progress_counts_equal(&a, &b));
+	b.halted = 1;
+	ck_assert(!progress_counts_equal(&a, &b));
+	b.halted = 0;
+	b.cancelled = 1;
+	ck_assert(!progress_counts_equal(&a, &b));
+	b.cancelled = 0;
+	b.total = 5;
+	ck_assert(!progress_counts_equal(&a, &b));
+}
+END_TEST
+
 Suite *
 progress_suite(void)
 {
@@ -99,6 +123,7 @@ progress_suite(void)
 	tcase_add_test(tc, test_progress_eta_formats_seconds_minutes_hours);
 	tcase_add_test(tc, test_progress_rate_ignores_events_ended_before_the_watch);
 	tcase_add_test(tc, test_progress_payload_names_matches_whole_ids_only);
+	tcase_add_test(tc, test_progress_counts_equal_compares_fields_not_padding);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -304,11 +304,14 @@ BEGIN
 	SELECT v.n, v.cid, v.why, v.want FROM v;
 END $$;
 
--- claim_events of 0026: the candidates found from the due events' side (v_cids) are probed
--- from that list, in a statement of their own. In one statement with the probe of every
--- connected computer, the plan kept for the session (generic) filtered every presence row of
--- the scheduler with "v_cids IS NULL OR computer_id = ANY (v_cids)": a claim cost in
--- proportion to the connected fleet times the list again. Same arguments, same results.
+-- claim_events of 0026: the candidates found from the due events' side (v_cids) get their
+-- event in a statement of their own, one set-based read of those computers' due pending
+-- events rather than one probe per computer. In one statement with the probe of every
+-- connected computer, the plan kept for the session filtered every presence row of the
+-- scheduler with "v_cids IS NULL OR computer_id = ANY (v_cids)"; and the per-computer probe,
+-- planned with statistics taken while no event was pending (a fan-out's events are all new),
+-- scanned the pending events by due time for each computer: a claim cost the fan-out's size
+-- times its list of candidates. Same arguments, same results.
 CREATE OR REPLACE FUNCTION pgfleet.claim_events(p_limit int, p_owner text, p_lease interval,
 	p_connected boolean DEFAULT false, p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (event_id bigint, schedule_id bigint, computer_id bigint,
@@ -365,23 +368,18 @@ BEGIN
 		END IF;
 	END IF;
 	IF v_cids IS NOT NULL THEN
-		-- the computers found from the due events' side, probed from that list (windows
-		-- are not in use here)
+		-- the computers found from the due events' side (free, enabled and connected here a
+		-- moment ago; the lock below checks running_event again): of each, the event to run,
+		-- from all its due pending events at once (windows are not in use here)
 		SELECT array_agg(x.event_id ORDER BY x.due_at, x.event_id),
 		       array_agg(x.schedule_id ORDER BY x.due_at, x.event_id),
 		       array_agg(x.computer_id ORDER BY x.due_at, x.event_id)
 		INTO c_eid, c_sid, c_cid
-		FROM (SELECT p.event_id, p.schedule_id, c.computer_id, p.due_at
-		      FROM unnest(v_cids) AS w(cid)
-		      JOIN pgfleet.agent_presence ap ON ap.computer_id = w.cid
-		      JOIN pgfleet.computer c ON c.computer_id = w.cid
-		      CROSS JOIN LATERAL (SELECT e.event_id, e.schedule_id, e.due_at
-		                          FROM pgfleet.event e
-		                          WHERE e.computer_id = c.computer_id AND e.state = 'pending'
-		                            AND e.due_at <= v_now
-		                          ORDER BY e.started_at IS NULL, e.due_at, e.event_id LIMIT 1) p
-		      WHERE ap.scheduler = p_owner AND c.running_event IS NULL AND c.enabled
-		        AND p.due_at <= v_now
+		FROM (SELECT p.event_id, p.schedule_id, p.computer_id, p.due_at
+		      FROM (SELECT DISTINCT ON (e.computer_id) e.event_id, e.schedule_id, e.computer_id, e.due_at
+		            FROM pgfleet.event e
+		            WHERE e.computer_id = ANY (v_cids) AND e.state = 'pending' AND e.due_at <= v_now
+		            ORDER BY e.computer_id, e.started_at IS NULL, e.due_at, e.event_id) p
 		      ORDER BY p.due_at, p.event_id
 		      LIMIT 4 * p_limit) x;
 	ELSIF p_connected THEN

@@ -4,7 +4,7 @@
 -- event; settle_schedule returns at once while the schedule still has running events; the
 -- scheduler's cancel poll starts from the few cancelled schedules with running events
 -- rather than from every event it runs; the claim's candidates found from the due events'
--- side are probed from that list; and the presence batches never wait for a computer row
+-- side get their events in one set-based read; and the presence batches never wait for a computer row
 -- (last_seen is advisory), so that they cannot deadlock with a finishing worker.
 -- No BEGIN/COMMIT here.
 
@@ -214,26 +214,42 @@ CREATE INDEX schedule_cancelled_running ON pgfleet.schedule (schedule_id)
 -- computer row: it cannot deadlock with a worker's batch, which holds computer rows while
 -- it waits for schedule rows. presence_seen also brings agent_version up to date, for a
 -- Hello whose write was left out.
+
+-- The computers p_ids heard from at p_at: last_seen moves on to it (never back), agent_version
+-- becomes p_versions' (NULL: unchanged), for the rows nobody holds now. An id given twice
+-- counts once.
+CREATE FUNCTION pgfleet.computers_seen(p_ids bigint[], p_at timestamptz[], p_versions text[])
+RETURNS void
+LANGUAGE sql STRICT AS $$
+	WITH x AS (
+		SELECT DISTINCT ON (u.id) u.id, u.at, u.ver
+		FROM unnest(p_ids, p_at, p_versions) AS u(id, at, ver)
+		ORDER BY u.id),
+	free AS (
+		SELECT c.computer_id FROM pgfleet.computer c
+		WHERE c.computer_id IN (SELECT x.id FROM x)
+		ORDER BY c.computer_id
+		FOR NO KEY UPDATE SKIP LOCKED)
+	UPDATE pgfleet.computer c
+	SET last_seen = greatest(c.last_seen, x.at), agent_version = coalesce(x.ver, c.agent_version)
+	FROM x JOIN free ON free.computer_id = x.id
+	WHERE c.computer_id = x.id
+$$;
+
 CREATE OR REPLACE FUNCTION pgfleet.presence_seen(p_owner text, p_ids bigint[]) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
 	n int;
+	v_ids bigint[];
+	v_vers text[];
 BEGIN
 	WITH up AS (
 		UPDATE pgfleet.agent_presence ap SET last_message_at = now()
 		WHERE ap.computer_id = ANY (p_ids) AND ap.scheduler = p_owner
-		RETURNING ap.computer_id, ap.agent_version),
-	free AS (
-		SELECT c.computer_id FROM pgfleet.computer c
-		WHERE c.computer_id IN (SELECT up.computer_id FROM up)
-		ORDER BY c.computer_id
-		FOR NO KEY UPDATE SKIP LOCKED),
-	seen AS (
-		UPDATE pgfleet.computer c SET last_seen = now(),
-			agent_version = coalesce(up.agent_version, c.agent_version)
-		FROM up JOIN free ON free.computer_id = up.computer_id
-		WHERE c.computer_id = up.computer_id)
-	SELECT count(*) INTO n FROM up;
+		RETURNING ap.computer_id, ap.agent_version)
+	SELECT count(*), array_agg(up.computer_id), array_agg(up.agent_version) INTO n, v_ids, v_vers
+	FROM up;
+	PERFORM pgfleet.computers_seen(v_ids, array_fill(now(), ARRAY[n]), v_vers);
 	RETURN n;
 END $$;
 
@@ -242,22 +258,17 @@ RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
 	n int;
+	v_ids bigint[];
+	v_at timestamptz[];
 BEGIN
 	WITH gone AS (
 		DELETE FROM pgfleet.agent_presence ap
 		USING unnest(p_ids, p_links) AS u(id, link)
 		WHERE ap.computer_id = u.id AND ap.link_id = u.link AND ap.scheduler = p_owner
-		RETURNING ap.computer_id, ap.last_message_at),
-	free AS (
-		SELECT c.computer_id FROM pgfleet.computer c
-		WHERE c.computer_id IN (SELECT gone.computer_id FROM gone)
-		ORDER BY c.computer_id
-		FOR NO KEY UPDATE SKIP LOCKED),
-	seen AS (
-		UPDATE pgfleet.computer c SET last_seen = greatest(c.last_seen, gone.last_message_at)
-		FROM gone JOIN free ON free.computer_id = gone.computer_id
-		WHERE c.computer_id = gone.computer_id)
-	SELECT count(*) INTO n FROM gone;
+		RETURNING ap.computer_id, ap.last_message_at)
+	SELECT count(*), array_agg(gone.computer_id), array_agg(gone.last_message_at) INTO n, v_ids, v_at
+	FROM gone;
+	PERFORM pgfleet.computers_seen(v_ids, v_at, array_fill(NULL::text, ARRAY[n]));
 	RETURN n;
 END $$;
 
@@ -291,17 +302,12 @@ BEGIN
 		    agent_version = excluded.agent_version, connected_at = excluded.connected_at,
 		    last_message_at = excluded.last_message_at
 		RETURNING ap.computer_id, ap.agent_version),
-	free AS (
-		SELECT c.computer_id FROM pgfleet.computer c
-		WHERE c.computer_id IN (SELECT up.computer_id FROM up)
-		ORDER BY c.computer_id
-		FOR NO KEY UPDATE SKIP LOCKED),
+	-- one row, read by the query below so that it runs
 	seen AS (
-		UPDATE pgfleet.computer c SET last_seen = now(),
-			agent_version = coalesce(up.agent_version, c.agent_version)
-		FROM up JOIN free ON free.computer_id = up.computer_id
-		WHERE c.computer_id = up.computer_id)
-	SELECT v.n, v.cid, v.why, v.want FROM v;
+		SELECT pgfleet.computers_seen(array_agg(up.computer_id), array_agg(now()),
+			array_agg(up.agent_version)) IS NULL AS done
+		FROM up)
+	SELECT v.n, v.cid, v.why, v.want FROM v CROSS JOIN seen;
 END $$;
 
 -- claim_events of 0026: the candidates found from the due events' side (v_cids) get their
@@ -480,8 +486,9 @@ BEGIN
 END $$;
 
 -- Grants (0015's rule): the scheduler's workers end events through finish_events; the
--- halt check is finish_events' own.
+-- halt check is finish_events' own, computers_seen the presence functions'.
 REVOKE ALL ON FUNCTION pgfleet.finish_events(bigint[], text[], int[], int[], text),
-	pgfleet.schedule_halt_check(bigint) FROM PUBLIC;
+	pgfleet.schedule_halt_check(bigint), pgfleet.computers_seen(bigint[], timestamptz[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgfleet.finish_events(bigint[], text[], int[], int[], text) TO pgfleet_scheduler;
 GRANT EXECUTE ON FUNCTION pgfleet.schedule_halt_check(bigint) TO pgfleet_scheduler;
+GRANT EXECUTE ON FUNCTION pgfleet.computers_seen(bigint[], timestamptz[], text[]) TO pgfleet_scheduler;

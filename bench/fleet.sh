@@ -360,6 +360,12 @@ for N in $SIZES; do
 done
 db_close
 
+# the database's own report of each deadlock (the statements of both sessions), kept with the run
+pglog="$(dirname "${PGSYSCONFDIR:-/nonexistent}")/log/postgresql-${PGVERSION:-15}-regress.log"
+if [ -r "$pglog" ]; then
+	grep -A 14 'deadlock detected' "$pglog" > "$WORK/deadlocks" || true
+	echo "database: $(grep -c 'deadlock detected' "$pglog" || true) deadlocks detected (reports in $WORK/deadlocks)"
+fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "CPU in µs per task; latency due -> 2501 in ms; rows, bytes and WAL per task"

@@ -8,8 +8,8 @@
 # per-event finish_event/requeue_event calls the workers made before, answers one row per
 # id given, in order; bad arguments are refused. settle_schedule does not look at the events
 # of a schedule that still runs some. The cancel poll finds the running events of a
-# cancelled schedule. A presence batch never waits for a computer row that a finishing
-# worker holds (the deadlock of a presence batch with a worker's flush).
+# cancelled schedule. A presence batch and the lease heartbeat never wait for a computer or
+# event row that a finishing worker holds (the deadlocks of either with a worker's flush).
 . "$PGFLEET_TESTS/lib.sh"
 "$BIN/pgfleet" migrate > /dev/null || fail "migrate"
 
@@ -155,16 +155,23 @@ sql "select count(*) from (select array_agg(event_id) i, array_agg('cancelled'::
 assert_eq "$(sql "$poll" | wc -l)" 0 "once they ended"
 ok "the cancel poll finds the running events of a cancelled schedule, and none once they ended"
 
-# a worker's flush holds computer a-2's row (its batch then waits for a schedule row); the
-# presence batches go past it instead of waiting for it
+# a worker's flush holds computer a-2's row (its batch then waits for a schedule row) and
+# has share-locked the event of c-7 for its status rows (it locks it again for the end);
+# the presence batches and the scheduler's lease heartbeat go past them instead of waiting
+sid2=$(mk c j 6 8 null null null)
+assert_eq "$(sql "select count(*) from pgfleet.claim_events(100, 'w', interval '1 hour') c
+	where c.schedule_id = $sid2")" 3 "claimed c-6 to c-8"
+sql "update pgfleet.event set lease_until = now() where schedule_id = $sid2" > /dev/null
 sql "insert into pgfleet.agent_presence (computer_id, scheduler, worker_slot, link_id)
 	select computer_id, 'sched-x:1', 0, computer_id from pgfleet.computer where name in ('a-1', 'a-2')" > /dev/null
 sql "update pgfleet.computer set last_seen = null where name in ('a-1', 'a-2')" > /dev/null
 ids=$(sql "select array_agg(computer_id order by name) from pgfleet.computer where name in ('a-1', 'a-2')")
 spawn psql -X -q -c "BEGIN" -c "SET application_name = 'flush'" \
-	-c "UPDATE pgfleet.computer SET running_event = NULL WHERE name = 'a-2'" -c "SELECT pg_sleep(300)" > /dev/null 2>&1
+	-c "UPDATE pgfleet.computer SET running_event = NULL WHERE name = 'a-2'" \
+	-c "SELECT 1 FROM pgfleet.event e JOIN pgfleet.computer c USING (computer_id) WHERE c.name = 'c-7'
+		AND e.schedule_id = $sid2 FOR SHARE OF e" -c "SELECT pg_sleep(300)" > /dev/null 2>&1
 held() { [ "$(sql "select count(*) from pg_stat_activity where application_name = 'flush' and query like '%pg_sleep%'")" = 1 ]; }
-wait_for 30 "the flush to hold a-2" held
+wait_for 30 "the flush to hold a-2 and c-7's event" held
 # a wait for the row would end in lock_timeout's error, long after the call
 seen=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "set lock_timeout = '120s'" \
 	-c "select pgfleet.presence_seen('sched-x:1', '$ids')" \
@@ -173,6 +180,18 @@ seen=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "set lock_timeout = '120s'" \
 	-c "select string_agg(name || ' ' || coalesce(agent_version, '-'), ', ' order by name) from pgfleet.computer where name in ('a-1', 'a-2')" \
 	-c "select pgfleet.presence_disconnect('sched-x:1', '$ids', '{11,12}')" 2>&1) || fail "presence: $seen"
 assert_eq "$(echo "$seen" | tr '\n' '|')" "2|a-1 true, a-2 false|2|a-1 9.9, a-2 -|2|" "presence beside the held row"
-held || fail "the flush no longer held a-2"
+grep -q 'FOR NO KEY UPDATE SKIP LOCKED)";$' "$PGFLEET_TESTS/../../scheduler/claim.c" \
+	|| fail "scheduler/claim.c's heartbeat is not the statement tested here"
+evs=$(sql "select array_agg(event_id) from pgfleet.event where schedule_id = $sid2")
+got=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "set lock_timeout = '120s'" \
+	-c "UPDATE pgfleet.event SET lease_until = now() + 3600000::bigint * interval '1 millisecond'
+		WHERE event_id IN (SELECT e.event_id FROM pgfleet.event e
+		WHERE e.lease_owner = 'w' AND e.state = 'running' AND e.event_id = ANY ('$evs'::bigint[])
+		FOR NO KEY UPDATE SKIP LOCKED)" \
+	-c "select string_agg(substr(c.name, 3) || ' ' || (e.lease_until > now() + interval '30 minutes'), ', ' order by c.name)
+		from pgfleet.event e join pgfleet.computer c using (computer_id) where e.schedule_id = $sid2" 2>&1) \
+	|| fail "heartbeat: $got"
+assert_eq "$(echo "$got" | tr '\n' '|')" "6 true, 7 false, 8 true|" "leases renewed beside the held event"
+held || fail "the flush no longer held its rows"
 sql "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'flush'" > /dev/null
-ok "presence_seen, presence_connect and presence_disconnect skip a computer row a worker holds: they never wait for one"
+ok "presence_seen, presence_connect, presence_disconnect and the lease heartbeat pass the computer and event rows a worker's flush holds: they never wait for one"

@@ -7,11 +7,13 @@
 # BENCH_COMPUTERS computers and BENCH_SCHEDULES due schedules over all of them
 # (2,000 x 10 = 20,000 pending events). Each claimer is one psql session that
 # loops: claim_events(BENCH_BATCH, its owner, 60 s) in one transaction, then
-# finish_event('done') for exactly the ids it got, in one statement (like
-# worker/record.c), until no event is pending or running. The ids each claim
-# returned are logged client-side; a sampler checks the counters every 100 ms.
+# ends exactly the ids it got 'done' in one statement, finish_events() (like
+# worker/record.c since 0029), until no event is pending or running. The ids each
+# claim returned are logged client-side; a sampler checks the counters every 100 ms.
 # Prints one table row per run; exits 1 if any invariant failed.
 # BENCH_SQL=FILE is applied after migrate (to measure a candidate fix).
+# BENCH_FINISH=each: one finish_event() per id instead, in (schedule, event) order
+# (record.c before 0029; the only choice for a tree without 0029).
 #   bench/claim.sh                      (or: make bench)
 #   BENCH_CLAIMERS="4" BENCH_MAXCONC="none" bench/claim.sh
 set -eu
@@ -35,6 +37,7 @@ MAXCONC=${BENCH_MAXCONC:-none 50}
 COMPUTERS=${BENCH_COMPUTERS:-2000}
 SCHEDULES=${BENCH_SCHEDULES:-10}
 BATCH=${BENCH_BATCH:-50}
+EACH=$([ "${BENCH_FINISH:-}" = each ] && echo true || echo false)
 TIMEOUT=${BENCH_TIMEOUT:-900}
 WORK=$(mktemp -d /tmp/pgfleet-bench.XXXXXX)
 failed=0
@@ -63,11 +66,20 @@ SELECT pg_sleep(0.005), NOT EXISTS (SELECT 1 FROM pgfleet.event WHERE state IN (
 \q
 \endif
 \else
+\if :each
 SELECT count(*) FILTER (WHERE x.ok) AS fin
 FROM (SELECT pgfleet.finish_event(v.id, :'owner', 'done', 0) AS ok
       FROM unnest(string_to_array(:'ids', ',')::bigint[]) AS v(id)
       JOIN pgfleet.event e ON e.event_id = v.id
       ORDER BY e.schedule_id, v.id) x \gset
+\else
+SELECT count(*) FILTER (WHERE f.applied) AS fin
+FROM (SELECT string_to_array(:'ids', ',')::bigint[] AS ids) v,
+     pgfleet.finish_events(v.ids, array_fill('done'::text, ARRAY[cardinality(v.ids)]),
+       array_fill(0, ARRAY[cardinality(v.ids)]),
+       ARRAY(SELECT e.attempt FROM unnest(v.ids) WITH ORDINALITY u(id, o)
+             JOIN pgfleet.event e ON e.event_id = u.id ORDER BY u.o), :'owner') f \gset
+\endif
 \echo F :fin
 \endif
 EOF
@@ -138,7 +150,7 @@ run_one() { # run_one CLAIMERS MAXCONC
 	i=1
 	while [ "$i" -le "$nc" ]; do
 		feed "$WORK/claimer.sql" "$dir/stop" | timeout "$TIMEOUT" psql -X -qAt \
-			-v batch="$BATCH" -v owner="bench-$i" >"$dir/claimer$i.log" 2>"$dir/claimer$i.err" &
+			-v batch="$BATCH" -v owner="bench-$i" -v each="$EACH" >"$dir/claimer$i.log" 2>"$dir/claimer$i.err" &
 		pids="$pids $!"
 		i=$((i + 1))
 	done
@@ -166,7 +178,7 @@ run_one() { # run_one CLAIMERS MAXCONC
 	check "SQL errors in the claimers (unique index, deadlock, ...)" "$errors" 0
 	check "ids returned by claim_events" "$nclaimed" "$total"
 	check "distinct ids (none claimed twice)" "$nunique" "$total"
-	check "finish_event calls that returned true" "$finished" "$total"
+	check "ends that returned true" "$finished" "$total"
 	q "SELECT event_id FROM pgfleet.event ORDER BY 1" > "$dir/all_ids"
 	check "claimed ids = the events' ids" "$(sort -n -u "$dir/claimed" | cmp -s - "$dir/all_ids" && echo same || echo different)" same
 	check "events done" "$(q "SELECT count(*) FROM pgfleet.event WHERE state = 'done' AND attempt = 0")" "$total"

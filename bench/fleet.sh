@@ -45,6 +45,12 @@
 #   BENCH_MAX_CONNECTING=48 ...            (each simulator process keeps at most 48 connection
 #                                           attempts under way, the rest queued: arrivals paced
 #                                           to what the machine can handshake; default 0, a herd)
+#   BENCH_TRACK_ALL=1 ...                  (pg_stat_statements.track = all: for warm-2 also the
+#                                           statements run inside functions (finish_event,
+#                                           claim_events, ...), and the lock waits of the
+#                                           scheduler's sessions sampled every 20 ms from
+#                                           pg_stat_activity: who waited, on which table's row,
+#                                           behind which statement)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"
@@ -75,7 +81,7 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	fi
 	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
 		pg_virtualenv -t -o fsync=off -o max_connections=300 -o shared_preload_libraries=pg_stat_statements \
-		"$0" "$@"
+		${BENCH_TRACK_ALL:+-o pg_stat_statements.track=all} "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1 PGDATABASE=bench_fleet
@@ -147,6 +153,54 @@ snapshot() { # snapshot VAR: CPU ticks of each group and the database counters
 }
 per_task() { calc "sprintf(\"%.0f\", ($1) * 1000000 / $TICK / $N)"; }  # ticks -> us per task
 
+# With BENCH_TRACK_ALL: a second session samples, every 20 ms, the scheduler's sessions
+# waiting for a lock (one NOTICE line per waiting session, one "tick" per sample), until
+# waits_stop cancels it; waits_report prints the most frequent (average sessions waiting).
+WAITS_PID=""
+waits_start() {
+	[ -n "${BENCH_TRACK_ALL:-}" ] || return 0
+	PGAPPNAME=bench-waits psql -X -qAt -c "DO \$w\$
+DECLARE
+	r record;
+	deadline timestamptz := clock_timestamp() + make_interval(secs => $TIMEOUT);
+BEGIN
+	WHILE clock_timestamp() < deadline LOOP
+		RAISE NOTICE 'tick';
+		FOR r IN
+			SELECT a.application_name AS app, a.wait_event AS ev,
+			       regexp_replace(left(a.query, 60), '\s+', ' ', 'g') AS q,
+			       (SELECT string_agg(DISTINCT l.relation::regclass::text, ',') FROM pg_locks l
+			        WHERE l.pid = a.pid AND l.locktype = 'tuple') AS rel,
+			       (SELECT string_agg(DISTINCT b.application_name || ' ' ||
+			                          regexp_replace(left(b.query, 40), '\s+', ' ', 'g'), ' + ')
+			        FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))) AS blocker
+			FROM pg_stat_activity a
+			WHERE a.wait_event_type = 'Lock' AND a.application_name LIKE 'pgfleet%'
+		LOOP
+			RAISE NOTICE 'wait|% on % (%): %|behind %', r.app, r.ev, coalesce(r.rel, '-'), r.q, r.blocker;
+		END LOOP;
+		PERFORM pg_sleep(0.02);
+	END LOOP;
+END \$w\$" 2> "$WORK/waits-$1" &
+	WAITS_PID=$!
+}
+waits_stop() {
+	[ -n "$WAITS_PID" ] || return 0
+	db_q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-waits'" >/dev/null
+	wait "$WAITS_PID" 2>/dev/null || true
+	WAITS_PID=""
+}
+waits_report() {
+	[ -s "$WORK/waits-$1" ] || return 0
+	sed -n 's/^NOTICE:  //p' "$WORK/waits-$1" | awk -F'|' '
+		$1 == "tick" { t++; next }
+		$1 == "wait" { n[$2 " | " $3]++; w++ }
+		END {
+			printf "    lock waits (pg_stat_activity every 20 ms, %d samples): %.3f sessions waiting on average\n", t, t ? w / t : 0
+			for (k in n) printf "      %6.3f %s\n", n[k] / t, k
+		}' | { IFS= read -r head; echo "$head"; sort -rn | head -n 10; }
+}
+
 # run_fanout LABEL: a schedule over the fleet, due now, and its figures
 run_fanout() {
 	label=$1
@@ -154,6 +208,7 @@ run_fanout() {
 	db_q "SELECT pg_stat_statements_reset()" >/dev/null
 	snapshot a
 	[ "$label" != "$PERF_RUN" ] || perf_start "$N-$label"
+	[ "$label" != warm-2 ] || waits_start "$N-$label"
 	if [ "$label" = cold ]; then
 		# the clock starts as the simulator starts connecting (its certificates made)
 		start_sim
@@ -167,6 +222,7 @@ run_fanout() {
 		 (SELECT count(*) FROM pgfleet.event WHERE schedule_id = $sid AND state = 'running')" "$TIMEOUT")
 	echo "$out" > "$WORK/samples-$N-$label"
 	[ "$label" != "$PERF_RUN" ] || perf_stop
+	waits_stop
 	[ "$(echo "$out" | tail -n 1)" = ok ] || { echo "    FAIL $label: not done within ${TIMEOUT}s"; failed=1; }
 	sleep 1.5 # pg_stat counters are flushed about once a second
 	pids_of
@@ -187,8 +243,19 @@ run_fanout() {
 		to_char(rows::numeric / greatest(calls, 1), 'FM999990.0') || ' rows/call: ' ||
 		regexp_replace(left(query, 110), '\s+', ' ', 'g')
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND query NOT LIKE '%pg_stat%' AND query NOT LIKE 'DO %'
+		AND query NOT LIKE '%pg_stat%' AND query NOT LIKE 'DO %' AND toplevel
 		ORDER BY total_exec_time DESC LIMIT 12" > "$WORK/statements-$N-$label"
+	# with BENCH_TRACK_ALL, the statements run inside functions (not those of the bench's own
+	# sampling, which polls pgfleet.event and agent_presence from a DO block)
+	db_q "SELECT to_char(total_exec_time / $N * 1000, 'FM999990') || ' us/task, ' ||
+		to_char(calls::numeric / $N, 'FM9990.00') || ' calls/task, ' ||
+		to_char(rows::numeric / greatest(calls, 1), 'FM999990.0') || ' rows/call, ' ||
+		to_char(shared_blks_hit::numeric / greatest(calls, 1), 'FM99999990.0') || ' blks/call: ' ||
+		regexp_replace(left(query, 150), '\s+', ' ', 'g')
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND NOT toplevel AND query NOT LIKE '%pg_stat%' AND query NOT LIKE 'SELECT (%'
+		AND query NOT LIKE '%clock_timestamp%' AND query NOT LIKE '%pg_sleep%'
+		ORDER BY total_exec_time DESC LIMIT 16" > "$WORK/nested-$N-$label"
 	conn_at=$(echo "$out" | awk -F'|' -v n="$N" '$2 ~ "^" n " " { print $1; exit }')
 	start_at=$(db_q "SELECT extract(epoch FROM created_at) FROM pgfleet.schedule WHERE schedule_id = $sid")
 	connected_in=$( [ -n "$conn_at" ] && calc "sprintf(\"%.1f\", $conn_at - $start_at)" || echo "-")
@@ -198,6 +265,11 @@ run_fanout() {
 	if [ "$label" = warm-2 ]; then
 		echo "    statements by database time (pg_stat_statements, this run):"
 		head -n 8 "$WORK/statements-$N-$label" | sed 's/^/      /'
+		if [ -n "${BENCH_TRACK_ALL:-}" ]; then
+			echo "    statements inside functions (pg_stat_statements.track = all):"
+			sed 's/^/      /' "$WORK/nested-$N-$label"
+			waits_report "$N-$label"
+		fi
 	fi
 	printf '| %6s | %-6s | %7s | %7s | %6s | %7s | %7s | %7s | %7s | %7s | %7s | %7s | %5s | %6s | %6s | %5s | %2s |\n' \
 		"$N" "$label" "$(calc "sprintf(\"%.2f\", $secs)")" "$(calc "sprintf(\"%.0f\", $N / $secs)")" \
@@ -288,6 +360,12 @@ for N in $SIZES; do
 done
 db_close
 
+# the database's own report of each deadlock (the statements of both sessions), kept with the run
+pglog="$(dirname "${PGSYSCONFDIR:-/nonexistent}")/log/postgresql-${PGVERSION:-15}-regress.log"
+if [ -r "$pglog" ]; then
+	grep -A 14 'deadlock detected' "$pglog" > "$WORK/deadlocks" || true
+	echo "database: $(grep -c 'deadlock detected' "$pglog" || true) deadlocks detected (reports in $WORK/deadlocks)"
+fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "CPU in µs per task; latency due -> 2501 in ms; rows, bytes and WAL per task"

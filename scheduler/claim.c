@@ -30,10 +30,15 @@ static const char SQL_EXPIRE[] =
     " to_timestamp($4::bigint / 1000.0))";
 
 /* Only the events our running workers hold: one whose worker is gone must
- * lose its lease, not keep it forever. */
+ * lose its lease, not keep it forever. A row a worker's flush holds is passed
+ * over (renewed at the next heartbeat, a third of the lease later): waiting for
+ * it, with thousands of rows taken in no set order, deadlocked with a flush that
+ * share-locks its events for the status rows and then locks them for the end. */
 static const char SQL_HEARTBEAT[] =
     "UPDATE pgfleet.event SET lease_until = now() + $2::bigint * interval '1 millisecond'"
-    " WHERE lease_owner = $1 AND state = 'running' AND event_id = ANY ($3::bigint[])";
+    " WHERE event_id IN (SELECT e.event_id FROM pgfleet.event e"
+    " WHERE e.lease_owner = $1 AND e.state = 'running' AND e.event_id = ANY ($3::bigint[])"
+    " FOR NO KEY UPDATE SKIP LOCKED)";
 
 /* The lease ends now, so that reclaim_leases takes the event back as for a
  * dead scheduler: another attempt, or LEASE_LOST after max_attempts. */
@@ -79,9 +84,14 @@ static const char SQL_MAINTAIN[] =
     " + schedules_deleted, job_days_rolled_up, detail"
     " FROM pgfleet.maintain($1::bigint * interval '1 millisecond', $2::int)";
 
+/* Our running events of cancelled schedules: from the schedules first, those cancelled
+ * with events still running (index schedule_cancelled_running, 0029), a handful at most;
+ * from the events' side the poll read every event this scheduler runs, each tick. */
 static const char SQL_CANCELLED[] =
-    "SELECT e.event_id FROM pgfleet.event e JOIN pgfleet.schedule s ON s.schedule_id = e.schedule_id"
-    " WHERE s.state = 'cancelled' AND e.state = 'running' AND e.lease_owner = $1"
+    "SELECT e.event_id FROM (SELECT s.schedule_id FROM pgfleet.schedule s"
+    " WHERE s.state = 'cancelled' AND s.running > 0 OFFSET 0) c"
+    " CROSS JOIN LATERAL (SELECT e.event_id FROM pgfleet.event e"
+    " WHERE e.schedule_id = c.schedule_id AND e.state = 'running' AND e.lease_owner = $1) e"
     " ORDER BY e.event_id LIMIT $2::int";
 
 int

@@ -3,9 +3,8 @@
  * statements go out pipelined in one implicit transaction (committed at its
  * Sync, rolled back whole when one fails), constant statements fed with arrays: INSERT … SELECT FROM unnest(…) for the status rows (only
  * those of events still running under our lease in the row's attempt), one
- * UPDATE for the advances, one SELECT of finish_event() (or requeue_event(),
- * a hand-back) for the ends. Arrays travel as text parameters in
- * PostgreSQL's array syntax.
+ * UPDATE for the advances, one call of finish_events() for the ends and
+ * hand-backs. Arrays travel as text parameters in PostgreSQL's array syntax.
  */
 #include "worker/record.h"
 
@@ -103,18 +102,14 @@ static const char SQL_ADVANCE[] =
 /* One notification per flush, never per row: the schedules this flush touched. */
 static const char SQL_PROGRESS[] = "SELECT pg_notify('pgfleet_progress', $1)";
 
-/* Ends in schedule, then event order: every transaction takes schedule rows in
- * the same order, so two workers' batches cannot deadlock (0002_scheduler.sql). */
-
-/* finish_event of 0011: false also when the event has moved on to another attempt; the
- * hand-backs of 0012 (requeue_event) go in the same order. */
+/* The ends ('done', 'failed', 'cancelled') and hand-backs ('requeue', 'retry': the
+ * next attempt) of the flush in one call (0029_set_finish.sql): each schedule row is
+ * updated once per flush, and the function takes events, then schedules, in id order,
+ * so that two workers' batches cannot deadlock. One row per end, in the order given:
+ * applied is false when the event is not running under our lease in that attempt. */
 static const char SQL_FINISH[] =
-    "SELECT v.id, CASE WHEN v.st IN ('requeue', 'retry')"
-    " THEN pgfleet.requeue_event(v.id, $4, v.att, v.st = 'retry')"
-    " ELSE pgfleet.finish_event(v.id, $4, v.st, v.code, v.att) END"
-    " FROM unnest($1::bigint[], $2::text[], $3::int[], $5::bigint[], $6::int[])"
-    " AS v(id, st, code, sid, att)"
-    " ORDER BY v.sid, v.id";
+    "SELECT event_id, applied FROM pgfleet.finish_events($1::bigint[], $2::text[], $3::int[],"
+    " $4::int[], $5)";
 
 struct record *
 record_new(struct dbq *db, const char *owner, const struct record_hooks *hooks, void *arg)
@@ -472,7 +467,7 @@ add_advance(struct record *r, struct dbq_unit *u, int *next)
 static void
 add_finish(struct record *r, struct dbq_unit *u, int *next)
 {
-	struct pgarray ids = {0}, states = {0}, codes = {0}, sids = {0}, atts = {0};
+	struct pgarray ids = {0}, states = {0}, codes = {0}, atts = {0};
 	int n = 0;
 	for (int i = 0; i < r->out; i++) {
 		if (r->ops[i].kind != OP_FINISH)
@@ -480,22 +475,19 @@ add_finish(struct record *r, struct dbq_unit *u, int *next)
 		pgarray_int(&ids, r->ops[i].event_id);
 		pgarray_text(&states, r->ops[i].state);
 		pgarray_int(&codes, r->ops[i].status_code);
-		pgarray_int(&sids, r->ops[i].schedule_id);
 		pgarray_int(&atts, r->ops[i].attempt);
 		n++;
 	}
 	if (n > 0) {
-		const char *params[] = {pgarray_end(&ids), pgarray_end(&states), pgarray_end(&codes), r->owner,
-		    pgarray_end(&sids), pgarray_end(&atts)};
-		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[4] == NULL ||
-		    params[5] == NULL)
+		const char *params[] = {pgarray_end(&ids), pgarray_end(&states), pgarray_end(&codes),
+		    pgarray_end(&atts), r->owner};
+		if (params[0] == NULL || params[1] == NULL || params[2] == NULL || params[3] == NULL)
 			fatalx("out of memory");
-		add(u, next, &r->r_finish, SQL_FINISH, 6, params);
+		add(u, next, &r->r_finish, SQL_FINISH, 5, params);
 	}
 	free(ids.p);
 	free(states.p);
 	free(codes.p);
-	free(sids.p);
 	free(atts.p);
 }
 
@@ -578,20 +570,29 @@ log_outcome(const struct lost *lost, int nrows, long long nstored, int nops)
 		    nrows - ndropped - nstored);
 }
 
+/* Row k of finish_events' answer is the k-th end given, which names the same event. */
+static int
+finish_applied(const struct db_result *fin, int k, int64_t event_id)
+{
+	if (k >= db_ntuples(fin) || strtoll(db_value(fin, k, 0), NULL, 10) != event_id) {
+		log_warnx("event %" PRId64 ": finish_events answered out of order; taken as not recorded",
+		    event_id);
+		return 0;
+	}
+	return strcmp(db_value(fin, k, 1), "t") == 0;
+}
+
 /* The owner hears of the ends (in queue order), then of the lost, then of the advances. */
 static void
 tell_owner(struct record *r, struct op *ops, int n, const struct db_result *fin,
     const struct lost *lost)
 {
+	int row = 0;
 	for (int i = 0; i < n; i++) {
 		struct op *o = &ops[i];
 		if (o->kind != OP_FINISH || fin == NULL)
 			continue;
-		/* the rows come back in lock order: find ours by event id */
-		int applied = 0;
-		for (int k = 0; k < db_ntuples(fin); k++)
-			if (strtoll(db_value(fin, k, 0), NULL, 10) == o->event_id)
-				applied = strcmp(db_value(fin, k, 1), "t") == 0;
+		int applied = finish_applied(fin, row++, o->event_id);
 		int back = strcmp(o->state, "requeue") == 0 || strcmp(o->state, "retry") == 0;
 		if (!applied)
 			log_warnx("event %" PRId64 ": lease no longer ours; %s not recorded",

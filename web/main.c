@@ -174,8 +174,12 @@ static int
 duration_opt(const char *name, const char *v, long long min, long long *out)
 {
 	char err[256];
-	if (units_duration_ms(v, out, err, sizeof(err)) == -1 || *out < min) {
-		fprintf(stderr, "pgfleet-web: %s: %s\n", name, *err ? err : "too short");
+	if (units_duration_ms(v, out, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pgfleet-web: %s: %s\n", name, err);
+		return -1;
+	}
+	if (*out < min) {
+		fprintf(stderr, "pgfleet-web: %s: \"%s\" is too short (at least %lldms)\n", name, v, min);
 		return -1;
 	}
 	return 0;

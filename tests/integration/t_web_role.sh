@@ -97,6 +97,9 @@ for bad in "--listen nowhere" "--listen 127.0.0.1:99999" "--stale 0" "--refresh 
 	[ -s "$TESTDIR/out" ] || fail "$bad: no message"
 done
 grep -qx "pgfleet-web: option --port-file needs a value" "$TESTDIR/out" || fail "--port-file: $(cat "$TESTDIR/out")"
+assert_eq "$("$W" --stale 0 2>&1)" 'pgfleet-web: --stale: "0" is too short (at least 1000ms)' "--stale 0"
+assert_eq "$("$W" --refresh 10ms 2>&1)" 'pgfleet-web: --refresh: "10ms" is too short (at least 100ms)' "--refresh 10ms"
+assert_eq "$("$W" --refresh 10x 2>&1)" 'pgfleet-web: --refresh: "10x" has an unknown duration unit (use ms, s, m, h or d)' "--refresh 10x"
 "$W" --bogus 2>&1 | grep -qx "pgfleet-web: unknown option --bogus" || fail "--bogus"
 # --help and --version as pgfleet's: stdout, exit 0; -h is the database host, as in psql
 for h in --help "-?"; do

@@ -63,7 +63,9 @@ struct record {
  * between this check and the end queued after it. A final row whose (event, task, attempt)
  * has one already is skipped by the status_log_one_final trigger (0011), told to by
  * SQL_SKIP_DUPLICATES. Answers one row per (event, attempt) whose rows were dropped
- * ('lost') and one with the number of rows stored ('stored').
+ * ('lost') and one with the number of rows stored ('stored'). The event rows are found by
+ * "event_id = ANY ($1)", not by a join with v, which statistics from before a fan-out had
+ * planned as a loop of every running event over the batch (60 ms for 100 rows at 3,000).
  */
 static const char SQL_INSERT[] =
     "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[],"
@@ -72,7 +74,7 @@ static const char SQL_INSERT[] =
     "  task_seq, attempt, status_code, result, module, message, output, output_size, outcome,"
     "  replayed, ord)),"
     " held AS (SELECT e.event_id, e.attempt FROM pgfleet.event e"
-    "  WHERE e.event_id IN (SELECT v.event_id FROM v) AND e.state = 'running'"
+    "  WHERE e.event_id = ANY ($1::bigint[]) AND e.state = 'running'"
     "  AND e.lease_owner = $14 ORDER BY e.event_id FOR SHARE OF e),"
     " ins AS (INSERT INTO pgfleet.status_log (event_id, schedule_id, computer_id, task_seq,"
     "  attempt, status_code, result, module, message, output, output_size, outcome, replayed)"

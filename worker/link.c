@@ -28,6 +28,8 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "common/idmap.h"
+
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/evloop.h"
@@ -71,6 +73,7 @@ struct links {
 	struct gate *gate;        /* before and during the TLS handshake */
 	struct gate *refusals;    /* after it (a Hello refused): logged per address on their own */
 	struct link *head;
+	struct idmap *by_id;      /* every link in the list, by id: links_find per message */
 	struct link *seen_cursor; /* where links_take_seen goes on */
 	int n, nready;
 	uint32_t counter;
@@ -109,10 +112,8 @@ link_next(struct link *l)
 struct link *
 links_find(struct links *ls, int64_t id)
 {
-	for (struct link *l = ls->head; l != NULL; l = l->next)
-		if (l->id == id && l->state < L_CLOSING)
-			return l;
-	return NULL;
+	struct link *l = id > 0 ? idmap_get(ls->by_id, id) : NULL;
+	return l != NULL && l->state < L_CLOSING ? l : NULL;
 }
 
 static void
@@ -137,6 +138,7 @@ link_release(struct link *l)
 		ls->head = l->next;
 	if (l->next != NULL)
 		l->next->prev = l->prev;
+	idmap_del(ls->by_id, l->id);
 	ls->n--;
 	if (l->bev != NULL)
 		bufferevent_free(l->bev); /* frees the SSL and closes the socket */
@@ -543,6 +545,15 @@ link_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *
 	l->gate.started = link_started;
 	l->ls = ls;
 	l->id = ((int64_t)getpid() << 32) | ++ls->counter;
+	void *old = NULL;
+	if (idmap_put(ls->by_id, l->id, l, &old) == -1) {
+		log_warnx("agents: out of memory for a connection from %s", l->gate.host);
+		gate_leave(ls->gate, &l->gate);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(l);
+		return;
+	}
 	l->accepted_ms = clock_mono_ms();
 	snprintf(l->host, sizeof(l->host), "%s", l->gate.host);
 	snprintf(l->addr, sizeof(l->addr), "%s:%d", l->gate.host, port);
@@ -599,15 +610,18 @@ links_new(struct event_base *base, SSL_CTX *ctx, int listen_fd, int slot,
 	ls->hooks = *hooks;
 	ls->gate = gate_new(base, "agents", LINK_PRETLS_MAX, LINK_PRETLS_PER_SOURCE);
 	ls->refusals = gate_new(base, "agents", 1, 1);
+	ls->by_id = idmap_new();
 	if (ls->gate != NULL)
 		gate_set_stale(ls->gate, LINK_HANDSHAKE_MS / 2);
 	/* the socket is the parent's and every worker's: never closed here */
-	ls->listener = ls->gate != NULL && ls->refusals != NULL ? evconnlistener_new(base, link_accept_cb, ls,
+	ls->listener = ls->gate != NULL && ls->refusals != NULL && ls->by_id != NULL ?
+	    evconnlistener_new(base, link_accept_cb, ls,
 	    LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd) : NULL;
 	if (ls->listener == NULL) {
 		snprintf(err, errlen, "agents: cannot accept on the agent listener: %s", strerror(errno));
 		gate_free(ls->gate);
 		gate_free(ls->refusals);
+		idmap_free(ls->by_id);
 		free(ls);
 		return NULL;
 	}
@@ -640,6 +654,7 @@ links_free(struct links *ls)
 	}
 	gate_free(ls->gate);
 	gate_free(ls->refusals);
+	idmap_free(ls->by_id);
 	free(ls);
 }
 

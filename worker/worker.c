@@ -31,6 +31,7 @@
 #include "common/conf.h"
 #include "common/db.h"
 #include "common/dbq.h"
+#include "common/idmap.h"
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -69,8 +70,7 @@ struct worker {
 	struct event *seen_timer;   /* persistent: agents.presence_interval */
 	int slot;
 	struct session_env env;
-	struct session **sessions;
-	int nsessions;
+	struct idmap *sessions;     /* by event id: one session per event at a time */
 	struct event *flush_timer;  /* persistent: writes what is queued every FLUSH_MS */
 	struct event *stop_timer;   /* stopping: leave even if the last writes did not go */
 	struct event *prune_timer;
@@ -94,13 +94,30 @@ worker_flush_now(struct worker *w)
 	event_active(w->flush_timer, EV_TIMEOUT, 0);
 }
 
+static int
+worker_nsessions(const struct worker *w)
+{
+	return (int)idmap_count(w->sessions);
+}
+
+/* The session of an event in that attempt, or NULL. */
+static struct session *
+worker_session(const struct worker *w, int64_t event_id, int attempt)
+{
+	struct session *s = event_id > 0 ? idmap_get(w->sessions, event_id) : NULL;
+	return s != NULL && session_attempt(s) == attempt ? s : NULL;
+}
+
 /* Sessions riding on the connection l. */
 static int
 worker_link_sessions(const struct worker *w, const struct link *l)
 {
 	int n = 0;
-	for (int i = 0; i < w->nsessions; i++)
-		n += session_link(w->sessions[i]) == l;
+	size_t pos = 0;
+	int64_t id;
+	void *v;
+	while (idmap_next(w->sessions, &pos, &id, &v))
+		n += session_link(v) == l;
 	return n;
 }
 
@@ -121,7 +138,7 @@ worker_close_idle_links(struct worker *w)
 static void
 worker_maybe_exit(struct worker *w)
 {
-	if (record_pending(w->rec) == 0 && (w->stopping || (w->draining && w->nsessions == 0)))
+	if (record_pending(w->rec) == 0 && (w->stopping || (w->draining && worker_nsessions(w) == 0)))
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -144,12 +161,8 @@ on_session_end(struct session *s, int recorded, void *arg)
 		    .attempt = session_attempt(s)};
 		worker_send(w, IPC_DONE, &d, sizeof(d));
 	}
-	for (int i = 0; i < w->nsessions; i++) {
-		if (w->sessions[i] == s) {
-			w->sessions[i] = w->sessions[--w->nsessions];
-			break;
-		}
-	}
+	if (idmap_get(w->sessions, session_event_id(s)) == s)
+		idmap_del(w->sessions, session_event_id(s));
 	struct link *l = session_link(s);
 	if ((w->draining || w->stopping) && l != NULL && link_ready(l) && worker_link_sessions(w, l) == 0)
 		link_close(l, 0, "worker draining");
@@ -188,13 +201,9 @@ on_advanced(int64_t event_id, int attempt, int next_task_seq, void *arg)
 	struct worker *w = arg;
 	if (w->stopping)
 		return;
-	for (int i = 0; i < w->nsessions; i++) {
-		struct session *s = w->sessions[i];
-		if (session_event_id(s) == event_id && session_attempt(s) == attempt) {
-			session_advanced(s, next_task_seq);
-			return;
-		}
-	}
+	struct session *s = worker_session(w, event_id, attempt);
+	if (s != NULL)
+		session_advanced(s, next_task_seq);
 }
 
 /* Writes of this attempt were dropped: the lease moved on, so its session stops here
@@ -203,13 +212,9 @@ static void
 on_lost(int64_t event_id, int attempt, void *arg)
 {
 	struct worker *w = arg;
-	for (int i = 0; i < w->nsessions; i++) {
-		struct session *s = w->sessions[i];
-		if (session_event_id(s) == event_id && session_attempt(s) == attempt) {
-			session_abandon(s);
-			return;
-		}
-	}
+	struct session *s = worker_session(w, event_id, attempt);
+	if (s != NULL)
+		session_abandon(s);
 }
 
 /* What is queued goes out (one transaction at a time; a failed one is tried again
@@ -268,32 +273,25 @@ worker_event(struct worker *w, const struct ipc_event *ev)
 		worker_send(w, IPC_RELEASED, &ref, sizeof(ref));
 		return;
 	}
-	for (int i = 0; i < w->nsessions; i++) {
-		struct session *old = w->sessions[i];
-		if (session_event_id(old) != ev->event_id)
-			continue;
+	struct session *old = ev->event_id > 0 ? idmap_get(w->sessions, ev->event_id) : NULL;
+	if (old != NULL) {
 		if (session_attempt(old) == ev->attempt)
 			return; /* already ours */
 		/* claimed again (its lease ran out meanwhile): the new attempt replaces the old,
 		 * whose writes the database would refuse; the parent holds the new one only */
 		log_warnx("event %" PRId64 ": attempt %d replaces attempt %d", ev->event_id,
 		    (int)ev->attempt, session_attempt(old));
-		w->sessions[i] = w->sessions[--w->nsessions];
+		idmap_del(w->sessions, ev->event_id);
 		session_free(old);
-		break;
 	}
-	struct session **v = realloc(w->sessions, (size_t)(w->nsessions + 1) * sizeof(*v));
-	if (v == NULL)
-		fatalx("out of memory");
-	w->sessions = v;
 	/* the computer's connection, as the parent knew it; gone since: the event goes back */
 	struct link *l = links_find(w->links, ev->link_id);
 	if (l != NULL && (!link_ready(l) || link_computer(l) != ev->computer_id))
 		l = NULL;
 	struct session *s = session_start(&w->env, ev, l);
-	if (s == NULL)
+	void *replaced = NULL;
+	if (s == NULL || idmap_put(w->sessions, ev->event_id, s, &replaced) == -1)
 		fatalx("out of memory");
-	w->sessions[w->nsessions++] = s;
 }
 
 /* The parent's word on a connection: accepted, refused, or replaced by a newer one. */
@@ -352,12 +350,11 @@ worker_ipc_read(struct bufferevent *bev, void *arg)
 		case IPC_CANCEL:
 			if (ipc_get(&msg, &ref, sizeof(ref)) == -1)
 				fatalx("ipc: malformed cancel message");
-			for (int i = 0; i < w->nsessions; i++)
-				if (session_event_id(w->sessions[i]) == ref.event_id)
-					session_cancel(w->sessions[i]);
+			if (ref.event_id > 0 && idmap_get(w->sessions, ref.event_id) != NULL)
+				session_cancel(idmap_get(w->sessions, ref.event_id));
 			break;
 		case IPC_DRAIN:
-			log_info("draining: %d sessions in flight, %d agents connected", w->nsessions,
+			log_info("draining: %d sessions in flight, %d agents connected", worker_nsessions(w),
 			    links_ready(w->links));
 			w->draining = 1;
 			links_stop_accepting(w->links);
@@ -452,11 +449,21 @@ static void
 on_link_gone(struct link *l, int accepted, int code, const char *why, void *arg)
 {
 	struct worker *w = arg;
-	/* from the end: a session that ends leaves the array by a swap with the last one */
-	for (int i = w->nsessions - 1; i >= 0; i--) {
-		if (i < w->nsessions && session_link(w->sessions[i]) == l)
-			session_link_gone(w->sessions[i], code, why);
-	}
+	/* collected first: a session told may end, and leave the map (its memory stays until
+	 * the next loop turn) */
+	int n = worker_link_sessions(w, l), k = 0;
+	struct session **on = n > 0 ? calloc((size_t)n, sizeof(*on)) : NULL;
+	if (n > 0 && on == NULL)
+		fatalx("out of memory");
+	size_t pos = 0;
+	int64_t id;
+	void *v;
+	while (k < n && idmap_next(w->sessions, &pos, &id, &v))
+		if (session_link(v) == l)
+			on[k++] = v;
+	for (int i = 0; i < k; i++)
+		session_link_gone(on[i], code, why);
+	free(on);
 	if (accepted) {
 		struct ipc_agent_ref ref = {.link_id = link_id(l), .computer_id = link_computer(l)};
 		worker_send(w, IPC_AGENT_GONE, &ref, sizeof(ref));
@@ -498,11 +505,10 @@ on_link_message(struct link *l, struct wire_msg *m, void *arg)
 		link_close(l, STATUS_PROTOCOL, why);
 		return;
 	}
-	for (int i = 0; i < w->nsessions; i++) {
-		if (session_matches(w->sessions[i], l, ev, (int)seq, attempt)) {
-			session_reply(w->sessions[i], m);
-			return;
-		}
+	struct session *s = ev > 0 ? idmap_get(w->sessions, ev) : NULL;
+	if (s != NULL && session_matches(s, l, ev, (int)seq, attempt)) {
+		session_reply(s, m);
+		return;
 	}
 	log_debug("agents: computer %s: Reply=%s for event %lld task %lld (attempt %lld) matches no "
 	    "session here, dropped", link_name(l), reply, ev, seq, attempt);
@@ -649,6 +655,8 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	bufferevent_setcb(w.ipc, worker_ipc_read, NULL, worker_ipc_event, &w);
 	bufferevent_enable(w.ipc, EV_READ | EV_WRITE);
 
+	if ((w.sessions = idmap_new()) == NULL)
+		fatalx("out of memory");
 	worker_open_db(&w, owner);
 	worker_open_net(&w, listen_fd);
 	worker_session_env(&w, owner);
@@ -659,7 +667,7 @@ worker_main(const struct conf_scheduler *conf, const char *owner, int slot, int 
 	worker_send(&w, IPC_READY, NULL, 0);
 	event_base_dispatch(w.base);
 
-	log_info("stopping with %d sessions in flight", w.nsessions);
+	log_info("stopping with %d sessions in flight", worker_nsessions(&w));
 	facts_db_flush(w.facts);
 	_exit(0);
 }

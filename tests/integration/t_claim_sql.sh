@@ -79,3 +79,35 @@ assert_eq "$(sql "select pgfleet.cancel_schedule($s5)")" 20 "cancelled pending"
 assert_eq "$(sql "select state from pgfleet.schedule where schedule_id = $s5")" cancelled "schedule cancelled"
 assert_eq "$(sql "select count(*) from pgfleet.claim_events(100, 'z', interval '60 s') c join pgfleet.event e using (event_id) where e.schedule_id = $s5")" 0 "nothing claimable"
 ok "cancel_schedule cancels pending events at once"
+
+# 0030: a claim and an end update computer rows in place (HOT: no indexed column changes,
+# room on the page), counted within one transaction by pg_stat_xact_user_tables
+s6=$(mk '{"labels": {"rack": 0}}' null null)
+out=$(psql -X -qAt -v ON_ERROR_STOP=1 <<SQL
+begin;
+select count(*) from pgfleet.claim_events(100, 'h', interval '60 s');
+select count(*) from pgfleet.finish_events(
+	(select array_agg(event_id order by event_id) from pgfleet.event where lease_owner = 'h'),
+	(select array_agg('done'::text) from pgfleet.event where lease_owner = 'h'),
+	(select array_agg(0) from pgfleet.event where lease_owner = 'h'),
+	(select array_agg(attempt order by event_id) from pgfleet.event where lease_owner = 'h'), 'h');
+select n_tup_upd || ' ' || n_tup_hot_upd from pg_stat_xact_user_tables
+ where schemaname = 'pgfleet' and relname = 'computer';
+commit;
+SQL
+)
+set -- $out
+[ "${1:-0}" -gt 0 ] || fail "nothing claimed for the HOT check: $out"
+assert_eq "$2" "$1" "every claimed event ended"
+assert_eq "$3 $4" "$(($1 * 2)) $(($1 * 2))" "$1 claims and $1 ends: $(($1 * 2)) computer updates, all HOT"
+ok "a claim and an end update the computer row in place (HOT)"
+
+# 0030: an event deleted while its computer names it clears computer.running_event
+s7=$(mk '{"computers": ["c1"]}' null null)
+e=$(sql "select e.event_id from pgfleet.claim_events(100, 'd', interval '60 s') c join pgfleet.event e using (event_id) where e.schedule_id = $s7")
+[ -n "$e" ] || fail "the c1 event claimed"
+assert_eq "$(sql "select running_event from pgfleet.computer where name = 'c1'")" "$e" "c1 names its running event"
+sql "delete from pgfleet.schedule where schedule_id = $s7" >/dev/null || fail "schedule delete"
+assert_eq "$(sql "select count(*) from pgfleet.event where event_id = $e")" 0 "event deleted with its schedule"
+assert_eq "$(sql "select coalesce(running_event::text, 'null') from pgfleet.computer where name = 'c1'")" null "running_event cleared"
+ok "an event deleted while running leaves no computer naming it"

@@ -25,14 +25,19 @@
 # the agents: due_at -> 2501 p50/p99.
 #
 # Then, if pdsh and sshd are installed, the same kind of work by pdsh over ssh:
-# a throwaway sshd on 127.0.0.1 (own host key, own authorized key for root, all
-# in the temp dir), BENCH_AGENTS host aliases of it in a private ssh_config,
+# a throwaway sshd on 127.0.0.1 (own host key, own authorized key, all in the
+# temp dir), BENCH_AGENTS host aliases of it in a private ssh_config,
 # `pdsh -R ssh -f AGENTS -w h[1-AGENTS] true` ROUNDS times; once with a fresh
 # ssh connection per host and run, once with ssh connection sharing
 # (ControlMaster) set up beforehand. And, if Ansible is installed (Debian's
 # ansible-core), `ansible all -m raw -a true -f AGENTS` ROUNDS times over the
 # same host aliases, with Ansible's own connection sharing (ControlPersist);
-# either is skipped with the reason printed when missing.
+# either is skipped with the reason printed when missing. The ssh user is
+# BENCH_SSH_USER, by default (as root, with useradd) a throwaway user
+# pgfleet-bench whose login shell is /bin/sh and whose home is in the temp dir,
+# removed at the end: sshd runs every command through the user's login shell,
+# and root's ~/.bashrc on a developer machine (pyenv, nvm, ...) would be timed
+# with every command; otherwise the user running the bench.
 # Everything started is stopped at the end.
 #   bench/workers.sh                  (or: make bench)
 #   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no BENCH_ANSIBLE=no bench/workers.sh
@@ -75,6 +80,8 @@ psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE 
 . "$here/lib.sh"
 WORK=$TESTDIR
 made_run_sshd=""
+made_ssh_user=""
+ssh_home=""
 cm_conf=""
 
 bench_cleanup() {
@@ -84,6 +91,8 @@ bench_cleanup() {
 		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" -O exit "h$i" >/dev/null 2>&1 || true; done
 	fi
 	[ -z "$made_run_sshd" ] || rmdir /run/sshd 2>/dev/null || true
+	[ -z "$made_ssh_user" ] || userdel "$made_ssh_user" 2>/dev/null || true
+	[ -z "$ssh_home" ] || rm -rf "$ssh_home"
 	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
 	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
 	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
@@ -289,7 +298,7 @@ fi
 pdsh_note=""
 : > "$WORK/pdsh_table"
 pdsh_round() { # pdsh_round SSH_CONFIG: one run of `true` on every host; prints its rc
-	PDSH_SSH_ARGS="-F $1 -x -l%u %h" pdsh -S -R ssh -f "$AGENTS" -w "h[1-$AGENTS]" true \
+	PDSH_SSH_ARGS="-F $1 -x -l$ssh_user %h" pdsh -S -R ssh -f "$AGENTS" -w "h[1-$AGENTS]" true \
 		>> "$WORK/pdsh.out" 2>&1 && echo 0 || echo 1
 }
 pdsh_case() { # pdsh_case LABEL SSH_CONFIG
@@ -337,12 +346,26 @@ else
 	ssh-keygen -q -t ed25519 -N '' -C bench-client -f "$d/id"
 	cp "$d/id.pub" "$d/authorized_keys"
 	sport=$(free_port)
+	ssh_user=${BENCH_SSH_USER:-}
+	if [ -z "$ssh_user" ] && [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
+		ssh_user=pgfleet-bench
+		# its home: readable by it (sshd reads the authorized keys as the user)
+		ssh_home=$(mktemp -d /tmp/pgfleet-bench-home.XXXXXX)
+		chmod 755 "$ssh_home"
+		if ! getent passwd "$ssh_user" >/dev/null; then
+			useradd -M -d "$ssh_home" -s /bin/sh "$ssh_user"
+			made_ssh_user=$ssh_user
+		fi
+		cp "$d/authorized_keys" "$ssh_home/authorized_keys"
+		chown -R "$ssh_user" "$ssh_home"
+	fi
+	[ -n "$ssh_user" ] || ssh_user=$(id -un)
 	cat > "$d/sshd_config" <<EOF
 Port $sport
 ListenAddress 127.0.0.1
 HostKey $d/host_key
 PidFile $d/sshd.pid
-AuthorizedKeysFile $d/authorized_keys
+AuthorizedKeysFile ${ssh_home:-$d}/authorized_keys
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -359,7 +382,7 @@ EOF
 	wait_for 10 "sshd on 127.0.0.1:$sport" sh -c "ssh-keyscan -p $sport 127.0.0.1 2>/dev/null | grep -q ssh-ed25519"
 	{
 		for i in $(seq 1 "$AGENTS"); do printf 'Host h%s\n\tHostName 127.0.0.1\n' "$i"; done
-		printf 'Host *\n\tPort %s\n\tUser root\n\tIdentityFile %s\n\tIdentitiesOnly yes\n' "$sport" "$d/id"
+		printf 'Host *\n\tPort %s\n\tUser %s\n\tIdentityFile %s\n\tIdentitiesOnly yes\n' "$sport" "$ssh_user" "$d/id"
 		printf '\tStrictHostKeyChecking no\n\tUserKnownHostsFile /dev/null\n\tGlobalKnownHostsFile /dev/null\n'
 		printf '\tBatchMode yes\n\tLogLevel ERROR\n\tConnectTimeout 10\n'
 	} > "$d/ssh_config"
@@ -368,15 +391,15 @@ EOF
 		printf '\tControlMaster auto\n\tControlPath %s/cm-%%n\n\tControlPersist 300\n' "$d"
 	} > "$d/ssh_config_cm"
 	{ echo "[all]"; for i in $(seq 1 "$AGENTS"); do echo "h$i"; done; } > "$d/inventory"
-	printf '[defaults]\nforks = %s\n' "$AGENTS" > "$d/ansible.cfg"
+	printf '[defaults]\nforks = %s\nremote_user = %s\n' "$AGENTS" "$ssh_user" > "$d/ansible.cfg"
 	ssh_ok=1
 	echo "  $(ssh -V 2>&1 | cut -d, -f1), sshd on 127.0.0.1:$sport (ed25519 keys, MaxStartups 1000)," \
-		"$AGENTS host aliases of it, fanout $AGENTS"
+		"$AGENTS host aliases of it, fanout $AGENTS; user $ssh_user, login shell $(getent passwd "$ssh_user" | cut -d: -f7)"
 fi
 if [ -n "$ssh_ok" ] && [ "$PDSH" = yes ] && ! command -v pdsh >/dev/null; then
 	pdsh_note="pdsh comparison not run: pdsh missing (apt-get install pdsh)"
 elif [ -n "$ssh_ok" ] && [ "$PDSH" = yes ]; then
-	got=$(PDSH_SSH_ARGS="-F $d/ssh_config -x -l%u %h" pdsh -R ssh -f "$AGENTS" -w "h[1-$AGENTS]" 'echo ran' 2>&1 | grep -c ': ran$' || true)
+	got=$(PDSH_SSH_ARGS="-F $d/ssh_config -x -l$ssh_user %h" pdsh -R ssh -f "$AGENTS" -w "h[1-$AGENTS]" 'echo ran' 2>&1 | grep -c ': ran$' || true)
 	if [ "$got" != "$AGENTS" ]; then
 		pdsh_note="pdsh comparison not run: a check run of pdsh over the local sshd answered on $got of $AGENTS hosts (see $d/sshd.log)"
 		failed=1

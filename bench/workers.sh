@@ -219,7 +219,12 @@ EOF
 		"$(db_q "SELECT string_agg(status_code || ':' || n, ' ' ORDER BY status_code DESC) FROM (SELECT status_code, count(*) AS n FROM pgfleet.status_log WHERE $inrange GROUP BY 1) x")" \
 		"2501:$events 2500:$events 0:$events"
 	check "schedules done" "$(db_q "SELECT count(*) FROM pgfleet.schedule WHERE $inrange AND state = 'done'")" "$rounds"
-	check "warnings or errors in $name's log" "$(grep -ciE 'warn|error|fatal' "$WORK/$name.log" || true)" 0
+	# all the agents share 127.0.0.1: beyond 16 handshakes at once from one address the
+	# listeners refuse (the agents and fetches come back); counted apart, not a failure
+	persrc="connections without tls from it"
+	check "warnings or errors in $name's log (besides the per-address limit)" \
+		"$(grep -iE 'warn|error|fatal' "$WORK/$name.log" | grep -cv "$persrc" || true)" 0
+	echo "    refusals at the per-address limit (16 handshakes from 127.0.0.1): $(grep -c "$persrc" "$WORK/$name.log" || true)"
 	echo "    wall time seen by the script $(calc "sprintf(\"%.2f\", $w1 - $w0)") s (polls every 50 ms);" \
 		"$nsamples samples; dispatch (due -> 2501) p50 $(calc "sprintf(\"%.0f\", $d50)") ms, p99 $(calc "sprintf(\"%.0f\", $d99)") ms; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
@@ -353,7 +358,8 @@ else
 		ssh_home=$(mktemp -d /tmp/pgfleet-bench-home.XXXXXX)
 		chmod 755 "$ssh_home"
 		if ! getent passwd "$ssh_user" >/dev/null; then
-			useradd -M -d "$ssh_home" -s /bin/sh "$ssh_user"
+			# password "*": no password, yet not locked ("!"), which sshd without PAM refuses
+			useradd -M -d "$ssh_home" -s /bin/sh -p '*' "$ssh_user"
 			made_ssh_user=$ssh_user
 		fi
 		cp "$d/authorized_keys" "$ssh_home/authorized_keys"

@@ -36,7 +36,9 @@ FOR EACH ROW EXECUTE FUNCTION pgfleet.event_running_delete();
 -- finish_events (0029), its rows found by id: the batch's events by "event_id = ANY", its
 -- computers by "computer_id = ANY", so that no plan can walk every running event (or every
 -- computer) once per element of the batch, as the joins alone were planned with statistics
--- taken before a fan-out (a handful of running events where there were thousands).
+-- taken before a fan-out (a handful of running events where there were thousands). A batch
+-- is a worker's flush (tens of events): "= ANY" of a function's parameter is not hashed, and
+-- for arrays of thousands (computers_seen, a presence batch) a join stays the better form.
 CREATE OR REPLACE FUNCTION pgfleet.finish_events(p_ids bigint[], p_states text[], p_codes int[],
 	p_attempts int[], p_owner text)
 RETURNS TABLE (event_id bigint, applied boolean)
@@ -131,22 +133,3 @@ BEGIN
 	FROM unnest(p_ids) WITH ORDINALITY AS u(id, o)
 	ORDER BY u.o;
 END $$;
-
--- computers_seen (0029), the same way.
-CREATE OR REPLACE FUNCTION pgfleet.computers_seen(p_ids bigint[], p_at timestamptz[], p_versions text[])
-RETURNS void
-LANGUAGE sql STRICT AS $$
-	WITH x AS (
-		SELECT DISTINCT ON (u.id) u.id, u.at, u.ver
-		FROM unnest(p_ids, p_at, p_versions) AS u(id, at, ver)
-		ORDER BY u.id),
-	free AS (
-		SELECT c.computer_id FROM pgfleet.computer c
-		WHERE c.computer_id = ANY (p_ids)
-		ORDER BY c.computer_id
-		FOR NO KEY UPDATE SKIP LOCKED)
-	UPDATE pgfleet.computer c
-	SET last_seen = greatest(c.last_seen, x.at), agent_version = coalesce(x.ver, c.agent_version)
-	FROM x JOIN free ON free.computer_id = x.id
-	WHERE c.computer_id = x.id AND c.computer_id = ANY (p_ids)
-$$;

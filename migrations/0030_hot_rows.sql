@@ -32,6 +32,7 @@ $$;
 
 CREATE TRIGGER event_running_delete AFTER DELETE ON pgfleet.event
 FOR EACH ROW EXECUTE FUNCTION pgfleet.event_running_delete();
+REVOKE ALL ON FUNCTION pgfleet.event_running_delete() FROM PUBLIC;
 
 -- finish_events (0029), its rows found by id: the batch's events by "event_id = ANY", its
 -- computers by "computer_id = ANY", so that no plan can walk every running event (or every

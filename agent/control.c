@@ -316,7 +316,8 @@ task_fetch(struct conn *c, const struct request_task *t, struct journal_entry *e
 	const struct transfer_req req = {.host = host, .port = t->port, .key = t->key,
 	    .event_id = t->event_id, .seq = t->seq, .size = t->size, .checksum = t->checksum,
 	    .dirfd = dfd, .name = t->name, .mode = 0700, .uid = uid, .gid = gid,
-	    .timeout_ms = CONTROL_FETCH_TIMEOUT_MS, .max_size = cf->max_script};
+	    .timeout_ms = CONTROL_FETCH_TIMEOUT_MS, .max_size = cf->max_script,
+	    .no_sync = 1}; /* the journal holds the task before the fetch: a script lost to a crash is not run again */
 	int r = transfer_fetch(c->env->fetch_ctx, &req, err, sizeof(err));
 	OPENSSL_cleanse((char *)t->key, strlen(t->key));
 	close(dfd);

@@ -173,7 +173,7 @@ on_request(const struct wire_msg *m, void *arg)
 	} else if (tasks_count(a->tasks) >= TASKS_MAX) {
 		snprintf(why, sizeof(why), "agent busy: %d tasks running", TASKS_MAX);
 		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, why);
-	} else if (tasks_spawn(a->tasks, &env, &t, uplink_fd(a->uplink)) == -1) {
+	} else if (tasks_spawn(a->tasks, &env, &t, m, uplink_fd(a->uplink)) == -1) {
 		(void)control_refuse(&env, &t, STATUS_AGENT_ERROR, "agent could not start a task process");
 	}
 }
@@ -300,6 +300,7 @@ reload(struct agent *a)
 		log_warnx("reload: %s", errs.msg[i]);
 	conf_errors_free(&errs);
 	uplink_set_conf(a->uplink, fresh);
+	tasks_retire(a->tasks); /* they hold the old configuration */
 	conf_free_agent(a->conf);
 	a->conf = fresh;
 	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-agent");

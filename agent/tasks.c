@@ -25,14 +25,25 @@
 #include "common/wire.h"
 #include "transfer/fetch.h"
 
-#define CHILD_EXIT_LOST 3 /* the task ran, but a reply could not be handed on */
+#define CHILD_EXIT_LOST 3   /* the task ran, but a reply could not be handed on */
+#define RUNNER_TASKS_MAX 500 /* a task process exits after this many tasks (anything it leaked goes) */
+#define RUNNERS_IDLE_KEEP 4  /* idle task processes kept beyond this many are let go */
+#define RUNNERS_MAX (2 * TASKS_MAX) /* entries: the busy ones and those exiting */
 
+/*
+ * A task process. It runs one task at a time, handed to it down its socketpair
+ * (Local=Task, then the SendFile), answers with the task's replies, then
+ * Local=Idle; it waits there for the next one, and exits when its pipe closes.
+ */
 struct task {
 	struct tasks *ts;
 	pid_t pid;                /* 0 once reaped */
 	struct bufferevent *bev;  /* NULL once read to the end */
 	struct wire_parser *parser;
-	uint64_t gen;             /* the connection its SendFile came in on */
+	int busy;                 /* a task handed to it has not ended (no Local=Idle yet) */
+	int retire;               /* let go once its task ends */
+	int done;                 /* tasks it ran */
+	uint64_t gen;             /* the connection its current SendFile came in on */
 	char what[48];            /* "event E task S", for logs */
 };
 
@@ -41,7 +52,7 @@ struct tasks {
 	struct uplink *uplink;
 	SSL_CTX *fetch_ctx;       /* the sessions task processes hand back are kept for it */
 	size_t max_body;
-	struct task *v[TASKS_MAX];
+	struct task *v[RUNNERS_MAX];
 	int n;
 };
 
@@ -52,12 +63,6 @@ on_child_term(int sig)
 {
 	(void)sig;
 	child_stop = 1;
-}
-
-void
-tasks_set_ctx(struct tasks *ts, SSL_CTX *fetch_ctx)
-{
-	ts->fetch_ctx = fetch_ctx;
 }
 
 struct tasks *
@@ -81,6 +86,7 @@ task_close_pipe(struct task *t)
 	t->bev = NULL;
 	wire_parser_free(t->parser);
 	t->parser = NULL;
+	t->busy = 0;
 }
 
 /* Forget entries whose process is reaped and whose pipe is read to the end. */
@@ -109,7 +115,33 @@ tasks_free(struct tasks *ts)
 	free(ts);
 }
 
-int tasks_count(const struct tasks *ts) { return ts->n; }
+/* Idle ones are let go now (their pipe closes: they exit), busy ones after their task. */
+void
+tasks_retire(struct tasks *ts)
+{
+	for (int i = 0; i < ts->n; i++) {
+		ts->v[i]->retire = 1;
+		if (!ts->v[i]->busy)
+			task_close_pipe(ts->v[i]);
+	}
+}
+
+void
+tasks_set_ctx(struct tasks *ts, SSL_CTX *fetch_ctx)
+{
+	ts->fetch_ctx = fetch_ctx;
+	tasks_retire(ts); /* they hold the old context */
+}
+
+/* Tasks running: handed to a process and not ended, or whose process is exiting. */
+int
+tasks_count(const struct tasks *ts)
+{
+	int n = 0;
+	for (int i = 0; i < ts->n; i++)
+		n += ts->v[i]->busy || (ts->v[i]->pid != 0 && ts->v[i]->bev == NULL);
+	return n;
+}
 
 int
 tasks_alive(const struct tasks *ts)
@@ -150,6 +182,21 @@ task_session(struct tasks *ts, const struct wire_msg *m)
 	free(der);
 }
 
+/* Its task ended: kept for the next one, or let go. */
+static void
+task_idle(struct tasks *ts, struct task *t)
+{
+	int idle = 0;
+	for (int i = 0; i < ts->n; i++)
+		idle += ts->v[i]->bev != NULL && !ts->v[i]->busy;
+	t->busy = 0;
+	t->done++;
+	log_debug("%s: task process %ld idle after %d tasks", t->what, (long)t->pid, t->done);
+	snprintf(t->what, sizeof(t->what), "task process %ld", (long)t->pid);
+	if (t->retire || t->done >= RUNNER_TASKS_MAX || idle >= RUNNERS_IDLE_KEEP)
+		task_close_pipe(t);
+}
+
 /* A whole reply of a task: on to the scheduler, if its connection is still the one. */
 static void
 task_forward(struct tasks *ts, struct task *t, const struct wire_msg *m)
@@ -158,6 +205,8 @@ task_forward(struct tasks *ts, struct task *t, const struct wire_msg *m)
 	if (local != NULL) {
 		if (strcmp(local, "Session") == 0)
 			task_session(ts, m);
+		else if (strcmp(local, "Idle") == 0)
+			task_idle(ts, t);
 		return;
 	}
 	if (t->gen == uplink_generation(ts->uplink) && uplink_is_up(ts->uplink)) {
@@ -197,6 +246,8 @@ task_read_cb(struct bufferevent *bev, void *arg)
 				fatalx("out of memory");
 			task_forward(t->ts, t, m);
 			wire_msg_free(m);
+			if (t->bev != bev)
+				return; /* let go: freed with its parser */
 		}
 	}
 }
@@ -207,6 +258,8 @@ task_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct task *t = arg;
 	(void)what;
 	task_read_cb(bev, arg); /* whatever came before the end */
+	if (t->busy)
+		log_debug("%s: task process %ld ended its pipe during its task", t->what, (long)t->pid);
 	task_close_pipe(t);
 	tasks_compact(t->ts);
 }
@@ -251,15 +304,87 @@ send_session(const char *host, const unsigned char *der, size_t len, void *arg)
 	free(hex);
 }
 
-/* In the child: its signals, then the task, then exit. */
+/* Bytes read from the main process and not yet parsed. */
+struct runner_in {
+	char buf[16384];
+	size_t off, len;
+};
+
+/* In a task process: the next whole message from the main process; NULL at its end or a stop. */
+static struct wire_msg *
+runner_read(int fd, struct wire_parser *p, struct runner_in *in)
+{
+	for (;;) {
+		if (in->off < in->len) {
+			size_t used = 0;
+			enum wire_status st = wire_feed(p, in->buf + in->off, in->len - in->off, &used);
+			in->off += used;
+			if (st == WIRE_ERROR) {
+				log_warnx("bad message from the agent's main process: %s",
+				    wire_parser_error(p));
+				return NULL;
+			}
+			if (st == WIRE_DONE)
+				return wire_parser_take(p);
+		}
+		if (child_stop)
+			return NULL;
+		ssize_t n = read(fd, in->buf, sizeof(in->buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		in->off = 0;
+		in->len = (size_t)n;
+	}
+}
+
+/*
+ * One task handed down the pipe: Local=Task (who pushed it), then the SendFile; run,
+ * then Local=Idle. 1: done; 0: no task came (the pipe's end, a stop); -1: Local=Idle
+ * could not be sent.
+ */
+static int
+runner_task(const struct control_env *penv, int *fd, struct wire_parser *p, struct runner_in *in)
+{
+	struct wire_msg *who = runner_read(*fd, p, in), *m = who != NULL ? runner_read(*fd, p, in) : NULL;
+	if (m == NULL) {
+		wire_msg_free(who);
+		return 0;
+	}
+	struct control_env env = *penv;
+	const char *cid = wire_get(who, "Computer-ID"), *name = wire_get(who, "Peer-Name"),
+		   *addr = wire_get(who, "Peer-Addr");
+	env.peer_name = name != NULL ? name : "?";
+	env.peer_addr = addr != NULL ? addr : "?";
+	struct request_task t;
+	char why[600];
+	int code;
+	/* the main process checked it: the same check here only fills t from this copy */
+	if (request_check(m, env.conf, cid != NULL ? atoll(cid) : 0, &t, &code, why, sizeof(why)) ==
+		REQUEST_ACT && t.kind == REQUEST_SENDFILE)
+		(void)control_run_task(&env, &t); /* a reply it could not send: the journal keeps it */
+	else
+		log_warnx("a task the main process handed on does not check here: %s", why);
+	transfer_fetch_sessions_each(send_session, fd);
+	wire_msg_free(m);
+	wire_msg_free(who);
+	char err[64];
+	struct wire_msg *idle = wire_msg_new();
+	int sent = idle != NULL && wire_add(idle, "Local", "Idle", err, sizeof(err)) == 0 &&
+	    pipe_send(fd, idle) == 0;
+	wire_msg_free(idle);
+	return sent ? 1 : -1;
+}
+
+/* In the child: its signals, then tasks until its pipe closes, a stop or its quota. */
 static void __attribute__((noreturn))
-task_child(struct tasks *ts, const struct control_env *penv, const struct request_task *t, int fd,
-    int close_fd)
+task_child(struct tasks *ts, const struct control_env *penv, int fd, int close_fd)
 {
 	struct sigaction sa;
 	sigset_t none;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_child_term;
+	sa.sa_handler = on_child_term; /* no SA_RESTART: an idle read ends with EINTR */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -281,43 +406,49 @@ task_child(struct tasks *ts, const struct control_env *penv, const struct reques
 	env.stop = &child_stop;
 	env.out.send = pipe_send;
 	env.out.arg = &fd;
-	int rc = control_run_task(&env, t);
-	transfer_fetch_sessions_each(send_session, &fd);
+	struct wire_parser *p = wire_parser_new(ts->max_body);
+	struct runner_in *in = malloc(sizeof(*in));
+	int rc = p != NULL && in != NULL ? 1 : 0;
+	if (in != NULL)
+		in->off = in->len = 0;
+	for (int n = 0; rc == 1 && n < RUNNER_TASKS_MAX && !child_stop; n++)
+		rc = runner_task(&env, &fd, p, in);
+	if (p == NULL || in == NULL)
+		log_warnx("task process: out of memory");
+	wire_parser_free(p);
+	free(in);
 	log_close();
-	_exit(rc == 0 ? 0 : CHILD_EXIT_LOST);
+	_exit(rc == -1 ? CHILD_EXIT_LOST : 0);
 }
-
-int
-tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
-    int close_fd)
+/* A new task process, idle; NULL when it could not be started (logged). */
+static struct task *
+runner_fork(struct tasks *ts, const struct control_env *env, int close_fd)
 {
 	int sv[2];
-	if (ts->n >= TASKS_MAX)
-		return -1;
+	if (ts->n >= RUNNERS_MAX)
+		return NULL;
 	struct task *k = calloc(1, sizeof(*k));
 	if (k == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_task_s(LL_WARNING, t->event_s, t->seq_s, "socketpair: %s", strerror(errno));
+		log_warnx("task process: socketpair: %s", strerror(errno));
 		free(k);
-		return -1;
+		return NULL;
 	}
 	pid_t pid = fork();
 	if (pid == -1) {
-		log_task_s(LL_WARNING, t->event_s, t->seq_s, "fork: %s", strerror(errno));
+		log_warnx("task process: fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		free(k);
-		return -1;
+		return NULL;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		task_child(ts, env, t, sv[1], close_fd);
+		task_child(ts, env, sv[1], close_fd);
 	}
 	close(sv[1]);
 	evutil_make_socket_nonblocking(sv[0]);
 	k->ts = ts;
 	k->pid = pid;
-	k->gen = uplink_generation(ts->uplink);
-	snprintf(k->what, sizeof(k->what), "event %.16s task %.10s", t->event_s, t->seq_s);
 	k->parser = wire_parser_new(ts->max_body);
 	k->bev = bufferevent_socket_new(ts->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	if (k->parser == NULL || k->bev == NULL)
@@ -325,7 +456,52 @@ tasks_spawn(struct tasks *ts, const struct control_env *env, const struct reques
 	bufferevent_setcb(k->bev, task_read_cb, NULL, task_event_cb, k);
 	bufferevent_enable(k->bev, EV_READ);
 	ts->v[ts->n++] = k;
-	log_debug("%s: task process %ld", k->what, (long)pid);
+	log_debug("task process %ld started", (long)pid);
+	return k;
+}
+
+/* m down k's pipe, whole; 0 or -1. */
+static int
+runner_write(struct task *k, const struct wire_msg *m)
+{
+	size_t len;
+	char *buf = wire_build(m, &len);
+	if (buf == NULL)
+		return -1;
+	int rc = bufferevent_write(k->bev, buf, len);
+	wire_buf_free(buf, len);
+	return rc;
+}
+
+int
+tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
+    const struct wire_msg *m, int close_fd)
+{
+	struct task *k = NULL;
+	for (int i = 0; i < ts->n && k == NULL; i++)
+		if (ts->v[i]->pid != 0 && ts->v[i]->bev != NULL && !ts->v[i]->busy && !ts->v[i]->retire)
+			k = ts->v[i];
+	if (k == NULL && (k = runner_fork(ts, env, close_fd)) == NULL)
+		return -1;
+	char err[128], cid[24];
+	snprintf(cid, sizeof(cid), "%lld", uplink_computer_id(ts->uplink));
+	struct wire_msg *who = wire_msg_new();
+	if (who == NULL || wire_add(who, "Local", "Task", err, sizeof(err)) == -1 ||
+	    wire_add(who, "Computer-ID", cid, err, sizeof(err)) == -1 ||
+	    wire_add(who, "Peer-Name", env->peer_name, err, sizeof(err)) == -1 ||
+	    wire_add(who, "Peer-Addr", env->peer_addr, err, sizeof(err)) == -1 ||
+	    runner_write(k, who) == -1 || runner_write(k, m) == -1) {
+		log_task_s(LL_WARNING, t->event_s, t->seq_s, "not handed to task process %ld",
+		    (long)k->pid);
+		wire_msg_free(who);
+		task_close_pipe(k); /* half a task may be in its pipe: it goes */
+		return -1;
+	}
+	wire_msg_free(who);
+	k->busy = 1;
+	k->gen = uplink_generation(ts->uplink);
+	snprintf(k->what, sizeof(k->what), "event %.16s task %.10s", t->event_s, t->seq_s);
+	log_debug("%s: task process %ld", k->what, (long)k->pid);
 	return 0;
 }
 

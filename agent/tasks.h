@@ -1,10 +1,14 @@
 /*
- * tasks: the agent's task processes. Each SendFile runs in a process of its
- * own (forked from the agent's main process), which writes its replies as
- * whole messages down a socketpair; the main process forwards them to the
- * scheduler on the connection the SendFile came in on, and drops them when
- * that connection is gone (the journal keeps the result for a re-push).
- * tasks_new returns a struct freed with tasks_free.
+ * tasks: the agent's task processes. A SendFile runs in a task process, not
+ * in the main one (a script, a fetch or the journal never block the
+ * connection); a task process runs one task at a time and waits for the next,
+ * so that a task costs no fork of the agent (forked when none is idle; let go
+ * beyond a few idle ones, after 500 tasks, and when the configuration or the
+ * certificate changes). Each writes its replies as whole messages down a
+ * socketpair; the main process forwards them to the scheduler on the
+ * connection the SendFile came in on, and drops them when that connection is
+ * gone (the journal keeps the result for a re-push). tasks_new returns a
+ * struct freed with tasks_free.
  */
 #ifndef PGFLEET_TASKS_H
 #define PGFLEET_TASKS_H
@@ -19,6 +23,7 @@ struct uplink;
 struct control_env;
 struct request_task;
 struct tasks;
+struct wire_msg;
 
 #define TASKS_MAX 64 /* task processes at once */
 
@@ -30,17 +35,20 @@ struct tasks;
 struct tasks *tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx,
     size_t max_body);
 void tasks_free(struct tasks *ts);
-/* A renewed certificate's context for the task processes started from now on. */
+/* A renewed certificate's context for the task processes started from now on (tasks_retire). */
 void tasks_set_ctx(struct tasks *ts, SSL_CTX *fetch_ctx);
-/* Task processes running (or whose replies are still being read). */
+/* Let every task process go (a new configuration): idle ones now, busy ones after their task. */
+void tasks_retire(struct tasks *ts);
+/* Tasks running (handed to a task process and not ended, or whose process is exiting). */
 int tasks_count(const struct tasks *ts);
 /*
- * Fork a task process that runs control_run_task(env, t) with its replies
- * going to the main process; close_fd (the connection's socket, or -1) is
- * closed in the child. 0, or -1 (fork or socketpair failed, logged).
+ * Hand t (request_check's reading of m) to an idle task process, or to a new one,
+ * which runs control_run_task with its replies going to the main process;
+ * close_fd (the connection's socket, or -1) is closed in a new child. 0, or -1
+ * (fork, socketpair or the hand-over failed, logged).
  */
 int tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
-    int close_fd) __attribute__((warn_unused_result));
+    const struct wire_msg *m, int close_fd) __attribute__((warn_unused_result));
 /* Reap the exited ones; 1 when one of them died abnormally (its task may be an orphan). */
 int tasks_reap(struct tasks *ts);
 /* Send sig to every task process. */

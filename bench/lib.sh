@@ -3,6 +3,7 @@
 #   calc EXPR, now                    arithmetic in awk, wall clock in s.ns
 #   ticks PID...                      utime + stime of the processes, in clock ticks
 #   ticks_all PID                     the same with its waited-for children
+#   ticks_tree PID                    ticks_all of PID and of its live descendants
 #   rss_kb PID / hwm_kb PID           VmRSS / VmHWM
 #   fds PID...                        open descriptors
 #   db_open, db_q SQL, db_close       ONE long-lived psql session for the whole run:
@@ -27,6 +28,15 @@ ticks() {
 	echo "$s"
 }
 ticks_all() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# ticks_tree PID: ticks_all of PID and of its live descendants (a child's time reaches
+# its parent's only when it is reaped: an agent's task processes live on between tasks)
+ticks_tree() {
+	s=$(ticks_all "$1")
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		s=$((s + $(ticks_tree "$c")))
+	done
+	echo "$s"
+}
 rss_kb() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() {

@@ -102,7 +102,11 @@ bench_cleanup() {
 trap bench_cleanup EXIT INT TERM
 
 # the agents' CPU with their waited-for children (a task process per task, and the scripts)
-agents_cpu() { s=0; for p in $AGENT_PIDS; do s=$((s + $(ticks_all "$p"))); done; echo "$s"; }
+agents_cpu() { a=0; for p in $AGENT_PIDS; do a=$((a + $(ticks_tree "$p"))); done; echo "$a"; }
+# the agents' own CPU, scripts left out: each agent and its task processes, self time
+# only (a task process reaps its scripts; one that exits adds them to the agent's
+# children's time, which this leaves out with it)
+agents_own() { a=0; for p in $AGENT_PIDS; do a=$((a + $(ticks "$p" $(ps -o pid= --ppid "$p")))); done; echo "$a"; }
 # the PostgreSQL backends of the scheduler's parent and workers (same machine: /proc)
 backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application_name IN ('pgfleet-scheduler', 'pgfleet-worker')" | tr '\n' ' '; }
 
@@ -153,6 +157,7 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
 	job_add "job-$n" "$script"
 	cpu0=$(agents_cpu)
+	own0=$(agents_own)
 	bpids=$(backend_pids)
 	bcpu0=$(ticks $bpids)
 	w0=$(now)
@@ -185,6 +190,7 @@ EOF
 	done
 	pcpu=$(ticks "$spid")
 	acpu=$(( $(agents_cpu) - cpu0 ))
+	aown=$(( $(agents_own) - own0 ))
 	bcpu=$(( $(ticks $bpids) - bcpu0 ))
 	kill "$spid" 2>/dev/null || true
 	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
@@ -228,7 +234,8 @@ EOF
 	echo "    wall time seen by the script $(calc "sprintf(\"%.2f\", $w1 - $w0)") s (polls every 50 ms);" \
 		"$nsamples samples; dispatch (due -> 2501) p50 $(calc "sprintf(\"%.0f\", $d50)") ms, p99 $(calc "sprintf(\"%.0f\", $d99)") ms; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
-		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s"
+		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s," \
+		"of which the agents' own (scripts left out) $(calc "sprintf(\"%.2f\", $aown / $TICK)") s, $(calc "sprintf(\"%.2f\", $aown * 1000 / $TICK / $events)") ms per task"
 	echo "    their PostgreSQL backends ($(echo $bpids | wc -w)) CPU $(calc "sprintf(\"%.2f\", $bcpu / $TICK)") s;" \
 		"per event: worker $(calc "sprintf(\"%.2f\", $wcpu * 1000 / $TICK / $events)") ms," \
 		"parent $(calc "sprintf(\"%.2f\", $pcpu * 1000 / $TICK / $events)") ms," \

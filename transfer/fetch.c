@@ -417,10 +417,10 @@ part_receive(struct part *pt, SSL *ssl, char *buf, size_t start, size_t end, uin
 	}
 }
 
-/* Checksum, owner, mode, fsync, then the rename that makes the file appear whole. */
+/* Checksum, owner, mode, fsync (unless no_sync), then the rename that makes the file appear whole. */
 static int
 part_finish(struct part *pt, const char *checksum, const char *final_name, mode_t mode, uid_t uid,
-    gid_t gid, char *err, size_t errlen)
+    gid_t gid, int no_sync, char *err, size_t errlen)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
@@ -436,7 +436,7 @@ part_finish(struct part *pt, const char *checksum, const char *final_name, mode_
 		snprintf(err, errlen, "fetch: chown %s: %s", pt->name, strerror(errno));
 		return -1;
 	}
-	if (fchmod(pt->fd, mode) == -1 || fsync(pt->fd) == -1) {
+	if (fchmod(pt->fd, mode) == -1 || (!no_sync && fsync(pt->fd) == -1)) {
 		snprintf(err, errlen, "fetch: %s: %s", pt->name, strerror(errno));
 		return -1;
 	}
@@ -451,7 +451,8 @@ part_finish(struct part *pt, const char *checksum, const char *final_name, mode_
 		return -1;
 	}
 	pt->name[0] = '\0';
-	fsync(pt->dirfd); /* the rename itself; a failure here is not worth refusing the file */
+	if (!no_sync)
+		fsync(pt->dirfd); /* the rename itself; a failure here is not worth refusing the file */
 	return 0;
 }
 
@@ -540,7 +541,7 @@ transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t err
 	if (check_reply(reply, r->host, r->port, r->size, r->checksum, end - start, err, errlen) == -1 ||
 	    part_open(&pt, r->dirfd, r->name, err, errlen) == -1 ||
 	    part_receive(&pt, ssl, buf, start, end, r->size, r->timeout_ms, err, errlen) == -1 ||
-	    part_finish(&pt, r->checksum, r->name, r->mode, r->uid, r->gid, err, errlen) == -1)
+	    part_finish(&pt, r->checksum, r->name, r->mode, r->uid, r->gid, r->no_sync, err, errlen) == -1)
 		goto out;
 	last_resumed = resumed;
 	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", r->host, r->port, r->event_id,

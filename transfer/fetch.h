@@ -2,7 +2,8 @@
  * transfer fetch: the agent side of the file-transfer channel, blocking.
  * Connects back to the worker's transfer port (TLS, the server must chain to
  * the CA), presents the one-time key, and writes exactly Size bytes
- * atomically (temp file, checksum, fsync, rename) into a directory.
+ * atomically (temp file, checksum, fsync unless asked not to, rename) into a
+ * directory.
  * Keeps one TLS session per server host to resume on the next fetch; the
  * cache is this module's (transfer_fetch_forget_sessions frees it).
  * The process must ignore SIGPIPE.
@@ -36,6 +37,9 @@ struct transfer_req {
 	 * header (however it trickles in), then each wait for file data */
 	long long timeout_ms;
 	size_t max_size;        /* a larger size is refused before connecting */
+	int no_sync;            /* no fsync of the file and its rename: the caller needs it
+				 * whole (the rename stays) but not durable, e.g. a script
+				 * whose run a journal records before the fetch */
 };
 
 /*

@@ -22,8 +22,10 @@ CFLAGS   ?= -O2 -g
 # Required flags live apart from CFLAGS so that "make CFLAGS=..." keeps them.
 REQ_CFLAGS = -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
             -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
-# --as-needed: each program records only the libraries it calls (the agent never needs libpq)
-LDFLAGS  += $(SANFLAGS) -Wl,--as-needed
+# --as-needed: each program records only the libraries it calls (the agent never needs libpq);
+# -z relro -z now: every symbol bound at start, the table read-only after (the agent's
+# task processes, forked from it, then bind nothing per process)
+LDFLAGS  += $(SANFLAGS) -Wl,--as-needed -Wl,-z,relro -Wl,-z,now
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(REQ_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 

@@ -269,6 +269,41 @@ reset_reserved_signal(int sig)
 #endif
 }
 
+/*
+ * The signals whose disposition is not the default in this process: the child
+ * resets only these (a system call per signal is dear on some virtual machines,
+ * and there are 64). Found once per process, before its first spawn, and again
+ * after exec_signals_changed: the task processes set their handlers first.
+ */
+static struct {
+	pid_t pid;      /* the process they were found in; 0 before */
+	int n;
+	int sig[NSIG];
+} nondefault;
+
+void
+exec_signals_changed(void)
+{
+	nondefault.pid = 0;
+}
+
+static void
+find_nondefault_signals(void)
+{
+	pid_t me = getpid();
+	if (nondefault.pid == me)
+		return;
+	nondefault.n = 0;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+		/* glibc's own two (EINVAL) are reset whatever they are */
+		if (sigaction(sig, NULL, &old) < 0 ? errno == EINVAL :
+		    (old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL)
+			nondefault.sig[nondefault.n++] = sig;
+	}
+	nondefault.pid = me;
+}
+
 /* Runs in the child of spawn_child; never returns. */
 static void __attribute__((noreturn))
 child_run(const struct child_args *a)
@@ -282,9 +317,9 @@ child_run(const struct child_args *a)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sigaction(sig, &sa, NULL) < 0 && errno == EINVAL)
-			reset_reserved_signal(sig);
+	for (int i = 0; i < nondefault.n; i++)
+		if (sigaction(nondefault.sig[i], &sa, NULL) < 0 && errno == EINVAL)
+			reset_reserved_signal(nondefault.sig[i]);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -351,7 +386,8 @@ child_entry(void *arg)
  * of ours left write-protected to fault page by page afterwards, which a fork of the task
  * process cost on every task. child_run makes system calls only and touches nothing of
  * ours. Every signal is blocked across it: a handler of ours must not run in the child,
- * which sets them all to the default before it unblocks them. -1 with errno when it fails.
+ * which sets each one not at its default back to it (find_nondefault_signals) before it
+ * unblocks them. The stack is mapped once per process. -1 with errno when it fails.
  * Built with AddressSanitizer, a fork: its run-time library cannot follow a child running
  * on a stack of its own in our memory (stale red zones of an earlier child's stack, and a
  * warning at every call that does not return).
@@ -359,23 +395,31 @@ child_entry(void *arg)
 static pid_t
 spawn_child(struct child_args *ca)
 {
+	find_nondefault_signals();
 #if defined(__SANITIZE_ADDRESS__)
 	pid_t forked = fork();
 	if (forked == 0)
 		child_run(ca);
 	return forked;
 #else
-	void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		return -1;
+	/* kept for the process's next spawns: the parent waits while the child uses it (vfork) */
+	static void *stack;
+	static pid_t stack_pid;
+	if (stack == NULL || stack_pid != getpid()) {
+		stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stack == MAP_FAILED) {
+			stack = NULL;
+			return -1;
+		}
+		stack_pid = getpid();
+	}
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid_t pid = clone(child_entry, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, ca);
 	int e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	munmap(stack, CHILD_STACK);
 	errno = e;
 	return pid;
 #endif

@@ -66,6 +66,12 @@ struct exec_proc;
  * each task's own lookups then skip loading them again. Nothing when it fails.
  */
 void exec_warm_users(const char *name);
+/*
+ * The script's process resets to their default the signals that were not at it in this
+ * process at its first exec_start, or at the last call of this (found again then): call
+ * it after changing a signal's disposition in a process that has run scripts.
+ */
+void exec_signals_changed(void);
 int exec_start(const struct exec_req *req, struct exec_proc **out, char *err, size_t errlen);
 pid_t exec_proc_pid(const struct exec_proc *p);
 /* The script's process group (its pid); kill(-pgid, sig) reaches every descendant left in it. */

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "agent/control.h"
+#include "agent/exec.h"
 #include "agent/request.h"
 #include "agent/uplink.h"
 #include "common/log.h"
@@ -395,6 +396,7 @@ task_child(struct tasks *ts, const struct control_env *penv, int fd, int close_f
 	sigaction(SIGCHLD, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	exec_signals_changed();
 	/* the connection belongs to the main process: a copy here would keep it open */
 	if (close_fd >= 0)
 		close(close_fd);

@@ -111,3 +111,12 @@ sql "delete from pgfleet.schedule where schedule_id = $s7" >/dev/null || fail "s
 assert_eq "$(sql "select count(*) from pgfleet.event where event_id = $e")" 0 "event deleted with its schedule"
 assert_eq "$(sql "select coalesce(running_event::text, 'null') from pgfleet.computer where name = 'c1'")" null "running_event cleared"
 ok "an event deleted while running leaves no computer naming it"
+
+# 0031: the same for a TRUNCATE of pgfleet.event (no row trigger fires)
+s8=$(mk '{"computers": ["c1"]}' null null)
+e=$(sql "select e.event_id from pgfleet.claim_events(100, 'd', interval '60 s') c join pgfleet.event e using (event_id) where e.schedule_id = $s8")
+[ -n "$e" ] || fail "the c1 event claimed again"
+assert_eq "$(sql "select running_event from pgfleet.computer where name = 'c1'")" "$e" "c1 names its running event again"
+sql "truncate pgfleet.event cascade" >/dev/null || fail "truncate"
+assert_eq "$(sql "select count(*) from pgfleet.computer where running_event is not null")" 0 "computers naming an event after the truncate"
+ok "a truncated event table leaves no computer naming an event"

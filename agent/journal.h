@@ -1,7 +1,9 @@
 /*
  * journal: (event id, task sequence) -> state and result, one small file per
- * task, written durably before the agent replies, so a task pushed twice runs
- * once. Safe across the agent's forked task processes (flock per task).
+ * task, written durably before the agent runs the task and before it sends the
+ * result, so a task pushed twice runs once (the script's pid, journal_started,
+ * is not fsync'd: see there). Safe across the agent's task processes (flock per
+ * task).
  * journal_open returns a struct journal freed with journal_free; journal_begin
  * returns a struct journal_entry freed with journal_entry_free.
  */
@@ -77,7 +79,8 @@ void journal_free(struct journal *j);
 int journal_begin(struct journal *j, long long event_id, int task_seq,
     struct journal_entry **out, char *err, size_t errlen);
 /*
- * Record the script's pid and process group (for cancel), durably. When pid
+ * Record the script's pid and process group (for cancel); replaced whole but
+ * not fsync'd (they matter only while the machine stays up). When pid
  * is the caller's child its start time is recorded too (from /proc), so that
  * an orphaned script can later be told from another process given the same
  * pid; a pid that is not the caller's child is never signalled as an orphan.

@@ -291,6 +291,16 @@ if [ "$LAT_ROUNDS" -gt 0 ]; then
 		set -- $(db_q "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d)
 			FROM (SELECT extract(epoch FROM l.at - e.due_at) * 1000 AS d FROM pgfleet.status_log l
 			      JOIN pgfleet.event e USING (event_id) WHERE e.schedule_id IN ($sids) AND l.status_code = 2501) x" | tr '|' ' ')
+		# where it goes, p50 of each step: due -> claimed (event.started_at), -> the 2500 row,
+		# -> the 2501 row (status rows carry the time of the worker's batch that wrote them)
+		steps=$(db_q "SELECT concat_ws(' / ', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY c)),
+			round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)))
+			FROM (SELECT extract(epoch FROM e.started_at - e.due_at) * 1000 AS c,
+			             extract(epoch FROM a.at - e.started_at) * 1000 AS d, extract(epoch FROM b.at - a.at) * 1000 AS s
+			      FROM pgfleet.event e JOIN pgfleet.status_log a ON a.event_id = e.event_id AND a.status_code = 2500
+			      JOIN pgfleet.status_log b ON b.event_id = e.event_id AND b.status_code = 2501
+			      WHERE e.schedule_id IN ($sids)) x")
+		echo "    dispatch, $kind: p50 ms of due -> claimed / -> 2500 row / -> 2501 row: $steps"
 		done_ok=$(db_q "SELECT count(*) FROM pgfleet.event WHERE schedule_id IN ($sids) AND state = 'done' AND status_code = 0")
 		[ "$done_ok" = "$1" ] || lat_ok=0
 		what=$([ "$kind" = one ] && echo "one computer" || echo "fan-out to $AGENTS")

@@ -295,6 +295,9 @@ record_status(struct record *r, const struct record_row *row)
 	o->output_size = record_output_size(row);
 	o->replayed = row->replayed != 0;
 	r->bytes += op_bytes(o);
+	if (r->hooks.idle != NULL && r->out == 0 && r->failed_ms == 0 &&
+	    clock_mono_ms() - r->sent_ms >= RECORD_IDLE_MS)
+		r->hooks.idle(r->arg);
 	return 0;
 }
 

@@ -94,6 +94,13 @@ worker_flush_now(struct worker *w)
 	event_active(w->flush_timer, EV_TIMEOUT, 0);
 }
 
+/* A status row on an idle record: written now rather than at the next tick. */
+static void
+on_record_idle(void *arg)
+{
+	worker_flush_now(arg);
+}
+
 static int
 worker_nsessions(const struct worker *w)
 {
@@ -565,7 +572,7 @@ worker_open_db(struct worker *w, const char *owner)
 	dbq_connect(w->db);
 	w->sdb = session_db_new(w->base, w->db, w->db_tokens, owner);
 	const struct record_hooks hooks = {.finished = on_recorded, .lost = on_lost,
-	    .advanced = on_advanced, .requeued = on_requeued};
+	    .advanced = on_advanced, .requeued = on_requeued, .idle = on_record_idle};
 	w->rec = record_new(w->db, owner, &hooks, w);
 	if (w->rec == NULL || w->sdb == NULL)
 		fatalx("out of memory");

@@ -110,6 +110,38 @@ START_TEST(test_record_queue_full_drops_progress_rows_never_results)
 }
 END_TEST
 
+static void
+count_idle(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+START_TEST(test_record_idle_hook_on_a_row_with_nothing_out)
+{
+	/* an idle record asks to be written at once for every status row queued on it */
+	int idle = 0;
+	const struct record_hooks hooks = {.idle = count_idle};
+	struct record *r = record_new(NULL, "owner", &hooks, &idle);
+	ck_assert_ptr_nonnull(r);
+	struct record_row row = {.event_id = 1, .schedule_id = 2, .computer_id = 3,
+	    .status_code = 2500, .output_size = -1};
+	ck_assert_int_eq(record_status(r, &row), 0);
+	ck_assert_int_eq(idle, 1);
+	row.status_code = 2501;
+	ck_assert_int_eq(record_status(r, &row), 0);
+	ck_assert_int_eq(idle, 2);
+	/* advances and ends have their own prompt write (the worker's): no call */
+	ck_assert_int_eq(record_advance(r, 1, 2, 0, 1), 0);
+	ck_assert_int_eq(record_finish(r, 1, 2, 0, "done", 0), 0);
+	ck_assert_int_eq(idle, 2);
+	record_free(r);
+	/* no hook: nothing to call */
+	r = record_new(NULL, "owner", NULL, NULL);
+	ck_assert_int_eq(record_status(r, &row), 0);
+	record_free(r);
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -120,6 +152,7 @@ record_suite(void)
 	tcase_add_test(tc, test_record_text_refuses_overlong_and_surrogates);
 	tcase_add_test(tc, test_record_output_size_is_the_size_before_the_cap);
 	tcase_add_test(tc, test_record_queue_full_drops_progress_rows_never_results);
+	tcase_add_test(tc, test_record_idle_hook_on_a_row_with_nothing_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

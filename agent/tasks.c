@@ -349,7 +349,11 @@ static int
 runner_task(const struct control_env *penv, int *fd, struct wire_parser *p, struct runner_in *in)
 {
 	struct wire_msg *who = runner_read(*fd, p, in), *m = who != NULL ? runner_read(*fd, p, in) : NULL;
-	if (m == NULL) {
+	const char *local = who != NULL ? wire_get(who, "Local") : NULL;
+	if (m == NULL || local == NULL || strcmp(local, "Task") != 0) {
+		if (m != NULL)
+			log_warnx("a task from the main process without Local=Task: ended");
+		wire_msg_free(m);
 		wire_msg_free(who);
 		return 0;
 	}

@@ -48,6 +48,7 @@ struct record {
 	long long bytes;       /* text held by the queued operations */
 	int out;               /* operations in the transaction out (the first ones), 0: none */
 	long long sent_ms;     /* when it went */
+	long long done_ms;     /* when the last one came back */
 	long long failed_ms;   /* when the last one failed (0: it did not) */
 	long long dropped, dropped_logged;
 	int max_queued;
@@ -295,8 +296,11 @@ record_status(struct record *r, const struct record_row *row)
 	o->output_size = record_output_size(row);
 	o->replayed = row->replayed != 0;
 	r->bytes += op_bytes(o);
+	/* idle: nothing out, and none sent or back for a while (a busy record's rows wait
+	 * for the tick, and go together) */
+	long long now = clock_mono_ms();
 	if (r->hooks.idle != NULL && r->out == 0 && r->failed_ms == 0 &&
-	    clock_mono_ms() - r->sent_ms >= RECORD_IDLE_MS)
+	    now - r->sent_ms >= RECORD_IDLE_MS && now - r->done_ms >= RECORD_IDLE_MS)
 		r->hooks.idle(r->arg);
 	return 0;
 }
@@ -622,6 +626,7 @@ flushed(const struct dbq_reply *rep, void *arg)
 	struct record *r = arg;
 	int n = r->out;
 	r->out = 0;
+	r->done_ms = clock_mono_ms();
 	if (!rep->ok) {
 		/* rolled back (or its outcome unknown, the connection lost): all kept queued */
 		r->failed_ms = clock_mono_ms();

@@ -59,9 +59,10 @@ struct record_hooks {
 	/* A hand-back (record_requeue) was written: the event is pending again (applied 0:
 	 * the lease was not ours any more). In queue order with the ends. */
 	void (*requeued)(int64_t event_id, int attempt, int applied, void *arg);
-	/* A status row was queued with nothing out and none sent for RECORD_IDLE_MS: the
-	 * caller may write it at once (an idle worker's rows then carry the moment they
-	 * came, not the next tick's; a busy one's still go together). May be NULL. */
+	/* A status row was queued with nothing out and none sent or answered for
+	 * RECORD_IDLE_MS: the caller may write it at once (an idle worker's rows then carry
+	 * the moment they came, not the next tick's; a busy one's still go together). May
+	 * be NULL. */
 	void (*idle)(void *arg);
 };
 

@@ -25,7 +25,9 @@ sql "insert into pgfleet.status_log (event_id, status_code, at)
 	select 920000 + i, 0, '2019-06-01 00:00:00+00'::timestamptz + i * interval '1 day' from generate_series(1, 3) i;
 	insert into pgfleet.status_log (event_id, status_code, at) values (930000, 0, now() + interval '2 years')"
 assert_eq "$(sql "select count(*) from pgfleet.status_log_2020_01")" 5 "rows in the 2020 partition"
-assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 4 "rows in the default partition"
+# (the demo's rows of 30 and 54 hours ago are there too in the first days of a month: a
+# fresh database has no partition for the month before; only these rows are counted)
+assert_eq "$(sql "select count(*) from pgfleet.status_log_default where event_id >= 900000")" 4 "rows in the default partition"
 # the furthest future partition is missing: maintain makes it
 future=$(sql "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
 	where i.inhparent = 'pgfleet.status_log'::regclass and c.relname <> 'status_log_default' order by 1 desc limit 1")
@@ -86,7 +88,7 @@ ok "pgfleet maintain: one step per batch of 1000, the partition first, totals la
 
 assert_eq "$(sql "select to_regclass('pgfleet.status_log_2020_01') is null")" t "old partition dropped"
 assert_eq "$(sql "select count(*) from pgfleet.$recent")" 4 "partition of two months ago kept with its rows"
-assert_eq "$(sql "select count(*) from pgfleet.status_log_default")" 1 "default partition keeps the future row only"
+assert_eq "$(sql "select count(*) from pgfleet.status_log_default where event_id >= 900000")" 1 "default partition keeps the future row only"
 want=""
 for m in 0 1 2 3; do
 	want="$want status_log_$(sql "select to_char(date_trunc('month', now() at time zone 'UTC') + interval '$m month', 'YYYY_MM')")"

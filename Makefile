@@ -41,7 +41,7 @@ CHECKBIN := $(BUILD)/bin/check_pgfleet
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/bin/pgfleet-test-%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
-.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat lint unit valgrind integration fleet-large faults faults-quick asan demo bench install clean fuzz \
+.PHONY: FORCE install-dirs bins deb package-test all deps check check-repeat check-clock lint unit valgrind integration fleet-large faults faults-quick asan demo bench install clean fuzz \
 	fuzz-build fuzz-smoke
 
 all: $(BINS) $(CHECKBIN) $(TOOLS)
@@ -184,6 +184,16 @@ N ?= 20
 M ?= 3
 check-repeat: all
 	BIN=$(abspath $(BUILD)/bin) scripts/check-repeat.sh $(N) $(M)
+
+# The tests that compute with dates and hours, run as if the clock said a midnight
+# that ends a month and a year, the first hour of a day, the end of February and the
+# night of a summer-time change (libfaketime shifts every process's clock, PostgreSQL's
+# too; scripts/check-clock.sh, about 12 minutes). TESTS="t_a t_b" runs those instead;
+# CLOCK_AT="2027-01-01T00:30:00Z ..." chooses the instants.
+TESTS ?=
+check-clock: all
+	PGFLEET_DEPS_EXTRA=faketime scripts/deps.sh
+	BIN=$(abspath $(BUILD)/bin) scripts/check-clock.sh $(TESTS)
 
 # Everything again under build-asan/ with ASan and UBSan (the first finding aborts):
 # the unit suites with leak detection, then the integration suite on those binaries.

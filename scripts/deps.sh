@@ -3,7 +3,8 @@
 # As root: apt-get update once, then apt-get install. Otherwise: print the
 # exact command and exit non-zero. Silent and fast when nothing is missing.
 # make fuzz also needs clang and libclang-rt-dev (libFuzzer): add them with
-# PGFLEET_DEPS_EXTRA="clang libclang-rt-dev" scripts/deps.sh
+# PGFLEET_DEPS_EXTRA="clang libclang-rt-dev" scripts/deps.sh; make check-clock
+# adds faketime the same way.
 set -eu
 
 # The second line: what the operations tests use (curl for /metrics, iproute2

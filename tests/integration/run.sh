@@ -14,8 +14,12 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	# a port of our own: pg_createcluster's "next free port" collides when two
 	# suites start at once on one machine (several clones, or make faults)
 	port=$("$BIN/pgfleet-test-freeport")
+	# PGFLEET_PG_ENVIRONMENT: a file of VAR=value lines for the server's environment
+	# (pg_createcluster --environment; scripts/check-clock.sh shifts its clock so)
+	env_opt=""
+	[ -z "${PGFLEET_PG_ENVIRONMENT:-}" ] || env_opt=" --environment=$PGFLEET_PG_ENVIRONMENT"
 	exec env PGFLEET_IN_VIRTUALENV=1 \
-		pg_virtualenv -t -c "-p $port" -o fsync=off -o max_connections=300 "$0" "$@"
+		pg_virtualenv -t -c "-p $port$env_opt" -o fsync=off -o max_connections=300 "$0" "$@"
 fi
 
 export PGHOST=127.0.0.1

@@ -371,7 +371,10 @@ runner_task(const struct control_env *penv, int *fd, struct wire_parser *p, stru
 		(void)control_run_task(&env, &t); /* a reply it could not send: the journal keeps it */
 	else
 		log_warnx("a task the main process handed on does not check here: %s", why);
-	transfer_fetch_sessions_each(send_session, fd);
+	/* a fetch that resumed left the main process's copy good enough for the task
+	 * processes it forks later: the sessions go back only after a full handshake */
+	if (!transfer_fetch_resumed())
+		transfer_fetch_sessions_each(send_session, fd);
 	wire_msg_free(m);
 	wire_msg_free(who);
 	char err[64];

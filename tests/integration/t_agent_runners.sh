@@ -1,6 +1,7 @@
 #!/bin/sh
 # The agent's task processes: one runs task after task (no fork of the agent per
-# task: a script's parent, $PPID, is the same over three pushes), two tasks at
+# task: a script's parent, $PPID, is the same over three pushes; its fetches after
+# the first resume their TLS session), two tasks at
 # once run in two of them, a reload lets them go (the next task runs in a new
 # one: the old configuration is not kept in them), and a stopped agent leaves
 # none behind.
@@ -21,7 +22,8 @@ r1=$(runner "$O.501")
 assert_eq "$(runner "$O.502") $(runner "$O.503")" "$r1 $r1" "task process of the 2nd and 3rd task"
 [ "$r1" != "$AGENT_PID" ] || fail "the script ran under the agent's main process"
 assert_eq "$(ps -o ppid= -p "$r1" | tr -d ' ')" "$AGENT_PID" "parent of the task process"
-ok "three tasks one after another ran in one task process ($r1, a child of the agent $AGENT_PID)"
+assert_eq "$(grep -c 'event 50[23] seq 0: .*(tls session resumed)' "$AGENT_LOG")" 2 "fetches of the 2nd and 3rd task that resumed a TLS session"
+ok "three tasks one after another ran in one task process ($r1, a child of the agent $AGENT_PID), its later fetches resuming its TLS session"
 
 slow=$(script slow.sh 'echo "runner=$PPID"; while [ ! -e "'"$TESTDIR"'/go" ]; do sleep 0.05; done')
 spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 511 --script "$slow" >"$O.511" 2>"$O.511.err"

@@ -1,10 +1,14 @@
 /*
  * journal: one entry file per task, "<event>-<seq>.j", replaced atomically
- * (temp file, fsync, rename, directory fsync). "<event>-<seq>.lock" is held
- * with flock by the process running the task: a running entry whose lock
- * nobody holds was left by a process that died. "<event>-<seq>.cancel" is a
- * cancel request from another process (a file of its own, so it never races
- * with the holder's rewrites of the entry).
+ * (temp file, fsync, rename, directory fsync). The process running a task
+ * holds a lock on one byte of "journal.lock" (an open file description lock,
+ * F_OFD_SETLK: released when that process dies), the byte of the task
+ * (lock_offset): a running entry whose byte nobody holds was left by a process
+ * that died. One lock file for every task, made once: a file created per task
+ * cost a new inode each time, the costliest step of a task on ext4 (docs/agent.md).
+ * "<event>-<seq>.cancel" is a cancel request from another process (a file of its
+ * own, so it never races with the holder's rewrites of the entry). Journals
+ * written before held "<event>-<seq>.lock" files (flock): prune removes them.
  *
  * Entry format: "pgfleet-journal 1", Key=Value lines, an empty line, then
  * Output-Length bytes of output. Output-Size (bytes the script wrote before the cap)
@@ -22,11 +26,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -388,42 +392,58 @@ write_all(int fd, const char *p, size_t n)
 }
 
 /*
- * Replace the entry file: temp file, fsync, rename, directory fsync; without them when
- * !durable (the rename alone: whole for every process on this machine, maybe not after
- * a power cut, where a torn entry fails the next read and so never lets the task run again).
+ * The bytes of e's entry file (malloc'd, *len set), or NULL when out of memory. PID,
+ * PGID and Script-Start have fixed widths: journal_started writes them over the file
+ * in place, which keeps its length.
  */
-static int
-write_entry_how(struct journal *j, const struct journal_entry *e, int durable, char *err,
-    size_t errlen)
+static char *
+render_entry(const struct journal_entry *e, size_t *len)
 {
-	char name[NAME_MAX_LEN], tmp[NAME_MAX_LEN];
-	file_name(name, sizeof(name), e->event_id, e->task_seq, ".j");
-	file_name(tmp, sizeof(tmp), e->event_id, e->task_seq, ".j.tmp");
 	const char *result = e->result != NULL ? e->result : "";
 	size_t outlen = e->state == JOURNAL_DONE ? e->output_len : 0;
 	const char *fmt = MAGIC "Event-ID=%lld\nTask-Sequence-ID=%d\nState=%s\nStatus-Code=%d\n"
-	    "Result=%s\nPID=%ld\nPGID=%ld\nScript-Start=%llu\nCancel-Requested=%d\nStarted=%lld\n"
-	    "Finished=%lld\nOutput-Length=%zu\nOutput-Size=%llu\n\n";
+	    "Result=%s\nPID=%010ld\nPGID=%010ld\nScript-Start=%020llu\nCancel-Requested=%d\n"
+	    "Started=%lld\nFinished=%lld\nOutput-Length=%zu\nOutput-Size=%llu\n\n";
 	const char *state = e->state == JOURNAL_DONE ? "done" : "running";
 	unsigned long long total = e->output_total > outlen ? e->output_total : outlen;
 	int hl = snprintf(NULL, 0, fmt, e->event_id, e->task_seq, state, e->status_code, result,
 	    e->pid, e->pgid, e->proc_start, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
 	char *buf = hl < 0 ? NULL : malloc((size_t)hl + 1 + outlen);
-	if (buf == NULL) {
-		snprintf(err, errlen, "journal entry %s/%s: out of memory", j->dir, name);
-		return -1;
-	}
+	if (buf == NULL)
+		return NULL;
 	snprintf(buf, (size_t)hl + 1, fmt, e->event_id, e->task_seq, state, e->status_code, result,
 	    e->pid, e->pgid, e->proc_start, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
 	if (outlen > 0)
 		memcpy(buf + hl, e->output, outlen);
+	*len = (size_t)hl + outlen;
+	return buf;
+}
+
+/*
+ * Replace the entry file: temp file, fsync, rename, directory fsync; without them when
+ * !durable (the rename alone: whole for every process on this machine, maybe not after
+ * a power cut, where a torn entry fails the next read and so never lets the task run again).
+ */
+static int
+write_entry_how(struct journal *j, struct journal_entry *e, int durable, char *err,
+    size_t errlen)
+{
+	char name[NAME_MAX_LEN], tmp[NAME_MAX_LEN];
+	file_name(name, sizeof(name), e->event_id, e->task_seq, ".j");
+	file_name(tmp, sizeof(tmp), e->event_id, e->task_seq, ".j.tmp");
+	size_t len = 0;
+	char *buf = render_entry(e, &len);
+	if (buf == NULL) {
+		snprintf(err, errlen, "journal entry %s/%s: out of memory", j->dir, name);
+		return -1;
+	}
 
 	const char *step = "open";
 	int fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto fail;
 	step = "write";
-	if (write_all(fd, buf, (size_t)hl + outlen) < 0)
+	if (write_all(fd, buf, len) < 0)
 		goto fail;
 	step = "fsync";
 	if (durable && fsync(fd) < 0)
@@ -439,10 +459,12 @@ write_entry_how(struct journal *j, const struct journal_entry *e, int durable, c
 	step = "directory fsync";
 	if (durable && fsync(j->dirfd) < 0)
 		goto fail;
+	e->written_len = len;
 	free(buf);
 	return 0;
 fail:
 	snprintf(err, errlen, "journal entry %s/%s: %s: %s", j->dir, name, step, strerror(errno));
+	e->written_len = 0;
 	if (fd >= 0)
 		close(fd);
 	(void)unlinkat(j->dirfd, tmp, 0);
@@ -450,52 +472,103 @@ fail:
 	return -1;
 }
 
+/*
+ * Write e over its entry file in place when its bytes have the length the file has
+ * (only the fixed-width numbers changed), else replace it (not durable either way).
+ * In place makes no new file: on ext4 a new inode per task was the dearest step.
+ */
 static int
-write_entry(struct journal *j, const struct journal_entry *e, char *err, size_t errlen)
+rewrite_entry(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *buf = render_entry(e, &len);
+	if (buf == NULL || len != e->written_len) {
+		free(buf);
+		return write_entry_how(j, e, 0, err, errlen);
+	}
+	char name[NAME_MAX_LEN];
+	file_name(name, sizeof(name), e->event_id, e->task_seq, ".j");
+	int fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t w = fd < 0 ? -1 : pwrite(fd, buf, len, 0);
+	int saved = errno;
+	if (fd >= 0 && close(fd) < 0 && w >= 0) {
+		saved = errno;
+		w = -1;
+	}
+	free(buf);
+	if (w == (ssize_t)len)
+		return 0;
+	snprintf(err, errlen, "journal entry %s/%s: write in place: %s", j->dir, name,
+	    w < 0 ? strerror(saved) : "short write");
+	return -1;
+}
+
+static int
+write_entry(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
 {
 	return write_entry_how(j, e, 1, err, errlen);
 }
 
+#define LOCK_FILE "journal.lock"
+
 /*
- * Take the task's lock, waiting up to wait_ms: the fd, -2 on timeout, or -1
- * with err. The lock file may be pruned between open and flock: then the
- * locked inode is no longer the file's and we start over.
+ * The byte of journal.lock that stands for (event, seq): exact below 2^42 events and
+ * 2^20 sequences (every key request_task_key makes: seq + retry * stride < 2^17), so
+ * two tasks never share one; beyond, a hash into the upper half of the offsets, where
+ * two tasks share a byte by a chance of 1 in 2^62 (one then waits for the other).
+ */
+long long
+journal_lock_offset(long long event_id, int task_seq)
+{
+	if (event_id >= 0 && event_id < (1LL << 42) && task_seq >= 0 && task_seq < (1 << 20))
+		return (event_id << 20) | task_seq;
+	uint64_t h = (uint64_t)event_id * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(unsigned)task_seq;
+	h ^= h >> 31;
+	h *= 0xBF58476D1CE4E5B9ULL;
+	h ^= h >> 29;
+	/* below 2^63 - 1: the locked byte's end must still be an off_t */
+	return (long long)((h % ((1ULL << 62) - 1)) | (1ULL << 62));
+}
+
+/*
+ * Take the task's lock, waiting up to wait_ms: the fd (closing it releases the lock),
+ * -2 on timeout, or -1 with err. Each call opens journal.lock anew: the lock belongs
+ * to that open file description, so two holders in one process still exclude each
+ * other, as two processes do.
  */
 static int
 lock_task(struct journal *j, long long event_id, int task_seq, long long wait_ms,
     char *err, size_t errlen)
 {
-	char name[NAME_MAX_LEN];
-	file_name(name, sizeof(name), event_id, task_seq, ".lock");
+	int fd = openat(j->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "journal lock %s/%s: %s", j->dir, LOCK_FILE, strerror(errno));
+		return -1;
+	}
+	struct flock fl = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = (off_t)journal_lock_offset(event_id, task_seq),
+		.l_len = 1,
+	};
 	long long deadline = clock_mono_ms() + wait_ms;
-	for (;;) {
-		int fd = openat(j->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0) {
-			snprintf(err, errlen, "journal lock %s/%s: %s", j->dir, name, strerror(errno));
+	useconds_t nap = 5000;
+	while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+			snprintf(err, errlen, "journal lock %s/%s: " LOG_TASK_FMT "%s", j->dir, LOCK_FILE,
+			    LOG_TASK_ARGS(event_id, task_seq), strerror(errno));
+			close(fd);
 			return -1;
 		}
-		useconds_t nap = 5000;
-		while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			if (errno != EWOULDBLOCK && errno != EINTR) {
-				snprintf(err, errlen, "journal lock %s/%s: %s", j->dir, name,
-				    strerror(errno));
-				close(fd);
-				return -1;
-			}
-			if (clock_mono_ms() >= deadline) {
-				close(fd);
-				return -2;
-			}
-			usleep(nap);
-			if (nap < 100000)
-				nap *= 2;
+		if (clock_mono_ms() >= deadline) {
+			close(fd);
+			return -2;
 		}
-		struct stat a, b;
-		if (fstat(fd, &a) == 0 && fstatat(j->dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			return fd;
-		close(fd);
+		usleep(nap);
+		if (nap < 100000)
+			nap *= 2;
 	}
+	return fd;
 }
 
 static int
@@ -782,7 +855,7 @@ journal_started(struct journal *j, struct journal_entry *e, long pid, long pgid,
 	/* not fsync'd: the script's pid matters only while this machine stays up (an orphan
 	 * of a dead task process is found by it); after a power cut nothing of it runs, and
 	 * the entry durable since journal_begin says "running" all the same */
-	return write_entry_how(j, e, 0, err, errlen);
+	return rewrite_entry(j, e, err, errlen);
 }
 
 int
@@ -908,9 +981,14 @@ journal_request_cancel(struct journal *j, long long event_id, int task_seq, long
 		}
 		goto out;
 	}
-	/* Signal only a group whose holder is alive (else the pgid may be reused), and
-	 * never 1: kill(-1) would signal every process. */
-	if (e->pgid > 1)
+	/* Signal only a group whose holder is alive (else the pgid may be reused), never
+	 * 1 (kill(-1) would signal every process), and only the script as recorded: its
+	 * holder writes the numbers in place (journal_started), so what was read may mix
+	 * two writes; a leader with that pid, start time and group is surely the script. */
+	struct journal_proc seen;
+	if (e->pgid > 1 && e->pid == e->pgid && e->proc_start != 0 && proc_read(e->pid, &seen) &&
+	    seen.start == e->proc_start && seen.pgrp == e->pgid && seen.state != 'Z' &&
+	    seen.state != 'X')
 		*pgid = e->pgid;
 	rc = JOURNAL_RUNNING;
 	/* It may have finished meanwhile. */

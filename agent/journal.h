@@ -2,8 +2,8 @@
  * journal: (event id, task sequence) -> state and result, one small file per
  * task, written durably before the agent runs the task and before it sends the
  * result, so a task pushed twice runs once (the script's pid, journal_started,
- * is not fsync'd: see there). Safe across the agent's task processes (flock per
- * task).
+ * is not fsync'd: see there). Safe across the agent's task processes (a lock on
+ * the task's byte of one lock file, journal_lock_offset).
  * journal_open returns a struct journal freed with journal_free; journal_begin
  * returns a struct journal_entry freed with journal_entry_free.
  */
@@ -47,6 +47,7 @@ struct journal_entry {
 	long long finished_ms;    /* 0 while running */
 	/* private */
 	int lock_fd;              /* >= 0 while this process holds the task */
+	size_t written_len;       /* bytes of the entry file as this process last wrote it; 0 unknown */
 	char *cancel_path;
 };
 
@@ -79,8 +80,10 @@ void journal_free(struct journal *j);
 int journal_begin(struct journal *j, long long event_id, int task_seq,
     struct journal_entry **out, char *err, size_t errlen);
 /*
- * Record the script's pid and process group (for cancel); replaced whole but
- * not fsync'd (they matter only while the machine stays up). When pid
+ * Record the script's pid and process group (for cancel); written over the
+ * entry in place (the numbers have fixed widths, so the file keeps its length and
+ * no new file is made) and not fsync'd (they matter only while the machine stays
+ * up). When pid
  * is the caller's child its start time is recorded too (from /proc), so that
  * an orphaned script can later be told from another process given the same
  * pid; a pid that is not the caller's child is never signalled as an orphan.
@@ -104,9 +107,11 @@ int journal_abandon(struct journal *j, struct journal_entry *e, char *err, size_
 int journal_entry_cancelled(void *entry);
 /*
  * Ask for (event, seq) to be cancelled (from any process). Returns
- * JOURNAL_RUNNING with *pgid set when a live process holds it (0 when its
- * script has not started yet, or the entry names group 0 or 1: nothing to
- * signal; it is cancelled as it starts), JOURNAL_DONE when it had already finished (journal_read tells
+ * JOURNAL_RUNNING with *pgid set when a live process holds it and its script is
+ * seen running as recorded: a group leader with the recorded pid, start time and
+ * group (so a value read while the holder rewrote it is never signalled); else 0
+ * (not started yet, group 0 or 1, not shown to be the script: the holder's own
+ * watch of the request stops it), JOURNAL_DONE when it had already finished (journal_read tells
  * how), JOURNAL_CANCEL_KILLED when its holder had died while its script still
  * ran: this call killed the script's group and recorded the task as
  * STATUS_CANCELLED; or -1 with err (not in the journal, corrupt entry, I/O).
@@ -187,6 +192,11 @@ int journal_prune(struct journal *j, long long older_than_ms, char *err, size_t 
  */
 int journal_entry_parse(const char *buf, size_t len, struct journal_entry *e, char *why, size_t whylen)
     __attribute__((warn_unused_result));
+/*
+ * The byte of the journal's lock file that the holder of (event, seq) locks: one of
+ * its own for every event id below 2^42 and sequence below 2^20, a hash above. Pure.
+ */
+long long journal_lock_offset(long long event_id, int task_seq);
 /* Free; a task still held is released unfinished (as a crash would). NULL is fine. */
 void journal_entry_free(struct journal_entry *e);
 

@@ -365,6 +365,102 @@ START_TEST(test_journal_busy_when_holder_outlives_wait)
 }
 END_TEST
 
+/* What /proc/<pid>/stat says: 1 with *p, 0 no such process. */
+static int
+proc_of(long pid, struct journal_proc *p)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return journal_parse_proc_stat(buf, n, p) == 0;
+}
+
+START_TEST(test_journal_lock_offsets_are_one_byte_per_task)
+{
+	/* exact where every key the agent makes falls: seq + retry * stride < 2^17 */
+	ck_assert(journal_lock_offset(0, 0) == 0);
+	ck_assert(journal_lock_offset(1, 0) == 1LL << 20);
+	ck_assert(journal_lock_offset(1, 100999) == (1LL << 20) + 100999);
+	ck_assert(journal_lock_offset(2, 0) != journal_lock_offset(1, 1));
+	ck_assert(journal_lock_offset((1LL << 42) - 1, (1 << 20) - 1) == (1LL << 62) - 1);
+	/* beyond: hashed into [2^62, 2^63 - 2], never onto an exact one, never past off_t */
+	long long big[] = {1LL << 42, LLONG_MAX, LLONG_MAX - 1, 5LL << 50};
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		for (int seq = 0; seq < 3; seq++) {
+			long long off = journal_lock_offset(big[i], seq);
+			ck_assert(off >= 1LL << 62 && off <= LLONG_MAX - 1);
+		}
+		ck_assert(journal_lock_offset(big[i], 0) != journal_lock_offset(big[i], 1));
+	}
+	ck_assert(journal_lock_offset(7, INT_MAX) >= 1LL << 62);
+}
+END_TEST
+
+START_TEST(test_journal_started_writes_in_place)
+{
+	/* the script's pid goes over the entry file itself: no new file (inode) per task */
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL, *r = NULL;
+	char path[PATH_MAX + 64];
+	struct stat a, b;
+	jpath(path, sizeof(path), "9005-2.j");
+	ck_assert_int_eq(journal_begin(j, 9005, 2, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_int_eq(stat(path, &a), 0);
+	ck_assert_int_eq(journal_started(j, e, 123456, 123456, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(path, &b), 0);
+	ck_assert(a.st_ino == b.st_ino);
+	ck_assert(a.st_size == b.st_size);
+	ck_assert_int_eq(journal_read(j, 9005, 2, &r, err, sizeof(err)), 1);
+	ck_assert_int_eq(r->pid, 123456);
+	ck_assert_int_eq(r->pgid, 123456);
+	ck_assert_int_eq(r->state, JOURNAL_RUNNING);
+	journal_entry_free(r);
+	/* the largest numbers still fit their width */
+	ck_assert_int_eq(journal_started(j, e, INT_MAX, INT_MAX, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(path, &b), 0);
+	ck_assert(a.st_ino == b.st_ino);
+	ck_assert_int_eq(journal_read(j, 9005, 2, &r, err, sizeof(err)), 1);
+	ck_assert_int_eq(r->pid, INT_MAX);
+	journal_entry_free(r);
+	finish(j, e, 0, "Success", "out\n", 4);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_read(j, 9005, 2, &r, err, sizeof(err)), 1);
+	ck_assert_int_eq(r->state, JOURNAL_DONE);
+	ck_assert_str_eq(r->output, "out\n");
+	journal_entry_free(r);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_journal_holders_in_one_process_exclude_each_other)
+{
+	/* Two journals opened by one process: the lock belongs to each open of the lock file. */
+	struct journal *a = open_journal(0), *b = open_journal(50);
+	struct journal_entry *ea = NULL, *eb = NULL, *en = NULL;
+	ck_assert_int_eq(journal_begin(a, 9003, 0, &ea, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_int_eq(journal_begin(b, 9003, 0, &eb, err, sizeof(err)), JOURNAL_BEGIN_BUSY);
+	journal_entry_free(eb);
+	/* the neighbours of its byte are other tasks, free */
+	ck_assert_int_eq(journal_begin(b, 9003, 1, &en, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(b, en, 0, "Success", NULL, 0);
+	journal_entry_free(en);
+	ck_assert_int_eq(journal_begin(b, 9004, 0, &en, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(b, en, 0, "Success", NULL, 0);
+	journal_entry_free(en);
+	finish(a, ea, 3, "Failed", NULL, 0);
+	journal_entry_free(ea);
+	ck_assert_int_eq(journal_begin(b, 9003, 0, &eb, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(eb->status_code, 3);
+	journal_entry_free(eb);
+	journal_free(a);
+	journal_free(b);
+}
+END_TEST
+
 START_TEST(test_journal_cancel_request)
 {
 	struct journal *j = open_journal(0);
@@ -380,9 +476,37 @@ START_TEST(test_journal_cancel_request)
 	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
 	ck_assert_int_eq(pgid, 0);
 	ck_assert_int_eq(journal_entry_cancelled(e), 1);
+	/* A pid that is not the script as recorded (not our child: no start time) is not
+	 * handed out: the holder's watch of the request stops the script. */
 	ck_assert_int_eq(journal_started(j, e, 777, 777, err, sizeof(err)), 0);
 	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
-	ck_assert_int_eq(pgid, 777);
+	ck_assert_int_eq(pgid, 0);
+	/* The script as recorded, a leader of its own group: its group is handed out. */
+	int gate[2];
+	ck_assert_int_eq(pipe(gate), 0);
+	pid_t script = fork();
+	ck_assert_int_ge(script, 0);
+	if (script == 0) {
+		char c;
+		close(gate[1]);
+		if (setsid() < 0)
+			_exit(1);
+		(void)read(gate[0], &c, 1); /* until the parent closes its end */
+		_exit(0);
+	}
+	close(gate[0]);
+	struct journal_proc seen;
+	for (int i = 0; i < 500; i++) { /* until the child leads its group: setsid done */
+		if (proc_of(script, &seen) && seen.pgrp == script)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_eq(journal_started(j, e, script, script, err, sizeof(err)), 0);
+	ck_assert_int_eq(journal_request_cancel(other, 1, 9, &pgid, err, sizeof(err)), JOURNAL_RUNNING);
+	ck_assert_int_eq(pgid, script);
+	close(gate[1]);
+	int st;
+	ck_assert_int_eq(waitpid(script, &st, 0), script);
 	finish(j, e, STATUS_CANCELLED, "Failed", NULL, 0);
 	journal_entry_free(e);
 	ck_assert_int_eq(jexists("1-9.cancel"), 0);
@@ -470,7 +594,8 @@ START_TEST(test_journal_prune_removes_old_entries_only)
 {
 	struct journal *j = open_journal(0);
 	struct journal_entry *e = NULL, *held = NULL;
-	/* 10-0: done, two days old. 11-0: done, fresh. 12-0: old but still held. 13-0: a stray lock. */
+	/* 10-0: done, two days old. 11-0: done, fresh. 12-0: old but still held. 13-0: a stray
+	 * lock file of a journal written before the lock file was shared. */
 	ck_assert_int_eq(journal_begin(j, 10, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
 	finish(j, e, 0, "Success", NULL, 0);
 	journal_entry_free(e);
@@ -490,8 +615,9 @@ START_TEST(test_journal_prune_removes_old_entries_only)
 	ck_assert_int_eq(jexists("10-0.lock"), 0);
 	ck_assert_int_eq(jexists("11-0.j"), 1);
 	ck_assert_int_eq(jexists("12-0.j"), 1);
-	ck_assert_int_eq(jexists("12-0.lock"), 1);
-	ck_assert_int_eq(jexists("13-0.lock"), 0);
+	ck_assert_int_eq(jexists("12-0.lock"), 0); /* held by a byte of journal.lock, no file */
+	ck_assert_int_eq(jexists("journal.lock"), 1);
+	ck_assert_int_eq(jexists("13-0.lock"), 0); /* a stray of an older journal's: removed */
 	ck_assert_int_eq(jexists("unrelated.txt"), 1);
 
 	/* Once pruned, the task is unknown again. */
@@ -804,15 +930,8 @@ END_TEST
 static int
 proc_running(long pid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
 	struct journal_proc p;
-	return journal_parse_proc_stat(buf, n, &p) == 0 && p.state != 'Z' && p.state != 'X';
+	return proc_of(pid, &p) && p.state != 'Z' && p.state != 'X';
 }
 
 /* Does pid have a descriptor open on the journal's directory or a file in it? */
@@ -1059,6 +1178,9 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_released_unfinished_entry_is_interrupted);
 	tcase_add_test(tc, test_journal_concurrent_begin_waits_for_result);
 	tcase_add_test(tc, test_journal_busy_when_holder_outlives_wait);
+	tcase_add_test(tc, test_journal_lock_offsets_are_one_byte_per_task);
+	tcase_add_test(tc, test_journal_holders_in_one_process_exclude_each_other);
+	tcase_add_test(tc, test_journal_started_writes_in_place);
 	tcase_add_test(tc, test_journal_cancel_request);
 	tcase_add_test(tc, test_journal_cancel_reaches_running_script);
 	tcase_add_test(tc, test_journal_prune_removes_old_entries_only);

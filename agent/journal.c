@@ -161,14 +161,53 @@ parse_ll(const char *s, size_t n, long long *v)
 	return 0;
 }
 
+/* FNV-1a, 64 bits, continued from h: the digest of an entry (not a defence, a tear detector). */
+static uint64_t
+fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+#define FNV_BASIS 0xcbf29ce484222325ULL
+#define DIGEST_KEY "\nDigest="
+
+/* The digest of an entry: its bytes before the Digest line, then its output. */
+static uint64_t
+entry_digest(const char *head, size_t headlen, const char *out, size_t outlen)
+{
+	return fnv1a(fnv1a(FNV_BASIS, head, headlen), out, outlen);
+}
+
+/* Exactly 16 lower-case hexadecimal digits into *v (the bits of a uint64_t). */
+static int
+parse_digest(const char *s, long long *v)
+{
+	uint64_t x = 0;
+	size_t n = strlen(s);
+	if (n != 16)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		x = x << 4 | (uint64_t)d;
+	}
+	memcpy(v, &x, sizeof(x));
+	return 0;
+}
+
 enum key_ix {
 	K_EVENT, K_SEQ, K_STATE, K_STATUS, K_RESULT, K_PID, K_PGID, K_PSTART, K_CANCEL, K_STARTED,
-	K_FINISHED, K_OUTLEN, K_OUTSIZE, K_COUNT
+	K_FINISHED, K_OUTLEN, K_OUTSIZE, K_DIGEST, K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"Event-ID", "Task-Sequence-ID", "State", "Status-Code", "Result", "PID", "PGID",
 	"Script-Start", "Cancel-Requested", "Started", "Finished", "Output-Length", "Output-Size",
+	"Digest",
 };
 
 /*
@@ -212,7 +251,9 @@ read_header(const char *buf, size_t len, size_t *body_at, long long num[K_COUNT]
 			snprintf(why, whylen, "line %d: unknown key \"%.40s\"", n + 2, key);
 		else if (k == K_STATE && strcmp(v, "running") != 0 && strcmp(v, "done") != 0)
 			snprintf(why, whylen, "line %d: unknown state \"%.40s\"", n + 2, v);
-		else if (k != K_STATE && k != K_RESULT && parse_ll(v, strlen(v), &num[k]) < 0)
+		else if (k == K_DIGEST && parse_digest(v, &num[k]) < 0)
+			snprintf(why, whylen, "line %d: Digest is not 16 hexadecimal digits", n + 2);
+		else if (k != K_STATE && k != K_RESULT && k != K_DIGEST && parse_ll(v, strlen(v), &num[k]) < 0)
 			snprintf(why, whylen, "line %d: %s is not a number", n + 2, key_names[k]);
 		else {
 			if (k == K_STATE)
@@ -234,7 +275,7 @@ check_entry(const long long num[K_COUNT], const int seen[K_COUNT], const struct 
     size_t outlen, char *why, size_t whylen)
 {
 	for (int i = 0; i < K_COUNT; i++) {
-		if (!seen[i] && i != K_OUTSIZE && i != K_PSTART) {
+		if (!seen[i] && i != K_OUTSIZE && i != K_PSTART && i != K_DIGEST) {
 			snprintf(why, whylen, "key %s is missing", key_names[i]);
 			return -1;
 		}
@@ -283,6 +324,17 @@ parse_entry(const char *buf, size_t len, struct journal_entry *e, char *why, siz
 	size_t pos = ml + at;
 	if (!seen[K_OUTSIZE])
 		num[K_OUTSIZE] = num[K_OUTLEN];
+	if (seen[K_DIGEST]) {
+		/* the last line of the header; written over in place, a torn file shows here */
+		const char *d = memmem(buf, pos, DIGEST_KEY, strlen(DIGEST_KEY));
+		uint64_t want;
+		memcpy(&want, &num[K_DIGEST], sizeof(want));
+		if (d == NULL || entry_digest(buf, (size_t)(d - buf) + 1, buf + pos, len - pos) != want) {
+			snprintf(why, whylen, "Digest does not match the entry (a write was torn)");
+			wire_msg_free(m);
+			return -1;
+		}
+	}
 	if (check_entry(num, seen, e, len - pos, why, whylen) == -1) {
 		wire_msg_free(m);
 		return -1;
@@ -327,7 +379,7 @@ journal_entry_parse(const char *buf, size_t len, struct journal_entry *e, char *
  * named, and why).
  */
 static int
-read_entry(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
+read_entry_once(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
 {
 	char name[NAME_MAX_LEN];
 	file_name(name, sizeof(name), e->event_id, e->task_seq, ".j");
@@ -376,6 +428,25 @@ out:
 	return rc;
 }
 
+/*
+ * read_entry_once, read again a few times when the file does not parse: its holder
+ * writes it in place (rewrite_entry), so a read without the task's lock may catch a
+ * write half done (the Digest or the lengths show it). A file still torn after
+ * READ_TRIES is what it says it is.
+ */
+#define READ_TRIES 4
+#define READ_RETRY_US 2000
+static int
+read_entry(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
+{
+	int rc = read_entry_once(j, e, err, errlen);
+	for (int i = 1; rc < 0 && i < READ_TRIES; i++) {
+		usleep(READ_RETRY_US);
+		rc = read_entry_once(j, e, err, errlen);
+	}
+	return rc;
+}
+
 static int
 write_all(int fd, const char *p, size_t n)
 {
@@ -403,19 +474,24 @@ render_entry(const struct journal_entry *e, size_t *len)
 	size_t outlen = e->state == JOURNAL_DONE ? e->output_len : 0;
 	const char *fmt = MAGIC "Event-ID=%lld\nTask-Sequence-ID=%d\nState=%s\nStatus-Code=%d\n"
 	    "Result=%s\nPID=%010ld\nPGID=%010ld\nScript-Start=%020llu\nCancel-Requested=%d\n"
-	    "Started=%lld\nFinished=%lld\nOutput-Length=%zu\nOutput-Size=%llu\n\n";
+	    "Started=%lld\nFinished=%lld\nOutput-Length=%zu\nOutput-Size=%llu\n";
 	const char *state = e->state == JOURNAL_DONE ? "done" : "running";
 	unsigned long long total = e->output_total > outlen ? e->output_total : outlen;
 	int hl = snprintf(NULL, 0, fmt, e->event_id, e->task_seq, state, e->status_code, result,
 	    e->pid, e->pgid, e->proc_start, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
-	char *buf = hl < 0 ? NULL : malloc((size_t)hl + 1 + outlen);
+	/* then "Digest=" 16 hex digits, a newline and the empty line */
+	size_t dl = strlen("Digest=") + 16 + 2;
+	char *buf = hl < 0 ? NULL : malloc((size_t)hl + dl + 1 + outlen);
 	if (buf == NULL)
 		return NULL;
 	snprintf(buf, (size_t)hl + 1, fmt, e->event_id, e->task_seq, state, e->status_code, result,
 	    e->pid, e->pgid, e->proc_start, e->cancel_requested, e->started_ms, e->finished_ms, outlen, total);
+	const char *out = outlen > 0 ? e->output : "";
+	unsigned long long digest = entry_digest(buf, (size_t)hl, out, outlen);
+	snprintf(buf + hl, dl + 1, "Digest=%016llx\n\n", digest);
 	if (outlen > 0)
-		memcpy(buf + hl, e->output, outlen);
-	*len = (size_t)hl + outlen;
+		memcpy(buf + hl + dl, e->output, outlen);
+	*len = (size_t)hl + dl + outlen;
 	return buf;
 }
 
@@ -473,33 +549,57 @@ fail:
 }
 
 /*
- * Write e over its entry file in place when its bytes have the length the file has
- * (only the fixed-width numbers changed), else replace it (not durable either way).
- * In place makes no new file: on ext4 a new inode per task was the dearest step.
+ * Write e over its entry file in place, which makes no new file: on ext4, an inode
+ * made and another freed per write were the dearest steps of a task. Not durable:
+ * only when the bytes keep the file's length (the fixed-width numbers changed), else
+ * the file is replaced. Durable (fsync): at any length, the file cut to it; a power
+ * cut in the middle may leave a torn file, which its Digest then shows (the task is
+ * answered with an agent error, never run again). Where this process did not write
+ * the file itself (an orphan's, closed by another), it is replaced as before.
  */
 static int
-rewrite_entry(struct journal *j, struct journal_entry *e, char *err, size_t errlen)
+rewrite_entry(struct journal *j, struct journal_entry *e, int durable, char *err, size_t errlen)
 {
 	size_t len = 0;
 	char *buf = render_entry(e, &len);
-	if (buf == NULL || len != e->written_len) {
+	if (buf == NULL || e->written_len == 0 || (!durable && len != e->written_len)) {
 		free(buf);
-		return write_entry_how(j, e, 0, err, errlen);
+		return write_entry_how(j, e, durable, err, errlen);
 	}
 	char name[NAME_MAX_LEN];
 	file_name(name, sizeof(name), e->event_id, e->task_seq, ".j");
+	const char *step = "open";
 	int fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t w = fd < 0 ? -1 : pwrite(fd, buf, len, 0);
-	int saved = errno;
-	if (fd >= 0 && close(fd) < 0 && w >= 0) {
-		saved = errno;
-		w = -1;
+	ssize_t w = -1;
+	if (fd < 0)
+		goto fail;
+	step = "write in place";
+	w = pwrite(fd, buf, len, 0);
+	if (w != (ssize_t)len) {
+		if (w >= 0)
+			errno = EIO; /* a short write to a regular file: no space left, as good as */
+		goto fail;
 	}
+	step = "truncate";
+	if (len < e->written_len && ftruncate(fd, (off_t)len) < 0)
+		goto fail;
+	step = "fsync";
+	if (durable && fsync(fd) < 0)
+		goto fail;
+	step = "close";
+	int rc = close(fd);
+	fd = -1;
+	if (rc < 0)
+		goto fail;
+	e->written_len = len;
 	free(buf);
-	if (w == (ssize_t)len)
-		return 0;
-	snprintf(err, errlen, "journal entry %s/%s: write in place: %s", j->dir, name,
-	    w < 0 ? strerror(saved) : "short write");
+	return 0;
+fail:
+	snprintf(err, errlen, "journal entry %s/%s: %s: %s", j->dir, name, step, strerror(errno));
+	e->written_len = 0; /* unknown now: the next write replaces the file */
+	if (fd >= 0)
+		close(fd);
+	free(buf);
 	return -1;
 }
 
@@ -587,7 +687,7 @@ finish_locked(struct journal *j, struct journal_entry *e, char *err, size_t errl
 	e->finished_ms = clock_wall_ms();
 	if (cancel_file_exists(j, e->event_id, e->task_seq))
 		e->cancel_requested = 1;
-	if (write_entry(j, e, err, errlen) < 0)
+	if (rewrite_entry(j, e, 1, err, errlen) < 0)
 		return -1;
 	char name[NAME_MAX_LEN];
 	file_name(name, sizeof(name), e->event_id, e->task_seq, ".cancel");
@@ -855,7 +955,7 @@ journal_started(struct journal *j, struct journal_entry *e, long pid, long pgid,
 	/* not fsync'd: the script's pid matters only while this machine stays up (an orphan
 	 * of a dead task process is found by it); after a power cut nothing of it runs, and
 	 * the entry durable since journal_begin says "running" all the same */
-	return rewrite_entry(j, e, err, errlen);
+	return rewrite_entry(j, e, 0, err, errlen);
 }
 
 int

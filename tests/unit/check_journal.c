@@ -426,11 +426,23 @@ START_TEST(test_journal_started_writes_in_place)
 	ck_assert_int_eq(journal_read(j, 9005, 2, &r, err, sizeof(err)), 1);
 	ck_assert_int_eq(r->pid, INT_MAX);
 	journal_entry_free(r);
+	/* the end too, fsync'd: the file grows in place */
 	finish(j, e, 0, "Success", "out\n", 4);
 	journal_entry_free(e);
+	ck_assert_int_eq(stat(path, &b), 0);
+	ck_assert(a.st_ino == b.st_ino);
 	ck_assert_int_eq(journal_read(j, 9005, 2, &r, err, sizeof(err)), 1);
 	ck_assert_int_eq(r->state, JOURNAL_DONE);
 	ck_assert_str_eq(r->output, "out\n");
+	journal_entry_free(r);
+
+	/* a shorter end (an orphan closed with less than it had) cuts the file */
+	ck_assert_int_eq(journal_begin(j, 9005, 3, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	static const char big[] = "0123456789012345678901234567890123456789";
+	finish(j, e, 0, "Success", big, sizeof(big) - 1);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_read(j, 9005, 3, &r, err, sizeof(err)), 1);
+	ck_assert_uint_eq(r->output_len, sizeof(big) - 1);
 	journal_entry_free(r);
 	journal_free(j);
 }
@@ -489,6 +501,9 @@ START_TEST(test_journal_cancel_request)
 	if (script == 0) {
 		char c;
 		close(gate[1]);
+		journal_entry_free(e); /* this process's copies (the lock stays the parent's) */
+		journal_free(j);
+		journal_free(other);
 		if (setsid() < 0)
 			_exit(1);
 		(void)read(gate[0], &c, 1); /* until the parent closes its end */
@@ -679,6 +694,29 @@ START_TEST(test_journal_reports_corrupt_entries)
 END_TEST
 
 /* A PGID reaches kill(-pgid) as a pid_t: one that does not fit is refused, not truncated. */
+START_TEST(test_journal_digest_shows_a_torn_entry)
+{
+	/* an entry written over in place and cut short by a power cut fails its Digest */
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 9, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", "all of it\n", 10);
+	journal_entry_free(e);
+	char *text = jread("9-0.j");
+	char *out = strstr(text, "\n\nall of it");
+	ck_assert_ptr_nonnull(out);
+	memcpy(out + 2, "ALL", 3); /* the output changed under a valid header */
+	assert_corrupt(j, text, "Digest does not match the entry (a write was torn)");
+	/* a digest that is not one */
+	char *d = strstr(text, "Digest=");
+	ck_assert_ptr_nonnull(d);
+	memcpy(d + 7, "XYZ", 3);
+	assert_corrupt(j, text, "line 15: Digest is not 16 hexadecimal digits");
+	free(text);
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_journal_refuses_pid_out_of_range)
 {
 	struct journal *j = open_journal(0);
@@ -764,7 +802,7 @@ START_TEST(test_journal_keeps_output_size_before_the_cap)
 	ck_assert_int_eq(journal_finish(j, e, &res, err, sizeof(err)), 0);
 	journal_entry_free(e);
 	char *text = jread("6-0.j");
-	ck_assert_ptr_nonnull(strstr(text, "\nOutput-Length=16\nOutput-Size=100000\n\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nOutput-Length=16\nOutput-Size=100000\nDigest="));
 	free(text);
 	ck_assert_int_eq(journal_begin(j, 6, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
 	ck_assert_uint_eq(e->output_len, 16);
@@ -1181,6 +1219,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_lock_offsets_are_one_byte_per_task);
 	tcase_add_test(tc, test_journal_holders_in_one_process_exclude_each_other);
 	tcase_add_test(tc, test_journal_started_writes_in_place);
+	tcase_add_test(tc, test_journal_digest_shows_a_torn_entry);
 	tcase_add_test(tc, test_journal_cancel_request);
 	tcase_add_test(tc, test_journal_cancel_reaches_running_script);
 	tcase_add_test(tc, test_journal_prune_removes_old_entries_only);

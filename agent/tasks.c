@@ -426,6 +426,7 @@ task_child(struct tasks *ts, const struct control_env *penv, int fd, int close_f
 		log_warnx("task process: out of memory");
 	wire_parser_free(p);
 	free(in);
+	transfer_fetch_close_kept(); /* a clean TLS close for the worker's transfer port */
 	log_close();
 	_exit(rc == -1 ? CHILD_EXIT_LOST : 0);
 }

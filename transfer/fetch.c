@@ -40,6 +40,75 @@ static struct kept_session sessions[SESSIONS_MAX];
 static unsigned long long session_clock;
 static int last_resumed;
 
+/*
+ * The connection of the last good fetch, kept for the next one to the same address:
+ * no TLS handshake then (the dearest part of a fetch on both sides). The worker waits
+ * TRANSFER_KEEP_MS (5 s) for the next request; it is reused for FETCH_KEEP_MS after its
+ * fetch, less, so that it is rarely the one closing as the request goes out (and when it
+ * does, the request is sent again on a new connection: see request_reply). Never across a
+ * fork: a copy of a TLS connection in two processes would corrupt it.
+ */
+#define FETCH_KEEP_MS 4000
+static struct {
+	SSL *ssl;
+	SSL_CTX *ctx;
+	char host[256];
+	int port;
+	pid_t pid;
+	long long since;   /* monotonic ms: its last fetch ended */
+} kept;
+static int last_kept;
+
+/* Let go of the kept connection: closed in the process that made it, only freed in another. */
+static void
+kept_drop(void)
+{
+	if (kept.ssl == NULL)
+		return;
+	if (kept.pid == getpid()) {
+		tls_close(kept.ssl);
+	} else {
+		int fd = SSL_get_fd(kept.ssl);
+		SSL_set_quiet_shutdown(kept.ssl, 1); /* not a word on the parent's connection */
+		SSL_free(kept.ssl);
+		if (fd != -1)
+			close(fd);
+	}
+	kept.ssl = NULL;
+}
+
+/* The kept connection to ctx, host:port, if fresh enough (the caller owns it then), or NULL. */
+static SSL *
+kept_take(SSL_CTX *ctx, const char *host, int port)
+{
+	if (kept.ssl == NULL)
+		return NULL;
+	if (kept.pid != getpid() || kept.ctx != ctx || kept.port != port || strcmp(kept.host, host) != 0 ||
+	    clock_mono_ms() - kept.since >= FETCH_KEEP_MS) {
+		kept_drop();
+		return NULL;
+	}
+	SSL *ssl = kept.ssl;
+	kept.ssl = NULL;
+	return ssl;
+}
+
+static void
+kept_put(SSL_CTX *ctx, const char *host, int port, SSL *ssl)
+{
+	kept_drop();
+	if (strlen(host) >= sizeof(kept.host)) {
+		tls_close(ssl);
+		return;
+	}
+	kept.ssl = ssl;
+	kept.ctx = ctx;
+	snprintf(kept.host, sizeof(kept.host), "%s", host);
+	kept.port = port;
+	kept.pid = getpid();
+	kept.since = clock_mono_ms();
+}
+
 static struct kept_session *
 session_find(SSL_CTX *ctx, const char *host)
 {
@@ -121,6 +190,18 @@ transfer_fetch_session_import(SSL_CTX *ctx, const char *host, const unsigned cha
 	}
 	session_store(ctx, host, s);
 	return 0;
+}
+
+void
+transfer_fetch_close_kept(void)
+{
+	kept_drop();
+}
+
+int
+transfer_fetch_kept(void)
+{
+	return last_kept;
 }
 
 void
@@ -483,10 +564,12 @@ request_reply(SSL_CTX *ctx, const struct transfer_req *r, SSL **ssl, char *buf, 
     size_t *end, char *err, size_t errlen)
 {
 	long long deadline = clock_mono_ms() + r->timeout_ms, pause = 100;
+	*ssl = kept_take(ctx, r->host, r->port);
+	last_kept = *ssl != NULL;
 	for (int attempt = 1;; attempt++) {
 		long long left = deadline - clock_mono_ms();
-		int closed = 0;
-		if (connect_retrying(ctx, r->host, r->port, left > 0 ? left : 1, ssl, err, errlen) == -1) {
+		int closed = 0, reused = *ssl != NULL;
+		if (!reused && connect_retrying(ctx, r->host, r->port, left > 0 ? left : 1, ssl, err, errlen) == -1) {
 			session_drop(ctx, r->host);
 			return NULL;
 		}
@@ -499,6 +582,14 @@ request_reply(SSL_CTX *ctx, const struct transfer_req *r, SSL **ssl, char *buf, 
 			return m;
 		tls_close(*ssl);
 		*ssl = NULL;
+		if (reused && closed) {
+			/* the worker closed the kept connection as the request went out: it never
+			 * answered, so the key is unspent; at once on a new connection */
+			last_kept = 0;
+			log_detail("fetch %s:%d: kept connection closed (%s), on a new one", r->host, r->port, err);
+			attempt--;
+			continue;
+		}
 		unsigned char rnd = 0;
 		RAND_bytes(&rnd, 1);
 		long long wait = pause / 2 + (pause / 2) * rnd / 255;
@@ -536,7 +627,7 @@ transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t err
 		snprintf(err, errlen, "fetch: %s", why);
 		goto out;
 	}
-	int resumed = SSL_session_reused(ssl);
+	int resumed = last_kept || SSL_session_reused(ssl);
 	session_keep(ctx, r->host, ssl);
 	if (check_reply(reply, r->host, r->port, r->size, r->checksum, end - start, err, errlen) == -1 ||
 	    part_open(&pt, r->dirfd, r->name, err, errlen) == -1 ||
@@ -545,7 +636,11 @@ transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t err
 		goto out;
 	last_resumed = resumed;
 	log_debug("fetch %s:%d: event %lld seq %d: %llu bytes into %s%s", r->host, r->port, r->event_id,
-	    r->seq, (unsigned long long)r->size, r->name, resumed ? " (tls session resumed)" : "");
+	    r->seq, (unsigned long long)r->size, r->name,
+	    last_kept ? " (connection kept)" : resumed ? " (tls session resumed)" : "");
+	/* every byte read: the connection is at a message boundary, good for the next fetch */
+	kept_put(ctx, r->host, r->port, ssl);
+	ssl = NULL;
 	rc = 0;
 out:
 	part_free(&pt);

@@ -4,8 +4,9 @@
  * the CA), presents the one-time key, and writes exactly Size bytes
  * atomically (temp file, checksum, fsync unless asked not to, rename) into a
  * directory.
- * Keeps one TLS session per server host to resume on the next fetch; the
- * cache is this module's (transfer_fetch_forget_sessions frees it).
+ * Keeps one TLS session per server host to resume on the next fetch, and the
+ * connection of the last good fetch for the next one to the same address; both
+ * are this module's (transfer_fetch_forget_sessions, transfer_fetch_close_kept).
  * The process must ignore SIGPIPE.
  */
 #ifndef PGFLEET_TRANSFER_FETCH_H
@@ -49,8 +50,18 @@ struct transfer_req {
  */
 int transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* 1 when the last successful transfer_fetch resumed a TLS session, else 0. */
+/*
+ * 1 when the last successful transfer_fetch resumed a TLS session, else 0 (also
+ * 1 after a fetch on a kept connection: nothing was negotiated).
+ */
 int transfer_fetch_resumed(void);
+/*
+ * The connection of the last good fetch is kept (in this process, for FETCH_KEEP_MS)
+ * and the next fetch from the same address uses it: 1 when the last fetch did.
+ */
+int transfer_fetch_kept(void);
+/* Close the kept connection (before an idle wait, or on a reload). */
+void transfer_fetch_close_kept(void);
 /* Free every kept TLS session. */
 void transfer_fetch_forget_sessions(void);
 /*

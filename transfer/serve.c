@@ -6,7 +6,10 @@
  *   SENDING  the file is read in CHUNK pieces whenever the output buffer
  *            falls under LOWMARK, so memory stays flat whatever the size
  *   FLUSHING every byte queued; wait until the output buffer is empty
- *   LINGER   all written; success when the peer closes cleanly
+ *   LINGER   all written; success when the peer closes cleanly, or when it sends
+ *            its next Request=Fetch on the same connection (then REQUEST again:
+ *            an agent's task process keeps its connection for the next fetch,
+ *            TRANSFER_KEEP_MS at most, instead of a TLS handshake per file)
  *   CLOSING  a refusal is being flushed, then the connection ends
  */
 #include "transfer/serve.h"
@@ -105,8 +108,9 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* The outcome of the connection's current transfer, to the owner. */
 static void
-conn_end(struct conn *c, int ok, const char *error)
+conn_report(struct conn *c, int ok, const char *error)
 {
 	struct transfer_serve *s = c->s;
 	if (s->cb != NULL) {
@@ -116,7 +120,73 @@ conn_end(struct conn *c, int ok, const char *error)
 		};
 		s->cb(&r, s->cb_arg);
 	}
+}
+
+static void
+conn_end(struct conn *c, int ok, const char *error)
+{
+	conn_report(c, ok, error);
 	conn_free(c);
+}
+
+/*
+ * End a kept connection whose file went out whole (its keep time is up, or room is
+ * needed): with a TLS close_notify first, so that the agent reads a clean close and
+ * its TLS session stays good to resume (one ended without it is not resumable).
+ */
+static void
+conn_end_kept(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (ssl != NULL && SSL_is_init_finished(ssl)) {
+		(void)SSL_shutdown(ssl); /* non-blocking: the alert goes out or not, no matter */
+		ERR_clear_error();
+	}
+	conn_end(c, 1, NULL);
+}
+
+/*
+ * A kept connection speaks again: its transfer was received whole (the agent asks
+ * again only after that), so it is reported done, and the connection waits for the
+ * request now coming, within the request deadline. 0, or -1 when c was ended.
+ */
+static int
+conn_next_request(struct conn *c)
+{
+	conn_report(c, 1, NULL);
+	c->event_id = -1;
+	c->seq = -1;
+	c->authorized = 0;
+	c->sent = 0;
+	c->left = 0;
+	c->error[0] = '\0';
+	wire_parser_free(c->parser);
+	if ((c->parser = wire_parser_new(0)) == NULL) {
+		conn_end(c, 0, "out of memory");
+		return -1;
+	}
+	c->state = C_REQUEST;
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	struct timeval tv = clock_tv(c->s->request_ms);
+	evtimer_add(c->deadline, &tv);
+	return 0;
+}
+
+/*
+ * Past TRANSFER_MAX_CONNECTIONS: close a kept connection that waits for its agent's
+ * next fetch (its transfer done) to make room, rather than refuse a new one. 1 when
+ * one was closed.
+ */
+static int
+evict_kept(struct transfer_serve *s, const struct conn *keep)
+{
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		if (c != keep && c->state == C_LINGER) {
+			conn_end_kept(c);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Queue a reply header; -1 when it could not be built. */
@@ -288,6 +358,9 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	/* a kept connection: the agent's next fetch */
+	if (c->state == C_LINGER && evbuffer_get_length(in) > 0 && conn_next_request(c) == -1)
+		return;
 	while (c->state == C_REQUEST && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t used = 0;
@@ -334,8 +407,10 @@ write_cb(struct bufferevent *bev, void *arg)
 		break;
 	case C_FLUSHING:
 		if (pending == 0) {
+			/* the peer closes, or keeps the connection for its next fetch (not long) */
 			c->state = C_LINGER;
-			struct timeval idle = clock_tv(c->s->idle_ms);
+			long long keep = c->s->idle_ms < TRANSFER_KEEP_MS ? c->s->idle_ms : TRANSFER_KEEP_MS;
+			struct timeval idle = clock_tv(keep);
 			bufferevent_set_timeouts(bev, &idle, NULL);
 		}
 		break;
@@ -379,6 +454,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		log_debug("transfer %s: tls connection from \"%s\"%s", c->addr, c->peer,
 		    SSL_session_reused(ssl) ? " (resumed)" : "");
 		int past = s->active - gate_count(s->gate);
+		if (past > TRANSFER_MAX_CONNECTIONS && evict_kept(s, c))
+			past--;
 		if (past > TRANSFER_MAX_CONNECTIONS) {
 			snprintf(c->error, sizeof(c->error), "%d connections open, limit %d", past - 1,
 			    TRANSFER_MAX_CONNECTIONS);
@@ -391,13 +468,19 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		evtimer_add(c->deadline, &tv);
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == C_LINGER) {
+		conn_end_kept(c); /* all sent; kept for a next fetch that did not come */
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		snprintf(c->error, sizeof(c->error), "peer made no progress for %lld ms after %llu bytes",
 		    c->s->idle_ms, (unsigned long long)c->sent);
 		conn_end(c, 0, c->error);
 		return;
 	}
-	if ((what & BEV_EVENT_EOF) && c->state == C_LINGER) {
+	if (c->state == C_LINGER) {
+		/* every byte went out: closed cleanly, or dropped while kept (a task process
+		 * killed between fetches closes without a TLS close_notify) */
 		conn_end(c, 1, NULL);
 		return;
 	}
@@ -623,6 +706,17 @@ transfer_serve_set_pretls(struct transfer_serve *s, int max, int per_source, lon
 	if (handshake_ms > 0)
 		s->handshake_ms = handshake_ms;
 	gate_set_stale(s->gate, s->handshake_ms / 2);
+}
+
+void
+transfer_serve_release_kept(struct transfer_serve *s)
+{
+	struct conn *c = s->conns, *next;
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == C_LINGER)
+			conn_end_kept(c);
+	}
 }
 
 int

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The file-transfer channel over real TLS on 127.0.0.1, with certificates made
-# by "pgfleet pki": a fetch writes the exact file (0700) and resumes its TLS
-# session on the next; wrong, reused, expired and other-event keys, clients of
+# by "pgfleet pki": a fetch writes the exact file (0700), the next one goes on
+# the same connection, kept by both sides (or resumes the TLS session on a new
+# connection, when it was not kept or the server closed it first); wrong, reused, expired and other-event keys, clients of
 # another CA, expired clients and plain TCP get nothing; the server keeps
 # serving; a 100 MiB file streams with the server's memory flat.
 . "$PGFLEET_TESTS/lib.sh"
@@ -37,25 +38,55 @@ fetch() {
 	while [ $# -gt 0 ]; do pairs="$pairs --key-hex $1 --name $2"; shift 2; done
 	# shellcheck disable=SC2086
 	"$T" fetch --ca "$P/ca.crt" --cert "$pd/$cn.crt" --key "$pd/$cn.key" --host 127.0.0.1 --port "$PORT" \
-		--event "$ev" --seq 0 --size "$SIZE" --checksum "$SUM" --dir "$out" --timeout-ms 5000 $pairs 2>&1 || true
+		--event "$ev" --seq 0 --size "$SIZE" --checksum "$SUM" --dir "$out" --timeout-ms 5000 \
+		${FETCH_OPTS:-} $pairs 2>&1 || true
 }
 empty_dir() { [ -z "$(ls -A "$1")" ] || fail "$2: $1 holds $(ls -A "$1")"; }
 mkout() { mkdir -p "$TESTDIR/$1"; echo "$TESTDIR/$1"; }
 
-# --- a fetch, then a resumed fetch in the same agent process
+# --- a fetch, then the next on the same connection, in the same agent process
 head -c 300000 /dev/urandom >"$TESTDIR/script.sh"
 serve main "$TESTDIR/script.sh" 7001 30000 8 --request-timeout 1000
 out=$(mkout ok)
 r=$(fetch "$P" web-01 7001 "$out" "$(key main 1)" rxscript.sh "$(key main 2)" second.sh)
 echo "$r"
-echo "$r" | grep -qx "fetched rxscript.sh resumed=0" || fail "first fetch: $r"
-echo "$r" | grep -qx "fetched second.sh resumed=1" || fail "second fetch did not resume the TLS session: $r"
+echo "$r" | grep -qx "fetched rxscript.sh resumed=0 kept=0" || fail "first fetch: $r"
+echo "$r" | grep -qx "fetched second.sh resumed=1 kept=1" || fail "second fetch did not use the kept connection: $r"
 cmp "$TESTDIR/script.sh" "$out/rxscript.sh" || fail "fetched file differs"
 cmp "$TESTDIR/script.sh" "$out/second.sh" || fail "second fetched file differs"
 assert_eq "$(stat -c %a "$out/rxscript.sh")" 700 "fetched file mode"
 assert_eq "$(ls -A "$out" | wc -l)" 2 "files in the temp dir (no temp left)"
 wait_for 5 "two successes reported" sh -c "[ \$(grep -c '^result ok=1 authorized=1 event=7001 seq=0 bytes=300000 peer=web-01' '$TESTDIR/main.out') -eq 2 ]"
-ok "fetch writes the exact file with mode 0700; the second fetch resumes the session"
+ok "fetch writes the exact file with mode 0700; the second fetch goes on the kept connection"
+
+# --- not kept: the next fetch resumes the TLS session on a new connection
+out=$(mkout resumed)
+r=$(FETCH_OPTS=--no-keep fetch "$P" web-01 7001 "$out" "$(key main 6)" third.sh "$(key main 7)" fourth.sh)
+echo "$r" | grep -qx "fetched third.sh resumed=0 kept=0" || fail "third fetch: $r"
+echo "$r" | grep -qx "fetched fourth.sh resumed=1 kept=0" || fail "fourth fetch did not resume the TLS session: $r"
+cmp "$TESTDIR/script.sh" "$out/fourth.sh" || fail "fourth fetched file differs"
+ok "without a kept connection, the next fetch resumes the TLS session"
+
+# --- the server ends a kept connection (its keep time, here 300 ms) before the agent's next
+# request: the request goes out again on a new connection (its key was never read), once
+main_port=$PORT
+serve keep "$TESTDIR/script.sh" 7005 30000 2 --idle-ms 300
+out=$(mkout rekept)
+rm -f "$TESTDIR/go"
+FETCH_OPTS="--go-file $TESTDIR/go" fetch "$P" web-01 7005 "$out" "$(key keep 1)" k1.sh "$(key keep 2)" k2.sh \
+	>"$TESTDIR/rekept.out" &
+fetcher=$!
+# the first transfer is reported when the server lets its kept connection go
+wait_for 10 "the server ends the kept connection" grep -q "^result ok=1 authorized=1 event=7005" "$TESTDIR/keep.out"
+touch "$TESTDIR/go"
+wait "$fetcher" || true
+r=$(cat "$TESTDIR/rekept.out")
+echo "$r" | grep -qx "fetched k1.sh resumed=0 kept=0" || fail "first fetch to keep: $r"
+echo "$r" | grep -qx "fetched k2.sh resumed=1 kept=0" || fail "fetch after the kept connection closed: $r"
+cmp "$TESTDIR/script.sh" "$out/k2.sh" || fail "k2 differs"
+wait_for 5 "both transfers reported" sh -c "[ \$(grep -c '^result ok=1 authorized=1 event=7005' '$TESTDIR/keep.out') -eq 2 ]"
+ok "a kept connection the server closed first: the fetch goes out on a new one and resumes"
+PORT=$main_port # the tests below fetch from main
 
 # --- keys that must get nothing
 out=$(mkout reused)
@@ -110,7 +141,7 @@ got=$(echo "$r" | awk '$1 == "received" {print $2}')
 [ "$got" -lt 100 ] || fail "plain-text client received $got bytes"
 out=$(mkout after)
 r=$(fetch "$P" web-01 7001 "$out" "$(key main 5)" after.sh)
-echo "$r" | grep -qx "fetched after.sh resumed=0" || fail "server stopped serving after plain clients: $r"
+echo "$r" | grep -qx "fetched after.sh resumed=0 kept=0" || fail "server stopped serving after plain clients: $r"
 cmp "$TESTDIR/script.sh" "$out/after.sh" || fail "file after plain clients differs"
 ok "plain TCP clients get nothing and the server keeps serving (a key sent in clear still works: it never reached the server)"
 
@@ -129,7 +160,7 @@ head -c 104857600 /dev/urandom >"$TESTDIR/big.bin"
 ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0" serve big "$TESTDIR/big.bin" 7004 30000 1
 out=$(mkout big)
 r=$(fetch "$P" web-01 7004 "$out" "$(key big 1)" big.bin)
-echo "$r" | grep -qx "fetched big.bin resumed=0" || fail "100 MiB fetch: $r"
+echo "$r" | grep -qx "fetched big.bin resumed=0 kept=0" || fail "100 MiB fetch: $r"
 cmp "$TESTDIR/big.bin" "$out/big.bin" || fail "100 MiB file differs"
 wait_for 5 "big transfer reported" grep -q "^result ok=1 authorized=1 event=7004 seq=0 bytes=104857600" "$TESTDIR/big.out"
 hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$SERVER_PID/status")

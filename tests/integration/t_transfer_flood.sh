@@ -33,7 +33,7 @@ wait_for 60 "the flood to connect" grep -q '^opened' "$TESTDIR/flood.out"
 cat "$TESTDIR/flood.out"
 r=$(fetch "$(key 1)" first.sh)
 echo "$r"
-echo "$r" | grep -qx "fetched first.sh resumed=0" || fail "fetch during the flood: $r"
+echo "$r" | grep -qx "fetched first.sh resumed=0 kept=0" || fail "fetch during the flood: $r"
 wait_for 10 "the pre-TLS budget to be full" grep -q "connections without tls (limit 64), an idle one closed" "$TESTDIR/serve.err"
 cmp "$TESTDIR/script.sh" "$TESTDIR/out/first.sh" || fail "fetched file differs"
 ok "a fetch succeeds while 1,040 unauthenticated connections are held open"
@@ -44,6 +44,6 @@ wait_for 30 "the second flood to connect" grep -q '^opened' "$TESTDIR/flood2.out
 wait_for 10 "the per-address refusal" grep -q "connection from 127.0.0.200 refused: 16 connections without tls from it (limit 16)" "$TESTDIR/serve.err"
 assert_eq "$(grep -c '127\.0\.0\.200' "$TESTDIR/serve.err")" 1 "log lines about 127.0.0.200 (14 refusals)"
 r=$(fetch "$(key 2)" second.sh)
-echo "$r" | grep -qx "fetched second.sh resumed=0" || fail "fetch after the per-address flood: $r"
+echo "$r" | grep -qx "fetched second.sh resumed=0 kept=0" || fail "fetch after the per-address flood: $r"
 wait_for 10 "idle connections closed after the 2 s handshake deadline" grep -q "error=no tls handshake within 2000 ms" "$TESTDIR/serve.out"
 ok "16 connections per address without TLS, the rest refused and logged once; idle ones closed after 2 s; fetches go on"

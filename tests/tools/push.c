@@ -397,6 +397,10 @@ client_flushed(struct bufferevent *bev, void *arg)
 static void
 req_reply(struct req *r, const struct wire_msg *m, int final)
 {
+	/* the agent's task process may keep its transfer connection for a next fetch: this
+	 * push is over, so it is let go (and said done) before the final reply */
+	if (final && r->srv != NULL)
+		transfer_serve_release_kept(r->srv);
 	if (send_msg(r->client, m) == -1)
 		final = 1;
 	if (final) {

@@ -2,13 +2,18 @@
  * pgfleet-test-transfer: drives transfer/serve and transfer/fetch from the
  * integration tests, over real TLS.
  *   serve --ca C --cert C --key K --file F --event E --seq S [--ttl MS] [--keys N]
- *         [--port-range LO-HI] [--bind ADDR] [--request-timeout MS]
+ *         [--port-range LO-HI] [--bind ADDR] [--request-timeout MS] [--idle-ms MS]
  *     prints "port P" and "key K" lines, then one "result ..." line per
- *     connection, until SIGTERM.
+ *     transfer, until SIGTERM. --idle-ms also bounds how long a connection whose
+ *     file went out is kept for the next request.
  *   fetch --ca C --cert C --key K --host H --port P --event E --seq S --size N
  *         --checksum sha256:X --dir D (--key-hex K --name N)... [--timeout-ms MS]
+ *         [--no-keep] [--go-file PATH]
  *     fetches each (key, name) pair in order in this one process, printing
- *     "fetched NAME resumed=0|1" or "error NAME: why"; exit 1 if any failed.
+ *     "fetched NAME resumed=0|1 kept=0|1" or "error NAME: why"; exit 1 if any
+ *     failed. --no-keep closes the connection after each fetch (the next one
+ *     resumes the TLS session); --go-file waits, before each fetch after the
+ *     first, until PATH exists (for --timeout-ms).
  *   raw --host H --port P [--send TEXT] [--wait-ms MS]
  *     a plain TCP client: prints "received N bytes" and whether the server closed.
  *   checksum FILE: prints "SIZE sha256:HEX".
@@ -42,7 +47,9 @@ struct opts {
 	const char *ca, *cert, *key, *file, *host, *dir, *checksum, *bind, *send;
 	const char *keyhex[MAXPAIRS], *name[MAXPAIRS];
 	int nkeyhex, nname;
-	long long event, seq, ttl, nkeys, port, size, timeout, request_timeout, wait_ms;
+	long long event, seq, ttl, nkeys, port, size, timeout, request_timeout, wait_ms, idle_ms;
+	int no_keep;
+	const char *go_file;
 	int port_lo, port_hi;
 };
 
@@ -80,6 +87,10 @@ parse(int argc, char **argv, struct opts *o)
 	o->wait_ms = 5000;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
+		if (strcmp(a, "--no-keep") == 0) {
+			o->no_keep = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			die("option %s needs a value", a);
 		const char *v = argv[++i];
@@ -100,6 +111,8 @@ parse(int argc, char **argv, struct opts *o)
 		else if (strcmp(a, "--size") == 0) o->size = num(v);
 		else if (strcmp(a, "--timeout-ms") == 0) o->timeout = num(v);
 		else if (strcmp(a, "--request-timeout") == 0) o->request_timeout = num(v);
+		else if (strcmp(a, "--idle-ms") == 0) o->idle_ms = num(v);
+		else if (strcmp(a, "--go-file") == 0) o->go_file = v;
 		else if (strcmp(a, "--wait-ms") == 0) o->wait_ms = num(v);
 		else if (strcmp(a, "--port-range") == 0) {
 			if (sscanf(v, "%d-%d", &o->port_lo, &o->port_hi) != 2)
@@ -147,7 +160,7 @@ serve(struct opts *o)
 	if (s == NULL)
 		die("%s", err);
 	transfer_serve_set_callback(s, on_result, NULL);
-	transfer_serve_set_timeouts(s, o->request_timeout, 0);
+	transfer_serve_set_timeouts(s, o->request_timeout, o->idle_ms);
 	printf("port %d\nsize %llu\nchecksum %s\n", transfer_serve_port(s), (unsigned long long)size, sum);
 	for (long long i = 0; i < o->nkeys; i++) {
 		char hex[TRANSFER_KEY_HEX + 1];
@@ -188,6 +201,13 @@ fetch(struct opts *o)
 	if (dirfd == -1)
 		die("cannot open --dir %s", o->dir);
 	for (int i = 0; i < o->nkeyhex; i++) {
+		if (i > 0 && o->go_file != NULL) {
+			long long waited = 0;
+			while (access(o->go_file, F_OK) != 0 && waited < o->timeout) {
+				usleep(10000);
+				waited += 10;
+			}
+		}
 		const struct transfer_req req = {.host = o->host, .port = (int)o->port,
 		    .key = o->keyhex[i], .event_id = o->event, .seq = (int)o->seq,
 		    .size = (uint64_t)o->size, .checksum = o->checksum, .dirfd = dirfd,
@@ -197,11 +217,15 @@ fetch(struct opts *o)
 			printf("error %s: %s\n", o->name[i], err);
 			failed = 1;
 		} else {
-			printf("fetched %s resumed=%d\n", o->name[i], transfer_fetch_resumed());
+			printf("fetched %s resumed=%d kept=%d\n", o->name[i], transfer_fetch_resumed(),
+			    transfer_fetch_kept());
+			if (o->no_keep)
+				transfer_fetch_close_kept();
 		}
 		fflush(stdout);
 	}
 	close(dirfd);
+	transfer_fetch_close_kept();
 	transfer_fetch_forget_sessions();
 	SSL_CTX_free(ctx);
 	return failed;

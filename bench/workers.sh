@@ -301,6 +301,14 @@ if [ "$LAT_ROUNDS" -gt 0 ]; then
 			      JOIN pgfleet.status_log b ON b.event_id = e.event_id AND b.status_code = 2501
 			      WHERE e.schedule_id IN ($sids)) x")
 		echo "    dispatch, $kind: p50 ms of due -> claimed / -> 2500 row / -> 2501 row: $steps"
+		# and the slowest event's, step by step: where a tail comes from
+		slow=$(db_q "SELECT concat_ws(' / ', round(c), round(d), round(s))
+			FROM (SELECT extract(epoch FROM e.started_at - e.due_at) * 1000 AS c,
+			             extract(epoch FROM a.at - e.started_at) * 1000 AS d, extract(epoch FROM b.at - a.at) * 1000 AS s
+			      FROM pgfleet.event e JOIN pgfleet.status_log a ON a.event_id = e.event_id AND a.status_code = 2500
+			      JOIN pgfleet.status_log b ON b.event_id = e.event_id AND b.status_code = 2501
+			      WHERE e.schedule_id IN ($sids)) x ORDER BY c + d + s DESC LIMIT 1")
+		echo "    dispatch, $kind: the slowest event, ms of the same steps: $slow"
 		done_ok=$(db_q "SELECT count(*) FROM pgfleet.event WHERE schedule_id IN ($sids) AND state = 'done' AND status_code = 0")
 		[ "$done_ok" = "$1" ] || lat_ok=0
 		what=$([ "$kind" = one ] && echo "one computer" || echo "fan-out to $AGENTS")

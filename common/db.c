@@ -31,6 +31,16 @@ struct db {
 	int nchannels;
 	PGresult *held;  /* db_receive: the result of a statement not yet over */
 	char *held_err;  /* db_receive: its first error */
+	/* notifications libpq read during a statement, taken out of its queue at once so
+	 * that the owner hears of them (note_hook): the socket will not tell again */
+	struct db_note *notes, **notes_tail;
+	void (*note_hook)(void *arg);
+	void *note_arg;
+};
+
+struct db_note {
+	struct db_note *next;
+	PGnotify *nt;
 };
 
 struct db_result {
@@ -180,11 +190,63 @@ db_open(const char *conninfo, char *err, size_t errlen)
 	return open_target(&t, 0, err, errlen);
 }
 
+/* Move the notifications libpq holds to db->notes; 1 when there were any. */
+static int
+take_notifies(struct db *db)
+{
+	int got = 0;
+	PGnotify *nt;
+	if (db->notes_tail == NULL)
+		db->notes_tail = &db->notes;
+	while ((nt = PQnotifies(db->conn)) != NULL) {
+		struct db_note *n = malloc(sizeof(*n));
+		if (n == NULL) {
+			log_warnx("database: out of memory: notification on %s not kept", nt->relname);
+			PQfreemem(nt);
+			continue;
+		}
+		n->nt = nt;
+		n->next = NULL;
+		*db->notes_tail = n;
+		db->notes_tail = &n->next;
+		got = 1;
+	}
+	return got;
+}
+
+/* After a statement: notifications that came with it are kept and the owner told. */
+static void
+notes_after_statement(struct db *db)
+{
+	if (take_notifies(db) && db->note_hook != NULL)
+		db->note_hook(db->note_arg);
+}
+
+static void
+notes_free(struct db *db)
+{
+	while (db->notes != NULL) {
+		struct db_note *n = db->notes;
+		db->notes = n->next;
+		PQfreemem(n->nt);
+		free(n);
+	}
+	db->notes_tail = &db->notes;
+}
+
+void
+db_set_notify_hook(struct db *db, void (*hook)(void *arg), void *arg)
+{
+	db->note_hook = hook;
+	db->note_arg = arg;
+}
+
 void
 db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	notes_free(db);
 	PQfinish(db->conn);
 	PQclear(db->held);
 	free(db->held_err);
@@ -368,6 +430,7 @@ db_exec(struct db *db, struct db_result **out, const char *sql, int nparams,
 	int in_tx = db_in_transaction(db);
 	for (int sent = 0;; sent++) {
 		PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		notes_after_statement(db);
 		char msg[2048];
 		if (result_ok(res)) {
 			set_state(db, SQLSTATE_OK);
@@ -415,6 +478,7 @@ db_exec_script(struct db *db, const char *sql, char *err, size_t errlen)
 	if (PQstatus(db->conn) != CONNECTION_OK && reconnect(db, err, errlen) == -1)
 		return -1;
 	PGresult *res = PQexec(db->conn, sql);
+	notes_after_statement(db);
 	if (result_ok(res)) {
 		PQclear(res);
 		set_state(db, SQLSTATE_OK);
@@ -622,11 +686,16 @@ db_consume_notifies(struct db *db,
 		put(err, errlen, "database: connection lost while listening, re-opened: %s", msg);
 		return -1;
 	}
+	(void)take_notifies(db);
 	int n = 0;
-	PGnotify *nt;
-	while ((nt = PQnotifies(db->conn)) != NULL) {
-		cb(nt->relname, nt->extra, arg);
-		PQfreemem(nt);
+	while (db->notes != NULL) {
+		struct db_note *note = db->notes;
+		db->notes = note->next;
+		if (db->notes == NULL)
+			db->notes_tail = &db->notes;
+		cb(note->nt->relname, note->nt->extra, arg);
+		PQfreemem(note->nt);
+		free(note);
 		n++;
 	}
 	return n;

@@ -119,6 +119,13 @@ unsigned db_reconnects(const struct db *db);
 int db_consume_notifies(struct db *db,
     void (*cb)(const char *channel, const char *payload, void *arg), void *arg,
     char *err, size_t errlen);
+/*
+ * hook(arg) is called when a statement (db_exec, db_exec_script) came back with
+ * notifications: libpq read them from the socket with the statement's result, so
+ * the socket will not become readable for them. They wait for db_consume_notifies;
+ * the hook only says so (schedule that call: it must not use the connection).
+ */
+void db_set_notify_hook(struct db *db, void (*hook)(void *arg), void *arg);
 
 /*
  * Asynchronous use, for a process whose event loop must never wait on the database

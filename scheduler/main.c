@@ -69,6 +69,7 @@ struct sched {
 	struct db *db;
 	int db_fd;
 	struct event *ev_db;
+	struct event *ev_noted;      /* a statement brought notifications: db_readable from the loop */
 	struct event *ev_tick;
 	struct event *ev_heartbeat;
 	struct event *ev_drain_deadline;
@@ -509,12 +510,17 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 		s->last_claim_wall_ms = clock_wall_ms();
 	}
 	/* A notification that came in while a statement above ran waits in libpq's queue and
-	 * the socket will not tell of it: a revocation would wait for the next notification. */
-	if (db_consume_notifies(s->db, on_notify, s, err, sizeof(err)) == -1)
+	 * the socket will not tell of it: a revocation would wait for the next notification,
+	 * and new events (NOTIFY on submit) for the next poll: the claim runs again at once,
+	 * as the socket's notifications make it (db_readable), and due messages go out. */
+	int heard = db_consume_notifies(s->db, on_notify, s, err, sizeof(err));
+	if (heard == -1)
 		log_warnx("database: %s", err);
 	db_watch(s);
+	if (s->notify_wake)
+		sched_notify(-1, 0, s);
 	struct timeval tv = {0, 0};
-	if (!full) {
+	if (!full && heard <= 0) {
 		tv.tv_sec = s->conf->poll_interval_ms / 1000;
 		tv.tv_usec = (s->conf->poll_interval_ms % 1000) * 1000;
 	}
@@ -971,9 +977,25 @@ sched_observe(struct sched *s)
 	sched_beat(s, 1);
 }
 
+/*
+ * Notifications libpq read with a statement's result (a NOTIFY on submit while the
+ * parent wrote presence or renewed leases) wake no socket event: from the loop, as
+ * if the socket had said so. Before, such a submit waited for the next poll.
+ */
+static void
+on_db_noted(void *arg)
+{
+	struct sched *s = arg;
+	event_active(s->ev_noted, EV_READ, 0);
+}
+
 static void
 sched_timers(struct sched *s)
 {
+	s->ev_noted = event_new(s->base, -1, 0, db_readable, s);
+	if (s->ev_noted == NULL)
+		fatalx("out of memory");
+	db_set_notify_hook(s->db, on_db_noted, s);
 	s->ev_tick = evtimer_new(s->base, sched_tick, s);
 	s->ev_heartbeat = event_new(s->base, -1, EV_PERSIST, sched_heartbeat, s);
 	struct timeval hb = clock_tv(s->conf->heartbeat_ms);
@@ -1008,6 +1030,9 @@ sched_free(struct sched *s)
 	for (int i = 0; i < 4; i++)
 		event_free(s->sigev[i]);
 	evloop_event_free(s->ev_db);
+	if (s->db != NULL)
+		db_set_notify_hook(s->db, NULL, NULL); /* statements below must not reach ev_noted */
+	evloop_event_free(s->ev_noted);
 	evloop_event_free(s->ev_drain_deadline);
 	event_free(s->ev_tick);
 	event_free(s->ev_janitor);

@@ -42,6 +42,9 @@
 #   bench/workers.sh                  (or: make bench)
 #   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no BENCH_ANSIBLE=no bench/workers.sh
 #   BENCH_PERF=1 BENCH_KEEP=1 ...   (perf record -a -g over the first case: where the time goes)
+#   BENCH_STATEMENTS=1 ...          (pg_stat_statements over the first case: the database's time
+#                                    per event, statement by statement; BENCH_STATEMENTS=all also
+#                                    the statements inside the functions, marked "in:")
 #   BENCH_KEEP=1 BENCH_LOGLEVEL=7 ...   (copies the logs to /tmp/pgfleet-it.*.kept)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,7 +61,10 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	done
 	# same lock as tests/integration/run.sh: one pg_virtualenv at a time
 	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
-		pg_virtualenv -t -o fsync=off -o max_connections=300 "$0" "$@"
+		pg_virtualenv -t -o fsync=off -o max_connections=300 \
+		${BENCH_STATEMENTS:+-o shared_preload_libraries=pg_stat_statements} \
+		${BENCH_STATEMENTS:+-o pg_stat_statements.track=$([ "$BENCH_STATEMENTS" = all ] && echo all || echo top)} \
+		"$0" "$@"
 fi
 
 export PGHOST=127.0.0.1 PGDATABASE=bench_workers
@@ -114,6 +120,7 @@ backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application_name I
 t0=$(now)
 fleet_init
 db_open
+[ -z "${BENCH_STATEMENTS:-}" ] || db_q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 # every case's scheduler listens for the agents on this one port; the agents connect out to it
 sched_conf sched-a
 AP=$(cat "$TESTDIR/sched-a.agentport")
@@ -162,6 +169,7 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	bcpu0=$(ticks $bpids)
 	w0=$(now)
 	[ "$n" != 1 ] || perf_start "case-1"
+	[ "$n" != 1 ] || [ -z "${BENCH_STATEMENTS:-}" ] || db_q "SELECT pg_stat_statements_reset()" >/dev/null
 	psql -X -qAt -v ON_ERROR_STOP=1 -v j="job-$n" -v t="$targets" -v r="$rounds" > "$WORK/case-$n" <<'EOF'
 BEGIN;
 WITH s AS (
@@ -182,6 +190,17 @@ EOF
 	[ "$(tail -n 1 "$WORK/samples-$n")" = ok ] || timed_out=1
 	w1=$(now)
 	[ "$n" != 1 ] || perf_stop
+	if [ "$n" = 1 ] && [ -n "${BENCH_STATEMENTS:-}" ]; then
+		echo "    statements by database time over case 1 (pg_stat_statements), per event:"
+		db_q "SELECT '      ' || CASE WHEN toplevel THEN '' ELSE 'in: ' END ||
+			to_char(total_exec_time / $events * 1000, 'FM999990') || ' us, ' ||
+			to_char(calls::numeric / $events, 'FM9990.00') || ' calls, ' ||
+			to_char(rows::numeric / greatest(calls, 1), 'FM999990.0') || ' rows/call: ' ||
+			regexp_replace(left(query, 100), '\s+', ' ', 'g')
+			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND query NOT LIKE '%pg_stat%' AND query NOT LIKE 'DO %'
+			ORDER BY total_exec_time DESC LIMIT 16"
+	fi
 	# the workers' and the parent's figures, before the scheduler stops
 	rss=0 wcpu=0
 	for p in $wpids; do

@@ -3,7 +3,8 @@
  * input is the content of the entry of event 7 task 1. It is parsed by
  * journal_entry_parse, then written as 7-1.j in a private journal under
  * $TMPDIR and read the way the agent does: journal_request_cancel while this
- * process holds the task's lock (a live holder), then journal_begin. Nothing
+ * process holds the task's lock (its byte of journal.lock: a live holder), then
+ * journal_begin. Nothing
  * is run or signalled. Besides the sanitizers it checks: a parsed entry has a
  * known state, pids that fit a pid_t and, when done, its output; a cancel
  * never hands out a process group below 2 (kill(-1) signals every process);
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent/journal.h"
@@ -52,8 +52,11 @@ remove_files(void)
 static void
 cleanup(void)
 {
+	char p[4200];
 	journal_free(jr);
 	remove_files();
+	snprintf(p, sizeof(p), "%s/journal.lock", dir);
+	unlink(p);
 	rmdir(dir);
 }
 
@@ -120,9 +123,11 @@ cancel_as_holder(int parsed, const struct journal_entry *pe, const char *why)
 {
 	char p[4200], err[1024];
 	long pgid = -1;
-	jpath(p, sizeof(p), ".lock");
+	snprintf(p, sizeof(p), "%s/journal.lock", dir);
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+	    .l_start = (off_t)journal_lock_offset(EVENT, SEQ), .l_len = 1};
+	if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) != 0)
 		abort();
 	int rc = journal_request_cancel(jr, EVENT, SEQ, &pgid, err, sizeof(err));
 	close(fd);

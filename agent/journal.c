@@ -1,11 +1,16 @@
 /*
- * journal: one entry file per task, "<event>-<seq>.j", replaced atomically
- * (temp file, fsync, rename, directory fsync). The process running a task
+ * journal: one entry file per task, "<event>-<seq>.j". It is made when the task
+ * begins (temp file, fsync, rename, directory fsync), then written over in place
+ * by the process that made it (rewrite_entry): the script's pid (fixed-width
+ * numbers: the same length; not fsync'd) and the task's end (fsync'd). A file
+ * made and another freed per write were the costliest steps of a task on an ext4
+ * without a journal (docs/performance.md); the Digest, the header's last line,
+ * shows a file torn by a power cut during a write in place. An orphan's entry,
+ * written by another process, is still replaced whole. The process running a task
  * holds a lock on one byte of "journal.lock" (an open file description lock,
  * F_OFD_SETLK: released when that process dies), the byte of the task
- * (lock_offset): a running entry whose byte nobody holds was left by a process
- * that died. One lock file for every task, made once: a file created per task
- * cost a new inode each time, the costliest step of a task on ext4 (docs/agent.md).
+ * (journal_lock_offset): a running entry whose byte nobody holds was left by a
+ * process that died. One lock file for every task, made once.
  * "<event>-<seq>.cancel" is a cancel request from another process (a file of its
  * own, so it never races with the holder's rewrites of the entry). Journals
  * written before held "<event>-<seq>.lock" files (flock): prune removes them.
@@ -13,7 +18,9 @@
  * Entry format: "pgfleet-journal 1", Key=Value lines, an empty line, then
  * Output-Length bytes of output. Output-Size (bytes the script wrote before the cap)
  * may be missing: entries written before it existed mean Output-Length. Script-Start
- * may be missing too (entries written before it existed): read as 0, unknown.
+ * may be missing too (entries written before it existed): read as 0, unknown. So
+ * may Digest (FNV-1a, 16 hex digits, of the bytes before its line and of the
+ * output): checked when there.
  *
  * Orphans (a running entry whose lock nobody holds) are closed by whoever
  * meets one first, under its lock: the main process when a task process

@@ -506,8 +506,8 @@ START_TEST(test_journal_cancel_request)
 		journal_free(other);
 		if (setsid() < 0)
 			_exit(1);
-		(void)read(gate[0], &c, 1); /* until the parent closes its end */
-		_exit(0);
+		/* until the parent closes its end */
+		_exit(read(gate[0], &c, 1) < 0 ? 1 : 0);
 	}
 	close(gate[0]);
 	struct journal_proc seen;

@@ -82,6 +82,10 @@ BEGIN
 		IF done THEN RAISE NOTICE 'sample end|ok'; EXIT; END IF;
 		IF clock_timestamp() > deadline THEN RAISE NOTICE 'sample end|timeout'; EXIT; END IF;
 		PERFORM pg_sleep(0.05);
+		-- each sample its own transaction: one open for the whole wait would hold back
+		-- the xmin horizon, and no dead row version (every claim and end makes some)
+		-- could be pruned while the clock runs
+		COMMIT;
 	END LOOP;
 END \$db_wait\$" | sed -n 's/^NOTICE:  sample //p' | sed 's/^end|//'
 }

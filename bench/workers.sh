@@ -108,6 +108,8 @@ bench_cleanup() {
 trap bench_cleanup EXIT INT TERM
 
 # the agents' CPU with their waited-for children (a task process per task, and the scripts)
+# busy ticks of the whole machine: user, nice, system, irq, softirq, steal of every CPU
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 agents_cpu() { a=0; for p in $AGENT_PIDS; do a=$((a + $(ticks_tree "$p"))); done; echo "$a"; }
 # the agents' own CPU, scripts left out: each agent and its task processes, self time
 # only (a task process reaps its scripts; one that exits adds them to the agent's
@@ -167,6 +169,7 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	own0=$(agents_own)
 	bpids=$(backend_pids)
 	bcpu0=$(ticks $bpids)
+	mcpu0=$(machine_busy)
 	w0=$(now)
 	[ "$n" != 1 ] || perf_start "case-1"
 	[ "$n" != 1 ] || [ -z "${BENCH_STATEMENTS:-}" ] || db_q "SELECT pg_stat_statements_reset()" >/dev/null
@@ -189,6 +192,7 @@ EOF
 	timed_out=0
 	[ "$(tail -n 1 "$WORK/samples-$n")" = ok ] || timed_out=1
 	w1=$(now)
+	mcpu=$(( $(machine_busy) - mcpu0 ))
 	[ "$n" != 1 ] || perf_stop
 	if [ "$n" = 1 ] && [ -n "${BENCH_STATEMENTS:-}" ]; then
 		echo "    statements by database time over case 1 (pg_stat_statements), per event:"
@@ -225,6 +229,19 @@ EOF
 		FROM (SELECT extract(epoch FROM l.at - e.due_at) * 1000 AS d FROM pgfleet.status_log l
 		      JOIN pgfleet.event e USING (event_id) WHERE e.$inrange AND l.status_code = 2501) x" | tr '|' ' ')
 	d50=$1 d99=$2
+	# an event's life, p50 of each step (ms), and the gap a computer waits between its
+	# events: where the cycle of one computer goes, which bounds events/s at AGENTS / cycle
+	steps=$(db_q "SELECT to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a1 - st), 'FM9990.0') || ' claimed -> 2501, '
+		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a2 - a1), 'FM9990.0') || ' 2501 -> 2500, '
+		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a3 - a2), 'FM9990.0') || ' 2500 -> 0, '
+		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY fin - a3), 'FM9990.0') || ' 0 -> ended, '
+		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY st - prev), 'FM9990.0') || ' ended -> next claimed'
+		FROM (SELECT extract(epoch FROM e.started_at) * 1000 AS st, extract(epoch FROM e.finished_at) * 1000 AS fin,
+		             extract(epoch FROM lag(e.finished_at) OVER (PARTITION BY e.computer_id ORDER BY e.started_at)) * 1000 AS prev,
+		             (SELECT extract(epoch FROM max(l.at) FILTER (WHERE l.status_code = 2501)) * 1000 FROM pgfleet.status_log l WHERE l.event_id = e.event_id) AS a1,
+		             (SELECT extract(epoch FROM max(l.at) FILTER (WHERE l.status_code = 2500)) * 1000 FROM pgfleet.status_log l WHERE l.event_id = e.event_id) AS a2,
+		             (SELECT extract(epoch FROM max(l.at) FILTER (WHERE l.status_code = 0)) * 1000 FROM pgfleet.status_log l WHERE l.event_id = e.event_id) AS a3
+		      FROM pgfleet.event e WHERE e.$inrange) x")
 	exact=$(db_q "SELECT coalesce(max(c), 0) FROM (SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c
 		FROM (SELECT started_at AS t, 1 AS d FROM pgfleet.event WHERE $inrange
 		      UNION ALL SELECT finished_at, -1 FROM pgfleet.event WHERE $inrange) x) y")
@@ -252,6 +269,7 @@ EOF
 	echo "    refusals at the per-address limit (16 handshakes from 127.0.0.1): $(grep -c "$persrc" "$WORK/$name.log" || true)"
 	echo "    wall time seen by the script $(calc "sprintf(\"%.2f\", $w1 - $w0)") s (polls every 50 ms);" \
 		"$nsamples samples; dispatch (due -> 2501) p50 $(calc "sprintf(\"%.0f\", $d50)") ms, p99 $(calc "sprintf(\"%.0f\", $d99)") ms; slowest event $(calc "sprintf(\"%.0f\", $pmax)") ms"
+	echo "    an event's steps, p50 ms (status rows carry their flush's time): $steps"
 	echo "    worker pids:$wpids peak RSS $((rss / 1024)) MB, CPU $(calc "sprintf(\"%.2f\", $wcpu / $TICK)") s;" \
 		"parent CPU $(calc "sprintf(\"%.2f\", $pcpu / $TICK)") s; $AGENTS agents CPU (with their task processes and scripts) $(calc "sprintf(\"%.2f\", $acpu / $TICK)") s," \
 		"of which the agents' own (scripts left out) $(calc "sprintf(\"%.2f\", $aown / $TICK)") s, $(calc "sprintf(\"%.2f\", $aown * 1000 / $TICK / $events)") ms per task"
@@ -260,6 +278,9 @@ EOF
 		"parent $(calc "sprintf(\"%.2f\", $pcpu * 1000 / $TICK / $events)") ms," \
 		"backends $(calc "sprintf(\"%.2f\", $bcpu * 1000 / $TICK / $events)") ms," \
 		"scheduler side $(calc "sprintf(\"%.2f\", ($wcpu + $pcpu + $bcpu) * 1000 / $TICK / $events)") ms"
+	echo "    the whole machine (/proc/stat, busy of $(nproc) CPUs over the case): $(calc "sprintf(\"%.2f\", $mcpu * 1000 / $TICK / $events)") ms per event," \
+		"$(calc "sprintf(\"%.0f\", $mcpu * 100 / $TICK / ($w1 - $w0) / $(nproc))")% busy;" \
+		"not in the figures above (PostgreSQL's own processes, the kernel's, this script's): $(calc "sprintf(\"%.2f\", ($mcpu - $wcpu - $pcpu - $bcpu - $acpu) * 1000 / $TICK / $events)") ms per event"
 	[ "$case_ok" = 1 ] || failed=1
 	printf '| %7s | %-8s | %6s | %6s | %8s | %7s | %7s | %7s | %13s | %14s | %9s | %8s | %8s | %8s | %2s |\n' \
 		"$w" "$script" "$events" "$(calc "sprintf(\"%.2f\", $secs)")" \

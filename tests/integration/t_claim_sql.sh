@@ -120,3 +120,21 @@ assert_eq "$(sql "select running_event from pgfleet.computer where name = 'c1'")
 sql "truncate pgfleet.event cascade" >/dev/null || fail "truncate"
 assert_eq "$(sql "select count(*) from pgfleet.computer where running_event is not null")" 0 "computers naming an event after the truncate"
 ok "a truncated event table leaves no computer naming an event"
+
+# 0033: of a computer's due events, its hand-back (started before, back to pending) first,
+# whatever the due times; then the oldest due, equal due times by event id
+sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
+     select job_id, 1, '{}'::jsonb, now() - interval '2 hours' from pgfleet.job, generate_series(1, 3)" >/dev/null
+c2=$(sql "select computer_id from pgfleet.computer where name = 'c2'")
+set -- $(sql "select schedule_id from pgfleet.schedule order by schedule_id desc limit 3" | sort -n)
+ea=$(sql "insert into pgfleet.event (schedule_id, computer_id, due_at) values ($1, $c2, now() - interval '2 hours') returning event_id")
+eb=$(sql "insert into pgfleet.event (schedule_id, computer_id, due_at) values ($2, $c2, now() - interval '2 hours') returning event_id")
+ec=$(sql "insert into pgfleet.event (schedule_id, computer_id, due_at, started_at) values ($3, $c2, now() - interval '1 minute', now() - interval '5 minutes') returning event_id")
+claim_c2() { sql "select event_id from pgfleet.claim_events(100, 'o33', interval '60 s') where computer_id = $c2"; }
+assert_eq "$(claim_c2)" "$ec" "the hand-back before two events due an hour earlier"
+sql "select pgfleet.finish_event($ec, 'o33', 'done', 0)" >/dev/null
+assert_eq "$(claim_c2)" "$ea" "then the first of two due at the same time (lower event id)"
+sql "select pgfleet.finish_event($ea, 'o33', 'done', 0)" >/dev/null
+assert_eq "$(claim_c2)" "$eb" "then the other"
+sql "select pgfleet.finish_event($eb, 'o33', 'done', 0)" >/dev/null
+ok "a computer's next event: its hand-back, then the oldest due, ties by event id"

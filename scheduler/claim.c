@@ -18,10 +18,13 @@
 #include "common/windows.h"
 #include "common/wol.h"
 
-/* Only computers whose agent is connected to us (0012_presence.sql). */
+/* Only computers whose agent is connected to us (0012_presence.sql); $4, when not NULL,
+ * the computers connected here as this process knows them (0034: a hint that spares the
+ * function its search of the due events; it checks presence itself). */
 static const char SQL_CLAIM[] =
     "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code, lost, retry"
-    " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond', true)";
+    " FROM pgfleet.claim_events($1::int, $2, $3::bigint * interval '1 millisecond', true,"
+    " NULL, $4::bigint[])";
 
 /* $1 NULL: events.offline_expire is 0, only schedules with an offline wait expire. */
 static const char SQL_EXPIRE[] =
@@ -94,17 +97,26 @@ static const char SQL_CANCELLED[] =
     " WHERE e.schedule_id = c.schedule_id AND e.state = 'running' AND e.lease_owner = $1) e"
     " ORDER BY e.event_id LIMIT $2::int";
 
+static char *ids_array(const int64_t *ids, int n);
+
 int
 claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
-    struct ipc_event *out, int *n, char *err, size_t errlen)
+    const int64_t *cids, int ncids, struct ipc_event *out, int *n, char *err, size_t errlen)
 {
 	char slimit[16], slease[24];
 	snprintf(slimit, sizeof(slimit), "%d", limit);
 	snprintf(slease, sizeof(slease), "%lld", lease_ms);
-	const char *params[] = {slimit, owner, slease};
+	char *scids = NULL;
+	if (ncids >= 0 && (scids = ids_array(cids, ncids)) == NULL) {
+		snprintf(err, errlen, "claim: out of memory for %d computer ids", ncids);
+		return -1;
+	}
+	const char *params[] = {slimit, owner, slease, scids};
 	struct db_result *res;
 	*n = 0;
-	if (db_exec(db, &res, SQL_CLAIM, 3, params, err, errlen) == -1)
+	int rc = db_exec(db, &res, SQL_CLAIM, 4, params, err, errlen);
+	free(scids);
+	if (rc == -1)
 		return -1;
 	int rows = db_ntuples(res);
 	for (int i = 0; i < rows && i < limit; i++) {

@@ -16,10 +16,13 @@
 struct db;
 
 /* Claim up to limit events of the computers connected to owner (agent_presence);
- * fills out[] and *n (link_id left 0), and logs the seed's "Processing scheduled
- * event" line for each. Returns 0 or -1. */
+ * cids[0..ncids), when ncids >= 0, are the computers connected here as the caller
+ * knows them (the function looks only at those, still checking presence); ncids -1:
+ * no list, the function searches the due events. Fills out[] and *n (link_id left 0),
+ * and logs the seed's "Processing scheduled event" line for each. Returns 0 or -1. */
 int claim_events(struct db *db, const char *owner, int limit, long long lease_ms,
-    struct ipc_event *out, int *n, char *err, size_t errlen);
+    const int64_t *cids, int ncids, struct ipc_event *out, int *n, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Extend the leases of ids[0..n), the events our running workers hold (only
  * those: an event we own that no worker runs must lose its lease). Returns
  * the number of events renewed, or -1. */

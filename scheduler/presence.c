@@ -187,6 +187,20 @@ presence_route(const struct presence *p, int64_t computer_id, pid_t *pid, int64_
 }
 
 size_t presence_connected(const struct presence *p) { return idmap_count(p->routes); }
+
+int
+presence_list(const struct presence *p, int64_t *ids, int max)
+{
+	if (idmap_count(p->routes) > (size_t)max)
+		return -1;
+	size_t pos = 0;
+	int64_t id;
+	void *value;
+	int n = 0;
+	while (n < max && idmap_next(p->routes, &pos, &id, &value))
+		ids[n++] = id;
+	return n;
+}
 int presence_waiting(const struct presence *p) { return p->nhellos; }
 
 int

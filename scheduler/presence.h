@@ -52,6 +52,9 @@ void presence_worker_gone(struct presence *p, pid_t pid);
 int presence_route(const struct presence *p, int64_t computer_id, pid_t *pid, int64_t *link_id);
 /* Computers connected here. */
 size_t presence_connected(const struct presence *p);
+/* The computers connected here into ids[0..max): how many, or -1 when there are more
+ * than max (ids then unspecified). */
+int presence_list(const struct presence *p, int64_t *ids, int max);
 /* Hellos waiting for the next flush. */
 int presence_waiting(const struct presence *p);
 /* Whether presence_flush has something to write now (seen: include last_message_at). */

@@ -74,3 +74,26 @@ sql "update pgfleet.event set state = 'pending', started_at = now() - interval '
      finished_at = null, status_code = null where event_id = $e41" >/dev/null
 assert_eq "$(sql "select event_id from pgfleet.claim_events(1, 'sched-a', interval '60 s', true)")" "$e41" "the started event first"
 ok "an event handed back after it started runs before its computer's other events"
+
+# 0034: the claimer names the computers to look at (the scheduler's own list of who is
+# connected to it): only those are claimed for, and only when they are connected to it,
+# free and enabled; an empty list claims nothing
+sql "select pgfleet.finish_event(event_id, lease_owner, 'done', 0) from pgfleet.event where state = 'running'" >/dev/null
+sid3=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
+            select job_id, 1, '{}'::jsonb, now() - interval '1 minute' from pgfleet.job returning schedule_id")
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at) select $sid3, computer_id, now() - interval '1 minute' from pgfleet.computer" >/dev/null
+sql "update pgfleet.computer set enabled = false where name = 'c44'" >/dev/null
+hint() { # hint OWNER NAMES... -> the names claimed with those computers' ids as the list
+	o=$1; shift
+	list=$(for n in "$@"; do id "$n"; done | paste -sd, -)
+	sql "select coalesce(string_agg(c.name, ' ' order by substr(c.name, 2)::int), '')
+	     from pgfleet.claim_events(100, '$o', interval '60 s', true, null, '{$list}'::bigint[]) x
+	     join pgfleet.computer c using (computer_id)"
+}
+assert_eq "$(hint sched-a c5 c25 c42 c43 c44)" "c42 c43" "offline c5, c25 of sched-b and disabled c44 left out"
+assert_eq "$(hint sched-a c42 c45)" "c45" "c42 busy now: only c45"
+assert_eq "$(hint sched-a)" "" "an empty list claims nothing"
+assert_eq "$(sql "select count(*) from pgfleet.event where state = 'running' and lease_owner = 'sched-a'
+	and computer_id not in (select computer_id from pgfleet.computer where name in ('c42', 'c43', 'c45'))")" 0 \
+	"nothing claimed beyond the list"
+ok "a claim with the scheduler's list of its computers: those connected here, free and enabled, alone"

@@ -36,6 +36,9 @@ START_TEST(test_presence_queues_and_routes)
 	/* not connected until the database has written its row */
 	ck_assert_int_eq(presence_route(p, 5000001, &pid, &link), -1);
 	ck_assert_uint_eq(presence_connected(p), 0);
+	int64_t listed[4];
+	ck_assert_int_eq(presence_list(p, listed, 4), 0);
+	ck_assert_int_eq(presence_list(p, listed, 0), 0);
 	/* a worker that dies takes its waiting Hellos with it */
 	presence_worker_gone(p, 100);
 	ck_assert_int_eq(presence_waiting(p), 0);

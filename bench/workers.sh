@@ -64,6 +64,7 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 		pg_virtualenv -t -o fsync=off -o max_connections=300 \
 		${BENCH_STATEMENTS:+-o shared_preload_libraries=pg_stat_statements} \
 		${BENCH_STATEMENTS:+-o pg_stat_statements.track=$([ "$BENCH_STATEMENTS" = all ] && echo all || echo top)} \
+		${BENCH_STATEMENTS:+-o pg_stat_statements.track_planning=on} \
 		"$0" "$@"
 fi
 
@@ -195,9 +196,10 @@ EOF
 	mcpu=$(( $(machine_busy) - mcpu0 ))
 	[ "$n" != 1 ] || perf_stop
 	if [ "$n" = 1 ] && [ -n "${BENCH_STATEMENTS:-}" ]; then
-		echo "    statements by database time over case 1 (pg_stat_statements), per event:"
+		echo "    statements by database time over case 1 (pg_stat_statements), per event, executing (planning):"
 		db_q "SELECT '      ' || CASE WHEN toplevel THEN '' ELSE 'in: ' END ||
-			to_char(total_exec_time / $events * 1000, 'FM999990') || ' us, ' ||
+			to_char(total_exec_time / $events * 1000, 'FM999990') || ' us (planning ' ||
+			to_char(total_plan_time / $events * 1000, 'FM999990') || '), ' ||
 			to_char(calls::numeric / $events, 'FM9990.00') || ' calls, ' ||
 			to_char(rows::numeric / greatest(calls, 1), 'FM999990.0') || ' rows/call: ' ||
 			regexp_replace(left(query, 100), '\s+', ' ', 'g')

@@ -1,5 +1,7 @@
 /*
- * db: libpq behind a small interface. Every statement is PQexecParams; the
+ * db: libpq behind a small interface. Every statement is PQexecParams (or, for a
+ * daemon's connection, db_prepare_statements: prepared at its first use, then
+ * PQexecPrepared); the
  * SQLSTATE of the last one is kept; a lost connection is re-opened with
  * exponential backoff, and a statement is sent again only when no transaction
  * was open (inside one, the caller must start the transaction over).
@@ -16,6 +18,7 @@
 
 #include "common/db_pg.h"
 #include "common/log.h"
+#include "common/stmtcache.h"
 
 #define SQLSTATE_OK "00000"
 #define SQLSTATE_LOST "08006" /* connection_failure */
@@ -36,6 +39,7 @@ struct db {
 	struct db_note *notes, **notes_tail;
 	void (*note_hook)(void *arg);
 	void *note_arg;
+	struct stmtcache *stmts; /* db_prepare_statements: db_exec's statements, prepared */
 };
 
 struct db_note {
@@ -253,7 +257,17 @@ db_close(struct db *db)
 	for (int i = 0; i < db->nchannels; i++)
 		free(db->channels[i]);
 	free(db->channels);
+	stmtcache_free(db->stmts);
 	free(db);
+}
+
+int
+db_prepare_statements(struct db *db, int max)
+{
+	if (db->stmts != NULL)
+		return 0;
+	db->stmts = stmtcache_new(max);
+	return db->stmts != NULL ? 0 : -1;
 }
 
 void
@@ -332,6 +346,7 @@ reconnect(struct db *db, char *err, size_t errlen)
 		if (!ok)
 			continue;
 		db->reconnects++;
+		stmtcache_reset(db->stmts); /* a new session has none of them */
 		log_warnx("database: connection re-opened (attempt %d)", i + 1);
 		return 0;
 	}
@@ -418,6 +433,49 @@ db_pg_result(PGresult *res)
 	return r;
 }
 
+static int
+sqlstate_is(const PGresult *res, const char *state)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return s != NULL && strcmp(s, state) == 0;
+}
+
+/* One statement, by name when db->stmts holds it (prepared at its first use). */
+static PGresult *
+exec_one(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+	const char *name;
+	switch (stmtcache_use(db->stmts, sql, &name)) {
+	case STMT_PREPARE: {
+		PGresult *p = PQprepare(db->conn, name, sql, nparams, NULL);
+		if (!result_ok(p)) {
+			stmtcache_failed(db->stmts, sql);
+			return p; /* its error is the statement's */
+		}
+		PQclear(p);
+		stmtcache_prepared(db->stmts, sql);
+	}
+		/* FALLTHROUGH */
+	case STMT_PREPARED: {
+		PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+		/* the name is gone, or its plan no longer fits the schema (a migration ran
+		 * under us): unnamed from now on, and once more now unless a transaction
+		 * is open (the error ended it; the caller starts it over) */
+		if (!result_ok(res) && (sqlstate_is(res, "26000") || sqlstate_is(res, "0A000")) &&
+		    PQstatus(db->conn) == CONNECTION_OK) {
+			stmtcache_failed(db->stmts, sql);
+			if (PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+				PQclear(res);
+				res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+			}
+		}
+		return res;
+	}
+	default:
+		return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	}
+}
+
 int
 db_exec(struct db *db, struct db_result **out, const char *sql, int nparams,
     const char *const *params, char *err, size_t errlen)
@@ -429,7 +487,7 @@ db_exec(struct db *db, struct db_result **out, const char *sql, int nparams,
 		return -1;
 	int in_tx = db_in_transaction(db);
 	for (int sent = 0;; sent++) {
-		PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		PGresult *res = exec_one(db, sql, nparams, params);
 		notes_after_statement(db);
 		char msg[2048];
 		if (result_ok(res)) {

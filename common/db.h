@@ -126,6 +126,14 @@ int db_consume_notifies(struct db *db,
  * the hook only says so (schedule that call: it must not use the connection).
  */
 void db_set_notify_hook(struct db *db, void (*hook)(void *arg), void *arg);
+/*
+ * From now on db_exec prepares each statement (up to max of them) on the connection
+ * at its first use and executes it by name afterwards: PostgreSQL parses and plans
+ * it once per connection, not at every call. For long-lived connections that send
+ * the same statements over and over (the scheduler); a statement's text must stay
+ * at the same address (static SQL). 0, or -1 out of memory.
+ */
+int db_prepare_statements(struct db *db, int max) __attribute__((warn_unused_result));
 
 /*
  * Asynchronous use, for a process whose event loop must never wait on the database

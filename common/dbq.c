@@ -8,6 +8,13 @@
  * the connection; one timer wakes the loop for the next attempt, a connection
  * attempt that takes too long, and the deadlines of queued units.
  *
+ * Each statement is prepared on the connection at its first use (common/stmtcache:
+ * a Parse under a name of its own, pipelined just before the first execution) and
+ * executed by name afterwards: the server parses and plans it once per connection
+ * instead of at every execution. What was sent is remembered in order (a prepare,
+ * a statement, a sync) so that a prepare's answer is taken here and never reaches
+ * dbqueue; a prepare that fails gives its error to the statement after it.
+ *
  * Callbacks run from inside the handlers here; what they ask (a new unit) is
  * sent once the handler is done with the connection.
  */
@@ -25,10 +32,20 @@
 #include "common/db_pg.h"
 #include "common/evloop.h"
 #include "common/log.h"
+#include "common/stmtcache.h"
 
 #define DBQ_CONNECT_TIMEOUT_MS 10000
 #define DBQ_BACKOFF_MS DB_RETRY_BASE_MS
 #define DBQ_MAX_BACKOFF_MS DB_RETRY_MAX_MS
+#define DBQ_STATEMENTS 64 /* prepared per connection, at most */
+
+/* What was sent, in order: each answer belongs to the oldest not yet answered. */
+enum sent_kind { SENT_PREPARE, SENT_QUERY, SENT_SYNC };
+struct sent {
+	enum sent_kind kind;
+	const char *sql;  /* SENT_PREPARE, and SENT_QUERY by name: the statement */
+	int named;
+};
 
 struct dbq {
 	struct event_base *base;
@@ -49,6 +66,12 @@ struct dbq {
 	int kick_later;
 	void (*ready_cb)(void *arg);
 	void *ready_arg;
+	struct stmtcache *stmts;
+	struct sent *sent;        /* a ring: sent_head, sent_len of sent_cap */
+	int sent_head, sent_len, sent_cap;
+	int head_answered;        /* the oldest sent statement has had a result */
+	char prep_err[1024];      /* a failed prepare's error, for the statement after it */
+	char prep_state[6];
 };
 
 static void dbq_kick(struct dbq *q);
@@ -68,7 +91,8 @@ dbq_new(struct event_base *base, const char *conninfo, const char *what, int max
 	q->qs = dbqueue_new(max_inflight, DBQ_BACKOFF_MS, DBQ_MAX_BACKOFF_MS);
 	q->timer = evtimer_new(base, timer_cb, q);
 	q->kick = event_new(base, -1, 0, kick_cb, q);
-	if (q->qs == NULL || q->timer == NULL || q->kick == NULL) {
+	q->stmts = stmtcache_new(DBQ_STATEMENTS);
+	if (q->qs == NULL || q->timer == NULL || q->kick == NULL || q->stmts == NULL) {
 		dbq_free(q);
 		return NULL;
 	}
@@ -95,7 +119,56 @@ dbq_free(struct dbq *q)
 	if (q->conn != NULL)
 		PQfinish(q->conn);
 	dbqueue_free(q->qs);
+	stmtcache_free(q->stmts);
+	free(q->sent);
 	free(q);
+}
+
+/* Remember what was just sent; 0, or -1 out of memory. */
+static int
+sent_push(struct dbq *q, enum sent_kind kind, const char *sql, int named)
+{
+	if (q->sent_len == q->sent_cap) {
+		int cap = q->sent_cap > 0 ? q->sent_cap * 2 : 64;
+		struct sent *v = malloc((size_t)cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		for (int i = 0; i < q->sent_len; i++)
+			v[i] = q->sent[(q->sent_head + i) % q->sent_cap];
+		free(q->sent);
+		q->sent = v;
+		q->sent_cap = cap;
+		q->sent_head = 0;
+	}
+	q->sent[(q->sent_head + q->sent_len) % q->sent_cap] = (struct sent){kind, sql, named};
+	q->sent_len++;
+	return 0;
+}
+
+static struct sent *
+sent_oldest(struct dbq *q)
+{
+	return q->sent_len > 0 ? &q->sent[q->sent_head] : NULL;
+}
+
+static void
+sent_pop(struct dbq *q)
+{
+	if (q->sent_len == 0)
+		return;
+	q->sent_head = (q->sent_head + 1) % q->sent_cap;
+	q->sent_len--;
+	q->head_answered = 0;
+}
+
+/* Forget what was sent on a connection that is gone, and what it had prepared. */
+static void
+sent_clear(struct dbq *q)
+{
+	q->sent_head = q->sent_len = 0;
+	q->head_answered = 0;
+	q->prep_err[0] = '\0';
+	stmtcache_reset(q->stmts);
 }
 
 void
@@ -160,6 +233,7 @@ lost(struct dbq *q, const char *why)
 	if (q->conn != NULL)
 		PQfinish(q->conn);
 	q->conn = NULL;
+	sent_clear(q);
 	uint32_t r = 0;
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint32_t)clock_mono_ms();
@@ -260,9 +334,28 @@ send_more(struct dbq *q)
 			const char *sql;
 			int n;
 			const char *const *p;
-			int ok = dbq_unit_item(u, i, &sql, &n, &p)
-			    ? PQsendQueryParams(q->conn, sql, n, NULL, p, NULL, NULL, 0)
-			    : PQpipelineSync(q->conn);
+			int ok;
+			if (dbq_unit_item(u, i, &sql, &n, &p)) {
+				const char *name;
+				switch (stmtcache_use(q->stmts, sql, &name)) {
+				case STMT_PREPARE:
+					ok = PQsendPrepare(q->conn, name, sql, n, NULL) &&
+					    sent_push(q, SENT_PREPARE, sql, 1) == 0 &&
+					    PQsendQueryPrepared(q->conn, name, n, p, NULL, NULL, 0) &&
+					    sent_push(q, SENT_QUERY, sql, 1) == 0;
+					break;
+				case STMT_PREPARED:
+					ok = PQsendQueryPrepared(q->conn, name, n, p, NULL, NULL, 0) &&
+					    sent_push(q, SENT_QUERY, sql, 1) == 0;
+					break;
+				default:
+					ok = PQsendQueryParams(q->conn, sql, n, NULL, p, NULL, NULL, 0) &&
+					    sent_push(q, SENT_QUERY, sql, 0) == 0;
+					break;
+				}
+			} else {
+				ok = PQpipelineSync(q->conn) && sent_push(q, SENT_SYNC, NULL, 0) == 0;
+			}
 			if (!ok) {
 				lost_conn(q, "send");
 				return;
@@ -279,6 +372,88 @@ send_more(struct dbq *q)
 	watch(q, r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
+/* The answer to one of our prepares: ours, not dbqueue's; a failure is told with the
+ * statement it was for. 0, or -1 when the connection was dropped. */
+static int
+prepare_answered(struct dbq *q, const struct sent *head, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK) {
+		stmtcache_prepared(q->stmts, head->sql);
+	} else if (st == PGRES_PIPELINE_ABORTED) {
+		stmtcache_forget(q->stmts, head->sql);
+	} else {
+		db_pg_error(q->conn, r, q->prep_err, sizeof(q->prep_err), q->prep_state);
+		stmtcache_failed(q->stmts, head->sql);
+		if (PQstatus(q->conn) == CONNECTION_BAD) {
+			PQclear(r);
+			lost(q, q->prep_err);
+			return -1;
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* One result of a statement or sync, to dbqueue (r is taken). 0, or -1 when the
+ * connection was dropped. */
+static int
+hand_result(struct dbq *q, const struct sent *head, PGresult *r)
+{
+	int rc;
+	switch (PQresultStatus(r)) {
+	case PGRES_PIPELINE_SYNC:
+		PQclear(r);
+		q->prep_err[0] = '\0';
+		if (head->kind != SENT_SYNC) {
+			lost(q, "a sync answered where a statement was expected");
+			return -1;
+		}
+		sent_pop(q);
+		rc = dbqueue_result(q->qs, DBQ_R_SYNC, NULL, NULL, NULL);
+		break;
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+	case PGRES_EMPTY_QUERY: {
+		struct db_result *res = db_pg_result(r);
+		if (res == NULL)
+			fatalx("out of memory");
+		rc = dbqueue_result(q->qs, DBQ_R_OK, res, NULL, NULL);
+		break;
+	}
+	case PGRES_PIPELINE_ABORTED:
+		PQclear(r);
+		if (q->prep_err[0] != '\0') {
+			/* its prepare failed: that error is this statement's */
+			rc = dbqueue_result(q->qs, DBQ_R_ERROR, NULL, q->prep_err, q->prep_state);
+			q->prep_err[0] = '\0';
+			break;
+		}
+		rc = dbqueue_result(q->qs, DBQ_R_ABORTED, NULL, NULL, NULL);
+		break;
+	default: {
+		char msg[1024], state[6];
+		db_pg_error(q->conn, r, msg, sizeof(msg), state);
+		PQclear(r);
+		if (PQstatus(q->conn) == CONNECTION_BAD) {
+			lost(q, msg);
+			return -1;
+		}
+		/* the name is gone or its plan no longer fits (the schema changed under it):
+		 * the statement goes unnamed from now on */
+		if (head->named && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
+			stmtcache_failed(q->stmts, head->sql);
+		rc = dbqueue_result(q->qs, DBQ_R_ERROR, NULL, msg, state);
+		break;
+	}
+	}
+	if (rc == -1) {
+		lost(q, "the connection's answers are out of step with what was sent");
+		return -1;
+	}
+	return 0;
+}
+
 /* Hand every result that is in to dbqueue. 0, or -1 when the connection was dropped. */
 static int
 read_results(struct dbq *q)
@@ -286,48 +461,25 @@ read_results(struct dbq *q)
 	int nulls = 0;
 	while (q->conn != NULL && !PQisBusy(q->conn)) {
 		PGresult *r = PQgetResult(q->conn);
+		struct sent *head = sent_oldest(q);
 		if (r == NULL) {
 			/* one ends a statement's results; a second: nothing more is in */
+			if (head != NULL && head->kind != SENT_SYNC && q->head_answered)
+				sent_pop(q);
 			if (++nulls >= 2)
 				break;
 			continue;
 		}
 		nulls = 0;
-		int rc;
-		switch (PQresultStatus(r)) {
-		case PGRES_PIPELINE_SYNC:
+		if (head == NULL) {
 			PQclear(r);
-			rc = dbqueue_result(q->qs, DBQ_R_SYNC, NULL, NULL, NULL);
-			break;
-		case PGRES_COMMAND_OK:
-		case PGRES_TUPLES_OK:
-		case PGRES_EMPTY_QUERY: {
-			struct db_result *res = db_pg_result(r);
-			if (res == NULL)
-				fatalx("out of memory");
-			rc = dbqueue_result(q->qs, DBQ_R_OK, res, NULL, NULL);
-			break;
-		}
-		case PGRES_PIPELINE_ABORTED:
-			PQclear(r);
-			rc = dbqueue_result(q->qs, DBQ_R_ABORTED, NULL, NULL, NULL);
-			break;
-		default: {
-			char msg[1024], state[6];
-			db_pg_error(q->conn, r, msg, sizeof(msg), state);
-			PQclear(r);
-			if (PQstatus(q->conn) == CONNECTION_BAD) {
-				lost(q, msg);
-				return -1;
-			}
-			rc = dbqueue_result(q->qs, DBQ_R_ERROR, NULL, msg, state);
-			break;
-		}
-		}
-		if (rc == -1) {
-			lost(q, "the connection's answers are out of step with what was sent");
+			lost(q, "an answer came for nothing that was sent");
 			return -1;
 		}
+		q->head_answered = 1;
+		int rc = head->kind == SENT_PREPARE ? prepare_answered(q, head, r) : hand_result(q, head, r);
+		if (rc == -1)
+			return -1;
 	}
 	return 0;
 }

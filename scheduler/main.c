@@ -922,6 +922,9 @@ sched_connect(struct sched *s)
 	s->db = db_open(s->conf->database, err, sizeof(err));
 	if (s->db == NULL)
 		fatalx("%s", err);
+	/* the claim and the ticks' statements, parsed and planned once per connection */
+	if (db_prepare_statements(s->db, 64) == -1)
+		fatalx("database: out of memory");
 	/* an unmigrated or older schema would fail later as "relation does not exist" */
 	char msg[512];
 	switch (schema_check(s->db, msg, sizeof(msg))) {

@@ -2,7 +2,9 @@
  * Exercise common/db against the real PostgreSQL of the integration tests (PG*
  * variables): results, errors with SQLSTATE, transactions, reconnect after the
  * backend is killed (re-run outside a transaction, not inside), LISTEN/NOTIFY also
- * across a reconnect. Prints "ok - ..." per check; exits 1 at the first failure.
+ * across a reconnect; statements prepared at their first use (db_prepare_statements):
+ * by name afterwards, a prepare's error, a plan the schema changed under, a new
+ * session after a reconnect. Prints "ok - ..." per check; exits 1 at the first failure.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -28,6 +30,13 @@ ok(const char *what)
 {
 	printf("ok - %s\n", what);
 }
+
+/* Static text: a prepared statement is known by its address. */
+static const char SQL_PLUS[] = "SELECT $1::int + 1";
+static const char SQL_OURS[] = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgfleet_%'";
+static const char SQL_TYPO[] = "SELEC 1";
+static const char SQL_STAR[] = "SELECT * FROM dbcheck_plan";
+static const char SQL_STAR2[] = "SELECT * FROM dbcheck_plan2";
 
 static int
 starts(const char *s, const char *prefix)
@@ -227,6 +236,59 @@ main(void)
 	wait_notify(a, &g);
 	CHECK(g.n == 1 && strcmp(g.payload, "third") == 0, "notification on the new socket");
 	ok("db_consume_notifies notices a lost connection and re-opens it");
+
+	struct db *c = db_open("", err, sizeof(err));
+	CHECK(c != NULL && db_prepare_statements(c, 8) == 0, "a connection that prepares");
+	const char *p1[1] = {"41"};
+	for (int i = 0; i < 3; i++) {
+		CHECK(db_exec(c, &r, SQL_PLUS, 1, p1, err, sizeof(err)) == 0, "prepared, by name");
+		CHECK(strcmp(db_value(r, 0, 0), "42") == 0, "prepared value");
+		db_result_free(r);
+	}
+	cnt = one(c, SQL_OURS);
+	CHECK(strcmp(cnt, "2") == 0, "two statements prepared, once each");
+	free(cnt);
+	ok("db_prepare_statements: prepared at the first use, by name afterwards");
+
+	for (int i = 0; i < 2; i++) {
+		CHECK(db_exec(c, NULL, SQL_TYPO, 0, NULL, err, sizeof(err)) == -1, "typo refused");
+		CHECK(strcmp(db_sqlstate(c), "42601") == 0 && strstr(err, "syntax") != NULL,
+		    "the prepare's error is the statement's");
+	}
+	ok("a statement whose prepare fails gets the server's error, then goes unnamed");
+
+	CHECK(db_exec(c, NULL, "CREATE TABLE dbcheck_plan (a int)", 0, NULL, err, sizeof(err)) == 0 &&
+	    db_exec(c, NULL, "CREATE TABLE dbcheck_plan2 (a int)", 0, NULL, err, sizeof(err)) == 0,
+	    "plan tables");
+	CHECK(db_exec(c, &r, SQL_STAR, 0, NULL, err, sizeof(err)) == 0 && db_nfields(r) == 1, "one column");
+	db_result_free(r);
+	CHECK(db_exec(c, &r, SQL_STAR2, 0, NULL, err, sizeof(err)) == 0 && db_nfields(r) == 1, "one column");
+	db_result_free(r);
+	CHECK(db_exec(b, NULL, "ALTER TABLE dbcheck_plan ADD COLUMN b int", 0, NULL, err, sizeof(err)) == 0 &&
+	    db_exec(b, NULL, "ALTER TABLE dbcheck_plan2 ADD COLUMN b int", 0, NULL, err, sizeof(err)) == 0,
+	    "columns added from another session");
+	CHECK(db_exec(c, &r, SQL_STAR, 0, NULL, err, sizeof(err)) == 0 && db_nfields(r) == 2,
+	    "outside a transaction: run again unnamed at once, both columns");
+	db_result_free(r);
+	CHECK(db_begin(c, err, sizeof(err)) == 0, "begin");
+	CHECK(db_exec(c, NULL, SQL_STAR2, 0, NULL, err, sizeof(err)) == -1 &&
+	    strcmp(db_sqlstate(c), "0A000") == 0, "inside a transaction: the error, not re-run");
+	CHECK(db_rollback(c, err, sizeof(err)) == 0, "rollback");
+	CHECK(db_exec(c, &r, SQL_STAR2, 0, NULL, err, sizeof(err)) == 0 && db_nfields(r) == 2,
+	    "then unnamed");
+	db_result_free(r);
+	ok("a prepared plan the schema changed under: re-run unnamed outside a transaction");
+
+	db_set_retry(c, 5, 50, 400);
+	kill_backend(b, c);
+	CHECK(db_exec(c, &r, SQL_PLUS, 1, p1, err, sizeof(err)) == 0 &&
+	    strcmp(db_value(r, 0, 0), "42") == 0, "after a reconnect");
+	db_result_free(r);
+	cnt = one(c, SQL_OURS);
+	CHECK(strcmp(cnt, "2") == 0, "prepared again on the new session");
+	free(cnt);
+	ok("after a reconnect the statements are prepared again on the new session");
+	db_close(c);
 
 	db_close(a);
 	db_close(b);

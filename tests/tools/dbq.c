@@ -4,7 +4,10 @@
  *   pgfleet-test-dbq pipeline       units pipelined at once: results, errors that
  *                                   skip their segment only, one transaction per
  *                                   segment, a statement timeout from a deadline,
- *                                   a cancel; prints "ok ..." lines, exits 1 on a mismatch
+ *                                   a cancel; statements prepared at their first use: a
+ *                                   prepare's error told with its statement, a plan the
+ *                                   schema changed under; prints "ok ..." lines, exits 1 on
+ *                                   a mismatch
  *   pgfleet-test-dbq outage STOP    until the file STOP exists: every 20 ms a read
  *                                   (DBQ_RETRY) numbered from 1 and a write; prints
  *                                   "connected N", "read N", "write-lost N", and
@@ -58,10 +61,34 @@ sync_(struct dbq_unit *u)
 		fatalx("out of memory");
 }
 
+/* One text at one address, so that every unit sends the same prepared statement. */
+static const char SQL_STAR[] = "SELECT * FROM dbq_plan";
+static const char SQL_TYPO[] = "SELEC 5";
+
 static const char *
 val(const struct dbq_reply *r, int i)
 {
 	return r->results[i] != NULL ? db_value(r->results[i], 0, 0) : "(none)";
+}
+
+static void on_pipeline(const struct dbq_reply *r, void *arg);
+
+/* The plan phase, one unit at a time (each after the answer to the one before, so that
+ * SQL_STAR is prepared when J runs it): I prepares it, J changes the table under it, K
+ * sends it again. */
+static void
+plan_next(const char *tag)
+{
+	struct dbq_unit *u = unit(on_pipeline, tag, 0);
+	if (strcmp(tag, "I") == 0) {
+		add(u, "CREATE TEMP TABLE dbq_plan (a int)", 0, NULL);
+		sync_(u);
+	} else if (strcmp(tag, "J") == 0) {
+		add(u, "ALTER TABLE dbq_plan ADD COLUMN b int", 0, NULL);
+		sync_(u);
+	}
+	add(u, SQL_STAR, 0, NULL);
+	dbq_submit(q, u);
 }
 
 static void
@@ -87,6 +114,28 @@ on_pipeline(const struct dbq_reply *r, void *arg)
 		expect(!r->ok && r->failed_at == 2 && strcmp(r->sqlstate, "57014") == 0, what);
 	} else if (strcmp(tag, "E") == 0) {
 		expect(0, "a cancelled unit is not called back");
+	} else if (strcmp(tag, "G") == 0) {
+		snprintf(what, sizeof(what), "a statement whose prepare fails gets its error (%s: %s), "
+		    "the next segment runs (%s)", r->sqlstate, r->err, val(r, 2));
+		expect(!r->ok && r->failed_at == 0 && strcmp(r->sqlstate, "42601") == 0 &&
+		    strstr(r->err, "syntax") != NULL && strcmp(val(r, 2), "6") == 0, what);
+	} else if (strcmp(tag, "H") == 0) {
+		snprintf(what, sizeof(what), "sent again before that answer came, unnamed: the same "
+		    "error (%s)", r->sqlstate);
+		expect(!r->ok && r->failed_at == 0 && strcmp(r->sqlstate, "42601") == 0, what);
+	} else if (strcmp(tag, "I") == 0) {
+		expect(r->ok && r->results[1] != NULL && db_nfields(r->results[1]) == 1,
+		    "a prepared SELECT * of one column");
+		plan_next("J");
+	} else if (strcmp(tag, "J") == 0) {
+		snprintf(what, sizeof(what), "a column added under it: the prepared plan no longer "
+		    "fits (%s: %s)", r->sqlstate, r->err);
+		expect(!r->ok && r->failed_at == 1 && strcmp(r->sqlstate, "0A000") == 0, what);
+		plan_next("K");
+	} else if (strcmp(tag, "K") == 0) {
+		expect(r->ok && r->results[0] != NULL && db_nfields(r->results[0]) == 2,
+		    "then sent unnamed: both columns");
+		event_base_loopexit(base, NULL);
 	} else if (strcmp(tag, "F") == 0) {
 		snprintf(what, sizeof(what), "a read-only transaction refuses writes (%s), the next "
 		    "segment rolls it back", r->sqlstate);
@@ -94,9 +143,9 @@ on_pipeline(const struct dbq_reply *r, void *arg)
 		    strcmp(val(r, 3), "t") == 0, what);
 	}
 	if (strcmp(tag, "9") == 0) {
-		expect(strcmp(order, "ABCDF0123456789") == 0, "answered in the order submitted");
+		expect(strcmp(order, "ABCDFGH0123456789") == 0, "answered in the order submitted");
 		printf("order %s\n", order);
-		event_base_loopexit(base, NULL);
+		plan_next("I");
 	}
 }
 
@@ -148,6 +197,17 @@ pipeline_submit(void *arg)
 	add(u, "ROLLBACK", 0, NULL);
 	add(u, "SELECT to_regclass('dbq_ro') IS NULL", 0, NULL);
 	dbq_submit(q, u);
+	u = unit(on_pipeline, "G", 0);
+	add(u, SQL_TYPO, 0, NULL);
+	add(u, "SELECT 'never'", 0, NULL);
+	sync_(u);
+	add(u, "SELECT 6", 0, NULL);
+	dbq_submit(q, u);
+
+	u = unit(on_pipeline, "H", 0);
+	add(u, SQL_TYPO, 0, NULL);
+	dbq_submit(q, u);
+
 	static const char *const tags[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 	for (int i = 0; i < 10; i++) {
 		u = unit(on_pipeline, tags[i], 0);

@@ -118,6 +118,7 @@ agents_cpu() { a=0; for p in $AGENT_PIDS; do a=$((a + $(ticks_tree "$p"))); done
 agents_own() { a=0; for p in $AGENT_PIDS; do a=$((a + $(ticks "$p" $(ps -o pid= --ppid "$p")))); done; echo "$a"; }
 # the PostgreSQL backends of the scheduler's parent and workers (same machine: /proc)
 backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application_name IN ('pgfleet-scheduler', 'pgfleet-worker')" | tr '\n' ' '; }
+parent_backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgfleet-scheduler'" | tr '\n' ' '; }
 
 # ---- fleet ----------------------------------------------------------------
 t0=$(now)
@@ -170,6 +171,8 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	own0=$(agents_own)
 	bpids=$(backend_pids)
 	bcpu0=$(ticks $bpids)
+	ppids=$(parent_backend_pids)
+	pbcpu0=$(ticks $ppids)
 	mcpu0=$(machine_busy)
 	w0=$(now)
 	[ "$n" != 1 ] || perf_start "case-1"
@@ -217,6 +220,7 @@ EOF
 	acpu=$(( $(agents_cpu) - cpu0 ))
 	aown=$(( $(agents_own) - own0 ))
 	bcpu=$(( $(ticks $bpids) - bcpu0 ))
+	pbcpu=$(( $(ticks $ppids) - pbcpu0 ))
 	kill "$spid" 2>/dev/null || true
 	wait_for 20 "$name to stop" sh -c "! kill -0 $spid 2>/dev/null"
 
@@ -278,7 +282,7 @@ EOF
 	echo "    their PostgreSQL backends ($(echo $bpids | wc -w)) CPU $(calc "sprintf(\"%.2f\", $bcpu / $TICK)") s;" \
 		"per event: worker $(calc "sprintf(\"%.2f\", $wcpu * 1000 / $TICK / $events)") ms," \
 		"parent $(calc "sprintf(\"%.2f\", $pcpu * 1000 / $TICK / $events)") ms," \
-		"backends $(calc "sprintf(\"%.2f\", $bcpu * 1000 / $TICK / $events)") ms," \
+		"backends $(calc "sprintf(\"%.2f\", $bcpu * 1000 / $TICK / $events)") ms (the parent's $(calc "sprintf(\"%.2f\", $pbcpu * 1000 / $TICK / $events)"), the workers' $(calc "sprintf(\"%.2f\", ($bcpu - $pbcpu) * 1000 / $TICK / $events)"))," \
 		"scheduler side $(calc "sprintf(\"%.2f\", ($wcpu + $pcpu + $bcpu) * 1000 / $TICK / $events)") ms"
 	echo "    the whole machine (/proc/stat, busy of $(nproc) CPUs over the case): $(calc "sprintf(\"%.2f\", $mcpu * 1000 / $TICK / $events)") ms per event," \
 		"$(calc "sprintf(\"%.0f\", $mcpu * 100 / $TICK / ($w1 - $w0) / $(nproc))")% busy;" \

@@ -46,6 +46,7 @@
 #                                           attempts under way, the rest queued: arrivals paced
 #                                           to what the machine can handshake; default 0, a herd)
 #   BENCH_PG_OPTS="-o name=value ..."      (more pg_virtualenv options, e.g. auto_explain settings)
+#   BENCH_STATEMENTS_RUNS="warm-1 warm-2"  (the runs whose statements are printed; default warm-2)
 #   BENCH_TRACK_ALL=1 ...                  (pg_stat_statements.track = all: for warm-2 also the
 #                                           statements run inside functions (finish_event,
 #                                           claim_events, ...), and the lock waits of the
@@ -91,6 +92,7 @@ LOGLEVEL=${BENCH_LOGLEVEL:-5}
 TIMEOUT=${BENCH_TIMEOUT:-900}
 RESUME=${BENCH_RESUME:-yes}
 PERF_RUN=${BENCH_PERF_RUN:-warm-2}   # with BENCH_PERF=1: the run profiled
+STMT_RUNS=${BENCH_STATEMENTS_RUNS:-warm-2}   # the runs whose statements are printed
 MAXCONN=${BENCH_MAX_CONNECTING:-0}   # fleetsim --max-connecting (per simulator process)
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
 	-c "CREATE DATABASE $PGDATABASE" >/dev/null
@@ -266,7 +268,7 @@ run_fanout() {
 	[ "$okn" = "$N" ] || { echo "    FAIL $label: $okn of $N events done with code 0"; failed=1; }
 	echo "  $label: $N tasks in $(calc "sprintf(\"%.2f\", $secs)") s; all connected after $connected_in s;" \
 		"$okn done with code 0; $rows status rows"
-	if [ "$label" = warm-2 ]; then
+	if echo " $STMT_RUNS " | grep -q " $label "; then
 		echo "    statements by database time (pg_stat_statements, this run):"
 		head -n 8 "$WORK/statements-$N-$label" | sed 's/^/      /'
 		if [ -n "${BENCH_TRACK_ALL:-}" ]; then

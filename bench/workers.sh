@@ -237,11 +237,11 @@ EOF
 	d50=$1 d99=$2
 	# an event's life, p50 of each step (ms), and the gap a computer waits between its
 	# events: where the cycle of one computer goes, which bounds events/s at AGENTS / cycle
-	steps=$(db_q "SELECT to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a1 - st), 'FM9990.0') || ' claimed -> 2501, '
-		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a2 - a1), 'FM9990.0') || ' 2501 -> 2500, '
-		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a3 - a2), 'FM9990.0') || ' 2500 -> 0, '
-		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY fin - a3), 'FM9990.0') || ' 0 -> ended, '
-		|| to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY st - prev), 'FM9990.0') || ' ended -> next claimed'
+	steps=$(db_q "SELECT coalesce(to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a1 - st), 'FM9990.0'), '-') || ' claimed -> 2501, '
+		|| coalesce(to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a2 - a1), 'FM9990.0'), '-') || ' 2501 -> 2500, '
+		|| coalesce(to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY a3 - a2), 'FM9990.0'), '-') || ' 2500 -> 0, '
+		|| coalesce(to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY fin - a3), 'FM9990.0'), '-') || ' 0 -> ended, '
+		|| coalesce(to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY st - prev), 'FM9990.0'), '-') || ' ended -> next claimed'
 		FROM (SELECT extract(epoch FROM e.started_at) * 1000 AS st, extract(epoch FROM e.finished_at) * 1000 AS fin,
 		             extract(epoch FROM lag(e.finished_at) OVER (PARTITION BY e.computer_id ORDER BY e.started_at)) * 1000 AS prev,
 		             (SELECT extract(epoch FROM max(l.at) FILTER (WHERE l.status_code = 2501)) * 1000 FROM pgfleet.status_log l WHERE l.event_id = e.event_id) AS a1,

@@ -19,7 +19,7 @@
 #include "common/wol.h"
 
 /* Only computers whose agent is connected to us (0012_presence.sql); $4, when not NULL,
- * the computers connected here as this process knows them (0034: a hint that spares the
+ * the computers connected here as this process knows them (0033: a hint that spares the
  * function its search of the due events; it checks presence itself). */
 static const char SQL_CLAIM[] =
     "SELECT event_id, schedule_id, computer_id, next_task_seq, attempt, status_code, lost, retry"

@@ -75,7 +75,7 @@ sql "update pgfleet.event set state = 'pending', started_at = now() - interval '
 assert_eq "$(sql "select event_id from pgfleet.claim_events(1, 'sched-a', interval '60 s', true)")" "$e41" "the started event first"
 ok "an event handed back after it started runs before its computer's other events"
 
-# 0034: the claimer names the computers to look at (the scheduler's own list of who is
+# 0033: the claimer names the computers to look at (the scheduler's own list of who is
 # connected to it): only those are claimed for, and only when they are connected to it,
 # free and enabled; an empty list claims nothing
 sql "select pgfleet.finish_event(event_id, lease_owner, 'done', 0) from pgfleet.event where state = 'running'" >/dev/null

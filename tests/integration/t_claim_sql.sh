@@ -121,7 +121,7 @@ sql "truncate pgfleet.event cascade" >/dev/null || fail "truncate"
 assert_eq "$(sql "select count(*) from pgfleet.computer where running_event is not null")" 0 "computers naming an event after the truncate"
 ok "a truncated event table leaves no computer naming an event"
 
-# 0033: of a computer's due events, its hand-back (started before, back to pending) first,
+# Of a computer's due events, its hand-back (started before, back to pending) first,
 # whatever the due times; then the oldest due, equal due times by event id
 sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
      select job_id, 1, '{}'::jsonb, now() - interval '2 hours' from pgfleet.job, generate_series(1, 3)" >/dev/null

@@ -1,4 +1,4 @@
--- 0034: claim_events may be told which computers to look at.
+-- 0033: claim_events may be told which computers to look at.
 --
 -- A claim of a scheduler (p_connected) first searched the oldest 8 x p_limit due pending
 -- events for computers free and connected to it. With a fleet smaller than that search
@@ -8,8 +8,12 @@
 -- batch (bench/workers.sh). The scheduler knows which computers are connected to it; when
 -- they are no more than that search would read, it passes their ids (p_cids) and the
 -- function looks at those alone: present here (agent_presence), free and enabled, then each
--- one's next event by index (0033). The list is a hint: a computer in it that is not
+-- one's next event as before. The list is a hint: a computer in it that is not
 -- connected here is not claimed for. With windows in use, or without a list, as before.
+-- (Each computer's next event stays one scan of the due events of those computers: a probe
+-- of each computer's first entry in an index was planned, with statistics taken before a
+-- fan-out, as a scan of every pending event per computer, 174 ms for 100 computers among
+-- 10,000 pending events.)
 -- A new parameter: the old function is dropped, not overloaded (calls with fewer
 -- arguments would match both). No BEGIN/COMMIT here.
 
@@ -47,7 +51,7 @@ BEGIN
 	-- connected elsewhere), every free connected computer is probed, as 0012 did; so it is
 	-- while windows are in use.
 	IF p_connected AND NOT v_windows AND p_cids IS NOT NULL THEN
-		-- the caller's computers (0034): the ones connected here as it knows them; whether
+		-- the caller's computers (0033): the ones connected here as it knows them; whether
 		-- they are, free and enabled, is checked here as for any other claim
 		SELECT array_agg(c.computer_id) INTO v_cids
 		FROM pgfleet.computer c
@@ -93,19 +97,10 @@ BEGIN
 		       array_agg(x.computer_id ORDER BY x.due_at, x.event_id)
 		INTO c_eid, c_sid, c_cid
 		FROM (SELECT p.event_id, p.schedule_id, p.computer_id, p.due_at
-		      FROM unnest(v_cids) AS v(cid)
-		      CROSS JOIN LATERAL (
-		          (SELECT e.event_id, e.schedule_id, e.computer_id, e.due_at
-		           FROM pgfleet.event e
-		           WHERE e.computer_id = v.cid AND e.state = 'pending' AND e.started_at IS NOT NULL
-		             AND e.due_at <= v_now
-		           ORDER BY e.due_at, e.event_id LIMIT 1)
-		          UNION ALL
-		          (SELECT e.event_id, e.schedule_id, e.computer_id, e.due_at
-		           FROM pgfleet.event e
-		           WHERE e.computer_id = v.cid AND e.state = 'pending' AND e.due_at <= v_now
-		           ORDER BY e.due_at, e.event_id LIMIT 1)
-		          LIMIT 1) p
+		      FROM (SELECT DISTINCT ON (e.computer_id) e.event_id, e.schedule_id, e.computer_id, e.due_at
+		            FROM pgfleet.event e
+		            WHERE e.computer_id = ANY (v_cids) AND e.state = 'pending' AND e.due_at <= v_now
+		            ORDER BY e.computer_id, e.started_at IS NULL, e.due_at, e.event_id) p
 		      ORDER BY p.due_at, p.event_id
 		      LIMIT 4 * p_limit) x;
 	ELSIF p_connected THEN
@@ -116,25 +111,14 @@ BEGIN
 		FROM (SELECT p.event_id, p.schedule_id, c.computer_id, p.due_at
 		      FROM pgfleet.agent_presence ap
 		      JOIN pgfleet.computer c ON c.computer_id = ap.computer_id
-		      CROSS JOIN LATERAL (
-		          (SELECT e.event_id, e.schedule_id, e.due_at
-		           FROM pgfleet.event e
-		           WHERE e.computer_id = c.computer_id AND e.state = 'pending'
-		             AND e.started_at IS NOT NULL AND e.due_at <= v_now
-		             AND (NOT v_windows OR pgfleet.window_allows(c.computer_id,
-		                 (SELECT s.job_id FROM pgfleet.schedule s
-		                  WHERE s.schedule_id = e.schedule_id), v_now))
-		           ORDER BY e.due_at, e.event_id LIMIT 1)
-		          UNION ALL
-		          (SELECT e.event_id, e.schedule_id, e.due_at
-		           FROM pgfleet.event e
-		           WHERE e.computer_id = c.computer_id AND e.state = 'pending'
-		             AND e.due_at <= v_now
-		             AND (NOT v_windows OR pgfleet.window_allows(c.computer_id,
-		                 (SELECT s.job_id FROM pgfleet.schedule s
-		                  WHERE s.schedule_id = e.schedule_id), v_now))
-		           ORDER BY e.due_at, e.event_id LIMIT 1)
-		          LIMIT 1) p
+		      CROSS JOIN LATERAL (SELECT e.event_id, e.schedule_id, e.due_at
+		                          FROM pgfleet.event e
+		                          WHERE e.computer_id = c.computer_id AND e.state = 'pending'
+		                            AND e.due_at <= v_now
+		                            AND (NOT v_windows OR pgfleet.window_allows(c.computer_id,
+		                                (SELECT s.job_id FROM pgfleet.schedule s
+		                                 WHERE s.schedule_id = e.schedule_id), v_now))
+		                          ORDER BY e.started_at IS NULL, e.due_at, e.event_id LIMIT 1) p
 		      WHERE ap.scheduler = p_owner AND c.running_event IS NULL AND c.enabled
 		        AND p.due_at <= v_now
 		      ORDER BY p.due_at, p.event_id
@@ -146,25 +130,14 @@ BEGIN
 		INTO c_eid, c_sid, c_cid
 		FROM (SELECT p.event_id, p.schedule_id, c.computer_id, p.due_at
 		      FROM pgfleet.computer c
-		      CROSS JOIN LATERAL (
-		          (SELECT e.event_id, e.schedule_id, e.due_at
-		           FROM pgfleet.event e
-		           WHERE e.computer_id = c.computer_id AND e.state = 'pending'
-		             AND e.started_at IS NOT NULL AND e.due_at <= v_now
-		             AND (NOT v_windows OR pgfleet.window_allows(c.computer_id,
-		                 (SELECT s.job_id FROM pgfleet.schedule s
-		                  WHERE s.schedule_id = e.schedule_id), v_now))
-		           ORDER BY e.due_at, e.event_id LIMIT 1)
-		          UNION ALL
-		          (SELECT e.event_id, e.schedule_id, e.due_at
-		           FROM pgfleet.event e
-		           WHERE e.computer_id = c.computer_id AND e.state = 'pending'
-		             AND e.due_at <= v_now
-		             AND (NOT v_windows OR pgfleet.window_allows(c.computer_id,
-		                 (SELECT s.job_id FROM pgfleet.schedule s
-		                  WHERE s.schedule_id = e.schedule_id), v_now))
-		           ORDER BY e.due_at, e.event_id LIMIT 1)
-		          LIMIT 1) p
+		      CROSS JOIN LATERAL (SELECT e.event_id, e.schedule_id, e.due_at
+		                          FROM pgfleet.event e
+		                          WHERE e.computer_id = c.computer_id AND e.state = 'pending'
+		                            AND e.due_at <= v_now
+		                            AND (NOT v_windows OR pgfleet.window_allows(c.computer_id,
+		                                (SELECT s.job_id FROM pgfleet.schedule s
+		                                 WHERE s.schedule_id = e.schedule_id), v_now))
+		                          ORDER BY e.started_at IS NULL, e.due_at, e.event_id LIMIT 1) p
 		      WHERE c.running_event IS NULL AND c.enabled AND p.due_at <= v_now
 		      ORDER BY p.due_at, p.event_id
 		      LIMIT 4 * p_limit) x;

@@ -1,4 +1,4 @@
--- 0035: the computer row's edit triggers name their columns.
+-- 0034: the computer row's edit triggers name their columns.
 --
 -- computer_updated_at (0001) and computer_audit_update (0016, 0017) fire on any UPDATE of a
 -- computer and decide in their WHEN clause, a comparison of 17 and 18 columns, whether an

@@ -483,14 +483,53 @@ runner_write(struct task *k, const struct wire_msg *m)
 	return rc;
 }
 
+/* A task process has ended with status st: logged, forgotten (its pipe is read on). 1 when
+ * it ended as it should not (killed, or an exit code of failure). */
+static int
+runner_ended(struct task *t, pid_t pid, int st)
+{
+	const char *what = t != NULL ? t->what : "child";
+	int bad = WIFSIGNALED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_LOST);
+	if (WIFSIGNALED(st))
+		log_warnx("%s: task process %ld killed by signal %d", what, (long)pid, WTERMSIG(st));
+	else if (bad)
+		log_warnx("%s: task process %ld exited with code %d", what, (long)pid,
+		    WEXITSTATUS(st));
+	else
+		log_debug("%s: task process %ld exited with code %d", what, (long)pid, WEXITSTATUS(st));
+	if (t != NULL)
+		t->pid = 0;
+	return bad;
+}
+
+/* An idle task process still there to take a task: one that died (killed while idle) and
+ * whose closed pipe and SIGCHLD this loop has not handled yet is reaped now, not handed a
+ * task it would never read. */
+static int
+runner_alive(struct task *t)
+{
+	int st;
+	pid_t r = waitpid(t->pid, &st, WNOHANG);
+	if (r == 0)
+		return 1;
+	if (r == t->pid)
+		(void)runner_ended(t, r, st); /* idle: it held no task to close */
+	else
+		t->pid = 0; /* reaped already (ECHILD) */
+	task_close_pipe(t);
+	return 0;
+}
+
 int
 tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
     const struct wire_msg *m, int close_fd)
 {
 	struct task *k = NULL;
 	for (int i = 0; i < ts->n && k == NULL; i++)
-		if (ts->v[i]->pid != 0 && ts->v[i]->bev != NULL && !ts->v[i]->busy && !ts->v[i]->retire)
+		if (ts->v[i]->pid != 0 && ts->v[i]->bev != NULL && !ts->v[i]->busy &&
+		    !ts->v[i]->retire && runner_alive(ts->v[i]))
 			k = ts->v[i];
+	tasks_compact(ts);
 	if (k == NULL && (k = runner_fork(ts, env, close_fd)) == NULL)
 		return -1;
 	char err[128], cid[24];
@@ -525,19 +564,8 @@ tasks_reap(struct tasks *ts)
 		for (int i = 0; i < ts->n && t == NULL; i++)
 			if (ts->v[i]->pid == pid)
 				t = ts->v[i];
-		const char *what = t != NULL ? t->what : "child";
-		int bad = WIFSIGNALED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != CHILD_EXIT_LOST);
-		if (WIFSIGNALED(st))
-			log_warnx("%s: task process %ld killed by signal %d", what, (long)pid, WTERMSIG(st));
-		else if (bad)
-			log_warnx("%s: task process %ld exited with code %d", what, (long)pid,
-			    WEXITSTATUS(st));
-		else
-			log_debug("%s: task process %ld exited with code %d", what, (long)pid, WEXITSTATUS(st));
 		/* one that ended as it should released its task itself */
-		died |= bad;
-		if (t != NULL)
-			t->pid = 0;
+		died |= runner_ended(t, pid, st);
 	}
 	tasks_compact(ts);
 	return died;

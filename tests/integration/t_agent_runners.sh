@@ -1,7 +1,8 @@
 #!/bin/sh
 # The agent's task processes: one runs task after task (no fork of the agent per
 # task: a script's parent, $PPID, is the same over three pushes; its fetches after
-# the first resume their TLS session), two tasks at
+# the first resume their TLS session), an idle one killed while the agent has not yet
+# heard of it is never handed a task (the next task runs in a new one), two tasks at
 # once run in two of them, a reload lets them go (the next task runs in a new
 # one: the old configuration is not kept in them), and a stopped agent leaves
 # none behind.
@@ -25,6 +26,32 @@ assert_eq "$(ps -o ppid= -p "$r1" | tr -d ' ')" "$AGENT_PID" "parent of the task
 assert_eq "$(grep -cE 'event 50[23] seq 0: .*\((tls session resumed|connection kept)\)' "$AGENT_LOG")" 2 \
 	"fetches of the 2nd and 3rd task without a full TLS handshake (resumed, or on the kept connection)"
 ok "three tasks one after another ran in one task process ($r1, a child of the agent $AGENT_PID), its later fetches resuming its TLS session"
+
+# r1 killed while idle, the agent stopped so that the next SendFile reaches it before it
+# has heard of the death (SIGCHLD and the task process's closed pipe wait with it)
+rx_waiting() { # bytes received and not yet read on the agent's TCP sockets (/proc/net/tcp)
+	rx_inodes=" $(ls -l "/proc/$AGENT_PID/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ') "
+	rx_total=0
+	while read -r _ _ _ _ rx_q _ _ _ _ rx_ino _; do
+		case "$rx_inodes" in *" $rx_ino "*) rx_total=$((rx_total + 0x${rx_q#*:})) ;; esac
+	done <<EOF_TCP
+$(tail -n +2 /proc/net/tcp; tail -n +2 /proc/net/tcp6 2>/dev/null)
+EOF_TCP
+	echo "$rx_total"
+}
+rx_some() { [ "$(rx_waiting)" -gt 0 ]; }
+kill -STOP "$AGENT_PID"
+kill -KILL "$r1"
+wait_for 10 "task process $r1 to be dead (a zombie of the stopped agent)" gone "$r1"
+spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 504 --script "$who" >"$O.504" 2>"$O.504.err"
+p504=$LASTPID
+wait_for 10 "the SendFile of event 504 waiting in the stopped agent's socket" rx_some
+kill -CONT "$AGENT_PID"
+wait "$p504" || true
+expect_code "$O.504" 0 "the task after its idle task process was killed"
+r4=$(runner "$O.504")
+[ -n "$r4" ] && [ "$r4" != "$r1" ] || fail "event 504 ran in task process '$r4' (the killed one: $r1)"
+ok "an idle task process killed before the agent heard of it gets no task: the next ran at once in $r4"
 
 slow=$(script slow.sh 'echo "runner=$PPID"; while [ ! -e "'"$TESTDIR"'/go" ]; do sleep 0.05; done')
 spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 511 --script "$slow" >"$O.511" 2>"$O.511.err"

@@ -26,7 +26,10 @@ workers=$(pgrep -P "$PID_sched_a")
 kill -9 "$PID_sched_a" $workers
 wait_for 10 "sched-a gone" gone "$PID_sched_a"
 agent_connected agent-1 sched-b
-grep -q "connected to 127.0.0.1:$(cat "$TESTDIR/sched-b.agentport") (sched-b)" "$TESTDIR/agent-1.log" || fail "the agent did not log its failover"
+# the presence row is written before the scheduler answers the Hello; the agent logs its
+# connection once that answer is in
+wait_for 10 "the agent to log its failover" \
+	grep -q "connected to 127.0.0.1:$(cat "$TESTDIR/sched-b.agentport") (sched-b)" "$TESTDIR/agent-1.log"
 ok "sched-a killed: the agent failed over to sched-b (presence row moved)"
 
 sid2=$(schedule_add two '{"computers": ["agent-1"]}')

@@ -61,7 +61,8 @@ assert_eq "$(sql "select state || ' ' || (woken_at is null) from pgfleet.event w
 # the no-wake event was due in the same batch as the others: never looked at
 assert_eq "$(sql "select (woken_at is null and wake_checked_at is null)::text || ' ' || state from pgfleet.event where event_id = $e_off")" "true pending" "job without wake"
 assert_eq "$(notes "$e_off")" "" "no note without wake"
-grep -q "wake-on-LAN for $mac sent to 127.255.255.255:$wport" "$TESTDIR/relay.log" || fail "the relay's log line"
+# the relay logs after its send, which the receiver may print first: waited for
+wait_for 10 "the relay's log line" grep -q "wake-on-LAN for $mac sent to 127.255.255.255:$wport" "$TESTDIR/relay.log"
 ok "a computer connected nowhere is woken through the agent on its subnet (102-byte packet, -38 note), the event waits"
 ok "no relay on the subnet: one -39 note, nothing sent; a job without wake: nothing"
 

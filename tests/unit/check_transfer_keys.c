@@ -193,6 +193,79 @@ START_TEST(test_transfer_keys_prune_drops_old_entries)
 }
 END_TEST
 
+/* The table as a ring that wraps and grows while wrapped, and thousands of keys: each found
+ * by its own chain, once, for its own task; pruned from the oldest end only. */
+START_TEST(test_transfer_keys_ring_wraps_grows_and_finds_every_key)
+{
+	enum { MANY = 5000 };
+	static char keys[MANY][TRANSFER_KEY_HEX + 1];
+	struct transfer_keys *k = keys_with_clock(1000); /* a 1 s TTL: kept 60 s after it */
+	struct transfer_key_grant g;
+	long long t0 = fake_now, keep = TRANSFER_KEY_KEEP_MS;
+	/* 20 made at t0, 20 at t0 + 10 s: the first 20 go, the ring's head moves to slot 20 */
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(transfer_keys_add(k, i, 0, "/f", 1, SUM, keys[i], err, sizeof(err)), 0);
+	fake_now = t0 + 10000;
+	for (int i = 20; i < 40; i++)
+		ck_assert_int_eq(transfer_keys_add(k, i, 0, "/f", 1, SUM, keys[i], err, sizeof(err)), 0);
+	fake_now = t0 + 1000 + keep;
+	transfer_keys_prune(k);
+	ck_assert_int_eq(transfer_keys_count(k), 20);
+	/* 30 more: past slot 63 of the 64 the table has, so they wrap, then it grows wrapped */
+	for (int i = 40; i < 70; i++)
+		ck_assert_int_eq(transfer_keys_add(k, i, 1, "/f", 1, SUM, keys[i], err, sizeof(err)), 0);
+	fake_now += 500;
+	for (int i = 70; i < MANY; i++)
+		ck_assert_int_eq(transfer_keys_add(k, i, 2, "/f", 1, SUM, keys[i], err, sizeof(err)), 0);
+	ck_assert_int_eq(transfer_keys_count(k), MANY - 20);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(transfer_keys_take(k, keys[i], i, 0, &g, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, "transfer key is unknown");
+	}
+	for (int i = 20; i < 40; i++) {
+		ck_assert_int_eq(transfer_keys_take(k, keys[i], i, 0, &g, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, "transfer key has expired");
+	}
+	/* newest first, each once; the key of another task is refused and spent */
+	for (int i = MANY - 1; i >= 40; i--) {
+		int seq = i < 70 ? 1 : 2;
+		if (i % 1000 == 7) {
+			ck_assert_int_eq(transfer_keys_take(k, keys[i], i + 1, seq, &g, err, sizeof(err)), -1);
+			ck_assert_str_eq(err, "transfer key belongs to another task");
+			continue;
+		}
+		ck_assert_int_eq(transfer_keys_take(k, keys[i], i, seq, &g, err, sizeof(err)), 0);
+		ck_assert_int_eq(g.event_id, i);
+		ck_assert_int_eq(g.seq, seq);
+		transfer_key_grant_clear(&g);
+		ck_assert_int_eq(transfer_keys_take(k, keys[i], i, seq, &g, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, "transfer key was already used");
+	}
+	ck_assert_int_eq(transfer_keys_take(k, "ffffffffffffffffffffffffffffffff", 1, 0, &g, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "transfer key is unknown");
+	/* pruned oldest first: 20..39, then 40..69, then the rest */
+	fake_now = t0 + 11000 + keep - 1;
+	transfer_keys_prune(k);
+	ck_assert_int_eq(transfer_keys_count(k), MANY - 20);
+	fake_now += 1;
+	transfer_keys_prune(k);
+	ck_assert_int_eq(transfer_keys_count(k), MANY - 40);
+	fake_now = t0 + 2000 + 2 * keep;
+	transfer_keys_prune(k);
+	ck_assert_int_eq(transfer_keys_count(k), MANY - 70);
+	ck_assert_int_eq(transfer_keys_take(k, keys[MANY - 1], MANY - 1, 2, &g, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "transfer key has expired");
+	fake_now += 500;
+	transfer_keys_prune(k);
+	ck_assert_int_eq(transfer_keys_count(k), 0);
+	/* empty again, and used again */
+	ck_assert_int_eq(transfer_keys_add(k, 1, 0, "/f", 1, SUM, keys[0], err, sizeof(err)), 0);
+	ck_assert_int_eq(transfer_keys_take(k, keys[0], 1, 0, &g, err, sizeof(err)), 0);
+	transfer_key_grant_clear(&g);
+	transfer_keys_free(k);
+}
+END_TEST
+
 /* An allocator that checks, at release, that the block holds none of the keys handed out. */
 #define MAXSEEN 64
 static char seen[MAXSEEN][TRANSFER_KEY_HEX + 1];
@@ -274,6 +347,7 @@ transfer_keys_suite(void)
 	tcase_add_test(tc, test_transfer_keys_refuse_unknown_and_malformed_keys);
 	tcase_add_test(tc, test_transfer_keys_add_refuses_bad_arguments);
 	tcase_add_test(tc, test_transfer_keys_prune_drops_old_entries);
+	tcase_add_test(tc, test_transfer_keys_ring_wraps_grows_and_finds_every_key);
 	tcase_add_test(tc, test_transfer_keys_wiped_on_free_and_growth);
 	tcase_add_test(tc, test_transfer_keys_spy_detects_unwiped_memory);
 	tcase_add_test(tc, test_transfer_keys_free_null_is_fine);

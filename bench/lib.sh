@@ -9,7 +9,9 @@
 #   db_open, db_q SQL, db_close       ONE long-lived psql session for the whole run:
 #                                     measuring must not fork a psql per sample
 #   perf_start NAME, perf_stop        with BENCH_PERF=1: `perf record -a -g` (every process,
-#                                     BENCH_PERF_FREQ Hz, default 99) over the measured window; the report, by process
+#                                     BENCH_PERF_FREQ Hz, default 99; BENCH_PERF_CALLGRAPH=dwarf for
+#                                     call chains through libraries built without frame pointers)
+#                                     over the measured window; the report, by process
 #                                     and by symbol, goes to $WORK/perf-NAME.txt
 #   db_wait SQL_BOOL SQL_SAMPLE SECS  in that session, every 50 ms until SQL_BOOL is true
 #                                     (or SECS pass): prints the SQL_SAMPLE rows taken,
@@ -95,7 +97,7 @@ perf_start() {
 	[ "${BENCH_PERF:-0}" = 1 ] || return 0
 	command -v perf >/dev/null || { echo "    perf: not installed (apt-get install linux-perf), not profiled"; return 0; }
 	PERF_NAME=$1
-	perf record -a -g -F "${BENCH_PERF_FREQ:-99}" -o "$TESTDIR/perf-$1.data" >/dev/null 2>&1 &
+	perf record -a --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -F "${BENCH_PERF_FREQ:-99}" -o "$TESTDIR/perf-$1.data" >/dev/null 2>&1 &
 	PERF_PID=$!
 	sleep 0.5 # perf takes a moment to start counting
 }

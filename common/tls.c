@@ -149,6 +149,23 @@ tls_ctx_client_cert_optional(SSL_CTX *ctx)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 }
 
+void
+tls_ctx_keep_sessions(SSL_CTX *ctx, long max)
+{
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET); /* TLS 1.3: stateful tickets */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, max);
+	/* one ticket per handshake: a client resumes with its newest; each is a session held */
+	(void)SSL_CTX_set_num_tickets(ctx, 1); /* fails only for a value it cannot hold */
+}
+
+void
+tls_keep_session(SSL *ssl)
+{
+	if (ssl != NULL && SSL_is_init_finished(ssl))
+		SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
+}
+
 /* An ASN1 string as a C string; -1 when it holds a NUL or does not fit. */
 static int
 asn1_copy(const ASN1_STRING *s, char *buf, size_t size)

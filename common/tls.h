@@ -28,6 +28,22 @@ SSL_CTX *tls_client_ctx(const char *ca, const char *cert, const char *key, char 
 /* A server context that asks for a client certificate but accepts none (enrolment: a
  * presented one must still chain to the CA). */
 void tls_ctx_client_cert_optional(SSL_CTX *ctx);
+/*
+ * Server: keep up to max sessions in this process's memory and hand out
+ * tickets that name them (TLS 1.3 stateful tickets) instead of tickets that
+ * carry the session, sealed. A resumption then finds the session, its
+ * peer's certificate already decoded, where a sealed ticket has it decoded
+ * again: with OpenSSL 3 that decoding was half of what a resumed handshake
+ * cost the server. One ticket per handshake (a session held each); the
+ * oldest sessions go first when max is reached.
+ */
+void tls_ctx_keep_sessions(SSL_CTX *ctx, long max);
+/*
+ * A connection about to be freed without a TLS shutdown of its own (a
+ * bufferevent's): its session stays resumable. OpenSSL drops from its
+ * cache the session of a connection freed before it sent its shutdown.
+ */
+void tls_keep_session(SSL *ssl);
 
 /* The peer certificate's CN, or its first DNS SAN when it has no CN. 0, or -1 when none. */
 int tls_peer_name(SSL *ssl, char *buf, size_t size);

@@ -100,8 +100,10 @@ conn_free(struct conn *c)
 	c->s->active--;
 	gate_leave(c->s->gate, &c->gate);
 	evloop_event_free(c->deadline);
-	if (c->bev != NULL)
+	if (c->bev != NULL) {
+		tls_keep_session(bufferevent_openssl_get_ssl(c->bev));
 		bufferevent_free(c->bev); /* frees the SSL and closes the socket */
+	}
 	wire_parser_free(c->parser);
 	if (c->file != -1)
 		close(c->file);

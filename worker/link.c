@@ -542,6 +542,8 @@ link_accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *
 		free(l);
 		return;
 	}
+	/* an agent resumes on the transfer channel only: no session kept for this connection */
+	(void)SSL_set_num_tickets(ssl, 0); /* fails only for a value it cannot hold */
 	l->gate.started = link_started;
 	l->ls = ls;
 	l->id = ((int64_t)getpid() << 32) | ++ls->counter;

@@ -598,6 +598,10 @@ worker_open_net(struct worker *w, int listen_fd)
 	/* the peers are computers: a scheduler's certificate never poses as one */
 	if (tls_ctx_require_peer_role(w->server_ctx, TLS_ROLE_AGENT, err, sizeof(err)) == -1)
 		fatalx("tls: %s", err);
+	/* the transfer port's sessions: about one per computer connected here (the newest ticket
+	 * of each, the older ones going first); the agents' connections get none (link.c) */
+	long keep = conf->agents_max_connections;
+	tls_ctx_keep_sessions(w->server_ctx, keep > 1024 ? keep : 1024);
 	w->keys = transfer_keys_new(conf->transfer_key_ttl_ms);
 	if (w->keys == NULL)
 		fatalx("out of memory");

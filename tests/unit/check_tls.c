@@ -335,6 +335,44 @@ START_TEST(test_tls_session_is_resumed_with_ticket)
 }
 END_TEST
 
+/* Sessions kept in the server's memory (stateful tickets): resumed, the peer's name there,
+ * also after the server's end was freed without a shutdown (tls_keep_session), not without. */
+START_TEST(test_tls_session_kept_in_server_memory_is_resumed)
+{
+	SSL_CTX *s = ctx_for(1, dir, "sched-a"), *c = ctx_for(0, dir, "web-01");
+	tls_ctx_keep_sessions(s, 16);
+	struct pair p;
+	char b[4], name[64];
+	SSL_SESSION *sess = NULL;
+	for (int round = 0; round < 4; round++) {
+		handshake(c, s, sess, &p);
+		ck_assert_int_eq(p.cok && p.sok, 1);
+		/* round 0 is a full handshake; round 3 follows a server end freed without keeping */
+		ck_assert_int_eq(SSL_session_reused(p.c), round == 1 || round == 2);
+		ck_assert_int_eq(tls_peer_name(p.s, name, sizeof(name)), 0);
+		ck_assert_str_eq(name, "web-01");
+		ck_assert_int_eq(SSL_write(p.s, "x", 1), 1);
+		ck_assert_int_eq(SSL_read(p.c, b, sizeof(b)), 1);
+		SSL_SESSION_free(sess);
+		sess = SSL_get1_session(p.c);
+		ck_assert_ptr_nonnull(sess);
+		ck_assert_int_eq(SSL_SESSION_is_resumable(sess), 1);
+		ck_assert_int_gt(SSL_CTX_sess_number(s), 0);
+		/* the server's end freed as a bufferevent frees it: no shutdown sent */
+		int fd = SSL_get_fd(p.s);
+		if (round < 2)
+			tls_keep_session(p.s);
+		SSL_free(p.s);
+		close(fd);
+		p.s = NULL;
+		tls_close(p.c);
+	}
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(s);
+	SSL_CTX_free(c);
+}
+END_TEST
+
 START_TEST(test_tls_error_string_drains_queue_into_one_line)
 {
 	char buf[512];
@@ -390,6 +428,7 @@ tls_suite(void)
 	tcase_add_test(tc, test_tls_server_refuses_expired_client);
 	tcase_add_test(tc, test_tls_client_refuses_server_of_other_ca);
 	tcase_add_test(tc, test_tls_session_is_resumed_with_ticket);
+	tcase_add_test(tc, test_tls_session_kept_in_server_memory_is_resumed);
 	tcase_add_test(tc, test_tls_set_nodelay_turns_nagle_off_on_tcp_only);
 	tcase_add_test(tc, test_tls_error_string_drains_queue_into_one_line);
 	suite_add_tcase(s, tc);

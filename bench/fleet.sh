@@ -41,7 +41,9 @@
 #   bench/fleet.sh                         (about 10 minutes)
 #   BENCH_FLEET_SIZES=1000 bench/fleet.sh  (about a minute)
 #   BENCH_KEEP=1 ...                       (keeps the logs in /tmp/pgfleet-it.*.kept)
-#   BENCH_PERF=1 BENCH_KEEP=1 ...          (perf record -a -g over warm-2, or BENCH_PERF_RUN)
+#   BENCH_PERF=1 BENCH_KEEP=1 ...          (perf record -a -g over warm-2, or BENCH_PERF_RUN;
+#                                           BENCH_PERF_FREQ=499 BENCH_PERF_CALLGRAPH=dwarf for
+#                                           denser samples and call chains through OpenSSL)
 #   BENCH_MAX_CONNECTING=48 ...            (each simulator process keeps at most 48 connection
 #                                           attempts under way, the rest queued: arrivals paced
 #                                           to what the machine can handshake; default 0, a herd)

@@ -46,6 +46,8 @@
 #                                    per event, statement by statement; BENCH_STATEMENTS=all also
 #                                    the statements inside the functions, marked "in:")
 #   BENCH_KEEP=1 BENCH_LOGLEVEL=7 ...   (copies the logs to /tmp/pgfleet-it.*.kept)
+#   PGFLEET_TESTDIR_BASE=/dev/shm ...   (temp dir, agents' journals and spools on another file
+#                                    system than /tmp: what the agents' fsyncs cost)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"

@@ -10,7 +10,7 @@ SLOW=${PGFLEET_TEST_SLOW:-1}
 case "$SLOW" in
 '' | 0* | *[!0-9]*) echo "PGFLEET_TEST_SLOW: \"$SLOW\" is not a whole number from 1" >&2; exit 2 ;;
 esac
-TESTDIR=$(mktemp -d /tmp/pgfleet-it.XXXXXX)
+TESTDIR=$(mktemp -d "${PGFLEET_TESTDIR_BASE:-/tmp}/pgfleet-it.XXXXXX")
 PIDS=""
 
 cleanup() {

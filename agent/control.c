@@ -6,7 +6,6 @@
  * journal to the process that holds the task. Replies leave through the
  * caller's struct control_out.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +28,7 @@
 #include "agent/exec.h"
 #include "agent/journal.h"
 #include "agent/request.h"
+#include "agent/workdir.h"
 #include "common/clock.h"
 #include "common/conf.h"
 #include "common/field.h"
@@ -164,31 +164,7 @@ refuse(struct conn *c, const struct request_task *t, int code, const char *why)
 	return send_final(c, t, code, MODULE_AGENT, why, NULL, 0, 0, 0);
 }
 
-/* --- the task directory: temp_dir/task-<event>-<seq>, owned by the run-as user */
-
-/* Remove everything below dirfd without following a symlink; closes dirfd. */
-static void
-remove_below(int dirfd)
-{
-	DIR *d = fdopendir(dirfd);
-	if (d == NULL) {
-		close(dirfd);
-		return;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd, de->d_name, 0) == 0)
-			continue;
-		int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0) {
-			remove_below(sub);
-			(void)unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
-		}
-	}
-	closedir(d);
-}
+/* --- the task directory: temp_dir/task-<event>-<seq>, owned by the run-as user (agent/workdir.c) */
 
 static void
 task_dir_name(char *buf, size_t size, const struct request_task *t)
@@ -201,32 +177,25 @@ task_dir_remove(int tempfd, const struct request_task *t)
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
-	int fd = openat(tempfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0)
-		remove_below(fd);
-	(void)unlinkat(tempfd, name, AT_REMOVEDIR);
+	workdir_remove(tempfd, name);
 }
 
-/* A fresh task directory; its fd, or -1 with err. */
+/* The task ended as it should: its directory and script are kept for this process's next task. */
+static void
+task_dir_give_back(int tempfd, const struct request_task *t)
+{
+	char name[64];
+	task_dir_name(name, sizeof(name), t);
+	workdir_give_back(tempfd, name, t->name);
+}
+
+/* The task's directory, ready; its fd, or -1 with err. */
 static int
 task_dir_make(int tempfd, const struct request_task *t, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
-	task_dir_remove(tempfd, t); /* a leftover of an agent that died: the journal says nothing runs it */
-	if (mkdirat(tempfd, name, 0700) < 0) {
-		snprintf(err, errlen, "task directory %s: %s", name, strerror(errno));
-		return -1;
-	}
-	int fd = openat(tempfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || (geteuid() == 0 && fchown(fd, uid, gid) < 0)) {
-		snprintf(err, errlen, "task directory %s: %s", name, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		task_dir_remove(tempfd, t);
-		return -1;
-	}
-	return fd;
+	return workdir_take(tempfd, name, uid, gid, err, errlen);
 }
 
 /* --- SendFile */
@@ -317,7 +286,8 @@ task_fetch(struct conn *c, const struct request_task *t, struct journal_entry *e
 	    .event_id = t->event_id, .seq = t->seq, .size = t->size, .checksum = t->checksum,
 	    .dirfd = dfd, .name = t->name, .mode = 0700, .uid = uid, .gid = gid,
 	    .timeout_ms = CONTROL_FETCH_TIMEOUT_MS, .max_size = cf->max_script,
-	    .no_sync = 1}; /* the journal holds the task before the fetch: a script lost to a crash is not run again */
+	    .no_sync = 1, /* the journal holds the task before the fetch: a script lost to a crash is not run again */
+	    .reuse = WORKDIR_SPARE_FILE}; /* the last task's script, when this process kept it */
 	int r = transfer_fetch(c->env->fetch_ctx, &req, err, sizeof(err));
 	OPENSSL_cleanse((char *)t->key, strlen(t->key));
 	close(dfd);
@@ -387,7 +357,10 @@ task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	int waited = exec_wait(p, &r, err, sizeof(err));
 	code = task_outcome(c, req, waited, &r, err, &module, why, sizeof(why));
 	exec_proc_free(p);
-	task_dir_remove(tempfd, t);
+	if (waited == -1)
+		task_dir_remove(tempfd, t); /* not seen to end: nothing of it is handed on */
+	else
+		task_dir_give_back(tempfd, t);
 	char stored[1200];
 	snprintf(stored, sizeof(stored), "%s%s%s", module, why[0] != '\0' ? ": " : "", why);
 	struct journal_result jr = {code, stored, r.output, r.output_len, r.output_total};
@@ -409,7 +382,7 @@ task_copy(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	char why[1100], err[512], stored[1200];
 	int code = copy_install(&c->env->conf->copy_allow, src, t->dest, (mode_t)t->mode, uid, gid, why,
 	    sizeof(why));
-	task_dir_remove(tempfd, t);
+	task_dir_give_back(tempfd, t);
 	if (code == 0)
 		why[0] = '\0';
 	snprintf(stored, sizeof(stored), "%s%s%s", MODULE_COPY, why[0] != '\0' ? ": " : "", why);
@@ -640,5 +613,18 @@ control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq)
 	if (tempfd < 0)
 		return;
 	task_dir_remove(tempfd, &t);
+	close(tempfd);
+}
+
+void
+control_spares_drop(const char *temp_dir, long pid)
+{
+	int tempfd = open(temp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tempfd < 0)
+		return;
+	if (pid > 0)
+		workdir_drop_spare(tempfd, pid);
+	else
+		workdir_drop_spares(tempfd);
 	close(tempfd);
 }

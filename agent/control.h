@@ -67,5 +67,10 @@ int control_orphan_reply(const struct control_env *env, const struct journal_ent
  * is the journal's task key (request_journal_seq: seq, or seq + 1000 * Retry).
  */
 void control_task_dir_remove(const char *temp_dir, long long event_id, int task_seq);
+/*
+ * Remove the directory task process pid kept for its next task (temp_dir/spare-<pid>,
+ * agent/workdir.h): it exits. pid 0: every such directory (the agent starts).
+ */
+void control_spares_drop(const char *temp_dir, long pid);
 
 #endif

@@ -489,6 +489,7 @@ agent_setup(struct agent *a, int foreground)
 	/* 0711: a run-as user reaches its own task directory but cannot list or write here */
 	if (fsutil_mkdirs(cf->temp_dir, 0711) == -1)
 		fatal("temp dir %s", cf->temp_dir);
+	control_spares_drop(cf->temp_dir, 0); /* kept by task processes of an agent that ended */
 	if (fsutil_mkdirs(cf->journal, 0700) == -1)
 		fatal("journal %s", cf->journal);
 	if ((a->journal = journal_open(cf->journal, (size_t)cf->max_output, JOURNAL_WAIT_MS, err,

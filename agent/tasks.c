@@ -22,6 +22,7 @@
 #include "agent/exec.h"
 #include "agent/request.h"
 #include "agent/uplink.h"
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "transfer/fetch.h"
@@ -427,6 +428,7 @@ task_child(struct tasks *ts, const struct control_env *penv, int fd, int close_f
 	wire_parser_free(p);
 	free(in);
 	transfer_fetch_close_kept(); /* a clean TLS close for the worker's transfer port */
+	control_spares_drop(penv->conf->temp_dir, (long)getpid());
 	log_close();
 	_exit(rc == -1 ? CHILD_EXIT_LOST : 0);
 }

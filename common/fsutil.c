@@ -2,10 +2,12 @@
  * fsutil: mkdir -p for the agent's directories and the CLI's pki folder; closing the
  * inherited descriptors of a child before it execs (the agent's scripts, the
  * scheduler's notification command); whether a file already holds given bytes (the
- * worker's spool, rewritten only when a script changed).
+ * worker's spool, rewritten only when a script changed); emptying a directory and
+ * writing over a kept file (the agent's task directories, kept from task to task).
  */
 #include "common/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,4 +87,53 @@ fsutil_same_content(const char *path, const void *buf, size_t len)
 out:
 	close(fd);
 	return same;
+}
+
+void
+fsutil_remove_below(int dirfd, const char *keep)
+{
+	int fd = dup(dirfd); /* closedir closes its own descriptor: the caller keeps dirfd */
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d); /* the copy shares dirfd's offset */
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (keep != NULL && strcmp(de->d_name, keep) == 0))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			continue;
+		int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			fsutil_remove_below(sub, NULL);
+			close(sub);
+			(void)unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
+		}
+	}
+	closedir(d);
+}
+
+int
+fsutil_reuse_file(int dirfd, const char *name, uid_t uid)
+{
+	/* O_NONBLOCK: a FIFO put there must not hang the open; O_NOFOLLOW: nor a symlink lead out */
+	int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return -1;
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    (uid == (uid_t)-1 || st.st_uid == uid) && ftruncate(fd, 0) == 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+			return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dirfd, name, 0);
+	errno = EEXIST;
+	return -1;
 }

@@ -16,6 +16,19 @@ int fsutil_mkdirs(const char *path, mode_t mode) __attribute__((warn_unused_resu
  * then the caller writes it.
  */
 int fsutil_same_content(const char *path, const void *buf, size_t len);
+/*
+ * Remove everything below dirfd, never following a symlink, except the entry named
+ * keep at the top (NULL: keep nothing); dirfd itself stays open and is not removed.
+ */
+void fsutil_remove_below(int dirfd, const char *keep);
+/*
+ * An existing file to write over, so that no inode is made or freed: name in dirfd
+ * opened for writing and cut to nothing when it is a regular file with one link owned
+ * by uid ((uid_t)-1: by anyone); its fd. Else -1: whatever else held the name (a
+ * symlink, a FIFO, a file of another owner or with another link) is unlinked when it
+ * can be (errno ENOENT when nothing was there). Nothing is read or followed.
+ */
+int fsutil_reuse_file(int dirfd, const char *name, uid_t uid) __attribute__((warn_unused_result));
 /* Close every descriptor from lowfd up (in a child before exec). */
 void fsutil_close_from(int lowfd);
 

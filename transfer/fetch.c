@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "common/clock.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/util.h"
@@ -428,12 +429,19 @@ struct part {
 };
 
 static int
-part_open(struct part *pt, int dirfd, const char *final_name, char *err, size_t errlen)
+part_open(struct part *pt, const struct transfer_req *r, char *err, size_t errlen)
 {
 	unsigned char rnd[8];
 	char rnd_hex[2 * sizeof(rnd) + 1];
+	int dirfd = r->dirfd;
+	const char *final_name = r->name;
 
 	pt->dirfd = dirfd;
+	if (r->reuse != NULL && strlen(r->reuse) < sizeof(pt->name) &&
+	    (pt->fd = fsutil_reuse_file(dirfd, r->reuse, r->uid)) != -1) {
+		snprintf(pt->name, sizeof(pt->name), "%s", r->reuse);
+		goto digest;
+	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		snprintf(err, errlen, "fetch: no random bytes");
 		return -1;
@@ -446,6 +454,7 @@ part_open(struct part *pt, int dirfd, const char *final_name, char *err, size_t 
 		pt->name[0] = '\0';
 		return -1;
 	}
+digest:
 	pt->md = EVP_MD_CTX_new();
 	if (pt->md == NULL || EVP_DigestInit_ex(pt->md, EVP_sha256(), NULL) != 1) {
 		snprintf(err, errlen, "fetch: out of memory");
@@ -630,7 +639,7 @@ transfer_fetch(SSL_CTX *ctx, const struct transfer_req *r, char *err, size_t err
 	int resumed = last_kept || SSL_session_reused(ssl);
 	session_keep(ctx, r->host, ssl);
 	if (check_reply(reply, r->host, r->port, r->size, r->checksum, end - start, err, errlen) == -1 ||
-	    part_open(&pt, r->dirfd, r->name, err, errlen) == -1 ||
+	    part_open(&pt, r, err, errlen) == -1 ||
 	    part_receive(&pt, ssl, buf, start, end, r->size, r->timeout_ms, err, errlen) == -1 ||
 	    part_finish(&pt, r->checksum, r->name, r->mode, r->uid, r->gid, r->no_sync, err, errlen) == -1)
 		goto out;

@@ -41,6 +41,10 @@ struct transfer_req {
 	int no_sync;            /* no fsync of the file and its rename: the caller needs it
 				 * whole (the rename stays) but not durable, e.g. a script
 				 * whose run a journal records before the fetch */
+	const char *reuse;      /* or NULL: a file in dirfd to write over instead of a new temp
+				 * file, when it is a regular file of uid with one link
+				 * (fsutil_reuse_file); renamed to name at the end, like the
+				 * temp file, and removed when the fetch fails */
 };
 
 /*

@@ -82,5 +82,12 @@ expect_code() {
 	[ "$got" = "$2" ] || { cat "$1" "$1.err" >&2; fail "$3: expected final Status-Code=$2, got '$got'"; }
 }
 empty_dir() { [ -z "$(ls -A "$1")" ] || fail "$2: $1 holds $(ls -A "$1" | tr '\n' ' ')"; }
+# The agent's temp dir between tasks: nothing but the task processes' kept directories
+# (spare-PID), each empty or holding only an emptied script (.spare, 0 bytes).
+temp_clean() {
+	left=$(cd "$1" && find . -mindepth 1 ! -regex '\./spare-[0-9]+' ! -regex '\./spare-[0-9]+/\.spare';
+		find . -regex '\./spare-[0-9]+/\.spare' -size +0c)
+	[ -z "$left" ] || fail "$2: $1 holds $(echo "$left" | tr '\n' ' ')"
+}
 script() { printf '%s\n' "$2" >"$TESTDIR/$1"; echo "$TESTDIR/$1"; }
 

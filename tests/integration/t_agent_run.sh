@@ -28,8 +28,31 @@ assert_eq "$(value "$O.ok" Filename)" rxscript.sh "Filename of the StatusUpdate"
 grep -qx "hello from 5000011 event 101 seq 2 schedule 100000029" "$O.ok" || fail "script output or environment: $(cat "$O.ok")"
 grep -qx "$AGENT_DIR/temp/task-101-2" "$O.ok" || fail "the script's working directory is not its task directory"
 grep -q "transfer: ok=1 authorized=1 bytes=$(wc -c <"$s") peer=web-01" "$O.ok.err" || fail "the agent did not fetch over the transfer channel"
-empty_dir "$AGENT_DIR/temp" "temp dir after a run"
+temp_clean "$AGENT_DIR/temp" "temp dir after a run"
 ok "exit 0: 2500, 2501, Result=Success, output and PGFLEET_* environment, temp dir emptied"
+
+# The task process that ran event 101 is the agent's only one: once it is idle again, the
+# next task goes to it, in the directory and over the script file it kept (no inode made or
+# freed), emptied of the task before; a script of other content runs as itself.
+idle() { wait_for 10 "the task process of event $1 idle again" grep -q "event $1 task $2: task process [0-9]* idle after" "$AGENT_LOG"; }
+idle 101 2
+k='stat -c "inode %i" "$0"; stat -c "dir %i" .; echo "ppid $PPID"; echo "files $(ls -A | tr "\n" " ")"; pwd; echo'
+push "$O.k1" --event 130 --script "$(script k1.sh "$k first")"
+expect_code "$O.k1" 0 "a task in the kept directory"
+idle 130 0
+push "$O.k2" --event 131 --script "$(script k2.sh "$k second, longer")"
+expect_code "$O.k2" 0 "the next task in the kept directory"
+grep -qx "first" "$O.k1" && grep -qx "second, longer" "$O.k2" || fail "each script ran its own content: $(cat "$O.k1" "$O.k2")"
+assert_eq "$(grep '^ppid ' "$O.k2")" "$(grep '^ppid ' "$O.k1")" "task process of the two tasks"
+assert_eq "$(grep '^inode ' "$O.k2" | cut -d' ' -f2)" "$(grep '^inode ' "$O.k1" | cut -d' ' -f2)" "inode of the two scripts"
+assert_eq "$(grep '^dir ' "$O.k2")" "$(grep '^dir ' "$O.k1")" "inode of the two task directories"
+assert_eq "$(grep '^files ' "$O.k2")" "files rxscript.sh " "files the second script sees in its directory"
+grep -qx "$AGENT_DIR/temp/task-131-0" "$O.k2" || fail "the second script's directory is not its task's: $(cat "$O.k2")"
+pid=$(grep '^ppid ' "$O.k2" | cut -d' ' -f2)
+[ -d "$AGENT_DIR/temp/spare-$pid" ] || fail "no kept directory spare-$pid: $(ls -A "$AGENT_DIR/temp")"
+[ ! -s "$AGENT_DIR/temp/spare-$pid/.spare" ] || fail "the kept script is not emptied"
+temp_clean "$AGENT_DIR/temp" "temp dir after two runs"
+ok "the next task of the same user runs in the task process's kept directory, over its kept script (same inodes), emptied between tasks"
 
 push "$O.one" --event 102 --script "$(script one.sh 'echo failing; exit 1')"
 expect_code "$O.one" 1 "exit 1"
@@ -104,7 +127,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	assert_eq "$(value "$O.nb" SystemUser-ID)" nobody "SystemUser-ID"
 	ok "Run-As=nobody runs as nobody, the file owned by nobody with mode 0700"
 fi
-empty_dir "$AGENT_DIR/temp" "temp dir after every run"
+temp_clean "$AGENT_DIR/temp" "temp dir after every run"
 
 sed -i 's/^max_output: .*/max_output: 1KiB/' "$AGENT_DIR/agent.yaml"
 kill -HUP "$AGENT_PID"

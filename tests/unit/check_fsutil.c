@@ -1,9 +1,13 @@
 /*
  * check_fsutil: fsutil_same_content, which lets the worker keep a spool file that
  * already holds the script it would write: equal only for a regular file of exactly
- * the same bytes.
+ * the same bytes; fsutil_reuse_file, which hands a kept file over for writing only when
+ * it is a regular file of the expected owner with one link (anything else at the name is
+ * removed, never followed or written); fsutil_remove_below, which empties a directory
+ * but for one name and never follows a symlink out of it.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +98,122 @@ START_TEST(test_fsutil_same_content_refuses_what_is_not_a_regular_file)
 }
 END_TEST
 
+static int
+dirfd_open(void)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static int
+exists(const char *name)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lstat(path, &st) == 0;
+}
+
+START_TEST(test_fsutil_reuse_file_keeps_the_inode_of_a_plain_file)
+{
+	int dfd = dirfd_open();
+	struct stat before, after;
+	put("kept", "old script\n", 11);
+	ck_assert_int_eq(fstatat(dfd, "kept", &before, 0), 0);
+	int fd = fsutil_reuse_file(dfd, "kept", getuid());
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "new\n", 4), 4);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(fstatat(dfd, "kept", &after, 0), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino); /* the same inode, written over */
+	ck_assert_int_eq(same("kept", "new\n", 4), 1);  /* nothing of the old bytes left */
+	/* (uid_t)-1: any owner */
+	fd = fsutil_reuse_file(dfd, "kept", (uid_t)-1);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(same("kept", "", 0), 1);
+	/* nothing there: -1, ENOENT */
+	errno = 0;
+	ck_assert_int_eq(fsutil_reuse_file(dfd, "none", getuid()), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(test_fsutil_reuse_file_removes_what_it_will_not_write)
+{
+	int dfd = dirfd_open();
+	char path[128], lnk[128];
+	/* a symlink: not followed, its target untouched, the link removed */
+	put("target", "precious", 8);
+	snprintf(path, sizeof(path), "%s/target", dir);
+	snprintf(lnk, sizeof(lnk), "%s/sym", dir);
+	ck_assert_int_eq(symlink(path, lnk), 0);
+	ck_assert_int_eq(fsutil_reuse_file(dfd, "sym", (uid_t)-1), -1);
+	ck_assert_int_eq(exists("sym"), 0);
+	ck_assert_int_eq(same("target", "precious", 8), 1);
+	/* a second link to the file: the name goes, the file and its other link stay whole */
+	snprintf(lnk, sizeof(lnk), "%s/hard", dir);
+	ck_assert_int_eq(link(path, lnk), 0);
+	ck_assert_int_eq(fsutil_reuse_file(dfd, "hard", (uid_t)-1), -1);
+	ck_assert_int_eq(exists("hard"), 0);
+	ck_assert_int_eq(same("target", "precious", 8), 1);
+	/* a FIFO with no reader: no hang, removed */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(fsutil_reuse_file(dfd, "fifo", (uid_t)-1), -1);
+	ck_assert_int_eq(exists("fifo"), 0);
+	/* another owner's file: removed, not written */
+	put("theirs", "abc", 3);
+	ck_assert_int_eq(fsutil_reuse_file(dfd, "theirs", getuid() + 1), -1);
+	ck_assert_int_eq(exists("theirs"), 0);
+	/* a directory: left, -1 */
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(fsutil_reuse_file(dfd, "sub", (uid_t)-1), -1);
+	ck_assert_int_eq(exists("sub"), 1);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(test_fsutil_remove_below_keeps_one_name_and_follows_no_link)
+{
+	char outside[64], path[160];
+	snprintf(outside, sizeof(outside), "/tmp/check_fsutil_out.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(outside));
+	snprintf(path, sizeof(path), "%s/keep-me", outside);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	put("a", "1", 1);
+	put(".spare", "2", 1);
+	snprintf(path, sizeof(path), "%s/d", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	put("d/b", "3", 1);
+	snprintf(path, sizeof(path), "%s/d/e", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	put("d/e/c", "4", 1);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	ck_assert_int_eq(symlink(outside, path), 0);
+	int dfd = dirfd_open();
+	fsutil_remove_below(dfd, ".spare");
+	ck_assert_int_eq(exists("a"), 0);
+	ck_assert_int_eq(exists("d"), 0);
+	ck_assert_int_eq(exists("out"), 0);
+	ck_assert_int_eq(exists(".spare"), 1);
+	snprintf(path, sizeof(path), "%s/keep-me", outside);
+	ck_assert_int_eq(access(path, F_OK), 0); /* the link's target was not emptied */
+	fsutil_remove_below(dfd, NULL);           /* dfd stays usable: everything goes now */
+	ck_assert_int_eq(exists(".spare"), 0);
+	ck_assert_int_eq(fcntl(dfd, F_GETFD), FD_CLOEXEC);
+	close(dfd);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", outside);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *
 fsutil_suite(void)
 {
@@ -103,6 +223,9 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_fsutil_same_content_only_for_the_same_bytes);
 	tcase_add_test(tc, test_fsutil_same_content_across_chunks);
 	tcase_add_test(tc, test_fsutil_same_content_refuses_what_is_not_a_regular_file);
+	tcase_add_test(tc, test_fsutil_reuse_file_keeps_the_inode_of_a_plain_file);
+	tcase_add_test(tc, test_fsutil_reuse_file_removes_what_it_will_not_write);
+	tcase_add_test(tc, test_fsutil_remove_below_keeps_one_name_and_follows_no_link);
 	suite_add_tcase(s, tc);
 	return s;
 }

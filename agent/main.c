@@ -513,7 +513,7 @@ agent_loop(struct agent *a)
 	if (a->base == NULL ||
 	    (a->uplink = uplink_new(a->base, a->client_ctx, a->conf, version_string(), &hooks)) == NULL ||
 	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
-	    (size_t)a->conf->max_output + REPLY_BODY_SLACK)) == NULL)
+	    (size_t)a->conf->max_output + REPLY_BODY_SLACK, a->conf->temp_dir)) == NULL)
 		fatalx("out of memory");
 	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
 	for (int i = 0; i < 4; i++) {

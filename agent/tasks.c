@@ -6,6 +6,7 @@
 #include "agent/tasks.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ struct tasks {
 	struct uplink *uplink;
 	SSL_CTX *fetch_ctx;       /* the sessions task processes hand back are kept for it */
 	size_t max_body;
+	char temp_dir[PATH_MAX];  /* where a task process that died left its spare directory */
 	struct task *v[RUNNERS_MAX];
 	int n;
 };
@@ -68,7 +70,8 @@ on_child_term(int sig)
 }
 
 struct tasks *
-tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx, size_t max_body)
+tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx, size_t max_body,
+    const char *temp_dir)
 {
 	struct tasks *ts = calloc(1, sizeof(*ts));
 	if (ts == NULL)
@@ -77,6 +80,7 @@ tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx, size_t 
 	ts->fetch_ctx = fetch_ctx;
 	ts->uplink = u;
 	ts->max_body = max_body;
+	snprintf(ts->temp_dir, sizeof(ts->temp_dir), "%s", temp_dir);
 	return ts;
 }
 
@@ -499,8 +503,11 @@ runner_ended(struct task *t, pid_t pid, int st)
 		    WEXITSTATUS(st));
 	else
 		log_debug("%s: task process %ld exited with code %d", what, (long)pid, WEXITSTATUS(st));
-	if (t != NULL)
+	if (t != NULL) {
 		t->pid = 0;
+		if (bad) /* it could not remove the directory it kept for its next task */
+			control_spares_drop(t->ts->temp_dir, (long)pid);
+	}
 	return bad;
 }
 

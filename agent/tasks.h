@@ -30,10 +30,12 @@ struct wire_msg;
 /*
  * max_body: the largest reply a task may send (its output); fetch_ctx: the transfer
  * client context, for which the TLS sessions task processes hand back are kept (the next
- * task processes, forked from the main one, resume them). NULL when out of memory.
+ * task processes, forked from the main one, resume them); temp_dir: the agent's, where
+ * a task process that died leaves the directory it kept (removed when it is reaped).
+ * NULL when out of memory.
  */
 struct tasks *tasks_new(struct event_base *base, struct uplink *u, SSL_CTX *fetch_ctx,
-    size_t max_body);
+    size_t max_body, const char *temp_dir);
 void tasks_free(struct tasks *ts);
 /* A renewed certificate's context for the task processes started from now on (tasks_retire). */
 void tasks_set_ctx(struct tasks *ts, SSL_CTX *fetch_ctx);

@@ -53,6 +53,11 @@ pid=$(grep '^ppid ' "$O.k2" | cut -d' ' -f2)
 [ ! -s "$AGENT_DIR/temp/spare-$pid/.spare" ] || fail "the kept script is not emptied"
 temp_clean "$AGENT_DIR/temp" "temp dir after two runs"
 ok "the next task of the same user runs in the task process's kept directory, over its kept script (same inodes), emptied between tasks"
+idle 131 0
+kill -KILL "$pid"
+wait_for 10 "the killed task process's kept directory removed" sh -c "[ ! -e '$AGENT_DIR/temp/spare-$pid' ]"
+grep -q "task process $pid killed by signal 9" "$AGENT_LOG" || fail "the agent did not log the killed task process"
+ok "a task process killed while idle: the agent removes the directory it kept"
 
 push "$O.one" --event 102 --script "$(script one.sh 'echo failing; exit 1')"
 expect_code "$O.one" 1 "exit 1"

@@ -48,6 +48,9 @@
 #   BENCH_KEEP=1 BENCH_LOGLEVEL=7 ...   (copies the logs to /tmp/pgfleet-it.*.kept)
 #   PGFLEET_TESTDIR_BASE=/dev/shm ...   (temp dir, agents' journals and spools on another file
 #                                    system than /tmp: what the agents' fsyncs cost)
+#   BENCH_CHURN=50000 ...            (that many files made and freed beside the agents just before
+#                                    each case: the agents on a file system that freed many
+#                                    inodes in the last minutes, as after make check)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BIN:=$here/../build/bin}"
@@ -78,6 +81,8 @@ ANSIBLE=${BENCH_ANSIBLE:-yes}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 LAT_ROUNDS=${BENCH_LATENCY_ROUNDS:-20}
 LOGLEVEL=${BENCH_LOGLEVEL:-5}   # the shipped default (detail); the agents' too
+CHURN=${BENCH_CHURN:-0}         # files made and freed beside the agents before each case
+case "$CHURN" in '' | *[!0-9]*) echo "bench: BENCH_CHURN: \"$CHURN\" is not a whole number" >&2; exit 2 ;; esac
 TICK=$(getconf CLK_TCK)
 
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
@@ -169,6 +174,12 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 		AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet-worker') >= $w" "''" 60 |
 		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
 	job_add "job-$n" "$script"
+	if [ "$CHURN" -gt 0 ]; then
+		# what a test run or a cleanup leaves: on ext4 without a journal, freed inodes are not
+		# reused for a minute or more, and every file made meanwhile steps over them
+		mkdir "$TESTDIR/churn" && (cd "$TESTDIR/churn" && seq 1 "$CHURN" | xargs touch) && rm -rf "$TESTDIR/churn"
+		echo "    $CHURN files made and freed beside the agents' journals just before the case"
+	fi
 	cpu0=$(agents_cpu)
 	own0=$(agents_own)
 	bpids=$(backend_pids)

@@ -3,10 +3,11 @@
  * user, and the one a task process keeps from one task to the next
  * (temp_dir/spare-<pid>, with the last script as WORKDIR_SPARE_FILE): a task run
  * by the same user as the one before it in that process makes and frees no inode
- * for its directory and its script (kept emptied between tasks). On ext4 without a journal every inode freed
- * is skipped, at a buffer lookup each, by every inode made in the next 30 s: with
- * a directory and a script made and freed per task, the files were the agent's
- * dearest work. What another user held is never handed on: a spare of another
+ * for its directory and its script (kept emptied between tasks). On ext4 without a
+ * journal every inode freed is skipped, at a buffer lookup each, by every inode made
+ * in the next minute (six while its inode table block is not written back: the
+ * kernel's ialloc.c): with a directory and a script made and freed per task, the
+ * files were the agent's dearest work. What another user held is never handed on: a spare of another
  * owner is removed and a new directory made, as before.
  */
 #ifndef PGFLEET_WORKDIR_H

@@ -195,7 +195,7 @@ task_dir_make(int tempfd, const struct request_task *t, uid_t uid, gid_t gid, ch
 {
 	char name[64];
 	task_dir_name(name, sizeof(name), t);
-	return workdir_take(tempfd, name, uid, gid, err, errlen);
+	return workdir_take(tempfd, name, t->name, uid, gid, err, errlen);
 }
 
 /* --- SendFile */
@@ -287,7 +287,7 @@ task_fetch(struct conn *c, const struct request_task *t, struct journal_entry *e
 	    .dirfd = dfd, .name = t->name, .mode = 0700, .uid = uid, .gid = gid,
 	    .timeout_ms = CONTROL_FETCH_TIMEOUT_MS, .max_size = cf->max_script,
 	    .no_sync = 1, /* the journal holds the task before the fetch: a script lost to a crash is not run again */
-	    .reuse = WORKDIR_SPARE_FILE}; /* the last task's script, when this process kept it */
+	    .reuse = t->name}; /* the last task's script of that name, when this process kept it */
 	int r = transfer_fetch(c->env->fetch_ctx, &req, err, sizeof(err));
 	OPENSSL_cleanse((char *)t->key, strlen(t->key));
 	close(dfd);

@@ -26,9 +26,10 @@ workdir_remove(int tempfd, const char *name)
 	if (fd >= 0) {
 		fsutil_remove_below(fd, NULL);
 		close(fd);
+		(void)unlinkat(tempfd, name, AT_REMOVEDIR);
+	} else if (errno != ENOENT) {
+		(void)unlinkat(tempfd, name, 0); /* not a directory: a file or a symlink held the name */
 	}
-	(void)unlinkat(tempfd, name, AT_REMOVEDIR);
-	(void)unlinkat(tempfd, name, 0); /* not a directory: a file or a symlink held the name */
 }
 
 /* The spare renamed to name when uid owns it: 1; else 0 (the spare, if any, removed). */
@@ -45,7 +46,8 @@ take_spare(int tempfd, const char *spare, const char *name, uid_t uid)
 }
 
 int
-workdir_take(int tempfd, const char *name, uid_t uid, gid_t gid, char *err, size_t errlen)
+workdir_take(int tempfd, const char *name, const char *script, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
 {
 	char spare[32];
 	spare_name(spare, sizeof(spare), (long)getpid());
@@ -64,7 +66,7 @@ workdir_take(int tempfd, const char *name, uid_t uid, gid_t gid, char *err, size
 		return -1;
 	}
 	if (kept)
-		fsutil_remove_below(fd, WORKDIR_SPARE_FILE); /* what the last task's script left */
+		fsutil_remove_below(fd, script); /* what the last task left, but a file of the same name */
 	return fd;
 }
 
@@ -78,15 +80,12 @@ workdir_give_back(int tempfd, const char *name, const char *script)
 		workdir_remove(tempfd, name);
 		return;
 	}
-	/* the script is emptied at once: nothing of it (a rendered secret) stays on disk after
-	 * its task; what is not a plain file of one link is removed instead */
+	/* the script is emptied at once and keeps its name: nothing of it (a rendered secret)
+	 * stays on disk after its task; what is not a plain file of one link is removed */
 	int sfd = script != NULL ? fsutil_reuse_file(fd, script, (uid_t)-1) : -1;
 	if (sfd >= 0)
 		close(sfd);
-	if (sfd < 0 || (strcmp(script, WORKDIR_SPARE_FILE) != 0 &&
-	    renameat(fd, script, fd, WORKDIR_SPARE_FILE) == -1))
-		(void)unlinkat(fd, WORKDIR_SPARE_FILE, 0); /* no stale spare is kept */
-	fsutil_remove_below(fd, WORKDIR_SPARE_FILE);
+	fsutil_remove_below(fd, sfd >= 0 ? script : NULL);
 	close(fd);
 	if (renameat(tempfd, name, tempfd, spare) == -1) {
 		workdir_remove(tempfd, name);

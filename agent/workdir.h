@@ -1,7 +1,7 @@
 /*
  * workdir: a task's directory, temp_dir/task-<event>-<key>, owned by its run-as
  * user, and the one a task process keeps from one task to the next
- * (temp_dir/spare-<pid>, with the last script as WORKDIR_SPARE_FILE): a task run
+ * (temp_dir/spare-<pid>, with the last script's file in it, emptied): a task run
  * by the same user as the one before it in that process makes and frees no inode
  * for its directory and its script (kept emptied between tasks). On ext4 without a
  * journal every inode freed is skipped, at a buffer lookup each, by every inode made
@@ -17,22 +17,22 @@
 #include <sys/types.h>
 
 #define WORKDIR_SPARE_PREFIX "spare-"  /* temp_dir/spare-<pid>: a task process's kept directory */
-#define WORKDIR_SPARE_FILE ".spare"     /* in it, the last script, to be written over */
 
 /*
- * temp_dir/name (tempfd) ready for a task run as uid:gid: the calling process's
- * spare directory renamed to it when uid owns it (emptied but for
- * WORKDIR_SPARE_FILE), else a new one (whatever held the name, or the spare,
- * removed first). Mode 0700, owned by uid:gid when the agent is root. Its fd, or
- * -1 with err.
+ * temp_dir/name (tempfd) ready for a task run as uid:gid whose file will be
+ * script (a base name): the calling process's spare directory renamed to it when
+ * uid owns it, emptied but for a file named script (the last task's, emptied, to
+ * be written over: fsutil_reuse_file), else a new one (whatever held the name, or
+ * the spare, removed first). Mode 0700, owned by uid:gid when the agent is root.
+ * Its fd, or -1 with err.
  */
-int workdir_take(int tempfd, const char *name, uid_t uid, gid_t gid, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int workdir_take(int tempfd, const char *name, const char *script, uid_t uid, gid_t gid,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
 /*
  * The task in temp_dir/name ended: its file script (a base name, or NULL) is
- * emptied and kept as WORKDIR_SPARE_FILE (no script outlives its task on disk),
- * the rest removed, and the directory renamed back to the calling process's
- * spare; removed whole when that cannot be done.
+ * emptied and kept under its name (no script outlives its task on disk), the
+ * rest removed, and the directory renamed back to the calling process's spare;
+ * removed whole when that cannot be done.
  */
 void workdir_give_back(int tempfd, const char *name, const char *script);
 /* Remove temp_dir/name and everything in it (never following a symlink); quiet when missing. */

@@ -125,15 +125,20 @@ fsutil_reuse_file(int dirfd, const char *name, uid_t uid)
 	if (fd == -1 && errno == ENOENT)
 		return -1;
 	struct stat st;
+	/* O_NONBLOCK stays set: it means nothing for a regular file */
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-	    (uid == (uid_t)-1 || st.st_uid == uid) && ftruncate(fd, 0) == 0) {
-		int fl = fcntl(fd, F_GETFL);
-		if (fl != -1 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
-			return fd;
-	}
+	    (uid == (uid_t)-1 || st.st_uid == uid) && ftruncate(fd, 0) == 0)
+		return fd;
 	if (fd >= 0)
 		close(fd);
-	(void)unlinkat(dirfd, name, 0);
+	if (unlinkat(dirfd, name, 0) == -1 && errno == EISDIR) {
+		int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			fsutil_remove_below(sub, NULL);
+			close(sub);
+		}
+		(void)unlinkat(dirfd, name, AT_REMOVEDIR);
+	}
 	errno = EEXIST;
 	return -1;
 }

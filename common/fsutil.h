@@ -24,9 +24,10 @@ void fsutil_remove_below(int dirfd, const char *keep);
 /*
  * An existing file to write over, so that no inode is made or freed: name in dirfd
  * opened for writing and cut to nothing when it is a regular file with one link owned
- * by uid ((uid_t)-1: by anyone); its fd. Else -1: whatever else held the name (a
- * symlink, a FIFO, a file of another owner or with another link) is unlinked when it
- * can be (errno ENOENT when nothing was there). Nothing is read or followed.
+ * by uid ((uid_t)-1: by anyone); its fd (O_NONBLOCK set, which a regular file
+ * ignores). Else -1: whatever else held the name (a symlink, a FIFO, a directory and
+ * what is in it, a file of another owner or with another link) is removed (errno
+ * ENOENT when nothing was there). Nothing is read or followed.
  */
 int fsutil_reuse_file(int dirfd, const char *name, uid_t uid) __attribute__((warn_unused_result));
 /* Close every descriptor from lowfd up (in a child before exec). */

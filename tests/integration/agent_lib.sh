@@ -83,10 +83,11 @@ expect_code() {
 }
 empty_dir() { [ -z "$(ls -A "$1")" ] || fail "$2: $1 holds $(ls -A "$1" | tr '\n' ' ')"; }
 # The agent's temp dir between tasks: nothing but the task processes' kept directories
-# (spare-PID), each empty or holding only an emptied script (.spare, 0 bytes).
+# (spare-PID), each empty or holding only its last script's file, emptied (0 bytes).
 temp_clean() {
-	left=$(cd "$1" && find . -mindepth 1 ! -regex '\./spare-[0-9]+' ! -regex '\./spare-[0-9]+/\.spare';
-		find . -regex '\./spare-[0-9]+/\.spare' -size +0c)
+	left=$(cd "$1" && find . -mindepth 1 ! -regex '\./spare-[0-9]+' ! -regex '\./spare-[0-9]+/[^/]+';
+		find . -regex '\./spare-[0-9]+/[^/]+' \( ! -type f -o -size +0c \);
+		for d in spare-*; do [ ! -d "$d" ] || [ "$(ls -A "$d" | wc -l)" -le 1 ] || echo "$d: $(ls -A "$d")"; done)
 	[ -z "$left" ] || fail "$2: $1 holds $(echo "$left" | tr '\n' ' ')"
 }
 script() { printf '%s\n' "$2" >"$TESTDIR/$1"; echo "$TESTDIR/$1"; }

@@ -50,7 +50,8 @@ assert_eq "$(grep '^files ' "$O.k2")" "files rxscript.sh " "files the second scr
 grep -qx "$AGENT_DIR/temp/task-131-0" "$O.k2" || fail "the second script's directory is not its task's: $(cat "$O.k2")"
 pid=$(grep '^ppid ' "$O.k2" | cut -d' ' -f2)
 [ -d "$AGENT_DIR/temp/spare-$pid" ] || fail "no kept directory spare-$pid: $(ls -A "$AGENT_DIR/temp")"
-[ ! -s "$AGENT_DIR/temp/spare-$pid/.spare" ] || fail "the kept script is not emptied"
+[ -f "$AGENT_DIR/temp/spare-$pid/rxscript.sh" ] && [ ! -s "$AGENT_DIR/temp/spare-$pid/rxscript.sh" ] ||
+	fail "the kept script is not there, emptied: $(ls -lA "$AGENT_DIR/temp/spare-$pid")"
 temp_clean "$AGENT_DIR/temp" "temp dir after two runs"
 ok "the next task of the same user runs in the task process's kept directory, over its kept script (same inodes), emptied between tasks"
 idle 131 0

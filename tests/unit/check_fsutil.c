@@ -168,11 +168,12 @@ START_TEST(test_fsutil_reuse_file_removes_what_it_will_not_write)
 	put("theirs", "abc", 3);
 	ck_assert_int_eq(fsutil_reuse_file(dfd, "theirs", getuid() + 1), -1);
 	ck_assert_int_eq(exists("theirs"), 0);
-	/* a directory: left, -1 */
+	/* a directory: removed with what is in it, -1 */
 	snprintf(path, sizeof(path), "%s/sub", dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
+	put("sub/f", "1", 1);
 	ck_assert_int_eq(fsutil_reuse_file(dfd, "sub", (uid_t)-1), -1);
-	ck_assert_int_eq(exists("sub"), 1);
+	ck_assert_int_eq(exists("sub"), 0);
 	close(dfd);
 }
 END_TEST

@@ -1,7 +1,8 @@
 /*
  * check_workdir: a task process keeps its task directory and script from one task
- * to the next (the same inodes, emptied but for the script) only for the same
- * owner; another owner gets a new directory; a leftover under the task's name is
+ * to the next (the same inodes, emptied but for the script's file, itself emptied)
+ * only for the same owner; another owner gets a new directory; a next task with
+ * another file name gets none of the old files; a leftover under the task's name is
  * replaced; the spare directories go when their process or the agent ends.
  */
 #include <check.h>
@@ -70,7 +71,7 @@ START_TEST(test_workdir_kept_for_the_next_task_of_the_same_owner)
 {
 	char err[256], sp[32], path[160];
 	spare(sp, sizeof(sp));
-	int fd = workdir_take(tempfd, "task-1-1", getuid(), getgid(), err, sizeof(err));
+	int fd = workdir_take(tempfd, "task-1-1", "run.sh", getuid(), getgid(), err, sizeof(err));
 	ck_assert_msg(fd >= 0, "%s", err);
 	struct stat st;
 	ck_assert_int_eq(fstat(fd, &st), 0);
@@ -86,21 +87,33 @@ START_TEST(test_workdir_kept_for_the_next_task_of_the_same_owner)
 	workdir_give_back(tempfd, "task-1-1", "run.sh");
 	ck_assert_uint_eq(ino("task-1-1"), 0);
 	ck_assert_uint_eq(ino(sp), d1);       /* renamed, not freed */
-	ck_assert_int_eq(entries(sp), 1);      /* the script alone, as the spare file */
-	snprintf(path, sizeof(path), "%s/%s/" WORKDIR_SPARE_FILE, dir, sp);
+	ck_assert_int_eq(entries(sp), 1);      /* the script alone, under its name */
+	snprintf(path, sizeof(path), "%s/%s/run.sh", dir, sp);
 	struct stat kept;
 	ck_assert_int_eq(stat(path, &kept), 0);
 	ck_assert_uint_eq(kept.st_ino, script.st_ino);
 	ck_assert_int_eq(kept.st_size, 0); /* emptied: no script stays on disk after its task */
 
 	/* the next task, same owner: the same directory under the new task's name */
-	fd = workdir_take(tempfd, "task-2-1", getuid(), getgid(), err, sizeof(err));
+	fd = workdir_take(tempfd, "task-2-1", "run.sh", getuid(), getgid(), err, sizeof(err));
 	ck_assert_msg(fd >= 0, "%s", err);
 	ck_assert_uint_eq(ino("task-2-1"), d1);
 	ck_assert_uint_eq(ino(sp), 0);
 	ck_assert_int_eq(entries("task-2-1"), 1);
-	ck_assert_int_eq(fstatat(fd, WORKDIR_SPARE_FILE, &kept, 0), 0);
+	ck_assert_int_eq(fstatat(fd, "run.sh", &kept, 0), 0);
 	ck_assert_uint_eq(kept.st_ino, script.st_ino);
+	close(fd);
+	/* given back, then taken by a task whose file has another name: nothing old is left */
+	workdir_give_back(tempfd, "task-2-1", "run.sh");
+	fd = workdir_take(tempfd, "task-3-1", "other.sh", getuid(), getgid(), err, sizeof(err));
+	ck_assert_msg(fd >= 0, "%s", err);
+	ck_assert_uint_eq(ino("task-3-1"), d1);
+	ck_assert_int_eq(entries("task-3-1"), 0);
+	close(fd);
+	workdir_give_back(tempfd, "task-3-1", "other.sh"); /* its file never came: nothing kept */
+	ck_assert_int_eq(entries(sp), 0);
+	fd = workdir_take(tempfd, "task-2-1", "run.sh", getuid(), getgid(), err, sizeof(err));
+	ck_assert_msg(fd >= 0, "%s", err);
 	close(fd);
 	/* a task that failed: removed whole, nothing kept */
 	workdir_remove(tempfd, "task-2-1");
@@ -113,7 +126,7 @@ START_TEST(test_workdir_another_owner_gets_a_new_directory)
 {
 	char err[256], sp[32];
 	spare(sp, sizeof(sp));
-	int fd = workdir_take(tempfd, "task-1-1", getuid(), getgid(), err, sizeof(err));
+	int fd = workdir_take(tempfd, "task-1-1", "run.sh", getuid(), getgid(), err, sizeof(err));
 	ck_assert_int_ge(fd, 0);
 	put(fd, "run.sh", "echo one\n");
 	close(fd);
@@ -123,7 +136,7 @@ START_TEST(test_workdir_another_owner_gets_a_new_directory)
 	uid_t other = getuid() == 0 ? 65534 : getuid();
 	if (getuid() == 0) {
 		/* as root (CI): a task run as nobody never gets root's directory or script */
-		fd = workdir_take(tempfd, "task-2-1", other, 65534, err, sizeof(err));
+		fd = workdir_take(tempfd, "task-2-1", "run.sh", other, 65534, err, sizeof(err));
 		ck_assert_msg(fd >= 0, "%s", err);
 		struct stat st;
 		ck_assert_int_eq(fstat(fd, &st), 0);
@@ -132,7 +145,7 @@ START_TEST(test_workdir_another_owner_gets_a_new_directory)
 		close(fd);
 	} else {
 		/* not root: the spare of another owner is made by hand (it cannot be chowned) */
-		fd = workdir_take(tempfd, "task-2-1", getuid() + 1, getgid(), err, sizeof(err));
+		fd = workdir_take(tempfd, "task-2-1", "run.sh", getuid() + 1, getgid(), err, sizeof(err));
 		ck_assert_int_ge(fd, 0); /* made, not chowned: the agent is not root */
 		ck_assert_int_eq(entries("task-2-1"), 0); /* a new one: the script is not in it */
 		close(fd);
@@ -147,7 +160,7 @@ START_TEST(test_workdir_replaces_a_leftover_and_drops_spares)
 	spare(sp, sizeof(sp));
 	/* a leftover of an agent that died, under the task's name, even a file */
 	put(tempfd, "task-3-1", "junk");
-	int fd = workdir_take(tempfd, "task-3-1", getuid(), getgid(), err, sizeof(err));
+	int fd = workdir_take(tempfd, "task-3-1", "run.sh", getuid(), getgid(), err, sizeof(err));
 	ck_assert_msg(fd >= 0, "%s", err);
 	ck_assert_int_eq(entries("task-3-1"), 0);
 	close(fd);
@@ -158,7 +171,7 @@ START_TEST(test_workdir_replaces_a_leftover_and_drops_spares)
 	ck_assert_int_eq(mkdirat(tempfd, WORKDIR_SPARE_PREFIX "1", 0700), 0);
 	int sub = openat(tempfd, WORKDIR_SPARE_PREFIX "1", O_RDONLY | O_DIRECTORY);
 	ck_assert_int_ge(sub, 0);
-	put(sub, WORKDIR_SPARE_FILE, "x");
+	put(sub, "run.sh", "x");
 	close(sub);
 	workdir_drop_spare(tempfd, (long)getpid());
 	ck_assert_uint_eq(ino(sp), 0);

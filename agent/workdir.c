@@ -80,8 +80,14 @@ workdir_give_back(int tempfd, const char *name, const char *script)
 		workdir_remove(tempfd, name);
 		return;
 	}
-	/* the script is emptied at once and keeps its name: nothing of it (a rendered secret)
-	 * stays on disk after its task; what is not a plain file of one link is removed */
+	/* closed to everyone else first (the script may have opened its directory up), then
+	 * the script emptied at once, keeping its name: nothing of it (a rendered secret) stays
+	 * on disk after its task; what is not a plain file of one link is removed */
+	if (fchmod(fd, 0700) == -1) {
+		close(fd);
+		workdir_remove(tempfd, name);
+		return;
+	}
 	int sfd = script != NULL ? fsutil_reuse_file(fd, script, (uid_t)-1) : -1;
 	if (sfd >= 0)
 		close(sfd);

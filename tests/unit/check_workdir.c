@@ -83,8 +83,11 @@ START_TEST(test_workdir_kept_for_the_next_task_of_the_same_owner)
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	struct stat script;
 	ck_assert_int_eq(fstatat(fd, "run.sh", &script, 0), 0);
+	ck_assert_int_eq(fchmod(fd, 0777), 0); /* the script opened its directory up */
 	close(fd);
 	workdir_give_back(tempfd, "task-1-1", "run.sh");
+	ck_assert_int_eq(fstatat(tempfd, sp, &st, 0), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0700); /* closed again while it waits */
 	ck_assert_uint_eq(ino("task-1-1"), 0);
 	ck_assert_uint_eq(ino(sp), d1);       /* renamed, not freed */
 	ck_assert_int_eq(entries(sp), 1);      /* the script alone, under its name */

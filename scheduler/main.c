@@ -96,8 +96,6 @@ struct sched {
 	struct notify *notify;       /* the outbox's sender; NULL when notify: is not set */
 	struct event *ev_notify;     /* notifications due again after a backoff */
 	int notify_wake;             /* NOTIFY pgfleet_outbox heard */
-	int maint_wanted;            /* the next pass also reclaims, recurs and cancels (a notification) */
-	long long last_maint_ms;     /* monotonic: the last pass that did */
 	struct event *sigev[4];
 	int draining;
 	int stopping;
@@ -226,7 +224,6 @@ on_abandoned(int slot, const int64_t *ids, int n, void *arg)
 	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
 		log_warnx("reclaim: %s", err);
 	db_watch(s);
-	s->maint_wanted = 1;
 	if (!s->draining)
 		sched_tick_now(s);
 }
@@ -452,28 +449,20 @@ db_readable(evutil_socket_t fd, short what, void *arg)
 	db_watch(s);
 	if (s->notify_wake)
 		sched_notify(-1, 0, s);
-	if (n > 0 && !s->draining) {
-		s->maint_wanted = 1;
+	if (n > 0 && !s->draining)
 		sched_tick_now(s);
-	}
 }
 
-/*
- * Take back expired leases, make recurring occurrences, cancel what was cancelled: on
- * the poll's pass, after a notification, and at most once per poll_interval on the
- * passes an ended event asks for (one per event when they end one by one: the three
- * statements were most of the parent's database time per event). 1, or 0 when the
- * database failed.
- */
-static int
-sched_maintain(struct sched *s)
+/* One pass: take back expired leases, recurring occurrences, cancels, claims. */
+static void
+sched_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct sched *s = arg;
 	char err[512];
-	long long now = clock_mono_ms();
-	if (!s->maint_wanted && s->last_maint_ms != 0 && now - s->last_maint_ms < s->conf->poll_interval_ms)
-		return 1;
-	s->maint_wanted = 0;
-	s->last_maint_ms = now;
+	(void)fd;
+	(void)what;
+	if (s->draining)
+		return;
 	int db_ok = 1;
 	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1) {
 		log_warnx("reclaim: %s", err);
@@ -488,20 +477,6 @@ sched_maintain(struct sched *s)
 		log_warnx("cancelled schedules: %s", err);
 	for (int i = 0; i < nc; i++)
 		pool_cancel(s->pool, cancel[i]);
-	return db_ok;
-}
-
-/* One pass: sched_maintain when due, then claims. */
-static void
-sched_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct sched *s = arg;
-	char err[512];
-	(void)fd;
-	(void)what;
-	if (s->draining)
-		return;
-	int db_ok = sched_maintain(s);
 
 	int room = pool_free_capacity(s->pool);
 	int limit = room < s->conf->claim_batch ? room : s->conf->claim_batch;
@@ -548,8 +523,6 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 	int heard = db_consume_notifies(s->db, on_notify, s, err, sizeof(err));
 	if (heard == -1)
 		log_warnx("database: %s", err);
-	if (heard > 0)
-		s->maint_wanted = 1;
 	db_watch(s);
 	if (s->notify_wake)
 		sched_notify(-1, 0, s);

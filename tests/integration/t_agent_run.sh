@@ -126,12 +126,14 @@ ok "Interpreter=/usr/bin/env sh runs the script through env (words split, no she
 
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 711 "$TESTDIR" "$AGENT_DIR"
-	push "$O.nb" --event 108 --run-as nobody --script "$(script nb.sh 'id -un; stat -c "%U %a" "$0"')"
+	push "$O.nb" --event 108 --run-as nobody --script "$(script nb.sh 'id -un; stat -c "%U %a" "$0"; echo "dir $(stat -c "%U %a" .) files $(ls -A | tr "\n" " ")"')"
 	expect_code "$O.nb" 0 "run as nobody"
 	grep -qx nobody "$O.nb" || fail "the script did not run as nobody: $(cat "$O.nb")"
 	grep -qx "nobody 700" "$O.nb" || fail "the script file is not owned by nobody with mode 0700: $(cat "$O.nb")"
+	# after root's tasks: a directory of nobody's own, nothing of root's kept one in it
+	grep -qx "dir nobody 700 files rxscript.sh " "$O.nb" || fail "nobody's task directory: $(cat "$O.nb")"
 	assert_eq "$(value "$O.nb" SystemUser-ID)" nobody "SystemUser-ID"
-	ok "Run-As=nobody runs as nobody, the file owned by nobody with mode 0700"
+	ok "Run-As=nobody runs as nobody, the file owned by nobody with mode 0700, in a directory of its own"
 fi
 temp_clean "$AGENT_DIR/temp" "temp dir after every run"
 

@@ -233,7 +233,7 @@ FUZZ_DIR      = build-fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # What the targets reach: the parsers and the modules they call.
-FUZZ_SRC      = $(wildcard common/*.c) agent/request.c agent/control.c agent/copy.c agent/exec.c agent/journal.c agent/workdir.c \
+FUZZ_SRC      = $(wildcard common/*.c) agent/request.c agent/control.c agent/copy.c agent/exec.c agent/journal.c agent/jpool.c agent/workdir.c \
                 transfer/fetch.c $(wildcard cli/batch*.c) cli/args.c worker/render.c
 FUZZ_OBJ      = $(FUZZ_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 

@@ -28,6 +28,7 @@
  * adopted: see docs/agent.md.
  */
 #include "agent/journal.h"
+#include "agent/jpool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,6 +58,8 @@ struct journal {
 	int dirfd;
 	size_t max_output;
 	long long wait_ms;
+	struct jpool pool;        /* pruned entries' inodes, for new ones (agent/jpool.h) */
+	int pool_count;           /* files in the pool during a prune */
 };
 
 
@@ -91,6 +94,7 @@ journal_open(const char *dir, size_t max_output, long long wait_ms, char *err, s
 		return NULL;
 	}
 	j->dirfd = fd;
+	jpool_open(&j->pool, fd);
 	j->max_output = max_output != 0 ? max_output : JOURNAL_DEFAULT_MAX_OUTPUT;
 	j->wait_ms = wait_ms > 0 ? wait_ms : JOURNAL_DEFAULT_WAIT_MS;
 	return j;
@@ -101,6 +105,7 @@ journal_free(struct journal *j)
 {
 	if (j == NULL)
 		return;
+	jpool_close(&j->pool);
 	close(j->dirfd);
 	free(j->dir);
 	free(j);
@@ -522,6 +527,7 @@ write_entry_how(struct journal *j, struct journal_entry *e, int durable, char *e
 	}
 
 	const char *step = "open";
+	(void)jpool_take(&j->pool, j->dirfd, tmp); /* an inode of a pruned entry, when there is one */
 	int fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto fail;
@@ -1169,6 +1175,11 @@ remove_task(struct journal *j, long long event_id, int task_seq, char *err, size
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		char name[NAME_MAX_LEN];
 		file_name(name, sizeof(name), event_id, task_seq, suffixes[i]);
+		int pooled = i == 2 ? jpool_put(&j->pool, j->dirfd, name, &j->pool_count) : 0;
+		if (pooled == 1) {
+			removed = 1;
+			continue;
+		}
 		if (unlinkat(j->dirfd, name, 0) == 0) {
 			if (i == 2)
 				removed = 1;
@@ -1197,6 +1208,7 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 	}
 	long long cutoff = clock_wall_ms() - older_than_ms;
 	int count = 0;
+	j->pool_count = jpool_count(&j->pool);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		long long ev;

@@ -22,6 +22,7 @@
 
 #include "agent/exec.h"
 #include "agent/journal.h"
+#include "agent/jpool.h"
 #include "common/clock.h"
 #include "common/status.h"
 
@@ -601,6 +602,77 @@ START_TEST(test_journal_cancel_reaches_running_script)
 	ck_assert_str_eq(e->output, "started\n");
 	journal_entry_free(e);
 	journal_free(other);
+	journal_free(j);
+}
+END_TEST
+
+static ino_t
+jino(const char *name)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	jpath(path, sizeof(path), name);
+	return lstat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static off_t
+jsize(const char *name)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	jpath(path, sizeof(path), name);
+	return lstat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A pruned entry's file goes to free/, emptied, and the next new entry is that inode. */
+START_TEST(test_journal_prune_pools_old_entries_for_new_ones)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	ck_assert_int_eq(journal_begin(j, 20, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", "some output\n", 12);
+	journal_entry_free(e);
+	ino_t old = jino("20-0.j");
+	ck_assert_uint_ne(old, 0);
+	jage("20-0.j", 2 * 86400);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, err, sizeof(err)), 1);
+	ck_assert_int_eq(jexists("20-0.j"), 0);
+	ck_assert_uint_eq(jino("free/20-0.j"), old);     /* kept, not freed */
+	ck_assert_int_eq(jsize("free/20-0.j"), 0);        /* nothing of the old result in it */
+	/* the next task's entry is written into that inode; the pool is empty again */
+	ck_assert_int_eq(journal_begin(j, 21, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	ck_assert_uint_eq(jino("21-0.j"), old);
+	ck_assert_int_eq(jexists("free/20-0.j"), 0);
+	finish(j, e, 7, "Failed", "x", 1);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_begin(j, 21, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
+	ck_assert_int_eq(e->status_code, 7); /* read back whole from the reused file */
+	ck_assert_str_eq(e->output, "x");
+	journal_entry_free(e);
+	/* the pruned task is unknown again: run, in a new file since the pool is empty */
+	ck_assert_int_eq(journal_begin(j, 20, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	journal_entry_free(e);
+	journal_free(j);
+}
+END_TEST
+
+/* A full pool (JPOOL_MAX files) takes no more: the pruned entry is freed as before. */
+START_TEST(test_journal_prune_frees_when_the_pool_is_full)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL;
+	char name[64];
+	ck_assert_int_eq(journal_begin(j, 30, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	finish(j, e, 0, "Success", NULL, 0);
+	journal_entry_free(e);
+	jage("30-0.j", 2 * 86400);
+	for (int i = 0; i < JPOOL_MAX; i++) {
+		snprintf(name, sizeof(name), "free/p%d", i);
+		jwrite(name, "", 0);
+	}
+	ck_assert_int_eq(journal_prune(j, 86400000LL, err, sizeof(err)), 1);
+	ck_assert_int_eq(jexists("30-0.j"), 0);
+	ck_assert_int_eq(jexists("free/30-0.j"), 0);
 	journal_free(j);
 }
 END_TEST
@@ -1223,6 +1295,8 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_cancel_request);
 	tcase_add_test(tc, test_journal_cancel_reaches_running_script);
 	tcase_add_test(tc, test_journal_prune_removes_old_entries_only);
+	tcase_add_test(tc, test_journal_prune_pools_old_entries_for_new_ones);
+	tcase_add_test(tc, test_journal_prune_frees_when_the_pool_is_full);
 	tcase_add_test(tc, test_journal_reports_corrupt_entries);
 	tcase_add_test(tc, test_journal_caps_output_and_flattens_result);
 	tcase_add_test(tc, test_journal_keeps_output_size_before_the_cap);

@@ -36,6 +36,23 @@ assert_eq "$(lines "$SE")" 1 "side-effect lines after a restart"
 assert_eq "$(value "$O.3" Replayed)" 1 "Replayed after a restart"
 ok "the journal outlives an agent restart"
 
+# An entry older than the prune's week (its file's time set back: nothing here reads the
+# date) goes to journal/free/ at the next start, emptied, and the next new entry is that file.
+kill -TERM "$AGENT_PID"
+wait_for 10 "agent stopped" sh -c "! kill -0 $AGENT_PID"
+J=$AGENT_DIR/journal
+ino=$(stat -c %i "$J/401-0.j")
+touch -d "@$(( $(date +%s) - 8 * 86400 ))" "$J/401-0.j"
+start_agent a
+wait_for 10 "the old entry pruned into the pool" test -f "$J/free/401-0.j"
+[ ! -e "$J/401-0.j" ] || fail "the pruned entry is still in the journal"
+[ ! -s "$J/free/401-0.j" ] || fail "the pooled file was not emptied"
+push "$O.4" --event 403 --script "$(script four.sh 'exit 4')"
+expect_code "$O.4" 4 "the first task after the prune"
+assert_eq "$(stat -c %i "$J/403-0.j")" "$ino" "inode of the new entry"
+[ ! -e "$J/free/401-0.j" ] || fail "the pooled file is still in the pool"
+ok "a pruned entry's file is kept in journal/free/, emptied, and the next entry is written into it"
+
 SE2=$TESTDIR/side-effect-2
 slow=$(script slow.sh 'echo line >>"'"$SE2"'"; sleep 2; echo slow done')
 spawn "$BIN/pgfleet-test-push" --sock "$HUB" --computer 5000011 --event 402 --script "$slow" >"$O.s1" 2>"$O.s1.err"

@@ -42,9 +42,11 @@ fill(struct jpool *p)
 	}
 	rewinddir(d);
 	struct dirent *de;
-	while (p->n < JPOOL_CACHE && (de = readdir(d)) != NULL)
-		if (de->d_type == DT_REG && strlen(de->d_name) < sizeof(p->name[0]))
-			snprintf(p->name[p->n++], sizeof(p->name[0]), "%s", de->d_name);
+	while (p->n < JPOOL_CACHE && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (de->d_type == DT_REG && len < sizeof(p->name[0]))
+			memcpy(p->name[p->n++], de->d_name, len + 1);
+	}
 	closedir(d);
 	return p->n;
 }

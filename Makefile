@@ -168,7 +168,8 @@ fleet-large: $(BINS) $(TOOLS)
 # scenario against the real binaries; prints scenario -> held/broke with figures and
 # fails when any broke (docs/reliability.md). FAULTS="f_a f_b" runs only those.
 FAULTS ?=
-faults: $(BINS) $(TOOLS)
+faults: deps
+	$(MAKE) $(BINS) $(TOOLS)
 	BIN=$(abspath $(BUILD)/bin) tests/faults/run.sh $(FAULTS)
 
 # The reduced fault set make check runs (about 2 minutes): a killed worker, a killed
@@ -206,7 +207,7 @@ check-clock: all
 # (here and under valgrind); test tools such as pgfleet-test-push exit holding their
 # TLS contexts.
 ASAN_REPORTS = $(abspath build-asan/reports)
-asan:
+asan: deps
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/bin/check_pgfleet
@@ -219,7 +220,8 @@ asan:
 	else echo "asan: no sanitizer report in $(ASAN_REPORTS)"; fi; exit $$rc
 
 # Benchmarks: every bench/*.sh, each under its own pg_virtualenv (docs/performance.md).
-bench: $(BINS)
+bench: deps
+	$(MAKE) $(BINS)
 	@rc=0; for b in bench/*.sh; do echo "== $$b"; BIN=$(abspath $(BUILD)/bin) $$b || rc=1; done; exit $$rc
 
 # libFuzzer targets, one per parser (tests/fuzz/fuzz_<t>.c, seeds in tests/fuzz/<t>/):
@@ -252,7 +254,8 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libfuzz.a
 	  $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_DIR)/libfuzz.a $(PKG_LIBS) -lm
 
 # Every target for FUZZ_TIME seconds, one after the other, then a table; non-zero on a crash.
-fuzz: fuzz-build
+fuzz: deps
+	$(MAKE) fuzz-build
 	FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh run $(FUZZ_DIR) $(FUZZ_TARGETS)
 
 # Each target over its committed seeds once (seconds): a regression check.

@@ -68,6 +68,10 @@ bad "--script-file \"$TESTDIR/none\": cannot read" --script-file "$TESTDIR/none"
 bad '--script: the script is empty' --script '' --on agent-1
 bad 'holds a control character' --script true --run-as "$(printf 'root\nx')" --on agent-1
 bad 'interpreter "python3" must start with an absolute path' --script true --interpreter python3 --on agent-1
+# over-long values: refused here, before the database's CHECK or the wire could see them
+long_interp="/$(head -c 17000 /dev/zero | tr '\0' 'x')"
+bad 'is 17001 bytes long, more than 1024' --script true --interpreter "$long_interp" --on agent-1
+bad 'is 33 bytes long, more than 32' --script true --run-as "$(head -c 33 /dev/zero | tr '\0' 'u')" --on agent-1
 bad '--name, --interpreter, --run-as and --timeout go with --script' ops/py-check --run-as root --on agent-1
 bad '--splay: give a duration from 1s to 7d' --script true --splay 8d --on agent-1
 bad 'no such group: nope' --script true --on group:nope

@@ -19,7 +19,7 @@ fuzz_max_len() {
 need() {
 	cc=$1
 	msg="fuzz: needs clang with libFuzzer (Debian packages clang and libclang-rt-dev);"
-	msg="$msg as root: PGFLEET_DEPS_EXTRA='clang libclang-rt-dev' scripts/deps.sh"
+	msg="$msg as root: scripts/deps.sh installs them"
 	if ! command -v "$cc" >/dev/null 2>&1; then
 		echo "$msg ($cc not found)" >&2
 		return 1

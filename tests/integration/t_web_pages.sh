@@ -21,6 +21,10 @@ SELECT pgfleet.event_failure_note(:e3);
 INSERT INTO pgfleet.computer (name, host, labels)
 	VALUES ('<script>alert(4)</script>', 'evil.example', '{"k": "<img src=x onerror=alert(5)>"}');
 INSERT INTO pgfleet.job (name, description) VALUES ('<script>alert(6)</script>', '<b>bold</b> & co');
+INSERT INTO pgfleet.schedule (schedule_id, job_id, job_version, targets, due_at, state, created_at, finished_at)
+	SELECT 100000009, job_id, 1, '{"computers": ["web-01"]}', now() - interval '2 hours', 'done',
+		now() - interval '2 hours', now() - interval '1 hour'
+	FROM pgfleet.job WHERE name = '<script>alert(6)</script>';
 INSERT INTO pgfleet.task (job_id, version, seq, name, script)
 	SELECT job_id, 2, 0, 'clean', E'echo cleaning %COMPNAME% (%ID%) at $HOME\nfind /tmp -mtime +7 -delete\n'
 	FROM pgfleet.job WHERE name = 'patch/clean-tmp'
@@ -38,6 +42,7 @@ unsafe() { # unsafe FILE: fails when FILE holds a hostile value as markup
 
 # schedule detail: failed first, the same rows as SQL in CSV and JSON
 get /schedule/100000001 > "$TESTDIR/s.html"
+unsafe "$TESTDIR/s.html" "schedule page"
 assert_eq "$(grep -o 'href="/computer/[0-9]*">[a-z0-9-]*' "$TESTDIR/s.html" | sed 's/.*>//' | tr '\n' ' ')" "db-01 db-02 web-01 web-02 " "events, failed first"
 grep -q '<td class="num">3</td><td>EXIT_3</td>' "$TESTDIR/s.html" || fail "db-01's code"
 grep -q '<td class="num">-1</td><td>AGENT_UNREACHABLE</td>' "$TESTDIR/s.html" || fail "db-02's code"
@@ -58,7 +63,10 @@ grep -q "{\"event_id\": $E3, \"computer_id\": [0-9]*, \"computer\": \"db-01\", \
 ok "a schedule's events, failed first, and the same rows as CSV and JSON as SQL gives them"
 
 # two clicks: schedules page -> schedule -> the failed event with its output
-href1=$(get /schedules | grep -o 'href="/schedule/100000001"' | head -n 1 | cut -d'"' -f2)
+get /schedules > "$TESTDIR/sched.html"
+grep -q '&lt;script&gt;alert(6)&lt;/script&gt;' "$TESTDIR/sched.html" || fail "the hostile job's schedule is not listed"
+unsafe "$TESTDIR/sched.html" "schedules page"
+href1=$(grep -o 'href="/schedule/100000001"' "$TESTDIR/sched.html" | head -n 1 | cut -d'"' -f2)
 href2=$(get "$href1" | grep -o 'href="/event/[0-9]*"' | head -n 1 | cut -d'"' -f2)
 assert_eq "$href2" "/event/$E3" "the first event link of the schedule"
 get "$href2" > "$TESTDIR/e.html"
@@ -120,6 +128,15 @@ grep -q 'Scripts are not shown: the role pgfleet_report may not read them' "$TES
 ! grep -q 'class="script"' "$TESTDIR/job.html" || fail "a script shown to pgfleet_report"
 grep -q "<a href=\"/job/$JOB?v=1\">v1</a> <a class=\"muted\" href=\"/job/$JOB/diff?a=1&amp;b=2\">(diff)</a> <b>v2</b>" "$TESTDIR/job.html" || fail "versions: $(grep -o '<dt>Versions.*' "$TESTDIR/job.html")"
 grep -q '<h2>Tasks of version 2</h2>' "$TESTDIR/job.html" || fail "current version"
+# rollout settings and the job's schedules
+grep -q '<dt>Rollout</dt><dd>max_concurrent none, max_failures none</dd>' "$TESTDIR/job.html" || fail "rollout without limits: $(grep -o '<dt>Rollout.\{0,80\}' "$TESTDIR/job.html")"
+assert_eq "$(between "$TESTDIR/job.html" "<h2>Schedules" "<\/table>" | grep -o '<tr data-schedule="[0-9]*"><td><a href="/schedule/[0-9]*">' | grep -o 'schedule/[0-9]*' | tr '\n' ' ')" "schedule/100000001 " "the job's schedules"
+sql "update pgfleet.job set rollout_max_concurrent = 5, rollout_max_failures_pct = 10 where job_id = $JOB" > /dev/null
+get "/job/$JOB" | grep -q '<dt>Rollout</dt><dd>max_concurrent 5, max_failures 10%</dd>' || fail "rollout settings"
+HJ=$(sql "select job_id from pgfleet.job where name = '<script>alert(6)</script>'")
+get "/job/$HJ" > "$TESTDIR/hj.html"
+unsafe "$TESTDIR/hj.html" "hostile job's page"
+grep -q '<h1>&lt;script&gt;alert(6)&lt;/script&gt;</h1>' "$TESTDIR/hj.html" || fail "hostile job's name as text"
 get "/job/$JOB?v=1" | grep -q '<h2>Tasks of version 1</h2>' || fail "version 1"
 get "/job/$JOB/diff?a=1&b=2" > "$TESTDIR/diff.html"
 grep -q '<p>Script: 10 bytes, then 69 bytes.</p>' "$TESTDIR/diff.html" || fail "diff without scripts: $(grep -o '<section.*' "$TESTDIR/diff.html" | head -5)"
@@ -149,6 +166,7 @@ grep -q "<title>$DA failed: 2</title>" "$TESTDIR/h.html" || fail "failures of $D
 grep -q "<title>$DA success %: 50%</title>" "$TESTDIR/h.html" || fail "success rate of $DA"
 grep -q "<title>$DA p95: " "$TESTDIR/h.html" || fail "p95 of $DA"
 get "/history?days=5" > "$TESTDIR/h.html"
+unsafe "$TESTDIR/h.html" "history page"
 assert_eq "$(grep -c '<svg class="chart"' "$TESTDIR/h.html")" 2 "charts of the fleet"
 grep -q '<a href="/history?job=patch%2Fclean-tmp">patch/clean-tmp</a></td><td class="num">4</td><td class="num">2</td><td class="num">0</td><td class="num">50.0%</td>' "$TESTDIR/h.html" || fail "per-job table"
 from=$(sql "select ('$TEST_NOW'::timestamptz at time zone 'UTC')::date - 4")

@@ -249,9 +249,21 @@ assert_eq "$(as_sql rm_op_db "select string_agg(distinct job, ' ') from pgfleet.
 assert_eq "$(as_sql rm_op_db "select string_agg(name, ' ' order by name) from pgfleet.job_list")" "db/backup" "jobs seen by a read-scoped team"
 assert_eq "$(as_sql rm_op_web "select string_agg(distinct job, ' ' order by job) from pgfleet.job_history")" "db/backup web/after-all web/deploy web/nightly" "history seen without a read scope"
 assert_eq "$(as_sql rm_op_db "select count(*) from pgfleet.audit_history where actor <> 'rm_op_db'")" 0 "a read-scoped team's audit rows"
+# outputs and events: one final row each for a web and a db event (no agent runs here), then
+# task_output, event_list and failures as the read-scoped team and as the unscoped one
+sql "insert into pgfleet.status_log (event_id, schedule_id, computer_id, task_seq, attempt, status_code, output)
+	select distinct on (e.schedule_id) e.event_id, e.schedule_id, e.computer_id, 0, e.attempt, 3, 'out'
+	from pgfleet.event e where e.schedule_id in ($s_web, $s_db) order by e.schedule_id, e.event_id" > /dev/null
+sql "update pgfleet.event set state = 'failed', status_code = 3, finished_at = now()
+	where event_id in (select event_id from pgfleet.status_log where schedule_id in ($s_web, $s_db))" > /dev/null
+for v in task_output event_list failures; do
+	assert_eq "$(as_sql rm_op_db "select coalesce(string_agg(distinct job, ' ' order by job), '-') from pgfleet.$v")" "db/backup" "$v seen by a read-scoped team"
+	as_sql rm_op_web "select string_agg(distinct job, ' ') from pgfleet.$v" | grep -q 'web/' || fail "$v: no web row without a read scope, so the check above proves nothing"
+done
+as rm_op_db output "$(sql "select event_id from pgfleet.status_log where schedule_id = $s_web")" && fail "a read-scoped team reads another team's output"
 as rm_op_db status "$s_web" && fail "a read-scoped team reads another team's schedule"
 grep -qxF "pgfleet status: schedule $s_web does not exist" as.err || fail "hidden schedule: $(cat as.err)"
-ok "a read scope narrows the views (history, jobs, schedules, audit) to the team's folder"
+ok "a read scope narrows the views (history, jobs, schedules, outputs, events, failures, audit) to the team's folder"
 
 # --- the audit log -------------------------------------------------------------------------
 for a in group.insert computer.insert member.insert scope.insert submit run cancel retry; do

@@ -25,6 +25,7 @@
 #include "agent/uplink.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "common/wire.h"
 #include "transfer/fetch.h"
 
@@ -299,8 +300,7 @@ send_session(const char *host, const unsigned char *der, size_t len, void *arg)
 	char err[128], *hex = malloc(2 * len + 1);
 	struct wire_msg *m = wire_msg_new();
 	if (hex != NULL && m != NULL) {
-		for (size_t i = 0; i < len; i++)
-			snprintf(hex + 2 * i, 3, "%02x", der[i]);
+		util_hex(der, len, hex);
 		if (wire_add(m, "Local", "Session", err, sizeof(err)) == 0 &&
 		    wire_add(m, "Host", host, err, sizeof(err)) == 0 &&
 		    wire_add(m, "Session", hex, err, sizeof(err)) == 0)

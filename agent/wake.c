@@ -97,17 +97,17 @@ wake_handle(const struct conf_agent *cf, const struct wire_msg *m)
 		return;
 	}
 	if (cf->wake_port == 0) {
-		log_notice("event %lld: wake-on-LAN for %s refused: wake.port is 0", r.event_id, r.mac_s);
+		log_event(LL_NOTICE, r.event_id, "wake-on-LAN for %s refused: wake.port is 0", r.mac_s);
 		return;
 	}
 	int ours = wake_broadcast_ours(r.broadcast, err, sizeof(err));
 	if (ours != 1) {
-		log_warnx("event %lld: wake-on-LAN for %s refused: %s", r.event_id, r.mac_s,
+		log_event(LL_WARNING, r.event_id, "wake-on-LAN for %s refused: %s", r.mac_s,
 		    ours == -1 ? err : "Broadcast is not the broadcast address of a subnet of this host");
 		return;
 	}
 	if (wake_send(&r, cf->wake_port, err, sizeof(err)) == -1) {
-		log_warnx("event %lld: wake-on-LAN for %s to %s:%d not sent: %s", r.event_id, r.mac_s,
+		log_event(LL_WARNING, r.event_id, "wake-on-LAN for %s to %s:%d not sent: %s", r.mac_s,
 		    r.broadcast_s, cf->wake_port, err);
 		return;
 	}

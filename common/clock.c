@@ -1,5 +1,5 @@
 /*
- * clock: CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds.
+ * clock: CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds (and the monotonic one in µs).
  */
 #include "common/clock.h"
 
@@ -17,6 +17,14 @@ long long
 clock_mono_ms(void)
 {
 	return ms_of(CLOCK_MONOTONIC);
+}
+
+long long
+clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 long long

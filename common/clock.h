@@ -11,6 +11,8 @@
 
 /* CLOCK_MONOTONIC in ms: for deadlines and durations, never for dates. */
 long long clock_mono_ms(void);
+/* CLOCK_MONOTONIC in µs: for durations shown with a fraction of a ms. */
+long long clock_mono_us(void);
 /* CLOCK_REALTIME in ms. */
 long long clock_wall_ms(void);
 /* ms (>= 0) as a struct timeval. */

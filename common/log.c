@@ -444,6 +444,19 @@ log_event(enum log_level level, long long event_id, const char *fmt, ...)
 }
 
 void
+log_event_s(enum log_level level, const char *event_s, const char *fmt, ...)
+{
+	if ((int)level > log_level)
+		return;
+	char prefix[40];
+	snprintf(prefix, sizeof(prefix), "event %.24s: ", event_s);
+	va_list ap;
+	va_start(ap, fmt);
+	log_write((int)level, prefix, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	int saved = errno;

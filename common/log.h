@@ -98,6 +98,9 @@ void log_task(enum log_level level, long long event_id, int task_seq, const char
     __attribute__((format(printf, 4, 5)));
 void log_event(enum log_level level, long long event_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* log_event with the id as text, as a database row gives it. */
+void log_event_s(enum log_level level, const char *event_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /*
  * log_task with the ids as text, as the agent has them from the wire:
  * log_task_s(LL_INFO, "501", "0", "started as %s", user). Where log_warn was meant,

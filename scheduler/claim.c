@@ -214,7 +214,7 @@ claim_reclaim(struct db *db, int max_attempts, char *err, size_t errlen)
 		return -1;
 	int n = db_ntuples(res);
 	for (int i = 0; i < n; i++)
-		log_notice("event %s: lease expired, now %s (attempt %s)", db_value(res, i, 0),
+		log_event_s(LL_NOTICE, db_value(res, i, 0), "lease expired, now %s (attempt %s)",
 		    db_value(res, i, 1), db_value(res, i, 2));
 	db_result_free(res);
 	return n;
@@ -386,14 +386,14 @@ claim_wake_offline(struct db *db, const char *owner, long long resend_ms, long l
 	int n = 0;
 	for (int i = 0; i < db_ntuples(res) && n < max; i++) {
 		if (wake_row(res, i, &out[n]) == -1) {
-			log_warnx("event %s: wake-on-LAN: the database gave a MAC or broadcast address that "
-			    "is none (%s, %s): not sent", db_value(res, i, 0), db_value(res, i, 2),
+			log_event_s(LL_WARNING, db_value(res, i, 0), "wake-on-LAN: the database gave a MAC "
+			    "or broadcast address that is none (%s, %s): not sent", db_value(res, i, 2),
 			    db_value(res, i, 3));
 			continue;
 		}
-		log_info("event %lld: computer %s is connected nowhere: wake-on-LAN for %s through %s (%s)",
-		    (long long)out[n].event_id, out[n].target, out[n].mac, db_value(res, i, 4),
-		    out[n].broadcast);
+		log_event(LL_INFO, (long long)out[n].event_id,
+		    "computer %s is connected nowhere: wake-on-LAN for %s through %s (%s)",
+		    out[n].target, out[n].mac, db_value(res, i, 4), out[n].broadcast);
 		n++;
 	}
 	db_result_free(res);

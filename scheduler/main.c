@@ -184,9 +184,9 @@ on_done(const struct ipc_done *d, void *arg)
 {
 	struct sched *s = arg;
 	if (d->requeued)
-		log_debug("event %" PRId64 " handed back pending", d->event_id);
+		log_event(LL_DEBUG, d->event_id, "handed back pending");
 	else
-		log_debug("event %" PRId64 " ended with code %d", d->event_id, d->status_code);
+		log_event(LL_DEBUG, d->event_id, "ended with code %d", d->status_code);
 	if (!d->requeued)
 		metrics_event_finished(d->failed, d->status_code);
 	if (!s->draining)
@@ -201,7 +201,7 @@ on_released(int64_t event_id, void *arg)
 	struct sched *s = arg;
 	char err[512];
 	if (claim_release(s->db, s->owner, event_id, err, sizeof(err)) == -1)
-		log_warnx("event %" PRId64 ": release: %s", event_id, err);
+		log_event(LL_WARNING, event_id, "release: %s", err);
 }
 
 /* A worker died and none took its events over: their leases end now and they
@@ -220,7 +220,7 @@ on_abandoned(int slot, const int64_t *ids, int n, void *arg)
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		log_notice("event %" PRId64 ": its worker %d is gone, lease ended", ids[i], slot);
+		log_event(LL_NOTICE, ids[i], "its worker %d is gone, lease ended", slot);
 	if (claim_reclaim(s->db, s->conf->max_attempts, err, sizeof(err)) == -1)
 		log_warnx("reclaim: %s", err);
 	db_watch(s);
@@ -303,8 +303,8 @@ sched_wake(struct sched *s, long long stale)
 		pid_t pid;
 		if (presence_route(s->presence, wk[i].relay_id, &pid, &wk[i].link_id) == -1 ||
 		    pool_send(s->pool, pid, IPC_WAKE, &wk[i], sizeof(wk[i])) == -1)
-			log_notice("event %" PRId64 ": wake-on-LAN for %s not sent: its relay, computer %"
-			    PRId64 ", is no longer connected here", wk[i].event_id, wk[i].mac, wk[i].relay_id);
+			log_event(LL_NOTICE, wk[i].event_id, "wake-on-LAN for %s not sent: its relay, computer %"
+			    PRId64 ", is no longer connected here", wk[i].mac, wk[i].relay_id);
 	}
 }
 
@@ -543,10 +543,10 @@ sched_dispatch(struct sched *s, struct ipc_event *ev)
 	if (presence_route(s->presence, ev->computer_id, &pid, &ev->link_id) == 0 &&
 	    pool_dispatch_to(s->pool, pid, ev) == 0)
 		return;
-	log_info("event %" PRId64 ": computer %" PRId64 " is no longer connected to a live worker here, "
-	    "released", ev->event_id, ev->computer_id);
+	log_event(LL_INFO, ev->event_id, "computer %" PRId64 " is no longer connected to a live "
+	    "worker here, released", ev->computer_id);
 	if (claim_release(s->db, s->owner, ev->event_id, err, sizeof(err)) == -1)
-		log_warnx("event %" PRId64 ": release: %s", ev->event_id, err);
+		log_event(LL_WARNING, ev->event_id, "release: %s", err);
 }
 
 static void
@@ -794,7 +794,7 @@ sched_stop(struct sched *s)
 		if (claim_release(s->db, s->owner, ids[i], err, sizeof(err)) == 0)
 			released++;
 		else
-			log_warnx("event %" PRId64 ": release: %s", ids[i], err);
+			log_event(LL_WARNING, ids[i], "release: %s", err);
 	/* and no computer is connected here any more */
 	if (presence_clear(s->db, s->conf->name, NULL, err, sizeof(err)) == -1)
 		log_warnx("presence: %s", err);

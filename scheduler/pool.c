@@ -219,7 +219,7 @@ slot_forget_attempt(struct slot *s, int64_t event_id, int attempt)
 	if (i == -1)
 		return;
 	if (s->held[i].attempt != attempt) {
-		log_debug("event %lld: attempt %d ended, attempt %d held on", (long long)event_id,
+		log_event(LL_DEBUG, (long long)event_id, "attempt %d ended, attempt %d held on",
 		    attempt, (int)s->held[i].attempt);
 		return;
 	}

@@ -15,6 +15,7 @@
 
 #include <event2/event_struct.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 enum cstate { C_DOWN, C_CONNECTING, C_SETUP, C_IDLE, C_BUSY, C_LISTENING };
@@ -26,7 +27,7 @@ struct pq {
 	dbpool_cb *cb;
 	void *arg;
 	int tries;
-	struct timespec queued_at;
+	long long queued_at; /* clock_mono_ms */
 	struct pq *next;
 };
 
@@ -137,14 +138,12 @@ fail_queue(struct dbpool *p, const char *why)
 static void
 expire_queue(struct dbpool *p, const char *why)
 {
-	struct timespec now;
+	long long now = clock_mono_ms();
 	char msg[600];
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	snprintf(msg, sizeof(msg), "database unavailable: %s", why);
 	for (struct pq **pp = &p->head; *pp != NULL;) {
 		struct pq *q = *pp;
-		long long waited = (long long)(now.tv_sec - q->queued_at.tv_sec) * 1000 +
-		    (now.tv_nsec - q->queued_at.tv_nsec) / 1000000;
+		long long waited = now - q->queued_at;
 		if (waited < DBPOOL_CONNECT_MS) {
 			pp = &q->next;
 			continue;
@@ -520,7 +519,7 @@ dbpool_query(struct dbpool *p, const char *sql, int nparams, const char *const *
 	q->sql = sql;
 	q->cb = cb;
 	q->arg = arg;
-	clock_gettime(CLOCK_MONOTONIC, &q->queued_at);
+	q->queued_at = clock_mono_ms();
 	for (int i = 0; i < nparams; i++) {
 		if (params[i] != NULL && (q->params[i] = strdup(params[i])) == NULL) {
 			pq_free(q);

@@ -21,6 +21,7 @@
 
 #include "cli/args.h"
 #include "cli/reportfmt.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "web/html.h"
@@ -40,7 +41,7 @@ struct slot {
 struct web_req_full {
 	struct web_req r;
 	struct slot slots[WEB_MAX_QUERIES];
-	struct timespec t0;
+	long long t0; /* clock_mono_us */
 };
 
 void
@@ -91,11 +92,8 @@ void
 web_send(struct web_req *r, int code, const char *ctype, struct evbuffer *b)
 {
 	struct web_req_full *f = (struct web_req_full *)r;
-	struct timespec t1;
 	char timing[64];
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snprintf(timing, sizeof(timing), "total;dur=%.1f",
-	    (double)(t1.tv_sec - f->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - f->t0.tv_nsec) / 1e6);
+	snprintf(timing, sizeof(timing), "total;dur=%.1f", (double)(clock_mono_us() - f->t0) / 1e3);
 	web_headers(r->req, ctype);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Server-Timing", timing);
 	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD)
@@ -597,7 +595,7 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	struct web_req *r = &f->r;
-	clock_gettime(CLOCK_MONOTONIC, &f->t0);
+	f->t0 = clock_mono_us();
 	TAILQ_INIT(&r->args);
 	TAILQ_INIT(&r->form);
 	r->w = w;

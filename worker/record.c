@@ -571,8 +571,8 @@ log_outcome(const struct lost *lost, int nrows, long long nstored, int nops)
 	long long ndropped = 0;
 	for (int i = 0; i < lost->n; i++) {
 		ndropped += lost->v[i].rows;
-		log_warnx("event %" PRId64 ": attempt %d no longer holds the lease: %lld status rows"
-		    " not written", lost->v[i].event_id, lost->v[i].attempt, lost->v[i].rows);
+		log_event(LL_WARNING, lost->v[i].event_id, "attempt %d no longer holds the lease: "
+		    "%lld status rows not written", lost->v[i].attempt, lost->v[i].rows);
 	}
 	if (lost->oom)
 		log_warnx("record: out of memory; some events whose lease was lost are not named");
@@ -588,8 +588,8 @@ static int
 finish_applied(const struct db_result *fin, int k, int64_t event_id)
 {
 	if (k >= db_ntuples(fin) || strtoll(db_value(fin, k, 0), NULL, 10) != event_id) {
-		log_warnx("event %" PRId64 ": finish_events answered out of order; taken as not recorded",
-		    event_id);
+		log_event(LL_WARNING, event_id,
+		    "finish_events answered out of order; taken as not recorded");
 		return 0;
 	}
 	return strcmp(db_value(fin, k, 1), "t") == 0;
@@ -608,8 +608,8 @@ tell_owner(struct record *r, struct op *ops, int n, const struct db_result *fin,
 		int applied = finish_applied(fin, row++, o->event_id);
 		int back = strcmp(o->state, "requeue") == 0 || strcmp(o->state, "retry") == 0;
 		if (!applied)
-			log_warnx("event %" PRId64 ": lease no longer ours; %s not recorded",
-			    o->event_id, back ? "hand-back" : "end");
+			log_event(LL_WARNING, o->event_id, "lease no longer ours; %s not recorded",
+			    back ? "hand-back" : "end");
 		if (back && r->hooks.requeued != NULL)
 			r->hooks.requeued(o->event_id, o->attempt, applied, r->arg);
 		else if (!back && r->hooks.finished != NULL)

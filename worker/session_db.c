@@ -689,7 +689,7 @@ lookup_done(const struct dbq_reply *r, void *arg)
 		    "; the scheduler's database user must be a member of pgfleet_token" : "");
 	} else {
 		if (r->failed_at > token)
-			log_warnx("event %s: token lookup: %s", lk->event_id, r->err);
+			log_event_s(LL_WARNING, lk->event_id, "token lookup: %s", r->err);
 		const struct db_result *v = r->results[token];
 		if (db_ntuples(v) > 0 && db_nfields(v) > 0 && !db_isnull(v, 0, 0))
 			l->value = xstrdup(db_value(v, 0, 0));

@@ -51,15 +51,15 @@ wakesend_relay(struct links *ls, const struct ipc_wake *w)
 	struct wire_msg *m;
 	struct link *l = links_find(ls, w->link_id);
 	if (l == NULL || !link_ready(l) || link_computer(l) != w->relay_id) {
-		log_notice("event %" PRId64 ": wake-on-LAN for %s not sent: the relay's connection "
-		    "(computer %" PRId64 ") is gone", w->event_id, w->mac, w->relay_id);
+		log_event(LL_NOTICE, w->event_id, "wake-on-LAN for %s not sent: the relay's connection "
+		    "(computer %" PRId64 ") is gone", w->mac, w->relay_id);
 		return;
 	}
 	if (wakesend_build(w, &m, err, sizeof(err)) == -1 || link_send(l, m, err, sizeof(err)) == -1)
-		log_warnx("event %" PRId64 ": wake-on-LAN not sent through computer %s: %s",
-		    w->event_id, link_name(l), err);
+		log_event(LL_WARNING, w->event_id, "wake-on-LAN not sent through computer %s: %s",
+		    link_name(l), err);
 	else
-		log_info("event %" PRId64 ": wake-on-LAN for %s (computer %.64s) sent through computer %s "
-		    "to %s", w->event_id, w->mac, w->target, link_name(l), w->broadcast);
+		log_event(LL_INFO, w->event_id, "wake-on-LAN for %s (computer %.64s) sent through computer %s "
+		    "to %s", w->mac, w->target, link_name(l), w->broadcast);
 	wire_msg_free(m);
 }

@@ -294,7 +294,7 @@ worker_event(struct worker *w, const struct ipc_event *ev)
 			return; /* already ours */
 		/* claimed again (its lease ran out meanwhile): the new attempt replaces the old,
 		 * whose writes the database would refuse; the parent holds the new one only */
-		log_warnx("event %" PRId64 ": attempt %d replaces attempt %d", ev->event_id,
+		log_event(LL_WARNING, ev->event_id, "attempt %d replaces attempt %d",
 		    (int)ev->attempt, session_attempt(old));
 		idmap_del(w->sessions, ev->event_id);
 		session_free(old);

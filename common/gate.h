@@ -59,6 +59,12 @@ void gate_leave(struct gate *g, struct gate_entry *e);
 /* A refusal decided by the owner (a failed handshake): logged and counted as above. */
 void gate_refused(struct gate *g, const char *host, const char *why);
 /*
+ * Log the refusals counted since the last report, one line per address, and forget the
+ * addresses that had none (their next refusal is logged at once). A timer calls it once
+ * a minute; tests call it to fire the report without waiting for the minute.
+ */
+void gate_report_refusals(struct gate *g);
+/*
  * Instead of refusing newcomers while the budget is full of handshakes under way,
  * none idle or stale: pause(arg, 1) once it is so (the owner stops accepting: new
  * connections wait in the kernel's listen queue, their handshakes not yet begun,

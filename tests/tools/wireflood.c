@@ -5,7 +5,9 @@
  * connects K times from each of N source addresses FIRST, FIRST+1, ...
  * (IPv4, e.g. 127.0.0.2: all of 127/8 is local on Linux), prints
  * "opened X of Y" once every connect has been answered, then holds them
- * until killed. Connections the server closes stay closed.
+ * until killed. Connections the server closes stay closed: each time some
+ * are, it prints "held H closed C" (H still open, C closed by the server),
+ * so that a test can see how many a listener keeps and when it lets go.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,35 @@ die(const char *what, const char *why)
 {
 	fprintf(stderr, "pgfleet-test-wireflood: %s: %s\n", what, why);
 	exit(2);
+}
+
+/* Hold the n connections in p until killed, printing "held H closed C" when the server closes some. */
+static void
+hold(struct pollfd *p, int n)
+{
+	int held = n;
+	for (;;) {
+		if (poll(p, (nfds_t)n, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("poll", strerror(errno));
+		}
+		int before = held;
+		for (int i = 0; i < n; i++) {
+			char buf[512];
+			if (p[i].fd == -1 || p[i].revents == 0)
+				continue;
+			if (read(p[i].fd, buf, sizeof(buf)) > 0)
+				continue; /* a listener says nothing before TLS: not expected, ignored */
+			close(p[i].fd); /* end of file or reset: closed by the server */
+			p[i].fd = -1;   /* poll skips it from now on */
+			held--;
+		}
+		if (held != before) {
+			printf("held %d closed %d\n", held, n - held);
+			fflush(stdout);
+		}
+	}
 }
 
 int
@@ -48,6 +79,9 @@ main(int argc, char **argv)
 	if (inet_pton(AF_INET, host, &to.sin_addr) != 1 || inet_pton(AF_INET, from, &first) != 1)
 		die("address", "--host and --from must be IPv4 addresses");
 	int opened = 0, total = sources * each;
+	struct pollfd *held = calloc(total > 0 ? (size_t)total : 1, sizeof(*held));
+	if (held == NULL)
+		die("memory", strerror(errno));
 	for (int s = 0; s < sources; s++) {
 		struct sockaddr_in me = {.sin_family = AF_INET};
 		me.sin_addr.s_addr = htonl(ntohl(first.s_addr) + (uint32_t)s);
@@ -58,13 +92,13 @@ main(int argc, char **argv)
 			if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == -1)
 				die("bind", strerror(errno));
 			if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0)
-				opened++;
+				held[opened++] = (struct pollfd){.fd = fd, .events = POLLIN};
 			else
 				close(fd);
 		}
 	}
 	printf("opened %d of %d\n", opened, total);
 	fflush(stdout);
-	for (;;)
-		pause();
+	hold(held, opened);
+	return 0;
 }

@@ -924,6 +924,33 @@ START_TEST(test_batch_refuses_a_job_whose_scripts_pass_16_mib)
 }
 END_TEST
 
+START_TEST(test_batch_refuses_a_script_file_over_16_mib)
+{
+	/* a file of exactly the limit is a script; one byte more is refused where it is named */
+	size_t n = BATCH_MAX_SCRIPT + 1;
+	char *s = malloc(n);
+	ck_assert_ptr_nonnull(s);
+	memset(s, '#', n);
+	s[n - 1] = '\n';
+	wfile_n("big.sh", s, n);
+	s[n - 2] = '\n';
+	wfile_n("limit.sh", s, n - 1);
+	free(s);
+	struct batch *b = load_ok("ok.yaml", "jobs:\n"
+					   "  - name: j\n"
+					   "    tasks:\n"
+					   "      - script_file: limit.sh\n");
+	ck_assert_uint_eq(strlen(b->jobs[0].tasks[0].script), BATCH_MAX_SCRIPT);
+	batch_free(b);
+	expect_one_error("jobs:\n"
+			 "  - name: j\n"
+			 "    tasks:\n"
+			 "      - script: echo first\n"
+			 "      - script_file: big.sh\n",
+			 "b.yaml:5:22: script_file \"big.sh\": larger than 16 MiB\n");
+}
+END_TEST
+
 START_TEST(test_batch_refuses_yaml_tags)
 {
 	expect_errors("groups:\n"
@@ -1556,6 +1583,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_refuses_more_tasks_than_the_limit);
 	tcase_add_test(tc, test_batch_refuses_more_jobs_computers_groups_and_values_than_the_limits);
 	tcase_add_test(tc, test_batch_refuses_a_job_whose_scripts_pass_16_mib);
+	tcase_add_test(tc, test_batch_refuses_a_script_file_over_16_mib);
 	tcase_add_test(tc, test_batch_refuses_yaml_tags);
 	tcase_add_test(tc, test_batch_refuses_file_over_4_mib);
 	tcase_add_test(tc, test_batch_refuses_unreadable_empty_and_odd_files);

@@ -4,16 +4,21 @@
  * total where an idle connection (or a stale handshake) makes room and a
  * handshake under way is never closed for a newcomer, and leaving the budget;
  * with a pause callback, a budget full of handshakes under way pauses its owner
- * (which stops accepting) until there is room.
+ * (which stops accepting) until there is room; refusals logged once per address,
+ * then counted and reported once a minute (the report fired by hand).
  */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 
 #include <event2/event.h>
 
 #include "common/gate.h"
+#include "common/log.h"
 
 static struct gate_entry *evicted[8];
 static int nevicted;
@@ -175,6 +180,124 @@ START_TEST(test_gate_pauses_while_full_of_handshakes)
 }
 END_TEST
 
+/* The log goes to a file of our own; log_text reads it back without each line's time. */
+static char logpath[64];
+
+static void
+log_to_file(void)
+{
+	snprintf(logpath, sizeof(logpath), "/tmp/pgfleet-gatelog-XXXXXX");
+	int fd = mkstemp(logpath);
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	ck_assert_int_eq(log_init(LL_DETAIL, logpath), 0);
+}
+
+static char *
+log_text(void)
+{
+	static char text[16384];
+	char line[512];
+	size_t len = 0;
+	FILE *f = fopen(logpath, "r");
+	ck_assert_ptr_nonnull(f);
+	text[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *rest = strchr(line, ' '); /* "2026-05-01T12:00:00.123Z WARNING [pid] ..." */
+		ck_assert_ptr_nonnull(rest);
+		ck_assert_uint_lt(len + strlen(rest + 1), sizeof(text));
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", rest + 1);
+	}
+	fclose(f);
+	return text;
+}
+
+static void
+log_done(void)
+{
+	log_close();
+	unlink(logpath);
+}
+
+START_TEST(test_gate_reports_refusals_once_a_minute)
+{
+	struct event_base *base = event_base_new();
+	struct gate *g = gate_new(base, "transfer", 64, 2);
+	struct gate_entry e[3];
+	memset(e, 0, sizeof(e));
+	log_to_file();
+	/* 10.0.0.1 holds its 2; three more refused by the per-address limit: the first is
+	 * logged, the other two counted. 10.0.0.2: one failed handshake, logged */
+	ck_assert_int_eq(gate_enter_at(g, &e[0], "10.0.0.1", evict, 0), 0);
+	ck_assert_int_eq(gate_enter_at(g, &e[1], "10.0.0.1", evict, 1), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.1", evict, 2 + i), -1);
+	gate_refused(g, "10.0.0.2", "tls handshake: no certificate");
+	gate_report_refusals(g);
+	/* the next minute: 10.0.0.2 had no refusal counted, so it was forgotten and its next
+	 * refusal is logged at once; 10.0.0.1's are still counted */
+	gate_refused(g, "10.0.0.2", "tls handshake: no certificate");
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.1", evict, 10 + i), -1);
+	gate_report_refusals(g);
+	/* a quiet minute reports nothing and forgets 10.0.0.1: its next refusal is logged */
+	gate_report_refusals(g);
+	ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.1", evict, 20), -1);
+	gate_report_refusals(g);
+
+	char want[1024];
+	int pid = (int)getpid();
+	snprintf(want, sizeof(want),
+	    "WARNING [%d] transfer: connection from 10.0.0.1 refused: 2 connections without tls from it (limit 2)\n"
+	    "WARNING [%d] transfer: connection from 10.0.0.2 refused: tls handshake: no certificate\n"
+	    "WARNING [%d] transfer: 2 connections refused from 10.0.0.1 in the last minute\n"
+	    "WARNING [%d] transfer: connection from 10.0.0.2 refused: tls handshake: no certificate\n"
+	    "WARNING [%d] transfer: 4 connections refused from 10.0.0.1 in the last minute\n"
+	    "WARNING [%d] transfer: connection from 10.0.0.1 refused: 2 connections without tls from it (limit 2)\n",
+	    pid, pid, pid, pid, pid, pid);
+	ck_assert_str_eq(log_text(), want);
+	log_done();
+	gate_free(g);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_gate_counts_refusals_from_more_addresses_than_it_tracks)
+{
+	struct event_base *base = event_base_new();
+	struct gate *g = gate_new(base, "agents", 64, 16);
+	log_to_file();
+	/* 64 addresses fill the table of refusing addresses, each logged once, then counted */
+	char host[32], want[16384];
+	size_t len = 0;
+	int pid = (int)getpid();
+	for (int i = 0; i < 64; i++) {
+		snprintf(host, sizeof(host), "10.1.0.%d", i);
+		for (int k = 0; k < 3; k++)
+			gate_refused(g, host, "tls handshake: unknown ca");
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "WARNING [%d] agents: connection from "
+		    "%s refused: tls handshake: unknown ca\n", pid, host);
+	}
+	/* more addresses: the first is logged, saying so; all of theirs are counted together */
+	gate_refused(g, "10.2.0.1", "tls handshake: unknown ca");
+	gate_refused(g, "10.2.0.2", "tls handshake: unknown ca");
+	gate_refused(g, "10.2.0.1", "tls handshake: unknown ca");
+	len += (size_t)snprintf(want + len, sizeof(want) - len, "WARNING [%d] agents: connection from "
+	    "10.2.0.1 refused: tls handshake: unknown ca (refusals from more addresses are counted)\n", pid);
+	gate_report_refusals(g);
+	for (int i = 0; i < 64; i++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "WARNING [%d] agents: 2 connections "
+		    "refused from 10.1.0.%d in the last minute\n", pid, i);
+	len += (size_t)snprintf(want + len, sizeof(want) - len, "WARNING [%d] agents: 2 connections "
+	    "refused from other addresses in the last minute\n", pid);
+	ck_assert_uint_lt(len, sizeof(want));
+	ck_assert_str_eq(log_text(), want);
+	log_done();
+	gate_free(g);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 gate_suite(void)
 {
@@ -183,6 +306,8 @@ gate_suite(void)
 	tcase_add_test(tc, test_gate_limits_per_source_and_evicts_the_oldest_idle);
 	tcase_add_test(tc, test_gate_keeps_handshakes_under_way);
 	tcase_add_test(tc, test_gate_pauses_while_full_of_handshakes);
+	tcase_add_test(tc, test_gate_reports_refusals_once_a_minute);
+	tcase_add_test(tc, test_gate_counts_refusals_from_more_addresses_than_it_tracks);
 	suite_add_tcase(s, tc);
 	return s;
 }

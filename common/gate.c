@@ -64,15 +64,15 @@ gate_report_refusals(struct gate *g)
 	for (int i = 0; i < REFUSAL_SOURCES; i++) {
 		struct refusals *r = &g->refused[i];
 		if (r->host[0] != '\0' && r->count > 0)
-			log_warnx("%s: %d connections refused from %s in the last minute", g->label,
-			    r->count, r->host);
+			log_warnx("%s: %d connection%s refused from %s in the last minute", g->label,
+			    r->count, r->count == 1 ? "" : "s", r->host);
 		if (r->count == 0)
 			r->host[0] = '\0'; /* quiet for a minute: the next refusal is logged at once */
 		r->count = 0;
 	}
 	if (g->refused_other > 1)
-		log_warnx("%s: %d connections refused from other addresses in the last minute",
-		    g->label, g->refused_other - 1);
+		log_warnx("%s: %d connection%s refused from other addresses in the last minute",
+		    g->label, g->refused_other - 1, g->refused_other == 2 ? "" : "s");
 	g->refused_other = 0;
 }
 

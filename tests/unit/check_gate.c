@@ -243,6 +243,7 @@ START_TEST(test_gate_reports_refusals_once_a_minute)
 	/* a quiet minute reports nothing and forgets 10.0.0.1: its next refusal is logged */
 	gate_report_refusals(g);
 	ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.1", evict, 20), -1);
+	ck_assert_int_eq(gate_enter_at(g, &e[2], "10.0.0.1", evict, 21), -1); /* one counted */
 	gate_report_refusals(g);
 
 	char want[1024];
@@ -253,8 +254,9 @@ START_TEST(test_gate_reports_refusals_once_a_minute)
 	    "WARNING [%d] transfer: 2 connections refused from 10.0.0.1 in the last minute\n"
 	    "WARNING [%d] transfer: connection from 10.0.0.2 refused: tls handshake: no certificate\n"
 	    "WARNING [%d] transfer: 4 connections refused from 10.0.0.1 in the last minute\n"
-	    "WARNING [%d] transfer: connection from 10.0.0.1 refused: 2 connections without tls from it (limit 2)\n",
-	    pid, pid, pid, pid, pid, pid);
+	    "WARNING [%d] transfer: connection from 10.0.0.1 refused: 2 connections without tls from it (limit 2)\n"
+	    "WARNING [%d] transfer: 1 connection refused from 10.0.0.1 in the last minute\n",
+	    pid, pid, pid, pid, pid, pid, pid);
 	ck_assert_str_eq(log_text(), want);
 	log_done();
 	gate_free(g);

@@ -4,6 +4,7 @@
  */
 #include "cli/opts.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,10 +20,17 @@ allowed(const struct opts_cmd *c, const struct opts_spec *s)
 	return c->sub == 0 || s->only == 0 || (s->only & c->sub) != 0;
 }
 
+/* "pgfleet CMD: " before every message ("pgfleet: " for the command line's own options). */
+static void
+prefix(const struct opts_cmd *c)
+{
+	fprintf(stderr, "pgfleet%s%s: ", c->cmd[0] != '\0' ? " " : "", c->cmd);
+}
+
 static void
 say(const struct opts_cmd *c, const char *fmt, const char *dflt, const char *arg)
 {
-	fprintf(stderr, "pgfleet %s: ", c->cmd);
+	prefix(c);
 	fprintf(stderr, fmt != NULL ? fmt : dflt, arg);
 	fputc('\n', stderr);
 }
@@ -91,11 +99,10 @@ store(const struct opts_spec *s, void *dst, char *value, char *err, size_t errle
 	}
 }
 
-/* Option argv[*i] with its value (moving *i past it): 0, or -1 after the message. */
-static int
-option(const struct opts_cmd *c, int argc, char **argv, int *i, void *dst)
+/* The spec of option a, or NULL after the message. */
+static const struct opts_spec *
+known(const struct opts_cmd *c, const char *a)
 {
-	char *a = argv[*i], *eq = a[1] == '-' ? strchr(a, '=') : NULL, err[512];
 	int elsewhere;
 	const struct opts_spec *s = lookup(c, a, &elsewhere);
 	if (s == NULL || elsewhere) {
@@ -105,9 +112,51 @@ option(const struct opts_cmd *c, int argc, char **argv, int *i, void *dst)
 			say(c, c->unknown, "%s: unknown option", a);
 		if (s == NULL && !c->terse)
 			opts_usage(stderr, c);
-		return -1;
+		return NULL;
 	}
+	return s;
+}
+
+/*
+ * "-xyz" run together: each letter's flag in turn until one takes a value, which is the
+ * rest ("-p5432"). *value set to that rest, or NULL when every letter was a flag; the spec
+ * of the last letter, or NULL after the message.
+ */
+static const struct opts_spec *
+cluster(const struct opts_cmd *c, char *a, void *dst, char **value)
+{
+	char one[3] = {'-', 0, 0}, err[512];
+	*value = NULL;
+	for (char *p = a + 1; *p != '\0'; p++) {
+		one[1] = *p;
+		const struct opts_spec *s = known(c, one);
+		if (s == NULL)
+			return NULL;
+		if (takes_value(s)) {
+			*value = p[1] != '\0' ? p + 1 : NULL;
+			return s;
+		}
+		if (p[1] == '\0')
+			return s;
+		if (store(s, dst, NULL, err, sizeof(err)) == -1) {
+			prefix(c);
+			fprintf(stderr, "%s: %s\n", s->name, err);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Option argv[*i] with its value (moving *i past it): 0, or -1 after the message. */
+static int
+option(const struct opts_cmd *c, int argc, char **argv, int *i, void *dst)
+{
+	char *a = argv[*i], *eq = a[1] == '-' ? strchr(a, '=') : NULL, err[512];
 	char *value = eq != NULL ? eq + 1 : NULL;
+	const struct opts_spec *s = a[1] != '-' && a[2] != '\0' ? cluster(c, a, dst, &value) :
+	    known(c, a);
+	if (s == NULL)
+		return -1;
 	if (!takes_value(s) && value != NULL) {
 		say(c, "%s takes no value", NULL, s->name);
 		return -1;
@@ -120,7 +169,8 @@ option(const struct opts_cmd *c, int argc, char **argv, int *i, void *dst)
 		value = argv[++*i];
 	}
 	if (store(s, dst, value, err, sizeof(err)) == -1) {
-		fprintf(stderr, "pgfleet %s: %s: %s\n", c->cmd, s->name, err);
+		prefix(c);
+		fprintf(stderr, "%s: %s\n", s->name, err);
 		return -1;
 	}
 	return 0;
@@ -141,17 +191,25 @@ int
 opts_parse(const struct opts_cmd *c, int argc, char **argv, void *dst, struct opts_pos *pos)
 {
 	int dashdash = 0;
-	if (pos != NULL)
+	if (pos != NULL) {
 		pos->n = 0;
+		pos->at = argc;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int rc;
 		if (dashdash || a[0] != '-' || a[1] == '\0') {
+			if (c->head && pos != NULL) {
+				pos->v[pos->n++] = a;
+				pos->at = i;
+				return 0;
+			}
 			rc = positional(c, pos, a);
 		} else if (strcmp(a, "--") == 0) {
 			dashdash = 1;
 			rc = 0;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		} else if (strcmp(a, c->help_short != NULL ? c->help_short : "-h") == 0 ||
+		    strcmp(a, "--help") == 0) {
 			opts_usage(stdout, c);
 			return 1;
 		} else {
@@ -253,5 +311,7 @@ opts_help(FILE *f, const struct opts_cmd *c)
 		left(&c->specs[i], buf, sizeof(buf));
 		help_lines(f, buf, c->specs[i].help, col);
 	}
-	help_lines(f, "-h, --help", "this help", col);
+	char help[16];
+	snprintf(help, sizeof(help), "%s, --help", c->help_short != NULL ? c->help_short : "-h");
+	help_lines(f, help, "this help", col);
 }

@@ -61,6 +61,7 @@ struct opts_list {
 struct opts_pos {
 	const char *v[OPTS_MAXPOS];
 	int n;
+	int at;   /* with opts_cmd.head: argv's index of the first positional (argc: none) */
 };
 
 /* One command's parse: its name for the messages, its table and its rules. */
@@ -79,6 +80,13 @@ struct opts_cmd {
 	/* without usage: --help is about (the synopsis and what it does), "Options:", the
 	 * options from the table, then epilog (may be NULL) */
 	const char *about, *epilog;
+	/* options only before the first positional argument, which ends the parse there and
+	 * is left with what follows it (pos->at): a command line's options before its command,
+	 * as "pgfleet -d db computer list" */
+	int head;
+	/* the short form of --help: "-h" when NULL; another (pgfleet's "-?") where -h is an
+	 * option of the table */
+	const char *help_short;
 };
 
 /* The table of an opts_cmd: .specs and .nspecs. */
@@ -87,6 +95,9 @@ struct opts_cmd {
 #define OPTS_N(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
+ * Short options may be run together as getopt allows: "-vv" for two flags, "-p5432" for
+ * "-p 5432".
+ *
  * Read argv[1..argc-1] (argv[0] is the command's name) into dst (the struct the specs'
  * offsets are of; its fields keep their defaults unless given) and pos (may be NULL when
  * maxpos is 0). 0: go on; 1: --help printed (on stdout, by c->usage); -1: refused, after

@@ -1,13 +1,14 @@
 /*
  * pgfleet: the admin command. Global options, then a subcommand from the table.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/schema.h"
@@ -108,53 +109,57 @@ usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* -v, repeatable: one log level more each time. */
+static int
+more_verbose(void *field, const char *value, char *err, size_t errlen)
+{
+	(void)value, (void)err, (void)errlen;
+	(*(int *)field)++;
+	return 0;
+}
+
+/* What comes before the command: psql's connection options, -v, -V. */
+struct global_opts {
+	const char *host, *port, *user, *dbname;
+	int level, version;
+};
+
+#define G(f) offsetof(struct global_opts, f)
+static const struct opts_spec global_specs[] = {
+	OPTS_ROW_STR("--host", G(host), "HOST", NULL, .letter = 'h'),
+	OPTS_ROW_STR("--port", G(port), "PORT", NULL, .letter = 'p'),
+	OPTS_ROW_STR("--username", G(user), "USER", NULL, .letter = 'U'),
+	OPTS_ROW_STR("--dbname", G(dbname), "DBNAME", NULL, .letter = 'd'),
+	OPTS_ROW_CALL("--verbose", G(level), NULL, more_verbose, NULL, .letter = 'v'),
+	OPTS_ROW_FLAG("--version", G(version), NULL, .letter = 'V'),
+};
+#undef G
+
+static const struct opts_cmd global_cmd = {
+	.cmd = "", OPTS_TABLE(global_specs), .usage = usage, .terse = 1, .head = 1,
+	.help_short = "-?", .unknown = "unknown option %s",
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
-		{"dbname", required_argument, NULL, 'd'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'H'},
-		{NULL, 0, NULL, 0}
-	};
-	int level = LL_WARNING, c;
-	opterr = 0;
-	/* "+": options stop at the command; its own options are its business */
-	while ((c = getopt_long(argc, argv, "+h:p:U:d:vV?", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h': cli_global.host = optarg; break;
-		case 'p': cli_global.port = optarg; break;
-		case 'U': cli_global.user = optarg; break;
-		case 'd': cli_global.conninfo = optarg; break;
-		case 'v': level++; break;
-		case 'V':
-			version_print(stdout, "pgfleet");
-			return CLI_OK;
-		case 'H':
-			usage(stdout);
-			return CLI_OK;
-		case '?':
-			/* getopt says '?' for -? itself and for every option it does not know */
-			if (strcmp(argv[optind - 1], "-?") == 0) {
-				usage(stdout);
-				return CLI_OK;
-			}
-			/* FALLTHROUGH */
-		default:
-			if (optopt != 0 && strchr("hpUd", optopt) != NULL)
-				fprintf(stderr, "pgfleet: option -%c needs a value\n", optopt);
-			else if (optopt != 0)
-				fprintf(stderr, "pgfleet: unknown option -%c\n", optopt);
-			else
-				fprintf(stderr, "pgfleet: unknown option %s\n", argv[optind - 1]);
-			fprintf(stderr, "pgfleet: pgfleet --help lists the options\n");
-			return CLI_USAGE;
-		}
+	struct global_opts g = {.level = LL_WARNING};
+	struct opts_pos pos;
+	int rc = opts_parse(&global_cmd, argc, argv, &g, &pos);
+	opts_free(&global_cmd, &g);
+	if (rc == -1)
+		fprintf(stderr, "pgfleet: pgfleet --help lists the options\n");
+	if (rc != 0)
+		return opts_exit(rc);
+	if (g.version) {
+		version_print(stdout, "pgfleet");
+		return CLI_OK;
 	}
+	cli_global.host = g.host;
+	cli_global.port = g.port;
+	cli_global.user = g.user;
+	cli_global.conninfo = g.dbname;
+	int level = g.level;
 	log_init(level, NULL);
 	/* argv is readable by every user (ps, /proc): a password there is a password given away */
 	if (cli_global.conninfo != NULL && db_conninfo_has_password(cli_global.conninfo)) {
@@ -163,13 +168,13 @@ main(int argc, char **argv)
 				"PGPASSWORD, ~/.pgpass or a service file (PGSERVICE) instead\n");
 		return CLI_USAGE;
 	}
-	if (optind == argc) {
+	if (pos.at == argc) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].fn(argc - optind, argv + optind);
-	fprintf(stderr, "pgfleet: unknown command \"%s\" (pgfleet --help lists them)\n", argv[optind]);
+		if (strcmp(argv[pos.at], commands[i].name) == 0)
+			return commands[i].fn(argc - pos.at, argv + pos.at);
+	fprintf(stderr, "pgfleet: unknown command \"%s\" (pgfleet --help lists them)\n", argv[pos.at]);
 	return CLI_USAGE;
 }

@@ -21,7 +21,7 @@ grep -Eqx 'pgfleet \(pgfleet\) [0-9]+\.[0-9]+\.[0-9]+.*' out || fail "--version:
 expect 0 "$P" "-?"
 grep -q '^  -h, --host=HOST' out || fail "--help lists -h as the host"
 expect 2 "$P" -h
-grep -qx 'pgfleet: option -h needs a value' err || fail "-h without a value: $(cat err)"
+grep -qx 'pgfleet: -h needs a value' err || fail "-h without a value: $(cat err)"
 expect 0 "$P" --help
 grep -q '^  -h, --host=HOST' out || fail "--help: $(cat out)"
 # an option nobody knows is a usage error, never the help with exit 0

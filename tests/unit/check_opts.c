@@ -238,6 +238,67 @@ teardown(void)
 	said = NULL;
 }
 
+/* A command line's own options: -h is a host there, -? the help, and the first positional
+ * (the command) ends the parse with what follows it left alone. */
+static const struct opts_spec head_specs[] = {
+	OPTS_ROW_STR("--host", O(host), "HOST", "database host", .letter = 'h'),
+	OPTS_ROW_INT("--count", O(count), "N", 0, 10, "how many", .letter = 'c'),
+	OPTS_ROW_FLAG("--force", O(force), "force", .letter = 'f'),
+};
+static const struct opts_cmd head_cmd = {.cmd = "", OPTS_TABLE(head_specs), .usage = usage,
+    .terse = 1, .head = 1, .help_short = "-?", .unknown = "unknown option %s"};
+
+START_TEST(test_opts_head_stops_at_the_command)
+{
+	struct topts o;
+	struct opts_pos pos;
+	char *a[] = {"pgfleet", "-h", "db1", "-c", "2", "computer", "list", "-h", "--bogus", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, a), 0);
+	ck_assert_str_eq(o.host, "db1");
+	ck_assert_int_eq(o.count, 2);
+	ck_assert_int_eq(pos.at, 5); /* "computer": its own options are its business */
+	ck_assert_int_eq(pos.n, 1);
+	ck_assert_str_eq(pos.v[0], "computer");
+	char *b[] = {"pgfleet", "-f", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, b), 0);
+	ck_assert_int_eq(pos.at, 2); /* argc: no command */
+	ck_assert_int_eq(pos.n, 0);
+	char *c[] = {"pgfleet", "-?", "computer", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, c), 1);
+	ck_assert_str_eq(said, "usage: pgfleet test\n");
+	char *d[] = {"pgfleet", "--bogus", "computer", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, d), -1);
+	ck_assert_str_eq(said, "pgfleet: unknown option --bogus\n");
+	char *e[] = {"pgfleet", "-h", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, e), -1);
+	ck_assert_str_eq(said, "pgfleet: -h needs a value\n");
+}
+END_TEST
+
+START_TEST(test_opts_short_options_run_together)
+{
+	struct topts o;
+	struct opts_pos pos;
+	char *a[] = {"pgfleet", "-fc7", "-hdb2", "cmd", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, a), 0);
+	ck_assert_int_eq(o.force, 1);
+	ck_assert_int_eq(o.count, 7);
+	ck_assert_str_eq(o.host, "db2");
+	ck_assert_int_eq(pos.at, 3);
+	char *b[] = {"pgfleet", "-fc", "4", NULL}; /* the value in the next argument */
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, b), 0);
+	ck_assert_int_eq(o.count, 4);
+	ck_assert_int_eq(o.force, 1);
+	char *c[] = {"pgfleet", "-fz", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, c), -1);
+	ck_assert_str_eq(said, "pgfleet: unknown option -z\n");
+	char *d[] = {"pgfleet", "-c11", NULL};
+	ck_assert_int_eq(parse(&head_cmd, &o, &pos, d), -1);
+	ck_assert_ptr_nonnull(strstr(said, "pgfleet: --count: "));
+}
+END_TEST
+
+
 Suite *
 opts_suite(void)
 {
@@ -250,6 +311,8 @@ opts_suite(void)
 	tcase_add_test(tc, test_opts_messages_and_positionals_as_the_command_says);
 	tcase_add_test(tc, test_opts_help_stops_the_parse);
 	tcase_add_test(tc, test_opts_help_is_generated_from_the_table);
+	tcase_add_test(tc, test_opts_head_stops_at_the_command);
+	tcase_add_test(tc, test_opts_short_options_run_together);
 	suite_add_tcase(s, tc);
 	return s;
 }

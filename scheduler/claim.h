@@ -67,9 +67,10 @@ int claim_windows(struct db *db, char *err, size_t errlen) __attribute__((warn_u
 int claim_outbox_prune(struct db *db, long long retention_ms, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* One small step of retention (pgfleet.maintain of 0003_reporting.sql, 0025): next
+/* One small step of retention (pgfleet.maintain of 0003_reporting.sql, 0025, 0037): next
  * months' partitions, the days that are over rolled up for job_daily, then old
- * history in a batch. 1 when more is left to do, 0 when done, -1 on error. */
+ * history in a batch (the audit log only past the owner's floor, whatever retention_ms).
+ * 1 when more is left to do, 0 when done, -1 on error. */
 int claim_maintain(struct db *db, long long retention_ms, int batch, char *err, size_t errlen);
 
 #endif

@@ -21,7 +21,7 @@ grep -Eq '^applied 0001_init \([0-9]+ ms\)$' "$TESTDIR/out1" || fail "applied li
 tables=$(sql "select string_agg(c.relname, ' ' order by c.relname) from pg_class c
 	join pg_namespace n on n.oid = c.relnamespace
 	where n.nspname = 'pgfleet' and c.relkind in ('r', 'p') and not c.relispartition")
-assert_eq "$tables" "agent_presence audit computer computer_cert computer_group computer_group_member enrol_log enrol_token enrolment event event_failure job job_after job_daily_rollup job_daily_watermark maintenance_window outbox schedule scheduler_instance schema_migrations scope status_code status_log task task_final window_attach window_span" "tables"
+assert_eq "$tables" "agent_presence audit audit_retention computer computer_cert computer_group computer_group_member enrol_log enrol_token enrolment event event_failure job job_after job_daily_rollup job_daily_watermark maintenance_window outbox schedule scheduler_instance schema_migrations scope status_code status_log task task_final window_attach window_span" "tables"
 assert_eq "$(sql "select version || ' ' || length(checksum) from pgfleet.schema_migrations where version = '0001_init'")" "0001_init 64" "schema_migrations row"
 assert_eq "$(sql "select count(*) from pgfleet.schema_migrations")" "$(ls "$PGFLEET_TESTS/../../migrations/"*.sql | wc -l)" "one row per shipped migration"
 assert_eq "$(sql "select checksum from pgfleet.schema_migrations where version = '0001_init'")" \

@@ -168,3 +168,17 @@ hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$SERVER_PID/status")
 echo "server VmHWM: ${hwm} kB"
 [ "$hwm" -lt 32768 ] || fail "server peak RSS ${hwm} kB for a 100 MiB file"
 ok "a 100 MiB file streams with the server's peak RSS at ${hwm} kB"
+
+# --- a fetch that stops reading mid-file is dropped after the idle time (--idle-ms, the
+# worker's transfer.idle_timeout), and the server says how far it got
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0" serve stalled "$TESTDIR/big.bin" 7006 30000 1 --idle-ms 1500
+rm -f "$TESTDIR/go-stall"
+spawn "$T" stall --ca "$P/ca.crt" --cert "$P/web-01.crt" --key "$P/web-01.key" --host 127.0.0.1 \
+	--port "$PORT" --event 7006 --seq 0 --key-hex "$(key stalled 1)" --wait-ms 300000 \
+	--go-file "$TESTDIR/go-stall" > "$TESTDIR/stall.out"
+wait_for 60 "the stalled transfer dropped" grep -q "^result ok=0 authorized=1 event=7006 seq=0 bytes=[0-9]* peer=web-01 error=peer made no progress for 1500 ms after [0-9]* bytes" "$TESTDIR/stalled.out"
+touch "$TESTDIR/go-stall"
+wait_for 10 "the stalled reader let go" grep -q "^stalled for " "$TESTDIR/stall.out"
+sent=$(sed -n 's/^result ok=0 .* after \([0-9]*\) bytes$/\1/p' "$TESTDIR/stalled.out")
+[ "$sent" -lt 104857600 ] || fail "the whole file went out to a reader that read nothing"
+ok "a reader that stops mid-file is dropped after the idle time ($sent of 104857600 bytes sent)"

@@ -16,6 +16,10 @@
  *     first, until PATH exists (for --timeout-ms).
  *   raw --host H --port P [--send TEXT] [--wait-ms MS]
  *     a plain TCP client: prints "received N bytes" and whether the server closed.
+ *   stall --ca C --cert C --key K --host H --port P --event E --seq S --key-hex K
+ *         [--wait-ms MS] [--go-file PATH]
+ *     a fetch that stops reading: TLS, the request, then (a 4 KiB receive buffer) not a
+ *     byte read until PATH exists or MS pass; prints "stalled for N ms".
  *   checksum FILE: prints "SIZE sha256:HEX".
  */
 #include <arpa/inet.h>
@@ -37,6 +41,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/wire.h"
 #include "transfer/fetch.h"
 #include "transfer/keys.h"
 #include "transfer/serve.h"
@@ -266,6 +271,61 @@ raw(struct opts *o)
 	return 0;
 }
 
+/* A TCP connection to o->host:o->port whose receive buffer is 4 KiB, set before the
+ * handshake so that the window stays that small: the fd, or -1. */
+static int
+small_window(const struct opts *o)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+	if (fd == -1 || inet_pton(AF_INET, o->host, &sin.sin_addr) != 1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+stall(struct opts *o)
+{
+	char err[1024];
+	size_t len = 0;
+	if (o->ca == NULL || o->cert == NULL || o->key == NULL || o->nkeyhex != 1)
+		die("%s", "stall needs --ca --cert --key --key-hex");
+	SSL_CTX *ctx = tls_client_ctx(o->ca, o->cert, o->key, err, sizeof(err));
+	if (ctx == NULL)
+		die("%s", err);
+	int fd = small_window(o);
+	if (fd == -1)
+		die("%s", "stall: cannot connect");
+	SSL *ssl = SSL_new(ctx);
+	struct wire_msg *m = wire_msg_new();
+	char *buf = NULL;
+	if (ssl == NULL || m == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1 ||
+	    wire_add(m, "Request", "Fetch", err, sizeof(err)) == -1 ||
+	    wire_add(m, "Key", o->keyhex[0], err, sizeof(err)) == -1 ||
+	    wire_addf(m, err, sizeof(err), "Event-ID", "%lld", o->event) == -1 ||
+	    wire_addf(m, err, sizeof(err), "Task-Sequence-ID", "%lld", o->seq) == -1 ||
+	    (buf = wire_build(m, &len)) == NULL || SSL_write(ssl, buf, (int)len) != (int)len)
+		die("%s", "stall: the handshake or the request failed");
+	/* read nothing: the server fills the small window and its own buffers, then waits; its
+	 * close cannot reach us behind the data we do not read, so the caller watches the
+	 * server's side and says when to stop (--go-file) */
+	long long start = clock_mono_ms();
+	while (clock_mono_ms() - start < o->wait_ms && (o->go_file == NULL || access(o->go_file, F_OK) != 0))
+		usleep(10000);
+	printf("stalled for %lld ms\n", clock_mono_ms() - start);
+	wire_buf_free(buf, len);
+	wire_msg_free(m);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -274,7 +334,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_init(getenv("PGFLEET_TEST_LOG") != NULL ? atoi(getenv("PGFLEET_TEST_LOG")) : LL_WARNING, NULL);
 	if (argc < 2)
-		die("%s", "usage: pgfleet-test-transfer serve|fetch|raw|checksum ...");
+		die("%s", "usage: pgfleet-test-transfer serve|fetch|raw|stall|checksum ...");
 	if (strcmp(argv[1], "checksum") == 0 && argc == 3) {
 		char sum[80], err[512];
 		uint64_t size;
@@ -290,6 +350,8 @@ main(int argc, char **argv)
 		return fetch(&o);
 	if (strcmp(argv[1], "raw") == 0)
 		return raw(&o);
+	if (strcmp(argv[1], "stall") == 0)
+		return stall(&o);
 	die("unknown command %s", argv[1]);
 	return 2;
 }

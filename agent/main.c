@@ -232,6 +232,22 @@ on_facts_timer(evutil_socket_t fd, short what, void *arg)
 	facts_refresh(arg);
 }
 
+/* The facts timer at facts.interval of the configuration now (0: none); at start and at a
+ * reload that changed it. */
+static void
+facts_timer_set(struct agent *a)
+{
+	if (a->facts_timer == NULL &&
+	    (a->facts_timer = event_new(a->base, -1, EV_PERSIST, on_facts_timer, a)) == NULL)
+		fatalx("facts: out of memory");
+	event_del(a->facts_timer);
+	if (a->conf->facts_interval_ms > 0) {
+		struct timeval ft = clock_tv(a->conf->facts_interval_ms);
+		if (event_add(a->facts_timer, &ft) == -1)
+			fatalx("facts: cannot arm the timer");
+	}
+}
+
 static void
 agent_stop_loop(struct agent *a)
 {
@@ -301,8 +317,11 @@ reload(struct agent *a)
 	conf_errors_free(&errs);
 	uplink_set_conf(a->uplink, fresh);
 	tasks_retire(a->tasks); /* they hold the old configuration */
+	long long facts_was = a->conf->facts_interval_ms;
 	conf_free_agent(a->conf);
 	a->conf = fresh;
+	if (fresh->facts_interval_ms != facts_was)
+		facts_timer_set(a); /* facts.interval is a reload key: the timer follows it */
 	log_apply(fresh->log_level, fresh->log_format, fresh->log_syslog, "pgfleet-agent");
 	log_notice("configuration %s reloaded", fresh->path);
 }
@@ -525,12 +544,7 @@ agent_loop(struct agent *a)
 	struct timeval hour = {PRUNE_EVERY_MS / 1000, 0};
 	event_add(a->prune, &hour);
 	facts_refresh(a);
-	if (a->conf->facts_interval_ms > 0) {
-		struct timeval ft = clock_tv(a->conf->facts_interval_ms);
-		a->facts_timer = event_new(a->base, -1, EV_PERSIST, on_facts_timer, a);
-		if (a->facts_timer == NULL || event_add(a->facts_timer, &ft) == -1)
-			fatalx("facts: out of memory");
-	}
+	facts_timer_set(a);
 	if (a->conf->enroll_server != NULL) {
 		long long every = a->conf->enroll_poll_ms < RENEW_CHECK_MS ? a->conf->enroll_poll_ms : RENEW_CHECK_MS;
 		struct timeval rt = clock_tv(every);

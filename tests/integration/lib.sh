@@ -78,6 +78,24 @@ no_listening_socket() {
 	return 0
 }
 
+# listening_ports PID: the TCP ports the process and all its descendants listen on
+# (/proc/net/tcp{,6} state 0A), sorted, one a line
+listening_ports() {
+	_all=$1 _todo=$1
+	while [ -n "$_todo" ]; do
+		_next=""
+		for p in $_todo; do _next="$_next $(pgrep -P "$p" || true)"; done
+		_todo=$(echo $_next)
+		_all="$_all $_todo"
+	done
+	inodes=$(for p in $_all; do
+		ls -l "/proc/$p/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]/\1/p'
+	done | sort -u)
+	for i in $inodes; do
+		awk -v i="$i" '$4 == "0A" && $10 == i { n = split($2, a, ":"); print a[n] }' /proc/net/tcp /proc/net/tcp6
+	done | while read -r hex; do printf '%d\n' "0x$hex"; done | sort -n -u
+}
+
 # sql QUERY [ARGS...]: one value per line, unaligned; ARGS become psql variables :v1, :v2...
 sql() { psql -X -v ON_ERROR_STOP=1 -qAt -c "$1"; }
 

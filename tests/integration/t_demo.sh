@@ -25,6 +25,11 @@ grep -q '^==> the scheduler ran as pgfleet_demo_sched (a member of pgfleet_sched
 	fail "the scheduler's privileges: $(grep -A 3 'refused' "$TESTDIR/demo.out")"
 grep -q '^    3 certificates signed by its enrolment service, 3 computers with facts$' "$TESTDIR/demo.out" ||
 	fail "enrolment and facts: $(grep -A 1 'refused nothing' "$TESTDIR/demo.out")"
+# the scheduler's /metrics during the demo: the events it claimed and finished, counted
+grep -Eq '^pgfleet_events_claimed_total [1-9][0-9]*$' "$TESTDIR/demo.out" ||
+	fail "no events claimed in /metrics: $(grep -A 8 '/metrics' "$TESTDIR/demo.out")"
+grep -Eq '^pgfleet_events_finished_total\{.*\} [1-9][0-9]*$' "$TESTDIR/demo.out" ||
+	fail "no events finished in /metrics: $(grep -A 8 '/metrics' "$TESTDIR/demo.out")"
 grep -q '^  hostname = ' "$TESTDIR/demo.out" || fail "no facts in computer show: $(grep -A 16 'computer show agent-1' "$TESTDIR/demo.out")"
 grep -q "^its agent reports host $(uname -n | cut -d. -f1), MAC [0-9a-f:]*, IP " "$TESTDIR/demo.out" ||
 	fail "tokens from facts: $(grep -A 8 'pgfleet output' "$TESTDIR/demo.out")"

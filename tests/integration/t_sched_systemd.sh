@@ -4,7 +4,9 @@
 # start waits on the database; READY=1 with its status and MAINPID once its workers
 # run, /metrics answers and its heartbeat row is written; WATCHDOG=1 again and again
 # from its loop; RELOADING=1 then READY=1 on SIGHUP; STOPPING=1 on SIGTERM and
-# nothing after it.
+# nothing after it. LimitNOFILE=: a soft open-files limit below the hard one is raised
+# to it at start; a hard one below what a worker may need is said in the warning
+# docs/operations.md quotes (read from there), and the scheduler starts all the same.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 command -v curl > /dev/null || fail "curl missing: scripts/deps.sh installs it"
@@ -68,3 +70,37 @@ grep -q '^STOPPING=1|STATUS=draining: 0 events in flight$' "$N" || fail "no STOP
 after=$(awk '/^STOPPING=1/ { s = 1; next } s && !/^WATCHDOG=1$/' "$N")
 assert_eq "$after" "" "messages after STOPPING=1"
 ok "SIGTERM: STOPPING=1 with the events in flight, then no READY=1"
+
+# open files: agents.max_connections 100 + 2 x sessions_per_worker 64 + 256 = 484 per worker
+sched_conf sched-b
+sed -i 's/^agents: {/agents: {max_connections: 100, /' "$TESTDIR/sched-b.yaml"
+hard=$(ulimit -Hn)
+[ "$hard" -ge 1024 ] || fail "this test needs a hard open-files limit of 1024 at least (ulimit -Hn: $hard)"
+# sched_nofile LOG ULIMIT_ARGS: the scheduler with its open-files limits set so, in $pid once
+# it has started
+sched_nofile() {
+	spawn sh -c 'ulimit $1 256 && exec "$2" -d -c "$3"' sh "$2" "$BIN/pgfleet-scheduler" \
+		"$TESTDIR/sched-b.yaml" 2>> "$TESTDIR/$1"
+	pid=$LASTPID
+	wait_for 30 "sched-b started" grep -q "scheduler sched-b:$pid started" "$TESTDIR/$1"
+}
+limits() { awk '/^Max open files/ { print $4, $5 }' "/proc/$1/limits"; }
+# the warning as docs/operations.md quotes it, N and M filled in: the page cannot drift
+doc_line=$(grep '^open files limit N is below ' "$PGFLEET_TESTS/../../docs/operations.md") ||
+	fail "docs/operations.md quotes no open-files warning"
+nofile_warning=$(echo "$doc_line" | sed 's/^open files limit N /open files limit 256 /; s/ + 256 (M) per worker/ + 256 (484) per worker/')
+stop() { kill -TERM "$1"; wait_for 30 "the scheduler stopped" gone "$1"; }
+
+sched_nofile nofile-soft.log -Sn
+assert_eq "$(limits "$pid")" "$hard $hard" "open files (soft, hard) after a soft limit of 256"
+assert_eq "$(limits "$(pgrep -P "$pid" | head -n 1)")" "$hard $hard" "a worker's open files (soft, hard)"
+grep -q "open files limit" "$TESTDIR/nofile-soft.log" && fail "warned: $(cat "$TESTDIR/nofile-soft.log")"
+stop "$pid"
+ok "a soft open-files limit of 256 is raised to the hard one ($hard), workers included, and nothing is said"
+
+sched_nofile nofile-low.log -n
+assert_eq "$(limits "$pid")" "256 256" "open files (soft, hard)"
+grep -qF "WARNING [$pid] $nofile_warning" "$TESTDIR/nofile-low.log" || fail "no warning: $(cat "$TESTDIR/nofile-low.log")"
+assert_eq "$(sql "select state from pgfleet.scheduler_list where name = 'sched-b'")" running "sched-b with 256 open files"
+stop "$pid"
+ok "a hard open-files limit of 256, below the 484 a worker may need: the warning, and it runs"

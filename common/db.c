@@ -17,11 +17,13 @@
 #include <time.h>
 
 #include "common/db_pg.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/stmtcache.h"
 
 #define SQLSTATE_OK "00000"
 #define SQLSTATE_LOST "08006" /* connection_failure */
+#define DB_DOWN_RETRY_MS 1000
 
 struct db {
 	PGconn *conn;
@@ -30,6 +32,11 @@ struct db {
 	int base_ms;
 	int max_ms;
 	unsigned reconnects;
+	/* every attempt of the last reconnect failed: until down_until (clock_mono_ms) a
+	 * statement fails at once, then one attempt is made per statement, without pauses,
+	 * so that the owner's loop (its health answers, its watchdog) goes on in an outage */
+	int down;
+	long long down_until;
 	char **channels; /* LISTENed, re-issued after a reconnect */
 	int nchannels;
 	PGresult *held;  /* db_receive: the result of a statement not yet over */
@@ -321,14 +328,24 @@ listen_raw(struct db *db, const char *channel, char *err, size_t errlen)
 
 /*
  * Re-open the connection: first at once, then after pauses doubling from base_ms
- * up to max_ms, at most db->attempts tries; LISTENs are re-issued.
+ * up to max_ms, at most db->attempts tries; LISTENs are re-issued. After a reconnect
+ * that failed, one try without pauses, and none until DB_DOWN_RETRY_MS have passed.
  */
 static int
 reconnect(struct db *db, char *err, size_t errlen)
 {
-	int pause = db->base_ms;
+	int pause = db->base_ms, attempts = db->attempts;
 	char msg[512] = "reconnecting is disabled";
-	for (int i = 0; i < db->attempts; i++) {
+	if (db->down && attempts > 0) {
+		long long wait = db->down_until - clock_mono_ms();
+		if (wait > 0) {
+			set_state(db, SQLSTATE_LOST);
+			put(err, errlen, "database: connection lost; the next try in %lld ms", wait);
+			return -1;
+		}
+		attempts = 1;
+	}
+	for (int i = 0; i < attempts; i++) {
 		if (i > 0) {
 			sleep_ms(pause);
 			pause = pause > db->max_ms / 2 ? db->max_ms : pause * 2;
@@ -346,13 +363,18 @@ reconnect(struct db *db, char *err, size_t errlen)
 		if (!ok)
 			continue;
 		db->reconnects++;
+		db->down = 0;
 		stmtcache_reset(db->stmts); /* a new session has none of them */
 		log_warnx("database: connection re-opened (attempt %d)", i + 1);
 		return 0;
 	}
 	set_state(db, SQLSTATE_LOST);
-	put(err, errlen, "database: connection lost, not re-opened after %d attempts: %s",
-	    db->attempts, msg);
+	if (attempts > 0) {
+		db->down = 1;
+		db->down_until = clock_mono_ms() + DB_DOWN_RETRY_MS;
+	}
+	put(err, errlen, "database: connection lost, not re-opened after %d attempt%s: %s",
+	    attempts, attempts == 1 ? "" : "s", msg);
 	return -1;
 }
 

@@ -9,7 +9,9 @@
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
 # a lease far longer than the outage: the parent cannot renew it meanwhile
-sched_conf sched-a "workers: 1" "lease: 10m"
+mport=$(free_port)
+M=http://127.0.0.1:$mport
+sched_conf sched-a "workers: 1" "lease: 10m" "metrics: {listen: 127.0.0.1:$mport}"
 fx=$TESTDIR/effects
 gate=$TESTDIR/gate
 : > "$fx"
@@ -44,9 +46,15 @@ wait_for 60 "agent-1's keepalives answered" more_keepalives agent-1 "$k1"
 wait_for 60 "agent-2's keepalives answered" more_keepalives agent-2 "$k2"
 wait_for 60 "agent-3's keepalives answered" more_keepalives agent-3 "$k3"
 grep -q 'attempt [0-9]* failed' "$TESTDIR/sched-a.log" || fail "no reconnect attempt while the database was away"
+# the parent's loop goes on too: /healthz answers, and says the database is away (a
+# reconnect that failed makes the next statements fail at once for a second, not wait)
+healthz() { [ "$(curl -s -o "$TESTDIR/h" -w '%{http_code}' --max-time 10 "$M/healthz")" = "$1" ]; }
+wait_for 60 "/healthz answering 503 while the database is away" healthz 503
+grep -q 'database' "$TESTDIR/h" || fail "/healthz 503 without the reason: $(cat "$TESTDIR/h")"
 ok "database away: the worker took the three results and answered the agents' keepalives"
 
 pg_start || fail "start PostgreSQL"
+wait_for 60 "/healthz answering 200 once the database is back" healthz 200
 wait_schedule "$sid" 90
 grep -q 'worker 0: database: connection re-opened' "$TESTDIR/sched-a.log" || fail "no reconnect logged"
 assert_eq "$(pgrep -P "$PID_sched_a")" "$worker" "the worker (same process)"

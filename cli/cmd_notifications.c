@@ -33,7 +33,7 @@ static const char SQL_NOTIFICATIONS[] =
     "  THEN 'sent' WHEN o.last_error IS NOT NULL THEN 'failed' ELSE 'pending' END AS state) s"
     " WHERE ($1::timestamptz IS NULL OR o.created_at >= $1::timestamptz)"
     " AND ($2::text IS NULL OR s.state = $2) AND ($3::text IS NULL OR o.topic = $3)"
-    " ORDER BY o.created_at DESC, o.id DESC LIMIT $4::bigint";
+    " ORDER BY o.id DESC LIMIT $4::bigint";
 
 static const struct reportfmt_col notif_cols[] = {
 	{"id", REPORTFMT_NUMBER}, {"topic", REPORTFMT_TEXT}, {"schedule_id", REPORTFMT_NUMBER},

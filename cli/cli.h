@@ -65,6 +65,7 @@ int cmd_maintain(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_schedulers(int argc, char **argv);
+int cmd_notifications(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 /* pgfleet computer pending, and accept|reject|revoke NAME (cli/cmd_enrol.c). */
 int enrol_cmd_pending(int fmt);

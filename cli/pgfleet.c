@@ -43,6 +43,7 @@ static const struct cli_cmd commands[] = {
 	{"report", cmd_report, "job history reports: history, failures, job, computer, summary"},
 	{"audit", cmd_audit, "who changed what: audit [--since 7d] [--actor ROLE] [--action ACTION]"},
 	{"schedulers", cmd_schedulers, "the schedulers sharing this database and their state"},
+	{"notifications", cmd_notifications, "the outbox: notifications sent, waiting or failed, newest first"},
 };
 
 const char *
@@ -106,7 +107,7 @@ usage(FILE *f)
 		   "Exit codes: 0 done, 1 a job failed, 2 usage or input error, 3 could not run.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 }
 
 /* -v, repeatable: one log level more each time. */

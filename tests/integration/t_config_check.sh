@@ -25,6 +25,19 @@ assert_eq "$(cat "$TESTDIR/sched.out")" "configuration OK" "scheduler -n output"
 assert_eq "$(cat "$TESTDIR/sched.err")" "" "scheduler -n errors"
 ok "shipped scheduler.yaml passes -n"
 
+# its commented notify: example, uncommented, passes too (its secret_file mode 0600)
+sed -e '/^#notify:/,$s/^#//' "$TESTDIR/scheduler.yaml" > "$TESTDIR/sched-notify.yaml"
+grep -q '^  webhook:' "$TESTDIR/sched-notify.yaml" || fail "no notify: example in scheduler.yaml"
+printf 'not-a-secret-test-key\n' > "$TESTDIR/webhook.secret"
+chmod 600 "$TESTDIR/webhook.secret"
+run notify "$BIN/pgfleet-scheduler" -c "$TESTDIR/sched-notify.yaml" -n
+assert_eq "$rc" 0 "scheduler -n with notify: exit code ($(cat "$TESTDIR/notify.err"))"
+assert_eq "$(cat "$TESTDIR/notify.out")" "configuration OK" "scheduler -n with notify: output"
+chmod 644 "$TESTDIR/webhook.secret"
+run notify "$BIN/pgfleet-scheduler" -c "$TESTDIR/sched-notify.yaml" -n
+assert_eq "$rc" 2 "scheduler -n with a secret_file others may read"
+ok "scheduler.yaml's notify: example, uncommented, passes -n"
+
 run agent "$BIN/pgfleet-agent" -c "$TESTDIR/agent.yaml" -n
 assert_eq "$rc" 0 "agent -n exit code"
 assert_eq "$(cat "$TESTDIR/agent.out")" "configuration OK" "agent -n output"

@@ -104,6 +104,8 @@ sql "insert into pgfleet.scheduler_instance (owner, name, host, pid, version, he
 	values ('rc-sched:4242', 'rc-sched', 'localhost', 4242, 'test', interval '10 seconds')" > /dev/null
 case_ "schedulers" pgfleet_report schedulers --format csv
 grep -q "^rc-sched," out || fail "schedulers as report: $(cat out)"
+case_ "notifications" pgfleet_report notifications --state pending --format csv
+grep -q ",schedule.cancelled,[0-9]*,,ops/hello,pending," out || fail "notifications as report: $(cat out)"
 case_ "maintain" pgfleet_admin maintain
 # maintenance windows: defined by an admin, attached to a job by its author, read by all
 case_ "window add" pgfleet_admin window add nights --cron "0 2 * * *" --duration 2h --timezone Europe/Berlin

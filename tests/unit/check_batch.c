@@ -1524,14 +1524,20 @@ START_TEST(test_batch_examples_load_without_errors)
 	b = load_ok("examples/operations.yaml", NULL);
 	ck_assert_uint_eq(b->nwindows, 3);
 	ck_assert_int_eq(b->windows[2].blackout, 1);
-	ck_assert_uint_eq(b->njobs, 6);
+	ck_assert_uint_eq(b->njobs, 7);
 	ck_assert_int_eq(b->jobs[0].rollout.nwaves, 3);
+	ck_assert_int_eq(b->jobs[0].offline_wait_ms, 6 * 3600000LL);
+	ck_assert_int_eq(b->jobs[0].offline_wake, 1);
 	ck_assert_int_eq(b->jobs[0].tasks[0].retries.count, 3);
 	ck_assert_int_eq(b->jobs[0].tasks[1].retries.count, 0);
 	ck_assert_str_eq(b->jobs[1].schedule.timezone, "America/New_York");
 	ck_assert_uint_eq(b->jobs[3].nafter, 1);
 	ck_assert_int_eq(b->jobs[4].tasks[0].copy, 1);
 	ck_assert_int_eq(b->jobs[5].schedule.splay_ms, 600000);
+	ck_assert_int_eq(b->jobs[6].schedule.at_local, 1);
+	ck_assert_int_eq(b->jobs[6].schedule.at, 1800066600); /* 2027-01-16 02:30, wall clock */
+	ck_assert_str_eq(b->jobs[6].schedule.at_zone, "America/New_York");
+	ck_assert_str_eq(b->computers[3].mac, "52:54:00:01:01:21");
 	ck_assert_uint_eq(b->nwrefs, 0);
 	for (size_t i = 0; i < b->njobs; i++)
 		roundtrip(b, i);

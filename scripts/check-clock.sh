@@ -23,10 +23,11 @@ done
 
 : "${CLOCK_AT:=2026-12-31T23:50:00Z 2027-01-01T00:20:00Z 2027-02-28T22:30:00Z 2027-03-28T00:45:00Z}"
 tests=$*
-# (t_report_retention is not among them: under libfaketime PostgreSQL's lock_timeout never
-# fires, and its first step needs it; its dates hang off 01:00 UTC of a fixed day and it
-# counts only its own rows, and `TESTS=t_report_retention make check-clock` shows that only
-# that step fails)
+# (t_report_retention is not among them: with the clock shifted (FAKETIME="+Ns", N not 0;
+# libfaketime 0.9.10) PostgreSQL's lock_timeout and statement_timeout never fire, and its
+# first step needs lock_timeout; its dates hang off 01:00 UTC of a day 400 days back, its
+# months are the UTC months the partition functions use, it counts only its own rows, and
+# `TESTS=t_report_retention make check-clock` shows that only that step fails)
 [ -n "$tests" ] || tests="t_report t_report_rollup t_report_outcome t_report_failures
 	t_report_docs t_report_role t_cli_submit t_cli_adhoc t_sched_windows t_sched_tz t_web_pages"
 known=""

@@ -40,6 +40,9 @@ case "${PGFLEET_TEST_NOW:-}" in
 [0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z) TEST_NOW=$PGFLEET_TEST_NOW ;;
 *) echo "PGFLEET_TEST_NOW: \"$PGFLEET_TEST_NOW\" is neither HH:MM nor YYYY-MM-DDTHH:MM:SSZ" >&2; exit 2 ;;
 esac
+# FAR_DAY: the UTC day five years after TEST_NOW (YYYY-MM-DD), for a schedule that must not
+# come due while the test runs: no test names a calendar date that will pass by
+FAR_DAY=$(date -u -d "${TEST_NOW%%T*} + 5 years" +%Y-%m-%d)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }

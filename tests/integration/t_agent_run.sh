@@ -68,13 +68,16 @@ expect_code "$O.42" 42 "exit 42"
 assert_eq "$(value "$O.42" Result)" Failed "Result of exit 42"
 ok "exit 1 and exit 42 come back as Failed with their code"
 
-start=$(date +%s)
-push "$O.to" --event 104 --timeout 1000 --script "$(script slow.sh 'echo started; sleep 30 & sleep 30; echo never')"
+push "$O.to" --event 104 --timeout 1000 --script "$(script slow.sh 'echo started; sleep 30 & echo $! > "'"$TESTDIR/bg.pid"'"; sleep 30; echo never')"
 expect_code "$O.to" -4 "timeout"
-# ended well before the script's own 30 s: the timeout, not the sleep, ended it
-[ $(( $(date +%s) - start )) -lt 25 ] || fail "timeout took $(( $(date +%s) - start )) s"
+# -4 and its Error say the timeout ended it, not the script's own end; the agent logged so
 assert_eq "$(value "$O.to" Error)" "timed out after 1000 ms" "timeout Error"
+grep -q "event 104 task 0: ended with code -4 (Failed) in [0-9]* ms: timed out after 1000 ms$" "$AGENT_LOG" ||
+	fail "no timeout line for event 104 in the agent's log"
 grep -qx started "$O.to" || fail "output before the timeout is kept"
+grep -qx never "$O.to" && fail "the script ran on past its timeout"
+[ -s "$TESTDIR/bg.pid" ] || fail "the script did not write its background child's pid"
+wait_for 10 "the background child of the timed-out script gone" gone "$(cat "$TESTDIR/bg.pid")"
 ok "a script past its Timeout is killed (with its background child) and answered -4"
 
 push "$O.big" --event 105 --body "$O.big.body" --script "$(script big.sh 'head -c 1048576 /dev/zero | tr "\0" x; echo; echo LAST LINE')"

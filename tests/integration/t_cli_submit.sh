@@ -3,10 +3,13 @@
 # nothing, a changed task raises the version while a running schedule keeps its own,
 # a changed plan supersedes the pending schedule, export -> submit changes nothing,
 # --dry-run writes nothing, unknown target computers are found in the database, and a
-# cron schedule first runs at its next occurrence, never at submit.
+# cron schedule first runs at its next occurrence, never at submit. "Now" is TEST_NOW: the
+# CLI takes it (PGFLEET_NOW) and the expected times are computed from it.
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
+PGFLEET_NOW=$TEST_NOW
+export PGFLEET_NOW
 
 dump() {
 	for t in computer computer_group computer_group_member job task schedule event; do
@@ -46,7 +49,7 @@ jobs:
     tasks: [{script: "echo later"}]
 YAML
 # nightly's first run lies in the past (two days ago at 02:00 UTC): no calendar date in the test
-past=$(sql "select to_char((now() at time zone 'UTC')::date - 2, 'YYYY-MM-DD') || 'T02:00:00Z'")
+past=$(sql "select to_char(('$TEST_NOW'::timestamptz at time zone 'UTC')::date - 2, 'YYYY-MM-DD') || 'T02:00:00Z'")
 sed -i "s/PAST_DAY_T02/$past/" batch.yaml
 
 # One error anywhere: nothing written, exit 2, FILE:LINE:COL.
@@ -84,9 +87,13 @@ assert_eq "$(sql "select c.name from pgfleet.event e join pgfleet.computer c usi
 	"db-01 web-01 web-02 " "events of the clean-tmp schedule"
 assert_eq "$(sql "select max_concurrent || ' ' || coalesce(max_failures::text, '-') || ' ' || max_failures_pct || ' ' || (origin_hash = j.plan_hash) || ' ' || targets::text from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/clean-tmp'")" \
 	'2 - 50 true {"groups": ["web"], "labels": {}, "computers": ["db-01"]}' "clean-tmp schedule row"
-# nightly: the first occurrence at or after now, every day at 02:00 UTC
-assert_eq "$(sql "select repeat_every::text || ' ' || (due_at >= now() - interval '1 minute') || ' ' || (due_at < now() + interval '1 day') || ' ' || to_char(due_at at time zone 'UTC', 'HH24:MI') from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/nightly'")" \
-	"1 day true true 02:00" "nightly schedule: next 02:00 UTC"
+# nightly: the first occurrence at or after now, every day at 02:00 UTC: today's 02:00 or
+# tomorrow's
+first=$(sql "select to_char(case when d + interval '2 hours' >= t then d + interval '2 hours' else d + interval '26 hours' end
+	at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from (select '$TEST_NOW'::timestamptz t,
+	date_trunc('day', '$TEST_NOW'::timestamptz at time zone 'UTC') at time zone 'UTC' d) x")
+assert_eq "$(sql "select repeat_every::text || ' ' || to_char(due_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/nightly'")" \
+	"1 day $first" "nightly schedule: the first 02:00 UTC at or after now"
 assert_eq "$(sql "select count(*) from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/defined-only'")" 0 "a job without targets gets no schedule"
 assert_eq "$(sql "select serial || ' ' || domain || ' ' || attrs::text from pgfleet.computer where name = 'web-01'")" \
 	'SN-1 corp.example {"rack": "r1"}' "known attributes in columns, the rest in attrs"
@@ -169,9 +176,9 @@ done
 ok "examples/demo.yaml, fleet.yaml and operations.yaml submit, twice with no change"
 
 # A cron schedule runs at its first occurrence after now, never at submit (it did: due_at
-# was now()). The time: two hours from the database's now, so the next occurrence is today's
-# or tomorrow's, known in advance, whatever the hour the test runs at.
-next=$(sql "select extract(epoch from date_trunc('minute', now() + interval '2 hours'))::bigint")
+# was now()). The time: two hours from TEST_NOW, so the next occurrence is today's or
+# tomorrow's, known in advance, whatever the hour the test runs at.
+next=$(sql "select extract(epoch from date_trunc('minute', '$TEST_NOW'::timestamptz + interval '2 hours'))::bigint")
 hm=$(sql "select to_char(to_timestamp($next) at time zone 'UTC', 'MI HH24')")
 want=$(sql "select to_char(to_timestamp($next) at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
 cat > cron.yaml <<YAML
@@ -187,9 +194,9 @@ grep -qxF "job ops/cron-check: a schedule would be created at version 1, due $wa
 assert_eq "$(dump)" "$before" "tables after the cron dry run"
 "$P" submit cron.yaml > out 2> err || fail "cron submit: $(cat err)"
 grep -qE "^job ops/cron-check: schedule [0-9]+ created at version 1, due $want, 1 event$" out || fail "submit next run time: $(cat out)"
-assert_eq "$(sql "select (s.due_at > now()) || ' ' || extract(epoch from s.due_at)::bigint || ' ' || (select bool_and(e.due_at = s.due_at) from pgfleet.event e where e.schedule_id = s.schedule_id) from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/cron-check'")" \
+assert_eq "$(sql "select (s.due_at > '$TEST_NOW') || ' ' || extract(epoch from s.due_at)::bigint || ' ' || (select bool_and(e.due_at = s.due_at) from pgfleet.event e where e.schedule_id = s.schedule_id) from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/cron-check'")" \
 	"true $next true" "cron schedule due at its next occurrence, in the future"
 # the shipped nightly cleanup (cron "30 3 * * *") waits for 03:30 UTC too
-assert_eq "$(sql "select bool_and(s.due_at > now() and to_char(s.due_at at time zone 'UTC', 'HH24:MI') = '03:30') from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'maintenance/nightly-cleanup'")" \
+assert_eq "$(sql "select bool_and(s.due_at > '$TEST_NOW' and to_char(s.due_at at time zone 'UTC', 'HH24:MI') = '03:30') from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'maintenance/nightly-cleanup'")" \
 	"t" "examples/fleet.yaml nightly cleanup waits for 03:30 UTC"
 ok "a cron schedule first runs at its next occurrence (dry run and submit print it), not at submit"

@@ -46,8 +46,14 @@ assert_eq "$(printf '%s\n' "$tail" | wc -l | tr -d ' ')" 10 "output tail has 10 
 assert_eq "$(printf '%s\n' "$tail" | tail -n 1)" 'disk "full", 100%' "output tail ends with the last line"
 ok "failures: failed events with the code's meaning and the output's last 10 lines"
 
-assert_eq "$(sql "select computer || ' ' || job || ' ' || lease_owner || ' ' || attempt || ' ' || last_status_code || ' ' || (age_s between 590 and 700) || ' ' || lease_expired from pgfleet.running")" \
-	"db-01 backup sched-a 1 2501 true false" "running"
+# from the fixture's now() (schedule C created an hour before it), read by the view's own
+# now(): age_s is the 10 minutes the fixture set plus the whole seconds since; the lease the
+# fixture gave (50 s) has expired once 50 s have passed, whatever the pace of the test
+assert_eq "$(sql "select r.computer || ' ' || r.job || ' ' || r.lease_owner || ' ' || r.attempt || ' ' || r.last_status_code || ' '
+		|| (r.age_s = 600 + extract(epoch from now() - (s.created_at + interval '1 hour'))::bigint) || ' '
+		|| (r.lease_expired = (now() > s.created_at + interval '1 hour 50 seconds'))
+	from pgfleet.running r join pgfleet.schedule s on s.schedule_id = 100000003")" \
+	"db-01 backup sched-a 1 2501 true true" "running"
 ok "running: in-flight events with their age, lease owner and last status"
 
 assert_eq "$(sql "select string_agg(name, ' ' order by name) from pgfleet.job_list j where not exists (select 1 from pgfleet.job_history h where h.job_id = j.job_id)")" \

@@ -4,16 +4,19 @@
 #   halted by max_failures) before it started; one cancelled while running still counts;
 # - success_pct is successes over done + failed: cancelled events stay out of it;
 # - pgfleet_report can join to pgfleet.status_code, as docs/status-codes.md says.
-# Times hang off 10:00 UTC yesterday (from the database's now), so every event of the
-# fixture ends on one UTC day whatever the hour the test runs at.
+# Times hang off 10:00 UTC of the day before TEST_NOW, which the CLI counts its windows from
+# too (PGFLEET_NOW), so every event of the fixture ends on one UTC day whatever the hour the
+# test runs at, or is run as if it were (PGFLEET_TEST_NOW).
 . "$PGFLEET_TESTS/lib.sh"
 P="$BIN/pgfleet"
 "$P" migrate > /dev/null || fail "migrate"
+PGFLEET_NOW=$TEST_NOW
+export PGFLEET_NOW
 cd "$TESTDIR"
-psql -X -q -v ON_ERROR_STOP=1 > /dev/null <<'SQL' || fail "fixture"
+psql -X -q -v ON_ERROR_STOP=1 -v now="$TEST_NOW" > /dev/null <<'SQL' || fail "fixture"
 BEGIN;
 CREATE TEMP TABLE t0 AS
-	SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '14 hours' AS t;
+	SELECT (date_trunc('day', :'now'::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - interval '14 hours' AS t;
 INSERT INTO pgfleet.computer (name, host) VALUES ('c-01', '10.0.0.1'), ('c-02', '10.0.0.2');
 INSERT INTO pgfleet.job (name) VALUES ('nightly');
 INSERT INTO pgfleet.task (job_id, version, seq, script) SELECT job_id, 1, 0, 'true' FROM pgfleet.job;

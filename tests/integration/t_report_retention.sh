@@ -20,7 +20,7 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$TESTDIR/create.sql" || fail "create $recent"
 sql "insert into pgfleet.status_log (event_id, status_code, at)
 	select 900000 + i, 0, '2020-01-10 00:00:00+00'::timestamptz + i * interval '1 day' from generate_series(1, 5) i;
 	insert into pgfleet.status_log (event_id, status_code, at)
-	select 910000 + i, 0, date_trunc('month', now()) - interval '2 months' + i * interval '1 day' from generate_series(1, 4) i;
+	select 910000 + i, 0, (date_trunc('month', now() at time zone 'UTC') - interval '2 months' + i * interval '1 day') at time zone 'UTC' from generate_series(1, 4) i;
 	insert into pgfleet.status_log (event_id, status_code, at)
 	select 920000 + i, 0, '2019-06-01 00:00:00+00'::timestamptz + i * interval '1 day' from generate_series(1, 3) i;
 	insert into pgfleet.status_log (event_id, status_code, at) values (930000, 0, now() + interval '2 years')"

@@ -55,13 +55,13 @@ case_ "computer revoke" pgfleet_admin computer revoke new-01
 PGUSER=rc_admin PGPASSWORD=$pw psql -X -qAt -v ON_ERROR_STOP=1 \
 	-c "select pgfleet.scope_grant('rc_operator', 'run', '*', '{\"all\": true}')" \
 	-c "select pgfleet.scope_grant('rc_author', 'submit', 'ops', '{\"groups\": [\"web\"]}')" > /dev/null || fail "scopes"
-cat > jobs.yaml <<'YAML'
+cat > jobs.yaml <<YAML
 groups: [web]
 jobs:
   - name: ops/hello
     tasks: [{name: hi, script: "echo hi"}]
     targets: {groups: [web]}
-    schedule: {at: "2099-01-01T00:00:00Z"}
+    schedule: {at: "${FAR_DAY}T00:00:00Z"}
 YAML
 case_ "submit" pgfleet_author submit jobs.yaml
 case_ "job export" pgfleet_author job export ops/hello

@@ -77,20 +77,20 @@ ok "pgfleet_admin adds groups and computers (CLI, import) and grants team scopes
 
 # --- pgfleet_author: job definitions in its folder, on its computers ---------------------
 # groups: declares the group its targets name (unchanged: no inventory change)
-cat > web.yaml <<'YAML'
+cat > web.yaml <<YAML
 groups: [web]
 jobs:
   - name: web/deploy
     tasks: [{script: "echo deploy %COMPNAME%"}]
     targets: {groups: [web]}
-    schedule: {at: "2099-01-01T00:00:00Z"}
+    schedule: {at: "${FAR_DAY}T00:00:00Z"}
   - name: web/nightly
     tasks: [{script: "echo nightly"}]
     targets: {labels: {role: web}}
-    schedule: {at: "2099-01-01T02:00:00Z", every: 1d}
+    schedule: {at: "${FAR_DAY}T02:00:00Z", every: 1d}
 YAML
 ok_as rm_author_web submit web.yaml
-grep -q '^job web/deploy: schedule [0-9]* created at version 1, due 2099-01-01T00:00:00Z, 2 events$' as.out || fail "author submit: $(cat as.out)"
+grep -q "^job web/deploy: schedule [0-9]* created at version 1, due ${FAR_DAY}T00:00:00Z, 2 events\$" as.out || fail "author submit: $(cat as.out)"
 cat > dbjob.yaml <<'YAML'
 jobs:
   - name: db/backup
@@ -99,7 +99,7 @@ YAML
 refused rm_author_web 'pgfleet submit: dbjob.yaml: role rm_author_web may not submit job "db/backup": no submit scope covers it (nothing written)' submit dbjob.yaml
 sed 's/groups: \[web\]}/labels: {env: prod}}/' web.yaml > wide.yaml
 refused rm_author_web 'pgfleet submit: wide.yaml: role rm_author_web may not submit job "web/deploy" on db-01: outside its submit scopes for the job (nothing written)' submit wide.yaml
-cat > newpc.yaml <<'YAML'
+cat > newpc.yaml <<YAML
 groups: [web]
 computers:
   - {name: web-09, host: 10.0.0.19, groups: [web]}
@@ -107,7 +107,7 @@ jobs:
   - name: web/deploy
     tasks: [{script: "echo deploy %COMPNAME%"}]
     targets: {groups: [web]}
-    schedule: {at: "2099-01-01T00:00:00Z"}
+    schedule: {at: "${FAR_DAY}T00:00:00Z"}
 YAML
 refused rm_author_web 'pgfleet submit: newpc.yaml: role rm_author_web may not change the inventory (computer "web-09" would be added): that takes pgfleet_admin (nothing written)' submit newpc.yaml
 refused rm_author_web 'pgfleet computer add: permission denied for function computer_add' computer add web-09 --host 10.0.0.19
@@ -155,14 +155,14 @@ refused rm_op_web 'pgfleet window attach: permission denied for function window_
 ok_as rm_author_web window attach nights --job web/deploy
 refused rm_author_web 'pgfleet window attach: role rm_author_web may not attach windows to job "db/backup": no submit scope covers it' window attach nights --job db/backup
 refused rm_author_web 'pgfleet window attach: role rm_author_web may not attach windows to a group: that takes pgfleet_admin' window attach nights --group web
-cat > win.yaml <<'YAML'
+cat > win.yaml <<YAML
 windows: [{name: weekend, cron: "0 22 * * fri", duration: 2d}]
 groups: [web]
 jobs:
   - name: web/deploy
     tasks: [{script: "echo deploy %COMPNAME%"}]
     targets: {groups: [web]}
-    schedule: {at: "2099-01-01T00:00:00Z"}
+    schedule: {at: "${FAR_DAY}T00:00:00Z"}
     windows: [nights]
 YAML
 refused rm_author_web 'pgfleet submit: win.yaml: role rm_author_web may not change maintenance windows (window "weekend" would be added): that takes pgfleet_admin (nothing written)' submit win.yaml

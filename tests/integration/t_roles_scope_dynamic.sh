@@ -80,12 +80,12 @@ refused sd_op_web 'pgfleet run: role sd_op_web may not run job "web/probe" on db
 out=$(as_sql sd_op_web "select pgfleet.run('web/probe', '{\"groups\": [\"web\"], \"facts\": {\"os.id\": \"debian\"}}')") &&
 	fail "pgfleet.run through facts: $out"
 case $out in *'may not run job "web/probe" on db-01'*) ;; *) fail "pgfleet.run through facts: $out";; esac
-cat > wide.yaml <<'YAML'
+cat > wide.yaml <<YAML
 jobs:
   - name: web/probe
     tasks: [{script: "echo %NAME%"}]
     targets: {facts: {os.id: debian}}
-    schedule: {at: "2099-01-01T00:00:00Z"}
+    schedule: {at: "${FAR_DAY}T00:00:00Z"}
 YAML
 refused sd_author_web 'pgfleet submit: wide.yaml: role sd_author_web may not submit job "web/probe" on db-01: outside its submit scopes for the job (nothing written)' \
 	submit wide.yaml

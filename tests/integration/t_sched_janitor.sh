@@ -11,7 +11,8 @@ sql "CREATE TABLE pgfleet.status_log_2020_01 PARTITION OF pgfleet.status_log
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" >/dev/null
 sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code, at)
 	select 900000 + i, 0, 0, 0, '2020-01-10 00:00:00+00'::timestamptz + i * interval '1 day' from generate_series(1, 5) i" >/dev/null
-next=$(sql "select to_char(date_trunc('month', now()) + interval '1 month', 'YYYY_MM')")
+# next month's partition as create_status_log_partitions names it (UTC months)
+next=$(sql "select to_char(date_trunc('month', now() at time zone 'UTC') + interval '1 month', 'YYYY_MM')")
 sql "drop table if exists pgfleet.status_log_$next" >/dev/null
 sql "insert into pgfleet.status_log (event_id, task_seq, attempt, status_code) values (1, 0, 0, 0)" >/dev/null
 # a status row of 40 days (always before this month's partition: status_log_default) and

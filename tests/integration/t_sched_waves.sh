@@ -62,12 +62,12 @@ ok "abort ends a halted rollout: its waiting events end ROLLOUT_ABORTED (-33)"
 
 # from a batch; the job keeps its waves for pgfleet run
 cd "$TESTDIR"
-cat > waves.yaml <<'YAML'
+cat > waves.yaml <<YAML
 jobs:
   - name: staged
     tasks: [{script: "true"}]
     targets: {labels: {tier: web}}
-    schedule: {at: "2030-01-01T00:00:00Z"}
+    schedule: {at: "${FAR_DAY}T00:00:00Z"}
     rollout: {waves: ["1", "10%", "100%"], pause: 10m, max_failures: 2%}
 YAML
 "$P" submit waves.yaml > out 2>&1 || fail "submit: $(cat out)"

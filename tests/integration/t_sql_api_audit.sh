@@ -113,7 +113,8 @@ sql "CREATE TABLE pgfleet.audit_2020_01 PARTITION OF pgfleet.audit
 	FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')" > /dev/null
 sql "insert into pgfleet.audit (at, action) values ('2020-01-15', 'old')" > /dev/null
 sql "insert into pgfleet.audit (at, action) values ('2019-06-01', 'older')" > /dev/null
-next=$(sql "select to_char(date_trunc('month', now()) + interval '1 month', 'YYYY_MM')")
+# next month's partition as create_month_partitions names it (UTC months)
+next=$(sql "select to_char(date_trunc('month', now() at time zone 'UTC') + interval '1 month', 'YYYY_MM')")
 sql "drop table pgfleet.audit_$next" > /dev/null
 PGUSER=au_admin PGPASSWORD=$pw "$P" maintain --retention 30d > m.out || fail "maintain as pgfleet_admin: $(cat m.out)"
 assert_eq "$(sql "select to_regclass('pgfleet.audit_2020_01') is null")" t "the 2020 audit partition dropped"

@@ -1201,7 +1201,10 @@ START_TEST(test_batch_export_loads_back_to_the_same_hash)
 		roundtrip(b, i);
 	batch_free(b);
 
-	/* scripts that a careless emitter would change */
+	/*
+	 * scripts that a careless emitter would change (the schedule's times are only read and
+	 * written back: the loader compares until with at, never with the clock)
+	 */
 	b = load_ok("tricky.yaml",
 		    "jobs:\n"
 		    "  - name: \"odd: names/and #things\"\n"

@@ -65,11 +65,13 @@ under_valgrind(void)
 }
 
 /*
- * Timeout of the tests that need the script to reach a point first (start a
- * grandchild, print a line): a deadline for that, not a guess of how long it takes.
- * No test bounds a duration from above: a status code says what happened.
+ * Timeout of the tests of the timeout. exec_wait alone acts on the deadline: such a
+ * test starts the script, waits (wait_file) until the script has reached its point
+ * (started a grandchild, printed a line) and only then calls exec_wait, so however
+ * slow the machine the timeout finds the script there. No test bounds a duration
+ * from above: a status code says what happened.
  */
-#define START_MS 2000
+#define TIMEOUT_MS 300
 
 static void
 write_script(const char *body)
@@ -167,6 +169,32 @@ file_exists(void *arg)
 	return access((const char *)arg, F_OK) == 0;
 }
 
+/* Wait up to 20 s for the file name in the temp dir (written by rename: whole when seen). */
+static void
+wait_file(const char *name)
+{
+	char path[PATH_MAX + 64];
+	path_in_tdir(path, sizeof(path), name);
+	for (int i = 0; i < 2000; i++) {
+		if (access(path, F_OK) == 0)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("%s not written within 20 s", path);
+}
+
+/* Start req, wait until the script has written ready_file, then run it to the end. */
+static void
+run_req_when(const struct exec_req *req, const char *ready_file, struct exec_result *r)
+{
+	struct exec_proc *p = NULL;
+	int rc = exec_start(req, &p, err, sizeof(err));
+	ck_assert_msg(rc == 0, "exec_start: %d %s", rc, err);
+	wait_file(ready_file);
+	ck_assert_int_eq(exec_wait(p, r, err, sizeof(err)), 0);
+	exec_proc_free(p);
+}
+
 START_TEST(test_exec_passes_exit_codes_through)
 {
 	static const int codes[] = {0, 1, 42, 255};
@@ -259,14 +287,16 @@ START_TEST(test_exec_timeout_kills_grandchildren)
 	struct exec_req req;
 	struct exec_result r;
 	default_req(&req);
-	req.timeout_ms = START_MS;
+	req.timeout_ms = TIMEOUT_MS;
 	req.grace_ms = 200;
-	write_script("sleep 1000 >/dev/null 2>&1 &\necho $! > gc.tmp; mv gc.tmp gc.pid\necho started\nsleep 1000\n");
-	run_req(&req, &r);
+	/* "started" is in the pipe before gc.pid exists */
+	write_script("sleep 1000 >/dev/null 2>&1 &\necho started\necho $! > gc.tmp; mv gc.tmp gc.pid\nsleep 1000\n");
+	run_req_when(&req, "gc.pid", &r);
 	ck_assert_int_eq(r.status_code, STATUS_TIMEOUT);
 	ck_assert_int_eq(r.timed_out, 1);
 	ck_assert_int_eq(r.cancelled, 0);
-	ck_assert_int_ge(r.duration_ms, START_MS);
+	ck_assert_int_eq(r.signal, SIGTERM);
+	ck_assert_int_ge(r.duration_ms, TIMEOUT_MS);
 	ck_assert_str_eq(r.output, "started\n");
 	ck_assert_msg(pid_dead(read_pid_file("gc.pid")), "grandchild still alive");
 	exec_result_clear(&r);
@@ -278,13 +308,14 @@ START_TEST(test_exec_timeout_escalates_to_sigkill_when_term_ignored)
 	struct exec_req req;
 	struct exec_result r;
 	default_req(&req);
-	req.timeout_ms = START_MS;
+	req.timeout_ms = TIMEOUT_MS;
 	req.grace_ms = 200;
 	write_script("trap '' TERM\nsleep 1000 >/dev/null 2>&1 &\necho $! > gc.tmp; mv gc.tmp gc.pid\nsleep 1000\n");
-	run_req(&req, &r);
+	run_req_when(&req, "gc.pid", &r);
 	ck_assert_int_eq(r.status_code, STATUS_TIMEOUT);
+	ck_assert_int_eq(r.timed_out, 1);
 	ck_assert_int_eq(r.signal, SIGKILL);
-	ck_assert_int_ge(r.duration_ms, START_MS + 200);
+	ck_assert_int_ge(r.duration_ms, TIMEOUT_MS + 200);
 	ck_assert_msg(pid_dead(read_pid_file("gc.pid")), "grandchild ignoring SIGTERM still alive");
 	exec_result_clear(&r);
 }

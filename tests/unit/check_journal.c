@@ -1257,11 +1257,15 @@ END_TEST
 START_TEST(test_journal_orphan_whose_script_ended_is_not_signalled)
 {
 	long spid = leave_orphan(66, 0);
-	/* the script ends by itself before anyone looks (as if the holder died just after it) */
-	ck_assert_int_eq(kill((pid_t)spid, SIGKILL), 0);
-	for (int i = 0; i < 500 && proc_running(spid); i++)
+	/*
+	 * the script ends by itself before anyone looks (as if the holder died just after it):
+	 * its whole group, so that no "sleep 60" outlives the test holding the runner's output
+	 */
+	ck_assert_int_eq(kill(-(pid_t)spid, SIGKILL), 0);
+	for (int i = 0; i < 1000 && (proc_running(spid) || group_running(spid)); i++)
 		usleep(10000);
 	ck_assert(!proc_running(spid));
+	ck_assert_msg(!group_running(spid), "a process of the script's group %ld still runs", spid);
 	struct journal *j = open_journal(0);
 	long pgid = -1;
 	ck_assert_int_eq(journal_request_cancel(j, 66, 0, &pgid, err, sizeof(err)), JOURNAL_DONE);

@@ -584,9 +584,12 @@ control_cancel(const struct control_env *env, const struct request_task *t)
 		if (rc == JOURNAL_CANCEL_KILLED)
 			log_task_s(LL_WARNING, ev_s, seq_s, "cancel requested by %s (%s): the process that ran "
 			    "it had died, its script was killed", c->env->peer_name, c->env->peer_addr);
-		else
+		else if (pgid > 0)
 			log_task_s(LL_INFO, ev_s, seq_s, "cancel requested by %s (%s), process group %ld",
 			    c->env->peer_name, c->env->peer_addr, pgid);
+		else /* its script's group not recorded yet: the holder reads the request */
+			log_task_s(LL_INFO, ev_s, seq_s, "cancel requested by %s (%s), recorded for the "
+			    "process that runs it", c->env->peer_name, c->env->peer_addr);
 		snprintf(code_s, sizeof(code_s), "%d", STATUS_CANCELLED);
 		kv[3][0] = "Result";
 		kv[3][1] = "Success";

@@ -21,7 +21,7 @@ for e in $(sql "select event_id from pgfleet.status_log where schedule_id = $sid
 	# (the connection process that took the Request=Cancel logs it; the task process may
 	# answer -8 first)
 	wait_for 10 "the Request=Cancel of event $e in the agents' logs" \
-		grep -q "event $e task 0: cancel requested by sched-a (.*), process group [0-9]*$" "$TESTDIR"/agent-*.log
+		grep -q "event $e task 0: cancel requested by sched-a (.*), \(process group [0-9]*\|recorded for the process that runs it\)$" "$TESTDIR"/agent-*.log
 	grep -q "event $e task 0: ended with code -8 (Failed) in [0-9]* ms: cancelled$" "$TESTDIR"/agent-*.log ||
 		fail "no cancelled end of event $e in the agents' logs"
 	spid=$(sed -n "s/.*event $e task 0: started as root, pid \([0-9]*\)$/\1/p" "$TESTDIR"/agent-*.log)

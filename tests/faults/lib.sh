@@ -241,6 +241,12 @@ fault_finish() {
 	replays=$(sql "select count(*) from (select event_id, task_seq from pgfleet.status_log where $FINAL
 		group by 1, 2 having count(distinct attempt) > 1) r")
 	[ "$replays" = 0 ] || fault_note "$replays tasks recorded in two attempts"
+	# second final rows the database turned away (status_log_one_final, 0011): replays that
+	# would have recorded a task twice had the trigger not stopped them; dup rows above
+	# checks that none got through
+	turned=$(cat "$TESTDIR"/sched*.log 2>/dev/null | sed -n 's/.*record: \([0-9]*\) final status rows already recorded, not written again$/\1/p' |
+		awk '{ n += $1 } END { print n + 0 }')
+	[ "$turned" = 0 ] || fault_note "$turned second final rows turned away by the database"
 
 	verdict=held
 	[ -z "$FAULT_BREAKS" ] || verdict=broke

@@ -65,7 +65,7 @@ ORDER BY job, day LIMIT 20000;
 EXPLAIN (ANALYZE, BUFFERS)
 SELECT event_id, finished_at, job_id, job, schedule_id, computer_id, computer, attempt, task_seq,
 	status_code, status_name, meaning, module, message, output_size, output_tail,
-	finished_at::text || ',' || event_id AS finished_key
+	to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ',' || event_id AS finished_key
 FROM pgfleet.failures WHERE finished_at >= now() - interval '7 days'
 ORDER BY finished_at DESC, event_id DESC LIMIT 51;
 SQL

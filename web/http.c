@@ -24,6 +24,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/units.h"
+#include "common/utf8.h"
+#include "common/util.h"
 #include "web/html.h"
 #include "web/live.h"
 #include "web/svg.h"
@@ -585,6 +588,16 @@ csrf_setup(struct web_req *r)
 	return c[0] == '\0' ? 0 : csrf_token(r->w->csrf_key, c, r->csrf);
 }
 
+/* The query string holds %00: decoded, an argument would end there, the rest unseen. */
+static int
+has_nul(const char *query)
+{
+	for (const char *p = strchr(query, '%'); p != NULL; p = strchr(p + 1, '%'))
+		if (p[1] == '0' && p[2] == '0')
+			return 1;
+	return 0;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -616,7 +629,7 @@ on_request(struct evhttp_request *req, void *arg)
 	size_t len = 0;
 	char *dec = path != NULL ? evhttp_uridecode(path, 0, &len) : NULL;
 	if (dec == NULL || len != strlen(dec) || len >= sizeof(r->path) ||
-	    (query != NULL && evhttp_parse_query_str(query, &r->args) == -1)) {
+	    (query != NULL && (has_nul(query) || evhttp_parse_query_str(query, &r->args) == -1))) {
 		free(dec);
 		web_error(r, 400, "malformed request path or query");
 		return;
@@ -745,6 +758,8 @@ int
 web_keyset(struct web_req *r, char *ts, size_t tslen, char *id, size_t idlen)
 {
 	const char *before = web_arg(r, "before");
+	struct units_time t;
+	char err[256];
 	ts[0] = id[0] = '\0';
 	if (before == NULL)
 		return 0;
@@ -752,14 +767,37 @@ web_keyset(struct web_req *r, char *ts, size_t tslen, char *id, size_t idlen)
 	size_t n = comma != NULL ? (size_t)(comma - before) : 0;
 	char *end;
 	if (comma == NULL || n == 0 || n >= tslen || strtoll(comma + 1, &end, 10) <= 0 || *end != '\0' ||
-	    strlen(comma + 1) >= idlen) {
-		web_error(r, 400, "before: not a position in this list");
-		return -1;
-	}
+	    strlen(comma + 1) >= idlen)
+		goto bad;
 	memcpy(ts, before, n);
 	ts[n] = '\0';
+	/* an instant the database reads back in any DateStyle, never an error of its own (500) */
+	if (strchr(ts, '[') != NULL || units_time(ts, &t, err, sizeof(err)) == -1 || !t.has_offset)
+		goto bad;
 	snprintf(id, idlen, "%s", comma + 1);
 	return 0;
+bad:
+	ts[0] = id[0] = '\0';
+	web_error(r, 400, "before: not a position in this list");
+	return -1;
+}
+
+int
+web_after(struct web_req *r, const char **after)
+{
+	const char *v = web_arg(r, "after");
+	*after = v;
+	if (v == NULL)
+		return 0;
+	size_t len = strlen(v);
+	for (size_t i = 0, k; i < len; i += k)
+		if ((k = utf8_seq_len((const unsigned char *)v + i, len - i)) == 0)
+			goto bad;
+	if (!util_has_ctl(v))
+		return 0;
+bad:
+	web_error(r, 400, "after: not a name (UTF-8 without control characters)");
+	return -1;
 }
 
 void

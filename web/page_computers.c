@@ -72,7 +72,7 @@ static const char SQL_OPEN_EVENTS[] =
 
 /* Newest first, paged by (finished_at, event_id): $2 the last row's finished_key. */
 static const char SQL_HISTORY[] =
-    "SELECT " EVENT_COLS ", finished_at::text || ',' || event_id AS finished_key"
+    "SELECT " EVENT_COLS ", " WEB_KEY " AS finished_key"
     " FROM pgfleet.job_history WHERE computer_id = $1 AND finished_at IS NOT NULL"
     " AND ($2::timestamptz IS NULL OR (finished_at, event_id) < ($2, $3::bigint))"
     " ORDER BY finished_at DESC, event_id DESC LIMIT $4";
@@ -140,9 +140,12 @@ page_computers(struct web_req *r)
 	snprintf(stale_ms, sizeof(r->scratch[0]), "%lld", r->w->conf.stale_ms);
 	snprintf(limit, sizeof(r->scratch[1]), "%d", r->fmt == WEB_HTML ? WEB_PAGE + 1 : 100000);
 	html_duration(r->w->conf.stale_ms, r->scratch[7], sizeof(r->scratch[7]));
+	const char *after;
+	if (web_after(r, &after) == -1)
+		return;
 	struct web_query q[2] = {
 	    {SQL_COMPUTERS, 6, {web_arg(r, "q"), web_arg(r, "group"), web_arg(r, "stale") ? "true" : NULL,
-		stale_ms, web_arg(r, "after"), limit}},
+		stale_ms, after, limit}},
 	    {SQL_GROUPS, 0, {NULL}},
 	};
 	web_fetch(r, 2, q, render_computers);

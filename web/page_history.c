@@ -25,7 +25,7 @@ static const char SQL_DAILY[] =
 static const char SQL_FAILURES[] =
     "SELECT event_id, " WEB_TS("finished_at") " AS finished_at, job_id, job, schedule_id,"
     " computer_id, computer, attempt, task_seq, status_code, status_name, meaning, module, message,"
-    " output_size, output_tail, finished_at::text || ',' || event_id AS finished_key"
+    " output_size, output_tail, " WEB_KEY " AS finished_key"
     " FROM pgfleet.failures"
     " WHERE finished_at >= $1::timestamptz AND ($2::text IS NULL OR job = $2)"
     " AND ($3::text IS NULL OR computer = $3)"

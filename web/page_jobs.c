@@ -107,8 +107,11 @@ void
 page_jobs(struct web_req *r)
 {
 	char *limit = r->scratch[0];
+	const char *after;
 	snprintf(limit, sizeof(r->scratch[0]), "%d", r->fmt == WEB_HTML ? WEB_PAGE + 1 : 100000);
-	struct web_query q[1] = {{SQL_JOBS, 3, {web_arg(r, "q"), web_arg(r, "after"), limit}}};
+	if (web_after(r, &after) == -1)
+		return;
+	struct web_query q[1] = {{SQL_JOBS, 3, {web_arg(r, "q"), after, limit}}};
 	web_fetch(r, 1, q, render_jobs);
 }
 

@@ -188,11 +188,25 @@ void web_href_fmt(struct evbuffer *b, struct web_req *r, const char *base, const
 int web_since(struct web_req *r, const char *name, const char *def, char *ts, size_t tslen)
     __attribute__((warn_unused_result));
 /*
+ * A row's place in a list newest first (column finished_key, the argument "before" of the
+ * next page's link): its finished_at to the microsecond in UTC, whatever the DateStyle,
+ * and its event_id: 2026-11-24T10:02:00.123456Z,42.
+ */
+#define WEB_KEY "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')" \
+	" || ',' || event_id"
+/*
  * The argument "before" of a page listed newest first: "TIMESTAMP,EVENT_ID" (a row's
- * finished_key) split into ts and id. 0 (also when absent: both ""), or -1 after 400.
+ * finished_key; the time with Z or an offset, as units_time reads it) split into ts and
+ * id. 0 (also when absent: both ""), or -1 after 400.
  */
 int web_keyset(struct web_req *r, char *ts, size_t tslen, char *id, size_t idlen)
     __attribute__((warn_unused_result));
+/*
+ * The argument "after" of a page listed by name (the last name of the page before it)
+ * into *after: NULL when absent. Names are UTF-8 without control characters; 0, or -1
+ * after 400 (the database would refuse bad UTF-8 with an error of its own).
+ */
+int web_after(struct web_req *r, const char **after) __attribute__((warn_unused_result));
 /* The events of row i by state, from columns total, done, failed, ...; halted is 0. */
 void web_counts(const struct db_result *res, int i, struct progress_counts *c);
 /*

@@ -60,6 +60,10 @@ pgfleet -d pgfleet schedulers --format csv > $TESTDIR/schedulers.csv
 grep -q '^sched-a,' $TESTDIR/schedulers.csv
 grep -q ',running,' $TESTDIR/schedulers.csv
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z NOTICE \[[0-9]+\] scheduler sched-a:[0-9]+ started' /var/log/pgfleet/scheduler.log
+# its sessions took the role pgfleet_scheduler (PGOPTIONS in the README) and needed no more
+PGOPTIONS="-c role=pgfleet_scheduler" psql -X -qAt -d pgfleet -c "select current_user" | grep -qx pgfleet_scheduler
+tr '\\0' '\\n' < /proc/\$(pgrep -o -f '^pgfleet-scheduler')/environ | grep -qx 'PGOPTIONS=-c role=pgfleet_scheduler'
+if grep -iE 'permission denied|must be owner' /var/log/pgfleet/scheduler.log; then exit 1; fi
 grep -Eq 'NOTICE \[[0-9]+\] agent: pgfleet-agent .* started: computer web-01' /var/log/pgfleet-agent/agent.log
 grep -q 'event [0-9]* task 0: ended with code 0 (Success)' /var/log/pgfleet-agent/agent.log
 [ "\$(readlink -f "\$(man -w pgfleet)")" = /usr/local/share/man/man1/pgfleet.1 ]

@@ -430,16 +430,28 @@ log_task_s(enum log_level level, const char *event_s, const char *seq_s, const c
 	va_end(ap);
 }
 
+/* "event E: " before the message, E as the caller has it. */
+static void event_line(enum log_level level, const char *event_s, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+event_line(enum log_level level, const char *event_s, const char *fmt, va_list ap)
+{
+	char prefix[40];
+	snprintf(prefix, sizeof(prefix), "event %.24s: ", event_s);
+	log_write((int)level, prefix, NULL, fmt, ap);
+}
+
 void
 log_event(enum log_level level, long long event_id, const char *fmt, ...)
 {
 	if ((int)level > log_level)
 		return;
-	char prefix[40];
-	snprintf(prefix, sizeof(prefix), "event %lld: ", event_id);
+	char ev[24];
+	snprintf(ev, sizeof(ev), "%lld", event_id);
 	va_list ap;
 	va_start(ap, fmt);
-	log_write((int)level, prefix, NULL, fmt, ap);
+	event_line(level, ev, fmt, ap);
 	va_end(ap);
 }
 
@@ -448,11 +460,9 @@ log_event_s(enum log_level level, const char *event_s, const char *fmt, ...)
 {
 	if ((int)level > log_level)
 		return;
-	char prefix[40];
-	snprintf(prefix, sizeof(prefix), "event %.24s: ", event_s);
 	va_list ap;
 	va_start(ap, fmt);
-	log_write((int)level, prefix, NULL, fmt, ap);
+	event_line(level, event_s, fmt, ap);
 	va_end(ap);
 }
 

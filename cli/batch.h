@@ -113,7 +113,9 @@ struct batch_task {
 	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
 	char *os_required;   /* NULL when absent */
 	char *boot_env;      /* NULL when absent */
-	int copy;            /* 1: a copy-file task: script holds the file's content */
+	int copy;            /* 1: a copy-file task: script holds the file's content when it is text */
+	char *copy_bytes;    /* copy: a file that is no UTF-8 text: its bytes (script NULL then) */
+	size_t copy_len;     /* their count; 0 for text */
 	char *copy_source;   /* copy: source as written (NULL: content was inline) */
 	char *copy_dest;     /* where the agent installs it: an absolute path */
 	int copy_mode;       /* its mode, 0-07777 */

@@ -154,78 +154,167 @@ cmp_code(const void *a, const void *b)
 	return cmp_int(&((const struct batch_code *)a)->code, &((const struct batch_code *)b)->code);
 }
 
-/* Read a script file, relative to the batch's folder. */
-static int
-read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char **out)
+/* A file the batch names, relative to its folder (malloc'd). */
+static char *
+batch_path(const struct batch_ld *l, const char *file)
 {
-	char *path = NULL, *buf = NULL, why[512];
-	size_t len;
-
-	if (file[0] == '\0') {
-		bv_err(l, n->pos, "script_file: the file name is empty");
-		return -1;
-	}
+	char *path = NULL;
 	if (file[0] == '/' || l->dir == NULL)
 		path = strdup(file);
 	else if (asprintf(&path, "%s/%s", l->dir, file) == -1)
 		path = NULL;
 	if (path == NULL)
-		fatal("batch: script path");
-	int rc = batch_script_read(path, &buf, &len, why, sizeof(why));
-	if (rc == 0)
-		*out = arena_strndup(&l->b->arena, buf, len);
-	else
-		bv_err(l, n->pos, "script_file \"%s\": %s", file, why);
-	free(buf);
+		fatal("batch: file path");
+	return path;
+}
+
+/*
+ * A file the batch names under key (script_file, or a copy's source), read now: a script's
+ * text (text 1) or a copied file's bytes (text 0). 0 with *out (malloc'd, the caller frees,
+ * a NUL after the bytes) and *len, or -1 with the error at n.
+ */
+static int
+read_file(struct batch_ld *l, const struct yt_node *n, const char *key, const char *file, int text,
+	  char **out, size_t *len)
+{
+	char why[512];
+	if (file[0] == '\0') {
+		bv_err(l, n->pos, "%s: the file name is empty", key);
+		return -1;
+	}
+	char *path = batch_path(l, file);
+	int rc = text ? batch_script_read(path, out, len, why, sizeof(why)) :
+			batch_file_read(path, out, len, why, sizeof(why));
+	if (rc == -1)
+		bv_err(l, n->pos, "%s \"%s\": %s", key, file, why);
 	free(path);
 	return rc;
 }
 
-/* copy: {source | content, destination, mode}: a copy-file task. */
+/* Read a script file, relative to the batch's folder. */
+static int
+read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char **out)
+{
+	char *buf;
+	size_t len;
+	if (read_file(l, n, "script_file", file, 1, &buf, &len) == -1)
+		return -1;
+	*out = arena_strndup(&l->b->arena, buf, len);
+	free(buf);
+	return 0;
+}
+
+/*
+ * The bytes of a file to copy: text (no NUL, valid UTF-8) in script, as before binary copies
+ * existed, so that a text file's task compares and hashes as it always did; other bytes in
+ * copy_bytes (script NULL), whichever way they were given.
+ */
+static void
+copy_set_content(struct batch_ld *l, struct batch_task *t, const char *buf, size_t len)
+{
+	if (batch_is_text(buf, len)) {
+		t->script = arena_strndup(&l->b->arena, buf, len);
+		return;
+	}
+	t->copy_bytes = arena_alloc(&l->b->arena, len + 1);
+	memcpy(t->copy_bytes, buf, len);
+	t->copy_bytes[len] = '\0';
+	t->copy_len = len;
+}
+
+/* copy: content_base64 (what `pgfleet job export` writes for a file that is no text). */
+static int
+copy_base64(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
+{
+	char *s;
+	unsigned char *buf;
+	size_t len;
+	if (bv_str(l, "content_base64", v, &s) == -1)
+		return -1;
+	if (util_unbase64(s, strlen(s), &buf, &len) == -1) {
+		bv_err(l, v->pos, "content_base64: not base64 (RFC 4648, padded; blanks and line breaks "
+		       "are skipped)");
+		return -1;
+	}
+	if (len > BATCH_MAX_SCRIPT) {
+		free(buf);
+		bv_err(l, v->pos, "content_base64: larger than %d MiB", BATCH_MAX_SCRIPT >> 20);
+		return -1;
+	}
+	copy_set_content(l, t, (const char *)buf, len);
+	free(buf);
+	return 0;
+}
+
+/* copy: what to copy, one of source (a file read now), content (text) and content_base64. */
+static int
+copy_what(struct batch_ld *l, const struct yt_node *n, struct yt_node *const *v, struct batch_task *t)
+{
+	char *buf;
+	size_t len;
+	if ((v[0] != NULL) + (v[1] != NULL) + (v[2] != NULL) != 1) {
+		bv_err(l, n->pos, "copy: give source (a file read now), content or content_base64, "
+		       "one of them");
+		return -1;
+	}
+	if (v[1] != NULL)
+		return bv_str(l, "content", v[1], &t->script);
+	if (v[2] != NULL)
+		return copy_base64(l, v[2], t);
+	if (bv_str(l, "source", v[0], &t->copy_source) == -1 ||
+	    read_file(l, v[0], "source", t->copy_source, 0, &buf, &len) == -1)
+		return -1;
+	copy_set_content(l, t, buf, len);
+	free(buf);
+	return 0;
+}
+
+/* copy: mode, an octal string; 0644 when absent. */
+static int
+copy_mode(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
+{
+	char *end;
+	t->copy_mode = 0644;
+	if (v == NULL)
+		return 0;
+	if (bv_want(l, "mode", v, YT_SCALAR) == -1)
+		return -1;
+	long m = strtol(v->s, &end, 8);
+	if (*end != '\0' || v->s[0] == '\0' || v->s[0] == '-' || m < 0 || m > 07777 ||
+	    strlen(v->s) > 5) {
+		bv_err(l, v->pos, "mode: \"%.20s\" is not an octal mode (0644, 0755, 0600)", v->s);
+		return -1;
+	}
+	t->copy_mode = (int)m;
+	return 0;
+}
+
+/* copy: {source | content | content_base64, destination, mode}: a copy-file task. */
 static int
 task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 {
-	static const char *const keys[] = {"source", "content", "destination", "mode", NULL};
-	struct yt_node *v[4];
+	static const char *const keys[] = {"source", "content", "content_base64", "destination",
+					   "mode", NULL};
+	enum { K_SOURCE, K_CONTENT, K_BASE64, K_DEST, K_MODE };
+	struct yt_node *v[5];
 	if (bv_keys(l, "copy", n, keys, v) == -1)
 		return -1;
 	t->copy = 1;
-	if ((v[0] == NULL) == (v[1] == NULL)) {
-		bv_err(l, n->pos, "copy: give source (a file read now) or content, one of them");
+	if (copy_what(l, n, v, t) == -1)
 		return -1;
-	}
-	if (v[0] != NULL) {
-		if (bv_str(l, "source", v[0], &t->copy_source) == -1 ||
-		    read_script(l, v[0], t->copy_source, &t->script) == -1)
-			return -1;
-	} else if (bv_str(l, "content", v[1], &t->script) == -1)
-		return -1;
-	if (v[2] == NULL) {
+	if (v[K_DEST] == NULL) {
 		bv_err(l, n->pos, "copy: destination is missing");
 		return -1;
 	}
-	if (bv_str(l, "destination", v[2], &t->copy_dest) == -1)
+	if (bv_str(l, "destination", v[K_DEST], &t->copy_dest) == -1)
 		return -1;
 	if (!field_file_path_ok(t->copy_dest)) {
-		bv_err(l, v[2]->pos, "destination: \"%.80s\" is not an absolute file path (no . or .. "
-		       "part, no trailing /, no control character, at most 1024 bytes)", t->copy_dest);
+		bv_err(l, v[K_DEST]->pos, "destination: \"%.80s\" is not an absolute file path (no . "
+		       "or .. part, no trailing /, no control character, at most 1024 bytes)",
+		       t->copy_dest);
 		return -1;
 	}
-	t->copy_mode = 0644;
-	if (v[3] != NULL) {
-		char *end;
-		if (bv_want(l, "mode", v[3], YT_SCALAR) == -1)
-			return -1;
-		long m = strtol(v[3]->s, &end, 8);
-		if (*end != '\0' || v[3]->s[0] == '\0' || v[3]->s[0] == '-' || m < 0 || m > 07777 ||
-		    strlen(v[3]->s) > 5) {
-			bv_err(l, v[3]->pos, "mode: \"%.20s\" is not an octal mode (0644, 0755, 0600)",
-			       v[3]->s);
-			return -1;
-		}
-		t->copy_mode = (int)m;
-	}
-	return 0;
+	return copy_mode(l, v[K_MODE], t);
 }
 
 /* script: or script_file: (exactly one); a script file is read relative to the batch. */
@@ -849,7 +938,7 @@ job_tasks(struct batch_ld *l, const struct yt_node *n, const struct yt_node *tas
 	for (const struct yt_node *it = tasks->first; it != NULL; it = it->next) {
 		struct batch_task *t = &j->tasks[j->ntasks++];
 		load_task(l, it, t, bad);
-		bytes += t->script != NULL ? strlen(t->script) : 0;
+		bytes += (t->script != NULL ? strlen(t->script) : 0) + t->copy_len;
 		if (bytes > BATCH_MAX_JOB_SCRIPT) {
 			bv_err(l, it->pos, "tasks: the scripts of this job pass %d MiB together (the "
 			       "limit; split the job)", BATCH_MAX_JOB_SCRIPT >> 20);

@@ -443,7 +443,13 @@ utf8_valid(const unsigned char *s, size_t len)
 }
 
 int
-batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+batch_is_text(const char *s, size_t len)
+{
+	return memchr(s, '\0', len) == NULL && utf8_valid((const unsigned char *)s, len);
+}
+
+int
+batch_file_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
 {
 	int fd = -1, rc = -1;
 	size_t len = 0, cap = 0;
@@ -481,10 +487,6 @@ batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_
 	buf[len] = '\0';
 	if (len == 0)
 		snprintf(why, whylen, "the file is empty");
-	else if (memchr(buf, '\0', len) != NULL)
-		snprintf(why, whylen, "holds a NUL byte (a script is text)");
-	else if (!utf8_valid((const unsigned char *)buf, len))
-		snprintf(why, whylen, "not UTF-8 text");
 	else {
 		*out = buf;
 		*outlen = len;
@@ -499,4 +501,20 @@ out:
 		close(fd);
 	free(buf);
 	return rc;
+}
+
+int
+batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+{
+	if (batch_file_read(path, out, outlen, why, whylen) == -1)
+		return -1;
+	if (memchr(*out, '\0', *outlen) != NULL)
+		snprintf(why, whylen, "holds a NUL byte (a script is text)");
+	else if (!utf8_valid((const unsigned char *)*out, *outlen))
+		snprintf(why, whylen, "not UTF-8 text");
+	else
+		return 0;
+	free(*out);
+	*out = NULL;
+	return -1;
 }

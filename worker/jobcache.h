@@ -20,7 +20,8 @@
 
 struct job_task {
 	int seq;
-	char *script;
+	char *script;        /* a copy-file task's bytes may hold NUL: script_len counts them */
+	size_t script_len;
 	char *interpreter;
 	char *run_as;
 	long long timeout_ms;

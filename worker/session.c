@@ -281,9 +281,10 @@ session_render(struct session *s, render_lookup_fn *lookup, struct render_report
 	s->rendered = NULL;
 	if (t->copy) {
 		/* a file to copy is sent as it is: no tokens in it */
-		s->rendered_len = strlen(t->script);
-		if ((s->rendered = strdup(t->script)) == NULL)
+		s->rendered_len = t->script_len;
+		if ((s->rendered = malloc(t->script_len + 1)) == NULL)
 			fatalx("out of memory");
+		memcpy(s->rendered, t->script, t->script_len + 1);
 		return 0;
 	}
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");

@@ -1390,8 +1390,56 @@ START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
 		      "no trailing /, no control character, at most 1024 bytes)\n"
 		      "b.yaml:6:56: mode: \"999\" is not an octal mode (0644, 0755, 0600)\n"
 		      "b.yaml:7:27: copy: a copy-file task has no script, script_file or interpreter\n"
-		      "b.yaml:8:16: copy: give source (a file read now) or content, one of them\n"
+		      "b.yaml:8:16: copy: give source (a file read now), content or content_base64, one "
+		      "of them\n"
 		      "b.yaml:9:21: wait: 0s is shorter than 1s\n");
+}
+END_TEST
+
+/* A file that is no text (a NUL, invalid UTF-8) is copied as bytes: script NULL, its digest in
+ * the canonical text, content_base64 in the export, which loads back to the same hash. */
+START_TEST(test_batch_reads_binary_copy_sources)
+{
+	static const char bin[] = {'\x7f', 'E', 'L', 'F', '\0', '\xff', '\xfe', '\xc3', '(', '\n'};
+	wfile_n("files/app.bin", bin, sizeof(bin));
+	struct batch *b = load_ok("c.yaml",
+				  "jobs:\n"
+				  "  - name: deploy\n"
+				  "    tasks:\n"
+				  "      - copy: {source: files/app.bin, destination: /opt/app/app.bin, mode: \"0755\"}\n"
+				  "      - copy: {content_base64: \"aGk=\", destination: /opt/app/hi}\n"
+				  "      - copy: {content_base64: \"AP/+\\nAA==\", destination: /opt/app/z}\n");
+	const struct batch_task *t = b->jobs[0].tasks;
+	ck_assert_ptr_null(t[0].script);
+	ck_assert_uint_eq(t[0].copy_len, sizeof(bin));
+	ck_assert_int_eq(memcmp(t[0].copy_bytes, bin, sizeof(bin)), 0);
+	/* text given as base64 is text: the same task as content: "hi" */
+	ck_assert_str_eq(t[1].script, "hi");
+	ck_assert_ptr_null(t[1].copy_bytes);
+	ck_assert_uint_eq(t[2].copy_len, 4);
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].canon, "task 0\nname -\nscript -\n"));
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].canon, "copy_content 10 sha256:"));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+	ck_assert_int_eq(batch_job_export(&b->jobs[0], fp), 0);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(buf, "content_base64: |\n"));
+	free(buf);
+	roundtrip(b, 0);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - {copy: {content_base64: \"Zg=\", destination: /etc/x}}\n"
+		      "      - {copy: {content: x, content_base64: eA==, destination: /etc/x}}\n"
+		      "      - {copy: {source: nope.bin, destination: /etc/x}}\n",
+		      "b.yaml:4:33: content_base64: not base64 (RFC 4648, padded; blanks and line breaks "
+		      "are skipped)\n"
+		      "b.yaml:5:16: copy: give source (a file read now), content or content_base64, one "
+		      "of them\n"
+		      "b.yaml:6:25: source \"nope.bin\": cannot read nope.bin: No such file or directory\n");
 }
 END_TEST
 
@@ -1596,6 +1644,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
 	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
 	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
+	tcase_add_test(tc, test_batch_reads_binary_copy_sources);
 	tcase_add_test(tc, test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);

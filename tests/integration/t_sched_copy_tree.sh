@@ -1,0 +1,68 @@
+#!/bin/sh
+# Copy-file tasks beyond one text file (docs/yaml.md "Copy-file tasks"): a file of any bytes
+# (NUL, invalid UTF-8) is stored as bytes (task.copy_content), reaches the agent byte for byte,
+# submits again as no new version and round-trips through `pgfleet job export`.
+. "$PGFLEET_TESTS/lib.sh"
+. "$PGFLEET_TESTS/fleet.sh"
+fleet_init
+sched_conf sched-a
+mkdir -p "$TESTDIR/agent-1/etc"
+agent_start agent-1 "copy: {allow: [$TESTDIR/agent-1/etc]}"
+sched_start sched-a
+agent_connected agent-1
+cd "$TESTDIR"
+sid() { sql "select s.schedule_id from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = '$1' order by s.schedule_id desc limit 1"; }
+
+# every byte value 0-255, then the same 256 times over: 65792 bytes, NULs and invalid UTF-8
+i=0
+while [ $i -lt 256 ]; do printf "\\$(printf %03o $i)"; i=$((i + 1)); done > all.bin
+for k in 1 2 3 4 5 6 7 8; do cat all.bin all.bin all.bin all.bin; done > b32
+cat all.bin b32 b32 b32 b32 b32 b32 b32 b32 > app.bin
+assert_eq "$(wc -c < app.bin)" 65792 "test file size"
+cat > bin.yaml <<YAML
+jobs:
+  - name: deploy/bin
+    tasks:
+      - copy: {source: app.bin, destination: $TESTDIR/agent-1/etc/app.bin, mode: "0600"}
+    targets: {computers: [agent-1]}
+YAML
+"$P" submit bin.yaml > out 2>&1 || fail "submit: $(cat out)"
+wait_schedule "$(sid deploy/bin)" 60
+assert_eq "$(sql "select state from pgfleet.event where schedule_id = $(sid deploy/bin)")" done "binary copy event"
+cmp app.bin "$TESTDIR/agent-1/etc/app.bin" || fail "the copied file differs"
+assert_eq "$(stat -c %a "$TESTDIR/agent-1/etc/app.bin")" 600 "file mode"
+assert_eq "$(sql "select (script is null) || ' ' || octet_length(copy_content) || ' ' || encode(sha256(copy_content), 'hex')
+	from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'deploy/bin'")" \
+	"true 65792 $(sha256sum < app.bin | cut -d' ' -f1)" "stored as bytes, script NULL"
+assert_eq "$(sql "select script_bytes from pgfleet.task_list where job = 'deploy/bin'")" 65792 "task_list counts the bytes"
+ok "a file with NUL bytes and invalid UTF-8 is stored as bytes and copied byte for byte"
+
+"$P" submit bin.yaml > out 2>&1 || fail "submit again: $(cat out)"
+assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/bin'")" 1 "same file, same version"
+"$P" job export deploy/bin > export.yaml || fail "export"
+grep -q '^ *content_base64: |' export.yaml || fail "export without content_base64: $(head -c 600 export.yaml)"
+"$P" submit export.yaml > out 2>&1 || fail "submit the export: $(cat out)"
+assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/bin'")" 1 "the export is the same version"
+# one byte changed: a new version, copied again
+printf 'X' | dd of=app.bin bs=1 seek=1000 conv=notrunc 2>/dev/null
+"$P" submit bin.yaml > out 2>&1 || fail "submit changed: $(cat out)"
+assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/bin'")" 2 "a changed byte is a new version"
+wait_schedule "$(sid deploy/bin)" 60
+cmp app.bin "$TESTDIR/agent-1/etc/app.bin" || fail "the new version was not copied"
+ok "the same bytes submit as no new version, the export submits as the same version, a changed byte copies again"
+
+# the schema: exactly one of script and copy_content; bytes only for copy_file
+refused() { # refused CONSTRAINT SQL
+	rc=0; psql -X -v ON_ERROR_STOP=1 -qAt -c "$2" 2> err || rc=$?
+	[ "$rc" != 0 ] || fail "accepted: $2"
+	grep -q "violates check constraint \"$1\"" err || fail "$2: $(cat err)"
+}
+task="insert into pgfleet.task (job_id, version, seq, type, copy_dest, copy_mode, script, copy_content) select job_id, 9, 0"
+refused task_script_or_content "$task, 'copy_file', '/x/y', 420, 'text', '\\x00'::bytea from pgfleet.job where name = 'deploy/bin'"
+refused task_script_or_content "$task, 'copy_file', '/x/y', 420, null, null from pgfleet.job where name = 'deploy/bin'"
+refused task_content_copy "$task, 'run_script', null, null, null, '\\x00'::bytea from pgfleet.job where name = 'deploy/bin'"
+refused task_copy_content "$task, 'copy_file', '/x/y', 420, null, ''::bytea from pgfleet.job where name = 'deploy/bin'"
+out=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"type\": \"copy_file\", \"copy_dest\": \"/x\", \"copy_mode\": 420, \"copy_content\": \"!!\"}]}]}')" 2>&1) \
+	&& fail "bad base64 accepted: $out"
+echo "$out" | grep -q "task 0: copy_content is not base64" || fail "bad base64: $out"
+ok "the schema keeps script and copy_content exclusive, bytes for copy_file only, base64 checked"

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/args.h"
 #include "common/field.h"
@@ -289,18 +290,45 @@ copy_mode(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
 	return 0;
 }
 
-/* copy: {source | content | content_base64, destination, mode}: a copy-file task. */
+/*
+ * copy: checksum, "sha256:" and 64 hex digits: the content read now must have it, so that a
+ * file changed since it was vetted is refused here, not copied to every computer.
+ */
+static int
+copy_checksum(struct batch_ld *l, const struct yt_node *v, const struct batch_task *t)
+{
+	char *want, got[65];
+	if (bv_str(l, "checksum", v, &want) == -1)
+		return -1;
+	size_t n = strlen(want);
+	if (n != 7 + 64 || strncmp(want, "sha256:", 7) != 0 || strspn(want + 7, "0123456789abcdefABCDEF") != 64) {
+		bv_err(l, v->pos, "checksum: \"%.80s\" is not sha256: and 64 hex digits", want);
+		return -1;
+	}
+	const char *bytes = t->copy_bytes != NULL ? t->copy_bytes : t->script;
+	if (util_sha256_hex(bytes, t->copy_bytes != NULL ? t->copy_len : strlen(bytes), got) == -1)
+		fatalx("sha256 failed");
+	if (strcasecmp(want + 7, got) != 0) {
+		bv_err(l, v->pos, "checksum: the content's is sha256:%s, not %s", got, want);
+		return -1;
+	}
+	return 0;
+}
+
+/* copy: {source | content | content_base64, destination, mode, checksum}: a copy-file task. */
 static int
 task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 {
 	static const char *const keys[] = {"source", "content", "content_base64", "destination",
-					   "mode", NULL};
-	enum { K_SOURCE, K_CONTENT, K_BASE64, K_DEST, K_MODE };
-	struct yt_node *v[5];
+					   "mode", "checksum", NULL};
+	enum { K_SOURCE, K_CONTENT, K_BASE64, K_DEST, K_MODE, K_SUM };
+	struct yt_node *v[6];
 	if (bv_keys(l, "copy", n, keys, v) == -1)
 		return -1;
 	t->copy = 1;
 	if (copy_what(l, n, v, t) == -1)
+		return -1;
+	if (v[K_SUM] != NULL && copy_checksum(l, v[K_SUM], t) == -1)
 		return -1;
 	if (v[K_DEST] == NULL) {
 		bv_err(l, n->pos, "copy: destination is missing");

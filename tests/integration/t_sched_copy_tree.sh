@@ -1,7 +1,8 @@
 #!/bin/sh
 # Copy-file tasks beyond one text file (docs/yaml.md "Copy-file tasks"): a file of any bytes
 # (NUL, invalid UTF-8) is stored as bytes (task.copy_content), reaches the agent byte for byte,
-# submits again as no new version and round-trips through `pgfleet job export`.
+# submits again as no new version and round-trips through `pgfleet job export`; a checksum:
+# that the source does not match is refused at submit.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
@@ -50,6 +51,26 @@ assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/bin'")" 2
 wait_schedule "$(sid deploy/bin)" 60
 cmp app.bin "$TESTDIR/agent-1/etc/app.bin" || fail "the new version was not copied"
 ok "the same bytes submit as no new version, the export submits as the same version, a changed byte copies again"
+
+# checksum: the source read at submit must have it, else the batch is refused at its place
+sum=$(sha256sum < app.bin | cut -d' ' -f1)
+cat > sum.yaml <<YAML
+jobs:
+  - name: deploy/sum
+    tasks:
+      - copy: {source: app.bin, destination: $TESTDIR/agent-1/etc/sum.bin, checksum: "sha256:$sum"}
+    targets: {computers: [agent-1]}
+YAML
+"$P" submit sum.yaml > out 2>&1 || fail "submit with its checksum: $(cat out)"
+wait_schedule "$(sid deploy/sum)" 60
+cmp app.bin "$TESTDIR/agent-1/etc/sum.bin" || fail "the checked file differs"
+printf 'Y' | dd of=app.bin bs=1 seek=7 conv=notrunc 2>/dev/null
+col=$(($(sed -n 4p sum.yaml | sed 's/checksum:.*//' | wc -c) + 10))
+if "$P" submit sum.yaml > out 2>&1; then fail "a changed file was accepted under its old checksum"; fi
+grep -qx "sum.yaml:4:$col: checksum: the content's is sha256:$(sha256sum < app.bin | cut -d' ' -f1), not sha256:$sum" out \
+	|| fail "checksum refusal: $(cat out)"
+assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/sum'")" 1 "nothing written"
+ok "checksum: a source with its sha256 is copied; a changed source is refused at submit with file:line:col"
 
 # the schema: exactly one of script and copy_content; bytes only for copy_file
 refused() { # refused CONSTRAINT SQL

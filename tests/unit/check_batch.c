@@ -5,6 +5,7 @@
  * to the same hashes, and the shipped examples load cleanly.
  */
 #include <check.h>
+#include <ctype.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1443,6 +1444,58 @@ START_TEST(test_batch_reads_binary_copy_sources)
 }
 END_TEST
 
+/* checksum: the content read at submit must have it, in either case; else refused at its place. */
+START_TEST(test_batch_checks_copy_checksums)
+{
+	/* sha256("hi") */
+	static const char *hi = "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4";
+	char yaml[1024];
+	wfile("hi.txt", "hi");
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n"
+		 "      - copy: {content_base64: aGk=, destination: /etc/hi, checksum: \"SHA256:%s\"}\n",
+		 hi, hi);
+	expect_errors(yaml, "b.yaml:5:70: checksum: \"SHA256:8f434346648f6b96df89dda901c5176b10a6d8"
+		      "3961dd3c1ac88b59b2dc327aa4\" is not sha256: and 64 hex digits\n");
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n"
+		 "      - copy: {content: hi, destination: /etc/hi, checksum: \"sha256:%.60s\"}\n", hi, hi);
+	expect_errors(yaml, "b.yaml:5:61: checksum: \"sha256:8f434346648f6b96df89dda901c5176b10a6d8"
+		      "3961dd3c1ac88b59b2dc32\" is not sha256: and 64 hex digits\n");
+	wfile("hi.txt", "hi!");
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n", hi);
+	expect_errors(yaml, "b.yaml:4:64: checksum: the content's is sha256:"
+		      "c0ddd62c7717180e7ffb8a15bb9674d3ec92592e0b7ac7d1d5289836b4553be2, not sha256:"
+		      "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4\n");
+	/* upper-case hex is the same digest; the task is the same with or without a checksum */
+	wfile("hi.txt", "hi");
+	char up[65];
+	for (int i = 0; i < 65; i++)
+		up[i] = (char)toupper((unsigned char)hi[i]);
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n", up);
+	struct batch *b = load_ok("s.yaml", yaml);
+	struct batch *c = load_ok("n.yaml", "jobs:\n  - name: j\n    tasks:\n"
+				  "      - copy: {content: hi, destination: /etc/hi}\n");
+	ck_assert_str_eq(b->jobs[0].canon, c->jobs[0].canon);
+	batch_free(b);
+	batch_free(c);
+}
+END_TEST
+
 START_TEST(test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export)
 {
 	struct batch *b = load_ok("w.yaml",
@@ -1645,6 +1698,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
 	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
 	tcase_add_test(tc, test_batch_reads_binary_copy_sources);
+	tcase_add_test(tc, test_batch_checks_copy_checksums);
 	tcase_add_test(tc, test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);

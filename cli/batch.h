@@ -32,6 +32,8 @@
 #define BATCH_RETRY_LIMIT_MS 604800000LL    /* retries: backoff and max at most 7 days */
 #define BATCH_MAX_SPLAY_MS 604800000LL      /* schedule: splay at most 7 days */
 
+struct batch_tree_file;
+
 /* One label or attribute; arrays of them are sorted by key, keys unique. */
 struct batch_kv {
 	char *key;
@@ -116,6 +118,9 @@ struct batch_task {
 	int copy;            /* 1: a copy-file task: script holds the file's content when it is text */
 	char *copy_bytes;    /* copy: a file that is no UTF-8 text: its bytes (script NULL then) */
 	size_t copy_len;     /* their count; 0 for text */
+	struct batch_tree_file *tree; /* copy: a folder's files, in order, while loading: the job
+				       * gets one copy task per file in this task's place */
+	size_t ntree;
 	char *copy_source;   /* copy: source as written (NULL: content was inline) */
 	char *copy_dest;     /* where the agent installs it: an absolute path */
 	int copy_mode;       /* its mode, 0-07777 */

@@ -127,8 +127,12 @@ static void
 em_content(struct em *m, const struct batch_task *t)
 {
 	if (t->copy_bytes == NULL) {
+		const char *s = t->script != NULL ? t->script : "";
 		em_str(m, "content");
-		em_script(m, t->script != NULL ? t->script : "");
+		if (s[0] == '\0')
+			em_str(m, s); /* quoted: an empty plain scalar would read back as null */
+		else
+			em_script(m, s);
 		return;
 	}
 	char *b64 = util_base64(t->copy_bytes, t->copy_len);

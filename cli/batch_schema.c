@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "cli/args.h"
+#include "cli/batch_tree.h"
 #include "common/field.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -247,7 +248,71 @@ copy_base64(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
 	return 0;
 }
 
-/* copy: what to copy, one of source (a file read now), content (text) and content_base64. */
+/* Whether a copy's source names a folder. */
+static int
+copy_is_tree(const struct batch_ld *l, const char *source)
+{
+	char *path = batch_path(l, source);
+	int dir = batch_tree_is_dir(path);
+	free(path);
+	return dir;
+}
+
+/* copy: a source that is a folder: its files, read now, kept in the task for job_tasks. */
+static int
+copy_tree(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
+{
+	struct batch_tree tree = {0};
+	char why[600], *path = batch_path(l, t->copy_source);
+	int rc = batch_tree_read(path, &tree, why, sizeof(why));
+	free(path);
+	if (rc == -1) {
+		bv_err(l, v->pos, "source \"%s\": %s", t->copy_source, why);
+		batch_tree_free(&tree);
+		return -1;
+	}
+	t->tree = arena_alloc(&l->b->arena, tree.n * sizeof(*t->tree));
+	for (size_t i = 0; i < tree.n; i++) {
+		struct batch_tree_file *f = &tree.v[i];
+		t->tree[i].rel = arena_strndup(&l->b->arena, f->rel, strlen(f->rel));
+		t->tree[i].bytes = arena_alloc(&l->b->arena, f->len + 1);
+		memcpy(t->tree[i].bytes, f->bytes, f->len + 1);
+		t->tree[i].len = f->len;
+	}
+	t->ntree = tree.n;
+	batch_tree_free(&tree);
+	return 0;
+}
+
+/* dir/rel in the batch's arena, without a doubled '/'. */
+static char *
+path_join(struct batch_ld *l, const char *dir, const char *rel)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	char *p = arena_alloc(&l->b->arena, n + strlen(rel) + 2);
+	snprintf(p, n + strlen(rel) + 2, "%.*s/%s", (int)n, dir, rel);
+	return p;
+}
+
+/* Each file of a copied folder must land on a file path under the destination. */
+static int
+copy_tree_dests(struct batch_ld *l, const struct yt_node *v, const struct batch_task *t)
+{
+	for (size_t i = 0; i < t->ntree; i++) {
+		const char *d = path_join(l, t->copy_dest, t->tree[i].rel);
+		if (!field_file_path_ok(d)) {
+			bv_err(l, v->pos, "source \"%s\": %.200s would be copied to %.200s, which is not "
+			       "a file path (at most 1024 bytes)", t->copy_source, t->tree[i].rel, d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* copy: what to copy, one of source (a file or a folder, read now), content (text) and
+ * content_base64. */
 static int
 copy_what(struct batch_ld *l, const struct yt_node *n, struct yt_node *const *v, struct batch_task *t)
 {
@@ -262,8 +327,11 @@ copy_what(struct batch_ld *l, const struct yt_node *n, struct yt_node *const *v,
 		return bv_str(l, "content", v[1], &t->script);
 	if (v[2] != NULL)
 		return copy_base64(l, v[2], t);
-	if (bv_str(l, "source", v[0], &t->copy_source) == -1 ||
-	    read_file(l, v[0], "source", t->copy_source, 0, &buf, &len) == -1)
+	if (bv_str(l, "source", v[0], &t->copy_source) == -1)
+		return -1;
+	if (t->copy_source[0] != '\0' && copy_is_tree(l, t->copy_source))
+		return copy_tree(l, v[0], t);
+	if (read_file(l, v[0], "source", t->copy_source, 0, &buf, &len) == -1)
 		return -1;
 	copy_set_content(l, t, buf, len);
 	free(buf);
@@ -328,6 +396,11 @@ task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 	t->copy = 1;
 	if (copy_what(l, n, v, t) == -1)
 		return -1;
+	if (v[K_SUM] != NULL && t->ntree > 0) {
+		bv_err(l, v[K_SUM]->pos, "checksum: goes with one file; source \"%s\" is a folder",
+		       t->copy_source);
+		return -1;
+	}
 	if (v[K_SUM] != NULL && copy_checksum(l, v[K_SUM], t) == -1)
 		return -1;
 	if (v[K_DEST] == NULL) {
@@ -342,6 +415,8 @@ task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 		       t->copy_dest);
 		return -1;
 	}
+	if (t->ntree > 0 && copy_tree_dests(l, v[K_SOURCE], t) == -1)
+		return -1;
 	return copy_mode(l, v[K_MODE], t);
 }
 
@@ -571,8 +646,10 @@ load_task(struct batch_ld *l, const struct yt_node *n, struct batch_task *t, int
 			bv_err(l, v[K_COPY]->pos, "copy: a copy-file task has no script, script_file or "
 			       "interpreter");
 			*bad = 1;
-		} else if (task_copy(l, v[K_COPY], t) == -1)
+		} else if (task_copy(l, v[K_COPY], t) == -1) {
+			t->ntree = 0; /* a folder read before the error is not expanded */
 			*bad = 1;
+		}
 	} else if (task_script(l, n, v[K_SCRIPT], v[K_FILE], t) == -1)
 		*bad = 1;
 	if (v[K_INTERP] != NULL && bv_field(l, FIELD_INTERPRETER, v[K_INTERP], &t->interpreter) == -1)
@@ -934,6 +1011,64 @@ nth(const struct yt_node *list, size_t n)
 	return it;
 }
 
+/* The bytes a task sends: its script, or its copied file or folder. */
+static size_t
+task_bytes(const struct batch_task *t)
+{
+	size_t n = (t->script != NULL ? strlen(t->script) : 0) + t->copy_len;
+	for (size_t i = 0; i < t->ntree; i++)
+		n += t->tree[i].len;
+	return n;
+}
+
+/* A copied folder's file as a task of its own: the folder's task with the file's content,
+ * source and destination (<destination>/<path>). */
+static void
+tree_task(struct batch_ld *l, const struct batch_task *t, const struct batch_tree_file *f,
+	  struct batch_task *x)
+{
+	*x = *t;
+	x->tree = NULL;
+	x->ntree = 0;
+	copy_set_content(l, x, f->bytes, f->len);
+	x->copy_source = path_join(l, t->copy_source, f->rel);
+	x->copy_dest = path_join(l, t->copy_dest, f->rel);
+}
+
+/* Each copy of a folder becomes one copy task per file, in order, in its place; the limits
+ * on tasks count them. */
+static int
+expand_trees(struct batch_ld *l, const struct yt_node *tasks, struct batch_job *j)
+{
+	size_t total = 0, k = 0;
+	for (size_t i = 0; i < j->ntasks; i++)
+		total += j->tasks[i].ntree > 0 ? j->tasks[i].ntree : 1;
+	if (total == j->ntasks)
+		return 0;
+	if (total > BATCH_MAX_TASKS) {
+		bv_err(l, tasks->pos, "tasks: more than %d tasks in one job once its folders are copied "
+		       "file by file (the limit; split the job)", BATCH_MAX_TASKS);
+		return -1;
+	}
+	l->ntasks += total - j->ntasks;
+	if (l->ntasks > BATCH_MAX_BATCH_TASKS) {
+		bv_err(l, tasks->pos, "tasks: more than %d tasks in one batch once its folders are "
+		       "copied file by file (the limit; split the batch)", BATCH_MAX_BATCH_TASKS);
+		return -1;
+	}
+	struct batch_task *v = arena_alloc(&l->b->arena, total * sizeof(*v));
+	for (size_t i = 0; i < j->ntasks; i++) {
+		const struct batch_task *t = &j->tasks[i];
+		if (t->ntree == 0)
+			v[k++] = *t;
+		for (size_t f = 0; f < t->ntree; f++)
+			tree_task(l, t, &t->tree[f], &v[k++]);
+	}
+	j->tasks = v;
+	j->ntasks = total;
+	return 0;
+}
+
 /* tasks: 1 to BATCH_MAX_TASKS of them, BATCH_MAX_BATCH_TASKS in the whole batch. */
 static int
 job_tasks(struct batch_ld *l, const struct yt_node *n, const struct yt_node *tasks,
@@ -966,14 +1101,14 @@ job_tasks(struct batch_ld *l, const struct yt_node *n, const struct yt_node *tas
 	for (const struct yt_node *it = tasks->first; it != NULL; it = it->next) {
 		struct batch_task *t = &j->tasks[j->ntasks++];
 		load_task(l, it, t, bad);
-		bytes += (t->script != NULL ? strlen(t->script) : 0) + t->copy_len;
+		bytes += task_bytes(t);
 		if (bytes > BATCH_MAX_JOB_SCRIPT) {
 			bv_err(l, it->pos, "tasks: the scripts of this job pass %d MiB together (the "
 			       "limit; split the job)", BATCH_MAX_JOB_SCRIPT >> 20);
 			return -1;
 		}
 	}
-	return 0;
+	return expand_trees(l, tasks, j);
 }
 
 void

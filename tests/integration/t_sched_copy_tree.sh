@@ -72,6 +72,56 @@ grep -qx "sum.yaml:4:$col: checksum: the content's is sha256:$(sha256sum < app.b
 assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/sum'")" 1 "nothing written"
 ok "checksum: a source with its sha256 is copied; a changed source is refused at submit with file:line:col"
 
+# a folder: one copy task per file, sorted by path; missing folders made on the agent inside
+# copy.allow (0755), never through a link; a link in the source folder refused at submit
+mkdir -p conf.d/sub/deep
+printf 'a = 1\n' > conf.d/a.conf
+printf 'b = 2\n' > conf.d/sub/b.conf
+cp all.bin conf.d/sub/deep/c.bin
+: > conf.d/sub/.keep
+mkdir -p "$TESTDIR/outside"
+ln -s "$TESTDIR/outside" "$TESTDIR/agent-1/etc/escape"
+cat > tree.yaml <<YAML
+jobs:
+  - name: deploy/tree
+    tasks:
+      - copy: {source: conf.d/, destination: $TESTDIR/agent-1/etc/app/conf.d, mode: "0640"}
+      - script: find $TESTDIR/agent-1/etc/app -type f | sort
+    targets: {computers: [agent-1]}
+  - name: deploy/escape-tree
+    tasks:
+      - copy: {source: conf.d/, destination: $TESTDIR/agent-1/etc/escape/conf.d}
+    targets: {computers: [agent-1]}
+YAML
+"$P" submit tree.yaml > out 2>&1 || fail "submit the folder: $(cat out)"
+assert_eq "$(sql "select string_agg(seq || ' ' || type || ' ' || coalesce(copy_dest, '-'), ',' order by seq)
+	from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'deploy/tree'")" \
+	"0 copy_file $TESTDIR/agent-1/etc/app/conf.d/a.conf,1 copy_file $TESTDIR/agent-1/etc/app/conf.d/sub/.keep,2 copy_file $TESTDIR/agent-1/etc/app/conf.d/sub/b.conf,3 copy_file $TESTDIR/agent-1/etc/app/conf.d/sub/deep/c.bin,4 run_script -" \
+	"one task per file, in order"
+wait_schedule "$(sid deploy/tree)" 60
+assert_eq "$(sql "select state from pgfleet.event where schedule_id = $(sid deploy/tree)")" done "folder copy event"
+for f in a.conf sub/.keep sub/b.conf sub/deep/c.bin; do
+	cmp "conf.d/$f" "$TESTDIR/agent-1/etc/app/conf.d/$f" || fail "$f differs"
+	assert_eq "$(stat -c %a "$TESTDIR/agent-1/etc/app/conf.d/$f")" 640 "$f mode"
+done
+for d in app app/conf.d app/conf.d/sub app/conf.d/sub/deep; do
+	assert_eq "$(stat -c '%a %U' "$TESTDIR/agent-1/etc/$d")" "755 root" "folder $d made"
+done
+e=$(sql "select event_id from pgfleet.event where schedule_id = $(sid deploy/tree)")
+assert_eq "$("$P" output "$e" --seq 4 | wc -l)" 4 "the next task sees the four files"
+wait_schedule "$(sid deploy/escape-tree)" 60
+assert_eq "$(sql "select state || ' ' || status_code from pgfleet.event where schedule_id = $(sid deploy/escape-tree)")" "failed -37" "no folder made through a link"
+[ -z "$(ls -A "$TESTDIR/outside")" ] || fail "made outside copy.allow: $(ls -A "$TESTDIR/outside")"
+ok "a folder of 3 files in 2 levels (and an empty hidden one) is copied file by file with its mode, its folders made inside copy.allow only"
+
+ln -s /etc/passwd conf.d/sub/link
+col=$(($(sed -n 4p tree.yaml | sed 's/source:.*//' | wc -c) + 8))
+if "$P" submit tree.yaml > out 2>&1; then fail "a folder with a link was accepted"; fi
+grep -qx "tree.yaml:4:$col: source \"conf.d/\": sub/link is a symbolic link (links in a copied folder are not followed)" out \
+	|| fail "link refusal: $(cat out)"
+rm conf.d/sub/link
+ok "a symbolic link in a copied folder is refused at submit with file:line:col"
+
 # the schema: exactly one of script and copy_content; bytes only for copy_file
 refused() { # refused CONSTRAINT SQL
 	rc=0; psql -X -v ON_ERROR_STOP=1 -qAt -c "$2" 2> err || rc=$?

@@ -1444,6 +1444,77 @@ START_TEST(test_batch_reads_binary_copy_sources)
 }
 END_TEST
 
+/* A folder becomes one copy task per file, sorted by path, in the folder task's place, each
+ * with the folder's settings; links and special files in it are refused at the source. */
+START_TEST(test_batch_expands_copied_folders)
+{
+	static const char bin[] = {'\0', '\xff'};
+	wfile("conf.d/b.conf", "b\n");
+	wfile("conf.d/a.conf", "a\n");
+	wfile("conf.d/sub/x.conf", "");
+	wfile_n("conf.d/sub/y.bin", bin, sizeof(bin));
+	struct batch *b = load_ok("t.yaml",
+				  "jobs:\n"
+				  "  - name: tree\n"
+				  "    tasks:\n"
+				  "      - script: echo before\n"
+				  "      - copy: {source: conf.d/, destination: /etc/app/conf.d, mode: \"0640\"}\n"
+				  "        run_as: app\n"
+				  "      - script: echo after\n");
+	const struct batch_job *j = &b->jobs[0];
+	ck_assert_uint_eq(j->ntasks, 6);
+	static const char *const dest[] = {"/etc/app/conf.d/a.conf", "/etc/app/conf.d/b.conf",
+	    "/etc/app/conf.d/sub/x.conf", "/etc/app/conf.d/sub/y.bin"};
+	for (size_t i = 0; i < 4; i++) {
+		const struct batch_task *t = &j->tasks[i + 1];
+		ck_assert_str_eq(t->copy_dest, dest[i]);
+		ck_assert_int_eq(t->copy_mode, 0640);
+		ck_assert_str_eq(t->run_as, "app");
+		ck_assert_uint_eq(t->ntree, 0);
+	}
+	ck_assert_str_eq(j->tasks[1].copy_source, "conf.d/a.conf");
+	ck_assert_str_eq(j->tasks[1].script, "a\n");
+	ck_assert_str_eq(j->tasks[3].script, "");
+	ck_assert_uint_eq(j->tasks[4].copy_len, 2);
+	ck_assert_str_eq(j->tasks[5].script, "echo after");
+	roundtrip(b, 0);
+	batch_free(b);
+
+	char link[512];
+	snprintf(link, sizeof(link), "%s/conf.d/sub/link", dir);
+	ck_assert_int_eq(symlink("/etc/passwd", link), 0);
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - copy: {source: conf.d, destination: /etc/app}\n"
+		      "      - copy: {source: conf.d/sub/x.conf, destination: /etc/x, checksum: x}\n"
+		      "      - copy: {source: empty.d, destination: /etc/app}\n",
+		      "b.yaml:4:24: source \"conf.d\": sub/link is a symbolic link (links in a copied "
+		      "folder are not followed)\n"
+		      "b.yaml:5:74: checksum: \"x\" is not sha256: and 64 hex digits\n"
+		      "b.yaml:6:24: source \"empty.d\": cannot read empty.d: No such file or directory\n");
+	ck_assert_int_eq(unlink(link), 0);
+	char fifo[512];
+	snprintf(fifo, sizeof(fifo), "%s/conf.d/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(link, sizeof(link), "%s/empty.d", dir);
+	ck_assert_int_eq(mkdir(link, 0700), 0);
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - copy: {source: conf.d, destination: /etc/app, checksum: \"sha256:0\"}\n"
+		      "      - copy: {source: empty.d/, destination: /etc/app}\n",
+		      "b.yaml:4:24: source \"conf.d\": fifo is neither a regular file nor a folder\n"
+		      "b.yaml:5:24: source \"empty.d/\": the folder holds no file\n");
+	ck_assert_int_eq(unlink(fifo), 0);
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - copy: {source: conf.d, destination: /etc/app, checksum: \"sha256:0\"}\n",
+		      "b.yaml:4:65: checksum: goes with one file; source \"conf.d\" is a folder\n");
+}
+END_TEST
+
 /* checksum: the content read at submit must have it, in either case; else refused at its place. */
 START_TEST(test_batch_checks_copy_checksums)
 {
@@ -1632,6 +1703,8 @@ START_TEST(test_batch_examples_load_without_errors)
 	ck_assert_str_eq(b->jobs[1].schedule.timezone, "America/New_York");
 	ck_assert_uint_eq(b->jobs[3].nafter, 1);
 	ck_assert_int_eq(b->jobs[4].tasks[0].copy, 1);
+	ck_assert_uint_eq(b->jobs[4].ntasks, 3);
+	ck_assert_str_eq(b->jobs[4].tasks[2].copy_dest, "/etc/issue.d/20-window.issue");
 	ck_assert_int_eq(b->jobs[5].schedule.splay_ms, 600000);
 	ck_assert_uint_eq(b->nwrefs, 0);
 	for (size_t i = 0; i < b->njobs; i++)
@@ -1699,6 +1772,7 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
 	tcase_add_test(tc, test_batch_reads_binary_copy_sources);
 	tcase_add_test(tc, test_batch_checks_copy_checksums);
+	tcase_add_test(tc, test_batch_expands_copied_folders);
 	tcase_add_test(tc, test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);

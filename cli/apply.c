@@ -220,6 +220,8 @@ json_task(FILE *fp, const struct batch_task *t)
 		json_key_str(fp, "type", "copy_file");
 		json_key_str(fp, "copy_dest", t->copy_dest);
 		fprintf(fp, ",\"copy_mode\":%d", t->copy_mode);
+		if (t->copy_owner != NULL)
+			json_key_str(fp, "copy_owner", t->copy_owner);
 	}
 	if (t->copy_bytes != NULL) {
 		/* bytes that are no text: base64 (a JSON string holds no NUL), script null */

@@ -124,6 +124,7 @@ struct batch_task {
 	char *copy_source;   /* copy: source as written (NULL: content was inline) */
 	char *copy_dest;     /* where the agent installs it: an absolute path */
 	int copy_mode;       /* its mode, 0-07777 */
+	char *copy_owner;    /* copy: owner, the file's owner (field FIELD_RUN_AS); NULL: run_as */
 	struct batch_retries retries; /* the task's, else the job's */
 	int has_retries;     /* the task gave retries: (else the job's apply) */
 	struct yt_pos pos;

@@ -56,6 +56,8 @@ batch_job_canon(const struct batch_job *j)
 			buf_str(&b, "copy_dest", t->copy_dest);
 			util_buf_fmt(&b, "copy_mode %o\n", t->copy_mode);
 		}
+		if (t->copy_owner != NULL)
+			buf_str(&b, "copy_owner", t->copy_owner);
 		/* bytes that are no text (script is "-" then): their count and digest, so that the
 		 * text stays text whatever they hold */
 		if (t->copy_bytes != NULL) {

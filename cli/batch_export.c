@@ -167,6 +167,7 @@ em_task(struct em *m, const struct batch_task *t)
 		em_kv(m, "destination", t->copy_dest);
 		snprintf(buf, sizeof(buf), "%04o", t->copy_mode);
 		em_kv(m, "mode", buf);
+		em_kv(m, "owner", t->copy_owner);
 		em_end(m, 1);
 	} else {
 		em_str(m, "script");

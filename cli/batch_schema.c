@@ -383,14 +383,30 @@ copy_checksum(struct batch_ld *l, const struct yt_node *v, const struct batch_ta
 	return 0;
 }
 
-/* copy: {source | content | content_base64, destination, mode, checksum}: a copy-file task. */
+/* copy: owner, a user name: it reaches the agent as Run-As does, with the same limits. */
+static int
+copy_owner(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
+{
+	char err[512];
+	if (bv_str(l, "owner", v, &t->copy_owner) == -1)
+		return -1;
+	if (field_check_as(FIELD_RUN_AS, "owner", t->copy_owner, err, sizeof(err)) == -1) {
+		bv_err(l, v->pos, "%s", err);
+		t->copy_owner = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* copy: {source | content | content_base64, destination, mode, checksum, owner}: a copy-file
+ * task. */
 static int
 task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 {
 	static const char *const keys[] = {"source", "content", "content_base64", "destination",
-					   "mode", "checksum", NULL};
-	enum { K_SOURCE, K_CONTENT, K_BASE64, K_DEST, K_MODE, K_SUM };
-	struct yt_node *v[6];
+					   "mode", "checksum", "owner", NULL};
+	enum { K_SOURCE, K_CONTENT, K_BASE64, K_DEST, K_MODE, K_SUM, K_OWNER };
+	struct yt_node *v[7];
 	if (bv_keys(l, "copy", n, keys, v) == -1)
 		return -1;
 	t->copy = 1;
@@ -416,6 +432,8 @@ task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 		return -1;
 	}
 	if (t->ntree > 0 && copy_tree_dests(l, v[K_SOURCE], t) == -1)
+		return -1;
+	if (v[K_OWNER] != NULL && copy_owner(l, v[K_OWNER], t) == -1)
 		return -1;
 	return copy_mode(l, v[K_MODE], t);
 }

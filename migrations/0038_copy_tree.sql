@@ -1,8 +1,11 @@
--- 0038_copy_tree: copy-file tasks (0024) of any bytes (docs/yaml.md "Copy-file tasks"). A
--- file that is no UTF-8 text (a NUL, invalid UTF-8: an image, an archive, a key) cannot be
--- held in task.script, which is text: its bytes go to task.copy_content, and script is NULL.
--- Text files stay in script as before, so that no stored version changes its canonical form
--- (tasks_canon) and a batch submitted again is still no new version. No BEGIN/COMMIT here.
+-- 0038_copy_tree: copy-file tasks (0024) of any bytes, with an owner of their own
+-- (docs/yaml.md "Copy-file tasks"). A file that is no UTF-8 text (a NUL, invalid UTF-8: an
+-- image, an archive, a key) cannot be held in task.script, which is text: its bytes go to
+-- task.copy_content, and script is NULL. Text files stay in script as before, so that no
+-- stored version changes its canonical form (tasks_canon) and a batch submitted again is
+-- still no new version. copy_owner: the user the agent gives the file to (NULL: the task's
+-- run_as, as before). A copied folder is expanded by pgfleet submit into one task per file:
+-- nothing here. No BEGIN/COMMIT here.
 
 ALTER TABLE pgfleet.task
 	ALTER COLUMN script DROP NOT NULL,
@@ -10,21 +13,34 @@ ALTER TABLE pgfleet.task
 		CONSTRAINT task_copy_content CHECK (octet_length(copy_content) BETWEEN 1 AND 16777216),
 	-- a task has its script or its file's bytes, exactly one; bytes only for copy_file
 	ADD CONSTRAINT task_script_or_content CHECK ((script IS NULL) <> (copy_content IS NULL)),
-	ADD CONSTRAINT task_content_copy CHECK (copy_content IS NULL OR type = 'copy_file');
+	ADD CONSTRAINT task_content_copy CHECK (copy_content IS NULL OR type = 'copy_file'),
+	-- reaches the agent in the control message (Owner), as run_as does: its limits
+	ADD COLUMN copy_owner text
+		CONSTRAINT task_copy_owner CHECK (copy_owner IS NULL OR (copy_owner !~ '[\x01-\x1f\x7f]'
+			AND octet_length(copy_owner) BETWEEN 1 AND 32 AND type = 'copy_file'));
 
--- The keys a copy_file task adds to its canonical form (tasks_canon), none for a task that
--- sets none, so that every task written before compares and hashes as before: copy_content,
--- the file's bytes as base64 (script then null or absent), 1 byte to 16 MiB. i: the task's
--- index, for the error (22023).
+-- The keys a copy_file task adds to its canonical form (tasks_canon), each only when set, so
+-- that every task written before compares and hashes as before: copy_content, the file's
+-- bytes as base64 (script then null or absent), 1 byte to 16 MiB; copy_owner, a user name as
+-- run_as (1-32 bytes, no control character). i: the task's index, for the error (22023).
 CREATE FUNCTION pgfleet.task_copy_canon(i int, p_type text, t jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_content bytea;
+	r jsonb := '{}';
 BEGIN
+	IF coalesce(t->'copy_owner', 'null') <> 'null' THEN
+		IF p_type IS DISTINCT FROM 'copy_file' OR jsonb_typeof(t->'copy_owner') <> 'string'
+		   OR t->>'copy_owner' ~ '[\x01-\x1f\x7f]' OR octet_length(t->>'copy_owner') NOT BETWEEN 1 AND 32 THEN
+			RAISE EXCEPTION 'task %: copy_owner goes with type copy_file, a user name of 1-32 bytes without a control character', i
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		r := jsonb_build_object('copy_owner', t->>'copy_owner');
+	END IF;
 	IF coalesce(t->'copy_content', 'null') = 'null' THEN
-		RETURN '{}';
+		RETURN r;
 	END IF;
 	IF p_type IS DISTINCT FROM 'copy_file' OR jsonb_typeof(t->'copy_content') <> 'string' THEN
 		RAISE EXCEPTION 'task %: copy_content goes with type copy_file, as a base64 string', i
@@ -43,7 +59,7 @@ BEGIN
 		RAISE EXCEPTION 'task %: copy_content holds % bytes: 1 byte to 16 MiB', i, octet_length(v_content)
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	RETURN jsonb_build_object('copy_content', encode(v_content, 'base64'));
+	RETURN r || jsonb_build_object('copy_content', encode(v_content, 'base64'));
 END
 $$;
 
@@ -77,8 +93,8 @@ BEGIN
 		FOR k IN SELECT jsonb_object_keys(t) LOOP
 			IF k NOT IN ('name', 'script', 'interpreter', 'run_as', 'timeout_ms', 'success_codes',
 			             'on_code', 'on_failure', 'os_required', 'boot_env', 'type', 'copy_dest',
-			             'copy_mode', 'retries', 'copy_content') THEN
-				RAISE EXCEPTION 'task %: unknown key % (name, script, interpreter, run_as, timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, type, copy_dest, copy_mode, retries, copy_content)',
+			             'copy_mode', 'retries', 'copy_content', 'copy_owner') THEN
+				RAISE EXCEPTION 'task %: unknown key % (name, script, interpreter, run_as, timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, type, copy_dest, copy_mode, retries, copy_content, copy_owner)',
 					i, pgfleet.show(k) USING ERRCODE = 'invalid_parameter_value';
 			END IF;
 		END LOOP;
@@ -170,6 +186,8 @@ AS $$
 		'type', t.type, 'copy_dest', t.copy_dest, 'copy_mode', t.copy_mode,
 		'retry_count', t.retry_count, 'retry_backoff_ms', t.retry_backoff_ms,
 		'retry_max_ms', t.retry_max_ms, 'retry_on_codes', to_jsonb(t.retry_on_codes))
+		|| CASE WHEN t.copy_owner IS NOT NULL
+		   THEN jsonb_build_object('copy_owner', t.copy_owner) ELSE '{}' END
 		|| CASE WHEN t.copy_content IS NOT NULL
 		   THEN jsonb_build_object('copy_content', encode(t.copy_content, 'base64')) ELSE '{}' END
 		ORDER BY t.seq), '[]')
@@ -177,7 +195,8 @@ AS $$
 $$;
 
 -- submit_core of 0027 (0024's submit, every check, lock, line and audit row kept, called by
--- 0027's submit with its owner's rights), which writes each task's copy_content.
+-- 0027's submit with its owner's rights), which writes each task's copy_content and
+-- copy_owner.
 CREATE OR REPLACE FUNCTION pgfleet.submit_core(batch jsonb, dry_run boolean DEFAULT false)
 RETURNS TABLE (kind text, change text, object text, line text, events bigint)
 LANGUAGE plpgsql SECURITY INVOKER
@@ -624,7 +643,8 @@ BEGIN
 		IF NOT dry_run AND (v_added OR v_new_version) THEN
 			INSERT INTO pgfleet.task (job_id, version, seq, name, script, interpreter, run_as,
 				timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, type, copy_dest,
-				copy_mode, retry_count, retry_backoff_ms, retry_max_ms, retry_on_codes, copy_content)
+				copy_mode, retry_count, retry_backoff_ms, retry_max_ms, retry_on_codes, copy_content,
+				copy_owner)
 			SELECT v_job_id, v_version, (t.n - 1)::int, t.e->>'name', t.e->>'script', t.e->>'interpreter',
 				t.e->>'run_as', (t.e->>'timeout_ms')::bigint,
 				ARRAY(SELECT x::int FROM jsonb_array_elements_text(t.e->'success_codes') x),
@@ -633,7 +653,7 @@ BEGIN
 				(t.e->>'retry_backoff_ms')::bigint, (t.e->>'retry_max_ms')::bigint,
 				CASE WHEN jsonb_typeof(t.e->'retry_on_codes') = 'array'
 					THEN ARRAY(SELECT x::int FROM jsonb_array_elements_text(t.e->'retry_on_codes') x) END,
-				decode(t.e->>'copy_content', 'base64')
+				decode(t.e->>'copy_content', 'base64'), t.e->>'copy_owner'
 			FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS t(e, n);
 		END IF;
 		CONTINUE WHEN v_tasks_only;
@@ -815,13 +835,20 @@ BEGIN
 END
 $$;
 
--- task_list of 0024: script_bytes counts a copied file's bytes (script is NULL then).
+-- task_list of 0024: script_bytes counts a copied file's bytes (script is NULL then), and
+-- copy_owner after its columns.
 CREATE OR REPLACE VIEW pgfleet.task_list AS
 SELECT t.job_id, j.name AS job, t.version, t.seq, t.type, t.name, t.interpreter, t.run_as,
 	t.timeout_ms, t.success_codes, t.on_code, t.on_failure, t.os_required, t.boot_env,
 	coalesce(octet_length(t.script), octet_length(t.copy_content)) AS script_bytes,
 	t.script,
-	t.copy_dest, t.copy_mode, t.retry_count, t.retry_backoff_ms, t.retry_max_ms, t.retry_on_codes
+	t.copy_dest, t.copy_mode, t.retry_count, t.retry_backoff_ms, t.retry_max_ms, t.retry_on_codes,
+	t.copy_owner
 FROM pgfleet.task t
 JOIN pgfleet.job j ON j.job_id = t.job_id
 WHERE (SELECT pgfleet.reads_all()) OR j.name LIKE ANY ((SELECT pgfleet.read_patterns())::text[]);
+
+-- Grants (0015's rule: one line per object) ----------------------------------------------
+
+-- task_list: the new column is no script: pgfleet_report reads it too
+GRANT SELECT (copy_owner) ON pgfleet.task_list TO pgfleet_report;

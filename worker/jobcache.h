@@ -35,6 +35,7 @@ struct job_task {
 	int copy;            /* task.type copy_file: the script is a file sent as it is */
 	char *copy_dest;     /* a copy-file task's destination (Destination); NULL: a script */
 	int copy_mode;       /* and its mode (Mode) */
+	char *copy_owner;    /* and its owner (Owner); NULL: the run-as user */
 	int retry_count;     /* retries the database grants the task (0021): for the log only */
 };
 

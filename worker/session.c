@@ -375,7 +375,8 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
 	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
 	    .retry = session_retry(s), .computer_id = s->ev.computer_id,
-	    .copy_dest = t->copy ? t->copy_dest : NULL, .copy_mode = t->copy_mode};
+	    .copy_dest = t->copy ? t->copy_dest : NULL, .copy_mode = t->copy_mode,
+	    .copy_owner = t->copy ? t->copy_owner : NULL};
 	struct wire_msg *m = NULL;
 	int rc = sendfile_build(&req, &m, err, errlen);
 	if (rc == 0) {

@@ -57,7 +57,7 @@ static const char SQL_LOAD_TASKS[] =
     "SELECT t.job_id, t.version, t.seq, t.script, t.interpreter, coalesce(t.run_as, ''),"
     " coalesce(t.timeout_ms, 0), array_to_string(t.success_codes, ','), t.on_failure,"
     " coalesce(t.os_required, ''), coalesce(t.boot_env, ''), t.type, t.copy_dest,"
-    " coalesce(t.copy_mode, 0), t.retry_count, encode(t.copy_content, 'hex')"
+    " coalesce(t.copy_mode, 0), t.retry_count, encode(t.copy_content, 'hex'), t.copy_owner"
     " FROM unnest($1::bigint[], $2::int[]) AS v(job_id, version)"
     " JOIN pgfleet.task t ON t.job_id = v.job_id AND t.version = v.version"
     " ORDER BY t.job_id, t.version, t.seq";
@@ -339,6 +339,7 @@ task_from_row(const struct db_result *r, int i, struct job_task *t)
 	t->copy_mode = atoi(db_value(r, i, 13));
 	t->retry_count = atoi(db_value(r, i, 14));
 	t->script_len = t->script != NULL ? strlen(t->script) : 0;
+	t->copy_owner = field(r, i, 16);
 	if (!db_isnull(r, i, 15))
 		content_from_hex(db_value(r, i, 15), t);
 }

@@ -8,7 +8,9 @@
 fleet_init
 sched_conf sched-a
 mkdir -p "$TESTDIR/agent-1/etc"
-agent_start agent-1 "copy: {allow: [$TESTDIR/agent-1/etc]}"
+# pgfleet-ghost: allowed, but no such user on this host
+agent_start agent-1 "copy: {allow: [$TESTDIR/agent-1/etc]}" \
+	"run_as: {allow: [root, nobody, pgfleet-ghost], default: root, allow_root: true}"
 sched_start sched-a
 agent_connected agent-1
 cd "$TESTDIR"
@@ -122,6 +124,39 @@ grep -qx "tree.yaml:4:$col: source \"conf.d/\": sub/link is a symbolic link (lin
 rm conf.d/sub/link
 ok "a symbolic link in a copied folder is refused at submit with file:line:col"
 
+# owner: the file (and the folders made for it) go to that user, not to the run-as user; a
+# user not on run_as.allow, or unknown on the agent, is refused with -36
+cat > owner.yaml <<YAML
+jobs:
+  - name: deploy/owner
+    tasks:
+      - copy: {content: "owned\\n", destination: $TESTDIR/agent-1/etc/own/x.conf, owner: nobody, mode: "0600"}
+    targets: {computers: [agent-1]}
+  - name: deploy/owner-refused
+    tasks:
+      - copy: {content: "x", destination: $TESTDIR/agent-1/etc/refused.conf, owner: daemon}
+    targets: {computers: [agent-1]}
+  - name: deploy/owner-ghost
+    tasks:
+      - copy: {content: "x", destination: $TESTDIR/agent-1/etc/ghost.conf, owner: pgfleet-ghost}
+    targets: {computers: [agent-1]}
+YAML
+"$P" submit owner.yaml > out 2>&1 || fail "submit owners: $(cat out)"
+for j in deploy/owner deploy/owner-refused deploy/owner-ghost; do wait_schedule "$(sid $j)" 60; done
+assert_eq "$(sql "select coalesce(run_as, '-') || ' ' || copy_owner from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'deploy/owner'")" "- nobody" "task row"
+assert_eq "$(sql "select state from pgfleet.event where schedule_id = $(sid deploy/owner)")" done "owner copy"
+assert_eq "$(stat -c '%U %a' "$TESTDIR/agent-1/etc/own/x.conf")" "nobody 600" "the file is the owner's"
+assert_eq "$(stat -c '%U %a' "$TESTDIR/agent-1/etc/own")" "nobody 755" "so is the folder made for it"
+assert_eq "$(cat "$TESTDIR/agent-1/etc/own/x.conf")" owned "content"
+assert_eq "$(sql "select state || ' ' || status_code from pgfleet.event where schedule_id = $(sid deploy/owner-refused)")" "failed -36" "owner not allowed"
+assert_eq "$(sql "select state || ' ' || status_code from pgfleet.event where schedule_id = $(sid deploy/owner-ghost)")" "failed -36" "owner unknown"
+grep -q 'copy owner "daemon" refused: not allowed on this agent (run_as.allow)' "$TESTDIR/agent-1.log" || fail "refusal of daemon logged"
+grep -q 'copy owner "pgfleet-ghost" refused: no such user' "$TESTDIR/agent-1.log" || fail "refusal of the unknown user logged"
+[ -e "$TESTDIR/agent-1/etc/refused.conf" ] || [ -e "$TESTDIR/agent-1/etc/ghost.conf" ] && fail "a refused copy was written"
+"$P" submit owner.yaml > out 2>&1 || fail "submit owners again: $(cat out)"
+assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/owner'")" 1 "same owner, same version"
+ok "owner: gives the file and its folders to that user; one not allowed or unknown on the agent fails -36"
+
 # the schema: exactly one of script and copy_content; bytes only for copy_file
 refused() { # refused CONSTRAINT SQL
 	rc=0; psql -X -v ON_ERROR_STOP=1 -qAt -c "$2" 2> err || rc=$?
@@ -133,7 +168,11 @@ refused task_script_or_content "$task, 'copy_file', '/x/y', 420, 'text', '\\x00'
 refused task_script_or_content "$task, 'copy_file', '/x/y', 420, null, null from pgfleet.job where name = 'deploy/bin'"
 refused task_content_copy "$task, 'run_script', null, null, null, '\\x00'::bytea from pgfleet.job where name = 'deploy/bin'"
 refused task_copy_content "$task, 'copy_file', '/x/y', 420, null, ''::bytea from pgfleet.job where name = 'deploy/bin'"
+own="insert into pgfleet.task (job_id, version, seq, type, copy_dest, copy_mode, script, copy_owner) select job_id, 9, 0"
+refused task_copy_owner "$own, 'run_script', null, null, 'x', 'nobody' from pgfleet.job where name = 'deploy/bin'"
+refused task_copy_owner "$own, 'copy_file', '/x/y', 420, 'x', E'no\\nbody' from pgfleet.job where name = 'deploy/bin'"
+refused task_copy_owner "$own, 'copy_file', '/x/y', 420, 'x', repeat('u', 33) from pgfleet.job where name = 'deploy/bin'"
 out=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"type\": \"copy_file\", \"copy_dest\": \"/x\", \"copy_mode\": 420, \"copy_content\": \"!!\"}]}]}')" 2>&1) \
 	&& fail "bad base64 accepted: $out"
 echo "$out" | grep -q "task 0: copy_content is not base64" || fail "bad base64: $out"
-ok "the schema keeps script and copy_content exclusive, bytes for copy_file only, base64 checked"
+ok "the schema keeps script and copy_content exclusive, bytes for copy_file only, base64 and copy_owner checked"

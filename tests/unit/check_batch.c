@@ -1373,8 +1373,20 @@ START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
 	ck_assert_int_eq(j->after[0].on, BATCH_AFTER_ANY);
 	ck_assert_int_eq(j->after[0].per_computer, 1);
 	ck_assert_ptr_nonnull(strstr(j->canon, "copy_dest 17:/etc/app/app.conf\ncopy_mode 640\n"));
+	ck_assert_ptr_null(strstr(j->canon, "copy_owner"));
 	roundtrip(b, 0);
 	batch_free(b);
+
+	/* owner: a user name as run_as, part of the task (written only when set), exported */
+	b = load_ok("o.yaml", "jobs:\n  - name: own\n    tasks:\n"
+		    "      - copy: {content: x, destination: /etc/app/x, owner: www-data}\n");
+	ck_assert_str_eq(b->jobs[0].tasks[0].copy_owner, "www-data");
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].canon, "copy_mode 644\ncopy_owner 8:www-data\n"));
+	roundtrip(b, 0);
+	batch_free(b);
+	expect_errors("jobs:\n  - name: own\n    tasks:\n"
+		      "      - copy: {content: x, destination: /etc/app/x, owner: \"www\\tdata\"}\n",
+		      "b.yaml:4:60: owner \"www\\tdata\" holds a control character (\\t)\n");
 
 	expect_errors("jobs:\n"
 		      "  - name: j\n"

@@ -283,13 +283,15 @@ install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/pgfleet/migrations $(DESTDIR)$(DOCDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/pgfleet $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
-	  $(DESTDIR)$(DOCDIR)/examples/scripts $(DESTDIR)$(DOCDIR)/examples/files
+	  $(DESTDIR)$(DOCDIR)/examples/scripts $(DESTDIR)$(DOCDIR)/examples/files \
+	  $(DESTDIR)$(DOCDIR)/examples/files/issue
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/pgfleet/migrations/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(wildcard examples/*.yaml examples/*.json) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0755 examples/scripts/* $(DESTDIR)$(DOCDIR)/examples/scripts/
-	install -m 0644 examples/files/* $(DESTDIR)$(DOCDIR)/examples/files/
+	install -m 0644 $(filter-out examples/files/issue,$(wildcard examples/files/*)) $(DESTDIR)$(DOCDIR)/examples/files/
+	install -m 0644 examples/files/issue/* $(DESTDIR)$(DOCDIR)/examples/files/issue/
 	$(if $(MANPAGES),install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/)
 	install -m 0644 config/bash-completion/pgfleet $(DESTDIR)$(COMPLETIONDIR)/
 	ln -sf pgfleet $(DESTDIR)$(COMPLETIONDIR)/pgfleet-scheduler

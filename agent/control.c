@@ -374,14 +374,33 @@ task_exec(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	return rc;
 }
 
+/* A CopyFile's Owner, when it gave one, as uid and gid (its primary group): 0, or -36 with why
+ * when there is no such user here. */
+static int
+copy_owner(const struct request_task *t, uid_t *uid, gid_t *gid, char *why, size_t whylen)
+{
+	if (t->owner[0] == '\0')
+		return 0;
+	struct passwd *pw = getpwnam(t->owner);
+	if (pw == NULL) {
+		snprintf(why, whylen, "copy owner \"%s\" refused: no such user", t->owner);
+		return STATUS_COPY_REFUSED;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
 /* Install the fetched file (a CopyFile task), journal the result, answer it. */
 static int
 task_copy(struct conn *c, const struct request_task *t, struct journal_entry *e, int tempfd,
     const char *src, uid_t uid, gid_t gid, long long t0)
 {
 	char why[1100], err[512], stored[1200];
-	int code = copy_install(&c->env->conf->copy_allow, src, t->dest, (mode_t)t->mode, uid, gid, why,
-	    sizeof(why));
+	int code = copy_owner(t, &uid, &gid, why, sizeof(why));
+	if (code == 0)
+		code = copy_install(&c->env->conf->copy_allow, src, t->dest, (mode_t)t->mode, uid, gid,
+		    why, sizeof(why));
 	task_dir_give_back(tempfd, t);
 	if (code == 0)
 		why[0] = '\0';
@@ -390,7 +409,8 @@ task_copy(struct conn *c, const struct request_task *t, struct journal_entry *e,
 	if (journal_finish(c->env->journal, e, &jr, err, sizeof(err)) == -1)
 		log_task_s(LL_WARNING, t->event_s, t->seq_s, "journal: %s", err);
 	log_task_s(LL_INFO, t->event_s, t->seq_s, "copy to %s (mode %04o, %s) %s in %lld ms%s%s",
-	    t->dest, (unsigned)t->mode, t->user, code == 0 ? "done" : "failed", clock_mono_ms() - t0,
+	    t->dest, (unsigned)t->mode, t->owner[0] != '\0' ? t->owner : t->user,
+	    code == 0 ? "done" : "failed", clock_mono_ms() - t0,
 	    why[0] != '\0' ? ": " : "", why);
 	return send_final(c, t, code, MODULE_COPY, why, NULL, 0, 0, 0);
 }

@@ -1,7 +1,8 @@
 /*
- * copy: write a temporary file beside the destination (O_EXCL, O_NOFOLLOW), give it its
- * owner and mode, fsync it, rename it over the destination, fsync the folder: a reader sees
- * the old file or the new one, never half of it.
+ * copy: make the destination's missing folders inside copy.allow (never through a link),
+ * write a temporary file beside the destination (O_EXCL, O_NOFOLLOW), give it its owner and
+ * mode, fsync it, rename it over the destination, fsync the folder: a reader sees the old
+ * file or the new one, never half of it.
  */
 #include "agent/copy.h"
 
@@ -43,6 +44,82 @@ copy_allowed(const struct conf_strlist *allow, const char *dest)
 	for (size_t i = 0; i < allow->n; i++)
 		if (inside(allow->v[i], dest))
 			return 1;
+	return 0;
+}
+
+/* The longest copy.allow folder dest lies in, as written (NULL: none). */
+static const char *
+allow_of(const struct conf_strlist *allow, const char *dest)
+{
+	const char *best = NULL;
+	for (size_t i = 0; i < allow->n; i++)
+		if (inside(allow->v[i], dest) && (best == NULL || strlen(allow->v[i]) > strlen(best)))
+			best = allow->v[i];
+	return best;
+}
+
+/* Open folder name below dfd without following a link; create it first when missing (mode
+ * 0755, owned uid:gid, as the file it is made for). The folder's fd, or -1 (errno). */
+static int
+parent_open(int dfd, const char *name, uid_t uid, gid_t gid)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd != -1 || errno != ENOENT)
+		return fd;
+	if (mkdirat(dfd, name, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	/* owner and mode once it is open: the folder never stands open to others in between */
+	if (fchown(fd, uid, gid) == -1 || fchmod(fd, 0755) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The folders of dest's path missing below the copy.allow folder it lies in are created, one
+ * by one from that folder down, each opened without following a link: a symbolic link on
+ * the way stops the creating (one already there is resolved and checked by resolved_allowed
+ * as before), so that nothing is ever created through a link, nor outside copy.allow. 0, or
+ * STATUS_COPY_FAILED with why (a folder could not be made; those made before stay).
+ */
+static int
+make_parents(const struct conf_strlist *allow, const char *dest, uid_t uid, gid_t gid, char *why,
+    size_t whylen)
+{
+	const char *a = allow_of(allow, dest), *last = strrchr(dest, '/');
+	size_t n = a != NULL ? strlen(a) : 0;
+	while (n > 0 && a[n - 1] == '/')
+		n--;
+	int fd = a != NULL ? open(n == 0 ? "/" : a, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd == -1)
+		return 0; /* no folder to make them in: resolved_allowed says why */
+	for (const char *p = dest + n + 1; p < last;) {
+		char name[NAME_MAX + 1];
+		const char *end = strchr(p, '/');
+		int next = -1;
+		errno = ENAMETOOLONG;
+		if (end - p <= NAME_MAX) {
+			snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
+			next = parent_open(fd, name, uid, gid);
+		}
+		if (next == -1 && (errno == ELOOP || errno == ENOTDIR))
+			break; /* a link (or a file): not followed, not replaced */
+		if (next == -1) {
+			snprintf(why, whylen, "copy to %s: folder %.*s: %s", dest, (int)(end - dest), dest,
+			    strerror(errno));
+			close(fd);
+			return STATUS_COPY_FAILED;
+		}
+		close(fd);
+		fd = next;
+		p = end + 1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -110,7 +187,9 @@ copy_install(const struct conf_strlist *allow, const char *src, const char *dest
 		snprintf(why, whylen, "copy to %.200s refused: not a file path under copy.allow", dest);
 		return STATUS_COPY_REFUSED;
 	}
-	int rc = resolved_allowed(allow, dest, rdir, base, why, whylen);
+	int rc = make_parents(allow, dest, uid, gid, why, whylen);
+	if (rc == 0)
+		rc = resolved_allowed(allow, dest, rdir, base, why, whylen);
 	if (rc != 0)
 		return rc;
 	int dfd = open(rdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

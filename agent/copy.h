@@ -18,9 +18,11 @@ int copy_dest_ok(const char *dest);
 /* Under one of allow's folders, as written (before anything is resolved). 1 or 0. */
 int copy_allowed(const struct conf_strlist *allow, const char *dest);
 /*
- * Install src at dest. 0; STATUS_COPY_REFUSED (-36) when dest's folder, resolved, is not
- * under a resolved copy.allow folder; STATUS_COPY_FAILED (-37) when it cannot be written
- * (the old file, if any, is left as it was). why says it.
+ * Install src at dest. The folders of dest missing below its copy.allow folder are made
+ * first (mode 0755, owned uid:gid), never through a symbolic link. 0; STATUS_COPY_REFUSED
+ * (-36) when dest's folder, resolved, is not under a resolved copy.allow folder;
+ * STATUS_COPY_FAILED (-37) when it cannot be written (the old file, if any, is left as it
+ * was; folders made stay). why says it.
  */
 int copy_install(const struct conf_strlist *allow, const char *src, const char *dest, mode_t mode,
     uid_t uid, gid_t gid, char *why, size_t whylen);

@@ -207,6 +207,34 @@ check_sendfile_keys(const struct wire_msg *m, struct request_task *t, char *why,
 	return REQUEST_ACT;
 }
 
+/*
+ * A CopyFile's Owner, when given: the file goes to this user instead of the run-as user. A
+ * user name as Run-As, and on the same allow-list (run_as.allow): a copy may not give a file
+ * to a user no task may run as. REQUEST_ACT, or REQUEST_REFUSE with -36.
+ */
+static enum request_verdict
+check_owner(const struct wire_msg *m, const struct conf_agent *cf, struct request_task *t, int *code,
+    char *why, size_t whylen)
+{
+	const char *owner = wire_get(m, "Owner");
+	char err[256];
+	t->owner[0] = '\0';
+	if (owner == NULL)
+		return REQUEST_ACT;
+	*code = STATUS_COPY_REFUSED;
+	if (field_check_as(FIELD_RUN_AS, "Owner", owner, err, sizeof(err)) == -1) {
+		snprintf(why, whylen, "CopyFile: Owner refused: %s", err);
+		return REQUEST_REFUSE;
+	}
+	if (!conf_agent_user_allowed(cf, owner)) {
+		snprintf(why, whylen, "copy owner \"%s\" refused: not allowed on this agent (run_as.allow)",
+		    owner);
+		return REQUEST_REFUSE;
+	}
+	snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	return REQUEST_ACT;
+}
+
 /* A CopyFile's Destination and Mode, and copy.allow: REQUEST_ACT or REQUEST_REFUSE (-36). */
 static enum request_verdict
 check_copy(const struct wire_msg *m, const struct conf_agent *cf, struct request_task *t, int *code,
@@ -232,12 +260,14 @@ check_copy(const struct wire_msg *m, const struct conf_agent *cf, struct request
 		snprintf(why, whylen, "copy to %s refused: outside copy.allow", t->dest);
 		return REQUEST_REFUSE;
 	}
-	/* the owner is the run-as user, on the allow-list as for a script */
+	/* the run-as user fetches the file, on the allow-list as for a script */
 	*code = STATUS_RUNAS_REFUSED;
 	if (!conf_agent_user_allowed(cf, t->user)) {
 		snprintf(why, whylen, "run-as user \"%s\" refused: not allowed on this agent", t->user);
 		return REQUEST_REFUSE;
 	}
+	if (check_owner(m, cf, t, code, why, whylen) != REQUEST_ACT)
+		return REQUEST_REFUSE;
 	*code = STATUS_REQUIREMENTS;
 	if (exec_check_requirements(wire_get(m, "OS-Required"), wire_get(m, "Boot-Env"), cf->os, cf->boot_env,
 		why, whylen) != 0)

@@ -47,6 +47,7 @@ struct request_task {
 	int copy;                         /* Task-Type=CopyFile: install at dest, run nothing */
 	const char *dest;                 /* CopyFile: Destination */
 	int mode;                         /* CopyFile: Mode (octal in the message) */
+	char owner[REQUEST_MAX_USER + 1]; /* CopyFile: Owner, "" (absent): the run-as user */
 	const char *host, *key, *checksum, *interpreter;
 };
 

@@ -20,6 +20,7 @@
 #include "cli/batch_export.h"
 #include "common/db.h"
 #include "common/tzdb.h"
+#include "common/util.h"
 #include "common/windows.h"
 
 /* Attributes with a column of their own; the rest go to computer.attrs. */
@@ -219,6 +220,14 @@ json_task(FILE *fp, const struct batch_task *t)
 		json_key_str(fp, "type", "copy_file");
 		json_key_str(fp, "copy_dest", t->copy_dest);
 		fprintf(fp, ",\"copy_mode\":%d", t->copy_mode);
+		if (t->copy_owner != NULL)
+			json_key_str(fp, "copy_owner", t->copy_owner);
+	}
+	if (t->copy_bytes != NULL) {
+		/* bytes that are no text: base64 (a JSON string holds no NUL), script null */
+		char *b64 = util_base64(t->copy_bytes, t->copy_len);
+		json_key_str(fp, "copy_content", b64);
+		free(b64);
 	}
 	json_retries(fp, &t->retries);
 	fputc('}', fp);

@@ -32,6 +32,8 @@
 #define BATCH_RETRY_LIMIT_MS 604800000LL    /* retries: backoff and max at most 7 days */
 #define BATCH_MAX_SPLAY_MS 604800000LL      /* schedule: splay at most 7 days */
 
+struct batch_tree_file;
+
 /* One label or attribute; arrays of them are sorted by key, keys unique. */
 struct batch_kv {
 	char *key;
@@ -113,10 +115,16 @@ struct batch_task {
 	enum batch_action on_failure; /* BATCH_STOP (default) or BATCH_CONTINUE */
 	char *os_required;   /* NULL when absent */
 	char *boot_env;      /* NULL when absent */
-	int copy;            /* 1: a copy-file task: script holds the file's content */
+	int copy;            /* 1: a copy-file task: script holds the file's content when it is text */
+	char *copy_bytes;    /* copy: a file that is no UTF-8 text: its bytes (script NULL then) */
+	size_t copy_len;     /* their count; 0 for text */
+	struct batch_tree_file *tree; /* copy: a folder's files, in order, while loading: the job
+				       * gets one copy task per file in this task's place */
+	size_t ntree;
 	char *copy_source;   /* copy: source as written (NULL: content was inline) */
 	char *copy_dest;     /* where the agent installs it: an absolute path */
 	int copy_mode;       /* its mode, 0-07777 */
+	char *copy_owner;    /* copy: owner, the file's owner (field FIELD_RUN_AS); NULL: run_as */
 	struct batch_retries retries; /* the task's, else the job's */
 	int has_retries;     /* the task gave retries: (else the job's apply) */
 	struct yt_pos pos;

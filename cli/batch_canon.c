@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 
 /* "key LEN:bytes\n", or "key -\n" for NULL: unambiguous whatever the bytes are. */
@@ -54,6 +55,16 @@ batch_job_canon(const struct batch_job *j)
 		if (t->copy) {
 			buf_str(&b, "copy_dest", t->copy_dest);
 			util_buf_fmt(&b, "copy_mode %o\n", t->copy_mode);
+		}
+		if (t->copy_owner != NULL)
+			buf_str(&b, "copy_owner", t->copy_owner);
+		/* bytes that are no text (script is "-" then): their count and digest, so that the
+		 * text stays text whatever they hold */
+		if (t->copy_bytes != NULL) {
+			char hex[65];
+			if (util_sha256_hex(t->copy_bytes, t->copy_len, hex) == -1)
+				fatalx("sha256 failed");
+			util_buf_fmt(&b, "copy_content %zu sha256:%s\n", t->copy_len, hex);
 		}
 		if (t->retries.count > 0) {
 			util_buf_fmt(&b, "retries %d %lld %lld", t->retries.count, t->retries.backoff_ms,

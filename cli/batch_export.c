@@ -4,6 +4,7 @@
  */
 #include "cli/batch_export.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "common/util.h"
 
 struct em {
 	yaml_emitter_t e;
@@ -116,6 +118,41 @@ em_time(struct em *m, const char *key, time_t t)
 	em_emit(m);
 }
 
+/*
+ * A copied file's content: its text, or, for bytes that are no text, content_base64 as a
+ * literal block of 76-character lines (which read back as they are: the reader skips the
+ * line breaks).
+ */
+static void
+em_content(struct em *m, const struct batch_task *t)
+{
+	if (t->copy_bytes == NULL) {
+		const char *s = t->script != NULL ? t->script : "";
+		em_str(m, "content");
+		if (s[0] == '\0')
+			em_str(m, s); /* quoted: an empty plain scalar would read back as null */
+		else
+			em_script(m, s);
+		return;
+	}
+	char *b64 = util_base64(t->copy_bytes, t->copy_len);
+	size_t n = strlen(b64);
+	char *lines = malloc(n + n / 76 + 2), *o = lines;
+	if (lines == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < n; i += 76) {
+		size_t k = n - i < 76 ? n - i : 76;
+		memcpy(o, b64 + i, k);
+		o += k;
+		*o++ = '\n';
+	}
+	*o = '\0';
+	em_str(m, "content_base64");
+	em_script(m, lines);
+	free(lines);
+	free(b64);
+}
+
 static void
 em_task(struct em *m, const struct batch_task *t)
 {
@@ -126,11 +163,11 @@ em_task(struct em *m, const struct batch_task *t)
 		/* the content inline, as scripts are: the export stands alone */
 		em_str(m, "copy");
 		em_start(m, 1, 0);
-		em_str(m, "content");
-		em_script(m, t->script != NULL ? t->script : "");
+		em_content(m, t);
 		em_kv(m, "destination", t->copy_dest);
 		snprintf(buf, sizeof(buf), "%04o", t->copy_mode);
 		em_kv(m, "mode", buf);
+		em_kv(m, "owner", t->copy_owner);
 		em_end(m, 1);
 	} else {
 		em_str(m, "script");

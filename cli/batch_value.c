@@ -443,20 +443,24 @@ utf8_valid(const unsigned char *s, size_t len)
 }
 
 int
-batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+batch_is_text(const char *s, size_t len)
 {
-	int fd = -1, rc = -1;
+	return memchr(s, '\0', len) == NULL && utf8_valid((const unsigned char *)s, len);
+}
+
+int
+batch_fd_read(int fd, const char *name, char **out, size_t *outlen, char *why, size_t whylen)
+{
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
 	struct stat st;
 
 	*out = NULL;
-	/* non-blocking and regular files only: a FIFO or a device would hang or never end */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 || fstat(fd, &st) == -1)
+	if (fstat(fd, &st) == -1)
 		goto syserr;
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "%s is not a regular file", path);
-		goto out;
+		snprintf(why, whylen, "%s is not a regular file", name);
+		return -1;
 	}
 	for (;;) {
 		if (len == cap) {
@@ -475,28 +479,49 @@ batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_
 		len += (size_t)r;
 		if (len > BATCH_MAX_SCRIPT) {
 			snprintf(why, whylen, "larger than %d MiB", BATCH_MAX_SCRIPT >> 20);
-			goto out;
+			free(buf);
+			return -1;
 		}
 	}
 	buf[len] = '\0';
-	if (len == 0)
-		snprintf(why, whylen, "the file is empty");
-	else if (memchr(buf, '\0', len) != NULL)
-		snprintf(why, whylen, "holds a NUL byte (a script is text)");
-	else if (!utf8_valid((const unsigned char *)buf, len))
-		snprintf(why, whylen, "not UTF-8 text");
-	else {
-		*out = buf;
-		*outlen = len;
-		buf = NULL;
-		rc = 0;
-	}
-	goto out;
+	*out = buf;
+	*outlen = len;
+	return 0;
 syserr:
-	snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
-out:
-	if (fd != -1)
-		close(fd);
+	snprintf(why, whylen, "cannot read %s: %s", name, strerror(errno));
 	free(buf);
+	return -1;
+}
+
+int
+batch_file_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+{
+	/* non-blocking: a FIFO or a device would hang or never end (batch_fd_read refuses it) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1) {
+		*out = NULL;
+		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = batch_fd_read(fd, path, out, outlen, why, whylen);
+	close(fd);
 	return rc;
+}
+
+int
+batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen)
+{
+	if (batch_file_read(path, out, outlen, why, whylen) == -1)
+		return -1;
+	if (*outlen == 0)
+		snprintf(why, whylen, "the file is empty");
+	else if (memchr(*out, '\0', *outlen) != NULL)
+		snprintf(why, whylen, "holds a NUL byte (a script is text)");
+	else if (!utf8_valid((const unsigned char *)*out, *outlen))
+		snprintf(why, whylen, "not UTF-8 text");
+	else
+		return 0;
+	free(*out);
+	*out = NULL;
+	return -1;
 }

@@ -88,5 +88,11 @@ int bv_name(struct batch_ld *l, const char *what, const struct yt_node *n, const
  * caller frees) and *outlen, or -1 with the reason in why ("the file is empty").
  */
 int batch_script_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen);
+/* The same for a file to copy (copy: {source}): any bytes, 0 to BATCH_MAX_SCRIPT of them. */
+int batch_file_read(const char *path, char **out, size_t *outlen, char *why, size_t whylen);
+/* batch_file_read of a file already open (fd, named name in why); fd stays open. */
+int batch_fd_read(int fd, const char *name, char **out, size_t *outlen, char *why, size_t whylen);
+/* 1 when len bytes are text that task.script can hold: no NUL, valid UTF-8. */
+int batch_is_text(const char *s, size_t len);
 
 #endif

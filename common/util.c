@@ -26,6 +26,101 @@ util_hex(const void *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* A hex digit's value, or -1. */
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+util_unhex(const char *in, size_t n, unsigned char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(in[2 * i]), lo = hi < 0 ? -1 : hexval(in[2 * i + 1]);
+		if (lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *
+util_base64(const void *in, size_t n)
+{
+	const unsigned char *p = in;
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	if (out == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+		    (i + 2 < n ? p[i + 2] : 0);
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A base64 digit's value, -2 for '=', -3 for a blank or line break (skipped), else -1. */
+static int
+b64val(char c)
+{
+	const char *p = c != '\0' ? strchr(b64, c) : NULL;
+	if (p != NULL)
+		return (int)(p - b64);
+	if (c == '=')
+		return -2;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ? -3 : -1;
+}
+
+int
+util_unbase64(const char *in, size_t len, unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf = malloc(len / 4 * 3 + 4);
+	size_t n = 0, digits = 0, pad = 0;
+	unsigned acc = 0;
+	if (buf == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < len; i++) {
+		int v = b64val(in[i]);
+		if (v == -3)
+			continue;
+		/* nothing but '=' after the first '=', and no digit in a group past it */
+		if (v == -1 || (pad > 0 && v != -2))
+			goto bad;
+		pad += v == -2;
+		acc = acc << 6 | (unsigned)(v < 0 ? 0 : v);
+		if (++digits % 4 == 0) {
+			buf[n++] = (unsigned char)(acc >> 16);
+			buf[n++] = (unsigned char)(acc >> 8);
+			buf[n++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	if (digits % 4 != 0 || pad > 2)
+		goto bad;
+	n -= pad;
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 0;
+bad:
+	free(buf);
+	*out = NULL;
+	return -1;
+}
+
 int
 util_sha256_hex(const void *data, size_t len, char out[65])
 {

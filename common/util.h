@@ -1,5 +1,5 @@
 /*
- * util: the small helpers every part of pgfleet needs once: hex and
+ * util: the small helpers every part of pgfleet needs once: hex, base64 and
  * sha256-to-hex, a growable string buffer, the control-character check, the
  * items of a separated list (the clock is common/clock.h).
  * Who frees what: a struct util_buf's text (b->p) belongs to the buffer and is
@@ -14,6 +14,21 @@
 void util_hex(const void *in, size_t n, char *out);
 /* sha256 of data as 64 lower-case hex digits and a NUL. Returns 0, or -1 when OpenSSL fails. */
 int util_sha256_hex(const void *data, size_t len, char out[65])
+    __attribute__((warn_unused_result));
+
+/*
+ * 2n hex digits (either case) into n bytes at out. 0, or -1 when one is no hex digit
+ * (out then partly written).
+ */
+int util_unhex(const char *in, size_t n, unsigned char *out) __attribute__((warn_unused_result));
+/* n bytes as base64 (RFC 4648, padded, no line breaks), malloc'd and NUL-terminated. */
+char *util_base64(const void *in, size_t n);
+/*
+ * base64 of len chars (padded; blanks and line breaks anywhere are skipped) into *out
+ * (malloc'd, with a NUL after the bytes, the caller frees) and *outlen. 0, or -1 with *out
+ * NULL when it is not base64.
+ */
+int util_unbase64(const char *in, size_t len, unsigned char **out, size_t *outlen)
     __attribute__((warn_unused_result));
 
 /* 1 when s holds a control character (a byte below 0x20, or 0x7f). */

@@ -44,6 +44,7 @@ job_task_clear(struct job_task *t)
 	free(t->os_required);
 	free(t->boot_env);
 	free(t->copy_dest);
+	free(t->copy_owner);
 	memset(t, 0, sizeof(*t));
 }
 

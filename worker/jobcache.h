@@ -20,7 +20,8 @@
 
 struct job_task {
 	int seq;
-	char *script;
+	char *script;        /* a copy-file task's bytes may hold NUL: script_len counts them */
+	size_t script_len;
 	char *interpreter;
 	char *run_as;
 	long long timeout_ms;
@@ -34,6 +35,7 @@ struct job_task {
 	int copy;            /* task.type copy_file: the script is a file sent as it is */
 	char *copy_dest;     /* a copy-file task's destination (Destination); NULL: a script */
 	int copy_mode;       /* and its mode (Mode) */
+	char *copy_owner;    /* and its owner (Owner); NULL: the run-as user */
 	int retry_count;     /* retries the database grants the task (0021): for the log only */
 };
 

@@ -33,6 +33,14 @@ sendfile_extras(const struct sendfile_req *r, struct wire_msg *m, char *err, siz
 		snprintf(err, errlen, "copy: %s", why);
 		return -1;
 	}
+	if (r->copy_dest != NULL && r->copy_owner != NULL && r->copy_owner[0] != '\0') {
+		/* a user name as Run-As is: checked the same way before it is sent */
+		if (field_check_as(FIELD_RUN_AS, "owner", r->copy_owner, why, sizeof(why)) == -1 ||
+		    wire_add(m, "Owner", r->copy_owner, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "copy: %s", why);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct sendfile_req {
 	int retry;                 /* the task's retries so far; > 0 adds Retry (a new run, not a replay) */
 	const char *copy_dest;     /* NULL: RunScript; else CopyFile to this path (Destination) */
 	int copy_mode;             /* CopyFile: Mode, octal */
+	const char *copy_owner;    /* CopyFile: Owner; NULL or "": the Run-As user */
 	int64_t computer_id;
 };
 

@@ -281,9 +281,10 @@ session_render(struct session *s, render_lookup_fn *lookup, struct render_report
 	s->rendered = NULL;
 	if (t->copy) {
 		/* a file to copy is sent as it is: no tokens in it */
-		s->rendered_len = strlen(t->script);
-		if ((s->rendered = strdup(t->script)) == NULL)
+		s->rendered_len = t->script_len;
+		if ((s->rendered = malloc(t->script_len + 1)) == NULL)
 			fatalx("out of memory");
+		memcpy(s->rendered, t->script, t->script_len + 1);
 		return 0;
 	}
 	log_debug("CRxDatabase::ReplaceTokens - Entered.");
@@ -374,7 +375,8 @@ session_send_task(struct session *s, const char *path, const char *sum, char *er
 	    .run_as = t->run_as, .timeout_ms = t->timeout_ms, .schedule_id = s->ev.schedule_id,
 	    .event_id = s->ev.event_id, .seq = t->seq, .attempt = s->ev.attempt,
 	    .retry = session_retry(s), .computer_id = s->ev.computer_id,
-	    .copy_dest = t->copy ? t->copy_dest : NULL, .copy_mode = t->copy_mode};
+	    .copy_dest = t->copy ? t->copy_dest : NULL, .copy_mode = t->copy_mode,
+	    .copy_owner = t->copy ? t->copy_owner : NULL};
 	struct wire_msg *m = NULL;
 	int rc = sendfile_build(&req, &m, err, errlen);
 	if (rc == 0) {

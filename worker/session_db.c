@@ -23,6 +23,7 @@
 #include "common/evloop.h"
 #include "common/log.h"
 #include "common/pgarray.h"
+#include "common/util.h"
 
 #define BATCH_MAX 1000          /* events in one load */
 #define JOBS_UNUSED_KEPT 64     /* job definitions no session holds, kept */
@@ -56,7 +57,7 @@ static const char SQL_LOAD_TASKS[] =
     "SELECT t.job_id, t.version, t.seq, t.script, t.interpreter, coalesce(t.run_as, ''),"
     " coalesce(t.timeout_ms, 0), array_to_string(t.success_codes, ','), t.on_failure,"
     " coalesce(t.os_required, ''), coalesce(t.boot_env, ''), t.type, t.copy_dest,"
-    " coalesce(t.copy_mode, 0), t.retry_count"
+    " coalesce(t.copy_mode, 0), t.retry_count, encode(t.copy_content, 'hex'), t.copy_owner"
     " FROM unnest($1::bigint[], $2::int[]) AS v(job_id, version)"
     " JOIN pgfleet.task t ON t.job_id = v.job_id AND t.version = v.version"
     " ORDER BY t.job_id, t.version, t.seq";
@@ -306,6 +307,20 @@ parse_codes(const char *list, int **out, size_t *n)
 	return 0;
 }
 
+/* A copied file's bytes (task.copy_content, hex: the result is text) as the task's script. */
+static void
+content_from_hex(const char *hex, struct job_task *t)
+{
+	size_t n = strlen(hex) / 2;
+	free(t->script);
+	if ((t->script = malloc(n + 1)) == NULL)
+		fatalx("out of memory");
+	if (util_unhex(hex, n, (unsigned char *)t->script) == -1)
+		fatalx("task %d: copy_content is not hex", t->seq);
+	t->script[n] = '\0';
+	t->script_len = n;
+}
+
 static void
 task_from_row(const struct db_result *r, int i, struct job_task *t)
 {
@@ -323,6 +338,10 @@ task_from_row(const struct db_result *r, int i, struct job_task *t)
 	t->copy_dest = field(r, i, 12);
 	t->copy_mode = atoi(db_value(r, i, 13));
 	t->retry_count = atoi(db_value(r, i, 14));
+	t->script_len = t->script != NULL ? strlen(t->script) : 0;
+	t->copy_owner = field(r, i, 16);
+	if (!db_isnull(r, i, 15))
+		content_from_hex(db_value(r, i, 15), t);
 }
 
 static int

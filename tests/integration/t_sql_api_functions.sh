@@ -43,7 +43,7 @@ expect '42710: group "web" already exists' "select pgfleet.group_add('web')"
 expect '42704: no such group: nope' "select pgfleet.computer_add('web-02', 'h', groups => '{nope}')"
 expect '42704: schedule 42 does not exist' "select * from pgfleet.cancel(42)"
 expect '22023: batch: unknown key "job" (groups, computers, jobs, windows)' "select * from pgfleet.submit('{\"job\": []}')"
-expect '22023: task 0: unknown key "shell" (name, script, interpreter, run_as, timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, type, copy_dest, copy_mode, retries)' \
+expect '22023: task 0: unknown key "shell" (name, script, interpreter, run_as, timeout_ms, success_codes, on_code, on_failure, os_required, boot_env, type, copy_dest, copy_mode, retries, copy_content, copy_owner)' \
 	"select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\", \"shell\": \"sh\"}]}]}')"
 expect '22023: job j: a cron schedule needs its first run in due' \
 	"select * from pgfleet.submit('{\"jobs\": [{\"name\": \"j\", \"tasks\": [{\"script\": \"x\"}], \"targets\": {\"groups\": [\"web\"]}, \"schedule\": {\"cron\": \"0 2 * * *\"}}]}')"

@@ -5,6 +5,7 @@
  * to the same hashes, and the shipped examples load cleanly.
  */
 #include <check.h>
+#include <ctype.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1375,8 +1376,20 @@ START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
 	ck_assert_int_eq(j->after[0].on, BATCH_AFTER_ANY);
 	ck_assert_int_eq(j->after[0].per_computer, 1);
 	ck_assert_ptr_nonnull(strstr(j->canon, "copy_dest 17:/etc/app/app.conf\ncopy_mode 640\n"));
+	ck_assert_ptr_null(strstr(j->canon, "copy_owner"));
 	roundtrip(b, 0);
 	batch_free(b);
+
+	/* owner: a user name as run_as, part of the task (written only when set), exported */
+	b = load_ok("o.yaml", "jobs:\n  - name: own\n    tasks:\n"
+		    "      - copy: {content: x, destination: /etc/app/x, owner: www-data}\n");
+	ck_assert_str_eq(b->jobs[0].tasks[0].copy_owner, "www-data");
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].canon, "copy_mode 644\ncopy_owner 8:www-data\n"));
+	roundtrip(b, 0);
+	batch_free(b);
+	expect_errors("jobs:\n  - name: own\n    tasks:\n"
+		      "      - copy: {content: x, destination: /etc/app/x, owner: \"www\\tdata\"}\n",
+		      "b.yaml:4:60: owner \"www\\tdata\" holds a control character (\\t)\n");
 
 	expect_errors("jobs:\n"
 		      "  - name: j\n"
@@ -1393,8 +1406,179 @@ START_TEST(test_batch_reads_copy_tasks_offline_waits_and_waves)
 		      "no trailing /, no control character, at most 1024 bytes)\n"
 		      "b.yaml:6:56: mode: \"999\" is not an octal mode (0644, 0755, 0600)\n"
 		      "b.yaml:7:27: copy: a copy-file task has no script, script_file or interpreter\n"
-		      "b.yaml:8:16: copy: give source (a file read now) or content, one of them\n"
+		      "b.yaml:8:16: copy: give source (a file read now), content or content_base64, one "
+		      "of them\n"
 		      "b.yaml:9:21: wait: 0s is shorter than 1s\n");
+}
+END_TEST
+
+/* A file that is no text (a NUL, invalid UTF-8) is copied as bytes: script NULL, its digest in
+ * the canonical text, content_base64 in the export, which loads back to the same hash. */
+START_TEST(test_batch_reads_binary_copy_sources)
+{
+	static const char bin[] = {'\x7f', 'E', 'L', 'F', '\0', '\xff', '\xfe', '\xc3', '(', '\n'};
+	wfile_n("files/app.bin", bin, sizeof(bin));
+	struct batch *b = load_ok("c.yaml",
+				  "jobs:\n"
+				  "  - name: deploy\n"
+				  "    tasks:\n"
+				  "      - copy: {source: files/app.bin, destination: /opt/app/app.bin, mode: \"0755\"}\n"
+				  "      - copy: {content_base64: \"aGk=\", destination: /opt/app/hi}\n"
+				  "      - copy: {content_base64: \"AP/+\\nAA==\", destination: /opt/app/z}\n");
+	const struct batch_task *t = b->jobs[0].tasks;
+	ck_assert_ptr_null(t[0].script);
+	ck_assert_uint_eq(t[0].copy_len, sizeof(bin));
+	ck_assert_int_eq(memcmp(t[0].copy_bytes, bin, sizeof(bin)), 0);
+	/* text given as base64 is text: the same task as content: "hi" */
+	ck_assert_str_eq(t[1].script, "hi");
+	ck_assert_ptr_null(t[1].copy_bytes);
+	ck_assert_uint_eq(t[2].copy_len, 4);
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].canon, "task 0\nname -\nscript -\n"));
+	ck_assert_ptr_nonnull(strstr(b->jobs[0].canon, "copy_content 10 sha256:"));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+	ck_assert_int_eq(batch_job_export(&b->jobs[0], fp), 0);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(buf, "content_base64: |\n"));
+	free(buf);
+	roundtrip(b, 0);
+	batch_free(b);
+
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - {copy: {content_base64: \"Zg=\", destination: /etc/x}}\n"
+		      "      - {copy: {content: x, content_base64: eA==, destination: /etc/x}}\n"
+		      "      - {copy: {source: nope.bin, destination: /etc/x}}\n",
+		      "b.yaml:4:33: content_base64: not base64 (RFC 4648, padded; blanks and line breaks "
+		      "are skipped)\n"
+		      "b.yaml:5:16: copy: give source (a file read now), content or content_base64, one "
+		      "of them\n"
+		      "b.yaml:6:25: source \"nope.bin\": cannot read nope.bin: No such file or directory\n");
+}
+END_TEST
+
+/* A folder becomes one copy task per file, sorted by path, in the folder task's place, each
+ * with the folder's settings; links and special files in it are refused at the source. */
+START_TEST(test_batch_expands_copied_folders)
+{
+	static const char bin[] = {'\0', '\xff'};
+	wfile("conf.d/b.conf", "b\n");
+	wfile("conf.d/a.conf", "a\n");
+	wfile("conf.d/sub/x.conf", "");
+	wfile_n("conf.d/sub/y.bin", bin, sizeof(bin));
+	struct batch *b = load_ok("t.yaml",
+				  "jobs:\n"
+				  "  - name: tree\n"
+				  "    tasks:\n"
+				  "      - script: echo before\n"
+				  "      - copy: {source: conf.d/, destination: /etc/app/conf.d, mode: \"0640\"}\n"
+				  "        run_as: app\n"
+				  "      - script: echo after\n");
+	const struct batch_job *j = &b->jobs[0];
+	ck_assert_uint_eq(j->ntasks, 6);
+	static const char *const dest[] = {"/etc/app/conf.d/a.conf", "/etc/app/conf.d/b.conf",
+	    "/etc/app/conf.d/sub/x.conf", "/etc/app/conf.d/sub/y.bin"};
+	for (size_t i = 0; i < 4; i++) {
+		const struct batch_task *t = &j->tasks[i + 1];
+		ck_assert_str_eq(t->copy_dest, dest[i]);
+		ck_assert_int_eq(t->copy_mode, 0640);
+		ck_assert_str_eq(t->run_as, "app");
+		ck_assert_uint_eq(t->ntree, 0);
+	}
+	ck_assert_str_eq(j->tasks[1].copy_source, "conf.d/a.conf");
+	ck_assert_str_eq(j->tasks[1].script, "a\n");
+	ck_assert_str_eq(j->tasks[3].script, "");
+	ck_assert_uint_eq(j->tasks[4].copy_len, 2);
+	ck_assert_str_eq(j->tasks[5].script, "echo after");
+	roundtrip(b, 0);
+	batch_free(b);
+
+	char link[512];
+	snprintf(link, sizeof(link), "%s/conf.d/sub/link", dir);
+	ck_assert_int_eq(symlink("/etc/passwd", link), 0);
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - copy: {source: conf.d, destination: /etc/app}\n"
+		      "      - copy: {source: conf.d/sub/x.conf, destination: /etc/x, checksum: x}\n"
+		      "      - copy: {source: empty.d, destination: /etc/app}\n",
+		      "b.yaml:4:24: source \"conf.d\": sub/link is a symbolic link (links in a copied "
+		      "folder are not followed)\n"
+		      "b.yaml:5:74: checksum: \"x\" is not sha256: and 64 hex digits\n"
+		      "b.yaml:6:24: source \"empty.d\": cannot read empty.d: No such file or directory\n");
+	ck_assert_int_eq(unlink(link), 0);
+	char fifo[512];
+	snprintf(fifo, sizeof(fifo), "%s/conf.d/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(link, sizeof(link), "%s/empty.d", dir);
+	ck_assert_int_eq(mkdir(link, 0700), 0);
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - copy: {source: conf.d, destination: /etc/app, checksum: \"sha256:0\"}\n"
+		      "      - copy: {source: empty.d/, destination: /etc/app}\n",
+		      "b.yaml:4:24: source \"conf.d\": fifo is neither a regular file nor a folder\n"
+		      "b.yaml:5:24: source \"empty.d/\": the folder holds no file\n");
+	ck_assert_int_eq(unlink(fifo), 0);
+	expect_errors("jobs:\n"
+		      "  - name: j\n"
+		      "    tasks:\n"
+		      "      - copy: {source: conf.d, destination: /etc/app, checksum: \"sha256:0\"}\n",
+		      "b.yaml:4:65: checksum: goes with one file; source \"conf.d\" is a folder\n");
+}
+END_TEST
+
+/* checksum: the content read at submit must have it, in either case; else refused at its place. */
+START_TEST(test_batch_checks_copy_checksums)
+{
+	/* sha256("hi") */
+	static const char *hi = "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4";
+	char yaml[1024];
+	wfile("hi.txt", "hi");
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n"
+		 "      - copy: {content_base64: aGk=, destination: /etc/hi, checksum: \"SHA256:%s\"}\n",
+		 hi, hi);
+	expect_errors(yaml, "b.yaml:5:70: checksum: \"SHA256:8f434346648f6b96df89dda901c5176b10a6d8"
+		      "3961dd3c1ac88b59b2dc327aa4\" is not sha256: and 64 hex digits\n");
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n"
+		 "      - copy: {content: hi, destination: /etc/hi, checksum: \"sha256:%.60s\"}\n", hi, hi);
+	expect_errors(yaml, "b.yaml:5:61: checksum: \"sha256:8f434346648f6b96df89dda901c5176b10a6d8"
+		      "3961dd3c1ac88b59b2dc32\" is not sha256: and 64 hex digits\n");
+	wfile("hi.txt", "hi!");
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n", hi);
+	expect_errors(yaml, "b.yaml:4:64: checksum: the content's is sha256:"
+		      "c0ddd62c7717180e7ffb8a15bb9674d3ec92592e0b7ac7d1d5289836b4553be2, not sha256:"
+		      "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4\n");
+	/* upper-case hex is the same digest; the task is the same with or without a checksum */
+	wfile("hi.txt", "hi");
+	char up[65];
+	for (int i = 0; i < 65; i++)
+		up[i] = (char)toupper((unsigned char)hi[i]);
+	snprintf(yaml, sizeof(yaml),
+		 "jobs:\n"
+		 "  - name: j\n"
+		 "    tasks:\n"
+		 "      - copy: {source: hi.txt, destination: /etc/hi, checksum: \"sha256:%s\"}\n", up);
+	struct batch *b = load_ok("s.yaml", yaml);
+	struct batch *c = load_ok("n.yaml", "jobs:\n  - name: j\n    tasks:\n"
+				  "      - copy: {content: hi, destination: /etc/hi}\n");
+	ck_assert_str_eq(b->jobs[0].canon, c->jobs[0].canon);
+	batch_free(b);
+	batch_free(c);
 }
 END_TEST
 
@@ -1536,6 +1720,8 @@ START_TEST(test_batch_examples_load_without_errors)
 	ck_assert_str_eq(b->jobs[1].schedule.timezone, "America/New_York");
 	ck_assert_uint_eq(b->jobs[3].nafter, 1);
 	ck_assert_int_eq(b->jobs[4].tasks[0].copy, 1);
+	ck_assert_uint_eq(b->jobs[4].ntasks, 3);
+	ck_assert_str_eq(b->jobs[4].tasks[2].copy_dest, "/etc/issue.d/20-window.issue");
 	ck_assert_int_eq(b->jobs[5].schedule.splay_ms, 600000);
 	ck_assert_int_eq(b->jobs[6].schedule.at_local, 1);
 	ck_assert_int_eq(b->jobs[6].schedule.at, 1800066600); /* 2027-01-16 02:30, wall clock */
@@ -1605,6 +1791,9 @@ batch_suite(void)
 	tcase_add_test(tc, test_batch_reads_time_zones_and_wall_clock_times);
 	tcase_add_test(tc, test_batch_reads_retries_of_tasks_and_jobs);
 	tcase_add_test(tc, test_batch_reads_copy_tasks_offline_waits_and_waves);
+	tcase_add_test(tc, test_batch_reads_binary_copy_sources);
+	tcase_add_test(tc, test_batch_checks_copy_checksums);
+	tcase_add_test(tc, test_batch_expands_copied_folders);
 	tcase_add_test(tc, test_batch_reads_offline_wake_and_keeps_it_in_plan_and_export);
 	tcase_add_test(tc, test_batch_export_writes_readable_yaml);
 	tcase_add_test(tc, test_batch_examples_load_without_errors);

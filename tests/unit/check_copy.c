@@ -75,11 +75,59 @@ START_TEST(test_copy_install_replaces_atomically_with_mode)
 	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
 	fclose(f);
 	ck_assert_str_eq(buf, "port = 8080\n");
-	/* a missing folder: failed, nothing written */
+	/* a missing allowed folder: failed, nothing made */
 	char missing[200];
-	snprintf(missing, sizeof(missing), "%s/etc/sub/app.conf", dir);
-	ck_assert_int_eq(copy_install(&allow, src, missing, 0644, getuid(), getgid(), why, sizeof(why)),
+	snprintf(missing, sizeof(missing), "%s/none", dir);
+	snprintf(dest, sizeof(dest), "%s/none/app.conf", dir);
+	v[0] = missing;
+	ck_assert_int_eq(copy_install(&allow, src, dest, 0644, getuid(), getgid(), why, sizeof(why)),
 	    STATUS_COPY_FAILED);
+	ck_assert_int_eq(access(missing, F_OK), -1);
+}
+END_TEST
+
+/* Missing folders below the allowed one are made, 0755, owned as the file; never through a
+ * link, so never outside copy.allow. */
+START_TEST(test_copy_install_makes_missing_folders_inside_allow_only)
+{
+	char src[128], allowed[160], dest[200], sub[200], outside[128], link[160];
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(allowed, sizeof(allowed), "%s/etc/", dir);
+	snprintf(dest, sizeof(dest), "%s/etc/a/b/app.conf", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	snprintf(link, sizeof(link), "%s/etc/escape", dir);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	snprintf(sub, sizeof(sub), "%s/etc", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	ck_assert_int_eq(symlink(outside, link), 0);
+	write_file(src, "x\n");
+	char *v[] = {"/nowhere", allowed};
+	struct conf_strlist allow = {v, 2};
+	mode_t old = umask(077);
+	int rc = copy_install(&allow, src, dest, 0600, getuid(), getgid(), why, sizeof(why));
+	umask(old);
+	ck_assert_msg(rc == 0, "%s", why);
+	struct stat st;
+	snprintf(sub, sizeof(sub), "%s/etc/a/b", dir);
+	ck_assert_int_eq(stat(sub, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0755);
+	ck_assert_int_eq(st.st_uid, getuid());
+	ck_assert_int_eq(stat(dest, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	/* through a link out of the allowed folder: nothing made there, the copy fails */
+	snprintf(dest, sizeof(dest), "%s/etc/escape/new/x.conf", dir);
+	ck_assert_int_eq(copy_install(&allow, src, dest, 0644, getuid(), getgid(), why, sizeof(why)),
+	    STATUS_COPY_FAILED);
+	snprintf(sub, sizeof(sub), "%s/new", outside);
+	ck_assert_int_eq(access(sub, F_OK), -1);
+	/* a file where a folder should be: failed, the file left as it is */
+	snprintf(sub, sizeof(sub), "%s/etc/file", dir);
+	write_file(sub, "keep\n");
+	snprintf(dest, sizeof(dest), "%s/etc/file/x.conf", dir);
+	ck_assert_int_eq(copy_install(&allow, src, dest, 0644, getuid(), getgid(), why, sizeof(why)),
+	    STATUS_COPY_FAILED);
+	ck_assert_int_eq(stat(sub, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
 }
 END_TEST
 
@@ -118,6 +166,7 @@ copy_suite(void)
 	tcase_add_test(tc, test_copy_dest_syntax_and_allow_as_written);
 	tcase_add_test(tc, test_copy_install_replaces_atomically_with_mode);
 	tcase_add_test(tc, test_copy_install_refuses_a_symlink_out_of_the_allowed_folder);
+	tcase_add_test(tc, test_copy_install_makes_missing_folders_inside_allow_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -158,6 +158,46 @@ START_TEST(test_request_check_accepts_sendfile)
 }
 END_TEST
 
+/* A CopyFile's Owner: absent, the run-as user; else a user name on run_as.allow, or -36. */
+START_TEST(test_request_check_copy_owner)
+{
+	static char *copy_dirs[] = {"/etc/app"};
+	static char *users[] = {"deploy", "www"};
+	struct conf_agent cf = agent_conf;
+	cf.copy_allow = (struct conf_strlist){copy_dirs, 1};
+	cf.run_as_allow = (struct conf_strlist){users, 2};
+	static const char *const owners[] = {NULL, "www", "mallory", "a-user-name-that-is-33-bytes-long", ""};
+	static const int want[] = {0, 0, STATUS_COPY_REFUSED, STATUS_COPY_REFUSED, STATUS_COPY_REFUSED};
+	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+		const char *const copy[] = {"Task-Type=CopyFile", NULL};
+		struct wire_msg *m = sendfile(copy);
+		struct request_task t;
+		int code = 99;
+		ck_assert_int_eq(wire_add(m, "Destination", "/etc/app/app.conf", err, sizeof(err)), 0);
+		ck_assert_int_eq(wire_add(m, "Mode", "0640", err, sizeof(err)), 0);
+		if (owners[i] != NULL)
+			ck_assert_int_eq(wire_add(m, "Owner", owners[i], err, sizeof(err)), 0);
+		enum request_verdict v = request_check(m, &cf, 0, &t, &code, err, sizeof(err));
+		wire_msg_free(m);
+		ck_assert_msg(code == want[i], "owner %s: code %d (%s)", owners[i] ? owners[i] : "-", code, err);
+		ck_assert_int_eq(v, want[i] == 0 ? REQUEST_ACT : REQUEST_REFUSE);
+		if (want[i] == 0)
+			ck_assert_str_eq(t.owner, owners[i] != NULL ? owners[i] : "");
+	}
+	/* the messages say why */
+	const char *const copy[] = {"Task-Type=CopyFile", NULL};
+	struct wire_msg *m = sendfile(copy);
+	struct request_task t;
+	int code;
+	ck_assert_int_eq(wire_add(m, "Destination", "/etc/app/app.conf", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Mode", "0640", err, sizeof(err)), 0);
+	ck_assert_int_eq(wire_add(m, "Owner", "mallory", err, sizeof(err)), 0);
+	ck_assert_int_eq(request_check(m, &cf, 0, &t, &code, err, sizeof(err)), REQUEST_REFUSE);
+	ck_assert_str_eq(err, "copy owner \"mallory\" refused: not allowed on this agent (run_as.allow)");
+	wire_msg_free(m);
+}
+END_TEST
+
 START_TEST(test_request_check_refuses_sendfile_before_acting)
 {
 	const char *const other[] = {"ID=5000012", NULL};
@@ -368,6 +408,7 @@ request_suite(void)
 	tcase_add_test(tc, test_request_hello_id_names_the_computer);
 	tcase_add_test(tc, test_request_refuses_hostile_headers);
 	tcase_add_test(tc, test_request_ids_only_when_both_are_numbers);
+	tcase_add_test(tc, test_request_check_copy_owner);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -52,6 +52,34 @@ START_TEST(test_sendfile_builds_every_key_in_order)
 }
 END_TEST
 
+/* CopyFile: Destination, Mode and, when given, Owner, checked as Run-As is. */
+START_TEST(test_sendfile_copy_keys_and_owner)
+{
+	struct sendfile_req r = good_req();
+	struct wire_msg *m = NULL;
+	r.copy_dest = "/etc/app/app.conf";
+	r.copy_mode = 0640;
+	ck_assert_int_eq(sendfile_build(&r, &m, err, sizeof(err)), 0);
+	ck_assert_str_eq(wire_get(m, "Task-Type"), "CopyFile");
+	ck_assert_str_eq(wire_get(m, "Mode"), "0640");
+	ck_assert_ptr_null(wire_get(m, "Owner"));
+	wire_msg_free(m);
+	r.copy_owner = "www-data";
+	ck_assert_int_eq(sendfile_build(&r, &m, err, sizeof(err)), 0);
+	ck_assert_str_eq(wire_get(m, "Owner"), "www-data");
+	wire_msg_free(m);
+	r.copy_owner = "www\nx";
+	ck_assert_int_eq(sendfile_build(&r, &m, err, sizeof(err)), -1);
+	ck_assert_ptr_null(m);
+	ck_assert_str_eq(err, "copy: owner \"www\\nx\" holds a control character (\\n)");
+	/* a script has no owner to send */
+	r.copy_dest = NULL;
+	ck_assert_int_eq(sendfile_build(&r, &m, err, sizeof(err)), 0);
+	ck_assert_ptr_null(wire_get(m, "Owner"));
+	wire_msg_free(m);
+}
+END_TEST
+
 START_TEST(test_sendfile_refuses_run_as_with_a_newline)
 {
 	struct sendfile_req r = good_req();
@@ -128,6 +156,7 @@ sendfile_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_sendfile_builds_every_key_in_order);
 	tcase_add_test(tc, test_sendfile_refuses_run_as_with_a_newline);
+	tcase_add_test(tc, test_sendfile_copy_keys_and_owner);
 	tcase_add_test(tc, test_sendfile_refuses_an_interpreter_of_17001_bytes);
 	tcase_add_test(tc, test_sendfile_refuses_requirements_with_control_characters);
 	tcase_add_test(tc, test_sendfile_reports_a_failed_add_instead_of_dropping_the_key);

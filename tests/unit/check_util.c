@@ -1,4 +1,4 @@
-/* Unit tests for common/util: the clock, hex, sha256-to-hex, control characters, the buffer. */
+/* Unit tests for common/util: the clock, hex, base64, sha256-to-hex, control characters, the buffer. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,49 @@ START_TEST(test_util_hex_is_lower_case_and_terminated)
 	ck_assert_str_eq(out, "000fa5ff");
 	util_hex(in, 0, out);
 	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_util_unhex_reads_either_case_and_refuses_others)
+{
+	unsigned char out[4];
+	ck_assert_int_eq(util_unhex("000fA5ff", 4, out), 0);
+	ck_assert_int_eq(memcmp(out, "\x00\x0f\xa5\xff", 4), 0);
+	ck_assert_int_eq(util_unhex("0g", 1, out), -1);
+	ck_assert_int_eq(util_unhex("g0", 1, out), -1);
+}
+END_TEST
+
+/* RFC 4648's vectors both ways, bytes that are no text, and what is no base64. */
+START_TEST(test_util_base64_round_trips_and_refuses_bad_input)
+{
+	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	unsigned char *out;
+	size_t n;
+	for (size_t i = 0; i < 7; i++) {
+		char *e = util_base64(plain[i], strlen(plain[i]));
+		ck_assert_str_eq(e, enc[i]);
+		free(e);
+		ck_assert_int_eq(util_unbase64(enc[i], strlen(enc[i]), &out, &n), 0);
+		ck_assert_uint_eq(n, strlen(plain[i]));
+		ck_assert_int_eq(memcmp(out, plain[i], n), 0);
+		free(out);
+	}
+	static const unsigned char bin[] = {0x00, 0xff, 0xfe, 0x00, 0x80, 0xc3};
+	char *e = util_base64(bin, sizeof(bin));
+	ck_assert_str_eq(e, "AP/+AIDD");
+	free(e);
+	/* blanks and line breaks anywhere are skipped (a YAML block keeps them) */
+	ck_assert_int_eq(util_unbase64(" AP/+\nAI\r\nDD\n", 13, &out, &n), 0);
+	ck_assert_uint_eq(n, sizeof(bin));
+	ck_assert_int_eq(memcmp(out, bin, n), 0);
+	free(out);
+	static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zg==Zg==", "Zm9v!", "Zm-v", "===="};
+	for (size_t i = 0; i < 7; i++) {
+		ck_assert_int_eq(util_unbase64(bad[i], strlen(bad[i]), &out, &n), -1);
+		ck_assert_ptr_null(out);
+	}
 }
 END_TEST
 
@@ -125,6 +168,8 @@ util_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_clock_mono_ms_never_goes_back);
 	tcase_add_test(tc, test_util_hex_is_lower_case_and_terminated);
+	tcase_add_test(tc, test_util_unhex_reads_either_case_and_refuses_others);
+	tcase_add_test(tc, test_util_base64_round_trips_and_refuses_bad_input);
 	tcase_add_test(tc, test_util_sha256_hex_matches_known_vectors);
 	tcase_add_test(tc, test_util_has_ctl_finds_c0_and_del_only);
 	tcase_add_test(tc, test_util_next_item_splits_and_trims);

@@ -87,7 +87,10 @@ job_show(struct db *db, const char *name, int json)
 	cmdutil_fields(r, 12, stdout);
 	db_result_free(r);
 	if (db_exec(db, &r,
-		"SELECT t.seq AS \"SEQ\", coalesce(t.name, '-') AS \"NAME\", t.interpreter AS \"INTERPRETER\","
+		"SELECT t.seq AS \"SEQ\", coalesce(t.name, '-') AS \"NAME\","
+		" CASE WHEN t.type = 'copy_file' THEN 'copy to ' || t.copy_dest || ' (mode 0'"
+		"  || ((t.copy_mode >> 6) & 7) || ((t.copy_mode >> 3) & 7) || (t.copy_mode & 7)"
+		"  || coalesce(', owner ' || t.copy_owner, '') || ')' ELSE t.interpreter END AS \"RUNS\","
 		" coalesce(t.run_as, '-') AS \"RUN_AS\", coalesce(t.timeout_ms::text, '-') AS \"TIMEOUT_MS\","
 		" array_to_string(t.success_codes, ',') AS \"SUCCESS\", t.on_code::text AS \"ON_CODE\","
 		" t.on_failure AS \"ON_FAILURE\""

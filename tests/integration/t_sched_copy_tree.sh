@@ -155,6 +155,9 @@ grep -q 'copy owner "pgfleet-ghost" refused: no such user' "$TESTDIR/agent-1.log
 [ -e "$TESTDIR/agent-1/etc/refused.conf" ] || [ -e "$TESTDIR/agent-1/etc/ghost.conf" ] && fail "a refused copy was written"
 "$P" submit owner.yaml > out 2>&1 || fail "submit owners again: $(cat out)"
 assert_eq "$(sql "select version from pgfleet.job where name = 'deploy/owner'")" 1 "same owner, same version"
+# job show says what a copy task does where a script's interpreter would be
+"$P" job show deploy/owner > out 2>&1 || fail "job show: $(cat out)"
+grep -q "copy to $TESTDIR/agent-1/etc/own/x.conf (mode 0600, owner nobody)" out || fail "job show: $(cat out)"
 ok "owner: gives the file and its folders to that user; one not allowed or unknown on the agent fails -36"
 
 # the schema: exactly one of script and copy_content; bytes only for copy_file

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "cli/args.h"
+#include "cli/batch_copy.h"
 #include "cli/batch_tree.h"
 #include "common/field.h"
 #include "common/log.h"
@@ -170,58 +171,26 @@ batch_path(const struct batch_ld *l, const char *file)
 	return path;
 }
 
-/*
- * A file the batch names under key (script_file, or a copy's source), read now: a script's
- * text (text 1) or a copied file's bytes (text 0). 0 with *out (malloc'd, the caller frees,
- * a NUL after the bytes) and *len, or -1 with the error at n.
- */
-static int
-read_file(struct batch_ld *l, const struct yt_node *n, const char *key, const char *file, int text,
-	  char **out, size_t *len)
-{
-	char why[512];
-	if (file[0] == '\0') {
-		bv_err(l, n->pos, "%s: the file name is empty", key);
-		return -1;
-	}
-	char *path = batch_path(l, file);
-	int rc = text ? batch_script_read(path, out, len, why, sizeof(why)) :
-			batch_file_read(path, out, len, why, sizeof(why));
-	if (rc == -1)
-		bv_err(l, n->pos, "%s \"%s\": %s", key, file, why);
-	free(path);
-	return rc;
-}
-
-/* Read a script file, relative to the batch's folder. */
+/* Read a script file (script_file:), relative to the batch's folder, into *out (the arena). */
 static int
 read_script(struct batch_ld *l, const struct yt_node *n, const char *file, char **out)
 {
-	char *buf;
+	char *buf, why[512];
 	size_t len;
-	if (read_file(l, n, "script_file", file, 1, &buf, &len) == -1)
+	if (file[0] == '\0') {
+		bv_err(l, n->pos, "script_file: the file name is empty");
 		return -1;
+	}
+	char *path = batch_path(l, file);
+	int rc = batch_script_read(path, &buf, &len, why, sizeof(why));
+	free(path);
+	if (rc == -1) {
+		bv_err(l, n->pos, "script_file \"%s\": %s", file, why);
+		return -1;
+	}
 	*out = arena_strndup(&l->b->arena, buf, len);
 	free(buf);
 	return 0;
-}
-
-/*
- * The bytes of a file to copy: text (no NUL, valid UTF-8) in script, as before binary copies
- * existed, so that a text file's task compares and hashes as it always did; other bytes in
- * copy_bytes (script NULL), whichever way they were given.
- */
-static void
-copy_set_content(struct batch_ld *l, struct batch_task *t, const char *buf, size_t len)
-{
-	if (batch_is_text(buf, len)) {
-		t->script = arena_strndup(&l->b->arena, buf, len);
-		return;
-	}
-	t->copy_bytes = arena_alloc(&l->b->arena, len + 1);
-	memcpy(t->copy_bytes, buf, len);
-	t->copy_bytes[len] = '\0';
-	t->copy_len = len;
 }
 
 /* copy: content_base64 (what `pgfleet job export` writes for a file that is no text). */
@@ -243,81 +212,17 @@ copy_base64(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
 		bv_err(l, v->pos, "content_base64: larger than %d MiB", BATCH_MAX_SCRIPT >> 20);
 		return -1;
 	}
-	copy_set_content(l, t, (const char *)buf, len);
+	batch_copy_content(&l->b->arena, t, (const char *)buf, len);
 	free(buf);
 	return 0;
 }
 
-/* Whether a copy's source names a folder. */
-static int
-copy_is_tree(const struct batch_ld *l, const char *source)
-{
-	char *path = batch_path(l, source);
-	int dir = batch_tree_is_dir(path);
-	free(path);
-	return dir;
-}
-
-/* copy: a source that is a folder: its files, read now, kept in the task for job_tasks. */
-static int
-copy_tree(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
-{
-	struct batch_tree tree = {0};
-	char why[600], *path = batch_path(l, t->copy_source);
-	int rc = batch_tree_read(path, &tree, why, sizeof(why));
-	free(path);
-	if (rc == -1) {
-		bv_err(l, v->pos, "source \"%s\": %s", t->copy_source, why);
-		batch_tree_free(&tree);
-		return -1;
-	}
-	t->tree = arena_alloc(&l->b->arena, tree.n * sizeof(*t->tree));
-	for (size_t i = 0; i < tree.n; i++) {
-		struct batch_tree_file *f = &tree.v[i];
-		t->tree[i].rel = arena_strndup(&l->b->arena, f->rel, strlen(f->rel));
-		t->tree[i].bytes = arena_alloc(&l->b->arena, f->len + 1);
-		memcpy(t->tree[i].bytes, f->bytes, f->len + 1);
-		t->tree[i].len = f->len;
-	}
-	t->ntree = tree.n;
-	batch_tree_free(&tree);
-	return 0;
-}
-
-/* dir/rel in the batch's arena, without a doubled '/'. */
-static char *
-path_join(struct batch_ld *l, const char *dir, const char *rel)
-{
-	size_t n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	char *p = arena_alloc(&l->b->arena, n + strlen(rel) + 2);
-	snprintf(p, n + strlen(rel) + 2, "%.*s/%s", (int)n, dir, rel);
-	return p;
-}
-
-/* Each file of a copied folder must land on a file path under the destination. */
-static int
-copy_tree_dests(struct batch_ld *l, const struct yt_node *v, const struct batch_task *t)
-{
-	for (size_t i = 0; i < t->ntree; i++) {
-		const char *d = path_join(l, t->copy_dest, t->tree[i].rel);
-		if (!field_file_path_ok(d)) {
-			bv_err(l, v->pos, "source \"%s\": %.200s would be copied to %.200s, which is not "
-			       "a file path (at most 1024 bytes)", t->copy_source, t->tree[i].rel, d);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* copy: what to copy, one of source (a file or a folder, read now), content (text) and
- * content_base64. */
+/* copy: what to copy, one of source (a file or a folder, read now: cli/batch_copy.h),
+ * content (text) and content_base64. */
 static int
 copy_what(struct batch_ld *l, const struct yt_node *n, struct yt_node *const *v, struct batch_task *t)
 {
-	char *buf;
-	size_t len;
+	char why[600];
 	if ((v[0] != NULL) + (v[1] != NULL) + (v[2] != NULL) != 1) {
 		bv_err(l, n->pos, "copy: give source (a file read now), content or content_base64, "
 		       "one of them");
@@ -329,55 +234,44 @@ copy_what(struct batch_ld *l, const struct yt_node *n, struct yt_node *const *v,
 		return copy_base64(l, v[2], t);
 	if (bv_str(l, "source", v[0], &t->copy_source) == -1)
 		return -1;
-	if (t->copy_source[0] != '\0' && copy_is_tree(l, t->copy_source))
-		return copy_tree(l, v[0], t);
-	if (read_file(l, v[0], "source", t->copy_source, 0, &buf, &len) == -1)
+	if (t->copy_source[0] == '\0') {
+		bv_err(l, v[0]->pos, "source: the file name is empty");
 		return -1;
-	copy_set_content(l, t, buf, len);
-	free(buf);
-	return 0;
+	}
+	char *path = batch_path(l, t->copy_source);
+	int rc = batch_copy_source(&l->b->arena, t, path, why, sizeof(why));
+	free(path);
+	if (rc == -1)
+		bv_err(l, v[0]->pos, "source \"%s\": %s", t->copy_source, why);
+	return rc;
 }
 
 /* copy: mode, an octal string; 0644 when absent. */
 static int
 copy_mode(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
 {
-	char *end;
+	char why[128];
 	t->copy_mode = 0644;
 	if (v == NULL)
 		return 0;
 	if (bv_want(l, "mode", v, YT_SCALAR) == -1)
 		return -1;
-	long m = strtol(v->s, &end, 8);
-	if (*end != '\0' || v->s[0] == '\0' || v->s[0] == '-' || m < 0 || m > 07777 ||
-	    strlen(v->s) > 5) {
-		bv_err(l, v->pos, "mode: \"%.20s\" is not an octal mode (0644, 0755, 0600)", v->s);
+	if (batch_copy_mode(v->s, &t->copy_mode, why, sizeof(why)) == -1) {
+		bv_err(l, v->pos, "mode: %s", why);
 		return -1;
 	}
-	t->copy_mode = (int)m;
 	return 0;
 }
 
-/*
- * copy: checksum, "sha256:" and 64 hex digits: the content read now must have it, so that a
- * file changed since it was vetted is refused here, not copied to every computer.
- */
+/* copy: checksum: the content read now must have it (batch_copy_checksum). */
 static int
 copy_checksum(struct batch_ld *l, const struct yt_node *v, const struct batch_task *t)
 {
-	char *want, got[65];
+	char *want, why[512];
 	if (bv_str(l, "checksum", v, &want) == -1)
 		return -1;
-	size_t n = strlen(want);
-	if (n != 7 + 64 || strncmp(want, "sha256:", 7) != 0 || strspn(want + 7, "0123456789abcdefABCDEF") != 64) {
-		bv_err(l, v->pos, "checksum: \"%.80s\" is not sha256: and 64 hex digits", want);
-		return -1;
-	}
-	const char *bytes = t->copy_bytes != NULL ? t->copy_bytes : t->script;
-	if (util_sha256_hex(bytes, t->copy_bytes != NULL ? t->copy_len : strlen(bytes), got) == -1)
-		fatalx("sha256 failed");
-	if (strcasecmp(want + 7, got) != 0) {
-		bv_err(l, v->pos, "checksum: the content's is sha256:%s, not %s", got, want);
+	if (batch_copy_checksum(t, want, why, sizeof(why)) == -1) {
+		bv_err(l, v->pos, "checksum: %s", why);
 		return -1;
 	}
 	return 0;
@@ -398,6 +292,28 @@ copy_owner(struct batch_ld *l, const struct yt_node *v, struct batch_task *t)
 	return 0;
 }
 
+/* copy: destination, required; a folder's files must each land on a file path under it. */
+static int
+copy_dest(struct batch_ld *l, const struct yt_node *n, struct yt_node *const *v, struct batch_task *t)
+{
+	char why[600];
+	if (v[3] == NULL) {
+		bv_err(l, n->pos, "copy: destination is missing");
+		return -1;
+	}
+	if (bv_str(l, "destination", v[3], &t->copy_dest) == -1)
+		return -1;
+	if (batch_copy_dest(t->copy_dest, why, sizeof(why)) == -1) {
+		bv_err(l, v[3]->pos, "destination: %s", why);
+		return -1;
+	}
+	if (t->ntree > 0 && batch_copy_tree_dests(t, why, sizeof(why)) == -1) {
+		bv_err(l, v[0]->pos, "source \"%s\": %s", t->copy_source, why);
+		return -1;
+	}
+	return 0;
+}
+
 /* copy: {source | content | content_base64, destination, mode, checksum, owner}: a copy-file
  * task. */
 static int
@@ -412,26 +328,9 @@ task_copy(struct batch_ld *l, const struct yt_node *n, struct batch_task *t)
 	t->copy = 1;
 	if (copy_what(l, n, v, t) == -1)
 		return -1;
-	if (v[K_SUM] != NULL && t->ntree > 0) {
-		bv_err(l, v[K_SUM]->pos, "checksum: goes with one file; source \"%s\" is a folder",
-		       t->copy_source);
-		return -1;
-	}
 	if (v[K_SUM] != NULL && copy_checksum(l, v[K_SUM], t) == -1)
 		return -1;
-	if (v[K_DEST] == NULL) {
-		bv_err(l, n->pos, "copy: destination is missing");
-		return -1;
-	}
-	if (bv_str(l, "destination", v[K_DEST], &t->copy_dest) == -1)
-		return -1;
-	if (!field_file_path_ok(t->copy_dest)) {
-		bv_err(l, v[K_DEST]->pos, "destination: \"%.80s\" is not an absolute file path (no . "
-		       "or .. part, no trailing /, no control character, at most 1024 bytes)",
-		       t->copy_dest);
-		return -1;
-	}
-	if (t->ntree > 0 && copy_tree_dests(l, v[K_SOURCE], t) == -1)
+	if (copy_dest(l, n, v, t) == -1)
 		return -1;
 	if (v[K_OWNER] != NULL && copy_owner(l, v[K_OWNER], t) == -1)
 		return -1;
@@ -1039,20 +938,6 @@ task_bytes(const struct batch_task *t)
 	return n;
 }
 
-/* A copied folder's file as a task of its own: the folder's task with the file's content,
- * source and destination (<destination>/<path>). */
-static void
-tree_task(struct batch_ld *l, const struct batch_task *t, const struct batch_tree_file *f,
-	  struct batch_task *x)
-{
-	*x = *t;
-	x->tree = NULL;
-	x->ntree = 0;
-	copy_set_content(l, x, f->bytes, f->len);
-	x->copy_source = path_join(l, t->copy_source, f->rel);
-	x->copy_dest = path_join(l, t->copy_dest, f->rel);
-}
-
 /* Each copy of a folder becomes one copy task per file, in order, in its place; the limits
  * on tasks count them. */
 static int
@@ -1079,8 +964,8 @@ expand_trees(struct batch_ld *l, const struct yt_node *tasks, struct batch_job *
 		const struct batch_task *t = &j->tasks[i];
 		if (t->ntree == 0)
 			v[k++] = *t;
-		for (size_t f = 0; f < t->ntree; f++)
-			tree_task(l, t, &t->tree[f], &v[k++]);
+		batch_copy_expand(&l->b->arena, t, &v[k]);
+		k += t->ntree;
 	}
 	j->tasks = v;
 	j->ntasks = total;

@@ -1,6 +1,7 @@
 /*
  * pgfleet run JOB --on TARGETS [--at TIME] [--wait], pgfleet run --script TEXT|--script-file
- * F --on TARGETS (an ad-hoc run: a one-off version of a job made from the script),
+ * F --on TARGETS (an ad-hoc run: a one-off version of a job made from the script), pgfleet
+ * run --copy SOURCE --dest PATH --on TARGETS (the same with a copy-file task per file),
  * pgfleet retry SCHEDULE_ID --failed [--wait], pgfleet cancel|resume|abort SCHEDULE_ID: make
  * or end schedules by hand, through the SQL API (pgfleet.run, retry, cancel, resume, abort;
  * an ad-hoc run's version through pgfleet.submit: docs/sql-api.md), which checks, writes,
@@ -18,11 +19,13 @@
 #include "cli/apply.h"
 #include "cli/args.h"
 #include "cli/batch.h"
+#include "cli/batch_copy.h"
 #include "cli/batch_value.h"
 #include "cli/cli.h"
 #include "cli/cmdutil.h"
 #include "cli/follow.h"
 #include "cli/opts.h"
+#include "common/arena.h"
 #include "common/db.h"
 #include "common/field.h"
 #include "common/units.h"
@@ -31,6 +34,7 @@
 struct run_args {
 	const char *job, *on, *at, *maxc, *maxf, *splay, *waves, *pause, *offline;
 	const char *script, *script_file, *name, *interpreter, *run_as, *timeout;
+	const char *copy, *dest, *mode, *owner, *checksum; /* an ad-hoc copy-file run */
 	int wait;
 	int wake; /* --wake: offline_wake in the rollout */
 };
@@ -54,8 +58,16 @@ static const struct opts_spec run_specs[] = {
 	    "each one's subnet sends it wake-on-LAN (default:\nthe job's offline: wake)"),
 	OPTS_ROW_STR("--script", O(script), "TEXT", "the script of an ad-hoc run"),
 	OPTS_ROW_STR("--script-file", O(script_file), "FILE", "the same from a file (UTF-8 text, at most\n16 MiB)"),
+	OPTS_ROW_STR("--copy", O(copy), "SOURCE", "an ad-hoc copy: the file (any bytes, at most\n16 MiB) "
+	    "or the folder (one copy per file) to\ncopy, read now, as a batch's copy: source"),
+	OPTS_ROW_STR("--dest", O(dest), "PATH", "where --copy installs it: an absolute file path\n"
+	    "(a folder's files go below it)"),
+	OPTS_ROW_STR("--mode", O(mode), "MODE", "the copied files' octal mode (default 0644)"),
+	OPTS_ROW_STR("--owner", O(owner), "USER", "the copied files' owner (default: the run-as user)"),
+	OPTS_ROW_STR("--checksum", O(checksum), "sha256:HEX", "what the copied file's SHA-256 must be (one\n"
+	    "file, not a folder)"),
 	OPTS_ROW_STR("--name", O(name), "JOB", "the job an ad-hoc run is a version of (default\nadhoc/LOGIN)"),
-	OPTS_ROW_STR("--interpreter", O(interpreter), "P", "as a task's interpreter (docs/yaml.md)"),
+	OPTS_ROW_STR("--interpreter", O(interpreter), "P", "as a task's interpreter (docs/yaml.md; not with\n--copy)"),
 	OPTS_ROW_STR("--run-as", O(run_as), "USER", "as a task's run_as"),
 	OPTS_ROW_STR("--timeout", O(timeout), "D", "as a task's timeout"),
 	OPTS_ROW_STR("--max-concurrent", O(maxc), "N", "at most N events of this run at once (1-1000000),\n"
@@ -72,14 +84,19 @@ static const struct opts_cmd run_cmd = {.cmd = "run", OPTS_TABLE(run_specs), .ma
     .about = "usage: pgfleet run JOB --on TARGETS [--at TIME] [--splay D] [--max-concurrent N]\n"
 		   "                   [--max-failures N|N%] [--waves LIST [--pause D]] [--wake] [--wait]\n"
 		   "       pgfleet run --script TEXT|--script-file FILE --on TARGETS [--name JOB]\n"
-		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n\n"
+		   "                   [--interpreter P] [--run-as USER] [--timeout D] [OPTIONS above]\n"
+		   "       pgfleet run --copy SOURCE --dest PATH [--mode MODE] [--owner USER]\n"
+		   "                   [--checksum sha256:HEX] --on TARGETS [--name JOB] [--run-as USER]\n"
+		   "                   [--timeout D] [OPTIONS above]\n\n"
 		   "Run a job (its current version) once on some computers: creates a schedule,\n"
 		   "one event per enabled computer the targets match, and wakes the schedulers.\n"
 		   "The job's rollout limits (as last submitted) apply unless overridden below.\n"
 		   "With --script or --script-file, an ad-hoc run: the script becomes a version of\n"
 		   "the job --name (default adhoc/LOGIN, LOGIN the database's session_user; the same\n"
-		   "script again reuses its version),\n"
-		   "recorded and reported like any job. Prints the schedule id on stdout.\n\n"};
+		   "script again reuses its version), recorded and reported like any job. With\n"
+		   "--copy, the same for a copy-file task (docs/yaml.md \"Copy-file tasks\"), one\n"
+		   "per file of a folder, read and checked as a batch's copy: (the same copy again\n"
+		   "reuses its version). Prints the schedule id on stdout.\n\n"};
 
 /* What `pgfleet retry` was asked. */
 struct retry_args {
@@ -184,16 +201,26 @@ run_parse(int argc, char **argv, struct run_args *ra)
 		return rc == 1 ? -1 : CLI_USAGE;
 	ra->job = pos.n > 0 ? pos.v[0] : NULL;
 	const char *why = NULL;
-	int adhoc = ra->script != NULL || ra->script_file != NULL;
+	int script = ra->script != NULL || ra->script_file != NULL, copy = ra->copy != NULL;
+	int adhoc = script || copy;
 	if (ra->script != NULL && ra->script_file != NULL)
 		why = "--script and --script-file exclude each other (use one)";
+	else if (copy && (script || ra->interpreter != NULL))
+		why = "--copy excludes --script, --script-file and --interpreter (a copy-file task runs no script)";
 	else if (adhoc && ra->job != NULL)
-		why = "a job or an ad-hoc --script, not both (name the ad-hoc job with --name)";
+		why = copy ? "a job or an ad-hoc --copy, not both (name the ad-hoc job with --name)"
+			   : "a job or an ad-hoc --script, not both (name the ad-hoc job with --name)";
+	else if (!copy && (ra->dest != NULL || ra->mode != NULL || ra->owner != NULL || ra->checksum != NULL))
+		why = "--dest, --mode, --owner and --checksum go with --copy";
 	else if (!adhoc && (ra->name != NULL || ra->interpreter != NULL || ra->run_as != NULL ||
 		     ra->timeout != NULL))
-		why = "--name, --interpreter, --run-as and --timeout go with --script or --script-file";
+		why = "--name, --interpreter, --run-as and --timeout go with --script or --script-file "
+		      "(all but --interpreter with --copy too)";
+	else if (copy && ra->dest == NULL)
+		why = "--copy needs --dest PATH (where the agents install it)";
 	else if (!adhoc && ra->job == NULL)
-		why = "which job? (pgfleet run JOB --on TARGETS, or pgfleet run --script TEXT --on TARGETS)";
+		why = "which job? (pgfleet run JOB --on TARGETS, pgfleet run --script TEXT --on TARGETS, or "
+		      "pgfleet run --copy SOURCE --dest PATH --on TARGETS)";
 	else if (ra->on == NULL)
 		why = "--on TARGETS is required";
 	if (why != NULL) {
@@ -203,20 +230,22 @@ run_parse(int argc, char **argv, struct run_args *ra)
 	return CLI_OK;
 }
 
-/* The one-task job of an ad-hoc run, every value checked as a batch checks it. */
+/* The job of an ad-hoc run, every value checked as a batch checks it: one task (the script,
+ * or the file to copy), or one copy task per file of a folder. */
 struct adhoc {
 	struct batch_task task;
 	struct batch_job job;
 	char name[ARGS_NAME_MAX + 1];
-	char *script; /* malloc'd */
+	char *script;        /* malloc'd */
+	struct arena *arena; /* a copy's content and tasks */
 };
 
+/* --script or --script-file into ad->script. */
 static int
-adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errlen)
+adhoc_script(const struct run_args *ra, struct adhoc *ad, char *err, size_t errlen)
 {
 	char why[512];
 	size_t len;
-	memset(ad, 0, sizeof(*ad));
 	if (ra->script_file != NULL) {
 		if (batch_script_read(ra->script_file, &ad->script, &len, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "--script-file \"%s\": %s", ra->script_file, why);
@@ -229,18 +258,90 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	ad->task.script = ad->script;
+	return 0;
+}
+
+/* --copy SOURCE --dest PATH [--mode] [--owner] [--checksum] into ad->task, read and checked
+ * as a batch's copy: (cli/batch_copy.h); a folder's files are copied by adhoc_tasks. */
+static int
+adhoc_copy(const struct run_args *ra, struct adhoc *ad, char *err, size_t errlen)
+{
+	char why[600];
+	struct batch_task *t = &ad->task;
+	t->copy = 1;
+	t->copy_source = (char *)ra->copy;
+	t->copy_dest = (char *)ra->dest;
+	t->copy_mode = 0644;
+	if (ra->copy[0] == '\0') {
+		snprintf(err, errlen, "--copy: the file name is empty");
+		return -1;
+	}
+	if (batch_copy_source(&ad->arena, t, ra->copy, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--copy \"%s\": %s", ra->copy, why);
+		return -1;
+	}
+	if (ra->checksum != NULL && batch_copy_checksum(t, ra->checksum, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--checksum: %s", why);
+		return -1;
+	}
+	if (batch_copy_dest(ra->dest, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--dest: %s", why);
+		return -1;
+	}
+	if (t->ntree > 0 && batch_copy_tree_dests(t, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--copy \"%s\": %s", ra->copy, why);
+		return -1;
+	}
+	if (ra->owner != NULL && field_check_as(FIELD_RUN_AS, "--owner", ra->owner, err, errlen) == -1)
+		return -1;
+	t->copy_owner = (char *)ra->owner;
+	if (ra->mode != NULL && batch_copy_mode(ra->mode, &t->copy_mode, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "--mode: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The job's tasks: ad->task, or the copies of a folder's files (each ad->task's values). */
+static void
+adhoc_tasks(struct adhoc *ad)
+{
+	const struct batch_task *t = &ad->task;
+	ad->job.tasks = &ad->task;
+	ad->job.ntasks = 1;
+	if (t->ntree == 0)
+		return;
+	ad->job.tasks = arena_alloc(&ad->arena, t->ntree * sizeof(*ad->job.tasks));
+	batch_copy_expand(&ad->arena, t, ad->job.tasks);
+	ad->job.ntasks = t->ntree;
+}
+
+static void
+adhoc_free(struct adhoc *ad)
+{
+	free(ad->script);
+	arena_free(ad->arena);
+	ad->script = NULL;
+	ad->arena = NULL;
+}
+
+static int
+adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errlen)
+{
+	char why[512];
+	memset(ad, 0, sizeof(*ad));
+	struct batch_task *t = &ad->task;
+	if ((ra->copy != NULL ? adhoc_copy(ra, ad, err, errlen) : adhoc_script(ra, ad, err, errlen)) == -1)
+		return -1;
 	/* without --name: adhoc/LOGIN, named once connected (adhoc_name) */
 	if (ra->name != NULL)
 		snprintf(ad->name, sizeof(ad->name), "%s", ra->name);
-	struct batch_task *t = &ad->task;
-	t->script = ad->script;
 	t->interpreter = (char *)(ra->interpreter != NULL ? ra->interpreter : "/bin/sh");
 	t->run_as = (char *)ra->run_as;
 	t->on_failure = BATCH_STOP;
 	ad->job.name = ad->name;
-	ad->job.description = (char *)"ad-hoc runs (pgfleet run --script)";
-	ad->job.tasks = t;
-	ad->job.ntasks = 1;
+	ad->job.description = (char *)"ad-hoc runs (pgfleet run --script or --copy)";
 	if ((ra->name != NULL && args_name("job", ad->name, err, errlen) == -1) ||
 	    field_check_as(FIELD_INTERPRETER, "--interpreter", t->interpreter, err, errlen) == -1 ||
 	    (t->run_as != NULL && field_check_as(FIELD_RUN_AS, "--run-as", t->run_as, err, errlen) == -1))
@@ -250,6 +351,7 @@ adhoc_build(const struct run_args *ra, struct adhoc *ad, char *err, size_t errle
 		snprintf(err, errlen, "--timeout: %s", t->timeout_ms < 1 ? "must be positive" : why);
 		return -1;
 	}
+	adhoc_tasks(ad);
 	return 0;
 }
 
@@ -487,15 +589,15 @@ cmd_run(int argc, char **argv)
 	int rc = run_parse(argc, argv, &ra);
 	if (rc != CLI_OK)
 		return rc == -1 ? CLI_OK : rc;
-	int adhoc = ra.script != NULL || ra.script_file != NULL;
+	int adhoc = ra.script != NULL || ra.script_file != NULL || ra.copy != NULL;
 	memset(&ad, 0, sizeof(ad));
 	if (adhoc && adhoc_build(&ra, &ad, err, sizeof(err)) == -1) {
 		fprintf(stderr, "pgfleet run: %s\n", err);
-		free(ad.script);
+		adhoc_free(&ad);
 		return CLI_USAGE;
 	}
 	if ((rc = run_values(&ra, &v)) != CLI_OK) {
-		free(ad.script);
+		adhoc_free(&ad);
 		return rc;
 	}
 	struct db *db = cmdutil_open("run");
@@ -506,7 +608,7 @@ cmd_run(int argc, char **argv)
 	}
 	db_close(db);
 	free(v.targets);
-	free(ad.script);
+	adhoc_free(&ad);
 	return rc;
 }
 

@@ -2,7 +2,9 @@
 # Copy-file tasks beyond one text file (docs/yaml.md "Copy-file tasks"): a file of any bytes
 # (NUL, invalid UTF-8) is stored as bytes (task.copy_content), reaches the agent byte for byte,
 # submits again as no new version and round-trips through `pgfleet job export`; a checksum:
-# that the source does not match is refused at submit.
+# that the source does not match is refused at submit. A folder becomes one task per file; owner:
+# gives the files away. `pgfleet run --copy` makes the same tasks ad hoc (a file, a folder), the
+# same copy again reusing its version, bad input refused with exit 2 before anything is written.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/fleet.sh"
 fleet_init
@@ -179,3 +181,73 @@ out=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "select * from pgfleet.submit('{\"jobs\
 	&& fail "bad base64 accepted: $out"
 echo "$out" | grep -q "task 0: copy_content is not base64" || fail "bad base64: $out"
 ok "the schema keeps script and copy_content exclusive, bytes for copy_file only, base64 and copy_owner checked"
+
+# pgfleet run --copy: the same copy-file tasks ad hoc, read and checked as a batch's copy:
+# a file of any bytes, then a folder (one task per file), each a version of the job that the
+# same copy again reuses
+ver() { sql "select version from pgfleet.job where name = '$1'"; }
+s=$(timeout 120 "$P" run --copy app.bin --dest "$TESTDIR/agent-1/etc/adhoc/app.bin" --mode 0600 --owner nobody \
+	--name ops/copy --on agent-1 --wait 2> err) || fail "run --copy a file: $(cat err)"
+grep -q "^pgfleet run: schedule [0-9]*: job ops/copy version 1, 1 event(s), due now" err || fail "run line: $(cat err)"
+assert_eq "$(sql "select state from pgfleet.event where schedule_id = $(echo "$s" | head -n 1)")" done "ad-hoc file copy"
+cmp app.bin "$TESTDIR/agent-1/etc/adhoc/app.bin" || fail "the file copied by run --copy differs"
+assert_eq "$(stat -c '%U %a' "$TESTDIR/agent-1/etc/adhoc/app.bin")" "nobody 600" "owner and mode"
+assert_eq "$(sql "select type || ' ' || (script is null) || ' ' || octet_length(copy_content) || ' ' || copy_mode || ' ' || copy_owner
+	from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'ops/copy'")" "copy_file true 65792 384 nobody" "the task row"
+sum=$(sha256sum < app.bin | cut -d' ' -f1)
+timeout 120 "$P" run --copy app.bin --dest "$TESTDIR/agent-1/etc/adhoc/app.bin" --mode 0600 --owner nobody \
+	--checksum "sha256:$sum" --name ops/copy --on agent-1 --wait > /dev/null 2> err || fail "again: $(cat err)"
+assert_eq "$(ver ops/copy)" 1 "the same copy (with its checksum) reuses the version"
+assert_eq "$(sql "select count(*) from pgfleet.schedule s join pgfleet.job j using (job_id) where j.name = 'ops/copy' and s.job_version = 1")" 2 "two runs of version 1"
+ok "run --copy FILE --dest --mode --owner --wait: copied byte for byte; the same copy again reuses its version"
+
+who=$(sql "select session_user")
+s=$(timeout 120 "$P" run --copy conf.d/ --dest "$TESTDIR/agent-1/etc/adhoc/conf.d" --mode 0640 --on agent-1 --wait 2> err) \
+	|| fail "run --copy a folder: $(cat err)"
+grep -q "^pgfleet run: schedule [0-9]*: job adhoc/$who version 1, 1 event(s)" err || fail "run line: $(cat err)"
+assert_eq "$(sql "select state from pgfleet.event where schedule_id = $(echo "$s" | head -n 1)")" done "ad-hoc folder copy"
+assert_eq "$(sql "select string_agg(seq || ' ' || copy_dest, ',' order by seq) from pgfleet.task t join pgfleet.job j using (job_id) where j.name = 'adhoc/$who'")" \
+	"0 $TESTDIR/agent-1/etc/adhoc/conf.d/a.conf,1 $TESTDIR/agent-1/etc/adhoc/conf.d/sub/.keep,2 $TESTDIR/agent-1/etc/adhoc/conf.d/sub/b.conf,3 $TESTDIR/agent-1/etc/adhoc/conf.d/sub/deep/c.bin" \
+	"one task per file, in order"
+for f in a.conf sub/.keep sub/b.conf sub/deep/c.bin; do
+	cmp "conf.d/$f" "$TESTDIR/agent-1/etc/adhoc/conf.d/$f" || fail "$f differs"
+	assert_eq "$(stat -c %a "$TESTDIR/agent-1/etc/adhoc/conf.d/$f")" 640 "$f mode"
+done
+timeout 120 "$P" run --copy conf.d --dest "$TESTDIR/agent-1/etc/adhoc/conf.d" --mode 640 --on agent-1 --wait > /dev/null 2> err \
+	|| fail "the folder again: $(cat err)"
+assert_eq "$(ver "adhoc/$who")" 1 "the same folder again reuses the version"
+printf 'a = 3\n' > conf.d/a.conf
+timeout 120 "$P" run --copy conf.d --dest "$TESTDIR/agent-1/etc/adhoc/conf.d" --mode 0640 --on agent-1 --wait > /dev/null 2> err \
+	|| fail "a changed folder: $(cat err)"
+assert_eq "$(ver "adhoc/$who")" 2 "a changed file is the next version"
+cmp conf.d/a.conf "$TESTDIR/agent-1/etc/adhoc/conf.d/a.conf" || fail "the changed file was not copied"
+ok "run --copy FOLDER: one copy task per file, each with its content and mode; the same folder reuses the version"
+
+# refused with exit 2 before anything is written
+before=$(sql "select (select count(*) from pgfleet.schedule) || ' ' || (select count(*) from pgfleet.task) || ' ' || (select count(*) from pgfleet.job)")
+bad() { # bad MESSAGE ARGS...
+	want=$1; shift
+	rc=0; "$P" run "$@" > /dev/null 2> err || rc=$?
+	assert_eq "$rc" 2 "exit code of run $*"
+	grep -qF -- "$want" err || fail "run $*: expected '$want', got: $(cat err)"
+}
+d=$TESTDIR/agent-1/etc/refused
+bad '--copy needs --dest PATH' --copy app.bin --on agent-1 --name ops/refused
+bad '--copy excludes --script, --script-file and --interpreter' --copy app.bin --dest "$d" --script true --on agent-1 --name ops/refused
+bad '--copy excludes --script, --script-file and --interpreter' --copy app.bin --dest "$d" --interpreter /bin/bash --on agent-1 --name ops/refused
+bad '--dest: "etc/refused" is not an absolute file path' --copy app.bin --dest etc/refused --on agent-1 --name ops/refused
+bad "--checksum: the content's is sha256:$sum, not sha256:$(echo "$sum" | tr 0-9a-f 1-9a-f0)" \
+	--copy app.bin --dest "$d" --checksum "sha256:$(echo "$sum" | tr 0-9a-f 1-9a-f0)" --on agent-1 --name ops/refused
+bad '--checksum: "sha256:abc" is not sha256: and 64 hex digits' --copy app.bin --dest "$d" --checksum sha256:abc --on agent-1 --name ops/refused
+bad '--checksum: goes with one file; source "conf.d" is a folder' --copy conf.d --dest "$d" --checksum "sha256:$sum" --on agent-1 --name ops/refused
+bad '--mode: "0999" is not an octal mode' --copy app.bin --dest "$d" --mode 0999 --on agent-1 --name ops/refused
+bad '--copy "none.bin": cannot read none.bin' --copy none.bin --dest "$d" --on agent-1 --name ops/refused
+bad '--dest, --mode, --owner and --checksum go with --copy' --script true --dest "$d" --on agent-1 --name ops/refused
+bad 'a job or an ad-hoc --copy, not both' ops/copy --copy app.bin --dest "$d" --on agent-1
+ln -s /etc/passwd conf.d/sub/link
+bad '--copy "conf.d": sub/link is a symbolic link' --copy conf.d --dest "$d" --on agent-1 --name ops/refused
+rm conf.d/sub/link
+bad 'no such computer: agent-9' --copy app.bin --dest "$d" --on agent-9 --name ops/refused
+assert_eq "$(sql "select (select count(*) from pgfleet.schedule) || ' ' || (select count(*) from pgfleet.task) || ' ' || (select count(*) from pgfleet.job)")" "$before" "nothing written"
+[ ! -e "$d" ] || fail "a refused copy reached the agent"
+ok "run --copy refused (no --dest, with --script or --interpreter, a relative --dest, a bad checksum or mode, a link, an unknown computer): exit 2, nothing written"

@@ -18,10 +18,11 @@ wait_schedule "$sid" 30
 # nor by the agent's timeout (-4): each agent logged the cancel and the script's end by it,
 # and the script's process group is gone
 for e in $(sql "select event_id from pgfleet.status_log where schedule_id = $sid and status_code = 2501"); do
-	# (the connection process that took the Request=Cancel logs it; the task process may
-	# answer -8 first)
+	# (the agent's main process logs it: signalled, or recorded for the task process, or,
+	# when the task process saw the request and ended the script first, "not running:
+	# ended with code -8 (cancelled)", which is the cancel too)
 	wait_for 10 "the Request=Cancel of event $e in the agents' logs" \
-		grep -q "event $e task 0: cancel requested by sched-a (.*), \(process group [0-9]*\|recorded for the process that runs it\)$" "$TESTDIR"/agent-*.log
+		grep -q "event $e task 0: cancel requested by \(sched-a (.*), \(process group [0-9]*\|recorded for the process that runs it\)\|.*: not running: ended with code -8 (cancelled)\)$" "$TESTDIR"/agent-*.log
 	grep -q "event $e task 0: ended with code -8 (Failed) in [0-9]* ms: cancelled$" "$TESTDIR"/agent-*.log ||
 		fail "no cancelled end of event $e in the agents' logs"
 	spid=$(sed -n "s/.*event $e task 0: started as root, pid \([0-9]*\)$/\1/p" "$TESTDIR"/agent-*.log)

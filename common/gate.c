@@ -232,8 +232,8 @@ gate_enter_at(struct gate *g, struct gate_entry *e, const char *host,
 	for (const struct gate_entry *o = g->head; o != NULL; o = o->next)
 		from_host += strcmp(o->host, host) == 0;
 	if (from_host >= g->per_source) {
-		snprintf(why, sizeof(why), "%d connections without tls from it (limit %d)", from_host,
-		    g->per_source);
+		snprintf(why, sizeof(why), "%d connection%s without tls from it (limit %d)", from_host,
+		    from_host == 1 ? "" : "s", g->per_source);
 		gate_refused(g, host, why);
 		return -1;
 	}

@@ -26,9 +26,8 @@ util_hex(const void *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* A hex digit's value, or -1. */
-static int
-hexval(char c)
+int
+util_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -43,7 +42,7 @@ int
 util_unhex(const char *in, size_t n, unsigned char *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo = hi < 0 ? -1 : hexval(in[2 * i + 1]);
+		int hi = util_hexval(in[2 * i]), lo = hi < 0 ? -1 : util_hexval(in[2 * i + 1]);
 		if (lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

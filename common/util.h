@@ -16,6 +16,8 @@ void util_hex(const void *in, size_t n, char *out);
 int util_sha256_hex(const void *data, size_t len, char out[65])
     __attribute__((warn_unused_result));
 
+/* A hex digit's value (either case), or -1. */
+int util_hexval(char c);
 /*
  * 2n hex digits (either case) into n bytes at out. 0, or -1 when one is no hex digit
  * (out then partly written).

@@ -10,19 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "common/wire.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 wol_parse_mac(const char *s, unsigned char mac[WOL_MAC_LEN], char *err, size_t errlen)
@@ -32,7 +21,7 @@ wol_parse_mac(const char *s, unsigned char mac[WOL_MAC_LEN], char *err, size_t e
 		return -1;
 	}
 	for (int i = 0; i < WOL_MAC_LEN; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+		int hi = util_hexval(s[3 * i]), lo = util_hexval(s[3 * i + 1]);
 		char sep = s[3 * i + 2];
 		if (hi < 0 || lo < 0 || (i < WOL_MAC_LEN - 1 && sep != ':')) {
 			snprintf(err, errlen, "MAC must be six hex pairs split by ':' (aa:bb:cc:dd:ee:ff)");

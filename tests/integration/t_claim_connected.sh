@@ -97,3 +97,36 @@ assert_eq "$(sql "select count(*) from pgfleet.event where state = 'running' and
 	and computer_id not in (select computer_id from pgfleet.computer where name in ('c42', 'c43', 'c45'))")" 0 \
 	"nothing claimed beyond the list"
 ok "a claim with the scheduler's list of its computers: those connected here, free and enabled, alone"
+
+# 0039: a claim's pick. Of each computer its first event alone (one handed back after it
+# started before an older one), in due order over the computers, as many of a schedule
+# as its room, the limit in all
+sql "select pgfleet.finish_event(event_id, lease_owner, 'done', 0) from pgfleet.event where state = 'running'" >/dev/null
+sql "update pgfleet.event set state = 'cancelled', finished_at = now() where state = 'pending'" >/dev/null
+mksched() { # mksched MAXCONC -> a schedule's id
+	sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at, max_concurrent)
+	     select job_id, 1, '{}'::jsonb, now() - interval '1 hour', $1 from pgfleet.job returning schedule_id"
+}
+sa=$(mksched 1)
+sb=$(mksched null)
+ev() { # ev SCHEDULE COMPUTER MINUTES_AGO [STARTED] -> the event's id
+	sql "insert into pgfleet.event (schedule_id, computer_id, due_at, started_at)
+	     values ($1, $(id "$2"), now() - interval '$3 minutes', ${4:-null}) returning event_id"
+}
+for n in c46 c47 c48; do ev "$sa" "$n" 30 >/dev/null; done
+for n in c49 c50; do ev "$sb" "$n" 20 >/dev/null; done
+ev "$sa" c51 40 >/dev/null
+e51=$(ev "$sb" c51 1 "now() - interval '5 minutes'")
+claimed() { # claimed LIMIT NAMES... -> "name:schedule" of what a hinted claim took
+	l=$1; shift
+	list=$(for n in "$@"; do id "$n"; done | paste -sd, -)
+	sql "select coalesce(string_agg(c.name || ':' || case x.schedule_id when $sa then 'a' else 'b' end,
+	            ' ' order by substr(c.name, 2)::int), '')
+	     from pgfleet.claim_events($l, 'sched-a', interval '60 s', true, null, '{$list}'::bigint[]) x
+	     join pgfleet.computer c using (computer_id)"
+}
+assert_eq "$(claimed 3 c46 c47 c48 c49 c50 c51)" "c46:a c49:b c50:b" \
+	"one of the schedule with room for one, then the next due, three in all"
+assert_eq "$(claimed 10 c46 c47 c48 c49 c50 c51)" "c51:b" "c47 and c48 wait for their schedule's room"
+assert_eq "$(sql "select state from pgfleet.event where event_id = $e51")" running "c51's started event, not its older one"
+ok "a claim takes each computer's first event, each schedule's room and the limit, in due order"

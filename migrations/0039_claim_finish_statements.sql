@@ -202,7 +202,7 @@ BEGIN
 		FROM (SELECT p.event_id, p.schedule_id, k.cid AS computer_id, p.due_at
 		      FROM unnest(v_cids) AS k(cid)
 		      -- of each computer, two index probes at most (0039): an event handed back
-		      -- after it started (event_pending_started), else its first due event
+		      -- after it started (event_pending_started), else its first pending event
 		      -- (event_pending_computer_next); not every pending event it has
 		      CROSS JOIN LATERAL (
 		            SELECT q.event_id, q.schedule_id, q.due_at
@@ -215,9 +215,12 @@ BEGIN
 		                  (SELECT e.event_id, e.schedule_id, e.due_at
 		                   FROM pgfleet.event e
 		                   WHERE e.computer_id = k.cid AND e.state = 'pending'
-		                     AND e.due_at <= v_now
 		                   ORDER BY e.due_at, e.event_id LIMIT 1)) q
 		            LIMIT 1) p
+		      -- (its first pending event is due, or none is: tested here, not in the
+		      -- probe, where "due_at <= v_now" let a generic plan made on statistics of
+		      -- before a fan-out read every due event through event_pending_due instead)
+		      WHERE p.due_at <= v_now
 		      ORDER BY p.due_at, p.event_id
 		      LIMIT 4 * p_limit) x;
 	ELSIF p_connected THEN

@@ -78,6 +78,18 @@ refused computer_inv_ip "$ins, 'h', 'web-09', null, null, null, null)"
 refused computer_inv_mac "$ins, 'h', null, '52:54:00:12:34:5g', null, null, null)"
 refused computer_inv_domain "$ins, 'h', null, null, 'corp example', null, null)"
 refused computer_inv_email "$ins, 'h', null, null, null, 'ann@x;id', null)"
+
+# 0040: facts are one JSON object of at most 256 KiB, checked when written (a trigger:
+# the rows' other updates, a claim's running_event among them, no longer read them)
+refused computer_facts_check "insert into pgfleet.computer (name, host, facts) values ('web-09', 'h', '[1]')"
+refused computer_facts_check "update pgfleet.computer set facts = '\"x\"' where name = 'web-01'"
+refused computer_facts_check "update pgfleet.computer set facts = jsonb_build_object('pad', repeat('x', 262144)) where name = 'web-01'"
+sql "update pgfleet.computer set facts = jsonb_build_object('pad', repeat('x', 262100)) where name = 'web-01'"
+psql -X -v ON_ERROR_STOP=1 -qAt -v VERBOSITY=verbose -c "update pgfleet.computer set facts = '[]' where name = 'web-01'" \
+	2> "$TESTDIR/err" && fail "facts [] accepted"
+grep -q '23514' "$TESTDIR/err" || fail "facts: not a check_violation: $(cat "$TESTDIR/err")"
+assert_eq "$(sql "select octet_length(facts::text) from pgfleet.computer where name = 'web-01'")" 262111 "facts kept"
+ok "facts: an object of at most 256 KiB, refused otherwise as a check violation"
 refused computer_inv_text "$ins, 'h', null, null, null, null, E'ops\\nid')"
 refused computer_inv_text "$ins, 'h', null, null, null, null, repeat('d', 257))"
 sql "$ins, 'web-09.corp.example', 'fe80::1', '52-54-00-AB-cd-EF', '_msdcs.corp', 'o''brien+x@corp.example', 'Ops \$(id) ''x''')"

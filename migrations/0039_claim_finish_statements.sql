@@ -149,6 +149,7 @@ DECLARE
 	v_scan int := 8 * p_limit;
 	v_seen int;
 	v_cids bigint[];
+	v_started boolean;
 BEGIN
 	-- candidates of a scheduler (p_connected: computers whose agent is connected to p_owner).
 	-- First from the due events' side: the oldest v_scan due pending events (index
@@ -198,6 +199,11 @@ BEGIN
 		END IF;
 	END IF;
 	IF v_cids IS NOT NULL THEN
+		-- any of them with an event handed back after it started (one look in a small
+		-- index; mostly none, and then no computer is probed for one)
+		v_started := EXISTS (SELECT 1 FROM unnest(v_cids) AS k(cid)
+		                     JOIN pgfleet.event e ON e.computer_id = k.cid
+		                     WHERE e.state IS NOT DISTINCT FROM 'pending' AND e.started_at IS NOT NULL);
 		-- the computers found from the due events' side (free, enabled and connected here a
 		-- moment ago; the lock below checks running_event again): of each, the event to run,
 		-- joined with the list, not tested against it (0035)
@@ -214,7 +220,8 @@ BEGIN
 		            SELECT q.event_id, q.schedule_id, q.due_at
 		            FROM ((SELECT e.event_id, e.schedule_id, e.due_at
 		                   FROM pgfleet.event e
-		                   WHERE e.computer_id = k.cid AND e.state IS NOT DISTINCT FROM 'pending'
+		                   WHERE v_started AND e.computer_id = k.cid
+		                     AND e.state IS NOT DISTINCT FROM 'pending'
 		                     AND e.started_at IS NOT NULL AND e.due_at <= v_now
 		                   ORDER BY e.due_at, e.event_id LIMIT 1)
 		                  UNION ALL

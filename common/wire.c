@@ -49,15 +49,6 @@ wire_xmalloc(size_t n)
 	return p;
 }
 
-static char *
-wire_xstrndup(const char *s, size_t n)
-{
-	char *d = wire_xmalloc(n + 1);
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
-
 static void
 wire_wipe_free(void *p, size_t n)
 {
@@ -163,11 +154,18 @@ wire_check_pair(const struct wire_msg *m, const char *key, size_t klen, const ch
 	return 0;
 }
 
+/* A key and its value in one allocation ("key\0value\0"), freed with the key: half the
+ * allocations of a message, the worker's largest caller of malloc per event. */
 static void
 wire_push(struct wire_msg *m, const char *key, size_t klen, const char *value, size_t vlen)
 {
-	m->keys[m->nkeys] = wire_xstrndup(key, klen);
-	m->values[m->nkeys] = wire_xstrndup(value, vlen);
+	char *kv = wire_xmalloc(klen + vlen + 2);
+	memcpy(kv, key, klen);
+	kv[klen] = '\0';
+	memcpy(kv + klen + 1, value, vlen);
+	kv[klen + 1 + vlen] = '\0';
+	m->keys[m->nkeys] = kv;
+	m->values[m->nkeys] = kv + klen + 1;
 	m->nkeys++;
 }
 
@@ -194,10 +192,8 @@ wire_msg_free(struct wire_msg *m)
 {
 	if (m == NULL)
 		return;
-	for (int i = 0; i < m->nkeys; i++) {
-		wire_wipe_free(m->keys[i], strlen(m->keys[i]));
-		wire_wipe_free(m->values[i], strlen(m->values[i]));
-	}
+	for (int i = 0; i < m->nkeys; i++) /* the value shares the key's allocation */
+		wire_wipe_free(m->keys[i], strlen(m->keys[i]) + 1 + strlen(m->values[i]));
 	wire_body_free(m);
 	free(m);
 }

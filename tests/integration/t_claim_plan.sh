@@ -1,0 +1,64 @@
+#!/bin/sh
+# What a claim reads (0039): of each computer it considers, its next event by an index
+# probe, however many events wait for it and whatever the statistics say. The claims run
+# on generic plans (plan_cache_mode = force_generic_plan, as PL/pgSQL uses from a
+# function's sixth call) made with statistics taken while nothing was pending, the state
+# in which a first version read every pending event once per computer (bench/fleet.sh,
+# 10,000 computers: 5 ms per task). Counted by the transaction's own statistics
+# (pg_stat_xact_user_tables): rows the claim fetched from the event table, by index or
+# by sequential scan; the rows a claim must touch are a few per computer it considers.
+. "$PGFLEET_TESTS/lib.sh"
+"$BIN/pgfleet" migrate >/dev/null || fail "migrate"
+
+computers=100 depth=30
+sql "insert into pgfleet.computer (name, host) select 'c' || i, '127.0.0.1' from generate_series(1, $computers) i" >/dev/null
+sql "insert into pgfleet.agent_presence (computer_id, scheduler, worker_slot, link_id)
+     select computer_id, 'sched-a', 0, computer_id from pgfleet.computer" >/dev/null
+sql "insert into pgfleet.job (name) values ('j')" >/dev/null
+sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 0, 'true' from pgfleet.job" >/dev/null
+# statistics of a quiet database: no event at all
+sql "analyze" >/dev/null
+sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
+     select job_id, 1, '{}'::jsonb, now() - interval '1 hour' from pgfleet.job, generate_series(1, $depth)" >/dev/null
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at)
+     select s.schedule_id, c.computer_id, now() - interval '1 hour' + s.k * interval '1 second'
+     from (select schedule_id, row_number() over (order by schedule_id) as k from pgfleet.schedule) s,
+          pgfleet.computer c" >/dev/null
+assert_eq "$(sql "select count(*) from pgfleet.event where state = 'pending'")" $((computers * depth)) "events waiting"
+cids=$(sql "select string_agg(computer_id::text, ',') from pgfleet.computer")
+
+# claim HINT: one claim of 10 on a generic plan in a transaction of its own; prints
+# "claimed fetched" (the event rows it read by index or by scan)
+claim() {
+	hint=$1
+	psql -X -v ON_ERROR_STOP=1 -qAt <<EOF
+SET plan_cache_mode = force_generic_plan;
+BEGIN;
+SELECT count(*) AS n FROM pgfleet.claim_events(10, 'sched-a', interval '60 s', true, NULL, $hint) \gset
+SELECT :n || ' ' || (coalesce(idx_tup_fetch, 0) + seq_tup_read)
+FROM pg_stat_xact_user_tables WHERE schemaname = 'pgfleet' AND relname = 'event';
+COMMIT;
+EOF
+}
+# with the scheduler's list of its computers (up to 1,024 connected: claim_hint), and
+# without (the oldest due events first, a larger fleet)
+for hint in "'{$cids}'::bigint[]" "NULL::bigint[]"; do
+	case "$hint" in NULL*) how="without a list" ;; *) how="with the list of its $computers computers" ;; esac
+	for round in 1 2 3; do
+		got=$(claim "$hint")
+		n=${got% *} fetched=${got#* }
+		assert_eq "$n" 10 "claim $round $how took 10"
+		# a probe or two per computer considered and the rows claimed; reading each
+		# computer's queue would be 100 x 30
+		[ "$fetched" -le $((4 * computers)) ] ||
+			fail "claim $round $how read $fetched event rows for $computers computers of $depth events each"
+	done
+done
+ok "a claim reads a few event rows per computer, not each computer's queue, on plans made before the events"
+
+# the claims took each computer's oldest event, one per computer
+assert_eq "$(sql "select count(*) from (select computer_id, min(due_at) as d from pgfleet.event
+	where state = 'running' group by computer_id having count(*) = 1) r
+	where r.d = (select min(e.due_at) from pgfleet.event e where e.computer_id = r.computer_id)")" 60 \
+	"60 running, each its computer's first"
+ok "each claimed computer runs its first event"

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,30 @@ add(char *line, size_t size, size_t *n, const char *fmt, ...)
 		*n = size - 1;
 }
 
+/* This process's id for the line's prefix, asked of the kernel once per process: a worker
+ * logs a few lines per task, each a getpid() system call before. A fork's child asks
+ * again (pthread_atfork; the agent's script processes, made with clone, never log). */
+static pid_t line_pid;
+
+static void
+line_pid_forget(void)
+{
+	line_pid = 0;
+}
+
+static long
+line_getpid(void)
+{
+	static int cacheable; /* 0: not known yet, 1: the child forgets it, -1: never cached */
+	if (cacheable == 0)
+		cacheable = pthread_atfork(NULL, NULL, line_pid_forget) == 0 ? 1 : -1;
+	if (cacheable < 0)
+		return (long)getpid();
+	if (line_pid == 0)
+		line_pid = getpid();
+	return (long)line_pid;
+}
+
 static size_t
 line_prefix(char *line, size_t size, int level)
 {
@@ -291,14 +316,14 @@ line_prefix(char *line, size_t size, int level)
 		add(line, size, &n, "<%d>", log_level_priority((enum log_level)level));
 	if (log_fmt == LOG_FORMAT_AXENGINE) {
 		char p[64];
-		log_prefix(p, sizeof(p), ms, (long)getpid());
+		log_prefix(p, sizeof(p), ms, line_getpid());
 		add(line, size, &n, "%s", p);
 	} else {
 		char t[40] = "";
 		if (!log_journal)
 			log_iso_time(t, sizeof(t), ms);
 		add(line, size, &n, "%s%s%s [%ld] ", t, t[0] != '\0' ? " " : "",
-		    log_level_name((enum log_level)level), (long)getpid());
+		    log_level_name((enum log_level)level), line_getpid());
 	}
 	return n;
 }

@@ -313,7 +313,7 @@ session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t e
 {
 	char tmp[300];
 	if ((size_t)snprintf(path, pathlen, "%s/%s.sh", s->env->conf->spool, s->cid) >= pathlen ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+	    strlen(path) + sizeof(".tmp.") + 20 > sizeof(tmp)) {
 		snprintf(err, errlen, "spool path %s is too long", s->env->conf->spool);
 		return -1;
 	}
@@ -321,6 +321,8 @@ session_spool(struct session *s, char *path, size_t pathlen, char *err, size_t e
 		log_detail("%s unchanged since the last push, kept", path);
 		return 0;
 	}
+	/* (the process id, a system call, only for a file to write) */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <syslog.h>
@@ -87,6 +88,31 @@ START_TEST(test_log_iso_line_has_utc_time_level_and_pid)
 	char want[64];
 	snprintf(want, sizeof(want), "Z WARNING [%ld] disk full\n", (long)getpid());
 	ck_assert_str_eq(s + 23, want);
+}
+END_TEST
+
+START_TEST(test_log_pid_is_the_forked_childs_own)
+{
+	/* the parent's id is kept after its first line; a fork's child writes its own */
+	log_warnx("parent before");
+	pid_t child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		log_warnx("child");
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	log_warnx("parent after");
+	char *s = slurp(logpath);
+	char want[96];
+	snprintf(want, sizeof(want), " WARNING [%ld] parent before\n", (long)getpid());
+	ck_assert_ptr_nonnull(strstr(s, want));
+	snprintf(want, sizeof(want), " WARNING [%ld] child\n", (long)child);
+	ck_assert_ptr_nonnull(strstr(s, want));
+	snprintf(want, sizeof(want), " WARNING [%ld] parent after\n", (long)getpid());
+	ck_assert_ptr_nonnull(strstr(s, want));
 }
 END_TEST
 
@@ -298,6 +324,7 @@ log_suite(void)
 	tcase_add_test(tc, test_log_prefix_matches_seed_format);
 	tcase_add_test(tc, test_log_axengine_line_has_seed_prefix_pid_and_message);
 	tcase_add_test(tc, test_log_iso_line_has_utc_time_level_and_pid);
+	tcase_add_test(tc, test_log_pid_is_the_forked_childs_own);
 	tcase_add_test(tc, test_log_iso_time_is_utc_with_milliseconds);
 	tcase_add_test(tc, test_log_levels_map_to_syslog_priorities);
 	tcase_add_test(tc, test_log_journal_stream_gets_priority_prefix_without_time);

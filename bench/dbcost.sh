@@ -11,7 +11,7 @@
 # each computer), BENCH_FACTS bytes of facts on each computer (default none), ANALYZE
 # unless BENCH_ANALYZE=no. Then a pipeline like a busy
 # scheduler's: claim_events(BENCH_BATCH, owner, 60 s, connected, hint = every
-# computer), and the batch claimed four claims before ends: its 2501, 2500 and 0
+# computer), prepared as the scheduler's is, and the batch claimed four claims before ends: its 2501, 2500 and 0
 # status rows in one INSERT (share-locking its running events, as worker/record.c does)
 # and finish_events in one transaction; so four batches run while one is claimed, as
 # ended computers free up a batch at a time. Until every event is done. Prints per case
@@ -57,8 +57,7 @@ case "$COMPUTERS$BATCH$FACTS" in *[!0-9]*) echo "bench: BENCH_COMPUTERS, BENCH_B
 
 # One turn of the pipeline: claim a batch; end the batch claimed INFLIGHT turns before.
 cat > "$WORK/turn.sql" <<'EOF'
-SELECT coalesce(string_agg(event_id::text, ','), '') AS ids
-FROM pgfleet.claim_events(:batch, 'bench', interval '60 s', true, NULL, :'cids'::bigint[]) \gset
+EXECUTE claim(:batch, :'cids') \gset
 \set f4 :f3
 \set f3 :f2
 \set f2 :f1
@@ -115,6 +114,9 @@ INSERT INTO pgfleet.status_log (event_id, schedule_id, computer_id, task_seq, at
                                 result, module, message)
 SELECT h.event_id, h.schedule_id, h.computer_id, 0, h.attempt, k.code, 'Success', 'bench', 'bench'
 FROM held h, (VALUES (1, 2501), (2, 2500), (3, 0)) AS k(o, code) ORDER BY h.event_id, k.o;
+PREPARE claim(int, bigint[]) AS
+SELECT coalesce(string_agg(event_id::text, ','), '') AS ids
+FROM pgfleet.claim_events($1, 'bench', interval '60 s', true, NULL, $2);
 PREPARE ends(bigint[]) AS
 SELECT event_id, applied FROM pgfleet.finish_events($1, array_fill('done'::text, ARRAY[cardinality($1)]),
        array_fill(0, ARRAY[cardinality($1)]), array_fill(0, ARRAY[cardinality($1)]), 'bench');

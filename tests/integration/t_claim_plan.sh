@@ -6,7 +6,8 @@
 # in which a first version read every pending event once per computer (bench/fleet.sh,
 # 10,000 computers: 5 ms per task). Counted by the transaction's own statistics
 # (pg_stat_xact_user_tables): rows the claim fetched from the event table, by index or
-# by sequential scan; the rows a claim must touch are a few per computer it considers.
+# by sequential scan; the rows a claim must touch are a few per computer it considers. And
+# the ends of ten of them (finish_events) on such plans: a few rows each (0036).
 . "$PGFLEET_TESTS/lib.sh"
 "$BIN/pgfleet" migrate >/dev/null || fail "migrate"
 
@@ -62,3 +63,25 @@ assert_eq "$(sql "select count(*) from (select computer_id, min(due_at) as d fro
 	where r.d = (select min(e.due_at) from pgfleet.event e where e.computer_id = r.computer_id)")" 60 \
 	"60 running, each its computer's first"
 ok "each claimed computer runs its first event"
+
+# their ends (finish_events, as a worker's flush calls it) find the events by id, on a plan
+# made before they ran (0036): a few rows each, not every running or pending event
+got=$(psql -X -v ON_ERROR_STOP=1 -qAt <<'EOF2'
+SET plan_cache_mode = force_generic_plan;
+BEGIN;
+SELECT array_agg(event_id ORDER BY event_id) AS ids, array_agg(attempt ORDER BY event_id) AS att
+FROM (SELECT event_id, attempt FROM pgfleet.event WHERE state = 'running' ORDER BY event_id LIMIT 10) x \gset
+SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read AS before
+FROM pg_stat_xact_user_tables WHERE schemaname = 'pgfleet' AND relname = 'event' \gset
+SELECT count(*) FILTER (WHERE applied) AS n FROM pgfleet.finish_events(:'ids',
+       array_fill('done'::text, ARRAY[10]), array_fill(0, ARRAY[10]), :'att', 'sched-a') \gset
+SELECT :n || ' ' || (coalesce(idx_tup_fetch, 0) + seq_tup_read - :before)
+FROM pg_stat_xact_user_tables WHERE schemaname = 'pgfleet' AND relname = 'event';
+COMMIT;
+EOF2
+)
+n=${got% *} fetched=${got#* }
+echo "ten ends read $fetched event rows"
+assert_eq "$n" 10 "ten ends applied"
+[ "$fetched" -le 100 ] || fail "ten ends read $fetched event rows ($((computers * depth)) events in all)"
+ok "ten ends read a few event rows each"

@@ -73,7 +73,13 @@ running=$LASTPID
 wait_for 10 "sleep 60 started" grep -q '^Status-Code=2501$' "$O.c1"
 push "$O.cancel" --event 403 --seq 1 --cancel
 assert_eq "$(value "$O.cancel" Reply)" Cancel "Reply to cancel"
-assert_eq "$(value "$O.cancel" Result)" Success "cancel Result"
+# Success; or, when the task process ended the script on the cancel before the main process
+# answered it, Failed with "not running: ended with code -8 (cancelled)", which is this cancel
+# too (as in t_sched_cancel; seen once in a clean-clone run)
+case "$(value "$O.cancel" Result)/$(value "$O.cancel" Error)" in
+Success/ | "Failed/not running: ended with code -8 (cancelled)") ;;
+*) fail "cancel Result: $(cat "$O.cancel")" ;;
+esac
 wait_for 10 "the cancelled task's final reply" grep -q '^final Status-Code=' "$O.c1"
 wait "$running" || true
 expect_code "$O.c1" -8 "cancelled task"
@@ -82,7 +88,7 @@ expect_code "$O.c1" -8 "cancelled task"
 assert_eq "$(value "$O.c1" Error)" cancelled "cancelled Error"
 spid=$(sed -n 's/.*event 403 task 1: started as root, pid \([0-9]*\)$/\1/p' "$AGENT_LOG")
 [ -n "$spid" ] || fail "no start line for event 403 in the agent log"
-grep -q "event 403 task 1: cancel requested by sched-a (.*), \(process group [0-9]*\|recorded for the process that runs it\)$" "$AGENT_LOG" ||
+grep -q "event 403 task 1: cancel requested by \(sched-a (.*), \(process group [0-9]*\|recorded for the process that runs it\)\|.*: not running: ended with code -8 (cancelled)\)$" "$AGENT_LOG" ||
 	fail "no line of the Request=Cancel in the agent log"
 grep -q "event 403 task 1: ended with code -8 (Failed) in [0-9]* ms: cancelled$" "$AGENT_LOG" ||
 	fail "no line of the cancelled end in the agent log"

@@ -96,6 +96,52 @@ sql "$ins, 'web-09.corp.example', 'fe80::1', '52-54-00-AB-cd-EF', '_msdcs.corp',
 sql "insert into pgfleet.computer (name, host, ip) values ('web-10', '2001:db8::7', '10.0.0.10')"
 assert_eq "$(sql "select dept from pgfleet.computer where name = 'web-09'")" "Ops \$(id) 'x'" "free-text dept kept as written"
 ok "CHECK constraints hold host, ip, mac, domain and email to their grammar and free text to printable 256 bytes"
+
+# 0041: the computer's and the schedule's rules are checked when their columns are written
+# (triggers), so that a claim's or an end's write of running_event or running tests none
+refused computer_port_check "insert into pgfleet.computer (name, host, port) values ('web-11', 'h', 0)"
+refused computer_name_check "insert into pgfleet.computer (name, host) values ('', 'h')"
+refused computer_host_check "insert into pgfleet.computer (name, host) values ('web-11', '')"
+refused computer_labels_check "insert into pgfleet.computer (name, host, labels) values ('web-11', 'h', '[]')"
+refused computer_attrs_check "insert into pgfleet.computer (name, host, attrs) values ('web-11', 'h', '1')"
+refused computer_agent_version_check "update pgfleet.computer set agent_version = repeat('v', 33) where name = 'web-01'"
+refused computer_facts_hash_check "update pgfleet.computer set facts_hash = 'md5:x' where name = 'web-01'"
+refused computer_inv_mac "update pgfleet.computer set mac = 'x' where name = 'web-01'"
+refused computer_host_wire "update pgfleet.computer set host = E'a\\tb' where name = 'web-01'"
+psql -X -v ON_ERROR_STOP=1 -qAt -v VERBOSITY=verbose -c "update pgfleet.computer set port = 70000 where name = 'web-01'" \
+	2> "$TESTDIR/err" && fail "port 70000 accepted"
+grep -q '23514' "$TESTDIR/err" && grep -q "computer 'web-01': port: 1 to 65535" "$TESTDIR/err" \
+	|| fail "port: not a check_violation saying the rule: $(cat "$TESTDIR/err")"
+sch="insert into pgfleet.schedule (job_id, job_version, due_at"
+refused schedule_job_version_check "$sch) select job_id, 0, now() from pgfleet.job"
+refused schedule_max_concurrent_check "$sch, max_concurrent) select job_id, 1, now(), 0 from pgfleet.job"
+refused schedule_max_failures_check "$sch, max_failures) select job_id, 1, now(), -1 from pgfleet.job"
+refused schedule_max_failures_pct_check "$sch, max_failures_pct) select job_id, 1, now(), 101 from pgfleet.job"
+refused schedule_repeat_every_check "$sch, repeat_every) select job_id, 1, now(), interval '0' from pgfleet.job"
+refused schedule_repeat_one_kind "$sch, repeat_every, repeat_cron) select job_id, 1, now(), interval '1 h', '* * * * *' from pgfleet.job"
+refused schedule_splay "$sch, splay) select job_id, 1, now(), interval '8 days' from pgfleet.job"
+refused schedule_rollout_waves "$sch, rollout_waves) select job_id, 1, now(), '{10,x}' from pgfleet.job"
+refused schedule_rollout_pause "$sch, rollout_pause) select job_id, 1, now(), interval '-1 s' from pgfleet.job"
+refused schedule_offline_wait "$sch, offline_wait) select job_id, 1, now(), interval '0' from pgfleet.job"
+refused schedule_targets_check "$sch, targets) select job_id, 1, now(), '[]' from pgfleet.job"
+refused schedule_timezone_known "$sch, timezone) select job_id, 1, now(), 'Mars/Olympus' from pgfleet.job"
+refused schedule_wave "update pgfleet.schedule set wave = -1 where schedule_id = 100000001"
+refused schedule_halt_base "update pgfleet.schedule set halt_base = -1 where schedule_id = 100000001"
+refused schedule_running_check "update pgfleet.schedule set running = -1 where schedule_id = 100000001"
+refused schedule_state_check "update pgfleet.schedule set state = 'lost' where schedule_id = 100000001"
+sql "$sch, max_concurrent, repeat_cron, splay, rollout_waves, rollout_pause, timezone) select job_id, 1, now(),
+	5, '0 3 * * *', interval '7 days', '{10%,50}', interval '0', 'Europe/Paris' from pgfleet.job"
+# a row written before a rule (0009's were added NOT VALID) still takes the claim's writes
+sql "alter table pgfleet.computer disable trigger computer_check"
+sql "update pgfleet.computer set mac = 'not a mac' where name = 'web-02'"
+sql "alter table pgfleet.computer enable trigger computer_check"
+sql "update pgfleet.computer set running_event = 42, last_seen = now() where name = 'web-02'"
+sql "update pgfleet.computer set running_event = null where name = 'web-02'"
+refused computer_inv_mac "update pgfleet.computer set mac = mac where name = 'web-02'"
+assert_eq "$(sql "select string_agg(conname, ' ' order by conname) from pg_constraint
+	where contype = 'c' and conrelid in ('pgfleet.computer'::regclass, 'pgfleet.schedule'::regclass)")" \
+	"schedule_failures_check schedule_running_check schedule_state_check" "CHECK constraints left on computer and schedule"
+ok "computer and schedule rules refuse bad values when written (23514, the constraint's name), not at running_event or running writes"
 refused task_seq_limit "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 1000, 'x' from pgfleet.job"
 sql "insert into pgfleet.task (job_id, version, seq, script) select job_id, 1, 999, 'x' from pgfleet.job"
 ok "a job holds at most 1000 tasks (seq 0-999)"

@@ -27,7 +27,8 @@
 # latency p50/p99 (event due_at -> its 2501 status row, as stored); database
 # rows written per task (pg_stat_user_tables inserts+updates+deletes of schema
 # pgfleet), bytes per task (growth of the schema's tables and indexes) and WAL
-# bytes per task, and for warm-2 the statements that took the database's time
+# bytes per task; the parent's claims (its /metrics: how many, how many got
+# events, the events each got on average); and for warm-2 the statements that took the database's time
 # (pg_stat_statements, per task). Per size: worker RSS idle and with N
 # connected, memory per connection, open descriptors, the simulator's memory
 # per computer.
@@ -210,11 +211,18 @@ waits_report() {
 }
 
 # run_fanout LABEL: a schedule over the fleet, due now, and its figures
+# the parent's claims so far: all of them, those that got events, the events they got
+claim_metrics() {
+	curl -sf "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "pgfleet_claim_seconds_count" { a = $2 }
+		$1 == "pgfleet_claim_batch_size_count" { b = $2 } $1 == "pgfleet_claim_batch_size_sum" { c = $2 }
+		END { if (a != "") printf "%d %d %d\n", a, b, c }'
+}
 run_fanout() {
 	label=$1
 	pids_of
 	db_q "SELECT pg_stat_statements_reset()" >/dev/null
 	snapshot a
+	claims_a=$(claim_metrics)
 	[ "$label" != "$PERF_RUN" ] || perf_start "$N-$label"
 	[ "$label" != warm-2 ] || waits_start "$N-$label"
 	if [ "$label" = cold ]; then
@@ -235,6 +243,7 @@ run_fanout() {
 	sleep 1.5 # pg_stat counters are flushed about once a second
 	pids_of
 	snapshot b
+	claims_b=$(claim_metrics)
 	set -- $(db_q "SELECT extract(epoch FROM max(e.finished_at) - s.created_at),
 		count(*) FILTER (WHERE e.state = 'done' AND e.status_code = 0),
 		(SELECT count(*) FROM pgfleet.status_log l WHERE l.schedule_id = s.schedule_id)
@@ -270,6 +279,9 @@ run_fanout() {
 	[ "$okn" = "$N" ] || { echo "    FAIL $label: $okn of $N events done with code 0"; failed=1; }
 	echo "  $label: $N tasks in $(calc "sprintf(\"%.2f\", $secs)") s; all connected after $connected_in s;" \
 		"$okn done with code 0; $rows status rows"
+	# the parent's claims (its /metrics): how many, how many got events, how many each
+	set -- $claims_a $claims_b
+	[ $# != 6 ] || echo "    claims: $(($4 - $1)), $(($5 - $2)) of them got events, $(calc "sprintf(\"%.1f\", ($6 - $3) / (($5 - $2) > 0 ? $5 - $2 : 1))") events each"
 	if echo " $STMT_RUNS " | grep -q " $label "; then
 		echo "    statements by database time (pg_stat_statements, this run):"
 		head -n 8 "$WORK/statements-$N-$label" | sed 's/^/      /'
@@ -315,8 +327,9 @@ idle_fleet() { # every computer connected, nothing running
 for N in $SIZES; do
 	echo
 	echo "fleet of $N:"
+	MPORT=$(free_port)
 	sched_conf sched-a "workers: $WORKERS" "sessions_per_worker: $N" "claim_batch: 100" "lease: 60s" \
-		"timeouts: {idle: 60s}" "drain_grace: 30s" "log: {level: $LOGLEVEL}"
+		"timeouts: {idle: 60s}" "drain_grace: 30s" "log: {level: $LOGLEVEL}" "metrics: {listen: 127.0.0.1:$MPORT}"
 	sed -i 's/presence_interval: 500ms/presence_interval: 10s/' "$TESTDIR/sched-a.yaml"
 	AP=$(cat "$TESTDIR/sched-a.agentport")
 	sched_start sched-a

@@ -130,3 +130,21 @@ assert_eq "$(claimed 3 c46 c47 c48 c49 c50 c51)" "c46:a c49:b c50:b" \
 assert_eq "$(claimed 10 c46 c47 c48 c49 c50 c51)" "c51:b" "c47 and c48 wait for their schedule's room"
 assert_eq "$(sql "select state from pgfleet.event where event_id = $e51")" running "c51's started event, not its older one"
 ok "a claim takes each computer's first event, each schedule's room and the limit, in due order"
+
+# the window of due events widens (0043): twice the batch first, then 8 x, then every
+# connected computer; here the oldest 2 x 2 due events are offline computers' and the
+# next ones sched-a's: the second window finds them
+sql "update pgfleet.event set state = 'done', finished_at = now(), lease_owner = null, lease_until = null
+     where state in ('pending', 'running')" >/dev/null
+sql "update pgfleet.computer set running_event = null, enabled = true" >/dev/null
+sql "update pgfleet.schedule set running = 0, state = 'done'" >/dev/null
+sid=$(sql "insert into pgfleet.schedule (job_id, job_version, targets, due_at)
+           select job_id, 1, '{}'::jsonb, now() - interval '2 hours' from pgfleet.job returning schedule_id")
+sql "insert into pgfleet.event (schedule_id, computer_id, due_at)
+     select $sid, computer_id, case when substr(name, 2)::int <= 6 then now() - interval '2 hours'
+                                    else now() - interval '1 hour' + substr(name, 2)::int * interval '1 s' end
+     from pgfleet.computer where substr(name, 2)::int <= 6 or substr(name, 2)::int > 40" >/dev/null
+assert_eq "$(claim 2 sched-a)" "c41 c42" "past 4 offline computers' events, the two oldest of sched-a's"
+assert_eq "$(claim 30 sched-a)" "$(seq -f 'c%g' 43 60 | tr '\n' ' ' | sed 's/ $//')" "then the rest of sched-a's"
+assert_eq "$(sql "select count(*) from pgfleet.event where schedule_id = $sid and state = 'pending'")" 6 "the offline computers' events wait"
+ok "a window of twice the batch that holds no runnable event widens, and finds the next"

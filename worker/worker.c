@@ -48,6 +48,11 @@
 #include "worker/wakesend.h"
 
 #define FLUSH_MS 20
+/* A worker with this many sessions writes at most once per FLUSH_BUSY_GAP_MS: in a fan-out
+ * the ends and status rows of more events go in each transaction (the database's cost is
+ * mostly per statement); with fewer, as an idle fleet has, each write goes at once. */
+#define FLUSH_BUSY_SESSIONS 128
+#define FLUSH_BUSY_GAP_MS 40
 #define FLUSH_RETRY_MS 1000
 #define PRUNE_MS 10000
 #define STOP_FLUSH_MS 5000   /* stopping: the last writes get this long */
@@ -73,6 +78,7 @@ struct worker {
 	struct idmap *sessions;     /* by event id: one session per event at a time */
 	struct event *flush_timer;  /* persistent: writes what is queued every FLUSH_MS */
 	struct event *flush_kick;   /* made active by worker_flush_now: the same, at once */
+	long long flush_sent_ms;    /* when the last write went out */
 	struct event *stop_timer;   /* stopping: leave even if the last writes did not go */
 	struct event *prune_timer;
 	struct event *sig_term;
@@ -240,7 +246,18 @@ worker_flush(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	(void)fd;
 	(void)what;
-	(void)record_flush(w->rec, clock_mono_ms(), FLUSH_RETRY_MS);
+	long long now = clock_mono_ms();
+	long long wait = w->flush_sent_ms + FLUSH_BUSY_GAP_MS - now;
+	if (wait > 0 && !w->stopping && !w->draining &&
+	    worker_nsessions(w) >= FLUSH_BUSY_SESSIONS) {
+		if (!evtimer_pending(w->flush_kick, NULL)) {
+			struct timeval tv = {0, (suseconds_t)(wait * 1000)};
+			evtimer_add(w->flush_kick, &tv);
+		}
+		return;
+	}
+	if (record_flush(w->rec, now, FLUSH_RETRY_MS) == 1)
+		w->flush_sent_ms = now;
 	worker_maybe_exit(w);
 }
 

@@ -251,7 +251,7 @@ worker_flush(evutil_socket_t fd, short what, void *arg)
 	if (wait > 0 && !w->stopping && !w->draining &&
 	    worker_nsessions(w) >= FLUSH_BUSY_SESSIONS) {
 		if (!evtimer_pending(w->flush_kick, NULL)) {
-			struct timeval tv = {0, (suseconds_t)(wait * 1000)};
+			struct timeval tv = clock_tv(wait);
 			evtimer_add(w->flush_kick, &tv);
 		}
 		return;

@@ -125,9 +125,12 @@ fsutil_reuse_file(int dirfd, const char *name, uid_t uid)
 	if (fd == -1 && errno == ENOENT)
 		return -1;
 	struct stat st;
-	/* O_NONBLOCK stays set: it means nothing for a regular file */
+	/* O_NONBLOCK stays set: it means nothing for a regular file. An empty file is not cut
+	 * again: on ext4 a cut to nothing makes the next close write the new bytes out at once
+	 * (auto_da_alloc), a disk flush per task when the script's file was emptied after its
+	 * last task */
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-	    (uid == (uid_t)-1 || st.st_uid == uid) && ftruncate(fd, 0) == 0)
+	    (uid == (uid_t)-1 || st.st_uid == uid) && (st.st_size == 0 || ftruncate(fd, 0) == 0))
 		return fd;
 	if (fd >= 0)
 		close(fd);

@@ -141,6 +141,33 @@ START_TEST(test_fsutil_reuse_file_keeps_the_inode_of_a_plain_file)
 }
 END_TEST
 
+/* An empty file is handed over as it is: no truncate, so its times stay (a truncate sets them) */
+START_TEST(test_fsutil_reuse_file_leaves_an_empty_file_uncut)
+{
+	int dfd = dirfd_open();
+	put("empty", "", 0);
+	const struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+	ck_assert_int_eq(utimensat(dfd, "empty", old, 0), 0);
+	int fd = fsutil_reuse_file(dfd, "empty", getuid());
+	ck_assert_int_ge(fd, 0);
+	struct stat st;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq((long long)st.st_mtim.tv_sec, 1000000000LL);
+	ck_assert_int_eq(write(fd, "x\n", 2), 2);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(same("empty", "x\n", 2), 1);
+	/* a file with bytes is still cut: its mtime moves off the old value */
+	ck_assert_int_eq(utimensat(dfd, "empty", old, 0), 0);
+	fd = fsutil_reuse_file(dfd, "empty", getuid());
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq((long long)st.st_size, 0LL);
+	ck_assert_int_ne((long long)st.st_mtim.tv_sec, 1000000000LL);
+	close(fd);
+	close(dfd);
+}
+END_TEST
+
 START_TEST(test_fsutil_reuse_file_removes_what_it_will_not_write)
 {
 	int dfd = dirfd_open();
@@ -225,6 +252,7 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_fsutil_same_content_across_chunks);
 	tcase_add_test(tc, test_fsutil_same_content_refuses_what_is_not_a_regular_file);
 	tcase_add_test(tc, test_fsutil_reuse_file_keeps_the_inode_of_a_plain_file);
+	tcase_add_test(tc, test_fsutil_reuse_file_leaves_an_empty_file_uncut);
 	tcase_add_test(tc, test_fsutil_reuse_file_removes_what_it_will_not_write);
 	tcase_add_test(tc, test_fsutil_remove_below_keeps_one_name_and_follows_no_link);
 	suite_add_tcase(s, tc);

@@ -132,12 +132,17 @@ refused schedule_state_check "update pgfleet.schedule set state = 'lost' where s
 sql "$sch, max_concurrent, repeat_cron, splay, rollout_waves, rollout_pause, timezone) select job_id, 1, now(),
 	5, '0 3 * * *', interval '7 days', '{10%,50}', interval '0', 'Europe/Paris' from pgfleet.job"
 # a row written before a rule (0009's were added NOT VALID) still takes the claim's writes
-sql "alter table pgfleet.computer disable trigger computer_check"
+sql "alter table pgfleet.computer disable trigger computer_check_update"
 sql "update pgfleet.computer set mac = 'not a mac' where name = 'web-02'"
-sql "alter table pgfleet.computer enable trigger computer_check"
+sql "alter table pgfleet.computer enable trigger computer_check_update"
 sql "update pgfleet.computer set running_event = 42, last_seen = now() where name = 'web-02'"
 sql "update pgfleet.computer set running_event = null where name = 'web-02'"
-refused computer_inv_mac "update pgfleet.computer set mac = mac where name = 'web-02'"
+# 0044: the rules run when a tested column changes value: a presence write naming
+# agent_version unchanged (and mac = mac) passes; any change to a tested column tests the row
+sql "update pgfleet.computer set last_seen = now(), agent_version = agent_version, mac = mac where name = 'web-02'"
+refused computer_inv_mac "update pgfleet.computer set mac = 'still not a mac' where name = 'web-02'"
+refused computer_inv_mac "update pgfleet.computer set dept = 'ops', mac = mac where name = 'web-02'"
+refused computer_agent_version_check "update pgfleet.computer set agent_version = repeat('v', 33) where name = 'web-01'"
 assert_eq "$(sql "select string_agg(conname, ' ' order by conname) from pg_constraint
 	where contype = 'c' and conrelid in ('pgfleet.computer'::regclass, 'pgfleet.schedule'::regclass)")" \
 	"schedule_failures_check schedule_running_check schedule_state_check" "CHECK constraints left on computer and schedule"

@@ -92,6 +92,12 @@ static const char SQL_INSERT[] =
     " GROUP BY v.event_id, v.attempt"
     " UNION ALL SELECT 'stored', NULL, NULL, count(*) FROM ins";
 
+const char *
+record_insert_sql(void)
+{
+	return SQL_INSERT;
+}
+
 /* For this transaction only: a second final row is skipped, not an error. */
 static const char SQL_SKIP_DUPLICATES[] =
     "SELECT set_config('pgfleet.duplicate_final', 'skip', true)";

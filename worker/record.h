@@ -113,4 +113,7 @@ long long record_parse_output_size(const char *value, size_t body_len);
 /* Make bytes safe for a text column: NUL and invalid UTF-8 become U+FFFD. malloc'd. */
 char *record_text(const char *s, size_t len);
 
+/* The status rows' statement ($1 ids ... $14 owner): for the plan tests (tests/tools/sql.c). */
+const char *record_insert_sql(void);
+
 #endif

@@ -55,6 +55,9 @@ struct session_job {
 struct session_db *session_db_new(struct event_base *base, struct dbq *main, struct dbq *tokens,
     const char *owner);
 void session_db_free(struct session_db *sdb);
+/* The statement that loads a batch of events ($1 ids, $2 owner, $3 attempts): for the
+ * plan tests (tests/tools/sql.c). */
+const char *session_db_load_sql(void);
 
 /*
  * rc 0: job is filled (move it to keep it); 1: the event no longer runs under our

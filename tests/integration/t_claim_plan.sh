@@ -91,6 +91,43 @@ assert_eq "$n" 10 "ten ends applied"
 [ "$fetched" -le 100 ] || fail "ten ends read $fetched event rows ($((computers * depth)) events in all)"
 ok "ten ends read a few event rows each"
 
+# a worker's statements on its events (pgfleet-test-sql prints them): the load of a batch
+# (worker/session_db.c) and a flush's status rows (worker/record.c), prepared on a generic
+# plan made before the events ran, find the batch by id: a few rows each, not every running
+# event (the load read all of them through the index of running events, 10,000 for a batch
+# of 100 in a fan-out of bench/fleet.sh)
+load_sql=$("$BIN/pgfleet-test-sql" load-events) || fail "pgfleet-test-sql load-events"
+rows_sql=$("$BIN/pgfleet-test-sql" status-rows) || fail "pgfleet-test-sql status-rows"
+statement() { # statement NAME SQL EXECUTE-ARGS: "rows fetched"
+	psql -X -v ON_ERROR_STOP=1 -qAt <<EOF2
+SET plan_cache_mode = force_generic_plan;
+BEGIN;
+SELECT array_agg(event_id ORDER BY event_id) AS ids, array_agg(attempt ORDER BY event_id) AS att,
+       array_agg(schedule_id ORDER BY event_id) AS sids, array_agg(computer_id ORDER BY event_id) AS cids
+FROM (SELECT event_id, attempt, schedule_id, computer_id FROM pgfleet.event
+      WHERE state = 'running' ORDER BY event_id LIMIT 10) x \gset
+PREPARE $1 AS $2;
+SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read AS before
+FROM pg_stat_xact_user_tables WHERE schemaname = 'pgfleet' AND relname = 'event' \gset
+EXECUTE $1($3) \g /dev/null
+SELECT coalesce(idx_tup_fetch, 0) + seq_tup_read - :before AS fetched
+FROM pg_stat_xact_user_tables WHERE schemaname = 'pgfleet' AND relname = 'event' \gset
+SELECT :fetched || ' ' || count(*) FROM pgfleet.event WHERE state = 'running';
+COMMIT;
+EOF2
+}
+got=$(statement load "$load_sql" ":'ids', 'sched-a', :'att'")
+echo "a load of ten read ${got% *} event rows (${got#* } running)"
+[ "${got% *}" -le 20 ] || fail "a load of ten read ${got% *} event rows (${got#* } running)"
+got=$(statement rows "$rows_sql" ":'ids', :'sids', :'cids', array_fill(0, ARRAY[10]), :'att',
+	array_fill(2501, ARRAY[10]), array_fill('Ok'::text, ARRAY[10]), array_fill('Agent'::text, ARRAY[10]),
+	array_fill('started'::text, ARRAY[10]), array_fill(NULL::text, ARRAY[10]), array_fill(NULL::int, ARRAY[10]),
+	array_fill(NULL::text, ARRAY[10]), array_fill(false, ARRAY[10]), 'sched-a'")
+echo "the status rows of ten read ${got% *} event rows (${got#* } running)"
+[ "${got% *}" -le 20 ] || fail "the status rows of ten read ${got% *} event rows (${got#* } running)"
+assert_eq "$(sql "select count(*) from pgfleet.status_log where status_code = 2501")" 10 "ten status rows stored"
+ok "a worker's load and status rows find their events by id on plans made before the events"
+
 # the search for expired leases (reclaim_leases, every turn of a scheduler's loop) reads the
 # expired ones by their index, not every running event (0042), on a plan made with the
 # statistics of a fleet between two fan-outs: every event done, none running (so the two

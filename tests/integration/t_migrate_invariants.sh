@@ -198,6 +198,13 @@ fi
 if sql "insert into pgfleet.status_log_$m7 (event_id, task_seq, attempt, status_code, at) values (101, 0, 0, 0, now() + interval '7 months')" 2>/dev/null; then
 	fail "second final row accepted straight into a partition attached later"
 fi
+# 0045: the trigger, on the table and every partition (also one attached later), is called
+# only for the rows it checks (its WHEN clause): never for a progress row
+assert_eq "$(sql "select count(*) filter (where t.tgqual is null) || ' ' || count(*) from pg_trigger t
+	join pg_inherits i on i.inhrelid = t.tgrelid and i.inhparent = 'pgfleet.status_log'::regclass
+	where t.tgname = 'status_log_one_final'")" \
+	"0 $(sql "select count(*) from pg_inherits where inhparent = 'pgfleet.status_log'::regclass")" \
+	"partitions' status_log_one_final without WHEN, of all"
 ok "a second final row for one (event, task, attempt) is refused (23505), whichever partition"
 
 # the workers' way: skipped, not an error, when the transaction says so; the batch goes in

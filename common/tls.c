@@ -149,14 +149,53 @@ tls_ctx_client_cert_optional(SSL_CTX *ctx)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 }
 
+/*
+ * The info callback of a server that keeps sessions: a handshake that resumed
+ * a session in the first half of its life sends no new ticket (the state
+ * machine reads num_tickets after the client's Finished, long after the
+ * ClientHello decided the resumption). The client resumes the same session
+ * again: without early data OpenSSL does not drop a stateful session on use,
+ * and the DHE of every resumption keeps each connection's keys its own.
+ */
+static void
+keep_sessions_info(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if ((where & SSL_CB_ACCEPT_LOOP) == 0 || !SSL_session_reused(ssl))
+		return;
+	const SSL_SESSION *s = SSL_get_session(ssl);
+	if (s == NULL)
+		return;
+	long age = (long)time(NULL) - SSL_SESSION_get_time(s);
+	if (age >= 0 && age < SSL_SESSION_get_timeout(s) / 2)
+		(void)SSL_set_num_tickets((SSL *)ssl, 0); /* the callback's const is OpenSSL's */
+}
+
 void
 tls_ctx_keep_sessions(SSL_CTX *ctx, long max)
 {
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET); /* TLS 1.3: stateful tickets */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, max);
-	/* one ticket per handshake: a client resumes with its newest; each is a session held */
+	/* one ticket per full handshake, and per resumption of a session past half its life */
 	(void)SSL_CTX_set_num_tickets(ctx, 1); /* fails only for a value it cannot hold */
+	SSL_CTX_set_info_callback(ctx, keep_sessions_info);
+}
+
+void
+tls_offer_session(SSL *ssl, SSL_SESSION *s)
+{
+	if (s == NULL)
+		return;
+	/* a client that resumed a TLS 1.3 session marks it spent: the copy is spent, s stays good
+	 * (a copy that cannot be made: no session offered, a full handshake) */
+	SSL_SESSION *copy = SSL_SESSION_dup(s);
+	if (copy == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	(void)SSL_set_session(ssl, copy); /* fails only for a session of another method */
+	SSL_SESSION_free(copy);           /* ssl holds its own reference */
 }
 
 void
@@ -553,8 +592,7 @@ tls_connect_refusable(SSL_CTX *ctx, const char *host, int port, long long timeou
 		close(fd);
 		return -1;
 	}
-	if (resume != NULL)
-		SSL_set_session(ssl, resume);
+	tls_offer_session(ssl, resume);
 	snprintf(what, sizeof(what), "tls handshake with %s:%d", host, port);
 	for (;;) {
 		ERR_clear_error();

@@ -34,10 +34,20 @@ void tls_ctx_client_cert_optional(SSL_CTX *ctx);
  * carry the session, sealed. A resumption then finds the session, its
  * peer's certificate already decoded, where a sealed ticket has it decoded
  * again: with OpenSSL 3 that decoding was half of what a resumed handshake
- * cost the server. One ticket per handshake (a session held each); the
- * oldest sessions go first when max is reached.
+ * cost the server. One ticket per full handshake (a session held each); a
+ * resumption of a session younger than half its timeout gets none, and the
+ * client resumes that session again (no ticket to make, send, store and
+ * later evict per fetch; the client has none to take in). The oldest
+ * sessions go first when max is reached.
  */
 void tls_ctx_keep_sessions(SSL_CTX *ctx, long max);
+/*
+ * Client: offer session s (NULL: none) on ssl, not yet connected. A copy is
+ * offered: OpenSSL marks a TLS 1.3 session it resumed as not resumable (a
+ * ticket is meant for one use), and a server that keeps sessions sends no new
+ * ticket on a resumption (above), so s must stay good for the next connection.
+ */
+void tls_offer_session(SSL *ssl, SSL_SESSION *s);
 /*
  * A connection about to be freed without a TLS shutdown of its own (a
  * bufferevent's): its session stays resumable. OpenSSL drops from its

@@ -61,11 +61,15 @@ ok "fetch writes the exact file with mode 0700; the second fetch goes on the kep
 
 # --- not kept: the next fetch resumes the TLS session on a new connection
 out=$(mkout resumed)
-r=$(FETCH_OPTS=--no-keep fetch "$P" web-01 7001 "$out" "$(key main 6)" third.sh "$(key main 7)" fourth.sh)
+r=$(FETCH_OPTS=--no-keep fetch "$P" web-01 7001 "$out" "$(key main 6)" third.sh "$(key main 7)" fourth.sh \
+	"$(key main 8)" fifth.sh)
 echo "$r" | grep -qx "fetched third.sh resumed=0 kept=0" || fail "third fetch: $r"
 echo "$r" | grep -qx "fetched fourth.sh resumed=1 kept=0" || fail "fourth fetch did not resume the TLS session: $r"
+# the resumption brought no new ticket: the same session is resumed again
+echo "$r" | grep -qx "fetched fifth.sh resumed=1 kept=0" || fail "fifth fetch did not resume the TLS session: $r"
 cmp "$TESTDIR/script.sh" "$out/fourth.sh" || fail "fourth fetched file differs"
-ok "without a kept connection, the next fetch resumes the TLS session"
+cmp "$TESTDIR/script.sh" "$out/fifth.sh" || fail "fifth fetched file differs"
+ok "without a kept connection, the next fetches resume the TLS session, the same one twice"
 
 # --- the server ends a kept connection (its keep time, here 300 ms) before the agent's next
 # request: the request goes out again on a new connection (its key was never read), once

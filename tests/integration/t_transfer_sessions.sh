@@ -5,9 +5,10 @@
 # one) connected to the real scheduler, two one-task fan-outs: each computer's
 # first fetch is a full handshake, its second resumes, although the worker
 # frees each transfer connection without a TLS shutdown of its own (OpenSSL
-# would drop its session from the cache). After a scheduler restart the
-# worker has no sessions: the third fetch is a full handshake again, and
-# nothing fails for it.
+# would drop its session from the cache). Only the full handshake sends a
+# ticket: the third fetch resumes the same session again. After a scheduler
+# restart the worker has no sessions: the next fetch is a full handshake
+# again (and a new ticket), and nothing fails for it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 N=20
@@ -49,14 +50,23 @@ assert_eq "$(stat_of fetch_resumed)" "$N" "resumed fetches"
 assert_eq "$(stat_of fetch_failed)" 0 "failed fetches"
 ok "$N computers, two fan-outs: each first fetch a full handshake, each second one resumed"
 
+fanout "third fan-out"
+fetches_counted $((3 * N))
+assert_eq "$(stat_of fetch_full)" "$N" "full handshakes after a third fan-out"
+assert_eq "$(stat_of fetch_resumed)" "$((2 * N))" "resumed fetches after a third fan-out"
+assert_eq "$(stat_of fetch_tickets)" "$N" "tickets sent: one per full handshake, none per resumption"
+assert_eq "$(stat_of fetch_failed)" 0 "failed fetches after a third fan-out"
+ok "a resumption sends no new ticket: the third fetch resumes the first session again"
+
 # a restarted scheduler has no sessions: offered, refused, a full handshake instead
 kill -TERM "$PID_sched_a"
 wait_for 30 "sched-a to stop" gone "$PID_sched_a"
 sched_start sched-a
 wait_for 60 "$N computers connected again" connected
 fanout "after a restart"
-fetches_counted $((3 * N))
+fetches_counted $((4 * N))
 assert_eq "$(stat_of fetch_full)" "$((2 * N))" "full handshakes after the restart"
-assert_eq "$(stat_of fetch_resumed)" "$N" "resumed fetches after the restart"
+assert_eq "$(stat_of fetch_resumed)" "$((2 * N))" "resumed fetches after the restart"
+assert_eq "$(stat_of fetch_tickets)" "$((2 * N))" "tickets after the restart"
 assert_eq "$(stat_of fetch_failed)" 0 "failed fetches after the restart"
 ok "after a scheduler restart the sessions are gone: full handshakes, nothing failed"

@@ -179,6 +179,7 @@ static struct counters {
 	long long connects, ups, reconnects, attempts_failed, lost, refused_hello;
 	long long tasks, replays, finals, failed, hung, disconnects, cancels, refused_tasks;
 	long long fetches, fetch_full, fetch_resumed, fetch_retries, fetch_failed;
+	long long fetch_tickets;        /* new sessions the transfer ports sent */
 	long long keepalives, errors_sent, unexpected;
 } cnt;
 
@@ -589,8 +590,7 @@ tconn_new(struct sim *s, const struct sockaddr *sa, socklen_t salen, SSL_SESSION
 	SSL_set_connect_state(c->ssl);
 	if (ex != NULL)
 		SSL_set_ex_data(c->ssl, sess_index, ex);
-	if (session != NULL)
-		SSL_set_session(c->ssl, session);
+	tls_offer_session(c->ssl, session);
 	c->fd = sim_socket(s, sa->sa_family);
 	if (c->fd == -1) {
 		snprintf(why, whylen, "socket: %s", strerror(errno));
@@ -1175,6 +1175,8 @@ static int
 new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct task *t = SSL_get_ex_data(ssl, sess_index);
+	if (t != NULL)
+		cnt.fetch_tickets++;
 	if (t == NULL || !o.resume || !SSL_SESSION_is_resumable(sess))
 		return 0;
 	struct sim *s = t->s;
@@ -1680,6 +1682,7 @@ figures(FILE *f, int line)
 	    cnt.refused_tasks, cnt.errors_sent, cnt.unexpected, cnt.keepalives);
 	fprintf(f, "fetches=%lld\nfetch_full=%lld\nfetch_resumed=%lld\nfetch_retries=%lld\nfetch_failed=%lld\n",
 	    cnt.fetches, cnt.fetch_full, cnt.fetch_resumed, cnt.fetch_retries, cnt.fetch_failed);
+	fprintf(f, "fetch_tickets=%lld\n", cnt.fetch_tickets);
 	fprintf(f, "rss_kb=%lld\nrss_base_kb=%lld\nbytes_per_computer=%.0f\nheap_in_use_kb=%lld\nopen_fds=%d\n", rss,
 	    rss_base_kb, per, heap_in_use() / 1024, open_fds());
 	fprintf(f, "last_error=%s\n", last_error);

@@ -157,6 +157,7 @@ serve(struct opts *o)
 	SSL_CTX *ctx = tls_server_ctx(o->ca, o->cert, o->key, err, sizeof(err));
 	if (ctx == NULL)
 		die("%s", err);
+	tls_ctx_keep_sessions(ctx, 1024); /* as a scheduler's worker keeps them */
 	if (transfer_file_checksum(o->file, &size, sum, sizeof(sum), err, sizeof(err)) == -1)
 		die("%s", err);
 	struct event_base *base = event_base_new();

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -101,8 +102,7 @@ handshake(SSL_CTX *cctx, SSL_CTX *sctx, SSL_SESSION *resume, struct pair *p)
 	p->s = SSL_new(sctx);
 	SSL_set_fd(p->c, sv[0]);
 	SSL_set_fd(p->s, sv[1]);
-	if (resume != NULL)
-		SSL_set_session(p->c, resume);
+	tls_offer_session(p->c, resume);
 	int cdone = 0, sdone = 0;
 	p->cok = p->sok = 0;
 	for (int i = 0; i < 200 && (!cdone || !sdone); i++) {
@@ -335,14 +335,41 @@ START_TEST(test_tls_session_is_resumed_with_ticket)
 }
 END_TEST
 
+/* A byte from the server read by the client: the tickets sent after the handshake taken in.
+ * The client's session then: a new one when a ticket came, else the copy it resumed, spent. */
+static SSL_SESSION *
+client_session_after_read(struct pair *p)
+{
+	char b[4];
+	ck_assert_int_eq(SSL_write(p->s, "x", 1), 1);
+	ck_assert_int_eq(SSL_read(p->c, b, sizeof(b)), 1);
+	SSL_SESSION *sess = SSL_get1_session(p->c);
+	ck_assert_ptr_nonnull(sess);
+	return sess;
+}
+
+/* The server's end freed as a bufferevent frees it: no shutdown sent; kept or not. */
+static void
+pair_free_server_unshut(struct pair *p, int keep)
+{
+	int fd = SSL_get_fd(p->s);
+	if (keep)
+		tls_keep_session(p->s);
+	SSL_free(p->s);
+	close(fd);
+	p->s = NULL;
+	tls_close(p->c);
+}
+
 /* Sessions kept in the server's memory (stateful tickets): resumed, the peer's name there,
- * also after the server's end was freed without a shutdown (tls_keep_session), not without. */
+ * the same session again (a resumption sends no new ticket), also after the server's end
+ * was freed without a shutdown (tls_keep_session), not without. */
 START_TEST(test_tls_session_kept_in_server_memory_is_resumed)
 {
 	SSL_CTX *s = ctx_for(1, dir, "sched-a"), *c = ctx_for(0, dir, "web-01");
 	tls_ctx_keep_sessions(s, 16);
 	struct pair p;
-	char b[4], name[64];
+	char name[64];
 	SSL_SESSION *sess = NULL;
 	for (int round = 0; round < 4; round++) {
 		handshake(c, s, sess, &p);
@@ -351,23 +378,63 @@ START_TEST(test_tls_session_kept_in_server_memory_is_resumed)
 		ck_assert_int_eq(SSL_session_reused(p.c), round == 1 || round == 2);
 		ck_assert_int_eq(tls_peer_name(p.s, name, sizeof(name)), 0);
 		ck_assert_str_eq(name, "web-01");
-		ck_assert_int_eq(SSL_write(p.s, "x", 1), 1);
-		ck_assert_int_eq(SSL_read(p.c, b, sizeof(b)), 1);
-		SSL_SESSION_free(sess);
-		sess = SSL_get1_session(p.c);
-		ck_assert_ptr_nonnull(sess);
-		ck_assert_int_eq(SSL_SESSION_is_resumable(sess), 1);
-		ck_assert_int_gt(SSL_CTX_sess_number(s), 0);
-		/* the server's end freed as a bufferevent frees it: no shutdown sent */
-		int fd = SSL_get_fd(p.s);
-		if (round < 2)
-			tls_keep_session(p.s);
-		SSL_free(p.s);
-		close(fd);
-		p.s = NULL;
-		tls_close(p.c);
+		SSL_SESSION *now = client_session_after_read(&p);
+		/* a ticket after each full handshake only; the resumed copy is spent, the kept
+		 * session is not (tls_offer_session offered a copy) */
+		ck_assert_int_eq(SSL_SESSION_is_resumable(now), round == 0 || round == 3);
+		if (SSL_SESSION_is_resumable(now)) {
+			SSL_SESSION_free(sess);
+			sess = now;
+		} else {
+			SSL_SESSION_free(now);
+			ck_assert_int_eq(SSL_SESSION_is_resumable(sess), 1);
+		}
+		ck_assert_int_eq(SSL_CTX_sess_number(s), 1);
+		pair_free_server_unshut(&p, round < 2);
 	}
 	SSL_SESSION_free(sess);
+	SSL_CTX_free(s);
+	SSL_CTX_free(c);
+}
+END_TEST
+
+/* A session resumed past half its lifetime gets a new ticket, and the client moves to it. */
+START_TEST(test_tls_session_past_half_its_life_gets_a_new_ticket)
+{
+	SSL_CTX *s = ctx_for(1, dir, "sched-a"), *c = ctx_for(0, dir, "web-01");
+	tls_ctx_keep_sessions(s, 16);
+	struct pair p;
+	handshake(c, s, NULL, &p);
+	ck_assert_int_eq(p.cok && p.sok, 1);
+	SSL_SESSION *first = client_session_after_read(&p);
+	ck_assert_int_eq(SSL_SESSION_is_resumable(first), 1);
+	pair_free_server_unshut(&p, 1);
+
+	handshake(c, s, first, &p);
+	ck_assert_int_eq(SSL_session_reused(p.c), 1);
+	/* the server's end holds the cached session itself: made 3/4 of its lifetime ago */
+	SSL_SESSION *cached = SSL_get_session(p.s);
+	ck_assert_ptr_nonnull(cached);
+	long life = SSL_SESSION_get_timeout(cached);
+	ck_assert_int_gt(life, 4);
+	ck_assert_int_gt(SSL_SESSION_set_time(cached, (long)time(NULL) - life * 3 / 4), 0);
+	SSL_SESSION *spent = client_session_after_read(&p);
+	ck_assert_int_eq(SSL_SESSION_is_resumable(spent), 0); /* no ticket: decided at its start */
+	SSL_SESSION_free(spent);
+	pair_free_server_unshut(&p, 1);
+
+	handshake(c, s, first, &p);
+	ck_assert_int_eq(SSL_session_reused(p.c), 1);
+	SSL_SESSION *renewed = client_session_after_read(&p);
+	ck_assert_int_eq(SSL_SESSION_is_resumable(renewed), 1);
+	ck_assert_ptr_ne(renewed, first);
+	pair_free_server_unshut(&p, 1);
+
+	handshake(c, s, renewed, &p);
+	ck_assert_int_eq(SSL_session_reused(p.c), 1);
+	pair_free(&p);
+	SSL_SESSION_free(renewed);
+	SSL_SESSION_free(first);
 	SSL_CTX_free(s);
 	SSL_CTX_free(c);
 }
@@ -429,6 +496,7 @@ tls_suite(void)
 	tcase_add_test(tc, test_tls_client_refuses_server_of_other_ca);
 	tcase_add_test(tc, test_tls_session_is_resumed_with_ticket);
 	tcase_add_test(tc, test_tls_session_kept_in_server_memory_is_resumed);
+	tcase_add_test(tc, test_tls_session_past_half_its_life_gets_a_new_ticket);
 	tcase_add_test(tc, test_tls_set_nodelay_turns_nagle_off_on_tcp_only);
 	tcase_add_test(tc, test_tls_error_string_drains_queue_into_one_line);
 	suite_add_tcase(s, tc);

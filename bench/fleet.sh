@@ -28,10 +28,11 @@
 # rows written per task (pg_stat_user_tables inserts+updates+deletes of schema
 # pgfleet), bytes per task (growth of the schema's tables and indexes) and WAL
 # bytes per task; the parent's claims (its /metrics: how many, how many got
-# events, the events each got on average); and for warm-2 the statements that took the database's time
-# (pg_stat_statements, per task). Per size: worker RSS idle and with N
-# connected, memory per connection, open descriptors, the simulator's memory
-# per computer.
+# events, the events each got on average); and for warm-2 the statements that
+# took the database's time (pg_stat_statements, per task) and the rows each
+# table got per task, with the share of updates that were HOT (heap-only: no
+# index written). Per size: worker RSS idle and with N connected, memory per
+# connection, open descriptors, the simulator's memory per computer.
 #
 # Open files: the simulator holds one descriptor per computer and a second
 # while fetching, the workers one per connection and fetch. The fleet is
@@ -106,6 +107,7 @@ psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE 
 WORK=$TESTDIR
 bench_cleanup() {
 	rc=$?
+	set +e # under set -e, "(exit $rc)" below would end the trap before cleanup stops what was spawned
 	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
 	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
 	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
@@ -153,6 +155,11 @@ db_counters() {
 	     || ' ' || (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
 	              JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'pgfleet' AND c.relkind = 'r')
 	     || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"
+}
+# each table of schema pgfleet: name|updates|HOT updates|inserts|deletes (partitions by their own name)
+table_writes() {
+	db_q "SELECT relname || '|' || n_tup_upd || '|' || n_tup_hot_upd || '|' || n_tup_ins || '|' || n_tup_del
+		FROM pg_stat_user_tables WHERE schemaname = 'pgfleet' ORDER BY relname"
 }
 snapshot() { # snapshot VAR: CPU ticks of each group and the database counters
 	eval "$1_p=\$(ticks $PARENT) $1_w=\$(ticks $WPIDS) $1_b=\$(ticks $BPIDS) $1_o=\$(ticks $OPIDS)"
@@ -221,6 +228,7 @@ run_fanout() {
 	label=$1
 	pids_of
 	db_q "SELECT pg_stat_statements_reset()" >/dev/null
+	table_writes > "$WORK/tables-a"
 	snapshot a
 	claims_a=$(claim_metrics)
 	[ "$label" != "$PERF_RUN" ] || perf_start "$N-$label"
@@ -243,6 +251,7 @@ run_fanout() {
 	sleep 1.5 # pg_stat counters are flushed about once a second
 	pids_of
 	snapshot b
+	table_writes > "$WORK/tables-b"
 	claims_b=$(claim_metrics)
 	set -- $(db_q "SELECT extract(epoch FROM max(e.finished_at) - s.created_at),
 		count(*) FILTER (WHERE e.state = 'done' AND e.status_code = 0),
@@ -285,6 +294,13 @@ run_fanout() {
 	if echo " $STMT_RUNS " | grep -q " $label "; then
 		echo "    statements by database time (pg_stat_statements, this run):"
 		head -n 8 "$WORK/statements-$N-$label" | sed 's/^/      /'
+		echo "    rows written per task by table (pg_stat_user_tables; HOT: updates that wrote no index):"
+		awk -F'|' -v n="$N" 'NR == FNR { u[$1] = $2; h[$1] = $3; i[$1] = $4; d[$1] = $5; next }
+			{ du = $2 - u[$1]; dh = $3 - h[$1]; di = $4 - i[$1]; dd = $5 - d[$1]
+			  if (du + di + dd > 0)
+				printf "      %-22s %5.2f inserts, %5.2f updates (%3.0f%% HOT), %5.2f deletes\n",
+				    $1, di / n, du / n, (du > 0 ? 100 * dh / du : 0), dd / n }' \
+			"$WORK/tables-a" "$WORK/tables-b"
 		if [ -n "${BENCH_TRACK_ALL:-}" ]; then
 			echo "    statements inside functions (pg_stat_statements.track = all):"
 			sed 's/^/      /' "$WORK/nested-$N-$label"

@@ -33,6 +33,7 @@ SETTLE=${SETTLE:-90}
 # again, then lib.sh's cleanup (stop what was spawned, keep files on failure)
 fault_cleanup() {
 	rc=$?
+	set +e # under set -e, "(exit $rc)" below would end the trap before cleanup stops what was spawned
 	# the daemons' logs outlive the run, for the report
 	rm -rf "/tmp/pgfleet-fault-$FAULT_NAME.d"
 	mkdir -p "/tmp/pgfleet-fault-$FAULT_NAME.d"

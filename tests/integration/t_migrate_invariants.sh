@@ -233,3 +233,16 @@ assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-y', 'done', 0, 1)")" f 
 assert_eq "$(sql "select pgfleet.finish_event($e, 'sched-x', 'done', 0, 1)")" t "finish by the attempt holding the lease"
 assert_eq "$(sql "select state from pgfleet.event where event_id = $e")" done "event done"
 ok "finish_event(event, owner, state, code, attempt) refuses another attempt or owner"
+
+# 0046: a presence write is HOT (no index entry) for rows written since; counted within the
+# transaction (pg_stat_get_xact_*), rolled back
+out=$(psql -X -qAt -v ON_ERROR_STOP=1 -c "begin" \
+	-c "insert into pgfleet.computer (name, host) select 'hot-' || g, '127.0.0.1' from generate_series(1, 200) g" \
+	-c "insert into pgfleet.agent_presence (computer_id, scheduler, worker_slot, link_id)
+	    select computer_id, 'sched-a:1', 0, computer_id from pgfleet.computer where name like 'hot-%'" \
+	-c "update pgfleet.agent_presence set last_message_at = now() + interval '1 s' where scheduler = 'sched-a:1'" \
+	-c "select pg_stat_get_xact_tuples_updated('pgfleet.agent_presence'::regclass) || ' ' ||
+	    pg_stat_get_xact_tuples_hot_updated('pgfleet.agent_presence'::regclass)" \
+	-c "rollback")
+assert_eq "$out" "200 200" "presence rows updated, of them HOT"
+ok "presence writes (last_message_at) are HOT: agent_presence keeps room on its pages (0046)"

@@ -38,9 +38,16 @@ fanout() {
 }
 # the simulator's figures: rewritten whole every second (--status-ms 1000)
 stat_of() { sed -n "s/^$1=//p" "$SIM.stats" 2>/dev/null; }
-# fetches_counted N: wait until the figures count N fetches, full or resumed
-fetched() { f=$(stat_of fetch_full); r=$(stat_of fetch_resumed); [ "$(( ${f:-0} + ${r:-0} ))" -ge "$1" ]; }
-fetches_counted() { wait_for 15 "$1 fetches in the simulator's figures" fetched "$1"; }
+# fetches_counted N: wait until the figures count N fetches, full or resumed, and N final
+# replies. A fetch is counted when its handshake ends, its ticket when the worker's
+# NewSessionTicket is read, after that; the file comes after the ticket and the final reply
+# after the file, so figures that count N final replies count every ticket of those fetches
+# (a snapshot between a handshake and its ticket once showed 39 tickets of 40 under load).
+fetched() {
+	f=$(stat_of fetch_full); r=$(stat_of fetch_resumed); d=$(stat_of finals)
+	[ "$(( ${f:-0} + ${r:-0} ))" -ge "$1" ] && [ "${d:-0}" -ge "$1" ]
+}
+fetches_counted() { wait_for 15 "$1 fetches and final replies in the simulator's figures" fetched "$1"; }
 
 fanout "first fan-out"
 fanout "second fan-out"

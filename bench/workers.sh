@@ -113,15 +113,17 @@ bench_cleanup() {
 	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
 	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
 	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
-	if [ -n "$AGENT_CG" ]; then
-		# the agents' cgroup goes now (cleanup ends in exit): its processes back to the root's
-		for p in $(cat "$AGENT_CG/cgroup.procs" 2>/dev/null); do
-			echo "$p" > /sys/fs/cgroup/cpuacct/cgroup.procs 2>/dev/null || true
-		done
-		rmdir "$AGENT_CG" 2>/dev/null || echo "bench: $AGENT_CG left behind" >&2
-	fi
+	# the agents' cgroup goes now (cleanup ends in exit)
+	[ -z "$AGENT_CG" ] || cg_release "$AGENT_CG"
 	(exit "$rc")
 	cleanup
+}
+# cg_release DIR: a cpuacct cgroup of ours removed, what is still in it moved back to the root's
+cg_release() {
+	for p in $(cat "$1/cgroup.procs" 2>/dev/null); do
+		echo "$p" > /sys/fs/cgroup/cpuacct/cgroup.procs 2>/dev/null || true
+	done
+	rmdir "$1" 2>/dev/null || echo "bench: cgroup $1 left behind" >&2
 }
 AGENT_CG=""
 trap bench_cleanup EXIT INT TERM
@@ -161,9 +163,7 @@ if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/pgfleet-bench-
 	AGENT_CG=/sys/fs/cgroup/cpuacct/pgfleet-bench-$$
 	for p in $AGENT_PIDS; do
 		echo "$p" > "$AGENT_CG/cgroup.procs" 2>/dev/null && continue
-		# all or none: move those already in back, and do without
-		for q in $AGENT_PIDS; do echo "$q" > /sys/fs/cgroup/cpuacct/cgroup.procs 2>/dev/null || true; done
-		rmdir "$AGENT_CG" 2>/dev/null || true
+		cg_release "$AGENT_CG" # all or none: without it, the /proc figures
 		AGENT_CG=""
 		break
 	done
@@ -178,7 +178,7 @@ script_ns() {
 	sh -c 'echo $$ > "$1/cgroup.procs" && i=0 && while [ $i -lt 200 ]; do /bin/sh "$2" >/dev/null 2>&1; i=$((i + 1)); done' \
 		calib "$cg" "$WORK/calib.sh" || true
 	echo $(( $(cat "$cg/cpuacct.usage") / 200 ))
-	for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+	cg_release "$cg"
 }
 pgver=$(db_q "SHOW server_version")
 echo "pgfleet worker benchmark: $AGENTS agents on 127.0.0.1 (one process each), started and registered in $(calc "sprintf(\"%.1f\", $(now) - $t0)") s"
@@ -337,7 +337,7 @@ EOF
 	if [ -n "$AGENT_CG" ]; then
 		sns=$(script_ns "$script")
 		echo "    the agents with their task processes and scripts by their cgroup (cpuacct):" \
-			"$(calc "sprintf(\"%.2f\", $acg / 1e9)") s, $(calc "sprintf(\"%.2f\", $acg / 1e6 / $events)") ms per task;" \
+			"$(calc "sprintf(\"%.2f\", $acg / 1e6 / $events)") ms per task;" \
 			"the script alone (/bin/sh FILE, 200 runs from a shell) $(calc "sprintf(\"%.2f\", $sns / 1e6)") ms;" \
 			"the agents beyond the script $(calc "sprintf(\"%.2f\", $acg / 1e6 / $events - $sns / 1e6)") ms per task"
 	fi

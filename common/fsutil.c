@@ -46,19 +46,54 @@ fsutil_mkdirs(const char *path, mode_t mode)
 	return 0;
 }
 
-void
-fsutil_close_from(int lowfd)
+/* Linux's own ceiling on descriptors (fs.nr_open's default) */
+#define FD_CEILING (1L << 20)
+
+/* Close lo..hi (hi: INT_MAX for all above lo): close_range, else one by one up to the
+ * descriptor limit (a kernel older than 5.9). */
+static void
+close_span(int lo, int hi)
 {
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+	if (syscall(SYS_close_range, (unsigned)lo, hi == INT_MAX ? ~0U : (unsigned)hi, 0) == 0)
 		return;
 #endif
 	struct rlimit rl;
-	int max = 1024;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
-	for (int fd = lowfd; fd < max; fd++)
-		close(fd);
+	long max = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		max = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)FD_CEILING ? FD_CEILING :
+		    (long)rl.rlim_cur;
+	if (max > (long)hi + 1)
+		max = (long)hi + 1;
+	for (long fd = lo; fd < max; fd++)
+		close((int)fd);
+}
+
+void
+fsutil_close_from(int lowfd)
+{
+	close_span(lowfd, INT_MAX);
+}
+
+void
+fsutil_close_except(int lowfd, const int *keep, int nkeep)
+{
+	int next = lowfd;
+	for (;;) {
+		/* the lowest kept descriptor at or above next */
+		int k = -1;
+		for (int i = 0; i < nkeep; i++)
+			if (keep[i] >= next && (k == -1 || keep[i] < k))
+				k = keep[i];
+		if (k == -1)
+			break;
+		if (k > next)
+			close_span(next, k - 1);
+		if (k == INT_MAX)
+			return;
+		next = k + 1;
+	}
+	close_span(next, INT_MAX);
 }
 
 int

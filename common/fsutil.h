@@ -32,5 +32,11 @@ void fsutil_remove_below(int dirfd, const char *keep);
 int fsutil_reuse_file(int dirfd, const char *name, uid_t uid) __attribute__((warn_unused_result));
 /* Close every descriptor from lowfd up (in a child before exec). */
 void fsutil_close_from(int lowfd);
+/*
+ * Close every descriptor from lowfd up but the nkeep ones in keep (negative ones and
+ * those below lowfd are ignored): a forked child that keeps a few of its parent's. A
+ * few close_range calls, not a close per possible descriptor.
+ */
+void fsutil_close_except(int lowfd, const int *keep, int nkeep);
 
 #endif

@@ -36,6 +36,7 @@
 #include "common/db.h"
 #include "common/enrolmsg.h"
 #include "common/evloop.h"
+#include "common/fsutil.h"
 #include "common/gate.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -439,10 +440,8 @@ enrol_spawn(const struct conf_scheduler *c, int listen_fd)
 		log_info("enrol: service started, pid %ld", (long)pid);
 		return pid;
 	}
-	int logfd = log_fileno();
-	for (int i = 3; i < 65536; i++)
-		if (i != listen_fd && i != logfd)
-			close(i);
+	int keep[] = {listen_fd, log_fileno()};
+	fsutil_close_except(3, keep, 2);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);

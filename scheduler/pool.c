@@ -29,6 +29,7 @@
 
 #include "common/clock.h"
 #include "common/evloop.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -392,11 +393,9 @@ slot_spawn(struct slot *s, int counted)
 	if (pid == 0) {
 		/* keep only our end of the pair and the log; the parent's database
 		 * socket and other workers' pairs must not live on in this child */
-		int logfd = log_fileno();
 		int fd = sv[1];
-		for (int i = 3; i < 65536; i++)
-			if (i != fd && i != logfd && i != p->keep_fd)
-				close(i);
+		int keep[] = {fd, log_fileno(), p->keep_fd};
+		fsutil_close_except(3, keep, 3);
 		fcntl(fd, F_SETFD, 0);
 		/* the parent's libevent signal handlers point at its closed pipe */
 		signal(SIGTERM, SIG_DFL);

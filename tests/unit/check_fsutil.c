@@ -4,7 +4,8 @@
  * the same bytes; fsutil_reuse_file, which hands a kept file over for writing only when
  * it is a regular file of the expected owner with one link (anything else at the name is
  * removed, never followed or written); fsutil_remove_below, which empties a directory
- * but for one name and never follows a symlink out of it.
+ * but for one name and never follows a symlink out of it; fsutil_close_except, which a
+ * forked worker uses to keep its few descriptors and close every other of its parent's.
  */
 #include <check.h>
 #include <errno.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -242,6 +245,75 @@ START_TEST(test_fsutil_remove_below_keeps_one_name_and_follows_no_link)
 }
 END_TEST
 
+static int
+is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+/* In a child of its own (the test's descriptors are not ours to close): bit i of the
+ * exit status set when check i failed. */
+START_TEST(test_fsutil_close_except_keeps_only_the_named_ones)
+{
+	pid_t pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		int fds[] = {5, 20, 21, 22, 50, 51, 52, 53};
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (dup2(nul, fds[i]) == -1)
+				_exit(255);
+		/* one far above the old 65,536 a worker's loop stopped at, when the limit allows */
+		int high = -1;
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > 70001) {
+			rl.rlim_cur = 70001;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && dup2(nul, 70000) == 70000)
+				high = 70000;
+		}
+		int keep[] = {50, -1, 21, 5, 52};
+		fsutil_close_except(20, keep, 5);
+		int bad = 0;
+		bad |= !is_open(5) << 0;  /* below lowfd: untouched though named */
+		bad |= is_open(20) << 1;
+		bad |= !is_open(21) << 2;
+		bad |= is_open(22) << 3;
+		bad |= !is_open(50) << 4;
+		bad |= is_open(51) << 5;
+		bad |= !is_open(52) << 6;
+		/* above every kept one */
+		bad |= (is_open(53) || (high != -1 && is_open(high))) << 7;
+		_exit(bad);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
+/* Nothing kept: everything from lowfd up goes, as fsutil_close_from does. */
+START_TEST(test_fsutil_close_except_with_none_kept_closes_all_above)
+{
+	pid_t pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		if (dup2(nul, 30) == -1 || dup2(nul, 31) == -1)
+			_exit(255);
+		fsutil_close_except(31, NULL, 0);
+		int bad = (!is_open(30) << 0) | (is_open(31) << 1);
+		fsutil_close_from(30);
+		bad |= is_open(30) << 2;
+		_exit(bad);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 Suite *
 fsutil_suite(void)
 {
@@ -255,6 +327,8 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_fsutil_reuse_file_leaves_an_empty_file_uncut);
 	tcase_add_test(tc, test_fsutil_reuse_file_removes_what_it_will_not_write);
 	tcase_add_test(tc, test_fsutil_remove_below_keeps_one_name_and_follows_no_link);
+	tcase_add_test(tc, test_fsutil_close_except_keeps_only_the_named_ones);
+	tcase_add_test(tc, test_fsutil_close_except_with_none_kept_closes_all_above);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -536,12 +536,14 @@ part_finish(struct part *pt, const char *checksum, const char *final_name, mode_
 		snprintf(err, errlen, "fetch: close %s: %s", pt->name, strerror(errno));
 		return -1;
 	}
-	if (renameat(pt->dirfd, pt->name, pt->dirfd, final_name) == -1) {
+	/* a kept file of the same name (part_open's reuse) is already in place */
+	int renamed = strcmp(pt->name, final_name) != 0;
+	if (renamed && renameat(pt->dirfd, pt->name, pt->dirfd, final_name) == -1) {
 		snprintf(err, errlen, "fetch: rename to %s: %s", final_name, strerror(errno));
 		return -1;
 	}
 	pt->name[0] = '\0';
-	if (!no_sync)
+	if (renamed && !no_sync)
 		fsync(pt->dirfd); /* the rename itself; a failure here is not worth refusing the file */
 	return 0;
 }

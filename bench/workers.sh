@@ -44,6 +44,7 @@
 # Everything started is stopped at the end.
 #   bench/workers.sh                  (or: make bench)
 #   BENCH_AGENTS=20 BENCH_CASES="1:10:true" BENCH_PDSH=no BENCH_ANSIBLE=no bench/workers.sh
+#   BENCH_TASKS=5 ...                (each case's job has that many tasks of its script)
 #   BENCH_PERF=1 BENCH_KEEP=1 ...   (perf record -a -g over the first case: where the time goes)
 #   BENCH_STATEMENTS=1 ...          (pg_stat_statements over the first case: the database's time
 #                                    per event, statement by statement; BENCH_STATEMENTS=all also
@@ -79,6 +80,8 @@ fi
 export PGHOST=127.0.0.1 PGDATABASE=bench_workers
 AGENTS=${BENCH_AGENTS:-50}
 CASES=${BENCH_CASES:-1:20:true 2:20:true 1:1:sleep 1}
+TASKS=${BENCH_TASKS:-1}
+case $TASKS in ''|*[!0-9]*|0) echo "BENCH_TASKS=$TASKS: a number of tasks per job, 1 or more" >&2; exit 2 ;; esac
 PDSH=${BENCH_PDSH:-yes}
 ANSIBLE=${BENCH_ANSIBLE:-yes}
 TIMEOUT=${BENCH_TIMEOUT:-300}
@@ -210,7 +213,10 @@ run_case() { # run_case WORKERS ROUNDS SCRIPT
 	[ "$(db_wait "(SELECT count(*) FROM pgfleet.agent_presence WHERE scheduler LIKE '$name:%') = $AGENTS
 		AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgfleet-worker') >= $w" "''" 60 |
 		tail -n 1)" = ok ] || fail "the agents did not all connect to $name"
-	job_add "job-$n" "$script"
+	# BENCH_TASKS tasks of the same script per job (the steps of a job of several tasks)
+	set --
+	for _ in $(seq 1 "$TASKS"); do set -- "$@" "$script"; done
+	job_add "job-$n" "$@"
 	if [ "$CHURN" -gt 0 ]; then
 		# what a test run or a cleanup leaves: on ext4 without a journal, freed inodes are not
 		# reused for a minute or more, and every file made meanwhile steps over them
@@ -320,7 +326,7 @@ EOF
 	check "status_log rows (3 per task)" "$(db_q "SELECT count(*) FROM pgfleet.status_log WHERE $inrange")" "$((3 * events * tasks))"
 	check "status_log rows per code (2500, 2501, 0)" \
 		"$(db_q "SELECT string_agg(status_code || ':' || n, ' ' ORDER BY status_code DESC) FROM (SELECT status_code, count(*) AS n FROM pgfleet.status_log WHERE $inrange GROUP BY 1) x")" \
-		"2501:$events 2500:$events 0:$events"
+		"2501:$((events * tasks)) 2500:$((events * tasks)) 0:$((events * tasks))"
 	check "schedules done" "$(db_q "SELECT count(*) FROM pgfleet.schedule WHERE $inrange AND state = 'done'")" "$rounds"
 	# all the agents share 127.0.0.1: beyond 16 handshakes at once from one address the
 	# listeners refuse (the agents and fetches come back); counted apart, not a failure

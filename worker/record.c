@@ -168,6 +168,15 @@ record_pending(const struct record *r)
 }
 
 int
+record_advances_waiting(const struct record *r)
+{
+	int k = 0;
+	for (int i = r->out; i < r->n; i++)
+		k += r->ops[i].kind == OP_ADVANCE;
+	return k;
+}
+
+int
 record_busy(const struct record *r)
 {
 	return r->out > 0;

@@ -94,6 +94,8 @@ int record_requeue(struct record *r, int64_t event_id, int64_t schedule_id, int 
 int record_flush(struct record *r, long long now_ms, long long retry_ms);
 /* Operations not yet written (those of the transaction out included). */
 int record_pending(const struct record *r);
+/* Advances queued and not yet sent: each holds a session's next task back. */
+int record_advances_waiting(const struct record *r);
 /* 1 while a transaction is out. */
 int record_busy(const struct record *r);
 /* The queue's bounds (default RECORD_MAX_QUEUED and RECORD_MAX_BYTES). */

@@ -142,6 +142,27 @@ START_TEST(test_record_idle_hook_on_a_row_with_nothing_out)
 }
 END_TEST
 
+/* The worker writes at once, past a busy worker's gap, while an advance waits: a job's
+ * next task is pushed only once its step is written. Rows and ends do not count. */
+START_TEST(test_record_advances_waiting_counts_only_advances)
+{
+	struct record *r = record_new(NULL, "owner", NULL, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(record_advances_waiting(r), 0);
+	struct record_row row = {.event_id = 1, .schedule_id = 2, .computer_id = 3,
+	    .status_code = 0, .output_size = -1};
+	ck_assert_int_eq(record_status(r, &row), 0);
+	ck_assert_int_eq(record_finish(r, 4, 2, 0, "done", 0), 0);
+	ck_assert_int_eq(record_advances_waiting(r), 0);
+	ck_assert_int_eq(record_advance(r, 1, 2, 0, 1), 0);
+	ck_assert_int_eq(record_advances_waiting(r), 1);
+	ck_assert_int_eq(record_advance(r, 5, 2, 0, 3), 0);
+	ck_assert_int_eq(record_advances_waiting(r), 2);
+	ck_assert_int_eq(record_pending(r), 4);
+	record_free(r);
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -153,6 +174,7 @@ record_suite(void)
 	tcase_add_test(tc, test_record_output_size_is_the_size_before_the_cap);
 	tcase_add_test(tc, test_record_queue_full_drops_progress_rows_never_results);
 	tcase_add_test(tc, test_record_idle_hook_on_a_row_with_nothing_out);
+	tcase_add_test(tc, test_record_advances_waiting_counts_only_advances);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -251,66 +251,75 @@ is_open(int fd)
 	return fcntl(fd, F_GETFD) != -1;
 }
 
-/* In a child of its own (the test's descriptors are not ours to close): bit i of the
- * exit status set when check i failed. */
-START_TEST(test_fsutil_close_except_keeps_only_the_named_ones)
+/* The test's descriptors are not ours to close: each check runs fn in a child of its
+ * own, whose exit status has bit i set when its check i failed. */
+static void
+in_child(int (*fn)(void))
 {
 	pid_t pid = fork();
 	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		int fds[] = {5, 20, 21, 22, 50, 51, 52, 53};
-		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-			if (dup2(nul, fds[i]) == -1)
-				_exit(255);
-		/* one far above the old 65,536 a worker's loop stopped at, when the limit allows */
-		int high = -1;
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > 70001) {
-			rl.rlim_cur = 70001;
-			if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && dup2(nul, 70000) == 70000)
-				high = 70000;
-		}
-		int keep[] = {50, -1, 21, 5, 52};
-		fsutil_close_except(20, keep, 5);
-		int bad = 0;
-		bad |= !is_open(5) << 0;  /* below lowfd: untouched though named */
-		bad |= is_open(20) << 1;
-		bad |= !is_open(21) << 2;
-		bad |= is_open(22) << 3;
-		bad |= !is_open(50) << 4;
-		bad |= is_open(51) << 5;
-		bad |= !is_open(52) << 6;
-		/* above every kept one */
-		bad |= (is_open(53) || (high != -1 && is_open(high))) << 7;
-		_exit(bad);
-	}
+	if (pid == 0)
+		_exit(fn());
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
 	ck_assert_int_eq(WEXITSTATUS(st), 0);
 }
+
+static int
+keeps_only_the_named_ones(void)
+{
+	int nul = open("/dev/null", O_RDONLY);
+	int fds[] = {5, 20, 21, 22, 50, 51, 52, 53};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (dup2(nul, fds[i]) == -1)
+			return 255;
+	/* one far above the old 65,536 a worker's loop stopped at, when the limit allows */
+	int high = -1;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > 70001) {
+		rl.rlim_cur = 70001;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && dup2(nul, 70000) == 70000)
+			high = 70000;
+	}
+	int keep[] = {50, -1, 21, 5, 52};
+	fsutil_close_except(20, keep, 5);
+	int bad = 0;
+	bad |= !is_open(5) << 0;  /* below lowfd: untouched though named */
+	bad |= is_open(20) << 1;
+	bad |= !is_open(21) << 2;
+	bad |= is_open(22) << 3;
+	bad |= !is_open(50) << 4;
+	bad |= is_open(51) << 5;
+	bad |= !is_open(52) << 6;
+	/* above every kept one */
+	bad |= (is_open(53) || (high != -1 && is_open(high))) << 7;
+	return bad;
+}
+
+START_TEST(test_fsutil_close_except_keeps_only_the_named_ones)
+{
+	in_child(keeps_only_the_named_ones);
+}
 END_TEST
 
 /* Nothing kept: everything from lowfd up goes, as fsutil_close_from does. */
+static int
+with_none_kept_closes_all_above(void)
+{
+	int nul = open("/dev/null", O_RDONLY);
+	if (dup2(nul, 30) == -1 || dup2(nul, 31) == -1)
+		return 255;
+	fsutil_close_except(31, NULL, 0);
+	int bad = (!is_open(30) << 0) | (is_open(31) << 1);
+	fsutil_close_from(30);
+	bad |= is_open(30) << 2;
+	return bad;
+}
+
 START_TEST(test_fsutil_close_except_with_none_kept_closes_all_above)
 {
-	pid_t pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		if (dup2(nul, 30) == -1 || dup2(nul, 31) == -1)
-			_exit(255);
-		fsutil_close_except(31, NULL, 0);
-		int bad = (!is_open(30) << 0) | (is_open(31) << 1);
-		fsutil_close_from(30);
-		bad |= is_open(30) << 2;
-		_exit(bad);
-	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFEXITED(st));
-	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	in_child(with_none_kept_closes_all_above);
 }
 END_TEST
 

@@ -96,6 +96,8 @@ kill "$PID_sched_a"
 wait_for 30 "the scheduler to stop" gone "$PID_sched_a"
 e=$(sql "select event_id from pgfleet.event where schedule_id = $s1")
 sql "update pgfleet.event set state = 'running', lease_owner = 'gone:1', lease_until = now() - interval '1 s', attempt = 3, retried = 2, finished_at = null where event_id = $e" > /dev/null
+# its schedule runs again too: an event handed back into an ended schedule ends cancelled (0047)
+sql "update pgfleet.schedule set state = 'running', running = 1, finished_at = null where schedule_id = $s1" > /dev/null
 assert_eq "$(sql "select state || ' ' || attempt from pgfleet.reclaim_leases(3)")" "pending 4" "a second lost lease is not the last of 3"
 sql "update pgfleet.event set state = 'running', lease_owner = 'gone:1', lease_until = now() - interval '1 s' where event_id = $e" > /dev/null
 assert_eq "$(sql "select state || ' ' || attempt from pgfleet.reclaim_leases(3)")" "failed 5" "the third is"

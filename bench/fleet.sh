@@ -66,6 +66,7 @@ SIZES=${BENCH_FLEET_SIZES:-1000 10000}
 NOFILE=65536
 PER_SIM=5000   # computers per simulator process
 
+. "$here/lib.sh"
 if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	for c in pg_virtualenv psql flock; do
 		command -v "$c" >/dev/null || { echo "bench: $c missing (postgresql, postgresql-common; run scripts/deps.sh)" >&2; exit 1; }
@@ -76,15 +77,7 @@ if [ -z "${PGFLEET_IN_VIRTUALENV:-}" ]; then
 	max=0
 	for n in $SIZES; do [ "$n" -le "$max" ] || max=$n; done
 	per=$max; [ "$per" -le "$PER_SIM" ] || per=$PER_SIM
-	need=$((2 * per + 500))
-	if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
-		ulimit -n "$NOFILE" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-		if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
-			echo "bench: $max simulated computers need about $need open files, ulimit -n is $(ulimit -n)" \
-				"(hard limit $(ulimit -Hn)): raise it (as root, or in /etc/security/limits.conf)" >&2
-			exit 1
-		fi
-	fi
+	NOFILE_WANT=$NOFILE nofile_at_least $((2 * per + 500)) "$max simulated computers"
 	exec flock -o /tmp/pgfleet-pg_virtualenv.lock env PGFLEET_IN_VIRTUALENV=1 \
 		pg_virtualenv -t -o fsync=off -o max_connections=300 -o shared_preload_libraries=pg_stat_statements \
 		${BENCH_TRACK_ALL:+-o pg_stat_statements.track=all} ${BENCH_PG_OPTS:-} "$0" "$@"
@@ -98,26 +91,10 @@ RESUME=${BENCH_RESUME:-yes}
 PERF_RUN=${BENCH_PERF_RUN:-warm-2}   # with BENCH_PERF=1: the run profiled
 STMT_RUNS=${BENCH_STATEMENTS_RUNS:-warm-2}   # the runs whose statements are printed
 MAXCONN=${BENCH_MAX_CONNECTING:-0}   # fleetsim --max-connecting (per simulator process)
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
-	-c "CREATE DATABASE $PGDATABASE" >/dev/null
-
 . "$here/../tests/integration/lib.sh"
 . "$here/../tests/integration/fleet.sh"
 . "$here/lib.sh"
-WORK=$TESTDIR
-bench_cleanup() {
-	rc=$?
-	set +e # under set -e, "(exit $rc)" below would end the trap before cleanup stops what was spawned
-	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
-	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
-	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
-	(exit "$rc")
-	cleanup
-}
-trap bench_cleanup EXIT INT TERM
-
-fleet_init
-db_open
+bench_begin
 db_q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 for n in $SIZES; do
 	db_q "INSERT INTO pgfleet.computer (name, host, os, boot_env, labels)
@@ -343,14 +320,7 @@ idle_fleet() { # every computer connected, nothing running
 for N in $SIZES; do
 	echo
 	echo "fleet of $N:"
-	MPORT=$(free_port)
-	sched_conf sched-a "workers: $WORKERS" "sessions_per_worker: $N" "claim_batch: 100" "lease: 60s" \
-		"timeouts: {idle: 60s}" "drain_grace: 30s" "log: {level: $LOGLEVEL}" "metrics: {listen: 127.0.0.1:$MPORT}"
-	sed -i 's/presence_interval: 500ms/presence_interval: 10s/' "$TESTDIR/sched-a.yaml"
-	AP=$(cat "$TESTDIR/sched-a.agentport")
-	sched_start sched-a
-	SPID=$LASTPID
-	wait_for 30 "$WORKERS workers ready" sh -c "[ \$(grep -c 'ready: transfer port' $TESTDIR/sched-a.log) -ge $WORKERS ]"
+	bench_sched "$N" 60s
 	WPIDS=$(ps -o pid= --ppid "$SPID" | tr '\n' ' ')
 	rss_idle=0; for p in $WPIDS; do rss_idle=$((rss_idle + $(rss_kb "$p"))); done
 	SIMPIDS=""

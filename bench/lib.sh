@@ -17,7 +17,57 @@
 #                                     (or SECS pass): prints the SQL_SAMPLE rows taken,
 #                                     one "clock_seconds|sample" line each, last line "ok"
 #                                     or "timeout"
+#   nofile_at_least N WHAT            ulimit -n raised to N (NOFILE_WANT when set, up to the
+#                                     hard limit), else why and exit 1 (before pg_virtualenv)
+#   bench_begin                       the database $PGDATABASE made anew, WORK=$TESTDIR,
+#                                     the exit trap (bench_cleanup), fleet_init, db_open
+#   bench_sched SESSIONS LEASE        scheduler sched-a for a simulated fleet (WORKERS workers,
+#                                     claim_batch 100, presence written every 10 s, /metrics on
+#                                     MPORT) started, its workers ready: SPID, AP (agent port)
+#   bench_cleanup                     on exit: bench_cleanup_more when the script defines
+#                                     it, $WORK kept when the run failed (and copied to
+#                                     $WORK.kept with BENCH_KEEP=1), the psql session ended,
+#                                     then cleanup (every process spawned stopped)
 TICK=$(getconf CLK_TCK)
+
+bench_cleanup() {
+	rc=$?
+	set +e # under set -e, "(exit $rc)" below would end the trap before cleanup stops what was spawned
+	! command -v bench_cleanup_more >/dev/null || bench_cleanup_more
+	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
+	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
+	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
+	(exit "$rc")
+	cleanup
+}
+nofile_at_least() {
+	{ [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$1" ]; } && return 0
+	ulimit -n "${NOFILE_WANT:-$1}" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	{ [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$1" ]; } && return 0
+	echo "bench: $2 need about $1 open files, ulimit -n is $(ulimit -n)" \
+		"(hard limit $(ulimit -Hn)): raise it (as root, or in /etc/security/limits.conf)" >&2
+	exit 1
+}
+
+bench_sched() {
+	MPORT=$(free_port)
+	sched_conf sched-a "workers: $WORKERS" "sessions_per_worker: $1" "claim_batch: 100" "lease: $2" \
+		"timeouts: {idle: 60s}" "drain_grace: 30s" "log: {level: $LOGLEVEL}" "metrics: {listen: 127.0.0.1:$MPORT}"
+	sed -i 's/presence_interval: 500ms/presence_interval: 10s/' "$TESTDIR/sched-a.yaml"
+	AP=$(cat "$TESTDIR/sched-a.agentport")
+	sched_start sched-a
+	SPID=$LASTPID
+	wait_for 30 "$WORKERS workers ready" sh -c "[ \$(grep -c 'ready: transfer port' $TESTDIR/sched-a.log) -ge $WORKERS ]"
+}
+
+bench_begin() {
+	psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
+		-c "CREATE DATABASE $PGDATABASE" >/dev/null
+	WORK=$TESTDIR
+	trap bench_cleanup EXIT INT TERM
+	fleet_init
+	db_open
+}
 
 calc() { awk "BEGIN { printf \"%s\", $1 }"; }
 now() { date +%s.%N; }

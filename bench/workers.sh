@@ -91,35 +91,25 @@ CHURN=${BENCH_CHURN:-0}         # files made and freed beside the agents before 
 case "$CHURN" in '' | *[!0-9]*) echo "bench: BENCH_CHURN: \"$CHURN\" is not a whole number" >&2; exit 2 ;; esac
 TICK=$(getconf CLK_TCK)
 
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $PGDATABASE" \
-	-c "CREATE DATABASE $PGDATABASE" >/dev/null
-
 # the integration tests' helpers: TESTDIR, spawn, wait_for, sql, agent_start ...
 . "$here/../tests/integration/lib.sh"
 . "$here/../tests/integration/fleet.sh"
 . "$here/lib.sh"
-WORK=$TESTDIR
 made_run_sshd=""
 made_ssh_user=""
 ssh_home=""
 cm_conf=""
 
-bench_cleanup() {
-	rc=$?
-	set +e # under set -e, "(exit 1)" below would end the trap before cleanup stops the agents
+# what bench_cleanup (bench/lib.sh) does first: the ssh masters, sshd's directory and user, the
+# agents' cgroup (what is still in it moved back to the root's)
+bench_cleanup_more() {
 	if [ -n "$cm_conf" ]; then
 		for i in $(seq 1 "$AGENTS"); do ssh -F "$cm_conf" -O exit "h$i" >/dev/null 2>&1 || true; done
 	fi
 	[ -z "$made_run_sshd" ] || rmdir /run/sshd 2>/dev/null || true
 	[ -z "$made_ssh_user" ] || userdel "$made_ssh_user" 2>/dev/null || true
 	[ -z "$ssh_home" ] || rm -rf "$ssh_home"
-	[ "$rc" = 0 ] || echo "bench files kept in $WORK" >&2
-	[ -z "${BENCH_KEEP:-}" ] || { cp -r "$WORK" "$WORK.kept" 2>/dev/null || true; echo "bench files copied to $WORK.kept" >&2; }
-	[ -z "${DB_PID:-}" ] || kill "$DB_PID" 2>/dev/null || true
-	# the agents' cgroup goes now (cleanup ends in exit)
 	[ -z "$AGENT_CG" ] || cg_release "$AGENT_CG"
-	(exit "$rc")
-	cleanup
 }
 # cg_release DIR: a cpuacct cgroup of ours removed, what is still in it moved back to the root's
 cg_release() {
@@ -129,7 +119,6 @@ cg_release() {
 	rmdir "$1" 2>/dev/null || echo "bench: cgroup $1 left behind" >&2
 }
 AGENT_CG=""
-trap bench_cleanup EXIT INT TERM
 
 # the agents' CPU with their waited-for children (a task process per task, and the scripts)
 # busy ticks of the whole machine: user, nice, system, irq, softirq, steal of every CPU
@@ -145,8 +134,7 @@ parent_backend_pids() { db_q "SELECT pid FROM pg_stat_activity WHERE application
 
 # ---- fleet ----------------------------------------------------------------
 t0=$(now)
-fleet_init
-db_open
+bench_begin
 [ -z "${BENCH_STATEMENTS:-}" ] || db_q "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 # every case's scheduler listens for the agents on this one port; the agents connect out to it
 sched_conf sched-a

@@ -6,7 +6,7 @@
 -- and leaves the running ones to the scheduler holding them), the event came back pending
 -- in a cancelled schedule: no claim takes it (its schedule is not pending or running),
 -- nothing cancels it again, and a claim offers a computer's handed-back event before any
--- other of its events, so that computer ran nothing more. bench/soak.sh found it: 4 of
+-- other of its events, so that computer ran nothing more. bench/soak.sh found it: 5 of
 -- 1,000 simulated computers, each a lost connection 0.2 s after its fan-out was cancelled.
 -- A schedule halted meanwhile kept such an event due as before: the computer ran nothing
 -- until the resume.

@@ -29,18 +29,23 @@ mk() { # mk COMPUTER -> a schedule due now over it, expanded
 }
 ev() { sql "select event_id from pgfleet.event where schedule_id = $1"; }
 state() { sql "select state || ' ' || coalesce(status_code::text, '-') from pgfleet.event where event_id = $1"; }
-claim() { sql "select event_id from pgfleet.claim_events(10, '$1', interval '60 s') order by event_id" | tr '\n' ' ' | sed 's/ $//'; }
 # claim_for COMPUTER OWNER: claims, and prints the event the computer got (or nothing)
 claim_for() {
 	sql "select c.event_id from pgfleet.claim_events(10, '$2', interval '60 s') c
 	     join pgfleet.computer k using (computer_id) where k.name = '$1'"
 }
 
+# running COMPUTER OWNER: two schedules over COMPUTER (S, then NEXT), S's event E claimed by OWNER
+running() {
+	S=$(mk "$1")
+	NEXT=$(mk "$1")
+	E=$(ev "$S")
+	assert_eq "$(claim_for "$1" "$2")" "$E" "$1 runs schedule $S's event"
+}
+
 # the wedge of 0046: c1 runs an event of w1, w1 is cancelled, the event comes back pending
-w1=$(mk c1)
-w2=$(mk c1)
-e1=$(ev "$w1")
-assert_eq "$(claim_for c1 old)" "$e1" "c1 runs w1's event"
+running c1 old
+w1=$S w2=$NEXT e1=$E
 sql "select pgfleet.cancel_schedule($w1)" >/dev/null
 assert_eq "$(sql "select pgfleet.requeue_event($e1, 'old', 0, false)")" t "handed back"
 assert_eq "$(state "$e1")" "pending -" "before 0047 the event came back pending in a cancelled schedule"
@@ -67,10 +72,8 @@ for way in batch retry requeue release lease; do
 	i=$((i + 1))
 	c=c$i
 	[ $i -le 4 ] || c=c$((i - 3))
-	s=$(mk "$c")
-	next=$(mk "$c")
-	e=$(ev "$s")
-	assert_eq "$(claim_for "$c" "w-$way")" "$e" "$way: $c runs the event"
+	running "$c" "w-$way"
+	s=$S next=$NEXT e=$E
 	sql "select pgfleet.cancel_schedule($s)" >/dev/null
 	assert_eq "$(state "$e")" "running -" "$way: still running after the cancel"
 	assert_eq "$(back "$way" "$e" "w-$way")" t "$way: handed back"
@@ -83,10 +86,8 @@ done
 ok "an event handed back after its schedule was cancelled ends cancelled on every way back"
 
 # aborted while running: the same
-s=$(mk c1)
-next=$(mk c1)
-e=$(ev "$s")
-assert_eq "$(claim_for c1 ab)" "$e" "c1 runs the event to abort"
+running c1 ab
+s=$S next=$NEXT e=$E
 assert_eq "$(sql "select pgfleet.abort_schedule($s)")" 0 "aborted, nothing pending"
 assert_eq "$(sql "select pgfleet.requeue_event($e, 'ab', 0, false)")" t "handed back"
 assert_eq "$(state "$e")" "cancelled -8" "ended cancelled"
@@ -95,10 +96,8 @@ sql "select pgfleet.finish_event($(ev "$next"), 'ab', 'done', 0)" >/dev/null
 ok "an event handed back after its rollout was aborted ends cancelled"
 
 # halted while running: it waits for the resume, the computer runs its other events meanwhile
-h=$(mk c2)
-other=$(mk c2)
-e=$(ev "$h")
-assert_eq "$(claim_for c2 hl)" "$e" "c2 runs the event of the schedule to halt"
+running c2 hl
+h=$S other=$NEXT e=$E
 sql "update pgfleet.schedule set state = 'halted', halted_at = now() where schedule_id = $h" >/dev/null
 assert_eq "$(sql "select pgfleet.requeue_event($e, 'hl', 0, false)")" t "handed back"
 assert_eq "$(sql "select state || ' ' || (due_at = 'infinity') from pgfleet.event where event_id = $e")" "pending true" \

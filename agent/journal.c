@@ -1161,7 +1161,11 @@ parse_name(const char *name, long long *event_id, int *task_seq, const char **su
 	return 0;
 }
 
-/* Remove one task's files unless a live process holds it: 1 entry removed, 0 not, -1 error. */
+/*
+ * Remove one task's files unless a live process holds it: 1 entry removed, 0 not, -1 error.
+ * The directory is not fsync'd: the caller does that once for all it removed (an entry that
+ * comes back after a power cut is only an old one, forgotten at the next prune).
+ */
 static int
 remove_task(struct journal *j, long long event_id, int task_seq, char *err, size_t errlen)
 {
@@ -1189,14 +1193,47 @@ remove_task(struct journal *j, long long event_id, int task_seq, char *err, size
 			return -1;
 		}
 	}
-	if (removed)
-		(void)fsync(j->dirfd);
 	close(fd);
 	return removed;
 }
 
+/* An entry the age rule kept, for the count rule: oldest first. */
+struct kept {
+	long long mtime_ms;
+	long long event_id;
+	int task_seq;
+};
+
+static int
+kept_cmp(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+	if (x->mtime_ms != y->mtime_ms)
+		return x->mtime_ms < y->mtime_ms ? -1 : 1;
+	if (x->event_id != y->event_id)
+		return x->event_id < y->event_id ? -1 : 1;
+	return (x->task_seq > y->task_seq) - (x->task_seq < y->task_seq);
+}
+
+/* Remember an entry kept by age; -1 when out of memory. */
+static int
+kept_add(struct kept **v, size_t *n, size_t *cap, long long mtime_ms, long long ev, int seq)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		struct kept *nv = realloc(*v, ncap * sizeof(*nv));
+		if (nv == NULL)
+			return -1;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = (struct kept){mtime_ms, ev, seq};
+	return 0;
+}
+
 int
-journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errlen)
+journal_prune(struct journal *j, long long older_than_ms, long long keep, int max_remove,
+    char *err, size_t errlen)
 {
 	int dfd = openat(j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
@@ -1208,9 +1245,11 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 	}
 	long long cutoff = clock_wall_ms() - older_than_ms;
 	int count = 0;
+	struct kept *kept = NULL;
+	size_t nkept = 0, capkept = 0;
 	j->pool_count = jpool_count(&j->pool);
 	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL && (max_remove <= 0 || count < max_remove)) {
 		long long ev;
 		int seq;
 		const char *suffix;
@@ -1220,8 +1259,16 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 		if (fstatat(j->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* removed with its entry already */
 		long long mtime = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-		if (mtime >= cutoff)
+		if (mtime >= cutoff) {
+			if (keep > 0 && strcmp(suffix, ".j") == 0 &&
+			    kept_add(&kept, &nkept, &capkept, mtime, ev, seq) < 0) {
+				snprintf(err, errlen, "journal %s: prune: out of memory", j->dir);
+				closedir(d);
+				free(kept);
+				return -1;
+			}
 			continue;
+		}
 		if (strcmp(suffix, ".j") != 0) {
 			/* A stray file: only when its entry is gone (else the entry decides). */
 			char name[NAME_MAX_LEN];
@@ -1232,11 +1279,27 @@ journal_prune(struct journal *j, long long older_than_ms, char *err, size_t errl
 		int rc = remove_task(j, ev, seq, err, errlen);
 		if (rc < 0) {
 			closedir(d);
+			free(kept);
 			return -1;
 		}
 		count += rc;
 	}
 	closedir(d);
+	/* Past keep entries the oldest go, whatever their age (a task still held stays). */
+	if (keep > 0 && nkept > (size_t)keep && (max_remove <= 0 || count < max_remove)) {
+		qsort(kept, nkept, sizeof(*kept), kept_cmp);
+		for (size_t i = 0; i < nkept - (size_t)keep && (max_remove <= 0 || count < max_remove); i++) {
+			int rc = remove_task(j, kept[i].event_id, kept[i].task_seq, err, errlen);
+			if (rc < 0) {
+				free(kept);
+				return -1;
+			}
+			count += rc;
+		}
+	}
+	free(kept);
+	if (count > 0)
+		(void)fsync(j->dirfd);
 	return count;
 }
 

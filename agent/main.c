@@ -51,6 +51,9 @@
 #define DEFAULT_CONFIG "/etc/pgfleet/agent.yaml"
 #define JOURNAL_WAIT_MS 5000                   /* a begin on a busy task retries this often */
 #define PRUNE_EVERY_MS (3600LL * 1000)
+#define PRUNE_SOON_MS (300LL * 1000)           /* after a prune that removed entries */
+#define PRUNE_MAX_REMOVE 2000                  /* per prune (~0.3 s here); more: again in 1 s */
+#define PRUNE_MORE_MS 1000
 #define PRUNE_OLDER_MS (7LL * 24 * 3600 * 1000) /* journal entries kept a week */
 #define DRAIN_MS 10000                         /* on SIGTERM, tasks may finish this long */
 #define REPLY_BODY_SLACK (1024 * 1024)         /* a task's reply: its output and some */
@@ -333,11 +336,18 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	char err[512];
 	(void)fd;
 	(void)what;
-	int n = journal_prune(a->journal, PRUNE_OLDER_MS, err, sizeof(err));
+	int n = journal_prune(a->journal, PRUNE_OLDER_MS, a->conf->journal_keep, PRUNE_MAX_REMOVE,
+	    err, sizeof(err));
 	if (n == -1)
 		log_warnx("journal: prune: %s", err);
 	else if (n > 0)
-		log_detail("journal: %d entries older than 7 days removed", n);
+		log_detail("journal: %d entries removed (older than 7 days, or past journal_keep %lld)",
+		    n, a->conf->journal_keep);
+	/* A journal that lost entries may be filling fast: looked at again sooner. */
+	struct timeval next = clock_tv(n >= PRUNE_MAX_REMOVE ? PRUNE_MORE_MS :
+	    n > 0 ? PRUNE_SOON_MS : PRUNE_EVERY_MS);
+	if (event_add(a->prune, &next) == -1)
+		log_warnx("journal: prune: the next prune could not be set");
 }
 
 /* systemd's watchdog: pinged at half its interval while the loop turns */
@@ -539,10 +549,10 @@ agent_loop(struct agent *a)
 		a->sig[i] = evsignal_new(a->base, sigs[i], on_signal, a);
 		evsignal_add(a->sig[i], NULL);
 	}
-	a->prune = event_new(a->base, -1, EV_PERSIST, on_prune, a);
+	a->prune = event_new(a->base, -1, 0, on_prune, a); /* set again by each prune */
 	a->drain = event_new(a->base, -1, EV_PERSIST, on_drain, a);
-	struct timeval hour = {PRUNE_EVERY_MS / 1000, 0};
-	event_add(a->prune, &hour);
+	if (a->prune == NULL || a->drain == NULL)
+		fatalx("out of memory");
 	facts_refresh(a);
 	facts_timer_set(a);
 	if (a->conf->enroll_server != NULL) {

@@ -142,6 +142,7 @@ static const struct conf_key agent_keys[] = {
 	{"connect_timeout", T_DURATION, A(connect_timeout_ms), "10s", 0, 100, 3600 * MS_S},
 	{"temp_dir", T_PATH, A(temp_dir), "/var/lib/pgfleet-agent/temp", F_RESTART, 0, 0},
 	{"journal", T_PATH, A(journal), "/var/lib/pgfleet-agent/journal", F_RESTART, 0, 0},
+	{"journal_keep", T_INT64, A(journal_keep), "10000", 0, 10, 100000000},
 	{"boot_env", T_STR, A(boot_env), "Production", 0, 0, 0},
 	{"os", T_STR, A(os), "Linux", 0, 0, 0},
 	{"run_as.allow", T_USERS, A(run_as_allow), NULL, 0, 0, 0},

@@ -138,6 +138,7 @@ struct conf_agent {
 	long long connect_timeout_ms;	/* TCP, TLS and Reply=Hello together */
 	char *temp_dir;
 	char *journal;
+	long long journal_keep;		/* entries kept at most, the oldest pruned first */
 	char *boot_env;
 	char *os;
 	struct conf_strlist run_as_allow;

@@ -49,6 +49,7 @@ reconnect: {backoff: 50ms, max_backoff: 400ms}
 connect_timeout: 2s
 temp_dir: $AGENT_DIR/temp
 journal: $AGENT_DIR/journal
+journal_keep: ${JOURNAL_KEEP:-10000}
 boot_env: Production
 os: Linux
 run_as: {allow: [${RUN_AS_ALLOW:-nobody}], default: root}

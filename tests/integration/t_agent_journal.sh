@@ -4,7 +4,7 @@
 # output with Replayed=1; pushed while still running, the second push
 # waits and gets the result; the journal survives an agent restart; cancel of
 # a running sleep 60 gives -8 quickly, and of a finished task "not running"
-# with the code it ended with.
+# with the code it ended with; past journal_keep entries the oldest are pruned.
 . "$PGFLEET_TESTS/lib.sh"
 . "$PGFLEET_TESTS/agent_lib.sh"
 agent_pki
@@ -101,3 +101,31 @@ push "$O.c2" --event 403 --seq 1 --script "$s"
 expect_code "$O.c2" -8 "a cancelled task pushed again"
 assert_eq "$(value "$O.c2" Replayed)" 1 "cancelled task replayed"
 ok "cancel of a running sleep 60: -8, its group killed; then \"not running\"; a re-push replays -8"
+
+# Past journal_keep (10 here) the oldest entries go at the next prune, whatever their age: the
+# three entries above (402-0, 403-0, 403-1) and twelve new ones, their times set in order (nothing reads the date).
+SE3=$TESTDIR/side-effect-3
+each=$(script each.sh 'echo line >>"'"$SE3"'"')
+for i in $(seq 501 512); do
+	push "$O.k$i" --event "$i" --script "$each"
+	expect_code "$O.k$i" 0 "task $i"
+done
+kill -TERM "$AGENT_PID"
+wait_for 10 "agent stopped" sh -c "! kill -0 $AGENT_PID"
+now=$(date +%s)
+for f in "$J"/40[0-9]-[0-9].j; do touch -d "@$((now - 200))" "$f"; done
+for i in $(seq 501 512); do touch -d "@$((now - 600 + i))" "$J/$i-0.j"; done
+JOURNAL_KEEP=10 start_agent a
+wait_for 10 "the start-up prune" grep -q 'journal: 5 entries removed' "$AGENT_LOG"
+assert_eq "$(ls "$J" | grep -c '\.j$')" 10 "entries left"
+for e in 501-0 502-0 402-0 403-0 403-1; do
+	[ ! -e "$J/$e.j" ] || fail "entry $e is still in the journal"
+done
+[ -e "$J/503-0.j" ] && [ -e "$J/512-0.j" ] || fail "a newer entry was pruned: $(ls "$J")"
+push "$O.k512b" --event 512 --script "$each"
+assert_eq "$(value "$O.k512b" Replayed)" 1 "a kept entry replayed"
+push "$O.k501b" --event 501 --script "$each"
+expect_code "$O.k501b" 0 "a pruned task pushed again"
+grep -q '^Replayed=' "$O.k501b" && fail "a pruned task was replayed"
+assert_eq "$(lines "$SE3")" 13 "side-effect lines: twelve runs and the pruned one again"
+ok "past journal_keep the oldest entries are pruned at start; a kept one replays, a pruned one runs"

@@ -635,7 +635,7 @@ START_TEST(test_journal_prune_pools_old_entries_for_new_ones)
 	ino_t old = jino("20-0.j");
 	ck_assert_uint_ne(old, 0);
 	jage("20-0.j", 2 * 86400);
-	ck_assert_int_eq(journal_prune(j, 86400000LL, err, sizeof(err)), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("20-0.j"), 0);
 	ck_assert_uint_eq(jino("free/20-0.j"), old);     /* kept, not freed */
 	ck_assert_int_eq(jsize("free/20-0.j"), 0);        /* nothing of the old result in it */
@@ -670,7 +670,7 @@ START_TEST(test_journal_prune_frees_when_the_pool_is_full)
 		snprintf(name, sizeof(name), "free/p%d", i);
 		jwrite(name, "", 0);
 	}
-	ck_assert_int_eq(journal_prune(j, 86400000LL, err, sizeof(err)), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("30-0.j"), 0);
 	ck_assert_int_eq(jexists("free/30-0.j"), 0);
 	journal_free(j);
@@ -697,7 +697,7 @@ START_TEST(test_journal_prune_removes_old_entries_only)
 	jage("13-0.lock", 2 * 86400);
 	jage("unrelated.txt", 2 * 86400);
 
-	ck_assert_int_eq(journal_prune(j, 86400000LL, err, sizeof(err)), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("10-0.j"), 0);
 	ck_assert_int_eq(jexists("10-0.lock"), 0);
 	ck_assert_int_eq(jexists("11-0.j"), 1);
@@ -709,6 +709,51 @@ START_TEST(test_journal_prune_removes_old_entries_only)
 
 	/* Once pruned, the task is unknown again. */
 	ck_assert_int_eq(journal_begin(j, 10, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	journal_entry_free(e);
+	finish(j, held, 0, "Success", NULL, 0);
+	journal_entry_free(held);
+	journal_free(j);
+}
+END_TEST
+
+/* Past keep entries the oldest go first, whatever their age; a task still held stays. */
+START_TEST(test_journal_prune_keeps_the_newest_entries)
+{
+	struct journal *j = open_journal(0);
+	struct journal_entry *e = NULL, *held = NULL;
+	/* 40-0 .. 44-0 done, 40-0 the oldest by its last write; 45-0 held, older than all */
+	ck_assert_int_eq(journal_begin(j, 45, 0, &held, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	for (int ev = 40; ev < 45; ev++) {
+		ck_assert_int_eq(journal_begin(j, ev, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+		finish(j, e, 0, "Success", NULL, 0);
+		journal_entry_free(e);
+	}
+	char name[32];
+	for (int ev = 40; ev < 45; ev++) {
+		snprintf(name, sizeof(name), "%d-0.j", ev);
+		jage(name, 100 - ev); /* 40-0: 60 s old ... 44-0: 56 s */
+	}
+	jage("45-0.j", 120);
+	/* 6 entries, keep 3: the three oldest (45-0, 40-0, 41-0) would go; 45-0 is held. At
+	 * most one removed per call: 40-0, then 41-0. */
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 3, 1, err, sizeof(err)), 1);
+	ck_assert_int_eq(jexists("40-0.j"), 0);
+	ck_assert_int_eq(jexists("41-0.j"), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 3, 0, err, sizeof(err)), 1);
+	ck_assert_int_eq(jexists("41-0.j"), 0);
+	ck_assert_int_eq(jexists("42-0.j"), 1);
+	ck_assert_int_eq(jexists("43-0.j"), 1);
+	ck_assert_int_eq(jexists("44-0.j"), 1);
+	ck_assert_int_eq(jexists("45-0.j"), 1);
+	/* under the cap: nothing more */
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 4, 0, err, sizeof(err)), 0);
+	/* keep 0: the age rule alone */
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(jexists("42-0.j"), 1);
+	/* a pruned task is unknown again; a kept one is replayed */
+	ck_assert_int_eq(journal_begin(j, 40, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);
+	journal_entry_free(e);
+	ck_assert_int_eq(journal_begin(j, 44, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_REPLAY);
 	journal_entry_free(e);
 	finish(j, held, 0, "Success", NULL, 0);
 	journal_entry_free(held);
@@ -1299,6 +1344,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_journal_cancel_request);
 	tcase_add_test(tc, test_journal_cancel_reaches_running_script);
 	tcase_add_test(tc, test_journal_prune_removes_old_entries_only);
+	tcase_add_test(tc, test_journal_prune_keeps_the_newest_entries);
 	tcase_add_test(tc, test_journal_prune_pools_old_entries_for_new_ones);
 	tcase_add_test(tc, test_journal_prune_frees_when_the_pool_is_full);
 	tcase_add_test(tc, test_journal_reports_corrupt_entries);

@@ -21,9 +21,10 @@
 #                                     hard limit), else why and exit 1 (before pg_virtualenv)
 #   bench_begin                       the database $PGDATABASE made anew, WORK=$TESTDIR,
 #                                     the exit trap (bench_cleanup), fleet_init, db_open
-#   bench_sched SESSIONS LEASE        scheduler sched-a for a simulated fleet (WORKERS workers,
-#                                     claim_batch 100, presence written every 10 s, /metrics on
-#                                     MPORT) started, its workers ready: SPID, AP (agent port)
+#   bench_sched SESSIONS LEASE [NAME] scheduler NAME (default sched-a) for a simulated fleet
+#                                     (WORKERS workers, claim_batch 100, presence written every
+#                                     10 s, /metrics on MPORT) started, its workers ready: SPID,
+#                                     AP (agent port)
 #   bench_cleanup                     on exit: bench_cleanup_more when the script defines
 #                                     it, $WORK kept when the run failed (and copied to
 #                                     $WORK.kept with BENCH_KEEP=1), the psql session ended,
@@ -50,14 +51,15 @@ nofile_at_least() {
 }
 
 bench_sched() {
+	sname=${3:-sched-a}
 	MPORT=$(free_port)
-	sched_conf sched-a "workers: $WORKERS" "sessions_per_worker: $1" "claim_batch: 100" "lease: $2" \
+	sched_conf "$sname" "workers: $WORKERS" "sessions_per_worker: $1" "claim_batch: 100" "lease: $2" \
 		"timeouts: {idle: 60s}" "drain_grace: 30s" "log: {level: $LOGLEVEL}" "metrics: {listen: 127.0.0.1:$MPORT}"
-	sed -i 's/presence_interval: 500ms/presence_interval: 10s/' "$TESTDIR/sched-a.yaml"
-	AP=$(cat "$TESTDIR/sched-a.agentport")
-	sched_start sched-a
+	sed -i 's/presence_interval: 500ms/presence_interval: 10s/' "$TESTDIR/$sname.yaml"
+	AP=$(cat "$TESTDIR/$sname.agentport")
+	sched_start "$sname"
 	SPID=$LASTPID
-	wait_for 30 "$WORKERS workers ready" sh -c "[ \$(grep -c 'ready: transfer port' $TESTDIR/sched-a.log) -ge $WORKERS ]"
+	wait_for 30 "$WORKERS workers of $sname ready" sh -c "[ \$(grep -c 'ready: transfer port' $TESTDIR/$sname.log) -ge $WORKERS ]"
 }
 
 bench_begin() {

@@ -644,7 +644,8 @@ log_exit(const struct pool *p, const struct slot *s, pid_t pid, int status)
 	else
 		snprintf(who, sizeof(who), "%sworker %d (pid %ld)", s->retiring ? "retired " : "",
 		    s->index, (long)pid);
-	int expected = p->shutting_down || (s != NULL && s->retiring);
+	/* draining, a worker leaves once it holds nothing */
+	int expected = p->shutting_down || p->draining || (s != NULL && s->retiring);
 	if (WIFSIGNALED(status))
 		log_msg(p->shutting_down ? LL_NOTICE : LL_WARNING, "%s killed by signal %d", who,
 		    WTERMSIG(status));
@@ -704,7 +705,8 @@ pool_reap(struct pool *p)
 			retired_exit(p, s);
 			continue;
 		}
-		if (p->shutting_down)
+		/* draining: a new worker would only drain too (its events, if any, went back above) */
+		if (p->shutting_down || p->draining)
 			continue;
 		long long wait = pool_restart_wait(s->starts, s->nstarts, p->restart_limit, p->window_ms,
 		    p->now(p->now_arg));
@@ -724,7 +726,7 @@ int
 pool_maintain(struct pool *p)
 {
 	int started = 0;
-	if (p->shutting_down)
+	if (p->shutting_down || p->draining)
 		return 0;
 	long long now = p->now(p->now_arg);
 	for (int i = 0; i < p->nslots; i++) {

@@ -529,6 +529,56 @@ START_TEST(test_pool_roll_drains_old_worker_and_starts_new_one)
 }
 END_TEST
 
+static int
+one_exit(struct pool *p, struct watch *w)
+{
+	(void)p;
+	return w->exits >= 1;
+}
+
+static int
+all_exited(struct pool *p, struct watch *w)
+{
+	(void)w;
+	return pool_procs(p) == 0;
+}
+
+/* A drain: the worker that holds nothing leaves at once and is not started again (a new one
+ * would only drain too); the other finishes its event first. */
+START_TEST(test_pool_drain_does_not_restart_a_worker_that_finished)
+{
+	struct event_base *base = event_base_new();
+	struct watch w = {.base = base};
+	struct pool_callbacks cb = {.worker_main = holding_worker, .on_done = watch_done,
+	    .on_abandoned = watch_abandoned, .on_give_up = watch_give_up, .on_exit = watch_exit,
+	    .arg = &w};
+	struct pool *p = pool_new(base, 2, 4, 3, 60000, &cb);
+	reap_pool = p;
+	struct event *sig = evsignal_new(base, SIGCHLD, on_sigchld, NULL);
+	evsignal_add(sig, NULL);
+	ck_assert_int_eq(pool_start(p), 0);
+	ck_assert_int_eq(pool_procs(p), 2);
+	struct ipc_event ev = {.event_id = 31};
+	ck_assert_int_eq(pool_dispatch(p, &ev), 0);
+	pool_broadcast(p, IPC_DRAIN);
+	ck_assert(run_until(base, one_exit, p, &w));
+	ck_assert_int_eq(w.exits, 1);
+	ck_assert_int_eq(pool_procs(p), 1); /* none started in its place */
+	ck_assert(pool_holds(p, 31));
+	ck_assert_int_eq(w.nabandoned, 0);
+	ck_assert_int_eq(pool_cancel(p, 31), 0);
+	ck_assert(run_until(base, all_exited, p, &w));
+	ck_assert_int_eq(w.exits, 2);
+	ck_assert_int_eq(w.ndone, 1);
+	ck_assert_int_eq(w.done[0], 31);
+	ck_assert_int_eq(pool_inflight(p), 0);
+	stop_pool(p);
+	event_free(sig);
+	pool_free(p);
+	event_base_free(base);
+}
+END_TEST
+
 /* A worker that remembers how many hand-overs of each event it got; on attempt 1 of an
  * event it reports attempt 0 ended (late), then attempt 1, each with that count. */
 static void
@@ -628,6 +678,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_pool_restart_wait_counts_starts_within_the_window);
 	tcase_add_test(tc, test_pool_hands_back_events_of_given_up_slot_and_restarts_after_window);
 	tcase_add_test(tc, test_pool_roll_drains_old_worker_and_starts_new_one);
+	tcase_add_test(tc, test_pool_drain_does_not_restart_a_worker_that_finished);
 	tcase_add_test(tc,
 	    test_pool_event_claimed_again_goes_to_its_holder_and_stays_held_until_its_attempt_ends);
 	suite_add_tcase(s, tc);

@@ -49,7 +49,8 @@
  * at 0 to measure a herd. A status line goes to
  * stderr every --status-ms; --stats FILE gets key=value figures at each
  * status line and at exit; --results FILE one line per final reply sent:
- * "name computer_id event_id seq attempt code replayed". SIGTERM or SIGINT:
+ * "name computer_id event_id seq attempt code replayed ran" (ran: 1 when a script
+ * was run for it, 0 when not, as for a failed fetch). SIGTERM or SIGINT:
  * every connection closed, final figures written, exit 0.
  */
 #include <arpa/inet.h>
@@ -739,12 +740,12 @@ send_update(struct task *t, int code, int replayed)
 }
 
 static void
-results_line(const struct task *t, int code, int replayed)
+results_line(const struct task *t, int code, int replayed, int ran)
 {
 	char name[96];
 	if (results_f != NULL)
-		fprintf(results_f, "%s %lld %s %s %d %d %d\n", sim_name(t->s, name, sizeof(name)), t->s->id,
-		    t->event_s, t->seq_s, t->attempt, code, replayed);
+		fprintf(results_f, "%s %lld %s %s %d %d %d %d\n", sim_name(t->s, name, sizeof(name)), t->s->id,
+		    t->event_s, t->seq_s, t->attempt, code, replayed, ran);
 }
 
 /* The final Reply=SendFile; ran: a script ran (Output-Size is sent). */
@@ -772,7 +773,7 @@ send_final(struct task *t, int code, const char *module, const char *why, int ra
 		return;
 	}
 	cnt.finals++;
-	results_line(t, code, replayed);
+	results_line(t, code, replayed, ran);
 }
 
 /* --- the journal: recent results, so that a task pushed again is replayed */

@@ -7,7 +7,8 @@
 #   rss_kb PID / hwm_kb PID           VmRSS / VmHWM
 #   fds PID...                        open descriptors
 #   db_open, db_q SQL, db_close       ONE long-lived psql session for the whole run:
-#                                     measuring must not fork a psql per sample
+#                                     measuring must not fork a psql per sample;
+#   db_reopen                         a new one after the server broke the old one
 #   perf_start NAME, perf_stop        with BENCH_PERF=1: `perf record -a -g` (every process,
 #                                     BENCH_PERF_FREQ Hz, default 99; BENCH_PERF_CALLGRAPH=dwarf for
 #                                     call chains through libraries built without frame pointers)
@@ -100,6 +101,7 @@ fds() {
 }
 
 db_open() {
+	rm -f "$TESTDIR/db.in" "$TESTDIR/db.out" # a session opened again (db_close first)
 	mkfifo "$TESTDIR/db.in" "$TESTDIR/db.out"
 	psql -X -qAt -v ON_ERROR_STOP=0 < "$TESTDIR/db.in" > "$TESTDIR/db.out" 2>&1 &
 	DB_PID=$!
@@ -120,6 +122,15 @@ db_q() {
 db_close() {
 	exec 7>&- 8<&-
 	wait "$DB_PID" 2>/dev/null || true
+}
+
+# db_reopen: a new session in place of one the server broke (a restart): the old psql is
+# killed, not waited for (processes spawned after db_open hold its input open too)
+db_reopen() {
+	exec 7>&- 8<&-
+	kill "$DB_PID" 2>/dev/null || true
+	wait "$DB_PID" 2>/dev/null || true
+	db_open
 }
 
 db_wait() {

@@ -42,7 +42,10 @@
 #   bench/soak.sh                                    (about 12 minutes)
 #   BENCH_SOAK_MINUTES=60 BENCH_SOAK_COMPUTERS=5000 bench/soak.sh
 #   BENCH_SOAK_CHAOS=1 bench/soak.sh                 (a restart and a killed worker on the way)
+# BENCH_SOAK_DB_RESTART=1: half-way PostgreSQL is restarted (-m fast: every session of
+# the schedulers broken, their transactions in flight rolled back; they reconnect).
 #   BENCH_SOAK_SCHEDULERS=2 BENCH_SOAK_CHAOS=1 bench/soak.sh   (a crash and a restart, failing over)
+#   BENCH_SOAK_DB_RESTART=1 bench/soak.sh            (the database restarted under load)
 #   BENCH_KEEP=1 ...                                 (keeps the logs in /tmp/pgfleet-it.*.kept)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +59,8 @@ PERIOD=${BENCH_SOAK_PERIOD:-5}
 SAMPLE=${BENCH_SOAK_SAMPLE:-30}
 CHAOS=${BENCH_SOAK_CHAOS:-0}
 SCHEDULERS=${BENCH_SOAK_SCHEDULERS:-1}
-for v in MINUTES N AGENTS PERIOD SAMPLE CHAOS SCHEDULERS; do
+DB_RESTART=${BENCH_SOAK_DB_RESTART:-0}
+for v in MINUTES N AGENTS PERIOD SAMPLE CHAOS SCHEDULERS DB_RESTART; do
 	eval "x=\$$v"
 	case "$x" in
 	'' | *[!0-9]*) echo "bench: BENCH_SOAK_$v (or BENCH_SOAK_COMPUTERS for N) must be a whole number, not \"$x\"" >&2; exit 2 ;;
@@ -229,7 +233,7 @@ start=$(date +%s)
 soak_end=$((start + MINUTES * 60))  # (not "end": wait_for's own variable)
 next_fan=$start next_sample=$((start + SAMPLE))
 fanouts=0 skipped=0 cancelled=0
-restart_at=$((start + MINUTES * 20)) kill_at=$((start + MINUTES * 40))
+restart_at=$((start + MINUTES * 20)) kill_at=$((start + MINUTES * 40)) db_restart_at=$((start + MINUTES * 30))
 while [ "$(date +%s)" -lt "$soak_end" ]; do
 	now=$(date +%s)
 	if [ "$now" -ge "$next_fan" ]; then
@@ -272,6 +276,14 @@ while [ "$(date +%s)" -lt "$soak_end" ]; do
 			sched_restart sched-a
 		fi
 	fi
+	if [ "$DB_RESTART" != 0 ] && [ "$now" -ge "$db_restart_at" ]; then
+		db_restart_at=$((soak_end + 1))
+		echo "at $((now - start)) s: PostgreSQL restarted (-m fast): every session broken"
+		t0=$(date +%s)
+		pg_restart_fast || fail "PostgreSQL did not restart"
+		db_reopen # the bench's own session broke too
+		echo "  PostgreSQL accepting connections again $(( $(date +%s) - t0 )) s later"
+	fi
 	for n in $SNAMES; do
 		kill -0 "$(spid_of $n)" 2>/dev/null || fail "scheduler $n exited (see $TESTDIR/$n.log)"
 	done
@@ -283,7 +295,7 @@ drained=$(quiet 300)
 sleep 7
 sample end
 echo
-echo "$fanouts fan-outs in $secs s ($cancelled cancelled, $skipped skipped while events waited$([ "$CHAOS" = 0 ] || { [ "$SCHEDULERS" = 1 ] && echo "; a restart and a killed worker" || echo "; a crash and a restart"; }));" \
+echo "$fanouts fan-outs in $secs s ($cancelled cancelled, $skipped skipped while events waited$([ "$CHAOS" = 0 ] || { [ "$SCHEDULERS" = 1 ] && echo "; a restart and a killed worker" || echo "; a crash and a restart"; })$([ "$DB_RESTART" = 0 ] || echo "; PostgreSQL restarted"));" \
 	"drained and all connected again: $drained"
 
 failed=0

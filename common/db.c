@@ -366,6 +366,10 @@ reconnect(struct db *db, char *err, size_t errlen)
 		db->down = 0;
 		stmtcache_reset(db->stmts); /* a new session has none of them */
 		log_warnx("database: connection re-opened (attempt %d)", i + 1);
+		/* a new socket (often the same number: a watch on the old one sees nothing of
+		 * it), and notifications sent while the connection was down are lost */
+		if (db->note_hook != NULL)
+			db->note_hook(db->note_arg);
 		return 0;
 	}
 	set_state(db, SQLSTATE_LOST);

@@ -124,6 +124,9 @@ int db_consume_notifies(struct db *db,
  * notifications: libpq read them from the socket with the statement's result, so
  * the socket will not become readable for them. They wait for db_consume_notifies;
  * the hook only says so (schedule that call: it must not use the connection).
+ * It is called too when the connection was re-opened: its socket is a new one
+ * (watch it again, even under the same number: db_reconnects tells) and whatever
+ * was notified while it was down is lost.
  */
 void db_set_notify_hook(struct db *db, void (*hook)(void *arg), void *arg);
 /*

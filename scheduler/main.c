@@ -70,6 +70,7 @@ struct sched {
 	struct pool *pool;
 	struct db *db;
 	int db_fd;
+	unsigned db_gen;             /* db_reconnects when ev_db was made for db_fd */
 	struct event *ev_db;
 	struct event *ev_noted;      /* a statement brought notifications: db_readable from the loop */
 	struct event *ev_tick;
@@ -116,7 +117,7 @@ usage(FILE *f)
 static void sched_tick_now(struct sched *s);
 static void sched_dispatch(struct sched *s, struct ipc_event *ev);
 static void db_readable(evutil_socket_t fd, short what, void *arg);
-static void db_watch(struct sched *s);
+static int db_watch(struct sched *s);
 
 static void
 worker_entry(int slot, int fd, void *arg)
@@ -372,21 +373,32 @@ on_worker_exit(int slot, pid_t pid, void *arg)
 	}
 }
 
-static void
+/*
+ * Watch the connection's socket. A re-opened connection has a new socket, often under the
+ * old number, which the old watch does not see (epoll dropped the closed one): watched
+ * anew when the number or db_reconnects changed. 1 when a re-opened connection was
+ * watched anew, else 0.
+ */
+static int
 db_watch(struct sched *s)
 {
 	int fd = db_socket(s->db);
-	if (fd == s->db_fd)
-		return;
+	unsigned gen = db_reconnects(s->db);
+	if (fd == s->db_fd && gen == s->db_gen)
+		return 0;
+	int reopened = gen != s->db_gen;
 	if (s->ev_db != NULL) {
 		event_free(s->ev_db);
 		s->ev_db = NULL;
 	}
 	s->db_fd = fd;
+	s->db_gen = gen;
 	if (fd == -1)
-		return;
+		return 0;
 	s->ev_db = event_new(s->base, fd, EV_READ | EV_PERSIST, db_readable, s);
-	event_add(s->ev_db, NULL);
+	if (s->ev_db == NULL || event_add(s->ev_db, NULL) == -1)
+		fatalx("database: cannot watch the connection's socket");
+	return reopened;
 }
 
 /* pgfleet_outbox: notifications to send; pgfleet_revoke: a computer was revoked, its
@@ -446,10 +458,11 @@ db_readable(evutil_socket_t fd, short what, void *arg)
 	int n = db_consume_notifies(s->db, on_notify, s, err, sizeof(err));
 	if (n == -1)
 		log_warnx("database: %s", err);
-	db_watch(s);
+	/* re-opened: what was notified meanwhile is lost, so claim now rather than at the poll */
+	int reopened = db_watch(s);
 	if (s->notify_wake)
 		sched_notify(-1, 0, s);
-	if (n > 0 && !s->draining)
+	if ((n > 0 || reopened) && !s->draining)
 		sched_tick_now(s);
 }
 

@@ -60,6 +60,7 @@
 #define CAUSE_TASK_DIED "its task process died"
 #define CAUSE_AGENT_DIED "the agent that ran it stopped"
 #define RENEW_CHECK_MS 60000                   /* the certificate's expiry looked at this often */
+#define TEARDOWN_REAP_MS 1000                  /* at the end, task processes waited for this long */
 
 struct agent {
 	struct conf_agent *conf;
@@ -743,7 +744,8 @@ agent_options(int argc, char **argv, const char **path, int *check, int *foregro
 static void
 agent_teardown(struct agent *a)
 {
-	if (tasks_reap(a->tasks))
+	/* idle task processes leave on their pipe's end: reaped here, not left to init */
+	if (tasks_let_go(a->tasks, TEARDOWN_REAP_MS))
 		close_orphans(a, CAUSE_TASK_DIED);
 	log_notice("stopped");
 	evloop_event_free(a->watchdog);

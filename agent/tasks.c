@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -23,6 +24,7 @@
 #include "agent/exec.h"
 #include "agent/request.h"
 #include "agent/uplink.h"
+#include "common/clock.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -577,6 +579,26 @@ tasks_reap(struct tasks *ts)
 		died |= runner_ended(t, pid, st);
 	}
 	tasks_compact(ts);
+	return died;
+}
+
+int
+tasks_let_go(struct tasks *ts, long long wait_ms)
+{
+	/* shut down first: libevent closes a freed bufferevent's socket from its loop,
+	 * which turns no more; the task process sees its end now */
+	for (int i = 0; i < ts->n; i++) {
+		if (ts->v[i]->bev != NULL)
+			(void)shutdown(bufferevent_getfd(ts->v[i]->bev), SHUT_RDWR);
+		task_close_pipe(ts->v[i]);
+	}
+	long long until = clock_mono_ms() + wait_ms;
+	int died = tasks_reap(ts);
+	while (tasks_alive(ts) > 0 && clock_mono_ms() < until) {
+		struct timespec pause = {0, 10 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+		died |= tasks_reap(ts);
+	}
 	return died;
 }
 

@@ -53,6 +53,12 @@ int tasks_spawn(struct tasks *ts, const struct control_env *env, const struct re
     const struct wire_msg *m, int close_fd) __attribute__((warn_unused_result));
 /* Reap the exited ones; 1 when one of them died abnormally (its task may be an orphan). */
 int tasks_reap(struct tasks *ts);
+/*
+ * At the agent's end: every task process's pipe closed (an idle one exits on it) and
+ * each reaped as it exits, for up to wait_ms, so that none is left for init to reap.
+ * Returns as tasks_reap does: 1 when one died abnormally.
+ */
+int tasks_let_go(struct tasks *ts, long long wait_ms);
 /* Send sig to every task process. */
 void tasks_signal(struct tasks *ts, int sig);
 /* The processes not yet reaped. */

@@ -27,8 +27,14 @@ assert_eq "$(value "$O.2" Status-Module)" RunScript "replayed Status-Module"
 grep -q '^transfer:' "$O.2.err" && fail "the replay fetched the file again"
 ok "pushed twice, run once: the second push replays code 7 and the output with Replayed=1"
 
+# its idle task processes leave with it, reaped by it (none left for init, which may not reap)
+kids=$(ps -o pid= --ppid "$AGENT_PID" | tr '\n' ' ')
+[ -n "$kids" ] || fail "no task process under the agent before its stop"
 kill -TERM "$AGENT_PID"
 wait_for 10 "agent stopped" sh -c "! kill -0 $AGENT_PID"
+for k in $kids; do
+	[ ! -e "/proc/$k" ] || fail "task process $k left behind: $(grep '^State' "/proc/$k/status" 2>/dev/null)"
+done
 start_agent a
 push "$O.3" --event 401 --script "$s"
 expect_code "$O.3" 7 "push after a restart"

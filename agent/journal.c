@@ -1244,12 +1244,12 @@ journal_prune(struct journal *j, long long older_than_ms, long long keep, int ma
 		return -1;
 	}
 	long long cutoff = clock_wall_ms() - older_than_ms;
-	int count = 0;
+	int count = 0, limit = max_remove > 0 ? max_remove : INT_MAX;
 	struct kept *kept = NULL;
 	size_t nkept = 0, capkept = 0;
 	j->pool_count = jpool_count(&j->pool);
 	struct dirent *de;
-	while ((de = readdir(d)) != NULL && (max_remove <= 0 || count < max_remove)) {
+	while (count < limit && (de = readdir(d)) != NULL) {
 		long long ev;
 		int seq;
 		const char *suffix;
@@ -1286,9 +1286,9 @@ journal_prune(struct journal *j, long long older_than_ms, long long keep, int ma
 	}
 	closedir(d);
 	/* Past keep entries the oldest go, whatever their age (a task still held stays). */
-	if (keep > 0 && nkept > (size_t)keep && (max_remove <= 0 || count < max_remove)) {
+	if (keep > 0 && nkept > (size_t)keep && count < limit) {
 		qsort(kept, nkept, sizeof(*kept), kept_cmp);
-		for (size_t i = 0; i < nkept - (size_t)keep && (max_remove <= 0 || count < max_remove); i++) {
+		for (size_t i = 0; i < nkept - (size_t)keep && count < limit; i++) {
 			int rc = remove_task(j, kept[i].event_id, kept[i].task_seq, err, errlen);
 			if (rc < 0) {
 				free(kept);

@@ -111,6 +111,14 @@ journal_free(struct journal *j)
 	free(j);
 }
 
+int
+journal_fds(const struct journal *j, int fds[2])
+{
+	fds[0] = j->dirfd;
+	fds[1] = j->pool.dirfd;
+	return fds[1] >= 0 ? 2 : 1;
+}
+
 static void
 entry_clear_result(struct journal_entry *e)
 {

@@ -177,6 +177,8 @@ int journal_orphan_result(enum journal_orphan what, int gone, int cancelled, lon
 int journal_close_orphans(struct journal *j, const char *cause,
     void (*closed)(void *arg, const struct journal_entry *e), void *arg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* The descriptors j holds (its directory, its pool's) into fds; returns how many. */
+int journal_fds(const struct journal *j, int fds[2]);
 /*
  * Remove entries (and stray files) not modified for older_than_ms, then, when
  * keep > 0 and more than keep entries are left, the oldest (by their last

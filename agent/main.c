@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,8 +54,8 @@
 #define JOURNAL_WAIT_MS 5000                   /* a begin on a busy task retries this often */
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define PRUNE_SOON_MS (300LL * 1000)           /* after a prune that removed entries */
-#define PRUNE_MAX_REMOVE 2000                  /* per prune (~0.3 s here); more: again in 1 s */
-#define PRUNE_MORE_MS 1000
+#define PRUNE_NICE 10                          /* the prune's process gives way to the tasks */
+#define PRUNE_EXIT_REMOVED 10                  /* its exit code when it removed entries */
 #define PRUNE_OLDER_MS (7LL * 24 * 3600 * 1000) /* journal entries kept a week */
 #define DRAIN_MS 10000                         /* on SIGTERM, tasks may finish this long */
 #define REPLY_BODY_SLACK (1024 * 1024)         /* a task's reply: its output and some */
@@ -71,6 +73,7 @@ struct agent {
 	struct tasks *tasks;
 	struct event *sig[4];
 	struct event *prune;
+	pid_t prune_pid;        /* the journal's prune running in a child, or 0 */
 	struct event *drain;
 	struct event *watchdog;	/* systemd's WatchdogSec=, or NULL */
 	struct event *renew;    /* enroll.server set: renewal before expiry */
@@ -330,25 +333,111 @@ reload(struct agent *a)
 	log_notice("configuration %s reloaded", fresh->path);
 }
 
+/*
+ * In a child of the main process that does one job and exits: only keep (and the log)
+ * stay open, so that no connection or task pipe outlives the agent in it; its signals
+ * back to their defaults (not libevent's, which would tell the parent's loop), and it
+ * ends with the agent.
+ */
+static void
+child_init(const char *name, const int *keep, int nkeep)
+{
+	int fds[4];
+	int n = 0;
+	fds[n++] = log_fileno();
+	for (int i = 0; i < nkeep && n < 4; i++)
+		fds[n++] = keep[i];
+	fsutil_close_except(3, fds, n);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	log_procinit(name);
+}
+
+static void
+prune_arm(struct agent *a, long long ms)
+{
+	struct timeval next = clock_tv(ms);
+	if (event_add(a->prune, &next) == -1)
+		log_warnx("journal: prune: the next prune could not be set");
+}
+
+/*
+ * The journal's prune, in a child: reading a journal of many entries and removing those
+ * past the rules takes its time (~0.2 s per 100,000 entries read, ~0.15 ms per removal
+ * here), which the main process's loop (the connection, keepalives, task replies) must
+ * not wait for. One at a time; the next is set when it ends (on_other_child).
+ */
 static void
 on_prune(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
-	char err[512];
 	(void)fd;
 	(void)what;
-	int n = journal_prune(a->journal, PRUNE_OLDER_MS, a->conf->journal_keep, PRUNE_MAX_REMOVE,
-	    err, sizeof(err));
+	if (a->prune_pid > 0 || a->draining)
+		return;
+	pid_t pid = fork();
+	if (pid == -1) {
+		log_warn("journal: prune: fork");
+		prune_arm(a, PRUNE_SOON_MS);
+		return;
+	}
+	if (pid > 0) {
+		a->prune_pid = pid;
+		return;
+	}
+	int keep[2];
+	int nkeep = journal_fds(a->journal, keep);
+	child_init("prune", keep, nkeep);
+	if (setpriority(PRIO_PROCESS, 0, PRUNE_NICE) == -1)
+		log_debug("journal: prune: setpriority: %s", strerror(errno));
+	char err[512];
+	int n = journal_prune(a->journal, PRUNE_OLDER_MS, a->conf->journal_keep, 0, err, sizeof(err));
 	if (n == -1)
 		log_warnx("journal: prune: %s", err);
 	else if (n > 0)
 		log_detail("journal: %d entries removed (older than 7 days, or past journal_keep %lld)",
 		    n, a->conf->journal_keep);
+	log_close();
+	_exit(n == -1 ? 1 : n > 0 ? PRUNE_EXIT_REMOVED : 0);
+}
+
+/* A child of the main process that is no task process has ended (tasks_reap). */
+static void
+on_other_child(void *arg, pid_t pid, int st)
+{
+	struct agent *a = arg;
+	if (pid != a->prune_pid) { /* a renewal: it logged its outcome */
+		log_debug("child %ld ended (%s %d)", (long)pid, WIFSIGNALED(st) ? "signal" : "code",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		return;
+	}
+	a->prune_pid = 0;
+	int removed = WIFEXITED(st) && WEXITSTATUS(st) == PRUNE_EXIT_REMOVED;
+	if (WIFSIGNALED(st))
+		log_warnx("journal: prune: its process %ld was killed by signal %d", (long)pid, WTERMSIG(st));
+	if (a->draining)
+		return;
 	/* A journal that lost entries may be filling fast: looked at again sooner. */
-	struct timeval next = clock_tv(n >= PRUNE_MAX_REMOVE ? PRUNE_MORE_MS :
-	    n > 0 ? PRUNE_SOON_MS : PRUNE_EVERY_MS);
-	if (event_add(a->prune, &next) == -1)
-		log_warnx("journal: prune: the next prune could not be set");
+	prune_arm(a, removed ? PRUNE_SOON_MS : PRUNE_EVERY_MS);
+}
+
+/* At the end: a prune still running is stopped and reaped (it leaves whole entries). */
+static void
+prune_stop(struct agent *a)
+{
+	if (a->prune_pid <= 0)
+		return;
+	int st;
+	(void)kill(a->prune_pid, SIGTERM);
+	if (waitpid(a->prune_pid, &st, 0) == a->prune_pid)
+		log_debug("journal: prune stopped");
+	a->prune_pid = 0;
 }
 
 /* systemd's watchdog: pinged at half its interval while the loop turns */
@@ -427,15 +516,7 @@ renew_spawn(struct agent *a)
 	}
 	if (pid > 0)
 		return;
-	int logfd = log_fileno();
-	for (int i = 3; i < 65536; i++)
-		if (i != logfd)
-			close(i);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGCHLD, SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	log_procinit("renew");
+	child_init("renew", NULL, 0);
 	struct enroll_params p = enroll_params_of(a->conf, NULL);
 	char msg[512];
 	int code;
@@ -545,6 +626,7 @@ agent_loop(struct agent *a)
 	    (a->tasks = tasks_new(a->base, a->uplink, a->client_ctx,
 	    (size_t)a->conf->max_output + REPLY_BODY_SLACK, a->conf->temp_dir)) == NULL)
 		fatalx("out of memory");
+	tasks_on_other_child(a->tasks, on_other_child, a);
 	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
 	for (int i = 0; i < 4; i++) {
 		a->sig[i] = evsignal_new(a->base, sigs[i], on_signal, a);
@@ -744,6 +826,7 @@ agent_options(int argc, char **argv, const char **path, int *check, int *foregro
 static void
 agent_teardown(struct agent *a)
 {
+	prune_stop(a);
 	/* idle task processes leave on their pipe's end: reaped here, not left to init */
 	if (tasks_let_go(a->tasks, TEARDOWN_REAP_MS))
 		close_orphans(a, CAUSE_TASK_DIED);

@@ -61,6 +61,8 @@ struct tasks {
 	char temp_dir[PATH_MAX];  /* where a task process that died left its spare directory */
 	struct task *v[RUNNERS_MAX];
 	int n;
+	void (*other)(void *arg, pid_t pid, int status); /* a child that is no task process */
+	void *other_arg;
 };
 
 static volatile sig_atomic_t child_stop;
@@ -575,6 +577,10 @@ tasks_reap(struct tasks *ts)
 		for (int i = 0; i < ts->n && t == NULL; i++)
 			if (ts->v[i]->pid == pid)
 				t = ts->v[i];
+		if (t == NULL && ts->other != NULL) {
+			ts->other(ts->other_arg, pid, st); /* not a task process: its owner's */
+			continue;
+		}
 		/* one that ended as it should released its task itself */
 		died |= runner_ended(t, pid, st);
 	}
@@ -600,6 +606,13 @@ tasks_let_go(struct tasks *ts, long long wait_ms)
 		died |= tasks_reap(ts);
 	}
 	return died;
+}
+
+void
+tasks_on_other_child(struct tasks *ts, void (*fn)(void *arg, pid_t pid, int status), void *arg)
+{
+	ts->other = fn;
+	ts->other_arg = arg;
 }
 
 void

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -51,8 +52,13 @@ int tasks_count(const struct tasks *ts);
  */
 int tasks_spawn(struct tasks *ts, const struct control_env *env, const struct request_task *t,
     const struct wire_msg *m, int close_fd) __attribute__((warn_unused_result));
-/* Reap the exited ones; 1 when one of them died abnormally (its task may be an orphan). */
+/*
+ * Reap the exited ones; 1 when one of them died abnormally (its task may be an orphan).
+ * A child that is not a task process goes to the tasks_on_other_child hook.
+ */
 int tasks_reap(struct tasks *ts);
+/* The process's other children (a renewal, a journal prune), reaped here, told to fn. */
+void tasks_on_other_child(struct tasks *ts, void (*fn)(void *arg, pid_t pid, int status), void *arg);
 /*
  * At the agent's end: every task process's pipe closed (an idle one exits on it) and
  * each reaped as it exits, for up to wait_ms, so that none is left for init to reap.

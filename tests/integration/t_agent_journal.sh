@@ -123,6 +123,10 @@ for f in "$J"/40[0-9]-[0-9].j; do touch -d "@$((now - 200))" "$f"; done
 for i in $(seq 501 512); do touch -d "@$((now - 600 + i))" "$J/$i-0.j"; done
 JOURNAL_KEEP=10 start_agent a
 wait_for 10 "the start-up prune" grep -q 'journal: 5 entries removed' "$AGENT_LOG"
+# ... done in a child of the agent (its loop does not wait for the directory), then reaped
+ppid=$(sed -n 's/.* \[\([0-9]*\)\] prune: journal: 5 entries removed.*/\1/p' "$AGENT_LOG")
+[ -n "$ppid" ] && [ "$ppid" != "$AGENT_PID" ] || fail "the prune did not run in a process of its own: $(grep 'entries removed' "$AGENT_LOG")"
+wait_for 10 "the prune's process reaped" sh -c "! grep -q '^State:' /proc/$ppid/status 2>/dev/null"
 assert_eq "$(ls "$J" | grep -c '\.j$')" 10 "entries left"
 for e in 501-0 502-0 402-0 403-0 403-1; do
 	[ ! -e "$J/$e.j" ] || fail "entry $e is still in the journal"

@@ -340,7 +340,7 @@ reload(struct agent *a)
  * ends with the agent.
  */
 static void
-child_init(const char *name, const int *keep, int nkeep)
+child_init(const char *name, pid_t parent, const int *keep, int nkeep)
 {
 	int fds[4];
 	int n = 0;
@@ -356,6 +356,8 @@ child_init(const char *name, const int *keep, int nkeep)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent) /* the agent ended before the line above */
+		_exit(0);
 	log_procinit(name);
 }
 
@@ -381,6 +383,7 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (a->prune_pid > 0 || a->draining)
 		return;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == -1) {
 		log_warn("journal: prune: fork");
@@ -393,7 +396,7 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	}
 	int keep[2];
 	int nkeep = journal_fds(a->journal, keep);
-	child_init("prune", keep, nkeep);
+	child_init("prune", parent, keep, nkeep);
 	if (setpriority(PRIO_PROCESS, 0, PRUNE_NICE) == -1)
 		log_debug("journal: prune: setpriority: %s", strerror(errno));
 	char err[512];
@@ -509,6 +512,7 @@ agent_enroll_at_start(struct agent *a)
 static void
 renew_spawn(struct agent *a)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == -1) {
 		log_warn("renew: fork");
@@ -516,7 +520,7 @@ renew_spawn(struct agent *a)
 	}
 	if (pid > 0)
 		return;
-	child_init("renew", NULL, 0);
+	child_init("renew", parent, NULL, 0);
 	struct enroll_params p = enroll_params_of(a->conf, NULL);
 	char msg[512];
 	int code;

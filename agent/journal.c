@@ -1240,8 +1240,8 @@ kept_add(struct kept **v, size_t *n, size_t *cap, long long mtime_ms, long long 
 }
 
 int
-journal_prune(struct journal *j, long long older_than_ms, long long keep, int max_remove,
-    char *err, size_t errlen)
+journal_prune(struct journal *j, long long older_than_ms, long long keep, char *err,
+    size_t errlen)
 {
 	int dfd = openat(j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
@@ -1252,12 +1252,12 @@ journal_prune(struct journal *j, long long older_than_ms, long long keep, int ma
 		return -1;
 	}
 	long long cutoff = clock_wall_ms() - older_than_ms;
-	int count = 0, limit = max_remove > 0 ? max_remove : INT_MAX;
+	int count = 0;
 	struct kept *kept = NULL;
 	size_t nkept = 0, capkept = 0;
 	j->pool_count = jpool_count(&j->pool);
 	struct dirent *de;
-	while (count < limit && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		long long ev;
 		int seq;
 		const char *suffix;
@@ -1294,9 +1294,9 @@ journal_prune(struct journal *j, long long older_than_ms, long long keep, int ma
 	}
 	closedir(d);
 	/* Past keep entries the oldest go, whatever their age (a task still held stays). */
-	if (keep > 0 && nkept > (size_t)keep && count < limit) {
+	if (keep > 0 && nkept > (size_t)keep) {
 		qsort(kept, nkept, sizeof(*kept), kept_cmp);
-		for (size_t i = 0; i < nkept - (size_t)keep && count < limit; i++) {
+		for (size_t i = 0; i < nkept - (size_t)keep; i++) {
 			int rc = remove_task(j, kept[i].event_id, kept[i].task_seq, err, errlen);
 			if (rc < 0) {
 				free(kept);

@@ -181,14 +181,13 @@ int journal_close_orphans(struct journal *j, const char *cause,
 int journal_fds(const struct journal *j, int fds[2]);
 /*
  * Remove entries (and stray files) not modified for older_than_ms, then, when
- * keep > 0 and more than keep entries are left, the oldest (by their last
+  * keep > 0 and more than keep entries are left, the oldest (by their last
  * write) until keep are left; a task still held by a live process is kept.
- * Stops after max_remove entries (0: no limit), so that a caller's loop is
- * not held long: call again while it returns max_remove. Returns the number
- * of entries removed, or -1 with err.
+ * Reads the whole directory (the agent runs it in a child process). Returns
+ * the number of entries removed, or -1 with err.
  */
-int journal_prune(struct journal *j, long long older_than_ms, long long keep, int max_remove,
-    char *err, size_t errlen) __attribute__((warn_unused_result));
+int journal_prune(struct journal *j, long long older_than_ms, long long keep, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
 /*
  * The bytes of an entry file into e, for the task e->event_id, e->task_seq
  * (refused when the file names another): the fields read replace e's, and

@@ -400,7 +400,7 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	if (setpriority(PRIO_PROCESS, 0, PRUNE_NICE) == -1)
 		log_debug("journal: prune: setpriority: %s", strerror(errno));
 	char err[512];
-	int n = journal_prune(a->journal, PRUNE_OLDER_MS, a->conf->journal_keep, 0, err, sizeof(err));
+	int n = journal_prune(a->journal, PRUNE_OLDER_MS, a->conf->journal_keep, err, sizeof(err));
 	if (n == -1)
 		log_warnx("journal: prune: %s", err);
 	else if (n > 0)

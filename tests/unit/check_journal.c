@@ -635,7 +635,7 @@ START_TEST(test_journal_prune_pools_old_entries_for_new_ones)
 	ino_t old = jino("20-0.j");
 	ck_assert_uint_ne(old, 0);
 	jage("20-0.j", 2 * 86400);
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("20-0.j"), 0);
 	ck_assert_uint_eq(jino("free/20-0.j"), old);     /* kept, not freed */
 	ck_assert_int_eq(jsize("free/20-0.j"), 0);        /* nothing of the old result in it */
@@ -670,7 +670,7 @@ START_TEST(test_journal_prune_frees_when_the_pool_is_full)
 		snprintf(name, sizeof(name), "free/p%d", i);
 		jwrite(name, "", 0);
 	}
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("30-0.j"), 0);
 	ck_assert_int_eq(jexists("free/30-0.j"), 0);
 	journal_free(j);
@@ -697,7 +697,7 @@ START_TEST(test_journal_prune_removes_old_entries_only)
 	jage("13-0.lock", 2 * 86400);
 	jage("unrelated.txt", 2 * 86400);
 
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 1);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("10-0.j"), 0);
 	ck_assert_int_eq(jexists("10-0.lock"), 0);
 	ck_assert_int_eq(jexists("11-0.j"), 1);
@@ -734,21 +734,18 @@ START_TEST(test_journal_prune_keeps_the_newest_entries)
 		jage(name, 100 - ev); /* 40-0: 60 s old ... 44-0: 56 s */
 	}
 	jage("45-0.j", 120);
-	/* 6 entries, keep 3: the three oldest (45-0, 40-0, 41-0) would go; 45-0 is held. At
-	 * most one removed per call: 40-0, then 41-0. */
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 3, 1, err, sizeof(err)), 1);
+	/* 6 entries, keep 3: the three oldest (45-0, 40-0, 41-0) would go; 45-0 is held */
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 3, err, sizeof(err)), 2);
 	ck_assert_int_eq(jexists("40-0.j"), 0);
-	ck_assert_int_eq(jexists("41-0.j"), 1);
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 3, 0, err, sizeof(err)), 1);
 	ck_assert_int_eq(jexists("41-0.j"), 0);
 	ck_assert_int_eq(jexists("42-0.j"), 1);
 	ck_assert_int_eq(jexists("43-0.j"), 1);
 	ck_assert_int_eq(jexists("44-0.j"), 1);
 	ck_assert_int_eq(jexists("45-0.j"), 1);
 	/* under the cap: nothing more */
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 4, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 4, err, sizeof(err)), 0);
 	/* keep 0: the age rule alone */
-	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(journal_prune(j, 86400000LL, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(jexists("42-0.j"), 1);
 	/* a pruned task is unknown again; a kept one is replayed */
 	ck_assert_int_eq(journal_begin(j, 40, 0, &e, err, sizeof(err)), JOURNAL_BEGIN_RUN);

@@ -334,18 +334,24 @@ reload(struct agent *a)
 }
 
 /*
- * In a child of the main process that does one job and exits: only keep (and the log)
- * stay open, so that no connection or task pipe outlives the agent in it; its signals
- * back to their defaults (not libevent's, which would tell the parent's loop), and it
- * ends with the agent.
+ * Fork a child of the main process that does one job and exits: -1 (logged), the child's
+ * pid in the parent, 0 in the child. There only keep (up to 2, and the log) stay open, so
+ * that no connection or task pipe outlives the agent in it; its signals are back to their
+ * defaults (not libevent's, which would tell the parent's loop), and it ends with the agent.
  */
-static void
-child_init(const char *name, pid_t parent, const int *keep, int nkeep)
+static pid_t
+child_fork(const char *name, const int *keep, int nkeep)
 {
-	int fds[4];
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == -1)
+		log_warn("%s: fork", name);
+	if (pid != 0)
+		return pid;
+	int fds[3];
 	int n = 0;
 	fds[n++] = log_fileno();
-	for (int i = 0; i < nkeep && n < 4; i++)
+	for (int i = 0; i < nkeep && n < 3; i++)
 		fds[n++] = keep[i];
 	fsutil_close_except(3, fds, n);
 	signal(SIGTERM, SIG_DFL);
@@ -359,6 +365,7 @@ child_init(const char *name, pid_t parent, const int *keep, int nkeep)
 	if (getppid() != parent) /* the agent ended before the line above */
 		_exit(0);
 	log_procinit(name);
+	return 0;
 }
 
 static void
@@ -383,10 +390,10 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (a->prune_pid > 0 || a->draining)
 		return;
-	pid_t parent = getpid();
-	pid_t pid = fork();
+	int keep[2];
+	int nkeep = journal_fds(a->journal, keep);
+	pid_t pid = child_fork("prune", keep, nkeep);
 	if (pid == -1) {
-		log_warn("journal: prune: fork");
 		prune_arm(a, PRUNE_SOON_MS);
 		return;
 	}
@@ -394,9 +401,6 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 		a->prune_pid = pid;
 		return;
 	}
-	int keep[2];
-	int nkeep = journal_fds(a->journal, keep);
-	child_init("prune", parent, keep, nkeep);
 	if (setpriority(PRIO_PROCESS, 0, PRUNE_NICE) == -1)
 		log_debug("journal: prune: setpriority: %s", strerror(errno));
 	char err[512];
@@ -512,15 +516,8 @@ agent_enroll_at_start(struct agent *a)
 static void
 renew_spawn(struct agent *a)
 {
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == -1) {
-		log_warn("renew: fork");
-		return;
-	}
-	if (pid > 0)
-		return;
-	child_init("renew", parent, NULL, 0);
+	if (child_fork("renew", NULL, 0) != 0)
+		return; /* the parent, or no child (logged) */
 	struct enroll_params p = enroll_params_of(a->conf, NULL);
 	char msg[512];
 	int code;

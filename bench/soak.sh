@@ -42,10 +42,10 @@
 #   bench/soak.sh                                    (about 12 minutes)
 #   BENCH_SOAK_MINUTES=60 BENCH_SOAK_COMPUTERS=5000 bench/soak.sh
 #   BENCH_SOAK_CHAOS=1 bench/soak.sh                 (a restart and a killed worker on the way)
-# BENCH_SOAK_DB_RESTART=1: half-way PostgreSQL is restarted (-m fast: every session of
-# the schedulers broken, their transactions in flight rolled back; they reconnect).
 #   BENCH_SOAK_SCHEDULERS=2 BENCH_SOAK_CHAOS=1 bench/soak.sh   (a crash and a restart, failing over)
-#   BENCH_SOAK_DB_RESTART=1 bench/soak.sh            (the database restarted under load)
+#   BENCH_SOAK_DB_RESTART=1 bench/soak.sh            (the database restarted under load: half-way,
+#                                                     -m fast; every session of the schedulers
+#                                                     broken, their transactions rolled back)
 #   BENCH_KEEP=1 ...                                 (keeps the logs in /tmp/pgfleet-it.*.kept)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
